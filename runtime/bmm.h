@@ -85,10 +85,12 @@ enum {
  * evicted) with the choices BMM_MEASURE makes among its kernels: a later process loads both.
  * Nothing there is loaded unless it is the user's own, writable by no one else, not a
  * symlink, and whole. Any failure leaves the shape-generic kernels to serve the plan (a
- * BMM_VERBOSE note says why); it never fails the call. Seq-first A with p = 1 (B with n = 1)
- * is left to the shape-generic kernels, which are as fast there. */
-/* Deletes every generated object and its choices from the cache directory (kernels loaded
- * stay loaded); BMM_EIO when the directory is missing or refused. */
+ * BMM_VERBOSE note says why); it never fails the call. A failure the next process would
+ * repeat (a compiler that failed or hung, a class with no form) is recorded in the cache so
+ * that it falls back at once. Seq-first A with p = 1 (B with n = 1) is left to the
+ * shape-generic kernels, which are as fast there. */
+/* Deletes every generated object, its choices and failure records from the cache directory
+ * (kernels loaded stay loaded); BMM_EIO when the directory is missing or refused. */
 BMM_API bmm_status bmm_cache_clear(void);
 /* Threads over the batch. A plan flag BMM_THREADS(n), 1 <= n <= BMM_THREADS_MAX, runs the
  * plan on at most n threads (and BMM_MEASURE times it so); without it, a plan takes the

@@ -221,7 +221,7 @@ static int older_first(const void *x, const void *y)
     return strcmp(a->name, b->name);
 }
 
-/* A file this cache makes: <16 hex>.so or .wisdom, or a temporary one. */
+/* A file this cache makes: <16 hex>.so, .wisdom or .failed, or a temporary one. */
 static int ours(const char *name)
 {
     size_t n = strlen(name);
@@ -229,7 +229,8 @@ static int ours(const char *name)
         return 1;
     if (n < 17 || strspn(name, "0123456789abcdef") != 16 || name[16] != '.')
         return 0;
-    return strcmp(name + 16, ".so") == 0 || strcmp(name + 16, ".wisdom") == 0;
+    return strcmp(name + 16, ".so") == 0 || strcmp(name + 16, ".wisdom") == 0
+        || strcmp(name + 16, ".failed") == 0;
 }
 
 /* Removes a build directory of ours (flat: the sources, the object, the log). */

@@ -408,9 +408,10 @@ static bmm_status generate_all(gen_args *g, const char *build, bmm__gen_files *f
 }
 
 /* Compiles each ISA's kernel file side by side (one process each, one deadline), then links
- * them with the tables into build/out.so. */
+ * them with the tables into build/out.so. *lasting: the compiler ran and failed (an exit
+ * status, a signal, the time limit), which another process would meet again. */
 static bmm_status compile_all(const gen_args *g, const char *build, const bmm__gen_files *files,
-    const char *cc, char *err, size_t errlen)
+    const char *cc, int *lasting, char *err, size_t errlen)
 {
     enum { SUB = BMM__PATH_MAX + 64, PATH = SUB + 256 };  /* build/<isa>, then files in it */
     static const char *const NO_WORDS[] = { NULL };
@@ -450,6 +451,7 @@ static bmm_status compile_all(const gen_args *g, const char *build, const bmm__g
             snprintf(err, errlen, "%s", e2);
             add_log_head(sub, err, errlen);
             st = BMM_EUNSUPPORTED;
+            *lasting = 1;
         }
     }
     if (st != BMM_OK)
@@ -471,16 +473,20 @@ static bmm_status compile_all(const gen_args *g, const char *build, const bmm__g
     link[n] = NULL;
     snprintf(sub, SUB, "%s/log", build);
     int lpid = bmm__spawn_start(link, sub, err, errlen);
-    if (lpid < 0 || bmm__spawn_wait(lpid, cc, deadline, limit, err, errlen) != 0) {
+    if (lpid < 0)
+        return BMM_EUNSUPPORTED;
+    if (bmm__spawn_wait(lpid, cc, deadline, limit, err, errlen) != 0) {
         add_log_head(build, err, errlen);
+        *lasting = 1;
         return BMM_EUNSUPPORTED;
     }
     return BMM_OK;
 }
 
-/* Generates, compiles and publishes <key>.so. */
-static bmm_status make(const bmm__cache *dir, gen_args *g, const char *cc, char *err,
-    size_t errlen)
+/* Generates, compiles and publishes <key>.so. *lasting: it failed in a way another process
+ * would repeat (the generator has nothing for the class, the compiler failed or hung). */
+static bmm_status make(const bmm__cache *dir, gen_args *g, const char *cc, int *lasting,
+    char *err, size_t errlen)
 {
     bmm__gen_files files[BMM_ISA_COUNT];
     memset(files, 0, sizeof files);
@@ -494,14 +500,16 @@ static bmm_status make(const bmm__cache *dir, gen_args *g, const char *cc, char 
     double t0 = bmm__now_ms();
     bmm_status st = generate_all(g, build, files, &nkernel_files, err, errlen);
     last.generate_ms = bmm__now_ms() - t0;
+    *lasting = st == BMM_EINVAL;  /* the generator refused the class */
     if (st == BMM_OK && !nkernel_files) {  /* e.g. p = 1, long rows: only the looping gdot fits */
         snprintf(err, errlen, "the generator has no specialized form for this class within its "
             "unroll budget");
         st = BMM_EUNSUPPORTED;
+        *lasting = 1;
     }
     t0 = bmm__now_ms();
     if (st == BMM_OK)
-        st = compile_all(g, build, files, cc, err, errlen);
+        st = compile_all(g, build, files, cc, lasting, err, errlen);
     last.compile_ms = bmm__now_ms() - t0;
     if (st == BMM_OK) {  /* the object and its trailer, published whole */
         char out[BMM__PATH_MAX + 64], name[32];
@@ -576,6 +584,64 @@ static void import_choices(const bmm__cache *dir, uint64_t key, const bmm_call *
         bmm__wisdom_record(&cc, kd);
     }
     free(b);
+}
+
+/* ---- a class that failed, beside where its object would be ---- */
+
+/* <key>.failed: a failure another process would meet again, so it does not pay for it again
+ * (a hanging compiler would cost each one the time limit). The limit is recorded: a process
+ * with a longer BMM_GENERATE_TIMEOUT_MS tries again. bmm_cache_clear() forgets it. */
+#define FAILED_HEAD "bmmgen-ondemand-failed 1\n"
+
+static void record_failure(const bmm__cache *dir, uint64_t key, const char *why)
+{
+    char name[40], text[2400], err[256];
+    snprintf(name, sizeof name, "%016llx.failed", (unsigned long long)key);
+    int n = snprintf(text, sizeof text, FAILED_HEAD "%ld\n%.2000s\n", timeout_ms(), why);
+    if (n > 0 && bmm__cache_publish(dir, name, text, strlen(text), err, sizeof err) != BMM_OK)
+        bmm__note("generation cache: %s", err);
+}
+
+static void forget_failure(const bmm__cache *dir, uint64_t key)
+{
+    char name[40];
+    snprintf(name, sizeof name, "%016llx.failed", (unsigned long long)key);
+    bmm__cache_remove(dir, name);
+}
+
+/* 1 and why in err if an earlier process recorded a failure this one would repeat. */
+static int failed_earlier(const bmm__cache *dir, uint64_t key, char *err, size_t errlen)
+{
+    char name[40], e[256];
+    snprintf(name, sizeof name, "%016llx.failed", (unsigned long long)key);
+    int fd = bmm__cache_open_file(dir, name, e, sizeof e);
+    unsigned char *b;
+    size_t n;
+    if (fd < 0)
+        return 0;
+    int rd = bmm__cache_read_all(fd, &b, &n);
+    close(fd);
+    if (rd != 0)
+        return 0;
+    b[n] = '\0';
+    char *text = (char *)b, *end = text;
+    long limit = -1;
+    if (strncmp(text, FAILED_HEAD, strlen(FAILED_HEAD)) == 0)
+        limit = strtol(text + strlen(FAILED_HEAD), &end, 10);
+    if (limit < 1 || *end != '\n') {
+        bmm__note("%s/%s: not a failure record; deleted", dir->path, name);
+        bmm__cache_remove(dir, name);
+        free(b);
+        return 0;
+    }
+    int again = timeout_ms() <= limit;
+    if (again) {
+        end[1 + strcspn(end + 1, "\n")] = '\0';
+        snprintf(err, errlen, "an earlier process failed (%s) and nothing has changed since; "
+            "bmm_cache_clear() or bmm-tune --clear-cache forgets it", end + 1);
+    }
+    free(b);
+    return again;
 }
 
 /* ---- the entry points ---- */
@@ -660,13 +726,21 @@ int bmm__generate(const bmm_call *c)
         if (r != LOADED) {
             int lk = bmm__cache_lock(&dir);
             r = load(&dir, &g, &t, &kernels, err, sizeof err);  /* another process may have made it */
-            if (r != LOADED) {
-                bmm_status st = make(&dir, &g, compiler(), err, sizeof err);
+            if (r != LOADED && failed_earlier(&dir, key, err, sizeof err)) {
+                snprintf(last.source, sizeof last.source, "failed before");
+                r = BROKEN;
+            } else if (r != LOADED) {
+                int lasting = 0;
+                bmm_status st = make(&dir, &g, compiler(), &lasting, err, sizeof err);
                 t0 = bmm__now_ms();
                 r = st == BMM_OK ? load(&dir, &g, &t, &kernels, err, sizeof err) : BROKEN;
                 snprintf(last.source, sizeof last.source, "compiled");
-                if (st == BMM_OK)
+                if (st == BMM_OK) {
+                    forget_failure(&dir, key);
                     bmm__cache_evict(&dir, bmm__cache_max_bytes(), NULL);
+                } else if (lasting) {
+                    record_failure(&dir, key, err);
+                }
             } else {
                 snprintf(last.source, sizeof last.source, "cache");
             }

@@ -223,14 +223,14 @@ static int count_files(const char *dir, const char *suffix)
     return n;
 }
 
-/* The path of the one object in dir. */
-static void object_path(const char *dir, char *out, size_t len)
+/* The path of the one <key><suffix> in dir (an object: ".so"). */
+static void cache_file(const char *dir, const char *suffix, char *out, size_t len)
 {
     DIR *d = opendir(dir);
     out[0] = '\0';
     for (struct dirent *e; d && (e = readdir(d));) {
         size_t l = strlen(e->d_name);
-        if (l == 19 && strcmp(e->d_name + 16, ".so") == 0)
+        if (l == 16 + strlen(suffix) && strcmp(e->d_name + 16, suffix) == 0)
             snprintf(out, len, "%s/%s", dir, e->d_name);
     }
     if (d)
@@ -249,6 +249,18 @@ static void assert_clean(const char *dir)
         }
     if (d)
         closedir(d);
+}
+
+/* Lines in a file; 0 when there is none. */
+static long file_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long n = 0;
+    for (int ch; f && (ch = fgetc(f)) != EOF;)
+        n += ch == '\n';
+    if (f)
+        fclose(f);
+    return n;
 }
 
 static void write_script(const char *path, const char *body)
@@ -324,7 +336,7 @@ static void broken_object_remade(void **state)
     ENV_DIR(e, dir);
     const char *env[] = { e, "BMM_VERBOSE=1", NULL };
     assert_int_equal(run(env, PLAN_7x9x5).status, 0);
-    object_path(dir, obj, sizeof obj);
+    cache_file(dir, ".so", obj, sizeof obj);
     struct stat st;
     assert_int_equal(stat(obj, &st), 0);
     assert_int_equal(truncate(obj, st.st_size / 2), 0);
@@ -358,7 +370,7 @@ static void wrong_abi_remade(void **state)
     ENV_DIR(e, dir);
     const char *env[] = { e, "BMM_VERBOSE=1", NULL };
     assert_int_equal(run(env, PLAN_7x9x5).status, 0);
-    object_path(dir, obj, sizeof obj);
+    cache_file(dir, ".so", obj, sizeof obj);
     const char *key = strrchr(obj, '/') + 1;
     snprintf(src, sizeof src, "%s/abi.c", base);
     snprintf(so, sizeof so, "%s/abi.so", base);
@@ -398,12 +410,14 @@ static void wrong_abi_remade(void **state)
 static void bad_compilers(void **state)
 {
     (void)state;
-    char dir[512], fails[600], hangs[600], pidfile[600], body[1024];
+    char dir[512], fails[600], hangs[600], pidfile[600], runs[600], body[1024];
     snprintf(fails, sizeof fails, "%s/cc-fails", base);
     snprintf(hangs, sizeof hangs, "%s/cc-hangs", base);
     snprintf(pidfile, sizeof pidfile, "%s/hang.pid", base);
-    write_script(fails, "[ \"$1\" = --version ] && { echo stub-cc 1.0; exit 0; }\n"
-                        "echo 'stub-cc: error: no' >&2; exit 3");
+    snprintf(runs, sizeof runs, "%s/fails.runs", base);
+    snprintf(body, sizeof body, "[ \"$1\" = --version ] && { echo stub-cc 1.0; exit 0; }\n"
+                                "echo run >> %s; echo 'stub-cc: error: no' >&2; exit 3", runs);
+    write_script(fails, body);
     snprintf(body, sizeof body, "[ \"$1\" = --version ] && { echo stub-cc 1.0; exit 0; }\n"
                                 "echo $$ > %s; exec sleep 60", pidfile);
     write_script(hangs, body);
@@ -429,7 +443,23 @@ static void bad_compilers(void **state)
         assert_int_equal(count_files(dir, ".so"), 0);
         assert_clean(dir);
         assert_true(r.seconds < 20);
+        /* a second process: a compiler that ran and failed is not run again (the stub's runs
+         * stay as they were; the hanging one costs no time limit); one that could not start
+         * is tried again */
+        long before = file_lines(runs);
+        r = run(env, PLAN_7x9x5);
+        assert_int_equal(r.status, 0);
+        expect(&r, i == 0 ? "cannot run /nonexistent/cc" : "an earlier process failed");
+        expect(&r, i == 0 ? "source=failed" : "source=failed before");
+        assert_int_equal(file_lines(runs), before);
+        assert_int_equal(count_files(dir, ".failed"), i == 0 ? 0 : 1);
     }
+    /* a longer time limit tries the hanging compiler again */
+    ENV_DIR(e3, dir);  /* the hanging compiler's */
+    const char *env[] = { e3, cc2, "BMM_VERBOSE=1", "BMM_GENERATE_TIMEOUT_MS=600", NULL };
+    run_result r = run(env, PLAN_7x9x5);
+    assert_int_equal(r.status, 0);
+    expect(&r, "ran past 600 ms (BMM_GENERATE_TIMEOUT_MS) and was killed");
     /* the hanging compiler was killed, not left running */
     FILE *f = fopen(pidfile, "r");
     long pid = 0;
@@ -449,7 +479,7 @@ static void refused_directories(void **state)
     ENV_DIR(eg, good);
     const char *genv[] = { eg, NULL };
     assert_int_equal(run(genv, PLAN_7x9x5).status, 0);
-    object_path(good, obj, sizeof obj);
+    cache_file(good, ".so", obj, sizeof obj);
     for (int i = 0; i < 3; i++) {
         fresh_dir(dir, sizeof dir);
         const char *why;
@@ -491,7 +521,7 @@ static void refused_files(void **state)
     ENV_DIR(e, dir);
     const char *env[] = { e, "BMM_VERBOSE=1", NULL };
     assert_int_equal(run(env, PLAN_7x9x5).status, 0);
-    object_path(dir, obj, sizeof obj);
+    cache_file(dir, ".so", obj, sizeof obj);
     snprintf(other, sizeof other, "%s.elsewhere", obj);
     assert_int_equal(rename(obj, other), 0);
     assert_int_equal(symlink(other, obj), 0);
@@ -529,10 +559,23 @@ static void unservable_classes(void **state)
     const char *const dot[] = { "f64", "61x512x1", "bf", "0", "0", NULL };
     r = run(env, dot);
     assert_int_equal(r.status, 0);
-    if (bmm__cpu_max_isa() > BMM_ISA_C99)  /* vectors: dot products past the budget, none */
+    if (bmm__cpu_max_isa() > BMM_ISA_C99) {  /* vectors: dot products past the budget, none */
         expect(&r, "no specialized form for this class within its unroll budget");
-    else  /* portable C: a register tile in loops */
+        r = run(env, dot);  /* and the next process need not run the generator to know */
+        expect(&r, "an earlier process failed (the generator has no specialized form");
+        char rec[1024];  /* a record that is not one is deleted, and the class tried again */
+        cache_file(dir, ".failed", rec, sizeof rec);
+        FILE *f = fopen(rec, "w");
+        assert_non_null(f);
+        fputs("bmmgen-ondemand-failed 1\nsoon\n", f);
+        fclose(f);
+        r = run(env, dot);
+        expect(&r, "not a failure record; deleted");
+        expect(&r, "no specialized form for this class within its unroll budget");
+        assert_int_equal(count_files(dir, ".failed"), 1);
+    } else {  /* portable C: a register tile in loops */
         expect(&r, "source=compiled");
+    }
     const char *const tr[] = { "f32", "7x9x5", "tr", "0", "0", NULL };
     r = run(env, tr);
     assert_int_equal(r.status, 0);
@@ -696,9 +739,14 @@ static void eviction_and_clear(void **state)
     snprintf(path, sizeof path, "%s/%s.so", dir, old[0]);
     assert_int_equal(access(path, F_OK), -1);
     setenv("BMM_CACHE_DIR", dir, 1);
+    snprintf(path, sizeof path, "%s/00000000000000b1.failed", dir);  /* a failure record too */
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
     assert_int_equal(bmm_cache_clear(), BMM_OK);
     unsetenv("BMM_CACHE_DIR");
     assert_int_equal(count_files(dir, ".so"), 0);
+    assert_int_equal(count_files(dir, ".failed"), 0);
 }
 
 /* The embedded generator writes byte for byte what generator/bmmgen.lua writes. */
