@@ -156,7 +156,7 @@ static const char *class_args(const bmm_call *c, gen_args *g)
         g->isas[g->nisa++] = "avx512";
     /* The prefetching twins only where they can win: a seq-first batch too large for the
      * cache. In cache they never do, and they double a seq-first class's compile. */
-    g->prefetch = layout[0] == 's' && q->streaming;
+    g->prefetch = layout[0] == 's' && q->streaming && isa >= BMM_ISA_AVX2;  /* vector forms only */
     int n = snprintf(g->text, sizeof g->text, "%s %s %s %s %s", g->buf[1], g->buf[0], g->buf[2],
         g->buf[3], g->prefetch ? "pf " : "");
     for (int i = 0; i < g->nisa && n > 0 && (size_t)n < sizeof g->text; i++)

@@ -14,7 +14,8 @@
  * `test_kernels --generate DT NxMxP bf|sf FORM [stream]` first makes kernels for that class by
  * generation on demand (BMM_CACHE_DIR), then runs every one of them through the same tests;
  * `stream` asks for them as a batch too large for the cache does, which alone gets the
- * prefetching `_pf` forms of a seq-first class (checked: with it some, without it none). */
+ * prefetching `_pf` forms of a seq-first class (checked: with it some where vector ISAs run,
+ * without it none). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -274,7 +275,8 @@ int main(int argc, char **argv)
         tests[nt++] = t;
         prefetching += strstr(k->name, "_pf_") != NULL;
     }
-    if (generated && strcmp(argv[4], "sf") == 0 && (prefetching > 0) != stream) {
+    if (generated && strcmp(argv[4], "sf") == 0
+        && (prefetching > 0) != (stream && bmm__cpu_max_isa() >= BMM_ISA_AVX2)) {
         fprintf(stderr, "%zu generated _pf kernels for a %s batch\n", prefetching,
             stream ? "streaming" : "cached");
         free(tests);
