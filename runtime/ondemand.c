@@ -544,27 +544,37 @@ static const char *const REGIME[] = { "cache", "stream" };
 static const char *const THREADS[] = { "one", "many" };
 #define WISDOM_HEAD "bmmgen-ondemand-wisdom 1\n"
 
-/* Records the lines of <key>.wisdom that name a kernel serving c's class in its regime and
- * thread class; a line that does not is skipped. */
-static void import_choices(const bmm__cache *dir, uint64_t key, const bmm_call *c)
+/* The text of <key><suffix> beside the object (name: its name, for notes), checked as every
+ * file of the cache is; NULL when it is not there or refused. free() it. */
+static char *read_beside(const bmm__cache *dir, uint64_t key, const char *suffix, char name[40])
 {
-    char name[40], err[256];
-    snprintf(name, sizeof name, "%016llx.wisdom", (unsigned long long)key);
+    char err[256];
+    snprintf(name, 40, "%016llx%.20s", (unsigned long long)key, suffix);
     int fd = bmm__cache_open_file(dir, name, err, sizeof err);
     unsigned char *b;
     size_t n;
     if (fd < 0)
-        return;
+        return NULL;
     int rd = bmm__cache_read_all(fd, &b, &n);
     close(fd);
     if (rd != 0)
-        return;
+        return NULL;
     b[n] = '\0';
-    char *text = (char *)b;
+    return (char *)b;
+}
+
+/* Records the lines of <key>.wisdom that name a kernel serving c's class in its regime and
+ * thread class; a line that does not is skipped. */
+static void import_choices(const bmm__cache *dir, uint64_t key, const bmm_call *c)
+{
+    char name[40];
+    char *text = read_beside(dir, key, ".wisdom", name);
+    if (!text)
+        return;
     if (strncmp(text, WISDOM_HEAD, strlen(WISDOM_HEAD)) != 0) {
         bmm__note("%s/%s: not ondemand wisdom; deleted", dir->path, name);
         bmm__cache_remove(dir, name);
-        free(b);
+        free(text);
         return;
     }
     char *save = NULL;
@@ -583,7 +593,7 @@ static void import_choices(const bmm__cache *dir, uint64_t key, const bmm_call *
             continue;
         bmm__wisdom_record(&cc, kd);
     }
-    free(b);
+    free(text);
 }
 
 /* ---- a class that failed, beside where its object would be ---- */
@@ -612,26 +622,17 @@ static void forget_failure(const bmm__cache *dir, uint64_t key)
 /* 1 and why in err if an earlier process recorded a failure this one would repeat. */
 static int failed_earlier(const bmm__cache *dir, uint64_t key, char *err, size_t errlen)
 {
-    char name[40], e[256];
-    snprintf(name, sizeof name, "%016llx.failed", (unsigned long long)key);
-    int fd = bmm__cache_open_file(dir, name, e, sizeof e);
-    unsigned char *b;
-    size_t n;
-    if (fd < 0)
+    char name[40];
+    char *text = read_beside(dir, key, ".failed", name), *end = text;
+    if (!text)
         return 0;
-    int rd = bmm__cache_read_all(fd, &b, &n);
-    close(fd);
-    if (rd != 0)
-        return 0;
-    b[n] = '\0';
-    char *text = (char *)b, *end = text;
     long limit = -1;
     if (strncmp(text, FAILED_HEAD, strlen(FAILED_HEAD)) == 0)
         limit = strtol(text + strlen(FAILED_HEAD), &end, 10);
     if (limit < 1 || *end != '\n') {
         bmm__note("%s/%s: not a failure record; deleted", dir->path, name);
         bmm__cache_remove(dir, name);
-        free(b);
+        free(text);
         return 0;
     }
     int again = timeout_ms() <= limit;
@@ -640,7 +641,7 @@ static int failed_earlier(const bmm__cache *dir, uint64_t key, char *err, size_t
         snprintf(err, errlen, "an earlier process failed (%s) and nothing has changed since; "
             "bmm_cache_clear() or bmm-tune --clear-cache forgets it", end + 1);
     }
-    free(b);
+    free(text);
     return again;
 }
 
