@@ -599,15 +599,19 @@ static void import_choices(const bmm__cache *dir, uint64_t key, const bmm_call *
 /* ---- a class that failed, beside where its object would be ---- */
 
 /* <key>.failed: a failure another process would meet again, so it does not pay for it again
- * (a hanging compiler would cost each one the time limit). The limit is recorded: a process
- * with a longer BMM_GENERATE_TIMEOUT_MS tries again. bmm_cache_clear() forgets it. */
+ * (a hanging compiler would cost each one the time limit). The limit and the time are
+ * recorded: a process with a longer BMM_GENERATE_TIMEOUT_MS tries again, and so does any after
+ * a day (a compiler killed on a loaded machine may well succeed later). bmm_cache_clear()
+ * forgets it. */
 #define FAILED_HEAD "bmmgen-ondemand-failed 1\n"
+#define FAILED_FOR_S 86400
 
 static void record_failure(const bmm__cache *dir, uint64_t key, const char *why)
 {
     char name[40], text[2400], err[256];
     snprintf(name, sizeof name, "%016llx.failed", (unsigned long long)key);
-    int n = snprintf(text, sizeof text, FAILED_HEAD "%ld\n%.2000s\n", timeout_ms(), why);
+    int n = snprintf(text, sizeof text, FAILED_HEAD "%ld\n%lld\n%.2000s\n", timeout_ms(),
+        (long long)time(NULL), why);
     if (n > 0 && bmm__cache_publish(dir, name, text, strlen(text), err, sizeof err) != BMM_OK)
         bmm__note("generation cache: %s", err);
 }
@@ -627,15 +631,19 @@ static int failed_earlier(const bmm__cache *dir, uint64_t key, char *err, size_t
     if (!text)
         return 0;
     long limit = -1;
+    long long when = -1;
     if (strncmp(text, FAILED_HEAD, strlen(FAILED_HEAD)) == 0)
         limit = strtol(text + strlen(FAILED_HEAD), &end, 10);
-    if (limit < 1 || *end != '\n') {
+    if (limit >= 1 && *end == '\n')
+        when = strtoll(end + 1, &end, 10);
+    if (when < 0 || *end != '\n') {
         bmm__note("%s/%s: not a failure record; deleted", dir->path, name);
         bmm__cache_remove(dir, name);
         free(text);
         return 0;
     }
-    int again = timeout_ms() <= limit;
+    long long age = (long long)time(NULL) - when;
+    int again = timeout_ms() <= limit && age >= 0 && age < FAILED_FOR_S;
     if (again) {
         end[1 + strcspn(end + 1, "\n")] = '\0';
         snprintf(err, errlen, "an earlier process failed (%s) and nothing has changed since; "

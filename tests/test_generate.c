@@ -573,6 +573,14 @@ static void unservable_classes(void **state)
         expect(&r, "not a failure record; deleted");
         expect(&r, "no specialized form for this class within its unroll budget");
         assert_int_equal(count_files(dir, ".failed"), 1);
+        f = fopen(rec, "w");  /* a record older than a day: tried again, and recorded anew */
+        assert_non_null(f);
+        fprintf(f, "bmmgen-ondemand-failed 1\n10000\n%lld\nold\n", (long long)time(NULL) - 90000);
+        fclose(f);
+        r = run(env, dot);
+        expect(&r, "no specialized form for this class within its unroll budget");
+        r = run(env, dot);
+        expect(&r, "an earlier process failed (the generator has no specialized form");
     } else {  /* portable C: a register tile in loops */
         expect(&r, "source=compiled");
     }
