@@ -37,7 +37,6 @@ static inline uint64_t bmm__fnv1a(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-/* A hash for a table of power-of-two size: the high bits folded into the low ones. */
 /* A monotonic clock in milliseconds: timing kernels, compiles and deadlines. */
 static inline double bmm__now_ms(void)
 {
@@ -46,6 +45,7 @@ static inline double bmm__now_ms(void)
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
 }
 
+/* A hash for a table of power-of-two size: the high bits folded into the low ones. */
 static inline size_t bmm__hash_slot(const void *p, size_t n)
 {
     uint64_t h = bmm__fnv1a(BMM__FNV_BASIS, p, n);

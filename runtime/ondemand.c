@@ -544,12 +544,18 @@ static const char *const REGIME[] = { "cache", "stream" };
 static const char *const THREADS[] = { "one", "many" };
 #define WISDOM_HEAD "bmmgen-ondemand-wisdom 1\n"
 
-/* The text of <key><suffix> beside the object (name: its name, for notes), checked as every
- * file of the cache is; NULL when it is not there or refused. free() it. */
+/* The name of a file beside the object: <key><suffix>. */
+static void name_beside(uint64_t key, const char *suffix, char name[40])
+{
+    snprintf(name, 40, "%016llx%.20s", (unsigned long long)key, suffix);
+}
+
+/* The text of <key><suffix> (name: its name, for notes), checked as every file of the cache
+ * is; NULL when it is not there or refused. free() it. */
 static char *read_beside(const bmm__cache *dir, uint64_t key, const char *suffix, char name[40])
 {
     char err[256];
-    snprintf(name, 40, "%016llx%.20s", (unsigned long long)key, suffix);
+    name_beside(key, suffix, name);
     int fd = bmm__cache_open_file(dir, name, err, sizeof err);
     unsigned char *b;
     size_t n;
@@ -609,7 +615,7 @@ static void import_choices(const bmm__cache *dir, uint64_t key, const bmm_call *
 static void record_failure(const bmm__cache *dir, uint64_t key, const char *why)
 {
     char name[40], text[2400], err[256];
-    snprintf(name, sizeof name, "%016llx.failed", (unsigned long long)key);
+    name_beside(key, ".failed", name);
     int n = snprintf(text, sizeof text, FAILED_HEAD "%ld\n%lld\n%.2000s\n", timeout_ms(),
         (long long)time(NULL), why);
     if (n > 0 && bmm__cache_publish(dir, name, text, strlen(text), err, sizeof err) != BMM_OK)
@@ -619,7 +625,7 @@ static void record_failure(const bmm__cache *dir, uint64_t key, const char *why)
 static void forget_failure(const bmm__cache *dir, uint64_t key)
 {
     char name[40];
-    snprintf(name, sizeof name, "%016llx.failed", (unsigned long long)key);
+    name_beside(key, ".failed", name);
     bmm__cache_remove(dir, name);
 }
 
