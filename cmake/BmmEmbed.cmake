@@ -38,7 +38,8 @@ function(bmm_embed out)
   set(base ${PROJECT_SOURCE_DIR})
   file(GLOB modules CONFIGURE_DEPENDS RELATIVE ${base} ${base}/generator/*.lua)
   file(GLOB templates CONFIGURE_DEPENDS RELATIVE ${base} ${base}/templates/*.in)
-  set(files ${modules} ${templates} runtime/bmm.h runtime/bmm_kernel.h runtime/bmm_simd.h)
+  set(files ${modules} ${templates} runtime/bmm.h runtime/bmm_vocab.h runtime/bmm_kernel.h
+    runtime/bmm_simd.h)
   list(TRANSFORM files PREPEND ${base}/ OUTPUT_VARIABLE deps)
   string(REPLACE ";" "\n" list "${files}")
   file(WRITE ${out}.files "${list}\n")  # one path a line: a command line would split them

@@ -1,15 +1,19 @@
 # BmmGenerate.cmake: bmm_generate_kernels(<target> SHAPES 7x7x5 9x3x4 DTYPES f32 f64
-#   LAYOUTS bf sf [ISAS c99 avx2 avx512] [NAME name])
-# Generates kernels for those shapes while <target> builds and compiles them into it; their
-# table registers itself with the runtime when the program loads, so plans and one-shot calls
-# find them. ISAS defaults to all three; NAME (the table's, a C identifier) to the target's
-# name. The generator runs again only when it or the arguments change. Needs BMMGEN_GENERATOR_DIR
-# (set by bmmgen's CMakeLists.txt or bmmgenConfig.cmake) and LuaJIT or Lua 5.4.
+#   LAYOUTS bf sf [ISAS c99 avx2 ...] [NAME name] [NO_REGISTER])
+# or bmm_generate_kernels(<target> SPEC file.lua [NAME name] [NO_REGISTER])
+# Generates kernels for those shapes (or that spec file) while <target> builds and compiles
+# them into it; their table registers itself with the runtime when the program loads, so plans
+# and one-shot calls find them (NO_REGISTER: the program uses the table bmm_table_<name> itself).
+# ISAS defaults to every ISA (BMM_VOCAB_ISAS); NAME (the table's, a C identifier) to the target's name, or with
+# SPEC to the spec's own. The generator runs again only when it, the spec or the arguments
+# change. Needs BMMGEN_GENERATOR_DIR (set by bmmgen's CMakeLists.txt or bmmgenConfig.cmake) and
+# LuaJIT or Lua 5.4.
 include_guard(GLOBAL)
 include(${CMAKE_CURRENT_LIST_DIR}/BmmLua.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/BmmVocab.cmake)
 
 function(bmm_generate_kernels target)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "" "NAME" "SHAPES;DTYPES;LAYOUTS;ISAS")
+  cmake_parse_arguments(PARSE_ARGV 1 arg "NO_REGISTER" "NAME;SPEC" "SHAPES;DTYPES;LAYOUTS;ISAS")
   set(fn "bmm_generate_kernels(${target})")
   if(arg_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "${fn}: unknown arguments: ${arg_UNPARSED_ARGUMENTS}")
@@ -17,16 +21,26 @@ function(bmm_generate_kernels target)
   if(NOT TARGET ${target})
     message(FATAL_ERROR "${fn}: no target named ${target}")
   endif()
-  foreach(required SHAPES DTYPES LAYOUTS)
-    if(NOT arg_${required})
-      message(FATAL_ERROR "${fn}: ${required} is required")
+  if(arg_SPEC)
+    if(arg_SHAPES OR arg_DTYPES OR arg_LAYOUTS OR arg_ISAS)
+      message(FATAL_ERROR "${fn}: SPEC names the shapes, dtypes, layouts and ISAs itself")
     endif()
-  endforeach()
-  if(NOT arg_ISAS)
-    set(arg_ISAS c99 avx2 avx512)
+    get_filename_component(arg_SPEC "${arg_SPEC}" ABSOLUTE)
+  else()
+    foreach(required SHAPES DTYPES LAYOUTS)
+      if(NOT arg_${required})
+        message(FATAL_ERROR "${fn}: ${required} is required (or SPEC)")
+      endif()
+    endforeach()
+    if(NOT arg_ISAS)
+      set(arg_ISAS ${BMM_VOCAB_ISAS})
+    endif()
   endif()
-  if(NOT arg_NAME)
-    string(MAKE_C_IDENTIFIER "${target}" arg_NAME)
+  string(MAKE_C_IDENTIFIER "${target}" dir)
+  if(arg_NAME)
+    set(dir ${arg_NAME})
+  elseif(NOT arg_SPEC)
+    set(arg_NAME ${dir})
   endif()
   bmm_find_lua(lua)
   if(NOT lua)
@@ -37,12 +51,21 @@ function(bmm_generate_kernels target)
     message(FATAL_ERROR "${fn}: BMMGEN_GENERATOR_DIR (${BMMGEN_GENERATOR_DIR}) has no bmmgen.lua")
   endif()
 
-  set(out ${CMAKE_CURRENT_BINARY_DIR}/bmmgen/${arg_NAME})
-  foreach(list SHAPES DTYPES LAYOUTS ISAS)
-    list(JOIN arg_${list} "," ${list})
-  endforeach()
-  set(gen ${lua} ${BMMGEN_GENERATOR_DIR}/bmmgen.lua --name ${arg_NAME} --shapes ${SHAPES}
-    --dtypes ${DTYPES} --layouts ${LAYOUTS} --isas ${ISAS})
+  set(out ${CMAKE_CURRENT_BINARY_DIR}/bmmgen/${dir})
+  set(gen ${lua} ${BMMGEN_GENERATOR_DIR}/bmmgen.lua)
+  set(what "${arg_SPEC}")
+  if(arg_SPEC)
+    list(APPEND gen --spec ${arg_SPEC})
+  else()
+    foreach(list SHAPES DTYPES LAYOUTS ISAS)
+      list(JOIN arg_${list} "," ${list})
+    endforeach()
+    list(APPEND gen --shapes ${SHAPES} --dtypes ${DTYPES} --layouts ${LAYOUTS} --isas ${ISAS})
+    set(what "${SHAPES}; ${DTYPES}; ${LAYOUTS}; ${ISAS}")
+  endif()
+  if(arg_NAME)
+    list(APPEND gen --name ${arg_NAME})
+  endif()
   # The file list at configure time (cheap: it stops before any C is emitted); a bad
   # argument stops here with the generator's message naming it.
   execute_process(COMMAND ${gen} --list-files RESULT_VARIABLE rc OUTPUT_VARIABLE listed
@@ -64,11 +87,13 @@ function(bmm_generate_kernels target)
     ${BMMGEN_GENERATOR_DIR}/../runtime/*.h)
   add_custom_command(OUTPUT ${outputs}
     COMMAND ${gen} --out ${out}
-    DEPENDS ${deps}
-    COMMENT "bmmgen: kernels ${arg_NAME} (${SHAPES}; ${DTYPES}; ${LAYOUTS}; ${ISAS})"
+    DEPENDS ${deps} ${arg_SPEC}
+    COMMENT "bmmgen: kernels ${dir} (${what})"
     VERBATIM)
   target_sources(${target} PRIVATE ${sources})
-  set_source_files_properties(${sources} PROPERTIES COMPILE_DEFINITIONS BMM_AUTO_REGISTER)
+  if(NOT arg_NO_REGISTER)
+    set_source_files_properties(${sources} PROPERTIES COMPILE_DEFINITIONS BMM_AUTO_REGISTER)
+  endif()
   target_include_directories(${target} PRIVATE ${out}
     $<TARGET_PROPERTY:bmmgen::bmm,INTERFACE_INCLUDE_DIRECTORIES>)
 endfunction()

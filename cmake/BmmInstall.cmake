@@ -15,7 +15,7 @@ install(EXPORT bmmgenTargets NAMESPACE bmmgen:: DESTINATION ${BMM_CMAKE_DIR})
 
 install(DIRECTORY generator/ DESTINATION ${BMM_SHARE_DIR}/generator FILES_MATCHING PATTERN "*.lua")
 install(DIRECTORY templates/ DESTINATION ${BMM_SHARE_DIR}/templates FILES_MATCHING PATTERN "*.in")
-install(FILES runtime/bmm.h runtime/bmm_kernel.h runtime/bmm_simd.h runtime/bmm_select.h
+install(FILES runtime/bmm.h runtime/bmm_vocab.h runtime/bmm_kernel.h runtime/bmm_simd.h runtime/bmm_select.h
   runtime/bmm_generic.h
   DESTINATION ${BMM_SHARE_DIR}/runtime)
 
@@ -27,7 +27,7 @@ write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/bmmgenConfigVersion
   COMPATIBILITY SameMinorVersion)  # 0.x: a minor release may change the kernel ABI
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/bmmgenConfig.cmake
   ${CMAKE_CURRENT_BINARY_DIR}/bmmgenConfigVersion.cmake
-  cmake/BmmGenerate.cmake cmake/BmmLua.cmake
+  cmake/BmmGenerate.cmake cmake/BmmLua.cmake cmake/BmmVocab.cmake
   DESTINATION ${BMM_CMAKE_DIR})
 
 # Relocatable: the prefix is found from where bmm.pc is (install --prefix may move it).

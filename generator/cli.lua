@@ -3,18 +3,19 @@
 -- arguments. Never exits or prints: parse() returns what bmmgen.lua is to do.
 local util = require("util")
 local driver = require("driver")
+local options = require("options")
 
 local M = {}
 
-M.USAGE = [[
+M.USAGE = string.format([[
 usage: bmmgen.lua [--spec FILE] --out DIR [options]
   --spec FILE           spec file (a Lua file returning a table)
   --out DIR             output folder (written only if there was no error)
   --shapes LIST         e.g. 4x4x4,5x7x3 (overrides the spec's shapes)
-  --dtypes LIST         f32,f64
-  --layouts LIST        bf,sf
-  --isas LIST           c99,avx2,avx512
-  --scalars LIST        a1b0,b0,ab
+  --dtypes LIST         %s
+  --layouts LIST        %s
+  --isas LIST           %s
+  --scalars LIST        %s
   --unroll-budget N     multiply-adds per matrix up to which kernels are fully unrolled
   --tile RxC            register tile of the looped form, e.g. 4x8
   --name NAME           spec name (C identifier; names the kernel table)
@@ -24,12 +25,15 @@ usage: bmmgen.lua [--spec FILE] --out DIR [options]
   --vendor NAME         write NAME.c and NAME.h: the kernels, a dispatcher and a generic
                         fallback, needing only a C99 compiler (no runtime, no Lua, no CMake)
   --list-files          print the files the output folder would get, one per line
+  --vocab               write what is derived from vocab.lua (runtime/bmm_vocab.h,
+                        python/bmmgen/_vocab.py, cmake/BmmVocab.cmake, docs tables) under --out
   --templates DIR       template folder (default: ../templates beside this script)
   --runtime DIR         runtime headers pasted by --vendor (default: ../runtime beside this script)
   --stop-after STAGE    spec|problems|variants|ir|c|files: stop after that stage
   --dump                print the last stage's output to stdout instead of writing files
   --version             print the generator version
-]]
+]], table.concat(options.dtype_order, ","), table.concat(options.layout_order, ","),
+  table.concat(options.isa_order, ","), table.concat(options.scalars_order, ","))
 
 -- A bad command line: raised inside parse(), returned by it.
 local function usage_error(msg) error({ usage = "<command line>:0: error: " .. msg }, 0) end
@@ -58,6 +62,7 @@ local SPEC_FLAGS = {
 local RUN_FLAGS = {
   ["--dump"] = { false, function(o) o.dump = true end },
   ["--list-files"] = { false, function(o) o.list_files = true end },
+  ["--vocab"] = { false, function(o, _, shown) o.vocab = true; shown[#shown + 1] = "--vocab" end },
   ["--spec"] = { true, function(o, v, shown) o.spec_path = v; shown[#shown + 1] = "--spec " .. v end },
   ["--out"] = { true, function(o, v, shown)
     o.out = v
@@ -101,9 +106,18 @@ local function parse_args(argv, script_dir)
   if not o.dump and not o.stop_after and not o.list_files and not o.out then
     usage_error("--out DIR is required (or --dump)")
   end
-  if not o.spec_path and not o.cli.shapes then usage_error("give --spec FILE or --shapes LIST") end
+  if o.vocab then
+    if not o.out then usage_error("--vocab needs --out (the repository root)") end
+    if o.dump or o.stop_after or o.list_files or o.vendor or o.spec_path or next(o.cli) then
+      usage_error("--vocab takes only --out and --templates")
+    end
+  elseif not o.spec_path and not o.cli.shapes then
+    usage_error("give --spec FILE or --shapes LIST")
+  end
   if o.vendor and not o.cli.name then o.cli.name = { value = o.vendor, flag = "--vendor" } end
   o.command = table.concat(shown, " ")
+  -- the files --vocab writes are the repository's own: the banner names the command run there
+  if o.vocab then o.command = "generator/bmmgen.lua --vocab --out ." end
   return o
 end
 

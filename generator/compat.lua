@@ -2,8 +2,6 @@
 -- Everything else uses only the common subset: no //, no bit operators, no integer subtype.
 local M = {}
 
-M.unpack = table.unpack or unpack
-
 -- 4-argument load with an environment works on both interpreters.
 function M.load(src, chunkname, env)
   return load(src, chunkname, "t", env)

@@ -15,11 +15,21 @@ local outputs = require("outputs")
 
 local M = {}
 
+-- One descriptor -> its kernel: IR (simplified), cost, and C (decls, body, helpers).
+function M.compile(d)
+  local scalar = d.isa == "c99"
+  local build = d.anyshape and anyshape.build or scalar and ir.build or vector.build
+  local k = ir.simplify(build(d))
+  local emit = scalar and emit_c99 or emit_simd
+  return { desc = d, ir = k, cost = scalar and ir.cost(k) or vector.cost(k), c = emit.emit(k) }
+end
+
 M.STAGES = { "spec", "problems", "variants", "ir", "c", "files" }
 
 -- opts: { spec_path?, cli = { field = {value, flag} }, command, tdir, rdir, stop_after?,
 --   list_files? (stop after the variants with the list of files build() would write),
---   vendor? (a name: one self-contained .c/.h pair instead of the table and file list) }
+--   vendor? (a name: one self-contained .c/.h pair instead of the table and file list),
+--   sink? (function(path, text): takes each file as soon as it is complete) }
 function M.run(opts)
   local raw, line_of = {}, function() return 0 end
   local where = "<command line>"
@@ -41,40 +51,34 @@ function M.run(opts)
   if stop == "variants" then return { stage = "variants", value = descs } end
   if opts.list_files then return { stage = "list", value = outputs.file_list(spec, descs) } end
 
-  local kernels = {}
-  for i, d in ipairs(descs) do
-    local scalar = d.isa == "c99"
-    local build = d.anyshape and anyshape.build or scalar and ir.build or vector.build
-    local k = ir.simplify(build(d))
-    kernels[i] = { desc = d, ir = k, cost = scalar and ir.cost(k) or vector.cost(k),
-      emit = scalar and emit_c99 or emit_simd }
-  end
-  if stop == "ir" then
+  if stop == "ir" or stop == "c" then
     local v = {}
-    for i, k in ipairs(kernels) do v[i] = { name = k.desc.name, cost = k.cost, body = k.ir.body } end
-    return { stage = "ir", value = v }
-  end
-
-  for _, k in ipairs(kernels) do k.c = k.emit.emit(k.ir) end
-  if stop == "c" then
-    local v = {}
-    for i, k in ipairs(kernels) do
-      -- outlined blocks (shape-generic vector kernels) are part of the body
-      local helpers = k.c.helpers and k.c.helpers ~= "" and (k.c.helpers .. "\n") or ""
-      v[i] = { name = k.desc.name, decls = k.c.decls, body = helpers .. k.c.body }
+    for i, d in ipairs(descs) do
+      local k = M.compile(d)
+      if stop == "ir" then
+        v[i] = { name = d.name, cost = k.cost, body = k.ir.body }
+      else
+        -- outlined blocks (shape-generic vector kernels) are part of the body
+        local helpers = k.c.helpers and k.c.helpers ~= "" and (k.c.helpers .. "\n") or ""
+        v[i] = { name = d.name, decls = k.c.decls, body = helpers .. k.c.body }
+      end
     end
-    return { stage = "c", value = v }
+    return { stage = stop, value = v }
   end
 
+  -- Files go to opts.sink(path, text) as each is complete, so only one file's kernels are
+  -- held at a time; without a sink they are collected and returned.
+  local files = {}
   local ctx = { spec = spec, hash = util.hash(specmod.canonical(spec)), command = opts.command,
-    tdir = opts.tdir, rdir = opts.rdir }
-  local ok, files
+    tdir = opts.tdir, rdir = opts.rdir, compile = M.compile,
+    put = opts.sink or function(path, text) files[path] = text end }
+  local ok, err
   if opts.vendor then
-    ok, files = pcall(outputs.vendor, ctx, kernels, opts.vendor)
+    ok, err = pcall(outputs.vendor, ctx, descs, opts.vendor)
   else
-    ok, files = pcall(outputs.build, ctx, kernels)
+    ok, err = pcall(outputs.build, ctx, descs)
   end
-  if not ok then return nil, { tostring(files) } end
+  if not ok then return nil, { tostring(err) } end
   return { stage = "files", value = files }
 end
 

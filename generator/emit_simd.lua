@@ -91,8 +91,7 @@ local function cheap_perm(S, lanes, src)
   if blocks then
     local imm = 0
     for b = 0, 3 do imm = imm + (sb[b] or b) * 4 ^ b end
-    local name = per == 4 and "_mm512_shuffle_f32x4" or "_mm512_shuffle_f64x2"
-    return name .. "(" .. src .. ", " .. src .. ", " .. util.cint(math.floor(imm)) .. ")"
+    return S.t.shuf128 .. "(" .. src .. ", " .. src .. ", " .. util.cint(math.floor(imm)) .. ")"
   end
   return nil
 end

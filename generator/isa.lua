@@ -1,16 +1,17 @@
--- isa.lua: every fact about an instruction set, one table each: its C enum, vector width per
--- dtype, register file, whether it has two-source lane permutes, and how its intrinsics and
--- compile guards are spelled. vector.lua, variants.lua, emit_simd.lua and outputs.lua read
--- these; nothing else names an ISA's width or an intrinsic.
-local M = {}
+-- isa.lua: how the generator emits for an instruction set, one table each: register file,
+-- whether it has two-source lane permutes, and how its intrinsics and compile guards are
+-- spelled. Its C enum, vector widths and target attribute come from vocab.lua (and are
+-- copied into each table here). vector.lua, variants.lua, emit_simd.lua and outputs.lua read
+-- these; nothing else names an intrinsic.
+local vocab = require("vocab")
 
-M.order = { "c99", "avx2", "avx512" }   -- lowest first, as the runtime's BMM_ISA_* enum
+local M = {}
 
 local function mask_bits(lanes) return string.format("0x%X", math.floor(2 ^ lanes) - 1) end
 local function call(fn, ...) return fn .. "(" .. table.concat({ ... }, ", ") .. ")" end
 
 -- Portable C: scalar code (the compiler may vectorize it); always compiled, always admitted.
-M.c99 = { enum = "BMM_ISA_C99", width = { f32 = 1, f64 = 1 } }
+M.c99 = {}
 
 local X86 = {
   guard = "BMM_HAVE_X86_SIMD",     -- what the kernels compile under (bmm_simd.h)
@@ -25,8 +26,7 @@ local X86 = {
 }
 
 M.avx2 = setmetatable({
-  enum = "BMM_ISA_AVX2", target = "BMM_TARGET_AVX2",
-  width = { f32 = 8, f64 = 4 }, acc = 12, vmax = 2, permute = false,
+  acc = 12, vmax = 2, permute = false,
   -- shape-generic kernels: row-block heights of the rows form (the tuner picks), rows per
   -- block of the dot form
   any = { rows = { 4, 6 }, dot = 8 },
@@ -51,12 +51,14 @@ M.avx2 = setmetatable({
 }, { __index = X86 })
 
 M.avx512 = setmetatable({
-  enum = "BMM_ISA_AVX512", target = "BMM_TARGET_AVX512",
-  width = { f32 = 16, f64 = 8 }, acc = 24, vmax = 4, permute = true,
+  acc = 24, vmax = 4, permute = true,
   any = { rows = { 4, 8 }, dot = 8 },
   index_type = "__m512i",          -- permute index vectors
-  f32 = { vt = "__m512", pre = "_mm512_", sfx = "ps", mt = "__mmask16", idx = "_mm512_set_epi32" },
-  f64 = { vt = "__m512d", pre = "_mm512_", sfx = "pd", mt = "__mmask8", idx = "_mm512_set_epi64" },
+  -- shuf128: moves whole 128-bit blocks (a lane permute that stays cheap across blocks)
+  f32 = { vt = "__m512", pre = "_mm512_", sfx = "ps", mt = "__mmask16", idx = "_mm512_set_epi32",
+    shuf128 = "_mm512_shuffle_f32x4" },
+  f64 = { vt = "__m512d", pre = "_mm512_", sfx = "pd", mt = "__mmask8", idx = "_mm512_set_epi64",
+    shuf128 = "_mm512_shuffle_f64x2" },
   -- lane masks are bit masks
   mask = function(t, _, lanes) return "(" .. t.mt .. ")" .. mask_bits(lanes) end,
   rmask = function(t, _, count) return "(" .. t.mt .. ")((1u << (" .. count .. ")) - 1u)" end,
@@ -66,5 +68,15 @@ M.avx512 = setmetatable({
 }, { __index = X86 })
 
 M.mask_bits = mask_bits
+
+-- The vocabulary's facts, and the order (lowest first, as the runtime's BMM_ISA_* enum). An
+-- ISA of the vocabulary without a table here is an error at load: its emitter is missing.
+M.order = {}
+for i, v in ipairs(vocab.isas) do
+  local t = M[v.word] or error("isa.lua: no emitter table for ISA " .. v.word .. " of vocab.lua", 0)
+  t.enum, t.width = v.enum, v.width
+  if v.target then t.target = "BMM_TARGET_" .. v.word:upper() end
+  M.order[i] = v.word
+end
 
 return M

@@ -1,7 +1,8 @@
--- options.lua: every knob and vocabulary word of the generator in one place. ISA facts live
--- in isa.lua. The version and the kernel ABI are read from the runtime's headers, where they
--- are written once (bmm.h's BMM_VERSION, bmm_kernel.h's BMM_KERNEL_ABI).
-local isa = require("isa")
+-- options.lua: every knob of the generator in one place, and the vocabulary (vocab.lua) in the
+-- shapes the stages look it up by. ISA facts live in isa.lua. The version and the kernel ABI
+-- are read from the runtime's headers, where they are written once (bmm.h's BMM_VERSION,
+-- bmm_kernel.h's BMM_KERNEL_ABI).
+local vocab = require("vocab")
 local source = require("source")
 
 -- A #define from a header of runtime/ beside this generator (installed: share/bmmgen/runtime).
@@ -13,36 +14,37 @@ local function runtime_define(file, macro, pattern)
     or error(path .. ":0: error: no " .. macro .. " (the generator reads it there)", 0)
 end
 
-local isas, isa_order = {}, {}
-for i, name in ipairs(isa.order) do isas[name] = true; isa_order[i] = name end
+-- word -> entry, and the words in enum order, of a vocabulary list (`keep`: which entries)
+local function words(list, keep)
+  local by, order = {}, {}
+  for _, e in ipairs(list) do
+    if not keep or keep(e) then by[e.word] = e; order[#order + 1] = e.word end
+  end
+  return by, order
+end
+local dtypes, dtype_order = words(vocab.dtypes)
+local layouts, layout_order = words(vocab.layouts, function(e) return e.spec end)
+local isas, isa_order = words(vocab.isas)
+local scalars = words(vocab.scalars)
+local kernel_layouts = {}
+for _, e in ipairs(vocab.layouts) do kernel_layouts[e.word] = e.enum end
 
 return {
   version = runtime_define("bmm.h", "BMM_VERSION", '"([^"]+)"'),
   kernel_abi = tonumber(runtime_define("bmm_kernel.h", "BMM_KERNEL_ABI", "(%d+)")),
 
-  -- Vocabulary the spec may use.
-  dtypes = { f32 = { ctype = "float", size = 4, enum = "BMM_F32" },
-             f64 = { ctype = "double", size = 8, enum = "BMM_F64" } },
-  dtype_order = { "f32", "f64" },
-  layouts = { bf = { enum = "BMM_LAYOUT_BF" }, sf = { enum = "BMM_LAYOUT_SF" } },
-  layout_order = { "bf", "sf" },
+  -- Vocabulary the spec may use (vocab.lua): word -> entry, and the words in order.
+  dtypes = dtypes,
+  dtype_order = dtype_order,
+  layouts = layouts,
+  layout_order = layout_order,
   -- Layouts of kernels: the spec's, and "any" (row and column strides at run time), which
-  -- only shape-generic portable C kernels have.
-  kernel_layouts = { bf = "BMM_LAYOUT_BF", sf = "BMM_LAYOUT_SF", any = "BMM_LAYOUT_ANY" },
+  -- only shape-generic portable C kernels have: word -> C enum.
+  kernel_layouts = kernel_layouts,
   isas = isas,
   isa_order = isa_order,
-  -- Alpha/beta forms: the values each folds into its kernels (the runtime's
-  -- bmm__scalar_forms says the same for its BMM_SCALARS_* enum). A form that does not fix
-  -- beta reads C, so it serves only beta != 0.
-  scalars = {
-    ab = { enum = "BMM_SCALARS_AB", fixes = {}, doc = "alpha*A*B + beta*C (beta != 0)" },
-    b0 = { enum = "BMM_SCALARS_B0", fixes = { beta = 0 }, doc = "alpha*A*B (beta = 0: C is not read)" },
-    a1b0 = { enum = "BMM_SCALARS_A1B0", fixes = { alpha = 1, beta = 0 },
-      doc = "A*B (alpha = 1, beta = 0: C is not read)" },
-    a1b1 = { enum = "BMM_SCALARS_A1B1", fixes = { alpha = 1, beta = 1 },
-      doc = "A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default)" },
-  },
-  scalars_order = { "a1b0", "a1b1", "b0", "ab" },
+  scalars = scalars,
+  scalars_order = vocab.scalars_order,
 
   -- Defaults a spec may override.
   defaults = {
@@ -50,7 +52,7 @@ return {
     dtypes = { "f32", "f64" },
     layouts = { "bf", "sf" },
     isas = isa_order,
-    scalars = { "a1b0", "a1b1", "b0", "ab" },
+    scalars = vocab.scalars_order,
     -- Multiply-adds per matrix (n*m*p) up to which a kernel is fully unrolled; past it,
     -- an unrolled register tile runs inside loops.
     unroll_budget = 4096,
@@ -64,7 +66,7 @@ return {
   },
 
   -- Limits of a spec's values.
-  max_dim = 4096,
+  max_dim = vocab.max_dim,
   max_tile = 32,
 
   -- Seq-first products of at least this many multiply-adds also get "_pf" twins of their

@@ -5,6 +5,7 @@ local options = require("options")
 local variants = require("variants")
 local isa = require("isa")
 local source = require("source")
+local vocab = require("vocab")
 
 local M = {}
 
@@ -103,48 +104,55 @@ function M.file_list(spec, descs)
   return list
 end
 
-local function banners(ctx)
+-- The banner of a file made from inputs whose hash is `hash`: the whole spec for the table,
+-- its header, the file list and the README; a kernel file's own descriptors for a kernel file,
+-- so that adding a shape rewrites only the files that change.
+local function banners(ctx, hash)
   local banner = template.fill(template.load(ctx.tdir, "banner.txt.in"), {
-    version = options.version, spec_name = ctx.spec.name, spec_hash = ctx.hash, command = ctx.command,
+    version = options.version, spec_name = ctx.spec.name, hash = hash, command = ctx.command,
   })
   return banner, comment(banner, "/*", " * ", " */")
 end
 
--- Kernels grouped by the file they go to, in order of first appearance.
-local function by_file(kernels)
+-- Descriptors grouped by the file they go to, in order of first appearance.
+local function by_file(descs)
   local files, order = {}, {}
-  for _, k in ipairs(kernels) do
-    local f = k.desc.file
+  for _, d in ipairs(descs) do
+    local f = d.file
     if not files[f] then files[f] = {}; order[#order + 1] = f end
-    table.insert(files[f], k)
+    table.insert(files[f], d)
   end
   return files, order
 end
 
--- One kernel file per dtype and shape; returns what the table, the file list and the README
--- need of them: parts, externs, sources, kernel names, and the forms of each shape.
-local function kernel_files(T, ctx, kernels, files)
-  local out = { parts = {}, externs = {}, sources = {}, names = {}, shapes = {}, forms = {} }
-  local groups, order = by_file(kernels)
+-- One kernel file per dtype and shape, each handed to ctx.put as soon as it is complete (its
+-- kernels compiled one at a time and dropped once rendered); returns what the table, the file
+-- list and the README need of them: parts, externs, sources, kernel names, the forms of each
+-- shape and the kernel count.
+local function kernel_files(T, ctx, descs)
+  local out = { parts = {}, externs = {}, sources = {}, names = {}, shapes = {}, forms = {}, count = 0 }
+  local groups, order = by_file(descs)
   for _, f in ipairs(order) do
-    local ks, d0 = groups[f], groups[f][1].desc
+    local ds, d0 = groups[f], groups[f][1]
     local tag = variants.shape_tag(d0)
     local part = "bmm__kernels_" .. ctx.spec.name .. "_" .. d0.dtype .. "_" .. tag
     local ktext, dtext = {}, {}
     if not out.forms[tag] then out.forms[tag] = {}; out.shapes[#out.shapes + 1] = tag end
-    for _, k in ipairs(ks) do
-      ktext[#ktext + 1], dtext[#dtext + 1] = render(T, k)
-      out.names[#out.names + 1] = "    " .. k.desc.name
-      local row, key = out.forms[tag], k.desc.isa .. ": " .. k.desc.form
+    for i, d in ipairs(ds) do
+      ktext[i], dtext[i] = render(T, ctx.compile(d))
+      out.names[#out.names + 1] = "    " .. d.name
+      local row, key = out.forms[tag], d.isa .. ": " .. d.form
       if not row[key] then row[key] = true; row[#row + 1] = key end
     end
     local path = M.kernel_path(f)
-    files[path] = template.fill(T("kernel_file.c.in"), {
-      banner = ctx.cbanner, dtype = d0.dtype, shape = tag, count = util.cint(#ks),
+    local _, cbanner = banners(ctx, util.hash(util.serialize(ds)))
+    ctx.put(path, template.fill(T("kernel_file.c.in"), {
+      banner = cbanner, dtype = d0.dtype, shape = tag, count = util.cint(#ds),
       kernels = table.concat(ktext, "\n\n"), part = part, descs = table.concat(dtext, "\n"),
-    }) .. "\n"
-    out.parts[#out.parts + 1] = "    { " .. util.cint(#ks) .. ", " .. part .. " },"
-    out.externs[#out.externs + 1] = "extern const bmm_kernel_desc " .. part .. "[" .. util.cint(#ks) .. "];"
+    }) .. "\n")
+    out.count = out.count + #ds
+    out.parts[#out.parts + 1] = "    { " .. util.cint(#ds) .. ", " .. part .. " },"
+    out.externs[#out.externs + 1] = "extern const bmm_kernel_desc " .. part .. "[" .. util.cint(#ds) .. "];"
     out.sources[#out.sources + 1] = "    ${CMAKE_CURRENT_LIST_DIR}/" .. path
   end
   return out
@@ -166,36 +174,33 @@ local function readme(T, ctx, banner, k, nkernels)
   }) .. "\n"
 end
 
--- ctx: { spec, hash, command, tdir }; kernels: list of { desc, cost, c = {body, decls} }.
--- Returns { [path] = text }: the kernel files, the table (.c, .h), files.cmake, README.md.
-function M.build(ctx, kernels)
+-- ctx: { spec, hash, command, tdir, compile (descriptor -> kernel), put (path, text) };
+-- descs: the descriptors. Puts the kernel files, the table (.c, .h), files.cmake, README.md.
+function M.build(ctx, descs)
   local spec = ctx.spec
   local T = function(name) return template.load(ctx.tdir, name) end
-  local banner, cbanner = banners(ctx)
-  ctx.cbanner = cbanner
-  local files = {}
-  local k = kernel_files(T, ctx, kernels, files)
+  local k = kernel_files(T, ctx, descs)
+  local banner, cbanner = banners(ctx, ctx.hash)
   local common = { banner = cbanner, spec_name = spec.name, nparts = util.cint(#k.parts),
-    nkernels = util.cint(#kernels) }
+    nkernels = util.cint(k.count) }
   local function with(extra)
     for key, v in pairs(common) do extra[key] = v end
     return extra
   end
   local header, table_src = M.table_header(spec.name), M.table_source(spec.name)
-  files[header] = template.fill(T("header.h.in"), with({
+  ctx.put(header, template.fill(T("header.h.in"), with({
     spec_name_upper = spec.name:upper(), externs = table.concat(k.externs, "\n"),
-  })) .. "\n"
-  files[table_src] = template.fill(T("table.c.in"), with({
+  })) .. "\n")
+  ctx.put(table_src, template.fill(T("table.c.in"), with({
     header = header, parts = table.concat(k.parts, "\n"), version = options.version,
     spec_hash = ctx.hash, abi = util.cint(options.kernel_abi),
-  })) .. "\n"
+  })) .. "\n")
   k.sources[#k.sources + 1] = "    ${CMAKE_CURRENT_LIST_DIR}/" .. table_src
-  files["files.cmake"] = template.fill(T("files.cmake.in"), {
+  ctx.put("files.cmake", template.fill(T("files.cmake.in"), {
     banner = comment(banner, nil, "# ", nil), spec_name = spec.name,
     sources = table.concat(k.sources, "\n"), kernels = table.concat(k.names, "\n"),
-  }) .. "\n"
-  files["README.md"] = readme(T, ctx, banner, k, #kernels)
-  return files
+  }) .. "\n")
+  ctx.put("README.md", readme(T, ctx, banner, k, k.count))
 end
 
 -- The license line of vendored files (generated code is under bmmgen's license).
@@ -210,14 +215,21 @@ local function runtime_header(dir, name)
   return (text:gsub("%s+$", ""))
 end
 
--- ctx (with rdir, the runtime folder) and kernels -> { [vname .. ".c"], [vname .. ".h"] }:
+-- bmm.h's dtype enum (a vendored file does not include bmm.h), from the vocabulary.
+local function dtype_enum()
+  local items = {}
+  for i, e in ipairs(vocab.dtypes) do items[i] = e.enum .. " = " .. util.cint(e.value) end
+  return "enum { " .. table.concat(items, ", ") .. " };"
+end
+
+-- ctx (with rdir, the runtime folder) and descs -> puts vname .. ".c" and vname .. ".h":
 -- a self-contained pair, every kernel of the spec and a dispatcher (an amalgamation, as cJSON and sqlite ship).
-function M.vendor(ctx, kernels, vname)
+function M.vendor(ctx, descs, vname)
   local spec = ctx.spec
   local T = function(name) return template.load(ctx.tdir, name) end
-  local _, cbanner = banners(ctx)
+  local _, cbanner = banners(ctx, ctx.hash)
   local ktext, dtext = {}, {}
-  for _, k in ipairs(kernels) do ktext[#ktext + 1], dtext[#dtext + 1] = render(T, k) end
+  for i, d in ipairs(descs) do ktext[i], dtext[i] = render(T, ctx.compile(d)) end
   local shapes = {}
   for _, sh in ipairs(spec.shapes) do shapes[#shapes + 1] = variants.shape_tag(sh) end
   local common = {
@@ -228,17 +240,17 @@ function M.vendor(ctx, kernels, vname)
     layouts = table.concat(spec.layouts, ", "), isas = table.concat(spec.isas, ", "),
   }
   local c = {
-    count = util.cint(#kernels), kernels = table.concat(ktext, "\n\n"),
-    descs = table.concat(dtext, "\n"), kernel_h = runtime_header(ctx.rdir, "bmm_kernel.h"),
+    count = util.cint(#descs), kernels = table.concat(ktext, "\n\n"),
+    descs = table.concat(dtext, "\n"), dtype_enum = dtype_enum(),
+    vocab_h = runtime_header(ctx.rdir, "bmm_vocab.h"),
+    kernel_h = runtime_header(ctx.rdir, "bmm_kernel.h"),
     simd_h = runtime_header(ctx.rdir, "bmm_simd.h"),
     select_h = runtime_header(ctx.rdir, "bmm_select.h"),
     generic_h = runtime_header(ctx.rdir, "bmm_generic.h"),
   }
   for k, v in pairs(common) do h[k] = v; c[k] = v end
-  return {
-    [vname .. ".h"] = template.fill(T("vendor.h.in"), h) .. "\n",
-    [vname .. ".c"] = template.fill(T("vendor.c.in"), c) .. "\n",
-  }
+  ctx.put(vname .. ".h", template.fill(T("vendor.h.in"), h) .. "\n")
+  ctx.put(vname .. ".c", template.fill(T("vendor.c.in"), c) .. "\n")
 end
 
 return M

@@ -2,43 +2,37 @@
 -- autotuner's search space. Each descriptor carries typed fields (kind, tile, prefetch, lanes,
 -- needs) and the name that spells it out:
 --   bmm_<dtype>_<n>x<m>x<p>_<layout>_<isa>[_<form>]_<scalars>
+-- (a shape-generic kernel's <layout> says what it requires of the strides: vocab.lua's
+-- `generic` word of its class)
 local util = require("util")
 local options = require("options")
 local isa = require("isa")
+local vocab = require("vocab")
 
 local M = {}
 
--- Every form: the C enum its descriptors carry (bmm_kernel.h's BMM_FORM_*), its name part and
--- a line of doc (generated/README.md), what it needs of a call beyond its layout class
--- (BMM_NEEDS_*, checked by the runtime, trusted by the kernel), and, where its batch loop is
--- not the common one, its template and the extra fields that template takes.
-M.FORMS = {
-  unroll = { enum = "BMM_FORM_UNROLL", tag = "(none)", doc = "fully unrolled scalar C" },
-  tile = { enum = "BMM_FORM_TILE", tag = "t<R>x<C>", doc = "a scalar register tile in loops" },
-  rows = { enum = "BMM_FORM_ROWS", tag = "rows", doc = "rows of C in vectors, A broadcast" },
-  rl = { enum = "BMM_FORM_ROWS_LOOP", tag = "rl<R>", doc = "R rows of that in loops" },
-  flat = { enum = "BMM_FORM_FLAT", tag = "flat", doc = "the whole C in registers, built with lane permutes" },
-  dot = { enum = "BMM_FORM_DOT", tag = "dot", doc = "p = 1: dot products along m" },
-  xb = { enum = "BMM_FORM_XB", tag = "xb", needs = { "BMM_NEEDS_ADJACENT_ITEMS" },
-    doc = "lanes are consecutive seq-first batch items, deinterleaved by permutes",
-    template = "kernel_xb.c.in",
+-- Every form (vocab.lua's facts: its C enum, name part, doc and needs), with what the
+-- generator adds: where its batch loop is not the common one, its template and the extra
+-- fields that template takes.
+local TEMPLATES = {
+  xb = { template = "kernel_xb.c.in",
     fields = function(k) return { w = util.cint(k.ir.width), fallback = k.desc.fallback.name } end },
-  pk = { enum = "BMM_FORM_PACKED", tag = "pk<G>", needs = { "BMM_NEEDS_PACKED_ITEMS" },
-    doc = "several whole matrices per vector (contiguous batch-first), built with lane permutes",
-    template = "kernel_pk.c.in",
+  pk = { template = "kernel_pk.c.in",
     fields = function(k) return { items = util.cint(k.desc.tile), fallback = k.desc.fallback.name } end },
-  -- shape-generic (anyshape.lua builds them): n, m, p read at run time where the name has a letter
-  gtile = { enum = "BMM_FORM_GTILE", tag = "g<R>x<C>", template = "kernel_anyshape.c.in",
-    doc = "shape-generic portable C: an R x C scalar register tile in loops, any strides" },
-  grows = { enum = "BMM_FORM_GROWS", tag = "g<R>", template = "kernel_anyshape_simd.c.in",
-    doc = "shape-generic: blocks of R rows x up to V vectors of C, A broadcast, masked tails" },
-  gvec = { enum = "BMM_FORM_GVEC", tag = "gvec", template = "kernel_anyshape_simd.c.in",
-    doc = "shape-generic, n = 1: a row vector times B, V vectors at a time, masked tail" },
-  gdot = { enum = "BMM_FORM_GDOT", tag = "gdot", template = "kernel_anyshape_simd.c.in",
-    needs = { "BMM_NEEDS_PACKABLE_B" },
-    doc = "shape-generic, p = 1: R dot products along m at once, masked tail" },
+  gtile = { template = "kernel_anyshape.c.in" },
+  grows = { template = "kernel_anyshape_simd.c.in" },
+  gvec = { template = "kernel_anyshape_simd.c.in" },
+  gdot = { template = "kernel_anyshape_simd.c.in" },
 }
-M.FORM_ORDER = { "unroll", "tile", "rows", "rl", "flat", "dot", "xb", "gtile", "grows", "gvec", "gdot", "pk" }
+M.FORMS, M.FORM_ORDER = {}, {}
+for i, v in ipairs(vocab.forms) do
+  local needs = {}
+  for j, w in ipairs(v.needs or {}) do needs[j] = vocab.need[w].enum end
+  local t = TEMPLATES[v.kind] or {}
+  M.FORMS[v.kind] = { enum = v.enum, tag = v.tag, doc = v.doc, needs = needs,
+    template = t.template, fields = t.fields }
+  M.FORM_ORDER[i] = v.kind
+end
 M.PREFETCH_DOC = "`<form>_pf`: also prefetches the next batch item's rows of A and B"
 
 local function idiv(a, b) return math.floor(a / b) end
@@ -134,7 +128,8 @@ local function redundant_in_vectors(sc, generated)
 end
 
 local function descriptor(pr, name, f, sc)
-  local base = table.concat({ "bmm", pr.dtype, shape_tag(pr), pr.layout, name }, "_")
+  local lay = pr.anyshape and vocab.layout[pr.layout].generic or pr.layout
+  local base = table.concat({ "bmm", pr.dtype, shape_tag(pr), lay, name }, "_")
   local tag = form_tag(f)
   return {
     name = base .. (tag ~= "" and "_" .. tag or "") .. "_" .. sc,

@@ -96,7 +96,7 @@ BMM_API bmm_status bmm_cache_clear(void);
  * plan on at most n threads (and BMM_MEASURE times it so); without it, a plan takes the
  * process default: bmm_set_num_threads, else the environment variable BMM_NUM_THREADS, else
  * OpenMP's (OMP_NUM_THREADS, else every core the process may use). Fewer run where the work is
- * too small to pay for them (one per ~15 us of one-core work), none inside an OpenMP parallel
+ * too small to pay for them (one per ~3 us of one-core work), none inside an OpenMP parallel
  * region or while another call of the process runs threads, and none in a child forked after
  * threads ran. The batch is cut into contiguous chunks computed by the serial call's kernel:
  * results are bitwise the same for any number of threads. Built without OpenMP: always one. */

@@ -221,9 +221,14 @@ void bmm__run(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha, do
 int bmm__threads_default(void);
 /* What a plan asking for `want` threads (0: the default) may run on: 1 without OpenMP. */
 int bmm__threads_request(int want);
-/* The threads a call of a plan for `threads` runs on now: fewer when the team has been idle
- * (asleep) and the work does not pay its wake-up. */
-int bmm__threads_awake(const bmm__problem *pr, int threads);
+/* The threads a call of a plan for `threads` runs on at time now_ms (bmm__now_ms): fewer when
+ * the team has been idle (asleep) and the work does not pay its wake-up. Records the call as
+ * wanting a team. */
+int bmm__threads_awake_at(const bmm__problem *pr, int threads, double now_ms);
+static inline int bmm__threads_awake(const bmm__problem *pr, int threads)
+{
+    return bmm__threads_awake_at(pr, threads, bmm__now_ms());
+}
 /* Runs kernel k on a checked problem over at most `threads` threads (chunks of whole grains,
  * bitwise the serial result), serially where threads would nest, pile up or follow a fork;
  * returns how many ran. */

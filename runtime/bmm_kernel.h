@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "bmm.h"
+#include "bmm_vocab.h"
 
 #ifdef __cplusplus
 #define BMM_RESTRICT __restrict
@@ -58,60 +59,10 @@ typedef void (*bmm_kernel_f64)(const bmm_f64_args *args);
  * carries the version it was generated for, and the runtime refuses a table of another. */
 #define BMM_KERNEL_ABI 3
 
-/* Layout class of a kernel (all three operands alike).
- * BF: rows packed (row stride == cols), fixed at generation time.
- * SF: row stride taken at run time (seq-first: batch * cols; also serves padded rows and
- *     batch-first), unit column stride.
- * ANY: row and column strides taken at run time (also transposed views). */
-enum { BMM_LAYOUT_BF = 1, BMM_LAYOUT_SF = 2, BMM_LAYOUT_ANY = 3, BMM_LAYOUT_COUNT };
-
-/* Instruction sets, lowest first. A kernel runs only where the CPU has its ISA. Their names
- * (BMM_ARCH, kernel names) are cpu.c's ISA_NAME. */
-enum { BMM_ISA_C99 = 1, BMM_ISA_AVX2 = 2, BMM_ISA_AVX512 = 3, BMM_ISA_COUNT };
-
-/* Alpha/beta forms: the values a kernel has folded in (bmm_select.h's bmm__scalar_forms says
- * which, and so which calls each serves). AB: any alpha, beta != 0 (reads C). B0: beta == 0
- * (never reads C). A1B0: alpha == 1 and beta == 0. A1B1: alpha == 1 and beta == 1 (C += A B). */
-enum {
-    BMM_SCALARS_AB = 0,
-    BMM_SCALARS_B0 = 1,
-    BMM_SCALARS_A1B0 = 2,
-    BMM_SCALARS_A1B1 = 3,
-    BMM_SCALARS_COUNT
-};
-
-/* How a kernel computes one product (the _<form> part of its name). */
-enum {
-    BMM_FORM_UNROLL = 1,  /* portable C, fully unrolled (no suffix) */
-    BMM_FORM_TILE,        /* portable C, an unrolled register tile in loops ("t<R>x<C>") */
-    BMM_FORM_ROWS,        /* vectors along p, A broadcast, fully unrolled ("rows") */
-    BMM_FORM_ROWS_LOOP,   /* the same register block in loops, `tile` rows high ("rl<R>") */
-    BMM_FORM_FLAT,        /* the whole small C in registers, built by lane permutes ("flat") */
-    BMM_FORM_DOT,         /* p == 1: dot products along m ("dot") */
-    BMM_FORM_XB,          /* lanes are consecutive batch items ("xb") */
-    /* shape-generic (n, m or p read at run time), masked tails */
-    BMM_FORM_GTILE,       /* portable C, a register tile in loops ("g<R>x<C>") */
-    BMM_FORM_GROWS,       /* `tile` rows x up to `vectors` vectors of C, A broadcast ("g<R>") */
-    BMM_FORM_GVEC,        /* n == 1: a row vector times B, `vectors` wide ("gvec") */
-    BMM_FORM_GDOT,        /* p == 1: `tile` dot products along m at once ("gdot") */
-    BMM_FORM_PACKED,      /* `tile` whole batch-first matrices per vector ("pk") */
-    BMM_FORM_COUNT
-};
-
-/* What a kernel needs of a call beyond its layout class (bmm_kernel_desc.needs); the runtime
- * checks it, the kernel trusts it. ADJACENT_ITEMS: batch strides are exactly m, p and p, so
- * row i of consecutive items is one contiguous run (seq-first without broadcast).
- * PACKED_ITEMS: batch strides are exactly n*m, m*p and n*p, so consecutive items are one
- * contiguous run (a contiguous batch-first tensor, no broadcast).
- * PACKABLE_B: B is one column (p == 1) that is contiguous or at most BMM_PACK_MAX long (the
- * kernel copies it to a buffer of that size on its stack). ALL: every bit a descriptor may
- * carry. */
-enum {
-    BMM_NEEDS_ADJACENT_ITEMS = 1u << 0,
-    BMM_NEEDS_PACKABLE_B = 1u << 1,
-    BMM_NEEDS_PACKED_ITEMS = 1u << 2,
-    BMM_NEEDS_ALL = BMM_NEEDS_ADJACENT_ITEMS | BMM_NEEDS_PACKABLE_B | BMM_NEEDS_PACKED_ITEMS
-};
+/* The words of the kernel space (layout classes BMM_LAYOUT_*, ISAs BMM_ISA_*, alpha/beta forms
+ * BMM_SCALARS_*, forms BMM_FORM_*, needs BMM_NEEDS_*) are defined once, in generator/vocab.lua,
+ * and come from bmm_vocab.h, generated from it. */
+/* BMM_NEEDS_PACKABLE_B: the longest strided B column a kernel copies to its stack. */
 #define BMM_PACK_MAX 2048
 
 typedef struct bmm_kernel_desc {

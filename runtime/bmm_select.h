@@ -21,12 +21,7 @@ typedef struct bmm_scalar_form {
     double alpha, beta;     /* the fixed values */
 } bmm_scalar_form;
 
-static const bmm_scalar_form bmm__scalar_forms[BMM_SCALARS_COUNT] = {
-    /* BMM_SCALARS_AB */   { "ab", 0, 0, 0.0, 0.0 },
-    /* BMM_SCALARS_B0 */   { "b0", 0, 1, 0.0, 0.0 },
-    /* BMM_SCALARS_A1B0 */ { "a1b0", 1, 1, 1.0, 0.0 },
-    /* BMM_SCALARS_A1B1 */ { "a1b1", 1, 1, 1.0, 1.0 },
-};
+static const bmm_scalar_form bmm__scalar_forms[BMM_SCALARS_COUNT] = BMM_SCALAR_FORMS;
 
 /* Form f serves a call with these scalars. */
 static inline int bmm__scalar_form_serves(int f, double alpha, double beta)
@@ -255,9 +250,6 @@ static inline void bmm__call_init(bmm_call *c, int dtype, int64_t batch, int64_t
 
 /* ---- applicability and the static rule ---- */
 
-/* The one applicability predicate: kernel k computes call c correctly, on a CPU that admits
- * ISAs up to max_isa. (A NULL function is a vector kernel compiled out: not an x86 GCC/Clang
- * build.) */
 /* A kernel's dimensions admit a shape: each is the same, or 0 (read at run time). */
 static inline int bmm__shape_admits(const bmm_kernel_desc *k, int64_t n, int64_t m, int64_t p)
 {
@@ -270,6 +262,9 @@ static inline int bmm__specialized(const bmm_kernel_desc *k)
     return k->n != 0 && k->m != 0 && k->p != 0;
 }
 
+/* The one applicability predicate: kernel k computes call c correctly, on a CPU that admits
+ * ISAs up to max_isa. (A NULL function is a vector kernel compiled out: not an x86 GCC/Clang
+ * build.) */
 static inline int bmm__applies(const bmm_kernel_desc *k, const bmm_call *c, int max_isa)
 {
     return k->dtype == c->key.dtype && bmm__shape_admits(k, c->key.n, c->key.m, c->key.p)
@@ -427,11 +422,7 @@ static inline int bmm__threads_worth(int dtype, int64_t batch, int64_t n, int64_
  * starts at a multiple of it and every item is computed as the serial call computes it. */
 static inline int64_t bmm__batch_grain(const bmm_kernel_desc *k)
 {
-    if (k && k->form == BMM_FORM_XB)
-        return k->lanes;
-    if (k && k->form == BMM_FORM_PACKED)
-        return k->tile;
-    return 1;
+    return k ? bmm__form_grain(k->form, k->lanes, k->tile) : 1;
 }
 
 /* Thread t of nt: items [*lo, *hi) of batch, static and contiguous, whole grains, the last

@@ -19,8 +19,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
-#define BMM_TARGET_AVX2 __attribute__((target("avx2,fma")))
-#define BMM_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
+#define BMM_TARGET_AVX2 __attribute__((target(BMM_TARGET_AVX2_FEATURES)))
+#define BMM_TARGET_AVX512 __attribute__((target(BMM_TARGET_AVX512_FEATURES)))
 #define BMM_X86_FN(f) f
 #define BMM_NOINLINE __attribute__((noinline))
 

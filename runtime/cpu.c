@@ -13,7 +13,7 @@ static int max_isa = BMM_ISA_C99, avx512_split;
 static char signature[160];
 
 /* The name of a BMM_ISA_*, as kernel names and BMM_ARCH spell it. */
-static const char *const ISA_NAME[BMM_ISA_COUNT] = { "?", "c99", "avx2", "avx512" };
+static const char *const ISA_NAME[BMM_ISA_COUNT] = BMM_ISA_WORDS;
 
 static const char *isa_name(int isa)
 {
@@ -59,8 +59,11 @@ static void detect(void)
             want = BMM_ISA_C99;
         if (want < max_isa)
             max_isa = want;
-        bmm__note("BMM_ARCH=%s%s; admitting up to %s", arch,
-            isa_named(arch) ? "" : " refused (use c99, avx2 or avx512)", isa_name(max_isa));
+        char known[64] = "";
+        for (int isa = BMM_ISA_C99; isa < BMM_ISA_COUNT; isa++)
+            snprintf(known + strlen(known), sizeof known - strlen(known), " %s", isa_name(isa));
+        bmm__note("BMM_ARCH=%s%s%s%s; admitting up to %s", arch, isa_named(arch) ? "" : " refused (use",
+            isa_named(arch) ? "" : known, isa_named(arch) ? "" : ")", isa_name(max_isa));
     }
     snprintf(signature, sizeof signature, "%s-%x-%x-%x-%s", vendor, family, model, stepping,
         isa_name(max_isa));

@@ -125,14 +125,16 @@ static void isa_args(gen_args *g, int i)
 
 static const char *class_args(const bmm_call *c, gen_args *g)
 {
+    static const char *const DTYPE[] = BMM_DTYPE_WORDS, *const LAYOUT[] = BMM_LAYOUT_WORDS,
+                             *const ISA[] = BMM_ISA_WORDS;
     const bmm_call_key *q = &c->key;
-    const char *layout = (c->fits >> BMM_LAYOUT_BF) & 1u ? "bf"
-        : (c->fits >> BMM_LAYOUT_SF) & 1u ? "sf" : NULL;
+    const int layout = (c->fits >> BMM_LAYOUT_BF) & 1u ? BMM_LAYOUT_BF
+        : (c->fits >> BMM_LAYOUT_SF) & 1u ? BMM_LAYOUT_SF : 0;
     if (!layout)
         return "no generated layout fits its strides (a column stride other than 1, or a "
                "negative stride)";
-    if (q->n > 4096 || q->m > 4096 || q->p > 4096)
-        return "a dimension is past the generator's limit (4096)";
+    if (q->n > BMM_GEN_MAX_DIM || q->m > BMM_GEN_MAX_DIM || q->p > BMM_GEN_MAX_DIM)
+        return "a dimension is past the generator's limit (BMM_GEN_MAX_DIM)";
     /* bmm_select.h's exception to the rule, measured again here: with A's rows far apart
      * (seq-first) and p = 1, or B's and n = 1, the shape-generic dot and row-vector kernels
      * are as fast as generated ones (1.00x on all 8 such classes of the unseen shapes, Zen 4),
@@ -142,21 +144,19 @@ static const char *class_args(const bmm_call *c, gen_args *g)
                "are as fast as specialized ones there";
     int isa = bmm__cpu_max_isa();
     snprintf(g->buf[0], 64, "%lldx%lldx%lld", (long long)q->n, (long long)q->m, (long long)q->p);
-    snprintf(g->buf[1], 64, "%s", q->dtype == BMM_F32 ? "f32" : "f64");
-    snprintf(g->buf[2], 64, "%s", layout);
+    snprintf(g->buf[1], 64, "%s", DTYPE[q->dtype]);
+    snprintf(g->buf[2], 64, "%s", LAYOUT[layout]);
     snprintf(g->buf[3], 64, "%s", bmm__scalar_forms[q->scalars].word);
     /* portable C only where it can win: no vectors here, or a tiny product (the static rule
      * takes it up to 8 multiply-adds); elsewhere it would only add to the compile (~40%) */
     g->nisa = 0;
     if (isa == BMM_ISA_C99 || bmm__volume_at_most(q->n, q->m, q->p, 64))
-        g->isas[g->nisa++] = "c99";
-    if (isa >= BMM_ISA_AVX2)
-        g->isas[g->nisa++] = "avx2";
-    if (isa >= BMM_ISA_AVX512)
-        g->isas[g->nisa++] = "avx512";
+        g->isas[g->nisa++] = ISA[BMM_ISA_C99];
+    for (int v = BMM_ISA_C99 + 1; v <= isa; v++)  /* every vector ISA the CPU admits */
+        g->isas[g->nisa++] = ISA[v];
     /* The prefetching twins only where they can win: a seq-first batch too large for the
      * cache. In cache they never do, and they double a seq-first class's compile. */
-    g->prefetch = layout[0] == 's' && q->streaming && isa >= BMM_ISA_AVX2;  /* vector forms only */
+    g->prefetch = layout == BMM_LAYOUT_SF && q->streaming && isa > BMM_ISA_C99;  /* vector forms only */
     int n = snprintf(g->text, sizeof g->text, "%s %s %s %s %s", g->buf[1], g->buf[0], g->buf[2],
         g->buf[3], g->prefetch ? "pf " : "");
     for (int i = 0; i < g->nisa && n > 0 && (size_t)n < sizeof g->text; i++)
@@ -336,7 +336,14 @@ static void remove_tree(const char *dir, const gen_args *g, bmm__gen_files *file
                 rmdir(path);
         }
     }
-    const char *extra[] = { "bmm.h", "bmm_kernel.h", "bmm_simd.h", "out.so", "log" };
+    for (size_t i = 0; i < bmm__embedded_count; i++) {  /* the headers write_sources wrote */
+        const bmm__embedded_file *f = &bmm__embedded_files[i];
+        if (strncmp(f->path, "runtime/", 8) == 0) {
+            snprintf(path, sizeof path, "%s/%s", dir, f->path + 8);
+            unlink(path);
+        }
+    }
+    const char *extra[] = { "out.so", "log" };
     for (size_t j = 0; j < sizeof extra / sizeof extra[0]; j++) {
         snprintf(path, sizeof path, "%s/%s", dir, extra[j]);
         unlink(path);
@@ -540,8 +547,8 @@ static bmm_status make(const bmm__cache *dir, gen_args *g, const char *cc, int *
 
 /* ---- the class's measured choices, beside its object ---- */
 
-static const char *const REGIME[] = { "cache", "stream" };
-static const char *const THREADS[] = { "one", "many" };
+static const char *const REGIME[] = BMM_REGIME_WORDS;
+static const char *const THREADS[] = BMM_THREADS_WORDS;
 #define WISDOM_HEAD "bmmgen-ondemand-wisdom 1\n"
 
 /* The name of a file beside the object: <key><suffix>. */

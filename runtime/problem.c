@@ -46,7 +46,8 @@ void bmm__problem_init(bmm__problem *pr, bmm_dtype dt, int64_t batch, int64_t n,
 
 size_t bmm__dtype_size(int dtype)
 {
-    return dtype == BMM_F64 ? sizeof(double) : sizeof(float);
+    static const size_t size[] = BMM_DTYPE_SIZES;
+    return dtype > 0 && (size_t)dtype < sizeof size / sizeof *size ? size[dtype] : 0;
 }
 
 static const bmm_stride *stride_of(const bmm__problem *pr, int o)

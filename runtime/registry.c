@@ -55,9 +55,7 @@ static size_t hash_name(const char *s)
 
 static name_index index_names(const bmm_kernel_table *t)
 {
-    size_t count = 0, size = 16;
-    for (int32_t i = 0; i < t->nparts; i++)
-        count += (size_t)t->parts[i].count;
+    size_t count = bmm__table_kernel_count(t), size = 16;
     while (size < 2 * count)
         size *= 2;
     name_index x = { calloc(size, sizeof *x.slot), size - 1 };

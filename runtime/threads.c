@@ -17,7 +17,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <time.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -94,10 +93,10 @@ int bmm_get_num_threads(void)
 }
 
 #ifdef _OPENMP
-#define WARM_NS 1000000  /* well inside libgomp's spin before its threads sleep */
+#define WARM_MS 1.0  /* well inside libgomp's spin before its threads sleep */
 
 static atomic_int team_running;  /* 1 while a call of this process runs a team */
-static _Atomic int64_t warm_since;  /* CLOCK_MONOTONIC ns of the last team or call wanting one */
+static _Atomic double warm_since;  /* bmm__now_ms() of the last team or call wanting one */
 static atomic_int forked;        /* 1 in a child forked after a team ran */
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
@@ -109,13 +108,6 @@ static void in_child(void)
 static void watch_fork(void)
 {
     pthread_atfork(NULL, NULL, in_child);
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* Items [lo, hi) of the batch, on this thread. */
@@ -130,18 +122,18 @@ static void run_chunk(const bmm_kernel_desc *k, const bmm__problem *pr, double a
 }
 #endif
 
-int bmm__threads_awake(const bmm__problem *pr, int threads)
+int bmm__threads_awake_at(const bmm__problem *pr, int threads, double now_ms)
 {
 #ifdef _OPENMP
     if (threads < 2)
         return threads;
-    int64_t t = now_ns(), last = atomic_exchange(&warm_since, t);
-    if (t - last < WARM_NS)
+    double last = atomic_exchange(&warm_since, now_ms);
+    if (now_ms - last < WARM_MS)
         return threads;
     return bmm__threads_for_work(bmm__work_ns(pr->dtype, pr->batch, pr->n, pr->m, pr->p),
         pr->batch, threads, BMM__THREAD_COLD_NS);
 #else
-    (void)pr, (void)threads;
+    (void)pr, (void)threads, (void)now_ms;
     return 1;
 #endif
 }
@@ -168,7 +160,7 @@ int bmm__run_threads(const bmm_kernel_desc *k, const bmm__problem *pr, double al
             if (t == 0)
                 ran = nt;
         }
-        atomic_store(&warm_since, now_ns());
+        atomic_store(&warm_since, bmm__now_ms());
         atomic_store(&team_running, 0);
         return ran;
     }

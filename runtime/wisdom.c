@@ -46,10 +46,12 @@ typedef struct {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static wtable wisdom;
 
-static const char *const DTYPE[] = { "?", "f32", "f64" };
-static const char *const LAYOUT[] = { "x", "bf", "sf" };
-static const char *const REGIME[] = { "cache", "stream" };
-static const char *const THREADS[] = { "one", "many" };
+/* The words of an entry (bmm_vocab.h). A key's operand layout is BF, SF or 0 ("x"); LAYOUT's
+ * further words (ANY) name no key's class, so entries may not use them. */
+static const char *const DTYPE[] = BMM_DTYPE_WORDS;
+static const char *const LAYOUT[] = BMM_LAYOUT_WORDS;
+static const char *const REGIME[] = BMM_REGIME_WORDS;
+static const char *const THREADS[] = BMM_THREADS_WORDS;
 
 static size_t hash_key(const bmm_call_key *k)
 {
@@ -172,11 +174,11 @@ void bmm_wisdom_forget(void)
 
 /* ---- the strict parser ---- */
 
-static int lookup_word(const char *w, const char *const *words, int n)
+static int lookup_word(const char *w, const char *const *words, size_t n)
 {
-    for (int i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++)
         if (strcmp(w, words[i]) == 0)
-            return i;
+            return (int)i;
     return -1;
 }
 
@@ -289,7 +291,7 @@ static const char *parse_entry(char *line, bmm_call_key *k, const bmm_kernel_des
     if (split(line, w, 12) != 12 || strcmp(w[0], "entry") != 0)
         return "malformed entry (want 'entry' and 11 fields one space apart)";
     memset(k, 0, sizeof *k);
-    k->dtype = lookup_word(w[1], DTYPE, 3);
+    k->dtype = lookup_word(w[1], DTYPE, sizeof DTYPE / sizeof *DTYPE);
     if (k->dtype < 1)
         return "unknown value for dtype";
     int64_t *size[3] = { &k->n, &k->m, &k->p };
@@ -297,11 +299,11 @@ static const char *parse_entry(char *line, bmm_call_key *k, const bmm_kernel_des
         if ((*size[d] = parse_count(w[2 + d], 1)) < 1)
             return "a size is not a number in [1, 2^63)";
     for (int o = 0; o < 3; o++)
-        if ((k->layout[o] = lookup_word(w[5 + o], LAYOUT, 3)) < 0)
+        if ((k->layout[o] = lookup_word(w[5 + o], LAYOUT, BMM_LAYOUT_ANY)) < 0)
             return "unknown value for a layout";
-    if ((k->streaming = lookup_word(w[8], REGIME, 2)) < 0)
+    if ((k->streaming = lookup_word(w[8], REGIME, sizeof REGIME / sizeof *REGIME)) < 0)
         return "unknown value for the regime";
-    if ((k->threads = lookup_word(w[9], THREADS, 2)) < 0)
+    if ((k->threads = lookup_word(w[9], THREADS, sizeof THREADS / sizeof *THREADS)) < 0)
         return "unknown value for the thread class";
     k->scalars = -1;
     for (int f = 0; f < BMM_SCALARS_COUNT; f++)

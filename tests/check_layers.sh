@@ -1,33 +1,31 @@
 #!/bin/sh
 # check_layers.sh OBJDIR...: the runtime's files call only files of a lower layer (see
 # runtime/bmm_internal.h), never one above or beside them. Reads the symbols each object file
-# defines and needs (nm) and fails naming any call that goes the wrong way.
+# defines and needs (one nm per object and kind) and fails naming any call that goes the
+# wrong way.
 set -eu
-rank() {
-  case $1 in
-    error|stride) echo 0 ;; cpu|generic|problem|luagen|spawn|cache) echo 1 ;; registry) echo 2 ;;
-    threads) echo 3 ;; wisdom|tune) echo 4 ;; ondemand) echo 5 ;; plan) echo 6 ;; cblas) echo 7 ;; *) echo "check_layers: no layer for $1" >&2; exit 2 ;;
-  esac
-}
+ranks="error=0 stride=0 cpu=1 generic=1 problem=1 luagen=1 spawn=1 cache=1 registry=2 threads=3
+wisdom=4 tune=4 ondemand=5 plan=6 cblas=7"
 objs=$(find "$@" -name '*.c.o' -path '*runtime*' ! -path '*tools*')
-bad=0
-checked=0
+[ -n "$objs" ] || { echo "check_layers: no runtime objects in $*"; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 for o in $objs; do
-  from=$(basename "$o" .c.o)
-  for sym in $(nm -u "$o" | awk '$2 ~ /^bmm/ {print $2}'); do
-    for d in $objs; do
-      to=$(basename "$d" .c.o)
-      [ "$to" = "$from" ] && continue
-      if nm --defined-only "$d" | awk '{print $3}' | grep -qx "$sym"; then
-        checked=$((checked + 1))
-        if [ "$(rank "$to")" -ge "$(rank "$from")" ]; then
-          echo "check_layers: $from.c calls $sym in $to.c, a layer not below it"
-          bad=$((bad + 1))
-        fi
-      fi
-    done
-  done
+  f=$(basename "$o" .c.o)
+  nm --defined-only "$o" | awk -v f="$f" '$3 ~ /^bmm/ {print "D", $3, f}' >> "$tmp/syms"
+  nm -u "$o" | awk -v f="$f" '$2 ~ /^bmm/ {print "U", $2, f}' >> "$tmp/syms"
 done
-[ "$checked" -gt 0 ] || { echo "check_layers: no calls between runtime files found in $*"; exit 1; }
-echo "$checked calls between runtime files, all downward: $((checked - bad)) passed, $bad failed"
-[ "$bad" = 0 ]
+# definitions first, then each use judged by the ranks of the two files
+sort -k1,1 "$tmp/syms" | awk -v ranks="$ranks" '
+  BEGIN { n = split(ranks, r, /[ \n]+/); for (i = 1; i <= n; i++) { split(r[i], kv, "="); rank[kv[1]] = kv[2] } }
+  function layer(f) { if (!(f in rank)) { print "check_layers: no layer for " f; missing = 1; return 99 } return rank[f] }
+  $1 == "D" { def[$2] = $3; next }
+  $1 == "U" && ($2 in def) && def[$2] != $3 {
+    checked++
+    if (layer(def[$2]) >= layer($3)) { print "check_layers: " $3 ".c calls " $2 " in " def[$2] ".c, a layer not below it"; bad++ }
+  }
+  END {
+    if (checked == 0) { print "check_layers: no calls between runtime files found"; exit 1 }
+    printf "%d calls between runtime files, all downward: %d passed, %d failed\n", checked, checked - bad, bad
+    exit (bad > 0 || missing) ? 1 : 0
+  }'

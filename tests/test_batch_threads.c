@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -114,24 +113,24 @@ static void test_threshold(void **state)
 }
 
 /* A lone call after the team slept gets threads only for work that pays the wake-up; a call
- * right after one that wanted threads gets them all. */
+ * right after one that wanted threads gets them all. The clock is given, not read: the test
+ * does not depend on how fast two calls follow each other. */
 static void test_awake(void **state)
 {
     (void)state;
     big small, large;
     big_init(&small, 4096, 4, 4, 4);  /* ~33 us of estimated work: threads pay only awake */
     big_init(&large, 20011, 13, 13, 13);
-    struct timespec idle = { 0, 20 * 1000 * 1000 };
-    nanosleep(&idle, NULL);
+    double t = bmm__now_ms() + 1e3;  /* past every team and call so far: asleep */
 #ifdef _OPENMP
-    assert_int_equal(bmm__threads_awake(&small.tc.pr, 2), 1);
-    assert_int_equal(bmm__threads_awake(&small.tc.pr, 2), 2);
-    nanosleep(&idle, NULL);
-    assert_int_equal(bmm__threads_awake(&large.tc.pr, 2), 2);
+    assert_int_equal(bmm__threads_awake_at(&small.tc.pr, 2, t), 1);
+    assert_int_equal(bmm__threads_awake_at(&small.tc.pr, 2, t + 0.5), 2);  /* awake */
+    assert_int_equal(bmm__threads_awake_at(&small.tc.pr, 2, t + 20), 1);   /* asleep again */
+    assert_int_equal(bmm__threads_awake_at(&large.tc.pr, 2, t + 40), 2);   /* pays the wake-up */
 #else
-    assert_int_equal(bmm__threads_awake(&small.tc.pr, 2), 1);
+    assert_int_equal(bmm__threads_awake_at(&small.tc.pr, 2, t), 1);
 #endif
-    assert_int_equal(bmm__threads_awake(&small.tc.pr, 1), 1);
+    assert_int_equal(bmm__threads_awake_at(&small.tc.pr, 1, t + 60), 1);
     th_case_free(&small.tc);
     th_case_free(&large.tc);
 }

@@ -273,7 +273,7 @@ int main(int argc, char **argv)
         }
         struct CMUnitTest t = { k->name, test_kernel, NULL, NULL, (void *)k };
         tests[nt++] = t;
-        prefetching += strstr(k->name, "_pf_") != NULL;
+        prefetching += k->prefetch != 0;
     }
     if (generated && strcmp(argv[4], "sf") == 0
         && (prefetching > 0) != (stream && bmm__cpu_max_isa() >= BMM_ISA_AVX2)) {

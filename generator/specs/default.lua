@@ -4,8 +4,7 @@ return {
   name = "default",
   dtypes = { "f32", "f64" },
   layouts = { "bf", "sf" },   -- batch-first and seq-first, all three operands alike
-  isas = { "c99", "avx2", "avx512" },
-  scalars = { "a1b0", "a1b1", "b0", "ab" },
+  -- isas and scalars: every one the vocabulary has (generator/vocab.lua)
   shapes = {
     -- tiny squares: transforms, small blocks; call overhead dominates elsewhere
     "2x2x2", "3x3x3", "4x4x4", "5x5x5", "6x6x6", "7x7x7", "8x8x8",

@@ -17,7 +17,7 @@ import os
 import sys
 
 from ._lib import Error, path as library_path
-from ._ops import baddbmm, bmm
+from ._api import baddbmm, bmm
 from ._plan import (Plan, clear_cache, export_wisdom, forget_wisdom, get_num_threads,
                     import_wisdom, kernels, set_num_threads)
 

@@ -12,7 +12,6 @@ import os
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
-F32, F64 = 1, 2  # bmm_dtype
 ESTIMATE, MEASURE, WISDOM_ONLY, GENERIC_ONLY, GENERATE = 0, 1, 2, 4, 8  # plan flags
 THREADS_SHIFT, THREADS_MAX = 16, 1024  # BMM_THREADS(n) = n << 16
 STATUS_NAMES = ("BMM_OK", "BMM_EINVAL", "BMM_EOVERLAP", "BMM_ENOMEM", "BMM_EUNSUPPORTED",

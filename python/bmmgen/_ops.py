@@ -1,4 +1,4 @@
-"""_ops.py: bmm, baddbmm and Plan over NumPy arrays and torch tensors.
+"""_ops.py: the products over NumPy arrays and torch tensors (bmm_checked, _gemm, plans).
 
 An operand goes to libbmm as it is: its data pointer and its strides in elements, whatever
 they are (transposed, seq-first, expanded, sliced, reversed). Only what the library cannot
@@ -12,18 +12,21 @@ import sys
 import numpy as np
 
 from . import _lib
+from ._vocab import DTYPES
 
-_NP_DTYPES = {np.dtype(np.float32): _lib.F32, np.dtype(np.float64): _lib.F64}
+_NP_DTYPES = {np.dtype(v[2]): code for code, v in DTYPES.items()}
+_SIZES = {code: v[1] for code, v in DTYPES.items()}
 _torch = None          # the torch module, once a tensor has been seen
 _TENSOR = None         # torch.Tensor, then
-_TORCH_DTYPES = {}     # torch.float32 -> F32, torch.float64 -> F64
+_TORCH_DTYPES = {}     # torch.float32 -> F32, torch.float64 -> F64, ...
+_NAMES = ", ".join(v[2] for v in DTYPES.values())  # what error messages list as supported
 
 
 def _torch_module():
     global _torch, _TENSOR
     if _torch is None:
         import torch
-        _TORCH_DTYPES.update({torch.float32: _lib.F32, torch.float64: _lib.F64})
+        _TORCH_DTYPES.update({getattr(torch, v[3]): code for code, v in DTYPES.items()})
         _torch, _TENSOR = torch, torch.Tensor
     return _torch
 
@@ -67,12 +70,6 @@ def _plan_for(key):
     return plan
 
 
-def _torch_ops():
-    """The torch side (operators, autograd), imported with torch."""
-    from . import _torch_ops as ops
-    return ops
-
-
 def _kind(x):
     if isinstance(x, np.ndarray):
         return "numpy"
@@ -90,8 +87,8 @@ def _np_operand(x, name, writable):
         native = x.dtype.newbyteorder("=") if x.dtype.byteorder not in "=|" else None
         if native in _NP_DTYPES and not writable:
             return _np_operand(x.astype(native), name, writable)  # byte-swapped: a copy
-        raise TypeError("bmmgen: %s has dtype %s; supported: float32, float64 (native byte "
-                        "order)" % (name, x.dtype))
+        raise TypeError("bmmgen: %s has dtype %s; supported: %s (native byte "
+                        "order)" % (name, x.dtype, _NAMES))
     if x.ndim != 3:
         raise ValueError("bmmgen: %s must be 3-D (batch, rows, cols), has shape %s"
                          % (name, x.shape))
@@ -111,8 +108,8 @@ def _np_operand(x, name, writable):
 def _torch_operand(x, name, writable):
     dt = _TORCH_DTYPES.get(x.dtype)
     if dt is None:
-        raise TypeError("bmmgen: %s has dtype %s; supported: torch.float32, torch.float64"
-                        % (name, x.dtype))
+        raise TypeError("bmmgen: %s has dtype %s; supported: %s"
+                        % (name, x.dtype, ", ".join("torch." + v[3] for v in DTYPES.values())))
     if not x.is_cpu or x.layout is not _torch.strided:
         raise TypeError("bmmgen: %s is a %s tensor on %s; supported: strided tensors on the CPU"
                         % (name, x.layout, x.device))
@@ -161,7 +158,7 @@ def _empty(kind, shape, dtype):
 def _span(op):
     """[lo, hi) bytes an operand covers (any sign of stride)."""
     lo = hi = op[PTR]
-    size = 4 if op[DT] == _lib.F32 else 8
+    size = _SIZES[op[DT]]
     for extent, stride in zip(op[SHAPE], op[STRIDES]):
         if extent == 0:
             return op[PTR], op[PTR]
@@ -305,43 +302,3 @@ def bmm_checked(kind, a, b, out, names=("a", "b")):
             _SEEN.clear()
         _SEEN[sig] = plan
     return res
-
-
-def bmm(a, b, out=None):
-    """a @ b for a batch of matrices: a (batch, n, m), b (batch, m, p) -> (batch, n, p).
-
-    torch.bmm's semantics and checks. NumPy arrays in, a NumPy array out; torch tensors in, a
-    torch tensor out (CPU, float32 or float64; autograd works). `out`, when given, receives the
-    result (same shape and dtype, writable, not overlapping a or b) and is returned."""
-    if type(a) is np.ndarray:  # the common cases first: every Python call costs ~0.1 us
-        kind = "numpy"
-    elif type(a) is _TENSOR:
-        if _torch.is_grad_enabled() and (a.requires_grad or getattr(b, "requires_grad", False)):
-            return _torch_ops().bmm(a, b, out)
-        kind = "torch"
-    elif _kind(a) == "torch":
-        return _torch_ops().bmm(a, b, out)
-    else:
-        kind = "numpy"
-    return bmm_checked(kind, a, b, out)
-
-
-def baddbmm(c, a, b, *, beta=1, alpha=1, out=None):
-    """beta c + alpha a @ b, torch.baddbmm's semantics: c broadcasts to (batch, n, p) and is not
-    modified (pass out=c to update it in place); beta == 0 ignores c, NaN and Inf included."""
-    kind = _kind(a)
-    alpha, beta = _scalar(alpha, "alpha"), _scalar(beta, "beta")
-    if kind == "torch":
-        if not isinstance(c, _torch.Tensor):
-            raise TypeError("bmmgen: c is %s; with torch inputs every operand must be a torch "
-                            "tensor" % type(c).__name__)
-        if c.dtype != a.dtype:
-            raise TypeError("bmmgen: c has dtype %s, a has %s" % (c.dtype, a.dtype))
-        if out is None:
-            return _torch_ops().baddbmm(c, a, b, beta, alpha)
-    elif not isinstance(c, np.ndarray):
-        raise TypeError("bmmgen: c is %s; with NumPy inputs every operand must be a NumPy "
-                        "array" % type(c).__name__)
-    elif c.dtype != a.dtype:
-        raise TypeError("bmmgen: c has dtype %s, a has %s" % (c.dtype, a.dtype))
-    return _gemm(kind, a, b, c, out, alpha, beta, ("a", "b"))

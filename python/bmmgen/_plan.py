@@ -4,6 +4,7 @@ import ctypes
 import os
 
 from . import _lib, _ops
+from ._vocab import DTYPES, FORMS, ISAS, LAYOUTS, SCALARS
 
 
 def _free_strides(shape, strides):
@@ -133,7 +134,7 @@ class Plan:
 
 
 def _dtype_name(dt):
-    return "float32" if dt == _lib.F32 else "float64"
+    return DTYPES[dt][2]
 
 
 def _path(path):
@@ -178,14 +179,9 @@ def clear_cache():
 Kernel = collections.namedtuple(
     "Kernel", "name dtype n m p layout isa form scalars runs_here")
 Kernel.__doc__ = """A kernel of the table: n, m, p are None where read at run time
-(shape-generic); layout "bf", "sf" or "any"; isa "c99", "avx2" or "avx512"; runs_here: this
+(shape-generic); layout, isa, form and scalars are words of _vocab.py; runs_here: this
 CPU (and BMM_ARCH) admit its ISA."""
 
-_LAYOUTS = {1: "bf", 2: "sf", 3: "any"}
-_ISAS = {1: "c99", 2: "avx2", 3: "avx512"}
-_FORMS = {1: "unroll", 2: "tile", 3: "rows", 4: "rows_loop", 5: "flat", 6: "dot", 7: "xb",
-          8: "gtile", 9: "grows", 10: "gvec", 11: "gdot", 12: "packed"}
-_SCALARS = {0: "alpha,beta", 1: "alpha,beta=0", 2: "alpha=1,beta=0", 3: "alpha=1,beta=1"}
 
 
 def kernels():
@@ -197,7 +193,7 @@ def kernels():
             return out
         d = k.contents
         out.append(Kernel(d.name.decode(), _dtype_name(d.dtype), d.n or None, d.m or None,
-                          d.p or None, _LAYOUTS.get(d.layout, str(d.layout)),
-                          _ISAS.get(d.isa, str(d.isa)), _FORMS.get(d.form, str(d.form)),
-                          _SCALARS.get(d.scalars, str(d.scalars)), bool(_lib.kernel_runs_here(k))))
+                          d.p or None, LAYOUTS.get(d.layout, str(d.layout)),
+                          ISAS.get(d.isa, str(d.isa)), FORMS.get(d.form, str(d.form)),
+                          SCALARS.get(d.scalars, str(d.scalars)), bool(_lib.kernel_runs_here(k))))
         i += 1

@@ -400,6 +400,40 @@ test("generated files carry the banner and the cost comment", function()
 end)
 
 
+test("vocab: one row per enum value, and every derived file agrees with it", function()
+  local vocab = require("vocab")
+  local vocab_out = require("vocab_out")
+  for _, list in ipairs({ vocab.dtypes, vocab.layouts, vocab.isas, vocab.scalars, vocab.forms, vocab.needs }) do
+    local seen = {}
+    for _, e in ipairs(list) do
+      check(not seen[e.value], e.enum .. ": value used twice"); seen[e.value] = true
+    end
+  end
+  local docs = {
+    ["runtime/bmm.h"] = "typedef enum { BMM_F32 = 1, BMM_F64 = 2 } bmm_dtype;",
+    ["docs/howto.md"] = "a\n<!-- vocab:words -->\nstale\n<!-- /vocab:words -->\nb\n",
+  }
+  local files = vocab_out.files(TDIR, function(p) return docs[p] end, "test")
+  local h = files["runtime/bmm_vocab.h"]
+  for _, e in ipairs(vocab.forms) do check(h:find(e.enum .. " = " .. util.cint(e.value), 1, true), e.enum) end
+  for _, e in ipairs(vocab.isas) do check(h:find('"' .. e.word .. '"', 1, true), e.word) end
+  check(files["python/bmmgen/_vocab.py"]:find('"rows_loop"', 1, true), "Python's public form words")
+  check(files["cmake/BmmVocab.cmake"]:find("set(BMM_VOCAB_ISAS c99 avx2 avx512)", 1, true))
+  local doc = files["docs/howto.md"]
+  check(doc:find("^a\n<!%-%- vocab:words %-%->\n| kind |") and doc:find("| ISA | `c99`", 1, true)
+    and not doc:find("stale", 1, true) and doc:sub(-24) == "<!-- /vocab:words -->\nb\n", doc)
+  -- an unknown table, an unclosed one and a bmm.h that disagrees are errors naming the file
+  docs["docs/howto.md"] = "x\n<!-- vocab:nonsense -->\n<!-- /vocab:nonsense -->\n"
+  local ok, err = pcall(vocab_out.files, TDIR, function(p) return docs[p] end, "test")
+  check(not ok and err:find("docs/howto.md:2: error: unknown vocab table", 1, true), err)
+  docs["docs/howto.md"] = "<!-- vocab:words -->\n"
+  ok, err = pcall(vocab_out.files, TDIR, function(p) return docs[p] end, "test")
+  check(not ok and err:find("docs/howto.md:1: error: no <!-- /vocab:words -->", 1, true), err)
+  docs["runtime/bmm.h"] = "BMM_F32 = 1, BMM_F64 = 3"
+  ok, err = pcall(vocab_out.files, TDIR, function(p) return docs[p] end, "test")
+  check(not ok and err:find("bmm_dtype lacks BMM_F64 = 2", 1, true), err)
+end)
+
 -- The CLI, as a user runs it: errors exit non-zero and write no file.
 local function sh(cmd) local ok, _, code = os.execute(cmd); if type(ok) == "number" then return ok end; return ok and 0 or code end
 local bmmgen = interp .. " " .. root .. "/generator/bmmgen.lua"
@@ -428,6 +462,35 @@ test("CLI: generates, then writes nothing when nothing changed", function()
   eq(sh(bmmgen .. " --shapes 5x5x5 --dtypes f32 --out " .. out .. " 2>/dev/null"), 0)
   check(not exists(out .. "/kernels/bmm_f32_2x3x4.c"), "stale kernel file kept")
   sh("rm -rf '" .. out .. "'"); os.remove(p); os.remove(tmp .. ".log")
+end)
+
+test("CLI: adding a shape rewrites only its kernel file, the table, the file list and the README", function()
+  local p, out = tmp .. ".grow.lua", tmp .. ".grow"
+  write(p, GOOD)
+  eq(sh(bmmgen .. " --spec " .. p .. " --out " .. out .. " 2>/dev/null"), 0)
+  local before = slurp(out .. "/kernels/bmm_f32_2x3x4.c")
+  write(p, (GOOD:gsub('"5x5x5"', '"5x5x5", "3x3x3"')))
+  eq(sh(bmmgen .. " --spec " .. p .. " --out " .. out .. " 2> " .. tmp .. ".log"), 0)
+  local log = slurp(tmp .. ".log")
+  check(log:find("5 file%(s%) written"), log)  -- bmm_f32_3x3x3.c, table .c and .h, files.cmake, README.md
+  eq(slurp(out .. "/kernels/bmm_f32_2x3x4.c"), before)
+  check(exists(out .. "/kernels/bmm_f32_3x3x3.c"))
+  sh("rm -rf '" .. out .. "'"); os.remove(p); os.remove(tmp .. ".log")
+end)
+
+test("CLI: a run that fails after writing some files leaves the folder as it was", function()
+  local out, tdir = tmp .. ".half", tmp .. ".tpl"
+  local cmd = bmmgen .. " --shapes 2x3x4 --dtypes f32 --out " .. out
+  eq(sh(cmd .. " 2>/dev/null"), 0)
+  local before = slurp(out .. "/kernels/bmm_f32_2x3x4.c")
+  -- a table template that needs a variable nobody gives: the kernel files are complete
+  -- (and put) before the table fails
+  eq(sh("cp -r '" .. TDIR .. "' '" .. tdir .. "' && echo '${nonsense}' >> '" .. tdir .. "/table.c.in'"), 0)
+  check(sh(cmd .. " --name other --templates " .. tdir .. " 2>/dev/null") ~= 0, "exit code 0")
+  eq(slurp(out .. "/kernels/bmm_f32_2x3x4.c"), before)
+  check(sh("find '" .. out .. "' -name '*.tmp' | grep -q .") ~= 0, "a .tmp file was left")
+  check(not exists(out .. "/bmm_table_other.c"), "wrote the table despite the error")
+  sh("rm -rf '" .. out .. "' '" .. tdir .. "'")
 end)
 
 test("CLI: --stop-after and --dump print a stage", function()

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import bmmgen
+from bmmgen._vocab import FORMS, ISAS, LAYOUTS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -98,7 +99,7 @@ def test_kernels():
     assert len(ks) > 100 and len(set(names)) == len(names)
     for k in ks:
         assert re.match(r"bmm_f(32|64)_", k.name) and k.dtype in ("float32", "float64")
-        assert k.layout in ("bf", "sf", "any") and k.isa in ("c99", "avx2", "avx512")
+        assert k.layout in LAYOUTS.values() and k.isa in ISAS.values() and k.form in FORMS.values()
         assert all(x is None or x >= 1 for x in (k.n, k.m, k.p))
     assert any(k.n is None for k in ks)                         # shape-generic kernels
     assert all(k.runs_here for k in ks if k.isa == "c99")
