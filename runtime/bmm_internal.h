@@ -1,9 +1,14 @@
 /* bmm_internal.h: what the runtime's files share; not installed. Tests and bmm-tune use it
  * to reach single kernels and the timer.
  *
- * The files form a chain; each calls only those below it, never one above:
- *   cblas.c -> plan.c -> ondemand.c -> tune.c, wisdom.c -> threads.c -> registry.c ->
- *   problem.c, cpu.c, generic.c, luagen.c, spawn.c, cache.c, bmm_select.h -> error.c
+ * The files sit in folders by job: api/ (the public entry points and the validation of a
+ * call), planner/ (tuning and wisdom), kernels/ (the kernel tables, running a kernel, the
+ * generic loop), ondemand/ (generation on demand: its class, build and object store, the
+ * embedded generator, the compiler, the cache), platform/ (CPU, threads, errors), tools/.
+ * They form a chain; each calls only those below it, never one above (tests/check_layers.sh):
+ *   cblas.c -> plan.c -> ondemand.c -> gen_store.c -> tune.c, wisdom.c -> threads.c,
+ *   gen_build.c -> registry.c, run.c, gen_class.c -> problem.c, cpu.c, generic.c, luagen.c,
+ *   spawn.c, cache.c, bmm_select.h -> error.c, stride.c
  * A lower layer that changes what an upper one may have cached (a table registered, wisdom
  * imported, recorded or forgotten) bumps the registry's configuration epoch; the upper layer
  * compares epochs instead of being called back. */
@@ -211,7 +216,7 @@ size_t bmm__table_kernel_count(const bmm_kernel_table *t);
 /* The configuration epoch: bumped whenever a cached choice may have become stale. */
 unsigned bmm__config_epoch(void);
 void bmm__config_changed(void);
-/* Runs kernel k (NULL: the generic path) on a checked problem. */
+/* run.c: runs kernel k (NULL: the generic path) on a checked problem. */
 void bmm__run(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha, double beta,
     const void *A, const void *B, void *C);
 
@@ -272,7 +277,7 @@ typedef struct bmm__timings {
 bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, int threads,
     const bmm_kernel_desc **best, bmm__timings *log);
 
-/* ondemand.c: generation on demand */
+/* ondemand.c: generation on demand (ondemand/gen.h: what its files share) */
 /* With no specialized kernel for c here: loads (or generates, compiles and caches) kernels
  * for c's class and registers them, with the choices measured for it before. 1 when new
  * kernels joined; 0 otherwise (a failure is a BMM_VERBOSE note, never an error). */

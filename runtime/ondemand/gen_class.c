@@ -1,0 +1,145 @@
+/* gen_class.c: generation on demand's class: the generator's command lines for a call class,
+ * the compiler and its identity, and the key that names the class's object (a hash of
+ * everything that shapes it: generator version and sources, kernel ABI, the compiler and its
+ * version, the flags, the CPU and the class). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gen.h"
+
+#ifndef BMM_BUILD_CC
+#define BMM_BUILD_CC "cc"
+#endif
+#define DEFAULT_TIMEOUT_MS 10000
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+const char *const bmm__gen_flags[BMM__GEN_NFLAGS] = { "-std=c99", "-O3", "-fPIC", "-shared" };
+
+/* The compiler's identity, asked once per compiler (its --version costs a process); one that
+ * failed is not asked again. The generator's hash, computed once. Under ondemand.c's lock. */
+static char cc_seen[BMM__PATH_MAX], cc_ident[256], cc_bad[BMM__PATH_MAX];
+static uint64_t generator_hash;
+
+long bmm__gen_timeout_ms(void)
+{
+    const char *v = getenv("BMM_GENERATE_TIMEOUT_MS");
+    char *end;
+    long ms = v && *v ? strtol(v, &end, 10) : -1;
+    return ms >= 1 && ms <= 3600000 && !*end ? ms : DEFAULT_TIMEOUT_MS;
+}
+
+const char *bmm__gen_compiler(void)
+{
+    const char *cc = getenv("BMM_CC");
+    if (cc && *cc)
+        return cc;
+    if (BMM_BUILD_CC[0] == '/' && access(BMM_BUILD_CC, X_OK) == 0)
+        return BMM_BUILD_CC;
+    return "cc";
+}
+
+void bmm__gen_isa_args(bmm__gen_args *g, int i)
+{
+    snprintf(g->buf[4], 64, "%s", g->isas[i]);
+    snprintf(g->buf[5], 64, "od_%016llx_%s", (unsigned long long)g->key, g->isas[i]);
+    const char *v[] = { "--shapes", g->buf[0], "--dtypes", g->buf[1], "--layouts", g->buf[2],
+        "--scalars", g->buf[3], "--isas", g->buf[4], "--anyshape", "no", "--name", g->buf[5],
+        "--templates", "templates", "--runtime", "runtime", "--out", "ondemand",
+        "--prefetch", g->prefetch ? "yes" : "no" };
+    _Static_assert(sizeof v <= sizeof g->argv, "bmm__gen_args.argv holds every argument");
+    g->argc = (int)(sizeof v / sizeof v[0]);
+    memcpy(g->argv, v, sizeof v);
+}
+
+const char *bmm__gen_class_args(const bmm_call *c, bmm__gen_args *g)
+{
+    static const char *const DTYPE[] = BMM_DTYPE_WORDS, *const LAYOUT[] = BMM_LAYOUT_WORDS,
+                             *const ISA[] = BMM_ISA_WORDS;
+    const bmm_call_key *q = &c->key;
+    const int layout = (c->fits >> BMM_LAYOUT_BF) & 1u ? BMM_LAYOUT_BF
+        : (c->fits >> BMM_LAYOUT_SF) & 1u ? BMM_LAYOUT_SF : 0;
+    if (!layout)
+        return "no generated layout fits its strides (a column stride other than 1, or a "
+               "negative stride)";
+    if (q->n > BMM_GEN_MAX_DIM || q->m > BMM_GEN_MAX_DIM || q->p > BMM_GEN_MAX_DIM)
+        return "a dimension is past the generator's limit (" STR(BMM_GEN_MAX_DIM) ")";
+    /* bmm_select.h's exception to the rule, measured again here: with A's rows far apart
+     * (seq-first) and p = 1, or B's and n = 1, the shape-generic dot and row-vector kernels
+     * are as fast as generated ones (1.00x on all 8 such classes of the unseen shapes, Zen 4),
+     * whose compile took up to 4.5 s */
+    if ((q->p == 1 && q->layout[0] == BMM_LAYOUT_SF) || (q->n == 1 && q->layout[1] == BMM_LAYOUT_SF))
+        return "seq-first rows of A with p = 1 (or of B with n = 1): the shape-generic kernels "
+               "are as fast as specialized ones there";
+    int isa = bmm__cpu_max_isa();
+    snprintf(g->buf[0], 64, "%lldx%lldx%lld", (long long)q->n, (long long)q->m, (long long)q->p);
+    snprintf(g->buf[1], 64, "%s", DTYPE[q->dtype]);
+    snprintf(g->buf[2], 64, "%s", LAYOUT[layout]);
+    snprintf(g->buf[3], 64, "%s", bmm__scalar_forms[q->scalars].word);
+    /* portable C only where it can win: no vectors here, or a tiny product (the static rule
+     * takes it up to 8 multiply-adds); elsewhere it would only add to the compile (~40%) */
+    g->nisa = 0;
+    if (isa == BMM_ISA_C99 || bmm__volume_at_most(q->n, q->m, q->p, 64))
+        g->isas[g->nisa++] = ISA[BMM_ISA_C99];
+    for (int v = BMM_ISA_C99 + 1; v <= isa; v++)  /* every vector ISA the CPU admits */
+        g->isas[g->nisa++] = ISA[v];
+    /* The prefetching twins only where they can win: a seq-first batch too large for the
+     * cache. In cache they never do, and they double a seq-first class's compile. */
+    g->prefetch = layout == BMM_LAYOUT_SF && q->streaming && isa > BMM_ISA_C99;  /* vector forms only */
+    int n = snprintf(g->text, sizeof g->text, "%s %s %s %s %s", g->buf[1], g->buf[0], g->buf[2],
+        g->buf[3], g->prefetch ? "pf " : "");
+    for (int i = 0; i < g->nisa && n > 0 && (size_t)n < sizeof g->text; i++)
+        n += snprintf(g->text + n, sizeof g->text - (size_t)n, "%s%s", i ? "," : "", g->isas[i]);
+    return NULL;
+}
+
+const char *bmm__gen_compiler_ident(const bmm__cache *dir, const char *cc, char *err,
+    size_t errlen)
+{
+    if (strcmp(cc, cc_seen) == 0 && cc_ident[0])
+        return cc_ident;
+    if (strcmp(cc, cc_bad) == 0) {
+        snprintf(err, errlen, "%s failed before in this process", cc);
+        return NULL;
+    }
+    char log[2 * BMM__PATH_MAX];
+    snprintf(log, sizeof log, "%s/.tmp-%ld-ccversion", dir->path, (long)getpid());
+    const char *argv[] = { cc, "--version", NULL };
+    int rc = bmm__spawn(argv, log, bmm__gen_timeout_ms(), err, errlen);
+    FILE *f = rc == 0 ? fopen(log, "r") : NULL;
+    char line[256] = "";
+    if (f) {
+        if (!fgets(line, sizeof line, f))
+            line[0] = '\0';
+        fclose(f);
+    }
+    unlink(log);
+    if (rc != 0) {
+        snprintf(cc_bad, sizeof cc_bad, "%s", cc);
+        return NULL;
+    }
+    line[strcspn(line, "\n")] = '\0';
+    if (!line[0]) {
+        snprintf(err, errlen, "%s --version printed nothing", cc);
+        return NULL;
+    }
+    snprintf(cc_seen, sizeof cc_seen, "%s", cc);
+    snprintf(cc_ident, sizeof cc_ident, "%s", line);
+    return cc_ident;
+}
+
+uint64_t bmm__gen_object_key(const char *cc, const char *ident, const char *class_text)
+{
+    char text[2048];
+    if (!generator_hash)
+        generator_hash = bmm__generator_hash();
+    int n = snprintf(text, sizeof text, "bmmgen %s abi %d generator %016llx cc %s (%s) cpu %s "
+        "class %s flags", BMM_VERSION, BMM_KERNEL_ABI,
+        (unsigned long long)generator_hash, cc, ident, bmm__cpu_signature(), class_text);
+    uint64_t h = bmm__fnv1a(BMM__FNV_BASIS, text, n > 0 ? (size_t)n : 0);
+    for (size_t i = 0; i < BMM__GEN_NFLAGS; i++)
+        h = bmm__fnv1a(h, bmm__gen_flags[i], strlen(bmm__gen_flags[i]) + 1);
+    return h;
+}
