@@ -37,13 +37,13 @@ typedef struct {
 
 static int setup(sweep_case *s, int dt, int sf, int64_t batch, int64_t n, int64_t m, int64_t p)
 {
-    size_t es = dt == BMM_F32 ? 4 : 8;
+    size_t es = (size_t)bmm__elem_bytes(dt);
     bmm_stride sa = sf ? bmm_stride_seq_first(n, m, batch) : bmm_stride_batch_first(n, m);
     bmm_stride sb = sf ? bmm_stride_seq_first(m, p, batch) : bmm_stride_batch_first(m, p);
     bmm_stride sc = sf ? bmm_stride_seq_first(n, p, batch) : bmm_stride_batch_first(n, p);
     bmm__problem_init(&s->pr, (bmm_dtype)dt, batch, n, m, p, sa, sb, sc, 1, 0);
     bmm_call c;
-    bmm__call_of(&s->pr, &c);
+    bmm__call_of(&s->pr, 1, &c);
     s->k = bmm__estimate(&c);
     s->A = calloc((size_t)(batch * n * m), es);
     s->B = calloc((size_t)(batch * m * p), es);
@@ -99,7 +99,7 @@ int main(void)
                 printf("%s %lldx%lldx%lld %s\n", dt == BMM_F32 ? "f32" : "f64", (long long)n,
                     (long long)m, (long long)p, sf ? "sf" : "bf");
                 for (int64_t batch = 4; batch <= (1 << 18); batch *= 2) {
-                    double bytes = (double)batch * (double)(n * m + m * p + n * p) * (dt == BMM_F32 ? 4 : 8);
+                    double bytes = (double)batch * (double)(n * m + m * p + n * p) * bmm__elem_bytes(dt);
                     if (bytes > 64e6)
                         break;
                     sweep_case c;

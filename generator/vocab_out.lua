@@ -65,6 +65,11 @@ local function header(T, banner)
   for _, e in ipairs(vocab.forms) do
     if e.grain then grains[#grains + 1] = "    case " .. e.enum .. ": return " .. e.grain .. ";" end
   end
+  local elem_bytes = {}
+  for _, e in ipairs(vocab.dtypes) do
+    elem_bytes[#elem_bytes + 1] = "    case " .. util.cint(e.value) .. ": return " .. util.cint(e.size)
+      .. ";  /* " .. e.enum .. " */"
+  end
   local need_all = {}
   for _, e in ipairs(vocab.needs) do need_all[#need_all + 1] = e.enum end
   return template.fill(T("vocab.h.in"), {
@@ -77,7 +82,7 @@ local function header(T, banner)
       function(e) return e.doc end),
     targets = table.concat(targets, "\n"),
     dtype_words = cwords(by_value(vocab.dtypes, 0, "word", "?")),
-    dtype_sizes = cwords(by_value(vocab.dtypes, 0, "size", 0)),
+    elem_bytes = table.concat(elem_bytes, "\n"),
     layout_words = cwords(lay_words),
     isa_words = cwords(by_value(vocab.isas, 0, "word", "?")),
     scalars_words = cwords(by_value(vocab.scalars, 0, "word", "?")),

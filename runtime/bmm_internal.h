@@ -102,7 +102,7 @@ void bmm__spans(const bmm__problem *pr, int64_t lo[3], int64_t hi[3]);
 /* x as the kernel sees it: rounded to float for BMM_F32. */
 double bmm__scalar_round(int dtype, double x);
 /* The class of a checked problem (bmm_select.h): what selection and wisdom read. */
-void bmm__call_of(const bmm__problem *pr, bmm_call *c);
+void bmm__call_of(const bmm__problem *pr, int threads, bmm_call *c);
 
 /* generic.c: any shape and strides; beta == 0 never reads C. */
 void bmm__generic(const bmm__problem *pr, double alpha, double beta,

@@ -199,8 +199,7 @@ typedef struct bmm_call_key {
     int32_t scalars;         /* BMM_SCALARS_* class of (alpha, beta) */
     int32_t layout[3];       /* class of A, B, C: BMM_LAYOUT_BF, BMM_LAYOUT_SF or 0 (other) */
     int32_t streaming;       /* batch regime: 1 past BMM__CACHE_REGIME_BYTES, else 0 (in cache) */
-    int32_t threads;         /* thread class: 1 when the call runs on several threads, else 0
-                              * (set by the caller of bmm__call_init) */
+    int32_t threads;         /* thread class: 1 when the call runs on several threads, else 0 */
     int32_t zero;            /* 0: no padding in the key */
     int64_t n, m, p;
 } bmm_call_key;
@@ -209,14 +208,16 @@ typedef struct bmm_call {
     bmm_call_key key;
     unsigned fits;           /* bit (1 << L): every operand fits a kernel of layout L */
     unsigned meets;          /* the BMM_NEEDS_* the strides satisfy */
-    int split512;            /* the CPU runs AVX-512 on 256-bit halves (Zen 4); set by the
-                              * caller of bmm__call_init (0: full width), read by the rule */
+    int split512;            /* the CPU runs AVX-512 on 256-bit halves (Zen 4; 0: full width),
+                              * read by the rule */
 } bmm_call;
 
 /* s*: {batch, row, col} strides of A (n x m), B (m x p) and C (n x p), in elements;
- * scalars: bmm__scalars_of(alpha, beta). */
+ * scalars: bmm__scalars_of(alpha, beta); threads: how many the call runs on; split512: the
+ * CPU runs AVX-512 on 256-bit halves (bmm__x86_avx512_split). The class is complete here. */
 static inline void bmm__call_init(bmm_call *c, int dtype, int64_t batch, int64_t n, int64_t m,
-    int64_t p, const int64_t sa[3], const int64_t sb[3], const int64_t sc[3], int scalars)
+    int64_t p, const int64_t sa[3], const int64_t sb[3], const int64_t sc[3], int scalars,
+    int threads, int split512)
 {
     const int64_t *s[3];
     int64_t rows[3], cols[3];
@@ -227,9 +228,11 @@ static inline void bmm__call_init(bmm_call *c, int dtype, int64_t batch, int64_t
     memset(c, 0, sizeof *c);
     c->key.dtype = dtype;
     c->key.scalars = scalars;
-    c->key.streaming = (double)batch * elems * (dtype == BMM_F64 ? 8.0 : 4.0)
+    c->key.streaming = (double)batch * elems * bmm__elem_bytes(dtype)
         > BMM__CACHE_REGIME_BYTES;
     c->key.n = n, c->key.m = m, c->key.p = p;
+    c->key.threads = threads > 1;
+    c->split512 = split512;
     for (int o = 0; o < 3; o++)
         c->key.layout[o] = bmm__operand_class(batch, rows[o], cols[o], s[o][0], s[o][1], s[o][2]);
     for (int layout = BMM_LAYOUT_BF; layout < BMM_LAYOUT_COUNT; layout++) {
@@ -305,7 +308,7 @@ static inline int64_t bmm__rule_score(const bmm_kernel_desc *k, const bmm_call *
 {
     const bmm_call_key *q = &c->key;
     int64_t w = k->lanes, tier, form = 8;
-    int64_t es = k->dtype == BMM_F64 ? 8 : 4;
+    int64_t es = bmm__elem_bytes(k->dtype);
     int exact = q->layout[0] == k->layout && q->layout[1] == k->layout && q->layout[2] == k->layout;
     /* the operand whose rows lie far apart: A for p == 1, B for n == 1 */
     int far_rows = (q->p == 1 && q->layout[0] == BMM_LAYOUT_SF)
@@ -386,7 +389,7 @@ static inline void bmm__pick(const bmm_kernel_desc *ks, size_t count, const bmm_
 /* Estimated one-core nanoseconds of a batch. */
 static inline double bmm__work_ns(int dtype, int64_t batch, int64_t n, int64_t m, int64_t p)
 {
-    double es = dtype == BMM_F64 ? 8.0 : 4.0, b = (double)batch;
+    double es = bmm__elem_bytes(dtype), b = (double)batch;
     double flops = 2.0 * b * (double)n * (double)m * (double)p;
     double bytes = es * b * ((double)n * (double)m + (double)m * (double)p + (double)n * (double)p);
     double rate = bytes > BMM__CACHE_REGIME_BYTES ? BMM__THREAD_STREAM_BYTES_PER_NS

@@ -72,7 +72,6 @@ enum {
 
 /* Words, indexed by enum value: kernel names, wisdom files, BMM_ARCH, bmm-tune, messages. */
 #define BMM_DTYPE_WORDS { "?", "f32", "f64" }
-#define BMM_DTYPE_SIZES { 0, 4, 8 }
 #define BMM_LAYOUT_WORDS { "x", "bf", "sf", "any" }
 #define BMM_ISA_WORDS { "?", "c99", "avx2", "avx512" }
 #define BMM_SCALARS_WORDS { "ab", "b0", "a1b0", "a1b1" }
@@ -87,6 +86,16 @@ enum {
     /* BMM_SCALARS_B0 */ { "b0", 0, 1, 0.0, 0.0 }, \
     /* BMM_SCALARS_A1B0 */ { "a1b0", 1, 1, 1.0, 0.0 }, \
     /* BMM_SCALARS_A1B1 */ { "a1b1", 1, 1, 1.0, 1.0 }, \
+}
+
+/* Bytes of one element of a dtype (bmm_dtype's values); 0 for none. */
+static inline int bmm__elem_bytes(int dtype)
+{
+    switch (dtype) {
+    case 1: return 4;  /* BMM_F32 */
+    case 2: return 8;  /* BMM_F64 */
+    default: return 0;
+    }
 }
 
 /* Items a kernel of this form computes together (the rest of the batch, batch % grain items,

@@ -41,7 +41,7 @@ static void run_one(const bmm_kernel_desc *k, int64_t batch, int layout, int bro
     snprintf(what, sizeof what, "%s (layout %d, broadcast %d, batch %lld%s)", k->name, layout,
         broadcast, (long long)batch, guarded ? ", at guard pages" : "");
     bmm_call call;
-    bmm__call_of(&tc.pr, &call);
+    bmm__call_of(&tc.pr, 1, &call);
     int applies = bmm__kernel_applies(k, &call);
     unsigned apart = BMM_NEEDS_ADJACENT_ITEMS | BMM_NEEDS_PACKED_ITEMS;
     int should = batch == 1 || !((broadcast && (k->needs & apart))
@@ -97,7 +97,7 @@ static void run_any(const bmm_kernel_desc *k, int64_t batch, int64_t n, int64_t 
         sa, sb, sc, ab[0], ab[1], seed, ab[1] == 0);
     snprintf(what, sizeof what, "%s (layout %d, broadcast %d)", k->name, layout, broadcast);
     bmm_call call;
-    bmm__call_of(&tc.pr, &call);
+    bmm__call_of(&tc.pr, 1, &call);
     int unit_cols = (m == 1 || sa.col == 1) && (p == 1 || (sb.col == 1 && sc.col == 1));
     int should = k->layout == BMM_LAYOUT_ANY || unit_cols;
     if (bmm__kernel_applies(k, &call) != should) {
@@ -130,7 +130,7 @@ static void same_bits_on_threads(const bmm_kernel_desc *k, int64_t n, int64_t m,
     th_case tc;
     th_case_init(&tc, (bmm_dtype)k->dtype, batch, n, m, p, sa, sb, sc, ab[0], ab[1], 7, 0);
     bmm_call call;
-    bmm__call_of(&tc.pr, &call);
+    bmm__call_of(&tc.pr, 1, &call);
     assert_true(bmm__kernel_applies(k, &call));
     size_t bytes = (size_t)tc.ext[2] * bmm__dtype_size(k->dtype);
     assert_int_equal(bmm__run_threads(k, &tc.pr, ab[0], ab[1], tc.A, tc.B, tc.C, 1), 1);
@@ -198,7 +198,7 @@ static void test_anyshape_kernel(const bmm_kernel_desc *k)
     int64_t n = size_or(k->n, 2), m = BMM_PACK_MAX + 1, p = size_or(k->p, 1);
     th_case_init(&tc, (bmm_dtype)k->dtype, 3, n, m, p, bmm_stride_seq_first(n, m, 3),
         bmm_stride_seq_first(m, p, 3), bmm_stride_seq_first(n, p, 3), ab[0][0], ab[0][1], seed, 0);
-    bmm__call_of(&tc.pr, &call);
+    bmm__call_of(&tc.pr, 1, &call);
     assert_int_equal(bmm__kernel_applies(k, &call), !(k->needs & BMM_NEEDS_PACKABLE_B));
     th_case_free(&tc);
     same_bits_on_threads(k, size_or(k->n, 5), size_or(k->m, 7), size_or(k->p, 3), TH_BF, ab[0]);
@@ -245,7 +245,7 @@ static int generate(char **argv, int stream)
     int64_t sc[3] = { bf ? n * p : p, bf ? p : 8 * p, 1 };
     bmm_call call;
     bmm__call_init(&call, strcmp(argv[0], "f64") == 0 ? BMM_F64 : BMM_F32, stream ? 1 << 16 : 8,
-        n, m, p, sa, sb, sc, form);
+        n, m, p, sa, sb, sc, form, 1, bmm__cpu_avx512_split());
     return bmm__generate(&call);
 }
 

@@ -23,7 +23,7 @@ static void wisdom_without_planner(void **state)
     bmm__problem_init(&pr, BMM_F32, 8, 4, 4, 4, s, s, s, 1, 0);
     assert_int_equal(bmm__check_problem(&pr), BMM_OK);
     bmm_call c;
-    bmm__call_of(&pr, &c);
+    bmm__call_of(&pr, 1, &c);
     const bmm_kernel_desc *k = first_applying(&c), *got = NULL;
     assert_non_null(k);
     assert_non_null(bmm__estimate(&c));

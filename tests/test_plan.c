@@ -22,7 +22,7 @@ static void plan_and_check(bmm_dtype dt, int64_t batch, int64_t n, int64_t m, in
         BMM_OK);
     const bmm_kernel_desc *k = bmm__kernel_by_name(bmm_plan_kernel(plan));
     bmm_call call;
-    bmm__call_of(&tc.pr, &call);
+    bmm__call_of(&tc.pr, 1, &call);
     if (k)  /* whatever was chosen must apply to the problem */
         assert_true(bmm__kernel_applies(k, &call));
     else

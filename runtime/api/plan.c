@@ -192,8 +192,7 @@ static bmm_status choose(const bmm__problem *pr, double alpha, unsigned flags, i
 {
     bmm_call c;
     bmm__choice ch;
-    bmm__call_of(pr, &c);
-    c.key.threads = threads > 1;
+    bmm__call_of(pr, threads, &c);
     bmm_status st = bmm__choose(pr, &c, alpha, flags, threads, &ch);
     free(ch.log.v);
     *kd = ch.kernel;

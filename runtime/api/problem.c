@@ -46,8 +46,7 @@ void bmm__problem_init(bmm__problem *pr, bmm_dtype dt, int64_t batch, int64_t n,
 
 size_t bmm__dtype_size(int dtype)
 {
-    static const size_t size[] = BMM_DTYPE_SIZES;
-    return dtype > 0 && (size_t)dtype < sizeof size / sizeof *size ? size[dtype] : 0;
+    return (size_t)bmm__elem_bytes(dtype);
 }
 
 static const bmm_stride *stride_of(const bmm__problem *pr, int o)
@@ -163,9 +162,10 @@ bmm_status bmm__check_call(const bmm__problem *pr, const void *A, const void *B,
     return st == BMM_OK ? check_pointers(pr, lo, hi, A, B, C) : st;
 }
 
-void bmm__call_of(const bmm__problem *pr, bmm_call *c)
+void bmm__call_of(const bmm__problem *pr, int threads, bmm_call *c)
 {
     int64_t s[3][3];
     bmm__stride_arrays(pr, s);
-    bmm__call_init(c, pr->dtype, pr->batch, pr->n, pr->m, pr->p, s[0], s[1], s[2], pr->scalars);
+    bmm__call_init(c, pr->dtype, pr->batch, pr->n, pr->m, pr->p, s[0], s[1], s[2], pr->scalars,
+        threads, bmm__cpu_avx512_split());
 }

@@ -306,19 +306,10 @@ int bmm__kernel_applies(const bmm_kernel_desc *k, const bmm_call *c)
     return bmm__applies(k, c, bmm__cpu_max_isa());
 }
 
-/* The call as the static rule sees it: with this CPU's AVX-512 width. */
-static bmm_call rule_view(const bmm_call *c)
-{
-    bmm_call cc = *c;
-    cc.split512 = bmm__cpu_avx512_split();
-    return cc;
-}
-
-size_t bmm__candidates(const bmm_call *call, const bmm_kernel_desc **out, size_t max)
+size_t bmm__candidates(const bmm_call *c, const bmm_kernel_desc **out, size_t max)
 {
     size_t found = 0;
     int isa = bmm__cpu_max_isa();
-    const bmm_call cc = rule_view(call), *c = &cc;
     pthread_once(&builtin_once, summarize_builtin);
     for (size_t t = 0, nt = table_count(); t < nt; t++)
         for (int32_t i = 0; i < tables[t]->nparts; i++)
@@ -342,12 +333,11 @@ size_t bmm__candidates(const bmm_call *call, const bmm_kernel_desc **out, size_t
     return found;
 }
 
-const bmm_kernel_desc *bmm__estimate(const bmm_call *call)
+const bmm_kernel_desc *bmm__estimate(const bmm_call *c)
 {
     const bmm_kernel_desc *best = NULL;
     int64_t best_score = -1;
     int isa = bmm__cpu_max_isa();
-    const bmm_call cc = rule_view(call), *c = &cc;
     pthread_once(&builtin_once, summarize_builtin);
     for (size_t t = 0, nt = table_count(); t < nt; t++)
         for (int32_t i = 0; i < tables[t]->nparts; i++)

@@ -315,119 +315,161 @@ static const bmm_kernel_desc *fastest_agreeing(const bmm_kernel_desc **cand, siz
     }
 }
 
-bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, int threads,
-    const bmm_kernel_desc **best, bmm__timings *log)
-{
-    const double start = now(), budget = bmm__tune_budget();
-    *log = (bmm__timings){ NULL, 0, 0 };
-    *best = bmm__estimate(c);
-    size_t nc = bmm__candidates(c, NULL, 0);
-    if (nc == 0)
-        return BMM_OK;  /* the generic path is the only candidate */
-    if (pr->batch == 0) {
-        bmm__note("measure: batch 0, nothing to time; using the static rule");
-        return BMM_OK;
-    }
-    double alpha, beta;
-    timing_scalars(pr->scalars, &alpha, &beta);
+/* What one measurement works with: the sample and its buffers, the scalars, the candidates
+ * in the static rule's order (cand[0] is its pick), their times (times[nc]: the generic path)
+ * and whether each disagreed with the generic path. */
+typedef struct {
     bmm__problem sample;
     sample_buffers sb;
-    memset(&sb, 0, sizeof sb);
-    const bmm_kernel_desc **cand = NULL;
-    double *times = NULL;
-    int *wrong = NULL;
-    bmm_status st = BMM_OK;
-    if (!sample_of(pr, c->key.streaming, budget, &sample, &sb)) {
-        bmm__note("measure: operands too large to time; using the static rule");
-        goto out;
-    }
-    bmm__note("measure: a sample of %lld items (%.1f MiB) set up in %.1f ms",
-        (long long)sample.batch, sample_bytes(&sample) / (1 << 20), (now() - start) * 1e3);
-    cand = malloc((nc + 1) * sizeof *cand);
-    times = malloc((nc + 1) * sizeof *times);
-    wrong = calloc(nc + 1, sizeof *wrong);
-    log->v = malloc((nc + 1) * sizeof *log->v);
-    if (!cand || !times || !wrong || !log->v) {
-        st = bmm__fail(BMM_ENOMEM, "measure: cannot allocate the timing log");
-        goto out;
-    }
-    bmm__candidates(c, cand, nc);  /* in the static rule's order: cand[0] is its pick */
-    const int cold = c->key.streaming;
-    /* The rule's first pick, once: a sample whose calls would eat the budget is cut (a
-     * streaming one no smaller than MIN_STREAM_BYTES, beyond the caches). */
+    double alpha, beta, start, budget;
+    int cold, threads;
+    size_t nc;
+    const bmm_kernel_desc **cand;
+    double *times;
+    int *wrong;
+} measuring;
+
+/* The rule's first pick, once: a sample whose calls would eat the budget is cut (a streaming
+ * one no smaller than MIN_STREAM_BYTES, beyond the caches). */
+static void cut_sample(measuring *ms, const bmm__problem *pr)
+{
     double t0 = now();
-    bmm__run_threads(cand[0], &sample, alpha, beta, sb.at[0], sb.at[1], sb.at[2], threads);
-    double once = now() - t0, most = budget / 5;
-    if (once > most && sample.batch > 1) {
-        double keep = most / once, floor_bytes = cold ? (double)MIN_STREAM_BYTES : 0;
-        int64_t batch = (int64_t)((double)sample.batch * keep);
-        if (sample_bytes(&sample) * keep < floor_bytes)
-            batch = (int64_t)((double)sample.batch * floor_bytes / sample_bytes(&sample));
-        if (batch < sample.batch) {
-            cut_to(&sample, pr, batch > 1 ? batch : 1);
+    bmm__run_threads(ms->cand[0], &ms->sample, ms->alpha, ms->beta, ms->sb.at[0], ms->sb.at[1],
+        ms->sb.at[2], ms->threads);
+    double once = now() - t0, most = ms->budget / 5;
+    if (once > most && ms->sample.batch > 1) {
+        double keep = most / once, floor_bytes = ms->cold ? (double)MIN_STREAM_BYTES : 0;
+        double bytes = sample_bytes(&ms->sample);
+        int64_t batch = (int64_t)((double)ms->sample.batch * keep);
+        if (bytes * keep < floor_bytes)
+            batch = (int64_t)((double)ms->sample.batch * floor_bytes / bytes);
+        if (batch < ms->sample.batch) {
+            cut_to(&ms->sample, pr, batch > 1 ? batch : 1);
             bmm__note("measure: one call took %.1f ms; timing %lld items", once * 1e3,
-                (long long)sample.batch);
+                (long long)ms->sample.batch);
         }
     }
-    /* The check's few items, on one thread: a probe of what one call on the sample would cost
-     * on `threads`. */
-    const bmm__problem few = check_of(&sample);
-    const double scale = (double)sample.batch / (double)few.batch / (threads > 1 ? threads : 1);
-    double bar = 0;
+}
+
+/* Times every candidate within the budget; returns how many were timed, *bar the best time.
+ * few: the check's few items, on one thread, a probe of what one call on the sample would cost
+ * (scaled by `scale`): a candidate whose probe is twice the best cannot win. */
+static size_t time_candidates(measuring *ms, const bmm__problem *few, double scale, double *bar)
+{
     size_t timed = 0;
-    for (size_t i = 0; i < nc; i++) {
-        double left = start + budget - now();
-        times[i] = 1e30;  /* untimed: never chosen */
-        if (i > 0 && left < (cold ? 1 : 2) * bar)
+    void *const *at = ms->sb.at;
+    *bar = 0;
+    for (size_t i = 0; i < ms->nc; i++) {
+        double left = ms->start + ms->budget - now();
+        ms->times[i] = 1e30;  /* untimed: never chosen */
+        if (i > 0 && left < (ms->cold ? 1 : 2) * *bar)
             continue;  /* not even one call of the best so far fits */
-        if (i > 0 && scale > 1) {  /* a probe, cold so pessimistic: twice the best cannot win */
+        if (i > 0 && scale > 1) {  /* a probe, cold so pessimistic */
             double t0 = now();
-            bmm__run(cand[i], &few, alpha, beta, sb.at[0], sb.at[1], sb.at[2]);
+            bmm__run(ms->cand[i], few, ms->alpha, ms->beta, at[0], at[1], at[2]);
             double probe = (now() - t0) * scale;
-            if (probe > 2 * CANNOT_WIN * bar || probe > left) {
-                times[i] = probe;
+            if (probe > 2 * CANNOT_WIN * *bar || probe > left) {
+                ms->times[i] = probe;
                 continue;
             }
         }
-        times[i] = time_one(cand[i], &sample, alpha, beta, sb.at[0], sb.at[1], sb.at[2],
-            left / (double)(nc - i), bar, cold, threads);
-        if (bar == 0 || times[i] < bar)
-            bar = times[i];
+        ms->times[i] = time_one(ms->cand[i], &ms->sample, ms->alpha, ms->beta, at[0], at[1],
+            at[2], left / (double)(ms->nc - i), *bar, ms->cold, ms->threads);
+        if (*bar == 0 || ms->times[i] < *bar)
+            *bar = ms->times[i];
         timed++;
     }
-    /* The generic path (the fallback): timed on the few items and scaled to the sample, then,
-     * if that could win, on the whole sample, cold like the kernels when streaming (the few
-     * items sit in cache: a scaled time alone once made it beat every streaming kernel). */
-    times[nc] = scale * time_one(NULL, &few, alpha, beta, sb.at[0], sb.at[1], sb.at[2],
-        budget / (double)(4 * (nc + 1)), bar / scale, 0, 1);
-    if (times[nc] <= CANNOT_WIN * bar && few.batch < sample.batch)
-        times[nc] = time_one(NULL, &sample, alpha, beta, sb.at[0], sb.at[1], sb.at[2], 0, bar, cold,
-            threads);
-    for (size_t i = 0; i <= nc; i++)
-        bmm__note("measure: %-44s %10.3f us", i < nc ? cand[i]->name : "generic",
-            times[i] * 1e6);
+    return timed;
+}
+
+/* The generic path (the fallback): timed on the few items and scaled to the sample, then, if
+ * that could win, on the whole sample, cold like the kernels when streaming (the few items sit
+ * in cache: a scaled time alone once made it beat every streaming kernel). */
+static void time_generic(measuring *ms, const bmm__problem *few, double scale, double bar)
+{
+    void *const *at = ms->sb.at;
+    size_t nc = ms->nc;
+    ms->times[nc] = scale * time_one(NULL, few, ms->alpha, ms->beta, at[0], at[1], at[2],
+        ms->budget / (double)(4 * (nc + 1)), bar / scale, 0, 1);
+    if (ms->times[nc] <= CANNOT_WIN * bar && few->batch < ms->sample.batch)
+        ms->times[nc] = time_one(NULL, &ms->sample, ms->alpha, ms->beta, at[0], at[1], at[2], 0,
+            bar, ms->cold, ms->threads);
+}
+
+/* Times the candidates on the sample and picks the winner that agrees with the generic path. */
+static const bmm_kernel_desc *measure_sample(measuring *ms, const bmm__problem *pr,
+    bmm__timings *log)
+{
+    cut_sample(ms, pr);
+    const bmm__problem few = check_of(&ms->sample);
+    const double scale = (double)ms->sample.batch / (double)few.batch
+        / (ms->threads > 1 ? ms->threads : 1);
+    double bar;
+    size_t timed = time_candidates(ms, &few, scale, &bar);
+    time_generic(ms, &few, scale, bar);
+    for (size_t i = 0; i <= ms->nc; i++)
+        bmm__note("measure: %-44s %10.3f us", i < ms->nc ? ms->cand[i]->name : "generic",
+            ms->times[i] * 1e6);
     /* Streaming: the sample fits L3 when the budget is small (kernels that win in cache look
      * better than they are), and timings of memory-bound kernels spread by 10-20% from run to
      * run: the rule's pick stays unless beaten by STREAM_MARGIN (at 1.1, the measured pick for
      * f32 seq-first 4x4x4 ran at 0.35x the rule's; at 1.25, 1.17x). */
-    *best = fastest_agreeing(cand, nc, times, wrong, &sample, alpha, beta, &sb,
-        cold ? STREAM_MARGIN : 1);
+    const bmm_kernel_desc *best = fastest_agreeing(ms->cand, ms->nc, ms->times, ms->wrong,
+        &ms->sample, ms->alpha, ms->beta, &ms->sb, ms->cold ? STREAM_MARGIN : 1);
     bmm__note("measure: %zu of %zu candidates timed (the rest probed or left out); the plan "
               "took %.1f ms (budget %.0f ms)",
-        timed, nc, (now() - start) * 1e3, budget * 1e3);
-    for (size_t i = 0; i <= nc; i++)
-        log->v[i] = (bmm__timing){ i < nc ? cand[i] : NULL, times[i], wrong[i] };
-    log->n = nc + 1;
-    log->batch = sample.batch;
+        timed, ms->nc, (now() - ms->start) * 1e3, ms->budget * 1e3);
+    for (size_t i = 0; i <= ms->nc; i++)
+        log->v[i] = (bmm__timing){ i < ms->nc ? ms->cand[i] : NULL, ms->times[i], ms->wrong[i] };
+    log->n = ms->nc + 1;
+    log->batch = ms->sample.batch;
+    return best;
+}
+
+bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, int threads,
+    const bmm_kernel_desc **best, bmm__timings *log)
+{
+    measuring ms;
+    memset(&ms, 0, sizeof ms);
+    ms.start = now(), ms.budget = bmm__tune_budget();
+    ms.cold = c->key.streaming, ms.threads = threads;
+    *log = (bmm__timings){ NULL, 0, 0 };
+    *best = NULL;
+    ms.nc = bmm__candidates(c, NULL, 0);
+    if (ms.nc == 0)
+        return BMM_OK;  /* the generic path is the only candidate */
+    bmm_status st = BMM_OK;
+    ms.cand = malloc((ms.nc + 1) * sizeof *ms.cand);
+    ms.times = malloc((ms.nc + 1) * sizeof *ms.times);
+    ms.wrong = calloc(ms.nc + 1, sizeof *ms.wrong);
+    log->v = malloc((ms.nc + 1) * sizeof *log->v);
+    if (!ms.cand || !ms.times || !ms.wrong || !log->v) {
+        *best = bmm__estimate(c);
+        st = bmm__fail(BMM_ENOMEM, "measure: cannot allocate the timing log");
+        goto out;
+    }
+    bmm__candidates(c, ms.cand, ms.nc);  /* in the static rule's order: cand[0] is its pick */
+    *best = ms.cand[0];  /* unless timing can choose */
+    timing_scalars(pr->scalars, &ms.alpha, &ms.beta);
+    if (pr->batch == 0)
+        bmm__note("measure: batch 0, nothing to time; using the static rule");
+    else if (!sample_of(pr, ms.cold, ms.budget, &ms.sample, &ms.sb))
+        bmm__note("measure: operands too large to time; using the static rule");
+    else {
+        bmm__note("measure: a sample of %lld items (%.1f MiB) set up in %.1f ms",
+            (long long)ms.sample.batch, sample_bytes(&ms.sample) / (1 << 20),
+            (now() - ms.start) * 1e3);
+        *best = measure_sample(&ms, pr, log);
+    }
 out:
     if (log->n == 0) {
         free(log->v);
         log->v = NULL;
     }
-    if (sb.block)
-        block_put(sb.block, sb.cap);
-    free(cand);
-    free(times);
-    free(wrong);
+    if (ms.sb.block)
+        block_put(ms.sb.block, ms.sb.cap);
+    free(ms.cand);
+    free(ms.times);
+    free(ms.wrong);
     return st;
 }

@@ -206,7 +206,7 @@ static void summarize(const tcase *c, const bmm__choice *ch,
 static int run_case(const tcase *c, int64_t batch_opt, unsigned flags, int want, int verbose,
     result *r)
 {
-    size_t es = c->dtype == BMM_F32 ? 4 : 8;
+    size_t es = (size_t)bmm__elem_bytes(c->dtype);
     /* in double: sizes given on the command line may be near 2^63 */
     double per = ((double)c->n * (double)c->m + (double)c->m * (double)c->p
                      + (double)c->n * (double)c->p) * (double)es;
@@ -238,8 +238,7 @@ static int run_case(const tcase *c, int64_t batch_opt, unsigned flags, int want,
     st = !A || !B || !C ? bmm__fail(BMM_ENOMEM, "cannot allocate the operands") : BMM_OK;
     r->threads = bmm__threads_worth(c->dtype, batch, c->n, c->m, c->p, want);
     if (st == BMM_OK) {
-        bmm__call_of(&pr, &call);
-        call.key.threads = r->threads > 1;
+        bmm__call_of(&pr, r->threads, &call);
         double t0 = seconds_now();
         st = bmm__choose(&pr, &call, 1.0, flags, r->threads, &ch);
         r->plan_ms = ch.measured ? 1e3 * (seconds_now() - t0) : NAN;
