@@ -127,6 +127,8 @@ function expr(S, e)
   if e.op == "vref" then return e.name
   elseif e.op == "vzero" then return op(S, "setzero")
   elseif e.op == "vparam" then return vparam(S, e.name)
+  elseif e.op == "vconst" then  -- a value an alpha/beta form fixed, in every lane
+    return const(S, S.t.vt, nil, op(S, "set1", util.cfloat(e.value, S.d.dtype)), "vk")
   elseif e.op == "vload" then return load(S, e.operand, e.row, e.col, e.lanes, e.mask)
   elseif e.op == "vbcast" then return op(S, "set1", c99.address(S.d, S.used, e.operand, e.row, e.col))
   elseif e.op == "vmul" then return op(S, "mul", expr(S, e.a), expr(S, e.b))

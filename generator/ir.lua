@@ -110,18 +110,21 @@ local ADD = { add = true, vadd = true }
 local PARAM = { param = true, vparam = true }
 
 -- Folds the known scalars into an expression of either IR: x*1 = x, x*0 = 0 (beta = 0: C is
--- never read; x * 0 would turn NaN in C into NaN), x+0 = x.
+-- never read; x * 0 would turn NaN in C into NaN), x+0 = x. A value folded into the vector IR
+-- is a vector constant ("vconst": every lane the value), any other value than 0 and 1 too.
+local CONST = { const = true, vconst = true }
 local function fold(e, known)
+  local vector = e.op == "vparam" or e.op == "vmul" or e.op == "vadd"
   if PARAM[e.op] and known[e.name] ~= nil then
-    return { op = "const", value = known[e.name] }
+    return { op = vector and "vconst" or "const", value = known[e.name] }
   end
   if MUL[e.op] or ADD[e.op] then
     local a, b = fold(e.a, known), fold(e.b, known)
-    local function is(x, v) return x.op == "const" and x.value == v end
+    local function is(x, v) return CONST[x.op] and x.value == v end
     if MUL[e.op] then
       if is(a, 1) then return b end
       if is(b, 1) then return a end
-      if is(a, 0) or is(b, 0) then return { op = "const", value = 0 } end
+      if is(a, 0) or is(b, 0) then return { op = vector and "vconst" or "const", value = 0 } end
     else
       if is(a, 0) then return b end
       if is(b, 0) then return a end

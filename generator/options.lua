@@ -22,7 +22,12 @@ local function words(list, keep)
   end
   return by, order
 end
-local dtypes, dtype_order = words(vocab.dtypes)
+-- a dtype a spec may ask for: every ISA has a vector width for it (a dtype the vocabulary
+-- names before its kernels exist is refused as unknown)
+local dtypes, dtype_order = words(vocab.dtypes, function(e)
+  for _, i in ipairs(vocab.isas) do if not i.width[e.word] then return false end end
+  return true
+end)
 local layouts, layout_order = words(vocab.layouts, function(e) return e.spec end)
 local isas, isa_order = words(vocab.isas)
 local scalars = words(vocab.scalars)

@@ -9,6 +9,7 @@
 local M = {}
 
 -- Element types. bmm.h's public bmm_dtype spells the same values (checked by vocab_out).
+-- `numpy`, `torch`: the dtype's name there (nil where there is none: NumPy has no bfloat16).
 M.dtypes = {
   { word = "f32", enum = "BMM_F32", value = 1, ctype = "float", acc = "float", size = 4,
     numpy = "float32", torch = "float32", doc = "IEEE binary32" },

@@ -67,8 +67,7 @@ local function header(T, banner)
   end
   local elem_bytes = {}
   for _, e in ipairs(vocab.dtypes) do
-    elem_bytes[#elem_bytes + 1] = "    case " .. util.cint(e.value) .. ": return " .. util.cint(e.size)
-      .. ";  /* " .. e.enum .. " */"
+    elem_bytes[#elem_bytes + 1] = "dtype == " .. util.cint(e.value) .. " ? " .. util.cint(e.size) .. " :"
   end
   local need_all = {}
   for _, e in ipairs(vocab.needs) do need_all[#need_all + 1] = e.enum end
@@ -82,7 +81,7 @@ local function header(T, banner)
       function(e) return e.doc end),
     targets = table.concat(targets, "\n"),
     dtype_words = cwords(by_value(vocab.dtypes, 0, "word", "?")),
-    elem_bytes = table.concat(elem_bytes, "\n"),
+    elem_bytes = table.concat(elem_bytes, " "),
     layout_words = cwords(lay_words),
     isa_words = cwords(by_value(vocab.isas, 0, "word", "?")),
     scalars_words = cwords(by_value(vocab.scalars, 0, "word", "?")),
@@ -101,9 +100,10 @@ local function python(T, banner)
     return "{" .. table.concat(items, ", ") .. "}"
   end
   local dts = {}
+  local function name(v) return v and string.format("%q", v) or "None" end
   for _, e in ipairs(vocab.dtypes) do
-    dts[#dts + 1] = string.format("    %s: (%q, %s, %q, %q),", util.cint(e.value), e.word,
-      util.cint(e.size), e.numpy, e.torch)
+    dts[#dts + 1] = string.format("    %s: (%q, %s, %s, %s),", util.cint(e.value), e.word,
+      util.cint(e.size), name(e.numpy), name(e.torch))
   end
   return template.fill(T("vocab.py.in"), {
     banner = banner,

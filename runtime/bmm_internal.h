@@ -232,7 +232,8 @@ int bmm__threads_request(int want);
 int bmm__threads_awake_at(const bmm__problem *pr, int threads, double now_ms);
 static inline int bmm__threads_awake(const bmm__problem *pr, int threads)
 {
-    return bmm__threads_awake_at(pr, threads, bmm__now_ms());
+    return threads < 2 ? threads : bmm__threads_awake_at(pr, threads, bmm__now_ms());  /* one
+        thread reads no clock: it costs more than a tiny call */
 }
 /* Runs kernel k on a checked problem over at most `threads` threads (chunks of whole grains,
  * bitwise the serial result), serially where threads would nest, pile up or follow a fork;

@@ -308,7 +308,7 @@ static inline int64_t bmm__rule_score(const bmm_kernel_desc *k, const bmm_call *
 {
     const bmm_call_key *q = &c->key;
     int64_t w = k->lanes, tier, form = 8;
-    int64_t es = bmm__elem_bytes(k->dtype);
+    int64_t es = bmm__elem_bytes(q->dtype);  /* k->dtype: the same (it applies) */
     int exact = q->layout[0] == k->layout && q->layout[1] == k->layout && q->layout[2] == k->layout;
     /* the operand whose rows lie far apart: A for p == 1, B for n == 1 */
     int far_rows = (q->p == 1 && q->layout[0] == BMM_LAYOUT_SF)

@@ -88,14 +88,11 @@ enum {
     /* BMM_SCALARS_A1B1 */ { "a1b1", 1, 1, 1.0, 1.0 }, \
 }
 
-/* Bytes of one element of a dtype (bmm_dtype's values); 0 for none. */
+/* Bytes of one element of a dtype (bmm_dtype's values); 0 for none. Conditional moves, not
+ * a jump: the static rule asks it for every kernel it scores. */
 static inline int bmm__elem_bytes(int dtype)
 {
-    switch (dtype) {
-    case 1: return 4;  /* BMM_F32 */
-    case 2: return 8;  /* BMM_F64 */
-    default: return 0;
-    }
+    return dtype == 1 ? 4 : dtype == 2 ? 8 : 0;
 }
 
 /* Items a kernel of this form computes together (the rest of the batch, batch % grain items,

@@ -14,19 +14,19 @@ import numpy as np
 from . import _lib
 from ._vocab import DTYPES
 
-_NP_DTYPES = {np.dtype(v[2]): code for code, v in DTYPES.items()}
+_NP_DTYPES = {np.dtype(v[2]): code for code, v in DTYPES.items() if v[2]}
 _SIZES = {code: v[1] for code, v in DTYPES.items()}
 _torch = None          # the torch module, once a tensor has been seen
 _TENSOR = None         # torch.Tensor, then
 _TORCH_DTYPES = {}     # torch.float32 -> F32, torch.float64 -> F64, ...
-_NAMES = ", ".join(v[2] for v in DTYPES.values())  # what error messages list as supported
+_NAMES = ", ".join(v[2] for v in DTYPES.values() if v[2])  # supported, as messages say
 
 
 def _torch_module():
     global _torch, _TENSOR
     if _torch is None:
         import torch
-        _TORCH_DTYPES.update({getattr(torch, v[3]): code for code, v in DTYPES.items()})
+        _TORCH_DTYPES.update({getattr(torch, v[3]): code for code, v in DTYPES.items() if v[3]})
         _torch, _TENSOR = torch, torch.Tensor
     return _torch
 
@@ -109,7 +109,8 @@ def _torch_operand(x, name, writable):
     dt = _TORCH_DTYPES.get(x.dtype)
     if dt is None:
         raise TypeError("bmmgen: %s has dtype %s; supported: %s"
-                        % (name, x.dtype, ", ".join("torch." + v[3] for v in DTYPES.values())))
+                        % (name, x.dtype, ", ".join("torch." + v[3] for v in DTYPES.values()
+                                                     if v[3])))
     if not x.is_cpu or x.layout is not _torch.strided:
         raise TypeError("bmmgen: %s is a %s tensor on %s; supported: strided tensors on the CPU"
                         % (name, x.layout, x.device))

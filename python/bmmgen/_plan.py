@@ -134,7 +134,7 @@ class Plan:
 
 
 def _dtype_name(dt):
-    return DTYPES[dt][2]
+    return DTYPES[dt][2] or DTYPES[dt][3] or DTYPES[dt][0]  # NumPy name, else torch's, else the word
 
 
 def _path(path):

@@ -3,7 +3,7 @@
 # Change vocab.lua and regenerate; CI fails when this file and vocab.lua disagree.
 """The words of libbmm's kernel descriptors, by enum value (generator/vocab.lua)."""
 
-# bmm_dtype -> (word, bytes per element, NumPy dtype name, torch dtype name)
+# bmm_dtype -> (word, bytes per element, NumPy dtype name, torch dtype name); None: it has none
 DTYPES = {
     1: ("f32", 4, "float32", "float32"),
     2: ("f64", 8, "float64", "float64"),

@@ -306,10 +306,12 @@ int bmm__kernel_applies(const bmm_kernel_desc *k, const bmm_call *c)
     return bmm__applies(k, c, bmm__cpu_max_isa());
 }
 
-size_t bmm__candidates(const bmm_call *c, const bmm_kernel_desc **out, size_t max)
+size_t bmm__candidates(const bmm_call *call, const bmm_kernel_desc **out, size_t max)
 {
     size_t found = 0;
     int isa = bmm__cpu_max_isa();
+    const bmm_call cc = *call, *c = &cc;  /* a local copy: stores through out cannot alias it,
+                                           * so its fields stay in registers (8% of a plan) */
     pthread_once(&builtin_once, summarize_builtin);
     for (size_t t = 0, nt = table_count(); t < nt; t++)
         for (int32_t i = 0; i < tables[t]->nparts; i++)
@@ -333,11 +335,12 @@ size_t bmm__candidates(const bmm_call *c, const bmm_kernel_desc **out, size_t ma
     return found;
 }
 
-const bmm_kernel_desc *bmm__estimate(const bmm_call *c)
+const bmm_kernel_desc *bmm__estimate(const bmm_call *call)
 {
     const bmm_kernel_desc *best = NULL;
     int64_t best_score = -1;
     int isa = bmm__cpu_max_isa();
+    const bmm_call cc = *call, *c = &cc;  /* a local copy, as in bmm__candidates */
     pthread_once(&builtin_once, summarize_builtin);
     for (size_t t = 0, nt = table_count(); t < nt; t++)
         for (int32_t i = 0; i < tables[t]->nparts; i++)

@@ -409,8 +409,10 @@ test("vocab: one row per enum value, and every derived file agrees with it", fun
       check(not seen[e.value], e.enum .. ": value used twice"); seen[e.value] = true
     end
   end
+  local dts = {}
+  for i, e in ipairs(vocab.dtypes) do dts[i] = e.enum .. " = " .. util.cint(e.value) end
   local docs = {
-    ["runtime/bmm.h"] = "typedef enum { BMM_F32 = 1, BMM_F64 = 2 } bmm_dtype;",
+    ["runtime/bmm.h"] = "typedef enum { " .. table.concat(dts, ", ") .. " } bmm_dtype;",
     ["docs/howto.md"] = "a\n<!-- vocab:words -->\nstale\n<!-- /vocab:words -->\nb\n",
   }
   local files = vocab_out.files(TDIR, function(p) return docs[p] end, "test")
@@ -418,7 +420,9 @@ test("vocab: one row per enum value, and every derived file agrees with it", fun
   for _, e in ipairs(vocab.forms) do check(h:find(e.enum .. " = " .. util.cint(e.value), 1, true), e.enum) end
   for _, e in ipairs(vocab.isas) do check(h:find('"' .. e.word .. '"', 1, true), e.word) end
   check(files["python/bmmgen/_vocab.py"]:find('"rows_loop"', 1, true), "Python's public form words")
-  check(files["cmake/BmmVocab.cmake"]:find("set(BMM_VOCAB_ISAS c99 avx2 avx512)", 1, true))
+  local words = {}
+  for i, e in ipairs(vocab.isas) do words[i] = e.word end
+  check(files["cmake/BmmVocab.cmake"]:find("set(BMM_VOCAB_ISAS " .. table.concat(words, " ") .. ")", 1, true))
   local doc = files["docs/howto.md"]
   check(doc:find("^a\n<!%-%- vocab:words %-%->\n| kind |") and doc:find("| ISA | `c99`", 1, true)
     and not doc:find("stale", 1, true) and doc:sub(-24) == "<!-- /vocab:words -->\nb\n", doc)
@@ -429,7 +433,7 @@ test("vocab: one row per enum value, and every derived file agrees with it", fun
   docs["docs/howto.md"] = "<!-- vocab:words -->\n"
   ok, err = pcall(vocab_out.files, TDIR, function(p) return docs[p] end, "test")
   check(not ok and err:find("docs/howto.md:1: error: no <!-- /vocab:words -->", 1, true), err)
-  docs["runtime/bmm.h"] = "BMM_F32 = 1, BMM_F64 = 3"
+  docs["runtime/bmm.h"] = "BMM_F32 = 1, BMM_F64 = 3"  -- f64's value is not 3
   ok, err = pcall(vocab_out.files, TDIR, function(p) return docs[p] end, "test")
   check(not ok and err:find("bmm_dtype lacks BMM_F64 = 2", 1, true), err)
 end)
