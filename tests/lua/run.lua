@@ -372,6 +372,26 @@ test("simplify folds what each alpha/beta form fixes, and never reads C when bet
   for _, sc in ipairs(options.scalars_order) do check(seen[sc], sc .. " not generated") end
 end)
 
+test("a fixed alpha other than 0 and 1 is a vector constant in vector kernels", function()
+  -- an alpha/beta form the vocabulary does not have (alpha = -1, beta = 0), added for the test
+  local options = require("options")
+  options.scalars.m1b0 = { word = "m1b0", enum = "BMM_SCALARS_AB", fixes = { alpha = -1, beta = 0 } }
+  table.insert(options.scalars_order, "m1b0")
+  local ok, r = pcall(run_spec, (GOOD:gsub("}\n$", '  scalars = { "m1b0" },\n}\n')), "c")
+  options.scalars.m1b0 = nil
+  table.remove(options.scalars_order)
+  check(ok and r, tostring(r))
+  local splat = 0
+  for _, k in ipairs(r.value) do
+    local text = k.decls .. k.body
+    check(not text:find("alpha", 1, true), k.name .. ": alpha not folded")
+    check(not text:find("_ps(-1.0f,", 1, true), k.name .. ": a scalar where a vector goes")
+    check(text:find("-1.0f", 1, true), k.name .. ": no -1")
+    if text:find("set1_ps(-1.0f)", 1, true) then splat = splat + 1 end
+  end
+  check(splat > 0, "no vector kernel splats -1")
+end)
+
 test("templates are strict: missing and unused variables are errors", function()
   local t = { name = "t.in", text = "a ${x}\nb ${y}\n" }
   eq(template.fill(t, { x = "1", y = "2" }), "a 1\nb 2")
