@@ -66,7 +66,8 @@ local function vector_rows(h, r0, V, W, m, p)
     }
   end
   local whole = {}
-  vector.rows_block(whole, r0, h, cols(-1), V, m, true, splits(h * V))
+  vector.rows_block(whole, { r0 = r0, rows = h, cols = cols(-1), vectors = V, m = m, k_loop = true,
+    splits = splits(h * V) })
   whole[#whole].outline = true
   out[#out + 1] = { op = "loop", var = "j0", to = p, step = V * W, body = whole }
   local arms = {}
@@ -74,7 +75,8 @@ local function vector_rows(h, r0, V, W, m, p)
     local before = (v - 1) * W   -- lanes of the whole vectors before the masked one
     local body = { { op = "vmask", name = "mt",
       count = before > 0 and ("p - j0 - " .. util.cint(before)) or "p - j0" } }
-    vector.rows_block(body, r0, h, cols(v - 1), v, m, true, splits(h * v))
+    vector.rows_block(body, { r0 = r0, rows = h, cols = cols(v - 1), vectors = v, m = m,
+      k_loop = true, splits = splits(h * v) })
     body[#body].outline = true
     arms[#arms + 1] = { cond = "j0 + " .. util.cint(before) .. " < p", body = body }
   end

@@ -64,7 +64,38 @@ local function fixed_cols(c0, W, p)
   }
 end
 
--- One R x V block of C at rows r0 (an index) and columns cols (above): for each k, V vector
+-- The k loop of a block: accumulators zeroed, then `splits` sets of them taking turns along k
+-- (whole steps of splits, then one at a time), summed into the first set at the end.
+local function looped_k(blk, R, V, m, splits, step, acc)
+  for s = 0, splits - 1 do
+    for r = 0, R - 1 do
+      for v = 0, V - 1 do blk[#blk + 1] = { op = "vdef", name = acc(r, v, s), value = { op = "vzero" } } end
+    end
+  end
+  if splits == 1 then
+    local lb = {}
+    step(idx("k", 0), false, lb, 0)
+    blk[#blk + 1] = { op = "loop", var = "k", from = 0, to = m, step = 1, body = lb }
+    return
+  end
+  local lb, rest = {}, {}
+  for s = 0, splits - 1 do step(idx("k", s), false, lb, s) end
+  step(idx("k", 0), false, rest, 0)
+  blk[#blk + 1] = { op = "decl", name = "k", start = 0 }
+  blk[#blk + 1] = { op = "loop", var = "k", to = m, step = splits, body = lb }
+  blk[#blk + 1] = { op = "loop", var = "k", to = m, step = 1, body = rest }
+  for s = 1, splits - 1 do
+    for r = 0, R - 1 do
+      for v = 0, V - 1 do
+        blk[#blk + 1] = { op = "vset", name = acc(r, v, 0),
+          value = { op = "vadd", a = vref(acc(r, v, 0)), b = vref(acc(r, v, s)) } }
+      end
+    end
+  end
+end
+
+-- One R x V block of C, b = { r0, rows = R, cols, vectors = V, m, k_loop, splits, pf }: rows
+-- from r0 (an index) and columns cols (above): for each k, V vector
 -- loads of B's row k, one broadcast of A[r, k] per row, R*V fused multiply-adds. m: the
 -- inner size, a number or a run-time size ("m"; then k_loop). splits (k_loop only, default 1):
 -- that many sets of accumulators take turns along k and are summed at the end, so a short
@@ -73,8 +104,9 @@ end
 -- the block prefetches the next item's rows of A and C it will work on, and, where pf.b says
 -- (the first block: always, or when that loop variable is 0), B's row of each k, so the
 -- prefetches spread over the item instead of coming in one burst.
-local function rows_block(out, r0, R, cols, V, m, k_loop, splits, pf)
-  splits = splits or 1
+local function rows_block(out, b)
+  local r0, R, cols, V, m, pf = b.r0, b.rows, b.cols, b.vectors, b.m, b.pf
+  local splits = b.splits or 1
   local function acc(r, v, s) return s > 0 and name_of("acc", r, v, s) or name_of("acc", r, v) end
   local function step(kidx, first, body, set)
     -- temporaries are named per k when k is unrolled (one C scope holds them all), per set
@@ -103,32 +135,8 @@ local function rows_block(out, r0, R, cols, V, m, k_loop, splits, pf)
     blk[#blk + 1] = { op = "pfetch", operand = "C", row = r0, count = R, bytes = pf.d.p * pf.es,
       write = true }
   end
-  if k_loop then
-    for s = 0, splits - 1 do
-      for r = 0, R - 1 do
-        for v = 0, V - 1 do blk[#blk + 1] = { op = "vdef", name = acc(r, v, s), value = { op = "vzero" } } end
-      end
-    end
-    if splits == 1 then
-      local lb = {}
-      step(idx("k", 0), false, lb, 0)
-      blk[#blk + 1] = { op = "loop", var = "k", from = 0, to = m, step = 1, body = lb }
-    else
-      local lb, rest = {}, {}
-      for s = 0, splits - 1 do step(idx("k", s), false, lb, s) end
-      step(idx("k", 0), false, rest, 0)
-      blk[#blk + 1] = { op = "decl", name = "k", start = 0 }
-      blk[#blk + 1] = { op = "loop", var = "k", to = m, step = splits, body = lb }
-      blk[#blk + 1] = { op = "loop", var = "k", to = m, step = 1, body = rest }
-      for s = 1, splits - 1 do
-        for r = 0, R - 1 do
-          for v = 0, V - 1 do
-            blk[#blk + 1] = { op = "vset", name = acc(r, v, 0),
-              value = { op = "vadd", a = vref(acc(r, v, 0)), b = vref(acc(r, v, s)) } }
-          end
-        end
-      end
-    end
+  if b.k_loop then
+    looped_k(blk, R, V, m, splits, step, acc)
   else
     for k = 0, m - 1 do step(idx(nil, k), k == 0, blk, 0) end
   end
@@ -162,17 +170,19 @@ local function rows_form(K, W, R)
     local n_main = d.n - d.n % Rb
     if looped and n_main > Rb then
       local body = {}
-      rows_block(body, idx("i0", 0), Rb, fixed_cols(c0 * W, W, d.p), Vb, d.m, true, nil, pf(c0, "i0"))
+      rows_block(body, { r0 = idx("i0", 0), rows = Rb, cols = fixed_cols(c0 * W, W, d.p), vectors = Vb,
+        m = d.m, k_loop = true, pf = pf(c0, "i0") })
       K.body[#K.body + 1] = { op = "loop", var = "i0", from = 0, to = n_main, step = Rb, body = body }
     else
       for r0 = 0, n_main - 1, Rb do
-        rows_block(K.body, idx(nil, r0), Rb, fixed_cols(c0 * W, W, d.p), Vb, d.m, looped, nil,
-          pf(c0, r0 == 0 and "first" or nil))
+        rows_block(K.body, { r0 = idx(nil, r0), rows = Rb, cols = fixed_cols(c0 * W, W, d.p),
+          vectors = Vb, m = d.m, k_loop = looped, pf = pf(c0, r0 == 0 and "first" or nil) })
       end
     end
     if n_main < d.n then
-      rows_block(K.body, idx(nil, n_main), d.n - n_main, fixed_cols(c0 * W, W, d.p), Vb, d.m,
-        looped, nil, pf(c0, n_main == 0 and "first" or nil))
+      rows_block(K.body, { r0 = idx(nil, n_main), rows = d.n - n_main,
+        cols = fixed_cols(c0 * W, W, d.p), vectors = Vb, m = d.m, k_loop = looped,
+        pf = pf(c0, n_main == 0 and "first" or nil) })
     end
   end
 end

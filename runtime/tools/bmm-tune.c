@@ -203,8 +203,8 @@ static void summarize(const tcase *c, const bmm__choice *ch,
 
 /* Plans one case as the library does (BMM_MEASURE: wisdom, else a measured search; on the
  * threads that pay, of at most want) and fills the row of the table. Returns 0 on success. */
-static int run_case(const tcase *c, int64_t batch_opt, unsigned flags, int want, int verbose,
-    result *r)
+/* Case c's problem: batch_opt items (0: what fills TARGET_BYTES), in its layout, checked. */
+static bmm_status problem_of(const tcase *c, int64_t batch_opt, bmm__problem *pr)
 {
     size_t es = (size_t)bmm__elem_bytes(c->dtype);
     /* in double: sizes given on the command line may be near 2^63 */
@@ -221,14 +221,31 @@ static int run_case(const tcase *c, int64_t batch_opt, unsigned flags, int want,
         sb = bmm_stride_seq_first(c->m, c->p, batch);
         sc = bmm_stride_seq_first(c->n, c->p, batch);
     }
+    bmm__problem_init(pr, (bmm_dtype)c->dtype, batch, c->n, c->m, c->p, sa, sb, sc, 1.0, 0.0);
+    return bmm__check_problem(pr);
+}
+
+/* A specialized kernel (shape compiled in) applies to the call on this CPU. */
+static int has_specialized(const bmm_call *call)
+{
+    bmm__kernel_iter it = { 0, 0, 0 };
+    for (const bmm_kernel_desc *k; (k = bmm__kernel_next(&it));)
+        if (bmm__specialized(k) && bmm__kernel_applies(k, call))
+            return 1;
+    return 0;
+}
+
+static int run_case(const tcase *c, int64_t batch_opt, unsigned flags, int want, int verbose,
+    result *r)
+{
+    size_t es = (size_t)bmm__elem_bytes(c->dtype);
     bmm__problem pr;
-    bmm__problem_init(&pr, (bmm_dtype)c->dtype, batch, c->n, c->m, c->p, sa, sb, sc, 1.0, 0.0);
-    bmm_status st = bmm__check_problem(&pr);  /* first: the sizes below are then in range */
+    bmm_status st = problem_of(c, batch_opt, &pr);  /* first: the sizes below are then in range */
     if (st != BMM_OK) {
         fprintf(stderr, "bmm-tune: %s: %s\n", bmm_strerror(st), bmm_last_error());
         return 1;
     }
-    int64_t lo[3], hi[3];
+    int64_t batch = pr.batch, lo[3], hi[3];
     bmm__spans(&pr, lo, hi);
     void *A = alloc_random(hi[0] + 1, es), *B = alloc_random(hi[1] + 1, es);
     void *C = alloc_random(hi[2] + 1, es);
@@ -256,10 +273,7 @@ static int run_case(const tcase *c, int64_t batch_opt, unsigned flags, int want,
         if (!ch.log.v[i].kernel && ch.log.v[i].seconds >= 1e30)
             ch.log.v[i].seconds = bmm__time_kernel(NULL, &pr, 1, 0, A, B, C, 0.01, r->threads)
                 * (double)ch.log.batch / (double)pr.batch;
-    r->specialized = 0;
-    bmm__kernel_iter it = { 0, 0, 0 };
-    for (const bmm_kernel_desc *k; (k = bmm__kernel_next(&it));)
-        r->specialized |= bmm__specialized(k) && bmm__kernel_applies(k, &call);
+    r->specialized = has_specialized(&call);
     const bmm_kernel_desc *est = bmm__estimate(&call);
     if (verbose)
         print_candidates(c, &ch.log, ch.kernel, est);
