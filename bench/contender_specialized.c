@@ -23,15 +23,13 @@ static const char *info(void) { return "specialized kernels of the unseen shapes
 
 static void *prepare(const bench_case *c, const char **why)
 {
-    const int64_t sa[3] = { c->sa.batch, c->sa.row, c->sa.col }, sb[3] = { c->sb.batch, c->sb.row, c->sb.col };
-    const int64_t sc[3] = { c->sc.batch, c->sc.row, c->sc.col };
     bmm_call call;
     int split512 = 0;
 #if BMM_HAVE_X86_SIMD
     split512 = bmm__x86_avx512_split();
 #endif
-    bmm__call_init(&call, c->dtype, c->batch, c->n, c->m, c->p, sa, sb, sc, bmm__scalars_of(1, 0),
-        1, split512);
+    bmm__call_init(&call, c->dtype, c->batch, c->n, c->m, c->p, &c->sa, &c->sb, &c->sc,
+        bmm__scalars_of(1, 0), 1, split512);
     const bmm_kernel_desc *best = NULL;
     int64_t score = -1;
     for (int32_t i = 0; i < bmm_table_unseen.nparts; i++)

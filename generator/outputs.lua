@@ -5,7 +5,6 @@ local options = require("options")
 local variants = require("variants")
 local isa = require("isa")
 local source = require("source")
-local vocab = require("vocab")
 
 local M = {}
 
@@ -215,11 +214,17 @@ local function runtime_header(dir, name)
   return (text:gsub("%s+$", ""))
 end
 
--- bmm.h's dtype enum (a vendored file does not include bmm.h), from the vocabulary.
-local function dtype_enum()
-  local items = {}
-  for i, e in ipairs(vocab.dtypes) do items[i] = e.enum .. " = " .. util.cint(e.value) end
-  return "enum { " .. table.concat(items, ", ") .. " };"
+-- bmm.h's types the pasted headers use (bmm_dtype's values, bmm_stride): a vendored file does
+-- not include bmm.h, so their lines are copied from it.
+local function bmm_types(dir)
+  local path = dir .. "/bmm.h"
+  local text = source.read(path) or ""
+  local out = {}
+  for _, name in ipairs({ "bmm_dtype", "bmm_stride" }) do
+    out[#out + 1] = text:match("\n(typedef [^\n]*} " .. name .. ";)")
+      or error(path .. ":0: error: no one-line typedef of " .. name .. " (a vendored file copies it)", 0)
+  end
+  return table.concat(out, "\n")
 end
 
 -- ctx (with rdir, the runtime folder) and descs -> puts vname .. ".c" and vname .. ".h":
@@ -241,7 +246,7 @@ function M.vendor(ctx, descs, vname)
   }
   local c = {
     count = util.cint(#descs), kernels = table.concat(ktext, "\n\n"),
-    descs = table.concat(dtext, "\n"), dtype_enum = dtype_enum(),
+    descs = table.concat(dtext, "\n"), bmm_types = bmm_types(ctx.rdir),
     vocab_h = runtime_header(ctx.rdir, "bmm_vocab.h"),
     kernel_h = runtime_header(ctx.rdir, "bmm_kernel.h"),
     simd_h = runtime_header(ctx.rdir, "bmm_simd.h"),

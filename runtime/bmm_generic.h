@@ -9,35 +9,35 @@
 #include <stdint.h>
 
 /* Defines static void NAME(batch, n, m, p, alpha, A, sa, B, sb, beta, C, sc) for element
- * type T; s*: {batch, row, col} strides in elements. */
+ * type T; s*: the operands' strides (bmm.h's bmm_stride), in elements. */
 #define BMM__DEFINE_GENERIC(NAME, T)                                                       \
     static void NAME(int64_t batch, int64_t n, int64_t m, int64_t p, T alpha, const T *A,  \
-        const int64_t sa[3], const T *B, const int64_t sb[3], T beta, T *C,                \
-        const int64_t sc[3])                                                               \
+        const bmm_stride *sa, const T *B, const bmm_stride *sb, T beta, T *C,              \
+        const bmm_stride *sc)                                                              \
     {                                                                                      \
         for (int64_t t = 0; t < batch; t++) {                                              \
-            const T *a = A + t * sa[0], *b = B + t * sb[0];                                \
-            T *c = C + t * sc[0];                                                          \
+            const T *a = A + t * sa->batch, *b = B + t * sb->batch;                                \
+            T *c = C + t * sc->batch;                                                          \
             for (int64_t i = 0; i < n; i++) {                                              \
-                T *ci = c + i * sc[1];                                                     \
+                T *ci = c + i * sc->row;                                                     \
                 if (beta == 0) {                                                           \
                     for (int64_t j = 0; j < p; j++)                                        \
-                        ci[j * sc[2]] = 0;                                                 \
+                        ci[j * sc->col] = 0;                                                 \
                 } else if (beta != 1) {                                                    \
                     for (int64_t j = 0; j < p; j++)                                        \
-                        ci[j * sc[2]] *= beta;                                             \
+                        ci[j * sc->col] *= beta;                                             \
                 }                                                                          \
                 if (alpha == 0)                                                            \
                     continue;                                                              \
                 for (int64_t k = 0; k < m; k++) {                                          \
-                    const T aik = alpha * a[i * sa[1] + k * sa[2]];                        \
-                    const T *bk = b + k * sb[1];                                           \
-                    if (sb[2] == 1 && sc[2] == 1) {                                        \
+                    const T aik = alpha * a[i * sa->row + k * sa->col];                        \
+                    const T *bk = b + k * sb->row;                                           \
+                    if (sb->col == 1 && sc->col == 1) {                                        \
                         for (int64_t j = 0; j < p; j++)                                    \
                             ci[j] += aik * bk[j];                                          \
                     } else {                                                               \
                         for (int64_t j = 0; j < p; j++)                                    \
-                            ci[j * sc[2]] += aik * bk[j * sb[2]];                          \
+                            ci[j * sc->col] += aik * bk[j * sb->col];                          \
                     }                                                                      \
                 }                                                                          \
             }                                                                              \

@@ -57,17 +57,6 @@ static inline size_t bmm__hash_slot(const void *p, size_t n)
     return (size_t)(h ^ (h >> 32));
 }
 
-/* The strides of A, B and C as {batch, row, col} arrays, the form bmm_select.h and
- * bmm_generic.h take. */
-static inline void bmm__stride_arrays(const bmm__problem *pr, int64_t s[3][3])
-{
-    const bmm_stride *st[3] = { &pr->sa, &pr->sb, &pr->sc };
-    for (int o = 0; o < 3; o++) {
-        s[o][0] = st[o]->batch;
-        s[o][1] = st[o]->row;
-        s[o][2] = st[o]->col;
-    }
-}
 
 
 /* error.c */

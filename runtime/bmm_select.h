@@ -102,23 +102,24 @@ static inline int bmm__operand_fits(int layout, int64_t rows, int64_t cols, int6
 }
 
 /* A dimension of extent 1 never moves, so its stride means nothing (NumPy's broadcast_to gives
- * it 0, torch's unsqueeze any value): s {batch, row, col} gets the one a contiguous tensor
- * has there (batch: 0), so such views share a class, a cached choice and a kernel. */
-static inline void bmm__normalize_strides(int64_t batch, int64_t rows, int64_t cols, int64_t s[3])
+ * it 0, torch's unsqueeze any value): s gets the one a contiguous tensor has there (batch:
+ * 0), so such views share a class, a cached choice and a kernel. */
+static inline void bmm__normalize_strides(int64_t batch, int64_t rows, int64_t cols, bmm_stride *s)
 {
     if (batch <= 1)
-        s[0] = 0;
+        s->batch = 0;
     if (cols == 1)
-        s[2] = 1;
+        s->col = 1;
     if (rows == 1)
-        s[1] = cols;
+        s->row = cols;
 }
 
-/* The element offsets a batch (>= 1) of rows x cols operands with strides {sb, sr, sc} of any
- * sign spans: lowest *lo <= 0, highest *hi >= 0. 0 if either passes the int64 range. */
-static inline int bmm__span(int64_t batch, int64_t rows, int64_t cols, const int64_t s[3],
+/* The element offsets a batch (>= 1) of rows x cols operands with strides st of any sign
+ * spans: lowest *lo <= 0, highest *hi >= 0. 0 if either passes the int64 range. */
+static inline int bmm__span(int64_t batch, int64_t rows, int64_t cols, const bmm_stride *st,
     int64_t *lo, int64_t *hi)
 {
+    const int64_t s[3] = { st->batch, st->row, st->col };
     const uint64_t lim = (uint64_t)INT64_MAX, small = (uint64_t)1 << 30;
     uint64_t below = 0, above = 0;
     int64_t size[3];
@@ -152,8 +153,10 @@ static inline int bmm__span(int64_t batch, int64_t rows, int64_t cols, const int
  * ordered by |stride|, each |stride| exceeds the span of the smaller ones (a negative stride
  * only flips its index). That holds for every view torch and NumPy make without overlap;
  * anything else is rejected rather than guessed at. Call after bmm__span succeeded. */
-static inline int bmm__self_overlaps(int64_t batch, int64_t rows, int64_t cols, const int64_t s[3])
+static inline int bmm__self_overlaps(int64_t batch, int64_t rows, int64_t cols,
+    const bmm_stride *st)
 {
+    const int64_t s[3] = { st->batch, st->row, st->col };
     int64_t size[3], step[3], span = 0;
     int idx[3], k = 0;
     /* the common case, rows of unit-stride columns in matrices apart: no sort needed */
@@ -212,13 +215,16 @@ typedef struct bmm_call {
                               * read by the rule */
 } bmm_call;
 
-/* s*: {batch, row, col} strides of A (n x m), B (m x p) and C (n x p), in elements;
- * scalars: bmm__scalars_of(alpha, beta); threads: how many the call runs on; split512: the
- * CPU runs AVX-512 on 256-bit halves (bmm__x86_avx512_split). The class is complete here. */
+/* s*: the strides of A (n x m), B (m x p) and C (n x p), in elements; scalars:
+ * bmm__scalars_of(alpha, beta); threads: how many the call runs on; split512: the CPU runs
+ * AVX-512 on 256-bit halves (bmm__x86_avx512_split). The class is complete here. */
 static inline void bmm__call_init(bmm_call *c, int dtype, int64_t batch, int64_t n, int64_t m,
-    int64_t p, const int64_t sa[3], const int64_t sb[3], const int64_t sc[3], int scalars,
+    int64_t p, const bmm_stride *s_a, const bmm_stride *s_b, const bmm_stride *s_c, int scalars,
     int threads, int split512)
 {
+    const int64_t sa[3] = { s_a->batch, s_a->row, s_a->col };
+    const int64_t sb[3] = { s_b->batch, s_b->row, s_b->col };
+    const int64_t sc[3] = { s_c->batch, s_c->row, s_c->col };
     const int64_t *s[3];
     int64_t rows[3], cols[3];
     s[0] = sa, s[1] = sb, s[2] = sc;

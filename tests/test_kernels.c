@@ -241,11 +241,11 @@ static int generate(char **argv, int stream)
     if (sscanf(argv[1], "%lldx%lldx%lld", &n, &m, &p) != 3 || form < 0)
         return 0;
     int bf = strcmp(argv[2], "bf") == 0;
-    int64_t sa[3] = { bf ? n * m : m, bf ? m : 8 * m, 1 }, sb[3] = { bf ? m * p : p, bf ? p : 8 * p, 1 };
-    int64_t sc[3] = { bf ? n * p : p, bf ? p : 8 * p, 1 };
+    bmm_stride sa = { bf ? n * m : m, bf ? m : 8 * m, 1 }, sb = { bf ? m * p : p, bf ? p : 8 * p, 1 };
+    bmm_stride sc = { bf ? n * p : p, bf ? p : 8 * p, 1 };
     bmm_call call;
     bmm__call_init(&call, strcmp(argv[0], "f64") == 0 ? BMM_F64 : BMM_F32, stream ? 1 << 16 : 8,
-        n, m, p, sa, sb, sc, form, 1, bmm__cpu_avx512_split());
+        n, m, p, &sa, &sb, &sc, form, 1, bmm__cpu_avx512_split());
     return bmm__generate(&call);
 }
 

@@ -35,12 +35,9 @@ void bmm__problem_init(bmm__problem *pr, bmm_dtype dt, int64_t batch, int64_t n,
         return;  /* rejected, or a no-op: left as given */
     bmm_stride *st[3] = { &pr->sa, &pr->sb, &pr->sc };
     for (int o = 0; o < 3; o++) {
-        int64_t rows, cols, v[3];
-        bmm_stride *s = st[o];
+        int64_t rows, cols;
         dims(pr, o, &rows, &cols);
-        v[0] = s->batch, v[1] = s->row, v[2] = s->col;
-        bmm__normalize_strides(batch, rows, cols, v);
-        s->batch = v[0], s->row = v[1], s->col = v[2];
+        bmm__normalize_strides(batch, rows, cols, st[o]);
     }
 }
 
@@ -59,8 +56,7 @@ static int span(const bmm__problem *pr, int o, int64_t *lo, int64_t *hi)
     int64_t rows, cols;
     const bmm_stride *s = stride_of(pr, o);
     dims(pr, o, &rows, &cols);
-    const int64_t v[3] = { s->batch, s->row, s->col };
-    return bmm__span(pr->batch, rows, cols, v, lo, hi);
+    return bmm__span(pr->batch, rows, cols, s, lo, hi);
 }
 
 void bmm__spans(const bmm__problem *pr, int64_t lo[3], int64_t hi[3])
@@ -100,8 +96,7 @@ static bmm_status check_shape(const bmm__problem *pr, int64_t lo[3], int64_t hi[
                 "{%lld, %lld, %lld})", OPERAND[o], (long long)pr->batch, (long long)rows,
                 (long long)cols, (long long)s->batch, (long long)s->row, (long long)s->col);
     }
-    const int64_t c[3] = { pr->sc.batch, pr->sc.row, pr->sc.col };
-    if (bmm__self_overlaps(pr->batch, pr->n, pr->p, c))
+    if (bmm__self_overlaps(pr->batch, pr->n, pr->p, &pr->sc))
         return bmm__fail(BMM_EOVERLAP,
             "C overlaps itself: strides sc {%lld, %lld, %lld} map two elements of a "
             "batch %lld x %lld x %lld output to one address", (long long)pr->sc.batch,
@@ -164,8 +159,6 @@ bmm_status bmm__check_call(const bmm__problem *pr, const void *A, const void *B,
 
 void bmm__call_of(const bmm__problem *pr, int threads, bmm_call *c)
 {
-    int64_t s[3][3];
-    bmm__stride_arrays(pr, s);
-    bmm__call_init(c, pr->dtype, pr->batch, pr->n, pr->m, pr->p, s[0], s[1], s[2], pr->scalars,
-        threads, bmm__cpu_avx512_split());
+    bmm__call_init(c, pr->dtype, pr->batch, pr->n, pr->m, pr->p, &pr->sa, &pr->sb, &pr->sc,
+        pr->scalars, threads, bmm__cpu_avx512_split());
 }

@@ -9,12 +9,10 @@ BMM__DEFINE_GENERIC(generic_f64, double)
 void bmm__generic(const bmm__problem *pr, double alpha, double beta,
     const void *A, const void *B, void *C)
 {
-    int64_t s[3][3];
-    bmm__stride_arrays(pr, s);
     if (pr->dtype == BMM_F32)
-        generic_f32(pr->batch, pr->n, pr->m, pr->p, (float)alpha, (const float *)A, s[0],
-            (const float *)B, s[1], (float)beta, (float *)C, s[2]);
+        generic_f32(pr->batch, pr->n, pr->m, pr->p, (float)alpha, (const float *)A, &pr->sa,
+            (const float *)B, &pr->sb, (float)beta, (float *)C, &pr->sc);
     else
-        generic_f64(pr->batch, pr->n, pr->m, pr->p, alpha, (const double *)A, s[0],
-            (const double *)B, s[1], beta, (double *)C, s[2]);
+        generic_f64(pr->batch, pr->n, pr->m, pr->p, alpha, (const double *)A, &pr->sa,
+            (const double *)B, &pr->sb, beta, (double *)C, &pr->sc);
 }
