@@ -194,8 +194,9 @@ function M.from_problems(problems, spec)
         for _, sc in ipairs(spec.scalars) do
           if not (vec and redundant_in_vectors(sc, spec.scalars)) then
             local d = descriptor(pr, name, f, sc)
-            -- the across-batch form hands leftover items to the first form of its ISA
-            if f.kind == "xb" or f.kind == "pk" then d.fallback = first[sc] end
+            -- a form that computes several items together (vocab.lua's `fallback`) hands the
+            -- leftover items to the first form of its ISA
+            if vocab.form[f.kind].fallback then d.fallback = first[sc] end
             first[sc] = first[sc] or d
             out[#out + 1] = d
           end

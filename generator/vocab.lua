@@ -117,16 +117,13 @@ M.regimes = { "cache", "stream" }
 -- Thread classes (wisdom keys): one thread, or several.
 M.thread_classes = { "one", "many" }
 
--- word -> entry, for each list above that has words
+-- word -> entry, for the lists the generator looks words up in
 local function index(list, key)
   local by = {}
   for _, e in ipairs(list) do by[e[key]] = e end
   return by
 end
-M.dtype = index(M.dtypes, "word")
 M.layout = index(M.layouts, "word")
-M.isa = index(M.isas, "word")
-M.scalar = index(M.scalars, "word")
 M.need = index(M.needs, "word")
 M.form = index(M.forms, "kind")
 
