@@ -43,17 +43,10 @@ static void *prepare(const bench_case *c, const char **why)
 static void run(void *state, const bench_case *c)
 {
     const bmm_kernel_desc *k = state;
-    if (c->dtype == BMM_F32) {
-        bmm_f32_args g = { c->A, c->B, c->C, c->batch, c->sa.batch, c->sa.row, c->sb.batch,
-            c->sb.row, c->sc.batch, c->sc.row, 1.0f, 0.0f, c->n, c->m, c->p, c->sa.col, c->sb.col,
-            c->sc.col };
-        k->f32(&g);
-    } else {
-        bmm_f64_args g = { c->A, c->B, c->C, c->batch, c->sa.batch, c->sa.row, c->sb.batch,
-            c->sb.row, c->sc.batch, c->sc.row, 1.0, 0.0, c->n, c->m, c->p, c->sa.col, c->sb.col,
-            c->sc.col };
-        k->f64(&g);
-    }
+    const bmm_args g = { c->A, c->B, c->C, c->batch, c->sa.batch, c->sa.row, c->sb.batch,
+        c->sb.row, c->sc.batch, c->sc.row, 1.0, 0.0, c->n, c->m, c->p, c->sa.col, c->sb.col,
+        c->sc.col };
+    k->fn(&g);
 }
 
 const bench_contender bench_specialized = { "bmm-specialized", ok, info, prepare, run, bench_release_none, NULL };

@@ -60,11 +60,11 @@ static void release(sweep_case *s)
 static double best_of(const sweep_case *s, int threads, int reps)
 {
     double best = 1e30;
-    bmm__run_threads(s->k, &s->pr, 1, 0, s->A, s->B, s->C, threads);
+    bmm__run_threads(s->k, &s->pr, s->A, s->B, s->C, threads);
     for (int r = 0; r < 7; r++) {
         double t0 = now();
         for (int i = 0; i < reps; i++)
-            bmm__run_threads(s->k, &s->pr, 1, 0, s->A, s->B, s->C, threads);
+            bmm__run_threads(s->k, &s->pr, s->A, s->B, s->C, threads);
         double t = (now() - t0) / reps;
         best = t < best ? t : best;
     }
@@ -79,7 +79,7 @@ static double after_idle(const sweep_case *s, int threads, long idle_us)
     for (int r = 0; r < 51; r++) {
         nanosleep(&idle, NULL);
         double t0 = now();
-        bmm__run_threads(s->k, &s->pr, 1, 0, s->A, s->B, s->C, threads);
+        bmm__run_threads(s->k, &s->pr, s->A, s->B, s->C, threads);
         t[r] = now() - t0;
     }
     qsort(t, 51, sizeof t[0], cmp_double);

@@ -58,7 +58,7 @@ static const bmm_kernel_part parts[46] = {
 /* abi: the kernel ABI these descriptors were generated for (a literal, so a table compiled
  * against another bmm_kernel.h is refused at registration instead of misread). */
 const bmm_kernel_table bmm_table_default = {
-    3, "default", "0.1.0", "27b39c187500261f", 46, parts
+    4, "default", "0.1.0", "27b39c187500261f", 46, parts
 };
 
 #if defined(BMM_AUTO_REGISTER) && (defined(__GNUC__) || defined(__clang__))

@@ -143,14 +143,15 @@ local function block(desc, used, body, indent, out)
   end
 end
 
--- The declarations before the batch loop: operand pointers, and the row strides and scalars
--- the body used (shared with emit_simd.lua).
+-- The declarations before the batch loop: operand pointers of the dtype's type, and the row
+-- strides and scalars the body used, the scalars converted once from the ABI's doubles
+-- (shared with emit_simd.lua).
 function M.decls(desc, used)
   local ct = desc.ctype
   local decls = {
-    "    const " .. ct .. " *BMM_RESTRICT a = g->A;",
-    "    const " .. ct .. " *BMM_RESTRICT b = g->B;",
-    "    " .. ct .. " *BMM_RESTRICT c = g->C;",
+    "    const " .. ct .. " *BMM_RESTRICT a = (const " .. ct .. " *)g->A;",
+    "    const " .. ct .. " *BMM_RESTRICT b = (const " .. ct .. " *)g->B;",
+    "    " .. ct .. " *BMM_RESTRICT c = (" .. ct .. " *)g->C;",
   }
   for _, d in ipairs({ "n", "m", "p" }) do
     if desc[d] == 0 then decls[#decls + 1] = "    const int64_t " .. d .. " = g->" .. d .. ";" end
@@ -159,7 +160,9 @@ function M.decls(desc, used)
     if used[s] then decls[#decls + 1] = "    const int64_t " .. s .. " = g->" .. s .. ";" end
   end
   for _, s in ipairs({ "alpha", "beta" }) do
-    if used[s] then decls[#decls + 1] = "    const " .. ct .. " " .. s .. " = g->" .. s .. ";" end
+    if used[s] then
+      decls[#decls + 1] = "    const " .. ct .. " " .. s .. " = (" .. ct .. ")g->" .. s .. ";"
+    end
   end
   return decls
 end

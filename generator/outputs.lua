@@ -5,6 +5,7 @@ local options = require("options")
 local variants = require("variants")
 local isa = require("isa")
 local source = require("source")
+local vocab = require("vocab")
 
 local M = {}
 
@@ -26,7 +27,7 @@ local function descriptor(T, d, fn)
     form_enum = variants.FORMS[d.kind].enum, tile = util.cint(d.tile or 0),
     vectors = util.cint(d.vectors or 0),
     lanes = util.cint(d.lanes), prefetch = d.prefetch and "1" or "0", needs = needs,
-    fn_f32 = d.dtype == "f32" and fn or "NULL", fn_f64 = d.dtype == "f64" and fn or "NULL",
+    fn = fn,
   })
 end
 
@@ -227,6 +228,19 @@ local function bmm_types(dir)
   return table.concat(out, "\n")
 end
 
+-- The pair's entry points, one per dtype (vendor.c.in defines them from bmm_vocab.h's
+-- BMM_DTYPE_TYPES, made from the same list).
+local function vendor_entries(vname)
+  local out = {}
+  for _, e in ipairs(vocab.dtypes) do
+    local t, s = e.ctype, vname .. "_stride"
+    out[#out + 1] = "int " .. vname .. "_" .. e.blas .. "gemm_strided(int64_t batch, int64_t n, "
+      .. "int64_t m, int64_t p,\n    " .. t .. " alpha, const " .. t .. " *A, " .. s .. " sa, const "
+      .. t .. " *B, " .. s .. " sb,\n    " .. t .. " beta, " .. t .. " *C, " .. s .. " sc);"
+  end
+  return table.concat(out, "\n")
+end
+
 -- ctx (with rdir, the runtime folder) and descs -> puts vname .. ".c" and vname .. ".h":
 -- a self-contained pair, every kernel of the spec and a dispatcher (an amalgamation, as cJSON and sqlite ship).
 function M.vendor(ctx, descs, vname)
@@ -242,6 +256,7 @@ function M.vendor(ctx, descs, vname)
   }
   local h = {
     shapes = table.concat(shapes, ", "), dtypes = table.concat(spec.dtypes, ", "),
+    entries = vendor_entries(vname),
     layouts = table.concat(spec.layouts, ", "), isas = table.concat(spec.isas, ", "),
   }
   local c = {

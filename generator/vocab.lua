@@ -9,12 +9,15 @@
 local M = {}
 
 -- Element types. bmm.h's public bmm_dtype spells the same values (checked by vocab_out).
+-- `acc`: the type kernels accumulate and scale in (alpha and beta are rounded to it); `eps`:
+-- the elements' machine epsilon (tolerances of tests and of tuning's check); `blas`: the letter
+-- of its one-shot entry points (bmm_<blas>gemm_strided, and the vendored pair's).
 -- `numpy`, `torch`: the dtype's name there (nil where there is none: NumPy has no bfloat16).
 M.dtypes = {
   { word = "f32", enum = "BMM_F32", value = 1, ctype = "float", acc = "float", size = 4,
-    numpy = "float32", torch = "float32", doc = "IEEE binary32" },
+    eps = 2^-23, blas = "s", numpy = "float32", torch = "float32", doc = "IEEE binary32" },
   { word = "f64", enum = "BMM_F64", value = 2, ctype = "double", acc = "double", size = 8,
-    numpy = "float64", torch = "float64", doc = "IEEE binary64" },
+    eps = 2^-52, blas = "d", numpy = "float64", torch = "float64", doc = "IEEE binary64" },
 }
 
 -- Layout classes of kernels (all three operands alike). `spec`: a spec may ask for it (the

@@ -65,9 +65,13 @@ local function header(T, banner)
   for _, e in ipairs(vocab.forms) do
     if e.grain then grains[#grains + 1] = "    case " .. e.enum .. ": return " .. e.grain .. ";" end
   end
-  local elem_bytes = {}
+  local elem_bytes, eps, round, types = {}, {}, {}, {}
   for _, e in ipairs(vocab.dtypes) do
-    elem_bytes[#elem_bytes + 1] = "dtype == " .. util.cint(e.value) .. " ? " .. util.cint(e.size) .. " :"
+    types[#types + 1] = " \\\n    X(" .. table.concat({ util.cint(e.value), e.word, e.ctype, e.blas }, ", ") .. ")"
+    local is = "dtype == " .. util.cint(e.value) .. " ? "
+    elem_bytes[#elem_bytes + 1] = is .. util.cint(e.size) .. " :"
+    eps[#eps + 1] = is .. string.format("%.17g", e.eps) .. " :"
+    if e.acc ~= "double" then round[#round + 1] = is .. "(double)(" .. e.acc .. ")x :" end
   end
   local need_all = {}
   for _, e in ipairs(vocab.needs) do need_all[#need_all + 1] = e.enum end
@@ -81,7 +85,8 @@ local function header(T, banner)
       function(e) return e.doc end),
     targets = table.concat(targets, "\n"),
     dtype_words = cwords(by_value(vocab.dtypes, 0, "word", "?")),
-    elem_bytes = table.concat(elem_bytes, " "),
+    elem_bytes = table.concat(elem_bytes, " "), dtype_eps = table.concat(eps, " "),
+    scalar_round = table.concat(round, " "), dtype_types = table.concat(types),
     layout_words = cwords(lay_words),
     isa_words = cwords(by_value(vocab.isas, 0, "word", "?")),
     scalars_words = cwords(by_value(vocab.scalars, 0, "word", "?")),

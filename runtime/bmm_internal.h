@@ -20,15 +20,18 @@
 #include <time.h>
 
 #include "bmm.h"
+#include "bmm_generic.h"
 #include "bmm_kernel.h"
 #include "bmm_select.h"
 
-/* A problem, and the plan-cache key: fixed size, no padding, zero-filled, compared with memcmp. */
+/* A problem: what a kernel runs on, whole. Fixed size, no padding, zero-filled: the plan cache
+ * keys on it with its scalar values cleared (their class decides, bmm__problem_class). */
 typedef struct bmm__problem {
-    int32_t dtype;       /* BMM_F32 or BMM_F64 */
+    int32_t dtype;       /* bmm_dtype */
     int32_t scalars;     /* BMM_SCALARS_* class of (alpha, beta) */
     int64_t batch, n, m, p;
     bmm_stride sa, sb, sc;
+    double alpha, beta;  /* as the kernel gets them: rounded to the dtype's scalar type */
 } bmm__problem;
 
 /* FNV-1a of n bytes, continuing from h (start at BMM__FNV_BASIS): the plan cache, the wisdom
@@ -76,8 +79,8 @@ void bmm__note(const char *fmt, ...)
     ;
 
 /* problem.c */
-/* Strides of size-1 dimensions are normalized (bmm_select.h); the class is of the scalars
- * rounded to the dtype. */
+/* Strides of size-1 dimensions are normalized (bmm_select.h); alpha and beta are rounded to
+ * the dtype's scalar type (bmm__scalar_round), and their class is of the rounded values. */
 void bmm__problem_init(bmm__problem *pr, bmm_dtype dt, int64_t batch, int64_t n, int64_t m,
     int64_t p, bmm_stride sa, bmm_stride sb, bmm_stride sc, double alpha, double beta);
 size_t bmm__dtype_size(int dtype);
@@ -88,14 +91,11 @@ bmm_status bmm__check_call(const bmm__problem *pr, const void *A, const void *B,
 /* The lowest and highest element offset of each operand (lo <= 0 <= hi; a negative stride
  * reaches below the pointer); valid after a successful check. */
 void bmm__spans(const bmm__problem *pr, int64_t lo[3], int64_t hi[3]);
-/* x as the kernel sees it: rounded to float for BMM_F32. */
-double bmm__scalar_round(int dtype, double x);
 /* The class of a checked problem (bmm_select.h): what selection and wisdom read. */
 void bmm__call_of(const bmm__problem *pr, int threads, bmm_call *c);
 
 /* generic.c: any shape and strides; beta == 0 never reads C. */
-void bmm__generic(const bmm__problem *pr, double alpha, double beta,
-    const void *A, const void *B, void *C);
+void bmm__generic(const bmm__problem *pr, const void *A, const void *B, void *C);
 
 /* A path buffer's size: the cache directory's path is at most this long, less the room its
  * files' names take (cache.c refuses a longer one). */
@@ -206,8 +206,8 @@ size_t bmm__table_kernel_count(const bmm_kernel_table *t);
 unsigned bmm__config_epoch(void);
 void bmm__config_changed(void);
 /* run.c: runs kernel k (NULL: the generic path) on a checked problem. */
-void bmm__run(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha, double beta,
-    const void *A, const void *B, void *C);
+void bmm__run(const bmm_kernel_desc *k, const bmm__problem *pr, const void *A, const void *B,
+    void *C);
 
 /* threads.c */
 /* The threads a call asks for: bmm_set_num_threads, else BMM_NUM_THREADS, else OpenMP's
@@ -227,8 +227,8 @@ static inline int bmm__threads_awake(const bmm__problem *pr, int threads)
 /* Runs kernel k on a checked problem over at most `threads` threads (chunks of whole grains,
  * bitwise the serial result), serially where threads would nest, pile up or follow a fork;
  * returns how many ran. */
-int bmm__run_threads(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha,
-    double beta, const void *A, const void *B, void *C, int threads);
+int bmm__run_threads(const bmm_kernel_desc *k, const bmm__problem *pr, const void *A,
+    const void *B, void *C, int threads);
 
 /* wisdom.c */
 /* Imports $BMM_WISDOM once, at the first call of any kind (so a forget or export sees it). */
@@ -243,8 +243,8 @@ void bmm__wisdom_drop(const bmm_call *c);
 double bmm__tune_budget(void);
 /* Seconds per call of kernel k on these operands over `threads` threads: warm-up, then the
  * best of repetitions within budget seconds. */
-double bmm__time_kernel(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha,
-    double beta, const void *A, const void *B, void *C, double budget, int threads);
+double bmm__time_kernel(const bmm_kernel_desc *k, const bmm__problem *pr, const void *A,
+    const void *B, void *C, double budget, int threads);
 /* One candidate's timing (kernel NULL: the generic path). */
 typedef struct bmm__timing {
     const bmm_kernel_desc *kernel;
@@ -298,9 +298,9 @@ typedef struct bmm__choice {
 #define BMM__RETUNE (1u << 30)
 /* The planner: alpha == 0 needs no kernel (C = beta*C), else wisdom, else BMM_MEASURE times
  * the candidates (and records the winner if it could time them), else the static rule. Used
- * by plans, one-shot calls and bmm-tune alike. alpha as the kernel gets it; c->key.threads
- * is the class of `threads`, the count the plan runs with. */
-bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, double alpha,
-    unsigned flags, int threads, bmm__choice *out);
+ * by plans, one-shot calls and bmm-tune alike. c->key.threads is the class of `threads`, the
+ * count the plan runs with. */
+bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, unsigned flags, int threads,
+    bmm__choice *out);
 
 #endif

@@ -1,7 +1,7 @@
 /* bmm_kernel.h: the kernel ABI, shared by generated kernels and the runtime.
  *
- * Every generated kernel of a dtype has one signature: it takes one args struct, runs the
- * whole batch loop itself, and trusts its arguments (the runtime validated them once).
+ * Every generated kernel has one signature, whatever its dtype: it takes one args struct,
+ * runs the whole batch loop itself, and trusts its arguments (the runtime validated them once).
  * Each kernel comes with a descriptor; a generated file exports an array of them (a part),
  * and a generated table lists the parts. The runtime walks tables, never kernel names.
  * C99, and also valid C++, so vendored and consumer builds can include it. */
@@ -21,43 +21,33 @@ extern "C" {
 #define BMM_RESTRICT restrict
 #endif
 
-/* Arguments of one batched product. Strides in elements. Batch strides are read by every
- * kernel (0 broadcasts A or B); row strides by kernels whose layout takes them at run time
- * (BMM_LAYOUT_SF, BMM_LAYOUT_ANY); column strides only by BMM_LAYOUT_ANY kernels (every other
- * kernel serves unit column strides only); n, m and p only by shape-generic kernels (a
- * descriptor dimension of 0): a specialized kernel has its shape compiled in. */
-typedef struct bmm_f32_args {
-    const float *A;          /* first element of A_0 */
-    const float *B;          /* first element of B_0 */
-    float *C;                /* first element of C_0 */
+/* Arguments of one batched product, the same struct for every dtype: A, B and C point to
+ * elements of the kernel's dtype (its descriptor's: bmm_vocab.h's bmm__elem_bytes), strides
+ * count elements, and alpha and beta come as doubles that the kernel converts once to its
+ * scalar type (float for f32: the runtime passes values already rounded to it). Batch strides
+ * are read by every kernel (0 broadcasts A or B); row strides by kernels whose layout takes
+ * them at run time (BMM_LAYOUT_SF, BMM_LAYOUT_ANY); column strides only by BMM_LAYOUT_ANY
+ * kernels (every other kernel serves unit column strides only); n, m and p only by
+ * shape-generic kernels (a descriptor dimension of 0): a specialized kernel has its shape
+ * compiled in. */
+typedef struct bmm_args {
+    const void *A;           /* first element of A_0 */
+    const void *B;           /* first element of B_0 */
+    void *C;                 /* first element of C_0 */
     int64_t batch;           /* number of products, >= 1 */
-    int64_t sa_batch, sa_row;
-    int64_t sb_batch, sb_row;
-    int64_t sc_batch, sc_row;
-    float alpha, beta;
-    int64_t n, m, p;
-    int64_t sa_col, sb_col, sc_col;
-} bmm_f32_args;
-
-typedef struct bmm_f64_args {
-    const double *A;
-    const double *B;
-    double *C;
-    int64_t batch;
     int64_t sa_batch, sa_row;
     int64_t sb_batch, sb_row;
     int64_t sc_batch, sc_row;
     double alpha, beta;
     int64_t n, m, p;
     int64_t sa_col, sb_col, sc_col;
-} bmm_f64_args;
+} bmm_args;
 
-typedef void (*bmm_kernel_f32)(const bmm_f32_args *args);
-typedef void (*bmm_kernel_f64)(const bmm_f64_args *args);
+typedef void (*bmm_kernel_fn)(const bmm_args *args);
 
-/* The version of this ABI: the args structs, the descriptor and the table below. A table
+/* The version of this ABI: the args struct, the descriptor and the table below. A table
  * carries the version it was generated for, and the runtime refuses a table of another. */
-#define BMM_KERNEL_ABI 3
+#define BMM_KERNEL_ABI 4
 
 /* The words of the kernel space (layout classes BMM_LAYOUT_*, ISAs BMM_ISA_*, alpha/beta forms
  * BMM_SCALARS_*, forms BMM_FORM_*, needs BMM_NEEDS_*) are defined once, in generator/vocab.lua,
@@ -68,7 +58,7 @@ typedef void (*bmm_kernel_f64)(const bmm_f64_args *args);
 typedef struct bmm_kernel_desc {
     const char *name;        /* bmm_<dtype>_<n>x<m>x<p>_<layout>_<isa>[_<form>]_<scalars>, with
                               * n, m, p spelled as letters where run-time ("nxmx1") */
-    int dtype;               /* BMM_F32 or BMM_F64 */
+    int dtype;               /* bmm_dtype: BMM_F32, BMM_F64 */
     int32_t n, m, p;         /* C is n x p, A is n x m, B is m x p; 0: any (read at run time) */
     int layout;              /* BMM_LAYOUT_* */
     int isa;                 /* BMM_ISA_* */
@@ -80,8 +70,8 @@ typedef struct bmm_kernel_desc {
     int32_t lanes;           /* elements per vector register (ISA and dtype); 1: portable C */
     int prefetch;            /* 1: also prefetches the next batch item's rows of A and B */
     unsigned needs;          /* BMM_NEEDS_* */
-    bmm_kernel_f32 f32;      /* set when dtype == BMM_F32, else NULL */
-    bmm_kernel_f64 f64;      /* set when dtype == BMM_F64, else NULL */
+    bmm_kernel_fn fn;        /* NULL: a vector kernel compiled out (not an x86 GCC/Clang
+                              * build); never for portable C */
 } bmm_kernel_desc;
 
 typedef struct bmm_kernel_part {

@@ -277,7 +277,7 @@ static inline int bmm__specialized(const bmm_kernel_desc *k)
 static inline int bmm__applies(const bmm_kernel_desc *k, const bmm_call *c, int max_isa)
 {
     return k->dtype == c->key.dtype && bmm__shape_admits(k, c->key.n, c->key.m, c->key.p)
-        && k->isa <= max_isa && (k->dtype == BMM_F32 ? k->f32 != NULL : k->f64 != NULL)
+        && k->isa <= max_isa && k->fn != NULL
         && bmm__scalars_fit(k->scalars, c->key.scalars) && ((c->fits >> k->layout) & 1u)
         && (k->needs & ~c->meets) == 0;
 }

@@ -11,6 +11,14 @@
 
 #include <stdint.h>
 
+/* On a helper that a file including this header may leave unused (a vendored file pastes the
+ * headers whole; Clang warns of an unused static inline function in the file itself). */
+#if defined(__GNUC__)
+#define BMM__MAYBE_UNUSED __attribute__((unused))
+#else
+#define BMM__MAYBE_UNUSED
+#endif
+
 /* Layout classes of kernels (all three operands alike). */
 enum {
     BMM_LAYOUT_BF = 1,  /* bf: row strides compiled in (rows packed: row stride == cols), unit column stride */
@@ -79,6 +87,12 @@ enum {
 #define BMM_REGIME_WORDS { "cache", "stream" }
 #define BMM_THREADS_WORDS { "one", "many" }
 
+/* Every dtype as X(value, word, C element type, letter of its entry points): the per-type code
+ * (the reference loop, element access, the vendored entry points) is instantiated from it. */
+#define BMM_DTYPE_TYPES(X) \
+    X(1, f32, float, s) \
+    X(2, f64, double, d)
+
 /* What each alpha/beta form has folded in, indexed by BMM_SCALARS_*: word, fixes alpha,
  * fixes beta, alpha, beta (an initializer of bmm_select.h's bmm_scalar_form). */
 #define BMM_SCALAR_FORMS { \
@@ -93,6 +107,20 @@ enum {
 static inline int bmm__elem_bytes(int dtype)
 {
     return dtype == 1 ? 4 : dtype == 2 ? 8 : 0;
+}
+
+/* The machine epsilon of a dtype's elements; 0 for none. */
+static inline BMM__MAYBE_UNUSED double bmm__dtype_eps(int dtype)
+{
+    return dtype == 1 ? 1.1920928955078125e-07 : dtype == 2 ? 2.2204460492503131e-16 : 0;
+}
+
+/* x rounded to a dtype's accumulation type, which its kernels scale in: what alpha and beta
+ * are as a kernel gets them. Round two values in two calls of an out-of-line function: GCC
+ * 12.2 at -O2 merges adjacent round trips into one vector round trip and drops it. */
+static inline BMM__MAYBE_UNUSED double bmm__scalar_round(int dtype, double x)
+{
+    return dtype == 1 ? (double)(float)x : x;
 }
 
 /* Items a kernel of this form computes together (the rest of the batch, batch % grain items,

@@ -47,18 +47,6 @@ bmm_stride th_stride(int layout, int64_t rows, int64_t cols, int64_t batch, unsi
     }
 }
 
-static double get(int dt, const void *p, int64_t i)
-{
-    return dt == BMM_F32 ? (double)((const float *)p)[i] : ((const double *)p)[i];
-}
-
-static void set(int dt, void *p, int64_t i, double v)
-{
-    if (dt == BMM_F32)
-        ((float *)p)[i] = (float)v;
-    else
-        ((double *)p)[i] = v;
-}
 
 /* bytes that end where a page ends, the next page inaccessible: reading one byte past them
  * faults. */
@@ -127,7 +115,8 @@ void th_case_init(th_case *tc, bmm_dtype dt, int64_t batch, int64_t n, int64_t m
         tc->buf[o] = malloc((size_t)(e > 0 ? e : 1) * es);
         assert_non_null(tc->buf[o]);
         for (int64_t i = 0; i < e; i++)
-            set(dt, tc->buf[o], i, o < 2 ? (double)(rnd(&seed) % 2001) / 1000.0 - 1.0 : SENTINEL);
+            bmm__elem_set(dt, tc->buf[o], i,
+                o < 2 ? (double)(rnd(&seed) % 2001) / 1000.0 - 1.0 : SENTINEL);
     }
     point(tc);
     /* C's own elements (the normalized strides reach them as the given ones do): random, or NaN */
@@ -136,7 +125,8 @@ void th_case_init(th_case *tc, bmm_dtype dt, int64_t batch, int64_t n, int64_t m
         for (int64_t i = 0; i < n; i++)
             for (int64_t j = 0; j < p; j++) {
                 int64_t at = t * s->batch + i * s->row + j * s->col;
-                set(dt, tc->C, at, c_nan ? NAN : (double)(rnd(&seed) % 2001) / 1000.0 - 1.0);
+                bmm__elem_set(dt, tc->C, at,
+                    c_nan ? NAN : (double)(rnd(&seed) % 2001) / 1000.0 - 1.0);
             }
     memcpy(tc->buf[3], tc->buf[2], (size_t)tc->ext[2] * es);
 }
@@ -169,7 +159,7 @@ void th_check(const th_case *tc, const void *want, double c, const char *what)
 {
     const bmm__problem *pr = &tc->pr;
     int dt = pr->dtype;
-    double eps = dt == BMM_F32 ? FLT_EPSILON : DBL_EPSILON;
+    double eps = bmm__dtype_eps(dt);
     double worst = 0, worst_err = 0, worst_ref = 0, worst_got = 0;
     int64_t wt = -1, wi = -1, wj = -1;
     char *is_c = calloc((size_t)tc->ext[2], 1);
@@ -179,21 +169,23 @@ void th_check(const th_case *tc, const void *want, double c, const char *what)
             for (int64_t j = 0; j < pr->p; j++) {
                 long double acc = 0, mag = 0;
                 for (int64_t k = 0; k < pr->m; k++) {
-                    long double a = get(dt, tc->A, t * pr->sa.batch + i * pr->sa.row + k * pr->sa.col);
-                    long double b = get(dt, tc->B, t * pr->sb.batch + k * pr->sb.row + j * pr->sb.col);
+                    long double a = bmm__elem_get(dt, tc->A,
+                        t * pr->sa.batch + i * pr->sa.row + k * pr->sa.col);
+                    long double b = bmm__elem_get(dt, tc->B,
+                        t * pr->sb.batch + k * pr->sb.row + j * pr->sb.col);
                     acc += a * b;
                     mag += fabsl(a * b);
                 }
                 int64_t at = t * pr->sc.batch + i * pr->sc.row + j * pr->sc.col;
                 is_c[at + tc->off[2]] = 1;
-                long double c0 = tc->beta != 0 ? get(dt, tc->C0, at) : 0;
+                long double c0 = tc->beta != 0 ? bmm__elem_get(dt, tc->C0, at) : 0;
                 if (tc->alpha == 0)  /* BLAS: A and B are not read */
                     acc = mag = 0;
                 long double ref = (long double)tc->alpha * acc + (long double)tc->beta * c0;
                 double bound = c * (double)pr->m * eps
                     * (fabs(tc->alpha) * (double)mag + fabs(tc->beta) * fabsl(c0)) + DBL_MIN;
-                double got = get(dt, tc->C, at);
-                double target = want ? get(dt, want, at + tc->off[2]) : (double)ref;
+                double got = bmm__elem_get(dt, tc->C, at);
+                double target = want ? bmm__elem_get(dt, want, at + tc->off[2]) : (double)ref;
                 double err = fabs(got - target);
                 double ratio = isnan(err) ? INFINITY : err / bound;  /* NaN: the worst */
                 if (ratio > worst || wt < 0) {
@@ -206,13 +198,14 @@ void th_check(const th_case *tc, const void *want, double c, const char *what)
             }
     int64_t bad_pad = -1;
     for (int64_t x = 0; x < tc->ext[2] && bad_pad < 0; x++)
-        if (!is_c[x] && get(dt, tc->buf[2], x) != get(dt, tc->buf[3], x))
+        if (!is_c[x] && bmm__elem_get(dt, tc->buf[2], x) != bmm__elem_get(dt, tc->buf[3], x))
             bad_pad = x;
     free(is_c);
     if (worst > 1.0) {
+        static const char *const DTYPE[] = BMM_DTYPE_WORDS;
         print_error("%s: %s %lldx%lldx%lld batch %lld alpha %g beta %g: worst error %.3g "
                     "(%.3g x the bound) at (batch %lld, i %lld, j %lld): got %.17g want %.17g\n",
-            what, dt == BMM_F32 ? "f32" : "f64", (long long)pr->n, (long long)pr->m,
+            what, DTYPE[dt], (long long)pr->n, (long long)pr->m,
             (long long)pr->p, (long long)pr->batch, tc->alpha, tc->beta, worst_err, worst,
             (long long)wt, (long long)wi, (long long)wj, worst_got, worst_ref);
         fail();

@@ -238,13 +238,11 @@ static void test_inside_parallel(void **state)
     {
         int t = omp_get_thread_num();
         if (t < 2)
-            ran[t] = bmm__run_threads(NULL, &pr[t], b[t].tc.alpha, b[t].tc.beta, b[t].tc.A,
-                b[t].tc.B, b[t].tc.C, 8);
+            ran[t] = bmm__run_threads(NULL, &pr[t], b[t].tc.A, b[t].tc.B, b[t].tc.C, 8);
     }
 #else
     for (int t = 0; t < 2; t++)
-        ran[t] = bmm__run_threads(NULL, &pr[t], b[t].tc.alpha, b[t].tc.beta, b[t].tc.A,
-            b[t].tc.B, b[t].tc.C, 8);
+        ran[t] = bmm__run_threads(NULL, &pr[t], b[t].tc.A, b[t].tc.B, b[t].tc.C, 8);
 #endif
     for (int i = 0; i < 2; i++) {
         assert_int_equal(ran[i], 1);
@@ -302,8 +300,7 @@ static void test_fork(void **state)
     (void)state;
     big b;
     big_init(&b, 20011, 13, 13, 13);
-    int parent_ran = bmm__run_threads(NULL, &b.tc.pr, b.tc.alpha, b.tc.beta, b.tc.A, b.tc.B,
-        b.tc.C, 2);
+    int parent_ran = bmm__run_threads(NULL, &b.tc.pr, b.tc.A, b.tc.B, b.tc.C, 2);
 #ifdef _OPENMP
     assert_int_equal(parent_ran, 2);
 #else
@@ -321,7 +318,7 @@ static void test_fork(void **state)
         th_case_reset(&b.tc);
         bad |= bmm_execute(pl, tc->A, tc->B, tc->C) != BMM_OK;
         bmm_plan_destroy(pl);
-        bad |= bmm__run_threads(NULL, &b.tc.pr, tc->alpha, tc->beta, tc->A, tc->B, tc->C, 2) != 1;
+        bad |= bmm__run_threads(NULL, &b.tc.pr, tc->A, tc->B, tc->C, 2) != 1;
         _exit(bad ? 1 : 0);
     }
     int status = 0;
@@ -332,8 +329,7 @@ static void test_fork(void **state)
         fail();
     }
     th_case_reset(&b.tc);  /* the parent still runs threads */
-    assert_int_equal(bmm__run_threads(NULL, &b.tc.pr, b.tc.alpha, b.tc.beta, b.tc.A, b.tc.B,
-                         b.tc.C, 2), parent_ran);
+    assert_int_equal(bmm__run_threads(NULL, &b.tc.pr, b.tc.A, b.tc.B, b.tc.C, 2), parent_ran);
     th_check(&b.tc, NULL, 4.0, "parent after fork");
     th_case_free(&b.tc);
 }

@@ -55,10 +55,10 @@ static void run_one(const bmm_kernel_desc *k, int64_t batch, int layout, int bro
         th_case_free(&tc);
         return;
     }
-    bmm__run(NULL, &tc.pr, alpha, beta, tc.A, tc.B, tc.C);  /* test_generic checks it */
+    bmm__run(NULL, &tc.pr, tc.A, tc.B, tc.C);  /* test_generic checks it */
     void *want = th_copy_c(&tc);
     th_case_reset(&tc);
-    bmm__run(k, &tc.pr, alpha, beta, tc.A, tc.B, tc.C);
+    bmm__run(k, &tc.pr, tc.A, tc.B, tc.C);
     th_check(&tc, want, 4.0, what);
     free(want);
     th_case_free(&tc);
@@ -106,10 +106,10 @@ static void run_any(const bmm_kernel_desc *k, int64_t batch, int64_t n, int64_t 
         fail();
     }
     if (should) {
-        bmm__run(NULL, &tc.pr, ab[0], ab[1], tc.A, tc.B, tc.C);
+        bmm__run(NULL, &tc.pr, tc.A, tc.B, tc.C);
         void *want = th_copy_c(&tc);
         th_case_reset(&tc);
-        bmm__run(k, &tc.pr, ab[0], ab[1], tc.A, tc.B, tc.C);
+        bmm__run(k, &tc.pr, tc.A, tc.B, tc.C);
         th_check(&tc, want, 4.0, what);
         free(want);
     }
@@ -133,12 +133,12 @@ static void same_bits_on_threads(const bmm_kernel_desc *k, int64_t n, int64_t m,
     bmm__call_of(&tc.pr, 1, &call);
     assert_true(bmm__kernel_applies(k, &call));
     size_t bytes = (size_t)tc.ext[2] * bmm__dtype_size(k->dtype);
-    assert_int_equal(bmm__run_threads(k, &tc.pr, ab[0], ab[1], tc.A, tc.B, tc.C, 1), 1);
+    assert_int_equal(bmm__run_threads(k, &tc.pr, tc.A, tc.B, tc.C, 1), 1);
     void *one = th_copy_c(&tc);
     static const int counts[] = { 2, 3, 8 };
     for (int i = 0; i < 3; i++) {
         th_case_reset(&tc);
-        int ran = bmm__run_threads(k, &tc.pr, ab[0], ab[1], tc.A, tc.B, tc.C, counts[i]);
+        int ran = bmm__run_threads(k, &tc.pr, tc.A, tc.B, tc.C, counts[i]);
 #ifdef BMM_TEST_OPENMP
         int64_t grains = batch / bmm__batch_grain(k);
         assert_int_equal(ran, counts[i] < grains ? counts[i] : grains);

@@ -51,7 +51,7 @@ static void wisdom_without_planner(void **state)
     remove(path);
 }
 
-static void f32_2x2x2(const bmm_f32_args *g)
+static void f32_2x2x2(const bmm_args *g)
 {
     (void)g;
 }
@@ -61,7 +61,7 @@ static void registering_bumps_the_epoch(void **state)
     (void)state;
     static const bmm_kernel_desc ks[] = {
         { "layers_f32_2x2x2_bf_c99_ab", BMM_F32, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_C99,
-            BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, f32_2x2x2, NULL },
+            BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, f32_2x2x2 },
     };
     static const bmm_kernel_part part = { 1, ks };
     static const bmm_kernel_table t = { BMM_KERNEL_ABI, "layers", "0", "0", 1, &part };

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -153,6 +154,46 @@ static void test_oneshot_cache_uses_callers_scalars(void **state)
         }
 }
 
+/* One one-shot call of f32 4x4x4 (batch 7) with these scalars, its BMM_VERBOSE notes in
+ * note; checked against the reference. */
+static void oneshot_noted(double alpha, double beta, unsigned seed, char *note, size_t len)
+{
+    bmm_stride s = bmm_stride_batch_first(4, 4);
+    th_case tc;
+    th_case_init(&tc, BMM_F32, 7, 4, 4, 4, s, s, s, alpha, beta, seed, 0);
+    FILE *tmp = tmpfile();
+    assert_non_null(tmp);
+    int saved = dup(2);
+    fflush(stderr);
+    dup2(fileno(tmp), 2);
+    bmm_status st = bmm_sgemm_strided(7, 4, 4, 4, (float)alpha, tc.A, s, tc.B, s, (float)beta,
+        tc.C, s);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(tmp);
+    note[fread(note, 1, len - 1, tmp)] = 0;
+    fclose(tmp);
+    assert_int_equal(st, BMM_OK);
+    th_check(&tc, NULL, 4.0, "one-shot");
+    th_case_free(&tc);
+}
+
+/* alpha = 0 runs no kernel (C = beta C), and shares its class (ab) with every other alpha: it
+ * must not become the class's cached choice, or later calls of the class run the generic path. */
+static void test_oneshot_alpha_zero_is_not_cached(void **state)
+{
+    (void)state;
+    char note[4096];
+    setenv("BMM_VERBOSE", "1", 1);
+    bmm_wisdom_forget();  /* no cached choice of the class yet */
+    oneshot_noted(0, 1.5, 31, note, sizeof note);
+    oneshot_noted(0.5, 1.5, 32, note, sizeof note);
+    unsetenv("BMM_VERBOSE");
+    printf("after alpha = 0, alpha = 0.5 says: %s", note);
+    assert_non_null(strstr(note, "chose bmm_f32_4x4x4_"));
+}
+
 typedef struct {
     int id;
     int failures;
@@ -225,6 +266,7 @@ int main(void)
         cmocka_unit_test(test_attention_shapes_use_kernels),
         cmocka_unit_test(test_measure_records_wisdom),
         cmocka_unit_test(test_oneshot_cache_uses_callers_scalars),
+        cmocka_unit_test(test_oneshot_alpha_zero_is_not_cached),
         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests_name("plan", tests, NULL, NULL);

@@ -9,24 +9,26 @@
 static int calls;
 
 /* A hand-written kernel for 1x2x3 f32 in the generated ABI, with a call counter. */
-static void k_1x2x3(const bmm_f32_args *g)
+static void k_1x2x3(const bmm_args *g)
 {
     calls++;
+    const float alpha = (float)g->alpha, beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; t++) {
-        const float *a = g->A + t * g->sa_batch, *b = g->B + t * g->sb_batch;
-        float *c = g->C + t * g->sc_batch;
+        const float *a = (const float *)g->A + t * g->sa_batch;
+        const float *b = (const float *)g->B + t * g->sb_batch;
+        float *c = (float *)g->C + t * g->sc_batch;
         for (int j = 0; j < 3; j++) {
-            float v = g->alpha * (a[0] * b[j] + a[1] * b[3 + j]);
-            c[j] = g->beta != 0 ? v + g->beta * c[j] : v;
+            float v = alpha * (a[0] * b[j] + a[1] * b[3 + j]);
+            c[j] = beta != 0 ? v + beta * c[j] : v;
         }
     }
 }
 
 static const bmm_kernel_desc kernels[] = {
     { "test_f32_1x2x3_bf_c99_ab", BMM_F32, 1, 2, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB,
-        BMM_FORM_UNROLL, 0, 0, 1, 0, 0, k_1x2x3, NULL },
+        BMM_FORM_UNROLL, 0, 0, 1, 0, 0, k_1x2x3 },
     { "test_f32_1x2x3_bf_c99_b0", BMM_F32, 1, 2, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0,
-        BMM_FORM_UNROLL, 0, 0, 1, 0, 0, k_1x2x3, NULL },
+        BMM_FORM_UNROLL, 0, 0, 1, 0, 0, k_1x2x3 },
 };
 static const bmm_kernel_part parts[] = { { 2, kernels } };
 static const bmm_kernel_table extra = { BMM_KERNEL_ABI, "extra", "0.1.0", "0123456789abcdef", 1,
@@ -49,7 +51,7 @@ static void malformed_tables_are_refused(void **state)
     assert_int_equal(bmm_register_kernels(&t), BMM_EINVAL);
     assert_non_null(strstr(bmm_last_error(), "malformed"));
     bad[0] = kernels[0];
-    bad[0].f32 = NULL;  /* a portable C kernel must have its function */
+    bad[0].fn = NULL;  /* a portable C kernel must have its function */
     assert_int_equal(bmm_register_kernels(&t), BMM_EINVAL);
     bad[0] = kernels[0];
     bad[0].form = BMM_FORM_COUNT;  /* typed fields are checked too */

@@ -15,7 +15,7 @@
 
 static char path[256];
 
-static void f32_noop(const bmm_f32_args *g)
+static void f32_noop(const bmm_args *g)
 {
     (void)g;  /* never chosen: its shape is never called */
 }
@@ -110,7 +110,7 @@ static void test_many_threads(void **state)
         snprintf(names[t][0], sizeof names[t][0], "threads_%d_f32_9x9x9_bf_c99_ab", t);
         snprintf(names[t][1], sizeof names[t][1], "threads-%d", t);
         descs[t][0] = (bmm_kernel_desc){ names[t][0], BMM_F32, 9, 9, 9, BMM_LAYOUT_BF,
-            BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, f32_noop, NULL };
+            BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, f32_noop };
         parts[t] = (bmm_kernel_part){ 1, descs[t] };
         tables[t] = (bmm_kernel_table){ BMM_KERNEL_ABI, names[t][1], "0", "0", 1, &parts[t] };
     }

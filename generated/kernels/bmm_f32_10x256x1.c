@@ -11,11 +11,11 @@
  * f32 C(10x1) = A*B (alpha = 1, beta = 0: C is not read), A 10x256, B 256x1; layout bf, isa c99, form unroll.
  * Cost per matrix: 5110 flops executed, 5120 loads (A 2560, B 2560, C 0), 10 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_10x256x1_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_10x256x1_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -2617,11 +2617,11 @@ static void bmm_f32_10x256x1_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(10x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 10x256, B 256x1; layout bf, isa c99, form unroll.
  * Cost per matrix: 5120 flops executed, 5130 loads (A 2560, B 2560, C 10), 10 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_10x256x1_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_10x256x1_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -5223,12 +5223,12 @@ static void bmm_f32_10x256x1_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(10x1) = alpha*A*B (beta = 0: C is not read), A 10x256, B 256x1; layout bf, isa c99, form unroll.
  * Cost per matrix: 5120 flops executed, 5120 loads (A 2560, B 2560, C 0), 10 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_10x256x1_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_10x256x1_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -7830,13 +7830,13 @@ static void bmm_f32_10x256x1_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(10x1) = alpha*A*B + beta*C (beta != 0), A 10x256, B 256x1; layout bf, isa c99, form unroll.
  * Cost per matrix: 5140 flops executed, 5130 loads (A 2560, B 2560, C 10), 10 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_10x256x1_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_10x256x1_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -10439,11 +10439,11 @@ static void bmm_f32_10x256x1_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(10x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 10x256, B 256x1; layout bf, isa avx2, form dot.
  * Cost per matrix: 5120 useful flops in 320 vector arithmetic ops, 10 vector accumulators,
  * 352 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_10x256x1_bf_avx2_dot_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_10x256x1_bf_avx2_dot_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0 = _mm256_loadu_ps(&b[0]);
@@ -10821,12 +10821,12 @@ static BMM_TARGET_AVX2 void bmm_f32_10x256x1_bf_avx2_dot_a1b1(const bmm_f32_args
  * f32 C(10x1) = alpha*A*B (beta = 0: C is not read), A 10x256, B 256x1; layout bf, isa avx2, form dot.
  * Cost per matrix: 5120 useful flops in 320 vector arithmetic ops, 10 vector accumulators,
  * 352 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_10x256x1_bf_avx2_dot_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_10x256x1_bf_avx2_dot_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0 = _mm256_loadu_ps(&b[0]);
@@ -11204,13 +11204,13 @@ static BMM_TARGET_AVX2 void bmm_f32_10x256x1_bf_avx2_dot_b0(const bmm_f32_args *
  * f32 C(10x1) = alpha*A*B + beta*C (beta != 0), A 10x256, B 256x1; layout bf, isa avx2, form dot.
  * Cost per matrix: 5120 useful flops in 320 vector arithmetic ops, 10 vector accumulators,
  * 352 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_10x256x1_bf_avx2_dot_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_10x256x1_bf_avx2_dot_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0 = _mm256_loadu_ps(&b[0]);
@@ -11588,11 +11588,11 @@ static BMM_TARGET_AVX2 void bmm_f32_10x256x1_bf_avx2_dot_ab(const bmm_f32_args *
  * f32 C(10x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 10x256, B 256x1; layout bf, isa avx512, form dot.
  * Cost per matrix: 5120 useful flops in 160 vector arithmetic ops, 10 vector accumulators,
  * 176 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_10x256x1_bf_avx512_dot_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_10x256x1_bf_avx512_dot_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0 = _mm512_loadu_ps(&b[0]);
@@ -11794,12 +11794,12 @@ static BMM_TARGET_AVX512 void bmm_f32_10x256x1_bf_avx512_dot_a1b1(const bmm_f32_
  * f32 C(10x1) = alpha*A*B (beta = 0: C is not read), A 10x256, B 256x1; layout bf, isa avx512, form dot.
  * Cost per matrix: 5120 useful flops in 160 vector arithmetic ops, 10 vector accumulators,
  * 176 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_10x256x1_bf_avx512_dot_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_10x256x1_bf_avx512_dot_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0 = _mm512_loadu_ps(&b[0]);
@@ -12001,13 +12001,13 @@ static BMM_TARGET_AVX512 void bmm_f32_10x256x1_bf_avx512_dot_b0(const bmm_f32_ar
  * f32 C(10x1) = alpha*A*B + beta*C (beta != 0), A 10x256, B 256x1; layout bf, isa avx512, form dot.
  * Cost per matrix: 5120 useful flops in 160 vector arithmetic ops, 10 vector accumulators,
  * 176 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_10x256x1_bf_avx512_dot_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_10x256x1_bf_avx512_dot_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0 = _mm512_loadu_ps(&b[0]);
@@ -12208,11 +12208,11 @@ static BMM_TARGET_AVX512 void bmm_f32_10x256x1_bf_avx512_dot_ab(const bmm_f32_ar
  * f32 C(10x1) = A*B (alpha = 1, beta = 0: C is not read), A 10x256, B 256x1; layout sf, isa c99, form unroll.
  * Cost per matrix: 5110 flops executed, 5120 loads (A 2560, B 2560, C 0), 10 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_10x256x1_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_10x256x1_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -14817,11 +14817,11 @@ static void bmm_f32_10x256x1_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(10x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 10x256, B 256x1; layout sf, isa c99, form unroll.
  * Cost per matrix: 5120 flops executed, 5130 loads (A 2560, B 2560, C 10), 10 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_10x256x1_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_10x256x1_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -17426,15 +17426,15 @@ static void bmm_f32_10x256x1_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(10x1) = alpha*A*B (beta = 0: C is not read), A 10x256, B 256x1; layout sf, isa c99, form unroll.
  * Cost per matrix: 5120 flops executed, 5120 loads (A 2560, B 2560, C 0), 10 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_10x256x1_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_10x256x1_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -20036,16 +20036,16 @@ static void bmm_f32_10x256x1_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(10x1) = alpha*A*B + beta*C (beta != 0), A 10x256, B 256x1; layout sf, isa c99, form unroll.
  * Cost per matrix: 5140 flops executed, 5130 loads (A 2560, B 2560, C 10), 10 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_10x256x1_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_10x256x1_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -22648,11 +22648,11 @@ static void bmm_f32_10x256x1_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(10x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 10x256, B 256x1; layout sf, isa avx2, form dot.
  * Cost per matrix: 5120 useful flops in 320 vector arithmetic ops, 10 vector accumulators,
  * 608 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_10x256x1_sf_avx2_dot_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_10x256x1_sf_avx2_dot_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -23035,15 +23035,15 @@ static BMM_TARGET_AVX2 void bmm_f32_10x256x1_sf_avx2_dot_a1b1(const bmm_f32_args
  * f32 C(10x1) = alpha*A*B (beta = 0: C is not read), A 10x256, B 256x1; layout sf, isa avx2, form dot.
  * Cost per matrix: 5120 useful flops in 320 vector arithmetic ops, 10 vector accumulators,
  * 608 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_10x256x1_sf_avx2_dot_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_10x256x1_sf_avx2_dot_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     float bcol[256];
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t k = 0; k < 256; ++k) bcol[k] = b[k * sb_row];
@@ -23423,16 +23423,16 @@ static BMM_TARGET_AVX2 void bmm_f32_10x256x1_sf_avx2_dot_b0(const bmm_f32_args *
  * f32 C(10x1) = alpha*A*B + beta*C (beta != 0), A 10x256, B 256x1; layout sf, isa avx2, form dot.
  * Cost per matrix: 5120 useful flops in 320 vector arithmetic ops, 10 vector accumulators,
  * 608 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_10x256x1_sf_avx2_dot_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_10x256x1_sf_avx2_dot_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     float bcol[256];
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t k = 0; k < 256; ++k) bcol[k] = b[k * sb_row];
@@ -23812,11 +23812,11 @@ static BMM_TARGET_AVX2 void bmm_f32_10x256x1_sf_avx2_dot_ab(const bmm_f32_args *
  * f32 C(10x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 10x256, B 256x1; layout sf, isa avx512, form dot.
  * Cost per matrix: 5120 useful flops in 160 vector arithmetic ops, 10 vector accumulators,
  * 432 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_10x256x1_sf_avx512_dot_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_10x256x1_sf_avx512_dot_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -24023,15 +24023,15 @@ static BMM_TARGET_AVX512 void bmm_f32_10x256x1_sf_avx512_dot_a1b1(const bmm_f32_
  * f32 C(10x1) = alpha*A*B (beta = 0: C is not read), A 10x256, B 256x1; layout sf, isa avx512, form dot.
  * Cost per matrix: 5120 useful flops in 160 vector arithmetic ops, 10 vector accumulators,
  * 432 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_10x256x1_sf_avx512_dot_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_10x256x1_sf_avx512_dot_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     float bcol[256];
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t k = 0; k < 256; ++k) bcol[k] = b[k * sb_row];
@@ -24235,16 +24235,16 @@ static BMM_TARGET_AVX512 void bmm_f32_10x256x1_sf_avx512_dot_b0(const bmm_f32_ar
  * f32 C(10x1) = alpha*A*B + beta*C (beta != 0), A 10x256, B 256x1; layout sf, isa avx512, form dot.
  * Cost per matrix: 5120 useful flops in 160 vector arithmetic ops, 10 vector accumulators,
  * 432 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_10x256x1_sf_avx512_dot_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_10x256x1_sf_avx512_dot_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     float bcol[256];
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t k = 0; k < 256; ++k) bcol[k] = b[k * sb_row];
@@ -24444,24 +24444,24 @@ static BMM_TARGET_AVX512 void bmm_f32_10x256x1_sf_avx512_dot_ab(const bmm_f32_ar
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_10x256x1[20] = {
-    { "bmm_f32_10x256x1_bf_c99_a1b0", BMM_F32, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_10x256x1_bf_c99_a1b0, NULL },
-    { "bmm_f32_10x256x1_bf_c99_a1b1", BMM_F32, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_10x256x1_bf_c99_a1b1, NULL },
-    { "bmm_f32_10x256x1_bf_c99_b0", BMM_F32, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_10x256x1_bf_c99_b0, NULL },
-    { "bmm_f32_10x256x1_bf_c99_ab", BMM_F32, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_10x256x1_bf_c99_ab, NULL },
-    { "bmm_f32_10x256x1_bf_avx2_dot_a1b1", BMM_F32, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_10x256x1_bf_avx2_dot_a1b1), NULL },
-    { "bmm_f32_10x256x1_bf_avx2_dot_b0", BMM_F32, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_10x256x1_bf_avx2_dot_b0), NULL },
-    { "bmm_f32_10x256x1_bf_avx2_dot_ab", BMM_F32, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_10x256x1_bf_avx2_dot_ab), NULL },
-    { "bmm_f32_10x256x1_bf_avx512_dot_a1b1", BMM_F32, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_10x256x1_bf_avx512_dot_a1b1), NULL },
-    { "bmm_f32_10x256x1_bf_avx512_dot_b0", BMM_F32, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_10x256x1_bf_avx512_dot_b0), NULL },
-    { "bmm_f32_10x256x1_bf_avx512_dot_ab", BMM_F32, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_10x256x1_bf_avx512_dot_ab), NULL },
-    { "bmm_f32_10x256x1_sf_c99_a1b0", BMM_F32, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_10x256x1_sf_c99_a1b0, NULL },
-    { "bmm_f32_10x256x1_sf_c99_a1b1", BMM_F32, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_10x256x1_sf_c99_a1b1, NULL },
-    { "bmm_f32_10x256x1_sf_c99_b0", BMM_F32, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_10x256x1_sf_c99_b0, NULL },
-    { "bmm_f32_10x256x1_sf_c99_ab", BMM_F32, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_10x256x1_sf_c99_ab, NULL },
-    { "bmm_f32_10x256x1_sf_avx2_dot_a1b1", BMM_F32, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_10x256x1_sf_avx2_dot_a1b1), NULL },
-    { "bmm_f32_10x256x1_sf_avx2_dot_b0", BMM_F32, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_10x256x1_sf_avx2_dot_b0), NULL },
-    { "bmm_f32_10x256x1_sf_avx2_dot_ab", BMM_F32, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_10x256x1_sf_avx2_dot_ab), NULL },
-    { "bmm_f32_10x256x1_sf_avx512_dot_a1b1", BMM_F32, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_10x256x1_sf_avx512_dot_a1b1), NULL },
-    { "bmm_f32_10x256x1_sf_avx512_dot_b0", BMM_F32, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_10x256x1_sf_avx512_dot_b0), NULL },
-    { "bmm_f32_10x256x1_sf_avx512_dot_ab", BMM_F32, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_10x256x1_sf_avx512_dot_ab), NULL },
+    { "bmm_f32_10x256x1_bf_c99_a1b0", BMM_F32, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_10x256x1_bf_c99_a1b0 },
+    { "bmm_f32_10x256x1_bf_c99_a1b1", BMM_F32, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_10x256x1_bf_c99_a1b1 },
+    { "bmm_f32_10x256x1_bf_c99_b0", BMM_F32, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_10x256x1_bf_c99_b0 },
+    { "bmm_f32_10x256x1_bf_c99_ab", BMM_F32, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_10x256x1_bf_c99_ab },
+    { "bmm_f32_10x256x1_bf_avx2_dot_a1b1", BMM_F32, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_10x256x1_bf_avx2_dot_a1b1) },
+    { "bmm_f32_10x256x1_bf_avx2_dot_b0", BMM_F32, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_10x256x1_bf_avx2_dot_b0) },
+    { "bmm_f32_10x256x1_bf_avx2_dot_ab", BMM_F32, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_10x256x1_bf_avx2_dot_ab) },
+    { "bmm_f32_10x256x1_bf_avx512_dot_a1b1", BMM_F32, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_10x256x1_bf_avx512_dot_a1b1) },
+    { "bmm_f32_10x256x1_bf_avx512_dot_b0", BMM_F32, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_10x256x1_bf_avx512_dot_b0) },
+    { "bmm_f32_10x256x1_bf_avx512_dot_ab", BMM_F32, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_10x256x1_bf_avx512_dot_ab) },
+    { "bmm_f32_10x256x1_sf_c99_a1b0", BMM_F32, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_10x256x1_sf_c99_a1b0 },
+    { "bmm_f32_10x256x1_sf_c99_a1b1", BMM_F32, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_10x256x1_sf_c99_a1b1 },
+    { "bmm_f32_10x256x1_sf_c99_b0", BMM_F32, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_10x256x1_sf_c99_b0 },
+    { "bmm_f32_10x256x1_sf_c99_ab", BMM_F32, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_10x256x1_sf_c99_ab },
+    { "bmm_f32_10x256x1_sf_avx2_dot_a1b1", BMM_F32, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_10x256x1_sf_avx2_dot_a1b1) },
+    { "bmm_f32_10x256x1_sf_avx2_dot_b0", BMM_F32, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_10x256x1_sf_avx2_dot_b0) },
+    { "bmm_f32_10x256x1_sf_avx2_dot_ab", BMM_F32, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_10x256x1_sf_avx2_dot_ab) },
+    { "bmm_f32_10x256x1_sf_avx512_dot_a1b1", BMM_F32, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_10x256x1_sf_avx512_dot_a1b1) },
+    { "bmm_f32_10x256x1_sf_avx512_dot_b0", BMM_F32, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_10x256x1_sf_avx512_dot_b0) },
+    { "bmm_f32_10x256x1_sf_avx512_dot_ab", BMM_F32, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_10x256x1_sf_avx512_dot_ab) },
 };

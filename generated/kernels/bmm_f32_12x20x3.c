@@ -11,11 +11,11 @@
  * f32 C(12x3) = A*B (alpha = 1, beta = 0: C is not read), A 12x20, B 20x3; layout bf, isa c99, form unroll.
  * Cost per matrix: 1404 flops executed, 1440 loads (A 720, B 720, C 0), 36 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_12x20x3_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_12x20x3_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -807,11 +807,11 @@ static void bmm_f32_12x20x3_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(12x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 12x20, B 20x3; layout bf, isa c99, form unroll.
  * Cost per matrix: 1440 flops executed, 1476 loads (A 720, B 720, C 36), 36 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_12x20x3_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_12x20x3_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -1603,12 +1603,12 @@ static void bmm_f32_12x20x3_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(12x3) = alpha*A*B (beta = 0: C is not read), A 12x20, B 20x3; layout bf, isa c99, form unroll.
  * Cost per matrix: 1440 flops executed, 1440 loads (A 720, B 720, C 0), 36 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_12x20x3_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_12x20x3_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -2400,13 +2400,13 @@ static void bmm_f32_12x20x3_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout bf, isa c99, form unroll.
  * Cost per matrix: 1512 flops executed, 1476 loads (A 720, B 720, C 36), 36 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_12x20x3_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_12x20x3_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -3199,11 +3199,11 @@ static void bmm_f32_12x20x3_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(12x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 12x20, B 20x3; layout bf, isa avx2, form rows.
  * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_12x20x3_bf_avx2_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_12x20x3_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __m256i mask3 = _mm256_setr_epi32(-1, -1, -1, 0, 0, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -3732,12 +3732,12 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_bf_avx2_rows_a1b1(const bmm_f32_args
  * f32 C(12x3) = alpha*A*B (beta = 0: C is not read), A 12x20, B 20x3; layout bf, isa avx2, form rows.
  * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
  * 260 vector loads, 12 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_12x20x3_bf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_12x20x3_bf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m256i mask3 = _mm256_setr_epi32(-1, -1, -1, 0, 0, 0, 0, 0);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -4267,13 +4267,13 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_bf_avx2_rows_b0(const bmm_f32_args *
  * f32 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout bf, isa avx2, form rows.
  * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_12x20x3_bf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_12x20x3_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256i mask3 = _mm256_setr_epi32(-1, -1, -1, 0, 0, 0, 0, 0);
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
@@ -4804,11 +4804,11 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_bf_avx2_rows_ab(const bmm_f32_args *
  * f32 C(12x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 12x20, B 20x3; layout bf, isa avx512, form rows.
  * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_avx512_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __mmask16 mask3 = (__mmask16)0x7;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -5337,12 +5337,12 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_avx512_rows_a1b1(const bmm_f32_
  * f32 C(12x3) = alpha*A*B (beta = 0: C is not read), A 12x20, B 20x3; layout bf, isa avx512, form rows.
  * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
  * 260 vector loads, 12 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask3 = (__mmask16)0x7;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -5872,13 +5872,13 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_avx512_rows_b0(const bmm_f32_ar
  * f32 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout bf, isa avx512, form rows.
  * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask3 = (__mmask16)0x7;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -6408,11 +6408,11 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_avx512_rows_ab(const bmm_f32_ar
  * f32 C(12x3) = A*B (alpha = 1, beta = 0: C is not read), A 12x20, B 20x3; layout sf, isa c99, form unroll.
  * Cost per matrix: 1404 flops executed, 1440 loads (A 720, B 720, C 0), 36 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_12x20x3_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_12x20x3_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -7207,11 +7207,11 @@ static void bmm_f32_12x20x3_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(12x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 12x20, B 20x3; layout sf, isa c99, form unroll.
  * Cost per matrix: 1440 flops executed, 1476 loads (A 720, B 720, C 36), 36 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_12x20x3_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_12x20x3_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -8006,15 +8006,15 @@ static void bmm_f32_12x20x3_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(12x3) = alpha*A*B (beta = 0: C is not read), A 12x20, B 20x3; layout sf, isa c99, form unroll.
  * Cost per matrix: 1440 flops executed, 1440 loads (A 720, B 720, C 0), 36 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_12x20x3_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_12x20x3_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -8806,16 +8806,16 @@ static void bmm_f32_12x20x3_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout sf, isa c99, form unroll.
  * Cost per matrix: 1512 flops executed, 1476 loads (A 720, B 720, C 36), 36 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_12x20x3_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_12x20x3_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -9608,11 +9608,11 @@ static void bmm_f32_12x20x3_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(12x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 12x20, B 20x3; layout sf, isa avx2, form rows.
  * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -10144,15 +10144,15 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_a1b1(const bmm_f32_args
  * f32 C(12x3) = alpha*A*B (beta = 0: C is not read), A 12x20, B 20x3; layout sf, isa avx2, form rows.
  * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
  * 260 vector loads, 12 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256i mask3 = _mm256_setr_epi32(-1, -1, -1, 0, 0, 0, 0, 0);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -10682,16 +10682,16 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_b0(const bmm_f32_args *
  * f32 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout sf, isa avx2, form rows.
  * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256i mask3 = _mm256_setr_epi32(-1, -1, -1, 0, 0, 0, 0, 0);
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
@@ -11222,11 +11222,11 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_ab(const bmm_f32_args *
  * f32 C(12x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 12x20, B 20x3; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -11861,15 +11861,15 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_f32_a
  * f32 C(12x3) = alpha*A*B (beta = 0: C is not read), A 12x20, B 20x3; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
  * 260 vector loads, 12 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256i mask3 = _mm256_setr_epi32(-1, -1, -1, 0, 0, 0, 0, 0);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -12502,16 +12502,16 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_b0(const bmm_f32_arg
  * f32 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256i mask3 = _mm256_setr_epi32(-1, -1, -1, 0, 0, 0, 0, 0);
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
@@ -13145,11 +13145,11 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_f32_arg
  * f32 C(12x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 12x20, B 20x3; layout sf, isa avx512, form rows.
  * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -13681,15 +13681,15 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_a1b1(const bmm_f32_
  * f32 C(12x3) = alpha*A*B (beta = 0: C is not read), A 12x20, B 20x3; layout sf, isa avx512, form rows.
  * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
  * 260 vector loads, 12 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask3 = (__mmask16)0x7;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -14219,16 +14219,16 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_b0(const bmm_f32_ar
  * f32 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout sf, isa avx512, form rows.
  * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask3 = (__mmask16)0x7;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -14759,11 +14759,11 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_ab(const bmm_f32_ar
  * f32 C(12x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 12x20, B 20x3; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -15398,15 +15398,15 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_f
  * f32 C(12x3) = alpha*A*B (beta = 0: C is not read), A 12x20, B 20x3; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
  * 260 vector loads, 12 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask3 = (__mmask16)0x7;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -16039,16 +16039,16 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_b0(const bmm_f32
  * f32 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask3 = (__mmask16)0x7;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -16678,30 +16678,30 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_ab(const bmm_f32
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_12x20x3[26] = {
-    { "bmm_f32_12x20x3_bf_c99_a1b0", BMM_F32, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_12x20x3_bf_c99_a1b0, NULL },
-    { "bmm_f32_12x20x3_bf_c99_a1b1", BMM_F32, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_12x20x3_bf_c99_a1b1, NULL },
-    { "bmm_f32_12x20x3_bf_c99_b0", BMM_F32, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_12x20x3_bf_c99_b0, NULL },
-    { "bmm_f32_12x20x3_bf_c99_ab", BMM_F32, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_12x20x3_bf_c99_ab, NULL },
-    { "bmm_f32_12x20x3_bf_avx2_rows_a1b1", BMM_F32, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_12x20x3_bf_avx2_rows_a1b1), NULL },
-    { "bmm_f32_12x20x3_bf_avx2_rows_b0", BMM_F32, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_12x20x3_bf_avx2_rows_b0), NULL },
-    { "bmm_f32_12x20x3_bf_avx2_rows_ab", BMM_F32, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_12x20x3_bf_avx2_rows_ab), NULL },
-    { "bmm_f32_12x20x3_bf_avx512_rows_a1b1", BMM_F32, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_12x20x3_bf_avx512_rows_a1b1), NULL },
-    { "bmm_f32_12x20x3_bf_avx512_rows_b0", BMM_F32, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_12x20x3_bf_avx512_rows_b0), NULL },
-    { "bmm_f32_12x20x3_bf_avx512_rows_ab", BMM_F32, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_12x20x3_bf_avx512_rows_ab), NULL },
-    { "bmm_f32_12x20x3_sf_c99_a1b0", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_12x20x3_sf_c99_a1b0, NULL },
-    { "bmm_f32_12x20x3_sf_c99_a1b1", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_12x20x3_sf_c99_a1b1, NULL },
-    { "bmm_f32_12x20x3_sf_c99_b0", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_12x20x3_sf_c99_b0, NULL },
-    { "bmm_f32_12x20x3_sf_c99_ab", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_12x20x3_sf_c99_ab, NULL },
-    { "bmm_f32_12x20x3_sf_avx2_rows_a1b1", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_12x20x3_sf_avx2_rows_a1b1), NULL },
-    { "bmm_f32_12x20x3_sf_avx2_rows_b0", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_12x20x3_sf_avx2_rows_b0), NULL },
-    { "bmm_f32_12x20x3_sf_avx2_rows_ab", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_12x20x3_sf_avx2_rows_ab), NULL },
-    { "bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1), NULL },
-    { "bmm_f32_12x20x3_sf_avx2_rows_pf_b0", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_12x20x3_sf_avx2_rows_pf_b0), NULL },
-    { "bmm_f32_12x20x3_sf_avx2_rows_pf_ab", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_12x20x3_sf_avx2_rows_pf_ab), NULL },
-    { "bmm_f32_12x20x3_sf_avx512_rows_a1b1", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_12x20x3_sf_avx512_rows_a1b1), NULL },
-    { "bmm_f32_12x20x3_sf_avx512_rows_b0", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_12x20x3_sf_avx512_rows_b0), NULL },
-    { "bmm_f32_12x20x3_sf_avx512_rows_ab", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_12x20x3_sf_avx512_rows_ab), NULL },
-    { "bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1), NULL },
-    { "bmm_f32_12x20x3_sf_avx512_rows_pf_b0", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_12x20x3_sf_avx512_rows_pf_b0), NULL },
-    { "bmm_f32_12x20x3_sf_avx512_rows_pf_ab", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_12x20x3_sf_avx512_rows_pf_ab), NULL },
+    { "bmm_f32_12x20x3_bf_c99_a1b0", BMM_F32, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_12x20x3_bf_c99_a1b0 },
+    { "bmm_f32_12x20x3_bf_c99_a1b1", BMM_F32, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_12x20x3_bf_c99_a1b1 },
+    { "bmm_f32_12x20x3_bf_c99_b0", BMM_F32, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_12x20x3_bf_c99_b0 },
+    { "bmm_f32_12x20x3_bf_c99_ab", BMM_F32, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_12x20x3_bf_c99_ab },
+    { "bmm_f32_12x20x3_bf_avx2_rows_a1b1", BMM_F32, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_12x20x3_bf_avx2_rows_a1b1) },
+    { "bmm_f32_12x20x3_bf_avx2_rows_b0", BMM_F32, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_12x20x3_bf_avx2_rows_b0) },
+    { "bmm_f32_12x20x3_bf_avx2_rows_ab", BMM_F32, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_12x20x3_bf_avx2_rows_ab) },
+    { "bmm_f32_12x20x3_bf_avx512_rows_a1b1", BMM_F32, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_12x20x3_bf_avx512_rows_a1b1) },
+    { "bmm_f32_12x20x3_bf_avx512_rows_b0", BMM_F32, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_12x20x3_bf_avx512_rows_b0) },
+    { "bmm_f32_12x20x3_bf_avx512_rows_ab", BMM_F32, 12, 20, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_12x20x3_bf_avx512_rows_ab) },
+    { "bmm_f32_12x20x3_sf_c99_a1b0", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_12x20x3_sf_c99_a1b0 },
+    { "bmm_f32_12x20x3_sf_c99_a1b1", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_12x20x3_sf_c99_a1b1 },
+    { "bmm_f32_12x20x3_sf_c99_b0", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_12x20x3_sf_c99_b0 },
+    { "bmm_f32_12x20x3_sf_c99_ab", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_12x20x3_sf_c99_ab },
+    { "bmm_f32_12x20x3_sf_avx2_rows_a1b1", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_12x20x3_sf_avx2_rows_a1b1) },
+    { "bmm_f32_12x20x3_sf_avx2_rows_b0", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_12x20x3_sf_avx2_rows_b0) },
+    { "bmm_f32_12x20x3_sf_avx2_rows_ab", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_12x20x3_sf_avx2_rows_ab) },
+    { "bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1) },
+    { "bmm_f32_12x20x3_sf_avx2_rows_pf_b0", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_12x20x3_sf_avx2_rows_pf_b0) },
+    { "bmm_f32_12x20x3_sf_avx2_rows_pf_ab", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_12x20x3_sf_avx2_rows_pf_ab) },
+    { "bmm_f32_12x20x3_sf_avx512_rows_a1b1", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_12x20x3_sf_avx512_rows_a1b1) },
+    { "bmm_f32_12x20x3_sf_avx512_rows_b0", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_12x20x3_sf_avx512_rows_b0) },
+    { "bmm_f32_12x20x3_sf_avx512_rows_ab", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_12x20x3_sf_avx512_rows_ab) },
+    { "bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1) },
+    { "bmm_f32_12x20x3_sf_avx512_rows_pf_b0", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_12x20x3_sf_avx512_rows_pf_b0) },
+    { "bmm_f32_12x20x3_sf_avx512_rows_pf_ab", BMM_F32, 12, 20, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_12x20x3_sf_avx512_rows_pf_ab) },
 };

@@ -11,11 +11,11 @@
  * f32 C(13x13) = A*B (alpha = 1, beta = 0: C is not read), A 13x13, B 13x13; layout bf, isa c99, form unroll.
  * Cost per matrix: 4225 flops executed, 4394 loads (A 2197, B 2197, C 0), 169 stores,
  * 13 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_13x13x13_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_13x13x13_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -2419,11 +2419,11 @@ static void bmm_f32_13x13x13_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout bf, isa c99, form unroll.
  * Cost per matrix: 4394 flops executed, 4563 loads (A 2197, B 2197, C 169), 169 stores,
  * 13 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_13x13x13_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_13x13x13_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -4827,12 +4827,12 @@ static void bmm_f32_13x13x13_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout bf, isa c99, form unroll.
  * Cost per matrix: 4394 flops executed, 4394 loads (A 2197, B 2197, C 0), 169 stores,
  * 13 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_13x13x13_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_13x13x13_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -7236,13 +7236,13 @@ static void bmm_f32_13x13x13_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout bf, isa c99, form unroll.
  * Cost per matrix: 4732 flops executed, 4563 loads (A 2197, B 2197, C 169), 169 stores,
  * 13 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_13x13x13_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_13x13x13_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -9647,11 +9647,11 @@ static void bmm_f32_13x13x13_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout bf, isa avx2, form rows.
  * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 12 vector accumulators,
  * 273 vector loads, 26 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __m256i mask5 = _mm256_setr_epi32(-1, -1, -1, -1, -1, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -10283,12 +10283,12 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_a1b1(const bmm_f32_arg
  * f32 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout bf, isa avx2, form rows.
  * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 12 vector accumulators,
  * 247 vector loads, 26 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m256i mask5 = _mm256_setr_epi32(-1, -1, -1, -1, -1, 0, 0, 0);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -10921,13 +10921,13 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_b0(const bmm_f32_args 
  * f32 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout bf, isa avx2, form rows.
  * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 12 vector accumulators,
  * 273 vector loads, 26 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256i mask5 = _mm256_setr_epi32(-1, -1, -1, -1, -1, 0, 0, 0);
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
@@ -11561,11 +11561,11 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_ab(const bmm_f32_args 
  * f32 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout bf, isa avx512, form rows.
  * Cost per matrix: 4394 useful flops in 182 vector arithmetic ops, 13 vector accumulators,
  * 195 vector loads, 13 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_avx512_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __mmask16 mask13 = (__mmask16)0x1FFF;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -11946,12 +11946,12 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_avx512_rows_a1b1(const bmm_f32
  * f32 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout bf, isa avx512, form rows.
  * Cost per matrix: 4394 useful flops in 182 vector arithmetic ops, 13 vector accumulators,
  * 182 vector loads, 13 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask13 = (__mmask16)0x1FFF;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -12333,13 +12333,13 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_avx512_rows_b0(const bmm_f32_a
  * f32 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout bf, isa avx512, form rows.
  * Cost per matrix: 4394 useful flops in 195 vector arithmetic ops, 13 vector accumulators,
  * 195 vector loads, 13 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask13 = (__mmask16)0x1FFF;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -12721,11 +12721,11 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_avx512_rows_ab(const bmm_f32_a
  * f32 C(13x13) = A*B (alpha = 1, beta = 0: C is not read), A 13x13, B 13x13; layout sf, isa c99, form unroll.
  * Cost per matrix: 4225 flops executed, 4394 loads (A 2197, B 2197, C 0), 169 stores,
  * 13 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_13x13x13_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_13x13x13_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -15132,11 +15132,11 @@ static void bmm_f32_13x13x13_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout sf, isa c99, form unroll.
  * Cost per matrix: 4394 flops executed, 4563 loads (A 2197, B 2197, C 169), 169 stores,
  * 13 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_13x13x13_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_13x13x13_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -17543,15 +17543,15 @@ static void bmm_f32_13x13x13_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout sf, isa c99, form unroll.
  * Cost per matrix: 4394 flops executed, 4394 loads (A 2197, B 2197, C 0), 169 stores,
  * 13 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_13x13x13_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_13x13x13_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -19955,16 +19955,16 @@ static void bmm_f32_13x13x13_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa c99, form unroll.
  * Cost per matrix: 4732 flops executed, 4563 loads (A 2197, B 2197, C 169), 169 stores,
  * 13 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_13x13x13_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_13x13x13_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -22369,11 +22369,11 @@ static void bmm_f32_13x13x13_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout sf, isa avx2, form rows.
  * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 12 vector accumulators,
  * 273 vector loads, 26 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -23008,15 +23008,15 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_a1b1(const bmm_f32_arg
  * f32 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout sf, isa avx2, form rows.
  * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 12 vector accumulators,
  * 247 vector loads, 26 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256i mask5 = _mm256_setr_epi32(-1, -1, -1, -1, -1, 0, 0, 0);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -23649,16 +23649,16 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_b0(const bmm_f32_args 
  * f32 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa avx2, form rows.
  * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 12 vector accumulators,
  * 273 vector loads, 26 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256i mask5 = _mm256_setr_epi32(-1, -1, -1, -1, -1, 0, 0, 0);
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
@@ -24292,11 +24292,11 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_ab(const bmm_f32_args 
  * f32 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 12 vector accumulators,
  * 273 vector loads, 26 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -25012,15 +25012,15 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f32_
  * f32 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 12 vector accumulators,
  * 247 vector loads, 26 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256i mask5 = _mm256_setr_epi32(-1, -1, -1, -1, -1, 0, 0, 0);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -25734,16 +25734,16 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_b0(const bmm_f32_ar
  * f32 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 12 vector accumulators,
  * 273 vector loads, 26 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256i mask5 = _mm256_setr_epi32(-1, -1, -1, -1, -1, 0, 0, 0);
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
@@ -26458,11 +26458,11 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_f32_ar
  * f32 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout sf, isa avx512, form rows.
  * Cost per matrix: 4394 useful flops in 182 vector arithmetic ops, 13 vector accumulators,
  * 195 vector loads, 13 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -26846,15 +26846,15 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_a1b1(const bmm_f32
  * f32 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout sf, isa avx512, form rows.
  * Cost per matrix: 4394 useful flops in 182 vector arithmetic ops, 13 vector accumulators,
  * 182 vector loads, 13 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask13 = (__mmask16)0x1FFF;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -27236,16 +27236,16 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_b0(const bmm_f32_a
  * f32 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa avx512, form rows.
  * Cost per matrix: 4394 useful flops in 195 vector arithmetic ops, 13 vector accumulators,
  * 195 vector loads, 13 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask13 = (__mmask16)0x1FFF;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -27628,11 +27628,11 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_ab(const bmm_f32_a
  * f32 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 4394 useful flops in 182 vector arithmetic ops, 13 vector accumulators,
  * 195 vector loads, 13 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -28097,15 +28097,15 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
  * f32 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 4394 useful flops in 182 vector arithmetic ops, 13 vector accumulators,
  * 182 vector loads, 13 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask13 = (__mmask16)0x1FFF;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -28568,16 +28568,16 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_b0(const bmm_f3
  * f32 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 4394 useful flops in 195 vector arithmetic ops, 13 vector accumulators,
  * 195 vector loads, 13 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask13 = (__mmask16)0x1FFF;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -29037,30 +29037,30 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_ab(const bmm_f3
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_13x13x13[26] = {
-    { "bmm_f32_13x13x13_bf_c99_a1b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_13x13x13_bf_c99_a1b0, NULL },
-    { "bmm_f32_13x13x13_bf_c99_a1b1", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_13x13x13_bf_c99_a1b1, NULL },
-    { "bmm_f32_13x13x13_bf_c99_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_13x13x13_bf_c99_b0, NULL },
-    { "bmm_f32_13x13x13_bf_c99_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_13x13x13_bf_c99_ab, NULL },
-    { "bmm_f32_13x13x13_bf_avx2_rows_a1b1", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_bf_avx2_rows_a1b1), NULL },
-    { "bmm_f32_13x13x13_bf_avx2_rows_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_bf_avx2_rows_b0), NULL },
-    { "bmm_f32_13x13x13_bf_avx2_rows_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_bf_avx2_rows_ab), NULL },
-    { "bmm_f32_13x13x13_bf_avx512_rows_a1b1", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_bf_avx512_rows_a1b1), NULL },
-    { "bmm_f32_13x13x13_bf_avx512_rows_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_bf_avx512_rows_b0), NULL },
-    { "bmm_f32_13x13x13_bf_avx512_rows_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_bf_avx512_rows_ab), NULL },
-    { "bmm_f32_13x13x13_sf_c99_a1b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_13x13x13_sf_c99_a1b0, NULL },
-    { "bmm_f32_13x13x13_sf_c99_a1b1", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_13x13x13_sf_c99_a1b1, NULL },
-    { "bmm_f32_13x13x13_sf_c99_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_13x13x13_sf_c99_b0, NULL },
-    { "bmm_f32_13x13x13_sf_c99_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_13x13x13_sf_c99_ab, NULL },
-    { "bmm_f32_13x13x13_sf_avx2_rows_a1b1", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx2_rows_a1b1), NULL },
-    { "bmm_f32_13x13x13_sf_avx2_rows_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx2_rows_b0), NULL },
-    { "bmm_f32_13x13x13_sf_avx2_rows_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx2_rows_ab), NULL },
-    { "bmm_f32_13x13x13_sf_avx2_rows_pf_a1b1", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx2_rows_pf_a1b1), NULL },
-    { "bmm_f32_13x13x13_sf_avx2_rows_pf_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx2_rows_pf_b0), NULL },
-    { "bmm_f32_13x13x13_sf_avx2_rows_pf_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx2_rows_pf_ab), NULL },
-    { "bmm_f32_13x13x13_sf_avx512_rows_a1b1", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx512_rows_a1b1), NULL },
-    { "bmm_f32_13x13x13_sf_avx512_rows_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx512_rows_b0), NULL },
-    { "bmm_f32_13x13x13_sf_avx512_rows_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx512_rows_ab), NULL },
-    { "bmm_f32_13x13x13_sf_avx512_rows_pf_a1b1", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx512_rows_pf_a1b1), NULL },
-    { "bmm_f32_13x13x13_sf_avx512_rows_pf_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx512_rows_pf_b0), NULL },
-    { "bmm_f32_13x13x13_sf_avx512_rows_pf_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx512_rows_pf_ab), NULL },
+    { "bmm_f32_13x13x13_bf_c99_a1b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_13x13x13_bf_c99_a1b0 },
+    { "bmm_f32_13x13x13_bf_c99_a1b1", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_13x13x13_bf_c99_a1b1 },
+    { "bmm_f32_13x13x13_bf_c99_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_13x13x13_bf_c99_b0 },
+    { "bmm_f32_13x13x13_bf_c99_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_13x13x13_bf_c99_ab },
+    { "bmm_f32_13x13x13_bf_avx2_rows_a1b1", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_bf_avx2_rows_a1b1) },
+    { "bmm_f32_13x13x13_bf_avx2_rows_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_bf_avx2_rows_b0) },
+    { "bmm_f32_13x13x13_bf_avx2_rows_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_bf_avx2_rows_ab) },
+    { "bmm_f32_13x13x13_bf_avx512_rows_a1b1", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_bf_avx512_rows_a1b1) },
+    { "bmm_f32_13x13x13_bf_avx512_rows_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_bf_avx512_rows_b0) },
+    { "bmm_f32_13x13x13_bf_avx512_rows_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_bf_avx512_rows_ab) },
+    { "bmm_f32_13x13x13_sf_c99_a1b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_13x13x13_sf_c99_a1b0 },
+    { "bmm_f32_13x13x13_sf_c99_a1b1", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_13x13x13_sf_c99_a1b1 },
+    { "bmm_f32_13x13x13_sf_c99_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_13x13x13_sf_c99_b0 },
+    { "bmm_f32_13x13x13_sf_c99_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_13x13x13_sf_c99_ab },
+    { "bmm_f32_13x13x13_sf_avx2_rows_a1b1", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx2_rows_a1b1) },
+    { "bmm_f32_13x13x13_sf_avx2_rows_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx2_rows_b0) },
+    { "bmm_f32_13x13x13_sf_avx2_rows_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx2_rows_ab) },
+    { "bmm_f32_13x13x13_sf_avx2_rows_pf_a1b1", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx2_rows_pf_a1b1) },
+    { "bmm_f32_13x13x13_sf_avx2_rows_pf_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx2_rows_pf_b0) },
+    { "bmm_f32_13x13x13_sf_avx2_rows_pf_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx2_rows_pf_ab) },
+    { "bmm_f32_13x13x13_sf_avx512_rows_a1b1", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx512_rows_a1b1) },
+    { "bmm_f32_13x13x13_sf_avx512_rows_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx512_rows_b0) },
+    { "bmm_f32_13x13x13_sf_avx512_rows_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx512_rows_ab) },
+    { "bmm_f32_13x13x13_sf_avx512_rows_pf_a1b1", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx512_rows_pf_a1b1) },
+    { "bmm_f32_13x13x13_sf_avx512_rows_pf_b0", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx512_rows_pf_b0) },
+    { "bmm_f32_13x13x13_sf_avx512_rows_pf_ab", BMM_F32, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_13x13x13_sf_avx512_rows_pf_ab) },
 };

@@ -11,11 +11,11 @@
  * f32 C(16x16) = A*B (alpha = 1, beta = 0: C is not read), A 16x16, B 16x16; layout bf, isa c99, form unroll.
  * Cost per matrix: 7936 flops executed, 8192 loads (A 4096, B 4096, C 0), 256 stores,
  * 16 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_16x16x16_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_16x16x16_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -4411,11 +4411,11 @@ static void bmm_f32_16x16x16_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout bf, isa c99, form unroll.
  * Cost per matrix: 8192 flops executed, 8448 loads (A 4096, B 4096, C 256), 256 stores,
  * 16 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_16x16x16_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_16x16x16_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -8811,12 +8811,12 @@ static void bmm_f32_16x16x16_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout bf, isa c99, form unroll.
  * Cost per matrix: 8192 flops executed, 8192 loads (A 4096, B 4096, C 0), 256 stores,
  * 16 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_16x16x16_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_16x16x16_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -13212,13 +13212,13 @@ static void bmm_f32_16x16x16_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout bf, isa c99, form unroll.
  * Cost per matrix: 8704 flops executed, 8448 loads (A 4096, B 4096, C 256), 256 stores,
  * 16 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_16x16x16_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_16x16x16_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -17615,11 +17615,11 @@ static void bmm_f32_16x16x16_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout bf, isa avx2, form rows.
  * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 12 vector accumulators,
  * 384 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -18535,12 +18535,12 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_a1b1(const bmm_f32_arg
  * f32 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout bf, isa avx2, form rows.
  * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 12 vector accumulators,
  * 352 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -19457,13 +19457,13 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_b0(const bmm_f32_args 
  * f32 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout bf, isa avx2, form rows.
  * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 12 vector accumulators,
  * 384 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -20381,11 +20381,11 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_ab(const bmm_f32_args 
  * f32 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout bf, isa avx512, form rows.
  * Cost per matrix: 8192 useful flops in 272 vector arithmetic ops, 16 vector accumulators,
  * 288 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_avx512_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[0]);
@@ -20945,12 +20945,12 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_avx512_rows_a1b1(const bmm_f32
  * f32 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout bf, isa avx512, form rows.
  * Cost per matrix: 8192 useful flops in 272 vector arithmetic ops, 16 vector accumulators,
  * 272 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -21511,13 +21511,13 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_avx512_rows_b0(const bmm_f32_a
  * f32 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout bf, isa avx512, form rows.
  * Cost per matrix: 8192 useful flops in 288 vector arithmetic ops, 16 vector accumulators,
  * 288 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -22078,11 +22078,11 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_avx512_rows_ab(const bmm_f32_a
  * f32 C(16x16) = A*B (alpha = 1, beta = 0: C is not read), A 16x16, B 16x16; layout sf, isa c99, form unroll.
  * Cost per matrix: 7936 flops executed, 8192 loads (A 4096, B 4096, C 0), 256 stores,
  * 16 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_16x16x16_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_16x16x16_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -26481,11 +26481,11 @@ static void bmm_f32_16x16x16_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout sf, isa c99, form unroll.
  * Cost per matrix: 8192 flops executed, 8448 loads (A 4096, B 4096, C 256), 256 stores,
  * 16 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_16x16x16_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_16x16x16_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -30884,15 +30884,15 @@ static void bmm_f32_16x16x16_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout sf, isa c99, form unroll.
  * Cost per matrix: 8192 flops executed, 8192 loads (A 4096, B 4096, C 0), 256 stores,
  * 16 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_16x16x16_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_16x16x16_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -35288,16 +35288,16 @@ static void bmm_f32_16x16x16_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa c99, form unroll.
  * Cost per matrix: 8704 flops executed, 8448 loads (A 4096, B 4096, C 256), 256 stores,
  * 16 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_16x16x16_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_16x16x16_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -39694,11 +39694,11 @@ static void bmm_f32_16x16x16_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout sf, isa avx2, form rows.
  * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 12 vector accumulators,
  * 384 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -40617,15 +40617,15 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_a1b1(const bmm_f32_arg
  * f32 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout sf, isa avx2, form rows.
  * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 12 vector accumulators,
  * 352 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -41542,16 +41542,16 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_b0(const bmm_f32_args 
  * f32 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa avx2, form rows.
  * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 12 vector accumulators,
  * 384 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -42469,11 +42469,11 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_ab(const bmm_f32_args 
  * f32 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 12 vector accumulators,
  * 384 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -43491,15 +43491,15 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f32_
  * f32 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 12 vector accumulators,
  * 352 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -44515,16 +44515,16 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_b0(const bmm_f32_ar
  * f32 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 12 vector accumulators,
  * 384 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -45541,11 +45541,11 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_f32_ar
  * f32 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout sf, isa avx512, form rows.
  * Cost per matrix: 8192 useful flops in 272 vector arithmetic ops, 16 vector accumulators,
  * 288 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -46108,15 +46108,15 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_a1b1(const bmm_f32
  * f32 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout sf, isa avx512, form rows.
  * Cost per matrix: 8192 useful flops in 272 vector arithmetic ops, 16 vector accumulators,
  * 272 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -46677,16 +46677,16 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_b0(const bmm_f32_a
  * f32 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa avx512, form rows.
  * Cost per matrix: 8192 useful flops in 288 vector arithmetic ops, 16 vector accumulators,
  * 288 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -47248,11 +47248,11 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_ab(const bmm_f32_a
  * f32 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 8192 useful flops in 272 vector arithmetic ops, 16 vector accumulators,
  * 288 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -47914,15 +47914,15 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
  * f32 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 8192 useful flops in 272 vector arithmetic ops, 16 vector accumulators,
  * 272 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -48582,16 +48582,16 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_b0(const bmm_f3
  * f32 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 8192 useful flops in 288 vector arithmetic ops, 16 vector accumulators,
  * 288 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -49248,30 +49248,30 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_ab(const bmm_f3
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_16x16x16[26] = {
-    { "bmm_f32_16x16x16_bf_c99_a1b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_16x16x16_bf_c99_a1b0, NULL },
-    { "bmm_f32_16x16x16_bf_c99_a1b1", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_16x16x16_bf_c99_a1b1, NULL },
-    { "bmm_f32_16x16x16_bf_c99_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_16x16x16_bf_c99_b0, NULL },
-    { "bmm_f32_16x16x16_bf_c99_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_16x16x16_bf_c99_ab, NULL },
-    { "bmm_f32_16x16x16_bf_avx2_rows_a1b1", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_bf_avx2_rows_a1b1), NULL },
-    { "bmm_f32_16x16x16_bf_avx2_rows_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_bf_avx2_rows_b0), NULL },
-    { "bmm_f32_16x16x16_bf_avx2_rows_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_bf_avx2_rows_ab), NULL },
-    { "bmm_f32_16x16x16_bf_avx512_rows_a1b1", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_bf_avx512_rows_a1b1), NULL },
-    { "bmm_f32_16x16x16_bf_avx512_rows_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_bf_avx512_rows_b0), NULL },
-    { "bmm_f32_16x16x16_bf_avx512_rows_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_bf_avx512_rows_ab), NULL },
-    { "bmm_f32_16x16x16_sf_c99_a1b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_16x16x16_sf_c99_a1b0, NULL },
-    { "bmm_f32_16x16x16_sf_c99_a1b1", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_16x16x16_sf_c99_a1b1, NULL },
-    { "bmm_f32_16x16x16_sf_c99_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_16x16x16_sf_c99_b0, NULL },
-    { "bmm_f32_16x16x16_sf_c99_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_16x16x16_sf_c99_ab, NULL },
-    { "bmm_f32_16x16x16_sf_avx2_rows_a1b1", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx2_rows_a1b1), NULL },
-    { "bmm_f32_16x16x16_sf_avx2_rows_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx2_rows_b0), NULL },
-    { "bmm_f32_16x16x16_sf_avx2_rows_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx2_rows_ab), NULL },
-    { "bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1), NULL },
-    { "bmm_f32_16x16x16_sf_avx2_rows_pf_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx2_rows_pf_b0), NULL },
-    { "bmm_f32_16x16x16_sf_avx2_rows_pf_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx2_rows_pf_ab), NULL },
-    { "bmm_f32_16x16x16_sf_avx512_rows_a1b1", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx512_rows_a1b1), NULL },
-    { "bmm_f32_16x16x16_sf_avx512_rows_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx512_rows_b0), NULL },
-    { "bmm_f32_16x16x16_sf_avx512_rows_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx512_rows_ab), NULL },
-    { "bmm_f32_16x16x16_sf_avx512_rows_pf_a1b1", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx512_rows_pf_a1b1), NULL },
-    { "bmm_f32_16x16x16_sf_avx512_rows_pf_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx512_rows_pf_b0), NULL },
-    { "bmm_f32_16x16x16_sf_avx512_rows_pf_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx512_rows_pf_ab), NULL },
+    { "bmm_f32_16x16x16_bf_c99_a1b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_16x16x16_bf_c99_a1b0 },
+    { "bmm_f32_16x16x16_bf_c99_a1b1", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_16x16x16_bf_c99_a1b1 },
+    { "bmm_f32_16x16x16_bf_c99_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_16x16x16_bf_c99_b0 },
+    { "bmm_f32_16x16x16_bf_c99_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_16x16x16_bf_c99_ab },
+    { "bmm_f32_16x16x16_bf_avx2_rows_a1b1", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_bf_avx2_rows_a1b1) },
+    { "bmm_f32_16x16x16_bf_avx2_rows_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_bf_avx2_rows_b0) },
+    { "bmm_f32_16x16x16_bf_avx2_rows_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_bf_avx2_rows_ab) },
+    { "bmm_f32_16x16x16_bf_avx512_rows_a1b1", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_bf_avx512_rows_a1b1) },
+    { "bmm_f32_16x16x16_bf_avx512_rows_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_bf_avx512_rows_b0) },
+    { "bmm_f32_16x16x16_bf_avx512_rows_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_bf_avx512_rows_ab) },
+    { "bmm_f32_16x16x16_sf_c99_a1b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_16x16x16_sf_c99_a1b0 },
+    { "bmm_f32_16x16x16_sf_c99_a1b1", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_16x16x16_sf_c99_a1b1 },
+    { "bmm_f32_16x16x16_sf_c99_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_16x16x16_sf_c99_b0 },
+    { "bmm_f32_16x16x16_sf_c99_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_16x16x16_sf_c99_ab },
+    { "bmm_f32_16x16x16_sf_avx2_rows_a1b1", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx2_rows_a1b1) },
+    { "bmm_f32_16x16x16_sf_avx2_rows_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx2_rows_b0) },
+    { "bmm_f32_16x16x16_sf_avx2_rows_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx2_rows_ab) },
+    { "bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1) },
+    { "bmm_f32_16x16x16_sf_avx2_rows_pf_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx2_rows_pf_b0) },
+    { "bmm_f32_16x16x16_sf_avx2_rows_pf_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx2_rows_pf_ab) },
+    { "bmm_f32_16x16x16_sf_avx512_rows_a1b1", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx512_rows_a1b1) },
+    { "bmm_f32_16x16x16_sf_avx512_rows_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx512_rows_b0) },
+    { "bmm_f32_16x16x16_sf_avx512_rows_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx512_rows_ab) },
+    { "bmm_f32_16x16x16_sf_avx512_rows_pf_a1b1", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx512_rows_pf_a1b1) },
+    { "bmm_f32_16x16x16_sf_avx512_rows_pf_b0", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx512_rows_pf_b0) },
+    { "bmm_f32_16x16x16_sf_avx512_rows_pf_ab", BMM_F32, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_16x16x16_sf_avx512_rows_pf_ab) },
 };

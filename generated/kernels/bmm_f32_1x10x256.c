@@ -11,11 +11,11 @@
  * f32 C(1x256) = A*B (alpha = 1, beta = 0: C is not read), A 1x10, B 10x256; layout bf, isa c99, form unroll.
  * Cost per matrix: 4864 flops executed, 5120 loads (A 2560, B 2560, C 0), 256 stores,
  * 256 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_1x10x256_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_1x10x256_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -2845,11 +2845,11 @@ static void bmm_f32_1x10x256_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(1x256) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x10, B 10x256; layout bf, isa c99, form unroll.
  * Cost per matrix: 5120 flops executed, 5376 loads (A 2560, B 2560, C 256), 256 stores,
  * 256 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_1x10x256_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_1x10x256_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -5679,12 +5679,12 @@ static void bmm_f32_1x10x256_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout bf, isa c99, form unroll.
  * Cost per matrix: 5120 flops executed, 5120 loads (A 2560, B 2560, C 0), 256 stores,
  * 256 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_1x10x256_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_1x10x256_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -8514,13 +8514,13 @@ static void bmm_f32_1x10x256_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout bf, isa c99, form unroll.
  * Cost per matrix: 5632 flops executed, 5376 loads (A 2560, B 2560, C 256), 256 stores,
  * 256 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_1x10x256_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_1x10x256_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -11351,11 +11351,11 @@ static void bmm_f32_1x10x256_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(1x256) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x10, B 10x256; layout bf, isa avx2, form rows.
  * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 2 vector accumulators,
  * 512 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -12233,12 +12233,12 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_a1b1(const bmm_f32_arg
  * f32 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout bf, isa avx2, form rows.
  * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 2 vector accumulators,
  * 480 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -13117,13 +13117,13 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_b0(const bmm_f32_args 
  * f32 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout bf, isa avx2, form rows.
  * Cost per matrix: 5120 useful flops in 384 vector arithmetic ops, 2 vector accumulators,
  * 512 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -14003,11 +14003,11 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_f32_args 
  * f32 C(1x256) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x10, B 10x256; layout bf, isa avx512, form rows.
  * Cost per matrix: 5120 useful flops in 176 vector arithmetic ops, 4 vector accumulators,
  * 216 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[0]);
@@ -14405,12 +14405,12 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_a1b1(const bmm_f32
  * f32 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout bf, isa avx512, form rows.
  * Cost per matrix: 5120 useful flops in 176 vector arithmetic ops, 4 vector accumulators,
  * 200 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -14809,13 +14809,13 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_b0(const bmm_f32_a
  * f32 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout bf, isa avx512, form rows.
  * Cost per matrix: 5120 useful flops in 192 vector arithmetic ops, 4 vector accumulators,
  * 216 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -15214,11 +15214,11 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_ab(const bmm_f32_a
  * f32 C(1x256) = A*B (alpha = 1, beta = 0: C is not read), A 1x10, B 10x256; layout sf, isa c99, form unroll.
  * Cost per matrix: 4864 flops executed, 5120 loads (A 2560, B 2560, C 0), 256 stores,
  * 256 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_1x10x256_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_1x10x256_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sb_row = g->sb_row;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -18049,11 +18049,11 @@ static void bmm_f32_1x10x256_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(1x256) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x10, B 10x256; layout sf, isa c99, form unroll.
  * Cost per matrix: 5120 flops executed, 5376 loads (A 2560, B 2560, C 256), 256 stores,
  * 256 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_1x10x256_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_1x10x256_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sb_row = g->sb_row;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -20884,13 +20884,13 @@ static void bmm_f32_1x10x256_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout sf, isa c99, form unroll.
  * Cost per matrix: 5120 flops executed, 5120 loads (A 2560, B 2560, C 0), 256 stores,
  * 256 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_1x10x256_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_1x10x256_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sb_row = g->sb_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -23720,14 +23720,14 @@ static void bmm_f32_1x10x256_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout sf, isa c99, form unroll.
  * Cost per matrix: 5632 flops executed, 5376 loads (A 2560, B 2560, C 256), 256 stores,
  * 256 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_1x10x256_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_1x10x256_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sb_row = g->sb_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -26558,11 +26558,11 @@ static void bmm_f32_1x10x256_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(1x256) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x10, B 10x256; layout sf, isa avx2, form rows.
  * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 2 vector accumulators,
  * 512 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sb_row = g->sb_row;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -27441,13 +27441,13 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_a1b1(const bmm_f32_arg
  * f32 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout sf, isa avx2, form rows.
  * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 2 vector accumulators,
  * 480 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sb_row = g->sb_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -28326,14 +28326,14 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_b0(const bmm_f32_args 
  * f32 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout sf, isa avx2, form rows.
  * Cost per matrix: 5120 useful flops in 384 vector arithmetic ops, 2 vector accumulators,
  * 512 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sb_row = g->sb_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -29213,11 +29213,11 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_f32_args 
  * f32 C(1x256) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x10, B 10x256; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 2 vector accumulators,
  * 512 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -30290,15 +30290,15 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_f32_
  * f32 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 2 vector accumulators,
  * 480 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -31369,16 +31369,16 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_b0(const bmm_f32_ar
  * f32 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 5120 useful flops in 384 vector arithmetic ops, 2 vector accumulators,
  * 512 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -32450,11 +32450,11 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_f32_ar
  * f32 C(1x256) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x10, B 10x256; layout sf, isa avx512, form rows.
  * Cost per matrix: 5120 useful flops in 176 vector arithmetic ops, 4 vector accumulators,
  * 216 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sb_row = g->sb_row;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -32853,13 +32853,13 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_a1b1(const bmm_f32
  * f32 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout sf, isa avx512, form rows.
  * Cost per matrix: 5120 useful flops in 176 vector arithmetic ops, 4 vector accumulators,
  * 200 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sb_row = g->sb_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -33258,14 +33258,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_b0(const bmm_f32_a
  * f32 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout sf, isa avx512, form rows.
  * Cost per matrix: 5120 useful flops in 192 vector arithmetic ops, 4 vector accumulators,
  * 216 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sb_row = g->sb_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -33665,11 +33665,11 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_ab(const bmm_f32_a
  * f32 C(1x256) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x10, B 10x256; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 5120 useful flops in 176 vector arithmetic ops, 4 vector accumulators,
  * 216 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -34262,15 +34262,15 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_a1b1(const bmm_
  * f32 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 5120 useful flops in 176 vector arithmetic ops, 4 vector accumulators,
  * 200 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -34861,16 +34861,16 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_b0(const bmm_f3
  * f32 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 5120 useful flops in 192 vector arithmetic ops, 4 vector accumulators,
  * 216 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -35458,30 +35458,30 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_ab(const bmm_f3
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_1x10x256[26] = {
-    { "bmm_f32_1x10x256_bf_c99_a1b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x10x256_bf_c99_a1b0, NULL },
-    { "bmm_f32_1x10x256_bf_c99_a1b1", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x10x256_bf_c99_a1b1, NULL },
-    { "bmm_f32_1x10x256_bf_c99_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x10x256_bf_c99_b0, NULL },
-    { "bmm_f32_1x10x256_bf_c99_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x10x256_bf_c99_ab, NULL },
-    { "bmm_f32_1x10x256_bf_avx2_rows_a1b1", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_bf_avx2_rows_a1b1), NULL },
-    { "bmm_f32_1x10x256_bf_avx2_rows_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_bf_avx2_rows_b0), NULL },
-    { "bmm_f32_1x10x256_bf_avx2_rows_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_bf_avx2_rows_ab), NULL },
-    { "bmm_f32_1x10x256_bf_avx512_rows_a1b1", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_bf_avx512_rows_a1b1), NULL },
-    { "bmm_f32_1x10x256_bf_avx512_rows_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_bf_avx512_rows_b0), NULL },
-    { "bmm_f32_1x10x256_bf_avx512_rows_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_bf_avx512_rows_ab), NULL },
-    { "bmm_f32_1x10x256_sf_c99_a1b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x10x256_sf_c99_a1b0, NULL },
-    { "bmm_f32_1x10x256_sf_c99_a1b1", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x10x256_sf_c99_a1b1, NULL },
-    { "bmm_f32_1x10x256_sf_c99_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x10x256_sf_c99_b0, NULL },
-    { "bmm_f32_1x10x256_sf_c99_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x10x256_sf_c99_ab, NULL },
-    { "bmm_f32_1x10x256_sf_avx2_rows_a1b1", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx2_rows_a1b1), NULL },
-    { "bmm_f32_1x10x256_sf_avx2_rows_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx2_rows_b0), NULL },
-    { "bmm_f32_1x10x256_sf_avx2_rows_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx2_rows_ab), NULL },
-    { "bmm_f32_1x10x256_sf_avx2_rows_pf_a1b1", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx2_rows_pf_a1b1), NULL },
-    { "bmm_f32_1x10x256_sf_avx2_rows_pf_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx2_rows_pf_b0), NULL },
-    { "bmm_f32_1x10x256_sf_avx2_rows_pf_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx2_rows_pf_ab), NULL },
-    { "bmm_f32_1x10x256_sf_avx512_rows_a1b1", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx512_rows_a1b1), NULL },
-    { "bmm_f32_1x10x256_sf_avx512_rows_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx512_rows_b0), NULL },
-    { "bmm_f32_1x10x256_sf_avx512_rows_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx512_rows_ab), NULL },
-    { "bmm_f32_1x10x256_sf_avx512_rows_pf_a1b1", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx512_rows_pf_a1b1), NULL },
-    { "bmm_f32_1x10x256_sf_avx512_rows_pf_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx512_rows_pf_b0), NULL },
-    { "bmm_f32_1x10x256_sf_avx512_rows_pf_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx512_rows_pf_ab), NULL },
+    { "bmm_f32_1x10x256_bf_c99_a1b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x10x256_bf_c99_a1b0 },
+    { "bmm_f32_1x10x256_bf_c99_a1b1", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x10x256_bf_c99_a1b1 },
+    { "bmm_f32_1x10x256_bf_c99_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x10x256_bf_c99_b0 },
+    { "bmm_f32_1x10x256_bf_c99_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x10x256_bf_c99_ab },
+    { "bmm_f32_1x10x256_bf_avx2_rows_a1b1", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_bf_avx2_rows_a1b1) },
+    { "bmm_f32_1x10x256_bf_avx2_rows_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_bf_avx2_rows_b0) },
+    { "bmm_f32_1x10x256_bf_avx2_rows_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_bf_avx2_rows_ab) },
+    { "bmm_f32_1x10x256_bf_avx512_rows_a1b1", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_bf_avx512_rows_a1b1) },
+    { "bmm_f32_1x10x256_bf_avx512_rows_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_bf_avx512_rows_b0) },
+    { "bmm_f32_1x10x256_bf_avx512_rows_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_bf_avx512_rows_ab) },
+    { "bmm_f32_1x10x256_sf_c99_a1b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x10x256_sf_c99_a1b0 },
+    { "bmm_f32_1x10x256_sf_c99_a1b1", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x10x256_sf_c99_a1b1 },
+    { "bmm_f32_1x10x256_sf_c99_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x10x256_sf_c99_b0 },
+    { "bmm_f32_1x10x256_sf_c99_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x10x256_sf_c99_ab },
+    { "bmm_f32_1x10x256_sf_avx2_rows_a1b1", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx2_rows_a1b1) },
+    { "bmm_f32_1x10x256_sf_avx2_rows_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx2_rows_b0) },
+    { "bmm_f32_1x10x256_sf_avx2_rows_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx2_rows_ab) },
+    { "bmm_f32_1x10x256_sf_avx2_rows_pf_a1b1", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx2_rows_pf_a1b1) },
+    { "bmm_f32_1x10x256_sf_avx2_rows_pf_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx2_rows_pf_b0) },
+    { "bmm_f32_1x10x256_sf_avx2_rows_pf_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx2_rows_pf_ab) },
+    { "bmm_f32_1x10x256_sf_avx512_rows_a1b1", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx512_rows_a1b1) },
+    { "bmm_f32_1x10x256_sf_avx512_rows_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx512_rows_b0) },
+    { "bmm_f32_1x10x256_sf_avx512_rows_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx512_rows_ab) },
+    { "bmm_f32_1x10x256_sf_avx512_rows_pf_a1b1", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx512_rows_pf_a1b1) },
+    { "bmm_f32_1x10x256_sf_avx512_rows_pf_b0", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx512_rows_pf_b0) },
+    { "bmm_f32_1x10x256_sf_avx512_rows_pf_ab", BMM_F32, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_1x10x256_sf_avx512_rows_pf_ab) },
 };

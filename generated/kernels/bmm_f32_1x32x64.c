@@ -11,11 +11,11 @@
  * f32 C(1x64) = A*B (alpha = 1, beta = 0: C is not read), A 1x32, B 32x64; layout bf, isa c99, form unroll.
  * Cost per matrix: 4032 flops executed, 4096 loads (A 2048, B 2048, C 0), 64 stores,
  * 64 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_1x32x64_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_1x32x64_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -2141,11 +2141,11 @@ static void bmm_f32_1x32x64_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(1x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x32, B 32x64; layout bf, isa c99, form unroll.
  * Cost per matrix: 4096 flops executed, 4160 loads (A 2048, B 2048, C 64), 64 stores,
  * 64 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_1x32x64_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_1x32x64_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -4271,12 +4271,12 @@ static void bmm_f32_1x32x64_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout bf, isa c99, form unroll.
  * Cost per matrix: 4096 flops executed, 4096 loads (A 2048, B 2048, C 0), 64 stores,
  * 64 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_1x32x64_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_1x32x64_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -6402,13 +6402,13 @@ static void bmm_f32_1x32x64_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout bf, isa c99, form unroll.
  * Cost per matrix: 4224 flops executed, 4160 loads (A 2048, B 2048, C 64), 64 stores,
  * 64 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_1x32x64_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_1x32x64_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -8535,11 +8535,11 @@ static void bmm_f32_1x32x64_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(1x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x32, B 32x64; layout bf, isa avx2, form rows.
  * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 2 vector accumulators,
  * 392 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -9209,12 +9209,12 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_a1b1(const bmm_f32_args
  * f32 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout bf, isa avx2, form rows.
  * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 2 vector accumulators,
  * 384 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -9885,13 +9885,13 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_b0(const bmm_f32_args *
  * f32 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout bf, isa avx2, form rows.
  * Cost per matrix: 4096 useful flops in 272 vector arithmetic ops, 2 vector accumulators,
  * 392 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -10563,11 +10563,11 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_ab(const bmm_f32_args *
  * f32 C(1x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x32, B 32x64; layout bf, isa avx512, form rows.
  * Cost per matrix: 4096 useful flops in 132 vector arithmetic ops, 4 vector accumulators,
  * 164 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_1x32x64_bf_avx512_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_1x32x64_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[0]);
@@ -10875,12 +10875,12 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_bf_avx512_rows_a1b1(const bmm_f32_
  * f32 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout bf, isa avx512, form rows.
  * Cost per matrix: 4096 useful flops in 132 vector arithmetic ops, 4 vector accumulators,
  * 160 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_1x32x64_bf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_1x32x64_bf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -11189,13 +11189,13 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_bf_avx512_rows_b0(const bmm_f32_ar
  * f32 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout bf, isa avx512, form rows.
  * Cost per matrix: 4096 useful flops in 136 vector arithmetic ops, 4 vector accumulators,
  * 164 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_1x32x64_bf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_1x32x64_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -11504,11 +11504,11 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_bf_avx512_rows_ab(const bmm_f32_ar
  * f32 C(1x64) = A*B (alpha = 1, beta = 0: C is not read), A 1x32, B 32x64; layout sf, isa c99, form unroll.
  * Cost per matrix: 4032 flops executed, 4096 loads (A 2048, B 2048, C 0), 64 stores,
  * 64 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_1x32x64_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_1x32x64_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sb_row = g->sb_row;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -13635,11 +13635,11 @@ static void bmm_f32_1x32x64_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(1x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x32, B 32x64; layout sf, isa c99, form unroll.
  * Cost per matrix: 4096 flops executed, 4160 loads (A 2048, B 2048, C 64), 64 stores,
  * 64 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_1x32x64_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_1x32x64_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sb_row = g->sb_row;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -15766,13 +15766,13 @@ static void bmm_f32_1x32x64_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout sf, isa c99, form unroll.
  * Cost per matrix: 4096 flops executed, 4096 loads (A 2048, B 2048, C 0), 64 stores,
  * 64 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_1x32x64_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_1x32x64_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sb_row = g->sb_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -17898,14 +17898,14 @@ static void bmm_f32_1x32x64_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout sf, isa c99, form unroll.
  * Cost per matrix: 4224 flops executed, 4160 loads (A 2048, B 2048, C 64), 64 stores,
  * 64 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_1x32x64_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_1x32x64_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sb_row = g->sb_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -20032,11 +20032,11 @@ static void bmm_f32_1x32x64_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(1x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x32, B 32x64; layout sf, isa avx2, form rows.
  * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 2 vector accumulators,
  * 392 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sb_row = g->sb_row;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -20707,13 +20707,13 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_a1b1(const bmm_f32_args
  * f32 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout sf, isa avx2, form rows.
  * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 2 vector accumulators,
  * 384 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sb_row = g->sb_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -21384,14 +21384,14 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_b0(const bmm_f32_args *
  * f32 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout sf, isa avx2, form rows.
  * Cost per matrix: 4096 useful flops in 272 vector arithmetic ops, 2 vector accumulators,
  * 392 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sb_row = g->sb_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -22063,11 +22063,11 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_ab(const bmm_f32_args *
  * f32 C(1x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x32, B 32x64; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 2 vector accumulators,
  * 392 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -22911,15 +22911,15 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_a1b1(const bmm_f32_a
  * f32 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 2 vector accumulators,
  * 384 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -23761,16 +23761,16 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_b0(const bmm_f32_arg
  * f32 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 4096 useful flops in 272 vector arithmetic ops, 2 vector accumulators,
  * 392 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -24613,11 +24613,11 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_ab(const bmm_f32_arg
  * f32 C(1x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x32, B 32x64; layout sf, isa avx512, form rows.
  * Cost per matrix: 4096 useful flops in 132 vector arithmetic ops, 4 vector accumulators,
  * 164 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sb_row = g->sb_row;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -24926,13 +24926,13 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_a1b1(const bmm_f32_
  * f32 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout sf, isa avx512, form rows.
  * Cost per matrix: 4096 useful flops in 132 vector arithmetic ops, 4 vector accumulators,
  * 160 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sb_row = g->sb_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -25241,14 +25241,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_b0(const bmm_f32_ar
  * f32 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout sf, isa avx512, form rows.
  * Cost per matrix: 4096 useful flops in 136 vector arithmetic ops, 4 vector accumulators,
  * 164 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sb_row = g->sb_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -25558,11 +25558,11 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_ab(const bmm_f32_ar
  * f32 C(1x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x32, B 32x64; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 4096 useful flops in 132 vector arithmetic ops, 4 vector accumulators,
  * 164 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -26044,15 +26044,15 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_pf_a1b1(const bmm_f
  * f32 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 4096 useful flops in 132 vector arithmetic ops, 4 vector accumulators,
  * 160 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -26532,16 +26532,16 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_pf_b0(const bmm_f32
  * f32 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 4096 useful flops in 136 vector arithmetic ops, 4 vector accumulators,
  * 164 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -27018,30 +27018,30 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_pf_ab(const bmm_f32
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_1x32x64[26] = {
-    { "bmm_f32_1x32x64_bf_c99_a1b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x32x64_bf_c99_a1b0, NULL },
-    { "bmm_f32_1x32x64_bf_c99_a1b1", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x32x64_bf_c99_a1b1, NULL },
-    { "bmm_f32_1x32x64_bf_c99_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x32x64_bf_c99_b0, NULL },
-    { "bmm_f32_1x32x64_bf_c99_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x32x64_bf_c99_ab, NULL },
-    { "bmm_f32_1x32x64_bf_avx2_rows_a1b1", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_bf_avx2_rows_a1b1), NULL },
-    { "bmm_f32_1x32x64_bf_avx2_rows_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_bf_avx2_rows_b0), NULL },
-    { "bmm_f32_1x32x64_bf_avx2_rows_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_bf_avx2_rows_ab), NULL },
-    { "bmm_f32_1x32x64_bf_avx512_rows_a1b1", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_bf_avx512_rows_a1b1), NULL },
-    { "bmm_f32_1x32x64_bf_avx512_rows_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_bf_avx512_rows_b0), NULL },
-    { "bmm_f32_1x32x64_bf_avx512_rows_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_bf_avx512_rows_ab), NULL },
-    { "bmm_f32_1x32x64_sf_c99_a1b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x32x64_sf_c99_a1b0, NULL },
-    { "bmm_f32_1x32x64_sf_c99_a1b1", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x32x64_sf_c99_a1b1, NULL },
-    { "bmm_f32_1x32x64_sf_c99_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x32x64_sf_c99_b0, NULL },
-    { "bmm_f32_1x32x64_sf_c99_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x32x64_sf_c99_ab, NULL },
-    { "bmm_f32_1x32x64_sf_avx2_rows_a1b1", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx2_rows_a1b1), NULL },
-    { "bmm_f32_1x32x64_sf_avx2_rows_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx2_rows_b0), NULL },
-    { "bmm_f32_1x32x64_sf_avx2_rows_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx2_rows_ab), NULL },
-    { "bmm_f32_1x32x64_sf_avx2_rows_pf_a1b1", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx2_rows_pf_a1b1), NULL },
-    { "bmm_f32_1x32x64_sf_avx2_rows_pf_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx2_rows_pf_b0), NULL },
-    { "bmm_f32_1x32x64_sf_avx2_rows_pf_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx2_rows_pf_ab), NULL },
-    { "bmm_f32_1x32x64_sf_avx512_rows_a1b1", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx512_rows_a1b1), NULL },
-    { "bmm_f32_1x32x64_sf_avx512_rows_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx512_rows_b0), NULL },
-    { "bmm_f32_1x32x64_sf_avx512_rows_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx512_rows_ab), NULL },
-    { "bmm_f32_1x32x64_sf_avx512_rows_pf_a1b1", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx512_rows_pf_a1b1), NULL },
-    { "bmm_f32_1x32x64_sf_avx512_rows_pf_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx512_rows_pf_b0), NULL },
-    { "bmm_f32_1x32x64_sf_avx512_rows_pf_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx512_rows_pf_ab), NULL },
+    { "bmm_f32_1x32x64_bf_c99_a1b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x32x64_bf_c99_a1b0 },
+    { "bmm_f32_1x32x64_bf_c99_a1b1", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x32x64_bf_c99_a1b1 },
+    { "bmm_f32_1x32x64_bf_c99_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x32x64_bf_c99_b0 },
+    { "bmm_f32_1x32x64_bf_c99_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x32x64_bf_c99_ab },
+    { "bmm_f32_1x32x64_bf_avx2_rows_a1b1", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_bf_avx2_rows_a1b1) },
+    { "bmm_f32_1x32x64_bf_avx2_rows_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_bf_avx2_rows_b0) },
+    { "bmm_f32_1x32x64_bf_avx2_rows_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_bf_avx2_rows_ab) },
+    { "bmm_f32_1x32x64_bf_avx512_rows_a1b1", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_bf_avx512_rows_a1b1) },
+    { "bmm_f32_1x32x64_bf_avx512_rows_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_bf_avx512_rows_b0) },
+    { "bmm_f32_1x32x64_bf_avx512_rows_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_bf_avx512_rows_ab) },
+    { "bmm_f32_1x32x64_sf_c99_a1b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x32x64_sf_c99_a1b0 },
+    { "bmm_f32_1x32x64_sf_c99_a1b1", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x32x64_sf_c99_a1b1 },
+    { "bmm_f32_1x32x64_sf_c99_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x32x64_sf_c99_b0 },
+    { "bmm_f32_1x32x64_sf_c99_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_1x32x64_sf_c99_ab },
+    { "bmm_f32_1x32x64_sf_avx2_rows_a1b1", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx2_rows_a1b1) },
+    { "bmm_f32_1x32x64_sf_avx2_rows_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx2_rows_b0) },
+    { "bmm_f32_1x32x64_sf_avx2_rows_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx2_rows_ab) },
+    { "bmm_f32_1x32x64_sf_avx2_rows_pf_a1b1", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx2_rows_pf_a1b1) },
+    { "bmm_f32_1x32x64_sf_avx2_rows_pf_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx2_rows_pf_b0) },
+    { "bmm_f32_1x32x64_sf_avx2_rows_pf_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx2_rows_pf_ab) },
+    { "bmm_f32_1x32x64_sf_avx512_rows_a1b1", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx512_rows_a1b1) },
+    { "bmm_f32_1x32x64_sf_avx512_rows_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx512_rows_b0) },
+    { "bmm_f32_1x32x64_sf_avx512_rows_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx512_rows_ab) },
+    { "bmm_f32_1x32x64_sf_avx512_rows_pf_a1b1", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx512_rows_pf_a1b1) },
+    { "bmm_f32_1x32x64_sf_avx512_rows_pf_b0", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx512_rows_pf_b0) },
+    { "bmm_f32_1x32x64_sf_avx512_rows_pf_ab", BMM_F32, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_1x32x64_sf_avx512_rows_pf_ab) },
 };

@@ -11,11 +11,11 @@
  * f32 C(1x128) = A*B (alpha = 1, beta = 0: C is not read), A 1x64, B 64x128; layout bf, isa c99, form t1x8.
  * Cost per matrix: 16256 flops executed, 16384 loads (A 8192, B 8192, C 0), 128 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_1x64x128_bf_c99_t1x8_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_1x64x128_bf_c99_t1x8_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 1; i0 += 1) {
             for (int64_t j0 = 0; j0 < 128; j0 += 8) {
@@ -57,11 +57,11 @@ static void bmm_f32_1x64x128_bf_c99_t1x8_a1b0(const bmm_f32_args *BMM_RESTRICT g
  * f32 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout bf, isa c99, form t1x8.
  * Cost per matrix: 16384 flops executed, 16512 loads (A 8192, B 8192, C 128), 128 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_1x64x128_bf_c99_t1x8_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_1x64x128_bf_c99_t1x8_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 1; i0 += 1) {
             for (int64_t j0 = 0; j0 < 128; j0 += 8) {
@@ -103,12 +103,12 @@ static void bmm_f32_1x64x128_bf_c99_t1x8_a1b1(const bmm_f32_args *BMM_RESTRICT g
  * f32 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout bf, isa c99, form t1x8.
  * Cost per matrix: 16384 flops executed, 16384 loads (A 8192, B 8192, C 0), 128 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_1x64x128_bf_c99_t1x8_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_1x64x128_bf_c99_t1x8_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 1; i0 += 1) {
             for (int64_t j0 = 0; j0 < 128; j0 += 8) {
@@ -150,13 +150,13 @@ static void bmm_f32_1x64x128_bf_c99_t1x8_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout bf, isa c99, form t1x8.
  * Cost per matrix: 16640 flops executed, 16512 loads (A 8192, B 8192, C 128), 128 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_1x64x128_bf_c99_t1x8_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_1x64x128_bf_c99_t1x8_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 1; i0 += 1) {
             for (int64_t j0 = 0; j0 < 128; j0 += 8) {
@@ -199,11 +199,11 @@ static void bmm_f32_1x64x128_bf_c99_t1x8_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout bf, isa avx2, form rows.
  * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 2 vector accumulators,
  * 1552 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -2809,12 +2809,12 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_a1b1(const bmm_f32_arg
  * f32 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout bf, isa avx2, form rows.
  * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 2 vector accumulators,
  * 1536 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -5421,13 +5421,13 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_b0(const bmm_f32_args 
  * f32 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout bf, isa avx2, form rows.
  * Cost per matrix: 16384 useful flops in 1056 vector arithmetic ops, 2 vector accumulators,
  * 1552 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -8035,11 +8035,11 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_f32_args 
  * f32 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout bf, isa avx512, form rows.
  * Cost per matrix: 16384 useful flops in 520 vector arithmetic ops, 4 vector accumulators,
  * 648 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_1x64x128_bf_avx512_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_1x64x128_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[0]);
@@ -9217,12 +9217,12 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_bf_avx512_rows_a1b1(const bmm_f32
  * f32 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout bf, isa avx512, form rows.
  * Cost per matrix: 16384 useful flops in 520 vector arithmetic ops, 4 vector accumulators,
  * 640 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_1x64x128_bf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_1x64x128_bf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -10401,13 +10401,13 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_bf_avx512_rows_b0(const bmm_f32_a
  * f32 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout bf, isa avx512, form rows.
  * Cost per matrix: 16384 useful flops in 528 vector arithmetic ops, 4 vector accumulators,
  * 648 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_1x64x128_bf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_1x64x128_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -11586,11 +11586,11 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_bf_avx512_rows_ab(const bmm_f32_a
  * f32 C(1x128) = A*B (alpha = 1, beta = 0: C is not read), A 1x64, B 64x128; layout sf, isa c99, form t1x8.
  * Cost per matrix: 16256 flops executed, 16384 loads (A 8192, B 8192, C 0), 128 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_1x64x128_sf_c99_t1x8_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_1x64x128_sf_c99_t1x8_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -11635,11 +11635,11 @@ static void bmm_f32_1x64x128_sf_c99_t1x8_a1b0(const bmm_f32_args *BMM_RESTRICT g
  * f32 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout sf, isa c99, form t1x8.
  * Cost per matrix: 16384 flops executed, 16512 loads (A 8192, B 8192, C 128), 128 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_1x64x128_sf_c99_t1x8_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_1x64x128_sf_c99_t1x8_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -11684,15 +11684,15 @@ static void bmm_f32_1x64x128_sf_c99_t1x8_a1b1(const bmm_f32_args *BMM_RESTRICT g
  * f32 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout sf, isa c99, form t1x8.
  * Cost per matrix: 16384 flops executed, 16384 loads (A 8192, B 8192, C 0), 128 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_1x64x128_sf_c99_t1x8_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_1x64x128_sf_c99_t1x8_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 1; i0 += 1) {
             for (int64_t j0 = 0; j0 < 128; j0 += 8) {
@@ -11734,16 +11734,16 @@ static void bmm_f32_1x64x128_sf_c99_t1x8_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa c99, form t1x8.
  * Cost per matrix: 16640 flops executed, 16512 loads (A 8192, B 8192, C 128), 128 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_1x64x128_sf_c99_t1x8_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_1x64x128_sf_c99_t1x8_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 1; i0 += 1) {
             for (int64_t j0 = 0; j0 < 128; j0 += 8) {
@@ -11786,11 +11786,11 @@ static void bmm_f32_1x64x128_sf_c99_t1x8_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout sf, isa avx2, form rows.
  * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 2 vector accumulators,
  * 1552 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sb_row = g->sb_row;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -14397,13 +14397,13 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_a1b1(const bmm_f32_arg
  * f32 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout sf, isa avx2, form rows.
  * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 2 vector accumulators,
  * 1536 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sb_row = g->sb_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -17010,14 +17010,14 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_b0(const bmm_f32_args 
  * f32 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx2, form rows.
  * Cost per matrix: 16384 useful flops in 1056 vector arithmetic ops, 2 vector accumulators,
  * 1552 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sb_row = g->sb_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -19625,11 +19625,11 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_f32_args 
  * f32 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 2 vector accumulators,
  * 1552 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -22831,15 +22831,15 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_a1b1(const bmm_f32_
  * f32 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 2 vector accumulators,
  * 1536 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -26039,16 +26039,16 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_b0(const bmm_f32_ar
  * f32 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 16384 useful flops in 1056 vector arithmetic ops, 2 vector accumulators,
  * 1552 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -29249,11 +29249,11 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_f32_ar
  * f32 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout sf, isa avx512, form rows.
  * Cost per matrix: 16384 useful flops in 520 vector arithmetic ops, 4 vector accumulators,
  * 648 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sb_row = g->sb_row;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -30432,13 +30432,13 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_a1b1(const bmm_f32
  * f32 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout sf, isa avx512, form rows.
  * Cost per matrix: 16384 useful flops in 520 vector arithmetic ops, 4 vector accumulators,
  * 640 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sb_row = g->sb_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -31617,14 +31617,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_b0(const bmm_f32_a
  * f32 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx512, form rows.
  * Cost per matrix: 16384 useful flops in 528 vector arithmetic ops, 4 vector accumulators,
  * 648 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sb_row = g->sb_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -32804,11 +32804,11 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_ab(const bmm_f32_a
  * f32 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 16384 useful flops in 520 vector arithmetic ops, 4 vector accumulators,
  * 648 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -34582,15 +34582,15 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_pf_a1b1(const bmm_
  * f32 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 16384 useful flops in 520 vector arithmetic ops, 4 vector accumulators,
  * 640 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -36362,16 +36362,16 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_pf_b0(const bmm_f3
  * f32 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 16384 useful flops in 528 vector arithmetic ops, 4 vector accumulators,
  * 648 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -38140,30 +38140,30 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_pf_ab(const bmm_f3
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_1x64x128[26] = {
-    { "bmm_f32_1x64x128_bf_c99_t1x8_a1b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 1, 0, 1, 0, 0, bmm_f32_1x64x128_bf_c99_t1x8_a1b0, NULL },
-    { "bmm_f32_1x64x128_bf_c99_t1x8_a1b1", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 1, 0, 1, 0, 0, bmm_f32_1x64x128_bf_c99_t1x8_a1b1, NULL },
-    { "bmm_f32_1x64x128_bf_c99_t1x8_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 1, 0, 1, 0, 0, bmm_f32_1x64x128_bf_c99_t1x8_b0, NULL },
-    { "bmm_f32_1x64x128_bf_c99_t1x8_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 1, 0, 1, 0, 0, bmm_f32_1x64x128_bf_c99_t1x8_ab, NULL },
-    { "bmm_f32_1x64x128_bf_avx2_rows_a1b1", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_bf_avx2_rows_a1b1), NULL },
-    { "bmm_f32_1x64x128_bf_avx2_rows_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_bf_avx2_rows_b0), NULL },
-    { "bmm_f32_1x64x128_bf_avx2_rows_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_bf_avx2_rows_ab), NULL },
-    { "bmm_f32_1x64x128_bf_avx512_rows_a1b1", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_bf_avx512_rows_a1b1), NULL },
-    { "bmm_f32_1x64x128_bf_avx512_rows_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_bf_avx512_rows_b0), NULL },
-    { "bmm_f32_1x64x128_bf_avx512_rows_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_bf_avx512_rows_ab), NULL },
-    { "bmm_f32_1x64x128_sf_c99_t1x8_a1b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 1, 0, 1, 0, 0, bmm_f32_1x64x128_sf_c99_t1x8_a1b0, NULL },
-    { "bmm_f32_1x64x128_sf_c99_t1x8_a1b1", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 1, 0, 1, 0, 0, bmm_f32_1x64x128_sf_c99_t1x8_a1b1, NULL },
-    { "bmm_f32_1x64x128_sf_c99_t1x8_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 1, 0, 1, 0, 0, bmm_f32_1x64x128_sf_c99_t1x8_b0, NULL },
-    { "bmm_f32_1x64x128_sf_c99_t1x8_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 1, 0, 1, 0, 0, bmm_f32_1x64x128_sf_c99_t1x8_ab, NULL },
-    { "bmm_f32_1x64x128_sf_avx2_rows_a1b1", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx2_rows_a1b1), NULL },
-    { "bmm_f32_1x64x128_sf_avx2_rows_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx2_rows_b0), NULL },
-    { "bmm_f32_1x64x128_sf_avx2_rows_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx2_rows_ab), NULL },
-    { "bmm_f32_1x64x128_sf_avx2_rows_pf_a1b1", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx2_rows_pf_a1b1), NULL },
-    { "bmm_f32_1x64x128_sf_avx2_rows_pf_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx2_rows_pf_b0), NULL },
-    { "bmm_f32_1x64x128_sf_avx2_rows_pf_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx2_rows_pf_ab), NULL },
-    { "bmm_f32_1x64x128_sf_avx512_rows_a1b1", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx512_rows_a1b1), NULL },
-    { "bmm_f32_1x64x128_sf_avx512_rows_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx512_rows_b0), NULL },
-    { "bmm_f32_1x64x128_sf_avx512_rows_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx512_rows_ab), NULL },
-    { "bmm_f32_1x64x128_sf_avx512_rows_pf_a1b1", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx512_rows_pf_a1b1), NULL },
-    { "bmm_f32_1x64x128_sf_avx512_rows_pf_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx512_rows_pf_b0), NULL },
-    { "bmm_f32_1x64x128_sf_avx512_rows_pf_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx512_rows_pf_ab), NULL },
+    { "bmm_f32_1x64x128_bf_c99_t1x8_a1b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 1, 0, 1, 0, 0, bmm_f32_1x64x128_bf_c99_t1x8_a1b0 },
+    { "bmm_f32_1x64x128_bf_c99_t1x8_a1b1", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 1, 0, 1, 0, 0, bmm_f32_1x64x128_bf_c99_t1x8_a1b1 },
+    { "bmm_f32_1x64x128_bf_c99_t1x8_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 1, 0, 1, 0, 0, bmm_f32_1x64x128_bf_c99_t1x8_b0 },
+    { "bmm_f32_1x64x128_bf_c99_t1x8_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 1, 0, 1, 0, 0, bmm_f32_1x64x128_bf_c99_t1x8_ab },
+    { "bmm_f32_1x64x128_bf_avx2_rows_a1b1", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_bf_avx2_rows_a1b1) },
+    { "bmm_f32_1x64x128_bf_avx2_rows_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_bf_avx2_rows_b0) },
+    { "bmm_f32_1x64x128_bf_avx2_rows_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_bf_avx2_rows_ab) },
+    { "bmm_f32_1x64x128_bf_avx512_rows_a1b1", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_bf_avx512_rows_a1b1) },
+    { "bmm_f32_1x64x128_bf_avx512_rows_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_bf_avx512_rows_b0) },
+    { "bmm_f32_1x64x128_bf_avx512_rows_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_bf_avx512_rows_ab) },
+    { "bmm_f32_1x64x128_sf_c99_t1x8_a1b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 1, 0, 1, 0, 0, bmm_f32_1x64x128_sf_c99_t1x8_a1b0 },
+    { "bmm_f32_1x64x128_sf_c99_t1x8_a1b1", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 1, 0, 1, 0, 0, bmm_f32_1x64x128_sf_c99_t1x8_a1b1 },
+    { "bmm_f32_1x64x128_sf_c99_t1x8_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 1, 0, 1, 0, 0, bmm_f32_1x64x128_sf_c99_t1x8_b0 },
+    { "bmm_f32_1x64x128_sf_c99_t1x8_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 1, 0, 1, 0, 0, bmm_f32_1x64x128_sf_c99_t1x8_ab },
+    { "bmm_f32_1x64x128_sf_avx2_rows_a1b1", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx2_rows_a1b1) },
+    { "bmm_f32_1x64x128_sf_avx2_rows_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx2_rows_b0) },
+    { "bmm_f32_1x64x128_sf_avx2_rows_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx2_rows_ab) },
+    { "bmm_f32_1x64x128_sf_avx2_rows_pf_a1b1", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx2_rows_pf_a1b1) },
+    { "bmm_f32_1x64x128_sf_avx2_rows_pf_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx2_rows_pf_b0) },
+    { "bmm_f32_1x64x128_sf_avx2_rows_pf_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx2_rows_pf_ab) },
+    { "bmm_f32_1x64x128_sf_avx512_rows_a1b1", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx512_rows_a1b1) },
+    { "bmm_f32_1x64x128_sf_avx512_rows_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx512_rows_b0) },
+    { "bmm_f32_1x64x128_sf_avx512_rows_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx512_rows_ab) },
+    { "bmm_f32_1x64x128_sf_avx512_rows_pf_a1b1", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx512_rows_pf_a1b1) },
+    { "bmm_f32_1x64x128_sf_avx512_rows_pf_b0", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx512_rows_pf_b0) },
+    { "bmm_f32_1x64x128_sf_avx512_rows_pf_ab", BMM_F32, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_1x64x128_sf_avx512_rows_pf_ab) },
 };

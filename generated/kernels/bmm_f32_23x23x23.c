@@ -11,11 +11,11 @@
  * f32 C(23x23) = A*B (alpha = 1, beta = 0: C is not read), A 23x23, B 23x23; layout bf, isa c99, form t4x8.
  * Cost per matrix: 23805 flops executed, 24334 loads (A 12167, B 12167, C 0), 529 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_23x23x23_bf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_23x23x23_bf_c99_t4x8_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 20; i0 += 4) {
             for (int64_t j0 = 0; j0 < 16; j0 += 8) {
@@ -366,11 +366,11 @@ static void bmm_f32_23x23x23_bf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout bf, isa c99, form t4x8.
  * Cost per matrix: 24334 flops executed, 24863 loads (A 12167, B 12167, C 529), 529 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_23x23x23_bf_c99_t4x8_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_23x23x23_bf_c99_t4x8_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 20; i0 += 4) {
             for (int64_t j0 = 0; j0 < 16; j0 += 8) {
@@ -721,12 +721,12 @@ static void bmm_f32_23x23x23_bf_c99_t4x8_a1b1(const bmm_f32_args *BMM_RESTRICT g
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout bf, isa c99, form t4x8.
  * Cost per matrix: 24334 flops executed, 24334 loads (A 12167, B 12167, C 0), 529 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_23x23x23_bf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_23x23x23_bf_c99_t4x8_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 20; i0 += 4) {
             for (int64_t j0 = 0; j0 < 16; j0 += 8) {
@@ -1077,13 +1077,13 @@ static void bmm_f32_23x23x23_bf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf, isa c99, form t4x8.
  * Cost per matrix: 25392 flops executed, 24863 loads (A 12167, B 12167, C 529), 529 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_23x23x23_bf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_23x23x23_bf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 20; i0 += 4) {
             for (int64_t j0 = 0; j0 < 16; j0 += 8) {
@@ -1435,11 +1435,11 @@ static void bmm_f32_23x23x23_bf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout bf, isa avx2, form rl6.
  * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
  * 1403 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
@@ -1601,12 +1601,12 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_a1b1(const bmm_f32_args
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout bf, isa avx2, form rl6.
  * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
  * 1334 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -1769,13 +1769,13 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_b0(const bmm_f32_args *
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf, isa avx2, form rl6.
  * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 12 vector accumulators,
  * 1403 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
@@ -1939,11 +1939,11 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_ab(const bmm_f32_args *
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout bf, isa avx2, form rl3.
  * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 6 vector accumulators,
  * 1679 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
@@ -2039,12 +2039,12 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_a1b1(const bmm_f32_args
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout bf, isa avx2, form rl3.
  * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 6 vector accumulators,
  * 1610 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2141,13 +2141,13 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_b0(const bmm_f32_args *
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf, isa avx2, form rl3.
  * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 6 vector accumulators,
  * 1679 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
@@ -2245,11 +2245,11 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_ab(const bmm_f32_args *
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout bf, isa avx512, form rl12.
  * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 24 vector accumulators,
  * 667 vector loads, 46 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl12_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl12_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __mmask16 mask7 = (__mmask16)0x7F;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -2437,12 +2437,12 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl12_a1b1(const bmm_f32
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout bf, isa avx512, form rl12.
  * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 24 vector accumulators,
  * 621 vector loads, 46 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl12_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl12_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask7 = (__mmask16)0x7F;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2631,13 +2631,13 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl12_b0(const bmm_f32_a
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf, isa avx512, form rl12.
  * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 24 vector accumulators,
  * 667 vector loads, 46 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl12_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl12_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask7 = (__mmask16)0x7F;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -2827,11 +2827,11 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl12_ab(const bmm_f32_a
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout bf, isa avx512, form rl6.
  * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 12 vector accumulators,
  * 759 vector loads, 46 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl6_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __mmask16 mask7 = (__mmask16)0x7F;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
@@ -2937,12 +2937,12 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl6_a1b1(const bmm_f32_
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout bf, isa avx512, form rl6.
  * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 12 vector accumulators,
  * 713 vector loads, 46 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask7 = (__mmask16)0x7F;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -3049,13 +3049,13 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl6_b0(const bmm_f32_ar
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf, isa avx512, form rl6.
  * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 12 vector accumulators,
  * 759 vector loads, 46 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask7 = (__mmask16)0x7F;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -3162,11 +3162,11 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl6_ab(const bmm_f32_ar
  * f32 C(23x23) = A*B (alpha = 1, beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa c99, form t4x8.
  * Cost per matrix: 23805 flops executed, 24334 loads (A 12167, B 12167, C 0), 529 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_23x23x23_sf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_23x23x23_sf_c99_t4x8_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -3520,11 +3520,11 @@ static void bmm_f32_23x23x23_sf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa c99, form t4x8.
  * Cost per matrix: 24334 flops executed, 24863 loads (A 12167, B 12167, C 529), 529 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_23x23x23_sf_c99_t4x8_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_23x23x23_sf_c99_t4x8_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -3878,15 +3878,15 @@ static void bmm_f32_23x23x23_sf_c99_t4x8_a1b1(const bmm_f32_args *BMM_RESTRICT g
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa c99, form t4x8.
  * Cost per matrix: 24334 flops executed, 24334 loads (A 12167, B 12167, C 0), 529 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_23x23x23_sf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_23x23x23_sf_c99_t4x8_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 20; i0 += 4) {
             for (int64_t j0 = 0; j0 < 16; j0 += 8) {
@@ -4237,16 +4237,16 @@ static void bmm_f32_23x23x23_sf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa c99, form t4x8.
  * Cost per matrix: 25392 flops executed, 24863 loads (A 12167, B 12167, C 529), 529 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_23x23x23_sf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_23x23x23_sf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 20; i0 += 4) {
             for (int64_t j0 = 0; j0 < 16; j0 += 8) {
@@ -4598,11 +4598,11 @@ static void bmm_f32_23x23x23_sf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx2, form rl6.
  * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
  * 1403 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -4767,15 +4767,15 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_a1b1(const bmm_f32_args
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx2, form rl6.
  * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
  * 1334 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -4938,16 +4938,16 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_b0(const bmm_f32_args *
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx2, form rl6.
  * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 12 vector accumulators,
  * 1403 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
@@ -5111,11 +5111,11 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_ab(const bmm_f32_args *
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx2, form rl3.
  * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 6 vector accumulators,
  * 1679 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -5214,15 +5214,15 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_a1b1(const bmm_f32_args
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx2, form rl3.
  * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 6 vector accumulators,
  * 1610 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -5319,16 +5319,16 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_b0(const bmm_f32_args *
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx2, form rl3.
  * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 6 vector accumulators,
  * 1679 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
@@ -5426,11 +5426,11 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_ab(const bmm_f32_args *
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx2, form rl6_pf.
  * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
  * 1403 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -5669,15 +5669,15 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_a1b1(const bmm_f32_a
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx2, form rl6_pf.
  * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
  * 1334 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -5914,16 +5914,16 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_b0(const bmm_f32_arg
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx2, form rl6_pf.
  * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 12 vector accumulators,
  * 1403 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
@@ -6161,11 +6161,11 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f32_arg
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx2, form rl3_pf.
  * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 6 vector accumulators,
  * 1679 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -6302,15 +6302,15 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_a1b1(const bmm_f32_a
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx2, form rl3_pf.
  * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 6 vector accumulators,
  * 1610 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -6445,16 +6445,16 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_b0(const bmm_f32_arg
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx2, form rl3_pf.
  * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 6 vector accumulators,
  * 1679 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
@@ -6590,11 +6590,11 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f32_arg
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx512, form rl12.
  * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 24 vector accumulators,
  * 667 vector loads, 46 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -6785,15 +6785,15 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_a1b1(const bmm_f32
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx512, form rl12.
  * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 24 vector accumulators,
  * 621 vector loads, 46 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask7 = (__mmask16)0x7F;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -6982,16 +6982,16 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_b0(const bmm_f32_a
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl12.
  * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 24 vector accumulators,
  * 667 vector loads, 46 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask7 = (__mmask16)0x7F;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -7181,11 +7181,11 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_ab(const bmm_f32_a
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx512, form rl6.
  * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 12 vector accumulators,
  * 759 vector loads, 46 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -7294,15 +7294,15 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_a1b1(const bmm_f32_
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx512, form rl6.
  * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 12 vector accumulators,
  * 713 vector loads, 46 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask7 = (__mmask16)0x7F;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -7409,16 +7409,16 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_b0(const bmm_f32_ar
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl6.
  * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 12 vector accumulators,
  * 759 vector loads, 46 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask7 = (__mmask16)0x7F;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -7526,11 +7526,11 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_ab(const bmm_f32_ar
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx512, form rl12_pf.
  * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 24 vector accumulators,
  * 667 vector loads, 46 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -7865,15 +7865,15 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_a1b1(const bmm_
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx512, form rl12_pf.
  * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 24 vector accumulators,
  * 621 vector loads, 46 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask7 = (__mmask16)0x7F;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -8206,16 +8206,16 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_b0(const bmm_f3
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl12_pf.
  * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 24 vector accumulators,
  * 667 vector loads, 46 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask7 = (__mmask16)0x7F;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -8549,11 +8549,11 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_ab(const bmm_f3
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx512, form rl6_pf.
  * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 12 vector accumulators,
  * 759 vector loads, 46 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -8736,15 +8736,15 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_a1b1(const bmm_f
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx512, form rl6_pf.
  * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 12 vector accumulators,
  * 713 vector loads, 46 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask7 = (__mmask16)0x7F;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -8925,16 +8925,16 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_b0(const bmm_f32
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl6_pf.
  * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 12 vector accumulators,
  * 759 vector loads, 46 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask7 = (__mmask16)0x7F;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -9112,48 +9112,48 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_ab(const bmm_f32
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_23x23x23[44] = {
-    { "bmm_f32_23x23x23_bf_c99_t4x8_a1b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_23x23x23_bf_c99_t4x8_a1b0, NULL },
-    { "bmm_f32_23x23x23_bf_c99_t4x8_a1b1", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_23x23x23_bf_c99_t4x8_a1b1, NULL },
-    { "bmm_f32_23x23x23_bf_c99_t4x8_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_23x23x23_bf_c99_t4x8_b0, NULL },
-    { "bmm_f32_23x23x23_bf_c99_t4x8_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_23x23x23_bf_c99_t4x8_ab, NULL },
-    { "bmm_f32_23x23x23_bf_avx2_rl6_a1b1", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx2_rl6_a1b1), NULL },
-    { "bmm_f32_23x23x23_bf_avx2_rl6_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx2_rl6_b0), NULL },
-    { "bmm_f32_23x23x23_bf_avx2_rl6_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx2_rl6_ab), NULL },
-    { "bmm_f32_23x23x23_bf_avx2_rl3_a1b1", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx2_rl3_a1b1), NULL },
-    { "bmm_f32_23x23x23_bf_avx2_rl3_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx2_rl3_b0), NULL },
-    { "bmm_f32_23x23x23_bf_avx2_rl3_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx2_rl3_ab), NULL },
-    { "bmm_f32_23x23x23_bf_avx512_rl12_a1b1", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx512_rl12_a1b1), NULL },
-    { "bmm_f32_23x23x23_bf_avx512_rl12_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx512_rl12_b0), NULL },
-    { "bmm_f32_23x23x23_bf_avx512_rl12_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx512_rl12_ab), NULL },
-    { "bmm_f32_23x23x23_bf_avx512_rl6_a1b1", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx512_rl6_a1b1), NULL },
-    { "bmm_f32_23x23x23_bf_avx512_rl6_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx512_rl6_b0), NULL },
-    { "bmm_f32_23x23x23_bf_avx512_rl6_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx512_rl6_ab), NULL },
-    { "bmm_f32_23x23x23_sf_c99_t4x8_a1b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_23x23x23_sf_c99_t4x8_a1b0, NULL },
-    { "bmm_f32_23x23x23_sf_c99_t4x8_a1b1", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_23x23x23_sf_c99_t4x8_a1b1, NULL },
-    { "bmm_f32_23x23x23_sf_c99_t4x8_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_23x23x23_sf_c99_t4x8_b0, NULL },
-    { "bmm_f32_23x23x23_sf_c99_t4x8_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_23x23x23_sf_c99_t4x8_ab, NULL },
-    { "bmm_f32_23x23x23_sf_avx2_rl6_a1b1", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl6_a1b1), NULL },
-    { "bmm_f32_23x23x23_sf_avx2_rl6_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl6_b0), NULL },
-    { "bmm_f32_23x23x23_sf_avx2_rl6_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl6_ab), NULL },
-    { "bmm_f32_23x23x23_sf_avx2_rl3_a1b1", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl3_a1b1), NULL },
-    { "bmm_f32_23x23x23_sf_avx2_rl3_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl3_b0), NULL },
-    { "bmm_f32_23x23x23_sf_avx2_rl3_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl3_ab), NULL },
-    { "bmm_f32_23x23x23_sf_avx2_rl6_pf_a1b1", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl6_pf_a1b1), NULL },
-    { "bmm_f32_23x23x23_sf_avx2_rl6_pf_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl6_pf_b0), NULL },
-    { "bmm_f32_23x23x23_sf_avx2_rl6_pf_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl6_pf_ab), NULL },
-    { "bmm_f32_23x23x23_sf_avx2_rl3_pf_a1b1", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl3_pf_a1b1), NULL },
-    { "bmm_f32_23x23x23_sf_avx2_rl3_pf_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl3_pf_b0), NULL },
-    { "bmm_f32_23x23x23_sf_avx2_rl3_pf_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl3_pf_ab), NULL },
-    { "bmm_f32_23x23x23_sf_avx512_rl12_a1b1", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl12_a1b1), NULL },
-    { "bmm_f32_23x23x23_sf_avx512_rl12_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl12_b0), NULL },
-    { "bmm_f32_23x23x23_sf_avx512_rl12_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl12_ab), NULL },
-    { "bmm_f32_23x23x23_sf_avx512_rl6_a1b1", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl6_a1b1), NULL },
-    { "bmm_f32_23x23x23_sf_avx512_rl6_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl6_b0), NULL },
-    { "bmm_f32_23x23x23_sf_avx512_rl6_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl6_ab), NULL },
-    { "bmm_f32_23x23x23_sf_avx512_rl12_pf_a1b1", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 12, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl12_pf_a1b1), NULL },
-    { "bmm_f32_23x23x23_sf_avx512_rl12_pf_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 12, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl12_pf_b0), NULL },
-    { "bmm_f32_23x23x23_sf_avx512_rl12_pf_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 12, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl12_pf_ab), NULL },
-    { "bmm_f32_23x23x23_sf_avx512_rl6_pf_a1b1", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl6_pf_a1b1), NULL },
-    { "bmm_f32_23x23x23_sf_avx512_rl6_pf_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl6_pf_b0), NULL },
-    { "bmm_f32_23x23x23_sf_avx512_rl6_pf_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl6_pf_ab), NULL },
+    { "bmm_f32_23x23x23_bf_c99_t4x8_a1b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_23x23x23_bf_c99_t4x8_a1b0 },
+    { "bmm_f32_23x23x23_bf_c99_t4x8_a1b1", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_23x23x23_bf_c99_t4x8_a1b1 },
+    { "bmm_f32_23x23x23_bf_c99_t4x8_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_23x23x23_bf_c99_t4x8_b0 },
+    { "bmm_f32_23x23x23_bf_c99_t4x8_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_23x23x23_bf_c99_t4x8_ab },
+    { "bmm_f32_23x23x23_bf_avx2_rl6_a1b1", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx2_rl6_a1b1) },
+    { "bmm_f32_23x23x23_bf_avx2_rl6_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx2_rl6_b0) },
+    { "bmm_f32_23x23x23_bf_avx2_rl6_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx2_rl6_ab) },
+    { "bmm_f32_23x23x23_bf_avx2_rl3_a1b1", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx2_rl3_a1b1) },
+    { "bmm_f32_23x23x23_bf_avx2_rl3_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx2_rl3_b0) },
+    { "bmm_f32_23x23x23_bf_avx2_rl3_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx2_rl3_ab) },
+    { "bmm_f32_23x23x23_bf_avx512_rl12_a1b1", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx512_rl12_a1b1) },
+    { "bmm_f32_23x23x23_bf_avx512_rl12_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx512_rl12_b0) },
+    { "bmm_f32_23x23x23_bf_avx512_rl12_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx512_rl12_ab) },
+    { "bmm_f32_23x23x23_bf_avx512_rl6_a1b1", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx512_rl6_a1b1) },
+    { "bmm_f32_23x23x23_bf_avx512_rl6_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx512_rl6_b0) },
+    { "bmm_f32_23x23x23_bf_avx512_rl6_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_bf_avx512_rl6_ab) },
+    { "bmm_f32_23x23x23_sf_c99_t4x8_a1b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_23x23x23_sf_c99_t4x8_a1b0 },
+    { "bmm_f32_23x23x23_sf_c99_t4x8_a1b1", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_23x23x23_sf_c99_t4x8_a1b1 },
+    { "bmm_f32_23x23x23_sf_c99_t4x8_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_23x23x23_sf_c99_t4x8_b0 },
+    { "bmm_f32_23x23x23_sf_c99_t4x8_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_23x23x23_sf_c99_t4x8_ab },
+    { "bmm_f32_23x23x23_sf_avx2_rl6_a1b1", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl6_a1b1) },
+    { "bmm_f32_23x23x23_sf_avx2_rl6_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl6_b0) },
+    { "bmm_f32_23x23x23_sf_avx2_rl6_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl6_ab) },
+    { "bmm_f32_23x23x23_sf_avx2_rl3_a1b1", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl3_a1b1) },
+    { "bmm_f32_23x23x23_sf_avx2_rl3_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl3_b0) },
+    { "bmm_f32_23x23x23_sf_avx2_rl3_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl3_ab) },
+    { "bmm_f32_23x23x23_sf_avx2_rl6_pf_a1b1", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl6_pf_a1b1) },
+    { "bmm_f32_23x23x23_sf_avx2_rl6_pf_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl6_pf_b0) },
+    { "bmm_f32_23x23x23_sf_avx2_rl6_pf_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl6_pf_ab) },
+    { "bmm_f32_23x23x23_sf_avx2_rl3_pf_a1b1", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl3_pf_a1b1) },
+    { "bmm_f32_23x23x23_sf_avx2_rl3_pf_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl3_pf_b0) },
+    { "bmm_f32_23x23x23_sf_avx2_rl3_pf_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx2_rl3_pf_ab) },
+    { "bmm_f32_23x23x23_sf_avx512_rl12_a1b1", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl12_a1b1) },
+    { "bmm_f32_23x23x23_sf_avx512_rl12_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl12_b0) },
+    { "bmm_f32_23x23x23_sf_avx512_rl12_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl12_ab) },
+    { "bmm_f32_23x23x23_sf_avx512_rl6_a1b1", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl6_a1b1) },
+    { "bmm_f32_23x23x23_sf_avx512_rl6_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl6_b0) },
+    { "bmm_f32_23x23x23_sf_avx512_rl6_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl6_ab) },
+    { "bmm_f32_23x23x23_sf_avx512_rl12_pf_a1b1", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 12, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl12_pf_a1b1) },
+    { "bmm_f32_23x23x23_sf_avx512_rl12_pf_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 12, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl12_pf_b0) },
+    { "bmm_f32_23x23x23_sf_avx512_rl12_pf_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 12, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl12_pf_ab) },
+    { "bmm_f32_23x23x23_sf_avx512_rl6_pf_a1b1", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl6_pf_a1b1) },
+    { "bmm_f32_23x23x23_sf_avx512_rl6_pf_b0", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl6_pf_b0) },
+    { "bmm_f32_23x23x23_sf_avx512_rl6_pf_ab", BMM_F32, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_23x23x23_sf_avx512_rl6_pf_ab) },
 };

@@ -11,11 +11,11 @@
  * f32 C(26x26) = A*B (alpha = 1, beta = 0: C is not read), A 26x26, B 26x26; layout bf, isa c99, form t4x8.
  * Cost per matrix: 34476 flops executed, 35152 loads (A 17576, B 17576, C 0), 676 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_26x26x26_bf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_26x26x26_bf_c99_t4x8_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 4) {
             for (int64_t j0 = 0; j0 < 24; j0 += 8) {
@@ -231,11 +231,11 @@ static void bmm_f32_26x26x26_bf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout bf, isa c99, form t4x8.
  * Cost per matrix: 35152 flops executed, 35828 loads (A 17576, B 17576, C 676), 676 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_26x26x26_bf_c99_t4x8_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_26x26x26_bf_c99_t4x8_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 4) {
             for (int64_t j0 = 0; j0 < 24; j0 += 8) {
@@ -451,12 +451,12 @@ static void bmm_f32_26x26x26_bf_c99_t4x8_a1b1(const bmm_f32_args *BMM_RESTRICT g
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout bf, isa c99, form t4x8.
  * Cost per matrix: 35152 flops executed, 35152 loads (A 17576, B 17576, C 0), 676 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_26x26x26_bf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_26x26x26_bf_c99_t4x8_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 4) {
             for (int64_t j0 = 0; j0 < 24; j0 += 8) {
@@ -672,13 +672,13 @@ static void bmm_f32_26x26x26_bf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf, isa c99, form t4x8.
  * Cost per matrix: 36504 flops executed, 35828 loads (A 17576, B 17576, C 676), 676 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_26x26x26_bf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_26x26x26_bf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 4) {
             for (int64_t j0 = 0; j0 < 24; j0 += 8) {
@@ -895,11 +895,11 @@ static void bmm_f32_26x26x26_bf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout bf, isa avx2, form rl6.
  * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
  * 1976 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __m256i mask2 = _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
@@ -1054,12 +1054,12 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_a1b1(const bmm_f32_args
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout bf, isa avx2, form rl6.
  * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
  * 1872 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask2 = _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -1215,13 +1215,13 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_b0(const bmm_f32_args *
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf, isa avx2, form rl6.
  * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 12 vector accumulators,
  * 1976 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask2 = _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0);
@@ -1378,11 +1378,11 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_ab(const bmm_f32_args *
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout bf, isa avx2, form rl3.
  * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 6 vector accumulators,
  * 2392 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __m256i mask2 = _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
@@ -1495,12 +1495,12 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_a1b1(const bmm_f32_args
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout bf, isa avx2, form rl3.
  * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 6 vector accumulators,
  * 2288 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask2 = _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -1614,13 +1614,13 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_b0(const bmm_f32_args *
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf, isa avx2, form rl3.
  * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 6 vector accumulators,
  * 2392 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask2 = _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0);
@@ -1735,11 +1735,11 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_ab(const bmm_f32_args *
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout bf, isa avx512, form rl12.
  * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 24 vector accumulators,
  * 884 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl12_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl12_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __mmask16 mask10 = (__mmask16)0x3FF;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 12) {
@@ -1866,12 +1866,12 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl12_a1b1(const bmm_f32
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout bf, isa avx512, form rl12.
  * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 24 vector accumulators,
  * 832 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl12_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl12_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask10 = (__mmask16)0x3FF;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -1999,13 +1999,13 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl12_b0(const bmm_f32_a
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf, isa avx512, form rl12.
  * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 24 vector accumulators,
  * 884 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl12_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl12_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask10 = (__mmask16)0x3FF;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -2134,11 +2134,11 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl12_ab(const bmm_f32_a
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout bf, isa avx512, form rl6.
  * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 12 vector accumulators,
  * 988 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl6_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __mmask16 mask10 = (__mmask16)0x3FF;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
@@ -2223,12 +2223,12 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl6_a1b1(const bmm_f32_
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout bf, isa avx512, form rl6.
  * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 12 vector accumulators,
  * 936 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask10 = (__mmask16)0x3FF;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2314,13 +2314,13 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl6_b0(const bmm_f32_ar
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf, isa avx512, form rl6.
  * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 12 vector accumulators,
  * 988 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask10 = (__mmask16)0x3FF;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -2406,11 +2406,11 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl6_ab(const bmm_f32_ar
  * f32 C(26x26) = A*B (alpha = 1, beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa c99, form t4x8.
  * Cost per matrix: 34476 flops executed, 35152 loads (A 17576, B 17576, C 0), 676 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_26x26x26_sf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_26x26x26_sf_c99_t4x8_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -2629,11 +2629,11 @@ static void bmm_f32_26x26x26_sf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa c99, form t4x8.
  * Cost per matrix: 35152 flops executed, 35828 loads (A 17576, B 17576, C 676), 676 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_26x26x26_sf_c99_t4x8_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_26x26x26_sf_c99_t4x8_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -2852,15 +2852,15 @@ static void bmm_f32_26x26x26_sf_c99_t4x8_a1b1(const bmm_f32_args *BMM_RESTRICT g
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa c99, form t4x8.
  * Cost per matrix: 35152 flops executed, 35152 loads (A 17576, B 17576, C 0), 676 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_26x26x26_sf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_26x26x26_sf_c99_t4x8_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 4) {
             for (int64_t j0 = 0; j0 < 24; j0 += 8) {
@@ -3076,16 +3076,16 @@ static void bmm_f32_26x26x26_sf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa c99, form t4x8.
  * Cost per matrix: 36504 flops executed, 35828 loads (A 17576, B 17576, C 676), 676 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_26x26x26_sf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_26x26x26_sf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 4) {
             for (int64_t j0 = 0; j0 < 24; j0 += 8) {
@@ -3302,11 +3302,11 @@ static void bmm_f32_26x26x26_sf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx2, form rl6.
  * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
  * 1976 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -3464,15 +3464,15 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_a1b1(const bmm_f32_args
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx2, form rl6.
  * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
  * 1872 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask2 = _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -3628,16 +3628,16 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_b0(const bmm_f32_args *
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx2, form rl6.
  * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 12 vector accumulators,
  * 1976 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask2 = _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0);
@@ -3794,11 +3794,11 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_ab(const bmm_f32_args *
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx2, form rl3.
  * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 6 vector accumulators,
  * 2392 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -3914,15 +3914,15 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_a1b1(const bmm_f32_args
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx2, form rl3.
  * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 6 vector accumulators,
  * 2288 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask2 = _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -4036,16 +4036,16 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_b0(const bmm_f32_args *
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx2, form rl3.
  * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 6 vector accumulators,
  * 2392 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask2 = _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0);
@@ -4160,11 +4160,11 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_ab(const bmm_f32_args *
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx2, form rl6_pf.
  * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
  * 1976 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -4378,15 +4378,15 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_a1b1(const bmm_f32_a
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx2, form rl6_pf.
  * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
  * 1872 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask2 = _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -4598,16 +4598,16 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_b0(const bmm_f32_arg
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx2, form rl6_pf.
  * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 12 vector accumulators,
  * 1976 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask2 = _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0);
@@ -4820,11 +4820,11 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f32_arg
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx2, form rl3_pf.
  * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 6 vector accumulators,
  * 2392 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -4978,15 +4978,15 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_a1b1(const bmm_f32_a
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx2, form rl3_pf.
  * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 6 vector accumulators,
  * 2288 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask2 = _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -5138,16 +5138,16 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_b0(const bmm_f32_arg
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx2, form rl3_pf.
  * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 6 vector accumulators,
  * 2392 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     const __m256i mask2 = _mm256_setr_epi32(-1, -1, 0, 0, 0, 0, 0, 0);
@@ -5300,11 +5300,11 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f32_arg
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx512, form rl12.
  * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 24 vector accumulators,
  * 884 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -5434,15 +5434,15 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_a1b1(const bmm_f32
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx512, form rl12.
  * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 24 vector accumulators,
  * 832 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask10 = (__mmask16)0x3FF;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -5570,16 +5570,16 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_b0(const bmm_f32_a
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx512, form rl12.
  * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 24 vector accumulators,
  * 884 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask10 = (__mmask16)0x3FF;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -5708,11 +5708,11 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_ab(const bmm_f32_a
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx512, form rl6.
  * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 12 vector accumulators,
  * 988 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -5800,15 +5800,15 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_a1b1(const bmm_f32_
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx512, form rl6.
  * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 12 vector accumulators,
  * 936 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask10 = (__mmask16)0x3FF;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -5894,16 +5894,16 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_b0(const bmm_f32_ar
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx512, form rl6.
  * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 12 vector accumulators,
  * 988 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask10 = (__mmask16)0x3FF;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -5990,11 +5990,11 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_ab(const bmm_f32_ar
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx512, form rl12_pf.
  * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 24 vector accumulators,
  * 884 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -6216,15 +6216,15 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_a1b1(const bmm_
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx512, form rl12_pf.
  * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 24 vector accumulators,
  * 832 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask10 = (__mmask16)0x3FF;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -6444,16 +6444,16 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_b0(const bmm_f3
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx512, form rl12_pf.
  * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 24 vector accumulators,
  * 884 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask10 = (__mmask16)0x3FF;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -6674,11 +6674,11 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_ab(const bmm_f3
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx512, form rl6_pf.
  * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 12 vector accumulators,
  * 988 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -6822,15 +6822,15 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_a1b1(const bmm_f
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx512, form rl6_pf.
  * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 12 vector accumulators,
  * 936 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask10 = (__mmask16)0x3FF;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -6972,16 +6972,16 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_b0(const bmm_f32
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx512, form rl6_pf.
  * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 12 vector accumulators,
  * 988 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask10 = (__mmask16)0x3FF;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -7120,48 +7120,48 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_ab(const bmm_f32
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_26x26x26[44] = {
-    { "bmm_f32_26x26x26_bf_c99_t4x8_a1b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_26x26x26_bf_c99_t4x8_a1b0, NULL },
-    { "bmm_f32_26x26x26_bf_c99_t4x8_a1b1", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_26x26x26_bf_c99_t4x8_a1b1, NULL },
-    { "bmm_f32_26x26x26_bf_c99_t4x8_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_26x26x26_bf_c99_t4x8_b0, NULL },
-    { "bmm_f32_26x26x26_bf_c99_t4x8_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_26x26x26_bf_c99_t4x8_ab, NULL },
-    { "bmm_f32_26x26x26_bf_avx2_rl6_a1b1", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx2_rl6_a1b1), NULL },
-    { "bmm_f32_26x26x26_bf_avx2_rl6_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx2_rl6_b0), NULL },
-    { "bmm_f32_26x26x26_bf_avx2_rl6_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx2_rl6_ab), NULL },
-    { "bmm_f32_26x26x26_bf_avx2_rl3_a1b1", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx2_rl3_a1b1), NULL },
-    { "bmm_f32_26x26x26_bf_avx2_rl3_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx2_rl3_b0), NULL },
-    { "bmm_f32_26x26x26_bf_avx2_rl3_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx2_rl3_ab), NULL },
-    { "bmm_f32_26x26x26_bf_avx512_rl12_a1b1", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx512_rl12_a1b1), NULL },
-    { "bmm_f32_26x26x26_bf_avx512_rl12_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx512_rl12_b0), NULL },
-    { "bmm_f32_26x26x26_bf_avx512_rl12_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx512_rl12_ab), NULL },
-    { "bmm_f32_26x26x26_bf_avx512_rl6_a1b1", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx512_rl6_a1b1), NULL },
-    { "bmm_f32_26x26x26_bf_avx512_rl6_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx512_rl6_b0), NULL },
-    { "bmm_f32_26x26x26_bf_avx512_rl6_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx512_rl6_ab), NULL },
-    { "bmm_f32_26x26x26_sf_c99_t4x8_a1b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_26x26x26_sf_c99_t4x8_a1b0, NULL },
-    { "bmm_f32_26x26x26_sf_c99_t4x8_a1b1", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_26x26x26_sf_c99_t4x8_a1b1, NULL },
-    { "bmm_f32_26x26x26_sf_c99_t4x8_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_26x26x26_sf_c99_t4x8_b0, NULL },
-    { "bmm_f32_26x26x26_sf_c99_t4x8_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_26x26x26_sf_c99_t4x8_ab, NULL },
-    { "bmm_f32_26x26x26_sf_avx2_rl6_a1b1", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl6_a1b1), NULL },
-    { "bmm_f32_26x26x26_sf_avx2_rl6_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl6_b0), NULL },
-    { "bmm_f32_26x26x26_sf_avx2_rl6_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl6_ab), NULL },
-    { "bmm_f32_26x26x26_sf_avx2_rl3_a1b1", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl3_a1b1), NULL },
-    { "bmm_f32_26x26x26_sf_avx2_rl3_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl3_b0), NULL },
-    { "bmm_f32_26x26x26_sf_avx2_rl3_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl3_ab), NULL },
-    { "bmm_f32_26x26x26_sf_avx2_rl6_pf_a1b1", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl6_pf_a1b1), NULL },
-    { "bmm_f32_26x26x26_sf_avx2_rl6_pf_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl6_pf_b0), NULL },
-    { "bmm_f32_26x26x26_sf_avx2_rl6_pf_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl6_pf_ab), NULL },
-    { "bmm_f32_26x26x26_sf_avx2_rl3_pf_a1b1", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl3_pf_a1b1), NULL },
-    { "bmm_f32_26x26x26_sf_avx2_rl3_pf_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl3_pf_b0), NULL },
-    { "bmm_f32_26x26x26_sf_avx2_rl3_pf_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl3_pf_ab), NULL },
-    { "bmm_f32_26x26x26_sf_avx512_rl12_a1b1", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl12_a1b1), NULL },
-    { "bmm_f32_26x26x26_sf_avx512_rl12_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl12_b0), NULL },
-    { "bmm_f32_26x26x26_sf_avx512_rl12_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl12_ab), NULL },
-    { "bmm_f32_26x26x26_sf_avx512_rl6_a1b1", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl6_a1b1), NULL },
-    { "bmm_f32_26x26x26_sf_avx512_rl6_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl6_b0), NULL },
-    { "bmm_f32_26x26x26_sf_avx512_rl6_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl6_ab), NULL },
-    { "bmm_f32_26x26x26_sf_avx512_rl12_pf_a1b1", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 12, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl12_pf_a1b1), NULL },
-    { "bmm_f32_26x26x26_sf_avx512_rl12_pf_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 12, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl12_pf_b0), NULL },
-    { "bmm_f32_26x26x26_sf_avx512_rl12_pf_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 12, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl12_pf_ab), NULL },
-    { "bmm_f32_26x26x26_sf_avx512_rl6_pf_a1b1", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl6_pf_a1b1), NULL },
-    { "bmm_f32_26x26x26_sf_avx512_rl6_pf_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl6_pf_b0), NULL },
-    { "bmm_f32_26x26x26_sf_avx512_rl6_pf_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl6_pf_ab), NULL },
+    { "bmm_f32_26x26x26_bf_c99_t4x8_a1b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_26x26x26_bf_c99_t4x8_a1b0 },
+    { "bmm_f32_26x26x26_bf_c99_t4x8_a1b1", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_26x26x26_bf_c99_t4x8_a1b1 },
+    { "bmm_f32_26x26x26_bf_c99_t4x8_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_26x26x26_bf_c99_t4x8_b0 },
+    { "bmm_f32_26x26x26_bf_c99_t4x8_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_26x26x26_bf_c99_t4x8_ab },
+    { "bmm_f32_26x26x26_bf_avx2_rl6_a1b1", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx2_rl6_a1b1) },
+    { "bmm_f32_26x26x26_bf_avx2_rl6_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx2_rl6_b0) },
+    { "bmm_f32_26x26x26_bf_avx2_rl6_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx2_rl6_ab) },
+    { "bmm_f32_26x26x26_bf_avx2_rl3_a1b1", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx2_rl3_a1b1) },
+    { "bmm_f32_26x26x26_bf_avx2_rl3_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx2_rl3_b0) },
+    { "bmm_f32_26x26x26_bf_avx2_rl3_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx2_rl3_ab) },
+    { "bmm_f32_26x26x26_bf_avx512_rl12_a1b1", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx512_rl12_a1b1) },
+    { "bmm_f32_26x26x26_bf_avx512_rl12_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx512_rl12_b0) },
+    { "bmm_f32_26x26x26_bf_avx512_rl12_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx512_rl12_ab) },
+    { "bmm_f32_26x26x26_bf_avx512_rl6_a1b1", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx512_rl6_a1b1) },
+    { "bmm_f32_26x26x26_bf_avx512_rl6_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx512_rl6_b0) },
+    { "bmm_f32_26x26x26_bf_avx512_rl6_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_bf_avx512_rl6_ab) },
+    { "bmm_f32_26x26x26_sf_c99_t4x8_a1b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_26x26x26_sf_c99_t4x8_a1b0 },
+    { "bmm_f32_26x26x26_sf_c99_t4x8_a1b1", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_26x26x26_sf_c99_t4x8_a1b1 },
+    { "bmm_f32_26x26x26_sf_c99_t4x8_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_26x26x26_sf_c99_t4x8_b0 },
+    { "bmm_f32_26x26x26_sf_c99_t4x8_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_26x26x26_sf_c99_t4x8_ab },
+    { "bmm_f32_26x26x26_sf_avx2_rl6_a1b1", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl6_a1b1) },
+    { "bmm_f32_26x26x26_sf_avx2_rl6_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl6_b0) },
+    { "bmm_f32_26x26x26_sf_avx2_rl6_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl6_ab) },
+    { "bmm_f32_26x26x26_sf_avx2_rl3_a1b1", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl3_a1b1) },
+    { "bmm_f32_26x26x26_sf_avx2_rl3_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl3_b0) },
+    { "bmm_f32_26x26x26_sf_avx2_rl3_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl3_ab) },
+    { "bmm_f32_26x26x26_sf_avx2_rl6_pf_a1b1", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl6_pf_a1b1) },
+    { "bmm_f32_26x26x26_sf_avx2_rl6_pf_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl6_pf_b0) },
+    { "bmm_f32_26x26x26_sf_avx2_rl6_pf_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl6_pf_ab) },
+    { "bmm_f32_26x26x26_sf_avx2_rl3_pf_a1b1", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl3_pf_a1b1) },
+    { "bmm_f32_26x26x26_sf_avx2_rl3_pf_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl3_pf_b0) },
+    { "bmm_f32_26x26x26_sf_avx2_rl3_pf_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx2_rl3_pf_ab) },
+    { "bmm_f32_26x26x26_sf_avx512_rl12_a1b1", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl12_a1b1) },
+    { "bmm_f32_26x26x26_sf_avx512_rl12_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl12_b0) },
+    { "bmm_f32_26x26x26_sf_avx512_rl12_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl12_ab) },
+    { "bmm_f32_26x26x26_sf_avx512_rl6_a1b1", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl6_a1b1) },
+    { "bmm_f32_26x26x26_sf_avx512_rl6_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl6_b0) },
+    { "bmm_f32_26x26x26_sf_avx512_rl6_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl6_ab) },
+    { "bmm_f32_26x26x26_sf_avx512_rl12_pf_a1b1", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 12, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl12_pf_a1b1) },
+    { "bmm_f32_26x26x26_sf_avx512_rl12_pf_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 12, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl12_pf_b0) },
+    { "bmm_f32_26x26x26_sf_avx512_rl12_pf_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 12, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl12_pf_ab) },
+    { "bmm_f32_26x26x26_sf_avx512_rl6_pf_a1b1", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl6_pf_a1b1) },
+    { "bmm_f32_26x26x26_sf_avx512_rl6_pf_b0", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl6_pf_b0) },
+    { "bmm_f32_26x26x26_sf_avx512_rl6_pf_ab", BMM_F32, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_26x26x26_sf_avx512_rl6_pf_ab) },
 };

@@ -11,11 +11,11 @@
  * f32 C(32x32) = A*B (alpha = 1, beta = 0: C is not read), A 32x32, B 32x32; layout bf, isa c99, form t4x8.
  * Cost per matrix: 64512 flops executed, 65536 loads (A 32768, B 32768, C 0), 1024 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_32x32x32_bf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_32x32x32_bf_c99_t4x8_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 32; i0 += 4) {
             for (int64_t j0 = 0; j0 < 32; j0 += 8) {
@@ -129,11 +129,11 @@ static void bmm_f32_32x32x32_bf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout bf, isa c99, form t4x8.
  * Cost per matrix: 65536 flops executed, 66560 loads (A 32768, B 32768, C 1024), 1024 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_32x32x32_bf_c99_t4x8_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_32x32x32_bf_c99_t4x8_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 32; i0 += 4) {
             for (int64_t j0 = 0; j0 < 32; j0 += 8) {
@@ -247,12 +247,12 @@ static void bmm_f32_32x32x32_bf_c99_t4x8_a1b1(const bmm_f32_args *BMM_RESTRICT g
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout bf, isa c99, form t4x8.
  * Cost per matrix: 65536 flops executed, 65536 loads (A 32768, B 32768, C 0), 1024 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_32x32x32_bf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_32x32x32_bf_c99_t4x8_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 32; i0 += 4) {
             for (int64_t j0 = 0; j0 < 32; j0 += 8) {
@@ -366,13 +366,13 @@ static void bmm_f32_32x32x32_bf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf, isa c99, form t4x8.
  * Cost per matrix: 67584 flops executed, 66560 loads (A 32768, B 32768, C 1024), 1024 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_32x32x32_bf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_32x32x32_bf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 32; i0 += 4) {
             for (int64_t j0 = 0; j0 < 32; j0 += 8) {
@@ -487,11 +487,11 @@ static void bmm_f32_32x32x32_bf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout bf, isa avx2, form rl6.
  * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
  * 2944 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -645,12 +645,12 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_a1b1(const bmm_f32_args
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout bf, isa avx2, form rl6.
  * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
  * 2816 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
@@ -805,13 +805,13 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_b0(const bmm_f32_args *
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf, isa avx2, form rl6.
  * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 12 vector accumulators,
  * 2944 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -967,11 +967,11 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_ab(const bmm_f32_args *
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout bf, isa avx2, form rl3.
  * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 6 vector accumulators,
  * 3584 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -1083,12 +1083,12 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_a1b1(const bmm_f32_args
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout bf, isa avx2, form rl3.
  * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 6 vector accumulators,
  * 3456 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
@@ -1201,13 +1201,13 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_b0(const bmm_f32_args *
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf, isa avx2, form rl3.
  * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 6 vector accumulators,
  * 3584 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -1321,11 +1321,11 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_ab(const bmm_f32_args *
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout bf, isa avx512, form rl12.
  * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 24 vector accumulators,
  * 1280 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl12_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl12_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 12) {
             {
@@ -1493,12 +1493,12 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl12_a1b1(const bmm_f32
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout bf, isa avx512, form rl12.
  * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 24 vector accumulators,
  * 1216 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl12_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl12_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 12) {
@@ -1667,13 +1667,13 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl12_b0(const bmm_f32_a
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf, isa avx512, form rl12.
  * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 24 vector accumulators,
  * 1280 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl12_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl12_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -1843,11 +1843,11 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl12_ab(const bmm_f32_a
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout bf, isa avx512, form rl6.
  * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 12 vector accumulators,
  * 1472 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl6_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -1931,12 +1931,12 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl6_a1b1(const bmm_f32_
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout bf, isa avx512, form rl6.
  * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 12 vector accumulators,
  * 1408 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
@@ -2021,13 +2021,13 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl6_b0(const bmm_f32_ar
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf, isa avx512, form rl6.
  * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 12 vector accumulators,
  * 1472 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2112,11 +2112,11 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl6_ab(const bmm_f32_ar
  * f32 C(32x32) = A*B (alpha = 1, beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa c99, form t4x8.
  * Cost per matrix: 64512 flops executed, 65536 loads (A 32768, B 32768, C 0), 1024 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_32x32x32_sf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_32x32x32_sf_c99_t4x8_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -2233,11 +2233,11 @@ static void bmm_f32_32x32x32_sf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa c99, form t4x8.
  * Cost per matrix: 65536 flops executed, 66560 loads (A 32768, B 32768, C 1024), 1024 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_32x32x32_sf_c99_t4x8_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_32x32x32_sf_c99_t4x8_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -2354,15 +2354,15 @@ static void bmm_f32_32x32x32_sf_c99_t4x8_a1b1(const bmm_f32_args *BMM_RESTRICT g
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa c99, form t4x8.
  * Cost per matrix: 65536 flops executed, 65536 loads (A 32768, B 32768, C 0), 1024 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_32x32x32_sf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_32x32x32_sf_c99_t4x8_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 32; i0 += 4) {
             for (int64_t j0 = 0; j0 < 32; j0 += 8) {
@@ -2476,16 +2476,16 @@ static void bmm_f32_32x32x32_sf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa c99, form t4x8.
  * Cost per matrix: 67584 flops executed, 66560 loads (A 32768, B 32768, C 1024), 1024 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_32x32x32_sf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_32x32x32_sf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 32; i0 += 4) {
             for (int64_t j0 = 0; j0 < 32; j0 += 8) {
@@ -2600,11 +2600,11 @@ static void bmm_f32_32x32x32_sf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx2, form rl6.
  * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
  * 2944 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -2761,15 +2761,15 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_a1b1(const bmm_f32_args
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx2, form rl6.
  * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
  * 2816 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
@@ -2924,16 +2924,16 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_b0(const bmm_f32_args *
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx2, form rl6.
  * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 12 vector accumulators,
  * 2944 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -3089,11 +3089,11 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_ab(const bmm_f32_args *
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx2, form rl3.
  * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 6 vector accumulators,
  * 3584 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -3208,15 +3208,15 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_a1b1(const bmm_f32_args
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx2, form rl3.
  * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 6 vector accumulators,
  * 3456 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
@@ -3329,16 +3329,16 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_b0(const bmm_f32_args *
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx2, form rl3.
  * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 6 vector accumulators,
  * 3584 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -3452,11 +3452,11 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_ab(const bmm_f32_args *
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx2, form rl6_pf.
  * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
  * 2944 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -3669,15 +3669,15 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_a1b1(const bmm_f32_a
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx2, form rl6_pf.
  * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
  * 2816 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -3888,16 +3888,16 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_b0(const bmm_f32_arg
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx2, form rl6_pf.
  * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 12 vector accumulators,
  * 2944 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -4109,11 +4109,11 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f32_arg
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx2, form rl3_pf.
  * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 6 vector accumulators,
  * 3584 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -4266,15 +4266,15 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_a1b1(const bmm_f32_a
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx2, form rl3_pf.
  * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 6 vector accumulators,
  * 3456 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -4425,16 +4425,16 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_b0(const bmm_f32_arg
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx2, form rl3_pf.
  * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 6 vector accumulators,
  * 3584 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -4586,11 +4586,11 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f32_arg
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx512, form rl12.
  * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 24 vector accumulators,
  * 1280 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -4761,15 +4761,15 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_a1b1(const bmm_f32
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx512, form rl12.
  * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 24 vector accumulators,
  * 1216 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 12) {
@@ -4938,16 +4938,16 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_b0(const bmm_f32_a
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl12.
  * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 24 vector accumulators,
  * 1280 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -5117,11 +5117,11 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_ab(const bmm_f32_a
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx512, form rl6.
  * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 12 vector accumulators,
  * 1472 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -5208,15 +5208,15 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_a1b1(const bmm_f32_
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx512, form rl6.
  * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 12 vector accumulators,
  * 1408 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
@@ -5301,16 +5301,16 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_b0(const bmm_f32_ar
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl6.
  * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 12 vector accumulators,
  * 1472 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -5396,11 +5396,11 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_ab(const bmm_f32_ar
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx512, form rl12_pf.
  * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 24 vector accumulators,
  * 1280 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -5699,15 +5699,15 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_a1b1(const bmm_
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx512, form rl12_pf.
  * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 24 vector accumulators,
  * 1216 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -6004,16 +6004,16 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_b0(const bmm_f3
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl12_pf.
  * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 24 vector accumulators,
  * 1280 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -6311,11 +6311,11 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_ab(const bmm_f3
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx512, form rl6_pf.
  * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 12 vector accumulators,
  * 1472 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -6458,15 +6458,15 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_a1b1(const bmm_f
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx512, form rl6_pf.
  * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 12 vector accumulators,
  * 1408 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -6607,16 +6607,16 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_b0(const bmm_f32
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl6_pf.
  * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 12 vector accumulators,
  * 1472 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -6754,48 +6754,48 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_ab(const bmm_f32
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_32x32x32[44] = {
-    { "bmm_f32_32x32x32_bf_c99_t4x8_a1b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_32x32x32_bf_c99_t4x8_a1b0, NULL },
-    { "bmm_f32_32x32x32_bf_c99_t4x8_a1b1", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_32x32x32_bf_c99_t4x8_a1b1, NULL },
-    { "bmm_f32_32x32x32_bf_c99_t4x8_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_32x32x32_bf_c99_t4x8_b0, NULL },
-    { "bmm_f32_32x32x32_bf_c99_t4x8_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_32x32x32_bf_c99_t4x8_ab, NULL },
-    { "bmm_f32_32x32x32_bf_avx2_rl6_a1b1", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx2_rl6_a1b1), NULL },
-    { "bmm_f32_32x32x32_bf_avx2_rl6_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx2_rl6_b0), NULL },
-    { "bmm_f32_32x32x32_bf_avx2_rl6_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx2_rl6_ab), NULL },
-    { "bmm_f32_32x32x32_bf_avx2_rl3_a1b1", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx2_rl3_a1b1), NULL },
-    { "bmm_f32_32x32x32_bf_avx2_rl3_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx2_rl3_b0), NULL },
-    { "bmm_f32_32x32x32_bf_avx2_rl3_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx2_rl3_ab), NULL },
-    { "bmm_f32_32x32x32_bf_avx512_rl12_a1b1", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx512_rl12_a1b1), NULL },
-    { "bmm_f32_32x32x32_bf_avx512_rl12_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx512_rl12_b0), NULL },
-    { "bmm_f32_32x32x32_bf_avx512_rl12_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx512_rl12_ab), NULL },
-    { "bmm_f32_32x32x32_bf_avx512_rl6_a1b1", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx512_rl6_a1b1), NULL },
-    { "bmm_f32_32x32x32_bf_avx512_rl6_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx512_rl6_b0), NULL },
-    { "bmm_f32_32x32x32_bf_avx512_rl6_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx512_rl6_ab), NULL },
-    { "bmm_f32_32x32x32_sf_c99_t4x8_a1b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_32x32x32_sf_c99_t4x8_a1b0, NULL },
-    { "bmm_f32_32x32x32_sf_c99_t4x8_a1b1", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_32x32x32_sf_c99_t4x8_a1b1, NULL },
-    { "bmm_f32_32x32x32_sf_c99_t4x8_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_32x32x32_sf_c99_t4x8_b0, NULL },
-    { "bmm_f32_32x32x32_sf_c99_t4x8_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_32x32x32_sf_c99_t4x8_ab, NULL },
-    { "bmm_f32_32x32x32_sf_avx2_rl6_a1b1", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl6_a1b1), NULL },
-    { "bmm_f32_32x32x32_sf_avx2_rl6_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl6_b0), NULL },
-    { "bmm_f32_32x32x32_sf_avx2_rl6_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl6_ab), NULL },
-    { "bmm_f32_32x32x32_sf_avx2_rl3_a1b1", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl3_a1b1), NULL },
-    { "bmm_f32_32x32x32_sf_avx2_rl3_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl3_b0), NULL },
-    { "bmm_f32_32x32x32_sf_avx2_rl3_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl3_ab), NULL },
-    { "bmm_f32_32x32x32_sf_avx2_rl6_pf_a1b1", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl6_pf_a1b1), NULL },
-    { "bmm_f32_32x32x32_sf_avx2_rl6_pf_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl6_pf_b0), NULL },
-    { "bmm_f32_32x32x32_sf_avx2_rl6_pf_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl6_pf_ab), NULL },
-    { "bmm_f32_32x32x32_sf_avx2_rl3_pf_a1b1", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl3_pf_a1b1), NULL },
-    { "bmm_f32_32x32x32_sf_avx2_rl3_pf_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl3_pf_b0), NULL },
-    { "bmm_f32_32x32x32_sf_avx2_rl3_pf_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl3_pf_ab), NULL },
-    { "bmm_f32_32x32x32_sf_avx512_rl12_a1b1", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl12_a1b1), NULL },
-    { "bmm_f32_32x32x32_sf_avx512_rl12_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl12_b0), NULL },
-    { "bmm_f32_32x32x32_sf_avx512_rl12_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl12_ab), NULL },
-    { "bmm_f32_32x32x32_sf_avx512_rl6_a1b1", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl6_a1b1), NULL },
-    { "bmm_f32_32x32x32_sf_avx512_rl6_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl6_b0), NULL },
-    { "bmm_f32_32x32x32_sf_avx512_rl6_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl6_ab), NULL },
-    { "bmm_f32_32x32x32_sf_avx512_rl12_pf_a1b1", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 12, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl12_pf_a1b1), NULL },
-    { "bmm_f32_32x32x32_sf_avx512_rl12_pf_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 12, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl12_pf_b0), NULL },
-    { "bmm_f32_32x32x32_sf_avx512_rl12_pf_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 12, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl12_pf_ab), NULL },
-    { "bmm_f32_32x32x32_sf_avx512_rl6_pf_a1b1", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl6_pf_a1b1), NULL },
-    { "bmm_f32_32x32x32_sf_avx512_rl6_pf_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl6_pf_b0), NULL },
-    { "bmm_f32_32x32x32_sf_avx512_rl6_pf_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl6_pf_ab), NULL },
+    { "bmm_f32_32x32x32_bf_c99_t4x8_a1b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_32x32x32_bf_c99_t4x8_a1b0 },
+    { "bmm_f32_32x32x32_bf_c99_t4x8_a1b1", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_32x32x32_bf_c99_t4x8_a1b1 },
+    { "bmm_f32_32x32x32_bf_c99_t4x8_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_32x32x32_bf_c99_t4x8_b0 },
+    { "bmm_f32_32x32x32_bf_c99_t4x8_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_32x32x32_bf_c99_t4x8_ab },
+    { "bmm_f32_32x32x32_bf_avx2_rl6_a1b1", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx2_rl6_a1b1) },
+    { "bmm_f32_32x32x32_bf_avx2_rl6_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx2_rl6_b0) },
+    { "bmm_f32_32x32x32_bf_avx2_rl6_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx2_rl6_ab) },
+    { "bmm_f32_32x32x32_bf_avx2_rl3_a1b1", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx2_rl3_a1b1) },
+    { "bmm_f32_32x32x32_bf_avx2_rl3_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx2_rl3_b0) },
+    { "bmm_f32_32x32x32_bf_avx2_rl3_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx2_rl3_ab) },
+    { "bmm_f32_32x32x32_bf_avx512_rl12_a1b1", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx512_rl12_a1b1) },
+    { "bmm_f32_32x32x32_bf_avx512_rl12_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx512_rl12_b0) },
+    { "bmm_f32_32x32x32_bf_avx512_rl12_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx512_rl12_ab) },
+    { "bmm_f32_32x32x32_bf_avx512_rl6_a1b1", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx512_rl6_a1b1) },
+    { "bmm_f32_32x32x32_bf_avx512_rl6_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx512_rl6_b0) },
+    { "bmm_f32_32x32x32_bf_avx512_rl6_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_bf_avx512_rl6_ab) },
+    { "bmm_f32_32x32x32_sf_c99_t4x8_a1b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_32x32x32_sf_c99_t4x8_a1b0 },
+    { "bmm_f32_32x32x32_sf_c99_t4x8_a1b1", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_32x32x32_sf_c99_t4x8_a1b1 },
+    { "bmm_f32_32x32x32_sf_c99_t4x8_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_32x32x32_sf_c99_t4x8_b0 },
+    { "bmm_f32_32x32x32_sf_c99_t4x8_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_32x32x32_sf_c99_t4x8_ab },
+    { "bmm_f32_32x32x32_sf_avx2_rl6_a1b1", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl6_a1b1) },
+    { "bmm_f32_32x32x32_sf_avx2_rl6_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl6_b0) },
+    { "bmm_f32_32x32x32_sf_avx2_rl6_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl6_ab) },
+    { "bmm_f32_32x32x32_sf_avx2_rl3_a1b1", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl3_a1b1) },
+    { "bmm_f32_32x32x32_sf_avx2_rl3_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl3_b0) },
+    { "bmm_f32_32x32x32_sf_avx2_rl3_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl3_ab) },
+    { "bmm_f32_32x32x32_sf_avx2_rl6_pf_a1b1", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl6_pf_a1b1) },
+    { "bmm_f32_32x32x32_sf_avx2_rl6_pf_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl6_pf_b0) },
+    { "bmm_f32_32x32x32_sf_avx2_rl6_pf_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl6_pf_ab) },
+    { "bmm_f32_32x32x32_sf_avx2_rl3_pf_a1b1", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl3_pf_a1b1) },
+    { "bmm_f32_32x32x32_sf_avx2_rl3_pf_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl3_pf_b0) },
+    { "bmm_f32_32x32x32_sf_avx2_rl3_pf_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx2_rl3_pf_ab) },
+    { "bmm_f32_32x32x32_sf_avx512_rl12_a1b1", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl12_a1b1) },
+    { "bmm_f32_32x32x32_sf_avx512_rl12_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl12_b0) },
+    { "bmm_f32_32x32x32_sf_avx512_rl12_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 12, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl12_ab) },
+    { "bmm_f32_32x32x32_sf_avx512_rl6_a1b1", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl6_a1b1) },
+    { "bmm_f32_32x32x32_sf_avx512_rl6_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl6_b0) },
+    { "bmm_f32_32x32x32_sf_avx512_rl6_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl6_ab) },
+    { "bmm_f32_32x32x32_sf_avx512_rl12_pf_a1b1", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 12, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl12_pf_a1b1) },
+    { "bmm_f32_32x32x32_sf_avx512_rl12_pf_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 12, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl12_pf_b0) },
+    { "bmm_f32_32x32x32_sf_avx512_rl12_pf_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 12, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl12_pf_ab) },
+    { "bmm_f32_32x32x32_sf_avx512_rl6_pf_a1b1", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl6_pf_a1b1) },
+    { "bmm_f32_32x32x32_sf_avx512_rl6_pf_b0", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl6_pf_b0) },
+    { "bmm_f32_32x32x32_sf_avx512_rl6_pf_ab", BMM_F32, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_32x32x32_sf_avx512_rl6_pf_ab) },
 };

@@ -11,11 +11,11 @@
  * f32 C(32x1) = A*B (alpha = 1, beta = 0: C is not read), A 32x64, B 64x1; layout bf, isa c99, form unroll.
  * Cost per matrix: 4064 flops executed, 4096 loads (A 2048, B 2048, C 0), 32 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_32x64x1_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_32x64x1_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -2171,11 +2171,11 @@ static void bmm_f32_32x64x1_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(32x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x64, B 64x1; layout bf, isa c99, form unroll.
  * Cost per matrix: 4096 flops executed, 4128 loads (A 2048, B 2048, C 32), 32 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_32x64x1_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_32x64x1_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -4331,12 +4331,12 @@ static void bmm_f32_32x64x1_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(32x1) = alpha*A*B (beta = 0: C is not read), A 32x64, B 64x1; layout bf, isa c99, form unroll.
  * Cost per matrix: 4096 flops executed, 4096 loads (A 2048, B 2048, C 0), 32 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_32x64x1_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_32x64x1_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -6492,13 +6492,13 @@ static void bmm_f32_32x64x1_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(32x1) = alpha*A*B + beta*C (beta != 0), A 32x64, B 64x1; layout bf, isa c99, form unroll.
  * Cost per matrix: 4160 flops executed, 4128 loads (A 2048, B 2048, C 32), 32 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_32x64x1_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_32x64x1_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -8655,11 +8655,11 @@ static void bmm_f32_32x64x1_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(32x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x64, B 64x1; layout bf, isa avx2, form dot.
  * Cost per matrix: 4096 useful flops in 256 vector arithmetic ops, 12 vector accumulators,
  * 280 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_32x64x1_bf_avx2_dot_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_32x64x1_bf_avx2_dot_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0 = _mm256_loadu_ps(&b[0]);
@@ -8991,12 +8991,12 @@ static BMM_TARGET_AVX2 void bmm_f32_32x64x1_bf_avx2_dot_a1b1(const bmm_f32_args 
  * f32 C(32x1) = alpha*A*B (beta = 0: C is not read), A 32x64, B 64x1; layout bf, isa avx2, form dot.
  * Cost per matrix: 4096 useful flops in 256 vector arithmetic ops, 12 vector accumulators,
  * 280 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_32x64x1_bf_avx2_dot_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_32x64x1_bf_avx2_dot_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0 = _mm256_loadu_ps(&b[0]);
@@ -9328,13 +9328,13 @@ static BMM_TARGET_AVX2 void bmm_f32_32x64x1_bf_avx2_dot_b0(const bmm_f32_args *B
  * f32 C(32x1) = alpha*A*B + beta*C (beta != 0), A 32x64, B 64x1; layout bf, isa avx2, form dot.
  * Cost per matrix: 4096 useful flops in 256 vector arithmetic ops, 12 vector accumulators,
  * 280 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_32x64x1_bf_avx2_dot_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_32x64x1_bf_avx2_dot_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0 = _mm256_loadu_ps(&b[0]);
@@ -9666,11 +9666,11 @@ static BMM_TARGET_AVX2 void bmm_f32_32x64x1_bf_avx2_dot_ab(const bmm_f32_args *B
  * f32 C(32x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x64, B 64x1; layout bf, isa avx512, form dot.
  * Cost per matrix: 4096 useful flops in 128 vector arithmetic ops, 24 vector accumulators,
  * 136 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x64x1_bf_avx512_dot_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_32x64x1_bf_avx512_dot_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0 = _mm512_loadu_ps(&b[0]);
@@ -9856,12 +9856,12 @@ static BMM_TARGET_AVX512 void bmm_f32_32x64x1_bf_avx512_dot_a1b1(const bmm_f32_a
  * f32 C(32x1) = alpha*A*B (beta = 0: C is not read), A 32x64, B 64x1; layout bf, isa avx512, form dot.
  * Cost per matrix: 4096 useful flops in 128 vector arithmetic ops, 24 vector accumulators,
  * 136 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x64x1_bf_avx512_dot_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_32x64x1_bf_avx512_dot_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0 = _mm512_loadu_ps(&b[0]);
@@ -10047,13 +10047,13 @@ static BMM_TARGET_AVX512 void bmm_f32_32x64x1_bf_avx512_dot_b0(const bmm_f32_arg
  * f32 C(32x1) = alpha*A*B + beta*C (beta != 0), A 32x64, B 64x1; layout bf, isa avx512, form dot.
  * Cost per matrix: 4096 useful flops in 128 vector arithmetic ops, 24 vector accumulators,
  * 136 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x64x1_bf_avx512_dot_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_32x64x1_bf_avx512_dot_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0 = _mm512_loadu_ps(&b[0]);
@@ -10238,11 +10238,11 @@ static BMM_TARGET_AVX512 void bmm_f32_32x64x1_bf_avx512_dot_ab(const bmm_f32_arg
  * f32 C(32x1) = A*B (alpha = 1, beta = 0: C is not read), A 32x64, B 64x1; layout sf, isa c99, form unroll.
  * Cost per matrix: 4064 flops executed, 4096 loads (A 2048, B 2048, C 0), 32 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_32x64x1_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_32x64x1_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -12401,11 +12401,11 @@ static void bmm_f32_32x64x1_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(32x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x64, B 64x1; layout sf, isa c99, form unroll.
  * Cost per matrix: 4096 flops executed, 4128 loads (A 2048, B 2048, C 32), 32 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_32x64x1_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_32x64x1_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -14564,15 +14564,15 @@ static void bmm_f32_32x64x1_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(32x1) = alpha*A*B (beta = 0: C is not read), A 32x64, B 64x1; layout sf, isa c99, form unroll.
  * Cost per matrix: 4096 flops executed, 4096 loads (A 2048, B 2048, C 0), 32 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_32x64x1_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_32x64x1_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -16728,16 +16728,16 @@ static void bmm_f32_32x64x1_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(32x1) = alpha*A*B + beta*C (beta != 0), A 32x64, B 64x1; layout sf, isa c99, form unroll.
  * Cost per matrix: 4160 flops executed, 4128 loads (A 2048, B 2048, C 32), 32 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_32x64x1_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_32x64x1_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -18894,11 +18894,11 @@ static void bmm_f32_32x64x1_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(32x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x64, B 64x1; layout sf, isa avx2, form dot.
  * Cost per matrix: 4096 useful flops in 256 vector arithmetic ops, 12 vector accumulators,
  * 344 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_32x64x1_sf_avx2_dot_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_32x64x1_sf_avx2_dot_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -19235,15 +19235,15 @@ static BMM_TARGET_AVX2 void bmm_f32_32x64x1_sf_avx2_dot_a1b1(const bmm_f32_args 
  * f32 C(32x1) = alpha*A*B (beta = 0: C is not read), A 32x64, B 64x1; layout sf, isa avx2, form dot.
  * Cost per matrix: 4096 useful flops in 256 vector arithmetic ops, 12 vector accumulators,
  * 344 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_32x64x1_sf_avx2_dot_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_32x64x1_sf_avx2_dot_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     float bcol[64];
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t k = 0; k < 64; ++k) bcol[k] = b[k * sb_row];
@@ -19577,16 +19577,16 @@ static BMM_TARGET_AVX2 void bmm_f32_32x64x1_sf_avx2_dot_b0(const bmm_f32_args *B
  * f32 C(32x1) = alpha*A*B + beta*C (beta != 0), A 32x64, B 64x1; layout sf, isa avx2, form dot.
  * Cost per matrix: 4096 useful flops in 256 vector arithmetic ops, 12 vector accumulators,
  * 344 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_32x64x1_sf_avx2_dot_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_32x64x1_sf_avx2_dot_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     float bcol[64];
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t k = 0; k < 64; ++k) bcol[k] = b[k * sb_row];
@@ -19920,11 +19920,11 @@ static BMM_TARGET_AVX2 void bmm_f32_32x64x1_sf_avx2_dot_ab(const bmm_f32_args *B
  * f32 C(32x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x64, B 64x1; layout sf, isa avx512, form dot.
  * Cost per matrix: 4096 useful flops in 128 vector arithmetic ops, 24 vector accumulators,
  * 200 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x64x1_sf_avx512_dot_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_32x64x1_sf_avx512_dot_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -20115,15 +20115,15 @@ static BMM_TARGET_AVX512 void bmm_f32_32x64x1_sf_avx512_dot_a1b1(const bmm_f32_a
  * f32 C(32x1) = alpha*A*B (beta = 0: C is not read), A 32x64, B 64x1; layout sf, isa avx512, form dot.
  * Cost per matrix: 4096 useful flops in 128 vector arithmetic ops, 24 vector accumulators,
  * 200 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x64x1_sf_avx512_dot_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_32x64x1_sf_avx512_dot_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     float bcol[64];
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t k = 0; k < 64; ++k) bcol[k] = b[k * sb_row];
@@ -20311,16 +20311,16 @@ static BMM_TARGET_AVX512 void bmm_f32_32x64x1_sf_avx512_dot_b0(const bmm_f32_arg
  * f32 C(32x1) = alpha*A*B + beta*C (beta != 0), A 32x64, B 64x1; layout sf, isa avx512, form dot.
  * Cost per matrix: 4096 useful flops in 128 vector arithmetic ops, 24 vector accumulators,
  * 200 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x64x1_sf_avx512_dot_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_32x64x1_sf_avx512_dot_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     float bcol[64];
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t k = 0; k < 64; ++k) bcol[k] = b[k * sb_row];
@@ -20504,24 +20504,24 @@ static BMM_TARGET_AVX512 void bmm_f32_32x64x1_sf_avx512_dot_ab(const bmm_f32_arg
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_32x64x1[20] = {
-    { "bmm_f32_32x64x1_bf_c99_a1b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_32x64x1_bf_c99_a1b0, NULL },
-    { "bmm_f32_32x64x1_bf_c99_a1b1", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_32x64x1_bf_c99_a1b1, NULL },
-    { "bmm_f32_32x64x1_bf_c99_b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_32x64x1_bf_c99_b0, NULL },
-    { "bmm_f32_32x64x1_bf_c99_ab", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_32x64x1_bf_c99_ab, NULL },
-    { "bmm_f32_32x64x1_bf_avx2_dot_a1b1", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_bf_avx2_dot_a1b1), NULL },
-    { "bmm_f32_32x64x1_bf_avx2_dot_b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_bf_avx2_dot_b0), NULL },
-    { "bmm_f32_32x64x1_bf_avx2_dot_ab", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_bf_avx2_dot_ab), NULL },
-    { "bmm_f32_32x64x1_bf_avx512_dot_a1b1", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_bf_avx512_dot_a1b1), NULL },
-    { "bmm_f32_32x64x1_bf_avx512_dot_b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_bf_avx512_dot_b0), NULL },
-    { "bmm_f32_32x64x1_bf_avx512_dot_ab", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_bf_avx512_dot_ab), NULL },
-    { "bmm_f32_32x64x1_sf_c99_a1b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_32x64x1_sf_c99_a1b0, NULL },
-    { "bmm_f32_32x64x1_sf_c99_a1b1", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_32x64x1_sf_c99_a1b1, NULL },
-    { "bmm_f32_32x64x1_sf_c99_b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_32x64x1_sf_c99_b0, NULL },
-    { "bmm_f32_32x64x1_sf_c99_ab", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_32x64x1_sf_c99_ab, NULL },
-    { "bmm_f32_32x64x1_sf_avx2_dot_a1b1", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_sf_avx2_dot_a1b1), NULL },
-    { "bmm_f32_32x64x1_sf_avx2_dot_b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_sf_avx2_dot_b0), NULL },
-    { "bmm_f32_32x64x1_sf_avx2_dot_ab", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_sf_avx2_dot_ab), NULL },
-    { "bmm_f32_32x64x1_sf_avx512_dot_a1b1", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_sf_avx512_dot_a1b1), NULL },
-    { "bmm_f32_32x64x1_sf_avx512_dot_b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_sf_avx512_dot_b0), NULL },
-    { "bmm_f32_32x64x1_sf_avx512_dot_ab", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_sf_avx512_dot_ab), NULL },
+    { "bmm_f32_32x64x1_bf_c99_a1b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_32x64x1_bf_c99_a1b0 },
+    { "bmm_f32_32x64x1_bf_c99_a1b1", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_32x64x1_bf_c99_a1b1 },
+    { "bmm_f32_32x64x1_bf_c99_b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_32x64x1_bf_c99_b0 },
+    { "bmm_f32_32x64x1_bf_c99_ab", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_32x64x1_bf_c99_ab },
+    { "bmm_f32_32x64x1_bf_avx2_dot_a1b1", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_bf_avx2_dot_a1b1) },
+    { "bmm_f32_32x64x1_bf_avx2_dot_b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_bf_avx2_dot_b0) },
+    { "bmm_f32_32x64x1_bf_avx2_dot_ab", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_bf_avx2_dot_ab) },
+    { "bmm_f32_32x64x1_bf_avx512_dot_a1b1", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_bf_avx512_dot_a1b1) },
+    { "bmm_f32_32x64x1_bf_avx512_dot_b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_bf_avx512_dot_b0) },
+    { "bmm_f32_32x64x1_bf_avx512_dot_ab", BMM_F32, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_bf_avx512_dot_ab) },
+    { "bmm_f32_32x64x1_sf_c99_a1b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_32x64x1_sf_c99_a1b0 },
+    { "bmm_f32_32x64x1_sf_c99_a1b1", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_32x64x1_sf_c99_a1b1 },
+    { "bmm_f32_32x64x1_sf_c99_b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_32x64x1_sf_c99_b0 },
+    { "bmm_f32_32x64x1_sf_c99_ab", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_32x64x1_sf_c99_ab },
+    { "bmm_f32_32x64x1_sf_avx2_dot_a1b1", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_sf_avx2_dot_a1b1) },
+    { "bmm_f32_32x64x1_sf_avx2_dot_b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_sf_avx2_dot_b0) },
+    { "bmm_f32_32x64x1_sf_avx2_dot_ab", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_sf_avx2_dot_ab) },
+    { "bmm_f32_32x64x1_sf_avx512_dot_a1b1", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_sf_avx512_dot_a1b1) },
+    { "bmm_f32_32x64x1_sf_avx512_dot_b0", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_sf_avx512_dot_b0) },
+    { "bmm_f32_32x64x1_sf_avx512_dot_ab", BMM_F32, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_32x64x1_sf_avx512_dot_ab) },
 };

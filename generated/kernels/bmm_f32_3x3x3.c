@@ -11,11 +11,11 @@
  * f32 C(3x3) = A*B (alpha = 1, beta = 0: C is not read), A 3x3, B 3x3; layout bf, isa c99, form unroll.
  * Cost per matrix: 45 flops executed, 54 loads (A 27, B 27, C 0), 9 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_3x3x3_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_3x3x3_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -69,11 +69,11 @@ static void bmm_f32_3x3x3_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout bf, isa c99, form unroll.
  * Cost per matrix: 54 flops executed, 63 loads (A 27, B 27, C 9), 9 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_3x3x3_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_3x3x3_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -127,12 +127,12 @@ static void bmm_f32_3x3x3_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(3x3) = alpha*A*B (beta = 0: C is not read), A 3x3, B 3x3; layout bf, isa c99, form unroll.
  * Cost per matrix: 54 flops executed, 54 loads (A 27, B 27, C 0), 9 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_3x3x3_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_3x3x3_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -186,13 +186,13 @@ static void bmm_f32_3x3x3_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf, isa c99, form unroll.
  * Cost per matrix: 72 flops executed, 63 loads (A 27, B 27, C 9), 9 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_3x3x3_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_3x3x3_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -247,11 +247,11 @@ static void bmm_f32_3x3x3_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout bf, isa avx2, form rows.
  * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_avx2_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __m256i mask3 = _mm256_setr_epi32(-1, -1, -1, 0, 0, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -292,12 +292,12 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_avx2_rows_a1b1(const bmm_f32_args *
  * f32 C(3x3) = alpha*A*B (beta = 0: C is not read), A 3x3, B 3x3; layout bf, isa avx2, form rows.
  * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
  * 12 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m256i mask3 = _mm256_setr_epi32(-1, -1, -1, 0, 0, 0, 0, 0);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -339,13 +339,13 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_avx2_rows_b0(const bmm_f32_args *BM
  * f32 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf, isa avx2, form rows.
  * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 3 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256i mask3 = _mm256_setr_epi32(-1, -1, -1, 0, 0, 0, 0, 0);
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
@@ -388,11 +388,11 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_avx2_rows_ab(const bmm_f32_args *BM
  * f32 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout bf, isa avx512, form rows.
  * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __mmask16 mask3 = (__mmask16)0x7;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -433,12 +433,12 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_rows_a1b1(const bmm_f32_ar
  * f32 C(3x3) = alpha*A*B (beta = 0: C is not read), A 3x3, B 3x3; layout bf, isa avx512, form rows.
  * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
  * 12 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask3 = (__mmask16)0x7;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -480,13 +480,13 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_rows_b0(const bmm_f32_args
  * f32 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf, isa avx512, form rows.
  * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 3 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask3 = (__mmask16)0x7;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -529,11 +529,11 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_rows_ab(const bmm_f32_args
  * f32 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout bf, isa avx512, form flat.
  * Cost per matrix: 54 useful flops in 4 vector arithmetic ops, 1 vector accumulators,
  * 3 vector loads, 1 vector stores, 6 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_flat_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __mmask16 mask9 = (__mmask16)0x1FF;
     const __m512i ix1 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0);
     const __m512i ix2 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 6, 6, 6, 3, 3, 3, 0, 0, 0);
@@ -563,12 +563,12 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_flat_a1b1(const bmm_f32_ar
  * f32 C(3x3) = alpha*A*B (beta = 0: C is not read), A 3x3, B 3x3; layout bf, isa avx512, form flat.
  * Cost per matrix: 54 useful flops in 4 vector arithmetic ops, 1 vector accumulators,
  * 2 vector loads, 1 vector stores, 6 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_flat_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_flat_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask9 = (__mmask16)0x1FF;
     const __m512i ix1 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0);
     const __m512i ix2 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 6, 6, 6, 3, 3, 3, 0, 0, 0);
@@ -599,13 +599,13 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_flat_b0(const bmm_f32_args
  * f32 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf, isa avx512, form flat.
  * Cost per matrix: 54 useful flops in 5 vector arithmetic ops, 1 vector accumulators,
  * 3 vector loads, 1 vector stores, 6 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_flat_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask9 = (__mmask16)0x1FF;
     const __m512i ix1 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0);
     const __m512i ix2 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 6, 6, 6, 3, 3, 3, 0, 0, 0);
@@ -636,11 +636,11 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_flat_ab(const bmm_f32_args
  * f32 C(3x3) = A*B (alpha = 1, beta = 0: C is not read), A 3x3, B 3x3; layout sf, isa c99, form unroll.
  * Cost per matrix: 45 flops executed, 54 loads (A 27, B 27, C 0), 9 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_3x3x3_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_3x3x3_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -697,11 +697,11 @@ static void bmm_f32_3x3x3_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout sf, isa c99, form unroll.
  * Cost per matrix: 54 flops executed, 63 loads (A 27, B 27, C 9), 9 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_3x3x3_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_3x3x3_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -758,15 +758,15 @@ static void bmm_f32_3x3x3_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(3x3) = alpha*A*B (beta = 0: C is not read), A 3x3, B 3x3; layout sf, isa c99, form unroll.
  * Cost per matrix: 54 flops executed, 54 loads (A 27, B 27, C 0), 9 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_3x3x3_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_3x3x3_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -820,16 +820,16 @@ static void bmm_f32_3x3x3_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout sf, isa c99, form unroll.
  * Cost per matrix: 72 flops executed, 63 loads (A 27, B 27, C 9), 9 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_3x3x3_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_3x3x3_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -884,11 +884,11 @@ static void bmm_f32_3x3x3_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout sf, isa avx2, form rows.
  * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_3x3x3_sf_avx2_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_3x3x3_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -932,15 +932,15 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_sf_avx2_rows_a1b1(const bmm_f32_args *
  * f32 C(3x3) = alpha*A*B (beta = 0: C is not read), A 3x3, B 3x3; layout sf, isa avx2, form rows.
  * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
  * 12 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_3x3x3_sf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_3x3x3_sf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256i mask3 = _mm256_setr_epi32(-1, -1, -1, 0, 0, 0, 0, 0);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -982,16 +982,16 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_sf_avx2_rows_b0(const bmm_f32_args *BM
  * f32 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout sf, isa avx2, form rows.
  * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 3 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_3x3x3_sf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_3x3x3_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256i mask3 = _mm256_setr_epi32(-1, -1, -1, 0, 0, 0, 0, 0);
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
@@ -1034,11 +1034,11 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_sf_avx2_rows_ab(const bmm_f32_args *BM
  * f32 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout sf, isa avx512, form rows.
  * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -1082,15 +1082,15 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_rows_a1b1(const bmm_f32_ar
  * f32 C(3x3) = alpha*A*B (beta = 0: C is not read), A 3x3, B 3x3; layout sf, isa avx512, form rows.
  * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
  * 12 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask3 = (__mmask16)0x7;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -1132,16 +1132,16 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_rows_b0(const bmm_f32_args
  * f32 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout sf, isa avx512, form rows.
  * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 3 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask3 = (__mmask16)0x7;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -1187,11 +1187,11 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_rows_ab(const bmm_f32_args
  * permutes into one vector per matrix element.
  * Cost per group of 16 matrices: 54 useful flops per matrix in 36 vector arithmetic ops,
  * 6 vector accumulators, 27 vector loads, 9 vector stores, 72 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_xb_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_xb_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -1333,10 +1333,10 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_xb_a1b1(const bmm_f32_args
         c += 16 * 3;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f32_args rest = *g;
-        rest.A += t * 3;
-        rest.B += t * 3;
-        rest.C += t * 3;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f32_3x3x3_sf_avx512_rows_a1b1(&rest);
     }
@@ -1351,15 +1351,15 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_xb_a1b1(const bmm_f32_args
  * permutes into one vector per matrix element.
  * Cost per group of 16 matrices: 54 useful flops per matrix in 36 vector arithmetic ops,
  * 3 vector accumulators, 18 vector loads, 9 vector stores, 54 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_xb_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_xb_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m512i ix0 = _mm512_set_epi32(0, 0, 0, 0, 0, 30, 27, 24, 21, 18, 15, 12, 9, 6, 3, 0);
     const __m512i ix1 = _mm512_set_epi32(13, 10, 7, 4, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     const __mmask16 km2 = (__mmask16)0xF800;
@@ -1481,10 +1481,10 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_xb_b0(const bmm_f32_args *
         c += 16 * 3;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f32_args rest = *g;
-        rest.A += t * 3;
-        rest.B += t * 3;
-        rest.C += t * 3;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f32_3x3x3_sf_avx512_rows_b0(&rest);
     }
@@ -1499,16 +1499,16 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_xb_b0(const bmm_f32_args *
  * permutes into one vector per matrix element.
  * Cost per group of 16 matrices: 54 useful flops per matrix in 45 vector arithmetic ops,
  * 6 vector accumulators, 27 vector loads, 9 vector stores, 72 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_xb_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_xb_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512i ix0 = _mm512_set_epi32(0, 0, 0, 0, 0, 30, 27, 24, 21, 18, 15, 12, 9, 6, 3, 0);
     const __m512i ix1 = _mm512_set_epi32(13, 10, 7, 4, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     const __mmask16 km2 = (__mmask16)0xF800;
@@ -1649,10 +1649,10 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_xb_ab(const bmm_f32_args *
         c += 16 * 3;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f32_args rest = *g;
-        rest.A += t * 3;
-        rest.B += t * 3;
-        rest.C += t * 3;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f32_3x3x3_sf_avx512_rows_ab(&rest);
     }
@@ -1660,30 +1660,30 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_xb_ab(const bmm_f32_args *
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_3x3x3[26] = {
-    { "bmm_f32_3x3x3_bf_c99_a1b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x3x3_bf_c99_a1b0, NULL },
-    { "bmm_f32_3x3x3_bf_c99_a1b1", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x3x3_bf_c99_a1b1, NULL },
-    { "bmm_f32_3x3x3_bf_c99_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x3x3_bf_c99_b0, NULL },
-    { "bmm_f32_3x3x3_bf_c99_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x3x3_bf_c99_ab, NULL },
-    { "bmm_f32_3x3x3_bf_avx2_rows_a1b1", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_bf_avx2_rows_a1b1), NULL },
-    { "bmm_f32_3x3x3_bf_avx2_rows_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_bf_avx2_rows_b0), NULL },
-    { "bmm_f32_3x3x3_bf_avx2_rows_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_bf_avx2_rows_ab), NULL },
-    { "bmm_f32_3x3x3_bf_avx512_rows_a1b1", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_bf_avx512_rows_a1b1), NULL },
-    { "bmm_f32_3x3x3_bf_avx512_rows_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_bf_avx512_rows_b0), NULL },
-    { "bmm_f32_3x3x3_bf_avx512_rows_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_bf_avx512_rows_ab), NULL },
-    { "bmm_f32_3x3x3_bf_avx512_flat_a1b1", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_bf_avx512_flat_a1b1), NULL },
-    { "bmm_f32_3x3x3_bf_avx512_flat_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_bf_avx512_flat_b0), NULL },
-    { "bmm_f32_3x3x3_bf_avx512_flat_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_bf_avx512_flat_ab), NULL },
-    { "bmm_f32_3x3x3_sf_c99_a1b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x3x3_sf_c99_a1b0, NULL },
-    { "bmm_f32_3x3x3_sf_c99_a1b1", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x3x3_sf_c99_a1b1, NULL },
-    { "bmm_f32_3x3x3_sf_c99_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x3x3_sf_c99_b0, NULL },
-    { "bmm_f32_3x3x3_sf_c99_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x3x3_sf_c99_ab, NULL },
-    { "bmm_f32_3x3x3_sf_avx2_rows_a1b1", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_sf_avx2_rows_a1b1), NULL },
-    { "bmm_f32_3x3x3_sf_avx2_rows_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_sf_avx2_rows_b0), NULL },
-    { "bmm_f32_3x3x3_sf_avx2_rows_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_sf_avx2_rows_ab), NULL },
-    { "bmm_f32_3x3x3_sf_avx512_rows_a1b1", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_sf_avx512_rows_a1b1), NULL },
-    { "bmm_f32_3x3x3_sf_avx512_rows_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_sf_avx512_rows_b0), NULL },
-    { "bmm_f32_3x3x3_sf_avx512_rows_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_sf_avx512_rows_ab), NULL },
-    { "bmm_f32_3x3x3_sf_avx512_xb_a1b1", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_3x3x3_sf_avx512_xb_a1b1), NULL },
-    { "bmm_f32_3x3x3_sf_avx512_xb_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_3x3x3_sf_avx512_xb_b0), NULL },
-    { "bmm_f32_3x3x3_sf_avx512_xb_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_3x3x3_sf_avx512_xb_ab), NULL },
+    { "bmm_f32_3x3x3_bf_c99_a1b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x3x3_bf_c99_a1b0 },
+    { "bmm_f32_3x3x3_bf_c99_a1b1", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x3x3_bf_c99_a1b1 },
+    { "bmm_f32_3x3x3_bf_c99_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x3x3_bf_c99_b0 },
+    { "bmm_f32_3x3x3_bf_c99_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x3x3_bf_c99_ab },
+    { "bmm_f32_3x3x3_bf_avx2_rows_a1b1", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_bf_avx2_rows_a1b1) },
+    { "bmm_f32_3x3x3_bf_avx2_rows_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_bf_avx2_rows_b0) },
+    { "bmm_f32_3x3x3_bf_avx2_rows_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_bf_avx2_rows_ab) },
+    { "bmm_f32_3x3x3_bf_avx512_rows_a1b1", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_bf_avx512_rows_a1b1) },
+    { "bmm_f32_3x3x3_bf_avx512_rows_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_bf_avx512_rows_b0) },
+    { "bmm_f32_3x3x3_bf_avx512_rows_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_bf_avx512_rows_ab) },
+    { "bmm_f32_3x3x3_bf_avx512_flat_a1b1", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_bf_avx512_flat_a1b1) },
+    { "bmm_f32_3x3x3_bf_avx512_flat_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_bf_avx512_flat_b0) },
+    { "bmm_f32_3x3x3_bf_avx512_flat_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_bf_avx512_flat_ab) },
+    { "bmm_f32_3x3x3_sf_c99_a1b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x3x3_sf_c99_a1b0 },
+    { "bmm_f32_3x3x3_sf_c99_a1b1", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x3x3_sf_c99_a1b1 },
+    { "bmm_f32_3x3x3_sf_c99_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x3x3_sf_c99_b0 },
+    { "bmm_f32_3x3x3_sf_c99_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x3x3_sf_c99_ab },
+    { "bmm_f32_3x3x3_sf_avx2_rows_a1b1", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_sf_avx2_rows_a1b1) },
+    { "bmm_f32_3x3x3_sf_avx2_rows_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_sf_avx2_rows_b0) },
+    { "bmm_f32_3x3x3_sf_avx2_rows_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_sf_avx2_rows_ab) },
+    { "bmm_f32_3x3x3_sf_avx512_rows_a1b1", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_sf_avx512_rows_a1b1) },
+    { "bmm_f32_3x3x3_sf_avx512_rows_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_sf_avx512_rows_b0) },
+    { "bmm_f32_3x3x3_sf_avx512_rows_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x3x3_sf_avx512_rows_ab) },
+    { "bmm_f32_3x3x3_sf_avx512_xb_a1b1", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_3x3x3_sf_avx512_xb_a1b1) },
+    { "bmm_f32_3x3x3_sf_avx512_xb_b0", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_3x3x3_sf_avx512_xb_b0) },
+    { "bmm_f32_3x3x3_sf_avx512_xb_ab", BMM_F32, 3, 3, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_3x3x3_sf_avx512_xb_ab) },
 };

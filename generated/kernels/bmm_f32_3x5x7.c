@@ -11,11 +11,11 @@
  * f32 C(3x7) = A*B (alpha = 1, beta = 0: C is not read), A 3x5, B 5x7; layout bf, isa c99, form unroll.
  * Cost per matrix: 189 flops executed, 210 loads (A 105, B 105, C 0), 21 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_3x5x7_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_3x5x7_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -159,11 +159,11 @@ static void bmm_f32_3x5x7_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout bf, isa c99, form unroll.
  * Cost per matrix: 210 flops executed, 231 loads (A 105, B 105, C 21), 21 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_3x5x7_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_3x5x7_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -307,12 +307,12 @@ static void bmm_f32_3x5x7_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(3x7) = alpha*A*B (beta = 0: C is not read), A 3x5, B 5x7; layout bf, isa c99, form unroll.
  * Cost per matrix: 210 flops executed, 210 loads (A 105, B 105, C 0), 21 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_3x5x7_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_3x5x7_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -456,13 +456,13 @@ static void bmm_f32_3x5x7_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf, isa c99, form unroll.
  * Cost per matrix: 252 flops executed, 231 loads (A 105, B 105, C 21), 21 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_3x5x7_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_3x5x7_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -607,11 +607,11 @@ static void bmm_f32_3x5x7_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout bf, isa avx2, form rows.
  * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_avx2_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -666,12 +666,12 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_avx2_rows_a1b1(const bmm_f32_args *
  * f32 C(3x7) = alpha*A*B (beta = 0: C is not read), A 3x5, B 5x7; layout bf, isa avx2, form rows.
  * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
  * 20 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -727,13 +727,13 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_avx2_rows_b0(const bmm_f32_args *BM
  * f32 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf, isa avx2, form rows.
  * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
@@ -790,11 +790,11 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_avx2_rows_ab(const bmm_f32_args *BM
  * f32 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout bf, isa avx512, form rows.
  * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __mmask16 mask7 = (__mmask16)0x7F;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -849,12 +849,12 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_rows_a1b1(const bmm_f32_ar
  * f32 C(3x7) = alpha*A*B (beta = 0: C is not read), A 3x5, B 5x7; layout bf, isa avx512, form rows.
  * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
  * 20 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask7 = (__mmask16)0x7F;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -910,13 +910,13 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_rows_b0(const bmm_f32_args
  * f32 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf, isa avx512, form rows.
  * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask7 = (__mmask16)0x7F;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -973,11 +973,11 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_rows_ab(const bmm_f32_args
  * f32 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout bf, isa avx512, form flat.
  * Cost per matrix: 210 useful flops in 12 vector arithmetic ops, 2 vector accumulators,
  * 9 vector loads, 2 vector stores, 20 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_flat_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __mmask16 mask10 = (__mmask16)0x3FF;
     const __mmask16 mask5 = (__mmask16)0x1F;
     const __mmask16 mask7 = (__mmask16)0x7F;
@@ -1035,12 +1035,12 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_flat_a1b1(const bmm_f32_ar
  * f32 C(3x7) = alpha*A*B (beta = 0: C is not read), A 3x5, B 5x7; layout bf, isa avx512, form flat.
  * Cost per matrix: 210 useful flops in 12 vector arithmetic ops, 2 vector accumulators,
  * 7 vector loads, 2 vector stores, 20 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_flat_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_flat_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask10 = (__mmask16)0x3FF;
     const __mmask16 mask5 = (__mmask16)0x1F;
     const __mmask16 mask7 = (__mmask16)0x7F;
@@ -1099,13 +1099,13 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_flat_b0(const bmm_f32_args
  * f32 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf, isa avx512, form flat.
  * Cost per matrix: 210 useful flops in 14 vector arithmetic ops, 2 vector accumulators,
  * 9 vector loads, 2 vector stores, 20 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_flat_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask10 = (__mmask16)0x3FF;
     const __mmask16 mask5 = (__mmask16)0x1F;
     const __mmask16 mask7 = (__mmask16)0x7F;
@@ -1164,11 +1164,11 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_flat_ab(const bmm_f32_args
  * f32 C(3x7) = A*B (alpha = 1, beta = 0: C is not read), A 3x5, B 5x7; layout sf, isa c99, form unroll.
  * Cost per matrix: 189 flops executed, 210 loads (A 105, B 105, C 0), 21 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_3x5x7_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_3x5x7_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -1315,11 +1315,11 @@ static void bmm_f32_3x5x7_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout sf, isa c99, form unroll.
  * Cost per matrix: 210 flops executed, 231 loads (A 105, B 105, C 21), 21 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_3x5x7_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_3x5x7_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -1466,15 +1466,15 @@ static void bmm_f32_3x5x7_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(3x7) = alpha*A*B (beta = 0: C is not read), A 3x5, B 5x7; layout sf, isa c99, form unroll.
  * Cost per matrix: 210 flops executed, 210 loads (A 105, B 105, C 0), 21 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_3x5x7_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_3x5x7_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -1618,16 +1618,16 @@ static void bmm_f32_3x5x7_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout sf, isa c99, form unroll.
  * Cost per matrix: 252 flops executed, 231 loads (A 105, B 105, C 21), 21 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_3x5x7_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_3x5x7_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -1772,11 +1772,11 @@ static void bmm_f32_3x5x7_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout sf, isa avx2, form rows.
  * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_3x5x7_sf_avx2_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_3x5x7_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -1834,15 +1834,15 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_sf_avx2_rows_a1b1(const bmm_f32_args *
  * f32 C(3x7) = alpha*A*B (beta = 0: C is not read), A 3x5, B 5x7; layout sf, isa avx2, form rows.
  * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
  * 20 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_3x5x7_sf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_3x5x7_sf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -1898,16 +1898,16 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_sf_avx2_rows_b0(const bmm_f32_args *BM
  * f32 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout sf, isa avx2, form rows.
  * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_3x5x7_sf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_3x5x7_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
@@ -1964,11 +1964,11 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_sf_avx2_rows_ab(const bmm_f32_args *BM
  * f32 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout sf, isa avx512, form rows.
  * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -2026,15 +2026,15 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_rows_a1b1(const bmm_f32_ar
  * f32 C(3x7) = alpha*A*B (beta = 0: C is not read), A 3x5, B 5x7; layout sf, isa avx512, form rows.
  * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
  * 20 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask7 = (__mmask16)0x7F;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2090,16 +2090,16 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_rows_b0(const bmm_f32_args
  * f32 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout sf, isa avx512, form rows.
  * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask7 = (__mmask16)0x7F;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -2159,11 +2159,11 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_rows_ab(const bmm_f32_args
  * permutes into one vector per matrix element.
  * Cost per group of 16 matrices: 210 useful flops per matrix in 126 vector arithmetic ops,
  * 14 vector accumulators, 71 vector loads, 21 vector stores, 353 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_xb_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_xb_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -2587,10 +2587,10 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_xb_a1b1(const bmm_f32_args
         c += 16 * 7;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f32_args rest = *g;
-        rest.A += t * 5;
-        rest.B += t * 7;
-        rest.C += t * 7;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f32_3x5x7_sf_avx512_rows_a1b1(&rest);
     }
@@ -2605,15 +2605,15 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_xb_a1b1(const bmm_f32_args
  * permutes into one vector per matrix element.
  * Cost per group of 16 matrices: 210 useful flops per matrix in 126 vector arithmetic ops,
  * 7 vector accumulators, 50 vector loads, 21 vector stores, 269 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_xb_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_xb_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m512i ix0 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 28, 21, 14, 7, 0);
     const __m512i ix1 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 31, 24, 17, 10, 3, 0, 0, 0, 0, 0);
     const __mmask16 km2 = (__mmask16)0x3E0;
@@ -2993,10 +2993,10 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_xb_b0(const bmm_f32_args *
         c += 16 * 7;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f32_args rest = *g;
-        rest.A += t * 5;
-        rest.B += t * 7;
-        rest.C += t * 7;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f32_3x5x7_sf_avx512_rows_b0(&rest);
     }
@@ -3011,16 +3011,16 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_xb_b0(const bmm_f32_args *
  * permutes into one vector per matrix element.
  * Cost per group of 16 matrices: 210 useful flops per matrix in 147 vector arithmetic ops,
  * 14 vector accumulators, 71 vector loads, 21 vector stores, 353 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_xb_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_xb_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512i ix0 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 28, 21, 14, 7, 0);
     const __m512i ix1 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 31, 24, 17, 10, 3, 0, 0, 0, 0, 0);
     const __mmask16 km2 = (__mmask16)0x3E0;
@@ -3443,10 +3443,10 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_xb_ab(const bmm_f32_args *
         c += 16 * 7;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f32_args rest = *g;
-        rest.A += t * 5;
-        rest.B += t * 7;
-        rest.C += t * 7;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f32_3x5x7_sf_avx512_rows_ab(&rest);
     }
@@ -3454,30 +3454,30 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_xb_ab(const bmm_f32_args *
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_3x5x7[26] = {
-    { "bmm_f32_3x5x7_bf_c99_a1b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x5x7_bf_c99_a1b0, NULL },
-    { "bmm_f32_3x5x7_bf_c99_a1b1", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x5x7_bf_c99_a1b1, NULL },
-    { "bmm_f32_3x5x7_bf_c99_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x5x7_bf_c99_b0, NULL },
-    { "bmm_f32_3x5x7_bf_c99_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x5x7_bf_c99_ab, NULL },
-    { "bmm_f32_3x5x7_bf_avx2_rows_a1b1", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_bf_avx2_rows_a1b1), NULL },
-    { "bmm_f32_3x5x7_bf_avx2_rows_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_bf_avx2_rows_b0), NULL },
-    { "bmm_f32_3x5x7_bf_avx2_rows_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_bf_avx2_rows_ab), NULL },
-    { "bmm_f32_3x5x7_bf_avx512_rows_a1b1", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_bf_avx512_rows_a1b1), NULL },
-    { "bmm_f32_3x5x7_bf_avx512_rows_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_bf_avx512_rows_b0), NULL },
-    { "bmm_f32_3x5x7_bf_avx512_rows_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_bf_avx512_rows_ab), NULL },
-    { "bmm_f32_3x5x7_bf_avx512_flat_a1b1", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_bf_avx512_flat_a1b1), NULL },
-    { "bmm_f32_3x5x7_bf_avx512_flat_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_bf_avx512_flat_b0), NULL },
-    { "bmm_f32_3x5x7_bf_avx512_flat_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_bf_avx512_flat_ab), NULL },
-    { "bmm_f32_3x5x7_sf_c99_a1b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x5x7_sf_c99_a1b0, NULL },
-    { "bmm_f32_3x5x7_sf_c99_a1b1", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x5x7_sf_c99_a1b1, NULL },
-    { "bmm_f32_3x5x7_sf_c99_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x5x7_sf_c99_b0, NULL },
-    { "bmm_f32_3x5x7_sf_c99_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x5x7_sf_c99_ab, NULL },
-    { "bmm_f32_3x5x7_sf_avx2_rows_a1b1", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_sf_avx2_rows_a1b1), NULL },
-    { "bmm_f32_3x5x7_sf_avx2_rows_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_sf_avx2_rows_b0), NULL },
-    { "bmm_f32_3x5x7_sf_avx2_rows_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_sf_avx2_rows_ab), NULL },
-    { "bmm_f32_3x5x7_sf_avx512_rows_a1b1", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_sf_avx512_rows_a1b1), NULL },
-    { "bmm_f32_3x5x7_sf_avx512_rows_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_sf_avx512_rows_b0), NULL },
-    { "bmm_f32_3x5x7_sf_avx512_rows_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_sf_avx512_rows_ab), NULL },
-    { "bmm_f32_3x5x7_sf_avx512_xb_a1b1", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_3x5x7_sf_avx512_xb_a1b1), NULL },
-    { "bmm_f32_3x5x7_sf_avx512_xb_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_3x5x7_sf_avx512_xb_b0), NULL },
-    { "bmm_f32_3x5x7_sf_avx512_xb_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_3x5x7_sf_avx512_xb_ab), NULL },
+    { "bmm_f32_3x5x7_bf_c99_a1b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x5x7_bf_c99_a1b0 },
+    { "bmm_f32_3x5x7_bf_c99_a1b1", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x5x7_bf_c99_a1b1 },
+    { "bmm_f32_3x5x7_bf_c99_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x5x7_bf_c99_b0 },
+    { "bmm_f32_3x5x7_bf_c99_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x5x7_bf_c99_ab },
+    { "bmm_f32_3x5x7_bf_avx2_rows_a1b1", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_bf_avx2_rows_a1b1) },
+    { "bmm_f32_3x5x7_bf_avx2_rows_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_bf_avx2_rows_b0) },
+    { "bmm_f32_3x5x7_bf_avx2_rows_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_bf_avx2_rows_ab) },
+    { "bmm_f32_3x5x7_bf_avx512_rows_a1b1", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_bf_avx512_rows_a1b1) },
+    { "bmm_f32_3x5x7_bf_avx512_rows_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_bf_avx512_rows_b0) },
+    { "bmm_f32_3x5x7_bf_avx512_rows_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_bf_avx512_rows_ab) },
+    { "bmm_f32_3x5x7_bf_avx512_flat_a1b1", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_bf_avx512_flat_a1b1) },
+    { "bmm_f32_3x5x7_bf_avx512_flat_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_bf_avx512_flat_b0) },
+    { "bmm_f32_3x5x7_bf_avx512_flat_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_bf_avx512_flat_ab) },
+    { "bmm_f32_3x5x7_sf_c99_a1b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x5x7_sf_c99_a1b0 },
+    { "bmm_f32_3x5x7_sf_c99_a1b1", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x5x7_sf_c99_a1b1 },
+    { "bmm_f32_3x5x7_sf_c99_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x5x7_sf_c99_b0 },
+    { "bmm_f32_3x5x7_sf_c99_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_3x5x7_sf_c99_ab },
+    { "bmm_f32_3x5x7_sf_avx2_rows_a1b1", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_sf_avx2_rows_a1b1) },
+    { "bmm_f32_3x5x7_sf_avx2_rows_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_sf_avx2_rows_b0) },
+    { "bmm_f32_3x5x7_sf_avx2_rows_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_sf_avx2_rows_ab) },
+    { "bmm_f32_3x5x7_sf_avx512_rows_a1b1", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_sf_avx512_rows_a1b1) },
+    { "bmm_f32_3x5x7_sf_avx512_rows_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_sf_avx512_rows_b0) },
+    { "bmm_f32_3x5x7_sf_avx512_rows_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_3x5x7_sf_avx512_rows_ab) },
+    { "bmm_f32_3x5x7_sf_avx512_xb_a1b1", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_3x5x7_sf_avx512_xb_a1b1) },
+    { "bmm_f32_3x5x7_sf_avx512_xb_b0", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_3x5x7_sf_avx512_xb_b0) },
+    { "bmm_f32_3x5x7_sf_avx512_xb_ab", BMM_F32, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_3x5x7_sf_avx512_xb_ab) },
 };

@@ -11,11 +11,11 @@
  * f32 C(4x4) = A*B (alpha = 1, beta = 0: C is not read), A 4x4, B 4x4; layout bf, isa c99, form unroll.
  * Cost per matrix: 112 flops executed, 128 loads (A 64, B 64, C 0), 16 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_4x4x4_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_4x4x4_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -115,11 +115,11 @@ static void bmm_f32_4x4x4_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout bf, isa c99, form unroll.
  * Cost per matrix: 128 flops executed, 144 loads (A 64, B 64, C 16), 16 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_4x4x4_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_4x4x4_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -219,12 +219,12 @@ static void bmm_f32_4x4x4_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout bf, isa c99, form unroll.
  * Cost per matrix: 128 flops executed, 128 loads (A 64, B 64, C 0), 16 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_4x4x4_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_4x4x4_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -324,13 +324,13 @@ static void bmm_f32_4x4x4_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf, isa c99, form unroll.
  * Cost per matrix: 160 flops executed, 144 loads (A 64, B 64, C 16), 16 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_4x4x4_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_4x4x4_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -431,11 +431,11 @@ static void bmm_f32_4x4x4_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout bf, isa avx2, form rows.
  * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_avx2_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __m256i mask4 = _mm256_setr_epi32(-1, -1, -1, -1, 0, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -492,12 +492,12 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_avx2_rows_a1b1(const bmm_f32_args *
  * f32 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout bf, isa avx2, form rows.
  * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
  * 20 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m256i mask4 = _mm256_setr_epi32(-1, -1, -1, -1, 0, 0, 0, 0);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -555,13 +555,13 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_avx2_rows_b0(const bmm_f32_args *BM
  * f32 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf, isa avx2, form rows.
  * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256i mask4 = _mm256_setr_epi32(-1, -1, -1, -1, 0, 0, 0, 0);
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
@@ -620,11 +620,11 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_avx2_rows_ab(const bmm_f32_args *BM
  * f32 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout bf, isa avx512, form rows.
  * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __mmask16 mask4 = (__mmask16)0xF;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -681,12 +681,12 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_rows_a1b1(const bmm_f32_ar
  * f32 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout bf, isa avx512, form rows.
  * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
  * 20 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask4 = (__mmask16)0xF;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -744,13 +744,13 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_rows_b0(const bmm_f32_args
  * f32 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf, isa avx512, form rows.
  * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask4 = (__mmask16)0xF;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -809,11 +809,11 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_rows_ab(const bmm_f32_args
  * f32 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout bf, isa avx512, form flat.
  * Cost per matrix: 128 useful flops in 5 vector arithmetic ops, 1 vector accumulators,
  * 3 vector loads, 1 vector stores, 8 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_flat_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_loadu_ps(&b[0]);
         __m512 as0_0 = _mm512_loadu_ps(&a[0]);
@@ -838,12 +838,12 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_flat_a1b1(const bmm_f32_ar
  * f32 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout bf, isa avx512, form flat.
  * Cost per matrix: 128 useful flops in 5 vector arithmetic ops, 1 vector accumulators,
  * 2 vector loads, 1 vector stores, 8 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_flat_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_flat_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_loadu_ps(&b[0]);
@@ -869,13 +869,13 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_flat_b0(const bmm_f32_args
  * f32 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf, isa avx512, form flat.
  * Cost per matrix: 128 useful flops in 6 vector arithmetic ops, 1 vector accumulators,
  * 3 vector loads, 1 vector stores, 8 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_flat_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -901,11 +901,11 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_flat_ab(const bmm_f32_args
  * f32 C(4x4) = A*B (alpha = 1, beta = 0: C is not read), A 4x4, B 4x4; layout sf, isa c99, form unroll.
  * Cost per matrix: 112 flops executed, 128 loads (A 64, B 64, C 0), 16 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_4x4x4_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_4x4x4_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -1008,11 +1008,11 @@ static void bmm_f32_4x4x4_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout sf, isa c99, form unroll.
  * Cost per matrix: 128 flops executed, 144 loads (A 64, B 64, C 16), 16 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_4x4x4_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_4x4x4_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -1115,15 +1115,15 @@ static void bmm_f32_4x4x4_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout sf, isa c99, form unroll.
  * Cost per matrix: 128 flops executed, 128 loads (A 64, B 64, C 0), 16 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_4x4x4_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_4x4x4_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -1223,16 +1223,16 @@ static void bmm_f32_4x4x4_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout sf, isa c99, form unroll.
  * Cost per matrix: 160 flops executed, 144 loads (A 64, B 64, C 16), 16 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_4x4x4_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_4x4x4_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -1333,11 +1333,11 @@ static void bmm_f32_4x4x4_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout sf, isa avx2, form rows.
  * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_4x4x4_sf_avx2_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_4x4x4_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -1397,15 +1397,15 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_sf_avx2_rows_a1b1(const bmm_f32_args *
  * f32 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout sf, isa avx2, form rows.
  * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
  * 20 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_4x4x4_sf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_4x4x4_sf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256i mask4 = _mm256_setr_epi32(-1, -1, -1, -1, 0, 0, 0, 0);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -1463,16 +1463,16 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_sf_avx2_rows_b0(const bmm_f32_args *BM
  * f32 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout sf, isa avx2, form rows.
  * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_4x4x4_sf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_4x4x4_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256i mask4 = _mm256_setr_epi32(-1, -1, -1, -1, 0, 0, 0, 0);
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
@@ -1531,11 +1531,11 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_sf_avx2_rows_ab(const bmm_f32_args *BM
  * f32 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout sf, isa avx512, form rows.
  * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -1595,15 +1595,15 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_rows_a1b1(const bmm_f32_ar
  * f32 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout sf, isa avx512, form rows.
  * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
  * 20 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask4 = (__mmask16)0xF;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -1661,16 +1661,16 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_rows_b0(const bmm_f32_args
  * f32 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout sf, isa avx512, form rows.
  * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask4 = (__mmask16)0xF;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -1732,11 +1732,11 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_rows_ab(const bmm_f32_args
  * permutes into one vector per matrix element.
  * Cost per group of 16 matrices: 128 useful flops per matrix in 80 vector arithmetic ops,
  * 8 vector accumulators, 48 vector loads, 16 vector stores, 128 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_xb_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_xb_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -1981,10 +1981,10 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_xb_a1b1(const bmm_f32_args
         c += 16 * 4;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f32_args rest = *g;
-        rest.A += t * 4;
-        rest.B += t * 4;
-        rest.C += t * 4;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f32_4x4x4_sf_avx512_rows_a1b1(&rest);
     }
@@ -1999,15 +1999,15 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_xb_a1b1(const bmm_f32_args
  * permutes into one vector per matrix element.
  * Cost per group of 16 matrices: 128 useful flops per matrix in 80 vector arithmetic ops,
  * 4 vector accumulators, 32 vector loads, 16 vector stores, 96 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_xb_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_xb_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m512i ix0 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 28, 24, 20, 16, 12, 8, 4, 0);
     const __m512i ix1 = _mm512_set_epi32(28, 24, 20, 16, 12, 8, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     const __mmask16 km2 = (__mmask16)0xFF00;
@@ -2218,10 +2218,10 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_xb_b0(const bmm_f32_args *
         c += 16 * 4;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f32_args rest = *g;
-        rest.A += t * 4;
-        rest.B += t * 4;
-        rest.C += t * 4;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f32_4x4x4_sf_avx512_rows_b0(&rest);
     }
@@ -2236,16 +2236,16 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_xb_b0(const bmm_f32_args *
  * permutes into one vector per matrix element.
  * Cost per group of 16 matrices: 128 useful flops per matrix in 96 vector arithmetic ops,
  * 8 vector accumulators, 48 vector loads, 16 vector stores, 128 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_xb_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_xb_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512i ix0 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 28, 24, 20, 16, 12, 8, 4, 0);
     const __m512i ix1 = _mm512_set_epi32(28, 24, 20, 16, 12, 8, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     const __mmask16 km2 = (__mmask16)0xFF00;
@@ -2489,10 +2489,10 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_xb_ab(const bmm_f32_args *
         c += 16 * 4;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f32_args rest = *g;
-        rest.A += t * 4;
-        rest.B += t * 4;
-        rest.C += t * 4;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f32_4x4x4_sf_avx512_rows_ab(&rest);
     }
@@ -2500,30 +2500,30 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_xb_ab(const bmm_f32_args *
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_4x4x4[26] = {
-    { "bmm_f32_4x4x4_bf_c99_a1b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_4x4x4_bf_c99_a1b0, NULL },
-    { "bmm_f32_4x4x4_bf_c99_a1b1", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_4x4x4_bf_c99_a1b1, NULL },
-    { "bmm_f32_4x4x4_bf_c99_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_4x4x4_bf_c99_b0, NULL },
-    { "bmm_f32_4x4x4_bf_c99_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_4x4x4_bf_c99_ab, NULL },
-    { "bmm_f32_4x4x4_bf_avx2_rows_a1b1", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_bf_avx2_rows_a1b1), NULL },
-    { "bmm_f32_4x4x4_bf_avx2_rows_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_bf_avx2_rows_b0), NULL },
-    { "bmm_f32_4x4x4_bf_avx2_rows_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_bf_avx2_rows_ab), NULL },
-    { "bmm_f32_4x4x4_bf_avx512_rows_a1b1", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_bf_avx512_rows_a1b1), NULL },
-    { "bmm_f32_4x4x4_bf_avx512_rows_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_bf_avx512_rows_b0), NULL },
-    { "bmm_f32_4x4x4_bf_avx512_rows_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_bf_avx512_rows_ab), NULL },
-    { "bmm_f32_4x4x4_bf_avx512_flat_a1b1", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_bf_avx512_flat_a1b1), NULL },
-    { "bmm_f32_4x4x4_bf_avx512_flat_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_bf_avx512_flat_b0), NULL },
-    { "bmm_f32_4x4x4_bf_avx512_flat_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_bf_avx512_flat_ab), NULL },
-    { "bmm_f32_4x4x4_sf_c99_a1b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_4x4x4_sf_c99_a1b0, NULL },
-    { "bmm_f32_4x4x4_sf_c99_a1b1", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_4x4x4_sf_c99_a1b1, NULL },
-    { "bmm_f32_4x4x4_sf_c99_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_4x4x4_sf_c99_b0, NULL },
-    { "bmm_f32_4x4x4_sf_c99_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_4x4x4_sf_c99_ab, NULL },
-    { "bmm_f32_4x4x4_sf_avx2_rows_a1b1", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_sf_avx2_rows_a1b1), NULL },
-    { "bmm_f32_4x4x4_sf_avx2_rows_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_sf_avx2_rows_b0), NULL },
-    { "bmm_f32_4x4x4_sf_avx2_rows_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_sf_avx2_rows_ab), NULL },
-    { "bmm_f32_4x4x4_sf_avx512_rows_a1b1", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_sf_avx512_rows_a1b1), NULL },
-    { "bmm_f32_4x4x4_sf_avx512_rows_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_sf_avx512_rows_b0), NULL },
-    { "bmm_f32_4x4x4_sf_avx512_rows_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_sf_avx512_rows_ab), NULL },
-    { "bmm_f32_4x4x4_sf_avx512_xb_a1b1", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_4x4x4_sf_avx512_xb_a1b1), NULL },
-    { "bmm_f32_4x4x4_sf_avx512_xb_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_4x4x4_sf_avx512_xb_b0), NULL },
-    { "bmm_f32_4x4x4_sf_avx512_xb_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_4x4x4_sf_avx512_xb_ab), NULL },
+    { "bmm_f32_4x4x4_bf_c99_a1b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_4x4x4_bf_c99_a1b0 },
+    { "bmm_f32_4x4x4_bf_c99_a1b1", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_4x4x4_bf_c99_a1b1 },
+    { "bmm_f32_4x4x4_bf_c99_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_4x4x4_bf_c99_b0 },
+    { "bmm_f32_4x4x4_bf_c99_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_4x4x4_bf_c99_ab },
+    { "bmm_f32_4x4x4_bf_avx2_rows_a1b1", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_bf_avx2_rows_a1b1) },
+    { "bmm_f32_4x4x4_bf_avx2_rows_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_bf_avx2_rows_b0) },
+    { "bmm_f32_4x4x4_bf_avx2_rows_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_bf_avx2_rows_ab) },
+    { "bmm_f32_4x4x4_bf_avx512_rows_a1b1", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_bf_avx512_rows_a1b1) },
+    { "bmm_f32_4x4x4_bf_avx512_rows_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_bf_avx512_rows_b0) },
+    { "bmm_f32_4x4x4_bf_avx512_rows_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_bf_avx512_rows_ab) },
+    { "bmm_f32_4x4x4_bf_avx512_flat_a1b1", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_bf_avx512_flat_a1b1) },
+    { "bmm_f32_4x4x4_bf_avx512_flat_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_bf_avx512_flat_b0) },
+    { "bmm_f32_4x4x4_bf_avx512_flat_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_bf_avx512_flat_ab) },
+    { "bmm_f32_4x4x4_sf_c99_a1b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_4x4x4_sf_c99_a1b0 },
+    { "bmm_f32_4x4x4_sf_c99_a1b1", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_4x4x4_sf_c99_a1b1 },
+    { "bmm_f32_4x4x4_sf_c99_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_4x4x4_sf_c99_b0 },
+    { "bmm_f32_4x4x4_sf_c99_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_4x4x4_sf_c99_ab },
+    { "bmm_f32_4x4x4_sf_avx2_rows_a1b1", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_sf_avx2_rows_a1b1) },
+    { "bmm_f32_4x4x4_sf_avx2_rows_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_sf_avx2_rows_b0) },
+    { "bmm_f32_4x4x4_sf_avx2_rows_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_sf_avx2_rows_ab) },
+    { "bmm_f32_4x4x4_sf_avx512_rows_a1b1", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_sf_avx512_rows_a1b1) },
+    { "bmm_f32_4x4x4_sf_avx512_rows_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_sf_avx512_rows_b0) },
+    { "bmm_f32_4x4x4_sf_avx512_rows_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_4x4x4_sf_avx512_rows_ab) },
+    { "bmm_f32_4x4x4_sf_avx512_xb_a1b1", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_4x4x4_sf_avx512_xb_a1b1) },
+    { "bmm_f32_4x4x4_sf_avx512_xb_b0", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_4x4x4_sf_avx512_xb_b0) },
+    { "bmm_f32_4x4x4_sf_avx512_xb_ab", BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_4x4x4_sf_avx512_xb_ab) },
 };

@@ -11,11 +11,11 @@
  * f32 C(5x5) = A*B (alpha = 1, beta = 0: C is not read), A 5x5, B 5x5; layout bf, isa c99, form unroll.
  * Cost per matrix: 225 flops executed, 250 loads (A 125, B 125, C 0), 25 stores,
  * 5 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_5x5x5_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_5x5x5_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -187,11 +187,11 @@ static void bmm_f32_5x5x5_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(5x5) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x5, B 5x5; layout bf, isa c99, form unroll.
  * Cost per matrix: 250 flops executed, 275 loads (A 125, B 125, C 25), 25 stores,
  * 5 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_5x5x5_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_5x5x5_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -363,12 +363,12 @@ static void bmm_f32_5x5x5_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(5x5) = alpha*A*B (beta = 0: C is not read), A 5x5, B 5x5; layout bf, isa c99, form unroll.
  * Cost per matrix: 250 flops executed, 250 loads (A 125, B 125, C 0), 25 stores,
  * 5 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_5x5x5_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_5x5x5_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -540,13 +540,13 @@ static void bmm_f32_5x5x5_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout bf, isa c99, form unroll.
  * Cost per matrix: 300 flops executed, 275 loads (A 125, B 125, C 25), 25 stores,
  * 5 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_5x5x5_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_5x5x5_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -719,11 +719,11 @@ static void bmm_f32_5x5x5_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(5x5) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x5, B 5x5; layout bf, isa avx2, form rows.
  * Cost per matrix: 250 useful flops in 30 vector arithmetic ops, 5 vector accumulators,
  * 35 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_5x5x5_bf_avx2_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_5x5x5_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __m256i mask5 = _mm256_setr_epi32(-1, -1, -1, -1, -1, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -800,12 +800,12 @@ static BMM_TARGET_AVX2 void bmm_f32_5x5x5_bf_avx2_rows_a1b1(const bmm_f32_args *
  * f32 C(5x5) = alpha*A*B (beta = 0: C is not read), A 5x5, B 5x5; layout bf, isa avx2, form rows.
  * Cost per matrix: 250 useful flops in 30 vector arithmetic ops, 5 vector accumulators,
  * 30 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_5x5x5_bf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_5x5x5_bf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m256i mask5 = _mm256_setr_epi32(-1, -1, -1, -1, -1, 0, 0, 0);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -883,13 +883,13 @@ static BMM_TARGET_AVX2 void bmm_f32_5x5x5_bf_avx2_rows_b0(const bmm_f32_args *BM
  * f32 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout bf, isa avx2, form rows.
  * Cost per matrix: 250 useful flops in 35 vector arithmetic ops, 5 vector accumulators,
  * 35 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_5x5x5_bf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_5x5x5_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256i mask5 = _mm256_setr_epi32(-1, -1, -1, -1, -1, 0, 0, 0);
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
@@ -968,11 +968,11 @@ static BMM_TARGET_AVX2 void bmm_f32_5x5x5_bf_avx2_rows_ab(const bmm_f32_args *BM
  * f32 C(5x5) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x5, B 5x5; layout bf, isa avx512, form rows.
  * Cost per matrix: 250 useful flops in 30 vector arithmetic ops, 5 vector accumulators,
  * 35 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __mmask16 mask5 = (__mmask16)0x1F;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -1049,12 +1049,12 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_rows_a1b1(const bmm_f32_ar
  * f32 C(5x5) = alpha*A*B (beta = 0: C is not read), A 5x5, B 5x5; layout bf, isa avx512, form rows.
  * Cost per matrix: 250 useful flops in 30 vector arithmetic ops, 5 vector accumulators,
  * 30 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask5 = (__mmask16)0x1F;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -1132,13 +1132,13 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_rows_b0(const bmm_f32_args
  * f32 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout bf, isa avx512, form rows.
  * Cost per matrix: 250 useful flops in 35 vector arithmetic ops, 5 vector accumulators,
  * 35 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask5 = (__mmask16)0x1F;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -1217,11 +1217,11 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_rows_ab(const bmm_f32_args
  * f32 C(5x5) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x5, B 5x5; layout bf, isa avx512, form flat.
  * Cost per matrix: 250 useful flops in 12 vector arithmetic ops, 2 vector accumulators,
  * 6 vector loads, 2 vector stores, 20 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_flat_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __mmask16 mask9 = (__mmask16)0x1FF;
     const __mmask16 mask15 = (__mmask16)0x7FFF;
     const __mmask16 mask10 = (__mmask16)0x3FF;
@@ -1284,12 +1284,12 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_flat_a1b1(const bmm_f32_ar
  * f32 C(5x5) = alpha*A*B (beta = 0: C is not read), A 5x5, B 5x5; layout bf, isa avx512, form flat.
  * Cost per matrix: 250 useful flops in 12 vector arithmetic ops, 2 vector accumulators,
  * 4 vector loads, 2 vector stores, 20 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_flat_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_flat_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask9 = (__mmask16)0x1FF;
     const __mmask16 mask15 = (__mmask16)0x7FFF;
     const __mmask16 mask10 = (__mmask16)0x3FF;
@@ -1353,13 +1353,13 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_flat_b0(const bmm_f32_args
  * f32 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout bf, isa avx512, form flat.
  * Cost per matrix: 250 useful flops in 14 vector arithmetic ops, 2 vector accumulators,
  * 6 vector loads, 2 vector stores, 20 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_flat_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask9 = (__mmask16)0x1FF;
     const __mmask16 mask15 = (__mmask16)0x7FFF;
     const __mmask16 mask10 = (__mmask16)0x3FF;
@@ -1423,11 +1423,11 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_bf_avx512_flat_ab(const bmm_f32_args
  * f32 C(5x5) = A*B (alpha = 1, beta = 0: C is not read), A 5x5, B 5x5; layout sf, isa c99, form unroll.
  * Cost per matrix: 225 flops executed, 250 loads (A 125, B 125, C 0), 25 stores,
  * 5 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_5x5x5_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_5x5x5_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -1602,11 +1602,11 @@ static void bmm_f32_5x5x5_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(5x5) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x5, B 5x5; layout sf, isa c99, form unroll.
  * Cost per matrix: 250 flops executed, 275 loads (A 125, B 125, C 25), 25 stores,
  * 5 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_5x5x5_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_5x5x5_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -1781,15 +1781,15 @@ static void bmm_f32_5x5x5_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(5x5) = alpha*A*B (beta = 0: C is not read), A 5x5, B 5x5; layout sf, isa c99, form unroll.
  * Cost per matrix: 250 flops executed, 250 loads (A 125, B 125, C 0), 25 stores,
  * 5 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_5x5x5_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_5x5x5_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -1961,16 +1961,16 @@ static void bmm_f32_5x5x5_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout sf, isa c99, form unroll.
  * Cost per matrix: 300 flops executed, 275 loads (A 125, B 125, C 25), 25 stores,
  * 5 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_5x5x5_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_5x5x5_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -2143,11 +2143,11 @@ static void bmm_f32_5x5x5_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(5x5) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x5, B 5x5; layout sf, isa avx2, form rows.
  * Cost per matrix: 250 useful flops in 30 vector arithmetic ops, 5 vector accumulators,
  * 35 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_5x5x5_sf_avx2_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_5x5x5_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -2227,15 +2227,15 @@ static BMM_TARGET_AVX2 void bmm_f32_5x5x5_sf_avx2_rows_a1b1(const bmm_f32_args *
  * f32 C(5x5) = alpha*A*B (beta = 0: C is not read), A 5x5, B 5x5; layout sf, isa avx2, form rows.
  * Cost per matrix: 250 useful flops in 30 vector arithmetic ops, 5 vector accumulators,
  * 30 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_5x5x5_sf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_5x5x5_sf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256i mask5 = _mm256_setr_epi32(-1, -1, -1, -1, -1, 0, 0, 0);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2313,16 +2313,16 @@ static BMM_TARGET_AVX2 void bmm_f32_5x5x5_sf_avx2_rows_b0(const bmm_f32_args *BM
  * f32 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout sf, isa avx2, form rows.
  * Cost per matrix: 250 useful flops in 35 vector arithmetic ops, 5 vector accumulators,
  * 35 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_5x5x5_sf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_5x5x5_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256i mask5 = _mm256_setr_epi32(-1, -1, -1, -1, -1, 0, 0, 0);
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
@@ -2401,11 +2401,11 @@ static BMM_TARGET_AVX2 void bmm_f32_5x5x5_sf_avx2_rows_ab(const bmm_f32_args *BM
  * f32 C(5x5) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x5, B 5x5; layout sf, isa avx512, form rows.
  * Cost per matrix: 250 useful flops in 30 vector arithmetic ops, 5 vector accumulators,
  * 35 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -2485,15 +2485,15 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_rows_a1b1(const bmm_f32_ar
  * f32 C(5x5) = alpha*A*B (beta = 0: C is not read), A 5x5, B 5x5; layout sf, isa avx512, form rows.
  * Cost per matrix: 250 useful flops in 30 vector arithmetic ops, 5 vector accumulators,
  * 30 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask5 = (__mmask16)0x1F;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2571,16 +2571,16 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_rows_b0(const bmm_f32_args
  * f32 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout sf, isa avx512, form rows.
  * Cost per matrix: 250 useful flops in 35 vector arithmetic ops, 5 vector accumulators,
  * 35 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask5 = (__mmask16)0x1F;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -2662,11 +2662,11 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_rows_ab(const bmm_f32_args
  * permutes into one vector per matrix element.
  * Cost per group of 16 matrices: 250 useful flops per matrix in 150 vector arithmetic ops,
  * 10 vector accumulators, 75 vector loads, 25 vector stores, 300 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_xb_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_xb_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -3082,10 +3082,10 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_xb_a1b1(const bmm_f32_args
         c += 16 * 5;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f32_args rest = *g;
-        rest.A += t * 5;
-        rest.B += t * 5;
-        rest.C += t * 5;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f32_5x5x5_sf_avx512_rows_a1b1(&rest);
     }
@@ -3100,15 +3100,15 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_xb_a1b1(const bmm_f32_args
  * permutes into one vector per matrix element.
  * Cost per group of 16 matrices: 250 useful flops per matrix in 150 vector arithmetic ops,
  * 5 vector accumulators, 50 vector loads, 25 vector stores, 225 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_xb_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_xb_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m512i ix0 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 30, 25, 20, 15, 10, 5, 0);
     const __m512i ix1 = _mm512_set_epi32(0, 0, 0, 28, 23, 18, 13, 8, 3, 0, 0, 0, 0, 0, 0, 0);
     const __mmask16 km2 = (__mmask16)0x1F80;
@@ -3472,10 +3472,10 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_xb_b0(const bmm_f32_args *
         c += 16 * 5;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f32_args rest = *g;
-        rest.A += t * 5;
-        rest.B += t * 5;
-        rest.C += t * 5;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f32_5x5x5_sf_avx512_rows_b0(&rest);
     }
@@ -3490,16 +3490,16 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_xb_b0(const bmm_f32_args *
  * permutes into one vector per matrix element.
  * Cost per group of 16 matrices: 250 useful flops per matrix in 175 vector arithmetic ops,
  * 10 vector accumulators, 75 vector loads, 25 vector stores, 300 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_xb_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_xb_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512i ix0 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 30, 25, 20, 15, 10, 5, 0);
     const __m512i ix1 = _mm512_set_epi32(0, 0, 0, 28, 23, 18, 13, 8, 3, 0, 0, 0, 0, 0, 0, 0);
     const __mmask16 km2 = (__mmask16)0x1F80;
@@ -3914,10 +3914,10 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_xb_ab(const bmm_f32_args *
         c += 16 * 5;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f32_args rest = *g;
-        rest.A += t * 5;
-        rest.B += t * 5;
-        rest.C += t * 5;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f32_5x5x5_sf_avx512_rows_ab(&rest);
     }
@@ -3925,30 +3925,30 @@ static BMM_TARGET_AVX512 void bmm_f32_5x5x5_sf_avx512_xb_ab(const bmm_f32_args *
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_5x5x5[26] = {
-    { "bmm_f32_5x5x5_bf_c99_a1b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x5x5_bf_c99_a1b0, NULL },
-    { "bmm_f32_5x5x5_bf_c99_a1b1", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x5x5_bf_c99_a1b1, NULL },
-    { "bmm_f32_5x5x5_bf_c99_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x5x5_bf_c99_b0, NULL },
-    { "bmm_f32_5x5x5_bf_c99_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x5x5_bf_c99_ab, NULL },
-    { "bmm_f32_5x5x5_bf_avx2_rows_a1b1", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_bf_avx2_rows_a1b1), NULL },
-    { "bmm_f32_5x5x5_bf_avx2_rows_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_bf_avx2_rows_b0), NULL },
-    { "bmm_f32_5x5x5_bf_avx2_rows_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_bf_avx2_rows_ab), NULL },
-    { "bmm_f32_5x5x5_bf_avx512_rows_a1b1", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_bf_avx512_rows_a1b1), NULL },
-    { "bmm_f32_5x5x5_bf_avx512_rows_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_bf_avx512_rows_b0), NULL },
-    { "bmm_f32_5x5x5_bf_avx512_rows_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_bf_avx512_rows_ab), NULL },
-    { "bmm_f32_5x5x5_bf_avx512_flat_a1b1", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_bf_avx512_flat_a1b1), NULL },
-    { "bmm_f32_5x5x5_bf_avx512_flat_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_bf_avx512_flat_b0), NULL },
-    { "bmm_f32_5x5x5_bf_avx512_flat_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_bf_avx512_flat_ab), NULL },
-    { "bmm_f32_5x5x5_sf_c99_a1b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x5x5_sf_c99_a1b0, NULL },
-    { "bmm_f32_5x5x5_sf_c99_a1b1", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x5x5_sf_c99_a1b1, NULL },
-    { "bmm_f32_5x5x5_sf_c99_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x5x5_sf_c99_b0, NULL },
-    { "bmm_f32_5x5x5_sf_c99_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x5x5_sf_c99_ab, NULL },
-    { "bmm_f32_5x5x5_sf_avx2_rows_a1b1", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_sf_avx2_rows_a1b1), NULL },
-    { "bmm_f32_5x5x5_sf_avx2_rows_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_sf_avx2_rows_b0), NULL },
-    { "bmm_f32_5x5x5_sf_avx2_rows_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_sf_avx2_rows_ab), NULL },
-    { "bmm_f32_5x5x5_sf_avx512_rows_a1b1", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_sf_avx512_rows_a1b1), NULL },
-    { "bmm_f32_5x5x5_sf_avx512_rows_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_sf_avx512_rows_b0), NULL },
-    { "bmm_f32_5x5x5_sf_avx512_rows_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_sf_avx512_rows_ab), NULL },
-    { "bmm_f32_5x5x5_sf_avx512_xb_a1b1", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_5x5x5_sf_avx512_xb_a1b1), NULL },
-    { "bmm_f32_5x5x5_sf_avx512_xb_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_5x5x5_sf_avx512_xb_b0), NULL },
-    { "bmm_f32_5x5x5_sf_avx512_xb_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_5x5x5_sf_avx512_xb_ab), NULL },
+    { "bmm_f32_5x5x5_bf_c99_a1b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x5x5_bf_c99_a1b0 },
+    { "bmm_f32_5x5x5_bf_c99_a1b1", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x5x5_bf_c99_a1b1 },
+    { "bmm_f32_5x5x5_bf_c99_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x5x5_bf_c99_b0 },
+    { "bmm_f32_5x5x5_bf_c99_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x5x5_bf_c99_ab },
+    { "bmm_f32_5x5x5_bf_avx2_rows_a1b1", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_bf_avx2_rows_a1b1) },
+    { "bmm_f32_5x5x5_bf_avx2_rows_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_bf_avx2_rows_b0) },
+    { "bmm_f32_5x5x5_bf_avx2_rows_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_bf_avx2_rows_ab) },
+    { "bmm_f32_5x5x5_bf_avx512_rows_a1b1", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_bf_avx512_rows_a1b1) },
+    { "bmm_f32_5x5x5_bf_avx512_rows_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_bf_avx512_rows_b0) },
+    { "bmm_f32_5x5x5_bf_avx512_rows_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_bf_avx512_rows_ab) },
+    { "bmm_f32_5x5x5_bf_avx512_flat_a1b1", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_bf_avx512_flat_a1b1) },
+    { "bmm_f32_5x5x5_bf_avx512_flat_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_bf_avx512_flat_b0) },
+    { "bmm_f32_5x5x5_bf_avx512_flat_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_bf_avx512_flat_ab) },
+    { "bmm_f32_5x5x5_sf_c99_a1b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x5x5_sf_c99_a1b0 },
+    { "bmm_f32_5x5x5_sf_c99_a1b1", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x5x5_sf_c99_a1b1 },
+    { "bmm_f32_5x5x5_sf_c99_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x5x5_sf_c99_b0 },
+    { "bmm_f32_5x5x5_sf_c99_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x5x5_sf_c99_ab },
+    { "bmm_f32_5x5x5_sf_avx2_rows_a1b1", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_sf_avx2_rows_a1b1) },
+    { "bmm_f32_5x5x5_sf_avx2_rows_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_sf_avx2_rows_b0) },
+    { "bmm_f32_5x5x5_sf_avx2_rows_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_sf_avx2_rows_ab) },
+    { "bmm_f32_5x5x5_sf_avx512_rows_a1b1", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_sf_avx512_rows_a1b1) },
+    { "bmm_f32_5x5x5_sf_avx512_rows_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_sf_avx512_rows_b0) },
+    { "bmm_f32_5x5x5_sf_avx512_rows_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x5x5_sf_avx512_rows_ab) },
+    { "bmm_f32_5x5x5_sf_avx512_xb_a1b1", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_5x5x5_sf_avx512_xb_a1b1) },
+    { "bmm_f32_5x5x5_sf_avx512_xb_b0", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_5x5x5_sf_avx512_xb_b0) },
+    { "bmm_f32_5x5x5_sf_avx512_xb_ab", BMM_F32, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_5x5x5_sf_avx512_xb_ab) },
 };

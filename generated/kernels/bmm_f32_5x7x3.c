@@ -11,11 +11,11 @@
  * f32 C(5x3) = A*B (alpha = 1, beta = 0: C is not read), A 5x7, B 7x3; layout bf, isa c99, form unroll.
  * Cost per matrix: 195 flops executed, 210 loads (A 105, B 105, C 0), 15 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_5x7x3_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_5x7x3_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -157,11 +157,11 @@ static void bmm_f32_5x7x3_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout bf, isa c99, form unroll.
  * Cost per matrix: 210 flops executed, 225 loads (A 105, B 105, C 15), 15 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_5x7x3_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_5x7x3_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -303,12 +303,12 @@ static void bmm_f32_5x7x3_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout bf, isa c99, form unroll.
  * Cost per matrix: 210 flops executed, 210 loads (A 105, B 105, C 0), 15 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_5x7x3_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_5x7x3_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -450,13 +450,13 @@ static void bmm_f32_5x7x3_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf, isa c99, form unroll.
  * Cost per matrix: 240 flops executed, 225 loads (A 105, B 105, C 15), 15 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_5x7x3_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_5x7x3_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -599,11 +599,11 @@ static void bmm_f32_5x7x3_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout bf, isa avx2, form rows.
  * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_avx2_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __m256i mask3 = _mm256_setr_epi32(-1, -1, -1, 0, 0, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -702,12 +702,12 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_avx2_rows_a1b1(const bmm_f32_args *
  * f32 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout bf, isa avx2, form rows.
  * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
  * 42 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m256i mask3 = _mm256_setr_epi32(-1, -1, -1, 0, 0, 0, 0, 0);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -807,13 +807,13 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_avx2_rows_b0(const bmm_f32_args *BM
  * f32 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf, isa avx2, form rows.
  * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256i mask3 = _mm256_setr_epi32(-1, -1, -1, 0, 0, 0, 0, 0);
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
@@ -914,11 +914,11 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_avx2_rows_ab(const bmm_f32_args *BM
  * f32 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout bf, isa avx512, form rows.
  * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __mmask16 mask3 = (__mmask16)0x7;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -1017,12 +1017,12 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_rows_a1b1(const bmm_f32_ar
  * f32 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout bf, isa avx512, form rows.
  * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
  * 42 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask3 = (__mmask16)0x7;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -1122,13 +1122,13 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_rows_b0(const bmm_f32_args
  * f32 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf, isa avx512, form rows.
  * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask3 = (__mmask16)0x7;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -1229,11 +1229,11 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_rows_ab(const bmm_f32_args
  * f32 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout bf, isa avx512, form flat.
  * Cost per matrix: 210 useful flops in 16 vector arithmetic ops, 2 vector accumulators,
  * 7 vector loads, 2 vector stores, 28 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_flat_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __mmask16 mask5 = (__mmask16)0x1F;
     const __mmask16 mask12 = (__mmask16)0xFFF;
     const __mmask16 mask7 = (__mmask16)0x7F;
@@ -1308,12 +1308,12 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_flat_a1b1(const bmm_f32_ar
  * f32 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout bf, isa avx512, form flat.
  * Cost per matrix: 210 useful flops in 16 vector arithmetic ops, 2 vector accumulators,
  * 5 vector loads, 2 vector stores, 28 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_flat_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_flat_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask5 = (__mmask16)0x1F;
     const __mmask16 mask12 = (__mmask16)0xFFF;
     const __mmask16 mask7 = (__mmask16)0x7F;
@@ -1389,13 +1389,13 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_flat_b0(const bmm_f32_args
  * f32 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf, isa avx512, form flat.
  * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 2 vector accumulators,
  * 7 vector loads, 2 vector stores, 28 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_flat_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask5 = (__mmask16)0x1F;
     const __mmask16 mask12 = (__mmask16)0xFFF;
     const __mmask16 mask7 = (__mmask16)0x7F;
@@ -1471,11 +1471,11 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_flat_ab(const bmm_f32_args
  * f32 C(5x3) = A*B (alpha = 1, beta = 0: C is not read), A 5x7, B 7x3; layout sf, isa c99, form unroll.
  * Cost per matrix: 195 flops executed, 210 loads (A 105, B 105, C 0), 15 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_5x7x3_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_5x7x3_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -1620,11 +1620,11 @@ static void bmm_f32_5x7x3_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout sf, isa c99, form unroll.
  * Cost per matrix: 210 flops executed, 225 loads (A 105, B 105, C 15), 15 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_5x7x3_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_5x7x3_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -1769,15 +1769,15 @@ static void bmm_f32_5x7x3_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout sf, isa c99, form unroll.
  * Cost per matrix: 210 flops executed, 210 loads (A 105, B 105, C 0), 15 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_5x7x3_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_5x7x3_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -1919,16 +1919,16 @@ static void bmm_f32_5x7x3_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout sf, isa c99, form unroll.
  * Cost per matrix: 240 flops executed, 225 loads (A 105, B 105, C 15), 15 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_5x7x3_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_5x7x3_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -2071,11 +2071,11 @@ static void bmm_f32_5x7x3_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout sf, isa avx2, form rows.
  * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_5x7x3_sf_avx2_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_5x7x3_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -2177,15 +2177,15 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_sf_avx2_rows_a1b1(const bmm_f32_args *
  * f32 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout sf, isa avx2, form rows.
  * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
  * 42 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_5x7x3_sf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_5x7x3_sf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256i mask3 = _mm256_setr_epi32(-1, -1, -1, 0, 0, 0, 0, 0);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2285,16 +2285,16 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_sf_avx2_rows_b0(const bmm_f32_args *BM
  * f32 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout sf, isa avx2, form rows.
  * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_5x7x3_sf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_5x7x3_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256i mask3 = _mm256_setr_epi32(-1, -1, -1, 0, 0, 0, 0, 0);
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
@@ -2395,11 +2395,11 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_sf_avx2_rows_ab(const bmm_f32_args *BM
  * f32 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout sf, isa avx512, form rows.
  * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -2501,15 +2501,15 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_rows_a1b1(const bmm_f32_ar
  * f32 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout sf, isa avx512, form rows.
  * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
  * 42 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask3 = (__mmask16)0x7;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2609,16 +2609,16 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_rows_b0(const bmm_f32_args
  * f32 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout sf, isa avx512, form rows.
  * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask3 = (__mmask16)0x7;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -2722,11 +2722,11 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_rows_ab(const bmm_f32_args
  * permutes into one vector per matrix element.
  * Cost per group of 16 matrices: 210 useful flops per matrix in 120 vector arithmetic ops,
  * 6 vector accumulators, 71 vector loads, 15 vector stores, 242 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_xb_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_xb_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -3092,10 +3092,10 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_xb_a1b1(const bmm_f32_args
         c += 16 * 3;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f32_args rest = *g;
-        rest.A += t * 7;
-        rest.B += t * 3;
-        rest.C += t * 3;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f32_5x7x3_sf_avx512_rows_a1b1(&rest);
     }
@@ -3110,15 +3110,15 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_xb_a1b1(const bmm_f32_args
  * permutes into one vector per matrix element.
  * Cost per group of 16 matrices: 210 useful flops per matrix in 120 vector arithmetic ops,
  * 3 vector accumulators, 56 vector loads, 15 vector stores, 212 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_xb_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_xb_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m512i ix0 = _mm512_set_epi32(0, 0, 0, 0, 0, 30, 27, 24, 21, 18, 15, 12, 9, 6, 3, 0);
     const __m512i ix1 = _mm512_set_epi32(13, 10, 7, 4, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     const __mmask16 km2 = (__mmask16)0xF800;
@@ -3452,10 +3452,10 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_xb_b0(const bmm_f32_args *
         c += 16 * 3;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f32_args rest = *g;
-        rest.A += t * 7;
-        rest.B += t * 3;
-        rest.C += t * 3;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f32_5x7x3_sf_avx512_rows_b0(&rest);
     }
@@ -3470,16 +3470,16 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_xb_b0(const bmm_f32_args *
  * permutes into one vector per matrix element.
  * Cost per group of 16 matrices: 210 useful flops per matrix in 135 vector arithmetic ops,
  * 6 vector accumulators, 71 vector loads, 15 vector stores, 242 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_xb_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_xb_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512i ix0 = _mm512_set_epi32(0, 0, 0, 0, 0, 30, 27, 24, 21, 18, 15, 12, 9, 6, 3, 0);
     const __m512i ix1 = _mm512_set_epi32(13, 10, 7, 4, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     const __mmask16 km2 = (__mmask16)0xF800;
@@ -3844,10 +3844,10 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_xb_ab(const bmm_f32_args *
         c += 16 * 3;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f32_args rest = *g;
-        rest.A += t * 7;
-        rest.B += t * 3;
-        rest.C += t * 3;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f32_5x7x3_sf_avx512_rows_ab(&rest);
     }
@@ -3855,30 +3855,30 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_xb_ab(const bmm_f32_args *
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_5x7x3[26] = {
-    { "bmm_f32_5x7x3_bf_c99_a1b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x7x3_bf_c99_a1b0, NULL },
-    { "bmm_f32_5x7x3_bf_c99_a1b1", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x7x3_bf_c99_a1b1, NULL },
-    { "bmm_f32_5x7x3_bf_c99_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x7x3_bf_c99_b0, NULL },
-    { "bmm_f32_5x7x3_bf_c99_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x7x3_bf_c99_ab, NULL },
-    { "bmm_f32_5x7x3_bf_avx2_rows_a1b1", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_bf_avx2_rows_a1b1), NULL },
-    { "bmm_f32_5x7x3_bf_avx2_rows_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_bf_avx2_rows_b0), NULL },
-    { "bmm_f32_5x7x3_bf_avx2_rows_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_bf_avx2_rows_ab), NULL },
-    { "bmm_f32_5x7x3_bf_avx512_rows_a1b1", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_bf_avx512_rows_a1b1), NULL },
-    { "bmm_f32_5x7x3_bf_avx512_rows_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_bf_avx512_rows_b0), NULL },
-    { "bmm_f32_5x7x3_bf_avx512_rows_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_bf_avx512_rows_ab), NULL },
-    { "bmm_f32_5x7x3_bf_avx512_flat_a1b1", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_bf_avx512_flat_a1b1), NULL },
-    { "bmm_f32_5x7x3_bf_avx512_flat_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_bf_avx512_flat_b0), NULL },
-    { "bmm_f32_5x7x3_bf_avx512_flat_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_bf_avx512_flat_ab), NULL },
-    { "bmm_f32_5x7x3_sf_c99_a1b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x7x3_sf_c99_a1b0, NULL },
-    { "bmm_f32_5x7x3_sf_c99_a1b1", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x7x3_sf_c99_a1b1, NULL },
-    { "bmm_f32_5x7x3_sf_c99_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x7x3_sf_c99_b0, NULL },
-    { "bmm_f32_5x7x3_sf_c99_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x7x3_sf_c99_ab, NULL },
-    { "bmm_f32_5x7x3_sf_avx2_rows_a1b1", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_sf_avx2_rows_a1b1), NULL },
-    { "bmm_f32_5x7x3_sf_avx2_rows_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_sf_avx2_rows_b0), NULL },
-    { "bmm_f32_5x7x3_sf_avx2_rows_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_sf_avx2_rows_ab), NULL },
-    { "bmm_f32_5x7x3_sf_avx512_rows_a1b1", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_sf_avx512_rows_a1b1), NULL },
-    { "bmm_f32_5x7x3_sf_avx512_rows_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_sf_avx512_rows_b0), NULL },
-    { "bmm_f32_5x7x3_sf_avx512_rows_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_sf_avx512_rows_ab), NULL },
-    { "bmm_f32_5x7x3_sf_avx512_xb_a1b1", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_5x7x3_sf_avx512_xb_a1b1), NULL },
-    { "bmm_f32_5x7x3_sf_avx512_xb_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_5x7x3_sf_avx512_xb_b0), NULL },
-    { "bmm_f32_5x7x3_sf_avx512_xb_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_5x7x3_sf_avx512_xb_ab), NULL },
+    { "bmm_f32_5x7x3_bf_c99_a1b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x7x3_bf_c99_a1b0 },
+    { "bmm_f32_5x7x3_bf_c99_a1b1", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x7x3_bf_c99_a1b1 },
+    { "bmm_f32_5x7x3_bf_c99_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x7x3_bf_c99_b0 },
+    { "bmm_f32_5x7x3_bf_c99_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x7x3_bf_c99_ab },
+    { "bmm_f32_5x7x3_bf_avx2_rows_a1b1", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_bf_avx2_rows_a1b1) },
+    { "bmm_f32_5x7x3_bf_avx2_rows_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_bf_avx2_rows_b0) },
+    { "bmm_f32_5x7x3_bf_avx2_rows_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_bf_avx2_rows_ab) },
+    { "bmm_f32_5x7x3_bf_avx512_rows_a1b1", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_bf_avx512_rows_a1b1) },
+    { "bmm_f32_5x7x3_bf_avx512_rows_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_bf_avx512_rows_b0) },
+    { "bmm_f32_5x7x3_bf_avx512_rows_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_bf_avx512_rows_ab) },
+    { "bmm_f32_5x7x3_bf_avx512_flat_a1b1", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_bf_avx512_flat_a1b1) },
+    { "bmm_f32_5x7x3_bf_avx512_flat_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_bf_avx512_flat_b0) },
+    { "bmm_f32_5x7x3_bf_avx512_flat_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_bf_avx512_flat_ab) },
+    { "bmm_f32_5x7x3_sf_c99_a1b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x7x3_sf_c99_a1b0 },
+    { "bmm_f32_5x7x3_sf_c99_a1b1", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x7x3_sf_c99_a1b1 },
+    { "bmm_f32_5x7x3_sf_c99_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x7x3_sf_c99_b0 },
+    { "bmm_f32_5x7x3_sf_c99_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_5x7x3_sf_c99_ab },
+    { "bmm_f32_5x7x3_sf_avx2_rows_a1b1", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_sf_avx2_rows_a1b1) },
+    { "bmm_f32_5x7x3_sf_avx2_rows_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_sf_avx2_rows_b0) },
+    { "bmm_f32_5x7x3_sf_avx2_rows_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_sf_avx2_rows_ab) },
+    { "bmm_f32_5x7x3_sf_avx512_rows_a1b1", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_sf_avx512_rows_a1b1) },
+    { "bmm_f32_5x7x3_sf_avx512_rows_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_sf_avx512_rows_b0) },
+    { "bmm_f32_5x7x3_sf_avx512_rows_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_5x7x3_sf_avx512_rows_ab) },
+    { "bmm_f32_5x7x3_sf_avx512_xb_a1b1", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_5x7x3_sf_avx512_xb_a1b1) },
+    { "bmm_f32_5x7x3_sf_avx512_xb_b0", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_5x7x3_sf_avx512_xb_b0) },
+    { "bmm_f32_5x7x3_sf_avx512_xb_ab", BMM_F32, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_5x7x3_sf_avx512_xb_ab) },
 };

@@ -11,11 +11,11 @@
  * f32 C(64x1) = A*B (alpha = 1, beta = 0: C is not read), A 64x128, B 128x1; layout bf, isa c99, form t4x1.
  * Cost per matrix: 16320 flops executed, 16384 loads (A 8192, B 8192, C 0), 64 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_64x128x1_bf_c99_t4x1_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_64x128x1_bf_c99_t4x1_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 64; i0 += 4) {
             for (int64_t j0 = 0; j0 < 1; j0 += 1) {
@@ -45,11 +45,11 @@ static void bmm_f32_64x128x1_bf_c99_t4x1_a1b0(const bmm_f32_args *BMM_RESTRICT g
  * f32 C(64x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x128, B 128x1; layout bf, isa c99, form t4x1.
  * Cost per matrix: 16384 flops executed, 16448 loads (A 8192, B 8192, C 64), 64 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_64x128x1_bf_c99_t4x1_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_64x128x1_bf_c99_t4x1_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 64; i0 += 4) {
             for (int64_t j0 = 0; j0 < 1; j0 += 1) {
@@ -79,12 +79,12 @@ static void bmm_f32_64x128x1_bf_c99_t4x1_a1b1(const bmm_f32_args *BMM_RESTRICT g
  * f32 C(64x1) = alpha*A*B (beta = 0: C is not read), A 64x128, B 128x1; layout bf, isa c99, form t4x1.
  * Cost per matrix: 16384 flops executed, 16384 loads (A 8192, B 8192, C 0), 64 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_64x128x1_bf_c99_t4x1_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_64x128x1_bf_c99_t4x1_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 64; i0 += 4) {
             for (int64_t j0 = 0; j0 < 1; j0 += 1) {
@@ -114,13 +114,13 @@ static void bmm_f32_64x128x1_bf_c99_t4x1_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(64x1) = alpha*A*B + beta*C (beta != 0), A 64x128, B 128x1; layout bf, isa c99, form t4x1.
  * Cost per matrix: 16512 flops executed, 16448 loads (A 8192, B 8192, C 64), 64 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_64x128x1_bf_c99_t4x1_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_64x128x1_bf_c99_t4x1_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 64; i0 += 4) {
             for (int64_t j0 = 0; j0 < 1; j0 += 1) {
@@ -151,11 +151,11 @@ static void bmm_f32_64x128x1_bf_c99_t4x1_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(64x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x128, B 128x1; layout bf, isa avx2, form dot.
  * Cost per matrix: 16384 useful flops in 1024 vector arithmetic ops, 12 vector accumulators,
  * 1120 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_64x128x1_bf_avx2_dot_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_64x128x1_bf_avx2_dot_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0 = _mm256_loadu_ps(&b[0]);
@@ -1365,12 +1365,12 @@ static BMM_TARGET_AVX2 void bmm_f32_64x128x1_bf_avx2_dot_a1b1(const bmm_f32_args
  * f32 C(64x1) = alpha*A*B (beta = 0: C is not read), A 64x128, B 128x1; layout bf, isa avx2, form dot.
  * Cost per matrix: 16384 useful flops in 1024 vector arithmetic ops, 12 vector accumulators,
  * 1120 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_64x128x1_bf_avx2_dot_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_64x128x1_bf_avx2_dot_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0 = _mm256_loadu_ps(&b[0]);
@@ -2580,13 +2580,13 @@ static BMM_TARGET_AVX2 void bmm_f32_64x128x1_bf_avx2_dot_b0(const bmm_f32_args *
  * f32 C(64x1) = alpha*A*B + beta*C (beta != 0), A 64x128, B 128x1; layout bf, isa avx2, form dot.
  * Cost per matrix: 16384 useful flops in 1024 vector arithmetic ops, 12 vector accumulators,
  * 1120 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_64x128x1_bf_avx2_dot_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_64x128x1_bf_avx2_dot_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0 = _mm256_loadu_ps(&b[0]);
@@ -3796,11 +3796,11 @@ static BMM_TARGET_AVX2 void bmm_f32_64x128x1_bf_avx2_dot_ab(const bmm_f32_args *
  * f32 C(64x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x128, B 128x1; layout bf, isa avx512, form dot.
  * Cost per matrix: 16384 useful flops in 512 vector arithmetic ops, 24 vector accumulators,
  * 536 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x128x1_bf_avx512_dot_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_64x128x1_bf_avx512_dot_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0 = _mm512_loadu_ps(&b[0]);
@@ -4420,12 +4420,12 @@ static BMM_TARGET_AVX512 void bmm_f32_64x128x1_bf_avx512_dot_a1b1(const bmm_f32_
  * f32 C(64x1) = alpha*A*B (beta = 0: C is not read), A 64x128, B 128x1; layout bf, isa avx512, form dot.
  * Cost per matrix: 16384 useful flops in 512 vector arithmetic ops, 24 vector accumulators,
  * 536 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x128x1_bf_avx512_dot_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_64x128x1_bf_avx512_dot_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0 = _mm512_loadu_ps(&b[0]);
@@ -5045,13 +5045,13 @@ static BMM_TARGET_AVX512 void bmm_f32_64x128x1_bf_avx512_dot_b0(const bmm_f32_ar
  * f32 C(64x1) = alpha*A*B + beta*C (beta != 0), A 64x128, B 128x1; layout bf, isa avx512, form dot.
  * Cost per matrix: 16384 useful flops in 512 vector arithmetic ops, 24 vector accumulators,
  * 536 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x128x1_bf_avx512_dot_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_64x128x1_bf_avx512_dot_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512 b0 = _mm512_loadu_ps(&b[0]);
@@ -5670,11 +5670,11 @@ static BMM_TARGET_AVX512 void bmm_f32_64x128x1_bf_avx512_dot_ab(const bmm_f32_ar
  * f32 C(64x1) = A*B (alpha = 1, beta = 0: C is not read), A 64x128, B 128x1; layout sf, isa c99, form t4x1.
  * Cost per matrix: 16320 flops executed, 16384 loads (A 8192, B 8192, C 0), 64 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_64x128x1_sf_c99_t4x1_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_64x128x1_sf_c99_t4x1_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -5707,11 +5707,11 @@ static void bmm_f32_64x128x1_sf_c99_t4x1_a1b0(const bmm_f32_args *BMM_RESTRICT g
  * f32 C(64x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x128, B 128x1; layout sf, isa c99, form t4x1.
  * Cost per matrix: 16384 flops executed, 16448 loads (A 8192, B 8192, C 64), 64 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_64x128x1_sf_c99_t4x1_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_64x128x1_sf_c99_t4x1_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -5744,15 +5744,15 @@ static void bmm_f32_64x128x1_sf_c99_t4x1_a1b1(const bmm_f32_args *BMM_RESTRICT g
  * f32 C(64x1) = alpha*A*B (beta = 0: C is not read), A 64x128, B 128x1; layout sf, isa c99, form t4x1.
  * Cost per matrix: 16384 flops executed, 16384 loads (A 8192, B 8192, C 0), 64 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_64x128x1_sf_c99_t4x1_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_64x128x1_sf_c99_t4x1_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 64; i0 += 4) {
             for (int64_t j0 = 0; j0 < 1; j0 += 1) {
@@ -5782,16 +5782,16 @@ static void bmm_f32_64x128x1_sf_c99_t4x1_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(64x1) = alpha*A*B + beta*C (beta != 0), A 64x128, B 128x1; layout sf, isa c99, form t4x1.
  * Cost per matrix: 16512 flops executed, 16448 loads (A 8192, B 8192, C 64), 64 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_64x128x1_sf_c99_t4x1_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_64x128x1_sf_c99_t4x1_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 64; i0 += 4) {
             for (int64_t j0 = 0; j0 < 1; j0 += 1) {
@@ -5822,11 +5822,11 @@ static void bmm_f32_64x128x1_sf_c99_t4x1_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(64x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x128, B 128x1; layout sf, isa avx2, form dot.
  * Cost per matrix: 16384 useful flops in 1024 vector arithmetic ops, 12 vector accumulators,
  * 1248 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_64x128x1_sf_avx2_dot_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_64x128x1_sf_avx2_dot_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -7041,15 +7041,15 @@ static BMM_TARGET_AVX2 void bmm_f32_64x128x1_sf_avx2_dot_a1b1(const bmm_f32_args
  * f32 C(64x1) = alpha*A*B (beta = 0: C is not read), A 64x128, B 128x1; layout sf, isa avx2, form dot.
  * Cost per matrix: 16384 useful flops in 1024 vector arithmetic ops, 12 vector accumulators,
  * 1248 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_64x128x1_sf_avx2_dot_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_64x128x1_sf_avx2_dot_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     float bcol[128];
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t k = 0; k < 128; ++k) bcol[k] = b[k * sb_row];
@@ -8261,16 +8261,16 @@ static BMM_TARGET_AVX2 void bmm_f32_64x128x1_sf_avx2_dot_b0(const bmm_f32_args *
  * f32 C(64x1) = alpha*A*B + beta*C (beta != 0), A 64x128, B 128x1; layout sf, isa avx2, form dot.
  * Cost per matrix: 16384 useful flops in 1024 vector arithmetic ops, 12 vector accumulators,
  * 1248 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_64x128x1_sf_avx2_dot_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_64x128x1_sf_avx2_dot_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     float bcol[128];
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t k = 0; k < 128; ++k) bcol[k] = b[k * sb_row];
@@ -9482,11 +9482,11 @@ static BMM_TARGET_AVX2 void bmm_f32_64x128x1_sf_avx2_dot_ab(const bmm_f32_args *
  * f32 C(64x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x128, B 128x1; layout sf, isa avx512, form dot.
  * Cost per matrix: 16384 useful flops in 512 vector arithmetic ops, 24 vector accumulators,
  * 664 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x128x1_sf_avx512_dot_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_64x128x1_sf_avx512_dot_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -10111,15 +10111,15 @@ static BMM_TARGET_AVX512 void bmm_f32_64x128x1_sf_avx512_dot_a1b1(const bmm_f32_
  * f32 C(64x1) = alpha*A*B (beta = 0: C is not read), A 64x128, B 128x1; layout sf, isa avx512, form dot.
  * Cost per matrix: 16384 useful flops in 512 vector arithmetic ops, 24 vector accumulators,
  * 664 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x128x1_sf_avx512_dot_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_64x128x1_sf_avx512_dot_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     float bcol[128];
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t k = 0; k < 128; ++k) bcol[k] = b[k * sb_row];
@@ -10741,16 +10741,16 @@ static BMM_TARGET_AVX512 void bmm_f32_64x128x1_sf_avx512_dot_b0(const bmm_f32_ar
  * f32 C(64x1) = alpha*A*B + beta*C (beta != 0), A 64x128, B 128x1; layout sf, isa avx512, form dot.
  * Cost per matrix: 16384 useful flops in 512 vector arithmetic ops, 24 vector accumulators,
  * 664 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x128x1_sf_avx512_dot_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_64x128x1_sf_avx512_dot_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     float bcol[128];
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t k = 0; k < 128; ++k) bcol[k] = b[k * sb_row];
@@ -11368,24 +11368,24 @@ static BMM_TARGET_AVX512 void bmm_f32_64x128x1_sf_avx512_dot_ab(const bmm_f32_ar
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_64x128x1[20] = {
-    { "bmm_f32_64x128x1_bf_c99_t4x1_a1b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x128x1_bf_c99_t4x1_a1b0, NULL },
-    { "bmm_f32_64x128x1_bf_c99_t4x1_a1b1", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x128x1_bf_c99_t4x1_a1b1, NULL },
-    { "bmm_f32_64x128x1_bf_c99_t4x1_b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x128x1_bf_c99_t4x1_b0, NULL },
-    { "bmm_f32_64x128x1_bf_c99_t4x1_ab", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x128x1_bf_c99_t4x1_ab, NULL },
-    { "bmm_f32_64x128x1_bf_avx2_dot_a1b1", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_bf_avx2_dot_a1b1), NULL },
-    { "bmm_f32_64x128x1_bf_avx2_dot_b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_bf_avx2_dot_b0), NULL },
-    { "bmm_f32_64x128x1_bf_avx2_dot_ab", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_bf_avx2_dot_ab), NULL },
-    { "bmm_f32_64x128x1_bf_avx512_dot_a1b1", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_bf_avx512_dot_a1b1), NULL },
-    { "bmm_f32_64x128x1_bf_avx512_dot_b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_bf_avx512_dot_b0), NULL },
-    { "bmm_f32_64x128x1_bf_avx512_dot_ab", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_bf_avx512_dot_ab), NULL },
-    { "bmm_f32_64x128x1_sf_c99_t4x1_a1b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x128x1_sf_c99_t4x1_a1b0, NULL },
-    { "bmm_f32_64x128x1_sf_c99_t4x1_a1b1", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x128x1_sf_c99_t4x1_a1b1, NULL },
-    { "bmm_f32_64x128x1_sf_c99_t4x1_b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x128x1_sf_c99_t4x1_b0, NULL },
-    { "bmm_f32_64x128x1_sf_c99_t4x1_ab", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x128x1_sf_c99_t4x1_ab, NULL },
-    { "bmm_f32_64x128x1_sf_avx2_dot_a1b1", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_sf_avx2_dot_a1b1), NULL },
-    { "bmm_f32_64x128x1_sf_avx2_dot_b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_sf_avx2_dot_b0), NULL },
-    { "bmm_f32_64x128x1_sf_avx2_dot_ab", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_sf_avx2_dot_ab), NULL },
-    { "bmm_f32_64x128x1_sf_avx512_dot_a1b1", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_sf_avx512_dot_a1b1), NULL },
-    { "bmm_f32_64x128x1_sf_avx512_dot_b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_sf_avx512_dot_b0), NULL },
-    { "bmm_f32_64x128x1_sf_avx512_dot_ab", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_sf_avx512_dot_ab), NULL },
+    { "bmm_f32_64x128x1_bf_c99_t4x1_a1b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x128x1_bf_c99_t4x1_a1b0 },
+    { "bmm_f32_64x128x1_bf_c99_t4x1_a1b1", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x128x1_bf_c99_t4x1_a1b1 },
+    { "bmm_f32_64x128x1_bf_c99_t4x1_b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x128x1_bf_c99_t4x1_b0 },
+    { "bmm_f32_64x128x1_bf_c99_t4x1_ab", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x128x1_bf_c99_t4x1_ab },
+    { "bmm_f32_64x128x1_bf_avx2_dot_a1b1", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_bf_avx2_dot_a1b1) },
+    { "bmm_f32_64x128x1_bf_avx2_dot_b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_bf_avx2_dot_b0) },
+    { "bmm_f32_64x128x1_bf_avx2_dot_ab", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_bf_avx2_dot_ab) },
+    { "bmm_f32_64x128x1_bf_avx512_dot_a1b1", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_bf_avx512_dot_a1b1) },
+    { "bmm_f32_64x128x1_bf_avx512_dot_b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_bf_avx512_dot_b0) },
+    { "bmm_f32_64x128x1_bf_avx512_dot_ab", BMM_F32, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_bf_avx512_dot_ab) },
+    { "bmm_f32_64x128x1_sf_c99_t4x1_a1b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x128x1_sf_c99_t4x1_a1b0 },
+    { "bmm_f32_64x128x1_sf_c99_t4x1_a1b1", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x128x1_sf_c99_t4x1_a1b1 },
+    { "bmm_f32_64x128x1_sf_c99_t4x1_b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x128x1_sf_c99_t4x1_b0 },
+    { "bmm_f32_64x128x1_sf_c99_t4x1_ab", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x128x1_sf_c99_t4x1_ab },
+    { "bmm_f32_64x128x1_sf_avx2_dot_a1b1", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_sf_avx2_dot_a1b1) },
+    { "bmm_f32_64x128x1_sf_avx2_dot_b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_sf_avx2_dot_b0) },
+    { "bmm_f32_64x128x1_sf_avx2_dot_ab", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_sf_avx2_dot_ab) },
+    { "bmm_f32_64x128x1_sf_avx512_dot_a1b1", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_sf_avx512_dot_a1b1) },
+    { "bmm_f32_64x128x1_sf_avx512_dot_b0", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_sf_avx512_dot_b0) },
+    { "bmm_f32_64x128x1_sf_avx512_dot_ab", BMM_F32, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x128x1_sf_avx512_dot_ab) },
 };

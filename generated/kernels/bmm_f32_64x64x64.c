@@ -11,11 +11,11 @@
  * f32 C(64x64) = A*B (alpha = 1, beta = 0: C is not read), A 64x64, B 64x64; layout bf, isa c99, form t4x8.
  * Cost per matrix: 520192 flops executed, 524288 loads (A 262144, B 262144, C 0), 4096 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_64x64x64_bf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_64x64x64_bf_c99_t4x8_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 64; i0 += 4) {
             for (int64_t j0 = 0; j0 < 64; j0 += 8) {
@@ -129,11 +129,11 @@ static void bmm_f32_64x64x64_bf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout bf, isa c99, form t4x8.
  * Cost per matrix: 524288 flops executed, 528384 loads (A 262144, B 262144, C 4096), 4096 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_64x64x64_bf_c99_t4x8_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_64x64x64_bf_c99_t4x8_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 64; i0 += 4) {
             for (int64_t j0 = 0; j0 < 64; j0 += 8) {
@@ -247,12 +247,12 @@ static void bmm_f32_64x64x64_bf_c99_t4x8_a1b1(const bmm_f32_args *BMM_RESTRICT g
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout bf, isa c99, form t4x8.
  * Cost per matrix: 524288 flops executed, 524288 loads (A 262144, B 262144, C 0), 4096 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_64x64x64_bf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_64x64x64_bf_c99_t4x8_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 64; i0 += 4) {
             for (int64_t j0 = 0; j0 < 64; j0 += 8) {
@@ -366,13 +366,13 @@ static void bmm_f32_64x64x64_bf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf, isa c99, form t4x8.
  * Cost per matrix: 532480 flops executed, 528384 loads (A 262144, B 262144, C 4096), 4096 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_64x64x64_bf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_64x64x64_bf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 64; i0 += 4) {
             for (int64_t j0 = 0; j0 < 64; j0 += 8) {
@@ -487,11 +487,11 @@ static void bmm_f32_64x64x64_bf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout bf, isa avx2, form rl6.
  * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
  * 22528 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -841,12 +841,12 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_a1b1(const bmm_f32_args
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout bf, isa avx2, form rl6.
  * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
  * 22016 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
@@ -1197,13 +1197,13 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_b0(const bmm_f32_args *
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf, isa avx2, form rl6.
  * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 12 vector accumulators,
  * 22528 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -1555,11 +1555,11 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_f32_args *
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout bf, isa avx2, form rl3.
  * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 6 vector accumulators,
  * 28160 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -1741,12 +1741,12 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_a1b1(const bmm_f32_args
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout bf, isa avx2, form rl3.
  * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 6 vector accumulators,
  * 27648 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
@@ -1929,13 +1929,13 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_b0(const bmm_f32_args *
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf, isa avx2, form rl3.
  * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 6 vector accumulators,
  * 28160 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2119,11 +2119,11 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_f32_args *
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout bf, isa avx512, form rl6.
  * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 24 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl6_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -2285,12 +2285,12 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl6_a1b1(const bmm_f32_
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout bf, isa avx512, form rl6.
  * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 24 vector accumulators,
  * 6912 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
@@ -2453,13 +2453,13 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl6_b0(const bmm_f32_ar
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf, isa avx512, form rl6.
  * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 24 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2623,11 +2623,11 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl6_ab(const bmm_f32_ar
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout bf, isa avx512, form rl3.
  * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 12 vector accumulators,
  * 9984 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl3_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -2711,12 +2711,12 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl3_a1b1(const bmm_f32_
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout bf, isa avx512, form rl3.
  * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 12 vector accumulators,
  * 9728 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl3_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl3_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
@@ -2801,13 +2801,13 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl3_b0(const bmm_f32_ar
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf, isa avx512, form rl3.
  * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 12 vector accumulators,
  * 9984 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl3_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2892,11 +2892,11 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl3_ab(const bmm_f32_ar
  * f32 C(64x64) = A*B (alpha = 1, beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa c99, form t4x8.
  * Cost per matrix: 520192 flops executed, 524288 loads (A 262144, B 262144, C 0), 4096 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_64x64x64_sf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_64x64x64_sf_c99_t4x8_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -3013,11 +3013,11 @@ static void bmm_f32_64x64x64_sf_c99_t4x8_a1b0(const bmm_f32_args *BMM_RESTRICT g
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa c99, form t4x8.
  * Cost per matrix: 524288 flops executed, 528384 loads (A 262144, B 262144, C 4096), 4096 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_64x64x64_sf_c99_t4x8_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_64x64x64_sf_c99_t4x8_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -3134,15 +3134,15 @@ static void bmm_f32_64x64x64_sf_c99_t4x8_a1b1(const bmm_f32_args *BMM_RESTRICT g
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa c99, form t4x8.
  * Cost per matrix: 524288 flops executed, 524288 loads (A 262144, B 262144, C 0), 4096 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_64x64x64_sf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_64x64x64_sf_c99_t4x8_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 64; i0 += 4) {
             for (int64_t j0 = 0; j0 < 64; j0 += 8) {
@@ -3256,16 +3256,16 @@ static void bmm_f32_64x64x64_sf_c99_t4x8_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa c99, form t4x8.
  * Cost per matrix: 532480 flops executed, 528384 loads (A 262144, B 262144, C 4096), 4096 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_64x64x64_sf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_64x64x64_sf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 64; i0 += 4) {
             for (int64_t j0 = 0; j0 < 64; j0 += 8) {
@@ -3380,11 +3380,11 @@ static void bmm_f32_64x64x64_sf_c99_t4x8_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx2, form rl6.
  * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
  * 22528 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -3737,15 +3737,15 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_a1b1(const bmm_f32_args
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx2, form rl6.
  * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
  * 22016 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
@@ -4096,16 +4096,16 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_b0(const bmm_f32_args *
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx2, form rl6.
  * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 12 vector accumulators,
  * 22528 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -4457,11 +4457,11 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_f32_args *
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx2, form rl3.
  * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 6 vector accumulators,
  * 28160 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -4646,15 +4646,15 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_a1b1(const bmm_f32_args
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx2, form rl3.
  * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 6 vector accumulators,
  * 27648 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
@@ -4837,16 +4837,16 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_b0(const bmm_f32_args *
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx2, form rl3.
  * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 6 vector accumulators,
  * 28160 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -5030,11 +5030,11 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_f32_args *
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx2, form rl6_pf.
  * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
  * 22528 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -5497,15 +5497,15 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_f32_a
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx2, form rl6_pf.
  * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
  * 22016 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -5966,16 +5966,16 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_b0(const bmm_f32_arg
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx2, form rl6_pf.
  * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 12 vector accumulators,
  * 22528 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -6437,11 +6437,11 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f32_arg
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx2, form rl3_pf.
  * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 6 vector accumulators,
  * 28160 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -6676,15 +6676,15 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_f32_a
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx2, form rl3_pf.
  * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 6 vector accumulators,
  * 27648 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -6917,16 +6917,16 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_b0(const bmm_f32_arg
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx2, form rl3_pf.
  * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 6 vector accumulators,
  * 28160 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -7160,11 +7160,11 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f32_arg
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx512, form rl6.
  * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 24 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -7329,15 +7329,15 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_a1b1(const bmm_f32_
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx512, form rl6.
  * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 24 vector accumulators,
  * 6912 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
@@ -7500,16 +7500,16 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_b0(const bmm_f32_ar
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl6.
  * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 24 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -7673,11 +7673,11 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_ab(const bmm_f32_ar
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx512, form rl3.
  * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 12 vector accumulators,
  * 9984 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -7764,15 +7764,15 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_a1b1(const bmm_f32_
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx512, form rl3.
  * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 12 vector accumulators,
  * 9728 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
@@ -7857,16 +7857,16 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_b0(const bmm_f32_ar
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl3.
  * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 12 vector accumulators,
  * 9984 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -7952,11 +7952,11 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_ab(const bmm_f32_ar
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx512, form rl6_pf.
  * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 24 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -8231,15 +8231,15 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_a1b1(const bmm_f
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx512, form rl6_pf.
  * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 24 vector accumulators,
  * 6912 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -8512,16 +8512,16 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_b0(const bmm_f32
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl6_pf.
  * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 24 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -8795,11 +8795,11 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f32
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx512, form rl3_pf.
  * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 12 vector accumulators,
  * 9984 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -8936,15 +8936,15 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_a1b1(const bmm_f
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx512, form rl3_pf.
  * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 12 vector accumulators,
  * 9728 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -9079,16 +9079,16 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_b0(const bmm_f32
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl3_pf.
  * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 12 vector accumulators,
  * 9984 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -9220,48 +9220,48 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f32
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_64x64x64[44] = {
-    { "bmm_f32_64x64x64_bf_c99_t4x8_a1b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x64x64_bf_c99_t4x8_a1b0, NULL },
-    { "bmm_f32_64x64x64_bf_c99_t4x8_a1b1", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x64x64_bf_c99_t4x8_a1b1, NULL },
-    { "bmm_f32_64x64x64_bf_c99_t4x8_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x64x64_bf_c99_t4x8_b0, NULL },
-    { "bmm_f32_64x64x64_bf_c99_t4x8_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x64x64_bf_c99_t4x8_ab, NULL },
-    { "bmm_f32_64x64x64_bf_avx2_rl6_a1b1", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx2_rl6_a1b1), NULL },
-    { "bmm_f32_64x64x64_bf_avx2_rl6_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx2_rl6_b0), NULL },
-    { "bmm_f32_64x64x64_bf_avx2_rl6_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx2_rl6_ab), NULL },
-    { "bmm_f32_64x64x64_bf_avx2_rl3_a1b1", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx2_rl3_a1b1), NULL },
-    { "bmm_f32_64x64x64_bf_avx2_rl3_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx2_rl3_b0), NULL },
-    { "bmm_f32_64x64x64_bf_avx2_rl3_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx2_rl3_ab), NULL },
-    { "bmm_f32_64x64x64_bf_avx512_rl6_a1b1", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx512_rl6_a1b1), NULL },
-    { "bmm_f32_64x64x64_bf_avx512_rl6_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx512_rl6_b0), NULL },
-    { "bmm_f32_64x64x64_bf_avx512_rl6_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx512_rl6_ab), NULL },
-    { "bmm_f32_64x64x64_bf_avx512_rl3_a1b1", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx512_rl3_a1b1), NULL },
-    { "bmm_f32_64x64x64_bf_avx512_rl3_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx512_rl3_b0), NULL },
-    { "bmm_f32_64x64x64_bf_avx512_rl3_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx512_rl3_ab), NULL },
-    { "bmm_f32_64x64x64_sf_c99_t4x8_a1b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x64x64_sf_c99_t4x8_a1b0, NULL },
-    { "bmm_f32_64x64x64_sf_c99_t4x8_a1b1", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x64x64_sf_c99_t4x8_a1b1, NULL },
-    { "bmm_f32_64x64x64_sf_c99_t4x8_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x64x64_sf_c99_t4x8_b0, NULL },
-    { "bmm_f32_64x64x64_sf_c99_t4x8_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x64x64_sf_c99_t4x8_ab, NULL },
-    { "bmm_f32_64x64x64_sf_avx2_rl6_a1b1", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl6_a1b1), NULL },
-    { "bmm_f32_64x64x64_sf_avx2_rl6_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl6_b0), NULL },
-    { "bmm_f32_64x64x64_sf_avx2_rl6_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl6_ab), NULL },
-    { "bmm_f32_64x64x64_sf_avx2_rl3_a1b1", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl3_a1b1), NULL },
-    { "bmm_f32_64x64x64_sf_avx2_rl3_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl3_b0), NULL },
-    { "bmm_f32_64x64x64_sf_avx2_rl3_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl3_ab), NULL },
-    { "bmm_f32_64x64x64_sf_avx2_rl6_pf_a1b1", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl6_pf_a1b1), NULL },
-    { "bmm_f32_64x64x64_sf_avx2_rl6_pf_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl6_pf_b0), NULL },
-    { "bmm_f32_64x64x64_sf_avx2_rl6_pf_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl6_pf_ab), NULL },
-    { "bmm_f32_64x64x64_sf_avx2_rl3_pf_a1b1", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl3_pf_a1b1), NULL },
-    { "bmm_f32_64x64x64_sf_avx2_rl3_pf_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl3_pf_b0), NULL },
-    { "bmm_f32_64x64x64_sf_avx2_rl3_pf_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl3_pf_ab), NULL },
-    { "bmm_f32_64x64x64_sf_avx512_rl6_a1b1", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl6_a1b1), NULL },
-    { "bmm_f32_64x64x64_sf_avx512_rl6_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl6_b0), NULL },
-    { "bmm_f32_64x64x64_sf_avx512_rl6_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl6_ab), NULL },
-    { "bmm_f32_64x64x64_sf_avx512_rl3_a1b1", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl3_a1b1), NULL },
-    { "bmm_f32_64x64x64_sf_avx512_rl3_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl3_b0), NULL },
-    { "bmm_f32_64x64x64_sf_avx512_rl3_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl3_ab), NULL },
-    { "bmm_f32_64x64x64_sf_avx512_rl6_pf_a1b1", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl6_pf_a1b1), NULL },
-    { "bmm_f32_64x64x64_sf_avx512_rl6_pf_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl6_pf_b0), NULL },
-    { "bmm_f32_64x64x64_sf_avx512_rl6_pf_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl6_pf_ab), NULL },
-    { "bmm_f32_64x64x64_sf_avx512_rl3_pf_a1b1", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl3_pf_a1b1), NULL },
-    { "bmm_f32_64x64x64_sf_avx512_rl3_pf_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl3_pf_b0), NULL },
-    { "bmm_f32_64x64x64_sf_avx512_rl3_pf_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl3_pf_ab), NULL },
+    { "bmm_f32_64x64x64_bf_c99_t4x8_a1b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x64x64_bf_c99_t4x8_a1b0 },
+    { "bmm_f32_64x64x64_bf_c99_t4x8_a1b1", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x64x64_bf_c99_t4x8_a1b1 },
+    { "bmm_f32_64x64x64_bf_c99_t4x8_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x64x64_bf_c99_t4x8_b0 },
+    { "bmm_f32_64x64x64_bf_c99_t4x8_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x64x64_bf_c99_t4x8_ab },
+    { "bmm_f32_64x64x64_bf_avx2_rl6_a1b1", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx2_rl6_a1b1) },
+    { "bmm_f32_64x64x64_bf_avx2_rl6_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx2_rl6_b0) },
+    { "bmm_f32_64x64x64_bf_avx2_rl6_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx2_rl6_ab) },
+    { "bmm_f32_64x64x64_bf_avx2_rl3_a1b1", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx2_rl3_a1b1) },
+    { "bmm_f32_64x64x64_bf_avx2_rl3_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx2_rl3_b0) },
+    { "bmm_f32_64x64x64_bf_avx2_rl3_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx2_rl3_ab) },
+    { "bmm_f32_64x64x64_bf_avx512_rl6_a1b1", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx512_rl6_a1b1) },
+    { "bmm_f32_64x64x64_bf_avx512_rl6_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx512_rl6_b0) },
+    { "bmm_f32_64x64x64_bf_avx512_rl6_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx512_rl6_ab) },
+    { "bmm_f32_64x64x64_bf_avx512_rl3_a1b1", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx512_rl3_a1b1) },
+    { "bmm_f32_64x64x64_bf_avx512_rl3_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx512_rl3_b0) },
+    { "bmm_f32_64x64x64_bf_avx512_rl3_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_bf_avx512_rl3_ab) },
+    { "bmm_f32_64x64x64_sf_c99_t4x8_a1b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x64x64_sf_c99_t4x8_a1b0 },
+    { "bmm_f32_64x64x64_sf_c99_t4x8_a1b1", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x64x64_sf_c99_t4x8_a1b1 },
+    { "bmm_f32_64x64x64_sf_c99_t4x8_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x64x64_sf_c99_t4x8_b0 },
+    { "bmm_f32_64x64x64_sf_c99_t4x8_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_64x64x64_sf_c99_t4x8_ab },
+    { "bmm_f32_64x64x64_sf_avx2_rl6_a1b1", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl6_a1b1) },
+    { "bmm_f32_64x64x64_sf_avx2_rl6_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl6_b0) },
+    { "bmm_f32_64x64x64_sf_avx2_rl6_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl6_ab) },
+    { "bmm_f32_64x64x64_sf_avx2_rl3_a1b1", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl3_a1b1) },
+    { "bmm_f32_64x64x64_sf_avx2_rl3_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl3_b0) },
+    { "bmm_f32_64x64x64_sf_avx2_rl3_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl3_ab) },
+    { "bmm_f32_64x64x64_sf_avx2_rl6_pf_a1b1", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl6_pf_a1b1) },
+    { "bmm_f32_64x64x64_sf_avx2_rl6_pf_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl6_pf_b0) },
+    { "bmm_f32_64x64x64_sf_avx2_rl6_pf_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl6_pf_ab) },
+    { "bmm_f32_64x64x64_sf_avx2_rl3_pf_a1b1", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl3_pf_a1b1) },
+    { "bmm_f32_64x64x64_sf_avx2_rl3_pf_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl3_pf_b0) },
+    { "bmm_f32_64x64x64_sf_avx2_rl3_pf_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx2_rl3_pf_ab) },
+    { "bmm_f32_64x64x64_sf_avx512_rl6_a1b1", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl6_a1b1) },
+    { "bmm_f32_64x64x64_sf_avx512_rl6_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl6_b0) },
+    { "bmm_f32_64x64x64_sf_avx512_rl6_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl6_ab) },
+    { "bmm_f32_64x64x64_sf_avx512_rl3_a1b1", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl3_a1b1) },
+    { "bmm_f32_64x64x64_sf_avx512_rl3_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl3_b0) },
+    { "bmm_f32_64x64x64_sf_avx512_rl3_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl3_ab) },
+    { "bmm_f32_64x64x64_sf_avx512_rl6_pf_a1b1", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl6_pf_a1b1) },
+    { "bmm_f32_64x64x64_sf_avx512_rl6_pf_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl6_pf_b0) },
+    { "bmm_f32_64x64x64_sf_avx512_rl6_pf_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl6_pf_ab) },
+    { "bmm_f32_64x64x64_sf_avx512_rl3_pf_a1b1", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl3_pf_a1b1) },
+    { "bmm_f32_64x64x64_sf_avx512_rl3_pf_b0", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl3_pf_b0) },
+    { "bmm_f32_64x64x64_sf_avx512_rl3_pf_ab", BMM_F32, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_64x64x64_sf_avx512_rl3_pf_ab) },
 };

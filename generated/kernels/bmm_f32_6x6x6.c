@@ -11,11 +11,11 @@
  * f32 C(6x6) = A*B (alpha = 1, beta = 0: C is not read), A 6x6, B 6x6; layout bf, isa c99, form unroll.
  * Cost per matrix: 396 flops executed, 432 loads (A 216, B 216, C 0), 36 stores,
  * 6 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_6x6x6_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_6x6x6_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -291,11 +291,11 @@ static void bmm_f32_6x6x6_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout bf, isa c99, form unroll.
  * Cost per matrix: 432 flops executed, 468 loads (A 216, B 216, C 36), 36 stores,
  * 6 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_6x6x6_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_6x6x6_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -571,12 +571,12 @@ static void bmm_f32_6x6x6_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(6x6) = alpha*A*B (beta = 0: C is not read), A 6x6, B 6x6; layout bf, isa c99, form unroll.
  * Cost per matrix: 432 flops executed, 432 loads (A 216, B 216, C 0), 36 stores,
  * 6 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_6x6x6_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_6x6x6_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -852,13 +852,13 @@ static void bmm_f32_6x6x6_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf, isa c99, form unroll.
  * Cost per matrix: 504 flops executed, 468 loads (A 216, B 216, C 36), 36 stores,
  * 6 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_6x6x6_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_6x6x6_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -1135,11 +1135,11 @@ static void bmm_f32_6x6x6_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout bf, isa avx2, form rows.
  * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_avx2_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __m256i mask6 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -1240,12 +1240,12 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_avx2_rows_a1b1(const bmm_f32_args *
  * f32 C(6x6) = alpha*A*B (beta = 0: C is not read), A 6x6, B 6x6; layout bf, isa avx2, form rows.
  * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
  * 42 vector loads, 6 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m256i mask6 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -1347,13 +1347,13 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_avx2_rows_b0(const bmm_f32_args *BM
  * f32 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf, isa avx2, form rows.
  * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 6 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256i mask6 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
@@ -1456,11 +1456,11 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_avx2_rows_ab(const bmm_f32_args *BM
  * f32 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout bf, isa avx512, form rows.
  * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __mmask16 mask6 = (__mmask16)0x3F;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -1561,12 +1561,12 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_rows_a1b1(const bmm_f32_ar
  * f32 C(6x6) = alpha*A*B (beta = 0: C is not read), A 6x6, B 6x6; layout bf, isa avx512, form rows.
  * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
  * 42 vector loads, 6 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask6 = (__mmask16)0x3F;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -1668,13 +1668,13 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_rows_b0(const bmm_f32_args
  * f32 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf, isa avx512, form rows.
  * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 6 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask6 = (__mmask16)0x3F;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -1777,11 +1777,11 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_rows_ab(const bmm_f32_args
  * f32 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout bf, isa avx512, form flat.
  * Cost per matrix: 432 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
  * 12 vector loads, 3 vector stores, 24 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_flat_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __mmask16 mask12 = (__mmask16)0xFFF;
     const __mmask16 mask6 = (__mmask16)0x3F;
     const __m512i ix2 = _mm512_set_epi32(0, 0, 0, 0, 5, 4, 3, 2, 1, 0, 5, 4, 3, 2, 1, 0);
@@ -1840,12 +1840,12 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_flat_a1b1(const bmm_f32_ar
  * f32 C(6x6) = alpha*A*B (beta = 0: C is not read), A 6x6, B 6x6; layout bf, isa avx512, form flat.
  * Cost per matrix: 432 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
  * 9 vector loads, 3 vector stores, 24 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_flat_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_flat_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask12 = (__mmask16)0xFFF;
     const __mmask16 mask6 = (__mmask16)0x3F;
     const __m512i ix2 = _mm512_set_epi32(0, 0, 0, 0, 5, 4, 3, 2, 1, 0, 5, 4, 3, 2, 1, 0);
@@ -1905,13 +1905,13 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_flat_b0(const bmm_f32_args
  * f32 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf, isa avx512, form flat.
  * Cost per matrix: 432 useful flops in 24 vector arithmetic ops, 3 vector accumulators,
  * 12 vector loads, 3 vector stores, 24 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_flat_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask12 = (__mmask16)0xFFF;
     const __mmask16 mask6 = (__mmask16)0x3F;
     const __m512i ix2 = _mm512_set_epi32(0, 0, 0, 0, 5, 4, 3, 2, 1, 0, 5, 4, 3, 2, 1, 0);
@@ -1971,11 +1971,11 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_flat_ab(const bmm_f32_args
  * f32 C(6x6) = A*B (alpha = 1, beta = 0: C is not read), A 6x6, B 6x6; layout sf, isa c99, form unroll.
  * Cost per matrix: 396 flops executed, 432 loads (A 216, B 216, C 0), 36 stores,
  * 6 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_6x6x6_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_6x6x6_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -2254,11 +2254,11 @@ static void bmm_f32_6x6x6_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout sf, isa c99, form unroll.
  * Cost per matrix: 432 flops executed, 468 loads (A 216, B 216, C 36), 36 stores,
  * 6 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_6x6x6_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_6x6x6_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -2537,15 +2537,15 @@ static void bmm_f32_6x6x6_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(6x6) = alpha*A*B (beta = 0: C is not read), A 6x6, B 6x6; layout sf, isa c99, form unroll.
  * Cost per matrix: 432 flops executed, 432 loads (A 216, B 216, C 0), 36 stores,
  * 6 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_6x6x6_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_6x6x6_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -2821,16 +2821,16 @@ static void bmm_f32_6x6x6_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout sf, isa c99, form unroll.
  * Cost per matrix: 504 flops executed, 468 loads (A 216, B 216, C 36), 36 stores,
  * 6 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_6x6x6_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_6x6x6_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -3107,11 +3107,11 @@ static void bmm_f32_6x6x6_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout sf, isa avx2, form rows.
  * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_6x6x6_sf_avx2_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_6x6x6_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -3215,15 +3215,15 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_sf_avx2_rows_a1b1(const bmm_f32_args *
  * f32 C(6x6) = alpha*A*B (beta = 0: C is not read), A 6x6, B 6x6; layout sf, isa avx2, form rows.
  * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
  * 42 vector loads, 6 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_6x6x6_sf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_6x6x6_sf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256i mask6 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -3325,16 +3325,16 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_sf_avx2_rows_b0(const bmm_f32_args *BM
  * f32 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout sf, isa avx2, form rows.
  * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 6 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_6x6x6_sf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_6x6x6_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256i mask6 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
@@ -3437,11 +3437,11 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_sf_avx2_rows_ab(const bmm_f32_args *BM
  * f32 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout sf, isa avx512, form rows.
  * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -3545,15 +3545,15 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_rows_a1b1(const bmm_f32_ar
  * f32 C(6x6) = alpha*A*B (beta = 0: C is not read), A 6x6, B 6x6; layout sf, isa avx512, form rows.
  * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
  * 42 vector loads, 6 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask6 = (__mmask16)0x3F;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -3655,16 +3655,16 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_rows_b0(const bmm_f32_args
  * f32 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout sf, isa avx512, form rows.
  * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 6 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask6 = (__mmask16)0x3F;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -3770,11 +3770,11 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_rows_ab(const bmm_f32_args
  * permutes into one vector per matrix element.
  * Cost per group of 16 matrices: 432 useful flops per matrix in 252 vector arithmetic ops,
  * 12 vector accumulators, 108 vector loads, 36 vector stores, 432 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_xb_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_xb_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -4381,10 +4381,10 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_xb_a1b1(const bmm_f32_args
         c += 16 * 6;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f32_args rest = *g;
-        rest.A += t * 6;
-        rest.B += t * 6;
-        rest.C += t * 6;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f32_6x6x6_sf_avx512_rows_a1b1(&rest);
     }
@@ -4399,15 +4399,15 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_xb_a1b1(const bmm_f32_args
  * permutes into one vector per matrix element.
  * Cost per group of 16 matrices: 432 useful flops per matrix in 252 vector arithmetic ops,
  * 6 vector accumulators, 72 vector loads, 36 vector stores, 324 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_xb_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_xb_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m512i ix0 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 30, 24, 18, 12, 6, 0);
     const __m512i ix1 = _mm512_set_epi32(0, 0, 0, 0, 0, 28, 22, 16, 10, 4, 0, 0, 0, 0, 0, 0);
     const __mmask16 km2 = (__mmask16)0x7C0;
@@ -4940,10 +4940,10 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_xb_b0(const bmm_f32_args *
         c += 16 * 6;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f32_args rest = *g;
-        rest.A += t * 6;
-        rest.B += t * 6;
-        rest.C += t * 6;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f32_6x6x6_sf_avx512_rows_b0(&rest);
     }
@@ -4958,16 +4958,16 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_xb_b0(const bmm_f32_args *
  * permutes into one vector per matrix element.
  * Cost per group of 16 matrices: 432 useful flops per matrix in 288 vector arithmetic ops,
  * 12 vector accumulators, 108 vector loads, 36 vector stores, 432 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_xb_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_xb_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m512i ix0 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 30, 24, 18, 12, 6, 0);
     const __m512i ix1 = _mm512_set_epi32(0, 0, 0, 0, 0, 28, 22, 16, 10, 4, 0, 0, 0, 0, 0, 0);
     const __mmask16 km2 = (__mmask16)0x7C0;
@@ -5573,10 +5573,10 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_xb_ab(const bmm_f32_args *
         c += 16 * 6;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f32_args rest = *g;
-        rest.A += t * 6;
-        rest.B += t * 6;
-        rest.C += t * 6;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f32_6x6x6_sf_avx512_rows_ab(&rest);
     }
@@ -5584,30 +5584,30 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_xb_ab(const bmm_f32_args *
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_6x6x6[26] = {
-    { "bmm_f32_6x6x6_bf_c99_a1b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_6x6x6_bf_c99_a1b0, NULL },
-    { "bmm_f32_6x6x6_bf_c99_a1b1", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_6x6x6_bf_c99_a1b1, NULL },
-    { "bmm_f32_6x6x6_bf_c99_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_6x6x6_bf_c99_b0, NULL },
-    { "bmm_f32_6x6x6_bf_c99_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_6x6x6_bf_c99_ab, NULL },
-    { "bmm_f32_6x6x6_bf_avx2_rows_a1b1", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_bf_avx2_rows_a1b1), NULL },
-    { "bmm_f32_6x6x6_bf_avx2_rows_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_bf_avx2_rows_b0), NULL },
-    { "bmm_f32_6x6x6_bf_avx2_rows_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_bf_avx2_rows_ab), NULL },
-    { "bmm_f32_6x6x6_bf_avx512_rows_a1b1", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_bf_avx512_rows_a1b1), NULL },
-    { "bmm_f32_6x6x6_bf_avx512_rows_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_bf_avx512_rows_b0), NULL },
-    { "bmm_f32_6x6x6_bf_avx512_rows_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_bf_avx512_rows_ab), NULL },
-    { "bmm_f32_6x6x6_bf_avx512_flat_a1b1", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_bf_avx512_flat_a1b1), NULL },
-    { "bmm_f32_6x6x6_bf_avx512_flat_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_bf_avx512_flat_b0), NULL },
-    { "bmm_f32_6x6x6_bf_avx512_flat_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_bf_avx512_flat_ab), NULL },
-    { "bmm_f32_6x6x6_sf_c99_a1b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_6x6x6_sf_c99_a1b0, NULL },
-    { "bmm_f32_6x6x6_sf_c99_a1b1", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_6x6x6_sf_c99_a1b1, NULL },
-    { "bmm_f32_6x6x6_sf_c99_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_6x6x6_sf_c99_b0, NULL },
-    { "bmm_f32_6x6x6_sf_c99_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_6x6x6_sf_c99_ab, NULL },
-    { "bmm_f32_6x6x6_sf_avx2_rows_a1b1", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_sf_avx2_rows_a1b1), NULL },
-    { "bmm_f32_6x6x6_sf_avx2_rows_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_sf_avx2_rows_b0), NULL },
-    { "bmm_f32_6x6x6_sf_avx2_rows_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_sf_avx2_rows_ab), NULL },
-    { "bmm_f32_6x6x6_sf_avx512_rows_a1b1", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_sf_avx512_rows_a1b1), NULL },
-    { "bmm_f32_6x6x6_sf_avx512_rows_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_sf_avx512_rows_b0), NULL },
-    { "bmm_f32_6x6x6_sf_avx512_rows_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_sf_avx512_rows_ab), NULL },
-    { "bmm_f32_6x6x6_sf_avx512_xb_a1b1", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_6x6x6_sf_avx512_xb_a1b1), NULL },
-    { "bmm_f32_6x6x6_sf_avx512_xb_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_6x6x6_sf_avx512_xb_b0), NULL },
-    { "bmm_f32_6x6x6_sf_avx512_xb_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_6x6x6_sf_avx512_xb_ab), NULL },
+    { "bmm_f32_6x6x6_bf_c99_a1b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_6x6x6_bf_c99_a1b0 },
+    { "bmm_f32_6x6x6_bf_c99_a1b1", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_6x6x6_bf_c99_a1b1 },
+    { "bmm_f32_6x6x6_bf_c99_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_6x6x6_bf_c99_b0 },
+    { "bmm_f32_6x6x6_bf_c99_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_6x6x6_bf_c99_ab },
+    { "bmm_f32_6x6x6_bf_avx2_rows_a1b1", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_bf_avx2_rows_a1b1) },
+    { "bmm_f32_6x6x6_bf_avx2_rows_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_bf_avx2_rows_b0) },
+    { "bmm_f32_6x6x6_bf_avx2_rows_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_bf_avx2_rows_ab) },
+    { "bmm_f32_6x6x6_bf_avx512_rows_a1b1", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_bf_avx512_rows_a1b1) },
+    { "bmm_f32_6x6x6_bf_avx512_rows_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_bf_avx512_rows_b0) },
+    { "bmm_f32_6x6x6_bf_avx512_rows_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_bf_avx512_rows_ab) },
+    { "bmm_f32_6x6x6_bf_avx512_flat_a1b1", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_bf_avx512_flat_a1b1) },
+    { "bmm_f32_6x6x6_bf_avx512_flat_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_bf_avx512_flat_b0) },
+    { "bmm_f32_6x6x6_bf_avx512_flat_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_bf_avx512_flat_ab) },
+    { "bmm_f32_6x6x6_sf_c99_a1b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_6x6x6_sf_c99_a1b0 },
+    { "bmm_f32_6x6x6_sf_c99_a1b1", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_6x6x6_sf_c99_a1b1 },
+    { "bmm_f32_6x6x6_sf_c99_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_6x6x6_sf_c99_b0 },
+    { "bmm_f32_6x6x6_sf_c99_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_6x6x6_sf_c99_ab },
+    { "bmm_f32_6x6x6_sf_avx2_rows_a1b1", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_sf_avx2_rows_a1b1) },
+    { "bmm_f32_6x6x6_sf_avx2_rows_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_sf_avx2_rows_b0) },
+    { "bmm_f32_6x6x6_sf_avx2_rows_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_sf_avx2_rows_ab) },
+    { "bmm_f32_6x6x6_sf_avx512_rows_a1b1", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_sf_avx512_rows_a1b1) },
+    { "bmm_f32_6x6x6_sf_avx512_rows_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_sf_avx512_rows_b0) },
+    { "bmm_f32_6x6x6_sf_avx512_rows_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_6x6x6_sf_avx512_rows_ab) },
+    { "bmm_f32_6x6x6_sf_avx512_xb_a1b1", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_6x6x6_sf_avx512_xb_a1b1) },
+    { "bmm_f32_6x6x6_sf_avx512_xb_b0", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_6x6x6_sf_avx512_xb_b0) },
+    { "bmm_f32_6x6x6_sf_avx512_xb_ab", BMM_F32, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_6x6x6_sf_avx512_xb_ab) },
 };

@@ -11,11 +11,11 @@
  * f32 C(7x7) = A*B (alpha = 1, beta = 0: C is not read), A 7x7, B 7x7; layout bf, isa c99, form unroll.
  * Cost per matrix: 637 flops executed, 686 loads (A 343, B 343, C 0), 49 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_7x7x7_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_7x7x7_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -433,11 +433,11 @@ static void bmm_f32_7x7x7_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout bf, isa c99, form unroll.
  * Cost per matrix: 686 flops executed, 735 loads (A 343, B 343, C 49), 49 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_7x7x7_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_7x7x7_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -855,12 +855,12 @@ static void bmm_f32_7x7x7_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(7x7) = alpha*A*B (beta = 0: C is not read), A 7x7, B 7x7; layout bf, isa c99, form unroll.
  * Cost per matrix: 686 flops executed, 686 loads (A 343, B 343, C 0), 49 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_7x7x7_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_7x7x7_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -1278,13 +1278,13 @@ static void bmm_f32_7x7x7_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf, isa c99, form unroll.
  * Cost per matrix: 784 flops executed, 735 loads (A 343, B 343, C 49), 49 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_7x7x7_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_7x7x7_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -1703,11 +1703,11 @@ static void bmm_f32_7x7x7_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout bf, isa avx2, form rows.
  * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_avx2_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -1836,12 +1836,12 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_avx2_rows_a1b1(const bmm_f32_args *
  * f32 C(7x7) = alpha*A*B (beta = 0: C is not read), A 7x7, B 7x7; layout bf, isa avx2, form rows.
  * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
  * 56 vector loads, 7 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -1971,13 +1971,13 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_avx2_rows_b0(const bmm_f32_args *BM
  * f32 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf, isa avx2, form rows.
  * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 7 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
@@ -2108,11 +2108,11 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_avx2_rows_ab(const bmm_f32_args *BM
  * f32 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout bf, isa avx512, form rows.
  * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __mmask16 mask7 = (__mmask16)0x7F;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -2241,12 +2241,12 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_rows_a1b1(const bmm_f32_ar
  * f32 C(7x7) = alpha*A*B (beta = 0: C is not read), A 7x7, B 7x7; layout bf, isa avx512, form rows.
  * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
  * 56 vector loads, 7 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask7 = (__mmask16)0x7F;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2376,13 +2376,13 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_rows_b0(const bmm_f32_args
  * f32 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf, isa avx512, form rows.
  * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 7 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask7 = (__mmask16)0x7F;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -2513,11 +2513,11 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_rows_ab(const bmm_f32_args
  * f32 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout bf, isa avx512, form flat.
  * Cost per matrix: 686 useful flops in 32 vector arithmetic ops, 4 vector accumulators,
  * 15 vector loads, 4 vector stores, 42 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_flat_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __mmask16 mask14 = (__mmask16)0x3FFF;
     const __mmask16 mask7 = (__mmask16)0x7F;
     const __m512i ix2 = _mm512_set_epi32(0, 0, 6, 5, 4, 3, 2, 1, 0, 6, 5, 4, 3, 2, 1, 0);
@@ -2605,12 +2605,12 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_flat_a1b1(const bmm_f32_ar
  * f32 C(7x7) = alpha*A*B (beta = 0: C is not read), A 7x7, B 7x7; layout bf, isa avx512, form flat.
  * Cost per matrix: 686 useful flops in 32 vector arithmetic ops, 4 vector accumulators,
  * 11 vector loads, 4 vector stores, 42 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_flat_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_flat_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask14 = (__mmask16)0x3FFF;
     const __mmask16 mask7 = (__mmask16)0x7F;
     const __m512i ix2 = _mm512_set_epi32(0, 0, 6, 5, 4, 3, 2, 1, 0, 6, 5, 4, 3, 2, 1, 0);
@@ -2699,13 +2699,13 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_flat_b0(const bmm_f32_args
  * f32 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf, isa avx512, form flat.
  * Cost per matrix: 686 useful flops in 36 vector arithmetic ops, 4 vector accumulators,
  * 15 vector loads, 4 vector stores, 42 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_flat_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask14 = (__mmask16)0x3FFF;
     const __mmask16 mask7 = (__mmask16)0x7F;
     const __m512i ix2 = _mm512_set_epi32(0, 0, 6, 5, 4, 3, 2, 1, 0, 6, 5, 4, 3, 2, 1, 0);
@@ -2794,11 +2794,11 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_flat_ab(const bmm_f32_args
  * f32 C(7x7) = A*B (alpha = 1, beta = 0: C is not read), A 7x7, B 7x7; layout sf, isa c99, form unroll.
  * Cost per matrix: 637 flops executed, 686 loads (A 343, B 343, C 0), 49 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_7x7x7_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_7x7x7_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -3219,11 +3219,11 @@ static void bmm_f32_7x7x7_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout sf, isa c99, form unroll.
  * Cost per matrix: 686 flops executed, 735 loads (A 343, B 343, C 49), 49 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_7x7x7_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_7x7x7_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -3644,15 +3644,15 @@ static void bmm_f32_7x7x7_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(7x7) = alpha*A*B (beta = 0: C is not read), A 7x7, B 7x7; layout sf, isa c99, form unroll.
  * Cost per matrix: 686 flops executed, 686 loads (A 343, B 343, C 0), 49 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_7x7x7_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_7x7x7_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -4070,16 +4070,16 @@ static void bmm_f32_7x7x7_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout sf, isa c99, form unroll.
  * Cost per matrix: 784 flops executed, 735 loads (A 343, B 343, C 49), 49 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_7x7x7_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_7x7x7_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -4498,11 +4498,11 @@ static void bmm_f32_7x7x7_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout sf, isa avx2, form rows.
  * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_7x7x7_sf_avx2_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_7x7x7_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -4634,15 +4634,15 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_sf_avx2_rows_a1b1(const bmm_f32_args *
  * f32 C(7x7) = alpha*A*B (beta = 0: C is not read), A 7x7, B 7x7; layout sf, isa avx2, form rows.
  * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
  * 56 vector loads, 7 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_7x7x7_sf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_7x7x7_sf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -4772,16 +4772,16 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_sf_avx2_rows_b0(const bmm_f32_args *BM
  * f32 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout sf, isa avx2, form rows.
  * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 7 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_7x7x7_sf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_7x7x7_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
@@ -4912,11 +4912,11 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_sf_avx2_rows_ab(const bmm_f32_args *BM
  * f32 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout sf, isa avx512, form rows.
  * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_7x7x7_sf_avx512_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_7x7x7_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -5048,15 +5048,15 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_sf_avx512_rows_a1b1(const bmm_f32_ar
  * f32 C(7x7) = alpha*A*B (beta = 0: C is not read), A 7x7, B 7x7; layout sf, isa avx512, form rows.
  * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
  * 56 vector loads, 7 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_7x7x7_sf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_7x7x7_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask7 = (__mmask16)0x7F;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -5186,16 +5186,16 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_sf_avx512_rows_b0(const bmm_f32_args
  * f32 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout sf, isa avx512, form rows.
  * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 7 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_7x7x7_sf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_7x7x7_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask7 = (__mmask16)0x7F;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -5322,27 +5322,27 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_sf_avx512_rows_ab(const bmm_f32_args
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_7x7x7[23] = {
-    { "bmm_f32_7x7x7_bf_c99_a1b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_7x7x7_bf_c99_a1b0, NULL },
-    { "bmm_f32_7x7x7_bf_c99_a1b1", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_7x7x7_bf_c99_a1b1, NULL },
-    { "bmm_f32_7x7x7_bf_c99_b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_7x7x7_bf_c99_b0, NULL },
-    { "bmm_f32_7x7x7_bf_c99_ab", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_7x7x7_bf_c99_ab, NULL },
-    { "bmm_f32_7x7x7_bf_avx2_rows_a1b1", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_bf_avx2_rows_a1b1), NULL },
-    { "bmm_f32_7x7x7_bf_avx2_rows_b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_bf_avx2_rows_b0), NULL },
-    { "bmm_f32_7x7x7_bf_avx2_rows_ab", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_bf_avx2_rows_ab), NULL },
-    { "bmm_f32_7x7x7_bf_avx512_rows_a1b1", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_bf_avx512_rows_a1b1), NULL },
-    { "bmm_f32_7x7x7_bf_avx512_rows_b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_bf_avx512_rows_b0), NULL },
-    { "bmm_f32_7x7x7_bf_avx512_rows_ab", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_bf_avx512_rows_ab), NULL },
-    { "bmm_f32_7x7x7_bf_avx512_flat_a1b1", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_bf_avx512_flat_a1b1), NULL },
-    { "bmm_f32_7x7x7_bf_avx512_flat_b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_bf_avx512_flat_b0), NULL },
-    { "bmm_f32_7x7x7_bf_avx512_flat_ab", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_bf_avx512_flat_ab), NULL },
-    { "bmm_f32_7x7x7_sf_c99_a1b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_7x7x7_sf_c99_a1b0, NULL },
-    { "bmm_f32_7x7x7_sf_c99_a1b1", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_7x7x7_sf_c99_a1b1, NULL },
-    { "bmm_f32_7x7x7_sf_c99_b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_7x7x7_sf_c99_b0, NULL },
-    { "bmm_f32_7x7x7_sf_c99_ab", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_7x7x7_sf_c99_ab, NULL },
-    { "bmm_f32_7x7x7_sf_avx2_rows_a1b1", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_sf_avx2_rows_a1b1), NULL },
-    { "bmm_f32_7x7x7_sf_avx2_rows_b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_sf_avx2_rows_b0), NULL },
-    { "bmm_f32_7x7x7_sf_avx2_rows_ab", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_sf_avx2_rows_ab), NULL },
-    { "bmm_f32_7x7x7_sf_avx512_rows_a1b1", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_sf_avx512_rows_a1b1), NULL },
-    { "bmm_f32_7x7x7_sf_avx512_rows_b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_sf_avx512_rows_b0), NULL },
-    { "bmm_f32_7x7x7_sf_avx512_rows_ab", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_sf_avx512_rows_ab), NULL },
+    { "bmm_f32_7x7x7_bf_c99_a1b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_7x7x7_bf_c99_a1b0 },
+    { "bmm_f32_7x7x7_bf_c99_a1b1", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_7x7x7_bf_c99_a1b1 },
+    { "bmm_f32_7x7x7_bf_c99_b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_7x7x7_bf_c99_b0 },
+    { "bmm_f32_7x7x7_bf_c99_ab", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_7x7x7_bf_c99_ab },
+    { "bmm_f32_7x7x7_bf_avx2_rows_a1b1", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_bf_avx2_rows_a1b1) },
+    { "bmm_f32_7x7x7_bf_avx2_rows_b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_bf_avx2_rows_b0) },
+    { "bmm_f32_7x7x7_bf_avx2_rows_ab", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_bf_avx2_rows_ab) },
+    { "bmm_f32_7x7x7_bf_avx512_rows_a1b1", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_bf_avx512_rows_a1b1) },
+    { "bmm_f32_7x7x7_bf_avx512_rows_b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_bf_avx512_rows_b0) },
+    { "bmm_f32_7x7x7_bf_avx512_rows_ab", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_bf_avx512_rows_ab) },
+    { "bmm_f32_7x7x7_bf_avx512_flat_a1b1", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_bf_avx512_flat_a1b1) },
+    { "bmm_f32_7x7x7_bf_avx512_flat_b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_bf_avx512_flat_b0) },
+    { "bmm_f32_7x7x7_bf_avx512_flat_ab", BMM_F32, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_bf_avx512_flat_ab) },
+    { "bmm_f32_7x7x7_sf_c99_a1b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_7x7x7_sf_c99_a1b0 },
+    { "bmm_f32_7x7x7_sf_c99_a1b1", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_7x7x7_sf_c99_a1b1 },
+    { "bmm_f32_7x7x7_sf_c99_b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_7x7x7_sf_c99_b0 },
+    { "bmm_f32_7x7x7_sf_c99_ab", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_7x7x7_sf_c99_ab },
+    { "bmm_f32_7x7x7_sf_avx2_rows_a1b1", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_sf_avx2_rows_a1b1) },
+    { "bmm_f32_7x7x7_sf_avx2_rows_b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_sf_avx2_rows_b0) },
+    { "bmm_f32_7x7x7_sf_avx2_rows_ab", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_sf_avx2_rows_ab) },
+    { "bmm_f32_7x7x7_sf_avx512_rows_a1b1", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_sf_avx512_rows_a1b1) },
+    { "bmm_f32_7x7x7_sf_avx512_rows_b0", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_sf_avx512_rows_b0) },
+    { "bmm_f32_7x7x7_sf_avx512_rows_ab", BMM_F32, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_7x7x7_sf_avx512_rows_ab) },
 };

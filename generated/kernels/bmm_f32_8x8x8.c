@@ -11,11 +11,11 @@
  * f32 C(8x8) = A*B (alpha = 1, beta = 0: C is not read), A 8x8, B 8x8; layout bf, isa c99, form unroll.
  * Cost per matrix: 960 flops executed, 1024 loads (A 512, B 512, C 0), 64 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_8x8x8_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_8x8x8_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -619,11 +619,11 @@ static void bmm_f32_8x8x8_bf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout bf, isa c99, form unroll.
  * Cost per matrix: 1024 flops executed, 1088 loads (A 512, B 512, C 64), 64 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_8x8x8_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_8x8x8_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -1227,12 +1227,12 @@ static void bmm_f32_8x8x8_bf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout bf, isa c99, form unroll.
  * Cost per matrix: 1024 flops executed, 1024 loads (A 512, B 512, C 0), 64 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_8x8x8_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_8x8x8_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -1836,13 +1836,13 @@ static void bmm_f32_8x8x8_bf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf, isa c99, form unroll.
  * Cost per matrix: 1152 flops executed, 1088 loads (A 512, B 512, C 64), 64 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_8x8x8_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_8x8x8_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -2447,11 +2447,11 @@ static void bmm_f32_8x8x8_bf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout bf, isa avx2, form rows.
  * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_avx2_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -2611,12 +2611,12 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_avx2_rows_a1b1(const bmm_f32_args *
  * f32 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout bf, isa avx2, form rows.
  * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
  * 72 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -2777,13 +2777,13 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_avx2_rows_b0(const bmm_f32_args *BM
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf, isa avx2, form rows.
  * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2945,11 +2945,11 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_avx2_rows_ab(const bmm_f32_args *BM
  * f32 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout bf, isa avx512, form rows.
  * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __mmask16 mask8 = (__mmask16)0xFF;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -3110,12 +3110,12 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_rows_a1b1(const bmm_f32_ar
  * f32 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout bf, isa avx512, form rows.
  * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
  * 72 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask8 = (__mmask16)0xFF;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -3277,13 +3277,13 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_rows_b0(const bmm_f32_args
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf, isa avx512, form rows.
  * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask8 = (__mmask16)0xFF;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -3446,11 +3446,11 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_rows_ab(const bmm_f32_args
  * f32 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout bf, isa avx512, form flat.
  * Cost per matrix: 1024 useful flops in 36 vector arithmetic ops, 4 vector accumulators,
  * 16 vector loads, 4 vector stores, 40 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_flat_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const __mmask16 mask8 = (__mmask16)0xFF;
     const __m512i ix1 = _mm512_set_epi32(8, 8, 8, 8, 8, 8, 8, 8, 0, 0, 0, 0, 0, 0, 0, 0);
     const __m512i ix2 = _mm512_set_epi32(9, 9, 9, 9, 9, 9, 9, 9, 1, 1, 1, 1, 1, 1, 1, 1);
@@ -3529,12 +3529,12 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_flat_a1b1(const bmm_f32_ar
  * f32 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout bf, isa avx512, form flat.
  * Cost per matrix: 1024 useful flops in 36 vector arithmetic ops, 4 vector accumulators,
  * 12 vector loads, 4 vector stores, 40 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_flat_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_flat_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask8 = (__mmask16)0xFF;
     const __m512i ix1 = _mm512_set_epi32(8, 8, 8, 8, 8, 8, 8, 8, 0, 0, 0, 0, 0, 0, 0, 0);
     const __m512i ix2 = _mm512_set_epi32(9, 9, 9, 9, 9, 9, 9, 9, 1, 1, 1, 1, 1, 1, 1, 1);
@@ -3614,13 +3614,13 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_flat_b0(const bmm_f32_args
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf, isa avx512, form flat.
  * Cost per matrix: 1024 useful flops in 40 vector arithmetic ops, 4 vector accumulators,
  * 16 vector loads, 4 vector stores, 40 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_flat_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask8 = (__mmask16)0xFF;
     const __m512i ix1 = _mm512_set_epi32(8, 8, 8, 8, 8, 8, 8, 8, 0, 0, 0, 0, 0, 0, 0, 0);
     const __m512i ix2 = _mm512_set_epi32(9, 9, 9, 9, 9, 9, 9, 9, 1, 1, 1, 1, 1, 1, 1, 1);
@@ -3700,11 +3700,11 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_flat_ab(const bmm_f32_args
  * f32 C(8x8) = A*B (alpha = 1, beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa c99, form unroll.
  * Cost per matrix: 960 flops executed, 1024 loads (A 512, B 512, C 0), 64 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_8x8x8_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_8x8x8_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -4311,11 +4311,11 @@ static void bmm_f32_8x8x8_sf_c99_a1b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout sf, isa c99, form unroll.
  * Cost per matrix: 1024 flops executed, 1088 loads (A 512, B 512, C 64), 64 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_8x8x8_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_8x8x8_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -4922,15 +4922,15 @@ static void bmm_f32_8x8x8_sf_c99_a1b1(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa c99, form unroll.
  * Cost per matrix: 1024 flops executed, 1024 loads (A 512, B 512, C 0), 64 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_8x8x8_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_8x8x8_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -5534,16 +5534,16 @@ static void bmm_f32_8x8x8_sf_c99_b0(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa c99, form unroll.
  * Cost per matrix: 1152 flops executed, 1088 loads (A 512, B 512, C 64), 64 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f32_8x8x8_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
+static void bmm_f32_8x8x8_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             float c0_0 = a[0] * b[0];
@@ -6148,11 +6148,11 @@ static void bmm_f32_8x8x8_sf_c99_ab(const bmm_f32_args *BMM_RESTRICT g)
  * f32 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout sf, isa avx2, form rows.
  * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -6315,15 +6315,15 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_a1b1(const bmm_f32_args *
  * f32 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa avx2, form rows.
  * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
  * 72 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -6484,16 +6484,16 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_b0(const bmm_f32_args *BM
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa avx2, form rows.
  * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -6655,11 +6655,11 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_ab(const bmm_f32_args *BM
  * f32 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -6873,15 +6873,15 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_a1b1(const bmm_f32_arg
  * f32 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
  * 72 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const float *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -7093,16 +7093,16 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_b0(const bmm_f32_args 
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -7315,11 +7315,11 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_ab(const bmm_f32_args 
  * f32 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout sf, isa avx512, form rows.
  * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -7483,15 +7483,15 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_a1b1(const bmm_f32_ar
  * f32 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa avx512, form rows.
  * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
  * 72 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask8 = (__mmask16)0xFF;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -7653,16 +7653,16 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_b0(const bmm_f32_args
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa avx512, form rows.
  * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask8 = (__mmask16)0xFF;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -7825,11 +7825,11 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_ab(const bmm_f32_args
  * f32 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_a1b1(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -8044,15 +8044,15 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_a1b1(const bmm_f32
  * f32 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
  * 72 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_b0(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
+    const float alpha = (float)g->alpha;
     const __mmask16 mask8 = (__mmask16)0xFF;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -8265,16 +8265,16 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_b0(const bmm_f32_a
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_ab(const bmm_f32_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const float *BMM_RESTRICT a = g->A;
-    const float *BMM_RESTRICT b = g->B;
-    float *BMM_RESTRICT c = g->C;
+    const float *BMM_RESTRICT a = (const float *)g->A;
+    const float *BMM_RESTRICT b = (const float *)g->B;
+    float *BMM_RESTRICT c = (float *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const float alpha = g->alpha;
-    const float beta = g->beta;
+    const float alpha = (float)g->alpha;
+    const float beta = (float)g->beta;
     const __mmask16 mask8 = (__mmask16)0xFF;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
@@ -8484,33 +8484,33 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_ab(const bmm_f32_a
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f32_8x8x8[29] = {
-    { "bmm_f32_8x8x8_bf_c99_a1b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_8x8x8_bf_c99_a1b0, NULL },
-    { "bmm_f32_8x8x8_bf_c99_a1b1", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_8x8x8_bf_c99_a1b1, NULL },
-    { "bmm_f32_8x8x8_bf_c99_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_8x8x8_bf_c99_b0, NULL },
-    { "bmm_f32_8x8x8_bf_c99_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_8x8x8_bf_c99_ab, NULL },
-    { "bmm_f32_8x8x8_bf_avx2_rows_a1b1", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_bf_avx2_rows_a1b1), NULL },
-    { "bmm_f32_8x8x8_bf_avx2_rows_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_bf_avx2_rows_b0), NULL },
-    { "bmm_f32_8x8x8_bf_avx2_rows_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_bf_avx2_rows_ab), NULL },
-    { "bmm_f32_8x8x8_bf_avx512_rows_a1b1", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_bf_avx512_rows_a1b1), NULL },
-    { "bmm_f32_8x8x8_bf_avx512_rows_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_bf_avx512_rows_b0), NULL },
-    { "bmm_f32_8x8x8_bf_avx512_rows_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_bf_avx512_rows_ab), NULL },
-    { "bmm_f32_8x8x8_bf_avx512_flat_a1b1", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_bf_avx512_flat_a1b1), NULL },
-    { "bmm_f32_8x8x8_bf_avx512_flat_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_bf_avx512_flat_b0), NULL },
-    { "bmm_f32_8x8x8_bf_avx512_flat_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_bf_avx512_flat_ab), NULL },
-    { "bmm_f32_8x8x8_sf_c99_a1b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_8x8x8_sf_c99_a1b0, NULL },
-    { "bmm_f32_8x8x8_sf_c99_a1b1", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_8x8x8_sf_c99_a1b1, NULL },
-    { "bmm_f32_8x8x8_sf_c99_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_8x8x8_sf_c99_b0, NULL },
-    { "bmm_f32_8x8x8_sf_c99_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_8x8x8_sf_c99_ab, NULL },
-    { "bmm_f32_8x8x8_sf_avx2_rows_a1b1", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx2_rows_a1b1), NULL },
-    { "bmm_f32_8x8x8_sf_avx2_rows_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx2_rows_b0), NULL },
-    { "bmm_f32_8x8x8_sf_avx2_rows_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx2_rows_ab), NULL },
-    { "bmm_f32_8x8x8_sf_avx2_rows_pf_a1b1", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx2_rows_pf_a1b1), NULL },
-    { "bmm_f32_8x8x8_sf_avx2_rows_pf_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx2_rows_pf_b0), NULL },
-    { "bmm_f32_8x8x8_sf_avx2_rows_pf_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx2_rows_pf_ab), NULL },
-    { "bmm_f32_8x8x8_sf_avx512_rows_a1b1", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx512_rows_a1b1), NULL },
-    { "bmm_f32_8x8x8_sf_avx512_rows_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx512_rows_b0), NULL },
-    { "bmm_f32_8x8x8_sf_avx512_rows_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx512_rows_ab), NULL },
-    { "bmm_f32_8x8x8_sf_avx512_rows_pf_a1b1", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx512_rows_pf_a1b1), NULL },
-    { "bmm_f32_8x8x8_sf_avx512_rows_pf_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx512_rows_pf_b0), NULL },
-    { "bmm_f32_8x8x8_sf_avx512_rows_pf_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx512_rows_pf_ab), NULL },
+    { "bmm_f32_8x8x8_bf_c99_a1b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_8x8x8_bf_c99_a1b0 },
+    { "bmm_f32_8x8x8_bf_c99_a1b1", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_8x8x8_bf_c99_a1b1 },
+    { "bmm_f32_8x8x8_bf_c99_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_8x8x8_bf_c99_b0 },
+    { "bmm_f32_8x8x8_bf_c99_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_8x8x8_bf_c99_ab },
+    { "bmm_f32_8x8x8_bf_avx2_rows_a1b1", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_bf_avx2_rows_a1b1) },
+    { "bmm_f32_8x8x8_bf_avx2_rows_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_bf_avx2_rows_b0) },
+    { "bmm_f32_8x8x8_bf_avx2_rows_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_bf_avx2_rows_ab) },
+    { "bmm_f32_8x8x8_bf_avx512_rows_a1b1", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_bf_avx512_rows_a1b1) },
+    { "bmm_f32_8x8x8_bf_avx512_rows_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_bf_avx512_rows_b0) },
+    { "bmm_f32_8x8x8_bf_avx512_rows_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_bf_avx512_rows_ab) },
+    { "bmm_f32_8x8x8_bf_avx512_flat_a1b1", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_bf_avx512_flat_a1b1) },
+    { "bmm_f32_8x8x8_bf_avx512_flat_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_bf_avx512_flat_b0) },
+    { "bmm_f32_8x8x8_bf_avx512_flat_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_bf_avx512_flat_ab) },
+    { "bmm_f32_8x8x8_sf_c99_a1b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_8x8x8_sf_c99_a1b0 },
+    { "bmm_f32_8x8x8_sf_c99_a1b1", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_8x8x8_sf_c99_a1b1 },
+    { "bmm_f32_8x8x8_sf_c99_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_8x8x8_sf_c99_b0 },
+    { "bmm_f32_8x8x8_sf_c99_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f32_8x8x8_sf_c99_ab },
+    { "bmm_f32_8x8x8_sf_avx2_rows_a1b1", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx2_rows_a1b1) },
+    { "bmm_f32_8x8x8_sf_avx2_rows_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx2_rows_b0) },
+    { "bmm_f32_8x8x8_sf_avx2_rows_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx2_rows_ab) },
+    { "bmm_f32_8x8x8_sf_avx2_rows_pf_a1b1", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx2_rows_pf_a1b1) },
+    { "bmm_f32_8x8x8_sf_avx2_rows_pf_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx2_rows_pf_b0) },
+    { "bmm_f32_8x8x8_sf_avx2_rows_pf_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx2_rows_pf_ab) },
+    { "bmm_f32_8x8x8_sf_avx512_rows_a1b1", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx512_rows_a1b1) },
+    { "bmm_f32_8x8x8_sf_avx512_rows_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx512_rows_b0) },
+    { "bmm_f32_8x8x8_sf_avx512_rows_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 0, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx512_rows_ab) },
+    { "bmm_f32_8x8x8_sf_avx512_rows_pf_a1b1", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx512_rows_pf_a1b1) },
+    { "bmm_f32_8x8x8_sf_avx512_rows_pf_b0", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx512_rows_pf_b0) },
+    { "bmm_f32_8x8x8_sf_avx512_rows_pf_ab", BMM_F32, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 16, 1, 0, BMM_X86_FN(bmm_f32_8x8x8_sf_avx512_rows_pf_ab) },
 };

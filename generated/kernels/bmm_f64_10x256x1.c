@@ -11,11 +11,11 @@
  * f64 C(10x1) = A*B (alpha = 1, beta = 0: C is not read), A 10x256, B 256x1; layout bf, isa c99, form unroll.
  * Cost per matrix: 5110 flops executed, 5120 loads (A 2560, B 2560, C 0), 10 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_10x256x1_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_10x256x1_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -2617,11 +2617,11 @@ static void bmm_f64_10x256x1_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(10x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 10x256, B 256x1; layout bf, isa c99, form unroll.
  * Cost per matrix: 5120 flops executed, 5130 loads (A 2560, B 2560, C 10), 10 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_10x256x1_bf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_10x256x1_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -5223,12 +5223,12 @@ static void bmm_f64_10x256x1_bf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(10x1) = alpha*A*B (beta = 0: C is not read), A 10x256, B 256x1; layout bf, isa c99, form unroll.
  * Cost per matrix: 5120 flops executed, 5120 loads (A 2560, B 2560, C 0), 10 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_10x256x1_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_10x256x1_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -7830,13 +7830,13 @@ static void bmm_f64_10x256x1_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(10x1) = alpha*A*B + beta*C (beta != 0), A 10x256, B 256x1; layout bf, isa c99, form unroll.
  * Cost per matrix: 5140 flops executed, 5130 loads (A 2560, B 2560, C 10), 10 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_10x256x1_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_10x256x1_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -10439,11 +10439,11 @@ static void bmm_f64_10x256x1_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(10x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 10x256, B 256x1; layout bf, isa avx2, form dot.
  * Cost per matrix: 5120 useful flops in 640 vector arithmetic ops, 10 vector accumulators,
  * 704 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_10x256x1_bf_avx2_dot_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_10x256x1_bf_avx2_dot_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0 = _mm256_loadu_pd(&b[0]);
@@ -11173,12 +11173,12 @@ static BMM_TARGET_AVX2 void bmm_f64_10x256x1_bf_avx2_dot_a1b1(const bmm_f64_args
  * f64 C(10x1) = alpha*A*B (beta = 0: C is not read), A 10x256, B 256x1; layout bf, isa avx2, form dot.
  * Cost per matrix: 5120 useful flops in 640 vector arithmetic ops, 10 vector accumulators,
  * 704 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_10x256x1_bf_avx2_dot_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_10x256x1_bf_avx2_dot_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0 = _mm256_loadu_pd(&b[0]);
@@ -11908,13 +11908,13 @@ static BMM_TARGET_AVX2 void bmm_f64_10x256x1_bf_avx2_dot_b0(const bmm_f64_args *
  * f64 C(10x1) = alpha*A*B + beta*C (beta != 0), A 10x256, B 256x1; layout bf, isa avx2, form dot.
  * Cost per matrix: 5120 useful flops in 640 vector arithmetic ops, 10 vector accumulators,
  * 704 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_10x256x1_bf_avx2_dot_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_10x256x1_bf_avx2_dot_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0 = _mm256_loadu_pd(&b[0]);
@@ -12644,11 +12644,11 @@ static BMM_TARGET_AVX2 void bmm_f64_10x256x1_bf_avx2_dot_ab(const bmm_f64_args *
  * f64 C(10x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 10x256, B 256x1; layout bf, isa avx512, form dot.
  * Cost per matrix: 5120 useful flops in 320 vector arithmetic ops, 10 vector accumulators,
  * 352 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_10x256x1_bf_avx512_dot_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_10x256x1_bf_avx512_dot_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0 = _mm512_loadu_pd(&b[0]);
@@ -13026,12 +13026,12 @@ static BMM_TARGET_AVX512 void bmm_f64_10x256x1_bf_avx512_dot_a1b1(const bmm_f64_
  * f64 C(10x1) = alpha*A*B (beta = 0: C is not read), A 10x256, B 256x1; layout bf, isa avx512, form dot.
  * Cost per matrix: 5120 useful flops in 320 vector arithmetic ops, 10 vector accumulators,
  * 352 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_10x256x1_bf_avx512_dot_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_10x256x1_bf_avx512_dot_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0 = _mm512_loadu_pd(&b[0]);
@@ -13409,13 +13409,13 @@ static BMM_TARGET_AVX512 void bmm_f64_10x256x1_bf_avx512_dot_b0(const bmm_f64_ar
  * f64 C(10x1) = alpha*A*B + beta*C (beta != 0), A 10x256, B 256x1; layout bf, isa avx512, form dot.
  * Cost per matrix: 5120 useful flops in 320 vector arithmetic ops, 10 vector accumulators,
  * 352 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_10x256x1_bf_avx512_dot_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_10x256x1_bf_avx512_dot_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0 = _mm512_loadu_pd(&b[0]);
@@ -13792,11 +13792,11 @@ static BMM_TARGET_AVX512 void bmm_f64_10x256x1_bf_avx512_dot_ab(const bmm_f64_ar
  * f64 C(10x1) = A*B (alpha = 1, beta = 0: C is not read), A 10x256, B 256x1; layout sf, isa c99, form unroll.
  * Cost per matrix: 5110 flops executed, 5120 loads (A 2560, B 2560, C 0), 10 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_10x256x1_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_10x256x1_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -16401,11 +16401,11 @@ static void bmm_f64_10x256x1_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(10x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 10x256, B 256x1; layout sf, isa c99, form unroll.
  * Cost per matrix: 5120 flops executed, 5130 loads (A 2560, B 2560, C 10), 10 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_10x256x1_sf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_10x256x1_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -19010,15 +19010,15 @@ static void bmm_f64_10x256x1_sf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(10x1) = alpha*A*B (beta = 0: C is not read), A 10x256, B 256x1; layout sf, isa c99, form unroll.
  * Cost per matrix: 5120 flops executed, 5120 loads (A 2560, B 2560, C 0), 10 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_10x256x1_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_10x256x1_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -21620,16 +21620,16 @@ static void bmm_f64_10x256x1_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(10x1) = alpha*A*B + beta*C (beta != 0), A 10x256, B 256x1; layout sf, isa c99, form unroll.
  * Cost per matrix: 5140 flops executed, 5130 loads (A 2560, B 2560, C 10), 10 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_10x256x1_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_10x256x1_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -24232,11 +24232,11 @@ static void bmm_f64_10x256x1_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(10x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 10x256, B 256x1; layout sf, isa avx2, form dot.
  * Cost per matrix: 5120 useful flops in 640 vector arithmetic ops, 10 vector accumulators,
  * 960 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_10x256x1_sf_avx2_dot_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_10x256x1_sf_avx2_dot_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -24971,15 +24971,15 @@ static BMM_TARGET_AVX2 void bmm_f64_10x256x1_sf_avx2_dot_a1b1(const bmm_f64_args
  * f64 C(10x1) = alpha*A*B (beta = 0: C is not read), A 10x256, B 256x1; layout sf, isa avx2, form dot.
  * Cost per matrix: 5120 useful flops in 640 vector arithmetic ops, 10 vector accumulators,
  * 960 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_10x256x1_sf_avx2_dot_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_10x256x1_sf_avx2_dot_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     double bcol[256];
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t k = 0; k < 256; ++k) bcol[k] = b[k * sb_row];
@@ -25711,16 +25711,16 @@ static BMM_TARGET_AVX2 void bmm_f64_10x256x1_sf_avx2_dot_b0(const bmm_f64_args *
  * f64 C(10x1) = alpha*A*B + beta*C (beta != 0), A 10x256, B 256x1; layout sf, isa avx2, form dot.
  * Cost per matrix: 5120 useful flops in 640 vector arithmetic ops, 10 vector accumulators,
  * 960 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_10x256x1_sf_avx2_dot_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_10x256x1_sf_avx2_dot_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     double bcol[256];
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t k = 0; k < 256; ++k) bcol[k] = b[k * sb_row];
@@ -26452,11 +26452,11 @@ static BMM_TARGET_AVX2 void bmm_f64_10x256x1_sf_avx2_dot_ab(const bmm_f64_args *
  * f64 C(10x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 10x256, B 256x1; layout sf, isa avx512, form dot.
  * Cost per matrix: 5120 useful flops in 320 vector arithmetic ops, 10 vector accumulators,
  * 608 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_10x256x1_sf_avx512_dot_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_10x256x1_sf_avx512_dot_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -26839,15 +26839,15 @@ static BMM_TARGET_AVX512 void bmm_f64_10x256x1_sf_avx512_dot_a1b1(const bmm_f64_
  * f64 C(10x1) = alpha*A*B (beta = 0: C is not read), A 10x256, B 256x1; layout sf, isa avx512, form dot.
  * Cost per matrix: 5120 useful flops in 320 vector arithmetic ops, 10 vector accumulators,
  * 608 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_10x256x1_sf_avx512_dot_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_10x256x1_sf_avx512_dot_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     double bcol[256];
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t k = 0; k < 256; ++k) bcol[k] = b[k * sb_row];
@@ -27227,16 +27227,16 @@ static BMM_TARGET_AVX512 void bmm_f64_10x256x1_sf_avx512_dot_b0(const bmm_f64_ar
  * f64 C(10x1) = alpha*A*B + beta*C (beta != 0), A 10x256, B 256x1; layout sf, isa avx512, form dot.
  * Cost per matrix: 5120 useful flops in 320 vector arithmetic ops, 10 vector accumulators,
  * 608 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_10x256x1_sf_avx512_dot_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_10x256x1_sf_avx512_dot_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     double bcol[256];
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t k = 0; k < 256; ++k) bcol[k] = b[k * sb_row];
@@ -27612,24 +27612,24 @@ static BMM_TARGET_AVX512 void bmm_f64_10x256x1_sf_avx512_dot_ab(const bmm_f64_ar
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_10x256x1[20] = {
-    { "bmm_f64_10x256x1_bf_c99_a1b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_10x256x1_bf_c99_a1b0 },
-    { "bmm_f64_10x256x1_bf_c99_a1b1", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_10x256x1_bf_c99_a1b1 },
-    { "bmm_f64_10x256x1_bf_c99_b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_10x256x1_bf_c99_b0 },
-    { "bmm_f64_10x256x1_bf_c99_ab", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_10x256x1_bf_c99_ab },
-    { "bmm_f64_10x256x1_bf_avx2_dot_a1b1", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_10x256x1_bf_avx2_dot_a1b1) },
-    { "bmm_f64_10x256x1_bf_avx2_dot_b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_10x256x1_bf_avx2_dot_b0) },
-    { "bmm_f64_10x256x1_bf_avx2_dot_ab", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_10x256x1_bf_avx2_dot_ab) },
-    { "bmm_f64_10x256x1_bf_avx512_dot_a1b1", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_10x256x1_bf_avx512_dot_a1b1) },
-    { "bmm_f64_10x256x1_bf_avx512_dot_b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_10x256x1_bf_avx512_dot_b0) },
-    { "bmm_f64_10x256x1_bf_avx512_dot_ab", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_10x256x1_bf_avx512_dot_ab) },
-    { "bmm_f64_10x256x1_sf_c99_a1b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_10x256x1_sf_c99_a1b0 },
-    { "bmm_f64_10x256x1_sf_c99_a1b1", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_10x256x1_sf_c99_a1b1 },
-    { "bmm_f64_10x256x1_sf_c99_b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_10x256x1_sf_c99_b0 },
-    { "bmm_f64_10x256x1_sf_c99_ab", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_10x256x1_sf_c99_ab },
-    { "bmm_f64_10x256x1_sf_avx2_dot_a1b1", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_10x256x1_sf_avx2_dot_a1b1) },
-    { "bmm_f64_10x256x1_sf_avx2_dot_b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_10x256x1_sf_avx2_dot_b0) },
-    { "bmm_f64_10x256x1_sf_avx2_dot_ab", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_10x256x1_sf_avx2_dot_ab) },
-    { "bmm_f64_10x256x1_sf_avx512_dot_a1b1", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_10x256x1_sf_avx512_dot_a1b1) },
-    { "bmm_f64_10x256x1_sf_avx512_dot_b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_10x256x1_sf_avx512_dot_b0) },
-    { "bmm_f64_10x256x1_sf_avx512_dot_ab", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_10x256x1_sf_avx512_dot_ab) },
+    { "bmm_f64_10x256x1_bf_c99_a1b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_10x256x1_bf_c99_a1b0 },
+    { "bmm_f64_10x256x1_bf_c99_a1b1", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_10x256x1_bf_c99_a1b1 },
+    { "bmm_f64_10x256x1_bf_c99_b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_10x256x1_bf_c99_b0 },
+    { "bmm_f64_10x256x1_bf_c99_ab", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_10x256x1_bf_c99_ab },
+    { "bmm_f64_10x256x1_bf_avx2_dot_a1b1", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_10x256x1_bf_avx2_dot_a1b1) },
+    { "bmm_f64_10x256x1_bf_avx2_dot_b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_10x256x1_bf_avx2_dot_b0) },
+    { "bmm_f64_10x256x1_bf_avx2_dot_ab", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_10x256x1_bf_avx2_dot_ab) },
+    { "bmm_f64_10x256x1_bf_avx512_dot_a1b1", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_10x256x1_bf_avx512_dot_a1b1) },
+    { "bmm_f64_10x256x1_bf_avx512_dot_b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_10x256x1_bf_avx512_dot_b0) },
+    { "bmm_f64_10x256x1_bf_avx512_dot_ab", BMM_F64, 10, 256, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_10x256x1_bf_avx512_dot_ab) },
+    { "bmm_f64_10x256x1_sf_c99_a1b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_10x256x1_sf_c99_a1b0 },
+    { "bmm_f64_10x256x1_sf_c99_a1b1", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_10x256x1_sf_c99_a1b1 },
+    { "bmm_f64_10x256x1_sf_c99_b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_10x256x1_sf_c99_b0 },
+    { "bmm_f64_10x256x1_sf_c99_ab", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_10x256x1_sf_c99_ab },
+    { "bmm_f64_10x256x1_sf_avx2_dot_a1b1", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_10x256x1_sf_avx2_dot_a1b1) },
+    { "bmm_f64_10x256x1_sf_avx2_dot_b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_10x256x1_sf_avx2_dot_b0) },
+    { "bmm_f64_10x256x1_sf_avx2_dot_ab", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_10x256x1_sf_avx2_dot_ab) },
+    { "bmm_f64_10x256x1_sf_avx512_dot_a1b1", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_10x256x1_sf_avx512_dot_a1b1) },
+    { "bmm_f64_10x256x1_sf_avx512_dot_b0", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_10x256x1_sf_avx512_dot_b0) },
+    { "bmm_f64_10x256x1_sf_avx512_dot_ab", BMM_F64, 10, 256, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_10x256x1_sf_avx512_dot_ab) },
 };

@@ -11,11 +11,11 @@
  * f64 C(13x13) = A*B (alpha = 1, beta = 0: C is not read), A 13x13, B 13x13; layout bf, isa c99, form unroll.
  * Cost per matrix: 4225 flops executed, 4394 loads (A 2197, B 2197, C 0), 169 stores,
  * 13 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_13x13x13_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_13x13x13_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -2419,11 +2419,11 @@ static void bmm_f64_13x13x13_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout bf, isa c99, form unroll.
  * Cost per matrix: 4394 flops executed, 4563 loads (A 2197, B 2197, C 169), 169 stores,
  * 13 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_13x13x13_bf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_13x13x13_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -4827,12 +4827,12 @@ static void bmm_f64_13x13x13_bf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout bf, isa c99, form unroll.
  * Cost per matrix: 4394 flops executed, 4394 loads (A 2197, B 2197, C 0), 169 stores,
  * 13 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_13x13x13_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_13x13x13_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -7236,13 +7236,13 @@ static void bmm_f64_13x13x13_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout bf, isa c99, form unroll.
  * Cost per matrix: 4732 flops executed, 4563 loads (A 2197, B 2197, C 169), 169 stores,
  * 13 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_13x13x13_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_13x13x13_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -9647,11 +9647,11 @@ static void bmm_f64_13x13x13_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout bf, isa avx2, form rows.
  * Cost per matrix: 4394 useful flops in 728 vector arithmetic ops, 12 vector accumulators,
  * 546 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const __m256i mask1 = _mm256_setr_epi64x(-1, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -10900,12 +10900,12 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_a1b1(const bmm_f64_arg
  * f64 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout bf, isa avx2, form rows.
  * Cost per matrix: 4394 useful flops in 728 vector arithmetic ops, 12 vector accumulators,
  * 494 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask1 = _mm256_setr_epi64x(-1, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -12155,13 +12155,13 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_b0(const bmm_f64_args 
  * f64 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout bf, isa avx2, form rows.
  * Cost per matrix: 4394 useful flops in 780 vector arithmetic ops, 12 vector accumulators,
  * 546 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask1 = _mm256_setr_epi64x(-1, 0, 0, 0);
@@ -13412,11 +13412,11 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_ab(const bmm_f64_args 
  * f64 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout bf, isa avx512, form rows.
  * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 24 vector accumulators,
  * 247 vector loads, 26 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_avx512_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const __mmask8 mask5 = (__mmask8)0x1F;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -14020,12 +14020,12 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_avx512_rows_a1b1(const bmm_f64
  * f64 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout bf, isa avx512, form rows.
  * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 24 vector accumulators,
  * 221 vector loads, 26 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask5 = (__mmask8)0x1F;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -14630,13 +14630,13 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_avx512_rows_b0(const bmm_f64_a
  * f64 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout bf, isa avx512, form rows.
  * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 24 vector accumulators,
  * 247 vector loads, 26 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask5 = (__mmask8)0x1F;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -15241,11 +15241,11 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_avx512_rows_ab(const bmm_f64_a
  * f64 C(13x13) = A*B (alpha = 1, beta = 0: C is not read), A 13x13, B 13x13; layout sf, isa c99, form unroll.
  * Cost per matrix: 4225 flops executed, 4394 loads (A 2197, B 2197, C 0), 169 stores,
  * 13 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_13x13x13_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_13x13x13_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -17652,11 +17652,11 @@ static void bmm_f64_13x13x13_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout sf, isa c99, form unroll.
  * Cost per matrix: 4394 flops executed, 4563 loads (A 2197, B 2197, C 169), 169 stores,
  * 13 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_13x13x13_sf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_13x13x13_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -20063,15 +20063,15 @@ static void bmm_f64_13x13x13_sf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout sf, isa c99, form unroll.
  * Cost per matrix: 4394 flops executed, 4394 loads (A 2197, B 2197, C 0), 169 stores,
  * 13 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_13x13x13_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_13x13x13_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -22475,16 +22475,16 @@ static void bmm_f64_13x13x13_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa c99, form unroll.
  * Cost per matrix: 4732 flops executed, 4563 loads (A 2197, B 2197, C 169), 169 stores,
  * 13 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_13x13x13_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_13x13x13_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -24889,11 +24889,11 @@ static void bmm_f64_13x13x13_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout sf, isa avx2, form rows.
  * Cost per matrix: 4394 useful flops in 728 vector arithmetic ops, 12 vector accumulators,
  * 546 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -26145,15 +26145,15 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_a1b1(const bmm_f64_arg
  * f64 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout sf, isa avx2, form rows.
  * Cost per matrix: 4394 useful flops in 728 vector arithmetic ops, 12 vector accumulators,
  * 494 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask1 = _mm256_setr_epi64x(-1, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -27403,16 +27403,16 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_b0(const bmm_f64_args 
  * f64 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa avx2, form rows.
  * Cost per matrix: 4394 useful flops in 780 vector arithmetic ops, 12 vector accumulators,
  * 546 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask1 = _mm256_setr_epi64x(-1, 0, 0, 0);
@@ -28663,11 +28663,11 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_ab(const bmm_f64_args 
  * f64 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 4394 useful flops in 728 vector arithmetic ops, 12 vector accumulators,
  * 546 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -30039,15 +30039,15 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_f64_
  * f64 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 4394 useful flops in 728 vector arithmetic ops, 12 vector accumulators,
  * 494 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask1 = _mm256_setr_epi64x(-1, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -31417,16 +31417,16 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_b0(const bmm_f64_ar
  * f64 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 4394 useful flops in 780 vector arithmetic ops, 12 vector accumulators,
  * 546 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask1 = _mm256_setr_epi64x(-1, 0, 0, 0);
@@ -32797,11 +32797,11 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_f64_ar
  * f64 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout sf, isa avx512, form rows.
  * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 24 vector accumulators,
  * 247 vector loads, 26 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -33408,15 +33408,15 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_a1b1(const bmm_f64
  * f64 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout sf, isa avx512, form rows.
  * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 24 vector accumulators,
  * 221 vector loads, 26 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask5 = (__mmask8)0x1F;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -34021,16 +34021,16 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_b0(const bmm_f64_a
  * f64 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa avx512, form rows.
  * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 24 vector accumulators,
  * 247 vector loads, 26 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask5 = (__mmask8)0x1F;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -34636,11 +34636,11 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_ab(const bmm_f64_a
  * f64 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 24 vector accumulators,
  * 247 vector loads, 26 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -35367,15 +35367,15 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
  * f64 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 24 vector accumulators,
  * 221 vector loads, 26 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask5 = (__mmask8)0x1F;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -36100,16 +36100,16 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_b0(const bmm_f6
  * f64 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 24 vector accumulators,
  * 247 vector loads, 26 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask5 = (__mmask8)0x1F;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -36831,30 +36831,30 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_ab(const bmm_f6
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_13x13x13[26] = {
-    { "bmm_f64_13x13x13_bf_c99_a1b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_13x13x13_bf_c99_a1b0 },
-    { "bmm_f64_13x13x13_bf_c99_a1b1", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_13x13x13_bf_c99_a1b1 },
-    { "bmm_f64_13x13x13_bf_c99_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_13x13x13_bf_c99_b0 },
-    { "bmm_f64_13x13x13_bf_c99_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_13x13x13_bf_c99_ab },
-    { "bmm_f64_13x13x13_bf_avx2_rows_a1b1", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_bf_avx2_rows_a1b1) },
-    { "bmm_f64_13x13x13_bf_avx2_rows_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_bf_avx2_rows_b0) },
-    { "bmm_f64_13x13x13_bf_avx2_rows_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_bf_avx2_rows_ab) },
-    { "bmm_f64_13x13x13_bf_avx512_rows_a1b1", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_bf_avx512_rows_a1b1) },
-    { "bmm_f64_13x13x13_bf_avx512_rows_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_bf_avx512_rows_b0) },
-    { "bmm_f64_13x13x13_bf_avx512_rows_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_bf_avx512_rows_ab) },
-    { "bmm_f64_13x13x13_sf_c99_a1b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_13x13x13_sf_c99_a1b0 },
-    { "bmm_f64_13x13x13_sf_c99_a1b1", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_13x13x13_sf_c99_a1b1 },
-    { "bmm_f64_13x13x13_sf_c99_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_13x13x13_sf_c99_b0 },
-    { "bmm_f64_13x13x13_sf_c99_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_13x13x13_sf_c99_ab },
-    { "bmm_f64_13x13x13_sf_avx2_rows_a1b1", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_sf_avx2_rows_a1b1) },
-    { "bmm_f64_13x13x13_sf_avx2_rows_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_sf_avx2_rows_b0) },
-    { "bmm_f64_13x13x13_sf_avx2_rows_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_sf_avx2_rows_ab) },
-    { "bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1) },
-    { "bmm_f64_13x13x13_sf_avx2_rows_pf_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_sf_avx2_rows_pf_b0) },
-    { "bmm_f64_13x13x13_sf_avx2_rows_pf_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_sf_avx2_rows_pf_ab) },
-    { "bmm_f64_13x13x13_sf_avx512_rows_a1b1", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_sf_avx512_rows_a1b1) },
-    { "bmm_f64_13x13x13_sf_avx512_rows_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_sf_avx512_rows_b0) },
-    { "bmm_f64_13x13x13_sf_avx512_rows_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_sf_avx512_rows_ab) },
-    { "bmm_f64_13x13x13_sf_avx512_rows_pf_a1b1", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_sf_avx512_rows_pf_a1b1) },
-    { "bmm_f64_13x13x13_sf_avx512_rows_pf_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_sf_avx512_rows_pf_b0) },
-    { "bmm_f64_13x13x13_sf_avx512_rows_pf_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_13x13x13_sf_avx512_rows_pf_ab) },
+    { "bmm_f64_13x13x13_bf_c99_a1b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_13x13x13_bf_c99_a1b0 },
+    { "bmm_f64_13x13x13_bf_c99_a1b1", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_13x13x13_bf_c99_a1b1 },
+    { "bmm_f64_13x13x13_bf_c99_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_13x13x13_bf_c99_b0 },
+    { "bmm_f64_13x13x13_bf_c99_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_13x13x13_bf_c99_ab },
+    { "bmm_f64_13x13x13_bf_avx2_rows_a1b1", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_13x13x13_bf_avx2_rows_a1b1) },
+    { "bmm_f64_13x13x13_bf_avx2_rows_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_13x13x13_bf_avx2_rows_b0) },
+    { "bmm_f64_13x13x13_bf_avx2_rows_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_13x13x13_bf_avx2_rows_ab) },
+    { "bmm_f64_13x13x13_bf_avx512_rows_a1b1", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_13x13x13_bf_avx512_rows_a1b1) },
+    { "bmm_f64_13x13x13_bf_avx512_rows_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_13x13x13_bf_avx512_rows_b0) },
+    { "bmm_f64_13x13x13_bf_avx512_rows_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_13x13x13_bf_avx512_rows_ab) },
+    { "bmm_f64_13x13x13_sf_c99_a1b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_13x13x13_sf_c99_a1b0 },
+    { "bmm_f64_13x13x13_sf_c99_a1b1", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_13x13x13_sf_c99_a1b1 },
+    { "bmm_f64_13x13x13_sf_c99_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_13x13x13_sf_c99_b0 },
+    { "bmm_f64_13x13x13_sf_c99_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_13x13x13_sf_c99_ab },
+    { "bmm_f64_13x13x13_sf_avx2_rows_a1b1", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_13x13x13_sf_avx2_rows_a1b1) },
+    { "bmm_f64_13x13x13_sf_avx2_rows_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_13x13x13_sf_avx2_rows_b0) },
+    { "bmm_f64_13x13x13_sf_avx2_rows_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_13x13x13_sf_avx2_rows_ab) },
+    { "bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1) },
+    { "bmm_f64_13x13x13_sf_avx2_rows_pf_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_13x13x13_sf_avx2_rows_pf_b0) },
+    { "bmm_f64_13x13x13_sf_avx2_rows_pf_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_13x13x13_sf_avx2_rows_pf_ab) },
+    { "bmm_f64_13x13x13_sf_avx512_rows_a1b1", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_13x13x13_sf_avx512_rows_a1b1) },
+    { "bmm_f64_13x13x13_sf_avx512_rows_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_13x13x13_sf_avx512_rows_b0) },
+    { "bmm_f64_13x13x13_sf_avx512_rows_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_13x13x13_sf_avx512_rows_ab) },
+    { "bmm_f64_13x13x13_sf_avx512_rows_pf_a1b1", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_13x13x13_sf_avx512_rows_pf_a1b1) },
+    { "bmm_f64_13x13x13_sf_avx512_rows_pf_b0", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_13x13x13_sf_avx512_rows_pf_b0) },
+    { "bmm_f64_13x13x13_sf_avx512_rows_pf_ab", BMM_F64, 13, 13, 13, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_13x13x13_sf_avx512_rows_pf_ab) },
 };

@@ -11,11 +11,11 @@
  * f64 C(16x16) = A*B (alpha = 1, beta = 0: C is not read), A 16x16, B 16x16; layout bf, isa c99, form unroll.
  * Cost per matrix: 7936 flops executed, 8192 loads (A 4096, B 4096, C 0), 256 stores,
  * 16 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_16x16x16_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_16x16x16_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -4411,11 +4411,11 @@ static void bmm_f64_16x16x16_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout bf, isa c99, form unroll.
  * Cost per matrix: 8192 flops executed, 8448 loads (A 4096, B 4096, C 256), 256 stores,
  * 16 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_16x16x16_bf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_16x16x16_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -8811,12 +8811,12 @@ static void bmm_f64_16x16x16_bf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout bf, isa c99, form unroll.
  * Cost per matrix: 8192 flops executed, 8192 loads (A 4096, B 4096, C 0), 256 stores,
  * 16 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_16x16x16_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_16x16x16_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -13212,13 +13212,13 @@ static void bmm_f64_16x16x16_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout bf, isa c99, form unroll.
  * Cost per matrix: 8704 flops executed, 8448 loads (A 4096, B 4096, C 256), 256 stores,
  * 16 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_16x16x16_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_16x16x16_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -17615,11 +17615,11 @@ static void bmm_f64_16x16x16_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout bf, isa avx2, form rows.
  * Cost per matrix: 8192 useful flops in 1088 vector arithmetic ops, 12 vector accumulators,
  * 768 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -19437,12 +19437,12 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_a1b1(const bmm_f64_arg
  * f64 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout bf, isa avx2, form rows.
  * Cost per matrix: 8192 useful flops in 1088 vector arithmetic ops, 12 vector accumulators,
  * 704 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -21261,13 +21261,13 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_b0(const bmm_f64_args 
  * f64 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout bf, isa avx2, form rows.
  * Cost per matrix: 8192 useful flops in 1152 vector arithmetic ops, 12 vector accumulators,
  * 768 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -23087,11 +23087,11 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_ab(const bmm_f64_args 
  * f64 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout bf, isa avx512, form rows.
  * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 24 vector accumulators,
  * 352 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_avx512_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -23973,12 +23973,12 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_avx512_rows_a1b1(const bmm_f64
  * f64 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout bf, isa avx512, form rows.
  * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 24 vector accumulators,
  * 320 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -24861,13 +24861,13 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_avx512_rows_b0(const bmm_f64_a
  * f64 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout bf, isa avx512, form rows.
  * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 24 vector accumulators,
  * 352 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -25750,11 +25750,11 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_avx512_rows_ab(const bmm_f64_a
  * f64 C(16x16) = A*B (alpha = 1, beta = 0: C is not read), A 16x16, B 16x16; layout sf, isa c99, form unroll.
  * Cost per matrix: 7936 flops executed, 8192 loads (A 4096, B 4096, C 0), 256 stores,
  * 16 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_16x16x16_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_16x16x16_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -30153,11 +30153,11 @@ static void bmm_f64_16x16x16_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout sf, isa c99, form unroll.
  * Cost per matrix: 8192 flops executed, 8448 loads (A 4096, B 4096, C 256), 256 stores,
  * 16 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_16x16x16_sf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_16x16x16_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -34556,15 +34556,15 @@ static void bmm_f64_16x16x16_sf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout sf, isa c99, form unroll.
  * Cost per matrix: 8192 flops executed, 8192 loads (A 4096, B 4096, C 0), 256 stores,
  * 16 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_16x16x16_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_16x16x16_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -38960,16 +38960,16 @@ static void bmm_f64_16x16x16_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa c99, form unroll.
  * Cost per matrix: 8704 flops executed, 8448 loads (A 4096, B 4096, C 256), 256 stores,
  * 16 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_16x16x16_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_16x16x16_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -43366,11 +43366,11 @@ static void bmm_f64_16x16x16_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout sf, isa avx2, form rows.
  * Cost per matrix: 8192 useful flops in 1088 vector arithmetic ops, 12 vector accumulators,
  * 768 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -45191,15 +45191,15 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_a1b1(const bmm_f64_arg
  * f64 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout sf, isa avx2, form rows.
  * Cost per matrix: 8192 useful flops in 1088 vector arithmetic ops, 12 vector accumulators,
  * 704 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -47018,16 +47018,16 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_b0(const bmm_f64_args 
  * f64 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa avx2, form rows.
  * Cost per matrix: 8192 useful flops in 1152 vector arithmetic ops, 12 vector accumulators,
  * 768 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -48847,11 +48847,11 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_ab(const bmm_f64_args 
  * f64 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 8192 useful flops in 1088 vector arithmetic ops, 12 vector accumulators,
  * 768 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -50819,15 +50819,15 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_f64_
  * f64 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 8192 useful flops in 1088 vector arithmetic ops, 12 vector accumulators,
  * 704 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -52793,16 +52793,16 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_b0(const bmm_f64_ar
  * f64 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 8192 useful flops in 1152 vector arithmetic ops, 12 vector accumulators,
  * 768 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -54769,11 +54769,11 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_f64_ar
  * f64 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout sf, isa avx512, form rows.
  * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 24 vector accumulators,
  * 352 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -55658,15 +55658,15 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_a1b1(const bmm_f64
  * f64 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout sf, isa avx512, form rows.
  * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 24 vector accumulators,
  * 320 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -56549,16 +56549,16 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_b0(const bmm_f64_a
  * f64 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa avx512, form rows.
  * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 24 vector accumulators,
  * 352 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -57442,11 +57442,11 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_ab(const bmm_f64_a
  * f64 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 24 vector accumulators,
  * 352 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -58478,15 +58478,15 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
  * f64 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 24 vector accumulators,
  * 320 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -59516,16 +59516,16 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_b0(const bmm_f6
  * f64 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 24 vector accumulators,
  * 352 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -60552,30 +60552,30 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_f6
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_16x16x16[26] = {
-    { "bmm_f64_16x16x16_bf_c99_a1b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_16x16x16_bf_c99_a1b0 },
-    { "bmm_f64_16x16x16_bf_c99_a1b1", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_16x16x16_bf_c99_a1b1 },
-    { "bmm_f64_16x16x16_bf_c99_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_16x16x16_bf_c99_b0 },
-    { "bmm_f64_16x16x16_bf_c99_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_16x16x16_bf_c99_ab },
-    { "bmm_f64_16x16x16_bf_avx2_rows_a1b1", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_bf_avx2_rows_a1b1) },
-    { "bmm_f64_16x16x16_bf_avx2_rows_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_bf_avx2_rows_b0) },
-    { "bmm_f64_16x16x16_bf_avx2_rows_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_bf_avx2_rows_ab) },
-    { "bmm_f64_16x16x16_bf_avx512_rows_a1b1", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_bf_avx512_rows_a1b1) },
-    { "bmm_f64_16x16x16_bf_avx512_rows_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_bf_avx512_rows_b0) },
-    { "bmm_f64_16x16x16_bf_avx512_rows_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_bf_avx512_rows_ab) },
-    { "bmm_f64_16x16x16_sf_c99_a1b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_16x16x16_sf_c99_a1b0 },
-    { "bmm_f64_16x16x16_sf_c99_a1b1", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_16x16x16_sf_c99_a1b1 },
-    { "bmm_f64_16x16x16_sf_c99_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_16x16x16_sf_c99_b0 },
-    { "bmm_f64_16x16x16_sf_c99_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_16x16x16_sf_c99_ab },
-    { "bmm_f64_16x16x16_sf_avx2_rows_a1b1", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_sf_avx2_rows_a1b1) },
-    { "bmm_f64_16x16x16_sf_avx2_rows_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_sf_avx2_rows_b0) },
-    { "bmm_f64_16x16x16_sf_avx2_rows_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_sf_avx2_rows_ab) },
-    { "bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1) },
-    { "bmm_f64_16x16x16_sf_avx2_rows_pf_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_sf_avx2_rows_pf_b0) },
-    { "bmm_f64_16x16x16_sf_avx2_rows_pf_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_sf_avx2_rows_pf_ab) },
-    { "bmm_f64_16x16x16_sf_avx512_rows_a1b1", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_sf_avx512_rows_a1b1) },
-    { "bmm_f64_16x16x16_sf_avx512_rows_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_sf_avx512_rows_b0) },
-    { "bmm_f64_16x16x16_sf_avx512_rows_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_sf_avx512_rows_ab) },
-    { "bmm_f64_16x16x16_sf_avx512_rows_pf_a1b1", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_sf_avx512_rows_pf_a1b1) },
-    { "bmm_f64_16x16x16_sf_avx512_rows_pf_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_sf_avx512_rows_pf_b0) },
-    { "bmm_f64_16x16x16_sf_avx512_rows_pf_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_16x16x16_sf_avx512_rows_pf_ab) },
+    { "bmm_f64_16x16x16_bf_c99_a1b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_16x16x16_bf_c99_a1b0 },
+    { "bmm_f64_16x16x16_bf_c99_a1b1", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_16x16x16_bf_c99_a1b1 },
+    { "bmm_f64_16x16x16_bf_c99_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_16x16x16_bf_c99_b0 },
+    { "bmm_f64_16x16x16_bf_c99_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_16x16x16_bf_c99_ab },
+    { "bmm_f64_16x16x16_bf_avx2_rows_a1b1", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_16x16x16_bf_avx2_rows_a1b1) },
+    { "bmm_f64_16x16x16_bf_avx2_rows_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_16x16x16_bf_avx2_rows_b0) },
+    { "bmm_f64_16x16x16_bf_avx2_rows_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_16x16x16_bf_avx2_rows_ab) },
+    { "bmm_f64_16x16x16_bf_avx512_rows_a1b1", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_16x16x16_bf_avx512_rows_a1b1) },
+    { "bmm_f64_16x16x16_bf_avx512_rows_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_16x16x16_bf_avx512_rows_b0) },
+    { "bmm_f64_16x16x16_bf_avx512_rows_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_16x16x16_bf_avx512_rows_ab) },
+    { "bmm_f64_16x16x16_sf_c99_a1b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_16x16x16_sf_c99_a1b0 },
+    { "bmm_f64_16x16x16_sf_c99_a1b1", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_16x16x16_sf_c99_a1b1 },
+    { "bmm_f64_16x16x16_sf_c99_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_16x16x16_sf_c99_b0 },
+    { "bmm_f64_16x16x16_sf_c99_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_16x16x16_sf_c99_ab },
+    { "bmm_f64_16x16x16_sf_avx2_rows_a1b1", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_16x16x16_sf_avx2_rows_a1b1) },
+    { "bmm_f64_16x16x16_sf_avx2_rows_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_16x16x16_sf_avx2_rows_b0) },
+    { "bmm_f64_16x16x16_sf_avx2_rows_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_16x16x16_sf_avx2_rows_ab) },
+    { "bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1) },
+    { "bmm_f64_16x16x16_sf_avx2_rows_pf_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_16x16x16_sf_avx2_rows_pf_b0) },
+    { "bmm_f64_16x16x16_sf_avx2_rows_pf_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_16x16x16_sf_avx2_rows_pf_ab) },
+    { "bmm_f64_16x16x16_sf_avx512_rows_a1b1", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_16x16x16_sf_avx512_rows_a1b1) },
+    { "bmm_f64_16x16x16_sf_avx512_rows_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_16x16x16_sf_avx512_rows_b0) },
+    { "bmm_f64_16x16x16_sf_avx512_rows_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_16x16x16_sf_avx512_rows_ab) },
+    { "bmm_f64_16x16x16_sf_avx512_rows_pf_a1b1", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_16x16x16_sf_avx512_rows_pf_a1b1) },
+    { "bmm_f64_16x16x16_sf_avx512_rows_pf_b0", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_16x16x16_sf_avx512_rows_pf_b0) },
+    { "bmm_f64_16x16x16_sf_avx512_rows_pf_ab", BMM_F64, 16, 16, 16, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_16x16x16_sf_avx512_rows_pf_ab) },
 };

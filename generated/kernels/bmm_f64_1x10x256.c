@@ -11,11 +11,11 @@
  * f64 C(1x256) = A*B (alpha = 1, beta = 0: C is not read), A 1x10, B 10x256; layout bf, isa c99, form unroll.
  * Cost per matrix: 4864 flops executed, 5120 loads (A 2560, B 2560, C 0), 256 stores,
  * 256 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_1x10x256_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_1x10x256_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -2845,11 +2845,11 @@ static void bmm_f64_1x10x256_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(1x256) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x10, B 10x256; layout bf, isa c99, form unroll.
  * Cost per matrix: 5120 flops executed, 5376 loads (A 2560, B 2560, C 256), 256 stores,
  * 256 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_1x10x256_bf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_1x10x256_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -5679,12 +5679,12 @@ static void bmm_f64_1x10x256_bf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout bf, isa c99, form unroll.
  * Cost per matrix: 5120 flops executed, 5120 loads (A 2560, B 2560, C 0), 256 stores,
  * 256 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_1x10x256_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_1x10x256_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -8514,13 +8514,13 @@ static void bmm_f64_1x10x256_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout bf, isa c99, form unroll.
  * Cost per matrix: 5632 flops executed, 5376 loads (A 2560, B 2560, C 256), 256 stores,
  * 256 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_1x10x256_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_1x10x256_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -11351,11 +11351,11 @@ static void bmm_f64_1x10x256_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(1x256) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x10, B 10x256; layout bf, isa avx2, form rows.
  * Cost per matrix: 5120 useful flops in 704 vector arithmetic ops, 2 vector accumulators,
  * 1024 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -13097,12 +13097,12 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_f64_arg
  * f64 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout bf, isa avx2, form rows.
  * Cost per matrix: 5120 useful flops in 704 vector arithmetic ops, 2 vector accumulators,
  * 960 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -14845,13 +14845,13 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_b0(const bmm_f64_args 
  * f64 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout bf, isa avx2, form rows.
  * Cost per matrix: 5120 useful flops in 768 vector arithmetic ops, 2 vector accumulators,
  * 1024 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -16595,11 +16595,11 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_f64_args 
  * f64 C(1x256) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x10, B 10x256; layout bf, isa avx512, form rows.
  * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 4 vector accumulators,
  * 432 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -17381,12 +17381,12 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_a1b1(const bmm_f64
  * f64 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout bf, isa avx512, form rows.
  * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 4 vector accumulators,
  * 400 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -18169,13 +18169,13 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_b0(const bmm_f64_a
  * f64 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout bf, isa avx512, form rows.
  * Cost per matrix: 5120 useful flops in 384 vector arithmetic ops, 4 vector accumulators,
  * 432 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -18958,11 +18958,11 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_f64_a
  * f64 C(1x256) = A*B (alpha = 1, beta = 0: C is not read), A 1x10, B 10x256; layout sf, isa c99, form unroll.
  * Cost per matrix: 4864 flops executed, 5120 loads (A 2560, B 2560, C 0), 256 stores,
  * 256 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_1x10x256_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_1x10x256_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -21793,11 +21793,11 @@ static void bmm_f64_1x10x256_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(1x256) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x10, B 10x256; layout sf, isa c99, form unroll.
  * Cost per matrix: 5120 flops executed, 5376 loads (A 2560, B 2560, C 256), 256 stores,
  * 256 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_1x10x256_sf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_1x10x256_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -24628,13 +24628,13 @@ static void bmm_f64_1x10x256_sf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout sf, isa c99, form unroll.
  * Cost per matrix: 5120 flops executed, 5120 loads (A 2560, B 2560, C 0), 256 stores,
  * 256 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_1x10x256_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_1x10x256_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -27464,14 +27464,14 @@ static void bmm_f64_1x10x256_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout sf, isa c99, form unroll.
  * Cost per matrix: 5632 flops executed, 5376 loads (A 2560, B 2560, C 256), 256 stores,
  * 256 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_1x10x256_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_1x10x256_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -30302,11 +30302,11 @@ static void bmm_f64_1x10x256_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(1x256) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x10, B 10x256; layout sf, isa avx2, form rows.
  * Cost per matrix: 5120 useful flops in 704 vector arithmetic ops, 2 vector accumulators,
  * 1024 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -32049,13 +32049,13 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_f64_arg
  * f64 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout sf, isa avx2, form rows.
  * Cost per matrix: 5120 useful flops in 704 vector arithmetic ops, 2 vector accumulators,
  * 960 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -33798,14 +33798,14 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_b0(const bmm_f64_args 
  * f64 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout sf, isa avx2, form rows.
  * Cost per matrix: 5120 useful flops in 768 vector arithmetic ops, 2 vector accumulators,
  * 1024 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -35549,11 +35549,11 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_f64_args 
  * f64 C(1x256) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x10, B 10x256; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 5120 useful flops in 704 vector arithmetic ops, 2 vector accumulators,
  * 1024 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -37667,15 +37667,15 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_f64_
  * f64 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 5120 useful flops in 704 vector arithmetic ops, 2 vector accumulators,
  * 960 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -39787,16 +39787,16 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_b0(const bmm_f64_ar
  * f64 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 5120 useful flops in 768 vector arithmetic ops, 2 vector accumulators,
  * 1024 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -41909,11 +41909,11 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_f64_ar
  * f64 C(1x256) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x10, B 10x256; layout sf, isa avx512, form rows.
  * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 4 vector accumulators,
  * 432 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -42696,13 +42696,13 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_a1b1(const bmm_f64
  * f64 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout sf, isa avx512, form rows.
  * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 4 vector accumulators,
  * 400 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -43485,14 +43485,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_b0(const bmm_f64_a
  * f64 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout sf, isa avx512, form rows.
  * Cost per matrix: 5120 useful flops in 384 vector arithmetic ops, 4 vector accumulators,
  * 432 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -44276,11 +44276,11 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_f64_a
  * f64 C(1x256) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x10, B 10x256; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 4 vector accumulators,
  * 432 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -45434,15 +45434,15 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_a1b1(const bmm_
  * f64 C(1x256) = alpha*A*B (beta = 0: C is not read), A 1x10, B 10x256; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 4 vector accumulators,
  * 400 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -46594,16 +46594,16 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_b0(const bmm_f6
  * f64 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 5120 useful flops in 384 vector arithmetic ops, 4 vector accumulators,
  * 432 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -47752,30 +47752,30 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_f6
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_1x10x256[26] = {
-    { "bmm_f64_1x10x256_bf_c99_a1b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_1x10x256_bf_c99_a1b0 },
-    { "bmm_f64_1x10x256_bf_c99_a1b1", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_1x10x256_bf_c99_a1b1 },
-    { "bmm_f64_1x10x256_bf_c99_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_1x10x256_bf_c99_b0 },
-    { "bmm_f64_1x10x256_bf_c99_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_1x10x256_bf_c99_ab },
-    { "bmm_f64_1x10x256_bf_avx2_rows_a1b1", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_bf_avx2_rows_a1b1) },
-    { "bmm_f64_1x10x256_bf_avx2_rows_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_bf_avx2_rows_b0) },
-    { "bmm_f64_1x10x256_bf_avx2_rows_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_bf_avx2_rows_ab) },
-    { "bmm_f64_1x10x256_bf_avx512_rows_a1b1", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_bf_avx512_rows_a1b1) },
-    { "bmm_f64_1x10x256_bf_avx512_rows_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_bf_avx512_rows_b0) },
-    { "bmm_f64_1x10x256_bf_avx512_rows_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_bf_avx512_rows_ab) },
-    { "bmm_f64_1x10x256_sf_c99_a1b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_1x10x256_sf_c99_a1b0 },
-    { "bmm_f64_1x10x256_sf_c99_a1b1", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_1x10x256_sf_c99_a1b1 },
-    { "bmm_f64_1x10x256_sf_c99_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_1x10x256_sf_c99_b0 },
-    { "bmm_f64_1x10x256_sf_c99_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_1x10x256_sf_c99_ab },
-    { "bmm_f64_1x10x256_sf_avx2_rows_a1b1", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_sf_avx2_rows_a1b1) },
-    { "bmm_f64_1x10x256_sf_avx2_rows_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_sf_avx2_rows_b0) },
-    { "bmm_f64_1x10x256_sf_avx2_rows_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_sf_avx2_rows_ab) },
-    { "bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1) },
-    { "bmm_f64_1x10x256_sf_avx2_rows_pf_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_sf_avx2_rows_pf_b0) },
-    { "bmm_f64_1x10x256_sf_avx2_rows_pf_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_sf_avx2_rows_pf_ab) },
-    { "bmm_f64_1x10x256_sf_avx512_rows_a1b1", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_sf_avx512_rows_a1b1) },
-    { "bmm_f64_1x10x256_sf_avx512_rows_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_sf_avx512_rows_b0) },
-    { "bmm_f64_1x10x256_sf_avx512_rows_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_sf_avx512_rows_ab) },
-    { "bmm_f64_1x10x256_sf_avx512_rows_pf_a1b1", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_sf_avx512_rows_pf_a1b1) },
-    { "bmm_f64_1x10x256_sf_avx512_rows_pf_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_sf_avx512_rows_pf_b0) },
-    { "bmm_f64_1x10x256_sf_avx512_rows_pf_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x10x256_sf_avx512_rows_pf_ab) },
+    { "bmm_f64_1x10x256_bf_c99_a1b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_1x10x256_bf_c99_a1b0 },
+    { "bmm_f64_1x10x256_bf_c99_a1b1", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_1x10x256_bf_c99_a1b1 },
+    { "bmm_f64_1x10x256_bf_c99_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_1x10x256_bf_c99_b0 },
+    { "bmm_f64_1x10x256_bf_c99_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_1x10x256_bf_c99_ab },
+    { "bmm_f64_1x10x256_bf_avx2_rows_a1b1", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_1x10x256_bf_avx2_rows_a1b1) },
+    { "bmm_f64_1x10x256_bf_avx2_rows_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_1x10x256_bf_avx2_rows_b0) },
+    { "bmm_f64_1x10x256_bf_avx2_rows_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_1x10x256_bf_avx2_rows_ab) },
+    { "bmm_f64_1x10x256_bf_avx512_rows_a1b1", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_1x10x256_bf_avx512_rows_a1b1) },
+    { "bmm_f64_1x10x256_bf_avx512_rows_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_1x10x256_bf_avx512_rows_b0) },
+    { "bmm_f64_1x10x256_bf_avx512_rows_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_1x10x256_bf_avx512_rows_ab) },
+    { "bmm_f64_1x10x256_sf_c99_a1b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_1x10x256_sf_c99_a1b0 },
+    { "bmm_f64_1x10x256_sf_c99_a1b1", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_1x10x256_sf_c99_a1b1 },
+    { "bmm_f64_1x10x256_sf_c99_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_1x10x256_sf_c99_b0 },
+    { "bmm_f64_1x10x256_sf_c99_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_1x10x256_sf_c99_ab },
+    { "bmm_f64_1x10x256_sf_avx2_rows_a1b1", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_1x10x256_sf_avx2_rows_a1b1) },
+    { "bmm_f64_1x10x256_sf_avx2_rows_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_1x10x256_sf_avx2_rows_b0) },
+    { "bmm_f64_1x10x256_sf_avx2_rows_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_1x10x256_sf_avx2_rows_ab) },
+    { "bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1) },
+    { "bmm_f64_1x10x256_sf_avx2_rows_pf_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_1x10x256_sf_avx2_rows_pf_b0) },
+    { "bmm_f64_1x10x256_sf_avx2_rows_pf_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_1x10x256_sf_avx2_rows_pf_ab) },
+    { "bmm_f64_1x10x256_sf_avx512_rows_a1b1", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_1x10x256_sf_avx512_rows_a1b1) },
+    { "bmm_f64_1x10x256_sf_avx512_rows_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_1x10x256_sf_avx512_rows_b0) },
+    { "bmm_f64_1x10x256_sf_avx512_rows_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_1x10x256_sf_avx512_rows_ab) },
+    { "bmm_f64_1x10x256_sf_avx512_rows_pf_a1b1", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_1x10x256_sf_avx512_rows_pf_a1b1) },
+    { "bmm_f64_1x10x256_sf_avx512_rows_pf_b0", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_1x10x256_sf_avx512_rows_pf_b0) },
+    { "bmm_f64_1x10x256_sf_avx512_rows_pf_ab", BMM_F64, 1, 10, 256, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_1x10x256_sf_avx512_rows_pf_ab) },
 };

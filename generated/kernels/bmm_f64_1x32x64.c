@@ -11,11 +11,11 @@
  * f64 C(1x64) = A*B (alpha = 1, beta = 0: C is not read), A 1x32, B 32x64; layout bf, isa c99, form unroll.
  * Cost per matrix: 4032 flops executed, 4096 loads (A 2048, B 2048, C 0), 64 stores,
  * 64 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_1x32x64_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_1x32x64_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -2141,11 +2141,11 @@ static void bmm_f64_1x32x64_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(1x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x32, B 32x64; layout bf, isa c99, form unroll.
  * Cost per matrix: 4096 flops executed, 4160 loads (A 2048, B 2048, C 64), 64 stores,
  * 64 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_1x32x64_bf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_1x32x64_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -4271,12 +4271,12 @@ static void bmm_f64_1x32x64_bf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout bf, isa c99, form unroll.
  * Cost per matrix: 4096 flops executed, 4096 loads (A 2048, B 2048, C 0), 64 stores,
  * 64 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_1x32x64_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_1x32x64_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -6402,13 +6402,13 @@ static void bmm_f64_1x32x64_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout bf, isa c99, form unroll.
  * Cost per matrix: 4224 flops executed, 4160 loads (A 2048, B 2048, C 64), 64 stores,
  * 64 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_1x32x64_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_1x32x64_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -8535,11 +8535,11 @@ static void bmm_f64_1x32x64_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(1x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x32, B 32x64; layout bf, isa avx2, form rows.
  * Cost per matrix: 4096 useful flops in 528 vector arithmetic ops, 2 vector accumulators,
  * 784 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -9865,12 +9865,12 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_a1b1(const bmm_f64_args
  * f64 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout bf, isa avx2, form rows.
  * Cost per matrix: 4096 useful flops in 528 vector arithmetic ops, 2 vector accumulators,
  * 768 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -11197,13 +11197,13 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_b0(const bmm_f64_args *
  * f64 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout bf, isa avx2, form rows.
  * Cost per matrix: 4096 useful flops in 544 vector arithmetic ops, 2 vector accumulators,
  * 784 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -12531,11 +12531,11 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_f64_args *
  * f64 C(1x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x32, B 32x64; layout bf, isa avx512, form rows.
  * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 4 vector accumulators,
  * 328 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_1x32x64_bf_avx512_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1x32x64_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -13137,12 +13137,12 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_bf_avx512_rows_a1b1(const bmm_f64_
  * f64 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout bf, isa avx512, form rows.
  * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 4 vector accumulators,
  * 320 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_1x32x64_bf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1x32x64_bf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -13745,13 +13745,13 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_bf_avx512_rows_b0(const bmm_f64_ar
  * f64 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout bf, isa avx512, form rows.
  * Cost per matrix: 4096 useful flops in 272 vector arithmetic ops, 4 vector accumulators,
  * 328 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_1x32x64_bf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1x32x64_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -14354,11 +14354,11 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_bf_avx512_rows_ab(const bmm_f64_ar
  * f64 C(1x64) = A*B (alpha = 1, beta = 0: C is not read), A 1x32, B 32x64; layout sf, isa c99, form unroll.
  * Cost per matrix: 4032 flops executed, 4096 loads (A 2048, B 2048, C 0), 64 stores,
  * 64 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_1x32x64_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_1x32x64_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -16485,11 +16485,11 @@ static void bmm_f64_1x32x64_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(1x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x32, B 32x64; layout sf, isa c99, form unroll.
  * Cost per matrix: 4096 flops executed, 4160 loads (A 2048, B 2048, C 64), 64 stores,
  * 64 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_1x32x64_sf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_1x32x64_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -18616,13 +18616,13 @@ static void bmm_f64_1x32x64_sf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout sf, isa c99, form unroll.
  * Cost per matrix: 4096 flops executed, 4096 loads (A 2048, B 2048, C 0), 64 stores,
  * 64 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_1x32x64_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_1x32x64_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -20748,14 +20748,14 @@ static void bmm_f64_1x32x64_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout sf, isa c99, form unroll.
  * Cost per matrix: 4224 flops executed, 4160 loads (A 2048, B 2048, C 64), 64 stores,
  * 64 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_1x32x64_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_1x32x64_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -22882,11 +22882,11 @@ static void bmm_f64_1x32x64_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(1x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x32, B 32x64; layout sf, isa avx2, form rows.
  * Cost per matrix: 4096 useful flops in 528 vector arithmetic ops, 2 vector accumulators,
  * 784 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -24213,13 +24213,13 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_a1b1(const bmm_f64_args
  * f64 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout sf, isa avx2, form rows.
  * Cost per matrix: 4096 useful flops in 528 vector arithmetic ops, 2 vector accumulators,
  * 768 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -25546,14 +25546,14 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_b0(const bmm_f64_args *
  * f64 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout sf, isa avx2, form rows.
  * Cost per matrix: 4096 useful flops in 544 vector arithmetic ops, 2 vector accumulators,
  * 784 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -26881,11 +26881,11 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_f64_args *
  * f64 C(1x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x32, B 32x64; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 4096 useful flops in 528 vector arithmetic ops, 2 vector accumulators,
  * 784 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -28519,15 +28519,15 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_a1b1(const bmm_f64_a
  * f64 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 4096 useful flops in 528 vector arithmetic ops, 2 vector accumulators,
  * 768 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -30159,16 +30159,16 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_b0(const bmm_f64_arg
  * f64 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 4096 useful flops in 544 vector arithmetic ops, 2 vector accumulators,
  * 784 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -31801,11 +31801,11 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_f64_arg
  * f64 C(1x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x32, B 32x64; layout sf, isa avx512, form rows.
  * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 4 vector accumulators,
  * 328 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -32408,13 +32408,13 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_a1b1(const bmm_f64_
  * f64 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout sf, isa avx512, form rows.
  * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 4 vector accumulators,
  * 320 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -33017,14 +33017,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_b0(const bmm_f64_ar
  * f64 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout sf, isa avx512, form rows.
  * Cost per matrix: 4096 useful flops in 272 vector arithmetic ops, 4 vector accumulators,
  * 328 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -33628,11 +33628,11 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_ab(const bmm_f64_ar
  * f64 C(1x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x32, B 32x64; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 4 vector accumulators,
  * 328 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -34542,15 +34542,15 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_pf_a1b1(const bmm_f
  * f64 C(1x64) = alpha*A*B (beta = 0: C is not read), A 1x32, B 32x64; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 4 vector accumulators,
  * 320 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -35458,16 +35458,16 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_pf_b0(const bmm_f64
  * f64 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 4096 useful flops in 272 vector arithmetic ops, 4 vector accumulators,
  * 328 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -36372,30 +36372,30 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_pf_ab(const bmm_f64
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_1x32x64[26] = {
-    { "bmm_f64_1x32x64_bf_c99_a1b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_1x32x64_bf_c99_a1b0 },
-    { "bmm_f64_1x32x64_bf_c99_a1b1", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_1x32x64_bf_c99_a1b1 },
-    { "bmm_f64_1x32x64_bf_c99_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_1x32x64_bf_c99_b0 },
-    { "bmm_f64_1x32x64_bf_c99_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_1x32x64_bf_c99_ab },
-    { "bmm_f64_1x32x64_bf_avx2_rows_a1b1", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_bf_avx2_rows_a1b1) },
-    { "bmm_f64_1x32x64_bf_avx2_rows_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_bf_avx2_rows_b0) },
-    { "bmm_f64_1x32x64_bf_avx2_rows_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_bf_avx2_rows_ab) },
-    { "bmm_f64_1x32x64_bf_avx512_rows_a1b1", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_bf_avx512_rows_a1b1) },
-    { "bmm_f64_1x32x64_bf_avx512_rows_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_bf_avx512_rows_b0) },
-    { "bmm_f64_1x32x64_bf_avx512_rows_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_bf_avx512_rows_ab) },
-    { "bmm_f64_1x32x64_sf_c99_a1b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_1x32x64_sf_c99_a1b0 },
-    { "bmm_f64_1x32x64_sf_c99_a1b1", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_1x32x64_sf_c99_a1b1 },
-    { "bmm_f64_1x32x64_sf_c99_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_1x32x64_sf_c99_b0 },
-    { "bmm_f64_1x32x64_sf_c99_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_1x32x64_sf_c99_ab },
-    { "bmm_f64_1x32x64_sf_avx2_rows_a1b1", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_sf_avx2_rows_a1b1) },
-    { "bmm_f64_1x32x64_sf_avx2_rows_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_sf_avx2_rows_b0) },
-    { "bmm_f64_1x32x64_sf_avx2_rows_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_sf_avx2_rows_ab) },
-    { "bmm_f64_1x32x64_sf_avx2_rows_pf_a1b1", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_sf_avx2_rows_pf_a1b1) },
-    { "bmm_f64_1x32x64_sf_avx2_rows_pf_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_sf_avx2_rows_pf_b0) },
-    { "bmm_f64_1x32x64_sf_avx2_rows_pf_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_sf_avx2_rows_pf_ab) },
-    { "bmm_f64_1x32x64_sf_avx512_rows_a1b1", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_sf_avx512_rows_a1b1) },
-    { "bmm_f64_1x32x64_sf_avx512_rows_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_sf_avx512_rows_b0) },
-    { "bmm_f64_1x32x64_sf_avx512_rows_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_sf_avx512_rows_ab) },
-    { "bmm_f64_1x32x64_sf_avx512_rows_pf_a1b1", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_sf_avx512_rows_pf_a1b1) },
-    { "bmm_f64_1x32x64_sf_avx512_rows_pf_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_sf_avx512_rows_pf_b0) },
-    { "bmm_f64_1x32x64_sf_avx512_rows_pf_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x32x64_sf_avx512_rows_pf_ab) },
+    { "bmm_f64_1x32x64_bf_c99_a1b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_1x32x64_bf_c99_a1b0 },
+    { "bmm_f64_1x32x64_bf_c99_a1b1", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_1x32x64_bf_c99_a1b1 },
+    { "bmm_f64_1x32x64_bf_c99_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_1x32x64_bf_c99_b0 },
+    { "bmm_f64_1x32x64_bf_c99_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_1x32x64_bf_c99_ab },
+    { "bmm_f64_1x32x64_bf_avx2_rows_a1b1", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_1x32x64_bf_avx2_rows_a1b1) },
+    { "bmm_f64_1x32x64_bf_avx2_rows_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_1x32x64_bf_avx2_rows_b0) },
+    { "bmm_f64_1x32x64_bf_avx2_rows_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_1x32x64_bf_avx2_rows_ab) },
+    { "bmm_f64_1x32x64_bf_avx512_rows_a1b1", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_1x32x64_bf_avx512_rows_a1b1) },
+    { "bmm_f64_1x32x64_bf_avx512_rows_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_1x32x64_bf_avx512_rows_b0) },
+    { "bmm_f64_1x32x64_bf_avx512_rows_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_1x32x64_bf_avx512_rows_ab) },
+    { "bmm_f64_1x32x64_sf_c99_a1b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_1x32x64_sf_c99_a1b0 },
+    { "bmm_f64_1x32x64_sf_c99_a1b1", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_1x32x64_sf_c99_a1b1 },
+    { "bmm_f64_1x32x64_sf_c99_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_1x32x64_sf_c99_b0 },
+    { "bmm_f64_1x32x64_sf_c99_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_1x32x64_sf_c99_ab },
+    { "bmm_f64_1x32x64_sf_avx2_rows_a1b1", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_1x32x64_sf_avx2_rows_a1b1) },
+    { "bmm_f64_1x32x64_sf_avx2_rows_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_1x32x64_sf_avx2_rows_b0) },
+    { "bmm_f64_1x32x64_sf_avx2_rows_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_1x32x64_sf_avx2_rows_ab) },
+    { "bmm_f64_1x32x64_sf_avx2_rows_pf_a1b1", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_1x32x64_sf_avx2_rows_pf_a1b1) },
+    { "bmm_f64_1x32x64_sf_avx2_rows_pf_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_1x32x64_sf_avx2_rows_pf_b0) },
+    { "bmm_f64_1x32x64_sf_avx2_rows_pf_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_1x32x64_sf_avx2_rows_pf_ab) },
+    { "bmm_f64_1x32x64_sf_avx512_rows_a1b1", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_1x32x64_sf_avx512_rows_a1b1) },
+    { "bmm_f64_1x32x64_sf_avx512_rows_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_1x32x64_sf_avx512_rows_b0) },
+    { "bmm_f64_1x32x64_sf_avx512_rows_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_1x32x64_sf_avx512_rows_ab) },
+    { "bmm_f64_1x32x64_sf_avx512_rows_pf_a1b1", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_1x32x64_sf_avx512_rows_pf_a1b1) },
+    { "bmm_f64_1x32x64_sf_avx512_rows_pf_b0", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_1x32x64_sf_avx512_rows_pf_b0) },
+    { "bmm_f64_1x32x64_sf_avx512_rows_pf_ab", BMM_F64, 1, 32, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_1x32x64_sf_avx512_rows_pf_ab) },
 };

@@ -11,11 +11,11 @@
  * f64 C(1x128) = A*B (alpha = 1, beta = 0: C is not read), A 1x64, B 64x128; layout bf, isa c99, form t1x8.
  * Cost per matrix: 16256 flops executed, 16384 loads (A 8192, B 8192, C 0), 128 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_1x64x128_bf_c99_t1x8_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_1x64x128_bf_c99_t1x8_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 1; i0 += 1) {
             for (int64_t j0 = 0; j0 < 128; j0 += 8) {
@@ -57,11 +57,11 @@ static void bmm_f64_1x64x128_bf_c99_t1x8_a1b0(const bmm_f64_args *BMM_RESTRICT g
  * f64 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout bf, isa c99, form t1x8.
  * Cost per matrix: 16384 flops executed, 16512 loads (A 8192, B 8192, C 128), 128 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_1x64x128_bf_c99_t1x8_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_1x64x128_bf_c99_t1x8_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 1; i0 += 1) {
             for (int64_t j0 = 0; j0 < 128; j0 += 8) {
@@ -103,12 +103,12 @@ static void bmm_f64_1x64x128_bf_c99_t1x8_a1b1(const bmm_f64_args *BMM_RESTRICT g
  * f64 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout bf, isa c99, form t1x8.
  * Cost per matrix: 16384 flops executed, 16384 loads (A 8192, B 8192, C 0), 128 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_1x64x128_bf_c99_t1x8_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_1x64x128_bf_c99_t1x8_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 1; i0 += 1) {
             for (int64_t j0 = 0; j0 < 128; j0 += 8) {
@@ -150,13 +150,13 @@ static void bmm_f64_1x64x128_bf_c99_t1x8_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout bf, isa c99, form t1x8.
  * Cost per matrix: 16640 flops executed, 16512 loads (A 8192, B 8192, C 128), 128 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_1x64x128_bf_c99_t1x8_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_1x64x128_bf_c99_t1x8_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 1; i0 += 1) {
             for (int64_t j0 = 0; j0 < 128; j0 += 8) {
@@ -199,11 +199,11 @@ static void bmm_f64_1x64x128_bf_c99_t1x8_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout bf, isa avx2, form rl6.
  * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 2 vector accumulators,
  * 3104 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -425,12 +425,12 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_a1b1(const bmm_f64_args
  * f64 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout bf, isa avx2, form rl6.
  * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 2 vector accumulators,
  * 3072 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -653,13 +653,13 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_b0(const bmm_f64_args *
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout bf, isa avx2, form rl6.
  * Cost per matrix: 16384 useful flops in 2112 vector arithmetic ops, 2 vector accumulators,
  * 3104 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -883,11 +883,11 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_f64_args *
  * f64 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout bf, isa avx2, form rl3.
  * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 2 vector accumulators,
  * 3104 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1109,12 +1109,12 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_a1b1(const bmm_f64_args
  * f64 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout bf, isa avx2, form rl3.
  * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 2 vector accumulators,
  * 3072 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -1337,13 +1337,13 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_b0(const bmm_f64_args *
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout bf, isa avx2, form rl3.
  * Cost per matrix: 16384 useful flops in 2112 vector arithmetic ops, 2 vector accumulators,
  * 3104 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -1567,11 +1567,11 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_f64_args *
  * f64 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout bf, isa avx512, form rows.
  * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 4 vector accumulators,
  * 1296 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -3913,12 +3913,12 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_a1b1(const bmm_f64
  * f64 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout bf, isa avx512, form rows.
  * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 4 vector accumulators,
  * 1280 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -6261,13 +6261,13 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_b0(const bmm_f64_a
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout bf, isa avx512, form rows.
  * Cost per matrix: 16384 useful flops in 1056 vector arithmetic ops, 4 vector accumulators,
  * 1296 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -8610,11 +8610,11 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_ab(const bmm_f64_a
  * f64 C(1x128) = A*B (alpha = 1, beta = 0: C is not read), A 1x64, B 64x128; layout sf, isa c99, form t1x8.
  * Cost per matrix: 16256 flops executed, 16384 loads (A 8192, B 8192, C 0), 128 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_1x64x128_sf_c99_t1x8_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_1x64x128_sf_c99_t1x8_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -8659,11 +8659,11 @@ static void bmm_f64_1x64x128_sf_c99_t1x8_a1b0(const bmm_f64_args *BMM_RESTRICT g
  * f64 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout sf, isa c99, form t1x8.
  * Cost per matrix: 16384 flops executed, 16512 loads (A 8192, B 8192, C 128), 128 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_1x64x128_sf_c99_t1x8_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_1x64x128_sf_c99_t1x8_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -8708,15 +8708,15 @@ static void bmm_f64_1x64x128_sf_c99_t1x8_a1b1(const bmm_f64_args *BMM_RESTRICT g
  * f64 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout sf, isa c99, form t1x8.
  * Cost per matrix: 16384 flops executed, 16384 loads (A 8192, B 8192, C 0), 128 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_1x64x128_sf_c99_t1x8_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_1x64x128_sf_c99_t1x8_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 1; i0 += 1) {
             for (int64_t j0 = 0; j0 < 128; j0 += 8) {
@@ -8758,16 +8758,16 @@ static void bmm_f64_1x64x128_sf_c99_t1x8_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa c99, form t1x8.
  * Cost per matrix: 16640 flops executed, 16512 loads (A 8192, B 8192, C 128), 128 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_1x64x128_sf_c99_t1x8_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_1x64x128_sf_c99_t1x8_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 1; i0 += 1) {
             for (int64_t j0 = 0; j0 < 128; j0 += 8) {
@@ -8810,11 +8810,11 @@ static void bmm_f64_1x64x128_sf_c99_t1x8_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout sf, isa avx2, form rl6.
  * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 2 vector accumulators,
  * 3104 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -9037,13 +9037,13 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_a1b1(const bmm_f64_args
  * f64 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout sf, isa avx2, form rl6.
  * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 2 vector accumulators,
  * 3072 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -9266,14 +9266,14 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_b0(const bmm_f64_args *
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx2, form rl6.
  * Cost per matrix: 16384 useful flops in 2112 vector arithmetic ops, 2 vector accumulators,
  * 3104 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -9497,11 +9497,11 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_f64_args *
  * f64 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout sf, isa avx2, form rl3.
  * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 2 vector accumulators,
  * 3104 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -9724,13 +9724,13 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_a1b1(const bmm_f64_args
  * f64 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout sf, isa avx2, form rl3.
  * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 2 vector accumulators,
  * 3072 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -9953,14 +9953,14 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_b0(const bmm_f64_args *
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx2, form rl3.
  * Cost per matrix: 16384 useful flops in 2112 vector arithmetic ops, 2 vector accumulators,
  * 3104 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -10184,11 +10184,11 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_f64_args *
  * f64 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout sf, isa avx2, form rl6_pf.
  * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 2 vector accumulators,
  * 3104 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -10459,15 +10459,15 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_a1b1(const bmm_f64_a
  * f64 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout sf, isa avx2, form rl6_pf.
  * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 2 vector accumulators,
  * 3072 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -10736,16 +10736,16 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_b0(const bmm_f64_arg
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx2, form rl6_pf.
  * Cost per matrix: 16384 useful flops in 2112 vector arithmetic ops, 2 vector accumulators,
  * 3104 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -11015,11 +11015,11 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_f64_arg
  * f64 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout sf, isa avx2, form rl3_pf.
  * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 2 vector accumulators,
  * 3104 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -11290,15 +11290,15 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_a1b1(const bmm_f64_a
  * f64 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout sf, isa avx2, form rl3_pf.
  * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 2 vector accumulators,
  * 3072 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -11567,16 +11567,16 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_b0(const bmm_f64_arg
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx2, form rl3_pf.
  * Cost per matrix: 16384 useful flops in 2112 vector arithmetic ops, 2 vector accumulators,
  * 3104 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -11846,11 +11846,11 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_f64_arg
  * f64 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout sf, isa avx512, form rows.
  * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 4 vector accumulators,
  * 1296 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -14193,13 +14193,13 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_a1b1(const bmm_f64
  * f64 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout sf, isa avx512, form rows.
  * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 4 vector accumulators,
  * 1280 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -16542,14 +16542,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_b0(const bmm_f64_a
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx512, form rows.
  * Cost per matrix: 16384 useful flops in 1056 vector arithmetic ops, 4 vector accumulators,
  * 1296 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sb_row = g->sb_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -18893,11 +18893,11 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_ab(const bmm_f64_a
  * f64 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 4 vector accumulators,
  * 1296 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -22359,15 +22359,15 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_a1b1(const bmm_
  * f64 C(1x128) = alpha*A*B (beta = 0: C is not read), A 1x64, B 64x128; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 4 vector accumulators,
  * 1280 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -25827,16 +25827,16 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_b0(const bmm_f6
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 16384 useful flops in 1056 vector arithmetic ops, 4 vector accumulators,
  * 1296 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -29293,39 +29293,39 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_ab(const bmm_f6
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_1x64x128[35] = {
-    { "bmm_f64_1x64x128_bf_c99_t1x8_a1b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 1, 0, 1, 0, 0, NULL, bmm_f64_1x64x128_bf_c99_t1x8_a1b0 },
-    { "bmm_f64_1x64x128_bf_c99_t1x8_a1b1", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 1, 0, 1, 0, 0, NULL, bmm_f64_1x64x128_bf_c99_t1x8_a1b1 },
-    { "bmm_f64_1x64x128_bf_c99_t1x8_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 1, 0, 1, 0, 0, NULL, bmm_f64_1x64x128_bf_c99_t1x8_b0 },
-    { "bmm_f64_1x64x128_bf_c99_t1x8_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 1, 0, 1, 0, 0, NULL, bmm_f64_1x64x128_bf_c99_t1x8_ab },
-    { "bmm_f64_1x64x128_bf_avx2_rl6_a1b1", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_bf_avx2_rl6_a1b1) },
-    { "bmm_f64_1x64x128_bf_avx2_rl6_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_bf_avx2_rl6_b0) },
-    { "bmm_f64_1x64x128_bf_avx2_rl6_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_bf_avx2_rl6_ab) },
-    { "bmm_f64_1x64x128_bf_avx2_rl3_a1b1", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_bf_avx2_rl3_a1b1) },
-    { "bmm_f64_1x64x128_bf_avx2_rl3_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_bf_avx2_rl3_b0) },
-    { "bmm_f64_1x64x128_bf_avx2_rl3_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_bf_avx2_rl3_ab) },
-    { "bmm_f64_1x64x128_bf_avx512_rows_a1b1", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_bf_avx512_rows_a1b1) },
-    { "bmm_f64_1x64x128_bf_avx512_rows_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_bf_avx512_rows_b0) },
-    { "bmm_f64_1x64x128_bf_avx512_rows_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_bf_avx512_rows_ab) },
-    { "bmm_f64_1x64x128_sf_c99_t1x8_a1b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 1, 0, 1, 0, 0, NULL, bmm_f64_1x64x128_sf_c99_t1x8_a1b0 },
-    { "bmm_f64_1x64x128_sf_c99_t1x8_a1b1", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 1, 0, 1, 0, 0, NULL, bmm_f64_1x64x128_sf_c99_t1x8_a1b1 },
-    { "bmm_f64_1x64x128_sf_c99_t1x8_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 1, 0, 1, 0, 0, NULL, bmm_f64_1x64x128_sf_c99_t1x8_b0 },
-    { "bmm_f64_1x64x128_sf_c99_t1x8_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 1, 0, 1, 0, 0, NULL, bmm_f64_1x64x128_sf_c99_t1x8_ab },
-    { "bmm_f64_1x64x128_sf_avx2_rl6_a1b1", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl6_a1b1) },
-    { "bmm_f64_1x64x128_sf_avx2_rl6_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl6_b0) },
-    { "bmm_f64_1x64x128_sf_avx2_rl6_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl6_ab) },
-    { "bmm_f64_1x64x128_sf_avx2_rl3_a1b1", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl3_a1b1) },
-    { "bmm_f64_1x64x128_sf_avx2_rl3_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl3_b0) },
-    { "bmm_f64_1x64x128_sf_avx2_rl3_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl3_ab) },
-    { "bmm_f64_1x64x128_sf_avx2_rl6_pf_a1b1", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl6_pf_a1b1) },
-    { "bmm_f64_1x64x128_sf_avx2_rl6_pf_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl6_pf_b0) },
-    { "bmm_f64_1x64x128_sf_avx2_rl6_pf_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl6_pf_ab) },
-    { "bmm_f64_1x64x128_sf_avx2_rl3_pf_a1b1", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl3_pf_a1b1) },
-    { "bmm_f64_1x64x128_sf_avx2_rl3_pf_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl3_pf_b0) },
-    { "bmm_f64_1x64x128_sf_avx2_rl3_pf_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl3_pf_ab) },
-    { "bmm_f64_1x64x128_sf_avx512_rows_a1b1", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx512_rows_a1b1) },
-    { "bmm_f64_1x64x128_sf_avx512_rows_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx512_rows_b0) },
-    { "bmm_f64_1x64x128_sf_avx512_rows_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx512_rows_ab) },
-    { "bmm_f64_1x64x128_sf_avx512_rows_pf_a1b1", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx512_rows_pf_a1b1) },
-    { "bmm_f64_1x64x128_sf_avx512_rows_pf_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx512_rows_pf_b0) },
-    { "bmm_f64_1x64x128_sf_avx512_rows_pf_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_1x64x128_sf_avx512_rows_pf_ab) },
+    { "bmm_f64_1x64x128_bf_c99_t1x8_a1b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 1, 0, 1, 0, 0, bmm_f64_1x64x128_bf_c99_t1x8_a1b0 },
+    { "bmm_f64_1x64x128_bf_c99_t1x8_a1b1", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 1, 0, 1, 0, 0, bmm_f64_1x64x128_bf_c99_t1x8_a1b1 },
+    { "bmm_f64_1x64x128_bf_c99_t1x8_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 1, 0, 1, 0, 0, bmm_f64_1x64x128_bf_c99_t1x8_b0 },
+    { "bmm_f64_1x64x128_bf_c99_t1x8_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 1, 0, 1, 0, 0, bmm_f64_1x64x128_bf_c99_t1x8_ab },
+    { "bmm_f64_1x64x128_bf_avx2_rl6_a1b1", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_1x64x128_bf_avx2_rl6_a1b1) },
+    { "bmm_f64_1x64x128_bf_avx2_rl6_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_1x64x128_bf_avx2_rl6_b0) },
+    { "bmm_f64_1x64x128_bf_avx2_rl6_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_1x64x128_bf_avx2_rl6_ab) },
+    { "bmm_f64_1x64x128_bf_avx2_rl3_a1b1", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_1x64x128_bf_avx2_rl3_a1b1) },
+    { "bmm_f64_1x64x128_bf_avx2_rl3_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_1x64x128_bf_avx2_rl3_b0) },
+    { "bmm_f64_1x64x128_bf_avx2_rl3_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_1x64x128_bf_avx2_rl3_ab) },
+    { "bmm_f64_1x64x128_bf_avx512_rows_a1b1", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_1x64x128_bf_avx512_rows_a1b1) },
+    { "bmm_f64_1x64x128_bf_avx512_rows_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_1x64x128_bf_avx512_rows_b0) },
+    { "bmm_f64_1x64x128_bf_avx512_rows_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_1x64x128_bf_avx512_rows_ab) },
+    { "bmm_f64_1x64x128_sf_c99_t1x8_a1b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 1, 0, 1, 0, 0, bmm_f64_1x64x128_sf_c99_t1x8_a1b0 },
+    { "bmm_f64_1x64x128_sf_c99_t1x8_a1b1", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 1, 0, 1, 0, 0, bmm_f64_1x64x128_sf_c99_t1x8_a1b1 },
+    { "bmm_f64_1x64x128_sf_c99_t1x8_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 1, 0, 1, 0, 0, bmm_f64_1x64x128_sf_c99_t1x8_b0 },
+    { "bmm_f64_1x64x128_sf_c99_t1x8_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 1, 0, 1, 0, 0, bmm_f64_1x64x128_sf_c99_t1x8_ab },
+    { "bmm_f64_1x64x128_sf_avx2_rl6_a1b1", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl6_a1b1) },
+    { "bmm_f64_1x64x128_sf_avx2_rl6_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl6_b0) },
+    { "bmm_f64_1x64x128_sf_avx2_rl6_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl6_ab) },
+    { "bmm_f64_1x64x128_sf_avx2_rl3_a1b1", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl3_a1b1) },
+    { "bmm_f64_1x64x128_sf_avx2_rl3_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl3_b0) },
+    { "bmm_f64_1x64x128_sf_avx2_rl3_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl3_ab) },
+    { "bmm_f64_1x64x128_sf_avx2_rl6_pf_a1b1", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl6_pf_a1b1) },
+    { "bmm_f64_1x64x128_sf_avx2_rl6_pf_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl6_pf_b0) },
+    { "bmm_f64_1x64x128_sf_avx2_rl6_pf_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl6_pf_ab) },
+    { "bmm_f64_1x64x128_sf_avx2_rl3_pf_a1b1", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl3_pf_a1b1) },
+    { "bmm_f64_1x64x128_sf_avx2_rl3_pf_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl3_pf_b0) },
+    { "bmm_f64_1x64x128_sf_avx2_rl3_pf_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_1x64x128_sf_avx2_rl3_pf_ab) },
+    { "bmm_f64_1x64x128_sf_avx512_rows_a1b1", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_1x64x128_sf_avx512_rows_a1b1) },
+    { "bmm_f64_1x64x128_sf_avx512_rows_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_1x64x128_sf_avx512_rows_b0) },
+    { "bmm_f64_1x64x128_sf_avx512_rows_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_1x64x128_sf_avx512_rows_ab) },
+    { "bmm_f64_1x64x128_sf_avx512_rows_pf_a1b1", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_1x64x128_sf_avx512_rows_pf_a1b1) },
+    { "bmm_f64_1x64x128_sf_avx512_rows_pf_b0", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_1x64x128_sf_avx512_rows_pf_b0) },
+    { "bmm_f64_1x64x128_sf_avx512_rows_pf_ab", BMM_F64, 1, 64, 128, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_1x64x128_sf_avx512_rows_pf_ab) },
 };

@@ -11,11 +11,11 @@
  * f64 C(23x23) = A*B (alpha = 1, beta = 0: C is not read), A 23x23, B 23x23; layout bf, isa c99, form t4x8.
  * Cost per matrix: 23805 flops executed, 24334 loads (A 12167, B 12167, C 0), 529 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_23x23x23_bf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_23x23x23_bf_c99_t4x8_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 20; i0 += 4) {
             for (int64_t j0 = 0; j0 < 16; j0 += 8) {
@@ -366,11 +366,11 @@ static void bmm_f64_23x23x23_bf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout bf, isa c99, form t4x8.
  * Cost per matrix: 24334 flops executed, 24863 loads (A 12167, B 12167, C 529), 529 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_23x23x23_bf_c99_t4x8_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_23x23x23_bf_c99_t4x8_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 20; i0 += 4) {
             for (int64_t j0 = 0; j0 < 16; j0 += 8) {
@@ -721,12 +721,12 @@ static void bmm_f64_23x23x23_bf_c99_t4x8_a1b1(const bmm_f64_args *BMM_RESTRICT g
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout bf, isa c99, form t4x8.
  * Cost per matrix: 24334 flops executed, 24334 loads (A 12167, B 12167, C 0), 529 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_23x23x23_bf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_23x23x23_bf_c99_t4x8_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 20; i0 += 4) {
             for (int64_t j0 = 0; j0 < 16; j0 += 8) {
@@ -1077,13 +1077,13 @@ static void bmm_f64_23x23x23_bf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf, isa c99, form t4x8.
  * Cost per matrix: 25392 flops executed, 24863 loads (A 12167, B 12167, C 529), 529 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_23x23x23_bf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_23x23x23_bf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 20; i0 += 4) {
             for (int64_t j0 = 0; j0 < 16; j0 += 8) {
@@ -1435,11 +1435,11 @@ static void bmm_f64_23x23x23_bf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout bf, isa avx2, form rl6.
  * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 12 vector accumulators,
  * 2277 vector loads, 138 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
@@ -1727,12 +1727,12 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_a1b1(const bmm_f64_args
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout bf, isa avx2, form rl6.
  * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 12 vector accumulators,
  * 2139 vector loads, 138 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2021,13 +2021,13 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_b0(const bmm_f64_args *
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf, isa avx2, form rl6.
  * Cost per matrix: 24334 useful flops in 3450 vector arithmetic ops, 12 vector accumulators,
  * 2277 vector loads, 138 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
@@ -2317,11 +2317,11 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_ab(const bmm_f64_args *
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout bf, isa avx2, form rl3.
  * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 6 vector accumulators,
  * 2829 vector loads, 138 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
@@ -2483,12 +2483,12 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_a1b1(const bmm_f64_args
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout bf, isa avx2, form rl3.
  * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 6 vector accumulators,
  * 2691 vector loads, 138 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2651,13 +2651,13 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_b0(const bmm_f64_args *
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf, isa avx2, form rl3.
  * Cost per matrix: 24334 useful flops in 3450 vector arithmetic ops, 6 vector accumulators,
  * 2829 vector loads, 138 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
@@ -2821,11 +2821,11 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_ab(const bmm_f64_args *
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout bf, isa avx512, form rl8.
  * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 24 vector accumulators,
  * 805 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl8_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl8_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const __mmask8 mask7 = (__mmask8)0x7F;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 16; i0 += 8) {
@@ -3006,12 +3006,12 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl8_a1b1(const bmm_f64_
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout bf, isa avx512, form rl8.
  * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 24 vector accumulators,
  * 736 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl8_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl8_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask7 = (__mmask8)0x7F;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -3193,13 +3193,13 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl8_b0(const bmm_f64_ar
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf, isa avx512, form rl8.
  * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 24 vector accumulators,
  * 805 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl8_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl8_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask7 = (__mmask8)0x7F;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -3382,11 +3382,11 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl8_ab(const bmm_f64_ar
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout bf, isa avx512, form rl4.
  * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
  * 1012 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl4_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl4_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const __mmask8 mask7 = (__mmask8)0x7F;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 20; i0 += 4) {
@@ -3487,12 +3487,12 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl4_a1b1(const bmm_f64_
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout bf, isa avx512, form rl4.
  * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
  * 943 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl4_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl4_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask7 = (__mmask8)0x7F;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -3594,13 +3594,13 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl4_b0(const bmm_f64_ar
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf, isa avx512, form rl4.
  * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 12 vector accumulators,
  * 1012 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl4_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl4_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask7 = (__mmask8)0x7F;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -3702,11 +3702,11 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl4_ab(const bmm_f64_ar
  * f64 C(23x23) = A*B (alpha = 1, beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa c99, form t4x8.
  * Cost per matrix: 23805 flops executed, 24334 loads (A 12167, B 12167, C 0), 529 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_23x23x23_sf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_23x23x23_sf_c99_t4x8_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -4060,11 +4060,11 @@ static void bmm_f64_23x23x23_sf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa c99, form t4x8.
  * Cost per matrix: 24334 flops executed, 24863 loads (A 12167, B 12167, C 529), 529 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_23x23x23_sf_c99_t4x8_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_23x23x23_sf_c99_t4x8_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -4418,15 +4418,15 @@ static void bmm_f64_23x23x23_sf_c99_t4x8_a1b1(const bmm_f64_args *BMM_RESTRICT g
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa c99, form t4x8.
  * Cost per matrix: 24334 flops executed, 24334 loads (A 12167, B 12167, C 0), 529 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_23x23x23_sf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_23x23x23_sf_c99_t4x8_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 20; i0 += 4) {
             for (int64_t j0 = 0; j0 < 16; j0 += 8) {
@@ -4777,16 +4777,16 @@ static void bmm_f64_23x23x23_sf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa c99, form t4x8.
  * Cost per matrix: 25392 flops executed, 24863 loads (A 12167, B 12167, C 529), 529 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_23x23x23_sf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_23x23x23_sf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 20; i0 += 4) {
             for (int64_t j0 = 0; j0 < 16; j0 += 8) {
@@ -5138,11 +5138,11 @@ static void bmm_f64_23x23x23_sf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx2, form rl6.
  * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 12 vector accumulators,
  * 2277 vector loads, 138 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -5433,15 +5433,15 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_a1b1(const bmm_f64_args
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx2, form rl6.
  * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 12 vector accumulators,
  * 2139 vector loads, 138 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -5730,16 +5730,16 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_b0(const bmm_f64_args *
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx2, form rl6.
  * Cost per matrix: 24334 useful flops in 3450 vector arithmetic ops, 12 vector accumulators,
  * 2277 vector loads, 138 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
@@ -6029,11 +6029,11 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_ab(const bmm_f64_args *
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx2, form rl3.
  * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 6 vector accumulators,
  * 2829 vector loads, 138 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -6198,15 +6198,15 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_a1b1(const bmm_f64_args
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx2, form rl3.
  * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 6 vector accumulators,
  * 2691 vector loads, 138 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -6369,16 +6369,16 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_b0(const bmm_f64_args *
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx2, form rl3.
  * Cost per matrix: 24334 useful flops in 3450 vector arithmetic ops, 6 vector accumulators,
  * 2829 vector loads, 138 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
@@ -6542,11 +6542,11 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_ab(const bmm_f64_args *
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx2, form rl6_pf.
  * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 12 vector accumulators,
  * 2277 vector loads, 138 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -6934,15 +6934,15 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_a1b1(const bmm_f64_a
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx2, form rl6_pf.
  * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 12 vector accumulators,
  * 2139 vector loads, 138 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -7328,16 +7328,16 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_b0(const bmm_f64_arg
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx2, form rl6_pf.
  * Cost per matrix: 24334 useful flops in 3450 vector arithmetic ops, 12 vector accumulators,
  * 2277 vector loads, 138 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
@@ -7724,11 +7724,11 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_f64_arg
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx2, form rl3_pf.
  * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 6 vector accumulators,
  * 2829 vector loads, 138 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -7942,15 +7942,15 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_a1b1(const bmm_f64_a
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx2, form rl3_pf.
  * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 6 vector accumulators,
  * 2691 vector loads, 138 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -8162,16 +8162,16 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_b0(const bmm_f64_arg
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx2, form rl3_pf.
  * Cost per matrix: 24334 useful flops in 3450 vector arithmetic ops, 6 vector accumulators,
  * 2829 vector loads, 138 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
@@ -8384,11 +8384,11 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_f64_arg
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx512, form rl8.
  * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 24 vector accumulators,
  * 805 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -8572,15 +8572,15 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_a1b1(const bmm_f64_
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx512, form rl8.
  * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 24 vector accumulators,
  * 736 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask7 = (__mmask8)0x7F;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -8762,16 +8762,16 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_b0(const bmm_f64_ar
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl8.
  * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 24 vector accumulators,
  * 805 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask7 = (__mmask8)0x7F;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -8954,11 +8954,11 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_ab(const bmm_f64_ar
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx512, form rl4.
  * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
  * 1012 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -9062,15 +9062,15 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_a1b1(const bmm_f64_
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx512, form rl4.
  * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
  * 943 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask7 = (__mmask8)0x7F;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -9172,16 +9172,16 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_b0(const bmm_f64_ar
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl4.
  * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 12 vector accumulators,
  * 1012 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask7 = (__mmask8)0x7F;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -9284,11 +9284,11 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_ab(const bmm_f64_ar
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx512, form rl8_pf.
  * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 24 vector accumulators,
  * 805 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -9601,15 +9601,15 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_a1b1(const bmm_f
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx512, form rl8_pf.
  * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 24 vector accumulators,
  * 736 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask7 = (__mmask8)0x7F;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -9920,16 +9920,16 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_b0(const bmm_f64
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl8_pf.
  * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 24 vector accumulators,
  * 805 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask7 = (__mmask8)0x7F;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -10241,11 +10241,11 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_ab(const bmm_f64
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx512, form rl4_pf.
  * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
  * 1012 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -10414,15 +10414,15 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_a1b1(const bmm_f
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx512, form rl4_pf.
  * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
  * 943 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask7 = (__mmask8)0x7F;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -10589,16 +10589,16 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_b0(const bmm_f64
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl4_pf.
  * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 12 vector accumulators,
  * 1012 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask7 = (__mmask8)0x7F;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -10762,48 +10762,48 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_ab(const bmm_f64
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_23x23x23[44] = {
-    { "bmm_f64_23x23x23_bf_c99_t4x8_a1b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_23x23x23_bf_c99_t4x8_a1b0 },
-    { "bmm_f64_23x23x23_bf_c99_t4x8_a1b1", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_23x23x23_bf_c99_t4x8_a1b1 },
-    { "bmm_f64_23x23x23_bf_c99_t4x8_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_23x23x23_bf_c99_t4x8_b0 },
-    { "bmm_f64_23x23x23_bf_c99_t4x8_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_23x23x23_bf_c99_t4x8_ab },
-    { "bmm_f64_23x23x23_bf_avx2_rl6_a1b1", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_bf_avx2_rl6_a1b1) },
-    { "bmm_f64_23x23x23_bf_avx2_rl6_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_bf_avx2_rl6_b0) },
-    { "bmm_f64_23x23x23_bf_avx2_rl6_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_bf_avx2_rl6_ab) },
-    { "bmm_f64_23x23x23_bf_avx2_rl3_a1b1", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_bf_avx2_rl3_a1b1) },
-    { "bmm_f64_23x23x23_bf_avx2_rl3_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_bf_avx2_rl3_b0) },
-    { "bmm_f64_23x23x23_bf_avx2_rl3_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_bf_avx2_rl3_ab) },
-    { "bmm_f64_23x23x23_bf_avx512_rl8_a1b1", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 8, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_bf_avx512_rl8_a1b1) },
-    { "bmm_f64_23x23x23_bf_avx512_rl8_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 8, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_bf_avx512_rl8_b0) },
-    { "bmm_f64_23x23x23_bf_avx512_rl8_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 8, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_bf_avx512_rl8_ab) },
-    { "bmm_f64_23x23x23_bf_avx512_rl4_a1b1", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 4, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_bf_avx512_rl4_a1b1) },
-    { "bmm_f64_23x23x23_bf_avx512_rl4_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 4, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_bf_avx512_rl4_b0) },
-    { "bmm_f64_23x23x23_bf_avx512_rl4_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 4, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_bf_avx512_rl4_ab) },
-    { "bmm_f64_23x23x23_sf_c99_t4x8_a1b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_23x23x23_sf_c99_t4x8_a1b0 },
-    { "bmm_f64_23x23x23_sf_c99_t4x8_a1b1", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_23x23x23_sf_c99_t4x8_a1b1 },
-    { "bmm_f64_23x23x23_sf_c99_t4x8_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_23x23x23_sf_c99_t4x8_b0 },
-    { "bmm_f64_23x23x23_sf_c99_t4x8_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_23x23x23_sf_c99_t4x8_ab },
-    { "bmm_f64_23x23x23_sf_avx2_rl6_a1b1", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl6_a1b1) },
-    { "bmm_f64_23x23x23_sf_avx2_rl6_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl6_b0) },
-    { "bmm_f64_23x23x23_sf_avx2_rl6_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl6_ab) },
-    { "bmm_f64_23x23x23_sf_avx2_rl3_a1b1", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl3_a1b1) },
-    { "bmm_f64_23x23x23_sf_avx2_rl3_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl3_b0) },
-    { "bmm_f64_23x23x23_sf_avx2_rl3_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl3_ab) },
-    { "bmm_f64_23x23x23_sf_avx2_rl6_pf_a1b1", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl6_pf_a1b1) },
-    { "bmm_f64_23x23x23_sf_avx2_rl6_pf_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl6_pf_b0) },
-    { "bmm_f64_23x23x23_sf_avx2_rl6_pf_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl6_pf_ab) },
-    { "bmm_f64_23x23x23_sf_avx2_rl3_pf_a1b1", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl3_pf_a1b1) },
-    { "bmm_f64_23x23x23_sf_avx2_rl3_pf_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl3_pf_b0) },
-    { "bmm_f64_23x23x23_sf_avx2_rl3_pf_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl3_pf_ab) },
-    { "bmm_f64_23x23x23_sf_avx512_rl8_a1b1", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 8, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl8_a1b1) },
-    { "bmm_f64_23x23x23_sf_avx512_rl8_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 8, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl8_b0) },
-    { "bmm_f64_23x23x23_sf_avx512_rl8_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 8, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl8_ab) },
-    { "bmm_f64_23x23x23_sf_avx512_rl4_a1b1", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 4, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl4_a1b1) },
-    { "bmm_f64_23x23x23_sf_avx512_rl4_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 4, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl4_b0) },
-    { "bmm_f64_23x23x23_sf_avx512_rl4_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 4, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl4_ab) },
-    { "bmm_f64_23x23x23_sf_avx512_rl8_pf_a1b1", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 8, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl8_pf_a1b1) },
-    { "bmm_f64_23x23x23_sf_avx512_rl8_pf_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 8, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl8_pf_b0) },
-    { "bmm_f64_23x23x23_sf_avx512_rl8_pf_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 8, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl8_pf_ab) },
-    { "bmm_f64_23x23x23_sf_avx512_rl4_pf_a1b1", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 4, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl4_pf_a1b1) },
-    { "bmm_f64_23x23x23_sf_avx512_rl4_pf_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 4, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl4_pf_b0) },
-    { "bmm_f64_23x23x23_sf_avx512_rl4_pf_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 4, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl4_pf_ab) },
+    { "bmm_f64_23x23x23_bf_c99_t4x8_a1b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_23x23x23_bf_c99_t4x8_a1b0 },
+    { "bmm_f64_23x23x23_bf_c99_t4x8_a1b1", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_23x23x23_bf_c99_t4x8_a1b1 },
+    { "bmm_f64_23x23x23_bf_c99_t4x8_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_23x23x23_bf_c99_t4x8_b0 },
+    { "bmm_f64_23x23x23_bf_c99_t4x8_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_23x23x23_bf_c99_t4x8_ab },
+    { "bmm_f64_23x23x23_bf_avx2_rl6_a1b1", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_23x23x23_bf_avx2_rl6_a1b1) },
+    { "bmm_f64_23x23x23_bf_avx2_rl6_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_23x23x23_bf_avx2_rl6_b0) },
+    { "bmm_f64_23x23x23_bf_avx2_rl6_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_23x23x23_bf_avx2_rl6_ab) },
+    { "bmm_f64_23x23x23_bf_avx2_rl3_a1b1", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_23x23x23_bf_avx2_rl3_a1b1) },
+    { "bmm_f64_23x23x23_bf_avx2_rl3_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_23x23x23_bf_avx2_rl3_b0) },
+    { "bmm_f64_23x23x23_bf_avx2_rl3_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_23x23x23_bf_avx2_rl3_ab) },
+    { "bmm_f64_23x23x23_bf_avx512_rl8_a1b1", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 8, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_23x23x23_bf_avx512_rl8_a1b1) },
+    { "bmm_f64_23x23x23_bf_avx512_rl8_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 8, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_23x23x23_bf_avx512_rl8_b0) },
+    { "bmm_f64_23x23x23_bf_avx512_rl8_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 8, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_23x23x23_bf_avx512_rl8_ab) },
+    { "bmm_f64_23x23x23_bf_avx512_rl4_a1b1", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 4, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_23x23x23_bf_avx512_rl4_a1b1) },
+    { "bmm_f64_23x23x23_bf_avx512_rl4_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 4, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_23x23x23_bf_avx512_rl4_b0) },
+    { "bmm_f64_23x23x23_bf_avx512_rl4_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 4, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_23x23x23_bf_avx512_rl4_ab) },
+    { "bmm_f64_23x23x23_sf_c99_t4x8_a1b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_23x23x23_sf_c99_t4x8_a1b0 },
+    { "bmm_f64_23x23x23_sf_c99_t4x8_a1b1", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_23x23x23_sf_c99_t4x8_a1b1 },
+    { "bmm_f64_23x23x23_sf_c99_t4x8_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_23x23x23_sf_c99_t4x8_b0 },
+    { "bmm_f64_23x23x23_sf_c99_t4x8_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_23x23x23_sf_c99_t4x8_ab },
+    { "bmm_f64_23x23x23_sf_avx2_rl6_a1b1", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl6_a1b1) },
+    { "bmm_f64_23x23x23_sf_avx2_rl6_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl6_b0) },
+    { "bmm_f64_23x23x23_sf_avx2_rl6_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl6_ab) },
+    { "bmm_f64_23x23x23_sf_avx2_rl3_a1b1", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl3_a1b1) },
+    { "bmm_f64_23x23x23_sf_avx2_rl3_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl3_b0) },
+    { "bmm_f64_23x23x23_sf_avx2_rl3_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl3_ab) },
+    { "bmm_f64_23x23x23_sf_avx2_rl6_pf_a1b1", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl6_pf_a1b1) },
+    { "bmm_f64_23x23x23_sf_avx2_rl6_pf_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl6_pf_b0) },
+    { "bmm_f64_23x23x23_sf_avx2_rl6_pf_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl6_pf_ab) },
+    { "bmm_f64_23x23x23_sf_avx2_rl3_pf_a1b1", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl3_pf_a1b1) },
+    { "bmm_f64_23x23x23_sf_avx2_rl3_pf_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl3_pf_b0) },
+    { "bmm_f64_23x23x23_sf_avx2_rl3_pf_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_23x23x23_sf_avx2_rl3_pf_ab) },
+    { "bmm_f64_23x23x23_sf_avx512_rl8_a1b1", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 8, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl8_a1b1) },
+    { "bmm_f64_23x23x23_sf_avx512_rl8_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 8, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl8_b0) },
+    { "bmm_f64_23x23x23_sf_avx512_rl8_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 8, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl8_ab) },
+    { "bmm_f64_23x23x23_sf_avx512_rl4_a1b1", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 4, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl4_a1b1) },
+    { "bmm_f64_23x23x23_sf_avx512_rl4_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 4, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl4_b0) },
+    { "bmm_f64_23x23x23_sf_avx512_rl4_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 4, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl4_ab) },
+    { "bmm_f64_23x23x23_sf_avx512_rl8_pf_a1b1", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 8, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl8_pf_a1b1) },
+    { "bmm_f64_23x23x23_sf_avx512_rl8_pf_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 8, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl8_pf_b0) },
+    { "bmm_f64_23x23x23_sf_avx512_rl8_pf_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 8, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl8_pf_ab) },
+    { "bmm_f64_23x23x23_sf_avx512_rl4_pf_a1b1", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 4, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl4_pf_a1b1) },
+    { "bmm_f64_23x23x23_sf_avx512_rl4_pf_b0", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 4, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl4_pf_b0) },
+    { "bmm_f64_23x23x23_sf_avx512_rl4_pf_ab", BMM_F64, 23, 23, 23, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 4, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_23x23x23_sf_avx512_rl4_pf_ab) },
 };

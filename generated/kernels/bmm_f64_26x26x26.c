@@ -11,11 +11,11 @@
  * f64 C(26x26) = A*B (alpha = 1, beta = 0: C is not read), A 26x26, B 26x26; layout bf, isa c99, form t4x8.
  * Cost per matrix: 34476 flops executed, 35152 loads (A 17576, B 17576, C 0), 676 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_26x26x26_bf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_26x26x26_bf_c99_t4x8_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 4) {
             for (int64_t j0 = 0; j0 < 24; j0 += 8) {
@@ -231,11 +231,11 @@ static void bmm_f64_26x26x26_bf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout bf, isa c99, form t4x8.
  * Cost per matrix: 35152 flops executed, 35828 loads (A 17576, B 17576, C 676), 676 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_26x26x26_bf_c99_t4x8_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_26x26x26_bf_c99_t4x8_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 4) {
             for (int64_t j0 = 0; j0 < 24; j0 += 8) {
@@ -451,12 +451,12 @@ static void bmm_f64_26x26x26_bf_c99_t4x8_a1b1(const bmm_f64_args *BMM_RESTRICT g
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout bf, isa c99, form t4x8.
  * Cost per matrix: 35152 flops executed, 35152 loads (A 17576, B 17576, C 0), 676 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_26x26x26_bf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_26x26x26_bf_c99_t4x8_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 4) {
             for (int64_t j0 = 0; j0 < 24; j0 += 8) {
@@ -672,13 +672,13 @@ static void bmm_f64_26x26x26_bf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf, isa c99, form t4x8.
  * Cost per matrix: 36504 flops executed, 35828 loads (A 17576, B 17576, C 676), 676 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_26x26x26_bf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_26x26x26_bf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 4) {
             for (int64_t j0 = 0; j0 < 24; j0 += 8) {
@@ -895,11 +895,11 @@ static void bmm_f64_26x26x26_bf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout bf, isa avx2, form rl6.
  * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 12 vector accumulators,
  * 3796 vector loads, 182 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
@@ -1168,12 +1168,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_a1b1(const bmm_f64_args
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout bf, isa avx2, form rl6.
  * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 12 vector accumulators,
  * 3614 vector loads, 182 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -1443,13 +1443,13 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_b0(const bmm_f64_args *
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf, isa avx2, form rl6.
  * Cost per matrix: 35152 useful flops in 5096 vector arithmetic ops, 12 vector accumulators,
  * 3796 vector loads, 182 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
@@ -1720,11 +1720,11 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_f64_args *
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout bf, isa avx2, form rl3.
  * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 6 vector accumulators,
  * 4524 vector loads, 182 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
@@ -1918,12 +1918,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_a1b1(const bmm_f64_args
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout bf, isa avx2, form rl3.
  * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 6 vector accumulators,
  * 4342 vector loads, 182 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2118,13 +2118,13 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_b0(const bmm_f64_args *
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf, isa avx2, form rl3.
  * Cost per matrix: 35152 useful flops in 5096 vector arithmetic ops, 6 vector accumulators,
  * 4524 vector loads, 182 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
@@ -2320,11 +2320,11 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_f64_args *
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout bf, isa avx512, form rl6.
  * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 24 vector accumulators,
  * 1300 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl6_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const __mmask8 mask2 = (__mmask8)0x3;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
@@ -2461,12 +2461,12 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl6_a1b1(const bmm_f64_
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout bf, isa avx512, form rl6.
  * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 24 vector accumulators,
  * 1196 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask2 = (__mmask8)0x3;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2604,13 +2604,13 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl6_b0(const bmm_f64_ar
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf, isa avx512, form rl6.
  * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 24 vector accumulators,
  * 1300 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask2 = (__mmask8)0x3;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -2749,11 +2749,11 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl6_ab(const bmm_f64_ar
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout bf, isa avx512, form rl3.
  * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
  * 1716 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl3_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const __mmask8 mask2 = (__mmask8)0x3;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
@@ -2851,12 +2851,12 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl3_a1b1(const bmm_f64_
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout bf, isa avx512, form rl3.
  * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
  * 1612 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl3_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask2 = (__mmask8)0x3;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2955,13 +2955,13 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl3_b0(const bmm_f64_ar
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf, isa avx512, form rl3.
  * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 12 vector accumulators,
  * 1716 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask2 = (__mmask8)0x3;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -3060,11 +3060,11 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl3_ab(const bmm_f64_ar
  * f64 C(26x26) = A*B (alpha = 1, beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa c99, form t4x8.
  * Cost per matrix: 34476 flops executed, 35152 loads (A 17576, B 17576, C 0), 676 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_26x26x26_sf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_26x26x26_sf_c99_t4x8_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -3283,11 +3283,11 @@ static void bmm_f64_26x26x26_sf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa c99, form t4x8.
  * Cost per matrix: 35152 flops executed, 35828 loads (A 17576, B 17576, C 676), 676 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_26x26x26_sf_c99_t4x8_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_26x26x26_sf_c99_t4x8_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -3506,15 +3506,15 @@ static void bmm_f64_26x26x26_sf_c99_t4x8_a1b1(const bmm_f64_args *BMM_RESTRICT g
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa c99, form t4x8.
  * Cost per matrix: 35152 flops executed, 35152 loads (A 17576, B 17576, C 0), 676 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_26x26x26_sf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_26x26x26_sf_c99_t4x8_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 4) {
             for (int64_t j0 = 0; j0 < 24; j0 += 8) {
@@ -3730,16 +3730,16 @@ static void bmm_f64_26x26x26_sf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa c99, form t4x8.
  * Cost per matrix: 36504 flops executed, 35828 loads (A 17576, B 17576, C 676), 676 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_26x26x26_sf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_26x26x26_sf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 24; i0 += 4) {
             for (int64_t j0 = 0; j0 < 24; j0 += 8) {
@@ -3956,11 +3956,11 @@ static void bmm_f64_26x26x26_sf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx2, form rl6.
  * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 12 vector accumulators,
  * 3796 vector loads, 182 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -4232,15 +4232,15 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_a1b1(const bmm_f64_args
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx2, form rl6.
  * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 12 vector accumulators,
  * 3614 vector loads, 182 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -4510,16 +4510,16 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_b0(const bmm_f64_args *
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx2, form rl6.
  * Cost per matrix: 35152 useful flops in 5096 vector arithmetic ops, 12 vector accumulators,
  * 3796 vector loads, 182 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
@@ -4790,11 +4790,11 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_f64_args *
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx2, form rl3.
  * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 6 vector accumulators,
  * 4524 vector loads, 182 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -4991,15 +4991,15 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_a1b1(const bmm_f64_args
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx2, form rl3.
  * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 6 vector accumulators,
  * 4342 vector loads, 182 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -5194,16 +5194,16 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_b0(const bmm_f64_args *
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx2, form rl3.
  * Cost per matrix: 35152 useful flops in 5096 vector arithmetic ops, 6 vector accumulators,
  * 4524 vector loads, 182 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
@@ -5399,11 +5399,11 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_f64_args *
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx2, form rl6_pf.
  * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 12 vector accumulators,
  * 3796 vector loads, 182 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -5765,15 +5765,15 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_a1b1(const bmm_f64_a
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx2, form rl6_pf.
  * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 12 vector accumulators,
  * 3614 vector loads, 182 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -6133,16 +6133,16 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_b0(const bmm_f64_arg
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx2, form rl6_pf.
  * Cost per matrix: 35152 useful flops in 5096 vector arithmetic ops, 12 vector accumulators,
  * 3796 vector loads, 182 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
@@ -6503,11 +6503,11 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_f64_arg
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx2, form rl3_pf.
  * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 6 vector accumulators,
  * 4524 vector loads, 182 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -6764,15 +6764,15 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_a1b1(const bmm_f64_a
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx2, form rl3_pf.
  * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 6 vector accumulators,
  * 4342 vector loads, 182 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -7027,16 +7027,16 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_b0(const bmm_f64_arg
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx2, form rl3_pf.
  * Cost per matrix: 35152 useful flops in 5096 vector arithmetic ops, 6 vector accumulators,
  * 4524 vector loads, 182 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
@@ -7292,11 +7292,11 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_f64_arg
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx512, form rl6.
  * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 24 vector accumulators,
  * 1300 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -7436,15 +7436,15 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_a1b1(const bmm_f64_
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx512, form rl6.
  * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 24 vector accumulators,
  * 1196 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask2 = (__mmask8)0x3;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -7582,16 +7582,16 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_b0(const bmm_f64_ar
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx512, form rl6.
  * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 24 vector accumulators,
  * 1300 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask2 = (__mmask8)0x3;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -7730,11 +7730,11 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_ab(const bmm_f64_ar
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx512, form rl3.
  * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
  * 1716 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -7835,15 +7835,15 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_a1b1(const bmm_f64_
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx512, form rl3.
  * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
  * 1612 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask2 = (__mmask8)0x3;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -7942,16 +7942,16 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_b0(const bmm_f64_ar
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx512, form rl3.
  * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 12 vector accumulators,
  * 1716 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask2 = (__mmask8)0x3;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -8051,11 +8051,11 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_ab(const bmm_f64_ar
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx512, form rl6_pf.
  * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 24 vector accumulators,
  * 1300 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -8285,15 +8285,15 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_a1b1(const bmm_f
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx512, form rl6_pf.
  * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 24 vector accumulators,
  * 1196 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask2 = (__mmask8)0x3;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -8521,16 +8521,16 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_b0(const bmm_f64
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx512, form rl6_pf.
  * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 24 vector accumulators,
  * 1300 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask2 = (__mmask8)0x3;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -8759,11 +8759,11 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_ab(const bmm_f64
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx512, form rl3_pf.
  * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
  * 1716 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -8924,15 +8924,15 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_a1b1(const bmm_f
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx512, form rl3_pf.
  * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
  * 1612 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask2 = (__mmask8)0x3;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -9091,16 +9091,16 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_b0(const bmm_f64
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx512, form rl3_pf.
  * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 12 vector accumulators,
  * 1716 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask2 = (__mmask8)0x3;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -9256,48 +9256,48 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_ab(const bmm_f64
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_26x26x26[44] = {
-    { "bmm_f64_26x26x26_bf_c99_t4x8_a1b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_26x26x26_bf_c99_t4x8_a1b0 },
-    { "bmm_f64_26x26x26_bf_c99_t4x8_a1b1", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_26x26x26_bf_c99_t4x8_a1b1 },
-    { "bmm_f64_26x26x26_bf_c99_t4x8_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_26x26x26_bf_c99_t4x8_b0 },
-    { "bmm_f64_26x26x26_bf_c99_t4x8_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_26x26x26_bf_c99_t4x8_ab },
-    { "bmm_f64_26x26x26_bf_avx2_rl6_a1b1", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_bf_avx2_rl6_a1b1) },
-    { "bmm_f64_26x26x26_bf_avx2_rl6_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_bf_avx2_rl6_b0) },
-    { "bmm_f64_26x26x26_bf_avx2_rl6_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_bf_avx2_rl6_ab) },
-    { "bmm_f64_26x26x26_bf_avx2_rl3_a1b1", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_bf_avx2_rl3_a1b1) },
-    { "bmm_f64_26x26x26_bf_avx2_rl3_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_bf_avx2_rl3_b0) },
-    { "bmm_f64_26x26x26_bf_avx2_rl3_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_bf_avx2_rl3_ab) },
-    { "bmm_f64_26x26x26_bf_avx512_rl6_a1b1", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_bf_avx512_rl6_a1b1) },
-    { "bmm_f64_26x26x26_bf_avx512_rl6_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_bf_avx512_rl6_b0) },
-    { "bmm_f64_26x26x26_bf_avx512_rl6_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_bf_avx512_rl6_ab) },
-    { "bmm_f64_26x26x26_bf_avx512_rl3_a1b1", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_bf_avx512_rl3_a1b1) },
-    { "bmm_f64_26x26x26_bf_avx512_rl3_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_bf_avx512_rl3_b0) },
-    { "bmm_f64_26x26x26_bf_avx512_rl3_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_bf_avx512_rl3_ab) },
-    { "bmm_f64_26x26x26_sf_c99_t4x8_a1b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_26x26x26_sf_c99_t4x8_a1b0 },
-    { "bmm_f64_26x26x26_sf_c99_t4x8_a1b1", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_26x26x26_sf_c99_t4x8_a1b1 },
-    { "bmm_f64_26x26x26_sf_c99_t4x8_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_26x26x26_sf_c99_t4x8_b0 },
-    { "bmm_f64_26x26x26_sf_c99_t4x8_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_26x26x26_sf_c99_t4x8_ab },
-    { "bmm_f64_26x26x26_sf_avx2_rl6_a1b1", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl6_a1b1) },
-    { "bmm_f64_26x26x26_sf_avx2_rl6_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl6_b0) },
-    { "bmm_f64_26x26x26_sf_avx2_rl6_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl6_ab) },
-    { "bmm_f64_26x26x26_sf_avx2_rl3_a1b1", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl3_a1b1) },
-    { "bmm_f64_26x26x26_sf_avx2_rl3_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl3_b0) },
-    { "bmm_f64_26x26x26_sf_avx2_rl3_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl3_ab) },
-    { "bmm_f64_26x26x26_sf_avx2_rl6_pf_a1b1", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl6_pf_a1b1) },
-    { "bmm_f64_26x26x26_sf_avx2_rl6_pf_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl6_pf_b0) },
-    { "bmm_f64_26x26x26_sf_avx2_rl6_pf_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl6_pf_ab) },
-    { "bmm_f64_26x26x26_sf_avx2_rl3_pf_a1b1", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl3_pf_a1b1) },
-    { "bmm_f64_26x26x26_sf_avx2_rl3_pf_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl3_pf_b0) },
-    { "bmm_f64_26x26x26_sf_avx2_rl3_pf_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl3_pf_ab) },
-    { "bmm_f64_26x26x26_sf_avx512_rl6_a1b1", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl6_a1b1) },
-    { "bmm_f64_26x26x26_sf_avx512_rl6_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl6_b0) },
-    { "bmm_f64_26x26x26_sf_avx512_rl6_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl6_ab) },
-    { "bmm_f64_26x26x26_sf_avx512_rl3_a1b1", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl3_a1b1) },
-    { "bmm_f64_26x26x26_sf_avx512_rl3_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl3_b0) },
-    { "bmm_f64_26x26x26_sf_avx512_rl3_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl3_ab) },
-    { "bmm_f64_26x26x26_sf_avx512_rl6_pf_a1b1", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl6_pf_a1b1) },
-    { "bmm_f64_26x26x26_sf_avx512_rl6_pf_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl6_pf_b0) },
-    { "bmm_f64_26x26x26_sf_avx512_rl6_pf_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl6_pf_ab) },
-    { "bmm_f64_26x26x26_sf_avx512_rl3_pf_a1b1", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl3_pf_a1b1) },
-    { "bmm_f64_26x26x26_sf_avx512_rl3_pf_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl3_pf_b0) },
-    { "bmm_f64_26x26x26_sf_avx512_rl3_pf_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl3_pf_ab) },
+    { "bmm_f64_26x26x26_bf_c99_t4x8_a1b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_26x26x26_bf_c99_t4x8_a1b0 },
+    { "bmm_f64_26x26x26_bf_c99_t4x8_a1b1", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_26x26x26_bf_c99_t4x8_a1b1 },
+    { "bmm_f64_26x26x26_bf_c99_t4x8_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_26x26x26_bf_c99_t4x8_b0 },
+    { "bmm_f64_26x26x26_bf_c99_t4x8_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_26x26x26_bf_c99_t4x8_ab },
+    { "bmm_f64_26x26x26_bf_avx2_rl6_a1b1", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_26x26x26_bf_avx2_rl6_a1b1) },
+    { "bmm_f64_26x26x26_bf_avx2_rl6_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_26x26x26_bf_avx2_rl6_b0) },
+    { "bmm_f64_26x26x26_bf_avx2_rl6_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_26x26x26_bf_avx2_rl6_ab) },
+    { "bmm_f64_26x26x26_bf_avx2_rl3_a1b1", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_26x26x26_bf_avx2_rl3_a1b1) },
+    { "bmm_f64_26x26x26_bf_avx2_rl3_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_26x26x26_bf_avx2_rl3_b0) },
+    { "bmm_f64_26x26x26_bf_avx2_rl3_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_26x26x26_bf_avx2_rl3_ab) },
+    { "bmm_f64_26x26x26_bf_avx512_rl6_a1b1", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_26x26x26_bf_avx512_rl6_a1b1) },
+    { "bmm_f64_26x26x26_bf_avx512_rl6_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_26x26x26_bf_avx512_rl6_b0) },
+    { "bmm_f64_26x26x26_bf_avx512_rl6_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_26x26x26_bf_avx512_rl6_ab) },
+    { "bmm_f64_26x26x26_bf_avx512_rl3_a1b1", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_26x26x26_bf_avx512_rl3_a1b1) },
+    { "bmm_f64_26x26x26_bf_avx512_rl3_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_26x26x26_bf_avx512_rl3_b0) },
+    { "bmm_f64_26x26x26_bf_avx512_rl3_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_26x26x26_bf_avx512_rl3_ab) },
+    { "bmm_f64_26x26x26_sf_c99_t4x8_a1b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_26x26x26_sf_c99_t4x8_a1b0 },
+    { "bmm_f64_26x26x26_sf_c99_t4x8_a1b1", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_26x26x26_sf_c99_t4x8_a1b1 },
+    { "bmm_f64_26x26x26_sf_c99_t4x8_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_26x26x26_sf_c99_t4x8_b0 },
+    { "bmm_f64_26x26x26_sf_c99_t4x8_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_26x26x26_sf_c99_t4x8_ab },
+    { "bmm_f64_26x26x26_sf_avx2_rl6_a1b1", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl6_a1b1) },
+    { "bmm_f64_26x26x26_sf_avx2_rl6_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl6_b0) },
+    { "bmm_f64_26x26x26_sf_avx2_rl6_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl6_ab) },
+    { "bmm_f64_26x26x26_sf_avx2_rl3_a1b1", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl3_a1b1) },
+    { "bmm_f64_26x26x26_sf_avx2_rl3_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl3_b0) },
+    { "bmm_f64_26x26x26_sf_avx2_rl3_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl3_ab) },
+    { "bmm_f64_26x26x26_sf_avx2_rl6_pf_a1b1", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl6_pf_a1b1) },
+    { "bmm_f64_26x26x26_sf_avx2_rl6_pf_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl6_pf_b0) },
+    { "bmm_f64_26x26x26_sf_avx2_rl6_pf_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl6_pf_ab) },
+    { "bmm_f64_26x26x26_sf_avx2_rl3_pf_a1b1", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl3_pf_a1b1) },
+    { "bmm_f64_26x26x26_sf_avx2_rl3_pf_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl3_pf_b0) },
+    { "bmm_f64_26x26x26_sf_avx2_rl3_pf_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_26x26x26_sf_avx2_rl3_pf_ab) },
+    { "bmm_f64_26x26x26_sf_avx512_rl6_a1b1", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl6_a1b1) },
+    { "bmm_f64_26x26x26_sf_avx512_rl6_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl6_b0) },
+    { "bmm_f64_26x26x26_sf_avx512_rl6_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl6_ab) },
+    { "bmm_f64_26x26x26_sf_avx512_rl3_a1b1", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl3_a1b1) },
+    { "bmm_f64_26x26x26_sf_avx512_rl3_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl3_b0) },
+    { "bmm_f64_26x26x26_sf_avx512_rl3_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl3_ab) },
+    { "bmm_f64_26x26x26_sf_avx512_rl6_pf_a1b1", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl6_pf_a1b1) },
+    { "bmm_f64_26x26x26_sf_avx512_rl6_pf_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl6_pf_b0) },
+    { "bmm_f64_26x26x26_sf_avx512_rl6_pf_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl6_pf_ab) },
+    { "bmm_f64_26x26x26_sf_avx512_rl3_pf_a1b1", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl3_pf_a1b1) },
+    { "bmm_f64_26x26x26_sf_avx512_rl3_pf_b0", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl3_pf_b0) },
+    { "bmm_f64_26x26x26_sf_avx512_rl3_pf_ab", BMM_F64, 26, 26, 26, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_26x26x26_sf_avx512_rl3_pf_ab) },
 };

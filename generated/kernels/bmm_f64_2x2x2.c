@@ -11,11 +11,11 @@
  * f64 C(2x2) = A*B (alpha = 1, beta = 0: C is not read), A 2x2, B 2x2; layout bf, isa c99, form unroll.
  * Cost per matrix: 12 flops executed, 16 loads (A 8, B 8, C 0), 4 stores,
  * 2 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_2x2x2_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_2x2x2_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -43,11 +43,11 @@ static void bmm_f64_2x2x2_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout bf, isa c99, form unroll.
  * Cost per matrix: 16 flops executed, 20 loads (A 8, B 8, C 4), 4 stores,
  * 2 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_2x2x2_bf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_2x2x2_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -75,12 +75,12 @@ static void bmm_f64_2x2x2_bf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(2x2) = alpha*A*B (beta = 0: C is not read), A 2x2, B 2x2; layout bf, isa c99, form unroll.
  * Cost per matrix: 16 flops executed, 16 loads (A 8, B 8, C 0), 4 stores,
  * 2 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_2x2x2_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_2x2x2_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -108,13 +108,13 @@ static void bmm_f64_2x2x2_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf, isa c99, form unroll.
  * Cost per matrix: 24 flops executed, 20 loads (A 8, B 8, C 4), 4 stores,
  * 2 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_2x2x2_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_2x2x2_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -143,11 +143,11 @@ static void bmm_f64_2x2x2_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout bf, isa avx2, form rows.
  * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_avx2_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -176,12 +176,12 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_avx2_rows_a1b1(const bmm_f64_args *
  * f64 C(2x2) = alpha*A*B (beta = 0: C is not read), A 2x2, B 2x2; layout bf, isa avx2, form rows.
  * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
  * 6 vector loads, 2 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -211,13 +211,13 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_avx2_rows_b0(const bmm_f64_args *BM
  * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf, isa avx2, form rows.
  * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
@@ -248,11 +248,11 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_avx2_rows_ab(const bmm_f64_args *BM
  * f64 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout bf, isa avx512, form rows.
  * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const __mmask8 mask2 = (__mmask8)0x3;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -281,12 +281,12 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_rows_a1b1(const bmm_f64_ar
  * f64 C(2x2) = alpha*A*B (beta = 0: C is not read), A 2x2, B 2x2; layout bf, isa avx512, form rows.
  * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
  * 6 vector loads, 2 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask2 = (__mmask8)0x3;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -316,13 +316,13 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_rows_b0(const bmm_f64_args
  * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf, isa avx512, form rows.
  * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask2 = (__mmask8)0x3;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -353,11 +353,11 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_rows_ab(const bmm_f64_args
  * f64 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout bf, isa avx512, form flat.
  * Cost per matrix: 16 useful flops in 3 vector arithmetic ops, 1 vector accumulators,
  * 3 vector loads, 1 vector stores, 4 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_flat_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const __mmask8 mask4 = (__mmask8)0xF;
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512d bs0 = _mm512_maskz_loadu_pd(mask4, &b[0]);
@@ -379,12 +379,12 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_flat_a1b1(const bmm_f64_ar
  * f64 C(2x2) = alpha*A*B (beta = 0: C is not read), A 2x2, B 2x2; layout bf, isa avx512, form flat.
  * Cost per matrix: 16 useful flops in 3 vector arithmetic ops, 1 vector accumulators,
  * 2 vector loads, 1 vector stores, 4 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_flat_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_flat_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask4 = (__mmask8)0xF;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -407,13 +407,13 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_flat_b0(const bmm_f64_args
  * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf, isa avx512, form flat.
  * Cost per matrix: 16 useful flops in 4 vector arithmetic ops, 1 vector accumulators,
  * 3 vector loads, 1 vector stores, 4 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_flat_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask4 = (__mmask8)0xF;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -440,11 +440,11 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_flat_ab(const bmm_f64_args
  * in-register lane permutes.
  * Cost per group of 2 matrices: 16 useful flops per matrix in 3 vector arithmetic ops,
  * 1 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_pk2_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_pk2_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     int64_t t = 0;
     for (; t + 2 <= g->batch; t += 2) {
         __m512d as0 = _mm512_loadu_pd(&a[0]);
@@ -457,10 +457,10 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_pk2_a1b1(const bmm_f64_arg
         c += 2 * 2 * 2;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f64_args rest = *g;
-        rest.A += t * 2 * 2;
-        rest.B += t * 2 * 2;
-        rest.C += t * 2 * 2;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f64_2x2x2_bf_avx512_rows_a1b1(&rest);
     }
@@ -475,12 +475,12 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_pk2_a1b1(const bmm_f64_arg
  * in-register lane permutes.
  * Cost per group of 2 matrices: 16 useful flops per matrix in 3 vector arithmetic ops,
  * 1 vector accumulators, 2 vector loads, 1 vector stores, 4 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_pk2_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_pk2_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     int64_t t = 0;
     for (; t + 2 <= g->batch; t += 2) {
@@ -494,10 +494,10 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_pk2_b0(const bmm_f64_args 
         c += 2 * 2 * 2;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f64_args rest = *g;
-        rest.A += t * 2 * 2;
-        rest.B += t * 2 * 2;
-        rest.C += t * 2 * 2;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f64_2x2x2_bf_avx512_rows_b0(&rest);
     }
@@ -512,13 +512,13 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_pk2_b0(const bmm_f64_args 
  * in-register lane permutes.
  * Cost per group of 2 matrices: 16 useful flops per matrix in 4 vector arithmetic ops,
  * 1 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_pk2_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_pk2_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     int64_t t = 0;
@@ -533,10 +533,10 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_pk2_ab(const bmm_f64_args 
         c += 2 * 2 * 2;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f64_args rest = *g;
-        rest.A += t * 2 * 2;
-        rest.B += t * 2 * 2;
-        rest.C += t * 2 * 2;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f64_2x2x2_bf_avx512_rows_ab(&rest);
     }
@@ -547,11 +547,11 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_pk2_ab(const bmm_f64_args 
  * f64 C(2x2) = A*B (alpha = 1, beta = 0: C is not read), A 2x2, B 2x2; layout sf, isa c99, form unroll.
  * Cost per matrix: 12 flops executed, 16 loads (A 8, B 8, C 0), 4 stores,
  * 2 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_2x2x2_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_2x2x2_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -582,11 +582,11 @@ static void bmm_f64_2x2x2_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout sf, isa c99, form unroll.
  * Cost per matrix: 16 flops executed, 20 loads (A 8, B 8, C 4), 4 stores,
  * 2 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_2x2x2_sf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_2x2x2_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -617,15 +617,15 @@ static void bmm_f64_2x2x2_sf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(2x2) = alpha*A*B (beta = 0: C is not read), A 2x2, B 2x2; layout sf, isa c99, form unroll.
  * Cost per matrix: 16 flops executed, 16 loads (A 8, B 8, C 0), 4 stores,
  * 2 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_2x2x2_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_2x2x2_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -653,16 +653,16 @@ static void bmm_f64_2x2x2_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout sf, isa c99, form unroll.
  * Cost per matrix: 24 flops executed, 20 loads (A 8, B 8, C 4), 4 stores,
  * 2 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_2x2x2_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_2x2x2_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -691,11 +691,11 @@ static void bmm_f64_2x2x2_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout sf, isa avx2, form rows.
  * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_2x2x2_sf_avx2_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_2x2x2_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -727,15 +727,15 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_sf_avx2_rows_a1b1(const bmm_f64_args *
  * f64 C(2x2) = alpha*A*B (beta = 0: C is not read), A 2x2, B 2x2; layout sf, isa avx2, form rows.
  * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
  * 6 vector loads, 2 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_2x2x2_sf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_2x2x2_sf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -765,16 +765,16 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_sf_avx2_rows_b0(const bmm_f64_args *BM
  * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout sf, isa avx2, form rows.
  * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_2x2x2_sf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_2x2x2_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
@@ -805,11 +805,11 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_sf_avx2_rows_ab(const bmm_f64_args *BM
  * f64 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout sf, isa avx512, form rows.
  * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -841,15 +841,15 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_rows_a1b1(const bmm_f64_ar
  * f64 C(2x2) = alpha*A*B (beta = 0: C is not read), A 2x2, B 2x2; layout sf, isa avx512, form rows.
  * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
  * 6 vector loads, 2 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask2 = (__mmask8)0x3;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -879,16 +879,16 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_rows_b0(const bmm_f64_args
  * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout sf, isa avx512, form rows.
  * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask2 = (__mmask8)0x3;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -922,11 +922,11 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_rows_ab(const bmm_f64_args
  * permutes into one vector per matrix element.
  * Cost per group of 8 matrices: 16 useful flops per matrix in 12 vector arithmetic ops,
  * 4 vector accumulators, 12 vector loads, 4 vector stores, 16 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_xb_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_xb_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -989,10 +989,10 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_xb_a1b1(const bmm_f64_args
         c += 8 * 2;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f64_args rest = *g;
-        rest.A += t * 2;
-        rest.B += t * 2;
-        rest.C += t * 2;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f64_2x2x2_sf_avx512_rows_a1b1(&rest);
     }
@@ -1007,15 +1007,15 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_xb_a1b1(const bmm_f64_args
  * permutes into one vector per matrix element.
  * Cost per group of 8 matrices: 16 useful flops per matrix in 12 vector arithmetic ops,
  * 2 vector accumulators, 8 vector loads, 4 vector stores, 12 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_xb_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_xb_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m512i ix0 = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i ix1 = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -1068,10 +1068,10 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_xb_b0(const bmm_f64_args *
         c += 8 * 2;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f64_args rest = *g;
-        rest.A += t * 2;
-        rest.B += t * 2;
-        rest.C += t * 2;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f64_2x2x2_sf_avx512_rows_b0(&rest);
     }
@@ -1086,16 +1086,16 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_xb_b0(const bmm_f64_args *
  * permutes into one vector per matrix element.
  * Cost per group of 8 matrices: 16 useful flops per matrix in 16 vector arithmetic ops,
  * 4 vector accumulators, 12 vector loads, 4 vector stores, 16 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_xb_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_xb_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512i ix0 = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i ix1 = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
     const __m512d vbeta = _mm512_set1_pd(beta);
@@ -1157,10 +1157,10 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_xb_ab(const bmm_f64_args *
         c += 8 * 2;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f64_args rest = *g;
-        rest.A += t * 2;
-        rest.B += t * 2;
-        rest.C += t * 2;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f64_2x2x2_sf_avx512_rows_ab(&rest);
     }
@@ -1168,33 +1168,33 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_xb_ab(const bmm_f64_args *
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_2x2x2[29] = {
-    { "bmm_f64_2x2x2_bf_c99_a1b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_2x2x2_bf_c99_a1b0 },
-    { "bmm_f64_2x2x2_bf_c99_a1b1", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_2x2x2_bf_c99_a1b1 },
-    { "bmm_f64_2x2x2_bf_c99_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_2x2x2_bf_c99_b0 },
-    { "bmm_f64_2x2x2_bf_c99_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_2x2x2_bf_c99_ab },
-    { "bmm_f64_2x2x2_bf_avx2_rows_a1b1", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx2_rows_a1b1) },
-    { "bmm_f64_2x2x2_bf_avx2_rows_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx2_rows_b0) },
-    { "bmm_f64_2x2x2_bf_avx2_rows_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx2_rows_ab) },
-    { "bmm_f64_2x2x2_bf_avx512_rows_a1b1", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_rows_a1b1) },
-    { "bmm_f64_2x2x2_bf_avx512_rows_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_rows_b0) },
-    { "bmm_f64_2x2x2_bf_avx512_rows_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_rows_ab) },
-    { "bmm_f64_2x2x2_bf_avx512_flat_a1b1", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_FLAT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_flat_a1b1) },
-    { "bmm_f64_2x2x2_bf_avx512_flat_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_flat_b0) },
-    { "bmm_f64_2x2x2_bf_avx512_flat_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_flat_ab) },
-    { "bmm_f64_2x2x2_bf_avx512_pk2_a1b1", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_PACKED, 2, 0, 8, 0, BMM_NEEDS_PACKED_ITEMS, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_pk2_a1b1) },
-    { "bmm_f64_2x2x2_bf_avx512_pk2_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_PACKED, 2, 0, 8, 0, BMM_NEEDS_PACKED_ITEMS, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_pk2_b0) },
-    { "bmm_f64_2x2x2_bf_avx512_pk2_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_PACKED, 2, 0, 8, 0, BMM_NEEDS_PACKED_ITEMS, NULL, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_pk2_ab) },
-    { "bmm_f64_2x2x2_sf_c99_a1b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_2x2x2_sf_c99_a1b0 },
-    { "bmm_f64_2x2x2_sf_c99_a1b1", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_2x2x2_sf_c99_a1b1 },
-    { "bmm_f64_2x2x2_sf_c99_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_2x2x2_sf_c99_b0 },
-    { "bmm_f64_2x2x2_sf_c99_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_2x2x2_sf_c99_ab },
-    { "bmm_f64_2x2x2_sf_avx2_rows_a1b1", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_2x2x2_sf_avx2_rows_a1b1) },
-    { "bmm_f64_2x2x2_sf_avx2_rows_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_2x2x2_sf_avx2_rows_b0) },
-    { "bmm_f64_2x2x2_sf_avx2_rows_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_2x2x2_sf_avx2_rows_ab) },
-    { "bmm_f64_2x2x2_sf_avx512_rows_a1b1", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_2x2x2_sf_avx512_rows_a1b1) },
-    { "bmm_f64_2x2x2_sf_avx512_rows_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_2x2x2_sf_avx512_rows_b0) },
-    { "bmm_f64_2x2x2_sf_avx512_rows_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_2x2x2_sf_avx512_rows_ab) },
-    { "bmm_f64_2x2x2_sf_avx512_xb_a1b1", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_2x2x2_sf_avx512_xb_a1b1) },
-    { "bmm_f64_2x2x2_sf_avx512_xb_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_2x2x2_sf_avx512_xb_b0) },
-    { "bmm_f64_2x2x2_sf_avx512_xb_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_2x2x2_sf_avx512_xb_ab) },
+    { "bmm_f64_2x2x2_bf_c99_a1b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_2x2x2_bf_c99_a1b0 },
+    { "bmm_f64_2x2x2_bf_c99_a1b1", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_2x2x2_bf_c99_a1b1 },
+    { "bmm_f64_2x2x2_bf_c99_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_2x2x2_bf_c99_b0 },
+    { "bmm_f64_2x2x2_bf_c99_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_2x2x2_bf_c99_ab },
+    { "bmm_f64_2x2x2_bf_avx2_rows_a1b1", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_2x2x2_bf_avx2_rows_a1b1) },
+    { "bmm_f64_2x2x2_bf_avx2_rows_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_2x2x2_bf_avx2_rows_b0) },
+    { "bmm_f64_2x2x2_bf_avx2_rows_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_2x2x2_bf_avx2_rows_ab) },
+    { "bmm_f64_2x2x2_bf_avx512_rows_a1b1", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_rows_a1b1) },
+    { "bmm_f64_2x2x2_bf_avx512_rows_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_rows_b0) },
+    { "bmm_f64_2x2x2_bf_avx512_rows_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_rows_ab) },
+    { "bmm_f64_2x2x2_bf_avx512_flat_a1b1", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_FLAT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_flat_a1b1) },
+    { "bmm_f64_2x2x2_bf_avx512_flat_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_flat_b0) },
+    { "bmm_f64_2x2x2_bf_avx512_flat_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_flat_ab) },
+    { "bmm_f64_2x2x2_bf_avx512_pk2_a1b1", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_PACKED, 2, 0, 8, 0, BMM_NEEDS_PACKED_ITEMS, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_pk2_a1b1) },
+    { "bmm_f64_2x2x2_bf_avx512_pk2_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_PACKED, 2, 0, 8, 0, BMM_NEEDS_PACKED_ITEMS, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_pk2_b0) },
+    { "bmm_f64_2x2x2_bf_avx512_pk2_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_PACKED, 2, 0, 8, 0, BMM_NEEDS_PACKED_ITEMS, BMM_X86_FN(bmm_f64_2x2x2_bf_avx512_pk2_ab) },
+    { "bmm_f64_2x2x2_sf_c99_a1b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_2x2x2_sf_c99_a1b0 },
+    { "bmm_f64_2x2x2_sf_c99_a1b1", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_2x2x2_sf_c99_a1b1 },
+    { "bmm_f64_2x2x2_sf_c99_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_2x2x2_sf_c99_b0 },
+    { "bmm_f64_2x2x2_sf_c99_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_2x2x2_sf_c99_ab },
+    { "bmm_f64_2x2x2_sf_avx2_rows_a1b1", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_2x2x2_sf_avx2_rows_a1b1) },
+    { "bmm_f64_2x2x2_sf_avx2_rows_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_2x2x2_sf_avx2_rows_b0) },
+    { "bmm_f64_2x2x2_sf_avx2_rows_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_2x2x2_sf_avx2_rows_ab) },
+    { "bmm_f64_2x2x2_sf_avx512_rows_a1b1", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_2x2x2_sf_avx512_rows_a1b1) },
+    { "bmm_f64_2x2x2_sf_avx512_rows_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_2x2x2_sf_avx512_rows_b0) },
+    { "bmm_f64_2x2x2_sf_avx512_rows_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_2x2x2_sf_avx512_rows_ab) },
+    { "bmm_f64_2x2x2_sf_avx512_xb_a1b1", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f64_2x2x2_sf_avx512_xb_a1b1) },
+    { "bmm_f64_2x2x2_sf_avx512_xb_b0", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f64_2x2x2_sf_avx512_xb_b0) },
+    { "bmm_f64_2x2x2_sf_avx512_xb_ab", BMM_F64, 2, 2, 2, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f64_2x2x2_sf_avx512_xb_ab) },
 };

@@ -11,11 +11,11 @@
  * f64 C(32x32) = A*B (alpha = 1, beta = 0: C is not read), A 32x32, B 32x32; layout bf, isa c99, form t4x8.
  * Cost per matrix: 64512 flops executed, 65536 loads (A 32768, B 32768, C 0), 1024 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_32x32x32_bf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_32x32x32_bf_c99_t4x8_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 32; i0 += 4) {
             for (int64_t j0 = 0; j0 < 32; j0 += 8) {
@@ -129,11 +129,11 @@ static void bmm_f64_32x32x32_bf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout bf, isa c99, form t4x8.
  * Cost per matrix: 65536 flops executed, 66560 loads (A 32768, B 32768, C 1024), 1024 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_32x32x32_bf_c99_t4x8_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_32x32x32_bf_c99_t4x8_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 32; i0 += 4) {
             for (int64_t j0 = 0; j0 < 32; j0 += 8) {
@@ -247,12 +247,12 @@ static void bmm_f64_32x32x32_bf_c99_t4x8_a1b1(const bmm_f64_args *BMM_RESTRICT g
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout bf, isa c99, form t4x8.
  * Cost per matrix: 65536 flops executed, 65536 loads (A 32768, B 32768, C 0), 1024 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_32x32x32_bf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_32x32x32_bf_c99_t4x8_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 32; i0 += 4) {
             for (int64_t j0 = 0; j0 < 32; j0 += 8) {
@@ -366,13 +366,13 @@ static void bmm_f64_32x32x32_bf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf, isa c99, form t4x8.
  * Cost per matrix: 67584 flops executed, 66560 loads (A 32768, B 32768, C 1024), 1024 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_32x32x32_bf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_32x32x32_bf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 32; i0 += 4) {
             for (int64_t j0 = 0; j0 < 32; j0 += 8) {
@@ -487,11 +487,11 @@ static void bmm_f64_32x32x32_bf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout bf, isa avx2, form rl6.
  * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 12 vector accumulators,
  * 5888 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -785,12 +785,12 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_a1b1(const bmm_f64_args
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout bf, isa avx2, form rl6.
  * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 12 vector accumulators,
  * 5632 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
@@ -1085,13 +1085,13 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_b0(const bmm_f64_args *
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf, isa avx2, form rl6.
  * Cost per matrix: 65536 useful flops in 8704 vector arithmetic ops, 12 vector accumulators,
  * 5888 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -1387,11 +1387,11 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_f64_args *
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout bf, isa avx2, form rl3.
  * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 6 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -1601,12 +1601,12 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_a1b1(const bmm_f64_args
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout bf, isa avx2, form rl3.
  * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 6 vector accumulators,
  * 6912 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
@@ -1817,13 +1817,13 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_b0(const bmm_f64_args *
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf, isa avx2, form rl3.
  * Cost per matrix: 65536 useful flops in 8704 vector arithmetic ops, 6 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2035,11 +2035,11 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_f64_args *
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout bf, isa avx512, form rl6.
  * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 24 vector accumulators,
  * 1920 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl6_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -2175,12 +2175,12 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl6_a1b1(const bmm_f64_
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout bf, isa avx512, form rl6.
  * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 24 vector accumulators,
  * 1792 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
@@ -2317,13 +2317,13 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl6_b0(const bmm_f64_ar
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf, isa avx512, form rl6.
  * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 24 vector accumulators,
  * 1920 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2461,11 +2461,11 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl6_ab(const bmm_f64_ar
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout bf, isa avx512, form rl3.
  * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
  * 2560 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl3_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -2562,12 +2562,12 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl3_a1b1(const bmm_f64_
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout bf, isa avx512, form rl3.
  * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
  * 2432 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl3_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
@@ -2665,13 +2665,13 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl3_b0(const bmm_f64_ar
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf, isa avx512, form rl3.
  * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 12 vector accumulators,
  * 2560 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2769,11 +2769,11 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl3_ab(const bmm_f64_ar
  * f64 C(32x32) = A*B (alpha = 1, beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa c99, form t4x8.
  * Cost per matrix: 64512 flops executed, 65536 loads (A 32768, B 32768, C 0), 1024 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_32x32x32_sf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_32x32x32_sf_c99_t4x8_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -2890,11 +2890,11 @@ static void bmm_f64_32x32x32_sf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa c99, form t4x8.
  * Cost per matrix: 65536 flops executed, 66560 loads (A 32768, B 32768, C 1024), 1024 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_32x32x32_sf_c99_t4x8_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_32x32x32_sf_c99_t4x8_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -3011,15 +3011,15 @@ static void bmm_f64_32x32x32_sf_c99_t4x8_a1b1(const bmm_f64_args *BMM_RESTRICT g
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa c99, form t4x8.
  * Cost per matrix: 65536 flops executed, 65536 loads (A 32768, B 32768, C 0), 1024 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_32x32x32_sf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_32x32x32_sf_c99_t4x8_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 32; i0 += 4) {
             for (int64_t j0 = 0; j0 < 32; j0 += 8) {
@@ -3133,16 +3133,16 @@ static void bmm_f64_32x32x32_sf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa c99, form t4x8.
  * Cost per matrix: 67584 flops executed, 66560 loads (A 32768, B 32768, C 1024), 1024 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_32x32x32_sf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_32x32x32_sf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 32; i0 += 4) {
             for (int64_t j0 = 0; j0 < 32; j0 += 8) {
@@ -3257,11 +3257,11 @@ static void bmm_f64_32x32x32_sf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx2, form rl6.
  * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 12 vector accumulators,
  * 5888 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -3558,15 +3558,15 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_a1b1(const bmm_f64_args
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx2, form rl6.
  * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 12 vector accumulators,
  * 5632 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
@@ -3861,16 +3861,16 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_b0(const bmm_f64_args *
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx2, form rl6.
  * Cost per matrix: 65536 useful flops in 8704 vector arithmetic ops, 12 vector accumulators,
  * 5888 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -4166,11 +4166,11 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_f64_args *
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx2, form rl3.
  * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 6 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -4383,15 +4383,15 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_a1b1(const bmm_f64_args
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx2, form rl3.
  * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 6 vector accumulators,
  * 6912 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
@@ -4602,16 +4602,16 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_b0(const bmm_f64_args *
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx2, form rl3.
  * Cost per matrix: 65536 useful flops in 8704 vector arithmetic ops, 6 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -4823,11 +4823,11 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_f64_args *
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx2, form rl6_pf.
  * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 12 vector accumulators,
  * 5888 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -5214,15 +5214,15 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_a1b1(const bmm_f64_a
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx2, form rl6_pf.
  * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 12 vector accumulators,
  * 5632 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -5607,16 +5607,16 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_b0(const bmm_f64_arg
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx2, form rl6_pf.
  * Cost per matrix: 65536 useful flops in 8704 vector arithmetic ops, 12 vector accumulators,
  * 5888 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -6002,11 +6002,11 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_f64_arg
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx2, form rl3_pf.
  * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 6 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -6279,15 +6279,15 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_a1b1(const bmm_f64_a
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx2, form rl3_pf.
  * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 6 vector accumulators,
  * 6912 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -6558,16 +6558,16 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_b0(const bmm_f64_arg
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx2, form rl3_pf.
  * Cost per matrix: 65536 useful flops in 8704 vector arithmetic ops, 6 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -6839,11 +6839,11 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_f64_arg
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx512, form rl6.
  * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 24 vector accumulators,
  * 1920 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -6982,15 +6982,15 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_a1b1(const bmm_f64_
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx512, form rl6.
  * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 24 vector accumulators,
  * 1792 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
@@ -7127,16 +7127,16 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_b0(const bmm_f64_ar
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl6.
  * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 24 vector accumulators,
  * 1920 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -7274,11 +7274,11 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_ab(const bmm_f64_ar
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx512, form rl3.
  * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
  * 2560 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -7378,15 +7378,15 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_a1b1(const bmm_f64_
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx512, form rl3.
  * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
  * 2432 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
@@ -7484,16 +7484,16 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_b0(const bmm_f64_ar
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl3.
  * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 12 vector accumulators,
  * 2560 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -7592,11 +7592,11 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_ab(const bmm_f64_ar
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx512, form rl6_pf.
  * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 24 vector accumulators,
  * 1920 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -7825,15 +7825,15 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_a1b1(const bmm_f
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx512, form rl6_pf.
  * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 24 vector accumulators,
  * 1792 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -8060,16 +8060,16 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_b0(const bmm_f64
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl6_pf.
  * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 24 vector accumulators,
  * 1920 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -8297,11 +8297,11 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_ab(const bmm_f64
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx512, form rl3_pf.
  * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
  * 2560 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -8461,15 +8461,15 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_a1b1(const bmm_f
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx512, form rl3_pf.
  * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
  * 2432 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -8627,16 +8627,16 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_b0(const bmm_f64
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl3_pf.
  * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 12 vector accumulators,
  * 2560 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -8791,48 +8791,48 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_ab(const bmm_f64
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_32x32x32[44] = {
-    { "bmm_f64_32x32x32_bf_c99_t4x8_a1b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_32x32x32_bf_c99_t4x8_a1b0 },
-    { "bmm_f64_32x32x32_bf_c99_t4x8_a1b1", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_32x32x32_bf_c99_t4x8_a1b1 },
-    { "bmm_f64_32x32x32_bf_c99_t4x8_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_32x32x32_bf_c99_t4x8_b0 },
-    { "bmm_f64_32x32x32_bf_c99_t4x8_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_32x32x32_bf_c99_t4x8_ab },
-    { "bmm_f64_32x32x32_bf_avx2_rl6_a1b1", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_bf_avx2_rl6_a1b1) },
-    { "bmm_f64_32x32x32_bf_avx2_rl6_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_bf_avx2_rl6_b0) },
-    { "bmm_f64_32x32x32_bf_avx2_rl6_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_bf_avx2_rl6_ab) },
-    { "bmm_f64_32x32x32_bf_avx2_rl3_a1b1", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_bf_avx2_rl3_a1b1) },
-    { "bmm_f64_32x32x32_bf_avx2_rl3_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_bf_avx2_rl3_b0) },
-    { "bmm_f64_32x32x32_bf_avx2_rl3_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_bf_avx2_rl3_ab) },
-    { "bmm_f64_32x32x32_bf_avx512_rl6_a1b1", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_bf_avx512_rl6_a1b1) },
-    { "bmm_f64_32x32x32_bf_avx512_rl6_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_bf_avx512_rl6_b0) },
-    { "bmm_f64_32x32x32_bf_avx512_rl6_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_bf_avx512_rl6_ab) },
-    { "bmm_f64_32x32x32_bf_avx512_rl3_a1b1", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_bf_avx512_rl3_a1b1) },
-    { "bmm_f64_32x32x32_bf_avx512_rl3_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_bf_avx512_rl3_b0) },
-    { "bmm_f64_32x32x32_bf_avx512_rl3_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_bf_avx512_rl3_ab) },
-    { "bmm_f64_32x32x32_sf_c99_t4x8_a1b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_32x32x32_sf_c99_t4x8_a1b0 },
-    { "bmm_f64_32x32x32_sf_c99_t4x8_a1b1", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_32x32x32_sf_c99_t4x8_a1b1 },
-    { "bmm_f64_32x32x32_sf_c99_t4x8_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_32x32x32_sf_c99_t4x8_b0 },
-    { "bmm_f64_32x32x32_sf_c99_t4x8_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_32x32x32_sf_c99_t4x8_ab },
-    { "bmm_f64_32x32x32_sf_avx2_rl6_a1b1", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl6_a1b1) },
-    { "bmm_f64_32x32x32_sf_avx2_rl6_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl6_b0) },
-    { "bmm_f64_32x32x32_sf_avx2_rl6_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl6_ab) },
-    { "bmm_f64_32x32x32_sf_avx2_rl3_a1b1", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl3_a1b1) },
-    { "bmm_f64_32x32x32_sf_avx2_rl3_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl3_b0) },
-    { "bmm_f64_32x32x32_sf_avx2_rl3_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl3_ab) },
-    { "bmm_f64_32x32x32_sf_avx2_rl6_pf_a1b1", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl6_pf_a1b1) },
-    { "bmm_f64_32x32x32_sf_avx2_rl6_pf_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl6_pf_b0) },
-    { "bmm_f64_32x32x32_sf_avx2_rl6_pf_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl6_pf_ab) },
-    { "bmm_f64_32x32x32_sf_avx2_rl3_pf_a1b1", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl3_pf_a1b1) },
-    { "bmm_f64_32x32x32_sf_avx2_rl3_pf_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl3_pf_b0) },
-    { "bmm_f64_32x32x32_sf_avx2_rl3_pf_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl3_pf_ab) },
-    { "bmm_f64_32x32x32_sf_avx512_rl6_a1b1", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl6_a1b1) },
-    { "bmm_f64_32x32x32_sf_avx512_rl6_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl6_b0) },
-    { "bmm_f64_32x32x32_sf_avx512_rl6_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl6_ab) },
-    { "bmm_f64_32x32x32_sf_avx512_rl3_a1b1", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl3_a1b1) },
-    { "bmm_f64_32x32x32_sf_avx512_rl3_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl3_b0) },
-    { "bmm_f64_32x32x32_sf_avx512_rl3_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl3_ab) },
-    { "bmm_f64_32x32x32_sf_avx512_rl6_pf_a1b1", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl6_pf_a1b1) },
-    { "bmm_f64_32x32x32_sf_avx512_rl6_pf_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl6_pf_b0) },
-    { "bmm_f64_32x32x32_sf_avx512_rl6_pf_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl6_pf_ab) },
-    { "bmm_f64_32x32x32_sf_avx512_rl3_pf_a1b1", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl3_pf_a1b1) },
-    { "bmm_f64_32x32x32_sf_avx512_rl3_pf_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl3_pf_b0) },
-    { "bmm_f64_32x32x32_sf_avx512_rl3_pf_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl3_pf_ab) },
+    { "bmm_f64_32x32x32_bf_c99_t4x8_a1b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_32x32x32_bf_c99_t4x8_a1b0 },
+    { "bmm_f64_32x32x32_bf_c99_t4x8_a1b1", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_32x32x32_bf_c99_t4x8_a1b1 },
+    { "bmm_f64_32x32x32_bf_c99_t4x8_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_32x32x32_bf_c99_t4x8_b0 },
+    { "bmm_f64_32x32x32_bf_c99_t4x8_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_32x32x32_bf_c99_t4x8_ab },
+    { "bmm_f64_32x32x32_bf_avx2_rl6_a1b1", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_32x32x32_bf_avx2_rl6_a1b1) },
+    { "bmm_f64_32x32x32_bf_avx2_rl6_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_32x32x32_bf_avx2_rl6_b0) },
+    { "bmm_f64_32x32x32_bf_avx2_rl6_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_32x32x32_bf_avx2_rl6_ab) },
+    { "bmm_f64_32x32x32_bf_avx2_rl3_a1b1", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_32x32x32_bf_avx2_rl3_a1b1) },
+    { "bmm_f64_32x32x32_bf_avx2_rl3_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_32x32x32_bf_avx2_rl3_b0) },
+    { "bmm_f64_32x32x32_bf_avx2_rl3_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_32x32x32_bf_avx2_rl3_ab) },
+    { "bmm_f64_32x32x32_bf_avx512_rl6_a1b1", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_32x32x32_bf_avx512_rl6_a1b1) },
+    { "bmm_f64_32x32x32_bf_avx512_rl6_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_32x32x32_bf_avx512_rl6_b0) },
+    { "bmm_f64_32x32x32_bf_avx512_rl6_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_32x32x32_bf_avx512_rl6_ab) },
+    { "bmm_f64_32x32x32_bf_avx512_rl3_a1b1", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_32x32x32_bf_avx512_rl3_a1b1) },
+    { "bmm_f64_32x32x32_bf_avx512_rl3_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_32x32x32_bf_avx512_rl3_b0) },
+    { "bmm_f64_32x32x32_bf_avx512_rl3_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_32x32x32_bf_avx512_rl3_ab) },
+    { "bmm_f64_32x32x32_sf_c99_t4x8_a1b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_32x32x32_sf_c99_t4x8_a1b0 },
+    { "bmm_f64_32x32x32_sf_c99_t4x8_a1b1", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_32x32x32_sf_c99_t4x8_a1b1 },
+    { "bmm_f64_32x32x32_sf_c99_t4x8_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_32x32x32_sf_c99_t4x8_b0 },
+    { "bmm_f64_32x32x32_sf_c99_t4x8_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_32x32x32_sf_c99_t4x8_ab },
+    { "bmm_f64_32x32x32_sf_avx2_rl6_a1b1", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl6_a1b1) },
+    { "bmm_f64_32x32x32_sf_avx2_rl6_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl6_b0) },
+    { "bmm_f64_32x32x32_sf_avx2_rl6_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl6_ab) },
+    { "bmm_f64_32x32x32_sf_avx2_rl3_a1b1", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl3_a1b1) },
+    { "bmm_f64_32x32x32_sf_avx2_rl3_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl3_b0) },
+    { "bmm_f64_32x32x32_sf_avx2_rl3_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl3_ab) },
+    { "bmm_f64_32x32x32_sf_avx2_rl6_pf_a1b1", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl6_pf_a1b1) },
+    { "bmm_f64_32x32x32_sf_avx2_rl6_pf_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl6_pf_b0) },
+    { "bmm_f64_32x32x32_sf_avx2_rl6_pf_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl6_pf_ab) },
+    { "bmm_f64_32x32x32_sf_avx2_rl3_pf_a1b1", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl3_pf_a1b1) },
+    { "bmm_f64_32x32x32_sf_avx2_rl3_pf_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl3_pf_b0) },
+    { "bmm_f64_32x32x32_sf_avx2_rl3_pf_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_32x32x32_sf_avx2_rl3_pf_ab) },
+    { "bmm_f64_32x32x32_sf_avx512_rl6_a1b1", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl6_a1b1) },
+    { "bmm_f64_32x32x32_sf_avx512_rl6_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl6_b0) },
+    { "bmm_f64_32x32x32_sf_avx512_rl6_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl6_ab) },
+    { "bmm_f64_32x32x32_sf_avx512_rl3_a1b1", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl3_a1b1) },
+    { "bmm_f64_32x32x32_sf_avx512_rl3_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl3_b0) },
+    { "bmm_f64_32x32x32_sf_avx512_rl3_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl3_ab) },
+    { "bmm_f64_32x32x32_sf_avx512_rl6_pf_a1b1", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl6_pf_a1b1) },
+    { "bmm_f64_32x32x32_sf_avx512_rl6_pf_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl6_pf_b0) },
+    { "bmm_f64_32x32x32_sf_avx512_rl6_pf_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl6_pf_ab) },
+    { "bmm_f64_32x32x32_sf_avx512_rl3_pf_a1b1", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl3_pf_a1b1) },
+    { "bmm_f64_32x32x32_sf_avx512_rl3_pf_b0", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl3_pf_b0) },
+    { "bmm_f64_32x32x32_sf_avx512_rl3_pf_ab", BMM_F64, 32, 32, 32, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_32x32x32_sf_avx512_rl3_pf_ab) },
 };

@@ -11,11 +11,11 @@
  * f64 C(32x1) = A*B (alpha = 1, beta = 0: C is not read), A 32x64, B 64x1; layout bf, isa c99, form unroll.
  * Cost per matrix: 4064 flops executed, 4096 loads (A 2048, B 2048, C 0), 32 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_32x64x1_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_32x64x1_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -2171,11 +2171,11 @@ static void bmm_f64_32x64x1_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(32x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x64, B 64x1; layout bf, isa c99, form unroll.
  * Cost per matrix: 4096 flops executed, 4128 loads (A 2048, B 2048, C 32), 32 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_32x64x1_bf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_32x64x1_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -4331,12 +4331,12 @@ static void bmm_f64_32x64x1_bf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(32x1) = alpha*A*B (beta = 0: C is not read), A 32x64, B 64x1; layout bf, isa c99, form unroll.
  * Cost per matrix: 4096 flops executed, 4096 loads (A 2048, B 2048, C 0), 32 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_32x64x1_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_32x64x1_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -6492,13 +6492,13 @@ static void bmm_f64_32x64x1_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(32x1) = alpha*A*B + beta*C (beta != 0), A 32x64, B 64x1; layout bf, isa c99, form unroll.
  * Cost per matrix: 4160 flops executed, 4128 loads (A 2048, B 2048, C 32), 32 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_32x64x1_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_32x64x1_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -8655,11 +8655,11 @@ static void bmm_f64_32x64x1_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(32x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x64, B 64x1; layout bf, isa avx2, form dot.
  * Cost per matrix: 4096 useful flops in 512 vector arithmetic ops, 12 vector accumulators,
  * 560 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_32x64x1_bf_avx2_dot_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_32x64x1_bf_avx2_dot_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0 = _mm256_loadu_pd(&b[0]);
@@ -9271,12 +9271,12 @@ static BMM_TARGET_AVX2 void bmm_f64_32x64x1_bf_avx2_dot_a1b1(const bmm_f64_args 
  * f64 C(32x1) = alpha*A*B (beta = 0: C is not read), A 32x64, B 64x1; layout bf, isa avx2, form dot.
  * Cost per matrix: 4096 useful flops in 512 vector arithmetic ops, 12 vector accumulators,
  * 560 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_32x64x1_bf_avx2_dot_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_32x64x1_bf_avx2_dot_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0 = _mm256_loadu_pd(&b[0]);
@@ -9888,13 +9888,13 @@ static BMM_TARGET_AVX2 void bmm_f64_32x64x1_bf_avx2_dot_b0(const bmm_f64_args *B
  * f64 C(32x1) = alpha*A*B + beta*C (beta != 0), A 32x64, B 64x1; layout bf, isa avx2, form dot.
  * Cost per matrix: 4096 useful flops in 512 vector arithmetic ops, 12 vector accumulators,
  * 560 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_32x64x1_bf_avx2_dot_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_32x64x1_bf_avx2_dot_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0 = _mm256_loadu_pd(&b[0]);
@@ -10506,11 +10506,11 @@ static BMM_TARGET_AVX2 void bmm_f64_32x64x1_bf_avx2_dot_ab(const bmm_f64_args *B
  * f64 C(32x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x64, B 64x1; layout bf, isa avx512, form dot.
  * Cost per matrix: 4096 useful flops in 256 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x64x1_bf_avx512_dot_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_32x64x1_bf_avx512_dot_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0 = _mm512_loadu_pd(&b[0]);
@@ -10832,12 +10832,12 @@ static BMM_TARGET_AVX512 void bmm_f64_32x64x1_bf_avx512_dot_a1b1(const bmm_f64_a
  * f64 C(32x1) = alpha*A*B (beta = 0: C is not read), A 32x64, B 64x1; layout bf, isa avx512, form dot.
  * Cost per matrix: 4096 useful flops in 256 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x64x1_bf_avx512_dot_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_32x64x1_bf_avx512_dot_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0 = _mm512_loadu_pd(&b[0]);
@@ -11159,13 +11159,13 @@ static BMM_TARGET_AVX512 void bmm_f64_32x64x1_bf_avx512_dot_b0(const bmm_f64_arg
  * f64 C(32x1) = alpha*A*B + beta*C (beta != 0), A 32x64, B 64x1; layout bf, isa avx512, form dot.
  * Cost per matrix: 4096 useful flops in 256 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x64x1_bf_avx512_dot_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_32x64x1_bf_avx512_dot_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0 = _mm512_loadu_pd(&b[0]);
@@ -11486,11 +11486,11 @@ static BMM_TARGET_AVX512 void bmm_f64_32x64x1_bf_avx512_dot_ab(const bmm_f64_arg
  * f64 C(32x1) = A*B (alpha = 1, beta = 0: C is not read), A 32x64, B 64x1; layout sf, isa c99, form unroll.
  * Cost per matrix: 4064 flops executed, 4096 loads (A 2048, B 2048, C 0), 32 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_32x64x1_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_32x64x1_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -13649,11 +13649,11 @@ static void bmm_f64_32x64x1_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(32x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x64, B 64x1; layout sf, isa c99, form unroll.
  * Cost per matrix: 4096 flops executed, 4128 loads (A 2048, B 2048, C 32), 32 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_32x64x1_sf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_32x64x1_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -15812,15 +15812,15 @@ static void bmm_f64_32x64x1_sf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(32x1) = alpha*A*B (beta = 0: C is not read), A 32x64, B 64x1; layout sf, isa c99, form unroll.
  * Cost per matrix: 4096 flops executed, 4096 loads (A 2048, B 2048, C 0), 32 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_32x64x1_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_32x64x1_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -17976,16 +17976,16 @@ static void bmm_f64_32x64x1_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(32x1) = alpha*A*B + beta*C (beta != 0), A 32x64, B 64x1; layout sf, isa c99, form unroll.
  * Cost per matrix: 4160 flops executed, 4128 loads (A 2048, B 2048, C 32), 32 stores,
  * 1 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_32x64x1_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_32x64x1_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -20142,11 +20142,11 @@ static void bmm_f64_32x64x1_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(32x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x64, B 64x1; layout sf, isa avx2, form dot.
  * Cost per matrix: 4096 useful flops in 512 vector arithmetic ops, 12 vector accumulators,
  * 624 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_32x64x1_sf_avx2_dot_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_32x64x1_sf_avx2_dot_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -20763,15 +20763,15 @@ static BMM_TARGET_AVX2 void bmm_f64_32x64x1_sf_avx2_dot_a1b1(const bmm_f64_args 
  * f64 C(32x1) = alpha*A*B (beta = 0: C is not read), A 32x64, B 64x1; layout sf, isa avx2, form dot.
  * Cost per matrix: 4096 useful flops in 512 vector arithmetic ops, 12 vector accumulators,
  * 624 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_32x64x1_sf_avx2_dot_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_32x64x1_sf_avx2_dot_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     double bcol[64];
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t k = 0; k < 64; ++k) bcol[k] = b[k * sb_row];
@@ -21385,16 +21385,16 @@ static BMM_TARGET_AVX2 void bmm_f64_32x64x1_sf_avx2_dot_b0(const bmm_f64_args *B
  * f64 C(32x1) = alpha*A*B + beta*C (beta != 0), A 32x64, B 64x1; layout sf, isa avx2, form dot.
  * Cost per matrix: 4096 useful flops in 512 vector arithmetic ops, 12 vector accumulators,
  * 624 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_32x64x1_sf_avx2_dot_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_32x64x1_sf_avx2_dot_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     double bcol[64];
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t k = 0; k < 64; ++k) bcol[k] = b[k * sb_row];
@@ -22008,11 +22008,11 @@ static BMM_TARGET_AVX2 void bmm_f64_32x64x1_sf_avx2_dot_ab(const bmm_f64_args *B
  * f64 C(32x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x64, B 64x1; layout sf, isa avx512, form dot.
  * Cost per matrix: 4096 useful flops in 256 vector arithmetic ops, 24 vector accumulators,
  * 336 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x64x1_sf_avx512_dot_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_32x64x1_sf_avx512_dot_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -22339,15 +22339,15 @@ static BMM_TARGET_AVX512 void bmm_f64_32x64x1_sf_avx512_dot_a1b1(const bmm_f64_a
  * f64 C(32x1) = alpha*A*B (beta = 0: C is not read), A 32x64, B 64x1; layout sf, isa avx512, form dot.
  * Cost per matrix: 4096 useful flops in 256 vector arithmetic ops, 24 vector accumulators,
  * 336 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x64x1_sf_avx512_dot_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_32x64x1_sf_avx512_dot_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     double bcol[64];
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t k = 0; k < 64; ++k) bcol[k] = b[k * sb_row];
@@ -22671,16 +22671,16 @@ static BMM_TARGET_AVX512 void bmm_f64_32x64x1_sf_avx512_dot_b0(const bmm_f64_arg
  * f64 C(32x1) = alpha*A*B + beta*C (beta != 0), A 32x64, B 64x1; layout sf, isa avx512, form dot.
  * Cost per matrix: 4096 useful flops in 256 vector arithmetic ops, 24 vector accumulators,
  * 336 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x64x1_sf_avx512_dot_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_32x64x1_sf_avx512_dot_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     double bcol[64];
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t k = 0; k < 64; ++k) bcol[k] = b[k * sb_row];
@@ -23000,24 +23000,24 @@ static BMM_TARGET_AVX512 void bmm_f64_32x64x1_sf_avx512_dot_ab(const bmm_f64_arg
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_32x64x1[20] = {
-    { "bmm_f64_32x64x1_bf_c99_a1b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_32x64x1_bf_c99_a1b0 },
-    { "bmm_f64_32x64x1_bf_c99_a1b1", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_32x64x1_bf_c99_a1b1 },
-    { "bmm_f64_32x64x1_bf_c99_b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_32x64x1_bf_c99_b0 },
-    { "bmm_f64_32x64x1_bf_c99_ab", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_32x64x1_bf_c99_ab },
-    { "bmm_f64_32x64x1_bf_avx2_dot_a1b1", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x64x1_bf_avx2_dot_a1b1) },
-    { "bmm_f64_32x64x1_bf_avx2_dot_b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x64x1_bf_avx2_dot_b0) },
-    { "bmm_f64_32x64x1_bf_avx2_dot_ab", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x64x1_bf_avx2_dot_ab) },
-    { "bmm_f64_32x64x1_bf_avx512_dot_a1b1", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x64x1_bf_avx512_dot_a1b1) },
-    { "bmm_f64_32x64x1_bf_avx512_dot_b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x64x1_bf_avx512_dot_b0) },
-    { "bmm_f64_32x64x1_bf_avx512_dot_ab", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x64x1_bf_avx512_dot_ab) },
-    { "bmm_f64_32x64x1_sf_c99_a1b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_32x64x1_sf_c99_a1b0 },
-    { "bmm_f64_32x64x1_sf_c99_a1b1", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_32x64x1_sf_c99_a1b1 },
-    { "bmm_f64_32x64x1_sf_c99_b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_32x64x1_sf_c99_b0 },
-    { "bmm_f64_32x64x1_sf_c99_ab", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_32x64x1_sf_c99_ab },
-    { "bmm_f64_32x64x1_sf_avx2_dot_a1b1", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x64x1_sf_avx2_dot_a1b1) },
-    { "bmm_f64_32x64x1_sf_avx2_dot_b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x64x1_sf_avx2_dot_b0) },
-    { "bmm_f64_32x64x1_sf_avx2_dot_ab", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x64x1_sf_avx2_dot_ab) },
-    { "bmm_f64_32x64x1_sf_avx512_dot_a1b1", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x64x1_sf_avx512_dot_a1b1) },
-    { "bmm_f64_32x64x1_sf_avx512_dot_b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x64x1_sf_avx512_dot_b0) },
-    { "bmm_f64_32x64x1_sf_avx512_dot_ab", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_32x64x1_sf_avx512_dot_ab) },
+    { "bmm_f64_32x64x1_bf_c99_a1b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_32x64x1_bf_c99_a1b0 },
+    { "bmm_f64_32x64x1_bf_c99_a1b1", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_32x64x1_bf_c99_a1b1 },
+    { "bmm_f64_32x64x1_bf_c99_b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_32x64x1_bf_c99_b0 },
+    { "bmm_f64_32x64x1_bf_c99_ab", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_32x64x1_bf_c99_ab },
+    { "bmm_f64_32x64x1_bf_avx2_dot_a1b1", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_32x64x1_bf_avx2_dot_a1b1) },
+    { "bmm_f64_32x64x1_bf_avx2_dot_b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_32x64x1_bf_avx2_dot_b0) },
+    { "bmm_f64_32x64x1_bf_avx2_dot_ab", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_32x64x1_bf_avx2_dot_ab) },
+    { "bmm_f64_32x64x1_bf_avx512_dot_a1b1", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_32x64x1_bf_avx512_dot_a1b1) },
+    { "bmm_f64_32x64x1_bf_avx512_dot_b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_32x64x1_bf_avx512_dot_b0) },
+    { "bmm_f64_32x64x1_bf_avx512_dot_ab", BMM_F64, 32, 64, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_32x64x1_bf_avx512_dot_ab) },
+    { "bmm_f64_32x64x1_sf_c99_a1b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_32x64x1_sf_c99_a1b0 },
+    { "bmm_f64_32x64x1_sf_c99_a1b1", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_32x64x1_sf_c99_a1b1 },
+    { "bmm_f64_32x64x1_sf_c99_b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_32x64x1_sf_c99_b0 },
+    { "bmm_f64_32x64x1_sf_c99_ab", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_32x64x1_sf_c99_ab },
+    { "bmm_f64_32x64x1_sf_avx2_dot_a1b1", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_32x64x1_sf_avx2_dot_a1b1) },
+    { "bmm_f64_32x64x1_sf_avx2_dot_b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_32x64x1_sf_avx2_dot_b0) },
+    { "bmm_f64_32x64x1_sf_avx2_dot_ab", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_32x64x1_sf_avx2_dot_ab) },
+    { "bmm_f64_32x64x1_sf_avx512_dot_a1b1", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_32x64x1_sf_avx512_dot_a1b1) },
+    { "bmm_f64_32x64x1_sf_avx512_dot_b0", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_32x64x1_sf_avx512_dot_b0) },
+    { "bmm_f64_32x64x1_sf_avx512_dot_ab", BMM_F64, 32, 64, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_32x64x1_sf_avx512_dot_ab) },
 };

@@ -11,11 +11,11 @@
  * f64 C(3x7) = A*B (alpha = 1, beta = 0: C is not read), A 3x5, B 5x7; layout bf, isa c99, form unroll.
  * Cost per matrix: 189 flops executed, 210 loads (A 105, B 105, C 0), 21 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_3x5x7_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_3x5x7_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -159,11 +159,11 @@ static void bmm_f64_3x5x7_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout bf, isa c99, form unroll.
  * Cost per matrix: 210 flops executed, 231 loads (A 105, B 105, C 21), 21 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_3x5x7_bf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_3x5x7_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -307,12 +307,12 @@ static void bmm_f64_3x5x7_bf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(3x7) = alpha*A*B (beta = 0: C is not read), A 3x5, B 5x7; layout bf, isa c99, form unroll.
  * Cost per matrix: 210 flops executed, 210 loads (A 105, B 105, C 0), 21 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_3x5x7_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_3x5x7_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -456,13 +456,13 @@ static void bmm_f64_3x5x7_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf, isa c99, form unroll.
  * Cost per matrix: 252 flops executed, 231 loads (A 105, B 105, C 21), 21 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_3x5x7_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_3x5x7_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -607,11 +607,11 @@ static void bmm_f64_3x5x7_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout bf, isa avx2, form rows.
  * Cost per matrix: 210 useful flops in 36 vector arithmetic ops, 6 vector accumulators,
  * 31 vector loads, 6 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_3x5x7_bf_avx2_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_3x5x7_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -689,12 +689,12 @@ static BMM_TARGET_AVX2 void bmm_f64_3x5x7_bf_avx2_rows_a1b1(const bmm_f64_args *
  * f64 C(3x7) = alpha*A*B (beta = 0: C is not read), A 3x5, B 5x7; layout bf, isa avx2, form rows.
  * Cost per matrix: 210 useful flops in 36 vector arithmetic ops, 6 vector accumulators,
  * 25 vector loads, 6 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_3x5x7_bf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_3x5x7_bf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -773,13 +773,13 @@ static BMM_TARGET_AVX2 void bmm_f64_3x5x7_bf_avx2_rows_b0(const bmm_f64_args *BM
  * f64 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf, isa avx2, form rows.
  * Cost per matrix: 210 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
  * 31 vector loads, 6 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_3x5x7_bf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_3x5x7_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
@@ -859,11 +859,11 @@ static BMM_TARGET_AVX2 void bmm_f64_3x5x7_bf_avx2_rows_ab(const bmm_f64_args *BM
  * f64 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout bf, isa avx512, form rows.
  * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_avx512_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const __mmask8 mask7 = (__mmask8)0x7F;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -918,12 +918,12 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_avx512_rows_a1b1(const bmm_f64_ar
  * f64 C(3x7) = alpha*A*B (beta = 0: C is not read), A 3x5, B 5x7; layout bf, isa avx512, form rows.
  * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
  * 20 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask7 = (__mmask8)0x7F;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -979,13 +979,13 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_avx512_rows_b0(const bmm_f64_args
  * f64 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf, isa avx512, form rows.
  * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask7 = (__mmask8)0x7F;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -1041,11 +1041,11 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_avx512_rows_ab(const bmm_f64_args
  * f64 C(3x7) = A*B (alpha = 1, beta = 0: C is not read), A 3x5, B 5x7; layout sf, isa c99, form unroll.
  * Cost per matrix: 189 flops executed, 210 loads (A 105, B 105, C 0), 21 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_3x5x7_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_3x5x7_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -1192,11 +1192,11 @@ static void bmm_f64_3x5x7_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout sf, isa c99, form unroll.
  * Cost per matrix: 210 flops executed, 231 loads (A 105, B 105, C 21), 21 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_3x5x7_sf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_3x5x7_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -1343,15 +1343,15 @@ static void bmm_f64_3x5x7_sf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(3x7) = alpha*A*B (beta = 0: C is not read), A 3x5, B 5x7; layout sf, isa c99, form unroll.
  * Cost per matrix: 210 flops executed, 210 loads (A 105, B 105, C 0), 21 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_3x5x7_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_3x5x7_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -1495,16 +1495,16 @@ static void bmm_f64_3x5x7_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout sf, isa c99, form unroll.
  * Cost per matrix: 252 flops executed, 231 loads (A 105, B 105, C 21), 21 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_3x5x7_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_3x5x7_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -1649,11 +1649,11 @@ static void bmm_f64_3x5x7_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout sf, isa avx2, form rows.
  * Cost per matrix: 210 useful flops in 36 vector arithmetic ops, 6 vector accumulators,
  * 31 vector loads, 6 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_3x5x7_sf_avx2_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_3x5x7_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -1734,15 +1734,15 @@ static BMM_TARGET_AVX2 void bmm_f64_3x5x7_sf_avx2_rows_a1b1(const bmm_f64_args *
  * f64 C(3x7) = alpha*A*B (beta = 0: C is not read), A 3x5, B 5x7; layout sf, isa avx2, form rows.
  * Cost per matrix: 210 useful flops in 36 vector arithmetic ops, 6 vector accumulators,
  * 25 vector loads, 6 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_3x5x7_sf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_3x5x7_sf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -1821,16 +1821,16 @@ static BMM_TARGET_AVX2 void bmm_f64_3x5x7_sf_avx2_rows_b0(const bmm_f64_args *BM
  * f64 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout sf, isa avx2, form rows.
  * Cost per matrix: 210 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
  * 31 vector loads, 6 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_3x5x7_sf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_3x5x7_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
@@ -1910,11 +1910,11 @@ static BMM_TARGET_AVX2 void bmm_f64_3x5x7_sf_avx2_rows_ab(const bmm_f64_args *BM
  * f64 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout sf, isa avx512, form rows.
  * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -1972,15 +1972,15 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_rows_a1b1(const bmm_f64_ar
  * f64 C(3x7) = alpha*A*B (beta = 0: C is not read), A 3x5, B 5x7; layout sf, isa avx512, form rows.
  * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
  * 20 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask7 = (__mmask8)0x7F;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2036,16 +2036,16 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_rows_b0(const bmm_f64_args
  * f64 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout sf, isa avx512, form rows.
  * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask7 = (__mmask8)0x7F;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -2105,11 +2105,11 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_rows_ab(const bmm_f64_args
  * permutes into one vector per matrix element.
  * Cost per group of 8 matrices: 210 useful flops per matrix in 126 vector arithmetic ops,
  * 14 vector accumulators, 71 vector loads, 21 vector stores, 353 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_xb_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_xb_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -2524,10 +2524,10 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_xb_a1b1(const bmm_f64_args
         c += 8 * 7;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f64_args rest = *g;
-        rest.A += t * 5;
-        rest.B += t * 7;
-        rest.C += t * 7;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f64_3x5x7_sf_avx512_rows_a1b1(&rest);
     }
@@ -2542,15 +2542,15 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_xb_a1b1(const bmm_f64_args
  * permutes into one vector per matrix element.
  * Cost per group of 8 matrices: 210 useful flops per matrix in 126 vector arithmetic ops,
  * 7 vector accumulators, 50 vector loads, 21 vector stores, 269 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_xb_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_xb_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m512i ix0 = _mm512_set_epi64(0, 0, 0, 0, 0, 14, 7, 0);
     const __m512i ix1 = _mm512_set_epi64(0, 0, 0, 12, 5, 0, 0, 0);
     const __mmask8 km2 = (__mmask8)0x18;
@@ -2921,10 +2921,10 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_xb_b0(const bmm_f64_args *
         c += 8 * 7;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f64_args rest = *g;
-        rest.A += t * 5;
-        rest.B += t * 7;
-        rest.C += t * 7;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f64_3x5x7_sf_avx512_rows_b0(&rest);
     }
@@ -2939,16 +2939,16 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_xb_b0(const bmm_f64_args *
  * permutes into one vector per matrix element.
  * Cost per group of 8 matrices: 210 useful flops per matrix in 147 vector arithmetic ops,
  * 14 vector accumulators, 71 vector loads, 21 vector stores, 353 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_xb_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_xb_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512i ix0 = _mm512_set_epi64(0, 0, 0, 0, 0, 14, 7, 0);
     const __m512i ix1 = _mm512_set_epi64(0, 0, 0, 12, 5, 0, 0, 0);
     const __mmask8 km2 = (__mmask8)0x18;
@@ -3362,10 +3362,10 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_xb_ab(const bmm_f64_args *
         c += 8 * 7;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f64_args rest = *g;
-        rest.A += t * 5;
-        rest.B += t * 7;
-        rest.C += t * 7;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f64_3x5x7_sf_avx512_rows_ab(&rest);
     }
@@ -3373,27 +3373,27 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_xb_ab(const bmm_f64_args *
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_3x5x7[23] = {
-    { "bmm_f64_3x5x7_bf_c99_a1b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_3x5x7_bf_c99_a1b0 },
-    { "bmm_f64_3x5x7_bf_c99_a1b1", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_3x5x7_bf_c99_a1b1 },
-    { "bmm_f64_3x5x7_bf_c99_b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_3x5x7_bf_c99_b0 },
-    { "bmm_f64_3x5x7_bf_c99_ab", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_3x5x7_bf_c99_ab },
-    { "bmm_f64_3x5x7_bf_avx2_rows_a1b1", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x5x7_bf_avx2_rows_a1b1) },
-    { "bmm_f64_3x5x7_bf_avx2_rows_b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x5x7_bf_avx2_rows_b0) },
-    { "bmm_f64_3x5x7_bf_avx2_rows_ab", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x5x7_bf_avx2_rows_ab) },
-    { "bmm_f64_3x5x7_bf_avx512_rows_a1b1", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x5x7_bf_avx512_rows_a1b1) },
-    { "bmm_f64_3x5x7_bf_avx512_rows_b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x5x7_bf_avx512_rows_b0) },
-    { "bmm_f64_3x5x7_bf_avx512_rows_ab", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x5x7_bf_avx512_rows_ab) },
-    { "bmm_f64_3x5x7_sf_c99_a1b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_3x5x7_sf_c99_a1b0 },
-    { "bmm_f64_3x5x7_sf_c99_a1b1", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_3x5x7_sf_c99_a1b1 },
-    { "bmm_f64_3x5x7_sf_c99_b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_3x5x7_sf_c99_b0 },
-    { "bmm_f64_3x5x7_sf_c99_ab", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_3x5x7_sf_c99_ab },
-    { "bmm_f64_3x5x7_sf_avx2_rows_a1b1", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x5x7_sf_avx2_rows_a1b1) },
-    { "bmm_f64_3x5x7_sf_avx2_rows_b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x5x7_sf_avx2_rows_b0) },
-    { "bmm_f64_3x5x7_sf_avx2_rows_ab", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x5x7_sf_avx2_rows_ab) },
-    { "bmm_f64_3x5x7_sf_avx512_rows_a1b1", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x5x7_sf_avx512_rows_a1b1) },
-    { "bmm_f64_3x5x7_sf_avx512_rows_b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x5x7_sf_avx512_rows_b0) },
-    { "bmm_f64_3x5x7_sf_avx512_rows_ab", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_3x5x7_sf_avx512_rows_ab) },
-    { "bmm_f64_3x5x7_sf_avx512_xb_a1b1", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_3x5x7_sf_avx512_xb_a1b1) },
-    { "bmm_f64_3x5x7_sf_avx512_xb_b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_3x5x7_sf_avx512_xb_b0) },
-    { "bmm_f64_3x5x7_sf_avx512_xb_ab", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_3x5x7_sf_avx512_xb_ab) },
+    { "bmm_f64_3x5x7_bf_c99_a1b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_3x5x7_bf_c99_a1b0 },
+    { "bmm_f64_3x5x7_bf_c99_a1b1", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_3x5x7_bf_c99_a1b1 },
+    { "bmm_f64_3x5x7_bf_c99_b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_3x5x7_bf_c99_b0 },
+    { "bmm_f64_3x5x7_bf_c99_ab", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_3x5x7_bf_c99_ab },
+    { "bmm_f64_3x5x7_bf_avx2_rows_a1b1", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_3x5x7_bf_avx2_rows_a1b1) },
+    { "bmm_f64_3x5x7_bf_avx2_rows_b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_3x5x7_bf_avx2_rows_b0) },
+    { "bmm_f64_3x5x7_bf_avx2_rows_ab", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_3x5x7_bf_avx2_rows_ab) },
+    { "bmm_f64_3x5x7_bf_avx512_rows_a1b1", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_3x5x7_bf_avx512_rows_a1b1) },
+    { "bmm_f64_3x5x7_bf_avx512_rows_b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_3x5x7_bf_avx512_rows_b0) },
+    { "bmm_f64_3x5x7_bf_avx512_rows_ab", BMM_F64, 3, 5, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_3x5x7_bf_avx512_rows_ab) },
+    { "bmm_f64_3x5x7_sf_c99_a1b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_3x5x7_sf_c99_a1b0 },
+    { "bmm_f64_3x5x7_sf_c99_a1b1", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_3x5x7_sf_c99_a1b1 },
+    { "bmm_f64_3x5x7_sf_c99_b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_3x5x7_sf_c99_b0 },
+    { "bmm_f64_3x5x7_sf_c99_ab", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_3x5x7_sf_c99_ab },
+    { "bmm_f64_3x5x7_sf_avx2_rows_a1b1", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_3x5x7_sf_avx2_rows_a1b1) },
+    { "bmm_f64_3x5x7_sf_avx2_rows_b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_3x5x7_sf_avx2_rows_b0) },
+    { "bmm_f64_3x5x7_sf_avx2_rows_ab", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_3x5x7_sf_avx2_rows_ab) },
+    { "bmm_f64_3x5x7_sf_avx512_rows_a1b1", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_3x5x7_sf_avx512_rows_a1b1) },
+    { "bmm_f64_3x5x7_sf_avx512_rows_b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_3x5x7_sf_avx512_rows_b0) },
+    { "bmm_f64_3x5x7_sf_avx512_rows_ab", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_3x5x7_sf_avx512_rows_ab) },
+    { "bmm_f64_3x5x7_sf_avx512_xb_a1b1", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f64_3x5x7_sf_avx512_xb_a1b1) },
+    { "bmm_f64_3x5x7_sf_avx512_xb_b0", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f64_3x5x7_sf_avx512_xb_b0) },
+    { "bmm_f64_3x5x7_sf_avx512_xb_ab", BMM_F64, 3, 5, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f64_3x5x7_sf_avx512_xb_ab) },
 };

@@ -11,11 +11,11 @@
  * f64 C(4x4) = A*B (alpha = 1, beta = 0: C is not read), A 4x4, B 4x4; layout bf, isa c99, form unroll.
  * Cost per matrix: 112 flops executed, 128 loads (A 64, B 64, C 0), 16 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_4x4x4_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_4x4x4_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -115,11 +115,11 @@ static void bmm_f64_4x4x4_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout bf, isa c99, form unroll.
  * Cost per matrix: 128 flops executed, 144 loads (A 64, B 64, C 16), 16 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_4x4x4_bf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_4x4x4_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -219,12 +219,12 @@ static void bmm_f64_4x4x4_bf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout bf, isa c99, form unroll.
  * Cost per matrix: 128 flops executed, 128 loads (A 64, B 64, C 0), 16 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_4x4x4_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_4x4x4_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -324,13 +324,13 @@ static void bmm_f64_4x4x4_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf, isa c99, form unroll.
  * Cost per matrix: 160 flops executed, 144 loads (A 64, B 64, C 16), 16 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_4x4x4_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_4x4x4_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -431,11 +431,11 @@ static void bmm_f64_4x4x4_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout bf, isa avx2, form rows.
  * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_avx2_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -491,12 +491,12 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_avx2_rows_a1b1(const bmm_f64_args *
  * f64 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout bf, isa avx2, form rows.
  * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
  * 20 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -553,13 +553,13 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_avx2_rows_b0(const bmm_f64_args *BM
  * f64 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf, isa avx2, form rows.
  * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -617,11 +617,11 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_avx2_rows_ab(const bmm_f64_args *BM
  * f64 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout bf, isa avx512, form rows.
  * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const __mmask8 mask4 = (__mmask8)0xF;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -678,12 +678,12 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_rows_a1b1(const bmm_f64_ar
  * f64 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout bf, isa avx512, form rows.
  * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
  * 20 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask4 = (__mmask8)0xF;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -741,13 +741,13 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_rows_b0(const bmm_f64_args
  * f64 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf, isa avx512, form rows.
  * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask4 = (__mmask8)0xF;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -806,11 +806,11 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_rows_ab(const bmm_f64_args
  * f64 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout bf, isa avx512, form flat.
  * Cost per matrix: 128 useful flops in 10 vector arithmetic ops, 2 vector accumulators,
  * 6 vector loads, 2 vector stores, 12 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_flat_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const __m512i ix0 = _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0);
     const __m512i ix1 = _mm512_set_epi64(5, 5, 5, 5, 1, 1, 1, 1);
     const __m512i ix2 = _mm512_set_epi64(11, 10, 9, 8, 11, 10, 9, 8);
@@ -848,12 +848,12 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_flat_a1b1(const bmm_f64_ar
  * f64 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout bf, isa avx512, form flat.
  * Cost per matrix: 128 useful flops in 10 vector arithmetic ops, 2 vector accumulators,
  * 4 vector loads, 2 vector stores, 12 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_flat_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_flat_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m512i ix0 = _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0);
     const __m512i ix1 = _mm512_set_epi64(5, 5, 5, 5, 1, 1, 1, 1);
     const __m512i ix2 = _mm512_set_epi64(11, 10, 9, 8, 11, 10, 9, 8);
@@ -892,13 +892,13 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_flat_b0(const bmm_f64_args
  * f64 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf, isa avx512, form flat.
  * Cost per matrix: 128 useful flops in 12 vector arithmetic ops, 2 vector accumulators,
  * 6 vector loads, 2 vector stores, 12 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_flat_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512i ix0 = _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0);
     const __m512i ix1 = _mm512_set_epi64(5, 5, 5, 5, 1, 1, 1, 1);
     const __m512i ix2 = _mm512_set_epi64(11, 10, 9, 8, 11, 10, 9, 8);
@@ -937,11 +937,11 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_flat_ab(const bmm_f64_args
  * f64 C(4x4) = A*B (alpha = 1, beta = 0: C is not read), A 4x4, B 4x4; layout sf, isa c99, form unroll.
  * Cost per matrix: 112 flops executed, 128 loads (A 64, B 64, C 0), 16 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_4x4x4_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_4x4x4_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -1044,11 +1044,11 @@ static void bmm_f64_4x4x4_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout sf, isa c99, form unroll.
  * Cost per matrix: 128 flops executed, 144 loads (A 64, B 64, C 16), 16 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_4x4x4_sf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_4x4x4_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -1151,15 +1151,15 @@ static void bmm_f64_4x4x4_sf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout sf, isa c99, form unroll.
  * Cost per matrix: 128 flops executed, 128 loads (A 64, B 64, C 0), 16 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_4x4x4_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_4x4x4_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -1259,16 +1259,16 @@ static void bmm_f64_4x4x4_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout sf, isa c99, form unroll.
  * Cost per matrix: 160 flops executed, 144 loads (A 64, B 64, C 16), 16 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_4x4x4_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_4x4x4_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -1369,11 +1369,11 @@ static void bmm_f64_4x4x4_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout sf, isa avx2, form rows.
  * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_4x4x4_sf_avx2_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_4x4x4_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -1432,15 +1432,15 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_sf_avx2_rows_a1b1(const bmm_f64_args *
  * f64 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout sf, isa avx2, form rows.
  * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
  * 20 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_4x4x4_sf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_4x4x4_sf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -1497,16 +1497,16 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_sf_avx2_rows_b0(const bmm_f64_args *BM
  * f64 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout sf, isa avx2, form rows.
  * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_4x4x4_sf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_4x4x4_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -1564,11 +1564,11 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_sf_avx2_rows_ab(const bmm_f64_args *BM
  * f64 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout sf, isa avx512, form rows.
  * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -1628,15 +1628,15 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_rows_a1b1(const bmm_f64_ar
  * f64 C(4x4) = alpha*A*B (beta = 0: C is not read), A 4x4, B 4x4; layout sf, isa avx512, form rows.
  * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
  * 20 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask4 = (__mmask8)0xF;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -1694,16 +1694,16 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_rows_b0(const bmm_f64_args
  * f64 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout sf, isa avx512, form rows.
  * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask4 = (__mmask8)0xF;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -1765,11 +1765,11 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_rows_ab(const bmm_f64_args
  * permutes into one vector per matrix element.
  * Cost per group of 8 matrices: 128 useful flops per matrix in 80 vector arithmetic ops,
  * 8 vector accumulators, 48 vector loads, 16 vector stores, 128 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_xb_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_xb_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -2014,10 +2014,10 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_xb_a1b1(const bmm_f64_args
         c += 8 * 4;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f64_args rest = *g;
-        rest.A += t * 4;
-        rest.B += t * 4;
-        rest.C += t * 4;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f64_4x4x4_sf_avx512_rows_a1b1(&rest);
     }
@@ -2032,15 +2032,15 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_xb_a1b1(const bmm_f64_args
  * permutes into one vector per matrix element.
  * Cost per group of 8 matrices: 128 useful flops per matrix in 80 vector arithmetic ops,
  * 4 vector accumulators, 32 vector loads, 16 vector stores, 96 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_xb_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_xb_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m512i ix0 = _mm512_set_epi64(0, 0, 0, 0, 12, 8, 4, 0);
     const __m512i ix1 = _mm512_set_epi64(12, 8, 4, 0, 0, 0, 0, 0);
     const __mmask8 km2 = (__mmask8)0xF0;
@@ -2251,10 +2251,10 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_xb_b0(const bmm_f64_args *
         c += 8 * 4;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f64_args rest = *g;
-        rest.A += t * 4;
-        rest.B += t * 4;
-        rest.C += t * 4;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f64_4x4x4_sf_avx512_rows_b0(&rest);
     }
@@ -2269,16 +2269,16 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_xb_b0(const bmm_f64_args *
  * permutes into one vector per matrix element.
  * Cost per group of 8 matrices: 128 useful flops per matrix in 96 vector arithmetic ops,
  * 8 vector accumulators, 48 vector loads, 16 vector stores, 128 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_xb_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_xb_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512i ix0 = _mm512_set_epi64(0, 0, 0, 0, 12, 8, 4, 0);
     const __m512i ix1 = _mm512_set_epi64(12, 8, 4, 0, 0, 0, 0, 0);
     const __mmask8 km2 = (__mmask8)0xF0;
@@ -2522,10 +2522,10 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_xb_ab(const bmm_f64_args *
         c += 8 * 4;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f64_args rest = *g;
-        rest.A += t * 4;
-        rest.B += t * 4;
-        rest.C += t * 4;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f64_4x4x4_sf_avx512_rows_ab(&rest);
     }
@@ -2533,30 +2533,30 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_xb_ab(const bmm_f64_args *
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_4x4x4[26] = {
-    { "bmm_f64_4x4x4_bf_c99_a1b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_4x4x4_bf_c99_a1b0 },
-    { "bmm_f64_4x4x4_bf_c99_a1b1", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_4x4x4_bf_c99_a1b1 },
-    { "bmm_f64_4x4x4_bf_c99_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_4x4x4_bf_c99_b0 },
-    { "bmm_f64_4x4x4_bf_c99_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_4x4x4_bf_c99_ab },
-    { "bmm_f64_4x4x4_bf_avx2_rows_a1b1", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_4x4x4_bf_avx2_rows_a1b1) },
-    { "bmm_f64_4x4x4_bf_avx2_rows_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_4x4x4_bf_avx2_rows_b0) },
-    { "bmm_f64_4x4x4_bf_avx2_rows_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_4x4x4_bf_avx2_rows_ab) },
-    { "bmm_f64_4x4x4_bf_avx512_rows_a1b1", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_4x4x4_bf_avx512_rows_a1b1) },
-    { "bmm_f64_4x4x4_bf_avx512_rows_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_4x4x4_bf_avx512_rows_b0) },
-    { "bmm_f64_4x4x4_bf_avx512_rows_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_4x4x4_bf_avx512_rows_ab) },
-    { "bmm_f64_4x4x4_bf_avx512_flat_a1b1", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_FLAT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_4x4x4_bf_avx512_flat_a1b1) },
-    { "bmm_f64_4x4x4_bf_avx512_flat_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_4x4x4_bf_avx512_flat_b0) },
-    { "bmm_f64_4x4x4_bf_avx512_flat_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_4x4x4_bf_avx512_flat_ab) },
-    { "bmm_f64_4x4x4_sf_c99_a1b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_4x4x4_sf_c99_a1b0 },
-    { "bmm_f64_4x4x4_sf_c99_a1b1", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_4x4x4_sf_c99_a1b1 },
-    { "bmm_f64_4x4x4_sf_c99_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_4x4x4_sf_c99_b0 },
-    { "bmm_f64_4x4x4_sf_c99_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_4x4x4_sf_c99_ab },
-    { "bmm_f64_4x4x4_sf_avx2_rows_a1b1", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_4x4x4_sf_avx2_rows_a1b1) },
-    { "bmm_f64_4x4x4_sf_avx2_rows_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_4x4x4_sf_avx2_rows_b0) },
-    { "bmm_f64_4x4x4_sf_avx2_rows_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_4x4x4_sf_avx2_rows_ab) },
-    { "bmm_f64_4x4x4_sf_avx512_rows_a1b1", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_4x4x4_sf_avx512_rows_a1b1) },
-    { "bmm_f64_4x4x4_sf_avx512_rows_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_4x4x4_sf_avx512_rows_b0) },
-    { "bmm_f64_4x4x4_sf_avx512_rows_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_4x4x4_sf_avx512_rows_ab) },
-    { "bmm_f64_4x4x4_sf_avx512_xb_a1b1", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_4x4x4_sf_avx512_xb_a1b1) },
-    { "bmm_f64_4x4x4_sf_avx512_xb_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_4x4x4_sf_avx512_xb_b0) },
-    { "bmm_f64_4x4x4_sf_avx512_xb_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_4x4x4_sf_avx512_xb_ab) },
+    { "bmm_f64_4x4x4_bf_c99_a1b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_4x4x4_bf_c99_a1b0 },
+    { "bmm_f64_4x4x4_bf_c99_a1b1", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_4x4x4_bf_c99_a1b1 },
+    { "bmm_f64_4x4x4_bf_c99_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_4x4x4_bf_c99_b0 },
+    { "bmm_f64_4x4x4_bf_c99_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_4x4x4_bf_c99_ab },
+    { "bmm_f64_4x4x4_bf_avx2_rows_a1b1", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_4x4x4_bf_avx2_rows_a1b1) },
+    { "bmm_f64_4x4x4_bf_avx2_rows_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_4x4x4_bf_avx2_rows_b0) },
+    { "bmm_f64_4x4x4_bf_avx2_rows_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_4x4x4_bf_avx2_rows_ab) },
+    { "bmm_f64_4x4x4_bf_avx512_rows_a1b1", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_4x4x4_bf_avx512_rows_a1b1) },
+    { "bmm_f64_4x4x4_bf_avx512_rows_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_4x4x4_bf_avx512_rows_b0) },
+    { "bmm_f64_4x4x4_bf_avx512_rows_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_4x4x4_bf_avx512_rows_ab) },
+    { "bmm_f64_4x4x4_bf_avx512_flat_a1b1", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_FLAT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_4x4x4_bf_avx512_flat_a1b1) },
+    { "bmm_f64_4x4x4_bf_avx512_flat_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_4x4x4_bf_avx512_flat_b0) },
+    { "bmm_f64_4x4x4_bf_avx512_flat_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_4x4x4_bf_avx512_flat_ab) },
+    { "bmm_f64_4x4x4_sf_c99_a1b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_4x4x4_sf_c99_a1b0 },
+    { "bmm_f64_4x4x4_sf_c99_a1b1", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_4x4x4_sf_c99_a1b1 },
+    { "bmm_f64_4x4x4_sf_c99_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_4x4x4_sf_c99_b0 },
+    { "bmm_f64_4x4x4_sf_c99_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_4x4x4_sf_c99_ab },
+    { "bmm_f64_4x4x4_sf_avx2_rows_a1b1", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_4x4x4_sf_avx2_rows_a1b1) },
+    { "bmm_f64_4x4x4_sf_avx2_rows_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_4x4x4_sf_avx2_rows_b0) },
+    { "bmm_f64_4x4x4_sf_avx2_rows_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_4x4x4_sf_avx2_rows_ab) },
+    { "bmm_f64_4x4x4_sf_avx512_rows_a1b1", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_4x4x4_sf_avx512_rows_a1b1) },
+    { "bmm_f64_4x4x4_sf_avx512_rows_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_4x4x4_sf_avx512_rows_b0) },
+    { "bmm_f64_4x4x4_sf_avx512_rows_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_4x4x4_sf_avx512_rows_ab) },
+    { "bmm_f64_4x4x4_sf_avx512_xb_a1b1", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f64_4x4x4_sf_avx512_xb_a1b1) },
+    { "bmm_f64_4x4x4_sf_avx512_xb_b0", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f64_4x4x4_sf_avx512_xb_b0) },
+    { "bmm_f64_4x4x4_sf_avx512_xb_ab", BMM_F64, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f64_4x4x4_sf_avx512_xb_ab) },
 };

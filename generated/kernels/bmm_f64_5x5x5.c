@@ -11,11 +11,11 @@
  * f64 C(5x5) = A*B (alpha = 1, beta = 0: C is not read), A 5x5, B 5x5; layout bf, isa c99, form unroll.
  * Cost per matrix: 225 flops executed, 250 loads (A 125, B 125, C 0), 25 stores,
  * 5 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_5x5x5_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_5x5x5_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -187,11 +187,11 @@ static void bmm_f64_5x5x5_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(5x5) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x5, B 5x5; layout bf, isa c99, form unroll.
  * Cost per matrix: 250 flops executed, 275 loads (A 125, B 125, C 25), 25 stores,
  * 5 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_5x5x5_bf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_5x5x5_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -363,12 +363,12 @@ static void bmm_f64_5x5x5_bf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(5x5) = alpha*A*B (beta = 0: C is not read), A 5x5, B 5x5; layout bf, isa c99, form unroll.
  * Cost per matrix: 250 flops executed, 250 loads (A 125, B 125, C 0), 25 stores,
  * 5 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_5x5x5_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_5x5x5_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -540,13 +540,13 @@ static void bmm_f64_5x5x5_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout bf, isa c99, form unroll.
  * Cost per matrix: 300 flops executed, 275 loads (A 125, B 125, C 25), 25 stores,
  * 5 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_5x5x5_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_5x5x5_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -719,11 +719,11 @@ static void bmm_f64_5x5x5_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(5x5) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x5, B 5x5; layout bf, isa avx2, form rows.
  * Cost per matrix: 250 useful flops in 60 vector arithmetic ops, 10 vector accumulators,
  * 45 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_5x5x5_bf_avx2_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_5x5x5_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const __m256i mask1 = _mm256_setr_epi64x(-1, 0, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -835,12 +835,12 @@ static BMM_TARGET_AVX2 void bmm_f64_5x5x5_bf_avx2_rows_a1b1(const bmm_f64_args *
  * f64 C(5x5) = alpha*A*B (beta = 0: C is not read), A 5x5, B 5x5; layout bf, isa avx2, form rows.
  * Cost per matrix: 250 useful flops in 60 vector arithmetic ops, 10 vector accumulators,
  * 35 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_5x5x5_bf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_5x5x5_bf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m256i mask1 = _mm256_setr_epi64x(-1, 0, 0, 0);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -953,13 +953,13 @@ static BMM_TARGET_AVX2 void bmm_f64_5x5x5_bf_avx2_rows_b0(const bmm_f64_args *BM
  * f64 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout bf, isa avx2, form rows.
  * Cost per matrix: 250 useful flops in 70 vector arithmetic ops, 10 vector accumulators,
  * 45 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_5x5x5_bf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_5x5x5_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256i mask1 = _mm256_setr_epi64x(-1, 0, 0, 0);
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
@@ -1073,11 +1073,11 @@ static BMM_TARGET_AVX2 void bmm_f64_5x5x5_bf_avx2_rows_ab(const bmm_f64_args *BM
  * f64 C(5x5) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x5, B 5x5; layout bf, isa avx512, form rows.
  * Cost per matrix: 250 useful flops in 30 vector arithmetic ops, 5 vector accumulators,
  * 35 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_avx512_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const __mmask8 mask5 = (__mmask8)0x1F;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -1154,12 +1154,12 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_avx512_rows_a1b1(const bmm_f64_ar
  * f64 C(5x5) = alpha*A*B (beta = 0: C is not read), A 5x5, B 5x5; layout bf, isa avx512, form rows.
  * Cost per matrix: 250 useful flops in 30 vector arithmetic ops, 5 vector accumulators,
  * 30 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask5 = (__mmask8)0x1F;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -1237,13 +1237,13 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_avx512_rows_b0(const bmm_f64_args
  * f64 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout bf, isa avx512, form rows.
  * Cost per matrix: 250 useful flops in 35 vector arithmetic ops, 5 vector accumulators,
  * 35 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask5 = (__mmask8)0x1F;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -1321,11 +1321,11 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_avx512_rows_ab(const bmm_f64_args
  * f64 C(5x5) = A*B (alpha = 1, beta = 0: C is not read), A 5x5, B 5x5; layout sf, isa c99, form unroll.
  * Cost per matrix: 225 flops executed, 250 loads (A 125, B 125, C 0), 25 stores,
  * 5 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_5x5x5_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_5x5x5_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -1500,11 +1500,11 @@ static void bmm_f64_5x5x5_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(5x5) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x5, B 5x5; layout sf, isa c99, form unroll.
  * Cost per matrix: 250 flops executed, 275 loads (A 125, B 125, C 25), 25 stores,
  * 5 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_5x5x5_sf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_5x5x5_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -1679,15 +1679,15 @@ static void bmm_f64_5x5x5_sf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(5x5) = alpha*A*B (beta = 0: C is not read), A 5x5, B 5x5; layout sf, isa c99, form unroll.
  * Cost per matrix: 250 flops executed, 250 loads (A 125, B 125, C 0), 25 stores,
  * 5 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_5x5x5_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_5x5x5_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -1859,16 +1859,16 @@ static void bmm_f64_5x5x5_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout sf, isa c99, form unroll.
  * Cost per matrix: 300 flops executed, 275 loads (A 125, B 125, C 25), 25 stores,
  * 5 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_5x5x5_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_5x5x5_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -2041,11 +2041,11 @@ static void bmm_f64_5x5x5_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(5x5) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x5, B 5x5; layout sf, isa avx2, form rows.
  * Cost per matrix: 250 useful flops in 60 vector arithmetic ops, 10 vector accumulators,
  * 45 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_5x5x5_sf_avx2_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_5x5x5_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -2160,15 +2160,15 @@ static BMM_TARGET_AVX2 void bmm_f64_5x5x5_sf_avx2_rows_a1b1(const bmm_f64_args *
  * f64 C(5x5) = alpha*A*B (beta = 0: C is not read), A 5x5, B 5x5; layout sf, isa avx2, form rows.
  * Cost per matrix: 250 useful flops in 60 vector arithmetic ops, 10 vector accumulators,
  * 35 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_5x5x5_sf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_5x5x5_sf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256i mask1 = _mm256_setr_epi64x(-1, 0, 0, 0);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2281,16 +2281,16 @@ static BMM_TARGET_AVX2 void bmm_f64_5x5x5_sf_avx2_rows_b0(const bmm_f64_args *BM
  * f64 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout sf, isa avx2, form rows.
  * Cost per matrix: 250 useful flops in 70 vector arithmetic ops, 10 vector accumulators,
  * 45 vector loads, 10 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_5x5x5_sf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_5x5x5_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256i mask1 = _mm256_setr_epi64x(-1, 0, 0, 0);
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
@@ -2404,11 +2404,11 @@ static BMM_TARGET_AVX2 void bmm_f64_5x5x5_sf_avx2_rows_ab(const bmm_f64_args *BM
  * f64 C(5x5) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x5, B 5x5; layout sf, isa avx512, form rows.
  * Cost per matrix: 250 useful flops in 30 vector arithmetic ops, 5 vector accumulators,
  * 35 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -2488,15 +2488,15 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_rows_a1b1(const bmm_f64_ar
  * f64 C(5x5) = alpha*A*B (beta = 0: C is not read), A 5x5, B 5x5; layout sf, isa avx512, form rows.
  * Cost per matrix: 250 useful flops in 30 vector arithmetic ops, 5 vector accumulators,
  * 30 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask5 = (__mmask8)0x1F;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2574,16 +2574,16 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_rows_b0(const bmm_f64_args
  * f64 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout sf, isa avx512, form rows.
  * Cost per matrix: 250 useful flops in 35 vector arithmetic ops, 5 vector accumulators,
  * 35 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask5 = (__mmask8)0x1F;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -2665,11 +2665,11 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_rows_ab(const bmm_f64_args
  * permutes into one vector per matrix element.
  * Cost per group of 8 matrices: 250 useful flops per matrix in 150 vector arithmetic ops,
  * 10 vector accumulators, 75 vector loads, 25 vector stores, 300 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_xb_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_xb_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -3085,10 +3085,10 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_xb_a1b1(const bmm_f64_args
         c += 8 * 5;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f64_args rest = *g;
-        rest.A += t * 5;
-        rest.B += t * 5;
-        rest.C += t * 5;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f64_5x5x5_sf_avx512_rows_a1b1(&rest);
     }
@@ -3103,15 +3103,15 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_xb_a1b1(const bmm_f64_args
  * permutes into one vector per matrix element.
  * Cost per group of 8 matrices: 250 useful flops per matrix in 150 vector arithmetic ops,
  * 5 vector accumulators, 50 vector loads, 25 vector stores, 225 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_xb_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_xb_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m512i ix0 = _mm512_set_epi64(0, 0, 0, 0, 15, 10, 5, 0);
     const __m512i ix1 = _mm512_set_epi64(0, 14, 9, 4, 0, 0, 0, 0);
     const __mmask8 km2 = (__mmask8)0x70;
@@ -3475,10 +3475,10 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_xb_b0(const bmm_f64_args *
         c += 8 * 5;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f64_args rest = *g;
-        rest.A += t * 5;
-        rest.B += t * 5;
-        rest.C += t * 5;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f64_5x5x5_sf_avx512_rows_b0(&rest);
     }
@@ -3493,16 +3493,16 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_xb_b0(const bmm_f64_args *
  * permutes into one vector per matrix element.
  * Cost per group of 8 matrices: 250 useful flops per matrix in 175 vector arithmetic ops,
  * 10 vector accumulators, 75 vector loads, 25 vector stores, 300 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_xb_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_xb_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512i ix0 = _mm512_set_epi64(0, 0, 0, 0, 15, 10, 5, 0);
     const __m512i ix1 = _mm512_set_epi64(0, 14, 9, 4, 0, 0, 0, 0);
     const __mmask8 km2 = (__mmask8)0x70;
@@ -3917,10 +3917,10 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_xb_ab(const bmm_f64_args *
         c += 8 * 5;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f64_args rest = *g;
-        rest.A += t * 5;
-        rest.B += t * 5;
-        rest.C += t * 5;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f64_5x5x5_sf_avx512_rows_ab(&rest);
     }
@@ -3928,27 +3928,27 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_xb_ab(const bmm_f64_args *
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_5x5x5[23] = {
-    { "bmm_f64_5x5x5_bf_c99_a1b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_5x5x5_bf_c99_a1b0 },
-    { "bmm_f64_5x5x5_bf_c99_a1b1", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_5x5x5_bf_c99_a1b1 },
-    { "bmm_f64_5x5x5_bf_c99_b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_5x5x5_bf_c99_b0 },
-    { "bmm_f64_5x5x5_bf_c99_ab", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_5x5x5_bf_c99_ab },
-    { "bmm_f64_5x5x5_bf_avx2_rows_a1b1", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x5x5_bf_avx2_rows_a1b1) },
-    { "bmm_f64_5x5x5_bf_avx2_rows_b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x5x5_bf_avx2_rows_b0) },
-    { "bmm_f64_5x5x5_bf_avx2_rows_ab", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x5x5_bf_avx2_rows_ab) },
-    { "bmm_f64_5x5x5_bf_avx512_rows_a1b1", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x5x5_bf_avx512_rows_a1b1) },
-    { "bmm_f64_5x5x5_bf_avx512_rows_b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x5x5_bf_avx512_rows_b0) },
-    { "bmm_f64_5x5x5_bf_avx512_rows_ab", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x5x5_bf_avx512_rows_ab) },
-    { "bmm_f64_5x5x5_sf_c99_a1b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_5x5x5_sf_c99_a1b0 },
-    { "bmm_f64_5x5x5_sf_c99_a1b1", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_5x5x5_sf_c99_a1b1 },
-    { "bmm_f64_5x5x5_sf_c99_b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_5x5x5_sf_c99_b0 },
-    { "bmm_f64_5x5x5_sf_c99_ab", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_5x5x5_sf_c99_ab },
-    { "bmm_f64_5x5x5_sf_avx2_rows_a1b1", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x5x5_sf_avx2_rows_a1b1) },
-    { "bmm_f64_5x5x5_sf_avx2_rows_b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x5x5_sf_avx2_rows_b0) },
-    { "bmm_f64_5x5x5_sf_avx2_rows_ab", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x5x5_sf_avx2_rows_ab) },
-    { "bmm_f64_5x5x5_sf_avx512_rows_a1b1", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x5x5_sf_avx512_rows_a1b1) },
-    { "bmm_f64_5x5x5_sf_avx512_rows_b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x5x5_sf_avx512_rows_b0) },
-    { "bmm_f64_5x5x5_sf_avx512_rows_ab", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x5x5_sf_avx512_rows_ab) },
-    { "bmm_f64_5x5x5_sf_avx512_xb_a1b1", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_5x5x5_sf_avx512_xb_a1b1) },
-    { "bmm_f64_5x5x5_sf_avx512_xb_b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_5x5x5_sf_avx512_xb_b0) },
-    { "bmm_f64_5x5x5_sf_avx512_xb_ab", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_5x5x5_sf_avx512_xb_ab) },
+    { "bmm_f64_5x5x5_bf_c99_a1b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_5x5x5_bf_c99_a1b0 },
+    { "bmm_f64_5x5x5_bf_c99_a1b1", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_5x5x5_bf_c99_a1b1 },
+    { "bmm_f64_5x5x5_bf_c99_b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_5x5x5_bf_c99_b0 },
+    { "bmm_f64_5x5x5_bf_c99_ab", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_5x5x5_bf_c99_ab },
+    { "bmm_f64_5x5x5_bf_avx2_rows_a1b1", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_5x5x5_bf_avx2_rows_a1b1) },
+    { "bmm_f64_5x5x5_bf_avx2_rows_b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_5x5x5_bf_avx2_rows_b0) },
+    { "bmm_f64_5x5x5_bf_avx2_rows_ab", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_5x5x5_bf_avx2_rows_ab) },
+    { "bmm_f64_5x5x5_bf_avx512_rows_a1b1", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_5x5x5_bf_avx512_rows_a1b1) },
+    { "bmm_f64_5x5x5_bf_avx512_rows_b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_5x5x5_bf_avx512_rows_b0) },
+    { "bmm_f64_5x5x5_bf_avx512_rows_ab", BMM_F64, 5, 5, 5, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_5x5x5_bf_avx512_rows_ab) },
+    { "bmm_f64_5x5x5_sf_c99_a1b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_5x5x5_sf_c99_a1b0 },
+    { "bmm_f64_5x5x5_sf_c99_a1b1", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_5x5x5_sf_c99_a1b1 },
+    { "bmm_f64_5x5x5_sf_c99_b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_5x5x5_sf_c99_b0 },
+    { "bmm_f64_5x5x5_sf_c99_ab", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_5x5x5_sf_c99_ab },
+    { "bmm_f64_5x5x5_sf_avx2_rows_a1b1", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_5x5x5_sf_avx2_rows_a1b1) },
+    { "bmm_f64_5x5x5_sf_avx2_rows_b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_5x5x5_sf_avx2_rows_b0) },
+    { "bmm_f64_5x5x5_sf_avx2_rows_ab", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_5x5x5_sf_avx2_rows_ab) },
+    { "bmm_f64_5x5x5_sf_avx512_rows_a1b1", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_5x5x5_sf_avx512_rows_a1b1) },
+    { "bmm_f64_5x5x5_sf_avx512_rows_b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_5x5x5_sf_avx512_rows_b0) },
+    { "bmm_f64_5x5x5_sf_avx512_rows_ab", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_5x5x5_sf_avx512_rows_ab) },
+    { "bmm_f64_5x5x5_sf_avx512_xb_a1b1", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f64_5x5x5_sf_avx512_xb_a1b1) },
+    { "bmm_f64_5x5x5_sf_avx512_xb_b0", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f64_5x5x5_sf_avx512_xb_b0) },
+    { "bmm_f64_5x5x5_sf_avx512_xb_ab", BMM_F64, 5, 5, 5, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f64_5x5x5_sf_avx512_xb_ab) },
 };

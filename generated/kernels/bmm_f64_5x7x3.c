@@ -11,11 +11,11 @@
  * f64 C(5x3) = A*B (alpha = 1, beta = 0: C is not read), A 5x7, B 7x3; layout bf, isa c99, form unroll.
  * Cost per matrix: 195 flops executed, 210 loads (A 105, B 105, C 0), 15 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_5x7x3_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_5x7x3_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -157,11 +157,11 @@ static void bmm_f64_5x7x3_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout bf, isa c99, form unroll.
  * Cost per matrix: 210 flops executed, 225 loads (A 105, B 105, C 15), 15 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_5x7x3_bf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_5x7x3_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -303,12 +303,12 @@ static void bmm_f64_5x7x3_bf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout bf, isa c99, form unroll.
  * Cost per matrix: 210 flops executed, 210 loads (A 105, B 105, C 0), 15 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_5x7x3_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_5x7x3_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -450,13 +450,13 @@ static void bmm_f64_5x7x3_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf, isa c99, form unroll.
  * Cost per matrix: 240 flops executed, 225 loads (A 105, B 105, C 15), 15 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_5x7x3_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_5x7x3_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -599,11 +599,11 @@ static void bmm_f64_5x7x3_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout bf, isa avx2, form rows.
  * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_5x7x3_bf_avx2_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_5x7x3_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -702,12 +702,12 @@ static BMM_TARGET_AVX2 void bmm_f64_5x7x3_bf_avx2_rows_a1b1(const bmm_f64_args *
  * f64 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout bf, isa avx2, form rows.
  * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
  * 42 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_5x7x3_bf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_5x7x3_bf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -807,13 +807,13 @@ static BMM_TARGET_AVX2 void bmm_f64_5x7x3_bf_avx2_rows_b0(const bmm_f64_args *BM
  * f64 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf, isa avx2, form rows.
  * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_5x7x3_bf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_5x7x3_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
@@ -914,11 +914,11 @@ static BMM_TARGET_AVX2 void bmm_f64_5x7x3_bf_avx2_rows_ab(const bmm_f64_args *BM
  * f64 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout bf, isa avx512, form rows.
  * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const __mmask8 mask3 = (__mmask8)0x7;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -1017,12 +1017,12 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_rows_a1b1(const bmm_f64_ar
  * f64 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout bf, isa avx512, form rows.
  * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
  * 42 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask3 = (__mmask8)0x7;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -1122,13 +1122,13 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_rows_b0(const bmm_f64_args
  * f64 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf, isa avx512, form rows.
  * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask3 = (__mmask8)0x7;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -1229,11 +1229,11 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_rows_ab(const bmm_f64_args
  * f64 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout bf, isa avx512, form flat.
  * Cost per matrix: 210 useful flops in 24 vector arithmetic ops, 3 vector accumulators,
  * 15 vector loads, 3 vector stores, 35 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_flat_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const __mmask8 mask6 = (__mmask8)0x3F;
     const __mmask8 mask7 = (__mmask8)0x7F;
     const __mmask8 mask3 = (__mmask8)0x7;
@@ -1315,12 +1315,12 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_flat_a1b1(const bmm_f64_ar
  * f64 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout bf, isa avx512, form flat.
  * Cost per matrix: 210 useful flops in 24 vector arithmetic ops, 3 vector accumulators,
  * 12 vector loads, 3 vector stores, 35 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_flat_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_flat_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask6 = (__mmask8)0x3F;
     const __mmask8 mask7 = (__mmask8)0x7F;
     const __mmask8 mask3 = (__mmask8)0x7;
@@ -1403,13 +1403,13 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_flat_b0(const bmm_f64_args
  * f64 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf, isa avx512, form flat.
  * Cost per matrix: 210 useful flops in 27 vector arithmetic ops, 3 vector accumulators,
  * 15 vector loads, 3 vector stores, 35 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_flat_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask6 = (__mmask8)0x3F;
     const __mmask8 mask7 = (__mmask8)0x7F;
     const __mmask8 mask3 = (__mmask8)0x7;
@@ -1492,11 +1492,11 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_flat_ab(const bmm_f64_args
  * f64 C(5x3) = A*B (alpha = 1, beta = 0: C is not read), A 5x7, B 7x3; layout sf, isa c99, form unroll.
  * Cost per matrix: 195 flops executed, 210 loads (A 105, B 105, C 0), 15 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_5x7x3_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_5x7x3_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -1641,11 +1641,11 @@ static void bmm_f64_5x7x3_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout sf, isa c99, form unroll.
  * Cost per matrix: 210 flops executed, 225 loads (A 105, B 105, C 15), 15 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_5x7x3_sf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_5x7x3_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -1790,15 +1790,15 @@ static void bmm_f64_5x7x3_sf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout sf, isa c99, form unroll.
  * Cost per matrix: 210 flops executed, 210 loads (A 105, B 105, C 0), 15 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_5x7x3_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_5x7x3_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -1940,16 +1940,16 @@ static void bmm_f64_5x7x3_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout sf, isa c99, form unroll.
  * Cost per matrix: 240 flops executed, 225 loads (A 105, B 105, C 15), 15 stores,
  * 3 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_5x7x3_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_5x7x3_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -2092,11 +2092,11 @@ static void bmm_f64_5x7x3_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout sf, isa avx2, form rows.
  * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_5x7x3_sf_avx2_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_5x7x3_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -2198,15 +2198,15 @@ static BMM_TARGET_AVX2 void bmm_f64_5x7x3_sf_avx2_rows_a1b1(const bmm_f64_args *
  * f64 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout sf, isa avx2, form rows.
  * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
  * 42 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_5x7x3_sf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_5x7x3_sf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2306,16 +2306,16 @@ static BMM_TARGET_AVX2 void bmm_f64_5x7x3_sf_avx2_rows_b0(const bmm_f64_args *BM
  * f64 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout sf, isa avx2, form rows.
  * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_5x7x3_sf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_5x7x3_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
@@ -2416,11 +2416,11 @@ static BMM_TARGET_AVX2 void bmm_f64_5x7x3_sf_avx2_rows_ab(const bmm_f64_args *BM
  * f64 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout sf, isa avx512, form rows.
  * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -2522,15 +2522,15 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_rows_a1b1(const bmm_f64_ar
  * f64 C(5x3) = alpha*A*B (beta = 0: C is not read), A 5x7, B 7x3; layout sf, isa avx512, form rows.
  * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
  * 42 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask3 = (__mmask8)0x7;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2630,16 +2630,16 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_rows_b0(const bmm_f64_args
  * f64 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout sf, isa avx512, form rows.
  * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask3 = (__mmask8)0x7;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -2743,11 +2743,11 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_rows_ab(const bmm_f64_args
  * permutes into one vector per matrix element.
  * Cost per group of 8 matrices: 210 useful flops per matrix in 120 vector arithmetic ops,
  * 6 vector accumulators, 71 vector loads, 15 vector stores, 242 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_xb_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_xb_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -3112,10 +3112,10 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_xb_a1b1(const bmm_f64_args
         c += 8 * 3;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f64_args rest = *g;
-        rest.A += t * 7;
-        rest.B += t * 3;
-        rest.C += t * 3;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f64_5x7x3_sf_avx512_rows_a1b1(&rest);
     }
@@ -3130,15 +3130,15 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_xb_a1b1(const bmm_f64_args
  * permutes into one vector per matrix element.
  * Cost per group of 8 matrices: 210 useful flops per matrix in 120 vector arithmetic ops,
  * 3 vector accumulators, 56 vector loads, 15 vector stores, 212 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_xb_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_xb_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m512i ix0 = _mm512_set_epi64(0, 0, 15, 12, 9, 6, 3, 0);
     const __m512i ix1 = _mm512_set_epi64(5, 2, 0, 0, 0, 0, 0, 0);
     const __mmask8 km2 = (__mmask8)0xC0;
@@ -3471,10 +3471,10 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_xb_b0(const bmm_f64_args *
         c += 8 * 3;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f64_args rest = *g;
-        rest.A += t * 7;
-        rest.B += t * 3;
-        rest.C += t * 3;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f64_5x7x3_sf_avx512_rows_b0(&rest);
     }
@@ -3489,16 +3489,16 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_xb_b0(const bmm_f64_args *
  * permutes into one vector per matrix element.
  * Cost per group of 8 matrices: 210 useful flops per matrix in 135 vector arithmetic ops,
  * 6 vector accumulators, 71 vector loads, 15 vector stores, 242 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_xb_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_xb_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512i ix0 = _mm512_set_epi64(0, 0, 15, 12, 9, 6, 3, 0);
     const __m512i ix1 = _mm512_set_epi64(5, 2, 0, 0, 0, 0, 0, 0);
     const __mmask8 km2 = (__mmask8)0xC0;
@@ -3862,10 +3862,10 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_xb_ab(const bmm_f64_args *
         c += 8 * 3;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f64_args rest = *g;
-        rest.A += t * 7;
-        rest.B += t * 3;
-        rest.C += t * 3;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f64_5x7x3_sf_avx512_rows_ab(&rest);
     }
@@ -3873,30 +3873,30 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_xb_ab(const bmm_f64_args *
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_5x7x3[26] = {
-    { "bmm_f64_5x7x3_bf_c99_a1b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_5x7x3_bf_c99_a1b0 },
-    { "bmm_f64_5x7x3_bf_c99_a1b1", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_5x7x3_bf_c99_a1b1 },
-    { "bmm_f64_5x7x3_bf_c99_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_5x7x3_bf_c99_b0 },
-    { "bmm_f64_5x7x3_bf_c99_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_5x7x3_bf_c99_ab },
-    { "bmm_f64_5x7x3_bf_avx2_rows_a1b1", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x7x3_bf_avx2_rows_a1b1) },
-    { "bmm_f64_5x7x3_bf_avx2_rows_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x7x3_bf_avx2_rows_b0) },
-    { "bmm_f64_5x7x3_bf_avx2_rows_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x7x3_bf_avx2_rows_ab) },
-    { "bmm_f64_5x7x3_bf_avx512_rows_a1b1", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x7x3_bf_avx512_rows_a1b1) },
-    { "bmm_f64_5x7x3_bf_avx512_rows_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x7x3_bf_avx512_rows_b0) },
-    { "bmm_f64_5x7x3_bf_avx512_rows_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x7x3_bf_avx512_rows_ab) },
-    { "bmm_f64_5x7x3_bf_avx512_flat_a1b1", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_FLAT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x7x3_bf_avx512_flat_a1b1) },
-    { "bmm_f64_5x7x3_bf_avx512_flat_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x7x3_bf_avx512_flat_b0) },
-    { "bmm_f64_5x7x3_bf_avx512_flat_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x7x3_bf_avx512_flat_ab) },
-    { "bmm_f64_5x7x3_sf_c99_a1b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_5x7x3_sf_c99_a1b0 },
-    { "bmm_f64_5x7x3_sf_c99_a1b1", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_5x7x3_sf_c99_a1b1 },
-    { "bmm_f64_5x7x3_sf_c99_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_5x7x3_sf_c99_b0 },
-    { "bmm_f64_5x7x3_sf_c99_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_5x7x3_sf_c99_ab },
-    { "bmm_f64_5x7x3_sf_avx2_rows_a1b1", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x7x3_sf_avx2_rows_a1b1) },
-    { "bmm_f64_5x7x3_sf_avx2_rows_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x7x3_sf_avx2_rows_b0) },
-    { "bmm_f64_5x7x3_sf_avx2_rows_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x7x3_sf_avx2_rows_ab) },
-    { "bmm_f64_5x7x3_sf_avx512_rows_a1b1", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x7x3_sf_avx512_rows_a1b1) },
-    { "bmm_f64_5x7x3_sf_avx512_rows_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x7x3_sf_avx512_rows_b0) },
-    { "bmm_f64_5x7x3_sf_avx512_rows_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_5x7x3_sf_avx512_rows_ab) },
-    { "bmm_f64_5x7x3_sf_avx512_xb_a1b1", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_5x7x3_sf_avx512_xb_a1b1) },
-    { "bmm_f64_5x7x3_sf_avx512_xb_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_5x7x3_sf_avx512_xb_b0) },
-    { "bmm_f64_5x7x3_sf_avx512_xb_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_5x7x3_sf_avx512_xb_ab) },
+    { "bmm_f64_5x7x3_bf_c99_a1b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_5x7x3_bf_c99_a1b0 },
+    { "bmm_f64_5x7x3_bf_c99_a1b1", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_5x7x3_bf_c99_a1b1 },
+    { "bmm_f64_5x7x3_bf_c99_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_5x7x3_bf_c99_b0 },
+    { "bmm_f64_5x7x3_bf_c99_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_5x7x3_bf_c99_ab },
+    { "bmm_f64_5x7x3_bf_avx2_rows_a1b1", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_5x7x3_bf_avx2_rows_a1b1) },
+    { "bmm_f64_5x7x3_bf_avx2_rows_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_5x7x3_bf_avx2_rows_b0) },
+    { "bmm_f64_5x7x3_bf_avx2_rows_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_5x7x3_bf_avx2_rows_ab) },
+    { "bmm_f64_5x7x3_bf_avx512_rows_a1b1", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_5x7x3_bf_avx512_rows_a1b1) },
+    { "bmm_f64_5x7x3_bf_avx512_rows_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_5x7x3_bf_avx512_rows_b0) },
+    { "bmm_f64_5x7x3_bf_avx512_rows_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_5x7x3_bf_avx512_rows_ab) },
+    { "bmm_f64_5x7x3_bf_avx512_flat_a1b1", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_FLAT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_5x7x3_bf_avx512_flat_a1b1) },
+    { "bmm_f64_5x7x3_bf_avx512_flat_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_FLAT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_5x7x3_bf_avx512_flat_b0) },
+    { "bmm_f64_5x7x3_bf_avx512_flat_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_FLAT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_5x7x3_bf_avx512_flat_ab) },
+    { "bmm_f64_5x7x3_sf_c99_a1b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_5x7x3_sf_c99_a1b0 },
+    { "bmm_f64_5x7x3_sf_c99_a1b1", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_5x7x3_sf_c99_a1b1 },
+    { "bmm_f64_5x7x3_sf_c99_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_5x7x3_sf_c99_b0 },
+    { "bmm_f64_5x7x3_sf_c99_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_5x7x3_sf_c99_ab },
+    { "bmm_f64_5x7x3_sf_avx2_rows_a1b1", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_5x7x3_sf_avx2_rows_a1b1) },
+    { "bmm_f64_5x7x3_sf_avx2_rows_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_5x7x3_sf_avx2_rows_b0) },
+    { "bmm_f64_5x7x3_sf_avx2_rows_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_5x7x3_sf_avx2_rows_ab) },
+    { "bmm_f64_5x7x3_sf_avx512_rows_a1b1", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_5x7x3_sf_avx512_rows_a1b1) },
+    { "bmm_f64_5x7x3_sf_avx512_rows_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_5x7x3_sf_avx512_rows_b0) },
+    { "bmm_f64_5x7x3_sf_avx512_rows_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_5x7x3_sf_avx512_rows_ab) },
+    { "bmm_f64_5x7x3_sf_avx512_xb_a1b1", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f64_5x7x3_sf_avx512_xb_a1b1) },
+    { "bmm_f64_5x7x3_sf_avx512_xb_b0", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f64_5x7x3_sf_avx512_xb_b0) },
+    { "bmm_f64_5x7x3_sf_avx512_xb_ab", BMM_F64, 5, 7, 3, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f64_5x7x3_sf_avx512_xb_ab) },
 };

@@ -11,11 +11,11 @@
  * f64 C(64x1) = A*B (alpha = 1, beta = 0: C is not read), A 64x128, B 128x1; layout bf, isa c99, form t4x1.
  * Cost per matrix: 16320 flops executed, 16384 loads (A 8192, B 8192, C 0), 64 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_64x128x1_bf_c99_t4x1_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_64x128x1_bf_c99_t4x1_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 64; i0 += 4) {
             for (int64_t j0 = 0; j0 < 1; j0 += 1) {
@@ -45,11 +45,11 @@ static void bmm_f64_64x128x1_bf_c99_t4x1_a1b0(const bmm_f64_args *BMM_RESTRICT g
  * f64 C(64x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x128, B 128x1; layout bf, isa c99, form t4x1.
  * Cost per matrix: 16384 flops executed, 16448 loads (A 8192, B 8192, C 64), 64 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_64x128x1_bf_c99_t4x1_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_64x128x1_bf_c99_t4x1_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 64; i0 += 4) {
             for (int64_t j0 = 0; j0 < 1; j0 += 1) {
@@ -79,12 +79,12 @@ static void bmm_f64_64x128x1_bf_c99_t4x1_a1b1(const bmm_f64_args *BMM_RESTRICT g
  * f64 C(64x1) = alpha*A*B (beta = 0: C is not read), A 64x128, B 128x1; layout bf, isa c99, form t4x1.
  * Cost per matrix: 16384 flops executed, 16384 loads (A 8192, B 8192, C 0), 64 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_64x128x1_bf_c99_t4x1_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_64x128x1_bf_c99_t4x1_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 64; i0 += 4) {
             for (int64_t j0 = 0; j0 < 1; j0 += 1) {
@@ -114,13 +114,13 @@ static void bmm_f64_64x128x1_bf_c99_t4x1_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(64x1) = alpha*A*B + beta*C (beta != 0), A 64x128, B 128x1; layout bf, isa c99, form t4x1.
  * Cost per matrix: 16512 flops executed, 16448 loads (A 8192, B 8192, C 64), 64 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_64x128x1_bf_c99_t4x1_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_64x128x1_bf_c99_t4x1_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 64; i0 += 4) {
             for (int64_t j0 = 0; j0 < 1; j0 += 1) {
@@ -151,11 +151,11 @@ static void bmm_f64_64x128x1_bf_c99_t4x1_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(64x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x128, B 128x1; layout bf, isa avx2, form dot.
  * Cost per matrix: 16384 useful flops in 2048 vector arithmetic ops, 12 vector accumulators,
  * 2240 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_64x128x1_bf_avx2_dot_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_64x128x1_bf_avx2_dot_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0 = _mm256_loadu_pd(&b[0]);
@@ -2485,12 +2485,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x128x1_bf_avx2_dot_a1b1(const bmm_f64_args
  * f64 C(64x1) = alpha*A*B (beta = 0: C is not read), A 64x128, B 128x1; layout bf, isa avx2, form dot.
  * Cost per matrix: 16384 useful flops in 2048 vector arithmetic ops, 12 vector accumulators,
  * 2240 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_64x128x1_bf_avx2_dot_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_64x128x1_bf_avx2_dot_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0 = _mm256_loadu_pd(&b[0]);
@@ -4820,13 +4820,13 @@ static BMM_TARGET_AVX2 void bmm_f64_64x128x1_bf_avx2_dot_b0(const bmm_f64_args *
  * f64 C(64x1) = alpha*A*B + beta*C (beta != 0), A 64x128, B 128x1; layout bf, isa avx2, form dot.
  * Cost per matrix: 16384 useful flops in 2048 vector arithmetic ops, 12 vector accumulators,
  * 2240 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_64x128x1_bf_avx2_dot_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_64x128x1_bf_avx2_dot_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0 = _mm256_loadu_pd(&b[0]);
@@ -7156,11 +7156,11 @@ static BMM_TARGET_AVX2 void bmm_f64_64x128x1_bf_avx2_dot_ab(const bmm_f64_args *
  * f64 C(64x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x128, B 128x1; layout bf, isa avx512, form dot.
  * Cost per matrix: 16384 useful flops in 1024 vector arithmetic ops, 24 vector accumulators,
  * 1072 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x128x1_bf_avx512_dot_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_64x128x1_bf_avx512_dot_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0 = _mm512_loadu_pd(&b[0]);
@@ -8316,12 +8316,12 @@ static BMM_TARGET_AVX512 void bmm_f64_64x128x1_bf_avx512_dot_a1b1(const bmm_f64_
  * f64 C(64x1) = alpha*A*B (beta = 0: C is not read), A 64x128, B 128x1; layout bf, isa avx512, form dot.
  * Cost per matrix: 16384 useful flops in 1024 vector arithmetic ops, 24 vector accumulators,
  * 1072 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x128x1_bf_avx512_dot_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_64x128x1_bf_avx512_dot_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0 = _mm512_loadu_pd(&b[0]);
@@ -9477,13 +9477,13 @@ static BMM_TARGET_AVX512 void bmm_f64_64x128x1_bf_avx512_dot_b0(const bmm_f64_ar
  * f64 C(64x1) = alpha*A*B + beta*C (beta != 0), A 64x128, B 128x1; layout bf, isa avx512, form dot.
  * Cost per matrix: 16384 useful flops in 1024 vector arithmetic ops, 24 vector accumulators,
  * 1072 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x128x1_bf_avx512_dot_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_64x128x1_bf_avx512_dot_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0 = _mm512_loadu_pd(&b[0]);
@@ -10638,11 +10638,11 @@ static BMM_TARGET_AVX512 void bmm_f64_64x128x1_bf_avx512_dot_ab(const bmm_f64_ar
  * f64 C(64x1) = A*B (alpha = 1, beta = 0: C is not read), A 64x128, B 128x1; layout sf, isa c99, form t4x1.
  * Cost per matrix: 16320 flops executed, 16384 loads (A 8192, B 8192, C 0), 64 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_64x128x1_sf_c99_t4x1_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_64x128x1_sf_c99_t4x1_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -10675,11 +10675,11 @@ static void bmm_f64_64x128x1_sf_c99_t4x1_a1b0(const bmm_f64_args *BMM_RESTRICT g
  * f64 C(64x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x128, B 128x1; layout sf, isa c99, form t4x1.
  * Cost per matrix: 16384 flops executed, 16448 loads (A 8192, B 8192, C 64), 64 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_64x128x1_sf_c99_t4x1_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_64x128x1_sf_c99_t4x1_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -10712,15 +10712,15 @@ static void bmm_f64_64x128x1_sf_c99_t4x1_a1b1(const bmm_f64_args *BMM_RESTRICT g
  * f64 C(64x1) = alpha*A*B (beta = 0: C is not read), A 64x128, B 128x1; layout sf, isa c99, form t4x1.
  * Cost per matrix: 16384 flops executed, 16384 loads (A 8192, B 8192, C 0), 64 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_64x128x1_sf_c99_t4x1_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_64x128x1_sf_c99_t4x1_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 64; i0 += 4) {
             for (int64_t j0 = 0; j0 < 1; j0 += 1) {
@@ -10750,16 +10750,16 @@ static void bmm_f64_64x128x1_sf_c99_t4x1_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(64x1) = alpha*A*B + beta*C (beta != 0), A 64x128, B 128x1; layout sf, isa c99, form t4x1.
  * Cost per matrix: 16512 flops executed, 16448 loads (A 8192, B 8192, C 64), 64 stores,
  * 4 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_64x128x1_sf_c99_t4x1_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_64x128x1_sf_c99_t4x1_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 64; i0 += 4) {
             for (int64_t j0 = 0; j0 < 1; j0 += 1) {
@@ -10790,11 +10790,11 @@ static void bmm_f64_64x128x1_sf_c99_t4x1_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(64x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x128, B 128x1; layout sf, isa avx2, form dot.
  * Cost per matrix: 16384 useful flops in 2048 vector arithmetic ops, 12 vector accumulators,
  * 2368 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_64x128x1_sf_avx2_dot_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_64x128x1_sf_avx2_dot_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -13129,15 +13129,15 @@ static BMM_TARGET_AVX2 void bmm_f64_64x128x1_sf_avx2_dot_a1b1(const bmm_f64_args
  * f64 C(64x1) = alpha*A*B (beta = 0: C is not read), A 64x128, B 128x1; layout sf, isa avx2, form dot.
  * Cost per matrix: 16384 useful flops in 2048 vector arithmetic ops, 12 vector accumulators,
  * 2368 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_64x128x1_sf_avx2_dot_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_64x128x1_sf_avx2_dot_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     double bcol[128];
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t k = 0; k < 128; ++k) bcol[k] = b[k * sb_row];
@@ -15469,16 +15469,16 @@ static BMM_TARGET_AVX2 void bmm_f64_64x128x1_sf_avx2_dot_b0(const bmm_f64_args *
  * f64 C(64x1) = alpha*A*B + beta*C (beta != 0), A 64x128, B 128x1; layout sf, isa avx2, form dot.
  * Cost per matrix: 16384 useful flops in 2048 vector arithmetic ops, 12 vector accumulators,
  * 2368 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_64x128x1_sf_avx2_dot_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_64x128x1_sf_avx2_dot_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     double bcol[128];
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t k = 0; k < 128; ++k) bcol[k] = b[k * sb_row];
@@ -17810,11 +17810,11 @@ static BMM_TARGET_AVX2 void bmm_f64_64x128x1_sf_avx2_dot_ab(const bmm_f64_args *
  * f64 C(64x1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x128, B 128x1; layout sf, isa avx512, form dot.
  * Cost per matrix: 16384 useful flops in 1024 vector arithmetic ops, 24 vector accumulators,
  * 1200 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x128x1_sf_avx512_dot_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_64x128x1_sf_avx512_dot_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -18975,15 +18975,15 @@ static BMM_TARGET_AVX512 void bmm_f64_64x128x1_sf_avx512_dot_a1b1(const bmm_f64_
  * f64 C(64x1) = alpha*A*B (beta = 0: C is not read), A 64x128, B 128x1; layout sf, isa avx512, form dot.
  * Cost per matrix: 16384 useful flops in 1024 vector arithmetic ops, 24 vector accumulators,
  * 1200 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x128x1_sf_avx512_dot_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_64x128x1_sf_avx512_dot_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     double bcol[128];
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t k = 0; k < 128; ++k) bcol[k] = b[k * sb_row];
@@ -20141,16 +20141,16 @@ static BMM_TARGET_AVX512 void bmm_f64_64x128x1_sf_avx512_dot_b0(const bmm_f64_ar
  * f64 C(64x1) = alpha*A*B + beta*C (beta != 0), A 64x128, B 128x1; layout sf, isa avx512, form dot.
  * Cost per matrix: 16384 useful flops in 1024 vector arithmetic ops, 24 vector accumulators,
  * 1200 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x128x1_sf_avx512_dot_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_64x128x1_sf_avx512_dot_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     double bcol[128];
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t k = 0; k < 128; ++k) bcol[k] = b[k * sb_row];
@@ -21304,24 +21304,24 @@ static BMM_TARGET_AVX512 void bmm_f64_64x128x1_sf_avx512_dot_ab(const bmm_f64_ar
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_64x128x1[20] = {
-    { "bmm_f64_64x128x1_bf_c99_t4x1_a1b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_64x128x1_bf_c99_t4x1_a1b0 },
-    { "bmm_f64_64x128x1_bf_c99_t4x1_a1b1", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_64x128x1_bf_c99_t4x1_a1b1 },
-    { "bmm_f64_64x128x1_bf_c99_t4x1_b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_64x128x1_bf_c99_t4x1_b0 },
-    { "bmm_f64_64x128x1_bf_c99_t4x1_ab", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_64x128x1_bf_c99_t4x1_ab },
-    { "bmm_f64_64x128x1_bf_avx2_dot_a1b1", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x128x1_bf_avx2_dot_a1b1) },
-    { "bmm_f64_64x128x1_bf_avx2_dot_b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x128x1_bf_avx2_dot_b0) },
-    { "bmm_f64_64x128x1_bf_avx2_dot_ab", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x128x1_bf_avx2_dot_ab) },
-    { "bmm_f64_64x128x1_bf_avx512_dot_a1b1", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x128x1_bf_avx512_dot_a1b1) },
-    { "bmm_f64_64x128x1_bf_avx512_dot_b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x128x1_bf_avx512_dot_b0) },
-    { "bmm_f64_64x128x1_bf_avx512_dot_ab", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x128x1_bf_avx512_dot_ab) },
-    { "bmm_f64_64x128x1_sf_c99_t4x1_a1b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_64x128x1_sf_c99_t4x1_a1b0 },
-    { "bmm_f64_64x128x1_sf_c99_t4x1_a1b1", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_64x128x1_sf_c99_t4x1_a1b1 },
-    { "bmm_f64_64x128x1_sf_c99_t4x1_b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_64x128x1_sf_c99_t4x1_b0 },
-    { "bmm_f64_64x128x1_sf_c99_t4x1_ab", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_64x128x1_sf_c99_t4x1_ab },
-    { "bmm_f64_64x128x1_sf_avx2_dot_a1b1", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x128x1_sf_avx2_dot_a1b1) },
-    { "bmm_f64_64x128x1_sf_avx2_dot_b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x128x1_sf_avx2_dot_b0) },
-    { "bmm_f64_64x128x1_sf_avx2_dot_ab", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x128x1_sf_avx2_dot_ab) },
-    { "bmm_f64_64x128x1_sf_avx512_dot_a1b1", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x128x1_sf_avx512_dot_a1b1) },
-    { "bmm_f64_64x128x1_sf_avx512_dot_b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x128x1_sf_avx512_dot_b0) },
-    { "bmm_f64_64x128x1_sf_avx512_dot_ab", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x128x1_sf_avx512_dot_ab) },
+    { "bmm_f64_64x128x1_bf_c99_t4x1_a1b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_64x128x1_bf_c99_t4x1_a1b0 },
+    { "bmm_f64_64x128x1_bf_c99_t4x1_a1b1", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_64x128x1_bf_c99_t4x1_a1b1 },
+    { "bmm_f64_64x128x1_bf_c99_t4x1_b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_64x128x1_bf_c99_t4x1_b0 },
+    { "bmm_f64_64x128x1_bf_c99_t4x1_ab", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_64x128x1_bf_c99_t4x1_ab },
+    { "bmm_f64_64x128x1_bf_avx2_dot_a1b1", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_64x128x1_bf_avx2_dot_a1b1) },
+    { "bmm_f64_64x128x1_bf_avx2_dot_b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_64x128x1_bf_avx2_dot_b0) },
+    { "bmm_f64_64x128x1_bf_avx2_dot_ab", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_64x128x1_bf_avx2_dot_ab) },
+    { "bmm_f64_64x128x1_bf_avx512_dot_a1b1", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_64x128x1_bf_avx512_dot_a1b1) },
+    { "bmm_f64_64x128x1_bf_avx512_dot_b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_64x128x1_bf_avx512_dot_b0) },
+    { "bmm_f64_64x128x1_bf_avx512_dot_ab", BMM_F64, 64, 128, 1, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_64x128x1_bf_avx512_dot_ab) },
+    { "bmm_f64_64x128x1_sf_c99_t4x1_a1b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_64x128x1_sf_c99_t4x1_a1b0 },
+    { "bmm_f64_64x128x1_sf_c99_t4x1_a1b1", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_64x128x1_sf_c99_t4x1_a1b1 },
+    { "bmm_f64_64x128x1_sf_c99_t4x1_b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_64x128x1_sf_c99_t4x1_b0 },
+    { "bmm_f64_64x128x1_sf_c99_t4x1_ab", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_64x128x1_sf_c99_t4x1_ab },
+    { "bmm_f64_64x128x1_sf_avx2_dot_a1b1", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_64x128x1_sf_avx2_dot_a1b1) },
+    { "bmm_f64_64x128x1_sf_avx2_dot_b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_64x128x1_sf_avx2_dot_b0) },
+    { "bmm_f64_64x128x1_sf_avx2_dot_ab", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_64x128x1_sf_avx2_dot_ab) },
+    { "bmm_f64_64x128x1_sf_avx512_dot_a1b1", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_64x128x1_sf_avx512_dot_a1b1) },
+    { "bmm_f64_64x128x1_sf_avx512_dot_b0", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_64x128x1_sf_avx512_dot_b0) },
+    { "bmm_f64_64x128x1_sf_avx512_dot_ab", BMM_F64, 64, 128, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_DOT, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_64x128x1_sf_avx512_dot_ab) },
 };

@@ -11,11 +11,11 @@
  * f64 C(64x64) = A*B (alpha = 1, beta = 0: C is not read), A 64x64, B 64x64; layout bf, isa c99, form t4x8.
  * Cost per matrix: 520192 flops executed, 524288 loads (A 262144, B 262144, C 0), 4096 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_64x64x64_bf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_64x64x64_bf_c99_t4x8_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 64; i0 += 4) {
             for (int64_t j0 = 0; j0 < 64; j0 += 8) {
@@ -129,11 +129,11 @@ static void bmm_f64_64x64x64_bf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout bf, isa c99, form t4x8.
  * Cost per matrix: 524288 flops executed, 528384 loads (A 262144, B 262144, C 4096), 4096 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_64x64x64_bf_c99_t4x8_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_64x64x64_bf_c99_t4x8_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 64; i0 += 4) {
             for (int64_t j0 = 0; j0 < 64; j0 += 8) {
@@ -247,12 +247,12 @@ static void bmm_f64_64x64x64_bf_c99_t4x8_a1b1(const bmm_f64_args *BMM_RESTRICT g
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout bf, isa c99, form t4x8.
  * Cost per matrix: 524288 flops executed, 524288 loads (A 262144, B 262144, C 0), 4096 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_64x64x64_bf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_64x64x64_bf_c99_t4x8_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 64; i0 += 4) {
             for (int64_t j0 = 0; j0 < 64; j0 += 8) {
@@ -366,13 +366,13 @@ static void bmm_f64_64x64x64_bf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf, isa c99, form t4x8.
  * Cost per matrix: 532480 flops executed, 528384 loads (A 262144, B 262144, C 4096), 4096 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_64x64x64_bf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_64x64x64_bf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 64; i0 += 4) {
             for (int64_t j0 = 0; j0 < 64; j0 += 8) {
@@ -487,11 +487,11 @@ static void bmm_f64_64x64x64_bf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout bf, isa avx2, form rl6.
  * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 12 vector accumulators,
  * 45056 vector loads, 1024 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -1177,12 +1177,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_a1b1(const bmm_f64_args
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout bf, isa avx2, form rl6.
  * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 12 vector accumulators,
  * 44032 vector loads, 1024 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
@@ -1869,13 +1869,13 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_b0(const bmm_f64_args *
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf, isa avx2, form rl6.
  * Cost per matrix: 524288 useful flops in 67584 vector arithmetic ops, 12 vector accumulators,
  * 45056 vector loads, 1024 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2563,11 +2563,11 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_f64_args *
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout bf, isa avx2, form rl3.
  * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 6 vector accumulators,
  * 56320 vector loads, 1024 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -2917,12 +2917,12 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_a1b1(const bmm_f64_args
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout bf, isa avx2, form rl3.
  * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 6 vector accumulators,
  * 55296 vector loads, 1024 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
@@ -3273,13 +3273,13 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_b0(const bmm_f64_args *
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf, isa avx2, form rl3.
  * Cost per matrix: 524288 useful flops in 67584 vector arithmetic ops, 6 vector accumulators,
  * 56320 vector loads, 1024 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -3631,11 +3631,11 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_f64_args *
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout bf, isa avx512, form rl6.
  * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 24 vector accumulators,
  * 14336 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -3945,12 +3945,12 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_a1b1(const bmm_f64_
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout bf, isa avx512, form rl6.
  * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 24 vector accumulators,
  * 13824 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
@@ -4261,13 +4261,13 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_b0(const bmm_f64_ar
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf, isa avx512, form rl6.
  * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 24 vector accumulators,
  * 14336 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -4579,11 +4579,11 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_ab(const bmm_f64_ar
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout bf, isa avx512, form rl3.
  * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
  * 19968 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -4737,12 +4737,12 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_a1b1(const bmm_f64_
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout bf, isa avx512, form rl3.
  * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
  * 19456 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
@@ -4897,13 +4897,13 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_b0(const bmm_f64_ar
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf, isa avx512, form rl3.
  * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 12 vector accumulators,
  * 19968 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -5058,11 +5058,11 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_ab(const bmm_f64_ar
  * f64 C(64x64) = A*B (alpha = 1, beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa c99, form t4x8.
  * Cost per matrix: 520192 flops executed, 524288 loads (A 262144, B 262144, C 0), 4096 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_64x64x64_sf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_64x64x64_sf_c99_t4x8_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -5179,11 +5179,11 @@ static void bmm_f64_64x64x64_sf_c99_t4x8_a1b0(const bmm_f64_args *BMM_RESTRICT g
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa c99, form t4x8.
  * Cost per matrix: 524288 flops executed, 528384 loads (A 262144, B 262144, C 4096), 4096 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_64x64x64_sf_c99_t4x8_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_64x64x64_sf_c99_t4x8_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -5300,15 +5300,15 @@ static void bmm_f64_64x64x64_sf_c99_t4x8_a1b1(const bmm_f64_args *BMM_RESTRICT g
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa c99, form t4x8.
  * Cost per matrix: 524288 flops executed, 524288 loads (A 262144, B 262144, C 0), 4096 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_64x64x64_sf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_64x64x64_sf_c99_t4x8_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 64; i0 += 4) {
             for (int64_t j0 = 0; j0 < 64; j0 += 8) {
@@ -5422,16 +5422,16 @@ static void bmm_f64_64x64x64_sf_c99_t4x8_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa c99, form t4x8.
  * Cost per matrix: 532480 flops executed, 528384 loads (A 262144, B 262144, C 4096), 4096 stores,
  * 32 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_64x64x64_sf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_64x64x64_sf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 64; i0 += 4) {
             for (int64_t j0 = 0; j0 < 64; j0 += 8) {
@@ -5546,11 +5546,11 @@ static void bmm_f64_64x64x64_sf_c99_t4x8_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx2, form rl6.
  * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 12 vector accumulators,
  * 45056 vector loads, 1024 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -6239,15 +6239,15 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_a1b1(const bmm_f64_args
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx2, form rl6.
  * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 12 vector accumulators,
  * 44032 vector loads, 1024 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
@@ -6934,16 +6934,16 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_b0(const bmm_f64_args *
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx2, form rl6.
  * Cost per matrix: 524288 useful flops in 67584 vector arithmetic ops, 12 vector accumulators,
  * 45056 vector loads, 1024 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -7631,11 +7631,11 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_f64_args *
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx2, form rl3.
  * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 6 vector accumulators,
  * 56320 vector loads, 1024 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -7988,15 +7988,15 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_a1b1(const bmm_f64_args
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx2, form rl3.
  * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 6 vector accumulators,
  * 55296 vector loads, 1024 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
@@ -8347,16 +8347,16 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_b0(const bmm_f64_args *
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx2, form rl3.
  * Cost per matrix: 524288 useful flops in 67584 vector arithmetic ops, 6 vector accumulators,
  * 56320 vector loads, 1024 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -8708,11 +8708,11 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_f64_args *
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx2, form rl6_pf.
  * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 12 vector accumulators,
  * 45056 vector loads, 1024 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -9595,15 +9595,15 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_f64_a
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx2, form rl6_pf.
  * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 12 vector accumulators,
  * 44032 vector loads, 1024 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -10484,16 +10484,16 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_b0(const bmm_f64_arg
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx2, form rl6_pf.
  * Cost per matrix: 524288 useful flops in 67584 vector arithmetic ops, 12 vector accumulators,
  * 45056 vector loads, 1024 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -11375,11 +11375,11 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_f64_arg
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx2, form rl3_pf.
  * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 6 vector accumulators,
  * 56320 vector loads, 1024 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -11818,15 +11818,15 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_f64_a
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx2, form rl3_pf.
  * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 6 vector accumulators,
  * 55296 vector loads, 1024 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -12263,16 +12263,16 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_b0(const bmm_f64_arg
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx2, form rl3_pf.
  * Cost per matrix: 524288 useful flops in 67584 vector arithmetic ops, 6 vector accumulators,
  * 56320 vector loads, 1024 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -12710,11 +12710,11 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_f64_arg
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx512, form rl6.
  * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 24 vector accumulators,
  * 14336 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -13027,15 +13027,15 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_a1b1(const bmm_f64_
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx512, form rl6.
  * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 24 vector accumulators,
  * 13824 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
@@ -13346,16 +13346,16 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_b0(const bmm_f64_ar
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl6.
  * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 24 vector accumulators,
  * 14336 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -13667,11 +13667,11 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_ab(const bmm_f64_ar
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx512, form rl3.
  * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
  * 19968 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -13828,15 +13828,15 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_a1b1(const bmm_f64_
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx512, form rl3.
  * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
  * 19456 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
@@ -13991,16 +13991,16 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_b0(const bmm_f64_ar
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl3.
  * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 12 vector accumulators,
  * 19968 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -14156,11 +14156,11 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_ab(const bmm_f64_ar
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx512, form rl6_pf.
  * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 24 vector accumulators,
  * 14336 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -14667,15 +14667,15 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_a1b1(const bmm_f
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx512, form rl6_pf.
  * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 24 vector accumulators,
  * 13824 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -15180,16 +15180,16 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_b0(const bmm_f64
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl6_pf.
  * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 24 vector accumulators,
  * 14336 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -15695,11 +15695,11 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_ab(const bmm_f64
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx512, form rl3_pf.
  * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
  * 19968 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -15942,15 +15942,15 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_a1b1(const bmm_f
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx512, form rl3_pf.
  * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
  * 19456 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -16191,16 +16191,16 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_b0(const bmm_f64
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl3_pf.
  * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 12 vector accumulators,
  * 19968 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -16438,48 +16438,48 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_ab(const bmm_f64
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_64x64x64[44] = {
-    { "bmm_f64_64x64x64_bf_c99_t4x8_a1b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_64x64x64_bf_c99_t4x8_a1b0 },
-    { "bmm_f64_64x64x64_bf_c99_t4x8_a1b1", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_64x64x64_bf_c99_t4x8_a1b1 },
-    { "bmm_f64_64x64x64_bf_c99_t4x8_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_64x64x64_bf_c99_t4x8_b0 },
-    { "bmm_f64_64x64x64_bf_c99_t4x8_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_64x64x64_bf_c99_t4x8_ab },
-    { "bmm_f64_64x64x64_bf_avx2_rl6_a1b1", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_bf_avx2_rl6_a1b1) },
-    { "bmm_f64_64x64x64_bf_avx2_rl6_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_bf_avx2_rl6_b0) },
-    { "bmm_f64_64x64x64_bf_avx2_rl6_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_bf_avx2_rl6_ab) },
-    { "bmm_f64_64x64x64_bf_avx2_rl3_a1b1", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_bf_avx2_rl3_a1b1) },
-    { "bmm_f64_64x64x64_bf_avx2_rl3_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_bf_avx2_rl3_b0) },
-    { "bmm_f64_64x64x64_bf_avx2_rl3_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_bf_avx2_rl3_ab) },
-    { "bmm_f64_64x64x64_bf_avx512_rl6_a1b1", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_bf_avx512_rl6_a1b1) },
-    { "bmm_f64_64x64x64_bf_avx512_rl6_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_bf_avx512_rl6_b0) },
-    { "bmm_f64_64x64x64_bf_avx512_rl6_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_bf_avx512_rl6_ab) },
-    { "bmm_f64_64x64x64_bf_avx512_rl3_a1b1", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_bf_avx512_rl3_a1b1) },
-    { "bmm_f64_64x64x64_bf_avx512_rl3_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_bf_avx512_rl3_b0) },
-    { "bmm_f64_64x64x64_bf_avx512_rl3_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_bf_avx512_rl3_ab) },
-    { "bmm_f64_64x64x64_sf_c99_t4x8_a1b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_64x64x64_sf_c99_t4x8_a1b0 },
-    { "bmm_f64_64x64x64_sf_c99_t4x8_a1b1", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_64x64x64_sf_c99_t4x8_a1b1 },
-    { "bmm_f64_64x64x64_sf_c99_t4x8_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_64x64x64_sf_c99_t4x8_b0 },
-    { "bmm_f64_64x64x64_sf_c99_t4x8_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, NULL, bmm_f64_64x64x64_sf_c99_t4x8_ab },
-    { "bmm_f64_64x64x64_sf_avx2_rl6_a1b1", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl6_a1b1) },
-    { "bmm_f64_64x64x64_sf_avx2_rl6_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl6_b0) },
-    { "bmm_f64_64x64x64_sf_avx2_rl6_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl6_ab) },
-    { "bmm_f64_64x64x64_sf_avx2_rl3_a1b1", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl3_a1b1) },
-    { "bmm_f64_64x64x64_sf_avx2_rl3_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl3_b0) },
-    { "bmm_f64_64x64x64_sf_avx2_rl3_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl3_ab) },
-    { "bmm_f64_64x64x64_sf_avx2_rl6_pf_a1b1", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl6_pf_a1b1) },
-    { "bmm_f64_64x64x64_sf_avx2_rl6_pf_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl6_pf_b0) },
-    { "bmm_f64_64x64x64_sf_avx2_rl6_pf_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl6_pf_ab) },
-    { "bmm_f64_64x64x64_sf_avx2_rl3_pf_a1b1", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl3_pf_a1b1) },
-    { "bmm_f64_64x64x64_sf_avx2_rl3_pf_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl3_pf_b0) },
-    { "bmm_f64_64x64x64_sf_avx2_rl3_pf_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl3_pf_ab) },
-    { "bmm_f64_64x64x64_sf_avx512_rl6_a1b1", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl6_a1b1) },
-    { "bmm_f64_64x64x64_sf_avx512_rl6_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl6_b0) },
-    { "bmm_f64_64x64x64_sf_avx512_rl6_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl6_ab) },
-    { "bmm_f64_64x64x64_sf_avx512_rl3_a1b1", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl3_a1b1) },
-    { "bmm_f64_64x64x64_sf_avx512_rl3_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl3_b0) },
-    { "bmm_f64_64x64x64_sf_avx512_rl3_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl3_ab) },
-    { "bmm_f64_64x64x64_sf_avx512_rl6_pf_a1b1", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl6_pf_a1b1) },
-    { "bmm_f64_64x64x64_sf_avx512_rl6_pf_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl6_pf_b0) },
-    { "bmm_f64_64x64x64_sf_avx512_rl6_pf_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl6_pf_ab) },
-    { "bmm_f64_64x64x64_sf_avx512_rl3_pf_a1b1", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl3_pf_a1b1) },
-    { "bmm_f64_64x64x64_sf_avx512_rl3_pf_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl3_pf_b0) },
-    { "bmm_f64_64x64x64_sf_avx512_rl3_pf_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl3_pf_ab) },
+    { "bmm_f64_64x64x64_bf_c99_t4x8_a1b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_64x64x64_bf_c99_t4x8_a1b0 },
+    { "bmm_f64_64x64x64_bf_c99_t4x8_a1b1", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_64x64x64_bf_c99_t4x8_a1b1 },
+    { "bmm_f64_64x64x64_bf_c99_t4x8_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_64x64x64_bf_c99_t4x8_b0 },
+    { "bmm_f64_64x64x64_bf_c99_t4x8_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_64x64x64_bf_c99_t4x8_ab },
+    { "bmm_f64_64x64x64_bf_avx2_rl6_a1b1", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_64x64x64_bf_avx2_rl6_a1b1) },
+    { "bmm_f64_64x64x64_bf_avx2_rl6_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_64x64x64_bf_avx2_rl6_b0) },
+    { "bmm_f64_64x64x64_bf_avx2_rl6_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_64x64x64_bf_avx2_rl6_ab) },
+    { "bmm_f64_64x64x64_bf_avx2_rl3_a1b1", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_64x64x64_bf_avx2_rl3_a1b1) },
+    { "bmm_f64_64x64x64_bf_avx2_rl3_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_64x64x64_bf_avx2_rl3_b0) },
+    { "bmm_f64_64x64x64_bf_avx2_rl3_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_64x64x64_bf_avx2_rl3_ab) },
+    { "bmm_f64_64x64x64_bf_avx512_rl6_a1b1", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_64x64x64_bf_avx512_rl6_a1b1) },
+    { "bmm_f64_64x64x64_bf_avx512_rl6_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_64x64x64_bf_avx512_rl6_b0) },
+    { "bmm_f64_64x64x64_bf_avx512_rl6_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_64x64x64_bf_avx512_rl6_ab) },
+    { "bmm_f64_64x64x64_bf_avx512_rl3_a1b1", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_64x64x64_bf_avx512_rl3_a1b1) },
+    { "bmm_f64_64x64x64_bf_avx512_rl3_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_64x64x64_bf_avx512_rl3_b0) },
+    { "bmm_f64_64x64x64_bf_avx512_rl3_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_64x64x64_bf_avx512_rl3_ab) },
+    { "bmm_f64_64x64x64_sf_c99_t4x8_a1b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_64x64x64_sf_c99_t4x8_a1b0 },
+    { "bmm_f64_64x64x64_sf_c99_t4x8_a1b1", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_64x64x64_sf_c99_t4x8_a1b1 },
+    { "bmm_f64_64x64x64_sf_c99_t4x8_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_64x64x64_sf_c99_t4x8_b0 },
+    { "bmm_f64_64x64x64_sf_c99_t4x8_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f64_64x64x64_sf_c99_t4x8_ab },
+    { "bmm_f64_64x64x64_sf_avx2_rl6_a1b1", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl6_a1b1) },
+    { "bmm_f64_64x64x64_sf_avx2_rl6_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl6_b0) },
+    { "bmm_f64_64x64x64_sf_avx2_rl6_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl6_ab) },
+    { "bmm_f64_64x64x64_sf_avx2_rl3_a1b1", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl3_a1b1) },
+    { "bmm_f64_64x64x64_sf_avx2_rl3_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl3_b0) },
+    { "bmm_f64_64x64x64_sf_avx2_rl3_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl3_ab) },
+    { "bmm_f64_64x64x64_sf_avx2_rl6_pf_a1b1", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl6_pf_a1b1) },
+    { "bmm_f64_64x64x64_sf_avx2_rl6_pf_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl6_pf_b0) },
+    { "bmm_f64_64x64x64_sf_avx2_rl6_pf_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl6_pf_ab) },
+    { "bmm_f64_64x64x64_sf_avx2_rl3_pf_a1b1", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl3_pf_a1b1) },
+    { "bmm_f64_64x64x64_sf_avx2_rl3_pf_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl3_pf_b0) },
+    { "bmm_f64_64x64x64_sf_avx2_rl3_pf_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_64x64x64_sf_avx2_rl3_pf_ab) },
+    { "bmm_f64_64x64x64_sf_avx512_rl6_a1b1", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl6_a1b1) },
+    { "bmm_f64_64x64x64_sf_avx512_rl6_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl6_b0) },
+    { "bmm_f64_64x64x64_sf_avx512_rl6_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl6_ab) },
+    { "bmm_f64_64x64x64_sf_avx512_rl3_a1b1", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl3_a1b1) },
+    { "bmm_f64_64x64x64_sf_avx512_rl3_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl3_b0) },
+    { "bmm_f64_64x64x64_sf_avx512_rl3_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl3_ab) },
+    { "bmm_f64_64x64x64_sf_avx512_rl6_pf_a1b1", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl6_pf_a1b1) },
+    { "bmm_f64_64x64x64_sf_avx512_rl6_pf_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl6_pf_b0) },
+    { "bmm_f64_64x64x64_sf_avx512_rl6_pf_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl6_pf_ab) },
+    { "bmm_f64_64x64x64_sf_avx512_rl3_pf_a1b1", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl3_pf_a1b1) },
+    { "bmm_f64_64x64x64_sf_avx512_rl3_pf_b0", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl3_pf_b0) },
+    { "bmm_f64_64x64x64_sf_avx512_rl3_pf_ab", BMM_F64, 64, 64, 64, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS_LOOP, 3, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_64x64x64_sf_avx512_rl3_pf_ab) },
 };

@@ -11,11 +11,11 @@
  * f64 C(6x6) = A*B (alpha = 1, beta = 0: C is not read), A 6x6, B 6x6; layout bf, isa c99, form unroll.
  * Cost per matrix: 396 flops executed, 432 loads (A 216, B 216, C 0), 36 stores,
  * 6 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_6x6x6_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_6x6x6_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -291,11 +291,11 @@ static void bmm_f64_6x6x6_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout bf, isa c99, form unroll.
  * Cost per matrix: 432 flops executed, 468 loads (A 216, B 216, C 36), 36 stores,
  * 6 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_6x6x6_bf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_6x6x6_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -571,12 +571,12 @@ static void bmm_f64_6x6x6_bf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(6x6) = alpha*A*B (beta = 0: C is not read), A 6x6, B 6x6; layout bf, isa c99, form unroll.
  * Cost per matrix: 432 flops executed, 432 loads (A 216, B 216, C 0), 36 stores,
  * 6 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_6x6x6_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_6x6x6_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -852,13 +852,13 @@ static void bmm_f64_6x6x6_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf, isa c99, form unroll.
  * Cost per matrix: 504 flops executed, 468 loads (A 216, B 216, C 36), 36 stores,
  * 6 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_6x6x6_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_6x6x6_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -1135,11 +1135,11 @@ static void bmm_f64_6x6x6_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout bf, isa avx2, form rows.
  * Cost per matrix: 432 useful flops in 84 vector arithmetic ops, 12 vector accumulators,
  * 60 vector loads, 12 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_6x6x6_bf_avx2_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_6x6x6_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -1288,12 +1288,12 @@ static BMM_TARGET_AVX2 void bmm_f64_6x6x6_bf_avx2_rows_a1b1(const bmm_f64_args *
  * f64 C(6x6) = alpha*A*B (beta = 0: C is not read), A 6x6, B 6x6; layout bf, isa avx2, form rows.
  * Cost per matrix: 432 useful flops in 84 vector arithmetic ops, 12 vector accumulators,
  * 48 vector loads, 12 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_6x6x6_bf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_6x6x6_bf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -1443,13 +1443,13 @@ static BMM_TARGET_AVX2 void bmm_f64_6x6x6_bf_avx2_rows_b0(const bmm_f64_args *BM
  * f64 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf, isa avx2, form rows.
  * Cost per matrix: 432 useful flops in 96 vector arithmetic ops, 12 vector accumulators,
  * 60 vector loads, 12 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_6x6x6_bf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_6x6x6_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
@@ -1600,11 +1600,11 @@ static BMM_TARGET_AVX2 void bmm_f64_6x6x6_bf_avx2_rows_ab(const bmm_f64_args *BM
  * f64 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout bf, isa avx512, form rows.
  * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_avx512_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const __mmask8 mask6 = (__mmask8)0x3F;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -1705,12 +1705,12 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_avx512_rows_a1b1(const bmm_f64_ar
  * f64 C(6x6) = alpha*A*B (beta = 0: C is not read), A 6x6, B 6x6; layout bf, isa avx512, form rows.
  * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
  * 42 vector loads, 6 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask6 = (__mmask8)0x3F;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -1812,13 +1812,13 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_avx512_rows_b0(const bmm_f64_args
  * f64 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf, isa avx512, form rows.
  * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 6 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask6 = (__mmask8)0x3F;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -1920,11 +1920,11 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_avx512_rows_ab(const bmm_f64_args
  * f64 C(6x6) = A*B (alpha = 1, beta = 0: C is not read), A 6x6, B 6x6; layout sf, isa c99, form unroll.
  * Cost per matrix: 396 flops executed, 432 loads (A 216, B 216, C 0), 36 stores,
  * 6 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_6x6x6_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_6x6x6_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -2203,11 +2203,11 @@ static void bmm_f64_6x6x6_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout sf, isa c99, form unroll.
  * Cost per matrix: 432 flops executed, 468 loads (A 216, B 216, C 36), 36 stores,
  * 6 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_6x6x6_sf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_6x6x6_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -2486,15 +2486,15 @@ static void bmm_f64_6x6x6_sf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(6x6) = alpha*A*B (beta = 0: C is not read), A 6x6, B 6x6; layout sf, isa c99, form unroll.
  * Cost per matrix: 432 flops executed, 432 loads (A 216, B 216, C 0), 36 stores,
  * 6 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_6x6x6_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_6x6x6_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -2770,16 +2770,16 @@ static void bmm_f64_6x6x6_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout sf, isa c99, form unroll.
  * Cost per matrix: 504 flops executed, 468 loads (A 216, B 216, C 36), 36 stores,
  * 6 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_6x6x6_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_6x6x6_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -3056,11 +3056,11 @@ static void bmm_f64_6x6x6_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout sf, isa avx2, form rows.
  * Cost per matrix: 432 useful flops in 84 vector arithmetic ops, 12 vector accumulators,
  * 60 vector loads, 12 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_6x6x6_sf_avx2_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_6x6x6_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -3212,15 +3212,15 @@ static BMM_TARGET_AVX2 void bmm_f64_6x6x6_sf_avx2_rows_a1b1(const bmm_f64_args *
  * f64 C(6x6) = alpha*A*B (beta = 0: C is not read), A 6x6, B 6x6; layout sf, isa avx2, form rows.
  * Cost per matrix: 432 useful flops in 84 vector arithmetic ops, 12 vector accumulators,
  * 48 vector loads, 12 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_6x6x6_sf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_6x6x6_sf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -3370,16 +3370,16 @@ static BMM_TARGET_AVX2 void bmm_f64_6x6x6_sf_avx2_rows_b0(const bmm_f64_args *BM
  * f64 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout sf, isa avx2, form rows.
  * Cost per matrix: 432 useful flops in 96 vector arithmetic ops, 12 vector accumulators,
  * 60 vector loads, 12 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_6x6x6_sf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_6x6x6_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256i mask2 = _mm256_setr_epi64x(-1, -1, 0, 0);
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
@@ -3530,11 +3530,11 @@ static BMM_TARGET_AVX2 void bmm_f64_6x6x6_sf_avx2_rows_ab(const bmm_f64_args *BM
  * f64 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout sf, isa avx512, form rows.
  * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -3638,15 +3638,15 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_rows_a1b1(const bmm_f64_ar
  * f64 C(6x6) = alpha*A*B (beta = 0: C is not read), A 6x6, B 6x6; layout sf, isa avx512, form rows.
  * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
  * 42 vector loads, 6 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask6 = (__mmask8)0x3F;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -3748,16 +3748,16 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_rows_b0(const bmm_f64_args
  * f64 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout sf, isa avx512, form rows.
  * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 6 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask6 = (__mmask8)0x3F;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -3863,11 +3863,11 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_rows_ab(const bmm_f64_args
  * permutes into one vector per matrix element.
  * Cost per group of 8 matrices: 432 useful flops per matrix in 252 vector arithmetic ops,
  * 12 vector accumulators, 108 vector loads, 36 vector stores, 432 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_xb_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_xb_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -4474,10 +4474,10 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_xb_a1b1(const bmm_f64_args
         c += 8 * 6;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f64_args rest = *g;
-        rest.A += t * 6;
-        rest.B += t * 6;
-        rest.C += t * 6;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f64_6x6x6_sf_avx512_rows_a1b1(&rest);
     }
@@ -4492,15 +4492,15 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_xb_a1b1(const bmm_f64_args
  * permutes into one vector per matrix element.
  * Cost per group of 8 matrices: 432 useful flops per matrix in 252 vector arithmetic ops,
  * 6 vector accumulators, 72 vector loads, 36 vector stores, 324 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_xb_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_xb_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m512i ix0 = _mm512_set_epi64(0, 0, 0, 0, 0, 12, 6, 0);
     const __m512i ix1 = _mm512_set_epi64(0, 0, 14, 8, 2, 0, 0, 0);
     const __mmask8 km2 = (__mmask8)0x38;
@@ -5033,10 +5033,10 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_xb_b0(const bmm_f64_args *
         c += 8 * 6;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f64_args rest = *g;
-        rest.A += t * 6;
-        rest.B += t * 6;
-        rest.C += t * 6;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f64_6x6x6_sf_avx512_rows_b0(&rest);
     }
@@ -5051,16 +5051,16 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_xb_b0(const bmm_f64_args *
  * permutes into one vector per matrix element.
  * Cost per group of 8 matrices: 432 useful flops per matrix in 288 vector arithmetic ops,
  * 12 vector accumulators, 108 vector loads, 36 vector stores, 432 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_xb_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_xb_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512i ix0 = _mm512_set_epi64(0, 0, 0, 0, 0, 12, 6, 0);
     const __m512i ix1 = _mm512_set_epi64(0, 0, 14, 8, 2, 0, 0, 0);
     const __mmask8 km2 = (__mmask8)0x38;
@@ -5666,10 +5666,10 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_xb_ab(const bmm_f64_args *
         c += 8 * 6;
     }
     if (t < g->batch) {  /* the last items: the rows kernel */
-        bmm_f64_args rest = *g;
-        rest.A += t * 6;
-        rest.B += t * 6;
-        rest.C += t * 6;
+        bmm_args rest = *g;  /* a, b and c are at item t */
+        rest.A = a;
+        rest.B = b;
+        rest.C = c;
         rest.batch = g->batch - t;
         bmm_f64_6x6x6_sf_avx512_rows_ab(&rest);
     }
@@ -5677,27 +5677,27 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_xb_ab(const bmm_f64_args *
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_6x6x6[23] = {
-    { "bmm_f64_6x6x6_bf_c99_a1b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_6x6x6_bf_c99_a1b0 },
-    { "bmm_f64_6x6x6_bf_c99_a1b1", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_6x6x6_bf_c99_a1b1 },
-    { "bmm_f64_6x6x6_bf_c99_b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_6x6x6_bf_c99_b0 },
-    { "bmm_f64_6x6x6_bf_c99_ab", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_6x6x6_bf_c99_ab },
-    { "bmm_f64_6x6x6_bf_avx2_rows_a1b1", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_6x6x6_bf_avx2_rows_a1b1) },
-    { "bmm_f64_6x6x6_bf_avx2_rows_b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_6x6x6_bf_avx2_rows_b0) },
-    { "bmm_f64_6x6x6_bf_avx2_rows_ab", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_6x6x6_bf_avx2_rows_ab) },
-    { "bmm_f64_6x6x6_bf_avx512_rows_a1b1", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_6x6x6_bf_avx512_rows_a1b1) },
-    { "bmm_f64_6x6x6_bf_avx512_rows_b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_6x6x6_bf_avx512_rows_b0) },
-    { "bmm_f64_6x6x6_bf_avx512_rows_ab", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_6x6x6_bf_avx512_rows_ab) },
-    { "bmm_f64_6x6x6_sf_c99_a1b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_6x6x6_sf_c99_a1b0 },
-    { "bmm_f64_6x6x6_sf_c99_a1b1", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_6x6x6_sf_c99_a1b1 },
-    { "bmm_f64_6x6x6_sf_c99_b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_6x6x6_sf_c99_b0 },
-    { "bmm_f64_6x6x6_sf_c99_ab", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_6x6x6_sf_c99_ab },
-    { "bmm_f64_6x6x6_sf_avx2_rows_a1b1", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_6x6x6_sf_avx2_rows_a1b1) },
-    { "bmm_f64_6x6x6_sf_avx2_rows_b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_6x6x6_sf_avx2_rows_b0) },
-    { "bmm_f64_6x6x6_sf_avx2_rows_ab", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_6x6x6_sf_avx2_rows_ab) },
-    { "bmm_f64_6x6x6_sf_avx512_rows_a1b1", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_6x6x6_sf_avx512_rows_a1b1) },
-    { "bmm_f64_6x6x6_sf_avx512_rows_b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_6x6x6_sf_avx512_rows_b0) },
-    { "bmm_f64_6x6x6_sf_avx512_rows_ab", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_6x6x6_sf_avx512_rows_ab) },
-    { "bmm_f64_6x6x6_sf_avx512_xb_a1b1", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_6x6x6_sf_avx512_xb_a1b1) },
-    { "bmm_f64_6x6x6_sf_avx512_xb_b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_6x6x6_sf_avx512_xb_b0) },
-    { "bmm_f64_6x6x6_sf_avx512_xb_ab", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, NULL, BMM_X86_FN(bmm_f64_6x6x6_sf_avx512_xb_ab) },
+    { "bmm_f64_6x6x6_bf_c99_a1b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_6x6x6_bf_c99_a1b0 },
+    { "bmm_f64_6x6x6_bf_c99_a1b1", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_6x6x6_bf_c99_a1b1 },
+    { "bmm_f64_6x6x6_bf_c99_b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_6x6x6_bf_c99_b0 },
+    { "bmm_f64_6x6x6_bf_c99_ab", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_6x6x6_bf_c99_ab },
+    { "bmm_f64_6x6x6_bf_avx2_rows_a1b1", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_6x6x6_bf_avx2_rows_a1b1) },
+    { "bmm_f64_6x6x6_bf_avx2_rows_b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_6x6x6_bf_avx2_rows_b0) },
+    { "bmm_f64_6x6x6_bf_avx2_rows_ab", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_6x6x6_bf_avx2_rows_ab) },
+    { "bmm_f64_6x6x6_bf_avx512_rows_a1b1", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_6x6x6_bf_avx512_rows_a1b1) },
+    { "bmm_f64_6x6x6_bf_avx512_rows_b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_6x6x6_bf_avx512_rows_b0) },
+    { "bmm_f64_6x6x6_bf_avx512_rows_ab", BMM_F64, 6, 6, 6, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_6x6x6_bf_avx512_rows_ab) },
+    { "bmm_f64_6x6x6_sf_c99_a1b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_6x6x6_sf_c99_a1b0 },
+    { "bmm_f64_6x6x6_sf_c99_a1b1", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_6x6x6_sf_c99_a1b1 },
+    { "bmm_f64_6x6x6_sf_c99_b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_6x6x6_sf_c99_b0 },
+    { "bmm_f64_6x6x6_sf_c99_ab", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_6x6x6_sf_c99_ab },
+    { "bmm_f64_6x6x6_sf_avx2_rows_a1b1", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_6x6x6_sf_avx2_rows_a1b1) },
+    { "bmm_f64_6x6x6_sf_avx2_rows_b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_6x6x6_sf_avx2_rows_b0) },
+    { "bmm_f64_6x6x6_sf_avx2_rows_ab", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_6x6x6_sf_avx2_rows_ab) },
+    { "bmm_f64_6x6x6_sf_avx512_rows_a1b1", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_6x6x6_sf_avx512_rows_a1b1) },
+    { "bmm_f64_6x6x6_sf_avx512_rows_b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_6x6x6_sf_avx512_rows_b0) },
+    { "bmm_f64_6x6x6_sf_avx512_rows_ab", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_6x6x6_sf_avx512_rows_ab) },
+    { "bmm_f64_6x6x6_sf_avx512_xb_a1b1", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f64_6x6x6_sf_avx512_xb_a1b1) },
+    { "bmm_f64_6x6x6_sf_avx512_xb_b0", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f64_6x6x6_sf_avx512_xb_b0) },
+    { "bmm_f64_6x6x6_sf_avx512_xb_ab", BMM_F64, 6, 6, 6, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_XB, 0, 0, 8, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f64_6x6x6_sf_avx512_xb_ab) },
 };

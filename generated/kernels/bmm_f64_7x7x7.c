@@ -11,11 +11,11 @@
  * f64 C(7x7) = A*B (alpha = 1, beta = 0: C is not read), A 7x7, B 7x7; layout bf, isa c99, form unroll.
  * Cost per matrix: 637 flops executed, 686 loads (A 343, B 343, C 0), 49 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_7x7x7_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_7x7x7_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -433,11 +433,11 @@ static void bmm_f64_7x7x7_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout bf, isa c99, form unroll.
  * Cost per matrix: 686 flops executed, 735 loads (A 343, B 343, C 49), 49 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_7x7x7_bf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_7x7x7_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -855,12 +855,12 @@ static void bmm_f64_7x7x7_bf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(7x7) = alpha*A*B (beta = 0: C is not read), A 7x7, B 7x7; layout bf, isa c99, form unroll.
  * Cost per matrix: 686 flops executed, 686 loads (A 343, B 343, C 0), 49 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_7x7x7_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_7x7x7_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -1278,13 +1278,13 @@ static void bmm_f64_7x7x7_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf, isa c99, form unroll.
  * Cost per matrix: 784 flops executed, 735 loads (A 343, B 343, C 49), 49 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_7x7x7_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_7x7x7_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -1703,11 +1703,11 @@ static void bmm_f64_7x7x7_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout bf, isa avx2, form rows.
  * Cost per matrix: 686 useful flops in 112 vector arithmetic ops, 12 vector accumulators,
  * 91 vector loads, 14 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_avx2_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -1915,12 +1915,12 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_avx2_rows_a1b1(const bmm_f64_args *
  * f64 C(7x7) = alpha*A*B (beta = 0: C is not read), A 7x7, B 7x7; layout bf, isa avx2, form rows.
  * Cost per matrix: 686 useful flops in 112 vector arithmetic ops, 12 vector accumulators,
  * 77 vector loads, 14 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2129,13 +2129,13 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_avx2_rows_b0(const bmm_f64_args *BM
  * f64 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf, isa avx2, form rows.
  * Cost per matrix: 686 useful flops in 126 vector arithmetic ops, 12 vector accumulators,
  * 91 vector loads, 14 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
@@ -2345,11 +2345,11 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_avx2_rows_ab(const bmm_f64_args *BM
  * f64 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout bf, isa avx512, form rows.
  * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_avx512_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const __mmask8 mask7 = (__mmask8)0x7F;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -2478,12 +2478,12 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_avx512_rows_a1b1(const bmm_f64_ar
  * f64 C(7x7) = alpha*A*B (beta = 0: C is not read), A 7x7, B 7x7; layout bf, isa avx512, form rows.
  * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
  * 56 vector loads, 7 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask7 = (__mmask8)0x7F;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -2613,13 +2613,13 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_avx512_rows_b0(const bmm_f64_args
  * f64 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf, isa avx512, form rows.
  * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 7 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask7 = (__mmask8)0x7F;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -2749,11 +2749,11 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_avx512_rows_ab(const bmm_f64_args
  * f64 C(7x7) = A*B (alpha = 1, beta = 0: C is not read), A 7x7, B 7x7; layout sf, isa c99, form unroll.
  * Cost per matrix: 637 flops executed, 686 loads (A 343, B 343, C 0), 49 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_7x7x7_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_7x7x7_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -3174,11 +3174,11 @@ static void bmm_f64_7x7x7_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout sf, isa c99, form unroll.
  * Cost per matrix: 686 flops executed, 735 loads (A 343, B 343, C 49), 49 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_7x7x7_sf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_7x7x7_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -3599,15 +3599,15 @@ static void bmm_f64_7x7x7_sf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(7x7) = alpha*A*B (beta = 0: C is not read), A 7x7, B 7x7; layout sf, isa c99, form unroll.
  * Cost per matrix: 686 flops executed, 686 loads (A 343, B 343, C 0), 49 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_7x7x7_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_7x7x7_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -4025,16 +4025,16 @@ static void bmm_f64_7x7x7_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout sf, isa c99, form unroll.
  * Cost per matrix: 784 flops executed, 735 loads (A 343, B 343, C 49), 49 stores,
  * 7 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_7x7x7_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_7x7x7_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -4453,11 +4453,11 @@ static void bmm_f64_7x7x7_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout sf, isa avx2, form rows.
  * Cost per matrix: 686 useful flops in 112 vector arithmetic ops, 12 vector accumulators,
  * 91 vector loads, 14 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_7x7x7_sf_avx2_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_7x7x7_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -4668,15 +4668,15 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_sf_avx2_rows_a1b1(const bmm_f64_args *
  * f64 C(7x7) = alpha*A*B (beta = 0: C is not read), A 7x7, B 7x7; layout sf, isa avx2, form rows.
  * Cost per matrix: 686 useful flops in 112 vector arithmetic ops, 12 vector accumulators,
  * 77 vector loads, 14 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_7x7x7_sf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_7x7x7_sf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -4885,16 +4885,16 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_sf_avx2_rows_b0(const bmm_f64_args *BM
  * f64 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout sf, isa avx2, form rows.
  * Cost per matrix: 686 useful flops in 126 vector arithmetic ops, 12 vector accumulators,
  * 91 vector loads, 14 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_7x7x7_sf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_7x7x7_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256i mask3 = _mm256_setr_epi64x(-1, -1, -1, 0);
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
@@ -5104,11 +5104,11 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_sf_avx2_rows_ab(const bmm_f64_args *BM
  * f64 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout sf, isa avx512, form rows.
  * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_7x7x7_sf_avx512_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_7x7x7_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -5240,15 +5240,15 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_sf_avx512_rows_a1b1(const bmm_f64_ar
  * f64 C(7x7) = alpha*A*B (beta = 0: C is not read), A 7x7, B 7x7; layout sf, isa avx512, form rows.
  * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
  * 56 vector loads, 7 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_7x7x7_sf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_7x7x7_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __mmask8 mask7 = (__mmask8)0x7F;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -5378,16 +5378,16 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_sf_avx512_rows_b0(const bmm_f64_args
  * f64 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout sf, isa avx512, form rows.
  * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 7 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_7x7x7_sf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_7x7x7_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __mmask8 mask7 = (__mmask8)0x7F;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
@@ -5514,24 +5514,24 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_sf_avx512_rows_ab(const bmm_f64_args
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_7x7x7[20] = {
-    { "bmm_f64_7x7x7_bf_c99_a1b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_7x7x7_bf_c99_a1b0 },
-    { "bmm_f64_7x7x7_bf_c99_a1b1", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_7x7x7_bf_c99_a1b1 },
-    { "bmm_f64_7x7x7_bf_c99_b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_7x7x7_bf_c99_b0 },
-    { "bmm_f64_7x7x7_bf_c99_ab", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_7x7x7_bf_c99_ab },
-    { "bmm_f64_7x7x7_bf_avx2_rows_a1b1", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_7x7x7_bf_avx2_rows_a1b1) },
-    { "bmm_f64_7x7x7_bf_avx2_rows_b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_7x7x7_bf_avx2_rows_b0) },
-    { "bmm_f64_7x7x7_bf_avx2_rows_ab", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_7x7x7_bf_avx2_rows_ab) },
-    { "bmm_f64_7x7x7_bf_avx512_rows_a1b1", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_7x7x7_bf_avx512_rows_a1b1) },
-    { "bmm_f64_7x7x7_bf_avx512_rows_b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_7x7x7_bf_avx512_rows_b0) },
-    { "bmm_f64_7x7x7_bf_avx512_rows_ab", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_7x7x7_bf_avx512_rows_ab) },
-    { "bmm_f64_7x7x7_sf_c99_a1b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_7x7x7_sf_c99_a1b0 },
-    { "bmm_f64_7x7x7_sf_c99_a1b1", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_7x7x7_sf_c99_a1b1 },
-    { "bmm_f64_7x7x7_sf_c99_b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_7x7x7_sf_c99_b0 },
-    { "bmm_f64_7x7x7_sf_c99_ab", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_7x7x7_sf_c99_ab },
-    { "bmm_f64_7x7x7_sf_avx2_rows_a1b1", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_7x7x7_sf_avx2_rows_a1b1) },
-    { "bmm_f64_7x7x7_sf_avx2_rows_b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_7x7x7_sf_avx2_rows_b0) },
-    { "bmm_f64_7x7x7_sf_avx2_rows_ab", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_7x7x7_sf_avx2_rows_ab) },
-    { "bmm_f64_7x7x7_sf_avx512_rows_a1b1", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_7x7x7_sf_avx512_rows_a1b1) },
-    { "bmm_f64_7x7x7_sf_avx512_rows_b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_7x7x7_sf_avx512_rows_b0) },
-    { "bmm_f64_7x7x7_sf_avx512_rows_ab", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_7x7x7_sf_avx512_rows_ab) },
+    { "bmm_f64_7x7x7_bf_c99_a1b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_7x7x7_bf_c99_a1b0 },
+    { "bmm_f64_7x7x7_bf_c99_a1b1", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_7x7x7_bf_c99_a1b1 },
+    { "bmm_f64_7x7x7_bf_c99_b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_7x7x7_bf_c99_b0 },
+    { "bmm_f64_7x7x7_bf_c99_ab", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_7x7x7_bf_c99_ab },
+    { "bmm_f64_7x7x7_bf_avx2_rows_a1b1", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_7x7x7_bf_avx2_rows_a1b1) },
+    { "bmm_f64_7x7x7_bf_avx2_rows_b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_7x7x7_bf_avx2_rows_b0) },
+    { "bmm_f64_7x7x7_bf_avx2_rows_ab", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_7x7x7_bf_avx2_rows_ab) },
+    { "bmm_f64_7x7x7_bf_avx512_rows_a1b1", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_7x7x7_bf_avx512_rows_a1b1) },
+    { "bmm_f64_7x7x7_bf_avx512_rows_b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_7x7x7_bf_avx512_rows_b0) },
+    { "bmm_f64_7x7x7_bf_avx512_rows_ab", BMM_F64, 7, 7, 7, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_7x7x7_bf_avx512_rows_ab) },
+    { "bmm_f64_7x7x7_sf_c99_a1b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_7x7x7_sf_c99_a1b0 },
+    { "bmm_f64_7x7x7_sf_c99_a1b1", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_7x7x7_sf_c99_a1b1 },
+    { "bmm_f64_7x7x7_sf_c99_b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_7x7x7_sf_c99_b0 },
+    { "bmm_f64_7x7x7_sf_c99_ab", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_7x7x7_sf_c99_ab },
+    { "bmm_f64_7x7x7_sf_avx2_rows_a1b1", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_7x7x7_sf_avx2_rows_a1b1) },
+    { "bmm_f64_7x7x7_sf_avx2_rows_b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_7x7x7_sf_avx2_rows_b0) },
+    { "bmm_f64_7x7x7_sf_avx2_rows_ab", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_7x7x7_sf_avx2_rows_ab) },
+    { "bmm_f64_7x7x7_sf_avx512_rows_a1b1", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_7x7x7_sf_avx512_rows_a1b1) },
+    { "bmm_f64_7x7x7_sf_avx512_rows_b0", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_7x7x7_sf_avx512_rows_b0) },
+    { "bmm_f64_7x7x7_sf_avx512_rows_ab", BMM_F64, 7, 7, 7, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_7x7x7_sf_avx512_rows_ab) },
 };

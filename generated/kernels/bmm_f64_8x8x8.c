@@ -11,11 +11,11 @@
  * f64 C(8x8) = A*B (alpha = 1, beta = 0: C is not read), A 8x8, B 8x8; layout bf, isa c99, form unroll.
  * Cost per matrix: 960 flops executed, 1024 loads (A 512, B 512, C 0), 64 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_8x8x8_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_8x8x8_bf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -619,11 +619,11 @@ static void bmm_f64_8x8x8_bf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout bf, isa c99, form unroll.
  * Cost per matrix: 1024 flops executed, 1088 loads (A 512, B 512, C 64), 64 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_8x8x8_bf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_8x8x8_bf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -1227,12 +1227,12 @@ static void bmm_f64_8x8x8_bf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout bf, isa c99, form unroll.
  * Cost per matrix: 1024 flops executed, 1024 loads (A 512, B 512, C 0), 64 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_8x8x8_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_8x8x8_bf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -1836,13 +1836,13 @@ static void bmm_f64_8x8x8_bf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf, isa c99, form unroll.
  * Cost per matrix: 1152 flops executed, 1088 loads (A 512, B 512, C 64), 64 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_8x8x8_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_8x8x8_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -2447,11 +2447,11 @@ static void bmm_f64_8x8x8_bf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout bf, isa avx2, form rows.
  * Cost per matrix: 1024 useful flops in 144 vector arithmetic ops, 12 vector accumulators,
  * 112 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_avx2_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -2709,12 +2709,12 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_avx2_rows_a1b1(const bmm_f64_args *
  * f64 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout bf, isa avx2, form rows.
  * Cost per matrix: 1024 useful flops in 144 vector arithmetic ops, 12 vector accumulators,
  * 96 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -2973,13 +2973,13 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_avx2_rows_b0(const bmm_f64_args *BM
  * f64 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf, isa avx2, form rows.
  * Cost per matrix: 1024 useful flops in 160 vector arithmetic ops, 12 vector accumulators,
  * 112 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -3239,11 +3239,11 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_avx2_rows_ab(const bmm_f64_args *BM
  * f64 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout bf, isa avx512, form rows.
  * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_avx512_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -3403,12 +3403,12 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_avx512_rows_a1b1(const bmm_f64_ar
  * f64 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout bf, isa avx512, form rows.
  * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
  * 72 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -3569,13 +3569,13 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_avx512_rows_b0(const bmm_f64_args
  * f64 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf, isa avx512, form rows.
  * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -3736,11 +3736,11 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_avx512_rows_ab(const bmm_f64_args
  * f64 C(8x8) = A*B (alpha = 1, beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa c99, form unroll.
  * Cost per matrix: 960 flops executed, 1024 loads (A 512, B 512, C 0), 64 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_8x8x8_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_8x8x8_sf_c99_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -4347,11 +4347,11 @@ static void bmm_f64_8x8x8_sf_c99_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout sf, isa c99, form unroll.
  * Cost per matrix: 1024 flops executed, 1088 loads (A 512, B 512, C 64), 64 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_8x8x8_sf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_8x8x8_sf_c99_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -4958,15 +4958,15 @@ static void bmm_f64_8x8x8_sf_c99_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa c99, form unroll.
  * Cost per matrix: 1024 flops executed, 1024 loads (A 512, B 512, C 0), 64 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_8x8x8_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_8x8x8_sf_c99_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -5570,16 +5570,16 @@ static void bmm_f64_8x8x8_sf_c99_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa c99, form unroll.
  * Cost per matrix: 1152 flops executed, 1088 loads (A 512, B 512, C 64), 64 stores,
  * 8 scalar accumulators live, vector registers: none named (portable C; the compiler may vectorize). */
-static void bmm_f64_8x8x8_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_8x8x8_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
             double c0_0 = a[0] * b[0];
@@ -6184,11 +6184,11 @@ static void bmm_f64_8x8x8_sf_c99_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout sf, isa avx2, form rows.
  * Cost per matrix: 1024 useful flops in 144 vector arithmetic ops, 12 vector accumulators,
  * 112 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -6449,15 +6449,15 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_a1b1(const bmm_f64_args *
  * f64 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa avx2, form rows.
  * Cost per matrix: 1024 useful flops in 144 vector arithmetic ops, 12 vector accumulators,
  * 96 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -6716,16 +6716,16 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_b0(const bmm_f64_args *BM
  * f64 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa avx2, form rows.
  * Cost per matrix: 1024 useful flops in 160 vector arithmetic ops, 12 vector accumulators,
  * 112 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -6985,11 +6985,11 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_ab(const bmm_f64_args *BM
  * f64 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 1024 useful flops in 144 vector arithmetic ops, 12 vector accumulators,
  * 112 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -7301,15 +7301,15 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_a1b1(const bmm_f64_arg
  * f64 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 1024 useful flops in 144 vector arithmetic ops, 12 vector accumulators,
  * 96 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -7619,16 +7619,16 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_b0(const bmm_f64_args 
  * f64 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa avx2, form rows_pf.
  * Cost per matrix: 1024 useful flops in 160 vector arithmetic ops, 12 vector accumulators,
  * 112 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m256d vbeta = _mm256_set1_pd(beta);
     const __m256d valpha = _mm256_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -7939,11 +7939,11 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_ab(const bmm_f64_args 
  * f64 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout sf, isa avx512, form rows.
  * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -8106,15 +8106,15 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_a1b1(const bmm_f64_ar
  * f64 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa avx512, form rows.
  * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
  * 72 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
@@ -8275,16 +8275,16 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_b0(const bmm_f64_args
  * f64 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa avx512, form rows.
  * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -8446,11 +8446,11 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_ab(const bmm_f64_args
  * f64 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
@@ -8664,15 +8664,15 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_a1b1(const bmm_f64
  * f64 C(8x8) = alpha*A*B (beta = 0: C is not read), A 8x8, B 8x8; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
  * 72 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         const double *na = t + 1 < g->batch ? a + g->sa_batch : a;
@@ -8884,16 +8884,16 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_b0(const bmm_f64_a
  * f64 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa avx512, form rows_pf.
  * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
@@ -9102,30 +9102,30 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_ab(const bmm_f64_a
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_8x8x8[26] = {
-    { "bmm_f64_8x8x8_bf_c99_a1b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_8x8x8_bf_c99_a1b0 },
-    { "bmm_f64_8x8x8_bf_c99_a1b1", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_8x8x8_bf_c99_a1b1 },
-    { "bmm_f64_8x8x8_bf_c99_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_8x8x8_bf_c99_b0 },
-    { "bmm_f64_8x8x8_bf_c99_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_8x8x8_bf_c99_ab },
-    { "bmm_f64_8x8x8_bf_avx2_rows_a1b1", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_bf_avx2_rows_a1b1) },
-    { "bmm_f64_8x8x8_bf_avx2_rows_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_bf_avx2_rows_b0) },
-    { "bmm_f64_8x8x8_bf_avx2_rows_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_bf_avx2_rows_ab) },
-    { "bmm_f64_8x8x8_bf_avx512_rows_a1b1", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_bf_avx512_rows_a1b1) },
-    { "bmm_f64_8x8x8_bf_avx512_rows_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_bf_avx512_rows_b0) },
-    { "bmm_f64_8x8x8_bf_avx512_rows_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_bf_avx512_rows_ab) },
-    { "bmm_f64_8x8x8_sf_c99_a1b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_8x8x8_sf_c99_a1b0 },
-    { "bmm_f64_8x8x8_sf_c99_a1b1", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_8x8x8_sf_c99_a1b1 },
-    { "bmm_f64_8x8x8_sf_c99_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_8x8x8_sf_c99_b0 },
-    { "bmm_f64_8x8x8_sf_c99_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, NULL, bmm_f64_8x8x8_sf_c99_ab },
-    { "bmm_f64_8x8x8_sf_avx2_rows_a1b1", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx2_rows_a1b1) },
-    { "bmm_f64_8x8x8_sf_avx2_rows_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx2_rows_b0) },
-    { "bmm_f64_8x8x8_sf_avx2_rows_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx2_rows_ab) },
-    { "bmm_f64_8x8x8_sf_avx2_rows_pf_a1b1", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx2_rows_pf_a1b1) },
-    { "bmm_f64_8x8x8_sf_avx2_rows_pf_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx2_rows_pf_b0) },
-    { "bmm_f64_8x8x8_sf_avx2_rows_pf_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 1, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx2_rows_pf_ab) },
-    { "bmm_f64_8x8x8_sf_avx512_rows_a1b1", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx512_rows_a1b1) },
-    { "bmm_f64_8x8x8_sf_avx512_rows_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx512_rows_b0) },
-    { "bmm_f64_8x8x8_sf_avx512_rows_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx512_rows_ab) },
-    { "bmm_f64_8x8x8_sf_avx512_rows_pf_a1b1", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx512_rows_pf_a1b1) },
-    { "bmm_f64_8x8x8_sf_avx512_rows_pf_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx512_rows_pf_b0) },
-    { "bmm_f64_8x8x8_sf_avx512_rows_pf_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 1, 0, NULL, BMM_X86_FN(bmm_f64_8x8x8_sf_avx512_rows_pf_ab) },
+    { "bmm_f64_8x8x8_bf_c99_a1b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_8x8x8_bf_c99_a1b0 },
+    { "bmm_f64_8x8x8_bf_c99_a1b1", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_8x8x8_bf_c99_a1b1 },
+    { "bmm_f64_8x8x8_bf_c99_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_8x8x8_bf_c99_b0 },
+    { "bmm_f64_8x8x8_bf_c99_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_8x8x8_bf_c99_ab },
+    { "bmm_f64_8x8x8_bf_avx2_rows_a1b1", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_8x8x8_bf_avx2_rows_a1b1) },
+    { "bmm_f64_8x8x8_bf_avx2_rows_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_8x8x8_bf_avx2_rows_b0) },
+    { "bmm_f64_8x8x8_bf_avx2_rows_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_8x8x8_bf_avx2_rows_ab) },
+    { "bmm_f64_8x8x8_bf_avx512_rows_a1b1", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_8x8x8_bf_avx512_rows_a1b1) },
+    { "bmm_f64_8x8x8_bf_avx512_rows_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_8x8x8_bf_avx512_rows_b0) },
+    { "bmm_f64_8x8x8_bf_avx512_rows_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_BF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_8x8x8_bf_avx512_rows_ab) },
+    { "bmm_f64_8x8x8_sf_c99_a1b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_8x8x8_sf_c99_a1b0 },
+    { "bmm_f64_8x8x8_sf_c99_a1b1", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_8x8x8_sf_c99_a1b1 },
+    { "bmm_f64_8x8x8_sf_c99_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_8x8x8_sf_c99_b0 },
+    { "bmm_f64_8x8x8_sf_c99_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_UNROLL, 0, 0, 1, 0, 0, bmm_f64_8x8x8_sf_c99_ab },
+    { "bmm_f64_8x8x8_sf_avx2_rows_a1b1", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_8x8x8_sf_avx2_rows_a1b1) },
+    { "bmm_f64_8x8x8_sf_avx2_rows_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_8x8x8_sf_avx2_rows_b0) },
+    { "bmm_f64_8x8x8_sf_avx2_rows_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 0, 0, BMM_X86_FN(bmm_f64_8x8x8_sf_avx2_rows_ab) },
+    { "bmm_f64_8x8x8_sf_avx2_rows_pf_a1b1", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_8x8x8_sf_avx2_rows_pf_a1b1) },
+    { "bmm_f64_8x8x8_sf_avx2_rows_pf_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_8x8x8_sf_avx2_rows_pf_b0) },
+    { "bmm_f64_8x8x8_sf_avx2_rows_pf_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 4, 1, 0, BMM_X86_FN(bmm_f64_8x8x8_sf_avx2_rows_pf_ab) },
+    { "bmm_f64_8x8x8_sf_avx512_rows_a1b1", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_8x8x8_sf_avx512_rows_a1b1) },
+    { "bmm_f64_8x8x8_sf_avx512_rows_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_8x8x8_sf_avx512_rows_b0) },
+    { "bmm_f64_8x8x8_sf_avx512_rows_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 0, 0, BMM_X86_FN(bmm_f64_8x8x8_sf_avx512_rows_ab) },
+    { "bmm_f64_8x8x8_sf_avx512_rows_pf_a1b1", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_8x8x8_sf_avx512_rows_pf_a1b1) },
+    { "bmm_f64_8x8x8_sf_avx512_rows_pf_b0", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_8x8x8_sf_avx512_rows_pf_b0) },
+    { "bmm_f64_8x8x8_sf_avx512_rows_pf_ab", BMM_F64, 8, 8, 8, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_ROWS, 0, 0, 8, 1, 0, BMM_X86_FN(bmm_f64_8x8x8_sf_avx512_rows_pf_ab) },
 };

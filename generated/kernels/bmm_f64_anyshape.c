@@ -11,11 +11,11 @@
  * f64 C(nxp) = A*B (alpha = 1, beta = 0: C is not read), A nxm, B mxp, where a letter is a size read
  * at run time; layout any (row and column strides at run time), isa c99, form g4x4:
  * shape-generic portable C: an R x C scalar register tile in loops, any strides. */
-static void bmm_f64_nxmxp_any_c99_g4x4_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_nxmxp_any_c99_g4x4_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t n = g->n;
     const int64_t m = g->m;
     const int64_t p = g->p;
@@ -250,11 +250,11 @@ static void bmm_f64_nxmxp_any_c99_g4x4_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(nxp) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A nxm, B mxp, where a letter is a size read
  * at run time; layout any (row and column strides at run time), isa c99, form g4x4:
  * shape-generic portable C: an R x C scalar register tile in loops, any strides. */
-static void bmm_f64_nxmxp_any_c99_g4x4_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_nxmxp_any_c99_g4x4_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t n = g->n;
     const int64_t m = g->m;
     const int64_t p = g->p;
@@ -489,11 +489,11 @@ static void bmm_f64_nxmxp_any_c99_g4x4_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(nxp) = alpha*A*B (beta = 0: C is not read), A nxm, B mxp, where a letter is a size read
  * at run time; layout any (row and column strides at run time), isa c99, form g4x4:
  * shape-generic portable C: an R x C scalar register tile in loops, any strides. */
-static void bmm_f64_nxmxp_any_c99_g4x4_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_nxmxp_any_c99_g4x4_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t n = g->n;
     const int64_t m = g->m;
     const int64_t p = g->p;
@@ -503,7 +503,7 @@ static void bmm_f64_nxmxp_any_c99_g4x4_b0(const bmm_f64_args *BMM_RESTRICT g)
     const int64_t sa_col = g->sa_col;
     const int64_t sb_col = g->sb_col;
     const int64_t sc_col = g->sc_col;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         int64_t i0 = 0;
         for (; i0 + 4 <= n; i0 += 4) {
@@ -729,11 +729,11 @@ static void bmm_f64_nxmxp_any_c99_g4x4_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(nxp) = alpha*A*B + beta*C (beta != 0), A nxm, B mxp, where a letter is a size read
  * at run time; layout any (row and column strides at run time), isa c99, form g4x4:
  * shape-generic portable C: an R x C scalar register tile in loops, any strides. */
-static void bmm_f64_nxmxp_any_c99_g4x4_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_nxmxp_any_c99_g4x4_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t n = g->n;
     const int64_t m = g->m;
     const int64_t p = g->p;
@@ -743,8 +743,8 @@ static void bmm_f64_nxmxp_any_c99_g4x4_ab(const bmm_f64_args *BMM_RESTRICT g)
     const int64_t sa_col = g->sa_col;
     const int64_t sb_col = g->sb_col;
     const int64_t sc_col = g->sc_col;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         int64_t i0 = 0;
         for (; i0 + 4 <= n; i0 += 4) {
@@ -970,11 +970,11 @@ static void bmm_f64_nxmxp_any_c99_g4x4_ab(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(nx1) = A*B (alpha = 1, beta = 0: C is not read), A nxm, B mx1, where a letter is a size read
  * at run time; layout any (row and column strides at run time), isa c99, form g8x1:
  * shape-generic portable C: an R x C scalar register tile in loops, any strides. */
-static void bmm_f64_nxmx1_any_c99_g8x1_a1b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_nxmx1_any_c99_g8x1_a1b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t n = g->n;
     const int64_t m = g->m;
     const int64_t sa_row = g->sa_row;
@@ -1182,11 +1182,11 @@ static void bmm_f64_nxmx1_any_c99_g8x1_a1b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(nx1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A nxm, B mx1, where a letter is a size read
  * at run time; layout any (row and column strides at run time), isa c99, form g8x1:
  * shape-generic portable C: an R x C scalar register tile in loops, any strides. */
-static void bmm_f64_nxmx1_any_c99_g8x1_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_nxmx1_any_c99_g8x1_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t n = g->n;
     const int64_t m = g->m;
     const int64_t sa_row = g->sa_row;
@@ -1394,11 +1394,11 @@ static void bmm_f64_nxmx1_any_c99_g8x1_a1b1(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(nx1) = alpha*A*B (beta = 0: C is not read), A nxm, B mx1, where a letter is a size read
  * at run time; layout any (row and column strides at run time), isa c99, form g8x1:
  * shape-generic portable C: an R x C scalar register tile in loops, any strides. */
-static void bmm_f64_nxmx1_any_c99_g8x1_b0(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_nxmx1_any_c99_g8x1_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t n = g->n;
     const int64_t m = g->m;
     const int64_t sa_row = g->sa_row;
@@ -1407,7 +1407,7 @@ static void bmm_f64_nxmx1_any_c99_g8x1_b0(const bmm_f64_args *BMM_RESTRICT g)
     const int64_t sa_col = g->sa_col;
     const int64_t sb_col = g->sb_col;
     const int64_t sc_col = g->sc_col;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         int64_t i0 = 0;
         for (; i0 + 8 <= n; i0 += 8) {
@@ -1607,11 +1607,11 @@ static void bmm_f64_nxmx1_any_c99_g8x1_b0(const bmm_f64_args *BMM_RESTRICT g)
  * f64 C(nx1) = alpha*A*B + beta*C (beta != 0), A nxm, B mx1, where a letter is a size read
  * at run time; layout any (row and column strides at run time), isa c99, form g8x1:
  * shape-generic portable C: an R x C scalar register tile in loops, any strides. */
-static void bmm_f64_nxmx1_any_c99_g8x1_ab(const bmm_f64_args *BMM_RESTRICT g)
+static void bmm_f64_nxmx1_any_c99_g8x1_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t n = g->n;
     const int64_t m = g->m;
     const int64_t sa_row = g->sa_row;
@@ -1620,8 +1620,8 @@ static void bmm_f64_nxmx1_any_c99_g8x1_ab(const bmm_f64_args *BMM_RESTRICT g)
     const int64_t sa_col = g->sa_col;
     const int64_t sb_col = g->sb_col;
     const int64_t sc_col = g->sc_col;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         int64_t i0 = 0;
         for (; i0 + 8 <= n; i0 += 8) {
@@ -2517,11 +2517,11 @@ static BMM_NOINLINE BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_a1b1_blk11(con
  * f64 C(nxp) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A nxm, B mxp, where a letter is a size read
  * at run time; layout sf, isa avx2, form g4: shape-generic: blocks of R rows x up to V vectors of C, A broadcast, masked tails
  * (R = 4, V = 2, 4 lanes). */
-static BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t n = g->n;
     const int64_t m = g->m;
     const int64_t p = g->p;
@@ -3316,18 +3316,18 @@ static BMM_NOINLINE BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_b0_blk11(const
  * f64 C(nxp) = alpha*A*B (beta = 0: C is not read), A nxm, B mxp, where a letter is a size read
  * at run time; layout sf, isa avx2, form g4: shape-generic: blocks of R rows x up to V vectors of C, A broadcast, masked tails
  * (R = 4, V = 2, 4 lanes). */
-static BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t n = g->n;
     const int64_t m = g->m;
     const int64_t p = g->p;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         int64_t i0 = 0;
         for (; i0 + 4 <= n; i0 += 4) {
@@ -4140,19 +4140,19 @@ static BMM_NOINLINE BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_ab_blk11(const
  * f64 C(nxp) = alpha*A*B + beta*C (beta != 0), A nxm, B mxp, where a letter is a size read
  * at run time; layout sf, isa avx2, form g4: shape-generic: blocks of R rows x up to V vectors of C, A broadcast, masked tails
  * (R = 4, V = 2, 4 lanes). */
-static BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t n = g->n;
     const int64_t m = g->m;
     const int64_t p = g->p;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         int64_t i0 = 0;
         for (; i0 + 4 <= n; i0 += 4) {
@@ -5289,11 +5289,11 @@ static BMM_NOINLINE BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk17(con
  * f64 C(nxp) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A nxm, B mxp, where a letter is a size read
  * at run time; layout sf, isa avx2, form g6: shape-generic: blocks of R rows x up to V vectors of C, A broadcast, masked tails
  * (R = 6, V = 2, 4 lanes). */
-static BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t n = g->n;
     const int64_t m = g->m;
     const int64_t p = g->p;
@@ -6500,18 +6500,18 @@ static BMM_NOINLINE BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk17(const
  * f64 C(nxp) = alpha*A*B (beta = 0: C is not read), A nxm, B mxp, where a letter is a size read
  * at run time; layout sf, isa avx2, form g6: shape-generic: blocks of R rows x up to V vectors of C, A broadcast, masked tails
  * (R = 6, V = 2, 4 lanes). */
-static BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t n = g->n;
     const int64_t m = g->m;
     const int64_t p = g->p;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         int64_t i0 = 0;
         for (; i0 + 6 <= n; i0 += 6) {
@@ -7748,19 +7748,19 @@ static BMM_NOINLINE BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk17(const
  * f64 C(nxp) = alpha*A*B + beta*C (beta != 0), A nxm, B mxp, where a letter is a size read
  * at run time; layout sf, isa avx2, form g6: shape-generic: blocks of R rows x up to V vectors of C, A broadcast, masked tails
  * (R = 6, V = 2, 4 lanes). */
-static BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t n = g->n;
     const int64_t m = g->m;
     const int64_t p = g->p;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         int64_t i0 = 0;
         for (; i0 + 6 <= n; i0 += 6) {
@@ -8123,11 +8123,11 @@ static BMM_NOINLINE BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_a1b1_blk4(co
  * f64 C(1xp) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1xm, B mxp, where a letter is a size read
  * at run time; layout sf, isa avx2, form gvec: shape-generic, n = 1: a row vector times B, V vectors at a time, masked tail
  * (R = 1, V = 4, 4 lanes). */
-static BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t m = g->m;
     const int64_t p = g->p;
     const int64_t sb_row = g->sb_row;
@@ -8436,15 +8436,15 @@ static BMM_NOINLINE BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_b0_blk4(cons
  * f64 C(1xp) = alpha*A*B (beta = 0: C is not read), A 1xm, B mxp, where a letter is a size read
  * at run time; layout sf, isa avx2, form gvec: shape-generic, n = 1: a row vector times B, V vectors at a time, masked tail
  * (R = 1, V = 4, 4 lanes). */
-static BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t m = g->m;
     const int64_t p = g->p;
     const int64_t sb_row = g->sb_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         int64_t j0 = 0;
         for (; j0 + 16 <= p; j0 += 16) {
@@ -8760,16 +8760,16 @@ static BMM_NOINLINE BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_ab_blk4(cons
  * f64 C(1xp) = alpha*A*B + beta*C (beta != 0), A 1xm, B mxp, where a letter is a size read
  * at run time; layout sf, isa avx2, form gvec: shape-generic, n = 1: a row vector times B, V vectors at a time, masked tail
  * (R = 1, V = 4, 4 lanes). */
-static BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t m = g->m;
     const int64_t p = g->p;
     const int64_t sb_row = g->sb_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         int64_t j0 = 0;
         for (; j0 + 16 <= p; j0 += 16) {
@@ -8802,11 +8802,11 @@ static BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_ab(const bmm_f64_args *BM
  * f64 C(nx1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A nxm, B mx1, where a letter is a size read
  * at run time; layout sf, isa avx2, form gdot: shape-generic, p = 1: R dot products along m at once, masked tail
  * (R = 8, V = 0, 4 lanes). */
-static BMM_TARGET_AVX2 void bmm_f64_nxmx1_rm_avx2_gdot_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_nxmx1_rm_avx2_gdot_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t n = g->n;
     const int64_t m = g->m;
     const int64_t sa_row = g->sa_row;
@@ -9253,17 +9253,17 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmx1_rm_avx2_gdot_a1b1(const bmm_f64_args *
  * f64 C(nx1) = alpha*A*B (beta = 0: C is not read), A nxm, B mx1, where a letter is a size read
  * at run time; layout sf, isa avx2, form gdot: shape-generic, p = 1: R dot products along m at once, masked tail
  * (R = 8, V = 0, 4 lanes). */
-static BMM_TARGET_AVX2 void bmm_f64_nxmx1_rm_avx2_gdot_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_nxmx1_rm_avx2_gdot_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t n = g->n;
     const int64_t m = g->m;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     double bbuf[BMM_PACK_MAX];
     for (int64_t t = 0; t < g->batch; ++t) {
         const double *bk = b;
@@ -9705,18 +9705,18 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmx1_rm_avx2_gdot_b0(const bmm_f64_args *BM
  * f64 C(nx1) = alpha*A*B + beta*C (beta != 0), A nxm, B mx1, where a letter is a size read
  * at run time; layout sf, isa avx2, form gdot: shape-generic, p = 1: R dot products along m at once, masked tail
  * (R = 8, V = 0, 4 lanes). */
-static BMM_TARGET_AVX2 void bmm_f64_nxmx1_rm_avx2_gdot_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX2 void bmm_f64_nxmx1_rm_avx2_gdot_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t n = g->n;
     const int64_t m = g->m;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     double bbuf[BMM_PACK_MAX];
     for (int64_t t = 0; t < g->batch; ++t) {
         const double *bk = b;
@@ -11329,11 +11329,11 @@ static BMM_NOINLINE BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_blk19
  * f64 C(nxp) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A nxm, B mxp, where a letter is a size read
  * at run time; layout sf, isa avx512, form g4: shape-generic: blocks of R rows x up to V vectors of C, A broadcast, masked tails
  * (R = 4, V = 4, 8 lanes). */
-static BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t n = g->n;
     const int64_t m = g->m;
     const int64_t p = g->p;
@@ -12646,18 +12646,18 @@ static BMM_NOINLINE BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk19(c
  * f64 C(nxp) = alpha*A*B (beta = 0: C is not read), A nxm, B mxp, where a letter is a size read
  * at run time; layout sf, isa avx512, form g4: shape-generic: blocks of R rows x up to V vectors of C, A broadcast, masked tails
  * (R = 4, V = 4, 8 lanes). */
-static BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t n = g->n;
     const int64_t m = g->m;
     const int64_t p = g->p;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         int64_t i0 = 0;
         for (; i0 + 4 <= n; i0 += 4) {
@@ -14004,19 +14004,19 @@ static BMM_NOINLINE BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk19(c
  * f64 C(nxp) = alpha*A*B + beta*C (beta != 0), A nxm, B mxp, where a letter is a size read
  * at run time; layout sf, isa avx512, form g4: shape-generic: blocks of R rows x up to V vectors of C, A broadcast, masked tails
  * (R = 4, V = 4, 8 lanes). */
-static BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t n = g->n;
     const int64_t m = g->m;
     const int64_t p = g->p;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         int64_t i0 = 0;
         for (; i0 + 4 <= n; i0 += 4) {
@@ -16259,11 +16259,11 @@ static BMM_NOINLINE BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk31
  * f64 C(nxp) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A nxm, B mxp, where a letter is a size read
  * at run time; layout sf, isa avx512, form g8: shape-generic: blocks of R rows x up to V vectors of C, A broadcast, masked tails
  * (R = 8, V = 3, 8 lanes). */
-static BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t n = g->n;
     const int64_t m = g->m;
     const int64_t p = g->p;
@@ -18632,18 +18632,18 @@ static BMM_NOINLINE BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk31(c
  * f64 C(nxp) = alpha*A*B (beta = 0: C is not read), A nxm, B mxp, where a letter is a size read
  * at run time; layout sf, isa avx512, form g8: shape-generic: blocks of R rows x up to V vectors of C, A broadcast, masked tails
  * (R = 8, V = 3, 8 lanes). */
-static BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t n = g->n;
     const int64_t m = g->m;
     const int64_t p = g->p;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         int64_t i0 = 0;
         for (; i0 + 8 <= n; i0 += 8) {
@@ -21070,19 +21070,19 @@ static BMM_NOINLINE BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk31(c
  * f64 C(nxp) = alpha*A*B + beta*C (beta != 0), A nxm, B mxp, where a letter is a size read
  * at run time; layout sf, isa avx512, form g8: shape-generic: blocks of R rows x up to V vectors of C, A broadcast, masked tails
  * (R = 8, V = 3, 8 lanes). */
-static BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t n = g->n;
     const int64_t m = g->m;
     const int64_t p = g->p;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         int64_t i0 = 0;
         for (; i0 + 8 <= n; i0 += 8) {
@@ -21759,11 +21759,11 @@ static BMM_NOINLINE BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_a1b1_blk
  * f64 C(1xp) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1xm, B mxp, where a letter is a size read
  * at run time; layout sf, isa avx512, form gvec: shape-generic, n = 1: a row vector times B, V vectors at a time, masked tail
  * (R = 1, V = 8, 8 lanes). */
-static BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t m = g->m;
     const int64_t p = g->p;
     const int64_t sb_row = g->sb_row;
@@ -22354,15 +22354,15 @@ static BMM_NOINLINE BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_b0_blk8(
  * f64 C(1xp) = alpha*A*B (beta = 0: C is not read), A 1xm, B mxp, where a letter is a size read
  * at run time; layout sf, isa avx512, form gvec: shape-generic, n = 1: a row vector times B, V vectors at a time, masked tail
  * (R = 1, V = 8, 8 lanes). */
-static BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t m = g->m;
     const int64_t p = g->p;
     const int64_t sb_row = g->sb_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     for (int64_t t = 0; t < g->batch; ++t) {
         int64_t j0 = 0;
         for (; j0 + 64 <= p; j0 += 64) {
@@ -22968,16 +22968,16 @@ static BMM_NOINLINE BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_ab_blk8(
  * f64 C(1xp) = alpha*A*B + beta*C (beta != 0), A 1xm, B mxp, where a letter is a size read
  * at run time; layout sf, isa avx512, form gvec: shape-generic, n = 1: a row vector times B, V vectors at a time, masked tail
  * (R = 1, V = 8, 8 lanes). */
-static BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t m = g->m;
     const int64_t p = g->p;
     const int64_t sb_row = g->sb_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     for (int64_t t = 0; t < g->batch; ++t) {
         int64_t j0 = 0;
         for (; j0 + 64 <= p; j0 += 64) {
@@ -23022,11 +23022,11 @@ static BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_ab(const bmm_f64_args
  * f64 C(nx1) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A nxm, B mx1, where a letter is a size read
  * at run time; layout sf, isa avx512, form gdot: shape-generic, p = 1: R dot products along m at once, masked tail
  * (R = 8, V = 0, 8 lanes). */
-static BMM_TARGET_AVX512 void bmm_f64_nxmx1_rm_avx512_gdot_a1b1(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_nxmx1_rm_avx512_gdot_a1b1(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t n = g->n;
     const int64_t m = g->m;
     const int64_t sa_row = g->sa_row;
@@ -23473,17 +23473,17 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmx1_rm_avx512_gdot_a1b1(const bmm_f64_ar
  * f64 C(nx1) = alpha*A*B (beta = 0: C is not read), A nxm, B mx1, where a letter is a size read
  * at run time; layout sf, isa avx512, form gdot: shape-generic, p = 1: R dot products along m at once, masked tail
  * (R = 8, V = 0, 8 lanes). */
-static BMM_TARGET_AVX512 void bmm_f64_nxmx1_rm_avx512_gdot_b0(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_nxmx1_rm_avx512_gdot_b0(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t n = g->n;
     const int64_t m = g->m;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
+    const double alpha = (double)g->alpha;
     double bbuf[BMM_PACK_MAX];
     for (int64_t t = 0; t < g->batch; ++t) {
         const double *bk = b;
@@ -23925,18 +23925,18 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmx1_rm_avx512_gdot_b0(const bmm_f64_args
  * f64 C(nx1) = alpha*A*B + beta*C (beta != 0), A nxm, B mx1, where a letter is a size read
  * at run time; layout sf, isa avx512, form gdot: shape-generic, p = 1: R dot products along m at once, masked tail
  * (R = 8, V = 0, 8 lanes). */
-static BMM_TARGET_AVX512 void bmm_f64_nxmx1_rm_avx512_gdot_ab(const bmm_f64_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 void bmm_f64_nxmx1_rm_avx512_gdot_ab(const bmm_args *BMM_RESTRICT g)
 {
-    const double *BMM_RESTRICT a = g->A;
-    const double *BMM_RESTRICT b = g->B;
-    double *BMM_RESTRICT c = g->C;
+    const double *BMM_RESTRICT a = (const double *)g->A;
+    const double *BMM_RESTRICT b = (const double *)g->B;
+    double *BMM_RESTRICT c = (double *)g->C;
     const int64_t n = g->n;
     const int64_t m = g->m;
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const double alpha = g->alpha;
-    const double beta = g->beta;
+    const double alpha = (double)g->alpha;
+    const double beta = (double)g->beta;
     double bbuf[BMM_PACK_MAX];
     for (int64_t t = 0; t < g->batch; ++t) {
         const double *bk = b;
@@ -24372,36 +24372,36 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmx1_rm_avx512_gdot_ab(const bmm_f64_args
 #endif
 
 const bmm_kernel_desc bmm__kernels_default_f64_nxmxp[32] = {
-    { "bmm_f64_nxmxp_any_c99_g4x4_a1b0", BMM_F64, 0, 0, 0, BMM_LAYOUT_ANY, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_GTILE, 4, 0, 1, 0, 0, NULL, bmm_f64_nxmxp_any_c99_g4x4_a1b0 },
-    { "bmm_f64_nxmxp_any_c99_g4x4_a1b1", BMM_F64, 0, 0, 0, BMM_LAYOUT_ANY, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_GTILE, 4, 0, 1, 0, 0, NULL, bmm_f64_nxmxp_any_c99_g4x4_a1b1 },
-    { "bmm_f64_nxmxp_any_c99_g4x4_b0", BMM_F64, 0, 0, 0, BMM_LAYOUT_ANY, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_GTILE, 4, 0, 1, 0, 0, NULL, bmm_f64_nxmxp_any_c99_g4x4_b0 },
-    { "bmm_f64_nxmxp_any_c99_g4x4_ab", BMM_F64, 0, 0, 0, BMM_LAYOUT_ANY, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_GTILE, 4, 0, 1, 0, 0, NULL, bmm_f64_nxmxp_any_c99_g4x4_ab },
-    { "bmm_f64_nxmx1_any_c99_g8x1_a1b0", BMM_F64, 0, 0, 1, BMM_LAYOUT_ANY, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_GTILE, 8, 0, 1, 0, 0, NULL, bmm_f64_nxmx1_any_c99_g8x1_a1b0 },
-    { "bmm_f64_nxmx1_any_c99_g8x1_a1b1", BMM_F64, 0, 0, 1, BMM_LAYOUT_ANY, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_GTILE, 8, 0, 1, 0, 0, NULL, bmm_f64_nxmx1_any_c99_g8x1_a1b1 },
-    { "bmm_f64_nxmx1_any_c99_g8x1_b0", BMM_F64, 0, 0, 1, BMM_LAYOUT_ANY, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_GTILE, 8, 0, 1, 0, 0, NULL, bmm_f64_nxmx1_any_c99_g8x1_b0 },
-    { "bmm_f64_nxmx1_any_c99_g8x1_ab", BMM_F64, 0, 0, 1, BMM_LAYOUT_ANY, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_GTILE, 8, 0, 1, 0, 0, NULL, bmm_f64_nxmx1_any_c99_g8x1_ab },
-    { "bmm_f64_nxmxp_rm_avx2_g4_a1b1", BMM_F64, 0, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_GROWS, 4, 2, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_nxmxp_rm_avx2_g4_a1b1) },
-    { "bmm_f64_nxmxp_rm_avx2_g4_b0", BMM_F64, 0, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_GROWS, 4, 2, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_nxmxp_rm_avx2_g4_b0) },
-    { "bmm_f64_nxmxp_rm_avx2_g4_ab", BMM_F64, 0, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_GROWS, 4, 2, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_nxmxp_rm_avx2_g4_ab) },
-    { "bmm_f64_nxmxp_rm_avx2_g6_a1b1", BMM_F64, 0, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_GROWS, 6, 2, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_nxmxp_rm_avx2_g6_a1b1) },
-    { "bmm_f64_nxmxp_rm_avx2_g6_b0", BMM_F64, 0, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_GROWS, 6, 2, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_nxmxp_rm_avx2_g6_b0) },
-    { "bmm_f64_nxmxp_rm_avx2_g6_ab", BMM_F64, 0, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_GROWS, 6, 2, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_nxmxp_rm_avx2_g6_ab) },
-    { "bmm_f64_1xmxp_rm_avx2_gvec_a1b1", BMM_F64, 1, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_GVEC, 1, 4, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1xmxp_rm_avx2_gvec_a1b1) },
-    { "bmm_f64_1xmxp_rm_avx2_gvec_b0", BMM_F64, 1, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_GVEC, 1, 4, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1xmxp_rm_avx2_gvec_b0) },
-    { "bmm_f64_1xmxp_rm_avx2_gvec_ab", BMM_F64, 1, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_GVEC, 1, 4, 4, 0, 0, NULL, BMM_X86_FN(bmm_f64_1xmxp_rm_avx2_gvec_ab) },
-    { "bmm_f64_nxmx1_rm_avx2_gdot_a1b1", BMM_F64, 0, 0, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_GDOT, 8, 0, 4, 0, BMM_NEEDS_PACKABLE_B, NULL, BMM_X86_FN(bmm_f64_nxmx1_rm_avx2_gdot_a1b1) },
-    { "bmm_f64_nxmx1_rm_avx2_gdot_b0", BMM_F64, 0, 0, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_GDOT, 8, 0, 4, 0, BMM_NEEDS_PACKABLE_B, NULL, BMM_X86_FN(bmm_f64_nxmx1_rm_avx2_gdot_b0) },
-    { "bmm_f64_nxmx1_rm_avx2_gdot_ab", BMM_F64, 0, 0, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_GDOT, 8, 0, 4, 0, BMM_NEEDS_PACKABLE_B, NULL, BMM_X86_FN(bmm_f64_nxmx1_rm_avx2_gdot_ab) },
-    { "bmm_f64_nxmxp_rm_avx512_g4_a1b1", BMM_F64, 0, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_GROWS, 4, 4, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_nxmxp_rm_avx512_g4_a1b1) },
-    { "bmm_f64_nxmxp_rm_avx512_g4_b0", BMM_F64, 0, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_GROWS, 4, 4, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_nxmxp_rm_avx512_g4_b0) },
-    { "bmm_f64_nxmxp_rm_avx512_g4_ab", BMM_F64, 0, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_GROWS, 4, 4, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_nxmxp_rm_avx512_g4_ab) },
-    { "bmm_f64_nxmxp_rm_avx512_g8_a1b1", BMM_F64, 0, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_GROWS, 8, 3, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_nxmxp_rm_avx512_g8_a1b1) },
-    { "bmm_f64_nxmxp_rm_avx512_g8_b0", BMM_F64, 0, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_GROWS, 8, 3, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_nxmxp_rm_avx512_g8_b0) },
-    { "bmm_f64_nxmxp_rm_avx512_g8_ab", BMM_F64, 0, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_GROWS, 8, 3, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_nxmxp_rm_avx512_g8_ab) },
-    { "bmm_f64_1xmxp_rm_avx512_gvec_a1b1", BMM_F64, 1, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_GVEC, 1, 8, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1xmxp_rm_avx512_gvec_a1b1) },
-    { "bmm_f64_1xmxp_rm_avx512_gvec_b0", BMM_F64, 1, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_GVEC, 1, 8, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1xmxp_rm_avx512_gvec_b0) },
-    { "bmm_f64_1xmxp_rm_avx512_gvec_ab", BMM_F64, 1, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_GVEC, 1, 8, 8, 0, 0, NULL, BMM_X86_FN(bmm_f64_1xmxp_rm_avx512_gvec_ab) },
-    { "bmm_f64_nxmx1_rm_avx512_gdot_a1b1", BMM_F64, 0, 0, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_GDOT, 8, 0, 8, 0, BMM_NEEDS_PACKABLE_B, NULL, BMM_X86_FN(bmm_f64_nxmx1_rm_avx512_gdot_a1b1) },
-    { "bmm_f64_nxmx1_rm_avx512_gdot_b0", BMM_F64, 0, 0, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_GDOT, 8, 0, 8, 0, BMM_NEEDS_PACKABLE_B, NULL, BMM_X86_FN(bmm_f64_nxmx1_rm_avx512_gdot_b0) },
-    { "bmm_f64_nxmx1_rm_avx512_gdot_ab", BMM_F64, 0, 0, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_GDOT, 8, 0, 8, 0, BMM_NEEDS_PACKABLE_B, NULL, BMM_X86_FN(bmm_f64_nxmx1_rm_avx512_gdot_ab) },
+    { "bmm_f64_nxmxp_any_c99_g4x4_a1b0", BMM_F64, 0, 0, 0, BMM_LAYOUT_ANY, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_GTILE, 4, 0, 1, 0, 0, bmm_f64_nxmxp_any_c99_g4x4_a1b0 },
+    { "bmm_f64_nxmxp_any_c99_g4x4_a1b1", BMM_F64, 0, 0, 0, BMM_LAYOUT_ANY, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_GTILE, 4, 0, 1, 0, 0, bmm_f64_nxmxp_any_c99_g4x4_a1b1 },
+    { "bmm_f64_nxmxp_any_c99_g4x4_b0", BMM_F64, 0, 0, 0, BMM_LAYOUT_ANY, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_GTILE, 4, 0, 1, 0, 0, bmm_f64_nxmxp_any_c99_g4x4_b0 },
+    { "bmm_f64_nxmxp_any_c99_g4x4_ab", BMM_F64, 0, 0, 0, BMM_LAYOUT_ANY, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_GTILE, 4, 0, 1, 0, 0, bmm_f64_nxmxp_any_c99_g4x4_ab },
+    { "bmm_f64_nxmx1_any_c99_g8x1_a1b0", BMM_F64, 0, 0, 1, BMM_LAYOUT_ANY, BMM_ISA_C99, BMM_SCALARS_A1B0, BMM_FORM_GTILE, 8, 0, 1, 0, 0, bmm_f64_nxmx1_any_c99_g8x1_a1b0 },
+    { "bmm_f64_nxmx1_any_c99_g8x1_a1b1", BMM_F64, 0, 0, 1, BMM_LAYOUT_ANY, BMM_ISA_C99, BMM_SCALARS_A1B1, BMM_FORM_GTILE, 8, 0, 1, 0, 0, bmm_f64_nxmx1_any_c99_g8x1_a1b1 },
+    { "bmm_f64_nxmx1_any_c99_g8x1_b0", BMM_F64, 0, 0, 1, BMM_LAYOUT_ANY, BMM_ISA_C99, BMM_SCALARS_B0, BMM_FORM_GTILE, 8, 0, 1, 0, 0, bmm_f64_nxmx1_any_c99_g8x1_b0 },
+    { "bmm_f64_nxmx1_any_c99_g8x1_ab", BMM_F64, 0, 0, 1, BMM_LAYOUT_ANY, BMM_ISA_C99, BMM_SCALARS_AB, BMM_FORM_GTILE, 8, 0, 1, 0, 0, bmm_f64_nxmx1_any_c99_g8x1_ab },
+    { "bmm_f64_nxmxp_rm_avx2_g4_a1b1", BMM_F64, 0, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_GROWS, 4, 2, 4, 0, 0, BMM_X86_FN(bmm_f64_nxmxp_rm_avx2_g4_a1b1) },
+    { "bmm_f64_nxmxp_rm_avx2_g4_b0", BMM_F64, 0, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_GROWS, 4, 2, 4, 0, 0, BMM_X86_FN(bmm_f64_nxmxp_rm_avx2_g4_b0) },
+    { "bmm_f64_nxmxp_rm_avx2_g4_ab", BMM_F64, 0, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_GROWS, 4, 2, 4, 0, 0, BMM_X86_FN(bmm_f64_nxmxp_rm_avx2_g4_ab) },
+    { "bmm_f64_nxmxp_rm_avx2_g6_a1b1", BMM_F64, 0, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_GROWS, 6, 2, 4, 0, 0, BMM_X86_FN(bmm_f64_nxmxp_rm_avx2_g6_a1b1) },
+    { "bmm_f64_nxmxp_rm_avx2_g6_b0", BMM_F64, 0, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_GROWS, 6, 2, 4, 0, 0, BMM_X86_FN(bmm_f64_nxmxp_rm_avx2_g6_b0) },
+    { "bmm_f64_nxmxp_rm_avx2_g6_ab", BMM_F64, 0, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_GROWS, 6, 2, 4, 0, 0, BMM_X86_FN(bmm_f64_nxmxp_rm_avx2_g6_ab) },
+    { "bmm_f64_1xmxp_rm_avx2_gvec_a1b1", BMM_F64, 1, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_GVEC, 1, 4, 4, 0, 0, BMM_X86_FN(bmm_f64_1xmxp_rm_avx2_gvec_a1b1) },
+    { "bmm_f64_1xmxp_rm_avx2_gvec_b0", BMM_F64, 1, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_GVEC, 1, 4, 4, 0, 0, BMM_X86_FN(bmm_f64_1xmxp_rm_avx2_gvec_b0) },
+    { "bmm_f64_1xmxp_rm_avx2_gvec_ab", BMM_F64, 1, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_GVEC, 1, 4, 4, 0, 0, BMM_X86_FN(bmm_f64_1xmxp_rm_avx2_gvec_ab) },
+    { "bmm_f64_nxmx1_rm_avx2_gdot_a1b1", BMM_F64, 0, 0, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_A1B1, BMM_FORM_GDOT, 8, 0, 4, 0, BMM_NEEDS_PACKABLE_B, BMM_X86_FN(bmm_f64_nxmx1_rm_avx2_gdot_a1b1) },
+    { "bmm_f64_nxmx1_rm_avx2_gdot_b0", BMM_F64, 0, 0, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_B0, BMM_FORM_GDOT, 8, 0, 4, 0, BMM_NEEDS_PACKABLE_B, BMM_X86_FN(bmm_f64_nxmx1_rm_avx2_gdot_b0) },
+    { "bmm_f64_nxmx1_rm_avx2_gdot_ab", BMM_F64, 0, 0, 1, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, BMM_FORM_GDOT, 8, 0, 4, 0, BMM_NEEDS_PACKABLE_B, BMM_X86_FN(bmm_f64_nxmx1_rm_avx2_gdot_ab) },
+    { "bmm_f64_nxmxp_rm_avx512_g4_a1b1", BMM_F64, 0, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_GROWS, 4, 4, 8, 0, 0, BMM_X86_FN(bmm_f64_nxmxp_rm_avx512_g4_a1b1) },
+    { "bmm_f64_nxmxp_rm_avx512_g4_b0", BMM_F64, 0, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_GROWS, 4, 4, 8, 0, 0, BMM_X86_FN(bmm_f64_nxmxp_rm_avx512_g4_b0) },
+    { "bmm_f64_nxmxp_rm_avx512_g4_ab", BMM_F64, 0, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_GROWS, 4, 4, 8, 0, 0, BMM_X86_FN(bmm_f64_nxmxp_rm_avx512_g4_ab) },
+    { "bmm_f64_nxmxp_rm_avx512_g8_a1b1", BMM_F64, 0, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_GROWS, 8, 3, 8, 0, 0, BMM_X86_FN(bmm_f64_nxmxp_rm_avx512_g8_a1b1) },
+    { "bmm_f64_nxmxp_rm_avx512_g8_b0", BMM_F64, 0, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_GROWS, 8, 3, 8, 0, 0, BMM_X86_FN(bmm_f64_nxmxp_rm_avx512_g8_b0) },
+    { "bmm_f64_nxmxp_rm_avx512_g8_ab", BMM_F64, 0, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_GROWS, 8, 3, 8, 0, 0, BMM_X86_FN(bmm_f64_nxmxp_rm_avx512_g8_ab) },
+    { "bmm_f64_1xmxp_rm_avx512_gvec_a1b1", BMM_F64, 1, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_GVEC, 1, 8, 8, 0, 0, BMM_X86_FN(bmm_f64_1xmxp_rm_avx512_gvec_a1b1) },
+    { "bmm_f64_1xmxp_rm_avx512_gvec_b0", BMM_F64, 1, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_GVEC, 1, 8, 8, 0, 0, BMM_X86_FN(bmm_f64_1xmxp_rm_avx512_gvec_b0) },
+    { "bmm_f64_1xmxp_rm_avx512_gvec_ab", BMM_F64, 1, 0, 0, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_GVEC, 1, 8, 8, 0, 0, BMM_X86_FN(bmm_f64_1xmxp_rm_avx512_gvec_ab) },
+    { "bmm_f64_nxmx1_rm_avx512_gdot_a1b1", BMM_F64, 0, 0, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_A1B1, BMM_FORM_GDOT, 8, 0, 8, 0, BMM_NEEDS_PACKABLE_B, BMM_X86_FN(bmm_f64_nxmx1_rm_avx512_gdot_a1b1) },
+    { "bmm_f64_nxmx1_rm_avx512_gdot_b0", BMM_F64, 0, 0, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, BMM_FORM_GDOT, 8, 0, 8, 0, BMM_NEEDS_PACKABLE_B, BMM_X86_FN(bmm_f64_nxmx1_rm_avx512_gdot_b0) },
+    { "bmm_f64_nxmx1_rm_avx512_gdot_ab", BMM_F64, 0, 0, 1, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_GDOT, 8, 0, 8, 0, BMM_NEEDS_PACKABLE_B, BMM_X86_FN(bmm_f64_nxmx1_rm_avx512_gdot_ab) },
 };

@@ -2,9 +2,9 @@
  *
  * Choosing: BMM_GENERIC_ONLY, else wisdom, else BMM_WISDOM_ONLY fails, else BMM_MEASURE
  * times the candidates and records the winner, else the static rule. The one-shot calls keep
- * their choices (kernel and threads) in a plan cache keyed by the whole problem and the thread
- * count asked for (a fixed-size zero-filled struct), behind a read-write lock, with a one-entry thread-local cache in front
- * of it. Cached choices hold while the registry's configuration epoch is the one they were
+ * their choices (kernel and threads) in a plan cache keyed by the problem less its scalar
+ * values (their class is in it) and the thread count asked for (a fixed-size zero-filled
+ * struct), behind a read-write lock, with a one-entry thread-local cache in front of it. Cached choices hold while the registry's configuration epoch is the one they were
  * made under. A plan fixes its thread count when made (BMM_THREADS or the default, as the work
  * allows: threads.c); each execution runs on it, or fewer while the team sleeps. */
 #include <pthread.h>
@@ -15,14 +15,15 @@
 
 struct bmm_plan {
     bmm__problem pr;
-    double alpha, beta;
     const bmm_kernel_desc *kernel;  /* NULL: the generic path */
     int threads;                    /* at most this many run it (bmm__run_threads) */
 };
 
 /* ---- plan cache ---- */
 
-/* The whole problem and the threads asked for (the default count, read per call). */
+/* The problem less its scalar values (their class is in it: choices depend on the class
+ * alone, and a call's alpha may change each time) and the threads asked for (the default
+ * count, read per call). */
 typedef struct {
     bmm__problem pr;
     int64_t want;
@@ -147,14 +148,15 @@ static const char *name_of(const bmm_kernel_desc *kd)
     return kd ? kd->name : "generic";
 }
 
-bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, double alpha,
-    unsigned flags, int threads, bmm__choice *out)
+bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, unsigned flags, int threads,
+    bmm__choice *out)
 {
+    static const char *const DTYPE[] = BMM_DTYPE_WORDS;
     *out = (bmm__choice){ NULL, "generic only", 0, { NULL, 0, 0 } };
     bmm__wisdom_init();
     if (flags & BMM_GENERIC_ONLY)
         return BMM_OK;
-    if (alpha == 0) {  /* BLAS: C = beta*C, A and B never read (bmm__run) */
+    if (pr->alpha == 0) {  /* BLAS: C = beta*C, A and B never read (bmm__run) */
         out->source = "alpha = 0";
         return BMM_OK;
     }
@@ -165,7 +167,7 @@ bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, double alpha,
     } else if (flags & BMM_WISDOM_ONLY) {
         return bmm__fail(BMM_EUNSUPPORTED,
             "BMM_WISDOM_ONLY: no wisdom for %s %lldx%lldx%lld (batch %lld)",
-            pr->dtype == BMM_F32 ? "f32" : "f64", (long long)pr->n, (long long)pr->m,
+            DTYPE[pr->dtype], (long long)pr->n, (long long)pr->m,
             (long long)pr->p, (long long)pr->batch);
     } else if (flags & BMM_MEASURE) {
         bmm_status st = bmm__measure(pr, c, threads, &out->kernel, &out->log);
@@ -187,13 +189,13 @@ bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, double alpha,
 
 /* A checked problem's kernel (one-shot calls and plans) for a run on `threads` threads: its
  * class computed once, here. */
-static bmm_status choose(const bmm__problem *pr, double alpha, unsigned flags, int threads,
+static bmm_status choose(const bmm__problem *pr, unsigned flags, int threads,
     const bmm_kernel_desc **kd)
 {
     bmm_call c;
     bmm__choice ch;
     bmm__call_of(pr, threads, &c);
-    bmm_status st = bmm__choose(pr, &c, alpha, flags, threads, &ch);
+    bmm_status st = bmm__choose(pr, &c, flags, threads, &ch);
     free(ch.log.v);
     *kd = ch.kernel;
     return st;
@@ -219,22 +221,18 @@ bmm_status bmm_plan_create(bmm_plan **plan, bmm_dtype dt, int64_t batch, int64_t
         return bmm__fail(BMM_EINVAL, "flags: BMM_THREADS(%d) is outside [1, %d]", want,
             BMM_THREADS_MAX);
     bmm__problem pr;
-    alpha = bmm__scalar_round(dt, alpha);  /* what the kernel gets, and its class */
-    beta = bmm__scalar_round(dt, beta);
     bmm__problem_init(&pr, dt, batch, n, m, p, sa, sb, sc, alpha, beta);
     bmm_status st = bmm__check_problem(&pr);
     if (st != BMM_OK)
         return st;
     int threads = bmm__threads_worth(dt, batch, n, m, p, bmm__threads_request(want));
     const bmm_kernel_desc *kd = NULL;
-    if ((st = choose(&pr, alpha, flags, threads, &kd)) != BMM_OK)
+    if ((st = choose(&pr, flags, threads, &kd)) != BMM_OK)
         return st;
     bmm_plan *pl = malloc(sizeof *pl);
     if (!pl)
         return bmm__fail(BMM_ENOMEM, "cannot allocate a plan");
     pl->pr = pr;
-    pl->alpha = alpha;
-    pl->beta = beta;
     pl->kernel = kd;
     pl->threads = threads;
     *plan = pl;
@@ -248,7 +246,7 @@ bmm_status bmm_execute(const bmm_plan *plan, const void *A, const void *B, void 
     bmm_status st = bmm__check_operands(&plan->pr, A, B, C);
     if (st != BMM_OK)
         return st;
-    bmm__run_threads(plan->kernel, &plan->pr, plan->alpha, plan->beta, A, B, C,
+    bmm__run_threads(plan->kernel, &plan->pr, A, B, C,
         bmm__threads_awake(&plan->pr, plan->threads));
     return BMM_OK;
 }
@@ -282,16 +280,20 @@ static bmm_status oneshot(bmm_dtype dt, int64_t batch, int64_t n, int64_t m, int
         return st;
     }
     cache_key key = { pr, bmm__threads_default() };
+    key.pr.alpha = key.pr.beta = 0;
     choice ch;
-    if (!cache_get(&key, &ch)) {
+    if (pr.alpha == 0) {  /* no kernel (bmm__choose), and not the class's choice: not cached */
+        bmm__wisdom_init();
+        ch = (choice){ NULL, bmm__threads_worth(dt, batch, n, m, p, (int)key.want) };
+    } else if (!cache_get(&key, &ch)) {
         unsigned epoch = bmm__config_epoch();  /* before choosing: a change meanwhile wins */
         ch.threads = bmm__threads_worth(dt, batch, n, m, p, (int)key.want);
         unsigned flags = bmm__generate_env() ? BMM_GENERATE : BMM_ESTIMATE;
-        if ((st = choose(&pr, alpha, flags, ch.threads, &ch.kernel)) != BMM_OK)
+        if ((st = choose(&pr, flags, ch.threads, &ch.kernel)) != BMM_OK)
             return st;
         cache_put(&key, &ch, epoch);
     }
-    bmm__run_threads(ch.kernel, &pr, alpha, beta, A, B, C, bmm__threads_awake(&pr, ch.threads));
+    bmm__run_threads(ch.kernel, &pr, A, B, C, bmm__threads_awake(&pr, ch.threads));
     return BMM_OK;
 }
 

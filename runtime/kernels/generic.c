@@ -1,18 +1,22 @@
 /* generic.c: the generic path, any shape and any strides (the loop is bmm_generic.h's, which
- * vendored files share). */
-#include "bmm_generic.h"
-#include "bmm_internal.h"
+ * vendored files share), instantiated for every dtype of bmm_vocab.h's BMM_DTYPE_TYPES. */
+#include "bmm_internal.h"  /* and bmm_generic.h */
 
-BMM__DEFINE_GENERIC(generic_f32, float)
-BMM__DEFINE_GENERIC(generic_f64, double)
+#define DEFINE(V, W, T, L) BMM__DEFINE_GENERIC(generic_##W, T)
+BMM_DTYPE_TYPES(DEFINE)
+#undef DEFINE
 
-void bmm__generic(const bmm__problem *pr, double alpha, double beta,
-    const void *A, const void *B, void *C)
+void bmm__generic(const bmm__problem *pr, const void *A, const void *B, void *C)
 {
-    if (pr->dtype == BMM_F32)
-        generic_f32(pr->batch, pr->n, pr->m, pr->p, (float)alpha, (const float *)A, &pr->sa,
-            (const float *)B, &pr->sb, (float)beta, (float *)C, &pr->sc);
-    else
-        generic_f64(pr->batch, pr->n, pr->m, pr->p, alpha, (const double *)A, &pr->sa,
-            (const double *)B, &pr->sb, beta, (double *)C, &pr->sc);
+    switch (pr->dtype) {
+#define RUN(V, W, T, L)                                                                        \
+    case V:                                                                                    \
+        generic_##W(pr->batch, pr->n, pr->m, pr->p, (T)pr->alpha, (const T *)A, &pr->sa,       \
+            (const T *)B, &pr->sb, (T)pr->beta, (T *)C, &pr->sc);                              \
+        break;
+        BMM_DTYPE_TYPES(RUN)
+#undef RUN
+    default:
+        break;  /* not a dtype: bmm__check_problem refused it */
+    }
 }

@@ -180,15 +180,14 @@ static const char *descriptor_error(const bmm_kernel_desc *k)
 {
     if (!name_ok(k->name))
         return "a kernel name is empty, too long or has spaces or control characters";
-    int fn_ok = k->dtype == BMM_F32 ? !k->f64 : k->dtype == BMM_F64 ? !k->f32 : 0;
-    if (!fn_ok || k->n < 0 || k->m < 0 || k->p < 0
+    if (bmm__elem_bytes(k->dtype) == 0 || k->n < 0 || k->m < 0 || k->p < 0
         || k->layout < BMM_LAYOUT_BF || k->layout >= BMM_LAYOUT_COUNT
         || k->isa < BMM_ISA_C99 || k->isa >= BMM_ISA_COUNT
         || k->scalars < 0 || k->scalars >= BMM_SCALARS_COUNT
         || k->form < BMM_FORM_UNROLL || k->form >= BMM_FORM_COUNT || k->tile < 0 || k->vectors < 0 || k->lanes < 1
         || (k->needs & ~(unsigned)BMM_NEEDS_ALL))
         return "a kernel descriptor is malformed";
-    if (k->isa == BMM_ISA_C99 && (k->dtype == BMM_F32 ? !k->f32 : !k->f64))
+    if (k->isa == BMM_ISA_C99 && !k->fn)
         return "a portable C kernel has no function";
     return NULL;
 }

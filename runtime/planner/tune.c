@@ -65,16 +65,15 @@ double bmm__tune_budget(void)
 /* Seconds per call of kernel k (NULL: the generic path): a warm-up call unless cold, then
  * the best of repetitions until budget seconds have passed (at least one; three when time
  * allows), stopping as soon as one call is CANNOT_WIN times bar (the best so far; 0: none). */
-static double time_one(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha,
-    double beta, const void *A, const void *B, void *C, double budget, double bar, int cold,
-    int threads)
+static double time_one(const bmm_kernel_desc *k, const bmm__problem *pr, const void *A,
+    const void *B, void *C, double budget, double bar, int cold, int threads)
 {
     double start = now(), best = 1e30;
     if (!cold)  /* warm-up: caches, page faults, branch history, the threads' wake-up */
-        bmm__run_threads(k, pr, alpha, beta, A, B, C, threads);
+        bmm__run_threads(k, pr, A, B, C, threads);
     for (int rep = 0; rep < 1000; rep++) {
         double t0 = now();
-        bmm__run_threads(k, pr, alpha, beta, A, B, C, threads);
+        bmm__run_threads(k, pr, A, B, C, threads);
         double t1 = now(), t = t1 - t0;
         if (t < best)
             best = t;
@@ -86,24 +85,21 @@ static double time_one(const bmm_kernel_desc *k, const bmm__problem *pr, double 
     return best;
 }
 
-double bmm__time_kernel(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha,
-    double beta, const void *A, const void *B, void *C, double budget, int threads)
+double bmm__time_kernel(const bmm_kernel_desc *k, const bmm__problem *pr, const void *A,
+    const void *B, void *C, double budget, int threads)
 {
-    return time_one(k, pr, alpha, beta, A, B, C, budget, 0, 0, threads);
+    return time_one(k, pr, A, B, C, budget, 0, 0, threads);
 }
 
 /* elems values in [-0.5, 0.5): a short pseudo-random run, then copies of it (generating every
  * value of a 64 MiB sample took longer than timing it). */
-static void fill(void *p, int64_t elems, size_t es, unsigned seed)
+static void fill(void *p, int64_t elems, int dtype, unsigned seed)
 {
     const int64_t run = elems < 4096 ? elems : 4096;
+    const size_t es = bmm__dtype_size(dtype);
     for (int64_t i = 0; i < run; i++) {
         seed = seed * 1103515245u + 12345u;
-        double v = (double)((seed >> 8) & 0xffff) / 65536.0 - 0.5;
-        if (es == sizeof(float))
-            ((float *)p)[i] = (float)v;
-        else
-            ((double *)p)[i] = v;
+        bmm__elem_set(dtype, p, i, (double)((seed >> 8) & 0xffff) / 65536.0 - 0.5);
     }
     for (int64_t i = run; i < elems; i += run)
         memcpy((char *)p + (size_t)i * es, p, (size_t)(elems - i < run ? elems - i : run) * es);
@@ -119,10 +115,10 @@ static void timing_scalars(int f, double *alpha, double *beta)
 
 /* Largest |x - y| allowed between a kernel and the generic path on the timing data: both are
  * sums of m products of values in [-0.5, 0.5), so the standard bound with a margin. */
-static double tolerance(const bmm__problem *pr, double alpha, double beta)
+static double tolerance(const bmm__problem *pr)
 {
-    double eps = pr->dtype == BMM_F32 ? 1.2e-7 : 2.3e-16;
-    double mag = fabs(alpha) * 0.25 * (double)pr->m + fabs(beta) * 0.5;
+    double eps = bmm__dtype_eps(pr->dtype);
+    double mag = fabs(pr->alpha) * 0.25 * (double)pr->m + fabs(pr->beta) * 0.5;
     return 8.0 * (double)(pr->m + 2) * eps * (mag + 1e-30);
 }
 
@@ -191,25 +187,24 @@ __attribute__((destructor)) static void release_spare(void)
 static bmm__problem check_of(const bmm__problem *sample);
 
 /* Runs k and the generic path on the check's items from the same C, compares every element. */
-static int agrees(const bmm_kernel_desc *k, const bmm__problem *sample, double alpha,
-    double beta, const sample_buffers *sb)
+static int agrees(const bmm_kernel_desc *k, const bmm__problem *sample,
+    const sample_buffers *sb)
 {
     const bmm__problem ck = check_of(sample);
     const bmm__problem *pr = &ck;
     size_t es = bmm__dtype_size(pr->dtype);
     const void *A = sb->at[0], *B = sb->at[1];
     void *Ck = sb->at[3], *Cg = sb->at[4];
-    fill((char *)Ck - (size_t)sb->off[3] * es, sb->elems[3], es, 3);
-    fill((char *)Cg - (size_t)sb->off[4] * es, sb->elems[4], es, 3);
-    bmm__run(k, pr, alpha, beta, A, B, Ck);
-    bmm__run(NULL, pr, alpha, beta, A, B, Cg);
-    double tol = tolerance(pr, alpha, beta);
+    fill((char *)Ck - (size_t)sb->off[3] * es, sb->elems[3], pr->dtype, 3);
+    fill((char *)Cg - (size_t)sb->off[4] * es, sb->elems[4], pr->dtype, 3);
+    bmm__run(k, pr, A, B, Ck);
+    bmm__run(NULL, pr, A, B, Cg);
+    double tol = tolerance(pr);
     for (int64_t t = 0; t < pr->batch; t++)
         for (int64_t i = 0; i < pr->n; i++)
             for (int64_t j = 0; j < pr->p; j++) {
                 int64_t o = t * pr->sc.batch + i * pr->sc.row + j * pr->sc.col;
-                double x = es == 4 ? ((const float *)Ck)[o] : ((const double *)Ck)[o];
-                double y = es == 4 ? ((const float *)Cg)[o] : ((const double *)Cg)[o];
+                double x = bmm__elem_get(pr->dtype, Ck, o), y = bmm__elem_get(pr->dtype, Cg, o);
                 if (!(fabs(x - y) <= tol))
                     return 0;
             }
@@ -250,13 +245,14 @@ static bmm__problem check_of(const bmm__problem *sample)
     return ck;
 }
 
-/* The timing sample: the plan's problem, its batch cut so the operands touch at most
+/* The timing sample: the plan's problem with finite scalars of its class, its batch cut so the operands touch at most
  * MAX_SAMPLE_BYTES (streaming: what the budget pays for, at least MIN_STREAM_BYTES). 0 if
  * its buffers would pass MAX_BUFFER_BYTES (or cannot be had). */
 static int sample_of(const bmm__problem *pr, int streaming, double budget,
     bmm__problem *sample, sample_buffers *sb)
 {
     *sample = *pr;
+    timing_scalars(pr->scalars, &sample->alpha, &sample->beta);
     size_t es = bmm__dtype_size(pr->dtype);
     double most = (double)MAX_SAMPLE_BYTES;
     if (streaming && budget * STREAM_BYTES_PER_S < most)
@@ -284,7 +280,7 @@ static int sample_of(const bmm__problem *pr, int streaming, double budget,
     char *at = sb->block;
     for (int i = 0; i < 5; i++) {
         if (i < 3)
-            fill(at, sb->elems[i], es, (unsigned)i + 1);
+            fill(at, sb->elems[i], pr->dtype, (unsigned)i + 1);
         sb->at[i] = at + (size_t)sb->off[i] * es;
         at += (sb->elems[i] * (int64_t)es + 63) & ~(int64_t)63;
     }
@@ -295,8 +291,8 @@ static int sample_of(const bmm__problem *pr, int streaming, double budget,
  * the fallback), the others' times weighed by margin against cand[0] (the static rule's
  * pick); one that disagrees is reported, marked in wrong[] and never chosen. */
 static const bmm_kernel_desc *fastest_agreeing(const bmm_kernel_desc **cand, size_t nc,
-    const double *times, int *wrong, const bmm__problem *sample, double alpha, double beta,
-    const sample_buffers *sb, double margin)
+    const double *times, int *wrong, const bmm__problem *sample, const sample_buffers *sb,
+    double margin)
 {
     for (;;) {
         size_t w = nc;  /* weighed: every candidate's time but cand[0]'s times margin */
@@ -308,20 +304,20 @@ static const bmm_kernel_desc *fastest_agreeing(const bmm_kernel_desc **cand, siz
         }
         if (w == nc)
             return NULL;
-        if (agrees(cand[w], sample, alpha, beta, sb))
+        if (agrees(cand[w], sample, sb))
             return cand[w];
         wrong[w] = 1;
         bmm__note("measure: %s disagrees with the generic path; not used", cand[w]->name);
     }
 }
 
-/* What one measurement works with: the sample and its buffers, the scalars, the candidates
+/* What one measurement works with: the sample (its scalars the timing ones) and its buffers, the candidates
  * in the static rule's order (cand[0] is its pick), their times (times[nc]: the generic path)
  * and whether each disagreed with the generic path. */
 typedef struct {
     bmm__problem sample;
     sample_buffers sb;
-    double alpha, beta, start, budget;
+    double start, budget;
     int cold, threads;
     size_t nc;
     const bmm_kernel_desc **cand;
@@ -334,8 +330,8 @@ typedef struct {
 static void cut_sample(measuring *ms, const bmm__problem *pr)
 {
     double t0 = now();
-    bmm__run_threads(ms->cand[0], &ms->sample, ms->alpha, ms->beta, ms->sb.at[0], ms->sb.at[1],
-        ms->sb.at[2], ms->threads);
+    bmm__run_threads(ms->cand[0], &ms->sample, ms->sb.at[0], ms->sb.at[1], ms->sb.at[2],
+        ms->threads);
     double once = now() - t0, most = ms->budget / 5;
     if (once > most && ms->sample.batch > 1) {
         double keep = most / once, floor_bytes = ms->cold ? (double)MIN_STREAM_BYTES : 0;
@@ -366,15 +362,15 @@ static size_t time_candidates(measuring *ms, const bmm__problem *few, double sca
             continue;  /* not even one call of the best so far fits */
         if (i > 0 && scale > 1) {  /* a probe, cold so pessimistic */
             double t0 = now();
-            bmm__run(ms->cand[i], few, ms->alpha, ms->beta, at[0], at[1], at[2]);
+            bmm__run(ms->cand[i], few, at[0], at[1], at[2]);
             double probe = (now() - t0) * scale;
             if (probe > 2 * CANNOT_WIN * *bar || probe > left) {
                 ms->times[i] = probe;
                 continue;
             }
         }
-        ms->times[i] = time_one(ms->cand[i], &ms->sample, ms->alpha, ms->beta, at[0], at[1],
-            at[2], left / (double)(ms->nc - i), *bar, ms->cold, ms->threads);
+        ms->times[i] = time_one(ms->cand[i], &ms->sample, at[0], at[1], at[2],
+            left / (double)(ms->nc - i), *bar, ms->cold, ms->threads);
         if (*bar == 0 || ms->times[i] < *bar)
             *bar = ms->times[i];
         timed++;
@@ -389,11 +385,11 @@ static void time_generic(measuring *ms, const bmm__problem *few, double scale, d
 {
     void *const *at = ms->sb.at;
     size_t nc = ms->nc;
-    ms->times[nc] = scale * time_one(NULL, few, ms->alpha, ms->beta, at[0], at[1], at[2],
+    ms->times[nc] = scale * time_one(NULL, few, at[0], at[1], at[2],
         ms->budget / (double)(4 * (nc + 1)), bar / scale, 0, 1);
     if (ms->times[nc] <= CANNOT_WIN * bar && few->batch < ms->sample.batch)
-        ms->times[nc] = time_one(NULL, &ms->sample, ms->alpha, ms->beta, at[0], at[1], at[2], 0,
-            bar, ms->cold, ms->threads);
+        ms->times[nc] = time_one(NULL, &ms->sample, at[0], at[1], at[2], 0, bar, ms->cold,
+            ms->threads);
 }
 
 /* Times the candidates on the sample and picks the winner that agrees with the generic path. */
@@ -415,7 +411,7 @@ static const bmm_kernel_desc *measure_sample(measuring *ms, const bmm__problem *
      * run: the rule's pick stays unless beaten by STREAM_MARGIN (at 1.1, the measured pick for
      * f32 seq-first 4x4x4 ran at 0.35x the rule's; at 1.25, 1.17x). */
     const bmm_kernel_desc *best = fastest_agreeing(ms->cand, ms->nc, ms->times, ms->wrong,
-        &ms->sample, ms->alpha, ms->beta, &ms->sb, ms->cold ? STREAM_MARGIN : 1);
+        &ms->sample, &ms->sb, ms->cold ? STREAM_MARGIN : 1);
     bmm__note("measure: %zu of %zu candidates timed (the rest probed or left out); the plan "
               "took %.1f ms (budget %.0f ms)",
         timed, ms->nc, (now() - ms->start) * 1e3, ms->budget * 1e3);
@@ -450,7 +446,6 @@ bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, int threads,
     }
     bmm__candidates(c, ms.cand, ms.nc);  /* in the static rule's order: cand[0] is its pick */
     *best = ms.cand[0];  /* unless timing can choose */
-    timing_scalars(pr->scalars, &ms.alpha, &ms.beta);
     if (pr->batch == 0)
         bmm__note("measure: batch 0, nothing to time; using the static rule");
     else if (!sample_of(pr, ms.cold, ms.budget, &ms.sample, &ms.sb))

@@ -111,13 +111,13 @@ static void watch_fork(void)
 }
 
 /* Items [lo, hi) of the batch, on this thread. */
-static void run_chunk(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha,
-    double beta, const void *A, const void *B, void *C, int64_t lo, int64_t hi)
+static void run_chunk(const bmm_kernel_desc *k, const bmm__problem *pr, const void *A,
+    const void *B, void *C, int64_t lo, int64_t hi)
 {
     bmm__problem part = *pr;
     ptrdiff_t es = (ptrdiff_t)bmm__dtype_size(pr->dtype);
     part.batch = hi - lo;
-    bmm__run(k, &part, alpha, beta, (const char *)A + lo * pr->sa.batch * es,
+    bmm__run(k, &part, (const char *)A + lo * pr->sa.batch * es,
         (const char *)B + lo * pr->sb.batch * es, (char *)C + lo * pr->sc.batch * es);
 }
 #endif
@@ -138,11 +138,11 @@ int bmm__threads_awake_at(const bmm__problem *pr, int threads, double now_ms)
 #endif
 }
 
-int bmm__run_threads(const bmm_kernel_desc *k, const bmm__problem *pr, double alpha,
-    double beta, const void *A, const void *B, void *C, int threads)
+int bmm__run_threads(const bmm_kernel_desc *k, const bmm__problem *pr, const void *A,
+    const void *B, void *C, int threads)
 {
 #ifdef _OPENMP
-    const int64_t grain = bmm__batch_grain(alpha == 0 ? NULL : k);  /* alpha 0: generic */
+    const int64_t grain = bmm__batch_grain(pr->alpha == 0 ? NULL : k);  /* alpha 0: generic */
     if (threads > pr->batch / grain)
         threads = (int)(pr->batch / grain);
     int idle = 0;
@@ -156,7 +156,7 @@ int bmm__run_threads(const bmm_kernel_desc *k, const bmm__problem *pr, double al
             int64_t lo, hi;
             bmm__chunk(pr->batch, grain, t, nt, &lo, &hi);
             if (lo < hi)
-                run_chunk(k, pr, alpha, beta, A, B, C, lo, hi);
+                run_chunk(k, pr, A, B, C, lo, hi);
             if (t == 0)
                 ran = nt;
         }
@@ -167,6 +167,6 @@ int bmm__run_threads(const bmm_kernel_desc *k, const bmm__problem *pr, double al
 #else
     (void)threads;
 #endif
-    bmm__run(k, pr, alpha, beta, A, B, C);
+    bmm__run(k, pr, A, B, C);
     return 1;
 }

@@ -65,6 +65,16 @@ static void progress(int i, int n, const char *what)
         w - filled, "", i, n, what);
 }
 
+/* The dtype a word names (bmm_vocab.h's words), or -1. */
+static int dtype_of(const char *w)
+{
+    static const char *const DTYPE[] = BMM_DTYPE_WORDS;
+    for (int d = 1; d < (int)(sizeof DTYPE / sizeof *DTYPE); d++)
+        if (!strcmp(w, DTYPE[d]))
+            return d;
+    return -1;
+}
+
 static int has_case(const tcase *cs, int n, const tcase *c)
 {
     for (int i = 0; i < n; i++)
@@ -74,18 +84,13 @@ static int has_case(const tcase *cs, int n, const tcase *c)
     return 0;
 }
 
-static void *alloc_random(int64_t elems, size_t es)
+static void *alloc_random(int64_t elems, int dtype)
 {
-    void *p = malloc((size_t)(elems > 0 ? elems : 1) * es);
+    void *p = malloc((size_t)(elems > 0 ? elems : 1) * (size_t)bmm__elem_bytes(dtype));
     if (!p)
         return NULL;
-    for (int64_t i = 0; i < elems; i++) {
-        double v = (double)rand() / RAND_MAX - 0.5;
-        if (es == 4)
-            ((float *)p)[i] = (float)v;
-        else
-            ((double *)p)[i] = v;
-    }
+    for (int64_t i = 0; i < elems; i++)
+        bmm__elem_set(dtype, p, i, (double)rand() / RAND_MAX - 0.5);
     return p;
 }
 
@@ -144,15 +149,15 @@ static bmm__timings time_figures(const bmm__problem *pr, const bmm_call *c,
         return (bmm__timings){ NULL, 0, 0 };
     }
     bmm__candidates(c, cand, nc);
-    t.v[n++] = (bmm__timing){ NULL, bmm__time_kernel(NULL, pr, 1, 0, A, B, C, 0.01, threads), 0 };
+    t.v[n++] = (bmm__timing){ NULL, bmm__time_kernel(NULL, pr, A, B, C, 0.01, threads), 0 };
     if (chosen)
         t.v[n++] = (bmm__timing){ chosen,
-            bmm__time_kernel(chosen, pr, 1, 0, A, B, C, 0.01, threads), 0 };
+            bmm__time_kernel(chosen, pr, A, B, C, 0.01, threads), 0 };
     for (size_t i = 0; i < nc; i++)
         if ((cand[i]->isa == BMM_ISA_C99 || (anyshape && !bmm__specialized(cand[i])))
             && cand[i] != chosen)
             t.v[n++] = (bmm__timing){ cand[i],
-                bmm__time_kernel(cand[i], pr, 1, 0, A, B, C, 0.01, threads), 0 };
+                bmm__time_kernel(cand[i], pr, A, B, C, 0.01, threads), 0 };
     t.n = n;
     free(cand);
     return t;
@@ -238,7 +243,6 @@ static int has_specialized(const bmm_call *call)
 static int run_case(const tcase *c, int64_t batch_opt, unsigned flags, int want, int verbose,
     result *r)
 {
-    size_t es = (size_t)bmm__elem_bytes(c->dtype);
     bmm__problem pr;
     bmm_status st = problem_of(c, batch_opt, &pr);  /* first: the sizes below are then in range */
     if (st != BMM_OK) {
@@ -247,8 +251,8 @@ static int run_case(const tcase *c, int64_t batch_opt, unsigned flags, int want,
     }
     int64_t batch = pr.batch, lo[3], hi[3];
     bmm__spans(&pr, lo, hi);
-    void *A = alloc_random(hi[0] + 1, es), *B = alloc_random(hi[1] + 1, es);
-    void *C = alloc_random(hi[2] + 1, es);
+    void *A = alloc_random(hi[0] + 1, c->dtype), *B = alloc_random(hi[1] + 1, c->dtype);
+    void *C = alloc_random(hi[2] + 1, c->dtype);
     bmm__choice ch = { NULL, "", 0, { NULL, 0, 0 } };
     int rc = 1;
     bmm_call call;
@@ -257,7 +261,7 @@ static int run_case(const tcase *c, int64_t batch_opt, unsigned flags, int want,
     if (st == BMM_OK) {
         bmm__call_of(&pr, r->threads, &call);
         double t0 = seconds_now();
-        st = bmm__choose(&pr, &call, 1.0, flags, r->threads, &ch);
+        st = bmm__choose(&pr, &call, flags, r->threads, &ch);
         r->plan_ms = ch.measured ? 1e3 * (seconds_now() - t0) : NAN;
         r->plan_total_ms = 1e3 * (seconds_now() - t0);
         bmm__generate_last(&r->gen);
@@ -271,7 +275,7 @@ static int run_case(const tcase *c, int64_t batch_opt, unsigned flags, int want,
             (flags & BMM_GENERATE) != 0);
     for (size_t i = 0; i < ch.log.n; i++)   /* the generic path, left untimed by the budget */
         if (!ch.log.v[i].kernel && ch.log.v[i].seconds >= 1e30)
-            ch.log.v[i].seconds = bmm__time_kernel(NULL, &pr, 1, 0, A, B, C, 0.01, r->threads)
+            ch.log.v[i].seconds = bmm__time_kernel(NULL, &pr, A, B, C, 0.01, r->threads)
                 * (double)ch.log.batch / (double)pr.batch;
     r->specialized = has_specialized(&call);
     const bmm_kernel_desc *est = bmm__estimate(&call);
@@ -331,7 +335,7 @@ static int parse_args(int argc, char **argv, options *o)
         } else if (!strcmp(a, "--clear-cache")) {
             o->clear_cache = 1;
         } else if (!strcmp(a, "--dtype") && v) {
-            o->want_dtype = !strcmp(v, "f32") ? BMM_F32 : !strcmp(v, "f64") ? BMM_F64 : -1;
+            o->want_dtype = dtype_of(v);
             i++;
         } else if (!strcmp(a, "--layout") && v) {
             o->want_layout = !strcmp(v, "bf") ? BMM_LAYOUT_BF : !strcmp(v, "sf") ? BMM_LAYOUT_SF : -1;
@@ -383,7 +387,7 @@ static int wanted(const options *o, const tcase *c)
 static int build_cases(const options *o, tcase *cases)
 {
     int ncases = 0;
-    for (int d = BMM_F32; d <= BMM_F64; d++)
+    for (int d = 1; bmm__elem_bytes(d); d++)
         for (int s = 0; s < o->nshapes; s++)
             for (int l = BMM_LAYOUT_BF; l <= BMM_LAYOUT_SF; l++) {
                 tcase c = { d, l, o->shapes[s][0], o->shapes[s][1], o->shapes[s][2] };
@@ -453,8 +457,9 @@ static void add_row(totals *t, const tcase *c, const char *shape, const result *
     char threads[32] = "";
     if (r->threads > 1)
         snprintf(threads, sizeof threads, ", %d threads", r->threads);
-    printf("%-12s %-5s %-6s %-44s %8.2f %7.2fx %7.2fx  %s%s\n", shape,
-        c->dtype == BMM_F32 ? "f32" : "f64", c->layout == BMM_LAYOUT_BF ? "bf" : "sf",
+    static const char *const DTYPE[] = BMM_DTYPE_WORDS, *const LAYOUT[] = BMM_LAYOUT_WORDS;
+    printf("%-12s %-5s %-6s %-44s %8.2f %7.2fx %7.2fx  %s%s\n", shape, DTYPE[c->dtype],
+        LAYOUT[c->layout],
         r->kernel, r->gflops, r->vs_generic, r->vs_c99, r->source, threads);
     if (r->gen.source[0]) {  /* --generate */
         const bmm__generate_stats *g = &r->gen;

@@ -292,11 +292,11 @@ test("descriptors are typed: form enum, tile, lanes, prefetch and needs, no name
   local table_c = r.value["kernels/bmm_f32_4x4x4.c"] .. r.value["kernels/bmm_f32_40x40x40.c"]
   local function desc(name) return table_c:match('\n    { "' .. name .. '", ([^\n]*) },') end
   eq(desc("bmm_f32_4x4x4_sf_avx512_xb_b0"), "BMM_F32, 4, 4, 4, BMM_LAYOUT_SF, BMM_ISA_AVX512, BMM_SCALARS_B0, "
-    .. "BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_4x4x4_sf_avx512_xb_b0), NULL")
+    .. "BMM_FORM_XB, 0, 0, 16, 0, BMM_NEEDS_ADJACENT_ITEMS, BMM_X86_FN(bmm_f32_4x4x4_sf_avx512_xb_b0)")
   eq(desc("bmm_f32_40x40x40_sf_avx2_rl6_pf_ab"), "BMM_F32, 40, 40, 40, BMM_LAYOUT_SF, BMM_ISA_AVX2, BMM_SCALARS_AB, "
-    .. "BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_40x40x40_sf_avx2_rl6_pf_ab), NULL")
+    .. "BMM_FORM_ROWS_LOOP, 6, 0, 8, 1, 0, BMM_X86_FN(bmm_f32_40x40x40_sf_avx2_rl6_pf_ab)")
   eq(desc("bmm_f32_40x40x40_sf_c99_t4x8_a1b0"), "BMM_F32, 40, 40, 40, BMM_LAYOUT_SF, BMM_ISA_C99, BMM_SCALARS_A1B0, "
-    .. "BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_40x40x40_sf_c99_t4x8_a1b0, NULL")
+    .. "BMM_FORM_TILE, 4, 0, 1, 0, 0, bmm_f32_40x40x40_sf_c99_t4x8_a1b0")
   -- the table carries the kernel ABI bmm_kernel.h declares, as a literal
   local abi = slurp(root .. "/runtime/bmm_kernel.h"):match("#define BMM_KERNEL_ABI (%d+)")
   check(r.value["bmm_table_default.c"]:find("\n    " .. abi .. ", \"default\", ", 1, true), "table abi")
