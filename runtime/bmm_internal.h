@@ -91,6 +91,19 @@ bmm_status bmm__check_call(const bmm__problem *pr, const void *A, const void *B,
 /* The lowest and highest element offset of each operand (lo <= 0 <= hi; a negative stride
  * reaches below the pointer); valid after a successful check. */
 void bmm__spans(const bmm__problem *pr, int64_t lo[3], int64_t hi[3]);
+/* The problem the kernels run for a checked pr: 1 when it is C^T = B^T A^T (n and p, A and B
+ * swapped, each operand transposed), in *run, run on (B, A, C); 0: pr itself (*run untouched).
+ * The transpose is taken when it makes every operand's columns unit-stride and pr does not:
+ * a transposed B with n = 1 (the backward products of attention) becomes p = 1, a transposed
+ * A with p = 1 becomes n = 1, and column-major A, B and C row-major. Checks and messages
+ * stay on pr, whose operands are the caller's. */
+int bmm__problem_transpose(const bmm__problem *pr, bmm__problem *run);  /* past the test */
+static inline int bmm__problem_orient(const bmm__problem *pr, bmm__problem *run)
+{
+    if ((pr->sa.col == 1 && pr->sb.col == 1 && pr->sc.col == 1) || pr->batch < 1)
+        return 0;  /* row-major: three compares, no call */
+    return bmm__problem_transpose(pr, run);
+}
 /* The class of a checked problem (bmm_select.h): what selection and wisdom read. */
 void bmm__call_of(const bmm__problem *pr, int threads, bmm_call *c);
 

@@ -40,7 +40,7 @@ static const char *fresh_dir(char *out, size_t len)
 
 /* ---- the child: one plan with BMM_GENERATE ---- */
 
-/* child DT NxMxP LAYOUT(bf|sf|tr) MEASURE ONESHOT(0|1): prints "kernel=K source=S". MEASURE 1:
+/* child DT NxMxP LAYOUT(bf|sf|tr: A transposed) MEASURE ONESHOT(0|1): prints "kernel=K source=S". MEASURE 1:
  * BMM_MEASURE; 2: first a measured plan without BMM_GENERATE (its choice recorded), then 1. */
 static int child(char **argv)
 {
@@ -51,9 +51,12 @@ static int child(char **argv)
     int64_t batch = 97;
     unsigned seed = 5;
     int lay = strcmp(argv[2], "sf") == 0 ? TH_SF : strcmp(argv[2], "tr") == 0 ? TH_BF_TRANSPOSED : TH_BF;
+    int lay_bc = lay == TH_BF_TRANSPOSED ? TH_BF : lay;  /* tr: only A transposed (all three
+        would be served as the row-major transpose C^T = B^T A^T) */
     th_case tc;
     th_case_init(&tc, dt, batch, n, m, p, th_stride(lay, n, m, batch, &seed),
-        th_stride(lay, m, p, batch, &seed), th_stride(lay, n, p, batch, &seed), 1.0, 0.0, 5, 1);
+        th_stride(lay_bc, m, p, batch, &seed), th_stride(lay_bc, n, p, batch, &seed), 1.0, 0.0, 5,
+        1);
     const char *kernel = "?";
     bmm_status st;
     bmm_plan *plan = NULL;

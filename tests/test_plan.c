@@ -194,6 +194,73 @@ static void test_oneshot_alpha_zero_is_not_cached(void **state)
     assert_non_null(strstr(note, "chose bmm_f32_4x4x4_"));
 }
 
+/* A product with each operand in its own layout, planned with flags and run by the plan and
+ * by the one-shot call, both checked against the reference; the plan's kernel in k. */
+static void plan_layouts(bmm_dtype dt, int64_t batch, int64_t n, int64_t m, int64_t p,
+    const int lay[3], double alpha, double beta, unsigned flags, char *k, size_t klen)
+{
+    unsigned s = 5;
+    bmm_stride sa = th_stride(lay[0], n, m, batch, &s), sb = th_stride(lay[1], m, p, batch, &s);
+    bmm_stride sc = th_stride(lay[2], n, p, batch, &s);
+    th_case tc;
+    th_case_init(&tc, dt, batch, n, m, p, sa, sb, sc, alpha, beta, 17, beta == 0);
+    bmm_plan *plan = NULL;
+    assert_int_equal(bmm_plan_create(&plan, dt, batch, n, m, p, sa, sb, sc, alpha, beta, flags),
+        BMM_OK);
+    snprintf(k, klen, "%s", bmm_plan_kernel(plan));
+    assert_int_equal(bmm_execute(plan, tc.A, tc.B, tc.C), BMM_OK);
+    th_check(&tc, NULL, 4.0, k);
+    bmm_plan_destroy(plan);
+    th_case_reset(&tc);
+    assert_int_equal(dt == BMM_F32
+        ? bmm_sgemm_strided(batch, n, m, p, (float)alpha, tc.A, sa, tc.B, sb, (float)beta, tc.C, sc)
+        : bmm_dgemm_strided(batch, n, m, p, alpha, tc.A, sa, tc.B, sb, beta, tc.C, sc), BMM_OK);
+    th_check(&tc, NULL, 4.0, "one-shot");
+    th_case_free(&tc);
+}
+
+/* Transposed views that become row-major in C^T = B^T A^T run that transpose, on vector
+ * kernels: a transposed B with n = 1 (attention's backward dL/dattn = dctx V^T) as a p = 1
+ * product (gdot), a transposed A with p = 1 as n = 1 (gvec), column-major A, B and C as
+ * row-major ones; on threads too; messages still name the caller's operands. */
+static void test_transposed_products_run_row_major(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t batch, n, m, p;
+        int lay[3], form;
+        double alpha, beta;
+    } cases[] = {
+        { 6, 1, 37, 24, { TH_BF, TH_BF_TRANSPOSED, TH_BF }, BMM_FORM_GDOT, 1, 0 },
+        { 6, 1, 37, 24, { TH_SF, TH_BF_TRANSPOSED, TH_SF }, BMM_FORM_GDOT, -0.5, 2 },
+        { 6, 24, 37, 1, { TH_BF_TRANSPOSED, TH_BF, TH_BF }, BMM_FORM_GVEC, 0.5, 2 },
+        { 6, 5, 7, 9, { TH_BF_TRANSPOSED, TH_BF_TRANSPOSED, TH_BF_TRANSPOSED }, 0, 1, 1 },
+    };
+    char k[128];
+    for (int dt = BMM_F32; dt <= BMM_F64; dt++)
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            plan_layouts((bmm_dtype)dt, cases[i].batch, cases[i].n, cases[i].m, cases[i].p,
+                cases[i].lay, cases[i].alpha, cases[i].beta, BMM_ESTIMATE, k, sizeof k);
+            printf("%lldx%lldx%lld, layouts %d %d %d: %s\n", (long long)cases[i].n,
+                (long long)cases[i].m, (long long)cases[i].p, cases[i].lay[0], cases[i].lay[1],
+                cases[i].lay[2], k);
+            const bmm_kernel_desc *kd = bmm__kernel_by_name(k);
+            assert_non_null(kd);
+            assert_int_not_equal(kd->layout, BMM_LAYOUT_ANY);
+            if (cases[i].form && bmm__cpu_admits(BMM_ISA_AVX2))
+                assert_int_equal(kd->form, cases[i].form);
+        }
+    /* on two threads: the chunks of the transposed problem cut the swapped operands */
+    static const int nt[3] = { TH_BF, TH_BF_TRANSPOSED, TH_BF };
+    plan_layouts(BMM_F32, 4099, 1, 64, 48, nt, 1, 0, BMM_THREADS(2), k, sizeof k);
+    /* the caller's names: B is NULL, although the transpose runs it as A */
+    float a[64], c[64];
+    bmm_stride sa = bmm_stride_batch_first(1, 8), sc = bmm_stride_batch_first(1, 8);
+    bmm_stride sb = bmm_stride_transpose(bmm_stride_batch_first(8, 8));
+    assert_int_equal(bmm_sgemm_strided(1, 1, 8, 8, 1, a, sa, NULL, sb, 0, c, sc), BMM_EINVAL);
+    assert_non_null(strstr(bmm_last_error(), "B is NULL"));
+}
+
 typedef struct {
     int id;
     int failures;
@@ -267,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_measure_records_wisdom),
         cmocka_unit_test(test_oneshot_cache_uses_callers_scalars),
         cmocka_unit_test(test_oneshot_alpha_zero_is_not_cached),
+        cmocka_unit_test(test_transposed_products_run_row_major),
         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests_name("plan", tests, NULL, NULL);

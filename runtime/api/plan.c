@@ -14,7 +14,9 @@
 #include "bmm_internal.h"
 
 struct bmm_plan {
-    bmm__problem pr;
+    bmm__problem pr;                /* the caller's: what execute checks the operands against */
+    bmm__problem run;               /* what runs (bmm__problem_orient): pr, or its transpose */
+    int swapped;                    /* run is the transpose: it takes (B, A, C) */
     const bmm_kernel_desc *kernel;  /* NULL: the generic path */
     int threads;                    /* at most this many run it (bmm__run_threads) */
 };
@@ -187,13 +189,23 @@ bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, unsigned flags
     return BMM_OK;
 }
 
+/* The problem that runs for checked pr (*run, or pr itself), and whether it is the transpose. */
+static const bmm__problem *oriented(const bmm__problem *pr, bmm__problem *run, int *swapped)
+{
+    *swapped = bmm__problem_orient(pr, run);
+    return *swapped ? run : pr;
+}
+
 /* A checked problem's kernel (one-shot calls and plans) for a run on `threads` threads: its
- * class computed once, here. */
-static bmm_status choose(const bmm__problem *pr, unsigned flags, int threads,
+ * class computed once, here. swapped: pr is the transpose of the caller's problem. */
+static bmm_status choose(const bmm__problem *pr, int swapped, unsigned flags, int threads,
     const bmm_kernel_desc **kd)
 {
     bmm_call c;
     bmm__choice ch;
+    if (swapped)
+        bmm__note("runs the transpose C^T = B^T A^T, a %lldx%lldx%lld product with row-major "
+                  "operands", (long long)pr->n, (long long)pr->m, (long long)pr->p);
     bmm__call_of(pr, threads, &c);
     bmm_status st = bmm__choose(pr, &c, flags, threads, &ch);
     free(ch.log.v);
@@ -227,12 +239,17 @@ bmm_status bmm_plan_create(bmm_plan **plan, bmm_dtype dt, int64_t batch, int64_t
         return st;
     int threads = bmm__threads_worth(dt, batch, n, m, p, bmm__threads_request(want));
     const bmm_kernel_desc *kd = NULL;
-    if ((st = choose(&pr, flags, threads, &kd)) != BMM_OK)
+    bmm__problem run;
+    int swapped;
+    const bmm__problem *rp = oriented(&pr, &run, &swapped);
+    if ((st = choose(rp, swapped, flags, threads, &kd)) != BMM_OK)
         return st;
     bmm_plan *pl = malloc(sizeof *pl);
     if (!pl)
         return bmm__fail(BMM_ENOMEM, "cannot allocate a plan");
     pl->pr = pr;
+    pl->run = *rp;
+    pl->swapped = swapped;
     pl->kernel = kd;
     pl->threads = threads;
     *plan = pl;
@@ -246,8 +263,8 @@ bmm_status bmm_execute(const bmm_plan *plan, const void *A, const void *B, void 
     bmm_status st = bmm__check_operands(&plan->pr, A, B, C);
     if (st != BMM_OK)
         return st;
-    bmm__run_threads(plan->kernel, &plan->pr, A, B, C,
-        bmm__threads_awake(&plan->pr, plan->threads));
+    bmm__run_threads(plan->kernel, &plan->run, plan->swapped ? B : A, plan->swapped ? A : B, C,
+        bmm__threads_awake(&plan->run, plan->threads));
     return BMM_OK;
 }
 
@@ -281,6 +298,13 @@ static bmm_status oneshot(bmm_dtype dt, int64_t batch, int64_t n, int64_t m, int
     }
     cache_key key = { pr, bmm__threads_default() };
     key.pr.alpha = key.pr.beta = 0;
+    bmm__problem run;
+    int swapped;
+    const bmm__problem *rp = oriented(&pr, &run, &swapped);
+    if (swapped) {
+        const void *t = A;
+        A = B, B = t;
+    }
     choice ch;
     if (pr.alpha == 0) {  /* no kernel (bmm__choose), and not the class's choice: not cached */
         bmm__wisdom_init();
@@ -289,11 +313,11 @@ static bmm_status oneshot(bmm_dtype dt, int64_t batch, int64_t n, int64_t m, int
         unsigned epoch = bmm__config_epoch();  /* before choosing: a change meanwhile wins */
         ch.threads = bmm__threads_worth(dt, batch, n, m, p, (int)key.want);
         unsigned flags = bmm__generate_env() ? BMM_GENERATE : BMM_ESTIMATE;
-        if ((st = choose(&pr, flags, ch.threads, &ch.kernel)) != BMM_OK)
+        if ((st = choose(rp, swapped, flags, ch.threads, &ch.kernel)) != BMM_OK)
             return st;
         cache_put(&key, &ch, epoch);
     }
-    bmm__run_threads(ch.kernel, &pr, A, B, C, bmm__threads_awake(&pr, ch.threads));
+    bmm__run_threads(ch.kernel, rp, A, B, C, bmm__threads_awake(rp, ch.threads));
     return BMM_OK;
 }
 

@@ -165,6 +165,31 @@ bmm_status bmm__check_call(const bmm__problem *pr, const void *A, const void *B,
     return st == BMM_OK ? check_pointers(pr, lo, hi, A, B, C) : st;
 }
 
+/* Every operand's columns are unit-stride (or one column): what the vector kernels take. */
+static int row_major(const bmm__problem *pr)
+{
+    return pr->sa.col == 1 && pr->sb.col == 1 && pr->sc.col == 1;
+}
+
+/* s of a rows x cols operand, seen as the cols x rows transpose. */
+static bmm_stride transposed(int64_t batch, int64_t rows, int64_t cols, bmm_stride s)
+{
+    bmm_stride t = { s.batch, s.col, s.row };
+    bmm__normalize_strides(batch, cols, rows, &t);
+    return t;
+}
+
+int bmm__problem_transpose(const bmm__problem *pr, bmm__problem *run)
+{
+    *run = *pr;
+    run->n = pr->p;
+    run->p = pr->n;
+    run->sa = transposed(pr->batch, pr->m, pr->p, pr->sb);  /* B^T: p x m */
+    run->sb = transposed(pr->batch, pr->n, pr->m, pr->sa);  /* A^T: m x n */
+    run->sc = transposed(pr->batch, pr->n, pr->p, pr->sc);  /* C^T: p x n */
+    return row_major(run);
+}
+
 void bmm__call_of(const bmm__problem *pr, int threads, bmm_call *c)
 {
     bmm__call_init(c, pr->dtype, pr->batch, pr->n, pr->m, pr->p, &pr->sa, &pr->sb, &pr->sc,
