@@ -119,6 +119,10 @@ BMM_API bmm_status bmm_plan_create(bmm_plan **plan, bmm_dtype dt,
 BMM_API bmm_status bmm_execute(const bmm_plan *plan, const void *A, const void *B, void *C);
 /* Name of the chosen kernel ("generic" for the generic path); "" for NULL. */
 BMM_API const char *bmm_plan_kernel(const bmm_plan *plan);
+/* How the plan reads the operands: "as given"; "transposed" (it runs C^T = B^T A^T, whose
+ * operands are row-major); "A copied", "B copied", "A and B copied" (to row-major, a chunk of
+ * the batch at a time, for the vector kernels), after "transposed, " when both; "" for NULL. */
+BMM_API const char *bmm_plan_operands(const bmm_plan *plan);
 /* The threads the plan's executions use (at most: see BMM_THREADS); 0 for NULL. */
 BMM_API int bmm_plan_threads(const bmm_plan *plan);
 BMM_API void bmm_plan_destroy(bmm_plan *plan);

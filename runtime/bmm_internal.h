@@ -29,6 +29,8 @@
 typedef struct bmm__problem {
     int32_t dtype;       /* bmm_dtype */
     int32_t scalars;     /* BMM_SCALARS_* class of (alpha, beta) */
+    int32_t swapped;     /* 1: the transpose of the caller's problem, run on (B, A, C) */
+    int32_t pack;        /* BMM__PACK_*: operands the kernel reads from a row-major copy */
     int64_t batch, n, m, p;
     bmm_stride sa, sb, sc;
     double alpha, beta;  /* as the kernel gets them: rounded to the dtype's scalar type */
@@ -91,24 +93,44 @@ bmm_status bmm__check_call(const bmm__problem *pr, const void *A, const void *B,
 /* The lowest and highest element offset of each operand (lo <= 0 <= hi; a negative stride
  * reaches below the pointer); valid after a successful check. */
 void bmm__spans(const bmm__problem *pr, int64_t lo[3], int64_t hi[3]);
-/* The problem the kernels run for a checked pr: 1 when it is C^T = B^T A^T (n and p, A and B
- * swapped, each operand transposed), in *run, run on (B, A, C); 0: pr itself (*run untouched).
- * The transpose is taken when it makes every operand's columns unit-stride and pr does not:
- * a transposed B with n = 1 (the backward products of attention) becomes p = 1, a transposed
- * A with p = 1 becomes n = 1, and column-major A, B and C row-major. Checks and messages
- * stay on pr, whose operands are the caller's. */
-int bmm__problem_transpose(const bmm__problem *pr, bmm__problem *run);  /* past the test */
+/* The problem the kernels run for a checked pr: 1 when it is not pr itself but *run (run on
+ * (B, A, C) when run->swapped); 0: pr runs as it is (*run untouched). Every operand's
+ * columns unit-stride: pr. Else the transpose C^T = B^T A^T (n and p, A and B swapped, each
+ * operand transposed) when that makes them all unit-stride: a transposed B with n = 1 (the
+ * backward products of attention) becomes p = 1, a transposed A with p = 1 becomes n = 1,
+ * column-major A, B and C row-major. Else, of pr and its transpose, the one whose C is
+ * row-major, with its other operands packed (run->pack, kernels/pack.c; the fewer elements
+ * copied when both are). Else pr (the any-stride kernels). Checks and messages stay on pr,
+ * whose operands are the caller's. */
+int bmm__problem_arrange(const bmm__problem *pr, bmm__problem *run);  /* past the test */
 static inline int bmm__problem_orient(const bmm__problem *pr, bmm__problem *run)
 {
     if ((pr->sa.col == 1 && pr->sb.col == 1 && pr->sc.col == 1) || pr->batch < 1)
         return 0;  /* row-major: three compares, no call */
-    return bmm__problem_transpose(pr, run);
+    return bmm__problem_arrange(pr, run);
 }
-/* The class of a checked problem (bmm_select.h): what selection and wisdom read. */
+/* The class of a checked problem (bmm_select.h): what selection and wisdom read; of the
+ * kernel's view (bmm__pack_view) when operands are packed. */
 void bmm__call_of(const bmm__problem *pr, int threads, bmm_call *c);
 
 /* generic.c: any shape and strides; beta == 0 never reads C. */
 void bmm__generic(const bmm__problem *pr, const void *A, const void *B, void *C);
+
+/* pack.c: the operands a problem's kernel reads from a row-major copy. */
+#define BMM__PACK_A 1
+#define BMM__PACK_B 2
+/* What the kernel sees of pr: its packed operands row-major, pack 0. */
+void bmm__pack_view(const bmm__problem *pr, bmm__problem *kv);
+/* 1: copies are seq-first (C's items are adjacent), a chunk's items side by side;
+ * 0: batch-first. */
+int bmm__pack_seq_first(const bmm__problem *pr);
+/* The strides of `items` copies of a rows x cols operand whose own strides are s. */
+bmm_stride bmm__pack_strides(int seq_first, int64_t items, int64_t rows, int64_t cols,
+    bmm_stride s);
+/* Copies `items` rows x cols operands at x (strides s) to row-major d, items db and rows ldd
+ * apart; avx2: the CPU (and BMM_ARCH) admit AVX2 (a transposed view moves in register tiles). */
+void bmm__pack(int dtype, const void *x, bmm_stride s, int64_t items, int64_t rows,
+    int64_t cols, void *d, int64_t db, int64_t ldd, int avx2);
 
 /* A path buffer's size: the cache directory's path is at most this long, less the room its
  * files' names take (cache.c refuses a longer one). */
@@ -218,7 +240,8 @@ size_t bmm__table_kernel_count(const bmm_kernel_table *t);
 /* The configuration epoch: bumped whenever a cached choice may have become stale. */
 unsigned bmm__config_epoch(void);
 void bmm__config_changed(void);
-/* run.c: runs kernel k (NULL: the generic path) on a checked problem. */
+/* run.c: runs kernel k (NULL: the generic path) on a checked problem, its packed operands
+ * (pr->pack) copied a chunk at a time into a buffer (a failed allocation: the generic path). */
 void bmm__run(const bmm_kernel_desc *k, const bmm__problem *pr, const void *A, const void *B,
     void *C);
 

@@ -40,7 +40,8 @@ static const char *fresh_dir(char *out, size_t len)
 
 /* ---- the child: one plan with BMM_GENERATE ---- */
 
-/* child DT NxMxP LAYOUT(bf|sf|tr: A transposed) MEASURE ONESHOT(0|1): prints "kernel=K source=S". MEASURE 1:
+/* child DT NxMxP LAYOUT(bf|sf|tr: A transposed|cs: C's columns 2 apart) MEASURE ONESHOT(0|1):
+ * prints "kernel=K source=S". MEASURE 1:
  * BMM_MEASURE; 2: first a measured plan without BMM_GENERATE (its choice recorded), then 1. */
 static int child(char **argv)
 {
@@ -53,10 +54,12 @@ static int child(char **argv)
     int lay = strcmp(argv[2], "sf") == 0 ? TH_SF : strcmp(argv[2], "tr") == 0 ? TH_BF_TRANSPOSED : TH_BF;
     int lay_bc = lay == TH_BF_TRANSPOSED ? TH_BF : lay;  /* tr: only A transposed (all three
         would be served as the row-major transpose C^T = B^T A^T) */
+    bmm_stride sc = th_stride(lay_bc, n, p, batch, &seed);
+    if (strcmp(argv[2], "cs") == 0)
+        sc = (bmm_stride){ 2 * n * p, 2 * p, 2 };
     th_case tc;
     th_case_init(&tc, dt, batch, n, m, p, th_stride(lay, n, m, batch, &seed),
-        th_stride(lay_bc, m, p, batch, &seed), th_stride(lay_bc, n, p, batch, &seed), 1.0, 0.0, 5,
-        1);
+        th_stride(lay_bc, m, p, batch, &seed), sc, 1.0, 0.0, 5, 1);
     const char *kernel = "?";
     bmm_status st;
     bmm_plan *plan = NULL;
@@ -587,11 +590,20 @@ static void unservable_classes(void **state)
     } else {  /* portable C: a register tile in loops */
         expect(&r, "source=compiled");
     }
+    int objects = count_files(dir, ".so");
+    const char *const cs[] = { "f32", "7x9x5", "cs", "0", "0", NULL };
+    r = run(env, cs);
+    assert_int_equal(r.status, 0);
+    expect(&r, "C's columns are not unit-stride");
+    expect(&r, "no generated layout fits its strides");
+    assert_int_equal(count_files(dir, ".so"), objects);
+    /* a transposed A is copied to row-major: the row-major class is generated */
     const char *const tr[] = { "f32", "7x9x5", "tr", "0", "0", NULL };
     r = run(env, tr);
     assert_int_equal(r.status, 0);
-    expect(&r, "no generated layout fits its strides");
-    assert_int_equal(count_files(dir, ".so"), bmm__cpu_max_isa() > BMM_ISA_C99 ? 0 : 1);
+    expect(&r, "copies A to row-major before the kernel");
+    expect(&r, "source=compiled");
+    assert_int_equal(count_files(dir, ".so"), objects + 1);
 }
 
 /* One-shot calls generate with BMM_GENERATE=1, and only then. */

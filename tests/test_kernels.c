@@ -23,23 +23,32 @@
 
 #include "harness.h"
 
+/* Strides of A, B and C in a layout, with the operands of `packed` (BMM__PACK_*) transposed
+ * views instead (what the runtime copies to row-major for a kernel) and one broadcast
+ * (1: A, 2: B). */
+static void strides(int64_t batch, int64_t n, int64_t m, int64_t p, int layout, int packed,
+    int broadcast, unsigned *seed, bmm_stride st[3])
+{
+    st[0] = th_stride(packed & BMM__PACK_A ? TH_BF_TRANSPOSED : layout, n, m, batch, seed);
+    st[1] = th_stride(packed & BMM__PACK_B ? TH_BF_TRANSPOSED : layout, m, p, batch, seed);
+    st[2] = th_stride(layout, n, p, batch, seed);
+    if (broadcast)
+        st[broadcast - 1].batch = 0;
+}
+
 static void run_one(const bmm_kernel_desc *k, int64_t batch, int layout, int broadcast,
-    double alpha, double beta, unsigned seed, int guarded)
+    int packed, double alpha, double beta, unsigned seed, int guarded)
 {
     char what[256];
     unsigned s = seed;
-    bmm_stride sa = th_stride(layout, k->n, k->m, batch, &s);
-    bmm_stride sb = th_stride(layout, k->m, k->p, batch, &s);
-    bmm_stride sc = th_stride(layout, k->n, k->p, batch, &s);
-    if (broadcast == 1)
-        sa.batch = 0;
-    if (broadcast == 2)
-        sb.batch = 0;
+    bmm_stride st[3];
+    strides(batch, k->n, k->m, k->p, layout, packed, broadcast, &s, st);
     th_case tc;
     (guarded ? th_case_init_guarded : th_case_init)(&tc, (bmm_dtype)k->dtype, batch, k->n, k->m,
-        k->p, sa, sb, sc, alpha, beta, seed, beta == 0);
-    snprintf(what, sizeof what, "%s (layout %d, broadcast %d, batch %lld%s)", k->name, layout,
-        broadcast, (long long)batch, guarded ? ", at guard pages" : "");
+        k->p, st[0], st[1], st[2], alpha, beta, seed, beta == 0);
+    tc.pr.pack = packed;
+    snprintf(what, sizeof what, "%s (layout %d, broadcast %d, packed %d, batch %lld%s)", k->name,
+        layout, broadcast, packed, (long long)batch, guarded ? ", at guard pages" : "");
     bmm_call call;
     bmm__call_of(&tc.pr, 1, &call);
     int applies = bmm__kernel_applies(k, &call);
@@ -81,24 +90,22 @@ static int scalar_pairs(const bmm_kernel_desc *k, double out[4][2])
 /* One shape-generic case: the kernel must apply (unless the layout is one its class does not
  * serve) and agree with the generic path. */
 static void run_any(const bmm_kernel_desc *k, int64_t batch, int64_t n, int64_t m, int64_t p,
-    int layout, int broadcast, const double ab[2], unsigned seed, int guarded)
+    int layout, int broadcast, int packed, const double ab[2], unsigned seed, int guarded)
 {
     char what[256];
     unsigned s = seed;
-    bmm_stride sa = th_stride(layout, n, m, batch, &s);
-    bmm_stride sb = th_stride(layout, m, p, batch, &s);
-    bmm_stride sc = th_stride(layout, n, p, batch, &s);
-    if (broadcast == 1)
-        sa.batch = 0;
-    if (broadcast == 2)
-        sb.batch = 0;
+    bmm_stride st[3];
+    strides(batch, n, m, p, layout, packed, broadcast, &s, st);
     th_case tc;
     (guarded ? th_case_init_guarded : th_case_init)(&tc, (bmm_dtype)k->dtype, batch, n, m, p,
-        sa, sb, sc, ab[0], ab[1], seed, ab[1] == 0);
-    snprintf(what, sizeof what, "%s (layout %d, broadcast %d)", k->name, layout, broadcast);
+        st[0], st[1], st[2], ab[0], ab[1], seed, ab[1] == 0);
+    tc.pr.pack = packed;
+    snprintf(what, sizeof what, "%s (layout %d, broadcast %d, packed %d)", k->name, layout,
+        broadcast, packed);
     bmm_call call;
     bmm__call_of(&tc.pr, 1, &call);
-    int unit_cols = (m == 1 || sa.col == 1) && (p == 1 || (sb.col == 1 && sc.col == 1));
+    int unit_cols = (m == 1 || st[0].col == 1 || (packed & BMM__PACK_A))
+        && (p == 1 || ((st[1].col == 1 || (packed & BMM__PACK_B)) && st[2].col == 1));
     int should = k->layout == BMM_LAYOUT_ANY || unit_cols;
     if (bmm__kernel_applies(k, &call) != should) {
         print_error("%s on %lldx%lldx%lld: %s\n", what, (long long)n, (long long)m, (long long)p,
@@ -120,15 +127,17 @@ static void run_any(const bmm_kernel_desc *k, int64_t batch, int64_t n, int64_t 
  * one: batch 61, a prime, so chunks are uneven and a remainder follows the last whole group of
  * an across-batch or packed form. Built with OpenMP, the threads must really run. */
 static void same_bits_on_threads(const bmm_kernel_desc *k, int64_t n, int64_t m, int64_t p,
-    int layout, const double ab[2])
+    int layout, int packed, const double ab[2])
 {
     const int64_t batch = 61;
     unsigned s = 7;
     assert_true(ab[0] != 0);  /* alpha 0 runs no kernel */
-    bmm_stride sa = th_stride(layout, n, m, batch, &s), sb = th_stride(layout, m, p, batch, &s);
-    bmm_stride sc = th_stride(layout, n, p, batch, &s);
+    bmm_stride st[3];
+    strides(batch, n, m, p, layout, packed, 0, &s, st);
     th_case tc;
-    th_case_init(&tc, (bmm_dtype)k->dtype, batch, n, m, p, sa, sb, sc, ab[0], ab[1], 7, 0);
+    th_case_init(&tc, (bmm_dtype)k->dtype, batch, n, m, p, st[0], st[1], st[2], ab[0], ab[1], 7,
+        0);
+    tc.pr.pack = packed;
     bmm_call call;
     bmm__call_of(&tc.pr, 1, &call);
     assert_true(bmm__kernel_applies(k, &call));
@@ -171,7 +180,7 @@ static void test_anyshape_kernel(const bmm_kernel_desc *k)
     for (int64_t n = 1; n <= (k->n ? 1 : 17); n++)
         for (int64_t m = 1; m <= (k->m ? 1 : 17); m++)
             for (int64_t p = 1; p <= (k->p ? 1 : 17); p++)
-                run_any(k, 2, size_or(k->n, n), size_or(k->m, m), size_or(k->p, p), TH_BF, 0,
+                run_any(k, 2, size_or(k->n, n), size_or(k->m, m), size_or(k->p, p), TH_BF, 0, 0,
                     ab[seed % (unsigned)nscal], seed, 1), seed++;
     /* long inner sizes (the dot form's stack buffer and past it with contiguous B), wide C */
     static const int64_t longs[][3] = { { 5, 1000, 19 }, { 3, 1000, 1 }, { 1, 1000, 37 },
@@ -179,7 +188,7 @@ static void test_anyshape_kernel(const bmm_kernel_desc *k)
     for (size_t i = 0; i < sizeof longs / sizeof longs[0]; i++)
         for (int s = 0; s < nscal; s++)
             run_any(k, 3, size_or(k->n, longs[i][0]), size_or(k->m, longs[i][1]),
-                size_or(k->p, longs[i][2]), TH_BF, 0, ab[s], seed++, 1);
+                size_or(k->p, longs[i][2]), TH_BF, 0, 0, ab[s], seed++, 1);
     /* every layout class, every alpha/beta pair, on shapes around the vector widths */
     static const int64_t sizes[] = { 1, 3, 8, 16, 17, 33 };
     static const int layouts[] = { TH_SF, TH_SF_PADDED, TH_BF_TRANSPOSED, TH_RANDOM };
@@ -188,9 +197,15 @@ static void test_anyshape_kernel(const bmm_kernel_desc *k)
             int64_t n = size_or(k->n, sizes[a]), m = size_or(k->m, sizes[(a + b) % 6]);
             int64_t p = size_or(k->p, sizes[b]);
             for (int l = 0; l < 4; l++)
-                run_any(k, 5, n, m, p, layouts[l], 0, ab[(a + b + l) % nscal], seed++, 0);
+                run_any(k, 5, n, m, p, layouts[l], 0, 0, ab[(a + b + l) % nscal], seed++, 0);
             for (int s = 0; s < nscal; s++)
-                run_any(k, 4, n, m, p, TH_BF, 1 + (a + b + s) % 2, ab[s], seed++, 0);
+                run_any(k, 4, n, m, p, TH_BF, 1 + (a + b + s) % 2, 0, ab[s], seed++, 0);
+            /* transposed A, B or both, copied to row-major (kernels/pack.c), at guard pages;
+             * seq-first C, and the copied operand broadcast */
+            if (k->layout != BMM_LAYOUT_ANY)
+                for (int packed = 1; packed <= 3; packed++)
+                    run_any(k, 3, n, m, p, (a + packed) % 2 ? TH_SF : TH_BF, (a + b) % 3 == 0
+                        ? (packed == 2 ? 2 : 1) : 0, packed, ab[(a + packed) % nscal], seed++, 1);
         }
     /* seq-first B of one column past the stack buffer: only a kernel that needs no packing */
     bmm_call call;
@@ -201,7 +216,10 @@ static void test_anyshape_kernel(const bmm_kernel_desc *k)
     bmm__call_of(&tc.pr, 1, &call);
     assert_int_equal(bmm__kernel_applies(k, &call), !(k->needs & BMM_NEEDS_PACKABLE_B));
     th_case_free(&tc);
-    same_bits_on_threads(k, size_or(k->n, 5), size_or(k->m, 7), size_or(k->p, 3), TH_BF, ab[0]);
+    same_bits_on_threads(k, size_or(k->n, 5), size_or(k->m, 7), size_or(k->p, 3), TH_BF, 0, ab[0]);
+    if (k->layout != BMM_LAYOUT_ANY)
+        same_bits_on_threads(k, size_or(k->n, 5), size_or(k->m, 7), size_or(k->p, 3), TH_BF, 3,
+            ab[0]);
 }
 
 static void test_kernel(void **state)
@@ -220,14 +238,22 @@ static void test_kernel(void **state)
     for (int b = 0; b < 2; b++)
         for (int l = 0; l < 2; l++)
             for (int s = 0; s < nscal; s++)
-                run_one(k, batches[b], layouts[l], 0, scal[s][0], scal[s][1], seed++, 0);
-    run_one(k, 5, layouts[0], 1, scal[0][0], scal[0][1], seed++, 0);
-    run_one(k, 5, layouts[0], 2, scal[0][0], scal[0][1], seed++, 0);
+                run_one(k, batches[b], layouts[l], 0, 0, scal[s][0], scal[s][1], seed++, 0);
+    run_one(k, 5, layouts[0], 1, 0, scal[0][0], scal[0][1], seed++, 0);
+    run_one(k, 5, layouts[0], 2, 0, scal[0][0], scal[0][1], seed++, 0);
     /* every batch size modulo a packed form's group (16 covers every group), and past the
      * operands' ends nothing may be touched */
     for (int64_t batch = 2; batch <= 17; batch++)
-        run_one(k, batch, layouts[0], 0, scal[0][0], scal[0][1], seed++, 1);
-    same_bits_on_threads(k, k->n, k->m, k->p, layouts[0], scal[0]);
+        run_one(k, batch, layouts[0], 0, 0, scal[0][0], scal[0][1], seed++, 1);
+    /* transposed A, B or both, copied to row-major for the kernel (kernels/pack.c): at guard
+     * pages, with gaps between C's matrices, broadcast, and on threads */
+    for (int packed = 1; packed <= 3; packed++)
+        for (int broadcast = 0; broadcast <= 2; broadcast++) {
+            const double *ab = scal[(packed + broadcast) % nscal];
+            run_one(k, 7, layouts[broadcast % 2], broadcast, packed, ab[0], ab[1], seed++, 1);
+        }
+    same_bits_on_threads(k, k->n, k->m, k->p, layouts[0], 0, scal[0]);
+    same_bits_on_threads(k, k->n, k->m, k->p, layouts[0], 3, scal[0]);
 }
 
 /* Makes kernels for one class by generation on demand: 0 when it failed. */

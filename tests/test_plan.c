@@ -194,14 +194,20 @@ static void test_oneshot_alpha_zero_is_not_cached(void **state)
     assert_non_null(strstr(note, "chose bmm_f32_4x4x4_"));
 }
 
-/* A product with each operand in its own layout, planned with flags and run by the plan and
- * by the one-shot call, both checked against the reference; the plan's kernel in k. */
+/* A product with each operand in its own layout (broadcast 1: one A for every item, 2: one B),
+ * planned with flags and run by the plan and by the one-shot call, both checked against the
+ * reference; the plan's kernel in k. */
 static void plan_layouts(bmm_dtype dt, int64_t batch, int64_t n, int64_t m, int64_t p,
-    const int lay[3], double alpha, double beta, unsigned flags, char *k, size_t klen)
+    const int lay[3], int broadcast, double alpha, double beta, unsigned flags, char *k,
+    size_t klen)
 {
     unsigned s = 5;
     bmm_stride sa = th_stride(lay[0], n, m, batch, &s), sb = th_stride(lay[1], m, p, batch, &s);
     bmm_stride sc = th_stride(lay[2], n, p, batch, &s);
+    if (broadcast == 1)  /* one matrix for every item */
+        sa.batch = 0;
+    if (broadcast == 2)
+        sb.batch = 0;
     th_case tc;
     th_case_init(&tc, dt, batch, n, m, p, sa, sb, sc, alpha, beta, 17, beta == 0);
     bmm_plan *plan = NULL;
@@ -220,9 +226,10 @@ static void plan_layouts(bmm_dtype dt, int64_t batch, int64_t n, int64_t m, int6
 }
 
 /* Transposed views that become row-major in C^T = B^T A^T run that transpose, on vector
- * kernels where the CPU (or BMM_ARCH) admits them: a transposed B with n = 1 (attention's backward dL/dattn = dctx V^T) as a p = 1
- * product (gdot), a transposed A with p = 1 as n = 1 (gvec), column-major A, B and C as
- * row-major ones; on threads too; messages still name the caller's operands. */
+ * kernels where the CPU (or BMM_ARCH) admits them: a transposed B with n = 1 (attention's
+ * backward dL/dattn = dctx V^T) as a p = 1 product (gdot), a transposed A with p = 1 as n = 1
+ * (gvec), column-major A, B and C as row-major ones; the others copied to row-major; on
+ * threads too; messages still name the caller's operands; bmm_plan_operands says which. */
 static void test_transposed_products_run_row_major(void **state)
 {
     (void)state;
@@ -240,7 +247,7 @@ static void test_transposed_products_run_row_major(void **state)
     for (int dt = BMM_F32; dt <= BMM_F64; dt++)
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
             plan_layouts((bmm_dtype)dt, cases[i].batch, cases[i].n, cases[i].m, cases[i].p,
-                cases[i].lay, cases[i].alpha, cases[i].beta, BMM_ESTIMATE, k, sizeof k);
+                cases[i].lay, 0, cases[i].alpha, cases[i].beta, BMM_ESTIMATE, k, sizeof k);
             printf("%lldx%lldx%lld, layouts %d %d %d: %s\n", (long long)cases[i].n,
                 (long long)cases[i].m, (long long)cases[i].p, cases[i].lay[0], cases[i].lay[1],
                 cases[i].lay[2], k);
@@ -252,9 +259,85 @@ static void test_transposed_products_run_row_major(void **state)
                     assert_int_equal(kd->form, cases[i].form);
             }
         }
+    /* transposed operands no orientation makes row-major are copied to row-major for vector
+     * kernels (kernels/pack.c): Q K^T (B transposed, n > 1), attention's context with the
+     * weights transposed (A transposed, p > 1), both with a row-major C, seq-first C, a
+     * broadcast transposed operand, negative strides, copies past the stack buffer */
+    static const struct {
+        int64_t batch, n, m, p;
+        int lay[3], broadcast;
+    } packed[] = {
+        { 9, 37, 64, 20, { TH_BF, TH_BF_TRANSPOSED, TH_BF }, 0 },
+        { 9, 20, 37, 64, { TH_BF_TRANSPOSED, TH_BF, TH_BF }, 0 },
+        { 9, 21, 21, 21, { TH_BF_TRANSPOSED, TH_BF_TRANSPOSED, TH_BF }, 0 },
+        { 9, 13, 11, 16, { TH_BF_TRANSPOSED, TH_SF, TH_SF }, 0 },
+        { 9, 16, 11, 13, { TH_SF, TH_BF_TRANSPOSED, TH_SF }, 0 },
+        { 9, 8, 8, 8, { TH_BF_TRANSPOSED, TH_BF, TH_BF }, 1 },
+        { 9, 8, 8, 8, { TH_BF, TH_BF_TRANSPOSED, TH_BF }, 2 },
+        { 3, 9, 300, 40, { TH_BF, TH_BF_TRANSPOSED, TH_BF }, 0 },
+        { 3, 40, 300, 9, { TH_BF_TRANSPOSED, TH_BF, TH_SF }, 0 },
+    };
+    for (int dt = BMM_F32; dt <= BMM_F64; dt++)
+        for (size_t i = 0; i < sizeof packed / sizeof packed[0]; i++) {
+            unsigned flags = i % 2 ? BMM_MEASURE : BMM_ESTIMATE;
+            plan_layouts((bmm_dtype)dt, packed[i].batch, packed[i].n, packed[i].m,
+                packed[i].p, packed[i].lay, packed[i].broadcast, 1.5, i % 3 ? 0.5 : 0, flags,
+                k, sizeof k);
+            const bmm_kernel_desc *kd = bmm__kernel_by_name(k);
+            if (flags == BMM_ESTIMATE && bmm__cpu_admits(BMM_ISA_AVX2)) {  /* the rule's pick */
+                assert_non_null(kd);
+                assert_int_not_equal(kd->layout, BMM_LAYOUT_ANY);
+            }
+        }
+    /* a transposed view read backwards (negative row stride): copied too */
+    {
+        float a[6 * 5], b[5 * 4], c[6 * 4];
+        for (int i = 0; i < 30; i++)
+            a[i] = (float)(i % 7) - 3;
+        for (int i = 0; i < 20; i++)
+            b[i] = (float)(i % 5) - 2;
+        bmm_stride sa = { 0, -1, 6 }, sb = bmm_stride_batch_first(5, 4);
+        bmm_stride sc = bmm_stride_batch_first(6, 4);
+        assert_int_equal(bmm_sgemm_strided(1, 6, 5, 4, 1, a + 5, sa, b, sb, 0, c, sc), BMM_OK);
+        for (int i = 0; i < 6; i++)
+            for (int j = 0; j < 4; j++) {
+                float want = 0;
+                for (int l = 0; l < 5; l++)
+                    want += a[5 - i + 6 * l] * b[l * 4 + j];
+                assert_true(c[i * 4 + j] == want);
+            }
+    }
     /* on two threads: the chunks of the transposed problem cut the swapped operands */
     static const int nt[3] = { TH_BF, TH_BF_TRANSPOSED, TH_BF };
-    plan_layouts(BMM_F32, 4099, 1, 64, 48, nt, 1, 0, BMM_THREADS(2), k, sizeof k);
+    plan_layouts(BMM_F32, 4099, 1, 64, 48, nt, 0, 1, 0, BMM_THREADS(2), k, sizeof k);
+    static const int tn[3] = { TH_BF_TRANSPOSED, TH_BF, TH_SF };  /* and packed copies */
+    plan_layouts(BMM_F32, 4099, 9, 16, 12, tn, 0, 1, 0, BMM_THREADS(2), k, sizeof k);
+    /* what bmm_plan_operands says of each arrangement */
+    static const struct {
+        int64_t n, m, p;
+        int lay[3];
+        const char *says;
+    } says[] = {
+        { 5, 7, 9, { TH_BF, TH_BF, TH_BF }, "as given" },
+        { 1, 7, 9, { TH_BF, TH_BF_TRANSPOSED, TH_BF }, "transposed" },
+        { 5, 7, 9, { TH_BF_TRANSPOSED, TH_BF_TRANSPOSED, TH_BF_TRANSPOSED }, "transposed" },
+        { 5, 7, 9, { TH_BF_TRANSPOSED, TH_BF, TH_BF }, "A copied" },
+        { 5, 7, 9, { TH_BF, TH_BF_TRANSPOSED, TH_SF }, "B copied" },
+        { 5, 7, 9, { TH_BF_TRANSPOSED, TH_BF_TRANSPOSED, TH_BF }, "A and B copied" },
+        { 5, 7, 9, { TH_BF, TH_BF_TRANSPOSED, TH_BF_TRANSPOSED }, "transposed, A copied" },
+    };
+    for (size_t i = 0; i < sizeof says / sizeof says[0]; i++) {
+        unsigned seed = 3;
+        bmm_stride st[3] = { th_stride(says[i].lay[0], says[i].n, says[i].m, 4, &seed),
+                             th_stride(says[i].lay[1], says[i].m, says[i].p, 4, &seed),
+                             th_stride(says[i].lay[2], says[i].n, says[i].p, 4, &seed) };
+        bmm_plan *plan = NULL;
+        assert_int_equal(bmm_plan_create(&plan, BMM_F32, 4, says[i].n, says[i].m, says[i].p,
+            st[0], st[1], st[2], 1, 0, BMM_ESTIMATE), BMM_OK);
+        assert_string_equal(bmm_plan_operands(plan), says[i].says);
+        bmm_plan_destroy(plan);
+    }
+    assert_string_equal(bmm_plan_operands(NULL), "");
     /* the caller's names: B is NULL, although the transpose runs it as A */
     float a[64], c[64];
     bmm_stride sa = bmm_stride_batch_first(1, 8), sc = bmm_stride_batch_first(1, 8);

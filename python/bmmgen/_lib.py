@@ -93,6 +93,7 @@ plan_create = _declare("bmm_plan_create", _int,
                        + [Stride] * 3 + [ctypes.c_double, ctypes.c_double, ctypes.c_uint])
 execute = _declare("bmm_execute", _int, [_vp, _vp, _vp, _vp])
 plan_kernel = _declare("bmm_plan_kernel", ctypes.c_char_p, [_vp])
+plan_operands = _declare("bmm_plan_operands", ctypes.c_char_p, [_vp])
 plan_destroy = _declare("bmm_plan_destroy", None, [_vp])
 last_error = _declare("bmm_last_error", ctypes.c_char_p, [])
 wisdom_import = _declare("bmm_wisdom_import_file", _int, [ctypes.c_char_p])

@@ -27,11 +27,13 @@ class Plan:
 
     plan(a, b, out=None) computes out = alpha a b + beta out and returns out; the operands must
     have the planned shapes, dtype and strides (ValueError otherwise). beta != 0 needs out.
-    plan.kernel names the chosen kernel ("generic" for the reference path). No autograd: use
-    bmmgen.bmm for that. A plan may be called from several threads at once. threads=N runs it on at
-    most N threads over the batch (default: bmmgen.get_num_threads() when planned); plan.threads
-    says how many it gets (fewer where the work is small; results are the same bits on any
-    number)."""
+    plan.kernel names the chosen kernel ("generic" for the reference path); plan.operands says
+    how it reads the operands: "as given", "transposed" (it runs C^T = B^T A^T, row-major),
+    "A copied", "B copied" or "A and B copied" (to row-major, for the vector kernels; after
+    "transposed, " when both). No autograd: use bmmgen.bmm for that. A plan may be called from
+    several threads at once. threads=N runs it on at most N threads over the batch (default:
+    bmmgen.get_num_threads() when planned); plan.threads says how many it gets (fewer where the
+    work is small; results are the same bits on any number)."""
 
     def __init__(self, a, b, out=None, *, alpha=1.0, beta=0.0, measure=False, wisdom_only=False,
                  generic_only=False, threads=None, generate=False):
@@ -78,6 +80,7 @@ class Plan:
                                     _lib.Stride(*sc), self._alpha, self._beta, flags))
         self._handle = handle.value
         self.kernel = _lib.plan_kernel(self._handle).decode()
+        self.operands = _lib.plan_operands(self._handle).decode()
         self.threads = _lib.plan_threads(self._handle)
         self.shape = (batch, n, m, p)
 

@@ -4,7 +4,8 @@
  * times the candidates and records the winner, else the static rule. The one-shot calls keep
  * their choices (kernel and threads) in a plan cache keyed by the problem less its scalar
  * values (their class is in it) and the thread count asked for (a fixed-size zero-filled
- * struct), behind a read-write lock, with a one-entry thread-local cache in front of it. Cached choices hold while the registry's configuration epoch is the one they were
+ * struct), behind a read-write lock, with a one-entry thread-local cache in front of it.
+ * Cached choices hold while the registry's configuration epoch is the one they were
  * made under. A plan fixes its thread count when made (BMM_THREADS or the default, as the work
  * allows: threads.c); each execution runs on it, or fewer while the team sleeps. */
 #include <pthread.h>
@@ -15,8 +16,8 @@
 
 struct bmm_plan {
     bmm__problem pr;                /* the caller's: what execute checks the operands against */
-    bmm__problem run;               /* what runs (bmm__problem_orient): pr, or its transpose */
-    int swapped;                    /* run is the transpose: it takes (B, A, C) */
+    bmm__problem run;               /* what runs (bmm__problem_orient): pr, or its transpose,
+                                     * maybe packed; run.swapped: it takes (B, A, C) */
     const bmm_kernel_desc *kernel;  /* NULL: the generic path */
     int threads;                    /* at most this many run it (bmm__run_threads) */
 };
@@ -189,23 +190,49 @@ bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, unsigned flags
     return BMM_OK;
 }
 
-/* The problem that runs for checked pr (*run, or pr itself), and whether it is the transpose. */
-static const bmm__problem *oriented(const bmm__problem *pr, bmm__problem *run, int *swapped)
+/* The problem that runs for checked pr: *run, or pr itself. */
+static const bmm__problem *oriented(const bmm__problem *pr, bmm__problem *run)
 {
-    *swapped = bmm__problem_orient(pr, run);
-    return *swapped ? run : pr;
+    return bmm__problem_orient(pr, run) ? run : pr;
+}
+
+/* The caller's operands a run copies (BMM__PACK_*): the transpose's A is the caller's B. */
+static int caller_packs(const bmm__problem *run)
+{
+    int pk = run->pack;
+    if (!run->swapped)
+        return pk;
+    return ((pk & BMM__PACK_A) ? BMM__PACK_B : 0) | ((pk & BMM__PACK_B) ? BMM__PACK_A : 0);
+}
+
+/* Says how a problem that is not row-major runs (in the caller's names). */
+static void note_arrangement(const bmm__problem *pr)
+{
+    static const char *const PACKED[4] = { "", "A", "B", "A and B" };
+    if (!bmm__verbose())
+        return;
+    if (pr->swapped)
+        bmm__note("runs the transpose C^T = B^T A^T, a %lldx%lldx%lld product%s%s%s",
+            (long long)pr->n, (long long)pr->m, (long long)pr->p,
+            pr->pack ? ", with " : " with row-major operands", PACKED[caller_packs(pr)],
+            pr->pack ? " copied to row-major first" : "");
+    else if (pr->pack)
+        bmm__note("copies %s to row-major before the kernel (its columns are not unit-stride)",
+            PACKED[pr->pack]);
+    else if (pr->sa.col != 1 || pr->sb.col != 1 || pr->sc.col != 1)
+        bmm__note("C's columns are not unit-stride (sc.col %lld) in either orientation: the "
+                  "portable any-stride kernels run it; a row-major or column-major C runs "
+                  "vector kernels", (long long)pr->sc.col);
 }
 
 /* A checked problem's kernel (one-shot calls and plans) for a run on `threads` threads: its
- * class computed once, here. swapped: pr is the transpose of the caller's problem. */
-static bmm_status choose(const bmm__problem *pr, int swapped, unsigned flags, int threads,
+ * class computed once, here. */
+static bmm_status choose(const bmm__problem *pr, unsigned flags, int threads,
     const bmm_kernel_desc **kd)
 {
     bmm_call c;
     bmm__choice ch;
-    if (swapped)
-        bmm__note("runs the transpose C^T = B^T A^T, a %lldx%lldx%lld product with row-major "
-                  "operands", (long long)pr->n, (long long)pr->m, (long long)pr->p);
+    note_arrangement(pr);
     bmm__call_of(pr, threads, &c);
     bmm_status st = bmm__choose(pr, &c, flags, threads, &ch);
     free(ch.log.v);
@@ -240,16 +267,14 @@ bmm_status bmm_plan_create(bmm_plan **plan, bmm_dtype dt, int64_t batch, int64_t
     int threads = bmm__threads_worth(dt, batch, n, m, p, bmm__threads_request(want));
     const bmm_kernel_desc *kd = NULL;
     bmm__problem run;
-    int swapped;
-    const bmm__problem *rp = oriented(&pr, &run, &swapped);
-    if ((st = choose(rp, swapped, flags, threads, &kd)) != BMM_OK)
+    const bmm__problem *rp = oriented(&pr, &run);
+    if ((st = choose(rp, flags, threads, &kd)) != BMM_OK)
         return st;
     bmm_plan *pl = malloc(sizeof *pl);
     if (!pl)
         return bmm__fail(BMM_ENOMEM, "cannot allocate a plan");
     pl->pr = pr;
     pl->run = *rp;
-    pl->swapped = swapped;
     pl->kernel = kd;
     pl->threads = threads;
     *plan = pl;
@@ -263,7 +288,8 @@ bmm_status bmm_execute(const bmm_plan *plan, const void *A, const void *B, void 
     bmm_status st = bmm__check_operands(&plan->pr, A, B, C);
     if (st != BMM_OK)
         return st;
-    bmm__run_threads(plan->kernel, &plan->run, plan->swapped ? B : A, plan->swapped ? A : B, C,
+    bmm__run_threads(plan->kernel, &plan->run, plan->run.swapped ? B : A,
+        plan->run.swapped ? A : B, C,
         bmm__threads_awake(&plan->run, plan->threads));
     return BMM_OK;
 }
@@ -271,6 +297,15 @@ bmm_status bmm_execute(const bmm_plan *plan, const void *A, const void *B, void 
 const char *bmm_plan_kernel(const bmm_plan *plan)
 {
     return plan ? name_of(plan->kernel) : "";
+}
+
+const char *bmm_plan_operands(const bmm_plan *plan)
+{
+    static const char *const WORDS[2][4] = {
+        { "as given", "A copied", "B copied", "A and B copied" },
+        { "transposed", "transposed, A copied", "transposed, B copied",
+          "transposed, A and B copied" } };
+    return plan ? WORDS[plan->run.swapped][caller_packs(&plan->run)] : "";
 }
 
 int bmm_plan_threads(const bmm_plan *plan)
@@ -299,9 +334,8 @@ static bmm_status oneshot(bmm_dtype dt, int64_t batch, int64_t n, int64_t m, int
     cache_key key = { pr, bmm__threads_default() };
     key.pr.alpha = key.pr.beta = 0;
     bmm__problem run;
-    int swapped;
-    const bmm__problem *rp = oriented(&pr, &run, &swapped);
-    if (swapped) {
+    const bmm__problem *rp = oriented(&pr, &run);
+    if (rp->swapped) {
         const void *t = A;
         A = B, B = t;
     }
@@ -313,7 +347,7 @@ static bmm_status oneshot(bmm_dtype dt, int64_t batch, int64_t n, int64_t m, int
         unsigned epoch = bmm__config_epoch();  /* before choosing: a change meanwhile wins */
         ch.threads = bmm__threads_worth(dt, batch, n, m, p, (int)key.want);
         unsigned flags = bmm__generate_env() ? BMM_GENERATE : BMM_ESTIMATE;
-        if ((st = choose(rp, swapped, flags, ch.threads, &ch.kernel)) != BMM_OK)
+        if ((st = choose(rp, flags, ch.threads, &ch.kernel)) != BMM_OK)
             return st;
         cache_put(&key, &ch, epoch);
     }

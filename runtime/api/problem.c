@@ -98,7 +98,8 @@ static bmm_status check_shape(const bmm__problem *pr, int64_t lo[3], int64_t hi[
         dims(pr, o, &rows, &cols);
         /* hi - lo + 1 elements, in bytes, must fit a ptrdiff_t */
         if (!span(pr, o, &lo[o], &hi[o])
-            || (uint64_t)hi[o] + (0 - (uint64_t)lo[o]) >= (uint64_t)PTRDIFF_MAX >> (es == 8 ? 3 : 2))
+            || (uint64_t)hi[o] + (0 - (uint64_t)lo[o])
+                   >= (uint64_t)PTRDIFF_MAX >> (es == 8 ? 3 : 2))
             return bmm__fail(BMM_EINVAL,
                 "%s spans more than the address space (batch %lld, %lld x %lld, strides "
                 "{%lld, %lld, %lld})", OPERAND[o], (long long)pr->batch, (long long)rows,
@@ -165,12 +166,6 @@ bmm_status bmm__check_call(const bmm__problem *pr, const void *A, const void *B,
     return st == BMM_OK ? check_pointers(pr, lo, hi, A, B, C) : st;
 }
 
-/* Every operand's columns are unit-stride (or one column): what the vector kernels take. */
-static int row_major(const bmm__problem *pr)
-{
-    return pr->sa.col == 1 && pr->sb.col == 1 && pr->sc.col == 1;
-}
-
 /* s of a rows x cols operand, seen as the cols x rows transpose. */
 static bmm_stride transposed(int64_t batch, int64_t rows, int64_t cols, bmm_stride s)
 {
@@ -179,19 +174,58 @@ static bmm_stride transposed(int64_t batch, int64_t rows, int64_t cols, bmm_stri
     return t;
 }
 
-int bmm__problem_transpose(const bmm__problem *pr, bmm__problem *run)
+static void transpose(const bmm__problem *pr, bmm__problem *t)
 {
-    *run = *pr;
-    run->n = pr->p;
-    run->p = pr->n;
-    run->sa = transposed(pr->batch, pr->m, pr->p, pr->sb);  /* B^T: p x m */
-    run->sb = transposed(pr->batch, pr->n, pr->m, pr->sa);  /* A^T: m x n */
-    run->sc = transposed(pr->batch, pr->n, pr->p, pr->sc);  /* C^T: p x n */
-    return row_major(run);
+    *t = *pr;
+    t->swapped = !pr->swapped;
+    t->n = pr->p;
+    t->p = pr->n;
+    t->sa = transposed(pr->batch, pr->m, pr->p, pr->sb);  /* B^T: p x m */
+    t->sb = transposed(pr->batch, pr->n, pr->m, pr->sa);  /* A^T: m x n */
+    t->sc = transposed(pr->batch, pr->n, pr->p, pr->sc);  /* C^T: p x n */
+}
+
+/* The operands of pr to pack (BMM__PACK_*) and the elements an item copies; -1 when C's
+ * columns are not unit-stride (a kernel writes C in place). */
+static int packs(const bmm__problem *pr, int64_t *copied)
+{
+    if (pr->sc.col != 1)
+        return -1;
+    int pk = 0;
+    *copied = 0;
+    if (pr->sa.col != 1)
+        pk |= BMM__PACK_A, *copied += pr->n * pr->m;
+    if (pr->sb.col != 1)
+        pk |= BMM__PACK_B, *copied += pr->m * pr->p;
+    return pk;
+}
+
+int bmm__problem_arrange(const bmm__problem *pr, bmm__problem *run)
+{
+    bmm__problem t;
+    int64_t cp = 0, ct = 0;
+    transpose(pr, &t);
+    int pp = packs(pr, &cp), pt = packs(&t, &ct);
+    if (pt == 0 || (pt > 0 && (pp < 0 || ct < cp))) {
+        *run = t;
+        run->pack = pt;
+        return 1;
+    }
+    if (pp > 0) {
+        *run = *pr;
+        run->pack = pp;
+        return 1;
+    }
+    return 0;
 }
 
 void bmm__call_of(const bmm__problem *pr, int threads, bmm_call *c)
 {
+    bmm__problem kv;
+    if (pr->pack) {
+        bmm__pack_view(pr, &kv);
+        pr = &kv;
+    }
     bmm__call_init(c, pr->dtype, pr->batch, pr->n, pr->m, pr->p, &pr->sa, &pr->sb, &pr->sc,
         pr->scalars, threads, bmm__cpu_avx512_split());
 }

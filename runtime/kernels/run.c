@@ -1,7 +1,94 @@
 /* run.c: executing one kernel through the one ABI: the problem's sizes, strides and scalars
  * into the args struct, then the kernel's function; the generic path for no kernel, and for
- * alpha == 0 (C = beta*C without reading A or B). */
+ * alpha == 0 (C = beta*C without reading A or B). Packed operands (pack.c) are copied a chunk
+ * of whole grains at a time into a buffer on the stack (a heap one when an item is larger),
+ * so a call cut into threads computes every C_i as the serial call does. */
+#include <stdlib.h>
+
 #include "bmm_internal.h"
+
+#define PACK_STACK_BYTES 16384  /* a chunk's copies: within L1 beside the kernel's own use */
+
+static void call(const bmm_kernel_desc *k, const bmm__problem *pr, const void *A,
+    const void *B, void *C)
+{
+    const bmm_args g = { A, B, C, pr->batch, pr->sa.batch, pr->sa.row, pr->sb.batch, pr->sb.row,
+        pr->sc.batch, pr->sc.row, pr->alpha, pr->beta, pr->n, pr->m, pr->p, pr->sa.col,
+        pr->sb.col, pr->sc.col };
+    k->fn(&g);
+}
+
+/* One operand of a packed run: the caller's, or copies in the buffer. */
+typedef struct {
+    const char *x;      /* the caller's operand */
+    bmm_stride s;       /* its strides */
+    int64_t rows, cols;
+    int64_t size;       /* elements of one copy; 0: not packed */
+    int once;           /* broadcast (or one item): copied once, before the chunks */
+    char *buf;
+} operand;
+
+static void pack_chunk(const operand *o, const bmm__problem *pr, int64_t lo, int64_t items,
+    bmm_stride ks, int avx2)
+{
+    const int64_t es = bmm__elem_bytes(pr->dtype);
+    bmm__pack(pr->dtype, o->x + lo * o->s.batch * es, o->s, items, o->rows, o->cols, o->buf,
+        ks.batch, ks.row, avx2);
+}
+
+static void run_packed(const bmm_kernel_desc *k, const bmm__problem *pr, const void *A,
+    const void *B, void *C)
+{
+    _Alignas(64) unsigned char stack[PACK_STACK_BYTES];
+    const int64_t es = bmm__elem_bytes(pr->dtype), grain = bmm__batch_grain(k);
+    const int sf = bmm__pack_seq_first(pr), avx2 = bmm__cpu_admits(BMM_ISA_AVX2);
+    operand op[2] = { { A, pr->sa, pr->n, pr->m, 0, 0, NULL },
+                      { B, pr->sb, pr->m, pr->p, 0, 0, NULL } };
+    int64_t each = 0, once = 0;  /* elements of the copies per item, and made once */
+    for (int i = 0; i < 2; i++) {
+        if (!(pr->pack & (i ? BMM__PACK_B : BMM__PACK_A)))
+            continue;
+        op[i].size = op[i].rows * op[i].cols;
+        op[i].once = op[i].s.batch == 0 || pr->batch == 1;
+        *(op[i].once ? &once : &each) += op[i].size;
+    }
+    int64_t chunk = pr->batch, room = PACK_STACK_BYTES / es - once;
+    if (each && chunk * each > room)
+        chunk = room / each / grain * grain;
+    if (chunk < 1)
+        chunk = pr->batch < grain ? pr->batch : grain;
+    char *buf = (char *)stack, *heap = NULL;
+    if ((once + chunk * each) * es > PACK_STACK_BYTES) {
+        heap = aligned_alloc(64, (size_t)(((once + chunk * each) * es + 63) / 64 * 64));
+        if (!heap) {
+            bmm__generic(pr, A, B, C);  /* the call succeeds, at the portable path's speed */
+            return;
+        }
+        buf = heap;
+    }
+    bmm__problem kv = *pr;
+    bmm_stride *ks[2] = { &kv.sa, &kv.sb };
+    for (int i = 0; i < 2; i++)
+        if (op[i].size) {
+            op[i].buf = buf;
+            buf += (op[i].once ? 1 : chunk) * op[i].size * es;
+            *ks[i] = bmm__pack_strides(sf, op[i].once ? 1 : chunk, op[i].rows, op[i].cols,
+                op[i].s);
+            if (op[i].once)
+                pack_chunk(&op[i], pr, 0, 1, *ks[i], avx2);
+        }
+    for (int64_t lo = 0; lo < pr->batch; lo += chunk) {
+        kv.batch = pr->batch - lo < chunk ? pr->batch - lo : chunk;
+        const void *x[2];
+        for (int i = 0; i < 2; i++) {
+            if (op[i].size && !op[i].once)
+                pack_chunk(&op[i], pr, lo, kv.batch, *ks[i], avx2);
+            x[i] = op[i].size ? op[i].buf : op[i].x + lo * op[i].s.batch * es;
+        }
+        call(k, &kv, x[0], x[1], (char *)C + lo * pr->sc.batch * es);
+    }
+    free(heap);
+}
 
 void bmm__run(const bmm_kernel_desc *k, const bmm__problem *pr, const void *A, const void *B,
     void *C)
@@ -12,8 +99,8 @@ void bmm__run(const bmm_kernel_desc *k, const bmm__problem *pr, const void *A, c
         bmm__generic(pr, A, B, C);
         return;
     }
-    const bmm_args g = { A, B, C, pr->batch, pr->sa.batch, pr->sa.row, pr->sb.batch, pr->sb.row,
-        pr->sc.batch, pr->sc.row, pr->alpha, pr->beta, pr->n, pr->m, pr->p, pr->sa.col,
-        pr->sb.col, pr->sc.col };
-    k->fn(&g);
+    if (pr->pack)
+        run_packed(k, pr, A, B, C);
+    else
+        call(k, pr, A, B, C);
 }

@@ -169,6 +169,48 @@ def test_training_step_matches_torch():
         torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("seq_first", [False, True])
+def test_attention_over_steps_views(seq_first):
+    """Attention over T decoder steps at once (teacher forcing, as it is trained), forward and
+    backward through bmmgen.bmm, equals torch; its six products take the views torch hands
+    over (a transposed B in the scores and in one backward product, a transposed A in the
+    context and in another) and, where the CPU has vector kernels, none of them runs the
+    portable any-stride ones (the transposed operand is copied to row-major, or the
+    product's transpose runs)."""
+    B, S, T, h = 6, 13, 5, 24
+    g = torch.Generator().manual_seed(5)
+    enc0 = torch.randn(S, B, h, generator=g) if seq_first else torch.randn(B, S, h, generator=g)
+    dec0 = torch.randn(B, T, h, generator=g)
+    results = []
+    for bmm in (torch.bmm, bmmgen.bmm):
+        enc = enc0.clone().requires_grad_()
+        dec = dec0.clone().requires_grad_()
+        e = enc.transpose(0, 1) if seq_first else enc
+        w = torch.softmax(bmm(e, dec.transpose(1, 2)), dim=1)       # B x S x T
+        ctx = bmm(w.transpose(1, 2), e)                                # B x T x h
+        ctx.square().sum().backward()
+        results.append((ctx.detach(), enc.grad, dec.grad))
+    for x, y in zip(*results):  # f32 sums of up to 24 terms, in another order than torch's
+        torch.testing.assert_close(y, x, rtol=1e-4, atol=1e-4)
+    e = enc0.transpose(0, 1) if seq_first else enc0
+    w = torch.softmax(torch.bmm(e, dec0.transpose(1, 2)), dim=1)
+    gs, gc = torch.randn(B, S, T, generator=g), torch.randn(B, T, h, generator=g)
+    products = [(e, dec0.transpose(1, 2)), (w.transpose(1, 2), e),     # forward
+                (gs, dec0), (e.transpose(1, 2), gs),                   # scores' gradients
+                (gc, e.transpose(1, 2)), (w, gc)]                      # context's gradients
+    layout = {k.name: k.layout for k in bmmgen.kernels()}
+    vectors = any(k.runs_here and k.isa != "c99" for k in bmmgen.kernels())
+    says = []
+    for a, b in products:
+        torch.testing.assert_close(bmmgen.bmm(a, b), torch.bmm(a, b), rtol=1e-4, atol=1e-4)
+        plan = bmmgen.Plan(a, b)
+        says.append(plan.operands)
+        if vectors:
+            assert layout.get(plan.kernel) not in ("any", None), (a.stride(), b.stride(),
+                                                                  plan.kernel)
+    assert says[:2] == ["B copied", "A copied"] and says[2] == "as given", says
+
+
 def errors():
     f, d = torch.ones(2, 3, 4), torch.ones(2, 4, 5)
     return [

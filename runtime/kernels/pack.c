@@ -1,0 +1,175 @@
+/* pack.c: operands copied to row-major before a kernel runs.
+ *
+ * The vector kernels read an operand's rows as vectors: its columns must be unit-stride. A
+ * transposed view (unit row stride, the operand of most backward products and of attention's
+ * Q K^T) or any other strides are copied, a chunk of batch items at a time, into a dense
+ * row-major buffer, and the kernel runs on the buffer (as BLIS and LIBXSMM pack). The copy
+ * reads each element once; the product reads it n (B) or p (A) times. A broadcast operand
+ * (batch stride 0) is copied once. */
+#include "bmm_internal.h"
+
+/* The strides of a packed rows x cols operand: seq-first (rows `items` * cols apart) beside a
+ * C whose items are adjacent (seq-first, padded or not), so the across-batch kernels still
+ * apply; else batch-first. A broadcast one (batch stride 0) is one dense matrix. */
+bmm_stride bmm__pack_strides(int seq_first, int64_t items, int64_t rows, int64_t cols,
+    bmm_stride s)
+{
+    if (s.batch == 0 || items <= 1)
+        return (bmm_stride){ 0, cols, 1 };
+    return seq_first ? (bmm_stride){ cols, items * cols, 1 } : (bmm_stride){ rows * cols, cols, 1 };
+}
+
+int bmm__pack_seq_first(const bmm__problem *pr)
+{
+    return pr->batch > 1 && pr->n > 1 && pr->sc.batch == pr->p && pr->sc.row != pr->p;
+}
+
+void bmm__pack_view(const bmm__problem *pr, bmm__problem *kv)
+{
+    int sf = bmm__pack_seq_first(pr);
+    *kv = *pr;
+    kv->pack = 0;
+    if (pr->pack & BMM__PACK_A) {
+        kv->sa = bmm__pack_strides(sf, pr->batch, pr->n, pr->m, pr->sa);
+        bmm__normalize_strides(pr->batch, pr->n, pr->m, &kv->sa);
+    }
+    if (pr->pack & BMM__PACK_B) {
+        kv->sb = bmm__pack_strides(sf, pr->batch, pr->m, pr->p, pr->sb);
+        bmm__normalize_strides(pr->batch, pr->m, pr->p, &kv->sb);
+    }
+}
+
+/* Copies move bits: they are typed by element size alone (any dtype of that size), and loop
+ * over a chunk's items inside (a call per item cost more than a small item's copy). */
+
+/* Item t of a transposed view is the cols x rows row-major matrix at x + t * xb (rows ld
+ * apart), transposed to d + t * db (rows ldd apart). */
+#define TRANSPOSE(T)                                                                          \
+    static void transpose_##T(const T *x, int64_t xb, int64_t ld, int64_t items, int64_t rows, \
+        int64_t cols, T *d, int64_t db, int64_t ldd)                                          \
+    {                                                                                         \
+        for (int64_t t = 0; t < items; t++, x += xb, d += db)                                 \
+            for (int64_t i = 0; i < rows; i++)                                                \
+                for (int64_t j = 0; j < cols; j++)                                            \
+                    d[i * ldd + j] = x[j * ld + i];                                           \
+    }
+TRANSPOSE(uint32_t)
+TRANSPOSE(uint64_t)
+
+/* Any strides, along the smaller source stride. */
+#define COPY_STRIDED(T)                                                                       \
+    static void copy_strided_##T(const T *x, bmm_stride s, int64_t items, int64_t rows,      \
+        int64_t cols, T *d, int64_t db, int64_t ldd)                                          \
+    {                                                                                         \
+        int down = (s.col < 0 ? -s.col : s.col) > (s.row < 0 ? -s.row : s.row);              \
+        for (int64_t t = 0; t < items; t++, x += s.batch, d += db) {                          \
+            if (down) {                                                                       \
+                for (int64_t j = 0; j < cols; j++)                                            \
+                    for (int64_t i = 0; i < rows; i++)                                        \
+                        d[i * ldd + j] = x[i * s.row + j * s.col];                            \
+            } else {                                                                          \
+                for (int64_t i = 0; i < rows; i++)                                            \
+                    for (int64_t j = 0; j < cols; j++)                                        \
+                        d[i * ldd + j] = x[i * s.row + j * s.col];                            \
+            }                                                                                 \
+        }                                                                                     \
+    }
+COPY_STRIDED(uint16_t)
+COPY_STRIDED(uint32_t)
+COPY_STRIDED(uint64_t)
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+/* The tiles' starts along a size of at least one tile: every `tile` elements, and the last
+ * tile flush with the end (overlapping the one before: its elements are written twice, with
+ * the same values), so no element is left to a scalar loop. */
+#define TILE_AT(v, size, tile) ((v) + (tile) <= (size) ? (v) : (size) - (tile))
+
+/* One 8 x 8 tile of 4-byte elements: d's rows i..i+7, columns j..j+7 from x's rows j..j+7. */
+__attribute__((target("avx2"))) static inline void tile_4(const void *xv, int64_t ld,
+    int64_t i, int64_t j, void *dv, int64_t ldd)
+{
+    const float *x = xv;
+    float *d = dv;
+    __m256 r[8], t[8];
+    for (int k = 0; k < 8; k++)
+        r[k] = _mm256_loadu_ps(x + (j + k) * ld + i);
+    for (int k = 0; k < 8; k += 2) {
+        t[k] = _mm256_unpacklo_ps(r[k], r[k + 1]);
+        t[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
+    }
+    for (int k = 0; k < 8; k += 4) {
+        r[k] = _mm256_shuffle_ps(t[k], t[k + 2], 0x44);
+        r[k + 1] = _mm256_shuffle_ps(t[k], t[k + 2], 0xee);
+        r[k + 2] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0x44);
+        r[k + 3] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0xee);
+    }
+    for (int k = 0; k < 4; k++) {  /* rows k and k + 4 of the tile's transpose */
+        _mm256_storeu_ps(d + (i + k) * ldd + j, _mm256_permute2f128_ps(r[k], r[k + 4], 0x20));
+        _mm256_storeu_ps(d + (i + k + 4) * ldd + j, _mm256_permute2f128_ps(r[k], r[k + 4], 0x31));
+    }
+}
+
+/* One 4 x 4 tile of 8-byte elements. */
+__attribute__((target("avx2"))) static inline void tile_8(const void *xv, int64_t ld,
+    int64_t i, int64_t j, void *dv, int64_t ldd)
+{
+    const double *x = xv;
+    double *d = dv;
+    __m256d r[4], t[4];
+    for (int k = 0; k < 4; k++)
+        r[k] = _mm256_loadu_pd(x + (j + k) * ld + i);
+    for (int k = 0; k < 4; k += 2) {
+        t[k] = _mm256_unpacklo_pd(r[k], r[k + 1]);
+        t[k + 1] = _mm256_unpackhi_pd(r[k], r[k + 1]);
+    }
+    for (int k = 0; k < 2; k++) {
+        _mm256_storeu_pd(d + (i + k) * ldd + j, _mm256_permute2f128_pd(t[k], t[k + 2], 0x20));
+        _mm256_storeu_pd(d + (i + k + 2) * ldd + j, _mm256_permute2f128_pd(t[k], t[k + 2], 0x31));
+    }
+}
+
+/* Every item by tiles of es-byte elements (rows and cols at least a tile): 8 x 8 or 4 x 4. */
+#define TRANSPOSE_TILED(es, T, size)                                                          \
+    __attribute__((target("avx2"))) static void transpose_##es##_avx2(const T *x, int64_t xb, \
+        int64_t ld, int64_t items, int64_t rows, int64_t cols, T *d, int64_t db, int64_t ldd) \
+    {                                                                                         \
+        for (int64_t t = 0; t < items; t++, x += xb, d += db)                                 \
+            for (int64_t j = 0; j < cols; j += size)                                          \
+                for (int64_t i = 0; i < rows; i += size)                                      \
+                    tile_##es(x, ld, TILE_AT(i, rows, size), TILE_AT(j, cols, size), d, ldd); \
+    }
+TRANSPOSE_TILED(4, uint32_t, 8)
+TRANSPOSE_TILED(8, uint64_t, 4)
+#endif
+
+void bmm__pack(int dtype, const void *x, bmm_stride s, int64_t items, int64_t rows,
+    int64_t cols, void *d, int64_t db, int64_t ldd, int avx2)
+{
+    size_t es = (size_t)bmm__elem_bytes(dtype);
+    int view_t = s.row == 1 && s.col > 0;  /* a transposed view: read down its columns */
+#if defined(__x86_64__) && defined(__GNUC__)
+    avx2 = avx2 && rows >= 8 / (int64_t)(es / 4) && cols >= 8 / (int64_t)(es / 4);  /* a tile */
+    if (view_t && avx2 && es == 4) {
+        transpose_4_avx2(x, s.batch, s.col, items, rows, cols, d, db, ldd);
+        return;
+    }
+    if (view_t && avx2 && es == 8) {
+        transpose_8_avx2(x, s.batch, s.col, items, rows, cols, d, db, ldd);
+        return;
+    }
+#else
+    (void)avx2;
+#endif
+    if (view_t && es == 4)
+        transpose_uint32_t(x, s.batch, s.col, items, rows, cols, d, db, ldd);
+    else if (view_t && es == 8)
+        transpose_uint64_t(x, s.batch, s.col, items, rows, cols, d, db, ldd);
+    else if (es == 2)
+        copy_strided_uint16_t(x, s, items, rows, cols, d, db, ldd);
+    else if (es == 4)
+        copy_strided_uint32_t(x, s, items, rows, cols, d, db, ldd);
+    else if (es == 8)
+        copy_strided_uint64_t(x, s, items, rows, cols, d, db, ldd);
+}
