@@ -98,9 +98,10 @@ void bmm__spans(const bmm__problem *pr, int64_t lo[3], int64_t hi[3]);
  * columns unit-stride: pr. Else the transpose C^T = B^T A^T (n and p, A and B swapped, each
  * operand transposed) when that makes them all unit-stride: a transposed B with n = 1 (the
  * backward products of attention) becomes p = 1, a transposed A with p = 1 becomes n = 1,
- * column-major A, B and C row-major. Else, of pr and its transpose, the one whose C is
- * row-major, with its other operands packed (run->pack, kernels/pack.c; the fewer elements
- * copied when both are). Else pr (the any-stride kernels). Checks and messages stay on pr,
+ * column-major A, B and C row-major. Else, of pr and its transpose, the one that copies
+ * fewer elements with its operands that are not row-major packed (run->pack, kernels/pack.c;
+ * a C with unit row stride too, written back). Else (C's rows and columns both strided) pr,
+ * for the any-stride kernels. Checks and messages stay on pr,
  * whose operands are the caller's. */
 int bmm__problem_arrange(const bmm__problem *pr, bmm__problem *run);  /* past the test */
 static inline int bmm__problem_orient(const bmm__problem *pr, bmm__problem *run)
@@ -119,6 +120,7 @@ void bmm__generic(const bmm__problem *pr, const void *A, const void *B, void *C)
 /* pack.c: the operands a problem's kernel reads from a row-major copy. */
 #define BMM__PACK_A 1
 #define BMM__PACK_B 2
+#define BMM__PACK_C 4  /* computed in a row-major buffer, written back (read first: beta != 0) */
 /* What the kernel sees of pr: its packed operands row-major, pack 0. */
 void bmm__pack_view(const bmm__problem *pr, bmm__problem *kv);
 /* 1: copies are seq-first (C's items are adjacent), a chunk's items side by side;

@@ -594,14 +594,14 @@ static void unservable_classes(void **state)
     const char *const cs[] = { "f32", "7x9x5", "cs", "0", "0", NULL };
     r = run(env, cs);
     assert_int_equal(r.status, 0);
-    expect(&r, "C's columns are not unit-stride");
+    expect(&r, "C's rows and columns are both strided");
     expect(&r, "no generated layout fits its strides");
     assert_int_equal(count_files(dir, ".so"), objects);
     /* a transposed A is copied to row-major: the row-major class is generated */
     const char *const tr[] = { "f32", "7x9x5", "tr", "0", "0", NULL };
     r = run(env, tr);
     assert_int_equal(r.status, 0);
-    expect(&r, "copies A to row-major before the kernel");
+    expect(&r, "copies A to row-major for the kernel");
     expect(&r, "source=compiled");
     assert_int_equal(count_files(dir, ".so"), objects + 1);
 }

@@ -24,14 +24,14 @@
 #include "harness.h"
 
 /* Strides of A, B and C in a layout, with the operands of `packed` (BMM__PACK_*) transposed
- * views instead (what the runtime copies to row-major for a kernel) and one broadcast
- * (1: A, 2: B). */
+ * views instead (what the runtime copies to row-major for a kernel, C and back) and one
+ * broadcast (1: A, 2: B). */
 static void strides(int64_t batch, int64_t n, int64_t m, int64_t p, int layout, int packed,
     int broadcast, unsigned *seed, bmm_stride st[3])
 {
     st[0] = th_stride(packed & BMM__PACK_A ? TH_BF_TRANSPOSED : layout, n, m, batch, seed);
     st[1] = th_stride(packed & BMM__PACK_B ? TH_BF_TRANSPOSED : layout, m, p, batch, seed);
-    st[2] = th_stride(layout, n, p, batch, seed);
+    st[2] = th_stride(packed & BMM__PACK_C ? TH_BF_TRANSPOSED : layout, n, p, batch, seed);
     if (broadcast)
         st[broadcast - 1].batch = 0;
 }
@@ -54,7 +54,9 @@ static void run_one(const bmm_kernel_desc *k, int64_t batch, int layout, int bro
     int applies = bmm__kernel_applies(k, &call);
     unsigned apart = BMM_NEEDS_ADJACENT_ITEMS | BMM_NEEDS_PACKED_ITEMS;
     int should = batch == 1 || !((broadcast && (k->needs & apart))
-        || (layout == TH_BF_GAPPED && (k->needs & BMM_NEEDS_PACKED_ITEMS)));
+        || (layout == TH_BF_GAPPED && (k->needs & BMM_NEEDS_PACKED_ITEMS))
+        || ((packed & BMM__PACK_C) && (k->needs & BMM_NEEDS_ADJACENT_ITEMS)));  /* C's copy is
+            batch-first */
     if (applies != should) {
         print_error("%s %s\n", what, applies ? "applies although its form's needs are not met"
                                              : "does not apply to its own layout");
@@ -105,7 +107,8 @@ static void run_any(const bmm_kernel_desc *k, int64_t batch, int64_t n, int64_t 
     bmm_call call;
     bmm__call_of(&tc.pr, 1, &call);
     int unit_cols = (m == 1 || st[0].col == 1 || (packed & BMM__PACK_A))
-        && (p == 1 || ((st[1].col == 1 || (packed & BMM__PACK_B)) && st[2].col == 1));
+        && (p == 1 || ((st[1].col == 1 || (packed & BMM__PACK_B))
+                       && (st[2].col == 1 || (packed & BMM__PACK_C))));
     int should = k->layout == BMM_LAYOUT_ANY || unit_cols;
     if (bmm__kernel_applies(k, &call) != should) {
         print_error("%s on %lldx%lldx%lld: %s\n", what, (long long)n, (long long)m, (long long)p,
@@ -200,10 +203,10 @@ static void test_anyshape_kernel(const bmm_kernel_desc *k)
                 run_any(k, 5, n, m, p, layouts[l], 0, 0, ab[(a + b + l) % nscal], seed++, 0);
             for (int s = 0; s < nscal; s++)
                 run_any(k, 4, n, m, p, TH_BF, 1 + (a + b + s) % 2, 0, ab[s], seed++, 0);
-            /* transposed A, B or both, copied to row-major (kernels/pack.c), at guard pages;
-             * seq-first C, and the copied operand broadcast */
+            /* transposed A, B, C or several, copied to row-major (kernels/pack.c), at guard
+             * pages; seq-first C, and the copied operand broadcast */
             if (k->layout != BMM_LAYOUT_ANY)
-                for (int packed = 1; packed <= 3; packed++)
+                for (int packed = 1; packed <= 7; packed++)
                     run_any(k, 3, n, m, p, (a + packed) % 2 ? TH_SF : TH_BF, (a + b) % 3 == 0
                         ? (packed == 2 ? 2 : 1) : 0, packed, ab[(a + packed) % nscal], seed++, 1);
         }
@@ -218,8 +221,8 @@ static void test_anyshape_kernel(const bmm_kernel_desc *k)
     th_case_free(&tc);
     same_bits_on_threads(k, size_or(k->n, 5), size_or(k->m, 7), size_or(k->p, 3), TH_BF, 0, ab[0]);
     if (k->layout != BMM_LAYOUT_ANY)
-        same_bits_on_threads(k, size_or(k->n, 5), size_or(k->m, 7), size_or(k->p, 3), TH_BF, 3,
-            ab[0]);
+        same_bits_on_threads(k, size_or(k->n, 5), size_or(k->m, 7), size_or(k->p, 3), TH_BF, 7,
+            ab[nscal > 1]);
 }
 
 static void test_kernel(void **state)
@@ -245,15 +248,17 @@ static void test_kernel(void **state)
      * operands' ends nothing may be touched */
     for (int64_t batch = 2; batch <= 17; batch++)
         run_one(k, batch, layouts[0], 0, 0, scal[0][0], scal[0][1], seed++, 1);
-    /* transposed A, B or both, copied to row-major for the kernel (kernels/pack.c): at guard
-     * pages, with gaps between C's matrices, broadcast, and on threads */
-    for (int packed = 1; packed <= 3; packed++)
+    /* transposed A, B, C or several, copied to row-major for the kernel (kernels/pack.c; C
+     * back): at guard pages, with gaps between C's matrices, broadcast, and on threads */
+    for (int packed = 1; packed <= 7; packed++)
         for (int broadcast = 0; broadcast <= 2; broadcast++) {
             const double *ab = scal[(packed + broadcast) % nscal];
             run_one(k, 7, layouts[broadcast % 2], broadcast, packed, ab[0], ab[1], seed++, 1);
         }
     same_bits_on_threads(k, k->n, k->m, k->p, layouts[0], 0, scal[0]);
     same_bits_on_threads(k, k->n, k->m, k->p, layouts[0], 3, scal[0]);
+    if (!(k->needs & BMM_NEEDS_ADJACENT_ITEMS))  /* C's copy is batch-first */
+        same_bits_on_threads(k, k->n, k->m, k->p, layouts[0], 4, scal[nscal > 1]);
 }
 
 /* Makes kernels for one class by generation on demand: 0 when it failed. */

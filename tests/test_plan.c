@@ -323,7 +323,10 @@ static void test_transposed_products_run_row_major(void **state)
         { 5, 7, 9, { TH_BF_TRANSPOSED, TH_BF_TRANSPOSED, TH_BF_TRANSPOSED }, "transposed" },
         { 5, 7, 9, { TH_BF_TRANSPOSED, TH_BF, TH_BF }, "A copied" },
         { 5, 7, 9, { TH_BF, TH_BF_TRANSPOSED, TH_SF }, "B copied" },
-        { 5, 7, 9, { TH_BF_TRANSPOSED, TH_BF_TRANSPOSED, TH_BF }, "A and B copied" },
+        { 5, 7, 9, { TH_BF_TRANSPOSED, TH_BF_TRANSPOSED, TH_BF }, "transposed, C copied" },
+        { 2, 7, 9, { TH_BF_TRANSPOSED, TH_BF, TH_BF_TRANSPOSED }, "A and C copied" },
+        { 3, 7, 40, { TH_BF_TRANSPOSED, TH_BF, TH_BF }, "A copied" },
+        { 40, 7, 3, { TH_BF_TRANSPOSED, TH_BF, TH_BF }, "transposed, B and C copied" },
         { 5, 7, 9, { TH_BF, TH_BF_TRANSPOSED, TH_BF_TRANSPOSED }, "transposed, A copied" },
     };
     for (size_t i = 0; i < sizeof says / sizeof says[0]; i++) {

@@ -196,33 +196,37 @@ static const bmm__problem *oriented(const bmm__problem *pr, bmm__problem *run)
     return bmm__problem_orient(pr, run) ? run : pr;
 }
 
+/* The operands a run copies, by BMM__PACK_* bits. */
+static const char *const PACKED[8] = { "", "A", "B", "A and B", "C", "A and C", "B and C",
+    "A, B and C" };
+
 /* The caller's operands a run copies (BMM__PACK_*): the transpose's A is the caller's B. */
 static int caller_packs(const bmm__problem *run)
 {
     int pk = run->pack;
     if (!run->swapped)
         return pk;
-    return ((pk & BMM__PACK_A) ? BMM__PACK_B : 0) | ((pk & BMM__PACK_B) ? BMM__PACK_A : 0);
+    return ((pk & BMM__PACK_A) ? BMM__PACK_B : 0) | ((pk & BMM__PACK_B) ? BMM__PACK_A : 0)
+        | (pk & BMM__PACK_C);
 }
 
 /* Says how a problem that is not row-major runs (in the caller's names). */
 static void note_arrangement(const bmm__problem *pr)
 {
-    static const char *const PACKED[4] = { "", "A", "B", "A and B" };
     if (!bmm__verbose())
         return;
     if (pr->swapped)
         bmm__note("runs the transpose C^T = B^T A^T, a %lldx%lldx%lld product%s%s%s",
             (long long)pr->n, (long long)pr->m, (long long)pr->p,
             pr->pack ? ", with " : " with row-major operands", PACKED[caller_packs(pr)],
-            pr->pack ? " copied to row-major first" : "");
+            pr->pack ? " copied to row-major for the kernel" : "");
     else if (pr->pack)
-        bmm__note("copies %s to row-major before the kernel (its columns are not unit-stride)",
+        bmm__note("copies %s to row-major for the kernel (columns not unit-stride)",
             PACKED[pr->pack]);
     else if (pr->sa.col != 1 || pr->sb.col != 1 || pr->sc.col != 1)
-        bmm__note("C's columns are not unit-stride (sc.col %lld) in either orientation: the "
-                  "portable any-stride kernels run it; a row-major or column-major C runs "
-                  "vector kernels", (long long)pr->sc.col);
+        bmm__note("C's rows and columns are both strided (sc {%lld, %lld, %lld}): the portable "
+                  "any-stride kernels run it; a row-major or column-major C runs vector kernels",
+            (long long)pr->sc.batch, (long long)pr->sc.row, (long long)pr->sc.col);
 }
 
 /* A checked problem's kernel (one-shot calls and plans) for a run on `threads` threads: its
@@ -301,10 +305,12 @@ const char *bmm_plan_kernel(const bmm_plan *plan)
 
 const char *bmm_plan_operands(const bmm_plan *plan)
 {
-    static const char *const WORDS[2][4] = {
-        { "as given", "A copied", "B copied", "A and B copied" },
+    static const char *const WORDS[2][8] = {
+        { "as given", "A copied", "B copied", "A and B copied", "C copied", "A and C copied",
+          "B and C copied", "A, B and C copied" },
         { "transposed", "transposed, A copied", "transposed, B copied",
-          "transposed, A and B copied" } };
+          "transposed, A and B copied", "transposed, C copied", "transposed, A and C copied",
+          "transposed, B and C copied", "transposed, A, B and C copied" } };
     return plan ? WORDS[plan->run.swapped][caller_packs(&plan->run)] : "";
 }
 

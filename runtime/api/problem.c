@@ -185,18 +185,21 @@ static void transpose(const bmm__problem *pr, bmm__problem *t)
     t->sc = transposed(pr->batch, pr->n, pr->p, pr->sc);  /* C^T: p x n */
 }
 
-/* The operands of pr to pack (BMM__PACK_*) and the elements an item copies; -1 when C's
- * columns are not unit-stride (a kernel writes C in place). */
+/* The operands of pr to pack (BMM__PACK_*) and the elements an item copies (C twice when it is
+ * read: beta != 0); -1 when C's columns are not unit-stride and its rows not either (a copy
+ * of C is written back as a transpose). */
 static int packs(const bmm__problem *pr, int64_t *copied)
 {
-    if (pr->sc.col != 1)
-        return -1;
     int pk = 0;
     *copied = 0;
     if (pr->sa.col != 1)
         pk |= BMM__PACK_A, *copied += pr->n * pr->m;
     if (pr->sb.col != 1)
         pk |= BMM__PACK_B, *copied += pr->m * pr->p;
+    if (pr->sc.col != 1 && pr->sc.row != 1 && pr->n > 1)
+        return -1;
+    if (pr->sc.col != 1)
+        pk |= BMM__PACK_C, *copied += pr->n * pr->p * (pr->beta != 0 ? 2 : 1);
     return pk;
 }
 

@@ -21,7 +21,8 @@ bmm_stride bmm__pack_strides(int seq_first, int64_t items, int64_t rows, int64_t
 
 int bmm__pack_seq_first(const bmm__problem *pr)
 {
-    return pr->batch > 1 && pr->n > 1 && pr->sc.batch == pr->p && pr->sc.row != pr->p;
+    return pr->batch > 1 && pr->n > 1 && !(pr->pack & BMM__PACK_C) && pr->sc.batch == pr->p
+        && pr->sc.row != pr->p;
 }
 
 void bmm__pack_view(const bmm__problem *pr, bmm__problem *kv)
@@ -36,6 +37,10 @@ void bmm__pack_view(const bmm__problem *pr, bmm__problem *kv)
     if (pr->pack & BMM__PACK_B) {
         kv->sb = bmm__pack_strides(sf, pr->batch, pr->m, pr->p, pr->sb);
         bmm__normalize_strides(pr->batch, pr->m, pr->p, &kv->sb);
+    }
+    if (pr->pack & BMM__PACK_C) {
+        kv->sc = bmm__pack_strides(0, pr->batch, pr->n, pr->p, pr->sc);
+        bmm__normalize_strides(pr->batch, pr->n, pr->p, &kv->sc);
     }
 }
 

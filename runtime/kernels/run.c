@@ -2,7 +2,8 @@
  * into the args struct, then the kernel's function; the generic path for no kernel, and for
  * alpha == 0 (C = beta*C without reading A or B). Packed operands (pack.c) are copied a chunk
  * of whole grains at a time into a buffer on the stack (a heap one when an item is larger),
- * so a call cut into threads computes every C_i as the serial call does. */
+ * so a call cut into threads computes every C_i as the serial call does; a packed C is
+ * computed in the buffer (copied in first only when beta != 0) and copied back. */
 #include <stdlib.h>
 
 #include "bmm_internal.h"
@@ -20,7 +21,7 @@ static void call(const bmm_kernel_desc *k, const bmm__problem *pr, const void *A
 
 /* One operand of a packed run: the caller's, or copies in the buffer. */
 typedef struct {
-    const char *x;      /* the caller's operand */
+    const char *x;      /* the caller's operand (C: written back through C itself) */
     bmm_stride s;       /* its strides */
     int64_t rows, cols;
     int64_t size;       /* elements of one copy; 0: not packed */
@@ -42,14 +43,15 @@ static void run_packed(const bmm_kernel_desc *k, const bmm__problem *pr, const v
     _Alignas(64) unsigned char stack[PACK_STACK_BYTES];
     const int64_t es = bmm__elem_bytes(pr->dtype), grain = bmm__batch_grain(k);
     const int sf = bmm__pack_seq_first(pr), avx2 = bmm__cpu_admits(BMM_ISA_AVX2);
-    operand op[2] = { { A, pr->sa, pr->n, pr->m, 0, 0, NULL },
-                      { B, pr->sb, pr->m, pr->p, 0, 0, NULL } };
+    operand op[3] = { { A, pr->sa, pr->n, pr->m, 0, 0, NULL },
+                      { B, pr->sb, pr->m, pr->p, 0, 0, NULL },
+                      { C, pr->sc, pr->n, pr->p, 0, 0, NULL } };
     int64_t each = 0, once = 0;  /* elements of the copies per item, and made once */
-    for (int i = 0; i < 2; i++) {
-        if (!(pr->pack & (i ? BMM__PACK_B : BMM__PACK_A)))
+    for (int i = 0; i < 3; i++) {
+        if (!(pr->pack & (1 << i)))  /* BMM__PACK_A, _B, _C */
             continue;
         op[i].size = op[i].rows * op[i].cols;
-        op[i].once = op[i].s.batch == 0 || pr->batch == 1;
+        op[i].once = i < 2 && (op[i].s.batch == 0 || pr->batch == 1);
         *(op[i].once ? &once : &each) += op[i].size;
     }
     int64_t chunk = pr->batch, room = PACK_STACK_BYTES / es - once;
@@ -67,25 +69,32 @@ static void run_packed(const bmm_kernel_desc *k, const bmm__problem *pr, const v
         buf = heap;
     }
     bmm__problem kv = *pr;
-    bmm_stride *ks[2] = { &kv.sa, &kv.sb };
-    for (int i = 0; i < 2; i++)
+    bmm_stride *ks[3] = { &kv.sa, &kv.sb, &kv.sc };
+    for (int i = 0; i < 3; i++)
         if (op[i].size) {
             op[i].buf = buf;
             buf += (op[i].once ? 1 : chunk) * op[i].size * es;
-            *ks[i] = bmm__pack_strides(sf, op[i].once ? 1 : chunk, op[i].rows, op[i].cols,
-                op[i].s);
+            *ks[i] = bmm__pack_strides(i < 2 && sf, op[i].once ? 1 : chunk, op[i].rows,
+                op[i].cols, op[i].s);
             if (op[i].once)
                 pack_chunk(&op[i], pr, 0, 1, *ks[i], avx2);
         }
+    kv.pack = 0;
     for (int64_t lo = 0; lo < pr->batch; lo += chunk) {
         kv.batch = pr->batch - lo < chunk ? pr->batch - lo : chunk;
         const void *x[2];
-        for (int i = 0; i < 2; i++) {
-            if (op[i].size && !op[i].once)
+        char *c = (char *)C + lo * pr->sc.batch * es;
+        for (int i = 0; i < 3; i++)
+            if (op[i].size && !op[i].once && (i < 2 || pr->beta != 0))  /* C: read if used */
                 pack_chunk(&op[i], pr, lo, kv.batch, *ks[i], avx2);
+        for (int i = 0; i < 2; i++)
             x[i] = op[i].size ? op[i].buf : op[i].x + lo * op[i].s.batch * es;
+        call(k, &kv, x[0], x[1], op[2].size ? op[2].buf : c);
+        if (op[2].size) {  /* the copy of C back: C's transpose is row-major (sc.col apart) */
+            const bmm_stride t = { ks[2]->batch, 1, ks[2]->row };
+            bmm__pack(pr->dtype, op[2].buf, t, kv.batch, pr->p, pr->n, c, pr->sc.batch,
+                pr->sc.col, avx2);
         }
-        call(k, &kv, x[0], x[1], (char *)C + lo * pr->sc.batch * es);
     }
     free(heap);
 }
