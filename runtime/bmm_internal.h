@@ -24,13 +24,15 @@
 #include "bmm_kernel.h"
 #include "bmm_select.h"
 
-/* A problem: what a kernel runs on, whole. Fixed size, no padding, zero-filled: the plan cache
- * keys on it with its scalar values cleared (their class decides, bmm__problem_class). */
+/* A problem: what a kernel runs on, whole. Fixed size, no padding (problem.c asserts it), every
+ * field set by bmm__problem_init: the plan cache keys on it with its scalar values cleared
+ * (their class decides, bmm__problem_class). */
 typedef struct bmm__problem {
-    int32_t dtype;       /* bmm_dtype */
-    int32_t scalars;     /* BMM_SCALARS_* class of (alpha, beta) */
-    int32_t swapped;     /* 1: the transpose of the caller's problem, run on (B, A, C) */
-    int32_t pack;        /* BMM__PACK_*: operands the kernel reads from a row-major copy */
+    int16_t dtype;       /* bmm_dtype */
+    int16_t scalars;     /* BMM_SCALARS_* class of (alpha, beta) */
+    int16_t swapped;     /* 1: the transpose of the caller's problem, run on (B, A, C) */
+    int16_t pack;        /* BMM__PACK_*: operands the kernel reads from a copy (16-bit fields:
+                          * the one-shot calls compare and hash the whole struct) */
     int64_t batch, n, m, p;
     bmm_stride sa, sb, sc;
     double alpha, beta;  /* as the kernel gets them: rounded to the dtype's scalar type */

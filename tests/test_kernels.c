@@ -46,7 +46,7 @@ static void run_one(const bmm_kernel_desc *k, int64_t batch, int layout, int bro
     th_case tc;
     (guarded ? th_case_init_guarded : th_case_init)(&tc, (bmm_dtype)k->dtype, batch, k->n, k->m,
         k->p, st[0], st[1], st[2], alpha, beta, seed, beta == 0);
-    tc.pr.pack = packed;
+    tc.pr.pack = (int16_t)packed;
     snprintf(what, sizeof what, "%s (layout %d, broadcast %d, packed %d, batch %lld%s)", k->name,
         layout, broadcast, packed, (long long)batch, guarded ? ", at guard pages" : "");
     bmm_call call;
@@ -101,7 +101,7 @@ static void run_any(const bmm_kernel_desc *k, int64_t batch, int64_t n, int64_t 
     th_case tc;
     (guarded ? th_case_init_guarded : th_case_init)(&tc, (bmm_dtype)k->dtype, batch, n, m, p,
         st[0], st[1], st[2], ab[0], ab[1], seed, ab[1] == 0);
-    tc.pr.pack = packed;
+    tc.pr.pack = (int16_t)packed;
     snprintf(what, sizeof what, "%s (layout %d, broadcast %d, packed %d)", k->name, layout,
         broadcast, packed);
     bmm_call call;
@@ -140,7 +140,7 @@ static void same_bits_on_threads(const bmm_kernel_desc *k, int64_t n, int64_t m,
     th_case tc;
     th_case_init(&tc, (bmm_dtype)k->dtype, batch, n, m, p, st[0], st[1], st[2], ab[0], ab[1], 7,
         0);
-    tc.pr.pack = packed;
+    tc.pr.pack = (int16_t)packed;
     bmm_call call;
     bmm__call_of(&tc.pr, 1, &call);
     assert_true(bmm__kernel_applies(k, &call));

@@ -1,7 +1,5 @@
 /* problem.c: a call's arguments -> a checked problem. Every rule lives here, once; kernels
  * trust what passes. Nothing is touched before all checks pass. */
-#include <string.h>
-
 #include "bmm_internal.h"
 
 static const char *const OPERAND[3] = { "A", "B", "C" };
@@ -23,15 +21,20 @@ static double scalar_round(int dtype, double x)
     return bmm__scalar_round(dtype, x);
 }
 
+_Static_assert(sizeof(bmm__problem) == 4 * sizeof(int16_t) + 4 * sizeof(int64_t)
+    + 3 * sizeof(bmm_stride) + 2 * sizeof(double), "bmm__problem has no padding (memcmp keys)");
+
 void bmm__problem_init(bmm__problem *pr, bmm_dtype dt, int64_t batch, int64_t n, int64_t m,
     int64_t p, bmm_stride sa, bmm_stride sb, bmm_stride sc, double alpha, double beta)
 {
-    memset(pr, 0, sizeof *pr);
-    pr->dtype = (int32_t)dt;
+    /* every field is stored and the struct has no padding (the assert above): no memset, which
+     * GCC 12 kept as a rep stos, 3 ns of a 40 ns one-shot call */
+    pr->dtype = (int16_t)dt;
+    pr->swapped = pr->pack = 0;
     /* the class of what the kernel gets: an f32 kernel's scalars are floats */
     pr->alpha = scalar_round(dt, alpha);
     pr->beta = scalar_round(dt, beta);
-    pr->scalars = bmm__scalars_of(pr->alpha, pr->beta);
+    pr->scalars = (int16_t)bmm__scalars_of(pr->alpha, pr->beta);
     pr->batch = batch;
     pr->n = n;
     pr->m = m;
@@ -177,7 +180,7 @@ static bmm_stride transposed(int64_t batch, int64_t rows, int64_t cols, bmm_stri
 static void transpose(const bmm__problem *pr, bmm__problem *t)
 {
     *t = *pr;
-    t->swapped = !pr->swapped;
+    t->swapped = (int16_t)!pr->swapped;
     t->n = pr->p;
     t->p = pr->n;
     t->sa = transposed(pr->batch, pr->m, pr->p, pr->sb);  /* B^T: p x m */
@@ -211,12 +214,12 @@ int bmm__problem_arrange(const bmm__problem *pr, bmm__problem *run)
     int pp = packs(pr, &cp), pt = packs(&t, &ct);
     if (pt == 0 || (pt > 0 && (pp < 0 || ct < cp))) {
         *run = t;
-        run->pack = pt;
+        run->pack = (int16_t)pt;
         return 1;
     }
     if (pp > 0) {
         *run = *pr;
-        run->pack = pp;
+        run->pack = (int16_t)pp;
         return 1;
     }
     return 0;

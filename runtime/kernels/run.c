@@ -37,6 +37,10 @@ static void pack_chunk(const operand *o, const bmm__problem *pr, int64_t lo, int
         ks.batch, ks.row, avx2);
 }
 
+/* Out of line: its 16 KiB frame (stack probes) must not be set up for every row-major call. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static void run_packed(const bmm_kernel_desc *k, const bmm__problem *pr, const void *A,
     const void *B, void *C)
 {
