@@ -14,6 +14,9 @@ extern "C" {
 #endif
 
 enum { BENCH_BF = 1, BENCH_SF = 2 };            /* all three operands alike */
+/* The operand orders (in cache only): batch-first, with B, A or both transposed views (stored
+ * as the transpose, batch-first): Q K^T, a context product, a backward product. */
+enum { BENCH_NT = 3, BENCH_TN = 4, BENCH_TT = 5 };
 /* ~256 KiB or ~256 MiB of operands; ~16 KiB (the scaling run only: below the threads' work
  * threshold) */
 enum { BENCH_CACHE = 0, BENCH_STREAM = 1, BENCH_SMALL = 2 };

@@ -20,7 +20,11 @@ const bench_shape bench_shapes[] = {
 };
 const int bench_nshapes = (int)(sizeof bench_shapes / sizeof bench_shapes[0]);
 
-const char *bench_layout_name(int layout) { return layout == BENCH_BF ? "bf" : "sf"; }
+const char *bench_layout_name(int layout)
+{
+    static const char *const NAME[] = { "?", "bf", "sf", "nt", "tn", "tt" };
+    return layout >= BENCH_BF && layout <= BENCH_TT ? NAME[layout] : "?";
+}
 const char *bench_regime_name(int regime)
 {
     return regime == BENCH_CACHE ? "cache" : regime == BENCH_STREAM ? "stream" : "small";
@@ -85,10 +89,14 @@ int bench_case_setup(bench_case *c, bmm_dtype dt, int layout, int regime, int64_
     c->regime = regime;
     c->n = n, c->m = m, c->p = p;
     c->batch = (target + per - 1) / per;
-    if (layout == BENCH_BF) {
+    if (layout != BENCH_SF) {
         c->sa = bmm_stride_batch_first(n, m);
         c->sb = bmm_stride_batch_first(m, p);
         c->sc = bmm_stride_batch_first(n, p);
+        if (layout == BENCH_TN || layout == BENCH_TT)  /* A stored as its m x n transpose */
+            c->sa = bmm_stride_transpose(bmm_stride_batch_first(m, n));
+        if (layout == BENCH_NT || layout == BENCH_TT)
+            c->sb = bmm_stride_transpose(bmm_stride_batch_first(p, m));
     } else {
         c->sa = bmm_stride_seq_first(n, m, c->batch);
         c->sb = bmm_stride_seq_first(m, p, c->batch);

@@ -1,5 +1,5 @@
-/* contender_blis.c: BLIS typed API (bli_?gemm with row and column strides, so seq-first needs
- * no copies), one call per matrix, one thread. */
+/* contender_blis.c: BLIS typed API (bli_?gemm with row and column strides, so seq-first and
+ * transposed views need no copies or flags), one call per matrix, one thread. */
 #include <stdio.h>
 
 #include <blis.h>

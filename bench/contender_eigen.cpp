@@ -63,6 +63,10 @@ const char *info()
 
 void *prepare(const bench_case *c, const char **why)
 {
+    if (c->layout != BENCH_BF && c->layout != BENCH_SF) {
+        *why = "no instantiation for transposed operands";
+        return nullptr;
+    }
     for (const entry &e : table)
         if (e.n == c->n && e.m == c->m && e.p == c->p)
             return reinterpret_cast<void *>(e.f[c->dtype == BMM_F64][c->layout == BENCH_SF]);

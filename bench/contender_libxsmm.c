@@ -1,6 +1,7 @@
 /* contender_libxsmm.c: LIBXSMM, a kernel dispatched (JIT) once per case and called in a loop,
  * with and without its prefetching variant. LIBXSMM is column-major, so C^T = B^T A^T: the
- * kernel gets B as its A and A as its B, with the row strides as leading dimensions. */
+ * kernel gets B as its A and A as its B, with the row strides as leading dimensions (a
+ * transposed view: its transpose flag and its column stride; declined where the JIT has none). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -26,18 +27,21 @@ typedef struct { libxsmm_smmfunction s; libxsmm_dmmfunction d; } xk;
 static void *dispatch(const bench_case *c, const char **why, int prefetch)
 {
     libxsmm_blasint M = (libxsmm_blasint)c->p, N = (libxsmm_blasint)c->n, K = (libxsmm_blasint)c->m;
-    libxsmm_blasint lda = (libxsmm_blasint)c->sb.row, ldb = (libxsmm_blasint)c->sa.row;
+    int ta = c->sb.col != 1, tb = c->sa.col != 1;  /* its A is our B */
+    libxsmm_blasint lda = (libxsmm_blasint)(ta ? c->sb.col : c->sb.row);
+    libxsmm_blasint ldb = (libxsmm_blasint)(tb ? c->sa.col : c->sa.row);
     libxsmm_blasint ldc = (libxsmm_blasint)c->sc.row;
     int pf = prefetch ? LIBXSMM_PREFETCH_AUTO : LIBXSMM_PREFETCH_NONE;
+    int flags = (ta ? LIBXSMM_GEMM_FLAG_TRANS_A : 0) | (tb ? LIBXSMM_GEMM_FLAG_TRANS_B : 0);
     xk *k = calloc(1, sizeof *k);
     if (!k)
         return NULL;
     if (c->dtype == BMM_F32) {
         float one = 1, zero = 0;
-        k->s = libxsmm_smmdispatch(M, N, K, &lda, &ldb, &ldc, &one, &zero, NULL, &pf);
+        k->s = libxsmm_smmdispatch(M, N, K, &lda, &ldb, &ldc, &one, &zero, &flags, &pf);
     } else {
         double one = 1, zero = 0;
-        k->d = libxsmm_dmmdispatch(M, N, K, &lda, &ldb, &ldc, &one, &zero, NULL, &pf);
+        k->d = libxsmm_dmmdispatch(M, N, K, &lda, &ldb, &ldc, &one, &zero, &flags, &pf);
     }
     if (!k->s && !k->d) {
         free(k);

@@ -143,6 +143,10 @@ static const char *info(void)
 /* The fastest order on this case: best of 3 timed calls each, after one warm-up call. */
 static void *prepare(const bench_case *c, const char **why)
 {
+    if (c->layout != BENCH_BF && c->layout != BENCH_SF) {
+        *why = "no loops for transposed operands";
+        return NULL;
+    }
     for (size_t i = 0; i < sizeof loops / sizeof loops[0]; i++) {
         if (loops[i].n != c->n || loops[i].m != c->m || loops[i].p != c->p)
             continue;

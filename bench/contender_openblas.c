@@ -1,5 +1,5 @@
 /* contender_openblas.c: OpenBLAS, one cblas_?gemm per matrix (row-major, leading dimension =
- * the row stride), on one thread, or in the scaling run on OpenBLAS's threads (which it uses
+ * the row stride; a transposed view: CblasTrans, its column stride), on one thread, or in the scaling run on OpenBLAS's threads (which it uses
  * only inside one product: small ones stay on one). Version 0.3.21 has no batched cblas call. */
 #include <dlfcn.h>
 #include <stdio.h>
@@ -38,16 +38,20 @@ static void threads(int n)
 static void run(void *s, const bench_case *c)
 {
     (void)s;
+    /* a transposed view (unit row stride, more than one row): the transpose flag */
+    int ta = c->sa.col != 1, tb = c->sb.col != 1;
+    int lda = (int)(ta ? c->sa.col : c->sa.row), ldb = (int)(tb ? c->sb.col : c->sb.row);
+    enum CBLAS_TRANSPOSE fa = ta ? CblasTrans : CblasNoTrans, fb = tb ? CblasTrans : CblasNoTrans;
     for (int64_t t = 0; t < c->batch; t++) {
         if (c->dtype == BMM_F32)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)c->n, (int)c->p, (int)c->m,
-                1.0f, (const float *)c->A + t * c->sa.batch, (int)c->sa.row,
-                (const float *)c->B + t * c->sb.batch, (int)c->sb.row, 0.0f,
+            cblas_sgemm(CblasRowMajor, fa, fb, (int)c->n, (int)c->p, (int)c->m,
+                1.0f, (const float *)c->A + t * c->sa.batch, lda,
+                (const float *)c->B + t * c->sb.batch, ldb, 0.0f,
                 (float *)c->C + t * c->sc.batch, (int)c->sc.row);
         else
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)c->n, (int)c->p, (int)c->m,
-                1.0, (const double *)c->A + t * c->sa.batch, (int)c->sa.row,
-                (const double *)c->B + t * c->sb.batch, (int)c->sb.row, 0.0,
+            cblas_dgemm(CblasRowMajor, fa, fb, (int)c->n, (int)c->p, (int)c->m,
+                1.0, (const double *)c->A + t * c->sa.batch, lda,
+                (const double *)c->B + t * c->sb.batch, ldb, 0.0,
                 (double *)c->C + t * c->sc.batch, (int)c->sc.row);
     }
 }

@@ -91,6 +91,34 @@ def torch_summary(keys, cases):
     return out
 
 
+ORDERS = [("nt", "B transposed (Q K^T)"), ("tn", "A transposed (w^T V)"),
+          ("tt", "both transposed")]
+
+
+def order_summary(keys, cases, speed):
+    """The operand orders: bmmgen on transposed views against itself on row-major operands
+    of the same shape (batch-first), and against the best peer's own transposed path."""
+    out = []
+    for word, what in ORDERS:
+        ks = [k for k in keys if k[2] == word]
+        rows = []
+        for k in ks:
+            row_major = (k[0], k[1], "bf", k[3])
+            t = cases[k]["gf"].get(BMM)
+            n = cases[row_major]["gf"].get(BMM) if row_major in cases else None
+            if isinstance(t, float) and isinstance(n, float) and n:
+                rows.append((t / n, k))
+        peer = [speed[k][0] for k in ks if speed[k][0]]
+        if rows:
+            low = min(rows)
+            out.append("- %s (`%s`): of the same shape row-major, geomean %.2fx, lowest %.2fx "
+                       "(%s %s); over the best peer's own transposed path, geomean %.2fx, lowest "
+                       "%.2fx" % (what, word, geomean([r for r, _ in rows]), low[0], low[1][1],
+                                  low[1][3], geomean(peer) if peer else float("nan"),
+                                  min(peer) if peer else float("nan")))
+    return out
+
+
 def kind_is(i, panels, kind):
     return panels[i][4] == kind
 
@@ -179,20 +207,23 @@ def main():
                      "loops, by group:" % BMM)
         lines.append("")
         for gname, test in GROUPS:
-            ks = [k for k in keys if k[3] not in unseen and test(*map(int, k[3].split("x")))]
+            ks = [k for k in keys if k[3] not in unseen and k[2] in ("bf", "sf")
+                  and test(*map(int, k[3].split("x")))]
             if ks:
                 sps = [speed[k][0] for k in ks]
                 lines.append("- %s: %.2fx / %.2fx (lowest over the best peer %.2fx, %s)" % (
                     gname, geomean(sps), geomean([speed[k][1] for k in ks]),
                     min(s for s in sps if s) if any(sps) else float("nan"),
                     min(ks, key=lambda k: speed[k][0] or 1e9)[3]))
-        lines += unseen_summary([k for k in keys if k[3] in unseen], cases, speed)
+        lines += unseen_summary([k for k in keys if k[3] in unseen and k[2] in ("bf", "sf")],
+                                cases, speed)
         sf = [cases[k]["gf"].get(BMM) / cases[(k[0], k[1], "bf", k[3])]["gf"].get(BMM)
               for k in keys if k[2] == "sf" and (k[0], k[1], "bf", k[3]) in cases
               and isinstance(cases[k]["gf"].get(BMM), float)
               and isinstance(cases[(k[0], k[1], "bf", k[3])]["gf"].get(BMM), float)]
         if sf:
             lines.append("- seq-first / batch-first, same shape: geomean %.2f, lowest %.2f" % (geomean(sf), min(sf)))
+        lines += order_summary(keys, cases, speed)
         lines += torch_summary(keys, cases)
         lines.append("")
         plot_sets.append((regime, title, keys, speed))

@@ -5,7 +5,8 @@
 # (bench/attention.py: torch.bmm against bmmgen) appended, and on a machine of several cores
 # the scaling table (every core against one, bench/scaling.py). --quick: a few shapes in
 # cache, under 3 minutes; the full run (every shape, dtype, layout, both regimes, the default
-# spec's shapes and bench/unseen.lua's) takes about 25.
+# spec's shapes and bench/unseen.lua's, and in cache the transposed operand orders nt, tn, tt)
+# takes about 35.
 # The filter is a regex over regime/dtype/layout/NxMxP/contender, e.g. 'cache/f32/sf/'.
 set -eu
 cd "$(dirname "$0")/.."
@@ -34,7 +35,7 @@ fi
 mintime=0.1
 if [ "$quick" = 1 ]; then
   mintime=0.05
-  [ -n "$filter" ] || filter='cache/f32/(bf|sf)/(3x3x3|4x4x4|8x8x8|5x7x3|13x13x13|32x32x32|10x256x1|1x64x128|64x64x64|37x256x1|1x37x256|9x9x9|40x40x40)/'
+  [ -n "$filter" ] || filter='cache/f32/(bf|sf|nt|tn|tt)/(3x3x3|4x4x4|8x8x8|5x7x3|13x13x13|32x32x32|10x256x1|1x64x128|64x64x64|37x256x1|1x37x256|9x9x9|40x40x40)/'
 fi
 [ -n "$filter" ] || filter='.'
 mkdir -p "$out"

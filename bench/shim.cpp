@@ -214,9 +214,11 @@ int main(int argc, char **argv)
     if (bench_threads > 1) regimes.push_back(BENCH_SMALL);
     for (int regime : regimes)
         for (bmm_dtype dt : { BMM_F32, BMM_F64 })
-            for (int layout : { BENCH_BF, BENCH_SF })
+            for (int layout : { int(BENCH_BF), int(BENCH_SF), int(BENCH_NT), int(BENCH_TN), int(BENCH_TT) })
                 for (int si = 0; si < bench_nshapes; si++, key++) {
                     const bench_shape &sh = bench_shapes[si];
+                    if (layout > BENCH_SF && regime != BENCH_CACHE)
+                        continue;  // the operand orders: in cache
                     spec s = { key, dt, layout, regime, sh.n, sh.m, sh.p };
                     char base[96];
                     std::snprintf(base, sizeof base, "%s/%s/%s/%lldx%lldx%lld/",

@@ -7,7 +7,8 @@ compute), bmmgen's Python entry points next to torch's and NumPy's, as a Markdow
 The cases are those bmm-bench ran (the names in RAW_JSON: regime/dtype/layout/NxMxP), with the
 same batch (operands of about 256 KiB in cache, 256 MiB streaming) and the same layouts, as
 torch tensors: batch-first (batch, rows, cols) contiguous, seq-first (rows, batch, cols)
-storage seen through .transpose(0, 1). Every contender writes a preallocated C, as the C
+storage seen through .transpose(0, 1), and the operand orders nt, tn, tt (B, A or both stored
+as the transpose, batch-first, seen through .transpose(1, 2)). Every contender writes a preallocated C, as the C
 contenders do: torch.bmm(a, b, out=c) and bmmgen.bmm(a, b, out=c) (the Python package on the
 same tensors: bmmgen's whole Python call, overhead included, after a measure=True plan for the
 case has put the measured kernel into wisdom, as it is for the C contenders).
@@ -53,12 +54,15 @@ def operands(regime, dtype, layout, shape):
     batch = (TARGET[regime] + per - 1) // per
     g = torch.Generator().manual_seed(n * 10000 + m * 100 + p)
 
-    def make(rows, cols):
-        if layout == "bf":
+    def make(rows, cols, transposed=False):
+        if transposed:  # the operand orders: stored as the transpose, batch-first
+            return (torch.rand(batch, cols, rows, generator=g, dtype=dt) - 0.5).transpose(1, 2)
+        if layout != "sf":
             return torch.rand(batch, rows, cols, generator=g, dtype=dt) - 0.5
         return (torch.rand(rows, batch, cols, generator=g, dtype=dt) - 0.5).transpose(0, 1)
 
-    return make(n, m), make(m, p), make(n, p), 2.0 * n * m * p * batch
+    return (make(n, m, layout in ("tn", "tt")), make(m, p, layout in ("nt", "tt")), make(n, p),
+            2.0 * n * m * p * batch)
 
 
 def time_rounds(fns, min_time):
