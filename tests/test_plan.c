@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -349,6 +351,66 @@ static void test_transposed_products_run_row_major(void **state)
     assert_non_null(strstr(bmm_last_error(), "B is NULL"));
 }
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define ADDRESS_LIMIT_WORKS 0  /* the sanitizers' shadow memory needs the address space */
+#else
+#define ADDRESS_LIMIT_WORKS 1
+#endif
+
+/* A copy buffer that cannot be allocated: the call runs the generic path and succeeds. In a
+ * child whose address space is capped 8 MiB past what it uses, B is a 32 x 1048576 view with
+ * no unit stride (rows 2 apart, columns 3: overlapping, as inputs may), so its row-major copy
+ * (in either orientation) needs 128 MiB, past what malloc's arenas hold in reserve, while B
+ * spans 12 MiB. The result must still be exact. */
+static void test_pack_buffer_refused_falls_back(void **state)
+{
+    (void)state;
+    if (!ADDRESS_LIMIT_WORKS)
+        return;
+    const int64_t n = 1, m = 32, p = 1 << 20, span = 2 * (m - 1) + 3 * (p - 1) + 1;
+    float *a = malloc(sizeof(float) * m), *b = malloc(sizeof(float) * span);
+    float *c = malloc(sizeof(float) * p);
+    assert_true(a && b && c);
+    for (int64_t i = 0; i < m; i++)
+        a[i] = (float)(i % 3);
+    for (int64_t i = 0; i < span; i++)
+        b[i] = (float)(i % 5) - 2;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        long pages = 0;
+        FILE *f = fopen("/proc/self/statm", "r");
+        if (!f || fscanf(f, "%ld", &pages) != 1)
+            _exit(2);
+        fclose(f);
+        rlim_t cap = (rlim_t)pages * 4096 + (8 << 20);
+        struct rlimit lim = { cap, cap };
+        bmm_set_num_threads(1);
+        if (setrlimit(RLIMIT_AS, &lim) != 0)
+            _exit(3);
+        void *volatile probe = malloc((size_t)m * p * sizeof(float));  /* the cap holds */
+        if (probe)
+            _exit(4);
+        bmm_stride sa = bmm_stride_batch_first(n, m), sc = bmm_stride_batch_first(n, p);
+        bmm_stride sb = { 0, 2, 3 };  /* B[k][j] = b[2 k + 3 j] */
+        if (bmm_sgemm_strided(1, n, m, p, 1, a, sa, b, sb, 0, c, sc) != BMM_OK)
+            _exit(5);
+        for (int64_t j = 0; j < p; j += 997) {  /* small integers: exact in any order */
+            float want = 0;
+            for (int64_t l = 0; l < m; l++)
+                want += a[l] * b[2 * l + 3 * j];
+            if (c[j] != want)
+                _exit(6);
+        }
+        _exit(0);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    free(a), free(b), free(c);
+}
+
 typedef struct {
     int id;
     int failures;
@@ -423,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_oneshot_cache_uses_callers_scalars),
         cmocka_unit_test(test_oneshot_alpha_zero_is_not_cached),
         cmocka_unit_test(test_transposed_products_run_row_major),
+        cmocka_unit_test(test_pack_buffer_refused_falls_back),
         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests_name("plan", tests, NULL, NULL);
