@@ -38,9 +38,14 @@ static void threads(int n)
 static void run(void *s, const bench_case *c)
 {
     (void)s;
-    /* a transposed view (unit row stride, more than one row): the transpose flag */
+    /* a transposed view (unit row stride, more than one row): the transpose flag. A leading
+     * dimension below the stored rows' length is refused by cblas even where it addresses
+     * nothing (one row): the length then. */
     int ta = c->sa.col != 1, tb = c->sb.col != 1;
     int lda = (int)(ta ? c->sa.col : c->sa.row), ldb = (int)(tb ? c->sb.col : c->sb.row);
+    int la = (int)(ta ? c->n : c->m), lb = (int)(tb ? c->m : c->p);
+    lda = lda < la ? la : lda;
+    ldb = ldb < lb ? lb : ldb;
     enum CBLAS_TRANSPOSE fa = ta ? CblasTrans : CblasNoTrans, fb = tb ? CblasTrans : CblasNoTrans;
     for (int64_t t = 0; t < c->batch; t++) {
         if (c->dtype == BMM_F32)
