@@ -351,10 +351,19 @@ static void test_transposed_products_run_row_major(void **state)
     assert_non_null(strstr(bmm_last_error(), "B is NULL"));
 }
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define ADDRESS_LIMIT_WORKS 0  /* the sanitizers' shadow memory needs the address space */
-#else
+/* The sanitizers' shadow memory and allocators need the address space (GCC's macros, Clang's
+ * __has_feature). */
 #define ADDRESS_LIMIT_WORKS 1
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#undef ADDRESS_LIMIT_WORKS
+#define ADDRESS_LIMIT_WORKS 0
+#endif
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) \
+    || __has_feature(memory_sanitizer)
+#undef ADDRESS_LIMIT_WORKS
+#define ADDRESS_LIMIT_WORKS 0
+#endif
 #endif
 
 /* A copy buffer that cannot be allocated: the call runs the generic path and succeeds. In a
