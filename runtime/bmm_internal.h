@@ -106,9 +106,14 @@ void bmm__spans(const bmm__problem *pr, int64_t lo[3], int64_t hi[3]);
  * for the any-stride kernels. Checks and messages stay on pr,
  * whose operands are the caller's. */
 int bmm__problem_arrange(const bmm__problem *pr, bmm__problem *run);  /* past the test */
+/* Every operand's columns are unit-stride: what the vector kernels take as it is. */
+static inline int bmm__row_major(const bmm__problem *pr)
+{
+    return pr->sa.col == 1 && pr->sb.col == 1 && pr->sc.col == 1;
+}
 static inline int bmm__problem_orient(const bmm__problem *pr, bmm__problem *run)
 {
-    if ((pr->sa.col == 1 && pr->sb.col == 1 && pr->sc.col == 1) || pr->batch < 1)
+    if (bmm__row_major(pr) || pr->batch < 1)
         return 0;  /* row-major: three compares, no call */
     return bmm__problem_arrange(pr, run);
 }

@@ -213,8 +213,8 @@ static int caller_packs(const bmm__problem *run)
 /* Says how a problem that is not row-major runs (in the caller's names). */
 static void note_arrangement(const bmm__problem *pr)
 {
-    if ((pr->sa.col == 1 && pr->sb.col == 1 && pr->sc.col == 1 && !pr->swapped)
-        || !bmm__verbose())  /* row-major first: getenv costs a plan 20 ns */
+    if ((bmm__row_major(pr) && !pr->swapped) || !bmm__verbose())  /* row-major first: the
+        getenv costs a plan 20 ns */
         return;
     if (pr->swapped)
         bmm__note("runs the transpose C^T = B^T A^T, a %lldx%lldx%lld product%s%s%s",
@@ -224,7 +224,7 @@ static void note_arrangement(const bmm__problem *pr)
     else if (pr->pack)
         bmm__note("copies %s to row-major for the kernel (columns not unit-stride)",
             PACKED[pr->pack]);
-    else if (pr->sa.col != 1 || pr->sb.col != 1 || pr->sc.col != 1)
+    else if (!bmm__row_major(pr))
         bmm__note("C's rows and columns are both strided (sc {%lld, %lld, %lld}): the portable "
                   "any-stride kernels run it; a row-major or column-major C runs vector kernels",
             (long long)pr->sc.batch, (long long)pr->sc.row, (long long)pr->sc.col);
