@@ -16,6 +16,7 @@ usage: bmmgen.lua [--spec FILE] --out DIR [options]
   --layouts LIST        %s
   --isas LIST           %s
   --scalars LIST        %s
+  --orders LIST         %s (operand orders: t = a transposed view; default nn)
   --unroll-budget N     multiply-adds per matrix up to which kernels are fully unrolled
   --tile RxC            register tile of the looped form, e.g. 4x8
   --name NAME           spec name (C identifier; names the kernel table)
@@ -33,7 +34,8 @@ usage: bmmgen.lua [--spec FILE] --out DIR [options]
   --dump                print the last stage's output to stdout instead of writing files
   --version             print the generator version
 ]], table.concat(options.dtype_order, ","), table.concat(options.layout_order, ","),
-  table.concat(options.isa_order, ","), table.concat(options.scalars_order, ","))
+  table.concat(options.isa_order, ","), table.concat(options.scalars_order, ","),
+  table.concat(options.order_order, ","))
 
 -- A bad command line: raised inside parse(), returned by it.
 local function usage_error(msg) error({ usage = "<command line>:0: error: " .. msg }, 0) end
@@ -50,7 +52,7 @@ end
 local SPEC_FLAGS = {
   ["--shapes"] = { "shapes", util.split_list }, ["--dtypes"] = { "dtypes", util.split_list },
   ["--layouts"] = { "layouts", util.split_list }, ["--isas"] = { "isas", util.split_list },
-  ["--scalars"] = { "scalars", util.split_list },
+  ["--scalars"] = { "scalars", util.split_list }, ["--orders"] = { "orders", util.split_list },
   ["--unroll-budget"] = { "unroll_budget", function(v) return tonumber(v) or v end },
   ["--tile"] = { "tile", tile_value },
   ["--name"] = { "name", function(v) return v end },

@@ -37,9 +37,21 @@ local function scaled(used, ix, stride)
   return (ix.var or util.cint(ix.off)) .. " * " .. stride, 0
 end
 
+-- An operand the kernel reads transposed (desc.trans_a, trans_b: a column-major view): element
+-- (row, col) of it is element (col, row) of its transpose, whose rows are stored row-major:
+-- rows long when batch-first, the column stride apart otherwise.
+local function transposed(desc, operand)
+  return (operand == "A" and desc.trans_a) or (operand == "B" and desc.trans_b)
+end
+
 local function address(desc, used, operand, row, col)
   local terms, const = {}, 0
-  for _, part in ipairs({ { row, row_stride(desc, operand) }, { col, col_stride(desc, operand) } }) do
+  local parts = { { row, row_stride(desc, operand) }, { col, col_stride(desc, operand) } }
+  if transposed(desc, operand) then
+    local s = desc.layout == "bf" and desc[ROWS[operand]] or "s" .. PTR[operand] .. "_col"
+    parts = { { row, 1 }, { col, s } }
+  end
+  for _, part in ipairs(parts) do
     local term, c = scaled(used, part[1], part[2])
     if term then terms[#terms + 1] = term end
     const = const + c

@@ -47,9 +47,11 @@ local function op(S, name, ...)  -- t.pre .. name .. "_" .. t.sfx (args)
   return S.t.pre .. name .. "_" .. S.t.sfx .. "(" .. table.concat({ ... }, ", ") .. ")"
 end
 
--- maskvar: a vmask's name, when the lanes are known at run time only.
-local function load(S, operand, row, col, lanes, maskvar)
-  local p = ptr(S, operand, row, col)
+-- maskvar: a vmask's name, when the lanes are known at run time only. stored: an element
+-- offset in the item's storage instead of (row, col) (vector.lua's whole-matrix sources).
+local function load(S, operand, row, col, lanes, maskvar, stored)
+  local p = stored and ("&" .. operand:lower() .. "[" .. util.cint(stored) .. "]")
+    or ptr(S, operand, row, col)
   if maskvar then return S.isa.mload(S.t, maskvar, p) end
   if lanes >= S.w then return op(S, "loadu", p) end
   return S.isa.mload(S.t, mask(S, lanes), p)
@@ -129,7 +131,7 @@ function expr(S, e)
   elseif e.op == "vparam" then return vparam(S, e.name)
   elseif e.op == "vconst" then  -- a value an alpha/beta form fixed, in every lane
     return const(S, S.t.vt, nil, op(S, "set1", util.cfloat(e.value, S.d.dtype)), "vk")
-  elseif e.op == "vload" then return load(S, e.operand, e.row, e.col, e.lanes, e.mask)
+  elseif e.op == "vload" then return load(S, e.operand, e.row, e.col, e.lanes, e.mask, e.stored)
   elseif e.op == "vbcast" then return op(S, "set1", c99.address(S.d, S.used, e.operand, e.row, e.col))
   elseif e.op == "vmul" then return op(S, "mul", expr(S, e.a), expr(S, e.b))
   elseif e.op == "vfma" then return op(S, "fmadd", expr(S, e.a), expr(S, e.b), expr(S, e.c))
@@ -306,7 +308,7 @@ local function outline(S, s, indent, out)
   for _, dim in ipairs({ "n", "m", "p" }) do
     if d[dim] == 0 then param("int64_t", dim) end
   end
-  for _, v in ipairs({ "sa_row", "sb_row", "sc_row", "alpha", "beta" }) do
+  for _, v in ipairs({ "sa_row", "sb_row", "sc_row", "sa_col", "sb_col", "alpha", "beta" }) do
     if S2.used[v] then
       S.used[v] = true
       param((v == "alpha" or v == "beta") and d.ctype or "int64_t", v)

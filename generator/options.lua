@@ -31,6 +31,7 @@ end)
 local layouts, layout_order = words(vocab.layouts, function(e) return e.spec end)
 local isas, isa_order = words(vocab.isas)
 local scalars = words(vocab.scalars)
+local orders, order_order = words(vocab.orders)
 local kernel_layouts = {}
 for _, e in ipairs(vocab.layouts) do kernel_layouts[e.word] = e.enum end
 
@@ -50,6 +51,8 @@ return {
   isa_order = isa_order,
   scalars = scalars,
   scalars_order = vocab.scalars_order,
+  orders = orders,
+  order_order = order_order,
 
   -- Defaults a spec may override.
   defaults = {
@@ -58,6 +61,9 @@ return {
     layouts = { "bf", "sf" },
     isas = isa_order,
     scalars = vocab.scalars_order,
+    -- Operand orders of the specialized kernels (vocab.lua's orders): row-major operands
+    -- only, unless a spec asks for transposed ones too.
+    orders = { "nn" },
     -- Multiply-adds per matrix (n*m*p) up to which a kernel is fully unrolled; past it,
     -- an unrolled register tile runs inside loops.
     unroll_budget = 4096,

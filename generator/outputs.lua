@@ -60,7 +60,9 @@ local function render(T, k)
   local form = variants.FORMS[d.kind]
   local fields = {
     name = d.name, dtype = d.dtype, n = variants.dim_text(d, "n"), m = variants.dim_text(d, "m"),
-    p = variants.dim_text(d, "p"), scalars_doc = options.scalars[d.scalars].doc, layout = d.layout,
+    p = variants.dim_text(d, "p"), scalars_doc = options.scalars[d.scalars].doc,
+    layout = d.layout .. (d.order ~= "nn"
+      and (" " .. d.order .. " (" .. options.orders[d.order].doc .. ")") or ""),
     isa = d.isa, form = d.form, decls = k.c.decls, body = k.c.body,
   }
   for key, v in pairs(cost_fields(k)) do fields[key] = v end
@@ -169,6 +171,13 @@ local function readme(T, ctx, banner, k, nkernels)
     nparts = util.cint(#k.parts), isas = table.concat(spec.isas, ", "),
     scalars = table.concat(spec.scalars, ", "), dtypes = table.concat(spec.dtypes, ", "),
     layouts = table.concat(spec.layouts, ", "), unroll_budget = util.cint(spec.unroll_budget),
+    orders = (function()
+      local t = {}
+      for _, lay in ipairs(spec.layouts) do
+        t[#t + 1] = lay .. " " .. table.concat(spec.orders[lay], ", ")
+      end
+      return table.concat(t, "; ")
+    end)(),
     tile = util.cint(spec.tile.rows) .. "x" .. util.cint(spec.tile.cols),
     shape_rows = table.concat(rows, "\n"), forms = forms_md(),
   }) .. "\n"

@@ -89,6 +89,37 @@ local function wordlist(key, vocab, order)
   end
 end
 
+-- Operand orders: a list of words for every layout, or a table of such lists keyed by layout
+-- ({ bf = { "nn", "tn" }, sf = { "nn" } }); validated to { layout = list } over the spec's
+-- layouts (a layout not named gets "nn").
+local check_order_list = wordlist("orders", options.orders, options.order_order)
+local function check_orders(v, bad, spec)
+  local out = {}
+  if type(v) ~= "table" or #v > 0 then
+    local list = check_order_list(v, bad)
+    for _, lay in ipairs(spec.layouts) do out[lay] = list end
+    return out
+  end
+  for _, k in ipairs(compat.sorted_keys(v)) do
+    local asked = false
+    for _, lay in ipairs(spec.layouts) do asked = asked or lay == k end
+    if not options.layouts[k] then
+      bad({ "orders", k }, "unknown layout " .. describe(k) .. " (known: "
+        .. table.concat(options.layout_order, ", ") .. ")")
+    elseif not asked then
+      bad({ "orders", k }, "layout " .. describe(k) .. " is not in layouts")
+    end
+  end
+  for _, lay in ipairs(spec.layouts) do
+    out[lay] = v[lay] == nil and { "nn" }
+      or wordlist("orders", options.orders, options.order_order)(v[lay], function(path, msg)
+        table.insert(path, 2, lay)
+        bad(path, msg)
+      end)
+  end
+  return out
+end
+
 local function check_name(name, bad)
   if name == nil then name = options.defaults.name end
   if type(name) ~= "string" or not name:match("^[%a_][%w_]*$") then
@@ -166,6 +197,10 @@ local FIELDS = {
   prefetch = flag("prefetch"),
 }
 
+local KNOWN = compat.sorted_keys(FIELDS)
+KNOWN[#KNOWN + 1] = "orders"
+table.sort(KNOWN)
+
 -- raw: table from the spec file (or {}); where: file name; line_of: path -> line;
 -- cli: { field = {value=..., flag=...} } overrides. Returns spec or nil, errors.
 function M.validate(raw, where, line_of, cli)
@@ -184,8 +219,8 @@ function M.validate(raw, where, line_of, cli)
   end
   local src = {}
   for _, k in ipairs(compat.sorted_keys(raw)) do
-    if not FIELDS[k] then
-      bad({ k }, "unknown key (known: " .. table.concat(compat.sorted_keys(FIELDS), ", ") .. ")")
+    if not FIELDS[k] and k ~= "orders" then
+      bad({ k }, "unknown key (known: " .. table.concat(KNOWN, ", ") .. ")")
     else
       src[k] = raw[k]
     end
@@ -193,6 +228,7 @@ function M.validate(raw, where, line_of, cli)
   for k, c in pairs(cli) do src[k] = c.value end
   local spec = {}
   for _, k in ipairs(compat.sorted_keys(FIELDS)) do spec[k] = FIELDS[k](src[k], bad) end
+  spec.orders = check_orders(src.orders, bad, spec)  -- after layouts: it may be keyed by them
   if #errs.list > 0 then return nil, errs.list end
   return spec
 end

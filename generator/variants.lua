@@ -1,9 +1,9 @@
 -- variants.lua: problems -> kernel descriptors, one per ISA x form x alpha/beta form: the
 -- autotuner's search space. Each descriptor carries typed fields (kind, tile, prefetch, lanes,
 -- needs) and the name that spells it out:
---   bmm_<dtype>_<n>x<m>x<p>_<layout>_<isa>[_<form>]_<scalars>
+--   bmm_<dtype>_<n>x<m>x<p>_<layout>[_<order>]_<isa>[_<form>]_<scalars>
 -- (a shape-generic kernel's <layout> says what it requires of the strides: vocab.lua's
--- `generic` word of its class)
+-- `generic` word of its class; <order> is there when A or B is read transposed: tn, nt, tt)
 local util = require("util")
 local options = require("options")
 local isa = require("isa")
@@ -129,15 +129,21 @@ end
 
 local function descriptor(pr, name, f, sc)
   local lay = pr.anyshape and vocab.layout[pr.layout].generic or pr.layout
-  local base = table.concat({ "bmm", pr.dtype, shape_tag(pr), lay, name }, "_")
+  local ord = vocab.order[pr.order or "nn"]
+  local parts = { "bmm", pr.dtype, shape_tag(pr), lay, name }
+  if ord.tag ~= "" then table.insert(parts, 5, ord.tag) end
   local tag = form_tag(f)
+  local needs = {}
+  for _, w in ipairs(M.FORMS[f.kind].needs or {}) do needs[#needs + 1] = w end
+  for _, w in ipairs(ord.needs) do needs[#needs + 1] = vocab.need[w].enum end
   return {
-    name = base .. (tag ~= "" and "_" .. tag or "") .. "_" .. sc,
+    name = table.concat(parts, "_") .. (tag ~= "" and "_" .. tag or "") .. "_" .. sc,
     dtype = pr.dtype, n = pr.n, m = pr.m, p = pr.p, ctype = options.dtypes[pr.dtype].ctype,
     layout = pr.layout, isa = name, scalars = sc, form = tag ~= "" and tag or "unroll",
     kind = f.kind, tile = f.tile, tile_cols = f.tile_cols, vectors = f.vectors,
     prefetch = f.prefetch or false, lanes = isa[name].width[pr.dtype],
-    needs = M.FORMS[f.kind].needs or {}, anyshape = pr.anyshape,
+    order = ord.word, trans_a = ord.word:sub(1, 1) == "t", trans_b = ord.word:sub(2, 2) == "t",
+    needs = needs, anyshape = pr.anyshape,
     file = "bmm_" .. pr.dtype .. "_" .. (pr.anyshape and "anyshape" or shape_tag(pr)),
   }
 end
@@ -164,17 +170,40 @@ local function anyshape_forms(name)
   return out
 end
 
--- The shape-generic kernels of a spec: its dtypes x ISAs x alpha/beta forms.
+-- Forms by operand order. A transposed A is read by broadcasts alone in the rows forms
+-- (vector.lua's rows_block), so those take it at the same cost; they load B's rows, so a
+-- transposed B has none of them (the runtime copies it: kernels/pack.c). The forms that load
+-- whole matrices and build every lane with permutes (flat, pk) take any order at the same
+-- cost, where what they load whole stays whole: flat, a transposed A in one group of rows and
+-- a transposed B in its two sources. The shape-generic rows kernels come in both orders
+-- whatever the spec's orders: every shape is served either way.
+local function order_has(f, order, pr, W)
+  if order == "nn" then return true end
+  if f.prefetch then return false end
+  if f.kind == "pk" then return true end
+  if f.kind == "flat" then
+    return (order:sub(1, 1) == "n" or M.flat_rows(pr, W) >= pr.n)
+      and (order:sub(2, 2) == "n" or pr.m * pr.p <= 2 * W)
+  end
+  return order == "tn" and (f.kind == "rows" or f.kind == "rl" or f.kind == "grows")
+end
+
+-- The shape-generic kernels of a spec: its dtypes x ISAs x alpha/beta forms, and the rows
+-- forms again for a transposed A.
 function M.anyshape(spec)
   local out = {}
   for _, dt in ipairs(spec.dtypes) do
     for _, name in ipairs(spec.isas) do
-      for _, a in ipairs(anyshape_forms(name)) do
-        local pr = { dtype = dt, n = a.dims[1], m = a.dims[2], p = a.dims[3], layout = a.layout,
-          anyshape = true }
-        for _, sc in ipairs(spec.scalars) do
-          if not (name ~= "c99" and redundant_in_vectors(sc, spec.scalars)) then
-            out[#out + 1] = descriptor(pr, name, a.f, sc)
+      for _, order in ipairs(options.order_order) do
+        for _, a in ipairs(anyshape_forms(name)) do
+          if order_has(a.f, order, a, 0) then
+            local pr = { dtype = dt, n = a.dims[1], m = a.dims[2], p = a.dims[3], layout = a.layout,
+              anyshape = true, order = order }
+            for _, sc in ipairs(spec.scalars) do
+              if not (name ~= "c99" and redundant_in_vectors(sc, spec.scalars)) then
+                out[#out + 1] = descriptor(pr, name, a.f, sc)
+              end
+            end
           end
         end
       end
@@ -190,15 +219,23 @@ function M.from_problems(problems, spec)
       local vec = name ~= "c99"
       local fs = vec and vector_forms(pr, spec, name) or c99_forms(pr, spec)
       local first = {}   -- per alpha/beta form: the descriptor of the ISA's first form
-      for _, f in ipairs(fs) do
+      local kept = {}
+      for _, f in ipairs(fs) do  -- n = 1: A's one row is never a transposed view
+        if order_has(f, pr.order, pr, isa[name].width[pr.dtype])
+          and (pr.order == "nn" or pr.n > 1) then kept[#kept + 1] = f end
+      end
+      for _, f in ipairs(kept) do
         for _, sc in ipairs(spec.scalars) do
           if not (vec and redundant_in_vectors(sc, spec.scalars)) then
             local d = descriptor(pr, name, f, sc)
             -- a form that computes several items together (vocab.lua's `fallback`) hands the
             -- leftover items to the first form of its ISA
             if vocab.form[f.kind].fallback then d.fallback = first[sc] end
-            first[sc] = first[sc] or d
-            out[#out + 1] = d
+            -- (an order whose only form computes several items together has no fallback)
+            if d.fallback or not vocab.form[f.kind].fallback then
+              first[sc] = first[sc] or d
+              out[#out + 1] = d
+            end
           end
         end
       end

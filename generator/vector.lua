@@ -187,15 +187,23 @@ local function rows_form(K, W, R)
   end
 end
 
--- Two sources covering count contiguous elements starting at (row, 0) of a batch-first operand.
-local function sources(out, operand, row, count, W, prefix)
+-- Two sources covering count contiguous elements starting at element `first` of a batch-first
+-- item (its stored order: a transposed operand's stored rows are its transpose's).
+local function sources(out, operand, first, count, W, prefix)
   local names = {}
   for s = 0, ceil_div(count, W) - 1 do
     names[#names + 1] = prefix .. util.cint(s)
     out[#out + 1] = { op = "vdef", name = names[#names], value = { op = "vload", operand = operand,
-      row = idx(nil, row), col = idx(nil, s * W), lanes = math.min(W, count - s * W) } }
+      stored = first + s * W, lanes = math.min(W, count - s * W) } }
   end
   return names
+end
+
+-- Where element (r, c) of a rows x cols operand lies in its item's storage: row-major, or
+-- column-major when the kernel reads it transposed.
+local function stored_at(trans, rows, cols)
+  if trans then return function(r, c) return c * rows + r end end
+  return function(r, c) return r * cols + c end
 end
 
 local function perm(names, lane_src)
@@ -209,25 +217,27 @@ local function flat_form(K, W)
   for lo = 0, d.n - 1, g do groups[#groups + 1] = { lo = lo, rows = math.min(g, d.n - lo) } end
   local body = K.body
   local whole_b = d.m * d.p <= 2 * W
+  -- stored positions (variants.lua admits a transposed A in one group, a transposed B whole)
+  local at, bt = stored_at(d.trans_a, d.n, d.m), stored_at(d.trans_b, d.m, d.p)
   local bsrc = whole_b and sources(body, "B", 0, d.m * d.p, W, "bs") or nil
   for gi, gr in ipairs(groups) do
-    gr.asrc = sources(body, "A", gr.lo, gr.rows * d.m, W, name_of("as", gi - 1) .. "_")
+    gr.asrc = sources(body, "A", gr.lo * d.m, gr.rows * d.m, W, name_of("as", gi - 1) .. "_")
   end
   for k = 0, d.m - 1 do
     local bk = {}   -- Bk per group size: lane r*p + j holds B[k, j]
-    local src = whole_b and bsrc or sources(body, "B", k, d.p, W, name_of("br", k) .. "_")
+    local src = whole_b and bsrc or sources(body, "B", k * d.p, d.p, W, name_of("br", k) .. "_")
     for gi, gr in ipairs(groups) do
       if not bk[gr.rows] then
         local lanes = {}
         for _ = 0, gr.rows - 1 do
-          for j = 0, d.p - 1 do lanes[#lanes + 1] = (whole_b and k * d.p or 0) + j end
+          for j = 0, d.p - 1 do lanes[#lanes + 1] = whole_b and bt(k, j) or j end
         end
         bk[gr.rows] = name_of("bk", k, gr.rows)
         body[#body + 1] = { op = "vdef", name = bk[gr.rows], value = perm(src, lanes) }
       end
       local lanes = {}
       for r = 0, gr.rows - 1 do
-        for _ = 0, d.p - 1 do lanes[#lanes + 1] = r * d.m + k end
+        for _ = 0, d.p - 1 do lanes[#lanes + 1] = at(gr.lo + r, k) - gr.lo * d.m end
       end
       accumulate(body, name_of("acc", gi - 1), perm(gr.asrc, lanes), vref(bk[gr.rows]), k == 0)
     end
@@ -246,13 +256,14 @@ local function pk_form(K, W)
   local G, body = d.tile, K.body
   local asrc = sources(body, "A", 0, G * d.n * d.m, W, "as")
   local bsrc = sources(body, "B", 0, G * d.m * d.p, W, "bs")
+  local at, bt = stored_at(d.trans_a, d.n, d.m), stored_at(d.trans_b, d.m, d.p)
   for k = 0, d.m - 1 do
     local al, bl = {}, {}
     for g = 0, G - 1 do
       for r = 0, d.n - 1 do
         for j = 0, d.p - 1 do
-          al[#al + 1] = g * d.n * d.m + r * d.m + k
-          bl[#bl + 1] = g * d.m * d.p + k * d.p + j
+          al[#al + 1] = g * d.n * d.m + at(r, k)
+          bl[#bl + 1] = g * d.m * d.p + bt(k, j)
         end
       end
     end

@@ -66,6 +66,23 @@ M.needs = {
     doc = "B is one column (p = 1), contiguous or at most BMM_PACK_MAX long (copied to the kernel's stack)" },
   { word = "packed_items", enum = "BMM_NEEDS_PACKED_ITEMS", value = 4,
     doc = "batch strides exactly n*m, m*p and n*p: consecutive items are one contiguous run (a contiguous batch-first tensor)" },
+  { word = "a_transposed", enum = "BMM_NEEDS_A_TRANSPOSED", value = 8,
+    doc = "A is a transposed view (unit row stride, rows of A^T column stride apart); only kernels of its order fit" },
+  { word = "b_transposed", enum = "BMM_NEEDS_B_TRANSPOSED", value = 16,
+    doc = "B is a transposed view (unit row stride, rows of B^T column stride apart); only kernels of its order fit" },
+}
+
+-- Operand orders: which of A and B a kernel reads as transposed views (column-major: unit row
+-- stride). Such an operand's stored rows are its transpose's (A^T is m x n): batch-first, their
+-- length is compiled in; seq-first and shape-generic, the kernel reads the column stride where
+-- a row-major operand's row stride would be. `needs`: the needs bits that mark the order (none
+-- for nn: a call fits it by its unit column strides). `tag`: the name part after the layout
+-- (none for nn, so row-major kernels keep their names).
+M.orders = {
+  { word = "nn", needs = {}, tag = "", doc = "A and B row-major" },
+  { word = "tn", needs = { "a_transposed" }, tag = "tn", doc = "A transposed, B row-major" },
+  { word = "nt", needs = { "b_transposed" }, tag = "nt", doc = "A row-major, B transposed" },
+  { word = "tt", needs = { "a_transposed", "b_transposed" }, tag = "tt", doc = "A and B transposed" },
 }
 
 -- How a kernel computes one product. `kind`: the generator's word; `tag`: its part of kernel
@@ -128,6 +145,7 @@ local function index(list, key)
 end
 M.layout = index(M.layouts, "word")
 M.need = index(M.needs, "word")
+M.order = index(M.orders, "word")
 M.form = index(M.forms, "kind")
 
 return M

@@ -117,6 +117,15 @@ local function python(T, banner)
     isas = dict(vocab.isas, "value", function(e) return e.word end),
     forms = dict(vocab.forms, "value", public_form),
     scalars = dict(vocab.scalars, "value", scalars_text),
+    orders = (function()
+      local items = {}
+      for _, e in ipairs(vocab.orders) do
+        local bits = 0
+        for _, w in ipairs(e.needs) do bits = bits + vocab.need[w].value end
+        items[#items + 1] = util.cint(bits) .. ": " .. string.format("%q", e.word)
+      end
+      return "{" .. table.concat(items, ", ") .. "}"
+    end)(),
   }) .. "\n"
 end
 

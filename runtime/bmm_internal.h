@@ -102,20 +102,16 @@ void bmm__spans(const bmm__problem *pr, int64_t lo[3], int64_t hi[3]);
  * backward products of attention) becomes p = 1, a transposed A with p = 1 becomes n = 1,
  * column-major A, B and C row-major. Else, of pr and its transpose, the one that copies
  * fewer elements with its operands that are not row-major packed (run->pack, kernels/pack.c;
- * a C with unit row stride too, written back). Else (C's rows and columns both strided) pr,
- * for the any-stride kernels. Checks and messages stay on pr,
- * whose operands are the caller's. */
-int bmm__problem_arrange(const bmm__problem *pr, bmm__problem *run);  /* past the test */
+ * a C with unit row stride too, written back), then the one with fewer transposed views.
+ * in_place: a transposed view of A or B (unit row stride) is not copied but left to the
+ * kernels of its operand order (bmm_select.h's order). Else (C's rows and columns both
+ * strided) pr, for the any-stride kernels. Checks and messages stay on pr, whose operands
+ * are the caller's. */
+int bmm__problem_arrange(const bmm__problem *pr, int in_place, bmm__problem *run);
 /* Every operand's columns are unit-stride: what the vector kernels take as it is. */
 static inline int bmm__row_major(const bmm__problem *pr)
 {
     return pr->sa.col == 1 && pr->sb.col == 1 && pr->sc.col == 1;
-}
-static inline int bmm__problem_orient(const bmm__problem *pr, bmm__problem *run)
-{
-    if (bmm__row_major(pr) || pr->batch < 1)
-        return 0;  /* row-major: three compares, no call */
-    return bmm__problem_arrange(pr, run);
 }
 /* The class of a checked problem (bmm_select.h): what selection and wisdom read; of the
  * kernel's view (bmm__pack_view) when operands are packed. */

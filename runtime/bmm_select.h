@@ -203,9 +203,23 @@ typedef struct bmm_call_key {
     int32_t layout[3];       /* class of A, B, C: BMM_LAYOUT_BF, BMM_LAYOUT_SF or 0 (other) */
     int32_t streaming;       /* batch regime: 1 past BMM__CACHE_REGIME_BYTES, else 0 (in cache) */
     int32_t threads;         /* thread class: 1 when the call runs on several threads, else 0 */
-    int32_t zero;            /* 0: no padding in the key */
+    int32_t order;           /* BMM__ORDER_*: A, B transposed views (their layout[] is their
+                              * transpose's class) */
     int64_t n, m, p;
 } bmm_call_key;
+
+/* Operand orders of a call (bmm_call_key.order): a transposed view is an operand with unit
+ * row stride and other column stride (a column-major matrix); only kernels of its order
+ * (BMM_NEEDS_A_TRANSPOSED, BMM_NEEDS_B_TRANSPOSED) and the any-stride ones fit it. */
+#define BMM__ORDER_A 1
+#define BMM__ORDER_B 2
+#define BMM__ORDER_NEEDS ((unsigned)(BMM_NEEDS_A_TRANSPOSED | BMM_NEEDS_B_TRANSPOSED))
+
+/* A rows x cols operand whose normalized strides s make it a transposed view. */
+static inline int bmm__transposed_view(const int64_t s[3])
+{
+    return s[2] != 1 && s[1] == 1;
+}
 
 typedef struct bmm_call {
     bmm_call_key key;
@@ -230,6 +244,15 @@ static inline void bmm__call_init(bmm_call *c, int dtype, int64_t batch, int64_t
     s[0] = sa, s[1] = sb, s[2] = sc;
     rows[0] = n, rows[1] = m, rows[2] = n;
     cols[0] = m, cols[1] = p, cols[2] = p;
+    /* a transposed A or B: its class and fit are its transpose's (the kernels of its order
+     * read it so), and the order marks the call */
+    int64_t ta[3] = { sa[0], sa[2], sa[1] }, tb[3] = { sb[0], sb[2], sb[1] };
+    int order = (bmm__transposed_view(sa) ? BMM__ORDER_A : 0)
+        | (bmm__transposed_view(sb) ? BMM__ORDER_B : 0);
+    if (order & BMM__ORDER_A)
+        s[0] = ta, rows[0] = m, cols[0] = n;
+    if (order & BMM__ORDER_B)
+        s[1] = tb, rows[1] = p, cols[1] = m;
     double elems = (double)n * (double)m + (double)m * (double)p + (double)n * (double)p;
     memset(c, 0, sizeof *c);
     c->key.dtype = dtype;
@@ -238,6 +261,7 @@ static inline void bmm__call_init(bmm_call *c, int dtype, int64_t batch, int64_t
         > BMM__CACHE_REGIME_BYTES;
     c->key.n = n, c->key.m = m, c->key.p = p;
     c->key.threads = threads > 1;
+    c->key.order = order;
     c->split512 = split512;
     for (int o = 0; o < 3; o++)
         c->key.layout[o] = bmm__operand_class(batch, rows[o], cols[o], s[o][0], s[o][1], s[o][2]);
@@ -255,6 +279,10 @@ static inline void bmm__call_init(bmm_call *c, int dtype, int64_t batch, int64_t
         c->meets |= BMM_NEEDS_PACKED_ITEMS;
     if (p == 1 && (sb[1] == 1 || m <= BMM_PACK_MAX))
         c->meets |= BMM_NEEDS_PACKABLE_B;
+    if (order & BMM__ORDER_A)
+        c->meets |= BMM_NEEDS_A_TRANSPOSED;
+    if (order & BMM__ORDER_B)
+        c->meets |= BMM_NEEDS_B_TRANSPOSED;
 }
 
 /* ---- applicability and the static rule ---- */
@@ -279,7 +307,8 @@ static inline int bmm__applies(const bmm_kernel_desc *k, const bmm_call *c, int 
     return k->dtype == c->key.dtype && bmm__shape_admits(k, c->key.n, c->key.m, c->key.p)
         && k->isa <= max_isa && k->fn != NULL
         && bmm__scalars_fit(k->scalars, c->key.scalars) && ((c->fits >> k->layout) & 1u)
-        && (k->needs & ~c->meets) == 0;
+        && (k->needs & ~c->meets) == 0
+        && (k->layout == BMM_LAYOUT_ANY || ((k->needs ^ c->meets) & BMM__ORDER_NEEDS) == 0);
 }
 
 /* The static rule, distilled from bmm-tune's measurements over the default spec on Zen 5

@@ -68,7 +68,9 @@ enum {
     BMM_NEEDS_ADJACENT_ITEMS = 1,  /* batch strides exactly m, p and p: row i of consecutive items is one contiguous run (seq-first, no broadcast) */
     BMM_NEEDS_PACKABLE_B = 2,  /* B is one column (p = 1), contiguous or at most BMM_PACK_MAX long (copied to the kernel's stack) */
     BMM_NEEDS_PACKED_ITEMS = 4,  /* batch strides exactly n*m, m*p and n*p: consecutive items are one contiguous run (a contiguous batch-first tensor) */
-    BMM_NEEDS_ALL = BMM_NEEDS_ADJACENT_ITEMS | BMM_NEEDS_PACKABLE_B | BMM_NEEDS_PACKED_ITEMS
+    BMM_NEEDS_A_TRANSPOSED = 8,  /* A is a transposed view (unit row stride, rows of A^T column stride apart); only kernels of its order fit */
+    BMM_NEEDS_B_TRANSPOSED = 16,  /* B is a transposed view (unit row stride, rows of B^T column stride apart); only kernels of its order fit */
+    BMM_NEEDS_ALL = BMM_NEEDS_ADJACENT_ITEMS | BMM_NEEDS_PACKABLE_B | BMM_NEEDS_PACKED_ITEMS | BMM_NEEDS_A_TRANSPOSED | BMM_NEEDS_B_TRANSPOSED
 };
 
 /* The largest n, m or p the generator makes kernels for. */

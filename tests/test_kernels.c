@@ -23,15 +23,34 @@
 
 #include "harness.h"
 
-/* Strides of A, B and C in a layout, with the operands of `packed` (BMM__PACK_*) transposed
- * views instead (what the runtime copies to row-major for a kernel, C and back) and one
- * broadcast (1: A, 2: B). */
-static void strides(int64_t batch, int64_t n, int64_t m, int64_t p, int layout, int packed,
-    int broadcast, unsigned *seed, bmm_stride st[3])
+/* The operands kernel k reads as transposed views (its operand order), as BMM__PACK_* bits. */
+static int views_of(const bmm_kernel_desc *k)
 {
-    st[0] = th_stride(packed & BMM__PACK_A ? TH_BF_TRANSPOSED : layout, n, m, batch, seed);
-    st[1] = th_stride(packed & BMM__PACK_B ? TH_BF_TRANSPOSED : layout, m, p, batch, seed);
-    st[2] = th_stride(packed & BMM__PACK_C ? TH_BF_TRANSPOSED : layout, n, p, batch, seed);
+    return (k->needs & BMM_NEEDS_A_TRANSPOSED ? BMM__PACK_A : 0)
+        | (k->needs & BMM_NEEDS_B_TRANSPOSED ? BMM__PACK_B : 0);
+}
+
+/* One rows x cols operand in a layout: as it is, or a transposed view (copied to row-major by
+ * the runtime for a packed one, read in place by a kernel of that order: then its transpose
+ * is in the layout). */
+static bmm_stride operand(int layout, int packed, int view, int64_t rows, int64_t cols,
+    int64_t batch, unsigned *seed)
+{
+    if (view)
+        return bmm_stride_transpose(th_stride(layout, cols, rows, batch, seed));
+    return th_stride(packed ? TH_BF_TRANSPOSED : layout, rows, cols, batch, seed);
+}
+
+/* Strides of A, B and C in a layout for kernel k: A or B transposed views where k's order reads
+ * them so, the operands of `packed` (BMM__PACK_*) transposed views copied by the runtime (to
+ * row-major for the kernel, C and back), and one broadcast (1: A, 2: B). */
+static void strides(const bmm_kernel_desc *k, int64_t batch, int64_t n, int64_t m, int64_t p,
+    int layout, int packed, int broadcast, unsigned *seed, bmm_stride st[3])
+{
+    int views = views_of(k);
+    st[0] = operand(layout, packed & BMM__PACK_A, views & BMM__PACK_A, n, m, batch, seed);
+    st[1] = operand(layout, packed & BMM__PACK_B, views & BMM__PACK_B, m, p, batch, seed);
+    st[2] = operand(layout, packed & BMM__PACK_C, 0, n, p, batch, seed);
     if (broadcast)
         st[broadcast - 1].batch = 0;
 }
@@ -42,7 +61,7 @@ static void run_one(const bmm_kernel_desc *k, int64_t batch, int layout, int bro
     char what[256];
     unsigned s = seed;
     bmm_stride st[3];
-    strides(batch, k->n, k->m, k->p, layout, packed, broadcast, &s, st);
+    strides(k, batch, k->n, k->m, k->p, layout, packed, broadcast, &s, st);
     th_case tc;
     (guarded ? th_case_init_guarded : th_case_init)(&tc, (bmm_dtype)k->dtype, batch, k->n, k->m,
         k->p, st[0], st[1], st[2], alpha, beta, seed, beta == 0);
@@ -97,7 +116,7 @@ static void run_any(const bmm_kernel_desc *k, int64_t batch, int64_t n, int64_t 
     char what[256];
     unsigned s = seed;
     bmm_stride st[3];
-    strides(batch, n, m, p, layout, packed, broadcast, &s, st);
+    strides(k, batch, n, m, p, layout, packed, broadcast, &s, st);
     th_case tc;
     (guarded ? th_case_init_guarded : th_case_init)(&tc, (bmm_dtype)k->dtype, batch, n, m, p,
         st[0], st[1], st[2], ab[0], ab[1], seed, ab[1] == 0);
@@ -106,10 +125,14 @@ static void run_any(const bmm_kernel_desc *k, int64_t batch, int64_t n, int64_t 
         broadcast, packed);
     bmm_call call;
     bmm__call_of(&tc.pr, 1, &call);
-    int unit_cols = (m == 1 || st[0].col == 1 || (packed & BMM__PACK_A))
-        && (p == 1 || ((st[1].col == 1 || (packed & BMM__PACK_B))
-                       && (st[2].col == 1 || (packed & BMM__PACK_C))));
-    int should = k->layout == BMM_LAYOUT_ANY || unit_cols;
+    /* each operand as the kernel reads it (strides normalized: one row or column is either
+     * way): row-major or copied, or a transposed view where its order wants one */
+    const bmm_stride *ns[3] = { &tc.pr.sa, &tc.pr.sb, &tc.pr.sc };
+    int fits = 1, views = views_of(k);
+    for (int o = 0; o < 3; o++)
+        fits &= (views >> o) & 1 ? ns[o]->row == 1 && ns[o]->col != 1
+                                 : ns[o]->col == 1 || ((packed >> o) & 1);
+    int should = k->layout == BMM_LAYOUT_ANY || fits;
     if (bmm__kernel_applies(k, &call) != should) {
         print_error("%s on %lldx%lldx%lld: %s\n", what, (long long)n, (long long)m, (long long)p,
             should ? "does not apply" : "applies to strides it cannot serve");
@@ -136,7 +159,7 @@ static void same_bits_on_threads(const bmm_kernel_desc *k, int64_t n, int64_t m,
     unsigned s = 7;
     assert_true(ab[0] != 0);  /* alpha 0 runs no kernel */
     bmm_stride st[3];
-    strides(batch, n, m, p, layout, packed, 0, &s, st);
+    strides(k, batch, n, m, p, layout, packed, 0, &s, st);
     th_case tc;
     th_case_init(&tc, (bmm_dtype)k->dtype, batch, n, m, p, st[0], st[1], st[2], ab[0], ab[1], 7,
         0);
@@ -207,8 +230,10 @@ static void test_anyshape_kernel(const bmm_kernel_desc *k)
              * pages; seq-first C, and the copied operand broadcast */
             if (k->layout != BMM_LAYOUT_ANY)
                 for (int packed = 1; packed <= 7; packed++)
-                    run_any(k, 3, n, m, p, (a + packed) % 2 ? TH_SF : TH_BF, (a + b) % 3 == 0
-                        ? (packed == 2 ? 2 : 1) : 0, packed, ab[(a + packed) % nscal], seed++, 1);
+                    if (!(packed & views_of(k)))  /* a view the kernel reads is not copied */
+                        run_any(k, 3, n, m, p, (a + packed) % 2 ? TH_SF : TH_BF,
+                            (a + b) % 3 == 0 ? (packed == 2 ? 2 : 1) : 0, packed,
+                            ab[(a + packed) % nscal], seed++, 1);
         }
     /* seq-first B of one column past the stack buffer: only a kernel that needs no packing */
     bmm_call call;
@@ -217,12 +242,13 @@ static void test_anyshape_kernel(const bmm_kernel_desc *k)
     th_case_init(&tc, (bmm_dtype)k->dtype, 3, n, m, p, bmm_stride_seq_first(n, m, 3),
         bmm_stride_seq_first(m, p, 3), bmm_stride_seq_first(n, p, 3), ab[0][0], ab[0][1], seed, 0);
     bmm__call_of(&tc.pr, 1, &call);
-    assert_int_equal(bmm__kernel_applies(k, &call), !(k->needs & BMM_NEEDS_PACKABLE_B));
+    assert_int_equal(bmm__kernel_applies(k, &call),
+        !(k->needs & BMM_NEEDS_PACKABLE_B) && !views_of(k));  /* (A row-major here) */
     th_case_free(&tc);
     same_bits_on_threads(k, size_or(k->n, 5), size_or(k->m, 7), size_or(k->p, 3), TH_BF, 0, ab[0]);
     if (k->layout != BMM_LAYOUT_ANY)
-        same_bits_on_threads(k, size_or(k->n, 5), size_or(k->m, 7), size_or(k->p, 3), TH_BF, 7,
-            ab[nscal > 1]);
+        same_bits_on_threads(k, size_or(k->n, 5), size_or(k->m, 7), size_or(k->p, 3), TH_BF,
+            7 & ~views_of(k), ab[nscal > 1]);
 }
 
 static void test_kernel(void **state)
@@ -251,12 +277,12 @@ static void test_kernel(void **state)
     /* transposed A, B, C or several, copied to row-major for the kernel (kernels/pack.c; C
      * back): at guard pages, with gaps between C's matrices, broadcast, and on threads */
     for (int packed = 1; packed <= 7; packed++)
-        for (int broadcast = 0; broadcast <= 2; broadcast++) {
+        for (int broadcast = 0; broadcast <= 2 && !(packed & views_of(k)); broadcast++) {
             const double *ab = scal[(packed + broadcast) % nscal];
             run_one(k, 7, layouts[broadcast % 2], broadcast, packed, ab[0], ab[1], seed++, 1);
         }
     same_bits_on_threads(k, k->n, k->m, k->p, layouts[0], 0, scal[0]);
-    same_bits_on_threads(k, k->n, k->m, k->p, layouts[0], 3, scal[0]);
+    same_bits_on_threads(k, k->n, k->m, k->p, layouts[0], 3 & ~views_of(k), scal[0]);
     if (!(k->needs & BMM_NEEDS_ADJACENT_ITEMS))  /* C's copy is batch-first */
         same_bits_on_threads(k, k->n, k->m, k->p, layouts[0], 4, scal[nscal > 1]);
 }

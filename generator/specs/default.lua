@@ -4,6 +4,12 @@ return {
   name = "default",
   dtypes = { "f32", "f64" },
   layouts = { "bf", "sf" },   -- batch-first and seq-first, all three operands alike
+  -- operand orders (t: A or B a transposed view, read in place), batch-first: tn in the rows
+  -- forms, every order in the tiny shapes' permute forms (nt and tt have no other form: the
+  -- runtime copies a transposed B elsewhere). Seq-first transposed views of A run the
+  -- shape-generic tn kernels: kernels of every order in both layouts would add 40% to the
+  -- build for views torch rarely makes.
+  orders = { bf = { "nn", "tn", "nt", "tt" }, sf = { "nn" } },
   -- isas and scalars: every one the vocabulary has (generator/vocab.lua)
   shapes = {
     -- tiny squares: transforms, small blocks; call overhead dominates elsewhere

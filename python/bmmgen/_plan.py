@@ -4,7 +4,9 @@ import ctypes
 import os
 
 from . import _lib, _ops
-from ._vocab import DTYPES, FORMS, ISAS, LAYOUTS, SCALARS
+from ._vocab import DTYPES, FORMS, ISAS, LAYOUTS, ORDERS, SCALARS
+
+_ORDER_BITS = max(ORDERS)  # every needs bit an order sets
 
 
 def _free_strides(shape, strides):
@@ -180,10 +182,11 @@ def clear_cache():
 
 
 Kernel = collections.namedtuple(
-    "Kernel", "name dtype n m p layout isa form scalars runs_here")
+    "Kernel", "name dtype n m p layout isa form scalars runs_here order")
 Kernel.__doc__ = """A kernel of the table: n, m, p are None where read at run time
-(shape-generic); layout, isa, form and scalars are words of _vocab.py; runs_here: this
-CPU (and BMM_ARCH) admit its ISA."""
+(shape-generic); layout, isa, form, scalars and order ("nn", or "tn", "nt", "tt": A, B or both
+read in place as transposed views) are words of _vocab.py; runs_here: this CPU (and
+BMM_ARCH) admit its ISA."""
 
 
 
@@ -198,5 +201,6 @@ def kernels():
         out.append(Kernel(d.name.decode(), _dtype_name(d.dtype), d.n or None, d.m or None,
                           d.p or None, LAYOUTS.get(d.layout, str(d.layout)),
                           ISAS.get(d.isa, str(d.isa)), FORMS.get(d.form, str(d.form)),
-                          SCALARS.get(d.scalars, str(d.scalars)), bool(_lib.kernel_runs_here(k))))
+                          SCALARS.get(d.scalars, str(d.scalars)), bool(_lib.kernel_runs_here(k)),
+                          ORDERS[d.needs & _ORDER_BITS]))
         i += 1

@@ -16,8 +16,8 @@
 
 struct bmm_plan {
     bmm__problem pr;                /* the caller's: what execute checks the operands against */
-    bmm__problem run;               /* what runs (bmm__problem_orient): pr, or its transpose,
-                                     * maybe packed; run.swapped: it takes (B, A, C) */
+    bmm__problem run;               /* what runs (arranged): pr, or its transpose, maybe
+                                     * packed; run.swapped: it takes (B, A, C) */
     const bmm_kernel_desc *kernel;  /* NULL: the generic path */
     int threads;                    /* at most this many run it (bmm__run_threads) */
 };
@@ -37,6 +37,7 @@ typedef struct {
 typedef struct {
     const bmm_kernel_desc *kernel;
     int threads;
+    int in_place;  /* transposed views left to the kernels of their order (arranged) */
 } choice;
 
 typedef struct {
@@ -190,24 +191,77 @@ bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, unsigned flags
     return BMM_OK;
 }
 
-/* The problem that runs for checked pr: *run, or pr itself. */
-static const bmm__problem *oriented(const bmm__problem *pr, bmm__problem *run)
+/* ---- arranging ---- */
+
+/* Transposed views left in place pay when the static rule gives their class a vector kernel
+ * of their order: a specialized one, or a shape-generic one where the copies would not get a
+ * specialized kernel either (or may get one generated: so may the views' class). */
+static int views_pay(const bmm__problem *view, const bmm__problem *copy, int threads,
+    unsigned flags)
 {
-    return bmm__problem_orient(pr, run) ? run : pr;
+    bmm_call cv, cc;
+    bmm__call_of(view, threads, &cv);
+    const bmm_kernel_desc *kv = bmm__estimate(&cv), *kc;
+    if (!kv || kv->isa == BMM_ISA_C99 || kv->layout == BMM_LAYOUT_ANY)
+        return 0;
+    if (bmm__specialized(kv) || (flags & BMM_GENERATE))
+        return 1;
+    bmm__call_of(copy, threads, &cc);
+    return !(kc = bmm__estimate(&cc)) || !bmm__specialized(kc);
+}
+
+/* The problem that runs for checked pr with transposed views left in place or copied: *run,
+ * or pr itself. Row-major: pr, three compares. */
+static const bmm__problem *arrange(const bmm__problem *pr, int in_place, bmm__problem *run)
+{
+    if (bmm__row_major(pr) || pr->batch < 1)
+        return pr;
+    return bmm__problem_arrange(pr, in_place, run) ? run : pr;
+}
+
+/* The same, deciding whether views stay in place (*in_place: what the one-shot cache keeps to
+ * arrange the class's next calls alike). */
+static const bmm__problem *arranged(const bmm__problem *pr, int threads, unsigned flags,
+    bmm__problem *run, int *in_place)
+{
+    bmm__problem copy, view;
+    *in_place = 0;
+    if (bmm__row_major(pr) || pr->batch < 1)
+        return pr;
+    int rc = bmm__problem_arrange(pr, 0, &copy), rv = bmm__problem_arrange(pr, 1, &view);
+    const bmm__problem *pc = rc ? &copy : pr, *pv = rv ? &view : pr;
+    int same = pv->swapped == pc->swapped && pv->pack == pc->pack;  /* no view to leave */
+    if (same || !views_pay(pv, pc, threads, flags)) {
+        if (!rc)
+            return pr;
+        *run = copy;
+        return run;
+    }
+    *in_place = 1;
+    if (!rv)
+        return pr;
+    *run = view;
+    return run;
 }
 
 /* The operands a run copies, by BMM__PACK_* bits. */
 static const char *const PACKED[8] = { "", "A", "B", "A and B", "C", "A and C", "B and C",
     "A, B and C" };
 
-/* The caller's operands a run copies (BMM__PACK_*): the transpose's A is the caller's B. */
+/* Operand bits (BMM__PACK_* values) in the caller's names: the transpose's A is the
+ * caller's B. */
+static int caller_bits(const bmm__problem *run, int bits)
+{
+    if (!run->swapped)
+        return bits;
+    return ((bits & BMM__PACK_A) ? BMM__PACK_B : 0) | ((bits & BMM__PACK_B) ? BMM__PACK_A : 0)
+        | (bits & BMM__PACK_C);
+}
+
+/* The caller's operands a run copies. */
 static int caller_packs(const bmm__problem *run)
 {
-    int pk = run->pack;
-    if (!run->swapped)
-        return pk;
-    return ((pk & BMM__PACK_A) ? BMM__PACK_B : 0) | ((pk & BMM__PACK_B) ? BMM__PACK_A : 0)
-        | (pk & BMM__PACK_C);
+    return caller_bits(run, run->pack);
 }
 
 /* Says how a problem that is not row-major runs (in the caller's names). */
@@ -216,15 +270,20 @@ static void note_arrangement(const bmm__problem *pr)
     if ((bmm__row_major(pr) && !pr->swapped) || !bmm__verbose())  /* row-major first: the
         getenv costs a plan 20 ns */
         return;
+    int views = (pr->sa.col != 1 && !(pr->pack & BMM__PACK_A))
+        | (pr->sb.col != 1 && !(pr->pack & BMM__PACK_B)) << 1;
     if (pr->swapped)
         bmm__note("runs the transpose C^T = B^T A^T, a %lldx%lldx%lld product%s%s%s",
             (long long)pr->n, (long long)pr->m, (long long)pr->p,
-            pr->pack ? ", with " : " with row-major operands", PACKED[caller_packs(pr)],
-            pr->pack ? " copied to row-major for the kernel" : "");
+            pr->pack ? ", with " : views ? "" : " with row-major operands",
+            PACKED[caller_packs(pr)], pr->pack ? " copied to row-major for the kernel" : "");
     else if (pr->pack)
         bmm__note("copies %s to row-major for the kernel (columns not unit-stride)",
             PACKED[pr->pack]);
-    else if (!bmm__row_major(pr))
+    if (views && pr->sc.col == 1)
+        bmm__note("reads %s in place, as %s (kernels of that operand order)",
+            PACKED[caller_bits(pr, views)], views == 3 ? "transposed views" : "a transposed view");
+    else if (!bmm__row_major(pr) && !pr->pack && !pr->swapped)
         bmm__note("C's rows and columns are both strided (sc {%lld, %lld, %lld}): the portable "
                   "any-stride kernels run it; a row-major or column-major C runs vector kernels",
             (long long)pr->sc.batch, (long long)pr->sc.row, (long long)pr->sc.col);
@@ -272,7 +331,8 @@ bmm_status bmm_plan_create(bmm_plan **plan, bmm_dtype dt, int64_t batch, int64_t
     int threads = bmm__threads_worth(dt, batch, n, m, p, bmm__threads_request(want));
     const bmm_kernel_desc *kd = NULL;
     bmm__problem run;
-    const bmm__problem *rp = oriented(&pr, &run);
+    int in_place;
+    const bmm__problem *rp = arranged(&pr, threads, flags, &run, &in_place);
     if ((st = choose(rp, flags, threads, &kd)) != BMM_OK)
         return st;
     bmm_plan *pl = malloc(sizeof *pl);
@@ -341,22 +401,26 @@ static bmm_status oneshot(bmm_dtype dt, int64_t batch, int64_t n, int64_t m, int
     cache_key key = { pr, bmm__threads_default() };
     key.pr.alpha = key.pr.beta = 0;
     bmm__problem run;
-    const bmm__problem *rp = oriented(&pr, &run);
-    if (rp->swapped) {
-        const void *t = A;
-        A = B, B = t;
-    }
+    const bmm__problem *rp;
     choice ch;
     if (pr.alpha == 0) {  /* no kernel (bmm__choose), and not the class's choice: not cached */
         bmm__wisdom_init();
-        ch = (choice){ NULL, bmm__threads_worth(dt, batch, n, m, p, (int)key.want) };
+        ch = (choice){ NULL, bmm__threads_worth(dt, batch, n, m, p, (int)key.want), 0 };
+        rp = arrange(&pr, 0, &run);
     } else if (!cache_get(&key, &ch)) {
         unsigned epoch = bmm__config_epoch();  /* before choosing: a change meanwhile wins */
         ch.threads = bmm__threads_worth(dt, batch, n, m, p, (int)key.want);
         unsigned flags = bmm__generate_env() ? BMM_GENERATE : BMM_ESTIMATE;
+        rp = arranged(&pr, ch.threads, flags, &run, &ch.in_place);
         if ((st = choose(rp, flags, ch.threads, &ch.kernel)) != BMM_OK)
             return st;
         cache_put(&key, &ch, epoch);
+    } else {
+        rp = arrange(&pr, ch.in_place, &run);
+    }
+    if (rp->swapped) {
+        const void *t = A;
+        A = B, B = t;
     }
     bmm__run_threads(ch.kernel, rp, A, B, C, bmm__threads_awake(rp, ch.threads));
     return BMM_OK;

@@ -190,15 +190,23 @@ static void transpose(const bmm__problem *pr, bmm__problem *t)
 
 /* The operands of pr to pack (BMM__PACK_*) and the elements an item copies (C twice when it is
  * read: beta != 0); -1 when C's columns are not unit-stride and its rows not either (a copy
- * of C is written back as a transpose). */
-static int packs(const bmm__problem *pr, int64_t *copied)
+ * of C is written back as a transpose). in_place: a transposed view of A or B is not copied
+ * (kernels of its order read it); *views counts those. */
+static int packs(const bmm__problem *pr, int in_place, int64_t *copied, int *views)
 {
     int pk = 0;
     *copied = 0;
-    if (pr->sa.col != 1)
-        pk |= BMM__PACK_A, *copied += pr->n * pr->m;
-    if (pr->sb.col != 1)
-        pk |= BMM__PACK_B, *copied += pr->m * pr->p;
+    *views = 0;
+    const bmm_stride *s[2] = { &pr->sa, &pr->sb };
+    const int64_t size[2] = { pr->n * pr->m, pr->m * pr->p };
+    for (int o = 0; o < 2; o++) {
+        if (s[o]->col == 1)
+            continue;
+        if (in_place && s[o]->row == 1)
+            ++*views;
+        else
+            pk |= 1 << o, *copied += size[o];  /* BMM__PACK_A, BMM__PACK_B */
+    }
     if (pr->sc.col != 1 && pr->sc.row != 1 && pr->n > 1)
         return -1;
     if (pr->sc.col != 1)
@@ -206,13 +214,15 @@ static int packs(const bmm__problem *pr, int64_t *copied)
     return pk;
 }
 
-int bmm__problem_arrange(const bmm__problem *pr, bmm__problem *run)
+int bmm__problem_arrange(const bmm__problem *pr, int in_place, bmm__problem *run)
 {
     bmm__problem t;
     int64_t cp = 0, ct = 0;
+    int vp = 0, vt = 0;
     transpose(pr, &t);
-    int pp = packs(pr, &cp), pt = packs(&t, &ct);
-    if (pt == 0 || (pt > 0 && (pp < 0 || ct < cp))) {
+    int pp = packs(pr, in_place, &cp, &vp), pt = packs(&t, in_place, &ct, &vt);
+    /* the one that copies fewer elements, then leaves fewer transposed views; pr on a tie */
+    if (pt >= 0 && (pp < 0 || ct < cp || (ct == cp && vt < vp))) {
         *run = t;
         run->pack = (int16_t)pt;
         return 1;

@@ -15,15 +15,16 @@
 /* The generator's command lines for class c, one per ISA (argv[0] is not the program: the
  * generator takes the arguments only): each ISA's kernels are generated and compiled on
  * their own (side by side), then linked into one object holding a table per ISA. The layout:
- * bf when every operand has packed rows, else sf (unit column strides); none fits a
- * transposed or negative-stride operand. */
+ * bf when every operand has packed rows, else sf (unit column strides); a transposed A gets
+ * kernels of its order (tn), a transposed B none (no vector form reads it: it is copied), nor
+ * a negative-stride operand. */
 typedef struct {
-    char buf[6][64];
+    char buf[7][64];
     int prefetch;  /* the _pf twins too: seq-first and a streaming batch */
     const char *isas[BMM_ISA_COUNT];
     int nisa;
     uint64_t key;
-    const char *argv[24];
+    const char *argv[26];
     int argc;
     char text[512];  /* the class, one space apart: for the key and the notes */
 } bmm__gen_args;

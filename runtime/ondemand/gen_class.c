@@ -48,7 +48,7 @@ void bmm__gen_isa_args(bmm__gen_args *g, int i)
     const char *v[] = { "--shapes", g->buf[0], "--dtypes", g->buf[1], "--layouts", g->buf[2],
         "--scalars", g->buf[3], "--isas", g->buf[4], "--anyshape", "no", "--name", g->buf[5],
         "--templates", "templates", "--runtime", "runtime", "--out", "ondemand",
-        "--prefetch", g->prefetch ? "yes" : "no" };
+        "--prefetch", g->prefetch ? "yes" : "no", "--orders", g->buf[6] };
     _Static_assert(sizeof v <= sizeof g->argv, "bmm__gen_args.argv holds every argument");
     g->argc = (int)(sizeof v / sizeof v[0]);
     memcpy(g->argv, v, sizeof v);
@@ -64,6 +64,8 @@ const char *bmm__gen_class_args(const bmm_call *c, bmm__gen_args *g)
     if (!layout)
         return "no generated layout fits its strides (a column stride other than 1, or a "
                "negative stride)";
+    if (q->order & BMM__ORDER_B)
+        return "B is a transposed view: no generated form reads one (it is copied to row-major)";
     if (q->n > BMM_GEN_MAX_DIM || q->m > BMM_GEN_MAX_DIM || q->p > BMM_GEN_MAX_DIM)
         return "a dimension is past the generator's limit (" STR(BMM_GEN_MAX_DIM) ")";
     /* bmm_select.h's exception to the rule, measured again here: with A's rows far apart
@@ -78,18 +80,21 @@ const char *bmm__gen_class_args(const bmm_call *c, bmm__gen_args *g)
     snprintf(g->buf[1], 64, "%s", DTYPE[q->dtype]);
     snprintf(g->buf[2], 64, "%s", LAYOUT[layout]);
     snprintf(g->buf[3], 64, "%s", bmm__scalar_forms[q->scalars].word);
+    snprintf(g->buf[6], 64, "%s", q->order & BMM__ORDER_A ? "tn" : "nn");
     /* portable C only where it can win: no vectors here, or a tiny product (the static rule
      * takes it up to 8 multiply-adds); elsewhere it would only add to the compile (~40%) */
     g->nisa = 0;
-    if (isa == BMM_ISA_C99 || bmm__volume_at_most(q->n, q->m, q->p, 64))
-        g->isas[g->nisa++] = ISA[BMM_ISA_C99];
+    if ((isa == BMM_ISA_C99 || bmm__volume_at_most(q->n, q->m, q->p, 64)) && !q->order)
+        g->isas[g->nisa++] = ISA[BMM_ISA_C99];  /* (no portable C of a transposed order) */
+    if (isa == BMM_ISA_C99 && q->order)
+        return "a transposed A has vector kernels only, and this CPU runs none";
     for (int v = BMM_ISA_C99 + 1; v <= isa; v++)  /* every vector ISA the CPU admits */
         g->isas[g->nisa++] = ISA[v];
     /* The prefetching twins only where they can win: a seq-first batch too large for the
      * cache. In cache they never do, and they double a seq-first class's compile. */
     g->prefetch = layout == BMM_LAYOUT_SF && q->streaming && isa > BMM_ISA_C99;  /* vector forms only */
-    int n = snprintf(g->text, sizeof g->text, "%s %s %s %s %s", g->buf[1], g->buf[0], g->buf[2],
-        g->buf[3], g->prefetch ? "pf " : "");
+    int n = snprintf(g->text, sizeof g->text, "%s %s %s %s%s %s", g->buf[1], g->buf[0],
+        g->buf[2], q->order ? "tn " : "", g->buf[3], g->prefetch ? "pf " : "");
     for (int i = 0; i < g->nisa && n > 0 && (size_t)n < sizeof g->text; i++)
         n += snprintf(g->text + n, sizeof g->text - (size_t)n, "%s%s", i ? "," : "", g->isas[i]);
     return NULL;

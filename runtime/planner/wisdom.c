@@ -8,6 +8,9 @@
  *   entry <dtype> <n> <m> <p> <layout A> <layout B> <layout C> <regime> <threads> <scalars> <kernel>
  *   end <number of entries>
  *
+ * A transposed A or B (the key's order) has "t" after its layout word: "bft" is a transposed
+ * view whose transpose is batch-first.
+ *
  * The parser is strict: fields one space apart, each line consumed whole and ended by '\n',
  * numbers in range, no duplicate keys, each kernel of the entry's class. A file that is not
  * exactly this, or is signed for another table or CPU, is rejected whole and the wisdom in
@@ -52,6 +55,13 @@ static const char *const DTYPE[] = BMM_DTYPE_WORDS;
 static const char *const LAYOUT[] = BMM_LAYOUT_WORDS;
 static const char *const REGIME[] = BMM_REGIME_WORDS;
 static const char *const THREADS[] = BMM_THREADS_WORDS;
+
+/* Operand o's layout word in an entry: its class's, and "t" for a transposed view. */
+static const char *layout_word(const bmm_call_key *k, int o, char buf[8])
+{
+    snprintf(buf, 8, "%s%s", LAYOUT[k->layout[o]], o < 2 && ((k->order >> o) & 1) ? "t" : "");
+    return buf;
+}
 
 static size_t hash_key(const bmm_call_key *k)
 {
@@ -239,7 +249,10 @@ static int kernel_fits_key(const bmm_kernel_desc *k, const bmm_call_key *key)
     for (int o = 0; o < 3; o++)
         if (k->layout == BMM_LAYOUT_BF && key->layout[o] == BMM_LAYOUT_SF)
             return 0;
-    return 1;
+    /* a kernel of another operand order reads the operands wrong (any-stride ones read all) */
+    unsigned order = (key->order & BMM__ORDER_A ? BMM_NEEDS_A_TRANSPOSED : 0)
+        | (key->order & BMM__ORDER_B ? BMM_NEEDS_B_TRANSPOSED : 0);
+    return k->layout == BMM_LAYOUT_ANY || (k->needs & BMM__ORDER_NEEDS) == order;
 }
 
 /* Header line lineno: "<word> <value>"; value points into line. */
@@ -298,9 +311,15 @@ static const char *parse_entry(char *line, bmm_call_key *k, const bmm_kernel_des
     for (int d = 0; d < 3; d++)
         if ((*size[d] = parse_count(w[2 + d], 1)) < 1)
             return "a size is not a number in [1, 2^63)";
-    for (int o = 0; o < 3; o++)
+    for (int o = 0; o < 3; o++) {
+        size_t len = strlen(w[5 + o]);
+        if (o < 2 && len > 1 && w[5 + o][len - 1] == 't') {  /* a transposed view */
+            w[5 + o][len - 1] = '\0';
+            k->order |= 1 << o;
+        }
         if ((k->layout[o] = lookup_word(w[5 + o], LAYOUT, BMM_LAYOUT_ANY)) < 0)
             return "unknown value for a layout";
+    }
     if ((k->streaming = lookup_word(w[8], REGIME, sizeof REGIME / sizeof *REGIME)) < 0)
         return "unknown value for the regime";
     if ((k->threads = lookup_word(w[9], THREADS, sizeof THREADS / sizeof *THREADS)) < 0)
@@ -423,10 +442,10 @@ bmm_status bmm_wisdom_import_file(const char *path)
 static int key_order(const void *x, const void *y)
 {
     const bmm_call_key *a = &((const wentry *)x)->key, *b = &((const wentry *)y)->key;
-    const int64_t u[] = { a->dtype, a->n, a->m, a->p, a->layout[0], a->layout[1], a->layout[2],
-        a->streaming, a->threads, a->scalars };
-    const int64_t v[] = { b->dtype, b->n, b->m, b->p, b->layout[0], b->layout[1], b->layout[2],
-        b->streaming, b->threads, b->scalars };
+    const int64_t u[] = { a->dtype, a->n, a->m, a->p, a->order, a->layout[0], a->layout[1],
+        a->layout[2], a->streaming, a->threads, a->scalars };
+    const int64_t v[] = { b->dtype, b->n, b->m, b->p, b->order, b->layout[0], b->layout[1],
+        b->layout[2], b->streaming, b->threads, b->scalars };
     for (size_t i = 0; i < sizeof u / sizeof u[0]; i++)
         if (u[i] != v[i])
             return u[i] < v[i] ? -1 : 1;
@@ -456,9 +475,10 @@ static int write_all(FILE *f, const wentry *v, size_t n)
                  bmm__table_signature(), bmm__cpu_signature()) > 0;
     for (size_t i = 0; i < n && ok; i++) {
         const bmm_call_key *k = &v[i].key;
+        char la[8], lb[8];
         ok = fprintf(f, "entry %s %lld %lld %lld %s %s %s %s %s %s %s\n", DTYPE[k->dtype],
-                 (long long)k->n, (long long)k->m, (long long)k->p, LAYOUT[k->layout[0]],
-                 LAYOUT[k->layout[1]], LAYOUT[k->layout[2]], REGIME[k->streaming],
+                 (long long)k->n, (long long)k->m, (long long)k->p, layout_word(k, 0, la),
+                 layout_word(k, 1, lb), LAYOUT[k->layout[2]], REGIME[k->streaming],
                  THREADS[k->threads], bmm__scalar_forms[k->scalars].word, v[i].kernel ? v[i].kernel->name : "generic")
             > 0;
     }

@@ -167,6 +167,63 @@ test("vector variants: forms per shape and ISA, no alpha = 1 form beside b0", fu
   check(not names["bmm_f32_10x64x1_sf_avx512_dot_pf_b0"] and not names["bmm_f32_40x40x40_sf_c99_t4x8_pf_b0"])
 end)
 
+test("operand orders: per layout, forms by order, names, needs; bad orders are named", function()
+  local r = run_spec('return { shapes = { "2x2x2", "8x8x8", "40x40x40", "1x9x9" }, dtypes = { "f32" },\n'
+    .. '  orders = { bf = { "nn", "tn", "nt", "tt" } } }\n', "variants")
+  local names = {}
+  for _, d in ipairs(r.value) do names[d.name] = d end
+  local tn = names["bmm_f32_8x8x8_bf_tn_avx512_rows_ab"]
+  check(tn and tn.trans_a and not tn.trans_b, "tn rows, batch-first")
+  eq(tn.needs[#tn.needs], "BMM_NEEDS_A_TRANSPOSED")
+  check(names["bmm_f32_40x40x40_bf_tn_avx2_rl6_b0"], "tn looped rows")
+  check(not names["bmm_f32_8x8x8_sf_tn_avx512_rows_ab"], "sf: nn only (not named)")
+  check(not names["bmm_f32_8x8x8_bf_nt_avx512_rows_ab"], "no rows form reads a transposed B")
+  check(not names["bmm_f32_8x8x8_bf_tn_c99_ab"], "no portable C of a transposed order")
+  check(names["bmm_f32_2x2x2_bf_nt_avx512_flat_ab"] and names["bmm_f32_2x2x2_bf_tt_avx512_pk4_ab"])
+  eq(names["bmm_f32_2x2x2_bf_tt_avx512_pk4_ab"].fallback, names["bmm_f32_2x2x2_bf_tt_avx512_flat_ab"])
+  check(not names["bmm_f32_1x9x9_bf_tn_avx512_rows_ab"], "n = 1: A is never a transposed view")
+  check(names["bmm_f32_nxmxp_rm_tn_avx512_g8_ab"], "shape-generic tn, whatever the orders")
+  local plain = run_spec('return { shapes = { "8x8x8" }, dtypes = { "f32" } }\n', "variants")
+  for _, d in ipairs(plain.value) do check(not d.name:find("_bf_tn_"), d.name) end
+  local bad, errs = run_spec('return { shapes = { "4x4x4" },\n  orders = { bf = { "nn", "tx" } } }\n', "spec")
+  check(not bad); check(errs[1]:find(":2: error: orders.bf[2]: unknown value \"tx\"", 1, true), errs[1])
+  bad, errs = run_spec('return { shapes = { "4x4x4" }, layouts = { "bf" },\n  orders = { sf = { "nn" } } }\n', "spec")
+  check(not bad); check(errs[1]:find("orders.sf: layout \"sf\" is not in layouts", 1, true), errs[1])
+end)
+
+test("vector IR of a transposed order reads the operand's stored order", function()
+  local vector = require("vector")
+  local r = run_spec('return { shapes = { "2x3x2", "3x3x3" }, dtypes = { "f32" }, isas = { "avx512" },\n'
+    .. '  scalars = { "a1b0" }, layouts = { "bf" }, orders = { "nn", "tn", "nt", "tt" }, anyshape = false }\n',
+    "variants")
+  local by = {}
+  for _, d in ipairs(r.value) do by[d.name] = d end
+  -- the tt permute form loads the same sources as nn, and its lanes pick A[r,k] at k*n + r
+  local nn, tt = by["bmm_f32_3x3x3_bf_avx512_flat_a1b0"], by["bmm_f32_3x3x3_bf_tt_avx512_flat_a1b0"]
+  check(nn and tt, "3x3x3 flat in both orders")
+  local function perms(d)
+    local out = {}
+    local function walk(e)
+      if type(e) ~= "table" then return end
+      if e.op == "vperm" then out[#out + 1] = table.concat(e.idx, ",") end
+      for _, v in pairs(e) do walk(v) end
+    end
+    walk(vector.build(d).body)
+    table.sort(out)
+    return table.concat(out, ";")
+  end
+  check(perms(nn) ~= perms(tt), "tt permutes its lanes otherwise")
+  -- rows: A(i, k) broadcast from a[i*m + k], and in order tn from a[k*n + i] (n compiled in)
+  local function bcasts(name)
+    local seq = {}
+    local c = require("emit_simd").emit(vector.build(by[name]))
+    for i in c.body:gmatch("_mm512_set1_ps%(a%[(%d+)%]%)") do seq[#seq + 1] = i end
+    return table.concat(seq, " ")
+  end
+  eq(bcasts("bmm_f32_2x3x2_bf_avx512_rows_a1b0"), "0 3 1 4 2 5")
+  eq(bcasts("bmm_f32_2x3x2_bf_tn_avx512_rows_a1b0"), "0 1 2 3 4 5")
+end)
+
 test("a prefetching twin is its form plus prefetches of the next item's rows, spread out", function()
   local r = run_spec('return { shapes = { "9x9x9" }, dtypes = { "f64" }, layouts = { "sf" }, isas = { "avx2" } }\n', "c")
   local body = {}
