@@ -215,6 +215,15 @@ typedef struct bmm_call_key {
 #define BMM__ORDER_B 2
 #define BMM__ORDER_NEEDS ((unsigned)(BMM_NEEDS_A_TRANSPOSED | BMM_NEEDS_B_TRANSPOSED))
 
+/* Kernel k reads the operands of a call of this order as they lie: its order's needs bits
+ * are the order's (an any-stride kernel reads every order). Applicability and wisdom both ask. */
+static inline int bmm__order_fits(const bmm_kernel_desc *k, int order)
+{
+    unsigned want = (order & BMM__ORDER_A ? (unsigned)BMM_NEEDS_A_TRANSPOSED : 0u)
+        | (order & BMM__ORDER_B ? (unsigned)BMM_NEEDS_B_TRANSPOSED : 0u);
+    return k->layout == BMM_LAYOUT_ANY || (k->needs & BMM__ORDER_NEEDS) == want;
+}
+
 /* A rows x cols operand whose normalized strides s make it a transposed view. */
 static inline int bmm__transposed_view(const int64_t s[3])
 {
@@ -307,8 +316,7 @@ static inline int bmm__applies(const bmm_kernel_desc *k, const bmm_call *c, int 
     return k->dtype == c->key.dtype && bmm__shape_admits(k, c->key.n, c->key.m, c->key.p)
         && k->isa <= max_isa && k->fn != NULL
         && bmm__scalars_fit(k->scalars, c->key.scalars) && ((c->fits >> k->layout) & 1u)
-        && (k->needs & ~c->meets) == 0
-        && (k->layout == BMM_LAYOUT_ANY || ((k->needs ^ c->meets) & BMM__ORDER_NEEDS) == 0);
+        && (k->needs & ~c->meets) == 0 && bmm__order_fits(k, c->key.order);
 }
 
 /* The static rule, distilled from bmm-tune's measurements over the default spec on Zen 5

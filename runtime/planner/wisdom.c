@@ -249,10 +249,7 @@ static int kernel_fits_key(const bmm_kernel_desc *k, const bmm_call_key *key)
     for (int o = 0; o < 3; o++)
         if (k->layout == BMM_LAYOUT_BF && key->layout[o] == BMM_LAYOUT_SF)
             return 0;
-    /* a kernel of another operand order reads the operands wrong (any-stride ones read all) */
-    unsigned order = (key->order & BMM__ORDER_A ? BMM_NEEDS_A_TRANSPOSED : 0)
-        | (key->order & BMM__ORDER_B ? BMM_NEEDS_B_TRANSPOSED : 0);
-    return k->layout == BMM_LAYOUT_ANY || (k->needs & BMM__ORDER_NEEDS) == order;
+    return bmm__order_fits(k, key->order);  /* another order reads the operands wrong */
 }
 
 /* Header line lineno: "<word> <value>"; value points into line. */
