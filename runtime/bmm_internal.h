@@ -8,7 +8,7 @@
  * They form a chain; each calls only those below it, never one above (tests/check_layers.sh):
  *   cblas.c -> plan.c -> ondemand.c -> gen_store.c -> tune.c, wisdom.c -> threads.c,
  *   gen_build.c -> registry.c, run.c, gen_class.c -> problem.c, cpu.c, generic.c, luagen.c,
- *   spawn.c, cache.c, bmm_select.h -> error.c, stride.c
+ *   spawn.c, cache.c, bmm_select.h -> error.c, stride.c, env.c
  * A lower layer that changes what an upper one may have cached (a table registered, wisdom
  * imported, recorded or forgotten) bumps the registry's configuration epoch; the upper layer
  * compares epochs instead of being called back. */
@@ -170,32 +170,60 @@ void bmm__gen_files_free(bmm__gen_files *f);
 /* FNV-1a of every embedded file: a changed generator makes new objects. */
 uint64_t bmm__generator_hash(void);
 
-/* spawn.c: runs argv (argv[0] searched in PATH) without a shell, its output to log_path
- * (NULL: discarded), killed with everything it started past timeout_ms. 0 when it exited 0,
- * else -1 and what happened in err. */
-int bmm__spawn(const char *const *argv, const char *log_path, long timeout_ms, char *err,
+/* env.c: a variable that names a program, file or directory; NULL when unset or in a setuid
+ * or setgid process (secure_getenv). */
+const char *bmm__env_path(const char *name);
+
+/* spawn.c: runs argv (argv[0] searched in PATH) without a shell, in the directory cwd (a
+ * descriptor; -1: this process's), its output to log (a path relative to cwd; NULL:
+ * discarded), killed with everything it started past timeout_ms. 0 when it exited 0; else
+ * what happened in err and -1 (it could not be started) or 1 (it ran and failed, was killed
+ * or ran past the limit). */
+int bmm__spawn(const char *const *argv, int cwd, const char *log, long timeout_ms, char *err,
     size_t errlen);
 /* The same in two steps, for programs that run side by side: start (a pid, or -1), then wait
  * until a deadline (bmm__spawn_deadline) shared by all. */
-int bmm__spawn_start(const char *const *argv, const char *log_path, char *err, size_t errlen);
+int bmm__spawn_start(const char *const *argv, int cwd, const char *log, char *err,
+    size_t errlen);
 double bmm__spawn_deadline(long timeout_ms);
+/* 1 if prog can be run: a path to an executable, or a name found in PATH. */
+int bmm__spawn_found(const char *prog);
 int bmm__spawn_wait(int pid, const char *name, double deadline_ms, long timeout_ms, char *err,
     size_t errlen);
 
 /* cache.c: the directory of generated objects (see there for the rules). */
 typedef struct bmm__cache {
     int fd;                      /* the directory, opened after its checks */
+    int prepared;                /* read-only: loaded from, never written or deleted in */
     char path[BMM__PATH_MAX];
 } bmm__cache;
-bmm_status bmm__cache_open(bmm__cache *c, char *err, size_t errlen);
+/* Opens the directory (create: made first, 0700, when missing), checks it and claims it
+ * (CACHEDIR.TAG); BMM_EIO and why in err when it is missing, refused or not a cache. */
+bmm_status bmm__cache_open(bmm__cache *c, int create, char *err, size_t errlen);
+/* Opens a prepared cache, read-only: a directory (not a symlink) owned by root or the
+ * effective user and writable by no one else; BMM_EIO and why otherwise. */
+bmm_status bmm__cache_open_prepared(bmm__cache *c, const char *path, char *err, size_t errlen);
+/* The i-th prepared cache's path (BMM_CACHE_PATH's entries, ':' apart, then the one installed
+ * with the library); 0 past the last. */
+int bmm__cache_prepared_path(int i, char *out, size_t len);
 void bmm__cache_close(bmm__cache *c);
-/* A file of the directory, checked (ours, writable by us alone, regular, not a symlink):
- * its descriptor, or -1 with errno ENOENT (missing) or another (refused, err says why). */
+/* rel inside dirfd, opened to read and checked (ours, or root's when root_ok; writable by no
+ * one else; regular; not a symlink; without waiting on a FIFO): its descriptor, or -1 with
+ * errno ENOENT (missing) or another (*why says why: EPERM, refused). */
+int bmm__cache_open_at(int dirfd, const char *rel, int root_ok, const char **why);
+/* The same for a file of the cache directory, err naming it. */
 int bmm__cache_open_file(const bmm__cache *c, const char *name, char *err, size_t errlen);
 /* The whole file (malloc'd, one spare byte after it), or -1. */
 int bmm__cache_read_all(int fd, unsigned char **data, size_t *size);
-void bmm__cache_touch(int fd);
+void bmm__cache_touch(const bmm__cache *c, int fd);
 void bmm__cache_remove(const bmm__cache *c, const char *name);
+/* A new private build folder in the cache (0700, checked): its descriptor and its name
+ * (bmmgen-build-<12 hex>), or -1 and why. */
+int bmm__cache_make_dir(const bmm__cache *c, char name[32], char *err, size_t errlen);
+/* Removes a build folder of ours and everything in it. */
+void bmm__cache_remove_dir(const bmm__cache *c, const char *name);
+/* Writes a new file rel (0600; its folders made 0700) inside dirfd; 0, or -1 and errno. */
+int bmm__cache_write_at(int dirfd, const char *rel, const void *data, size_t size);
 /* Writes name whole: a private temporary file, fsync, rename, the directory fsynced. */
 bmm_status bmm__cache_publish(const bmm__cache *c, const char *name, const void *data,
     size_t size, char *err, size_t errlen);
@@ -239,6 +267,9 @@ const char *bmm__table_signature(void);
  * table signature (wisdom files stay valid; their choices of generated kernels are kept in
  * the cache instead) and up to MAX_TABLES in all. */
 bmm_status bmm__register_generated(const bmm_kernel_table *table);
+/* Tables bmm__register_generated may still add (the registry's limit less those held). */
+#define BMM__MAX_TABLES 1024  /* generated on demand included */
+size_t bmm__registry_room(void);
 /* k belongs to a table registered by bmm__register_generated. */
 int bmm__kernel_generated(const bmm_kernel_desc *k);
 size_t bmm__table_kernel_count(const bmm_kernel_table *t);

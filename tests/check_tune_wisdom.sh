@@ -2,6 +2,7 @@
 # check_tune_wisdom.sh BMM_TUNE WORKDIR: bmm-tune keeps wisdom it cannot import. It merges new
 # entries into a compatible file (also with --retune), refuses to replace a file signed for
 # another CPU (exit 1, file unchanged) unless --force, and refuses bad sizes without crashing.
+# Runs writing one file at the same time each keep the others' entries.
 set -eu
 tune=$1
 dir=$2
@@ -26,6 +27,13 @@ grep -q "not replacing" "$dir/err" || fail "no reason given: $(cat "$dir/err")"
 cmp -s "$w" "$dir/before" || fail "the refused file changed"
 run --force 5x5x5 || fail "--force failed"
 [ "$(entries "$w")" = 1 ] || fail "--force must write the new wisdom"
+
+# three runs at once into one new file: each locks it, merges what the one before wrote
+rm -f "$w"
+for s in 2x2x2 3x3x3 4x4x4; do run "$s" & done
+wait
+[ "$(entries "$w")" = 3 ] || fail "runs at the same time lost entries: $(entries "$w") of 3"
+ls "$dir" | grep -q 'bmm-tune-' && fail "a merge file was left behind"
 
 # sizes whose element counts wrap: a message and exit 1, never a crash
 for args in "--batch 1152921504606846976 2x2x2" "4294967296x4294967296x4294967296"; do

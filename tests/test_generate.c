@@ -96,19 +96,22 @@ static int child(char **argv)
 }
 
 /* forker: a thread plans f32 7x9x5 (its compiler hangs until BMM_GENERATE_TIMEOUT_MS); while
- * it generates, the main thread forks, and the child plans another new class. Prints
- * "forked child: ok" once the child is done, or "forked child: hung" if it did not finish in
- * 20 s (the generation lock left held in the child). */
+ * it generates, the main thread forks (which must not wait for the compile), and the child
+ * plans another new class. Prints "forked child: ok" once the child is done, or "forked
+ * child: hung" if it did not finish in 20 s (the generation's state left busy in the child). */
 static void sleep_ms(long ms)
 {
     struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
     nanosleep(&t, NULL);
 }
 
+static _Atomic int thread_done;
+
 static void *plan_in_thread(void *arg)
 {
     char *argv[] = { "f32", "7x9x5", "bf", "0", "0" };
     *(int *)arg = child(argv);
+    thread_done = 1;
     return NULL;
 }
 
@@ -121,6 +124,8 @@ static int forker(void)
     sleep_ms(300);  /* the thread is compiling now: the stub hangs */
     fflush(stdout);
     pid_t pid = fork();
+    if (pid > 0)  /* its compiler hangs 1.5 s: fork must not have waited for it */
+        printf("fork returned while the thread generated: %s\n", thread_done ? "no" : "yes");
     if (pid == 0) {
         setenv("BMM_CC", "/nonexistent/cc", 1);  /* fails at once: the test is the lock */
         char *argv[] = { "f32", "9x7x5", "bf", "0", "0" };
@@ -249,7 +254,8 @@ static void assert_clean(const char *dir)
 {
     DIR *d = opendir(dir);
     for (struct dirent *e; d && (e = readdir(d));)
-        if (strncmp(e->d_name, ".tmp-", 5) == 0 || strncmp(e->d_name, "build-", 6) == 0) {
+        if (strncmp(e->d_name, ".bmmgen-tmp-", 12) == 0
+            || strncmp(e->d_name, "bmmgen-build-", 13) == 0) {
             print_error("%s/%s left behind\n", dir, e->d_name);
             fail();
         }
@@ -278,9 +284,33 @@ static void write_script(const char *path, const char *body)
     assert_int_equal(chmod(path, 0700), 0);
 }
 
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
 #define ENV_DIR(name, dir) char name[600]; snprintf(name, sizeof name, "BMM_CACHE_DIR=%s", dir)
 
 static const char *const PLAN_7x9x5[] = { "f32", "7x9x5", "bf", "0", "0", NULL };
+
+/* A fresh cache directory (dir) holding PLAN_7x9x5's object (obj), made by a child. */
+static void cache_with_object(char *dir, size_t dlen, char *obj, size_t olen)
+{
+    fresh_dir(dir, dlen);
+    ENV_DIR(e, dir);
+    const char *env[] = { e, NULL };
+    assert_int_equal(run(env, PLAN_7x9x5).status, 0);
+    cache_file(dir, ".so", obj, olen);
+}
 
 /* ---- cases ---- */
 
@@ -427,10 +457,11 @@ static void bad_compilers(void **state)
     snprintf(body, sizeof body, "[ \"$1\" = --version ] && { echo stub-cc 1.0; exit 0; }\n"
                                 "echo $$ > %s; exec sleep 60", pidfile);
     write_script(hangs, body);
+    /* (limits above 20 KB of C: 25 bytes a millisecond, gen.h, or the class is refused) */
     struct { const char *cc, *expect; } cases[] = {
         { "BMM_CC=/nonexistent/cc", "cannot run /nonexistent/cc" },
         { NULL, "exited with status 3: stub-cc: error: no" },
-        { NULL, "ran past 300 ms (BMM_GENERATE_TIMEOUT_MS) and was killed" },
+        { NULL, "ran past 800 ms (BMM_GENERATE_TIMEOUT_MS) and was killed" },
     };
     char cc1[700], cc2[700];
     snprintf(cc1, sizeof cc1, "BMM_CC=%s", fails);
@@ -439,7 +470,7 @@ static void bad_compilers(void **state)
     for (int i = 0; i < 3; i++) {
         fresh_dir(dir, sizeof dir);
         ENV_DIR(e, dir);
-        const char *env[] = { e, cases[i].cc, "BMM_VERBOSE=1", "BMM_GENERATE_TIMEOUT_MS=300", NULL };
+        const char *env[] = { e, cases[i].cc, "BMM_VERBOSE=1", "BMM_GENERATE_TIMEOUT_MS=800", NULL };
         run_result r = run(env, PLAN_7x9x5);
         assert_int_equal(r.status, 0);  /* the call succeeds, its result checked */
         expect(&r, cases[i].expect);
@@ -462,10 +493,10 @@ static void bad_compilers(void **state)
     }
     /* a longer time limit tries the hanging compiler again */
     ENV_DIR(e3, dir);  /* the hanging compiler's */
-    const char *env[] = { e3, cc2, "BMM_VERBOSE=1", "BMM_GENERATE_TIMEOUT_MS=600", NULL };
+    const char *env[] = { e3, cc2, "BMM_VERBOSE=1", "BMM_GENERATE_TIMEOUT_MS=1600", NULL };
     run_result r = run(env, PLAN_7x9x5);
     assert_int_equal(r.status, 0);
-    expect(&r, "ran past 600 ms (BMM_GENERATE_TIMEOUT_MS) and was killed");
+    expect(&r, "ran past 1600 ms (BMM_GENERATE_TIMEOUT_MS) and was killed");
     /* the hanging compiler was killed, not left running */
     FILE *f = fopen(pidfile, "r");
     long pid = 0;
@@ -481,11 +512,7 @@ static void refused_directories(void **state)
 {
     (void)state;
     char good[512], dir[512], obj[1024], cmd[2048];
-    fresh_dir(good, sizeof good);
-    ENV_DIR(eg, good);
-    const char *genv[] = { eg, NULL };
-    assert_int_equal(run(genv, PLAN_7x9x5).status, 0);
-    cache_file(good, ".so", obj, sizeof obj);
+    cache_with_object(good, sizeof good, obj, sizeof obj);
     for (int i = 0; i < 3; i++) {
         fresh_dir(dir, sizeof dir);
         const char *why;
@@ -523,11 +550,9 @@ static void refused_files(void **state)
 {
     (void)state;
     char dir[512], obj[1024], other[1100];
-    fresh_dir(dir, sizeof dir);
+    cache_with_object(dir, sizeof dir, obj, sizeof obj);
     ENV_DIR(e, dir);
     const char *env[] = { e, "BMM_VERBOSE=1", NULL };
-    assert_int_equal(run(env, PLAN_7x9x5).status, 0);
-    cache_file(dir, ".so", obj, sizeof obj);
     snprintf(other, sizeof other, "%s.elsewhere", obj);
     assert_int_equal(rename(obj, other), 0);
     assert_int_equal(symlink(other, obj), 0);
@@ -738,6 +763,320 @@ static void threads_same_shape(void **state)
 }
 
 /* The size cap evicts the least recently used objects; bmm_cache_clear empties the cache. */
+/* The attack of a local user who may rename entries above the cache directory (a parent
+ * folder of theirs): while the caller compiles, they move the cache directory away, put a
+ * folder of theirs in its place and plant a source at every path the compiler was given (one
+ * whose constructor writes a file when it is loaded). Nothing of theirs may be compiled,
+ * published or loaded: the build runs inside its folder's descriptor on relative paths. As
+ * root (CI) the other user is uid 65534 (setpriv); otherwise this user plays them (what is
+ * tested is which paths are followed). */
+static void planted_parent(void **state)
+{
+    (void)state;
+    char parent[400], dir[512], real[520], pwned[600], evil[600], attacker[600], swapped[600],
+        cc[600], text[2048];
+    int root = geteuid() == 0;
+    snprintf(parent, sizeof parent, "%s/shared%d", base, ++ncase);
+    snprintf(dir, sizeof dir, "%s/cache", parent);
+    snprintf(real, sizeof real, "%s/cache.real", parent);
+    snprintf(pwned, sizeof pwned, "%s/pwned", base);
+    snprintf(evil, sizeof evil, "%s/evil.c", base);
+    snprintf(attacker, sizeof attacker, "%s/attacker.sh", base);
+    snprintf(swapped, sizeof swapped, "%s/swapped", base);
+    snprintf(cc, sizeof cc, "%s/cc-racing", base);
+    assert_int_equal(mkdir(parent, 0755), 0);
+    assert_int_equal(mkdir(dir, 0700), 0);  /* the caller's cache */
+    if (root) {
+        assert_int_equal(chmod(base, 0711), 0);  /* uid 65534 reaches its own folder */
+        assert_int_equal(chown(parent, 65534, 65534), 0);
+    }
+    snprintf(text, sizeof text, "#include <stdio.h>\n__attribute__((constructor)) static void "
+        "evil(void) { FILE *f = fopen(\"%s\", \"w\"); if (f) fclose(f); }\n", pwned);
+    write_text(evil, text);
+    snprintf(text, sizeof text,
+        "#!/bin/sh\nP=%s\nmv \"$P/cache\" \"$P/cache.real\" && mkdir \"$P/cache\" || exit 1\n"
+        "for a in \"$@\"; do\n  f=${a#-I}\n  case \"$f\" in \"$P\"/cache/*) ;; *) continue ;; esac\n"
+        "  case \"$f\" in\n    *.c) mkdir -p \"${f%%/*}\" && cp %s \"$f\" ;;\n"
+        "    *.o|*.so|*/log) mkdir -p \"${f%%/*}\" ;;\n    *) mkdir -p \"$f\" ;;\n  esac\ndone\n",
+        parent, evil);
+    write_text(attacker, text);
+    assert_int_equal(chmod(attacker, 0755), 0);
+    assert_int_equal(chmod(evil, 0644), 0);
+    /* the caller's compiler: the first compile lets the other user act first */
+    snprintf(text, sizeof text, "if [ \"$1\" != --version ] && [ ! -e %s ]; then\n  touch %s\n"
+        "  %s %s \"$@\" || echo attack failed >&2\nfi\nexec cc \"$@\"", swapped, swapped,
+        root ? "setpriv --reuid=65534 --regid=65534 --clear-groups" : "sh", attacker);
+    write_script(cc, text);
+    ENV_DIR(e, dir);
+    char ecc[700];
+    snprintf(ecc, sizeof ecc, "BMM_CC=%s", cc);
+    const char *env[] = { e, ecc, "BMM_VERBOSE=1", NULL };
+    run_result r = run(env, PLAN_7x9x5);
+    assert_int_equal(r.status, 0);
+    assert_true(exists(swapped) && exists(real));  /* the swap happened mid-build */
+    assert_null(strstr(r.out, "attack failed"));
+    expect(&r, "source=compiled");
+    expect(&r, "kernel=bmm_f32_7x9x5_bf_");
+    assert_false(exists(pwned));
+    assert_int_equal(count_files(real, ".so"), 1);  /* published into the caller's own */
+    assert_int_equal(count_files(dir, ".so"), 0);   /* nothing into theirs */
+    assert_clean(real);
+    if (root) {  /* the folder in the cache's place is theirs: refused, nothing loaded */
+        r = run(env, PLAN_7x9x5);
+        assert_int_equal(r.status, 0);
+        expect(&r, "owned by another user");
+        assert_false(exists(pwned));
+    }
+}
+
+/* BMM_CACHE_DIR naming a folder that holds other things (a project's) is not taken for a
+ * cache, and neither generation nor clearing deletes anything in it; clearing a missing
+ * folder fails and does not make it; a cache of ours clears only its own files. */
+static void foreign_files_kept(void **state)
+{
+    (void)state;
+    char dir[512], path[700];
+    static const char *const theirs[] = { "build-release/CMakeCache.txt", ".tmp-notes",
+        "0123456789abcdef.so", "notes.txt" };
+    fresh_dir(dir, sizeof dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof path, "%s/build-release", dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, theirs[i]);
+        write_text(path, "theirs\n");
+    }
+    ENV_DIR(e, dir);
+    const char *env[] = { e, "BMM_VERBOSE=1", "BMM_CACHE_MAX_MB=1", NULL };
+    run_result r = run(env, PLAN_7x9x5);
+    assert_int_equal(r.status, 0);
+    expect(&r, "which bmmgen did not make");
+    expect(&r, "source=failed");
+    setenv("BMM_CACHE_DIR", dir, 1);
+    assert_int_equal(bmm_cache_clear(), BMM_EIO);
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, theirs[i]);
+        assert_true(exists(path));
+    }
+    fresh_dir(dir, sizeof dir);  /* missing */
+    setenv("BMM_CACHE_DIR", dir, 1);
+    assert_int_equal(bmm_cache_clear(), BMM_EIO);
+    assert_non_null(strstr(bmm_last_error(), "No such file"));
+    assert_false(exists(dir));
+    fresh_dir(dir, sizeof dir);  /* a cache of ours, then someone's file put in it */
+    ENV_DIR(e2, dir);
+    const char *env2[] = { e2, NULL };
+    assert_int_equal(run(env2, PLAN_7x9x5).status, 0);
+    assert_int_equal(count_files(dir, ".so"), 1);
+    snprintf(path, sizeof path, "%s/notes.txt", dir);
+    write_text(path, "theirs\n");
+    setenv("BMM_CACHE_DIR", dir, 1);
+    assert_int_equal(bmm_cache_clear(), BMM_OK);
+    unsetenv("BMM_CACHE_DIR");
+    assert_int_equal(count_files(dir, ".so"), 0);
+    assert_true(exists(path));
+    snprintf(path, sizeof path, "%s/CACHEDIR.TAG", dir);
+    assert_true(exists(path));
+}
+
+/* FIFOs under the names of the class's object, its failure record and the lock hang no
+ * process: each is refused (not a regular file) and the object made again. */
+static void fifo_names(void **state)
+{
+    (void)state;
+    char dir[512], obj[1024], path[1100];
+    cache_with_object(dir, sizeof dir, obj, sizeof obj);
+    ENV_DIR(e, dir);
+    const char *env[] = { e, "BMM_VERBOSE=1", NULL };
+    assert_int_equal(unlink(obj), 0);
+    assert_int_equal(mkfifo(obj, 0600), 0);
+    snprintf(path, sizeof path, "%.*s.failed", (int)(strlen(obj) - 3), obj);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    snprintf(path, sizeof path, "%s/lock", dir);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    run_result r = run(env, PLAN_7x9x5);
+    assert_int_equal(r.status, 0);
+    expect(&r, "not a regular file");
+    expect(&r, "source=compiled");
+    struct stat st;
+    assert_int_equal(lstat(obj, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+}
+
+/* A compile that fails for want of disk space is not recorded as the compiler's failure:
+ * the next process compiles again. */
+static void full_disk_not_recorded(void **state)
+{
+    (void)state;
+    char dir[512], cc[600], runs[600], body[1024];
+    snprintf(cc, sizeof cc, "%s/cc-full", base);
+    snprintf(runs, sizeof runs, "%s/full.runs", base);
+    snprintf(body, sizeof body, "[ \"$1\" = --version ] && { echo stub-cc 1.0; exit 0; }\n"
+        "echo run >> %s; echo 'cc1: fatal error: cannot write: No space left on device' >&2; "
+        "exit 1", runs);
+    write_script(cc, body);
+    fresh_dir(dir, sizeof dir);
+    ENV_DIR(e, dir);
+    char ecc[700];
+    snprintf(ecc, sizeof ecc, "BMM_CC=%s", cc);
+    const char *env[] = { e, ecc, "BMM_VERBOSE=1", NULL };
+    for (int i = 0; i < 2; i++) {
+        run_result r = run(env, PLAN_7x9x5);
+        assert_int_equal(r.status, 0);
+        expect(&r, "No space left on device");
+        expect(&r, "source=failed");
+        assert_null(strstr(r.out, "source=failed before"));
+        assert_int_equal(count_files(dir, ".failed"), 0);
+    }
+    assert_true(file_lines(runs) >= 2);  /* both processes ran it */
+}
+
+/* A setuid program ignores the BMM_GENERATE, BMM_CC and BMM_CACHE_DIR its caller sets: no
+ * compiler of theirs runs as the program's user. A copy of this program made setuid root runs
+ * as uid 65534 (setpriv); the same call without setuid runs the caller's compiler (the
+ * control). Making a setuid program needs root: CI runs this as root. */
+static void setuid_ignores_env(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        print_message("setuid_ignores_env: making a setuid program needs root (CI runs it)\n");
+        return;
+    }
+    char suid[600], cc[600], ran[620], dir[512], cmd[4096], body[1024];
+    snprintf(suid, sizeof suid, "%s/suid-test_generate", base);
+    snprintf(cc, sizeof cc, "%s/cc-theirs", base);
+    snprintf(ran, sizeof ran, "%s/theirs", base);  /* where uid 65534 may write */
+    assert_int_equal(mkdir(ran, 0700), 0);
+    assert_int_equal(chown(ran, 65534, 65534), 0);
+    snprintf(ran + strlen(ran), sizeof ran - strlen(ran), "/ran");
+    snprintf(body, sizeof body, "touch %s; exec cc \"$@\"", ran);
+    write_script(cc, body);
+    assert_int_equal(chmod(cc, 0755), 0);
+    assert_int_equal(chmod(base, 0711), 0);
+    snprintf(cmd, sizeof cmd, "cp %s %s && chown 0:0 %s && chmod 4755 %s", self, suid, suid, suid);
+    assert_int_equal(system(cmd), 0);
+    for (int setuid = 0; setuid < 2; setuid++) {
+        /* a cache the program's user would accept: the caller's (control), root's (setuid) */
+        fresh_dir(dir, sizeof dir);
+        assert_int_equal(mkdir(dir, 0700), 0);
+        if (!setuid)
+            assert_int_equal(chown(dir, 65534, 65534), 0);
+        snprintf(cmd, sizeof cmd, "cd / && BMM_GENERATE=1 BMM_CC=%s BMM_CACHE_DIR=%s "
+            "setpriv --reuid=65534 --regid=65534 --clear-groups %s child f32 7x9x5 bf 0 1 "
+            ">/dev/null 2>&1", cc, dir, setuid ? suid : self);
+        unlink(ran);
+        assert_int_equal(system(cmd), 0);  /* the result checked, either way */
+        assert_int_equal(exists(ran), !setuid);
+    }
+}
+
+/* At the registry's limit of tables, a new class is refused before anything is compiled,
+ * loaded or deleted: its cached object stays, and bmm_last_error() says nothing of it. Runs
+ * last: it fills this process's registry. */
+static void registry_full(void **state)
+{
+    (void)state;
+    char dir[512];
+    fresh_dir(dir, sizeof dir);
+    ENV_DIR(e, dir);
+    const char *env[] = { e, NULL };
+    assert_int_equal(run(env, PLAN_7x9x5).status, 0);  /* the class's object, in the cache */
+    assert_int_equal(count_files(dir, ".so"), 1);
+    bmm__kernel_iter it = { 0, 0, 0 };
+    static bmm_kernel_part part;
+    part = (bmm_kernel_part){ 1, bmm__kernel_next(&it) };
+    size_t room = bmm__registry_room();
+    bmm_kernel_table *fill = calloc(room, sizeof *fill);
+    assert_non_null(fill);
+    for (size_t i = 0; i < room; i++) {
+        fill[i] = (bmm_kernel_table){ BMM_KERNEL_ABI, "filler", "0", "0", 1, &part };
+        assert_int_equal(bmm__register_generated(&fill[i]), BMM_OK);
+    }
+    assert_int_equal(bmm__registry_room(), 0);
+    setenv("BMM_CACHE_DIR", dir, 1);
+    bmm__set_last_error("");
+    char *argv[] = { "f32", "7x9x5", "bf", "0", "0" };
+    assert_int_equal(child(argv), 0);  /* planned and checked, on shape-generic kernels */
+    unsetenv("BMM_CACHE_DIR");
+    bmm__generate_stats g;
+    bmm__generate_last(&g);
+    assert_string_equal(g.source, "not generated");
+    assert_non_null(strstr(g.why, "the registry's limit"));
+    assert_string_equal(bmm_last_error(), "");
+    assert_int_equal(count_files(dir, ".so"), 1);
+}
+
+/* A prepared cache serves a machine without a compiler: bmm-tune --generate --cache-dir DIR
+ * prepares it, and a process with BMM_CACHE_PATH=DIR and BMM_CC=/nonexistent loads the class's
+ * kernels from it (read-only: its own writable cache gets nothing). One writable by others is
+ * refused with a reason. */
+static void prepared_cache(void **state)
+{
+    (void)state;
+    char prep[512], own[512], bad[512], cmd[2048], env_path[600];
+    fresh_dir(prep, sizeof prep);
+    snprintf(cmd, sizeof cmd, "%s --generate --cache-dir %s --wisdom %s/prep.wisdom --budget 5 "
+        "--dtype f32 --layout bf 7x9x5 >/dev/null 2>&1", BMM_TEST_TUNE, prep, base);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(count_files(prep, ".so"), 1);
+    snprintf(cmd, sizeof cmd, "chmod 0444 %s/*.so && chmod 0555 %s", prep, prep);
+    assert_int_equal(system(cmd), 0);
+    fresh_dir(own, sizeof own);
+    ENV_DIR(e, own);
+    snprintf(env_path, sizeof env_path, "BMM_CACHE_PATH=/nonexistent/prepared:%s", prep);
+    const char *env[] = { e, env_path, "BMM_CC=/nonexistent/cc", "BMM_VERBOSE=1", NULL };
+    run_result r = run(env, PLAN_7x9x5);
+    assert_int_equal(r.status, 0);
+    expect(&r, "source=prepared");
+    expect(&r, "kernel=bmm_f32_7x9x5_bf_");
+    assert_int_equal(count_files(own, ".so"), 0);
+    assert_int_equal(count_files(prep, ".so"), 1);
+    /* the same folder as the cache itself, still without a compiler */
+    ENV_DIR(e2, prep);
+    const char *env2[] = { e2, "BMM_CC=/nonexistent/cc", NULL };
+    r = run(env2, PLAN_7x9x5);
+    assert_int_equal(r.status, 0);
+    expect(&r, "source=cache");
+    fresh_dir(bad, sizeof bad);
+    snprintf(cmd, sizeof cmd, "cp -r %s %s && chmod 0777 %s", prep, bad, bad);
+    assert_int_equal(system(cmd), 0);
+    snprintf(env_path, sizeof env_path, "BMM_CACHE_PATH=%s", bad);
+    r = run(env, PLAN_7x9x5);
+    assert_int_equal(r.status, 0);
+    expect(&r, "refused: writable by group or others");
+    expect(&r, "source=failed");
+}
+
+/* A class whose kernels are more C than compiles within the time limit is refused before
+ * anything is written or compiled (the compiler never runs), recorded, and made under a
+ * longer limit. */
+static void too_big_refused(void **state)
+{
+    (void)state;
+    char dir[512], cc[600], runs[600], body[1024];
+    snprintf(cc, sizeof cc, "%s/cc-counts", base);
+    snprintf(runs, sizeof runs, "%s/counts.runs", base);
+    snprintf(body, sizeof body, "echo run >> %s; exec cc \"$@\"", runs);
+    write_script(cc, body);
+    fresh_dir(dir, sizeof dir);
+    ENV_DIR(e, dir);
+    char ecc[700];
+    snprintf(ecc, sizeof ecc, "BMM_CC=%s", cc);
+    const char *env[] = { e, ecc, "BMM_VERBOSE=1", "BMM_GENERATE_TIMEOUT_MS=200", NULL };
+    run_result r = run(env, PLAN_7x9x5);  /* 16 KB of C per ISA; 200 ms takes 5 */
+    assert_int_equal(r.status, 0);
+    expect(&r, "KB of C, more than compiles within BMM_GENERATE_TIMEOUT_MS (200 ms");
+    expect(&r, "source=failed");
+    assert_int_equal(file_lines(runs), 0);
+    assert_int_equal(count_files(dir, ".failed"), 1);
+    assert_clean(dir);
+    const char *env2[] = { e, ecc, "BMM_VERBOSE=1", NULL };  /* the test's 120 s */
+    r = run(env2, PLAN_7x9x5);
+    assert_int_equal(r.status, 0);
+    expect(&r, "source=compiled");
+}
+
 static void eviction_and_clear(void **state)
 {
     (void)state;
@@ -854,6 +1193,7 @@ static void fork_while_generating(void **state)
     run_result r = run(env, args);
     assert_int_equal(r.status, 0);
     expect(&r, "forked child: ok (status 0); thread: 0");
+    expect(&r, "fork returned while the thread generated: yes");
     expect(&r, "cannot run /nonexistent/cc");       /* the child generated, and failed cleanly */
     expect(&r, "ran past 1500 ms (BMM_GENERATE_TIMEOUT_MS)");  /* the thread's compiler */
 }
@@ -891,7 +1231,15 @@ int main(int argc, char **argv)
         cmocka_unit_test(earlier_choice_dropped),
         cmocka_unit_test(threads_same_shape),
         cmocka_unit_test(eviction_and_clear),
+        cmocka_unit_test(planted_parent),
+        cmocka_unit_test(foreign_files_kept),
+        cmocka_unit_test(fifo_names),
+        cmocka_unit_test(full_disk_not_recorded),
+        cmocka_unit_test(setuid_ignores_env),
+        cmocka_unit_test(prepared_cache),
+        cmocka_unit_test(too_big_refused),
         cmocka_unit_test(fork_while_generating),
+        cmocka_unit_test(registry_full),  /* last: it fills the registry */
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[600];

@@ -13,7 +13,7 @@
 /* The built-in table, then those registered at run time (bmm_register_kernels). Slots are
  * written once, under the lock, before the count that publishes them; readers take the
  * count with acquire and walk without locking. */
-#define MAX_TABLES 1024  /* generated on demand included */
+#define MAX_TABLES BMM__MAX_TABLES
 #define MAX_USER_TABLES 64  /* the built-in table and those of bmm_register_kernels */
 #ifdef BMM_NO_DEFAULT_KERNELS /* built with -DBMM_DEFAULT_KERNELS=OFF: registered tables only */
 static const bmm_kernel_table *tables[MAX_TABLES];
@@ -266,6 +266,11 @@ bmm_status bmm_register_kernels(const bmm_kernel_table *table)
 bmm_status bmm__register_generated(const bmm_kernel_table *table)
 {
     return add_table(table, 1);
+}
+
+size_t bmm__registry_room(void)
+{
+    return MAX_TABLES - table_count();
 }
 
 int bmm__kernel_generated(const bmm_kernel_desc *k)

@@ -34,6 +34,12 @@ typedef struct {
 /* Fixed and part of the key: the build's own kernel flags (C99, -O3, PIC), shared. */
 extern const char *const bmm__gen_flags[];
 #define BMM__GEN_NFLAGS 4
+/* The size of C an ISA's kernels may have, per millisecond of the time limit: a file the
+ * compiler would not finish in time is refused before it is written. -O3 compiles generated
+ * kernels at about 100 bytes a millisecond on one idle Zen 5 core (a 1024^3 class's 196 KB in
+ * 2.0 s, 256^3's 50 KB in 1.05 s); a quarter of that leaves room for a loaded machine, and the
+ * default 10 s takes 250 KB (1024^3; 4096^3 is 780 KB). */
+#define BMM__GEN_BYTES_PER_MS 25
 /* BMM_GENERATE_TIMEOUT_MS, else 10 s. */
 long bmm__gen_timeout_ms(void);
 /* The compiler: BMM_CC, else the one the library was built with if it is there, else cc. */
@@ -42,11 +48,10 @@ const char *bmm__gen_compiler(void);
 void bmm__gen_isa_args(bmm__gen_args *g, int i);
 /* Fills g for class c (all but the key); NULL, or why the class is not generated. */
 const char *bmm__gen_class_args(const bmm_call *c, bmm__gen_args *g);
-/* The compiler's first line of --version, or NULL and why. */
-const char *bmm__gen_compiler_ident(const bmm__cache *dir, const char *cc, char *err,
-    size_t errlen);
-/* The object's key: every input that changes the object. */
-uint64_t bmm__gen_object_key(const char *cc, const char *ident, const char *class_text);
+/* The object's key: every input that shapes its code (not the compiler: see gen_class.c). */
+uint64_t bmm__gen_object_key(const char *class_text);
+/* The key of the record of the object's build failing with compiler cc (<key>.failed). */
+uint64_t bmm__gen_failure_key(uint64_t key, const char *cc);
 
 /* The object's trailer (magic, length, FNV-1a of the bytes before it): written by gen_build.c,
  * checked by gen_store.c. A truncated or altered file fails the check. */
@@ -81,9 +86,10 @@ static inline int bmm__gen_sealed(const unsigned char *b, size_t n)
 }
 
 /* gen_build.c */
-/* Generates, compiles and publishes <key>.so, timing the generator and the compiler.
- * *lasting: it failed in a way another process would repeat (the generator has nothing for
- * the class, the compiler failed or hung). */
+/* Generates, compiles and publishes <key>.so, timing the generator and the compiler, in a
+ * private build folder of the cache (see gen_build.c). *lasting: it failed in a way another
+ * process would repeat (the generator has nothing for the class, the compiler failed or hung,
+ * not for want of disk space). */
 bmm_status bmm__gen_make(const bmm__cache *dir, bmm__gen_args *g, const char *cc, int *lasting,
     double *generate_ms, double *compile_ms, char *err, size_t errlen);
 

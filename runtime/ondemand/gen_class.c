@@ -1,7 +1,8 @@
 /* gen_class.c: generation on demand's class: the generator's command lines for a call class,
- * the compiler and its identity, and the key that names the class's object (a hash of
- * everything that shapes it: generator version and sources, kernel ABI, the compiler and its
- * version, the flags, the CPU and the class). */
+ * the compiler, and the key that names the class's object (a hash of everything that shapes
+ * its code: generator version and sources, kernel ABI, the flags, the CPU and the class). The
+ * compiler is not in it: an object any compiler made serves, so a prepared cache serves a
+ * machine without one, and no compiler runs before the cache is looked at. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +19,7 @@
 
 const char *const bmm__gen_flags[BMM__GEN_NFLAGS] = { "-std=c99", "-O3", "-fPIC", "-shared" };
 
-/* The compiler's identity, asked once per compiler (its --version costs a process); one that
- * failed is not asked again. The generator's hash, computed once. Under ondemand.c's lock. */
-static char cc_seen[BMM__PATH_MAX], cc_ident[256], cc_bad[BMM__PATH_MAX];
+/* The generator's hash, computed once. Under ondemand.c's lock. */
 static uint64_t generator_hash;
 
 long bmm__gen_timeout_ms(void)
@@ -33,7 +32,7 @@ long bmm__gen_timeout_ms(void)
 
 const char *bmm__gen_compiler(void)
 {
-    const char *cc = getenv("BMM_CC");
+    const char *cc = bmm__env_path("BMM_CC");
     if (cc && *cc)
         return cc;
     if (BMM_BUILD_CC[0] == '/' && access(BMM_BUILD_CC, X_OK) == 0)
@@ -100,49 +99,19 @@ const char *bmm__gen_class_args(const bmm_call *c, bmm__gen_args *g)
     return NULL;
 }
 
-const char *bmm__gen_compiler_ident(const bmm__cache *dir, const char *cc, char *err,
-    size_t errlen)
+uint64_t bmm__gen_failure_key(uint64_t key, const char *cc)
 {
-    if (strcmp(cc, cc_seen) == 0 && cc_ident[0])
-        return cc_ident;
-    if (strcmp(cc, cc_bad) == 0) {
-        snprintf(err, errlen, "%s failed before in this process", cc);
-        return NULL;
-    }
-    char log[2 * BMM__PATH_MAX];
-    snprintf(log, sizeof log, "%s/.tmp-%ld-ccversion", dir->path, (long)getpid());
-    const char *argv[] = { cc, "--version", NULL };
-    int rc = bmm__spawn(argv, log, bmm__gen_timeout_ms(), err, errlen);
-    FILE *f = rc == 0 ? fopen(log, "r") : NULL;
-    char line[256] = "";
-    if (f) {
-        if (!fgets(line, sizeof line, f))
-            line[0] = '\0';
-        fclose(f);
-    }
-    unlink(log);
-    if (rc != 0) {
-        snprintf(cc_bad, sizeof cc_bad, "%s", cc);
-        return NULL;
-    }
-    line[strcspn(line, "\n")] = '\0';
-    if (!line[0]) {
-        snprintf(err, errlen, "%s --version printed nothing", cc);
-        return NULL;
-    }
-    snprintf(cc_seen, sizeof cc_seen, "%s", cc);
-    snprintf(cc_ident, sizeof cc_ident, "%s", line);
-    return cc_ident;
+    return bmm__fnv1a(bmm__fnv1a(key, "failed with ", 12), cc, strlen(cc));
 }
 
-uint64_t bmm__gen_object_key(const char *cc, const char *ident, const char *class_text)
+uint64_t bmm__gen_object_key(const char *class_text)
 {
     char text[2048];
     if (!generator_hash)
         generator_hash = bmm__generator_hash();
-    int n = snprintf(text, sizeof text, "bmmgen %s abi %d generator %016llx cc %s (%s) cpu %s "
-        "class %s flags", BMM_VERSION, BMM_KERNEL_ABI,
-        (unsigned long long)generator_hash, cc, ident, bmm__cpu_signature(), class_text);
+    int n = snprintf(text, sizeof text, "bmmgen %s abi %d generator %016llx cpu %s class %s "
+        "flags", BMM_VERSION, BMM_KERNEL_ABI, (unsigned long long)generator_hash,
+        bmm__cpu_signature(), class_text);
     uint64_t h = bmm__fnv1a(BMM__FNV_BASIS, text, n > 0 ? (size_t)n : 0);
     for (size_t i = 0; i < BMM__GEN_NFLAGS; i++)
         h = bmm__fnv1a(h, bmm__gen_flags[i], strlen(bmm__gen_flags[i]) + 1);

@@ -40,9 +40,9 @@ bmm__gen_load bmm__gen_load_object(const bmm__cache *dir, const bmm__gen_args *g
         /* through the checked directory's descriptor, by the object's own name (dlopen takes
          * an already loaded name for the same object: "/proc/self/fd/<file>" would be one) */
         snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d/%s", dir->fd, name);
-        if (access(fdpath, R_OK) != 0)  /* no /proc: the path, checked above */
-            snprintf(fdpath, sizeof fdpath, "%s/%s", dir->path, name);
-        if (!(so = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL)))
+        if (access(fdpath, R_OK) != 0)  /* not by its path: one above may have been swapped */
+            bad = "cannot be loaded through the directory's descriptor (is /proc mounted?)";
+        else if (!(so = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL)))
             bad = "not a loadable shared object";
         for (int i = 0; so && !bad && i < g->nisa; i++) {
             snprintf(sym, sizeof sym, "bmm_table_od_%016llx_%s", (unsigned long long)g->key,
@@ -67,7 +67,7 @@ bmm__gen_load bmm__gen_load_object(const bmm__cache *dir, const bmm__gen_args *g
         close(fd);
         return BMM__GEN_BROKEN;
     }
-    bmm__cache_touch(fd);
+    bmm__cache_touch(dir, fd);
     close(fd);
     *out = t[0];
     *kernels = 0;

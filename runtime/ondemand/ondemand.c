@@ -24,14 +24,32 @@ typedef struct {
     uint64_t key;
     const bmm_kernel_table *table;
 } attempt;
+/* One class at a time in the process (busy; the cache's lock file serializes processes).
+ * The lock guards the list and busy only: it is not held while a class is generated and
+ * compiled, so fork (whose handlers take it, leaving the child a consistent list) never waits
+ * for a compile; the child starts not busy (the generating thread is not in it). */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-/* fork while another thread generates (it holds the lock for the whole compile) would leave
- * the child a lock no thread of its own will release: its first generation would hang. So
- * fork waits for a generation in flight, and the child starts with the lock free. */
+static pthread_cond_t idle = PTHREAD_COND_INITIALIZER;
+static int busy;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 static void before_fork(void) { pthread_mutex_lock(&lock); }
-static void after_fork(void) { pthread_mutex_unlock(&lock); }
-static void watch_fork(void) { pthread_atfork(before_fork, after_fork, after_fork); }
+static void in_parent(void) { pthread_mutex_unlock(&lock); }
+static void in_child(void)
+{
+    busy = 0;
+    pthread_cond_init(&idle, NULL);  /* (no thread of the child waits on it) */
+    pthread_mutex_unlock(&lock);
+}
+static void watch_fork(void) { pthread_atfork(before_fork, in_parent, in_child); }
+
+/* Takes the lock once no thread generates. */
+static void lock_idle(void)
+{
+    pthread_once(&fork_once, watch_fork);
+    pthread_mutex_lock(&lock);
+    while (busy)
+        pthread_cond_wait(&idle, &lock);
+}
 static attempt *attempts;
 static size_t nattempts, cap_attempts;
 static _Thread_local bmm__generate_stats last;
@@ -43,7 +61,7 @@ void bmm__generate_last(bmm__generate_stats *s)
 
 int bmm__generate_env(void)
 {
-    const char *v = getenv("BMM_GENERATE");
+    const char *v = bmm__env_path("BMM_GENERATE");  /* it runs a compiler */
     return v && strcmp(v, "1") == 0;
 }
 
@@ -78,9 +96,9 @@ static int has_specialized(const bmm_call *c)
     return 0;
 }
 
-/* The cache directory and the class's key; 0 and a note when generation cannot run. */
-static int locate(const bmm_call *c, bmm__cache *dir, bmm__gen_args *g, uint64_t *key, char *err,
-    size_t errlen)
+/* The class's command lines and key (the tables' names carry it); 0 and the reason when the
+ * class is not generated. */
+static int locate(const bmm_call *c, bmm__gen_args *g, char *err, size_t errlen)
 {
     const char *why = bmm__gen_class_args(c, g);
     if (why) {
@@ -88,14 +106,7 @@ static int locate(const bmm_call *c, bmm__cache *dir, bmm__gen_args *g, uint64_t
         snprintf(last.source, sizeof last.source, "not generated");
         return 0;
     }
-    if (bmm__cache_open(dir, err, errlen) != BMM_OK)
-        return 0;
-    const char *cc = bmm__gen_compiler(), *ident = bmm__gen_compiler_ident(dir, cc, err, errlen);
-    if (!ident) {
-        bmm__cache_close(dir);
-        return 0;
-    }
-    *key = g->key = bmm__gen_object_key(cc, ident, g->text);  /* the tables' names carry it */
+    g->key = bmm__gen_object_key(g->text);
     return 1;
 }
 
@@ -111,22 +122,24 @@ static bmm__gen_load load_or_make(const bmm__cache *dir, bmm__gen_args *g,
         bmm__note("generation cache: %s; making it again", err);
     if (r != BMM__GEN_LOADED) {
         int lk = bmm__cache_lock(dir);
+        const char *cc = bmm__gen_compiler();
+        uint64_t fkey = bmm__gen_failure_key(g->key, cc);
         r = bmm__gen_load_object(dir, g, t, kernels, err, errlen);
-        if (r != BMM__GEN_LOADED && bmm__gen_failed_earlier(dir, g->key, err, errlen)) {
+        if (r != BMM__GEN_LOADED && bmm__gen_failed_earlier(dir, fkey, err, errlen)) {
             snprintf(last.source, sizeof last.source, "failed before");
             r = BMM__GEN_BROKEN;
         } else if (r != BMM__GEN_LOADED) {
             int lasting = 0;
-            bmm_status st = bmm__gen_make(dir, g, bmm__gen_compiler(), &lasting,
+            bmm_status st = bmm__gen_make(dir, g, cc, &lasting,
                 &last.generate_ms, &last.compile_ms, err, errlen);
             t0 = bmm__now_ms();
             r = st == BMM_OK ? bmm__gen_load_object(dir, g, t, kernels, err, errlen) : BMM__GEN_BROKEN;
             snprintf(last.source, sizeof last.source, "compiled");
             if (st == BMM_OK) {
-                bmm__gen_forget_failure(dir, g->key);
+                bmm__gen_forget_failure(dir, fkey);
                 bmm__cache_evict(dir, bmm__cache_max_bytes(), NULL);
             } else if (lasting) {
-                bmm__gen_record_failure(dir, g->key, err);
+                bmm__gen_record_failure(dir, fkey, err);
             }
         }
         bmm__cache_unlock(lk);
@@ -146,6 +159,65 @@ static void adopt(const bmm__cache *dir, uint64_t key, const bmm_call *c)
             bmm__wisdom_drop(&cc);
         }
     bmm__gen_import_choices(dir, key, c);
+}
+
+/* Class g's kernels from a prepared cache (BMM_CACHE_PATH's folders, then the one installed
+ * with the library), read-only: no compiler needed. A folder that is there but refused, or
+ * whose object is broken, is noted and passed over. */
+static bmm__gen_load load_prepared(bmm__gen_args *g, const bmm_call *c,
+    const bmm_kernel_table **t, int *kernels)
+{
+    char path[BMM__PATH_MAX], err[1024];
+    for (int i = 0; bmm__cache_prepared_path(i, path, sizeof path); i++) {
+        bmm__cache d;
+        double t0 = bmm__now_ms();
+        if (bmm__cache_open_prepared(&d, path, err, sizeof err) != BMM_OK) {
+            if (err[0])
+                bmm__note("generation cache: %s", err);
+            continue;
+        }
+        bmm__gen_load r = bmm__gen_load_object(&d, g, t, kernels, err, sizeof err);
+        if (r == BMM__GEN_LOADED) {
+            adopt(&d, g->key, c);
+            snprintf(last.source, sizeof last.source, "prepared");
+            last.load_ms = bmm__now_ms() - t0;
+        } else if (r == BMM__GEN_BROKEN) {
+            bmm__note("generation cache: %s; passed over", err);
+        }
+        bmm__cache_close(&d);
+        if (r == BMM__GEN_LOADED)
+            return r;
+    }
+    return BMM__GEN_MISSING;
+}
+
+/* Class g's kernels: prepared, else from the cache or made there. A cache directory that
+ * cannot be written (a read-only file system, a folder made read-only) is still read. */
+static bmm__gen_load find_or_make(bmm__gen_args *g, const bmm_call *c,
+    const bmm_kernel_table **t, int *kernels, char *err, size_t errlen)
+{
+    bmm__gen_load r = load_prepared(g, c, t, kernels);
+    if (r == BMM__GEN_LOADED)
+        return r;
+    bmm__cache dir;
+    dir.path[0] = '\0';
+    if (bmm__cache_open(&dir, 1, err, errlen) == BMM_OK) {
+        r = load_or_make(&dir, g, t, kernels, err, errlen);
+        if (r == BMM__GEN_LOADED)
+            adopt(&dir, g->key, c);
+        bmm__cache_close(&dir);
+        return r;
+    }
+    char e2[256];
+    if (dir.path[0] && bmm__cache_open_prepared(&dir, dir.path, e2, sizeof e2) == BMM_OK) {
+        r = bmm__gen_load_object(&dir, g, t, kernels, e2, sizeof e2);
+        if (r == BMM__GEN_LOADED) {
+            adopt(&dir, g->key, c);
+            snprintf(last.source, sizeof last.source, "cache (read-only)");
+        }
+        bmm__cache_close(&dir);
+    }
+    return r == BMM__GEN_LOADED ? r : BMM__GEN_BROKEN;  /* err: why the cache was not usable */
 }
 
 /* The note and last's reason when class c got no kernels. */
@@ -170,29 +242,33 @@ int bmm__generate(const bmm_call *c)
     if (has_specialized(c))
         return 0;
     char err[2048] = "";
-    bmm__cache dir;
     bmm__gen_args g;
-    uint64_t key = 0;
     const bmm_kernel_table *t = NULL;
     int kernels = 0;
-    pthread_once(&fork_once, watch_fork);
-    pthread_mutex_lock(&lock);  /* one class at a time in the process; the lock file across */
-    int usable = locate(c, &dir, &g, &key, err, sizeof err);
+    lock_idle();
+    int usable = locate(c, &g, err, sizeof err);
+    uint64_t key = g.key;
     attempt *a = usable ? find_attempt(key) : NULL;
     if (a) {
         t = a->table;
         snprintf(last.source, sizeof last.source, "%s", t ? "loaded before" : "failed before");
         if (!t)
             snprintf(err, sizeof err, "it failed earlier in this process (not tried again)");
+    } else if (usable && bmm__registry_room() < (size_t)g.nisa) {
+        /* checked before anything is compiled, loaded or deleted */
+        snprintf(err, sizeof err, "the process holds %d kernel tables, the registry's limit: no "
+            "more classes are generated in it", BMM__MAX_TABLES);
+        snprintf(last.source, sizeof last.source, "not generated");
     } else if (usable) {
-        if (load_or_make(&dir, &g, &t, &kernels, err, sizeof err) == BMM__GEN_LOADED)
-            adopt(&dir, key, c);
-        else
+        busy = 1;
+        pthread_mutex_unlock(&lock);
+        if (find_or_make(&g, c, &t, &kernels, err, sizeof err) != BMM__GEN_LOADED)
             t = NULL;
+        pthread_mutex_lock(&lock);
+        busy = 0;
+        pthread_cond_broadcast(&idle);
         add_attempt(key, t);
     }
-    if (usable)
-        bmm__cache_close(&dir);
     pthread_mutex_unlock(&lock);
     if (!t) {
         failed(c, err, sizeof err);
@@ -210,16 +286,12 @@ void bmm__generate_remember(const bmm_call *c, const bmm_kernel_desc *k)
     char err[2048];
     bmm__cache dir;
     bmm__gen_args g;
-    uint64_t key;
-    pthread_mutex_lock(&lock);
-    if (!locate(c, &dir, &g, &key, err, sizeof err)) {
-        pthread_mutex_unlock(&lock);
-        return;
+    lock_idle();
+    attempt *a = locate(c, &g, err, sizeof err) ? find_attempt(g.key) : NULL;
+    if (a && a->table && bmm__cache_open(&dir, 1, err, sizeof err) == BMM_OK) {
+        bmm__gen_remember_choice(&dir, g.key, c, k);  /* (a read-only cache keeps none) */
+        bmm__cache_close(&dir);
     }
-    attempt *a = find_attempt(key);
-    if (a && a->table)
-        bmm__gen_remember_choice(&dir, key, c, k);
-    bmm__cache_close(&dir);
     pthread_mutex_unlock(&lock);
 }
 
@@ -227,8 +299,8 @@ bmm_status bmm_cache_clear(void)
 {
     char err[1024];
     bmm__cache dir;
-    pthread_mutex_lock(&lock);
-    bmm_status st = bmm__cache_open(&dir, err, sizeof err);
+    lock_idle();  /* not under a build in flight */
+    bmm_status st = bmm__cache_open(&dir, 0, err, sizeof err);
     if (st == BMM_OK) {
         int lk = bmm__cache_lock(&dir);
         size_t n = bmm__cache_clear_all(&dir);

@@ -544,7 +544,7 @@ static pthread_once_t env_once = PTHREAD_ONCE_INIT;
  * failure of the call that triggered the import. */
 static void import_env(void)
 {
-    const char *path = getenv("BMM_WISDOM");
+    const char *path = bmm__env_path("BMM_WISDOM");
     if (!path || !*path)
         return;
     char saved[512];

@@ -3,12 +3,14 @@
  * writes the wisdom file. Shapes the wisdom file already answers are planned without timing
  * the search (only the figures of the table are measured). */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bmm_internal.h"
 
@@ -38,14 +40,10 @@ static void usage(FILE *f)
         "  --generate           generation on demand (BMM_GENERATE) for the shapes given: report\n"
         "                       the generated kernels' speed against the shape-generic ones, and\n"
         "                       the time to generate, compile, load and tune\n"
+        "  --cache-dir DIR      the cache of generated kernels (BMM_CACHE_DIR): with --generate,\n"
+        "                       prepares DIR for BMM_CACHE_PATH (objects and their choices)\n"
         "  --clear-cache        delete every generated object from the cache and exit\n"
         "  -v                   print every candidate's GFLOP/s\n");
-}
-
-static int exists(const char *path)
-{
-    struct stat sb;
-    return lstat(path, &sb) == 0;
 }
 
 /* A whole decimal number in [1, max]; 0 if not. */
@@ -356,6 +354,9 @@ static int parse_args(int argc, char **argv, options *o)
         } else if (!strcmp(a, "--budget") && v) {
             setenv("BMM_TUNE_BUDGET_MS", v, 1);
             i++;
+        } else if (!strcmp(a, "--cache-dir") && v) {
+            setenv("BMM_CACHE_DIR", v, 1);  /* read at the first generation, after this */
+            i++;
         } else if (parse_shape(a, o->shapes[o->nshapes]) && o->nshapes < 256) {
             o->nshapes++;
         } else {
@@ -410,8 +411,9 @@ static int build_cases(const options *o, tcase *cases)
 static int load_wisdom(const options *o)
 {
     bmm__wisdom_init();
-    if (!exists(o->wisdom))
-        return 0;
+    struct stat sb;
+    if (lstat(o->wisdom, &sb) != 0 || (S_ISREG(sb.st_mode) && sb.st_size == 0))
+        return 0;  /* (empty: made by another run's lock, not yet written) */
     if (bmm_wisdom_import_file(o->wisdom) == BMM_OK) {
         fprintf(stderr, "bmm-tune: wisdom imported from %s (%s)\n", o->wisdom,
             o->retune ? "measuring again, then merging" : "--retune to measure again");
@@ -498,6 +500,57 @@ static void print_totals(totals *t)
     }
 }
 
+/* The wisdom file, locked (fcntl, on the file itself) so that runs writing it one after
+ * another each merge what the one before wrote. A run that locked a file since replaced (by
+ * the rename of the run before) locks the new one. Made empty when missing. -1: no lock. */
+static int lock_wisdom(const char *path)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+        struct stat held, now;
+        if (fd < 0 || fstat(fd, &held) != 0 || !S_ISREG(held.st_mode)) {
+            if (fd >= 0)
+                close(fd);
+            return -1;
+        }
+        struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+        int locked;
+        while ((locked = fcntl(fd, F_SETLKW, &l)) != 0 && errno == EINTR)
+            ;
+        if (locked == 0 && stat(path, &now) == 0 && now.st_ino == held.st_ino
+            && now.st_dev == held.st_dev)
+            return fd;
+        close(fd);
+        if (locked != 0)
+            return -1;
+    }
+    return -1;
+}
+
+/* Writes the wisdom: under the file's lock, what another run wrote since this one read it
+ * is merged first, then this run's own choices over it (they win where both measured). */
+static bmm_status save_wisdom(const char *path)
+{
+    char mine[4200];
+    snprintf(mine, sizeof mine, "%s.bmm-tune-%ld", path, (long)getpid());
+    int lk = lock_wisdom(path);
+    struct stat st;
+    bmm_status rc = BMM_OK;
+    if (lk >= 0 && fstat(lk, &st) == 0 && st.st_size > 0) {
+        rc = bmm_wisdom_export_file(mine);
+        if (rc == BMM_OK && bmm_wisdom_import_file(path) != BMM_OK)
+            fprintf(stderr, "bmm-tune: not merging %s as it is now: %s\n", path, bmm_last_error());
+        if (rc == BMM_OK)
+            rc = bmm_wisdom_import_file(mine);
+        unlink(mine);
+    }
+    if (rc == BMM_OK)
+        rc = bmm_wisdom_export_file(path);
+    if (lk >= 0)
+        close(lk);  /* closing drops the lock */
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     static tcase cases[MAX_CASES];
@@ -549,7 +602,7 @@ int main(int argc, char **argv)
                "kernels: bmmgen.lua --shapes %s --name NAME --out DIR and build DIR/files.cmake "
                "into the program (or, in CMake, bmm_generate_kernels(TARGET SHAPES ... DTYPES f32 "
                "f64 LAYOUTS bf sf)), then run bmm-tune again\n", unspecialized, unspecialized);
-    bmm_status st = bmm_wisdom_export_file(o.wisdom);
+    bmm_status st = save_wisdom(o.wisdom);
     if (st != BMM_OK) {
         fprintf(stderr, "bmm-tune: %s\n", bmm_last_error());
         return 1;
