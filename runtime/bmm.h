@@ -72,11 +72,14 @@ enum {
                                   is recorded when nothing could be timed: batch 0, too large) */
     BMM_WISDOM_ONLY = 1u << 1, /* use wisdom or fail with BMM_EUNSUPPORTED */
     BMM_GENERIC_ONLY = 1u << 2, /* always the generic path (for comparisons and debugging) */
-    BMM_GENERATE = 1u << 3      /* generation on demand: see below */
+    BMM_GENERATE = 1u << 3,     /* generation on demand: see below */
+    BMM_GENERATE_ASYNC = 1u << 4 /* the same in the background: the plan is made at once on the
+                                  kernels there are, and switches to the class's own between
+                                  executions once they are loaded (bmm_plan_kernel says which) */
 };
 /* Generation on demand. With BMM_GENERATE (one-shot calls: the environment variable
- * BMM_GENERATE=1), a plan whose shape no specialized kernel serves first gets kernels made for
- * its class alone (dtype, shape, layout, alpha/beta form; every vector ISA this CPU
+ * BMM_GENERATE=1 or =sync), a plan whose shape no specialized kernel serves first gets kernels
+ * made for its class alone (dtype, shape, layout, alpha/beta form; every vector ISA this CPU
  * runs, and portable C for products of at most 64 multiply-adds or without vectors): generated
  * by the generator compiled into the library, compiled by BMM_CC (else the compiler the
  * library was built with, else cc; no shell) within BMM_GENERATE_TIMEOUT_MS (default 10000),
@@ -88,7 +91,11 @@ enum {
  * BMM_VERBOSE note says why); it never fails the call. A failure the next process would
  * repeat (a compiler that failed or hung, a class with no form) is recorded in the cache so
  * that it falls back at once. Seq-first A with p = 1 (B with n = 1) is left to the
- * shape-generic kernels, which are as fast there. */
+ * shape-generic kernels, which are as fast there. Prepared caches (BMM_CACHE_PATH, then
+ * <libdir>/bmmgen/cache) are read first and need no compiler. A plan waits for the compiler;
+ * one-shot calls with BMM_GENERATE=1 never do: the class is made by a background thread (one
+ * per process, one class at a time, at low priority, no signals) while the shape-generic
+ * kernels serve, and its calls take the new kernels once they are loaded (=sync waits). */
 /* Deletes every generated object, its choices and failure records from the cache directory
  * (kernels loaded stay loaded); BMM_EIO when the directory is missing or refused. */
 BMM_API bmm_status bmm_cache_clear(void);

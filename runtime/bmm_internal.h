@@ -344,10 +344,21 @@ bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, int threads,
  * for c's class and registers them, with the choices measured for it before. 1 when new
  * kernels joined; 0 otherwise (a failure is a BMM_VERBOSE note, never an error). */
 int bmm__generate(const bmm_call *c);
+/* The same without waiting: c's class is queued for a background thread (one per process,
+ * one class at a time, signals blocked, at low priority) and 0 returned at once. Once its
+ * kernels are registered the configuration epoch moves, so the one-shot calls of the class
+ * plan again and take them. */
+void bmm__generate_later(const bmm_call *c);
+/* Waits until no class is queued or being generated (tests, bmm-tune). */
+void bmm__generate_wait(void);
+/* 1 while c's class waits for the background thread or is being made there. */
+int bmm__generate_pending(const bmm_call *c);
 /* Keeps a measured choice for c beside its generated object (a later process reuses it). */
 void bmm__generate_remember(const bmm_call *c, const bmm_kernel_desc *k);
 /* BMM_GENERATE=1 in the environment: one-shot calls generate. */
-int bmm__generate_env(void);
+/* BMM_GENERATE for one-shot calls: 0 (unset or not 1/sync), BMM_GENERATE | BMM__GENERATE_LATER
+ * ("1": generated in the background, the call never waits) or BMM_GENERATE ("sync"). */
+unsigned bmm__generate_env(void);
 /* What the calling thread's last bmm__generate did, and how long each step took. */
 typedef struct bmm__generate_stats {
     char source[24];     /* "compiled", "cache", "loaded before", "failed", "failed before",
@@ -368,6 +379,8 @@ typedef struct bmm__choice {
 } bmm__choice;
 /* An internal flag of bmm__choose (bmm-tune --retune): measure even where wisdom answers. */
 #define BMM__RETUNE (1u << 30)
+/* An internal flag of bmm__choose (one-shot calls, BMM_GENERATE=1): generate in the background. */
+#define BMM__GENERATE_LATER (1u << 29)
 /* The planner: alpha == 0 needs no kernel (C = beta*C), else wisdom, else BMM_MEASURE times
  * the candidates (and records the winner if it could time them), else the static rule. Used
  * by plans, one-shot calls and bmm-tune alike. c->key.threads is the class of `threads`, the

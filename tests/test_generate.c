@@ -63,12 +63,27 @@ static int child(char **argv)
     const char *kernel = "?";
     bmm_status st;
     bmm_plan *plan = NULL;
-    if (strcmp(argv[4], "1") == 0) {  /* one-shot: BMM_GENERATE=1 in the environment decides */
-        st = dt == BMM_F32
-            ? bmm_sgemm_strided(batch, n, m, p, 1.0f, tc.A, tc.pr.sa, tc.B, tc.pr.sb, 0.0f, tc.C, tc.pr.sc)
-            : bmm_dgemm_strided(batch, n, m, p, 1.0, tc.A, tc.pr.sa, tc.B, tc.pr.sb, 0.0, tc.C, tc.pr.sc);
+    if (strcmp(argv[4], "1") == 0) {  /* one-shot: BMM_GENERATE in the environment decides */
+        const char *later = getenv("BMM_GENERATE");
+        for (int call = 0; call < (later && !strcmp(later, "1") ? 2 : 1); call++) {
+            if (call) {  /* in the background: the first call did not wait; once it is done,
+                          * the class plans again and takes its own kernels */
+                bmm__generate_stats g0;
+                bmm__generate_last(&g0);
+                printf("first call: source=%s\n", g0.source);
+                th_check(&tc, NULL, 4.0, "the first one-shot call");
+                fflush(stdout);
+                bmm__generate_wait();
+                memset(tc.C, 0, 1);  /* (beta = 0: C is written whole again) */
+            }
+            st = dt == BMM_F32
+                ? bmm_sgemm_strided(batch, n, m, p, 1.0f, tc.A, tc.pr.sa, tc.B, tc.pr.sb, 0.0f, tc.C, tc.pr.sc)
+                : bmm_dgemm_strided(batch, n, m, p, 1.0, tc.A, tc.pr.sa, tc.B, tc.pr.sb, 0.0, tc.C, tc.pr.sc);
+        }
     } else {
         unsigned flags = BMM_GENERATE | (strcmp(argv[3], "0") != 0 ? BMM_MEASURE : 0u);
+        if (strcmp(argv[3], "async") == 0)  /* made at once; the class's kernels later */
+            flags = BMM_GENERATE_ASYNC;
         if (strcmp(argv[3], "2") == 0) {
             st = bmm_plan_create(&plan, dt, batch, n, m, p, tc.pr.sa, tc.pr.sb, tc.pr.sc, 1.0,
                 0.0, BMM_MEASURE);
@@ -80,6 +95,15 @@ static int child(char **argv)
         if (st == BMM_OK) {
             kernel = bmm_plan_kernel(plan);
             st = bmm_execute(plan, tc.A, tc.B, tc.C);
+        }
+        if (st == BMM_OK && (flags & BMM_GENERATE_ASYNC)) {
+            printf("async plan made on %s\n", kernel);
+            th_check(&tc, NULL, 4.0, "the async plan's first execution");
+            fflush(stdout);
+            bmm__generate_wait();
+            memset(tc.C, 0, 1);
+            st = bmm_execute(plan, tc.A, tc.B, tc.C);  /* chooses again: the class's own */
+            kernel = bmm_plan_kernel(plan);
         }
     }
     if (st != BMM_OK) {
@@ -645,12 +669,23 @@ static void oneshot_env(void **state)
     fresh_dir(dir, sizeof dir);
     ENV_DIR(e, dir);
     const char *const args[] = { "f64", "6x7x3", "sf", "0", "1", NULL };
-    const char *off[] = { e, NULL }, *on[] = { e, "BMM_GENERATE=1", NULL };
+    const char *off[] = { e, NULL }, *sync[] = { e, "BMM_GENERATE=sync", NULL },
+               *later[] = { e, "BMM_GENERATE=1", "BMM_VERBOSE=1", NULL };
     assert_int_equal(run(off, args).status, 0);
     assert_int_equal(count_files(dir, ".so"), 0);
-    run_result r = run(on, args);
+    run_result r = run(sync, args);  /* the call waits for the compiler */
     assert_int_equal(r.status, 0);
     expect(&r, "source=compiled");
+    assert_int_equal(count_files(dir, ".so"), 1);
+    fresh_dir(dir, sizeof dir);  /* the call never waits: shape-generic kernels first */
+    ENV_DIR(e2, dir);
+    later[0] = e2;
+    r = run(later, args);
+    assert_int_equal(r.status, 0);
+    expect(&r, "first call: source=queued");
+    expect(&r, "chose bmm_f64_nxmxp_");       /* the first call's plan */
+    expect(&r, "compiled): generate");        /* the background thread's */
+    expect(&r, "chose bmm_f64_6x7x3_sf_");    /* the second call planned again */
     assert_int_equal(count_files(dir, ".so"), 1);
 }
 
@@ -1077,6 +1112,24 @@ static void too_big_refused(void **state)
     expect(&r, "source=compiled");
 }
 
+/* A plan with BMM_GENERATE_ASYNC is made at once on the shape-generic kernels; once the
+ * background thread has loaded the class's, its next execution runs them. */
+static void async_plan(void **state)
+{
+    (void)state;
+    char dir[512];
+    fresh_dir(dir, sizeof dir);
+    ENV_DIR(e, dir);
+    const char *env[] = { e, "BMM_VERBOSE=1", NULL };
+    const char *const args[] = { "f32", "11x5x7", "bf", "async", "0", NULL };
+    run_result r = run(env, args);
+    assert_int_equal(r.status, 0);
+    expect(&r, "async plan made on bmm_f32_nxmxp_");
+    expect(&r, "compiled): generate");
+    expect(&r, "kernel=bmm_f32_11x5x7_bf_");
+    assert_int_equal(count_files(dir, ".so"), 1);
+}
+
 static void eviction_and_clear(void **state)
 {
     (void)state;
@@ -1238,6 +1291,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(setuid_ignores_env),
         cmocka_unit_test(prepared_cache),
         cmocka_unit_test(too_big_refused),
+        cmocka_unit_test(async_plan),
         cmocka_unit_test(fork_while_generating),
         cmocka_unit_test(registry_full),  /* last: it fills the registry */
     };

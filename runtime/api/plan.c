@@ -9,6 +9,7 @@
  * made under. A plan fixes its thread count when made (BMM_THREADS or the default, as the work
  * allows: threads.c); each execution runs on it, or fewer while the team sleeps. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,8 +19,13 @@ struct bmm_plan {
     bmm__problem pr;                /* the caller's: what execute checks the operands against */
     bmm__problem run;               /* what runs (arranged): pr, or its transpose, maybe
                                      * packed; run.swapped: it takes (B, A, C) */
-    const bmm_kernel_desc *kernel;  /* NULL: the generic path */
+    _Atomic(const bmm_kernel_desc *) kernel;  /* NULL: the generic path */
     int threads;                    /* at most this many run it (bmm__run_threads) */
+    unsigned flags;
+    /* BMM_GENERATE_ASYNC: the configuration epoch last chosen under while the class is still
+     * queued or being made (0: settled). An execution that sees the epoch moved chooses again
+     * (wisdom, else the static rule: no timing on the caller's call) and swaps the kernel. */
+    _Atomic unsigned pending;
 };
 
 /* ---- plan cache ---- */
@@ -164,7 +170,9 @@ bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, unsigned flags
         out->source = "alpha = 0";
         return BMM_OK;
     }
-    if (flags & BMM_GENERATE)
+    if (flags & BMM__GENERATE_LATER)
+        bmm__generate_later(c);  /* the shape-generic kernels now, the class's own later */
+    else if (flags & BMM_GENERATE)
         bmm__generate(c);  /* new kernels join the candidates below; a failure leaves the old */
     if (!(flags & BMM__RETUNE) && bmm__wisdom_lookup(c, &out->kernel)) {
         out->source = "wisdom";
@@ -317,7 +325,7 @@ bmm_status bmm_plan_create(bmm_plan **plan, bmm_dtype dt, int64_t batch, int64_t
         return bmm__fail(BMM_EINVAL, "plan is NULL");
     *plan = NULL;
     if (flags & ~(unsigned)(BMM_MEASURE | BMM_WISDOM_ONLY | BMM_GENERIC_ONLY | BMM_GENERATE
-                            | THREADS_FIELD))
+                            | BMM_GENERATE_ASYNC | THREADS_FIELD))
         return bmm__fail(BMM_EINVAL, "flags has unknown bits 0x%x", flags);
     int want = (int)((flags & THREADS_FIELD) >> 16);
     if (want > BMM_THREADS_MAX)
@@ -332,6 +340,9 @@ bmm_status bmm_plan_create(bmm_plan **plan, bmm_dtype dt, int64_t batch, int64_t
     const bmm_kernel_desc *kd = NULL;
     bmm__problem run;
     int in_place;
+    if (flags & BMM_GENERATE_ASYNC)
+        flags |= BMM_GENERATE | BMM__GENERATE_LATER;
+    unsigned epoch = bmm__config_epoch();  /* before choosing: a change meanwhile is seen */
     const bmm__problem *rp = arranged(&pr, threads, flags, &run, &in_place);
     if ((st = choose(rp, flags, threads, &kd)) != BMM_OK)
         return st;
@@ -340,10 +351,28 @@ bmm_status bmm_plan_create(bmm_plan **plan, bmm_dtype dt, int64_t batch, int64_t
         return bmm__fail(BMM_ENOMEM, "cannot allocate a plan");
     pl->pr = pr;
     pl->run = *rp;
-    pl->kernel = kd;
+    atomic_init(&pl->kernel, kd);
     pl->threads = threads;
+    pl->flags = flags;
+    /* (even if the class is done already: its kernels may have come after the choice) */
+    atomic_init(&pl->pending, flags & BMM__GENERATE_LATER ? epoch : 0u);
     *plan = pl;
     return BMM_OK;
+}
+
+/* An asynchronous plan's class got new kernels (or failed to) since it chose under `seen`:
+ * choose again, without timing or generating, and settle once the class is done. */
+static void choose_again(bmm_plan *pl, unsigned seen)
+{
+    unsigned now = bmm__config_epoch();
+    const bmm_kernel_desc *kd;
+    bmm_call c;
+    bmm__call_of(&pl->run, pl->threads, &c);
+    int settled = !bmm__generate_pending(&c);
+    unsigned flags = pl->flags & ~(BMM_MEASURE | BMM_GENERATE | BMM__GENERATE_LATER);
+    if (choose(&pl->run, flags, pl->threads, &kd) == BMM_OK)
+        atomic_store(&pl->kernel, kd);
+    atomic_compare_exchange_strong(&pl->pending, &seen, settled ? 0u : now);
 }
 
 bmm_status bmm_execute(const bmm_plan *plan, const void *A, const void *B, void *C)
@@ -353,7 +382,10 @@ bmm_status bmm_execute(const bmm_plan *plan, const void *A, const void *B, void 
     bmm_status st = bmm__check_operands(&plan->pr, A, B, C);
     if (st != BMM_OK)
         return st;
-    bmm__run_threads(plan->kernel, &plan->run, plan->run.swapped ? B : A,
+    unsigned seen = atomic_load_explicit(&((bmm_plan *)plan)->pending, memory_order_relaxed);
+    if (seen && seen != bmm__config_epoch())  /* (plans are shared: the swap is atomic) */
+        choose_again((bmm_plan *)plan, seen);
+    bmm__run_threads(atomic_load(&((bmm_plan *)plan)->kernel), &plan->run, plan->run.swapped ? B : A,
         plan->run.swapped ? A : B, C,
         bmm__threads_awake(&plan->run, plan->threads));
     return BMM_OK;
@@ -361,7 +393,7 @@ bmm_status bmm_execute(const bmm_plan *plan, const void *A, const void *B, void 
 
 const char *bmm_plan_kernel(const bmm_plan *plan)
 {
-    return plan ? name_of(plan->kernel) : "";
+    return plan ? name_of(atomic_load(&((bmm_plan *)plan)->kernel)) : "";
 }
 
 const char *bmm_plan_operands(const bmm_plan *plan)
@@ -410,7 +442,7 @@ static bmm_status oneshot(bmm_dtype dt, int64_t batch, int64_t n, int64_t m, int
     } else if (!cache_get(&key, &ch)) {
         unsigned epoch = bmm__config_epoch();  /* before choosing: a change meanwhile wins */
         ch.threads = bmm__threads_worth(dt, batch, n, m, p, (int)key.want);
-        unsigned flags = bmm__generate_env() ? BMM_GENERATE : BMM_ESTIMATE;
+        unsigned gen = bmm__generate_env(), flags = gen ? gen : BMM_ESTIMATE;
         rp = arranged(&pr, ch.threads, flags, &run, &ch.in_place);
         if ((st = choose(rp, flags, ch.threads, &ch.kernel)) != BMM_OK)
             return st;

@@ -12,10 +12,15 @@
  * Any failure (no Lua, no compiler, a compile error or timeout, a refused directory, a class
  * the generator rejects) leaves the shape-generic kernels to serve the call, with a
  * BMM_VERBOSE note; the call itself succeeds. */
+#define _GNU_SOURCE  /* syscall */
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "gen.h"
 
@@ -34,10 +39,12 @@ static int busy;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 static void before_fork(void) { pthread_mutex_lock(&lock); }
 static void in_parent(void) { pthread_mutex_unlock(&lock); }
+static void forget_queue(void);
 static void in_child(void)
 {
     busy = 0;
     pthread_cond_init(&idle, NULL);  /* (no thread of the child waits on it) */
+    forget_queue();                  /* nor is the background thread in it */
     pthread_mutex_unlock(&lock);
 }
 static void watch_fork(void) { pthread_atfork(before_fork, in_parent, in_child); }
@@ -59,10 +66,12 @@ void bmm__generate_last(bmm__generate_stats *s)
     *s = last;
 }
 
-int bmm__generate_env(void)
+unsigned bmm__generate_env(void)
 {
     const char *v = bmm__env_path("BMM_GENERATE");  /* it runs a compiler */
-    return v && strcmp(v, "1") == 0;
+    if (v && strcmp(v, "1") == 0)
+        return BMM_GENERATE | BMM__GENERATE_LATER;
+    return v && strcmp(v, "sync") == 0 ? BMM_GENERATE : 0u;
 }
 
 static attempt *find_attempt(uint64_t key)
@@ -220,6 +229,8 @@ static bmm__gen_load find_or_make(bmm__gen_args *g, const bmm_call *c,
     return r == BMM__GEN_LOADED ? r : BMM__GEN_BROKEN;  /* err: why the cache was not usable */
 }
 
+static int generate_now(const bmm_call *c);
+
 /* The note and last's reason when class c got no kernels. */
 static void failed(const bmm_call *c, char *err, size_t errlen)
 {
@@ -241,6 +252,11 @@ int bmm__generate(const bmm_call *c)
     memset(&last, 0, sizeof last);
     if (has_specialized(c))
         return 0;
+    return generate_now(c);
+}
+
+static int generate_now(const bmm_call *c)
+{
     char err[2048] = "";
     bmm__gen_args g;
     const bmm_kernel_table *t = NULL;
@@ -310,4 +326,109 @@ bmm_status bmm_cache_clear(void)
     }
     pthread_mutex_unlock(&lock);
     return st == BMM_OK ? BMM_OK : bmm__fail(st, "%s", err);
+}
+
+/* ---- in the background (one-shot calls, BMM_GENERATE=1) ---- */
+
+/* Classes waiting for the background thread, under the lock; a class already tried, queued
+ * or in flight is not queued again, nor any past the queue's length (a later call queues it). */
+#define QUEUE_MAX 64
+static bmm_call queue[QUEUE_MAX];
+static uint64_t queued_key[QUEUE_MAX], flight_key;
+static size_t nqueue;
+static int worker, in_flight;
+static pthread_cond_t work = PTHREAD_COND_INITIALIZER;
+
+static void forget_queue(void)
+{
+    nqueue = 0;
+    worker = in_flight = 0;
+    pthread_cond_init(&work, NULL);
+}
+
+static void *background(void *arg)
+{
+    (void)arg;
+#ifdef __linux__
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);  /* this thread only */
+#endif
+    pthread_mutex_lock(&lock);
+    for (;;) {
+        while (!nqueue)
+            pthread_cond_wait(&work, &lock);
+        bmm_call c = queue[0];
+        flight_key = queued_key[0];
+        memmove(queue, queue + 1, --nqueue * sizeof *queue);
+        memmove(queued_key, queued_key + 1, nqueue * sizeof *queued_key);
+        in_flight = 1;
+        pthread_mutex_unlock(&lock);
+        memset(&last, 0, sizeof last);
+        if (!has_specialized(&c))
+            generate_now(&c);  /* registers the class's tables: the epoch moves */
+        pthread_mutex_lock(&lock);
+        in_flight = 0;
+        pthread_cond_broadcast(&idle);
+    }
+    return NULL;
+}
+
+void bmm__generate_later(const bmm_call *c)
+{
+    char err[256];
+    bmm__gen_args g;
+    memset(&last, 0, sizeof last);
+    if (has_specialized(c))
+        return;
+    pthread_once(&fork_once, watch_fork);
+    pthread_mutex_lock(&lock);
+    int usable = locate(c, &g, err, sizeof err), known = !usable || find_attempt(g.key)
+        || (in_flight && flight_key == g.key);
+    for (size_t i = 0; !known && i < nqueue; i++)
+        known = queued_key[i] == g.key;
+    if (!known && nqueue < QUEUE_MAX && !worker) {  /* the thread, started at the first class */
+        pthread_t t;
+        pthread_attr_t at;
+        sigset_t all, old;
+        sigfillset(&all);  /* it takes none of the process's signals */
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        worker = pthread_create(&t, &at, background, NULL) == 0;
+        pthread_attr_destroy(&at);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
+    if (!known && nqueue < QUEUE_MAX && worker) {
+        queue[nqueue] = *c;
+        queued_key[nqueue++] = g.key;
+        pthread_cond_signal(&work);
+    }
+    snprintf(last.source, sizeof last.source, "%s", !usable ? "not generated"
+        : known ? "queued before" : worker ? "queued" : "failed");
+    pthread_mutex_unlock(&lock);
+    if (!usable || !worker)
+        bmm__note("generation on demand: %s", !usable ? err : "no background thread; the "
+            "shape-generic kernels serve (BMM_GENERATE=sync waits for the compiler)");
+    else if (!known)
+        bmm__note("generation on demand: %s queued for the background thread; the "
+            "shape-generic kernels serve until it is loaded", g.text);
+}
+
+void bmm__generate_wait(void)
+{
+    pthread_mutex_lock(&lock);
+    while (nqueue || in_flight || busy)
+        pthread_cond_wait(&idle, &lock);
+    pthread_mutex_unlock(&lock);
+}
+
+int bmm__generate_pending(const bmm_call *c)
+{
+    char err[256];
+    bmm__gen_args g;
+    pthread_mutex_lock(&lock);
+    int pending = locate(c, &g, err, sizeof err) && in_flight && flight_key == g.key;
+    for (size_t i = 0; !pending && i < nqueue; i++)
+        pending = queued_key[i] == g.key;
+    pthread_mutex_unlock(&lock);
+    return pending;
 }
