@@ -2,12 +2,14 @@
  * command line) by measurement on this machine, prints what was chosen and how fast, and
  * writes the wisdom file. Shapes the wisdom file already answers are planned without timing
  * the search (only the figures of the table are measured). */
+#define _DEFAULT_SOURCE  /* flock */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -500,9 +502,11 @@ static void print_totals(totals *t)
     }
 }
 
-/* The wisdom file, locked (fcntl, on the file itself) so that runs writing it one after
+/* The wisdom file, locked (flock, on the file itself) so that runs writing it one after
  * another each merge what the one before wrote. A run that locked a file since replaced (by
- * the rename of the run before) locks the new one. Made empty when missing. -1: no lock. */
+ * the rename of the run before) locks the new one. Made empty when missing. -1: no lock.
+ * (Not fcntl: a process loses an fcntl lock when it closes any descriptor of the file, as
+ * reading it for the merge does; a flock belongs to the descriptor that took it.) */
 static int lock_wisdom(const char *path)
 {
     for (int tries = 0; tries < 100; tries++) {
@@ -513,9 +517,8 @@ static int lock_wisdom(const char *path)
                 close(fd);
             return -1;
         }
-        struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
         int locked;
-        while ((locked = fcntl(fd, F_SETLKW, &l)) != 0 && errno == EINTR)
+        while ((locked = flock(fd, LOCK_EX)) != 0 && errno == EINTR)
             ;
         if (locked == 0 && stat(path, &now) == 0 && now.st_ino == held.st_ino
             && now.st_dev == held.st_dev)
