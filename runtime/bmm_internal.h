@@ -174,15 +174,12 @@ uint64_t bmm__generator_hash(void);
  * or setgid process (secure_getenv). */
 const char *bmm__env_path(const char *name);
 
-/* spawn.c: runs argv (argv[0] searched in PATH) without a shell, in the directory cwd (a
- * descriptor; -1: this process's), its output to log (a path relative to cwd; NULL:
- * discarded), killed with everything it started past timeout_ms. 0 when it exited 0; else
- * what happened in err and -1 (it could not be started) or 1 (it ran and failed, was killed
- * or ran past the limit). */
-int bmm__spawn(const char *const *argv, int cwd, const char *log, long timeout_ms, char *err,
-    size_t errlen);
-/* The same in two steps, for programs that run side by side: start (a pid, or -1), then wait
- * until a deadline (bmm__spawn_deadline) shared by all. */
+/* spawn.c: programs that run side by side (the compiler, once per ISA). Start runs argv
+ * (argv[0] searched in PATH) without a shell, in the directory cwd (a descriptor; -1: this
+ * process's), its output to log (a path relative to cwd; NULL: discarded): a pid, or -1 and
+ * why in err. Wait waits for it until a deadline (bmm__spawn_deadline) shared by all, and
+ * kills it with everything it started past that: 0 when it exited 0, else -1 and what
+ * happened in err. */
 int bmm__spawn_start(const char *const *argv, int cwd, const char *log, char *err,
     size_t errlen);
 double bmm__spawn_deadline(long timeout_ms);

@@ -132,13 +132,3 @@ int bmm__spawn_wait(int pid, const char *name, double deadline_ms, long timeout_
     }
     return 0;
 }
-
-int bmm__spawn(const char *const *argv, int cwd, const char *log, long timeout_ms, char *err,
-    size_t errlen)
-{
-    double deadline = bmm__spawn_deadline(timeout_ms);
-    pid_t pid = bmm__spawn_start(argv, cwd, log, err, errlen);
-    if (pid < 0)
-        return -1;
-    return bmm__spawn_wait(pid, argv[0], deadline, timeout_ms, err, errlen) == 0 ? 0 : 1;
-}
