@@ -7,7 +7,7 @@
  * embedded generator, the compiler, the cache), platform/ (CPU, threads, errors), tools/.
  * They form a chain; each calls only those below it, never one above (tests/check_layers.sh):
  *   cblas.c -> plan.c -> ondemand.c -> gen_store.c -> tune.c, wisdom.c -> threads.c,
- *   gen_build.c -> registry.c, run.c, gen_class.c -> problem.c, cpu.c, generic.c, luagen.c,
+ *   gen_build.c -> verify.c -> registry.c, run.c, gen_class.c -> problem.c, cpu.c, generic.c, luagen.c,
  *   spawn.c, cache.c, bmm_select.h -> error.c, stride.c, env.c
  * A lower layer that changes what an upper one may have cached (a table registered, wisdom
  * imported, recorded or forgotten) bumps the registry's configuration epoch; the upper layer
@@ -278,6 +278,21 @@ void bmm__config_changed(void);
 void bmm__run(const bmm_kernel_desc *k, const bmm__problem *pr, const void *A, const void *B,
     void *C);
 
+/* verify.c: kernels against the generic path on a few items (tune.c's winner; generation on
+ * demand's tables, before they are registered). */
+/* elems values in [-0.5, 0.5) from seed: a short pseudo-random run, then copies of it
+ * (generating every value of a 64 MiB sample took longer than timing it). */
+void bmm__sample_fill(void *p, int64_t elems, int dtype, unsigned seed);
+/* Finite scalars of alpha/beta form `form`: the values it fixes, else 0.75 and 0.5. */
+void bmm__sample_scalars(int form, double *alpha, double *beta);
+/* The offset of the first element of C where a kernel's Ck and the generic path's Cg differ
+ * by more than the bound of an m-term sum of such values (with a margin); -1 if none. */
+int64_t bmm__sample_disagrees(const bmm__problem *pr, const void *Ck, const void *Cg);
+/* 1 when every kernel of t agrees with the generic path on a few items of its own shape,
+ * layout, operand order and alpha/beta form (those this CPU cannot run are passed over); else
+ * 0 and why names the first that does not. *verified counts those run. */
+int bmm__verify_table(const bmm_kernel_table *t, int *verified, char *why, size_t len);
+
 /* threads.c */
 /* The threads a call asks for: bmm_set_num_threads, else BMM_NUM_THREADS, else OpenMP's
  * default (1 without OpenMP). */
@@ -362,9 +377,17 @@ typedef struct bmm__generate_stats {
                           * "not generated" (a class the rules leave to shape-generic ones) */
     char why[160];       /* with no kernels: why, cut short */
     int kernels;
-    double generate_ms, compile_ms, load_ms;
+    double generate_ms, compile_ms;
+    double load_ms;      /* mapping and registering the object */
+    double check_ms;     /* verifying every kernel against the generic path, before that */
 } bmm__generate_stats;
 void bmm__generate_last(bmm__generate_stats *s);
+/* Called as each compile starts (done 0: s and why not yet set) and ends (done 1: s says what
+ * it took, why is NULL if its kernels were loaded, else why not), on the generating thread;
+ * class_text names the class. bmm-tune's (NULL: none). */
+typedef void (*bmm__compile_watch)(const char *class_text, int done,
+    const bmm__generate_stats *s, const char *why);
+void bmm__generate_watch(bmm__compile_watch fn);
 
 /* plan.c */
 /* How a plan's kernel was chosen, and (measured) every candidate's timing. */

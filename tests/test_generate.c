@@ -967,6 +967,34 @@ static void full_disk_not_recorded(void **state)
     assert_true(file_lines(runs) >= 2);  /* both processes ran it */
 }
 
+/* A class whose compiled kernels compute wrong values (a compiler that turns every
+ * multiply-add into a multiply-subtract) is verified against the generic path before its
+ * table is registered: refused, deleted, recorded; the call is right on the shape-generic
+ * kernels, and the next process does not compile it again. */
+static void wrong_kernels_refused(void **state)
+{
+    (void)state;
+    char dir[512], cc[600], ecc[700];
+    snprintf(cc, sizeof cc, "%s/cc-wrong", base);
+    write_script(cc, "for a; do\n  case \"$a\" in *.c) sed -i 's/fmadd_p/fmsub_p/g; "
+        "s/ += a\\[/ -= a[/g' \"$a\" || exit 1 ;; esac\ndone\nexec cc \"$@\"");
+    fresh_dir(dir, sizeof dir);
+    ENV_DIR(e, dir);
+    snprintf(ecc, sizeof ecc, "BMM_CC=%s", cc);
+    const char *env[] = { e, ecc, "BMM_VERBOSE=1", NULL };
+    run_result r = run(env, PLAN_7x9x5);
+    assert_int_equal(r.status, 0);  /* the child checked its result against the reference */
+    expect(&r, "disagrees with the generic path");
+    expect(&r, "source=failed");
+    assert_null(strstr(r.out, "kernel=bmm_f32_7x9x5_bf_"));  /* the class's own: refused */
+    assert_int_equal(count_files(dir, ".so"), 0);
+    assert_int_equal(count_files(dir, ".failed"), 1);
+    assert_clean(dir);
+    r = run(env, PLAN_7x9x5);
+    assert_int_equal(r.status, 0);
+    expect(&r, "source=failed before");
+}
+
 /* A setuid program ignores the BMM_GENERATE, BMM_CC and BMM_CACHE_DIR its caller sets: no
  * compiler of theirs runs as the program's user. A copy of this program made setuid root runs
  * as uid 65534 (setpriv); the same call without setuid runs the caller's compiler (the
@@ -1051,10 +1079,20 @@ static void prepared_cache(void **state)
     (void)state;
     char prep[512], own[512], bad[512], cmd[2048], env_path[600];
     fresh_dir(prep, sizeof prep);
+    char log[600], said[4096];
+    snprintf(log, sizeof log, "%s/prep.log", base);
     snprintf(cmd, sizeof cmd, "%s --generate --cache-dir %s --wisdom %s/prep.wisdom --budget 5 "
-        "--dtype f32 --layout bf 7x9x5 >/dev/null 2>&1", BMM_TEST_TUNE, prep, base);
+        "--dtype f32 --layout bf 7x9x5 >/dev/null 2>%s", BMM_TEST_TUNE, prep, base, log);
     assert_int_equal(system(cmd), 0);
     assert_int_equal(count_files(prep, ".so"), 1);
+    FILE *f = fopen(log, "r");  /* each compile said as it starts and ends; no bar in a log */
+    assert_non_null(f);
+    said[fread(said, 1, sizeof said - 1, f)] = '\0';
+    fclose(f);
+    assert_non_null(strstr(said, "bmm-tune: compiling f32 7x9x5 bf "));
+    assert_non_null(strstr(said, "bmm-tune: compiled f32 7x9x5 bf "));
+    assert_non_null(strstr(said, "kernels, verified; generate "));
+    assert_null(strchr(said, '\r'));
     snprintf(cmd, sizeof cmd, "chmod 0444 %s/*.so && chmod 0555 %s", prep, prep);
     assert_int_equal(system(cmd), 0);
     fresh_dir(own, sizeof own);
@@ -1288,6 +1326,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(foreign_files_kept),
         cmocka_unit_test(fifo_names),
         cmocka_unit_test(full_disk_not_recorded),
+        cmocka_unit_test(wrong_kernels_refused),
         cmocka_unit_test(setuid_ignores_env),
         cmocka_unit_test(prepared_cache),
         cmocka_unit_test(too_big_refused),

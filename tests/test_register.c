@@ -1,9 +1,12 @@
 /* test_register.c: bmm_register_kernels, the public way to add kernels generated for other
  * shapes: malformed tables are refused, a good one is found by plans and one-shot calls (whose
- * cached choice it replaces), registering twice does nothing, wisdom's signature names it. */
+ * cached choice it replaces), registering twice does nothing, wisdom's signature names it;
+ * verifying a table (generation on demand's, before registering it) passes every built-in
+ * kernel and names a wrong one. */
 #include <stdio.h>
 #include <string.h>
 
+#include "bmm_table_default.h"
 #include "harness.h"
 
 static int calls;
@@ -123,11 +126,46 @@ static void registered_kernels_are_planned_and_called(void **state)
     assert_memory_equal(C, want, sizeof C);
 }
 
+/* k_1x2x3 with one product lost: what a miscompiled kernel does. */
+static void k_1x2x3_wrong(const bmm_args *g)
+{
+    k_1x2x3(g);
+    ((float *)g->C)[g->sc_batch + 2] = 0;
+}
+
+/* Every built-in kernel this CPU runs agrees with the generic path on the problem
+ * bmm__verify_table makes for it (its shape, layout, operand order and form: generation on
+ * demand verifies its tables so before registering them); a wrong kernel is named. */
+static void verify_names_the_wrong_kernel(void **state)
+{
+    (void)state;
+    char why[512] = "";
+    int verified = 0, runs = 0;
+    assert_true(bmm__verify_table(&bmm_table_default, &verified, why, sizeof why));
+    for (int32_t i = 0; i < bmm_table_default.nparts; i++)
+        for (int32_t j = 0; j < bmm_table_default.parts[i].count; j++)
+            runs += bmm_kernel_runs_here(&bmm_table_default.parts[i].kernels[j]);
+    assert_int_equal(verified, runs);
+    assert_true(runs > 100);
+
+    bmm_kernel_desc k[3] = { kernels[0], kernels[1], kernels[1] };
+    k[1].fn = k_1x2x3_wrong;
+    k[1].name = "test_f32_1x2x3_bf_c99_wrong";
+    bmm_kernel_part part = { 3, k };
+    bmm_kernel_table t = extra;
+    t.parts = &part;
+    verified = 0;
+    assert_false(bmm__verify_table(&t, &verified, why, sizeof why));
+    assert_int_equal(verified, 1);  /* stopped at the wrong one */
+    assert_non_null(strstr(why, "test_f32_1x2x3_bf_c99_wrong disagrees with the generic path"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(malformed_tables_are_refused),
         cmocka_unit_test(registered_kernels_are_planned_and_called),
+        cmocka_unit_test(verify_names_the_wrong_kernel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

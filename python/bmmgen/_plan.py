@@ -24,8 +24,11 @@ class Plan:
     wisdom for the problem; generic_only=True always runs the scalar reference path.
     generate=True makes specialized kernels for a shape that has none (BMM_GENERATE: generated,
     compiled by the machine's C compiler and cached in BMM_CACHE_DIR, ~/.cache/bmmgen by
-    default; a failure leaves the shape-generic kernels). The operands' data are not read or
-    written while planning.
+    default; a failure leaves the shape-generic kernels), waiting for the compiler;
+    generate="async" (BMM_GENERATE_ASYNC) returns at once on the shape-generic kernels and
+    generates in a background thread: a later call switches to the specialized kernels once
+    they are loaded and verified (plan.kernel names the one in use now). The operands' data
+    are not read or written while planning.
 
     plan(a, b, out=None) computes out = alpha a b + beta out and returns out; the operands must
     have the planned shapes, dtype and strides (ValueError otherwise). beta != 0 needs out.
@@ -68,8 +71,13 @@ class Plan:
         self._fresh_out = out is None
         self._shape = self.out_shape = shape
         self._seen = set()  # signatures (ops._signature) of calls that passed every check
+        if generate not in (False, True, "sync", "async"):
+            raise ValueError('bmmgen.Plan: generate must be False, True, "sync" or "async", '
+                             'got %r' % (generate,))
         flags = ((_lib.MEASURE if measure else 0) | (_lib.WISDOM_ONLY if wisdom_only else 0)
-                 | (_lib.GENERIC_ONLY if generic_only else 0) | (_lib.GENERATE if generate else 0))
+                 | (_lib.GENERIC_ONLY if generic_only else 0)
+                 | (_lib.GENERATE_ASYNC if generate == "async" else _lib.GENERATE if generate
+                    else 0))
         if threads is not None:
             if isinstance(threads, bool) or not isinstance(threads, int) \
                     or not 1 <= threads <= _lib.THREADS_MAX:
@@ -81,7 +89,6 @@ class Plan:
                                     _lib.Stride(*A[_ops.STRIDES]), _lib.Stride(*B[_ops.STRIDES]),
                                     _lib.Stride(*sc), self._alpha, self._beta, flags))
         self._handle = handle.value
-        self.kernel = _lib.plan_kernel(self._handle).decode()
         self.operands = _lib.plan_operands(self._handle).decode()
         self.threads = _lib.plan_threads(self._handle)
         self.shape = (batch, n, m, p)
@@ -119,6 +126,14 @@ class Plan:
         return out
 
     @property
+    def kernel(self):
+        """The kernel in use now ("generic": the reference path); with generate="async" it
+        changes once the class's own kernels are loaded."""
+        if self._handle is None:
+            raise ValueError("bmmgen.Plan: the plan was closed")
+        return _lib.plan_kernel(self._handle).decode()
+
+    @property
     def handle(self):  # what _ops._run_seen executes
         return self._handle
 
@@ -135,7 +150,8 @@ class Plan:
 
     def __repr__(self):
         return "bmmgen.Plan(%s, batch=%d, n=%d, m=%d, p=%d, kernel=%r)" % (
-            (_dtype_name(self._dt),) + self.shape + (self.kernel,))
+            (_dtype_name(self._dt),) + self.shape
+            + (self.kernel if self._handle is not None else "(closed)",))
 
 
 def _dtype_name(dt):

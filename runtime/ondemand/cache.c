@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -302,8 +303,9 @@ int bmm__cache_lock(const bmm__cache *c)
         close(fd);
         return -1;
     }
-    struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-    while (fcntl(fd, F_SETLKW, &l) != 0)
+    /* flock, held by this open file: an fcntl lock is the process's, and closing any other
+     * descriptor of the file would drop it */
+    while (flock(fd, LOCK_EX) != 0)
         if (errno != EINTR) {
             close(fd);
             return -1;
@@ -313,8 +315,10 @@ int bmm__cache_lock(const bmm__cache *c)
 
 void bmm__cache_unlock(int fd)
 {
-    if (fd >= 0)
-        close(fd);  /* closing drops the process's fcntl lock */
+    if (fd >= 0) {
+        flock(fd, LOCK_UN);  /* first: a child forked meanwhile shares this open file */
+        close(fd);
+    }
 }
 
 /* 1 when all size bytes went to fd. */

@@ -96,10 +96,11 @@ bmm_status bmm__gen_make(const bmm__cache *dir, bmm__gen_args *g, const char *cc
 /* gen_store.c */
 typedef enum { BMM__GEN_LOADED, BMM__GEN_MISSING, BMM__GEN_BROKEN } bmm__gen_load;
 /* Loads <key>.so: checked (owner, mode, no symlink, trailer), mapped through its descriptor,
- * its tables (one per ISA of g, at least one) of the right ABI registered; *kernels counts
- * theirs. BROKEN: the file is deleted (the caller makes it again). */
+ * its tables (one per ISA of g, at least one) of the right ABI verified (every kernel against
+ * the generic path on a few items, *check_ms) and registered; *kernels counts theirs. BROKEN:
+ * the file is deleted (the caller makes it again). */
 bmm__gen_load bmm__gen_load_object(const bmm__cache *dir, const bmm__gen_args *g,
-    const bmm_kernel_table **out, int *kernels, char *err, size_t errlen);
+    const bmm_kernel_table **out, int *kernels, double *check_ms, char *err, size_t errlen);
 /* Records the lines of <key>.wisdom that name a kernel serving c's class in its regime and
  * thread class; a line that does not is skipped. */
 void bmm__gen_import_choices(const bmm__cache *dir, uint64_t key, const bmm_call *c);

@@ -16,13 +16,11 @@
 
 #include "gen.h"
 
-/* Loads <key>.so: checked (owner, mode, no symlink, trailer), mapped through its descriptor,
- * its tables (one per ISA of g, at least one) of the right ABI registered; *kernels counts
- * theirs. BROKEN: the file is deleted (the caller makes it again). */
 bmm__gen_load bmm__gen_load_object(const bmm__cache *dir, const bmm__gen_args *g,
-    const bmm_kernel_table **out, int *kernels, char *err, size_t errlen)
+    const bmm_kernel_table **out, int *kernels, double *check_ms, char *err, size_t errlen)
 {
-    char name[32], sym[80], fdpath[2 * BMM__PATH_MAX];
+    char name[32], sym[80], fdpath[2 * BMM__PATH_MAX], why[512];
+    *check_ms = 0;
     snprintf(name, sizeof name, "%016llx.so", (unsigned long long)g->key);
     int fd = bmm__cache_open_file(dir, name, err, errlen);
     if (fd < 0)
@@ -35,7 +33,7 @@ bmm__gen_load bmm__gen_load_object(const bmm__cache *dir, const bmm__gen_args *g
     free(b);
     void *so = NULL;
     const bmm_kernel_table *t[BMM_ISA_COUNT];
-    int nt = 0;
+    int nt = 0, registered = 0;
     if (!bad) {
         /* through the checked directory's descriptor, by the object's own name (dlopen takes
          * an already loaded name for the same object: "/proc/self/fd/<file>" would be one) */
@@ -55,13 +53,21 @@ bmm__gen_load bmm__gen_load_object(const bmm__cache *dir, const bmm__gen_args *g
         }
         if (!bad && so && !nt)
             bad = "its kernel tables are missing";
+        double t0 = bmm__now_ms();
+        int verified = 0;
+        for (int i = 0; !bad && i < nt; i++)  /* every kernel, before any is registered */
+            if (!bmm__verify_table(t[i], &verified, why, sizeof why))
+                bad = why;
+        *check_ms = bmm__now_ms() - t0;
         for (int i = 0; !bad && i < nt; i++)
-            if (bmm__register_generated(t[i]) != BMM_OK)
+            if (bmm__register_generated(t[i]) == BMM_OK)
+                registered++;
+            else
                 bad = bmm_last_error();
     }
     if (bad) {
         snprintf(err, errlen, "%s/%s: %s", dir->path, name, bad);
-        if (so && !nt)
+        if (so && !registered)
             dlclose(so);  /* nothing of it registered (else it must stay mapped) */
         bmm__cache_remove(dir, name);
         close(fd);

@@ -60,6 +60,12 @@ static void lock_idle(void)
 static attempt *attempts;
 static size_t nattempts, cap_attempts;
 static _Thread_local bmm__generate_stats last;
+static _Atomic(bmm__compile_watch) watcher;
+
+void bmm__generate_watch(bmm__compile_watch fn)
+{
+    watcher = fn;
+}
 
 void bmm__generate_last(bmm__generate_stats *s)
 {
@@ -125,7 +131,7 @@ static bmm__gen_load load_or_make(const bmm__cache *dir, bmm__gen_args *g,
     const bmm_kernel_table **t, int *kernels, char *err, size_t errlen)
 {
     double t0 = bmm__now_ms();
-    bmm__gen_load r = bmm__gen_load_object(dir, g, t, kernels, err, errlen);
+    bmm__gen_load r = bmm__gen_load_object(dir, g, t, kernels, &last.check_ms, err, errlen);
     snprintf(last.source, sizeof last.source, "cache");
     if (r == BMM__GEN_BROKEN)
         bmm__note("generation cache: %s; making it again", err);
@@ -133,27 +139,35 @@ static bmm__gen_load load_or_make(const bmm__cache *dir, bmm__gen_args *g,
         int lk = bmm__cache_lock(dir);
         const char *cc = bmm__gen_compiler();
         uint64_t fkey = bmm__gen_failure_key(g->key, cc);
-        r = bmm__gen_load_object(dir, g, t, kernels, err, errlen);
+        r = bmm__gen_load_object(dir, g, t, kernels, &last.check_ms, err, errlen);
         if (r != BMM__GEN_LOADED && bmm__gen_failed_earlier(dir, fkey, err, errlen)) {
             snprintf(last.source, sizeof last.source, "failed before");
             r = BMM__GEN_BROKEN;
         } else if (r != BMM__GEN_LOADED) {
             int lasting = 0;
+            bmm__compile_watch w = watcher;
+            if (w)
+                w(g->text, 0, &last, NULL);
             bmm_status st = bmm__gen_make(dir, g, cc, &lasting,
                 &last.generate_ms, &last.compile_ms, err, errlen);
             t0 = bmm__now_ms();
-            r = st == BMM_OK ? bmm__gen_load_object(dir, g, t, kernels, err, errlen) : BMM__GEN_BROKEN;
+            r = st != BMM_OK ? BMM__GEN_BROKEN
+                : bmm__gen_load_object(dir, g, t, kernels, &last.check_ms, err, errlen);
             snprintf(last.source, sizeof last.source, "compiled");
-            if (st == BMM_OK) {
+            last.kernels = r == BMM__GEN_LOADED ? *kernels : 0;
+            last.load_ms = bmm__now_ms() - t0 - last.check_ms;
+            if (w)
+                w(g->text, 1, &last, r == BMM__GEN_LOADED ? NULL : err);
+            if (r == BMM__GEN_LOADED) {
                 bmm__gen_forget_failure(dir, fkey);
                 bmm__cache_evict(dir, bmm__cache_max_bytes(), NULL);
-            } else if (lasting) {
+            } else if (lasting || st == BMM_OK) {  /* made but refused: made so again */
                 bmm__gen_record_failure(dir, fkey, err);
             }
         }
         bmm__cache_unlock(lk);
     }
-    last.load_ms = bmm__now_ms() - t0;
+    last.load_ms = bmm__now_ms() - t0 - last.check_ms;
     return r;
 }
 
@@ -185,11 +199,11 @@ static bmm__gen_load load_prepared(bmm__gen_args *g, const bmm_call *c,
                 bmm__note("generation cache: %s", err);
             continue;
         }
-        bmm__gen_load r = bmm__gen_load_object(&d, g, t, kernels, err, sizeof err);
+        bmm__gen_load r = bmm__gen_load_object(&d, g, t, kernels, &last.check_ms, err, sizeof err);
         if (r == BMM__GEN_LOADED) {
             adopt(&d, g->key, c);
             snprintf(last.source, sizeof last.source, "prepared");
-            last.load_ms = bmm__now_ms() - t0;
+            last.load_ms = bmm__now_ms() - t0 - last.check_ms;
         } else if (r == BMM__GEN_BROKEN) {
             bmm__note("generation cache: %s; passed over", err);
         }
@@ -219,7 +233,7 @@ static bmm__gen_load find_or_make(bmm__gen_args *g, const bmm_call *c,
     }
     char e2[256];
     if (dir.path[0] && bmm__cache_open_prepared(&dir, dir.path, e2, sizeof e2) == BMM_OK) {
-        r = bmm__gen_load_object(&dir, g, t, kernels, e2, sizeof e2);
+        r = bmm__gen_load_object(&dir, g, t, kernels, &last.check_ms, e2, sizeof e2);
         if (r == BMM__GEN_LOADED) {
             adopt(&dir, g->key, c);
             snprintf(last.source, sizeof last.source, "cache (read-only)");
@@ -292,8 +306,9 @@ static int generate_now(const bmm_call *c)
     }
     last.kernels = kernels;
     bmm__note("generation on demand: %s (%d kernels, key %016llx, %s): generate %.1f ms, "
-        "compile %.1f ms, load %.2f ms", g.text, last.kernels, (unsigned long long)key,
-        last.source, last.generate_ms, last.compile_ms, last.load_ms);
+        "compile %.1f ms, load %.2f ms, verify %.2f ms", g.text, last.kernels,
+        (unsigned long long)key, last.source, last.generate_ms, last.compile_ms, last.load_ms,
+        last.check_ms);
     return 1;
 }
 

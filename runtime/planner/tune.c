@@ -91,37 +91,6 @@ double bmm__time_kernel(const bmm_kernel_desc *k, const bmm__problem *pr, const 
     return time_one(k, pr, A, B, C, budget, 0, 0, threads);
 }
 
-/* elems values in [-0.5, 0.5): a short pseudo-random run, then copies of it (generating every
- * value of a 64 MiB sample took longer than timing it). */
-static void fill(void *p, int64_t elems, int dtype, unsigned seed)
-{
-    const int64_t run = elems < 4096 ? elems : 4096;
-    const size_t es = bmm__dtype_size(dtype);
-    for (int64_t i = 0; i < run; i++) {
-        seed = seed * 1103515245u + 12345u;
-        bmm__elem_set(dtype, p, i, (double)((seed >> 8) & 0xffff) / 65536.0 - 0.5);
-    }
-    for (int64_t i = run; i < elems; i += run)
-        memcpy((char *)p + (size_t)i * es, p, (size_t)(elems - i < run ? elems - i : run) * es);
-}
-
-/* Finite scalars of class f (bmm_select.h's forms): the values it fixes, else 0.75 and 0.5. */
-static void timing_scalars(int f, double *alpha, double *beta)
-{
-    const bmm_scalar_form *s = &bmm__scalar_forms[f];
-    *alpha = s->fixes_alpha ? s->alpha : 0.75;
-    *beta = s->fixes_beta ? s->beta : 0.5;
-}
-
-/* Largest |x - y| allowed between a kernel and the generic path on the timing data: both are
- * sums of m products of values in [-0.5, 0.5), so the standard bound with a margin. */
-static double tolerance(const bmm__problem *pr)
-{
-    double eps = bmm__dtype_eps(pr->dtype);
-    double mag = fabs(pr->alpha) * 0.25 * (double)pr->m + fabs(pr->beta) * 0.5;
-    return 8.0 * (double)(pr->m + 2) * eps * (mag + 1e-30);
-}
-
 /* The timing sample's buffers, in one allocation: A, B and C for timing, then C twice more
  * for the check (the kernel's, the generic path's), spanning only its first CHECK_BATCH items.
  * at[o] is element (0, 0, 0) of buffer o, off[o] elements in. */
@@ -195,20 +164,11 @@ static int agrees(const bmm_kernel_desc *k, const bmm__problem *sample,
     size_t es = bmm__dtype_size(pr->dtype);
     const void *A = sb->at[0], *B = sb->at[1];
     void *Ck = sb->at[3], *Cg = sb->at[4];
-    fill((char *)Ck - (size_t)sb->off[3] * es, sb->elems[3], pr->dtype, 3);
-    fill((char *)Cg - (size_t)sb->off[4] * es, sb->elems[4], pr->dtype, 3);
+    bmm__sample_fill((char *)Ck - (size_t)sb->off[3] * es, sb->elems[3], pr->dtype, 3);
+    bmm__sample_fill((char *)Cg - (size_t)sb->off[4] * es, sb->elems[4], pr->dtype, 3);
     bmm__run(k, pr, A, B, Ck);
     bmm__run(NULL, pr, A, B, Cg);
-    double tol = tolerance(pr);
-    for (int64_t t = 0; t < pr->batch; t++)
-        for (int64_t i = 0; i < pr->n; i++)
-            for (int64_t j = 0; j < pr->p; j++) {
-                int64_t o = t * pr->sc.batch + i * pr->sc.row + j * pr->sc.col;
-                double x = bmm__elem_get(pr->dtype, Ck, o), y = bmm__elem_get(pr->dtype, Cg, o);
-                if (!(fabs(x - y) <= tol))
-                    return 0;
-            }
-    return 1;
+    return bmm__sample_disagrees(pr, Ck, Cg) < 0;
 }
 
 static double sample_bytes(const bmm__problem *pr)
@@ -252,7 +212,7 @@ static int sample_of(const bmm__problem *pr, int streaming, double budget,
     bmm__problem *sample, sample_buffers *sb)
 {
     *sample = *pr;
-    timing_scalars(pr->scalars, &sample->alpha, &sample->beta);
+    bmm__sample_scalars(pr->scalars, &sample->alpha, &sample->beta);
     size_t es = bmm__dtype_size(pr->dtype);
     double most = (double)MAX_SAMPLE_BYTES;
     if (streaming && budget * STREAM_BYTES_PER_S < most)
@@ -280,7 +240,7 @@ static int sample_of(const bmm__problem *pr, int streaming, double budget,
     char *at = sb->block;
     for (int i = 0; i < 5; i++) {
         if (i < 3)
-            fill(at, sb->elems[i], pr->dtype, (unsigned)i + 1);
+            bmm__sample_fill(at, sb->elems[i], pr->dtype, (unsigned)i + 1);
         sb->at[i] = at + (size_t)sb->off[i] * es;
         at += (sb->elems[i] * (int64_t)es + 63) & ~(int64_t)63;
     }

@@ -57,12 +57,33 @@ static int64_t parse_size(const char *s, int64_t max)
     return errno || end == s || *end || *s == '+' || *s == ' ' || v < 1 || v > max ? 0 : v;
 }
 
-/* A progress bar on stderr (the table goes to stdout). */
+/* A progress bar on stderr when it is a terminal (the table goes to stdout; a log gets
+ * no bar). */
+static int bar;
 static void progress(int i, int n, const char *what)
 {
     int w = 30, filled = n ? i * w / n : w;
-    fprintf(stderr, "\r[%.*s%*s] %3d/%3d %-14s", filled, "##############################",
-        w - filled, "", i, n, what);
+    if (bar)
+        fprintf(stderr, "\r[%.*s%*s] %3d/%3d %-14s", filled, "##############################",
+            w - filled, "", i, n, what);
+}
+
+/* Each compile as it starts and ends (generation on demand, --generate), on a line of its
+ * own (over the bar, which the next case draws again). */
+static void compile_said(const char *class_text, int done, const bmm__generate_stats *s,
+    const char *why)
+{
+    if (bar)
+        fprintf(stderr, "\r%60s\r", "");
+    if (!done)
+        fprintf(stderr, "bmm-tune: compiling %s\n", class_text);
+    else if (!why)
+        fprintf(stderr, "bmm-tune: compiled %s: %d kernels, verified; generate %.0f ms, compile "
+            "%.0f ms, verify %.2f ms\n", class_text, s->kernels, s->generate_ms, s->compile_ms,
+            s->check_ms);
+    else
+        fprintf(stderr, "bmm-tune: compiling %s failed after %.0f ms: %s\n", class_text,
+            s->generate_ms + s->compile_ms, why);
 }
 
 /* The dtype a word names (bmm_vocab.h's words), or -1. */
@@ -467,11 +488,12 @@ static void add_row(totals *t, const tcase *c, const char *shape, const result *
         r->kernel, r->gflops, r->vs_generic, r->vs_c99, r->source, threads);
     if (r->gen.source[0]) {  /* --generate */
         const bmm__generate_stats *g = &r->gen;
-        double tune = r->plan_total_ms - g->generate_ms - g->compile_ms - g->load_ms;
+        double tune = r->plan_total_ms - g->generate_ms - g->compile_ms - g->load_ms
+            - g->check_ms;
         printf("%-12s generated kernels (%s, %d): %.2fx the best shape-generic kernel; plan "
-               "%.1f ms = generate %.1f + compile %.1f + load %.2f + choose %.1f\n", "",
-            g->source, g->kernels, r->vs_anyshape, r->plan_total_ms, g->generate_ms,
-            g->compile_ms, g->load_ms, tune > 0 ? tune : 0);
+               "%.1f ms = generate %.1f + compile %.1f + load %.2f + verify %.2f + choose "
+               "%.1f\n", "", g->source, g->kernels, r->vs_anyshape, r->plan_total_ms,
+            g->generate_ms, g->compile_ms, g->load_ms, g->check_ms, tune > 0 ? tune : 0);
         if (!g->kernels && g->why[0])
             printf("%-12s %s\n", "", g->why);
         if (r->vs_anyshape == r->vs_anyshape) {
@@ -570,6 +592,8 @@ int main(int argc, char **argv)
         return 0;
     }
     int ncases = build_cases(&o, cases);
+    bar = isatty(STDERR_FILENO);
+    bmm__generate_watch(compile_said);
     if (load_wisdom(&o) != 0)
         return 1;
     int want = o.threads ? o.threads : bmm_get_num_threads();
@@ -598,7 +622,8 @@ int main(int argc, char **argv)
             snprintf(unspecialized + used, sizeof unspecialized - used, "%s%s", used ? "," : "", shape);
     }
     progress(ncases, ncases, "done");
-    fprintf(stderr, "\n");
+    if (bar)
+        fprintf(stderr, "\n");
     print_totals(&t);
     if (*unspecialized && !o.generate)  /* with --generate, each row's note says why */
         printf("no specialized kernels for %s: shape-generic ones ran. To generate specialized "

@@ -124,6 +124,28 @@ def test_plan_generate(tmp_path, monkeypatch):
     assert not list((tmp_path / "cache").glob("*.so"))
 
 
+def test_plan_generate_async(tmp_path, monkeypatch):
+    """generate="async": made at once on a shape-generic kernel, right from the first call; a
+    later call runs the class's own kernels once the background thread has them."""
+    monkeypatch.setenv("BMM_CACHE_DIR", str(tmp_path / "cache"))
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((30, 11, 6)).astype(np.float64)
+    b = rng.standard_normal((30, 6, 9)).astype(np.float64)
+    with pytest.raises(ValueError, match="generate must be"):
+        bmmgen.Plan(a, b, generate="later")
+    plan = bmmgen.Plan(a, b, generate="async")
+    assert "_nxmx" in plan.kernel, plan.kernel
+    want = np.matmul(a, b)
+    deadline = time.monotonic() + 120
+    while not plan.kernel.startswith("bmm_f64_11x6x9_bf_") and time.monotonic() < deadline:
+        np.testing.assert_allclose(plan(a, b), want, rtol=1e-12, atol=1e-12)
+        time.sleep(0.02)
+    assert plan.kernel.startswith("bmm_f64_11x6x9_bf_"), plan.kernel
+    np.testing.assert_allclose(plan(a, b), want, rtol=1e-12, atol=1e-12)
+    plan.close()
+    assert "(closed)" in repr(plan)
+
+
 def test_threads():
     """Eight threads, each its own shapes, dtypes and layouts, calling at once."""
     errors = []
