@@ -995,6 +995,44 @@ static void wrong_kernels_refused(void **state)
     expect(&r, "source=failed before");
 }
 
+/* From a process's second compile on, the runtime headers are precompiled once per compiler
+ * and kept in the cache (<key>.gch); later kernel files compile with -include bmm_pch.h. A
+ * precompiled header the compiler does not take (corrupt, or another compiler's) is dropped,
+ * and the kernels compiled meanwhile are still right. */
+static void precompiled_headers(void **state)
+{
+    (void)state;
+    char dir[512], cc[600], args[600], cmd[2048], gch[600];
+    snprintf(cc, sizeof cc, "%s/cc-args", base);
+    snprintf(args, sizeof args, "%s/cc-args.log", base);
+    snprintf(cmd, sizeof cmd, "echo \"$*\" >> %s\nexec cc \"$@\"", args);
+    write_script(cc, cmd);
+    fresh_dir(dir, sizeof dir);
+    snprintf(cmd, sizeof cmd, "BMM_CC=%s %s --generate --cache-dir %s --wisdom %s/pch.wisdom "
+        "--budget 5 --dtype f32 --layout bf 7x9x5 9x7x5 10x7x5 >/dev/null 2>&1", cc,
+        BMM_TEST_TUNE, dir, base);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(count_files(dir, ".so"), 3);
+    assert_int_equal(count_files(dir, ".gch"), 1);
+    snprintf(cmd, sizeof cmd, "test \"$(grep -c 'c-header bmm_pch.h' %s)\" = 1 && "
+        "test \"$(grep -c 'include bmm_pch.h' %s)\" -ge 2 && "
+        "head -n 2 %s | grep -vq 'include bmm_pch.h'", args, args, args);
+    assert_int_equal(system(cmd), 0);  /* made once, used by later files, not by the first */
+    cache_file(dir, ".gch", gch, sizeof gch);
+    write_text(gch, "not a precompiled header\n");
+    assert_int_equal(chmod(gch, 0600), 0);
+    ENV_DIR(e, dir);
+    char ecc[700];
+    snprintf(ecc, sizeof ecc, "BMM_CC=%s", cc);
+    const char *env[] = { e, ecc, "BMM_VERBOSE=1", NULL };
+    const char *const plan[] = { "f32", "6x9x5", "bf", "0", "0", NULL };
+    run_result r = run(env, plan);
+    assert_int_equal(r.status, 0);  /* right, whatever the header */
+    expect(&r, "did not take");
+    expect(&r, "kernel=bmm_f32_6x9x5_bf_");
+    assert_int_equal(count_files(dir, ".gch"), 0);
+}
+
 /* A setuid program ignores the BMM_GENERATE, BMM_CC and BMM_CACHE_DIR its caller sets: no
  * compiler of theirs runs as the program's user. A copy of this program made setuid root runs
  * as uid 65534 (setpriv); the same call without setuid runs the caller's compiler (the
@@ -1327,6 +1365,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(fifo_names),
         cmocka_unit_test(full_disk_not_recorded),
         cmocka_unit_test(wrong_kernels_refused),
+        cmocka_unit_test(precompiled_headers),
         cmocka_unit_test(setuid_ignores_env),
         cmocka_unit_test(prepared_cache),
         cmocka_unit_test(too_big_refused),

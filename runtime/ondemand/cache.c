@@ -13,7 +13,7 @@
  *
  * It touches only what it made: a CACHEDIR.TAG marks the directory as bmmgen's (written when
  * the directory holds nothing else), and eviction and clearing delete only names of its own
- * (<16 hex>.so, .wisdom, .failed; .bmmgen-tmp-*; bmmgen-build-* folders). A directory holding
+ * (<16 hex>.so, .wisdom, .failed, .gch; .bmmgen-tmp-*; bmmgen-build-* folders). A directory holding
  * anything else and no tag is refused: it is not a cache. */
 #define _GNU_SOURCE  /* O_DIRECTORY, O_NOFOLLOW and O_CLOEXEC with C11 */
 #include <dirent.h>
@@ -90,8 +90,8 @@ static const char *untrusted(int fd, int want_dir)
     return untrusted_by(fd, want_dir, 0);
 }
 
-/* A name this cache makes and may delete: an object, its choices, a failure record, a
- * temporary file. (Build folders: BUILD_PREFIX.) */
+/* A name this cache makes and may delete: an object, its choices, a failure record,
+ * precompiled headers, a temporary file. (Build folders: BUILD_PREFIX.) */
 static int ours(const char *name)
 {
     size_t n = strlen(name);
@@ -100,7 +100,7 @@ static int ours(const char *name)
     if (n < 17 || strspn(name, "0123456789abcdef") != 16 || name[16] != '.')
         return 0;
     return strcmp(name + 16, ".so") == 0 || strcmp(name + 16, ".wisdom") == 0
-        || strcmp(name + 16, ".failed") == 0;
+        || strcmp(name + 16, ".failed") == 0 || strcmp(name + 16, ".gch") == 0;
 }
 
 int bmm__cache_open_at(int dirfd, const char *rel, int root_ok, const char **why)

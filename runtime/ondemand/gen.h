@@ -50,6 +50,10 @@ void bmm__gen_isa_args(bmm__gen_args *g, int i);
 const char *bmm__gen_class_args(const bmm_call *c, bmm__gen_args *g);
 /* The object's key: every input that shapes its code (not the compiler: see gen_class.c). */
 uint64_t bmm__gen_object_key(const char *class_text);
+/* The key of the precompiled runtime headers compiler cc makes (<key>.gch): what the object
+ * key covers but the CPU and the class (the headers are the same), and the compiler (a header
+ * precompiled by another is no use to it). */
+uint64_t bmm__gen_pch_key(const char *cc);
 /* The key of the record of the object's build failing with compiler cc (<key>.failed). */
 uint64_t bmm__gen_failure_key(uint64_t key, const char *cc);
 
@@ -87,11 +91,12 @@ static inline int bmm__gen_sealed(const unsigned char *b, size_t n)
 
 /* gen_build.c */
 /* Generates, compiles and publishes <key>.so, timing the generator and the compiler, in a
- * private build folder of the cache (see gen_build.c). *lasting: it failed in a way another
+ * private build folder of the cache (see gen_build.c), with the runtime headers precompiled
+ * when the cache has them, or (make_pch) after making them. *lasting: it failed in a way another
  * process would repeat (the generator has nothing for the class, the compiler failed or hung,
  * not for want of disk space). */
-bmm_status bmm__gen_make(const bmm__cache *dir, bmm__gen_args *g, const char *cc, int *lasting,
-    double *generate_ms, double *compile_ms, char *err, size_t errlen);
+bmm_status bmm__gen_make(const bmm__cache *dir, bmm__gen_args *g, const char *cc, int make_pch,
+    int *lasting, double *generate_ms, double *compile_ms, char *err, size_t errlen);
 
 /* gen_store.c */
 typedef enum { BMM__GEN_LOADED, BMM__GEN_MISSING, BMM__GEN_BROKEN } bmm__gen_load;

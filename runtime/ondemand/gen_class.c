@@ -104,6 +104,20 @@ uint64_t bmm__gen_failure_key(uint64_t key, const char *cc)
     return bmm__fnv1a(bmm__fnv1a(key, "failed with ", 12), cc, strlen(cc));
 }
 
+uint64_t bmm__gen_pch_key(const char *cc)
+{
+    char text[256];
+    if (!generator_hash)
+        generator_hash = bmm__generator_hash();
+    int n = snprintf(text, sizeof text, "bmmgen %s abi %d generator %016llx precompiled by ",
+        BMM_VERSION, BMM_KERNEL_ABI, (unsigned long long)generator_hash);
+    uint64_t h = bmm__fnv1a(bmm__fnv1a(BMM__FNV_BASIS, text, n > 0 ? (size_t)n : 0), cc,
+        strlen(cc) + 1);
+    for (size_t i = 0; i < BMM__GEN_NFLAGS; i++)
+        h = bmm__fnv1a(h, bmm__gen_flags[i], strlen(bmm__gen_flags[i]) + 1);
+    return h;
+}
+
 uint64_t bmm__gen_object_key(const char *class_text)
 {
     char text[2048];
