@@ -19,21 +19,45 @@ def bmm(a, b, out=None):
     torch tensor out (CPU, float32 or float64; autograd works). `out`, when given, receives the
     result (same shape and dtype, writable, not overlapping a or b) and is returned."""
     if type(a) is np.ndarray:  # the common cases first: every Python call costs ~0.1 us
-        kind = "numpy"
-    elif type(a) is _ops._TENSOR:
+        return _ops.bmm_checked("numpy", a, b, out)
+    if type(a) is _ops._TENSOR:
+        if _ops._torch._C._get_tracing_state():
+            return _traced("bmm", out, a, b)
         if _ops._torch.is_grad_enabled() and (a.requires_grad or getattr(b, "requires_grad", False)):
             return _torch_ops().bmm(a, b, out)
-        kind = "torch"
-    elif _ops._kind(a) == "torch":
+        try:
+            return _ops.bmm_checked("torch", a, b, out)
+        except RuntimeError as e:
+            return _unwrapped(e, "bmm", out, a, b)
+    if _ops._kind(a) == "torch":
         return _torch_ops().bmm(a, b, out)
-    else:
-        kind = "numpy"
-    return _ops.bmm_checked(kind, a, b, out)
+    return _ops.bmm_checked("numpy", a, b, out)
+
+
+def _traced(op, out, *args, **kw):
+    """Under torch.jit.trace: the operator, which the trace records (a direct call would
+    record only what it allocates, and replay garbage)."""
+    if out is not None:
+        raise RuntimeError("bmmgen.%s: out= cannot be traced by torch.jit.trace; call it "
+                           "without out" % op)
+    _torch_ops()
+    return getattr(_ops._torch.ops.bmmgen, op)(*args, **kw)
+
+
+def _unwrapped(e, op, out, *args, **kw):
+    """Tensors without storage (functorch's vmap and grad wrappers): through the operator,
+    which functorch runs one matrix batch at a time; anything else is raised as it was."""
+    if "storage" not in str(e) or str(e).startswith("bmmgen") or out is not None:
+        raise e
+    _torch_ops()
+    return getattr(_ops._torch.ops.bmmgen, op)(*args, **kw)
 
 
 def baddbmm(c, a, b, *, beta=1, alpha=1, out=None):
     """beta c + alpha a @ b, torch.baddbmm's semantics: c broadcasts to (batch, n, p) and is not
-    modified (pass out=c to update it in place); beta == 0 ignores c, NaN and Inf included."""
+    modified (pass out=c to update it in place); beta == 0 ignores c's values, NaN and Inf
+    included (its shape must still broadcast); alpha == 0 still lets NaN and Inf of a @ b
+    through, as torch does (the C library, as BLAS, reads neither a nor b then)."""
     kind = _ops._kind(a)
     alpha, beta = _ops._scalar(alpha, "alpha"), _ops._scalar(beta, "beta")
     if kind == "torch":
@@ -42,8 +66,13 @@ def baddbmm(c, a, b, *, beta=1, alpha=1, out=None):
                             "tensor" % type(c).__name__)
         if c.dtype != a.dtype:
             raise TypeError("bmmgen: c has dtype %s, a has %s" % (c.dtype, a.dtype))
+        if _ops._torch._C._get_tracing_state():
+            return _traced("baddbmm", out, c, a, b, beta=beta, alpha=alpha)
         if out is None:
-            return _torch_ops().baddbmm(c, a, b, beta, alpha)
+            try:
+                return _torch_ops().baddbmm(c, a, b, beta, alpha)
+            except RuntimeError as e:
+                return _unwrapped(e, "baddbmm", out, c, a, b, beta=beta, alpha=alpha)
     elif not isinstance(c, np.ndarray):
         raise TypeError("bmmgen: c is %s; with NumPy inputs every operand must be a NumPy "
                         "array" % type(c).__name__)

@@ -18,15 +18,17 @@ _NP_DTYPES = {np.dtype(v[2]): code for code, v in DTYPES.items() if v[2]}
 _SIZES = {code: v[1] for code, v in DTYPES.items()}
 _torch = None          # the torch module, once a tensor has been seen
 _TENSOR = None         # torch.Tensor, then
+_STORAGE = None        # a tensor's untyped storage (torch 2: untyped_storage; 1.13: _storage)
 _TORCH_DTYPES = {}     # torch.float32 -> F32, torch.float64 -> F64, ...
 _NAMES = ", ".join(v[2] for v in DTYPES.values() if v[2])  # supported, as messages say
 
 
 def _torch_module():
-    global _torch, _TENSOR
+    global _torch, _TENSOR, _STORAGE
     if _torch is None:
         import torch
         _TORCH_DTYPES.update({getattr(torch, v[3]): code for code, v in DTYPES.items() if v[3]})
+        _STORAGE = getattr(torch.Tensor, "untyped_storage", None) or torch.Tensor._storage
         _torch, _TENSOR = torch, torch.Tensor
     return _torch
 
@@ -120,7 +122,32 @@ def _torch_operand(x, name, writable):
     if writable and x.requires_grad and _torch.is_grad_enabled():
         raise RuntimeError("bmmgen: %s requires grad; an out= argument does not support "
                            "automatic differentiation (as in torch)" % name)
+    if x.is_neg():  # a lazily negated view (z.conj().imag): its memory holds -x
+        if writable:
+            raise ValueError("bmmgen: %s is a negated view (its neg bit is set, as z.conj().imag "
+                             "gives); write to a plain tensor and copy" % name)
+        x = x.resolve_neg()
+    _within_storage(x, name)
     return (x, dt, tuple(x.shape), x.stride(), x.data_ptr())
+
+
+def _within_storage(x, name):
+    """Raises unless every element of tensor x lies in its storage (a storage resized under
+    a view, as FSDP does, would have the library read or write freed memory)."""
+    shape, strides = x.shape, x.stride()
+    if 0 in shape:
+        return
+    lo = hi = x.storage_offset()
+    for extent, stride in zip(shape, strides):
+        reach = (extent - 1) * stride
+        lo, hi = (lo + reach, hi) if reach < 0 else (lo, hi + reach)
+    size = x.element_size()
+    have = _STORAGE(x).nbytes()
+    if lo < 0 or (hi + 1) * size > have:
+        raise RuntimeError("bmmgen: %s (shape %s, strides %s, storage offset %d) reaches "
+                           "elements %d..%d of a storage of %d bytes: out of bounds"
+                           % (name, tuple(shape), tuple(strides), x.storage_offset(), lo, hi,
+                              have))
 
 
 def _operand(x, kind, name, writable=False):
@@ -224,6 +251,8 @@ def _gemm_plan(kind, a0, b0, c_in, out, alpha, beta, names):
                              % (tuple(c[SHAPE]), shape))
         if c[DT] != a[DT]:
             raise TypeError("bmmgen: out's dtype differs from the inputs'")
+    if c_in is not None and beta == 0:  # ignored, but it must still broadcast (as in torch)
+        _broadcasts(kind, c_in, shape)
     if c_in is None or beta == 0:
         beta = 0.0
     elif c_in is not out:  # out = c_in first; the library checks the rest, before writing
@@ -233,9 +262,31 @@ def _gemm_plan(kind, a0, b0, c_in, out, alpha, beta, names):
     if batch and n and p:
         if m == 0:
             _scale(out, beta)
+        elif alpha == 0:  # torch's: alpha * (a @ b) is still computed, so NaN and Inf in it
+            _scale(out, beta)  # reach the result (the library, as BLAS, reads neither)
+            with np.errstate(invalid="ignore"):  # 0 * inf: NaN is the point
+                out += 0 * _run_new(kind, a, b, batch, n, m, p)
         else:
             plan = _run(a, b, c, batch, n, m, p, alpha, beta)
     return out, plan, a[OBJ] is not a0 or b[OBJ] is not b0
+
+
+def _run_new(kind, a, b, batch, n, m, p):
+    """a @ b into a new array."""
+    res = _empty(kind, (batch, n, p), a[OBJ].dtype)
+    _run(a, b, _operand(res, kind, "out", True), batch, n, m, p, 1.0, 0.0)
+    return res
+
+
+def _broadcasts(kind, c_in, shape):
+    try:
+        to = (np.broadcast_shapes(c_in.shape, shape) if kind == "numpy"
+              else tuple(_torch.broadcast_shapes(c_in.shape, shape)))
+    except (ValueError, RuntimeError) as e:
+        to = e
+    if to != shape:
+        raise ValueError("bmmgen: input of shape %s does not broadcast to the product's %s"
+                         % (tuple(c_in.shape), shape))
 
 
 def _copy_input(kind, res, c_in):
@@ -270,8 +321,12 @@ def _signature(kind, a, b, out):
             return (a.dtype, b.dtype, a.shape, b.shape, a.strides, b.strides, o)
         if out is not None and out.requires_grad:  # allowed or not by the grad mode: check
             return None
-        o = None if out is None else (out.dtype, out.shape, out.stride(), out.is_cpu)
-        return (a.dtype, b.dtype, a.shape, b.shape, a.stride(), b.stride(), a.is_cpu, b.is_cpu, o)
+        st = _STORAGE  # where each operand lies in its storage, and how big that is now
+        o = None if out is None else (out.dtype, out.shape, out.stride(), out.is_cpu,
+                                      out.storage_offset(), st(out).nbytes(), out.is_neg())
+        return (a.dtype, b.dtype, a.shape, b.shape, a.stride(), b.stride(), a.is_cpu, b.is_cpu, o,
+                a.storage_offset(), st(a).nbytes(), a.is_neg(), b.storage_offset(),
+                st(b).nbytes(), b.is_neg())
     except (AttributeError, RuntimeError, TypeError):  # not dense arrays or tensors
         return None
 

@@ -38,7 +38,9 @@ class Plan:
     "transposed, " when both). No autograd: use bmmgen.bmm for that. A plan may be called from
     several threads at once. threads=N runs it on at most N threads over the batch (default:
     bmmgen.get_num_threads() when planned); plan.threads says how many it gets (fewer where the
-    work is small; results are the same bits on any number)."""
+    work is small; results are the same bits on any number). copy.copy, copy.deepcopy and
+    pickle give a plan of its own, planned again for the same request (modules holding plans
+    survive deepcopy and torch.save/load)."""
 
     def __init__(self, a, b, out=None, *, alpha=1.0, beta=0.0, measure=False, wisdom_only=False,
                  generic_only=False, threads=None, generate=False):
@@ -84,14 +86,41 @@ class Plan:
                 raise ValueError("bmmgen.Plan: threads must be an int in [1, %d], got %r"
                                  % (_lib.THREADS_MAX, threads))
             flags |= threads << _lib.THREADS_SHIFT
+        self.shape = (batch, n, m, p)
+        self._made = (A[_ops.DT], batch, n, m, p, tuple(A[_ops.STRIDES]), tuple(B[_ops.STRIDES]),
+                      tuple(sc), self._alpha, self._beta, flags)
+        self._create()
+
+    def _create(self):
+        """The native plan of self._made (what the library was asked for)."""
+        dt, batch, n, m, p, sa, sb, sc, alpha, beta, flags = self._made
         handle = ctypes.c_void_p()
-        _lib.check(_lib.plan_create(ctypes.byref(handle), A[_ops.DT], batch, n, m, p,
-                                    _lib.Stride(*A[_ops.STRIDES]), _lib.Stride(*B[_ops.STRIDES]),
-                                    _lib.Stride(*sc), self._alpha, self._beta, flags))
+        _lib.check(_lib.plan_create(ctypes.byref(handle), dt, batch, n, m, p, _lib.Stride(*sa),
+                                    _lib.Stride(*sb), _lib.Stride(*sc), alpha, beta, flags))
         self._handle = handle.value
         self.operands = _lib.plan_operands(self._handle).decode()
         self.threads = _lib.plan_threads(self._handle)
-        self.shape = (batch, n, m, p)
+
+    # Copies and pickles never share the native plan (each would free it): a copy, or a plan
+    # unpickled (in this process or another), is planned again from the same request; wisdom
+    # answers a measured one at once where this process or its wisdom file has it.
+    def __getstate__(self):
+        if self._handle is None:
+            raise ValueError("bmmgen.Plan: the plan was closed")
+        return {k: v for k, v in self.__dict__.items() if k not in ("_handle", "_seen")}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._handle, self._seen = None, set()
+        self._create()
+
+    def __copy__(self):
+        new = object.__new__(type(self))
+        new.__setstate__(self.__getstate__())
+        return new
+
+    def __deepcopy__(self, memo):
+        return self.__copy__()
 
     def _matches(self, op, i, name):
         shape, strides = self._want[i]
