@@ -11,7 +11,8 @@
 # use threads or shared state (the 8-thread stress test among them).
 set -eu
 cd "$(dirname "$0")/.."
-BMM_EXTRA_PACKAGES="g++ clang libbenchmark-dev python3-numpy python3-pytest python3-torch" sh scripts/deps.sh
+py="python3-numpy python3-pytest python3-torch python3-venv python3-setuptools python3-wheel"
+BMM_EXTRA_PACKAGES="g++ clang libbenchmark-dev $py" sh scripts/deps.sh
 dir=build
 flags="-DCMAKE_BUILD_TYPE=Release -DBMM_BUILD_BENCH=ON"
 only=""
