@@ -1,8 +1,8 @@
 #!/bin/sh
 # run.sh MODE SOURCE_DIR BUILD_DIR WORK_DIR: builds and runs one consumer example, as a user
 # would. find_package: install BUILD_DIR into a temporary prefix, then a CMake project that
-# finds it and generates its own shapes (and a pkg-config build, and the installed Python
-# package). subdir: a CMake project
+# finds it and generates its own shapes, a C++-only one (and a pkg-config build, and the
+# installed Python package). subdir: a CMake project
 # that adds bmmgen's source with add_subdirectory. vendor: a vendored pair compiled with plain
 # cc commands by gcc and clang as C99 (gcc also with -fopenmp, run on 1, 2, 3 and 8 threads),
 # and by g++ as C++. Any failure exits non-zero.
@@ -20,10 +20,17 @@ find_package)
     -DCMAKE_BUILD_TYPE=Release
   quiet cmake --build "$work/build" -j 2
   "$work/build/consumer"
+  # a C++-only project (C never enabled): both targets link and run
+  quiet cmake -S "$here/find_package_cxx" -B "$work/build-cxx" -DCMAKE_PREFIX_PATH="$work/prefix"
+  quiet cmake --build "$work/build-cxx" -j 2
+  "$work/build-cxx/consumer_cxx"
+  "$work/build-cxx/consumer_cxx_static"
   pc=$(dirname "$(find "$work/prefix" -name bmm.pc)")
   flags=$(PKG_CONFIG_PATH=$pc pkg-config --cflags --libs bmm)
-  quiet cc -std=c99 -Wall -Wextra -Werror -o "$work/pc" "$here/pkgconfig_main.c" $flags -lm
-  LD_LIBRARY_PATH=$(PKG_CONFIG_PATH=$pc pkg-config --variable=libdir bmm) "$work/pc"
+  libdir=$(PKG_CONFIG_PATH=$pc pkg-config --variable=libdir bmm)
+  quiet cc -std=c99 -Wall -Wextra -Werror -o "$work/pc" "$here/pkgconfig_main.c" $flags -lm \
+    -Wl,-rpath,"$libdir"
+  "$work/pc"  # README's line: it starts without LD_LIBRARY_PATH
   # the Python package, as installed: it finds the installed libbmm, nothing else
   pkg=$(dirname "$(dirname "$(find "$work/prefix" -path '*bmmgen/__init__.py')")")
   (cd / && env -u BMM_LIBRARY PYTHONPATH="$pkg" BMMGEN_NO_TORCH=1 /usr/bin/python3 -c "
