@@ -334,10 +334,14 @@ typedef struct bmm__timing {
     const bmm_kernel_desc *kernel;
     double seconds;  /* per call on the timing sample */
     int wrong;       /* disagreed with the generic path: never chosen */
+    int how;         /* BMM__TIMED, BMM__PROBED or BMM__UNTIMED (seconds 1e30) */
 } bmm__timing;
+/* How a candidate's time was had: the best of calls on the sample (the generic path's: on a
+ * few items, scaled); one cold call on a few items, scaled, which showed it could not win (an
+ * estimate: not a figure to report); or not at all, the budget spent. */
+enum { BMM__UNTIMED, BMM__PROBED, BMM__TIMED };
 /* Every candidate's timing, then the generic path's; free(log.v) when done. batch: the items
- * each timing covers (the plan's, or fewer: tuning times a sample). A candidate the budget left
- * untimed has seconds 1e30; the generic path's may be scaled from fewer items. */
+ * each timing covers (the plan's, or fewer: tuning times a sample). */
 typedef struct bmm__timings {
     bmm__timing *v;
     size_t n;

@@ -282,7 +282,7 @@ typedef struct {
     size_t nc;
     const bmm_kernel_desc **cand;
     double *times;
-    int *wrong;
+    int *wrong, *how;  /* how: BMM__TIMED, ... (times[nc], the generic path: timed) */
 } measuring;
 
 /* The rule's first pick, once: a sample whose calls would eat the budget is cut (a streaming
@@ -318,6 +318,7 @@ static size_t time_candidates(measuring *ms, const bmm__problem *few, double sca
     for (size_t i = 0; i < ms->nc; i++) {
         double left = ms->start + ms->budget - now();
         ms->times[i] = 1e30;  /* untimed: never chosen */
+        ms->how[i] = BMM__UNTIMED;
         if (i > 0 && left < (ms->cold ? 1 : 2) * *bar)
             continue;  /* not even one call of the best so far fits */
         if (i > 0 && scale > 1) {  /* a probe, cold so pessimistic */
@@ -326,11 +327,13 @@ static size_t time_candidates(measuring *ms, const bmm__problem *few, double sca
             double probe = (now() - t0) * scale;
             if (probe > 2 * CANNOT_WIN * *bar || probe > left) {
                 ms->times[i] = probe;
+                ms->how[i] = BMM__PROBED;
                 continue;
             }
         }
         ms->times[i] = time_one(ms->cand[i], &ms->sample, at[0], at[1], at[2],
             left / (double)(ms->nc - i), *bar, ms->cold, ms->threads);
+        ms->how[i] = BMM__TIMED;
         if (*bar == 0 || ms->times[i] < *bar)
             *bar = ms->times[i];
         timed++;
@@ -363,9 +366,21 @@ static const bmm_kernel_desc *measure_sample(measuring *ms, const bmm__problem *
     double bar;
     size_t timed = time_candidates(ms, &few, scale, &bar);
     time_generic(ms, &few, scale, bar);
-    for (size_t i = 0; i <= ms->nc; i++)
-        bmm__note("measure: %-44s %10.3f us", i < ms->nc ? ms->cand[i]->name : "generic",
-            ms->times[i] * 1e6);
+    ms->how[ms->nc] = BMM__TIMED;
+    for (size_t i = 0; i <= ms->nc; i++) {
+        const char *name = i < ms->nc ? ms->cand[i]->name : "generic";
+        int again = 0;  /* a kernel two tables hold: the same name twice */
+        for (size_t j = 0; j < i && i < ms->nc; j++)
+            again |= strcmp(ms->cand[j]->name, name) == 0;
+        if (ms->how[i] == BMM__UNTIMED)
+            bmm__note("measure: %-44s  not timed: the budget was spent%s", name,
+                again ? " (a second table's copy)" : "");
+        else
+            bmm__note("measure: %-44s %10.3f us%s%s", name, ms->times[i] * 1e6,
+                ms->how[i] == BMM__PROBED ? " (one cold call on a few items, scaled: cannot win)"
+                : i == ms->nc && few.batch < ms->sample.batch ? " (on a few items, scaled)" : "",
+                again ? " (a second table's copy)" : "");
+    }
     /* Streaming: the sample fits L3 when the budget is small (kernels that win in cache look
      * better than they are), and timings of memory-bound kernels spread by 10-20% from run to
      * run: the rule's pick stays unless beaten by STREAM_MARGIN (at 1.1, the measured pick for
@@ -376,7 +391,8 @@ static const bmm_kernel_desc *measure_sample(measuring *ms, const bmm__problem *
               "took %.1f ms (budget %.0f ms)",
         timed, ms->nc, (now() - ms->start) * 1e3, ms->budget * 1e3);
     for (size_t i = 0; i <= ms->nc; i++)
-        log->v[i] = (bmm__timing){ i < ms->nc ? ms->cand[i] : NULL, ms->times[i], ms->wrong[i] };
+        log->v[i] = (bmm__timing){ i < ms->nc ? ms->cand[i] : NULL, ms->times[i], ms->wrong[i],
+            ms->how[i] };
     log->n = ms->nc + 1;
     log->batch = ms->sample.batch;
     return best;
@@ -398,8 +414,9 @@ bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, int threads,
     ms.cand = malloc((ms.nc + 1) * sizeof *ms.cand);
     ms.times = malloc((ms.nc + 1) * sizeof *ms.times);
     ms.wrong = calloc(ms.nc + 1, sizeof *ms.wrong);
+    ms.how = calloc(ms.nc + 1, sizeof *ms.how);
     log->v = malloc((ms.nc + 1) * sizeof *log->v);
-    if (!ms.cand || !ms.times || !ms.wrong || !log->v) {
+    if (!ms.cand || !ms.times || !ms.wrong || !ms.how || !log->v) {
         *best = bmm__estimate(c);
         st = bmm__fail(BMM_ENOMEM, "measure: cannot allocate the timing log");
         goto out;
@@ -426,5 +443,6 @@ out:
     free(ms.cand);
     free(ms.times);
     free(ms.wrong);
+    free(ms.how);
     return st;
 }

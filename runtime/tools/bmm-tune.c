@@ -117,7 +117,8 @@ static void *alloc_random(int64_t elems, int dtype)
 
 typedef struct {
     char kernel[128];
-    const char *source;      /* how it was chosen: "measured", "wisdom" ... */
+    char source[64];         /* how it was chosen: "measured", "wisdom" ...; "measured, 3 of
+                              * 26 timed" when the budget timed only some */
     double gflops, vs_generic, vs_c99;  /* vs_c99: NAN when no portable kernel applies */
     int estimate_same;       /* the static rule picked the same kernel (-1: not measured) */
     int estimate_close;      /* ... or one within 10% of its speed */
@@ -128,6 +129,7 @@ typedef struct {
                               * none was timed) */
     bmm__generate_stats gen; /* --generate: what generation did */
     double plan_total_ms;    /* the plan's wall time, generation included */
+    size_t searched, candidates;  /* kernels the measured search timed, of those that apply */
 } result;
 
 static double seconds_now(void)
@@ -150,7 +152,7 @@ static double best_of(const bmm__timing *log, size_t n, int anyshape)
     for (size_t i = 0; i < n; i++)
         if (log[i].kernel && !log[i].wrong
             && (anyshape ? !bmm__specialized(log[i].kernel) : log[i].kernel->isa == BMM_ISA_C99)
-            && log[i].seconds < 1e30 && !(log[i].seconds >= t))
+            && log[i].how == BMM__TIMED && !(log[i].seconds >= t))
             t = log[i].seconds;
     return t;
 }
@@ -170,15 +172,16 @@ static bmm__timings time_figures(const bmm__problem *pr, const bmm_call *c,
         return (bmm__timings){ NULL, 0, 0 };
     }
     bmm__candidates(c, cand, nc);
-    t.v[n++] = (bmm__timing){ NULL, bmm__time_kernel(NULL, pr, A, B, C, 0.01, threads), 0 };
+    t.v[n++] = (bmm__timing){ NULL, bmm__time_kernel(NULL, pr, A, B, C, 0.01, threads), 0,
+        BMM__TIMED };
     if (chosen)
         t.v[n++] = (bmm__timing){ chosen,
-            bmm__time_kernel(chosen, pr, A, B, C, 0.01, threads), 0 };
+            bmm__time_kernel(chosen, pr, A, B, C, 0.01, threads), 0, BMM__TIMED };
     for (size_t i = 0; i < nc; i++)
         if ((cand[i]->isa == BMM_ISA_C99 || (anyshape && !bmm__specialized(cand[i])))
             && cand[i] != chosen)
             t.v[n++] = (bmm__timing){ cand[i],
-                bmm__time_kernel(cand[i], pr, A, B, C, 0.01, threads), 0 };
+                bmm__time_kernel(cand[i], pr, A, B, C, 0.01, threads), 0, BMM__TIMED };
     t.n = n;
     free(cand);
     return t;
@@ -189,11 +192,13 @@ static void print_candidates(const tcase *c, const bmm__timings *log,
 {
     for (size_t i = 0; i < log->n; i++) {
         const char *name = log->v[i].kernel ? log->v[i].kernel->name : "generic";
-        if (log->v[i].seconds >= 1e30)
+        if (log->v[i].how == BMM__UNTIMED)
             fprintf(stderr, "\n    %-44s   untimed (the budget was spent)", name);
         else
-            fprintf(stderr, "\n    %-44s %9.2f GFLOP/s%s%s", name,
+            fprintf(stderr, "\n    %-44s %9.2f GFLOP/s%s%s%s", name,
                 gflops_of(c, log->batch, log->v[i].seconds),
+                log->v[i].how == BMM__PROBED ? "  (at most: one cold call on a few items, "
+                                               "scaled; it could not win)" : "",
                 log->v[i].kernel == chosen ? "  <- chosen" : "",
                 log->v[i].wrong ? "  WRONG (disagrees with the generic path)" : "");
     }
@@ -215,7 +220,11 @@ static void summarize(const tcase *c, const bmm__choice *ch,
             t_est = log->v[i].seconds;
     }
     snprintf(r->kernel, sizeof r->kernel, "%s", ch->kernel ? ch->kernel->name : "generic");
-    r->source = ch->source;
+    if (ch->measured && r->searched < r->candidates)
+        snprintf(r->source, sizeof r->source, "%.16s, %u of %u timed", ch->source,
+            (unsigned)r->searched, (unsigned)r->candidates);
+    else
+        snprintf(r->source, sizeof r->source, "%s", ch->source);
     r->gflops = gflops_of(c, log->batch, t_win);
     r->vs_generic = t_gen / t_win;
     r->vs_c99 = best_of(log->v, log->n, 0) / t_win;
@@ -294,10 +303,20 @@ static int run_case(const tcase *c, int64_t batch_opt, unsigned flags, int want,
     if (!ch.log.n)
         ch.log = time_figures(&pr, &call, ch.kernel, A, B, C, r->threads,
             (flags & BMM_GENERATE) != 0);
-    for (size_t i = 0; i < ch.log.n; i++)   /* the generic path, left untimed by the budget */
-        if (!ch.log.v[i].kernel && ch.log.v[i].seconds >= 1e30)
-            ch.log.v[i].seconds = bmm__time_kernel(NULL, &pr, A, B, C, 0.01, r->threads)
+    r->candidates = ch.log.n ? ch.log.n - 1 : 0;  /* (the last: the generic path) */
+    for (size_t i = 0; i < r->candidates; i++)
+        r->searched += ch.log.v[i].how == BMM__TIMED;
+    for (size_t i = 0; i < ch.log.n; i++) {  /* what the table compares against, timed if the
+                                              * budget left it untimed or only probed */
+        const bmm_kernel_desc *k = ch.log.v[i].kernel;
+        int figure = !k || k->isa == BMM_ISA_C99
+            || ((flags & BMM_GENERATE) && !bmm__specialized(k));
+        if (figure && ch.log.v[i].how != BMM__TIMED && !ch.log.v[i].wrong) {
+            ch.log.v[i].seconds = bmm__time_kernel(k, &pr, A, B, C, 0.01, r->threads)
                 * (double)ch.log.batch / (double)pr.batch;
+            ch.log.v[i].how = BMM__TIMED;
+        }
+    }
     r->specialized = has_specialized(&call);
     const bmm_kernel_desc *est = bmm__estimate(&call);
     if (verbose)
@@ -483,9 +502,11 @@ static void add_row(totals *t, const tcase *c, const char *shape, const result *
     if (r->threads > 1)
         snprintf(threads, sizeof threads, ", %d threads", r->threads);
     static const char *const DTYPE[] = BMM_DTYPE_WORDS, *const LAYOUT[] = BMM_LAYOUT_WORDS;
-    printf("%-12s %-5s %-6s %-44s %8.2f %7.2fx %7.2fx  %s%s\n", shape, DTYPE[c->dtype],
-        LAYOUT[c->layout],
-        r->kernel, r->gflops, r->vs_generic, r->vs_c99, r->source, threads);
+    char c99[16] = "       -";  /* no portable C kernel applies */
+    if (r->vs_c99 == r->vs_c99)
+        snprintf(c99, sizeof c99, "%7.2fx", r->vs_c99);
+    printf("%-12s %-5s %-6s %-44s %8.2f %7.2fx %s  %s%s\n", shape, DTYPE[c->dtype],
+        LAYOUT[c->layout], r->kernel, r->gflops, r->vs_generic, c99, r->source, threads);
     if (r->gen.source[0]) {  /* --generate */
         const bmm__generate_stats *g = &r->gen;
         double tune = r->plan_total_ms - g->generate_ms - g->compile_ms - g->load_ms
@@ -602,7 +623,7 @@ int main(int argc, char **argv)
     printf("%-12s %-5s %-6s %-44s %8s %8s %8s  %s\n", "shape", "dtype", "layout", "kernel",
         "GFLOP/s", "vs gen", "vs c99", "from");
     static totals t;
-    char unspecialized[1024] = "";  /* shapes that ran shape-generic kernels, comma-separated */
+    char unspecialized[1024] = "";  /* shapes that ran shape-generic kernels: " a b c " */
     for (int i = 0; i < ncases; i++) {
         const tcase *c = &cases[i];
         char shape[48];
@@ -617,19 +638,25 @@ int main(int argc, char **argv)
             t.failed++;
         else
             add_row(&t, c, shape, &r);
+        char spaced[52];  /* " 3x4x5 ", so that 3x4x5 is not found in 13x4x5 */
+        snprintf(spaced, sizeof spaced, " %s ", shape);
         size_t used = strlen(unspecialized);
-        if (!r.specialized && !strstr(unspecialized, shape) && used + strlen(shape) + 2 < sizeof unspecialized)
-            snprintf(unspecialized + used, sizeof unspecialized - used, "%s%s", used ? "," : "", shape);
+        if (!r.specialized && !strstr(unspecialized, spaced)
+            && used + strlen(spaced) < sizeof unspecialized)
+            snprintf(unspecialized + used, sizeof unspecialized - used, "%s", spaced + !!used);
     }
     progress(ncases, ncases, "done");
     if (bar)
         fprintf(stderr, "\n");
     print_totals(&t);
-    if (*unspecialized && !o.generate)  /* with --generate, each row's note says why */
-        printf("no specialized kernels for %s: shape-generic ones ran. To generate specialized "
-               "kernels: bmmgen.lua --shapes %s --name NAME --out DIR and build DIR/files.cmake "
-               "into the program (or, in CMake, bmm_generate_kernels(TARGET SHAPES ... DTYPES f32 "
-               "f64 LAYOUTS bf sf)), then run bmm-tune again\n", unspecialized, unspecialized);
+    if (*unspecialized && !o.generate) {  /* with --generate, each row's note says why */
+        int len = (int)strlen(unspecialized) - 2;  /* without the spaces around */
+        printf("no specialized kernels for %.*s: shape-generic ones ran. To have them: "
+               "bmm-tune --generate %.*s (compiled now, cached for every program of this user; "
+               "BMM_GENERATE=1 in a program does the same), or build them into the program "
+               "(CMake: bmm_generate_kernels(TARGET SHAPES ...))\n", len, unspecialized + 1,
+            len, unspecialized + 1);
+    }
     bmm_status st = save_wisdom(o.wisdom);
     if (st != BMM_OK) {
         fprintf(stderr, "bmm-tune: %s\n", bmm_last_error());
