@@ -1,6 +1,6 @@
 #!/bin/sh
-# report.sh [--quick] [--out DIR] [--filter REGEX]: builds the benchmark, runs it pinned to one
-# core, saves Google Benchmark's JSON as DIR/raw.json and turns it into DIR/report.md and
+# report.sh [--quick] [--out DIR] [--filter REGEX] [--cpu N]: builds the benchmark, runs it
+# pinned to one core (N, default 0: pick a quiet one on a shared machine), saves Google Benchmark's JSON as DIR/raw.json and turns it into DIR/report.md and
 # DIR/report.svg (default DIR: bench-results/), with the attention step on torch tensors
 # (bench/attention.py: torch.bmm against bmmgen) appended, and on a machine of several cores
 # the scaling table (every core against one, bench/scaling.py). --quick: a few shapes in
@@ -10,16 +10,21 @@
 # The filter is a regex over regime/dtype/layout/NxMxP/contender, e.g. 'cache/f32/sf/'.
 set -eu
 cd "$(dirname "$0")/.."
-out=bench-results quick=0 filter=""
+out=bench-results quick=0 filter="" cpu=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
     --out) out=$2; shift ;;
     --filter) filter=$2; shift ;;
-    *) echo "usage: bench/report.sh [--quick] [--out DIR] [--filter REGEX]" >&2; exit 2 ;;
+    --cpu) cpu=$2; shift ;;
+    *) echo "usage: bench/report.sh [--quick] [--out DIR] [--filter REGEX] [--cpu N]" >&2; exit 2 ;;
   esac
   shift
 done
+case "$cpu" in
+  ''|*[!0-9]*) echo "bench/report.sh: --cpu takes a CPU number, got '$cpu'" >&2; exit 2 ;;
+esac
+[ "$cpu" -lt "$(nproc)" ] || { echo "bench/report.sh: no CPU $cpu here ($(nproc) online)" >&2; exit 2; }
 BMM_EXTRA_PACKAGES="g++ libbenchmark-dev libopenblas-dev libblis-dev libblis-serial-dev libxsmm-dev libeigen3-dev gnuplot-nox python3 python3-torch" \
   sh scripts/deps.sh
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DBMM_BUILD_BENCH=ON -DBMM_BUILD_TESTS=OFF >/dev/null
@@ -42,14 +47,14 @@ mkdir -p "$out"
 # bmm-generate's kernels: generated and compiled on its first run (about a second per class,
 # pinned), loaded from this cache after
 export BMM_CACHE_DIR="${BMM_CACHE_DIR:-$PWD/build-bench/generate-cache}"
-taskset -c 0 build-bench/bench/bmm-bench --benchmark_filter="^(limits/|.*${filter})" \
+taskset -c "$cpu" build-bench/bench/bmm-bench --benchmark_filter="^(limits/|.*${filter})" \
   --benchmark_min_time="$mintime" --benchmark_out="$out/raw.json" --benchmark_out_format=json \
   --benchmark_format=console >"$out/console.txt"
 # torch.bmm, where Debian's torch is there (python3 on PATH may be another install)
 more=""
 if /usr/bin/python3 -c "import torch" 2>/dev/null; then
   export BMM_LIBRARY="$PWD/build-bench/libbmm.so"
-  taskset -c 0 /usr/bin/python3 bench/torch_bench.py "$out/raw.json" "$out/torch-1t.json" \
+  taskset -c "$cpu" /usr/bin/python3 bench/torch_bench.py "$out/raw.json" "$out/torch-1t.json" \
     --threads one --min-time "$mintime" 2>"$out/torch-1t.log"
   /usr/bin/python3 bench/torch_bench.py "$out/raw.json" "$out/torch-mt.json" \
     --threads all --min-time "$mintime" 2>"$out/torch-mt.log"
@@ -63,10 +68,10 @@ if [ -n "$more" ]; then
   # fresh outputs fault their pages in again (28 ms of a 29 ms product on this VM, both
   # contenders alike), and the training step's timings swing 7x from run to run
   MALLOC_MMAP_THRESHOLD_=268435456 MALLOC_TRIM_THRESHOLD_=1073741824 \
-    taskset -c 0 /usr/bin/python3 bench/attention.py $quick_flag >"$out/attention.md"
+    taskset -c "$cpu" /usr/bin/python3 bench/attention.py $quick_flag >"$out/attention.md"
   printf '\n## Attention on torch tensors (inference and training steps), one thread\n\n' >>"$out/report.md"
   cat "$out/attention.md" >>"$out/report.md"
-  taskset -c 0 /usr/bin/python3 bench/torch_bench.py --overhead >"$out/overhead.md"
+  taskset -c "$cpu" /usr/bin/python3 bench/torch_bench.py --overhead >"$out/overhead.md"
   printf '\n## One Python call, nothing to compute\n\n' >>"$out/report.md"
   cat "$out/overhead.md" >>"$out/report.md"
 else
