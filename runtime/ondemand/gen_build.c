@@ -18,16 +18,22 @@
 
 #include "gen.h"
 
+/* The first len - 1 bytes of the log rel inside the build folder bfd ("" if none). */
+static void read_log(int bfd, const char *rel, char *text, size_t len)
+{
+    const char *why;
+    int fd = bmm__cache_open_at(bfd, rel, 0, &why);
+    ssize_t got = fd >= 0 ? pread(fd, text, len - 1, 0) : 0;
+    text[got > 0 ? got : 0] = '\0';
+    if (fd >= 0)
+        close(fd);
+}
+
 /* err += ": " and the first line of the log rel inside the build folder bfd. */
 static void add_log_head(int bfd, const char *rel, char *err, size_t errlen)
 {
-    char head[200] = "";
-    const char *why;
-    int fd = bmm__cache_open_at(bfd, rel, 0, &why);
-    ssize_t got = fd >= 0 ? pread(fd, head, sizeof head - 1, 0) : 0;
-    head[got > 0 ? got : 0] = '\0';
-    if (fd >= 0)
-        close(fd);
+    char head[200];
+    read_log(bfd, rel, head, sizeof head);
     head[strcspn(head, "\n")] = '\0';
     size_t l = strlen(err);
     if (head[0] && l < errlen)
@@ -211,12 +217,7 @@ static int pch_ready(const bmm__cache *dir, int bfd, const char *cc, int make, l
 static int pch_refused(int bfd, const char *rel)
 {
     char text[4096];
-    const char *why;
-    int fd = bmm__cache_open_at(bfd, rel, 0, &why);
-    ssize_t got = fd >= 0 ? pread(fd, text, sizeof text - 1, 0) : 0;
-    if (fd >= 0)
-        close(fd);
-    text[got > 0 ? got : 0] = '\0';
+    read_log(bfd, rel, text, sizeof text);
     return strstr(text, PCH_NAME ".gch") != NULL;
 }
 
