@@ -47,7 +47,11 @@ if(BMM_LUA_LIBRARY)
 endif()
 configure_file(cmake/bmm.pc.in ${CMAKE_CURRENT_BINARY_DIR}/bmm.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/bmm.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
-install(FILES LICENSE DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/bmmgen)
+install(FILES LICENSE README.md DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/bmmgen)
+install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/bmmgen/docs
+  FILES_MATCHING PATTERN "*.md")
+install(FILES docs/man/bmm-tune.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+install(FILES docs/man/bmm.3 DESTINATION ${CMAKE_INSTALL_MANDIR}/man3)
 
 # The Python package (python/bmmgen), where this prefix's Python looks for packages (asked of
 # the interpreter: Debian's /usr/bin/python3 by default), with _install.py naming libbmm.so

@@ -16,6 +16,17 @@ quiet() { "$@" >"$work/log" 2>&1 || { cat "$work/log"; echo "run.sh: failed: $*"
 case $mode in
 find_package)
   quiet cmake --install "$build" --prefix "$work/prefix"
+  # the manual pages and documentation, installed (and clean to groff where it is there)
+  for f in share/man/man1/bmm-tune.1 share/man/man3/bmm.3 share/doc/bmmgen/README.md \
+      share/doc/bmmgen/docs/runtime.md; do
+    [ -f "$work/prefix/$f" ] || { echo "run.sh: $f not installed" >&2; exit 1; }
+  done
+  if command -v groff >/dev/null; then
+    for f in "$work"/prefix/share/man/man*/*; do
+      w=$(LC_ALL=C.UTF-8 groff -man -ww -z "$f" 2>&1)
+      [ -z "$w" ] || { echo "run.sh: $f: $w" >&2; exit 1; }
+    done
+  fi
   quiet cmake -S "$here/find_package" -B "$work/build" -DCMAKE_PREFIX_PATH="$work/prefix" \
     -DCMAKE_BUILD_TYPE=Release
   quiet cmake --build "$work/build" -j 2
