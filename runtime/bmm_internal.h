@@ -133,9 +133,10 @@ int bmm__pack_seq_first(const bmm__problem *pr);
 bmm_stride bmm__pack_strides(int seq_first, int64_t items, int64_t rows, int64_t cols,
     bmm_stride s);
 /* Copies `items` rows x cols operands at x (strides s) to row-major d, items db and rows ldd
- * apart; avx2: the CPU (and BMM_ARCH) admit AVX2 (a transposed view moves in register tiles). */
+ * apart; isa: the highest vector ISA the CPU (and BMM_ARCH) admit (a transposed view moves in
+ * register tiles from AVX2, small items in permutes from AVX-512). */
 void bmm__pack(int dtype, const void *x, bmm_stride s, int64_t items, int64_t rows,
-    int64_t cols, void *d, int64_t db, int64_t ldd, int avx2);
+    int64_t cols, void *d, int64_t db, int64_t ldd, int isa);
 
 /* A path buffer's size: the cache directory's path is at most this long, less the room its
  * files' names take (cache.c refuses a longer one). */

@@ -30,11 +30,11 @@ typedef struct {
 } operand;
 
 static void pack_chunk(const operand *o, const bmm__problem *pr, int64_t lo, int64_t items,
-    bmm_stride ks, int avx2)
+    bmm_stride ks, int isa)
 {
     const int64_t es = bmm__elem_bytes(pr->dtype);
     bmm__pack(pr->dtype, o->x + lo * o->s.batch * es, o->s, items, o->rows, o->cols, o->buf,
-        ks.batch, ks.row, avx2);
+        ks.batch, ks.row, isa);
 }
 
 /* Out of line: its 16 KiB frame (stack probes) must not be set up for every row-major call. */
@@ -46,7 +46,8 @@ static void run_packed(const bmm_kernel_desc *k, const bmm__problem *pr, const v
 {
     _Alignas(64) unsigned char stack[PACK_STACK_BYTES];
     const int64_t es = bmm__elem_bytes(pr->dtype), grain = bmm__batch_grain(k);
-    const int sf = bmm__pack_seq_first(pr), avx2 = bmm__cpu_admits(BMM_ISA_AVX2);
+    const int sf = bmm__pack_seq_first(pr), isa = bmm__cpu_admits(BMM_ISA_AVX512) ? BMM_ISA_AVX512
+        : bmm__cpu_admits(BMM_ISA_AVX2) ? BMM_ISA_AVX2 : BMM_ISA_C99;
     operand op[3] = { { A, pr->sa, pr->n, pr->m, 0, 0, NULL },
                       { B, pr->sb, pr->m, pr->p, 0, 0, NULL },
                       { C, pr->sc, pr->n, pr->p, 0, 0, NULL } };
@@ -81,7 +82,7 @@ static void run_packed(const bmm_kernel_desc *k, const bmm__problem *pr, const v
             *ks[i] = bmm__pack_strides(i < 2 && sf, op[i].once ? 1 : chunk, op[i].rows,
                 op[i].cols, op[i].s);
             if (op[i].once)
-                pack_chunk(&op[i], pr, 0, 1, *ks[i], avx2);
+                pack_chunk(&op[i], pr, 0, 1, *ks[i], isa);
         }
     kv.pack = 0;
     for (int64_t lo = 0; lo < pr->batch; lo += chunk) {
@@ -90,14 +91,14 @@ static void run_packed(const bmm_kernel_desc *k, const bmm__problem *pr, const v
         char *c = (char *)C + lo * pr->sc.batch * es;
         for (int i = 0; i < 3; i++)
             if (op[i].size && !op[i].once && (i < 2 || pr->beta != 0))  /* C: read if used */
-                pack_chunk(&op[i], pr, lo, kv.batch, *ks[i], avx2);
+                pack_chunk(&op[i], pr, lo, kv.batch, *ks[i], isa);
         for (int i = 0; i < 2; i++)
             x[i] = op[i].size ? op[i].buf : op[i].x + lo * op[i].s.batch * es;
         call(k, &kv, x[0], x[1], op[2].size ? op[2].buf : c);
         if (op[2].size) {  /* the copy of C back: C's transpose is row-major (sc.col apart) */
             const bmm_stride t = { ks[2]->batch, 1, ks[2]->row };
             bmm__pack(pr->dtype, op[2].buf, t, kv.batch, pr->p, pr->n, c, pr->sc.batch,
-                pr->sc.col, avx2);
+                pr->sc.col, isa);
         }
     }
     free(heap);
