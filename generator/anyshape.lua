@@ -84,6 +84,8 @@ local function vector_rows(h, r0, V, W, m, p)
   return out
 end
 
+local HSUMS = 8  -- the rows an hsums statement takes (bmm_simd.h's bmm__hsums8_*)
+
 -- h rows at r0 of A times B's column: one accumulator per row (per set: see splits), W
 -- elements of m per step, the tail masked.
 local function dot_rows(h, r0, W, m)
@@ -119,10 +121,17 @@ local function dot_rows(h, r0, W, m)
         value = { op = "vadd", a = vref(acc(r, 0)), b = vref(acc(r, s)) } }
     end
   end
+  -- the rows' sums at once (hsums: a few instructions a row where a lone hsum takes 8, which
+  -- is most of the work when m is short)
+  local sums = {}
+  for r = 0, h - 1 do sums[r + 1] = acc(r, 0) end
+  local batched = h >= 4 and h <= HSUMS  -- below 4 rows the lone sums cost less
+  if batched then blk[#blk + 1] = { op = "hsums", names = sums, into = "hs" } end
   for r = 0, h - 1 do
     local row, col = idx(r0.var, r0.off + r), idx(nil, 0)
+    local sum = batched and { op = "ref", name = "hs[" .. r .. "]" } or { op = "hsum", a = vref(sums[r + 1]) }
     blk[#blk + 1] = { op = "sstore", row = row, col = col, value = ir.epilogue(
-      { op = "hsum", a = vref(acc(r, 0)) }, { op = "load", operand = "C", row = row, col = col }) }
+      sum, { op = "load", operand = "C", row = row, col = col }) }
   end
   return { { op = "block", body = blk } }  -- one accumulator per row: inline is as fast
 end

@@ -342,6 +342,12 @@ local STATEMENT = {
       out[#out + 1] = indent .. S.isa.mstore(S.t, mask(S, s.lanes), p, v) .. ";"
     end
   end,
+  hsums = function(S, s, indent, out)  -- up to 8 vectors' sums into s.into[0..7]
+    local args = {}
+    for r = 1, 8 do args[r] = s.names[r] or op(S, "setzero") end
+    out[#out + 1] = indent .. S.d.ctype .. " " .. s.into .. "[8];"
+    out[#out + 1] = indent .. S.isa.hsums(S.t, s.into, table.concat(args, ", ")) .. ";"
+  end,
   sstore = function(S, s, indent, out)
     out[#out + 1] = indent .. c99.address(S.d, S.used, "C", s.row, s.col) .. " = " .. expr(S, s.value) .. ";"
   end,

@@ -17,6 +17,8 @@ local X86 = {
   guard = "BMM_HAVE_X86_SIMD",     -- what the kernels compile under (bmm_simd.h)
   fn = "BMM_X86_FN",               -- wraps a kernel's name in its descriptor (NULL elsewhere)
   prefetch = function(addr) return call("_mm_prefetch", addr, "_MM_HINT_T0") end,
+  -- the sums of up to 8 vectors (args: 8, zeros past the rows) into the array `into`
+  hsums = function(t, into, args) return call(t.hsums, into, args) end,
   -- into L2 (LIBXSMM's choice for the next item; T0 measured 1.13x slower on seq-first
   -- 32x32x32 f32 streaming, Zen 4), for writing when write (prefetchw where the CPU has it)
   prefetch_l2 = function(addr, write)
@@ -31,9 +33,9 @@ M.avx2 = setmetatable({
   -- block of the dot form
   any = { rows = { 4, 6 }, dot = 8 },
   f32 = { vt = "__m256", pre = "_mm256_", sfx = "ps", mt = "__m256i", set = "_mm256_setr_epi32",
-    hsum = "bmm__hsum_avx2_f32", lane_masks = "bmm__lane_masks32" },
+    hsum = "bmm__hsum_avx2_f32", hsums = "bmm__hsums8_avx2_f32", lane_masks = "bmm__lane_masks32" },
   f64 = { vt = "__m256d", pre = "_mm256_", sfx = "pd", mt = "__m256i", set = "_mm256_setr_epi64x",
-    hsum = "bmm__hsum_avx2_f64", lane_masks = "bmm__lane_masks64" },
+    hsum = "bmm__hsum_avx2_f64", hsums = "bmm__hsums8_avx2_f64", lane_masks = "bmm__lane_masks64" },
   -- lane masks are vectors of all-ones lanes
   mask = function(t, w, lanes)
     local l = {}
@@ -56,9 +58,9 @@ M.avx512 = setmetatable({
   index_type = "__m512i",          -- permute index vectors
   -- shuf128: moves whole 128-bit blocks (a lane permute that stays cheap across blocks)
   f32 = { vt = "__m512", pre = "_mm512_", sfx = "ps", mt = "__mmask16", idx = "_mm512_set_epi32",
-    shuf128 = "_mm512_shuffle_f32x4" },
+    shuf128 = "_mm512_shuffle_f32x4", hsums = "bmm__hsums8_avx512_f32" },
   f64 = { vt = "__m512d", pre = "_mm512_", sfx = "pd", mt = "__mmask8", idx = "_mm512_set_epi64",
-    shuf128 = "_mm512_shuffle_f64x2" },
+    shuf128 = "_mm512_shuffle_f64x2", hsums = "bmm__hsums8_avx512_f64" },
   -- lane masks are bit masks
   mask = function(t, _, lanes) return "(" .. t.mt .. ")" .. mask_bits(lanes) end,
   rmask = function(t, _, count) return "(" .. t.mt .. ")((1u << (" .. count .. ")) - 1u)" end,

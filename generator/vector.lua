@@ -5,7 +5,8 @@
 --                vperm{a,b?,idx} (idx[l] indexes a ++ b) hsum{a} (the sum of a's lanes, a
 --                scalar), and ir.lua's scalar param/load/mul/add/const
 --   statements:  vdef{name,value} vset{name,value} store{row,col,lanes,value}
---                sstore{row,col,value} (one scalar of C) pack_bcol{} (seq-first B column made
+--                sstore{row,col,value} (one scalar of C) hsums{names,into} (up to 8 vectors'
+--                sums at once, into the scalar array `into`) pack_bcol{} (seq-first B column made
 --                contiguous) pnext{} (pointers to the next batch item, or this one when last)
 --                pfetch{operand,row,count,bytes,write?,when_zero?} (those rows of the next
 --                item into L2; when_zero: only when that loop variable is 0)

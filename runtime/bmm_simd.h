@@ -46,6 +46,65 @@ static inline BMM_TARGET_AVX2 __attribute__((unused)) double bmm__hsum_avx2_f64(
     return _mm_cvtsd_f64(s);
 }
 
+/* The sums of eight vectors' lanes at once, s[r] of v_r (the dot forms' rows): pairs of
+ * registers are folded into one (half of each) until every lane group holds one vector's
+ * partial sums, about 3 instructions a row where one _mm512_reduce_add_ps takes 8. A block of
+ * fewer rows passes zeros for the rest. */
+static inline BMM_TARGET_AVX512 __attribute__((unused, always_inline)) void bmm__hsums8_avx512_f32(
+    float *s, __m512 v0, __m512 v1, __m512 v2, __m512 v3, __m512 v4, __m512 v5, __m512 v6,
+    __m512 v7)
+{
+#define BMM__FOLD(a, b) _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xee))
+#define BMM__PICK(a, b) _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x88), _mm512_shuffle_f32x4(a, b, 0xdd))
+    /* 128-bit lane L of x: 4 partial sums of v_L; of y: of v_(4+L) */
+    __m512 x = BMM__PICK(BMM__FOLD(v0, v1), BMM__FOLD(v2, v3));
+    __m512 y = BMM__PICK(BMM__FOLD(v4, v5), BMM__FOLD(v6, v7));
+#undef BMM__FOLD
+#undef BMM__PICK
+    __m512 t = _mm512_add_ps(_mm512_shuffle_ps(x, y, 0x88), _mm512_shuffle_ps(x, y, 0xdd));
+    t = _mm512_add_ps(t, _mm512_shuffle_ps(t, t, 0xb1));  /* lane L: v_L, -, v_(4+L), - */
+    t = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 2, 6, 10, 14, 0, 0, 0, 0, 0, 0, 0, 0), t);
+    _mm256_storeu_ps(s, _mm512_castps512_ps256(t));
+}
+
+static inline BMM_TARGET_AVX512 __attribute__((unused, always_inline)) void bmm__hsums8_avx512_f64(
+    double *s, __m512d v0, __m512d v1, __m512d v2, __m512d v3, __m512d v4, __m512d v5,
+    __m512d v6, __m512d v7)
+{
+#define BMM__FOLD(a, b) _mm512_add_pd(_mm512_shuffle_f64x2(a, b, 0x44), _mm512_shuffle_f64x2(a, b, 0xee))
+#define BMM__PICK(a, b) _mm512_add_pd(_mm512_shuffle_f64x2(a, b, 0x88), _mm512_shuffle_f64x2(a, b, 0xdd))
+    __m512d x = BMM__PICK(BMM__FOLD(v0, v1), BMM__FOLD(v2, v3));
+    __m512d y = BMM__PICK(BMM__FOLD(v4, v5), BMM__FOLD(v6, v7));
+#undef BMM__FOLD
+#undef BMM__PICK
+    __m512d t = _mm512_add_pd(_mm512_unpacklo_pd(x, y), _mm512_unpackhi_pd(x, y));  /* v_L, v_(4+L) */
+    _mm512_storeu_pd(s, _mm512_permutexvar_pd(_mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7), t));
+}
+
+static inline BMM_TARGET_AVX2 __attribute__((unused, always_inline)) void bmm__hsums8_avx2_f32(
+    float *s, __m256 v0, __m256 v1, __m256 v2, __m256 v3, __m256 v4, __m256 v5, __m256 v6,
+    __m256 v7)
+{
+#define BMM__FOLD(a, b) _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31))
+    /* half 0 of each: 4 partial sums of the even vector, half 1 of the odd one */
+    __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(BMM__FOLD(v0, v1), BMM__FOLD(v2, v3)),
+        _mm256_hadd_ps(BMM__FOLD(v4, v5), BMM__FOLD(v6, v7)));  /* v0 v2 v4 v6 | v1 v3 v5 v7 */
+#undef BMM__FOLD
+    _mm256_storeu_ps(s, _mm256_permutevar8x32_ps(t, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+}
+
+static inline BMM_TARGET_AVX2 __attribute__((unused, always_inline)) void bmm__hsums8_avx2_f64(
+    double *s, __m256d v0, __m256d v1, __m256d v2, __m256d v3, __m256d v4, __m256d v5,
+    __m256d v6, __m256d v7)
+{
+    __m256d a = _mm256_hadd_pd(v0, v1), b = _mm256_hadd_pd(v2, v3);  /* v0 v1 (lo), v0 v1 (hi) */
+    __m256d c = _mm256_hadd_pd(v4, v5), d = _mm256_hadd_pd(v6, v7);
+    _mm256_storeu_pd(s, _mm256_add_pd(_mm256_permute2f128_pd(a, b, 0x20),
+        _mm256_permute2f128_pd(a, b, 0x31)));
+    _mm256_storeu_pd(s + 4, _mm256_add_pd(_mm256_permute2f128_pd(c, d, 0x20),
+        _mm256_permute2f128_pd(c, d, 0x31)));
+}
+
 /* The widest ISA this CPU and its OS admit: cpuid says the CPU has it, xgetbv that the OS
  * saves its registers (YMM state for AVX2, ZMM and opmask state for AVX-512). */
 static inline int bmm__x86_max_isa(void)

@@ -8854,14 +8854,16 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmx1_rm_avx2_gdot_a1b1(const bmm_args *BMM_
                     acc6 = _mm256_fmadd_pd(_mm256_maskload_pd(&a[(i0 + 6) * sa_row + k], mt), b0, acc6);
                     acc7 = _mm256_fmadd_pd(_mm256_maskload_pd(&a[(i0 + 7) * sa_row + k], mt), b0, acc7);
                 }
-                c[i0 * sc_row] = bmm__hsum_avx2_f64(acc0) + c[i0 * sc_row];
-                c[(i0 + 1) * sc_row] = bmm__hsum_avx2_f64(acc1) + c[(i0 + 1) * sc_row];
-                c[(i0 + 2) * sc_row] = bmm__hsum_avx2_f64(acc2) + c[(i0 + 2) * sc_row];
-                c[(i0 + 3) * sc_row] = bmm__hsum_avx2_f64(acc3) + c[(i0 + 3) * sc_row];
-                c[(i0 + 4) * sc_row] = bmm__hsum_avx2_f64(acc4) + c[(i0 + 4) * sc_row];
-                c[(i0 + 5) * sc_row] = bmm__hsum_avx2_f64(acc5) + c[(i0 + 5) * sc_row];
-                c[(i0 + 6) * sc_row] = bmm__hsum_avx2_f64(acc6) + c[(i0 + 6) * sc_row];
-                c[(i0 + 7) * sc_row] = bmm__hsum_avx2_f64(acc7) + c[(i0 + 7) * sc_row];
+                double hs[8];
+                bmm__hsums8_avx2_f64(hs, acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7);
+                c[i0 * sc_row] = hs[0] + c[i0 * sc_row];
+                c[(i0 + 1) * sc_row] = hs[1] + c[(i0 + 1) * sc_row];
+                c[(i0 + 2) * sc_row] = hs[2] + c[(i0 + 2) * sc_row];
+                c[(i0 + 3) * sc_row] = hs[3] + c[(i0 + 3) * sc_row];
+                c[(i0 + 4) * sc_row] = hs[4] + c[(i0 + 4) * sc_row];
+                c[(i0 + 5) * sc_row] = hs[5] + c[(i0 + 5) * sc_row];
+                c[(i0 + 6) * sc_row] = hs[6] + c[(i0 + 6) * sc_row];
+                c[(i0 + 7) * sc_row] = hs[7] + c[(i0 + 7) * sc_row];
             }
         }
         if (i0 + 7 <= n) {
@@ -8927,13 +8929,15 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmx1_rm_avx2_gdot_a1b1(const bmm_args *BMM_
                 acc4 = _mm256_add_pd(acc4, acc4_1);
                 acc5 = _mm256_add_pd(acc5, acc5_1);
                 acc6 = _mm256_add_pd(acc6, acc6_1);
-                c[i0 * sc_row] = bmm__hsum_avx2_f64(acc0) + c[i0 * sc_row];
-                c[(i0 + 1) * sc_row] = bmm__hsum_avx2_f64(acc1) + c[(i0 + 1) * sc_row];
-                c[(i0 + 2) * sc_row] = bmm__hsum_avx2_f64(acc2) + c[(i0 + 2) * sc_row];
-                c[(i0 + 3) * sc_row] = bmm__hsum_avx2_f64(acc3) + c[(i0 + 3) * sc_row];
-                c[(i0 + 4) * sc_row] = bmm__hsum_avx2_f64(acc4) + c[(i0 + 4) * sc_row];
-                c[(i0 + 5) * sc_row] = bmm__hsum_avx2_f64(acc5) + c[(i0 + 5) * sc_row];
-                c[(i0 + 6) * sc_row] = bmm__hsum_avx2_f64(acc6) + c[(i0 + 6) * sc_row];
+                double hs[8];
+                bmm__hsums8_avx2_f64(hs, acc0, acc1, acc2, acc3, acc4, acc5, acc6, _mm256_setzero_pd());
+                c[i0 * sc_row] = hs[0] + c[i0 * sc_row];
+                c[(i0 + 1) * sc_row] = hs[1] + c[(i0 + 1) * sc_row];
+                c[(i0 + 2) * sc_row] = hs[2] + c[(i0 + 2) * sc_row];
+                c[(i0 + 3) * sc_row] = hs[3] + c[(i0 + 3) * sc_row];
+                c[(i0 + 4) * sc_row] = hs[4] + c[(i0 + 4) * sc_row];
+                c[(i0 + 5) * sc_row] = hs[5] + c[(i0 + 5) * sc_row];
+                c[(i0 + 6) * sc_row] = hs[6] + c[(i0 + 6) * sc_row];
             }
             i0 += 7;
         }
@@ -8993,12 +8997,14 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmx1_rm_avx2_gdot_a1b1(const bmm_args *BMM_
                 acc3 = _mm256_add_pd(acc3, acc3_1);
                 acc4 = _mm256_add_pd(acc4, acc4_1);
                 acc5 = _mm256_add_pd(acc5, acc5_1);
-                c[i0 * sc_row] = bmm__hsum_avx2_f64(acc0) + c[i0 * sc_row];
-                c[(i0 + 1) * sc_row] = bmm__hsum_avx2_f64(acc1) + c[(i0 + 1) * sc_row];
-                c[(i0 + 2) * sc_row] = bmm__hsum_avx2_f64(acc2) + c[(i0 + 2) * sc_row];
-                c[(i0 + 3) * sc_row] = bmm__hsum_avx2_f64(acc3) + c[(i0 + 3) * sc_row];
-                c[(i0 + 4) * sc_row] = bmm__hsum_avx2_f64(acc4) + c[(i0 + 4) * sc_row];
-                c[(i0 + 5) * sc_row] = bmm__hsum_avx2_f64(acc5) + c[(i0 + 5) * sc_row];
+                double hs[8];
+                bmm__hsums8_avx2_f64(hs, acc0, acc1, acc2, acc3, acc4, acc5, _mm256_setzero_pd(), _mm256_setzero_pd());
+                c[i0 * sc_row] = hs[0] + c[i0 * sc_row];
+                c[(i0 + 1) * sc_row] = hs[1] + c[(i0 + 1) * sc_row];
+                c[(i0 + 2) * sc_row] = hs[2] + c[(i0 + 2) * sc_row];
+                c[(i0 + 3) * sc_row] = hs[3] + c[(i0 + 3) * sc_row];
+                c[(i0 + 4) * sc_row] = hs[4] + c[(i0 + 4) * sc_row];
+                c[(i0 + 5) * sc_row] = hs[5] + c[(i0 + 5) * sc_row];
             }
             i0 += 6;
         }
@@ -9051,11 +9057,13 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmx1_rm_avx2_gdot_a1b1(const bmm_args *BMM_
                 acc2 = _mm256_add_pd(acc2, acc2_1);
                 acc3 = _mm256_add_pd(acc3, acc3_1);
                 acc4 = _mm256_add_pd(acc4, acc4_1);
-                c[i0 * sc_row] = bmm__hsum_avx2_f64(acc0) + c[i0 * sc_row];
-                c[(i0 + 1) * sc_row] = bmm__hsum_avx2_f64(acc1) + c[(i0 + 1) * sc_row];
-                c[(i0 + 2) * sc_row] = bmm__hsum_avx2_f64(acc2) + c[(i0 + 2) * sc_row];
-                c[(i0 + 3) * sc_row] = bmm__hsum_avx2_f64(acc3) + c[(i0 + 3) * sc_row];
-                c[(i0 + 4) * sc_row] = bmm__hsum_avx2_f64(acc4) + c[(i0 + 4) * sc_row];
+                double hs[8];
+                bmm__hsums8_avx2_f64(hs, acc0, acc1, acc2, acc3, acc4, _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd());
+                c[i0 * sc_row] = hs[0] + c[i0 * sc_row];
+                c[(i0 + 1) * sc_row] = hs[1] + c[(i0 + 1) * sc_row];
+                c[(i0 + 2) * sc_row] = hs[2] + c[(i0 + 2) * sc_row];
+                c[(i0 + 3) * sc_row] = hs[3] + c[(i0 + 3) * sc_row];
+                c[(i0 + 4) * sc_row] = hs[4] + c[(i0 + 4) * sc_row];
             }
             i0 += 5;
         }
@@ -9101,10 +9109,12 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmx1_rm_avx2_gdot_a1b1(const bmm_args *BMM_
                 acc1 = _mm256_add_pd(acc1, acc1_1);
                 acc2 = _mm256_add_pd(acc2, acc2_1);
                 acc3 = _mm256_add_pd(acc3, acc3_1);
-                c[i0 * sc_row] = bmm__hsum_avx2_f64(acc0) + c[i0 * sc_row];
-                c[(i0 + 1) * sc_row] = bmm__hsum_avx2_f64(acc1) + c[(i0 + 1) * sc_row];
-                c[(i0 + 2) * sc_row] = bmm__hsum_avx2_f64(acc2) + c[(i0 + 2) * sc_row];
-                c[(i0 + 3) * sc_row] = bmm__hsum_avx2_f64(acc3) + c[(i0 + 3) * sc_row];
+                double hs[8];
+                bmm__hsums8_avx2_f64(hs, acc0, acc1, acc2, acc3, _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd());
+                c[i0 * sc_row] = hs[0] + c[i0 * sc_row];
+                c[(i0 + 1) * sc_row] = hs[1] + c[(i0 + 1) * sc_row];
+                c[(i0 + 2) * sc_row] = hs[2] + c[(i0 + 2) * sc_row];
+                c[(i0 + 3) * sc_row] = hs[3] + c[(i0 + 3) * sc_row];
             }
             i0 += 4;
         }
@@ -9306,14 +9316,16 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmx1_rm_avx2_gdot_b0(const bmm_args *BMM_RE
                     acc6 = _mm256_fmadd_pd(_mm256_maskload_pd(&a[(i0 + 6) * sa_row + k], mt), b0, acc6);
                     acc7 = _mm256_fmadd_pd(_mm256_maskload_pd(&a[(i0 + 7) * sa_row + k], mt), b0, acc7);
                 }
-                c[i0 * sc_row] = alpha * bmm__hsum_avx2_f64(acc0);
-                c[(i0 + 1) * sc_row] = alpha * bmm__hsum_avx2_f64(acc1);
-                c[(i0 + 2) * sc_row] = alpha * bmm__hsum_avx2_f64(acc2);
-                c[(i0 + 3) * sc_row] = alpha * bmm__hsum_avx2_f64(acc3);
-                c[(i0 + 4) * sc_row] = alpha * bmm__hsum_avx2_f64(acc4);
-                c[(i0 + 5) * sc_row] = alpha * bmm__hsum_avx2_f64(acc5);
-                c[(i0 + 6) * sc_row] = alpha * bmm__hsum_avx2_f64(acc6);
-                c[(i0 + 7) * sc_row] = alpha * bmm__hsum_avx2_f64(acc7);
+                double hs[8];
+                bmm__hsums8_avx2_f64(hs, acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7);
+                c[i0 * sc_row] = alpha * hs[0];
+                c[(i0 + 1) * sc_row] = alpha * hs[1];
+                c[(i0 + 2) * sc_row] = alpha * hs[2];
+                c[(i0 + 3) * sc_row] = alpha * hs[3];
+                c[(i0 + 4) * sc_row] = alpha * hs[4];
+                c[(i0 + 5) * sc_row] = alpha * hs[5];
+                c[(i0 + 6) * sc_row] = alpha * hs[6];
+                c[(i0 + 7) * sc_row] = alpha * hs[7];
             }
         }
         if (i0 + 7 <= n) {
@@ -9379,13 +9391,15 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmx1_rm_avx2_gdot_b0(const bmm_args *BMM_RE
                 acc4 = _mm256_add_pd(acc4, acc4_1);
                 acc5 = _mm256_add_pd(acc5, acc5_1);
                 acc6 = _mm256_add_pd(acc6, acc6_1);
-                c[i0 * sc_row] = alpha * bmm__hsum_avx2_f64(acc0);
-                c[(i0 + 1) * sc_row] = alpha * bmm__hsum_avx2_f64(acc1);
-                c[(i0 + 2) * sc_row] = alpha * bmm__hsum_avx2_f64(acc2);
-                c[(i0 + 3) * sc_row] = alpha * bmm__hsum_avx2_f64(acc3);
-                c[(i0 + 4) * sc_row] = alpha * bmm__hsum_avx2_f64(acc4);
-                c[(i0 + 5) * sc_row] = alpha * bmm__hsum_avx2_f64(acc5);
-                c[(i0 + 6) * sc_row] = alpha * bmm__hsum_avx2_f64(acc6);
+                double hs[8];
+                bmm__hsums8_avx2_f64(hs, acc0, acc1, acc2, acc3, acc4, acc5, acc6, _mm256_setzero_pd());
+                c[i0 * sc_row] = alpha * hs[0];
+                c[(i0 + 1) * sc_row] = alpha * hs[1];
+                c[(i0 + 2) * sc_row] = alpha * hs[2];
+                c[(i0 + 3) * sc_row] = alpha * hs[3];
+                c[(i0 + 4) * sc_row] = alpha * hs[4];
+                c[(i0 + 5) * sc_row] = alpha * hs[5];
+                c[(i0 + 6) * sc_row] = alpha * hs[6];
             }
             i0 += 7;
         }
@@ -9445,12 +9459,14 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmx1_rm_avx2_gdot_b0(const bmm_args *BMM_RE
                 acc3 = _mm256_add_pd(acc3, acc3_1);
                 acc4 = _mm256_add_pd(acc4, acc4_1);
                 acc5 = _mm256_add_pd(acc5, acc5_1);
-                c[i0 * sc_row] = alpha * bmm__hsum_avx2_f64(acc0);
-                c[(i0 + 1) * sc_row] = alpha * bmm__hsum_avx2_f64(acc1);
-                c[(i0 + 2) * sc_row] = alpha * bmm__hsum_avx2_f64(acc2);
-                c[(i0 + 3) * sc_row] = alpha * bmm__hsum_avx2_f64(acc3);
-                c[(i0 + 4) * sc_row] = alpha * bmm__hsum_avx2_f64(acc4);
-                c[(i0 + 5) * sc_row] = alpha * bmm__hsum_avx2_f64(acc5);
+                double hs[8];
+                bmm__hsums8_avx2_f64(hs, acc0, acc1, acc2, acc3, acc4, acc5, _mm256_setzero_pd(), _mm256_setzero_pd());
+                c[i0 * sc_row] = alpha * hs[0];
+                c[(i0 + 1) * sc_row] = alpha * hs[1];
+                c[(i0 + 2) * sc_row] = alpha * hs[2];
+                c[(i0 + 3) * sc_row] = alpha * hs[3];
+                c[(i0 + 4) * sc_row] = alpha * hs[4];
+                c[(i0 + 5) * sc_row] = alpha * hs[5];
             }
             i0 += 6;
         }
@@ -9503,11 +9519,13 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmx1_rm_avx2_gdot_b0(const bmm_args *BMM_RE
                 acc2 = _mm256_add_pd(acc2, acc2_1);
                 acc3 = _mm256_add_pd(acc3, acc3_1);
                 acc4 = _mm256_add_pd(acc4, acc4_1);
-                c[i0 * sc_row] = alpha * bmm__hsum_avx2_f64(acc0);
-                c[(i0 + 1) * sc_row] = alpha * bmm__hsum_avx2_f64(acc1);
-                c[(i0 + 2) * sc_row] = alpha * bmm__hsum_avx2_f64(acc2);
-                c[(i0 + 3) * sc_row] = alpha * bmm__hsum_avx2_f64(acc3);
-                c[(i0 + 4) * sc_row] = alpha * bmm__hsum_avx2_f64(acc4);
+                double hs[8];
+                bmm__hsums8_avx2_f64(hs, acc0, acc1, acc2, acc3, acc4, _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd());
+                c[i0 * sc_row] = alpha * hs[0];
+                c[(i0 + 1) * sc_row] = alpha * hs[1];
+                c[(i0 + 2) * sc_row] = alpha * hs[2];
+                c[(i0 + 3) * sc_row] = alpha * hs[3];
+                c[(i0 + 4) * sc_row] = alpha * hs[4];
             }
             i0 += 5;
         }
@@ -9553,10 +9571,12 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmx1_rm_avx2_gdot_b0(const bmm_args *BMM_RE
                 acc1 = _mm256_add_pd(acc1, acc1_1);
                 acc2 = _mm256_add_pd(acc2, acc2_1);
                 acc3 = _mm256_add_pd(acc3, acc3_1);
-                c[i0 * sc_row] = alpha * bmm__hsum_avx2_f64(acc0);
-                c[(i0 + 1) * sc_row] = alpha * bmm__hsum_avx2_f64(acc1);
-                c[(i0 + 2) * sc_row] = alpha * bmm__hsum_avx2_f64(acc2);
-                c[(i0 + 3) * sc_row] = alpha * bmm__hsum_avx2_f64(acc3);
+                double hs[8];
+                bmm__hsums8_avx2_f64(hs, acc0, acc1, acc2, acc3, _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd());
+                c[i0 * sc_row] = alpha * hs[0];
+                c[(i0 + 1) * sc_row] = alpha * hs[1];
+                c[(i0 + 2) * sc_row] = alpha * hs[2];
+                c[(i0 + 3) * sc_row] = alpha * hs[3];
             }
             i0 += 4;
         }
@@ -9759,14 +9779,16 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmx1_rm_avx2_gdot_ab(const bmm_args *BMM_RE
                     acc6 = _mm256_fmadd_pd(_mm256_maskload_pd(&a[(i0 + 6) * sa_row + k], mt), b0, acc6);
                     acc7 = _mm256_fmadd_pd(_mm256_maskload_pd(&a[(i0 + 7) * sa_row + k], mt), b0, acc7);
                 }
-                c[i0 * sc_row] = alpha * bmm__hsum_avx2_f64(acc0) + beta * c[i0 * sc_row];
-                c[(i0 + 1) * sc_row] = alpha * bmm__hsum_avx2_f64(acc1) + beta * c[(i0 + 1) * sc_row];
-                c[(i0 + 2) * sc_row] = alpha * bmm__hsum_avx2_f64(acc2) + beta * c[(i0 + 2) * sc_row];
-                c[(i0 + 3) * sc_row] = alpha * bmm__hsum_avx2_f64(acc3) + beta * c[(i0 + 3) * sc_row];
-                c[(i0 + 4) * sc_row] = alpha * bmm__hsum_avx2_f64(acc4) + beta * c[(i0 + 4) * sc_row];
-                c[(i0 + 5) * sc_row] = alpha * bmm__hsum_avx2_f64(acc5) + beta * c[(i0 + 5) * sc_row];
-                c[(i0 + 6) * sc_row] = alpha * bmm__hsum_avx2_f64(acc6) + beta * c[(i0 + 6) * sc_row];
-                c[(i0 + 7) * sc_row] = alpha * bmm__hsum_avx2_f64(acc7) + beta * c[(i0 + 7) * sc_row];
+                double hs[8];
+                bmm__hsums8_avx2_f64(hs, acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7);
+                c[i0 * sc_row] = alpha * hs[0] + beta * c[i0 * sc_row];
+                c[(i0 + 1) * sc_row] = alpha * hs[1] + beta * c[(i0 + 1) * sc_row];
+                c[(i0 + 2) * sc_row] = alpha * hs[2] + beta * c[(i0 + 2) * sc_row];
+                c[(i0 + 3) * sc_row] = alpha * hs[3] + beta * c[(i0 + 3) * sc_row];
+                c[(i0 + 4) * sc_row] = alpha * hs[4] + beta * c[(i0 + 4) * sc_row];
+                c[(i0 + 5) * sc_row] = alpha * hs[5] + beta * c[(i0 + 5) * sc_row];
+                c[(i0 + 6) * sc_row] = alpha * hs[6] + beta * c[(i0 + 6) * sc_row];
+                c[(i0 + 7) * sc_row] = alpha * hs[7] + beta * c[(i0 + 7) * sc_row];
             }
         }
         if (i0 + 7 <= n) {
@@ -9832,13 +9854,15 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmx1_rm_avx2_gdot_ab(const bmm_args *BMM_RE
                 acc4 = _mm256_add_pd(acc4, acc4_1);
                 acc5 = _mm256_add_pd(acc5, acc5_1);
                 acc6 = _mm256_add_pd(acc6, acc6_1);
-                c[i0 * sc_row] = alpha * bmm__hsum_avx2_f64(acc0) + beta * c[i0 * sc_row];
-                c[(i0 + 1) * sc_row] = alpha * bmm__hsum_avx2_f64(acc1) + beta * c[(i0 + 1) * sc_row];
-                c[(i0 + 2) * sc_row] = alpha * bmm__hsum_avx2_f64(acc2) + beta * c[(i0 + 2) * sc_row];
-                c[(i0 + 3) * sc_row] = alpha * bmm__hsum_avx2_f64(acc3) + beta * c[(i0 + 3) * sc_row];
-                c[(i0 + 4) * sc_row] = alpha * bmm__hsum_avx2_f64(acc4) + beta * c[(i0 + 4) * sc_row];
-                c[(i0 + 5) * sc_row] = alpha * bmm__hsum_avx2_f64(acc5) + beta * c[(i0 + 5) * sc_row];
-                c[(i0 + 6) * sc_row] = alpha * bmm__hsum_avx2_f64(acc6) + beta * c[(i0 + 6) * sc_row];
+                double hs[8];
+                bmm__hsums8_avx2_f64(hs, acc0, acc1, acc2, acc3, acc4, acc5, acc6, _mm256_setzero_pd());
+                c[i0 * sc_row] = alpha * hs[0] + beta * c[i0 * sc_row];
+                c[(i0 + 1) * sc_row] = alpha * hs[1] + beta * c[(i0 + 1) * sc_row];
+                c[(i0 + 2) * sc_row] = alpha * hs[2] + beta * c[(i0 + 2) * sc_row];
+                c[(i0 + 3) * sc_row] = alpha * hs[3] + beta * c[(i0 + 3) * sc_row];
+                c[(i0 + 4) * sc_row] = alpha * hs[4] + beta * c[(i0 + 4) * sc_row];
+                c[(i0 + 5) * sc_row] = alpha * hs[5] + beta * c[(i0 + 5) * sc_row];
+                c[(i0 + 6) * sc_row] = alpha * hs[6] + beta * c[(i0 + 6) * sc_row];
             }
             i0 += 7;
         }
@@ -9898,12 +9922,14 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmx1_rm_avx2_gdot_ab(const bmm_args *BMM_RE
                 acc3 = _mm256_add_pd(acc3, acc3_1);
                 acc4 = _mm256_add_pd(acc4, acc4_1);
                 acc5 = _mm256_add_pd(acc5, acc5_1);
-                c[i0 * sc_row] = alpha * bmm__hsum_avx2_f64(acc0) + beta * c[i0 * sc_row];
-                c[(i0 + 1) * sc_row] = alpha * bmm__hsum_avx2_f64(acc1) + beta * c[(i0 + 1) * sc_row];
-                c[(i0 + 2) * sc_row] = alpha * bmm__hsum_avx2_f64(acc2) + beta * c[(i0 + 2) * sc_row];
-                c[(i0 + 3) * sc_row] = alpha * bmm__hsum_avx2_f64(acc3) + beta * c[(i0 + 3) * sc_row];
-                c[(i0 + 4) * sc_row] = alpha * bmm__hsum_avx2_f64(acc4) + beta * c[(i0 + 4) * sc_row];
-                c[(i0 + 5) * sc_row] = alpha * bmm__hsum_avx2_f64(acc5) + beta * c[(i0 + 5) * sc_row];
+                double hs[8];
+                bmm__hsums8_avx2_f64(hs, acc0, acc1, acc2, acc3, acc4, acc5, _mm256_setzero_pd(), _mm256_setzero_pd());
+                c[i0 * sc_row] = alpha * hs[0] + beta * c[i0 * sc_row];
+                c[(i0 + 1) * sc_row] = alpha * hs[1] + beta * c[(i0 + 1) * sc_row];
+                c[(i0 + 2) * sc_row] = alpha * hs[2] + beta * c[(i0 + 2) * sc_row];
+                c[(i0 + 3) * sc_row] = alpha * hs[3] + beta * c[(i0 + 3) * sc_row];
+                c[(i0 + 4) * sc_row] = alpha * hs[4] + beta * c[(i0 + 4) * sc_row];
+                c[(i0 + 5) * sc_row] = alpha * hs[5] + beta * c[(i0 + 5) * sc_row];
             }
             i0 += 6;
         }
@@ -9956,11 +9982,13 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmx1_rm_avx2_gdot_ab(const bmm_args *BMM_RE
                 acc2 = _mm256_add_pd(acc2, acc2_1);
                 acc3 = _mm256_add_pd(acc3, acc3_1);
                 acc4 = _mm256_add_pd(acc4, acc4_1);
-                c[i0 * sc_row] = alpha * bmm__hsum_avx2_f64(acc0) + beta * c[i0 * sc_row];
-                c[(i0 + 1) * sc_row] = alpha * bmm__hsum_avx2_f64(acc1) + beta * c[(i0 + 1) * sc_row];
-                c[(i0 + 2) * sc_row] = alpha * bmm__hsum_avx2_f64(acc2) + beta * c[(i0 + 2) * sc_row];
-                c[(i0 + 3) * sc_row] = alpha * bmm__hsum_avx2_f64(acc3) + beta * c[(i0 + 3) * sc_row];
-                c[(i0 + 4) * sc_row] = alpha * bmm__hsum_avx2_f64(acc4) + beta * c[(i0 + 4) * sc_row];
+                double hs[8];
+                bmm__hsums8_avx2_f64(hs, acc0, acc1, acc2, acc3, acc4, _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd());
+                c[i0 * sc_row] = alpha * hs[0] + beta * c[i0 * sc_row];
+                c[(i0 + 1) * sc_row] = alpha * hs[1] + beta * c[(i0 + 1) * sc_row];
+                c[(i0 + 2) * sc_row] = alpha * hs[2] + beta * c[(i0 + 2) * sc_row];
+                c[(i0 + 3) * sc_row] = alpha * hs[3] + beta * c[(i0 + 3) * sc_row];
+                c[(i0 + 4) * sc_row] = alpha * hs[4] + beta * c[(i0 + 4) * sc_row];
             }
             i0 += 5;
         }
@@ -10006,10 +10034,12 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmx1_rm_avx2_gdot_ab(const bmm_args *BMM_RE
                 acc1 = _mm256_add_pd(acc1, acc1_1);
                 acc2 = _mm256_add_pd(acc2, acc2_1);
                 acc3 = _mm256_add_pd(acc3, acc3_1);
-                c[i0 * sc_row] = alpha * bmm__hsum_avx2_f64(acc0) + beta * c[i0 * sc_row];
-                c[(i0 + 1) * sc_row] = alpha * bmm__hsum_avx2_f64(acc1) + beta * c[(i0 + 1) * sc_row];
-                c[(i0 + 2) * sc_row] = alpha * bmm__hsum_avx2_f64(acc2) + beta * c[(i0 + 2) * sc_row];
-                c[(i0 + 3) * sc_row] = alpha * bmm__hsum_avx2_f64(acc3) + beta * c[(i0 + 3) * sc_row];
+                double hs[8];
+                bmm__hsums8_avx2_f64(hs, acc0, acc1, acc2, acc3, _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd());
+                c[i0 * sc_row] = alpha * hs[0] + beta * c[i0 * sc_row];
+                c[(i0 + 1) * sc_row] = alpha * hs[1] + beta * c[(i0 + 1) * sc_row];
+                c[(i0 + 2) * sc_row] = alpha * hs[2] + beta * c[(i0 + 2) * sc_row];
+                c[(i0 + 3) * sc_row] = alpha * hs[3] + beta * c[(i0 + 3) * sc_row];
             }
             i0 += 4;
         }
@@ -29110,14 +29140,16 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmx1_rm_avx512_gdot_a1b1(const bmm_args *
                     acc6 = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(mt, &a[(i0 + 6) * sa_row + k]), b0, acc6);
                     acc7 = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(mt, &a[(i0 + 7) * sa_row + k]), b0, acc7);
                 }
-                c[i0 * sc_row] = _mm512_reduce_add_pd(acc0) + c[i0 * sc_row];
-                c[(i0 + 1) * sc_row] = _mm512_reduce_add_pd(acc1) + c[(i0 + 1) * sc_row];
-                c[(i0 + 2) * sc_row] = _mm512_reduce_add_pd(acc2) + c[(i0 + 2) * sc_row];
-                c[(i0 + 3) * sc_row] = _mm512_reduce_add_pd(acc3) + c[(i0 + 3) * sc_row];
-                c[(i0 + 4) * sc_row] = _mm512_reduce_add_pd(acc4) + c[(i0 + 4) * sc_row];
-                c[(i0 + 5) * sc_row] = _mm512_reduce_add_pd(acc5) + c[(i0 + 5) * sc_row];
-                c[(i0 + 6) * sc_row] = _mm512_reduce_add_pd(acc6) + c[(i0 + 6) * sc_row];
-                c[(i0 + 7) * sc_row] = _mm512_reduce_add_pd(acc7) + c[(i0 + 7) * sc_row];
+                double hs[8];
+                bmm__hsums8_avx512_f64(hs, acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7);
+                c[i0 * sc_row] = hs[0] + c[i0 * sc_row];
+                c[(i0 + 1) * sc_row] = hs[1] + c[(i0 + 1) * sc_row];
+                c[(i0 + 2) * sc_row] = hs[2] + c[(i0 + 2) * sc_row];
+                c[(i0 + 3) * sc_row] = hs[3] + c[(i0 + 3) * sc_row];
+                c[(i0 + 4) * sc_row] = hs[4] + c[(i0 + 4) * sc_row];
+                c[(i0 + 5) * sc_row] = hs[5] + c[(i0 + 5) * sc_row];
+                c[(i0 + 6) * sc_row] = hs[6] + c[(i0 + 6) * sc_row];
+                c[(i0 + 7) * sc_row] = hs[7] + c[(i0 + 7) * sc_row];
             }
         }
         if (i0 + 7 <= n) {
@@ -29183,13 +29215,15 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmx1_rm_avx512_gdot_a1b1(const bmm_args *
                 acc4 = _mm512_add_pd(acc4, acc4_1);
                 acc5 = _mm512_add_pd(acc5, acc5_1);
                 acc6 = _mm512_add_pd(acc6, acc6_1);
-                c[i0 * sc_row] = _mm512_reduce_add_pd(acc0) + c[i0 * sc_row];
-                c[(i0 + 1) * sc_row] = _mm512_reduce_add_pd(acc1) + c[(i0 + 1) * sc_row];
-                c[(i0 + 2) * sc_row] = _mm512_reduce_add_pd(acc2) + c[(i0 + 2) * sc_row];
-                c[(i0 + 3) * sc_row] = _mm512_reduce_add_pd(acc3) + c[(i0 + 3) * sc_row];
-                c[(i0 + 4) * sc_row] = _mm512_reduce_add_pd(acc4) + c[(i0 + 4) * sc_row];
-                c[(i0 + 5) * sc_row] = _mm512_reduce_add_pd(acc5) + c[(i0 + 5) * sc_row];
-                c[(i0 + 6) * sc_row] = _mm512_reduce_add_pd(acc6) + c[(i0 + 6) * sc_row];
+                double hs[8];
+                bmm__hsums8_avx512_f64(hs, acc0, acc1, acc2, acc3, acc4, acc5, acc6, _mm512_setzero_pd());
+                c[i0 * sc_row] = hs[0] + c[i0 * sc_row];
+                c[(i0 + 1) * sc_row] = hs[1] + c[(i0 + 1) * sc_row];
+                c[(i0 + 2) * sc_row] = hs[2] + c[(i0 + 2) * sc_row];
+                c[(i0 + 3) * sc_row] = hs[3] + c[(i0 + 3) * sc_row];
+                c[(i0 + 4) * sc_row] = hs[4] + c[(i0 + 4) * sc_row];
+                c[(i0 + 5) * sc_row] = hs[5] + c[(i0 + 5) * sc_row];
+                c[(i0 + 6) * sc_row] = hs[6] + c[(i0 + 6) * sc_row];
             }
             i0 += 7;
         }
@@ -29249,12 +29283,14 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmx1_rm_avx512_gdot_a1b1(const bmm_args *
                 acc3 = _mm512_add_pd(acc3, acc3_1);
                 acc4 = _mm512_add_pd(acc4, acc4_1);
                 acc5 = _mm512_add_pd(acc5, acc5_1);
-                c[i0 * sc_row] = _mm512_reduce_add_pd(acc0) + c[i0 * sc_row];
-                c[(i0 + 1) * sc_row] = _mm512_reduce_add_pd(acc1) + c[(i0 + 1) * sc_row];
-                c[(i0 + 2) * sc_row] = _mm512_reduce_add_pd(acc2) + c[(i0 + 2) * sc_row];
-                c[(i0 + 3) * sc_row] = _mm512_reduce_add_pd(acc3) + c[(i0 + 3) * sc_row];
-                c[(i0 + 4) * sc_row] = _mm512_reduce_add_pd(acc4) + c[(i0 + 4) * sc_row];
-                c[(i0 + 5) * sc_row] = _mm512_reduce_add_pd(acc5) + c[(i0 + 5) * sc_row];
+                double hs[8];
+                bmm__hsums8_avx512_f64(hs, acc0, acc1, acc2, acc3, acc4, acc5, _mm512_setzero_pd(), _mm512_setzero_pd());
+                c[i0 * sc_row] = hs[0] + c[i0 * sc_row];
+                c[(i0 + 1) * sc_row] = hs[1] + c[(i0 + 1) * sc_row];
+                c[(i0 + 2) * sc_row] = hs[2] + c[(i0 + 2) * sc_row];
+                c[(i0 + 3) * sc_row] = hs[3] + c[(i0 + 3) * sc_row];
+                c[(i0 + 4) * sc_row] = hs[4] + c[(i0 + 4) * sc_row];
+                c[(i0 + 5) * sc_row] = hs[5] + c[(i0 + 5) * sc_row];
             }
             i0 += 6;
         }
@@ -29307,11 +29343,13 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmx1_rm_avx512_gdot_a1b1(const bmm_args *
                 acc2 = _mm512_add_pd(acc2, acc2_1);
                 acc3 = _mm512_add_pd(acc3, acc3_1);
                 acc4 = _mm512_add_pd(acc4, acc4_1);
-                c[i0 * sc_row] = _mm512_reduce_add_pd(acc0) + c[i0 * sc_row];
-                c[(i0 + 1) * sc_row] = _mm512_reduce_add_pd(acc1) + c[(i0 + 1) * sc_row];
-                c[(i0 + 2) * sc_row] = _mm512_reduce_add_pd(acc2) + c[(i0 + 2) * sc_row];
-                c[(i0 + 3) * sc_row] = _mm512_reduce_add_pd(acc3) + c[(i0 + 3) * sc_row];
-                c[(i0 + 4) * sc_row] = _mm512_reduce_add_pd(acc4) + c[(i0 + 4) * sc_row];
+                double hs[8];
+                bmm__hsums8_avx512_f64(hs, acc0, acc1, acc2, acc3, acc4, _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd());
+                c[i0 * sc_row] = hs[0] + c[i0 * sc_row];
+                c[(i0 + 1) * sc_row] = hs[1] + c[(i0 + 1) * sc_row];
+                c[(i0 + 2) * sc_row] = hs[2] + c[(i0 + 2) * sc_row];
+                c[(i0 + 3) * sc_row] = hs[3] + c[(i0 + 3) * sc_row];
+                c[(i0 + 4) * sc_row] = hs[4] + c[(i0 + 4) * sc_row];
             }
             i0 += 5;
         }
@@ -29357,10 +29395,12 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmx1_rm_avx512_gdot_a1b1(const bmm_args *
                 acc1 = _mm512_add_pd(acc1, acc1_1);
                 acc2 = _mm512_add_pd(acc2, acc2_1);
                 acc3 = _mm512_add_pd(acc3, acc3_1);
-                c[i0 * sc_row] = _mm512_reduce_add_pd(acc0) + c[i0 * sc_row];
-                c[(i0 + 1) * sc_row] = _mm512_reduce_add_pd(acc1) + c[(i0 + 1) * sc_row];
-                c[(i0 + 2) * sc_row] = _mm512_reduce_add_pd(acc2) + c[(i0 + 2) * sc_row];
-                c[(i0 + 3) * sc_row] = _mm512_reduce_add_pd(acc3) + c[(i0 + 3) * sc_row];
+                double hs[8];
+                bmm__hsums8_avx512_f64(hs, acc0, acc1, acc2, acc3, _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd());
+                c[i0 * sc_row] = hs[0] + c[i0 * sc_row];
+                c[(i0 + 1) * sc_row] = hs[1] + c[(i0 + 1) * sc_row];
+                c[(i0 + 2) * sc_row] = hs[2] + c[(i0 + 2) * sc_row];
+                c[(i0 + 3) * sc_row] = hs[3] + c[(i0 + 3) * sc_row];
             }
             i0 += 4;
         }
@@ -29562,14 +29602,16 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmx1_rm_avx512_gdot_b0(const bmm_args *BM
                     acc6 = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(mt, &a[(i0 + 6) * sa_row + k]), b0, acc6);
                     acc7 = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(mt, &a[(i0 + 7) * sa_row + k]), b0, acc7);
                 }
-                c[i0 * sc_row] = alpha * _mm512_reduce_add_pd(acc0);
-                c[(i0 + 1) * sc_row] = alpha * _mm512_reduce_add_pd(acc1);
-                c[(i0 + 2) * sc_row] = alpha * _mm512_reduce_add_pd(acc2);
-                c[(i0 + 3) * sc_row] = alpha * _mm512_reduce_add_pd(acc3);
-                c[(i0 + 4) * sc_row] = alpha * _mm512_reduce_add_pd(acc4);
-                c[(i0 + 5) * sc_row] = alpha * _mm512_reduce_add_pd(acc5);
-                c[(i0 + 6) * sc_row] = alpha * _mm512_reduce_add_pd(acc6);
-                c[(i0 + 7) * sc_row] = alpha * _mm512_reduce_add_pd(acc7);
+                double hs[8];
+                bmm__hsums8_avx512_f64(hs, acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7);
+                c[i0 * sc_row] = alpha * hs[0];
+                c[(i0 + 1) * sc_row] = alpha * hs[1];
+                c[(i0 + 2) * sc_row] = alpha * hs[2];
+                c[(i0 + 3) * sc_row] = alpha * hs[3];
+                c[(i0 + 4) * sc_row] = alpha * hs[4];
+                c[(i0 + 5) * sc_row] = alpha * hs[5];
+                c[(i0 + 6) * sc_row] = alpha * hs[6];
+                c[(i0 + 7) * sc_row] = alpha * hs[7];
             }
         }
         if (i0 + 7 <= n) {
@@ -29635,13 +29677,15 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmx1_rm_avx512_gdot_b0(const bmm_args *BM
                 acc4 = _mm512_add_pd(acc4, acc4_1);
                 acc5 = _mm512_add_pd(acc5, acc5_1);
                 acc6 = _mm512_add_pd(acc6, acc6_1);
-                c[i0 * sc_row] = alpha * _mm512_reduce_add_pd(acc0);
-                c[(i0 + 1) * sc_row] = alpha * _mm512_reduce_add_pd(acc1);
-                c[(i0 + 2) * sc_row] = alpha * _mm512_reduce_add_pd(acc2);
-                c[(i0 + 3) * sc_row] = alpha * _mm512_reduce_add_pd(acc3);
-                c[(i0 + 4) * sc_row] = alpha * _mm512_reduce_add_pd(acc4);
-                c[(i0 + 5) * sc_row] = alpha * _mm512_reduce_add_pd(acc5);
-                c[(i0 + 6) * sc_row] = alpha * _mm512_reduce_add_pd(acc6);
+                double hs[8];
+                bmm__hsums8_avx512_f64(hs, acc0, acc1, acc2, acc3, acc4, acc5, acc6, _mm512_setzero_pd());
+                c[i0 * sc_row] = alpha * hs[0];
+                c[(i0 + 1) * sc_row] = alpha * hs[1];
+                c[(i0 + 2) * sc_row] = alpha * hs[2];
+                c[(i0 + 3) * sc_row] = alpha * hs[3];
+                c[(i0 + 4) * sc_row] = alpha * hs[4];
+                c[(i0 + 5) * sc_row] = alpha * hs[5];
+                c[(i0 + 6) * sc_row] = alpha * hs[6];
             }
             i0 += 7;
         }
@@ -29701,12 +29745,14 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmx1_rm_avx512_gdot_b0(const bmm_args *BM
                 acc3 = _mm512_add_pd(acc3, acc3_1);
                 acc4 = _mm512_add_pd(acc4, acc4_1);
                 acc5 = _mm512_add_pd(acc5, acc5_1);
-                c[i0 * sc_row] = alpha * _mm512_reduce_add_pd(acc0);
-                c[(i0 + 1) * sc_row] = alpha * _mm512_reduce_add_pd(acc1);
-                c[(i0 + 2) * sc_row] = alpha * _mm512_reduce_add_pd(acc2);
-                c[(i0 + 3) * sc_row] = alpha * _mm512_reduce_add_pd(acc3);
-                c[(i0 + 4) * sc_row] = alpha * _mm512_reduce_add_pd(acc4);
-                c[(i0 + 5) * sc_row] = alpha * _mm512_reduce_add_pd(acc5);
+                double hs[8];
+                bmm__hsums8_avx512_f64(hs, acc0, acc1, acc2, acc3, acc4, acc5, _mm512_setzero_pd(), _mm512_setzero_pd());
+                c[i0 * sc_row] = alpha * hs[0];
+                c[(i0 + 1) * sc_row] = alpha * hs[1];
+                c[(i0 + 2) * sc_row] = alpha * hs[2];
+                c[(i0 + 3) * sc_row] = alpha * hs[3];
+                c[(i0 + 4) * sc_row] = alpha * hs[4];
+                c[(i0 + 5) * sc_row] = alpha * hs[5];
             }
             i0 += 6;
         }
@@ -29759,11 +29805,13 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmx1_rm_avx512_gdot_b0(const bmm_args *BM
                 acc2 = _mm512_add_pd(acc2, acc2_1);
                 acc3 = _mm512_add_pd(acc3, acc3_1);
                 acc4 = _mm512_add_pd(acc4, acc4_1);
-                c[i0 * sc_row] = alpha * _mm512_reduce_add_pd(acc0);
-                c[(i0 + 1) * sc_row] = alpha * _mm512_reduce_add_pd(acc1);
-                c[(i0 + 2) * sc_row] = alpha * _mm512_reduce_add_pd(acc2);
-                c[(i0 + 3) * sc_row] = alpha * _mm512_reduce_add_pd(acc3);
-                c[(i0 + 4) * sc_row] = alpha * _mm512_reduce_add_pd(acc4);
+                double hs[8];
+                bmm__hsums8_avx512_f64(hs, acc0, acc1, acc2, acc3, acc4, _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd());
+                c[i0 * sc_row] = alpha * hs[0];
+                c[(i0 + 1) * sc_row] = alpha * hs[1];
+                c[(i0 + 2) * sc_row] = alpha * hs[2];
+                c[(i0 + 3) * sc_row] = alpha * hs[3];
+                c[(i0 + 4) * sc_row] = alpha * hs[4];
             }
             i0 += 5;
         }
@@ -29809,10 +29857,12 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmx1_rm_avx512_gdot_b0(const bmm_args *BM
                 acc1 = _mm512_add_pd(acc1, acc1_1);
                 acc2 = _mm512_add_pd(acc2, acc2_1);
                 acc3 = _mm512_add_pd(acc3, acc3_1);
-                c[i0 * sc_row] = alpha * _mm512_reduce_add_pd(acc0);
-                c[(i0 + 1) * sc_row] = alpha * _mm512_reduce_add_pd(acc1);
-                c[(i0 + 2) * sc_row] = alpha * _mm512_reduce_add_pd(acc2);
-                c[(i0 + 3) * sc_row] = alpha * _mm512_reduce_add_pd(acc3);
+                double hs[8];
+                bmm__hsums8_avx512_f64(hs, acc0, acc1, acc2, acc3, _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd());
+                c[i0 * sc_row] = alpha * hs[0];
+                c[(i0 + 1) * sc_row] = alpha * hs[1];
+                c[(i0 + 2) * sc_row] = alpha * hs[2];
+                c[(i0 + 3) * sc_row] = alpha * hs[3];
             }
             i0 += 4;
         }
@@ -30015,14 +30065,16 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmx1_rm_avx512_gdot_ab(const bmm_args *BM
                     acc6 = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(mt, &a[(i0 + 6) * sa_row + k]), b0, acc6);
                     acc7 = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(mt, &a[(i0 + 7) * sa_row + k]), b0, acc7);
                 }
-                c[i0 * sc_row] = alpha * _mm512_reduce_add_pd(acc0) + beta * c[i0 * sc_row];
-                c[(i0 + 1) * sc_row] = alpha * _mm512_reduce_add_pd(acc1) + beta * c[(i0 + 1) * sc_row];
-                c[(i0 + 2) * sc_row] = alpha * _mm512_reduce_add_pd(acc2) + beta * c[(i0 + 2) * sc_row];
-                c[(i0 + 3) * sc_row] = alpha * _mm512_reduce_add_pd(acc3) + beta * c[(i0 + 3) * sc_row];
-                c[(i0 + 4) * sc_row] = alpha * _mm512_reduce_add_pd(acc4) + beta * c[(i0 + 4) * sc_row];
-                c[(i0 + 5) * sc_row] = alpha * _mm512_reduce_add_pd(acc5) + beta * c[(i0 + 5) * sc_row];
-                c[(i0 + 6) * sc_row] = alpha * _mm512_reduce_add_pd(acc6) + beta * c[(i0 + 6) * sc_row];
-                c[(i0 + 7) * sc_row] = alpha * _mm512_reduce_add_pd(acc7) + beta * c[(i0 + 7) * sc_row];
+                double hs[8];
+                bmm__hsums8_avx512_f64(hs, acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7);
+                c[i0 * sc_row] = alpha * hs[0] + beta * c[i0 * sc_row];
+                c[(i0 + 1) * sc_row] = alpha * hs[1] + beta * c[(i0 + 1) * sc_row];
+                c[(i0 + 2) * sc_row] = alpha * hs[2] + beta * c[(i0 + 2) * sc_row];
+                c[(i0 + 3) * sc_row] = alpha * hs[3] + beta * c[(i0 + 3) * sc_row];
+                c[(i0 + 4) * sc_row] = alpha * hs[4] + beta * c[(i0 + 4) * sc_row];
+                c[(i0 + 5) * sc_row] = alpha * hs[5] + beta * c[(i0 + 5) * sc_row];
+                c[(i0 + 6) * sc_row] = alpha * hs[6] + beta * c[(i0 + 6) * sc_row];
+                c[(i0 + 7) * sc_row] = alpha * hs[7] + beta * c[(i0 + 7) * sc_row];
             }
         }
         if (i0 + 7 <= n) {
@@ -30088,13 +30140,15 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmx1_rm_avx512_gdot_ab(const bmm_args *BM
                 acc4 = _mm512_add_pd(acc4, acc4_1);
                 acc5 = _mm512_add_pd(acc5, acc5_1);
                 acc6 = _mm512_add_pd(acc6, acc6_1);
-                c[i0 * sc_row] = alpha * _mm512_reduce_add_pd(acc0) + beta * c[i0 * sc_row];
-                c[(i0 + 1) * sc_row] = alpha * _mm512_reduce_add_pd(acc1) + beta * c[(i0 + 1) * sc_row];
-                c[(i0 + 2) * sc_row] = alpha * _mm512_reduce_add_pd(acc2) + beta * c[(i0 + 2) * sc_row];
-                c[(i0 + 3) * sc_row] = alpha * _mm512_reduce_add_pd(acc3) + beta * c[(i0 + 3) * sc_row];
-                c[(i0 + 4) * sc_row] = alpha * _mm512_reduce_add_pd(acc4) + beta * c[(i0 + 4) * sc_row];
-                c[(i0 + 5) * sc_row] = alpha * _mm512_reduce_add_pd(acc5) + beta * c[(i0 + 5) * sc_row];
-                c[(i0 + 6) * sc_row] = alpha * _mm512_reduce_add_pd(acc6) + beta * c[(i0 + 6) * sc_row];
+                double hs[8];
+                bmm__hsums8_avx512_f64(hs, acc0, acc1, acc2, acc3, acc4, acc5, acc6, _mm512_setzero_pd());
+                c[i0 * sc_row] = alpha * hs[0] + beta * c[i0 * sc_row];
+                c[(i0 + 1) * sc_row] = alpha * hs[1] + beta * c[(i0 + 1) * sc_row];
+                c[(i0 + 2) * sc_row] = alpha * hs[2] + beta * c[(i0 + 2) * sc_row];
+                c[(i0 + 3) * sc_row] = alpha * hs[3] + beta * c[(i0 + 3) * sc_row];
+                c[(i0 + 4) * sc_row] = alpha * hs[4] + beta * c[(i0 + 4) * sc_row];
+                c[(i0 + 5) * sc_row] = alpha * hs[5] + beta * c[(i0 + 5) * sc_row];
+                c[(i0 + 6) * sc_row] = alpha * hs[6] + beta * c[(i0 + 6) * sc_row];
             }
             i0 += 7;
         }
@@ -30154,12 +30208,14 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmx1_rm_avx512_gdot_ab(const bmm_args *BM
                 acc3 = _mm512_add_pd(acc3, acc3_1);
                 acc4 = _mm512_add_pd(acc4, acc4_1);
                 acc5 = _mm512_add_pd(acc5, acc5_1);
-                c[i0 * sc_row] = alpha * _mm512_reduce_add_pd(acc0) + beta * c[i0 * sc_row];
-                c[(i0 + 1) * sc_row] = alpha * _mm512_reduce_add_pd(acc1) + beta * c[(i0 + 1) * sc_row];
-                c[(i0 + 2) * sc_row] = alpha * _mm512_reduce_add_pd(acc2) + beta * c[(i0 + 2) * sc_row];
-                c[(i0 + 3) * sc_row] = alpha * _mm512_reduce_add_pd(acc3) + beta * c[(i0 + 3) * sc_row];
-                c[(i0 + 4) * sc_row] = alpha * _mm512_reduce_add_pd(acc4) + beta * c[(i0 + 4) * sc_row];
-                c[(i0 + 5) * sc_row] = alpha * _mm512_reduce_add_pd(acc5) + beta * c[(i0 + 5) * sc_row];
+                double hs[8];
+                bmm__hsums8_avx512_f64(hs, acc0, acc1, acc2, acc3, acc4, acc5, _mm512_setzero_pd(), _mm512_setzero_pd());
+                c[i0 * sc_row] = alpha * hs[0] + beta * c[i0 * sc_row];
+                c[(i0 + 1) * sc_row] = alpha * hs[1] + beta * c[(i0 + 1) * sc_row];
+                c[(i0 + 2) * sc_row] = alpha * hs[2] + beta * c[(i0 + 2) * sc_row];
+                c[(i0 + 3) * sc_row] = alpha * hs[3] + beta * c[(i0 + 3) * sc_row];
+                c[(i0 + 4) * sc_row] = alpha * hs[4] + beta * c[(i0 + 4) * sc_row];
+                c[(i0 + 5) * sc_row] = alpha * hs[5] + beta * c[(i0 + 5) * sc_row];
             }
             i0 += 6;
         }
@@ -30212,11 +30268,13 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmx1_rm_avx512_gdot_ab(const bmm_args *BM
                 acc2 = _mm512_add_pd(acc2, acc2_1);
                 acc3 = _mm512_add_pd(acc3, acc3_1);
                 acc4 = _mm512_add_pd(acc4, acc4_1);
-                c[i0 * sc_row] = alpha * _mm512_reduce_add_pd(acc0) + beta * c[i0 * sc_row];
-                c[(i0 + 1) * sc_row] = alpha * _mm512_reduce_add_pd(acc1) + beta * c[(i0 + 1) * sc_row];
-                c[(i0 + 2) * sc_row] = alpha * _mm512_reduce_add_pd(acc2) + beta * c[(i0 + 2) * sc_row];
-                c[(i0 + 3) * sc_row] = alpha * _mm512_reduce_add_pd(acc3) + beta * c[(i0 + 3) * sc_row];
-                c[(i0 + 4) * sc_row] = alpha * _mm512_reduce_add_pd(acc4) + beta * c[(i0 + 4) * sc_row];
+                double hs[8];
+                bmm__hsums8_avx512_f64(hs, acc0, acc1, acc2, acc3, acc4, _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd());
+                c[i0 * sc_row] = alpha * hs[0] + beta * c[i0 * sc_row];
+                c[(i0 + 1) * sc_row] = alpha * hs[1] + beta * c[(i0 + 1) * sc_row];
+                c[(i0 + 2) * sc_row] = alpha * hs[2] + beta * c[(i0 + 2) * sc_row];
+                c[(i0 + 3) * sc_row] = alpha * hs[3] + beta * c[(i0 + 3) * sc_row];
+                c[(i0 + 4) * sc_row] = alpha * hs[4] + beta * c[(i0 + 4) * sc_row];
             }
             i0 += 5;
         }
@@ -30262,10 +30320,12 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmx1_rm_avx512_gdot_ab(const bmm_args *BM
                 acc1 = _mm512_add_pd(acc1, acc1_1);
                 acc2 = _mm512_add_pd(acc2, acc2_1);
                 acc3 = _mm512_add_pd(acc3, acc3_1);
-                c[i0 * sc_row] = alpha * _mm512_reduce_add_pd(acc0) + beta * c[i0 * sc_row];
-                c[(i0 + 1) * sc_row] = alpha * _mm512_reduce_add_pd(acc1) + beta * c[(i0 + 1) * sc_row];
-                c[(i0 + 2) * sc_row] = alpha * _mm512_reduce_add_pd(acc2) + beta * c[(i0 + 2) * sc_row];
-                c[(i0 + 3) * sc_row] = alpha * _mm512_reduce_add_pd(acc3) + beta * c[(i0 + 3) * sc_row];
+                double hs[8];
+                bmm__hsums8_avx512_f64(hs, acc0, acc1, acc2, acc3, _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd());
+                c[i0 * sc_row] = alpha * hs[0] + beta * c[i0 * sc_row];
+                c[(i0 + 1) * sc_row] = alpha * hs[1] + beta * c[(i0 + 1) * sc_row];
+                c[(i0 + 2) * sc_row] = alpha * hs[2] + beta * c[(i0 + 2) * sc_row];
+                c[(i0 + 3) * sc_row] = alpha * hs[3] + beta * c[(i0 + 3) * sc_row];
             }
             i0 += 4;
         }
