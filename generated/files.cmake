@@ -243,6 +243,9 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_3x5x7_bf_tn_avx512_rows_a1b1
     bmm_f32_3x5x7_bf_tn_avx512_rows_b0
     bmm_f32_3x5x7_bf_tn_avx512_rows_ab
+    bmm_f32_3x5x7_bf_nt_avx512_flat_a1b1
+    bmm_f32_3x5x7_bf_nt_avx512_flat_b0
+    bmm_f32_3x5x7_bf_nt_avx512_flat_ab
     bmm_f32_3x5x7_sf_c99_a1b0
     bmm_f32_3x5x7_sf_c99_a1b1
     bmm_f32_3x5x7_sf_c99_b0
@@ -386,6 +389,9 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_6x6x6_bf_tn_avx512_rows_a1b1
     bmm_f32_6x6x6_bf_tn_avx512_rows_b0
     bmm_f32_6x6x6_bf_tn_avx512_rows_ab
+    bmm_f32_6x6x6_bf_nt_avx512_flat_a1b1
+    bmm_f32_6x6x6_bf_nt_avx512_flat_b0
+    bmm_f32_6x6x6_bf_nt_avx512_flat_ab
     bmm_f32_6x6x6_sf_c99_a1b0
     bmm_f32_6x6x6_sf_c99_a1b1
     bmm_f32_6x6x6_sf_c99_b0
@@ -418,6 +424,9 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_7x7x7_bf_tn_avx512_rows_a1b1
     bmm_f32_7x7x7_bf_tn_avx512_rows_b0
     bmm_f32_7x7x7_bf_tn_avx512_rows_ab
+    bmm_f32_7x7x7_bf_nt_avx512_flat_a1b1
+    bmm_f32_7x7x7_bf_nt_avx512_flat_b0
+    bmm_f32_7x7x7_bf_nt_avx512_flat_ab
     bmm_f32_7x7x7_sf_c99_a1b0
     bmm_f32_7x7x7_sf_c99_a1b1
     bmm_f32_7x7x7_sf_c99_b0
@@ -447,6 +456,9 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_8x8x8_bf_tn_avx512_rows_a1b1
     bmm_f32_8x8x8_bf_tn_avx512_rows_b0
     bmm_f32_8x8x8_bf_tn_avx512_rows_ab
+    bmm_f32_8x8x8_bf_nt_avx512_flat_a1b1
+    bmm_f32_8x8x8_bf_nt_avx512_flat_b0
+    bmm_f32_8x8x8_bf_nt_avx512_flat_ab
     bmm_f32_8x8x8_sf_c99_a1b0
     bmm_f32_8x8x8_sf_c99_a1b1
     bmm_f32_8x8x8_sf_c99_b0
@@ -1130,6 +1142,9 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_5x7x3_bf_tn_avx512_rows_a1b1
     bmm_f64_5x7x3_bf_tn_avx512_rows_b0
     bmm_f64_5x7x3_bf_tn_avx512_rows_ab
+    bmm_f64_5x7x3_bf_nt_avx512_flat_a1b1
+    bmm_f64_5x7x3_bf_nt_avx512_flat_b0
+    bmm_f64_5x7x3_bf_nt_avx512_flat_ab
     bmm_f64_5x7x3_sf_c99_a1b0
     bmm_f64_5x7x3_sf_c99_a1b1
     bmm_f64_5x7x3_sf_c99_b0

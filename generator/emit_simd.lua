@@ -136,6 +136,20 @@ function expr(S, e)
   elseif e.op == "vmul" then return op(S, "mul", expr(S, e.a), expr(S, e.b))
   elseif e.op == "vfma" then return op(S, "fmadd", expr(S, e.a), expr(S, e.b), expr(S, e.c))
   elseif e.op == "vadd" then return vadd(S, e)
+  elseif e.op == "vperm" and e.c then
+    -- four sources: a two-source permute of each pair, blended where a lane's source is in
+    -- the second pair (permutex2var reads an index's low bits: one index vector serves both)
+    local hi, lo_used = 0, false
+    for l = 1, S.w do
+      local v = e.idx[l]
+      if v and v >= 2 * S.w then hi = hi + 2 ^ (l - 1) elseif v then lo_used = true end
+    end
+    local ix = perm_index(S, e.idx)
+    local second = op(S, "permutex2var", expr(S, e.c), ix, expr(S, e.d or e.c))
+    if hi == 0 then return expr(S, { op = "vperm", a = e.a, b = e.b, idx = e.idx }) end
+    if not lo_used then return second end
+    return op(S, "mask_blend", "(" .. S.t.mt .. ")" .. string.format("0x%X", math.floor(hi)),
+      op(S, "permutex2var", expr(S, e.a), ix, expr(S, e.b or e.a)), second)
   elseif e.op == "vperm" then
     local one = not e.b
     if e.b then   -- every lane from the first source: a one-source permute

@@ -175,7 +175,8 @@ end
 -- transposed B has none of them (the runtime copies it: kernels/pack.c). The forms that load
 -- whole matrices and build every lane with permutes (flat, pk) take any order at the same
 -- cost, where what they load whole stays whole: flat, a transposed A in one group of rows and
--- a transposed B in its two sources. The shape-generic rows kernels come in both orders
+-- a transposed B in up to four sources (its lanes then take two permutes and a blend, against
+-- a copy of B for the row-major kernel: 8x8x8 f32). The shape-generic rows kernels come in both orders
 -- whatever the spec's orders: every shape is served either way.
 local function order_has(f, order, pr, W)
   if order == "nn" then return true end
@@ -183,7 +184,7 @@ local function order_has(f, order, pr, W)
   if f.kind == "pk" then return true end
   if f.kind == "flat" then
     return (order:sub(1, 1) == "n" or M.flat_rows(pr, W) >= pr.n)
-      and (order:sub(2, 2) == "n" or pr.m * pr.p <= 2 * W)
+      and (order:sub(2, 2) == "n" or pr.m * pr.p <= 4 * W)
   end
   return order == "tn" and (f.kind == "rows" or f.kind == "rl" or f.kind == "grows")
 end

@@ -2,7 +2,7 @@
 -- The same IR serves every vector ISA; only the width W and the register file (isa.lua) differ.
 --   expressions: vload{operand,row,col,lanes} vbcast{operand,row,col} vref{name} vzero
 --                vparam{name} (a scalar argument in every lane) vfma{a,b,c} vmul{a,b} vadd{a,b}
---                vperm{a,b?,idx} (idx[l] indexes a ++ b) hsum{a} (the sum of a's lanes, a
+--                vperm{a,b?,c?,d?,idx} (idx[l] indexes a ++ b ++ c ++ d) hsum{a} (the sum of a's lanes, a
 --                scalar), and ir.lua's scalar param/load/mul/add/const
 --   statements:  vdef{name,value} vset{name,value} store{row,col,lanes,value}
 --                sstore{row,col,value} (one scalar of C) hsums{names,into} (up to 8 vectors'
@@ -188,7 +188,7 @@ local function rows_form(K, W, R)
   end
 end
 
--- Two sources covering count contiguous elements starting at element `first` of a batch-first
+-- Sources (two; four for a transposed B of the flat form) covering count contiguous elements starting at element `first` of a batch-first
 -- item (its stored order: a transposed operand's stored rows are its transpose's).
 local function sources(out, operand, first, count, W, prefix)
   local names = {}
@@ -208,7 +208,8 @@ local function stored_at(trans, rows, cols)
 end
 
 local function perm(names, lane_src)
-  return { op = "vperm", a = vref(names[1]), b = names[2] and vref(names[2]) or nil, idx = lane_src }
+  local function src(i) return names[i] and vref(names[i]) or nil end
+  return { op = "vperm", a = src(1), b = src(2), c = src(3), d = src(4), idx = lane_src }
 end
 
 local function flat_form(K, W)
@@ -217,7 +218,8 @@ local function flat_form(K, W)
   local groups = {}
   for lo = 0, d.n - 1, g do groups[#groups + 1] = { lo = lo, rows = math.min(g, d.n - lo) } end
   local body = K.body
-  local whole_b = d.m * d.p <= 2 * W
+  -- B whole in two sources, or a transposed B whole in up to four (its rows are not contiguous)
+  local whole_b = d.m * d.p <= 2 * W or d.trans_b
   -- stored positions (variants.lua admits a transposed A in one group, a transposed B whole)
   local at, bt = stored_at(d.trans_a, d.n, d.m), stored_at(d.trans_b, d.m, d.p)
   local bsrc = whole_b and sources(body, "B", 0, d.m * d.p, W, "bs") or nil
@@ -359,7 +361,8 @@ function M.cost(K)
     vfma = "vops", vmul = "vops", vload = "loads", vbcast = "loads",
     -- x * y + z is one fused multiply-add (emit_simd.lua): its multiply was counted already
     vadd = function(e) return { vops = (e.a.op == "vmul" or e.b.op == "vmul") and 0 or 1 } end,
-    vperm = "permutes", store = "stores", sstore = "stores",
+    -- four sources: two two-source permutes and a blend
+    vperm = function(e) return { permutes = e.c and 3 or 1 } end, store = "stores", sstore = "stores",
     deint = function(s) return { loads = s.cols, permutes = M.shuffle_permutes(s.cols) } end,
     xstore = function(s) return { stores = s.cols, permutes = M.shuffle_permutes(s.cols) } end,
     pack_bcol = function() return { loads = d.m } end,

@@ -180,6 +180,10 @@ test("operand orders: per layout, forms by order, names, needs; bad orders are n
   check(not names["bmm_f32_8x8x8_bf_nt_avx512_rows_ab"], "no rows form reads a transposed B")
   check(not names["bmm_f32_8x8x8_bf_tn_c99_ab"], "no portable C of a transposed order")
   check(names["bmm_f32_2x2x2_bf_nt_avx512_flat_ab"] and names["bmm_f32_2x2x2_bf_tt_avx512_pk4_ab"])
+  -- flat takes a transposed B of up to four registers (8x8x8 f32), not a transposed A of more
+  -- than one group of rows
+  check(names["bmm_f32_8x8x8_bf_nt_avx512_flat_ab"], "nt flat, B in four sources")
+  check(not names["bmm_f32_8x8x8_bf_tt_avx512_flat_ab"], "no tt flat with A in four groups")
   eq(names["bmm_f32_2x2x2_bf_tt_avx512_pk4_ab"].fallback, names["bmm_f32_2x2x2_bf_tt_avx512_flat_ab"])
   check(not names["bmm_f32_1x9x9_bf_tn_avx512_rows_ab"], "n = 1: A is never a transposed view")
   check(names["bmm_f32_nxmxp_rm_tn_avx512_g8_ab"], "shape-generic tn, whatever the orders")
@@ -213,6 +217,28 @@ test("vector IR of a transposed order reads the operand's stored order", functio
     return table.concat(out, ";")
   end
   check(perms(nn) ~= perms(tt), "tt permutes its lanes otherwise")
+  -- a transposed B in four sources: lane (r, j) of B's k-th vector is B[k, j], stored at
+  -- j*m + k, and the emitter blends the two pairs' permutes where that passes 2W
+  local wide = run_spec('return { shapes = { "8x8x8" }, dtypes = { "f32" }, isas = { "avx512" },\n'
+    .. '  scalars = { "a1b0" }, layouts = { "bf" }, orders = { "nt" }, anyshape = false }\n', "variants")
+  local nt8
+  for _, d in ipairs(wide.value) do if d.name == "bmm_f32_8x8x8_bf_nt_avx512_flat_a1b0" then nt8 = d end end
+  check(nt8, "8x8x8 nt flat")
+  local seen = {}
+  local function walk(e)
+    if type(e) ~= "table" then return end
+    if e.op == "vperm" and e.c then seen[#seen + 1] = e.idx end
+    for _, v in pairs(e) do walk(v) end
+  end
+  walk(vector.build(nt8).body)
+  eq(#seen, 8)
+  for _, ix in ipairs(seen) do
+    local k = ix[1]
+    for l = 0, 15 do eq(ix[l + 1], (l % 8) * 8 + k) end
+  end
+  local c = require("emit_simd").emit(vector.build(nt8))
+  local _, blends = c.body:gsub("_mm512_mask_blend_ps%(%(__mmask16%)0xF0F0, _mm512_permutex2var_ps%(bs0, ix%d+, bs1%), _mm512_permutex2var_ps%(bs2, ix%d+, bs3%)%)", "")
+  eq(blends, 8)
   -- rows: A(i, k) broadcast from a[i*m + k], and in order tn from a[k*n + i] (n compiled in)
   local function bcasts(name)
     local seq = {}
