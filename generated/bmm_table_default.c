@@ -3,7 +3,7 @@
  * Command: generator/bmmgen.lua --spec generator/specs/default.lua --out generated
  * Change the spec or the generator and regenerate; edits here are overwritten.
  */
-/* The table the runtime walks: one part per generated file, 1661 kernels. */
+/* The table the runtime walks: one part per generated file, 1685 kernels. */
 #include "bmm_table_default.h"
 
 static const bmm_kernel_part parts[46] = {
@@ -12,9 +12,9 @@ static const bmm_kernel_part parts[46] = {
     { 26, bmm__kernels_default_f32_1x64x128 },
     { 53, bmm__kernels_default_f32_2x2x2 },
     { 41, bmm__kernels_default_f32_3x3x3 },
-    { 35, bmm__kernels_default_f32_3x5x7 },
+    { 41, bmm__kernels_default_f32_3x5x7 },
     { 41, bmm__kernels_default_f32_4x4x4 },
-    { 35, bmm__kernels_default_f32_5x5x5 },
+    { 41, bmm__kernels_default_f32_5x5x5 },
     { 35, bmm__kernels_default_f32_5x7x3 },
     { 35, bmm__kernels_default_f32_6x6x6 },
     { 32, bmm__kernels_default_f32_7x7x7 },
@@ -33,9 +33,9 @@ static const bmm_kernel_part parts[46] = {
     { 26, bmm__kernels_default_f64_1x32x64 },
     { 35, bmm__kernels_default_f64_1x64x128 },
     { 53, bmm__kernels_default_f64_2x2x2 },
-    { 35, bmm__kernels_default_f64_3x3x3 },
+    { 41, bmm__kernels_default_f64_3x3x3 },
     { 29, bmm__kernels_default_f64_3x5x7 },
-    { 35, bmm__kernels_default_f64_4x4x4 },
+    { 41, bmm__kernels_default_f64_4x4x4 },
     { 29, bmm__kernels_default_f64_5x5x5 },
     { 35, bmm__kernels_default_f64_5x7x3 },
     { 29, bmm__kernels_default_f64_6x6x6 },

@@ -243,9 +243,15 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_3x5x7_bf_tn_avx512_rows_a1b1
     bmm_f32_3x5x7_bf_tn_avx512_rows_b0
     bmm_f32_3x5x7_bf_tn_avx512_rows_ab
+    bmm_f32_3x5x7_bf_tn_avx512_flat_a1b1
+    bmm_f32_3x5x7_bf_tn_avx512_flat_b0
+    bmm_f32_3x5x7_bf_tn_avx512_flat_ab
     bmm_f32_3x5x7_bf_nt_avx512_flat_a1b1
     bmm_f32_3x5x7_bf_nt_avx512_flat_b0
     bmm_f32_3x5x7_bf_nt_avx512_flat_ab
+    bmm_f32_3x5x7_bf_tt_avx512_flat_a1b1
+    bmm_f32_3x5x7_bf_tt_avx512_flat_b0
+    bmm_f32_3x5x7_bf_tt_avx512_flat_ab
     bmm_f32_3x5x7_sf_c99_a1b0
     bmm_f32_3x5x7_sf_c99_a1b1
     bmm_f32_3x5x7_sf_c99_b0
@@ -319,9 +325,15 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_5x5x5_bf_tn_avx512_rows_a1b1
     bmm_f32_5x5x5_bf_tn_avx512_rows_b0
     bmm_f32_5x5x5_bf_tn_avx512_rows_ab
+    bmm_f32_5x5x5_bf_tn_avx512_flat_a1b1
+    bmm_f32_5x5x5_bf_tn_avx512_flat_b0
+    bmm_f32_5x5x5_bf_tn_avx512_flat_ab
     bmm_f32_5x5x5_bf_nt_avx512_flat_a1b1
     bmm_f32_5x5x5_bf_nt_avx512_flat_b0
     bmm_f32_5x5x5_bf_nt_avx512_flat_ab
+    bmm_f32_5x5x5_bf_tt_avx512_flat_a1b1
+    bmm_f32_5x5x5_bf_tt_avx512_flat_b0
+    bmm_f32_5x5x5_bf_tt_avx512_flat_ab
     bmm_f32_5x5x5_sf_c99_a1b0
     bmm_f32_5x5x5_sf_c99_a1b1
     bmm_f32_5x5x5_sf_c99_b0
@@ -1014,9 +1026,15 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_3x3x3_bf_tn_avx512_rows_a1b1
     bmm_f64_3x3x3_bf_tn_avx512_rows_b0
     bmm_f64_3x3x3_bf_tn_avx512_rows_ab
+    bmm_f64_3x3x3_bf_tn_avx512_flat_a1b1
+    bmm_f64_3x3x3_bf_tn_avx512_flat_b0
+    bmm_f64_3x3x3_bf_tn_avx512_flat_ab
     bmm_f64_3x3x3_bf_nt_avx512_flat_a1b1
     bmm_f64_3x3x3_bf_nt_avx512_flat_b0
     bmm_f64_3x3x3_bf_nt_avx512_flat_ab
+    bmm_f64_3x3x3_bf_tt_avx512_flat_a1b1
+    bmm_f64_3x3x3_bf_tt_avx512_flat_b0
+    bmm_f64_3x3x3_bf_tt_avx512_flat_ab
     bmm_f64_3x3x3_sf_c99_a1b0
     bmm_f64_3x3x3_sf_c99_a1b1
     bmm_f64_3x3x3_sf_c99_b0
@@ -1078,9 +1096,15 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_4x4x4_bf_tn_avx512_rows_a1b1
     bmm_f64_4x4x4_bf_tn_avx512_rows_b0
     bmm_f64_4x4x4_bf_tn_avx512_rows_ab
+    bmm_f64_4x4x4_bf_tn_avx512_flat_a1b1
+    bmm_f64_4x4x4_bf_tn_avx512_flat_b0
+    bmm_f64_4x4x4_bf_tn_avx512_flat_ab
     bmm_f64_4x4x4_bf_nt_avx512_flat_a1b1
     bmm_f64_4x4x4_bf_nt_avx512_flat_b0
     bmm_f64_4x4x4_bf_nt_avx512_flat_ab
+    bmm_f64_4x4x4_bf_tt_avx512_flat_a1b1
+    bmm_f64_4x4x4_bf_tt_avx512_flat_b0
+    bmm_f64_4x4x4_bf_tt_avx512_flat_ab
     bmm_f64_4x4x4_sf_c99_a1b0
     bmm_f64_4x4x4_sf_c99_a1b1
     bmm_f64_4x4x4_sf_c99_b0

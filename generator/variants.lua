@@ -174,8 +174,8 @@ end
 -- (vector.lua's rows_block), so those take it at the same cost; they load B's rows, so a
 -- transposed B has none of them (the runtime copies it: kernels/pack.c). The forms that load
 -- whole matrices and build every lane with permutes (flat, pk) take any order at the same
--- cost, where what they load whole stays whole: flat, a transposed A in one group of rows and
--- a transposed B in up to four sources (its lanes then take two permutes and a blend, against
+-- cost, where what they load whole stays whole: flat, a transposed A in one group of rows (or
+-- whole in two sources, shared by the groups) and a transposed B in up to four sources (its lanes then take two permutes and a blend, against
 -- a copy of B for the row-major kernel: 8x8x8 f32). The shape-generic rows kernels come in both orders
 -- whatever the spec's orders: every shape is served either way.
 local function order_has(f, order, pr, W)
@@ -183,7 +183,7 @@ local function order_has(f, order, pr, W)
   if f.prefetch then return false end
   if f.kind == "pk" then return true end
   if f.kind == "flat" then
-    return (order:sub(1, 1) == "n" or M.flat_rows(pr, W) >= pr.n)
+    return (order:sub(1, 1) == "n" or M.flat_rows(pr, W) >= pr.n or pr.n * pr.m <= 2 * W)
       and (order:sub(2, 2) == "n" or pr.m * pr.p <= 4 * W)
   end
   return order == "tn" and (f.kind == "rows" or f.kind == "rl" or f.kind == "grows")

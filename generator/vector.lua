@@ -223,8 +223,11 @@ local function flat_form(K, W)
   -- stored positions (variants.lua admits a transposed A in one group, a transposed B whole)
   local at, bt = stored_at(d.trans_a, d.n, d.m), stored_at(d.trans_b, d.m, d.p)
   local bsrc = whole_b and sources(body, "B", 0, d.m * d.p, W, "bs") or nil
+  -- A by groups of rows; a transposed A (its rows not contiguous) whole, once, for every group
+  local awhole = d.trans_a and sources(body, "A", 0, d.n * d.m, W, "as") or nil
   for gi, gr in ipairs(groups) do
-    gr.asrc = sources(body, "A", gr.lo * d.m, gr.rows * d.m, W, name_of("as", gi - 1) .. "_")
+    gr.afirst = awhole and 0 or gr.lo * d.m   -- the element its sources start at
+    gr.asrc = awhole or sources(body, "A", gr.lo * d.m, gr.rows * d.m, W, name_of("as", gi - 1) .. "_")
   end
   for k = 0, d.m - 1 do
     local bk = {}   -- Bk per group size: lane r*p + j holds B[k, j]
@@ -240,7 +243,7 @@ local function flat_form(K, W)
       end
       local lanes = {}
       for r = 0, gr.rows - 1 do
-        for _ = 0, d.p - 1 do lanes[#lanes + 1] = at(gr.lo + r, k) - gr.lo * d.m end
+        for _ = 0, d.p - 1 do lanes[#lanes + 1] = at(gr.lo + r, k) - gr.afirst end
       end
       accumulate(body, name_of("acc", gi - 1), perm(gr.asrc, lanes), vref(bk[gr.rows]), k == 0)
     end

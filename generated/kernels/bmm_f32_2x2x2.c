@@ -766,11 +766,11 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tn_avx512_flat_a1b1(const bmm_arg
     const __mmask16 mask4 = (__mmask16)0xF;
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_maskz_loadu_ps(mask4, &b[0]);
-        __m512 as0_0 = _mm512_maskz_loadu_ps(mask4, &a[0]);
+        __m512 as0 = _mm512_maskz_loadu_ps(mask4, &a[0]);
         __m512 bk0_2 = _mm512_permute_ps(bs0, 68);
-        __m512 acc0 = _mm512_mul_ps(_mm512_permute_ps(as0_0, 80), bk0_2);
+        __m512 acc0 = _mm512_mul_ps(_mm512_permute_ps(as0, 80), bk0_2);
         __m512 bk1_2 = _mm512_permute_ps(bs0, 238);
-        acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0_0, 250), bk1_2, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0, 250), bk1_2, acc0);
         _mm512_mask_storeu_ps(&c[0], mask4, _mm512_add_ps(acc0, _mm512_maskz_loadu_ps(mask4, &c[0])));
         a += g->sa_batch;
         b += g->sb_batch;
@@ -794,11 +794,11 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tn_avx512_flat_b0(const bmm_args 
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_maskz_loadu_ps(mask4, &b[0]);
-        __m512 as0_0 = _mm512_maskz_loadu_ps(mask4, &a[0]);
+        __m512 as0 = _mm512_maskz_loadu_ps(mask4, &a[0]);
         __m512 bk0_2 = _mm512_permute_ps(bs0, 68);
-        __m512 acc0 = _mm512_mul_ps(_mm512_permute_ps(as0_0, 80), bk0_2);
+        __m512 acc0 = _mm512_mul_ps(_mm512_permute_ps(as0, 80), bk0_2);
         __m512 bk1_2 = _mm512_permute_ps(bs0, 238);
-        acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0_0, 250), bk1_2, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0, 250), bk1_2, acc0);
         _mm512_mask_storeu_ps(&c[0], mask4, _mm512_mul_ps(valpha, acc0));
         a += g->sa_batch;
         b += g->sb_batch;
@@ -824,11 +824,11 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tn_avx512_flat_ab(const bmm_args 
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_maskz_loadu_ps(mask4, &b[0]);
-        __m512 as0_0 = _mm512_maskz_loadu_ps(mask4, &a[0]);
+        __m512 as0 = _mm512_maskz_loadu_ps(mask4, &a[0]);
         __m512 bk0_2 = _mm512_permute_ps(bs0, 68);
-        __m512 acc0 = _mm512_mul_ps(_mm512_permute_ps(as0_0, 80), bk0_2);
+        __m512 acc0 = _mm512_mul_ps(_mm512_permute_ps(as0, 80), bk0_2);
         __m512 bk1_2 = _mm512_permute_ps(bs0, 238);
-        acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0_0, 250), bk1_2, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0, 250), bk1_2, acc0);
         _mm512_mask_storeu_ps(&c[0], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[0]), _mm512_mul_ps(valpha, acc0)));
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1156,11 +1156,11 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tt_avx512_flat_a1b1(const bmm_arg
     const __mmask16 mask4 = (__mmask16)0xF;
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_maskz_loadu_ps(mask4, &b[0]);
-        __m512 as0_0 = _mm512_maskz_loadu_ps(mask4, &a[0]);
+        __m512 as0 = _mm512_maskz_loadu_ps(mask4, &a[0]);
         __m512 bk0_2 = _mm512_permute_ps(bs0, 136);
-        __m512 acc0 = _mm512_mul_ps(_mm512_permute_ps(as0_0, 80), bk0_2);
+        __m512 acc0 = _mm512_mul_ps(_mm512_permute_ps(as0, 80), bk0_2);
         __m512 bk1_2 = _mm512_permute_ps(bs0, 221);
-        acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0_0, 250), bk1_2, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0, 250), bk1_2, acc0);
         _mm512_mask_storeu_ps(&c[0], mask4, _mm512_add_ps(acc0, _mm512_maskz_loadu_ps(mask4, &c[0])));
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1184,11 +1184,11 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tt_avx512_flat_b0(const bmm_args 
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_maskz_loadu_ps(mask4, &b[0]);
-        __m512 as0_0 = _mm512_maskz_loadu_ps(mask4, &a[0]);
+        __m512 as0 = _mm512_maskz_loadu_ps(mask4, &a[0]);
         __m512 bk0_2 = _mm512_permute_ps(bs0, 136);
-        __m512 acc0 = _mm512_mul_ps(_mm512_permute_ps(as0_0, 80), bk0_2);
+        __m512 acc0 = _mm512_mul_ps(_mm512_permute_ps(as0, 80), bk0_2);
         __m512 bk1_2 = _mm512_permute_ps(bs0, 221);
-        acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0_0, 250), bk1_2, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0, 250), bk1_2, acc0);
         _mm512_mask_storeu_ps(&c[0], mask4, _mm512_mul_ps(valpha, acc0));
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1214,11 +1214,11 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tt_avx512_flat_ab(const bmm_args 
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_maskz_loadu_ps(mask4, &b[0]);
-        __m512 as0_0 = _mm512_maskz_loadu_ps(mask4, &a[0]);
+        __m512 as0 = _mm512_maskz_loadu_ps(mask4, &a[0]);
         __m512 bk0_2 = _mm512_permute_ps(bs0, 136);
-        __m512 acc0 = _mm512_mul_ps(_mm512_permute_ps(as0_0, 80), bk0_2);
+        __m512 acc0 = _mm512_mul_ps(_mm512_permute_ps(as0, 80), bk0_2);
         __m512 bk1_2 = _mm512_permute_ps(bs0, 221);
-        acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0_0, 250), bk1_2, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0, 250), bk1_2, acc0);
         _mm512_mask_storeu_ps(&c[0], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[0]), _mm512_mul_ps(valpha, acc0)));
         a += g->sa_batch;
         b += g->sb_batch;

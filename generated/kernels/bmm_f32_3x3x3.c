@@ -933,13 +933,13 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_tn_avx512_flat_a1b1(const bmm_arg
     const __m512i ix6 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 8, 8, 8, 7, 7, 7, 6, 6, 6);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_maskz_loadu_ps(mask9, &b[0]);
-        __m512 as0_0 = _mm512_maskz_loadu_ps(mask9, &a[0]);
+        __m512 as0 = _mm512_maskz_loadu_ps(mask9, &a[0]);
         __m512 bk0_3 = _mm512_permutexvar_ps(ix1, bs0);
-        __m512 acc0 = _mm512_mul_ps(_mm512_permutexvar_ps(ix2, as0_0), bk0_3);
+        __m512 acc0 = _mm512_mul_ps(_mm512_permutexvar_ps(ix2, as0), bk0_3);
         __m512 bk1_3 = _mm512_permutexvar_ps(ix3, bs0);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix4, as0_0), bk1_3, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix4, as0), bk1_3, acc0);
         __m512 bk2_3 = _mm512_permutexvar_ps(ix5, bs0);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix6, as0_0), bk2_3, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix6, as0), bk2_3, acc0);
         _mm512_mask_storeu_ps(&c[0], mask9, _mm512_add_ps(acc0, _mm512_maskz_loadu_ps(mask9, &c[0])));
         a += g->sa_batch;
         b += g->sb_batch;
@@ -969,13 +969,13 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_tn_avx512_flat_b0(const bmm_args 
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_maskz_loadu_ps(mask9, &b[0]);
-        __m512 as0_0 = _mm512_maskz_loadu_ps(mask9, &a[0]);
+        __m512 as0 = _mm512_maskz_loadu_ps(mask9, &a[0]);
         __m512 bk0_3 = _mm512_permutexvar_ps(ix1, bs0);
-        __m512 acc0 = _mm512_mul_ps(_mm512_permutexvar_ps(ix2, as0_0), bk0_3);
+        __m512 acc0 = _mm512_mul_ps(_mm512_permutexvar_ps(ix2, as0), bk0_3);
         __m512 bk1_3 = _mm512_permutexvar_ps(ix3, bs0);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix4, as0_0), bk1_3, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix4, as0), bk1_3, acc0);
         __m512 bk2_3 = _mm512_permutexvar_ps(ix5, bs0);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix6, as0_0), bk2_3, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix6, as0), bk2_3, acc0);
         _mm512_mask_storeu_ps(&c[0], mask9, _mm512_mul_ps(valpha, acc0));
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1007,13 +1007,13 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_tn_avx512_flat_ab(const bmm_args 
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_maskz_loadu_ps(mask9, &b[0]);
-        __m512 as0_0 = _mm512_maskz_loadu_ps(mask9, &a[0]);
+        __m512 as0 = _mm512_maskz_loadu_ps(mask9, &a[0]);
         __m512 bk0_3 = _mm512_permutexvar_ps(ix1, bs0);
-        __m512 acc0 = _mm512_mul_ps(_mm512_permutexvar_ps(ix2, as0_0), bk0_3);
+        __m512 acc0 = _mm512_mul_ps(_mm512_permutexvar_ps(ix2, as0), bk0_3);
         __m512 bk1_3 = _mm512_permutexvar_ps(ix3, bs0);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix4, as0_0), bk1_3, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix4, as0), bk1_3, acc0);
         __m512 bk2_3 = _mm512_permutexvar_ps(ix5, bs0);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix6, as0_0), bk2_3, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix6, as0), bk2_3, acc0);
         _mm512_mask_storeu_ps(&c[0], mask9, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask9, &c[0]), _mm512_mul_ps(valpha, acc0)));
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1149,13 +1149,13 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_tt_avx512_flat_a1b1(const bmm_arg
     const __m512i ix6 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 8, 8, 8, 7, 7, 7, 6, 6, 6);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_maskz_loadu_ps(mask9, &b[0]);
-        __m512 as0_0 = _mm512_maskz_loadu_ps(mask9, &a[0]);
+        __m512 as0 = _mm512_maskz_loadu_ps(mask9, &a[0]);
         __m512 bk0_3 = _mm512_permutexvar_ps(ix1, bs0);
-        __m512 acc0 = _mm512_mul_ps(_mm512_permutexvar_ps(ix2, as0_0), bk0_3);
+        __m512 acc0 = _mm512_mul_ps(_mm512_permutexvar_ps(ix2, as0), bk0_3);
         __m512 bk1_3 = _mm512_permutexvar_ps(ix3, bs0);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix4, as0_0), bk1_3, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix4, as0), bk1_3, acc0);
         __m512 bk2_3 = _mm512_permutexvar_ps(ix5, bs0);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix6, as0_0), bk2_3, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix6, as0), bk2_3, acc0);
         _mm512_mask_storeu_ps(&c[0], mask9, _mm512_add_ps(acc0, _mm512_maskz_loadu_ps(mask9, &c[0])));
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1185,13 +1185,13 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_tt_avx512_flat_b0(const bmm_args 
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_maskz_loadu_ps(mask9, &b[0]);
-        __m512 as0_0 = _mm512_maskz_loadu_ps(mask9, &a[0]);
+        __m512 as0 = _mm512_maskz_loadu_ps(mask9, &a[0]);
         __m512 bk0_3 = _mm512_permutexvar_ps(ix1, bs0);
-        __m512 acc0 = _mm512_mul_ps(_mm512_permutexvar_ps(ix2, as0_0), bk0_3);
+        __m512 acc0 = _mm512_mul_ps(_mm512_permutexvar_ps(ix2, as0), bk0_3);
         __m512 bk1_3 = _mm512_permutexvar_ps(ix3, bs0);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix4, as0_0), bk1_3, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix4, as0), bk1_3, acc0);
         __m512 bk2_3 = _mm512_permutexvar_ps(ix5, bs0);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix6, as0_0), bk2_3, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix6, as0), bk2_3, acc0);
         _mm512_mask_storeu_ps(&c[0], mask9, _mm512_mul_ps(valpha, acc0));
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1223,13 +1223,13 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_tt_avx512_flat_ab(const bmm_args 
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_maskz_loadu_ps(mask9, &b[0]);
-        __m512 as0_0 = _mm512_maskz_loadu_ps(mask9, &a[0]);
+        __m512 as0 = _mm512_maskz_loadu_ps(mask9, &a[0]);
         __m512 bk0_3 = _mm512_permutexvar_ps(ix1, bs0);
-        __m512 acc0 = _mm512_mul_ps(_mm512_permutexvar_ps(ix2, as0_0), bk0_3);
+        __m512 acc0 = _mm512_mul_ps(_mm512_permutexvar_ps(ix2, as0), bk0_3);
         __m512 bk1_3 = _mm512_permutexvar_ps(ix3, bs0);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix4, as0_0), bk1_3, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix4, as0), bk1_3, acc0);
         __m512 bk2_3 = _mm512_permutexvar_ps(ix5, bs0);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix6, as0_0), bk2_3, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix6, as0), bk2_3, acc0);
         _mm512_mask_storeu_ps(&c[0], mask9, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask9, &c[0]), _mm512_mul_ps(valpha, acc0)));
         a += g->sa_batch;
         b += g->sb_batch;

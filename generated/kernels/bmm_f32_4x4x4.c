@@ -1291,15 +1291,15 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_tn_avx512_flat_a1b1(const bmm_arg
     const __m512i ix3 = _mm512_set_epi32(15, 15, 15, 15, 14, 14, 14, 14, 13, 13, 13, 13, 12, 12, 12, 12);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_loadu_ps(&b[0]);
-        __m512 as0_0 = _mm512_loadu_ps(&a[0]);
+        __m512 as0 = _mm512_loadu_ps(&a[0]);
         __m512 bk0_4 = _mm512_shuffle_f32x4(bs0, bs0, 0);
-        __m512 acc0 = _mm512_mul_ps(_mm512_permutexvar_ps(ix0, as0_0), bk0_4);
+        __m512 acc0 = _mm512_mul_ps(_mm512_permutexvar_ps(ix0, as0), bk0_4);
         __m512 bk1_4 = _mm512_shuffle_f32x4(bs0, bs0, 85);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix1, as0_0), bk1_4, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix1, as0), bk1_4, acc0);
         __m512 bk2_4 = _mm512_shuffle_f32x4(bs0, bs0, 170);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix2, as0_0), bk2_4, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix2, as0), bk2_4, acc0);
         __m512 bk3_4 = _mm512_shuffle_f32x4(bs0, bs0, 255);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix3, as0_0), bk3_4, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix3, as0), bk3_4, acc0);
         _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0, _mm512_loadu_ps(&c[0])));
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1326,15 +1326,15 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_tn_avx512_flat_b0(const bmm_args 
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_loadu_ps(&b[0]);
-        __m512 as0_0 = _mm512_loadu_ps(&a[0]);
+        __m512 as0 = _mm512_loadu_ps(&a[0]);
         __m512 bk0_4 = _mm512_shuffle_f32x4(bs0, bs0, 0);
-        __m512 acc0 = _mm512_mul_ps(_mm512_permutexvar_ps(ix0, as0_0), bk0_4);
+        __m512 acc0 = _mm512_mul_ps(_mm512_permutexvar_ps(ix0, as0), bk0_4);
         __m512 bk1_4 = _mm512_shuffle_f32x4(bs0, bs0, 85);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix1, as0_0), bk1_4, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix1, as0), bk1_4, acc0);
         __m512 bk2_4 = _mm512_shuffle_f32x4(bs0, bs0, 170);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix2, as0_0), bk2_4, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix2, as0), bk2_4, acc0);
         __m512 bk3_4 = _mm512_shuffle_f32x4(bs0, bs0, 255);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix3, as0_0), bk3_4, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix3, as0), bk3_4, acc0);
         _mm512_storeu_ps(&c[0], _mm512_mul_ps(valpha, acc0));
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1363,15 +1363,15 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_tn_avx512_flat_ab(const bmm_args 
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_loadu_ps(&b[0]);
-        __m512 as0_0 = _mm512_loadu_ps(&a[0]);
+        __m512 as0 = _mm512_loadu_ps(&a[0]);
         __m512 bk0_4 = _mm512_shuffle_f32x4(bs0, bs0, 0);
-        __m512 acc0 = _mm512_mul_ps(_mm512_permutexvar_ps(ix0, as0_0), bk0_4);
+        __m512 acc0 = _mm512_mul_ps(_mm512_permutexvar_ps(ix0, as0), bk0_4);
         __m512 bk1_4 = _mm512_shuffle_f32x4(bs0, bs0, 85);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix1, as0_0), bk1_4, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix1, as0), bk1_4, acc0);
         __m512 bk2_4 = _mm512_shuffle_f32x4(bs0, bs0, 170);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix2, as0_0), bk2_4, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix2, as0), bk2_4, acc0);
         __m512 bk3_4 = _mm512_shuffle_f32x4(bs0, bs0, 255);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix3, as0_0), bk3_4, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix3, as0), bk3_4, acc0);
         _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0)));
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1505,15 +1505,15 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_tt_avx512_flat_a1b1(const bmm_arg
     const __m512i ix7 = _mm512_set_epi32(15, 15, 15, 15, 14, 14, 14, 14, 13, 13, 13, 13, 12, 12, 12, 12);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_loadu_ps(&b[0]);
-        __m512 as0_0 = _mm512_loadu_ps(&a[0]);
+        __m512 as0 = _mm512_loadu_ps(&a[0]);
         __m512 bk0_4 = _mm512_permutexvar_ps(ix0, bs0);
-        __m512 acc0 = _mm512_mul_ps(_mm512_permutexvar_ps(ix1, as0_0), bk0_4);
+        __m512 acc0 = _mm512_mul_ps(_mm512_permutexvar_ps(ix1, as0), bk0_4);
         __m512 bk1_4 = _mm512_permutexvar_ps(ix2, bs0);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix3, as0_0), bk1_4, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix3, as0), bk1_4, acc0);
         __m512 bk2_4 = _mm512_permutexvar_ps(ix4, bs0);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix5, as0_0), bk2_4, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix5, as0), bk2_4, acc0);
         __m512 bk3_4 = _mm512_permutexvar_ps(ix6, bs0);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix7, as0_0), bk3_4, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix7, as0), bk3_4, acc0);
         _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0, _mm512_loadu_ps(&c[0])));
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1544,15 +1544,15 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_tt_avx512_flat_b0(const bmm_args 
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_loadu_ps(&b[0]);
-        __m512 as0_0 = _mm512_loadu_ps(&a[0]);
+        __m512 as0 = _mm512_loadu_ps(&a[0]);
         __m512 bk0_4 = _mm512_permutexvar_ps(ix0, bs0);
-        __m512 acc0 = _mm512_mul_ps(_mm512_permutexvar_ps(ix1, as0_0), bk0_4);
+        __m512 acc0 = _mm512_mul_ps(_mm512_permutexvar_ps(ix1, as0), bk0_4);
         __m512 bk1_4 = _mm512_permutexvar_ps(ix2, bs0);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix3, as0_0), bk1_4, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix3, as0), bk1_4, acc0);
         __m512 bk2_4 = _mm512_permutexvar_ps(ix4, bs0);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix5, as0_0), bk2_4, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix5, as0), bk2_4, acc0);
         __m512 bk3_4 = _mm512_permutexvar_ps(ix6, bs0);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix7, as0_0), bk3_4, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix7, as0), bk3_4, acc0);
         _mm512_storeu_ps(&c[0], _mm512_mul_ps(valpha, acc0));
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1585,15 +1585,15 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_tt_avx512_flat_ab(const bmm_args 
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_loadu_ps(&b[0]);
-        __m512 as0_0 = _mm512_loadu_ps(&a[0]);
+        __m512 as0 = _mm512_loadu_ps(&a[0]);
         __m512 bk0_4 = _mm512_permutexvar_ps(ix0, bs0);
-        __m512 acc0 = _mm512_mul_ps(_mm512_permutexvar_ps(ix1, as0_0), bk0_4);
+        __m512 acc0 = _mm512_mul_ps(_mm512_permutexvar_ps(ix1, as0), bk0_4);
         __m512 bk1_4 = _mm512_permutexvar_ps(ix2, bs0);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix3, as0_0), bk1_4, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix3, as0), bk1_4, acc0);
         __m512 bk2_4 = _mm512_permutexvar_ps(ix4, bs0);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix5, as0_0), bk2_4, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix5, as0), bk2_4, acc0);
         __m512 bk3_4 = _mm512_permutexvar_ps(ix6, bs0);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix7, as0_0), bk3_4, acc0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix7, as0), bk3_4, acc0);
         _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0)));
         a += g->sa_batch;
         b += g->sb_batch;

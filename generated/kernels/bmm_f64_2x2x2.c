@@ -768,11 +768,11 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tn_avx512_flat_a1b1(const bmm_arg
     const __m512i ix2 = _mm512_set_epi64(0, 0, 0, 0, 3, 3, 2, 2);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512d bs0 = _mm512_maskz_loadu_pd(mask4, &b[0]);
-        __m512d as0_0 = _mm512_maskz_loadu_pd(mask4, &a[0]);
+        __m512d as0 = _mm512_maskz_loadu_pd(mask4, &a[0]);
         __m512d bk0_2 = _mm512_shuffle_f64x2(bs0, bs0, 224);
-        __m512d acc0 = _mm512_mul_pd(_mm512_permutexvar_pd(ix1, as0_0), bk0_2);
+        __m512d acc0 = _mm512_mul_pd(_mm512_permutexvar_pd(ix1, as0), bk0_2);
         __m512d bk1_2 = _mm512_shuffle_f64x2(bs0, bs0, 229);
-        acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix2, as0_0), bk1_2, acc0);
+        acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix2, as0), bk1_2, acc0);
         _mm512_mask_storeu_pd(&c[0], mask4, _mm512_add_pd(acc0, _mm512_maskz_loadu_pd(mask4, &c[0])));
         a += g->sa_batch;
         b += g->sb_batch;
@@ -798,11 +798,11 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tn_avx512_flat_b0(const bmm_args 
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512d bs0 = _mm512_maskz_loadu_pd(mask4, &b[0]);
-        __m512d as0_0 = _mm512_maskz_loadu_pd(mask4, &a[0]);
+        __m512d as0 = _mm512_maskz_loadu_pd(mask4, &a[0]);
         __m512d bk0_2 = _mm512_shuffle_f64x2(bs0, bs0, 224);
-        __m512d acc0 = _mm512_mul_pd(_mm512_permutexvar_pd(ix1, as0_0), bk0_2);
+        __m512d acc0 = _mm512_mul_pd(_mm512_permutexvar_pd(ix1, as0), bk0_2);
         __m512d bk1_2 = _mm512_shuffle_f64x2(bs0, bs0, 229);
-        acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix2, as0_0), bk1_2, acc0);
+        acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix2, as0), bk1_2, acc0);
         _mm512_mask_storeu_pd(&c[0], mask4, _mm512_mul_pd(valpha, acc0));
         a += g->sa_batch;
         b += g->sb_batch;
@@ -830,11 +830,11 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tn_avx512_flat_ab(const bmm_args 
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512d bs0 = _mm512_maskz_loadu_pd(mask4, &b[0]);
-        __m512d as0_0 = _mm512_maskz_loadu_pd(mask4, &a[0]);
+        __m512d as0 = _mm512_maskz_loadu_pd(mask4, &a[0]);
         __m512d bk0_2 = _mm512_shuffle_f64x2(bs0, bs0, 224);
-        __m512d acc0 = _mm512_mul_pd(_mm512_permutexvar_pd(ix1, as0_0), bk0_2);
+        __m512d acc0 = _mm512_mul_pd(_mm512_permutexvar_pd(ix1, as0), bk0_2);
         __m512d bk1_2 = _mm512_shuffle_f64x2(bs0, bs0, 229);
-        acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix2, as0_0), bk1_2, acc0);
+        acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix2, as0), bk1_2, acc0);
         _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[0]), _mm512_mul_pd(valpha, acc0)));
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1184,11 +1184,11 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tt_avx512_flat_a1b1(const bmm_arg
     const __m512i ix4 = _mm512_set_epi64(0, 0, 0, 0, 3, 3, 2, 2);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512d bs0 = _mm512_maskz_loadu_pd(mask4, &b[0]);
-        __m512d as0_0 = _mm512_maskz_loadu_pd(mask4, &a[0]);
+        __m512d as0 = _mm512_maskz_loadu_pd(mask4, &a[0]);
         __m512d bk0_2 = _mm512_permutexvar_pd(ix1, bs0);
-        __m512d acc0 = _mm512_mul_pd(_mm512_permutexvar_pd(ix2, as0_0), bk0_2);
+        __m512d acc0 = _mm512_mul_pd(_mm512_permutexvar_pd(ix2, as0), bk0_2);
         __m512d bk1_2 = _mm512_permutexvar_pd(ix3, bs0);
-        acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix4, as0_0), bk1_2, acc0);
+        acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix4, as0), bk1_2, acc0);
         _mm512_mask_storeu_pd(&c[0], mask4, _mm512_add_pd(acc0, _mm512_maskz_loadu_pd(mask4, &c[0])));
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1216,11 +1216,11 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tt_avx512_flat_b0(const bmm_args 
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512d bs0 = _mm512_maskz_loadu_pd(mask4, &b[0]);
-        __m512d as0_0 = _mm512_maskz_loadu_pd(mask4, &a[0]);
+        __m512d as0 = _mm512_maskz_loadu_pd(mask4, &a[0]);
         __m512d bk0_2 = _mm512_permutexvar_pd(ix1, bs0);
-        __m512d acc0 = _mm512_mul_pd(_mm512_permutexvar_pd(ix2, as0_0), bk0_2);
+        __m512d acc0 = _mm512_mul_pd(_mm512_permutexvar_pd(ix2, as0), bk0_2);
         __m512d bk1_2 = _mm512_permutexvar_pd(ix3, bs0);
-        acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix4, as0_0), bk1_2, acc0);
+        acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix4, as0), bk1_2, acc0);
         _mm512_mask_storeu_pd(&c[0], mask4, _mm512_mul_pd(valpha, acc0));
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1250,11 +1250,11 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tt_avx512_flat_ab(const bmm_args 
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512d bs0 = _mm512_maskz_loadu_pd(mask4, &b[0]);
-        __m512d as0_0 = _mm512_maskz_loadu_pd(mask4, &a[0]);
+        __m512d as0 = _mm512_maskz_loadu_pd(mask4, &a[0]);
         __m512d bk0_2 = _mm512_permutexvar_pd(ix1, bs0);
-        __m512d acc0 = _mm512_mul_pd(_mm512_permutexvar_pd(ix2, as0_0), bk0_2);
+        __m512d acc0 = _mm512_mul_pd(_mm512_permutexvar_pd(ix2, as0), bk0_2);
         __m512d bk1_2 = _mm512_permutexvar_pd(ix3, bs0);
-        acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix4, as0_0), bk1_2, acc0);
+        acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix4, as0), bk1_2, acc0);
         _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[0]), _mm512_mul_pd(valpha, acc0)));
         a += g->sa_batch;
         b += g->sb_batch;
