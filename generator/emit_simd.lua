@@ -144,9 +144,9 @@ function expr(S, e)
       local v = e.idx[l]
       if v and v >= 2 * S.w then hi = hi + 2 ^ (l - 1) elseif v then lo_used = true end
     end
+    if hi == 0 then return expr(S, { op = "vperm", a = e.a, b = e.b, idx = e.idx }) end
     local ix = perm_index(S, e.idx)
     local second = op(S, "permutex2var", expr(S, e.c), ix, expr(S, e.d or e.c))
-    if hi == 0 then return expr(S, { op = "vperm", a = e.a, b = e.b, idx = e.idx }) end
     if not lo_used then return second end
     return op(S, "mask_blend", "(" .. S.t.mt .. ")" .. string.format("0x%X", math.floor(hi)),
       op(S, "permutex2var", expr(S, e.a), ix, expr(S, e.b or e.a)), second)

@@ -190,7 +190,7 @@ TRANSPOSE_TILED(transpose_4_avx512, tile16_4, uint32_t, 16, "avx512f")
 
 /* Small items (at most four ZMM registers: 64 4-byte or 32 8-byte elements) whose source is
  * dense (ld == rows): each item is loaded whole and every output vector is two-table permutes
- * of it, the indices worked out once per call. The items of small shapes are too small for
+ * of it, the indices worked out once per call (a chunk of items). The items of small shapes are too small for
  * tiles, and an element at a time costs two cycles (6x6x6 with B transposed ran at 0.28x of
  * row-major). The output is dense (ldd == cols: vectors run across its rows) or each of its
  * rows is one vector (cols at most a vector). */
