@@ -3,7 +3,7 @@
  * Command: generator/bmmgen.lua --spec generator/specs/default.lua --out generated
  * Change the spec or the generator and regenerate; edits here are overwritten.
  */
-/* The table the runtime walks: one part per generated file, 1685 kernels. */
+/* The table the runtime walks: one part per generated file, 1709 kernels. */
 #include "bmm_table_default.h"
 
 static const bmm_kernel_part parts[46] = {
@@ -15,12 +15,12 @@ static const bmm_kernel_part parts[46] = {
     { 41, bmm__kernels_default_f32_3x5x7 },
     { 41, bmm__kernels_default_f32_4x4x4 },
     { 41, bmm__kernels_default_f32_5x5x5 },
-    { 35, bmm__kernels_default_f32_5x7x3 },
-    { 35, bmm__kernels_default_f32_6x6x6 },
-    { 32, bmm__kernels_default_f32_7x7x7 },
-    { 38, bmm__kernels_default_f32_8x8x8 },
+    { 38, bmm__kernels_default_f32_5x7x3 },
+    { 38, bmm__kernels_default_f32_6x6x6 },
+    { 35, bmm__kernels_default_f32_7x7x7 },
+    { 41, bmm__kernels_default_f32_8x8x8 },
     { 20, bmm__kernels_default_f32_10x256x1 },
-    { 32, bmm__kernels_default_f32_12x20x3 },
+    { 35, bmm__kernels_default_f32_12x20x3 },
     { 32, bmm__kernels_default_f32_13x13x13 },
     { 32, bmm__kernels_default_f32_16x16x16 },
     { 56, bmm__kernels_default_f32_23x23x23 },
@@ -34,9 +34,9 @@ static const bmm_kernel_part parts[46] = {
     { 35, bmm__kernels_default_f64_1x64x128 },
     { 53, bmm__kernels_default_f64_2x2x2 },
     { 41, bmm__kernels_default_f64_3x3x3 },
-    { 29, bmm__kernels_default_f64_3x5x7 },
+    { 32, bmm__kernels_default_f64_3x5x7 },
     { 41, bmm__kernels_default_f64_4x4x4 },
-    { 29, bmm__kernels_default_f64_5x5x5 },
+    { 35, bmm__kernels_default_f64_5x5x5 },
     { 35, bmm__kernels_default_f64_5x7x3 },
     { 29, bmm__kernels_default_f64_6x6x6 },
     { 26, bmm__kernels_default_f64_7x7x7 },

@@ -369,6 +369,9 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_5x7x3_bf_nt_avx512_flat_a1b1
     bmm_f32_5x7x3_bf_nt_avx512_flat_b0
     bmm_f32_5x7x3_bf_nt_avx512_flat_ab
+    bmm_f32_5x7x3_bf_tt_avx512_flat_a1b1
+    bmm_f32_5x7x3_bf_tt_avx512_flat_b0
+    bmm_f32_5x7x3_bf_tt_avx512_flat_ab
     bmm_f32_5x7x3_sf_c99_a1b0
     bmm_f32_5x7x3_sf_c99_a1b1
     bmm_f32_5x7x3_sf_c99_b0
@@ -404,6 +407,9 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_6x6x6_bf_nt_avx512_flat_a1b1
     bmm_f32_6x6x6_bf_nt_avx512_flat_b0
     bmm_f32_6x6x6_bf_nt_avx512_flat_ab
+    bmm_f32_6x6x6_bf_tt_avx512_flat_a1b1
+    bmm_f32_6x6x6_bf_tt_avx512_flat_b0
+    bmm_f32_6x6x6_bf_tt_avx512_flat_ab
     bmm_f32_6x6x6_sf_c99_a1b0
     bmm_f32_6x6x6_sf_c99_a1b1
     bmm_f32_6x6x6_sf_c99_b0
@@ -439,6 +445,9 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_7x7x7_bf_nt_avx512_flat_a1b1
     bmm_f32_7x7x7_bf_nt_avx512_flat_b0
     bmm_f32_7x7x7_bf_nt_avx512_flat_ab
+    bmm_f32_7x7x7_bf_tt_avx512_flat_a1b1
+    bmm_f32_7x7x7_bf_tt_avx512_flat_b0
+    bmm_f32_7x7x7_bf_tt_avx512_flat_ab
     bmm_f32_7x7x7_sf_c99_a1b0
     bmm_f32_7x7x7_sf_c99_a1b1
     bmm_f32_7x7x7_sf_c99_b0
@@ -471,6 +480,9 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_8x8x8_bf_nt_avx512_flat_a1b1
     bmm_f32_8x8x8_bf_nt_avx512_flat_b0
     bmm_f32_8x8x8_bf_nt_avx512_flat_ab
+    bmm_f32_8x8x8_bf_tt_avx512_flat_a1b1
+    bmm_f32_8x8x8_bf_tt_avx512_flat_b0
+    bmm_f32_8x8x8_bf_tt_avx512_flat_ab
     bmm_f32_8x8x8_sf_c99_a1b0
     bmm_f32_8x8x8_sf_c99_a1b1
     bmm_f32_8x8x8_sf_c99_b0
@@ -523,6 +535,9 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_12x20x3_bf_tn_avx512_rows_a1b1
     bmm_f32_12x20x3_bf_tn_avx512_rows_b0
     bmm_f32_12x20x3_bf_tn_avx512_rows_ab
+    bmm_f32_12x20x3_bf_nt_avx512_rows_a1b1
+    bmm_f32_12x20x3_bf_nt_avx512_rows_b0
+    bmm_f32_12x20x3_bf_nt_avx512_rows_ab
     bmm_f32_12x20x3_sf_c99_a1b0
     bmm_f32_12x20x3_sf_c99_a1b1
     bmm_f32_12x20x3_sf_c99_b0
@@ -1064,6 +1079,9 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_3x5x7_bf_tn_avx512_rows_a1b1
     bmm_f64_3x5x7_bf_tn_avx512_rows_b0
     bmm_f64_3x5x7_bf_tn_avx512_rows_ab
+    bmm_f64_3x5x7_bf_tt_avx512_flat_a1b1
+    bmm_f64_3x5x7_bf_tt_avx512_flat_b0
+    bmm_f64_3x5x7_bf_tt_avx512_flat_ab
     bmm_f64_3x5x7_sf_c99_a1b0
     bmm_f64_3x5x7_sf_c99_a1b1
     bmm_f64_3x5x7_sf_c99_b0
@@ -1134,6 +1152,12 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_5x5x5_bf_tn_avx512_rows_a1b1
     bmm_f64_5x5x5_bf_tn_avx512_rows_b0
     bmm_f64_5x5x5_bf_tn_avx512_rows_ab
+    bmm_f64_5x5x5_bf_nt_avx512_rows_a1b1
+    bmm_f64_5x5x5_bf_nt_avx512_rows_b0
+    bmm_f64_5x5x5_bf_nt_avx512_rows_ab
+    bmm_f64_5x5x5_bf_tt_avx512_rows_a1b1
+    bmm_f64_5x5x5_bf_tt_avx512_rows_b0
+    bmm_f64_5x5x5_bf_tt_avx512_rows_ab
     bmm_f64_5x5x5_sf_c99_a1b0
     bmm_f64_5x5x5_sf_c99_a1b1
     bmm_f64_5x5x5_sf_c99_b0

@@ -66,6 +66,34 @@ function M.flat_rows(pr, W)
   return math.min(pr.n, idiv(W, pr.p), idiv(2 * W, pr.m))
 end
 
+-- Whether the flat form reads an order's transposed operands in place, what it loads whole
+-- staying whole: a transposed A in one group of rows or whole in two sources (shared by the
+-- groups), a transposed B in up to four sources (its lanes then take two permutes and a blend).
+local function flat_reads(pr, W, order)
+  return (order:sub(1, 1) == "n" or M.flat_rows(pr, W) >= pr.n or pr.n * pr.m <= 2 * W)
+    and (order:sub(2, 2) == "n" or pr.m * pr.p <= 4 * W)
+end
+
+-- The product the flat form computes: pr itself, or, both operands transposed, the transposed
+-- product C^T = B^T A^T, whose operands are B's and A's stored orders (row-major both) and
+-- whose C the kernel stores transposed: one permute per vector of C, from up to four groups'
+-- accumulators. That pays where the direct form takes B in more than two sources or the
+-- transposed product's rows are 128-bit blocks (in-lane permutes: 4x4x4 f32 1.2x); elsewhere
+-- the direct form saves C's permutes (3x3x3 f32 1.15x). Returns the product and whether it is
+-- swapped; nil where neither fits.
+function M.flat_problem(pr, W)
+  local function fits(q) return M.flat_rows(q, W) > 1 and q.p < W end
+  local order = pr.order or "nn"
+  local direct = fits(pr) and flat_reads(pr, W, order)
+  if order == "tt" then
+    local sw = { layout = pr.layout, n = pr.p, m = pr.m, p = pr.n }
+    local pays = not direct or pr.m * pr.p > 2 * W or pr.n * options.dtypes[pr.dtype].size == 16
+    if pays and fits(sw) and ceil_div(sw.n, M.flat_rows(sw, W)) <= 4 then return sw, true end
+  end
+  if direct then return pr, false end
+  return nil
+end
+
 -- Matrices per vector of the packed form: as many whole C as one vector holds, their A and B
 -- in at most two vectors each; 0 when fewer than two fit (the flat form covers one).
 function M.pack_items(pr, W)
@@ -106,7 +134,8 @@ local function vector_forms(pr, spec, name)
   if spec.prefetch and pr.layout == "sf" and pr.n * pr.m * pr.p >= options.prefetch_min_madds then
     for i = 1, #out do out[#out + 1] = { kind = out[i].kind, tile = out[i].tile, prefetch = true } end
   end
-  if I.permute and M.flat_rows(pr, W) > 1 and pr.p < W then out[#out + 1] = { kind = "flat" } end
+  local flat, swap = M.flat_problem(pr, W)
+  if I.permute and flat then out[#out + 1] = { kind = "flat", swap = swap } end
   if I.permute and M.pack_items(pr, W) > 0 then out[#out + 1] = { kind = "pk", tile = M.pack_items(pr, W) } end
   local xb = options.xb_max
   if I.permute and pr.layout == "sf" and pr.m <= xb.m and pr.p <= xb.p and pr.m * pr.p <= xb.mp then
@@ -141,7 +170,7 @@ local function descriptor(pr, name, f, sc)
     dtype = pr.dtype, n = pr.n, m = pr.m, p = pr.p, ctype = options.dtypes[pr.dtype].ctype,
     layout = pr.layout, isa = name, scalars = sc, form = tag ~= "" and tag or "unroll",
     kind = f.kind, tile = f.tile, tile_cols = f.tile_cols, vectors = f.vectors,
-    prefetch = f.prefetch or false, lanes = isa[name].width[pr.dtype],
+    prefetch = f.prefetch or false, swap = f.swap or false, lanes = isa[name].width[pr.dtype],
     order = ord.word, trans_a = ord.word:sub(1, 1) == "t", trans_b = ord.word:sub(2, 2) == "t",
     needs = needs, anyshape = pr.anyshape,
     file = "bmm_" .. pr.dtype .. "_" .. (pr.anyshape and "anyshape" or shape_tag(pr)),
@@ -175,16 +204,23 @@ end
 -- transposed B has none of them (the runtime copies it: kernels/pack.c). The forms that load
 -- whole matrices and build every lane with permutes (flat, pk) take any order at the same
 -- cost, where what they load whole stays whole: flat, a transposed A in one group of rows (or
--- whole in two sources, shared by the groups) and a transposed B in up to four sources (its lanes then take two permutes and a blend, against
--- a copy of B for the row-major kernel: 8x8x8 f32). The shape-generic rows kernels come in both orders
--- whatever the spec's orders: every shape is served either way.
-local function order_has(f, order, pr, W)
+-- whole in two sources, shared by the groups) and a transposed B in up to four sources
+-- (flat_reads; against a copy of B for the row-major kernel: 8x8x8 f32); both transposed, it
+-- may compute the transposed product (flat_problem). The shape-generic rows kernels come in
+-- both orders whatever the spec's orders: every shape is served either way.
+local function order_has(f, order, pr, W, permute)
   if order == "nn" then return true end
   if f.prefetch then return false end
   if f.kind == "pk" then return true end
-  if f.kind == "flat" then
-    return (order:sub(1, 1) == "n" or M.flat_rows(pr, W) >= pr.n or pr.n * pr.m <= 2 * W)
-      and (order:sub(2, 2) == "n" or pr.m * pr.p <= 4 * W)
+  if f.kind == "flat" then return true end   -- made only where flat_problem admits the order
+  -- the unrolled rows form builds a transposed B's rows by permutes of the whole item, loaded
+  -- once, where it fits four registers (vector.lua's rows_form) and no flat form is there
+  -- (it beats this one: 4x4x4 f64 1.25x); both transposed, only where C's rows are at least
+  -- as long as its columns: else the runtime's transposed product, whose rows are the longer,
+  -- wins (12x20x3 f32 2.5x)
+  if f.kind == "rows" and order:sub(2, 2) == "t" then
+    return permute and pr.m * pr.p <= 4 * W and not M.flat_problem(pr, W)
+      and (order == "nt" or pr.p >= pr.n)
   end
   return order == "tn" and (f.kind == "rows" or f.kind == "rl" or f.kind == "grows")
 end
@@ -222,7 +258,7 @@ function M.from_problems(problems, spec)
       local first = {}   -- per alpha/beta form: the descriptor of the ISA's first form
       local kept = {}
       for _, f in ipairs(fs) do  -- n = 1: A's one row is never a transposed view
-        if order_has(f, pr.order, pr, isa[name].width[pr.dtype])
+        if order_has(f, pr.order, pr, isa[name].width[pr.dtype], isa[name].permute)
           and (pr.order == "nn" or pr.n > 1) then kept[#kept + 1] = f end
       end
       for _, f in ipairs(kept) do

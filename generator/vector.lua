@@ -95,12 +95,37 @@ local function looped_k(blk, R, V, m, splits, step, acc)
   end
 end
 
+-- Sources (two; four for a transposed B of the flat form) covering count contiguous elements starting at element `first` of a batch-first
+-- item (its stored order: a transposed operand's stored rows are its transpose's).
+local function sources(out, operand, first, count, W, prefix)
+  local names = {}
+  for s = 0, ceil_div(count, W) - 1 do
+    names[#names + 1] = prefix .. util.cint(s)
+    out[#out + 1] = { op = "vdef", name = names[#names], value = { op = "vload", operand = operand,
+      stored = first + s * W, lanes = math.min(W, count - s * W) } }
+  end
+  return names
+end
+
+-- Where element (r, c) of a rows x cols operand lies in its item's storage: row-major, or
+-- column-major when the kernel reads it transposed.
+local function stored_at(trans, rows, cols)
+  if trans then return function(r, c) return c * rows + r end end
+  return function(r, c) return r * cols + c end
+end
+
+local function perm(names, lane_src)
+  local function src(i) return names[i] and vref(names[i]) or nil end
+  return { op = "vperm", a = src(1), b = src(2), c = src(3), d = src(4), idx = lane_src }
+end
+
 -- One R x V block of C, b = { r0, rows = R, cols, vectors = V, m, k_loop, splits, pf }: rows
 -- from r0 (an index) and columns cols (above): for each k, V vector
 -- loads of B's row k, one broadcast of A[r, k] per row, R*V fused multiply-adds. m: the
 -- inner size, a number or a run-time size ("m"; then k_loop). splits (k_loop only, default 1):
 -- that many sets of accumulators take turns along k and are summed at the end, so a short
--- block still has enough independent chains to hide the FMA latency.
+-- block still has enough independent chains to hide the FMA latency. bsrc: a transposed B
+-- whole in registers (rows_form), each row of it built by a permute instead of loaded.
 -- pf (prefetching forms): { es = element size, d = descriptor, b = "first" | var name | nil }:
 -- the block prefetches the next item's rows of A and C it will work on, and, where pf.b says
 -- (the first block: always, or when that loop variable is 0), B's row of each k, so the
@@ -118,8 +143,14 @@ local function rows_block(out, b)
         bytes = pf.d.p * pf.es, when_zero = pf.b ~= "first" and pf.b or nil }
     end
     for v = 0, V - 1 do
-      body[#body + 1] = { op = "vdef", name = name_of("b", v) .. sfx, value = { op = "vload",
-        operand = "B", row = kidx, col = cols.idx(v), lanes = cols.lanes(v), mask = cols.mask(v) } }
+      local value = { op = "vload", operand = "B", row = kidx, col = cols.idx(v),
+        lanes = cols.lanes(v), mask = cols.mask(v) }
+      if b.bsrc then   -- a transposed B whole in registers: B[k, j] is stored at j*m + k
+        local lanes, c0 = {}, cols.idx(v).off
+        for j = c0, c0 + cols.lanes(v) - 1 do lanes[#lanes + 1] = j * m + kidx.off end
+        value = perm(b.bsrc, lanes)
+      end
+      body[#body + 1] = { op = "vdef", name = name_of("b", v) .. sfx, value = value }
     end
     for r = 0, R - 1 do
       local a = name_of("a", r) .. sfx
@@ -165,6 +196,9 @@ local function rows_form(K, W, R)
     if not d.prefetch or c0 > 0 then return nil end
     return { es = es, d = d, b = b }
   end
+  -- a transposed B (unrolled only: variants.lua admits it in up to four registers) is loaded
+  -- whole once; each block builds its rows by permutes
+  local bsrc = d.trans_b and sources(K.body, "B", 0, d.m * d.p, W, "bs") or nil
   for c0 = 0, nv - 1, V do
     local Vb = math.min(V, nv - c0)
     local Rb = R or math.max(1, math.min(d.n, idiv(I.acc, Vb)))
@@ -177,79 +211,89 @@ local function rows_form(K, W, R)
     else
       for r0 = 0, n_main - 1, Rb do
         rows_block(K.body, { r0 = idx(nil, r0), rows = Rb, cols = fixed_cols(c0 * W, W, d.p),
-          vectors = Vb, m = d.m, k_loop = looped, pf = pf(c0, r0 == 0 and "first" or nil) })
+          vectors = Vb, m = d.m, k_loop = looped, pf = pf(c0, r0 == 0 and "first" or nil), bsrc = bsrc })
       end
     end
     if n_main < d.n then
       rows_block(K.body, { r0 = idx(nil, n_main), rows = d.n - n_main,
         cols = fixed_cols(c0 * W, W, d.p), vectors = Vb, m = d.m, k_loop = looped,
-        pf = pf(c0, n_main == 0 and "first" or nil) })
+        pf = pf(c0, n_main == 0 and "first" or nil), bsrc = bsrc })
     end
   end
 end
 
--- Sources (two; four for a transposed B of the flat form) covering count contiguous elements starting at element `first` of a batch-first
--- item (its stored order: a transposed operand's stored rows are its transpose's).
-local function sources(out, operand, first, count, W, prefix)
-  local names = {}
-  for s = 0, ceil_div(count, W) - 1 do
-    names[#names + 1] = prefix .. util.cint(s)
-    out[#out + 1] = { op = "vdef", name = names[#names], value = { op = "vload", operand = operand,
-      stored = first + s * W, lanes = math.min(W, count - s * W) } }
-  end
-  return names
-end
-
--- Where element (r, c) of a rows x cols operand lies in its item's storage: row-major, or
--- column-major when the kernel reads it transposed.
-local function stored_at(trans, rows, cols)
-  if trans then return function(r, c) return c * rows + r end end
-  return function(r, c) return r * cols + c end
-end
-
-local function perm(names, lane_src)
-  local function src(i) return names[i] and vref(names[i]) or nil end
-  return { op = "vperm", a = src(1), b = src(2), c = src(3), d = src(4), idx = lane_src }
-end
-
+-- The flat form: C whole in registers, g rows per vector (variants.flat_rows); for each k,
+-- one permute builds A's column k repeated along each row's p lanes, one B's row k repeated
+-- per row, and one FMA per group adds their product. With d.swap (both operands transposed)
+-- it computes C^T = B^T A^T from the operands' stored orders and stores C by permutes of the
+-- accumulators (variants.flat_problem).
 local function flat_form(K, W)
   local d = K.desc
-  local g = variants.flat_rows(d, W)
-  local groups = {}
-  for lo = 0, d.n - 1, g do groups[#groups + 1] = { lo = lo, rows = math.min(g, d.n - lo) } end
-  local body = K.body
-  -- B whole in two sources, or a transposed B whole in up to four (its rows are not contiguous)
-  local whole_b = d.m * d.p <= 2 * W or d.trans_b
-  -- stored positions (variants.lua admits a transposed A in one group, a transposed B whole)
-  local at, bt = stored_at(d.trans_a, d.n, d.m), stored_at(d.trans_b, d.m, d.p)
-  local bsrc = whole_b and sources(body, "B", 0, d.m * d.p, W, "bs") or nil
-  -- A by groups of rows; a transposed A (its rows not contiguous) whole, once, for every group
-  local awhole = d.trans_a and sources(body, "A", 0, d.n * d.m, W, "as") or nil
-  for gi, gr in ipairs(groups) do
-    gr.afirst = awhole and 0 or gr.lo * d.m   -- the element its sources start at
-    gr.asrc = awhole or sources(body, "A", gr.lo * d.m, gr.rows * d.m, W, name_of("as", gi - 1) .. "_")
+  -- left (n x m) and right (m x p) operands of the product computed, where their elements lie
+  local L, R, n, p
+  if d.swap then
+    L = { operand = "B", at = stored_at(false, d.p, d.m) }
+    R = { operand = "A", at = stored_at(false, d.m, d.n) }
+    n, p = d.p, d.n
+  else
+    L = { operand = "A", at = stored_at(d.trans_a, d.n, d.m), trans = d.trans_a }
+    R = { operand = "B", at = stored_at(d.trans_b, d.m, d.p), trans = d.trans_b }
+    n, p = d.n, d.p
   end
-  for k = 0, d.m - 1 do
-    local bk = {}   -- Bk per group size: lane r*p + j holds B[k, j]
-    local src = whole_b and bsrc or sources(body, "B", k * d.p, d.p, W, name_of("br", k) .. "_")
+  local m = d.m
+  local g = variants.flat_rows({ layout = d.layout, n = n, m = m, p = p }, W)
+  local groups = {}
+  for lo = 0, n - 1, g do groups[#groups + 1] = { lo = lo, rows = math.min(g, n - lo) } end
+  local body = K.body
+  -- the right operand whole in two sources, or transposed whole in up to four (its rows are
+  -- not contiguous)
+  local whole_r = m * p <= 2 * W or R.trans
+  local rsrc = whole_r and sources(body, R.operand, 0, m * p, W, "bs") or nil
+  -- the left by groups of rows; transposed (its rows not contiguous) whole, once, for every
+  -- group (variants.lua admits it in one group, or in two sources)
+  local lwhole = L.trans and sources(body, L.operand, 0, n * m, W, "as") or nil
+  for gi, gr in ipairs(groups) do
+    gr.afirst = lwhole and 0 or gr.lo * m   -- the element its sources start at
+    gr.asrc = lwhole or sources(body, L.operand, gr.lo * m, gr.rows * m, W, name_of("as", gi - 1) .. "_")
+  end
+  for k = 0, m - 1 do
+    local bk = {}   -- Bk per group size: lane r*p + j holds the right operand's (k, j)
+    local src = whole_r and rsrc or sources(body, R.operand, k * p, p, W, name_of("br", k) .. "_")
     for gi, gr in ipairs(groups) do
       if not bk[gr.rows] then
         local lanes = {}
         for _ = 0, gr.rows - 1 do
-          for j = 0, d.p - 1 do lanes[#lanes + 1] = whole_b and bt(k, j) or j end
+          for j = 0, p - 1 do lanes[#lanes + 1] = whole_r and R.at(k, j) or j end
         end
         bk[gr.rows] = name_of("bk", k, gr.rows)
         body[#body + 1] = { op = "vdef", name = bk[gr.rows], value = perm(src, lanes) }
       end
       local lanes = {}
       for r = 0, gr.rows - 1 do
-        for _ = 0, d.p - 1 do lanes[#lanes + 1] = at(gr.lo + r, k) - gr.afirst end
+        for _ = 0, p - 1 do lanes[#lanes + 1] = L.at(gr.lo + r, k) - gr.afirst end
       end
       accumulate(body, name_of("acc", gi - 1), perm(gr.asrc, lanes), vref(bk[gr.rows]), k == 0)
     end
   end
-  for gi, gr in ipairs(groups) do
-    vstore(body, idx(nil, gr.lo), idx(nil, 0), gr.rows * d.p, name_of("acc", gi - 1))
+  if not d.swap then
+    for gi, gr in ipairs(groups) do
+      vstore(body, idx(nil, gr.lo), idx(nil, 0), gr.rows * p, name_of("acc", gi - 1))
+    end
+    return
+  end
+  -- C[i, j] = C^T[j, i]: lane (j - lo)*d.n + i of the accumulator of the group holding row j
+  local accs = {}
+  for gi = 1, #groups do accs[gi] = name_of("acc", gi - 1) end
+  for s = 0, ceil_div(d.n * d.p, W) - 1 do
+    local first, lanes = s * W, {}
+    for e = first, math.min(first + W, d.n * d.p) - 1 do
+      local i, j = idiv(e, d.p), e % d.p
+      local gi = idiv(j, g)
+      lanes[#lanes + 1] = gi * W + (j - gi * g) * p + i
+    end
+    local name = name_of("ct", s)
+    body[#body + 1] = { op = "vdef", name = name, value = perm(accs, lanes) }
+    vstore(body, idx(nil, idiv(first, d.p)), idx(nil, first % d.p), #lanes, name)
   end
 end
 

@@ -177,13 +177,18 @@ test("operand orders: per layout, forms by order, names, needs; bad orders are n
   eq(tn.needs[#tn.needs], "BMM_NEEDS_A_TRANSPOSED")
   check(names["bmm_f32_40x40x40_bf_tn_avx2_rl6_b0"], "tn looped rows")
   check(not names["bmm_f32_8x8x8_sf_tn_avx512_rows_ab"], "sf: nn only (not named)")
-  check(not names["bmm_f32_8x8x8_bf_nt_avx512_rows_ab"], "no rows form reads a transposed B")
+  -- the unrolled rows form reads a transposed B of up to four registers (permutes: AVX-512)
+  -- where no flat form does
+  check(not names["bmm_f32_8x8x8_bf_nt_avx512_rows_ab"], "flat reads it: no rows")
+  check(not names["bmm_f32_40x40x40_bf_nt_avx512_rl8_ab"], "no looped form reads a transposed B")
   check(not names["bmm_f32_8x8x8_bf_tn_c99_ab"], "no portable C of a transposed order")
   check(names["bmm_f32_2x2x2_bf_nt_avx512_flat_ab"] and names["bmm_f32_2x2x2_bf_tt_avx512_pk4_ab"])
   -- flat takes a transposed B of up to four registers (8x8x8 f32), not a transposed A of more
-  -- than one group of rows
+  -- than one group of rows; both transposed, it computes the transposed product
   check(names["bmm_f32_8x8x8_bf_nt_avx512_flat_ab"], "nt flat, B in four sources")
-  check(not names["bmm_f32_8x8x8_bf_tt_avx512_flat_ab"], "no tt flat with A in four groups")
+  check(not names["bmm_f32_8x8x8_bf_tn_avx512_flat_ab"], "no tn flat with A in four groups")
+  check(names["bmm_f32_8x8x8_bf_tt_avx512_flat_ab"].swap, "tt flat: C^T = B^T A^T")
+  check(not names["bmm_f32_8x8x8_bf_nt_avx512_flat_ab"].swap)
   eq(names["bmm_f32_2x2x2_bf_tt_avx512_pk4_ab"].fallback, names["bmm_f32_2x2x2_bf_tt_avx512_flat_ab"])
   check(not names["bmm_f32_1x9x9_bf_tn_avx512_rows_ab"], "n = 1: A is never a transposed view")
   check(names["bmm_f32_nxmxp_rm_tn_avx512_g8_ab"], "shape-generic tn, whatever the orders")
@@ -235,6 +240,50 @@ test("vector IR of a transposed order reads the operand's stored order", functio
   for _, ix in ipairs(seen) do
     local k = ix[1]
     for l = 0, 15 do eq(ix[l + 1], (l % 8) * 8 + k) end
+  end
+  -- both transposed: C^T = B^T A^T (8 x 7 for a 7x5x8 C) in four groups of two rows; lane l
+  -- of C's vector s (C[i, j], s*W + l = i*8 + j) is lane (j % 2)*7 + i of group j // 2's
+  local both = run_spec('return { shapes = { "7x5x8" }, dtypes = { "f32" }, isas = { "avx512" },\n'
+    .. '  scalars = { "a1b0" }, layouts = { "bf" }, orders = { "tt" }, anyshape = false }\n', "variants")
+  local stores = {}
+  for _, d in ipairs(both.value) do
+    if d.kind == "flat" then
+      for _, st in ipairs(vector.build(d).body) do
+        if st.op == "vdef" and st.name:find("^ct") then stores[#stores + 1] = st.value end
+      end
+    end
+  end
+  eq(#stores, 4)
+  for s, v in ipairs(stores) do
+    check(v.op == "vperm" and v.d, "four accumulators per vector of C")
+    eq(#v.idx, s < 4 and 16 or 8)
+    for l = 0, #v.idx - 1 do
+      local e = (s - 1) * 16 + l
+      local i, j = math.floor(e / 8), e % 8
+      eq(v.idx[l + 1], math.floor(j / 2) * 16 + (j % 2) * 7 + i)
+    end
+  end
+  -- the rows form where no flat form is: B's row k, lane j, is stored at j*m + k; both
+  -- transposed, only where C's rows are at least as long as its columns
+  local narrow = run_spec('return { shapes = { "12x20x3", "9x7x9" }, dtypes = { "f32" },\n'
+    .. '  scalars = { "a1b0" }, layouts = { "bf" }, orders = { "nt", "tt" }, anyshape = false }\n', "variants")
+  local rows12 = {}
+  for _, d in ipairs(narrow.value) do rows12[d.name] = d end
+  check(not rows12["bmm_f32_12x20x3_bf_nt_avx2_rows_a1b0"], "AVX2 has no permutes for it")
+  check(not rows12["bmm_f32_12x20x3_bf_tt_avx512_rows_a1b0"], "tt: the transposed product's rows are longer")
+  check(rows12["bmm_f32_9x7x9_bf_tt_avx512_rows_a1b0"], "tt rows")
+  local rowperms = {}
+  for _, st in ipairs(vector.build(rows12["bmm_f32_12x20x3_bf_nt_avx512_rows_a1b0"]).body) do
+    if st.op == "block" then
+      for _, x in ipairs(st.body) do
+        if x.op == "vdef" and x.value.op == "vperm" then rowperms[#rowperms + 1] = x.value.idx end
+      end
+    end
+  end
+  eq(#rowperms, 20)
+  for k, ix in ipairs(rowperms) do
+    eq(#ix, 3)
+    for j = 0, 2 do eq(ix[j + 1], j * 20 + k - 1) end
   end
   local c = require("emit_simd").emit(vector.build(nt8))
   local _, blends = c.body:gsub("_mm512_mask_blend_ps%(%(__mmask16%)0xF0F0, _mm512_permutex2var_ps%(bs0, ix%d+, bs1%), _mm512_permutex2var_ps%(bs2, ix%d+, bs3%)%)", "")
