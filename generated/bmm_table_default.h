@@ -3,7 +3,7 @@
  * Command: generator/bmmgen.lua --spec generator/specs/default.lua --out generated
  * Change the spec or the generator and regenerate; edits here are overwritten.
  */
-/* Kernel table of spec "default": 1709 kernels in 46 parts. */
+/* Kernel table of spec "default": 1811 kernels in 46 parts. */
 #ifndef BMM_TABLE_DEFAULT_H
 #define BMM_TABLE_DEFAULT_H
 
@@ -16,19 +16,19 @@ extern "C" {
 extern const bmm_kernel_desc bmm__kernels_default_f32_1x10x256[26];
 extern const bmm_kernel_desc bmm__kernels_default_f32_1x32x64[26];
 extern const bmm_kernel_desc bmm__kernels_default_f32_1x64x128[26];
-extern const bmm_kernel_desc bmm__kernels_default_f32_2x2x2[53];
-extern const bmm_kernel_desc bmm__kernels_default_f32_3x3x3[41];
-extern const bmm_kernel_desc bmm__kernels_default_f32_3x5x7[41];
-extern const bmm_kernel_desc bmm__kernels_default_f32_4x4x4[41];
-extern const bmm_kernel_desc bmm__kernels_default_f32_5x5x5[41];
-extern const bmm_kernel_desc bmm__kernels_default_f32_5x7x3[38];
-extern const bmm_kernel_desc bmm__kernels_default_f32_6x6x6[38];
-extern const bmm_kernel_desc bmm__kernels_default_f32_7x7x7[35];
-extern const bmm_kernel_desc bmm__kernels_default_f32_8x8x8[41];
+extern const bmm_kernel_desc bmm__kernels_default_f32_2x2x2[59];
+extern const bmm_kernel_desc bmm__kernels_default_f32_3x3x3[47];
+extern const bmm_kernel_desc bmm__kernels_default_f32_3x5x7[47];
+extern const bmm_kernel_desc bmm__kernels_default_f32_4x4x4[47];
+extern const bmm_kernel_desc bmm__kernels_default_f32_5x5x5[47];
+extern const bmm_kernel_desc bmm__kernels_default_f32_5x7x3[41];
+extern const bmm_kernel_desc bmm__kernels_default_f32_6x6x6[44];
+extern const bmm_kernel_desc bmm__kernels_default_f32_7x7x7[41];
+extern const bmm_kernel_desc bmm__kernels_default_f32_8x8x8[47];
 extern const bmm_kernel_desc bmm__kernels_default_f32_10x256x1[20];
 extern const bmm_kernel_desc bmm__kernels_default_f32_12x20x3[35];
-extern const bmm_kernel_desc bmm__kernels_default_f32_13x13x13[32];
-extern const bmm_kernel_desc bmm__kernels_default_f32_16x16x16[32];
+extern const bmm_kernel_desc bmm__kernels_default_f32_13x13x13[38];
+extern const bmm_kernel_desc bmm__kernels_default_f32_16x16x16[38];
 extern const bmm_kernel_desc bmm__kernels_default_f32_23x23x23[56];
 extern const bmm_kernel_desc bmm__kernels_default_f32_26x26x26[56];
 extern const bmm_kernel_desc bmm__kernels_default_f32_32x32x32[56];
@@ -38,15 +38,15 @@ extern const bmm_kernel_desc bmm__kernels_default_f32_64x128x1[20];
 extern const bmm_kernel_desc bmm__kernels_default_f64_1x10x256[26];
 extern const bmm_kernel_desc bmm__kernels_default_f64_1x32x64[26];
 extern const bmm_kernel_desc bmm__kernels_default_f64_1x64x128[35];
-extern const bmm_kernel_desc bmm__kernels_default_f64_2x2x2[53];
-extern const bmm_kernel_desc bmm__kernels_default_f64_3x3x3[41];
-extern const bmm_kernel_desc bmm__kernels_default_f64_3x5x7[32];
-extern const bmm_kernel_desc bmm__kernels_default_f64_4x4x4[41];
+extern const bmm_kernel_desc bmm__kernels_default_f64_2x2x2[59];
+extern const bmm_kernel_desc bmm__kernels_default_f64_3x3x3[47];
+extern const bmm_kernel_desc bmm__kernels_default_f64_3x5x7[35];
+extern const bmm_kernel_desc bmm__kernels_default_f64_4x4x4[47];
 extern const bmm_kernel_desc bmm__kernels_default_f64_5x5x5[35];
 extern const bmm_kernel_desc bmm__kernels_default_f64_5x7x3[35];
-extern const bmm_kernel_desc bmm__kernels_default_f64_6x6x6[29];
-extern const bmm_kernel_desc bmm__kernels_default_f64_7x7x7[26];
-extern const bmm_kernel_desc bmm__kernels_default_f64_8x8x8[32];
+extern const bmm_kernel_desc bmm__kernels_default_f64_6x6x6[35];
+extern const bmm_kernel_desc bmm__kernels_default_f64_7x7x7[32];
+extern const bmm_kernel_desc bmm__kernels_default_f64_8x8x8[38];
 extern const bmm_kernel_desc bmm__kernels_default_f64_10x256x1[20];
 extern const bmm_kernel_desc bmm__kernels_default_f64_12x20x3[32];
 extern const bmm_kernel_desc bmm__kernels_default_f64_13x13x13[32];

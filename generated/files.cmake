@@ -158,12 +158,18 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_2x2x2_bf_tn_avx512_pk4_a1b1
     bmm_f32_2x2x2_bf_tn_avx512_pk4_b0
     bmm_f32_2x2x2_bf_tn_avx512_pk4_ab
+    bmm_f32_2x2x2_bf_nt_avx2_rows_a1b1
+    bmm_f32_2x2x2_bf_nt_avx2_rows_b0
+    bmm_f32_2x2x2_bf_nt_avx2_rows_ab
     bmm_f32_2x2x2_bf_nt_avx512_flat_a1b1
     bmm_f32_2x2x2_bf_nt_avx512_flat_b0
     bmm_f32_2x2x2_bf_nt_avx512_flat_ab
     bmm_f32_2x2x2_bf_nt_avx512_pk4_a1b1
     bmm_f32_2x2x2_bf_nt_avx512_pk4_b0
     bmm_f32_2x2x2_bf_nt_avx512_pk4_ab
+    bmm_f32_2x2x2_bf_tt_avx2_rows_a1b1
+    bmm_f32_2x2x2_bf_tt_avx2_rows_b0
+    bmm_f32_2x2x2_bf_tt_avx2_rows_ab
     bmm_f32_2x2x2_bf_tt_avx512_flat_a1b1
     bmm_f32_2x2x2_bf_tt_avx512_flat_b0
     bmm_f32_2x2x2_bf_tt_avx512_flat_ab
@@ -205,9 +211,15 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_3x3x3_bf_tn_avx512_flat_a1b1
     bmm_f32_3x3x3_bf_tn_avx512_flat_b0
     bmm_f32_3x3x3_bf_tn_avx512_flat_ab
+    bmm_f32_3x3x3_bf_nt_avx2_rows_a1b1
+    bmm_f32_3x3x3_bf_nt_avx2_rows_b0
+    bmm_f32_3x3x3_bf_nt_avx2_rows_ab
     bmm_f32_3x3x3_bf_nt_avx512_flat_a1b1
     bmm_f32_3x3x3_bf_nt_avx512_flat_b0
     bmm_f32_3x3x3_bf_nt_avx512_flat_ab
+    bmm_f32_3x3x3_bf_tt_avx2_rows_a1b1
+    bmm_f32_3x3x3_bf_tt_avx2_rows_b0
+    bmm_f32_3x3x3_bf_tt_avx2_rows_ab
     bmm_f32_3x3x3_bf_tt_avx512_flat_a1b1
     bmm_f32_3x3x3_bf_tt_avx512_flat_b0
     bmm_f32_3x3x3_bf_tt_avx512_flat_ab
@@ -246,9 +258,15 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_3x5x7_bf_tn_avx512_flat_a1b1
     bmm_f32_3x5x7_bf_tn_avx512_flat_b0
     bmm_f32_3x5x7_bf_tn_avx512_flat_ab
+    bmm_f32_3x5x7_bf_nt_avx2_rows_a1b1
+    bmm_f32_3x5x7_bf_nt_avx2_rows_b0
+    bmm_f32_3x5x7_bf_nt_avx2_rows_ab
     bmm_f32_3x5x7_bf_nt_avx512_flat_a1b1
     bmm_f32_3x5x7_bf_nt_avx512_flat_b0
     bmm_f32_3x5x7_bf_nt_avx512_flat_ab
+    bmm_f32_3x5x7_bf_tt_avx2_rows_a1b1
+    bmm_f32_3x5x7_bf_tt_avx2_rows_b0
+    bmm_f32_3x5x7_bf_tt_avx2_rows_ab
     bmm_f32_3x5x7_bf_tt_avx512_flat_a1b1
     bmm_f32_3x5x7_bf_tt_avx512_flat_b0
     bmm_f32_3x5x7_bf_tt_avx512_flat_ab
@@ -287,9 +305,15 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_4x4x4_bf_tn_avx512_flat_a1b1
     bmm_f32_4x4x4_bf_tn_avx512_flat_b0
     bmm_f32_4x4x4_bf_tn_avx512_flat_ab
+    bmm_f32_4x4x4_bf_nt_avx2_rows_a1b1
+    bmm_f32_4x4x4_bf_nt_avx2_rows_b0
+    bmm_f32_4x4x4_bf_nt_avx2_rows_ab
     bmm_f32_4x4x4_bf_nt_avx512_flat_a1b1
     bmm_f32_4x4x4_bf_nt_avx512_flat_b0
     bmm_f32_4x4x4_bf_nt_avx512_flat_ab
+    bmm_f32_4x4x4_bf_tt_avx2_rows_a1b1
+    bmm_f32_4x4x4_bf_tt_avx2_rows_b0
+    bmm_f32_4x4x4_bf_tt_avx2_rows_ab
     bmm_f32_4x4x4_bf_tt_avx512_flat_a1b1
     bmm_f32_4x4x4_bf_tt_avx512_flat_b0
     bmm_f32_4x4x4_bf_tt_avx512_flat_ab
@@ -328,9 +352,15 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_5x5x5_bf_tn_avx512_flat_a1b1
     bmm_f32_5x5x5_bf_tn_avx512_flat_b0
     bmm_f32_5x5x5_bf_tn_avx512_flat_ab
+    bmm_f32_5x5x5_bf_nt_avx2_rows_a1b1
+    bmm_f32_5x5x5_bf_nt_avx2_rows_b0
+    bmm_f32_5x5x5_bf_nt_avx2_rows_ab
     bmm_f32_5x5x5_bf_nt_avx512_flat_a1b1
     bmm_f32_5x5x5_bf_nt_avx512_flat_b0
     bmm_f32_5x5x5_bf_nt_avx512_flat_ab
+    bmm_f32_5x5x5_bf_tt_avx2_rows_a1b1
+    bmm_f32_5x5x5_bf_tt_avx2_rows_b0
+    bmm_f32_5x5x5_bf_tt_avx2_rows_ab
     bmm_f32_5x5x5_bf_tt_avx512_flat_a1b1
     bmm_f32_5x5x5_bf_tt_avx512_flat_b0
     bmm_f32_5x5x5_bf_tt_avx512_flat_ab
@@ -366,6 +396,9 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_5x7x3_bf_tn_avx512_rows_a1b1
     bmm_f32_5x7x3_bf_tn_avx512_rows_b0
     bmm_f32_5x7x3_bf_tn_avx512_rows_ab
+    bmm_f32_5x7x3_bf_nt_avx2_rows_a1b1
+    bmm_f32_5x7x3_bf_nt_avx2_rows_b0
+    bmm_f32_5x7x3_bf_nt_avx2_rows_ab
     bmm_f32_5x7x3_bf_nt_avx512_flat_a1b1
     bmm_f32_5x7x3_bf_nt_avx512_flat_b0
     bmm_f32_5x7x3_bf_nt_avx512_flat_ab
@@ -404,9 +437,15 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_6x6x6_bf_tn_avx512_rows_a1b1
     bmm_f32_6x6x6_bf_tn_avx512_rows_b0
     bmm_f32_6x6x6_bf_tn_avx512_rows_ab
+    bmm_f32_6x6x6_bf_nt_avx2_rows_a1b1
+    bmm_f32_6x6x6_bf_nt_avx2_rows_b0
+    bmm_f32_6x6x6_bf_nt_avx2_rows_ab
     bmm_f32_6x6x6_bf_nt_avx512_flat_a1b1
     bmm_f32_6x6x6_bf_nt_avx512_flat_b0
     bmm_f32_6x6x6_bf_nt_avx512_flat_ab
+    bmm_f32_6x6x6_bf_tt_avx2_rows_a1b1
+    bmm_f32_6x6x6_bf_tt_avx2_rows_b0
+    bmm_f32_6x6x6_bf_tt_avx2_rows_ab
     bmm_f32_6x6x6_bf_tt_avx512_flat_a1b1
     bmm_f32_6x6x6_bf_tt_avx512_flat_b0
     bmm_f32_6x6x6_bf_tt_avx512_flat_ab
@@ -442,9 +481,15 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_7x7x7_bf_tn_avx512_rows_a1b1
     bmm_f32_7x7x7_bf_tn_avx512_rows_b0
     bmm_f32_7x7x7_bf_tn_avx512_rows_ab
+    bmm_f32_7x7x7_bf_nt_avx2_rows_a1b1
+    bmm_f32_7x7x7_bf_nt_avx2_rows_b0
+    bmm_f32_7x7x7_bf_nt_avx2_rows_ab
     bmm_f32_7x7x7_bf_nt_avx512_flat_a1b1
     bmm_f32_7x7x7_bf_nt_avx512_flat_b0
     bmm_f32_7x7x7_bf_nt_avx512_flat_ab
+    bmm_f32_7x7x7_bf_tt_avx2_rows_a1b1
+    bmm_f32_7x7x7_bf_tt_avx2_rows_b0
+    bmm_f32_7x7x7_bf_tt_avx2_rows_ab
     bmm_f32_7x7x7_bf_tt_avx512_flat_a1b1
     bmm_f32_7x7x7_bf_tt_avx512_flat_b0
     bmm_f32_7x7x7_bf_tt_avx512_flat_ab
@@ -477,9 +522,15 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_8x8x8_bf_tn_avx512_rows_a1b1
     bmm_f32_8x8x8_bf_tn_avx512_rows_b0
     bmm_f32_8x8x8_bf_tn_avx512_rows_ab
+    bmm_f32_8x8x8_bf_nt_avx2_rows_a1b1
+    bmm_f32_8x8x8_bf_nt_avx2_rows_b0
+    bmm_f32_8x8x8_bf_nt_avx2_rows_ab
     bmm_f32_8x8x8_bf_nt_avx512_flat_a1b1
     bmm_f32_8x8x8_bf_nt_avx512_flat_b0
     bmm_f32_8x8x8_bf_nt_avx512_flat_ab
+    bmm_f32_8x8x8_bf_tt_avx2_rows_a1b1
+    bmm_f32_8x8x8_bf_tt_avx2_rows_b0
+    bmm_f32_8x8x8_bf_tt_avx2_rows_ab
     bmm_f32_8x8x8_bf_tt_avx512_flat_a1b1
     bmm_f32_8x8x8_bf_tt_avx512_flat_b0
     bmm_f32_8x8x8_bf_tt_avx512_flat_ab
@@ -570,6 +621,12 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_13x13x13_bf_tn_avx512_rows_a1b1
     bmm_f32_13x13x13_bf_tn_avx512_rows_b0
     bmm_f32_13x13x13_bf_tn_avx512_rows_ab
+    bmm_f32_13x13x13_bf_nt_avx512_rows_a1b1
+    bmm_f32_13x13x13_bf_nt_avx512_rows_b0
+    bmm_f32_13x13x13_bf_nt_avx512_rows_ab
+    bmm_f32_13x13x13_bf_tt_avx512_rows_a1b1
+    bmm_f32_13x13x13_bf_tt_avx512_rows_b0
+    bmm_f32_13x13x13_bf_tt_avx512_rows_ab
     bmm_f32_13x13x13_sf_c99_a1b0
     bmm_f32_13x13x13_sf_c99_a1b1
     bmm_f32_13x13x13_sf_c99_b0
@@ -602,6 +659,12 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_16x16x16_bf_tn_avx512_rows_a1b1
     bmm_f32_16x16x16_bf_tn_avx512_rows_b0
     bmm_f32_16x16x16_bf_tn_avx512_rows_ab
+    bmm_f32_16x16x16_bf_nt_avx512_rows_a1b1
+    bmm_f32_16x16x16_bf_nt_avx512_rows_b0
+    bmm_f32_16x16x16_bf_nt_avx512_rows_ab
+    bmm_f32_16x16x16_bf_tt_avx512_rows_a1b1
+    bmm_f32_16x16x16_bf_tt_avx512_rows_b0
+    bmm_f32_16x16x16_bf_tt_avx512_rows_ab
     bmm_f32_16x16x16_sf_c99_a1b0
     bmm_f32_16x16x16_sf_c99_a1b1
     bmm_f32_16x16x16_sf_c99_b0
@@ -997,12 +1060,18 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_2x2x2_bf_tn_avx512_pk2_a1b1
     bmm_f64_2x2x2_bf_tn_avx512_pk2_b0
     bmm_f64_2x2x2_bf_tn_avx512_pk2_ab
+    bmm_f64_2x2x2_bf_nt_avx2_rows_a1b1
+    bmm_f64_2x2x2_bf_nt_avx2_rows_b0
+    bmm_f64_2x2x2_bf_nt_avx2_rows_ab
     bmm_f64_2x2x2_bf_nt_avx512_flat_a1b1
     bmm_f64_2x2x2_bf_nt_avx512_flat_b0
     bmm_f64_2x2x2_bf_nt_avx512_flat_ab
     bmm_f64_2x2x2_bf_nt_avx512_pk2_a1b1
     bmm_f64_2x2x2_bf_nt_avx512_pk2_b0
     bmm_f64_2x2x2_bf_nt_avx512_pk2_ab
+    bmm_f64_2x2x2_bf_tt_avx2_rows_a1b1
+    bmm_f64_2x2x2_bf_tt_avx2_rows_b0
+    bmm_f64_2x2x2_bf_tt_avx2_rows_ab
     bmm_f64_2x2x2_bf_tt_avx512_flat_a1b1
     bmm_f64_2x2x2_bf_tt_avx512_flat_b0
     bmm_f64_2x2x2_bf_tt_avx512_flat_ab
@@ -1044,9 +1113,15 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_3x3x3_bf_tn_avx512_flat_a1b1
     bmm_f64_3x3x3_bf_tn_avx512_flat_b0
     bmm_f64_3x3x3_bf_tn_avx512_flat_ab
+    bmm_f64_3x3x3_bf_nt_avx2_rows_a1b1
+    bmm_f64_3x3x3_bf_nt_avx2_rows_b0
+    bmm_f64_3x3x3_bf_nt_avx2_rows_ab
     bmm_f64_3x3x3_bf_nt_avx512_flat_a1b1
     bmm_f64_3x3x3_bf_nt_avx512_flat_b0
     bmm_f64_3x3x3_bf_nt_avx512_flat_ab
+    bmm_f64_3x3x3_bf_tt_avx2_rows_a1b1
+    bmm_f64_3x3x3_bf_tt_avx2_rows_b0
+    bmm_f64_3x3x3_bf_tt_avx2_rows_ab
     bmm_f64_3x3x3_bf_tt_avx512_flat_a1b1
     bmm_f64_3x3x3_bf_tt_avx512_flat_b0
     bmm_f64_3x3x3_bf_tt_avx512_flat_ab
@@ -1079,6 +1154,9 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_3x5x7_bf_tn_avx512_rows_a1b1
     bmm_f64_3x5x7_bf_tn_avx512_rows_b0
     bmm_f64_3x5x7_bf_tn_avx512_rows_ab
+    bmm_f64_3x5x7_bf_nt_avx512_rows_a1b1
+    bmm_f64_3x5x7_bf_nt_avx512_rows_b0
+    bmm_f64_3x5x7_bf_nt_avx512_rows_ab
     bmm_f64_3x5x7_bf_tt_avx512_flat_a1b1
     bmm_f64_3x5x7_bf_tt_avx512_flat_b0
     bmm_f64_3x5x7_bf_tt_avx512_flat_ab
@@ -1117,9 +1195,15 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_4x4x4_bf_tn_avx512_flat_a1b1
     bmm_f64_4x4x4_bf_tn_avx512_flat_b0
     bmm_f64_4x4x4_bf_tn_avx512_flat_ab
+    bmm_f64_4x4x4_bf_nt_avx2_rows_a1b1
+    bmm_f64_4x4x4_bf_nt_avx2_rows_b0
+    bmm_f64_4x4x4_bf_nt_avx2_rows_ab
     bmm_f64_4x4x4_bf_nt_avx512_flat_a1b1
     bmm_f64_4x4x4_bf_nt_avx512_flat_b0
     bmm_f64_4x4x4_bf_nt_avx512_flat_ab
+    bmm_f64_4x4x4_bf_tt_avx2_rows_a1b1
+    bmm_f64_4x4x4_bf_tt_avx2_rows_b0
+    bmm_f64_4x4x4_bf_tt_avx2_rows_ab
     bmm_f64_4x4x4_bf_tt_avx512_flat_a1b1
     bmm_f64_4x4x4_bf_tt_avx512_flat_b0
     bmm_f64_4x4x4_bf_tt_avx512_flat_ab
@@ -1222,6 +1306,12 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_6x6x6_bf_tn_avx512_rows_a1b1
     bmm_f64_6x6x6_bf_tn_avx512_rows_b0
     bmm_f64_6x6x6_bf_tn_avx512_rows_ab
+    bmm_f64_6x6x6_bf_nt_avx512_rows_a1b1
+    bmm_f64_6x6x6_bf_nt_avx512_rows_b0
+    bmm_f64_6x6x6_bf_nt_avx512_rows_ab
+    bmm_f64_6x6x6_bf_tt_avx512_rows_a1b1
+    bmm_f64_6x6x6_bf_tt_avx512_rows_b0
+    bmm_f64_6x6x6_bf_tt_avx512_rows_ab
     bmm_f64_6x6x6_sf_c99_a1b0
     bmm_f64_6x6x6_sf_c99_a1b1
     bmm_f64_6x6x6_sf_c99_b0
@@ -1251,6 +1341,12 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_7x7x7_bf_tn_avx512_rows_a1b1
     bmm_f64_7x7x7_bf_tn_avx512_rows_b0
     bmm_f64_7x7x7_bf_tn_avx512_rows_ab
+    bmm_f64_7x7x7_bf_nt_avx512_rows_a1b1
+    bmm_f64_7x7x7_bf_nt_avx512_rows_b0
+    bmm_f64_7x7x7_bf_nt_avx512_rows_ab
+    bmm_f64_7x7x7_bf_tt_avx512_rows_a1b1
+    bmm_f64_7x7x7_bf_tt_avx512_rows_b0
+    bmm_f64_7x7x7_bf_tt_avx512_rows_ab
     bmm_f64_7x7x7_sf_c99_a1b0
     bmm_f64_7x7x7_sf_c99_a1b1
     bmm_f64_7x7x7_sf_c99_b0
@@ -1277,6 +1373,12 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_8x8x8_bf_tn_avx512_rows_a1b1
     bmm_f64_8x8x8_bf_tn_avx512_rows_b0
     bmm_f64_8x8x8_bf_tn_avx512_rows_ab
+    bmm_f64_8x8x8_bf_nt_avx512_rows_a1b1
+    bmm_f64_8x8x8_bf_nt_avx512_rows_b0
+    bmm_f64_8x8x8_bf_nt_avx512_rows_ab
+    bmm_f64_8x8x8_bf_tt_avx512_rows_a1b1
+    bmm_f64_8x8x8_bf_tt_avx512_rows_b0
+    bmm_f64_8x8x8_bf_tt_avx512_rows_ab
     bmm_f64_8x8x8_sf_c99_a1b0
     bmm_f64_8x8x8_sf_c99_a1b1
     bmm_f64_8x8x8_sf_c99_b0

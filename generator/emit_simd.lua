@@ -362,6 +362,13 @@ local STATEMENT = {
     out[#out + 1] = indent .. S.d.ctype .. " " .. s.into .. "[8];"
     out[#out + 1] = indent .. S.isa.hsums(S.t, s.into, table.concat(args, ", ")) .. ";"
   end,
+  tpanel = function(S, s, indent, out)  -- rows transposed in registers (bmm_simd.h)
+    local rows = {}
+    for j = 1, S.w do rows[j] = s.values[j] and expr(S, s.values[j]) or op(S, "setzero") end
+    out[#out + 1] = indent .. S.t.vt .. " " .. s.name .. "[" .. util.cint(S.w) .. "] = { "
+      .. table.concat(rows, ", ") .. " };"
+    out[#out + 1] = indent .. S.t.transpose .. "(" .. s.name .. ");"
+  end,
   sstore = function(S, s, indent, out)
     out[#out + 1] = indent .. c99.address(S.d, S.used, "C", s.row, s.col) .. " = " .. expr(S, s.value) .. ";"
   end,

@@ -10,6 +10,9 @@ local M = {}
 local function mask_bits(lanes) return string.format("0x%X", math.floor(2 ^ lanes) - 1) end
 local function call(fn, ...) return fn .. "(" .. table.concat({ ... }, ", ") .. ")" end
 
+-- Per dtype: transpose, bmm_simd.h's in-register transpose of a W x W block (an array of W
+-- vectors, in place) and its shuffles; regs: the vector registers.
+
 -- Portable C: scalar code (the compiler may vectorize it); always compiled, always admitted.
 M.c99 = {}
 
@@ -28,14 +31,16 @@ local X86 = {
 }
 
 M.avx2 = setmetatable({
-  acc = 12, vmax = 2, permute = false,
+  acc = 12, vmax = 2, permute = false, regs = 16,
   -- shape-generic kernels: row-block heights of the rows form (the tuner picks), rows per
   -- block of the dot form
   any = { rows = { 4, 6 }, dot = 8 },
   f32 = { vt = "__m256", pre = "_mm256_", sfx = "ps", mt = "__m256i", set = "_mm256_setr_epi32",
-    hsum = "bmm__hsum_avx2_f32", hsums = "bmm__hsums8_avx2_f32", lane_masks = "bmm__lane_masks32" },
+    hsum = "bmm__hsum_avx2_f32", hsums = "bmm__hsums8_avx2_f32", lane_masks = "bmm__lane_masks32",
+    transpose = "bmm__transpose_avx2_f32", shuffles = 24 },
   f64 = { vt = "__m256d", pre = "_mm256_", sfx = "pd", mt = "__m256i", set = "_mm256_setr_epi64x",
-    hsum = "bmm__hsum_avx2_f64", hsums = "bmm__hsums8_avx2_f64", lane_masks = "bmm__lane_masks64" },
+    hsum = "bmm__hsum_avx2_f64", hsums = "bmm__hsums8_avx2_f64", lane_masks = "bmm__lane_masks64",
+    transpose = "bmm__transpose_avx2_f64", shuffles = 8 },
   -- lane masks are vectors of all-ones lanes
   mask = function(t, w, lanes)
     local l = {}
@@ -53,14 +58,16 @@ M.avx2 = setmetatable({
 }, { __index = X86 })
 
 M.avx512 = setmetatable({
-  acc = 24, vmax = 4, permute = true,
+  acc = 24, vmax = 4, permute = true, regs = 32,
   any = { rows = { 4, 8 }, dot = 8 },
   index_type = "__m512i",          -- permute index vectors
   -- shuf128: moves whole 128-bit blocks (a lane permute that stays cheap across blocks)
   f32 = { vt = "__m512", pre = "_mm512_", sfx = "ps", mt = "__mmask16", idx = "_mm512_set_epi32",
-    shuf128 = "_mm512_shuffle_f32x4", hsums = "bmm__hsums8_avx512_f32" },
+    shuf128 = "_mm512_shuffle_f32x4", hsums = "bmm__hsums8_avx512_f32",
+    transpose = "bmm__transpose_avx512_f32", shuffles = 64 },
   f64 = { vt = "__m512d", pre = "_mm512_", sfx = "pd", mt = "__mmask8", idx = "_mm512_set_epi64",
-    shuf128 = "_mm512_shuffle_f64x2", hsums = "bmm__hsums8_avx512_f64" },
+    shuf128 = "_mm512_shuffle_f64x2", hsums = "bmm__hsums8_avx512_f64",
+    transpose = "bmm__transpose_avx512_f64", shuffles = 24 },
   -- lane masks are bit masks
   mask = function(t, _, lanes) return "(" .. t.mt .. ")" .. mask_bits(lanes) end,
   rmask = function(t, _, count) return "(" .. t.mt .. ")((1u << (" .. count .. ")) - 1u)" end,

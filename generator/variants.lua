@@ -94,6 +94,16 @@ function M.flat_problem(pr, W)
   return nil
 end
 
+-- How the unrolled rows form reads a transposed B (batch-first: dense items): "whole", loaded
+-- whole in up to four registers and each row a permute (AVX-512), or "panel", p and m at most
+-- W, its stored rows transposed in registers once per item (bmm_simd.h); nil: it does not.
+function M.rows_transposed_b(pr, W, I)
+  if pr.layout ~= "bf" then return nil end
+  if I.permute and pr.m * pr.p <= 4 * W then return "whole" end
+  if pr.p <= W and pr.m <= W then return "panel" end
+  return nil
+end
+
 -- Matrices per vector of the packed form: as many whole C as one vector holds, their A and B
 -- in at most two vectors each; 0 when fewer than two fit (the flat form covers one).
 function M.pack_items(pr, W)
@@ -208,18 +218,17 @@ end
 -- (flat_reads; against a copy of B for the row-major kernel: 8x8x8 f32); both transposed, it
 -- may compute the transposed product (flat_problem). The shape-generic rows kernels come in
 -- both orders whatever the spec's orders: every shape is served either way.
-local function order_has(f, order, pr, W, permute)
+local function order_has(f, order, pr, W, I)
   if order == "nn" then return true end
   if f.prefetch then return false end
   if f.kind == "pk" then return true end
   if f.kind == "flat" then return true end   -- made only where flat_problem admits the order
-  -- the unrolled rows form builds a transposed B's rows by permutes of the whole item, loaded
-  -- once, where it fits four registers (vector.lua's rows_form) and no flat form is there
+  -- the unrolled rows form reads a transposed B (rows_transposed_b) where no flat form is
   -- (it beats this one: 4x4x4 f64 1.25x); both transposed, only where C's rows are at least
   -- as long as its columns: else the runtime's transposed product, whose rows are the longer,
   -- wins (12x20x3 f32 2.5x)
   if f.kind == "rows" and order:sub(2, 2) == "t" then
-    return permute and pr.m * pr.p <= 4 * W and not M.flat_problem(pr, W)
+    return M.rows_transposed_b(pr, W, I) ~= nil and not (I.permute and M.flat_problem(pr, W))
       and (order == "nt" or pr.p >= pr.n)
   end
   return order == "tn" and (f.kind == "rows" or f.kind == "rl" or f.kind == "grows")
@@ -258,7 +267,7 @@ function M.from_problems(problems, spec)
       local first = {}   -- per alpha/beta form: the descriptor of the ISA's first form
       local kept = {}
       for _, f in ipairs(fs) do  -- n = 1: A's one row is never a transposed view
-        if order_has(f, pr.order, pr, isa[name].width[pr.dtype], isa[name].permute)
+        if order_has(f, pr.order, pr, isa[name].width[pr.dtype], isa[name])
           and (pr.order == "nn" or pr.n > 1) then kept[#kept + 1] = f end
       end
       for _, f in ipairs(kept) do

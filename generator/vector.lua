@@ -12,6 +12,8 @@
 --                item into L2; when_zero: only when that loop variable is 0)
 --                deint{operand,row,cols,names} (row of W items -> one vector per column)
 --                xstore{row,cols,values} (one vector per column -> interleaved, stored)
+--                tpanel{name,values} (up to W row vectors, zeros after them, transposed in
+--                registers: the array `name`, row k in name[k])
 --                loop{var,from,to,step,body} block{body}
 --   index:       {var = loop variable or nil, off = integer}
 -- Stores carry the naive epilogue alpha*acc + beta*C (ir.epilogue); ir.simplify folds what the
@@ -125,7 +127,8 @@ end
 -- inner size, a number or a run-time size ("m"; then k_loop). splits (k_loop only, default 1):
 -- that many sets of accumulators take turns along k and are summed at the end, so a short
 -- block still has enough independent chains to hide the FMA latency. bsrc: a transposed B
--- whole in registers (rows_form), each row of it built by a permute instead of loaded.
+-- whole in registers (rows_form), each row of it built by a permute instead of loaded; brow:
+-- k -> the register holding B's row k (a transposed B transposed in registers).
 -- pf (prefetching forms): { es = element size, d = descriptor, b = "first" | var name | nil }:
 -- the block prefetches the next item's rows of A and C it will work on, and, where pf.b says
 -- (the first block: always, or when that loop variable is 0), B's row of each k, so the
@@ -145,7 +148,9 @@ local function rows_block(out, b)
     for v = 0, V - 1 do
       local value = { op = "vload", operand = "B", row = kidx, col = cols.idx(v),
         lanes = cols.lanes(v), mask = cols.mask(v) }
-      if b.bsrc then   -- a transposed B whole in registers: B[k, j] is stored at j*m + k
+      if b.brow then   -- a transposed B's rows transposed in registers
+        value = vref(b.brow(kidx.off))
+      elseif b.bsrc then   -- a transposed B whole in registers: B[k, j] is stored at j*m + k
         local lanes, c0 = {}, cols.idx(v).off
         for j = c0, c0 + cols.lanes(v) - 1 do lanes[#lanes + 1] = j * m + kidx.off end
         value = perm(b.bsrc, lanes)
@@ -196,12 +201,29 @@ local function rows_form(K, W, R)
     if not d.prefetch or c0 > 0 then return nil end
     return { es = es, d = d, b = b }
   end
-  -- a transposed B (unrolled only: variants.lua admits it in up to four registers) is loaded
-  -- whole once; each block builds its rows by permutes
-  local bsrc = d.trans_b and sources(K.body, "B", 0, d.m * d.p, W, "bs") or nil
+  -- a transposed B (unrolled only, variants.rows_transposed_b): loaded whole once, each block
+  -- building its rows by permutes, or its stored rows transposed in registers once, each
+  -- block reading B's rows there (m of the registers: fewer rows per block)
+  local bsrc, brow, held = nil, nil, 0
+  local how = d.trans_b and variants.rows_transposed_b(d, W, I)
+  if how == "whole" then
+    bsrc = sources(K.body, "B", 0, d.m * d.p, W, "bs")
+  elseif how == "panel" then
+    local rows = {}
+    for j = 0, d.p - 1 do
+      rows[#rows + 1] = { op = "vload", operand = "B", stored = j * d.m, lanes = d.m }
+    end
+    K.body[#K.body + 1] = { op = "tpanel", name = "bt", values = rows }
+    brow = function(k) return "bt[" .. util.cint(k) .. "]" end
+    held = d.m
+  end
   for c0 = 0, nv - 1, V do
     local Vb = math.min(V, nv - c0)
     local Rb = R or math.max(1, math.min(d.n, idiv(I.acc, Vb)))
+    if held > 0 then   -- blocks of even height within the registers left
+      Rb = math.max(1, math.min(Rb, I.regs - held - 2))
+      Rb = ceil_div(d.n, ceil_div(d.n, Rb))
+    end
     local n_main = d.n - d.n % Rb
     if looped and n_main > Rb then
       local body = {}
@@ -211,13 +233,13 @@ local function rows_form(K, W, R)
     else
       for r0 = 0, n_main - 1, Rb do
         rows_block(K.body, { r0 = idx(nil, r0), rows = Rb, cols = fixed_cols(c0 * W, W, d.p),
-          vectors = Vb, m = d.m, k_loop = looped, pf = pf(c0, r0 == 0 and "first" or nil), bsrc = bsrc })
+          vectors = Vb, m = d.m, k_loop = looped, pf = pf(c0, r0 == 0 and "first" or nil), bsrc = bsrc, brow = brow })
       end
     end
     if n_main < d.n then
       rows_block(K.body, { r0 = idx(nil, n_main), rows = d.n - n_main,
         cols = fixed_cols(c0 * W, W, d.p), vectors = Vb, m = d.m, k_loop = looped,
-        pf = pf(c0, n_main == 0 and "first" or nil), bsrc = bsrc })
+        pf = pf(c0, n_main == 0 and "first" or nil), bsrc = bsrc, brow = brow })
     end
   end
 end
@@ -413,6 +435,7 @@ function M.cost(K)
     deint = function(s) return { loads = s.cols, permutes = M.shuffle_permutes(s.cols) } end,
     xstore = function(s) return { stores = s.cols, permutes = M.shuffle_permutes(s.cols) } end,
     pack_bcol = function() return { loads = d.m } end,
+    tpanel = function() return { permutes = isa[d.isa][d.dtype].shuffles } end,
   })
   c.flops = 2 * d.n * d.m * d.p   -- useful flops, the definition of GFLOP/s
   return c

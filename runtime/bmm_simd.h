@@ -105,6 +105,99 @@ static inline BMM_TARGET_AVX2 __attribute__((unused, always_inline)) void bmm__h
         _mm256_permute2f128_pd(c, d, 0x31)));
 }
 
+/* In-register transposes of a square block, r[k] in row k out: the rows kernels of a
+ * transposed B turn its stored rows into B's rows with them, and pack.c's tiles copy by them.
+ * Unpacks of element pairs, then of pairs of pairs, then moves of 128-bit blocks: 64 shuffles
+ * for 16 x 16 f32, 24 for 8 x 8 f64 (AVX-512) and 8 x 8 f32 (AVX2), 8 for 4 x 4 f64. */
+static inline BMM_TARGET_AVX512 __attribute__((unused, always_inline)) void
+bmm__transpose_avx512_f32(__m512 *r)
+{
+    __m512 t[16];
+    for (int k = 0; k < 16; k += 2) {
+        t[k] = _mm512_unpacklo_ps(r[k], r[k + 1]);
+        t[k + 1] = _mm512_unpackhi_ps(r[k], r[k + 1]);
+    }
+    /* r[4g + c], 128-bit block L: element 4L + c of rows 4g..4g+3 */
+    for (int k = 0; k < 16; k += 4) {
+        r[k] = _mm512_shuffle_ps(t[k], t[k + 2], 0x44);
+        r[k + 1] = _mm512_shuffle_ps(t[k], t[k + 2], 0xee);
+        r[k + 2] = _mm512_shuffle_ps(t[k + 1], t[k + 3], 0x44);
+        r[k + 3] = _mm512_shuffle_ps(t[k + 1], t[k + 3], 0xee);
+    }
+    /* a 4 x 4 transpose of blocks: row 4L + c out is block L of r[c], r[4 + c], r[8 + c],
+     * r[12 + c] */
+    for (int c = 0; c < 4; c++) {
+        t[c] = _mm512_shuffle_f32x4(r[c], r[c + 4], 0x88);       /* blocks 0, 2 */
+        t[c + 4] = _mm512_shuffle_f32x4(r[c], r[c + 4], 0xdd);   /* blocks 1, 3 */
+        t[c + 8] = _mm512_shuffle_f32x4(r[c + 8], r[c + 12], 0x88);
+        t[c + 12] = _mm512_shuffle_f32x4(r[c + 8], r[c + 12], 0xdd);
+    }
+    for (int k = 0; k < 8; k++) {
+        const int c = k & 3, odd = k >> 2;  /* odd: blocks 1 and 3 */
+        r[c + 4 * odd] = _mm512_shuffle_f32x4(t[k], t[k + 8], 0x88);
+        r[c + 8 + 4 * odd] = _mm512_shuffle_f32x4(t[k], t[k + 8], 0xdd);
+    }
+}
+
+static inline BMM_TARGET_AVX512 __attribute__((unused, always_inline)) void
+bmm__transpose_avx512_f64(__m512d *r)
+{
+    __m512d t[8];
+    for (int k = 0; k < 8; k += 2) {
+        t[k] = _mm512_unpacklo_pd(r[k], r[k + 1]);
+        t[k + 1] = _mm512_unpackhi_pd(r[k], r[k + 1]);
+    }
+    /* t[2g + c], block L: element 2L + c of rows 2g, 2g+1; pairs of pairs next */
+    for (int k = 0; k < 8; k += 4) {
+        r[k] = _mm512_shuffle_f64x2(t[k], t[k + 2], 0x88);        /* blocks 0, 2 of each */
+        r[k + 1] = _mm512_shuffle_f64x2(t[k + 1], t[k + 3], 0x88);
+        r[k + 2] = _mm512_shuffle_f64x2(t[k], t[k + 2], 0xdd);    /* blocks 1, 3 of each */
+        r[k + 3] = _mm512_shuffle_f64x2(t[k + 1], t[k + 3], 0xdd);
+    }
+    for (int c = 0; c < 4; c++) {
+        t[c] = _mm512_shuffle_f64x2(r[c], r[c + 4], 0x88);
+        t[c + 4] = _mm512_shuffle_f64x2(r[c], r[c + 4], 0xdd);
+    }
+    for (int k = 0; k < 8; k++)
+        r[k] = t[k];
+}
+
+static inline BMM_TARGET_AVX2 __attribute__((unused, always_inline)) void
+bmm__transpose_avx2_f32(__m256 *r)
+{
+    __m256 t[8];
+    for (int k = 0; k < 8; k += 2) {
+        t[k] = _mm256_unpacklo_ps(r[k], r[k + 1]);
+        t[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
+    }
+    for (int k = 0; k < 8; k += 4) {
+        r[k] = _mm256_shuffle_ps(t[k], t[k + 2], 0x44);
+        r[k + 1] = _mm256_shuffle_ps(t[k], t[k + 2], 0xee);
+        r[k + 2] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0x44);
+        r[k + 3] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0xee);
+    }
+    for (int k = 0; k < 4; k++) {  /* rows k and k + 4 out */
+        t[k] = _mm256_permute2f128_ps(r[k], r[k + 4], 0x20);
+        t[k + 4] = _mm256_permute2f128_ps(r[k], r[k + 4], 0x31);
+    }
+    for (int k = 0; k < 8; k++)
+        r[k] = t[k];
+}
+
+static inline BMM_TARGET_AVX2 __attribute__((unused, always_inline)) void
+bmm__transpose_avx2_f64(__m256d *r)
+{
+    __m256d t[4];
+    for (int k = 0; k < 4; k += 2) {
+        t[k] = _mm256_unpacklo_pd(r[k], r[k + 1]);
+        t[k + 1] = _mm256_unpackhi_pd(r[k], r[k + 1]);
+    }
+    for (int k = 0; k < 2; k++) {
+        r[k] = _mm256_permute2f128_pd(t[k], t[k + 2], 0x20);
+        r[k + 2] = _mm256_permute2f128_pd(t[k], t[k + 2], 0x31);
+    }
+}
+
 /* The widest ISA this CPU and its OS admit: cpuid says the CPU has it, xgetbv that the OS
  * saves its registers (YMM state for AVX2, ZMM and opmask state for AVX-512). */
 static inline int bmm__x86_max_isa(void)

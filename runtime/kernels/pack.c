@@ -7,6 +7,7 @@
  * reads each element once; the product reads it n (B) or p (A) times. A broadcast operand
  * (batch stride 0) is copied once. */
 #include "bmm_internal.h"
+#include "bmm_simd.h"
 
 /* The strides of a packed rows x cols operand: seq-first (rows `items` * cols apart) beside a
  * C whose items are adjacent (seq-first, padded or not), so the across-batch kernels still
@@ -91,102 +92,42 @@ COPY_STRIDED(uint64_t)
  * the same values), so no element is left to a scalar loop. */
 #define TILE_AT(v, size, tile) ((v) + (tile) <= (size) ? (v) : (size) - (tile))
 
-/* One 8 x 8 tile of 4-byte elements: d's rows i..i+7, columns j..j+7 from x's rows j..j+7. */
-__attribute__((target("avx2"))) static inline void tile_4(const void *xv, int64_t ld,
-    int64_t i, int64_t j, void *dv, int64_t ldd)
-{
-    const float *x = xv;
-    float *d = dv;
-    __m256 r[8], t[8];
-    for (int k = 0; k < 8; k++)
-        r[k] = _mm256_loadu_ps(x + (j + k) * ld + i);
-    for (int k = 0; k < 8; k += 2) {
-        t[k] = _mm256_unpacklo_ps(r[k], r[k + 1]);
-        t[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
+/* One size x size tile of T (d's rows i.., columns j.. from x's rows j.., columns i..) by
+ * bmm_simd.h's in-register transposes. */
+#define TILE(name, size, T, vt, target, load, store, transpose)                               \
+    target static inline void name(const void *xv, int64_t ld, int64_t i, int64_t j,          \
+        void *dv, int64_t ldd)                                                                \
+    {                                                                                         \
+        const T *x = xv;                                                                      \
+        T *d = dv;                                                                            \
+        vt r[size];                                                                           \
+        for (int k = 0; k < size; k++)                                                        \
+            r[k] = load(x + (j + k) * ld + i);                                                \
+        transpose(r);                                                                         \
+        for (int k = 0; k < size; k++)                                                        \
+            store(d + (i + k) * ldd + j, r[k]);                                               \
     }
-    for (int k = 0; k < 8; k += 4) {
-        r[k] = _mm256_shuffle_ps(t[k], t[k + 2], 0x44);
-        r[k + 1] = _mm256_shuffle_ps(t[k], t[k + 2], 0xee);
-        r[k + 2] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0x44);
-        r[k + 3] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0xee);
-    }
-    for (int k = 0; k < 4; k++) {  /* rows k and k + 4 of the tile's transpose */
-        _mm256_storeu_ps(d + (i + k) * ldd + j, _mm256_permute2f128_ps(r[k], r[k + 4], 0x20));
-        _mm256_storeu_ps(d + (i + k + 4) * ldd + j, _mm256_permute2f128_ps(r[k], r[k + 4], 0x31));
-    }
-}
-
-/* One 4 x 4 tile of 8-byte elements. */
-__attribute__((target("avx2"))) static inline void tile_8(const void *xv, int64_t ld,
-    int64_t i, int64_t j, void *dv, int64_t ldd)
-{
-    const double *x = xv;
-    double *d = dv;
-    __m256d r[4], t[4];
-    for (int k = 0; k < 4; k++)
-        r[k] = _mm256_loadu_pd(x + (j + k) * ld + i);
-    for (int k = 0; k < 4; k += 2) {
-        t[k] = _mm256_unpacklo_pd(r[k], r[k + 1]);
-        t[k + 1] = _mm256_unpackhi_pd(r[k], r[k + 1]);
-    }
-    for (int k = 0; k < 2; k++) {
-        _mm256_storeu_pd(d + (i + k) * ldd + j, _mm256_permute2f128_pd(t[k], t[k + 2], 0x20));
-        _mm256_storeu_pd(d + (i + k + 2) * ldd + j, _mm256_permute2f128_pd(t[k], t[k + 2], 0x31));
-    }
-}
+TILE(tile_4, 8, float, __m256, BMM_TARGET_AVX2, _mm256_loadu_ps, _mm256_storeu_ps,
+    bmm__transpose_avx2_f32)
+TILE(tile_8, 4, double, __m256d, BMM_TARGET_AVX2, _mm256_loadu_pd, _mm256_storeu_pd,
+    bmm__transpose_avx2_f64)
+/* 16 x 16 in ZMM registers: 64 shuffles where four 8 x 8 tiles take 96 */
+TILE(tile16_4, 16, float, __m512, BMM_TARGET_AVX512, _mm512_loadu_ps, _mm512_storeu_ps,
+    bmm__transpose_avx512_f32)
 
 /* Every item by tiles of es-byte elements (rows and cols at least a tile). */
-#define TRANSPOSE_TILED(name, tile, T, size, isa)                                             \
-    __attribute__((target(isa))) static void name(const T *x, int64_t xb, int64_t ld,         \
-        int64_t items, int64_t rows, int64_t cols, T *d, int64_t db, int64_t ldd)            \
+#define TRANSPOSE_TILED(name, tile, T, size, target)                                          \
+    target static void name(const T *x, int64_t xb, int64_t ld, int64_t items,                \
+        int64_t rows, int64_t cols, T *d, int64_t db, int64_t ldd)                            \
     {                                                                                         \
         for (int64_t t = 0; t < items; t++, x += xb, d += db)                                 \
             for (int64_t j = 0; j < cols; j += size)                                          \
                 for (int64_t i = 0; i < rows; i += size)                                      \
                     tile(x, ld, TILE_AT(i, rows, size), TILE_AT(j, cols, size), d, ldd);      \
     }
-TRANSPOSE_TILED(transpose_4_avx2, tile_4, uint32_t, 8, "avx2")
-TRANSPOSE_TILED(transpose_8_avx2, tile_8, uint64_t, 4, "avx2")
-
-/* One 16 x 16 tile of 4-byte elements in ZMM registers (d's rows i..i+15, columns j..j+15):
- * 64 shuffles where four 8 x 8 tiles take 96. */
-__attribute__((target("avx512f"))) static inline void tile16_4(const void *xv, int64_t ld,
-    int64_t i, int64_t j, void *dv, int64_t ldd)
-{
-    const float *x = xv;
-    float *d = dv;
-    __m512 r[16], t[16];
-    for (int k = 0; k < 16; k++)
-        r[k] = _mm512_loadu_ps(x + (j + k) * ld + i);
-    for (int k = 0; k < 16; k += 2) {
-        t[k] = _mm512_unpacklo_ps(r[k], r[k + 1]);
-        t[k + 1] = _mm512_unpackhi_ps(r[k], r[k + 1]);
-    }
-    /* r[4g + c], 128-bit lane L: element 4L + c of source rows 4g..4g+3 */
-    for (int k = 0; k < 16; k += 4) {
-        r[k] = _mm512_shuffle_ps(t[k], t[k + 2], 0x44);
-        r[k + 1] = _mm512_shuffle_ps(t[k], t[k + 2], 0xee);
-        r[k + 2] = _mm512_shuffle_ps(t[k + 1], t[k + 3], 0x44);
-        r[k + 3] = _mm512_shuffle_ps(t[k + 1], t[k + 3], 0xee);
-    }
-    /* then a 4 x 4 transpose of 128-bit lanes: d's row 4L + c is lane L of r[c], r[4 + c],
-     * r[8 + c], r[12 + c] */
-    for (int c = 0; c < 4; c++) {
-        t[c] = _mm512_shuffle_f32x4(r[c], r[c + 4], 0x88);       /* lanes 0, 2 */
-        t[c + 4] = _mm512_shuffle_f32x4(r[c], r[c + 4], 0xdd);   /* lanes 1, 3 */
-        t[c + 8] = _mm512_shuffle_f32x4(r[c + 8], r[c + 12], 0x88);
-        t[c + 12] = _mm512_shuffle_f32x4(r[c + 8], r[c + 12], 0xdd);
-    }
-    for (int k = 0; k < 8; k++) {
-        const int c = k & 3, odd = k >> 2;  /* odd: lanes 1 and 3 */
-        _mm512_storeu_ps(d + (i + c + 4 * odd) * ldd + j,
-            _mm512_shuffle_f32x4(t[k], t[k + 8], 0x88));
-        _mm512_storeu_ps(d + (i + c + 8 + 4 * odd) * ldd + j,
-            _mm512_shuffle_f32x4(t[k], t[k + 8], 0xdd));
-    }
-}
-
-TRANSPOSE_TILED(transpose_4_avx512, tile16_4, uint32_t, 16, "avx512f")
+TRANSPOSE_TILED(transpose_4_avx2, tile_4, uint32_t, 8, BMM_TARGET_AVX2)
+TRANSPOSE_TILED(transpose_8_avx2, tile_8, uint64_t, 4, BMM_TARGET_AVX2)
+TRANSPOSE_TILED(transpose_4_avx512, tile16_4, uint32_t, 16, BMM_TARGET_AVX512)
 
 /* Small items (at most four ZMM registers: 64 4-byte or 32 8-byte elements) whose source is
  * dense (ld == rows): each item is loaded whole and every output vector is two-table permutes

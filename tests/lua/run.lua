@@ -285,6 +285,24 @@ test("vector IR of a transposed order reads the operand's stored order", functio
     eq(#ix, 3)
     for j = 0, 2 do eq(ix[j + 1], j * 20 + k - 1) end
   end
+  -- p and m at most W: B's p stored rows transposed in registers once (tpanel), each k's row
+  -- read from there; AVX2 too (no permutes needed)
+  local panel = run_spec('return { shapes = { "8x8x8" }, dtypes = { "f32", "f64" }, scalars = { "a1b0" },\n'
+    .. '  layouts = { "bf" }, orders = { "nt" }, anyshape = false }\n', "variants")
+  local pk = {}
+  for _, d in ipairs(panel.value) do pk[d.name] = d end
+  check(pk["bmm_f64_8x8x8_bf_nt_avx512_rows_a1b0"] and pk["bmm_f32_8x8x8_bf_nt_avx2_rows_a1b0"])
+  check(not pk["bmm_f64_8x8x8_bf_nt_avx2_rows_a1b0"], "p above AVX2's f64 width")
+  local body = vector.build(pk["bmm_f32_8x8x8_bf_nt_avx2_rows_a1b0"]).body
+  eq(body[1].op, "tpanel"); eq(#body[1].values, 8)
+  for j, v in ipairs(body[1].values) do eq(v.stored, (j - 1) * 8); eq(v.lanes, 8) end
+  local read = {}
+  for _, st in ipairs(body) do
+    for _, x in ipairs(st.body or {}) do
+      if x.op == "vdef" and x.value.op == "vref" then read[x.value.name] = true end
+    end
+  end
+  for k = 0, 7 do check(read["bt[" .. k .. "]"], "row " .. k .. " read from the panel") end
   local c = require("emit_simd").emit(vector.build(nt8))
   local _, blends = c.body:gsub("_mm512_mask_blend_ps%(%(__mmask16%)0xF0F0, _mm512_permutex2var_ps%(bs0, ix%d+, bs1%), _mm512_permutex2var_ps%(bs2, ix%d+, bs3%)%)", "")
   eq(blends, 8)
