@@ -214,6 +214,38 @@ static int packs(const bmm__problem *pr, int in_place, int64_t *copied, int *vie
     return pk;
 }
 
+/* The vector multiply-adds of pr on this CPU's widest vectors, w lanes: the rows kernels
+ * run ceil(p / w) vectors per row of C and k, the dot kernels (p = 1, A's rows read as
+ * vectors: not a transposed view left in place) ceil(m / w) per row. */
+static int64_t vector_madds(const bmm__problem *pr, int in_place, int64_t w)
+{
+    if (pr->p == 1 && !(in_place && pr->sa.col != 1))
+        return pr->n * ((pr->m + w - 1) / w);
+    return pr->n * pr->m * ((pr->p + w - 1) / w);
+}
+
+/* Where both are past VECTOR_WORK vector multiply-adds an item, the looped and shape-generic
+ * kernels run either way and their lanes decide: pr or its transpose by the multiply-adds
+ * plus the copies, an element copied costing half a multiply-add of 16 lanes (a 16 x 16
+ * tile: 96 vector moves for 256 elements). Attention's products, B=64 S=37 T=20 h=256 f32
+ * (Zen 4): dec^T's grad 256x37x20 (A transposed) runs as 20x37x256, 1.6x. Below it the
+ * specialized kernels' forms decide, which this does not see: 0 (no preference). */
+#define VECTOR_WORK 1024
+static int lanes_prefer(const bmm__problem *pr, int64_t cp, const bmm__problem *t, int64_t ct,
+    int in_place)
+{
+    const int isa = bmm__cpu_max_isa();
+    const int64_t w = (isa >= BMM_ISA_AVX512 ? 64 : isa >= BMM_ISA_AVX2 ? 32 : 0)
+        / bmm__elem_bytes(pr->dtype);
+    if (w < 2)
+        return 0;
+    int64_t vp = vector_madds(pr, in_place, w), vt = vector_madds(t, in_place, w);
+    if (vp < VECTOR_WORK || vt < VECTOR_WORK)
+        return 0;
+    int64_t kp = vp * w + cp * 8, kt = vt * w + ct * 8;
+    return kp < kt ? -1 : kt < kp;
+}
+
 int bmm__problem_arrange(const bmm__problem *pr, int in_place, bmm__problem *run)
 {
     bmm__problem t;
@@ -221,8 +253,10 @@ int bmm__problem_arrange(const bmm__problem *pr, int in_place, bmm__problem *run
     int vp = 0, vt = 0;
     transpose(pr, &t);
     int pp = packs(pr, in_place, &cp, &vp), pt = packs(&t, in_place, &ct, &vt);
-    /* the one that copies fewer elements, then leaves fewer transposed views; pr on a tie */
-    if (pt >= 0 && (pp < 0 || ct < cp || (ct == cp && vt < vp))) {
+    int lanes = pp >= 0 && pt >= 0 ? lanes_prefer(pr, cp, &t, ct, in_place) : 0;
+    /* the one whose lanes are better used (large products), else the one that copies fewer
+     * elements, then leaves fewer transposed views; pr on a tie */
+    if (pt >= 0 && (pp < 0 || lanes > 0 || (lanes == 0 && (ct < cp || (ct == cp && vt < vp))))) {
         *run = t;
         run->pack = (int16_t)pt;
         return 1;
