@@ -361,6 +361,9 @@ bmm_status bmm__measure(const bmm__problem *pr, const bmm_call *c, int threads,
  * for c's class and registers them, with the choices measured for it before. 1 when new
  * kernels joined; 0 otherwise (a failure is a BMM_VERBOSE note, never an error). */
 int bmm__generate(const bmm_call *c);
+/* 1 when c's class is one that is generated (gen_class.c admits it) and no attempt at it
+ * failed in this process: its own kernels may join the candidates. */
+int bmm__generate_serves(const bmm_call *c);
 /* The same without waiting: c's class is queued for a background thread (one per process,
  * one class at a time, signals blocked, at low priority) and 0 returned at once. Once its
  * kernels are registered the configuration epoch moves, so the one-shot calls of the class

@@ -40,7 +40,8 @@ static const char *fresh_dir(char *out, size_t len)
 
 /* ---- the child: one plan with BMM_GENERATE ---- */
 
-/* child DT NxMxP LAYOUT(bf|sf|tr: A transposed|cs: C's columns 2 apart) MEASURE ONESHOT(0|1):
+/* child DT NxMxP LAYOUT(bf|sf|tr: A transposed|tb: B transposed|cs: C's columns 2 apart)
+ * MEASURE ONESHOT(0|1):
  * prints "kernel=K source=S". MEASURE 1:
  * BMM_MEASURE; 2: first a measured plan without BMM_GENERATE (its choice recorded), then 1. */
 static int child(char **argv)
@@ -54,12 +55,13 @@ static int child(char **argv)
     int lay = strcmp(argv[2], "sf") == 0 ? TH_SF : strcmp(argv[2], "tr") == 0 ? TH_BF_TRANSPOSED : TH_BF;
     int lay_bc = lay == TH_BF_TRANSPOSED ? TH_BF : lay;  /* tr: only A transposed (all three
         would be served as the row-major transpose C^T = B^T A^T) */
+    int lay_b = strcmp(argv[2], "tb") == 0 ? TH_BF_TRANSPOSED : lay_bc;
     bmm_stride sc = th_stride(lay_bc, n, p, batch, &seed);
     if (strcmp(argv[2], "cs") == 0)
         sc = (bmm_stride){ 2 * n * p, 2 * p, 2 };
     th_case tc;
     th_case_init(&tc, dt, batch, n, m, p, th_stride(lay, n, m, batch, &seed),
-        th_stride(lay_bc, m, p, batch, &seed), sc, 1.0, 0.0, 5, 1);
+        th_stride(lay_b, m, p, batch, &seed), sc, 1.0, 0.0, 5, 1);
     const char *kernel = "?";
     bmm_status st;
     bmm_plan *plan = NULL;
@@ -659,6 +661,21 @@ static void unservable_classes(void **state)
     }
     expect(&r, "source=compiled");
     assert_int_equal(count_files(dir, ".so"), objects + 1);
+    /* a small batch-first transposed B too (its rows transposed in registers): its order's
+     * class (nt) is generated and read in place, where vectors run; a large one is copied */
+    const char *const tb[] = { "f32", "7x6x5", "tb", "0", "0", NULL };
+    r = run(env, tb);
+    assert_int_equal(r.status, 0);
+    if (bmm__cpu_max_isa() > BMM_ISA_C99) {
+        expect(&r, "reads B in place, as a transposed view");
+        expect(&r, "kernel=bmm_f32_7x6x5_bf_nt_");
+        expect(&r, "source=compiled");
+        assert_int_equal(count_files(dir, ".so"), objects + 2);
+    }
+    const char *const tb_big[] = { "f32", "7x40x5", "tb", "0", "0", NULL };
+    r = run(env, tb_big);
+    assert_int_equal(r.status, 0);
+    expect(&r, "copies B to row-major for the kernel");
 }
 
 /* One-shot calls generate with BMM_GENERATE=1, and only then. */

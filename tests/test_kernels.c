@@ -11,7 +11,8 @@
  * sizes, and every layout class on a set of shapes: seq-first, padded rows, A or B broadcast,
  * and for portable C any strides (transposed, column-major, padded).
  * Every kernel also runs its batch over 2, 3 and 8 threads, bitwise the same as on one.
- * `test_kernels --generate DT NxMxP bf|sf FORM [stream]` first makes kernels for that class by
+ * `test_kernels --generate DT NxMxP bf|sf|nt FORM [stream]` (nt: batch-first, B a transposed
+ * view) first makes kernels for that class by
  * generation on demand (BMM_CACHE_DIR), then runs every one of them through the same tests;
  * `stream` asks for them as a batch too large for the cache does, which alone gets the
  * prefetching `_pf` forms of a seq-first class (checked: with it some where vector ISAs run,
@@ -297,8 +298,10 @@ static int generate(char **argv, int stream)
             form = f;
     if (sscanf(argv[1], "%lldx%lldx%lld", &n, &m, &p) != 3 || form < 0)
         return 0;
-    int bf = strcmp(argv[2], "bf") == 0;
+    int nt = strcmp(argv[2], "nt") == 0, bf = nt || strcmp(argv[2], "bf") == 0;
     bmm_stride sa = { bf ? n * m : m, bf ? m : 8 * m, 1 }, sb = { bf ? m * p : p, bf ? p : 8 * p, 1 };
+    if (nt)  /* batch-first, B a transposed view */
+        sb = (bmm_stride){ m * p, 1, m };
     bmm_stride sc = { bf ? n * p : p, bf ? p : 8 * p, 1 };
     bmm_call call;
     bmm__call_init(&call, strcmp(argv[0], "f64") == 0 ? BMM_F64 : BMM_F32, stream ? 1 << 16 : 8,

@@ -203,12 +203,16 @@ bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, unsigned flags
 
 /* Transposed views left in place pay when the static rule gives their class a vector kernel
  * of their order: a specialized one, or a shape-generic one where the copies would not get a
- * specialized kernel either (or may get one generated: so may the views' class). */
+ * specialized kernel either (or may get one generated: so may the views' class); or, when
+ * this call generates and waits, when their class is generated (a transposed B has no
+ * shape-generic kernel: small batch-first ones have generated kernels). */
 static int views_pay(const bmm__problem *view, const bmm__problem *copy, int threads,
     unsigned flags)
 {
     bmm_call cv, cc;
     bmm__call_of(view, threads, &cv);
+    if ((flags & BMM_GENERATE) && !(flags & BMM__GENERATE_LATER) && bmm__generate_serves(&cv))
+        return 1;
     const bmm_kernel_desc *kv = bmm__estimate(&cv), *kc;
     if (!kv || kv->isa == BMM_ISA_C99 || kv->layout == BMM_LAYOUT_ANY)
         return 0;

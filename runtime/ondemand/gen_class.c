@@ -53,6 +53,22 @@ void bmm__gen_isa_args(bmm__gen_args *g, int i)
     memcpy(g->argv, v, sizeof v);
 }
 
+/* Whether generated kernels read q's transposed B in place, as generator/variants.lua's rules
+ * make them (kept in step): batch-first items, n > 1 and p > 1 (the n = 1 and dot forms read
+ * no transposed B), the unrolled rows form (n*m*ceil(p/w) at most 1024) with p and m at most
+ * a vector of w lanes, or on AVX-512 a B of at most four registers (rows or flat); both
+ * operands transposed, only where C's rows are at least as long as its columns. */
+static int reads_b_transposed(const bmm_call_key *q, int layout, int isa)
+{
+    const int64_t w = (isa >= BMM_ISA_AVX512 ? 64 : isa >= BMM_ISA_AVX2 ? 32 : 0)
+        / bmm__elem_bytes(q->dtype);
+    if (layout != BMM_LAYOUT_BF || w == 0 || q->n < 2 || q->p < 2
+        || ((q->order & BMM__ORDER_A) && q->p < q->n)
+        || q->n * q->m * ((q->p + w - 1) / w) > 1024)
+        return 0;
+    return (q->p <= w && q->m <= w) || (isa >= BMM_ISA_AVX512 && q->m * q->p <= 4 * w);
+}
+
 const char *bmm__gen_class_args(const bmm_call *c, bmm__gen_args *g)
 {
     static const char *const DTYPE[] = BMM_DTYPE_WORDS, *const LAYOUT[] = BMM_LAYOUT_WORDS,
@@ -63,8 +79,10 @@ const char *bmm__gen_class_args(const bmm_call *c, bmm__gen_args *g)
     if (!layout)
         return "no generated layout fits its strides (a column stride other than 1, or a "
                "negative stride)";
-    if (q->order & BMM__ORDER_B)
-        return "B is a transposed view: no generated form reads one (it is copied to row-major)";
+    int isa = bmm__cpu_max_isa();
+    if ((q->order & BMM__ORDER_B) && !reads_b_transposed(q, layout, isa))
+        return "B is a transposed view that no generated form reads in place here (batch-first "
+               "items with p and m at most a vector are read; else it is copied to row-major)";
     if (q->n > BMM_GEN_MAX_DIM || q->m > BMM_GEN_MAX_DIM || q->p > BMM_GEN_MAX_DIM)
         return "a dimension is past the generator's limit (" STR(BMM_GEN_MAX_DIM) ")";
     /* bmm_select.h's exception to the rule, measured again here: with A's rows far apart
@@ -74,12 +92,12 @@ const char *bmm__gen_class_args(const bmm_call *c, bmm__gen_args *g)
     if ((q->p == 1 && q->layout[0] == BMM_LAYOUT_SF) || (q->n == 1 && q->layout[1] == BMM_LAYOUT_SF))
         return "seq-first rows of A with p = 1 (or of B with n = 1): the shape-generic kernels "
                "are as fast as specialized ones there";
-    int isa = bmm__cpu_max_isa();
     snprintf(g->buf[0], 64, "%lldx%lldx%lld", (long long)q->n, (long long)q->m, (long long)q->p);
     snprintf(g->buf[1], 64, "%s", DTYPE[q->dtype]);
     snprintf(g->buf[2], 64, "%s", LAYOUT[layout]);
     snprintf(g->buf[3], 64, "%s", bmm__scalar_forms[q->scalars].word);
-    snprintf(g->buf[6], 64, "%s", q->order & BMM__ORDER_A ? "tn" : "nn");
+    static const char *const ORDER[] = { "nn", "tn", "nt", "tt" };  /* by BMM__ORDER_* bits */
+    snprintf(g->buf[6], 64, "%s", ORDER[q->order & 3]);
     /* portable C only where it can win: no vectors here, or a tiny product (the static rule
      * takes it up to 8 multiply-adds); elsewhere it would only add to the compile (~40%) */
     g->nisa = 0;
@@ -92,8 +110,9 @@ const char *bmm__gen_class_args(const bmm_call *c, bmm__gen_args *g)
     /* The prefetching twins only where they can win: a seq-first batch too large for the
      * cache. In cache they never do, and they double a seq-first class's compile. */
     g->prefetch = layout == BMM_LAYOUT_SF && q->streaming && isa > BMM_ISA_C99;  /* vector forms only */
-    int n = snprintf(g->text, sizeof g->text, "%s %s %s %s%s %s", g->buf[1], g->buf[0],
-        g->buf[2], q->order ? "tn " : "", g->buf[3], g->prefetch ? "pf " : "");
+    int n = snprintf(g->text, sizeof g->text, "%s %s %s %s%s%s %s", g->buf[1], g->buf[0],
+        g->buf[2], q->order ? g->buf[6] : "", q->order ? " " : "", g->buf[3],
+        g->prefetch ? "pf " : "");
     for (int i = 0; i < g->nisa && n > 0 && (size_t)n < sizeof g->text; i++)
         n += snprintf(g->text + n, sizeof g->text - (size_t)n, "%s%s", i ? "," : "", g->isas[i]);
     return NULL;

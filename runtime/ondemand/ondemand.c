@@ -266,6 +266,19 @@ static void failed(const bmm_call *c, char *err, size_t errlen)
         (long long)c->key.p, last.source, err);
 }
 
+int bmm__generate_serves(const bmm_call *c)
+{
+    bmm__gen_args g;
+    if (bmm__gen_class_args(c, &g))
+        return 0;
+    g.key = bmm__gen_object_key(g.text);
+    pthread_mutex_lock(&lock);
+    const attempt *a = find_attempt(g.key);
+    int failed = a && !a->table;
+    pthread_mutex_unlock(&lock);
+    return !failed;
+}
+
 int bmm__generate(const bmm_call *c)
 {
     memset(&last, 0, sizeof last);
