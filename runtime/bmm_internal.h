@@ -238,6 +238,11 @@ size_t bmm__cache_clear_all(const bmm__cache *c);
 
 /* cpu.c */
 int bmm__cpu_max_isa(void);  /* the widest BMM_ISA_* this CPU, its OS and BMM_ARCH admit */
+/* Lanes of dtype in a vector of isa (0: portable C, no vectors). */
+static inline int64_t bmm__vector_lanes(int dtype, int isa)
+{
+    return (isa >= BMM_ISA_AVX512 ? 64 : isa >= BMM_ISA_AVX2 ? 32 : 0) / bmm__elem_bytes(dtype);
+}
 int bmm__cpu_avx512_split(void);  /* AVX-512 on 256-bit halves (bmm_simd.h), for the rule */
 int bmm__cpu_admits(int isa);
 const char *bmm__cpu_signature(void);

@@ -234,9 +234,7 @@ static int64_t vector_madds(const bmm__problem *pr, int in_place, int64_t w)
 static int lanes_prefer(const bmm__problem *pr, int64_t cp, const bmm__problem *t, int64_t ct,
     int in_place)
 {
-    const int isa = bmm__cpu_max_isa();
-    const int64_t w = (isa >= BMM_ISA_AVX512 ? 64 : isa >= BMM_ISA_AVX2 ? 32 : 0)
-        / bmm__elem_bytes(pr->dtype);
+    const int64_t w = bmm__vector_lanes(pr->dtype, bmm__cpu_max_isa());
     if (w < 2)
         return 0;
     int64_t vp = vector_madds(pr, in_place, w), vt = vector_madds(t, in_place, w);

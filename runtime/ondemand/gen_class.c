@@ -60,8 +60,7 @@ void bmm__gen_isa_args(bmm__gen_args *g, int i)
  * operands transposed, only where C's rows are at least as long as its columns. */
 static int reads_b_transposed(const bmm_call_key *q, int layout, int isa)
 {
-    const int64_t w = (isa >= BMM_ISA_AVX512 ? 64 : isa >= BMM_ISA_AVX2 ? 32 : 0)
-        / bmm__elem_bytes(q->dtype);
+    const int64_t w = bmm__vector_lanes(q->dtype, isa);
     if (layout != BMM_LAYOUT_BF || w == 0 || q->n < 2 || q->p < 2
         || ((q->order & BMM__ORDER_A) && q->p < q->n)
         || q->n * q->m * ((q->p + w - 1) / w) > 1024)
