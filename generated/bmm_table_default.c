@@ -3,7 +3,7 @@
  * Command: generator/bmmgen.lua --spec generator/specs/default.lua --out generated
  * Change the spec or the generator and regenerate; edits here are overwritten.
  */
-/* The table the runtime walks: one part per generated file, 1811 kernels. */
+/* The table the runtime walks: one part per generated file, 1823 kernels. */
 #include "bmm_table_default.h"
 
 static const bmm_kernel_part parts[46] = {
@@ -51,8 +51,8 @@ static const bmm_kernel_part parts[46] = {
     { 20, bmm__kernels_default_f64_32x64x1 },
     { 56, bmm__kernels_default_f64_64x64x64 },
     { 20, bmm__kernels_default_f64_64x128x1 },
-    { 44, bmm__kernels_default_f32_nxmxp },
-    { 44, bmm__kernels_default_f64_nxmxp },
+    { 50, bmm__kernels_default_f32_nxmxp },
+    { 50, bmm__kernels_default_f64_nxmxp },
 };
 
 /* abi: the kernel ABI these descriptors were generated for (a literal, so a table compiled

@@ -3,7 +3,7 @@
  * Command: generator/bmmgen.lua --spec generator/specs/default.lua --out generated
  * Change the spec or the generator and regenerate; edits here are overwritten.
  */
-/* Kernel table of spec "default": 1811 kernels in 46 parts. */
+/* Kernel table of spec "default": 1823 kernels in 46 parts. */
 #ifndef BMM_TABLE_DEFAULT_H
 #define BMM_TABLE_DEFAULT_H
 
@@ -57,8 +57,8 @@ extern const bmm_kernel_desc bmm__kernels_default_f64_32x32x32[56];
 extern const bmm_kernel_desc bmm__kernels_default_f64_32x64x1[20];
 extern const bmm_kernel_desc bmm__kernels_default_f64_64x64x64[56];
 extern const bmm_kernel_desc bmm__kernels_default_f64_64x128x1[20];
-extern const bmm_kernel_desc bmm__kernels_default_f32_nxmxp[44];
-extern const bmm_kernel_desc bmm__kernels_default_f64_nxmxp[44];
+extern const bmm_kernel_desc bmm__kernels_default_f32_nxmxp[50];
+extern const bmm_kernel_desc bmm__kernels_default_f64_nxmxp[50];
 
 extern const bmm_kernel_table bmm_table_default;
 

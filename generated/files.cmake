@@ -1801,6 +1801,9 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_nxmxp_rm_tn_avx2_g6_a1b1
     bmm_f32_nxmxp_rm_tn_avx2_g6_b0
     bmm_f32_nxmxp_rm_tn_avx2_g6_ab
+    bmm_f32_nxmxp_rm_nt_avx2_gnt4x2_a1b1
+    bmm_f32_nxmxp_rm_nt_avx2_gnt4x2_b0
+    bmm_f32_nxmxp_rm_nt_avx2_gnt4x2_ab
     bmm_f32_nxmxp_rm_avx512_g4_a1b1
     bmm_f32_nxmxp_rm_avx512_g4_b0
     bmm_f32_nxmxp_rm_avx512_g4_ab
@@ -1819,6 +1822,9 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f32_nxmxp_rm_tn_avx512_g8_a1b1
     bmm_f32_nxmxp_rm_tn_avx512_g8_b0
     bmm_f32_nxmxp_rm_tn_avx512_g8_ab
+    bmm_f32_nxmxp_rm_nt_avx512_gnt4x4_a1b1
+    bmm_f32_nxmxp_rm_nt_avx512_gnt4x4_b0
+    bmm_f32_nxmxp_rm_nt_avx512_gnt4x4_ab
     bmm_f64_nxmxp_any_c99_g4x4_a1b0
     bmm_f64_nxmxp_any_c99_g4x4_a1b1
     bmm_f64_nxmxp_any_c99_g4x4_b0
@@ -1845,6 +1851,9 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1
     bmm_f64_nxmxp_rm_tn_avx2_g6_b0
     bmm_f64_nxmxp_rm_tn_avx2_g6_ab
+    bmm_f64_nxmxp_rm_nt_avx2_gnt4x2_a1b1
+    bmm_f64_nxmxp_rm_nt_avx2_gnt4x2_b0
+    bmm_f64_nxmxp_rm_nt_avx2_gnt4x2_ab
     bmm_f64_nxmxp_rm_avx512_g4_a1b1
     bmm_f64_nxmxp_rm_avx512_g4_b0
     bmm_f64_nxmxp_rm_avx512_g4_ab
@@ -1863,4 +1872,7 @@ set(BMM_GENERATED_KERNELS_default
     bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
     bmm_f64_nxmxp_rm_tn_avx512_g8_b0
     bmm_f64_nxmxp_rm_tn_avx512_g8_ab
+    bmm_f64_nxmxp_rm_nt_avx512_gnt4x4_a1b1
+    bmm_f64_nxmxp_rm_nt_avx512_gnt4x4_b0
+    bmm_f64_nxmxp_rm_nt_avx512_gnt4x4_ab
 )

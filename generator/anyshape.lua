@@ -8,6 +8,8 @@
 --   gvec (n = 1): the same with one row, twice as wide;
 --   gdot (p = 1): R rows x one vector along m per step, the tail masked, horizontal sums; B's
 --     column copied to a stack buffer first unless contiguous (BMM_NEEDS_PACKABLE_B);
+--   gnt (B a transposed view: its columns contiguous): the same, R rows x C columns of B at
+--     once, then the remaining columns in one narrower block;
 --   gtile (portable C, any strides): an R x C scalar tile, then single rows and columns.
 -- Bounds are C expressions over the run-time sizes; both emitters write them as given. Each
 -- block of the rows forms is marked outline: emit_simd makes it a function of its own.
@@ -86,22 +88,33 @@ end
 
 local HSUMS = 8  -- the rows an hsums statement takes (bmm_simd.h's bmm__hsums8_*)
 
--- h rows at r0 of A times B's column: one accumulator per row (per set: see splits), W
--- elements of m per step, the tail masked.
-local function dot_rows(h, r0, W, m)
-  local blk, S = {}, splits(h)
-  local function acc(r, s) return s > 0 and name_of("acc", r, s) or name_of("acc", r) end
+-- h rows at r0 of A times c columns of B, dot products along m: one accumulator per row and
+-- column (per set: see splits), W elements of m per step, the tail masked. cols.load(cc, k,
+-- mask) is the vector of column cc at k; cols.at(cc) its column index in C.
+local function dot_block(h, r0, c, cols, W, m)
+  local blk, S = {}, splits(h * c)
+  local function acc(r, cc, s)
+    if c == 1 then return s > 0 and name_of("acc", r, s) or name_of("acc", r) end
+    return s > 0 and name_of("acc", r, cc) .. "_s" .. util.cint(s) or name_of("acc", r, cc)
+  end
+  local function bname(cc, s) return c == 1 and "b" .. util.cint(s) or name_of("b", cc, s) end
   for s = 0, S - 1 do
-    for r = 0, h - 1 do blk[#blk + 1] = { op = "vdef", name = acc(r, s), value = { op = "vzero" } } end
+    for r = 0, h - 1 do
+      for cc = 0, c - 1 do blk[#blk + 1] = { op = "vdef", name = acc(r, cc, s), value = { op = "vzero" } } end
+    end
   end
   local function step(out, s, mask)
-    local b = "b" .. util.cint(s)
-    out[#out + 1] = { op = "vdef", name = b, value = { op = "vload", operand = "Bcol",
-      row = idx(nil, 0), col = idx("k", s * W), lanes = W, mask = mask } }
+    for cc = 0, c - 1 do
+      out[#out + 1] = { op = "vdef", name = bname(cc, s), value = cols.load(cc, idx("k", s * W), mask) }
+    end
     for r = 0, h - 1 do
       local a = { op = "vload", operand = "A", row = idx(r0.var, r0.off + r), col = idx("k", s * W),
         lanes = W, mask = mask }
-      vector.accumulate(out, acc(r, s), a, vref(b), false)
+      if c > 1 then  -- A's vector feeds c multiply-adds: loaded once
+        out[#out + 1] = { op = "vdef", name = name_of("a", r, s), value = a }
+        a = vref(name_of("a", r, s))
+      end
+      for cc = 0, c - 1 do vector.accumulate(out, acc(r, cc, s), a, vref(bname(cc, s)), false) end
     end
     return out
   end
@@ -115,25 +128,60 @@ local function dot_rows(h, r0, W, m)
   local tail = { { op = "vmask", name = "mt", count = "m - k" } }
   step(tail, 0, "mt")
   blk[#blk + 1] = { op = "cases", arms = { { cond = "k < m", body = tail } } }
-  for s = 1, S - 1 do
-    for r = 0, h - 1 do
-      blk[#blk + 1] = { op = "vset", name = acc(r, 0),
-        value = { op = "vadd", a = vref(acc(r, 0)), b = vref(acc(r, s)) } }
+  vector.fold_sets(blk, acc, h, c, S)
+  local sums, at = {}, {}
+  for r = 0, h - 1 do
+    for cc = 0, c - 1 do sums[#sums + 1], at[#at + 1] = acc(r, cc, 0), { r = r, cc = cc } end
+  end
+  -- the sums HSUMS at once (hsums: a few instructions each where a lone hsum takes 8, which
+  -- is most of the work when m is short); below 4 the lone sums cost less
+  for g = 1, #sums, HSUMS do
+    local n = math.min(HSUMS, #sums - g + 1)
+    local into = #sums <= HSUMS and "hs" or "hs" .. util.cint(math.floor((g - 1) / HSUMS))
+    if n >= 4 then
+      local names = {}
+      for i = 0, n - 1 do names[i + 1] = sums[g + i] end
+      blk[#blk + 1] = { op = "hsums", names = names, into = into }
+    end
+    for i = 0, n - 1 do
+      local row, col = idx(r0.var, r0.off + at[g + i].r), cols.at(at[g + i].cc)
+      local sum = n >= 4 and { op = "ref", name = into .. "[" .. i .. "]" }
+        or { op = "hsum", a = vref(sums[g + i]) }
+      blk[#blk + 1] = { op = "sstore", row = row, col = col, value = ir.epilogue(
+        sum, { op = "load", operand = "C", row = row, col = col }) }
     end
   end
-  -- the rows' sums at once (hsums: a few instructions a row where a lone hsum takes 8, which
-  -- is most of the work when m is short)
-  local sums = {}
-  for r = 0, h - 1 do sums[r + 1] = acc(r, 0) end
-  local batched = h >= 4 and h <= HSUMS  -- below 4 rows the lone sums cost less
-  if batched then blk[#blk + 1] = { op = "hsums", names = sums, into = "hs" } end
-  for r = 0, h - 1 do
-    local row, col = idx(r0.var, r0.off + r), idx(nil, 0)
-    local sum = batched and { op = "ref", name = "hs[" .. r .. "]" } or { op = "hsum", a = vref(sums[r + 1]) }
-    blk[#blk + 1] = { op = "sstore", row = row, col = col, value = ir.epilogue(
-      sum, { op = "load", operand = "C", row = row, col = col }) }
+  return { op = "block", body = blk }
+end
+
+-- h rows at r0 of A times B's column (p = 1; packed to the stack when strided).
+local function dot_rows(h, r0, W, m)
+  local col = {
+    load = function(_, k, mask)
+      return { op = "vload", operand = "Bcol", row = idx(nil, 0), col = k, lanes = W, mask = mask }
+    end,
+    at = function() return idx(nil, 0) end,
+  }
+  return { dot_block(h, r0, 1, col, W, m) }  -- one accumulator per row: inline is as fast
+end
+
+-- h rows at r0 of A times every column of a transposed B (its columns contiguous: rows of A
+-- times rows of B^T, as Q K^T): blocks of C columns, then one block of the remaining ones.
+local function dot_cols(h, r0, C, W, m, p)
+  local function cols(c)
+    return {
+      load = function(cc, k, mask)
+        return { op = "vload", operand = "B", row = k, col = idx("j0", cc), lanes = W, mask = mask }
+      end,
+      at = function(cc) return idx("j0", cc) end,
+    }
   end
-  return { { op = "block", body = blk } }  -- one accumulator per row: inline is as fast
+  local out = { { op = "decl", name = "j0", start = 0 } }
+  out[#out + 1] = { op = "loop", var = "j0", to = p, step = C, body = { dot_block(h, r0, C, cols(C), W, m) } }
+  for _, c in ipairs(tail_heights(C)) do
+    out[#out + 1] = { op = "loop", var = "j0", once = true, to = p, step = c, body = { dot_block(h, r0, c, cols(c), W, m) } }
+  end
+  return out
 end
 
 -- h rows at r0 x all of p in scalars: tiles of C columns, then single columns.
@@ -155,6 +203,9 @@ local BUILD = {
   end,
   gdot = function(d, D, W)
     return function(h, r0) return dot_rows(h, r0, W, D.m) end, d.tile
+  end,
+  gnt = function(d, D, W)
+    return function(h, r0) return dot_cols(h, r0, d.tile_cols, W, D.m, D.p) end, d.tile
   end,
   gtile = function(d, D)
     return function(h, r0) return scalar_rows(h, r0, d.tile_cols, D.m, D.p) end, d.tile

@@ -33,8 +33,9 @@ local X86 = {
 M.avx2 = setmetatable({
   acc = 12, vmax = 2, permute = false, regs = 16,
   -- shape-generic kernels: row-block heights of the rows form (the tuner picks), rows per
-  -- block of the dot form
-  any = { rows = { 4, 6 }, dot = 8 },
+  -- block of the dot form, rows x columns of the transposed-B dot form (accumulators, the
+  -- columns' vectors and one of A's in the registers)
+  any = { rows = { 4, 6 }, dot = 8, nt = { 4, 2 } },
   f32 = { vt = "__m256", pre = "_mm256_", sfx = "ps", mt = "__m256i", set = "_mm256_setr_epi32",
     hsum = "bmm__hsum_avx2_f32", hsums = "bmm__hsums8_avx2_f32", lane_masks = "bmm__lane_masks32",
     transpose = "bmm__transpose_avx2_f32", shuffles = 24 },
@@ -59,7 +60,7 @@ M.avx2 = setmetatable({
 
 M.avx512 = setmetatable({
   acc = 24, vmax = 4, permute = true, regs = 32,
-  any = { rows = { 4, 8 }, dot = 8 },
+  any = { rows = { 4, 8 }, dot = 8, nt = { 4, 4 } },
   index_type = "__m512i",          -- permute index vectors
   -- shuf128: moves whole 128-bit blocks (a lane permute that stays cheap across blocks)
   f32 = { vt = "__m512", pre = "_mm512_", sfx = "ps", mt = "__mmask16", idx = "_mm512_set_epi32",

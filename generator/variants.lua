@@ -23,6 +23,7 @@ local TEMPLATES = {
   grows = { template = "kernel_anyshape_simd.c.in" },
   gvec = { template = "kernel_anyshape_simd.c.in" },
   gdot = { template = "kernel_anyshape_simd.c.in" },
+  gnt = { template = "kernel_anyshape_simd.c.in" },
 }
 M.FORMS, M.FORM_ORDER = {}, {}
 for i, v in ipairs(vocab.forms) do
@@ -57,6 +58,7 @@ local function form_tag(f)
   if f.kind == "pk" then tag = "pk" .. util.cint(f.tile) end
   if f.kind == "grows" then tag = "g" .. util.cint(f.tile) end
   if f.kind == "gtile" then tag = "g" .. util.cint(f.tile) .. "x" .. util.cint(f.tile_cols) end
+  if f.kind == "gnt" then tag = "gnt" .. util.cint(f.tile) .. "x" .. util.cint(f.tile_cols) end
   return tag .. (f.prefetch and "_pf" or "")
 end
 
@@ -206,6 +208,8 @@ local function anyshape_forms(name)
   end
   out[#out + 1] = { dims = { 1, 0, 0 }, layout = "sf", f = { kind = "gvec", tile = 1, vectors = 2 * I.vmax } }
   out[#out + 1] = { dims = { 0, 0, 1 }, layout = "sf", f = { kind = "gdot", tile = I.any.dot } }
+  out[#out + 1] = { dims = { 0, 0, 0 }, layout = "sf",
+    f = { kind = "gnt", tile = I.any.nt[1], tile_cols = I.any.nt[2] } }
   return out
 end
 
@@ -219,6 +223,7 @@ end
 -- may compute the transposed product (flat_problem). The shape-generic rows kernels come in
 -- both orders whatever the spec's orders: every shape is served either way.
 local function order_has(f, order, pr, W, I)
+  if f.kind == "gnt" then return order == "nt" end  -- its one order: B's columns contiguous
   if order == "nn" then return true end
   if f.prefetch then return false end
   if f.kind == "pk" then return true end

@@ -42,6 +42,18 @@ local function name_of(...) -- "acc" .. r .. "_" .. v, with integers printed by 
 end
 
 -- acc = a * b for the first term of a sum, acc = a * b + acc after it.
+-- Accumulator sets 1..S-1 added into set 0: acc(r, v, s) for R x V accumulators.
+local function fold_sets(out, acc, R, V, S)
+  for s = 1, S - 1 do
+    for r = 0, R - 1 do
+      for v = 0, V - 1 do
+        out[#out + 1] = { op = "vset", name = acc(r, v, 0),
+          value = { op = "vadd", a = vref(acc(r, v, 0)), b = vref(acc(r, v, s)) } }
+      end
+    end
+  end
+end
+
 local function accumulate(out, acc, a, b, first)
   if first then
     out[#out + 1] = { op = "vdef", name = acc, value = { op = "vmul", a = a, b = b } }
@@ -87,14 +99,7 @@ local function looped_k(blk, R, V, m, splits, step, acc)
   blk[#blk + 1] = { op = "decl", name = "k", start = 0 }
   blk[#blk + 1] = { op = "loop", var = "k", to = m, step = splits, body = lb }
   blk[#blk + 1] = { op = "loop", var = "k", to = m, step = 1, body = rest }
-  for s = 1, splits - 1 do
-    for r = 0, R - 1 do
-      for v = 0, V - 1 do
-        blk[#blk + 1] = { op = "vset", name = acc(r, v, 0),
-          value = { op = "vadd", a = vref(acc(r, v, 0)), b = vref(acc(r, v, s)) } }
-      end
-    end
-  end
+  fold_sets(blk, acc, R, V, splits)
 end
 
 -- Sources (two; four for a transposed B of the flat form) covering count contiguous elements starting at element `first` of a batch-first
@@ -404,7 +409,7 @@ local function xb_form(K)
   end
 end
 
-M.idx, M.vref, M.name_of, M.accumulate = idx, vref, name_of, accumulate
+M.idx, M.vref, M.name_of, M.accumulate, M.fold_sets = idx, vref, name_of, accumulate, fold_sets
 
 local BUILD = {
   rows = function(K, W) rows_form(K, W, nil) end,

@@ -127,6 +127,9 @@ M.forms = {
     needs = { "packed_items" }, grain = "tile", fallback = true,
     doc = "several whole matrices per vector (contiguous batch-first), built with lane permutes",
     detail = "`tile` whole batch-first matrices per vector, their A and B in at most two vectors each, lanes built with in-register permutes; the last batch % tile items go to the ISA's first form" },
+  { kind = "gnt", enum = "BMM_FORM_GNT", value = 13, tag = "gnt<R>x<C>", isas = "vector", anyshape = true,
+    doc = "shape-generic, B transposed: R x C dot products along m at once (rows of A times rows of B^T), masked tail",
+    detail = "shape-generic, B a transposed view (`gnt<R>x<C>`, order `nt`): `tile` rows of A times `tile_cols` of B's columns, which are contiguous, as dot products along m (Q K^T), the tail masked, the sums eight at a time; then the remaining rows and columns in one narrower block each" },
 }
 
 -- The largest n, m or p a spec may ask for (generation on demand refuses larger classes).

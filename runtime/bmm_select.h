@@ -341,7 +341,9 @@ static inline int bmm__applies(const bmm_kernel_desc *k, const bmm_call *c, int 
  *    AVX2's, 1.1-1.3x);
  *    among shape-generic kernels, the p == 1 dot form, then the n == 1 form, over the rows
  *    form, and for those two the widest vector (tails masked at run time: 1.6-2.4x on 7x9x5
- *    and 8x1x8 f32; 64x64x2 f32 is the exception, 0.77x);
+ *    and 8x1x8 f32; 64x64x2 f32 is the exception, 0.77x); the transposed-B dot form (gnt)
+ *    on the widest vector (Zen 4: the one leaving the fewest lanes idle along m, then the
+ *    widest: 13x24x5 f32 AVX2 1.2x, 10x64x10 AVX-512 1.06x);
  * 4. among looped forms the taller register tile (shape-generic: up to n; Zen 4: 6 rows, then
  *    taller, rl6 over rl12 1.1-1.2x on seq-first 26 and 32 f32); a prefetching kernel
  *    just above its plain twin when streaming (1.3-1.8x on seq-first 13 to 64 blocks), else
@@ -361,7 +363,9 @@ static inline int64_t bmm__rule_score(const bmm_kernel_desc *k, const bmm_call *
     if (k->isa == BMM_ISA_C99)
         tier = bmm__specialized(k) && bmm__volume_at_most(q->n, q->m, q->p, 8) ? 255 : 0;
     else if (k->form == BMM_FORM_GROWS || k->form == BMM_FORM_GVEC)
-        tier = 1 + w;  /* run-time tails: AVX2's masked stores cost more than idle lanes */
+        tier = 1 + w;
+    else if (k->form == BMM_FORM_GNT)  /* Zen 4: the fewest idle lanes along m, then widest */
+        tier = 1 + (c->split512 ? 4 * (64 - ((q->m + w - 1) / w * w - q->m)) : 0) + w / 4;  /* run-time tails: AVX2's masked stores cost more than idle lanes */
     else if (c->split512 && (k->form == BMM_FORM_DOT || k->form == BMM_FORM_GDOT))
         tier = 1 + 64 - w;  /* half-width AVX-512: reductions of narrower vectors win */
     else if (w >= row && (row % w == 0 || k->isa != BMM_ISA_AVX2 || !c->split512))

@@ -59,6 +59,7 @@ enum {
     BMM_FORM_GVEC = 10,  /* gvec: shape-generic, n = 1: a row vector times B, V vectors at a time, masked tail */
     BMM_FORM_GDOT = 11,  /* gdot: shape-generic, p = 1: R dot products along m at once, masked tail */
     BMM_FORM_PACKED = 12,  /* pk<G>: several whole matrices per vector (contiguous batch-first), built with lane permutes */
+    BMM_FORM_GNT = 13,  /* gnt<R>x<C>: shape-generic, B transposed: R x C dot products along m at once (rows of A times rows of B^T), masked tail */
     BMM_FORM_COUNT
 };
 

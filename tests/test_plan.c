@@ -316,7 +316,8 @@ static void test_transposed_products_run_row_major(void **state)
     plan_layouts(BMM_F32, 4099, 9, 16, 12, tn, 0, 1, 0, BMM_THREADS(2), k, sizeof k);
     /* what bmm_plan_operands says of each arrangement: where vector kernels run, a transposed
      * A is read in place by the kernels of its order (tn); in portable C it is copied. A
-     * transposed B is copied either way (no vector form reads one). */
+     * transposed B is copied where its dot products are short (m = 7 here: the gnt form
+     * costs more than the copy) and in portable C. */
     int views = bmm__cpu_admits(BMM_ISA_AVX2);
     static const struct {
         int64_t n, m, p;

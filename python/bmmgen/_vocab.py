@@ -10,7 +10,7 @@ DTYPES = {
 }
 LAYOUTS = {1: "bf", 2: "sf", 3: "any"}
 ISAS = {1: "c99", 2: "avx2", 3: "avx512"}
-FORMS = {1: "unroll", 2: "tile", 3: "rows", 4: "rows_loop", 5: "flat", 6: "dot", 7: "xb", 8: "gtile", 9: "grows", 10: "gvec", 11: "gdot", 12: "packed"}
+FORMS = {1: "unroll", 2: "tile", 3: "rows", 4: "rows_loop", 5: "flat", 6: "dot", 7: "xb", 8: "gtile", 9: "grows", 10: "gvec", 11: "gdot", 12: "packed", 13: "gnt"}
 SCALARS = {0: "alpha,beta", 1: "alpha,beta=0", 2: "alpha=1,beta=0", 3: "alpha=1,beta=1"}
 # the needs bits that mark a kernel's operand order -> its word (t: read as a transposed view)
 ORDERS = {0: "nn", 8: "tn", 16: "nt", 24: "tt"}

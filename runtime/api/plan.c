@@ -202,10 +202,12 @@ bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, unsigned flags
 /* ---- arranging ---- */
 
 /* Transposed views left in place pay when the static rule gives their class a vector kernel
- * of their order: a specialized one, or a shape-generic one where the copies would not get a
- * specialized kernel either (or may get one generated: so may the views' class); or, when
- * this call generates and waits, when their class is generated (a transposed B has no
- * shape-generic kernel: small batch-first ones have generated kernels). */
+ * of their order: a specialized one; or a shape-generic one where the copies would not get a
+ * specialized kernel either (or may get one generated: so may the views' class), a transposed
+ * B's dot products (gnt) only where they cost no more than the rows kernels on a copy
+ * (37x256x20 f32, m long, stays in place; 64x3x64, m short, is copied; a transposed A costs
+ * the rows kernels nothing); or, when this call generates and waits, when their class is
+ * generated. */
 static int views_pay(const bmm__problem *view, const bmm__problem *copy, int threads,
     unsigned flags)
 {
@@ -216,7 +218,11 @@ static int views_pay(const bmm__problem *view, const bmm__problem *copy, int thr
     const bmm_kernel_desc *kv = bmm__estimate(&cv), *kc;
     if (!kv || kv->isa == BMM_ISA_C99 || kv->layout == BMM_LAYOUT_ANY)
         return 0;
-    if (bmm__specialized(kv) || (flags & BMM_GENERATE))
+    if (bmm__specialized(kv))
+        return 1;
+    if (kv->form == BMM_FORM_GNT && bmm__problem_cost(view) > bmm__problem_cost(copy))
+        return 0;
+    if (flags & BMM_GENERATE)
         return 1;
     bmm__call_of(copy, threads, &cc);
     return !(kc = bmm__estimate(&cc)) || !bmm__specialized(kc);

@@ -214,22 +214,55 @@ static int packs(const bmm__problem *pr, int in_place, int64_t *copied, int *vie
     return pk;
 }
 
-/* The vector multiply-adds of pr on this CPU's widest vectors, w lanes: the rows kernels
- * run ceil(p / w) vectors per row of C and k, the dot kernels (p = 1, A's rows read as
- * vectors: not a transposed view left in place) ceil(m / w) per row. */
-static int64_t vector_madds(const bmm__problem *pr, int in_place, int64_t w)
+/* The operands of pr read in place as transposed views (BMM__PACK_A, BMM__PACK_B bits):
+ * in_place and unit row stride, else they are copied (packs). */
+static int views_of(const bmm__problem *pr, int in_place)
 {
-    if (pr->p == 1 && !(in_place && pr->sa.col != 1))
-        return pr->n * ((pr->m + w - 1) / w);
+    if (!in_place)
+        return 0;
+    return (pr->sa.col != 1 && pr->sa.row == 1 ? BMM__PACK_A : 0)
+        | (pr->sb.col != 1 && pr->sb.row == 1 ? BMM__PACK_B : 0);
+}
+
+/* Vector instructions a dot product's sum costs besides its multiply-adds (bmm__hsums8_*:
+ * about a dozen shuffles and adds for eight sums, then the scalar store). */
+#define DOT_SUM_COST 2
+
+/* The vector multiply-adds of pr on this CPU's widest vectors, w lanes, with views (bits)
+ * read in place: the rows kernels run ceil(p / w) vectors per row of C and k; the dot
+ * kernels ceil(m / w) per element of C, A's rows read as vectors: p = 1, or B a transposed
+ * view (its columns contiguous: the gnt form), plus the sums. */
+static int64_t vector_madds(const bmm__problem *pr, int views, int64_t w)
+{
+    int64_t dots = (pr->m + w - 1) / w;
+    if (views == BMM__PACK_B)
+        return pr->n * pr->p * (dots + DOT_SUM_COST);
+    if (pr->p == 1 && !(views & BMM__PACK_A))
+        return pr->n * dots;
     return pr->n * pr->m * ((pr->p + w - 1) / w);
+}
+
+/* An element copied costs half a multiply-add of 16 lanes (a 16 x 16 tile: 96 vector moves
+ * for 256 elements), in the lanes' units of vector_madds * w. */
+#define COPY_COST 8
+
+int64_t bmm__problem_cost(const bmm__problem *run)
+{
+    const int64_t w = bmm__vector_lanes(run->dtype, bmm__cpu_max_isa());
+    int views = (run->sa.col != 1 && !(run->pack & BMM__PACK_A) ? BMM__PACK_A : 0)
+        | (run->sb.col != 1 && !(run->pack & BMM__PACK_B) ? BMM__PACK_B : 0);
+    int64_t copied = ((run->pack & BMM__PACK_A) ? run->n * run->m : 0)
+        + ((run->pack & BMM__PACK_B) ? run->m * run->p : 0)
+        + ((run->pack & BMM__PACK_C) ? run->n * run->p * (run->beta != 0 ? 2 : 1) : 0);
+    return (w < 2 ? run->n * run->m * run->p : vector_madds(run, views, w) * w)
+        + copied * COPY_COST;
 }
 
 /* Where both are past VECTOR_WORK vector multiply-adds an item, the looped and shape-generic
  * kernels run either way and their lanes decide: pr or its transpose by the multiply-adds
- * plus the copies, an element copied costing half a multiply-add of 16 lanes (a 16 x 16
- * tile: 96 vector moves for 256 elements). Attention's products, B=64 S=37 T=20 h=256 f32
- * (Zen 4): dec^T's grad 256x37x20 (A transposed) runs as 20x37x256, 1.6x. Below it the
- * specialized kernels' forms decide, which this does not see: 0 (no preference). */
+ * plus the copies. Attention's products, B=64 S=37 T=20 h=256 f32 (Zen 4): dec^T's grad
+ * 256x37x20 (A transposed) runs as 20x37x256, 1.6x. Below it the specialized kernels' forms
+ * decide, which this does not see: 0 (no preference). */
 #define VECTOR_WORK 1024
 static int lanes_prefer(const bmm__problem *pr, int64_t cp, const bmm__problem *t, int64_t ct,
     int in_place)
@@ -237,10 +270,11 @@ static int lanes_prefer(const bmm__problem *pr, int64_t cp, const bmm__problem *
     const int64_t w = bmm__vector_lanes(pr->dtype, bmm__cpu_max_isa());
     if (w < 2)
         return 0;
-    int64_t vp = vector_madds(pr, in_place, w), vt = vector_madds(t, in_place, w);
+    int64_t vp = vector_madds(pr, views_of(pr, in_place), w);
+    int64_t vt = vector_madds(t, views_of(t, in_place), w);
     if (vp < VECTOR_WORK || vt < VECTOR_WORK)
         return 0;
-    int64_t kp = vp * w + cp * 8, kt = vt * w + ct * 8;
+    int64_t kp = vp * w + cp * COPY_COST, kt = vt * w + ct * COPY_COST;
     return kp < kt ? -1 : kt < kp;
 }
 

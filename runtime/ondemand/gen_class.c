@@ -81,7 +81,8 @@ const char *bmm__gen_class_args(const bmm_call *c, bmm__gen_args *g)
     int isa = bmm__cpu_max_isa();
     if ((q->order & BMM__ORDER_B) && !reads_b_transposed(q, layout, isa))
         return "B is a transposed view that no generated form reads in place here (batch-first "
-               "items with p and m at most a vector are read; else it is copied to row-major)";
+               "items with p and m at most a vector are read; else the shape-generic kernels "
+               "serve it, on the view or a row-major copy)";
     if (q->n > BMM_GEN_MAX_DIM || q->m > BMM_GEN_MAX_DIM || q->p > BMM_GEN_MAX_DIM)
         return "a dimension is past the generator's limit (" STR(BMM_GEN_MAX_DIM) ")";
     /* bmm_select.h's exception to the rule, measured again here: with A's rows far apart

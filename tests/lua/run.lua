@@ -434,7 +434,7 @@ test("shape-generic IR stores every element of C once, lanes in range, for every
       end
     end
   end
-  for _, kind in ipairs({ "gtile", "grows", "gvec", "gdot" }) do check(kinds[kind], kind .. " not covered") end
+  for _, kind in ipairs({ "gtile", "grows", "gvec", "gdot", "gnt" }) do check(kinds[kind], kind .. " not covered") end
 end)
 
 test("descriptors are typed: form enum, tile, lanes, prefetch and needs, no names to parse", function()
