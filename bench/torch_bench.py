@@ -97,6 +97,8 @@ def overhead():
     import numpy as np
     rows = [("torch.bmm(a, b)", lambda: torch.bmm(a, b)),
             ("bmmgen.bmm(a, b)", lambda: bmmgen.bmm(a, b)),
+            ("torch.ops.aten.bmm(a, b) (torch's own operator path)",
+             lambda: torch.ops.aten.bmm(a, b)),
             ("torch.ops.bmmgen.bmm(a, b)", lambda: torch.ops.bmmgen.bmm(a, b)),
             ("torch.bmm(a, b, out=c)", lambda: torch.bmm(a, b, out=c)),
             ("bmmgen.bmm(a, b, out=c)", lambda: bmmgen.bmm(a, b, out=c)),

@@ -21,6 +21,10 @@ def bmm(a, b, out=None):
     if type(a) is np.ndarray:  # the common cases first: every Python call costs ~0.1 us
         return _ops.bmm_checked("numpy", a, b, out)
     if type(a) is _ops._TENSOR:
+        if _ops._NATIVE_BMM is not None:  # the compiled path takes the plain calls
+            res = _ops._NATIVE_BMM(a, b, out)
+            if res is not None:
+                return res
         if _ops._torch._C._get_tracing_state():
             return _traced("bmm", out, a, b)
         if _ops._torch.is_grad_enabled() and (a.requires_grad or getattr(b, "requires_grad", False)):

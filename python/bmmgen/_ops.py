@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from . import _lib
+from . import _lib, _native
 from ._vocab import DTYPES
 
 _NP_DTYPES = {np.dtype(v[2]): code for code, v in DTYPES.items() if v[2]}
@@ -20,13 +20,16 @@ _torch = None          # the torch module, once a tensor has been seen
 _TENSOR = None         # torch.Tensor, then
 _STORAGE = None        # a tensor's untyped storage (torch 2: untyped_storage; 1.13: _storage)
 _TORCH_DTYPES = {}     # torch.float32 -> F32, torch.float64 -> F64, ...
+_NATIVE_BMM = None     # _native.torch_bmm, then (None: no compiled path)
 _NAMES = ", ".join(v[2] for v in DTYPES.values() if v[2])  # supported, as messages say
 
 
 def _torch_module():
-    global _torch, _TENSOR, _STORAGE
+    global _torch, _TENSOR, _STORAGE, _NATIVE_BMM
     if _torch is None:
         import torch
+        _native.load_torch()
+        _NATIVE_BMM = _native.torch_bmm
         _TORCH_DTYPES.update({getattr(torch, v[3]): code for code, v in DTYPES.items() if v[3]})
         _STORAGE = getattr(torch.Tensor, "untyped_storage", None) or torch.Tensor._storage
         _torch, _TENSOR = torch, torch.Tensor
@@ -346,6 +349,10 @@ def _run_seen(kind, plan, a, b, out):
 
 def bmm_checked(kind, a, b, out, names=("a", "b")):
     """bmm without autograd: the plan of a call seen before, else every check."""
+    if kind == "numpy" and _native.buffer_bmm is not None:  # the compiled path's plain calls
+        res = _native.buffer_bmm(a, b, out)
+        if res is not None:
+            return res
     sig = _signature(kind, a, b, out)
     plan = _SEEN.get(sig) if sig is not None else None
     if plan is not None and plan.gen == _lib.generation():
@@ -358,3 +365,13 @@ def bmm_checked(kind, a, b, out, names=("a", "b")):
             _SEEN.clear()
         _SEEN[sig] = plan
     return res
+
+
+def torch_bmm(a, b, out, names=("a", "b")):
+    """bmm_checked on tensors, through the compiled path where it takes the call (a plain one:
+    _native.py)."""
+    if _NATIVE_BMM is not None:
+        res = _NATIVE_BMM(a, b, out)
+        if res is not None:
+            return res
+    return bmm_checked("torch", a, b, out, names)

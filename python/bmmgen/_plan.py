@@ -100,6 +100,13 @@ class Plan:
         self._handle = handle.value
         self.operands = _lib.plan_operands(self._handle).decode()
         self.threads = _lib.plan_threads(self._handle)
+        self._fast = None  # the compiled call for tensors, where there is one
+        if self._kind == "torch":
+            from . import _native  # (loaded with torch: _ops._torch_module)
+            if _native.Planned is not None:
+                self._fast = _native.Planned(
+                    self._handle, DTYPES[dt][0] == "f64", [w[0] for w in self._want],
+                    [[0 if s is None else s for s in w[1]] for w in self._want], self._fresh_out)
 
     # Copies and pickles never share the native plan (each would free it): a copy, or a plan
     # unpickled (in this process or another), is planned again from the same request; wisdom
@@ -107,7 +114,7 @@ class Plan:
     def __getstate__(self):
         if self._handle is None:
             raise ValueError("bmmgen.Plan: the plan was closed")
-        return {k: v for k, v in self.__dict__.items() if k not in ("_handle", "_seen")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_handle", "_seen", "_fast")}
 
     def __setstate__(self, state):
         self.__dict__.update(state)
@@ -133,6 +140,11 @@ class Plan:
         return op[_ops.PTR]
 
     def __call__(self, a, b, out=None):
+        fast = self._fast
+        if fast is not None:  # None: closed, NumPy, or no compiled path
+            res = fast(a, b, out)
+            if res is not None:
+                return res
         if self._handle is None:
             raise ValueError("bmmgen.Plan: the plan was closed")
         kind = self._kind
@@ -169,7 +181,7 @@ class Plan:
     def close(self):
         """Frees the plan now (else when the object goes). Not while another thread is inside a
         call of this plan: that call would run a freed plan."""
-        handle, self._handle = self._handle, None
+        handle, self._handle, self._fast = self._handle, None, None
         if handle:
             _lib.plan_destroy(handle)
 

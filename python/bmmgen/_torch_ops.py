@@ -7,7 +7,7 @@ two batched products on transposed views, computed by bmmgen too (so double back
 Imported by bmmgen when torch is there, or at the first tensor it sees."""
 import torch
 
-from . import _ops
+from . import _native, _ops
 
 _ops._torch_module()
 
@@ -16,7 +16,7 @@ _NAMES_BADDBMM = ("batch1", "batch2")
 
 
 def _bmm_nograd(a, b):
-    return _ops.bmm_checked("torch", a, b, None, _NAMES_BMM)
+    return _ops.torch_bmm(a, b, None, _NAMES_BMM)
 
 
 def _baddbmm_nograd(c, a, b, beta, alpha):
@@ -83,7 +83,7 @@ def bmm(a, b, out=None):
             raise RuntimeError("bmmgen: bmm with out= does not support automatic "
                                "differentiation, and an input requires grad (as in torch)")
         return _Bmm.apply(a, b)
-    return _ops.bmm_checked("torch", a, b, out, _NAMES_BMM)
+    return _ops.torch_bmm(a, b, out, _NAMES_BMM)
 
 
 def baddbmm(c, a, b, beta, alpha):
@@ -93,15 +93,25 @@ def baddbmm(c, a, b, beta, alpha):
     return _baddbmm_nograd(c, a, b, beta, alpha)
 
 
-# The operators. CompositeExplicitAutograd: every backend reaches the Python body, which names
-# what is supported (CPU strided float32/float64) instead of the dispatcher's "no kernel".
-_library = torch.library.Library("bmmgen", "DEF")
-_library.define("bmm(Tensor self, Tensor mat2) -> Tensor")
-_library.define("baddbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, "
-                "Scalar alpha=1) -> Tensor")
-_library.impl("bmm", _bmm_nograd, "CompositeExplicitAutograd")
-_library.impl("baddbmm", lambda c, a, b, beta=1, alpha=1: _baddbmm_nograd(c, a, b, beta, alpha),
-              "CompositeExplicitAutograd")
-_library.impl("bmm", lambda a, b: _Bmm.apply(a, b), "Autograd")
-_library.impl("baddbmm", lambda c, a, b, beta=1, alpha=1: _Baddbmm.apply(
-    c, a, b, float(beta), float(alpha)), "Autograd")
+def _register():
+    """The operators, with torch.library where the compiled path (_native_torch.cpp, which
+    registers them in C++ with a Meta kernel) is not there. CompositeExplicitAutograd: every
+    backend reaches the Python body, which names what is supported (CPU strided
+    float32/float64) instead of the dispatcher's "no kernel"."""
+    if _native.torch_path is not None:
+        _native.torch_module.set_python(_bmm_nograd, _baddbmm_nograd)
+        return None
+    library = torch.library.Library("bmmgen", "DEF")
+    library.define("bmm(Tensor self, Tensor mat2) -> Tensor")
+    library.define("baddbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, "
+                   "Scalar alpha=1) -> Tensor")
+    library.impl("bmm", _bmm_nograd, "CompositeExplicitAutograd")
+    library.impl("baddbmm", lambda c, a, b, beta=1, alpha=1: _baddbmm_nograd(c, a, b, beta, alpha),
+                 "CompositeExplicitAutograd")
+    library.impl("bmm", lambda a, b: _Bmm.apply(a, b), "Autograd")
+    library.impl("baddbmm", lambda c, a, b, beta=1, alpha=1: _Baddbmm.apply(
+        c, a, b, float(beta), float(alpha)), "Autograd")
+    return library
+
+
+_library = _register()  # kept: the registrations last as long as it does

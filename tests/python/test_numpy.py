@@ -168,10 +168,15 @@ def test_out_rules_write_nothing():
     np.testing.assert_array_equal(c, a)
 
 
-def test_a_call_like_one_seen_is_still_checked():
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_call_like_one_seen_is_still_checked(compiled, monkeypatch):
     """Calls with the dtypes, shapes and strides of one that passed skip the Python checks, not
     the library's: an out that overlaps an input, or a misaligned input, is still caught (or
-    copied), and a change of wisdom makes the plan be chosen again."""
+    copied), and a change of wisdom makes the plan be chosen again. On the compiled path
+    (_native_buffer.c) and on the Python path's cache of seen calls."""
+    from bmmgen import _lib, _native, _ops
+    if not compiled:
+        monkeypatch.setattr(_native, "buffer_bmm", None)
     a, b = ints((3, 4, 4), np.float32, 1), ints((3, 4, 4), np.float32, 2)
     out = np.zeros((3, 4, 4), np.float32)
     bmmgen.bmm(a, b, out=out)
@@ -183,9 +188,9 @@ def test_a_call_like_one_seen_is_still_checked():
     odd = np.ndarray(a.shape, np.float32, buffer=raw, offset=1)
     odd[...] = a                                       # same signature, misaligned: copied
     np.testing.assert_array_equal(bmmgen.bmm(odd, b, out=out), np.matmul(a, b))
-    from bmmgen import _lib, _ops
     before = _lib.generation()
     bmmgen.forget_wisdom()
     assert _lib.generation() != before
-    bmmgen.bmm(a, b, out=out)
-    assert any(p.gen == _lib.generation() for p in _ops._SEEN.values())
+    np.testing.assert_array_equal(bmmgen.bmm(a, b, out=out), np.matmul(a, b))
+    if not compiled:
+        assert any(p.gen == _lib.generation() for p in _ops._SEEN.values())

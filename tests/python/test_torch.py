@@ -225,7 +225,6 @@ def errors():
         (lambda: bmmgen.bmm(f.half(), d.half()), TypeError, "torch.float32, torch.float64"),
         (lambda: bmmgen.bmm(f.int(), d.int()), TypeError, "supported"),
         (lambda: bmmgen.bmm(f.to("meta"), d.to("meta")), TypeError, "on the CPU"),
-        (lambda: torch.ops.bmmgen.bmm(f.to("meta"), d.to("meta")), TypeError, "on the CPU"),
         (lambda: bmmgen.bmm(f.to_sparse(), d), TypeError, "strided"),
         (lambda: bmmgen.bmm(f, d.numpy()), TypeError, "torch tensor"),
         (lambda: bmmgen.bmm(f, d, out=torch.empty(2, 3, 4)), ValueError, "shape"),
@@ -237,6 +236,28 @@ def errors():
         (lambda: bmmgen.baddbmm(torch.ones(2, 3, 5).double(), f, d), TypeError, "dtype"),
         (lambda: torch.ops.bmmgen.bmm(f, torch.ones(2, 3, 5)), ValueError, "columns"),
     ]
+
+
+def test_operators_on_meta_tensors():
+    """Where the compiled path registers the operators (in C++), their Meta kernels give the
+    result's shape and check the operands' (tracing and fx run on meta tensors); the
+    torch.library fallback's Python body refuses meta tensors, as bmmgen.bmm does."""
+    from bmmgen import _native
+    f, d = torch.ones(2, 3, 4, device="meta"), torch.ones(2, 4, 5, device="meta")
+    with pytest.raises(TypeError, match="on the CPU"):
+        bmmgen.bmm(f, d)
+    if _native.torch_path is None:
+        with pytest.raises(TypeError, match="on the CPU"):
+            torch.ops.bmmgen.bmm(f, d)
+        return
+    r = torch.ops.bmmgen.bmm(f, d)
+    assert r.device.type == "meta" and r.shape == (2, 3, 5) and r.dtype == f.dtype
+    r = torch.ops.bmmgen.baddbmm(torch.ones(1, 5, device="meta"), f, d, beta=2.0)
+    assert r.device.type == "meta" and r.shape == (2, 3, 5)
+    with pytest.raises(RuntimeError, match="rows"):
+        torch.ops.bmmgen.bmm(f, f)
+    with pytest.raises(RuntimeError, match="broadcast"):
+        torch.ops.bmmgen.baddbmm(torch.ones(3, 5, 5, device="meta"), f, d)
 
 
 @pytest.mark.parametrize("case", range(len(errors())))

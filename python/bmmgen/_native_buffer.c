@@ -1,0 +1,165 @@
+/* _native_buffer.c: bmmgen.bmm's call path for NumPy arrays, in C through the buffer
+ * protocol, where the Python path reads a dozen attributes and makes a ctypes call. Needs no
+ * NumPy or torch headers.
+ *
+ * A fast path only, as _native_torch.cpp: it takes the plain calls (3-D float32 or float64
+ * buffers in the machine's byte order, sizes >= 1, strides whole elements, addresses aligned,
+ * out writable and of the product's shape and format) and returns None for every other, which
+ * the Python path (_ops.py) checks, raises or copies as before; a call the library refuses
+ * (an out overlapping an input: nothing written) goes there too, and so does anything but a
+ * numpy.ndarray.
+ *
+ * bind() takes the addresses of the functions of the libbmm that _lib.py loaded (one library
+ * per process), the callable that makes a new result (numpy.empty) and numpy.ndarray. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+#include <string.h>
+
+#include "bmm.h"
+
+typedef bmm_status (*sgemm_fn)(int64_t, int64_t, int64_t, int64_t, float, const float *,
+    bmm_stride, const float *, bmm_stride, float, float *, bmm_stride);
+typedef bmm_status (*dgemm_fn)(int64_t, int64_t, int64_t, int64_t, double, const double *,
+    bmm_stride, const double *, bmm_stride, double, double *, bmm_stride);
+
+static sgemm_fn sgemm;  /* set once by bind, before any call (under the GIL) */
+static dgemm_fn dgemm;
+static PyObject *empty;  /* numpy.empty */
+static PyObject *ndarray;  /* numpy.ndarray: the type this path takes (not subclasses) */
+
+/* Products of at least this many multiply-adds run with the GIL released. */
+#define GIL_FREE_MADDS 65536.0
+
+static PyObject *bind(PyObject *self, PyObject *args)
+{
+    (void)self;
+    unsigned long long s, d;
+    PyObject *e, *t;
+    if (!PyArg_ParseTuple(args, "KKOO!", &s, &d, &e, &PyType_Type, &t))
+        return NULL;
+    if (!PyCallable_Check(e))
+        return PyErr_Format(PyExc_TypeError, "bind: empty must be callable");
+    Py_INCREF(e);
+    Py_XSETREF(empty, e);
+    Py_INCREF(t);
+    Py_XSETREF(ndarray, t);
+    sgemm = (sgemm_fn)(uintptr_t)s;
+    dgemm = (dgemm_fn)(uintptr_t)d;
+    Py_RETURN_NONE;
+}
+
+/* The element type of a buffer: 'f' or 'd' in the machine's order (NumPy writes "f", "<f" or
+ * "=f" for it), else 0. */
+static char element(const Py_buffer *v)
+{
+    const char *f = v->format;
+    if (!f)
+        return 0;
+    if (f[0] == '=' || f[0] == '@' || (f[0] == '<' && PY_LITTLE_ENDIAN) || (f[0] == '>' && !PY_LITTLE_ENDIAN))
+        f++;
+    if ((f[0] == 'f' && v->itemsize == 4) || (f[0] == 'd' && v->itemsize == 8))
+        return f[1] == '\0' ? f[0] : 0;
+    return 0;
+}
+
+/* A plain operand: 3-D, sizes >= 1, element strides, aligned; its strides in elements. */
+static int plain(const Py_buffer *v, char type, bmm_stride *s)
+{
+    if (v->ndim != 3 || element(v) != type || !v->strides || ((uintptr_t)v->buf % (uintptr_t)v->itemsize))
+        return 0;
+    int64_t e[3];
+    for (int d = 0; d < 3; d++) {
+        if (v->shape[d] < 1 || v->strides[d] % v->itemsize)
+            return 0;
+        e[d] = v->strides[d] / v->itemsize;
+    }
+    *s = (bmm_stride){ e[0], e[1], e[2] };
+    return 1;
+}
+
+/* a @ b into out (a new array when None); None: the Python path takes the call. */
+static PyObject *bmm(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *a, *b, *out = Py_None;
+    if (!PyArg_ParseTuple(args, "OO|O", &a, &b, &out))
+        return NULL;
+    Py_buffer va, vb, vc;
+    PyObject *res = NULL, *made = NULL;
+    int got_a = 0, got_b = 0, got_c = 0;
+    char type;
+    bmm_stride sa, sb, sc;
+    int64_t batch, n, m, p;
+    bmm_status st;
+    PyThreadState *ts;
+    if (!sgemm || !dgemm || !empty || (PyObject *)Py_TYPE(a) != ndarray
+        || (PyObject *)Py_TYPE(b) != ndarray || (out != Py_None && (PyObject *)Py_TYPE(out) != ndarray))
+        goto none;
+    if (PyObject_GetBuffer(a, &va, PyBUF_RECORDS_RO) != 0)
+        goto none;
+    got_a = 1;
+    if (PyObject_GetBuffer(b, &vb, PyBUF_RECORDS_RO) != 0)
+        goto none;
+    got_b = 1;
+    type = element(&va);
+    if (!type || !plain(&va, type, &sa) || !plain(&vb, type, &sb))
+        goto none;
+    batch = va.shape[0], n = va.shape[1], m = va.shape[2], p = vb.shape[2];
+    if (vb.shape[0] != batch || vb.shape[1] != m)
+        goto none;
+    if (out == Py_None) {
+        made = PyObject_CallFunction(empty, "((LLL)s)", (long long)batch, (long long)n,
+            (long long)p, type == 'f' ? "float32" : "float64");
+        if (!made)
+            goto none;
+    }
+    if (PyObject_GetBuffer(made ? made : out, &vc, PyBUF_RECORDS) != 0)
+        goto none;
+    got_c = 1;
+    if (!plain(&vc, type, &sc) || vc.shape[0] != batch || vc.shape[1] != n || vc.shape[2] != p)
+        goto none;
+    ts = (double)batch * (double)n * (double)m * (double)p >= GIL_FREE_MADDS
+        ? PyEval_SaveThread() : NULL;
+    if (type == 'f')
+        st = sgemm(batch, n, m, p, 1.0f, va.buf, sa, vb.buf, sb, 0.0f, vc.buf, sc);
+    else
+        st = dgemm(batch, n, m, p, 1.0, va.buf, sa, vb.buf, sb, 0.0, vc.buf, sc);
+    if (ts)
+        PyEval_RestoreThread(ts);
+    if (st == BMM_OK) {
+        res = made ? made : out;
+        Py_INCREF(res);
+    }
+none:
+    if (!res)
+        PyErr_Clear();  /* a buffer refused (not one, read-only, ...): Python's path says why */
+    if (got_c)
+        PyBuffer_Release(&vc);
+    if (got_b)
+        PyBuffer_Release(&vb);
+    if (got_a)
+        PyBuffer_Release(&va);
+    Py_XDECREF(made);
+    if (!res)
+        Py_RETURN_NONE;
+    return res;
+}
+
+static PyMethodDef methods[] = {
+    { "bind", bind, METH_VARARGS, "bind(sgemm, dgemm, empty, ndarray): libbmm's one-shot entries, numpy.empty, numpy.ndarray" },
+    { "bmm", bmm, METH_VARARGS, "bmm(a, b, out=None): a @ b into out (None: new), or None" },
+    { NULL, NULL, 0, NULL },
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_native_buffer",
+    "bmmgen.bmm's C call path for NumPy arrays (a fast path: None hands a call to the Python "
+    "path)", -1, methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__native_buffer(void)
+{
+    return PyModule_Create(&module);
+}
