@@ -8,6 +8,7 @@ torch tensors, through libbmm's generated kernels (ctypes; no compile step).
     bmmgen.clear_cache()                             kernels generated on demand (generate=True)
     bmmgen.kernels()                                 the kernel table
     torch.ops.bmmgen.bmm, torch.ops.bmmgen.baddbmm   torch operators, with autograd
+    bmmgen.patch_torch()                             torch.bmm/baddbmm/matmul to bmmgen where it wins
 
 Operands keep their strides (transposed, seq-first, expanded, sliced views are not copied).
 Errors are exceptions: TypeError and ValueError for what Python checks, bmmgen.Error (with
@@ -18,11 +19,12 @@ import sys
 
 from ._lib import Error, path as library_path
 from ._api import baddbmm, bmm
+from ._patch import patch_torch
 from ._plan import (Plan, clear_cache, export_wisdom, forget_wisdom, get_num_threads,
                     import_wisdom, kernels, set_num_threads)
 
 __version__ = "0.1.0"
-__all__ = ["bmm", "baddbmm", "Plan", "Error", "import_wisdom", "export_wisdom", "forget_wisdom",
+__all__ = ["bmm", "baddbmm", "patch_torch", "Plan", "Error", "import_wisdom", "export_wisdom", "forget_wisdom",
            "kernels", "library_path", "set_num_threads", "get_num_threads", "clear_cache"]
 
 # torch.ops.bmmgen exists once bmmgen is imported wherever torch is installed (importing torch
