@@ -94,6 +94,7 @@ def overhead():
     a, b, c = torch.rand(1, 2, 2), torch.rand(1, 2, 2), torch.empty(1, 2, 2)
     na, nb, nc = a.numpy(), b.numpy(), c.numpy()
     plan = bmmgen.Plan(a, b, c)
+    nplan = bmmgen.Plan(na, nb, nc)
     import numpy as np
     rows = [("torch.bmm(a, b)", lambda: torch.bmm(a, b)),
             ("bmmgen.bmm(a, b)", lambda: bmmgen.bmm(a, b)),
@@ -105,7 +106,8 @@ def overhead():
             ("bmmgen.Plan: plan(a, b, c)", lambda: plan(a, b, c)),
             ("np.matmul(a, b) (NumPy)", lambda: np.matmul(na, nb)),
             ("bmmgen.bmm(a, b) (NumPy)", lambda: bmmgen.bmm(na, nb)),
-            ("bmmgen.bmm(a, b, out=c) (NumPy)", lambda: bmmgen.bmm(na, nb, out=nc))]
+            ("bmmgen.bmm(a, b, out=c) (NumPy)", lambda: bmmgen.bmm(na, nb, out=nc)),
+            ("bmmgen.Plan: plan(a, b, c) (NumPy)", lambda: nplan(na, nb, nc))]
     secs = time_rounds([f for _, f in rows], 2.0)
     print("| call (torch tensors unless NumPy) | microseconds, median |")
     print("|---|---|")

@@ -3,7 +3,8 @@ _lib.py loaded (a build tree, or the installed package), built for this Python. 
 to that same libbmm, so the process has one library, and each is a fast path: it returns None
 for a call it leaves to the Python path (_ops.py), which checks, raises and copies as before.
 
-    buffer_bmm(a, b, out)      NumPy arrays (_native_buffer.c, the buffer protocol)
+    buffer_bmm(a, b, out)      NumPy arrays (_native_buffer.c, the buffer protocol;
+    BufferPlanned(...)(a, b, out)  a Plan's calls on arrays)
     torch_bmm(a, b, out)       torch tensors (_native_torch.cpp, against torch's headers;
     Planned(...)(a, b, out)    a Plan's calls on tensors; torch.ops.bmmgen in C++)
                                -- after load_torch()
@@ -45,8 +46,10 @@ def _addr(name):
 
 _buffer = _module("_native_buffer")
 if _buffer is not None:
-    _buffer.bind(_addr("bmm_sgemm_strided"), _addr("bmm_dgemm_strided"), np.empty, np.ndarray)
+    _buffer.bind(_addr("bmm_sgemm_strided"), _addr("bmm_dgemm_strided"), _addr("bmm_execute"),
+                 np.empty, np.ndarray)
 buffer_bmm = _buffer.bmm if _buffer is not None else None
+BufferPlanned = _buffer.Planned if _buffer is not None else None  # a Plan's calls on arrays
 
 torch_module = torch_path = torch_bmm = Planned = None
 

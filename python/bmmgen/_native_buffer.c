@@ -24,8 +24,11 @@ typedef bmm_status (*sgemm_fn)(int64_t, int64_t, int64_t, int64_t, float, const 
 typedef bmm_status (*dgemm_fn)(int64_t, int64_t, int64_t, int64_t, double, const double *,
     bmm_stride, const double *, bmm_stride, double, double *, bmm_stride);
 
+typedef bmm_status (*execute_fn)(const bmm_plan *, const void *, const void *, void *);
+
 static sgemm_fn sgemm;  /* set once by bind, before any call (under the GIL) */
 static dgemm_fn dgemm;
+static execute_fn execute;
 static PyObject *empty;  /* numpy.empty */
 static PyObject *ndarray;  /* numpy.ndarray: the type this path takes (not subclasses) */
 
@@ -35,9 +38,9 @@ static PyObject *ndarray;  /* numpy.ndarray: the type this path takes (not subcl
 static PyObject *bind(PyObject *self, PyObject *args)
 {
     (void)self;
-    unsigned long long s, d;
+    unsigned long long s, d, x;
     PyObject *e, *t;
-    if (!PyArg_ParseTuple(args, "KKOO!", &s, &d, &e, &PyType_Type, &t))
+    if (!PyArg_ParseTuple(args, "KKKOO!", &s, &d, &x, &e, &PyType_Type, &t))
         return NULL;
     if (!PyCallable_Check(e))
         return PyErr_Format(PyExc_TypeError, "bind: empty must be callable");
@@ -47,6 +50,7 @@ static PyObject *bind(PyObject *self, PyObject *args)
     Py_XSETREF(ndarray, t);
     sgemm = (sgemm_fn)(uintptr_t)s;
     dgemm = (dgemm_fn)(uintptr_t)d;
+    execute = (execute_fn)(uintptr_t)x;
     Py_RETURN_NONE;
 }
 
@@ -147,8 +151,115 @@ none:
     return res;
 }
 
+/* ---- Planned: a bmmgen.Plan's calls on NumPy arrays ---- */
+
+/* The operands a Plan was made for (element type, shapes, strides of the dimensions longer
+ * than 1: _plan.py's _free_strides) and its native plan, owned by the Python Plan, which drops
+ * this object before it frees the plan. */
+typedef struct {
+    PyObject_HEAD
+    const bmm_plan *plan;
+    char type;
+    int fresh_out;
+    long long shape[3][3], stride[3][3];
+} planned;
+
+static int planned_init(planned *self, PyObject *args, PyObject *kw)
+{
+    unsigned long long plan;
+    int f64, fresh;
+    long long (*sh)[3] = self->shape, (*st)[3] = self->stride;
+    if (kw && PyDict_Size(kw)) {
+        PyErr_SetString(PyExc_TypeError, "Planned takes positional arguments");
+        return -1;
+    }
+    if (!PyArg_ParseTuple(args, "Kp(LLL)(LLL)(LLL)(LLL)(LLL)(LLL)p", &plan, &f64,
+            &sh[0][0], &sh[0][1], &sh[0][2], &st[0][0], &st[0][1], &st[0][2],
+            &sh[1][0], &sh[1][1], &sh[1][2], &st[1][0], &st[1][1], &st[1][2],
+            &sh[2][0], &sh[2][1], &sh[2][2], &st[2][0], &st[2][1], &st[2][2], &fresh))
+        return -1;
+    self->plan = (const bmm_plan *)(uintptr_t)plan;
+    self->type = f64 ? 'd' : 'f';
+    self->fresh_out = fresh;
+    return 0;
+}
+
+/* Buffer v is operand o as planned. */
+static int as_planned(const planned *self, const Py_buffer *v, int o)
+{
+    bmm_stride s;
+    if (!plain(v, self->type, &s))
+        return 0;
+    const int64_t e[3] = { s.batch, s.row, s.col };
+    for (int d = 0; d < 3; d++)
+        if (v->shape[d] != self->shape[o][d] || (v->shape[d] != 1 && e[d] != self->stride[o][d]))
+            return 0;
+    return 1;
+}
+
+/* out (a new array when None) = the plan's product of a and b, or None: the Python path takes
+ * the call (operands not as planned, a refusal). */
+static PyObject *planned_call(planned *self, PyObject *args, PyObject *kw)
+{
+    PyObject *a, *b, *out = Py_None, *made = NULL, *res = NULL, *ops[3];
+    Py_buffer v[3];
+    int got = 0;
+    PyThreadState *ts;
+    bmm_status st;
+    if (kw && PyDict_Size(kw))
+        Py_RETURN_NONE;
+    if (!PyArg_ParseTuple(args, "OO|O", &a, &b, &out))
+        return NULL;
+    if (!execute || !empty || (PyObject *)Py_TYPE(a) != ndarray || (PyObject *)Py_TYPE(b) != ndarray
+        || (out == Py_None ? !self->fresh_out : (PyObject *)Py_TYPE(out) != ndarray))
+        Py_RETURN_NONE;
+    if (out == Py_None) {
+        made = PyObject_CallFunction(empty, "((LLL)s)", self->shape[2][0], self->shape[2][1],
+            self->shape[2][2], self->type == 'f' ? "float32" : "float64");
+        if (!made)
+            goto done;
+    }
+    ops[0] = a, ops[1] = b, ops[2] = made ? made : out;
+    for (int o = 0; o < 3; o++) {
+        if (PyObject_GetBuffer(ops[o], &v[o], o < 2 ? PyBUF_RECORDS_RO : PyBUF_RECORDS) != 0)
+            goto done;
+        got = o + 1;
+        if (!as_planned(self, &v[o], o))
+            goto done;
+    }
+    ts = (double)self->shape[0][0] * (double)self->shape[0][1] * (double)self->shape[0][2]
+            * (double)self->shape[1][2] >= GIL_FREE_MADDS ? PyEval_SaveThread() : NULL;
+    st = execute(self->plan, v[0].buf, v[1].buf, v[2].buf);
+    if (ts)
+        PyEval_RestoreThread(ts);
+    if (st == BMM_OK) {
+        res = ops[2];
+        Py_INCREF(res);
+    }
+done:
+    if (!res)
+        PyErr_Clear();
+    while (got > 0)
+        PyBuffer_Release(&v[--got]);
+    Py_XDECREF(made);
+    if (!res)
+        Py_RETURN_NONE;
+    return res;
+}
+
+static PyTypeObject planned_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "bmmgen._native_buffer.Planned",
+    .tp_doc = "a bmmgen.Plan's call for NumPy arrays",
+    .tp_basicsize = sizeof(planned),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)planned_init,
+    .tp_call = (ternaryfunc)planned_call,
+};
+
 static PyMethodDef methods[] = {
-    { "bind", bind, METH_VARARGS, "bind(sgemm, dgemm, empty, ndarray): libbmm's one-shot entries, numpy.empty, numpy.ndarray" },
+    { "bind", bind, METH_VARARGS, "bind(sgemm, dgemm, execute, empty, ndarray): libbmm's entries, numpy.empty, numpy.ndarray" },
     { "bmm", bmm, METH_VARARGS, "bmm(a, b, out=None): a @ b into out (None: new), or None" },
     { NULL, NULL, 0, NULL },
 };
@@ -161,5 +272,16 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__native_buffer(void)
 {
-    return PyModule_Create(&module);
+    if (PyType_Ready(&planned_type) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (!m)
+        return NULL;
+    Py_INCREF(&planned_type);
+    if (PyModule_AddObject(m, "Planned", (PyObject *)&planned_type) < 0) {
+        Py_DECREF(&planned_type);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

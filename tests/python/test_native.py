@@ -231,3 +231,36 @@ def test_numpy_left_to_python(case):
     assert buffer_bmm(a, b, out) is None
     if snapshot is not None:
         np.testing.assert_array_equal(out, snapshot)
+
+
+@needs_buffer
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numpy_plan_calls(dtype):
+    """A Plan on NumPy arrays calls through the compiled path; arrays not as planned go to the
+    Python path, which says what differs; a closed plan raises."""
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((6, 5, 7)).astype(dtype)
+    b = rng.standard_normal((6, 7, 3)).astype(dtype).transpose(0, 2, 1).copy().transpose(0, 2, 1)
+    want = np.matmul(a, b)
+    plan = bmmgen.Plan(a, b)
+    assert plan._fast is not None
+    np.testing.assert_allclose(plan._fast(a, b), want, rtol=1e-5)
+    np.testing.assert_allclose(plan(a, b), want, rtol=1e-5)
+    out = np.full((6, 5, 3), 7.0, dtype)
+    with_out = bmmgen.Plan(a, b, out)
+    assert with_out._fast(a, b, out) is out
+    np.testing.assert_allclose(out, want, rtol=1e-5)
+    assert with_out._fast(a, b) is None                         # made for a given out
+    assert plan._fast(a, np.ascontiguousarray(b)) is None       # other strides
+    assert plan._fast(a.astype(np.float16), b) is None          # another dtype
+    assert plan._fast(a.tolist(), b) is None                    # not an array
+    ro = np.full((6, 5, 3), 7.0, dtype)
+    ro.flags.writeable = False
+    assert with_out._fast(a, b, ro) is None                     # read-only out
+    assert with_out._fast(a, b, a[:, :, :3]) is None            # out not as planned
+    with pytest.raises(ValueError, match="strides"):
+        plan(a, np.ascontiguousarray(b))
+    plan.close()
+    assert plan._fast is None
+    with pytest.raises(ValueError, match="closed"):
+        plan(a, b)
