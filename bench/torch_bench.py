@@ -167,9 +167,12 @@ def main():
         torch.__version__, nthreads, "" if nthreads == 1 else "s", default_threads)
     context = {"contender:" + names[0]: info}
     if threads == "one":
+        from bmmgen import _native
+        path = "its compiled call path" if _native.torch_bmm else "ctypes"
         context["contender:bmmgen-py"] = ("bmmgen.bmm(a, b, out=c) from Python (the package over "
-                                          "%s, ctypes; the call's whole overhead included; the case tuned first)"
-                                          % os.path.basename(bmmgen.library_path))
+                                          "%s, %s; the call's whole overhead included; the case "
+                                          "tuned first)" % (os.path.basename(bmmgen.library_path),
+                                                            path))
     with open(out_path, "w") as f:
         json.dump({"context": context, "benchmarks": results}, f, indent=1)
 
