@@ -111,7 +111,7 @@ int bmm__problem_arrange(const bmm__problem *pr, int in_place, bmm__problem *run
 /* What an arranged problem costs an item on this CPU's widest vectors, in lane multiply-adds:
  * its kernels' vector multiply-adds by their form (rows, or dot products where a transposed B
  * is read in place), its copies weighed in. */
-int64_t bmm__problem_cost(const bmm__problem *run);
+double bmm__problem_cost(const bmm__problem *run);
 /* Every operand's columns are unit-stride: what the vector kernels take as it is. */
 static inline int bmm__row_major(const bmm__problem *pr)
 {

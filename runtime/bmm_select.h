@@ -365,7 +365,7 @@ static inline int64_t bmm__rule_score(const bmm_kernel_desc *k, const bmm_call *
     else if (k->form == BMM_FORM_GROWS || k->form == BMM_FORM_GVEC)
         tier = 1 + w;
     else if (k->form == BMM_FORM_GNT)  /* Zen 4: the fewest idle lanes along m, then widest */
-        tier = 1 + (c->split512 ? 4 * (64 - ((q->m + w - 1) / w * w - q->m)) : 0) + w / 4;  /* run-time tails: AVX2's masked stores cost more than idle lanes */
+        tier = 1 + (c->split512 ? 4 * (64 - (w - q->m % w) % w) : 0) + w / 4;  /* (no overflow) */  /* run-time tails: AVX2's masked stores cost more than idle lanes */
     else if (c->split512 && (k->form == BMM_FORM_DOT || k->form == BMM_FORM_GDOT))
         tier = 1 + 64 - w;  /* half-width AVX-512: reductions of narrower vectors win */
     else if (w >= row && (row % w == 0 || k->isa != BMM_ISA_AVX2 || !c->split512))

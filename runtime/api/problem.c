@@ -192,13 +192,13 @@ static void transpose(const bmm__problem *pr, bmm__problem *t)
  * read: beta != 0); -1 when C's columns are not unit-stride and its rows not either (a copy
  * of C is written back as a transpose). in_place: a transposed view of A or B is not copied
  * (kernels of its order read it); *views counts those. */
-static int packs(const bmm__problem *pr, int in_place, int64_t *copied, int *views)
+static int packs(const bmm__problem *pr, int in_place, double *copied, int *views)
 {
     int pk = 0;
     *copied = 0;
     *views = 0;
     const bmm_stride *s[2] = { &pr->sa, &pr->sb };
-    const int64_t size[2] = { pr->n * pr->m, pr->m * pr->p };
+    const double size[2] = { (double)pr->n * (double)pr->m, (double)pr->m * (double)pr->p };
     for (int o = 0; o < 2; o++) {
         if (s[o]->col == 1)
             continue;
@@ -210,7 +210,7 @@ static int packs(const bmm__problem *pr, int in_place, int64_t *copied, int *vie
     if (pr->sc.col != 1 && pr->sc.row != 1 && pr->n > 1)
         return -1;
     if (pr->sc.col != 1)
-        pk |= BMM__PACK_C, *copied += pr->n * pr->p * (pr->beta != 0 ? 2 : 1);
+        pk |= BMM__PACK_C, *copied += (double)pr->n * (double)pr->p * (pr->beta != 0 ? 2 : 1);
     return pk;
 }
 
@@ -231,31 +231,32 @@ static int views_of(const bmm__problem *pr, int in_place)
 /* The vector multiply-adds of pr on this CPU's widest vectors, w lanes, with views (bits)
  * read in place: the rows kernels run ceil(p / w) vectors per row of C and k; the dot
  * kernels ceil(m / w) per element of C, A's rows read as vectors: p = 1, or B a transposed
- * view (its columns contiguous: the gnt form), plus the sums. */
-static int64_t vector_madds(const bmm__problem *pr, int views, int64_t w)
+ * view (its columns contiguous: the gnt form), plus the sums. In double: valid sizes may
+ * multiply past int64 (a broadcast A of 2^40 rows of 2^40 columns spans one element). */
+static double vector_madds(const bmm__problem *pr, int views, int64_t w)
 {
-    int64_t dots = (pr->m + w - 1) / w;
+    double n = (double)pr->n, m = (double)pr->m, p = (double)pr->p;
+    double dots = (double)(pr->m / w + (pr->m % w != 0));
     if (views == BMM__PACK_B)
-        return pr->n * pr->p * (dots + DOT_SUM_COST);
+        return n * p * (dots + DOT_SUM_COST);
     if (pr->p == 1 && !(views & BMM__PACK_A))
-        return pr->n * dots;
-    return pr->n * pr->m * ((pr->p + w - 1) / w);
+        return n * dots;
+    return n * m * (double)(pr->p / w + (pr->p % w != 0));
 }
 
 /* An element copied costs half a multiply-add of 16 lanes (a 16 x 16 tile: 96 vector moves
  * for 256 elements), in the lanes' units of vector_madds * w. */
 #define COPY_COST 8
 
-int64_t bmm__problem_cost(const bmm__problem *run)
+double bmm__problem_cost(const bmm__problem *run)
 {
     const int64_t w = bmm__vector_lanes(run->dtype, bmm__cpu_max_isa());
     int views = (run->sa.col != 1 && !(run->pack & BMM__PACK_A) ? BMM__PACK_A : 0)
         | (run->sb.col != 1 && !(run->pack & BMM__PACK_B) ? BMM__PACK_B : 0);
-    int64_t copied = ((run->pack & BMM__PACK_A) ? run->n * run->m : 0)
-        + ((run->pack & BMM__PACK_B) ? run->m * run->p : 0)
-        + ((run->pack & BMM__PACK_C) ? run->n * run->p * (run->beta != 0 ? 2 : 1) : 0);
-    return (w < 2 ? run->n * run->m * run->p : vector_madds(run, views, w) * w)
-        + copied * COPY_COST;
+    double n = (double)run->n, m = (double)run->m, p = (double)run->p;
+    double copied = ((run->pack & BMM__PACK_A) ? n * m : 0) + ((run->pack & BMM__PACK_B) ? m * p : 0)
+        + ((run->pack & BMM__PACK_C) ? n * p * (run->beta != 0 ? 2 : 1) : 0);
+    return (w < 2 ? n * m * p : vector_madds(run, views, w) * (double)w) + copied * COPY_COST;
 }
 
 /* Where both are past VECTOR_WORK vector multiply-adds an item, the looped and shape-generic
@@ -264,24 +265,24 @@ int64_t bmm__problem_cost(const bmm__problem *run)
  * 256x37x20 (A transposed) runs as 20x37x256, 1.6x. Below it the specialized kernels' forms
  * decide, which this does not see: 0 (no preference). */
 #define VECTOR_WORK 1024
-static int lanes_prefer(const bmm__problem *pr, int64_t cp, const bmm__problem *t, int64_t ct,
+static int lanes_prefer(const bmm__problem *pr, double cp, const bmm__problem *t, double ct,
     int in_place)
 {
     const int64_t w = bmm__vector_lanes(pr->dtype, bmm__cpu_max_isa());
     if (w < 2)
         return 0;
-    int64_t vp = vector_madds(pr, views_of(pr, in_place), w);
-    int64_t vt = vector_madds(t, views_of(t, in_place), w);
+    double vp = vector_madds(pr, views_of(pr, in_place), w);
+    double vt = vector_madds(t, views_of(t, in_place), w);
     if (vp < VECTOR_WORK || vt < VECTOR_WORK)
         return 0;
-    int64_t kp = vp * w + cp * COPY_COST, kt = vt * w + ct * COPY_COST;
+    double kp = vp * (double)w + cp * COPY_COST, kt = vt * (double)w + ct * COPY_COST;
     return kp < kt ? -1 : kt < kp;
 }
 
 int bmm__problem_arrange(const bmm__problem *pr, int in_place, bmm__problem *run)
 {
     bmm__problem t;
-    int64_t cp = 0, ct = 0;
+    double cp = 0, ct = 0;
     int vp = 0, vt = 0;
     transpose(pr, &t);
     int pp = packs(pr, in_place, &cp, &vp), pt = packs(&t, in_place, &ct, &vt);
