@@ -73,6 +73,22 @@ bmm_stride strides(const at::Tensor &t)
     return bmm_stride{ t.stride(0), t.stride(1), t.stride(2) };
 }
 
+// c = a @ b on the library's one-shot entry (plain operands of one dtype, c of the product's
+// shape); what the library says.
+bmm_status product(const at::Tensor &a, const at::Tensor &b, const at::Tensor &c)
+{
+    const sgemm_fn s = sgemm.load(std::memory_order_relaxed);
+    const dgemm_fn d = dgemm.load(std::memory_order_relaxed);
+    const int64_t batch = a.size(0), n = a.size(1), m = a.size(2), p = b.size(2);
+    if (a.scalar_type() == at::kFloat)
+        return s ? s(batch, n, m, p, 1.0f, a.data_ptr<float>(), strides(a), b.data_ptr<float>(),
+                       strides(b), 0.0f, c.data_ptr<float>(), strides(c))
+                 : BMM_EINVAL;
+    return d ? d(batch, n, m, p, 1.0, a.data_ptr<double>(), strides(a), b.data_ptr<double>(),
+                   strides(b), 0.0, c.data_ptr<double>(), strides(c))
+             : BMM_EINVAL;
+}
+
 // Runs fn with the GIL released where the product is large enough to pay for it.
 template <class F>
 bmm_status run_released(double madds, F fn)
@@ -178,18 +194,8 @@ py::object bmm(py::handle a_obj, py::handle b_obj, py::handle out_obj)
     } else {
         c = at::empty({ batch, n, p }, a.options());
     }
-    const sgemm_fn s = sgemm.load(std::memory_order_relaxed);
-    const dgemm_fn d = dgemm.load(std::memory_order_relaxed);
-    if (!s || !d)
-        return py::none();
-    auto run = [&]() {
-        if (a.scalar_type() == at::kFloat)
-            return s(batch, n, m, p, 1.0f, a.data_ptr<float>(), strides(a), b.data_ptr<float>(),
-                strides(b), 0.0f, c.data_ptr<float>(), strides(c));
-        return d(batch, n, m, p, 1.0, a.data_ptr<double>(), strides(a), b.data_ptr<double>(),
-            strides(b), 0.0, c.data_ptr<double>(), strides(c));
-    };
-    if (run_released(static_cast<double>(batch) * n * m * p, run) != BMM_OK)
+    if (run_released(static_cast<double>(batch) * n * m * p, [&]() { return product(a, b, c); })
+        != BMM_OK)
         return py::none();
     if (has_out)
         return py::reinterpret_borrow<py::object>(out_obj);
@@ -241,14 +247,7 @@ at::Tensor op_bmm(const at::Tensor &a, const at::Tensor &b)
     if (plain(a) && plain(b) && a.scalar_type() == b.scalar_type() && b.size(0) == a.size(0)
         && b.size(1) == a.size(2)) {
         at::Tensor c = at::empty({ a.size(0), a.size(1), b.size(2) }, a.options());
-        const sgemm_fn s = sgemm.load(std::memory_order_relaxed);
-        const dgemm_fn d = dgemm.load(std::memory_order_relaxed);
-        bmm_status st = a.scalar_type() == at::kFloat
-            ? s(a.size(0), a.size(1), a.size(2), b.size(2), 1.0f, a.data_ptr<float>(), strides(a),
-                  b.data_ptr<float>(), strides(b), 0.0f, c.data_ptr<float>(), strides(c))
-            : d(a.size(0), a.size(1), a.size(2), b.size(2), 1.0, a.data_ptr<double>(), strides(a),
-                  b.data_ptr<double>(), strides(b), 0.0, c.data_ptr<double>(), strides(c));
-        if (st == BMM_OK)
+        if (product(a, b, c) == BMM_OK)
             return c;
     }
     py::gil_scoped_acquire gil;  // (before the wrappers are made)
