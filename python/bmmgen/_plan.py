@@ -143,7 +143,7 @@ class Plan:
 
     def __call__(self, a, b, out=None):
         fast = self._fast
-        if fast is not None:  # None: closed, NumPy, or no compiled path
+        if fast is not None:  # None: closed, or no compiled path for these operands
             res = fast(a, b, out)
             if res is not None:
                 return res
