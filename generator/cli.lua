@@ -3,6 +3,7 @@
 -- arguments. Never exits or prints: parse() returns what bmmgen.lua is to do.
 local util = require("util")
 local driver = require("driver")
+local spec = require("spec")
 local options = require("options")
 
 local M = {}
@@ -11,7 +12,8 @@ M.USAGE = string.format([[
 usage: bmmgen.lua [--spec FILE] --out DIR [options]
   --spec FILE           spec file (a Lua file returning a table)
   --out DIR             output folder (written only if there was no error)
-  --shapes LIST         e.g. 4x4x4,5x7x3 (overrides the spec's shapes)
+  --shapes LIST         e.g. 4x4x4,5x7x3 (overrides the spec's shapes); products: 5,13,23^3
+                        or {5,13,23}^3 (every n, m, p of the set), 1x{8,16}x{64,128}
   --dtypes LIST         %s
   --layouts LIST        %s
   --isas LIST           %s
@@ -25,6 +27,8 @@ usage: bmmgen.lua [--spec FILE] --out DIR [options]
                         batch item (default yes; they win only when the batch streams)
   --vendor NAME         write NAME.c and NAME.h: the kernels, a dispatcher and a generic
                         fallback, needing only a C99 compiler (no runtime, no Lua, no CMake)
+  --split N             with --vendor: the kernels in up to N files NAME_1.c ... (about equal
+                        size, NAME_impl.h shared) beside NAME.c, each compiled in bounded memory
   --list-files          print the files the output folder would get, one per line
   --vocab               write what is derived from vocab.lua (runtime/bmm_vocab.h,
                         python/bmmgen/_vocab.py, cmake/BmmVocab.cmake, docs tables) under --out
@@ -50,7 +54,11 @@ local function yes_no(v)
   return v
 end
 local SPEC_FLAGS = {
-  ["--shapes"] = { "shapes", util.split_list }, ["--dtypes"] = { "dtypes", util.split_list },
+  ["--shapes"] = { "shapes", function(v)
+    local list, why = spec.expand_shapes(v)
+    if not list then usage_error("--shapes: " .. why) end
+    return list
+  end }, ["--dtypes"] = { "dtypes", util.split_list },
   ["--layouts"] = { "layouts", util.split_list }, ["--isas"] = { "isas", util.split_list },
   ["--scalars"] = { "scalars", util.split_list }, ["--orders"] = { "orders", util.split_list },
   ["--unroll-budget"] = { "unroll_budget", function(v) return tonumber(v) or v end },
@@ -76,6 +84,14 @@ local RUN_FLAGS = {
     if not v:match("^[%a_][%w_]*$") then usage_error("--vendor: \"" .. v .. "\" is not a C identifier") end
     o.vendor = v
     shown[#shown + 1] = "--vendor " .. v
+  end },
+  ["--split"] = { true, function(o, v, shown)
+    local n = tonumber(v)
+    if not (v:match("^%d+$") and n >= 1 and n <= 256) then
+      usage_error("--split: \"" .. v .. "\" is not a number of files in 1..256")
+    end
+    o.split = n
+    shown[#shown + 1] = "--split " .. v
   end },
   ["--stop-after"] = { true, function(o, v)
     for _, s in ipairs(driver.STAGES) do if s == v then o.stop_after = v; return end end
@@ -116,6 +132,7 @@ local function parse_args(argv, script_dir)
   elseif not o.spec_path and not o.cli.shapes then
     usage_error("give --spec FILE or --shapes LIST")
   end
+  if o.split and not o.vendor then usage_error("--split needs --vendor") end
   if o.vendor and not o.cli.name then o.cli.name = { value = o.vendor, flag = "--vendor" } end
   o.command = table.concat(shown, " ")
   -- the files --vocab writes are the repository's own: the banner names the command run there

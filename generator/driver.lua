@@ -74,7 +74,7 @@ function M.run(opts)
     put = opts.sink or function(path, text) files[path] = text end }
   local ok, err
   if opts.vendor then
-    ok, err = pcall(outputs.vendor, ctx, descs, opts.vendor)
+    ok, err = pcall(outputs.vendor, ctx, descs, opts.vendor, opts.split)
   else
     ok, err = pcall(outputs.build, ctx, descs)
   end

@@ -250,9 +250,29 @@ local function vendor_entries(vname)
   return table.concat(out, "\n")
 end
 
+-- Kernels (their texts and descriptor lines, in order) cut into at most `parts` runs of about
+-- equal text, in order: { first, last } each.
+local function cut(ktext, parts)
+  local total = 0
+  for _, t in ipairs(ktext) do total = total + #t end
+  local runs, first, size = {}, 1, 0
+  for i, t in ipairs(ktext) do
+    size = size + #t
+    local left = #ktext - i  -- kernels after this one, for the runs still to come
+    if i == #ktext or (size >= total / parts and #runs < parts - 1 and left >= 1) then
+      runs[#runs + 1] = { first, i }
+      first, size = i + 1, 0
+    end
+  end
+  return runs
+end
+
 -- ctx (with rdir, the runtime folder) and descs -> puts vname .. ".c" and vname .. ".h":
--- a self-contained pair, every kernel of the spec and a dispatcher (an amalgamation, as cJSON and sqlite ship).
-function M.vendor(ctx, descs, vname)
+-- a self-contained pair, every kernel of the spec and a dispatcher (an amalgamation, as cJSON
+-- and sqlite ship). split > 1: the kernels go to vname_1.c ... vname_<k>.c instead, k <= split,
+-- of about equal size, with vname_impl.h (the runtime headers and their tables) shared, so that
+-- each file compiles in bounded memory.
+function M.vendor(ctx, descs, vname, split)
   local spec = ctx.spec
   local T = function(name) return template.load(ctx.tdir, name) end
   local _, cbanner = banners(ctx, ctx.hash)
@@ -268,15 +288,42 @@ function M.vendor(ctx, descs, vname)
     entries = vendor_entries(vname),
     layouts = table.concat(spec.layouts, ", "), isas = table.concat(spec.isas, ", "),
   }
-  local c = {
-    count = util.cint(#descs), kernels = table.concat(ktext, "\n\n"),
-    descs = table.concat(dtext, "\n"), bmm_types = bmm_types(ctx.rdir),
-    vocab_h = runtime_header(ctx.rdir, "bmm_vocab.h"),
-    kernel_h = runtime_header(ctx.rdir, "bmm_kernel.h"),
-    simd_h = runtime_header(ctx.rdir, "bmm_simd.h"),
-    select_h = runtime_header(ctx.rdir, "bmm_select.h"),
-    generic_h = runtime_header(ctx.rdir, "bmm_generic.h"),
-  }
+  local runtime = table.concat({ bmm_types(ctx.rdir), runtime_header(ctx.rdir, "bmm_vocab.h"),
+    runtime_header(ctx.rdir, "bmm_kernel.h"), runtime_header(ctx.rdir, "bmm_simd.h"),
+    runtime_header(ctx.rdir, "bmm_select.h"), runtime_header(ctx.rdir, "bmm_generic.h") }, "\n\n")
+  local c = { count = util.cint(#descs) }
+  local runs = cut(ktext, split or 1)
+  if #runs <= 1 then
+    c.where, c.runtime = "", runtime
+    c.kernel_section = "/* ---- kernels ---- */\n\n" .. table.concat(ktext, "\n\n")
+      .. "\n\nstatic const bmm_kernel_desc kernels[" .. c.count .. "] = {\n"
+      .. table.concat(dtext, "\n") .. "\n};"
+    c.pick = "    bmm__pick(kernels, sizeof kernels / sizeof kernels[0], &call, max_isa(), &best, "
+      .. "&best_score);"
+  else
+    local externs, list = {}, {}
+    for r, run in ipairs(runs) do
+      local n = util.cint(run[2] - run[1] + 1)
+      local part = { count = n, part = util.cint(r),
+        kernels = table.concat(ktext, "\n\n", run[1], run[2]),
+        descs = table.concat(dtext, "\n", run[1], run[2]) }
+      part.banner, part.vname, part.license = common.banner, vname, M.LICENSE
+      ctx.put(vname .. "_" .. part.part .. ".c", template.fill(T("vendor_part.c.in"), part) .. "\n")
+      externs[r] = "extern const bmm_kernel_desc " .. vname .. "_kernels_" .. part.part .. "[" .. n .. "];"
+      list[r] = "    { " .. vname .. "_kernels_" .. part.part .. ", " .. n .. " },"
+    end
+    local impl = { runtime = runtime, externs = table.concat(externs, "\n"),
+      parts = util.cint(#runs) }
+    for k, v in pairs(common) do impl[k] = v end
+    ctx.put(vname .. "_impl.h", template.fill(T("vendor_impl.h.in"), impl) .. "\n")
+    c.where = " (in " .. vname .. "_1.c ... " .. vname .. "_" .. util.cint(#runs) .. ".c)"
+    c.runtime = "#include \"" .. vname .. "_impl.h\""
+    c.kernel_section = "/* ---- kernels: the tables of the kernel files ---- */\n\n"
+      .. "static const struct part {\n    const bmm_kernel_desc *kernels;\n    size_t count;\n"
+      .. "} parts[" .. util.cint(#runs) .. "] = {\n" .. table.concat(list, "\n") .. "\n};"
+    c.pick = "    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)\n"
+      .. "        bmm__pick(parts[i].kernels, parts[i].count, &call, max_isa(), &best, &best_score);"
+  end
   for k, v in pairs(common) do h[k] = v; c[k] = v end
   ctx.put(vname .. ".h", template.fill(T("vendor.h.in"), h) .. "\n")
   ctx.put(vname .. ".c", template.fill(T("vendor.c.in"), c) .. "\n")

@@ -128,14 +128,111 @@ local function check_name(name, bad)
   return name
 end
 
+-- Products of shapes, on the command line (--shapes) and in a spec's list: "{5,13,23}^3" and
+-- "5,13,23^3" (the same: every n, m, p drawn from the set), "1x{8,16}x{64,128}" (a set per
+-- dimension). Returns the items, each "NxMxP" (n varies slowest) or left as given when it is
+-- no product (parse_shape judges it), or nil and what is wrong.
+local MAX_PRODUCT = 4096
+local function int_set(text)
+  local out = {}
+  for w in text:gmatch("[^,]+") do
+    w = w:match("^%s*(.-)%s*$")
+    if not w:match("^%d+$") then return nil end
+    out[#out + 1] = w
+  end
+  return #out > 0 and out or nil
+end
+
+local function product(sets, item, out)
+  local total = #sets[1] * #sets[2] * #sets[3]
+  if total > MAX_PRODUCT then
+    return nil, "\"" .. item .. "\" makes " .. util.cint(total) .. " shapes (at most "
+      .. util.cint(MAX_PRODUCT) .. ")"
+  end
+  for _, n in ipairs(sets[1]) do
+    for _, m in ipairs(sets[2]) do
+      for _, p in ipairs(sets[3]) do out[#out + 1] = n .. "x" .. m .. "x" .. p end
+    end
+  end
+  return out
+end
+
+function M.expand_shapes(text)
+  local tokens, depth, cur = {}, 0, ""
+  for ch in text:gmatch(".") do  -- split at the commas outside braces
+    if ch == "{" then depth = depth + 1 elseif ch == "}" then depth = depth - 1 end
+    if ch == "," and depth == 0 then tokens[#tokens + 1] = cur; cur = ""
+    else cur = cur .. ch end
+  end
+  tokens[#tokens + 1] = cur
+  local out, run = {}, {}
+  for _, tok in ipairs(tokens) do
+    tok = tok:match("^%s*(.-)%s*$")
+    local last, pow = tok:match("^(%d+)%^(%d+)$")
+    local set, pow2 = tok:match("^{([^{}]*)}%^(%d+)$")
+    if tok:match("^%d+$") then
+      run[#run + 1] = tok  -- "5,13,23^3": the set goes on until its power
+    elseif last or set then
+      local members = last and run or int_set(set)
+      if last then run[#run + 1] = last; run = {} end
+      if not members then return nil, "\"" .. tok .. "\": a set is {a,b,...} of whole numbers" end
+      if (pow or pow2) ~= "3" then
+        return nil, "\"" .. tok .. "\": a shape has three dimensions (^3)"
+      end
+      local ok, why = product({ members, members, members }, tok, out)
+      if not ok then return nil, why end
+    else
+      if #run > 0 then
+        return nil, "\"" .. table.concat(run, ",") .. "\" is no shape (NxMxP, or a set: 5,13,23^3)"
+      end
+      if tok:match("[{}]") then
+        local dims, level, part = {}, 0, ""  -- split at the x outside braces
+        for ch in tok:gmatch(".") do
+          if ch == "{" then level = level + 1 elseif ch == "}" then level = level - 1 end
+          if (ch == "x" or ch == "X") and level == 0 then dims[#dims + 1] = part; part = ""
+          else part = part .. ch end
+        end
+        dims[#dims + 1] = part
+        local sets = {}
+        for i = 1, #dims do
+          sets[i] = dims[i]:match("^%s*(%d+)%s*$") and { dims[i]:match("%d+") }
+            or int_set(dims[i]:match("^%s*{(.*)}%s*$") or "x")
+        end
+        if #dims ~= 3 or not (sets[1] and sets[2] and sets[3]) then
+          return nil, "\"" .. tok .. "\": want NxMxP with {a,b,...} for a set of sizes"
+        end
+        local ok, why = product(sets, tok, out)
+        if not ok then return nil, why end
+      elseif tok ~= "" then
+        out[#out + 1] = tok
+      end
+    end
+  end
+  if #run > 0 then
+    return nil, "\"" .. table.concat(run, ",") .. "\" is no shape (NxMxP, or a set: 5,13,23^3)"
+  end
+  return out
+end
+
 local function check_shapes(v, bad)
   local shapes, seen = {}, {}
   if type(v) ~= "table" or #v == 0 then
     bad({ "shapes" }, "must be a non-empty list of \"NxMxP\" (got " .. describe(v) .. ")")
     return shapes
   end
+  local items = {}  -- products expanded: { value, index in the spec's list }
   for i = 1, #v do
-    local dims, why = M.parse_shape(v[i])
+    if type(v[i]) == "string" and v[i]:match("[{}%^,]") then
+      local list, why = M.expand_shapes(v[i])
+      if not list then bad({ "shapes", i }, why) end
+      for _, s in ipairs(list or {}) do items[#items + 1] = { s, i } end
+    else
+      items[#items + 1] = { v[i], i }
+    end
+  end
+  for j = 1, #items do
+    local i = items[j][2]
+    local dims, why = M.parse_shape(items[j][1])
     if not dims then
       bad({ "shapes", i }, why)
     else
@@ -271,12 +368,38 @@ local function run_limited(chunk)
 end
 
 -- Read a spec file; returns raw table, line_of, or nil + errors.
+-- What a spec may call: pure functions only (no io, os, require, load, debug; no
+-- math.random, whose numbers would make the output differ run to run), and product(ns, ms,
+-- ps), the list of every "NxMxP" of three lists of sizes.
+local function copy(from, names)
+  local t = {}
+  for name in names:gmatch("%S+") do t[name] = from[name] end
+  return t
+end
+local function sandbox()
+  local env = copy(_G, "ipairs pairs next select type tostring tonumber assert error unpack")
+  env.string = copy(string, "byte char find format gmatch gsub len lower match rep reverse sub upper")
+  env.math = copy(math, "abs ceil floor fmod huge max min pi sqrt tointeger type")
+  env.table = copy(table, "concat insert remove sort unpack")
+  env.unpack = env.unpack or table.unpack
+  env.product = function(ns, ms, ps)
+    local out = {}
+    for _, n in ipairs(ns) do
+      for _, m in ipairs(ms) do
+        for _, p in ipairs(ps) do out[#out + 1] = { n, m, p } end
+      end
+    end
+    return out
+  end
+  return env
+end
+
 function M.read_file(path)
   local f = io.open(path, "rb")
   if not f then return nil, nil, { path .. ":0: error: cannot open spec file" } end
   local text = f:read("*a")
   f:close()
-  local chunk, err = compat.load(text, "@" .. path, {})
+  local chunk, err = compat.load(text, "@" .. path, sandbox())
   if not chunk then
     local located, n = err:gsub(":(%d+):", ":%1: error:", 1)
     return nil, nil, { n > 0 and located or (path .. ":0: error: " .. err) }

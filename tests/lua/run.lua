@@ -90,6 +90,17 @@ local BAD = {
   -- a spec that grows a string without end, or asks string.rep for gigabytes: the memory limit
   { 'local s = "x"\nwhile true do s = s .. s end\n', ":0: error: spec raised: used more than 64 MB" },
   { 'return { shapes = { ("4"):rep(2^40) } }\n', ":1: used more than 64 MB of memory (asked for" },
+  -- products: a bad set, a power not 3, a run of sizes without one, too many shapes
+  { 'return {\n  shapes = { "4x4x4", "{2,x}^3" },\n}\n', ":2: error: shapes[2]: \"{2,x}^3\": a set is" },
+  { 'return {\n  shapes = { "2,3^2" },\n}\n', "shapes[1]: \"3^2\": a shape has three dimensions" },
+  { 'return {\n  shapes = { "2,3" },\n}\n', "shapes[1]: \"2,3\" is no shape" },
+  { 'return {\n  shapes = { "1x{1,2}" },\n}\n', "shapes[1]: \"1x{1,2}\": want NxMxP" },
+  { 'return { shapes = { "{' .. ("1,"):rep(16) .. '17}^3" } }\n', "makes 4913 shapes (at most 4096)" },
+  { 'return { shapes = { "{2,3}^3", "2x2x2" } }\n', "shapes[2]: duplicate shape 2x2x2" },
+  -- the sandbox: pure helpers only
+  { 'return { shapes = { os.time() } }\n', "'os'" },
+  { 'return { shapes = { math.random(9) } }\n', "'random'" },
+  { 'return { shapes = { io.read() } }\n', "'io'" },
 }
 for i, case in ipairs(BAD) do
   test("bad spec " .. util.cint(i) .. " names its field", function()
@@ -99,6 +110,19 @@ for i, case in ipairs(BAD) do
     check(all:find(case[2], 1, true), "errors were:\n" .. all .. "\nwanted: " .. case[2])
   end)
 end
+
+test("shape products: 5,13,23^3, {..}^3 and a set per dimension, n slowest; the spec's helpers", function()
+  local l = spec.expand_shapes("5,13,23^3")
+  eq(#l, 27); eq(l[1], "5x5x5"); eq(l[2], "5x5x13"); eq(l[27], "23x23x23")
+  l = spec.expand_shapes("{5,13}^3, 4x4x4,1x{8,16}x{64,128}")
+  eq(#l, 13); eq(l[9], "4x4x4"); eq(l[10], "1x8x64"); eq(l[13], "1x16x128")
+  eq(#spec.expand_shapes("4x4x4,5x7x3"), 2)
+  local r = run_spec('local s = {}\nfor _, t in ipairs(product({ 5, 13 }, { 7 }, { 3, 9 })) do\n'
+    .. '  s[#s + 1] = t\nend\ntable.insert(s, string.format("%dx%dx%d", 2, math.max(1, 2), 2))\n'
+    .. 'return { shapes = s, dtypes = { "f32" } }\n', "spec")
+  check(r, "a spec using the helpers failed")
+  eq(#r.value.shapes, 5); eq(r.value.shapes[2].p, 9); eq(r.value.shapes[5].m, 2)
+end)
 
 test("every error of a spec is reported, not just the first", function()
   local r, errs = run_spec('return {\n  shapes = { "0x1x1" },\n  dtypes = { "f8" },\n  x = 1,\n}\n', "spec")
