@@ -10,7 +10,7 @@ install(TARGETS bmm_static bmm_shared EXPORT bmmgenTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   PUBLIC_HEADER DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(TARGETS bmm-tune RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS bmm-tune bmm-wisdom RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(EXPORT bmmgenTargets NAMESPACE bmmgen:: DESTINATION ${BMM_CMAKE_DIR})
 
 install(DIRECTORY generator/ DESTINATION ${BMM_SHARE_DIR}/generator FILES_MATCHING PATTERN "*.lua")
@@ -50,8 +50,28 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/bmm.pc DESTINATION ${CMAKE_INSTALL_LIB
 install(FILES LICENSE README.md DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/bmmgen)
 install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/bmmgen/docs
   FILES_MATCHING PATTERN "*.md")
-install(FILES docs/man/bmm-tune.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
-install(FILES docs/man/bmm.3 DESTINATION ${CMAKE_INSTALL_MANDIR}/man3)
+
+# Manual pages, rendered from their one source (docs/man/*.md, read on the web as they are) by
+# go-md2man at build time; without it they are left out, and said so.
+find_program(BMM_GO_MD2MAN go-md2man)
+set(BMM_MAN_PAGES bmm-tune.1 bmm-wisdom.1 bmm.3 bmm.7)
+if(BMM_GO_MD2MAN)
+  set(pages)
+  foreach(page ${BMM_MAN_PAGES})
+    string(REGEX REPLACE ".*\\.([0-9])$" "\\1" section ${page})
+    set(out ${CMAKE_CURRENT_BINARY_DIR}/man/${page})
+    add_custom_command(OUTPUT ${out}
+      COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_CURRENT_BINARY_DIR}/man
+      COMMAND ${BMM_GO_MD2MAN} -in ${CMAKE_CURRENT_SOURCE_DIR}/docs/man/${page}.md -out ${out}
+      DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/docs/man/${page}.md
+      COMMENT "Rendering the manual page ${page}" VERBATIM)
+    install(FILES ${out} DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
+    list(APPEND pages ${out})
+  endforeach()
+  add_custom_target(bmm_man_pages ALL DEPENDS ${pages})
+else()
+  message(STATUS "go-md2man not found: manual pages not built (Debian: apt-get install go-md2man)")
+endif()
 
 # The Python package (python/bmmgen), where this prefix's Python looks for packages (asked of
 # the interpreter: Debian's /usr/bin/python3 by default), with _install.py naming libbmm.so

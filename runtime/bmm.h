@@ -116,7 +116,7 @@ BMM_API bmm_status bmm_set_num_threads(int n);
 BMM_API int bmm_get_num_threads(void);
 
 /* Creates a plan for a problem; *plan is set to NULL on error. Wisdom (in memory, or from
- * the file named by BMM_WISDOM, imported at the first call) is consulted before anything
+ * the system file and the one named by BMM_WISDOM, imported at the first call) is consulted before anything
  * else. For BMM_F32, alpha and beta are rounded to float first (what the kernel gets). */
 BMM_API bmm_status bmm_plan_create(bmm_plan **plan, bmm_dtype dt,
     int64_t batch, int64_t n, int64_t m, int64_t p,
@@ -134,12 +134,24 @@ BMM_API const char *bmm_plan_operands(const bmm_plan *plan);
 BMM_API int bmm_plan_threads(const bmm_plan *plan);
 BMM_API void bmm_plan_destroy(bmm_plan *plan);
 
-/* Persisted tuning. A file is versioned text signed with the kernel tables and the CPU; one
- * that is corrupt, truncated, not exactly the format or signed for another configuration is
- * rejected whole (BMM_EFORMAT) and the wisdom in memory is kept; a path that is not a regular
- * file is BMM_EIO. Export writes a private temporary file beside the target (mkstemp), fsyncs
- * it and renames it over the target: readers see the old file or the new one, whole. */
+/* Persisted tuning (FFTW's model). A file is versioned text naming the CPU it was made on
+ * (vendor, family, model, widest ISA admitted; the stepping is recorded, and compared when
+ * BMM_WISDOM_EXACT_CPU=1) and, per class of problems, the kernel chosen. A file that is
+ * corrupt, truncated, not exactly the format or made on another CPU is rejected whole
+ * (BMM_EFORMAT, the message says why) and the wisdom in memory is kept; entries naming kernels
+ * this process does not have (another program's own) are passed over, the rest imported. A path
+ * that is not a regular file is BMM_EIO. Export writes a private temporary file beside the
+ * target (mkstemp), fsyncs it and renames it over the target: readers see the old file or the
+ * new one, whole. */
 BMM_API bmm_status bmm_wisdom_import_file(const char *path);
+/* The same; *imported and *skipped (either may be NULL) count the entries taken and those
+ * passed over. */
+BMM_API bmm_status bmm_wisdom_import_file_counted(const char *path, int64_t *imported,
+    int64_t *skipped);
+/* The machine's wisdom: $BMM_SYSTEM_WISDOM, else <sysconfdir>/bmmgen/wisdom (/etc/bmmgen/wisdom
+ * for an install to /usr). Imported at the first call of any kind, before $BMM_WISDOM; call
+ * this to import it again (after it changed). BMM_EIO when there is none. */
+BMM_API bmm_status bmm_import_system_wisdom(void);
 BMM_API bmm_status bmm_wisdom_export_file(const char *path);
 /* Forgets all wisdom and every cached plan choice. */
 BMM_API void bmm_wisdom_forget(void);
@@ -157,8 +169,8 @@ BMM_API unsigned bmm_config_generation(void);
  * BMM_EINVAL names what is malformed; BMM_EUNSUPPORTED: the table was generated for another
  * kernel ABI (bmm_kernel.h's BMM_KERNEL_ABI; regenerate it); BMM_ENOMEM past 63 extra tables.
  * (Tables made by BMM_GENERATE are outside both the count and the signature.)
- * Wisdom is signed with every table registered, so register before importing wisdom made with
- * them. */
+ * Wisdom entries name their kernels: register before importing wisdom that names them (an
+ * import passes over entries whose kernels are not here yet). */
 struct bmm_kernel_table;
 BMM_API bmm_status bmm_register_kernels(const struct bmm_kernel_table *table);
 

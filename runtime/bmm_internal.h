@@ -1,5 +1,5 @@
-/* bmm_internal.h: what the runtime's files share; not installed. Tests and bmm-tune use it
- * to reach single kernels and the timer.
+/* bmm_internal.h: what the runtime's files share; not installed. Tests and the tools use it
+ * to reach single kernels, the timer and wisdom files.
  *
  * The files sit in folders by job: api/ (the public entry points and the validation of a
  * call), planner/ (tuning and wisdom), kernels/ (the kernel tables, running a kernel, the
@@ -7,7 +7,7 @@
  * embedded generator, the compiler, the cache), platform/ (CPU, threads, errors), tools/.
  * They form a chain; each calls only those below it, never one above (tests/check_layers.sh):
  *   cblas.c -> plan.c -> ondemand.c -> gen_store.c -> tune.c, wisdom.c -> threads.c,
- *   gen_build.c -> verify.c -> registry.c, run.c, gen_class.c -> problem.c, cpu.c, generic.c, luagen.c,
+ *   gen_build.c, wisdom_file.c -> verify.c -> registry.c, run.c, gen_class.c -> problem.c, cpu.c, generic.c, luagen.c,
  *   spawn.c, cache.c, bmm_select.h -> error.c, stride.c, env.c
  * A lower layer that changes what an upper one may have cached (a table registered, wisdom
  * imported, recorded or forgotten) bumps the registry's configuration epoch; the upper layer
@@ -249,7 +249,11 @@ static inline int64_t bmm__vector_lanes(int dtype, int isa)
 }
 int bmm__cpu_avx512_split(void);  /* AVX-512 on 256-bit halves (bmm_simd.h), for the rule */
 int bmm__cpu_admits(int isa);
+/* <vendor>-<family>-<model>-<stepping>-<widest ISA admitted> (hex numbers): generated objects */
 const char *bmm__cpu_signature(void);
+/* The same without the stepping (what decides speed: wisdom's CPU line), and the stepping. */
+const char *bmm__cpu_class(void);
+const char *bmm__cpu_stepping(void);
 
 /* registry.c: the kernel tables, walked by descriptor */
 /* Walks every registered kernel: start with an iterator zeroed, NULL at the end. */
@@ -267,12 +271,9 @@ int bmm__kernel_applies(const bmm_kernel_desc *k, const bmm_call *c);
  * count). */
 size_t bmm__candidates(const bmm_call *c, const bmm_kernel_desc **out, size_t max);
 const bmm_kernel_desc *bmm__estimate(const bmm_call *c);  /* NULL: generic */
-/* 16 hex digits: a hash of every registered table's name, version, spec hash and kernel
- * count, in order (wisdom made with other kernels is refused). */
-const char *bmm__table_signature(void);
 /* Registers a table made by generation on demand: like bmm_register_kernels, but outside the
- * table signature (wisdom files stay valid; their choices of generated kernels are kept in
- * the cache instead) and up to MAX_TABLES in all. */
+ * count of a program's tables (its choices are kept in the cache, not in wisdom files) and up
+ * to MAX_TABLES in all. */
 bmm_status bmm__register_generated(const bmm_kernel_table *table);
 /* Tables bmm__register_generated may still add (the registry's limit less those held). */
 #define BMM__MAX_TABLES 1024  /* generated on demand included */
@@ -324,9 +325,66 @@ static inline int bmm__threads_awake(const bmm__problem *pr, int threads)
 int bmm__run_threads(const bmm_kernel_desc *k, const bmm__problem *pr, const void *A,
     const void *B, void *C, int threads);
 
+/* wisdom_file.c: a wisdom file's text (docs/runtime.md), read and written without the
+ * in-memory wisdom: import and export build on it, and so do the tools (bmm-wisdom merges
+ * files whose kernels this process may not have). An entry keeps its kernel's name. */
+#define BMM__NAME_MAX 200  /* a kernel's or table's name: a wisdom line holds one in 511 characters */
+
+typedef struct bmm__wisdom_entry {
+    bmm_call_key key;
+    size_t name;  /* offset of the kernel's name ("generic" for the generic path) in names */
+    int line;     /* where it was read; 0: put */
+} bmm__wisdom_entry;
+
+typedef struct bmm__wisdom_file {
+    int version;         /* as read (3 or 4); written as the current */
+    char cpu[160];       /* bmm__cpu_class() of the machine it was made on */
+    char stepping[16];   /* and its stepping */
+    bmm__wisdom_entry *v;
+    size_t len, cap;
+    char *names;         /* the kernels' names, each ended by NUL */
+    size_t names_len, names_cap;
+    size_t *slot, slots; /* index + 1 of the entry of a key (open addressing); 0: free */
+} bmm__wisdom_file;
+
+/* An empty file made on this CPU. */
+void bmm__wisdom_file_init(bmm__wisdom_file *f);
+void bmm__wisdom_file_free(bmm__wisdom_file *f);
+/* Reads path (a regular file) into f (made empty first). The syntax only: kernels are names,
+ * the CPU is not compared. BMM_EFORMAT with file and line, BMM_EIO, BMM_ENOMEM. */
+bmm_status bmm__wisdom_file_read(bmm__wisdom_file *f, const char *path);
+/* Adds the entry, or replaces the kernel of an entry of the same key. 0 past the limit of
+ * entries or out of memory. */
+int bmm__wisdom_file_put(bmm__wisdom_file *f, const bmm_call_key *k, const char *kernel);
+/* Puts every entry of from into `into` (from's win); 0 on ENOMEM. */
+int bmm__wisdom_file_merge(bmm__wisdom_file *into, const bmm__wisdom_file *from);
+/* The file at path, locked (flock on the file itself: every tool that rewrites one takes it),
+ * made empty when missing; a descriptor to close to unlock, or -1. */
+int bmm__wisdom_file_lock(const char *path);
+static inline const char *bmm__wisdom_file_kernel(const bmm__wisdom_file *f, size_t i)
+{
+    return f->names + f->v[i].name;
+}
+/* Writes f (entries in key order, so the same wisdom is the same file) through a private
+ * temporary file beside path, renamed over it. */
+bmm_status bmm__wisdom_file_write(const bmm__wisdom_file *f, const char *path);
+/* BMM_OK when f was made on a CPU like this one (vendor, family, model, widest ISA; exact:
+ * and the stepping); else BMM_EFORMAT saying how it differs. */
+bmm_status bmm__wisdom_file_cpu_check(const bmm__wisdom_file *f, const char *path, int exact);
+/* Whether entry i can be used here: 0 with *kd (NULL: the generic path); 1 when this process
+ * has no kernel of that name (the entry is passed over); -1 when the kernel named cannot
+ * serve the entry's class (the file is wrong), why in *bad. */
+int bmm__wisdom_file_resolve(const bmm__wisdom_file *f, size_t i, const bmm_kernel_desc **kd,
+    const char **bad);
+/* The words of an entry's fields: operand o's layout ("bf", "sft": a transposed view). */
+const char *bmm__wisdom_layout_word(const bmm_call_key *k, int o, char buf[8]);
+
 /* wisdom.c */
-/* Imports $BMM_WISDOM once, at the first call of any kind (so a forget or export sees it). */
+/* Imports the system wisdom file, then $BMM_WISDOM, once, at the first call of any kind (so
+ * a forget or export sees them). */
 void bmm__wisdom_init(void);
+/* The in-memory wisdom as a file (its kernels' names); BMM_ENOMEM. */
+bmm_status bmm__wisdom_snapshot(bmm__wisdom_file *f);
 int bmm__wisdom_lookup(const bmm_call *c, const bmm_kernel_desc **k);
 void bmm__wisdom_record(const bmm_call *c, const bmm_kernel_desc *k);
 /* Forgets the choice for c's key, if any (made before c's class had kernels of its own). */

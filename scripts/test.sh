@@ -13,7 +13,8 @@ set -eu
 cd "$(dirname "$0")/.."
 py="python3-numpy python3-pytest python3-torch python3-venv python3-setuptools python3-wheel"
 py="$py python3-dev libtorch-dev pybind11-dev"  # the package's compiled call paths (C, C++)
-BMM_EXTRA_PACKAGES="g++ clang libbenchmark-dev $py" sh scripts/deps.sh
+man="go-md2man groff-base man-db"  # the manual pages, rendered and read as installed
+BMM_EXTRA_PACKAGES="g++ clang libbenchmark-dev $man $py" sh scripts/deps.sh
 dir=build
 flags="-DCMAKE_BUILD_TYPE=Release -DBMM_BUILD_BENCH=ON"
 only=""

@@ -1,6 +1,7 @@
 #!/bin/sh
 # check_tune_wisdom.sh BMM_TUNE WORKDIR: bmm-tune keeps wisdom it cannot import. It merges new
-# entries into a compatible file (also with --retune), refuses to replace a file signed for
+# entries into a compatible file (also with --retune), keeps entries naming kernels it does not
+# have (another program's), refuses to replace a file signed for
 # another CPU (exit 1, file unchanged) unless --force, and refuses bad sizes without crashing.
 # Runs writing one file at the same time each keep the others' entries.
 set -eu
@@ -19,6 +20,14 @@ run 3x3x3 || fail "second run failed"
 [ "$(entries "$w")" = 2 ] || fail "a second shape must merge: $(entries "$w") entries"
 run --retune 4x4x4 || fail "--retune failed"
 [ "$(entries "$w")" = 3 ] || fail "--retune must keep other entries: $(entries "$w")"
+
+# an entry of another program's kernel: passed over on import, kept in the file
+sed 's/^end 3$/entry f32 9 9 9 bf bf bf cache one a1b0 bmm_f32_9x9x9_of_another_program\nend 4/' \
+  "$w" > "$w.other" && mv "$w.other" "$w"
+run 6x6x6 || fail "a run on a file with another program's entry failed"
+grep -q "entries name kernels this run does not have" "$dir/err" || fail "not said: $(cat "$dir/err")"
+grep -q " bmm_f32_9x9x9_of_another_program$" "$w" || fail "another program's entry was lost"
+[ "$(entries "$w")" = 5 ] || fail "want 5 entries, got $(entries "$w")"
 
 sed 's/^cpu .*/cpu OtherVendor-1-2-3-avx2/' "$w" > "$w.other" && mv "$w.other" "$w"
 cp "$w" "$dir/before"

@@ -1,6 +1,7 @@
 /* test_wisdom.c: wisdom round trip, and files that are corrupt, truncated at every byte,
- * lenient-looking, or signed for another table or CPU: rejected whole, wisdom in memory
- * unchanged. Export never writes through a symlink and stays whole under concurrent export
+ * lenient-looking, or made on another CPU: rejected whole, wisdom in memory unchanged; entries
+ * naming kernels this process lacks passed over, another stepping taken unless the exact one is
+ * asked for, version 3 files read. Export never writes through a symlink and stays whole under concurrent export
  * and import; large files import in linear time; plans record only what they measured. */
 #include <math.h>
 #include <pthread.h>
@@ -100,15 +101,17 @@ static void test_bad_files_keep_state(void **state)
 
     char bad[8192];
     struct { const char *from, *to, *needle; } edits[] = {
-        { "bmmgen-wisdom 3", "bmmgen-wisdom 9", "format '9'" },
-        { "bmmgen-wisdom 3", "bmmgen-wisdom 2", "format '2'" },
-        { "bmmgen-wisdom 3", "bmmgen-wisdom 3.9", "format '3.9'" },
-        { "bmmgen-wisdom 3", "bmmgen-wisdom 3 junk", "not a bmmgen wisdom file" },
+        { "bmmgen-wisdom 4", "bmmgen-wisdom 9", "format '9'" },
+        { "bmmgen-wisdom 4", "bmmgen-wisdom 2", "format '2'" },
+        { "bmmgen-wisdom 4", "bmmgen-wisdom 4.9", "format '4.9'" },
+        { "bmmgen-wisdom 4", "bmmgen-wisdom 4 junk", "not a bmmgen wisdom file" },
+        { "bmmgen-wisdom 4", "bmmgen-wisdom 3", "expected 'table" },
         { "bmmgen-wisdom", "something-else", "not a bmmgen wisdom file" },
-        { "table ", "table 0", "kernel table" },
         { "cpu ", "cpu X", "made on CPU" },
+        { "cpu ", "cpu AuthenticAMD-19-11-avx2", "made on CPU" },
+        { "stepping ", "steppin ", "expected 'stepping" },
+        { "stepping ", "stepping 1 ", "expected 'stepping" },
         { "entry f64", "entry f16", "unknown value" },
-        { " bmm_f", " zmm_f", "unknown value or kernel" },
         { "end 1", "end 2", "'end' says 2" },
         { " cache ", " warm ", "unknown value" },
         { " one ", " two ", "unknown value for the thread class" },
@@ -147,6 +150,77 @@ static void test_bad_files_keep_state(void **state)
     write_text(good, len);
     assert_int_equal(bmm_wisdom_import_file(path), BMM_OK);
     assert_int_equal(plan_kernel(5, BMM_WISDOM_ONLY, NULL, 0), BMM_OK);
+    free(good);
+}
+
+/* Replaces the first `from` in text (a file of wisdom) by `to`, into out. */
+static size_t edit(const char *text, const char *from, const char *to, char *out, size_t len)
+{
+    const char *at = strstr(text, from);
+    assert_non_null(at);
+    int n = snprintf(out, len, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+    assert_true(n > 0 && (size_t)n < len);
+    return (size_t)n;
+}
+
+/* What travels: an entry whose kernel this process does not have is passed over (counted) and
+ * the rest imported; another stepping of this CPU is taken unless BMM_WISDOM_EXACT_CPU=1; a
+ * version 3 file (table line, stepping inside the CPU word) is read. */
+static void test_wisdom_travels(void **state)
+{
+    (void)state;
+    bmm_wisdom_forget();
+    char k3[128], k5[128], got[128], bad[8192], cpu3[256];
+    assert_int_equal(plan_kernel(3, BMM_MEASURE, k3, sizeof k3), BMM_OK);
+    assert_int_equal(plan_kernel(5, BMM_MEASURE, k5, sizeof k5), BMM_OK);
+    assert_int_equal(bmm_wisdom_export_file(path), BMM_OK);
+    size_t len;
+    char *good = read_text(&len);
+    int64_t imported = -1, skipped = -1;
+
+    char from[160], to[160];
+    snprintf(from, sizeof from, " %s\nend", k5);  /* 5x5x5: the last entry */
+    snprintf(to, sizeof to, " %s_of_another_program\nend", k5);
+    bmm_wisdom_forget();
+    write_text(bad, edit(good, from, to, bad, sizeof bad));
+    assert_int_equal(bmm_wisdom_import_file_counted(path, &imported, &skipped), BMM_OK);
+    assert_int_equal(imported, 1);
+    assert_int_equal(skipped, 1);
+    assert_int_equal(plan_kernel(3, BMM_WISDOM_ONLY, got, sizeof got), BMM_OK);
+    assert_string_equal(got, k3);
+    assert_int_equal(plan_kernel(5, BMM_WISDOM_ONLY, NULL, 0), BMM_EUNSUPPORTED);
+
+    snprintf(from, sizeof from, "stepping %s\n", bmm__cpu_stepping());
+    bmm_wisdom_forget();
+    write_text(bad, edit(good, from, "stepping ff\n", bad, sizeof bad));
+    assert_int_equal(bmm_wisdom_import_file_counted(path, &imported, &skipped), BMM_OK);
+    assert_int_equal(imported, 2);
+    assert_int_equal(skipped, 0);
+    setenv("BMM_WISDOM_EXACT_CPU", "1", 1);
+    bmm_wisdom_forget();
+    assert_int_equal(bmm_wisdom_import_file(path), BMM_EFORMAT);
+    assert_non_null(strstr(bmm_last_error(), "stepping ff"));
+    assert_int_equal(plan_kernel(3, BMM_WISDOM_ONLY, NULL, 0), BMM_EUNSUPPORTED);
+    unsetenv("BMM_WISDOM_EXACT_CPU");
+
+    /* version 3: <vendor>-<family>-<model>-<stepping>-<isa> after a table line */
+    const char *isa = strrchr(bmm__cpu_class(), '-');
+    snprintf(cpu3, sizeof cpu3, "bmmgen-wisdom 3\ntable 0123456789abcdef\ncpu %.*s-%s%s\n",
+        (int)(isa - bmm__cpu_class()), bmm__cpu_class(), bmm__cpu_stepping(), isa);
+    const char *entries = strstr(good, "entry ");
+    assert_non_null(entries);
+    int n = snprintf(bad, sizeof bad, "%s%s", cpu3, entries);
+    bmm_wisdom_forget();
+    write_text(bad, (size_t)n);
+    assert_int_equal(bmm_wisdom_import_file(path), BMM_OK);
+    assert_int_equal(plan_kernel(5, BMM_WISDOM_ONLY, got, sizeof got), BMM_OK);
+    assert_string_equal(got, k5);
+    n = snprintf(bad, sizeof bad, "bmmgen-wisdom 3\ntable 0\ncpu %s\n%s", bmm__cpu_class(),
+        entries);  /* four parts: the stepping missing */
+    write_text(bad, (size_t)n);
+    assert_int_equal(bmm_wisdom_import_file(path), BMM_EFORMAT);
+    assert_int_equal(bmm_wisdom_import_file_counted(NULL, &imported, NULL), BMM_EINVAL);
+    assert_int_equal(imported, 0);
     free(good);
 }
 
@@ -195,7 +269,6 @@ static void test_transposed_round_trip(void **state)
     free(text);
 }
 
-/* The signature of 20 registered tables is still one short word: export, then import works. */
 /* Dropping entries from the open-addressed table keeps every other entry findable (the
  * probe chains are mended), whatever the collisions. */
 static void test_drop_keeps_the_rest(void **state)
@@ -224,6 +297,8 @@ static void test_drop_keeps_the_rest(void **state)
     bmm_wisdom_forget();
 }
 
+/* With 20 tables registered, export then import works; names that cannot be one word of a
+ * wisdom line are refused at registration. */
 static void test_many_tables(void **state)
 {
     (void)state;
@@ -235,7 +310,6 @@ static void test_many_tables(void **state)
             "0123456789abcdef0123456789abcdef", 0, NULL };
         assert_int_equal(bmm_register_kernels(&tables[t]), BMM_OK);
     }
-    assert_int_equal(strlen(bmm__table_signature()), 16);
     bmm_wisdom_forget();
     assert_int_equal(plan_kernel(3, BMM_MEASURE, NULL, 0), BMM_OK);
     assert_int_equal(bmm_wisdom_export_file(path), BMM_OK);
@@ -309,8 +383,7 @@ static void test_large_file(void **state)
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     const int count = 200000;
-    fprintf(f, "bmmgen-wisdom 3\ntable %s\ncpu %s\n", bmm__table_signature(),
-        bmm__cpu_signature());
+    fprintf(f, "bmmgen-wisdom 4\ncpu %s\nstepping %s\n", bmm__cpu_class(), bmm__cpu_stepping());
     for (int i = 0; i < count; i++)
         fprintf(f, "entry f64 %d %d 7 bf bf bf cache one a1b0 generic\n", 100 + i % 1000,
             100 + i / 1000);
@@ -370,7 +443,8 @@ int main(void)
         cmocka_unit_test(test_large_file),
         cmocka_unit_test(test_measure_records_only_measurements),
         cmocka_unit_test(test_drop_keeps_the_rest),
-        cmocka_unit_test(test_many_tables),  /* last: it changes the table signature */
+        cmocka_unit_test(test_wisdom_travels),
+        cmocka_unit_test(test_many_tables),  /* last: it registers tables for good */
     };
     int rc = cmocka_run_group_tests_name("wisdom", tests, NULL, NULL);
     remove(path);

@@ -4,6 +4,8 @@
  *   forget  the first call is a forget: the file is imported first, then forgotten
  *   export  the first call is an export: it writes the file's entry
  *   bad     BMM_WISDOM names a FIFO: refused without blocking, and bmm_last_error() stays ""
+ *   system  BMM_SYSTEM_WISDOM names a file imported first, then BMM_WISDOM's over it;
+ *           bmm_import_system_wisdom() imports it again; an empty name means none
  *   arch    BMM_ARCH=bogus admits no vector ISA; bad BMM_TUNE_BUDGET_MS values are refused */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,15 +29,21 @@ static bmm_status plan_4x4x4(unsigned flags, char *kernel, size_t len)
     return st;
 }
 
+/* A file choosing kernel for f32 4x4x4, named by the variable var. */
+static void write_wisdom_to(const char *file, const char *var, const char *kernel)
+{
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fprintf(f, "bmmgen-wisdom 4\ncpu %s\nstepping %s\n"
+               "entry f32 4 4 4 bf bf bf cache one a1b0 %s\nend 1\n",
+        bmm__cpu_class(), bmm__cpu_stepping(), kernel);
+    fclose(f);
+    setenv(var, file, 1);
+}
+
 static void write_wisdom(void)
 {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fprintf(f, "bmmgen-wisdom 3\ntable %s\ncpu %s\n"
-               "entry f32 4 4 4 bf bf bf cache one a1b0 bmm_f32_4x4x4_bf_c99_b0\nend 1\n",
-        bmm__table_signature(), bmm__cpu_signature());
-    fclose(f);
-    setenv("BMM_WISDOM", path, 1);
+    write_wisdom_to(path, "BMM_WISDOM", "bmm_f32_4x4x4_bf_c99_b0");
 }
 
 static void test_env(void **state)
@@ -62,6 +70,22 @@ static void test_env(void **state)
         fclose(f);
         remove(out);
         assert_non_null(strstr(text, "bmm_f32_4x4x4_bf_c99_b0"));
+    } else if (strcmp(mode, "system") == 0) {
+        char sys[300];
+        snprintf(sys, sizeof sys, "%s.system", path);
+        write_wisdom_to(sys, "BMM_SYSTEM_WISDOM", "bmm_f32_4x4x4_bf_c99_b0");
+        write_wisdom_to(path, "BMM_WISDOM", "generic");
+        assert_int_equal(plan_4x4x4(BMM_WISDOM_ONLY, kernel, sizeof kernel), BMM_OK);
+        assert_string_equal(kernel, "generic");  /* the user's file over the machine's */
+        assert_int_equal(bmm_import_system_wisdom(), BMM_OK);
+        assert_int_equal(plan_4x4x4(BMM_WISDOM_ONLY, kernel, sizeof kernel), BMM_OK);
+        assert_string_equal(kernel, "bmm_f32_4x4x4_bf_c99_b0");
+        remove(sys);
+        assert_int_equal(bmm_import_system_wisdom(), BMM_EIO);
+        assert_non_null(strstr(bmm_last_error(), sys));
+        setenv("BMM_SYSTEM_WISDOM", "", 1);
+        assert_int_equal(bmm_import_system_wisdom(), BMM_EIO);
+        assert_non_null(strstr(bmm_last_error(), "BMM_SYSTEM_WISDOM is empty"));
     } else if (strcmp(mode, "bad") == 0) {
         assert_int_equal(mkfifo(path, 0600), 0);
         setenv("BMM_WISDOM", path, 1);

@@ -4,7 +4,7 @@ torch tensors, through libbmm's generated kernels (ctypes; no compile step).
     bmmgen.bmm(a, b, out=None)                       torch.bmm
     bmmgen.baddbmm(c, a, b, *, beta=1, alpha=1, out=None)   torch.baddbmm
     bmmgen.Plan(a, b, out=None, *, alpha, beta, measure, threads, generate)   plan once, call many times
-    bmmgen.import_wisdom(path), export_wisdom(path), forget_wisdom()
+    bmmgen.import_wisdom(path), export_wisdom(path), forget_wisdom(), import_system_wisdom()
     bmmgen.clear_cache()                             kernels generated on demand (generate=True)
     bmmgen.kernels()                                 the kernel table
     torch.ops.bmmgen.bmm, torch.ops.bmmgen.baddbmm   torch operators, with autograd
@@ -21,10 +21,10 @@ from ._lib import Error, path as library_path
 from ._api import baddbmm, bmm
 from ._patch import patch_torch
 from ._plan import (Plan, clear_cache, export_wisdom, forget_wisdom, get_num_threads,
-                    import_wisdom, kernels, set_num_threads)
+                    import_system_wisdom, import_wisdom, kernels, set_num_threads)
 
 __version__ = "0.1.0"
-__all__ = ["bmm", "baddbmm", "patch_torch", "Plan", "Error", "import_wisdom", "export_wisdom", "forget_wisdom",
+__all__ = ["bmm", "baddbmm", "patch_torch", "Plan", "Error", "import_wisdom", "import_system_wisdom", "export_wisdom", "forget_wisdom",
            "kernels", "library_path", "set_num_threads", "get_num_threads", "clear_cache"]
 
 # torch.ops.bmmgen exists once bmmgen is imported wherever torch is installed (importing torch

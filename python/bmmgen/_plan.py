@@ -206,9 +206,21 @@ def _path(path):
 
 
 def import_wisdom(path):
-    """Adds the wisdom in a file (bmm-tune's or export_wisdom's). A corrupt, truncated or foreign
-    file is refused whole (bmmgen.Error, BMM_EFORMAT) and the wisdom in memory is kept."""
-    _lib.check(_lib.wisdom_import(_path(path)))
+    """Adds the wisdom in a file (bmm-tune's or export_wisdom's); returns (imported, skipped):
+    the entries taken, and those passed over because they name kernels this process does not
+    have (another program's own). A file made on another CPU, corrupt or truncated is refused
+    whole (bmmgen.Error, BMM_EFORMAT, saying why) and the wisdom in memory is kept."""
+    imported, skipped = ctypes.c_int64(0), ctypes.c_int64(0)
+    _lib.check(_lib.wisdom_import(_path(path), ctypes.byref(imported),
+                                  ctypes.byref(skipped)))
+    return imported.value, skipped.value
+
+
+def import_system_wisdom():
+    """Imports the machine's wisdom file again ($BMM_SYSTEM_WISDOM, else
+    <sysconfdir>/bmmgen/wisdom; the library imports it at its first call). bmmgen.Error
+    (BMM_EIO) when there is none."""
+    _lib.check(_lib.wisdom_import_system())
 
 
 def export_wisdom(path):

@@ -23,7 +23,7 @@ static const bmm_kernel_table *tables[MAX_TABLES] = { &bmm_table_default };
 static atomic_size_t ntables = 1;
 #endif
 static pthread_mutex_t register_lock = PTHREAD_MUTEX_INITIALIZER;
-/* generated[t]: tables[t] came from generation on demand (outside the signature). */
+/* generated[t]: tables[t] came from generation on demand (outside the count of tables). */
 static unsigned char generated[MAX_TABLES];
 static atomic_uint epoch = 1;
 
@@ -164,14 +164,12 @@ int bmm_kernel_runs_here(const bmm_kernel_desc *k)
     return k && bmm__cpu_admits(k->isa);
 }
 
-#define MAX_NAME 200  /* a wisdom line holds a kernel name and fits 511 characters */
-
-/* Names go into wisdom files as single words: 1 to MAX_NAME printable characters, no space. */
+/* Names go into wisdom files as single words: 1 to BMM__NAME_MAX printable characters, no space. */
 static int name_ok(const char *s)
 {
     size_t n = 0;
     for (; s && s[n]; n++)
-        if ((unsigned char)s[n] <= 0x20 || (unsigned char)s[n] >= 0x7f || n >= MAX_NAME)
+        if ((unsigned char)s[n] <= 0x20 || (unsigned char)s[n] >= 0x7f || n >= BMM__NAME_MAX)
             return 0;
     return n > 0;
 }
@@ -352,30 +350,4 @@ const bmm_kernel_desc *bmm__estimate(const bmm_call *call)
                 bmm__pick(tables[t]->parts[i].kernels, (size_t)tables[t]->parts[i].count, c,
                     isa, &best, &best_score);
     return best;
-}
-
-/* A word into the signature, its NUL included: "ab"+"c" differs from "a"+"bc". */
-static uint64_t hash_more(uint64_t h, const char *s)
-{
-    return bmm__fnv1a(h, s, strlen(s) + 1);
-}
-
-const char *bmm__table_signature(void)
-{
-    static _Thread_local char sig[17];
-    uint64_t h = BMM__FNV_BASIS;
-    char count[32];
-    size_t kernels = 0;
-    for (size_t t = 0, nt = table_count(); t < nt; t++) {
-        if (generated[t])
-            continue;
-        h = hash_more(h, tables[t]->spec_name);
-        h = hash_more(h, tables[t]->version);
-        h = hash_more(h, tables[t]->spec_hash);
-        kernels += bmm__table_kernel_count(tables[t]);
-    }
-    snprintf(count, sizeof count, "%zu", kernels);
-    h = hash_more(h, count);
-    snprintf(sig, sizeof sig, "%016llx", (unsigned long long)h);
-    return sig;
 }

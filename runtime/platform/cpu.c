@@ -1,5 +1,5 @@
 /* cpu.c: which ISAs this CPU and OS admit (cpuid + xgetbv), lowered by BMM_ARCH, and the CPU
- * signature that wisdom is keyed by. */
+ * signatures that wisdom and generated objects are keyed by. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +10,7 @@
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int max_isa = BMM_ISA_C99, avx512_split;
-static char signature[160];
+static char signature[160], cpu_class[160], cpu_stepping[16];
 
 /* The name of a BMM_ISA_*, as kernel names and BMM_ARCH spell it. */
 static const char *const ISA_NAME[BMM_ISA_COUNT] = BMM_ISA_WORDS;
@@ -67,6 +67,8 @@ static void detect(void)
     }
     snprintf(signature, sizeof signature, "%s-%x-%x-%x-%s", vendor, family, model, stepping,
         isa_name(max_isa));
+    snprintf(cpu_class, sizeof cpu_class, "%s-%x-%x-%s", vendor, family, model, isa_name(max_isa));
+    snprintf(cpu_stepping, sizeof cpu_stepping, "%x", stepping);
 }
 
 int bmm__cpu_max_isa(void)
@@ -90,4 +92,16 @@ const char *bmm__cpu_signature(void)
 {
     pthread_once(&once, detect);
     return signature;
+}
+
+const char *bmm__cpu_class(void)
+{
+    pthread_once(&once, detect);
+    return cpu_class;
+}
+
+const char *bmm__cpu_stepping(void)
+{
+    pthread_once(&once, detect);
+    return cpu_stepping;
 }

@@ -2,19 +2,17 @@
  * command line) by measurement on this machine, prints what was chosen and how fast, and
  * writes the wisdom file. Shapes the wisdom file already answers are planned without timing
  * the search (only the figures of the table are measured). */
-#define _DEFAULT_SOURCE  /* flock */
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bmm_internal.h"
+#include "load_kernels.h"
 
 #define MAX_CASES 4096
 #define TARGET_BYTES (256 << 10)  /* in-cache regime: operands take about 256 KiB */
@@ -23,6 +21,10 @@ typedef struct {
     int dtype, layout;
     int64_t n, m, p;
 } tcase;
+
+enum { TABLE, JSON, CSV };  /* what goes to standard output */
+
+static const char *const DTYPE[] = BMM_DTYPE_WORDS, *const LAYOUT[] = BMM_LAYOUT_WORDS;
 
 static void usage(FILE *f)
 {
@@ -45,6 +47,12 @@ static void usage(FILE *f)
         "  --cache-dir DIR      the cache of generated kernels (BMM_CACHE_DIR): with --generate,\n"
         "                       prepares DIR for BMM_CACHE_PATH (objects and their choices)\n"
         "  --clear-cache        delete every generated object from the cache and exit\n"
+        "  --kernels LIB.so     tune a program's own kernels too (the table bmm_generate_kernels\n"
+        "                       compiled into LIB.so); repeatable\n"
+        "  --table NAME         the table's name in the next --kernels' library (default: the\n"
+        "                       library's name without lib and .so)\n"
+        "  --json, --csv        the results as one JSON document, or CSV rows, on standard output\n"
+        "                       (notes stay on standard error)\n"
         "  -v                   print every candidate's GFLOP/s\n");
 }
 
@@ -89,7 +97,6 @@ static void compile_said(const char *class_text, int done, const bmm__generate_s
 /* The dtype a word names (bmm_vocab.h's words), or -1. */
 static int dtype_of(const char *w)
 {
-    static const char *const DTYPE[] = BMM_DTYPE_WORDS;
     for (int d = 1; d < (int)(sizeof DTYPE / sizeof *DTYPE); d++)
         if (!strcmp(w, DTYPE[d]))
             return d;
@@ -348,6 +355,7 @@ static int parse_shape(const char *a, int64_t shape[3])
 
 typedef struct {
     int want_dtype, want_layout, nshapes, verbose, retune, force, threads, generate, clear_cache;
+    int format;  /* TABLE, JSON or CSV */
     int64_t batch, shapes[256][3];
     const char *wisdom;
 } options;
@@ -356,6 +364,7 @@ typedef struct {
 static int parse_args(int argc, char **argv, options *o)
 {
     memset(o, 0, sizeof *o);
+    const char *table = NULL;
     o->wisdom = getenv("BMM_WISDOM");
     if (!o->wisdom || !*o->wisdom)
         o->wisdom = "bmm.wisdom";
@@ -366,6 +375,8 @@ static int parse_args(int argc, char **argv, options *o)
             return 0;
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             o->verbose = 1;
+        } else if (!strcmp(a, "--json") || !strcmp(a, "--csv")) {
+            o->format = a[2] == 'j' ? JSON : CSV;
         } else if (!strcmp(a, "--retune")) {
             o->retune = 1;
         } else if (!strcmp(a, "--force")) {
@@ -395,6 +406,14 @@ static int parse_args(int argc, char **argv, options *o)
             i++;
         } else if (!strcmp(a, "--budget") && v) {
             setenv("BMM_TUNE_BUDGET_MS", v, 1);
+            i++;
+        } else if (!strcmp(a, "--table") && v) {
+            table = v;
+            i++;
+        } else if (!strcmp(a, "--kernels") && v) {
+            if (bmm_tool_load_kernels("bmm-tune", v, table) != 0)
+                return 1;
+            table = NULL;
             i++;
         } else if (!strcmp(a, "--cache-dir") && v) {
             setenv("BMM_CACHE_DIR", v, 1);  /* read at the first generation, after this */
@@ -456,9 +475,15 @@ static int load_wisdom(const options *o)
     struct stat sb;
     if (lstat(o->wisdom, &sb) != 0 || (S_ISREG(sb.st_mode) && sb.st_size == 0))
         return 0;  /* (empty: made by another run's lock, not yet written) */
-    if (bmm_wisdom_import_file(o->wisdom) == BMM_OK) {
-        fprintf(stderr, "bmm-tune: wisdom imported from %s (%s)\n", o->wisdom,
+    int64_t imported, skipped;
+    if (bmm_wisdom_import_file_counted(o->wisdom, &imported, &skipped) == BMM_OK) {
+        fprintf(stderr, "bmm-tune: %lld wisdom entries imported from %s (%s)\n",
+            (long long)imported, o->wisdom,
             o->retune ? "measuring again, then merging" : "--retune to measure again");
+        if (skipped)
+            fprintf(stderr, "bmm-tune: %lld entries name kernels this run does not have (another "
+                "program's own; --kernels LIB.so loads them): kept in the file\n",
+                (long long)skipped);
         return 0;
     }
     if (o->force) {
@@ -483,7 +508,79 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void add_row(totals *t, const tcase *c, const char *shape, const result *r)
+/* A JSON string (names and notes: printable ASCII but for what is escaped here). */
+static void json_string(const char *s)
+{
+    putchar('"');
+    for (; *s; s++)
+        if (*s == '"' || *s == '\\')
+            printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            printf("\\u%04x", (unsigned char)*s);
+        else
+            putchar(*s);
+    putchar('"');
+}
+
+/* A figure, or JSON's null / CSV's empty field where there is none (never "nan"). */
+static void figure(int format, double v)
+{
+    if (v == v)
+        printf("%.4g", v);
+    else if (format == JSON)
+        printf("null");
+}
+
+static const char *const CSV_HEADER = "n,m,p,dtype,layout,kernel,gflops,vs_generic,vs_c99,"
+    "chosen_by,timed,candidates,threads,plan_ms,static_rule_same,generated_kernels,vs_shape_generic";
+
+/* One case as a JSON object of "cases" or a CSV row. */
+static void print_record(int format, int first, const tcase *c, const result *r)
+{
+    const char *sep = format == JSON ? ", " : ",";
+    if (format == JSON)
+        printf("%s\n    {\"n\": %lld, \"m\": %lld, \"p\": %lld, \"dtype\": \"%s\", \"layout\": "
+               "\"%s\", \"kernel\": \"%s\", \"gflops\": ", first ? "" : ",", (long long)c->n,
+            (long long)c->m, (long long)c->p, DTYPE[c->dtype], LAYOUT[c->layout], r->kernel);
+    else
+        printf("%lld,%lld,%lld,%s,%s,%s,", (long long)c->n, (long long)c->m, (long long)c->p,
+            DTYPE[c->dtype], LAYOUT[c->layout], r->kernel);
+    const double figures[] = { r->gflops, r->vs_generic, r->vs_c99 };
+    static const char *const names[] = { "gflops", "vs_generic", "vs_c99" };
+    for (int i = 0; i < 3; i++) {
+        if (format == JSON && i)
+            printf("%s\"%s\": ", sep, names[i]);
+        figure(format, figures[i]);
+        if (format == CSV)
+            printf(",");
+    }
+    char by[64];  /* "measured", "wisdom", ...: without the count the next fields give */
+    snprintf(by, sizeof by, "%.*s", (int)strcspn(r->source, ","), r->source);
+    if (format == JSON) {
+        printf(", \"chosen_by\": ");
+        json_string(by);
+        printf(", \"timed\": %zu, \"candidates\": %zu, \"threads\": %d, \"plan_ms\": ",
+            r->searched, r->candidates, r->threads);
+    } else {
+        printf("%s,%zu,%zu,%d,", by, r->searched, r->candidates, r->threads);
+    }
+    figure(format, r->plan_ms);
+    if (format == JSON)
+        printf(", \"static_rule_same\": %s", r->estimate_same < 0 ? "null"
+            : r->estimate_same ? "true" : "false");
+    else
+        printf(",%s,", r->estimate_same < 0 ? "" : r->estimate_same ? "1" : "0");
+    if (r->gen.source[0]) {
+        printf(format == JSON ? ", \"generated_kernels\": %d, \"vs_shape_generic\": " : "%d,",
+            r->gen.kernels);
+        figure(format, r->vs_anyshape);
+    } else if (format == CSV) {
+        printf(",");
+    }
+    printf(format == JSON ? "}" : "\n");
+}
+
+static void add_row(totals *t, int format, const tcase *c, const char *shape, const result *r)
 {
     t->done++;
     t->log_generic += log(r->vs_generic);
@@ -498,10 +595,17 @@ static void add_row(totals *t, const tcase *c, const char *shape, const result *
         t->same += r->estimate_same;
         t->close += r->estimate_close;
     }
+    if (r->gen.source[0] && r->vs_anyshape == r->vs_anyshape) {
+        t->log_any += log(r->vs_anyshape);
+        t->nany++;
+    }
+    if (format != TABLE) {
+        print_record(format, t->done == 1, c, r);
+        return;
+    }
     char threads[32] = "";
     if (r->threads > 1)
         snprintf(threads, sizeof threads, ", %d threads", r->threads);
-    static const char *const DTYPE[] = BMM_DTYPE_WORDS, *const LAYOUT[] = BMM_LAYOUT_WORDS;
     char c99[16] = "       -";  /* no portable C kernel applies */
     if (r->vs_c99 == r->vs_c99)
         snprintf(c99, sizeof c99, "%7.2fx", r->vs_c99);
@@ -517,81 +621,75 @@ static void add_row(totals *t, const tcase *c, const char *shape, const result *
             g->generate_ms, g->compile_ms, g->load_ms, g->check_ms, tune > 0 ? tune : 0);
         if (!g->kernels && g->why[0])
             printf("%-12s %s\n", "", g->why);
-        if (r->vs_anyshape == r->vs_anyshape) {
-            t->log_any += log(r->vs_anyshape);
-            t->nany++;
-        }
     }
-    fflush(stdout);
 }
 
-static void print_totals(totals *t)
+static void print_totals(totals *t, int format)
 {
+    double geo_generic = t->done ? exp(t->log_generic / t->done) : NAN;
+    double geo_c99 = t->nc99 ? exp(t->log_c99 / t->nc99) : NAN;
+    double geo_any = t->nany ? exp(t->log_any / t->nany) : NAN;
+    if (t->measured)
+        qsort(t->plan_ms, (size_t)t->measured, sizeof t->plan_ms[0], cmp_double);
+    double median = t->measured ? t->plan_ms[t->measured / 2] : NAN;
+    double longest = t->measured ? t->plan_ms[t->measured - 1] : NAN;
+    if (format == JSON) {
+        printf("\n  ],\n  \"summary\": {\"cases\": %d, \"failed\": %d, \"geomean_vs_generic\": ",
+            t->done, t->failed);
+        figure(JSON, geo_generic);
+        printf(", \"geomean_vs_c99\": ");
+        figure(JSON, geo_c99);
+        printf(", \"measured\": %d, \"static_rule_same\": %d, \"static_rule_within_10pct\": %d, "
+               "\"geomean_generated_vs_shape_generic\": ", t->measured, t->same, t->close);
+        figure(JSON, geo_any);
+        printf(", \"plan_ms_median\": ");
+        figure(JSON, median);
+        printf(", \"plan_ms_longest\": ");
+        figure(JSON, longest);
+        printf("}\n}\n");
+        return;
+    }
+    if (format != TABLE)
+        return;
     if (t->done)
         printf("%d cases; geometric mean speedup over the generic path %.2fx, over the portable "
-               "C kernels %.2fx\n", t->done, exp(t->log_generic / t->done),
-            t->nc99 ? exp(t->log_c99 / t->nc99) : NAN);
+               "C kernels %.2fx\n", t->done, geo_generic, geo_c99);
     if (t->measured)
         printf("static rule (BMM_ESTIMATE) picked the measured winner in %d of %d cases, "
                "one within 10%% of it in %d\n", t->same, t->measured, t->close);
     if (t->nany)
         printf("generated kernels: geometric mean %.2fx the best shape-generic kernel over %d "
-               "cases\n", exp(t->log_any / t->nany), t->nany);
-    if (t->measured) {
-        qsort(t->plan_ms, (size_t)t->measured, sizeof t->plan_ms[0], cmp_double);
+               "cases\n", geo_any, t->nany);
+    if (t->measured)
         printf("measured plans: median %.1f ms, longest %.1f ms, budget %.0f ms; %d of %d took "
-               "over 1.2x the budget\n", t->plan_ms[t->measured / 2], t->plan_ms[t->measured - 1],
-            1e3 * bmm__tune_budget(), t->over, t->measured);
-    }
-}
-
-/* The wisdom file, locked (flock, on the file itself) so that runs writing it one after
- * another each merge what the one before wrote. A run that locked a file since replaced (by
- * the rename of the run before) locks the new one. Made empty when missing. -1: no lock.
- * (Not fcntl: a process loses an fcntl lock when it closes any descriptor of the file, as
- * reading it for the merge does; a flock belongs to the descriptor that took it.) */
-static int lock_wisdom(const char *path)
-{
-    for (int tries = 0; tries < 100; tries++) {
-        int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
-        struct stat held, now;
-        if (fd < 0 || fstat(fd, &held) != 0 || !S_ISREG(held.st_mode)) {
-            if (fd >= 0)
-                close(fd);
-            return -1;
-        }
-        int locked;
-        while ((locked = flock(fd, LOCK_EX)) != 0 && errno == EINTR)
-            ;
-        if (locked == 0 && stat(path, &now) == 0 && now.st_ino == held.st_ino
-            && now.st_dev == held.st_dev)
-            return fd;
-        close(fd);
-        if (locked != 0)
-            return -1;
-    }
-    return -1;
+               "over 1.2x the budget\n", median, longest, 1e3 * bmm__tune_budget(), t->over,
+            t->measured);
 }
 
 /* Writes the wisdom: under the file's lock, what another run wrote since this one read it
- * is merged first, then this run's own choices over it (they win where both measured). */
+ * is kept (entries of kernels this program does not have included), this run's own choices over
+ * it (they win where both measured). */
 static bmm_status save_wisdom(const char *path)
 {
-    char mine[4200];
-    snprintf(mine, sizeof mine, "%s.bmm-tune-%ld", path, (long)getpid());
-    int lk = lock_wisdom(path);
+    int lk = bmm__wisdom_file_lock(path);
     struct stat st;
-    bmm_status rc = BMM_OK;
-    if (lk >= 0 && fstat(lk, &st) == 0 && st.st_size > 0) {
-        rc = bmm_wisdom_export_file(mine);
-        if (rc == BMM_OK && bmm_wisdom_import_file(path) != BMM_OK)
-            fprintf(stderr, "bmm-tune: not merging %s as it is now: %s\n", path, bmm_last_error());
-        if (rc == BMM_OK)
-            rc = bmm_wisdom_import_file(mine);
-        unlink(mine);
+    bmm__wisdom_file f, mine;
+    bmm__wisdom_file_init(&f);
+    if (lk >= 0 && fstat(lk, &st) == 0 && st.st_size > 0
+        && (bmm__wisdom_file_read(&f, path) != BMM_OK
+            || bmm__wisdom_file_cpu_check(&f, path, 0) != BMM_OK)) {
+        fprintf(stderr, "bmm-tune: not merging %s as it is now: %s\n", path, bmm_last_error());
+        bmm__wisdom_file_free(&f);
+        bmm__wisdom_file_init(&f);
     }
+    bmm_status rc = bmm__wisdom_snapshot(&mine);
+    if (rc == BMM_OK && !bmm__wisdom_file_merge(&f, &mine))
+        rc = bmm__fail(BMM_ENOMEM, "cannot merge the wisdom: out of memory");
+    memcpy(f.stepping, mine.stepping, sizeof f.stepping);  /* measured on this one */
     if (rc == BMM_OK)
-        rc = bmm_wisdom_export_file(path);
+        rc = bmm__wisdom_file_write(&f, path);
+    bmm__wisdom_file_free(&f);
+    bmm__wisdom_file_free(&mine);
     if (lk >= 0)
         close(lk);  /* closing drops the lock */
     return rc;
@@ -620,8 +718,15 @@ int main(int argc, char **argv)
     int want = o.threads ? o.threads : bmm_get_num_threads();
     fprintf(stderr, "bmm-tune: %d cases on CPU %s, up to %d thread%s (cases with too little "
                     "work run on fewer)\n", ncases, bmm__cpu_signature(), want, want > 1 ? "s" : "");
-    printf("%-12s %-5s %-6s %-44s %8s %8s %8s  %s\n", "shape", "dtype", "layout", "kernel",
-        "GFLOP/s", "vs gen", "vs c99", "from");
+    if (o.format == TABLE)
+        printf("%-12s %-5s %-6s %-44s %8s %8s %8s  %s\n", "shape", "dtype", "layout", "kernel",
+            "GFLOP/s", "vs gen", "vs c99", "from");
+    else if (o.format == CSV)
+        printf("%s\n", CSV_HEADER);
+    else
+        printf("{\n  \"cpu\": \"%s\",\n  \"stepping\": \"%s\",\n  \"threads\": %d,\n  "
+               "\"budget_ms\": %.0f,\n  \"cases\": [", bmm__cpu_class(), bmm__cpu_stepping(),
+            want, 1e3 * bmm__tune_budget());
     static totals t;
     char unspecialized[1024] = "";  /* shapes that ran shape-generic kernels: " a b c " */
     for (int i = 0; i < ncases; i++) {
@@ -637,7 +742,8 @@ int main(int argc, char **argv)
         if (run_case(c, o.batch, flags, want, o.verbose, &r) != 0)
             t.failed++;
         else
-            add_row(&t, c, shape, &r);
+            add_row(&t, o.format, c, shape, &r);
+        fflush(stdout);
         char spaced[52];  /* " 3x4x5 ", so that 3x4x5 is not found in 13x4x5 */
         snprintf(spaced, sizeof spaced, " %s ", shape);
         size_t used = strlen(unspecialized);
@@ -648,10 +754,10 @@ int main(int argc, char **argv)
     progress(ncases, ncases, "done");
     if (bar)
         fprintf(stderr, "\n");
-    print_totals(&t);
+    print_totals(&t, o.format);
     if (*unspecialized && !o.generate) {  /* with --generate, each row's note says why */
         int len = (int)strlen(unspecialized) - 2;  /* without the spaces around */
-        printf("no specialized kernels for %.*s: shape-generic ones ran. To have them: "
+        fprintf(o.format == TABLE ? stdout : stderr, "no specialized kernels for %.*s: shape-generic ones ran. To have them: "
                "bmm-tune --generate %.*s (compiled now, cached for every program of this user; "
                "BMM_GENERATE=1 in a program does the same), or build them into the program "
                "(CMake: bmm_generate_kernels(TARGET SHAPES ...))\n", len, unspecialized + 1,

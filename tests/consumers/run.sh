@@ -17,20 +17,35 @@ case $mode in
 find_package)
   quiet cmake --install "$build" --prefix "$work/prefix"
   # the manual pages and documentation, installed (and clean to groff where it is there)
-  for f in share/man/man1/bmm-tune.1 share/man/man3/bmm.3 share/doc/bmmgen/README.md \
+  for f in share/man/man1/bmm-tune.1 share/man/man1/bmm-wisdom.1 share/man/man3/bmm.3 \
+      share/man/man7/bmm.7 share/doc/bmmgen/README.md \
       share/doc/bmmgen/docs/runtime.md; do
     [ -f "$work/prefix/$f" ] || { echo "run.sh: $f not installed" >&2; exit 1; }
   done
-  if command -v groff >/dev/null; then
-    for f in "$work"/prefix/share/man/man*/*; do
-      w=$(LC_ALL=C.UTF-8 groff -man -ww -z "$f" 2>&1)
-      [ -z "$w" ] || { echo "run.sh: $f: $w" >&2; exit 1; }
-    done
-  fi
+  for f in "$work"/prefix/share/man/man*/*; do
+    w=$(LC_ALL=C.UTF-8 groff -man -ww -z "$f" 2>&1)
+    [ -z "$w" ] || { echo "run.sh: $f: $w" >&2; exit 1; }
+    w=$(LC_ALL=C.UTF-8 MANWIDTH=80 man -l "$f" 2>&1 >/dev/null)
+    [ -z "$w" ] || { echo "run.sh: man -l $f: $w" >&2; exit 1; }
+  done
+  for page in bmm-tune bmm-wisdom "3 bmm" "7 bmm"; do  # as a user looks them up
+    MANPATH="$work/prefix/share/man" man $page 2>&1 | grep -q "^NAME" \
+      || { echo "run.sh: man $page: not found after cmake --install" >&2; exit 1; }
+  done
   quiet cmake -S "$here/find_package" -B "$work/build" -DCMAKE_PREFIX_PATH="$work/prefix" \
     -DCMAKE_BUILD_TYPE=Release
   quiet cmake --build "$work/build" -j 2
   "$work/build/consumer"
+  # a program's own kernels tuned by the installed bmm-tune (--kernels), its wisdom checked by
+  # bmm-wisdom, and read by another program that has kernels of its own
+  bin=$work/prefix/bin
+  (cd "$work" && quiet "$bin/bmm-tune" -v --wisdom travel.wisdom --budget 2 --dtype f32 \
+    --layout bf --kernels "$work/build/libblocks.so" 11x6x3 4x4x4)
+  grep -q "bmm_f32_11x6x3_bf_" "$work/log" || { cat "$work/log"; echo "run.sh: bmm-tune --kernels \
+did not time the library's kernels" >&2; exit 1; }
+  quiet "$bin/bmm-wisdom" check --strict --kernels "$work/build/libblocks.so" "$work/travel.wisdom"
+  quiet "$bin/bmm-wisdom" explain "$work/travel.wisdom"
+  "$work/build/consumer" "$work/travel.wisdom" | grep "^wisdom"
   # a C++-only project (C never enabled): both targets link and run
   quiet cmake -S "$here/find_package_cxx" -B "$work/build-cxx" -DCMAKE_PREFIX_PATH="$work/prefix"
   quiet cmake --build "$work/build-cxx" -j 2
@@ -82,6 +97,17 @@ vendor)
     "$here/vendor/main.c" "$work/vbmm.c"
   echo "== g++ (as C++)"
   "$work/main-cxx"
+  # --split 3: the kernels in three files beside the dispatcher, each compiled on its own; the
+  # same results as the single file
+  quiet "$lua" "$src/generator/bmmgen.lua" --vendor vbmm --split 3 --shapes 7x7x5,9x3x4 \
+    --out "$work/split"
+  for f in "$work"/split/vbmm*.c; do
+    quiet gcc -std=c99 -pedantic -Wall -Wextra -Werror -O2 -I"$work/split" -c "$f" -o "$f.o"
+  done
+  quiet gcc -O2 -I"$work/split" -o "$work/main-split" "$here/vendor/main.c" "$work"/split/*.o -lm
+  "$work/main-split" | diff - "$work/main-gcc.out" \
+    || { echo "run.sh: the split pair computes otherwise" >&2; exit 1; }
+  echo "== --split 3: vbmm.c, vbmm_impl.h, vbmm_1.c ... vbmm_3.c compiled apart, the same output"
   ;;
 *)
   echo "usage: run.sh find_package|subdir|vendor SOURCE_DIR BUILD_DIR WORK_DIR" >&2

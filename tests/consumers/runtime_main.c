@@ -1,6 +1,7 @@
-/* runtime_main.c: a consumer of libbmm with kernels generated for its own shapes, none of
- * them in bmmgen's default spec (7x7x5, 9x3x4). Checks that plans pick a generated kernel for
- * them, not the generic path, and that plans and one-shot calls compute right. */
+/* runtime_main.c [WISDOM]: a consumer of libbmm with kernels generated for its own shapes, none
+ * of them in bmmgen's default spec (7x7x5, 9x3x4). Checks that plans pick a generated kernel for
+ * them, not the generic path, and that plans and one-shot calls compute right. With WISDOM (a
+ * file bmm-tune wrote, without this program's kernels): it imports, at least one entry taken. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,10 +60,17 @@ static int run(int f64, int seq_first, int64_t n, int64_t m, int64_t p, double a
     return bad;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     static const int64_t shapes[][3] = { { 7, 7, 5 }, { 9, 3, 4 } };
     int bad = 0;
+    if (argc > 1) {
+        int64_t imported, skipped;
+        bmm_status st = bmm_wisdom_import_file_counted(argv[1], &imported, &skipped);
+        printf("wisdom %s: %s, %lld entries imported, %lld passed over\n", argv[1],
+            st == BMM_OK ? "ok" : bmm_last_error(), (long long)imported, (long long)skipped);
+        bad |= st != BMM_OK || imported < 1;
+    }
     for (int s = 0; s < 2; s++)
         for (int f64 = 0; f64 < 2; f64++)
             for (int sf = 0; sf < 2; sf++) {

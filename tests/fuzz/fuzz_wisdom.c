@@ -1,5 +1,6 @@
-/* fuzz_wisdom.c: the wisdom parser on any bytes. "@TABLE@" and "@CPU@" in the input become
- * this library's signatures (so the seeds get past the header). Every input is either
+/* fuzz_wisdom.c: the wisdom parser on any bytes. "@CPU@" (version 3's word), "@CLASS@" and
+ * "@STEPPING@" (version 4's) in the input become this library's (so the seeds get past the
+ * header); "@TABLE@" a table signature (version 3's, read and ignored). Every input is either
  * refused with EFORMAT/EIO (wisdom unchanged) or imported; an imported file exports and
  * imports again, and never crashes or leaks. */
 #include <stdio.h>
@@ -19,13 +20,17 @@ static void cleanup(void)
 
 static void put_expanded(FILE *f, const uint8_t *data, size_t size)
 {
+    const struct { const char *word, *value; } subst[] = { { "@TABLE@", "0123456789abcdef" },
+        { "@CPU@", bmm__cpu_signature() }, { "@CLASS@", bmm__cpu_class() },
+        { "@STEPPING@", bmm__cpu_stepping() } };
     for (size_t i = 0; i < size; i++) {
-        if (size - i >= 7 && memcmp(data + i, "@TABLE@", 7) == 0) {
-            fputs(bmm__table_signature(), f);
-            i += 6;
-        } else if (size - i >= 5 && memcmp(data + i, "@CPU@", 5) == 0) {
-            fputs(bmm__cpu_signature(), f);
-            i += 4;
+        size_t s = 0, len = 0;
+        for (; s < sizeof subst / sizeof subst[0]; s++)
+            if (size - i >= (len = strlen(subst[s].word)) && memcmp(data + i, subst[s].word, len) == 0)
+                break;
+        if (s < sizeof subst / sizeof subst[0]) {
+            fputs(subst[s].value, f);
+            i += len - 1;
         } else {
             fputc(data[i], f);
         }

@@ -70,7 +70,7 @@ def test_plan_rules():
     assert gone() is None and keep(a, b).shape == (4, 3, 2)
 
 
-def test_wisdom_round_trip(tmp_path):
+def test_wisdom_round_trip(tmp_path, monkeypatch):
     a, b = np.random.rand(300, 13, 13), np.random.rand(300, 13, 13)
     measured = bmmgen.Plan(a, b, measure=True).kernel
     path = tmp_path / "w.wisdom"
@@ -80,8 +80,13 @@ def test_wisdom_round_trip(tmp_path):
     with pytest.raises(bmmgen.Error) as e:
         bmmgen.Plan(a, b, wisdom_only=True)
     assert e.value.status_name == "BMM_EUNSUPPORTED"
-    bmmgen.import_wisdom(str(path))
+    assert bmmgen.import_wisdom(str(path)) == (1, 0)
     assert bmmgen.Plan(a, b, wisdom_only=True).kernel == measured
+    # an entry naming another program's kernel is passed over, counted
+    other = tmp_path / "other.wisdom"
+    other.write_text(path.read_text().replace("\nend 1", "\nentry f64 9 9 9 bf bf bf cache one ab"
+                                              " kernel_of_another_program\nend 2"))
+    assert bmmgen.import_wisdom(other) == (1, 1)
     # a corrupt file is refused whole and the wisdom in memory kept
     bad = tmp_path / "bad.wisdom"
     bad.write_text(path.read_text().replace("end", "nd"))
@@ -91,6 +96,13 @@ def test_wisdom_round_trip(tmp_path):
     assert bmmgen.Plan(a, b, wisdom_only=True).kernel == measured
     with pytest.raises(bmmgen.Error, match="BMM_EIO"):
         bmmgen.import_wisdom(tmp_path / "missing")
+    monkeypatch.setenv("BMM_SYSTEM_WISDOM", "")  # none
+    with pytest.raises(bmmgen.Error, match="BMM_EIO"):
+        bmmgen.import_system_wisdom()
+    monkeypatch.setenv("BMM_SYSTEM_WISDOM", str(other))
+    bmmgen.forget_wisdom()
+    bmmgen.import_system_wisdom()
+    assert bmmgen.Plan(a, b, wisdom_only=True).kernel == measured
 
 
 def test_kernels():
