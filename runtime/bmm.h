@@ -128,7 +128,9 @@ BMM_API bmm_status bmm_execute(const bmm_plan *plan, const void *A, const void *
 BMM_API const char *bmm_plan_kernel(const bmm_plan *plan);
 /* How the plan reads the operands: "as given"; "transposed" (it runs C^T = B^T A^T, whose
  * operands are row-major); "A copied", "B copied", "A and B copied" (to row-major, a chunk of
- * the batch at a time, for the vector kernels), after "transposed, " when both; "" for NULL. */
+ * the batch at a time, for the vector kernels), after "transposed, " when both; "B copied
+ * transposed" (a row-major B whose rows would leave vector lanes idle, for dot products
+ * along m); "" for NULL. */
 BMM_API const char *bmm_plan_operands(const bmm_plan *plan);
 /* The threads the plan's executions use (at most: see BMM_THREADS); 0 for NULL. */
 BMM_API int bmm_plan_threads(const bmm_plan *plan);

@@ -128,6 +128,8 @@ void bmm__generic(const bmm__problem *pr, const void *A, const void *B, void *C)
 #define BMM__PACK_A 1
 #define BMM__PACK_B 2
 #define BMM__PACK_C 4  /* computed in a row-major buffer, written back (read first: beta != 0) */
+#define BMM__PACK_BT 8 /* a row-major B copied transposed (B^T row-major): the kernel reads a
+                        * transposed view, by dot products along m (the gnt form) */
 /* What the kernel sees of pr: its packed operands row-major, pack 0. */
 void bmm__pack_view(const bmm__problem *pr, bmm__problem *kv);
 /* 1: copies are seq-first (C's items are adjacent), a chunk's items side by side;

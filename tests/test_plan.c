@@ -357,6 +357,65 @@ static void test_transposed_products_run_row_major(void **state)
     assert_non_null(strstr(bmm_last_error(), "B is NULL"));
 }
 
+/* Row-major products whose rows of C leave a quarter of the vector lanes idle or more, and whose
+ * m is long, run as dot products along m on a copy of B^T (BMM__PACK_BT, the gnt form): on
+ * AVX-512, f32 37x256x20 (p = 16 + 4 lanes), with B batch-first, seq-first or broadcast, any
+ * alpha and beta, measured, on two threads; computed right everywhere. Where the rows kernels
+ * fill their lanes, m is short or n = 1, B is read as given. */
+static void test_lane_starved_rows_copy_b_transposed(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t batch, n, m, p;
+        int lay[3], broadcast;
+        double alpha, beta;
+        unsigned flags;
+    } cases[] = {
+        { 9, 37, 256, 20, { TH_BF, TH_BF, TH_BF }, 0, 1, 0, BMM_ESTIMATE },
+        { 9, 37, 256, 20, { TH_SF, TH_SF, TH_SF }, 0, -0.5, 2, BMM_ESTIMATE },
+        { 9, 37, 256, 20, { TH_BF, TH_BF, TH_BF }, 2, 1.5, 0.5, BMM_MEASURE },
+        { 130, 37, 256, 20, { TH_BF, TH_BF, TH_BF }, 0, 1, 0, BMM_THREADS(2) },
+        { 5, 100, 512, 20, { TH_BF, TH_SF, TH_BF }, 0, 1, 1, BMM_ESTIMATE },
+    };
+    char k[128];
+    int wide = bmm__cpu_admits(BMM_ISA_AVX512);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        plan_layouts(BMM_F32, cases[i].batch, cases[i].n, cases[i].m, cases[i].p, cases[i].lay,
+            cases[i].broadcast, cases[i].alpha, cases[i].beta, cases[i].flags, k, sizeof k);
+        const bmm_kernel_desc *kd = bmm__kernel_by_name(k);
+        if (wide && cases[i].flags != BMM_MEASURE) {
+            assert_non_null(kd);
+            assert_int_equal(kd->form, BMM_FORM_GNT);
+        }
+    }
+    static const struct {
+        int dt;
+        int64_t n, m, p;
+        int bt[2];  /* on AVX-512, on AVX2 (half the lanes) */
+    } says[] = {
+        { BMM_F32, 37, 256, 20, { 1, 0 } },  /* rows of 32 lanes, 20 used; of 24 on AVX2 */
+        { BMM_F32, 64, 32, 17, { 1, 0 } },   /* on AVX2, the copy costs more than it saves */
+        { BMM_F64, 64, 256, 9, { 1, 1 } },
+        { BMM_F32, 37, 16, 20, { 0, 0 } },   /* m one vector: the sums cost more than they save */
+        { BMM_F32, 1, 256, 20, { 0, 0 } },   /* n = 1: the copy costs as much as the product */
+        { BMM_F32, 37, 256, 32, { 0, 0 } },  /* every lane used */
+        { BMM_F32, 20, 256, 37, { 0, 0 } },  /* 37 of 48: past 3/4 */
+        { BMM_F64, 37, 256, 20, { 0, 0 } },  /* 20 of 24 */
+        { BMM_F32, 4, 4, 4, { 0, 0 } },
+    };
+    for (size_t i = 0; i < sizeof says / sizeof says[0]; i++) {
+        bmm_stride sa = bmm_stride_batch_first(says[i].n, says[i].m);
+        bmm_stride sb = bmm_stride_batch_first(says[i].m, says[i].p);
+        bmm_stride sc = bmm_stride_batch_first(says[i].n, says[i].p);
+        int bt = wide ? says[i].bt[0] : bmm__cpu_admits(BMM_ISA_AVX2) ? says[i].bt[1] : 0;
+        bmm_plan *plan = NULL;
+        assert_int_equal(bmm_plan_create(&plan, (bmm_dtype)says[i].dt, 8, says[i].n, says[i].m,
+            says[i].p, sa, sb, sc, 1, 0, BMM_ESTIMATE), BMM_OK);
+        assert_string_equal(bmm_plan_operands(plan), bt ? "B copied transposed" : "as given");
+        bmm_plan_destroy(plan);
+    }
+}
+
 /* The sanitizers' shadow memory and allocators need the address space (GCC's macros, Clang's
  * __has_feature). */
 #define ADDRESS_LIMIT_WORKS 1
@@ -500,6 +559,7 @@ int main(void)
         cmocka_unit_test(test_oneshot_cache_uses_callers_scalars),
         cmocka_unit_test(test_oneshot_alpha_zero_is_not_cached),
         cmocka_unit_test(test_transposed_products_run_row_major),
+        cmocka_unit_test(test_lane_starved_rows_copy_b_transposed),
         cmocka_unit_test(test_pack_buffer_refused_falls_back),
         cmocka_unit_test(test_threads),
     };

@@ -252,9 +252,11 @@ double bmm__problem_cost(const bmm__problem *run)
 {
     const int64_t w = bmm__vector_lanes(run->dtype, bmm__cpu_max_isa());
     int views = (run->sa.col != 1 && !(run->pack & BMM__PACK_A) ? BMM__PACK_A : 0)
-        | (run->sb.col != 1 && !(run->pack & BMM__PACK_B) ? BMM__PACK_B : 0);
+        | ((run->sb.col != 1 && !(run->pack & BMM__PACK_B)) || (run->pack & BMM__PACK_BT)
+            ? BMM__PACK_B : 0);  /* (a copy of B^T is a transposed view to the kernel) */
     double n = (double)run->n, m = (double)run->m, p = (double)run->p;
-    double copied = ((run->pack & BMM__PACK_A) ? n * m : 0) + ((run->pack & BMM__PACK_B) ? m * p : 0)
+    double copied = ((run->pack & BMM__PACK_A) ? n * m : 0)
+        + ((run->pack & (BMM__PACK_B | BMM__PACK_BT)) ? m * p : 0)
         + ((run->pack & BMM__PACK_C) ? n * p * (run->beta != 0 ? 2 : 1) : 0);
     return (w < 2 ? n * m * p : vector_madds(run, views, w) * (double)w) + copied * COPY_COST;
 }

@@ -39,6 +39,11 @@ void bmm__pack_view(const bmm__problem *pr, bmm__problem *kv)
         kv->sb = bmm__pack_strides(sf, pr->batch, pr->m, pr->p, pr->sb);
         bmm__normalize_strides(pr->batch, pr->m, pr->p, &kv->sb);
     }
+    if (pr->pack & BMM__PACK_BT) {  /* B^T copied row-major: to the kernel, a transposed B */
+        bmm_stride t = bmm__pack_strides(0, pr->batch, pr->p, pr->m, pr->sb);
+        kv->sb = (bmm_stride){ t.batch, 1, t.row };
+        bmm__normalize_strides(pr->batch, pr->m, pr->p, &kv->sb);
+    }
     if (pr->pack & BMM__PACK_C) {
         kv->sc = bmm__pack_strides(0, pr->batch, pr->n, pr->p, pr->sc);
         bmm__normalize_strides(pr->batch, pr->n, pr->p, &kv->sc);

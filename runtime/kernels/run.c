@@ -1,6 +1,6 @@
 /* run.c: executing one kernel through the one ABI: the problem's sizes, strides and scalars
  * into the args struct, then the kernel's function; the generic path for no kernel, and for
- * alpha == 0 (C = beta*C without reading A or B). Packed operands (pack.c) are copied a chunk
+ * alpha == 0 (C = beta*C without reading A or B). Packed operands (pack.c; B perhaps as B^T) are copied a chunk
  * of whole grains at a time into a buffer on the stack (a heap one when an item is larger),
  * so a call cut into threads computes every C_i as the serial call does; a packed C is
  * computed in the buffer (copied in first only when beta != 0) and copied back. */
@@ -48,12 +48,15 @@ static void run_packed(const bmm_kernel_desc *k, const bmm__problem *pr, const v
     const int64_t es = bmm__elem_bytes(pr->dtype), grain = bmm__batch_grain(k);
     const int sf = bmm__pack_seq_first(pr), isa = bmm__cpu_admits(BMM_ISA_AVX512) ? BMM_ISA_AVX512
         : bmm__cpu_admits(BMM_ISA_AVX2) ? BMM_ISA_AVX2 : BMM_ISA_C99;
+    const int bt = (pr->pack & BMM__PACK_BT) != 0;  /* B's copy is B^T: p rows of m */
     operand op[3] = { { A, pr->sa, pr->n, pr->m, 0, 0, NULL },
                       { B, pr->sb, pr->m, pr->p, 0, 0, NULL },
                       { C, pr->sc, pr->n, pr->p, 0, 0, NULL } };
+    if (bt)
+        op[1] = (operand){ B, { pr->sb.batch, pr->sb.col, pr->sb.row }, pr->p, pr->m, 0, 0, NULL };
     int64_t each = 0, once = 0;  /* elements of the copies per item, and made once */
     for (int i = 0; i < 3; i++) {
-        if (!(pr->pack & (1 << i)))  /* BMM__PACK_A, _B, _C */
+        if (!(pr->pack & (1 << i)) && !(i == 1 && bt))  /* BMM__PACK_A, _B, _C */
             continue;
         op[i].size = op[i].rows * op[i].cols;
         op[i].once = i < 2 && (op[i].s.batch == 0 || pr->batch == 1);
@@ -74,15 +77,16 @@ static void run_packed(const bmm_kernel_desc *k, const bmm__problem *pr, const v
         buf = heap;
     }
     bmm__problem kv = *pr;
-    bmm_stride *ks[3] = { &kv.sa, &kv.sb, &kv.sc };
+    bmm_stride *ks[3] = { &kv.sa, &kv.sb, &kv.sc }, cs[3];  /* the kernel's strides, the copies' */
     for (int i = 0; i < 3; i++)
         if (op[i].size) {
             op[i].buf = buf;
             buf += (op[i].once ? 1 : chunk) * op[i].size * es;
-            *ks[i] = bmm__pack_strides(i < 2 && sf, op[i].once ? 1 : chunk, op[i].rows,
-                op[i].cols, op[i].s);
+            cs[i] = bmm__pack_strides(i < 2 && sf && !(i == 1 && bt), op[i].once ? 1 : chunk,
+                op[i].rows, op[i].cols, op[i].s);
+            *ks[i] = i == 1 && bt ? (bmm_stride){ cs[i].batch, 1, cs[i].row } : cs[i];
             if (op[i].once)
-                pack_chunk(&op[i], pr, 0, 1, *ks[i], isa);
+                pack_chunk(&op[i], pr, 0, 1, cs[i], isa);
         }
     kv.pack = 0;
     for (int64_t lo = 0; lo < pr->batch; lo += chunk) {
@@ -91,7 +95,7 @@ static void run_packed(const bmm_kernel_desc *k, const bmm__problem *pr, const v
         char *c = (char *)C + lo * pr->sc.batch * es;
         for (int i = 0; i < 3; i++)
             if (op[i].size && !op[i].once && (i < 2 || pr->beta != 0))  /* C: read if used */
-                pack_chunk(&op[i], pr, lo, kv.batch, *ks[i], isa);
+                pack_chunk(&op[i], pr, lo, kv.batch, cs[i], isa);
         for (int i = 0; i < 2; i++)
             x[i] = op[i].size ? op[i].buf : op[i].x + lo * op[i].s.batch * es;
         call(k, &kv, x[0], x[1], op[2].size ? op[2].buf : c);
