@@ -1,8 +1,9 @@
 #!/bin/sh
 # run.sh MODE SOURCE_DIR BUILD_DIR WORK_DIR: builds and runs one consumer example, as a user
 # would. find_package: install BUILD_DIR into a temporary prefix, then a CMake project that
-# finds it and generates its own shapes, a C++-only one (and a pkg-config build, and the
-# installed Python package). subdir: a CMake project
+# finds it and generates its own shapes (its wisdom read by another program, its kernels tuned
+# by the installed bmm-tune), a C++-only one, a mixed C and C++ one (and a pkg-config build,
+# the installed manual pages and Python package). subdir: a CMake project
 # that adds bmmgen's source with add_subdirectory. vendor: a vendored pair compiled with plain
 # cc commands by gcc and clang as C99 (gcc also with -fopenmp, run on 1, 2, 3 and 8 threads),
 # and by g++ as C++. Any failure exits non-zero.
@@ -51,6 +52,10 @@ did not time the library's kernels" >&2; exit 1; }
   quiet cmake --build "$work/build-cxx" -j 2
   "$work/build-cxx/consumer_cxx"
   "$work/build-cxx/consumer_cxx_static"
+  # a mixed C and C++ project with kernels of its own
+  quiet cmake -S "$here/find_package_mixed" -B "$work/build-mixed" -DCMAKE_PREFIX_PATH="$work/prefix"
+  quiet cmake --build "$work/build-mixed" -j 2
+  "$work/build-mixed/consumer_mixed"
   pc=$(dirname "$(find "$work/prefix" -name bmm.pc)")
   flags=$(PKG_CONFIG_PATH=$pc pkg-config --cflags --libs bmm)
   libdir=$(PKG_CONFIG_PATH=$pc pkg-config --variable=libdir bmm)
