@@ -331,6 +331,7 @@ int bmm__run_threads(const bmm_kernel_desc *k, const bmm__problem *pr, const voi
  * in-memory wisdom: import and export build on it, and so do the tools (bmm-wisdom merges
  * files whose kernels this process may not have). An entry keeps its kernel's name. */
 #define BMM__NAME_MAX 200  /* a kernel's or table's name: a wisdom line holds one in 511 characters */
+#define BMM__WISDOM_MAX_ENTRIES ((size_t)1 << 21)  /* in memory, and in a file */
 
 typedef struct bmm__wisdom_entry {
     bmm_call_key key;

@@ -1,9 +1,9 @@
 /* run.c: executing one kernel through the one ABI: the problem's sizes, strides and scalars
  * into the args struct, then the kernel's function; the generic path for no kernel, and for
- * alpha == 0 (C = beta*C without reading A or B). Packed operands (pack.c; B perhaps as B^T) are copied a chunk
- * of whole grains at a time into a buffer on the stack (a heap one when an item is larger),
- * so a call cut into threads computes every C_i as the serial call does; a packed C is
- * computed in the buffer (copied in first only when beta != 0) and copied back. */
+ * alpha == 0 (C = beta*C without reading A or B). Packed operands (pack.c; B perhaps as B^T)
+ * are copied a chunk of whole grains at a time into a buffer on the stack (a heap one when an
+ * item is larger), so a call cut into threads computes every C_i as the serial call does; a
+ * packed C is computed in the buffer (copied in first only when beta != 0) and copied back. */
 #include <stdlib.h>
 
 #include "bmm_internal.h"

@@ -1,6 +1,7 @@
 /* wisdom.c: remembered choices, keyed by the call class's key (bmm_select.h: dtype, shape,
  * layout class of each operand, batch regime, thread class, alpha/beta form), in a hash table
- * (at most MAX_ENTRIES), imported from and exported to files (wisdom_file.c: the text).
+ * (at most BMM__WISDOM_MAX_ENTRIES), imported from and exported to files (wisdom_file.c: the
+ * text).
  *
  * An import takes a file made on a CPU like this one (vendor, family, model, widest ISA; with
  * BMM_WISDOM_EXACT_CPU=1 the stepping too) whole or not at all, except that an entry naming a
@@ -20,7 +21,6 @@
 
 #include "bmm_internal.h"
 
-#define MAX_ENTRIES ((size_t)1 << 21)
 
 typedef struct {
     bmm_call_key key;
@@ -58,10 +58,10 @@ static wentry *find(const wtable *t, const bmm_call_key *k)
     return e->used ? e : NULL;
 }
 
-/* Room for n entries; 0 past MAX_ENTRIES or on ENOMEM. */
+/* Room for n entries; 0 past BMM__WISDOM_MAX_ENTRIES or on ENOMEM. */
 static int reserve(wtable *t, size_t n)
 {
-    if (n > MAX_ENTRIES)
+    if (n > BMM__WISDOM_MAX_ENTRIES)
         return 0;
     if (2 * n <= t->cap)
         return 1;
@@ -120,7 +120,8 @@ void bmm__wisdom_record(const bmm_call *c, const bmm_kernel_desc *kd)
     int r = put(&wisdom, &c->key, kd);
     pthread_mutex_unlock(&lock);
     if (r == 0)
-        bmm__note("wisdom full (%zu entries) or out of memory: choice not kept", MAX_ENTRIES);
+        bmm__note("wisdom full (%zu entries) or out of memory: choice not kept",
+            BMM__WISDOM_MAX_ENTRIES);
     if (r == 1)
         bmm__config_changed();  /* a choice cached for this class may differ */
 }
@@ -189,7 +190,7 @@ static bmm_status import_file(const char *path, int64_t *imported, int64_t *skip
         pthread_mutex_unlock(&lock);
         if (!ok)
             st = bmm__fail(BMM_ENOMEM, "%s: wisdom would pass %zu entries, or out of memory",
-                path, MAX_ENTRIES);
+                path, BMM__WISDOM_MAX_ENTRIES);
         else
             bmm__config_changed();
     }

@@ -23,9 +23,9 @@
 
 #include "bmm_internal.h"
 
-#define FORMAT_VERSION 4  /* 4: entries name their kernels (no table signature), the stepping apart */
+#define FORMAT_VERSION 4  /* 4: entries name their kernels (no table signature); the stepping
+                           * on a line of its own */
 #define MAX_LINE 512
-#define MAX_ENTRIES ((size_t)1 << 21)
 
 /* The words of an entry (bmm_vocab.h). A key's operand layout is BF, SF or 0 ("x"); LAYOUT's
  * further words (ANY) name no key's class, so entries may not use them. */
@@ -66,10 +66,11 @@ static size_t *slot_of(const bmm__wisdom_file *f, const bmm_call_key *k)
     return &f->slot[i];
 }
 
-/* Room for one more entry (slots at most half full); 0 past MAX_ENTRIES or on ENOMEM. */
+/* Room for one more entry (slots at most half full); 0 past BMM__WISDOM_MAX_ENTRIES or on
+ * ENOMEM. */
 static int reserve(bmm__wisdom_file *f)
 {
-    if (f->len >= MAX_ENTRIES)
+    if (f->len >= BMM__WISDOM_MAX_ENTRIES)
         return 0;
     if (f->len == f->cap) {
         size_t cap = f->cap ? 2 * f->cap : 64;
@@ -109,8 +110,8 @@ static size_t keep_name(bmm__wisdom_file *f, const char *name)
     return f->names_len - len;
 }
 
-/* Adds (or with replace, replaces) the entry; 0 on ENOMEM or past MAX_ENTRIES, -1 when the key
- * is there and replace is 0. */
+/* Adds (or with replace, replaces) the entry; 0 on ENOMEM or past BMM__WISDOM_MAX_ENTRIES, -1
+ * when the key is there and replace is 0. */
 static int add(bmm__wisdom_file *f, const bmm_call_key *k, const char *kernel, int line,
     int replace)
 {
@@ -337,8 +338,8 @@ static bmm_status parse(FILE *in, const char *path, bmm__wisdom_file *f)
         if (added < 0)
             return bmm__fail(BMM_EFORMAT, "%s:%d: duplicate entry", path, lineno);
         if (!added)
-            return bmm__fail(f->len >= MAX_ENTRIES ? BMM_EFORMAT : BMM_ENOMEM,
-                "%s:%d: more than %zu entries, or out of memory", path, lineno, MAX_ENTRIES);
+            return bmm__fail(f->len >= BMM__WISDOM_MAX_ENTRIES ? BMM_EFORMAT : BMM_ENOMEM,
+                "%s:%d: more than %zu entries, or out of memory", path, lineno, BMM__WISDOM_MAX_ENTRIES);
     }
 }
 

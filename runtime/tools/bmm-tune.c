@@ -370,7 +370,12 @@ static int parse_args(int argc, char **argv, options *o)
         o->wisdom = "bmm.wisdom";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+        int known = bmm_tool_kernels_option("bmm-tune", a, v, &table);
+        if (known >= 0) {
+            if (known)
+                return 1;
+            i++;
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
@@ -406,14 +411,6 @@ static int parse_args(int argc, char **argv, options *o)
             i++;
         } else if (!strcmp(a, "--budget") && v) {
             setenv("BMM_TUNE_BUDGET_MS", v, 1);
-            i++;
-        } else if (!strcmp(a, "--table") && v) {
-            table = v;
-            i++;
-        } else if (!strcmp(a, "--kernels") && v) {
-            if (bmm_tool_load_kernels("bmm-tune", v, table) != 0)
-                return 1;
-            table = NULL;
             i++;
         } else if (!strcmp(a, "--cache-dir") && v) {
             setenv("BMM_CACHE_DIR", v, 1);  /* read at the first generation, after this */

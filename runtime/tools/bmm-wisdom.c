@@ -57,20 +57,17 @@ static int parse_args(int argc, char **argv, options *o)
     const char *table = NULL;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--exact")) {
+        int known = bmm_tool_kernels_option("bmm-wisdom", a, v, &table);
+        if (known >= 0) {
+            if (known)
+                return 1;
+            i++;
+        } else if (!strcmp(a, "--exact")) {
             o->exact = 1;
         } else if (!strcmp(a, "--strict")) {
             o->strict = 1;
         } else if (!strcmp(a, "-o") && v) {
             o->out = v;
-            i++;
-        } else if (!strcmp(a, "--table") && v) {
-            table = v;
-            i++;
-        } else if (!strcmp(a, "--kernels") && v) {
-            if (bmm_tool_load_kernels("bmm-wisdom", v, table) != 0)
-                return 1;
-            table = NULL;
             i++;
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "bmm-wisdom: bad option '%s'\n", a);

@@ -51,3 +51,16 @@ int bmm_tool_load_kernels(const char *tool, const char *lib, const char *table)
     }
     return 0;
 }
+
+int bmm_tool_kernels_option(const char *tool, const char *a, const char *v, const char **table)
+{
+    if (!v || (strcmp(a, "--table") != 0 && strcmp(a, "--kernels") != 0))
+        return -1;
+    if (a[2] == 't') {
+        *table = v;
+        return 0;
+    }
+    int rc = bmm_tool_load_kernels(tool, v, *table) != 0;
+    *table = NULL;
+    return rc;
+}

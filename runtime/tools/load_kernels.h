@@ -9,4 +9,9 @@
  * else -1 and a message on stderr prefixed by tool. */
 int bmm_tool_load_kernels(const char *tool, const char *lib, const char *table);
 
+/* The options of both tools, argument a with value v (NULL: none): --table NAME is kept in
+ * *table for the next --kernels LIB.so, which loads. -1: a is not one of them; 0: it was, v
+ * used; 1: loading failed (said on stderr). */
+int bmm_tool_kernels_option(const char *tool, const char *a, const char *v, const char **table);
+
 #endif
