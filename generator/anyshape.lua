@@ -12,7 +12,9 @@
 --     once, then the remaining columns in one narrower block;
 --   gtile (portable C, any strides): an R x C scalar tile, then single rows and columns.
 -- Bounds are C expressions over the run-time sizes; both emitters write them as given. Each
--- block of the rows forms is marked outline: emit_simd makes it a function of its own.
+-- block of the rows forms is marked outline: emit_simd makes it a function of its own, which
+-- runs on a chunk of items (the kernel is `chunked`: its template walks the batch a chunk at a
+-- time), so a block's call, tail masks and set-up are paid once per chunk, not per item.
 local util = require("util")
 local ir = require("ir")
 local vector = require("vector")
@@ -220,7 +222,7 @@ function M.build(desc)
   local body = {}
   if desc.kind == "gdot" then body[1] = { op = "pack_bcol" } end
   row_blocks(body, D.n, R, block)
-  return { desc = desc, body = body, width = W }
+  return { desc = desc, body = body, width = W, chunked = desc.kind == "grows" or desc.kind == "gvec" }
 end
 
 return M

@@ -20,8 +20,8 @@ local TEMPLATES = {
   pk = { template = "kernel_pk.c.in",
     fields = function(k) return { items = util.cint(k.desc.tile), fallback = k.desc.fallback.name } end },
   gtile = { template = "kernel_anyshape.c.in" },
-  grows = { template = "kernel_anyshape_simd.c.in" },
-  gvec = { template = "kernel_anyshape_simd.c.in" },
+  grows = { template = "kernel_anyshape_chunk.c.in" },
+  gvec = { template = "kernel_anyshape_chunk.c.in" },
   gdot = { template = "kernel_anyshape_simd.c.in" },
   gnt = { template = "kernel_anyshape_simd.c.in" },
 }

@@ -115,7 +115,7 @@ M.forms = {
     detail = "shape-generic portable C (`g4x4`, and `g8x1` for p = 1): a scalar register tile in loops, single rows and columns after it, any strides" },
   { kind = "grows", enum = "BMM_FORM_GROWS", value = 9, tag = "g<R>", isas = "vector", anyshape = true,
     doc = "shape-generic: blocks of R rows x up to V vectors of C, A broadcast, masked tails",
-    detail = "shape-generic vectors (`g<R>`): blocks of `tile` rows x up to `vectors` vectors of C, A broadcast; then one block of the remaining rows; the last 1..V vectors of a block row masked at run time; each block a function of its own" },
+    detail = "shape-generic vectors (`g<R>`): blocks of `tile` rows x up to `vectors` vectors of C, A broadcast; then one block of the remaining rows; the last 1..V vectors of a block row masked at run time; each block a function of its own, run on a chunk of items (about 16 KiB of operands) before the next block" },
   { kind = "gvec", enum = "BMM_FORM_GVEC", value = 10, tag = "gvec", isas = "vector", anyshape = true,
     doc = "shape-generic, n = 1: a row vector times B, V vectors at a time, masked tail",
     detail = "shape-generic, n = 1 (`gvec`): the same with one row, twice as wide" },

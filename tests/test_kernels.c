@@ -236,6 +236,14 @@ static void test_anyshape_kernel(const bmm_kernel_desc *k)
                             (a + b) % 3 == 0 ? (packed == 2 ? 2 : 1) : 0, packed,
                             ab[(a + packed) % nscal], seed++, 1);
         }
+    /* batches of several chunks and a short last one (the rows forms run each block on the
+     * items of about 16 KiB of operands: 2x3x2 f32 is 256 items a chunk), every layout class,
+     * A or B broadcast */
+    static const int layouts_all[] = { TH_BF, TH_SF, TH_SF_PADDED, TH_RANDOM };
+    for (int l = 0; l < 4; l++)
+        for (int bc = 0; bc <= 2; bc++)
+            run_any(k, 600 + 7 * l, size_or(k->n, 2), size_or(k->m, 3), size_or(k->p, 2),
+                layouts_all[l], bc, 0, ab[(l + bc) % nscal], seed++, 0);
     /* seq-first B of one column past the stack buffer: only a kernel that needs no packing */
     bmm_call call;
     th_case tc;
