@@ -9,6 +9,7 @@ local variants = require("variants")
 local ir = require("ir")
 local vector = require("vector")
 local anyshape = require("anyshape")
+local isa = require("isa")
 local emit_c99 = require("emit_c99")
 local emit_simd = require("emit_simd")
 local outputs = require("outputs")
@@ -20,6 +21,7 @@ function M.compile(d)
   local scalar = d.isa == "c99"
   local build = d.anyshape and anyshape.build or scalar and ir.build or vector.build
   local k = ir.simplify(build(d))
+  if not scalar then ir.hoist_c_loads(k.body, math.floor(isa[d.isa].regs / 4)) end
   local emit = scalar and emit_c99 or emit_simd
   return { desc = d, ir = k, cost = scalar and ir.cost(k) or vector.cost(k), c = emit.emit(k) }
 end

@@ -3197,7 +3197,7 @@ static void bmm_f32_12x20x3_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_12x20x3_bf_avx2_rows_a1b1
  * f32 C(12x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 12x20, B 20x3; layout bf, isa avx2, form rows.
- * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_12x20x3_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3707,18 +3707,30 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_bf_avx2_rows_a1b1(const bmm_args *BM
             acc10_0 = _mm256_fmadd_ps(a10_19, b0_19, acc10_0);
             __m256 a11_19 = _mm256_set1_ps(a[239]);
             acc11_0 = _mm256_fmadd_ps(a11_19, b0_19, acc11_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask3)));
-            _mm256_maskstore_ps(&c[3], mask3, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[3], mask3)));
-            _mm256_maskstore_ps(&c[6], mask3, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[6], mask3)));
-            _mm256_maskstore_ps(&c[9], mask3, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[9], mask3)));
-            _mm256_maskstore_ps(&c[12], mask3, _mm256_add_ps(acc4_0, _mm256_maskload_ps(&c[12], mask3)));
-            _mm256_maskstore_ps(&c[15], mask3, _mm256_add_ps(acc5_0, _mm256_maskload_ps(&c[15], mask3)));
-            _mm256_maskstore_ps(&c[18], mask3, _mm256_add_ps(acc6_0, _mm256_maskload_ps(&c[18], mask3)));
-            _mm256_maskstore_ps(&c[21], mask3, _mm256_add_ps(acc7_0, _mm256_maskload_ps(&c[21], mask3)));
-            _mm256_maskstore_ps(&c[24], mask3, _mm256_add_ps(acc8_0, _mm256_maskload_ps(&c[24], mask3)));
-            _mm256_maskstore_ps(&c[27], mask3, _mm256_add_ps(acc9_0, _mm256_maskload_ps(&c[27], mask3)));
-            _mm256_maskstore_ps(&c[30], mask3, _mm256_add_ps(acc10_0, _mm256_maskload_ps(&c[30], mask3)));
-            _mm256_maskstore_ps(&c[33], mask3, _mm256_add_ps(acc11_0, _mm256_maskload_ps(&c[33], mask3)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask3);
+            __m256 c_in1 = _mm256_maskload_ps(&c[3], mask3);
+            __m256 c_in2 = _mm256_maskload_ps(&c[6], mask3);
+            __m256 c_in3 = _mm256_maskload_ps(&c[9], mask3);
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[3], mask3, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[6], mask3, _mm256_add_ps(acc2_0, c_in2));
+            _mm256_maskstore_ps(&c[9], mask3, _mm256_add_ps(acc3_0, c_in3));
+            __m256 c_in4 = _mm256_maskload_ps(&c[12], mask3);
+            __m256 c_in5 = _mm256_maskload_ps(&c[15], mask3);
+            __m256 c_in6 = _mm256_maskload_ps(&c[18], mask3);
+            __m256 c_in7 = _mm256_maskload_ps(&c[21], mask3);
+            _mm256_maskstore_ps(&c[12], mask3, _mm256_add_ps(acc4_0, c_in4));
+            _mm256_maskstore_ps(&c[15], mask3, _mm256_add_ps(acc5_0, c_in5));
+            _mm256_maskstore_ps(&c[18], mask3, _mm256_add_ps(acc6_0, c_in6));
+            _mm256_maskstore_ps(&c[21], mask3, _mm256_add_ps(acc7_0, c_in7));
+            __m256 c_in8 = _mm256_maskload_ps(&c[24], mask3);
+            __m256 c_in9 = _mm256_maskload_ps(&c[27], mask3);
+            __m256 c_in10 = _mm256_maskload_ps(&c[30], mask3);
+            __m256 c_in11 = _mm256_maskload_ps(&c[33], mask3);
+            _mm256_maskstore_ps(&c[24], mask3, _mm256_add_ps(acc8_0, c_in8));
+            _mm256_maskstore_ps(&c[27], mask3, _mm256_add_ps(acc9_0, c_in9));
+            _mm256_maskstore_ps(&c[30], mask3, _mm256_add_ps(acc10_0, c_in10));
+            _mm256_maskstore_ps(&c[33], mask3, _mm256_add_ps(acc11_0, c_in11));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4265,7 +4277,7 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_bf_avx2_rows_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_12x20x3_bf_avx2_rows_ab
  * f32 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout bf, isa avx2, form rows.
- * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_12x20x3_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -4779,18 +4791,30 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_bf_avx2_rows_ab(const bmm_args *BMM_
             acc10_0 = _mm256_fmadd_ps(a10_19, b0_19, acc10_0);
             __m256 a11_19 = _mm256_set1_ps(a[239]);
             acc11_0 = _mm256_fmadd_ps(a11_19, b0_19, acc11_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask3), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[3], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3], mask3), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[6], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6], mask3), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[9], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[9], mask3), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[12], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[12], mask3), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[15], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[15], mask3), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_maskstore_ps(&c[18], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[18], mask3), _mm256_mul_ps(valpha, acc6_0)));
-            _mm256_maskstore_ps(&c[21], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[21], mask3), _mm256_mul_ps(valpha, acc7_0)));
-            _mm256_maskstore_ps(&c[24], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[24], mask3), _mm256_mul_ps(valpha, acc8_0)));
-            _mm256_maskstore_ps(&c[27], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[27], mask3), _mm256_mul_ps(valpha, acc9_0)));
-            _mm256_maskstore_ps(&c[30], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[30], mask3), _mm256_mul_ps(valpha, acc10_0)));
-            _mm256_maskstore_ps(&c[33], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[33], mask3), _mm256_mul_ps(valpha, acc11_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask3);
+            __m256 c_in1 = _mm256_maskload_ps(&c[3], mask3);
+            __m256 c_in2 = _mm256_maskload_ps(&c[6], mask3);
+            __m256 c_in3 = _mm256_maskload_ps(&c[9], mask3);
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[3], mask3, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[6], mask3, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[9], mask3, _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in4 = _mm256_maskload_ps(&c[12], mask3);
+            __m256 c_in5 = _mm256_maskload_ps(&c[15], mask3);
+            __m256 c_in6 = _mm256_maskload_ps(&c[18], mask3);
+            __m256 c_in7 = _mm256_maskload_ps(&c[21], mask3);
+            _mm256_maskstore_ps(&c[12], mask3, _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[15], mask3, _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[18], mask3, _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc6_0)));
+            _mm256_maskstore_ps(&c[21], mask3, _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc7_0)));
+            __m256 c_in8 = _mm256_maskload_ps(&c[24], mask3);
+            __m256 c_in9 = _mm256_maskload_ps(&c[27], mask3);
+            __m256 c_in10 = _mm256_maskload_ps(&c[30], mask3);
+            __m256 c_in11 = _mm256_maskload_ps(&c[33], mask3);
+            _mm256_maskstore_ps(&c[24], mask3, _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc8_0)));
+            _mm256_maskstore_ps(&c[27], mask3, _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc9_0)));
+            _mm256_maskstore_ps(&c[30], mask3, _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc10_0)));
+            _mm256_maskstore_ps(&c[33], mask3, _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4802,7 +4826,7 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_bf_avx2_rows_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_12x20x3_bf_avx512_rows_a1b1
  * f32 C(12x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 12x20, B 20x3; layout bf, isa avx512, form rows.
- * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -5312,18 +5336,30 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_avx512_rows_a1b1(const bmm_args
             acc10_0 = _mm512_fmadd_ps(a10_19, b0_19, acc10_0);
             __m512 a11_19 = _mm512_set1_ps(a[239]);
             acc11_0 = _mm512_fmadd_ps(a11_19, b0_19, acc11_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask3, &c[0])));
-            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask3, &c[3])));
-            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask3, &c[6])));
-            _mm512_mask_storeu_ps(&c[9], mask3, _mm512_add_ps(acc3_0, _mm512_maskz_loadu_ps(mask3, &c[9])));
-            _mm512_mask_storeu_ps(&c[12], mask3, _mm512_add_ps(acc4_0, _mm512_maskz_loadu_ps(mask3, &c[12])));
-            _mm512_mask_storeu_ps(&c[15], mask3, _mm512_add_ps(acc5_0, _mm512_maskz_loadu_ps(mask3, &c[15])));
-            _mm512_mask_storeu_ps(&c[18], mask3, _mm512_add_ps(acc6_0, _mm512_maskz_loadu_ps(mask3, &c[18])));
-            _mm512_mask_storeu_ps(&c[21], mask3, _mm512_add_ps(acc7_0, _mm512_maskz_loadu_ps(mask3, &c[21])));
-            _mm512_mask_storeu_ps(&c[24], mask3, _mm512_add_ps(acc8_0, _mm512_maskz_loadu_ps(mask3, &c[24])));
-            _mm512_mask_storeu_ps(&c[27], mask3, _mm512_add_ps(acc9_0, _mm512_maskz_loadu_ps(mask3, &c[27])));
-            _mm512_mask_storeu_ps(&c[30], mask3, _mm512_add_ps(acc10_0, _mm512_maskz_loadu_ps(mask3, &c[30])));
-            _mm512_mask_storeu_ps(&c[33], mask3, _mm512_add_ps(acc11_0, _mm512_maskz_loadu_ps(mask3, &c[33])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask3, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask3, &c[3]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask3, &c[6]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask3, &c[9]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask3, &c[12]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask3, &c[15]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask3, &c[18]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask3, &c[21]);
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_add_ps(acc2_0, c_in2));
+            _mm512_mask_storeu_ps(&c[9], mask3, _mm512_add_ps(acc3_0, c_in3));
+            _mm512_mask_storeu_ps(&c[12], mask3, _mm512_add_ps(acc4_0, c_in4));
+            _mm512_mask_storeu_ps(&c[15], mask3, _mm512_add_ps(acc5_0, c_in5));
+            _mm512_mask_storeu_ps(&c[18], mask3, _mm512_add_ps(acc6_0, c_in6));
+            _mm512_mask_storeu_ps(&c[21], mask3, _mm512_add_ps(acc7_0, c_in7));
+            __m512 c_in8 = _mm512_maskz_loadu_ps(mask3, &c[24]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask3, &c[27]);
+            __m512 c_in10 = _mm512_maskz_loadu_ps(mask3, &c[30]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask3, &c[33]);
+            _mm512_mask_storeu_ps(&c[24], mask3, _mm512_add_ps(acc8_0, c_in8));
+            _mm512_mask_storeu_ps(&c[27], mask3, _mm512_add_ps(acc9_0, c_in9));
+            _mm512_mask_storeu_ps(&c[30], mask3, _mm512_add_ps(acc10_0, c_in10));
+            _mm512_mask_storeu_ps(&c[33], mask3, _mm512_add_ps(acc11_0, c_in11));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5870,7 +5906,7 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_avx512_rows_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_12x20x3_bf_avx512_rows_ab
  * f32 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout bf, isa avx512, form rows.
- * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -6384,18 +6420,30 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_avx512_rows_ab(const bmm_args *
             acc10_0 = _mm512_fmadd_ps(a10_19, b0_19, acc10_0);
             __m512 a11_19 = _mm512_set1_ps(a[239]);
             acc11_0 = _mm512_fmadd_ps(a11_19, b0_19, acc11_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[3]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[6]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[9], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[9]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[12], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[12]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[15], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[15]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[18], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[18]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[21], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[21]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_mask_storeu_ps(&c[24], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[24]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_mask_storeu_ps(&c[27], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[27]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_mask_storeu_ps(&c[30], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[30]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_mask_storeu_ps(&c[33], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[33]), _mm512_mul_ps(valpha, acc11_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask3, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask3, &c[3]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask3, &c[6]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask3, &c[9]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask3, &c[12]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask3, &c[15]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask3, &c[18]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask3, &c[21]);
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[9], mask3, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[12], mask3, _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[15], mask3, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[18], mask3, _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[21], mask3, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc7_0)));
+            __m512 c_in8 = _mm512_maskz_loadu_ps(mask3, &c[24]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask3, &c[27]);
+            __m512 c_in10 = _mm512_maskz_loadu_ps(mask3, &c[30]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask3, &c[33]);
+            _mm512_mask_storeu_ps(&c[24], mask3, _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[27], mask3, _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[30], mask3, _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[33], mask3, _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6407,7 +6455,7 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_avx512_rows_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_12x20x3_bf_tn_avx2_rows_a1b1
  * f32 C(12x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 12x20, B 20x3; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_12x20x3_bf_tn_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -6917,18 +6965,30 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_bf_tn_avx2_rows_a1b1(const bmm_args 
             acc10_0 = _mm256_fmadd_ps(a10_19, b0_19, acc10_0);
             __m256 a11_19 = _mm256_set1_ps(a[239]);
             acc11_0 = _mm256_fmadd_ps(a11_19, b0_19, acc11_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask3)));
-            _mm256_maskstore_ps(&c[3], mask3, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[3], mask3)));
-            _mm256_maskstore_ps(&c[6], mask3, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[6], mask3)));
-            _mm256_maskstore_ps(&c[9], mask3, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[9], mask3)));
-            _mm256_maskstore_ps(&c[12], mask3, _mm256_add_ps(acc4_0, _mm256_maskload_ps(&c[12], mask3)));
-            _mm256_maskstore_ps(&c[15], mask3, _mm256_add_ps(acc5_0, _mm256_maskload_ps(&c[15], mask3)));
-            _mm256_maskstore_ps(&c[18], mask3, _mm256_add_ps(acc6_0, _mm256_maskload_ps(&c[18], mask3)));
-            _mm256_maskstore_ps(&c[21], mask3, _mm256_add_ps(acc7_0, _mm256_maskload_ps(&c[21], mask3)));
-            _mm256_maskstore_ps(&c[24], mask3, _mm256_add_ps(acc8_0, _mm256_maskload_ps(&c[24], mask3)));
-            _mm256_maskstore_ps(&c[27], mask3, _mm256_add_ps(acc9_0, _mm256_maskload_ps(&c[27], mask3)));
-            _mm256_maskstore_ps(&c[30], mask3, _mm256_add_ps(acc10_0, _mm256_maskload_ps(&c[30], mask3)));
-            _mm256_maskstore_ps(&c[33], mask3, _mm256_add_ps(acc11_0, _mm256_maskload_ps(&c[33], mask3)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask3);
+            __m256 c_in1 = _mm256_maskload_ps(&c[3], mask3);
+            __m256 c_in2 = _mm256_maskload_ps(&c[6], mask3);
+            __m256 c_in3 = _mm256_maskload_ps(&c[9], mask3);
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[3], mask3, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[6], mask3, _mm256_add_ps(acc2_0, c_in2));
+            _mm256_maskstore_ps(&c[9], mask3, _mm256_add_ps(acc3_0, c_in3));
+            __m256 c_in4 = _mm256_maskload_ps(&c[12], mask3);
+            __m256 c_in5 = _mm256_maskload_ps(&c[15], mask3);
+            __m256 c_in6 = _mm256_maskload_ps(&c[18], mask3);
+            __m256 c_in7 = _mm256_maskload_ps(&c[21], mask3);
+            _mm256_maskstore_ps(&c[12], mask3, _mm256_add_ps(acc4_0, c_in4));
+            _mm256_maskstore_ps(&c[15], mask3, _mm256_add_ps(acc5_0, c_in5));
+            _mm256_maskstore_ps(&c[18], mask3, _mm256_add_ps(acc6_0, c_in6));
+            _mm256_maskstore_ps(&c[21], mask3, _mm256_add_ps(acc7_0, c_in7));
+            __m256 c_in8 = _mm256_maskload_ps(&c[24], mask3);
+            __m256 c_in9 = _mm256_maskload_ps(&c[27], mask3);
+            __m256 c_in10 = _mm256_maskload_ps(&c[30], mask3);
+            __m256 c_in11 = _mm256_maskload_ps(&c[33], mask3);
+            _mm256_maskstore_ps(&c[24], mask3, _mm256_add_ps(acc8_0, c_in8));
+            _mm256_maskstore_ps(&c[27], mask3, _mm256_add_ps(acc9_0, c_in9));
+            _mm256_maskstore_ps(&c[30], mask3, _mm256_add_ps(acc10_0, c_in10));
+            _mm256_maskstore_ps(&c[33], mask3, _mm256_add_ps(acc11_0, c_in11));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7475,7 +7535,7 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_bf_tn_avx2_rows_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_12x20x3_bf_tn_avx2_rows_ab
  * f32 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_12x20x3_bf_tn_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -7989,18 +8049,30 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_bf_tn_avx2_rows_ab(const bmm_args *B
             acc10_0 = _mm256_fmadd_ps(a10_19, b0_19, acc10_0);
             __m256 a11_19 = _mm256_set1_ps(a[239]);
             acc11_0 = _mm256_fmadd_ps(a11_19, b0_19, acc11_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask3), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[3], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3], mask3), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[6], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6], mask3), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[9], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[9], mask3), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[12], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[12], mask3), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[15], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[15], mask3), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_maskstore_ps(&c[18], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[18], mask3), _mm256_mul_ps(valpha, acc6_0)));
-            _mm256_maskstore_ps(&c[21], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[21], mask3), _mm256_mul_ps(valpha, acc7_0)));
-            _mm256_maskstore_ps(&c[24], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[24], mask3), _mm256_mul_ps(valpha, acc8_0)));
-            _mm256_maskstore_ps(&c[27], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[27], mask3), _mm256_mul_ps(valpha, acc9_0)));
-            _mm256_maskstore_ps(&c[30], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[30], mask3), _mm256_mul_ps(valpha, acc10_0)));
-            _mm256_maskstore_ps(&c[33], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[33], mask3), _mm256_mul_ps(valpha, acc11_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask3);
+            __m256 c_in1 = _mm256_maskload_ps(&c[3], mask3);
+            __m256 c_in2 = _mm256_maskload_ps(&c[6], mask3);
+            __m256 c_in3 = _mm256_maskload_ps(&c[9], mask3);
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[3], mask3, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[6], mask3, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[9], mask3, _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in4 = _mm256_maskload_ps(&c[12], mask3);
+            __m256 c_in5 = _mm256_maskload_ps(&c[15], mask3);
+            __m256 c_in6 = _mm256_maskload_ps(&c[18], mask3);
+            __m256 c_in7 = _mm256_maskload_ps(&c[21], mask3);
+            _mm256_maskstore_ps(&c[12], mask3, _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[15], mask3, _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[18], mask3, _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc6_0)));
+            _mm256_maskstore_ps(&c[21], mask3, _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc7_0)));
+            __m256 c_in8 = _mm256_maskload_ps(&c[24], mask3);
+            __m256 c_in9 = _mm256_maskload_ps(&c[27], mask3);
+            __m256 c_in10 = _mm256_maskload_ps(&c[30], mask3);
+            __m256 c_in11 = _mm256_maskload_ps(&c[33], mask3);
+            _mm256_maskstore_ps(&c[24], mask3, _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc8_0)));
+            _mm256_maskstore_ps(&c[27], mask3, _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc9_0)));
+            _mm256_maskstore_ps(&c[30], mask3, _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc10_0)));
+            _mm256_maskstore_ps(&c[33], mask3, _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8012,7 +8084,7 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_bf_tn_avx2_rows_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_12x20x3_bf_tn_avx512_rows_a1b1
  * f32 C(12x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 12x20, B 20x3; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_tn_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -8522,18 +8594,30 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_tn_avx512_rows_a1b1(const bmm_a
             acc10_0 = _mm512_fmadd_ps(a10_19, b0_19, acc10_0);
             __m512 a11_19 = _mm512_set1_ps(a[239]);
             acc11_0 = _mm512_fmadd_ps(a11_19, b0_19, acc11_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask3, &c[0])));
-            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask3, &c[3])));
-            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask3, &c[6])));
-            _mm512_mask_storeu_ps(&c[9], mask3, _mm512_add_ps(acc3_0, _mm512_maskz_loadu_ps(mask3, &c[9])));
-            _mm512_mask_storeu_ps(&c[12], mask3, _mm512_add_ps(acc4_0, _mm512_maskz_loadu_ps(mask3, &c[12])));
-            _mm512_mask_storeu_ps(&c[15], mask3, _mm512_add_ps(acc5_0, _mm512_maskz_loadu_ps(mask3, &c[15])));
-            _mm512_mask_storeu_ps(&c[18], mask3, _mm512_add_ps(acc6_0, _mm512_maskz_loadu_ps(mask3, &c[18])));
-            _mm512_mask_storeu_ps(&c[21], mask3, _mm512_add_ps(acc7_0, _mm512_maskz_loadu_ps(mask3, &c[21])));
-            _mm512_mask_storeu_ps(&c[24], mask3, _mm512_add_ps(acc8_0, _mm512_maskz_loadu_ps(mask3, &c[24])));
-            _mm512_mask_storeu_ps(&c[27], mask3, _mm512_add_ps(acc9_0, _mm512_maskz_loadu_ps(mask3, &c[27])));
-            _mm512_mask_storeu_ps(&c[30], mask3, _mm512_add_ps(acc10_0, _mm512_maskz_loadu_ps(mask3, &c[30])));
-            _mm512_mask_storeu_ps(&c[33], mask3, _mm512_add_ps(acc11_0, _mm512_maskz_loadu_ps(mask3, &c[33])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask3, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask3, &c[3]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask3, &c[6]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask3, &c[9]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask3, &c[12]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask3, &c[15]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask3, &c[18]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask3, &c[21]);
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_add_ps(acc2_0, c_in2));
+            _mm512_mask_storeu_ps(&c[9], mask3, _mm512_add_ps(acc3_0, c_in3));
+            _mm512_mask_storeu_ps(&c[12], mask3, _mm512_add_ps(acc4_0, c_in4));
+            _mm512_mask_storeu_ps(&c[15], mask3, _mm512_add_ps(acc5_0, c_in5));
+            _mm512_mask_storeu_ps(&c[18], mask3, _mm512_add_ps(acc6_0, c_in6));
+            _mm512_mask_storeu_ps(&c[21], mask3, _mm512_add_ps(acc7_0, c_in7));
+            __m512 c_in8 = _mm512_maskz_loadu_ps(mask3, &c[24]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask3, &c[27]);
+            __m512 c_in10 = _mm512_maskz_loadu_ps(mask3, &c[30]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask3, &c[33]);
+            _mm512_mask_storeu_ps(&c[24], mask3, _mm512_add_ps(acc8_0, c_in8));
+            _mm512_mask_storeu_ps(&c[27], mask3, _mm512_add_ps(acc9_0, c_in9));
+            _mm512_mask_storeu_ps(&c[30], mask3, _mm512_add_ps(acc10_0, c_in10));
+            _mm512_mask_storeu_ps(&c[33], mask3, _mm512_add_ps(acc11_0, c_in11));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9080,7 +9164,7 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_tn_avx512_rows_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_12x20x3_bf_tn_avx512_rows_ab
  * f32 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_tn_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -9594,18 +9678,30 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_tn_avx512_rows_ab(const bmm_arg
             acc10_0 = _mm512_fmadd_ps(a10_19, b0_19, acc10_0);
             __m512 a11_19 = _mm512_set1_ps(a[239]);
             acc11_0 = _mm512_fmadd_ps(a11_19, b0_19, acc11_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[3]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[6]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[9], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[9]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[12], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[12]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[15], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[15]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[18], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[18]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[21], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[21]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_mask_storeu_ps(&c[24], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[24]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_mask_storeu_ps(&c[27], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[27]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_mask_storeu_ps(&c[30], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[30]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_mask_storeu_ps(&c[33], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[33]), _mm512_mul_ps(valpha, acc11_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask3, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask3, &c[3]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask3, &c[6]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask3, &c[9]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask3, &c[12]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask3, &c[15]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask3, &c[18]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask3, &c[21]);
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[9], mask3, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[12], mask3, _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[15], mask3, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[18], mask3, _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[21], mask3, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc7_0)));
+            __m512 c_in8 = _mm512_maskz_loadu_ps(mask3, &c[24]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask3, &c[27]);
+            __m512 c_in10 = _mm512_maskz_loadu_ps(mask3, &c[30]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask3, &c[33]);
+            _mm512_mask_storeu_ps(&c[24], mask3, _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[27], mask3, _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[30], mask3, _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[33], mask3, _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9617,7 +9713,7 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_tn_avx512_rows_ab(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_12x20x3_bf_nt_avx512_rows_a1b1
  * f32 C(12x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 12x20, B 20x3; layout bf nt (A row-major, B transposed), isa avx512, form rows.
- * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 24 vector accumulators,
  * 256 vector loads, 12 vector stores, 60 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_nt_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -10152,18 +10248,30 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_nt_avx512_rows_a1b1(const bmm_a
             acc10_0 = _mm512_fmadd_ps(a10_19, b0_19, acc10_0);
             __m512 a11_19 = _mm512_set1_ps(a[239]);
             acc11_0 = _mm512_fmadd_ps(a11_19, b0_19, acc11_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask3, &c[0])));
-            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask3, &c[3])));
-            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask3, &c[6])));
-            _mm512_mask_storeu_ps(&c[9], mask3, _mm512_add_ps(acc3_0, _mm512_maskz_loadu_ps(mask3, &c[9])));
-            _mm512_mask_storeu_ps(&c[12], mask3, _mm512_add_ps(acc4_0, _mm512_maskz_loadu_ps(mask3, &c[12])));
-            _mm512_mask_storeu_ps(&c[15], mask3, _mm512_add_ps(acc5_0, _mm512_maskz_loadu_ps(mask3, &c[15])));
-            _mm512_mask_storeu_ps(&c[18], mask3, _mm512_add_ps(acc6_0, _mm512_maskz_loadu_ps(mask3, &c[18])));
-            _mm512_mask_storeu_ps(&c[21], mask3, _mm512_add_ps(acc7_0, _mm512_maskz_loadu_ps(mask3, &c[21])));
-            _mm512_mask_storeu_ps(&c[24], mask3, _mm512_add_ps(acc8_0, _mm512_maskz_loadu_ps(mask3, &c[24])));
-            _mm512_mask_storeu_ps(&c[27], mask3, _mm512_add_ps(acc9_0, _mm512_maskz_loadu_ps(mask3, &c[27])));
-            _mm512_mask_storeu_ps(&c[30], mask3, _mm512_add_ps(acc10_0, _mm512_maskz_loadu_ps(mask3, &c[30])));
-            _mm512_mask_storeu_ps(&c[33], mask3, _mm512_add_ps(acc11_0, _mm512_maskz_loadu_ps(mask3, &c[33])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask3, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask3, &c[3]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask3, &c[6]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask3, &c[9]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask3, &c[12]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask3, &c[15]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask3, &c[18]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask3, &c[21]);
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_add_ps(acc2_0, c_in2));
+            _mm512_mask_storeu_ps(&c[9], mask3, _mm512_add_ps(acc3_0, c_in3));
+            _mm512_mask_storeu_ps(&c[12], mask3, _mm512_add_ps(acc4_0, c_in4));
+            _mm512_mask_storeu_ps(&c[15], mask3, _mm512_add_ps(acc5_0, c_in5));
+            _mm512_mask_storeu_ps(&c[18], mask3, _mm512_add_ps(acc6_0, c_in6));
+            _mm512_mask_storeu_ps(&c[21], mask3, _mm512_add_ps(acc7_0, c_in7));
+            __m512 c_in8 = _mm512_maskz_loadu_ps(mask3, &c[24]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask3, &c[27]);
+            __m512 c_in10 = _mm512_maskz_loadu_ps(mask3, &c[30]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask3, &c[33]);
+            _mm512_mask_storeu_ps(&c[24], mask3, _mm512_add_ps(acc8_0, c_in8));
+            _mm512_mask_storeu_ps(&c[27], mask3, _mm512_add_ps(acc9_0, c_in9));
+            _mm512_mask_storeu_ps(&c[30], mask3, _mm512_add_ps(acc10_0, c_in10));
+            _mm512_mask_storeu_ps(&c[33], mask3, _mm512_add_ps(acc11_0, c_in11));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10735,7 +10843,7 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_nt_avx512_rows_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_12x20x3_bf_nt_avx512_rows_ab
  * f32 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout bf nt (A row-major, B transposed), isa avx512, form rows.
- * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 24 vector accumulators,
  * 256 vector loads, 12 vector stores, 60 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_nt_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -10765,8 +10873,8 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_nt_avx512_rows_ab(const bmm_arg
     const __m512i ix18 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 57, 37, 17);
     const __m512i ix19 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 58, 38, 18);
     const __m512i ix20 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 59, 39, 19);
-    const __m512 vbeta = _mm512_set1_ps(beta);
     const __mmask16 mask3 = (__mmask16)0x7;
+    const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_loadu_ps(&b[0]);
@@ -11274,18 +11382,30 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_bf_nt_avx512_rows_ab(const bmm_arg
             acc10_0 = _mm512_fmadd_ps(a10_19, b0_19, acc10_0);
             __m512 a11_19 = _mm512_set1_ps(a[239]);
             acc11_0 = _mm512_fmadd_ps(a11_19, b0_19, acc11_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[3]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[6]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[9], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[9]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[12], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[12]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[15], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[15]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[18], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[18]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[21], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[21]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_mask_storeu_ps(&c[24], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[24]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_mask_storeu_ps(&c[27], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[27]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_mask_storeu_ps(&c[30], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[30]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_mask_storeu_ps(&c[33], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[33]), _mm512_mul_ps(valpha, acc11_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask3, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask3, &c[3]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask3, &c[6]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask3, &c[9]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask3, &c[12]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask3, &c[15]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask3, &c[18]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask3, &c[21]);
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[9], mask3, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[12], mask3, _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[15], mask3, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[18], mask3, _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[21], mask3, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc7_0)));
+            __m512 c_in8 = _mm512_maskz_loadu_ps(mask3, &c[24]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask3, &c[27]);
+            __m512 c_in10 = _mm512_maskz_loadu_ps(mask3, &c[30]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask3, &c[33]);
+            _mm512_mask_storeu_ps(&c[24], mask3, _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[27], mask3, _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[30], mask3, _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[33], mask3, _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -14496,7 +14616,7 @@ static void bmm_f32_12x20x3_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_12x20x3_sf_avx2_rows_a1b1
  * f32 C(12x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 12x20, B 20x3; layout sf, isa avx2, form rows.
- * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -15009,18 +15129,30 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_a1b1(const bmm_args *BM
             acc10_0 = _mm256_fmadd_ps(a10_19, b0_19, acc10_0);
             __m256 a11_19 = _mm256_set1_ps(a[11 * sa_row + 19]);
             acc11_0 = _mm256_fmadd_ps(a11_19, b0_19, acc11_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask3)));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask3, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[1 * sc_row], mask3)));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask3, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[2 * sc_row], mask3)));
-            _mm256_maskstore_ps(&c[3 * sc_row], mask3, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[3 * sc_row], mask3)));
-            _mm256_maskstore_ps(&c[4 * sc_row], mask3, _mm256_add_ps(acc4_0, _mm256_maskload_ps(&c[4 * sc_row], mask3)));
-            _mm256_maskstore_ps(&c[5 * sc_row], mask3, _mm256_add_ps(acc5_0, _mm256_maskload_ps(&c[5 * sc_row], mask3)));
-            _mm256_maskstore_ps(&c[6 * sc_row], mask3, _mm256_add_ps(acc6_0, _mm256_maskload_ps(&c[6 * sc_row], mask3)));
-            _mm256_maskstore_ps(&c[7 * sc_row], mask3, _mm256_add_ps(acc7_0, _mm256_maskload_ps(&c[7 * sc_row], mask3)));
-            _mm256_maskstore_ps(&c[8 * sc_row], mask3, _mm256_add_ps(acc8_0, _mm256_maskload_ps(&c[8 * sc_row], mask3)));
-            _mm256_maskstore_ps(&c[9 * sc_row], mask3, _mm256_add_ps(acc9_0, _mm256_maskload_ps(&c[9 * sc_row], mask3)));
-            _mm256_maskstore_ps(&c[10 * sc_row], mask3, _mm256_add_ps(acc10_0, _mm256_maskload_ps(&c[10 * sc_row], mask3)));
-            _mm256_maskstore_ps(&c[11 * sc_row], mask3, _mm256_add_ps(acc11_0, _mm256_maskload_ps(&c[11 * sc_row], mask3)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask3);
+            __m256 c_in1 = _mm256_maskload_ps(&c[1 * sc_row], mask3);
+            __m256 c_in2 = _mm256_maskload_ps(&c[2 * sc_row], mask3);
+            __m256 c_in3 = _mm256_maskload_ps(&c[3 * sc_row], mask3);
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask3, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask3, _mm256_add_ps(acc2_0, c_in2));
+            _mm256_maskstore_ps(&c[3 * sc_row], mask3, _mm256_add_ps(acc3_0, c_in3));
+            __m256 c_in4 = _mm256_maskload_ps(&c[4 * sc_row], mask3);
+            __m256 c_in5 = _mm256_maskload_ps(&c[5 * sc_row], mask3);
+            __m256 c_in6 = _mm256_maskload_ps(&c[6 * sc_row], mask3);
+            __m256 c_in7 = _mm256_maskload_ps(&c[7 * sc_row], mask3);
+            _mm256_maskstore_ps(&c[4 * sc_row], mask3, _mm256_add_ps(acc4_0, c_in4));
+            _mm256_maskstore_ps(&c[5 * sc_row], mask3, _mm256_add_ps(acc5_0, c_in5));
+            _mm256_maskstore_ps(&c[6 * sc_row], mask3, _mm256_add_ps(acc6_0, c_in6));
+            _mm256_maskstore_ps(&c[7 * sc_row], mask3, _mm256_add_ps(acc7_0, c_in7));
+            __m256 c_in8 = _mm256_maskload_ps(&c[8 * sc_row], mask3);
+            __m256 c_in9 = _mm256_maskload_ps(&c[9 * sc_row], mask3);
+            __m256 c_in10 = _mm256_maskload_ps(&c[10 * sc_row], mask3);
+            __m256 c_in11 = _mm256_maskload_ps(&c[11 * sc_row], mask3);
+            _mm256_maskstore_ps(&c[8 * sc_row], mask3, _mm256_add_ps(acc8_0, c_in8));
+            _mm256_maskstore_ps(&c[9 * sc_row], mask3, _mm256_add_ps(acc9_0, c_in9));
+            _mm256_maskstore_ps(&c[10 * sc_row], mask3, _mm256_add_ps(acc10_0, c_in10));
+            _mm256_maskstore_ps(&c[11 * sc_row], mask3, _mm256_add_ps(acc11_0, c_in11));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -15570,7 +15702,7 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_12x20x3_sf_avx2_rows_ab
  * f32 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout sf, isa avx2, form rows.
- * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -16087,18 +16219,30 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_ab(const bmm_args *BMM_
             acc10_0 = _mm256_fmadd_ps(a10_19, b0_19, acc10_0);
             __m256 a11_19 = _mm256_set1_ps(a[11 * sa_row + 19]);
             acc11_0 = _mm256_fmadd_ps(a11_19, b0_19, acc11_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask3), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask3), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask3), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[3 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask3), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[4 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row], mask3), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[5 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[5 * sc_row], mask3), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_maskstore_ps(&c[6 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6 * sc_row], mask3), _mm256_mul_ps(valpha, acc6_0)));
-            _mm256_maskstore_ps(&c[7 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[7 * sc_row], mask3), _mm256_mul_ps(valpha, acc7_0)));
-            _mm256_maskstore_ps(&c[8 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[8 * sc_row], mask3), _mm256_mul_ps(valpha, acc8_0)));
-            _mm256_maskstore_ps(&c[9 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[9 * sc_row], mask3), _mm256_mul_ps(valpha, acc9_0)));
-            _mm256_maskstore_ps(&c[10 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[10 * sc_row], mask3), _mm256_mul_ps(valpha, acc10_0)));
-            _mm256_maskstore_ps(&c[11 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[11 * sc_row], mask3), _mm256_mul_ps(valpha, acc11_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask3);
+            __m256 c_in1 = _mm256_maskload_ps(&c[1 * sc_row], mask3);
+            __m256 c_in2 = _mm256_maskload_ps(&c[2 * sc_row], mask3);
+            __m256 c_in3 = _mm256_maskload_ps(&c[3 * sc_row], mask3);
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask3, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask3, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[3 * sc_row], mask3, _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in4 = _mm256_maskload_ps(&c[4 * sc_row], mask3);
+            __m256 c_in5 = _mm256_maskload_ps(&c[5 * sc_row], mask3);
+            __m256 c_in6 = _mm256_maskload_ps(&c[6 * sc_row], mask3);
+            __m256 c_in7 = _mm256_maskload_ps(&c[7 * sc_row], mask3);
+            _mm256_maskstore_ps(&c[4 * sc_row], mask3, _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[5 * sc_row], mask3, _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[6 * sc_row], mask3, _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc6_0)));
+            _mm256_maskstore_ps(&c[7 * sc_row], mask3, _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc7_0)));
+            __m256 c_in8 = _mm256_maskload_ps(&c[8 * sc_row], mask3);
+            __m256 c_in9 = _mm256_maskload_ps(&c[9 * sc_row], mask3);
+            __m256 c_in10 = _mm256_maskload_ps(&c[10 * sc_row], mask3);
+            __m256 c_in11 = _mm256_maskload_ps(&c[11 * sc_row], mask3);
+            _mm256_maskstore_ps(&c[8 * sc_row], mask3, _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc8_0)));
+            _mm256_maskstore_ps(&c[9 * sc_row], mask3, _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc9_0)));
+            _mm256_maskstore_ps(&c[10 * sc_row], mask3, _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc10_0)));
+            _mm256_maskstore_ps(&c[11 * sc_row], mask3, _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -16110,7 +16254,7 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1
  * f32 C(12x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 12x20, B 20x3; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -16726,18 +16870,30 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_args 
             acc10_0 = _mm256_fmadd_ps(a10_19, b0_19, acc10_0);
             __m256 a11_19 = _mm256_set1_ps(a[11 * sa_row + 19]);
             acc11_0 = _mm256_fmadd_ps(a11_19, b0_19, acc11_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask3)));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask3, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[1 * sc_row], mask3)));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask3, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[2 * sc_row], mask3)));
-            _mm256_maskstore_ps(&c[3 * sc_row], mask3, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[3 * sc_row], mask3)));
-            _mm256_maskstore_ps(&c[4 * sc_row], mask3, _mm256_add_ps(acc4_0, _mm256_maskload_ps(&c[4 * sc_row], mask3)));
-            _mm256_maskstore_ps(&c[5 * sc_row], mask3, _mm256_add_ps(acc5_0, _mm256_maskload_ps(&c[5 * sc_row], mask3)));
-            _mm256_maskstore_ps(&c[6 * sc_row], mask3, _mm256_add_ps(acc6_0, _mm256_maskload_ps(&c[6 * sc_row], mask3)));
-            _mm256_maskstore_ps(&c[7 * sc_row], mask3, _mm256_add_ps(acc7_0, _mm256_maskload_ps(&c[7 * sc_row], mask3)));
-            _mm256_maskstore_ps(&c[8 * sc_row], mask3, _mm256_add_ps(acc8_0, _mm256_maskload_ps(&c[8 * sc_row], mask3)));
-            _mm256_maskstore_ps(&c[9 * sc_row], mask3, _mm256_add_ps(acc9_0, _mm256_maskload_ps(&c[9 * sc_row], mask3)));
-            _mm256_maskstore_ps(&c[10 * sc_row], mask3, _mm256_add_ps(acc10_0, _mm256_maskload_ps(&c[10 * sc_row], mask3)));
-            _mm256_maskstore_ps(&c[11 * sc_row], mask3, _mm256_add_ps(acc11_0, _mm256_maskload_ps(&c[11 * sc_row], mask3)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask3);
+            __m256 c_in1 = _mm256_maskload_ps(&c[1 * sc_row], mask3);
+            __m256 c_in2 = _mm256_maskload_ps(&c[2 * sc_row], mask3);
+            __m256 c_in3 = _mm256_maskload_ps(&c[3 * sc_row], mask3);
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask3, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask3, _mm256_add_ps(acc2_0, c_in2));
+            _mm256_maskstore_ps(&c[3 * sc_row], mask3, _mm256_add_ps(acc3_0, c_in3));
+            __m256 c_in4 = _mm256_maskload_ps(&c[4 * sc_row], mask3);
+            __m256 c_in5 = _mm256_maskload_ps(&c[5 * sc_row], mask3);
+            __m256 c_in6 = _mm256_maskload_ps(&c[6 * sc_row], mask3);
+            __m256 c_in7 = _mm256_maskload_ps(&c[7 * sc_row], mask3);
+            _mm256_maskstore_ps(&c[4 * sc_row], mask3, _mm256_add_ps(acc4_0, c_in4));
+            _mm256_maskstore_ps(&c[5 * sc_row], mask3, _mm256_add_ps(acc5_0, c_in5));
+            _mm256_maskstore_ps(&c[6 * sc_row], mask3, _mm256_add_ps(acc6_0, c_in6));
+            _mm256_maskstore_ps(&c[7 * sc_row], mask3, _mm256_add_ps(acc7_0, c_in7));
+            __m256 c_in8 = _mm256_maskload_ps(&c[8 * sc_row], mask3);
+            __m256 c_in9 = _mm256_maskload_ps(&c[9 * sc_row], mask3);
+            __m256 c_in10 = _mm256_maskload_ps(&c[10 * sc_row], mask3);
+            __m256 c_in11 = _mm256_maskload_ps(&c[11 * sc_row], mask3);
+            _mm256_maskstore_ps(&c[8 * sc_row], mask3, _mm256_add_ps(acc8_0, c_in8));
+            _mm256_maskstore_ps(&c[9 * sc_row], mask3, _mm256_add_ps(acc9_0, c_in9));
+            _mm256_maskstore_ps(&c[10 * sc_row], mask3, _mm256_add_ps(acc10_0, c_in10));
+            _mm256_maskstore_ps(&c[11 * sc_row], mask3, _mm256_add_ps(acc11_0, c_in11));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -17390,7 +17546,7 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_12x20x3_sf_avx2_rows_pf_ab
  * f32 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -18010,18 +18166,30 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_args *B
             acc10_0 = _mm256_fmadd_ps(a10_19, b0_19, acc10_0);
             __m256 a11_19 = _mm256_set1_ps(a[11 * sa_row + 19]);
             acc11_0 = _mm256_fmadd_ps(a11_19, b0_19, acc11_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask3), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask3), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask3), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[3 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask3), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[4 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row], mask3), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[5 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[5 * sc_row], mask3), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_maskstore_ps(&c[6 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6 * sc_row], mask3), _mm256_mul_ps(valpha, acc6_0)));
-            _mm256_maskstore_ps(&c[7 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[7 * sc_row], mask3), _mm256_mul_ps(valpha, acc7_0)));
-            _mm256_maskstore_ps(&c[8 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[8 * sc_row], mask3), _mm256_mul_ps(valpha, acc8_0)));
-            _mm256_maskstore_ps(&c[9 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[9 * sc_row], mask3), _mm256_mul_ps(valpha, acc9_0)));
-            _mm256_maskstore_ps(&c[10 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[10 * sc_row], mask3), _mm256_mul_ps(valpha, acc10_0)));
-            _mm256_maskstore_ps(&c[11 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[11 * sc_row], mask3), _mm256_mul_ps(valpha, acc11_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask3);
+            __m256 c_in1 = _mm256_maskload_ps(&c[1 * sc_row], mask3);
+            __m256 c_in2 = _mm256_maskload_ps(&c[2 * sc_row], mask3);
+            __m256 c_in3 = _mm256_maskload_ps(&c[3 * sc_row], mask3);
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask3, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask3, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[3 * sc_row], mask3, _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in4 = _mm256_maskload_ps(&c[4 * sc_row], mask3);
+            __m256 c_in5 = _mm256_maskload_ps(&c[5 * sc_row], mask3);
+            __m256 c_in6 = _mm256_maskload_ps(&c[6 * sc_row], mask3);
+            __m256 c_in7 = _mm256_maskload_ps(&c[7 * sc_row], mask3);
+            _mm256_maskstore_ps(&c[4 * sc_row], mask3, _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[5 * sc_row], mask3, _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[6 * sc_row], mask3, _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc6_0)));
+            _mm256_maskstore_ps(&c[7 * sc_row], mask3, _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc7_0)));
+            __m256 c_in8 = _mm256_maskload_ps(&c[8 * sc_row], mask3);
+            __m256 c_in9 = _mm256_maskload_ps(&c[9 * sc_row], mask3);
+            __m256 c_in10 = _mm256_maskload_ps(&c[10 * sc_row], mask3);
+            __m256 c_in11 = _mm256_maskload_ps(&c[11 * sc_row], mask3);
+            _mm256_maskstore_ps(&c[8 * sc_row], mask3, _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc8_0)));
+            _mm256_maskstore_ps(&c[9 * sc_row], mask3, _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc9_0)));
+            _mm256_maskstore_ps(&c[10 * sc_row], mask3, _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc10_0)));
+            _mm256_maskstore_ps(&c[11 * sc_row], mask3, _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -18033,7 +18201,7 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_12x20x3_sf_avx512_rows_a1b1
  * f32 C(12x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 12x20, B 20x3; layout sf, isa avx512, form rows.
- * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -18546,18 +18714,30 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_a1b1(const bmm_args
             acc10_0 = _mm512_fmadd_ps(a10_19, b0_19, acc10_0);
             __m512 a11_19 = _mm512_set1_ps(a[11 * sa_row + 19]);
             acc11_0 = _mm512_fmadd_ps(a11_19, b0_19, acc11_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask3, &c[0])));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask3, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask3, &c[1 * sc_row])));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask3, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask3, &c[2 * sc_row])));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask3, _mm512_add_ps(acc3_0, _mm512_maskz_loadu_ps(mask3, &c[3 * sc_row])));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask3, _mm512_add_ps(acc4_0, _mm512_maskz_loadu_ps(mask3, &c[4 * sc_row])));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask3, _mm512_add_ps(acc5_0, _mm512_maskz_loadu_ps(mask3, &c[5 * sc_row])));
-            _mm512_mask_storeu_ps(&c[6 * sc_row], mask3, _mm512_add_ps(acc6_0, _mm512_maskz_loadu_ps(mask3, &c[6 * sc_row])));
-            _mm512_mask_storeu_ps(&c[7 * sc_row], mask3, _mm512_add_ps(acc7_0, _mm512_maskz_loadu_ps(mask3, &c[7 * sc_row])));
-            _mm512_mask_storeu_ps(&c[8 * sc_row], mask3, _mm512_add_ps(acc8_0, _mm512_maskz_loadu_ps(mask3, &c[8 * sc_row])));
-            _mm512_mask_storeu_ps(&c[9 * sc_row], mask3, _mm512_add_ps(acc9_0, _mm512_maskz_loadu_ps(mask3, &c[9 * sc_row])));
-            _mm512_mask_storeu_ps(&c[10 * sc_row], mask3, _mm512_add_ps(acc10_0, _mm512_maskz_loadu_ps(mask3, &c[10 * sc_row])));
-            _mm512_mask_storeu_ps(&c[11 * sc_row], mask3, _mm512_add_ps(acc11_0, _mm512_maskz_loadu_ps(mask3, &c[11 * sc_row])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask3, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask3, &c[1 * sc_row]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask3, &c[2 * sc_row]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask3, &c[3 * sc_row]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask3, &c[4 * sc_row]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask3, &c[5 * sc_row]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask3, &c[6 * sc_row]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask3, &c[7 * sc_row]);
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask3, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask3, _mm512_add_ps(acc2_0, c_in2));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask3, _mm512_add_ps(acc3_0, c_in3));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask3, _mm512_add_ps(acc4_0, c_in4));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask3, _mm512_add_ps(acc5_0, c_in5));
+            _mm512_mask_storeu_ps(&c[6 * sc_row], mask3, _mm512_add_ps(acc6_0, c_in6));
+            _mm512_mask_storeu_ps(&c[7 * sc_row], mask3, _mm512_add_ps(acc7_0, c_in7));
+            __m512 c_in8 = _mm512_maskz_loadu_ps(mask3, &c[8 * sc_row]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask3, &c[9 * sc_row]);
+            __m512 c_in10 = _mm512_maskz_loadu_ps(mask3, &c[10 * sc_row]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask3, &c[11 * sc_row]);
+            _mm512_mask_storeu_ps(&c[8 * sc_row], mask3, _mm512_add_ps(acc8_0, c_in8));
+            _mm512_mask_storeu_ps(&c[9 * sc_row], mask3, _mm512_add_ps(acc9_0, c_in9));
+            _mm512_mask_storeu_ps(&c[10 * sc_row], mask3, _mm512_add_ps(acc10_0, c_in10));
+            _mm512_mask_storeu_ps(&c[11 * sc_row], mask3, _mm512_add_ps(acc11_0, c_in11));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -19107,7 +19287,7 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_12x20x3_sf_avx512_rows_ab
  * f32 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout sf, isa avx512, form rows.
- * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -19624,18 +19804,30 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_ab(const bmm_args *
             acc10_0 = _mm512_fmadd_ps(a10_19, b0_19, acc10_0);
             __m512 a11_19 = _mm512_set1_ps(a[11 * sa_row + 19]);
             acc11_0 = _mm512_fmadd_ps(a11_19, b0_19, acc11_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[6 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[7 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_mask_storeu_ps(&c[8 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[8 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_mask_storeu_ps(&c[9 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[9 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_mask_storeu_ps(&c[10 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[10 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_mask_storeu_ps(&c[11 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[11 * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask3, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask3, &c[1 * sc_row]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask3, &c[2 * sc_row]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask3, &c[3 * sc_row]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask3, &c[4 * sc_row]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask3, &c[5 * sc_row]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask3, &c[6 * sc_row]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask3, &c[7 * sc_row]);
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask3, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask3, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask3, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask3, _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask3, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[6 * sc_row], mask3, _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[7 * sc_row], mask3, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc7_0)));
+            __m512 c_in8 = _mm512_maskz_loadu_ps(mask3, &c[8 * sc_row]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask3, &c[9 * sc_row]);
+            __m512 c_in10 = _mm512_maskz_loadu_ps(mask3, &c[10 * sc_row]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask3, &c[11 * sc_row]);
+            _mm512_mask_storeu_ps(&c[8 * sc_row], mask3, _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[9 * sc_row], mask3, _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[10 * sc_row], mask3, _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[11 * sc_row], mask3, _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -19647,7 +19839,7 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1
  * f32 C(12x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 12x20, B 20x3; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -20263,18 +20455,30 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_a
             acc10_0 = _mm512_fmadd_ps(a10_19, b0_19, acc10_0);
             __m512 a11_19 = _mm512_set1_ps(a[11 * sa_row + 19]);
             acc11_0 = _mm512_fmadd_ps(a11_19, b0_19, acc11_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask3, &c[0])));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask3, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask3, &c[1 * sc_row])));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask3, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask3, &c[2 * sc_row])));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask3, _mm512_add_ps(acc3_0, _mm512_maskz_loadu_ps(mask3, &c[3 * sc_row])));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask3, _mm512_add_ps(acc4_0, _mm512_maskz_loadu_ps(mask3, &c[4 * sc_row])));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask3, _mm512_add_ps(acc5_0, _mm512_maskz_loadu_ps(mask3, &c[5 * sc_row])));
-            _mm512_mask_storeu_ps(&c[6 * sc_row], mask3, _mm512_add_ps(acc6_0, _mm512_maskz_loadu_ps(mask3, &c[6 * sc_row])));
-            _mm512_mask_storeu_ps(&c[7 * sc_row], mask3, _mm512_add_ps(acc7_0, _mm512_maskz_loadu_ps(mask3, &c[7 * sc_row])));
-            _mm512_mask_storeu_ps(&c[8 * sc_row], mask3, _mm512_add_ps(acc8_0, _mm512_maskz_loadu_ps(mask3, &c[8 * sc_row])));
-            _mm512_mask_storeu_ps(&c[9 * sc_row], mask3, _mm512_add_ps(acc9_0, _mm512_maskz_loadu_ps(mask3, &c[9 * sc_row])));
-            _mm512_mask_storeu_ps(&c[10 * sc_row], mask3, _mm512_add_ps(acc10_0, _mm512_maskz_loadu_ps(mask3, &c[10 * sc_row])));
-            _mm512_mask_storeu_ps(&c[11 * sc_row], mask3, _mm512_add_ps(acc11_0, _mm512_maskz_loadu_ps(mask3, &c[11 * sc_row])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask3, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask3, &c[1 * sc_row]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask3, &c[2 * sc_row]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask3, &c[3 * sc_row]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask3, &c[4 * sc_row]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask3, &c[5 * sc_row]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask3, &c[6 * sc_row]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask3, &c[7 * sc_row]);
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask3, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask3, _mm512_add_ps(acc2_0, c_in2));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask3, _mm512_add_ps(acc3_0, c_in3));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask3, _mm512_add_ps(acc4_0, c_in4));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask3, _mm512_add_ps(acc5_0, c_in5));
+            _mm512_mask_storeu_ps(&c[6 * sc_row], mask3, _mm512_add_ps(acc6_0, c_in6));
+            _mm512_mask_storeu_ps(&c[7 * sc_row], mask3, _mm512_add_ps(acc7_0, c_in7));
+            __m512 c_in8 = _mm512_maskz_loadu_ps(mask3, &c[8 * sc_row]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask3, &c[9 * sc_row]);
+            __m512 c_in10 = _mm512_maskz_loadu_ps(mask3, &c[10 * sc_row]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask3, &c[11 * sc_row]);
+            _mm512_mask_storeu_ps(&c[8 * sc_row], mask3, _mm512_add_ps(acc8_0, c_in8));
+            _mm512_mask_storeu_ps(&c[9 * sc_row], mask3, _mm512_add_ps(acc9_0, c_in9));
+            _mm512_mask_storeu_ps(&c[10 * sc_row], mask3, _mm512_add_ps(acc10_0, c_in10));
+            _mm512_mask_storeu_ps(&c[11 * sc_row], mask3, _mm512_add_ps(acc11_0, c_in11));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -20927,7 +21131,7 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_12x20x3_sf_avx512_rows_pf_ab
  * f32 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -21547,18 +21751,30 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_pf_ab(const bmm_arg
             acc10_0 = _mm512_fmadd_ps(a10_19, b0_19, acc10_0);
             __m512 a11_19 = _mm512_set1_ps(a[11 * sa_row + 19]);
             acc11_0 = _mm512_fmadd_ps(a11_19, b0_19, acc11_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[6 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[7 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_mask_storeu_ps(&c[8 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[8 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_mask_storeu_ps(&c[9 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[9 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_mask_storeu_ps(&c[10 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[10 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_mask_storeu_ps(&c[11 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[11 * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask3, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask3, &c[1 * sc_row]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask3, &c[2 * sc_row]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask3, &c[3 * sc_row]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask3, &c[4 * sc_row]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask3, &c[5 * sc_row]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask3, &c[6 * sc_row]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask3, &c[7 * sc_row]);
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask3, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask3, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask3, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask3, _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask3, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[6 * sc_row], mask3, _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[7 * sc_row], mask3, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc7_0)));
+            __m512 c_in8 = _mm512_maskz_loadu_ps(mask3, &c[8 * sc_row]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask3, &c[9 * sc_row]);
+            __m512 c_in10 = _mm512_maskz_loadu_ps(mask3, &c[10 * sc_row]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask3, &c[11 * sc_row]);
+            _mm512_mask_storeu_ps(&c[8 * sc_row], mask3, _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[9 * sc_row], mask3, _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[10 * sc_row], mask3, _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[11 * sc_row], mask3, _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

@@ -9645,7 +9645,7 @@ static void bmm_f32_13x13x13_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_bf_avx2_rows_a1b1
  * f32 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout bf, isa avx2, form rows.
- * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 24 vector accumulators,
  * 273 vector loads, 26 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -9915,18 +9915,30 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a5_12 = _mm256_set1_ps(a[77]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
-            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[0])));
-            _mm256_maskstore_ps(&c[8], mask5, _mm256_add_ps(acc0_1, _mm256_maskload_ps(&c[8], mask5)));
-            _mm256_storeu_ps(&c[13], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[13])));
-            _mm256_maskstore_ps(&c[21], mask5, _mm256_add_ps(acc1_1, _mm256_maskload_ps(&c[21], mask5)));
-            _mm256_storeu_ps(&c[26], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[26])));
-            _mm256_maskstore_ps(&c[34], mask5, _mm256_add_ps(acc2_1, _mm256_maskload_ps(&c[34], mask5)));
-            _mm256_storeu_ps(&c[39], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[39])));
-            _mm256_maskstore_ps(&c[47], mask5, _mm256_add_ps(acc3_1, _mm256_maskload_ps(&c[47], mask5)));
-            _mm256_storeu_ps(&c[52], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[52])));
-            _mm256_maskstore_ps(&c[60], mask5, _mm256_add_ps(acc4_1, _mm256_maskload_ps(&c[60], mask5)));
-            _mm256_storeu_ps(&c[65], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[65])));
-            _mm256_maskstore_ps(&c[73], mask5, _mm256_add_ps(acc5_1, _mm256_maskload_ps(&c[73], mask5)));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_maskload_ps(&c[8], mask5);
+            __m256 c_in2 = _mm256_loadu_ps(&c[13]);
+            __m256 c_in3 = _mm256_maskload_ps(&c[21], mask5);
+            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[8], mask5, _mm256_add_ps(acc0_1, c_in1));
+            _mm256_storeu_ps(&c[13], _mm256_add_ps(acc1_0, c_in2));
+            _mm256_maskstore_ps(&c[21], mask5, _mm256_add_ps(acc1_1, c_in3));
+            __m256 c_in4 = _mm256_loadu_ps(&c[26]);
+            __m256 c_in5 = _mm256_maskload_ps(&c[34], mask5);
+            __m256 c_in6 = _mm256_loadu_ps(&c[39]);
+            __m256 c_in7 = _mm256_maskload_ps(&c[47], mask5);
+            _mm256_storeu_ps(&c[26], _mm256_add_ps(acc2_0, c_in4));
+            _mm256_maskstore_ps(&c[34], mask5, _mm256_add_ps(acc2_1, c_in5));
+            _mm256_storeu_ps(&c[39], _mm256_add_ps(acc3_0, c_in6));
+            _mm256_maskstore_ps(&c[47], mask5, _mm256_add_ps(acc3_1, c_in7));
+            __m256 c_in8 = _mm256_loadu_ps(&c[52]);
+            __m256 c_in9 = _mm256_maskload_ps(&c[60], mask5);
+            __m256 c_in10 = _mm256_loadu_ps(&c[65]);
+            __m256 c_in11 = _mm256_maskload_ps(&c[73], mask5);
+            _mm256_storeu_ps(&c[52], _mm256_add_ps(acc4_0, c_in8));
+            _mm256_maskstore_ps(&c[60], mask5, _mm256_add_ps(acc4_1, c_in9));
+            _mm256_storeu_ps(&c[65], _mm256_add_ps(acc5_0, c_in10));
+            _mm256_maskstore_ps(&c[73], mask5, _mm256_add_ps(acc5_1, c_in11));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -10189,18 +10201,30 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a5_12 = _mm256_set1_ps(a[155]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
-            _mm256_storeu_ps(&c[78], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[78])));
-            _mm256_maskstore_ps(&c[86], mask5, _mm256_add_ps(acc0_1, _mm256_maskload_ps(&c[86], mask5)));
-            _mm256_storeu_ps(&c[91], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[91])));
-            _mm256_maskstore_ps(&c[99], mask5, _mm256_add_ps(acc1_1, _mm256_maskload_ps(&c[99], mask5)));
-            _mm256_storeu_ps(&c[104], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[104])));
-            _mm256_maskstore_ps(&c[112], mask5, _mm256_add_ps(acc2_1, _mm256_maskload_ps(&c[112], mask5)));
-            _mm256_storeu_ps(&c[117], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[117])));
-            _mm256_maskstore_ps(&c[125], mask5, _mm256_add_ps(acc3_1, _mm256_maskload_ps(&c[125], mask5)));
-            _mm256_storeu_ps(&c[130], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[130])));
-            _mm256_maskstore_ps(&c[138], mask5, _mm256_add_ps(acc4_1, _mm256_maskload_ps(&c[138], mask5)));
-            _mm256_storeu_ps(&c[143], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[143])));
-            _mm256_maskstore_ps(&c[151], mask5, _mm256_add_ps(acc5_1, _mm256_maskload_ps(&c[151], mask5)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[78]);
+            __m256 c_in13 = _mm256_maskload_ps(&c[86], mask5);
+            __m256 c_in14 = _mm256_loadu_ps(&c[91]);
+            __m256 c_in15 = _mm256_maskload_ps(&c[99], mask5);
+            _mm256_storeu_ps(&c[78], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_maskstore_ps(&c[86], mask5, _mm256_add_ps(acc0_1, c_in13));
+            _mm256_storeu_ps(&c[91], _mm256_add_ps(acc1_0, c_in14));
+            _mm256_maskstore_ps(&c[99], mask5, _mm256_add_ps(acc1_1, c_in15));
+            __m256 c_in16 = _mm256_loadu_ps(&c[104]);
+            __m256 c_in17 = _mm256_maskload_ps(&c[112], mask5);
+            __m256 c_in18 = _mm256_loadu_ps(&c[117]);
+            __m256 c_in19 = _mm256_maskload_ps(&c[125], mask5);
+            _mm256_storeu_ps(&c[104], _mm256_add_ps(acc2_0, c_in16));
+            _mm256_maskstore_ps(&c[112], mask5, _mm256_add_ps(acc2_1, c_in17));
+            _mm256_storeu_ps(&c[117], _mm256_add_ps(acc3_0, c_in18));
+            _mm256_maskstore_ps(&c[125], mask5, _mm256_add_ps(acc3_1, c_in19));
+            __m256 c_in20 = _mm256_loadu_ps(&c[130]);
+            __m256 c_in21 = _mm256_maskload_ps(&c[138], mask5);
+            __m256 c_in22 = _mm256_loadu_ps(&c[143]);
+            __m256 c_in23 = _mm256_maskload_ps(&c[151], mask5);
+            _mm256_storeu_ps(&c[130], _mm256_add_ps(acc4_0, c_in20));
+            _mm256_maskstore_ps(&c[138], mask5, _mm256_add_ps(acc4_1, c_in21));
+            _mm256_storeu_ps(&c[143], _mm256_add_ps(acc5_0, c_in22));
+            _mm256_maskstore_ps(&c[151], mask5, _mm256_add_ps(acc5_1, c_in23));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -10268,8 +10292,10 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_12 = _mm256_set1_ps(a[168]);
             acc0_0 = _mm256_fmadd_ps(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_12, b1_12, acc0_1);
-            _mm256_storeu_ps(&c[156], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[156])));
-            _mm256_maskstore_ps(&c[164], mask5, _mm256_add_ps(acc0_1, _mm256_maskload_ps(&c[164], mask5)));
+            __m256 c_in24 = _mm256_loadu_ps(&c[156]);
+            __m256 c_in25 = _mm256_maskload_ps(&c[164], mask5);
+            _mm256_storeu_ps(&c[156], _mm256_add_ps(acc0_0, c_in24));
+            _mm256_maskstore_ps(&c[164], mask5, _mm256_add_ps(acc0_1, c_in25));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10919,7 +10945,7 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_bf_avx2_rows_ab
  * f32 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout bf, isa avx2, form rows.
- * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 24 vector accumulators,
  * 273 vector loads, 26 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -11193,18 +11219,30 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a5_12 = _mm256_set1_ps(a[77]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[8], mask5), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[13], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[13]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[21], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[21], mask5), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[26], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[34], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[34], mask5), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[39], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[39]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[47], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[47], mask5), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[52], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[52]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[60], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[60], mask5), _mm256_mul_ps(valpha, acc4_1)));
-            _mm256_storeu_ps(&c[65], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[65]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_maskstore_ps(&c[73], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[73], mask5), _mm256_mul_ps(valpha, acc5_1)));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_maskload_ps(&c[8], mask5);
+            __m256 c_in2 = _mm256_loadu_ps(&c[13]);
+            __m256 c_in3 = _mm256_maskload_ps(&c[21], mask5);
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[8], mask5, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[13], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[21], mask5, _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in4 = _mm256_loadu_ps(&c[26]);
+            __m256 c_in5 = _mm256_maskload_ps(&c[34], mask5);
+            __m256 c_in6 = _mm256_loadu_ps(&c[39]);
+            __m256 c_in7 = _mm256_maskload_ps(&c[47], mask5);
+            _mm256_storeu_ps(&c[26], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[34], mask5, _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[39], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[47], mask5, _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in8 = _mm256_loadu_ps(&c[52]);
+            __m256 c_in9 = _mm256_maskload_ps(&c[60], mask5);
+            __m256 c_in10 = _mm256_loadu_ps(&c[65]);
+            __m256 c_in11 = _mm256_maskload_ps(&c[73], mask5);
+            _mm256_storeu_ps(&c[52], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[60], mask5, _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[65], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[73], mask5, _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc5_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -11467,18 +11505,30 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a5_12 = _mm256_set1_ps(a[155]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
-            _mm256_storeu_ps(&c[78], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[78]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[86], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[86], mask5), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[91], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[91]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[99], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[99], mask5), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[104]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[112], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[112], mask5), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[117], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[117]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[125], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[125], mask5), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[130], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[130]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[138], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[138], mask5), _mm256_mul_ps(valpha, acc4_1)));
-            _mm256_storeu_ps(&c[143], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[143]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_maskstore_ps(&c[151], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[151], mask5), _mm256_mul_ps(valpha, acc5_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[78]);
+            __m256 c_in13 = _mm256_maskload_ps(&c[86], mask5);
+            __m256 c_in14 = _mm256_loadu_ps(&c[91]);
+            __m256 c_in15 = _mm256_maskload_ps(&c[99], mask5);
+            _mm256_storeu_ps(&c[78], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[86], mask5, _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[91], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[99], mask5, _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[104]);
+            __m256 c_in17 = _mm256_maskload_ps(&c[112], mask5);
+            __m256 c_in18 = _mm256_loadu_ps(&c[117]);
+            __m256 c_in19 = _mm256_maskload_ps(&c[125], mask5);
+            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[112], mask5, _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[117], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[125], mask5, _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in20 = _mm256_loadu_ps(&c[130]);
+            __m256 c_in21 = _mm256_maskload_ps(&c[138], mask5);
+            __m256 c_in22 = _mm256_loadu_ps(&c[143]);
+            __m256 c_in23 = _mm256_maskload_ps(&c[151], mask5);
+            _mm256_storeu_ps(&c[130], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[138], mask5, _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[143], _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[151], mask5, _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc5_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -11546,8 +11596,10 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_12 = _mm256_set1_ps(a[168]);
             acc0_0 = _mm256_fmadd_ps(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_12, b1_12, acc0_1);
-            _mm256_storeu_ps(&c[156], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[156]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[164], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[164], mask5), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in24 = _mm256_loadu_ps(&c[156]);
+            __m256 c_in25 = _mm256_maskload_ps(&c[164], mask5);
+            _mm256_storeu_ps(&c[156], _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[164], mask5, _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -11559,7 +11611,7 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_bf_avx512_rows_a1b1
  * f32 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout bf, isa avx512, form rows.
- * Cost per matrix: 4394 useful flops in 182 vector arithmetic ops, 13 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 182 vector arithmetic ops, 26 vector accumulators,
  * 195 vector loads, 13 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -11920,19 +11972,32 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_avx512_rows_a1b1(const bmm_arg
             acc11_0 = _mm512_fmadd_ps(a11_12, b0_12, acc11_0);
             __m512 a12_12 = _mm512_set1_ps(a[168]);
             acc12_0 = _mm512_fmadd_ps(a12_12, b0_12, acc12_0);
-            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask13, &c[0])));
-            _mm512_mask_storeu_ps(&c[13], mask13, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask13, &c[13])));
-            _mm512_mask_storeu_ps(&c[26], mask13, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask13, &c[26])));
-            _mm512_mask_storeu_ps(&c[39], mask13, _mm512_add_ps(acc3_0, _mm512_maskz_loadu_ps(mask13, &c[39])));
-            _mm512_mask_storeu_ps(&c[52], mask13, _mm512_add_ps(acc4_0, _mm512_maskz_loadu_ps(mask13, &c[52])));
-            _mm512_mask_storeu_ps(&c[65], mask13, _mm512_add_ps(acc5_0, _mm512_maskz_loadu_ps(mask13, &c[65])));
-            _mm512_mask_storeu_ps(&c[78], mask13, _mm512_add_ps(acc6_0, _mm512_maskz_loadu_ps(mask13, &c[78])));
-            _mm512_mask_storeu_ps(&c[91], mask13, _mm512_add_ps(acc7_0, _mm512_maskz_loadu_ps(mask13, &c[91])));
-            _mm512_mask_storeu_ps(&c[104], mask13, _mm512_add_ps(acc8_0, _mm512_maskz_loadu_ps(mask13, &c[104])));
-            _mm512_mask_storeu_ps(&c[117], mask13, _mm512_add_ps(acc9_0, _mm512_maskz_loadu_ps(mask13, &c[117])));
-            _mm512_mask_storeu_ps(&c[130], mask13, _mm512_add_ps(acc10_0, _mm512_maskz_loadu_ps(mask13, &c[130])));
-            _mm512_mask_storeu_ps(&c[143], mask13, _mm512_add_ps(acc11_0, _mm512_maskz_loadu_ps(mask13, &c[143])));
-            _mm512_mask_storeu_ps(&c[156], mask13, _mm512_add_ps(acc12_0, _mm512_maskz_loadu_ps(mask13, &c[156])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask13, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask13, &c[13]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask13, &c[26]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask13, &c[39]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask13, &c[52]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask13, &c[65]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask13, &c[78]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask13, &c[91]);
+            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[13], mask13, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[26], mask13, _mm512_add_ps(acc2_0, c_in2));
+            _mm512_mask_storeu_ps(&c[39], mask13, _mm512_add_ps(acc3_0, c_in3));
+            _mm512_mask_storeu_ps(&c[52], mask13, _mm512_add_ps(acc4_0, c_in4));
+            _mm512_mask_storeu_ps(&c[65], mask13, _mm512_add_ps(acc5_0, c_in5));
+            _mm512_mask_storeu_ps(&c[78], mask13, _mm512_add_ps(acc6_0, c_in6));
+            _mm512_mask_storeu_ps(&c[91], mask13, _mm512_add_ps(acc7_0, c_in7));
+            __m512 c_in8 = _mm512_maskz_loadu_ps(mask13, &c[104]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask13, &c[117]);
+            __m512 c_in10 = _mm512_maskz_loadu_ps(mask13, &c[130]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask13, &c[143]);
+            __m512 c_in12 = _mm512_maskz_loadu_ps(mask13, &c[156]);
+            _mm512_mask_storeu_ps(&c[104], mask13, _mm512_add_ps(acc8_0, c_in8));
+            _mm512_mask_storeu_ps(&c[117], mask13, _mm512_add_ps(acc9_0, c_in9));
+            _mm512_mask_storeu_ps(&c[130], mask13, _mm512_add_ps(acc10_0, c_in10));
+            _mm512_mask_storeu_ps(&c[143], mask13, _mm512_add_ps(acc11_0, c_in11));
+            _mm512_mask_storeu_ps(&c[156], mask13, _mm512_add_ps(acc12_0, c_in12));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -12331,7 +12396,7 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_bf_avx512_rows_ab
  * f32 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout bf, isa avx512, form rows.
- * Cost per matrix: 4394 useful flops in 195 vector arithmetic ops, 13 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 195 vector arithmetic ops, 26 vector accumulators,
  * 195 vector loads, 13 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -12696,19 +12761,32 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_avx512_rows_ab(const bmm_args 
             acc11_0 = _mm512_fmadd_ps(a11_12, b0_12, acc11_0);
             __m512 a12_12 = _mm512_set1_ps(a[168]);
             acc12_0 = _mm512_fmadd_ps(a12_12, b0_12, acc12_0);
-            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[13], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[13]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[26], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[26]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[39], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[39]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[52], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[52]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[65], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[65]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[78], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[78]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[91], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[91]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_mask_storeu_ps(&c[104], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[104]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_mask_storeu_ps(&c[117], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[117]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_mask_storeu_ps(&c[130], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[130]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_mask_storeu_ps(&c[143], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[143]), _mm512_mul_ps(valpha, acc11_0)));
-            _mm512_mask_storeu_ps(&c[156], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[156]), _mm512_mul_ps(valpha, acc12_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask13, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask13, &c[13]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask13, &c[26]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask13, &c[39]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask13, &c[52]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask13, &c[65]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask13, &c[78]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask13, &c[91]);
+            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[13], mask13, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[26], mask13, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[39], mask13, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[52], mask13, _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[65], mask13, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[78], mask13, _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[91], mask13, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc7_0)));
+            __m512 c_in8 = _mm512_maskz_loadu_ps(mask13, &c[104]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask13, &c[117]);
+            __m512 c_in10 = _mm512_maskz_loadu_ps(mask13, &c[130]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask13, &c[143]);
+            __m512 c_in12 = _mm512_maskz_loadu_ps(mask13, &c[156]);
+            _mm512_mask_storeu_ps(&c[104], mask13, _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[117], mask13, _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[130], mask13, _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[143], mask13, _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc11_0)));
+            _mm512_mask_storeu_ps(&c[156], mask13, _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc12_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -12720,7 +12798,7 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_bf_tn_avx2_rows_a1b1
  * f32 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 24 vector accumulators,
  * 273 vector loads, 26 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_tn_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -12990,18 +13068,30 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_tn_avx2_rows_a1b1(const bmm_args
             __m256 a5_12 = _mm256_set1_ps(a[161]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
-            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[0])));
-            _mm256_maskstore_ps(&c[8], mask5, _mm256_add_ps(acc0_1, _mm256_maskload_ps(&c[8], mask5)));
-            _mm256_storeu_ps(&c[13], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[13])));
-            _mm256_maskstore_ps(&c[21], mask5, _mm256_add_ps(acc1_1, _mm256_maskload_ps(&c[21], mask5)));
-            _mm256_storeu_ps(&c[26], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[26])));
-            _mm256_maskstore_ps(&c[34], mask5, _mm256_add_ps(acc2_1, _mm256_maskload_ps(&c[34], mask5)));
-            _mm256_storeu_ps(&c[39], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[39])));
-            _mm256_maskstore_ps(&c[47], mask5, _mm256_add_ps(acc3_1, _mm256_maskload_ps(&c[47], mask5)));
-            _mm256_storeu_ps(&c[52], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[52])));
-            _mm256_maskstore_ps(&c[60], mask5, _mm256_add_ps(acc4_1, _mm256_maskload_ps(&c[60], mask5)));
-            _mm256_storeu_ps(&c[65], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[65])));
-            _mm256_maskstore_ps(&c[73], mask5, _mm256_add_ps(acc5_1, _mm256_maskload_ps(&c[73], mask5)));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_maskload_ps(&c[8], mask5);
+            __m256 c_in2 = _mm256_loadu_ps(&c[13]);
+            __m256 c_in3 = _mm256_maskload_ps(&c[21], mask5);
+            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[8], mask5, _mm256_add_ps(acc0_1, c_in1));
+            _mm256_storeu_ps(&c[13], _mm256_add_ps(acc1_0, c_in2));
+            _mm256_maskstore_ps(&c[21], mask5, _mm256_add_ps(acc1_1, c_in3));
+            __m256 c_in4 = _mm256_loadu_ps(&c[26]);
+            __m256 c_in5 = _mm256_maskload_ps(&c[34], mask5);
+            __m256 c_in6 = _mm256_loadu_ps(&c[39]);
+            __m256 c_in7 = _mm256_maskload_ps(&c[47], mask5);
+            _mm256_storeu_ps(&c[26], _mm256_add_ps(acc2_0, c_in4));
+            _mm256_maskstore_ps(&c[34], mask5, _mm256_add_ps(acc2_1, c_in5));
+            _mm256_storeu_ps(&c[39], _mm256_add_ps(acc3_0, c_in6));
+            _mm256_maskstore_ps(&c[47], mask5, _mm256_add_ps(acc3_1, c_in7));
+            __m256 c_in8 = _mm256_loadu_ps(&c[52]);
+            __m256 c_in9 = _mm256_maskload_ps(&c[60], mask5);
+            __m256 c_in10 = _mm256_loadu_ps(&c[65]);
+            __m256 c_in11 = _mm256_maskload_ps(&c[73], mask5);
+            _mm256_storeu_ps(&c[52], _mm256_add_ps(acc4_0, c_in8));
+            _mm256_maskstore_ps(&c[60], mask5, _mm256_add_ps(acc4_1, c_in9));
+            _mm256_storeu_ps(&c[65], _mm256_add_ps(acc5_0, c_in10));
+            _mm256_maskstore_ps(&c[73], mask5, _mm256_add_ps(acc5_1, c_in11));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -13264,18 +13354,30 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_tn_avx2_rows_a1b1(const bmm_args
             __m256 a5_12 = _mm256_set1_ps(a[167]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
-            _mm256_storeu_ps(&c[78], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[78])));
-            _mm256_maskstore_ps(&c[86], mask5, _mm256_add_ps(acc0_1, _mm256_maskload_ps(&c[86], mask5)));
-            _mm256_storeu_ps(&c[91], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[91])));
-            _mm256_maskstore_ps(&c[99], mask5, _mm256_add_ps(acc1_1, _mm256_maskload_ps(&c[99], mask5)));
-            _mm256_storeu_ps(&c[104], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[104])));
-            _mm256_maskstore_ps(&c[112], mask5, _mm256_add_ps(acc2_1, _mm256_maskload_ps(&c[112], mask5)));
-            _mm256_storeu_ps(&c[117], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[117])));
-            _mm256_maskstore_ps(&c[125], mask5, _mm256_add_ps(acc3_1, _mm256_maskload_ps(&c[125], mask5)));
-            _mm256_storeu_ps(&c[130], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[130])));
-            _mm256_maskstore_ps(&c[138], mask5, _mm256_add_ps(acc4_1, _mm256_maskload_ps(&c[138], mask5)));
-            _mm256_storeu_ps(&c[143], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[143])));
-            _mm256_maskstore_ps(&c[151], mask5, _mm256_add_ps(acc5_1, _mm256_maskload_ps(&c[151], mask5)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[78]);
+            __m256 c_in13 = _mm256_maskload_ps(&c[86], mask5);
+            __m256 c_in14 = _mm256_loadu_ps(&c[91]);
+            __m256 c_in15 = _mm256_maskload_ps(&c[99], mask5);
+            _mm256_storeu_ps(&c[78], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_maskstore_ps(&c[86], mask5, _mm256_add_ps(acc0_1, c_in13));
+            _mm256_storeu_ps(&c[91], _mm256_add_ps(acc1_0, c_in14));
+            _mm256_maskstore_ps(&c[99], mask5, _mm256_add_ps(acc1_1, c_in15));
+            __m256 c_in16 = _mm256_loadu_ps(&c[104]);
+            __m256 c_in17 = _mm256_maskload_ps(&c[112], mask5);
+            __m256 c_in18 = _mm256_loadu_ps(&c[117]);
+            __m256 c_in19 = _mm256_maskload_ps(&c[125], mask5);
+            _mm256_storeu_ps(&c[104], _mm256_add_ps(acc2_0, c_in16));
+            _mm256_maskstore_ps(&c[112], mask5, _mm256_add_ps(acc2_1, c_in17));
+            _mm256_storeu_ps(&c[117], _mm256_add_ps(acc3_0, c_in18));
+            _mm256_maskstore_ps(&c[125], mask5, _mm256_add_ps(acc3_1, c_in19));
+            __m256 c_in20 = _mm256_loadu_ps(&c[130]);
+            __m256 c_in21 = _mm256_maskload_ps(&c[138], mask5);
+            __m256 c_in22 = _mm256_loadu_ps(&c[143]);
+            __m256 c_in23 = _mm256_maskload_ps(&c[151], mask5);
+            _mm256_storeu_ps(&c[130], _mm256_add_ps(acc4_0, c_in20));
+            _mm256_maskstore_ps(&c[138], mask5, _mm256_add_ps(acc4_1, c_in21));
+            _mm256_storeu_ps(&c[143], _mm256_add_ps(acc5_0, c_in22));
+            _mm256_maskstore_ps(&c[151], mask5, _mm256_add_ps(acc5_1, c_in23));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -13343,8 +13445,10 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_tn_avx2_rows_a1b1(const bmm_args
             __m256 a0_12 = _mm256_set1_ps(a[168]);
             acc0_0 = _mm256_fmadd_ps(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_12, b1_12, acc0_1);
-            _mm256_storeu_ps(&c[156], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[156])));
-            _mm256_maskstore_ps(&c[164], mask5, _mm256_add_ps(acc0_1, _mm256_maskload_ps(&c[164], mask5)));
+            __m256 c_in24 = _mm256_loadu_ps(&c[156]);
+            __m256 c_in25 = _mm256_maskload_ps(&c[164], mask5);
+            _mm256_storeu_ps(&c[156], _mm256_add_ps(acc0_0, c_in24));
+            _mm256_maskstore_ps(&c[164], mask5, _mm256_add_ps(acc0_1, c_in25));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -13994,7 +14098,7 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_tn_avx2_rows_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_bf_tn_avx2_rows_ab
  * f32 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 24 vector accumulators,
  * 273 vector loads, 26 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_tn_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -14268,18 +14372,30 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_tn_avx2_rows_ab(const bmm_args *
             __m256 a5_12 = _mm256_set1_ps(a[161]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[8], mask5), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[13], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[13]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[21], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[21], mask5), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[26], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[34], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[34], mask5), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[39], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[39]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[47], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[47], mask5), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[52], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[52]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[60], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[60], mask5), _mm256_mul_ps(valpha, acc4_1)));
-            _mm256_storeu_ps(&c[65], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[65]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_maskstore_ps(&c[73], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[73], mask5), _mm256_mul_ps(valpha, acc5_1)));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_maskload_ps(&c[8], mask5);
+            __m256 c_in2 = _mm256_loadu_ps(&c[13]);
+            __m256 c_in3 = _mm256_maskload_ps(&c[21], mask5);
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[8], mask5, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[13], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[21], mask5, _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in4 = _mm256_loadu_ps(&c[26]);
+            __m256 c_in5 = _mm256_maskload_ps(&c[34], mask5);
+            __m256 c_in6 = _mm256_loadu_ps(&c[39]);
+            __m256 c_in7 = _mm256_maskload_ps(&c[47], mask5);
+            _mm256_storeu_ps(&c[26], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[34], mask5, _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[39], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[47], mask5, _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in8 = _mm256_loadu_ps(&c[52]);
+            __m256 c_in9 = _mm256_maskload_ps(&c[60], mask5);
+            __m256 c_in10 = _mm256_loadu_ps(&c[65]);
+            __m256 c_in11 = _mm256_maskload_ps(&c[73], mask5);
+            _mm256_storeu_ps(&c[52], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[60], mask5, _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[65], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[73], mask5, _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc5_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -14542,18 +14658,30 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_tn_avx2_rows_ab(const bmm_args *
             __m256 a5_12 = _mm256_set1_ps(a[167]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
-            _mm256_storeu_ps(&c[78], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[78]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[86], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[86], mask5), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[91], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[91]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[99], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[99], mask5), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[104]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[112], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[112], mask5), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[117], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[117]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[125], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[125], mask5), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[130], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[130]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[138], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[138], mask5), _mm256_mul_ps(valpha, acc4_1)));
-            _mm256_storeu_ps(&c[143], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[143]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_maskstore_ps(&c[151], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[151], mask5), _mm256_mul_ps(valpha, acc5_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[78]);
+            __m256 c_in13 = _mm256_maskload_ps(&c[86], mask5);
+            __m256 c_in14 = _mm256_loadu_ps(&c[91]);
+            __m256 c_in15 = _mm256_maskload_ps(&c[99], mask5);
+            _mm256_storeu_ps(&c[78], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[86], mask5, _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[91], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[99], mask5, _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[104]);
+            __m256 c_in17 = _mm256_maskload_ps(&c[112], mask5);
+            __m256 c_in18 = _mm256_loadu_ps(&c[117]);
+            __m256 c_in19 = _mm256_maskload_ps(&c[125], mask5);
+            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[112], mask5, _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[117], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[125], mask5, _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in20 = _mm256_loadu_ps(&c[130]);
+            __m256 c_in21 = _mm256_maskload_ps(&c[138], mask5);
+            __m256 c_in22 = _mm256_loadu_ps(&c[143]);
+            __m256 c_in23 = _mm256_maskload_ps(&c[151], mask5);
+            _mm256_storeu_ps(&c[130], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[138], mask5, _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[143], _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[151], mask5, _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc5_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -14621,8 +14749,10 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_tn_avx2_rows_ab(const bmm_args *
             __m256 a0_12 = _mm256_set1_ps(a[168]);
             acc0_0 = _mm256_fmadd_ps(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_12, b1_12, acc0_1);
-            _mm256_storeu_ps(&c[156], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[156]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[164], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[164], mask5), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in24 = _mm256_loadu_ps(&c[156]);
+            __m256 c_in25 = _mm256_maskload_ps(&c[164], mask5);
+            _mm256_storeu_ps(&c[156], _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[164], mask5, _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -14634,7 +14764,7 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_bf_tn_avx2_rows_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_bf_tn_avx512_rows_a1b1
  * f32 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 4394 useful flops in 182 vector arithmetic ops, 13 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 182 vector arithmetic ops, 26 vector accumulators,
  * 195 vector loads, 13 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_tn_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -14995,19 +15125,32 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_tn_avx512_rows_a1b1(const bmm_
             acc11_0 = _mm512_fmadd_ps(a11_12, b0_12, acc11_0);
             __m512 a12_12 = _mm512_set1_ps(a[168]);
             acc12_0 = _mm512_fmadd_ps(a12_12, b0_12, acc12_0);
-            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask13, &c[0])));
-            _mm512_mask_storeu_ps(&c[13], mask13, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask13, &c[13])));
-            _mm512_mask_storeu_ps(&c[26], mask13, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask13, &c[26])));
-            _mm512_mask_storeu_ps(&c[39], mask13, _mm512_add_ps(acc3_0, _mm512_maskz_loadu_ps(mask13, &c[39])));
-            _mm512_mask_storeu_ps(&c[52], mask13, _mm512_add_ps(acc4_0, _mm512_maskz_loadu_ps(mask13, &c[52])));
-            _mm512_mask_storeu_ps(&c[65], mask13, _mm512_add_ps(acc5_0, _mm512_maskz_loadu_ps(mask13, &c[65])));
-            _mm512_mask_storeu_ps(&c[78], mask13, _mm512_add_ps(acc6_0, _mm512_maskz_loadu_ps(mask13, &c[78])));
-            _mm512_mask_storeu_ps(&c[91], mask13, _mm512_add_ps(acc7_0, _mm512_maskz_loadu_ps(mask13, &c[91])));
-            _mm512_mask_storeu_ps(&c[104], mask13, _mm512_add_ps(acc8_0, _mm512_maskz_loadu_ps(mask13, &c[104])));
-            _mm512_mask_storeu_ps(&c[117], mask13, _mm512_add_ps(acc9_0, _mm512_maskz_loadu_ps(mask13, &c[117])));
-            _mm512_mask_storeu_ps(&c[130], mask13, _mm512_add_ps(acc10_0, _mm512_maskz_loadu_ps(mask13, &c[130])));
-            _mm512_mask_storeu_ps(&c[143], mask13, _mm512_add_ps(acc11_0, _mm512_maskz_loadu_ps(mask13, &c[143])));
-            _mm512_mask_storeu_ps(&c[156], mask13, _mm512_add_ps(acc12_0, _mm512_maskz_loadu_ps(mask13, &c[156])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask13, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask13, &c[13]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask13, &c[26]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask13, &c[39]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask13, &c[52]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask13, &c[65]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask13, &c[78]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask13, &c[91]);
+            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[13], mask13, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[26], mask13, _mm512_add_ps(acc2_0, c_in2));
+            _mm512_mask_storeu_ps(&c[39], mask13, _mm512_add_ps(acc3_0, c_in3));
+            _mm512_mask_storeu_ps(&c[52], mask13, _mm512_add_ps(acc4_0, c_in4));
+            _mm512_mask_storeu_ps(&c[65], mask13, _mm512_add_ps(acc5_0, c_in5));
+            _mm512_mask_storeu_ps(&c[78], mask13, _mm512_add_ps(acc6_0, c_in6));
+            _mm512_mask_storeu_ps(&c[91], mask13, _mm512_add_ps(acc7_0, c_in7));
+            __m512 c_in8 = _mm512_maskz_loadu_ps(mask13, &c[104]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask13, &c[117]);
+            __m512 c_in10 = _mm512_maskz_loadu_ps(mask13, &c[130]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask13, &c[143]);
+            __m512 c_in12 = _mm512_maskz_loadu_ps(mask13, &c[156]);
+            _mm512_mask_storeu_ps(&c[104], mask13, _mm512_add_ps(acc8_0, c_in8));
+            _mm512_mask_storeu_ps(&c[117], mask13, _mm512_add_ps(acc9_0, c_in9));
+            _mm512_mask_storeu_ps(&c[130], mask13, _mm512_add_ps(acc10_0, c_in10));
+            _mm512_mask_storeu_ps(&c[143], mask13, _mm512_add_ps(acc11_0, c_in11));
+            _mm512_mask_storeu_ps(&c[156], mask13, _mm512_add_ps(acc12_0, c_in12));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -15406,7 +15549,7 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_tn_avx512_rows_b0(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_bf_tn_avx512_rows_ab
  * f32 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 4394 useful flops in 195 vector arithmetic ops, 13 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 195 vector arithmetic ops, 26 vector accumulators,
  * 195 vector loads, 13 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_tn_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -15771,19 +15914,32 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_tn_avx512_rows_ab(const bmm_ar
             acc11_0 = _mm512_fmadd_ps(a11_12, b0_12, acc11_0);
             __m512 a12_12 = _mm512_set1_ps(a[168]);
             acc12_0 = _mm512_fmadd_ps(a12_12, b0_12, acc12_0);
-            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[13], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[13]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[26], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[26]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[39], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[39]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[52], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[52]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[65], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[65]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[78], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[78]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[91], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[91]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_mask_storeu_ps(&c[104], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[104]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_mask_storeu_ps(&c[117], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[117]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_mask_storeu_ps(&c[130], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[130]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_mask_storeu_ps(&c[143], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[143]), _mm512_mul_ps(valpha, acc11_0)));
-            _mm512_mask_storeu_ps(&c[156], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[156]), _mm512_mul_ps(valpha, acc12_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask13, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask13, &c[13]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask13, &c[26]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask13, &c[39]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask13, &c[52]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask13, &c[65]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask13, &c[78]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask13, &c[91]);
+            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[13], mask13, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[26], mask13, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[39], mask13, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[52], mask13, _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[65], mask13, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[78], mask13, _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[91], mask13, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc7_0)));
+            __m512 c_in8 = _mm512_maskz_loadu_ps(mask13, &c[104]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask13, &c[117]);
+            __m512 c_in10 = _mm512_maskz_loadu_ps(mask13, &c[130]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask13, &c[143]);
+            __m512 c_in12 = _mm512_maskz_loadu_ps(mask13, &c[156]);
+            _mm512_mask_storeu_ps(&c[104], mask13, _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[117], mask13, _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[130], mask13, _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[143], mask13, _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc11_0)));
+            _mm512_mask_storeu_ps(&c[156], mask13, _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc12_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -15795,7 +15951,7 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_tn_avx512_rows_ab(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_bf_nt_avx512_rows_a1b1
  * f32 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout bf nt (A row-major, B transposed), isa avx512, form rows.
- * Cost per matrix: 4394 useful flops in 182 vector arithmetic ops, 13 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 182 vector arithmetic ops, 26 vector accumulators,
  * 195 vector loads, 13 vector stores, 64 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_nt_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -16158,19 +16314,32 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_nt_avx512_rows_a1b1(const bmm_
             acc11_0 = _mm512_fmadd_ps(a11_12, b0_12, acc11_0);
             __m512 a12_12 = _mm512_set1_ps(a[168]);
             acc12_0 = _mm512_fmadd_ps(a12_12, b0_12, acc12_0);
-            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask13, &c[0])));
-            _mm512_mask_storeu_ps(&c[13], mask13, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask13, &c[13])));
-            _mm512_mask_storeu_ps(&c[26], mask13, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask13, &c[26])));
-            _mm512_mask_storeu_ps(&c[39], mask13, _mm512_add_ps(acc3_0, _mm512_maskz_loadu_ps(mask13, &c[39])));
-            _mm512_mask_storeu_ps(&c[52], mask13, _mm512_add_ps(acc4_0, _mm512_maskz_loadu_ps(mask13, &c[52])));
-            _mm512_mask_storeu_ps(&c[65], mask13, _mm512_add_ps(acc5_0, _mm512_maskz_loadu_ps(mask13, &c[65])));
-            _mm512_mask_storeu_ps(&c[78], mask13, _mm512_add_ps(acc6_0, _mm512_maskz_loadu_ps(mask13, &c[78])));
-            _mm512_mask_storeu_ps(&c[91], mask13, _mm512_add_ps(acc7_0, _mm512_maskz_loadu_ps(mask13, &c[91])));
-            _mm512_mask_storeu_ps(&c[104], mask13, _mm512_add_ps(acc8_0, _mm512_maskz_loadu_ps(mask13, &c[104])));
-            _mm512_mask_storeu_ps(&c[117], mask13, _mm512_add_ps(acc9_0, _mm512_maskz_loadu_ps(mask13, &c[117])));
-            _mm512_mask_storeu_ps(&c[130], mask13, _mm512_add_ps(acc10_0, _mm512_maskz_loadu_ps(mask13, &c[130])));
-            _mm512_mask_storeu_ps(&c[143], mask13, _mm512_add_ps(acc11_0, _mm512_maskz_loadu_ps(mask13, &c[143])));
-            _mm512_mask_storeu_ps(&c[156], mask13, _mm512_add_ps(acc12_0, _mm512_maskz_loadu_ps(mask13, &c[156])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask13, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask13, &c[13]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask13, &c[26]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask13, &c[39]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask13, &c[52]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask13, &c[65]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask13, &c[78]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask13, &c[91]);
+            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[13], mask13, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[26], mask13, _mm512_add_ps(acc2_0, c_in2));
+            _mm512_mask_storeu_ps(&c[39], mask13, _mm512_add_ps(acc3_0, c_in3));
+            _mm512_mask_storeu_ps(&c[52], mask13, _mm512_add_ps(acc4_0, c_in4));
+            _mm512_mask_storeu_ps(&c[65], mask13, _mm512_add_ps(acc5_0, c_in5));
+            _mm512_mask_storeu_ps(&c[78], mask13, _mm512_add_ps(acc6_0, c_in6));
+            _mm512_mask_storeu_ps(&c[91], mask13, _mm512_add_ps(acc7_0, c_in7));
+            __m512 c_in8 = _mm512_maskz_loadu_ps(mask13, &c[104]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask13, &c[117]);
+            __m512 c_in10 = _mm512_maskz_loadu_ps(mask13, &c[130]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask13, &c[143]);
+            __m512 c_in12 = _mm512_maskz_loadu_ps(mask13, &c[156]);
+            _mm512_mask_storeu_ps(&c[104], mask13, _mm512_add_ps(acc8_0, c_in8));
+            _mm512_mask_storeu_ps(&c[117], mask13, _mm512_add_ps(acc9_0, c_in9));
+            _mm512_mask_storeu_ps(&c[130], mask13, _mm512_add_ps(acc10_0, c_in10));
+            _mm512_mask_storeu_ps(&c[143], mask13, _mm512_add_ps(acc11_0, c_in11));
+            _mm512_mask_storeu_ps(&c[156], mask13, _mm512_add_ps(acc12_0, c_in12));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -16571,7 +16740,7 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_nt_avx512_rows_b0(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_bf_nt_avx512_rows_ab
  * f32 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout bf nt (A row-major, B transposed), isa avx512, form rows.
- * Cost per matrix: 4394 useful flops in 195 vector arithmetic ops, 13 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 195 vector arithmetic ops, 26 vector accumulators,
  * 195 vector loads, 13 vector stores, 64 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_nt_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -16938,19 +17107,32 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_nt_avx512_rows_ab(const bmm_ar
             acc11_0 = _mm512_fmadd_ps(a11_12, b0_12, acc11_0);
             __m512 a12_12 = _mm512_set1_ps(a[168]);
             acc12_0 = _mm512_fmadd_ps(a12_12, b0_12, acc12_0);
-            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[13], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[13]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[26], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[26]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[39], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[39]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[52], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[52]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[65], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[65]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[78], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[78]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[91], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[91]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_mask_storeu_ps(&c[104], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[104]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_mask_storeu_ps(&c[117], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[117]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_mask_storeu_ps(&c[130], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[130]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_mask_storeu_ps(&c[143], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[143]), _mm512_mul_ps(valpha, acc11_0)));
-            _mm512_mask_storeu_ps(&c[156], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[156]), _mm512_mul_ps(valpha, acc12_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask13, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask13, &c[13]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask13, &c[26]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask13, &c[39]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask13, &c[52]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask13, &c[65]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask13, &c[78]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask13, &c[91]);
+            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[13], mask13, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[26], mask13, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[39], mask13, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[52], mask13, _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[65], mask13, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[78], mask13, _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[91], mask13, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc7_0)));
+            __m512 c_in8 = _mm512_maskz_loadu_ps(mask13, &c[104]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask13, &c[117]);
+            __m512 c_in10 = _mm512_maskz_loadu_ps(mask13, &c[130]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask13, &c[143]);
+            __m512 c_in12 = _mm512_maskz_loadu_ps(mask13, &c[156]);
+            _mm512_mask_storeu_ps(&c[104], mask13, _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[117], mask13, _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[130], mask13, _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[143], mask13, _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc11_0)));
+            _mm512_mask_storeu_ps(&c[156], mask13, _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc12_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -16962,7 +17144,7 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_nt_avx512_rows_ab(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_bf_tt_avx512_rows_a1b1
  * f32 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout bf tt (A and B transposed), isa avx512, form rows.
- * Cost per matrix: 4394 useful flops in 182 vector arithmetic ops, 13 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 182 vector arithmetic ops, 26 vector accumulators,
  * 195 vector loads, 13 vector stores, 64 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_tt_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -17325,19 +17507,32 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_tt_avx512_rows_a1b1(const bmm_
             acc11_0 = _mm512_fmadd_ps(a11_12, b0_12, acc11_0);
             __m512 a12_12 = _mm512_set1_ps(a[168]);
             acc12_0 = _mm512_fmadd_ps(a12_12, b0_12, acc12_0);
-            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask13, &c[0])));
-            _mm512_mask_storeu_ps(&c[13], mask13, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask13, &c[13])));
-            _mm512_mask_storeu_ps(&c[26], mask13, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask13, &c[26])));
-            _mm512_mask_storeu_ps(&c[39], mask13, _mm512_add_ps(acc3_0, _mm512_maskz_loadu_ps(mask13, &c[39])));
-            _mm512_mask_storeu_ps(&c[52], mask13, _mm512_add_ps(acc4_0, _mm512_maskz_loadu_ps(mask13, &c[52])));
-            _mm512_mask_storeu_ps(&c[65], mask13, _mm512_add_ps(acc5_0, _mm512_maskz_loadu_ps(mask13, &c[65])));
-            _mm512_mask_storeu_ps(&c[78], mask13, _mm512_add_ps(acc6_0, _mm512_maskz_loadu_ps(mask13, &c[78])));
-            _mm512_mask_storeu_ps(&c[91], mask13, _mm512_add_ps(acc7_0, _mm512_maskz_loadu_ps(mask13, &c[91])));
-            _mm512_mask_storeu_ps(&c[104], mask13, _mm512_add_ps(acc8_0, _mm512_maskz_loadu_ps(mask13, &c[104])));
-            _mm512_mask_storeu_ps(&c[117], mask13, _mm512_add_ps(acc9_0, _mm512_maskz_loadu_ps(mask13, &c[117])));
-            _mm512_mask_storeu_ps(&c[130], mask13, _mm512_add_ps(acc10_0, _mm512_maskz_loadu_ps(mask13, &c[130])));
-            _mm512_mask_storeu_ps(&c[143], mask13, _mm512_add_ps(acc11_0, _mm512_maskz_loadu_ps(mask13, &c[143])));
-            _mm512_mask_storeu_ps(&c[156], mask13, _mm512_add_ps(acc12_0, _mm512_maskz_loadu_ps(mask13, &c[156])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask13, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask13, &c[13]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask13, &c[26]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask13, &c[39]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask13, &c[52]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask13, &c[65]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask13, &c[78]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask13, &c[91]);
+            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[13], mask13, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[26], mask13, _mm512_add_ps(acc2_0, c_in2));
+            _mm512_mask_storeu_ps(&c[39], mask13, _mm512_add_ps(acc3_0, c_in3));
+            _mm512_mask_storeu_ps(&c[52], mask13, _mm512_add_ps(acc4_0, c_in4));
+            _mm512_mask_storeu_ps(&c[65], mask13, _mm512_add_ps(acc5_0, c_in5));
+            _mm512_mask_storeu_ps(&c[78], mask13, _mm512_add_ps(acc6_0, c_in6));
+            _mm512_mask_storeu_ps(&c[91], mask13, _mm512_add_ps(acc7_0, c_in7));
+            __m512 c_in8 = _mm512_maskz_loadu_ps(mask13, &c[104]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask13, &c[117]);
+            __m512 c_in10 = _mm512_maskz_loadu_ps(mask13, &c[130]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask13, &c[143]);
+            __m512 c_in12 = _mm512_maskz_loadu_ps(mask13, &c[156]);
+            _mm512_mask_storeu_ps(&c[104], mask13, _mm512_add_ps(acc8_0, c_in8));
+            _mm512_mask_storeu_ps(&c[117], mask13, _mm512_add_ps(acc9_0, c_in9));
+            _mm512_mask_storeu_ps(&c[130], mask13, _mm512_add_ps(acc10_0, c_in10));
+            _mm512_mask_storeu_ps(&c[143], mask13, _mm512_add_ps(acc11_0, c_in11));
+            _mm512_mask_storeu_ps(&c[156], mask13, _mm512_add_ps(acc12_0, c_in12));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -17738,7 +17933,7 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_tt_avx512_rows_b0(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_bf_tt_avx512_rows_ab
  * f32 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout bf tt (A and B transposed), isa avx512, form rows.
- * Cost per matrix: 4394 useful flops in 195 vector arithmetic ops, 13 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 195 vector arithmetic ops, 26 vector accumulators,
  * 195 vector loads, 13 vector stores, 64 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_tt_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -18105,19 +18300,32 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_bf_tt_avx512_rows_ab(const bmm_ar
             acc11_0 = _mm512_fmadd_ps(a11_12, b0_12, acc11_0);
             __m512 a12_12 = _mm512_set1_ps(a[168]);
             acc12_0 = _mm512_fmadd_ps(a12_12, b0_12, acc12_0);
-            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[13], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[13]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[26], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[26]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[39], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[39]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[52], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[52]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[65], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[65]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[78], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[78]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[91], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[91]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_mask_storeu_ps(&c[104], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[104]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_mask_storeu_ps(&c[117], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[117]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_mask_storeu_ps(&c[130], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[130]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_mask_storeu_ps(&c[143], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[143]), _mm512_mul_ps(valpha, acc11_0)));
-            _mm512_mask_storeu_ps(&c[156], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[156]), _mm512_mul_ps(valpha, acc12_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask13, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask13, &c[13]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask13, &c[26]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask13, &c[39]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask13, &c[52]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask13, &c[65]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask13, &c[78]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask13, &c[91]);
+            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[13], mask13, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[26], mask13, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[39], mask13, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[52], mask13, _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[65], mask13, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[78], mask13, _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[91], mask13, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc7_0)));
+            __m512 c_in8 = _mm512_maskz_loadu_ps(mask13, &c[104]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask13, &c[117]);
+            __m512 c_in10 = _mm512_maskz_loadu_ps(mask13, &c[130]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask13, &c[143]);
+            __m512 c_in12 = _mm512_maskz_loadu_ps(mask13, &c[156]);
+            _mm512_mask_storeu_ps(&c[104], mask13, _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[117], mask13, _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[130], mask13, _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[143], mask13, _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc11_0)));
+            _mm512_mask_storeu_ps(&c[156], mask13, _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc12_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -27776,7 +27984,7 @@ static void bmm_f32_13x13x13_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_sf_avx2_rows_a1b1
  * f32 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout sf, isa avx2, form rows.
- * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 24 vector accumulators,
  * 273 vector loads, 26 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -28049,18 +28257,30 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a5_12 = _mm256_set1_ps(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
-            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[0])));
-            _mm256_maskstore_ps(&c[8], mask5, _mm256_add_ps(acc0_1, _mm256_maskload_ps(&c[8], mask5)));
-            _mm256_storeu_ps(&c[1 * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[1 * sc_row])));
-            _mm256_maskstore_ps(&c[1 * sc_row + 8], mask5, _mm256_add_ps(acc1_1, _mm256_maskload_ps(&c[1 * sc_row + 8], mask5)));
-            _mm256_storeu_ps(&c[2 * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[2 * sc_row])));
-            _mm256_maskstore_ps(&c[2 * sc_row + 8], mask5, _mm256_add_ps(acc2_1, _mm256_maskload_ps(&c[2 * sc_row + 8], mask5)));
-            _mm256_storeu_ps(&c[3 * sc_row], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[3 * sc_row])));
-            _mm256_maskstore_ps(&c[3 * sc_row + 8], mask5, _mm256_add_ps(acc3_1, _mm256_maskload_ps(&c[3 * sc_row + 8], mask5)));
-            _mm256_storeu_ps(&c[4 * sc_row], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[4 * sc_row])));
-            _mm256_maskstore_ps(&c[4 * sc_row + 8], mask5, _mm256_add_ps(acc4_1, _mm256_maskload_ps(&c[4 * sc_row + 8], mask5)));
-            _mm256_storeu_ps(&c[5 * sc_row], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[5 * sc_row])));
-            _mm256_maskstore_ps(&c[5 * sc_row + 8], mask5, _mm256_add_ps(acc5_1, _mm256_maskload_ps(&c[5 * sc_row + 8], mask5)));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_maskload_ps(&c[8], mask5);
+            __m256 c_in2 = _mm256_loadu_ps(&c[1 * sc_row]);
+            __m256 c_in3 = _mm256_maskload_ps(&c[1 * sc_row + 8], mask5);
+            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[8], mask5, _mm256_add_ps(acc0_1, c_in1));
+            _mm256_storeu_ps(&c[1 * sc_row], _mm256_add_ps(acc1_0, c_in2));
+            _mm256_maskstore_ps(&c[1 * sc_row + 8], mask5, _mm256_add_ps(acc1_1, c_in3));
+            __m256 c_in4 = _mm256_loadu_ps(&c[2 * sc_row]);
+            __m256 c_in5 = _mm256_maskload_ps(&c[2 * sc_row + 8], mask5);
+            __m256 c_in6 = _mm256_loadu_ps(&c[3 * sc_row]);
+            __m256 c_in7 = _mm256_maskload_ps(&c[3 * sc_row + 8], mask5);
+            _mm256_storeu_ps(&c[2 * sc_row], _mm256_add_ps(acc2_0, c_in4));
+            _mm256_maskstore_ps(&c[2 * sc_row + 8], mask5, _mm256_add_ps(acc2_1, c_in5));
+            _mm256_storeu_ps(&c[3 * sc_row], _mm256_add_ps(acc3_0, c_in6));
+            _mm256_maskstore_ps(&c[3 * sc_row + 8], mask5, _mm256_add_ps(acc3_1, c_in7));
+            __m256 c_in8 = _mm256_loadu_ps(&c[4 * sc_row]);
+            __m256 c_in9 = _mm256_maskload_ps(&c[4 * sc_row + 8], mask5);
+            __m256 c_in10 = _mm256_loadu_ps(&c[5 * sc_row]);
+            __m256 c_in11 = _mm256_maskload_ps(&c[5 * sc_row + 8], mask5);
+            _mm256_storeu_ps(&c[4 * sc_row], _mm256_add_ps(acc4_0, c_in8));
+            _mm256_maskstore_ps(&c[4 * sc_row + 8], mask5, _mm256_add_ps(acc4_1, c_in9));
+            _mm256_storeu_ps(&c[5 * sc_row], _mm256_add_ps(acc5_0, c_in10));
+            _mm256_maskstore_ps(&c[5 * sc_row + 8], mask5, _mm256_add_ps(acc5_1, c_in11));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -28323,18 +28543,30 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a5_12 = _mm256_set1_ps(a[11 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
-            _mm256_storeu_ps(&c[6 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[6 * sc_row])));
-            _mm256_maskstore_ps(&c[6 * sc_row + 8], mask5, _mm256_add_ps(acc0_1, _mm256_maskload_ps(&c[6 * sc_row + 8], mask5)));
-            _mm256_storeu_ps(&c[7 * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[7 * sc_row])));
-            _mm256_maskstore_ps(&c[7 * sc_row + 8], mask5, _mm256_add_ps(acc1_1, _mm256_maskload_ps(&c[7 * sc_row + 8], mask5)));
-            _mm256_storeu_ps(&c[8 * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[8 * sc_row])));
-            _mm256_maskstore_ps(&c[8 * sc_row + 8], mask5, _mm256_add_ps(acc2_1, _mm256_maskload_ps(&c[8 * sc_row + 8], mask5)));
-            _mm256_storeu_ps(&c[9 * sc_row], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[9 * sc_row])));
-            _mm256_maskstore_ps(&c[9 * sc_row + 8], mask5, _mm256_add_ps(acc3_1, _mm256_maskload_ps(&c[9 * sc_row + 8], mask5)));
-            _mm256_storeu_ps(&c[10 * sc_row], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[10 * sc_row])));
-            _mm256_maskstore_ps(&c[10 * sc_row + 8], mask5, _mm256_add_ps(acc4_1, _mm256_maskload_ps(&c[10 * sc_row + 8], mask5)));
-            _mm256_storeu_ps(&c[11 * sc_row], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[11 * sc_row])));
-            _mm256_maskstore_ps(&c[11 * sc_row + 8], mask5, _mm256_add_ps(acc5_1, _mm256_maskload_ps(&c[11 * sc_row + 8], mask5)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[6 * sc_row]);
+            __m256 c_in13 = _mm256_maskload_ps(&c[6 * sc_row + 8], mask5);
+            __m256 c_in14 = _mm256_loadu_ps(&c[7 * sc_row]);
+            __m256 c_in15 = _mm256_maskload_ps(&c[7 * sc_row + 8], mask5);
+            _mm256_storeu_ps(&c[6 * sc_row], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_maskstore_ps(&c[6 * sc_row + 8], mask5, _mm256_add_ps(acc0_1, c_in13));
+            _mm256_storeu_ps(&c[7 * sc_row], _mm256_add_ps(acc1_0, c_in14));
+            _mm256_maskstore_ps(&c[7 * sc_row + 8], mask5, _mm256_add_ps(acc1_1, c_in15));
+            __m256 c_in16 = _mm256_loadu_ps(&c[8 * sc_row]);
+            __m256 c_in17 = _mm256_maskload_ps(&c[8 * sc_row + 8], mask5);
+            __m256 c_in18 = _mm256_loadu_ps(&c[9 * sc_row]);
+            __m256 c_in19 = _mm256_maskload_ps(&c[9 * sc_row + 8], mask5);
+            _mm256_storeu_ps(&c[8 * sc_row], _mm256_add_ps(acc2_0, c_in16));
+            _mm256_maskstore_ps(&c[8 * sc_row + 8], mask5, _mm256_add_ps(acc2_1, c_in17));
+            _mm256_storeu_ps(&c[9 * sc_row], _mm256_add_ps(acc3_0, c_in18));
+            _mm256_maskstore_ps(&c[9 * sc_row + 8], mask5, _mm256_add_ps(acc3_1, c_in19));
+            __m256 c_in20 = _mm256_loadu_ps(&c[10 * sc_row]);
+            __m256 c_in21 = _mm256_maskload_ps(&c[10 * sc_row + 8], mask5);
+            __m256 c_in22 = _mm256_loadu_ps(&c[11 * sc_row]);
+            __m256 c_in23 = _mm256_maskload_ps(&c[11 * sc_row + 8], mask5);
+            _mm256_storeu_ps(&c[10 * sc_row], _mm256_add_ps(acc4_0, c_in20));
+            _mm256_maskstore_ps(&c[10 * sc_row + 8], mask5, _mm256_add_ps(acc4_1, c_in21));
+            _mm256_storeu_ps(&c[11 * sc_row], _mm256_add_ps(acc5_0, c_in22));
+            _mm256_maskstore_ps(&c[11 * sc_row + 8], mask5, _mm256_add_ps(acc5_1, c_in23));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -28402,8 +28634,10 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_12 = _mm256_set1_ps(a[12 * sa_row + 12]);
             acc0_0 = _mm256_fmadd_ps(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_12, b1_12, acc0_1);
-            _mm256_storeu_ps(&c[12 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[12 * sc_row])));
-            _mm256_maskstore_ps(&c[12 * sc_row + 8], mask5, _mm256_add_ps(acc0_1, _mm256_maskload_ps(&c[12 * sc_row + 8], mask5)));
+            __m256 c_in24 = _mm256_loadu_ps(&c[12 * sc_row]);
+            __m256 c_in25 = _mm256_maskload_ps(&c[12 * sc_row + 8], mask5);
+            _mm256_storeu_ps(&c[12 * sc_row], _mm256_add_ps(acc0_0, c_in24));
+            _mm256_maskstore_ps(&c[12 * sc_row + 8], mask5, _mm256_add_ps(acc0_1, c_in25));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -29056,7 +29290,7 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_sf_avx2_rows_ab
  * f32 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa avx2, form rows.
- * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 24 vector accumulators,
  * 273 vector loads, 26 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -29333,18 +29567,30 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a5_12 = _mm256_set1_ps(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[8], mask5), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[1 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[2 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[3 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[4 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc4_1)));
-            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_maskstore_ps(&c[5 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[5 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc5_1)));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_maskload_ps(&c[8], mask5);
+            __m256 c_in2 = _mm256_loadu_ps(&c[1 * sc_row]);
+            __m256 c_in3 = _mm256_maskload_ps(&c[1 * sc_row + 8], mask5);
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[8], mask5, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[1 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in4 = _mm256_loadu_ps(&c[2 * sc_row]);
+            __m256 c_in5 = _mm256_maskload_ps(&c[2 * sc_row + 8], mask5);
+            __m256 c_in6 = _mm256_loadu_ps(&c[3 * sc_row]);
+            __m256 c_in7 = _mm256_maskload_ps(&c[3 * sc_row + 8], mask5);
+            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[2 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[3 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in8 = _mm256_loadu_ps(&c[4 * sc_row]);
+            __m256 c_in9 = _mm256_maskload_ps(&c[4 * sc_row + 8], mask5);
+            __m256 c_in10 = _mm256_loadu_ps(&c[5 * sc_row]);
+            __m256 c_in11 = _mm256_maskload_ps(&c[5 * sc_row + 8], mask5);
+            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[4 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[5 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc5_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -29607,18 +29853,30 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a5_12 = _mm256_set1_ps(a[11 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
-            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[6 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[7 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[7 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[8 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[8 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[8 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[9 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[9 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[9 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[10 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[10 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[10 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc4_1)));
-            _mm256_storeu_ps(&c[11 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_maskstore_ps(&c[11 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[11 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc5_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[6 * sc_row]);
+            __m256 c_in13 = _mm256_maskload_ps(&c[6 * sc_row + 8], mask5);
+            __m256 c_in14 = _mm256_loadu_ps(&c[7 * sc_row]);
+            __m256 c_in15 = _mm256_maskload_ps(&c[7 * sc_row + 8], mask5);
+            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[6 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[7 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[8 * sc_row]);
+            __m256 c_in17 = _mm256_maskload_ps(&c[8 * sc_row + 8], mask5);
+            __m256 c_in18 = _mm256_loadu_ps(&c[9 * sc_row]);
+            __m256 c_in19 = _mm256_maskload_ps(&c[9 * sc_row + 8], mask5);
+            _mm256_storeu_ps(&c[8 * sc_row], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[8 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[9 * sc_row], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[9 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in20 = _mm256_loadu_ps(&c[10 * sc_row]);
+            __m256 c_in21 = _mm256_maskload_ps(&c[10 * sc_row + 8], mask5);
+            __m256 c_in22 = _mm256_loadu_ps(&c[11 * sc_row]);
+            __m256 c_in23 = _mm256_maskload_ps(&c[11 * sc_row + 8], mask5);
+            _mm256_storeu_ps(&c[10 * sc_row], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[10 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[11 * sc_row], _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[11 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc5_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -29686,8 +29944,10 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_12 = _mm256_set1_ps(a[12 * sa_row + 12]);
             acc0_0 = _mm256_fmadd_ps(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_12, b1_12, acc0_1);
-            _mm256_storeu_ps(&c[12 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[12 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[12 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in24 = _mm256_loadu_ps(&c[12 * sc_row]);
+            __m256 c_in25 = _mm256_maskload_ps(&c[12 * sc_row + 8], mask5);
+            _mm256_storeu_ps(&c[12 * sc_row], _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[12 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -29699,7 +29959,7 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_sf_avx2_rows_pf_a1b1
  * f32 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 24 vector accumulators,
  * 273 vector loads, 26 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -30025,18 +30285,30 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a5_12 = _mm256_set1_ps(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
-            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[0])));
-            _mm256_maskstore_ps(&c[8], mask5, _mm256_add_ps(acc0_1, _mm256_maskload_ps(&c[8], mask5)));
-            _mm256_storeu_ps(&c[1 * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[1 * sc_row])));
-            _mm256_maskstore_ps(&c[1 * sc_row + 8], mask5, _mm256_add_ps(acc1_1, _mm256_maskload_ps(&c[1 * sc_row + 8], mask5)));
-            _mm256_storeu_ps(&c[2 * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[2 * sc_row])));
-            _mm256_maskstore_ps(&c[2 * sc_row + 8], mask5, _mm256_add_ps(acc2_1, _mm256_maskload_ps(&c[2 * sc_row + 8], mask5)));
-            _mm256_storeu_ps(&c[3 * sc_row], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[3 * sc_row])));
-            _mm256_maskstore_ps(&c[3 * sc_row + 8], mask5, _mm256_add_ps(acc3_1, _mm256_maskload_ps(&c[3 * sc_row + 8], mask5)));
-            _mm256_storeu_ps(&c[4 * sc_row], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[4 * sc_row])));
-            _mm256_maskstore_ps(&c[4 * sc_row + 8], mask5, _mm256_add_ps(acc4_1, _mm256_maskload_ps(&c[4 * sc_row + 8], mask5)));
-            _mm256_storeu_ps(&c[5 * sc_row], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[5 * sc_row])));
-            _mm256_maskstore_ps(&c[5 * sc_row + 8], mask5, _mm256_add_ps(acc5_1, _mm256_maskload_ps(&c[5 * sc_row + 8], mask5)));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_maskload_ps(&c[8], mask5);
+            __m256 c_in2 = _mm256_loadu_ps(&c[1 * sc_row]);
+            __m256 c_in3 = _mm256_maskload_ps(&c[1 * sc_row + 8], mask5);
+            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[8], mask5, _mm256_add_ps(acc0_1, c_in1));
+            _mm256_storeu_ps(&c[1 * sc_row], _mm256_add_ps(acc1_0, c_in2));
+            _mm256_maskstore_ps(&c[1 * sc_row + 8], mask5, _mm256_add_ps(acc1_1, c_in3));
+            __m256 c_in4 = _mm256_loadu_ps(&c[2 * sc_row]);
+            __m256 c_in5 = _mm256_maskload_ps(&c[2 * sc_row + 8], mask5);
+            __m256 c_in6 = _mm256_loadu_ps(&c[3 * sc_row]);
+            __m256 c_in7 = _mm256_maskload_ps(&c[3 * sc_row + 8], mask5);
+            _mm256_storeu_ps(&c[2 * sc_row], _mm256_add_ps(acc2_0, c_in4));
+            _mm256_maskstore_ps(&c[2 * sc_row + 8], mask5, _mm256_add_ps(acc2_1, c_in5));
+            _mm256_storeu_ps(&c[3 * sc_row], _mm256_add_ps(acc3_0, c_in6));
+            _mm256_maskstore_ps(&c[3 * sc_row + 8], mask5, _mm256_add_ps(acc3_1, c_in7));
+            __m256 c_in8 = _mm256_loadu_ps(&c[4 * sc_row]);
+            __m256 c_in9 = _mm256_maskload_ps(&c[4 * sc_row + 8], mask5);
+            __m256 c_in10 = _mm256_loadu_ps(&c[5 * sc_row]);
+            __m256 c_in11 = _mm256_maskload_ps(&c[5 * sc_row + 8], mask5);
+            _mm256_storeu_ps(&c[4 * sc_row], _mm256_add_ps(acc4_0, c_in8));
+            _mm256_maskstore_ps(&c[4 * sc_row + 8], mask5, _mm256_add_ps(acc4_1, c_in9));
+            _mm256_storeu_ps(&c[5 * sc_row], _mm256_add_ps(acc5_0, c_in10));
+            _mm256_maskstore_ps(&c[5 * sc_row + 8], mask5, _mm256_add_ps(acc5_1, c_in11));
         }
         {
             _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
@@ -30323,18 +30595,30 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a5_12 = _mm256_set1_ps(a[11 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
-            _mm256_storeu_ps(&c[6 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[6 * sc_row])));
-            _mm256_maskstore_ps(&c[6 * sc_row + 8], mask5, _mm256_add_ps(acc0_1, _mm256_maskload_ps(&c[6 * sc_row + 8], mask5)));
-            _mm256_storeu_ps(&c[7 * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[7 * sc_row])));
-            _mm256_maskstore_ps(&c[7 * sc_row + 8], mask5, _mm256_add_ps(acc1_1, _mm256_maskload_ps(&c[7 * sc_row + 8], mask5)));
-            _mm256_storeu_ps(&c[8 * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[8 * sc_row])));
-            _mm256_maskstore_ps(&c[8 * sc_row + 8], mask5, _mm256_add_ps(acc2_1, _mm256_maskload_ps(&c[8 * sc_row + 8], mask5)));
-            _mm256_storeu_ps(&c[9 * sc_row], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[9 * sc_row])));
-            _mm256_maskstore_ps(&c[9 * sc_row + 8], mask5, _mm256_add_ps(acc3_1, _mm256_maskload_ps(&c[9 * sc_row + 8], mask5)));
-            _mm256_storeu_ps(&c[10 * sc_row], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[10 * sc_row])));
-            _mm256_maskstore_ps(&c[10 * sc_row + 8], mask5, _mm256_add_ps(acc4_1, _mm256_maskload_ps(&c[10 * sc_row + 8], mask5)));
-            _mm256_storeu_ps(&c[11 * sc_row], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[11 * sc_row])));
-            _mm256_maskstore_ps(&c[11 * sc_row + 8], mask5, _mm256_add_ps(acc5_1, _mm256_maskload_ps(&c[11 * sc_row + 8], mask5)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[6 * sc_row]);
+            __m256 c_in13 = _mm256_maskload_ps(&c[6 * sc_row + 8], mask5);
+            __m256 c_in14 = _mm256_loadu_ps(&c[7 * sc_row]);
+            __m256 c_in15 = _mm256_maskload_ps(&c[7 * sc_row + 8], mask5);
+            _mm256_storeu_ps(&c[6 * sc_row], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_maskstore_ps(&c[6 * sc_row + 8], mask5, _mm256_add_ps(acc0_1, c_in13));
+            _mm256_storeu_ps(&c[7 * sc_row], _mm256_add_ps(acc1_0, c_in14));
+            _mm256_maskstore_ps(&c[7 * sc_row + 8], mask5, _mm256_add_ps(acc1_1, c_in15));
+            __m256 c_in16 = _mm256_loadu_ps(&c[8 * sc_row]);
+            __m256 c_in17 = _mm256_maskload_ps(&c[8 * sc_row + 8], mask5);
+            __m256 c_in18 = _mm256_loadu_ps(&c[9 * sc_row]);
+            __m256 c_in19 = _mm256_maskload_ps(&c[9 * sc_row + 8], mask5);
+            _mm256_storeu_ps(&c[8 * sc_row], _mm256_add_ps(acc2_0, c_in16));
+            _mm256_maskstore_ps(&c[8 * sc_row + 8], mask5, _mm256_add_ps(acc2_1, c_in17));
+            _mm256_storeu_ps(&c[9 * sc_row], _mm256_add_ps(acc3_0, c_in18));
+            _mm256_maskstore_ps(&c[9 * sc_row + 8], mask5, _mm256_add_ps(acc3_1, c_in19));
+            __m256 c_in20 = _mm256_loadu_ps(&c[10 * sc_row]);
+            __m256 c_in21 = _mm256_maskload_ps(&c[10 * sc_row + 8], mask5);
+            __m256 c_in22 = _mm256_loadu_ps(&c[11 * sc_row]);
+            __m256 c_in23 = _mm256_maskload_ps(&c[11 * sc_row + 8], mask5);
+            _mm256_storeu_ps(&c[10 * sc_row], _mm256_add_ps(acc4_0, c_in20));
+            _mm256_maskstore_ps(&c[10 * sc_row + 8], mask5, _mm256_add_ps(acc4_1, c_in21));
+            _mm256_storeu_ps(&c[11 * sc_row], _mm256_add_ps(acc5_0, c_in22));
+            _mm256_maskstore_ps(&c[11 * sc_row + 8], mask5, _mm256_add_ps(acc5_1, c_in23));
         }
         {
             _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
@@ -30406,8 +30690,10 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a0_12 = _mm256_set1_ps(a[12 * sa_row + 12]);
             acc0_0 = _mm256_fmadd_ps(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_12, b1_12, acc0_1);
-            _mm256_storeu_ps(&c[12 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[12 * sc_row])));
-            _mm256_maskstore_ps(&c[12 * sc_row + 8], mask5, _mm256_add_ps(acc0_1, _mm256_maskload_ps(&c[12 * sc_row + 8], mask5)));
+            __m256 c_in24 = _mm256_loadu_ps(&c[12 * sc_row]);
+            __m256 c_in25 = _mm256_maskload_ps(&c[12 * sc_row + 8], mask5);
+            _mm256_storeu_ps(&c[12 * sc_row], _mm256_add_ps(acc0_0, c_in24));
+            _mm256_maskstore_ps(&c[12 * sc_row + 8], mask5, _mm256_add_ps(acc0_1, c_in25));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -31141,7 +31427,7 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_sf_avx2_rows_pf_ab
  * f32 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 24 vector accumulators,
  * 273 vector loads, 26 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -31471,18 +31757,30 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a5_12 = _mm256_set1_ps(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[8], mask5), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[1 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[2 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[3 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[4 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc4_1)));
-            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_maskstore_ps(&c[5 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[5 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc5_1)));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_maskload_ps(&c[8], mask5);
+            __m256 c_in2 = _mm256_loadu_ps(&c[1 * sc_row]);
+            __m256 c_in3 = _mm256_maskload_ps(&c[1 * sc_row + 8], mask5);
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[8], mask5, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[1 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in4 = _mm256_loadu_ps(&c[2 * sc_row]);
+            __m256 c_in5 = _mm256_maskload_ps(&c[2 * sc_row + 8], mask5);
+            __m256 c_in6 = _mm256_loadu_ps(&c[3 * sc_row]);
+            __m256 c_in7 = _mm256_maskload_ps(&c[3 * sc_row + 8], mask5);
+            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[2 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[3 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in8 = _mm256_loadu_ps(&c[4 * sc_row]);
+            __m256 c_in9 = _mm256_maskload_ps(&c[4 * sc_row + 8], mask5);
+            __m256 c_in10 = _mm256_loadu_ps(&c[5 * sc_row]);
+            __m256 c_in11 = _mm256_maskload_ps(&c[5 * sc_row + 8], mask5);
+            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[4 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[5 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc5_1)));
         }
         {
             _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
@@ -31769,18 +32067,30 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a5_12 = _mm256_set1_ps(a[11 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_ps(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_12, b1_12, acc5_1);
-            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[6 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[7 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[7 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[8 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[8 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[8 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[9 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[9 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[9 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[10 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[10 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[10 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc4_1)));
-            _mm256_storeu_ps(&c[11 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_maskstore_ps(&c[11 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[11 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc5_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[6 * sc_row]);
+            __m256 c_in13 = _mm256_maskload_ps(&c[6 * sc_row + 8], mask5);
+            __m256 c_in14 = _mm256_loadu_ps(&c[7 * sc_row]);
+            __m256 c_in15 = _mm256_maskload_ps(&c[7 * sc_row + 8], mask5);
+            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[6 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[7 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[8 * sc_row]);
+            __m256 c_in17 = _mm256_maskload_ps(&c[8 * sc_row + 8], mask5);
+            __m256 c_in18 = _mm256_loadu_ps(&c[9 * sc_row]);
+            __m256 c_in19 = _mm256_maskload_ps(&c[9 * sc_row + 8], mask5);
+            _mm256_storeu_ps(&c[8 * sc_row], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[8 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[9 * sc_row], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_maskstore_ps(&c[9 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in20 = _mm256_loadu_ps(&c[10 * sc_row]);
+            __m256 c_in21 = _mm256_maskload_ps(&c[10 * sc_row + 8], mask5);
+            __m256 c_in22 = _mm256_loadu_ps(&c[11 * sc_row]);
+            __m256 c_in23 = _mm256_maskload_ps(&c[11 * sc_row + 8], mask5);
+            _mm256_storeu_ps(&c[10 * sc_row], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[10 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[11 * sc_row], _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[11 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc5_1)));
         }
         {
             _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
@@ -31852,8 +32162,10 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a0_12 = _mm256_set1_ps(a[12 * sa_row + 12]);
             acc0_0 = _mm256_fmadd_ps(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_12, b1_12, acc0_1);
-            _mm256_storeu_ps(&c[12 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[12 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[12 * sc_row + 8], mask5), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in24 = _mm256_loadu_ps(&c[12 * sc_row]);
+            __m256 c_in25 = _mm256_maskload_ps(&c[12 * sc_row + 8], mask5);
+            _mm256_storeu_ps(&c[12 * sc_row], _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[12 * sc_row + 8], mask5, _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -31865,7 +32177,7 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_sf_avx512_rows_a1b1
  * f32 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout sf, isa avx512, form rows.
- * Cost per matrix: 4394 useful flops in 182 vector arithmetic ops, 13 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 182 vector arithmetic ops, 26 vector accumulators,
  * 195 vector loads, 13 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -32229,19 +32541,32 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_a1b1(const bmm_arg
             acc11_0 = _mm512_fmadd_ps(a11_12, b0_12, acc11_0);
             __m512 a12_12 = _mm512_set1_ps(a[12 * sa_row + 12]);
             acc12_0 = _mm512_fmadd_ps(a12_12, b0_12, acc12_0);
-            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask13, &c[0])));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask13, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask13, &c[1 * sc_row])));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask13, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask13, &c[2 * sc_row])));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask13, _mm512_add_ps(acc3_0, _mm512_maskz_loadu_ps(mask13, &c[3 * sc_row])));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask13, _mm512_add_ps(acc4_0, _mm512_maskz_loadu_ps(mask13, &c[4 * sc_row])));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask13, _mm512_add_ps(acc5_0, _mm512_maskz_loadu_ps(mask13, &c[5 * sc_row])));
-            _mm512_mask_storeu_ps(&c[6 * sc_row], mask13, _mm512_add_ps(acc6_0, _mm512_maskz_loadu_ps(mask13, &c[6 * sc_row])));
-            _mm512_mask_storeu_ps(&c[7 * sc_row], mask13, _mm512_add_ps(acc7_0, _mm512_maskz_loadu_ps(mask13, &c[7 * sc_row])));
-            _mm512_mask_storeu_ps(&c[8 * sc_row], mask13, _mm512_add_ps(acc8_0, _mm512_maskz_loadu_ps(mask13, &c[8 * sc_row])));
-            _mm512_mask_storeu_ps(&c[9 * sc_row], mask13, _mm512_add_ps(acc9_0, _mm512_maskz_loadu_ps(mask13, &c[9 * sc_row])));
-            _mm512_mask_storeu_ps(&c[10 * sc_row], mask13, _mm512_add_ps(acc10_0, _mm512_maskz_loadu_ps(mask13, &c[10 * sc_row])));
-            _mm512_mask_storeu_ps(&c[11 * sc_row], mask13, _mm512_add_ps(acc11_0, _mm512_maskz_loadu_ps(mask13, &c[11 * sc_row])));
-            _mm512_mask_storeu_ps(&c[12 * sc_row], mask13, _mm512_add_ps(acc12_0, _mm512_maskz_loadu_ps(mask13, &c[12 * sc_row])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask13, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask13, &c[1 * sc_row]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask13, &c[2 * sc_row]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask13, &c[3 * sc_row]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask13, &c[4 * sc_row]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask13, &c[5 * sc_row]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask13, &c[6 * sc_row]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask13, &c[7 * sc_row]);
+            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask13, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask13, _mm512_add_ps(acc2_0, c_in2));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask13, _mm512_add_ps(acc3_0, c_in3));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask13, _mm512_add_ps(acc4_0, c_in4));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask13, _mm512_add_ps(acc5_0, c_in5));
+            _mm512_mask_storeu_ps(&c[6 * sc_row], mask13, _mm512_add_ps(acc6_0, c_in6));
+            _mm512_mask_storeu_ps(&c[7 * sc_row], mask13, _mm512_add_ps(acc7_0, c_in7));
+            __m512 c_in8 = _mm512_maskz_loadu_ps(mask13, &c[8 * sc_row]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask13, &c[9 * sc_row]);
+            __m512 c_in10 = _mm512_maskz_loadu_ps(mask13, &c[10 * sc_row]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask13, &c[11 * sc_row]);
+            __m512 c_in12 = _mm512_maskz_loadu_ps(mask13, &c[12 * sc_row]);
+            _mm512_mask_storeu_ps(&c[8 * sc_row], mask13, _mm512_add_ps(acc8_0, c_in8));
+            _mm512_mask_storeu_ps(&c[9 * sc_row], mask13, _mm512_add_ps(acc9_0, c_in9));
+            _mm512_mask_storeu_ps(&c[10 * sc_row], mask13, _mm512_add_ps(acc10_0, c_in10));
+            _mm512_mask_storeu_ps(&c[11 * sc_row], mask13, _mm512_add_ps(acc11_0, c_in11));
+            _mm512_mask_storeu_ps(&c[12 * sc_row], mask13, _mm512_add_ps(acc12_0, c_in12));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -32643,7 +32968,7 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_sf_avx512_rows_ab
  * f32 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa avx512, form rows.
- * Cost per matrix: 4394 useful flops in 195 vector arithmetic ops, 13 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 195 vector arithmetic ops, 26 vector accumulators,
  * 195 vector loads, 13 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -33011,19 +33336,32 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_ab(const bmm_args 
             acc11_0 = _mm512_fmadd_ps(a11_12, b0_12, acc11_0);
             __m512 a12_12 = _mm512_set1_ps(a[12 * sa_row + 12]);
             acc12_0 = _mm512_fmadd_ps(a12_12, b0_12, acc12_0);
-            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[6 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[7 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_mask_storeu_ps(&c[8 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[8 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_mask_storeu_ps(&c[9 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[9 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_mask_storeu_ps(&c[10 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[10 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_mask_storeu_ps(&c[11 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[11 * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
-            _mm512_mask_storeu_ps(&c[12 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[12 * sc_row]), _mm512_mul_ps(valpha, acc12_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask13, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask13, &c[1 * sc_row]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask13, &c[2 * sc_row]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask13, &c[3 * sc_row]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask13, &c[4 * sc_row]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask13, &c[5 * sc_row]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask13, &c[6 * sc_row]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask13, &c[7 * sc_row]);
+            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask13, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask13, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask13, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask13, _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask13, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[6 * sc_row], mask13, _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[7 * sc_row], mask13, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc7_0)));
+            __m512 c_in8 = _mm512_maskz_loadu_ps(mask13, &c[8 * sc_row]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask13, &c[9 * sc_row]);
+            __m512 c_in10 = _mm512_maskz_loadu_ps(mask13, &c[10 * sc_row]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask13, &c[11 * sc_row]);
+            __m512 c_in12 = _mm512_maskz_loadu_ps(mask13, &c[12 * sc_row]);
+            _mm512_mask_storeu_ps(&c[8 * sc_row], mask13, _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[9 * sc_row], mask13, _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[10 * sc_row], mask13, _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[11 * sc_row], mask13, _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc11_0)));
+            _mm512_mask_storeu_ps(&c[12 * sc_row], mask13, _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc12_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -33035,7 +33373,7 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_sf_avx512_rows_pf_a1b1
  * f32 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 4394 useful flops in 182 vector arithmetic ops, 13 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 182 vector arithmetic ops, 26 vector accumulators,
  * 195 vector loads, 13 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -33480,19 +33818,32 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
             acc11_0 = _mm512_fmadd_ps(a11_12, b0_12, acc11_0);
             __m512 a12_12 = _mm512_set1_ps(a[12 * sa_row + 12]);
             acc12_0 = _mm512_fmadd_ps(a12_12, b0_12, acc12_0);
-            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask13, &c[0])));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask13, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask13, &c[1 * sc_row])));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask13, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask13, &c[2 * sc_row])));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask13, _mm512_add_ps(acc3_0, _mm512_maskz_loadu_ps(mask13, &c[3 * sc_row])));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask13, _mm512_add_ps(acc4_0, _mm512_maskz_loadu_ps(mask13, &c[4 * sc_row])));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask13, _mm512_add_ps(acc5_0, _mm512_maskz_loadu_ps(mask13, &c[5 * sc_row])));
-            _mm512_mask_storeu_ps(&c[6 * sc_row], mask13, _mm512_add_ps(acc6_0, _mm512_maskz_loadu_ps(mask13, &c[6 * sc_row])));
-            _mm512_mask_storeu_ps(&c[7 * sc_row], mask13, _mm512_add_ps(acc7_0, _mm512_maskz_loadu_ps(mask13, &c[7 * sc_row])));
-            _mm512_mask_storeu_ps(&c[8 * sc_row], mask13, _mm512_add_ps(acc8_0, _mm512_maskz_loadu_ps(mask13, &c[8 * sc_row])));
-            _mm512_mask_storeu_ps(&c[9 * sc_row], mask13, _mm512_add_ps(acc9_0, _mm512_maskz_loadu_ps(mask13, &c[9 * sc_row])));
-            _mm512_mask_storeu_ps(&c[10 * sc_row], mask13, _mm512_add_ps(acc10_0, _mm512_maskz_loadu_ps(mask13, &c[10 * sc_row])));
-            _mm512_mask_storeu_ps(&c[11 * sc_row], mask13, _mm512_add_ps(acc11_0, _mm512_maskz_loadu_ps(mask13, &c[11 * sc_row])));
-            _mm512_mask_storeu_ps(&c[12 * sc_row], mask13, _mm512_add_ps(acc12_0, _mm512_maskz_loadu_ps(mask13, &c[12 * sc_row])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask13, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask13, &c[1 * sc_row]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask13, &c[2 * sc_row]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask13, &c[3 * sc_row]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask13, &c[4 * sc_row]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask13, &c[5 * sc_row]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask13, &c[6 * sc_row]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask13, &c[7 * sc_row]);
+            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask13, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask13, _mm512_add_ps(acc2_0, c_in2));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask13, _mm512_add_ps(acc3_0, c_in3));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask13, _mm512_add_ps(acc4_0, c_in4));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask13, _mm512_add_ps(acc5_0, c_in5));
+            _mm512_mask_storeu_ps(&c[6 * sc_row], mask13, _mm512_add_ps(acc6_0, c_in6));
+            _mm512_mask_storeu_ps(&c[7 * sc_row], mask13, _mm512_add_ps(acc7_0, c_in7));
+            __m512 c_in8 = _mm512_maskz_loadu_ps(mask13, &c[8 * sc_row]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask13, &c[9 * sc_row]);
+            __m512 c_in10 = _mm512_maskz_loadu_ps(mask13, &c[10 * sc_row]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask13, &c[11 * sc_row]);
+            __m512 c_in12 = _mm512_maskz_loadu_ps(mask13, &c[12 * sc_row]);
+            _mm512_mask_storeu_ps(&c[8 * sc_row], mask13, _mm512_add_ps(acc8_0, c_in8));
+            _mm512_mask_storeu_ps(&c[9 * sc_row], mask13, _mm512_add_ps(acc9_0, c_in9));
+            _mm512_mask_storeu_ps(&c[10 * sc_row], mask13, _mm512_add_ps(acc10_0, c_in10));
+            _mm512_mask_storeu_ps(&c[11 * sc_row], mask13, _mm512_add_ps(acc11_0, c_in11));
+            _mm512_mask_storeu_ps(&c[12 * sc_row], mask13, _mm512_add_ps(acc12_0, c_in12));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -33975,7 +34326,7 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_b0(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_13x13x13_sf_avx512_rows_pf_ab
  * f32 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 4394 useful flops in 195 vector arithmetic ops, 13 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 195 vector arithmetic ops, 26 vector accumulators,
  * 195 vector loads, 13 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -34424,19 +34775,32 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_pf_ab(const bmm_ar
             acc11_0 = _mm512_fmadd_ps(a11_12, b0_12, acc11_0);
             __m512 a12_12 = _mm512_set1_ps(a[12 * sa_row + 12]);
             acc12_0 = _mm512_fmadd_ps(a12_12, b0_12, acc12_0);
-            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[6 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[7 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_mask_storeu_ps(&c[8 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[8 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_mask_storeu_ps(&c[9 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[9 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_mask_storeu_ps(&c[10 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[10 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_mask_storeu_ps(&c[11 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[11 * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
-            _mm512_mask_storeu_ps(&c[12 * sc_row], mask13, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask13, &c[12 * sc_row]), _mm512_mul_ps(valpha, acc12_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask13, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask13, &c[1 * sc_row]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask13, &c[2 * sc_row]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask13, &c[3 * sc_row]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask13, &c[4 * sc_row]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask13, &c[5 * sc_row]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask13, &c[6 * sc_row]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask13, &c[7 * sc_row]);
+            _mm512_mask_storeu_ps(&c[0], mask13, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask13, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask13, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask13, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask13, _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask13, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[6 * sc_row], mask13, _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[7 * sc_row], mask13, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc7_0)));
+            __m512 c_in8 = _mm512_maskz_loadu_ps(mask13, &c[8 * sc_row]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask13, &c[9 * sc_row]);
+            __m512 c_in10 = _mm512_maskz_loadu_ps(mask13, &c[10 * sc_row]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask13, &c[11 * sc_row]);
+            __m512 c_in12 = _mm512_maskz_loadu_ps(mask13, &c[12 * sc_row]);
+            _mm512_mask_storeu_ps(&c[8 * sc_row], mask13, _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[9 * sc_row], mask13, _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[10 * sc_row], mask13, _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[11 * sc_row], mask13, _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc11_0)));
+            _mm512_mask_storeu_ps(&c[12 * sc_row], mask13, _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc12_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

@@ -17613,7 +17613,7 @@ static void bmm_f32_16x16x16_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_bf_avx2_rows_a1b1
  * f32 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout bf, isa avx2, form rows.
- * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 24 vector accumulators,
  * 384 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -17942,18 +17942,30 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a5_15 = _mm256_set1_ps(a[95]);
             acc5_0 = _mm256_fmadd_ps(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_15, b1_15, acc5_1);
-            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[0])));
-            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[8])));
-            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[16])));
-            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[24])));
-            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[32])));
-            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[40])));
-            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[48])));
-            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[56])));
-            _mm256_storeu_ps(&c[64], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[64])));
-            _mm256_storeu_ps(&c[72], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[72])));
-            _mm256_storeu_ps(&c[80], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[80])));
-            _mm256_storeu_ps(&c[88], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[88])));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, c_in0));
+            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc0_1, c_in1));
+            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc1_0, c_in2));
+            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc1_1, c_in3));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc2_0, c_in4));
+            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc2_1, c_in5));
+            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc3_0, c_in6));
+            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc3_1, c_in7));
+            __m256 c_in8 = _mm256_loadu_ps(&c[64]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[72]);
+            __m256 c_in10 = _mm256_loadu_ps(&c[80]);
+            __m256 c_in11 = _mm256_loadu_ps(&c[88]);
+            _mm256_storeu_ps(&c[64], _mm256_add_ps(acc4_0, c_in8));
+            _mm256_storeu_ps(&c[72], _mm256_add_ps(acc4_1, c_in9));
+            _mm256_storeu_ps(&c[80], _mm256_add_ps(acc5_0, c_in10));
+            _mm256_storeu_ps(&c[88], _mm256_add_ps(acc5_1, c_in11));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -18276,18 +18288,30 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a5_15 = _mm256_set1_ps(a[191]);
             acc5_0 = _mm256_fmadd_ps(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_15, b1_15, acc5_1);
-            _mm256_storeu_ps(&c[96], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[96])));
-            _mm256_storeu_ps(&c[104], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[104])));
-            _mm256_storeu_ps(&c[112], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[112])));
-            _mm256_storeu_ps(&c[120], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[120])));
-            _mm256_storeu_ps(&c[128], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[128])));
-            _mm256_storeu_ps(&c[136], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[136])));
-            _mm256_storeu_ps(&c[144], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[144])));
-            _mm256_storeu_ps(&c[152], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[152])));
-            _mm256_storeu_ps(&c[160], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[160])));
-            _mm256_storeu_ps(&c[168], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[168])));
-            _mm256_storeu_ps(&c[176], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[176])));
-            _mm256_storeu_ps(&c[184], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[184])));
+            __m256 c_in12 = _mm256_loadu_ps(&c[96]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[104]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[112]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[120]);
+            _mm256_storeu_ps(&c[96], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_storeu_ps(&c[104], _mm256_add_ps(acc0_1, c_in13));
+            _mm256_storeu_ps(&c[112], _mm256_add_ps(acc1_0, c_in14));
+            _mm256_storeu_ps(&c[120], _mm256_add_ps(acc1_1, c_in15));
+            __m256 c_in16 = _mm256_loadu_ps(&c[128]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[136]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[144]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[152]);
+            _mm256_storeu_ps(&c[128], _mm256_add_ps(acc2_0, c_in16));
+            _mm256_storeu_ps(&c[136], _mm256_add_ps(acc2_1, c_in17));
+            _mm256_storeu_ps(&c[144], _mm256_add_ps(acc3_0, c_in18));
+            _mm256_storeu_ps(&c[152], _mm256_add_ps(acc3_1, c_in19));
+            __m256 c_in20 = _mm256_loadu_ps(&c[160]);
+            __m256 c_in21 = _mm256_loadu_ps(&c[168]);
+            __m256 c_in22 = _mm256_loadu_ps(&c[176]);
+            __m256 c_in23 = _mm256_loadu_ps(&c[184]);
+            _mm256_storeu_ps(&c[160], _mm256_add_ps(acc4_0, c_in20));
+            _mm256_storeu_ps(&c[168], _mm256_add_ps(acc4_1, c_in21));
+            _mm256_storeu_ps(&c[176], _mm256_add_ps(acc5_0, c_in22));
+            _mm256_storeu_ps(&c[184], _mm256_add_ps(acc5_1, c_in23));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -18514,14 +18538,22 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a3_15 = _mm256_set1_ps(a[255]);
             acc3_0 = _mm256_fmadd_ps(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_ps(a3_15, b1_15, acc3_1);
-            _mm256_storeu_ps(&c[192], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[192])));
-            _mm256_storeu_ps(&c[200], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[200])));
-            _mm256_storeu_ps(&c[208], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[208])));
-            _mm256_storeu_ps(&c[216], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[216])));
-            _mm256_storeu_ps(&c[224], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[224])));
-            _mm256_storeu_ps(&c[232], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[232])));
-            _mm256_storeu_ps(&c[240], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[240])));
-            _mm256_storeu_ps(&c[248], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[248])));
+            __m256 c_in24 = _mm256_loadu_ps(&c[192]);
+            __m256 c_in25 = _mm256_loadu_ps(&c[200]);
+            __m256 c_in26 = _mm256_loadu_ps(&c[208]);
+            __m256 c_in27 = _mm256_loadu_ps(&c[216]);
+            _mm256_storeu_ps(&c[192], _mm256_add_ps(acc0_0, c_in24));
+            _mm256_storeu_ps(&c[200], _mm256_add_ps(acc0_1, c_in25));
+            _mm256_storeu_ps(&c[208], _mm256_add_ps(acc1_0, c_in26));
+            _mm256_storeu_ps(&c[216], _mm256_add_ps(acc1_1, c_in27));
+            __m256 c_in28 = _mm256_loadu_ps(&c[224]);
+            __m256 c_in29 = _mm256_loadu_ps(&c[232]);
+            __m256 c_in30 = _mm256_loadu_ps(&c[240]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[248]);
+            _mm256_storeu_ps(&c[224], _mm256_add_ps(acc2_0, c_in28));
+            _mm256_storeu_ps(&c[232], _mm256_add_ps(acc2_1, c_in29));
+            _mm256_storeu_ps(&c[240], _mm256_add_ps(acc3_0, c_in30));
+            _mm256_storeu_ps(&c[248], _mm256_add_ps(acc3_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -19455,7 +19487,7 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_bf_avx2_rows_ab
  * f32 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout bf, isa avx2, form rows.
- * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 24 vector accumulators,
  * 384 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -19788,18 +19820,30 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a5_15 = _mm256_set1_ps(a[95]);
             acc5_0 = _mm256_fmadd_ps(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_15, b1_15, acc5_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[72]), _mm256_mul_ps(valpha, acc4_1)));
-            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[80]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[88]), _mm256_mul_ps(valpha, acc5_1)));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in8 = _mm256_loadu_ps(&c[64]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[72]);
+            __m256 c_in10 = _mm256_loadu_ps(&c[80]);
+            __m256 c_in11 = _mm256_loadu_ps(&c[88]);
+            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc5_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -20122,18 +20166,30 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a5_15 = _mm256_set1_ps(a[191]);
             acc5_0 = _mm256_fmadd_ps(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_15, b1_15, acc5_1);
-            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[96]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[104]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[112]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[120]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[128], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[128]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[136], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[136]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[144], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[144]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[152], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[152]), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[160], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[160]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_storeu_ps(&c[168], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[168]), _mm256_mul_ps(valpha, acc4_1)));
-            _mm256_storeu_ps(&c[176], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[176]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_storeu_ps(&c[184], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[184]), _mm256_mul_ps(valpha, acc5_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[96]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[104]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[112]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[120]);
+            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[128]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[136]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[144]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[152]);
+            _mm256_storeu_ps(&c[128], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[136], _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[144], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[152], _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in20 = _mm256_loadu_ps(&c[160]);
+            __m256 c_in21 = _mm256_loadu_ps(&c[168]);
+            __m256 c_in22 = _mm256_loadu_ps(&c[176]);
+            __m256 c_in23 = _mm256_loadu_ps(&c[184]);
+            _mm256_storeu_ps(&c[160], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[168], _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[176], _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_storeu_ps(&c[184], _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc5_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -20360,14 +20416,22 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a3_15 = _mm256_set1_ps(a[255]);
             acc3_0 = _mm256_fmadd_ps(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_ps(a3_15, b1_15, acc3_1);
-            _mm256_storeu_ps(&c[192], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[192]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[200], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[200]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[208], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[208]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[216], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[216]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[224], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[224]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[232], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[232]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[240], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[240]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[248], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[248]), _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in24 = _mm256_loadu_ps(&c[192]);
+            __m256 c_in25 = _mm256_loadu_ps(&c[200]);
+            __m256 c_in26 = _mm256_loadu_ps(&c[208]);
+            __m256 c_in27 = _mm256_loadu_ps(&c[216]);
+            _mm256_storeu_ps(&c[192], _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[200], _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[208], _mm256_fmadd_ps(vbeta, c_in26, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[216], _mm256_fmadd_ps(vbeta, c_in27, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in28 = _mm256_loadu_ps(&c[224]);
+            __m256 c_in29 = _mm256_loadu_ps(&c[232]);
+            __m256 c_in30 = _mm256_loadu_ps(&c[240]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[248]);
+            _mm256_storeu_ps(&c[224], _mm256_fmadd_ps(vbeta, c_in28, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[232], _mm256_fmadd_ps(vbeta, c_in29, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[240], _mm256_fmadd_ps(vbeta, c_in30, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[248], _mm256_fmadd_ps(vbeta, c_in31, _mm256_mul_ps(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -20379,7 +20443,7 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_bf_avx512_rows_a1b1
  * f32 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout bf, isa avx512, form rows.
- * Cost per matrix: 8192 useful flops in 272 vector arithmetic ops, 16 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 272 vector arithmetic ops, 32 vector accumulators,
  * 288 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -20916,22 +20980,38 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_avx512_rows_a1b1(const bmm_arg
             acc14_0 = _mm512_fmadd_ps(a14_15, b0_15, acc14_0);
             __m512 a15_15 = _mm512_set1_ps(a[255]);
             acc15_0 = _mm512_fmadd_ps(a15_15, b0_15, acc15_0);
-            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[0])));
-            _mm512_storeu_ps(&c[16], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[16])));
-            _mm512_storeu_ps(&c[32], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[32])));
-            _mm512_storeu_ps(&c[48], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[48])));
-            _mm512_storeu_ps(&c[64], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[64])));
-            _mm512_storeu_ps(&c[80], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[80])));
-            _mm512_storeu_ps(&c[96], _mm512_add_ps(acc6_0, _mm512_loadu_ps(&c[96])));
-            _mm512_storeu_ps(&c[112], _mm512_add_ps(acc7_0, _mm512_loadu_ps(&c[112])));
-            _mm512_storeu_ps(&c[128], _mm512_add_ps(acc8_0, _mm512_loadu_ps(&c[128])));
-            _mm512_storeu_ps(&c[144], _mm512_add_ps(acc9_0, _mm512_loadu_ps(&c[144])));
-            _mm512_storeu_ps(&c[160], _mm512_add_ps(acc10_0, _mm512_loadu_ps(&c[160])));
-            _mm512_storeu_ps(&c[176], _mm512_add_ps(acc11_0, _mm512_loadu_ps(&c[176])));
-            _mm512_storeu_ps(&c[192], _mm512_add_ps(acc12_0, _mm512_loadu_ps(&c[192])));
-            _mm512_storeu_ps(&c[208], _mm512_add_ps(acc13_0, _mm512_loadu_ps(&c[208])));
-            _mm512_storeu_ps(&c[224], _mm512_add_ps(acc14_0, _mm512_loadu_ps(&c[224])));
-            _mm512_storeu_ps(&c[240], _mm512_add_ps(acc15_0, _mm512_loadu_ps(&c[240])));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+            __m512 c_in4 = _mm512_loadu_ps(&c[64]);
+            __m512 c_in5 = _mm512_loadu_ps(&c[80]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[96]);
+            __m512 c_in7 = _mm512_loadu_ps(&c[112]);
+            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, c_in0));
+            _mm512_storeu_ps(&c[16], _mm512_add_ps(acc1_0, c_in1));
+            _mm512_storeu_ps(&c[32], _mm512_add_ps(acc2_0, c_in2));
+            _mm512_storeu_ps(&c[48], _mm512_add_ps(acc3_0, c_in3));
+            _mm512_storeu_ps(&c[64], _mm512_add_ps(acc4_0, c_in4));
+            _mm512_storeu_ps(&c[80], _mm512_add_ps(acc5_0, c_in5));
+            _mm512_storeu_ps(&c[96], _mm512_add_ps(acc6_0, c_in6));
+            _mm512_storeu_ps(&c[112], _mm512_add_ps(acc7_0, c_in7));
+            __m512 c_in8 = _mm512_loadu_ps(&c[128]);
+            __m512 c_in9 = _mm512_loadu_ps(&c[144]);
+            __m512 c_in10 = _mm512_loadu_ps(&c[160]);
+            __m512 c_in11 = _mm512_loadu_ps(&c[176]);
+            __m512 c_in12 = _mm512_loadu_ps(&c[192]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[208]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[224]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[240]);
+            _mm512_storeu_ps(&c[128], _mm512_add_ps(acc8_0, c_in8));
+            _mm512_storeu_ps(&c[144], _mm512_add_ps(acc9_0, c_in9));
+            _mm512_storeu_ps(&c[160], _mm512_add_ps(acc10_0, c_in10));
+            _mm512_storeu_ps(&c[176], _mm512_add_ps(acc11_0, c_in11));
+            _mm512_storeu_ps(&c[192], _mm512_add_ps(acc12_0, c_in12));
+            _mm512_storeu_ps(&c[208], _mm512_add_ps(acc13_0, c_in13));
+            _mm512_storeu_ps(&c[224], _mm512_add_ps(acc14_0, c_in14));
+            _mm512_storeu_ps(&c[240], _mm512_add_ps(acc15_0, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -21509,7 +21589,7 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_bf_avx512_rows_ab
  * f32 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout bf, isa avx512, form rows.
- * Cost per matrix: 8192 useful flops in 288 vector arithmetic ops, 16 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 288 vector arithmetic ops, 32 vector accumulators,
  * 288 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -22050,22 +22130,38 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_avx512_rows_ab(const bmm_args 
             acc14_0 = _mm512_fmadd_ps(a14_15, b0_15, acc14_0);
             __m512 a15_15 = _mm512_set1_ps(a[255]);
             acc15_0 = _mm512_fmadd_ps(a15_15, b0_15, acc15_0);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[80]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[96]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[112]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[128]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[144]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[160]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[176]), _mm512_mul_ps(valpha, acc11_0)));
-            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[192]), _mm512_mul_ps(valpha, acc12_0)));
-            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[208]), _mm512_mul_ps(valpha, acc13_0)));
-            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[224]), _mm512_mul_ps(valpha, acc14_0)));
-            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[240]), _mm512_mul_ps(valpha, acc15_0)));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+            __m512 c_in4 = _mm512_loadu_ps(&c[64]);
+            __m512 c_in5 = _mm512_loadu_ps(&c[80]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[96]);
+            __m512 c_in7 = _mm512_loadu_ps(&c[112]);
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc7_0)));
+            __m512 c_in8 = _mm512_loadu_ps(&c[128]);
+            __m512 c_in9 = _mm512_loadu_ps(&c[144]);
+            __m512 c_in10 = _mm512_loadu_ps(&c[160]);
+            __m512 c_in11 = _mm512_loadu_ps(&c[176]);
+            __m512 c_in12 = _mm512_loadu_ps(&c[192]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[208]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[224]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[240]);
+            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc11_0)));
+            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc12_0)));
+            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc13_0)));
+            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc14_0)));
+            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc15_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -22077,7 +22173,7 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_bf_tn_avx2_rows_a1b1
  * f32 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 24 vector accumulators,
  * 384 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_tn_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -22406,18 +22502,30 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_tn_avx2_rows_a1b1(const bmm_args
             __m256 a5_15 = _mm256_set1_ps(a[245]);
             acc5_0 = _mm256_fmadd_ps(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_15, b1_15, acc5_1);
-            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[0])));
-            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[8])));
-            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[16])));
-            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[24])));
-            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[32])));
-            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[40])));
-            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[48])));
-            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[56])));
-            _mm256_storeu_ps(&c[64], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[64])));
-            _mm256_storeu_ps(&c[72], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[72])));
-            _mm256_storeu_ps(&c[80], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[80])));
-            _mm256_storeu_ps(&c[88], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[88])));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, c_in0));
+            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc0_1, c_in1));
+            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc1_0, c_in2));
+            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc1_1, c_in3));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc2_0, c_in4));
+            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc2_1, c_in5));
+            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc3_0, c_in6));
+            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc3_1, c_in7));
+            __m256 c_in8 = _mm256_loadu_ps(&c[64]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[72]);
+            __m256 c_in10 = _mm256_loadu_ps(&c[80]);
+            __m256 c_in11 = _mm256_loadu_ps(&c[88]);
+            _mm256_storeu_ps(&c[64], _mm256_add_ps(acc4_0, c_in8));
+            _mm256_storeu_ps(&c[72], _mm256_add_ps(acc4_1, c_in9));
+            _mm256_storeu_ps(&c[80], _mm256_add_ps(acc5_0, c_in10));
+            _mm256_storeu_ps(&c[88], _mm256_add_ps(acc5_1, c_in11));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -22740,18 +22848,30 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_tn_avx2_rows_a1b1(const bmm_args
             __m256 a5_15 = _mm256_set1_ps(a[251]);
             acc5_0 = _mm256_fmadd_ps(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_15, b1_15, acc5_1);
-            _mm256_storeu_ps(&c[96], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[96])));
-            _mm256_storeu_ps(&c[104], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[104])));
-            _mm256_storeu_ps(&c[112], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[112])));
-            _mm256_storeu_ps(&c[120], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[120])));
-            _mm256_storeu_ps(&c[128], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[128])));
-            _mm256_storeu_ps(&c[136], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[136])));
-            _mm256_storeu_ps(&c[144], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[144])));
-            _mm256_storeu_ps(&c[152], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[152])));
-            _mm256_storeu_ps(&c[160], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[160])));
-            _mm256_storeu_ps(&c[168], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[168])));
-            _mm256_storeu_ps(&c[176], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[176])));
-            _mm256_storeu_ps(&c[184], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[184])));
+            __m256 c_in12 = _mm256_loadu_ps(&c[96]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[104]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[112]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[120]);
+            _mm256_storeu_ps(&c[96], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_storeu_ps(&c[104], _mm256_add_ps(acc0_1, c_in13));
+            _mm256_storeu_ps(&c[112], _mm256_add_ps(acc1_0, c_in14));
+            _mm256_storeu_ps(&c[120], _mm256_add_ps(acc1_1, c_in15));
+            __m256 c_in16 = _mm256_loadu_ps(&c[128]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[136]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[144]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[152]);
+            _mm256_storeu_ps(&c[128], _mm256_add_ps(acc2_0, c_in16));
+            _mm256_storeu_ps(&c[136], _mm256_add_ps(acc2_1, c_in17));
+            _mm256_storeu_ps(&c[144], _mm256_add_ps(acc3_0, c_in18));
+            _mm256_storeu_ps(&c[152], _mm256_add_ps(acc3_1, c_in19));
+            __m256 c_in20 = _mm256_loadu_ps(&c[160]);
+            __m256 c_in21 = _mm256_loadu_ps(&c[168]);
+            __m256 c_in22 = _mm256_loadu_ps(&c[176]);
+            __m256 c_in23 = _mm256_loadu_ps(&c[184]);
+            _mm256_storeu_ps(&c[160], _mm256_add_ps(acc4_0, c_in20));
+            _mm256_storeu_ps(&c[168], _mm256_add_ps(acc4_1, c_in21));
+            _mm256_storeu_ps(&c[176], _mm256_add_ps(acc5_0, c_in22));
+            _mm256_storeu_ps(&c[184], _mm256_add_ps(acc5_1, c_in23));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -22978,14 +23098,22 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_tn_avx2_rows_a1b1(const bmm_args
             __m256 a3_15 = _mm256_set1_ps(a[255]);
             acc3_0 = _mm256_fmadd_ps(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_ps(a3_15, b1_15, acc3_1);
-            _mm256_storeu_ps(&c[192], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[192])));
-            _mm256_storeu_ps(&c[200], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[200])));
-            _mm256_storeu_ps(&c[208], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[208])));
-            _mm256_storeu_ps(&c[216], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[216])));
-            _mm256_storeu_ps(&c[224], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[224])));
-            _mm256_storeu_ps(&c[232], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[232])));
-            _mm256_storeu_ps(&c[240], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[240])));
-            _mm256_storeu_ps(&c[248], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[248])));
+            __m256 c_in24 = _mm256_loadu_ps(&c[192]);
+            __m256 c_in25 = _mm256_loadu_ps(&c[200]);
+            __m256 c_in26 = _mm256_loadu_ps(&c[208]);
+            __m256 c_in27 = _mm256_loadu_ps(&c[216]);
+            _mm256_storeu_ps(&c[192], _mm256_add_ps(acc0_0, c_in24));
+            _mm256_storeu_ps(&c[200], _mm256_add_ps(acc0_1, c_in25));
+            _mm256_storeu_ps(&c[208], _mm256_add_ps(acc1_0, c_in26));
+            _mm256_storeu_ps(&c[216], _mm256_add_ps(acc1_1, c_in27));
+            __m256 c_in28 = _mm256_loadu_ps(&c[224]);
+            __m256 c_in29 = _mm256_loadu_ps(&c[232]);
+            __m256 c_in30 = _mm256_loadu_ps(&c[240]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[248]);
+            _mm256_storeu_ps(&c[224], _mm256_add_ps(acc2_0, c_in28));
+            _mm256_storeu_ps(&c[232], _mm256_add_ps(acc2_1, c_in29));
+            _mm256_storeu_ps(&c[240], _mm256_add_ps(acc3_0, c_in30));
+            _mm256_storeu_ps(&c[248], _mm256_add_ps(acc3_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -23919,7 +24047,7 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_tn_avx2_rows_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_bf_tn_avx2_rows_ab
  * f32 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 24 vector accumulators,
  * 384 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_tn_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -24252,18 +24380,30 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_tn_avx2_rows_ab(const bmm_args *
             __m256 a5_15 = _mm256_set1_ps(a[245]);
             acc5_0 = _mm256_fmadd_ps(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_15, b1_15, acc5_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[72]), _mm256_mul_ps(valpha, acc4_1)));
-            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[80]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[88]), _mm256_mul_ps(valpha, acc5_1)));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in8 = _mm256_loadu_ps(&c[64]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[72]);
+            __m256 c_in10 = _mm256_loadu_ps(&c[80]);
+            __m256 c_in11 = _mm256_loadu_ps(&c[88]);
+            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc5_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -24586,18 +24726,30 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_tn_avx2_rows_ab(const bmm_args *
             __m256 a5_15 = _mm256_set1_ps(a[251]);
             acc5_0 = _mm256_fmadd_ps(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_15, b1_15, acc5_1);
-            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[96]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[104]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[112]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[120]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[128], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[128]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[136], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[136]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[144], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[144]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[152], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[152]), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[160], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[160]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_storeu_ps(&c[168], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[168]), _mm256_mul_ps(valpha, acc4_1)));
-            _mm256_storeu_ps(&c[176], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[176]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_storeu_ps(&c[184], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[184]), _mm256_mul_ps(valpha, acc5_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[96]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[104]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[112]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[120]);
+            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[128]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[136]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[144]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[152]);
+            _mm256_storeu_ps(&c[128], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[136], _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[144], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[152], _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in20 = _mm256_loadu_ps(&c[160]);
+            __m256 c_in21 = _mm256_loadu_ps(&c[168]);
+            __m256 c_in22 = _mm256_loadu_ps(&c[176]);
+            __m256 c_in23 = _mm256_loadu_ps(&c[184]);
+            _mm256_storeu_ps(&c[160], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[168], _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[176], _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_storeu_ps(&c[184], _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc5_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -24824,14 +24976,22 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_tn_avx2_rows_ab(const bmm_args *
             __m256 a3_15 = _mm256_set1_ps(a[255]);
             acc3_0 = _mm256_fmadd_ps(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_ps(a3_15, b1_15, acc3_1);
-            _mm256_storeu_ps(&c[192], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[192]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[200], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[200]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[208], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[208]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[216], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[216]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[224], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[224]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[232], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[232]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[240], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[240]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[248], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[248]), _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in24 = _mm256_loadu_ps(&c[192]);
+            __m256 c_in25 = _mm256_loadu_ps(&c[200]);
+            __m256 c_in26 = _mm256_loadu_ps(&c[208]);
+            __m256 c_in27 = _mm256_loadu_ps(&c[216]);
+            _mm256_storeu_ps(&c[192], _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[200], _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[208], _mm256_fmadd_ps(vbeta, c_in26, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[216], _mm256_fmadd_ps(vbeta, c_in27, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in28 = _mm256_loadu_ps(&c[224]);
+            __m256 c_in29 = _mm256_loadu_ps(&c[232]);
+            __m256 c_in30 = _mm256_loadu_ps(&c[240]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[248]);
+            _mm256_storeu_ps(&c[224], _mm256_fmadd_ps(vbeta, c_in28, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[232], _mm256_fmadd_ps(vbeta, c_in29, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[240], _mm256_fmadd_ps(vbeta, c_in30, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[248], _mm256_fmadd_ps(vbeta, c_in31, _mm256_mul_ps(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -24843,7 +25003,7 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_bf_tn_avx2_rows_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_bf_tn_avx512_rows_a1b1
  * f32 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 8192 useful flops in 272 vector arithmetic ops, 16 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 272 vector arithmetic ops, 32 vector accumulators,
  * 288 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_tn_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -25380,22 +25540,38 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_tn_avx512_rows_a1b1(const bmm_
             acc14_0 = _mm512_fmadd_ps(a14_15, b0_15, acc14_0);
             __m512 a15_15 = _mm512_set1_ps(a[255]);
             acc15_0 = _mm512_fmadd_ps(a15_15, b0_15, acc15_0);
-            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[0])));
-            _mm512_storeu_ps(&c[16], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[16])));
-            _mm512_storeu_ps(&c[32], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[32])));
-            _mm512_storeu_ps(&c[48], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[48])));
-            _mm512_storeu_ps(&c[64], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[64])));
-            _mm512_storeu_ps(&c[80], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[80])));
-            _mm512_storeu_ps(&c[96], _mm512_add_ps(acc6_0, _mm512_loadu_ps(&c[96])));
-            _mm512_storeu_ps(&c[112], _mm512_add_ps(acc7_0, _mm512_loadu_ps(&c[112])));
-            _mm512_storeu_ps(&c[128], _mm512_add_ps(acc8_0, _mm512_loadu_ps(&c[128])));
-            _mm512_storeu_ps(&c[144], _mm512_add_ps(acc9_0, _mm512_loadu_ps(&c[144])));
-            _mm512_storeu_ps(&c[160], _mm512_add_ps(acc10_0, _mm512_loadu_ps(&c[160])));
-            _mm512_storeu_ps(&c[176], _mm512_add_ps(acc11_0, _mm512_loadu_ps(&c[176])));
-            _mm512_storeu_ps(&c[192], _mm512_add_ps(acc12_0, _mm512_loadu_ps(&c[192])));
-            _mm512_storeu_ps(&c[208], _mm512_add_ps(acc13_0, _mm512_loadu_ps(&c[208])));
-            _mm512_storeu_ps(&c[224], _mm512_add_ps(acc14_0, _mm512_loadu_ps(&c[224])));
-            _mm512_storeu_ps(&c[240], _mm512_add_ps(acc15_0, _mm512_loadu_ps(&c[240])));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+            __m512 c_in4 = _mm512_loadu_ps(&c[64]);
+            __m512 c_in5 = _mm512_loadu_ps(&c[80]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[96]);
+            __m512 c_in7 = _mm512_loadu_ps(&c[112]);
+            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, c_in0));
+            _mm512_storeu_ps(&c[16], _mm512_add_ps(acc1_0, c_in1));
+            _mm512_storeu_ps(&c[32], _mm512_add_ps(acc2_0, c_in2));
+            _mm512_storeu_ps(&c[48], _mm512_add_ps(acc3_0, c_in3));
+            _mm512_storeu_ps(&c[64], _mm512_add_ps(acc4_0, c_in4));
+            _mm512_storeu_ps(&c[80], _mm512_add_ps(acc5_0, c_in5));
+            _mm512_storeu_ps(&c[96], _mm512_add_ps(acc6_0, c_in6));
+            _mm512_storeu_ps(&c[112], _mm512_add_ps(acc7_0, c_in7));
+            __m512 c_in8 = _mm512_loadu_ps(&c[128]);
+            __m512 c_in9 = _mm512_loadu_ps(&c[144]);
+            __m512 c_in10 = _mm512_loadu_ps(&c[160]);
+            __m512 c_in11 = _mm512_loadu_ps(&c[176]);
+            __m512 c_in12 = _mm512_loadu_ps(&c[192]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[208]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[224]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[240]);
+            _mm512_storeu_ps(&c[128], _mm512_add_ps(acc8_0, c_in8));
+            _mm512_storeu_ps(&c[144], _mm512_add_ps(acc9_0, c_in9));
+            _mm512_storeu_ps(&c[160], _mm512_add_ps(acc10_0, c_in10));
+            _mm512_storeu_ps(&c[176], _mm512_add_ps(acc11_0, c_in11));
+            _mm512_storeu_ps(&c[192], _mm512_add_ps(acc12_0, c_in12));
+            _mm512_storeu_ps(&c[208], _mm512_add_ps(acc13_0, c_in13));
+            _mm512_storeu_ps(&c[224], _mm512_add_ps(acc14_0, c_in14));
+            _mm512_storeu_ps(&c[240], _mm512_add_ps(acc15_0, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -25973,7 +26149,7 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_tn_avx512_rows_b0(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_bf_tn_avx512_rows_ab
  * f32 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 8192 useful flops in 288 vector arithmetic ops, 16 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 288 vector arithmetic ops, 32 vector accumulators,
  * 288 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_tn_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -26514,22 +26690,38 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_tn_avx512_rows_ab(const bmm_ar
             acc14_0 = _mm512_fmadd_ps(a14_15, b0_15, acc14_0);
             __m512 a15_15 = _mm512_set1_ps(a[255]);
             acc15_0 = _mm512_fmadd_ps(a15_15, b0_15, acc15_0);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[80]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[96]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[112]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[128]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[144]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[160]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[176]), _mm512_mul_ps(valpha, acc11_0)));
-            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[192]), _mm512_mul_ps(valpha, acc12_0)));
-            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[208]), _mm512_mul_ps(valpha, acc13_0)));
-            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[224]), _mm512_mul_ps(valpha, acc14_0)));
-            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[240]), _mm512_mul_ps(valpha, acc15_0)));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+            __m512 c_in4 = _mm512_loadu_ps(&c[64]);
+            __m512 c_in5 = _mm512_loadu_ps(&c[80]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[96]);
+            __m512 c_in7 = _mm512_loadu_ps(&c[112]);
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc7_0)));
+            __m512 c_in8 = _mm512_loadu_ps(&c[128]);
+            __m512 c_in9 = _mm512_loadu_ps(&c[144]);
+            __m512 c_in10 = _mm512_loadu_ps(&c[160]);
+            __m512 c_in11 = _mm512_loadu_ps(&c[176]);
+            __m512 c_in12 = _mm512_loadu_ps(&c[192]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[208]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[224]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[240]);
+            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc11_0)));
+            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc12_0)));
+            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc13_0)));
+            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc14_0)));
+            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc15_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -26541,7 +26733,7 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_tn_avx512_rows_ab(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_bf_nt_avx512_rows_a1b1
  * f32 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout bf nt (A row-major, B transposed), isa avx512, form rows.
- * Cost per matrix: 8192 useful flops in 272 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 272 vector arithmetic ops, 16 vector accumulators,
  * 288 vector loads, 16 vector stores, 64 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_nt_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -26824,14 +27016,22 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_nt_avx512_rows_a1b1(const bmm_
             acc6_0 = _mm512_fmadd_ps(a6_15, b0_15, acc6_0);
             __m512 a7_15 = _mm512_set1_ps(a[127]);
             acc7_0 = _mm512_fmadd_ps(a7_15, b0_15, acc7_0);
-            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[0])));
-            _mm512_storeu_ps(&c[16], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[16])));
-            _mm512_storeu_ps(&c[32], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[32])));
-            _mm512_storeu_ps(&c[48], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[48])));
-            _mm512_storeu_ps(&c[64], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[64])));
-            _mm512_storeu_ps(&c[80], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[80])));
-            _mm512_storeu_ps(&c[96], _mm512_add_ps(acc6_0, _mm512_loadu_ps(&c[96])));
-            _mm512_storeu_ps(&c[112], _mm512_add_ps(acc7_0, _mm512_loadu_ps(&c[112])));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+            __m512 c_in4 = _mm512_loadu_ps(&c[64]);
+            __m512 c_in5 = _mm512_loadu_ps(&c[80]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[96]);
+            __m512 c_in7 = _mm512_loadu_ps(&c[112]);
+            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, c_in0));
+            _mm512_storeu_ps(&c[16], _mm512_add_ps(acc1_0, c_in1));
+            _mm512_storeu_ps(&c[32], _mm512_add_ps(acc2_0, c_in2));
+            _mm512_storeu_ps(&c[48], _mm512_add_ps(acc3_0, c_in3));
+            _mm512_storeu_ps(&c[64], _mm512_add_ps(acc4_0, c_in4));
+            _mm512_storeu_ps(&c[80], _mm512_add_ps(acc5_0, c_in5));
+            _mm512_storeu_ps(&c[96], _mm512_add_ps(acc6_0, c_in6));
+            _mm512_storeu_ps(&c[112], _mm512_add_ps(acc7_0, c_in7));
         }
         {
             __m512 b0_0 = bt[0];
@@ -27106,14 +27306,22 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_nt_avx512_rows_a1b1(const bmm_
             acc6_0 = _mm512_fmadd_ps(a6_15, b0_15, acc6_0);
             __m512 a7_15 = _mm512_set1_ps(a[255]);
             acc7_0 = _mm512_fmadd_ps(a7_15, b0_15, acc7_0);
-            _mm512_storeu_ps(&c[128], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[128])));
-            _mm512_storeu_ps(&c[144], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[144])));
-            _mm512_storeu_ps(&c[160], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[160])));
-            _mm512_storeu_ps(&c[176], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[176])));
-            _mm512_storeu_ps(&c[192], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[192])));
-            _mm512_storeu_ps(&c[208], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[208])));
-            _mm512_storeu_ps(&c[224], _mm512_add_ps(acc6_0, _mm512_loadu_ps(&c[224])));
-            _mm512_storeu_ps(&c[240], _mm512_add_ps(acc7_0, _mm512_loadu_ps(&c[240])));
+            __m512 c_in8 = _mm512_loadu_ps(&c[128]);
+            __m512 c_in9 = _mm512_loadu_ps(&c[144]);
+            __m512 c_in10 = _mm512_loadu_ps(&c[160]);
+            __m512 c_in11 = _mm512_loadu_ps(&c[176]);
+            __m512 c_in12 = _mm512_loadu_ps(&c[192]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[208]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[224]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[240]);
+            _mm512_storeu_ps(&c[128], _mm512_add_ps(acc0_0, c_in8));
+            _mm512_storeu_ps(&c[144], _mm512_add_ps(acc1_0, c_in9));
+            _mm512_storeu_ps(&c[160], _mm512_add_ps(acc2_0, c_in10));
+            _mm512_storeu_ps(&c[176], _mm512_add_ps(acc3_0, c_in11));
+            _mm512_storeu_ps(&c[192], _mm512_add_ps(acc4_0, c_in12));
+            _mm512_storeu_ps(&c[208], _mm512_add_ps(acc5_0, c_in13));
+            _mm512_storeu_ps(&c[224], _mm512_add_ps(acc6_0, c_in14));
+            _mm512_storeu_ps(&c[240], _mm512_add_ps(acc7_0, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -27711,7 +27919,7 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_nt_avx512_rows_b0(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_bf_nt_avx512_rows_ab
  * f32 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout bf nt (A row-major, B transposed), isa avx512, form rows.
- * Cost per matrix: 8192 useful flops in 288 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 288 vector arithmetic ops, 16 vector accumulators,
  * 288 vector loads, 16 vector stores, 64 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_nt_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -27998,14 +28206,22 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_nt_avx512_rows_ab(const bmm_ar
             acc6_0 = _mm512_fmadd_ps(a6_15, b0_15, acc6_0);
             __m512 a7_15 = _mm512_set1_ps(a[127]);
             acc7_0 = _mm512_fmadd_ps(a7_15, b0_15, acc7_0);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[80]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[96]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[112]), _mm512_mul_ps(valpha, acc7_0)));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+            __m512 c_in4 = _mm512_loadu_ps(&c[64]);
+            __m512 c_in5 = _mm512_loadu_ps(&c[80]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[96]);
+            __m512 c_in7 = _mm512_loadu_ps(&c[112]);
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc7_0)));
         }
         {
             __m512 b0_0 = bt[0];
@@ -28280,14 +28496,22 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_nt_avx512_rows_ab(const bmm_ar
             acc6_0 = _mm512_fmadd_ps(a6_15, b0_15, acc6_0);
             __m512 a7_15 = _mm512_set1_ps(a[255]);
             acc7_0 = _mm512_fmadd_ps(a7_15, b0_15, acc7_0);
-            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[128]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[144]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[160]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[176]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[192]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[208]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[224]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[240]), _mm512_mul_ps(valpha, acc7_0)));
+            __m512 c_in8 = _mm512_loadu_ps(&c[128]);
+            __m512 c_in9 = _mm512_loadu_ps(&c[144]);
+            __m512 c_in10 = _mm512_loadu_ps(&c[160]);
+            __m512 c_in11 = _mm512_loadu_ps(&c[176]);
+            __m512 c_in12 = _mm512_loadu_ps(&c[192]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[208]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[224]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[240]);
+            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc7_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -28299,7 +28523,7 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_nt_avx512_rows_ab(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_bf_tt_avx512_rows_a1b1
  * f32 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout bf tt (A and B transposed), isa avx512, form rows.
- * Cost per matrix: 8192 useful flops in 272 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 272 vector arithmetic ops, 16 vector accumulators,
  * 288 vector loads, 16 vector stores, 64 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_tt_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -28582,14 +28806,22 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_tt_avx512_rows_a1b1(const bmm_
             acc6_0 = _mm512_fmadd_ps(a6_15, b0_15, acc6_0);
             __m512 a7_15 = _mm512_set1_ps(a[247]);
             acc7_0 = _mm512_fmadd_ps(a7_15, b0_15, acc7_0);
-            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[0])));
-            _mm512_storeu_ps(&c[16], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[16])));
-            _mm512_storeu_ps(&c[32], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[32])));
-            _mm512_storeu_ps(&c[48], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[48])));
-            _mm512_storeu_ps(&c[64], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[64])));
-            _mm512_storeu_ps(&c[80], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[80])));
-            _mm512_storeu_ps(&c[96], _mm512_add_ps(acc6_0, _mm512_loadu_ps(&c[96])));
-            _mm512_storeu_ps(&c[112], _mm512_add_ps(acc7_0, _mm512_loadu_ps(&c[112])));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+            __m512 c_in4 = _mm512_loadu_ps(&c[64]);
+            __m512 c_in5 = _mm512_loadu_ps(&c[80]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[96]);
+            __m512 c_in7 = _mm512_loadu_ps(&c[112]);
+            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, c_in0));
+            _mm512_storeu_ps(&c[16], _mm512_add_ps(acc1_0, c_in1));
+            _mm512_storeu_ps(&c[32], _mm512_add_ps(acc2_0, c_in2));
+            _mm512_storeu_ps(&c[48], _mm512_add_ps(acc3_0, c_in3));
+            _mm512_storeu_ps(&c[64], _mm512_add_ps(acc4_0, c_in4));
+            _mm512_storeu_ps(&c[80], _mm512_add_ps(acc5_0, c_in5));
+            _mm512_storeu_ps(&c[96], _mm512_add_ps(acc6_0, c_in6));
+            _mm512_storeu_ps(&c[112], _mm512_add_ps(acc7_0, c_in7));
         }
         {
             __m512 b0_0 = bt[0];
@@ -28864,14 +29096,22 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_tt_avx512_rows_a1b1(const bmm_
             acc6_0 = _mm512_fmadd_ps(a6_15, b0_15, acc6_0);
             __m512 a7_15 = _mm512_set1_ps(a[255]);
             acc7_0 = _mm512_fmadd_ps(a7_15, b0_15, acc7_0);
-            _mm512_storeu_ps(&c[128], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[128])));
-            _mm512_storeu_ps(&c[144], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[144])));
-            _mm512_storeu_ps(&c[160], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[160])));
-            _mm512_storeu_ps(&c[176], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[176])));
-            _mm512_storeu_ps(&c[192], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[192])));
-            _mm512_storeu_ps(&c[208], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[208])));
-            _mm512_storeu_ps(&c[224], _mm512_add_ps(acc6_0, _mm512_loadu_ps(&c[224])));
-            _mm512_storeu_ps(&c[240], _mm512_add_ps(acc7_0, _mm512_loadu_ps(&c[240])));
+            __m512 c_in8 = _mm512_loadu_ps(&c[128]);
+            __m512 c_in9 = _mm512_loadu_ps(&c[144]);
+            __m512 c_in10 = _mm512_loadu_ps(&c[160]);
+            __m512 c_in11 = _mm512_loadu_ps(&c[176]);
+            __m512 c_in12 = _mm512_loadu_ps(&c[192]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[208]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[224]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[240]);
+            _mm512_storeu_ps(&c[128], _mm512_add_ps(acc0_0, c_in8));
+            _mm512_storeu_ps(&c[144], _mm512_add_ps(acc1_0, c_in9));
+            _mm512_storeu_ps(&c[160], _mm512_add_ps(acc2_0, c_in10));
+            _mm512_storeu_ps(&c[176], _mm512_add_ps(acc3_0, c_in11));
+            _mm512_storeu_ps(&c[192], _mm512_add_ps(acc4_0, c_in12));
+            _mm512_storeu_ps(&c[208], _mm512_add_ps(acc5_0, c_in13));
+            _mm512_storeu_ps(&c[224], _mm512_add_ps(acc6_0, c_in14));
+            _mm512_storeu_ps(&c[240], _mm512_add_ps(acc7_0, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -29469,7 +29709,7 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_tt_avx512_rows_b0(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_bf_tt_avx512_rows_ab
  * f32 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout bf tt (A and B transposed), isa avx512, form rows.
- * Cost per matrix: 8192 useful flops in 288 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 288 vector arithmetic ops, 16 vector accumulators,
  * 288 vector loads, 16 vector stores, 64 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_tt_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -29756,14 +29996,22 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_tt_avx512_rows_ab(const bmm_ar
             acc6_0 = _mm512_fmadd_ps(a6_15, b0_15, acc6_0);
             __m512 a7_15 = _mm512_set1_ps(a[247]);
             acc7_0 = _mm512_fmadd_ps(a7_15, b0_15, acc7_0);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[80]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[96]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[112]), _mm512_mul_ps(valpha, acc7_0)));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+            __m512 c_in4 = _mm512_loadu_ps(&c[64]);
+            __m512 c_in5 = _mm512_loadu_ps(&c[80]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[96]);
+            __m512 c_in7 = _mm512_loadu_ps(&c[112]);
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc7_0)));
         }
         {
             __m512 b0_0 = bt[0];
@@ -30038,14 +30286,22 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_bf_tt_avx512_rows_ab(const bmm_ar
             acc6_0 = _mm512_fmadd_ps(a6_15, b0_15, acc6_0);
             __m512 a7_15 = _mm512_set1_ps(a[255]);
             acc7_0 = _mm512_fmadd_ps(a7_15, b0_15, acc7_0);
-            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[128]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[144]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[160]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[176]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[192]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[208]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[224]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[240]), _mm512_mul_ps(valpha, acc7_0)));
+            __m512 c_in8 = _mm512_loadu_ps(&c[128]);
+            __m512 c_in9 = _mm512_loadu_ps(&c[144]);
+            __m512 c_in10 = _mm512_loadu_ps(&c[160]);
+            __m512 c_in11 = _mm512_loadu_ps(&c[176]);
+            __m512 c_in12 = _mm512_loadu_ps(&c[192]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[208]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[224]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[240]);
+            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc7_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -47672,7 +47928,7 @@ static void bmm_f32_16x16x16_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_sf_avx2_rows_a1b1
  * f32 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout sf, isa avx2, form rows.
- * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 24 vector accumulators,
  * 384 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -48004,18 +48260,30 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a5_15 = _mm256_set1_ps(a[5 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_ps(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_15, b1_15, acc5_1);
-            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[0])));
-            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[8])));
-            _mm256_storeu_ps(&c[1 * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[1 * sc_row])));
-            _mm256_storeu_ps(&c[1 * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[1 * sc_row + 8])));
-            _mm256_storeu_ps(&c[2 * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[2 * sc_row])));
-            _mm256_storeu_ps(&c[2 * sc_row + 8], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[2 * sc_row + 8])));
-            _mm256_storeu_ps(&c[3 * sc_row], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[3 * sc_row])));
-            _mm256_storeu_ps(&c[3 * sc_row + 8], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[3 * sc_row + 8])));
-            _mm256_storeu_ps(&c[4 * sc_row], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[4 * sc_row])));
-            _mm256_storeu_ps(&c[4 * sc_row + 8], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[4 * sc_row + 8])));
-            _mm256_storeu_ps(&c[5 * sc_row], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[5 * sc_row])));
-            _mm256_storeu_ps(&c[5 * sc_row + 8], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[5 * sc_row + 8])));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            __m256 c_in2 = _mm256_loadu_ps(&c[1 * sc_row]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[1 * sc_row + 8]);
+            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, c_in0));
+            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc0_1, c_in1));
+            _mm256_storeu_ps(&c[1 * sc_row], _mm256_add_ps(acc1_0, c_in2));
+            _mm256_storeu_ps(&c[1 * sc_row + 8], _mm256_add_ps(acc1_1, c_in3));
+            __m256 c_in4 = _mm256_loadu_ps(&c[2 * sc_row]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[2 * sc_row + 8]);
+            __m256 c_in6 = _mm256_loadu_ps(&c[3 * sc_row]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[3 * sc_row + 8]);
+            _mm256_storeu_ps(&c[2 * sc_row], _mm256_add_ps(acc2_0, c_in4));
+            _mm256_storeu_ps(&c[2 * sc_row + 8], _mm256_add_ps(acc2_1, c_in5));
+            _mm256_storeu_ps(&c[3 * sc_row], _mm256_add_ps(acc3_0, c_in6));
+            _mm256_storeu_ps(&c[3 * sc_row + 8], _mm256_add_ps(acc3_1, c_in7));
+            __m256 c_in8 = _mm256_loadu_ps(&c[4 * sc_row]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[4 * sc_row + 8]);
+            __m256 c_in10 = _mm256_loadu_ps(&c[5 * sc_row]);
+            __m256 c_in11 = _mm256_loadu_ps(&c[5 * sc_row + 8]);
+            _mm256_storeu_ps(&c[4 * sc_row], _mm256_add_ps(acc4_0, c_in8));
+            _mm256_storeu_ps(&c[4 * sc_row + 8], _mm256_add_ps(acc4_1, c_in9));
+            _mm256_storeu_ps(&c[5 * sc_row], _mm256_add_ps(acc5_0, c_in10));
+            _mm256_storeu_ps(&c[5 * sc_row + 8], _mm256_add_ps(acc5_1, c_in11));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -48338,18 +48606,30 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a5_15 = _mm256_set1_ps(a[11 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_ps(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_15, b1_15, acc5_1);
-            _mm256_storeu_ps(&c[6 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[6 * sc_row])));
-            _mm256_storeu_ps(&c[6 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[6 * sc_row + 8])));
-            _mm256_storeu_ps(&c[7 * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[7 * sc_row])));
-            _mm256_storeu_ps(&c[7 * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[7 * sc_row + 8])));
-            _mm256_storeu_ps(&c[8 * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[8 * sc_row])));
-            _mm256_storeu_ps(&c[8 * sc_row + 8], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[8 * sc_row + 8])));
-            _mm256_storeu_ps(&c[9 * sc_row], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[9 * sc_row])));
-            _mm256_storeu_ps(&c[9 * sc_row + 8], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[9 * sc_row + 8])));
-            _mm256_storeu_ps(&c[10 * sc_row], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[10 * sc_row])));
-            _mm256_storeu_ps(&c[10 * sc_row + 8], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[10 * sc_row + 8])));
-            _mm256_storeu_ps(&c[11 * sc_row], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[11 * sc_row])));
-            _mm256_storeu_ps(&c[11 * sc_row + 8], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[11 * sc_row + 8])));
+            __m256 c_in12 = _mm256_loadu_ps(&c[6 * sc_row]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[6 * sc_row + 8]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[7 * sc_row]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[7 * sc_row + 8]);
+            _mm256_storeu_ps(&c[6 * sc_row], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_storeu_ps(&c[6 * sc_row + 8], _mm256_add_ps(acc0_1, c_in13));
+            _mm256_storeu_ps(&c[7 * sc_row], _mm256_add_ps(acc1_0, c_in14));
+            _mm256_storeu_ps(&c[7 * sc_row + 8], _mm256_add_ps(acc1_1, c_in15));
+            __m256 c_in16 = _mm256_loadu_ps(&c[8 * sc_row]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[8 * sc_row + 8]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[9 * sc_row]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[9 * sc_row + 8]);
+            _mm256_storeu_ps(&c[8 * sc_row], _mm256_add_ps(acc2_0, c_in16));
+            _mm256_storeu_ps(&c[8 * sc_row + 8], _mm256_add_ps(acc2_1, c_in17));
+            _mm256_storeu_ps(&c[9 * sc_row], _mm256_add_ps(acc3_0, c_in18));
+            _mm256_storeu_ps(&c[9 * sc_row + 8], _mm256_add_ps(acc3_1, c_in19));
+            __m256 c_in20 = _mm256_loadu_ps(&c[10 * sc_row]);
+            __m256 c_in21 = _mm256_loadu_ps(&c[10 * sc_row + 8]);
+            __m256 c_in22 = _mm256_loadu_ps(&c[11 * sc_row]);
+            __m256 c_in23 = _mm256_loadu_ps(&c[11 * sc_row + 8]);
+            _mm256_storeu_ps(&c[10 * sc_row], _mm256_add_ps(acc4_0, c_in20));
+            _mm256_storeu_ps(&c[10 * sc_row + 8], _mm256_add_ps(acc4_1, c_in21));
+            _mm256_storeu_ps(&c[11 * sc_row], _mm256_add_ps(acc5_0, c_in22));
+            _mm256_storeu_ps(&c[11 * sc_row + 8], _mm256_add_ps(acc5_1, c_in23));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -48576,14 +48856,22 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a3_15 = _mm256_set1_ps(a[15 * sa_row + 15]);
             acc3_0 = _mm256_fmadd_ps(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_ps(a3_15, b1_15, acc3_1);
-            _mm256_storeu_ps(&c[12 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[12 * sc_row])));
-            _mm256_storeu_ps(&c[12 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[12 * sc_row + 8])));
-            _mm256_storeu_ps(&c[13 * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[13 * sc_row])));
-            _mm256_storeu_ps(&c[13 * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[13 * sc_row + 8])));
-            _mm256_storeu_ps(&c[14 * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[14 * sc_row])));
-            _mm256_storeu_ps(&c[14 * sc_row + 8], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[14 * sc_row + 8])));
-            _mm256_storeu_ps(&c[15 * sc_row], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[15 * sc_row])));
-            _mm256_storeu_ps(&c[15 * sc_row + 8], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[15 * sc_row + 8])));
+            __m256 c_in24 = _mm256_loadu_ps(&c[12 * sc_row]);
+            __m256 c_in25 = _mm256_loadu_ps(&c[12 * sc_row + 8]);
+            __m256 c_in26 = _mm256_loadu_ps(&c[13 * sc_row]);
+            __m256 c_in27 = _mm256_loadu_ps(&c[13 * sc_row + 8]);
+            _mm256_storeu_ps(&c[12 * sc_row], _mm256_add_ps(acc0_0, c_in24));
+            _mm256_storeu_ps(&c[12 * sc_row + 8], _mm256_add_ps(acc0_1, c_in25));
+            _mm256_storeu_ps(&c[13 * sc_row], _mm256_add_ps(acc1_0, c_in26));
+            _mm256_storeu_ps(&c[13 * sc_row + 8], _mm256_add_ps(acc1_1, c_in27));
+            __m256 c_in28 = _mm256_loadu_ps(&c[14 * sc_row]);
+            __m256 c_in29 = _mm256_loadu_ps(&c[14 * sc_row + 8]);
+            __m256 c_in30 = _mm256_loadu_ps(&c[15 * sc_row]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[15 * sc_row + 8]);
+            _mm256_storeu_ps(&c[14 * sc_row], _mm256_add_ps(acc2_0, c_in28));
+            _mm256_storeu_ps(&c[14 * sc_row + 8], _mm256_add_ps(acc2_1, c_in29));
+            _mm256_storeu_ps(&c[15 * sc_row], _mm256_add_ps(acc3_0, c_in30));
+            _mm256_storeu_ps(&c[15 * sc_row + 8], _mm256_add_ps(acc3_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -49520,7 +49808,7 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_sf_avx2_rows_ab
  * f32 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa avx2, form rows.
- * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 24 vector accumulators,
  * 384 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -49856,18 +50144,30 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a5_15 = _mm256_set1_ps(a[5 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_ps(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_15, b1_15, acc5_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[1 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[2 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[3 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_storeu_ps(&c[4 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
-            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_storeu_ps(&c[5 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            __m256 c_in2 = _mm256_loadu_ps(&c[1 * sc_row]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[1 * sc_row + 8]);
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[1 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in4 = _mm256_loadu_ps(&c[2 * sc_row]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[2 * sc_row + 8]);
+            __m256 c_in6 = _mm256_loadu_ps(&c[3 * sc_row]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[3 * sc_row + 8]);
+            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[2 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[3 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in8 = _mm256_loadu_ps(&c[4 * sc_row]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[4 * sc_row + 8]);
+            __m256 c_in10 = _mm256_loadu_ps(&c[5 * sc_row]);
+            __m256 c_in11 = _mm256_loadu_ps(&c[5 * sc_row + 8]);
+            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[4 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_storeu_ps(&c[5 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc5_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -50190,18 +50490,30 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a5_15 = _mm256_set1_ps(a[11 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_ps(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_15, b1_15, acc5_1);
-            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[6 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[7 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[8 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[8 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[9 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[9 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[10 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_storeu_ps(&c[10 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
-            _mm256_storeu_ps(&c[11 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_storeu_ps(&c[11 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[6 * sc_row]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[6 * sc_row + 8]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[7 * sc_row]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[7 * sc_row + 8]);
+            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[6 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[7 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[8 * sc_row]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[8 * sc_row + 8]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[9 * sc_row]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[9 * sc_row + 8]);
+            _mm256_storeu_ps(&c[8 * sc_row], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[8 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[9 * sc_row], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[9 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in20 = _mm256_loadu_ps(&c[10 * sc_row]);
+            __m256 c_in21 = _mm256_loadu_ps(&c[10 * sc_row + 8]);
+            __m256 c_in22 = _mm256_loadu_ps(&c[11 * sc_row]);
+            __m256 c_in23 = _mm256_loadu_ps(&c[11 * sc_row + 8]);
+            _mm256_storeu_ps(&c[10 * sc_row], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[10 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[11 * sc_row], _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_storeu_ps(&c[11 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc5_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[0]);
@@ -50428,14 +50740,22 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a3_15 = _mm256_set1_ps(a[15 * sa_row + 15]);
             acc3_0 = _mm256_fmadd_ps(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_ps(a3_15, b1_15, acc3_1);
-            _mm256_storeu_ps(&c[12 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[12 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[13 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[13 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[13 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[13 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[14 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[14 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[14 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[14 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[15 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[15 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[15 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[15 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in24 = _mm256_loadu_ps(&c[12 * sc_row]);
+            __m256 c_in25 = _mm256_loadu_ps(&c[12 * sc_row + 8]);
+            __m256 c_in26 = _mm256_loadu_ps(&c[13 * sc_row]);
+            __m256 c_in27 = _mm256_loadu_ps(&c[13 * sc_row + 8]);
+            _mm256_storeu_ps(&c[12 * sc_row], _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[12 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[13 * sc_row], _mm256_fmadd_ps(vbeta, c_in26, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[13 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in27, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in28 = _mm256_loadu_ps(&c[14 * sc_row]);
+            __m256 c_in29 = _mm256_loadu_ps(&c[14 * sc_row + 8]);
+            __m256 c_in30 = _mm256_loadu_ps(&c[15 * sc_row]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[15 * sc_row + 8]);
+            _mm256_storeu_ps(&c[14 * sc_row], _mm256_fmadd_ps(vbeta, c_in28, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[14 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in29, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[15 * sc_row], _mm256_fmadd_ps(vbeta, c_in30, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[15 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in31, _mm256_mul_ps(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -50447,7 +50767,7 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1
  * f32 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 24 vector accumulators,
  * 384 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -50838,18 +51158,30 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a5_15 = _mm256_set1_ps(a[5 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_ps(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_15, b1_15, acc5_1);
-            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[0])));
-            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[8])));
-            _mm256_storeu_ps(&c[1 * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[1 * sc_row])));
-            _mm256_storeu_ps(&c[1 * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[1 * sc_row + 8])));
-            _mm256_storeu_ps(&c[2 * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[2 * sc_row])));
-            _mm256_storeu_ps(&c[2 * sc_row + 8], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[2 * sc_row + 8])));
-            _mm256_storeu_ps(&c[3 * sc_row], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[3 * sc_row])));
-            _mm256_storeu_ps(&c[3 * sc_row + 8], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[3 * sc_row + 8])));
-            _mm256_storeu_ps(&c[4 * sc_row], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[4 * sc_row])));
-            _mm256_storeu_ps(&c[4 * sc_row + 8], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[4 * sc_row + 8])));
-            _mm256_storeu_ps(&c[5 * sc_row], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[5 * sc_row])));
-            _mm256_storeu_ps(&c[5 * sc_row + 8], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[5 * sc_row + 8])));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            __m256 c_in2 = _mm256_loadu_ps(&c[1 * sc_row]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[1 * sc_row + 8]);
+            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, c_in0));
+            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc0_1, c_in1));
+            _mm256_storeu_ps(&c[1 * sc_row], _mm256_add_ps(acc1_0, c_in2));
+            _mm256_storeu_ps(&c[1 * sc_row + 8], _mm256_add_ps(acc1_1, c_in3));
+            __m256 c_in4 = _mm256_loadu_ps(&c[2 * sc_row]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[2 * sc_row + 8]);
+            __m256 c_in6 = _mm256_loadu_ps(&c[3 * sc_row]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[3 * sc_row + 8]);
+            _mm256_storeu_ps(&c[2 * sc_row], _mm256_add_ps(acc2_0, c_in4));
+            _mm256_storeu_ps(&c[2 * sc_row + 8], _mm256_add_ps(acc2_1, c_in5));
+            _mm256_storeu_ps(&c[3 * sc_row], _mm256_add_ps(acc3_0, c_in6));
+            _mm256_storeu_ps(&c[3 * sc_row + 8], _mm256_add_ps(acc3_1, c_in7));
+            __m256 c_in8 = _mm256_loadu_ps(&c[4 * sc_row]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[4 * sc_row + 8]);
+            __m256 c_in10 = _mm256_loadu_ps(&c[5 * sc_row]);
+            __m256 c_in11 = _mm256_loadu_ps(&c[5 * sc_row + 8]);
+            _mm256_storeu_ps(&c[4 * sc_row], _mm256_add_ps(acc4_0, c_in8));
+            _mm256_storeu_ps(&c[4 * sc_row + 8], _mm256_add_ps(acc4_1, c_in9));
+            _mm256_storeu_ps(&c[5 * sc_row], _mm256_add_ps(acc5_0, c_in10));
+            _mm256_storeu_ps(&c[5 * sc_row + 8], _mm256_add_ps(acc5_1, c_in11));
         }
         {
             _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
@@ -51196,18 +51528,30 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a5_15 = _mm256_set1_ps(a[11 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_ps(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_15, b1_15, acc5_1);
-            _mm256_storeu_ps(&c[6 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[6 * sc_row])));
-            _mm256_storeu_ps(&c[6 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[6 * sc_row + 8])));
-            _mm256_storeu_ps(&c[7 * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[7 * sc_row])));
-            _mm256_storeu_ps(&c[7 * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[7 * sc_row + 8])));
-            _mm256_storeu_ps(&c[8 * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[8 * sc_row])));
-            _mm256_storeu_ps(&c[8 * sc_row + 8], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[8 * sc_row + 8])));
-            _mm256_storeu_ps(&c[9 * sc_row], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[9 * sc_row])));
-            _mm256_storeu_ps(&c[9 * sc_row + 8], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[9 * sc_row + 8])));
-            _mm256_storeu_ps(&c[10 * sc_row], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[10 * sc_row])));
-            _mm256_storeu_ps(&c[10 * sc_row + 8], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[10 * sc_row + 8])));
-            _mm256_storeu_ps(&c[11 * sc_row], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[11 * sc_row])));
-            _mm256_storeu_ps(&c[11 * sc_row + 8], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[11 * sc_row + 8])));
+            __m256 c_in12 = _mm256_loadu_ps(&c[6 * sc_row]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[6 * sc_row + 8]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[7 * sc_row]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[7 * sc_row + 8]);
+            _mm256_storeu_ps(&c[6 * sc_row], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_storeu_ps(&c[6 * sc_row + 8], _mm256_add_ps(acc0_1, c_in13));
+            _mm256_storeu_ps(&c[7 * sc_row], _mm256_add_ps(acc1_0, c_in14));
+            _mm256_storeu_ps(&c[7 * sc_row + 8], _mm256_add_ps(acc1_1, c_in15));
+            __m256 c_in16 = _mm256_loadu_ps(&c[8 * sc_row]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[8 * sc_row + 8]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[9 * sc_row]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[9 * sc_row + 8]);
+            _mm256_storeu_ps(&c[8 * sc_row], _mm256_add_ps(acc2_0, c_in16));
+            _mm256_storeu_ps(&c[8 * sc_row + 8], _mm256_add_ps(acc2_1, c_in17));
+            _mm256_storeu_ps(&c[9 * sc_row], _mm256_add_ps(acc3_0, c_in18));
+            _mm256_storeu_ps(&c[9 * sc_row + 8], _mm256_add_ps(acc3_1, c_in19));
+            __m256 c_in20 = _mm256_loadu_ps(&c[10 * sc_row]);
+            __m256 c_in21 = _mm256_loadu_ps(&c[10 * sc_row + 8]);
+            __m256 c_in22 = _mm256_loadu_ps(&c[11 * sc_row]);
+            __m256 c_in23 = _mm256_loadu_ps(&c[11 * sc_row + 8]);
+            _mm256_storeu_ps(&c[10 * sc_row], _mm256_add_ps(acc4_0, c_in20));
+            _mm256_storeu_ps(&c[10 * sc_row + 8], _mm256_add_ps(acc4_1, c_in21));
+            _mm256_storeu_ps(&c[11 * sc_row], _mm256_add_ps(acc5_0, c_in22));
+            _mm256_storeu_ps(&c[11 * sc_row + 8], _mm256_add_ps(acc5_1, c_in23));
         }
         {
             _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
@@ -51450,14 +51794,22 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a3_15 = _mm256_set1_ps(a[15 * sa_row + 15]);
             acc3_0 = _mm256_fmadd_ps(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_ps(a3_15, b1_15, acc3_1);
-            _mm256_storeu_ps(&c[12 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[12 * sc_row])));
-            _mm256_storeu_ps(&c[12 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[12 * sc_row + 8])));
-            _mm256_storeu_ps(&c[13 * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[13 * sc_row])));
-            _mm256_storeu_ps(&c[13 * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[13 * sc_row + 8])));
-            _mm256_storeu_ps(&c[14 * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[14 * sc_row])));
-            _mm256_storeu_ps(&c[14 * sc_row + 8], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[14 * sc_row + 8])));
-            _mm256_storeu_ps(&c[15 * sc_row], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[15 * sc_row])));
-            _mm256_storeu_ps(&c[15 * sc_row + 8], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[15 * sc_row + 8])));
+            __m256 c_in24 = _mm256_loadu_ps(&c[12 * sc_row]);
+            __m256 c_in25 = _mm256_loadu_ps(&c[12 * sc_row + 8]);
+            __m256 c_in26 = _mm256_loadu_ps(&c[13 * sc_row]);
+            __m256 c_in27 = _mm256_loadu_ps(&c[13 * sc_row + 8]);
+            _mm256_storeu_ps(&c[12 * sc_row], _mm256_add_ps(acc0_0, c_in24));
+            _mm256_storeu_ps(&c[12 * sc_row + 8], _mm256_add_ps(acc0_1, c_in25));
+            _mm256_storeu_ps(&c[13 * sc_row], _mm256_add_ps(acc1_0, c_in26));
+            _mm256_storeu_ps(&c[13 * sc_row + 8], _mm256_add_ps(acc1_1, c_in27));
+            __m256 c_in28 = _mm256_loadu_ps(&c[14 * sc_row]);
+            __m256 c_in29 = _mm256_loadu_ps(&c[14 * sc_row + 8]);
+            __m256 c_in30 = _mm256_loadu_ps(&c[15 * sc_row]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[15 * sc_row + 8]);
+            _mm256_storeu_ps(&c[14 * sc_row], _mm256_add_ps(acc2_0, c_in28));
+            _mm256_storeu_ps(&c[14 * sc_row + 8], _mm256_add_ps(acc2_1, c_in29));
+            _mm256_storeu_ps(&c[15 * sc_row], _mm256_add_ps(acc3_0, c_in30));
+            _mm256_storeu_ps(&c[15 * sc_row + 8], _mm256_add_ps(acc3_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -52493,7 +52845,7 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_sf_avx2_rows_pf_ab
  * f32 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 24 vector accumulators,
  * 384 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -52888,18 +53240,30 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a5_15 = _mm256_set1_ps(a[5 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_ps(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_15, b1_15, acc5_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[1 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[2 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[3 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_storeu_ps(&c[4 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
-            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_storeu_ps(&c[5 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            __m256 c_in2 = _mm256_loadu_ps(&c[1 * sc_row]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[1 * sc_row + 8]);
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[1 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in4 = _mm256_loadu_ps(&c[2 * sc_row]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[2 * sc_row + 8]);
+            __m256 c_in6 = _mm256_loadu_ps(&c[3 * sc_row]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[3 * sc_row + 8]);
+            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[2 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[3 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in8 = _mm256_loadu_ps(&c[4 * sc_row]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[4 * sc_row + 8]);
+            __m256 c_in10 = _mm256_loadu_ps(&c[5 * sc_row]);
+            __m256 c_in11 = _mm256_loadu_ps(&c[5 * sc_row + 8]);
+            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[4 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_storeu_ps(&c[5 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc5_1)));
         }
         {
             _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
@@ -53246,18 +53610,30 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a5_15 = _mm256_set1_ps(a[11 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_ps(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_ps(a5_15, b1_15, acc5_1);
-            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[6 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[7 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[8 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[8 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[9 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[9 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[9 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[10 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_storeu_ps(&c[10 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[10 * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
-            _mm256_storeu_ps(&c[11 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_storeu_ps(&c[11 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[11 * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[6 * sc_row]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[6 * sc_row + 8]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[7 * sc_row]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[7 * sc_row + 8]);
+            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[6 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[7 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[8 * sc_row]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[8 * sc_row + 8]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[9 * sc_row]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[9 * sc_row + 8]);
+            _mm256_storeu_ps(&c[8 * sc_row], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[8 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[9 * sc_row], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[9 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in20 = _mm256_loadu_ps(&c[10 * sc_row]);
+            __m256 c_in21 = _mm256_loadu_ps(&c[10 * sc_row + 8]);
+            __m256 c_in22 = _mm256_loadu_ps(&c[11 * sc_row]);
+            __m256 c_in23 = _mm256_loadu_ps(&c[11 * sc_row + 8]);
+            _mm256_storeu_ps(&c[10 * sc_row], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[10 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc4_1)));
+            _mm256_storeu_ps(&c[11 * sc_row], _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_storeu_ps(&c[11 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc5_1)));
         }
         {
             _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
@@ -53500,14 +53876,22 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a3_15 = _mm256_set1_ps(a[15 * sa_row + 15]);
             acc3_0 = _mm256_fmadd_ps(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_ps(a3_15, b1_15, acc3_1);
-            _mm256_storeu_ps(&c[12 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[12 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[12 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[13 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[13 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[13 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[13 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[14 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[14 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[14 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[14 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[15 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[15 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[15 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[15 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in24 = _mm256_loadu_ps(&c[12 * sc_row]);
+            __m256 c_in25 = _mm256_loadu_ps(&c[12 * sc_row + 8]);
+            __m256 c_in26 = _mm256_loadu_ps(&c[13 * sc_row]);
+            __m256 c_in27 = _mm256_loadu_ps(&c[13 * sc_row + 8]);
+            _mm256_storeu_ps(&c[12 * sc_row], _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[12 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[13 * sc_row], _mm256_fmadd_ps(vbeta, c_in26, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[13 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in27, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in28 = _mm256_loadu_ps(&c[14 * sc_row]);
+            __m256 c_in29 = _mm256_loadu_ps(&c[14 * sc_row + 8]);
+            __m256 c_in30 = _mm256_loadu_ps(&c[15 * sc_row]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[15 * sc_row + 8]);
+            _mm256_storeu_ps(&c[14 * sc_row], _mm256_fmadd_ps(vbeta, c_in28, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[14 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in29, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[15 * sc_row], _mm256_fmadd_ps(vbeta, c_in30, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[15 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in31, _mm256_mul_ps(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -53519,7 +53903,7 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_sf_avx512_rows_a1b1
  * f32 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout sf, isa avx512, form rows.
- * Cost per matrix: 8192 useful flops in 272 vector arithmetic ops, 16 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 272 vector arithmetic ops, 32 vector accumulators,
  * 288 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -54059,22 +54443,38 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_a1b1(const bmm_arg
             acc14_0 = _mm512_fmadd_ps(a14_15, b0_15, acc14_0);
             __m512 a15_15 = _mm512_set1_ps(a[15 * sa_row + 15]);
             acc15_0 = _mm512_fmadd_ps(a15_15, b0_15, acc15_0);
-            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[0])));
-            _mm512_storeu_ps(&c[1 * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[1 * sc_row])));
-            _mm512_storeu_ps(&c[2 * sc_row], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[2 * sc_row])));
-            _mm512_storeu_ps(&c[3 * sc_row], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[3 * sc_row])));
-            _mm512_storeu_ps(&c[4 * sc_row], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[4 * sc_row])));
-            _mm512_storeu_ps(&c[5 * sc_row], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[5 * sc_row])));
-            _mm512_storeu_ps(&c[6 * sc_row], _mm512_add_ps(acc6_0, _mm512_loadu_ps(&c[6 * sc_row])));
-            _mm512_storeu_ps(&c[7 * sc_row], _mm512_add_ps(acc7_0, _mm512_loadu_ps(&c[7 * sc_row])));
-            _mm512_storeu_ps(&c[8 * sc_row], _mm512_add_ps(acc8_0, _mm512_loadu_ps(&c[8 * sc_row])));
-            _mm512_storeu_ps(&c[9 * sc_row], _mm512_add_ps(acc9_0, _mm512_loadu_ps(&c[9 * sc_row])));
-            _mm512_storeu_ps(&c[10 * sc_row], _mm512_add_ps(acc10_0, _mm512_loadu_ps(&c[10 * sc_row])));
-            _mm512_storeu_ps(&c[11 * sc_row], _mm512_add_ps(acc11_0, _mm512_loadu_ps(&c[11 * sc_row])));
-            _mm512_storeu_ps(&c[12 * sc_row], _mm512_add_ps(acc12_0, _mm512_loadu_ps(&c[12 * sc_row])));
-            _mm512_storeu_ps(&c[13 * sc_row], _mm512_add_ps(acc13_0, _mm512_loadu_ps(&c[13 * sc_row])));
-            _mm512_storeu_ps(&c[14 * sc_row], _mm512_add_ps(acc14_0, _mm512_loadu_ps(&c[14 * sc_row])));
-            _mm512_storeu_ps(&c[15 * sc_row], _mm512_add_ps(acc15_0, _mm512_loadu_ps(&c[15 * sc_row])));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[1 * sc_row]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[2 * sc_row]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[3 * sc_row]);
+            __m512 c_in4 = _mm512_loadu_ps(&c[4 * sc_row]);
+            __m512 c_in5 = _mm512_loadu_ps(&c[5 * sc_row]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[6 * sc_row]);
+            __m512 c_in7 = _mm512_loadu_ps(&c[7 * sc_row]);
+            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, c_in0));
+            _mm512_storeu_ps(&c[1 * sc_row], _mm512_add_ps(acc1_0, c_in1));
+            _mm512_storeu_ps(&c[2 * sc_row], _mm512_add_ps(acc2_0, c_in2));
+            _mm512_storeu_ps(&c[3 * sc_row], _mm512_add_ps(acc3_0, c_in3));
+            _mm512_storeu_ps(&c[4 * sc_row], _mm512_add_ps(acc4_0, c_in4));
+            _mm512_storeu_ps(&c[5 * sc_row], _mm512_add_ps(acc5_0, c_in5));
+            _mm512_storeu_ps(&c[6 * sc_row], _mm512_add_ps(acc6_0, c_in6));
+            _mm512_storeu_ps(&c[7 * sc_row], _mm512_add_ps(acc7_0, c_in7));
+            __m512 c_in8 = _mm512_loadu_ps(&c[8 * sc_row]);
+            __m512 c_in9 = _mm512_loadu_ps(&c[9 * sc_row]);
+            __m512 c_in10 = _mm512_loadu_ps(&c[10 * sc_row]);
+            __m512 c_in11 = _mm512_loadu_ps(&c[11 * sc_row]);
+            __m512 c_in12 = _mm512_loadu_ps(&c[12 * sc_row]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[13 * sc_row]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[14 * sc_row]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[15 * sc_row]);
+            _mm512_storeu_ps(&c[8 * sc_row], _mm512_add_ps(acc8_0, c_in8));
+            _mm512_storeu_ps(&c[9 * sc_row], _mm512_add_ps(acc9_0, c_in9));
+            _mm512_storeu_ps(&c[10 * sc_row], _mm512_add_ps(acc10_0, c_in10));
+            _mm512_storeu_ps(&c[11 * sc_row], _mm512_add_ps(acc11_0, c_in11));
+            _mm512_storeu_ps(&c[12 * sc_row], _mm512_add_ps(acc12_0, c_in12));
+            _mm512_storeu_ps(&c[13 * sc_row], _mm512_add_ps(acc13_0, c_in13));
+            _mm512_storeu_ps(&c[14 * sc_row], _mm512_add_ps(acc14_0, c_in14));
+            _mm512_storeu_ps(&c[15 * sc_row], _mm512_add_ps(acc15_0, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -54655,7 +55055,7 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_sf_avx512_rows_ab
  * f32 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa avx512, form rows.
- * Cost per matrix: 8192 useful flops in 288 vector arithmetic ops, 16 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 288 vector arithmetic ops, 32 vector accumulators,
  * 288 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -55199,22 +55599,38 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_ab(const bmm_args 
             acc14_0 = _mm512_fmadd_ps(a14_15, b0_15, acc14_0);
             __m512 a15_15 = _mm512_set1_ps(a[15 * sa_row + 15]);
             acc15_0 = _mm512_fmadd_ps(a15_15, b0_15, acc15_0);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[1 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[2 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_storeu_ps(&c[3 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_storeu_ps(&c[4 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_storeu_ps(&c[5 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_storeu_ps(&c[6 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_storeu_ps(&c[7 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_storeu_ps(&c[8 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[8 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_storeu_ps(&c[9 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[9 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_storeu_ps(&c[10 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[10 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_storeu_ps(&c[11 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[11 * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
-            _mm512_storeu_ps(&c[12 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[12 * sc_row]), _mm512_mul_ps(valpha, acc12_0)));
-            _mm512_storeu_ps(&c[13 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[13 * sc_row]), _mm512_mul_ps(valpha, acc13_0)));
-            _mm512_storeu_ps(&c[14 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[14 * sc_row]), _mm512_mul_ps(valpha, acc14_0)));
-            _mm512_storeu_ps(&c[15 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[15 * sc_row]), _mm512_mul_ps(valpha, acc15_0)));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[1 * sc_row]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[2 * sc_row]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[3 * sc_row]);
+            __m512 c_in4 = _mm512_loadu_ps(&c[4 * sc_row]);
+            __m512 c_in5 = _mm512_loadu_ps(&c[5 * sc_row]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[6 * sc_row]);
+            __m512 c_in7 = _mm512_loadu_ps(&c[7 * sc_row]);
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[1 * sc_row], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[2 * sc_row], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_storeu_ps(&c[3 * sc_row], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_storeu_ps(&c[4 * sc_row], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_storeu_ps(&c[5 * sc_row], _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_storeu_ps(&c[6 * sc_row], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_storeu_ps(&c[7 * sc_row], _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc7_0)));
+            __m512 c_in8 = _mm512_loadu_ps(&c[8 * sc_row]);
+            __m512 c_in9 = _mm512_loadu_ps(&c[9 * sc_row]);
+            __m512 c_in10 = _mm512_loadu_ps(&c[10 * sc_row]);
+            __m512 c_in11 = _mm512_loadu_ps(&c[11 * sc_row]);
+            __m512 c_in12 = _mm512_loadu_ps(&c[12 * sc_row]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[13 * sc_row]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[14 * sc_row]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[15 * sc_row]);
+            _mm512_storeu_ps(&c[8 * sc_row], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_storeu_ps(&c[9 * sc_row], _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_storeu_ps(&c[10 * sc_row], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_storeu_ps(&c[11 * sc_row], _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc11_0)));
+            _mm512_storeu_ps(&c[12 * sc_row], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc12_0)));
+            _mm512_storeu_ps(&c[13 * sc_row], _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc13_0)));
+            _mm512_storeu_ps(&c[14 * sc_row], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc14_0)));
+            _mm512_storeu_ps(&c[15 * sc_row], _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc15_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -55226,7 +55642,7 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_sf_avx512_rows_pf_a1b1
  * f32 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 8192 useful flops in 272 vector arithmetic ops, 16 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 272 vector arithmetic ops, 32 vector accumulators,
  * 288 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -55865,22 +56281,38 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             acc14_0 = _mm512_fmadd_ps(a14_15, b0_15, acc14_0);
             __m512 a15_15 = _mm512_set1_ps(a[15 * sa_row + 15]);
             acc15_0 = _mm512_fmadd_ps(a15_15, b0_15, acc15_0);
-            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[0])));
-            _mm512_storeu_ps(&c[1 * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[1 * sc_row])));
-            _mm512_storeu_ps(&c[2 * sc_row], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[2 * sc_row])));
-            _mm512_storeu_ps(&c[3 * sc_row], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[3 * sc_row])));
-            _mm512_storeu_ps(&c[4 * sc_row], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[4 * sc_row])));
-            _mm512_storeu_ps(&c[5 * sc_row], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[5 * sc_row])));
-            _mm512_storeu_ps(&c[6 * sc_row], _mm512_add_ps(acc6_0, _mm512_loadu_ps(&c[6 * sc_row])));
-            _mm512_storeu_ps(&c[7 * sc_row], _mm512_add_ps(acc7_0, _mm512_loadu_ps(&c[7 * sc_row])));
-            _mm512_storeu_ps(&c[8 * sc_row], _mm512_add_ps(acc8_0, _mm512_loadu_ps(&c[8 * sc_row])));
-            _mm512_storeu_ps(&c[9 * sc_row], _mm512_add_ps(acc9_0, _mm512_loadu_ps(&c[9 * sc_row])));
-            _mm512_storeu_ps(&c[10 * sc_row], _mm512_add_ps(acc10_0, _mm512_loadu_ps(&c[10 * sc_row])));
-            _mm512_storeu_ps(&c[11 * sc_row], _mm512_add_ps(acc11_0, _mm512_loadu_ps(&c[11 * sc_row])));
-            _mm512_storeu_ps(&c[12 * sc_row], _mm512_add_ps(acc12_0, _mm512_loadu_ps(&c[12 * sc_row])));
-            _mm512_storeu_ps(&c[13 * sc_row], _mm512_add_ps(acc13_0, _mm512_loadu_ps(&c[13 * sc_row])));
-            _mm512_storeu_ps(&c[14 * sc_row], _mm512_add_ps(acc14_0, _mm512_loadu_ps(&c[14 * sc_row])));
-            _mm512_storeu_ps(&c[15 * sc_row], _mm512_add_ps(acc15_0, _mm512_loadu_ps(&c[15 * sc_row])));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[1 * sc_row]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[2 * sc_row]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[3 * sc_row]);
+            __m512 c_in4 = _mm512_loadu_ps(&c[4 * sc_row]);
+            __m512 c_in5 = _mm512_loadu_ps(&c[5 * sc_row]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[6 * sc_row]);
+            __m512 c_in7 = _mm512_loadu_ps(&c[7 * sc_row]);
+            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, c_in0));
+            _mm512_storeu_ps(&c[1 * sc_row], _mm512_add_ps(acc1_0, c_in1));
+            _mm512_storeu_ps(&c[2 * sc_row], _mm512_add_ps(acc2_0, c_in2));
+            _mm512_storeu_ps(&c[3 * sc_row], _mm512_add_ps(acc3_0, c_in3));
+            _mm512_storeu_ps(&c[4 * sc_row], _mm512_add_ps(acc4_0, c_in4));
+            _mm512_storeu_ps(&c[5 * sc_row], _mm512_add_ps(acc5_0, c_in5));
+            _mm512_storeu_ps(&c[6 * sc_row], _mm512_add_ps(acc6_0, c_in6));
+            _mm512_storeu_ps(&c[7 * sc_row], _mm512_add_ps(acc7_0, c_in7));
+            __m512 c_in8 = _mm512_loadu_ps(&c[8 * sc_row]);
+            __m512 c_in9 = _mm512_loadu_ps(&c[9 * sc_row]);
+            __m512 c_in10 = _mm512_loadu_ps(&c[10 * sc_row]);
+            __m512 c_in11 = _mm512_loadu_ps(&c[11 * sc_row]);
+            __m512 c_in12 = _mm512_loadu_ps(&c[12 * sc_row]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[13 * sc_row]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[14 * sc_row]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[15 * sc_row]);
+            _mm512_storeu_ps(&c[8 * sc_row], _mm512_add_ps(acc8_0, c_in8));
+            _mm512_storeu_ps(&c[9 * sc_row], _mm512_add_ps(acc9_0, c_in9));
+            _mm512_storeu_ps(&c[10 * sc_row], _mm512_add_ps(acc10_0, c_in10));
+            _mm512_storeu_ps(&c[11 * sc_row], _mm512_add_ps(acc11_0, c_in11));
+            _mm512_storeu_ps(&c[12 * sc_row], _mm512_add_ps(acc12_0, c_in12));
+            _mm512_storeu_ps(&c[13 * sc_row], _mm512_add_ps(acc13_0, c_in13));
+            _mm512_storeu_ps(&c[14 * sc_row], _mm512_add_ps(acc14_0, c_in14));
+            _mm512_storeu_ps(&c[15 * sc_row], _mm512_add_ps(acc15_0, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -56560,7 +56992,7 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_b0(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_16x16x16_sf_avx512_rows_pf_ab
  * f32 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 8192 useful flops in 288 vector arithmetic ops, 16 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 288 vector arithmetic ops, 32 vector accumulators,
  * 288 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -57203,22 +57635,38 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_pf_ab(const bmm_ar
             acc14_0 = _mm512_fmadd_ps(a14_15, b0_15, acc14_0);
             __m512 a15_15 = _mm512_set1_ps(a[15 * sa_row + 15]);
             acc15_0 = _mm512_fmadd_ps(a15_15, b0_15, acc15_0);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[1 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[2 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_storeu_ps(&c[3 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_storeu_ps(&c[4 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_storeu_ps(&c[5 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_storeu_ps(&c[6 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_storeu_ps(&c[7 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_storeu_ps(&c[8 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[8 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_storeu_ps(&c[9 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[9 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_storeu_ps(&c[10 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[10 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_storeu_ps(&c[11 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[11 * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
-            _mm512_storeu_ps(&c[12 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[12 * sc_row]), _mm512_mul_ps(valpha, acc12_0)));
-            _mm512_storeu_ps(&c[13 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[13 * sc_row]), _mm512_mul_ps(valpha, acc13_0)));
-            _mm512_storeu_ps(&c[14 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[14 * sc_row]), _mm512_mul_ps(valpha, acc14_0)));
-            _mm512_storeu_ps(&c[15 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[15 * sc_row]), _mm512_mul_ps(valpha, acc15_0)));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[1 * sc_row]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[2 * sc_row]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[3 * sc_row]);
+            __m512 c_in4 = _mm512_loadu_ps(&c[4 * sc_row]);
+            __m512 c_in5 = _mm512_loadu_ps(&c[5 * sc_row]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[6 * sc_row]);
+            __m512 c_in7 = _mm512_loadu_ps(&c[7 * sc_row]);
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[1 * sc_row], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[2 * sc_row], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_storeu_ps(&c[3 * sc_row], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_storeu_ps(&c[4 * sc_row], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_storeu_ps(&c[5 * sc_row], _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_storeu_ps(&c[6 * sc_row], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_storeu_ps(&c[7 * sc_row], _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc7_0)));
+            __m512 c_in8 = _mm512_loadu_ps(&c[8 * sc_row]);
+            __m512 c_in9 = _mm512_loadu_ps(&c[9 * sc_row]);
+            __m512 c_in10 = _mm512_loadu_ps(&c[10 * sc_row]);
+            __m512 c_in11 = _mm512_loadu_ps(&c[11 * sc_row]);
+            __m512 c_in12 = _mm512_loadu_ps(&c[12 * sc_row]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[13 * sc_row]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[14 * sc_row]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[15 * sc_row]);
+            _mm512_storeu_ps(&c[8 * sc_row], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_storeu_ps(&c[9 * sc_row], _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_storeu_ps(&c[10 * sc_row], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_storeu_ps(&c[11 * sc_row], _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc11_0)));
+            _mm512_storeu_ps(&c[12 * sc_row], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc12_0)));
+            _mm512_storeu_ps(&c[13 * sc_row], _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc13_0)));
+            _mm512_storeu_ps(&c[14 * sc_row], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc14_0)));
+            _mm512_storeu_ps(&c[15 * sc_row], _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc15_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

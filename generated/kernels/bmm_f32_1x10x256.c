@@ -11349,7 +11349,7 @@ static void bmm_f32_1x10x256_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x10x256_bf_avx2_rows_a1b1
  * f32 C(1x256) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x10, B 10x256; layout bf, isa avx2, form rows.
- * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 4 vector accumulators,
  * 512 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -11408,8 +11408,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[0])));
-            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[8])));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, c_in0));
+            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc0_1, c_in1));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -11462,8 +11464,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[16])));
-            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[24])));
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc0_0, c_in2));
+            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc0_1, c_in3));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -11516,8 +11520,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[32])));
-            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[40])));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc0_0, c_in4));
+            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc0_1, c_in5));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -11570,8 +11576,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[48])));
-            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[56])));
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc0_0, c_in6));
+            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc0_1, c_in7));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[64]);
@@ -11624,8 +11632,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[64], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[64])));
-            _mm256_storeu_ps(&c[72], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[72])));
+            __m256 c_in8 = _mm256_loadu_ps(&c[64]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[72]);
+            _mm256_storeu_ps(&c[64], _mm256_add_ps(acc0_0, c_in8));
+            _mm256_storeu_ps(&c[72], _mm256_add_ps(acc0_1, c_in9));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[80]);
@@ -11678,8 +11688,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[80], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[80])));
-            _mm256_storeu_ps(&c[88], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[88])));
+            __m256 c_in10 = _mm256_loadu_ps(&c[80]);
+            __m256 c_in11 = _mm256_loadu_ps(&c[88]);
+            _mm256_storeu_ps(&c[80], _mm256_add_ps(acc0_0, c_in10));
+            _mm256_storeu_ps(&c[88], _mm256_add_ps(acc0_1, c_in11));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[96]);
@@ -11732,8 +11744,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[96], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[96])));
-            _mm256_storeu_ps(&c[104], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[104])));
+            __m256 c_in12 = _mm256_loadu_ps(&c[96]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[104]);
+            _mm256_storeu_ps(&c[96], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_storeu_ps(&c[104], _mm256_add_ps(acc0_1, c_in13));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[112]);
@@ -11786,8 +11800,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[112], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[112])));
-            _mm256_storeu_ps(&c[120], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[120])));
+            __m256 c_in14 = _mm256_loadu_ps(&c[112]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[120]);
+            _mm256_storeu_ps(&c[112], _mm256_add_ps(acc0_0, c_in14));
+            _mm256_storeu_ps(&c[120], _mm256_add_ps(acc0_1, c_in15));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[128]);
@@ -11840,8 +11856,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[128], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[128])));
-            _mm256_storeu_ps(&c[136], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[136])));
+            __m256 c_in16 = _mm256_loadu_ps(&c[128]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[136]);
+            _mm256_storeu_ps(&c[128], _mm256_add_ps(acc0_0, c_in16));
+            _mm256_storeu_ps(&c[136], _mm256_add_ps(acc0_1, c_in17));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[144]);
@@ -11894,8 +11912,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[144], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[144])));
-            _mm256_storeu_ps(&c[152], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[152])));
+            __m256 c_in18 = _mm256_loadu_ps(&c[144]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[152]);
+            _mm256_storeu_ps(&c[144], _mm256_add_ps(acc0_0, c_in18));
+            _mm256_storeu_ps(&c[152], _mm256_add_ps(acc0_1, c_in19));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[160]);
@@ -11948,8 +11968,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[160], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[160])));
-            _mm256_storeu_ps(&c[168], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[168])));
+            __m256 c_in20 = _mm256_loadu_ps(&c[160]);
+            __m256 c_in21 = _mm256_loadu_ps(&c[168]);
+            _mm256_storeu_ps(&c[160], _mm256_add_ps(acc0_0, c_in20));
+            _mm256_storeu_ps(&c[168], _mm256_add_ps(acc0_1, c_in21));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[176]);
@@ -12002,8 +12024,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[176], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[176])));
-            _mm256_storeu_ps(&c[184], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[184])));
+            __m256 c_in22 = _mm256_loadu_ps(&c[176]);
+            __m256 c_in23 = _mm256_loadu_ps(&c[184]);
+            _mm256_storeu_ps(&c[176], _mm256_add_ps(acc0_0, c_in22));
+            _mm256_storeu_ps(&c[184], _mm256_add_ps(acc0_1, c_in23));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[192]);
@@ -12056,8 +12080,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[192], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[192])));
-            _mm256_storeu_ps(&c[200], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[200])));
+            __m256 c_in24 = _mm256_loadu_ps(&c[192]);
+            __m256 c_in25 = _mm256_loadu_ps(&c[200]);
+            _mm256_storeu_ps(&c[192], _mm256_add_ps(acc0_0, c_in24));
+            _mm256_storeu_ps(&c[200], _mm256_add_ps(acc0_1, c_in25));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[208]);
@@ -12110,8 +12136,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[208], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[208])));
-            _mm256_storeu_ps(&c[216], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[216])));
+            __m256 c_in26 = _mm256_loadu_ps(&c[208]);
+            __m256 c_in27 = _mm256_loadu_ps(&c[216]);
+            _mm256_storeu_ps(&c[208], _mm256_add_ps(acc0_0, c_in26));
+            _mm256_storeu_ps(&c[216], _mm256_add_ps(acc0_1, c_in27));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[224]);
@@ -12164,8 +12192,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[224], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[224])));
-            _mm256_storeu_ps(&c[232], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[232])));
+            __m256 c_in28 = _mm256_loadu_ps(&c[224]);
+            __m256 c_in29 = _mm256_loadu_ps(&c[232]);
+            _mm256_storeu_ps(&c[224], _mm256_add_ps(acc0_0, c_in28));
+            _mm256_storeu_ps(&c[232], _mm256_add_ps(acc0_1, c_in29));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[240]);
@@ -12218,8 +12248,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[240], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[240])));
-            _mm256_storeu_ps(&c[248], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[248])));
+            __m256 c_in30 = _mm256_loadu_ps(&c[240]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[248]);
+            _mm256_storeu_ps(&c[240], _mm256_add_ps(acc0_0, c_in30));
+            _mm256_storeu_ps(&c[248], _mm256_add_ps(acc0_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -13115,7 +13147,7 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x10x256_bf_avx2_rows_ab
  * f32 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout bf, isa avx2, form rows.
- * Cost per matrix: 5120 useful flops in 384 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 5120 useful flops in 384 vector arithmetic ops, 4 vector accumulators,
  * 512 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -13178,8 +13210,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -13232,8 +13266,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -13286,8 +13322,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -13340,8 +13378,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[64]);
@@ -13394,8 +13434,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[72]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in8 = _mm256_loadu_ps(&c[64]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[72]);
+            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[80]);
@@ -13448,8 +13490,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[80]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[88]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in10 = _mm256_loadu_ps(&c[80]);
+            __m256 c_in11 = _mm256_loadu_ps(&c[88]);
+            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[96]);
@@ -13502,8 +13546,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[96]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[104]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[96]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[104]);
+            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[112]);
@@ -13556,8 +13602,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[112]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[120]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in14 = _mm256_loadu_ps(&c[112]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[120]);
+            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[128]);
@@ -13610,8 +13658,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[128], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[128]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[136], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[136]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[128]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[136]);
+            _mm256_storeu_ps(&c[128], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[136], _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[144]);
@@ -13664,8 +13714,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[144], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[144]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[152], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[152]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in18 = _mm256_loadu_ps(&c[144]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[152]);
+            _mm256_storeu_ps(&c[144], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[152], _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[160]);
@@ -13718,8 +13770,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[160], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[160]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[168], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[168]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in20 = _mm256_loadu_ps(&c[160]);
+            __m256 c_in21 = _mm256_loadu_ps(&c[168]);
+            _mm256_storeu_ps(&c[160], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[168], _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[176]);
@@ -13772,8 +13826,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[176], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[176]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[184], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[184]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in22 = _mm256_loadu_ps(&c[176]);
+            __m256 c_in23 = _mm256_loadu_ps(&c[184]);
+            _mm256_storeu_ps(&c[176], _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[184], _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[192]);
@@ -13826,8 +13882,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[192], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[192]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[200], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[200]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in24 = _mm256_loadu_ps(&c[192]);
+            __m256 c_in25 = _mm256_loadu_ps(&c[200]);
+            _mm256_storeu_ps(&c[192], _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[200], _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[208]);
@@ -13880,8 +13938,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[208], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[208]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[216], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[216]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in26 = _mm256_loadu_ps(&c[208]);
+            __m256 c_in27 = _mm256_loadu_ps(&c[216]);
+            _mm256_storeu_ps(&c[208], _mm256_fmadd_ps(vbeta, c_in26, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[216], _mm256_fmadd_ps(vbeta, c_in27, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[224]);
@@ -13934,8 +13994,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[224], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[224]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[232], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[232]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in28 = _mm256_loadu_ps(&c[224]);
+            __m256 c_in29 = _mm256_loadu_ps(&c[232]);
+            _mm256_storeu_ps(&c[224], _mm256_fmadd_ps(vbeta, c_in28, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[232], _mm256_fmadd_ps(vbeta, c_in29, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[240]);
@@ -13988,8 +14050,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[240], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[240]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[248], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[248]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in30 = _mm256_loadu_ps(&c[240]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[248]);
+            _mm256_storeu_ps(&c[240], _mm256_fmadd_ps(vbeta, c_in30, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[248], _mm256_fmadd_ps(vbeta, c_in31, _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -14001,7 +14065,7 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x10x256_bf_avx512_rows_a1b1
  * f32 C(1x256) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x10, B 10x256; layout bf, isa avx512, form rows.
- * Cost per matrix: 5120 useful flops in 176 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 5120 useful flops in 176 vector arithmetic ops, 8 vector accumulators,
  * 216 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -14100,10 +14164,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[0])));
-            _mm512_storeu_ps(&c[16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[16])));
-            _mm512_storeu_ps(&c[32], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[32])));
-            _mm512_storeu_ps(&c[48], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[48])));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, c_in0));
+            _mm512_storeu_ps(&c[16], _mm512_add_ps(acc0_1, c_in1));
+            _mm512_storeu_ps(&c[32], _mm512_add_ps(acc0_2, c_in2));
+            _mm512_storeu_ps(&c[48], _mm512_add_ps(acc0_3, c_in3));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[64]);
@@ -14196,10 +14264,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[64], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[64])));
-            _mm512_storeu_ps(&c[80], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[80])));
-            _mm512_storeu_ps(&c[96], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[96])));
-            _mm512_storeu_ps(&c[112], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[112])));
+            __m512 c_in4 = _mm512_loadu_ps(&c[64]);
+            __m512 c_in5 = _mm512_loadu_ps(&c[80]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[96]);
+            __m512 c_in7 = _mm512_loadu_ps(&c[112]);
+            _mm512_storeu_ps(&c[64], _mm512_add_ps(acc0_0, c_in4));
+            _mm512_storeu_ps(&c[80], _mm512_add_ps(acc0_1, c_in5));
+            _mm512_storeu_ps(&c[96], _mm512_add_ps(acc0_2, c_in6));
+            _mm512_storeu_ps(&c[112], _mm512_add_ps(acc0_3, c_in7));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[128]);
@@ -14292,10 +14364,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[128], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[128])));
-            _mm512_storeu_ps(&c[144], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[144])));
-            _mm512_storeu_ps(&c[160], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[160])));
-            _mm512_storeu_ps(&c[176], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[176])));
+            __m512 c_in8 = _mm512_loadu_ps(&c[128]);
+            __m512 c_in9 = _mm512_loadu_ps(&c[144]);
+            __m512 c_in10 = _mm512_loadu_ps(&c[160]);
+            __m512 c_in11 = _mm512_loadu_ps(&c[176]);
+            _mm512_storeu_ps(&c[128], _mm512_add_ps(acc0_0, c_in8));
+            _mm512_storeu_ps(&c[144], _mm512_add_ps(acc0_1, c_in9));
+            _mm512_storeu_ps(&c[160], _mm512_add_ps(acc0_2, c_in10));
+            _mm512_storeu_ps(&c[176], _mm512_add_ps(acc0_3, c_in11));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[192]);
@@ -14388,10 +14464,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[192], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[192])));
-            _mm512_storeu_ps(&c[208], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[208])));
-            _mm512_storeu_ps(&c[224], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[224])));
-            _mm512_storeu_ps(&c[240], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[240])));
+            __m512 c_in12 = _mm512_loadu_ps(&c[192]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[208]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[224]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[240]);
+            _mm512_storeu_ps(&c[192], _mm512_add_ps(acc0_0, c_in12));
+            _mm512_storeu_ps(&c[208], _mm512_add_ps(acc0_1, c_in13));
+            _mm512_storeu_ps(&c[224], _mm512_add_ps(acc0_2, c_in14));
+            _mm512_storeu_ps(&c[240], _mm512_add_ps(acc0_3, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -14807,7 +14887,7 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x10x256_bf_avx512_rows_ab
  * f32 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout bf, isa avx512, form rows.
- * Cost per matrix: 5120 useful flops in 192 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 5120 useful flops in 192 vector arithmetic ops, 8 vector accumulators,
  * 216 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -14910,10 +14990,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc0_3)));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc0_3)));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[64]);
@@ -15006,10 +15090,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[80]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[96]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[112]), _mm512_mul_ps(valpha, acc0_3)));
+            __m512 c_in4 = _mm512_loadu_ps(&c[64]);
+            __m512 c_in5 = _mm512_loadu_ps(&c[80]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[96]);
+            __m512 c_in7 = _mm512_loadu_ps(&c[112]);
+            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc0_3)));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[128]);
@@ -15102,10 +15190,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[128]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[144]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[160]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[176]), _mm512_mul_ps(valpha, acc0_3)));
+            __m512 c_in8 = _mm512_loadu_ps(&c[128]);
+            __m512 c_in9 = _mm512_loadu_ps(&c[144]);
+            __m512 c_in10 = _mm512_loadu_ps(&c[160]);
+            __m512 c_in11 = _mm512_loadu_ps(&c[176]);
+            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc0_3)));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[192]);
@@ -15198,10 +15290,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_bf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[192]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[208]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[224]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[240]), _mm512_mul_ps(valpha, acc0_3)));
+            __m512 c_in12 = _mm512_loadu_ps(&c[192]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[208]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[224]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[240]);
+            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -26556,7 +26652,7 @@ static void bmm_f32_1x10x256_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x10x256_sf_avx2_rows_a1b1
  * f32 C(1x256) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x10, B 10x256; layout sf, isa avx2, form rows.
- * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 4 vector accumulators,
  * 512 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -26616,8 +26712,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[0])));
-            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[8])));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, c_in0));
+            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc0_1, c_in1));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -26670,8 +26768,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[16])));
-            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[24])));
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc0_0, c_in2));
+            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc0_1, c_in3));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -26724,8 +26824,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[32])));
-            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[40])));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc0_0, c_in4));
+            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc0_1, c_in5));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -26778,8 +26880,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[48])));
-            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[56])));
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc0_0, c_in6));
+            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc0_1, c_in7));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[64]);
@@ -26832,8 +26936,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[64], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[64])));
-            _mm256_storeu_ps(&c[72], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[72])));
+            __m256 c_in8 = _mm256_loadu_ps(&c[64]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[72]);
+            _mm256_storeu_ps(&c[64], _mm256_add_ps(acc0_0, c_in8));
+            _mm256_storeu_ps(&c[72], _mm256_add_ps(acc0_1, c_in9));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[80]);
@@ -26886,8 +26992,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[80], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[80])));
-            _mm256_storeu_ps(&c[88], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[88])));
+            __m256 c_in10 = _mm256_loadu_ps(&c[80]);
+            __m256 c_in11 = _mm256_loadu_ps(&c[88]);
+            _mm256_storeu_ps(&c[80], _mm256_add_ps(acc0_0, c_in10));
+            _mm256_storeu_ps(&c[88], _mm256_add_ps(acc0_1, c_in11));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[96]);
@@ -26940,8 +27048,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[96], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[96])));
-            _mm256_storeu_ps(&c[104], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[104])));
+            __m256 c_in12 = _mm256_loadu_ps(&c[96]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[104]);
+            _mm256_storeu_ps(&c[96], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_storeu_ps(&c[104], _mm256_add_ps(acc0_1, c_in13));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[112]);
@@ -26994,8 +27104,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[112], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[112])));
-            _mm256_storeu_ps(&c[120], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[120])));
+            __m256 c_in14 = _mm256_loadu_ps(&c[112]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[120]);
+            _mm256_storeu_ps(&c[112], _mm256_add_ps(acc0_0, c_in14));
+            _mm256_storeu_ps(&c[120], _mm256_add_ps(acc0_1, c_in15));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[128]);
@@ -27048,8 +27160,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[128], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[128])));
-            _mm256_storeu_ps(&c[136], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[136])));
+            __m256 c_in16 = _mm256_loadu_ps(&c[128]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[136]);
+            _mm256_storeu_ps(&c[128], _mm256_add_ps(acc0_0, c_in16));
+            _mm256_storeu_ps(&c[136], _mm256_add_ps(acc0_1, c_in17));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[144]);
@@ -27102,8 +27216,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[144], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[144])));
-            _mm256_storeu_ps(&c[152], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[152])));
+            __m256 c_in18 = _mm256_loadu_ps(&c[144]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[152]);
+            _mm256_storeu_ps(&c[144], _mm256_add_ps(acc0_0, c_in18));
+            _mm256_storeu_ps(&c[152], _mm256_add_ps(acc0_1, c_in19));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[160]);
@@ -27156,8 +27272,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[160], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[160])));
-            _mm256_storeu_ps(&c[168], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[168])));
+            __m256 c_in20 = _mm256_loadu_ps(&c[160]);
+            __m256 c_in21 = _mm256_loadu_ps(&c[168]);
+            _mm256_storeu_ps(&c[160], _mm256_add_ps(acc0_0, c_in20));
+            _mm256_storeu_ps(&c[168], _mm256_add_ps(acc0_1, c_in21));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[176]);
@@ -27210,8 +27328,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[176], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[176])));
-            _mm256_storeu_ps(&c[184], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[184])));
+            __m256 c_in22 = _mm256_loadu_ps(&c[176]);
+            __m256 c_in23 = _mm256_loadu_ps(&c[184]);
+            _mm256_storeu_ps(&c[176], _mm256_add_ps(acc0_0, c_in22));
+            _mm256_storeu_ps(&c[184], _mm256_add_ps(acc0_1, c_in23));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[192]);
@@ -27264,8 +27384,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[192], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[192])));
-            _mm256_storeu_ps(&c[200], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[200])));
+            __m256 c_in24 = _mm256_loadu_ps(&c[192]);
+            __m256 c_in25 = _mm256_loadu_ps(&c[200]);
+            _mm256_storeu_ps(&c[192], _mm256_add_ps(acc0_0, c_in24));
+            _mm256_storeu_ps(&c[200], _mm256_add_ps(acc0_1, c_in25));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[208]);
@@ -27318,8 +27440,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[208], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[208])));
-            _mm256_storeu_ps(&c[216], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[216])));
+            __m256 c_in26 = _mm256_loadu_ps(&c[208]);
+            __m256 c_in27 = _mm256_loadu_ps(&c[216]);
+            _mm256_storeu_ps(&c[208], _mm256_add_ps(acc0_0, c_in26));
+            _mm256_storeu_ps(&c[216], _mm256_add_ps(acc0_1, c_in27));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[224]);
@@ -27372,8 +27496,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[224], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[224])));
-            _mm256_storeu_ps(&c[232], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[232])));
+            __m256 c_in28 = _mm256_loadu_ps(&c[224]);
+            __m256 c_in29 = _mm256_loadu_ps(&c[232]);
+            _mm256_storeu_ps(&c[224], _mm256_add_ps(acc0_0, c_in28));
+            _mm256_storeu_ps(&c[232], _mm256_add_ps(acc0_1, c_in29));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[240]);
@@ -27426,8 +27552,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[240], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[240])));
-            _mm256_storeu_ps(&c[248], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[248])));
+            __m256 c_in30 = _mm256_loadu_ps(&c[240]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[248]);
+            _mm256_storeu_ps(&c[240], _mm256_add_ps(acc0_0, c_in30));
+            _mm256_storeu_ps(&c[248], _mm256_add_ps(acc0_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -28324,7 +28452,7 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x10x256_sf_avx2_rows_ab
  * f32 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout sf, isa avx2, form rows.
- * Cost per matrix: 5120 useful flops in 384 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 5120 useful flops in 384 vector arithmetic ops, 4 vector accumulators,
  * 512 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -28388,8 +28516,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -28442,8 +28572,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -28496,8 +28628,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -28550,8 +28684,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[64]);
@@ -28604,8 +28740,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[72]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in8 = _mm256_loadu_ps(&c[64]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[72]);
+            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[80]);
@@ -28658,8 +28796,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[80]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[88]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in10 = _mm256_loadu_ps(&c[80]);
+            __m256 c_in11 = _mm256_loadu_ps(&c[88]);
+            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[96]);
@@ -28712,8 +28852,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[96]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[104]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[96]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[104]);
+            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[112]);
@@ -28766,8 +28908,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[112]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[120]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in14 = _mm256_loadu_ps(&c[112]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[120]);
+            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[128]);
@@ -28820,8 +28964,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[128], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[128]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[136], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[136]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[128]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[136]);
+            _mm256_storeu_ps(&c[128], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[136], _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[144]);
@@ -28874,8 +29020,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[144], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[144]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[152], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[152]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in18 = _mm256_loadu_ps(&c[144]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[152]);
+            _mm256_storeu_ps(&c[144], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[152], _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[160]);
@@ -28928,8 +29076,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[160], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[160]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[168], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[168]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in20 = _mm256_loadu_ps(&c[160]);
+            __m256 c_in21 = _mm256_loadu_ps(&c[168]);
+            _mm256_storeu_ps(&c[160], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[168], _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[176]);
@@ -28982,8 +29132,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[176], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[176]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[184], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[184]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in22 = _mm256_loadu_ps(&c[176]);
+            __m256 c_in23 = _mm256_loadu_ps(&c[184]);
+            _mm256_storeu_ps(&c[176], _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[184], _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[192]);
@@ -29036,8 +29188,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[192], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[192]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[200], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[200]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in24 = _mm256_loadu_ps(&c[192]);
+            __m256 c_in25 = _mm256_loadu_ps(&c[200]);
+            _mm256_storeu_ps(&c[192], _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[200], _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[208]);
@@ -29090,8 +29244,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[208], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[208]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[216], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[216]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in26 = _mm256_loadu_ps(&c[208]);
+            __m256 c_in27 = _mm256_loadu_ps(&c[216]);
+            _mm256_storeu_ps(&c[208], _mm256_fmadd_ps(vbeta, c_in26, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[216], _mm256_fmadd_ps(vbeta, c_in27, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[224]);
@@ -29144,8 +29300,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[224], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[224]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[232], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[232]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in28 = _mm256_loadu_ps(&c[224]);
+            __m256 c_in29 = _mm256_loadu_ps(&c[232]);
+            _mm256_storeu_ps(&c[224], _mm256_fmadd_ps(vbeta, c_in28, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[232], _mm256_fmadd_ps(vbeta, c_in29, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[240]);
@@ -29198,8 +29356,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[240], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[240]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[248], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[248]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in30 = _mm256_loadu_ps(&c[240]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[248]);
+            _mm256_storeu_ps(&c[240], _mm256_fmadd_ps(vbeta, c_in30, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[248], _mm256_fmadd_ps(vbeta, c_in31, _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -29211,7 +29371,7 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x10x256_sf_avx2_rows_pf_a1b1
  * f32 C(1x256) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x10, B 10x256; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 4 vector accumulators,
  * 512 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -29465,8 +29625,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[0])));
-            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[8])));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, c_in0));
+            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc0_1, c_in1));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -29519,8 +29681,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[16])));
-            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[24])));
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc0_0, c_in2));
+            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc0_1, c_in3));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -29573,8 +29737,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[32])));
-            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[40])));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc0_0, c_in4));
+            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc0_1, c_in5));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -29627,8 +29793,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[48])));
-            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[56])));
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc0_0, c_in6));
+            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc0_1, c_in7));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[64]);
@@ -29681,8 +29849,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[64], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[64])));
-            _mm256_storeu_ps(&c[72], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[72])));
+            __m256 c_in8 = _mm256_loadu_ps(&c[64]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[72]);
+            _mm256_storeu_ps(&c[64], _mm256_add_ps(acc0_0, c_in8));
+            _mm256_storeu_ps(&c[72], _mm256_add_ps(acc0_1, c_in9));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[80]);
@@ -29735,8 +29905,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[80], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[80])));
-            _mm256_storeu_ps(&c[88], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[88])));
+            __m256 c_in10 = _mm256_loadu_ps(&c[80]);
+            __m256 c_in11 = _mm256_loadu_ps(&c[88]);
+            _mm256_storeu_ps(&c[80], _mm256_add_ps(acc0_0, c_in10));
+            _mm256_storeu_ps(&c[88], _mm256_add_ps(acc0_1, c_in11));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[96]);
@@ -29789,8 +29961,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[96], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[96])));
-            _mm256_storeu_ps(&c[104], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[104])));
+            __m256 c_in12 = _mm256_loadu_ps(&c[96]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[104]);
+            _mm256_storeu_ps(&c[96], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_storeu_ps(&c[104], _mm256_add_ps(acc0_1, c_in13));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[112]);
@@ -29843,8 +30017,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[112], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[112])));
-            _mm256_storeu_ps(&c[120], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[120])));
+            __m256 c_in14 = _mm256_loadu_ps(&c[112]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[120]);
+            _mm256_storeu_ps(&c[112], _mm256_add_ps(acc0_0, c_in14));
+            _mm256_storeu_ps(&c[120], _mm256_add_ps(acc0_1, c_in15));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[128]);
@@ -29897,8 +30073,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[128], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[128])));
-            _mm256_storeu_ps(&c[136], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[136])));
+            __m256 c_in16 = _mm256_loadu_ps(&c[128]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[136]);
+            _mm256_storeu_ps(&c[128], _mm256_add_ps(acc0_0, c_in16));
+            _mm256_storeu_ps(&c[136], _mm256_add_ps(acc0_1, c_in17));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[144]);
@@ -29951,8 +30129,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[144], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[144])));
-            _mm256_storeu_ps(&c[152], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[152])));
+            __m256 c_in18 = _mm256_loadu_ps(&c[144]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[152]);
+            _mm256_storeu_ps(&c[144], _mm256_add_ps(acc0_0, c_in18));
+            _mm256_storeu_ps(&c[152], _mm256_add_ps(acc0_1, c_in19));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[160]);
@@ -30005,8 +30185,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[160], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[160])));
-            _mm256_storeu_ps(&c[168], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[168])));
+            __m256 c_in20 = _mm256_loadu_ps(&c[160]);
+            __m256 c_in21 = _mm256_loadu_ps(&c[168]);
+            _mm256_storeu_ps(&c[160], _mm256_add_ps(acc0_0, c_in20));
+            _mm256_storeu_ps(&c[168], _mm256_add_ps(acc0_1, c_in21));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[176]);
@@ -30059,8 +30241,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[176], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[176])));
-            _mm256_storeu_ps(&c[184], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[184])));
+            __m256 c_in22 = _mm256_loadu_ps(&c[176]);
+            __m256 c_in23 = _mm256_loadu_ps(&c[184]);
+            _mm256_storeu_ps(&c[176], _mm256_add_ps(acc0_0, c_in22));
+            _mm256_storeu_ps(&c[184], _mm256_add_ps(acc0_1, c_in23));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[192]);
@@ -30113,8 +30297,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[192], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[192])));
-            _mm256_storeu_ps(&c[200], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[200])));
+            __m256 c_in24 = _mm256_loadu_ps(&c[192]);
+            __m256 c_in25 = _mm256_loadu_ps(&c[200]);
+            _mm256_storeu_ps(&c[192], _mm256_add_ps(acc0_0, c_in24));
+            _mm256_storeu_ps(&c[200], _mm256_add_ps(acc0_1, c_in25));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[208]);
@@ -30167,8 +30353,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[208], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[208])));
-            _mm256_storeu_ps(&c[216], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[216])));
+            __m256 c_in26 = _mm256_loadu_ps(&c[208]);
+            __m256 c_in27 = _mm256_loadu_ps(&c[216]);
+            _mm256_storeu_ps(&c[208], _mm256_add_ps(acc0_0, c_in26));
+            _mm256_storeu_ps(&c[216], _mm256_add_ps(acc0_1, c_in27));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[224]);
@@ -30221,8 +30409,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[224], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[224])));
-            _mm256_storeu_ps(&c[232], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[232])));
+            __m256 c_in28 = _mm256_loadu_ps(&c[224]);
+            __m256 c_in29 = _mm256_loadu_ps(&c[232]);
+            _mm256_storeu_ps(&c[224], _mm256_add_ps(acc0_0, c_in28));
+            _mm256_storeu_ps(&c[232], _mm256_add_ps(acc0_1, c_in29));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[240]);
@@ -30275,8 +30465,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[240], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[240])));
-            _mm256_storeu_ps(&c[248], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[248])));
+            __m256 c_in30 = _mm256_loadu_ps(&c[240]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[248]);
+            _mm256_storeu_ps(&c[240], _mm256_add_ps(acc0_0, c_in30));
+            _mm256_storeu_ps(&c[248], _mm256_add_ps(acc0_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -31367,7 +31559,7 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x10x256_sf_avx2_rows_pf_ab
  * f32 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 5120 useful flops in 384 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 5120 useful flops in 384 vector arithmetic ops, 4 vector accumulators,
  * 512 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -31625,8 +31817,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -31679,8 +31873,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -31733,8 +31929,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -31787,8 +31985,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[64]);
@@ -31841,8 +32041,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[72]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in8 = _mm256_loadu_ps(&c[64]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[72]);
+            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[80]);
@@ -31895,8 +32097,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[80]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[88]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in10 = _mm256_loadu_ps(&c[80]);
+            __m256 c_in11 = _mm256_loadu_ps(&c[88]);
+            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[96]);
@@ -31949,8 +32153,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[96]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[104]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[96]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[104]);
+            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[112]);
@@ -32003,8 +32209,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[112]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[120]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in14 = _mm256_loadu_ps(&c[112]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[120]);
+            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[128]);
@@ -32057,8 +32265,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[128], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[128]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[136], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[136]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[128]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[136]);
+            _mm256_storeu_ps(&c[128], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[136], _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[144]);
@@ -32111,8 +32321,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[144], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[144]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[152], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[152]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in18 = _mm256_loadu_ps(&c[144]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[152]);
+            _mm256_storeu_ps(&c[144], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[152], _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[160]);
@@ -32165,8 +32377,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[160], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[160]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[168], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[168]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in20 = _mm256_loadu_ps(&c[160]);
+            __m256 c_in21 = _mm256_loadu_ps(&c[168]);
+            _mm256_storeu_ps(&c[160], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[168], _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[176]);
@@ -32219,8 +32433,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[176], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[176]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[184], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[184]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in22 = _mm256_loadu_ps(&c[176]);
+            __m256 c_in23 = _mm256_loadu_ps(&c[184]);
+            _mm256_storeu_ps(&c[176], _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[184], _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[192]);
@@ -32273,8 +32489,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[192], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[192]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[200], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[200]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in24 = _mm256_loadu_ps(&c[192]);
+            __m256 c_in25 = _mm256_loadu_ps(&c[200]);
+            _mm256_storeu_ps(&c[192], _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[200], _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[208]);
@@ -32327,8 +32545,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[208], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[208]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[216], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[216]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in26 = _mm256_loadu_ps(&c[208]);
+            __m256 c_in27 = _mm256_loadu_ps(&c[216]);
+            _mm256_storeu_ps(&c[208], _mm256_fmadd_ps(vbeta, c_in26, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[216], _mm256_fmadd_ps(vbeta, c_in27, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[224]);
@@ -32381,8 +32601,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[224], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[224]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[232], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[232]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in28 = _mm256_loadu_ps(&c[224]);
+            __m256 c_in29 = _mm256_loadu_ps(&c[232]);
+            _mm256_storeu_ps(&c[224], _mm256_fmadd_ps(vbeta, c_in28, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[232], _mm256_fmadd_ps(vbeta, c_in29, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[240]);
@@ -32435,8 +32657,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a0_9 = _mm256_set1_ps(a[9]);
             acc0_0 = _mm256_fmadd_ps(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_9, b1_9, acc0_1);
-            _mm256_storeu_ps(&c[240], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[240]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[248], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[248]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in30 = _mm256_loadu_ps(&c[240]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[248]);
+            _mm256_storeu_ps(&c[240], _mm256_fmadd_ps(vbeta, c_in30, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[248], _mm256_fmadd_ps(vbeta, c_in31, _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -32448,7 +32672,7 @@ static BMM_TARGET_AVX2 void bmm_f32_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x10x256_sf_avx512_rows_a1b1
  * f32 C(1x256) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x10, B 10x256; layout sf, isa avx512, form rows.
- * Cost per matrix: 5120 useful flops in 176 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 5120 useful flops in 176 vector arithmetic ops, 8 vector accumulators,
  * 216 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -32548,10 +32772,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[0])));
-            _mm512_storeu_ps(&c[16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[16])));
-            _mm512_storeu_ps(&c[32], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[32])));
-            _mm512_storeu_ps(&c[48], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[48])));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, c_in0));
+            _mm512_storeu_ps(&c[16], _mm512_add_ps(acc0_1, c_in1));
+            _mm512_storeu_ps(&c[32], _mm512_add_ps(acc0_2, c_in2));
+            _mm512_storeu_ps(&c[48], _mm512_add_ps(acc0_3, c_in3));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[64]);
@@ -32644,10 +32872,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[64], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[64])));
-            _mm512_storeu_ps(&c[80], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[80])));
-            _mm512_storeu_ps(&c[96], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[96])));
-            _mm512_storeu_ps(&c[112], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[112])));
+            __m512 c_in4 = _mm512_loadu_ps(&c[64]);
+            __m512 c_in5 = _mm512_loadu_ps(&c[80]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[96]);
+            __m512 c_in7 = _mm512_loadu_ps(&c[112]);
+            _mm512_storeu_ps(&c[64], _mm512_add_ps(acc0_0, c_in4));
+            _mm512_storeu_ps(&c[80], _mm512_add_ps(acc0_1, c_in5));
+            _mm512_storeu_ps(&c[96], _mm512_add_ps(acc0_2, c_in6));
+            _mm512_storeu_ps(&c[112], _mm512_add_ps(acc0_3, c_in7));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[128]);
@@ -32740,10 +32972,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[128], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[128])));
-            _mm512_storeu_ps(&c[144], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[144])));
-            _mm512_storeu_ps(&c[160], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[160])));
-            _mm512_storeu_ps(&c[176], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[176])));
+            __m512 c_in8 = _mm512_loadu_ps(&c[128]);
+            __m512 c_in9 = _mm512_loadu_ps(&c[144]);
+            __m512 c_in10 = _mm512_loadu_ps(&c[160]);
+            __m512 c_in11 = _mm512_loadu_ps(&c[176]);
+            _mm512_storeu_ps(&c[128], _mm512_add_ps(acc0_0, c_in8));
+            _mm512_storeu_ps(&c[144], _mm512_add_ps(acc0_1, c_in9));
+            _mm512_storeu_ps(&c[160], _mm512_add_ps(acc0_2, c_in10));
+            _mm512_storeu_ps(&c[176], _mm512_add_ps(acc0_3, c_in11));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[192]);
@@ -32836,10 +33072,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[192], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[192])));
-            _mm512_storeu_ps(&c[208], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[208])));
-            _mm512_storeu_ps(&c[224], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[224])));
-            _mm512_storeu_ps(&c[240], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[240])));
+            __m512 c_in12 = _mm512_loadu_ps(&c[192]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[208]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[224]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[240]);
+            _mm512_storeu_ps(&c[192], _mm512_add_ps(acc0_0, c_in12));
+            _mm512_storeu_ps(&c[208], _mm512_add_ps(acc0_1, c_in13));
+            _mm512_storeu_ps(&c[224], _mm512_add_ps(acc0_2, c_in14));
+            _mm512_storeu_ps(&c[240], _mm512_add_ps(acc0_3, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -33256,7 +33496,7 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x10x256_sf_avx512_rows_ab
  * f32 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout sf, isa avx512, form rows.
- * Cost per matrix: 5120 useful flops in 192 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 5120 useful flops in 192 vector arithmetic ops, 8 vector accumulators,
  * 216 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -33360,10 +33600,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc0_3)));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc0_3)));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[64]);
@@ -33456,10 +33700,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[80]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[96]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[112]), _mm512_mul_ps(valpha, acc0_3)));
+            __m512 c_in4 = _mm512_loadu_ps(&c[64]);
+            __m512 c_in5 = _mm512_loadu_ps(&c[80]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[96]);
+            __m512 c_in7 = _mm512_loadu_ps(&c[112]);
+            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc0_3)));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[128]);
@@ -33552,10 +33800,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[128]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[144]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[160]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[176]), _mm512_mul_ps(valpha, acc0_3)));
+            __m512 c_in8 = _mm512_loadu_ps(&c[128]);
+            __m512 c_in9 = _mm512_loadu_ps(&c[144]);
+            __m512 c_in10 = _mm512_loadu_ps(&c[160]);
+            __m512 c_in11 = _mm512_loadu_ps(&c[176]);
+            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc0_3)));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[192]);
@@ -33648,10 +33900,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[192]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[208]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[224]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[240]), _mm512_mul_ps(valpha, acc0_3)));
+            __m512 c_in12 = _mm512_loadu_ps(&c[192]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[208]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[224]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[240]);
+            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -33663,7 +33919,7 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x10x256_sf_avx512_rows_pf_a1b1
  * f32 C(1x256) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x10, B 10x256; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 5120 useful flops in 176 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 5120 useful flops in 176 vector arithmetic ops, 8 vector accumulators,
  * 216 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -33957,10 +34213,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_a1b1(const bmm_
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[0])));
-            _mm512_storeu_ps(&c[16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[16])));
-            _mm512_storeu_ps(&c[32], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[32])));
-            _mm512_storeu_ps(&c[48], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[48])));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, c_in0));
+            _mm512_storeu_ps(&c[16], _mm512_add_ps(acc0_1, c_in1));
+            _mm512_storeu_ps(&c[32], _mm512_add_ps(acc0_2, c_in2));
+            _mm512_storeu_ps(&c[48], _mm512_add_ps(acc0_3, c_in3));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[64]);
@@ -34053,10 +34313,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_a1b1(const bmm_
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[64], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[64])));
-            _mm512_storeu_ps(&c[80], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[80])));
-            _mm512_storeu_ps(&c[96], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[96])));
-            _mm512_storeu_ps(&c[112], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[112])));
+            __m512 c_in4 = _mm512_loadu_ps(&c[64]);
+            __m512 c_in5 = _mm512_loadu_ps(&c[80]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[96]);
+            __m512 c_in7 = _mm512_loadu_ps(&c[112]);
+            _mm512_storeu_ps(&c[64], _mm512_add_ps(acc0_0, c_in4));
+            _mm512_storeu_ps(&c[80], _mm512_add_ps(acc0_1, c_in5));
+            _mm512_storeu_ps(&c[96], _mm512_add_ps(acc0_2, c_in6));
+            _mm512_storeu_ps(&c[112], _mm512_add_ps(acc0_3, c_in7));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[128]);
@@ -34149,10 +34413,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_a1b1(const bmm_
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[128], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[128])));
-            _mm512_storeu_ps(&c[144], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[144])));
-            _mm512_storeu_ps(&c[160], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[160])));
-            _mm512_storeu_ps(&c[176], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[176])));
+            __m512 c_in8 = _mm512_loadu_ps(&c[128]);
+            __m512 c_in9 = _mm512_loadu_ps(&c[144]);
+            __m512 c_in10 = _mm512_loadu_ps(&c[160]);
+            __m512 c_in11 = _mm512_loadu_ps(&c[176]);
+            _mm512_storeu_ps(&c[128], _mm512_add_ps(acc0_0, c_in8));
+            _mm512_storeu_ps(&c[144], _mm512_add_ps(acc0_1, c_in9));
+            _mm512_storeu_ps(&c[160], _mm512_add_ps(acc0_2, c_in10));
+            _mm512_storeu_ps(&c[176], _mm512_add_ps(acc0_3, c_in11));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[192]);
@@ -34245,10 +34513,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_a1b1(const bmm_
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[192], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[192])));
-            _mm512_storeu_ps(&c[208], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[208])));
-            _mm512_storeu_ps(&c[224], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[224])));
-            _mm512_storeu_ps(&c[240], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[240])));
+            __m512 c_in12 = _mm512_loadu_ps(&c[192]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[208]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[224]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[240]);
+            _mm512_storeu_ps(&c[192], _mm512_add_ps(acc0_0, c_in12));
+            _mm512_storeu_ps(&c[208], _mm512_add_ps(acc0_1, c_in13));
+            _mm512_storeu_ps(&c[224], _mm512_add_ps(acc0_2, c_in14));
+            _mm512_storeu_ps(&c[240], _mm512_add_ps(acc0_3, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -34859,7 +35131,7 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_b0(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x10x256_sf_avx512_rows_pf_ab
  * f32 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 5120 useful flops in 192 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 5120 useful flops in 192 vector arithmetic ops, 8 vector accumulators,
  * 216 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -35157,10 +35429,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_ab(const bmm_ar
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc0_3)));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc0_3)));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[64]);
@@ -35253,10 +35529,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_ab(const bmm_ar
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[80]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[96]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[112]), _mm512_mul_ps(valpha, acc0_3)));
+            __m512 c_in4 = _mm512_loadu_ps(&c[64]);
+            __m512 c_in5 = _mm512_loadu_ps(&c[80]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[96]);
+            __m512 c_in7 = _mm512_loadu_ps(&c[112]);
+            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc0_3)));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[128]);
@@ -35349,10 +35629,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_ab(const bmm_ar
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[128]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[144]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[160]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[176]), _mm512_mul_ps(valpha, acc0_3)));
+            __m512 c_in8 = _mm512_loadu_ps(&c[128]);
+            __m512 c_in9 = _mm512_loadu_ps(&c[144]);
+            __m512 c_in10 = _mm512_loadu_ps(&c[160]);
+            __m512 c_in11 = _mm512_loadu_ps(&c[176]);
+            _mm512_storeu_ps(&c[128], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[144], _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[160], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[176], _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc0_3)));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[192]);
@@ -35445,10 +35729,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x10x256_sf_avx512_rows_pf_ab(const bmm_ar
             acc0_1 = _mm512_fmadd_ps(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_9, b3_9, acc0_3);
-            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[192]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[208]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[224]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[240]), _mm512_mul_ps(valpha, acc0_3)));
+            __m512 c_in12 = _mm512_loadu_ps(&c[192]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[208]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[224]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[240]);
+            _mm512_storeu_ps(&c[192], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[208], _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[224], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[240], _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

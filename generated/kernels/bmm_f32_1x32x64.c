@@ -8533,7 +8533,7 @@ static void bmm_f32_1x32x64_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x32x64_bf_avx2_rows_a1b1
  * f32 C(1x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x32, B 32x64; layout bf, isa avx2, form rows.
- * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 4 vector accumulators,
  * 392 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -8702,8 +8702,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_a1b1(const bmm_args *BM
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[0])));
-            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[8])));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, c_in0));
+            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc0_1, c_in1));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -8866,8 +8868,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_a1b1(const bmm_args *BM
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[16])));
-            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[24])));
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc0_0, c_in2));
+            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc0_1, c_in3));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -9030,8 +9034,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_a1b1(const bmm_args *BM
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[32])));
-            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[40])));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc0_0, c_in4));
+            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc0_1, c_in5));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -9194,8 +9200,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_a1b1(const bmm_args *BM
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[48])));
-            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[56])));
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc0_0, c_in6));
+            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc0_1, c_in7));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9883,7 +9891,7 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x32x64_bf_avx2_rows_ab
  * f32 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout bf, isa avx2, form rows.
- * Cost per matrix: 4096 useful flops in 272 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 4096 useful flops in 272 vector arithmetic ops, 4 vector accumulators,
  * 392 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -10056,8 +10064,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_ab(const bmm_args *BMM_
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -10220,8 +10230,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_ab(const bmm_args *BMM_
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -10384,8 +10396,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_ab(const bmm_args *BMM_
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -10548,8 +10562,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_ab(const bmm_args *BMM_
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10561,7 +10577,7 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_bf_avx2_rows_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x32x64_bf_avx512_rows_a1b1
  * f32 C(1x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x32, B 32x64; layout bf, isa avx512, form rows.
- * Cost per matrix: 4096 useful flops in 132 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 4096 useful flops in 132 vector arithmetic ops, 8 vector accumulators,
  * 164 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x32x64_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -10858,10 +10874,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_bf_avx512_rows_a1b1(const bmm_args
             acc0_1 = _mm512_fmadd_ps(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_31, b3_31, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[0])));
-            _mm512_storeu_ps(&c[16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[16])));
-            _mm512_storeu_ps(&c[32], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[32])));
-            _mm512_storeu_ps(&c[48], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[48])));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, c_in0));
+            _mm512_storeu_ps(&c[16], _mm512_add_ps(acc0_1, c_in1));
+            _mm512_storeu_ps(&c[32], _mm512_add_ps(acc0_2, c_in2));
+            _mm512_storeu_ps(&c[48], _mm512_add_ps(acc0_3, c_in3));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -11187,7 +11207,7 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_bf_avx512_rows_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x32x64_bf_avx512_rows_ab
  * f32 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout bf, isa avx512, form rows.
- * Cost per matrix: 4096 useful flops in 136 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 4096 useful flops in 136 vector arithmetic ops, 8 vector accumulators,
  * 164 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x32x64_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -11488,10 +11508,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_bf_avx512_rows_ab(const bmm_args *
             acc0_1 = _mm512_fmadd_ps(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_31, b3_31, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc0_3)));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -20030,7 +20054,7 @@ static void bmm_f32_1x32x64_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x32x64_sf_avx2_rows_a1b1
  * f32 C(1x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x32, B 32x64; layout sf, isa avx2, form rows.
- * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 4 vector accumulators,
  * 392 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -20200,8 +20224,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_a1b1(const bmm_args *BM
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[0])));
-            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[8])));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, c_in0));
+            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc0_1, c_in1));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -20364,8 +20390,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_a1b1(const bmm_args *BM
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[16])));
-            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[24])));
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc0_0, c_in2));
+            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc0_1, c_in3));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -20528,8 +20556,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_a1b1(const bmm_args *BM
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[32])));
-            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[40])));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc0_0, c_in4));
+            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc0_1, c_in5));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -20692,8 +20722,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_a1b1(const bmm_args *BM
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[48])));
-            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[56])));
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc0_0, c_in6));
+            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc0_1, c_in7));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -21382,7 +21414,7 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x32x64_sf_avx2_rows_ab
  * f32 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout sf, isa avx2, form rows.
- * Cost per matrix: 4096 useful flops in 272 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 4096 useful flops in 272 vector arithmetic ops, 4 vector accumulators,
  * 392 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -21556,8 +21588,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_ab(const bmm_args *BMM_
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -21720,8 +21754,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_ab(const bmm_args *BMM_
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -21884,8 +21920,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_ab(const bmm_args *BMM_
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -22048,8 +22086,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_ab(const bmm_args *BMM_
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -22061,7 +22101,7 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x32x64_sf_avx2_rows_pf_a1b1
  * f32 C(1x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x32, B 32x64; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 4 vector accumulators,
  * 392 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -22404,8 +22444,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_a1b1(const bmm_args 
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[0])));
-            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[8])));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, c_in0));
+            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc0_1, c_in1));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -22568,8 +22610,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_a1b1(const bmm_args 
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[16])));
-            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[24])));
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc0_0, c_in2));
+            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc0_1, c_in3));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -22732,8 +22776,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_a1b1(const bmm_args 
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[32])));
-            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[40])));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc0_0, c_in4));
+            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc0_1, c_in5));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -22896,8 +22942,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_a1b1(const bmm_args 
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[48])));
-            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[56])));
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc0_0, c_in6));
+            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc0_1, c_in7));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -23759,7 +23807,7 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x32x64_sf_avx2_rows_pf_ab
  * f32 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 4096 useful flops in 272 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 4096 useful flops in 272 vector arithmetic ops, 4 vector accumulators,
  * 392 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -24106,8 +24154,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_ab(const bmm_args *B
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -24270,8 +24320,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_ab(const bmm_args *B
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -24434,8 +24486,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_ab(const bmm_args *B
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -24598,8 +24652,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_ab(const bmm_args *B
             __m256 a0_31 = _mm256_set1_ps(a[31]);
             acc0_0 = _mm256_fmadd_ps(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_31, b1_31, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -24611,7 +24667,7 @@ static BMM_TARGET_AVX2 void bmm_f32_1x32x64_sf_avx2_rows_pf_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x32x64_sf_avx512_rows_a1b1
  * f32 C(1x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x32, B 32x64; layout sf, isa avx512, form rows.
- * Cost per matrix: 4096 useful flops in 132 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 4096 useful flops in 132 vector arithmetic ops, 8 vector accumulators,
  * 164 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -24909,10 +24965,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_a1b1(const bmm_args
             acc0_1 = _mm512_fmadd_ps(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_31, b3_31, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[0])));
-            _mm512_storeu_ps(&c[16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[16])));
-            _mm512_storeu_ps(&c[32], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[32])));
-            _mm512_storeu_ps(&c[48], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[48])));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, c_in0));
+            _mm512_storeu_ps(&c[16], _mm512_add_ps(acc0_1, c_in1));
+            _mm512_storeu_ps(&c[32], _mm512_add_ps(acc0_2, c_in2));
+            _mm512_storeu_ps(&c[48], _mm512_add_ps(acc0_3, c_in3));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -25239,7 +25299,7 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x32x64_sf_avx512_rows_ab
  * f32 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout sf, isa avx512, form rows.
- * Cost per matrix: 4096 useful flops in 136 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 4096 useful flops in 136 vector arithmetic ops, 8 vector accumulators,
  * 164 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -25541,10 +25601,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_ab(const bmm_args *
             acc0_1 = _mm512_fmadd_ps(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_31, b3_31, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc0_3)));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -25556,7 +25620,7 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x32x64_sf_avx512_rows_pf_a1b1
  * f32 C(1x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x32, B 32x64; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 4096 useful flops in 132 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 4096 useful flops in 132 vector arithmetic ops, 8 vector accumulators,
  * 164 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -26027,10 +26091,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_pf_a1b1(const bmm_a
             acc0_1 = _mm512_fmadd_ps(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_31, b3_31, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[0])));
-            _mm512_storeu_ps(&c[16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[16])));
-            _mm512_storeu_ps(&c[32], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[32])));
-            _mm512_storeu_ps(&c[48], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[48])));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, c_in0));
+            _mm512_storeu_ps(&c[16], _mm512_add_ps(acc0_1, c_in1));
+            _mm512_storeu_ps(&c[32], _mm512_add_ps(acc0_2, c_in2));
+            _mm512_storeu_ps(&c[48], _mm512_add_ps(acc0_3, c_in3));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -26530,7 +26598,7 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_pf_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x32x64_sf_avx512_rows_pf_ab
  * f32 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 4096 useful flops in 136 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 4096 useful flops in 136 vector arithmetic ops, 8 vector accumulators,
  * 164 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -27005,10 +27073,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x32x64_sf_avx512_rows_pf_ab(const bmm_arg
             acc0_1 = _mm512_fmadd_ps(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_31, b3_31, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc0_3)));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

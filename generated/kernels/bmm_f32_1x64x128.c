@@ -197,7 +197,7 @@ static void bmm_f32_1x64x128_bf_c99_t1x8_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x64x128_bf_avx2_rows_a1b1
  * f32 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout bf, isa avx2, form rows.
- * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 4 vector accumulators,
  * 1552 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -526,8 +526,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[0])));
-            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[8])));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, c_in0));
+            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc0_1, c_in1));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -850,8 +852,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[16])));
-            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[24])));
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc0_0, c_in2));
+            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc0_1, c_in3));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -1174,8 +1178,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[32])));
-            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[40])));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc0_0, c_in4));
+            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc0_1, c_in5));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -1498,8 +1504,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[48])));
-            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[56])));
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc0_0, c_in6));
+            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc0_1, c_in7));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[64]);
@@ -1822,8 +1830,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[64], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[64])));
-            _mm256_storeu_ps(&c[72], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[72])));
+            __m256 c_in8 = _mm256_loadu_ps(&c[64]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[72]);
+            _mm256_storeu_ps(&c[64], _mm256_add_ps(acc0_0, c_in8));
+            _mm256_storeu_ps(&c[72], _mm256_add_ps(acc0_1, c_in9));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[80]);
@@ -2146,8 +2156,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[80], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[80])));
-            _mm256_storeu_ps(&c[88], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[88])));
+            __m256 c_in10 = _mm256_loadu_ps(&c[80]);
+            __m256 c_in11 = _mm256_loadu_ps(&c[88]);
+            _mm256_storeu_ps(&c[80], _mm256_add_ps(acc0_0, c_in10));
+            _mm256_storeu_ps(&c[88], _mm256_add_ps(acc0_1, c_in11));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[96]);
@@ -2470,8 +2482,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[96], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[96])));
-            _mm256_storeu_ps(&c[104], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[104])));
+            __m256 c_in12 = _mm256_loadu_ps(&c[96]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[104]);
+            _mm256_storeu_ps(&c[96], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_storeu_ps(&c[104], _mm256_add_ps(acc0_1, c_in13));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[112]);
@@ -2794,8 +2808,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[112], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[112])));
-            _mm256_storeu_ps(&c[120], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[120])));
+            __m256 c_in14 = _mm256_loadu_ps(&c[112]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[120]);
+            _mm256_storeu_ps(&c[112], _mm256_add_ps(acc0_0, c_in14));
+            _mm256_storeu_ps(&c[120], _mm256_add_ps(acc0_1, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5419,7 +5435,7 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x64x128_bf_avx2_rows_ab
  * f32 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout bf, isa avx2, form rows.
- * Cost per matrix: 16384 useful flops in 1056 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 1056 vector arithmetic ops, 4 vector accumulators,
  * 1552 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -5752,8 +5768,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -6076,8 +6094,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -6400,8 +6420,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -6724,8 +6746,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[64]);
@@ -7048,8 +7072,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[72]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in8 = _mm256_loadu_ps(&c[64]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[72]);
+            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[80]);
@@ -7372,8 +7398,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[80]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[88]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in10 = _mm256_loadu_ps(&c[80]);
+            __m256 c_in11 = _mm256_loadu_ps(&c[88]);
+            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[96]);
@@ -7696,8 +7724,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[96]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[104]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[96]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[104]);
+            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[112]);
@@ -8020,8 +8050,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[112]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[120]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in14 = _mm256_loadu_ps(&c[112]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[120]);
+            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8033,7 +8065,7 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_bf_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x64x128_bf_avx512_rows_a1b1
  * f32 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout bf, isa avx512, form rows.
- * Cost per matrix: 16384 useful flops in 520 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 520 vector arithmetic ops, 8 vector accumulators,
  * 648 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x64x128_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -8618,10 +8650,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_bf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_ps(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_63, b3_63, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[0])));
-            _mm512_storeu_ps(&c[16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[16])));
-            _mm512_storeu_ps(&c[32], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[32])));
-            _mm512_storeu_ps(&c[48], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[48])));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, c_in0));
+            _mm512_storeu_ps(&c[16], _mm512_add_ps(acc0_1, c_in1));
+            _mm512_storeu_ps(&c[32], _mm512_add_ps(acc0_2, c_in2));
+            _mm512_storeu_ps(&c[48], _mm512_add_ps(acc0_3, c_in3));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[64]);
@@ -9200,10 +9236,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_bf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_ps(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_63, b3_63, acc0_3);
-            _mm512_storeu_ps(&c[64], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[64])));
-            _mm512_storeu_ps(&c[80], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[80])));
-            _mm512_storeu_ps(&c[96], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[96])));
-            _mm512_storeu_ps(&c[112], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[112])));
+            __m512 c_in4 = _mm512_loadu_ps(&c[64]);
+            __m512 c_in5 = _mm512_loadu_ps(&c[80]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[96]);
+            __m512 c_in7 = _mm512_loadu_ps(&c[112]);
+            _mm512_storeu_ps(&c[64], _mm512_add_ps(acc0_0, c_in4));
+            _mm512_storeu_ps(&c[80], _mm512_add_ps(acc0_1, c_in5));
+            _mm512_storeu_ps(&c[96], _mm512_add_ps(acc0_2, c_in6));
+            _mm512_storeu_ps(&c[112], _mm512_add_ps(acc0_3, c_in7));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10399,7 +10439,7 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_bf_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x64x128_bf_avx512_rows_ab
  * f32 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout bf, isa avx512, form rows.
- * Cost per matrix: 16384 useful flops in 528 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 528 vector arithmetic ops, 8 vector accumulators,
  * 648 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x64x128_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -10988,10 +11028,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_bf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_ps(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_63, b3_63, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc0_3)));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc0_3)));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[64]);
@@ -11570,10 +11614,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_bf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_ps(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_63, b3_63, acc0_3);
-            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[80]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[96]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[112]), _mm512_mul_ps(valpha, acc0_3)));
+            __m512 c_in4 = _mm512_loadu_ps(&c[64]);
+            __m512 c_in5 = _mm512_loadu_ps(&c[80]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[96]);
+            __m512 c_in7 = _mm512_loadu_ps(&c[112]);
+            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -11784,7 +11832,7 @@ static void bmm_f32_1x64x128_sf_c99_t1x8_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x64x128_sf_avx2_rows_a1b1
  * f32 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout sf, isa avx2, form rows.
- * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 4 vector accumulators,
  * 1552 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -12114,8 +12162,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[0])));
-            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[8])));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, c_in0));
+            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc0_1, c_in1));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -12438,8 +12488,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[16])));
-            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[24])));
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc0_0, c_in2));
+            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc0_1, c_in3));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -12762,8 +12814,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[32])));
-            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[40])));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc0_0, c_in4));
+            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc0_1, c_in5));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -13086,8 +13140,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[48])));
-            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[56])));
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc0_0, c_in6));
+            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc0_1, c_in7));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[64]);
@@ -13410,8 +13466,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[64], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[64])));
-            _mm256_storeu_ps(&c[72], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[72])));
+            __m256 c_in8 = _mm256_loadu_ps(&c[64]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[72]);
+            _mm256_storeu_ps(&c[64], _mm256_add_ps(acc0_0, c_in8));
+            _mm256_storeu_ps(&c[72], _mm256_add_ps(acc0_1, c_in9));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[80]);
@@ -13734,8 +13792,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[80], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[80])));
-            _mm256_storeu_ps(&c[88], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[88])));
+            __m256 c_in10 = _mm256_loadu_ps(&c[80]);
+            __m256 c_in11 = _mm256_loadu_ps(&c[88]);
+            _mm256_storeu_ps(&c[80], _mm256_add_ps(acc0_0, c_in10));
+            _mm256_storeu_ps(&c[88], _mm256_add_ps(acc0_1, c_in11));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[96]);
@@ -14058,8 +14118,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[96], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[96])));
-            _mm256_storeu_ps(&c[104], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[104])));
+            __m256 c_in12 = _mm256_loadu_ps(&c[96]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[104]);
+            _mm256_storeu_ps(&c[96], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_storeu_ps(&c[104], _mm256_add_ps(acc0_1, c_in13));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[112]);
@@ -14382,8 +14444,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_a1b1(const bmm_args *B
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[112], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[112])));
-            _mm256_storeu_ps(&c[120], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[120])));
+            __m256 c_in14 = _mm256_loadu_ps(&c[112]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[120]);
+            _mm256_storeu_ps(&c[112], _mm256_add_ps(acc0_0, c_in14));
+            _mm256_storeu_ps(&c[120], _mm256_add_ps(acc0_1, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -17008,7 +17072,7 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x64x128_sf_avx2_rows_ab
  * f32 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx2, form rows.
- * Cost per matrix: 16384 useful flops in 1056 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 1056 vector arithmetic ops, 4 vector accumulators,
  * 1552 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -17342,8 +17406,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -17666,8 +17732,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -17990,8 +18058,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -18314,8 +18384,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[64]);
@@ -18638,8 +18710,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[72]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in8 = _mm256_loadu_ps(&c[64]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[72]);
+            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[80]);
@@ -18962,8 +19036,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[80]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[88]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in10 = _mm256_loadu_ps(&c[80]);
+            __m256 c_in11 = _mm256_loadu_ps(&c[88]);
+            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[96]);
@@ -19286,8 +19362,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[96]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[104]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[96]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[104]);
+            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[112]);
@@ -19610,8 +19688,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_args *BMM
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[112]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[120]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in14 = _mm256_loadu_ps(&c[112]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[120]);
+            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -19623,7 +19703,7 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x64x128_sf_avx2_rows_pf_a1b1
  * f32 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 4 vector accumulators,
  * 1552 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -20548,8 +20628,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[0])));
-            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[8])));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, c_in0));
+            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc0_1, c_in1));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -20872,8 +20954,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[16])));
-            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[24])));
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc0_0, c_in2));
+            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc0_1, c_in3));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -21196,8 +21280,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[32])));
-            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[40])));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc0_0, c_in4));
+            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc0_1, c_in5));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -21520,8 +21606,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[48])));
-            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[56])));
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc0_0, c_in6));
+            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc0_1, c_in7));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[64]);
@@ -21844,8 +21932,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[64], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[64])));
-            _mm256_storeu_ps(&c[72], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[72])));
+            __m256 c_in8 = _mm256_loadu_ps(&c[64]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[72]);
+            _mm256_storeu_ps(&c[64], _mm256_add_ps(acc0_0, c_in8));
+            _mm256_storeu_ps(&c[72], _mm256_add_ps(acc0_1, c_in9));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[80]);
@@ -22168,8 +22258,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[80], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[80])));
-            _mm256_storeu_ps(&c[88], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[88])));
+            __m256 c_in10 = _mm256_loadu_ps(&c[80]);
+            __m256 c_in11 = _mm256_loadu_ps(&c[88]);
+            _mm256_storeu_ps(&c[80], _mm256_add_ps(acc0_0, c_in10));
+            _mm256_storeu_ps(&c[88], _mm256_add_ps(acc0_1, c_in11));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[96]);
@@ -22492,8 +22584,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[96], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[96])));
-            _mm256_storeu_ps(&c[104], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[104])));
+            __m256 c_in12 = _mm256_loadu_ps(&c[96]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[104]);
+            _mm256_storeu_ps(&c[96], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_storeu_ps(&c[104], _mm256_add_ps(acc0_1, c_in13));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[112]);
@@ -22816,8 +22910,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[112], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[112])));
-            _mm256_storeu_ps(&c[120], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[120])));
+            __m256 c_in14 = _mm256_loadu_ps(&c[112]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[120]);
+            _mm256_storeu_ps(&c[112], _mm256_add_ps(acc0_0, c_in14));
+            _mm256_storeu_ps(&c[120], _mm256_add_ps(acc0_1, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -26037,7 +26133,7 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x64x128_sf_avx2_rows_pf_ab
  * f32 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 16384 useful flops in 1056 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 1056 vector arithmetic ops, 4 vector accumulators,
  * 1552 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -26966,8 +27062,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[16]);
@@ -27290,8 +27388,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[32]);
@@ -27614,8 +27714,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[48]);
@@ -27938,8 +28040,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[64]);
@@ -28262,8 +28366,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[72]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in8 = _mm256_loadu_ps(&c[64]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[72]);
+            _mm256_storeu_ps(&c[64], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[72], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[80]);
@@ -28586,8 +28692,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[80]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[88]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in10 = _mm256_loadu_ps(&c[80]);
+            __m256 c_in11 = _mm256_loadu_ps(&c[88]);
+            _mm256_storeu_ps(&c[80], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[88], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[96]);
@@ -28910,8 +29018,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[96]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[104]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[96]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[104]);
+            _mm256_storeu_ps(&c[96], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[104], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
         }
         {
             __m256 b0_0 = _mm256_loadu_ps(&b[112]);
@@ -29234,8 +29344,10 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_args *
             __m256 a0_63 = _mm256_set1_ps(a[63]);
             acc0_0 = _mm256_fmadd_ps(a0_63, b0_63, acc0_0);
             acc0_1 = _mm256_fmadd_ps(a0_63, b1_63, acc0_1);
-            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[112]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[120]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in14 = _mm256_loadu_ps(&c[112]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[120]);
+            _mm256_storeu_ps(&c[112], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[120], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -29247,7 +29359,7 @@ static BMM_TARGET_AVX2 void bmm_f32_1x64x128_sf_avx2_rows_pf_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x64x128_sf_avx512_rows_a1b1
  * f32 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout sf, isa avx512, form rows.
- * Cost per matrix: 16384 useful flops in 520 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 520 vector arithmetic ops, 8 vector accumulators,
  * 648 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -29833,10 +29945,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_ps(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_63, b3_63, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[0])));
-            _mm512_storeu_ps(&c[16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[16])));
-            _mm512_storeu_ps(&c[32], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[32])));
-            _mm512_storeu_ps(&c[48], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[48])));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, c_in0));
+            _mm512_storeu_ps(&c[16], _mm512_add_ps(acc0_1, c_in1));
+            _mm512_storeu_ps(&c[32], _mm512_add_ps(acc0_2, c_in2));
+            _mm512_storeu_ps(&c[48], _mm512_add_ps(acc0_3, c_in3));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[64]);
@@ -30415,10 +30531,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_ps(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_63, b3_63, acc0_3);
-            _mm512_storeu_ps(&c[64], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[64])));
-            _mm512_storeu_ps(&c[80], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[80])));
-            _mm512_storeu_ps(&c[96], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[96])));
-            _mm512_storeu_ps(&c[112], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[112])));
+            __m512 c_in4 = _mm512_loadu_ps(&c[64]);
+            __m512 c_in5 = _mm512_loadu_ps(&c[80]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[96]);
+            __m512 c_in7 = _mm512_loadu_ps(&c[112]);
+            _mm512_storeu_ps(&c[64], _mm512_add_ps(acc0_0, c_in4));
+            _mm512_storeu_ps(&c[80], _mm512_add_ps(acc0_1, c_in5));
+            _mm512_storeu_ps(&c[96], _mm512_add_ps(acc0_2, c_in6));
+            _mm512_storeu_ps(&c[112], _mm512_add_ps(acc0_3, c_in7));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -31615,7 +31735,7 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x64x128_sf_avx512_rows_ab
  * f32 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx512, form rows.
- * Cost per matrix: 16384 useful flops in 528 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 528 vector arithmetic ops, 8 vector accumulators,
  * 648 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -32205,10 +32325,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_ps(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_63, b3_63, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc0_3)));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc0_3)));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[64]);
@@ -32787,10 +32911,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_ps(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_63, b3_63, acc0_3);
-            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[80]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[96]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[112]), _mm512_mul_ps(valpha, acc0_3)));
+            __m512 c_in4 = _mm512_loadu_ps(&c[64]);
+            __m512 c_in5 = _mm512_loadu_ps(&c[80]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[96]);
+            __m512 c_in7 = _mm512_loadu_ps(&c[112]);
+            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -32802,7 +32930,7 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x64x128_sf_avx512_rows_pf_a1b1
  * f32 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 16384 useful flops in 520 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 520 vector arithmetic ops, 8 vector accumulators,
  * 648 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -33983,10 +34111,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_pf_a1b1(const bmm_
             acc0_1 = _mm512_fmadd_ps(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_63, b3_63, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[0])));
-            _mm512_storeu_ps(&c[16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[16])));
-            _mm512_storeu_ps(&c[32], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[32])));
-            _mm512_storeu_ps(&c[48], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[48])));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, c_in0));
+            _mm512_storeu_ps(&c[16], _mm512_add_ps(acc0_1, c_in1));
+            _mm512_storeu_ps(&c[32], _mm512_add_ps(acc0_2, c_in2));
+            _mm512_storeu_ps(&c[48], _mm512_add_ps(acc0_3, c_in3));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[64]);
@@ -34565,10 +34697,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_pf_a1b1(const bmm_
             acc0_1 = _mm512_fmadd_ps(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_63, b3_63, acc0_3);
-            _mm512_storeu_ps(&c[64], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[64])));
-            _mm512_storeu_ps(&c[80], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[80])));
-            _mm512_storeu_ps(&c[96], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[96])));
-            _mm512_storeu_ps(&c[112], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[112])));
+            __m512 c_in4 = _mm512_loadu_ps(&c[64]);
+            __m512 c_in5 = _mm512_loadu_ps(&c[80]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[96]);
+            __m512 c_in7 = _mm512_loadu_ps(&c[112]);
+            _mm512_storeu_ps(&c[64], _mm512_add_ps(acc0_0, c_in4));
+            _mm512_storeu_ps(&c[80], _mm512_add_ps(acc0_1, c_in5));
+            _mm512_storeu_ps(&c[96], _mm512_add_ps(acc0_2, c_in6));
+            _mm512_storeu_ps(&c[112], _mm512_add_ps(acc0_3, c_in7));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -36360,7 +36496,7 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_pf_b0(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_1x64x128_sf_avx512_rows_pf_ab
  * f32 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 16384 useful flops in 528 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 528 vector arithmetic ops, 8 vector accumulators,
  * 648 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -37545,10 +37681,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_pf_ab(const bmm_ar
             acc0_1 = _mm512_fmadd_ps(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_63, b3_63, acc0_3);
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc0_3)));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+            __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc0_3)));
         }
         {
             __m512 b0_0 = _mm512_loadu_ps(&b[64]);
@@ -38127,10 +38267,14 @@ static BMM_TARGET_AVX512 void bmm_f32_1x64x128_sf_avx512_rows_pf_ab(const bmm_ar
             acc0_1 = _mm512_fmadd_ps(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_ps(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_ps(a0_63, b3_63, acc0_3);
-            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[80]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[96]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[112]), _mm512_mul_ps(valpha, acc0_3)));
+            __m512 c_in4 = _mm512_loadu_ps(&c[64]);
+            __m512 c_in5 = _mm512_loadu_ps(&c[80]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[96]);
+            __m512 c_in7 = _mm512_loadu_ps(&c[112]);
+            _mm512_storeu_ps(&c[64], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[80], _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[96], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[112], _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

@@ -1433,7 +1433,7 @@ static void bmm_f32_23x23x23_bf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_bf_avx2_rl6_a1b1
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout bf, isa avx2, form rl6.
- * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 24 vector accumulators,
  * 1403 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1478,18 +1478,30 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[23 * i0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[23 * i0])));
-                _mm256_storeu_ps(&c[23 * i0 + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[23 * i0 + 8])));
-                _mm256_storeu_ps(&c[23 * i0 + 23], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[23 * i0 + 23])));
-                _mm256_storeu_ps(&c[23 * i0 + 31], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[23 * i0 + 31])));
-                _mm256_storeu_ps(&c[23 * i0 + 46], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[23 * i0 + 46])));
-                _mm256_storeu_ps(&c[23 * i0 + 54], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[23 * i0 + 54])));
-                _mm256_storeu_ps(&c[23 * i0 + 69], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[23 * i0 + 69])));
-                _mm256_storeu_ps(&c[23 * i0 + 77], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[23 * i0 + 77])));
-                _mm256_storeu_ps(&c[23 * i0 + 92], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[23 * i0 + 92])));
-                _mm256_storeu_ps(&c[23 * i0 + 100], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[23 * i0 + 100])));
-                _mm256_storeu_ps(&c[23 * i0 + 115], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[23 * i0 + 115])));
-                _mm256_storeu_ps(&c[23 * i0 + 123], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[23 * i0 + 123])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[23 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[23 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[23 * i0 + 23]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[23 * i0 + 31]);
+                _mm256_storeu_ps(&c[23 * i0], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[23 * i0 + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[23 * i0 + 23], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[23 * i0 + 31], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[23 * i0 + 46]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[23 * i0 + 54]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[23 * i0 + 69]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[23 * i0 + 77]);
+                _mm256_storeu_ps(&c[23 * i0 + 46], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[23 * i0 + 54], _mm256_add_ps(acc2_1, c_in5));
+                _mm256_storeu_ps(&c[23 * i0 + 69], _mm256_add_ps(acc3_0, c_in6));
+                _mm256_storeu_ps(&c[23 * i0 + 77], _mm256_add_ps(acc3_1, c_in7));
+                __m256 c_in8 = _mm256_loadu_ps(&c[23 * i0 + 92]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[23 * i0 + 100]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[23 * i0 + 115]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[23 * i0 + 123]);
+                _mm256_storeu_ps(&c[23 * i0 + 92], _mm256_add_ps(acc4_0, c_in8));
+                _mm256_storeu_ps(&c[23 * i0 + 100], _mm256_add_ps(acc4_1, c_in9));
+                _mm256_storeu_ps(&c[23 * i0 + 115], _mm256_add_ps(acc5_0, c_in10));
+                _mm256_storeu_ps(&c[23 * i0 + 123], _mm256_add_ps(acc5_1, c_in11));
             }
         }
         {
@@ -1522,16 +1534,26 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
             }
-            _mm256_storeu_ps(&c[414], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[414])));
-            _mm256_storeu_ps(&c[422], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[422])));
-            _mm256_storeu_ps(&c[437], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[437])));
-            _mm256_storeu_ps(&c[445], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[445])));
-            _mm256_storeu_ps(&c[460], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[460])));
-            _mm256_storeu_ps(&c[468], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[468])));
-            _mm256_storeu_ps(&c[483], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[483])));
-            _mm256_storeu_ps(&c[491], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[491])));
-            _mm256_storeu_ps(&c[506], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[506])));
-            _mm256_storeu_ps(&c[514], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[514])));
+            __m256 c_in12 = _mm256_loadu_ps(&c[414]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[422]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[437]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[445]);
+            _mm256_storeu_ps(&c[414], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_storeu_ps(&c[422], _mm256_add_ps(acc0_1, c_in13));
+            _mm256_storeu_ps(&c[437], _mm256_add_ps(acc1_0, c_in14));
+            _mm256_storeu_ps(&c[445], _mm256_add_ps(acc1_1, c_in15));
+            __m256 c_in16 = _mm256_loadu_ps(&c[460]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[468]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[483]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[491]);
+            _mm256_storeu_ps(&c[460], _mm256_add_ps(acc2_0, c_in16));
+            _mm256_storeu_ps(&c[468], _mm256_add_ps(acc2_1, c_in17));
+            _mm256_storeu_ps(&c[483], _mm256_add_ps(acc3_0, c_in18));
+            _mm256_storeu_ps(&c[491], _mm256_add_ps(acc3_1, c_in19));
+            __m256 c_in20 = _mm256_loadu_ps(&c[506]);
+            __m256 c_in21 = _mm256_loadu_ps(&c[514]);
+            _mm256_storeu_ps(&c[506], _mm256_add_ps(acc4_0, c_in20));
+            _mm256_storeu_ps(&c[514], _mm256_add_ps(acc4_1, c_in21));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -1556,12 +1578,18 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_a1b1(const bmm_args *BM
                     __m256 a5 = _mm256_set1_ps(a[23 * i0 + k + 115]);
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                 }
-                _mm256_maskstore_ps(&c[23 * i0 + 16], mask7, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[23 * i0 + 16], mask7)));
-                _mm256_maskstore_ps(&c[23 * i0 + 39], mask7, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[23 * i0 + 39], mask7)));
-                _mm256_maskstore_ps(&c[23 * i0 + 62], mask7, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[23 * i0 + 62], mask7)));
-                _mm256_maskstore_ps(&c[23 * i0 + 85], mask7, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[23 * i0 + 85], mask7)));
-                _mm256_maskstore_ps(&c[23 * i0 + 108], mask7, _mm256_add_ps(acc4_0, _mm256_maskload_ps(&c[23 * i0 + 108], mask7)));
-                _mm256_maskstore_ps(&c[23 * i0 + 131], mask7, _mm256_add_ps(acc5_0, _mm256_maskload_ps(&c[23 * i0 + 131], mask7)));
+                __m256 c_in22 = _mm256_maskload_ps(&c[23 * i0 + 16], mask7);
+                __m256 c_in23 = _mm256_maskload_ps(&c[23 * i0 + 39], mask7);
+                __m256 c_in24 = _mm256_maskload_ps(&c[23 * i0 + 62], mask7);
+                __m256 c_in25 = _mm256_maskload_ps(&c[23 * i0 + 85], mask7);
+                _mm256_maskstore_ps(&c[23 * i0 + 16], mask7, _mm256_add_ps(acc0_0, c_in22));
+                _mm256_maskstore_ps(&c[23 * i0 + 39], mask7, _mm256_add_ps(acc1_0, c_in23));
+                _mm256_maskstore_ps(&c[23 * i0 + 62], mask7, _mm256_add_ps(acc2_0, c_in24));
+                _mm256_maskstore_ps(&c[23 * i0 + 85], mask7, _mm256_add_ps(acc3_0, c_in25));
+                __m256 c_in26 = _mm256_maskload_ps(&c[23 * i0 + 108], mask7);
+                __m256 c_in27 = _mm256_maskload_ps(&c[23 * i0 + 131], mask7);
+                _mm256_maskstore_ps(&c[23 * i0 + 108], mask7, _mm256_add_ps(acc4_0, c_in26));
+                _mm256_maskstore_ps(&c[23 * i0 + 131], mask7, _mm256_add_ps(acc5_0, c_in27));
             }
         }
         {
@@ -1583,11 +1611,16 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_a1b1(const bmm_args *BM
                 __m256 a4 = _mm256_set1_ps(a[k + 506]);
                 acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
             }
-            _mm256_maskstore_ps(&c[430], mask7, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[430], mask7)));
-            _mm256_maskstore_ps(&c[453], mask7, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[453], mask7)));
-            _mm256_maskstore_ps(&c[476], mask7, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[476], mask7)));
-            _mm256_maskstore_ps(&c[499], mask7, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[499], mask7)));
-            _mm256_maskstore_ps(&c[522], mask7, _mm256_add_ps(acc4_0, _mm256_maskload_ps(&c[522], mask7)));
+            __m256 c_in28 = _mm256_maskload_ps(&c[430], mask7);
+            __m256 c_in29 = _mm256_maskload_ps(&c[453], mask7);
+            __m256 c_in30 = _mm256_maskload_ps(&c[476], mask7);
+            __m256 c_in31 = _mm256_maskload_ps(&c[499], mask7);
+            _mm256_maskstore_ps(&c[430], mask7, _mm256_add_ps(acc0_0, c_in28));
+            _mm256_maskstore_ps(&c[453], mask7, _mm256_add_ps(acc1_0, c_in29));
+            _mm256_maskstore_ps(&c[476], mask7, _mm256_add_ps(acc2_0, c_in30));
+            _mm256_maskstore_ps(&c[499], mask7, _mm256_add_ps(acc3_0, c_in31));
+            __m256 c_in32 = _mm256_maskload_ps(&c[522], mask7);
+            _mm256_maskstore_ps(&c[522], mask7, _mm256_add_ps(acc4_0, c_in32));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1767,7 +1800,7 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_bf_avx2_rl6_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf, isa avx2, form rl6.
- * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 24 vector accumulators,
  * 1403 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1816,18 +1849,30 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[23 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[23 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[23 * i0 + 23], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 23]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[23 * i0 + 31], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 31]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[23 * i0 + 46], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 46]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[23 * i0 + 54], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 54]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[23 * i0 + 69], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 69]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[23 * i0 + 77], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 77]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[23 * i0 + 92], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 92]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[23 * i0 + 100], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 100]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[23 * i0 + 115], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 115]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[23 * i0 + 123], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 123]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[23 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[23 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[23 * i0 + 23]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[23 * i0 + 31]);
+                _mm256_storeu_ps(&c[23 * i0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[23 * i0 + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[23 * i0 + 23], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[23 * i0 + 31], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[23 * i0 + 46]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[23 * i0 + 54]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[23 * i0 + 69]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[23 * i0 + 77]);
+                _mm256_storeu_ps(&c[23 * i0 + 46], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[23 * i0 + 54], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[23 * i0 + 69], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[23 * i0 + 77], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in8 = _mm256_loadu_ps(&c[23 * i0 + 92]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[23 * i0 + 100]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[23 * i0 + 115]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[23 * i0 + 123]);
+                _mm256_storeu_ps(&c[23 * i0 + 92], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[23 * i0 + 100], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[23 * i0 + 115], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[23 * i0 + 123], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -1860,16 +1905,26 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
             }
-            _mm256_storeu_ps(&c[414], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[414]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[422], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[422]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[437], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[437]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[445], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[445]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[460], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[460]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[468], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[468]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[483], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[483]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[491], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[491]), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[506], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[506]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_storeu_ps(&c[514], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[514]), _mm256_mul_ps(valpha, acc4_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[414]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[422]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[437]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[445]);
+            _mm256_storeu_ps(&c[414], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[422], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[437], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[445], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[460]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[468]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[483]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[491]);
+            _mm256_storeu_ps(&c[460], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[468], _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[483], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[491], _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in20 = _mm256_loadu_ps(&c[506]);
+            __m256 c_in21 = _mm256_loadu_ps(&c[514]);
+            _mm256_storeu_ps(&c[506], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[514], _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc4_1)));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -1894,12 +1949,18 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_ab(const bmm_args *BMM_
                     __m256 a5 = _mm256_set1_ps(a[23 * i0 + k + 115]);
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                 }
-                _mm256_maskstore_ps(&c[23 * i0 + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_maskstore_ps(&c[23 * i0 + 39], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 39], mask7), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_maskstore_ps(&c[23 * i0 + 62], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 62], mask7), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_maskstore_ps(&c[23 * i0 + 85], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 85], mask7), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_maskstore_ps(&c[23 * i0 + 108], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 108], mask7), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_maskstore_ps(&c[23 * i0 + 131], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 131], mask7), _mm256_mul_ps(valpha, acc5_0)));
+                __m256 c_in22 = _mm256_maskload_ps(&c[23 * i0 + 16], mask7);
+                __m256 c_in23 = _mm256_maskload_ps(&c[23 * i0 + 39], mask7);
+                __m256 c_in24 = _mm256_maskload_ps(&c[23 * i0 + 62], mask7);
+                __m256 c_in25 = _mm256_maskload_ps(&c[23 * i0 + 85], mask7);
+                _mm256_maskstore_ps(&c[23 * i0 + 16], mask7, _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[23 * i0 + 39], mask7, _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[23 * i0 + 62], mask7, _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_maskstore_ps(&c[23 * i0 + 85], mask7, _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc3_0)));
+                __m256 c_in26 = _mm256_maskload_ps(&c[23 * i0 + 108], mask7);
+                __m256 c_in27 = _mm256_maskload_ps(&c[23 * i0 + 131], mask7);
+                _mm256_maskstore_ps(&c[23 * i0 + 108], mask7, _mm256_fmadd_ps(vbeta, c_in26, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_maskstore_ps(&c[23 * i0 + 131], mask7, _mm256_fmadd_ps(vbeta, c_in27, _mm256_mul_ps(valpha, acc5_0)));
             }
         }
         {
@@ -1921,11 +1982,16 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_ab(const bmm_args *BMM_
                 __m256 a4 = _mm256_set1_ps(a[k + 506]);
                 acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
             }
-            _mm256_maskstore_ps(&c[430], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[430], mask7), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[453], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[453], mask7), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[476], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[476], mask7), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[499], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[499], mask7), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[522], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[522], mask7), _mm256_mul_ps(valpha, acc4_0)));
+            __m256 c_in28 = _mm256_maskload_ps(&c[430], mask7);
+            __m256 c_in29 = _mm256_maskload_ps(&c[453], mask7);
+            __m256 c_in30 = _mm256_maskload_ps(&c[476], mask7);
+            __m256 c_in31 = _mm256_maskload_ps(&c[499], mask7);
+            _mm256_maskstore_ps(&c[430], mask7, _mm256_fmadd_ps(vbeta, c_in28, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[453], mask7, _mm256_fmadd_ps(vbeta, c_in29, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[476], mask7, _mm256_fmadd_ps(vbeta, c_in30, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[499], mask7, _mm256_fmadd_ps(vbeta, c_in31, _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in32 = _mm256_maskload_ps(&c[522], mask7);
+            _mm256_maskstore_ps(&c[522], mask7, _mm256_fmadd_ps(vbeta, c_in32, _mm256_mul_ps(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1937,7 +2003,7 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl6_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_bf_avx2_rl3_a1b1
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout bf, isa avx2, form rl3.
- * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
  * 1679 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1967,12 +2033,18 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[23 * i0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[23 * i0])));
-                _mm256_storeu_ps(&c[23 * i0 + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[23 * i0 + 8])));
-                _mm256_storeu_ps(&c[23 * i0 + 23], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[23 * i0 + 23])));
-                _mm256_storeu_ps(&c[23 * i0 + 31], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[23 * i0 + 31])));
-                _mm256_storeu_ps(&c[23 * i0 + 46], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[23 * i0 + 46])));
-                _mm256_storeu_ps(&c[23 * i0 + 54], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[23 * i0 + 54])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[23 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[23 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[23 * i0 + 23]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[23 * i0 + 31]);
+                _mm256_storeu_ps(&c[23 * i0], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[23 * i0 + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[23 * i0 + 23], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[23 * i0 + 31], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[23 * i0 + 46]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[23 * i0 + 54]);
+                _mm256_storeu_ps(&c[23 * i0 + 46], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[23 * i0 + 54], _mm256_add_ps(acc2_1, c_in5));
             }
         }
         {
@@ -1990,10 +2062,14 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[483], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[483])));
-            _mm256_storeu_ps(&c[491], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[491])));
-            _mm256_storeu_ps(&c[506], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[506])));
-            _mm256_storeu_ps(&c[514], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[514])));
+            __m256 c_in6 = _mm256_loadu_ps(&c[483]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[491]);
+            __m256 c_in8 = _mm256_loadu_ps(&c[506]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[514]);
+            _mm256_storeu_ps(&c[483], _mm256_add_ps(acc0_0, c_in6));
+            _mm256_storeu_ps(&c[491], _mm256_add_ps(acc0_1, c_in7));
+            _mm256_storeu_ps(&c[506], _mm256_add_ps(acc1_0, c_in8));
+            _mm256_storeu_ps(&c[514], _mm256_add_ps(acc1_1, c_in9));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -2009,9 +2085,12 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_a1b1(const bmm_args *BM
                     __m256 a2 = _mm256_set1_ps(a[23 * i0 + k + 46]);
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                 }
-                _mm256_maskstore_ps(&c[23 * i0 + 16], mask7, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[23 * i0 + 16], mask7)));
-                _mm256_maskstore_ps(&c[23 * i0 + 39], mask7, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[23 * i0 + 39], mask7)));
-                _mm256_maskstore_ps(&c[23 * i0 + 62], mask7, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[23 * i0 + 62], mask7)));
+                __m256 c_in10 = _mm256_maskload_ps(&c[23 * i0 + 16], mask7);
+                __m256 c_in11 = _mm256_maskload_ps(&c[23 * i0 + 39], mask7);
+                __m256 c_in12 = _mm256_maskload_ps(&c[23 * i0 + 62], mask7);
+                _mm256_maskstore_ps(&c[23 * i0 + 16], mask7, _mm256_add_ps(acc0_0, c_in10));
+                _mm256_maskstore_ps(&c[23 * i0 + 39], mask7, _mm256_add_ps(acc1_0, c_in11));
+                _mm256_maskstore_ps(&c[23 * i0 + 62], mask7, _mm256_add_ps(acc2_0, c_in12));
             }
         }
         {
@@ -2024,8 +2103,10 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_a1b1(const bmm_args *BM
                 __m256 a1 = _mm256_set1_ps(a[k + 506]);
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
             }
-            _mm256_maskstore_ps(&c[499], mask7, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[499], mask7)));
-            _mm256_maskstore_ps(&c[522], mask7, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[522], mask7)));
+            __m256 c_in13 = _mm256_maskload_ps(&c[499], mask7);
+            __m256 c_in14 = _mm256_maskload_ps(&c[522], mask7);
+            _mm256_maskstore_ps(&c[499], mask7, _mm256_add_ps(acc0_0, c_in13));
+            _mm256_maskstore_ps(&c[522], mask7, _mm256_add_ps(acc1_0, c_in14));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2139,7 +2220,7 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_bf_avx2_rl3_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf, isa avx2, form rl3.
- * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 12 vector accumulators,
  * 1679 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2173,12 +2254,18 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[23 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[23 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[23 * i0 + 23], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 23]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[23 * i0 + 31], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 31]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[23 * i0 + 46], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 46]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[23 * i0 + 54], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 54]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[23 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[23 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[23 * i0 + 23]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[23 * i0 + 31]);
+                _mm256_storeu_ps(&c[23 * i0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[23 * i0 + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[23 * i0 + 23], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[23 * i0 + 31], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[23 * i0 + 46]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[23 * i0 + 54]);
+                _mm256_storeu_ps(&c[23 * i0 + 46], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[23 * i0 + 54], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -2196,10 +2283,14 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[483], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[483]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[491], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[491]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[506], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[506]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[514], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[514]), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in6 = _mm256_loadu_ps(&c[483]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[491]);
+            __m256 c_in8 = _mm256_loadu_ps(&c[506]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[514]);
+            _mm256_storeu_ps(&c[483], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[491], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[506], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[514], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -2215,9 +2306,12 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_ab(const bmm_args *BMM_
                     __m256 a2 = _mm256_set1_ps(a[23 * i0 + k + 46]);
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                 }
-                _mm256_maskstore_ps(&c[23 * i0 + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_maskstore_ps(&c[23 * i0 + 39], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 39], mask7), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_maskstore_ps(&c[23 * i0 + 62], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 62], mask7), _mm256_mul_ps(valpha, acc2_0)));
+                __m256 c_in10 = _mm256_maskload_ps(&c[23 * i0 + 16], mask7);
+                __m256 c_in11 = _mm256_maskload_ps(&c[23 * i0 + 39], mask7);
+                __m256 c_in12 = _mm256_maskload_ps(&c[23 * i0 + 62], mask7);
+                _mm256_maskstore_ps(&c[23 * i0 + 16], mask7, _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[23 * i0 + 39], mask7, _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[23 * i0 + 62], mask7, _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc2_0)));
             }
         }
         {
@@ -2230,8 +2324,10 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_ab(const bmm_args *BMM_
                 __m256 a1 = _mm256_set1_ps(a[k + 506]);
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
             }
-            _mm256_maskstore_ps(&c[499], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[499], mask7), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[522], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[522], mask7), _mm256_mul_ps(valpha, acc1_0)));
+            __m256 c_in13 = _mm256_maskload_ps(&c[499], mask7);
+            __m256 c_in14 = _mm256_maskload_ps(&c[522], mask7);
+            _mm256_maskstore_ps(&c[499], mask7, _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[522], mask7, _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2243,7 +2339,7 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_avx2_rl3_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_bf_avx512_rl12_a1b1
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout bf, isa avx512, form rl12.
- * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 48 vector accumulators,
  * 667 vector loads, 46 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl12_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2317,30 +2413,54 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl12_a1b1(const bmm_arg
                 acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                 acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
             }
-            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[0])));
-            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask7, &c[16])));
-            _mm512_storeu_ps(&c[23], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[23])));
-            _mm512_mask_storeu_ps(&c[39], mask7, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask7, &c[39])));
-            _mm512_storeu_ps(&c[46], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[46])));
-            _mm512_mask_storeu_ps(&c[62], mask7, _mm512_add_ps(acc2_1, _mm512_maskz_loadu_ps(mask7, &c[62])));
-            _mm512_storeu_ps(&c[69], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[69])));
-            _mm512_mask_storeu_ps(&c[85], mask7, _mm512_add_ps(acc3_1, _mm512_maskz_loadu_ps(mask7, &c[85])));
-            _mm512_storeu_ps(&c[92], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[92])));
-            _mm512_mask_storeu_ps(&c[108], mask7, _mm512_add_ps(acc4_1, _mm512_maskz_loadu_ps(mask7, &c[108])));
-            _mm512_storeu_ps(&c[115], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[115])));
-            _mm512_mask_storeu_ps(&c[131], mask7, _mm512_add_ps(acc5_1, _mm512_maskz_loadu_ps(mask7, &c[131])));
-            _mm512_storeu_ps(&c[138], _mm512_add_ps(acc6_0, _mm512_loadu_ps(&c[138])));
-            _mm512_mask_storeu_ps(&c[154], mask7, _mm512_add_ps(acc6_1, _mm512_maskz_loadu_ps(mask7, &c[154])));
-            _mm512_storeu_ps(&c[161], _mm512_add_ps(acc7_0, _mm512_loadu_ps(&c[161])));
-            _mm512_mask_storeu_ps(&c[177], mask7, _mm512_add_ps(acc7_1, _mm512_maskz_loadu_ps(mask7, &c[177])));
-            _mm512_storeu_ps(&c[184], _mm512_add_ps(acc8_0, _mm512_loadu_ps(&c[184])));
-            _mm512_mask_storeu_ps(&c[200], mask7, _mm512_add_ps(acc8_1, _mm512_maskz_loadu_ps(mask7, &c[200])));
-            _mm512_storeu_ps(&c[207], _mm512_add_ps(acc9_0, _mm512_loadu_ps(&c[207])));
-            _mm512_mask_storeu_ps(&c[223], mask7, _mm512_add_ps(acc9_1, _mm512_maskz_loadu_ps(mask7, &c[223])));
-            _mm512_storeu_ps(&c[230], _mm512_add_ps(acc10_0, _mm512_loadu_ps(&c[230])));
-            _mm512_mask_storeu_ps(&c[246], mask7, _mm512_add_ps(acc10_1, _mm512_maskz_loadu_ps(mask7, &c[246])));
-            _mm512_storeu_ps(&c[253], _mm512_add_ps(acc11_0, _mm512_loadu_ps(&c[253])));
-            _mm512_mask_storeu_ps(&c[269], mask7, _mm512_add_ps(acc11_1, _mm512_maskz_loadu_ps(mask7, &c[269])));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[23]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask7, &c[39]);
+            __m512 c_in4 = _mm512_loadu_ps(&c[46]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask7, &c[62]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[69]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask7, &c[85]);
+            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_add_ps(acc0_1, c_in1));
+            _mm512_storeu_ps(&c[23], _mm512_add_ps(acc1_0, c_in2));
+            _mm512_mask_storeu_ps(&c[39], mask7, _mm512_add_ps(acc1_1, c_in3));
+            _mm512_storeu_ps(&c[46], _mm512_add_ps(acc2_0, c_in4));
+            _mm512_mask_storeu_ps(&c[62], mask7, _mm512_add_ps(acc2_1, c_in5));
+            _mm512_storeu_ps(&c[69], _mm512_add_ps(acc3_0, c_in6));
+            _mm512_mask_storeu_ps(&c[85], mask7, _mm512_add_ps(acc3_1, c_in7));
+            __m512 c_in8 = _mm512_loadu_ps(&c[92]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask7, &c[108]);
+            __m512 c_in10 = _mm512_loadu_ps(&c[115]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask7, &c[131]);
+            __m512 c_in12 = _mm512_loadu_ps(&c[138]);
+            __m512 c_in13 = _mm512_maskz_loadu_ps(mask7, &c[154]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[161]);
+            __m512 c_in15 = _mm512_maskz_loadu_ps(mask7, &c[177]);
+            _mm512_storeu_ps(&c[92], _mm512_add_ps(acc4_0, c_in8));
+            _mm512_mask_storeu_ps(&c[108], mask7, _mm512_add_ps(acc4_1, c_in9));
+            _mm512_storeu_ps(&c[115], _mm512_add_ps(acc5_0, c_in10));
+            _mm512_mask_storeu_ps(&c[131], mask7, _mm512_add_ps(acc5_1, c_in11));
+            _mm512_storeu_ps(&c[138], _mm512_add_ps(acc6_0, c_in12));
+            _mm512_mask_storeu_ps(&c[154], mask7, _mm512_add_ps(acc6_1, c_in13));
+            _mm512_storeu_ps(&c[161], _mm512_add_ps(acc7_0, c_in14));
+            _mm512_mask_storeu_ps(&c[177], mask7, _mm512_add_ps(acc7_1, c_in15));
+            __m512 c_in16 = _mm512_loadu_ps(&c[184]);
+            __m512 c_in17 = _mm512_maskz_loadu_ps(mask7, &c[200]);
+            __m512 c_in18 = _mm512_loadu_ps(&c[207]);
+            __m512 c_in19 = _mm512_maskz_loadu_ps(mask7, &c[223]);
+            __m512 c_in20 = _mm512_loadu_ps(&c[230]);
+            __m512 c_in21 = _mm512_maskz_loadu_ps(mask7, &c[246]);
+            __m512 c_in22 = _mm512_loadu_ps(&c[253]);
+            __m512 c_in23 = _mm512_maskz_loadu_ps(mask7, &c[269]);
+            _mm512_storeu_ps(&c[184], _mm512_add_ps(acc8_0, c_in16));
+            _mm512_mask_storeu_ps(&c[200], mask7, _mm512_add_ps(acc8_1, c_in17));
+            _mm512_storeu_ps(&c[207], _mm512_add_ps(acc9_0, c_in18));
+            _mm512_mask_storeu_ps(&c[223], mask7, _mm512_add_ps(acc9_1, c_in19));
+            _mm512_storeu_ps(&c[230], _mm512_add_ps(acc10_0, c_in20));
+            _mm512_mask_storeu_ps(&c[246], mask7, _mm512_add_ps(acc10_1, c_in21));
+            _mm512_storeu_ps(&c[253], _mm512_add_ps(acc11_0, c_in22));
+            _mm512_mask_storeu_ps(&c[269], mask7, _mm512_add_ps(acc11_1, c_in23));
         }
         {
             __m512 acc0_0 = _mm512_setzero_ps();
@@ -2402,28 +2522,50 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl12_a1b1(const bmm_arg
                 acc10_0 = _mm512_fmadd_ps(a10, b0, acc10_0);
                 acc10_1 = _mm512_fmadd_ps(a10, b1, acc10_1);
             }
-            _mm512_storeu_ps(&c[276], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[276])));
-            _mm512_mask_storeu_ps(&c[292], mask7, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask7, &c[292])));
-            _mm512_storeu_ps(&c[299], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[299])));
-            _mm512_mask_storeu_ps(&c[315], mask7, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask7, &c[315])));
-            _mm512_storeu_ps(&c[322], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[322])));
-            _mm512_mask_storeu_ps(&c[338], mask7, _mm512_add_ps(acc2_1, _mm512_maskz_loadu_ps(mask7, &c[338])));
-            _mm512_storeu_ps(&c[345], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[345])));
-            _mm512_mask_storeu_ps(&c[361], mask7, _mm512_add_ps(acc3_1, _mm512_maskz_loadu_ps(mask7, &c[361])));
-            _mm512_storeu_ps(&c[368], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[368])));
-            _mm512_mask_storeu_ps(&c[384], mask7, _mm512_add_ps(acc4_1, _mm512_maskz_loadu_ps(mask7, &c[384])));
-            _mm512_storeu_ps(&c[391], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[391])));
-            _mm512_mask_storeu_ps(&c[407], mask7, _mm512_add_ps(acc5_1, _mm512_maskz_loadu_ps(mask7, &c[407])));
-            _mm512_storeu_ps(&c[414], _mm512_add_ps(acc6_0, _mm512_loadu_ps(&c[414])));
-            _mm512_mask_storeu_ps(&c[430], mask7, _mm512_add_ps(acc6_1, _mm512_maskz_loadu_ps(mask7, &c[430])));
-            _mm512_storeu_ps(&c[437], _mm512_add_ps(acc7_0, _mm512_loadu_ps(&c[437])));
-            _mm512_mask_storeu_ps(&c[453], mask7, _mm512_add_ps(acc7_1, _mm512_maskz_loadu_ps(mask7, &c[453])));
-            _mm512_storeu_ps(&c[460], _mm512_add_ps(acc8_0, _mm512_loadu_ps(&c[460])));
-            _mm512_mask_storeu_ps(&c[476], mask7, _mm512_add_ps(acc8_1, _mm512_maskz_loadu_ps(mask7, &c[476])));
-            _mm512_storeu_ps(&c[483], _mm512_add_ps(acc9_0, _mm512_loadu_ps(&c[483])));
-            _mm512_mask_storeu_ps(&c[499], mask7, _mm512_add_ps(acc9_1, _mm512_maskz_loadu_ps(mask7, &c[499])));
-            _mm512_storeu_ps(&c[506], _mm512_add_ps(acc10_0, _mm512_loadu_ps(&c[506])));
-            _mm512_mask_storeu_ps(&c[522], mask7, _mm512_add_ps(acc10_1, _mm512_maskz_loadu_ps(mask7, &c[522])));
+            __m512 c_in24 = _mm512_loadu_ps(&c[276]);
+            __m512 c_in25 = _mm512_maskz_loadu_ps(mask7, &c[292]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[299]);
+            __m512 c_in27 = _mm512_maskz_loadu_ps(mask7, &c[315]);
+            __m512 c_in28 = _mm512_loadu_ps(&c[322]);
+            __m512 c_in29 = _mm512_maskz_loadu_ps(mask7, &c[338]);
+            __m512 c_in30 = _mm512_loadu_ps(&c[345]);
+            __m512 c_in31 = _mm512_maskz_loadu_ps(mask7, &c[361]);
+            _mm512_storeu_ps(&c[276], _mm512_add_ps(acc0_0, c_in24));
+            _mm512_mask_storeu_ps(&c[292], mask7, _mm512_add_ps(acc0_1, c_in25));
+            _mm512_storeu_ps(&c[299], _mm512_add_ps(acc1_0, c_in26));
+            _mm512_mask_storeu_ps(&c[315], mask7, _mm512_add_ps(acc1_1, c_in27));
+            _mm512_storeu_ps(&c[322], _mm512_add_ps(acc2_0, c_in28));
+            _mm512_mask_storeu_ps(&c[338], mask7, _mm512_add_ps(acc2_1, c_in29));
+            _mm512_storeu_ps(&c[345], _mm512_add_ps(acc3_0, c_in30));
+            _mm512_mask_storeu_ps(&c[361], mask7, _mm512_add_ps(acc3_1, c_in31));
+            __m512 c_in32 = _mm512_loadu_ps(&c[368]);
+            __m512 c_in33 = _mm512_maskz_loadu_ps(mask7, &c[384]);
+            __m512 c_in34 = _mm512_loadu_ps(&c[391]);
+            __m512 c_in35 = _mm512_maskz_loadu_ps(mask7, &c[407]);
+            __m512 c_in36 = _mm512_loadu_ps(&c[414]);
+            __m512 c_in37 = _mm512_maskz_loadu_ps(mask7, &c[430]);
+            __m512 c_in38 = _mm512_loadu_ps(&c[437]);
+            __m512 c_in39 = _mm512_maskz_loadu_ps(mask7, &c[453]);
+            _mm512_storeu_ps(&c[368], _mm512_add_ps(acc4_0, c_in32));
+            _mm512_mask_storeu_ps(&c[384], mask7, _mm512_add_ps(acc4_1, c_in33));
+            _mm512_storeu_ps(&c[391], _mm512_add_ps(acc5_0, c_in34));
+            _mm512_mask_storeu_ps(&c[407], mask7, _mm512_add_ps(acc5_1, c_in35));
+            _mm512_storeu_ps(&c[414], _mm512_add_ps(acc6_0, c_in36));
+            _mm512_mask_storeu_ps(&c[430], mask7, _mm512_add_ps(acc6_1, c_in37));
+            _mm512_storeu_ps(&c[437], _mm512_add_ps(acc7_0, c_in38));
+            _mm512_mask_storeu_ps(&c[453], mask7, _mm512_add_ps(acc7_1, c_in39));
+            __m512 c_in40 = _mm512_loadu_ps(&c[460]);
+            __m512 c_in41 = _mm512_maskz_loadu_ps(mask7, &c[476]);
+            __m512 c_in42 = _mm512_loadu_ps(&c[483]);
+            __m512 c_in43 = _mm512_maskz_loadu_ps(mask7, &c[499]);
+            __m512 c_in44 = _mm512_loadu_ps(&c[506]);
+            __m512 c_in45 = _mm512_maskz_loadu_ps(mask7, &c[522]);
+            _mm512_storeu_ps(&c[460], _mm512_add_ps(acc8_0, c_in40));
+            _mm512_mask_storeu_ps(&c[476], mask7, _mm512_add_ps(acc8_1, c_in41));
+            _mm512_storeu_ps(&c[483], _mm512_add_ps(acc9_0, c_in42));
+            _mm512_mask_storeu_ps(&c[499], mask7, _mm512_add_ps(acc9_1, c_in43));
+            _mm512_storeu_ps(&c[506], _mm512_add_ps(acc10_0, c_in44));
+            _mm512_mask_storeu_ps(&c[522], mask7, _mm512_add_ps(acc10_1, c_in45));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2629,7 +2771,7 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl12_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_bf_avx512_rl12_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf, isa avx512, form rl12.
- * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 48 vector accumulators,
  * 667 vector loads, 46 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl12_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2707,30 +2849,54 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl12_ab(const bmm_args 
                 acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                 acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
             }
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[23], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[23]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[39], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[39]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[46], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[46]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[62], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[62]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[69], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[69]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[85], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[85]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[92], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[92]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[108], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[108]), _mm512_mul_ps(valpha, acc4_1)));
-            _mm512_storeu_ps(&c[115], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[115]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[131], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[131]), _mm512_mul_ps(valpha, acc5_1)));
-            _mm512_storeu_ps(&c[138], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[138]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[154], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[154]), _mm512_mul_ps(valpha, acc6_1)));
-            _mm512_storeu_ps(&c[161], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[161]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_mask_storeu_ps(&c[177], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[177]), _mm512_mul_ps(valpha, acc7_1)));
-            _mm512_storeu_ps(&c[184], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[184]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_mask_storeu_ps(&c[200], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[200]), _mm512_mul_ps(valpha, acc8_1)));
-            _mm512_storeu_ps(&c[207], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[207]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_mask_storeu_ps(&c[223], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[223]), _mm512_mul_ps(valpha, acc9_1)));
-            _mm512_storeu_ps(&c[230], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[230]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_mask_storeu_ps(&c[246], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[246]), _mm512_mul_ps(valpha, acc10_1)));
-            _mm512_storeu_ps(&c[253], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[253]), _mm512_mul_ps(valpha, acc11_0)));
-            _mm512_mask_storeu_ps(&c[269], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[269]), _mm512_mul_ps(valpha, acc11_1)));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[23]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask7, &c[39]);
+            __m512 c_in4 = _mm512_loadu_ps(&c[46]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask7, &c[62]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[69]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask7, &c[85]);
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[23], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[39], mask7, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[46], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[62], mask7, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[69], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[85], mask7, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc3_1)));
+            __m512 c_in8 = _mm512_loadu_ps(&c[92]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask7, &c[108]);
+            __m512 c_in10 = _mm512_loadu_ps(&c[115]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask7, &c[131]);
+            __m512 c_in12 = _mm512_loadu_ps(&c[138]);
+            __m512 c_in13 = _mm512_maskz_loadu_ps(mask7, &c[154]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[161]);
+            __m512 c_in15 = _mm512_maskz_loadu_ps(mask7, &c[177]);
+            _mm512_storeu_ps(&c[92], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[108], mask7, _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc4_1)));
+            _mm512_storeu_ps(&c[115], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[131], mask7, _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc5_1)));
+            _mm512_storeu_ps(&c[138], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[154], mask7, _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc6_1)));
+            _mm512_storeu_ps(&c[161], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_mask_storeu_ps(&c[177], mask7, _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc7_1)));
+            __m512 c_in16 = _mm512_loadu_ps(&c[184]);
+            __m512 c_in17 = _mm512_maskz_loadu_ps(mask7, &c[200]);
+            __m512 c_in18 = _mm512_loadu_ps(&c[207]);
+            __m512 c_in19 = _mm512_maskz_loadu_ps(mask7, &c[223]);
+            __m512 c_in20 = _mm512_loadu_ps(&c[230]);
+            __m512 c_in21 = _mm512_maskz_loadu_ps(mask7, &c[246]);
+            __m512 c_in22 = _mm512_loadu_ps(&c[253]);
+            __m512 c_in23 = _mm512_maskz_loadu_ps(mask7, &c[269]);
+            _mm512_storeu_ps(&c[184], _mm512_fmadd_ps(vbeta, c_in16, _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[200], mask7, _mm512_fmadd_ps(vbeta, c_in17, _mm512_mul_ps(valpha, acc8_1)));
+            _mm512_storeu_ps(&c[207], _mm512_fmadd_ps(vbeta, c_in18, _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[223], mask7, _mm512_fmadd_ps(vbeta, c_in19, _mm512_mul_ps(valpha, acc9_1)));
+            _mm512_storeu_ps(&c[230], _mm512_fmadd_ps(vbeta, c_in20, _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[246], mask7, _mm512_fmadd_ps(vbeta, c_in21, _mm512_mul_ps(valpha, acc10_1)));
+            _mm512_storeu_ps(&c[253], _mm512_fmadd_ps(vbeta, c_in22, _mm512_mul_ps(valpha, acc11_0)));
+            _mm512_mask_storeu_ps(&c[269], mask7, _mm512_fmadd_ps(vbeta, c_in23, _mm512_mul_ps(valpha, acc11_1)));
         }
         {
             __m512 acc0_0 = _mm512_setzero_ps();
@@ -2792,28 +2958,50 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl12_ab(const bmm_args 
                 acc10_0 = _mm512_fmadd_ps(a10, b0, acc10_0);
                 acc10_1 = _mm512_fmadd_ps(a10, b1, acc10_1);
             }
-            _mm512_storeu_ps(&c[276], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[276]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[292], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[292]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[299], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[299]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[315], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[315]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[322], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[322]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[338], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[338]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[345], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[345]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[361], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[361]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[368], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[368]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[384], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[384]), _mm512_mul_ps(valpha, acc4_1)));
-            _mm512_storeu_ps(&c[391], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[391]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[407], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[407]), _mm512_mul_ps(valpha, acc5_1)));
-            _mm512_storeu_ps(&c[414], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[414]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[430], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[430]), _mm512_mul_ps(valpha, acc6_1)));
-            _mm512_storeu_ps(&c[437], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[437]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_mask_storeu_ps(&c[453], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[453]), _mm512_mul_ps(valpha, acc7_1)));
-            _mm512_storeu_ps(&c[460], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[460]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_mask_storeu_ps(&c[476], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[476]), _mm512_mul_ps(valpha, acc8_1)));
-            _mm512_storeu_ps(&c[483], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[483]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_mask_storeu_ps(&c[499], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[499]), _mm512_mul_ps(valpha, acc9_1)));
-            _mm512_storeu_ps(&c[506], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[506]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_mask_storeu_ps(&c[522], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[522]), _mm512_mul_ps(valpha, acc10_1)));
+            __m512 c_in24 = _mm512_loadu_ps(&c[276]);
+            __m512 c_in25 = _mm512_maskz_loadu_ps(mask7, &c[292]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[299]);
+            __m512 c_in27 = _mm512_maskz_loadu_ps(mask7, &c[315]);
+            __m512 c_in28 = _mm512_loadu_ps(&c[322]);
+            __m512 c_in29 = _mm512_maskz_loadu_ps(mask7, &c[338]);
+            __m512 c_in30 = _mm512_loadu_ps(&c[345]);
+            __m512 c_in31 = _mm512_maskz_loadu_ps(mask7, &c[361]);
+            _mm512_storeu_ps(&c[276], _mm512_fmadd_ps(vbeta, c_in24, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[292], mask7, _mm512_fmadd_ps(vbeta, c_in25, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[299], _mm512_fmadd_ps(vbeta, c_in26, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[315], mask7, _mm512_fmadd_ps(vbeta, c_in27, _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[322], _mm512_fmadd_ps(vbeta, c_in28, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[338], mask7, _mm512_fmadd_ps(vbeta, c_in29, _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[345], _mm512_fmadd_ps(vbeta, c_in30, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[361], mask7, _mm512_fmadd_ps(vbeta, c_in31, _mm512_mul_ps(valpha, acc3_1)));
+            __m512 c_in32 = _mm512_loadu_ps(&c[368]);
+            __m512 c_in33 = _mm512_maskz_loadu_ps(mask7, &c[384]);
+            __m512 c_in34 = _mm512_loadu_ps(&c[391]);
+            __m512 c_in35 = _mm512_maskz_loadu_ps(mask7, &c[407]);
+            __m512 c_in36 = _mm512_loadu_ps(&c[414]);
+            __m512 c_in37 = _mm512_maskz_loadu_ps(mask7, &c[430]);
+            __m512 c_in38 = _mm512_loadu_ps(&c[437]);
+            __m512 c_in39 = _mm512_maskz_loadu_ps(mask7, &c[453]);
+            _mm512_storeu_ps(&c[368], _mm512_fmadd_ps(vbeta, c_in32, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[384], mask7, _mm512_fmadd_ps(vbeta, c_in33, _mm512_mul_ps(valpha, acc4_1)));
+            _mm512_storeu_ps(&c[391], _mm512_fmadd_ps(vbeta, c_in34, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[407], mask7, _mm512_fmadd_ps(vbeta, c_in35, _mm512_mul_ps(valpha, acc5_1)));
+            _mm512_storeu_ps(&c[414], _mm512_fmadd_ps(vbeta, c_in36, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[430], mask7, _mm512_fmadd_ps(vbeta, c_in37, _mm512_mul_ps(valpha, acc6_1)));
+            _mm512_storeu_ps(&c[437], _mm512_fmadd_ps(vbeta, c_in38, _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_mask_storeu_ps(&c[453], mask7, _mm512_fmadd_ps(vbeta, c_in39, _mm512_mul_ps(valpha, acc7_1)));
+            __m512 c_in40 = _mm512_loadu_ps(&c[460]);
+            __m512 c_in41 = _mm512_maskz_loadu_ps(mask7, &c[476]);
+            __m512 c_in42 = _mm512_loadu_ps(&c[483]);
+            __m512 c_in43 = _mm512_maskz_loadu_ps(mask7, &c[499]);
+            __m512 c_in44 = _mm512_loadu_ps(&c[506]);
+            __m512 c_in45 = _mm512_maskz_loadu_ps(mask7, &c[522]);
+            _mm512_storeu_ps(&c[460], _mm512_fmadd_ps(vbeta, c_in40, _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[476], mask7, _mm512_fmadd_ps(vbeta, c_in41, _mm512_mul_ps(valpha, acc8_1)));
+            _mm512_storeu_ps(&c[483], _mm512_fmadd_ps(vbeta, c_in42, _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[499], mask7, _mm512_fmadd_ps(vbeta, c_in43, _mm512_mul_ps(valpha, acc9_1)));
+            _mm512_storeu_ps(&c[506], _mm512_fmadd_ps(vbeta, c_in44, _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[522], mask7, _mm512_fmadd_ps(vbeta, c_in45, _mm512_mul_ps(valpha, acc10_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2825,7 +3013,7 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl12_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_bf_avx512_rl6_a1b1
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout bf, isa avx512, form rl6.
- * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 24 vector accumulators,
  * 759 vector loads, 46 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2870,18 +3058,30 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl6_a1b1(const bmm_args
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[23 * i0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[23 * i0])));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 16], mask7, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 16])));
-                _mm512_storeu_ps(&c[23 * i0 + 23], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[23 * i0 + 23])));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 39], mask7, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 39])));
-                _mm512_storeu_ps(&c[23 * i0 + 46], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[23 * i0 + 46])));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 62], mask7, _mm512_add_ps(acc2_1, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 62])));
-                _mm512_storeu_ps(&c[23 * i0 + 69], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[23 * i0 + 69])));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 85], mask7, _mm512_add_ps(acc3_1, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 85])));
-                _mm512_storeu_ps(&c[23 * i0 + 92], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[23 * i0 + 92])));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 108], mask7, _mm512_add_ps(acc4_1, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 108])));
-                _mm512_storeu_ps(&c[23 * i0 + 115], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[23 * i0 + 115])));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 131], mask7, _mm512_add_ps(acc5_1, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 131])));
+                __m512 c_in0 = _mm512_loadu_ps(&c[23 * i0]);
+                __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[23 * i0 + 23]);
+                __m512 c_in3 = _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 39]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[23 * i0 + 46]);
+                __m512 c_in5 = _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 62]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[23 * i0 + 69]);
+                __m512 c_in7 = _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 85]);
+                _mm512_storeu_ps(&c[23 * i0], _mm512_add_ps(acc0_0, c_in0));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 16], mask7, _mm512_add_ps(acc0_1, c_in1));
+                _mm512_storeu_ps(&c[23 * i0 + 23], _mm512_add_ps(acc1_0, c_in2));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 39], mask7, _mm512_add_ps(acc1_1, c_in3));
+                _mm512_storeu_ps(&c[23 * i0 + 46], _mm512_add_ps(acc2_0, c_in4));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 62], mask7, _mm512_add_ps(acc2_1, c_in5));
+                _mm512_storeu_ps(&c[23 * i0 + 69], _mm512_add_ps(acc3_0, c_in6));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 85], mask7, _mm512_add_ps(acc3_1, c_in7));
+                __m512 c_in8 = _mm512_loadu_ps(&c[23 * i0 + 92]);
+                __m512 c_in9 = _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 108]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[23 * i0 + 115]);
+                __m512 c_in11 = _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 131]);
+                _mm512_storeu_ps(&c[23 * i0 + 92], _mm512_add_ps(acc4_0, c_in8));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 108], mask7, _mm512_add_ps(acc4_1, c_in9));
+                _mm512_storeu_ps(&c[23 * i0 + 115], _mm512_add_ps(acc5_0, c_in10));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 131], mask7, _mm512_add_ps(acc5_1, c_in11));
             }
         }
         {
@@ -2914,16 +3114,26 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl6_a1b1(const bmm_args
                 acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
                 acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
             }
-            _mm512_storeu_ps(&c[414], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[414])));
-            _mm512_mask_storeu_ps(&c[430], mask7, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask7, &c[430])));
-            _mm512_storeu_ps(&c[437], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[437])));
-            _mm512_mask_storeu_ps(&c[453], mask7, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask7, &c[453])));
-            _mm512_storeu_ps(&c[460], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[460])));
-            _mm512_mask_storeu_ps(&c[476], mask7, _mm512_add_ps(acc2_1, _mm512_maskz_loadu_ps(mask7, &c[476])));
-            _mm512_storeu_ps(&c[483], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[483])));
-            _mm512_mask_storeu_ps(&c[499], mask7, _mm512_add_ps(acc3_1, _mm512_maskz_loadu_ps(mask7, &c[499])));
-            _mm512_storeu_ps(&c[506], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[506])));
-            _mm512_mask_storeu_ps(&c[522], mask7, _mm512_add_ps(acc4_1, _mm512_maskz_loadu_ps(mask7, &c[522])));
+            __m512 c_in12 = _mm512_loadu_ps(&c[414]);
+            __m512 c_in13 = _mm512_maskz_loadu_ps(mask7, &c[430]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[437]);
+            __m512 c_in15 = _mm512_maskz_loadu_ps(mask7, &c[453]);
+            __m512 c_in16 = _mm512_loadu_ps(&c[460]);
+            __m512 c_in17 = _mm512_maskz_loadu_ps(mask7, &c[476]);
+            __m512 c_in18 = _mm512_loadu_ps(&c[483]);
+            __m512 c_in19 = _mm512_maskz_loadu_ps(mask7, &c[499]);
+            _mm512_storeu_ps(&c[414], _mm512_add_ps(acc0_0, c_in12));
+            _mm512_mask_storeu_ps(&c[430], mask7, _mm512_add_ps(acc0_1, c_in13));
+            _mm512_storeu_ps(&c[437], _mm512_add_ps(acc1_0, c_in14));
+            _mm512_mask_storeu_ps(&c[453], mask7, _mm512_add_ps(acc1_1, c_in15));
+            _mm512_storeu_ps(&c[460], _mm512_add_ps(acc2_0, c_in16));
+            _mm512_mask_storeu_ps(&c[476], mask7, _mm512_add_ps(acc2_1, c_in17));
+            _mm512_storeu_ps(&c[483], _mm512_add_ps(acc3_0, c_in18));
+            _mm512_mask_storeu_ps(&c[499], mask7, _mm512_add_ps(acc3_1, c_in19));
+            __m512 c_in20 = _mm512_loadu_ps(&c[506]);
+            __m512 c_in21 = _mm512_maskz_loadu_ps(mask7, &c[522]);
+            _mm512_storeu_ps(&c[506], _mm512_add_ps(acc4_0, c_in20));
+            _mm512_mask_storeu_ps(&c[522], mask7, _mm512_add_ps(acc4_1, c_in21));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3047,7 +3257,7 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl6_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_bf_avx512_rl6_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf, isa avx512, form rl6.
- * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 24 vector accumulators,
  * 759 vector loads, 46 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3096,18 +3306,30 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl6_ab(const bmm_args *
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[23 * i0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[23 * i0]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[23 * i0 + 23], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 23]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 39], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 39]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[23 * i0 + 46], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 46]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 62], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 62]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[23 * i0 + 69], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 69]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 85], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 85]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[23 * i0 + 92], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 92]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 108], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 108]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[23 * i0 + 115], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 115]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 131], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 131]), _mm512_mul_ps(valpha, acc5_1)));
+                __m512 c_in0 = _mm512_loadu_ps(&c[23 * i0]);
+                __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[23 * i0 + 23]);
+                __m512 c_in3 = _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 39]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[23 * i0 + 46]);
+                __m512 c_in5 = _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 62]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[23 * i0 + 69]);
+                __m512 c_in7 = _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 85]);
+                _mm512_storeu_ps(&c[23 * i0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 16], mask7, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[23 * i0 + 23], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 39], mask7, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[23 * i0 + 46], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 62], mask7, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[23 * i0 + 69], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 85], mask7, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc3_1)));
+                __m512 c_in8 = _mm512_loadu_ps(&c[23 * i0 + 92]);
+                __m512 c_in9 = _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 108]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[23 * i0 + 115]);
+                __m512 c_in11 = _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 131]);
+                _mm512_storeu_ps(&c[23 * i0 + 92], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 108], mask7, _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[23 * i0 + 115], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 131], mask7, _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -3140,16 +3362,26 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl6_ab(const bmm_args *
                 acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
                 acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
             }
-            _mm512_storeu_ps(&c[414], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[414]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[430], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[430]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[437], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[437]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[453], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[453]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[460], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[460]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[476], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[476]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[483], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[483]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[499], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[499]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[506], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[506]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[522], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[522]), _mm512_mul_ps(valpha, acc4_1)));
+            __m512 c_in12 = _mm512_loadu_ps(&c[414]);
+            __m512 c_in13 = _mm512_maskz_loadu_ps(mask7, &c[430]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[437]);
+            __m512 c_in15 = _mm512_maskz_loadu_ps(mask7, &c[453]);
+            __m512 c_in16 = _mm512_loadu_ps(&c[460]);
+            __m512 c_in17 = _mm512_maskz_loadu_ps(mask7, &c[476]);
+            __m512 c_in18 = _mm512_loadu_ps(&c[483]);
+            __m512 c_in19 = _mm512_maskz_loadu_ps(mask7, &c[499]);
+            _mm512_storeu_ps(&c[414], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[430], mask7, _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[437], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[453], mask7, _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[460], _mm512_fmadd_ps(vbeta, c_in16, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[476], mask7, _mm512_fmadd_ps(vbeta, c_in17, _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[483], _mm512_fmadd_ps(vbeta, c_in18, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[499], mask7, _mm512_fmadd_ps(vbeta, c_in19, _mm512_mul_ps(valpha, acc3_1)));
+            __m512 c_in20 = _mm512_loadu_ps(&c[506]);
+            __m512 c_in21 = _mm512_maskz_loadu_ps(mask7, &c[522]);
+            _mm512_storeu_ps(&c[506], _mm512_fmadd_ps(vbeta, c_in20, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[522], mask7, _mm512_fmadd_ps(vbeta, c_in21, _mm512_mul_ps(valpha, acc4_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3161,7 +3393,7 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_avx512_rl6_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_bf_tn_avx2_rl6_a1b1
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout bf tn (A transposed, B row-major), isa avx2, form rl6.
- * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 24 vector accumulators,
  * 1403 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_tn_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3206,18 +3438,30 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[23 * i0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[23 * i0])));
-                _mm256_storeu_ps(&c[23 * i0 + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[23 * i0 + 8])));
-                _mm256_storeu_ps(&c[23 * i0 + 23], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[23 * i0 + 23])));
-                _mm256_storeu_ps(&c[23 * i0 + 31], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[23 * i0 + 31])));
-                _mm256_storeu_ps(&c[23 * i0 + 46], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[23 * i0 + 46])));
-                _mm256_storeu_ps(&c[23 * i0 + 54], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[23 * i0 + 54])));
-                _mm256_storeu_ps(&c[23 * i0 + 69], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[23 * i0 + 69])));
-                _mm256_storeu_ps(&c[23 * i0 + 77], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[23 * i0 + 77])));
-                _mm256_storeu_ps(&c[23 * i0 + 92], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[23 * i0 + 92])));
-                _mm256_storeu_ps(&c[23 * i0 + 100], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[23 * i0 + 100])));
-                _mm256_storeu_ps(&c[23 * i0 + 115], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[23 * i0 + 115])));
-                _mm256_storeu_ps(&c[23 * i0 + 123], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[23 * i0 + 123])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[23 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[23 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[23 * i0 + 23]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[23 * i0 + 31]);
+                _mm256_storeu_ps(&c[23 * i0], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[23 * i0 + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[23 * i0 + 23], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[23 * i0 + 31], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[23 * i0 + 46]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[23 * i0 + 54]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[23 * i0 + 69]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[23 * i0 + 77]);
+                _mm256_storeu_ps(&c[23 * i0 + 46], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[23 * i0 + 54], _mm256_add_ps(acc2_1, c_in5));
+                _mm256_storeu_ps(&c[23 * i0 + 69], _mm256_add_ps(acc3_0, c_in6));
+                _mm256_storeu_ps(&c[23 * i0 + 77], _mm256_add_ps(acc3_1, c_in7));
+                __m256 c_in8 = _mm256_loadu_ps(&c[23 * i0 + 92]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[23 * i0 + 100]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[23 * i0 + 115]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[23 * i0 + 123]);
+                _mm256_storeu_ps(&c[23 * i0 + 92], _mm256_add_ps(acc4_0, c_in8));
+                _mm256_storeu_ps(&c[23 * i0 + 100], _mm256_add_ps(acc4_1, c_in9));
+                _mm256_storeu_ps(&c[23 * i0 + 115], _mm256_add_ps(acc5_0, c_in10));
+                _mm256_storeu_ps(&c[23 * i0 + 123], _mm256_add_ps(acc5_1, c_in11));
             }
         }
         {
@@ -3250,16 +3494,26 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
             }
-            _mm256_storeu_ps(&c[414], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[414])));
-            _mm256_storeu_ps(&c[422], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[422])));
-            _mm256_storeu_ps(&c[437], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[437])));
-            _mm256_storeu_ps(&c[445], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[445])));
-            _mm256_storeu_ps(&c[460], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[460])));
-            _mm256_storeu_ps(&c[468], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[468])));
-            _mm256_storeu_ps(&c[483], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[483])));
-            _mm256_storeu_ps(&c[491], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[491])));
-            _mm256_storeu_ps(&c[506], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[506])));
-            _mm256_storeu_ps(&c[514], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[514])));
+            __m256 c_in12 = _mm256_loadu_ps(&c[414]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[422]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[437]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[445]);
+            _mm256_storeu_ps(&c[414], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_storeu_ps(&c[422], _mm256_add_ps(acc0_1, c_in13));
+            _mm256_storeu_ps(&c[437], _mm256_add_ps(acc1_0, c_in14));
+            _mm256_storeu_ps(&c[445], _mm256_add_ps(acc1_1, c_in15));
+            __m256 c_in16 = _mm256_loadu_ps(&c[460]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[468]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[483]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[491]);
+            _mm256_storeu_ps(&c[460], _mm256_add_ps(acc2_0, c_in16));
+            _mm256_storeu_ps(&c[468], _mm256_add_ps(acc2_1, c_in17));
+            _mm256_storeu_ps(&c[483], _mm256_add_ps(acc3_0, c_in18));
+            _mm256_storeu_ps(&c[491], _mm256_add_ps(acc3_1, c_in19));
+            __m256 c_in20 = _mm256_loadu_ps(&c[506]);
+            __m256 c_in21 = _mm256_loadu_ps(&c[514]);
+            _mm256_storeu_ps(&c[506], _mm256_add_ps(acc4_0, c_in20));
+            _mm256_storeu_ps(&c[514], _mm256_add_ps(acc4_1, c_in21));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -3284,12 +3538,18 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     __m256 a5 = _mm256_set1_ps(a[i0 + 23 * k + 5]);
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                 }
-                _mm256_maskstore_ps(&c[23 * i0 + 16], mask7, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[23 * i0 + 16], mask7)));
-                _mm256_maskstore_ps(&c[23 * i0 + 39], mask7, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[23 * i0 + 39], mask7)));
-                _mm256_maskstore_ps(&c[23 * i0 + 62], mask7, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[23 * i0 + 62], mask7)));
-                _mm256_maskstore_ps(&c[23 * i0 + 85], mask7, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[23 * i0 + 85], mask7)));
-                _mm256_maskstore_ps(&c[23 * i0 + 108], mask7, _mm256_add_ps(acc4_0, _mm256_maskload_ps(&c[23 * i0 + 108], mask7)));
-                _mm256_maskstore_ps(&c[23 * i0 + 131], mask7, _mm256_add_ps(acc5_0, _mm256_maskload_ps(&c[23 * i0 + 131], mask7)));
+                __m256 c_in22 = _mm256_maskload_ps(&c[23 * i0 + 16], mask7);
+                __m256 c_in23 = _mm256_maskload_ps(&c[23 * i0 + 39], mask7);
+                __m256 c_in24 = _mm256_maskload_ps(&c[23 * i0 + 62], mask7);
+                __m256 c_in25 = _mm256_maskload_ps(&c[23 * i0 + 85], mask7);
+                _mm256_maskstore_ps(&c[23 * i0 + 16], mask7, _mm256_add_ps(acc0_0, c_in22));
+                _mm256_maskstore_ps(&c[23 * i0 + 39], mask7, _mm256_add_ps(acc1_0, c_in23));
+                _mm256_maskstore_ps(&c[23 * i0 + 62], mask7, _mm256_add_ps(acc2_0, c_in24));
+                _mm256_maskstore_ps(&c[23 * i0 + 85], mask7, _mm256_add_ps(acc3_0, c_in25));
+                __m256 c_in26 = _mm256_maskload_ps(&c[23 * i0 + 108], mask7);
+                __m256 c_in27 = _mm256_maskload_ps(&c[23 * i0 + 131], mask7);
+                _mm256_maskstore_ps(&c[23 * i0 + 108], mask7, _mm256_add_ps(acc4_0, c_in26));
+                _mm256_maskstore_ps(&c[23 * i0 + 131], mask7, _mm256_add_ps(acc5_0, c_in27));
             }
         }
         {
@@ -3311,11 +3571,16 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 __m256 a4 = _mm256_set1_ps(a[23 * k + 22]);
                 acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
             }
-            _mm256_maskstore_ps(&c[430], mask7, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[430], mask7)));
-            _mm256_maskstore_ps(&c[453], mask7, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[453], mask7)));
-            _mm256_maskstore_ps(&c[476], mask7, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[476], mask7)));
-            _mm256_maskstore_ps(&c[499], mask7, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[499], mask7)));
-            _mm256_maskstore_ps(&c[522], mask7, _mm256_add_ps(acc4_0, _mm256_maskload_ps(&c[522], mask7)));
+            __m256 c_in28 = _mm256_maskload_ps(&c[430], mask7);
+            __m256 c_in29 = _mm256_maskload_ps(&c[453], mask7);
+            __m256 c_in30 = _mm256_maskload_ps(&c[476], mask7);
+            __m256 c_in31 = _mm256_maskload_ps(&c[499], mask7);
+            _mm256_maskstore_ps(&c[430], mask7, _mm256_add_ps(acc0_0, c_in28));
+            _mm256_maskstore_ps(&c[453], mask7, _mm256_add_ps(acc1_0, c_in29));
+            _mm256_maskstore_ps(&c[476], mask7, _mm256_add_ps(acc2_0, c_in30));
+            _mm256_maskstore_ps(&c[499], mask7, _mm256_add_ps(acc3_0, c_in31));
+            __m256 c_in32 = _mm256_maskload_ps(&c[522], mask7);
+            _mm256_maskstore_ps(&c[522], mask7, _mm256_add_ps(acc4_0, c_in32));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3495,7 +3760,7 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_tn_avx2_rl6_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_bf_tn_avx2_rl6_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf tn (A transposed, B row-major), isa avx2, form rl6.
- * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 24 vector accumulators,
  * 1403 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_tn_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3544,18 +3809,30 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_tn_avx2_rl6_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[23 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[23 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[23 * i0 + 23], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 23]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[23 * i0 + 31], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 31]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[23 * i0 + 46], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 46]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[23 * i0 + 54], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 54]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[23 * i0 + 69], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 69]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[23 * i0 + 77], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 77]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[23 * i0 + 92], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 92]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[23 * i0 + 100], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 100]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[23 * i0 + 115], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 115]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[23 * i0 + 123], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 123]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[23 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[23 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[23 * i0 + 23]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[23 * i0 + 31]);
+                _mm256_storeu_ps(&c[23 * i0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[23 * i0 + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[23 * i0 + 23], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[23 * i0 + 31], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[23 * i0 + 46]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[23 * i0 + 54]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[23 * i0 + 69]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[23 * i0 + 77]);
+                _mm256_storeu_ps(&c[23 * i0 + 46], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[23 * i0 + 54], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[23 * i0 + 69], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[23 * i0 + 77], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in8 = _mm256_loadu_ps(&c[23 * i0 + 92]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[23 * i0 + 100]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[23 * i0 + 115]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[23 * i0 + 123]);
+                _mm256_storeu_ps(&c[23 * i0 + 92], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[23 * i0 + 100], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[23 * i0 + 115], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[23 * i0 + 123], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -3588,16 +3865,26 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_tn_avx2_rl6_ab(const bmm_args *B
                 acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
             }
-            _mm256_storeu_ps(&c[414], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[414]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[422], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[422]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[437], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[437]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[445], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[445]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[460], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[460]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[468], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[468]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[483], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[483]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[491], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[491]), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[506], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[506]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_storeu_ps(&c[514], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[514]), _mm256_mul_ps(valpha, acc4_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[414]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[422]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[437]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[445]);
+            _mm256_storeu_ps(&c[414], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[422], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[437], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[445], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[460]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[468]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[483]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[491]);
+            _mm256_storeu_ps(&c[460], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[468], _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[483], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[491], _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in20 = _mm256_loadu_ps(&c[506]);
+            __m256 c_in21 = _mm256_loadu_ps(&c[514]);
+            _mm256_storeu_ps(&c[506], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[514], _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc4_1)));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -3622,12 +3909,18 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_tn_avx2_rl6_ab(const bmm_args *B
                     __m256 a5 = _mm256_set1_ps(a[i0 + 23 * k + 5]);
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                 }
-                _mm256_maskstore_ps(&c[23 * i0 + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_maskstore_ps(&c[23 * i0 + 39], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 39], mask7), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_maskstore_ps(&c[23 * i0 + 62], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 62], mask7), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_maskstore_ps(&c[23 * i0 + 85], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 85], mask7), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_maskstore_ps(&c[23 * i0 + 108], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 108], mask7), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_maskstore_ps(&c[23 * i0 + 131], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 131], mask7), _mm256_mul_ps(valpha, acc5_0)));
+                __m256 c_in22 = _mm256_maskload_ps(&c[23 * i0 + 16], mask7);
+                __m256 c_in23 = _mm256_maskload_ps(&c[23 * i0 + 39], mask7);
+                __m256 c_in24 = _mm256_maskload_ps(&c[23 * i0 + 62], mask7);
+                __m256 c_in25 = _mm256_maskload_ps(&c[23 * i0 + 85], mask7);
+                _mm256_maskstore_ps(&c[23 * i0 + 16], mask7, _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[23 * i0 + 39], mask7, _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[23 * i0 + 62], mask7, _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_maskstore_ps(&c[23 * i0 + 85], mask7, _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc3_0)));
+                __m256 c_in26 = _mm256_maskload_ps(&c[23 * i0 + 108], mask7);
+                __m256 c_in27 = _mm256_maskload_ps(&c[23 * i0 + 131], mask7);
+                _mm256_maskstore_ps(&c[23 * i0 + 108], mask7, _mm256_fmadd_ps(vbeta, c_in26, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_maskstore_ps(&c[23 * i0 + 131], mask7, _mm256_fmadd_ps(vbeta, c_in27, _mm256_mul_ps(valpha, acc5_0)));
             }
         }
         {
@@ -3649,11 +3942,16 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_tn_avx2_rl6_ab(const bmm_args *B
                 __m256 a4 = _mm256_set1_ps(a[23 * k + 22]);
                 acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
             }
-            _mm256_maskstore_ps(&c[430], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[430], mask7), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[453], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[453], mask7), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[476], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[476], mask7), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[499], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[499], mask7), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[522], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[522], mask7), _mm256_mul_ps(valpha, acc4_0)));
+            __m256 c_in28 = _mm256_maskload_ps(&c[430], mask7);
+            __m256 c_in29 = _mm256_maskload_ps(&c[453], mask7);
+            __m256 c_in30 = _mm256_maskload_ps(&c[476], mask7);
+            __m256 c_in31 = _mm256_maskload_ps(&c[499], mask7);
+            _mm256_maskstore_ps(&c[430], mask7, _mm256_fmadd_ps(vbeta, c_in28, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[453], mask7, _mm256_fmadd_ps(vbeta, c_in29, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[476], mask7, _mm256_fmadd_ps(vbeta, c_in30, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[499], mask7, _mm256_fmadd_ps(vbeta, c_in31, _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in32 = _mm256_maskload_ps(&c[522], mask7);
+            _mm256_maskstore_ps(&c[522], mask7, _mm256_fmadd_ps(vbeta, c_in32, _mm256_mul_ps(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3665,7 +3963,7 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_tn_avx2_rl6_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_bf_tn_avx2_rl3_a1b1
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout bf tn (A transposed, B row-major), isa avx2, form rl3.
- * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
  * 1679 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_tn_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3695,12 +3993,18 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[23 * i0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[23 * i0])));
-                _mm256_storeu_ps(&c[23 * i0 + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[23 * i0 + 8])));
-                _mm256_storeu_ps(&c[23 * i0 + 23], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[23 * i0 + 23])));
-                _mm256_storeu_ps(&c[23 * i0 + 31], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[23 * i0 + 31])));
-                _mm256_storeu_ps(&c[23 * i0 + 46], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[23 * i0 + 46])));
-                _mm256_storeu_ps(&c[23 * i0 + 54], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[23 * i0 + 54])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[23 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[23 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[23 * i0 + 23]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[23 * i0 + 31]);
+                _mm256_storeu_ps(&c[23 * i0], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[23 * i0 + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[23 * i0 + 23], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[23 * i0 + 31], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[23 * i0 + 46]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[23 * i0 + 54]);
+                _mm256_storeu_ps(&c[23 * i0 + 46], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[23 * i0 + 54], _mm256_add_ps(acc2_1, c_in5));
             }
         }
         {
@@ -3718,10 +4022,14 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[483], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[483])));
-            _mm256_storeu_ps(&c[491], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[491])));
-            _mm256_storeu_ps(&c[506], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[506])));
-            _mm256_storeu_ps(&c[514], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[514])));
+            __m256 c_in6 = _mm256_loadu_ps(&c[483]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[491]);
+            __m256 c_in8 = _mm256_loadu_ps(&c[506]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[514]);
+            _mm256_storeu_ps(&c[483], _mm256_add_ps(acc0_0, c_in6));
+            _mm256_storeu_ps(&c[491], _mm256_add_ps(acc0_1, c_in7));
+            _mm256_storeu_ps(&c[506], _mm256_add_ps(acc1_0, c_in8));
+            _mm256_storeu_ps(&c[514], _mm256_add_ps(acc1_1, c_in9));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -3737,9 +4045,12 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     __m256 a2 = _mm256_set1_ps(a[i0 + 23 * k + 2]);
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                 }
-                _mm256_maskstore_ps(&c[23 * i0 + 16], mask7, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[23 * i0 + 16], mask7)));
-                _mm256_maskstore_ps(&c[23 * i0 + 39], mask7, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[23 * i0 + 39], mask7)));
-                _mm256_maskstore_ps(&c[23 * i0 + 62], mask7, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[23 * i0 + 62], mask7)));
+                __m256 c_in10 = _mm256_maskload_ps(&c[23 * i0 + 16], mask7);
+                __m256 c_in11 = _mm256_maskload_ps(&c[23 * i0 + 39], mask7);
+                __m256 c_in12 = _mm256_maskload_ps(&c[23 * i0 + 62], mask7);
+                _mm256_maskstore_ps(&c[23 * i0 + 16], mask7, _mm256_add_ps(acc0_0, c_in10));
+                _mm256_maskstore_ps(&c[23 * i0 + 39], mask7, _mm256_add_ps(acc1_0, c_in11));
+                _mm256_maskstore_ps(&c[23 * i0 + 62], mask7, _mm256_add_ps(acc2_0, c_in12));
             }
         }
         {
@@ -3752,8 +4063,10 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 __m256 a1 = _mm256_set1_ps(a[23 * k + 22]);
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
             }
-            _mm256_maskstore_ps(&c[499], mask7, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[499], mask7)));
-            _mm256_maskstore_ps(&c[522], mask7, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[522], mask7)));
+            __m256 c_in13 = _mm256_maskload_ps(&c[499], mask7);
+            __m256 c_in14 = _mm256_maskload_ps(&c[522], mask7);
+            _mm256_maskstore_ps(&c[499], mask7, _mm256_add_ps(acc0_0, c_in13));
+            _mm256_maskstore_ps(&c[522], mask7, _mm256_add_ps(acc1_0, c_in14));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3867,7 +4180,7 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_tn_avx2_rl3_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_bf_tn_avx2_rl3_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf tn (A transposed, B row-major), isa avx2, form rl3.
- * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 12 vector accumulators,
  * 1679 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_tn_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3901,12 +4214,18 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_tn_avx2_rl3_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[23 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[23 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[23 * i0 + 23], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 23]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[23 * i0 + 31], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 31]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[23 * i0 + 46], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 46]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[23 * i0 + 54], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[23 * i0 + 54]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[23 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[23 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[23 * i0 + 23]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[23 * i0 + 31]);
+                _mm256_storeu_ps(&c[23 * i0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[23 * i0 + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[23 * i0 + 23], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[23 * i0 + 31], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[23 * i0 + 46]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[23 * i0 + 54]);
+                _mm256_storeu_ps(&c[23 * i0 + 46], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[23 * i0 + 54], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -3924,10 +4243,14 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_tn_avx2_rl3_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[483], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[483]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[491], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[491]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[506], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[506]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[514], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[514]), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in6 = _mm256_loadu_ps(&c[483]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[491]);
+            __m256 c_in8 = _mm256_loadu_ps(&c[506]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[514]);
+            _mm256_storeu_ps(&c[483], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[491], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[506], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[514], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -3943,9 +4266,12 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_tn_avx2_rl3_ab(const bmm_args *B
                     __m256 a2 = _mm256_set1_ps(a[i0 + 23 * k + 2]);
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                 }
-                _mm256_maskstore_ps(&c[23 * i0 + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_maskstore_ps(&c[23 * i0 + 39], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 39], mask7), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_maskstore_ps(&c[23 * i0 + 62], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[23 * i0 + 62], mask7), _mm256_mul_ps(valpha, acc2_0)));
+                __m256 c_in10 = _mm256_maskload_ps(&c[23 * i0 + 16], mask7);
+                __m256 c_in11 = _mm256_maskload_ps(&c[23 * i0 + 39], mask7);
+                __m256 c_in12 = _mm256_maskload_ps(&c[23 * i0 + 62], mask7);
+                _mm256_maskstore_ps(&c[23 * i0 + 16], mask7, _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[23 * i0 + 39], mask7, _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[23 * i0 + 62], mask7, _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc2_0)));
             }
         }
         {
@@ -3958,8 +4284,10 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_tn_avx2_rl3_ab(const bmm_args *B
                 __m256 a1 = _mm256_set1_ps(a[23 * k + 22]);
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
             }
-            _mm256_maskstore_ps(&c[499], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[499], mask7), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[522], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[522], mask7), _mm256_mul_ps(valpha, acc1_0)));
+            __m256 c_in13 = _mm256_maskload_ps(&c[499], mask7);
+            __m256 c_in14 = _mm256_maskload_ps(&c[522], mask7);
+            _mm256_maskstore_ps(&c[499], mask7, _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[522], mask7, _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3971,7 +4299,7 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_bf_tn_avx2_rl3_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_bf_tn_avx512_rl12_a1b1
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout bf tn (A transposed, B row-major), isa avx512, form rl12.
- * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 48 vector accumulators,
  * 667 vector loads, 46 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_tn_avx512_rl12_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -4045,30 +4373,54 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_tn_avx512_rl12_a1b1(const bmm_
                 acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                 acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
             }
-            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[0])));
-            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask7, &c[16])));
-            _mm512_storeu_ps(&c[23], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[23])));
-            _mm512_mask_storeu_ps(&c[39], mask7, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask7, &c[39])));
-            _mm512_storeu_ps(&c[46], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[46])));
-            _mm512_mask_storeu_ps(&c[62], mask7, _mm512_add_ps(acc2_1, _mm512_maskz_loadu_ps(mask7, &c[62])));
-            _mm512_storeu_ps(&c[69], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[69])));
-            _mm512_mask_storeu_ps(&c[85], mask7, _mm512_add_ps(acc3_1, _mm512_maskz_loadu_ps(mask7, &c[85])));
-            _mm512_storeu_ps(&c[92], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[92])));
-            _mm512_mask_storeu_ps(&c[108], mask7, _mm512_add_ps(acc4_1, _mm512_maskz_loadu_ps(mask7, &c[108])));
-            _mm512_storeu_ps(&c[115], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[115])));
-            _mm512_mask_storeu_ps(&c[131], mask7, _mm512_add_ps(acc5_1, _mm512_maskz_loadu_ps(mask7, &c[131])));
-            _mm512_storeu_ps(&c[138], _mm512_add_ps(acc6_0, _mm512_loadu_ps(&c[138])));
-            _mm512_mask_storeu_ps(&c[154], mask7, _mm512_add_ps(acc6_1, _mm512_maskz_loadu_ps(mask7, &c[154])));
-            _mm512_storeu_ps(&c[161], _mm512_add_ps(acc7_0, _mm512_loadu_ps(&c[161])));
-            _mm512_mask_storeu_ps(&c[177], mask7, _mm512_add_ps(acc7_1, _mm512_maskz_loadu_ps(mask7, &c[177])));
-            _mm512_storeu_ps(&c[184], _mm512_add_ps(acc8_0, _mm512_loadu_ps(&c[184])));
-            _mm512_mask_storeu_ps(&c[200], mask7, _mm512_add_ps(acc8_1, _mm512_maskz_loadu_ps(mask7, &c[200])));
-            _mm512_storeu_ps(&c[207], _mm512_add_ps(acc9_0, _mm512_loadu_ps(&c[207])));
-            _mm512_mask_storeu_ps(&c[223], mask7, _mm512_add_ps(acc9_1, _mm512_maskz_loadu_ps(mask7, &c[223])));
-            _mm512_storeu_ps(&c[230], _mm512_add_ps(acc10_0, _mm512_loadu_ps(&c[230])));
-            _mm512_mask_storeu_ps(&c[246], mask7, _mm512_add_ps(acc10_1, _mm512_maskz_loadu_ps(mask7, &c[246])));
-            _mm512_storeu_ps(&c[253], _mm512_add_ps(acc11_0, _mm512_loadu_ps(&c[253])));
-            _mm512_mask_storeu_ps(&c[269], mask7, _mm512_add_ps(acc11_1, _mm512_maskz_loadu_ps(mask7, &c[269])));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[23]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask7, &c[39]);
+            __m512 c_in4 = _mm512_loadu_ps(&c[46]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask7, &c[62]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[69]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask7, &c[85]);
+            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_add_ps(acc0_1, c_in1));
+            _mm512_storeu_ps(&c[23], _mm512_add_ps(acc1_0, c_in2));
+            _mm512_mask_storeu_ps(&c[39], mask7, _mm512_add_ps(acc1_1, c_in3));
+            _mm512_storeu_ps(&c[46], _mm512_add_ps(acc2_0, c_in4));
+            _mm512_mask_storeu_ps(&c[62], mask7, _mm512_add_ps(acc2_1, c_in5));
+            _mm512_storeu_ps(&c[69], _mm512_add_ps(acc3_0, c_in6));
+            _mm512_mask_storeu_ps(&c[85], mask7, _mm512_add_ps(acc3_1, c_in7));
+            __m512 c_in8 = _mm512_loadu_ps(&c[92]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask7, &c[108]);
+            __m512 c_in10 = _mm512_loadu_ps(&c[115]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask7, &c[131]);
+            __m512 c_in12 = _mm512_loadu_ps(&c[138]);
+            __m512 c_in13 = _mm512_maskz_loadu_ps(mask7, &c[154]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[161]);
+            __m512 c_in15 = _mm512_maskz_loadu_ps(mask7, &c[177]);
+            _mm512_storeu_ps(&c[92], _mm512_add_ps(acc4_0, c_in8));
+            _mm512_mask_storeu_ps(&c[108], mask7, _mm512_add_ps(acc4_1, c_in9));
+            _mm512_storeu_ps(&c[115], _mm512_add_ps(acc5_0, c_in10));
+            _mm512_mask_storeu_ps(&c[131], mask7, _mm512_add_ps(acc5_1, c_in11));
+            _mm512_storeu_ps(&c[138], _mm512_add_ps(acc6_0, c_in12));
+            _mm512_mask_storeu_ps(&c[154], mask7, _mm512_add_ps(acc6_1, c_in13));
+            _mm512_storeu_ps(&c[161], _mm512_add_ps(acc7_0, c_in14));
+            _mm512_mask_storeu_ps(&c[177], mask7, _mm512_add_ps(acc7_1, c_in15));
+            __m512 c_in16 = _mm512_loadu_ps(&c[184]);
+            __m512 c_in17 = _mm512_maskz_loadu_ps(mask7, &c[200]);
+            __m512 c_in18 = _mm512_loadu_ps(&c[207]);
+            __m512 c_in19 = _mm512_maskz_loadu_ps(mask7, &c[223]);
+            __m512 c_in20 = _mm512_loadu_ps(&c[230]);
+            __m512 c_in21 = _mm512_maskz_loadu_ps(mask7, &c[246]);
+            __m512 c_in22 = _mm512_loadu_ps(&c[253]);
+            __m512 c_in23 = _mm512_maskz_loadu_ps(mask7, &c[269]);
+            _mm512_storeu_ps(&c[184], _mm512_add_ps(acc8_0, c_in16));
+            _mm512_mask_storeu_ps(&c[200], mask7, _mm512_add_ps(acc8_1, c_in17));
+            _mm512_storeu_ps(&c[207], _mm512_add_ps(acc9_0, c_in18));
+            _mm512_mask_storeu_ps(&c[223], mask7, _mm512_add_ps(acc9_1, c_in19));
+            _mm512_storeu_ps(&c[230], _mm512_add_ps(acc10_0, c_in20));
+            _mm512_mask_storeu_ps(&c[246], mask7, _mm512_add_ps(acc10_1, c_in21));
+            _mm512_storeu_ps(&c[253], _mm512_add_ps(acc11_0, c_in22));
+            _mm512_mask_storeu_ps(&c[269], mask7, _mm512_add_ps(acc11_1, c_in23));
         }
         {
             __m512 acc0_0 = _mm512_setzero_ps();
@@ -4130,28 +4482,50 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_tn_avx512_rl12_a1b1(const bmm_
                 acc10_0 = _mm512_fmadd_ps(a10, b0, acc10_0);
                 acc10_1 = _mm512_fmadd_ps(a10, b1, acc10_1);
             }
-            _mm512_storeu_ps(&c[276], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[276])));
-            _mm512_mask_storeu_ps(&c[292], mask7, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask7, &c[292])));
-            _mm512_storeu_ps(&c[299], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[299])));
-            _mm512_mask_storeu_ps(&c[315], mask7, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask7, &c[315])));
-            _mm512_storeu_ps(&c[322], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[322])));
-            _mm512_mask_storeu_ps(&c[338], mask7, _mm512_add_ps(acc2_1, _mm512_maskz_loadu_ps(mask7, &c[338])));
-            _mm512_storeu_ps(&c[345], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[345])));
-            _mm512_mask_storeu_ps(&c[361], mask7, _mm512_add_ps(acc3_1, _mm512_maskz_loadu_ps(mask7, &c[361])));
-            _mm512_storeu_ps(&c[368], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[368])));
-            _mm512_mask_storeu_ps(&c[384], mask7, _mm512_add_ps(acc4_1, _mm512_maskz_loadu_ps(mask7, &c[384])));
-            _mm512_storeu_ps(&c[391], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[391])));
-            _mm512_mask_storeu_ps(&c[407], mask7, _mm512_add_ps(acc5_1, _mm512_maskz_loadu_ps(mask7, &c[407])));
-            _mm512_storeu_ps(&c[414], _mm512_add_ps(acc6_0, _mm512_loadu_ps(&c[414])));
-            _mm512_mask_storeu_ps(&c[430], mask7, _mm512_add_ps(acc6_1, _mm512_maskz_loadu_ps(mask7, &c[430])));
-            _mm512_storeu_ps(&c[437], _mm512_add_ps(acc7_0, _mm512_loadu_ps(&c[437])));
-            _mm512_mask_storeu_ps(&c[453], mask7, _mm512_add_ps(acc7_1, _mm512_maskz_loadu_ps(mask7, &c[453])));
-            _mm512_storeu_ps(&c[460], _mm512_add_ps(acc8_0, _mm512_loadu_ps(&c[460])));
-            _mm512_mask_storeu_ps(&c[476], mask7, _mm512_add_ps(acc8_1, _mm512_maskz_loadu_ps(mask7, &c[476])));
-            _mm512_storeu_ps(&c[483], _mm512_add_ps(acc9_0, _mm512_loadu_ps(&c[483])));
-            _mm512_mask_storeu_ps(&c[499], mask7, _mm512_add_ps(acc9_1, _mm512_maskz_loadu_ps(mask7, &c[499])));
-            _mm512_storeu_ps(&c[506], _mm512_add_ps(acc10_0, _mm512_loadu_ps(&c[506])));
-            _mm512_mask_storeu_ps(&c[522], mask7, _mm512_add_ps(acc10_1, _mm512_maskz_loadu_ps(mask7, &c[522])));
+            __m512 c_in24 = _mm512_loadu_ps(&c[276]);
+            __m512 c_in25 = _mm512_maskz_loadu_ps(mask7, &c[292]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[299]);
+            __m512 c_in27 = _mm512_maskz_loadu_ps(mask7, &c[315]);
+            __m512 c_in28 = _mm512_loadu_ps(&c[322]);
+            __m512 c_in29 = _mm512_maskz_loadu_ps(mask7, &c[338]);
+            __m512 c_in30 = _mm512_loadu_ps(&c[345]);
+            __m512 c_in31 = _mm512_maskz_loadu_ps(mask7, &c[361]);
+            _mm512_storeu_ps(&c[276], _mm512_add_ps(acc0_0, c_in24));
+            _mm512_mask_storeu_ps(&c[292], mask7, _mm512_add_ps(acc0_1, c_in25));
+            _mm512_storeu_ps(&c[299], _mm512_add_ps(acc1_0, c_in26));
+            _mm512_mask_storeu_ps(&c[315], mask7, _mm512_add_ps(acc1_1, c_in27));
+            _mm512_storeu_ps(&c[322], _mm512_add_ps(acc2_0, c_in28));
+            _mm512_mask_storeu_ps(&c[338], mask7, _mm512_add_ps(acc2_1, c_in29));
+            _mm512_storeu_ps(&c[345], _mm512_add_ps(acc3_0, c_in30));
+            _mm512_mask_storeu_ps(&c[361], mask7, _mm512_add_ps(acc3_1, c_in31));
+            __m512 c_in32 = _mm512_loadu_ps(&c[368]);
+            __m512 c_in33 = _mm512_maskz_loadu_ps(mask7, &c[384]);
+            __m512 c_in34 = _mm512_loadu_ps(&c[391]);
+            __m512 c_in35 = _mm512_maskz_loadu_ps(mask7, &c[407]);
+            __m512 c_in36 = _mm512_loadu_ps(&c[414]);
+            __m512 c_in37 = _mm512_maskz_loadu_ps(mask7, &c[430]);
+            __m512 c_in38 = _mm512_loadu_ps(&c[437]);
+            __m512 c_in39 = _mm512_maskz_loadu_ps(mask7, &c[453]);
+            _mm512_storeu_ps(&c[368], _mm512_add_ps(acc4_0, c_in32));
+            _mm512_mask_storeu_ps(&c[384], mask7, _mm512_add_ps(acc4_1, c_in33));
+            _mm512_storeu_ps(&c[391], _mm512_add_ps(acc5_0, c_in34));
+            _mm512_mask_storeu_ps(&c[407], mask7, _mm512_add_ps(acc5_1, c_in35));
+            _mm512_storeu_ps(&c[414], _mm512_add_ps(acc6_0, c_in36));
+            _mm512_mask_storeu_ps(&c[430], mask7, _mm512_add_ps(acc6_1, c_in37));
+            _mm512_storeu_ps(&c[437], _mm512_add_ps(acc7_0, c_in38));
+            _mm512_mask_storeu_ps(&c[453], mask7, _mm512_add_ps(acc7_1, c_in39));
+            __m512 c_in40 = _mm512_loadu_ps(&c[460]);
+            __m512 c_in41 = _mm512_maskz_loadu_ps(mask7, &c[476]);
+            __m512 c_in42 = _mm512_loadu_ps(&c[483]);
+            __m512 c_in43 = _mm512_maskz_loadu_ps(mask7, &c[499]);
+            __m512 c_in44 = _mm512_loadu_ps(&c[506]);
+            __m512 c_in45 = _mm512_maskz_loadu_ps(mask7, &c[522]);
+            _mm512_storeu_ps(&c[460], _mm512_add_ps(acc8_0, c_in40));
+            _mm512_mask_storeu_ps(&c[476], mask7, _mm512_add_ps(acc8_1, c_in41));
+            _mm512_storeu_ps(&c[483], _mm512_add_ps(acc9_0, c_in42));
+            _mm512_mask_storeu_ps(&c[499], mask7, _mm512_add_ps(acc9_1, c_in43));
+            _mm512_storeu_ps(&c[506], _mm512_add_ps(acc10_0, c_in44));
+            _mm512_mask_storeu_ps(&c[522], mask7, _mm512_add_ps(acc10_1, c_in45));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4357,7 +4731,7 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_tn_avx512_rl12_b0(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_bf_tn_avx512_rl12_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf tn (A transposed, B row-major), isa avx512, form rl12.
- * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 48 vector accumulators,
  * 667 vector loads, 46 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_tn_avx512_rl12_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -4435,30 +4809,54 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_tn_avx512_rl12_ab(const bmm_ar
                 acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                 acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
             }
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[23], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[23]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[39], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[39]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[46], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[46]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[62], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[62]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[69], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[69]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[85], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[85]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[92], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[92]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[108], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[108]), _mm512_mul_ps(valpha, acc4_1)));
-            _mm512_storeu_ps(&c[115], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[115]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[131], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[131]), _mm512_mul_ps(valpha, acc5_1)));
-            _mm512_storeu_ps(&c[138], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[138]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[154], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[154]), _mm512_mul_ps(valpha, acc6_1)));
-            _mm512_storeu_ps(&c[161], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[161]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_mask_storeu_ps(&c[177], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[177]), _mm512_mul_ps(valpha, acc7_1)));
-            _mm512_storeu_ps(&c[184], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[184]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_mask_storeu_ps(&c[200], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[200]), _mm512_mul_ps(valpha, acc8_1)));
-            _mm512_storeu_ps(&c[207], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[207]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_mask_storeu_ps(&c[223], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[223]), _mm512_mul_ps(valpha, acc9_1)));
-            _mm512_storeu_ps(&c[230], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[230]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_mask_storeu_ps(&c[246], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[246]), _mm512_mul_ps(valpha, acc10_1)));
-            _mm512_storeu_ps(&c[253], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[253]), _mm512_mul_ps(valpha, acc11_0)));
-            _mm512_mask_storeu_ps(&c[269], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[269]), _mm512_mul_ps(valpha, acc11_1)));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[23]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask7, &c[39]);
+            __m512 c_in4 = _mm512_loadu_ps(&c[46]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask7, &c[62]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[69]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask7, &c[85]);
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[23], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[39], mask7, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[46], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[62], mask7, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[69], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[85], mask7, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc3_1)));
+            __m512 c_in8 = _mm512_loadu_ps(&c[92]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask7, &c[108]);
+            __m512 c_in10 = _mm512_loadu_ps(&c[115]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask7, &c[131]);
+            __m512 c_in12 = _mm512_loadu_ps(&c[138]);
+            __m512 c_in13 = _mm512_maskz_loadu_ps(mask7, &c[154]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[161]);
+            __m512 c_in15 = _mm512_maskz_loadu_ps(mask7, &c[177]);
+            _mm512_storeu_ps(&c[92], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[108], mask7, _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc4_1)));
+            _mm512_storeu_ps(&c[115], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[131], mask7, _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc5_1)));
+            _mm512_storeu_ps(&c[138], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[154], mask7, _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc6_1)));
+            _mm512_storeu_ps(&c[161], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_mask_storeu_ps(&c[177], mask7, _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc7_1)));
+            __m512 c_in16 = _mm512_loadu_ps(&c[184]);
+            __m512 c_in17 = _mm512_maskz_loadu_ps(mask7, &c[200]);
+            __m512 c_in18 = _mm512_loadu_ps(&c[207]);
+            __m512 c_in19 = _mm512_maskz_loadu_ps(mask7, &c[223]);
+            __m512 c_in20 = _mm512_loadu_ps(&c[230]);
+            __m512 c_in21 = _mm512_maskz_loadu_ps(mask7, &c[246]);
+            __m512 c_in22 = _mm512_loadu_ps(&c[253]);
+            __m512 c_in23 = _mm512_maskz_loadu_ps(mask7, &c[269]);
+            _mm512_storeu_ps(&c[184], _mm512_fmadd_ps(vbeta, c_in16, _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[200], mask7, _mm512_fmadd_ps(vbeta, c_in17, _mm512_mul_ps(valpha, acc8_1)));
+            _mm512_storeu_ps(&c[207], _mm512_fmadd_ps(vbeta, c_in18, _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[223], mask7, _mm512_fmadd_ps(vbeta, c_in19, _mm512_mul_ps(valpha, acc9_1)));
+            _mm512_storeu_ps(&c[230], _mm512_fmadd_ps(vbeta, c_in20, _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[246], mask7, _mm512_fmadd_ps(vbeta, c_in21, _mm512_mul_ps(valpha, acc10_1)));
+            _mm512_storeu_ps(&c[253], _mm512_fmadd_ps(vbeta, c_in22, _mm512_mul_ps(valpha, acc11_0)));
+            _mm512_mask_storeu_ps(&c[269], mask7, _mm512_fmadd_ps(vbeta, c_in23, _mm512_mul_ps(valpha, acc11_1)));
         }
         {
             __m512 acc0_0 = _mm512_setzero_ps();
@@ -4520,28 +4918,50 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_tn_avx512_rl12_ab(const bmm_ar
                 acc10_0 = _mm512_fmadd_ps(a10, b0, acc10_0);
                 acc10_1 = _mm512_fmadd_ps(a10, b1, acc10_1);
             }
-            _mm512_storeu_ps(&c[276], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[276]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[292], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[292]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[299], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[299]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[315], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[315]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[322], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[322]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[338], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[338]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[345], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[345]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[361], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[361]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[368], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[368]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[384], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[384]), _mm512_mul_ps(valpha, acc4_1)));
-            _mm512_storeu_ps(&c[391], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[391]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[407], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[407]), _mm512_mul_ps(valpha, acc5_1)));
-            _mm512_storeu_ps(&c[414], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[414]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[430], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[430]), _mm512_mul_ps(valpha, acc6_1)));
-            _mm512_storeu_ps(&c[437], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[437]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_mask_storeu_ps(&c[453], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[453]), _mm512_mul_ps(valpha, acc7_1)));
-            _mm512_storeu_ps(&c[460], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[460]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_mask_storeu_ps(&c[476], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[476]), _mm512_mul_ps(valpha, acc8_1)));
-            _mm512_storeu_ps(&c[483], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[483]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_mask_storeu_ps(&c[499], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[499]), _mm512_mul_ps(valpha, acc9_1)));
-            _mm512_storeu_ps(&c[506], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[506]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_mask_storeu_ps(&c[522], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[522]), _mm512_mul_ps(valpha, acc10_1)));
+            __m512 c_in24 = _mm512_loadu_ps(&c[276]);
+            __m512 c_in25 = _mm512_maskz_loadu_ps(mask7, &c[292]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[299]);
+            __m512 c_in27 = _mm512_maskz_loadu_ps(mask7, &c[315]);
+            __m512 c_in28 = _mm512_loadu_ps(&c[322]);
+            __m512 c_in29 = _mm512_maskz_loadu_ps(mask7, &c[338]);
+            __m512 c_in30 = _mm512_loadu_ps(&c[345]);
+            __m512 c_in31 = _mm512_maskz_loadu_ps(mask7, &c[361]);
+            _mm512_storeu_ps(&c[276], _mm512_fmadd_ps(vbeta, c_in24, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[292], mask7, _mm512_fmadd_ps(vbeta, c_in25, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[299], _mm512_fmadd_ps(vbeta, c_in26, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[315], mask7, _mm512_fmadd_ps(vbeta, c_in27, _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[322], _mm512_fmadd_ps(vbeta, c_in28, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[338], mask7, _mm512_fmadd_ps(vbeta, c_in29, _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[345], _mm512_fmadd_ps(vbeta, c_in30, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[361], mask7, _mm512_fmadd_ps(vbeta, c_in31, _mm512_mul_ps(valpha, acc3_1)));
+            __m512 c_in32 = _mm512_loadu_ps(&c[368]);
+            __m512 c_in33 = _mm512_maskz_loadu_ps(mask7, &c[384]);
+            __m512 c_in34 = _mm512_loadu_ps(&c[391]);
+            __m512 c_in35 = _mm512_maskz_loadu_ps(mask7, &c[407]);
+            __m512 c_in36 = _mm512_loadu_ps(&c[414]);
+            __m512 c_in37 = _mm512_maskz_loadu_ps(mask7, &c[430]);
+            __m512 c_in38 = _mm512_loadu_ps(&c[437]);
+            __m512 c_in39 = _mm512_maskz_loadu_ps(mask7, &c[453]);
+            _mm512_storeu_ps(&c[368], _mm512_fmadd_ps(vbeta, c_in32, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[384], mask7, _mm512_fmadd_ps(vbeta, c_in33, _mm512_mul_ps(valpha, acc4_1)));
+            _mm512_storeu_ps(&c[391], _mm512_fmadd_ps(vbeta, c_in34, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[407], mask7, _mm512_fmadd_ps(vbeta, c_in35, _mm512_mul_ps(valpha, acc5_1)));
+            _mm512_storeu_ps(&c[414], _mm512_fmadd_ps(vbeta, c_in36, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[430], mask7, _mm512_fmadd_ps(vbeta, c_in37, _mm512_mul_ps(valpha, acc6_1)));
+            _mm512_storeu_ps(&c[437], _mm512_fmadd_ps(vbeta, c_in38, _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_mask_storeu_ps(&c[453], mask7, _mm512_fmadd_ps(vbeta, c_in39, _mm512_mul_ps(valpha, acc7_1)));
+            __m512 c_in40 = _mm512_loadu_ps(&c[460]);
+            __m512 c_in41 = _mm512_maskz_loadu_ps(mask7, &c[476]);
+            __m512 c_in42 = _mm512_loadu_ps(&c[483]);
+            __m512 c_in43 = _mm512_maskz_loadu_ps(mask7, &c[499]);
+            __m512 c_in44 = _mm512_loadu_ps(&c[506]);
+            __m512 c_in45 = _mm512_maskz_loadu_ps(mask7, &c[522]);
+            _mm512_storeu_ps(&c[460], _mm512_fmadd_ps(vbeta, c_in40, _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[476], mask7, _mm512_fmadd_ps(vbeta, c_in41, _mm512_mul_ps(valpha, acc8_1)));
+            _mm512_storeu_ps(&c[483], _mm512_fmadd_ps(vbeta, c_in42, _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[499], mask7, _mm512_fmadd_ps(vbeta, c_in43, _mm512_mul_ps(valpha, acc9_1)));
+            _mm512_storeu_ps(&c[506], _mm512_fmadd_ps(vbeta, c_in44, _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[522], mask7, _mm512_fmadd_ps(vbeta, c_in45, _mm512_mul_ps(valpha, acc10_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4553,7 +4973,7 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_tn_avx512_rl12_ab(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_bf_tn_avx512_rl6_a1b1
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout bf tn (A transposed, B row-major), isa avx512, form rl6.
- * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 24 vector accumulators,
  * 759 vector loads, 46 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_tn_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -4598,18 +5018,30 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_tn_avx512_rl6_a1b1(const bmm_a
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[23 * i0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[23 * i0])));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 16], mask7, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 16])));
-                _mm512_storeu_ps(&c[23 * i0 + 23], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[23 * i0 + 23])));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 39], mask7, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 39])));
-                _mm512_storeu_ps(&c[23 * i0 + 46], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[23 * i0 + 46])));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 62], mask7, _mm512_add_ps(acc2_1, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 62])));
-                _mm512_storeu_ps(&c[23 * i0 + 69], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[23 * i0 + 69])));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 85], mask7, _mm512_add_ps(acc3_1, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 85])));
-                _mm512_storeu_ps(&c[23 * i0 + 92], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[23 * i0 + 92])));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 108], mask7, _mm512_add_ps(acc4_1, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 108])));
-                _mm512_storeu_ps(&c[23 * i0 + 115], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[23 * i0 + 115])));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 131], mask7, _mm512_add_ps(acc5_1, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 131])));
+                __m512 c_in0 = _mm512_loadu_ps(&c[23 * i0]);
+                __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[23 * i0 + 23]);
+                __m512 c_in3 = _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 39]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[23 * i0 + 46]);
+                __m512 c_in5 = _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 62]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[23 * i0 + 69]);
+                __m512 c_in7 = _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 85]);
+                _mm512_storeu_ps(&c[23 * i0], _mm512_add_ps(acc0_0, c_in0));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 16], mask7, _mm512_add_ps(acc0_1, c_in1));
+                _mm512_storeu_ps(&c[23 * i0 + 23], _mm512_add_ps(acc1_0, c_in2));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 39], mask7, _mm512_add_ps(acc1_1, c_in3));
+                _mm512_storeu_ps(&c[23 * i0 + 46], _mm512_add_ps(acc2_0, c_in4));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 62], mask7, _mm512_add_ps(acc2_1, c_in5));
+                _mm512_storeu_ps(&c[23 * i0 + 69], _mm512_add_ps(acc3_0, c_in6));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 85], mask7, _mm512_add_ps(acc3_1, c_in7));
+                __m512 c_in8 = _mm512_loadu_ps(&c[23 * i0 + 92]);
+                __m512 c_in9 = _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 108]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[23 * i0 + 115]);
+                __m512 c_in11 = _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 131]);
+                _mm512_storeu_ps(&c[23 * i0 + 92], _mm512_add_ps(acc4_0, c_in8));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 108], mask7, _mm512_add_ps(acc4_1, c_in9));
+                _mm512_storeu_ps(&c[23 * i0 + 115], _mm512_add_ps(acc5_0, c_in10));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 131], mask7, _mm512_add_ps(acc5_1, c_in11));
             }
         }
         {
@@ -4642,16 +5074,26 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_tn_avx512_rl6_a1b1(const bmm_a
                 acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
                 acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
             }
-            _mm512_storeu_ps(&c[414], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[414])));
-            _mm512_mask_storeu_ps(&c[430], mask7, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask7, &c[430])));
-            _mm512_storeu_ps(&c[437], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[437])));
-            _mm512_mask_storeu_ps(&c[453], mask7, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask7, &c[453])));
-            _mm512_storeu_ps(&c[460], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[460])));
-            _mm512_mask_storeu_ps(&c[476], mask7, _mm512_add_ps(acc2_1, _mm512_maskz_loadu_ps(mask7, &c[476])));
-            _mm512_storeu_ps(&c[483], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[483])));
-            _mm512_mask_storeu_ps(&c[499], mask7, _mm512_add_ps(acc3_1, _mm512_maskz_loadu_ps(mask7, &c[499])));
-            _mm512_storeu_ps(&c[506], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[506])));
-            _mm512_mask_storeu_ps(&c[522], mask7, _mm512_add_ps(acc4_1, _mm512_maskz_loadu_ps(mask7, &c[522])));
+            __m512 c_in12 = _mm512_loadu_ps(&c[414]);
+            __m512 c_in13 = _mm512_maskz_loadu_ps(mask7, &c[430]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[437]);
+            __m512 c_in15 = _mm512_maskz_loadu_ps(mask7, &c[453]);
+            __m512 c_in16 = _mm512_loadu_ps(&c[460]);
+            __m512 c_in17 = _mm512_maskz_loadu_ps(mask7, &c[476]);
+            __m512 c_in18 = _mm512_loadu_ps(&c[483]);
+            __m512 c_in19 = _mm512_maskz_loadu_ps(mask7, &c[499]);
+            _mm512_storeu_ps(&c[414], _mm512_add_ps(acc0_0, c_in12));
+            _mm512_mask_storeu_ps(&c[430], mask7, _mm512_add_ps(acc0_1, c_in13));
+            _mm512_storeu_ps(&c[437], _mm512_add_ps(acc1_0, c_in14));
+            _mm512_mask_storeu_ps(&c[453], mask7, _mm512_add_ps(acc1_1, c_in15));
+            _mm512_storeu_ps(&c[460], _mm512_add_ps(acc2_0, c_in16));
+            _mm512_mask_storeu_ps(&c[476], mask7, _mm512_add_ps(acc2_1, c_in17));
+            _mm512_storeu_ps(&c[483], _mm512_add_ps(acc3_0, c_in18));
+            _mm512_mask_storeu_ps(&c[499], mask7, _mm512_add_ps(acc3_1, c_in19));
+            __m512 c_in20 = _mm512_loadu_ps(&c[506]);
+            __m512 c_in21 = _mm512_maskz_loadu_ps(mask7, &c[522]);
+            _mm512_storeu_ps(&c[506], _mm512_add_ps(acc4_0, c_in20));
+            _mm512_mask_storeu_ps(&c[522], mask7, _mm512_add_ps(acc4_1, c_in21));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4775,7 +5217,7 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_tn_avx512_rl6_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_bf_tn_avx512_rl6_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf tn (A transposed, B row-major), isa avx512, form rl6.
- * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 24 vector accumulators,
  * 759 vector loads, 46 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_tn_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -4824,18 +5266,30 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_tn_avx512_rl6_ab(const bmm_arg
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[23 * i0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[23 * i0]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[23 * i0 + 23], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 23]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 39], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 39]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[23 * i0 + 46], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 46]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 62], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 62]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[23 * i0 + 69], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 69]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 85], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 85]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[23 * i0 + 92], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 92]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 108], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 108]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[23 * i0 + 115], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[23 * i0 + 115]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_mask_storeu_ps(&c[23 * i0 + 131], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 131]), _mm512_mul_ps(valpha, acc5_1)));
+                __m512 c_in0 = _mm512_loadu_ps(&c[23 * i0]);
+                __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[23 * i0 + 23]);
+                __m512 c_in3 = _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 39]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[23 * i0 + 46]);
+                __m512 c_in5 = _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 62]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[23 * i0 + 69]);
+                __m512 c_in7 = _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 85]);
+                _mm512_storeu_ps(&c[23 * i0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 16], mask7, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[23 * i0 + 23], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 39], mask7, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[23 * i0 + 46], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 62], mask7, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[23 * i0 + 69], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 85], mask7, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc3_1)));
+                __m512 c_in8 = _mm512_loadu_ps(&c[23 * i0 + 92]);
+                __m512 c_in9 = _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 108]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[23 * i0 + 115]);
+                __m512 c_in11 = _mm512_maskz_loadu_ps(mask7, &c[23 * i0 + 131]);
+                _mm512_storeu_ps(&c[23 * i0 + 92], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 108], mask7, _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[23 * i0 + 115], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_mask_storeu_ps(&c[23 * i0 + 131], mask7, _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -4868,16 +5322,26 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_bf_tn_avx512_rl6_ab(const bmm_arg
                 acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
                 acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
             }
-            _mm512_storeu_ps(&c[414], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[414]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[430], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[430]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[437], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[437]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[453], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[453]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[460], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[460]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[476], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[476]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[483], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[483]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[499], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[499]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[506], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[506]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[522], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[522]), _mm512_mul_ps(valpha, acc4_1)));
+            __m512 c_in12 = _mm512_loadu_ps(&c[414]);
+            __m512 c_in13 = _mm512_maskz_loadu_ps(mask7, &c[430]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[437]);
+            __m512 c_in15 = _mm512_maskz_loadu_ps(mask7, &c[453]);
+            __m512 c_in16 = _mm512_loadu_ps(&c[460]);
+            __m512 c_in17 = _mm512_maskz_loadu_ps(mask7, &c[476]);
+            __m512 c_in18 = _mm512_loadu_ps(&c[483]);
+            __m512 c_in19 = _mm512_maskz_loadu_ps(mask7, &c[499]);
+            _mm512_storeu_ps(&c[414], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[430], mask7, _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[437], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[453], mask7, _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[460], _mm512_fmadd_ps(vbeta, c_in16, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[476], mask7, _mm512_fmadd_ps(vbeta, c_in17, _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[483], _mm512_fmadd_ps(vbeta, c_in18, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[499], mask7, _mm512_fmadd_ps(vbeta, c_in19, _mm512_mul_ps(valpha, acc3_1)));
+            __m512 c_in20 = _mm512_loadu_ps(&c[506]);
+            __m512 c_in21 = _mm512_maskz_loadu_ps(mask7, &c[522]);
+            _mm512_storeu_ps(&c[506], _mm512_fmadd_ps(vbeta, c_in20, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[522], mask7, _mm512_fmadd_ps(vbeta, c_in21, _mm512_mul_ps(valpha, acc4_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6324,7 +6788,7 @@ static void bmm_f32_23x23x23_sf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx2_rl6_a1b1
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx2, form rl6.
- * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 24 vector accumulators,
  * 1403 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -6372,18 +6836,30 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[(i0 + 3) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[(i0 + 4) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[(i0 + 5) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, c_in5));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_add_ps(acc3_0, c_in6));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_add_ps(acc3_1, c_in7));
+                __m256 c_in8 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_add_ps(acc4_0, c_in8));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_add_ps(acc4_1, c_in9));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_add_ps(acc5_0, c_in10));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_add_ps(acc5_1, c_in11));
             }
         }
         {
@@ -6416,16 +6892,26 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
             }
-            _mm256_storeu_ps(&c[18 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[18 * sc_row])));
-            _mm256_storeu_ps(&c[18 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[18 * sc_row + 8])));
-            _mm256_storeu_ps(&c[19 * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[19 * sc_row])));
-            _mm256_storeu_ps(&c[19 * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[19 * sc_row + 8])));
-            _mm256_storeu_ps(&c[20 * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[20 * sc_row])));
-            _mm256_storeu_ps(&c[20 * sc_row + 8], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[20 * sc_row + 8])));
-            _mm256_storeu_ps(&c[21 * sc_row], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[21 * sc_row])));
-            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[21 * sc_row + 8])));
-            _mm256_storeu_ps(&c[22 * sc_row], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[22 * sc_row])));
-            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[22 * sc_row + 8])));
+            __m256 c_in12 = _mm256_loadu_ps(&c[18 * sc_row]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[18 * sc_row + 8]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[19 * sc_row]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[19 * sc_row + 8]);
+            _mm256_storeu_ps(&c[18 * sc_row], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_storeu_ps(&c[18 * sc_row + 8], _mm256_add_ps(acc0_1, c_in13));
+            _mm256_storeu_ps(&c[19 * sc_row], _mm256_add_ps(acc1_0, c_in14));
+            _mm256_storeu_ps(&c[19 * sc_row + 8], _mm256_add_ps(acc1_1, c_in15));
+            __m256 c_in16 = _mm256_loadu_ps(&c[20 * sc_row]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[20 * sc_row + 8]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[21 * sc_row]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[21 * sc_row + 8]);
+            _mm256_storeu_ps(&c[20 * sc_row], _mm256_add_ps(acc2_0, c_in16));
+            _mm256_storeu_ps(&c[20 * sc_row + 8], _mm256_add_ps(acc2_1, c_in17));
+            _mm256_storeu_ps(&c[21 * sc_row], _mm256_add_ps(acc3_0, c_in18));
+            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_add_ps(acc3_1, c_in19));
+            __m256 c_in20 = _mm256_loadu_ps(&c[22 * sc_row]);
+            __m256 c_in21 = _mm256_loadu_ps(&c[22 * sc_row + 8]);
+            _mm256_storeu_ps(&c[22 * sc_row], _mm256_add_ps(acc4_0, c_in20));
+            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_add_ps(acc4_1, c_in21));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -6450,12 +6936,18 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_a1b1(const bmm_args *BM
                     __m256 a5 = _mm256_set1_ps(a[(i0 + 5) * sa_row + k]);
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                 }
-                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7)));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7)));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7)));
-                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 16], mask7)));
-                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm256_add_ps(acc4_0, _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 16], mask7)));
-                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm256_add_ps(acc5_0, _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 16], mask7)));
+                __m256 c_in22 = _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7);
+                __m256 c_in23 = _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7);
+                __m256 c_in24 = _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7);
+                __m256 c_in25 = _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 16], mask7);
+                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_add_ps(acc0_0, c_in22));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_add_ps(acc1_0, c_in23));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_add_ps(acc2_0, c_in24));
+                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm256_add_ps(acc3_0, c_in25));
+                __m256 c_in26 = _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 16], mask7);
+                __m256 c_in27 = _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 16], mask7);
+                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm256_add_ps(acc4_0, c_in26));
+                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm256_add_ps(acc5_0, c_in27));
             }
         }
         {
@@ -6477,11 +6969,16 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_a1b1(const bmm_args *BM
                 __m256 a4 = _mm256_set1_ps(a[22 * sa_row + k]);
                 acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
             }
-            _mm256_maskstore_ps(&c[18 * sc_row + 16], mask7, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[18 * sc_row + 16], mask7)));
-            _mm256_maskstore_ps(&c[19 * sc_row + 16], mask7, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[19 * sc_row + 16], mask7)));
-            _mm256_maskstore_ps(&c[20 * sc_row + 16], mask7, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[20 * sc_row + 16], mask7)));
-            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[21 * sc_row + 16], mask7)));
-            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_add_ps(acc4_0, _mm256_maskload_ps(&c[22 * sc_row + 16], mask7)));
+            __m256 c_in28 = _mm256_maskload_ps(&c[18 * sc_row + 16], mask7);
+            __m256 c_in29 = _mm256_maskload_ps(&c[19 * sc_row + 16], mask7);
+            __m256 c_in30 = _mm256_maskload_ps(&c[20 * sc_row + 16], mask7);
+            __m256 c_in31 = _mm256_maskload_ps(&c[21 * sc_row + 16], mask7);
+            _mm256_maskstore_ps(&c[18 * sc_row + 16], mask7, _mm256_add_ps(acc0_0, c_in28));
+            _mm256_maskstore_ps(&c[19 * sc_row + 16], mask7, _mm256_add_ps(acc1_0, c_in29));
+            _mm256_maskstore_ps(&c[20 * sc_row + 16], mask7, _mm256_add_ps(acc2_0, c_in30));
+            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_add_ps(acc3_0, c_in31));
+            __m256 c_in32 = _mm256_maskload_ps(&c[22 * sc_row + 16], mask7);
+            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_add_ps(acc4_0, c_in32));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6664,7 +7161,7 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx2_rl6_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx2, form rl6.
- * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 24 vector accumulators,
  * 1403 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -6716,18 +7213,30 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in8 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -6760,16 +7269,26 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
             }
-            _mm256_storeu_ps(&c[18 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[18 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[18 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[18 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[19 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[19 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[19 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[19 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[20 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[20 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[20 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[20 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[21 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[22 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[18 * sc_row]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[18 * sc_row + 8]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[19 * sc_row]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[19 * sc_row + 8]);
+            _mm256_storeu_ps(&c[18 * sc_row], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[18 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[19 * sc_row], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[19 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[20 * sc_row]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[20 * sc_row + 8]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[21 * sc_row]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[21 * sc_row + 8]);
+            _mm256_storeu_ps(&c[20 * sc_row], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[20 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[21 * sc_row], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in20 = _mm256_loadu_ps(&c[22 * sc_row]);
+            __m256 c_in21 = _mm256_loadu_ps(&c[22 * sc_row + 8]);
+            _mm256_storeu_ps(&c[22 * sc_row], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc4_1)));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -6794,12 +7313,18 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_ab(const bmm_args *BMM_
                     __m256 a5 = _mm256_set1_ps(a[(i0 + 5) * sa_row + k]);
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                 }
-                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc5_0)));
+                __m256 c_in22 = _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7);
+                __m256 c_in23 = _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7);
+                __m256 c_in24 = _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7);
+                __m256 c_in25 = _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 16], mask7);
+                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc3_0)));
+                __m256 c_in26 = _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 16], mask7);
+                __m256 c_in27 = _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 16], mask7);
+                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in26, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in27, _mm256_mul_ps(valpha, acc5_0)));
             }
         }
         {
@@ -6821,11 +7346,16 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_ab(const bmm_args *BMM_
                 __m256 a4 = _mm256_set1_ps(a[22 * sa_row + k]);
                 acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
             }
-            _mm256_maskstore_ps(&c[18 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[18 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[19 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[19 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[20 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[20 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[21 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[22 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc4_0)));
+            __m256 c_in28 = _mm256_maskload_ps(&c[18 * sc_row + 16], mask7);
+            __m256 c_in29 = _mm256_maskload_ps(&c[19 * sc_row + 16], mask7);
+            __m256 c_in30 = _mm256_maskload_ps(&c[20 * sc_row + 16], mask7);
+            __m256 c_in31 = _mm256_maskload_ps(&c[21 * sc_row + 16], mask7);
+            _mm256_maskstore_ps(&c[18 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in28, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[19 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in29, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[20 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in30, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in31, _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in32 = _mm256_maskload_ps(&c[22 * sc_row + 16], mask7);
+            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in32, _mm256_mul_ps(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6837,7 +7367,7 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx2_rl3_a1b1
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx2, form rl3.
- * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
  * 1679 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -6870,12 +7400,18 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, c_in5));
             }
         }
         {
@@ -6893,10 +7429,14 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[21 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[21 * sc_row])));
-            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[21 * sc_row + 8])));
-            _mm256_storeu_ps(&c[22 * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[22 * sc_row])));
-            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[22 * sc_row + 8])));
+            __m256 c_in6 = _mm256_loadu_ps(&c[21 * sc_row]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[21 * sc_row + 8]);
+            __m256 c_in8 = _mm256_loadu_ps(&c[22 * sc_row]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[22 * sc_row + 8]);
+            _mm256_storeu_ps(&c[21 * sc_row], _mm256_add_ps(acc0_0, c_in6));
+            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_add_ps(acc0_1, c_in7));
+            _mm256_storeu_ps(&c[22 * sc_row], _mm256_add_ps(acc1_0, c_in8));
+            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_add_ps(acc1_1, c_in9));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -6912,9 +7452,12 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_a1b1(const bmm_args *BM
                     __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                 }
-                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7)));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7)));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7)));
+                __m256 c_in10 = _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7);
+                __m256 c_in11 = _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7);
+                __m256 c_in12 = _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7);
+                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_add_ps(acc0_0, c_in10));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_add_ps(acc1_0, c_in11));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_add_ps(acc2_0, c_in12));
             }
         }
         {
@@ -6927,8 +7470,10 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_a1b1(const bmm_args *BM
                 __m256 a1 = _mm256_set1_ps(a[22 * sa_row + k]);
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
             }
-            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[21 * sc_row + 16], mask7)));
-            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[22 * sc_row + 16], mask7)));
+            __m256 c_in13 = _mm256_maskload_ps(&c[21 * sc_row + 16], mask7);
+            __m256 c_in14 = _mm256_maskload_ps(&c[22 * sc_row + 16], mask7);
+            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_add_ps(acc0_0, c_in13));
+            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_add_ps(acc1_0, c_in14));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7045,7 +7590,7 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx2_rl3_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx2, form rl3.
- * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 12 vector accumulators,
  * 1679 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -7082,12 +7627,18 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -7105,10 +7656,14 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[21 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[22 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in6 = _mm256_loadu_ps(&c[21 * sc_row]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[21 * sc_row + 8]);
+            __m256 c_in8 = _mm256_loadu_ps(&c[22 * sc_row]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[22 * sc_row + 8]);
+            _mm256_storeu_ps(&c[21 * sc_row], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[22 * sc_row], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -7124,9 +7679,12 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_ab(const bmm_args *BMM_
                     __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                 }
-                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc2_0)));
+                __m256 c_in10 = _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7);
+                __m256 c_in11 = _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7);
+                __m256 c_in12 = _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7);
+                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc2_0)));
             }
         }
         {
@@ -7139,8 +7697,10 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_ab(const bmm_args *BMM_
                 __m256 a1 = _mm256_set1_ps(a[22 * sa_row + k]);
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
             }
-            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[21 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[22 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc1_0)));
+            __m256 c_in13 = _mm256_maskload_ps(&c[21 * sc_row + 16], mask7);
+            __m256 c_in14 = _mm256_maskload_ps(&c[22 * sc_row + 16], mask7);
+            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7152,7 +7712,7 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx2_rl6_pf_a1b1
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 24 vector accumulators,
  * 1403 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -7244,18 +7804,30 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[(i0 + 3) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[(i0 + 4) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[(i0 + 5) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, c_in5));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_add_ps(acc3_0, c_in6));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_add_ps(acc3_1, c_in7));
+                __m256 c_in8 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_add_ps(acc4_0, c_in8));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_add_ps(acc4_1, c_in9));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_add_ps(acc5_0, c_in10));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_add_ps(acc5_1, c_in11));
             }
         }
         {
@@ -7318,16 +7890,26 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
             }
-            _mm256_storeu_ps(&c[18 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[18 * sc_row])));
-            _mm256_storeu_ps(&c[18 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[18 * sc_row + 8])));
-            _mm256_storeu_ps(&c[19 * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[19 * sc_row])));
-            _mm256_storeu_ps(&c[19 * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[19 * sc_row + 8])));
-            _mm256_storeu_ps(&c[20 * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[20 * sc_row])));
-            _mm256_storeu_ps(&c[20 * sc_row + 8], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[20 * sc_row + 8])));
-            _mm256_storeu_ps(&c[21 * sc_row], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[21 * sc_row])));
-            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[21 * sc_row + 8])));
-            _mm256_storeu_ps(&c[22 * sc_row], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[22 * sc_row])));
-            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[22 * sc_row + 8])));
+            __m256 c_in12 = _mm256_loadu_ps(&c[18 * sc_row]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[18 * sc_row + 8]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[19 * sc_row]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[19 * sc_row + 8]);
+            _mm256_storeu_ps(&c[18 * sc_row], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_storeu_ps(&c[18 * sc_row + 8], _mm256_add_ps(acc0_1, c_in13));
+            _mm256_storeu_ps(&c[19 * sc_row], _mm256_add_ps(acc1_0, c_in14));
+            _mm256_storeu_ps(&c[19 * sc_row + 8], _mm256_add_ps(acc1_1, c_in15));
+            __m256 c_in16 = _mm256_loadu_ps(&c[20 * sc_row]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[20 * sc_row + 8]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[21 * sc_row]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[21 * sc_row + 8]);
+            _mm256_storeu_ps(&c[20 * sc_row], _mm256_add_ps(acc2_0, c_in16));
+            _mm256_storeu_ps(&c[20 * sc_row + 8], _mm256_add_ps(acc2_1, c_in17));
+            _mm256_storeu_ps(&c[21 * sc_row], _mm256_add_ps(acc3_0, c_in18));
+            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_add_ps(acc3_1, c_in19));
+            __m256 c_in20 = _mm256_loadu_ps(&c[22 * sc_row]);
+            __m256 c_in21 = _mm256_loadu_ps(&c[22 * sc_row + 8]);
+            _mm256_storeu_ps(&c[22 * sc_row], _mm256_add_ps(acc4_0, c_in20));
+            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_add_ps(acc4_1, c_in21));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -7352,12 +7934,18 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     __m256 a5 = _mm256_set1_ps(a[(i0 + 5) * sa_row + k]);
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                 }
-                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7)));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7)));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7)));
-                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 16], mask7)));
-                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm256_add_ps(acc4_0, _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 16], mask7)));
-                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm256_add_ps(acc5_0, _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 16], mask7)));
+                __m256 c_in22 = _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7);
+                __m256 c_in23 = _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7);
+                __m256 c_in24 = _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7);
+                __m256 c_in25 = _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 16], mask7);
+                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_add_ps(acc0_0, c_in22));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_add_ps(acc1_0, c_in23));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_add_ps(acc2_0, c_in24));
+                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm256_add_ps(acc3_0, c_in25));
+                __m256 c_in26 = _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 16], mask7);
+                __m256 c_in27 = _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 16], mask7);
+                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm256_add_ps(acc4_0, c_in26));
+                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm256_add_ps(acc5_0, c_in27));
             }
         }
         {
@@ -7379,11 +7967,16 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 __m256 a4 = _mm256_set1_ps(a[22 * sa_row + k]);
                 acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
             }
-            _mm256_maskstore_ps(&c[18 * sc_row + 16], mask7, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[18 * sc_row + 16], mask7)));
-            _mm256_maskstore_ps(&c[19 * sc_row + 16], mask7, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[19 * sc_row + 16], mask7)));
-            _mm256_maskstore_ps(&c[20 * sc_row + 16], mask7, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[20 * sc_row + 16], mask7)));
-            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[21 * sc_row + 16], mask7)));
-            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_add_ps(acc4_0, _mm256_maskload_ps(&c[22 * sc_row + 16], mask7)));
+            __m256 c_in28 = _mm256_maskload_ps(&c[18 * sc_row + 16], mask7);
+            __m256 c_in29 = _mm256_maskload_ps(&c[19 * sc_row + 16], mask7);
+            __m256 c_in30 = _mm256_maskload_ps(&c[20 * sc_row + 16], mask7);
+            __m256 c_in31 = _mm256_maskload_ps(&c[21 * sc_row + 16], mask7);
+            _mm256_maskstore_ps(&c[18 * sc_row + 16], mask7, _mm256_add_ps(acc0_0, c_in28));
+            _mm256_maskstore_ps(&c[19 * sc_row + 16], mask7, _mm256_add_ps(acc1_0, c_in29));
+            _mm256_maskstore_ps(&c[20 * sc_row + 16], mask7, _mm256_add_ps(acc2_0, c_in30));
+            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_add_ps(acc3_0, c_in31));
+            __m256 c_in32 = _mm256_maskload_ps(&c[22 * sc_row + 16], mask7);
+            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_add_ps(acc4_0, c_in32));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7640,7 +8233,7 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx2_rl6_pf_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 24 vector accumulators,
  * 1403 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -7736,18 +8329,30 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in8 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -7810,16 +8415,26 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_ps(a4, b1, acc4_1);
             }
-            _mm256_storeu_ps(&c[18 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[18 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[18 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[18 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[19 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[19 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[19 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[19 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[20 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[20 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[20 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[20 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[21 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
-            _mm256_storeu_ps(&c[22 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[18 * sc_row]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[18 * sc_row + 8]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[19 * sc_row]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[19 * sc_row + 8]);
+            _mm256_storeu_ps(&c[18 * sc_row], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[18 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[19 * sc_row], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[19 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[20 * sc_row]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[20 * sc_row + 8]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[21 * sc_row]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[21 * sc_row + 8]);
+            _mm256_storeu_ps(&c[20 * sc_row], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[20 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[21 * sc_row], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in20 = _mm256_loadu_ps(&c[22 * sc_row]);
+            __m256 c_in21 = _mm256_loadu_ps(&c[22 * sc_row + 8]);
+            _mm256_storeu_ps(&c[22 * sc_row], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc4_1)));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -7844,12 +8459,18 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_ab(const bmm_args *B
                     __m256 a5 = _mm256_set1_ps(a[(i0 + 5) * sa_row + k]);
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                 }
-                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc5_0)));
+                __m256 c_in22 = _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7);
+                __m256 c_in23 = _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7);
+                __m256 c_in24 = _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7);
+                __m256 c_in25 = _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 16], mask7);
+                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc3_0)));
+                __m256 c_in26 = _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 16], mask7);
+                __m256 c_in27 = _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 16], mask7);
+                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in26, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in27, _mm256_mul_ps(valpha, acc5_0)));
             }
         }
         {
@@ -7871,11 +8492,16 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_ab(const bmm_args *B
                 __m256 a4 = _mm256_set1_ps(a[22 * sa_row + k]);
                 acc4_0 = _mm256_fmadd_ps(a4, b0, acc4_0);
             }
-            _mm256_maskstore_ps(&c[18 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[18 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[19 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[19 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[20 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[20 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[21 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[22 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc4_0)));
+            __m256 c_in28 = _mm256_maskload_ps(&c[18 * sc_row + 16], mask7);
+            __m256 c_in29 = _mm256_maskload_ps(&c[19 * sc_row + 16], mask7);
+            __m256 c_in30 = _mm256_maskload_ps(&c[20 * sc_row + 16], mask7);
+            __m256 c_in31 = _mm256_maskload_ps(&c[21 * sc_row + 16], mask7);
+            _mm256_maskstore_ps(&c[18 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in28, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[19 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in29, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[20 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in30, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in31, _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in32 = _mm256_maskload_ps(&c[22 * sc_row + 16], mask7);
+            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in32, _mm256_mul_ps(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7887,7 +8513,7 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl6_pf_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx2_rl3_pf_a1b1
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
  * 1679 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -7946,12 +8572,18 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, c_in5));
             }
         }
         {
@@ -7981,10 +8613,14 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[21 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[21 * sc_row])));
-            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[21 * sc_row + 8])));
-            _mm256_storeu_ps(&c[22 * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[22 * sc_row])));
-            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[22 * sc_row + 8])));
+            __m256 c_in6 = _mm256_loadu_ps(&c[21 * sc_row]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[21 * sc_row + 8]);
+            __m256 c_in8 = _mm256_loadu_ps(&c[22 * sc_row]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[22 * sc_row + 8]);
+            _mm256_storeu_ps(&c[21 * sc_row], _mm256_add_ps(acc0_0, c_in6));
+            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_add_ps(acc0_1, c_in7));
+            _mm256_storeu_ps(&c[22 * sc_row], _mm256_add_ps(acc1_0, c_in8));
+            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_add_ps(acc1_1, c_in9));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -8000,9 +8636,12 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                 }
-                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7)));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7)));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7)));
+                __m256 c_in10 = _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7);
+                __m256 c_in11 = _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7);
+                __m256 c_in12 = _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7);
+                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_add_ps(acc0_0, c_in10));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_add_ps(acc1_0, c_in11));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_add_ps(acc2_0, c_in12));
             }
         }
         {
@@ -8015,8 +8654,10 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 __m256 a1 = _mm256_set1_ps(a[22 * sa_row + k]);
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
             }
-            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[21 * sc_row + 16], mask7)));
-            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[22 * sc_row + 16], mask7)));
+            __m256 c_in13 = _mm256_maskload_ps(&c[21 * sc_row + 16], mask7);
+            __m256 c_in14 = _mm256_maskload_ps(&c[22 * sc_row + 16], mask7);
+            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_add_ps(acc0_0, c_in13));
+            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_add_ps(acc1_0, c_in14));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8171,7 +8812,7 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx2_rl3_pf_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 12 vector accumulators,
  * 1679 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -8234,12 +8875,18 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -8269,10 +8916,14 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[21 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[21 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[22 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[22 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in6 = _mm256_loadu_ps(&c[21 * sc_row]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[21 * sc_row + 8]);
+            __m256 c_in8 = _mm256_loadu_ps(&c[22 * sc_row]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[22 * sc_row + 8]);
+            _mm256_storeu_ps(&c[21 * sc_row], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[21 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[22 * sc_row], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[22 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -8288,9 +8939,12 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_ab(const bmm_args *B
                     __m256 a2 = _mm256_set1_ps(a[(i0 + 2) * sa_row + k]);
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                 }
-                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc2_0)));
+                __m256 c_in10 = _mm256_maskload_ps(&c[i0 * sc_row + 16], mask7);
+                __m256 c_in11 = _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 16], mask7);
+                __m256 c_in12 = _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 16], mask7);
+                _mm256_maskstore_ps(&c[i0 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc2_0)));
             }
         }
         {
@@ -8303,8 +8957,10 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_ab(const bmm_args *B
                 __m256 a1 = _mm256_set1_ps(a[22 * sa_row + k]);
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
             }
-            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[21 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[22 * sc_row + 16], mask7), _mm256_mul_ps(valpha, acc1_0)));
+            __m256 c_in13 = _mm256_maskload_ps(&c[21 * sc_row + 16], mask7);
+            __m256 c_in14 = _mm256_maskload_ps(&c[22 * sc_row + 16], mask7);
+            _mm256_maskstore_ps(&c[21 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[22 * sc_row + 16], mask7, _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8316,7 +8972,7 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx512_rl12_a1b1
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx512, form rl12.
- * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 48 vector accumulators,
  * 667 vector loads, 46 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -8393,30 +9049,54 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_a1b1(const bmm_arg
                 acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                 acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
             }
-            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[0])));
-            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask7, &c[16])));
-            _mm512_storeu_ps(&c[1 * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[1 * sc_row])));
-            _mm512_mask_storeu_ps(&c[1 * sc_row + 16], mask7, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row + 16])));
-            _mm512_storeu_ps(&c[2 * sc_row], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[2 * sc_row])));
-            _mm512_mask_storeu_ps(&c[2 * sc_row + 16], mask7, _mm512_add_ps(acc2_1, _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row + 16])));
-            _mm512_storeu_ps(&c[3 * sc_row], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[3 * sc_row])));
-            _mm512_mask_storeu_ps(&c[3 * sc_row + 16], mask7, _mm512_add_ps(acc3_1, _mm512_maskz_loadu_ps(mask7, &c[3 * sc_row + 16])));
-            _mm512_storeu_ps(&c[4 * sc_row], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[4 * sc_row])));
-            _mm512_mask_storeu_ps(&c[4 * sc_row + 16], mask7, _mm512_add_ps(acc4_1, _mm512_maskz_loadu_ps(mask7, &c[4 * sc_row + 16])));
-            _mm512_storeu_ps(&c[5 * sc_row], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[5 * sc_row])));
-            _mm512_mask_storeu_ps(&c[5 * sc_row + 16], mask7, _mm512_add_ps(acc5_1, _mm512_maskz_loadu_ps(mask7, &c[5 * sc_row + 16])));
-            _mm512_storeu_ps(&c[6 * sc_row], _mm512_add_ps(acc6_0, _mm512_loadu_ps(&c[6 * sc_row])));
-            _mm512_mask_storeu_ps(&c[6 * sc_row + 16], mask7, _mm512_add_ps(acc6_1, _mm512_maskz_loadu_ps(mask7, &c[6 * sc_row + 16])));
-            _mm512_storeu_ps(&c[7 * sc_row], _mm512_add_ps(acc7_0, _mm512_loadu_ps(&c[7 * sc_row])));
-            _mm512_mask_storeu_ps(&c[7 * sc_row + 16], mask7, _mm512_add_ps(acc7_1, _mm512_maskz_loadu_ps(mask7, &c[7 * sc_row + 16])));
-            _mm512_storeu_ps(&c[8 * sc_row], _mm512_add_ps(acc8_0, _mm512_loadu_ps(&c[8 * sc_row])));
-            _mm512_mask_storeu_ps(&c[8 * sc_row + 16], mask7, _mm512_add_ps(acc8_1, _mm512_maskz_loadu_ps(mask7, &c[8 * sc_row + 16])));
-            _mm512_storeu_ps(&c[9 * sc_row], _mm512_add_ps(acc9_0, _mm512_loadu_ps(&c[9 * sc_row])));
-            _mm512_mask_storeu_ps(&c[9 * sc_row + 16], mask7, _mm512_add_ps(acc9_1, _mm512_maskz_loadu_ps(mask7, &c[9 * sc_row + 16])));
-            _mm512_storeu_ps(&c[10 * sc_row], _mm512_add_ps(acc10_0, _mm512_loadu_ps(&c[10 * sc_row])));
-            _mm512_mask_storeu_ps(&c[10 * sc_row + 16], mask7, _mm512_add_ps(acc10_1, _mm512_maskz_loadu_ps(mask7, &c[10 * sc_row + 16])));
-            _mm512_storeu_ps(&c[11 * sc_row], _mm512_add_ps(acc11_0, _mm512_loadu_ps(&c[11 * sc_row])));
-            _mm512_mask_storeu_ps(&c[11 * sc_row + 16], mask7, _mm512_add_ps(acc11_1, _mm512_maskz_loadu_ps(mask7, &c[11 * sc_row + 16])));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[1 * sc_row]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row + 16]);
+            __m512 c_in4 = _mm512_loadu_ps(&c[2 * sc_row]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row + 16]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[3 * sc_row]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask7, &c[3 * sc_row + 16]);
+            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_add_ps(acc0_1, c_in1));
+            _mm512_storeu_ps(&c[1 * sc_row], _mm512_add_ps(acc1_0, c_in2));
+            _mm512_mask_storeu_ps(&c[1 * sc_row + 16], mask7, _mm512_add_ps(acc1_1, c_in3));
+            _mm512_storeu_ps(&c[2 * sc_row], _mm512_add_ps(acc2_0, c_in4));
+            _mm512_mask_storeu_ps(&c[2 * sc_row + 16], mask7, _mm512_add_ps(acc2_1, c_in5));
+            _mm512_storeu_ps(&c[3 * sc_row], _mm512_add_ps(acc3_0, c_in6));
+            _mm512_mask_storeu_ps(&c[3 * sc_row + 16], mask7, _mm512_add_ps(acc3_1, c_in7));
+            __m512 c_in8 = _mm512_loadu_ps(&c[4 * sc_row]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask7, &c[4 * sc_row + 16]);
+            __m512 c_in10 = _mm512_loadu_ps(&c[5 * sc_row]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask7, &c[5 * sc_row + 16]);
+            __m512 c_in12 = _mm512_loadu_ps(&c[6 * sc_row]);
+            __m512 c_in13 = _mm512_maskz_loadu_ps(mask7, &c[6 * sc_row + 16]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[7 * sc_row]);
+            __m512 c_in15 = _mm512_maskz_loadu_ps(mask7, &c[7 * sc_row + 16]);
+            _mm512_storeu_ps(&c[4 * sc_row], _mm512_add_ps(acc4_0, c_in8));
+            _mm512_mask_storeu_ps(&c[4 * sc_row + 16], mask7, _mm512_add_ps(acc4_1, c_in9));
+            _mm512_storeu_ps(&c[5 * sc_row], _mm512_add_ps(acc5_0, c_in10));
+            _mm512_mask_storeu_ps(&c[5 * sc_row + 16], mask7, _mm512_add_ps(acc5_1, c_in11));
+            _mm512_storeu_ps(&c[6 * sc_row], _mm512_add_ps(acc6_0, c_in12));
+            _mm512_mask_storeu_ps(&c[6 * sc_row + 16], mask7, _mm512_add_ps(acc6_1, c_in13));
+            _mm512_storeu_ps(&c[7 * sc_row], _mm512_add_ps(acc7_0, c_in14));
+            _mm512_mask_storeu_ps(&c[7 * sc_row + 16], mask7, _mm512_add_ps(acc7_1, c_in15));
+            __m512 c_in16 = _mm512_loadu_ps(&c[8 * sc_row]);
+            __m512 c_in17 = _mm512_maskz_loadu_ps(mask7, &c[8 * sc_row + 16]);
+            __m512 c_in18 = _mm512_loadu_ps(&c[9 * sc_row]);
+            __m512 c_in19 = _mm512_maskz_loadu_ps(mask7, &c[9 * sc_row + 16]);
+            __m512 c_in20 = _mm512_loadu_ps(&c[10 * sc_row]);
+            __m512 c_in21 = _mm512_maskz_loadu_ps(mask7, &c[10 * sc_row + 16]);
+            __m512 c_in22 = _mm512_loadu_ps(&c[11 * sc_row]);
+            __m512 c_in23 = _mm512_maskz_loadu_ps(mask7, &c[11 * sc_row + 16]);
+            _mm512_storeu_ps(&c[8 * sc_row], _mm512_add_ps(acc8_0, c_in16));
+            _mm512_mask_storeu_ps(&c[8 * sc_row + 16], mask7, _mm512_add_ps(acc8_1, c_in17));
+            _mm512_storeu_ps(&c[9 * sc_row], _mm512_add_ps(acc9_0, c_in18));
+            _mm512_mask_storeu_ps(&c[9 * sc_row + 16], mask7, _mm512_add_ps(acc9_1, c_in19));
+            _mm512_storeu_ps(&c[10 * sc_row], _mm512_add_ps(acc10_0, c_in20));
+            _mm512_mask_storeu_ps(&c[10 * sc_row + 16], mask7, _mm512_add_ps(acc10_1, c_in21));
+            _mm512_storeu_ps(&c[11 * sc_row], _mm512_add_ps(acc11_0, c_in22));
+            _mm512_mask_storeu_ps(&c[11 * sc_row + 16], mask7, _mm512_add_ps(acc11_1, c_in23));
         }
         {
             __m512 acc0_0 = _mm512_setzero_ps();
@@ -8478,28 +9158,50 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_a1b1(const bmm_arg
                 acc10_0 = _mm512_fmadd_ps(a10, b0, acc10_0);
                 acc10_1 = _mm512_fmadd_ps(a10, b1, acc10_1);
             }
-            _mm512_storeu_ps(&c[12 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[12 * sc_row])));
-            _mm512_mask_storeu_ps(&c[12 * sc_row + 16], mask7, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask7, &c[12 * sc_row + 16])));
-            _mm512_storeu_ps(&c[13 * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[13 * sc_row])));
-            _mm512_mask_storeu_ps(&c[13 * sc_row + 16], mask7, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask7, &c[13 * sc_row + 16])));
-            _mm512_storeu_ps(&c[14 * sc_row], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[14 * sc_row])));
-            _mm512_mask_storeu_ps(&c[14 * sc_row + 16], mask7, _mm512_add_ps(acc2_1, _mm512_maskz_loadu_ps(mask7, &c[14 * sc_row + 16])));
-            _mm512_storeu_ps(&c[15 * sc_row], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[15 * sc_row])));
-            _mm512_mask_storeu_ps(&c[15 * sc_row + 16], mask7, _mm512_add_ps(acc3_1, _mm512_maskz_loadu_ps(mask7, &c[15 * sc_row + 16])));
-            _mm512_storeu_ps(&c[16 * sc_row], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[16 * sc_row])));
-            _mm512_mask_storeu_ps(&c[16 * sc_row + 16], mask7, _mm512_add_ps(acc4_1, _mm512_maskz_loadu_ps(mask7, &c[16 * sc_row + 16])));
-            _mm512_storeu_ps(&c[17 * sc_row], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[17 * sc_row])));
-            _mm512_mask_storeu_ps(&c[17 * sc_row + 16], mask7, _mm512_add_ps(acc5_1, _mm512_maskz_loadu_ps(mask7, &c[17 * sc_row + 16])));
-            _mm512_storeu_ps(&c[18 * sc_row], _mm512_add_ps(acc6_0, _mm512_loadu_ps(&c[18 * sc_row])));
-            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_add_ps(acc6_1, _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16])));
-            _mm512_storeu_ps(&c[19 * sc_row], _mm512_add_ps(acc7_0, _mm512_loadu_ps(&c[19 * sc_row])));
-            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_add_ps(acc7_1, _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16])));
-            _mm512_storeu_ps(&c[20 * sc_row], _mm512_add_ps(acc8_0, _mm512_loadu_ps(&c[20 * sc_row])));
-            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_add_ps(acc8_1, _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16])));
-            _mm512_storeu_ps(&c[21 * sc_row], _mm512_add_ps(acc9_0, _mm512_loadu_ps(&c[21 * sc_row])));
-            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_add_ps(acc9_1, _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16])));
-            _mm512_storeu_ps(&c[22 * sc_row], _mm512_add_ps(acc10_0, _mm512_loadu_ps(&c[22 * sc_row])));
-            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_add_ps(acc10_1, _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16])));
+            __m512 c_in24 = _mm512_loadu_ps(&c[12 * sc_row]);
+            __m512 c_in25 = _mm512_maskz_loadu_ps(mask7, &c[12 * sc_row + 16]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[13 * sc_row]);
+            __m512 c_in27 = _mm512_maskz_loadu_ps(mask7, &c[13 * sc_row + 16]);
+            __m512 c_in28 = _mm512_loadu_ps(&c[14 * sc_row]);
+            __m512 c_in29 = _mm512_maskz_loadu_ps(mask7, &c[14 * sc_row + 16]);
+            __m512 c_in30 = _mm512_loadu_ps(&c[15 * sc_row]);
+            __m512 c_in31 = _mm512_maskz_loadu_ps(mask7, &c[15 * sc_row + 16]);
+            _mm512_storeu_ps(&c[12 * sc_row], _mm512_add_ps(acc0_0, c_in24));
+            _mm512_mask_storeu_ps(&c[12 * sc_row + 16], mask7, _mm512_add_ps(acc0_1, c_in25));
+            _mm512_storeu_ps(&c[13 * sc_row], _mm512_add_ps(acc1_0, c_in26));
+            _mm512_mask_storeu_ps(&c[13 * sc_row + 16], mask7, _mm512_add_ps(acc1_1, c_in27));
+            _mm512_storeu_ps(&c[14 * sc_row], _mm512_add_ps(acc2_0, c_in28));
+            _mm512_mask_storeu_ps(&c[14 * sc_row + 16], mask7, _mm512_add_ps(acc2_1, c_in29));
+            _mm512_storeu_ps(&c[15 * sc_row], _mm512_add_ps(acc3_0, c_in30));
+            _mm512_mask_storeu_ps(&c[15 * sc_row + 16], mask7, _mm512_add_ps(acc3_1, c_in31));
+            __m512 c_in32 = _mm512_loadu_ps(&c[16 * sc_row]);
+            __m512 c_in33 = _mm512_maskz_loadu_ps(mask7, &c[16 * sc_row + 16]);
+            __m512 c_in34 = _mm512_loadu_ps(&c[17 * sc_row]);
+            __m512 c_in35 = _mm512_maskz_loadu_ps(mask7, &c[17 * sc_row + 16]);
+            __m512 c_in36 = _mm512_loadu_ps(&c[18 * sc_row]);
+            __m512 c_in37 = _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]);
+            __m512 c_in38 = _mm512_loadu_ps(&c[19 * sc_row]);
+            __m512 c_in39 = _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]);
+            _mm512_storeu_ps(&c[16 * sc_row], _mm512_add_ps(acc4_0, c_in32));
+            _mm512_mask_storeu_ps(&c[16 * sc_row + 16], mask7, _mm512_add_ps(acc4_1, c_in33));
+            _mm512_storeu_ps(&c[17 * sc_row], _mm512_add_ps(acc5_0, c_in34));
+            _mm512_mask_storeu_ps(&c[17 * sc_row + 16], mask7, _mm512_add_ps(acc5_1, c_in35));
+            _mm512_storeu_ps(&c[18 * sc_row], _mm512_add_ps(acc6_0, c_in36));
+            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_add_ps(acc6_1, c_in37));
+            _mm512_storeu_ps(&c[19 * sc_row], _mm512_add_ps(acc7_0, c_in38));
+            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_add_ps(acc7_1, c_in39));
+            __m512 c_in40 = _mm512_loadu_ps(&c[20 * sc_row]);
+            __m512 c_in41 = _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]);
+            __m512 c_in42 = _mm512_loadu_ps(&c[21 * sc_row]);
+            __m512 c_in43 = _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]);
+            __m512 c_in44 = _mm512_loadu_ps(&c[22 * sc_row]);
+            __m512 c_in45 = _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]);
+            _mm512_storeu_ps(&c[20 * sc_row], _mm512_add_ps(acc8_0, c_in40));
+            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_add_ps(acc8_1, c_in41));
+            _mm512_storeu_ps(&c[21 * sc_row], _mm512_add_ps(acc9_0, c_in42));
+            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_add_ps(acc9_1, c_in43));
+            _mm512_storeu_ps(&c[22 * sc_row], _mm512_add_ps(acc10_0, c_in44));
+            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_add_ps(acc10_1, c_in45));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8708,7 +9410,7 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx512_rl12_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl12.
- * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 48 vector accumulators,
  * 667 vector loads, 46 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -8789,30 +9491,54 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_ab(const bmm_args 
                 acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                 acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
             }
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[1 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[2 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[2 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[3 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[3 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[3 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[4 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[4 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[4 * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-            _mm512_storeu_ps(&c[5 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[5 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[5 * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
-            _mm512_storeu_ps(&c[6 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[6 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[6 * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
-            _mm512_storeu_ps(&c[7 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_mask_storeu_ps(&c[7 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[7 * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
-            _mm512_storeu_ps(&c[8 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[8 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_mask_storeu_ps(&c[8 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[8 * sc_row + 16]), _mm512_mul_ps(valpha, acc8_1)));
-            _mm512_storeu_ps(&c[9 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[9 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_mask_storeu_ps(&c[9 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[9 * sc_row + 16]), _mm512_mul_ps(valpha, acc9_1)));
-            _mm512_storeu_ps(&c[10 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[10 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_mask_storeu_ps(&c[10 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[10 * sc_row + 16]), _mm512_mul_ps(valpha, acc10_1)));
-            _mm512_storeu_ps(&c[11 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[11 * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
-            _mm512_mask_storeu_ps(&c[11 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[11 * sc_row + 16]), _mm512_mul_ps(valpha, acc11_1)));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[1 * sc_row]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row + 16]);
+            __m512 c_in4 = _mm512_loadu_ps(&c[2 * sc_row]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row + 16]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[3 * sc_row]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask7, &c[3 * sc_row + 16]);
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[1 * sc_row], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[2 * sc_row], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[3 * sc_row], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[3 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc3_1)));
+            __m512 c_in8 = _mm512_loadu_ps(&c[4 * sc_row]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask7, &c[4 * sc_row + 16]);
+            __m512 c_in10 = _mm512_loadu_ps(&c[5 * sc_row]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask7, &c[5 * sc_row + 16]);
+            __m512 c_in12 = _mm512_loadu_ps(&c[6 * sc_row]);
+            __m512 c_in13 = _mm512_maskz_loadu_ps(mask7, &c[6 * sc_row + 16]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[7 * sc_row]);
+            __m512 c_in15 = _mm512_maskz_loadu_ps(mask7, &c[7 * sc_row + 16]);
+            _mm512_storeu_ps(&c[4 * sc_row], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[4 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc4_1)));
+            _mm512_storeu_ps(&c[5 * sc_row], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[5 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc5_1)));
+            _mm512_storeu_ps(&c[6 * sc_row], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[6 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc6_1)));
+            _mm512_storeu_ps(&c[7 * sc_row], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_mask_storeu_ps(&c[7 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc7_1)));
+            __m512 c_in16 = _mm512_loadu_ps(&c[8 * sc_row]);
+            __m512 c_in17 = _mm512_maskz_loadu_ps(mask7, &c[8 * sc_row + 16]);
+            __m512 c_in18 = _mm512_loadu_ps(&c[9 * sc_row]);
+            __m512 c_in19 = _mm512_maskz_loadu_ps(mask7, &c[9 * sc_row + 16]);
+            __m512 c_in20 = _mm512_loadu_ps(&c[10 * sc_row]);
+            __m512 c_in21 = _mm512_maskz_loadu_ps(mask7, &c[10 * sc_row + 16]);
+            __m512 c_in22 = _mm512_loadu_ps(&c[11 * sc_row]);
+            __m512 c_in23 = _mm512_maskz_loadu_ps(mask7, &c[11 * sc_row + 16]);
+            _mm512_storeu_ps(&c[8 * sc_row], _mm512_fmadd_ps(vbeta, c_in16, _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[8 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in17, _mm512_mul_ps(valpha, acc8_1)));
+            _mm512_storeu_ps(&c[9 * sc_row], _mm512_fmadd_ps(vbeta, c_in18, _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[9 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in19, _mm512_mul_ps(valpha, acc9_1)));
+            _mm512_storeu_ps(&c[10 * sc_row], _mm512_fmadd_ps(vbeta, c_in20, _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[10 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in21, _mm512_mul_ps(valpha, acc10_1)));
+            _mm512_storeu_ps(&c[11 * sc_row], _mm512_fmadd_ps(vbeta, c_in22, _mm512_mul_ps(valpha, acc11_0)));
+            _mm512_mask_storeu_ps(&c[11 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in23, _mm512_mul_ps(valpha, acc11_1)));
         }
         {
             __m512 acc0_0 = _mm512_setzero_ps();
@@ -8874,28 +9600,50 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_ab(const bmm_args 
                 acc10_0 = _mm512_fmadd_ps(a10, b0, acc10_0);
                 acc10_1 = _mm512_fmadd_ps(a10, b1, acc10_1);
             }
-            _mm512_storeu_ps(&c[12 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[12 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[12 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[12 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[13 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[13 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[13 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[13 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[14 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[14 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[14 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[15 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[15 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[15 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[15 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[16 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[16 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[16 * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-            _mm512_storeu_ps(&c[17 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[17 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[17 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[17 * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
-            _mm512_storeu_ps(&c[18 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[18 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
-            _mm512_storeu_ps(&c[19 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[19 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
-            _mm512_storeu_ps(&c[20 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[20 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]), _mm512_mul_ps(valpha, acc8_1)));
-            _mm512_storeu_ps(&c[21 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[21 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]), _mm512_mul_ps(valpha, acc9_1)));
-            _mm512_storeu_ps(&c[22 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[22 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]), _mm512_mul_ps(valpha, acc10_1)));
+            __m512 c_in24 = _mm512_loadu_ps(&c[12 * sc_row]);
+            __m512 c_in25 = _mm512_maskz_loadu_ps(mask7, &c[12 * sc_row + 16]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[13 * sc_row]);
+            __m512 c_in27 = _mm512_maskz_loadu_ps(mask7, &c[13 * sc_row + 16]);
+            __m512 c_in28 = _mm512_loadu_ps(&c[14 * sc_row]);
+            __m512 c_in29 = _mm512_maskz_loadu_ps(mask7, &c[14 * sc_row + 16]);
+            __m512 c_in30 = _mm512_loadu_ps(&c[15 * sc_row]);
+            __m512 c_in31 = _mm512_maskz_loadu_ps(mask7, &c[15 * sc_row + 16]);
+            _mm512_storeu_ps(&c[12 * sc_row], _mm512_fmadd_ps(vbeta, c_in24, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[12 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in25, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[13 * sc_row], _mm512_fmadd_ps(vbeta, c_in26, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[13 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in27, _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[14 * sc_row], _mm512_fmadd_ps(vbeta, c_in28, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[14 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in29, _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[15 * sc_row], _mm512_fmadd_ps(vbeta, c_in30, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[15 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in31, _mm512_mul_ps(valpha, acc3_1)));
+            __m512 c_in32 = _mm512_loadu_ps(&c[16 * sc_row]);
+            __m512 c_in33 = _mm512_maskz_loadu_ps(mask7, &c[16 * sc_row + 16]);
+            __m512 c_in34 = _mm512_loadu_ps(&c[17 * sc_row]);
+            __m512 c_in35 = _mm512_maskz_loadu_ps(mask7, &c[17 * sc_row + 16]);
+            __m512 c_in36 = _mm512_loadu_ps(&c[18 * sc_row]);
+            __m512 c_in37 = _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]);
+            __m512 c_in38 = _mm512_loadu_ps(&c[19 * sc_row]);
+            __m512 c_in39 = _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]);
+            _mm512_storeu_ps(&c[16 * sc_row], _mm512_fmadd_ps(vbeta, c_in32, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[16 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in33, _mm512_mul_ps(valpha, acc4_1)));
+            _mm512_storeu_ps(&c[17 * sc_row], _mm512_fmadd_ps(vbeta, c_in34, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[17 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in35, _mm512_mul_ps(valpha, acc5_1)));
+            _mm512_storeu_ps(&c[18 * sc_row], _mm512_fmadd_ps(vbeta, c_in36, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in37, _mm512_mul_ps(valpha, acc6_1)));
+            _mm512_storeu_ps(&c[19 * sc_row], _mm512_fmadd_ps(vbeta, c_in38, _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in39, _mm512_mul_ps(valpha, acc7_1)));
+            __m512 c_in40 = _mm512_loadu_ps(&c[20 * sc_row]);
+            __m512 c_in41 = _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]);
+            __m512 c_in42 = _mm512_loadu_ps(&c[21 * sc_row]);
+            __m512 c_in43 = _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]);
+            __m512 c_in44 = _mm512_loadu_ps(&c[22 * sc_row]);
+            __m512 c_in45 = _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]);
+            _mm512_storeu_ps(&c[20 * sc_row], _mm512_fmadd_ps(vbeta, c_in40, _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in41, _mm512_mul_ps(valpha, acc8_1)));
+            _mm512_storeu_ps(&c[21 * sc_row], _mm512_fmadd_ps(vbeta, c_in42, _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in43, _mm512_mul_ps(valpha, acc9_1)));
+            _mm512_storeu_ps(&c[22 * sc_row], _mm512_fmadd_ps(vbeta, c_in44, _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in45, _mm512_mul_ps(valpha, acc10_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8907,7 +9655,7 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx512_rl6_a1b1
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx512, form rl6.
- * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 24 vector accumulators,
  * 759 vector loads, 46 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -8955,18 +9703,30 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_a1b1(const bmm_args
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[i0 * sc_row])));
-                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask7, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask7, &c[i0 * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 1) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_add_ps(acc2_1, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 2) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[(i0 + 3) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_add_ps(acc3_1, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 3) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[(i0 + 4) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_add_ps(acc4_1, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 4) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[(i0 + 5) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_add_ps(acc5_1, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 5) * sc_row + 16])));
+                __m512 c_in0 = _mm512_loadu_ps(&c[i0 * sc_row]);
+                __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[i0 * sc_row + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m512 c_in3 = _mm512_maskz_loadu_ps(mask7, &c[(i0 + 1) * sc_row + 16]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m512 c_in5 = _mm512_maskz_loadu_ps(mask7, &c[(i0 + 2) * sc_row + 16]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m512 c_in7 = _mm512_maskz_loadu_ps(mask7, &c[(i0 + 3) * sc_row + 16]);
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_add_ps(acc0_0, c_in0));
+                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask7, _mm512_add_ps(acc0_1, c_in1));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_add_ps(acc1_0, c_in2));
+                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_add_ps(acc1_1, c_in3));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_add_ps(acc2_0, c_in4));
+                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_add_ps(acc2_1, c_in5));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_add_ps(acc3_0, c_in6));
+                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_add_ps(acc3_1, c_in7));
+                __m512 c_in8 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m512 c_in9 = _mm512_maskz_loadu_ps(mask7, &c[(i0 + 4) * sc_row + 16]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m512 c_in11 = _mm512_maskz_loadu_ps(mask7, &c[(i0 + 5) * sc_row + 16]);
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_add_ps(acc4_0, c_in8));
+                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_add_ps(acc4_1, c_in9));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_add_ps(acc5_0, c_in10));
+                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_add_ps(acc5_1, c_in11));
             }
         }
         {
@@ -8999,16 +9759,26 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_a1b1(const bmm_args
                 acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
                 acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
             }
-            _mm512_storeu_ps(&c[18 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[18 * sc_row])));
-            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16])));
-            _mm512_storeu_ps(&c[19 * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[19 * sc_row])));
-            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16])));
-            _mm512_storeu_ps(&c[20 * sc_row], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[20 * sc_row])));
-            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_add_ps(acc2_1, _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16])));
-            _mm512_storeu_ps(&c[21 * sc_row], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[21 * sc_row])));
-            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_add_ps(acc3_1, _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16])));
-            _mm512_storeu_ps(&c[22 * sc_row], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[22 * sc_row])));
-            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_add_ps(acc4_1, _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16])));
+            __m512 c_in12 = _mm512_loadu_ps(&c[18 * sc_row]);
+            __m512 c_in13 = _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[19 * sc_row]);
+            __m512 c_in15 = _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]);
+            __m512 c_in16 = _mm512_loadu_ps(&c[20 * sc_row]);
+            __m512 c_in17 = _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]);
+            __m512 c_in18 = _mm512_loadu_ps(&c[21 * sc_row]);
+            __m512 c_in19 = _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]);
+            _mm512_storeu_ps(&c[18 * sc_row], _mm512_add_ps(acc0_0, c_in12));
+            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_add_ps(acc0_1, c_in13));
+            _mm512_storeu_ps(&c[19 * sc_row], _mm512_add_ps(acc1_0, c_in14));
+            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_add_ps(acc1_1, c_in15));
+            _mm512_storeu_ps(&c[20 * sc_row], _mm512_add_ps(acc2_0, c_in16));
+            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_add_ps(acc2_1, c_in17));
+            _mm512_storeu_ps(&c[21 * sc_row], _mm512_add_ps(acc3_0, c_in18));
+            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_add_ps(acc3_1, c_in19));
+            __m512 c_in20 = _mm512_loadu_ps(&c[22 * sc_row]);
+            __m512 c_in21 = _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]);
+            _mm512_storeu_ps(&c[22 * sc_row], _mm512_add_ps(acc4_0, c_in20));
+            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_add_ps(acc4_1, c_in21));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9135,7 +9905,7 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx512_rl6_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl6.
- * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 24 vector accumulators,
  * 759 vector loads, 46 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -9187,18 +9957,30 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_ab(const bmm_args *
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+                __m512 c_in0 = _mm512_loadu_ps(&c[i0 * sc_row]);
+                __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[i0 * sc_row + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m512 c_in3 = _mm512_maskz_loadu_ps(mask7, &c[(i0 + 1) * sc_row + 16]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m512 c_in5 = _mm512_maskz_loadu_ps(mask7, &c[(i0 + 2) * sc_row + 16]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m512 c_in7 = _mm512_maskz_loadu_ps(mask7, &c[(i0 + 3) * sc_row + 16]);
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc3_1)));
+                __m512 c_in8 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m512 c_in9 = _mm512_maskz_loadu_ps(mask7, &c[(i0 + 4) * sc_row + 16]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m512 c_in11 = _mm512_maskz_loadu_ps(mask7, &c[(i0 + 5) * sc_row + 16]);
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -9231,16 +10013,26 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_ab(const bmm_args *
                 acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
                 acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
             }
-            _mm512_storeu_ps(&c[18 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[18 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[19 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[19 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[20 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[20 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[21 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[21 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[22 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[22 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+            __m512 c_in12 = _mm512_loadu_ps(&c[18 * sc_row]);
+            __m512 c_in13 = _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[19 * sc_row]);
+            __m512 c_in15 = _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]);
+            __m512 c_in16 = _mm512_loadu_ps(&c[20 * sc_row]);
+            __m512 c_in17 = _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]);
+            __m512 c_in18 = _mm512_loadu_ps(&c[21 * sc_row]);
+            __m512 c_in19 = _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]);
+            _mm512_storeu_ps(&c[18 * sc_row], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[19 * sc_row], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[20 * sc_row], _mm512_fmadd_ps(vbeta, c_in16, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in17, _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[21 * sc_row], _mm512_fmadd_ps(vbeta, c_in18, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in19, _mm512_mul_ps(valpha, acc3_1)));
+            __m512 c_in20 = _mm512_loadu_ps(&c[22 * sc_row]);
+            __m512 c_in21 = _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]);
+            _mm512_storeu_ps(&c[22 * sc_row], _mm512_fmadd_ps(vbeta, c_in20, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in21, _mm512_mul_ps(valpha, acc4_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9252,7 +10044,7 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx512_rl12_pf_a1b1
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx512, form rl12_pf.
- * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 48 vector accumulators,
  * 667 vector loads, 46 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -9407,30 +10199,54 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_a1b1(const bmm_
                 acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                 acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
             }
-            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[0])));
-            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask7, &c[16])));
-            _mm512_storeu_ps(&c[1 * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[1 * sc_row])));
-            _mm512_mask_storeu_ps(&c[1 * sc_row + 16], mask7, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row + 16])));
-            _mm512_storeu_ps(&c[2 * sc_row], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[2 * sc_row])));
-            _mm512_mask_storeu_ps(&c[2 * sc_row + 16], mask7, _mm512_add_ps(acc2_1, _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row + 16])));
-            _mm512_storeu_ps(&c[3 * sc_row], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[3 * sc_row])));
-            _mm512_mask_storeu_ps(&c[3 * sc_row + 16], mask7, _mm512_add_ps(acc3_1, _mm512_maskz_loadu_ps(mask7, &c[3 * sc_row + 16])));
-            _mm512_storeu_ps(&c[4 * sc_row], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[4 * sc_row])));
-            _mm512_mask_storeu_ps(&c[4 * sc_row + 16], mask7, _mm512_add_ps(acc4_1, _mm512_maskz_loadu_ps(mask7, &c[4 * sc_row + 16])));
-            _mm512_storeu_ps(&c[5 * sc_row], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[5 * sc_row])));
-            _mm512_mask_storeu_ps(&c[5 * sc_row + 16], mask7, _mm512_add_ps(acc5_1, _mm512_maskz_loadu_ps(mask7, &c[5 * sc_row + 16])));
-            _mm512_storeu_ps(&c[6 * sc_row], _mm512_add_ps(acc6_0, _mm512_loadu_ps(&c[6 * sc_row])));
-            _mm512_mask_storeu_ps(&c[6 * sc_row + 16], mask7, _mm512_add_ps(acc6_1, _mm512_maskz_loadu_ps(mask7, &c[6 * sc_row + 16])));
-            _mm512_storeu_ps(&c[7 * sc_row], _mm512_add_ps(acc7_0, _mm512_loadu_ps(&c[7 * sc_row])));
-            _mm512_mask_storeu_ps(&c[7 * sc_row + 16], mask7, _mm512_add_ps(acc7_1, _mm512_maskz_loadu_ps(mask7, &c[7 * sc_row + 16])));
-            _mm512_storeu_ps(&c[8 * sc_row], _mm512_add_ps(acc8_0, _mm512_loadu_ps(&c[8 * sc_row])));
-            _mm512_mask_storeu_ps(&c[8 * sc_row + 16], mask7, _mm512_add_ps(acc8_1, _mm512_maskz_loadu_ps(mask7, &c[8 * sc_row + 16])));
-            _mm512_storeu_ps(&c[9 * sc_row], _mm512_add_ps(acc9_0, _mm512_loadu_ps(&c[9 * sc_row])));
-            _mm512_mask_storeu_ps(&c[9 * sc_row + 16], mask7, _mm512_add_ps(acc9_1, _mm512_maskz_loadu_ps(mask7, &c[9 * sc_row + 16])));
-            _mm512_storeu_ps(&c[10 * sc_row], _mm512_add_ps(acc10_0, _mm512_loadu_ps(&c[10 * sc_row])));
-            _mm512_mask_storeu_ps(&c[10 * sc_row + 16], mask7, _mm512_add_ps(acc10_1, _mm512_maskz_loadu_ps(mask7, &c[10 * sc_row + 16])));
-            _mm512_storeu_ps(&c[11 * sc_row], _mm512_add_ps(acc11_0, _mm512_loadu_ps(&c[11 * sc_row])));
-            _mm512_mask_storeu_ps(&c[11 * sc_row + 16], mask7, _mm512_add_ps(acc11_1, _mm512_maskz_loadu_ps(mask7, &c[11 * sc_row + 16])));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[1 * sc_row]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row + 16]);
+            __m512 c_in4 = _mm512_loadu_ps(&c[2 * sc_row]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row + 16]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[3 * sc_row]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask7, &c[3 * sc_row + 16]);
+            _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_add_ps(acc0_1, c_in1));
+            _mm512_storeu_ps(&c[1 * sc_row], _mm512_add_ps(acc1_0, c_in2));
+            _mm512_mask_storeu_ps(&c[1 * sc_row + 16], mask7, _mm512_add_ps(acc1_1, c_in3));
+            _mm512_storeu_ps(&c[2 * sc_row], _mm512_add_ps(acc2_0, c_in4));
+            _mm512_mask_storeu_ps(&c[2 * sc_row + 16], mask7, _mm512_add_ps(acc2_1, c_in5));
+            _mm512_storeu_ps(&c[3 * sc_row], _mm512_add_ps(acc3_0, c_in6));
+            _mm512_mask_storeu_ps(&c[3 * sc_row + 16], mask7, _mm512_add_ps(acc3_1, c_in7));
+            __m512 c_in8 = _mm512_loadu_ps(&c[4 * sc_row]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask7, &c[4 * sc_row + 16]);
+            __m512 c_in10 = _mm512_loadu_ps(&c[5 * sc_row]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask7, &c[5 * sc_row + 16]);
+            __m512 c_in12 = _mm512_loadu_ps(&c[6 * sc_row]);
+            __m512 c_in13 = _mm512_maskz_loadu_ps(mask7, &c[6 * sc_row + 16]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[7 * sc_row]);
+            __m512 c_in15 = _mm512_maskz_loadu_ps(mask7, &c[7 * sc_row + 16]);
+            _mm512_storeu_ps(&c[4 * sc_row], _mm512_add_ps(acc4_0, c_in8));
+            _mm512_mask_storeu_ps(&c[4 * sc_row + 16], mask7, _mm512_add_ps(acc4_1, c_in9));
+            _mm512_storeu_ps(&c[5 * sc_row], _mm512_add_ps(acc5_0, c_in10));
+            _mm512_mask_storeu_ps(&c[5 * sc_row + 16], mask7, _mm512_add_ps(acc5_1, c_in11));
+            _mm512_storeu_ps(&c[6 * sc_row], _mm512_add_ps(acc6_0, c_in12));
+            _mm512_mask_storeu_ps(&c[6 * sc_row + 16], mask7, _mm512_add_ps(acc6_1, c_in13));
+            _mm512_storeu_ps(&c[7 * sc_row], _mm512_add_ps(acc7_0, c_in14));
+            _mm512_mask_storeu_ps(&c[7 * sc_row + 16], mask7, _mm512_add_ps(acc7_1, c_in15));
+            __m512 c_in16 = _mm512_loadu_ps(&c[8 * sc_row]);
+            __m512 c_in17 = _mm512_maskz_loadu_ps(mask7, &c[8 * sc_row + 16]);
+            __m512 c_in18 = _mm512_loadu_ps(&c[9 * sc_row]);
+            __m512 c_in19 = _mm512_maskz_loadu_ps(mask7, &c[9 * sc_row + 16]);
+            __m512 c_in20 = _mm512_loadu_ps(&c[10 * sc_row]);
+            __m512 c_in21 = _mm512_maskz_loadu_ps(mask7, &c[10 * sc_row + 16]);
+            __m512 c_in22 = _mm512_loadu_ps(&c[11 * sc_row]);
+            __m512 c_in23 = _mm512_maskz_loadu_ps(mask7, &c[11 * sc_row + 16]);
+            _mm512_storeu_ps(&c[8 * sc_row], _mm512_add_ps(acc8_0, c_in16));
+            _mm512_mask_storeu_ps(&c[8 * sc_row + 16], mask7, _mm512_add_ps(acc8_1, c_in17));
+            _mm512_storeu_ps(&c[9 * sc_row], _mm512_add_ps(acc9_0, c_in18));
+            _mm512_mask_storeu_ps(&c[9 * sc_row + 16], mask7, _mm512_add_ps(acc9_1, c_in19));
+            _mm512_storeu_ps(&c[10 * sc_row], _mm512_add_ps(acc10_0, c_in20));
+            _mm512_mask_storeu_ps(&c[10 * sc_row + 16], mask7, _mm512_add_ps(acc10_1, c_in21));
+            _mm512_storeu_ps(&c[11 * sc_row], _mm512_add_ps(acc11_0, c_in22));
+            _mm512_mask_storeu_ps(&c[11 * sc_row + 16], mask7, _mm512_add_ps(acc11_1, c_in23));
         }
         {
             _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
@@ -9558,28 +10374,50 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_a1b1(const bmm_
                 acc10_0 = _mm512_fmadd_ps(a10, b0, acc10_0);
                 acc10_1 = _mm512_fmadd_ps(a10, b1, acc10_1);
             }
-            _mm512_storeu_ps(&c[12 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[12 * sc_row])));
-            _mm512_mask_storeu_ps(&c[12 * sc_row + 16], mask7, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask7, &c[12 * sc_row + 16])));
-            _mm512_storeu_ps(&c[13 * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[13 * sc_row])));
-            _mm512_mask_storeu_ps(&c[13 * sc_row + 16], mask7, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask7, &c[13 * sc_row + 16])));
-            _mm512_storeu_ps(&c[14 * sc_row], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[14 * sc_row])));
-            _mm512_mask_storeu_ps(&c[14 * sc_row + 16], mask7, _mm512_add_ps(acc2_1, _mm512_maskz_loadu_ps(mask7, &c[14 * sc_row + 16])));
-            _mm512_storeu_ps(&c[15 * sc_row], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[15 * sc_row])));
-            _mm512_mask_storeu_ps(&c[15 * sc_row + 16], mask7, _mm512_add_ps(acc3_1, _mm512_maskz_loadu_ps(mask7, &c[15 * sc_row + 16])));
-            _mm512_storeu_ps(&c[16 * sc_row], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[16 * sc_row])));
-            _mm512_mask_storeu_ps(&c[16 * sc_row + 16], mask7, _mm512_add_ps(acc4_1, _mm512_maskz_loadu_ps(mask7, &c[16 * sc_row + 16])));
-            _mm512_storeu_ps(&c[17 * sc_row], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[17 * sc_row])));
-            _mm512_mask_storeu_ps(&c[17 * sc_row + 16], mask7, _mm512_add_ps(acc5_1, _mm512_maskz_loadu_ps(mask7, &c[17 * sc_row + 16])));
-            _mm512_storeu_ps(&c[18 * sc_row], _mm512_add_ps(acc6_0, _mm512_loadu_ps(&c[18 * sc_row])));
-            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_add_ps(acc6_1, _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16])));
-            _mm512_storeu_ps(&c[19 * sc_row], _mm512_add_ps(acc7_0, _mm512_loadu_ps(&c[19 * sc_row])));
-            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_add_ps(acc7_1, _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16])));
-            _mm512_storeu_ps(&c[20 * sc_row], _mm512_add_ps(acc8_0, _mm512_loadu_ps(&c[20 * sc_row])));
-            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_add_ps(acc8_1, _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16])));
-            _mm512_storeu_ps(&c[21 * sc_row], _mm512_add_ps(acc9_0, _mm512_loadu_ps(&c[21 * sc_row])));
-            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_add_ps(acc9_1, _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16])));
-            _mm512_storeu_ps(&c[22 * sc_row], _mm512_add_ps(acc10_0, _mm512_loadu_ps(&c[22 * sc_row])));
-            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_add_ps(acc10_1, _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16])));
+            __m512 c_in24 = _mm512_loadu_ps(&c[12 * sc_row]);
+            __m512 c_in25 = _mm512_maskz_loadu_ps(mask7, &c[12 * sc_row + 16]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[13 * sc_row]);
+            __m512 c_in27 = _mm512_maskz_loadu_ps(mask7, &c[13 * sc_row + 16]);
+            __m512 c_in28 = _mm512_loadu_ps(&c[14 * sc_row]);
+            __m512 c_in29 = _mm512_maskz_loadu_ps(mask7, &c[14 * sc_row + 16]);
+            __m512 c_in30 = _mm512_loadu_ps(&c[15 * sc_row]);
+            __m512 c_in31 = _mm512_maskz_loadu_ps(mask7, &c[15 * sc_row + 16]);
+            _mm512_storeu_ps(&c[12 * sc_row], _mm512_add_ps(acc0_0, c_in24));
+            _mm512_mask_storeu_ps(&c[12 * sc_row + 16], mask7, _mm512_add_ps(acc0_1, c_in25));
+            _mm512_storeu_ps(&c[13 * sc_row], _mm512_add_ps(acc1_0, c_in26));
+            _mm512_mask_storeu_ps(&c[13 * sc_row + 16], mask7, _mm512_add_ps(acc1_1, c_in27));
+            _mm512_storeu_ps(&c[14 * sc_row], _mm512_add_ps(acc2_0, c_in28));
+            _mm512_mask_storeu_ps(&c[14 * sc_row + 16], mask7, _mm512_add_ps(acc2_1, c_in29));
+            _mm512_storeu_ps(&c[15 * sc_row], _mm512_add_ps(acc3_0, c_in30));
+            _mm512_mask_storeu_ps(&c[15 * sc_row + 16], mask7, _mm512_add_ps(acc3_1, c_in31));
+            __m512 c_in32 = _mm512_loadu_ps(&c[16 * sc_row]);
+            __m512 c_in33 = _mm512_maskz_loadu_ps(mask7, &c[16 * sc_row + 16]);
+            __m512 c_in34 = _mm512_loadu_ps(&c[17 * sc_row]);
+            __m512 c_in35 = _mm512_maskz_loadu_ps(mask7, &c[17 * sc_row + 16]);
+            __m512 c_in36 = _mm512_loadu_ps(&c[18 * sc_row]);
+            __m512 c_in37 = _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]);
+            __m512 c_in38 = _mm512_loadu_ps(&c[19 * sc_row]);
+            __m512 c_in39 = _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]);
+            _mm512_storeu_ps(&c[16 * sc_row], _mm512_add_ps(acc4_0, c_in32));
+            _mm512_mask_storeu_ps(&c[16 * sc_row + 16], mask7, _mm512_add_ps(acc4_1, c_in33));
+            _mm512_storeu_ps(&c[17 * sc_row], _mm512_add_ps(acc5_0, c_in34));
+            _mm512_mask_storeu_ps(&c[17 * sc_row + 16], mask7, _mm512_add_ps(acc5_1, c_in35));
+            _mm512_storeu_ps(&c[18 * sc_row], _mm512_add_ps(acc6_0, c_in36));
+            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_add_ps(acc6_1, c_in37));
+            _mm512_storeu_ps(&c[19 * sc_row], _mm512_add_ps(acc7_0, c_in38));
+            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_add_ps(acc7_1, c_in39));
+            __m512 c_in40 = _mm512_loadu_ps(&c[20 * sc_row]);
+            __m512 c_in41 = _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]);
+            __m512 c_in42 = _mm512_loadu_ps(&c[21 * sc_row]);
+            __m512 c_in43 = _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]);
+            __m512 c_in44 = _mm512_loadu_ps(&c[22 * sc_row]);
+            __m512 c_in45 = _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]);
+            _mm512_storeu_ps(&c[20 * sc_row], _mm512_add_ps(acc8_0, c_in40));
+            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_add_ps(acc8_1, c_in41));
+            _mm512_storeu_ps(&c[21 * sc_row], _mm512_add_ps(acc9_0, c_in42));
+            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_add_ps(acc9_1, c_in43));
+            _mm512_storeu_ps(&c[22 * sc_row], _mm512_add_ps(acc10_0, c_in44));
+            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_add_ps(acc10_1, c_in45));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9932,7 +10770,7 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_b0(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx512_rl12_pf_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl12_pf.
- * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 48 vector accumulators,
  * 667 vector loads, 46 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -10091,30 +10929,54 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_ab(const bmm_ar
                 acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                 acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
             }
-            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[1 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[2 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[2 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[3 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[3 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[3 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[4 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[4 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[4 * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-            _mm512_storeu_ps(&c[5 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[5 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[5 * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
-            _mm512_storeu_ps(&c[6 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[6 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[6 * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
-            _mm512_storeu_ps(&c[7 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_mask_storeu_ps(&c[7 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[7 * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
-            _mm512_storeu_ps(&c[8 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[8 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_mask_storeu_ps(&c[8 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[8 * sc_row + 16]), _mm512_mul_ps(valpha, acc8_1)));
-            _mm512_storeu_ps(&c[9 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[9 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_mask_storeu_ps(&c[9 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[9 * sc_row + 16]), _mm512_mul_ps(valpha, acc9_1)));
-            _mm512_storeu_ps(&c[10 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[10 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_mask_storeu_ps(&c[10 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[10 * sc_row + 16]), _mm512_mul_ps(valpha, acc10_1)));
-            _mm512_storeu_ps(&c[11 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[11 * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
-            _mm512_mask_storeu_ps(&c[11 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[11 * sc_row + 16]), _mm512_mul_ps(valpha, acc11_1)));
+            __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[16]);
+            __m512 c_in2 = _mm512_loadu_ps(&c[1 * sc_row]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row + 16]);
+            __m512 c_in4 = _mm512_loadu_ps(&c[2 * sc_row]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row + 16]);
+            __m512 c_in6 = _mm512_loadu_ps(&c[3 * sc_row]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask7, &c[3 * sc_row + 16]);
+            _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[16], mask7, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[1 * sc_row], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[2 * sc_row], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[3 * sc_row], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[3 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc3_1)));
+            __m512 c_in8 = _mm512_loadu_ps(&c[4 * sc_row]);
+            __m512 c_in9 = _mm512_maskz_loadu_ps(mask7, &c[4 * sc_row + 16]);
+            __m512 c_in10 = _mm512_loadu_ps(&c[5 * sc_row]);
+            __m512 c_in11 = _mm512_maskz_loadu_ps(mask7, &c[5 * sc_row + 16]);
+            __m512 c_in12 = _mm512_loadu_ps(&c[6 * sc_row]);
+            __m512 c_in13 = _mm512_maskz_loadu_ps(mask7, &c[6 * sc_row + 16]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[7 * sc_row]);
+            __m512 c_in15 = _mm512_maskz_loadu_ps(mask7, &c[7 * sc_row + 16]);
+            _mm512_storeu_ps(&c[4 * sc_row], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[4 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc4_1)));
+            _mm512_storeu_ps(&c[5 * sc_row], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[5 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc5_1)));
+            _mm512_storeu_ps(&c[6 * sc_row], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[6 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc6_1)));
+            _mm512_storeu_ps(&c[7 * sc_row], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_mask_storeu_ps(&c[7 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc7_1)));
+            __m512 c_in16 = _mm512_loadu_ps(&c[8 * sc_row]);
+            __m512 c_in17 = _mm512_maskz_loadu_ps(mask7, &c[8 * sc_row + 16]);
+            __m512 c_in18 = _mm512_loadu_ps(&c[9 * sc_row]);
+            __m512 c_in19 = _mm512_maskz_loadu_ps(mask7, &c[9 * sc_row + 16]);
+            __m512 c_in20 = _mm512_loadu_ps(&c[10 * sc_row]);
+            __m512 c_in21 = _mm512_maskz_loadu_ps(mask7, &c[10 * sc_row + 16]);
+            __m512 c_in22 = _mm512_loadu_ps(&c[11 * sc_row]);
+            __m512 c_in23 = _mm512_maskz_loadu_ps(mask7, &c[11 * sc_row + 16]);
+            _mm512_storeu_ps(&c[8 * sc_row], _mm512_fmadd_ps(vbeta, c_in16, _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[8 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in17, _mm512_mul_ps(valpha, acc8_1)));
+            _mm512_storeu_ps(&c[9 * sc_row], _mm512_fmadd_ps(vbeta, c_in18, _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[9 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in19, _mm512_mul_ps(valpha, acc9_1)));
+            _mm512_storeu_ps(&c[10 * sc_row], _mm512_fmadd_ps(vbeta, c_in20, _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[10 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in21, _mm512_mul_ps(valpha, acc10_1)));
+            _mm512_storeu_ps(&c[11 * sc_row], _mm512_fmadd_ps(vbeta, c_in22, _mm512_mul_ps(valpha, acc11_0)));
+            _mm512_mask_storeu_ps(&c[11 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in23, _mm512_mul_ps(valpha, acc11_1)));
         }
         {
             _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
@@ -10242,28 +11104,50 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_ab(const bmm_ar
                 acc10_0 = _mm512_fmadd_ps(a10, b0, acc10_0);
                 acc10_1 = _mm512_fmadd_ps(a10, b1, acc10_1);
             }
-            _mm512_storeu_ps(&c[12 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[12 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[12 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[12 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[13 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[13 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[13 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[13 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[14 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[14 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[14 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[15 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[15 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[15 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[15 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[16 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[16 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[16 * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-            _mm512_storeu_ps(&c[17 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[17 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[17 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[17 * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
-            _mm512_storeu_ps(&c[18 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[18 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
-            _mm512_storeu_ps(&c[19 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[19 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
-            _mm512_storeu_ps(&c[20 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[20 * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
-            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]), _mm512_mul_ps(valpha, acc8_1)));
-            _mm512_storeu_ps(&c[21 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[21 * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
-            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]), _mm512_mul_ps(valpha, acc9_1)));
-            _mm512_storeu_ps(&c[22 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[22 * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
-            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]), _mm512_mul_ps(valpha, acc10_1)));
+            __m512 c_in24 = _mm512_loadu_ps(&c[12 * sc_row]);
+            __m512 c_in25 = _mm512_maskz_loadu_ps(mask7, &c[12 * sc_row + 16]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[13 * sc_row]);
+            __m512 c_in27 = _mm512_maskz_loadu_ps(mask7, &c[13 * sc_row + 16]);
+            __m512 c_in28 = _mm512_loadu_ps(&c[14 * sc_row]);
+            __m512 c_in29 = _mm512_maskz_loadu_ps(mask7, &c[14 * sc_row + 16]);
+            __m512 c_in30 = _mm512_loadu_ps(&c[15 * sc_row]);
+            __m512 c_in31 = _mm512_maskz_loadu_ps(mask7, &c[15 * sc_row + 16]);
+            _mm512_storeu_ps(&c[12 * sc_row], _mm512_fmadd_ps(vbeta, c_in24, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[12 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in25, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[13 * sc_row], _mm512_fmadd_ps(vbeta, c_in26, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[13 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in27, _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[14 * sc_row], _mm512_fmadd_ps(vbeta, c_in28, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[14 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in29, _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[15 * sc_row], _mm512_fmadd_ps(vbeta, c_in30, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[15 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in31, _mm512_mul_ps(valpha, acc3_1)));
+            __m512 c_in32 = _mm512_loadu_ps(&c[16 * sc_row]);
+            __m512 c_in33 = _mm512_maskz_loadu_ps(mask7, &c[16 * sc_row + 16]);
+            __m512 c_in34 = _mm512_loadu_ps(&c[17 * sc_row]);
+            __m512 c_in35 = _mm512_maskz_loadu_ps(mask7, &c[17 * sc_row + 16]);
+            __m512 c_in36 = _mm512_loadu_ps(&c[18 * sc_row]);
+            __m512 c_in37 = _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]);
+            __m512 c_in38 = _mm512_loadu_ps(&c[19 * sc_row]);
+            __m512 c_in39 = _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]);
+            _mm512_storeu_ps(&c[16 * sc_row], _mm512_fmadd_ps(vbeta, c_in32, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[16 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in33, _mm512_mul_ps(valpha, acc4_1)));
+            _mm512_storeu_ps(&c[17 * sc_row], _mm512_fmadd_ps(vbeta, c_in34, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[17 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in35, _mm512_mul_ps(valpha, acc5_1)));
+            _mm512_storeu_ps(&c[18 * sc_row], _mm512_fmadd_ps(vbeta, c_in36, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in37, _mm512_mul_ps(valpha, acc6_1)));
+            _mm512_storeu_ps(&c[19 * sc_row], _mm512_fmadd_ps(vbeta, c_in38, _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in39, _mm512_mul_ps(valpha, acc7_1)));
+            __m512 c_in40 = _mm512_loadu_ps(&c[20 * sc_row]);
+            __m512 c_in41 = _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]);
+            __m512 c_in42 = _mm512_loadu_ps(&c[21 * sc_row]);
+            __m512 c_in43 = _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]);
+            __m512 c_in44 = _mm512_loadu_ps(&c[22 * sc_row]);
+            __m512 c_in45 = _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]);
+            _mm512_storeu_ps(&c[20 * sc_row], _mm512_fmadd_ps(vbeta, c_in40, _mm512_mul_ps(valpha, acc8_0)));
+            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in41, _mm512_mul_ps(valpha, acc8_1)));
+            _mm512_storeu_ps(&c[21 * sc_row], _mm512_fmadd_ps(vbeta, c_in42, _mm512_mul_ps(valpha, acc9_0)));
+            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in43, _mm512_mul_ps(valpha, acc9_1)));
+            _mm512_storeu_ps(&c[22 * sc_row], _mm512_fmadd_ps(vbeta, c_in44, _mm512_mul_ps(valpha, acc10_0)));
+            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in45, _mm512_mul_ps(valpha, acc10_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10275,7 +11159,7 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_pf_ab(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx512_rl6_pf_a1b1
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx512, form rl6_pf.
- * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 24 vector accumulators,
  * 759 vector loads, 46 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -10367,18 +11251,30 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_a1b1(const bmm_a
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[i0 * sc_row])));
-                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask7, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask7, &c[i0 * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 1) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_add_ps(acc2_1, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 2) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[(i0 + 3) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_add_ps(acc3_1, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 3) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[(i0 + 4) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_add_ps(acc4_1, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 4) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[(i0 + 5) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_add_ps(acc5_1, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 5) * sc_row + 16])));
+                __m512 c_in0 = _mm512_loadu_ps(&c[i0 * sc_row]);
+                __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[i0 * sc_row + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m512 c_in3 = _mm512_maskz_loadu_ps(mask7, &c[(i0 + 1) * sc_row + 16]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m512 c_in5 = _mm512_maskz_loadu_ps(mask7, &c[(i0 + 2) * sc_row + 16]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m512 c_in7 = _mm512_maskz_loadu_ps(mask7, &c[(i0 + 3) * sc_row + 16]);
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_add_ps(acc0_0, c_in0));
+                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask7, _mm512_add_ps(acc0_1, c_in1));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_add_ps(acc1_0, c_in2));
+                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_add_ps(acc1_1, c_in3));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_add_ps(acc2_0, c_in4));
+                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_add_ps(acc2_1, c_in5));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_add_ps(acc3_0, c_in6));
+                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_add_ps(acc3_1, c_in7));
+                __m512 c_in8 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m512 c_in9 = _mm512_maskz_loadu_ps(mask7, &c[(i0 + 4) * sc_row + 16]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m512 c_in11 = _mm512_maskz_loadu_ps(mask7, &c[(i0 + 5) * sc_row + 16]);
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_add_ps(acc4_0, c_in8));
+                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_add_ps(acc4_1, c_in9));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_add_ps(acc5_0, c_in10));
+                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_add_ps(acc5_1, c_in11));
             }
         }
         {
@@ -10441,16 +11337,26 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_a1b1(const bmm_a
                 acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
                 acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
             }
-            _mm512_storeu_ps(&c[18 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[18 * sc_row])));
-            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16])));
-            _mm512_storeu_ps(&c[19 * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[19 * sc_row])));
-            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16])));
-            _mm512_storeu_ps(&c[20 * sc_row], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[20 * sc_row])));
-            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_add_ps(acc2_1, _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16])));
-            _mm512_storeu_ps(&c[21 * sc_row], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[21 * sc_row])));
-            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_add_ps(acc3_1, _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16])));
-            _mm512_storeu_ps(&c[22 * sc_row], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[22 * sc_row])));
-            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_add_ps(acc4_1, _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16])));
+            __m512 c_in12 = _mm512_loadu_ps(&c[18 * sc_row]);
+            __m512 c_in13 = _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[19 * sc_row]);
+            __m512 c_in15 = _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]);
+            __m512 c_in16 = _mm512_loadu_ps(&c[20 * sc_row]);
+            __m512 c_in17 = _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]);
+            __m512 c_in18 = _mm512_loadu_ps(&c[21 * sc_row]);
+            __m512 c_in19 = _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]);
+            _mm512_storeu_ps(&c[18 * sc_row], _mm512_add_ps(acc0_0, c_in12));
+            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_add_ps(acc0_1, c_in13));
+            _mm512_storeu_ps(&c[19 * sc_row], _mm512_add_ps(acc1_0, c_in14));
+            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_add_ps(acc1_1, c_in15));
+            _mm512_storeu_ps(&c[20 * sc_row], _mm512_add_ps(acc2_0, c_in16));
+            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_add_ps(acc2_1, c_in17));
+            _mm512_storeu_ps(&c[21 * sc_row], _mm512_add_ps(acc3_0, c_in18));
+            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_add_ps(acc3_1, c_in19));
+            __m512 c_in20 = _mm512_loadu_ps(&c[22 * sc_row]);
+            __m512 c_in21 = _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]);
+            _mm512_storeu_ps(&c[22 * sc_row], _mm512_add_ps(acc4_0, c_in20));
+            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_add_ps(acc4_1, c_in21));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10651,7 +11557,7 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_23x23x23_sf_avx512_rl6_pf_ab
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl6_pf.
- * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 24 vector accumulators,
  * 759 vector loads, 46 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -10747,18 +11653,30 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_ab(const bmm_arg
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+                __m512 c_in0 = _mm512_loadu_ps(&c[i0 * sc_row]);
+                __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[i0 * sc_row + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m512 c_in3 = _mm512_maskz_loadu_ps(mask7, &c[(i0 + 1) * sc_row + 16]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m512 c_in5 = _mm512_maskz_loadu_ps(mask7, &c[(i0 + 2) * sc_row + 16]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m512 c_in7 = _mm512_maskz_loadu_ps(mask7, &c[(i0 + 3) * sc_row + 16]);
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc3_1)));
+                __m512 c_in8 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m512 c_in9 = _mm512_maskz_loadu_ps(mask7, &c[(i0 + 4) * sc_row + 16]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m512 c_in11 = _mm512_maskz_loadu_ps(mask7, &c[(i0 + 5) * sc_row + 16]);
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -10821,16 +11739,26 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_pf_ab(const bmm_arg
                 acc4_0 = _mm512_fmadd_ps(a4, b0, acc4_0);
                 acc4_1 = _mm512_fmadd_ps(a4, b1, acc4_1);
             }
-            _mm512_storeu_ps(&c[18 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[18 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[19 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[19 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[20 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[20 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[21 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[21 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[22 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[22 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
+            __m512 c_in12 = _mm512_loadu_ps(&c[18 * sc_row]);
+            __m512 c_in13 = _mm512_maskz_loadu_ps(mask7, &c[18 * sc_row + 16]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[19 * sc_row]);
+            __m512 c_in15 = _mm512_maskz_loadu_ps(mask7, &c[19 * sc_row + 16]);
+            __m512 c_in16 = _mm512_loadu_ps(&c[20 * sc_row]);
+            __m512 c_in17 = _mm512_maskz_loadu_ps(mask7, &c[20 * sc_row + 16]);
+            __m512 c_in18 = _mm512_loadu_ps(&c[21 * sc_row]);
+            __m512 c_in19 = _mm512_maskz_loadu_ps(mask7, &c[21 * sc_row + 16]);
+            _mm512_storeu_ps(&c[18 * sc_row], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[18 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[19 * sc_row], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[19 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[20 * sc_row], _mm512_fmadd_ps(vbeta, c_in16, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[20 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in17, _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[21 * sc_row], _mm512_fmadd_ps(vbeta, c_in18, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[21 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in19, _mm512_mul_ps(valpha, acc3_1)));
+            __m512 c_in20 = _mm512_loadu_ps(&c[22 * sc_row]);
+            __m512 c_in21 = _mm512_maskz_loadu_ps(mask7, &c[22 * sc_row + 16]);
+            _mm512_storeu_ps(&c[22 * sc_row], _mm512_fmadd_ps(vbeta, c_in20, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[22 * sc_row + 16], mask7, _mm512_fmadd_ps(vbeta, c_in21, _mm512_mul_ps(valpha, acc4_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

@@ -893,7 +893,7 @@ static void bmm_f32_26x26x26_bf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_bf_avx2_rl6_a1b1
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout bf, isa avx2, form rl6.
- * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 24 vector accumulators,
  * 1976 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -938,18 +938,30 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[26 * i0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[26 * i0])));
-                _mm256_storeu_ps(&c[26 * i0 + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[26 * i0 + 8])));
-                _mm256_storeu_ps(&c[26 * i0 + 26], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[26 * i0 + 26])));
-                _mm256_storeu_ps(&c[26 * i0 + 34], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[26 * i0 + 34])));
-                _mm256_storeu_ps(&c[26 * i0 + 52], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[26 * i0 + 52])));
-                _mm256_storeu_ps(&c[26 * i0 + 60], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[26 * i0 + 60])));
-                _mm256_storeu_ps(&c[26 * i0 + 78], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[26 * i0 + 78])));
-                _mm256_storeu_ps(&c[26 * i0 + 86], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[26 * i0 + 86])));
-                _mm256_storeu_ps(&c[26 * i0 + 104], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[26 * i0 + 104])));
-                _mm256_storeu_ps(&c[26 * i0 + 112], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[26 * i0 + 112])));
-                _mm256_storeu_ps(&c[26 * i0 + 130], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[26 * i0 + 130])));
-                _mm256_storeu_ps(&c[26 * i0 + 138], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[26 * i0 + 138])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[26 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[26 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[26 * i0 + 26]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[26 * i0 + 34]);
+                _mm256_storeu_ps(&c[26 * i0], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[26 * i0 + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[26 * i0 + 26], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[26 * i0 + 34], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[26 * i0 + 52]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[26 * i0 + 60]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[26 * i0 + 78]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[26 * i0 + 86]);
+                _mm256_storeu_ps(&c[26 * i0 + 52], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[26 * i0 + 60], _mm256_add_ps(acc2_1, c_in5));
+                _mm256_storeu_ps(&c[26 * i0 + 78], _mm256_add_ps(acc3_0, c_in6));
+                _mm256_storeu_ps(&c[26 * i0 + 86], _mm256_add_ps(acc3_1, c_in7));
+                __m256 c_in8 = _mm256_loadu_ps(&c[26 * i0 + 104]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[26 * i0 + 112]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[26 * i0 + 130]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[26 * i0 + 138]);
+                _mm256_storeu_ps(&c[26 * i0 + 104], _mm256_add_ps(acc4_0, c_in8));
+                _mm256_storeu_ps(&c[26 * i0 + 112], _mm256_add_ps(acc4_1, c_in9));
+                _mm256_storeu_ps(&c[26 * i0 + 130], _mm256_add_ps(acc5_0, c_in10));
+                _mm256_storeu_ps(&c[26 * i0 + 138], _mm256_add_ps(acc5_1, c_in11));
             }
         }
         {
@@ -967,10 +979,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[624], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[624])));
-            _mm256_storeu_ps(&c[632], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[632])));
-            _mm256_storeu_ps(&c[650], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[650])));
-            _mm256_storeu_ps(&c[658], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[658])));
+            __m256 c_in12 = _mm256_loadu_ps(&c[624]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[632]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[650]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[658]);
+            _mm256_storeu_ps(&c[624], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_storeu_ps(&c[632], _mm256_add_ps(acc0_1, c_in13));
+            _mm256_storeu_ps(&c[650], _mm256_add_ps(acc1_0, c_in14));
+            _mm256_storeu_ps(&c[658], _mm256_add_ps(acc1_1, c_in15));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -1008,18 +1024,30 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[26 * i0 + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[26 * i0 + 16])));
-                _mm256_maskstore_ps(&c[26 * i0 + 24], mask2, _mm256_add_ps(acc0_1, _mm256_maskload_ps(&c[26 * i0 + 24], mask2)));
-                _mm256_storeu_ps(&c[26 * i0 + 42], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[26 * i0 + 42])));
-                _mm256_maskstore_ps(&c[26 * i0 + 50], mask2, _mm256_add_ps(acc1_1, _mm256_maskload_ps(&c[26 * i0 + 50], mask2)));
-                _mm256_storeu_ps(&c[26 * i0 + 68], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[26 * i0 + 68])));
-                _mm256_maskstore_ps(&c[26 * i0 + 76], mask2, _mm256_add_ps(acc2_1, _mm256_maskload_ps(&c[26 * i0 + 76], mask2)));
-                _mm256_storeu_ps(&c[26 * i0 + 94], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[26 * i0 + 94])));
-                _mm256_maskstore_ps(&c[26 * i0 + 102], mask2, _mm256_add_ps(acc3_1, _mm256_maskload_ps(&c[26 * i0 + 102], mask2)));
-                _mm256_storeu_ps(&c[26 * i0 + 120], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[26 * i0 + 120])));
-                _mm256_maskstore_ps(&c[26 * i0 + 128], mask2, _mm256_add_ps(acc4_1, _mm256_maskload_ps(&c[26 * i0 + 128], mask2)));
-                _mm256_storeu_ps(&c[26 * i0 + 146], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[26 * i0 + 146])));
-                _mm256_maskstore_ps(&c[26 * i0 + 154], mask2, _mm256_add_ps(acc5_1, _mm256_maskload_ps(&c[26 * i0 + 154], mask2)));
+                __m256 c_in16 = _mm256_loadu_ps(&c[26 * i0 + 16]);
+                __m256 c_in17 = _mm256_maskload_ps(&c[26 * i0 + 24], mask2);
+                __m256 c_in18 = _mm256_loadu_ps(&c[26 * i0 + 42]);
+                __m256 c_in19 = _mm256_maskload_ps(&c[26 * i0 + 50], mask2);
+                _mm256_storeu_ps(&c[26 * i0 + 16], _mm256_add_ps(acc0_0, c_in16));
+                _mm256_maskstore_ps(&c[26 * i0 + 24], mask2, _mm256_add_ps(acc0_1, c_in17));
+                _mm256_storeu_ps(&c[26 * i0 + 42], _mm256_add_ps(acc1_0, c_in18));
+                _mm256_maskstore_ps(&c[26 * i0 + 50], mask2, _mm256_add_ps(acc1_1, c_in19));
+                __m256 c_in20 = _mm256_loadu_ps(&c[26 * i0 + 68]);
+                __m256 c_in21 = _mm256_maskload_ps(&c[26 * i0 + 76], mask2);
+                __m256 c_in22 = _mm256_loadu_ps(&c[26 * i0 + 94]);
+                __m256 c_in23 = _mm256_maskload_ps(&c[26 * i0 + 102], mask2);
+                _mm256_storeu_ps(&c[26 * i0 + 68], _mm256_add_ps(acc2_0, c_in20));
+                _mm256_maskstore_ps(&c[26 * i0 + 76], mask2, _mm256_add_ps(acc2_1, c_in21));
+                _mm256_storeu_ps(&c[26 * i0 + 94], _mm256_add_ps(acc3_0, c_in22));
+                _mm256_maskstore_ps(&c[26 * i0 + 102], mask2, _mm256_add_ps(acc3_1, c_in23));
+                __m256 c_in24 = _mm256_loadu_ps(&c[26 * i0 + 120]);
+                __m256 c_in25 = _mm256_maskload_ps(&c[26 * i0 + 128], mask2);
+                __m256 c_in26 = _mm256_loadu_ps(&c[26 * i0 + 146]);
+                __m256 c_in27 = _mm256_maskload_ps(&c[26 * i0 + 154], mask2);
+                _mm256_storeu_ps(&c[26 * i0 + 120], _mm256_add_ps(acc4_0, c_in24));
+                _mm256_maskstore_ps(&c[26 * i0 + 128], mask2, _mm256_add_ps(acc4_1, c_in25));
+                _mm256_storeu_ps(&c[26 * i0 + 146], _mm256_add_ps(acc5_0, c_in26));
+                _mm256_maskstore_ps(&c[26 * i0 + 154], mask2, _mm256_add_ps(acc5_1, c_in27));
             }
         }
         {
@@ -1037,10 +1065,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[640], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[640])));
-            _mm256_maskstore_ps(&c[648], mask2, _mm256_add_ps(acc0_1, _mm256_maskload_ps(&c[648], mask2)));
-            _mm256_storeu_ps(&c[666], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[666])));
-            _mm256_maskstore_ps(&c[674], mask2, _mm256_add_ps(acc1_1, _mm256_maskload_ps(&c[674], mask2)));
+            __m256 c_in28 = _mm256_loadu_ps(&c[640]);
+            __m256 c_in29 = _mm256_maskload_ps(&c[648], mask2);
+            __m256 c_in30 = _mm256_loadu_ps(&c[666]);
+            __m256 c_in31 = _mm256_maskload_ps(&c[674], mask2);
+            _mm256_storeu_ps(&c[640], _mm256_add_ps(acc0_0, c_in28));
+            _mm256_maskstore_ps(&c[648], mask2, _mm256_add_ps(acc0_1, c_in29));
+            _mm256_storeu_ps(&c[666], _mm256_add_ps(acc1_0, c_in30));
+            _mm256_maskstore_ps(&c[674], mask2, _mm256_add_ps(acc1_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1213,7 +1245,7 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_bf_avx2_rl6_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf, isa avx2, form rl6.
- * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 24 vector accumulators,
  * 1976 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1262,18 +1294,30 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[26 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[26 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 26], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 26]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[26 * i0 + 34], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 34]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 52], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 52]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[26 * i0 + 60], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 60]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 78], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 78]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[26 * i0 + 86], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 86]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 104]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[26 * i0 + 112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 112]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 130], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 130]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[26 * i0 + 138], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 138]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[26 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[26 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[26 * i0 + 26]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[26 * i0 + 34]);
+                _mm256_storeu_ps(&c[26 * i0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[26 * i0 + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 26], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[26 * i0 + 34], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[26 * i0 + 52]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[26 * i0 + 60]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[26 * i0 + 78]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[26 * i0 + 86]);
+                _mm256_storeu_ps(&c[26 * i0 + 52], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[26 * i0 + 60], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 78], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[26 * i0 + 86], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in8 = _mm256_loadu_ps(&c[26 * i0 + 104]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[26 * i0 + 112]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[26 * i0 + 130]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[26 * i0 + 138]);
+                _mm256_storeu_ps(&c[26 * i0 + 104], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[26 * i0 + 112], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 130], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[26 * i0 + 138], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -1291,10 +1335,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[624], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[624]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[632], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[632]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[650], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[650]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[658], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[658]), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[624]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[632]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[650]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[658]);
+            _mm256_storeu_ps(&c[624], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[632], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[650], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[658], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -1332,18 +1380,30 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[26 * i0 + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_maskstore_ps(&c[26 * i0 + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 42], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 42]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_maskstore_ps(&c[26 * i0 + 50], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 50], mask2), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 68], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 68]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_maskstore_ps(&c[26 * i0 + 76], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 76], mask2), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 94], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 94]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_maskstore_ps(&c[26 * i0 + 102], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 102], mask2), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 120]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_maskstore_ps(&c[26 * i0 + 128], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 128], mask2), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 146], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 146]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_maskstore_ps(&c[26 * i0 + 154], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 154], mask2), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in16 = _mm256_loadu_ps(&c[26 * i0 + 16]);
+                __m256 c_in17 = _mm256_maskload_ps(&c[26 * i0 + 24], mask2);
+                __m256 c_in18 = _mm256_loadu_ps(&c[26 * i0 + 42]);
+                __m256 c_in19 = _mm256_maskload_ps(&c[26 * i0 + 50], mask2);
+                _mm256_storeu_ps(&c[26 * i0 + 16], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[26 * i0 + 24], mask2, _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 42], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[26 * i0 + 50], mask2, _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in20 = _mm256_loadu_ps(&c[26 * i0 + 68]);
+                __m256 c_in21 = _mm256_maskload_ps(&c[26 * i0 + 76], mask2);
+                __m256 c_in22 = _mm256_loadu_ps(&c[26 * i0 + 94]);
+                __m256 c_in23 = _mm256_maskload_ps(&c[26 * i0 + 102], mask2);
+                _mm256_storeu_ps(&c[26 * i0 + 68], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_maskstore_ps(&c[26 * i0 + 76], mask2, _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 94], _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_maskstore_ps(&c[26 * i0 + 102], mask2, _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in24 = _mm256_loadu_ps(&c[26 * i0 + 120]);
+                __m256 c_in25 = _mm256_maskload_ps(&c[26 * i0 + 128], mask2);
+                __m256 c_in26 = _mm256_loadu_ps(&c[26 * i0 + 146]);
+                __m256 c_in27 = _mm256_maskload_ps(&c[26 * i0 + 154], mask2);
+                _mm256_storeu_ps(&c[26 * i0 + 120], _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_maskstore_ps(&c[26 * i0 + 128], mask2, _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 146], _mm256_fmadd_ps(vbeta, c_in26, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_maskstore_ps(&c[26 * i0 + 154], mask2, _mm256_fmadd_ps(vbeta, c_in27, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -1361,10 +1421,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[640], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[640]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[648], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[648], mask2), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[666], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[666]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[674], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[674], mask2), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in28 = _mm256_loadu_ps(&c[640]);
+            __m256 c_in29 = _mm256_maskload_ps(&c[648], mask2);
+            __m256 c_in30 = _mm256_loadu_ps(&c[666]);
+            __m256 c_in31 = _mm256_maskload_ps(&c[674], mask2);
+            _mm256_storeu_ps(&c[640], _mm256_fmadd_ps(vbeta, c_in28, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[648], mask2, _mm256_fmadd_ps(vbeta, c_in29, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[666], _mm256_fmadd_ps(vbeta, c_in30, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[674], mask2, _mm256_fmadd_ps(vbeta, c_in31, _mm256_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1376,7 +1440,7 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl6_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_bf_avx2_rl3_a1b1
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout bf, isa avx2, form rl3.
- * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
  * 2392 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1406,12 +1470,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[26 * i0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[26 * i0])));
-                _mm256_storeu_ps(&c[26 * i0 + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[26 * i0 + 8])));
-                _mm256_storeu_ps(&c[26 * i0 + 26], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[26 * i0 + 26])));
-                _mm256_storeu_ps(&c[26 * i0 + 34], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[26 * i0 + 34])));
-                _mm256_storeu_ps(&c[26 * i0 + 52], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[26 * i0 + 52])));
-                _mm256_storeu_ps(&c[26 * i0 + 60], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[26 * i0 + 60])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[26 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[26 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[26 * i0 + 26]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[26 * i0 + 34]);
+                _mm256_storeu_ps(&c[26 * i0], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[26 * i0 + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[26 * i0 + 26], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[26 * i0 + 34], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[26 * i0 + 52]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[26 * i0 + 60]);
+                _mm256_storeu_ps(&c[26 * i0 + 52], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[26 * i0 + 60], _mm256_add_ps(acc2_1, c_in5));
             }
         }
         {
@@ -1429,10 +1499,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[624], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[624])));
-            _mm256_storeu_ps(&c[632], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[632])));
-            _mm256_storeu_ps(&c[650], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[650])));
-            _mm256_storeu_ps(&c[658], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[658])));
+            __m256 c_in6 = _mm256_loadu_ps(&c[624]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[632]);
+            __m256 c_in8 = _mm256_loadu_ps(&c[650]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[658]);
+            _mm256_storeu_ps(&c[624], _mm256_add_ps(acc0_0, c_in6));
+            _mm256_storeu_ps(&c[632], _mm256_add_ps(acc0_1, c_in7));
+            _mm256_storeu_ps(&c[650], _mm256_add_ps(acc1_0, c_in8));
+            _mm256_storeu_ps(&c[658], _mm256_add_ps(acc1_1, c_in9));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -1455,12 +1529,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[26 * i0 + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[26 * i0 + 16])));
-                _mm256_maskstore_ps(&c[26 * i0 + 24], mask2, _mm256_add_ps(acc0_1, _mm256_maskload_ps(&c[26 * i0 + 24], mask2)));
-                _mm256_storeu_ps(&c[26 * i0 + 42], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[26 * i0 + 42])));
-                _mm256_maskstore_ps(&c[26 * i0 + 50], mask2, _mm256_add_ps(acc1_1, _mm256_maskload_ps(&c[26 * i0 + 50], mask2)));
-                _mm256_storeu_ps(&c[26 * i0 + 68], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[26 * i0 + 68])));
-                _mm256_maskstore_ps(&c[26 * i0 + 76], mask2, _mm256_add_ps(acc2_1, _mm256_maskload_ps(&c[26 * i0 + 76], mask2)));
+                __m256 c_in10 = _mm256_loadu_ps(&c[26 * i0 + 16]);
+                __m256 c_in11 = _mm256_maskload_ps(&c[26 * i0 + 24], mask2);
+                __m256 c_in12 = _mm256_loadu_ps(&c[26 * i0 + 42]);
+                __m256 c_in13 = _mm256_maskload_ps(&c[26 * i0 + 50], mask2);
+                _mm256_storeu_ps(&c[26 * i0 + 16], _mm256_add_ps(acc0_0, c_in10));
+                _mm256_maskstore_ps(&c[26 * i0 + 24], mask2, _mm256_add_ps(acc0_1, c_in11));
+                _mm256_storeu_ps(&c[26 * i0 + 42], _mm256_add_ps(acc1_0, c_in12));
+                _mm256_maskstore_ps(&c[26 * i0 + 50], mask2, _mm256_add_ps(acc1_1, c_in13));
+                __m256 c_in14 = _mm256_loadu_ps(&c[26 * i0 + 68]);
+                __m256 c_in15 = _mm256_maskload_ps(&c[26 * i0 + 76], mask2);
+                _mm256_storeu_ps(&c[26 * i0 + 68], _mm256_add_ps(acc2_0, c_in14));
+                _mm256_maskstore_ps(&c[26 * i0 + 76], mask2, _mm256_add_ps(acc2_1, c_in15));
             }
         }
         {
@@ -1478,10 +1558,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[640], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[640])));
-            _mm256_maskstore_ps(&c[648], mask2, _mm256_add_ps(acc0_1, _mm256_maskload_ps(&c[648], mask2)));
-            _mm256_storeu_ps(&c[666], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[666])));
-            _mm256_maskstore_ps(&c[674], mask2, _mm256_add_ps(acc1_1, _mm256_maskload_ps(&c[674], mask2)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[640]);
+            __m256 c_in17 = _mm256_maskload_ps(&c[648], mask2);
+            __m256 c_in18 = _mm256_loadu_ps(&c[666]);
+            __m256 c_in19 = _mm256_maskload_ps(&c[674], mask2);
+            _mm256_storeu_ps(&c[640], _mm256_add_ps(acc0_0, c_in16));
+            _mm256_maskstore_ps(&c[648], mask2, _mm256_add_ps(acc0_1, c_in17));
+            _mm256_storeu_ps(&c[666], _mm256_add_ps(acc1_0, c_in18));
+            _mm256_maskstore_ps(&c[674], mask2, _mm256_add_ps(acc1_1, c_in19));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1612,7 +1696,7 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_bf_avx2_rl3_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf, isa avx2, form rl3.
- * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 12 vector accumulators,
  * 2392 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1646,12 +1730,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[26 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[26 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 26], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 26]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[26 * i0 + 34], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 34]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 52], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 52]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[26 * i0 + 60], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 60]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[26 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[26 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[26 * i0 + 26]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[26 * i0 + 34]);
+                _mm256_storeu_ps(&c[26 * i0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[26 * i0 + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 26], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[26 * i0 + 34], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[26 * i0 + 52]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[26 * i0 + 60]);
+                _mm256_storeu_ps(&c[26 * i0 + 52], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[26 * i0 + 60], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -1669,10 +1759,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[624], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[624]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[632], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[632]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[650], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[650]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[658], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[658]), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in6 = _mm256_loadu_ps(&c[624]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[632]);
+            __m256 c_in8 = _mm256_loadu_ps(&c[650]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[658]);
+            _mm256_storeu_ps(&c[624], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[632], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[650], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[658], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -1695,12 +1789,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[26 * i0 + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_maskstore_ps(&c[26 * i0 + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 42], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 42]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_maskstore_ps(&c[26 * i0 + 50], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 50], mask2), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 68], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 68]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_maskstore_ps(&c[26 * i0 + 76], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 76], mask2), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in10 = _mm256_loadu_ps(&c[26 * i0 + 16]);
+                __m256 c_in11 = _mm256_maskload_ps(&c[26 * i0 + 24], mask2);
+                __m256 c_in12 = _mm256_loadu_ps(&c[26 * i0 + 42]);
+                __m256 c_in13 = _mm256_maskload_ps(&c[26 * i0 + 50], mask2);
+                _mm256_storeu_ps(&c[26 * i0 + 16], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[26 * i0 + 24], mask2, _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 42], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[26 * i0 + 50], mask2, _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in14 = _mm256_loadu_ps(&c[26 * i0 + 68]);
+                __m256 c_in15 = _mm256_maskload_ps(&c[26 * i0 + 76], mask2);
+                _mm256_storeu_ps(&c[26 * i0 + 68], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_maskstore_ps(&c[26 * i0 + 76], mask2, _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -1718,10 +1818,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[640], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[640]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[648], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[648], mask2), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[666], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[666]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[674], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[674], mask2), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[640]);
+            __m256 c_in17 = _mm256_maskload_ps(&c[648], mask2);
+            __m256 c_in18 = _mm256_loadu_ps(&c[666]);
+            __m256 c_in19 = _mm256_maskload_ps(&c[674], mask2);
+            _mm256_storeu_ps(&c[640], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[648], mask2, _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[666], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[674], mask2, _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1733,7 +1837,7 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_avx2_rl3_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_bf_avx512_rl12_a1b1
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout bf, isa avx512, form rl12.
- * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 48 vector accumulators,
  * 884 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl12_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1808,30 +1912,54 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl12_a1b1(const bmm_arg
                     acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                     acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
                 }
-                _mm512_storeu_ps(&c[26 * i0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[26 * i0])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 16], mask10, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 16])));
-                _mm512_storeu_ps(&c[26 * i0 + 26], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[26 * i0 + 26])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 42], mask10, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 42])));
-                _mm512_storeu_ps(&c[26 * i0 + 52], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[26 * i0 + 52])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 68], mask10, _mm512_add_ps(acc2_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 68])));
-                _mm512_storeu_ps(&c[26 * i0 + 78], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[26 * i0 + 78])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 94], mask10, _mm512_add_ps(acc3_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 94])));
-                _mm512_storeu_ps(&c[26 * i0 + 104], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[26 * i0 + 104])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 120], mask10, _mm512_add_ps(acc4_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 120])));
-                _mm512_storeu_ps(&c[26 * i0 + 130], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[26 * i0 + 130])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 146], mask10, _mm512_add_ps(acc5_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 146])));
-                _mm512_storeu_ps(&c[26 * i0 + 156], _mm512_add_ps(acc6_0, _mm512_loadu_ps(&c[26 * i0 + 156])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 172], mask10, _mm512_add_ps(acc6_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 172])));
-                _mm512_storeu_ps(&c[26 * i0 + 182], _mm512_add_ps(acc7_0, _mm512_loadu_ps(&c[26 * i0 + 182])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 198], mask10, _mm512_add_ps(acc7_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 198])));
-                _mm512_storeu_ps(&c[26 * i0 + 208], _mm512_add_ps(acc8_0, _mm512_loadu_ps(&c[26 * i0 + 208])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 224], mask10, _mm512_add_ps(acc8_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 224])));
-                _mm512_storeu_ps(&c[26 * i0 + 234], _mm512_add_ps(acc9_0, _mm512_loadu_ps(&c[26 * i0 + 234])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 250], mask10, _mm512_add_ps(acc9_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 250])));
-                _mm512_storeu_ps(&c[26 * i0 + 260], _mm512_add_ps(acc10_0, _mm512_loadu_ps(&c[26 * i0 + 260])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 276], mask10, _mm512_add_ps(acc10_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 276])));
-                _mm512_storeu_ps(&c[26 * i0 + 286], _mm512_add_ps(acc11_0, _mm512_loadu_ps(&c[26 * i0 + 286])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 302], mask10, _mm512_add_ps(acc11_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 302])));
+                __m512 c_in0 = _mm512_loadu_ps(&c[26 * i0]);
+                __m512 c_in1 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[26 * i0 + 26]);
+                __m512 c_in3 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 42]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[26 * i0 + 52]);
+                __m512 c_in5 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 68]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[26 * i0 + 78]);
+                __m512 c_in7 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 94]);
+                _mm512_storeu_ps(&c[26 * i0], _mm512_add_ps(acc0_0, c_in0));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 16], mask10, _mm512_add_ps(acc0_1, c_in1));
+                _mm512_storeu_ps(&c[26 * i0 + 26], _mm512_add_ps(acc1_0, c_in2));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 42], mask10, _mm512_add_ps(acc1_1, c_in3));
+                _mm512_storeu_ps(&c[26 * i0 + 52], _mm512_add_ps(acc2_0, c_in4));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 68], mask10, _mm512_add_ps(acc2_1, c_in5));
+                _mm512_storeu_ps(&c[26 * i0 + 78], _mm512_add_ps(acc3_0, c_in6));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 94], mask10, _mm512_add_ps(acc3_1, c_in7));
+                __m512 c_in8 = _mm512_loadu_ps(&c[26 * i0 + 104]);
+                __m512 c_in9 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 120]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[26 * i0 + 130]);
+                __m512 c_in11 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 146]);
+                __m512 c_in12 = _mm512_loadu_ps(&c[26 * i0 + 156]);
+                __m512 c_in13 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 172]);
+                __m512 c_in14 = _mm512_loadu_ps(&c[26 * i0 + 182]);
+                __m512 c_in15 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 198]);
+                _mm512_storeu_ps(&c[26 * i0 + 104], _mm512_add_ps(acc4_0, c_in8));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 120], mask10, _mm512_add_ps(acc4_1, c_in9));
+                _mm512_storeu_ps(&c[26 * i0 + 130], _mm512_add_ps(acc5_0, c_in10));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 146], mask10, _mm512_add_ps(acc5_1, c_in11));
+                _mm512_storeu_ps(&c[26 * i0 + 156], _mm512_add_ps(acc6_0, c_in12));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 172], mask10, _mm512_add_ps(acc6_1, c_in13));
+                _mm512_storeu_ps(&c[26 * i0 + 182], _mm512_add_ps(acc7_0, c_in14));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 198], mask10, _mm512_add_ps(acc7_1, c_in15));
+                __m512 c_in16 = _mm512_loadu_ps(&c[26 * i0 + 208]);
+                __m512 c_in17 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 224]);
+                __m512 c_in18 = _mm512_loadu_ps(&c[26 * i0 + 234]);
+                __m512 c_in19 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 250]);
+                __m512 c_in20 = _mm512_loadu_ps(&c[26 * i0 + 260]);
+                __m512 c_in21 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 276]);
+                __m512 c_in22 = _mm512_loadu_ps(&c[26 * i0 + 286]);
+                __m512 c_in23 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 302]);
+                _mm512_storeu_ps(&c[26 * i0 + 208], _mm512_add_ps(acc8_0, c_in16));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 224], mask10, _mm512_add_ps(acc8_1, c_in17));
+                _mm512_storeu_ps(&c[26 * i0 + 234], _mm512_add_ps(acc9_0, c_in18));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 250], mask10, _mm512_add_ps(acc9_1, c_in19));
+                _mm512_storeu_ps(&c[26 * i0 + 260], _mm512_add_ps(acc10_0, c_in20));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 276], mask10, _mm512_add_ps(acc10_1, c_in21));
+                _mm512_storeu_ps(&c[26 * i0 + 286], _mm512_add_ps(acc11_0, c_in22));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 302], mask10, _mm512_add_ps(acc11_1, c_in23));
             }
         }
         {
@@ -1849,10 +1977,14 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl12_a1b1(const bmm_arg
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[624], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[624])));
-            _mm512_mask_storeu_ps(&c[640], mask10, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask10, &c[640])));
-            _mm512_storeu_ps(&c[650], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[650])));
-            _mm512_mask_storeu_ps(&c[666], mask10, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask10, &c[666])));
+            __m512 c_in24 = _mm512_loadu_ps(&c[624]);
+            __m512 c_in25 = _mm512_maskz_loadu_ps(mask10, &c[640]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[650]);
+            __m512 c_in27 = _mm512_maskz_loadu_ps(mask10, &c[666]);
+            _mm512_storeu_ps(&c[624], _mm512_add_ps(acc0_0, c_in24));
+            _mm512_mask_storeu_ps(&c[640], mask10, _mm512_add_ps(acc0_1, c_in25));
+            _mm512_storeu_ps(&c[650], _mm512_add_ps(acc1_0, c_in26));
+            _mm512_mask_storeu_ps(&c[666], mask10, _mm512_add_ps(acc1_1, c_in27));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1997,7 +2129,7 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl12_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_bf_avx512_rl12_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf, isa avx512, form rl12.
- * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 48 vector accumulators,
  * 884 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl12_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2076,30 +2208,54 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl12_ab(const bmm_args 
                     acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                     acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
                 }
-                _mm512_storeu_ps(&c[26 * i0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 26], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 26]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 42], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 42]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 52], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 52]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 68], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 68]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 78], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 78]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 94], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 94]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 104], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 104]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 120], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 120]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 130], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 130]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 146], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 146]), _mm512_mul_ps(valpha, acc5_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 156], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 156]), _mm512_mul_ps(valpha, acc6_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 172], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 172]), _mm512_mul_ps(valpha, acc6_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 182], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 182]), _mm512_mul_ps(valpha, acc7_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 198], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 198]), _mm512_mul_ps(valpha, acc7_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 208], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 208]), _mm512_mul_ps(valpha, acc8_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 224], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 224]), _mm512_mul_ps(valpha, acc8_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 234], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 234]), _mm512_mul_ps(valpha, acc9_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 250], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 250]), _mm512_mul_ps(valpha, acc9_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 260], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 260]), _mm512_mul_ps(valpha, acc10_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 276], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 276]), _mm512_mul_ps(valpha, acc10_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 286], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 286]), _mm512_mul_ps(valpha, acc11_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 302], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 302]), _mm512_mul_ps(valpha, acc11_1)));
+                __m512 c_in0 = _mm512_loadu_ps(&c[26 * i0]);
+                __m512 c_in1 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[26 * i0 + 26]);
+                __m512 c_in3 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 42]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[26 * i0 + 52]);
+                __m512 c_in5 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 68]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[26 * i0 + 78]);
+                __m512 c_in7 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 94]);
+                _mm512_storeu_ps(&c[26 * i0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 16], mask10, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 26], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 42], mask10, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 52], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 68], mask10, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 78], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 94], mask10, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc3_1)));
+                __m512 c_in8 = _mm512_loadu_ps(&c[26 * i0 + 104]);
+                __m512 c_in9 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 120]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[26 * i0 + 130]);
+                __m512 c_in11 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 146]);
+                __m512 c_in12 = _mm512_loadu_ps(&c[26 * i0 + 156]);
+                __m512 c_in13 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 172]);
+                __m512 c_in14 = _mm512_loadu_ps(&c[26 * i0 + 182]);
+                __m512 c_in15 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 198]);
+                _mm512_storeu_ps(&c[26 * i0 + 104], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 120], mask10, _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 130], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 146], mask10, _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 156], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc6_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 172], mask10, _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc6_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 182], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc7_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 198], mask10, _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc7_1)));
+                __m512 c_in16 = _mm512_loadu_ps(&c[26 * i0 + 208]);
+                __m512 c_in17 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 224]);
+                __m512 c_in18 = _mm512_loadu_ps(&c[26 * i0 + 234]);
+                __m512 c_in19 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 250]);
+                __m512 c_in20 = _mm512_loadu_ps(&c[26 * i0 + 260]);
+                __m512 c_in21 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 276]);
+                __m512 c_in22 = _mm512_loadu_ps(&c[26 * i0 + 286]);
+                __m512 c_in23 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 302]);
+                _mm512_storeu_ps(&c[26 * i0 + 208], _mm512_fmadd_ps(vbeta, c_in16, _mm512_mul_ps(valpha, acc8_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 224], mask10, _mm512_fmadd_ps(vbeta, c_in17, _mm512_mul_ps(valpha, acc8_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 234], _mm512_fmadd_ps(vbeta, c_in18, _mm512_mul_ps(valpha, acc9_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 250], mask10, _mm512_fmadd_ps(vbeta, c_in19, _mm512_mul_ps(valpha, acc9_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 260], _mm512_fmadd_ps(vbeta, c_in20, _mm512_mul_ps(valpha, acc10_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 276], mask10, _mm512_fmadd_ps(vbeta, c_in21, _mm512_mul_ps(valpha, acc10_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 286], _mm512_fmadd_ps(vbeta, c_in22, _mm512_mul_ps(valpha, acc11_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 302], mask10, _mm512_fmadd_ps(vbeta, c_in23, _mm512_mul_ps(valpha, acc11_1)));
             }
         }
         {
@@ -2117,10 +2273,14 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl12_ab(const bmm_args 
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[624], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[624]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[640], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[640]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[650], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[650]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[666], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[666]), _mm512_mul_ps(valpha, acc1_1)));
+            __m512 c_in24 = _mm512_loadu_ps(&c[624]);
+            __m512 c_in25 = _mm512_maskz_loadu_ps(mask10, &c[640]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[650]);
+            __m512 c_in27 = _mm512_maskz_loadu_ps(mask10, &c[666]);
+            _mm512_storeu_ps(&c[624], _mm512_fmadd_ps(vbeta, c_in24, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[640], mask10, _mm512_fmadd_ps(vbeta, c_in25, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[650], _mm512_fmadd_ps(vbeta, c_in26, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[666], mask10, _mm512_fmadd_ps(vbeta, c_in27, _mm512_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2132,7 +2292,7 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl12_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_bf_avx512_rl6_a1b1
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout bf, isa avx512, form rl6.
- * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 24 vector accumulators,
  * 988 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2177,18 +2337,30 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl6_a1b1(const bmm_args
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[26 * i0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[26 * i0])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 16], mask10, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 16])));
-                _mm512_storeu_ps(&c[26 * i0 + 26], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[26 * i0 + 26])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 42], mask10, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 42])));
-                _mm512_storeu_ps(&c[26 * i0 + 52], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[26 * i0 + 52])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 68], mask10, _mm512_add_ps(acc2_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 68])));
-                _mm512_storeu_ps(&c[26 * i0 + 78], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[26 * i0 + 78])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 94], mask10, _mm512_add_ps(acc3_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 94])));
-                _mm512_storeu_ps(&c[26 * i0 + 104], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[26 * i0 + 104])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 120], mask10, _mm512_add_ps(acc4_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 120])));
-                _mm512_storeu_ps(&c[26 * i0 + 130], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[26 * i0 + 130])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 146], mask10, _mm512_add_ps(acc5_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 146])));
+                __m512 c_in0 = _mm512_loadu_ps(&c[26 * i0]);
+                __m512 c_in1 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[26 * i0 + 26]);
+                __m512 c_in3 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 42]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[26 * i0 + 52]);
+                __m512 c_in5 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 68]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[26 * i0 + 78]);
+                __m512 c_in7 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 94]);
+                _mm512_storeu_ps(&c[26 * i0], _mm512_add_ps(acc0_0, c_in0));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 16], mask10, _mm512_add_ps(acc0_1, c_in1));
+                _mm512_storeu_ps(&c[26 * i0 + 26], _mm512_add_ps(acc1_0, c_in2));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 42], mask10, _mm512_add_ps(acc1_1, c_in3));
+                _mm512_storeu_ps(&c[26 * i0 + 52], _mm512_add_ps(acc2_0, c_in4));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 68], mask10, _mm512_add_ps(acc2_1, c_in5));
+                _mm512_storeu_ps(&c[26 * i0 + 78], _mm512_add_ps(acc3_0, c_in6));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 94], mask10, _mm512_add_ps(acc3_1, c_in7));
+                __m512 c_in8 = _mm512_loadu_ps(&c[26 * i0 + 104]);
+                __m512 c_in9 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 120]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[26 * i0 + 130]);
+                __m512 c_in11 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 146]);
+                _mm512_storeu_ps(&c[26 * i0 + 104], _mm512_add_ps(acc4_0, c_in8));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 120], mask10, _mm512_add_ps(acc4_1, c_in9));
+                _mm512_storeu_ps(&c[26 * i0 + 130], _mm512_add_ps(acc5_0, c_in10));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 146], mask10, _mm512_add_ps(acc5_1, c_in11));
             }
         }
         {
@@ -2206,10 +2378,14 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl6_a1b1(const bmm_args
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[624], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[624])));
-            _mm512_mask_storeu_ps(&c[640], mask10, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask10, &c[640])));
-            _mm512_storeu_ps(&c[650], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[650])));
-            _mm512_mask_storeu_ps(&c[666], mask10, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask10, &c[666])));
+            __m512 c_in12 = _mm512_loadu_ps(&c[624]);
+            __m512 c_in13 = _mm512_maskz_loadu_ps(mask10, &c[640]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[650]);
+            __m512 c_in15 = _mm512_maskz_loadu_ps(mask10, &c[666]);
+            _mm512_storeu_ps(&c[624], _mm512_add_ps(acc0_0, c_in12));
+            _mm512_mask_storeu_ps(&c[640], mask10, _mm512_add_ps(acc0_1, c_in13));
+            _mm512_storeu_ps(&c[650], _mm512_add_ps(acc1_0, c_in14));
+            _mm512_mask_storeu_ps(&c[666], mask10, _mm512_add_ps(acc1_1, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2312,7 +2488,7 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl6_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_bf_avx512_rl6_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf, isa avx512, form rl6.
- * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 24 vector accumulators,
  * 988 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2361,18 +2537,30 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl6_ab(const bmm_args *
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[26 * i0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 26], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 26]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 42], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 42]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 52], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 52]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 68], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 68]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 78], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 78]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 94], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 94]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 104], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 104]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 120], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 120]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 130], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 130]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 146], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 146]), _mm512_mul_ps(valpha, acc5_1)));
+                __m512 c_in0 = _mm512_loadu_ps(&c[26 * i0]);
+                __m512 c_in1 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[26 * i0 + 26]);
+                __m512 c_in3 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 42]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[26 * i0 + 52]);
+                __m512 c_in5 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 68]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[26 * i0 + 78]);
+                __m512 c_in7 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 94]);
+                _mm512_storeu_ps(&c[26 * i0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 16], mask10, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 26], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 42], mask10, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 52], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 68], mask10, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 78], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 94], mask10, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc3_1)));
+                __m512 c_in8 = _mm512_loadu_ps(&c[26 * i0 + 104]);
+                __m512 c_in9 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 120]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[26 * i0 + 130]);
+                __m512 c_in11 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 146]);
+                _mm512_storeu_ps(&c[26 * i0 + 104], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 120], mask10, _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 130], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 146], mask10, _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -2390,10 +2578,14 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl6_ab(const bmm_args *
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[624], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[624]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[640], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[640]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[650], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[650]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[666], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[666]), _mm512_mul_ps(valpha, acc1_1)));
+            __m512 c_in12 = _mm512_loadu_ps(&c[624]);
+            __m512 c_in13 = _mm512_maskz_loadu_ps(mask10, &c[640]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[650]);
+            __m512 c_in15 = _mm512_maskz_loadu_ps(mask10, &c[666]);
+            _mm512_storeu_ps(&c[624], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[640], mask10, _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[650], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[666], mask10, _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2405,7 +2597,7 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_avx512_rl6_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_bf_tn_avx2_rl6_a1b1
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout bf tn (A transposed, B row-major), isa avx2, form rl6.
- * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 24 vector accumulators,
  * 1976 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_tn_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2450,18 +2642,30 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[26 * i0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[26 * i0])));
-                _mm256_storeu_ps(&c[26 * i0 + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[26 * i0 + 8])));
-                _mm256_storeu_ps(&c[26 * i0 + 26], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[26 * i0 + 26])));
-                _mm256_storeu_ps(&c[26 * i0 + 34], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[26 * i0 + 34])));
-                _mm256_storeu_ps(&c[26 * i0 + 52], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[26 * i0 + 52])));
-                _mm256_storeu_ps(&c[26 * i0 + 60], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[26 * i0 + 60])));
-                _mm256_storeu_ps(&c[26 * i0 + 78], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[26 * i0 + 78])));
-                _mm256_storeu_ps(&c[26 * i0 + 86], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[26 * i0 + 86])));
-                _mm256_storeu_ps(&c[26 * i0 + 104], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[26 * i0 + 104])));
-                _mm256_storeu_ps(&c[26 * i0 + 112], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[26 * i0 + 112])));
-                _mm256_storeu_ps(&c[26 * i0 + 130], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[26 * i0 + 130])));
-                _mm256_storeu_ps(&c[26 * i0 + 138], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[26 * i0 + 138])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[26 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[26 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[26 * i0 + 26]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[26 * i0 + 34]);
+                _mm256_storeu_ps(&c[26 * i0], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[26 * i0 + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[26 * i0 + 26], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[26 * i0 + 34], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[26 * i0 + 52]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[26 * i0 + 60]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[26 * i0 + 78]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[26 * i0 + 86]);
+                _mm256_storeu_ps(&c[26 * i0 + 52], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[26 * i0 + 60], _mm256_add_ps(acc2_1, c_in5));
+                _mm256_storeu_ps(&c[26 * i0 + 78], _mm256_add_ps(acc3_0, c_in6));
+                _mm256_storeu_ps(&c[26 * i0 + 86], _mm256_add_ps(acc3_1, c_in7));
+                __m256 c_in8 = _mm256_loadu_ps(&c[26 * i0 + 104]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[26 * i0 + 112]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[26 * i0 + 130]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[26 * i0 + 138]);
+                _mm256_storeu_ps(&c[26 * i0 + 104], _mm256_add_ps(acc4_0, c_in8));
+                _mm256_storeu_ps(&c[26 * i0 + 112], _mm256_add_ps(acc4_1, c_in9));
+                _mm256_storeu_ps(&c[26 * i0 + 130], _mm256_add_ps(acc5_0, c_in10));
+                _mm256_storeu_ps(&c[26 * i0 + 138], _mm256_add_ps(acc5_1, c_in11));
             }
         }
         {
@@ -2479,10 +2683,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[624], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[624])));
-            _mm256_storeu_ps(&c[632], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[632])));
-            _mm256_storeu_ps(&c[650], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[650])));
-            _mm256_storeu_ps(&c[658], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[658])));
+            __m256 c_in12 = _mm256_loadu_ps(&c[624]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[632]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[650]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[658]);
+            _mm256_storeu_ps(&c[624], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_storeu_ps(&c[632], _mm256_add_ps(acc0_1, c_in13));
+            _mm256_storeu_ps(&c[650], _mm256_add_ps(acc1_0, c_in14));
+            _mm256_storeu_ps(&c[658], _mm256_add_ps(acc1_1, c_in15));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -2520,18 +2728,30 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[26 * i0 + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[26 * i0 + 16])));
-                _mm256_maskstore_ps(&c[26 * i0 + 24], mask2, _mm256_add_ps(acc0_1, _mm256_maskload_ps(&c[26 * i0 + 24], mask2)));
-                _mm256_storeu_ps(&c[26 * i0 + 42], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[26 * i0 + 42])));
-                _mm256_maskstore_ps(&c[26 * i0 + 50], mask2, _mm256_add_ps(acc1_1, _mm256_maskload_ps(&c[26 * i0 + 50], mask2)));
-                _mm256_storeu_ps(&c[26 * i0 + 68], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[26 * i0 + 68])));
-                _mm256_maskstore_ps(&c[26 * i0 + 76], mask2, _mm256_add_ps(acc2_1, _mm256_maskload_ps(&c[26 * i0 + 76], mask2)));
-                _mm256_storeu_ps(&c[26 * i0 + 94], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[26 * i0 + 94])));
-                _mm256_maskstore_ps(&c[26 * i0 + 102], mask2, _mm256_add_ps(acc3_1, _mm256_maskload_ps(&c[26 * i0 + 102], mask2)));
-                _mm256_storeu_ps(&c[26 * i0 + 120], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[26 * i0 + 120])));
-                _mm256_maskstore_ps(&c[26 * i0 + 128], mask2, _mm256_add_ps(acc4_1, _mm256_maskload_ps(&c[26 * i0 + 128], mask2)));
-                _mm256_storeu_ps(&c[26 * i0 + 146], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[26 * i0 + 146])));
-                _mm256_maskstore_ps(&c[26 * i0 + 154], mask2, _mm256_add_ps(acc5_1, _mm256_maskload_ps(&c[26 * i0 + 154], mask2)));
+                __m256 c_in16 = _mm256_loadu_ps(&c[26 * i0 + 16]);
+                __m256 c_in17 = _mm256_maskload_ps(&c[26 * i0 + 24], mask2);
+                __m256 c_in18 = _mm256_loadu_ps(&c[26 * i0 + 42]);
+                __m256 c_in19 = _mm256_maskload_ps(&c[26 * i0 + 50], mask2);
+                _mm256_storeu_ps(&c[26 * i0 + 16], _mm256_add_ps(acc0_0, c_in16));
+                _mm256_maskstore_ps(&c[26 * i0 + 24], mask2, _mm256_add_ps(acc0_1, c_in17));
+                _mm256_storeu_ps(&c[26 * i0 + 42], _mm256_add_ps(acc1_0, c_in18));
+                _mm256_maskstore_ps(&c[26 * i0 + 50], mask2, _mm256_add_ps(acc1_1, c_in19));
+                __m256 c_in20 = _mm256_loadu_ps(&c[26 * i0 + 68]);
+                __m256 c_in21 = _mm256_maskload_ps(&c[26 * i0 + 76], mask2);
+                __m256 c_in22 = _mm256_loadu_ps(&c[26 * i0 + 94]);
+                __m256 c_in23 = _mm256_maskload_ps(&c[26 * i0 + 102], mask2);
+                _mm256_storeu_ps(&c[26 * i0 + 68], _mm256_add_ps(acc2_0, c_in20));
+                _mm256_maskstore_ps(&c[26 * i0 + 76], mask2, _mm256_add_ps(acc2_1, c_in21));
+                _mm256_storeu_ps(&c[26 * i0 + 94], _mm256_add_ps(acc3_0, c_in22));
+                _mm256_maskstore_ps(&c[26 * i0 + 102], mask2, _mm256_add_ps(acc3_1, c_in23));
+                __m256 c_in24 = _mm256_loadu_ps(&c[26 * i0 + 120]);
+                __m256 c_in25 = _mm256_maskload_ps(&c[26 * i0 + 128], mask2);
+                __m256 c_in26 = _mm256_loadu_ps(&c[26 * i0 + 146]);
+                __m256 c_in27 = _mm256_maskload_ps(&c[26 * i0 + 154], mask2);
+                _mm256_storeu_ps(&c[26 * i0 + 120], _mm256_add_ps(acc4_0, c_in24));
+                _mm256_maskstore_ps(&c[26 * i0 + 128], mask2, _mm256_add_ps(acc4_1, c_in25));
+                _mm256_storeu_ps(&c[26 * i0 + 146], _mm256_add_ps(acc5_0, c_in26));
+                _mm256_maskstore_ps(&c[26 * i0 + 154], mask2, _mm256_add_ps(acc5_1, c_in27));
             }
         }
         {
@@ -2549,10 +2769,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[640], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[640])));
-            _mm256_maskstore_ps(&c[648], mask2, _mm256_add_ps(acc0_1, _mm256_maskload_ps(&c[648], mask2)));
-            _mm256_storeu_ps(&c[666], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[666])));
-            _mm256_maskstore_ps(&c[674], mask2, _mm256_add_ps(acc1_1, _mm256_maskload_ps(&c[674], mask2)));
+            __m256 c_in28 = _mm256_loadu_ps(&c[640]);
+            __m256 c_in29 = _mm256_maskload_ps(&c[648], mask2);
+            __m256 c_in30 = _mm256_loadu_ps(&c[666]);
+            __m256 c_in31 = _mm256_maskload_ps(&c[674], mask2);
+            _mm256_storeu_ps(&c[640], _mm256_add_ps(acc0_0, c_in28));
+            _mm256_maskstore_ps(&c[648], mask2, _mm256_add_ps(acc0_1, c_in29));
+            _mm256_storeu_ps(&c[666], _mm256_add_ps(acc1_0, c_in30));
+            _mm256_maskstore_ps(&c[674], mask2, _mm256_add_ps(acc1_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2725,7 +2949,7 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_tn_avx2_rl6_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_bf_tn_avx2_rl6_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf tn (A transposed, B row-major), isa avx2, form rl6.
- * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 24 vector accumulators,
  * 1976 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_tn_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2774,18 +2998,30 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_tn_avx2_rl6_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[26 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[26 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 26], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 26]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[26 * i0 + 34], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 34]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 52], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 52]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[26 * i0 + 60], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 60]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 78], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 78]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[26 * i0 + 86], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 86]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 104]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[26 * i0 + 112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 112]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 130], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 130]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[26 * i0 + 138], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 138]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[26 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[26 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[26 * i0 + 26]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[26 * i0 + 34]);
+                _mm256_storeu_ps(&c[26 * i0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[26 * i0 + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 26], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[26 * i0 + 34], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[26 * i0 + 52]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[26 * i0 + 60]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[26 * i0 + 78]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[26 * i0 + 86]);
+                _mm256_storeu_ps(&c[26 * i0 + 52], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[26 * i0 + 60], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 78], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[26 * i0 + 86], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in8 = _mm256_loadu_ps(&c[26 * i0 + 104]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[26 * i0 + 112]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[26 * i0 + 130]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[26 * i0 + 138]);
+                _mm256_storeu_ps(&c[26 * i0 + 104], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[26 * i0 + 112], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 130], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[26 * i0 + 138], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -2803,10 +3039,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_tn_avx2_rl6_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[624], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[624]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[632], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[632]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[650], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[650]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[658], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[658]), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[624]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[632]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[650]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[658]);
+            _mm256_storeu_ps(&c[624], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[632], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[650], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[658], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -2844,18 +3084,30 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_tn_avx2_rl6_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[26 * i0 + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_maskstore_ps(&c[26 * i0 + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 42], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 42]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_maskstore_ps(&c[26 * i0 + 50], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 50], mask2), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 68], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 68]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_maskstore_ps(&c[26 * i0 + 76], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 76], mask2), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 94], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 94]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_maskstore_ps(&c[26 * i0 + 102], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 102], mask2), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 120]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_maskstore_ps(&c[26 * i0 + 128], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 128], mask2), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 146], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 146]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_maskstore_ps(&c[26 * i0 + 154], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 154], mask2), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in16 = _mm256_loadu_ps(&c[26 * i0 + 16]);
+                __m256 c_in17 = _mm256_maskload_ps(&c[26 * i0 + 24], mask2);
+                __m256 c_in18 = _mm256_loadu_ps(&c[26 * i0 + 42]);
+                __m256 c_in19 = _mm256_maskload_ps(&c[26 * i0 + 50], mask2);
+                _mm256_storeu_ps(&c[26 * i0 + 16], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[26 * i0 + 24], mask2, _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 42], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[26 * i0 + 50], mask2, _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in20 = _mm256_loadu_ps(&c[26 * i0 + 68]);
+                __m256 c_in21 = _mm256_maskload_ps(&c[26 * i0 + 76], mask2);
+                __m256 c_in22 = _mm256_loadu_ps(&c[26 * i0 + 94]);
+                __m256 c_in23 = _mm256_maskload_ps(&c[26 * i0 + 102], mask2);
+                _mm256_storeu_ps(&c[26 * i0 + 68], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_maskstore_ps(&c[26 * i0 + 76], mask2, _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 94], _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_maskstore_ps(&c[26 * i0 + 102], mask2, _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in24 = _mm256_loadu_ps(&c[26 * i0 + 120]);
+                __m256 c_in25 = _mm256_maskload_ps(&c[26 * i0 + 128], mask2);
+                __m256 c_in26 = _mm256_loadu_ps(&c[26 * i0 + 146]);
+                __m256 c_in27 = _mm256_maskload_ps(&c[26 * i0 + 154], mask2);
+                _mm256_storeu_ps(&c[26 * i0 + 120], _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_maskstore_ps(&c[26 * i0 + 128], mask2, _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 146], _mm256_fmadd_ps(vbeta, c_in26, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_maskstore_ps(&c[26 * i0 + 154], mask2, _mm256_fmadd_ps(vbeta, c_in27, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -2873,10 +3125,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_tn_avx2_rl6_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[640], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[640]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[648], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[648], mask2), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[666], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[666]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[674], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[674], mask2), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in28 = _mm256_loadu_ps(&c[640]);
+            __m256 c_in29 = _mm256_maskload_ps(&c[648], mask2);
+            __m256 c_in30 = _mm256_loadu_ps(&c[666]);
+            __m256 c_in31 = _mm256_maskload_ps(&c[674], mask2);
+            _mm256_storeu_ps(&c[640], _mm256_fmadd_ps(vbeta, c_in28, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[648], mask2, _mm256_fmadd_ps(vbeta, c_in29, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[666], _mm256_fmadd_ps(vbeta, c_in30, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[674], mask2, _mm256_fmadd_ps(vbeta, c_in31, _mm256_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2888,7 +3144,7 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_tn_avx2_rl6_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_bf_tn_avx2_rl3_a1b1
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout bf tn (A transposed, B row-major), isa avx2, form rl3.
- * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
  * 2392 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_tn_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2918,12 +3174,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[26 * i0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[26 * i0])));
-                _mm256_storeu_ps(&c[26 * i0 + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[26 * i0 + 8])));
-                _mm256_storeu_ps(&c[26 * i0 + 26], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[26 * i0 + 26])));
-                _mm256_storeu_ps(&c[26 * i0 + 34], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[26 * i0 + 34])));
-                _mm256_storeu_ps(&c[26 * i0 + 52], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[26 * i0 + 52])));
-                _mm256_storeu_ps(&c[26 * i0 + 60], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[26 * i0 + 60])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[26 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[26 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[26 * i0 + 26]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[26 * i0 + 34]);
+                _mm256_storeu_ps(&c[26 * i0], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[26 * i0 + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[26 * i0 + 26], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[26 * i0 + 34], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[26 * i0 + 52]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[26 * i0 + 60]);
+                _mm256_storeu_ps(&c[26 * i0 + 52], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[26 * i0 + 60], _mm256_add_ps(acc2_1, c_in5));
             }
         }
         {
@@ -2941,10 +3203,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[624], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[624])));
-            _mm256_storeu_ps(&c[632], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[632])));
-            _mm256_storeu_ps(&c[650], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[650])));
-            _mm256_storeu_ps(&c[658], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[658])));
+            __m256 c_in6 = _mm256_loadu_ps(&c[624]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[632]);
+            __m256 c_in8 = _mm256_loadu_ps(&c[650]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[658]);
+            _mm256_storeu_ps(&c[624], _mm256_add_ps(acc0_0, c_in6));
+            _mm256_storeu_ps(&c[632], _mm256_add_ps(acc0_1, c_in7));
+            _mm256_storeu_ps(&c[650], _mm256_add_ps(acc1_0, c_in8));
+            _mm256_storeu_ps(&c[658], _mm256_add_ps(acc1_1, c_in9));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -2967,12 +3233,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[26 * i0 + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[26 * i0 + 16])));
-                _mm256_maskstore_ps(&c[26 * i0 + 24], mask2, _mm256_add_ps(acc0_1, _mm256_maskload_ps(&c[26 * i0 + 24], mask2)));
-                _mm256_storeu_ps(&c[26 * i0 + 42], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[26 * i0 + 42])));
-                _mm256_maskstore_ps(&c[26 * i0 + 50], mask2, _mm256_add_ps(acc1_1, _mm256_maskload_ps(&c[26 * i0 + 50], mask2)));
-                _mm256_storeu_ps(&c[26 * i0 + 68], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[26 * i0 + 68])));
-                _mm256_maskstore_ps(&c[26 * i0 + 76], mask2, _mm256_add_ps(acc2_1, _mm256_maskload_ps(&c[26 * i0 + 76], mask2)));
+                __m256 c_in10 = _mm256_loadu_ps(&c[26 * i0 + 16]);
+                __m256 c_in11 = _mm256_maskload_ps(&c[26 * i0 + 24], mask2);
+                __m256 c_in12 = _mm256_loadu_ps(&c[26 * i0 + 42]);
+                __m256 c_in13 = _mm256_maskload_ps(&c[26 * i0 + 50], mask2);
+                _mm256_storeu_ps(&c[26 * i0 + 16], _mm256_add_ps(acc0_0, c_in10));
+                _mm256_maskstore_ps(&c[26 * i0 + 24], mask2, _mm256_add_ps(acc0_1, c_in11));
+                _mm256_storeu_ps(&c[26 * i0 + 42], _mm256_add_ps(acc1_0, c_in12));
+                _mm256_maskstore_ps(&c[26 * i0 + 50], mask2, _mm256_add_ps(acc1_1, c_in13));
+                __m256 c_in14 = _mm256_loadu_ps(&c[26 * i0 + 68]);
+                __m256 c_in15 = _mm256_maskload_ps(&c[26 * i0 + 76], mask2);
+                _mm256_storeu_ps(&c[26 * i0 + 68], _mm256_add_ps(acc2_0, c_in14));
+                _mm256_maskstore_ps(&c[26 * i0 + 76], mask2, _mm256_add_ps(acc2_1, c_in15));
             }
         }
         {
@@ -2990,10 +3262,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[640], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[640])));
-            _mm256_maskstore_ps(&c[648], mask2, _mm256_add_ps(acc0_1, _mm256_maskload_ps(&c[648], mask2)));
-            _mm256_storeu_ps(&c[666], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[666])));
-            _mm256_maskstore_ps(&c[674], mask2, _mm256_add_ps(acc1_1, _mm256_maskload_ps(&c[674], mask2)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[640]);
+            __m256 c_in17 = _mm256_maskload_ps(&c[648], mask2);
+            __m256 c_in18 = _mm256_loadu_ps(&c[666]);
+            __m256 c_in19 = _mm256_maskload_ps(&c[674], mask2);
+            _mm256_storeu_ps(&c[640], _mm256_add_ps(acc0_0, c_in16));
+            _mm256_maskstore_ps(&c[648], mask2, _mm256_add_ps(acc0_1, c_in17));
+            _mm256_storeu_ps(&c[666], _mm256_add_ps(acc1_0, c_in18));
+            _mm256_maskstore_ps(&c[674], mask2, _mm256_add_ps(acc1_1, c_in19));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3124,7 +3400,7 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_tn_avx2_rl3_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_bf_tn_avx2_rl3_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf tn (A transposed, B row-major), isa avx2, form rl3.
- * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 12 vector accumulators,
  * 2392 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_tn_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3158,12 +3434,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_tn_avx2_rl3_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[26 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[26 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 26], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 26]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[26 * i0 + 34], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 34]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 52], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 52]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[26 * i0 + 60], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 60]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[26 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[26 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[26 * i0 + 26]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[26 * i0 + 34]);
+                _mm256_storeu_ps(&c[26 * i0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[26 * i0 + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 26], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[26 * i0 + 34], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[26 * i0 + 52]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[26 * i0 + 60]);
+                _mm256_storeu_ps(&c[26 * i0 + 52], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[26 * i0 + 60], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -3181,10 +3463,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_tn_avx2_rl3_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[624], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[624]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[632], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[632]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[650], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[650]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[658], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[658]), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in6 = _mm256_loadu_ps(&c[624]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[632]);
+            __m256 c_in8 = _mm256_loadu_ps(&c[650]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[658]);
+            _mm256_storeu_ps(&c[624], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[632], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[650], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[658], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -3207,12 +3493,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_tn_avx2_rl3_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[26 * i0 + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_maskstore_ps(&c[26 * i0 + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 42], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 42]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_maskstore_ps(&c[26 * i0 + 50], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 50], mask2), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[26 * i0 + 68], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[26 * i0 + 68]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_maskstore_ps(&c[26 * i0 + 76], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[26 * i0 + 76], mask2), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in10 = _mm256_loadu_ps(&c[26 * i0 + 16]);
+                __m256 c_in11 = _mm256_maskload_ps(&c[26 * i0 + 24], mask2);
+                __m256 c_in12 = _mm256_loadu_ps(&c[26 * i0 + 42]);
+                __m256 c_in13 = _mm256_maskload_ps(&c[26 * i0 + 50], mask2);
+                _mm256_storeu_ps(&c[26 * i0 + 16], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[26 * i0 + 24], mask2, _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[26 * i0 + 42], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[26 * i0 + 50], mask2, _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in14 = _mm256_loadu_ps(&c[26 * i0 + 68]);
+                __m256 c_in15 = _mm256_maskload_ps(&c[26 * i0 + 76], mask2);
+                _mm256_storeu_ps(&c[26 * i0 + 68], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_maskstore_ps(&c[26 * i0 + 76], mask2, _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -3230,10 +3522,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_tn_avx2_rl3_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[640], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[640]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[648], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[648], mask2), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[666], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[666]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[674], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[674], mask2), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[640]);
+            __m256 c_in17 = _mm256_maskload_ps(&c[648], mask2);
+            __m256 c_in18 = _mm256_loadu_ps(&c[666]);
+            __m256 c_in19 = _mm256_maskload_ps(&c[674], mask2);
+            _mm256_storeu_ps(&c[640], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[648], mask2, _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[666], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[674], mask2, _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3245,7 +3541,7 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_bf_tn_avx2_rl3_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_bf_tn_avx512_rl12_a1b1
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout bf tn (A transposed, B row-major), isa avx512, form rl12.
- * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 48 vector accumulators,
  * 884 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_tn_avx512_rl12_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3320,30 +3616,54 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_tn_avx512_rl12_a1b1(const bmm_
                     acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                     acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
                 }
-                _mm512_storeu_ps(&c[26 * i0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[26 * i0])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 16], mask10, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 16])));
-                _mm512_storeu_ps(&c[26 * i0 + 26], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[26 * i0 + 26])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 42], mask10, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 42])));
-                _mm512_storeu_ps(&c[26 * i0 + 52], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[26 * i0 + 52])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 68], mask10, _mm512_add_ps(acc2_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 68])));
-                _mm512_storeu_ps(&c[26 * i0 + 78], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[26 * i0 + 78])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 94], mask10, _mm512_add_ps(acc3_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 94])));
-                _mm512_storeu_ps(&c[26 * i0 + 104], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[26 * i0 + 104])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 120], mask10, _mm512_add_ps(acc4_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 120])));
-                _mm512_storeu_ps(&c[26 * i0 + 130], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[26 * i0 + 130])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 146], mask10, _mm512_add_ps(acc5_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 146])));
-                _mm512_storeu_ps(&c[26 * i0 + 156], _mm512_add_ps(acc6_0, _mm512_loadu_ps(&c[26 * i0 + 156])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 172], mask10, _mm512_add_ps(acc6_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 172])));
-                _mm512_storeu_ps(&c[26 * i0 + 182], _mm512_add_ps(acc7_0, _mm512_loadu_ps(&c[26 * i0 + 182])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 198], mask10, _mm512_add_ps(acc7_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 198])));
-                _mm512_storeu_ps(&c[26 * i0 + 208], _mm512_add_ps(acc8_0, _mm512_loadu_ps(&c[26 * i0 + 208])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 224], mask10, _mm512_add_ps(acc8_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 224])));
-                _mm512_storeu_ps(&c[26 * i0 + 234], _mm512_add_ps(acc9_0, _mm512_loadu_ps(&c[26 * i0 + 234])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 250], mask10, _mm512_add_ps(acc9_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 250])));
-                _mm512_storeu_ps(&c[26 * i0 + 260], _mm512_add_ps(acc10_0, _mm512_loadu_ps(&c[26 * i0 + 260])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 276], mask10, _mm512_add_ps(acc10_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 276])));
-                _mm512_storeu_ps(&c[26 * i0 + 286], _mm512_add_ps(acc11_0, _mm512_loadu_ps(&c[26 * i0 + 286])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 302], mask10, _mm512_add_ps(acc11_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 302])));
+                __m512 c_in0 = _mm512_loadu_ps(&c[26 * i0]);
+                __m512 c_in1 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[26 * i0 + 26]);
+                __m512 c_in3 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 42]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[26 * i0 + 52]);
+                __m512 c_in5 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 68]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[26 * i0 + 78]);
+                __m512 c_in7 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 94]);
+                _mm512_storeu_ps(&c[26 * i0], _mm512_add_ps(acc0_0, c_in0));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 16], mask10, _mm512_add_ps(acc0_1, c_in1));
+                _mm512_storeu_ps(&c[26 * i0 + 26], _mm512_add_ps(acc1_0, c_in2));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 42], mask10, _mm512_add_ps(acc1_1, c_in3));
+                _mm512_storeu_ps(&c[26 * i0 + 52], _mm512_add_ps(acc2_0, c_in4));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 68], mask10, _mm512_add_ps(acc2_1, c_in5));
+                _mm512_storeu_ps(&c[26 * i0 + 78], _mm512_add_ps(acc3_0, c_in6));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 94], mask10, _mm512_add_ps(acc3_1, c_in7));
+                __m512 c_in8 = _mm512_loadu_ps(&c[26 * i0 + 104]);
+                __m512 c_in9 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 120]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[26 * i0 + 130]);
+                __m512 c_in11 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 146]);
+                __m512 c_in12 = _mm512_loadu_ps(&c[26 * i0 + 156]);
+                __m512 c_in13 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 172]);
+                __m512 c_in14 = _mm512_loadu_ps(&c[26 * i0 + 182]);
+                __m512 c_in15 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 198]);
+                _mm512_storeu_ps(&c[26 * i0 + 104], _mm512_add_ps(acc4_0, c_in8));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 120], mask10, _mm512_add_ps(acc4_1, c_in9));
+                _mm512_storeu_ps(&c[26 * i0 + 130], _mm512_add_ps(acc5_0, c_in10));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 146], mask10, _mm512_add_ps(acc5_1, c_in11));
+                _mm512_storeu_ps(&c[26 * i0 + 156], _mm512_add_ps(acc6_0, c_in12));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 172], mask10, _mm512_add_ps(acc6_1, c_in13));
+                _mm512_storeu_ps(&c[26 * i0 + 182], _mm512_add_ps(acc7_0, c_in14));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 198], mask10, _mm512_add_ps(acc7_1, c_in15));
+                __m512 c_in16 = _mm512_loadu_ps(&c[26 * i0 + 208]);
+                __m512 c_in17 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 224]);
+                __m512 c_in18 = _mm512_loadu_ps(&c[26 * i0 + 234]);
+                __m512 c_in19 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 250]);
+                __m512 c_in20 = _mm512_loadu_ps(&c[26 * i0 + 260]);
+                __m512 c_in21 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 276]);
+                __m512 c_in22 = _mm512_loadu_ps(&c[26 * i0 + 286]);
+                __m512 c_in23 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 302]);
+                _mm512_storeu_ps(&c[26 * i0 + 208], _mm512_add_ps(acc8_0, c_in16));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 224], mask10, _mm512_add_ps(acc8_1, c_in17));
+                _mm512_storeu_ps(&c[26 * i0 + 234], _mm512_add_ps(acc9_0, c_in18));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 250], mask10, _mm512_add_ps(acc9_1, c_in19));
+                _mm512_storeu_ps(&c[26 * i0 + 260], _mm512_add_ps(acc10_0, c_in20));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 276], mask10, _mm512_add_ps(acc10_1, c_in21));
+                _mm512_storeu_ps(&c[26 * i0 + 286], _mm512_add_ps(acc11_0, c_in22));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 302], mask10, _mm512_add_ps(acc11_1, c_in23));
             }
         }
         {
@@ -3361,10 +3681,14 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_tn_avx512_rl12_a1b1(const bmm_
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[624], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[624])));
-            _mm512_mask_storeu_ps(&c[640], mask10, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask10, &c[640])));
-            _mm512_storeu_ps(&c[650], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[650])));
-            _mm512_mask_storeu_ps(&c[666], mask10, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask10, &c[666])));
+            __m512 c_in24 = _mm512_loadu_ps(&c[624]);
+            __m512 c_in25 = _mm512_maskz_loadu_ps(mask10, &c[640]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[650]);
+            __m512 c_in27 = _mm512_maskz_loadu_ps(mask10, &c[666]);
+            _mm512_storeu_ps(&c[624], _mm512_add_ps(acc0_0, c_in24));
+            _mm512_mask_storeu_ps(&c[640], mask10, _mm512_add_ps(acc0_1, c_in25));
+            _mm512_storeu_ps(&c[650], _mm512_add_ps(acc1_0, c_in26));
+            _mm512_mask_storeu_ps(&c[666], mask10, _mm512_add_ps(acc1_1, c_in27));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3509,7 +3833,7 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_tn_avx512_rl12_b0(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_bf_tn_avx512_rl12_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf tn (A transposed, B row-major), isa avx512, form rl12.
- * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 48 vector accumulators,
  * 884 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_tn_avx512_rl12_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3588,30 +3912,54 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_tn_avx512_rl12_ab(const bmm_ar
                     acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                     acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
                 }
-                _mm512_storeu_ps(&c[26 * i0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 26], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 26]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 42], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 42]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 52], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 52]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 68], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 68]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 78], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 78]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 94], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 94]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 104], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 104]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 120], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 120]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 130], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 130]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 146], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 146]), _mm512_mul_ps(valpha, acc5_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 156], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 156]), _mm512_mul_ps(valpha, acc6_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 172], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 172]), _mm512_mul_ps(valpha, acc6_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 182], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 182]), _mm512_mul_ps(valpha, acc7_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 198], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 198]), _mm512_mul_ps(valpha, acc7_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 208], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 208]), _mm512_mul_ps(valpha, acc8_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 224], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 224]), _mm512_mul_ps(valpha, acc8_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 234], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 234]), _mm512_mul_ps(valpha, acc9_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 250], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 250]), _mm512_mul_ps(valpha, acc9_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 260], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 260]), _mm512_mul_ps(valpha, acc10_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 276], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 276]), _mm512_mul_ps(valpha, acc10_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 286], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 286]), _mm512_mul_ps(valpha, acc11_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 302], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 302]), _mm512_mul_ps(valpha, acc11_1)));
+                __m512 c_in0 = _mm512_loadu_ps(&c[26 * i0]);
+                __m512 c_in1 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[26 * i0 + 26]);
+                __m512 c_in3 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 42]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[26 * i0 + 52]);
+                __m512 c_in5 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 68]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[26 * i0 + 78]);
+                __m512 c_in7 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 94]);
+                _mm512_storeu_ps(&c[26 * i0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 16], mask10, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 26], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 42], mask10, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 52], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 68], mask10, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 78], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 94], mask10, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc3_1)));
+                __m512 c_in8 = _mm512_loadu_ps(&c[26 * i0 + 104]);
+                __m512 c_in9 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 120]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[26 * i0 + 130]);
+                __m512 c_in11 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 146]);
+                __m512 c_in12 = _mm512_loadu_ps(&c[26 * i0 + 156]);
+                __m512 c_in13 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 172]);
+                __m512 c_in14 = _mm512_loadu_ps(&c[26 * i0 + 182]);
+                __m512 c_in15 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 198]);
+                _mm512_storeu_ps(&c[26 * i0 + 104], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 120], mask10, _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 130], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 146], mask10, _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 156], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc6_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 172], mask10, _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc6_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 182], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc7_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 198], mask10, _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc7_1)));
+                __m512 c_in16 = _mm512_loadu_ps(&c[26 * i0 + 208]);
+                __m512 c_in17 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 224]);
+                __m512 c_in18 = _mm512_loadu_ps(&c[26 * i0 + 234]);
+                __m512 c_in19 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 250]);
+                __m512 c_in20 = _mm512_loadu_ps(&c[26 * i0 + 260]);
+                __m512 c_in21 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 276]);
+                __m512 c_in22 = _mm512_loadu_ps(&c[26 * i0 + 286]);
+                __m512 c_in23 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 302]);
+                _mm512_storeu_ps(&c[26 * i0 + 208], _mm512_fmadd_ps(vbeta, c_in16, _mm512_mul_ps(valpha, acc8_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 224], mask10, _mm512_fmadd_ps(vbeta, c_in17, _mm512_mul_ps(valpha, acc8_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 234], _mm512_fmadd_ps(vbeta, c_in18, _mm512_mul_ps(valpha, acc9_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 250], mask10, _mm512_fmadd_ps(vbeta, c_in19, _mm512_mul_ps(valpha, acc9_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 260], _mm512_fmadd_ps(vbeta, c_in20, _mm512_mul_ps(valpha, acc10_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 276], mask10, _mm512_fmadd_ps(vbeta, c_in21, _mm512_mul_ps(valpha, acc10_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 286], _mm512_fmadd_ps(vbeta, c_in22, _mm512_mul_ps(valpha, acc11_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 302], mask10, _mm512_fmadd_ps(vbeta, c_in23, _mm512_mul_ps(valpha, acc11_1)));
             }
         }
         {
@@ -3629,10 +3977,14 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_tn_avx512_rl12_ab(const bmm_ar
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[624], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[624]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[640], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[640]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[650], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[650]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[666], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[666]), _mm512_mul_ps(valpha, acc1_1)));
+            __m512 c_in24 = _mm512_loadu_ps(&c[624]);
+            __m512 c_in25 = _mm512_maskz_loadu_ps(mask10, &c[640]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[650]);
+            __m512 c_in27 = _mm512_maskz_loadu_ps(mask10, &c[666]);
+            _mm512_storeu_ps(&c[624], _mm512_fmadd_ps(vbeta, c_in24, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[640], mask10, _mm512_fmadd_ps(vbeta, c_in25, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[650], _mm512_fmadd_ps(vbeta, c_in26, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[666], mask10, _mm512_fmadd_ps(vbeta, c_in27, _mm512_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3644,7 +3996,7 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_tn_avx512_rl12_ab(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_bf_tn_avx512_rl6_a1b1
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout bf tn (A transposed, B row-major), isa avx512, form rl6.
- * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 24 vector accumulators,
  * 988 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_tn_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3689,18 +4041,30 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_tn_avx512_rl6_a1b1(const bmm_a
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[26 * i0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[26 * i0])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 16], mask10, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 16])));
-                _mm512_storeu_ps(&c[26 * i0 + 26], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[26 * i0 + 26])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 42], mask10, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 42])));
-                _mm512_storeu_ps(&c[26 * i0 + 52], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[26 * i0 + 52])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 68], mask10, _mm512_add_ps(acc2_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 68])));
-                _mm512_storeu_ps(&c[26 * i0 + 78], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[26 * i0 + 78])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 94], mask10, _mm512_add_ps(acc3_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 94])));
-                _mm512_storeu_ps(&c[26 * i0 + 104], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[26 * i0 + 104])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 120], mask10, _mm512_add_ps(acc4_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 120])));
-                _mm512_storeu_ps(&c[26 * i0 + 130], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[26 * i0 + 130])));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 146], mask10, _mm512_add_ps(acc5_1, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 146])));
+                __m512 c_in0 = _mm512_loadu_ps(&c[26 * i0]);
+                __m512 c_in1 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[26 * i0 + 26]);
+                __m512 c_in3 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 42]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[26 * i0 + 52]);
+                __m512 c_in5 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 68]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[26 * i0 + 78]);
+                __m512 c_in7 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 94]);
+                _mm512_storeu_ps(&c[26 * i0], _mm512_add_ps(acc0_0, c_in0));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 16], mask10, _mm512_add_ps(acc0_1, c_in1));
+                _mm512_storeu_ps(&c[26 * i0 + 26], _mm512_add_ps(acc1_0, c_in2));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 42], mask10, _mm512_add_ps(acc1_1, c_in3));
+                _mm512_storeu_ps(&c[26 * i0 + 52], _mm512_add_ps(acc2_0, c_in4));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 68], mask10, _mm512_add_ps(acc2_1, c_in5));
+                _mm512_storeu_ps(&c[26 * i0 + 78], _mm512_add_ps(acc3_0, c_in6));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 94], mask10, _mm512_add_ps(acc3_1, c_in7));
+                __m512 c_in8 = _mm512_loadu_ps(&c[26 * i0 + 104]);
+                __m512 c_in9 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 120]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[26 * i0 + 130]);
+                __m512 c_in11 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 146]);
+                _mm512_storeu_ps(&c[26 * i0 + 104], _mm512_add_ps(acc4_0, c_in8));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 120], mask10, _mm512_add_ps(acc4_1, c_in9));
+                _mm512_storeu_ps(&c[26 * i0 + 130], _mm512_add_ps(acc5_0, c_in10));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 146], mask10, _mm512_add_ps(acc5_1, c_in11));
             }
         }
         {
@@ -3718,10 +4082,14 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_tn_avx512_rl6_a1b1(const bmm_a
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[624], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[624])));
-            _mm512_mask_storeu_ps(&c[640], mask10, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask10, &c[640])));
-            _mm512_storeu_ps(&c[650], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[650])));
-            _mm512_mask_storeu_ps(&c[666], mask10, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask10, &c[666])));
+            __m512 c_in12 = _mm512_loadu_ps(&c[624]);
+            __m512 c_in13 = _mm512_maskz_loadu_ps(mask10, &c[640]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[650]);
+            __m512 c_in15 = _mm512_maskz_loadu_ps(mask10, &c[666]);
+            _mm512_storeu_ps(&c[624], _mm512_add_ps(acc0_0, c_in12));
+            _mm512_mask_storeu_ps(&c[640], mask10, _mm512_add_ps(acc0_1, c_in13));
+            _mm512_storeu_ps(&c[650], _mm512_add_ps(acc1_0, c_in14));
+            _mm512_mask_storeu_ps(&c[666], mask10, _mm512_add_ps(acc1_1, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3824,7 +4192,7 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_tn_avx512_rl6_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_bf_tn_avx512_rl6_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf tn (A transposed, B row-major), isa avx512, form rl6.
- * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 24 vector accumulators,
  * 988 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_tn_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3873,18 +4241,30 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_tn_avx512_rl6_ab(const bmm_arg
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[26 * i0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 26], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 26]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 42], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 42]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 52], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 52]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 68], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 68]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 78], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 78]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 94], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 94]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 104], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 104]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 120], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 120]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[26 * i0 + 130], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * i0 + 130]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_mask_storeu_ps(&c[26 * i0 + 146], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 146]), _mm512_mul_ps(valpha, acc5_1)));
+                __m512 c_in0 = _mm512_loadu_ps(&c[26 * i0]);
+                __m512 c_in1 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[26 * i0 + 26]);
+                __m512 c_in3 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 42]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[26 * i0 + 52]);
+                __m512 c_in5 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 68]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[26 * i0 + 78]);
+                __m512 c_in7 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 94]);
+                _mm512_storeu_ps(&c[26 * i0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 16], mask10, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 26], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 42], mask10, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 52], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 68], mask10, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 78], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 94], mask10, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc3_1)));
+                __m512 c_in8 = _mm512_loadu_ps(&c[26 * i0 + 104]);
+                __m512 c_in9 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 120]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[26 * i0 + 130]);
+                __m512 c_in11 = _mm512_maskz_loadu_ps(mask10, &c[26 * i0 + 146]);
+                _mm512_storeu_ps(&c[26 * i0 + 104], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 120], mask10, _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[26 * i0 + 130], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_mask_storeu_ps(&c[26 * i0 + 146], mask10, _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -3902,10 +4282,14 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_bf_tn_avx512_rl6_ab(const bmm_arg
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[624], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[624]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[640], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[640]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[650], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[650]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[666], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[666]), _mm512_mul_ps(valpha, acc1_1)));
+            __m512 c_in12 = _mm512_loadu_ps(&c[624]);
+            __m512 c_in13 = _mm512_maskz_loadu_ps(mask10, &c[640]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[650]);
+            __m512 c_in15 = _mm512_maskz_loadu_ps(mask10, &c[666]);
+            _mm512_storeu_ps(&c[624], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[640], mask10, _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[650], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[666], mask10, _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4812,7 +5196,7 @@ static void bmm_f32_26x26x26_sf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx2_rl6_a1b1
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx2, form rl6.
- * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 24 vector accumulators,
  * 1976 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -4860,18 +5244,30 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[(i0 + 3) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[(i0 + 4) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[(i0 + 5) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, c_in5));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_add_ps(acc3_0, c_in6));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_add_ps(acc3_1, c_in7));
+                __m256 c_in8 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_add_ps(acc4_0, c_in8));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_add_ps(acc4_1, c_in9));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_add_ps(acc5_0, c_in10));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_add_ps(acc5_1, c_in11));
             }
         }
         {
@@ -4889,10 +5285,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[24 * sc_row])));
-            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[24 * sc_row + 8])));
-            _mm256_storeu_ps(&c[25 * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[25 * sc_row])));
-            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[25 * sc_row + 8])));
+            __m256 c_in12 = _mm256_loadu_ps(&c[24 * sc_row]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[24 * sc_row + 8]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[25 * sc_row]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[25 * sc_row + 8]);
+            _mm256_storeu_ps(&c[24 * sc_row], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_add_ps(acc0_1, c_in13));
+            _mm256_storeu_ps(&c[25 * sc_row], _mm256_add_ps(acc1_0, c_in14));
+            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_add_ps(acc1_1, c_in15));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -4930,18 +5330,30 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row + 16])));
-                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_add_ps(acc0_1, _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16])));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_add_ps(acc1_1, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16])));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_add_ps(acc2_1, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16])));
-                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_add_ps(acc3_1, _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 24], mask2)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16])));
-                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_add_ps(acc4_1, _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 24], mask2)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16])));
-                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_add_ps(acc5_1, _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 24], mask2)));
+                __m256 c_in16 = _mm256_loadu_ps(&c[i0 * sc_row + 16]);
+                __m256 c_in17 = _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2);
+                __m256 c_in18 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m256 c_in19 = _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2);
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_add_ps(acc0_0, c_in16));
+                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_add_ps(acc0_1, c_in17));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_add_ps(acc1_0, c_in18));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_add_ps(acc1_1, c_in19));
+                __m256 c_in20 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m256 c_in21 = _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2);
+                __m256 c_in22 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]);
+                __m256 c_in23 = _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 24], mask2);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_add_ps(acc2_0, c_in20));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_add_ps(acc2_1, c_in21));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_add_ps(acc3_0, c_in22));
+                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_add_ps(acc3_1, c_in23));
+                __m256 c_in24 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]);
+                __m256 c_in25 = _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 24], mask2);
+                __m256 c_in26 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]);
+                __m256 c_in27 = _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 24], mask2);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_add_ps(acc4_0, c_in24));
+                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_add_ps(acc4_1, c_in25));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_add_ps(acc5_0, c_in26));
+                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_add_ps(acc5_1, c_in27));
             }
         }
         {
@@ -4959,10 +5371,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[24 * sc_row + 16])));
-            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_add_ps(acc0_1, _mm256_maskload_ps(&c[24 * sc_row + 24], mask2)));
-            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[25 * sc_row + 16])));
-            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_add_ps(acc1_1, _mm256_maskload_ps(&c[25 * sc_row + 24], mask2)));
+            __m256 c_in28 = _mm256_loadu_ps(&c[24 * sc_row + 16]);
+            __m256 c_in29 = _mm256_maskload_ps(&c[24 * sc_row + 24], mask2);
+            __m256 c_in30 = _mm256_loadu_ps(&c[25 * sc_row + 16]);
+            __m256 c_in31 = _mm256_maskload_ps(&c[25 * sc_row + 24], mask2);
+            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_add_ps(acc0_0, c_in28));
+            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_add_ps(acc0_1, c_in29));
+            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_add_ps(acc1_0, c_in30));
+            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_add_ps(acc1_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5138,7 +5554,7 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx2_rl6_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx2, form rl6.
- * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 24 vector accumulators,
  * 1976 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -5190,18 +5606,30 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in8 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -5219,10 +5647,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[25 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[24 * sc_row]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[24 * sc_row + 8]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[25 * sc_row]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[25 * sc_row + 8]);
+            _mm256_storeu_ps(&c[24 * sc_row], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[25 * sc_row], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -5260,18 +5692,30 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in16 = _mm256_loadu_ps(&c[i0 * sc_row + 16]);
+                __m256 c_in17 = _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2);
+                __m256 c_in18 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m256 c_in19 = _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2);
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in20 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m256 c_in21 = _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2);
+                __m256 c_in22 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]);
+                __m256 c_in23 = _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 24], mask2);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in24 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]);
+                __m256 c_in25 = _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 24], mask2);
+                __m256 c_in26 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]);
+                __m256 c_in27 = _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 24], mask2);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in26, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, c_in27, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -5289,10 +5733,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[24 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[25 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in28 = _mm256_loadu_ps(&c[24 * sc_row + 16]);
+            __m256 c_in29 = _mm256_maskload_ps(&c[24 * sc_row + 24], mask2);
+            __m256 c_in30 = _mm256_loadu_ps(&c[25 * sc_row + 16]);
+            __m256 c_in31 = _mm256_maskload_ps(&c[25 * sc_row + 24], mask2);
+            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in28, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, c_in29, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in30, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, c_in31, _mm256_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5304,7 +5752,7 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx2_rl3_a1b1
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx2, form rl3.
- * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
  * 2392 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -5337,12 +5785,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, c_in5));
             }
         }
         {
@@ -5360,10 +5814,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[24 * sc_row])));
-            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[24 * sc_row + 8])));
-            _mm256_storeu_ps(&c[25 * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[25 * sc_row])));
-            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[25 * sc_row + 8])));
+            __m256 c_in6 = _mm256_loadu_ps(&c[24 * sc_row]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[24 * sc_row + 8]);
+            __m256 c_in8 = _mm256_loadu_ps(&c[25 * sc_row]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[25 * sc_row + 8]);
+            _mm256_storeu_ps(&c[24 * sc_row], _mm256_add_ps(acc0_0, c_in6));
+            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_add_ps(acc0_1, c_in7));
+            _mm256_storeu_ps(&c[25 * sc_row], _mm256_add_ps(acc1_0, c_in8));
+            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_add_ps(acc1_1, c_in9));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -5386,12 +5844,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row + 16])));
-                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_add_ps(acc0_1, _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16])));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_add_ps(acc1_1, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16])));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_add_ps(acc2_1, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2)));
+                __m256 c_in10 = _mm256_loadu_ps(&c[i0 * sc_row + 16]);
+                __m256 c_in11 = _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2);
+                __m256 c_in12 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m256 c_in13 = _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2);
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_add_ps(acc0_0, c_in10));
+                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_add_ps(acc0_1, c_in11));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_add_ps(acc1_0, c_in12));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_add_ps(acc1_1, c_in13));
+                __m256 c_in14 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m256 c_in15 = _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_add_ps(acc2_0, c_in14));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_add_ps(acc2_1, c_in15));
             }
         }
         {
@@ -5409,10 +5873,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[24 * sc_row + 16])));
-            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_add_ps(acc0_1, _mm256_maskload_ps(&c[24 * sc_row + 24], mask2)));
-            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[25 * sc_row + 16])));
-            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_add_ps(acc1_1, _mm256_maskload_ps(&c[25 * sc_row + 24], mask2)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[24 * sc_row + 16]);
+            __m256 c_in17 = _mm256_maskload_ps(&c[24 * sc_row + 24], mask2);
+            __m256 c_in18 = _mm256_loadu_ps(&c[25 * sc_row + 16]);
+            __m256 c_in19 = _mm256_maskload_ps(&c[25 * sc_row + 24], mask2);
+            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_add_ps(acc0_0, c_in16));
+            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_add_ps(acc0_1, c_in17));
+            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_add_ps(acc1_0, c_in18));
+            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_add_ps(acc1_1, c_in19));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5546,7 +6014,7 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx2_rl3_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx2, form rl3.
- * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 12 vector accumulators,
  * 2392 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -5583,12 +6051,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -5606,10 +6080,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[25 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in6 = _mm256_loadu_ps(&c[24 * sc_row]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[24 * sc_row + 8]);
+            __m256 c_in8 = _mm256_loadu_ps(&c[25 * sc_row]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[25 * sc_row + 8]);
+            _mm256_storeu_ps(&c[24 * sc_row], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[25 * sc_row], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -5632,12 +6110,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in10 = _mm256_loadu_ps(&c[i0 * sc_row + 16]);
+                __m256 c_in11 = _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2);
+                __m256 c_in12 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m256 c_in13 = _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2);
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in14 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m256 c_in15 = _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -5655,10 +6139,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[24 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[25 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[24 * sc_row + 16]);
+            __m256 c_in17 = _mm256_maskload_ps(&c[24 * sc_row + 24], mask2);
+            __m256 c_in18 = _mm256_loadu_ps(&c[25 * sc_row + 16]);
+            __m256 c_in19 = _mm256_maskload_ps(&c[25 * sc_row + 24], mask2);
+            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5670,7 +6158,7 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx2_rl6_pf_a1b1
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 24 vector accumulators,
  * 1976 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -5762,18 +6250,30 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[(i0 + 3) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[(i0 + 4) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[(i0 + 5) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, c_in5));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_add_ps(acc3_0, c_in6));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_add_ps(acc3_1, c_in7));
+                __m256 c_in8 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_add_ps(acc4_0, c_in8));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_add_ps(acc4_1, c_in9));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_add_ps(acc5_0, c_in10));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_add_ps(acc5_1, c_in11));
             }
         }
         {
@@ -5803,10 +6303,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[24 * sc_row])));
-            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[24 * sc_row + 8])));
-            _mm256_storeu_ps(&c[25 * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[25 * sc_row])));
-            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[25 * sc_row + 8])));
+            __m256 c_in12 = _mm256_loadu_ps(&c[24 * sc_row]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[24 * sc_row + 8]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[25 * sc_row]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[25 * sc_row + 8]);
+            _mm256_storeu_ps(&c[24 * sc_row], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_add_ps(acc0_1, c_in13));
+            _mm256_storeu_ps(&c[25 * sc_row], _mm256_add_ps(acc1_0, c_in14));
+            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_add_ps(acc1_1, c_in15));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -5844,18 +6348,30 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row + 16])));
-                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_add_ps(acc0_1, _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16])));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_add_ps(acc1_1, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16])));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_add_ps(acc2_1, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16])));
-                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_add_ps(acc3_1, _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 24], mask2)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16])));
-                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_add_ps(acc4_1, _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 24], mask2)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16])));
-                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_add_ps(acc5_1, _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 24], mask2)));
+                __m256 c_in16 = _mm256_loadu_ps(&c[i0 * sc_row + 16]);
+                __m256 c_in17 = _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2);
+                __m256 c_in18 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m256 c_in19 = _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2);
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_add_ps(acc0_0, c_in16));
+                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_add_ps(acc0_1, c_in17));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_add_ps(acc1_0, c_in18));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_add_ps(acc1_1, c_in19));
+                __m256 c_in20 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m256 c_in21 = _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2);
+                __m256 c_in22 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]);
+                __m256 c_in23 = _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 24], mask2);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_add_ps(acc2_0, c_in20));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_add_ps(acc2_1, c_in21));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_add_ps(acc3_0, c_in22));
+                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_add_ps(acc3_1, c_in23));
+                __m256 c_in24 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]);
+                __m256 c_in25 = _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 24], mask2);
+                __m256 c_in26 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]);
+                __m256 c_in27 = _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 24], mask2);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_add_ps(acc4_0, c_in24));
+                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_add_ps(acc4_1, c_in25));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_add_ps(acc5_0, c_in26));
+                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_add_ps(acc5_1, c_in27));
             }
         }
         {
@@ -5873,10 +6389,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[24 * sc_row + 16])));
-            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_add_ps(acc0_1, _mm256_maskload_ps(&c[24 * sc_row + 24], mask2)));
-            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[25 * sc_row + 16])));
-            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_add_ps(acc1_1, _mm256_maskload_ps(&c[25 * sc_row + 24], mask2)));
+            __m256 c_in28 = _mm256_loadu_ps(&c[24 * sc_row + 16]);
+            __m256 c_in29 = _mm256_maskload_ps(&c[24 * sc_row + 24], mask2);
+            __m256 c_in30 = _mm256_loadu_ps(&c[25 * sc_row + 16]);
+            __m256 c_in31 = _mm256_maskload_ps(&c[25 * sc_row + 24], mask2);
+            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_add_ps(acc0_0, c_in28));
+            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_add_ps(acc0_1, c_in29));
+            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_add_ps(acc1_0, c_in30));
+            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_add_ps(acc1_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6108,7 +6628,7 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx2_rl6_pf_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 24 vector accumulators,
  * 1976 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -6204,18 +6724,30 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in8 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -6245,10 +6777,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[25 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[24 * sc_row]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[24 * sc_row + 8]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[25 * sc_row]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[25 * sc_row + 8]);
+            _mm256_storeu_ps(&c[24 * sc_row], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[25 * sc_row], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -6286,18 +6822,30 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in16 = _mm256_loadu_ps(&c[i0 * sc_row + 16]);
+                __m256 c_in17 = _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2);
+                __m256 c_in18 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m256 c_in19 = _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2);
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in20 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m256 c_in21 = _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2);
+                __m256 c_in22 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]);
+                __m256 c_in23 = _mm256_maskload_ps(&c[(i0 + 3) * sc_row + 24], mask2);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_maskstore_ps(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in24 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]);
+                __m256 c_in25 = _mm256_maskload_ps(&c[(i0 + 4) * sc_row + 24], mask2);
+                __m256 c_in26 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]);
+                __m256 c_in27 = _mm256_maskload_ps(&c[(i0 + 5) * sc_row + 24], mask2);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_maskstore_ps(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in26, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_maskstore_ps(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, c_in27, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -6315,10 +6863,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[24 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[25 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in28 = _mm256_loadu_ps(&c[24 * sc_row + 16]);
+            __m256 c_in29 = _mm256_maskload_ps(&c[24 * sc_row + 24], mask2);
+            __m256 c_in30 = _mm256_loadu_ps(&c[25 * sc_row + 16]);
+            __m256 c_in31 = _mm256_maskload_ps(&c[25 * sc_row + 24], mask2);
+            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in28, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, c_in29, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in30, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, c_in31, _mm256_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6330,7 +6882,7 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl6_pf_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx2_rl3_pf_a1b1
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
  * 2392 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -6389,12 +6941,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, c_in5));
             }
         }
         {
@@ -6424,10 +6982,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[24 * sc_row])));
-            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[24 * sc_row + 8])));
-            _mm256_storeu_ps(&c[25 * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[25 * sc_row])));
-            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[25 * sc_row + 8])));
+            __m256 c_in6 = _mm256_loadu_ps(&c[24 * sc_row]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[24 * sc_row + 8]);
+            __m256 c_in8 = _mm256_loadu_ps(&c[25 * sc_row]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[25 * sc_row + 8]);
+            _mm256_storeu_ps(&c[24 * sc_row], _mm256_add_ps(acc0_0, c_in6));
+            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_add_ps(acc0_1, c_in7));
+            _mm256_storeu_ps(&c[25 * sc_row], _mm256_add_ps(acc1_0, c_in8));
+            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_add_ps(acc1_1, c_in9));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -6450,12 +7012,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row + 16])));
-                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_add_ps(acc0_1, _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16])));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_add_ps(acc1_1, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16])));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_add_ps(acc2_1, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2)));
+                __m256 c_in10 = _mm256_loadu_ps(&c[i0 * sc_row + 16]);
+                __m256 c_in11 = _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2);
+                __m256 c_in12 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m256 c_in13 = _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2);
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_add_ps(acc0_0, c_in10));
+                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_add_ps(acc0_1, c_in11));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_add_ps(acc1_0, c_in12));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_add_ps(acc1_1, c_in13));
+                __m256 c_in14 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m256 c_in15 = _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_add_ps(acc2_0, c_in14));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_add_ps(acc2_1, c_in15));
             }
         }
         {
@@ -6473,10 +7041,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[24 * sc_row + 16])));
-            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_add_ps(acc0_1, _mm256_maskload_ps(&c[24 * sc_row + 24], mask2)));
-            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[25 * sc_row + 16])));
-            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_add_ps(acc1_1, _mm256_maskload_ps(&c[25 * sc_row + 24], mask2)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[24 * sc_row + 16]);
+            __m256 c_in17 = _mm256_maskload_ps(&c[24 * sc_row + 24], mask2);
+            __m256 c_in18 = _mm256_loadu_ps(&c[25 * sc_row + 16]);
+            __m256 c_in19 = _mm256_maskload_ps(&c[25 * sc_row + 24], mask2);
+            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_add_ps(acc0_0, c_in16));
+            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_add_ps(acc0_1, c_in17));
+            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_add_ps(acc1_0, c_in18));
+            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_add_ps(acc1_1, c_in19));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6648,7 +7220,7 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx2_rl3_pf_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 12 vector accumulators,
  * 2392 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -6711,12 +7283,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -6746,10 +7324,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[25 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in6 = _mm256_loadu_ps(&c[24 * sc_row]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[24 * sc_row + 8]);
+            __m256 c_in8 = _mm256_loadu_ps(&c[25 * sc_row]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[25 * sc_row + 8]);
+            _mm256_storeu_ps(&c[24 * sc_row], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[24 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[25 * sc_row], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[25 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -6772,12 +7354,18 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in10 = _mm256_loadu_ps(&c[i0 * sc_row + 16]);
+                __m256 c_in11 = _mm256_maskload_ps(&c[i0 * sc_row + 24], mask2);
+                __m256 c_in12 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m256 c_in13 = _mm256_maskload_ps(&c[(i0 + 1) * sc_row + 24], mask2);
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_maskstore_ps(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_maskstore_ps(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in14 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m256 c_in15 = _mm256_maskload_ps(&c[(i0 + 2) * sc_row + 24], mask2);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_maskstore_ps(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -6795,10 +7383,14 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[24 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[25 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[25 * sc_row + 24], mask2), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[24 * sc_row + 16]);
+            __m256 c_in17 = _mm256_maskload_ps(&c[24 * sc_row + 24], mask2);
+            __m256 c_in18 = _mm256_loadu_ps(&c[25 * sc_row + 16]);
+            __m256 c_in19 = _mm256_maskload_ps(&c[25 * sc_row + 24], mask2);
+            _mm256_storeu_ps(&c[24 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[24 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[25 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[25 * sc_row + 24], mask2, _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6810,7 +7402,7 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx512_rl12_a1b1
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx512, form rl12.
- * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 48 vector accumulators,
  * 884 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -6888,30 +7480,54 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_a1b1(const bmm_arg
                     acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                     acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[i0 * sc_row])));
-                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_add_ps(acc2_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[(i0 + 3) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_add_ps(acc3_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[(i0 + 4) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_add_ps(acc4_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[(i0 + 5) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_add_ps(acc5_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_add_ps(acc6_0, _mm512_loadu_ps(&c[(i0 + 6) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 6) * sc_row + 16], mask10, _mm512_add_ps(acc6_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 6) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_add_ps(acc7_0, _mm512_loadu_ps(&c[(i0 + 7) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 7) * sc_row + 16], mask10, _mm512_add_ps(acc7_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 7) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_add_ps(acc8_0, _mm512_loadu_ps(&c[(i0 + 8) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 8) * sc_row + 16], mask10, _mm512_add_ps(acc8_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 8) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_add_ps(acc9_0, _mm512_loadu_ps(&c[(i0 + 9) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 9) * sc_row + 16], mask10, _mm512_add_ps(acc9_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 9) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_add_ps(acc10_0, _mm512_loadu_ps(&c[(i0 + 10) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 10) * sc_row + 16], mask10, _mm512_add_ps(acc10_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 10) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_add_ps(acc11_0, _mm512_loadu_ps(&c[(i0 + 11) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 11) * sc_row + 16], mask10, _mm512_add_ps(acc11_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 11) * sc_row + 16])));
+                __m512 c_in0 = _mm512_loadu_ps(&c[i0 * sc_row]);
+                __m512 c_in1 = _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m512 c_in3 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m512 c_in5 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m512 c_in7 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16]);
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_add_ps(acc0_0, c_in0));
+                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_add_ps(acc0_1, c_in1));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_add_ps(acc1_0, c_in2));
+                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_add_ps(acc1_1, c_in3));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_add_ps(acc2_0, c_in4));
+                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_add_ps(acc2_1, c_in5));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_add_ps(acc3_0, c_in6));
+                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_add_ps(acc3_1, c_in7));
+                __m512 c_in8 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m512 c_in9 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m512 c_in11 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16]);
+                __m512 c_in12 = _mm512_loadu_ps(&c[(i0 + 6) * sc_row]);
+                __m512 c_in13 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 6) * sc_row + 16]);
+                __m512 c_in14 = _mm512_loadu_ps(&c[(i0 + 7) * sc_row]);
+                __m512 c_in15 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 7) * sc_row + 16]);
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_add_ps(acc4_0, c_in8));
+                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_add_ps(acc4_1, c_in9));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_add_ps(acc5_0, c_in10));
+                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_add_ps(acc5_1, c_in11));
+                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_add_ps(acc6_0, c_in12));
+                _mm512_mask_storeu_ps(&c[(i0 + 6) * sc_row + 16], mask10, _mm512_add_ps(acc6_1, c_in13));
+                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_add_ps(acc7_0, c_in14));
+                _mm512_mask_storeu_ps(&c[(i0 + 7) * sc_row + 16], mask10, _mm512_add_ps(acc7_1, c_in15));
+                __m512 c_in16 = _mm512_loadu_ps(&c[(i0 + 8) * sc_row]);
+                __m512 c_in17 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 8) * sc_row + 16]);
+                __m512 c_in18 = _mm512_loadu_ps(&c[(i0 + 9) * sc_row]);
+                __m512 c_in19 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 9) * sc_row + 16]);
+                __m512 c_in20 = _mm512_loadu_ps(&c[(i0 + 10) * sc_row]);
+                __m512 c_in21 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 10) * sc_row + 16]);
+                __m512 c_in22 = _mm512_loadu_ps(&c[(i0 + 11) * sc_row]);
+                __m512 c_in23 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 11) * sc_row + 16]);
+                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_add_ps(acc8_0, c_in16));
+                _mm512_mask_storeu_ps(&c[(i0 + 8) * sc_row + 16], mask10, _mm512_add_ps(acc8_1, c_in17));
+                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_add_ps(acc9_0, c_in18));
+                _mm512_mask_storeu_ps(&c[(i0 + 9) * sc_row + 16], mask10, _mm512_add_ps(acc9_1, c_in19));
+                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_add_ps(acc10_0, c_in20));
+                _mm512_mask_storeu_ps(&c[(i0 + 10) * sc_row + 16], mask10, _mm512_add_ps(acc10_1, c_in21));
+                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_add_ps(acc11_0, c_in22));
+                _mm512_mask_storeu_ps(&c[(i0 + 11) * sc_row + 16], mask10, _mm512_add_ps(acc11_1, c_in23));
             }
         }
         {
@@ -6929,10 +7545,14 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_a1b1(const bmm_arg
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[24 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[24 * sc_row])));
-            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16])));
-            _mm512_storeu_ps(&c[25 * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[25 * sc_row])));
-            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16])));
+            __m512 c_in24 = _mm512_loadu_ps(&c[24 * sc_row]);
+            __m512 c_in25 = _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[25 * sc_row]);
+            __m512 c_in27 = _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16]);
+            _mm512_storeu_ps(&c[24 * sc_row], _mm512_add_ps(acc0_0, c_in24));
+            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_add_ps(acc0_1, c_in25));
+            _mm512_storeu_ps(&c[25 * sc_row], _mm512_add_ps(acc1_0, c_in26));
+            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_add_ps(acc1_1, c_in27));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7080,7 +7700,7 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx512_rl12_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx512, form rl12.
- * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 48 vector accumulators,
  * 884 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -7162,30 +7782,54 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_ab(const bmm_args 
                     acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                     acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
-                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 6) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 6) * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
-                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 7) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 7) * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
-                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 8) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 8) * sc_row + 16]), _mm512_mul_ps(valpha, acc8_1)));
-                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 9) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 9) * sc_row + 16]), _mm512_mul_ps(valpha, acc9_1)));
-                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 10) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 10) * sc_row + 16]), _mm512_mul_ps(valpha, acc10_1)));
-                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 11) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 11) * sc_row + 16]), _mm512_mul_ps(valpha, acc11_1)));
+                __m512 c_in0 = _mm512_loadu_ps(&c[i0 * sc_row]);
+                __m512 c_in1 = _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m512 c_in3 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m512 c_in5 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m512 c_in7 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16]);
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc3_1)));
+                __m512 c_in8 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m512 c_in9 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m512 c_in11 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16]);
+                __m512 c_in12 = _mm512_loadu_ps(&c[(i0 + 6) * sc_row]);
+                __m512 c_in13 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 6) * sc_row + 16]);
+                __m512 c_in14 = _mm512_loadu_ps(&c[(i0 + 7) * sc_row]);
+                __m512 c_in15 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 7) * sc_row + 16]);
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc6_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 6) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc6_1)));
+                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc7_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 7) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc7_1)));
+                __m512 c_in16 = _mm512_loadu_ps(&c[(i0 + 8) * sc_row]);
+                __m512 c_in17 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 8) * sc_row + 16]);
+                __m512 c_in18 = _mm512_loadu_ps(&c[(i0 + 9) * sc_row]);
+                __m512 c_in19 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 9) * sc_row + 16]);
+                __m512 c_in20 = _mm512_loadu_ps(&c[(i0 + 10) * sc_row]);
+                __m512 c_in21 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 10) * sc_row + 16]);
+                __m512 c_in22 = _mm512_loadu_ps(&c[(i0 + 11) * sc_row]);
+                __m512 c_in23 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 11) * sc_row + 16]);
+                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_fmadd_ps(vbeta, c_in16, _mm512_mul_ps(valpha, acc8_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 8) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in17, _mm512_mul_ps(valpha, acc8_1)));
+                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_fmadd_ps(vbeta, c_in18, _mm512_mul_ps(valpha, acc9_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 9) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in19, _mm512_mul_ps(valpha, acc9_1)));
+                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_fmadd_ps(vbeta, c_in20, _mm512_mul_ps(valpha, acc10_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 10) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in21, _mm512_mul_ps(valpha, acc10_1)));
+                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_fmadd_ps(vbeta, c_in22, _mm512_mul_ps(valpha, acc11_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 11) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in23, _mm512_mul_ps(valpha, acc11_1)));
             }
         }
         {
@@ -7203,10 +7847,14 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_ab(const bmm_args 
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+            __m512 c_in24 = _mm512_loadu_ps(&c[24 * sc_row]);
+            __m512 c_in25 = _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[25 * sc_row]);
+            __m512 c_in27 = _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16]);
+            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(vbeta, c_in24, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in25, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(vbeta, c_in26, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in27, _mm512_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7218,7 +7866,7 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx512_rl6_a1b1
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx512, form rl6.
- * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 24 vector accumulators,
  * 988 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -7266,18 +7914,30 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_a1b1(const bmm_args
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[i0 * sc_row])));
-                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_add_ps(acc2_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[(i0 + 3) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_add_ps(acc3_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[(i0 + 4) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_add_ps(acc4_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[(i0 + 5) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_add_ps(acc5_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16])));
+                __m512 c_in0 = _mm512_loadu_ps(&c[i0 * sc_row]);
+                __m512 c_in1 = _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m512 c_in3 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m512 c_in5 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m512 c_in7 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16]);
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_add_ps(acc0_0, c_in0));
+                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_add_ps(acc0_1, c_in1));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_add_ps(acc1_0, c_in2));
+                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_add_ps(acc1_1, c_in3));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_add_ps(acc2_0, c_in4));
+                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_add_ps(acc2_1, c_in5));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_add_ps(acc3_0, c_in6));
+                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_add_ps(acc3_1, c_in7));
+                __m512 c_in8 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m512 c_in9 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m512 c_in11 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16]);
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_add_ps(acc4_0, c_in8));
+                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_add_ps(acc4_1, c_in9));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_add_ps(acc5_0, c_in10));
+                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_add_ps(acc5_1, c_in11));
             }
         }
         {
@@ -7295,10 +7955,14 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_a1b1(const bmm_args
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[24 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[24 * sc_row])));
-            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16])));
-            _mm512_storeu_ps(&c[25 * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[25 * sc_row])));
-            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16])));
+            __m512 c_in12 = _mm512_loadu_ps(&c[24 * sc_row]);
+            __m512 c_in13 = _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[25 * sc_row]);
+            __m512 c_in15 = _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16]);
+            _mm512_storeu_ps(&c[24 * sc_row], _mm512_add_ps(acc0_0, c_in12));
+            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_add_ps(acc0_1, c_in13));
+            _mm512_storeu_ps(&c[25 * sc_row], _mm512_add_ps(acc1_0, c_in14));
+            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_add_ps(acc1_1, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7404,7 +8068,7 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx512_rl6_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx512, form rl6.
- * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 24 vector accumulators,
  * 988 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -7456,18 +8120,30 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_ab(const bmm_args *
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+                __m512 c_in0 = _mm512_loadu_ps(&c[i0 * sc_row]);
+                __m512 c_in1 = _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m512 c_in3 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m512 c_in5 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m512 c_in7 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16]);
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc3_1)));
+                __m512 c_in8 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m512 c_in9 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m512 c_in11 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16]);
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -7485,10 +8161,14 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_ab(const bmm_args *
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+            __m512 c_in12 = _mm512_loadu_ps(&c[24 * sc_row]);
+            __m512 c_in13 = _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[25 * sc_row]);
+            __m512 c_in15 = _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16]);
+            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7500,7 +8180,7 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx512_rl12_pf_a1b1
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx512, form rl12_pf.
- * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 48 vector accumulators,
  * 884 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -7658,30 +8338,54 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_a1b1(const bmm_
                     acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                     acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[i0 * sc_row])));
-                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_add_ps(acc2_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[(i0 + 3) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_add_ps(acc3_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[(i0 + 4) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_add_ps(acc4_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[(i0 + 5) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_add_ps(acc5_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_add_ps(acc6_0, _mm512_loadu_ps(&c[(i0 + 6) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 6) * sc_row + 16], mask10, _mm512_add_ps(acc6_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 6) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_add_ps(acc7_0, _mm512_loadu_ps(&c[(i0 + 7) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 7) * sc_row + 16], mask10, _mm512_add_ps(acc7_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 7) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_add_ps(acc8_0, _mm512_loadu_ps(&c[(i0 + 8) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 8) * sc_row + 16], mask10, _mm512_add_ps(acc8_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 8) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_add_ps(acc9_0, _mm512_loadu_ps(&c[(i0 + 9) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 9) * sc_row + 16], mask10, _mm512_add_ps(acc9_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 9) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_add_ps(acc10_0, _mm512_loadu_ps(&c[(i0 + 10) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 10) * sc_row + 16], mask10, _mm512_add_ps(acc10_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 10) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_add_ps(acc11_0, _mm512_loadu_ps(&c[(i0 + 11) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 11) * sc_row + 16], mask10, _mm512_add_ps(acc11_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 11) * sc_row + 16])));
+                __m512 c_in0 = _mm512_loadu_ps(&c[i0 * sc_row]);
+                __m512 c_in1 = _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m512 c_in3 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m512 c_in5 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m512 c_in7 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16]);
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_add_ps(acc0_0, c_in0));
+                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_add_ps(acc0_1, c_in1));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_add_ps(acc1_0, c_in2));
+                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_add_ps(acc1_1, c_in3));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_add_ps(acc2_0, c_in4));
+                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_add_ps(acc2_1, c_in5));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_add_ps(acc3_0, c_in6));
+                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_add_ps(acc3_1, c_in7));
+                __m512 c_in8 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m512 c_in9 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m512 c_in11 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16]);
+                __m512 c_in12 = _mm512_loadu_ps(&c[(i0 + 6) * sc_row]);
+                __m512 c_in13 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 6) * sc_row + 16]);
+                __m512 c_in14 = _mm512_loadu_ps(&c[(i0 + 7) * sc_row]);
+                __m512 c_in15 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 7) * sc_row + 16]);
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_add_ps(acc4_0, c_in8));
+                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_add_ps(acc4_1, c_in9));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_add_ps(acc5_0, c_in10));
+                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_add_ps(acc5_1, c_in11));
+                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_add_ps(acc6_0, c_in12));
+                _mm512_mask_storeu_ps(&c[(i0 + 6) * sc_row + 16], mask10, _mm512_add_ps(acc6_1, c_in13));
+                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_add_ps(acc7_0, c_in14));
+                _mm512_mask_storeu_ps(&c[(i0 + 7) * sc_row + 16], mask10, _mm512_add_ps(acc7_1, c_in15));
+                __m512 c_in16 = _mm512_loadu_ps(&c[(i0 + 8) * sc_row]);
+                __m512 c_in17 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 8) * sc_row + 16]);
+                __m512 c_in18 = _mm512_loadu_ps(&c[(i0 + 9) * sc_row]);
+                __m512 c_in19 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 9) * sc_row + 16]);
+                __m512 c_in20 = _mm512_loadu_ps(&c[(i0 + 10) * sc_row]);
+                __m512 c_in21 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 10) * sc_row + 16]);
+                __m512 c_in22 = _mm512_loadu_ps(&c[(i0 + 11) * sc_row]);
+                __m512 c_in23 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 11) * sc_row + 16]);
+                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_add_ps(acc8_0, c_in16));
+                _mm512_mask_storeu_ps(&c[(i0 + 8) * sc_row + 16], mask10, _mm512_add_ps(acc8_1, c_in17));
+                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_add_ps(acc9_0, c_in18));
+                _mm512_mask_storeu_ps(&c[(i0 + 9) * sc_row + 16], mask10, _mm512_add_ps(acc9_1, c_in19));
+                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_add_ps(acc10_0, c_in20));
+                _mm512_mask_storeu_ps(&c[(i0 + 10) * sc_row + 16], mask10, _mm512_add_ps(acc10_1, c_in21));
+                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_add_ps(acc11_0, c_in22));
+                _mm512_mask_storeu_ps(&c[(i0 + 11) * sc_row + 16], mask10, _mm512_add_ps(acc11_1, c_in23));
             }
         }
         {
@@ -7711,10 +8415,14 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_a1b1(const bmm_
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[24 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[24 * sc_row])));
-            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16])));
-            _mm512_storeu_ps(&c[25 * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[25 * sc_row])));
-            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16])));
+            __m512 c_in24 = _mm512_loadu_ps(&c[24 * sc_row]);
+            __m512 c_in25 = _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[25 * sc_row]);
+            __m512 c_in27 = _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16]);
+            _mm512_storeu_ps(&c[24 * sc_row], _mm512_add_ps(acc0_0, c_in24));
+            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_add_ps(acc0_1, c_in25));
+            _mm512_storeu_ps(&c[25 * sc_row], _mm512_add_ps(acc1_0, c_in26));
+            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_add_ps(acc1_1, c_in27));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7954,7 +8662,7 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_b0(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx512_rl12_pf_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx512, form rl12_pf.
- * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 48 vector accumulators,
  * 884 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -8116,30 +8824,54 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_ab(const bmm_ar
                     acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                     acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
-                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 6) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 6) * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
-                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 7) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 7) * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
-                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 8) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 8) * sc_row + 16]), _mm512_mul_ps(valpha, acc8_1)));
-                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 9) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 9) * sc_row + 16]), _mm512_mul_ps(valpha, acc9_1)));
-                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 10) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 10) * sc_row + 16]), _mm512_mul_ps(valpha, acc10_1)));
-                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 11) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 11) * sc_row + 16]), _mm512_mul_ps(valpha, acc11_1)));
+                __m512 c_in0 = _mm512_loadu_ps(&c[i0 * sc_row]);
+                __m512 c_in1 = _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m512 c_in3 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m512 c_in5 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m512 c_in7 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16]);
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc3_1)));
+                __m512 c_in8 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m512 c_in9 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m512 c_in11 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16]);
+                __m512 c_in12 = _mm512_loadu_ps(&c[(i0 + 6) * sc_row]);
+                __m512 c_in13 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 6) * sc_row + 16]);
+                __m512 c_in14 = _mm512_loadu_ps(&c[(i0 + 7) * sc_row]);
+                __m512 c_in15 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 7) * sc_row + 16]);
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc6_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 6) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc6_1)));
+                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc7_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 7) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc7_1)));
+                __m512 c_in16 = _mm512_loadu_ps(&c[(i0 + 8) * sc_row]);
+                __m512 c_in17 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 8) * sc_row + 16]);
+                __m512 c_in18 = _mm512_loadu_ps(&c[(i0 + 9) * sc_row]);
+                __m512 c_in19 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 9) * sc_row + 16]);
+                __m512 c_in20 = _mm512_loadu_ps(&c[(i0 + 10) * sc_row]);
+                __m512 c_in21 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 10) * sc_row + 16]);
+                __m512 c_in22 = _mm512_loadu_ps(&c[(i0 + 11) * sc_row]);
+                __m512 c_in23 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 11) * sc_row + 16]);
+                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_fmadd_ps(vbeta, c_in16, _mm512_mul_ps(valpha, acc8_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 8) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in17, _mm512_mul_ps(valpha, acc8_1)));
+                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_fmadd_ps(vbeta, c_in18, _mm512_mul_ps(valpha, acc9_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 9) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in19, _mm512_mul_ps(valpha, acc9_1)));
+                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_fmadd_ps(vbeta, c_in20, _mm512_mul_ps(valpha, acc10_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 10) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in21, _mm512_mul_ps(valpha, acc10_1)));
+                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_fmadd_ps(vbeta, c_in22, _mm512_mul_ps(valpha, acc11_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 11) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in23, _mm512_mul_ps(valpha, acc11_1)));
             }
         }
         {
@@ -8169,10 +8901,14 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_ab(const bmm_ar
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+            __m512 c_in24 = _mm512_loadu_ps(&c[24 * sc_row]);
+            __m512 c_in25 = _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[25 * sc_row]);
+            __m512 c_in27 = _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16]);
+            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(vbeta, c_in24, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in25, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(vbeta, c_in26, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in27, _mm512_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8184,7 +8920,7 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_pf_ab(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx512_rl6_pf_a1b1
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx512, form rl6_pf.
- * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 24 vector accumulators,
  * 988 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -8276,18 +9012,30 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_a1b1(const bmm_a
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[i0 * sc_row])));
-                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_add_ps(acc2_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[(i0 + 3) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_add_ps(acc3_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[(i0 + 4) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_add_ps(acc4_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[(i0 + 5) * sc_row])));
-                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_add_ps(acc5_1, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16])));
+                __m512 c_in0 = _mm512_loadu_ps(&c[i0 * sc_row]);
+                __m512 c_in1 = _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m512 c_in3 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m512 c_in5 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m512 c_in7 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16]);
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_add_ps(acc0_0, c_in0));
+                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_add_ps(acc0_1, c_in1));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_add_ps(acc1_0, c_in2));
+                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_add_ps(acc1_1, c_in3));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_add_ps(acc2_0, c_in4));
+                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_add_ps(acc2_1, c_in5));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_add_ps(acc3_0, c_in6));
+                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_add_ps(acc3_1, c_in7));
+                __m512 c_in8 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m512 c_in9 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m512 c_in11 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16]);
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_add_ps(acc4_0, c_in8));
+                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_add_ps(acc4_1, c_in9));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_add_ps(acc5_0, c_in10));
+                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_add_ps(acc5_1, c_in11));
             }
         }
         {
@@ -8317,10 +9065,14 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_a1b1(const bmm_a
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[24 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[24 * sc_row])));
-            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_add_ps(acc0_1, _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16])));
-            _mm512_storeu_ps(&c[25 * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[25 * sc_row])));
-            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_add_ps(acc1_1, _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16])));
+            __m512 c_in12 = _mm512_loadu_ps(&c[24 * sc_row]);
+            __m512 c_in13 = _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[25 * sc_row]);
+            __m512 c_in15 = _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16]);
+            _mm512_storeu_ps(&c[24 * sc_row], _mm512_add_ps(acc0_0, c_in12));
+            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_add_ps(acc0_1, c_in13));
+            _mm512_storeu_ps(&c[25 * sc_row], _mm512_add_ps(acc1_0, c_in14));
+            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_add_ps(acc1_1, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8482,7 +9234,7 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_26x26x26_sf_avx512_rl6_pf_ab
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx512, form rl6_pf.
- * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 24 vector accumulators,
  * 988 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -8578,18 +9330,30 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_ab(const bmm_arg
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+                __m512 c_in0 = _mm512_loadu_ps(&c[i0 * sc_row]);
+                __m512 c_in1 = _mm512_maskz_loadu_ps(mask10, &c[i0 * sc_row + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m512 c_in3 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 1) * sc_row + 16]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m512 c_in5 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 2) * sc_row + 16]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m512 c_in7 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 3) * sc_row + 16]);
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_mask_storeu_ps(&c[i0 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 1) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 2) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 3) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc3_1)));
+                __m512 c_in8 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m512 c_in9 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 4) * sc_row + 16]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m512 c_in11 = _mm512_maskz_loadu_ps(mask10, &c[(i0 + 5) * sc_row + 16]);
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 4) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_mask_storeu_ps(&c[(i0 + 5) * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -8619,10 +9383,14 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_pf_ab(const bmm_arg
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+            __m512 c_in12 = _mm512_loadu_ps(&c[24 * sc_row]);
+            __m512 c_in13 = _mm512_maskz_loadu_ps(mask10, &c[24 * sc_row + 16]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[25 * sc_row]);
+            __m512 c_in15 = _mm512_maskz_loadu_ps(mask10, &c[25 * sc_row + 16]);
+            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[24 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[25 * sc_row + 16], mask10, _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

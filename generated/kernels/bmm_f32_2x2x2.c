@@ -141,7 +141,7 @@ static void bmm_f32_2x2x2_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_2x2x2_bf_avx2_rows_a1b1
  * f32 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout bf, isa avx2, form rows.
- * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_2x2x2_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -161,8 +161,10 @@ static BMM_TARGET_AVX2 void bmm_f32_2x2x2_bf_avx2_rows_a1b1(const bmm_args *BMM_
             acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
             __m256 a1_1 = _mm256_set1_ps(a[3]);
             acc1_0 = _mm256_fmadd_ps(a1_1, b0_1, acc1_0);
-            _mm256_maskstore_ps(&c[0], mask2, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask2)));
-            _mm256_maskstore_ps(&c[2], mask2, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[2], mask2)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask2);
+            __m256 c_in1 = _mm256_maskload_ps(&c[2], mask2);
+            _mm256_maskstore_ps(&c[0], mask2, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[2], mask2, _mm256_add_ps(acc1_0, c_in1));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -209,7 +211,7 @@ static BMM_TARGET_AVX2 void bmm_f32_2x2x2_bf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_2x2x2_bf_avx2_rows_ab
  * f32 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf, isa avx2, form rows.
- * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_2x2x2_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -233,8 +235,10 @@ static BMM_TARGET_AVX2 void bmm_f32_2x2x2_bf_avx2_rows_ab(const bmm_args *BMM_RE
             acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
             __m256 a1_1 = _mm256_set1_ps(a[3]);
             acc1_0 = _mm256_fmadd_ps(a1_1, b0_1, acc1_0);
-            _mm256_maskstore_ps(&c[0], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask2), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[2], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2], mask2), _mm256_mul_ps(valpha, acc1_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask2);
+            __m256 c_in1 = _mm256_maskload_ps(&c[2], mask2);
+            _mm256_maskstore_ps(&c[0], mask2, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[2], mask2, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -246,7 +250,7 @@ static BMM_TARGET_AVX2 void bmm_f32_2x2x2_bf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_2x2x2_bf_avx512_rows_a1b1
  * f32 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout bf, isa avx512, form rows.
- * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -266,8 +270,10 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_rows_a1b1(const bmm_args *
             acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
             __m512 a1_1 = _mm512_set1_ps(a[3]);
             acc1_0 = _mm512_fmadd_ps(a1_1, b0_1, acc1_0);
-            _mm512_mask_storeu_ps(&c[0], mask2, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask2, &c[0])));
-            _mm512_mask_storeu_ps(&c[2], mask2, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask2, &c[2])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask2, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask2, &c[2]);
+            _mm512_mask_storeu_ps(&c[0], mask2, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[2], mask2, _mm512_add_ps(acc1_0, c_in1));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -314,7 +320,7 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_2x2x2_bf_avx512_rows_ab
  * f32 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf, isa avx512, form rows.
- * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -338,8 +344,10 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_rows_ab(const bmm_args *BM
             acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
             __m512 a1_1 = _mm512_set1_ps(a[3]);
             acc1_0 = _mm512_fmadd_ps(a1_1, b0_1, acc1_0);
-            _mm512_mask_storeu_ps(&c[0], mask2, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask2, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[2], mask2, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask2, &c[2]), _mm512_mul_ps(valpha, acc1_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask2, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask2, &c[2]);
+            _mm512_mask_storeu_ps(&c[0], mask2, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[2], mask2, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -351,7 +359,7 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_rows_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_2x2x2_bf_avx512_flat_a1b1
  * f32 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout bf, isa avx512, form flat.
- * Cost per matrix: 16 useful flops in 3 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 16 useful flops in 3 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -366,7 +374,8 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_flat_a1b1(const bmm_args *
         __m512 acc0 = _mm512_mul_ps(_mm512_permute_ps(as0_0, 160), bk0_2);
         __m512 bk1_2 = _mm512_permute_ps(bs0, 238);
         acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0_0, 245), bk1_2, acc0);
-        _mm512_mask_storeu_ps(&c[0], mask4, _mm512_add_ps(acc0, _mm512_maskz_loadu_ps(mask4, &c[0])));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask4, &c[0]);
+        _mm512_mask_storeu_ps(&c[0], mask4, _mm512_add_ps(acc0, c_in0));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -405,7 +414,7 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_flat_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_2x2x2_bf_avx512_flat_ab
  * f32 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf, isa avx512, form flat.
- * Cost per matrix: 16 useful flops in 4 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 16 useful flops in 4 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -424,7 +433,8 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_flat_ab(const bmm_args *BM
         __m512 acc0 = _mm512_mul_ps(_mm512_permute_ps(as0_0, 160), bk0_2);
         __m512 bk1_2 = _mm512_permute_ps(bs0, 238);
         acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0_0, 245), bk1_2, acc0);
-        _mm512_mask_storeu_ps(&c[0], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[0]), _mm512_mul_ps(valpha, acc0)));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask4, &c[0]);
+        _mm512_mask_storeu_ps(&c[0], mask4, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -439,7 +449,7 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_flat_ab(const bmm_args *BM
  * 2*2, 2*2, 2*2: a contiguous batch-first tensor), every product of a k built with
  * in-register lane permutes.
  * Cost per group of 4 matrices: 16 useful flops per matrix in 3 vector arithmetic ops,
- * 1 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
+ * 2 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_pk4_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
@@ -451,7 +461,8 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_pk4_a1b1(const bmm_args *B
         __m512 bs0 = _mm512_loadu_ps(&b[0]);
         __m512 acc = _mm512_mul_ps(_mm512_permute_ps(as0, 160), _mm512_permute_ps(bs0, 68));
         acc = _mm512_fmadd_ps(_mm512_permute_ps(as0, 245), _mm512_permute_ps(bs0, 238), acc);
-        _mm512_storeu_ps(&c[0], _mm512_add_ps(acc, _mm512_loadu_ps(&c[0])));
+        __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+        _mm512_storeu_ps(&c[0], _mm512_add_ps(acc, c_in0));
         a += 4 * 2 * 2;
         b += 4 * 2 * 2;
         c += 4 * 2 * 2;
@@ -511,7 +522,7 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_pk4_b0(const bmm_args *BMM
  * 2*2, 2*2, 2*2: a contiguous batch-first tensor), every product of a k built with
  * in-register lane permutes.
  * Cost per group of 4 matrices: 16 useful flops per matrix in 4 vector arithmetic ops,
- * 1 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
+ * 2 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_pk4_ab(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
@@ -527,7 +538,8 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_pk4_ab(const bmm_args *BMM
         __m512 bs0 = _mm512_loadu_ps(&b[0]);
         __m512 acc = _mm512_mul_ps(_mm512_permute_ps(as0, 160), _mm512_permute_ps(bs0, 68));
         acc = _mm512_fmadd_ps(_mm512_permute_ps(as0, 245), _mm512_permute_ps(bs0, 238), acc);
-        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc)));
+        __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc)));
         a += 4 * 2 * 2;
         b += 4 * 2 * 2;
         c += 4 * 2 * 2;
@@ -546,7 +558,7 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_pk4_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_2x2x2_bf_tn_avx2_rows_a1b1
  * f32 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_2x2x2_bf_tn_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -566,8 +578,10 @@ static BMM_TARGET_AVX2 void bmm_f32_2x2x2_bf_tn_avx2_rows_a1b1(const bmm_args *B
             acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
             __m256 a1_1 = _mm256_set1_ps(a[3]);
             acc1_0 = _mm256_fmadd_ps(a1_1, b0_1, acc1_0);
-            _mm256_maskstore_ps(&c[0], mask2, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask2)));
-            _mm256_maskstore_ps(&c[2], mask2, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[2], mask2)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask2);
+            __m256 c_in1 = _mm256_maskload_ps(&c[2], mask2);
+            _mm256_maskstore_ps(&c[0], mask2, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[2], mask2, _mm256_add_ps(acc1_0, c_in1));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -614,7 +628,7 @@ static BMM_TARGET_AVX2 void bmm_f32_2x2x2_bf_tn_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_2x2x2_bf_tn_avx2_rows_ab
  * f32 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_2x2x2_bf_tn_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -638,8 +652,10 @@ static BMM_TARGET_AVX2 void bmm_f32_2x2x2_bf_tn_avx2_rows_ab(const bmm_args *BMM
             acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
             __m256 a1_1 = _mm256_set1_ps(a[3]);
             acc1_0 = _mm256_fmadd_ps(a1_1, b0_1, acc1_0);
-            _mm256_maskstore_ps(&c[0], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask2), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[2], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2], mask2), _mm256_mul_ps(valpha, acc1_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask2);
+            __m256 c_in1 = _mm256_maskload_ps(&c[2], mask2);
+            _mm256_maskstore_ps(&c[0], mask2, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[2], mask2, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -651,7 +667,7 @@ static BMM_TARGET_AVX2 void bmm_f32_2x2x2_bf_tn_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_2x2x2_bf_tn_avx512_rows_a1b1
  * f32 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tn_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -671,8 +687,10 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tn_avx512_rows_a1b1(const bmm_arg
             acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
             __m512 a1_1 = _mm512_set1_ps(a[3]);
             acc1_0 = _mm512_fmadd_ps(a1_1, b0_1, acc1_0);
-            _mm512_mask_storeu_ps(&c[0], mask2, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask2, &c[0])));
-            _mm512_mask_storeu_ps(&c[2], mask2, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask2, &c[2])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask2, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask2, &c[2]);
+            _mm512_mask_storeu_ps(&c[0], mask2, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[2], mask2, _mm512_add_ps(acc1_0, c_in1));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -719,7 +737,7 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tn_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_2x2x2_bf_tn_avx512_rows_ab
  * f32 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tn_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -743,8 +761,10 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tn_avx512_rows_ab(const bmm_args 
             acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
             __m512 a1_1 = _mm512_set1_ps(a[3]);
             acc1_0 = _mm512_fmadd_ps(a1_1, b0_1, acc1_0);
-            _mm512_mask_storeu_ps(&c[0], mask2, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask2, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[2], mask2, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask2, &c[2]), _mm512_mul_ps(valpha, acc1_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask2, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask2, &c[2]);
+            _mm512_mask_storeu_ps(&c[0], mask2, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[2], mask2, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -756,7 +776,7 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tn_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_2x2x2_bf_tn_avx512_flat_a1b1
  * f32 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout bf tn (A transposed, B row-major), isa avx512, form flat.
- * Cost per matrix: 16 useful flops in 3 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 16 useful flops in 3 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tn_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -771,7 +791,8 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tn_avx512_flat_a1b1(const bmm_arg
         __m512 acc0 = _mm512_mul_ps(_mm512_permute_ps(as0, 80), bk0_2);
         __m512 bk1_2 = _mm512_permute_ps(bs0, 238);
         acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0, 250), bk1_2, acc0);
-        _mm512_mask_storeu_ps(&c[0], mask4, _mm512_add_ps(acc0, _mm512_maskz_loadu_ps(mask4, &c[0])));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask4, &c[0]);
+        _mm512_mask_storeu_ps(&c[0], mask4, _mm512_add_ps(acc0, c_in0));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -810,7 +831,7 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tn_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_2x2x2_bf_tn_avx512_flat_ab
  * f32 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf tn (A transposed, B row-major), isa avx512, form flat.
- * Cost per matrix: 16 useful flops in 4 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 16 useful flops in 4 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tn_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -829,7 +850,8 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tn_avx512_flat_ab(const bmm_args 
         __m512 acc0 = _mm512_mul_ps(_mm512_permute_ps(as0, 80), bk0_2);
         __m512 bk1_2 = _mm512_permute_ps(bs0, 238);
         acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0, 250), bk1_2, acc0);
-        _mm512_mask_storeu_ps(&c[0], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[0]), _mm512_mul_ps(valpha, acc0)));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask4, &c[0]);
+        _mm512_mask_storeu_ps(&c[0], mask4, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -844,7 +866,7 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tn_avx512_flat_ab(const bmm_args 
  * 2*2, 2*2, 2*2: a contiguous batch-first tensor), every product of a k built with
  * in-register lane permutes.
  * Cost per group of 4 matrices: 16 useful flops per matrix in 3 vector arithmetic ops,
- * 1 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
+ * 2 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tn_avx512_pk4_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
@@ -856,7 +878,8 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tn_avx512_pk4_a1b1(const bmm_args
         __m512 bs0 = _mm512_loadu_ps(&b[0]);
         __m512 acc = _mm512_mul_ps(_mm512_permute_ps(as0, 80), _mm512_permute_ps(bs0, 68));
         acc = _mm512_fmadd_ps(_mm512_permute_ps(as0, 250), _mm512_permute_ps(bs0, 238), acc);
-        _mm512_storeu_ps(&c[0], _mm512_add_ps(acc, _mm512_loadu_ps(&c[0])));
+        __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+        _mm512_storeu_ps(&c[0], _mm512_add_ps(acc, c_in0));
         a += 4 * 2 * 2;
         b += 4 * 2 * 2;
         c += 4 * 2 * 2;
@@ -916,7 +939,7 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tn_avx512_pk4_b0(const bmm_args *
  * 2*2, 2*2, 2*2: a contiguous batch-first tensor), every product of a k built with
  * in-register lane permutes.
  * Cost per group of 4 matrices: 16 useful flops per matrix in 4 vector arithmetic ops,
- * 1 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
+ * 2 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tn_avx512_pk4_ab(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
@@ -932,7 +955,8 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tn_avx512_pk4_ab(const bmm_args *
         __m512 bs0 = _mm512_loadu_ps(&b[0]);
         __m512 acc = _mm512_mul_ps(_mm512_permute_ps(as0, 80), _mm512_permute_ps(bs0, 68));
         acc = _mm512_fmadd_ps(_mm512_permute_ps(as0, 250), _mm512_permute_ps(bs0, 238), acc);
-        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc)));
+        __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc)));
         a += 4 * 2 * 2;
         b += 4 * 2 * 2;
         c += 4 * 2 * 2;
@@ -951,7 +975,7 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tn_avx512_pk4_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_2x2x2_bf_nt_avx2_rows_a1b1
  * f32 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout bf nt (A row-major, B transposed), isa avx2, form rows.
- * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_2x2x2_bf_nt_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -973,8 +997,10 @@ static BMM_TARGET_AVX2 void bmm_f32_2x2x2_bf_nt_avx2_rows_a1b1(const bmm_args *B
             acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
             __m256 a1_1 = _mm256_set1_ps(a[3]);
             acc1_0 = _mm256_fmadd_ps(a1_1, b0_1, acc1_0);
-            _mm256_maskstore_ps(&c[0], mask2, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask2)));
-            _mm256_maskstore_ps(&c[2], mask2, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[2], mask2)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask2);
+            __m256 c_in1 = _mm256_maskload_ps(&c[2], mask2);
+            _mm256_maskstore_ps(&c[0], mask2, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[2], mask2, _mm256_add_ps(acc1_0, c_in1));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1023,7 +1049,7 @@ static BMM_TARGET_AVX2 void bmm_f32_2x2x2_bf_nt_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_2x2x2_bf_nt_avx2_rows_ab
  * f32 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf nt (A row-major, B transposed), isa avx2, form rows.
- * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_2x2x2_bf_nt_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1049,8 +1075,10 @@ static BMM_TARGET_AVX2 void bmm_f32_2x2x2_bf_nt_avx2_rows_ab(const bmm_args *BMM
             acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
             __m256 a1_1 = _mm256_set1_ps(a[3]);
             acc1_0 = _mm256_fmadd_ps(a1_1, b0_1, acc1_0);
-            _mm256_maskstore_ps(&c[0], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask2), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[2], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2], mask2), _mm256_mul_ps(valpha, acc1_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask2);
+            __m256 c_in1 = _mm256_maskload_ps(&c[2], mask2);
+            _mm256_maskstore_ps(&c[0], mask2, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[2], mask2, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1062,7 +1090,7 @@ static BMM_TARGET_AVX2 void bmm_f32_2x2x2_bf_nt_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_2x2x2_bf_nt_avx512_flat_a1b1
  * f32 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout bf nt (A row-major, B transposed), isa avx512, form flat.
- * Cost per matrix: 16 useful flops in 3 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 16 useful flops in 3 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_nt_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1077,7 +1105,8 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_nt_avx512_flat_a1b1(const bmm_arg
         __m512 acc0 = _mm512_mul_ps(_mm512_permute_ps(as0_0, 160), bk0_2);
         __m512 bk1_2 = _mm512_permute_ps(bs0, 221);
         acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0_0, 245), bk1_2, acc0);
-        _mm512_mask_storeu_ps(&c[0], mask4, _mm512_add_ps(acc0, _mm512_maskz_loadu_ps(mask4, &c[0])));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask4, &c[0]);
+        _mm512_mask_storeu_ps(&c[0], mask4, _mm512_add_ps(acc0, c_in0));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1116,7 +1145,7 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_nt_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_2x2x2_bf_nt_avx512_flat_ab
  * f32 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf nt (A row-major, B transposed), isa avx512, form flat.
- * Cost per matrix: 16 useful flops in 4 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 16 useful flops in 4 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_nt_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1135,7 +1164,8 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_nt_avx512_flat_ab(const bmm_args 
         __m512 acc0 = _mm512_mul_ps(_mm512_permute_ps(as0_0, 160), bk0_2);
         __m512 bk1_2 = _mm512_permute_ps(bs0, 221);
         acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0_0, 245), bk1_2, acc0);
-        _mm512_mask_storeu_ps(&c[0], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[0]), _mm512_mul_ps(valpha, acc0)));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask4, &c[0]);
+        _mm512_mask_storeu_ps(&c[0], mask4, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1150,7 +1180,7 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_nt_avx512_flat_ab(const bmm_args 
  * 2*2, 2*2, 2*2: a contiguous batch-first tensor), every product of a k built with
  * in-register lane permutes.
  * Cost per group of 4 matrices: 16 useful flops per matrix in 3 vector arithmetic ops,
- * 1 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
+ * 2 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_nt_avx512_pk4_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
@@ -1162,7 +1192,8 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_nt_avx512_pk4_a1b1(const bmm_args
         __m512 bs0 = _mm512_loadu_ps(&b[0]);
         __m512 acc = _mm512_mul_ps(_mm512_permute_ps(as0, 160), _mm512_permute_ps(bs0, 136));
         acc = _mm512_fmadd_ps(_mm512_permute_ps(as0, 245), _mm512_permute_ps(bs0, 221), acc);
-        _mm512_storeu_ps(&c[0], _mm512_add_ps(acc, _mm512_loadu_ps(&c[0])));
+        __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+        _mm512_storeu_ps(&c[0], _mm512_add_ps(acc, c_in0));
         a += 4 * 2 * 2;
         b += 4 * 2 * 2;
         c += 4 * 2 * 2;
@@ -1222,7 +1253,7 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_nt_avx512_pk4_b0(const bmm_args *
  * 2*2, 2*2, 2*2: a contiguous batch-first tensor), every product of a k built with
  * in-register lane permutes.
  * Cost per group of 4 matrices: 16 useful flops per matrix in 4 vector arithmetic ops,
- * 1 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
+ * 2 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_nt_avx512_pk4_ab(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
@@ -1238,7 +1269,8 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_nt_avx512_pk4_ab(const bmm_args *
         __m512 bs0 = _mm512_loadu_ps(&b[0]);
         __m512 acc = _mm512_mul_ps(_mm512_permute_ps(as0, 160), _mm512_permute_ps(bs0, 136));
         acc = _mm512_fmadd_ps(_mm512_permute_ps(as0, 245), _mm512_permute_ps(bs0, 221), acc);
-        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc)));
+        __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc)));
         a += 4 * 2 * 2;
         b += 4 * 2 * 2;
         c += 4 * 2 * 2;
@@ -1257,7 +1289,7 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_nt_avx512_pk4_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_2x2x2_bf_tt_avx2_rows_a1b1
  * f32 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout bf tt (A and B transposed), isa avx2, form rows.
- * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_2x2x2_bf_tt_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1279,8 +1311,10 @@ static BMM_TARGET_AVX2 void bmm_f32_2x2x2_bf_tt_avx2_rows_a1b1(const bmm_args *B
             acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
             __m256 a1_1 = _mm256_set1_ps(a[3]);
             acc1_0 = _mm256_fmadd_ps(a1_1, b0_1, acc1_0);
-            _mm256_maskstore_ps(&c[0], mask2, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask2)));
-            _mm256_maskstore_ps(&c[2], mask2, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[2], mask2)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask2);
+            __m256 c_in1 = _mm256_maskload_ps(&c[2], mask2);
+            _mm256_maskstore_ps(&c[0], mask2, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[2], mask2, _mm256_add_ps(acc1_0, c_in1));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1329,7 +1363,7 @@ static BMM_TARGET_AVX2 void bmm_f32_2x2x2_bf_tt_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_2x2x2_bf_tt_avx2_rows_ab
  * f32 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf tt (A and B transposed), isa avx2, form rows.
- * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_2x2x2_bf_tt_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1355,8 +1389,10 @@ static BMM_TARGET_AVX2 void bmm_f32_2x2x2_bf_tt_avx2_rows_ab(const bmm_args *BMM
             acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
             __m256 a1_1 = _mm256_set1_ps(a[3]);
             acc1_0 = _mm256_fmadd_ps(a1_1, b0_1, acc1_0);
-            _mm256_maskstore_ps(&c[0], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask2), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[2], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2], mask2), _mm256_mul_ps(valpha, acc1_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask2);
+            __m256 c_in1 = _mm256_maskload_ps(&c[2], mask2);
+            _mm256_maskstore_ps(&c[0], mask2, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[2], mask2, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1368,7 +1404,7 @@ static BMM_TARGET_AVX2 void bmm_f32_2x2x2_bf_tt_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_2x2x2_bf_tt_avx512_flat_a1b1
  * f32 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout bf tt (A and B transposed), isa avx512, form flat.
- * Cost per matrix: 16 useful flops in 3 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 16 useful flops in 3 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tt_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1383,7 +1419,8 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tt_avx512_flat_a1b1(const bmm_arg
         __m512 acc0 = _mm512_mul_ps(_mm512_permute_ps(as0, 80), bk0_2);
         __m512 bk1_2 = _mm512_permute_ps(bs0, 221);
         acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0, 250), bk1_2, acc0);
-        _mm512_mask_storeu_ps(&c[0], mask4, _mm512_add_ps(acc0, _mm512_maskz_loadu_ps(mask4, &c[0])));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask4, &c[0]);
+        _mm512_mask_storeu_ps(&c[0], mask4, _mm512_add_ps(acc0, c_in0));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1422,7 +1459,7 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tt_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_2x2x2_bf_tt_avx512_flat_ab
  * f32 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf tt (A and B transposed), isa avx512, form flat.
- * Cost per matrix: 16 useful flops in 4 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 16 useful flops in 4 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tt_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1441,7 +1478,8 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tt_avx512_flat_ab(const bmm_args 
         __m512 acc0 = _mm512_mul_ps(_mm512_permute_ps(as0, 80), bk0_2);
         __m512 bk1_2 = _mm512_permute_ps(bs0, 221);
         acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0, 250), bk1_2, acc0);
-        _mm512_mask_storeu_ps(&c[0], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[0]), _mm512_mul_ps(valpha, acc0)));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask4, &c[0]);
+        _mm512_mask_storeu_ps(&c[0], mask4, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1456,7 +1494,7 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tt_avx512_flat_ab(const bmm_args 
  * 2*2, 2*2, 2*2: a contiguous batch-first tensor), every product of a k built with
  * in-register lane permutes.
  * Cost per group of 4 matrices: 16 useful flops per matrix in 3 vector arithmetic ops,
- * 1 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
+ * 2 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tt_avx512_pk4_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
@@ -1468,7 +1506,8 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tt_avx512_pk4_a1b1(const bmm_args
         __m512 bs0 = _mm512_loadu_ps(&b[0]);
         __m512 acc = _mm512_mul_ps(_mm512_permute_ps(as0, 80), _mm512_permute_ps(bs0, 136));
         acc = _mm512_fmadd_ps(_mm512_permute_ps(as0, 250), _mm512_permute_ps(bs0, 221), acc);
-        _mm512_storeu_ps(&c[0], _mm512_add_ps(acc, _mm512_loadu_ps(&c[0])));
+        __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+        _mm512_storeu_ps(&c[0], _mm512_add_ps(acc, c_in0));
         a += 4 * 2 * 2;
         b += 4 * 2 * 2;
         c += 4 * 2 * 2;
@@ -1528,7 +1567,7 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tt_avx512_pk4_b0(const bmm_args *
  * 2*2, 2*2, 2*2: a contiguous batch-first tensor), every product of a k built with
  * in-register lane permutes.
  * Cost per group of 4 matrices: 16 useful flops per matrix in 4 vector arithmetic ops,
- * 1 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
+ * 2 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tt_avx512_pk4_ab(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
@@ -1544,7 +1583,8 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tt_avx512_pk4_ab(const bmm_args *
         __m512 bs0 = _mm512_loadu_ps(&b[0]);
         __m512 acc = _mm512_mul_ps(_mm512_permute_ps(as0, 80), _mm512_permute_ps(bs0, 136));
         acc = _mm512_fmadd_ps(_mm512_permute_ps(as0, 250), _mm512_permute_ps(bs0, 221), acc);
-        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc)));
+        __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc)));
         a += 4 * 2 * 2;
         b += 4 * 2 * 2;
         c += 4 * 2 * 2;
@@ -1706,7 +1746,7 @@ static void bmm_f32_2x2x2_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_2x2x2_sf_avx2_rows_a1b1
  * f32 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout sf, isa avx2, form rows.
- * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_2x2x2_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1729,8 +1769,10 @@ static BMM_TARGET_AVX2 void bmm_f32_2x2x2_sf_avx2_rows_a1b1(const bmm_args *BMM_
             acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
             __m256 a1_1 = _mm256_set1_ps(a[1 * sa_row + 1]);
             acc1_0 = _mm256_fmadd_ps(a1_1, b0_1, acc1_0);
-            _mm256_maskstore_ps(&c[0], mask2, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask2)));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask2, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[1 * sc_row], mask2)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask2);
+            __m256 c_in1 = _mm256_maskload_ps(&c[1 * sc_row], mask2);
+            _mm256_maskstore_ps(&c[0], mask2, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask2, _mm256_add_ps(acc1_0, c_in1));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1780,7 +1822,7 @@ static BMM_TARGET_AVX2 void bmm_f32_2x2x2_sf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_2x2x2_sf_avx2_rows_ab
  * f32 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout sf, isa avx2, form rows.
- * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_2x2x2_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1807,8 +1849,10 @@ static BMM_TARGET_AVX2 void bmm_f32_2x2x2_sf_avx2_rows_ab(const bmm_args *BMM_RE
             acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
             __m256 a1_1 = _mm256_set1_ps(a[1 * sa_row + 1]);
             acc1_0 = _mm256_fmadd_ps(a1_1, b0_1, acc1_0);
-            _mm256_maskstore_ps(&c[0], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask2), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask2, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask2), _mm256_mul_ps(valpha, acc1_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask2);
+            __m256 c_in1 = _mm256_maskload_ps(&c[1 * sc_row], mask2);
+            _mm256_maskstore_ps(&c[0], mask2, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask2, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1820,7 +1864,7 @@ static BMM_TARGET_AVX2 void bmm_f32_2x2x2_sf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_2x2x2_sf_avx512_rows_a1b1
  * f32 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout sf, isa avx512, form rows.
- * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_2x2x2_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1843,8 +1887,10 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_sf_avx512_rows_a1b1(const bmm_args *
             acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
             __m512 a1_1 = _mm512_set1_ps(a[1 * sa_row + 1]);
             acc1_0 = _mm512_fmadd_ps(a1_1, b0_1, acc1_0);
-            _mm512_mask_storeu_ps(&c[0], mask2, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask2, &c[0])));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask2, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask2, &c[1 * sc_row])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask2, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask2, &c[1 * sc_row]);
+            _mm512_mask_storeu_ps(&c[0], mask2, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask2, _mm512_add_ps(acc1_0, c_in1));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1894,7 +1940,7 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_sf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_2x2x2_sf_avx512_rows_ab
  * f32 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout sf, isa avx512, form rows.
- * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_2x2x2_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1921,8 +1967,10 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_sf_avx512_rows_ab(const bmm_args *BM
             acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
             __m512 a1_1 = _mm512_set1_ps(a[1 * sa_row + 1]);
             acc1_0 = _mm512_fmadd_ps(a1_1, b0_1, acc1_0);
-            _mm512_mask_storeu_ps(&c[0], mask2, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask2, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask2, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask2, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask2, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask2, &c[1 * sc_row]);
+            _mm512_mask_storeu_ps(&c[0], mask2, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask2, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

@@ -485,7 +485,7 @@ static void bmm_f32_32x32x32_bf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_bf_avx2_rl6_a1b1
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout bf, isa avx2, form rl6.
- * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 24 vector accumulators,
  * 2944 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -529,18 +529,30 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[32 * i0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[32 * i0])));
-                _mm256_storeu_ps(&c[32 * i0 + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[32 * i0 + 8])));
-                _mm256_storeu_ps(&c[32 * i0 + 32], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[32 * i0 + 32])));
-                _mm256_storeu_ps(&c[32 * i0 + 40], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[32 * i0 + 40])));
-                _mm256_storeu_ps(&c[32 * i0 + 64], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[32 * i0 + 64])));
-                _mm256_storeu_ps(&c[32 * i0 + 72], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[32 * i0 + 72])));
-                _mm256_storeu_ps(&c[32 * i0 + 96], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[32 * i0 + 96])));
-                _mm256_storeu_ps(&c[32 * i0 + 104], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[32 * i0 + 104])));
-                _mm256_storeu_ps(&c[32 * i0 + 128], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[32 * i0 + 128])));
-                _mm256_storeu_ps(&c[32 * i0 + 136], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[32 * i0 + 136])));
-                _mm256_storeu_ps(&c[32 * i0 + 160], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[32 * i0 + 160])));
-                _mm256_storeu_ps(&c[32 * i0 + 168], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[32 * i0 + 168])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[32 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[32 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[32 * i0 + 32]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[32 * i0 + 40]);
+                _mm256_storeu_ps(&c[32 * i0], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[32 * i0 + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[32 * i0 + 32], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[32 * i0 + 40], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[32 * i0 + 64]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[32 * i0 + 72]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[32 * i0 + 96]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[32 * i0 + 104]);
+                _mm256_storeu_ps(&c[32 * i0 + 64], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[32 * i0 + 72], _mm256_add_ps(acc2_1, c_in5));
+                _mm256_storeu_ps(&c[32 * i0 + 96], _mm256_add_ps(acc3_0, c_in6));
+                _mm256_storeu_ps(&c[32 * i0 + 104], _mm256_add_ps(acc3_1, c_in7));
+                __m256 c_in8 = _mm256_loadu_ps(&c[32 * i0 + 128]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[32 * i0 + 136]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[32 * i0 + 160]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[32 * i0 + 168]);
+                _mm256_storeu_ps(&c[32 * i0 + 128], _mm256_add_ps(acc4_0, c_in8));
+                _mm256_storeu_ps(&c[32 * i0 + 136], _mm256_add_ps(acc4_1, c_in9));
+                _mm256_storeu_ps(&c[32 * i0 + 160], _mm256_add_ps(acc5_0, c_in10));
+                _mm256_storeu_ps(&c[32 * i0 + 168], _mm256_add_ps(acc5_1, c_in11));
             }
         }
         {
@@ -558,10 +570,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[960], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[960])));
-            _mm256_storeu_ps(&c[968], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[968])));
-            _mm256_storeu_ps(&c[992], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[992])));
-            _mm256_storeu_ps(&c[1000], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[1000])));
+            __m256 c_in12 = _mm256_loadu_ps(&c[960]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[968]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[992]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[1000]);
+            _mm256_storeu_ps(&c[960], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_storeu_ps(&c[968], _mm256_add_ps(acc0_1, c_in13));
+            _mm256_storeu_ps(&c[992], _mm256_add_ps(acc1_0, c_in14));
+            _mm256_storeu_ps(&c[1000], _mm256_add_ps(acc1_1, c_in15));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -599,18 +615,30 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[32 * i0 + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[32 * i0 + 16])));
-                _mm256_storeu_ps(&c[32 * i0 + 24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[32 * i0 + 24])));
-                _mm256_storeu_ps(&c[32 * i0 + 48], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[32 * i0 + 48])));
-                _mm256_storeu_ps(&c[32 * i0 + 56], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[32 * i0 + 56])));
-                _mm256_storeu_ps(&c[32 * i0 + 80], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[32 * i0 + 80])));
-                _mm256_storeu_ps(&c[32 * i0 + 88], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[32 * i0 + 88])));
-                _mm256_storeu_ps(&c[32 * i0 + 112], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[32 * i0 + 112])));
-                _mm256_storeu_ps(&c[32 * i0 + 120], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[32 * i0 + 120])));
-                _mm256_storeu_ps(&c[32 * i0 + 144], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[32 * i0 + 144])));
-                _mm256_storeu_ps(&c[32 * i0 + 152], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[32 * i0 + 152])));
-                _mm256_storeu_ps(&c[32 * i0 + 176], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[32 * i0 + 176])));
-                _mm256_storeu_ps(&c[32 * i0 + 184], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[32 * i0 + 184])));
+                __m256 c_in16 = _mm256_loadu_ps(&c[32 * i0 + 16]);
+                __m256 c_in17 = _mm256_loadu_ps(&c[32 * i0 + 24]);
+                __m256 c_in18 = _mm256_loadu_ps(&c[32 * i0 + 48]);
+                __m256 c_in19 = _mm256_loadu_ps(&c[32 * i0 + 56]);
+                _mm256_storeu_ps(&c[32 * i0 + 16], _mm256_add_ps(acc0_0, c_in16));
+                _mm256_storeu_ps(&c[32 * i0 + 24], _mm256_add_ps(acc0_1, c_in17));
+                _mm256_storeu_ps(&c[32 * i0 + 48], _mm256_add_ps(acc1_0, c_in18));
+                _mm256_storeu_ps(&c[32 * i0 + 56], _mm256_add_ps(acc1_1, c_in19));
+                __m256 c_in20 = _mm256_loadu_ps(&c[32 * i0 + 80]);
+                __m256 c_in21 = _mm256_loadu_ps(&c[32 * i0 + 88]);
+                __m256 c_in22 = _mm256_loadu_ps(&c[32 * i0 + 112]);
+                __m256 c_in23 = _mm256_loadu_ps(&c[32 * i0 + 120]);
+                _mm256_storeu_ps(&c[32 * i0 + 80], _mm256_add_ps(acc2_0, c_in20));
+                _mm256_storeu_ps(&c[32 * i0 + 88], _mm256_add_ps(acc2_1, c_in21));
+                _mm256_storeu_ps(&c[32 * i0 + 112], _mm256_add_ps(acc3_0, c_in22));
+                _mm256_storeu_ps(&c[32 * i0 + 120], _mm256_add_ps(acc3_1, c_in23));
+                __m256 c_in24 = _mm256_loadu_ps(&c[32 * i0 + 144]);
+                __m256 c_in25 = _mm256_loadu_ps(&c[32 * i0 + 152]);
+                __m256 c_in26 = _mm256_loadu_ps(&c[32 * i0 + 176]);
+                __m256 c_in27 = _mm256_loadu_ps(&c[32 * i0 + 184]);
+                _mm256_storeu_ps(&c[32 * i0 + 144], _mm256_add_ps(acc4_0, c_in24));
+                _mm256_storeu_ps(&c[32 * i0 + 152], _mm256_add_ps(acc4_1, c_in25));
+                _mm256_storeu_ps(&c[32 * i0 + 176], _mm256_add_ps(acc5_0, c_in26));
+                _mm256_storeu_ps(&c[32 * i0 + 184], _mm256_add_ps(acc5_1, c_in27));
             }
         }
         {
@@ -628,10 +656,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[976], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[976])));
-            _mm256_storeu_ps(&c[984], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[984])));
-            _mm256_storeu_ps(&c[1008], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[1008])));
-            _mm256_storeu_ps(&c[1016], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[1016])));
+            __m256 c_in28 = _mm256_loadu_ps(&c[976]);
+            __m256 c_in29 = _mm256_loadu_ps(&c[984]);
+            __m256 c_in30 = _mm256_loadu_ps(&c[1008]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[1016]);
+            _mm256_storeu_ps(&c[976], _mm256_add_ps(acc0_0, c_in28));
+            _mm256_storeu_ps(&c[984], _mm256_add_ps(acc0_1, c_in29));
+            _mm256_storeu_ps(&c[1008], _mm256_add_ps(acc1_0, c_in30));
+            _mm256_storeu_ps(&c[1016], _mm256_add_ps(acc1_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -803,7 +835,7 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_bf_avx2_rl6_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf, isa avx2, form rl6.
- * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 24 vector accumulators,
  * 2944 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -851,18 +883,30 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[32 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 32]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 40]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 64]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 72]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 96]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 104]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 128], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 128]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 136], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 136]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 160], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 160]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 168], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 168]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[32 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[32 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[32 * i0 + 32]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[32 * i0 + 40]);
+                _mm256_storeu_ps(&c[32 * i0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 32], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 40], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[32 * i0 + 64]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[32 * i0 + 72]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[32 * i0 + 96]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[32 * i0 + 104]);
+                _mm256_storeu_ps(&c[32 * i0 + 64], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 72], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 96], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 104], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in8 = _mm256_loadu_ps(&c[32 * i0 + 128]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[32 * i0 + 136]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[32 * i0 + 160]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[32 * i0 + 168]);
+                _mm256_storeu_ps(&c[32 * i0 + 128], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 136], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 160], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 168], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -880,10 +924,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[960], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[960]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[968], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[968]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[992], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[992]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[1000], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1000]), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[960]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[968]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[992]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[1000]);
+            _mm256_storeu_ps(&c[960], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[968], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[992], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[1000], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -921,18 +969,30 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[32 * i0 + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 24]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 48]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 56]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 80]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 88]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 112]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 120]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 144], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 144]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 152], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 152]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 176], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 176]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 184], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 184]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in16 = _mm256_loadu_ps(&c[32 * i0 + 16]);
+                __m256 c_in17 = _mm256_loadu_ps(&c[32 * i0 + 24]);
+                __m256 c_in18 = _mm256_loadu_ps(&c[32 * i0 + 48]);
+                __m256 c_in19 = _mm256_loadu_ps(&c[32 * i0 + 56]);
+                _mm256_storeu_ps(&c[32 * i0 + 16], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 24], _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 48], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 56], _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in20 = _mm256_loadu_ps(&c[32 * i0 + 80]);
+                __m256 c_in21 = _mm256_loadu_ps(&c[32 * i0 + 88]);
+                __m256 c_in22 = _mm256_loadu_ps(&c[32 * i0 + 112]);
+                __m256 c_in23 = _mm256_loadu_ps(&c[32 * i0 + 120]);
+                _mm256_storeu_ps(&c[32 * i0 + 80], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 88], _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 112], _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 120], _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in24 = _mm256_loadu_ps(&c[32 * i0 + 144]);
+                __m256 c_in25 = _mm256_loadu_ps(&c[32 * i0 + 152]);
+                __m256 c_in26 = _mm256_loadu_ps(&c[32 * i0 + 176]);
+                __m256 c_in27 = _mm256_loadu_ps(&c[32 * i0 + 184]);
+                _mm256_storeu_ps(&c[32 * i0 + 144], _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 152], _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 176], _mm256_fmadd_ps(vbeta, c_in26, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 184], _mm256_fmadd_ps(vbeta, c_in27, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -950,10 +1010,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[976], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[976]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[984], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[984]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[1008], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1008]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[1016], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1016]), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in28 = _mm256_loadu_ps(&c[976]);
+            __m256 c_in29 = _mm256_loadu_ps(&c[984]);
+            __m256 c_in30 = _mm256_loadu_ps(&c[1008]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[1016]);
+            _mm256_storeu_ps(&c[976], _mm256_fmadd_ps(vbeta, c_in28, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[984], _mm256_fmadd_ps(vbeta, c_in29, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[1008], _mm256_fmadd_ps(vbeta, c_in30, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[1016], _mm256_fmadd_ps(vbeta, c_in31, _mm256_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -965,7 +1029,7 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl6_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_bf_avx2_rl3_a1b1
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout bf, isa avx2, form rl3.
- * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
  * 3584 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -994,12 +1058,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[32 * i0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[32 * i0])));
-                _mm256_storeu_ps(&c[32 * i0 + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[32 * i0 + 8])));
-                _mm256_storeu_ps(&c[32 * i0 + 32], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[32 * i0 + 32])));
-                _mm256_storeu_ps(&c[32 * i0 + 40], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[32 * i0 + 40])));
-                _mm256_storeu_ps(&c[32 * i0 + 64], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[32 * i0 + 64])));
-                _mm256_storeu_ps(&c[32 * i0 + 72], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[32 * i0 + 72])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[32 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[32 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[32 * i0 + 32]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[32 * i0 + 40]);
+                _mm256_storeu_ps(&c[32 * i0], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[32 * i0 + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[32 * i0 + 32], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[32 * i0 + 40], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[32 * i0 + 64]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[32 * i0 + 72]);
+                _mm256_storeu_ps(&c[32 * i0 + 64], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[32 * i0 + 72], _mm256_add_ps(acc2_1, c_in5));
             }
         }
         {
@@ -1017,10 +1087,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[960], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[960])));
-            _mm256_storeu_ps(&c[968], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[968])));
-            _mm256_storeu_ps(&c[992], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[992])));
-            _mm256_storeu_ps(&c[1000], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[1000])));
+            __m256 c_in6 = _mm256_loadu_ps(&c[960]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[968]);
+            __m256 c_in8 = _mm256_loadu_ps(&c[992]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[1000]);
+            _mm256_storeu_ps(&c[960], _mm256_add_ps(acc0_0, c_in6));
+            _mm256_storeu_ps(&c[968], _mm256_add_ps(acc0_1, c_in7));
+            _mm256_storeu_ps(&c[992], _mm256_add_ps(acc1_0, c_in8));
+            _mm256_storeu_ps(&c[1000], _mm256_add_ps(acc1_1, c_in9));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -1043,12 +1117,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[32 * i0 + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[32 * i0 + 16])));
-                _mm256_storeu_ps(&c[32 * i0 + 24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[32 * i0 + 24])));
-                _mm256_storeu_ps(&c[32 * i0 + 48], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[32 * i0 + 48])));
-                _mm256_storeu_ps(&c[32 * i0 + 56], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[32 * i0 + 56])));
-                _mm256_storeu_ps(&c[32 * i0 + 80], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[32 * i0 + 80])));
-                _mm256_storeu_ps(&c[32 * i0 + 88], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[32 * i0 + 88])));
+                __m256 c_in10 = _mm256_loadu_ps(&c[32 * i0 + 16]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[32 * i0 + 24]);
+                __m256 c_in12 = _mm256_loadu_ps(&c[32 * i0 + 48]);
+                __m256 c_in13 = _mm256_loadu_ps(&c[32 * i0 + 56]);
+                _mm256_storeu_ps(&c[32 * i0 + 16], _mm256_add_ps(acc0_0, c_in10));
+                _mm256_storeu_ps(&c[32 * i0 + 24], _mm256_add_ps(acc0_1, c_in11));
+                _mm256_storeu_ps(&c[32 * i0 + 48], _mm256_add_ps(acc1_0, c_in12));
+                _mm256_storeu_ps(&c[32 * i0 + 56], _mm256_add_ps(acc1_1, c_in13));
+                __m256 c_in14 = _mm256_loadu_ps(&c[32 * i0 + 80]);
+                __m256 c_in15 = _mm256_loadu_ps(&c[32 * i0 + 88]);
+                _mm256_storeu_ps(&c[32 * i0 + 80], _mm256_add_ps(acc2_0, c_in14));
+                _mm256_storeu_ps(&c[32 * i0 + 88], _mm256_add_ps(acc2_1, c_in15));
             }
         }
         {
@@ -1066,10 +1146,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[976], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[976])));
-            _mm256_storeu_ps(&c[984], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[984])));
-            _mm256_storeu_ps(&c[1008], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[1008])));
-            _mm256_storeu_ps(&c[1016], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[1016])));
+            __m256 c_in16 = _mm256_loadu_ps(&c[976]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[984]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[1008]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[1016]);
+            _mm256_storeu_ps(&c[976], _mm256_add_ps(acc0_0, c_in16));
+            _mm256_storeu_ps(&c[984], _mm256_add_ps(acc0_1, c_in17));
+            _mm256_storeu_ps(&c[1008], _mm256_add_ps(acc1_0, c_in18));
+            _mm256_storeu_ps(&c[1016], _mm256_add_ps(acc1_1, c_in19));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1199,7 +1283,7 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_bf_avx2_rl3_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf, isa avx2, form rl3.
- * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 12 vector accumulators,
  * 3584 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1232,12 +1316,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[32 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 32]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 40]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 64]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 72]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[32 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[32 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[32 * i0 + 32]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[32 * i0 + 40]);
+                _mm256_storeu_ps(&c[32 * i0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 32], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 40], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[32 * i0 + 64]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[32 * i0 + 72]);
+                _mm256_storeu_ps(&c[32 * i0 + 64], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 72], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -1255,10 +1345,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[960], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[960]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[968], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[968]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[992], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[992]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[1000], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1000]), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in6 = _mm256_loadu_ps(&c[960]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[968]);
+            __m256 c_in8 = _mm256_loadu_ps(&c[992]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[1000]);
+            _mm256_storeu_ps(&c[960], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[968], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[992], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[1000], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -1281,12 +1375,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[32 * i0 + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 24]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 48]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 56]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 80]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 88]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in10 = _mm256_loadu_ps(&c[32 * i0 + 16]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[32 * i0 + 24]);
+                __m256 c_in12 = _mm256_loadu_ps(&c[32 * i0 + 48]);
+                __m256 c_in13 = _mm256_loadu_ps(&c[32 * i0 + 56]);
+                _mm256_storeu_ps(&c[32 * i0 + 16], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 24], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 48], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 56], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in14 = _mm256_loadu_ps(&c[32 * i0 + 80]);
+                __m256 c_in15 = _mm256_loadu_ps(&c[32 * i0 + 88]);
+                _mm256_storeu_ps(&c[32 * i0 + 80], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 88], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -1304,10 +1404,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[976], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[976]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[984], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[984]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[1008], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1008]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[1016], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1016]), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[976]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[984]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[1008]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[1016]);
+            _mm256_storeu_ps(&c[976], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[984], _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[1008], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[1016], _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1319,7 +1423,7 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_avx2_rl3_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_bf_avx512_rl12_a1b1
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout bf, isa avx512, form rl12.
- * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 48 vector accumulators,
  * 1280 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl12_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1393,30 +1497,54 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl12_a1b1(const bmm_arg
                     acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                     acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
                 }
-                _mm512_storeu_ps(&c[32 * i0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[32 * i0])));
-                _mm512_storeu_ps(&c[32 * i0 + 16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[32 * i0 + 16])));
-                _mm512_storeu_ps(&c[32 * i0 + 32], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[32 * i0 + 32])));
-                _mm512_storeu_ps(&c[32 * i0 + 48], _mm512_add_ps(acc1_1, _mm512_loadu_ps(&c[32 * i0 + 48])));
-                _mm512_storeu_ps(&c[32 * i0 + 64], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[32 * i0 + 64])));
-                _mm512_storeu_ps(&c[32 * i0 + 80], _mm512_add_ps(acc2_1, _mm512_loadu_ps(&c[32 * i0 + 80])));
-                _mm512_storeu_ps(&c[32 * i0 + 96], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[32 * i0 + 96])));
-                _mm512_storeu_ps(&c[32 * i0 + 112], _mm512_add_ps(acc3_1, _mm512_loadu_ps(&c[32 * i0 + 112])));
-                _mm512_storeu_ps(&c[32 * i0 + 128], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[32 * i0 + 128])));
-                _mm512_storeu_ps(&c[32 * i0 + 144], _mm512_add_ps(acc4_1, _mm512_loadu_ps(&c[32 * i0 + 144])));
-                _mm512_storeu_ps(&c[32 * i0 + 160], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[32 * i0 + 160])));
-                _mm512_storeu_ps(&c[32 * i0 + 176], _mm512_add_ps(acc5_1, _mm512_loadu_ps(&c[32 * i0 + 176])));
-                _mm512_storeu_ps(&c[32 * i0 + 192], _mm512_add_ps(acc6_0, _mm512_loadu_ps(&c[32 * i0 + 192])));
-                _mm512_storeu_ps(&c[32 * i0 + 208], _mm512_add_ps(acc6_1, _mm512_loadu_ps(&c[32 * i0 + 208])));
-                _mm512_storeu_ps(&c[32 * i0 + 224], _mm512_add_ps(acc7_0, _mm512_loadu_ps(&c[32 * i0 + 224])));
-                _mm512_storeu_ps(&c[32 * i0 + 240], _mm512_add_ps(acc7_1, _mm512_loadu_ps(&c[32 * i0 + 240])));
-                _mm512_storeu_ps(&c[32 * i0 + 256], _mm512_add_ps(acc8_0, _mm512_loadu_ps(&c[32 * i0 + 256])));
-                _mm512_storeu_ps(&c[32 * i0 + 272], _mm512_add_ps(acc8_1, _mm512_loadu_ps(&c[32 * i0 + 272])));
-                _mm512_storeu_ps(&c[32 * i0 + 288], _mm512_add_ps(acc9_0, _mm512_loadu_ps(&c[32 * i0 + 288])));
-                _mm512_storeu_ps(&c[32 * i0 + 304], _mm512_add_ps(acc9_1, _mm512_loadu_ps(&c[32 * i0 + 304])));
-                _mm512_storeu_ps(&c[32 * i0 + 320], _mm512_add_ps(acc10_0, _mm512_loadu_ps(&c[32 * i0 + 320])));
-                _mm512_storeu_ps(&c[32 * i0 + 336], _mm512_add_ps(acc10_1, _mm512_loadu_ps(&c[32 * i0 + 336])));
-                _mm512_storeu_ps(&c[32 * i0 + 352], _mm512_add_ps(acc11_0, _mm512_loadu_ps(&c[32 * i0 + 352])));
-                _mm512_storeu_ps(&c[32 * i0 + 368], _mm512_add_ps(acc11_1, _mm512_loadu_ps(&c[32 * i0 + 368])));
+                __m512 c_in0 = _mm512_loadu_ps(&c[32 * i0]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[32 * i0 + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[32 * i0 + 32]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[32 * i0 + 48]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[32 * i0 + 64]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[32 * i0 + 80]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[32 * i0 + 96]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[32 * i0 + 112]);
+                _mm512_storeu_ps(&c[32 * i0], _mm512_add_ps(acc0_0, c_in0));
+                _mm512_storeu_ps(&c[32 * i0 + 16], _mm512_add_ps(acc0_1, c_in1));
+                _mm512_storeu_ps(&c[32 * i0 + 32], _mm512_add_ps(acc1_0, c_in2));
+                _mm512_storeu_ps(&c[32 * i0 + 48], _mm512_add_ps(acc1_1, c_in3));
+                _mm512_storeu_ps(&c[32 * i0 + 64], _mm512_add_ps(acc2_0, c_in4));
+                _mm512_storeu_ps(&c[32 * i0 + 80], _mm512_add_ps(acc2_1, c_in5));
+                _mm512_storeu_ps(&c[32 * i0 + 96], _mm512_add_ps(acc3_0, c_in6));
+                _mm512_storeu_ps(&c[32 * i0 + 112], _mm512_add_ps(acc3_1, c_in7));
+                __m512 c_in8 = _mm512_loadu_ps(&c[32 * i0 + 128]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[32 * i0 + 144]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[32 * i0 + 160]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[32 * i0 + 176]);
+                __m512 c_in12 = _mm512_loadu_ps(&c[32 * i0 + 192]);
+                __m512 c_in13 = _mm512_loadu_ps(&c[32 * i0 + 208]);
+                __m512 c_in14 = _mm512_loadu_ps(&c[32 * i0 + 224]);
+                __m512 c_in15 = _mm512_loadu_ps(&c[32 * i0 + 240]);
+                _mm512_storeu_ps(&c[32 * i0 + 128], _mm512_add_ps(acc4_0, c_in8));
+                _mm512_storeu_ps(&c[32 * i0 + 144], _mm512_add_ps(acc4_1, c_in9));
+                _mm512_storeu_ps(&c[32 * i0 + 160], _mm512_add_ps(acc5_0, c_in10));
+                _mm512_storeu_ps(&c[32 * i0 + 176], _mm512_add_ps(acc5_1, c_in11));
+                _mm512_storeu_ps(&c[32 * i0 + 192], _mm512_add_ps(acc6_0, c_in12));
+                _mm512_storeu_ps(&c[32 * i0 + 208], _mm512_add_ps(acc6_1, c_in13));
+                _mm512_storeu_ps(&c[32 * i0 + 224], _mm512_add_ps(acc7_0, c_in14));
+                _mm512_storeu_ps(&c[32 * i0 + 240], _mm512_add_ps(acc7_1, c_in15));
+                __m512 c_in16 = _mm512_loadu_ps(&c[32 * i0 + 256]);
+                __m512 c_in17 = _mm512_loadu_ps(&c[32 * i0 + 272]);
+                __m512 c_in18 = _mm512_loadu_ps(&c[32 * i0 + 288]);
+                __m512 c_in19 = _mm512_loadu_ps(&c[32 * i0 + 304]);
+                __m512 c_in20 = _mm512_loadu_ps(&c[32 * i0 + 320]);
+                __m512 c_in21 = _mm512_loadu_ps(&c[32 * i0 + 336]);
+                __m512 c_in22 = _mm512_loadu_ps(&c[32 * i0 + 352]);
+                __m512 c_in23 = _mm512_loadu_ps(&c[32 * i0 + 368]);
+                _mm512_storeu_ps(&c[32 * i0 + 256], _mm512_add_ps(acc8_0, c_in16));
+                _mm512_storeu_ps(&c[32 * i0 + 272], _mm512_add_ps(acc8_1, c_in17));
+                _mm512_storeu_ps(&c[32 * i0 + 288], _mm512_add_ps(acc9_0, c_in18));
+                _mm512_storeu_ps(&c[32 * i0 + 304], _mm512_add_ps(acc9_1, c_in19));
+                _mm512_storeu_ps(&c[32 * i0 + 320], _mm512_add_ps(acc10_0, c_in20));
+                _mm512_storeu_ps(&c[32 * i0 + 336], _mm512_add_ps(acc10_1, c_in21));
+                _mm512_storeu_ps(&c[32 * i0 + 352], _mm512_add_ps(acc11_0, c_in22));
+                _mm512_storeu_ps(&c[32 * i0 + 368], _mm512_add_ps(acc11_1, c_in23));
             }
         }
         {
@@ -1464,22 +1592,38 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl12_a1b1(const bmm_arg
                 acc7_0 = _mm512_fmadd_ps(a7, b0, acc7_0);
                 acc7_1 = _mm512_fmadd_ps(a7, b1, acc7_1);
             }
-            _mm512_storeu_ps(&c[768], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[768])));
-            _mm512_storeu_ps(&c[784], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[784])));
-            _mm512_storeu_ps(&c[800], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[800])));
-            _mm512_storeu_ps(&c[816], _mm512_add_ps(acc1_1, _mm512_loadu_ps(&c[816])));
-            _mm512_storeu_ps(&c[832], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[832])));
-            _mm512_storeu_ps(&c[848], _mm512_add_ps(acc2_1, _mm512_loadu_ps(&c[848])));
-            _mm512_storeu_ps(&c[864], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[864])));
-            _mm512_storeu_ps(&c[880], _mm512_add_ps(acc3_1, _mm512_loadu_ps(&c[880])));
-            _mm512_storeu_ps(&c[896], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[896])));
-            _mm512_storeu_ps(&c[912], _mm512_add_ps(acc4_1, _mm512_loadu_ps(&c[912])));
-            _mm512_storeu_ps(&c[928], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[928])));
-            _mm512_storeu_ps(&c[944], _mm512_add_ps(acc5_1, _mm512_loadu_ps(&c[944])));
-            _mm512_storeu_ps(&c[960], _mm512_add_ps(acc6_0, _mm512_loadu_ps(&c[960])));
-            _mm512_storeu_ps(&c[976], _mm512_add_ps(acc6_1, _mm512_loadu_ps(&c[976])));
-            _mm512_storeu_ps(&c[992], _mm512_add_ps(acc7_0, _mm512_loadu_ps(&c[992])));
-            _mm512_storeu_ps(&c[1008], _mm512_add_ps(acc7_1, _mm512_loadu_ps(&c[1008])));
+            __m512 c_in24 = _mm512_loadu_ps(&c[768]);
+            __m512 c_in25 = _mm512_loadu_ps(&c[784]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[800]);
+            __m512 c_in27 = _mm512_loadu_ps(&c[816]);
+            __m512 c_in28 = _mm512_loadu_ps(&c[832]);
+            __m512 c_in29 = _mm512_loadu_ps(&c[848]);
+            __m512 c_in30 = _mm512_loadu_ps(&c[864]);
+            __m512 c_in31 = _mm512_loadu_ps(&c[880]);
+            _mm512_storeu_ps(&c[768], _mm512_add_ps(acc0_0, c_in24));
+            _mm512_storeu_ps(&c[784], _mm512_add_ps(acc0_1, c_in25));
+            _mm512_storeu_ps(&c[800], _mm512_add_ps(acc1_0, c_in26));
+            _mm512_storeu_ps(&c[816], _mm512_add_ps(acc1_1, c_in27));
+            _mm512_storeu_ps(&c[832], _mm512_add_ps(acc2_0, c_in28));
+            _mm512_storeu_ps(&c[848], _mm512_add_ps(acc2_1, c_in29));
+            _mm512_storeu_ps(&c[864], _mm512_add_ps(acc3_0, c_in30));
+            _mm512_storeu_ps(&c[880], _mm512_add_ps(acc3_1, c_in31));
+            __m512 c_in32 = _mm512_loadu_ps(&c[896]);
+            __m512 c_in33 = _mm512_loadu_ps(&c[912]);
+            __m512 c_in34 = _mm512_loadu_ps(&c[928]);
+            __m512 c_in35 = _mm512_loadu_ps(&c[944]);
+            __m512 c_in36 = _mm512_loadu_ps(&c[960]);
+            __m512 c_in37 = _mm512_loadu_ps(&c[976]);
+            __m512 c_in38 = _mm512_loadu_ps(&c[992]);
+            __m512 c_in39 = _mm512_loadu_ps(&c[1008]);
+            _mm512_storeu_ps(&c[896], _mm512_add_ps(acc4_0, c_in32));
+            _mm512_storeu_ps(&c[912], _mm512_add_ps(acc4_1, c_in33));
+            _mm512_storeu_ps(&c[928], _mm512_add_ps(acc5_0, c_in34));
+            _mm512_storeu_ps(&c[944], _mm512_add_ps(acc5_1, c_in35));
+            _mm512_storeu_ps(&c[960], _mm512_add_ps(acc6_0, c_in36));
+            _mm512_storeu_ps(&c[976], _mm512_add_ps(acc6_1, c_in37));
+            _mm512_storeu_ps(&c[992], _mm512_add_ps(acc7_0, c_in38));
+            _mm512_storeu_ps(&c[1008], _mm512_add_ps(acc7_1, c_in39));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1665,7 +1809,7 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl12_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_bf_avx512_rl12_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf, isa avx512, form rl12.
- * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 48 vector accumulators,
  * 1280 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl12_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1743,30 +1887,54 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl12_ab(const bmm_args 
                     acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                     acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
                 }
-                _mm512_storeu_ps(&c[32 * i0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 32]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 48]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 64]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 80]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 96]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 112]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 128]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 144]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 160]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 176]), _mm512_mul_ps(valpha, acc5_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 192], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 192]), _mm512_mul_ps(valpha, acc6_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 208], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 208]), _mm512_mul_ps(valpha, acc6_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 224], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 224]), _mm512_mul_ps(valpha, acc7_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 240], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 240]), _mm512_mul_ps(valpha, acc7_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 256], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 256]), _mm512_mul_ps(valpha, acc8_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 272], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 272]), _mm512_mul_ps(valpha, acc8_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 288], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 288]), _mm512_mul_ps(valpha, acc9_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 304], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 304]), _mm512_mul_ps(valpha, acc9_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 320], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 320]), _mm512_mul_ps(valpha, acc10_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 336], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 336]), _mm512_mul_ps(valpha, acc10_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 352], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 352]), _mm512_mul_ps(valpha, acc11_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 368], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 368]), _mm512_mul_ps(valpha, acc11_1)));
+                __m512 c_in0 = _mm512_loadu_ps(&c[32 * i0]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[32 * i0 + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[32 * i0 + 32]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[32 * i0 + 48]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[32 * i0 + 64]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[32 * i0 + 80]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[32 * i0 + 96]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[32 * i0 + 112]);
+                _mm512_storeu_ps(&c[32 * i0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 48], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 64], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 80], _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 96], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 112], _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc3_1)));
+                __m512 c_in8 = _mm512_loadu_ps(&c[32 * i0 + 128]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[32 * i0 + 144]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[32 * i0 + 160]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[32 * i0 + 176]);
+                __m512 c_in12 = _mm512_loadu_ps(&c[32 * i0 + 192]);
+                __m512 c_in13 = _mm512_loadu_ps(&c[32 * i0 + 208]);
+                __m512 c_in14 = _mm512_loadu_ps(&c[32 * i0 + 224]);
+                __m512 c_in15 = _mm512_loadu_ps(&c[32 * i0 + 240]);
+                _mm512_storeu_ps(&c[32 * i0 + 128], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 144], _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 160], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 176], _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 192], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc6_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 208], _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc6_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 224], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc7_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 240], _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc7_1)));
+                __m512 c_in16 = _mm512_loadu_ps(&c[32 * i0 + 256]);
+                __m512 c_in17 = _mm512_loadu_ps(&c[32 * i0 + 272]);
+                __m512 c_in18 = _mm512_loadu_ps(&c[32 * i0 + 288]);
+                __m512 c_in19 = _mm512_loadu_ps(&c[32 * i0 + 304]);
+                __m512 c_in20 = _mm512_loadu_ps(&c[32 * i0 + 320]);
+                __m512 c_in21 = _mm512_loadu_ps(&c[32 * i0 + 336]);
+                __m512 c_in22 = _mm512_loadu_ps(&c[32 * i0 + 352]);
+                __m512 c_in23 = _mm512_loadu_ps(&c[32 * i0 + 368]);
+                _mm512_storeu_ps(&c[32 * i0 + 256], _mm512_fmadd_ps(vbeta, c_in16, _mm512_mul_ps(valpha, acc8_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 272], _mm512_fmadd_ps(vbeta, c_in17, _mm512_mul_ps(valpha, acc8_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 288], _mm512_fmadd_ps(vbeta, c_in18, _mm512_mul_ps(valpha, acc9_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 304], _mm512_fmadd_ps(vbeta, c_in19, _mm512_mul_ps(valpha, acc9_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 320], _mm512_fmadd_ps(vbeta, c_in20, _mm512_mul_ps(valpha, acc10_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 336], _mm512_fmadd_ps(vbeta, c_in21, _mm512_mul_ps(valpha, acc10_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 352], _mm512_fmadd_ps(vbeta, c_in22, _mm512_mul_ps(valpha, acc11_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 368], _mm512_fmadd_ps(vbeta, c_in23, _mm512_mul_ps(valpha, acc11_1)));
             }
         }
         {
@@ -1814,22 +1982,38 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl12_ab(const bmm_args 
                 acc7_0 = _mm512_fmadd_ps(a7, b0, acc7_0);
                 acc7_1 = _mm512_fmadd_ps(a7, b1, acc7_1);
             }
-            _mm512_storeu_ps(&c[768], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[768]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[784], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[784]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[800], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[800]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[816], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[816]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[832], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[832]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_storeu_ps(&c[848], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[848]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[864], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[864]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_storeu_ps(&c[880], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[880]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[896], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[896]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_storeu_ps(&c[912], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[912]), _mm512_mul_ps(valpha, acc4_1)));
-            _mm512_storeu_ps(&c[928], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[928]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_storeu_ps(&c[944], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[944]), _mm512_mul_ps(valpha, acc5_1)));
-            _mm512_storeu_ps(&c[960], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[960]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_storeu_ps(&c[976], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[976]), _mm512_mul_ps(valpha, acc6_1)));
-            _mm512_storeu_ps(&c[992], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[992]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_storeu_ps(&c[1008], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[1008]), _mm512_mul_ps(valpha, acc7_1)));
+            __m512 c_in24 = _mm512_loadu_ps(&c[768]);
+            __m512 c_in25 = _mm512_loadu_ps(&c[784]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[800]);
+            __m512 c_in27 = _mm512_loadu_ps(&c[816]);
+            __m512 c_in28 = _mm512_loadu_ps(&c[832]);
+            __m512 c_in29 = _mm512_loadu_ps(&c[848]);
+            __m512 c_in30 = _mm512_loadu_ps(&c[864]);
+            __m512 c_in31 = _mm512_loadu_ps(&c[880]);
+            _mm512_storeu_ps(&c[768], _mm512_fmadd_ps(vbeta, c_in24, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[784], _mm512_fmadd_ps(vbeta, c_in25, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[800], _mm512_fmadd_ps(vbeta, c_in26, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[816], _mm512_fmadd_ps(vbeta, c_in27, _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[832], _mm512_fmadd_ps(vbeta, c_in28, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_storeu_ps(&c[848], _mm512_fmadd_ps(vbeta, c_in29, _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[864], _mm512_fmadd_ps(vbeta, c_in30, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_storeu_ps(&c[880], _mm512_fmadd_ps(vbeta, c_in31, _mm512_mul_ps(valpha, acc3_1)));
+            __m512 c_in32 = _mm512_loadu_ps(&c[896]);
+            __m512 c_in33 = _mm512_loadu_ps(&c[912]);
+            __m512 c_in34 = _mm512_loadu_ps(&c[928]);
+            __m512 c_in35 = _mm512_loadu_ps(&c[944]);
+            __m512 c_in36 = _mm512_loadu_ps(&c[960]);
+            __m512 c_in37 = _mm512_loadu_ps(&c[976]);
+            __m512 c_in38 = _mm512_loadu_ps(&c[992]);
+            __m512 c_in39 = _mm512_loadu_ps(&c[1008]);
+            _mm512_storeu_ps(&c[896], _mm512_fmadd_ps(vbeta, c_in32, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_storeu_ps(&c[912], _mm512_fmadd_ps(vbeta, c_in33, _mm512_mul_ps(valpha, acc4_1)));
+            _mm512_storeu_ps(&c[928], _mm512_fmadd_ps(vbeta, c_in34, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_storeu_ps(&c[944], _mm512_fmadd_ps(vbeta, c_in35, _mm512_mul_ps(valpha, acc5_1)));
+            _mm512_storeu_ps(&c[960], _mm512_fmadd_ps(vbeta, c_in36, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_storeu_ps(&c[976], _mm512_fmadd_ps(vbeta, c_in37, _mm512_mul_ps(valpha, acc6_1)));
+            _mm512_storeu_ps(&c[992], _mm512_fmadd_ps(vbeta, c_in38, _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_storeu_ps(&c[1008], _mm512_fmadd_ps(vbeta, c_in39, _mm512_mul_ps(valpha, acc7_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1841,7 +2025,7 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl12_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_bf_avx512_rl6_a1b1
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout bf, isa avx512, form rl6.
- * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 24 vector accumulators,
  * 1472 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1885,18 +2069,30 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl6_a1b1(const bmm_args
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[32 * i0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[32 * i0])));
-                _mm512_storeu_ps(&c[32 * i0 + 16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[32 * i0 + 16])));
-                _mm512_storeu_ps(&c[32 * i0 + 32], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[32 * i0 + 32])));
-                _mm512_storeu_ps(&c[32 * i0 + 48], _mm512_add_ps(acc1_1, _mm512_loadu_ps(&c[32 * i0 + 48])));
-                _mm512_storeu_ps(&c[32 * i0 + 64], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[32 * i0 + 64])));
-                _mm512_storeu_ps(&c[32 * i0 + 80], _mm512_add_ps(acc2_1, _mm512_loadu_ps(&c[32 * i0 + 80])));
-                _mm512_storeu_ps(&c[32 * i0 + 96], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[32 * i0 + 96])));
-                _mm512_storeu_ps(&c[32 * i0 + 112], _mm512_add_ps(acc3_1, _mm512_loadu_ps(&c[32 * i0 + 112])));
-                _mm512_storeu_ps(&c[32 * i0 + 128], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[32 * i0 + 128])));
-                _mm512_storeu_ps(&c[32 * i0 + 144], _mm512_add_ps(acc4_1, _mm512_loadu_ps(&c[32 * i0 + 144])));
-                _mm512_storeu_ps(&c[32 * i0 + 160], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[32 * i0 + 160])));
-                _mm512_storeu_ps(&c[32 * i0 + 176], _mm512_add_ps(acc5_1, _mm512_loadu_ps(&c[32 * i0 + 176])));
+                __m512 c_in0 = _mm512_loadu_ps(&c[32 * i0]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[32 * i0 + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[32 * i0 + 32]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[32 * i0 + 48]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[32 * i0 + 64]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[32 * i0 + 80]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[32 * i0 + 96]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[32 * i0 + 112]);
+                _mm512_storeu_ps(&c[32 * i0], _mm512_add_ps(acc0_0, c_in0));
+                _mm512_storeu_ps(&c[32 * i0 + 16], _mm512_add_ps(acc0_1, c_in1));
+                _mm512_storeu_ps(&c[32 * i0 + 32], _mm512_add_ps(acc1_0, c_in2));
+                _mm512_storeu_ps(&c[32 * i0 + 48], _mm512_add_ps(acc1_1, c_in3));
+                _mm512_storeu_ps(&c[32 * i0 + 64], _mm512_add_ps(acc2_0, c_in4));
+                _mm512_storeu_ps(&c[32 * i0 + 80], _mm512_add_ps(acc2_1, c_in5));
+                _mm512_storeu_ps(&c[32 * i0 + 96], _mm512_add_ps(acc3_0, c_in6));
+                _mm512_storeu_ps(&c[32 * i0 + 112], _mm512_add_ps(acc3_1, c_in7));
+                __m512 c_in8 = _mm512_loadu_ps(&c[32 * i0 + 128]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[32 * i0 + 144]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[32 * i0 + 160]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[32 * i0 + 176]);
+                _mm512_storeu_ps(&c[32 * i0 + 128], _mm512_add_ps(acc4_0, c_in8));
+                _mm512_storeu_ps(&c[32 * i0 + 144], _mm512_add_ps(acc4_1, c_in9));
+                _mm512_storeu_ps(&c[32 * i0 + 160], _mm512_add_ps(acc5_0, c_in10));
+                _mm512_storeu_ps(&c[32 * i0 + 176], _mm512_add_ps(acc5_1, c_in11));
             }
         }
         {
@@ -1914,10 +2110,14 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl6_a1b1(const bmm_args
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[960], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[960])));
-            _mm512_storeu_ps(&c[976], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[976])));
-            _mm512_storeu_ps(&c[992], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[992])));
-            _mm512_storeu_ps(&c[1008], _mm512_add_ps(acc1_1, _mm512_loadu_ps(&c[1008])));
+            __m512 c_in12 = _mm512_loadu_ps(&c[960]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[976]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[992]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[1008]);
+            _mm512_storeu_ps(&c[960], _mm512_add_ps(acc0_0, c_in12));
+            _mm512_storeu_ps(&c[976], _mm512_add_ps(acc0_1, c_in13));
+            _mm512_storeu_ps(&c[992], _mm512_add_ps(acc1_0, c_in14));
+            _mm512_storeu_ps(&c[1008], _mm512_add_ps(acc1_1, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2019,7 +2219,7 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl6_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_bf_avx512_rl6_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf, isa avx512, form rl6.
- * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 24 vector accumulators,
  * 1472 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2067,18 +2267,30 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl6_ab(const bmm_args *
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[32 * i0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 32]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 48]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 64]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 80]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 96]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 112]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 128]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 144]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 160]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 176]), _mm512_mul_ps(valpha, acc5_1)));
+                __m512 c_in0 = _mm512_loadu_ps(&c[32 * i0]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[32 * i0 + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[32 * i0 + 32]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[32 * i0 + 48]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[32 * i0 + 64]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[32 * i0 + 80]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[32 * i0 + 96]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[32 * i0 + 112]);
+                _mm512_storeu_ps(&c[32 * i0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 48], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 64], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 80], _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 96], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 112], _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc3_1)));
+                __m512 c_in8 = _mm512_loadu_ps(&c[32 * i0 + 128]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[32 * i0 + 144]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[32 * i0 + 160]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[32 * i0 + 176]);
+                _mm512_storeu_ps(&c[32 * i0 + 128], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 144], _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 160], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 176], _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -2096,10 +2308,14 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl6_ab(const bmm_args *
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[960], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[960]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[976], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[976]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[992], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[992]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[1008], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[1008]), _mm512_mul_ps(valpha, acc1_1)));
+            __m512 c_in12 = _mm512_loadu_ps(&c[960]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[976]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[992]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[1008]);
+            _mm512_storeu_ps(&c[960], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[976], _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[992], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[1008], _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2111,7 +2327,7 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_avx512_rl6_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_bf_tn_avx2_rl6_a1b1
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout bf tn (A transposed, B row-major), isa avx2, form rl6.
- * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 24 vector accumulators,
  * 2944 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_tn_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2155,18 +2371,30 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[32 * i0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[32 * i0])));
-                _mm256_storeu_ps(&c[32 * i0 + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[32 * i0 + 8])));
-                _mm256_storeu_ps(&c[32 * i0 + 32], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[32 * i0 + 32])));
-                _mm256_storeu_ps(&c[32 * i0 + 40], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[32 * i0 + 40])));
-                _mm256_storeu_ps(&c[32 * i0 + 64], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[32 * i0 + 64])));
-                _mm256_storeu_ps(&c[32 * i0 + 72], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[32 * i0 + 72])));
-                _mm256_storeu_ps(&c[32 * i0 + 96], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[32 * i0 + 96])));
-                _mm256_storeu_ps(&c[32 * i0 + 104], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[32 * i0 + 104])));
-                _mm256_storeu_ps(&c[32 * i0 + 128], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[32 * i0 + 128])));
-                _mm256_storeu_ps(&c[32 * i0 + 136], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[32 * i0 + 136])));
-                _mm256_storeu_ps(&c[32 * i0 + 160], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[32 * i0 + 160])));
-                _mm256_storeu_ps(&c[32 * i0 + 168], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[32 * i0 + 168])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[32 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[32 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[32 * i0 + 32]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[32 * i0 + 40]);
+                _mm256_storeu_ps(&c[32 * i0], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[32 * i0 + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[32 * i0 + 32], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[32 * i0 + 40], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[32 * i0 + 64]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[32 * i0 + 72]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[32 * i0 + 96]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[32 * i0 + 104]);
+                _mm256_storeu_ps(&c[32 * i0 + 64], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[32 * i0 + 72], _mm256_add_ps(acc2_1, c_in5));
+                _mm256_storeu_ps(&c[32 * i0 + 96], _mm256_add_ps(acc3_0, c_in6));
+                _mm256_storeu_ps(&c[32 * i0 + 104], _mm256_add_ps(acc3_1, c_in7));
+                __m256 c_in8 = _mm256_loadu_ps(&c[32 * i0 + 128]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[32 * i0 + 136]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[32 * i0 + 160]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[32 * i0 + 168]);
+                _mm256_storeu_ps(&c[32 * i0 + 128], _mm256_add_ps(acc4_0, c_in8));
+                _mm256_storeu_ps(&c[32 * i0 + 136], _mm256_add_ps(acc4_1, c_in9));
+                _mm256_storeu_ps(&c[32 * i0 + 160], _mm256_add_ps(acc5_0, c_in10));
+                _mm256_storeu_ps(&c[32 * i0 + 168], _mm256_add_ps(acc5_1, c_in11));
             }
         }
         {
@@ -2184,10 +2412,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[960], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[960])));
-            _mm256_storeu_ps(&c[968], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[968])));
-            _mm256_storeu_ps(&c[992], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[992])));
-            _mm256_storeu_ps(&c[1000], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[1000])));
+            __m256 c_in12 = _mm256_loadu_ps(&c[960]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[968]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[992]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[1000]);
+            _mm256_storeu_ps(&c[960], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_storeu_ps(&c[968], _mm256_add_ps(acc0_1, c_in13));
+            _mm256_storeu_ps(&c[992], _mm256_add_ps(acc1_0, c_in14));
+            _mm256_storeu_ps(&c[1000], _mm256_add_ps(acc1_1, c_in15));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -2225,18 +2457,30 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[32 * i0 + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[32 * i0 + 16])));
-                _mm256_storeu_ps(&c[32 * i0 + 24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[32 * i0 + 24])));
-                _mm256_storeu_ps(&c[32 * i0 + 48], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[32 * i0 + 48])));
-                _mm256_storeu_ps(&c[32 * i0 + 56], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[32 * i0 + 56])));
-                _mm256_storeu_ps(&c[32 * i0 + 80], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[32 * i0 + 80])));
-                _mm256_storeu_ps(&c[32 * i0 + 88], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[32 * i0 + 88])));
-                _mm256_storeu_ps(&c[32 * i0 + 112], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[32 * i0 + 112])));
-                _mm256_storeu_ps(&c[32 * i0 + 120], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[32 * i0 + 120])));
-                _mm256_storeu_ps(&c[32 * i0 + 144], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[32 * i0 + 144])));
-                _mm256_storeu_ps(&c[32 * i0 + 152], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[32 * i0 + 152])));
-                _mm256_storeu_ps(&c[32 * i0 + 176], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[32 * i0 + 176])));
-                _mm256_storeu_ps(&c[32 * i0 + 184], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[32 * i0 + 184])));
+                __m256 c_in16 = _mm256_loadu_ps(&c[32 * i0 + 16]);
+                __m256 c_in17 = _mm256_loadu_ps(&c[32 * i0 + 24]);
+                __m256 c_in18 = _mm256_loadu_ps(&c[32 * i0 + 48]);
+                __m256 c_in19 = _mm256_loadu_ps(&c[32 * i0 + 56]);
+                _mm256_storeu_ps(&c[32 * i0 + 16], _mm256_add_ps(acc0_0, c_in16));
+                _mm256_storeu_ps(&c[32 * i0 + 24], _mm256_add_ps(acc0_1, c_in17));
+                _mm256_storeu_ps(&c[32 * i0 + 48], _mm256_add_ps(acc1_0, c_in18));
+                _mm256_storeu_ps(&c[32 * i0 + 56], _mm256_add_ps(acc1_1, c_in19));
+                __m256 c_in20 = _mm256_loadu_ps(&c[32 * i0 + 80]);
+                __m256 c_in21 = _mm256_loadu_ps(&c[32 * i0 + 88]);
+                __m256 c_in22 = _mm256_loadu_ps(&c[32 * i0 + 112]);
+                __m256 c_in23 = _mm256_loadu_ps(&c[32 * i0 + 120]);
+                _mm256_storeu_ps(&c[32 * i0 + 80], _mm256_add_ps(acc2_0, c_in20));
+                _mm256_storeu_ps(&c[32 * i0 + 88], _mm256_add_ps(acc2_1, c_in21));
+                _mm256_storeu_ps(&c[32 * i0 + 112], _mm256_add_ps(acc3_0, c_in22));
+                _mm256_storeu_ps(&c[32 * i0 + 120], _mm256_add_ps(acc3_1, c_in23));
+                __m256 c_in24 = _mm256_loadu_ps(&c[32 * i0 + 144]);
+                __m256 c_in25 = _mm256_loadu_ps(&c[32 * i0 + 152]);
+                __m256 c_in26 = _mm256_loadu_ps(&c[32 * i0 + 176]);
+                __m256 c_in27 = _mm256_loadu_ps(&c[32 * i0 + 184]);
+                _mm256_storeu_ps(&c[32 * i0 + 144], _mm256_add_ps(acc4_0, c_in24));
+                _mm256_storeu_ps(&c[32 * i0 + 152], _mm256_add_ps(acc4_1, c_in25));
+                _mm256_storeu_ps(&c[32 * i0 + 176], _mm256_add_ps(acc5_0, c_in26));
+                _mm256_storeu_ps(&c[32 * i0 + 184], _mm256_add_ps(acc5_1, c_in27));
             }
         }
         {
@@ -2254,10 +2498,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[976], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[976])));
-            _mm256_storeu_ps(&c[984], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[984])));
-            _mm256_storeu_ps(&c[1008], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[1008])));
-            _mm256_storeu_ps(&c[1016], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[1016])));
+            __m256 c_in28 = _mm256_loadu_ps(&c[976]);
+            __m256 c_in29 = _mm256_loadu_ps(&c[984]);
+            __m256 c_in30 = _mm256_loadu_ps(&c[1008]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[1016]);
+            _mm256_storeu_ps(&c[976], _mm256_add_ps(acc0_0, c_in28));
+            _mm256_storeu_ps(&c[984], _mm256_add_ps(acc0_1, c_in29));
+            _mm256_storeu_ps(&c[1008], _mm256_add_ps(acc1_0, c_in30));
+            _mm256_storeu_ps(&c[1016], _mm256_add_ps(acc1_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2429,7 +2677,7 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_tn_avx2_rl6_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_bf_tn_avx2_rl6_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf tn (A transposed, B row-major), isa avx2, form rl6.
- * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 24 vector accumulators,
  * 2944 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_tn_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2477,18 +2725,30 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_tn_avx2_rl6_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[32 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 32]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 40]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 64]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 72]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 96]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 104]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 128], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 128]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 136], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 136]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 160], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 160]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 168], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 168]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[32 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[32 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[32 * i0 + 32]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[32 * i0 + 40]);
+                _mm256_storeu_ps(&c[32 * i0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 32], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 40], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[32 * i0 + 64]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[32 * i0 + 72]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[32 * i0 + 96]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[32 * i0 + 104]);
+                _mm256_storeu_ps(&c[32 * i0 + 64], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 72], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 96], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 104], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in8 = _mm256_loadu_ps(&c[32 * i0 + 128]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[32 * i0 + 136]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[32 * i0 + 160]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[32 * i0 + 168]);
+                _mm256_storeu_ps(&c[32 * i0 + 128], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 136], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 160], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 168], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -2506,10 +2766,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_tn_avx2_rl6_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[960], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[960]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[968], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[968]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[992], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[992]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[1000], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1000]), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[960]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[968]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[992]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[1000]);
+            _mm256_storeu_ps(&c[960], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[968], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[992], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[1000], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -2547,18 +2811,30 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_tn_avx2_rl6_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[32 * i0 + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 24]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 48]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 56]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 80]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 88]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 112]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 120]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 144], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 144]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 152], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 152]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 176], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 176]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 184], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 184]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in16 = _mm256_loadu_ps(&c[32 * i0 + 16]);
+                __m256 c_in17 = _mm256_loadu_ps(&c[32 * i0 + 24]);
+                __m256 c_in18 = _mm256_loadu_ps(&c[32 * i0 + 48]);
+                __m256 c_in19 = _mm256_loadu_ps(&c[32 * i0 + 56]);
+                _mm256_storeu_ps(&c[32 * i0 + 16], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 24], _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 48], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 56], _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in20 = _mm256_loadu_ps(&c[32 * i0 + 80]);
+                __m256 c_in21 = _mm256_loadu_ps(&c[32 * i0 + 88]);
+                __m256 c_in22 = _mm256_loadu_ps(&c[32 * i0 + 112]);
+                __m256 c_in23 = _mm256_loadu_ps(&c[32 * i0 + 120]);
+                _mm256_storeu_ps(&c[32 * i0 + 80], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 88], _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 112], _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 120], _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in24 = _mm256_loadu_ps(&c[32 * i0 + 144]);
+                __m256 c_in25 = _mm256_loadu_ps(&c[32 * i0 + 152]);
+                __m256 c_in26 = _mm256_loadu_ps(&c[32 * i0 + 176]);
+                __m256 c_in27 = _mm256_loadu_ps(&c[32 * i0 + 184]);
+                _mm256_storeu_ps(&c[32 * i0 + 144], _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 152], _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 176], _mm256_fmadd_ps(vbeta, c_in26, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 184], _mm256_fmadd_ps(vbeta, c_in27, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -2576,10 +2852,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_tn_avx2_rl6_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[976], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[976]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[984], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[984]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[1008], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1008]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[1016], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1016]), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in28 = _mm256_loadu_ps(&c[976]);
+            __m256 c_in29 = _mm256_loadu_ps(&c[984]);
+            __m256 c_in30 = _mm256_loadu_ps(&c[1008]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[1016]);
+            _mm256_storeu_ps(&c[976], _mm256_fmadd_ps(vbeta, c_in28, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[984], _mm256_fmadd_ps(vbeta, c_in29, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[1008], _mm256_fmadd_ps(vbeta, c_in30, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[1016], _mm256_fmadd_ps(vbeta, c_in31, _mm256_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2591,7 +2871,7 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_tn_avx2_rl6_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_bf_tn_avx2_rl3_a1b1
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout bf tn (A transposed, B row-major), isa avx2, form rl3.
- * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
  * 3584 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_tn_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2620,12 +2900,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[32 * i0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[32 * i0])));
-                _mm256_storeu_ps(&c[32 * i0 + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[32 * i0 + 8])));
-                _mm256_storeu_ps(&c[32 * i0 + 32], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[32 * i0 + 32])));
-                _mm256_storeu_ps(&c[32 * i0 + 40], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[32 * i0 + 40])));
-                _mm256_storeu_ps(&c[32 * i0 + 64], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[32 * i0 + 64])));
-                _mm256_storeu_ps(&c[32 * i0 + 72], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[32 * i0 + 72])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[32 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[32 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[32 * i0 + 32]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[32 * i0 + 40]);
+                _mm256_storeu_ps(&c[32 * i0], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[32 * i0 + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[32 * i0 + 32], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[32 * i0 + 40], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[32 * i0 + 64]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[32 * i0 + 72]);
+                _mm256_storeu_ps(&c[32 * i0 + 64], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[32 * i0 + 72], _mm256_add_ps(acc2_1, c_in5));
             }
         }
         {
@@ -2643,10 +2929,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[960], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[960])));
-            _mm256_storeu_ps(&c[968], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[968])));
-            _mm256_storeu_ps(&c[992], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[992])));
-            _mm256_storeu_ps(&c[1000], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[1000])));
+            __m256 c_in6 = _mm256_loadu_ps(&c[960]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[968]);
+            __m256 c_in8 = _mm256_loadu_ps(&c[992]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[1000]);
+            _mm256_storeu_ps(&c[960], _mm256_add_ps(acc0_0, c_in6));
+            _mm256_storeu_ps(&c[968], _mm256_add_ps(acc0_1, c_in7));
+            _mm256_storeu_ps(&c[992], _mm256_add_ps(acc1_0, c_in8));
+            _mm256_storeu_ps(&c[1000], _mm256_add_ps(acc1_1, c_in9));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -2669,12 +2959,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[32 * i0 + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[32 * i0 + 16])));
-                _mm256_storeu_ps(&c[32 * i0 + 24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[32 * i0 + 24])));
-                _mm256_storeu_ps(&c[32 * i0 + 48], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[32 * i0 + 48])));
-                _mm256_storeu_ps(&c[32 * i0 + 56], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[32 * i0 + 56])));
-                _mm256_storeu_ps(&c[32 * i0 + 80], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[32 * i0 + 80])));
-                _mm256_storeu_ps(&c[32 * i0 + 88], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[32 * i0 + 88])));
+                __m256 c_in10 = _mm256_loadu_ps(&c[32 * i0 + 16]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[32 * i0 + 24]);
+                __m256 c_in12 = _mm256_loadu_ps(&c[32 * i0 + 48]);
+                __m256 c_in13 = _mm256_loadu_ps(&c[32 * i0 + 56]);
+                _mm256_storeu_ps(&c[32 * i0 + 16], _mm256_add_ps(acc0_0, c_in10));
+                _mm256_storeu_ps(&c[32 * i0 + 24], _mm256_add_ps(acc0_1, c_in11));
+                _mm256_storeu_ps(&c[32 * i0 + 48], _mm256_add_ps(acc1_0, c_in12));
+                _mm256_storeu_ps(&c[32 * i0 + 56], _mm256_add_ps(acc1_1, c_in13));
+                __m256 c_in14 = _mm256_loadu_ps(&c[32 * i0 + 80]);
+                __m256 c_in15 = _mm256_loadu_ps(&c[32 * i0 + 88]);
+                _mm256_storeu_ps(&c[32 * i0 + 80], _mm256_add_ps(acc2_0, c_in14));
+                _mm256_storeu_ps(&c[32 * i0 + 88], _mm256_add_ps(acc2_1, c_in15));
             }
         }
         {
@@ -2692,10 +2988,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[976], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[976])));
-            _mm256_storeu_ps(&c[984], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[984])));
-            _mm256_storeu_ps(&c[1008], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[1008])));
-            _mm256_storeu_ps(&c[1016], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[1016])));
+            __m256 c_in16 = _mm256_loadu_ps(&c[976]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[984]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[1008]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[1016]);
+            _mm256_storeu_ps(&c[976], _mm256_add_ps(acc0_0, c_in16));
+            _mm256_storeu_ps(&c[984], _mm256_add_ps(acc0_1, c_in17));
+            _mm256_storeu_ps(&c[1008], _mm256_add_ps(acc1_0, c_in18));
+            _mm256_storeu_ps(&c[1016], _mm256_add_ps(acc1_1, c_in19));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2825,7 +3125,7 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_tn_avx2_rl3_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_bf_tn_avx2_rl3_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf tn (A transposed, B row-major), isa avx2, form rl3.
- * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 12 vector accumulators,
  * 3584 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_tn_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2858,12 +3158,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_tn_avx2_rl3_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[32 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 32]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 40]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 64]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 72]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[32 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[32 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[32 * i0 + 32]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[32 * i0 + 40]);
+                _mm256_storeu_ps(&c[32 * i0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 32], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 40], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[32 * i0 + 64]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[32 * i0 + 72]);
+                _mm256_storeu_ps(&c[32 * i0 + 64], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 72], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -2881,10 +3187,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_tn_avx2_rl3_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[960], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[960]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[968], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[968]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[992], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[992]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[1000], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1000]), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in6 = _mm256_loadu_ps(&c[960]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[968]);
+            __m256 c_in8 = _mm256_loadu_ps(&c[992]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[1000]);
+            _mm256_storeu_ps(&c[960], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[968], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[992], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[1000], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -2907,12 +3217,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_tn_avx2_rl3_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[32 * i0 + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 24]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 48]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 56]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[32 * i0 + 80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 80]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[32 * i0 + 88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32 * i0 + 88]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in10 = _mm256_loadu_ps(&c[32 * i0 + 16]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[32 * i0 + 24]);
+                __m256 c_in12 = _mm256_loadu_ps(&c[32 * i0 + 48]);
+                __m256 c_in13 = _mm256_loadu_ps(&c[32 * i0 + 56]);
+                _mm256_storeu_ps(&c[32 * i0 + 16], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 24], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[32 * i0 + 48], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 56], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in14 = _mm256_loadu_ps(&c[32 * i0 + 80]);
+                __m256 c_in15 = _mm256_loadu_ps(&c[32 * i0 + 88]);
+                _mm256_storeu_ps(&c[32 * i0 + 80], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[32 * i0 + 88], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -2930,10 +3246,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_tn_avx2_rl3_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[976], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[976]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[984], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[984]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[1008], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1008]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[1016], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1016]), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[976]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[984]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[1008]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[1016]);
+            _mm256_storeu_ps(&c[976], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[984], _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[1008], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[1016], _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2945,7 +3265,7 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_bf_tn_avx2_rl3_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_bf_tn_avx512_rl12_a1b1
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout bf tn (A transposed, B row-major), isa avx512, form rl12.
- * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 48 vector accumulators,
  * 1280 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_tn_avx512_rl12_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3019,30 +3339,54 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_tn_avx512_rl12_a1b1(const bmm_
                     acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                     acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
                 }
-                _mm512_storeu_ps(&c[32 * i0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[32 * i0])));
-                _mm512_storeu_ps(&c[32 * i0 + 16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[32 * i0 + 16])));
-                _mm512_storeu_ps(&c[32 * i0 + 32], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[32 * i0 + 32])));
-                _mm512_storeu_ps(&c[32 * i0 + 48], _mm512_add_ps(acc1_1, _mm512_loadu_ps(&c[32 * i0 + 48])));
-                _mm512_storeu_ps(&c[32 * i0 + 64], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[32 * i0 + 64])));
-                _mm512_storeu_ps(&c[32 * i0 + 80], _mm512_add_ps(acc2_1, _mm512_loadu_ps(&c[32 * i0 + 80])));
-                _mm512_storeu_ps(&c[32 * i0 + 96], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[32 * i0 + 96])));
-                _mm512_storeu_ps(&c[32 * i0 + 112], _mm512_add_ps(acc3_1, _mm512_loadu_ps(&c[32 * i0 + 112])));
-                _mm512_storeu_ps(&c[32 * i0 + 128], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[32 * i0 + 128])));
-                _mm512_storeu_ps(&c[32 * i0 + 144], _mm512_add_ps(acc4_1, _mm512_loadu_ps(&c[32 * i0 + 144])));
-                _mm512_storeu_ps(&c[32 * i0 + 160], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[32 * i0 + 160])));
-                _mm512_storeu_ps(&c[32 * i0 + 176], _mm512_add_ps(acc5_1, _mm512_loadu_ps(&c[32 * i0 + 176])));
-                _mm512_storeu_ps(&c[32 * i0 + 192], _mm512_add_ps(acc6_0, _mm512_loadu_ps(&c[32 * i0 + 192])));
-                _mm512_storeu_ps(&c[32 * i0 + 208], _mm512_add_ps(acc6_1, _mm512_loadu_ps(&c[32 * i0 + 208])));
-                _mm512_storeu_ps(&c[32 * i0 + 224], _mm512_add_ps(acc7_0, _mm512_loadu_ps(&c[32 * i0 + 224])));
-                _mm512_storeu_ps(&c[32 * i0 + 240], _mm512_add_ps(acc7_1, _mm512_loadu_ps(&c[32 * i0 + 240])));
-                _mm512_storeu_ps(&c[32 * i0 + 256], _mm512_add_ps(acc8_0, _mm512_loadu_ps(&c[32 * i0 + 256])));
-                _mm512_storeu_ps(&c[32 * i0 + 272], _mm512_add_ps(acc8_1, _mm512_loadu_ps(&c[32 * i0 + 272])));
-                _mm512_storeu_ps(&c[32 * i0 + 288], _mm512_add_ps(acc9_0, _mm512_loadu_ps(&c[32 * i0 + 288])));
-                _mm512_storeu_ps(&c[32 * i0 + 304], _mm512_add_ps(acc9_1, _mm512_loadu_ps(&c[32 * i0 + 304])));
-                _mm512_storeu_ps(&c[32 * i0 + 320], _mm512_add_ps(acc10_0, _mm512_loadu_ps(&c[32 * i0 + 320])));
-                _mm512_storeu_ps(&c[32 * i0 + 336], _mm512_add_ps(acc10_1, _mm512_loadu_ps(&c[32 * i0 + 336])));
-                _mm512_storeu_ps(&c[32 * i0 + 352], _mm512_add_ps(acc11_0, _mm512_loadu_ps(&c[32 * i0 + 352])));
-                _mm512_storeu_ps(&c[32 * i0 + 368], _mm512_add_ps(acc11_1, _mm512_loadu_ps(&c[32 * i0 + 368])));
+                __m512 c_in0 = _mm512_loadu_ps(&c[32 * i0]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[32 * i0 + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[32 * i0 + 32]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[32 * i0 + 48]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[32 * i0 + 64]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[32 * i0 + 80]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[32 * i0 + 96]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[32 * i0 + 112]);
+                _mm512_storeu_ps(&c[32 * i0], _mm512_add_ps(acc0_0, c_in0));
+                _mm512_storeu_ps(&c[32 * i0 + 16], _mm512_add_ps(acc0_1, c_in1));
+                _mm512_storeu_ps(&c[32 * i0 + 32], _mm512_add_ps(acc1_0, c_in2));
+                _mm512_storeu_ps(&c[32 * i0 + 48], _mm512_add_ps(acc1_1, c_in3));
+                _mm512_storeu_ps(&c[32 * i0 + 64], _mm512_add_ps(acc2_0, c_in4));
+                _mm512_storeu_ps(&c[32 * i0 + 80], _mm512_add_ps(acc2_1, c_in5));
+                _mm512_storeu_ps(&c[32 * i0 + 96], _mm512_add_ps(acc3_0, c_in6));
+                _mm512_storeu_ps(&c[32 * i0 + 112], _mm512_add_ps(acc3_1, c_in7));
+                __m512 c_in8 = _mm512_loadu_ps(&c[32 * i0 + 128]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[32 * i0 + 144]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[32 * i0 + 160]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[32 * i0 + 176]);
+                __m512 c_in12 = _mm512_loadu_ps(&c[32 * i0 + 192]);
+                __m512 c_in13 = _mm512_loadu_ps(&c[32 * i0 + 208]);
+                __m512 c_in14 = _mm512_loadu_ps(&c[32 * i0 + 224]);
+                __m512 c_in15 = _mm512_loadu_ps(&c[32 * i0 + 240]);
+                _mm512_storeu_ps(&c[32 * i0 + 128], _mm512_add_ps(acc4_0, c_in8));
+                _mm512_storeu_ps(&c[32 * i0 + 144], _mm512_add_ps(acc4_1, c_in9));
+                _mm512_storeu_ps(&c[32 * i0 + 160], _mm512_add_ps(acc5_0, c_in10));
+                _mm512_storeu_ps(&c[32 * i0 + 176], _mm512_add_ps(acc5_1, c_in11));
+                _mm512_storeu_ps(&c[32 * i0 + 192], _mm512_add_ps(acc6_0, c_in12));
+                _mm512_storeu_ps(&c[32 * i0 + 208], _mm512_add_ps(acc6_1, c_in13));
+                _mm512_storeu_ps(&c[32 * i0 + 224], _mm512_add_ps(acc7_0, c_in14));
+                _mm512_storeu_ps(&c[32 * i0 + 240], _mm512_add_ps(acc7_1, c_in15));
+                __m512 c_in16 = _mm512_loadu_ps(&c[32 * i0 + 256]);
+                __m512 c_in17 = _mm512_loadu_ps(&c[32 * i0 + 272]);
+                __m512 c_in18 = _mm512_loadu_ps(&c[32 * i0 + 288]);
+                __m512 c_in19 = _mm512_loadu_ps(&c[32 * i0 + 304]);
+                __m512 c_in20 = _mm512_loadu_ps(&c[32 * i0 + 320]);
+                __m512 c_in21 = _mm512_loadu_ps(&c[32 * i0 + 336]);
+                __m512 c_in22 = _mm512_loadu_ps(&c[32 * i0 + 352]);
+                __m512 c_in23 = _mm512_loadu_ps(&c[32 * i0 + 368]);
+                _mm512_storeu_ps(&c[32 * i0 + 256], _mm512_add_ps(acc8_0, c_in16));
+                _mm512_storeu_ps(&c[32 * i0 + 272], _mm512_add_ps(acc8_1, c_in17));
+                _mm512_storeu_ps(&c[32 * i0 + 288], _mm512_add_ps(acc9_0, c_in18));
+                _mm512_storeu_ps(&c[32 * i0 + 304], _mm512_add_ps(acc9_1, c_in19));
+                _mm512_storeu_ps(&c[32 * i0 + 320], _mm512_add_ps(acc10_0, c_in20));
+                _mm512_storeu_ps(&c[32 * i0 + 336], _mm512_add_ps(acc10_1, c_in21));
+                _mm512_storeu_ps(&c[32 * i0 + 352], _mm512_add_ps(acc11_0, c_in22));
+                _mm512_storeu_ps(&c[32 * i0 + 368], _mm512_add_ps(acc11_1, c_in23));
             }
         }
         {
@@ -3090,22 +3434,38 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_tn_avx512_rl12_a1b1(const bmm_
                 acc7_0 = _mm512_fmadd_ps(a7, b0, acc7_0);
                 acc7_1 = _mm512_fmadd_ps(a7, b1, acc7_1);
             }
-            _mm512_storeu_ps(&c[768], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[768])));
-            _mm512_storeu_ps(&c[784], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[784])));
-            _mm512_storeu_ps(&c[800], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[800])));
-            _mm512_storeu_ps(&c[816], _mm512_add_ps(acc1_1, _mm512_loadu_ps(&c[816])));
-            _mm512_storeu_ps(&c[832], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[832])));
-            _mm512_storeu_ps(&c[848], _mm512_add_ps(acc2_1, _mm512_loadu_ps(&c[848])));
-            _mm512_storeu_ps(&c[864], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[864])));
-            _mm512_storeu_ps(&c[880], _mm512_add_ps(acc3_1, _mm512_loadu_ps(&c[880])));
-            _mm512_storeu_ps(&c[896], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[896])));
-            _mm512_storeu_ps(&c[912], _mm512_add_ps(acc4_1, _mm512_loadu_ps(&c[912])));
-            _mm512_storeu_ps(&c[928], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[928])));
-            _mm512_storeu_ps(&c[944], _mm512_add_ps(acc5_1, _mm512_loadu_ps(&c[944])));
-            _mm512_storeu_ps(&c[960], _mm512_add_ps(acc6_0, _mm512_loadu_ps(&c[960])));
-            _mm512_storeu_ps(&c[976], _mm512_add_ps(acc6_1, _mm512_loadu_ps(&c[976])));
-            _mm512_storeu_ps(&c[992], _mm512_add_ps(acc7_0, _mm512_loadu_ps(&c[992])));
-            _mm512_storeu_ps(&c[1008], _mm512_add_ps(acc7_1, _mm512_loadu_ps(&c[1008])));
+            __m512 c_in24 = _mm512_loadu_ps(&c[768]);
+            __m512 c_in25 = _mm512_loadu_ps(&c[784]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[800]);
+            __m512 c_in27 = _mm512_loadu_ps(&c[816]);
+            __m512 c_in28 = _mm512_loadu_ps(&c[832]);
+            __m512 c_in29 = _mm512_loadu_ps(&c[848]);
+            __m512 c_in30 = _mm512_loadu_ps(&c[864]);
+            __m512 c_in31 = _mm512_loadu_ps(&c[880]);
+            _mm512_storeu_ps(&c[768], _mm512_add_ps(acc0_0, c_in24));
+            _mm512_storeu_ps(&c[784], _mm512_add_ps(acc0_1, c_in25));
+            _mm512_storeu_ps(&c[800], _mm512_add_ps(acc1_0, c_in26));
+            _mm512_storeu_ps(&c[816], _mm512_add_ps(acc1_1, c_in27));
+            _mm512_storeu_ps(&c[832], _mm512_add_ps(acc2_0, c_in28));
+            _mm512_storeu_ps(&c[848], _mm512_add_ps(acc2_1, c_in29));
+            _mm512_storeu_ps(&c[864], _mm512_add_ps(acc3_0, c_in30));
+            _mm512_storeu_ps(&c[880], _mm512_add_ps(acc3_1, c_in31));
+            __m512 c_in32 = _mm512_loadu_ps(&c[896]);
+            __m512 c_in33 = _mm512_loadu_ps(&c[912]);
+            __m512 c_in34 = _mm512_loadu_ps(&c[928]);
+            __m512 c_in35 = _mm512_loadu_ps(&c[944]);
+            __m512 c_in36 = _mm512_loadu_ps(&c[960]);
+            __m512 c_in37 = _mm512_loadu_ps(&c[976]);
+            __m512 c_in38 = _mm512_loadu_ps(&c[992]);
+            __m512 c_in39 = _mm512_loadu_ps(&c[1008]);
+            _mm512_storeu_ps(&c[896], _mm512_add_ps(acc4_0, c_in32));
+            _mm512_storeu_ps(&c[912], _mm512_add_ps(acc4_1, c_in33));
+            _mm512_storeu_ps(&c[928], _mm512_add_ps(acc5_0, c_in34));
+            _mm512_storeu_ps(&c[944], _mm512_add_ps(acc5_1, c_in35));
+            _mm512_storeu_ps(&c[960], _mm512_add_ps(acc6_0, c_in36));
+            _mm512_storeu_ps(&c[976], _mm512_add_ps(acc6_1, c_in37));
+            _mm512_storeu_ps(&c[992], _mm512_add_ps(acc7_0, c_in38));
+            _mm512_storeu_ps(&c[1008], _mm512_add_ps(acc7_1, c_in39));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3291,7 +3651,7 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_tn_avx512_rl12_b0(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_bf_tn_avx512_rl12_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf tn (A transposed, B row-major), isa avx512, form rl12.
- * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 48 vector accumulators,
  * 1280 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_tn_avx512_rl12_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3369,30 +3729,54 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_tn_avx512_rl12_ab(const bmm_ar
                     acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                     acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
                 }
-                _mm512_storeu_ps(&c[32 * i0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 32]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 48]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 64]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 80]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 96]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 112]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 128]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 144]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 160]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 176]), _mm512_mul_ps(valpha, acc5_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 192], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 192]), _mm512_mul_ps(valpha, acc6_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 208], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 208]), _mm512_mul_ps(valpha, acc6_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 224], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 224]), _mm512_mul_ps(valpha, acc7_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 240], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 240]), _mm512_mul_ps(valpha, acc7_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 256], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 256]), _mm512_mul_ps(valpha, acc8_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 272], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 272]), _mm512_mul_ps(valpha, acc8_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 288], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 288]), _mm512_mul_ps(valpha, acc9_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 304], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 304]), _mm512_mul_ps(valpha, acc9_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 320], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 320]), _mm512_mul_ps(valpha, acc10_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 336], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 336]), _mm512_mul_ps(valpha, acc10_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 352], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 352]), _mm512_mul_ps(valpha, acc11_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 368], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 368]), _mm512_mul_ps(valpha, acc11_1)));
+                __m512 c_in0 = _mm512_loadu_ps(&c[32 * i0]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[32 * i0 + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[32 * i0 + 32]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[32 * i0 + 48]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[32 * i0 + 64]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[32 * i0 + 80]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[32 * i0 + 96]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[32 * i0 + 112]);
+                _mm512_storeu_ps(&c[32 * i0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 48], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 64], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 80], _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 96], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 112], _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc3_1)));
+                __m512 c_in8 = _mm512_loadu_ps(&c[32 * i0 + 128]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[32 * i0 + 144]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[32 * i0 + 160]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[32 * i0 + 176]);
+                __m512 c_in12 = _mm512_loadu_ps(&c[32 * i0 + 192]);
+                __m512 c_in13 = _mm512_loadu_ps(&c[32 * i0 + 208]);
+                __m512 c_in14 = _mm512_loadu_ps(&c[32 * i0 + 224]);
+                __m512 c_in15 = _mm512_loadu_ps(&c[32 * i0 + 240]);
+                _mm512_storeu_ps(&c[32 * i0 + 128], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 144], _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 160], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 176], _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 192], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc6_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 208], _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc6_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 224], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc7_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 240], _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc7_1)));
+                __m512 c_in16 = _mm512_loadu_ps(&c[32 * i0 + 256]);
+                __m512 c_in17 = _mm512_loadu_ps(&c[32 * i0 + 272]);
+                __m512 c_in18 = _mm512_loadu_ps(&c[32 * i0 + 288]);
+                __m512 c_in19 = _mm512_loadu_ps(&c[32 * i0 + 304]);
+                __m512 c_in20 = _mm512_loadu_ps(&c[32 * i0 + 320]);
+                __m512 c_in21 = _mm512_loadu_ps(&c[32 * i0 + 336]);
+                __m512 c_in22 = _mm512_loadu_ps(&c[32 * i0 + 352]);
+                __m512 c_in23 = _mm512_loadu_ps(&c[32 * i0 + 368]);
+                _mm512_storeu_ps(&c[32 * i0 + 256], _mm512_fmadd_ps(vbeta, c_in16, _mm512_mul_ps(valpha, acc8_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 272], _mm512_fmadd_ps(vbeta, c_in17, _mm512_mul_ps(valpha, acc8_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 288], _mm512_fmadd_ps(vbeta, c_in18, _mm512_mul_ps(valpha, acc9_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 304], _mm512_fmadd_ps(vbeta, c_in19, _mm512_mul_ps(valpha, acc9_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 320], _mm512_fmadd_ps(vbeta, c_in20, _mm512_mul_ps(valpha, acc10_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 336], _mm512_fmadd_ps(vbeta, c_in21, _mm512_mul_ps(valpha, acc10_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 352], _mm512_fmadd_ps(vbeta, c_in22, _mm512_mul_ps(valpha, acc11_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 368], _mm512_fmadd_ps(vbeta, c_in23, _mm512_mul_ps(valpha, acc11_1)));
             }
         }
         {
@@ -3440,22 +3824,38 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_tn_avx512_rl12_ab(const bmm_ar
                 acc7_0 = _mm512_fmadd_ps(a7, b0, acc7_0);
                 acc7_1 = _mm512_fmadd_ps(a7, b1, acc7_1);
             }
-            _mm512_storeu_ps(&c[768], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[768]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[784], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[784]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[800], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[800]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[816], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[816]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[832], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[832]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_storeu_ps(&c[848], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[848]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[864], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[864]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_storeu_ps(&c[880], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[880]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[896], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[896]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_storeu_ps(&c[912], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[912]), _mm512_mul_ps(valpha, acc4_1)));
-            _mm512_storeu_ps(&c[928], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[928]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_storeu_ps(&c[944], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[944]), _mm512_mul_ps(valpha, acc5_1)));
-            _mm512_storeu_ps(&c[960], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[960]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_storeu_ps(&c[976], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[976]), _mm512_mul_ps(valpha, acc6_1)));
-            _mm512_storeu_ps(&c[992], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[992]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_storeu_ps(&c[1008], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[1008]), _mm512_mul_ps(valpha, acc7_1)));
+            __m512 c_in24 = _mm512_loadu_ps(&c[768]);
+            __m512 c_in25 = _mm512_loadu_ps(&c[784]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[800]);
+            __m512 c_in27 = _mm512_loadu_ps(&c[816]);
+            __m512 c_in28 = _mm512_loadu_ps(&c[832]);
+            __m512 c_in29 = _mm512_loadu_ps(&c[848]);
+            __m512 c_in30 = _mm512_loadu_ps(&c[864]);
+            __m512 c_in31 = _mm512_loadu_ps(&c[880]);
+            _mm512_storeu_ps(&c[768], _mm512_fmadd_ps(vbeta, c_in24, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[784], _mm512_fmadd_ps(vbeta, c_in25, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[800], _mm512_fmadd_ps(vbeta, c_in26, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[816], _mm512_fmadd_ps(vbeta, c_in27, _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[832], _mm512_fmadd_ps(vbeta, c_in28, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_storeu_ps(&c[848], _mm512_fmadd_ps(vbeta, c_in29, _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[864], _mm512_fmadd_ps(vbeta, c_in30, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_storeu_ps(&c[880], _mm512_fmadd_ps(vbeta, c_in31, _mm512_mul_ps(valpha, acc3_1)));
+            __m512 c_in32 = _mm512_loadu_ps(&c[896]);
+            __m512 c_in33 = _mm512_loadu_ps(&c[912]);
+            __m512 c_in34 = _mm512_loadu_ps(&c[928]);
+            __m512 c_in35 = _mm512_loadu_ps(&c[944]);
+            __m512 c_in36 = _mm512_loadu_ps(&c[960]);
+            __m512 c_in37 = _mm512_loadu_ps(&c[976]);
+            __m512 c_in38 = _mm512_loadu_ps(&c[992]);
+            __m512 c_in39 = _mm512_loadu_ps(&c[1008]);
+            _mm512_storeu_ps(&c[896], _mm512_fmadd_ps(vbeta, c_in32, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_storeu_ps(&c[912], _mm512_fmadd_ps(vbeta, c_in33, _mm512_mul_ps(valpha, acc4_1)));
+            _mm512_storeu_ps(&c[928], _mm512_fmadd_ps(vbeta, c_in34, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_storeu_ps(&c[944], _mm512_fmadd_ps(vbeta, c_in35, _mm512_mul_ps(valpha, acc5_1)));
+            _mm512_storeu_ps(&c[960], _mm512_fmadd_ps(vbeta, c_in36, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_storeu_ps(&c[976], _mm512_fmadd_ps(vbeta, c_in37, _mm512_mul_ps(valpha, acc6_1)));
+            _mm512_storeu_ps(&c[992], _mm512_fmadd_ps(vbeta, c_in38, _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_storeu_ps(&c[1008], _mm512_fmadd_ps(vbeta, c_in39, _mm512_mul_ps(valpha, acc7_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3467,7 +3867,7 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_tn_avx512_rl12_ab(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_bf_tn_avx512_rl6_a1b1
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout bf tn (A transposed, B row-major), isa avx512, form rl6.
- * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 24 vector accumulators,
  * 1472 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_tn_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3511,18 +3911,30 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_tn_avx512_rl6_a1b1(const bmm_a
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[32 * i0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[32 * i0])));
-                _mm512_storeu_ps(&c[32 * i0 + 16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[32 * i0 + 16])));
-                _mm512_storeu_ps(&c[32 * i0 + 32], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[32 * i0 + 32])));
-                _mm512_storeu_ps(&c[32 * i0 + 48], _mm512_add_ps(acc1_1, _mm512_loadu_ps(&c[32 * i0 + 48])));
-                _mm512_storeu_ps(&c[32 * i0 + 64], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[32 * i0 + 64])));
-                _mm512_storeu_ps(&c[32 * i0 + 80], _mm512_add_ps(acc2_1, _mm512_loadu_ps(&c[32 * i0 + 80])));
-                _mm512_storeu_ps(&c[32 * i0 + 96], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[32 * i0 + 96])));
-                _mm512_storeu_ps(&c[32 * i0 + 112], _mm512_add_ps(acc3_1, _mm512_loadu_ps(&c[32 * i0 + 112])));
-                _mm512_storeu_ps(&c[32 * i0 + 128], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[32 * i0 + 128])));
-                _mm512_storeu_ps(&c[32 * i0 + 144], _mm512_add_ps(acc4_1, _mm512_loadu_ps(&c[32 * i0 + 144])));
-                _mm512_storeu_ps(&c[32 * i0 + 160], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[32 * i0 + 160])));
-                _mm512_storeu_ps(&c[32 * i0 + 176], _mm512_add_ps(acc5_1, _mm512_loadu_ps(&c[32 * i0 + 176])));
+                __m512 c_in0 = _mm512_loadu_ps(&c[32 * i0]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[32 * i0 + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[32 * i0 + 32]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[32 * i0 + 48]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[32 * i0 + 64]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[32 * i0 + 80]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[32 * i0 + 96]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[32 * i0 + 112]);
+                _mm512_storeu_ps(&c[32 * i0], _mm512_add_ps(acc0_0, c_in0));
+                _mm512_storeu_ps(&c[32 * i0 + 16], _mm512_add_ps(acc0_1, c_in1));
+                _mm512_storeu_ps(&c[32 * i0 + 32], _mm512_add_ps(acc1_0, c_in2));
+                _mm512_storeu_ps(&c[32 * i0 + 48], _mm512_add_ps(acc1_1, c_in3));
+                _mm512_storeu_ps(&c[32 * i0 + 64], _mm512_add_ps(acc2_0, c_in4));
+                _mm512_storeu_ps(&c[32 * i0 + 80], _mm512_add_ps(acc2_1, c_in5));
+                _mm512_storeu_ps(&c[32 * i0 + 96], _mm512_add_ps(acc3_0, c_in6));
+                _mm512_storeu_ps(&c[32 * i0 + 112], _mm512_add_ps(acc3_1, c_in7));
+                __m512 c_in8 = _mm512_loadu_ps(&c[32 * i0 + 128]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[32 * i0 + 144]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[32 * i0 + 160]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[32 * i0 + 176]);
+                _mm512_storeu_ps(&c[32 * i0 + 128], _mm512_add_ps(acc4_0, c_in8));
+                _mm512_storeu_ps(&c[32 * i0 + 144], _mm512_add_ps(acc4_1, c_in9));
+                _mm512_storeu_ps(&c[32 * i0 + 160], _mm512_add_ps(acc5_0, c_in10));
+                _mm512_storeu_ps(&c[32 * i0 + 176], _mm512_add_ps(acc5_1, c_in11));
             }
         }
         {
@@ -3540,10 +3952,14 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_tn_avx512_rl6_a1b1(const bmm_a
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[960], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[960])));
-            _mm512_storeu_ps(&c[976], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[976])));
-            _mm512_storeu_ps(&c[992], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[992])));
-            _mm512_storeu_ps(&c[1008], _mm512_add_ps(acc1_1, _mm512_loadu_ps(&c[1008])));
+            __m512 c_in12 = _mm512_loadu_ps(&c[960]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[976]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[992]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[1008]);
+            _mm512_storeu_ps(&c[960], _mm512_add_ps(acc0_0, c_in12));
+            _mm512_storeu_ps(&c[976], _mm512_add_ps(acc0_1, c_in13));
+            _mm512_storeu_ps(&c[992], _mm512_add_ps(acc1_0, c_in14));
+            _mm512_storeu_ps(&c[1008], _mm512_add_ps(acc1_1, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3645,7 +4061,7 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_tn_avx512_rl6_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_bf_tn_avx512_rl6_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf tn (A transposed, B row-major), isa avx512, form rl6.
- * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 24 vector accumulators,
  * 1472 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_tn_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3693,18 +4109,30 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_tn_avx512_rl6_ab(const bmm_arg
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[32 * i0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 32]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 48]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 64]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 80]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 96]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 112]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 128]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 144]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[32 * i0 + 160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 160]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_storeu_ps(&c[32 * i0 + 176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32 * i0 + 176]), _mm512_mul_ps(valpha, acc5_1)));
+                __m512 c_in0 = _mm512_loadu_ps(&c[32 * i0]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[32 * i0 + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[32 * i0 + 32]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[32 * i0 + 48]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[32 * i0 + 64]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[32 * i0 + 80]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[32 * i0 + 96]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[32 * i0 + 112]);
+                _mm512_storeu_ps(&c[32 * i0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 48], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 64], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 80], _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 96], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 112], _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc3_1)));
+                __m512 c_in8 = _mm512_loadu_ps(&c[32 * i0 + 128]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[32 * i0 + 144]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[32 * i0 + 160]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[32 * i0 + 176]);
+                _mm512_storeu_ps(&c[32 * i0 + 128], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 144], _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[32 * i0 + 160], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_storeu_ps(&c[32 * i0 + 176], _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -3722,10 +4150,14 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_bf_tn_avx512_rl6_ab(const bmm_arg
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[960], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[960]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[976], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[976]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[992], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[992]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[1008], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[1008]), _mm512_mul_ps(valpha, acc1_1)));
+            __m512 c_in12 = _mm512_loadu_ps(&c[960]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[976]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[992]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[1008]);
+            _mm512_storeu_ps(&c[960], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[976], _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[992], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[1008], _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4224,7 +4656,7 @@ static void bmm_f32_32x32x32_sf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx2_rl6_a1b1
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx2, form rl6.
- * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 24 vector accumulators,
  * 2944 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -4271,18 +4703,30 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[(i0 + 3) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[(i0 + 4) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[(i0 + 5) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, c_in5));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_add_ps(acc3_0, c_in6));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_add_ps(acc3_1, c_in7));
+                __m256 c_in8 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_add_ps(acc4_0, c_in8));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_add_ps(acc4_1, c_in9));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_add_ps(acc5_0, c_in10));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_add_ps(acc5_1, c_in11));
             }
         }
         {
@@ -4300,10 +4744,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[30 * sc_row])));
-            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[30 * sc_row + 8])));
-            _mm256_storeu_ps(&c[31 * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[31 * sc_row])));
-            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[31 * sc_row + 8])));
+            __m256 c_in12 = _mm256_loadu_ps(&c[30 * sc_row]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[30 * sc_row + 8]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[31 * sc_row]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[31 * sc_row + 8]);
+            _mm256_storeu_ps(&c[30 * sc_row], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_add_ps(acc0_1, c_in13));
+            _mm256_storeu_ps(&c[31 * sc_row], _mm256_add_ps(acc1_0, c_in14));
+            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_add_ps(acc1_1, c_in15));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -4341,18 +4789,30 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row + 16])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 24])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24])));
+                __m256 c_in16 = _mm256_loadu_ps(&c[i0 * sc_row + 16]);
+                __m256 c_in17 = _mm256_loadu_ps(&c[i0 * sc_row + 24]);
+                __m256 c_in18 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m256 c_in19 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_add_ps(acc0_0, c_in16));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_add_ps(acc0_1, c_in17));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_add_ps(acc1_0, c_in18));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_add_ps(acc1_1, c_in19));
+                __m256 c_in20 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m256 c_in21 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]);
+                __m256 c_in22 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]);
+                __m256 c_in23 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_add_ps(acc2_0, c_in20));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_add_ps(acc2_1, c_in21));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_add_ps(acc3_0, c_in22));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_add_ps(acc3_1, c_in23));
+                __m256 c_in24 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]);
+                __m256 c_in25 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]);
+                __m256 c_in26 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]);
+                __m256 c_in27 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_add_ps(acc4_0, c_in24));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_add_ps(acc4_1, c_in25));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_add_ps(acc5_0, c_in26));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_add_ps(acc5_1, c_in27));
             }
         }
         {
@@ -4370,10 +4830,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[30 * sc_row + 16])));
-            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[30 * sc_row + 24])));
-            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[31 * sc_row + 16])));
-            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[31 * sc_row + 24])));
+            __m256 c_in28 = _mm256_loadu_ps(&c[30 * sc_row + 16]);
+            __m256 c_in29 = _mm256_loadu_ps(&c[30 * sc_row + 24]);
+            __m256 c_in30 = _mm256_loadu_ps(&c[31 * sc_row + 16]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[31 * sc_row + 24]);
+            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_add_ps(acc0_0, c_in28));
+            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_add_ps(acc0_1, c_in29));
+            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_add_ps(acc1_0, c_in30));
+            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_add_ps(acc1_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4548,7 +5012,7 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx2_rl6_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx2, form rl6.
- * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 24 vector accumulators,
  * 2944 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -4599,18 +5063,30 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in8 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -4628,10 +5104,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[31 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[30 * sc_row]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[30 * sc_row + 8]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[31 * sc_row]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[31 * sc_row + 8]);
+            _mm256_storeu_ps(&c[30 * sc_row], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[31 * sc_row], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -4669,18 +5149,30 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in16 = _mm256_loadu_ps(&c[i0 * sc_row + 16]);
+                __m256 c_in17 = _mm256_loadu_ps(&c[i0 * sc_row + 24]);
+                __m256 c_in18 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m256 c_in19 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in20 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m256 c_in21 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]);
+                __m256 c_in22 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]);
+                __m256 c_in23 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in24 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]);
+                __m256 c_in25 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]);
+                __m256 c_in26 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]);
+                __m256 c_in27 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in26, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in27, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -4698,10 +5190,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in28 = _mm256_loadu_ps(&c[30 * sc_row + 16]);
+            __m256 c_in29 = _mm256_loadu_ps(&c[30 * sc_row + 24]);
+            __m256 c_in30 = _mm256_loadu_ps(&c[31 * sc_row + 16]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[31 * sc_row + 24]);
+            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in28, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in29, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in30, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in31, _mm256_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4713,7 +5209,7 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx2_rl3_a1b1
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx2, form rl3.
- * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
  * 3584 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -4745,12 +5241,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, c_in5));
             }
         }
         {
@@ -4768,10 +5270,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[30 * sc_row])));
-            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[30 * sc_row + 8])));
-            _mm256_storeu_ps(&c[31 * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[31 * sc_row])));
-            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[31 * sc_row + 8])));
+            __m256 c_in6 = _mm256_loadu_ps(&c[30 * sc_row]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[30 * sc_row + 8]);
+            __m256 c_in8 = _mm256_loadu_ps(&c[31 * sc_row]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[31 * sc_row + 8]);
+            _mm256_storeu_ps(&c[30 * sc_row], _mm256_add_ps(acc0_0, c_in6));
+            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_add_ps(acc0_1, c_in7));
+            _mm256_storeu_ps(&c[31 * sc_row], _mm256_add_ps(acc1_0, c_in8));
+            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_add_ps(acc1_1, c_in9));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -4794,12 +5300,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row + 16])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 24])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24])));
+                __m256 c_in10 = _mm256_loadu_ps(&c[i0 * sc_row + 16]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[i0 * sc_row + 24]);
+                __m256 c_in12 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m256 c_in13 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_add_ps(acc0_0, c_in10));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_add_ps(acc0_1, c_in11));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_add_ps(acc1_0, c_in12));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_add_ps(acc1_1, c_in13));
+                __m256 c_in14 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m256 c_in15 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_add_ps(acc2_0, c_in14));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_add_ps(acc2_1, c_in15));
             }
         }
         {
@@ -4817,10 +5329,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[30 * sc_row + 16])));
-            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[30 * sc_row + 24])));
-            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[31 * sc_row + 16])));
-            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[31 * sc_row + 24])));
+            __m256 c_in16 = _mm256_loadu_ps(&c[30 * sc_row + 16]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[30 * sc_row + 24]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[31 * sc_row + 16]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[31 * sc_row + 24]);
+            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_add_ps(acc0_0, c_in16));
+            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_add_ps(acc0_1, c_in17));
+            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_add_ps(acc1_0, c_in18));
+            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_add_ps(acc1_1, c_in19));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4953,7 +5469,7 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx2_rl3_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx2, form rl3.
- * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 12 vector accumulators,
  * 3584 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -4989,12 +5505,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -5012,10 +5534,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[31 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in6 = _mm256_loadu_ps(&c[30 * sc_row]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[30 * sc_row + 8]);
+            __m256 c_in8 = _mm256_loadu_ps(&c[31 * sc_row]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[31 * sc_row + 8]);
+            _mm256_storeu_ps(&c[30 * sc_row], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[31 * sc_row], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -5038,12 +5564,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in10 = _mm256_loadu_ps(&c[i0 * sc_row + 16]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[i0 * sc_row + 24]);
+                __m256 c_in12 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m256 c_in13 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in14 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m256 c_in15 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -5061,10 +5593,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[30 * sc_row + 16]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[30 * sc_row + 24]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[31 * sc_row + 16]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[31 * sc_row + 24]);
+            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5076,7 +5612,7 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx2_rl6_pf_a1b1
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 24 vector accumulators,
  * 2944 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -5167,18 +5703,30 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[(i0 + 3) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[(i0 + 4) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[(i0 + 5) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, c_in5));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_add_ps(acc3_0, c_in6));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_add_ps(acc3_1, c_in7));
+                __m256 c_in8 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_add_ps(acc4_0, c_in8));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_add_ps(acc4_1, c_in9));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_add_ps(acc5_0, c_in10));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_add_ps(acc5_1, c_in11));
             }
         }
         {
@@ -5208,10 +5756,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[30 * sc_row])));
-            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[30 * sc_row + 8])));
-            _mm256_storeu_ps(&c[31 * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[31 * sc_row])));
-            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[31 * sc_row + 8])));
+            __m256 c_in12 = _mm256_loadu_ps(&c[30 * sc_row]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[30 * sc_row + 8]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[31 * sc_row]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[31 * sc_row + 8]);
+            _mm256_storeu_ps(&c[30 * sc_row], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_add_ps(acc0_1, c_in13));
+            _mm256_storeu_ps(&c[31 * sc_row], _mm256_add_ps(acc1_0, c_in14));
+            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_add_ps(acc1_1, c_in15));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -5249,18 +5801,30 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row + 16])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 24])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24])));
+                __m256 c_in16 = _mm256_loadu_ps(&c[i0 * sc_row + 16]);
+                __m256 c_in17 = _mm256_loadu_ps(&c[i0 * sc_row + 24]);
+                __m256 c_in18 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m256 c_in19 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_add_ps(acc0_0, c_in16));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_add_ps(acc0_1, c_in17));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_add_ps(acc1_0, c_in18));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_add_ps(acc1_1, c_in19));
+                __m256 c_in20 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m256 c_in21 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]);
+                __m256 c_in22 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]);
+                __m256 c_in23 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_add_ps(acc2_0, c_in20));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_add_ps(acc2_1, c_in21));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_add_ps(acc3_0, c_in22));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_add_ps(acc3_1, c_in23));
+                __m256 c_in24 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]);
+                __m256 c_in25 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]);
+                __m256 c_in26 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]);
+                __m256 c_in27 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_add_ps(acc4_0, c_in24));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_add_ps(acc4_1, c_in25));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_add_ps(acc5_0, c_in26));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_add_ps(acc5_1, c_in27));
             }
         }
         {
@@ -5278,10 +5842,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[30 * sc_row + 16])));
-            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[30 * sc_row + 24])));
-            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[31 * sc_row + 16])));
-            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[31 * sc_row + 24])));
+            __m256 c_in28 = _mm256_loadu_ps(&c[30 * sc_row + 16]);
+            __m256 c_in29 = _mm256_loadu_ps(&c[30 * sc_row + 24]);
+            __m256 c_in30 = _mm256_loadu_ps(&c[31 * sc_row + 16]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[31 * sc_row + 24]);
+            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_add_ps(acc0_0, c_in28));
+            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_add_ps(acc0_1, c_in29));
+            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_add_ps(acc1_0, c_in30));
+            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_add_ps(acc1_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5512,7 +6080,7 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx2_rl6_pf_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 24 vector accumulators,
  * 2944 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -5607,18 +6175,30 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in8 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -5648,10 +6228,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[31 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[30 * sc_row]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[30 * sc_row + 8]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[31 * sc_row]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[31 * sc_row + 8]);
+            _mm256_storeu_ps(&c[30 * sc_row], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[31 * sc_row], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -5689,18 +6273,30 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in16 = _mm256_loadu_ps(&c[i0 * sc_row + 16]);
+                __m256 c_in17 = _mm256_loadu_ps(&c[i0 * sc_row + 24]);
+                __m256 c_in18 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m256 c_in19 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in20 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m256 c_in21 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]);
+                __m256 c_in22 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]);
+                __m256 c_in23 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in24 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]);
+                __m256 c_in25 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]);
+                __m256 c_in26 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]);
+                __m256 c_in27 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in26, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in27, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -5718,10 +6314,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in28 = _mm256_loadu_ps(&c[30 * sc_row + 16]);
+            __m256 c_in29 = _mm256_loadu_ps(&c[30 * sc_row + 24]);
+            __m256 c_in30 = _mm256_loadu_ps(&c[31 * sc_row + 16]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[31 * sc_row + 24]);
+            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in28, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in29, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in30, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in31, _mm256_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5733,7 +6333,7 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl6_pf_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx2_rl3_pf_a1b1
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
  * 3584 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -5791,12 +6391,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, c_in5));
             }
         }
         {
@@ -5826,10 +6432,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[30 * sc_row])));
-            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[30 * sc_row + 8])));
-            _mm256_storeu_ps(&c[31 * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[31 * sc_row])));
-            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[31 * sc_row + 8])));
+            __m256 c_in6 = _mm256_loadu_ps(&c[30 * sc_row]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[30 * sc_row + 8]);
+            __m256 c_in8 = _mm256_loadu_ps(&c[31 * sc_row]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[31 * sc_row + 8]);
+            _mm256_storeu_ps(&c[30 * sc_row], _mm256_add_ps(acc0_0, c_in6));
+            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_add_ps(acc0_1, c_in7));
+            _mm256_storeu_ps(&c[31 * sc_row], _mm256_add_ps(acc1_0, c_in8));
+            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_add_ps(acc1_1, c_in9));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -5852,12 +6462,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row + 16])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 24])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24])));
+                __m256 c_in10 = _mm256_loadu_ps(&c[i0 * sc_row + 16]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[i0 * sc_row + 24]);
+                __m256 c_in12 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m256 c_in13 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_add_ps(acc0_0, c_in10));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_add_ps(acc0_1, c_in11));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_add_ps(acc1_0, c_in12));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_add_ps(acc1_1, c_in13));
+                __m256 c_in14 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m256 c_in15 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_add_ps(acc2_0, c_in14));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_add_ps(acc2_1, c_in15));
             }
         }
         {
@@ -5875,10 +6491,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[30 * sc_row + 16])));
-            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[30 * sc_row + 24])));
-            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[31 * sc_row + 16])));
-            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[31 * sc_row + 24])));
+            __m256 c_in16 = _mm256_loadu_ps(&c[30 * sc_row + 16]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[30 * sc_row + 24]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[31 * sc_row + 16]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[31 * sc_row + 24]);
+            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_add_ps(acc0_0, c_in16));
+            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_add_ps(acc0_1, c_in17));
+            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_add_ps(acc1_0, c_in18));
+            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_add_ps(acc1_1, c_in19));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6049,7 +6669,7 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx2_rl3_pf_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 12 vector accumulators,
  * 3584 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -6111,12 +6731,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -6146,10 +6772,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[31 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in6 = _mm256_loadu_ps(&c[30 * sc_row]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[30 * sc_row + 8]);
+            __m256 c_in8 = _mm256_loadu_ps(&c[31 * sc_row]);
+            __m256 c_in9 = _mm256_loadu_ps(&c[31 * sc_row + 8]);
+            _mm256_storeu_ps(&c[30 * sc_row], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[30 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[31 * sc_row], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[31 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -6172,12 +6802,18 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in10 = _mm256_loadu_ps(&c[i0 * sc_row + 16]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[i0 * sc_row + 24]);
+                __m256 c_in12 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m256 c_in13 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in14 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m256 c_in15 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -6195,10 +6831,14 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[30 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[31 * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[30 * sc_row + 16]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[30 * sc_row + 24]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[31 * sc_row + 16]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[31 * sc_row + 24]);
+            _mm256_storeu_ps(&c[30 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[30 * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[31 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[31 * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6210,7 +6850,7 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx512_rl12_a1b1
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx512, form rl12.
- * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 48 vector accumulators,
  * 1280 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -6287,30 +6927,54 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_a1b1(const bmm_arg
                     acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                     acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[i0 * sc_row])));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[i0 * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_add_ps(acc1_1, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_add_ps(acc2_1, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[(i0 + 3) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_add_ps(acc3_1, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[(i0 + 4) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_add_ps(acc4_1, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[(i0 + 5) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_add_ps(acc5_1, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_add_ps(acc6_0, _mm512_loadu_ps(&c[(i0 + 6) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 6) * sc_row + 16], _mm512_add_ps(acc6_1, _mm512_loadu_ps(&c[(i0 + 6) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_add_ps(acc7_0, _mm512_loadu_ps(&c[(i0 + 7) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 7) * sc_row + 16], _mm512_add_ps(acc7_1, _mm512_loadu_ps(&c[(i0 + 7) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_add_ps(acc8_0, _mm512_loadu_ps(&c[(i0 + 8) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 8) * sc_row + 16], _mm512_add_ps(acc8_1, _mm512_loadu_ps(&c[(i0 + 8) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_add_ps(acc9_0, _mm512_loadu_ps(&c[(i0 + 9) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 9) * sc_row + 16], _mm512_add_ps(acc9_1, _mm512_loadu_ps(&c[(i0 + 9) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_add_ps(acc10_0, _mm512_loadu_ps(&c[(i0 + 10) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 10) * sc_row + 16], _mm512_add_ps(acc10_1, _mm512_loadu_ps(&c[(i0 + 10) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_add_ps(acc11_0, _mm512_loadu_ps(&c[(i0 + 11) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 11) * sc_row + 16], _mm512_add_ps(acc11_1, _mm512_loadu_ps(&c[(i0 + 11) * sc_row + 16])));
+                __m512 c_in0 = _mm512_loadu_ps(&c[i0 * sc_row]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[i0 * sc_row + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]);
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_add_ps(acc0_0, c_in0));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_add_ps(acc0_1, c_in1));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_add_ps(acc1_0, c_in2));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_add_ps(acc1_1, c_in3));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_add_ps(acc2_0, c_in4));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_add_ps(acc2_1, c_in5));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_add_ps(acc3_0, c_in6));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_add_ps(acc3_1, c_in7));
+                __m512 c_in8 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]);
+                __m512 c_in12 = _mm512_loadu_ps(&c[(i0 + 6) * sc_row]);
+                __m512 c_in13 = _mm512_loadu_ps(&c[(i0 + 6) * sc_row + 16]);
+                __m512 c_in14 = _mm512_loadu_ps(&c[(i0 + 7) * sc_row]);
+                __m512 c_in15 = _mm512_loadu_ps(&c[(i0 + 7) * sc_row + 16]);
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_add_ps(acc4_0, c_in8));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_add_ps(acc4_1, c_in9));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_add_ps(acc5_0, c_in10));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_add_ps(acc5_1, c_in11));
+                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_add_ps(acc6_0, c_in12));
+                _mm512_storeu_ps(&c[(i0 + 6) * sc_row + 16], _mm512_add_ps(acc6_1, c_in13));
+                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_add_ps(acc7_0, c_in14));
+                _mm512_storeu_ps(&c[(i0 + 7) * sc_row + 16], _mm512_add_ps(acc7_1, c_in15));
+                __m512 c_in16 = _mm512_loadu_ps(&c[(i0 + 8) * sc_row]);
+                __m512 c_in17 = _mm512_loadu_ps(&c[(i0 + 8) * sc_row + 16]);
+                __m512 c_in18 = _mm512_loadu_ps(&c[(i0 + 9) * sc_row]);
+                __m512 c_in19 = _mm512_loadu_ps(&c[(i0 + 9) * sc_row + 16]);
+                __m512 c_in20 = _mm512_loadu_ps(&c[(i0 + 10) * sc_row]);
+                __m512 c_in21 = _mm512_loadu_ps(&c[(i0 + 10) * sc_row + 16]);
+                __m512 c_in22 = _mm512_loadu_ps(&c[(i0 + 11) * sc_row]);
+                __m512 c_in23 = _mm512_loadu_ps(&c[(i0 + 11) * sc_row + 16]);
+                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_add_ps(acc8_0, c_in16));
+                _mm512_storeu_ps(&c[(i0 + 8) * sc_row + 16], _mm512_add_ps(acc8_1, c_in17));
+                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_add_ps(acc9_0, c_in18));
+                _mm512_storeu_ps(&c[(i0 + 9) * sc_row + 16], _mm512_add_ps(acc9_1, c_in19));
+                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_add_ps(acc10_0, c_in20));
+                _mm512_storeu_ps(&c[(i0 + 10) * sc_row + 16], _mm512_add_ps(acc10_1, c_in21));
+                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_add_ps(acc11_0, c_in22));
+                _mm512_storeu_ps(&c[(i0 + 11) * sc_row + 16], _mm512_add_ps(acc11_1, c_in23));
             }
         }
         {
@@ -6358,22 +7022,38 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_a1b1(const bmm_arg
                 acc7_0 = _mm512_fmadd_ps(a7, b0, acc7_0);
                 acc7_1 = _mm512_fmadd_ps(a7, b1, acc7_1);
             }
-            _mm512_storeu_ps(&c[24 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[24 * sc_row])));
-            _mm512_storeu_ps(&c[24 * sc_row + 16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[24 * sc_row + 16])));
-            _mm512_storeu_ps(&c[25 * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[25 * sc_row])));
-            _mm512_storeu_ps(&c[25 * sc_row + 16], _mm512_add_ps(acc1_1, _mm512_loadu_ps(&c[25 * sc_row + 16])));
-            _mm512_storeu_ps(&c[26 * sc_row], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[26 * sc_row])));
-            _mm512_storeu_ps(&c[26 * sc_row + 16], _mm512_add_ps(acc2_1, _mm512_loadu_ps(&c[26 * sc_row + 16])));
-            _mm512_storeu_ps(&c[27 * sc_row], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[27 * sc_row])));
-            _mm512_storeu_ps(&c[27 * sc_row + 16], _mm512_add_ps(acc3_1, _mm512_loadu_ps(&c[27 * sc_row + 16])));
-            _mm512_storeu_ps(&c[28 * sc_row], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[28 * sc_row])));
-            _mm512_storeu_ps(&c[28 * sc_row + 16], _mm512_add_ps(acc4_1, _mm512_loadu_ps(&c[28 * sc_row + 16])));
-            _mm512_storeu_ps(&c[29 * sc_row], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[29 * sc_row])));
-            _mm512_storeu_ps(&c[29 * sc_row + 16], _mm512_add_ps(acc5_1, _mm512_loadu_ps(&c[29 * sc_row + 16])));
-            _mm512_storeu_ps(&c[30 * sc_row], _mm512_add_ps(acc6_0, _mm512_loadu_ps(&c[30 * sc_row])));
-            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_add_ps(acc6_1, _mm512_loadu_ps(&c[30 * sc_row + 16])));
-            _mm512_storeu_ps(&c[31 * sc_row], _mm512_add_ps(acc7_0, _mm512_loadu_ps(&c[31 * sc_row])));
-            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_add_ps(acc7_1, _mm512_loadu_ps(&c[31 * sc_row + 16])));
+            __m512 c_in24 = _mm512_loadu_ps(&c[24 * sc_row]);
+            __m512 c_in25 = _mm512_loadu_ps(&c[24 * sc_row + 16]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[25 * sc_row]);
+            __m512 c_in27 = _mm512_loadu_ps(&c[25 * sc_row + 16]);
+            __m512 c_in28 = _mm512_loadu_ps(&c[26 * sc_row]);
+            __m512 c_in29 = _mm512_loadu_ps(&c[26 * sc_row + 16]);
+            __m512 c_in30 = _mm512_loadu_ps(&c[27 * sc_row]);
+            __m512 c_in31 = _mm512_loadu_ps(&c[27 * sc_row + 16]);
+            _mm512_storeu_ps(&c[24 * sc_row], _mm512_add_ps(acc0_0, c_in24));
+            _mm512_storeu_ps(&c[24 * sc_row + 16], _mm512_add_ps(acc0_1, c_in25));
+            _mm512_storeu_ps(&c[25 * sc_row], _mm512_add_ps(acc1_0, c_in26));
+            _mm512_storeu_ps(&c[25 * sc_row + 16], _mm512_add_ps(acc1_1, c_in27));
+            _mm512_storeu_ps(&c[26 * sc_row], _mm512_add_ps(acc2_0, c_in28));
+            _mm512_storeu_ps(&c[26 * sc_row + 16], _mm512_add_ps(acc2_1, c_in29));
+            _mm512_storeu_ps(&c[27 * sc_row], _mm512_add_ps(acc3_0, c_in30));
+            _mm512_storeu_ps(&c[27 * sc_row + 16], _mm512_add_ps(acc3_1, c_in31));
+            __m512 c_in32 = _mm512_loadu_ps(&c[28 * sc_row]);
+            __m512 c_in33 = _mm512_loadu_ps(&c[28 * sc_row + 16]);
+            __m512 c_in34 = _mm512_loadu_ps(&c[29 * sc_row]);
+            __m512 c_in35 = _mm512_loadu_ps(&c[29 * sc_row + 16]);
+            __m512 c_in36 = _mm512_loadu_ps(&c[30 * sc_row]);
+            __m512 c_in37 = _mm512_loadu_ps(&c[30 * sc_row + 16]);
+            __m512 c_in38 = _mm512_loadu_ps(&c[31 * sc_row]);
+            __m512 c_in39 = _mm512_loadu_ps(&c[31 * sc_row + 16]);
+            _mm512_storeu_ps(&c[28 * sc_row], _mm512_add_ps(acc4_0, c_in32));
+            _mm512_storeu_ps(&c[28 * sc_row + 16], _mm512_add_ps(acc4_1, c_in33));
+            _mm512_storeu_ps(&c[29 * sc_row], _mm512_add_ps(acc5_0, c_in34));
+            _mm512_storeu_ps(&c[29 * sc_row + 16], _mm512_add_ps(acc5_1, c_in35));
+            _mm512_storeu_ps(&c[30 * sc_row], _mm512_add_ps(acc6_0, c_in36));
+            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_add_ps(acc6_1, c_in37));
+            _mm512_storeu_ps(&c[31 * sc_row], _mm512_add_ps(acc7_0, c_in38));
+            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_add_ps(acc7_1, c_in39));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6562,7 +7242,7 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx512_rl12_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl12.
- * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 48 vector accumulators,
  * 1280 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -6643,30 +7323,54 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_ab(const bmm_args 
                     acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                     acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
-                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-                _mm512_storeu_ps(&c[(i0 + 6) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
-                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-                _mm512_storeu_ps(&c[(i0 + 7) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
-                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
-                _mm512_storeu_ps(&c[(i0 + 8) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row + 16]), _mm512_mul_ps(valpha, acc8_1)));
-                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
-                _mm512_storeu_ps(&c[(i0 + 9) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row + 16]), _mm512_mul_ps(valpha, acc9_1)));
-                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
-                _mm512_storeu_ps(&c[(i0 + 10) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row + 16]), _mm512_mul_ps(valpha, acc10_1)));
-                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
-                _mm512_storeu_ps(&c[(i0 + 11) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row + 16]), _mm512_mul_ps(valpha, acc11_1)));
+                __m512 c_in0 = _mm512_loadu_ps(&c[i0 * sc_row]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[i0 * sc_row + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]);
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc3_1)));
+                __m512 c_in8 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]);
+                __m512 c_in12 = _mm512_loadu_ps(&c[(i0 + 6) * sc_row]);
+                __m512 c_in13 = _mm512_loadu_ps(&c[(i0 + 6) * sc_row + 16]);
+                __m512 c_in14 = _mm512_loadu_ps(&c[(i0 + 7) * sc_row]);
+                __m512 c_in15 = _mm512_loadu_ps(&c[(i0 + 7) * sc_row + 16]);
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc6_0)));
+                _mm512_storeu_ps(&c[(i0 + 6) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc6_1)));
+                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc7_0)));
+                _mm512_storeu_ps(&c[(i0 + 7) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc7_1)));
+                __m512 c_in16 = _mm512_loadu_ps(&c[(i0 + 8) * sc_row]);
+                __m512 c_in17 = _mm512_loadu_ps(&c[(i0 + 8) * sc_row + 16]);
+                __m512 c_in18 = _mm512_loadu_ps(&c[(i0 + 9) * sc_row]);
+                __m512 c_in19 = _mm512_loadu_ps(&c[(i0 + 9) * sc_row + 16]);
+                __m512 c_in20 = _mm512_loadu_ps(&c[(i0 + 10) * sc_row]);
+                __m512 c_in21 = _mm512_loadu_ps(&c[(i0 + 10) * sc_row + 16]);
+                __m512 c_in22 = _mm512_loadu_ps(&c[(i0 + 11) * sc_row]);
+                __m512 c_in23 = _mm512_loadu_ps(&c[(i0 + 11) * sc_row + 16]);
+                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_fmadd_ps(vbeta, c_in16, _mm512_mul_ps(valpha, acc8_0)));
+                _mm512_storeu_ps(&c[(i0 + 8) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in17, _mm512_mul_ps(valpha, acc8_1)));
+                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_fmadd_ps(vbeta, c_in18, _mm512_mul_ps(valpha, acc9_0)));
+                _mm512_storeu_ps(&c[(i0 + 9) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in19, _mm512_mul_ps(valpha, acc9_1)));
+                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_fmadd_ps(vbeta, c_in20, _mm512_mul_ps(valpha, acc10_0)));
+                _mm512_storeu_ps(&c[(i0 + 10) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in21, _mm512_mul_ps(valpha, acc10_1)));
+                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_fmadd_ps(vbeta, c_in22, _mm512_mul_ps(valpha, acc11_0)));
+                _mm512_storeu_ps(&c[(i0 + 11) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in23, _mm512_mul_ps(valpha, acc11_1)));
             }
         }
         {
@@ -6714,22 +7418,38 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_ab(const bmm_args 
                 acc7_0 = _mm512_fmadd_ps(a7, b0, acc7_0);
                 acc7_1 = _mm512_fmadd_ps(a7, b1, acc7_1);
             }
-            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[24 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[25 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[26 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_storeu_ps(&c[26 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[27 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[27 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_storeu_ps(&c[27 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[27 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[28 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[28 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_storeu_ps(&c[28 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[28 * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-            _mm512_storeu_ps(&c[29 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[29 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_storeu_ps(&c[29 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[29 * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
-            _mm512_storeu_ps(&c[30 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
-            _mm512_storeu_ps(&c[31 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
+            __m512 c_in24 = _mm512_loadu_ps(&c[24 * sc_row]);
+            __m512 c_in25 = _mm512_loadu_ps(&c[24 * sc_row + 16]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[25 * sc_row]);
+            __m512 c_in27 = _mm512_loadu_ps(&c[25 * sc_row + 16]);
+            __m512 c_in28 = _mm512_loadu_ps(&c[26 * sc_row]);
+            __m512 c_in29 = _mm512_loadu_ps(&c[26 * sc_row + 16]);
+            __m512 c_in30 = _mm512_loadu_ps(&c[27 * sc_row]);
+            __m512 c_in31 = _mm512_loadu_ps(&c[27 * sc_row + 16]);
+            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(vbeta, c_in24, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[24 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in25, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(vbeta, c_in26, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[25 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in27, _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[26 * sc_row], _mm512_fmadd_ps(vbeta, c_in28, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_storeu_ps(&c[26 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in29, _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[27 * sc_row], _mm512_fmadd_ps(vbeta, c_in30, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_storeu_ps(&c[27 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in31, _mm512_mul_ps(valpha, acc3_1)));
+            __m512 c_in32 = _mm512_loadu_ps(&c[28 * sc_row]);
+            __m512 c_in33 = _mm512_loadu_ps(&c[28 * sc_row + 16]);
+            __m512 c_in34 = _mm512_loadu_ps(&c[29 * sc_row]);
+            __m512 c_in35 = _mm512_loadu_ps(&c[29 * sc_row + 16]);
+            __m512 c_in36 = _mm512_loadu_ps(&c[30 * sc_row]);
+            __m512 c_in37 = _mm512_loadu_ps(&c[30 * sc_row + 16]);
+            __m512 c_in38 = _mm512_loadu_ps(&c[31 * sc_row]);
+            __m512 c_in39 = _mm512_loadu_ps(&c[31 * sc_row + 16]);
+            _mm512_storeu_ps(&c[28 * sc_row], _mm512_fmadd_ps(vbeta, c_in32, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_storeu_ps(&c[28 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in33, _mm512_mul_ps(valpha, acc4_1)));
+            _mm512_storeu_ps(&c[29 * sc_row], _mm512_fmadd_ps(vbeta, c_in34, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_storeu_ps(&c[29 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in35, _mm512_mul_ps(valpha, acc5_1)));
+            _mm512_storeu_ps(&c[30 * sc_row], _mm512_fmadd_ps(vbeta, c_in36, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in37, _mm512_mul_ps(valpha, acc6_1)));
+            _mm512_storeu_ps(&c[31 * sc_row], _mm512_fmadd_ps(vbeta, c_in38, _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in39, _mm512_mul_ps(valpha, acc7_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6741,7 +7461,7 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx512_rl6_a1b1
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx512, form rl6.
- * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 24 vector accumulators,
  * 1472 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -6788,18 +7508,30 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_a1b1(const bmm_args
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[i0 * sc_row])));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[i0 * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_add_ps(acc1_1, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_add_ps(acc2_1, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[(i0 + 3) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_add_ps(acc3_1, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[(i0 + 4) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_add_ps(acc4_1, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[(i0 + 5) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_add_ps(acc5_1, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16])));
+                __m512 c_in0 = _mm512_loadu_ps(&c[i0 * sc_row]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[i0 * sc_row + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]);
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_add_ps(acc0_0, c_in0));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_add_ps(acc0_1, c_in1));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_add_ps(acc1_0, c_in2));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_add_ps(acc1_1, c_in3));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_add_ps(acc2_0, c_in4));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_add_ps(acc2_1, c_in5));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_add_ps(acc3_0, c_in6));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_add_ps(acc3_1, c_in7));
+                __m512 c_in8 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]);
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_add_ps(acc4_0, c_in8));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_add_ps(acc4_1, c_in9));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_add_ps(acc5_0, c_in10));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_add_ps(acc5_1, c_in11));
             }
         }
         {
@@ -6817,10 +7549,14 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_a1b1(const bmm_args
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[30 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[30 * sc_row])));
-            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[30 * sc_row + 16])));
-            _mm512_storeu_ps(&c[31 * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[31 * sc_row])));
-            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_add_ps(acc1_1, _mm512_loadu_ps(&c[31 * sc_row + 16])));
+            __m512 c_in12 = _mm512_loadu_ps(&c[30 * sc_row]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[30 * sc_row + 16]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[31 * sc_row]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[31 * sc_row + 16]);
+            _mm512_storeu_ps(&c[30 * sc_row], _mm512_add_ps(acc0_0, c_in12));
+            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_add_ps(acc0_1, c_in13));
+            _mm512_storeu_ps(&c[31 * sc_row], _mm512_add_ps(acc1_0, c_in14));
+            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_add_ps(acc1_1, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6925,7 +7661,7 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx512_rl6_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl6.
- * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 24 vector accumulators,
  * 1472 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -6976,18 +7712,30 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_ab(const bmm_args *
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+                __m512 c_in0 = _mm512_loadu_ps(&c[i0 * sc_row]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[i0 * sc_row + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]);
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc3_1)));
+                __m512 c_in8 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]);
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -7005,10 +7753,14 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_ab(const bmm_args *
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[30 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[31 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+            __m512 c_in12 = _mm512_loadu_ps(&c[30 * sc_row]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[30 * sc_row + 16]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[31 * sc_row]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[31 * sc_row + 16]);
+            _mm512_storeu_ps(&c[30 * sc_row], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[31 * sc_row], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7020,7 +7772,7 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx512_rl12_pf_a1b1
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx512, form rl12_pf.
- * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 48 vector accumulators,
  * 1280 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -7177,30 +7929,54 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_a1b1(const bmm_
                     acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                     acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[i0 * sc_row])));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[i0 * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_add_ps(acc1_1, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_add_ps(acc2_1, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[(i0 + 3) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_add_ps(acc3_1, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[(i0 + 4) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_add_ps(acc4_1, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[(i0 + 5) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_add_ps(acc5_1, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_add_ps(acc6_0, _mm512_loadu_ps(&c[(i0 + 6) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 6) * sc_row + 16], _mm512_add_ps(acc6_1, _mm512_loadu_ps(&c[(i0 + 6) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_add_ps(acc7_0, _mm512_loadu_ps(&c[(i0 + 7) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 7) * sc_row + 16], _mm512_add_ps(acc7_1, _mm512_loadu_ps(&c[(i0 + 7) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_add_ps(acc8_0, _mm512_loadu_ps(&c[(i0 + 8) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 8) * sc_row + 16], _mm512_add_ps(acc8_1, _mm512_loadu_ps(&c[(i0 + 8) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_add_ps(acc9_0, _mm512_loadu_ps(&c[(i0 + 9) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 9) * sc_row + 16], _mm512_add_ps(acc9_1, _mm512_loadu_ps(&c[(i0 + 9) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_add_ps(acc10_0, _mm512_loadu_ps(&c[(i0 + 10) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 10) * sc_row + 16], _mm512_add_ps(acc10_1, _mm512_loadu_ps(&c[(i0 + 10) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_add_ps(acc11_0, _mm512_loadu_ps(&c[(i0 + 11) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 11) * sc_row + 16], _mm512_add_ps(acc11_1, _mm512_loadu_ps(&c[(i0 + 11) * sc_row + 16])));
+                __m512 c_in0 = _mm512_loadu_ps(&c[i0 * sc_row]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[i0 * sc_row + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]);
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_add_ps(acc0_0, c_in0));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_add_ps(acc0_1, c_in1));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_add_ps(acc1_0, c_in2));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_add_ps(acc1_1, c_in3));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_add_ps(acc2_0, c_in4));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_add_ps(acc2_1, c_in5));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_add_ps(acc3_0, c_in6));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_add_ps(acc3_1, c_in7));
+                __m512 c_in8 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]);
+                __m512 c_in12 = _mm512_loadu_ps(&c[(i0 + 6) * sc_row]);
+                __m512 c_in13 = _mm512_loadu_ps(&c[(i0 + 6) * sc_row + 16]);
+                __m512 c_in14 = _mm512_loadu_ps(&c[(i0 + 7) * sc_row]);
+                __m512 c_in15 = _mm512_loadu_ps(&c[(i0 + 7) * sc_row + 16]);
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_add_ps(acc4_0, c_in8));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_add_ps(acc4_1, c_in9));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_add_ps(acc5_0, c_in10));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_add_ps(acc5_1, c_in11));
+                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_add_ps(acc6_0, c_in12));
+                _mm512_storeu_ps(&c[(i0 + 6) * sc_row + 16], _mm512_add_ps(acc6_1, c_in13));
+                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_add_ps(acc7_0, c_in14));
+                _mm512_storeu_ps(&c[(i0 + 7) * sc_row + 16], _mm512_add_ps(acc7_1, c_in15));
+                __m512 c_in16 = _mm512_loadu_ps(&c[(i0 + 8) * sc_row]);
+                __m512 c_in17 = _mm512_loadu_ps(&c[(i0 + 8) * sc_row + 16]);
+                __m512 c_in18 = _mm512_loadu_ps(&c[(i0 + 9) * sc_row]);
+                __m512 c_in19 = _mm512_loadu_ps(&c[(i0 + 9) * sc_row + 16]);
+                __m512 c_in20 = _mm512_loadu_ps(&c[(i0 + 10) * sc_row]);
+                __m512 c_in21 = _mm512_loadu_ps(&c[(i0 + 10) * sc_row + 16]);
+                __m512 c_in22 = _mm512_loadu_ps(&c[(i0 + 11) * sc_row]);
+                __m512 c_in23 = _mm512_loadu_ps(&c[(i0 + 11) * sc_row + 16]);
+                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_add_ps(acc8_0, c_in16));
+                _mm512_storeu_ps(&c[(i0 + 8) * sc_row + 16], _mm512_add_ps(acc8_1, c_in17));
+                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_add_ps(acc9_0, c_in18));
+                _mm512_storeu_ps(&c[(i0 + 9) * sc_row + 16], _mm512_add_ps(acc9_1, c_in19));
+                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_add_ps(acc10_0, c_in20));
+                _mm512_storeu_ps(&c[(i0 + 10) * sc_row + 16], _mm512_add_ps(acc10_1, c_in21));
+                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_add_ps(acc11_0, c_in22));
+                _mm512_storeu_ps(&c[(i0 + 11) * sc_row + 16], _mm512_add_ps(acc11_1, c_in23));
             }
         }
         {
@@ -7296,22 +8072,38 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_a1b1(const bmm_
                 acc7_0 = _mm512_fmadd_ps(a7, b0, acc7_0);
                 acc7_1 = _mm512_fmadd_ps(a7, b1, acc7_1);
             }
-            _mm512_storeu_ps(&c[24 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[24 * sc_row])));
-            _mm512_storeu_ps(&c[24 * sc_row + 16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[24 * sc_row + 16])));
-            _mm512_storeu_ps(&c[25 * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[25 * sc_row])));
-            _mm512_storeu_ps(&c[25 * sc_row + 16], _mm512_add_ps(acc1_1, _mm512_loadu_ps(&c[25 * sc_row + 16])));
-            _mm512_storeu_ps(&c[26 * sc_row], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[26 * sc_row])));
-            _mm512_storeu_ps(&c[26 * sc_row + 16], _mm512_add_ps(acc2_1, _mm512_loadu_ps(&c[26 * sc_row + 16])));
-            _mm512_storeu_ps(&c[27 * sc_row], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[27 * sc_row])));
-            _mm512_storeu_ps(&c[27 * sc_row + 16], _mm512_add_ps(acc3_1, _mm512_loadu_ps(&c[27 * sc_row + 16])));
-            _mm512_storeu_ps(&c[28 * sc_row], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[28 * sc_row])));
-            _mm512_storeu_ps(&c[28 * sc_row + 16], _mm512_add_ps(acc4_1, _mm512_loadu_ps(&c[28 * sc_row + 16])));
-            _mm512_storeu_ps(&c[29 * sc_row], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[29 * sc_row])));
-            _mm512_storeu_ps(&c[29 * sc_row + 16], _mm512_add_ps(acc5_1, _mm512_loadu_ps(&c[29 * sc_row + 16])));
-            _mm512_storeu_ps(&c[30 * sc_row], _mm512_add_ps(acc6_0, _mm512_loadu_ps(&c[30 * sc_row])));
-            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_add_ps(acc6_1, _mm512_loadu_ps(&c[30 * sc_row + 16])));
-            _mm512_storeu_ps(&c[31 * sc_row], _mm512_add_ps(acc7_0, _mm512_loadu_ps(&c[31 * sc_row])));
-            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_add_ps(acc7_1, _mm512_loadu_ps(&c[31 * sc_row + 16])));
+            __m512 c_in24 = _mm512_loadu_ps(&c[24 * sc_row]);
+            __m512 c_in25 = _mm512_loadu_ps(&c[24 * sc_row + 16]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[25 * sc_row]);
+            __m512 c_in27 = _mm512_loadu_ps(&c[25 * sc_row + 16]);
+            __m512 c_in28 = _mm512_loadu_ps(&c[26 * sc_row]);
+            __m512 c_in29 = _mm512_loadu_ps(&c[26 * sc_row + 16]);
+            __m512 c_in30 = _mm512_loadu_ps(&c[27 * sc_row]);
+            __m512 c_in31 = _mm512_loadu_ps(&c[27 * sc_row + 16]);
+            _mm512_storeu_ps(&c[24 * sc_row], _mm512_add_ps(acc0_0, c_in24));
+            _mm512_storeu_ps(&c[24 * sc_row + 16], _mm512_add_ps(acc0_1, c_in25));
+            _mm512_storeu_ps(&c[25 * sc_row], _mm512_add_ps(acc1_0, c_in26));
+            _mm512_storeu_ps(&c[25 * sc_row + 16], _mm512_add_ps(acc1_1, c_in27));
+            _mm512_storeu_ps(&c[26 * sc_row], _mm512_add_ps(acc2_0, c_in28));
+            _mm512_storeu_ps(&c[26 * sc_row + 16], _mm512_add_ps(acc2_1, c_in29));
+            _mm512_storeu_ps(&c[27 * sc_row], _mm512_add_ps(acc3_0, c_in30));
+            _mm512_storeu_ps(&c[27 * sc_row + 16], _mm512_add_ps(acc3_1, c_in31));
+            __m512 c_in32 = _mm512_loadu_ps(&c[28 * sc_row]);
+            __m512 c_in33 = _mm512_loadu_ps(&c[28 * sc_row + 16]);
+            __m512 c_in34 = _mm512_loadu_ps(&c[29 * sc_row]);
+            __m512 c_in35 = _mm512_loadu_ps(&c[29 * sc_row + 16]);
+            __m512 c_in36 = _mm512_loadu_ps(&c[30 * sc_row]);
+            __m512 c_in37 = _mm512_loadu_ps(&c[30 * sc_row + 16]);
+            __m512 c_in38 = _mm512_loadu_ps(&c[31 * sc_row]);
+            __m512 c_in39 = _mm512_loadu_ps(&c[31 * sc_row + 16]);
+            _mm512_storeu_ps(&c[28 * sc_row], _mm512_add_ps(acc4_0, c_in32));
+            _mm512_storeu_ps(&c[28 * sc_row + 16], _mm512_add_ps(acc4_1, c_in33));
+            _mm512_storeu_ps(&c[29 * sc_row], _mm512_add_ps(acc5_0, c_in34));
+            _mm512_storeu_ps(&c[29 * sc_row + 16], _mm512_add_ps(acc5_1, c_in35));
+            _mm512_storeu_ps(&c[30 * sc_row], _mm512_add_ps(acc6_0, c_in36));
+            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_add_ps(acc6_1, c_in37));
+            _mm512_storeu_ps(&c[31 * sc_row], _mm512_add_ps(acc7_0, c_in38));
+            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_add_ps(acc7_1, c_in39));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7628,7 +8420,7 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_b0(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx512_rl12_pf_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl12_pf.
- * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 48 vector accumulators,
  * 1280 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -7789,30 +8581,54 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_ab(const bmm_ar
                     acc11_0 = _mm512_fmadd_ps(a11, b0, acc11_0);
                     acc11_1 = _mm512_fmadd_ps(a11, b1, acc11_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
-                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-                _mm512_storeu_ps(&c[(i0 + 6) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 6) * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
-                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-                _mm512_storeu_ps(&c[(i0 + 7) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 7) * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
-                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row]), _mm512_mul_ps(valpha, acc8_0)));
-                _mm512_storeu_ps(&c[(i0 + 8) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 8) * sc_row + 16]), _mm512_mul_ps(valpha, acc8_1)));
-                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row]), _mm512_mul_ps(valpha, acc9_0)));
-                _mm512_storeu_ps(&c[(i0 + 9) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 9) * sc_row + 16]), _mm512_mul_ps(valpha, acc9_1)));
-                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row]), _mm512_mul_ps(valpha, acc10_0)));
-                _mm512_storeu_ps(&c[(i0 + 10) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 10) * sc_row + 16]), _mm512_mul_ps(valpha, acc10_1)));
-                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row]), _mm512_mul_ps(valpha, acc11_0)));
-                _mm512_storeu_ps(&c[(i0 + 11) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 11) * sc_row + 16]), _mm512_mul_ps(valpha, acc11_1)));
+                __m512 c_in0 = _mm512_loadu_ps(&c[i0 * sc_row]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[i0 * sc_row + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]);
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc3_1)));
+                __m512 c_in8 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]);
+                __m512 c_in12 = _mm512_loadu_ps(&c[(i0 + 6) * sc_row]);
+                __m512 c_in13 = _mm512_loadu_ps(&c[(i0 + 6) * sc_row + 16]);
+                __m512 c_in14 = _mm512_loadu_ps(&c[(i0 + 7) * sc_row]);
+                __m512 c_in15 = _mm512_loadu_ps(&c[(i0 + 7) * sc_row + 16]);
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[(i0 + 6) * sc_row], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc6_0)));
+                _mm512_storeu_ps(&c[(i0 + 6) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc6_1)));
+                _mm512_storeu_ps(&c[(i0 + 7) * sc_row], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc7_0)));
+                _mm512_storeu_ps(&c[(i0 + 7) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc7_1)));
+                __m512 c_in16 = _mm512_loadu_ps(&c[(i0 + 8) * sc_row]);
+                __m512 c_in17 = _mm512_loadu_ps(&c[(i0 + 8) * sc_row + 16]);
+                __m512 c_in18 = _mm512_loadu_ps(&c[(i0 + 9) * sc_row]);
+                __m512 c_in19 = _mm512_loadu_ps(&c[(i0 + 9) * sc_row + 16]);
+                __m512 c_in20 = _mm512_loadu_ps(&c[(i0 + 10) * sc_row]);
+                __m512 c_in21 = _mm512_loadu_ps(&c[(i0 + 10) * sc_row + 16]);
+                __m512 c_in22 = _mm512_loadu_ps(&c[(i0 + 11) * sc_row]);
+                __m512 c_in23 = _mm512_loadu_ps(&c[(i0 + 11) * sc_row + 16]);
+                _mm512_storeu_ps(&c[(i0 + 8) * sc_row], _mm512_fmadd_ps(vbeta, c_in16, _mm512_mul_ps(valpha, acc8_0)));
+                _mm512_storeu_ps(&c[(i0 + 8) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in17, _mm512_mul_ps(valpha, acc8_1)));
+                _mm512_storeu_ps(&c[(i0 + 9) * sc_row], _mm512_fmadd_ps(vbeta, c_in18, _mm512_mul_ps(valpha, acc9_0)));
+                _mm512_storeu_ps(&c[(i0 + 9) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in19, _mm512_mul_ps(valpha, acc9_1)));
+                _mm512_storeu_ps(&c[(i0 + 10) * sc_row], _mm512_fmadd_ps(vbeta, c_in20, _mm512_mul_ps(valpha, acc10_0)));
+                _mm512_storeu_ps(&c[(i0 + 10) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in21, _mm512_mul_ps(valpha, acc10_1)));
+                _mm512_storeu_ps(&c[(i0 + 11) * sc_row], _mm512_fmadd_ps(vbeta, c_in22, _mm512_mul_ps(valpha, acc11_0)));
+                _mm512_storeu_ps(&c[(i0 + 11) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in23, _mm512_mul_ps(valpha, acc11_1)));
             }
         }
         {
@@ -7908,22 +8724,38 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_ab(const bmm_ar
                 acc7_0 = _mm512_fmadd_ps(a7, b0, acc7_0);
                 acc7_1 = _mm512_fmadd_ps(a7, b1, acc7_1);
             }
-            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[24 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[24 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[25 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[25 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[26 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_storeu_ps(&c[26 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[26 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[27 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[27 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_storeu_ps(&c[27 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[27 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[28 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[28 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_storeu_ps(&c[28 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[28 * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-            _mm512_storeu_ps(&c[29 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[29 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_storeu_ps(&c[29 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[29 * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
-            _mm512_storeu_ps(&c[30 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row + 16]), _mm512_mul_ps(valpha, acc6_1)));
-            _mm512_storeu_ps(&c[31 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
-            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row + 16]), _mm512_mul_ps(valpha, acc7_1)));
+            __m512 c_in24 = _mm512_loadu_ps(&c[24 * sc_row]);
+            __m512 c_in25 = _mm512_loadu_ps(&c[24 * sc_row + 16]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[25 * sc_row]);
+            __m512 c_in27 = _mm512_loadu_ps(&c[25 * sc_row + 16]);
+            __m512 c_in28 = _mm512_loadu_ps(&c[26 * sc_row]);
+            __m512 c_in29 = _mm512_loadu_ps(&c[26 * sc_row + 16]);
+            __m512 c_in30 = _mm512_loadu_ps(&c[27 * sc_row]);
+            __m512 c_in31 = _mm512_loadu_ps(&c[27 * sc_row + 16]);
+            _mm512_storeu_ps(&c[24 * sc_row], _mm512_fmadd_ps(vbeta, c_in24, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[24 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in25, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[25 * sc_row], _mm512_fmadd_ps(vbeta, c_in26, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[25 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in27, _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[26 * sc_row], _mm512_fmadd_ps(vbeta, c_in28, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_storeu_ps(&c[26 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in29, _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[27 * sc_row], _mm512_fmadd_ps(vbeta, c_in30, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_storeu_ps(&c[27 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in31, _mm512_mul_ps(valpha, acc3_1)));
+            __m512 c_in32 = _mm512_loadu_ps(&c[28 * sc_row]);
+            __m512 c_in33 = _mm512_loadu_ps(&c[28 * sc_row + 16]);
+            __m512 c_in34 = _mm512_loadu_ps(&c[29 * sc_row]);
+            __m512 c_in35 = _mm512_loadu_ps(&c[29 * sc_row + 16]);
+            __m512 c_in36 = _mm512_loadu_ps(&c[30 * sc_row]);
+            __m512 c_in37 = _mm512_loadu_ps(&c[30 * sc_row + 16]);
+            __m512 c_in38 = _mm512_loadu_ps(&c[31 * sc_row]);
+            __m512 c_in39 = _mm512_loadu_ps(&c[31 * sc_row + 16]);
+            _mm512_storeu_ps(&c[28 * sc_row], _mm512_fmadd_ps(vbeta, c_in32, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_storeu_ps(&c[28 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in33, _mm512_mul_ps(valpha, acc4_1)));
+            _mm512_storeu_ps(&c[29 * sc_row], _mm512_fmadd_ps(vbeta, c_in34, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_storeu_ps(&c[29 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in35, _mm512_mul_ps(valpha, acc5_1)));
+            _mm512_storeu_ps(&c[30 * sc_row], _mm512_fmadd_ps(vbeta, c_in36, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in37, _mm512_mul_ps(valpha, acc6_1)));
+            _mm512_storeu_ps(&c[31 * sc_row], _mm512_fmadd_ps(vbeta, c_in38, _mm512_mul_ps(valpha, acc7_0)));
+            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in39, _mm512_mul_ps(valpha, acc7_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7935,7 +8767,7 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_pf_ab(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx512_rl6_pf_a1b1
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx512, form rl6_pf.
- * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 24 vector accumulators,
  * 1472 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -8026,18 +8858,30 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_a1b1(const bmm_a
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[i0 * sc_row])));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[i0 * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_add_ps(acc1_1, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_add_ps(acc2_1, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[(i0 + 3) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_add_ps(acc3_1, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[(i0 + 4) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_add_ps(acc4_1, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[(i0 + 5) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_add_ps(acc5_1, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16])));
+                __m512 c_in0 = _mm512_loadu_ps(&c[i0 * sc_row]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[i0 * sc_row + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]);
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_add_ps(acc0_0, c_in0));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_add_ps(acc0_1, c_in1));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_add_ps(acc1_0, c_in2));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_add_ps(acc1_1, c_in3));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_add_ps(acc2_0, c_in4));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_add_ps(acc2_1, c_in5));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_add_ps(acc3_0, c_in6));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_add_ps(acc3_1, c_in7));
+                __m512 c_in8 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]);
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_add_ps(acc4_0, c_in8));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_add_ps(acc4_1, c_in9));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_add_ps(acc5_0, c_in10));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_add_ps(acc5_1, c_in11));
             }
         }
         {
@@ -8067,10 +8911,14 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_a1b1(const bmm_a
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[30 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[30 * sc_row])));
-            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[30 * sc_row + 16])));
-            _mm512_storeu_ps(&c[31 * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[31 * sc_row])));
-            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_add_ps(acc1_1, _mm512_loadu_ps(&c[31 * sc_row + 16])));
+            __m512 c_in12 = _mm512_loadu_ps(&c[30 * sc_row]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[30 * sc_row + 16]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[31 * sc_row]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[31 * sc_row + 16]);
+            _mm512_storeu_ps(&c[30 * sc_row], _mm512_add_ps(acc0_0, c_in12));
+            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_add_ps(acc0_1, c_in13));
+            _mm512_storeu_ps(&c[31 * sc_row], _mm512_add_ps(acc1_0, c_in14));
+            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_add_ps(acc1_1, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8231,7 +9079,7 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_32x32x32_sf_avx512_rl6_pf_ab
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl6_pf.
- * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 24 vector accumulators,
  * 1472 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -8326,18 +9174,30 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_ab(const bmm_arg
                     acc5_0 = _mm512_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm512_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
+                __m512 c_in0 = _mm512_loadu_ps(&c[i0 * sc_row]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[i0 * sc_row + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]);
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc3_1)));
+                __m512 c_in8 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]);
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -8367,10 +9227,14 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_pf_ab(const bmm_arg
                 acc1_0 = _mm512_fmadd_ps(a1, b0, acc1_0);
                 acc1_1 = _mm512_fmadd_ps(a1, b1, acc1_1);
             }
-            _mm512_storeu_ps(&c[30 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[30 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[31 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[31 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
+            __m512 c_in12 = _mm512_loadu_ps(&c[30 * sc_row]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[30 * sc_row + 16]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[31 * sc_row]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[31 * sc_row + 16]);
+            _mm512_storeu_ps(&c[30 * sc_row], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[30 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[31 * sc_row], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[31 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

@@ -245,7 +245,7 @@ static void bmm_f32_3x3x3_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_bf_avx2_rows_a1b1
  * f32 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout bf, isa avx2, form rows.
- * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -276,9 +276,12 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_avx2_rows_a1b1(const bmm_args *BMM_
             acc1_0 = _mm256_fmadd_ps(a1_2, b0_2, acc1_0);
             __m256 a2_2 = _mm256_set1_ps(a[8]);
             acc2_0 = _mm256_fmadd_ps(a2_2, b0_2, acc2_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask3)));
-            _mm256_maskstore_ps(&c[3], mask3, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[3], mask3)));
-            _mm256_maskstore_ps(&c[6], mask3, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[6], mask3)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask3);
+            __m256 c_in1 = _mm256_maskload_ps(&c[3], mask3);
+            __m256 c_in2 = _mm256_maskload_ps(&c[6], mask3);
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[3], mask3, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[6], mask3, _mm256_add_ps(acc2_0, c_in2));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -337,7 +340,7 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_bf_avx2_rows_ab
  * f32 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf, isa avx2, form rows.
- * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -372,9 +375,12 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_avx2_rows_ab(const bmm_args *BMM_RE
             acc1_0 = _mm256_fmadd_ps(a1_2, b0_2, acc1_0);
             __m256 a2_2 = _mm256_set1_ps(a[8]);
             acc2_0 = _mm256_fmadd_ps(a2_2, b0_2, acc2_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask3), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[3], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3], mask3), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[6], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6], mask3), _mm256_mul_ps(valpha, acc2_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask3);
+            __m256 c_in1 = _mm256_maskload_ps(&c[3], mask3);
+            __m256 c_in2 = _mm256_maskload_ps(&c[6], mask3);
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[3], mask3, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[6], mask3, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -386,7 +392,7 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_bf_avx512_rows_a1b1
  * f32 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout bf, isa avx512, form rows.
- * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -417,9 +423,12 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_rows_a1b1(const bmm_args *
             acc1_0 = _mm512_fmadd_ps(a1_2, b0_2, acc1_0);
             __m512 a2_2 = _mm512_set1_ps(a[8]);
             acc2_0 = _mm512_fmadd_ps(a2_2, b0_2, acc2_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask3, &c[0])));
-            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask3, &c[3])));
-            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask3, &c[6])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask3, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask3, &c[3]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask3, &c[6]);
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_add_ps(acc2_0, c_in2));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -478,7 +487,7 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_bf_avx512_rows_ab
  * f32 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf, isa avx512, form rows.
- * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -513,9 +522,12 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_rows_ab(const bmm_args *BM
             acc1_0 = _mm512_fmadd_ps(a1_2, b0_2, acc1_0);
             __m512 a2_2 = _mm512_set1_ps(a[8]);
             acc2_0 = _mm512_fmadd_ps(a2_2, b0_2, acc2_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[3]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[6]), _mm512_mul_ps(valpha, acc2_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask3, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask3, &c[3]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask3, &c[6]);
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -527,7 +539,7 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_rows_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_bf_avx512_flat_a1b1
  * f32 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout bf, isa avx512, form flat.
- * Cost per matrix: 54 useful flops in 4 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 54 useful flops in 4 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 6 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -550,7 +562,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_flat_a1b1(const bmm_args *
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix4, as0_0), bk1_3, acc0);
         __m512 bk2_3 = _mm512_permutexvar_ps(ix5, bs0);
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix6, as0_0), bk2_3, acc0);
-        _mm512_mask_storeu_ps(&c[0], mask9, _mm512_add_ps(acc0, _mm512_maskz_loadu_ps(mask9, &c[0])));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask9, &c[0]);
+        _mm512_mask_storeu_ps(&c[0], mask9, _mm512_add_ps(acc0, c_in0));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -597,7 +610,7 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_flat_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_bf_avx512_flat_ab
  * f32 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf, isa avx512, form flat.
- * Cost per matrix: 54 useful flops in 5 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 54 useful flops in 5 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 6 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -624,7 +637,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_flat_ab(const bmm_args *BM
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix4, as0_0), bk1_3, acc0);
         __m512 bk2_3 = _mm512_permutexvar_ps(ix5, bs0);
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix6, as0_0), bk2_3, acc0);
-        _mm512_mask_storeu_ps(&c[0], mask9, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask9, &c[0]), _mm512_mul_ps(valpha, acc0)));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask9, &c[0]);
+        _mm512_mask_storeu_ps(&c[0], mask9, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -635,7 +649,7 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_avx512_flat_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_bf_tn_avx2_rows_a1b1
  * f32 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_tn_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -666,9 +680,12 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_tn_avx2_rows_a1b1(const bmm_args *B
             acc1_0 = _mm256_fmadd_ps(a1_2, b0_2, acc1_0);
             __m256 a2_2 = _mm256_set1_ps(a[8]);
             acc2_0 = _mm256_fmadd_ps(a2_2, b0_2, acc2_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask3)));
-            _mm256_maskstore_ps(&c[3], mask3, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[3], mask3)));
-            _mm256_maskstore_ps(&c[6], mask3, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[6], mask3)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask3);
+            __m256 c_in1 = _mm256_maskload_ps(&c[3], mask3);
+            __m256 c_in2 = _mm256_maskload_ps(&c[6], mask3);
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[3], mask3, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[6], mask3, _mm256_add_ps(acc2_0, c_in2));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -727,7 +744,7 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_tn_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_bf_tn_avx2_rows_ab
  * f32 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_tn_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -762,9 +779,12 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_tn_avx2_rows_ab(const bmm_args *BMM
             acc1_0 = _mm256_fmadd_ps(a1_2, b0_2, acc1_0);
             __m256 a2_2 = _mm256_set1_ps(a[8]);
             acc2_0 = _mm256_fmadd_ps(a2_2, b0_2, acc2_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask3), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[3], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3], mask3), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[6], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6], mask3), _mm256_mul_ps(valpha, acc2_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask3);
+            __m256 c_in1 = _mm256_maskload_ps(&c[3], mask3);
+            __m256 c_in2 = _mm256_maskload_ps(&c[6], mask3);
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[3], mask3, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[6], mask3, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -776,7 +796,7 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_tn_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_bf_tn_avx512_rows_a1b1
  * f32 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_tn_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -807,9 +827,12 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_tn_avx512_rows_a1b1(const bmm_arg
             acc1_0 = _mm512_fmadd_ps(a1_2, b0_2, acc1_0);
             __m512 a2_2 = _mm512_set1_ps(a[8]);
             acc2_0 = _mm512_fmadd_ps(a2_2, b0_2, acc2_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask3, &c[0])));
-            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask3, &c[3])));
-            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask3, &c[6])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask3, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask3, &c[3]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask3, &c[6]);
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_add_ps(acc2_0, c_in2));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -868,7 +891,7 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_tn_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_bf_tn_avx512_rows_ab
  * f32 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_tn_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -903,9 +926,12 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_tn_avx512_rows_ab(const bmm_args 
             acc1_0 = _mm512_fmadd_ps(a1_2, b0_2, acc1_0);
             __m512 a2_2 = _mm512_set1_ps(a[8]);
             acc2_0 = _mm512_fmadd_ps(a2_2, b0_2, acc2_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[3]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[6]), _mm512_mul_ps(valpha, acc2_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask3, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask3, &c[3]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask3, &c[6]);
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -917,7 +943,7 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_tn_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_bf_tn_avx512_flat_a1b1
  * f32 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout bf tn (A transposed, B row-major), isa avx512, form flat.
- * Cost per matrix: 54 useful flops in 4 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 54 useful flops in 4 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 6 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_tn_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -940,7 +966,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_tn_avx512_flat_a1b1(const bmm_arg
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix4, as0), bk1_3, acc0);
         __m512 bk2_3 = _mm512_permutexvar_ps(ix5, bs0);
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix6, as0), bk2_3, acc0);
-        _mm512_mask_storeu_ps(&c[0], mask9, _mm512_add_ps(acc0, _mm512_maskz_loadu_ps(mask9, &c[0])));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask9, &c[0]);
+        _mm512_mask_storeu_ps(&c[0], mask9, _mm512_add_ps(acc0, c_in0));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -987,7 +1014,7 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_tn_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_bf_tn_avx512_flat_ab
  * f32 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf tn (A transposed, B row-major), isa avx512, form flat.
- * Cost per matrix: 54 useful flops in 5 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 54 useful flops in 5 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 6 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_tn_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1014,7 +1041,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_tn_avx512_flat_ab(const bmm_args 
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix4, as0), bk1_3, acc0);
         __m512 bk2_3 = _mm512_permutexvar_ps(ix5, bs0);
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix6, as0), bk2_3, acc0);
-        _mm512_mask_storeu_ps(&c[0], mask9, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask9, &c[0]), _mm512_mul_ps(valpha, acc0)));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask9, &c[0]);
+        _mm512_mask_storeu_ps(&c[0], mask9, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1025,7 +1053,7 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_tn_avx512_flat_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_bf_nt_avx2_rows_a1b1
  * f32 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout bf nt (A row-major, B transposed), isa avx2, form rows.
- * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_nt_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1058,9 +1086,12 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_nt_avx2_rows_a1b1(const bmm_args *B
             acc1_0 = _mm256_fmadd_ps(a1_2, b0_2, acc1_0);
             __m256 a2_2 = _mm256_set1_ps(a[8]);
             acc2_0 = _mm256_fmadd_ps(a2_2, b0_2, acc2_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask3)));
-            _mm256_maskstore_ps(&c[3], mask3, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[3], mask3)));
-            _mm256_maskstore_ps(&c[6], mask3, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[6], mask3)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask3);
+            __m256 c_in1 = _mm256_maskload_ps(&c[3], mask3);
+            __m256 c_in2 = _mm256_maskload_ps(&c[6], mask3);
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[3], mask3, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[6], mask3, _mm256_add_ps(acc2_0, c_in2));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1121,7 +1152,7 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_nt_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_bf_nt_avx2_rows_ab
  * f32 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf nt (A row-major, B transposed), isa avx2, form rows.
- * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_nt_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1158,9 +1189,12 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_nt_avx2_rows_ab(const bmm_args *BMM
             acc1_0 = _mm256_fmadd_ps(a1_2, b0_2, acc1_0);
             __m256 a2_2 = _mm256_set1_ps(a[8]);
             acc2_0 = _mm256_fmadd_ps(a2_2, b0_2, acc2_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask3), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[3], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3], mask3), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[6], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6], mask3), _mm256_mul_ps(valpha, acc2_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask3);
+            __m256 c_in1 = _mm256_maskload_ps(&c[3], mask3);
+            __m256 c_in2 = _mm256_maskload_ps(&c[6], mask3);
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[3], mask3, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[6], mask3, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1172,7 +1206,7 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_nt_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_bf_nt_avx512_flat_a1b1
  * f32 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout bf nt (A row-major, B transposed), isa avx512, form flat.
- * Cost per matrix: 54 useful flops in 4 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 54 useful flops in 4 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 6 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_nt_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1195,7 +1229,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_nt_avx512_flat_a1b1(const bmm_arg
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix4, as0_0), bk1_3, acc0);
         __m512 bk2_3 = _mm512_permutexvar_ps(ix5, bs0);
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix6, as0_0), bk2_3, acc0);
-        _mm512_mask_storeu_ps(&c[0], mask9, _mm512_add_ps(acc0, _mm512_maskz_loadu_ps(mask9, &c[0])));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask9, &c[0]);
+        _mm512_mask_storeu_ps(&c[0], mask9, _mm512_add_ps(acc0, c_in0));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1242,7 +1277,7 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_nt_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_bf_nt_avx512_flat_ab
  * f32 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf nt (A row-major, B transposed), isa avx512, form flat.
- * Cost per matrix: 54 useful flops in 5 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 54 useful flops in 5 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 6 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_nt_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1269,7 +1304,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_nt_avx512_flat_ab(const bmm_args 
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix4, as0_0), bk1_3, acc0);
         __m512 bk2_3 = _mm512_permutexvar_ps(ix5, bs0);
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix6, as0_0), bk2_3, acc0);
-        _mm512_mask_storeu_ps(&c[0], mask9, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask9, &c[0]), _mm512_mul_ps(valpha, acc0)));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask9, &c[0]);
+        _mm512_mask_storeu_ps(&c[0], mask9, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1280,7 +1316,7 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_nt_avx512_flat_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_bf_tt_avx2_rows_a1b1
  * f32 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout bf tt (A and B transposed), isa avx2, form rows.
- * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_tt_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1313,9 +1349,12 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_tt_avx2_rows_a1b1(const bmm_args *B
             acc1_0 = _mm256_fmadd_ps(a1_2, b0_2, acc1_0);
             __m256 a2_2 = _mm256_set1_ps(a[8]);
             acc2_0 = _mm256_fmadd_ps(a2_2, b0_2, acc2_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask3)));
-            _mm256_maskstore_ps(&c[3], mask3, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[3], mask3)));
-            _mm256_maskstore_ps(&c[6], mask3, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[6], mask3)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask3);
+            __m256 c_in1 = _mm256_maskload_ps(&c[3], mask3);
+            __m256 c_in2 = _mm256_maskload_ps(&c[6], mask3);
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[3], mask3, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[6], mask3, _mm256_add_ps(acc2_0, c_in2));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1376,7 +1415,7 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_tt_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_bf_tt_avx2_rows_ab
  * f32 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf tt (A and B transposed), isa avx2, form rows.
- * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_tt_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1413,9 +1452,12 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_tt_avx2_rows_ab(const bmm_args *BMM
             acc1_0 = _mm256_fmadd_ps(a1_2, b0_2, acc1_0);
             __m256 a2_2 = _mm256_set1_ps(a[8]);
             acc2_0 = _mm256_fmadd_ps(a2_2, b0_2, acc2_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask3), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[3], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3], mask3), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[6], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6], mask3), _mm256_mul_ps(valpha, acc2_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask3);
+            __m256 c_in1 = _mm256_maskload_ps(&c[3], mask3);
+            __m256 c_in2 = _mm256_maskload_ps(&c[6], mask3);
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[3], mask3, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[6], mask3, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1427,7 +1469,7 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_bf_tt_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_bf_tt_avx512_flat_a1b1
  * f32 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout bf tt (A and B transposed), isa avx512, form flat.
- * Cost per matrix: 54 useful flops in 4 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 54 useful flops in 4 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 6 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_tt_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1450,7 +1492,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_tt_avx512_flat_a1b1(const bmm_arg
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix4, as0), bk1_3, acc0);
         __m512 bk2_3 = _mm512_permutexvar_ps(ix5, bs0);
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix6, as0), bk2_3, acc0);
-        _mm512_mask_storeu_ps(&c[0], mask9, _mm512_add_ps(acc0, _mm512_maskz_loadu_ps(mask9, &c[0])));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask9, &c[0]);
+        _mm512_mask_storeu_ps(&c[0], mask9, _mm512_add_ps(acc0, c_in0));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1497,7 +1540,7 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_tt_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_bf_tt_avx512_flat_ab
  * f32 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf tt (A and B transposed), isa avx512, form flat.
- * Cost per matrix: 54 useful flops in 5 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 54 useful flops in 5 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 6 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_tt_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1524,7 +1567,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_bf_tt_avx512_flat_ab(const bmm_args 
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix4, as0), bk1_3, acc0);
         __m512 bk2_3 = _mm512_permutexvar_ps(ix5, bs0);
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix6, as0), bk2_3, acc0);
-        _mm512_mask_storeu_ps(&c[0], mask9, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask9, &c[0]), _mm512_mul_ps(valpha, acc0)));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask9, &c[0]);
+        _mm512_mask_storeu_ps(&c[0], mask9, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1782,7 +1826,7 @@ static void bmm_f32_3x3x3_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_sf_avx2_rows_a1b1
  * f32 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout sf, isa avx2, form rows.
- * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_3x3x3_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1816,9 +1860,12 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_sf_avx2_rows_a1b1(const bmm_args *BMM_
             acc1_0 = _mm256_fmadd_ps(a1_2, b0_2, acc1_0);
             __m256 a2_2 = _mm256_set1_ps(a[2 * sa_row + 2]);
             acc2_0 = _mm256_fmadd_ps(a2_2, b0_2, acc2_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask3)));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask3, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[1 * sc_row], mask3)));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask3, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[2 * sc_row], mask3)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask3);
+            __m256 c_in1 = _mm256_maskload_ps(&c[1 * sc_row], mask3);
+            __m256 c_in2 = _mm256_maskload_ps(&c[2 * sc_row], mask3);
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask3, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask3, _mm256_add_ps(acc2_0, c_in2));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1880,7 +1927,7 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_sf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_sf_avx2_rows_ab
  * f32 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout sf, isa avx2, form rows.
- * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_3x3x3_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1918,9 +1965,12 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_sf_avx2_rows_ab(const bmm_args *BMM_RE
             acc1_0 = _mm256_fmadd_ps(a1_2, b0_2, acc1_0);
             __m256 a2_2 = _mm256_set1_ps(a[2 * sa_row + 2]);
             acc2_0 = _mm256_fmadd_ps(a2_2, b0_2, acc2_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask3), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask3), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask3), _mm256_mul_ps(valpha, acc2_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask3);
+            __m256 c_in1 = _mm256_maskload_ps(&c[1 * sc_row], mask3);
+            __m256 c_in2 = _mm256_maskload_ps(&c[2 * sc_row], mask3);
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask3, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask3, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1932,7 +1982,7 @@ static BMM_TARGET_AVX2 void bmm_f32_3x3x3_sf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_sf_avx512_rows_a1b1
  * f32 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout sf, isa avx512, form rows.
- * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1966,9 +2016,12 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_rows_a1b1(const bmm_args *
             acc1_0 = _mm512_fmadd_ps(a1_2, b0_2, acc1_0);
             __m512 a2_2 = _mm512_set1_ps(a[2 * sa_row + 2]);
             acc2_0 = _mm512_fmadd_ps(a2_2, b0_2, acc2_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask3, &c[0])));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask3, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask3, &c[1 * sc_row])));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask3, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask3, &c[2 * sc_row])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask3, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask3, &c[1 * sc_row]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask3, &c[2 * sc_row]);
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask3, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask3, _mm512_add_ps(acc2_0, c_in2));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2030,7 +2083,7 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x3x3_sf_avx512_rows_ab
  * f32 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout sf, isa avx512, form rows.
- * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2068,9 +2121,12 @@ static BMM_TARGET_AVX512 void bmm_f32_3x3x3_sf_avx512_rows_ab(const bmm_args *BM
             acc1_0 = _mm512_fmadd_ps(a1_2, b0_2, acc1_0);
             __m512 a2_2 = _mm512_set1_ps(a[2 * sa_row + 2]);
             acc2_0 = _mm512_fmadd_ps(a2_2, b0_2, acc2_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask3, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask3, &c[1 * sc_row]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask3, &c[2 * sc_row]);
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask3, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask3, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

@@ -605,7 +605,7 @@ static void bmm_f32_3x5x7_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_bf_avx2_rows_a1b1
  * f32 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout bf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 6 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -650,9 +650,12 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_avx2_rows_a1b1(const bmm_args *BMM_
             acc1_0 = _mm256_fmadd_ps(a1_4, b0_4, acc1_0);
             __m256 a2_4 = _mm256_set1_ps(a[14]);
             acc2_0 = _mm256_fmadd_ps(a2_4, b0_4, acc2_0);
-            _mm256_maskstore_ps(&c[0], mask7, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask7)));
-            _mm256_maskstore_ps(&c[7], mask7, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[7], mask7)));
-            _mm256_maskstore_ps(&c[14], mask7, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[14], mask7)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask7);
+            __m256 c_in1 = _mm256_maskload_ps(&c[7], mask7);
+            __m256 c_in2 = _mm256_maskload_ps(&c[14], mask7);
+            _mm256_maskstore_ps(&c[0], mask7, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[7], mask7, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[14], mask7, _mm256_add_ps(acc2_0, c_in2));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -725,7 +728,7 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_bf_avx2_rows_ab
  * f32 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 6 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -774,9 +777,12 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_avx2_rows_ab(const bmm_args *BMM_RE
             acc1_0 = _mm256_fmadd_ps(a1_4, b0_4, acc1_0);
             __m256 a2_4 = _mm256_set1_ps(a[14]);
             acc2_0 = _mm256_fmadd_ps(a2_4, b0_4, acc2_0);
-            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask7), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[7], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[7], mask7), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[14], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[14], mask7), _mm256_mul_ps(valpha, acc2_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask7);
+            __m256 c_in1 = _mm256_maskload_ps(&c[7], mask7);
+            __m256 c_in2 = _mm256_maskload_ps(&c[14], mask7);
+            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[7], mask7, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[14], mask7, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -788,7 +794,7 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_bf_avx512_rows_a1b1
  * f32 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout bf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 6 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -833,9 +839,12 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_rows_a1b1(const bmm_args *
             acc1_0 = _mm512_fmadd_ps(a1_4, b0_4, acc1_0);
             __m512 a2_4 = _mm512_set1_ps(a[14]);
             acc2_0 = _mm512_fmadd_ps(a2_4, b0_4, acc2_0);
-            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask7, &c[0])));
-            _mm512_mask_storeu_ps(&c[7], mask7, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask7, &c[7])));
-            _mm512_mask_storeu_ps(&c[14], mask7, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask7, &c[14])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask7, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[7]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask7, &c[14]);
+            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[7], mask7, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[14], mask7, _mm512_add_ps(acc2_0, c_in2));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -908,7 +917,7 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_bf_avx512_rows_ab
  * f32 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 6 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -957,9 +966,12 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_rows_ab(const bmm_args *BM
             acc1_0 = _mm512_fmadd_ps(a1_4, b0_4, acc1_0);
             __m512 a2_4 = _mm512_set1_ps(a[14]);
             acc2_0 = _mm512_fmadd_ps(a2_4, b0_4, acc2_0);
-            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[7], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[7]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[14], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14]), _mm512_mul_ps(valpha, acc2_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask7, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[7]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask7, &c[14]);
+            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[7], mask7, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[14], mask7, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -971,7 +983,7 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_rows_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_bf_avx512_flat_a1b1
  * f32 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout bf, isa avx512, form flat.
- * Cost per matrix: 210 useful flops in 12 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 210 useful flops in 12 vector arithmetic ops, 4 vector accumulators,
  * 9 vector loads, 2 vector stores, 20 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1021,8 +1033,10 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_flat_a1b1(const bmm_args *
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix12, as0_0), bk4_2, acc0);
         __m512 bk4_1 = _mm512_permute_ps(br4_0, 228);
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix13, as1_0), bk4_1, acc1);
-        _mm512_mask_storeu_ps(&c[0], mask14, _mm512_add_ps(acc0, _mm512_maskz_loadu_ps(mask14, &c[0])));
-        _mm512_mask_storeu_ps(&c[14], mask7, _mm512_add_ps(acc1, _mm512_maskz_loadu_ps(mask7, &c[14])));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask14, &c[0]);
+        __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[14]);
+        _mm512_mask_storeu_ps(&c[0], mask14, _mm512_add_ps(acc0, c_in0));
+        _mm512_mask_storeu_ps(&c[14], mask7, _mm512_add_ps(acc1, c_in1));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1097,7 +1111,7 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_flat_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_bf_avx512_flat_ab
  * f32 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf, isa avx512, form flat.
- * Cost per matrix: 210 useful flops in 14 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 210 useful flops in 14 vector arithmetic ops, 4 vector accumulators,
  * 9 vector loads, 2 vector stores, 20 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1120,8 +1134,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_flat_ab(const bmm_args *BM
     const __m512i ix11 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 3, 3, 3, 3, 3);
     const __m512i ix12 = _mm512_set_epi32(0, 0, 9, 9, 9, 9, 9, 9, 9, 4, 4, 4, 4, 4, 4, 4);
     const __m512i ix13 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4);
-    const __m512 vbeta = _mm512_set1_ps(beta);
     const __mmask16 mask14 = (__mmask16)0x3FFF;
+    const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 as0_0 = _mm512_maskz_loadu_ps(mask10, &a[0]);
@@ -1151,8 +1165,10 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_flat_ab(const bmm_args *BM
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix12, as0_0), bk4_2, acc0);
         __m512 bk4_1 = _mm512_permute_ps(br4_0, 228);
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix13, as1_0), bk4_1, acc1);
-        _mm512_mask_storeu_ps(&c[0], mask14, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask14, &c[0]), _mm512_mul_ps(valpha, acc0)));
-        _mm512_mask_storeu_ps(&c[14], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14]), _mm512_mul_ps(valpha, acc1)));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask14, &c[0]);
+        __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[14]);
+        _mm512_mask_storeu_ps(&c[0], mask14, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0)));
+        _mm512_mask_storeu_ps(&c[14], mask7, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1163,7 +1179,7 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_avx512_flat_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_bf_tn_avx2_rows_a1b1
  * f32 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 6 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_tn_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1208,9 +1224,12 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_tn_avx2_rows_a1b1(const bmm_args *B
             acc1_0 = _mm256_fmadd_ps(a1_4, b0_4, acc1_0);
             __m256 a2_4 = _mm256_set1_ps(a[14]);
             acc2_0 = _mm256_fmadd_ps(a2_4, b0_4, acc2_0);
-            _mm256_maskstore_ps(&c[0], mask7, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask7)));
-            _mm256_maskstore_ps(&c[7], mask7, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[7], mask7)));
-            _mm256_maskstore_ps(&c[14], mask7, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[14], mask7)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask7);
+            __m256 c_in1 = _mm256_maskload_ps(&c[7], mask7);
+            __m256 c_in2 = _mm256_maskload_ps(&c[14], mask7);
+            _mm256_maskstore_ps(&c[0], mask7, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[7], mask7, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[14], mask7, _mm256_add_ps(acc2_0, c_in2));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1283,7 +1302,7 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_tn_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_bf_tn_avx2_rows_ab
  * f32 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 6 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_tn_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1332,9 +1351,12 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_tn_avx2_rows_ab(const bmm_args *BMM
             acc1_0 = _mm256_fmadd_ps(a1_4, b0_4, acc1_0);
             __m256 a2_4 = _mm256_set1_ps(a[14]);
             acc2_0 = _mm256_fmadd_ps(a2_4, b0_4, acc2_0);
-            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask7), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[7], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[7], mask7), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[14], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[14], mask7), _mm256_mul_ps(valpha, acc2_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask7);
+            __m256 c_in1 = _mm256_maskload_ps(&c[7], mask7);
+            __m256 c_in2 = _mm256_maskload_ps(&c[14], mask7);
+            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[7], mask7, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[14], mask7, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1346,7 +1368,7 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_tn_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_bf_tn_avx512_rows_a1b1
  * f32 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 6 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_tn_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1391,9 +1413,12 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_tn_avx512_rows_a1b1(const bmm_arg
             acc1_0 = _mm512_fmadd_ps(a1_4, b0_4, acc1_0);
             __m512 a2_4 = _mm512_set1_ps(a[14]);
             acc2_0 = _mm512_fmadd_ps(a2_4, b0_4, acc2_0);
-            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask7, &c[0])));
-            _mm512_mask_storeu_ps(&c[7], mask7, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask7, &c[7])));
-            _mm512_mask_storeu_ps(&c[14], mask7, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask7, &c[14])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask7, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[7]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask7, &c[14]);
+            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[7], mask7, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[14], mask7, _mm512_add_ps(acc2_0, c_in2));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1466,7 +1491,7 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_tn_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_bf_tn_avx512_rows_ab
  * f32 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 6 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_tn_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1515,9 +1540,12 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_tn_avx512_rows_ab(const bmm_args 
             acc1_0 = _mm512_fmadd_ps(a1_4, b0_4, acc1_0);
             __m512 a2_4 = _mm512_set1_ps(a[14]);
             acc2_0 = _mm512_fmadd_ps(a2_4, b0_4, acc2_0);
-            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[7], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[7]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[14], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14]), _mm512_mul_ps(valpha, acc2_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask7, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[7]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask7, &c[14]);
+            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[7], mask7, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[14], mask7, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1529,7 +1557,7 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_tn_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_bf_tn_avx512_flat_a1b1
  * f32 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout bf tn (A transposed, B row-major), isa avx512, form flat.
- * Cost per matrix: 210 useful flops in 12 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 210 useful flops in 12 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 20 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_tn_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1577,8 +1605,10 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_tn_avx512_flat_a1b1(const bmm_arg
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix11, as0), bk4_2, acc0);
         __m512 bk4_1 = _mm512_permute_ps(br4_0, 228);
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix12, as0), bk4_1, acc1);
-        _mm512_mask_storeu_ps(&c[0], mask14, _mm512_add_ps(acc0, _mm512_maskz_loadu_ps(mask14, &c[0])));
-        _mm512_mask_storeu_ps(&c[14], mask7, _mm512_add_ps(acc1, _mm512_maskz_loadu_ps(mask7, &c[14])));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask14, &c[0]);
+        __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[14]);
+        _mm512_mask_storeu_ps(&c[0], mask14, _mm512_add_ps(acc0, c_in0));
+        _mm512_mask_storeu_ps(&c[14], mask7, _mm512_add_ps(acc1, c_in1));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1651,7 +1681,7 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_tn_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_bf_tn_avx512_flat_ab
  * f32 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf tn (A transposed, B row-major), isa avx512, form flat.
- * Cost per matrix: 210 useful flops in 14 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 210 useful flops in 14 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 20 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_tn_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1673,8 +1703,8 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_tn_avx512_flat_ab(const bmm_args 
     const __m512i ix10 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 11, 11, 11, 11, 11, 11);
     const __m512i ix11 = _mm512_set_epi32(0, 0, 13, 13, 13, 13, 13, 13, 13, 12, 12, 12, 12, 12, 12, 12);
     const __m512i ix12 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 14, 14, 14, 14, 14, 14, 14);
-    const __m512 vbeta = _mm512_set1_ps(beta);
     const __mmask16 mask14 = (__mmask16)0x3FFF;
+    const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 as0 = _mm512_maskz_loadu_ps(mask15, &a[0]);
@@ -1703,8 +1733,10 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_tn_avx512_flat_ab(const bmm_args 
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix11, as0), bk4_2, acc0);
         __m512 bk4_1 = _mm512_permute_ps(br4_0, 228);
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix12, as0), bk4_1, acc1);
-        _mm512_mask_storeu_ps(&c[0], mask14, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask14, &c[0]), _mm512_mul_ps(valpha, acc0)));
-        _mm512_mask_storeu_ps(&c[14], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14]), _mm512_mul_ps(valpha, acc1)));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask14, &c[0]);
+        __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[14]);
+        _mm512_mask_storeu_ps(&c[0], mask14, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0)));
+        _mm512_mask_storeu_ps(&c[14], mask7, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1715,7 +1747,7 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_tn_avx512_flat_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_bf_nt_avx2_rows_a1b1
  * f32 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout bf nt (A row-major, B transposed), isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 6 vector accumulators,
  * 25 vector loads, 3 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_nt_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1763,9 +1795,12 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_nt_avx2_rows_a1b1(const bmm_args *B
             acc1_0 = _mm256_fmadd_ps(a1_4, b0_4, acc1_0);
             __m256 a2_4 = _mm256_set1_ps(a[14]);
             acc2_0 = _mm256_fmadd_ps(a2_4, b0_4, acc2_0);
-            _mm256_maskstore_ps(&c[0], mask7, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask7)));
-            _mm256_maskstore_ps(&c[7], mask7, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[7], mask7)));
-            _mm256_maskstore_ps(&c[14], mask7, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[14], mask7)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask7);
+            __m256 c_in1 = _mm256_maskload_ps(&c[7], mask7);
+            __m256 c_in2 = _mm256_maskload_ps(&c[14], mask7);
+            _mm256_maskstore_ps(&c[0], mask7, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[7], mask7, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[14], mask7, _mm256_add_ps(acc2_0, c_in2));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1841,7 +1876,7 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_nt_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_bf_nt_avx2_rows_ab
  * f32 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf nt (A row-major, B transposed), isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 6 vector accumulators,
  * 25 vector loads, 3 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_nt_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1851,8 +1886,8 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_nt_avx2_rows_ab(const bmm_args *BMM
     const float alpha = (float)g->alpha;
     const float beta = (float)g->beta;
     const __m256i mask5 = _mm256_setr_epi32(-1, -1, -1, -1, -1, 0, 0, 0);
-    const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
+    const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m256 bt[8] = { _mm256_maskload_ps(&b[0], mask5), _mm256_maskload_ps(&b[5], mask5), _mm256_maskload_ps(&b[10], mask5), _mm256_maskload_ps(&b[15], mask5), _mm256_maskload_ps(&b[20], mask5), _mm256_maskload_ps(&b[25], mask5), _mm256_maskload_ps(&b[30], mask5), _mm256_setzero_ps() };
@@ -1893,9 +1928,12 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_nt_avx2_rows_ab(const bmm_args *BMM
             acc1_0 = _mm256_fmadd_ps(a1_4, b0_4, acc1_0);
             __m256 a2_4 = _mm256_set1_ps(a[14]);
             acc2_0 = _mm256_fmadd_ps(a2_4, b0_4, acc2_0);
-            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask7), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[7], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[7], mask7), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[14], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[14], mask7), _mm256_mul_ps(valpha, acc2_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask7);
+            __m256 c_in1 = _mm256_maskload_ps(&c[7], mask7);
+            __m256 c_in2 = _mm256_maskload_ps(&c[14], mask7);
+            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[7], mask7, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[14], mask7, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1907,7 +1945,7 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_nt_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_bf_nt_avx512_flat_a1b1
  * f32 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout bf nt (A row-major, B transposed), isa avx512, form flat.
- * Cost per matrix: 210 useful flops in 12 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 210 useful flops in 12 vector arithmetic ops, 4 vector accumulators,
  * 7 vector loads, 2 vector stores, 40 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_nt_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1965,8 +2003,10 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_nt_avx512_flat_a1b1(const bmm_arg
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix20, as0_0), bk4_2, acc0);
         __m512 bk4_1 = _mm512_mask_blend_ps((__mmask16)0x40, _mm512_permutex2var_ps(bs0, ix21, bs1), _mm512_permutex2var_ps(bs2, ix21, bs2));
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix22, as1_0), bk4_1, acc1);
-        _mm512_mask_storeu_ps(&c[0], mask14, _mm512_add_ps(acc0, _mm512_maskz_loadu_ps(mask14, &c[0])));
-        _mm512_mask_storeu_ps(&c[14], mask7, _mm512_add_ps(acc1, _mm512_maskz_loadu_ps(mask7, &c[14])));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask14, &c[0]);
+        __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[14]);
+        _mm512_mask_storeu_ps(&c[0], mask14, _mm512_add_ps(acc0, c_in0));
+        _mm512_mask_storeu_ps(&c[14], mask7, _mm512_add_ps(acc1, c_in1));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -2049,7 +2089,7 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_nt_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_bf_nt_avx512_flat_ab
  * f32 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf nt (A row-major, B transposed), isa avx512, form flat.
- * Cost per matrix: 210 useful flops in 14 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 210 useful flops in 14 vector arithmetic ops, 4 vector accumulators,
  * 7 vector loads, 2 vector stores, 40 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_nt_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2081,10 +2121,10 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_nt_avx512_flat_ab(const bmm_args 
     const __m512i ix20 = _mm512_set_epi32(0, 0, 9, 9, 9, 9, 9, 9, 9, 4, 4, 4, 4, 4, 4, 4);
     const __m512i ix21 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 34, 29, 24, 19, 14, 9, 4);
     const __m512i ix22 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4);
-    const __m512 vbeta = _mm512_set1_ps(beta);
     const __mmask16 mask14 = (__mmask16)0x3FFF;
-    const __m512 valpha = _mm512_set1_ps(alpha);
     const __mmask16 mask7 = (__mmask16)0x7F;
+    const __m512 vbeta = _mm512_set1_ps(beta);
+    const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_loadu_ps(&b[0]);
         __m512 bs1 = _mm512_loadu_ps(&b[16]);
@@ -2111,8 +2151,10 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_nt_avx512_flat_ab(const bmm_args 
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix20, as0_0), bk4_2, acc0);
         __m512 bk4_1 = _mm512_mask_blend_ps((__mmask16)0x40, _mm512_permutex2var_ps(bs0, ix21, bs1), _mm512_permutex2var_ps(bs2, ix21, bs2));
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix22, as1_0), bk4_1, acc1);
-        _mm512_mask_storeu_ps(&c[0], mask14, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask14, &c[0]), _mm512_mul_ps(valpha, acc0)));
-        _mm512_mask_storeu_ps(&c[14], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14]), _mm512_mul_ps(valpha, acc1)));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask14, &c[0]);
+        __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[14]);
+        _mm512_mask_storeu_ps(&c[0], mask14, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0)));
+        _mm512_mask_storeu_ps(&c[14], mask7, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -2123,7 +2165,7 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_nt_avx512_flat_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_bf_tt_avx2_rows_a1b1
  * f32 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout bf tt (A and B transposed), isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 6 vector accumulators,
  * 25 vector loads, 3 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_tt_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2171,9 +2213,12 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_tt_avx2_rows_a1b1(const bmm_args *B
             acc1_0 = _mm256_fmadd_ps(a1_4, b0_4, acc1_0);
             __m256 a2_4 = _mm256_set1_ps(a[14]);
             acc2_0 = _mm256_fmadd_ps(a2_4, b0_4, acc2_0);
-            _mm256_maskstore_ps(&c[0], mask7, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask7)));
-            _mm256_maskstore_ps(&c[7], mask7, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[7], mask7)));
-            _mm256_maskstore_ps(&c[14], mask7, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[14], mask7)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask7);
+            __m256 c_in1 = _mm256_maskload_ps(&c[7], mask7);
+            __m256 c_in2 = _mm256_maskload_ps(&c[14], mask7);
+            _mm256_maskstore_ps(&c[0], mask7, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[7], mask7, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[14], mask7, _mm256_add_ps(acc2_0, c_in2));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2249,7 +2294,7 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_tt_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_bf_tt_avx2_rows_ab
  * f32 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf tt (A and B transposed), isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 6 vector accumulators,
  * 25 vector loads, 3 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_tt_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2259,8 +2304,8 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_tt_avx2_rows_ab(const bmm_args *BMM
     const float alpha = (float)g->alpha;
     const float beta = (float)g->beta;
     const __m256i mask5 = _mm256_setr_epi32(-1, -1, -1, -1, -1, 0, 0, 0);
-    const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
+    const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m256 bt[8] = { _mm256_maskload_ps(&b[0], mask5), _mm256_maskload_ps(&b[5], mask5), _mm256_maskload_ps(&b[10], mask5), _mm256_maskload_ps(&b[15], mask5), _mm256_maskload_ps(&b[20], mask5), _mm256_maskload_ps(&b[25], mask5), _mm256_maskload_ps(&b[30], mask5), _mm256_setzero_ps() };
@@ -2301,9 +2346,12 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_tt_avx2_rows_ab(const bmm_args *BMM
             acc1_0 = _mm256_fmadd_ps(a1_4, b0_4, acc1_0);
             __m256 a2_4 = _mm256_set1_ps(a[14]);
             acc2_0 = _mm256_fmadd_ps(a2_4, b0_4, acc2_0);
-            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask7), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[7], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[7], mask7), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[14], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[14], mask7), _mm256_mul_ps(valpha, acc2_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask7);
+            __m256 c_in1 = _mm256_maskload_ps(&c[7], mask7);
+            __m256 c_in2 = _mm256_maskload_ps(&c[14], mask7);
+            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[7], mask7, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[14], mask7, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2315,7 +2363,7 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_bf_tt_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_bf_tt_avx512_flat_a1b1
  * f32 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout bf tt (A and B transposed), isa avx512, form flat.
- * Cost per matrix: 210 useful flops in 12 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 210 useful flops in 12 vector arithmetic ops, 4 vector accumulators,
  * 6 vector loads, 2 vector stores, 22 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_tt_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2374,9 +2422,11 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_tt_avx512_flat_a1b1(const bmm_arg
         __m512 bk4_2 = _mm512_permutexvar_ps(ix21, bs0);
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix22, as1_0), bk4_2, acc1);
         __m512 ct0 = _mm512_permutex2var_ps(acc0, ix23, acc1);
-        _mm512_storeu_ps(&c[0], _mm512_add_ps(ct0, _mm512_loadu_ps(&c[0])));
+        __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+        _mm512_storeu_ps(&c[0], _mm512_add_ps(ct0, c_in0));
         __m512 ct1 = _mm512_permutex2var_ps(acc0, ix24, acc1);
-        _mm512_mask_storeu_ps(&c[16], mask5, _mm512_add_ps(ct1, _mm512_maskz_loadu_ps(mask5, &c[16])));
+        __m512 c_in1 = _mm512_maskz_loadu_ps(mask5, &c[16]);
+        _mm512_mask_storeu_ps(&c[16], mask5, _mm512_add_ps(ct1, c_in1));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -2461,7 +2511,7 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_tt_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_bf_tt_avx512_flat_ab
  * f32 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf tt (A and B transposed), isa avx512, form flat.
- * Cost per matrix: 210 useful flops in 14 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 210 useful flops in 14 vector arithmetic ops, 4 vector accumulators,
  * 6 vector loads, 2 vector stores, 22 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_tt_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2524,9 +2574,11 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_bf_tt_avx512_flat_ab(const bmm_args 
         __m512 bk4_2 = _mm512_permutexvar_ps(ix21, bs0);
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix22, as1_0), bk4_2, acc1);
         __m512 ct0 = _mm512_permutex2var_ps(acc0, ix23, acc1);
-        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, ct0)));
+        __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, ct0)));
         __m512 ct1 = _mm512_permutex2var_ps(acc0, ix26, acc1);
-        _mm512_mask_storeu_ps(&c[16], mask5, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask5, &c[16]), _mm512_mul_ps(valpha, ct1)));
+        __m512 c_in1 = _mm512_maskz_loadu_ps(mask5, &c[16]);
+        _mm512_mask_storeu_ps(&c[16], mask5, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, ct1)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -3144,7 +3196,7 @@ static void bmm_f32_3x5x7_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_sf_avx2_rows_a1b1
  * f32 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout sf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 6 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_3x5x7_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3192,9 +3244,12 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_sf_avx2_rows_a1b1(const bmm_args *BMM_
             acc1_0 = _mm256_fmadd_ps(a1_4, b0_4, acc1_0);
             __m256 a2_4 = _mm256_set1_ps(a[2 * sa_row + 4]);
             acc2_0 = _mm256_fmadd_ps(a2_4, b0_4, acc2_0);
-            _mm256_maskstore_ps(&c[0], mask7, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask7)));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask7, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[1 * sc_row], mask7)));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask7, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[2 * sc_row], mask7)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask7);
+            __m256 c_in1 = _mm256_maskload_ps(&c[1 * sc_row], mask7);
+            __m256 c_in2 = _mm256_maskload_ps(&c[2 * sc_row], mask7);
+            _mm256_maskstore_ps(&c[0], mask7, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask7, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask7, _mm256_add_ps(acc2_0, c_in2));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3270,7 +3325,7 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_sf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_sf_avx2_rows_ab
  * f32 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout sf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 6 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_3x5x7_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3322,9 +3377,12 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_sf_avx2_rows_ab(const bmm_args *BMM_RE
             acc1_0 = _mm256_fmadd_ps(a1_4, b0_4, acc1_0);
             __m256 a2_4 = _mm256_set1_ps(a[2 * sa_row + 4]);
             acc2_0 = _mm256_fmadd_ps(a2_4, b0_4, acc2_0);
-            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask7), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask7), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask7), _mm256_mul_ps(valpha, acc2_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask7);
+            __m256 c_in1 = _mm256_maskload_ps(&c[1 * sc_row], mask7);
+            __m256 c_in2 = _mm256_maskload_ps(&c[2 * sc_row], mask7);
+            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask7, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask7, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3336,7 +3394,7 @@ static BMM_TARGET_AVX2 void bmm_f32_3x5x7_sf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_sf_avx512_rows_a1b1
  * f32 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout sf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 6 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3384,9 +3442,12 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_rows_a1b1(const bmm_args *
             acc1_0 = _mm512_fmadd_ps(a1_4, b0_4, acc1_0);
             __m512 a2_4 = _mm512_set1_ps(a[2 * sa_row + 4]);
             acc2_0 = _mm512_fmadd_ps(a2_4, b0_4, acc2_0);
-            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask7, &c[0])));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask7, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row])));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask7, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask7, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row]);
+            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask7, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask7, _mm512_add_ps(acc2_0, c_in2));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3462,7 +3523,7 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_3x5x7_sf_avx512_rows_ab
  * f32 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout sf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 6 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3514,9 +3575,12 @@ static BMM_TARGET_AVX512 void bmm_f32_3x5x7_sf_avx512_rows_ab(const bmm_args *BM
             acc1_0 = _mm512_fmadd_ps(a1_4, b0_4, acc1_0);
             __m512 a2_4 = _mm512_set1_ps(a[2 * sa_row + 4]);
             acc2_0 = _mm512_fmadd_ps(a2_4, b0_4, acc2_0);
-            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask7, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row]);
+            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask7, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask7, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

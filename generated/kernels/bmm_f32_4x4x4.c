@@ -429,7 +429,7 @@ static void bmm_f32_4x4x4_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_bf_avx2_rows_a1b1
  * f32 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout bf, isa avx2, form rows.
- * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -475,10 +475,14 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_avx2_rows_a1b1(const bmm_args *BMM_
             acc2_0 = _mm256_fmadd_ps(a2_3, b0_3, acc2_0);
             __m256 a3_3 = _mm256_set1_ps(a[15]);
             acc3_0 = _mm256_fmadd_ps(a3_3, b0_3, acc3_0);
-            _mm256_maskstore_ps(&c[0], mask4, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask4)));
-            _mm256_maskstore_ps(&c[4], mask4, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[4], mask4)));
-            _mm256_maskstore_ps(&c[8], mask4, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[8], mask4)));
-            _mm256_maskstore_ps(&c[12], mask4, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[12], mask4)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask4);
+            __m256 c_in1 = _mm256_maskload_ps(&c[4], mask4);
+            __m256 c_in2 = _mm256_maskload_ps(&c[8], mask4);
+            __m256 c_in3 = _mm256_maskload_ps(&c[12], mask4);
+            _mm256_maskstore_ps(&c[0], mask4, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[4], mask4, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[8], mask4, _mm256_add_ps(acc2_0, c_in2));
+            _mm256_maskstore_ps(&c[12], mask4, _mm256_add_ps(acc3_0, c_in3));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -553,7 +557,7 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_bf_avx2_rows_ab
  * f32 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf, isa avx2, form rows.
- * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -603,10 +607,14 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_avx2_rows_ab(const bmm_args *BMM_RE
             acc2_0 = _mm256_fmadd_ps(a2_3, b0_3, acc2_0);
             __m256 a3_3 = _mm256_set1_ps(a[15]);
             acc3_0 = _mm256_fmadd_ps(a3_3, b0_3, acc3_0);
-            _mm256_maskstore_ps(&c[0], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask4), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[4], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[4], mask4), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[8], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[8], mask4), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[12], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[12], mask4), _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask4);
+            __m256 c_in1 = _mm256_maskload_ps(&c[4], mask4);
+            __m256 c_in2 = _mm256_maskload_ps(&c[8], mask4);
+            __m256 c_in3 = _mm256_maskload_ps(&c[12], mask4);
+            _mm256_maskstore_ps(&c[0], mask4, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[4], mask4, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[8], mask4, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[12], mask4, _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -618,7 +626,7 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_bf_avx512_rows_a1b1
  * f32 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout bf, isa avx512, form rows.
- * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -664,10 +672,14 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_rows_a1b1(const bmm_args *
             acc2_0 = _mm512_fmadd_ps(a2_3, b0_3, acc2_0);
             __m512 a3_3 = _mm512_set1_ps(a[15]);
             acc3_0 = _mm512_fmadd_ps(a3_3, b0_3, acc3_0);
-            _mm512_mask_storeu_ps(&c[0], mask4, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask4, &c[0])));
-            _mm512_mask_storeu_ps(&c[4], mask4, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask4, &c[4])));
-            _mm512_mask_storeu_ps(&c[8], mask4, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask4, &c[8])));
-            _mm512_mask_storeu_ps(&c[12], mask4, _mm512_add_ps(acc3_0, _mm512_maskz_loadu_ps(mask4, &c[12])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask4, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask4, &c[4]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask4, &c[8]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask4, &c[12]);
+            _mm512_mask_storeu_ps(&c[0], mask4, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[4], mask4, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[8], mask4, _mm512_add_ps(acc2_0, c_in2));
+            _mm512_mask_storeu_ps(&c[12], mask4, _mm512_add_ps(acc3_0, c_in3));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -742,7 +754,7 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_bf_avx512_rows_ab
  * f32 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf, isa avx512, form rows.
- * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -792,10 +804,14 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_rows_ab(const bmm_args *BM
             acc2_0 = _mm512_fmadd_ps(a2_3, b0_3, acc2_0);
             __m512 a3_3 = _mm512_set1_ps(a[15]);
             acc3_0 = _mm512_fmadd_ps(a3_3, b0_3, acc3_0);
-            _mm512_mask_storeu_ps(&c[0], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[4], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[4]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[8], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[8]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[12], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[12]), _mm512_mul_ps(valpha, acc3_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask4, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask4, &c[4]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask4, &c[8]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask4, &c[12]);
+            _mm512_mask_storeu_ps(&c[0], mask4, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[4], mask4, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[8], mask4, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[12], mask4, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -807,7 +823,7 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_rows_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_bf_avx512_flat_a1b1
  * f32 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout bf, isa avx512, form flat.
- * Cost per matrix: 128 useful flops in 5 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 128 useful flops in 5 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 8 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -825,7 +841,8 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_flat_a1b1(const bmm_args *
         acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0_0, 170), bk2_4, acc0);
         __m512 bk3_4 = _mm512_shuffle_f32x4(bs0, bs0, 255);
         acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0_0, 255), bk3_4, acc0);
-        _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0, _mm512_loadu_ps(&c[0])));
+        __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+        _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0, c_in0));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -867,7 +884,7 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_flat_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_bf_avx512_flat_ab
  * f32 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf, isa avx512, form flat.
- * Cost per matrix: 128 useful flops in 6 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 128 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 8 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -889,7 +906,8 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_flat_ab(const bmm_args *BM
         acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0_0, 170), bk2_4, acc0);
         __m512 bk3_4 = _mm512_shuffle_f32x4(bs0, bs0, 255);
         acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0_0, 255), bk3_4, acc0);
-        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0)));
+        __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -900,7 +918,7 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_avx512_flat_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_bf_tn_avx2_rows_a1b1
  * f32 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_tn_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -946,10 +964,14 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_tn_avx2_rows_a1b1(const bmm_args *B
             acc2_0 = _mm256_fmadd_ps(a2_3, b0_3, acc2_0);
             __m256 a3_3 = _mm256_set1_ps(a[15]);
             acc3_0 = _mm256_fmadd_ps(a3_3, b0_3, acc3_0);
-            _mm256_maskstore_ps(&c[0], mask4, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask4)));
-            _mm256_maskstore_ps(&c[4], mask4, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[4], mask4)));
-            _mm256_maskstore_ps(&c[8], mask4, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[8], mask4)));
-            _mm256_maskstore_ps(&c[12], mask4, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[12], mask4)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask4);
+            __m256 c_in1 = _mm256_maskload_ps(&c[4], mask4);
+            __m256 c_in2 = _mm256_maskload_ps(&c[8], mask4);
+            __m256 c_in3 = _mm256_maskload_ps(&c[12], mask4);
+            _mm256_maskstore_ps(&c[0], mask4, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[4], mask4, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[8], mask4, _mm256_add_ps(acc2_0, c_in2));
+            _mm256_maskstore_ps(&c[12], mask4, _mm256_add_ps(acc3_0, c_in3));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1024,7 +1046,7 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_tn_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_bf_tn_avx2_rows_ab
  * f32 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_tn_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1074,10 +1096,14 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_tn_avx2_rows_ab(const bmm_args *BMM
             acc2_0 = _mm256_fmadd_ps(a2_3, b0_3, acc2_0);
             __m256 a3_3 = _mm256_set1_ps(a[15]);
             acc3_0 = _mm256_fmadd_ps(a3_3, b0_3, acc3_0);
-            _mm256_maskstore_ps(&c[0], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask4), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[4], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[4], mask4), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[8], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[8], mask4), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[12], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[12], mask4), _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask4);
+            __m256 c_in1 = _mm256_maskload_ps(&c[4], mask4);
+            __m256 c_in2 = _mm256_maskload_ps(&c[8], mask4);
+            __m256 c_in3 = _mm256_maskload_ps(&c[12], mask4);
+            _mm256_maskstore_ps(&c[0], mask4, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[4], mask4, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[8], mask4, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[12], mask4, _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1089,7 +1115,7 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_tn_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_bf_tn_avx512_rows_a1b1
  * f32 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_tn_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1135,10 +1161,14 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_tn_avx512_rows_a1b1(const bmm_arg
             acc2_0 = _mm512_fmadd_ps(a2_3, b0_3, acc2_0);
             __m512 a3_3 = _mm512_set1_ps(a[15]);
             acc3_0 = _mm512_fmadd_ps(a3_3, b0_3, acc3_0);
-            _mm512_mask_storeu_ps(&c[0], mask4, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask4, &c[0])));
-            _mm512_mask_storeu_ps(&c[4], mask4, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask4, &c[4])));
-            _mm512_mask_storeu_ps(&c[8], mask4, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask4, &c[8])));
-            _mm512_mask_storeu_ps(&c[12], mask4, _mm512_add_ps(acc3_0, _mm512_maskz_loadu_ps(mask4, &c[12])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask4, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask4, &c[4]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask4, &c[8]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask4, &c[12]);
+            _mm512_mask_storeu_ps(&c[0], mask4, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[4], mask4, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[8], mask4, _mm512_add_ps(acc2_0, c_in2));
+            _mm512_mask_storeu_ps(&c[12], mask4, _mm512_add_ps(acc3_0, c_in3));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1213,7 +1243,7 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_tn_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_bf_tn_avx512_rows_ab
  * f32 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_tn_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1263,10 +1293,14 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_tn_avx512_rows_ab(const bmm_args 
             acc2_0 = _mm512_fmadd_ps(a2_3, b0_3, acc2_0);
             __m512 a3_3 = _mm512_set1_ps(a[15]);
             acc3_0 = _mm512_fmadd_ps(a3_3, b0_3, acc3_0);
-            _mm512_mask_storeu_ps(&c[0], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[4], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[4]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[8], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[8]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[12], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[12]), _mm512_mul_ps(valpha, acc3_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask4, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask4, &c[4]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask4, &c[8]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask4, &c[12]);
+            _mm512_mask_storeu_ps(&c[0], mask4, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[4], mask4, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[8], mask4, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[12], mask4, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1278,7 +1312,7 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_tn_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_bf_tn_avx512_flat_a1b1
  * f32 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout bf tn (A transposed, B row-major), isa avx512, form flat.
- * Cost per matrix: 128 useful flops in 5 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 128 useful flops in 5 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 8 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_tn_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1300,7 +1334,8 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_tn_avx512_flat_a1b1(const bmm_arg
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix2, as0), bk2_4, acc0);
         __m512 bk3_4 = _mm512_shuffle_f32x4(bs0, bs0, 255);
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix3, as0), bk3_4, acc0);
-        _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0, _mm512_loadu_ps(&c[0])));
+        __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+        _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0, c_in0));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1346,7 +1381,7 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_tn_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_bf_tn_avx512_flat_ab
  * f32 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf tn (A transposed, B row-major), isa avx512, form flat.
- * Cost per matrix: 128 useful flops in 6 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 128 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 8 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_tn_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1372,7 +1407,8 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_tn_avx512_flat_ab(const bmm_args 
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix2, as0), bk2_4, acc0);
         __m512 bk3_4 = _mm512_shuffle_f32x4(bs0, bs0, 255);
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix3, as0), bk3_4, acc0);
-        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0)));
+        __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1383,7 +1419,7 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_tn_avx512_flat_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_bf_nt_avx2_rows_a1b1
  * f32 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout bf nt (A row-major, B transposed), isa avx2, form rows.
- * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_nt_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1431,10 +1467,14 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_nt_avx2_rows_a1b1(const bmm_args *B
             acc2_0 = _mm256_fmadd_ps(a2_3, b0_3, acc2_0);
             __m256 a3_3 = _mm256_set1_ps(a[15]);
             acc3_0 = _mm256_fmadd_ps(a3_3, b0_3, acc3_0);
-            _mm256_maskstore_ps(&c[0], mask4, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask4)));
-            _mm256_maskstore_ps(&c[4], mask4, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[4], mask4)));
-            _mm256_maskstore_ps(&c[8], mask4, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[8], mask4)));
-            _mm256_maskstore_ps(&c[12], mask4, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[12], mask4)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask4);
+            __m256 c_in1 = _mm256_maskload_ps(&c[4], mask4);
+            __m256 c_in2 = _mm256_maskload_ps(&c[8], mask4);
+            __m256 c_in3 = _mm256_maskload_ps(&c[12], mask4);
+            _mm256_maskstore_ps(&c[0], mask4, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[4], mask4, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[8], mask4, _mm256_add_ps(acc2_0, c_in2));
+            _mm256_maskstore_ps(&c[12], mask4, _mm256_add_ps(acc3_0, c_in3));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1511,7 +1551,7 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_nt_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_bf_nt_avx2_rows_ab
  * f32 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf nt (A row-major, B transposed), isa avx2, form rows.
- * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_nt_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1563,10 +1603,14 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_nt_avx2_rows_ab(const bmm_args *BMM
             acc2_0 = _mm256_fmadd_ps(a2_3, b0_3, acc2_0);
             __m256 a3_3 = _mm256_set1_ps(a[15]);
             acc3_0 = _mm256_fmadd_ps(a3_3, b0_3, acc3_0);
-            _mm256_maskstore_ps(&c[0], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask4), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[4], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[4], mask4), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[8], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[8], mask4), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[12], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[12], mask4), _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask4);
+            __m256 c_in1 = _mm256_maskload_ps(&c[4], mask4);
+            __m256 c_in2 = _mm256_maskload_ps(&c[8], mask4);
+            __m256 c_in3 = _mm256_maskload_ps(&c[12], mask4);
+            _mm256_maskstore_ps(&c[0], mask4, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[4], mask4, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[8], mask4, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[12], mask4, _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1578,7 +1622,7 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_nt_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_bf_nt_avx512_flat_a1b1
  * f32 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout bf nt (A row-major, B transposed), isa avx512, form flat.
- * Cost per matrix: 128 useful flops in 5 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 128 useful flops in 5 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 8 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_nt_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1600,7 +1644,8 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_nt_avx512_flat_a1b1(const bmm_arg
         acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0_0, 170), bk2_4, acc0);
         __m512 bk3_4 = _mm512_permutexvar_ps(ix3, bs0);
         acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0_0, 255), bk3_4, acc0);
-        _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0, _mm512_loadu_ps(&c[0])));
+        __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+        _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0, c_in0));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1646,7 +1691,7 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_nt_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_bf_nt_avx512_flat_ab
  * f32 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf nt (A row-major, B transposed), isa avx512, form flat.
- * Cost per matrix: 128 useful flops in 6 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 128 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 8 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_nt_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1672,7 +1717,8 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_nt_avx512_flat_ab(const bmm_args 
         acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0_0, 170), bk2_4, acc0);
         __m512 bk3_4 = _mm512_permutexvar_ps(ix3, bs0);
         acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0_0, 255), bk3_4, acc0);
-        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0)));
+        __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1683,7 +1729,7 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_nt_avx512_flat_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_bf_tt_avx2_rows_a1b1
  * f32 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout bf tt (A and B transposed), isa avx2, form rows.
- * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_tt_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1731,10 +1777,14 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_tt_avx2_rows_a1b1(const bmm_args *B
             acc2_0 = _mm256_fmadd_ps(a2_3, b0_3, acc2_0);
             __m256 a3_3 = _mm256_set1_ps(a[15]);
             acc3_0 = _mm256_fmadd_ps(a3_3, b0_3, acc3_0);
-            _mm256_maskstore_ps(&c[0], mask4, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask4)));
-            _mm256_maskstore_ps(&c[4], mask4, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[4], mask4)));
-            _mm256_maskstore_ps(&c[8], mask4, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[8], mask4)));
-            _mm256_maskstore_ps(&c[12], mask4, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[12], mask4)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask4);
+            __m256 c_in1 = _mm256_maskload_ps(&c[4], mask4);
+            __m256 c_in2 = _mm256_maskload_ps(&c[8], mask4);
+            __m256 c_in3 = _mm256_maskload_ps(&c[12], mask4);
+            _mm256_maskstore_ps(&c[0], mask4, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[4], mask4, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[8], mask4, _mm256_add_ps(acc2_0, c_in2));
+            _mm256_maskstore_ps(&c[12], mask4, _mm256_add_ps(acc3_0, c_in3));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1811,7 +1861,7 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_tt_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_bf_tt_avx2_rows_ab
  * f32 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf tt (A and B transposed), isa avx2, form rows.
- * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_tt_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1863,10 +1913,14 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_tt_avx2_rows_ab(const bmm_args *BMM
             acc2_0 = _mm256_fmadd_ps(a2_3, b0_3, acc2_0);
             __m256 a3_3 = _mm256_set1_ps(a[15]);
             acc3_0 = _mm256_fmadd_ps(a3_3, b0_3, acc3_0);
-            _mm256_maskstore_ps(&c[0], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask4), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[4], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[4], mask4), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[8], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[8], mask4), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[12], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[12], mask4), _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask4);
+            __m256 c_in1 = _mm256_maskload_ps(&c[4], mask4);
+            __m256 c_in2 = _mm256_maskload_ps(&c[8], mask4);
+            __m256 c_in3 = _mm256_maskload_ps(&c[12], mask4);
+            _mm256_maskstore_ps(&c[0], mask4, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[4], mask4, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[8], mask4, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[12], mask4, _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1878,7 +1932,7 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_bf_tt_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_bf_tt_avx512_flat_a1b1
  * f32 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout bf tt (A and B transposed), isa avx512, form flat.
- * Cost per matrix: 128 useful flops in 5 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 128 useful flops in 5 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 9 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_tt_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1898,7 +1952,8 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_tt_avx512_flat_a1b1(const bmm_arg
         __m512 bk3_4 = _mm512_shuffle_f32x4(bs0, bs0, 255);
         acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0_0, 255), bk3_4, acc0);
         __m512 ct0 = _mm512_permutexvar_ps(ix0, acc0);
-        _mm512_storeu_ps(&c[0], _mm512_add_ps(ct0, _mm512_loadu_ps(&c[0])));
+        __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+        _mm512_storeu_ps(&c[0], _mm512_add_ps(ct0, c_in0));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1942,7 +1997,7 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_tt_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_bf_tt_avx512_flat_ab
  * f32 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf tt (A and B transposed), isa avx512, form flat.
- * Cost per matrix: 128 useful flops in 6 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 128 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 9 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_tt_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1966,7 +2021,8 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_bf_tt_avx512_flat_ab(const bmm_args 
         __m512 bk3_4 = _mm512_shuffle_f32x4(bs0, bs0, 255);
         acc0 = _mm512_fmadd_ps(_mm512_permute_ps(as0_0, 255), bk3_4, acc0);
         __m512 ct0 = _mm512_permutexvar_ps(ix0, acc0);
-        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, ct0)));
+        __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, ct0)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -2408,7 +2464,7 @@ static void bmm_f32_4x4x4_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_sf_avx2_rows_a1b1
  * f32 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout sf, isa avx2, form rows.
- * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_4x4x4_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2457,10 +2513,14 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_sf_avx2_rows_a1b1(const bmm_args *BMM_
             acc2_0 = _mm256_fmadd_ps(a2_3, b0_3, acc2_0);
             __m256 a3_3 = _mm256_set1_ps(a[3 * sa_row + 3]);
             acc3_0 = _mm256_fmadd_ps(a3_3, b0_3, acc3_0);
-            _mm256_maskstore_ps(&c[0], mask4, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask4)));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask4, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[1 * sc_row], mask4)));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask4, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[2 * sc_row], mask4)));
-            _mm256_maskstore_ps(&c[3 * sc_row], mask4, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[3 * sc_row], mask4)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask4);
+            __m256 c_in1 = _mm256_maskload_ps(&c[1 * sc_row], mask4);
+            __m256 c_in2 = _mm256_maskload_ps(&c[2 * sc_row], mask4);
+            __m256 c_in3 = _mm256_maskload_ps(&c[3 * sc_row], mask4);
+            _mm256_maskstore_ps(&c[0], mask4, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask4, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask4, _mm256_add_ps(acc2_0, c_in2));
+            _mm256_maskstore_ps(&c[3 * sc_row], mask4, _mm256_add_ps(acc3_0, c_in3));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2538,7 +2598,7 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_sf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_sf_avx2_rows_ab
  * f32 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout sf, isa avx2, form rows.
- * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_4x4x4_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2591,10 +2651,14 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_sf_avx2_rows_ab(const bmm_args *BMM_RE
             acc2_0 = _mm256_fmadd_ps(a2_3, b0_3, acc2_0);
             __m256 a3_3 = _mm256_set1_ps(a[3 * sa_row + 3]);
             acc3_0 = _mm256_fmadd_ps(a3_3, b0_3, acc3_0);
-            _mm256_maskstore_ps(&c[0], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask4), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask4), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask4), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[3 * sc_row], mask4, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask4), _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask4);
+            __m256 c_in1 = _mm256_maskload_ps(&c[1 * sc_row], mask4);
+            __m256 c_in2 = _mm256_maskload_ps(&c[2 * sc_row], mask4);
+            __m256 c_in3 = _mm256_maskload_ps(&c[3 * sc_row], mask4);
+            _mm256_maskstore_ps(&c[0], mask4, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask4, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask4, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[3 * sc_row], mask4, _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2606,7 +2670,7 @@ static BMM_TARGET_AVX2 void bmm_f32_4x4x4_sf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_sf_avx512_rows_a1b1
  * f32 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout sf, isa avx512, form rows.
- * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2655,10 +2719,14 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_rows_a1b1(const bmm_args *
             acc2_0 = _mm512_fmadd_ps(a2_3, b0_3, acc2_0);
             __m512 a3_3 = _mm512_set1_ps(a[3 * sa_row + 3]);
             acc3_0 = _mm512_fmadd_ps(a3_3, b0_3, acc3_0);
-            _mm512_mask_storeu_ps(&c[0], mask4, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask4, &c[0])));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask4, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask4, &c[1 * sc_row])));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask4, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask4, &c[2 * sc_row])));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask4, _mm512_add_ps(acc3_0, _mm512_maskz_loadu_ps(mask4, &c[3 * sc_row])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask4, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask4, &c[1 * sc_row]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask4, &c[2 * sc_row]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask4, &c[3 * sc_row]);
+            _mm512_mask_storeu_ps(&c[0], mask4, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask4, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask4, _mm512_add_ps(acc2_0, c_in2));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask4, _mm512_add_ps(acc3_0, c_in3));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2736,7 +2804,7 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_4x4x4_sf_avx512_rows_ab
  * f32 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout sf, isa avx512, form rows.
- * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2789,10 +2857,14 @@ static BMM_TARGET_AVX512 void bmm_f32_4x4x4_sf_avx512_rows_ab(const bmm_args *BM
             acc2_0 = _mm512_fmadd_ps(a2_3, b0_3, acc2_0);
             __m512 a3_3 = _mm512_set1_ps(a[3 * sa_row + 3]);
             acc3_0 = _mm512_fmadd_ps(a3_3, b0_3, acc3_0);
-            _mm512_mask_storeu_ps(&c[0], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask4, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask4, &c[1 * sc_row]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask4, &c[2 * sc_row]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask4, &c[3 * sc_row]);
+            _mm512_mask_storeu_ps(&c[0], mask4, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask4, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask4, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask4, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

@@ -597,7 +597,7 @@ static void bmm_f32_5x7x3_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_bf_avx2_rows_a1b1
  * f32 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout bf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 10 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -684,11 +684,16 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_avx2_rows_a1b1(const bmm_args *BMM_
             acc3_0 = _mm256_fmadd_ps(a3_6, b0_6, acc3_0);
             __m256 a4_6 = _mm256_set1_ps(a[34]);
             acc4_0 = _mm256_fmadd_ps(a4_6, b0_6, acc4_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask3)));
-            _mm256_maskstore_ps(&c[3], mask3, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[3], mask3)));
-            _mm256_maskstore_ps(&c[6], mask3, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[6], mask3)));
-            _mm256_maskstore_ps(&c[9], mask3, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[9], mask3)));
-            _mm256_maskstore_ps(&c[12], mask3, _mm256_add_ps(acc4_0, _mm256_maskload_ps(&c[12], mask3)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask3);
+            __m256 c_in1 = _mm256_maskload_ps(&c[3], mask3);
+            __m256 c_in2 = _mm256_maskload_ps(&c[6], mask3);
+            __m256 c_in3 = _mm256_maskload_ps(&c[9], mask3);
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[3], mask3, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[6], mask3, _mm256_add_ps(acc2_0, c_in2));
+            _mm256_maskstore_ps(&c[9], mask3, _mm256_add_ps(acc3_0, c_in3));
+            __m256 c_in4 = _mm256_maskload_ps(&c[12], mask3);
+            _mm256_maskstore_ps(&c[12], mask3, _mm256_add_ps(acc4_0, c_in4));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -805,7 +810,7 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_bf_avx2_rows_ab
  * f32 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 10 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -896,11 +901,16 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_avx2_rows_ab(const bmm_args *BMM_RE
             acc3_0 = _mm256_fmadd_ps(a3_6, b0_6, acc3_0);
             __m256 a4_6 = _mm256_set1_ps(a[34]);
             acc4_0 = _mm256_fmadd_ps(a4_6, b0_6, acc4_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask3), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[3], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3], mask3), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[6], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6], mask3), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[9], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[9], mask3), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[12], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[12], mask3), _mm256_mul_ps(valpha, acc4_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask3);
+            __m256 c_in1 = _mm256_maskload_ps(&c[3], mask3);
+            __m256 c_in2 = _mm256_maskload_ps(&c[6], mask3);
+            __m256 c_in3 = _mm256_maskload_ps(&c[9], mask3);
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[3], mask3, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[6], mask3, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[9], mask3, _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in4 = _mm256_maskload_ps(&c[12], mask3);
+            _mm256_maskstore_ps(&c[12], mask3, _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -912,7 +922,7 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_bf_avx512_rows_a1b1
  * f32 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout bf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 10 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -999,11 +1009,16 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_rows_a1b1(const bmm_args *
             acc3_0 = _mm512_fmadd_ps(a3_6, b0_6, acc3_0);
             __m512 a4_6 = _mm512_set1_ps(a[34]);
             acc4_0 = _mm512_fmadd_ps(a4_6, b0_6, acc4_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask3, &c[0])));
-            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask3, &c[3])));
-            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask3, &c[6])));
-            _mm512_mask_storeu_ps(&c[9], mask3, _mm512_add_ps(acc3_0, _mm512_maskz_loadu_ps(mask3, &c[9])));
-            _mm512_mask_storeu_ps(&c[12], mask3, _mm512_add_ps(acc4_0, _mm512_maskz_loadu_ps(mask3, &c[12])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask3, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask3, &c[3]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask3, &c[6]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask3, &c[9]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask3, &c[12]);
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_add_ps(acc2_0, c_in2));
+            _mm512_mask_storeu_ps(&c[9], mask3, _mm512_add_ps(acc3_0, c_in3));
+            _mm512_mask_storeu_ps(&c[12], mask3, _mm512_add_ps(acc4_0, c_in4));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1120,7 +1135,7 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_bf_avx512_rows_ab
  * f32 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 10 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1211,11 +1226,16 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_rows_ab(const bmm_args *BM
             acc3_0 = _mm512_fmadd_ps(a3_6, b0_6, acc3_0);
             __m512 a4_6 = _mm512_set1_ps(a[34]);
             acc4_0 = _mm512_fmadd_ps(a4_6, b0_6, acc4_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[3]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[6]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[9], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[9]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[12], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[12]), _mm512_mul_ps(valpha, acc4_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask3, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask3, &c[3]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask3, &c[6]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask3, &c[9]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask3, &c[12]);
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[9], mask3, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[12], mask3, _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1227,7 +1247,7 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_rows_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_bf_avx512_flat_a1b1
  * f32 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout bf, isa avx512, form flat.
- * Cost per matrix: 210 useful flops in 16 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 210 useful flops in 16 vector arithmetic ops, 4 vector accumulators,
  * 7 vector loads, 2 vector stores, 28 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1294,8 +1314,10 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_flat_a1b1(const bmm_args *
         acc0 = _mm512_fmadd_ps(_mm512_permutex2var_ps(as0_0, ix22, as0_1), bk6_4, acc0);
         __m512 bk6_1 = _mm512_permutex2var_ps(bs0, ix23, bs1);
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix24, as1_0), bk6_1, acc1);
-        _mm512_mask_storeu_ps(&c[0], mask12, _mm512_add_ps(acc0, _mm512_maskz_loadu_ps(mask12, &c[0])));
-        _mm512_mask_storeu_ps(&c[12], mask3, _mm512_add_ps(acc1, _mm512_maskz_loadu_ps(mask3, &c[12])));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask12, &c[0]);
+        __m512 c_in1 = _mm512_maskz_loadu_ps(mask3, &c[12]);
+        _mm512_mask_storeu_ps(&c[0], mask12, _mm512_add_ps(acc0, c_in0));
+        _mm512_mask_storeu_ps(&c[12], mask3, _mm512_add_ps(acc1, c_in1));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1387,7 +1409,7 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_flat_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_bf_avx512_flat_ab
  * f32 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf, isa avx512, form flat.
- * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 4 vector accumulators,
  * 7 vector loads, 2 vector stores, 28 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1421,9 +1443,9 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_flat_ab(const bmm_args *BM
     const __m512i ix22 = _mm512_set_epi32(0, 0, 0, 0, 27, 27, 27, 20, 20, 20, 13, 13, 13, 6, 6, 6);
     const __m512i ix23 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 20, 19, 18);
     const __m512i ix24 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 6, 6);
+    const __mmask16 mask3 = (__mmask16)0x7;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
-    const __mmask16 mask3 = (__mmask16)0x7;
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_loadu_ps(&b[0]);
         __m512 bs1 = _mm512_maskz_loadu_ps(mask5, &b[16]);
@@ -1458,8 +1480,10 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_flat_ab(const bmm_args *BM
         acc0 = _mm512_fmadd_ps(_mm512_permutex2var_ps(as0_0, ix22, as0_1), bk6_4, acc0);
         __m512 bk6_1 = _mm512_permutex2var_ps(bs0, ix23, bs1);
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix24, as1_0), bk6_1, acc1);
-        _mm512_mask_storeu_ps(&c[0], mask12, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask12, &c[0]), _mm512_mul_ps(valpha, acc0)));
-        _mm512_mask_storeu_ps(&c[12], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[12]), _mm512_mul_ps(valpha, acc1)));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask12, &c[0]);
+        __m512 c_in1 = _mm512_maskz_loadu_ps(mask3, &c[12]);
+        _mm512_mask_storeu_ps(&c[0], mask12, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0)));
+        _mm512_mask_storeu_ps(&c[12], mask3, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1470,7 +1494,7 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_avx512_flat_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_bf_tn_avx2_rows_a1b1
  * f32 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 10 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_tn_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1557,11 +1581,16 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_tn_avx2_rows_a1b1(const bmm_args *B
             acc3_0 = _mm256_fmadd_ps(a3_6, b0_6, acc3_0);
             __m256 a4_6 = _mm256_set1_ps(a[34]);
             acc4_0 = _mm256_fmadd_ps(a4_6, b0_6, acc4_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask3)));
-            _mm256_maskstore_ps(&c[3], mask3, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[3], mask3)));
-            _mm256_maskstore_ps(&c[6], mask3, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[6], mask3)));
-            _mm256_maskstore_ps(&c[9], mask3, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[9], mask3)));
-            _mm256_maskstore_ps(&c[12], mask3, _mm256_add_ps(acc4_0, _mm256_maskload_ps(&c[12], mask3)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask3);
+            __m256 c_in1 = _mm256_maskload_ps(&c[3], mask3);
+            __m256 c_in2 = _mm256_maskload_ps(&c[6], mask3);
+            __m256 c_in3 = _mm256_maskload_ps(&c[9], mask3);
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[3], mask3, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[6], mask3, _mm256_add_ps(acc2_0, c_in2));
+            _mm256_maskstore_ps(&c[9], mask3, _mm256_add_ps(acc3_0, c_in3));
+            __m256 c_in4 = _mm256_maskload_ps(&c[12], mask3);
+            _mm256_maskstore_ps(&c[12], mask3, _mm256_add_ps(acc4_0, c_in4));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1678,7 +1707,7 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_tn_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_bf_tn_avx2_rows_ab
  * f32 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 10 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_tn_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1769,11 +1798,16 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_tn_avx2_rows_ab(const bmm_args *BMM
             acc3_0 = _mm256_fmadd_ps(a3_6, b0_6, acc3_0);
             __m256 a4_6 = _mm256_set1_ps(a[34]);
             acc4_0 = _mm256_fmadd_ps(a4_6, b0_6, acc4_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask3), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[3], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3], mask3), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[6], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6], mask3), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[9], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[9], mask3), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[12], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[12], mask3), _mm256_mul_ps(valpha, acc4_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask3);
+            __m256 c_in1 = _mm256_maskload_ps(&c[3], mask3);
+            __m256 c_in2 = _mm256_maskload_ps(&c[6], mask3);
+            __m256 c_in3 = _mm256_maskload_ps(&c[9], mask3);
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[3], mask3, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[6], mask3, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[9], mask3, _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in4 = _mm256_maskload_ps(&c[12], mask3);
+            _mm256_maskstore_ps(&c[12], mask3, _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1785,7 +1819,7 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_tn_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_bf_tn_avx512_rows_a1b1
  * f32 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 10 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_tn_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1872,11 +1906,16 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_tn_avx512_rows_a1b1(const bmm_arg
             acc3_0 = _mm512_fmadd_ps(a3_6, b0_6, acc3_0);
             __m512 a4_6 = _mm512_set1_ps(a[34]);
             acc4_0 = _mm512_fmadd_ps(a4_6, b0_6, acc4_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask3, &c[0])));
-            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask3, &c[3])));
-            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask3, &c[6])));
-            _mm512_mask_storeu_ps(&c[9], mask3, _mm512_add_ps(acc3_0, _mm512_maskz_loadu_ps(mask3, &c[9])));
-            _mm512_mask_storeu_ps(&c[12], mask3, _mm512_add_ps(acc4_0, _mm512_maskz_loadu_ps(mask3, &c[12])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask3, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask3, &c[3]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask3, &c[6]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask3, &c[9]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask3, &c[12]);
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_add_ps(acc2_0, c_in2));
+            _mm512_mask_storeu_ps(&c[9], mask3, _mm512_add_ps(acc3_0, c_in3));
+            _mm512_mask_storeu_ps(&c[12], mask3, _mm512_add_ps(acc4_0, c_in4));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1993,7 +2032,7 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_tn_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_bf_tn_avx512_rows_ab
  * f32 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 10 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_tn_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2084,11 +2123,16 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_tn_avx512_rows_ab(const bmm_args 
             acc3_0 = _mm512_fmadd_ps(a3_6, b0_6, acc3_0);
             __m512 a4_6 = _mm512_set1_ps(a[34]);
             acc4_0 = _mm512_fmadd_ps(a4_6, b0_6, acc4_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[3]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[6]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[9], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[9]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[12], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[12]), _mm512_mul_ps(valpha, acc4_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask3, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask3, &c[3]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask3, &c[6]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask3, &c[9]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask3, &c[12]);
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[3], mask3, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[6], mask3, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[9], mask3, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[12], mask3, _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2100,7 +2144,7 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_tn_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_bf_nt_avx2_rows_a1b1
  * f32 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout bf nt (A row-major, B transposed), isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 10 vector accumulators,
  * 43 vector loads, 5 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_nt_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2190,11 +2234,16 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_nt_avx2_rows_a1b1(const bmm_args *B
             acc3_0 = _mm256_fmadd_ps(a3_6, b0_6, acc3_0);
             __m256 a4_6 = _mm256_set1_ps(a[34]);
             acc4_0 = _mm256_fmadd_ps(a4_6, b0_6, acc4_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask3)));
-            _mm256_maskstore_ps(&c[3], mask3, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[3], mask3)));
-            _mm256_maskstore_ps(&c[6], mask3, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[6], mask3)));
-            _mm256_maskstore_ps(&c[9], mask3, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[9], mask3)));
-            _mm256_maskstore_ps(&c[12], mask3, _mm256_add_ps(acc4_0, _mm256_maskload_ps(&c[12], mask3)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask3);
+            __m256 c_in1 = _mm256_maskload_ps(&c[3], mask3);
+            __m256 c_in2 = _mm256_maskload_ps(&c[6], mask3);
+            __m256 c_in3 = _mm256_maskload_ps(&c[9], mask3);
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[3], mask3, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[6], mask3, _mm256_add_ps(acc2_0, c_in2));
+            _mm256_maskstore_ps(&c[9], mask3, _mm256_add_ps(acc3_0, c_in3));
+            __m256 c_in4 = _mm256_maskload_ps(&c[12], mask3);
+            _mm256_maskstore_ps(&c[12], mask3, _mm256_add_ps(acc4_0, c_in4));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2314,7 +2363,7 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_nt_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_bf_nt_avx2_rows_ab
  * f32 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf nt (A row-major, B transposed), isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 10 vector accumulators,
  * 43 vector loads, 5 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_nt_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2324,8 +2373,8 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_nt_avx2_rows_ab(const bmm_args *BMM
     const float alpha = (float)g->alpha;
     const float beta = (float)g->beta;
     const __m256i mask7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
-    const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256i mask3 = _mm256_setr_epi32(-1, -1, -1, 0, 0, 0, 0, 0);
+    const __m256 vbeta = _mm256_set1_ps(beta);
     const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m256 bt[8] = { _mm256_maskload_ps(&b[0], mask7), _mm256_maskload_ps(&b[7], mask7), _mm256_maskload_ps(&b[14], mask7), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
@@ -2408,11 +2457,16 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_nt_avx2_rows_ab(const bmm_args *BMM
             acc3_0 = _mm256_fmadd_ps(a3_6, b0_6, acc3_0);
             __m256 a4_6 = _mm256_set1_ps(a[34]);
             acc4_0 = _mm256_fmadd_ps(a4_6, b0_6, acc4_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask3), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[3], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3], mask3), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[6], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6], mask3), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[9], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[9], mask3), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[12], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[12], mask3), _mm256_mul_ps(valpha, acc4_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask3);
+            __m256 c_in1 = _mm256_maskload_ps(&c[3], mask3);
+            __m256 c_in2 = _mm256_maskload_ps(&c[6], mask3);
+            __m256 c_in3 = _mm256_maskload_ps(&c[9], mask3);
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[3], mask3, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[6], mask3, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[9], mask3, _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in4 = _mm256_maskload_ps(&c[12], mask3);
+            _mm256_maskstore_ps(&c[12], mask3, _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2424,7 +2478,7 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_bf_nt_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_bf_nt_avx512_flat_a1b1
  * f32 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout bf nt (A row-major, B transposed), isa avx512, form flat.
- * Cost per matrix: 210 useful flops in 16 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 210 useful flops in 16 vector arithmetic ops, 4 vector accumulators,
  * 7 vector loads, 2 vector stores, 28 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_nt_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2493,8 +2547,10 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_nt_avx512_flat_a1b1(const bmm_arg
         acc0 = _mm512_fmadd_ps(_mm512_permutex2var_ps(as0_0, ix24, as0_1), bk6_4, acc0);
         __m512 bk6_1 = _mm512_permutex2var_ps(bs0, ix25, bs1);
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix26, as1_0), bk6_1, acc1);
-        _mm512_mask_storeu_ps(&c[0], mask12, _mm512_add_ps(acc0, _mm512_maskz_loadu_ps(mask12, &c[0])));
-        _mm512_mask_storeu_ps(&c[12], mask3, _mm512_add_ps(acc1, _mm512_maskz_loadu_ps(mask3, &c[12])));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask12, &c[0]);
+        __m512 c_in1 = _mm512_maskz_loadu_ps(mask3, &c[12]);
+        _mm512_mask_storeu_ps(&c[0], mask12, _mm512_add_ps(acc0, c_in0));
+        _mm512_mask_storeu_ps(&c[12], mask3, _mm512_add_ps(acc1, c_in1));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -2588,7 +2644,7 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_nt_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_bf_nt_avx512_flat_ab
  * f32 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf nt (A row-major, B transposed), isa avx512, form flat.
- * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 4 vector accumulators,
  * 7 vector loads, 2 vector stores, 28 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_nt_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2624,9 +2680,9 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_nt_avx512_flat_ab(const bmm_args 
     const __m512i ix24 = _mm512_set_epi32(0, 0, 0, 0, 27, 27, 27, 20, 20, 20, 13, 13, 13, 6, 6, 6);
     const __m512i ix25 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 20, 13, 6);
     const __m512i ix26 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 6, 6);
+    const __mmask16 mask3 = (__mmask16)0x7;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
-    const __mmask16 mask3 = (__mmask16)0x7;
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 bs0 = _mm512_loadu_ps(&b[0]);
         __m512 bs1 = _mm512_maskz_loadu_ps(mask5, &b[16]);
@@ -2661,8 +2717,10 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_nt_avx512_flat_ab(const bmm_args 
         acc0 = _mm512_fmadd_ps(_mm512_permutex2var_ps(as0_0, ix24, as0_1), bk6_4, acc0);
         __m512 bk6_1 = _mm512_permutex2var_ps(bs0, ix25, bs1);
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix26, as1_0), bk6_1, acc1);
-        _mm512_mask_storeu_ps(&c[0], mask12, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask12, &c[0]), _mm512_mul_ps(valpha, acc0)));
-        _mm512_mask_storeu_ps(&c[12], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[12]), _mm512_mul_ps(valpha, acc1)));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask12, &c[0]);
+        __m512 c_in1 = _mm512_maskz_loadu_ps(mask3, &c[12]);
+        _mm512_mask_storeu_ps(&c[0], mask12, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0)));
+        _mm512_mask_storeu_ps(&c[12], mask3, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -2673,7 +2731,7 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_nt_avx512_flat_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_bf_tt_avx512_flat_a1b1
  * f32 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout bf tt (A and B transposed), isa avx512, form flat.
- * Cost per matrix: 210 useful flops in 8 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 210 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
  * 10 vector loads, 1 vector stores, 15 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_tt_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2716,7 +2774,8 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_tt_avx512_flat_a1b1(const bmm_arg
         __m512 bk6_3 = _mm512_permutexvar_ps(ix1, br6_0);
         acc0 = _mm512_fmadd_ps(_mm512_permutex2var_ps(as0_0, ix8, as0_1), bk6_3, acc0);
         __m512 ct0 = _mm512_permutexvar_ps(ix9, acc0);
-        _mm512_mask_storeu_ps(&c[0], mask15, _mm512_add_ps(ct0, _mm512_maskz_loadu_ps(mask15, &c[0])));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask15, &c[0]);
+        _mm512_mask_storeu_ps(&c[0], mask15, _mm512_add_ps(ct0, c_in0));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -2783,7 +2842,7 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_tt_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_bf_tt_avx512_flat_ab
  * f32 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf tt (A and B transposed), isa avx512, form flat.
- * Cost per matrix: 210 useful flops in 9 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 210 useful flops in 9 vector arithmetic ops, 2 vector accumulators,
  * 10 vector loads, 1 vector stores, 15 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_tt_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2802,8 +2861,8 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_tt_avx512_flat_ab(const bmm_args 
     const __m512i ix7 = _mm512_set_epi32(0, 19, 19, 19, 19, 19, 12, 12, 12, 12, 12, 5, 5, 5, 5, 5);
     const __m512i ix8 = _mm512_set_epi32(0, 20, 20, 20, 20, 20, 13, 13, 13, 13, 13, 6, 6, 6, 6, 6);
     const __m512i ix9 = _mm512_set_epi32(0, 14, 9, 4, 13, 8, 3, 12, 7, 2, 11, 6, 1, 10, 5, 0);
-    const __m512 vbeta = _mm512_set1_ps(beta);
     const __mmask16 mask15 = (__mmask16)0x7FFF;
+    const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512 as0_0 = _mm512_loadu_ps(&b[0]);
@@ -2830,7 +2889,8 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_bf_tt_avx512_flat_ab(const bmm_args 
         __m512 bk6_3 = _mm512_permutexvar_ps(ix1, br6_0);
         acc0 = _mm512_fmadd_ps(_mm512_permutex2var_ps(as0_0, ix8, as0_1), bk6_3, acc0);
         __m512 ct0 = _mm512_permutexvar_ps(ix9, acc0);
-        _mm512_mask_storeu_ps(&c[0], mask15, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask15, &c[0]), _mm512_mul_ps(valpha, ct0)));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask15, &c[0]);
+        _mm512_mask_storeu_ps(&c[0], mask15, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, ct0)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -3440,7 +3500,7 @@ static void bmm_f32_5x7x3_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_sf_avx2_rows_a1b1
  * f32 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout sf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 10 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_5x7x3_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3530,11 +3590,16 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_sf_avx2_rows_a1b1(const bmm_args *BMM_
             acc3_0 = _mm256_fmadd_ps(a3_6, b0_6, acc3_0);
             __m256 a4_6 = _mm256_set1_ps(a[4 * sa_row + 6]);
             acc4_0 = _mm256_fmadd_ps(a4_6, b0_6, acc4_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask3)));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask3, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[1 * sc_row], mask3)));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask3, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[2 * sc_row], mask3)));
-            _mm256_maskstore_ps(&c[3 * sc_row], mask3, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[3 * sc_row], mask3)));
-            _mm256_maskstore_ps(&c[4 * sc_row], mask3, _mm256_add_ps(acc4_0, _mm256_maskload_ps(&c[4 * sc_row], mask3)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask3);
+            __m256 c_in1 = _mm256_maskload_ps(&c[1 * sc_row], mask3);
+            __m256 c_in2 = _mm256_maskload_ps(&c[2 * sc_row], mask3);
+            __m256 c_in3 = _mm256_maskload_ps(&c[3 * sc_row], mask3);
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask3, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask3, _mm256_add_ps(acc2_0, c_in2));
+            _mm256_maskstore_ps(&c[3 * sc_row], mask3, _mm256_add_ps(acc3_0, c_in3));
+            __m256 c_in4 = _mm256_maskload_ps(&c[4 * sc_row], mask3);
+            _mm256_maskstore_ps(&c[4 * sc_row], mask3, _mm256_add_ps(acc4_0, c_in4));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3654,7 +3719,7 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_sf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_sf_avx2_rows_ab
  * f32 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout sf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 10 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_5x7x3_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3748,11 +3813,16 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_sf_avx2_rows_ab(const bmm_args *BMM_RE
             acc3_0 = _mm256_fmadd_ps(a3_6, b0_6, acc3_0);
             __m256 a4_6 = _mm256_set1_ps(a[4 * sa_row + 6]);
             acc4_0 = _mm256_fmadd_ps(a4_6, b0_6, acc4_0);
-            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask3), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask3), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask3), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[3 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask3), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[4 * sc_row], mask3, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row], mask3), _mm256_mul_ps(valpha, acc4_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask3);
+            __m256 c_in1 = _mm256_maskload_ps(&c[1 * sc_row], mask3);
+            __m256 c_in2 = _mm256_maskload_ps(&c[2 * sc_row], mask3);
+            __m256 c_in3 = _mm256_maskload_ps(&c[3 * sc_row], mask3);
+            _mm256_maskstore_ps(&c[0], mask3, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask3, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask3, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[3 * sc_row], mask3, _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in4 = _mm256_maskload_ps(&c[4 * sc_row], mask3);
+            _mm256_maskstore_ps(&c[4 * sc_row], mask3, _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3764,7 +3834,7 @@ static BMM_TARGET_AVX2 void bmm_f32_5x7x3_sf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_sf_avx512_rows_a1b1
  * f32 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout sf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 10 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3854,11 +3924,16 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_rows_a1b1(const bmm_args *
             acc3_0 = _mm512_fmadd_ps(a3_6, b0_6, acc3_0);
             __m512 a4_6 = _mm512_set1_ps(a[4 * sa_row + 6]);
             acc4_0 = _mm512_fmadd_ps(a4_6, b0_6, acc4_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask3, &c[0])));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask3, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask3, &c[1 * sc_row])));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask3, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask3, &c[2 * sc_row])));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask3, _mm512_add_ps(acc3_0, _mm512_maskz_loadu_ps(mask3, &c[3 * sc_row])));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask3, _mm512_add_ps(acc4_0, _mm512_maskz_loadu_ps(mask3, &c[4 * sc_row])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask3, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask3, &c[1 * sc_row]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask3, &c[2 * sc_row]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask3, &c[3 * sc_row]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask3, &c[4 * sc_row]);
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask3, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask3, _mm512_add_ps(acc2_0, c_in2));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask3, _mm512_add_ps(acc3_0, c_in3));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask3, _mm512_add_ps(acc4_0, c_in4));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3978,7 +4053,7 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_5x7x3_sf_avx512_rows_ab
  * f32 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout sf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 10 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -4072,11 +4147,16 @@ static BMM_TARGET_AVX512 void bmm_f32_5x7x3_sf_avx512_rows_ab(const bmm_args *BM
             acc3_0 = _mm512_fmadd_ps(a3_6, b0_6, acc3_0);
             __m512 a4_6 = _mm512_set1_ps(a[4 * sa_row + 6]);
             acc4_0 = _mm512_fmadd_ps(a4_6, b0_6, acc4_0);
-            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask3, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask3, &c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask3, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask3, &c[1 * sc_row]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask3, &c[2 * sc_row]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask3, &c[3 * sc_row]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask3, &c[4 * sc_row]);
+            _mm512_mask_storeu_ps(&c[0], mask3, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask3, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask3, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask3, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask3, _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

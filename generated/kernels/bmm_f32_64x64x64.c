@@ -485,7 +485,7 @@ static void bmm_f32_64x64x64_bf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_bf_avx2_rl6_a1b1
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout bf, isa avx2, form rl6.
- * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 24 vector accumulators,
  * 22528 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -529,18 +529,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[64 * i0])));
-                _mm256_storeu_ps(&c[64 * i0 + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[64 * i0 + 8])));
-                _mm256_storeu_ps(&c[64 * i0 + 64], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[64 * i0 + 64])));
-                _mm256_storeu_ps(&c[64 * i0 + 72], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[64 * i0 + 72])));
-                _mm256_storeu_ps(&c[64 * i0 + 128], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[64 * i0 + 128])));
-                _mm256_storeu_ps(&c[64 * i0 + 136], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[64 * i0 + 136])));
-                _mm256_storeu_ps(&c[64 * i0 + 192], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[64 * i0 + 192])));
-                _mm256_storeu_ps(&c[64 * i0 + 200], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[64 * i0 + 200])));
-                _mm256_storeu_ps(&c[64 * i0 + 256], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[64 * i0 + 256])));
-                _mm256_storeu_ps(&c[64 * i0 + 264], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[64 * i0 + 264])));
-                _mm256_storeu_ps(&c[64 * i0 + 320], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[64 * i0 + 320])));
-                _mm256_storeu_ps(&c[64 * i0 + 328], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[64 * i0 + 328])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[64 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[64 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[64 * i0 + 64]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[64 * i0 + 72]);
+                _mm256_storeu_ps(&c[64 * i0], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[64 * i0 + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[64 * i0 + 64], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[64 * i0 + 72], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[64 * i0 + 128]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[64 * i0 + 136]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[64 * i0 + 192]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[64 * i0 + 200]);
+                _mm256_storeu_ps(&c[64 * i0 + 128], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[64 * i0 + 136], _mm256_add_ps(acc2_1, c_in5));
+                _mm256_storeu_ps(&c[64 * i0 + 192], _mm256_add_ps(acc3_0, c_in6));
+                _mm256_storeu_ps(&c[64 * i0 + 200], _mm256_add_ps(acc3_1, c_in7));
+                __m256 c_in8 = _mm256_loadu_ps(&c[64 * i0 + 256]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[64 * i0 + 264]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[64 * i0 + 320]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[64 * i0 + 328]);
+                _mm256_storeu_ps(&c[64 * i0 + 256], _mm256_add_ps(acc4_0, c_in8));
+                _mm256_storeu_ps(&c[64 * i0 + 264], _mm256_add_ps(acc4_1, c_in9));
+                _mm256_storeu_ps(&c[64 * i0 + 320], _mm256_add_ps(acc5_0, c_in10));
+                _mm256_storeu_ps(&c[64 * i0 + 328], _mm256_add_ps(acc5_1, c_in11));
             }
         }
         {
@@ -568,14 +580,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[3840], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[3840])));
-            _mm256_storeu_ps(&c[3848], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[3848])));
-            _mm256_storeu_ps(&c[3904], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[3904])));
-            _mm256_storeu_ps(&c[3912], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[3912])));
-            _mm256_storeu_ps(&c[3968], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[3968])));
-            _mm256_storeu_ps(&c[3976], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[3976])));
-            _mm256_storeu_ps(&c[4032], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[4032])));
-            _mm256_storeu_ps(&c[4040], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[4040])));
+            __m256 c_in12 = _mm256_loadu_ps(&c[3840]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[3848]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[3904]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[3912]);
+            _mm256_storeu_ps(&c[3840], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_storeu_ps(&c[3848], _mm256_add_ps(acc0_1, c_in13));
+            _mm256_storeu_ps(&c[3904], _mm256_add_ps(acc1_0, c_in14));
+            _mm256_storeu_ps(&c[3912], _mm256_add_ps(acc1_1, c_in15));
+            __m256 c_in16 = _mm256_loadu_ps(&c[3968]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[3976]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[4032]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[4040]);
+            _mm256_storeu_ps(&c[3968], _mm256_add_ps(acc2_0, c_in16));
+            _mm256_storeu_ps(&c[3976], _mm256_add_ps(acc2_1, c_in17));
+            _mm256_storeu_ps(&c[4032], _mm256_add_ps(acc3_0, c_in18));
+            _mm256_storeu_ps(&c[4040], _mm256_add_ps(acc3_1, c_in19));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -613,18 +633,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[64 * i0 + 16])));
-                _mm256_storeu_ps(&c[64 * i0 + 24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[64 * i0 + 24])));
-                _mm256_storeu_ps(&c[64 * i0 + 80], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[64 * i0 + 80])));
-                _mm256_storeu_ps(&c[64 * i0 + 88], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[64 * i0 + 88])));
-                _mm256_storeu_ps(&c[64 * i0 + 144], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[64 * i0 + 144])));
-                _mm256_storeu_ps(&c[64 * i0 + 152], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[64 * i0 + 152])));
-                _mm256_storeu_ps(&c[64 * i0 + 208], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[64 * i0 + 208])));
-                _mm256_storeu_ps(&c[64 * i0 + 216], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[64 * i0 + 216])));
-                _mm256_storeu_ps(&c[64 * i0 + 272], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[64 * i0 + 272])));
-                _mm256_storeu_ps(&c[64 * i0 + 280], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[64 * i0 + 280])));
-                _mm256_storeu_ps(&c[64 * i0 + 336], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[64 * i0 + 336])));
-                _mm256_storeu_ps(&c[64 * i0 + 344], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[64 * i0 + 344])));
+                __m256 c_in20 = _mm256_loadu_ps(&c[64 * i0 + 16]);
+                __m256 c_in21 = _mm256_loadu_ps(&c[64 * i0 + 24]);
+                __m256 c_in22 = _mm256_loadu_ps(&c[64 * i0 + 80]);
+                __m256 c_in23 = _mm256_loadu_ps(&c[64 * i0 + 88]);
+                _mm256_storeu_ps(&c[64 * i0 + 16], _mm256_add_ps(acc0_0, c_in20));
+                _mm256_storeu_ps(&c[64 * i0 + 24], _mm256_add_ps(acc0_1, c_in21));
+                _mm256_storeu_ps(&c[64 * i0 + 80], _mm256_add_ps(acc1_0, c_in22));
+                _mm256_storeu_ps(&c[64 * i0 + 88], _mm256_add_ps(acc1_1, c_in23));
+                __m256 c_in24 = _mm256_loadu_ps(&c[64 * i0 + 144]);
+                __m256 c_in25 = _mm256_loadu_ps(&c[64 * i0 + 152]);
+                __m256 c_in26 = _mm256_loadu_ps(&c[64 * i0 + 208]);
+                __m256 c_in27 = _mm256_loadu_ps(&c[64 * i0 + 216]);
+                _mm256_storeu_ps(&c[64 * i0 + 144], _mm256_add_ps(acc2_0, c_in24));
+                _mm256_storeu_ps(&c[64 * i0 + 152], _mm256_add_ps(acc2_1, c_in25));
+                _mm256_storeu_ps(&c[64 * i0 + 208], _mm256_add_ps(acc3_0, c_in26));
+                _mm256_storeu_ps(&c[64 * i0 + 216], _mm256_add_ps(acc3_1, c_in27));
+                __m256 c_in28 = _mm256_loadu_ps(&c[64 * i0 + 272]);
+                __m256 c_in29 = _mm256_loadu_ps(&c[64 * i0 + 280]);
+                __m256 c_in30 = _mm256_loadu_ps(&c[64 * i0 + 336]);
+                __m256 c_in31 = _mm256_loadu_ps(&c[64 * i0 + 344]);
+                _mm256_storeu_ps(&c[64 * i0 + 272], _mm256_add_ps(acc4_0, c_in28));
+                _mm256_storeu_ps(&c[64 * i0 + 280], _mm256_add_ps(acc4_1, c_in29));
+                _mm256_storeu_ps(&c[64 * i0 + 336], _mm256_add_ps(acc5_0, c_in30));
+                _mm256_storeu_ps(&c[64 * i0 + 344], _mm256_add_ps(acc5_1, c_in31));
             }
         }
         {
@@ -652,14 +684,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[3856], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[3856])));
-            _mm256_storeu_ps(&c[3864], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[3864])));
-            _mm256_storeu_ps(&c[3920], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[3920])));
-            _mm256_storeu_ps(&c[3928], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[3928])));
-            _mm256_storeu_ps(&c[3984], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[3984])));
-            _mm256_storeu_ps(&c[3992], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[3992])));
-            _mm256_storeu_ps(&c[4048], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[4048])));
-            _mm256_storeu_ps(&c[4056], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[4056])));
+            __m256 c_in32 = _mm256_loadu_ps(&c[3856]);
+            __m256 c_in33 = _mm256_loadu_ps(&c[3864]);
+            __m256 c_in34 = _mm256_loadu_ps(&c[3920]);
+            __m256 c_in35 = _mm256_loadu_ps(&c[3928]);
+            _mm256_storeu_ps(&c[3856], _mm256_add_ps(acc0_0, c_in32));
+            _mm256_storeu_ps(&c[3864], _mm256_add_ps(acc0_1, c_in33));
+            _mm256_storeu_ps(&c[3920], _mm256_add_ps(acc1_0, c_in34));
+            _mm256_storeu_ps(&c[3928], _mm256_add_ps(acc1_1, c_in35));
+            __m256 c_in36 = _mm256_loadu_ps(&c[3984]);
+            __m256 c_in37 = _mm256_loadu_ps(&c[3992]);
+            __m256 c_in38 = _mm256_loadu_ps(&c[4048]);
+            __m256 c_in39 = _mm256_loadu_ps(&c[4056]);
+            _mm256_storeu_ps(&c[3984], _mm256_add_ps(acc2_0, c_in36));
+            _mm256_storeu_ps(&c[3992], _mm256_add_ps(acc2_1, c_in37));
+            _mm256_storeu_ps(&c[4048], _mm256_add_ps(acc3_0, c_in38));
+            _mm256_storeu_ps(&c[4056], _mm256_add_ps(acc3_1, c_in39));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -697,18 +737,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 32], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[64 * i0 + 32])));
-                _mm256_storeu_ps(&c[64 * i0 + 40], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[64 * i0 + 40])));
-                _mm256_storeu_ps(&c[64 * i0 + 96], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[64 * i0 + 96])));
-                _mm256_storeu_ps(&c[64 * i0 + 104], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[64 * i0 + 104])));
-                _mm256_storeu_ps(&c[64 * i0 + 160], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[64 * i0 + 160])));
-                _mm256_storeu_ps(&c[64 * i0 + 168], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[64 * i0 + 168])));
-                _mm256_storeu_ps(&c[64 * i0 + 224], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[64 * i0 + 224])));
-                _mm256_storeu_ps(&c[64 * i0 + 232], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[64 * i0 + 232])));
-                _mm256_storeu_ps(&c[64 * i0 + 288], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[64 * i0 + 288])));
-                _mm256_storeu_ps(&c[64 * i0 + 296], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[64 * i0 + 296])));
-                _mm256_storeu_ps(&c[64 * i0 + 352], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[64 * i0 + 352])));
-                _mm256_storeu_ps(&c[64 * i0 + 360], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[64 * i0 + 360])));
+                __m256 c_in40 = _mm256_loadu_ps(&c[64 * i0 + 32]);
+                __m256 c_in41 = _mm256_loadu_ps(&c[64 * i0 + 40]);
+                __m256 c_in42 = _mm256_loadu_ps(&c[64 * i0 + 96]);
+                __m256 c_in43 = _mm256_loadu_ps(&c[64 * i0 + 104]);
+                _mm256_storeu_ps(&c[64 * i0 + 32], _mm256_add_ps(acc0_0, c_in40));
+                _mm256_storeu_ps(&c[64 * i0 + 40], _mm256_add_ps(acc0_1, c_in41));
+                _mm256_storeu_ps(&c[64 * i0 + 96], _mm256_add_ps(acc1_0, c_in42));
+                _mm256_storeu_ps(&c[64 * i0 + 104], _mm256_add_ps(acc1_1, c_in43));
+                __m256 c_in44 = _mm256_loadu_ps(&c[64 * i0 + 160]);
+                __m256 c_in45 = _mm256_loadu_ps(&c[64 * i0 + 168]);
+                __m256 c_in46 = _mm256_loadu_ps(&c[64 * i0 + 224]);
+                __m256 c_in47 = _mm256_loadu_ps(&c[64 * i0 + 232]);
+                _mm256_storeu_ps(&c[64 * i0 + 160], _mm256_add_ps(acc2_0, c_in44));
+                _mm256_storeu_ps(&c[64 * i0 + 168], _mm256_add_ps(acc2_1, c_in45));
+                _mm256_storeu_ps(&c[64 * i0 + 224], _mm256_add_ps(acc3_0, c_in46));
+                _mm256_storeu_ps(&c[64 * i0 + 232], _mm256_add_ps(acc3_1, c_in47));
+                __m256 c_in48 = _mm256_loadu_ps(&c[64 * i0 + 288]);
+                __m256 c_in49 = _mm256_loadu_ps(&c[64 * i0 + 296]);
+                __m256 c_in50 = _mm256_loadu_ps(&c[64 * i0 + 352]);
+                __m256 c_in51 = _mm256_loadu_ps(&c[64 * i0 + 360]);
+                _mm256_storeu_ps(&c[64 * i0 + 288], _mm256_add_ps(acc4_0, c_in48));
+                _mm256_storeu_ps(&c[64 * i0 + 296], _mm256_add_ps(acc4_1, c_in49));
+                _mm256_storeu_ps(&c[64 * i0 + 352], _mm256_add_ps(acc5_0, c_in50));
+                _mm256_storeu_ps(&c[64 * i0 + 360], _mm256_add_ps(acc5_1, c_in51));
             }
         }
         {
@@ -736,14 +788,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[3872], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[3872])));
-            _mm256_storeu_ps(&c[3880], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[3880])));
-            _mm256_storeu_ps(&c[3936], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[3936])));
-            _mm256_storeu_ps(&c[3944], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[3944])));
-            _mm256_storeu_ps(&c[4000], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[4000])));
-            _mm256_storeu_ps(&c[4008], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[4008])));
-            _mm256_storeu_ps(&c[4064], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[4064])));
-            _mm256_storeu_ps(&c[4072], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[4072])));
+            __m256 c_in52 = _mm256_loadu_ps(&c[3872]);
+            __m256 c_in53 = _mm256_loadu_ps(&c[3880]);
+            __m256 c_in54 = _mm256_loadu_ps(&c[3936]);
+            __m256 c_in55 = _mm256_loadu_ps(&c[3944]);
+            _mm256_storeu_ps(&c[3872], _mm256_add_ps(acc0_0, c_in52));
+            _mm256_storeu_ps(&c[3880], _mm256_add_ps(acc0_1, c_in53));
+            _mm256_storeu_ps(&c[3936], _mm256_add_ps(acc1_0, c_in54));
+            _mm256_storeu_ps(&c[3944], _mm256_add_ps(acc1_1, c_in55));
+            __m256 c_in56 = _mm256_loadu_ps(&c[4000]);
+            __m256 c_in57 = _mm256_loadu_ps(&c[4008]);
+            __m256 c_in58 = _mm256_loadu_ps(&c[4064]);
+            __m256 c_in59 = _mm256_loadu_ps(&c[4072]);
+            _mm256_storeu_ps(&c[4000], _mm256_add_ps(acc2_0, c_in56));
+            _mm256_storeu_ps(&c[4008], _mm256_add_ps(acc2_1, c_in57));
+            _mm256_storeu_ps(&c[4064], _mm256_add_ps(acc3_0, c_in58));
+            _mm256_storeu_ps(&c[4072], _mm256_add_ps(acc3_1, c_in59));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -781,18 +841,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 48], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[64 * i0 + 48])));
-                _mm256_storeu_ps(&c[64 * i0 + 56], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[64 * i0 + 56])));
-                _mm256_storeu_ps(&c[64 * i0 + 112], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[64 * i0 + 112])));
-                _mm256_storeu_ps(&c[64 * i0 + 120], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[64 * i0 + 120])));
-                _mm256_storeu_ps(&c[64 * i0 + 176], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[64 * i0 + 176])));
-                _mm256_storeu_ps(&c[64 * i0 + 184], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[64 * i0 + 184])));
-                _mm256_storeu_ps(&c[64 * i0 + 240], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[64 * i0 + 240])));
-                _mm256_storeu_ps(&c[64 * i0 + 248], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[64 * i0 + 248])));
-                _mm256_storeu_ps(&c[64 * i0 + 304], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[64 * i0 + 304])));
-                _mm256_storeu_ps(&c[64 * i0 + 312], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[64 * i0 + 312])));
-                _mm256_storeu_ps(&c[64 * i0 + 368], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[64 * i0 + 368])));
-                _mm256_storeu_ps(&c[64 * i0 + 376], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[64 * i0 + 376])));
+                __m256 c_in60 = _mm256_loadu_ps(&c[64 * i0 + 48]);
+                __m256 c_in61 = _mm256_loadu_ps(&c[64 * i0 + 56]);
+                __m256 c_in62 = _mm256_loadu_ps(&c[64 * i0 + 112]);
+                __m256 c_in63 = _mm256_loadu_ps(&c[64 * i0 + 120]);
+                _mm256_storeu_ps(&c[64 * i0 + 48], _mm256_add_ps(acc0_0, c_in60));
+                _mm256_storeu_ps(&c[64 * i0 + 56], _mm256_add_ps(acc0_1, c_in61));
+                _mm256_storeu_ps(&c[64 * i0 + 112], _mm256_add_ps(acc1_0, c_in62));
+                _mm256_storeu_ps(&c[64 * i0 + 120], _mm256_add_ps(acc1_1, c_in63));
+                __m256 c_in64 = _mm256_loadu_ps(&c[64 * i0 + 176]);
+                __m256 c_in65 = _mm256_loadu_ps(&c[64 * i0 + 184]);
+                __m256 c_in66 = _mm256_loadu_ps(&c[64 * i0 + 240]);
+                __m256 c_in67 = _mm256_loadu_ps(&c[64 * i0 + 248]);
+                _mm256_storeu_ps(&c[64 * i0 + 176], _mm256_add_ps(acc2_0, c_in64));
+                _mm256_storeu_ps(&c[64 * i0 + 184], _mm256_add_ps(acc2_1, c_in65));
+                _mm256_storeu_ps(&c[64 * i0 + 240], _mm256_add_ps(acc3_0, c_in66));
+                _mm256_storeu_ps(&c[64 * i0 + 248], _mm256_add_ps(acc3_1, c_in67));
+                __m256 c_in68 = _mm256_loadu_ps(&c[64 * i0 + 304]);
+                __m256 c_in69 = _mm256_loadu_ps(&c[64 * i0 + 312]);
+                __m256 c_in70 = _mm256_loadu_ps(&c[64 * i0 + 368]);
+                __m256 c_in71 = _mm256_loadu_ps(&c[64 * i0 + 376]);
+                _mm256_storeu_ps(&c[64 * i0 + 304], _mm256_add_ps(acc4_0, c_in68));
+                _mm256_storeu_ps(&c[64 * i0 + 312], _mm256_add_ps(acc4_1, c_in69));
+                _mm256_storeu_ps(&c[64 * i0 + 368], _mm256_add_ps(acc5_0, c_in70));
+                _mm256_storeu_ps(&c[64 * i0 + 376], _mm256_add_ps(acc5_1, c_in71));
             }
         }
         {
@@ -820,14 +892,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[3888], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[3888])));
-            _mm256_storeu_ps(&c[3896], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[3896])));
-            _mm256_storeu_ps(&c[3952], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[3952])));
-            _mm256_storeu_ps(&c[3960], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[3960])));
-            _mm256_storeu_ps(&c[4016], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[4016])));
-            _mm256_storeu_ps(&c[4024], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[4024])));
-            _mm256_storeu_ps(&c[4080], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[4080])));
-            _mm256_storeu_ps(&c[4088], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[4088])));
+            __m256 c_in72 = _mm256_loadu_ps(&c[3888]);
+            __m256 c_in73 = _mm256_loadu_ps(&c[3896]);
+            __m256 c_in74 = _mm256_loadu_ps(&c[3952]);
+            __m256 c_in75 = _mm256_loadu_ps(&c[3960]);
+            _mm256_storeu_ps(&c[3888], _mm256_add_ps(acc0_0, c_in72));
+            _mm256_storeu_ps(&c[3896], _mm256_add_ps(acc0_1, c_in73));
+            _mm256_storeu_ps(&c[3952], _mm256_add_ps(acc1_0, c_in74));
+            _mm256_storeu_ps(&c[3960], _mm256_add_ps(acc1_1, c_in75));
+            __m256 c_in76 = _mm256_loadu_ps(&c[4016]);
+            __m256 c_in77 = _mm256_loadu_ps(&c[4024]);
+            __m256 c_in78 = _mm256_loadu_ps(&c[4080]);
+            __m256 c_in79 = _mm256_loadu_ps(&c[4088]);
+            _mm256_storeu_ps(&c[4016], _mm256_add_ps(acc2_0, c_in76));
+            _mm256_storeu_ps(&c[4024], _mm256_add_ps(acc2_1, c_in77));
+            _mm256_storeu_ps(&c[4080], _mm256_add_ps(acc3_0, c_in78));
+            _mm256_storeu_ps(&c[4088], _mm256_add_ps(acc3_1, c_in79));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1195,7 +1275,7 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_bf_avx2_rl6_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf, isa avx2, form rl6.
- * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 24 vector accumulators,
  * 22528 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1243,18 +1323,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 64]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 72]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 128], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 128]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 136], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 136]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 192], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 192]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 200], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 200]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 256], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 256]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 264], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 264]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 320], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 320]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 328], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 328]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[64 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[64 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[64 * i0 + 64]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[64 * i0 + 72]);
+                _mm256_storeu_ps(&c[64 * i0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 64], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 72], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[64 * i0 + 128]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[64 * i0 + 136]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[64 * i0 + 192]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[64 * i0 + 200]);
+                _mm256_storeu_ps(&c[64 * i0 + 128], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 136], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 192], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 200], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in8 = _mm256_loadu_ps(&c[64 * i0 + 256]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[64 * i0 + 264]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[64 * i0 + 320]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[64 * i0 + 328]);
+                _mm256_storeu_ps(&c[64 * i0 + 256], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 264], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 320], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 328], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -1282,14 +1374,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[3840], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3840]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[3848], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3848]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[3904], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3904]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[3912], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3912]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[3968], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3968]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[3976], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3976]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[4032], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4032]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[4040], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4040]), _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[3840]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[3848]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[3904]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[3912]);
+            _mm256_storeu_ps(&c[3840], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[3848], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[3904], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[3912], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[3968]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[3976]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[4032]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[4040]);
+            _mm256_storeu_ps(&c[3968], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[3976], _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[4032], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[4040], _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -1327,18 +1427,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 24]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 80]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 88]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 144], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 144]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 152], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 152]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 208], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 208]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 216], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 216]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 272], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 272]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 280], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 280]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 336], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 336]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 344], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 344]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in20 = _mm256_loadu_ps(&c[64 * i0 + 16]);
+                __m256 c_in21 = _mm256_loadu_ps(&c[64 * i0 + 24]);
+                __m256 c_in22 = _mm256_loadu_ps(&c[64 * i0 + 80]);
+                __m256 c_in23 = _mm256_loadu_ps(&c[64 * i0 + 88]);
+                _mm256_storeu_ps(&c[64 * i0 + 16], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 24], _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 80], _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 88], _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in24 = _mm256_loadu_ps(&c[64 * i0 + 144]);
+                __m256 c_in25 = _mm256_loadu_ps(&c[64 * i0 + 152]);
+                __m256 c_in26 = _mm256_loadu_ps(&c[64 * i0 + 208]);
+                __m256 c_in27 = _mm256_loadu_ps(&c[64 * i0 + 216]);
+                _mm256_storeu_ps(&c[64 * i0 + 144], _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 152], _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 208], _mm256_fmadd_ps(vbeta, c_in26, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 216], _mm256_fmadd_ps(vbeta, c_in27, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in28 = _mm256_loadu_ps(&c[64 * i0 + 272]);
+                __m256 c_in29 = _mm256_loadu_ps(&c[64 * i0 + 280]);
+                __m256 c_in30 = _mm256_loadu_ps(&c[64 * i0 + 336]);
+                __m256 c_in31 = _mm256_loadu_ps(&c[64 * i0 + 344]);
+                _mm256_storeu_ps(&c[64 * i0 + 272], _mm256_fmadd_ps(vbeta, c_in28, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 280], _mm256_fmadd_ps(vbeta, c_in29, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 336], _mm256_fmadd_ps(vbeta, c_in30, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 344], _mm256_fmadd_ps(vbeta, c_in31, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -1366,14 +1478,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[3856], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3856]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[3864], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3864]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[3920], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3920]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[3928], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3928]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[3984], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3984]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[3992], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3992]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[4048], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4048]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[4056], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4056]), _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in32 = _mm256_loadu_ps(&c[3856]);
+            __m256 c_in33 = _mm256_loadu_ps(&c[3864]);
+            __m256 c_in34 = _mm256_loadu_ps(&c[3920]);
+            __m256 c_in35 = _mm256_loadu_ps(&c[3928]);
+            _mm256_storeu_ps(&c[3856], _mm256_fmadd_ps(vbeta, c_in32, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[3864], _mm256_fmadd_ps(vbeta, c_in33, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[3920], _mm256_fmadd_ps(vbeta, c_in34, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[3928], _mm256_fmadd_ps(vbeta, c_in35, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in36 = _mm256_loadu_ps(&c[3984]);
+            __m256 c_in37 = _mm256_loadu_ps(&c[3992]);
+            __m256 c_in38 = _mm256_loadu_ps(&c[4048]);
+            __m256 c_in39 = _mm256_loadu_ps(&c[4056]);
+            _mm256_storeu_ps(&c[3984], _mm256_fmadd_ps(vbeta, c_in36, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[3992], _mm256_fmadd_ps(vbeta, c_in37, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[4048], _mm256_fmadd_ps(vbeta, c_in38, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[4056], _mm256_fmadd_ps(vbeta, c_in39, _mm256_mul_ps(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -1411,18 +1531,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 32]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 40]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 96]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 104]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 160], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 160]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 168], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 168]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 224], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 224]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 232], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 232]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 288], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 288]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 296], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 296]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 352], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 352]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 360], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 360]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in40 = _mm256_loadu_ps(&c[64 * i0 + 32]);
+                __m256 c_in41 = _mm256_loadu_ps(&c[64 * i0 + 40]);
+                __m256 c_in42 = _mm256_loadu_ps(&c[64 * i0 + 96]);
+                __m256 c_in43 = _mm256_loadu_ps(&c[64 * i0 + 104]);
+                _mm256_storeu_ps(&c[64 * i0 + 32], _mm256_fmadd_ps(vbeta, c_in40, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 40], _mm256_fmadd_ps(vbeta, c_in41, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 96], _mm256_fmadd_ps(vbeta, c_in42, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 104], _mm256_fmadd_ps(vbeta, c_in43, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in44 = _mm256_loadu_ps(&c[64 * i0 + 160]);
+                __m256 c_in45 = _mm256_loadu_ps(&c[64 * i0 + 168]);
+                __m256 c_in46 = _mm256_loadu_ps(&c[64 * i0 + 224]);
+                __m256 c_in47 = _mm256_loadu_ps(&c[64 * i0 + 232]);
+                _mm256_storeu_ps(&c[64 * i0 + 160], _mm256_fmadd_ps(vbeta, c_in44, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 168], _mm256_fmadd_ps(vbeta, c_in45, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 224], _mm256_fmadd_ps(vbeta, c_in46, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 232], _mm256_fmadd_ps(vbeta, c_in47, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in48 = _mm256_loadu_ps(&c[64 * i0 + 288]);
+                __m256 c_in49 = _mm256_loadu_ps(&c[64 * i0 + 296]);
+                __m256 c_in50 = _mm256_loadu_ps(&c[64 * i0 + 352]);
+                __m256 c_in51 = _mm256_loadu_ps(&c[64 * i0 + 360]);
+                _mm256_storeu_ps(&c[64 * i0 + 288], _mm256_fmadd_ps(vbeta, c_in48, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 296], _mm256_fmadd_ps(vbeta, c_in49, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 352], _mm256_fmadd_ps(vbeta, c_in50, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 360], _mm256_fmadd_ps(vbeta, c_in51, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -1450,14 +1582,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[3872], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3872]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[3880], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3880]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[3936], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3936]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[3944], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3944]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[4000], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4000]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[4008], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4008]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[4064], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4064]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[4072], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4072]), _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in52 = _mm256_loadu_ps(&c[3872]);
+            __m256 c_in53 = _mm256_loadu_ps(&c[3880]);
+            __m256 c_in54 = _mm256_loadu_ps(&c[3936]);
+            __m256 c_in55 = _mm256_loadu_ps(&c[3944]);
+            _mm256_storeu_ps(&c[3872], _mm256_fmadd_ps(vbeta, c_in52, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[3880], _mm256_fmadd_ps(vbeta, c_in53, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[3936], _mm256_fmadd_ps(vbeta, c_in54, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[3944], _mm256_fmadd_ps(vbeta, c_in55, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in56 = _mm256_loadu_ps(&c[4000]);
+            __m256 c_in57 = _mm256_loadu_ps(&c[4008]);
+            __m256 c_in58 = _mm256_loadu_ps(&c[4064]);
+            __m256 c_in59 = _mm256_loadu_ps(&c[4072]);
+            _mm256_storeu_ps(&c[4000], _mm256_fmadd_ps(vbeta, c_in56, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[4008], _mm256_fmadd_ps(vbeta, c_in57, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[4064], _mm256_fmadd_ps(vbeta, c_in58, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[4072], _mm256_fmadd_ps(vbeta, c_in59, _mm256_mul_ps(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -1495,18 +1635,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 48]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 56]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 112]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 120]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 176], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 176]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 184], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 184]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 240], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 240]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 248], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 248]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 304], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 304]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 312], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 312]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 368], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 368]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 376], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 376]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in60 = _mm256_loadu_ps(&c[64 * i0 + 48]);
+                __m256 c_in61 = _mm256_loadu_ps(&c[64 * i0 + 56]);
+                __m256 c_in62 = _mm256_loadu_ps(&c[64 * i0 + 112]);
+                __m256 c_in63 = _mm256_loadu_ps(&c[64 * i0 + 120]);
+                _mm256_storeu_ps(&c[64 * i0 + 48], _mm256_fmadd_ps(vbeta, c_in60, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 56], _mm256_fmadd_ps(vbeta, c_in61, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 112], _mm256_fmadd_ps(vbeta, c_in62, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 120], _mm256_fmadd_ps(vbeta, c_in63, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in64 = _mm256_loadu_ps(&c[64 * i0 + 176]);
+                __m256 c_in65 = _mm256_loadu_ps(&c[64 * i0 + 184]);
+                __m256 c_in66 = _mm256_loadu_ps(&c[64 * i0 + 240]);
+                __m256 c_in67 = _mm256_loadu_ps(&c[64 * i0 + 248]);
+                _mm256_storeu_ps(&c[64 * i0 + 176], _mm256_fmadd_ps(vbeta, c_in64, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 184], _mm256_fmadd_ps(vbeta, c_in65, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 240], _mm256_fmadd_ps(vbeta, c_in66, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 248], _mm256_fmadd_ps(vbeta, c_in67, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in68 = _mm256_loadu_ps(&c[64 * i0 + 304]);
+                __m256 c_in69 = _mm256_loadu_ps(&c[64 * i0 + 312]);
+                __m256 c_in70 = _mm256_loadu_ps(&c[64 * i0 + 368]);
+                __m256 c_in71 = _mm256_loadu_ps(&c[64 * i0 + 376]);
+                _mm256_storeu_ps(&c[64 * i0 + 304], _mm256_fmadd_ps(vbeta, c_in68, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 312], _mm256_fmadd_ps(vbeta, c_in69, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 368], _mm256_fmadd_ps(vbeta, c_in70, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 376], _mm256_fmadd_ps(vbeta, c_in71, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -1534,14 +1686,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[3888], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3888]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[3896], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3896]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[3952], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3952]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[3960], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3960]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[4016], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4016]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[4024], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4024]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[4080], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4080]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[4088], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4088]), _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in72 = _mm256_loadu_ps(&c[3888]);
+            __m256 c_in73 = _mm256_loadu_ps(&c[3896]);
+            __m256 c_in74 = _mm256_loadu_ps(&c[3952]);
+            __m256 c_in75 = _mm256_loadu_ps(&c[3960]);
+            _mm256_storeu_ps(&c[3888], _mm256_fmadd_ps(vbeta, c_in72, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[3896], _mm256_fmadd_ps(vbeta, c_in73, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[3952], _mm256_fmadd_ps(vbeta, c_in74, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[3960], _mm256_fmadd_ps(vbeta, c_in75, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in76 = _mm256_loadu_ps(&c[4016]);
+            __m256 c_in77 = _mm256_loadu_ps(&c[4024]);
+            __m256 c_in78 = _mm256_loadu_ps(&c[4080]);
+            __m256 c_in79 = _mm256_loadu_ps(&c[4088]);
+            _mm256_storeu_ps(&c[4016], _mm256_fmadd_ps(vbeta, c_in76, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[4024], _mm256_fmadd_ps(vbeta, c_in77, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[4080], _mm256_fmadd_ps(vbeta, c_in78, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[4088], _mm256_fmadd_ps(vbeta, c_in79, _mm256_mul_ps(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1553,7 +1713,7 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_bf_avx2_rl3_a1b1
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout bf, isa avx2, form rl3.
- * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
  * 28160 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1582,12 +1742,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[64 * i0])));
-                _mm256_storeu_ps(&c[64 * i0 + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[64 * i0 + 8])));
-                _mm256_storeu_ps(&c[64 * i0 + 64], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[64 * i0 + 64])));
-                _mm256_storeu_ps(&c[64 * i0 + 72], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[64 * i0 + 72])));
-                _mm256_storeu_ps(&c[64 * i0 + 128], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[64 * i0 + 128])));
-                _mm256_storeu_ps(&c[64 * i0 + 136], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[64 * i0 + 136])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[64 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[64 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[64 * i0 + 64]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[64 * i0 + 72]);
+                _mm256_storeu_ps(&c[64 * i0], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[64 * i0 + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[64 * i0 + 64], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[64 * i0 + 72], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[64 * i0 + 128]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[64 * i0 + 136]);
+                _mm256_storeu_ps(&c[64 * i0 + 128], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[64 * i0 + 136], _mm256_add_ps(acc2_1, c_in5));
             }
         }
         {
@@ -1600,8 +1766,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[4032], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[4032])));
-            _mm256_storeu_ps(&c[4040], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[4040])));
+            __m256 c_in6 = _mm256_loadu_ps(&c[4032]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[4040]);
+            _mm256_storeu_ps(&c[4032], _mm256_add_ps(acc0_0, c_in6));
+            _mm256_storeu_ps(&c[4040], _mm256_add_ps(acc0_1, c_in7));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -1624,12 +1792,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[64 * i0 + 16])));
-                _mm256_storeu_ps(&c[64 * i0 + 24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[64 * i0 + 24])));
-                _mm256_storeu_ps(&c[64 * i0 + 80], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[64 * i0 + 80])));
-                _mm256_storeu_ps(&c[64 * i0 + 88], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[64 * i0 + 88])));
-                _mm256_storeu_ps(&c[64 * i0 + 144], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[64 * i0 + 144])));
-                _mm256_storeu_ps(&c[64 * i0 + 152], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[64 * i0 + 152])));
+                __m256 c_in8 = _mm256_loadu_ps(&c[64 * i0 + 16]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[64 * i0 + 24]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[64 * i0 + 80]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[64 * i0 + 88]);
+                _mm256_storeu_ps(&c[64 * i0 + 16], _mm256_add_ps(acc0_0, c_in8));
+                _mm256_storeu_ps(&c[64 * i0 + 24], _mm256_add_ps(acc0_1, c_in9));
+                _mm256_storeu_ps(&c[64 * i0 + 80], _mm256_add_ps(acc1_0, c_in10));
+                _mm256_storeu_ps(&c[64 * i0 + 88], _mm256_add_ps(acc1_1, c_in11));
+                __m256 c_in12 = _mm256_loadu_ps(&c[64 * i0 + 144]);
+                __m256 c_in13 = _mm256_loadu_ps(&c[64 * i0 + 152]);
+                _mm256_storeu_ps(&c[64 * i0 + 144], _mm256_add_ps(acc2_0, c_in12));
+                _mm256_storeu_ps(&c[64 * i0 + 152], _mm256_add_ps(acc2_1, c_in13));
             }
         }
         {
@@ -1642,8 +1816,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[4048], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[4048])));
-            _mm256_storeu_ps(&c[4056], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[4056])));
+            __m256 c_in14 = _mm256_loadu_ps(&c[4048]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[4056]);
+            _mm256_storeu_ps(&c[4048], _mm256_add_ps(acc0_0, c_in14));
+            _mm256_storeu_ps(&c[4056], _mm256_add_ps(acc0_1, c_in15));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -1666,12 +1842,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 32], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[64 * i0 + 32])));
-                _mm256_storeu_ps(&c[64 * i0 + 40], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[64 * i0 + 40])));
-                _mm256_storeu_ps(&c[64 * i0 + 96], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[64 * i0 + 96])));
-                _mm256_storeu_ps(&c[64 * i0 + 104], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[64 * i0 + 104])));
-                _mm256_storeu_ps(&c[64 * i0 + 160], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[64 * i0 + 160])));
-                _mm256_storeu_ps(&c[64 * i0 + 168], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[64 * i0 + 168])));
+                __m256 c_in16 = _mm256_loadu_ps(&c[64 * i0 + 32]);
+                __m256 c_in17 = _mm256_loadu_ps(&c[64 * i0 + 40]);
+                __m256 c_in18 = _mm256_loadu_ps(&c[64 * i0 + 96]);
+                __m256 c_in19 = _mm256_loadu_ps(&c[64 * i0 + 104]);
+                _mm256_storeu_ps(&c[64 * i0 + 32], _mm256_add_ps(acc0_0, c_in16));
+                _mm256_storeu_ps(&c[64 * i0 + 40], _mm256_add_ps(acc0_1, c_in17));
+                _mm256_storeu_ps(&c[64 * i0 + 96], _mm256_add_ps(acc1_0, c_in18));
+                _mm256_storeu_ps(&c[64 * i0 + 104], _mm256_add_ps(acc1_1, c_in19));
+                __m256 c_in20 = _mm256_loadu_ps(&c[64 * i0 + 160]);
+                __m256 c_in21 = _mm256_loadu_ps(&c[64 * i0 + 168]);
+                _mm256_storeu_ps(&c[64 * i0 + 160], _mm256_add_ps(acc2_0, c_in20));
+                _mm256_storeu_ps(&c[64 * i0 + 168], _mm256_add_ps(acc2_1, c_in21));
             }
         }
         {
@@ -1684,8 +1866,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[4064], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[4064])));
-            _mm256_storeu_ps(&c[4072], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[4072])));
+            __m256 c_in22 = _mm256_loadu_ps(&c[4064]);
+            __m256 c_in23 = _mm256_loadu_ps(&c[4072]);
+            _mm256_storeu_ps(&c[4064], _mm256_add_ps(acc0_0, c_in22));
+            _mm256_storeu_ps(&c[4072], _mm256_add_ps(acc0_1, c_in23));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -1708,12 +1892,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 48], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[64 * i0 + 48])));
-                _mm256_storeu_ps(&c[64 * i0 + 56], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[64 * i0 + 56])));
-                _mm256_storeu_ps(&c[64 * i0 + 112], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[64 * i0 + 112])));
-                _mm256_storeu_ps(&c[64 * i0 + 120], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[64 * i0 + 120])));
-                _mm256_storeu_ps(&c[64 * i0 + 176], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[64 * i0 + 176])));
-                _mm256_storeu_ps(&c[64 * i0 + 184], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[64 * i0 + 184])));
+                __m256 c_in24 = _mm256_loadu_ps(&c[64 * i0 + 48]);
+                __m256 c_in25 = _mm256_loadu_ps(&c[64 * i0 + 56]);
+                __m256 c_in26 = _mm256_loadu_ps(&c[64 * i0 + 112]);
+                __m256 c_in27 = _mm256_loadu_ps(&c[64 * i0 + 120]);
+                _mm256_storeu_ps(&c[64 * i0 + 48], _mm256_add_ps(acc0_0, c_in24));
+                _mm256_storeu_ps(&c[64 * i0 + 56], _mm256_add_ps(acc0_1, c_in25));
+                _mm256_storeu_ps(&c[64 * i0 + 112], _mm256_add_ps(acc1_0, c_in26));
+                _mm256_storeu_ps(&c[64 * i0 + 120], _mm256_add_ps(acc1_1, c_in27));
+                __m256 c_in28 = _mm256_loadu_ps(&c[64 * i0 + 176]);
+                __m256 c_in29 = _mm256_loadu_ps(&c[64 * i0 + 184]);
+                _mm256_storeu_ps(&c[64 * i0 + 176], _mm256_add_ps(acc2_0, c_in28));
+                _mm256_storeu_ps(&c[64 * i0 + 184], _mm256_add_ps(acc2_1, c_in29));
             }
         }
         {
@@ -1726,8 +1916,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[4080], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[4080])));
-            _mm256_storeu_ps(&c[4088], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[4088])));
+            __m256 c_in30 = _mm256_loadu_ps(&c[4080]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[4088]);
+            _mm256_storeu_ps(&c[4080], _mm256_add_ps(acc0_0, c_in30));
+            _mm256_storeu_ps(&c[4088], _mm256_add_ps(acc0_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1927,7 +2119,7 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_bf_avx2_rl3_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf, isa avx2, form rl3.
- * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 12 vector accumulators,
  * 28160 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1960,12 +2152,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 64]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 72]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 128], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 128]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 136], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 136]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[64 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[64 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[64 * i0 + 64]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[64 * i0 + 72]);
+                _mm256_storeu_ps(&c[64 * i0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 64], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 72], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[64 * i0 + 128]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[64 * i0 + 136]);
+                _mm256_storeu_ps(&c[64 * i0 + 128], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 136], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -1978,8 +2176,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[4032], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4032]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[4040], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4040]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in6 = _mm256_loadu_ps(&c[4032]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[4040]);
+            _mm256_storeu_ps(&c[4032], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[4040], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -2002,12 +2202,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 24]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 80]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 88]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 144], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 144]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 152], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 152]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in8 = _mm256_loadu_ps(&c[64 * i0 + 16]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[64 * i0 + 24]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[64 * i0 + 80]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[64 * i0 + 88]);
+                _mm256_storeu_ps(&c[64 * i0 + 16], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 24], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 80], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 88], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in12 = _mm256_loadu_ps(&c[64 * i0 + 144]);
+                __m256 c_in13 = _mm256_loadu_ps(&c[64 * i0 + 152]);
+                _mm256_storeu_ps(&c[64 * i0 + 144], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 152], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -2020,8 +2226,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[4048], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4048]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[4056], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4056]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in14 = _mm256_loadu_ps(&c[4048]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[4056]);
+            _mm256_storeu_ps(&c[4048], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[4056], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -2044,12 +2252,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 32]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 40]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 96]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 104]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 160], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 160]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 168], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 168]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in16 = _mm256_loadu_ps(&c[64 * i0 + 32]);
+                __m256 c_in17 = _mm256_loadu_ps(&c[64 * i0 + 40]);
+                __m256 c_in18 = _mm256_loadu_ps(&c[64 * i0 + 96]);
+                __m256 c_in19 = _mm256_loadu_ps(&c[64 * i0 + 104]);
+                _mm256_storeu_ps(&c[64 * i0 + 32], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 40], _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 96], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 104], _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in20 = _mm256_loadu_ps(&c[64 * i0 + 160]);
+                __m256 c_in21 = _mm256_loadu_ps(&c[64 * i0 + 168]);
+                _mm256_storeu_ps(&c[64 * i0 + 160], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 168], _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -2062,8 +2276,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[4064], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4064]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[4072], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4072]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in22 = _mm256_loadu_ps(&c[4064]);
+            __m256 c_in23 = _mm256_loadu_ps(&c[4072]);
+            _mm256_storeu_ps(&c[4064], _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[4072], _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -2086,12 +2302,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 48]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 56]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 112]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 120]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 176], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 176]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 184], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 184]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in24 = _mm256_loadu_ps(&c[64 * i0 + 48]);
+                __m256 c_in25 = _mm256_loadu_ps(&c[64 * i0 + 56]);
+                __m256 c_in26 = _mm256_loadu_ps(&c[64 * i0 + 112]);
+                __m256 c_in27 = _mm256_loadu_ps(&c[64 * i0 + 120]);
+                _mm256_storeu_ps(&c[64 * i0 + 48], _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 56], _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 112], _mm256_fmadd_ps(vbeta, c_in26, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 120], _mm256_fmadd_ps(vbeta, c_in27, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in28 = _mm256_loadu_ps(&c[64 * i0 + 176]);
+                __m256 c_in29 = _mm256_loadu_ps(&c[64 * i0 + 184]);
+                _mm256_storeu_ps(&c[64 * i0 + 176], _mm256_fmadd_ps(vbeta, c_in28, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 184], _mm256_fmadd_ps(vbeta, c_in29, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -2104,8 +2326,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[4080], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4080]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[4088], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4088]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in30 = _mm256_loadu_ps(&c[4080]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[4088]);
+            _mm256_storeu_ps(&c[4080], _mm256_fmadd_ps(vbeta, c_in30, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[4088], _mm256_fmadd_ps(vbeta, c_in31, _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2117,7 +2341,7 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_bf_avx512_rl6_a1b1
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout bf, isa avx512, form rl6.
- * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 48 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2187,30 +2411,54 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl6_a1b1(const bmm_args
                     acc5_2 = _mm512_fmadd_ps(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_ps(a5, b3, acc5_3);
                 }
-                _mm512_storeu_ps(&c[64 * i0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[64 * i0])));
-                _mm512_storeu_ps(&c[64 * i0 + 16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[64 * i0 + 16])));
-                _mm512_storeu_ps(&c[64 * i0 + 32], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[64 * i0 + 32])));
-                _mm512_storeu_ps(&c[64 * i0 + 48], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[64 * i0 + 48])));
-                _mm512_storeu_ps(&c[64 * i0 + 64], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[64 * i0 + 64])));
-                _mm512_storeu_ps(&c[64 * i0 + 80], _mm512_add_ps(acc1_1, _mm512_loadu_ps(&c[64 * i0 + 80])));
-                _mm512_storeu_ps(&c[64 * i0 + 96], _mm512_add_ps(acc1_2, _mm512_loadu_ps(&c[64 * i0 + 96])));
-                _mm512_storeu_ps(&c[64 * i0 + 112], _mm512_add_ps(acc1_3, _mm512_loadu_ps(&c[64 * i0 + 112])));
-                _mm512_storeu_ps(&c[64 * i0 + 128], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[64 * i0 + 128])));
-                _mm512_storeu_ps(&c[64 * i0 + 144], _mm512_add_ps(acc2_1, _mm512_loadu_ps(&c[64 * i0 + 144])));
-                _mm512_storeu_ps(&c[64 * i0 + 160], _mm512_add_ps(acc2_2, _mm512_loadu_ps(&c[64 * i0 + 160])));
-                _mm512_storeu_ps(&c[64 * i0 + 176], _mm512_add_ps(acc2_3, _mm512_loadu_ps(&c[64 * i0 + 176])));
-                _mm512_storeu_ps(&c[64 * i0 + 192], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[64 * i0 + 192])));
-                _mm512_storeu_ps(&c[64 * i0 + 208], _mm512_add_ps(acc3_1, _mm512_loadu_ps(&c[64 * i0 + 208])));
-                _mm512_storeu_ps(&c[64 * i0 + 224], _mm512_add_ps(acc3_2, _mm512_loadu_ps(&c[64 * i0 + 224])));
-                _mm512_storeu_ps(&c[64 * i0 + 240], _mm512_add_ps(acc3_3, _mm512_loadu_ps(&c[64 * i0 + 240])));
-                _mm512_storeu_ps(&c[64 * i0 + 256], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[64 * i0 + 256])));
-                _mm512_storeu_ps(&c[64 * i0 + 272], _mm512_add_ps(acc4_1, _mm512_loadu_ps(&c[64 * i0 + 272])));
-                _mm512_storeu_ps(&c[64 * i0 + 288], _mm512_add_ps(acc4_2, _mm512_loadu_ps(&c[64 * i0 + 288])));
-                _mm512_storeu_ps(&c[64 * i0 + 304], _mm512_add_ps(acc4_3, _mm512_loadu_ps(&c[64 * i0 + 304])));
-                _mm512_storeu_ps(&c[64 * i0 + 320], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[64 * i0 + 320])));
-                _mm512_storeu_ps(&c[64 * i0 + 336], _mm512_add_ps(acc5_1, _mm512_loadu_ps(&c[64 * i0 + 336])));
-                _mm512_storeu_ps(&c[64 * i0 + 352], _mm512_add_ps(acc5_2, _mm512_loadu_ps(&c[64 * i0 + 352])));
-                _mm512_storeu_ps(&c[64 * i0 + 368], _mm512_add_ps(acc5_3, _mm512_loadu_ps(&c[64 * i0 + 368])));
+                __m512 c_in0 = _mm512_loadu_ps(&c[64 * i0]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[64 * i0 + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[64 * i0 + 32]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[64 * i0 + 48]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[64 * i0 + 64]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[64 * i0 + 80]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[64 * i0 + 96]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[64 * i0 + 112]);
+                _mm512_storeu_ps(&c[64 * i0], _mm512_add_ps(acc0_0, c_in0));
+                _mm512_storeu_ps(&c[64 * i0 + 16], _mm512_add_ps(acc0_1, c_in1));
+                _mm512_storeu_ps(&c[64 * i0 + 32], _mm512_add_ps(acc0_2, c_in2));
+                _mm512_storeu_ps(&c[64 * i0 + 48], _mm512_add_ps(acc0_3, c_in3));
+                _mm512_storeu_ps(&c[64 * i0 + 64], _mm512_add_ps(acc1_0, c_in4));
+                _mm512_storeu_ps(&c[64 * i0 + 80], _mm512_add_ps(acc1_1, c_in5));
+                _mm512_storeu_ps(&c[64 * i0 + 96], _mm512_add_ps(acc1_2, c_in6));
+                _mm512_storeu_ps(&c[64 * i0 + 112], _mm512_add_ps(acc1_3, c_in7));
+                __m512 c_in8 = _mm512_loadu_ps(&c[64 * i0 + 128]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[64 * i0 + 144]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[64 * i0 + 160]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[64 * i0 + 176]);
+                __m512 c_in12 = _mm512_loadu_ps(&c[64 * i0 + 192]);
+                __m512 c_in13 = _mm512_loadu_ps(&c[64 * i0 + 208]);
+                __m512 c_in14 = _mm512_loadu_ps(&c[64 * i0 + 224]);
+                __m512 c_in15 = _mm512_loadu_ps(&c[64 * i0 + 240]);
+                _mm512_storeu_ps(&c[64 * i0 + 128], _mm512_add_ps(acc2_0, c_in8));
+                _mm512_storeu_ps(&c[64 * i0 + 144], _mm512_add_ps(acc2_1, c_in9));
+                _mm512_storeu_ps(&c[64 * i0 + 160], _mm512_add_ps(acc2_2, c_in10));
+                _mm512_storeu_ps(&c[64 * i0 + 176], _mm512_add_ps(acc2_3, c_in11));
+                _mm512_storeu_ps(&c[64 * i0 + 192], _mm512_add_ps(acc3_0, c_in12));
+                _mm512_storeu_ps(&c[64 * i0 + 208], _mm512_add_ps(acc3_1, c_in13));
+                _mm512_storeu_ps(&c[64 * i0 + 224], _mm512_add_ps(acc3_2, c_in14));
+                _mm512_storeu_ps(&c[64 * i0 + 240], _mm512_add_ps(acc3_3, c_in15));
+                __m512 c_in16 = _mm512_loadu_ps(&c[64 * i0 + 256]);
+                __m512 c_in17 = _mm512_loadu_ps(&c[64 * i0 + 272]);
+                __m512 c_in18 = _mm512_loadu_ps(&c[64 * i0 + 288]);
+                __m512 c_in19 = _mm512_loadu_ps(&c[64 * i0 + 304]);
+                __m512 c_in20 = _mm512_loadu_ps(&c[64 * i0 + 320]);
+                __m512 c_in21 = _mm512_loadu_ps(&c[64 * i0 + 336]);
+                __m512 c_in22 = _mm512_loadu_ps(&c[64 * i0 + 352]);
+                __m512 c_in23 = _mm512_loadu_ps(&c[64 * i0 + 368]);
+                _mm512_storeu_ps(&c[64 * i0 + 256], _mm512_add_ps(acc4_0, c_in16));
+                _mm512_storeu_ps(&c[64 * i0 + 272], _mm512_add_ps(acc4_1, c_in17));
+                _mm512_storeu_ps(&c[64 * i0 + 288], _mm512_add_ps(acc4_2, c_in18));
+                _mm512_storeu_ps(&c[64 * i0 + 304], _mm512_add_ps(acc4_3, c_in19));
+                _mm512_storeu_ps(&c[64 * i0 + 320], _mm512_add_ps(acc5_0, c_in20));
+                _mm512_storeu_ps(&c[64 * i0 + 336], _mm512_add_ps(acc5_1, c_in21));
+                _mm512_storeu_ps(&c[64 * i0 + 352], _mm512_add_ps(acc5_2, c_in22));
+                _mm512_storeu_ps(&c[64 * i0 + 368], _mm512_add_ps(acc5_3, c_in23));
             }
         }
         {
@@ -2256,22 +2504,38 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl6_a1b1(const bmm_args
                 acc3_2 = _mm512_fmadd_ps(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_ps(a3, b3, acc3_3);
             }
-            _mm512_storeu_ps(&c[3840], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[3840])));
-            _mm512_storeu_ps(&c[3856], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[3856])));
-            _mm512_storeu_ps(&c[3872], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[3872])));
-            _mm512_storeu_ps(&c[3888], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[3888])));
-            _mm512_storeu_ps(&c[3904], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[3904])));
-            _mm512_storeu_ps(&c[3920], _mm512_add_ps(acc1_1, _mm512_loadu_ps(&c[3920])));
-            _mm512_storeu_ps(&c[3936], _mm512_add_ps(acc1_2, _mm512_loadu_ps(&c[3936])));
-            _mm512_storeu_ps(&c[3952], _mm512_add_ps(acc1_3, _mm512_loadu_ps(&c[3952])));
-            _mm512_storeu_ps(&c[3968], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[3968])));
-            _mm512_storeu_ps(&c[3984], _mm512_add_ps(acc2_1, _mm512_loadu_ps(&c[3984])));
-            _mm512_storeu_ps(&c[4000], _mm512_add_ps(acc2_2, _mm512_loadu_ps(&c[4000])));
-            _mm512_storeu_ps(&c[4016], _mm512_add_ps(acc2_3, _mm512_loadu_ps(&c[4016])));
-            _mm512_storeu_ps(&c[4032], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[4032])));
-            _mm512_storeu_ps(&c[4048], _mm512_add_ps(acc3_1, _mm512_loadu_ps(&c[4048])));
-            _mm512_storeu_ps(&c[4064], _mm512_add_ps(acc3_2, _mm512_loadu_ps(&c[4064])));
-            _mm512_storeu_ps(&c[4080], _mm512_add_ps(acc3_3, _mm512_loadu_ps(&c[4080])));
+            __m512 c_in24 = _mm512_loadu_ps(&c[3840]);
+            __m512 c_in25 = _mm512_loadu_ps(&c[3856]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[3872]);
+            __m512 c_in27 = _mm512_loadu_ps(&c[3888]);
+            __m512 c_in28 = _mm512_loadu_ps(&c[3904]);
+            __m512 c_in29 = _mm512_loadu_ps(&c[3920]);
+            __m512 c_in30 = _mm512_loadu_ps(&c[3936]);
+            __m512 c_in31 = _mm512_loadu_ps(&c[3952]);
+            _mm512_storeu_ps(&c[3840], _mm512_add_ps(acc0_0, c_in24));
+            _mm512_storeu_ps(&c[3856], _mm512_add_ps(acc0_1, c_in25));
+            _mm512_storeu_ps(&c[3872], _mm512_add_ps(acc0_2, c_in26));
+            _mm512_storeu_ps(&c[3888], _mm512_add_ps(acc0_3, c_in27));
+            _mm512_storeu_ps(&c[3904], _mm512_add_ps(acc1_0, c_in28));
+            _mm512_storeu_ps(&c[3920], _mm512_add_ps(acc1_1, c_in29));
+            _mm512_storeu_ps(&c[3936], _mm512_add_ps(acc1_2, c_in30));
+            _mm512_storeu_ps(&c[3952], _mm512_add_ps(acc1_3, c_in31));
+            __m512 c_in32 = _mm512_loadu_ps(&c[3968]);
+            __m512 c_in33 = _mm512_loadu_ps(&c[3984]);
+            __m512 c_in34 = _mm512_loadu_ps(&c[4000]);
+            __m512 c_in35 = _mm512_loadu_ps(&c[4016]);
+            __m512 c_in36 = _mm512_loadu_ps(&c[4032]);
+            __m512 c_in37 = _mm512_loadu_ps(&c[4048]);
+            __m512 c_in38 = _mm512_loadu_ps(&c[4064]);
+            __m512 c_in39 = _mm512_loadu_ps(&c[4080]);
+            _mm512_storeu_ps(&c[3968], _mm512_add_ps(acc2_0, c_in32));
+            _mm512_storeu_ps(&c[3984], _mm512_add_ps(acc2_1, c_in33));
+            _mm512_storeu_ps(&c[4000], _mm512_add_ps(acc2_2, c_in34));
+            _mm512_storeu_ps(&c[4016], _mm512_add_ps(acc2_3, c_in35));
+            _mm512_storeu_ps(&c[4032], _mm512_add_ps(acc3_0, c_in36));
+            _mm512_storeu_ps(&c[4048], _mm512_add_ps(acc3_1, c_in37));
+            _mm512_storeu_ps(&c[4064], _mm512_add_ps(acc3_2, c_in38));
+            _mm512_storeu_ps(&c[4080], _mm512_add_ps(acc3_3, c_in39));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2451,7 +2715,7 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl6_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_bf_avx512_rl6_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf, isa avx512, form rl6.
- * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 48 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2525,30 +2789,54 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl6_ab(const bmm_args *
                     acc5_2 = _mm512_fmadd_ps(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_ps(a5, b3, acc5_3);
                 }
-                _mm512_storeu_ps(&c[64 * i0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_storeu_ps(&c[64 * i0 + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[64 * i0 + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 32]), _mm512_mul_ps(valpha, acc0_2)));
-                _mm512_storeu_ps(&c[64 * i0 + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 48]), _mm512_mul_ps(valpha, acc0_3)));
-                _mm512_storeu_ps(&c[64 * i0 + 64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 64]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_storeu_ps(&c[64 * i0 + 80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 80]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[64 * i0 + 96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 96]), _mm512_mul_ps(valpha, acc1_2)));
-                _mm512_storeu_ps(&c[64 * i0 + 112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 112]), _mm512_mul_ps(valpha, acc1_3)));
-                _mm512_storeu_ps(&c[64 * i0 + 128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 128]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_storeu_ps(&c[64 * i0 + 144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 144]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[64 * i0 + 160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 160]), _mm512_mul_ps(valpha, acc2_2)));
-                _mm512_storeu_ps(&c[64 * i0 + 176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 176]), _mm512_mul_ps(valpha, acc2_3)));
-                _mm512_storeu_ps(&c[64 * i0 + 192], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 192]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_storeu_ps(&c[64 * i0 + 208], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 208]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[64 * i0 + 224], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 224]), _mm512_mul_ps(valpha, acc3_2)));
-                _mm512_storeu_ps(&c[64 * i0 + 240], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 240]), _mm512_mul_ps(valpha, acc3_3)));
-                _mm512_storeu_ps(&c[64 * i0 + 256], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 256]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_storeu_ps(&c[64 * i0 + 272], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 272]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[64 * i0 + 288], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 288]), _mm512_mul_ps(valpha, acc4_2)));
-                _mm512_storeu_ps(&c[64 * i0 + 304], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 304]), _mm512_mul_ps(valpha, acc4_3)));
-                _mm512_storeu_ps(&c[64 * i0 + 320], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 320]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_storeu_ps(&c[64 * i0 + 336], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 336]), _mm512_mul_ps(valpha, acc5_1)));
-                _mm512_storeu_ps(&c[64 * i0 + 352], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 352]), _mm512_mul_ps(valpha, acc5_2)));
-                _mm512_storeu_ps(&c[64 * i0 + 368], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 368]), _mm512_mul_ps(valpha, acc5_3)));
+                __m512 c_in0 = _mm512_loadu_ps(&c[64 * i0]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[64 * i0 + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[64 * i0 + 32]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[64 * i0 + 48]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[64 * i0 + 64]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[64 * i0 + 80]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[64 * i0 + 96]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[64 * i0 + 112]);
+                _mm512_storeu_ps(&c[64 * i0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[64 * i0 + 16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[64 * i0 + 32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc0_2)));
+                _mm512_storeu_ps(&c[64 * i0 + 48], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc0_3)));
+                _mm512_storeu_ps(&c[64 * i0 + 64], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[64 * i0 + 80], _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[64 * i0 + 96], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc1_2)));
+                _mm512_storeu_ps(&c[64 * i0 + 112], _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc1_3)));
+                __m512 c_in8 = _mm512_loadu_ps(&c[64 * i0 + 128]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[64 * i0 + 144]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[64 * i0 + 160]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[64 * i0 + 176]);
+                __m512 c_in12 = _mm512_loadu_ps(&c[64 * i0 + 192]);
+                __m512 c_in13 = _mm512_loadu_ps(&c[64 * i0 + 208]);
+                __m512 c_in14 = _mm512_loadu_ps(&c[64 * i0 + 224]);
+                __m512 c_in15 = _mm512_loadu_ps(&c[64 * i0 + 240]);
+                _mm512_storeu_ps(&c[64 * i0 + 128], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[64 * i0 + 144], _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[64 * i0 + 160], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc2_2)));
+                _mm512_storeu_ps(&c[64 * i0 + 176], _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc2_3)));
+                _mm512_storeu_ps(&c[64 * i0 + 192], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_storeu_ps(&c[64 * i0 + 208], _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc3_1)));
+                _mm512_storeu_ps(&c[64 * i0 + 224], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc3_2)));
+                _mm512_storeu_ps(&c[64 * i0 + 240], _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc3_3)));
+                __m512 c_in16 = _mm512_loadu_ps(&c[64 * i0 + 256]);
+                __m512 c_in17 = _mm512_loadu_ps(&c[64 * i0 + 272]);
+                __m512 c_in18 = _mm512_loadu_ps(&c[64 * i0 + 288]);
+                __m512 c_in19 = _mm512_loadu_ps(&c[64 * i0 + 304]);
+                __m512 c_in20 = _mm512_loadu_ps(&c[64 * i0 + 320]);
+                __m512 c_in21 = _mm512_loadu_ps(&c[64 * i0 + 336]);
+                __m512 c_in22 = _mm512_loadu_ps(&c[64 * i0 + 352]);
+                __m512 c_in23 = _mm512_loadu_ps(&c[64 * i0 + 368]);
+                _mm512_storeu_ps(&c[64 * i0 + 256], _mm512_fmadd_ps(vbeta, c_in16, _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_storeu_ps(&c[64 * i0 + 272], _mm512_fmadd_ps(vbeta, c_in17, _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[64 * i0 + 288], _mm512_fmadd_ps(vbeta, c_in18, _mm512_mul_ps(valpha, acc4_2)));
+                _mm512_storeu_ps(&c[64 * i0 + 304], _mm512_fmadd_ps(vbeta, c_in19, _mm512_mul_ps(valpha, acc4_3)));
+                _mm512_storeu_ps(&c[64 * i0 + 320], _mm512_fmadd_ps(vbeta, c_in20, _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_storeu_ps(&c[64 * i0 + 336], _mm512_fmadd_ps(vbeta, c_in21, _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[64 * i0 + 352], _mm512_fmadd_ps(vbeta, c_in22, _mm512_mul_ps(valpha, acc5_2)));
+                _mm512_storeu_ps(&c[64 * i0 + 368], _mm512_fmadd_ps(vbeta, c_in23, _mm512_mul_ps(valpha, acc5_3)));
             }
         }
         {
@@ -2594,22 +2882,38 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl6_ab(const bmm_args *
                 acc3_2 = _mm512_fmadd_ps(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_ps(a3, b3, acc3_3);
             }
-            _mm512_storeu_ps(&c[3840], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3840]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[3856], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3856]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[3872], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3872]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[3888], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3888]), _mm512_mul_ps(valpha, acc0_3)));
-            _mm512_storeu_ps(&c[3904], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3904]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[3920], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3920]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[3936], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3936]), _mm512_mul_ps(valpha, acc1_2)));
-            _mm512_storeu_ps(&c[3952], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3952]), _mm512_mul_ps(valpha, acc1_3)));
-            _mm512_storeu_ps(&c[3968], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3968]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_storeu_ps(&c[3984], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3984]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[4000], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4000]), _mm512_mul_ps(valpha, acc2_2)));
-            _mm512_storeu_ps(&c[4016], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4016]), _mm512_mul_ps(valpha, acc2_3)));
-            _mm512_storeu_ps(&c[4032], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4032]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_storeu_ps(&c[4048], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4048]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[4064], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4064]), _mm512_mul_ps(valpha, acc3_2)));
-            _mm512_storeu_ps(&c[4080], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4080]), _mm512_mul_ps(valpha, acc3_3)));
+            __m512 c_in24 = _mm512_loadu_ps(&c[3840]);
+            __m512 c_in25 = _mm512_loadu_ps(&c[3856]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[3872]);
+            __m512 c_in27 = _mm512_loadu_ps(&c[3888]);
+            __m512 c_in28 = _mm512_loadu_ps(&c[3904]);
+            __m512 c_in29 = _mm512_loadu_ps(&c[3920]);
+            __m512 c_in30 = _mm512_loadu_ps(&c[3936]);
+            __m512 c_in31 = _mm512_loadu_ps(&c[3952]);
+            _mm512_storeu_ps(&c[3840], _mm512_fmadd_ps(vbeta, c_in24, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[3856], _mm512_fmadd_ps(vbeta, c_in25, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[3872], _mm512_fmadd_ps(vbeta, c_in26, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[3888], _mm512_fmadd_ps(vbeta, c_in27, _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[3904], _mm512_fmadd_ps(vbeta, c_in28, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[3920], _mm512_fmadd_ps(vbeta, c_in29, _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[3936], _mm512_fmadd_ps(vbeta, c_in30, _mm512_mul_ps(valpha, acc1_2)));
+            _mm512_storeu_ps(&c[3952], _mm512_fmadd_ps(vbeta, c_in31, _mm512_mul_ps(valpha, acc1_3)));
+            __m512 c_in32 = _mm512_loadu_ps(&c[3968]);
+            __m512 c_in33 = _mm512_loadu_ps(&c[3984]);
+            __m512 c_in34 = _mm512_loadu_ps(&c[4000]);
+            __m512 c_in35 = _mm512_loadu_ps(&c[4016]);
+            __m512 c_in36 = _mm512_loadu_ps(&c[4032]);
+            __m512 c_in37 = _mm512_loadu_ps(&c[4048]);
+            __m512 c_in38 = _mm512_loadu_ps(&c[4064]);
+            __m512 c_in39 = _mm512_loadu_ps(&c[4080]);
+            _mm512_storeu_ps(&c[3968], _mm512_fmadd_ps(vbeta, c_in32, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_storeu_ps(&c[3984], _mm512_fmadd_ps(vbeta, c_in33, _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[4000], _mm512_fmadd_ps(vbeta, c_in34, _mm512_mul_ps(valpha, acc2_2)));
+            _mm512_storeu_ps(&c[4016], _mm512_fmadd_ps(vbeta, c_in35, _mm512_mul_ps(valpha, acc2_3)));
+            _mm512_storeu_ps(&c[4032], _mm512_fmadd_ps(vbeta, c_in36, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_storeu_ps(&c[4048], _mm512_fmadd_ps(vbeta, c_in37, _mm512_mul_ps(valpha, acc3_1)));
+            _mm512_storeu_ps(&c[4064], _mm512_fmadd_ps(vbeta, c_in38, _mm512_mul_ps(valpha, acc3_2)));
+            _mm512_storeu_ps(&c[4080], _mm512_fmadd_ps(vbeta, c_in39, _mm512_mul_ps(valpha, acc3_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2621,7 +2925,7 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl6_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_bf_avx512_rl3_a1b1
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout bf, isa avx512, form rl3.
- * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 24 vector accumulators,
  * 9984 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2664,18 +2968,30 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl3_a1b1(const bmm_args
                     acc2_2 = _mm512_fmadd_ps(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_ps(a2, b3, acc2_3);
                 }
-                _mm512_storeu_ps(&c[64 * i0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[64 * i0])));
-                _mm512_storeu_ps(&c[64 * i0 + 16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[64 * i0 + 16])));
-                _mm512_storeu_ps(&c[64 * i0 + 32], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[64 * i0 + 32])));
-                _mm512_storeu_ps(&c[64 * i0 + 48], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[64 * i0 + 48])));
-                _mm512_storeu_ps(&c[64 * i0 + 64], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[64 * i0 + 64])));
-                _mm512_storeu_ps(&c[64 * i0 + 80], _mm512_add_ps(acc1_1, _mm512_loadu_ps(&c[64 * i0 + 80])));
-                _mm512_storeu_ps(&c[64 * i0 + 96], _mm512_add_ps(acc1_2, _mm512_loadu_ps(&c[64 * i0 + 96])));
-                _mm512_storeu_ps(&c[64 * i0 + 112], _mm512_add_ps(acc1_3, _mm512_loadu_ps(&c[64 * i0 + 112])));
-                _mm512_storeu_ps(&c[64 * i0 + 128], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[64 * i0 + 128])));
-                _mm512_storeu_ps(&c[64 * i0 + 144], _mm512_add_ps(acc2_1, _mm512_loadu_ps(&c[64 * i0 + 144])));
-                _mm512_storeu_ps(&c[64 * i0 + 160], _mm512_add_ps(acc2_2, _mm512_loadu_ps(&c[64 * i0 + 160])));
-                _mm512_storeu_ps(&c[64 * i0 + 176], _mm512_add_ps(acc2_3, _mm512_loadu_ps(&c[64 * i0 + 176])));
+                __m512 c_in0 = _mm512_loadu_ps(&c[64 * i0]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[64 * i0 + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[64 * i0 + 32]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[64 * i0 + 48]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[64 * i0 + 64]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[64 * i0 + 80]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[64 * i0 + 96]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[64 * i0 + 112]);
+                _mm512_storeu_ps(&c[64 * i0], _mm512_add_ps(acc0_0, c_in0));
+                _mm512_storeu_ps(&c[64 * i0 + 16], _mm512_add_ps(acc0_1, c_in1));
+                _mm512_storeu_ps(&c[64 * i0 + 32], _mm512_add_ps(acc0_2, c_in2));
+                _mm512_storeu_ps(&c[64 * i0 + 48], _mm512_add_ps(acc0_3, c_in3));
+                _mm512_storeu_ps(&c[64 * i0 + 64], _mm512_add_ps(acc1_0, c_in4));
+                _mm512_storeu_ps(&c[64 * i0 + 80], _mm512_add_ps(acc1_1, c_in5));
+                _mm512_storeu_ps(&c[64 * i0 + 96], _mm512_add_ps(acc1_2, c_in6));
+                _mm512_storeu_ps(&c[64 * i0 + 112], _mm512_add_ps(acc1_3, c_in7));
+                __m512 c_in8 = _mm512_loadu_ps(&c[64 * i0 + 128]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[64 * i0 + 144]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[64 * i0 + 160]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[64 * i0 + 176]);
+                _mm512_storeu_ps(&c[64 * i0 + 128], _mm512_add_ps(acc2_0, c_in8));
+                _mm512_storeu_ps(&c[64 * i0 + 144], _mm512_add_ps(acc2_1, c_in9));
+                _mm512_storeu_ps(&c[64 * i0 + 160], _mm512_add_ps(acc2_2, c_in10));
+                _mm512_storeu_ps(&c[64 * i0 + 176], _mm512_add_ps(acc2_3, c_in11));
             }
         }
         {
@@ -2694,10 +3010,14 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl3_a1b1(const bmm_args
                 acc0_2 = _mm512_fmadd_ps(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_ps(a0, b3, acc0_3);
             }
-            _mm512_storeu_ps(&c[4032], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[4032])));
-            _mm512_storeu_ps(&c[4048], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[4048])));
-            _mm512_storeu_ps(&c[4064], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[4064])));
-            _mm512_storeu_ps(&c[4080], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[4080])));
+            __m512 c_in12 = _mm512_loadu_ps(&c[4032]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[4048]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[4064]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[4080]);
+            _mm512_storeu_ps(&c[4032], _mm512_add_ps(acc0_0, c_in12));
+            _mm512_storeu_ps(&c[4048], _mm512_add_ps(acc0_1, c_in13));
+            _mm512_storeu_ps(&c[4064], _mm512_add_ps(acc0_2, c_in14));
+            _mm512_storeu_ps(&c[4080], _mm512_add_ps(acc0_3, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2799,7 +3119,7 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl3_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_bf_avx512_rl3_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf, isa avx512, form rl3.
- * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 24 vector accumulators,
  * 9984 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2846,18 +3166,30 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl3_ab(const bmm_args *
                     acc2_2 = _mm512_fmadd_ps(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_ps(a2, b3, acc2_3);
                 }
-                _mm512_storeu_ps(&c[64 * i0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_storeu_ps(&c[64 * i0 + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[64 * i0 + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 32]), _mm512_mul_ps(valpha, acc0_2)));
-                _mm512_storeu_ps(&c[64 * i0 + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 48]), _mm512_mul_ps(valpha, acc0_3)));
-                _mm512_storeu_ps(&c[64 * i0 + 64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 64]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_storeu_ps(&c[64 * i0 + 80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 80]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[64 * i0 + 96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 96]), _mm512_mul_ps(valpha, acc1_2)));
-                _mm512_storeu_ps(&c[64 * i0 + 112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 112]), _mm512_mul_ps(valpha, acc1_3)));
-                _mm512_storeu_ps(&c[64 * i0 + 128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 128]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_storeu_ps(&c[64 * i0 + 144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 144]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[64 * i0 + 160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 160]), _mm512_mul_ps(valpha, acc2_2)));
-                _mm512_storeu_ps(&c[64 * i0 + 176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 176]), _mm512_mul_ps(valpha, acc2_3)));
+                __m512 c_in0 = _mm512_loadu_ps(&c[64 * i0]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[64 * i0 + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[64 * i0 + 32]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[64 * i0 + 48]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[64 * i0 + 64]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[64 * i0 + 80]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[64 * i0 + 96]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[64 * i0 + 112]);
+                _mm512_storeu_ps(&c[64 * i0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[64 * i0 + 16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[64 * i0 + 32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc0_2)));
+                _mm512_storeu_ps(&c[64 * i0 + 48], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc0_3)));
+                _mm512_storeu_ps(&c[64 * i0 + 64], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[64 * i0 + 80], _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[64 * i0 + 96], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc1_2)));
+                _mm512_storeu_ps(&c[64 * i0 + 112], _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc1_3)));
+                __m512 c_in8 = _mm512_loadu_ps(&c[64 * i0 + 128]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[64 * i0 + 144]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[64 * i0 + 160]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[64 * i0 + 176]);
+                _mm512_storeu_ps(&c[64 * i0 + 128], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[64 * i0 + 144], _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[64 * i0 + 160], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc2_2)));
+                _mm512_storeu_ps(&c[64 * i0 + 176], _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc2_3)));
             }
         }
         {
@@ -2876,10 +3208,14 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl3_ab(const bmm_args *
                 acc0_2 = _mm512_fmadd_ps(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_ps(a0, b3, acc0_3);
             }
-            _mm512_storeu_ps(&c[4032], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4032]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[4048], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4048]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[4064], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4064]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[4080], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4080]), _mm512_mul_ps(valpha, acc0_3)));
+            __m512 c_in12 = _mm512_loadu_ps(&c[4032]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[4048]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[4064]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[4080]);
+            _mm512_storeu_ps(&c[4032], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[4048], _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[4064], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[4080], _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2891,7 +3227,7 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_avx512_rl3_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_bf_tn_avx2_rl6_a1b1
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout bf tn (A transposed, B row-major), isa avx2, form rl6.
- * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 24 vector accumulators,
  * 22528 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2935,18 +3271,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[64 * i0])));
-                _mm256_storeu_ps(&c[64 * i0 + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[64 * i0 + 8])));
-                _mm256_storeu_ps(&c[64 * i0 + 64], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[64 * i0 + 64])));
-                _mm256_storeu_ps(&c[64 * i0 + 72], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[64 * i0 + 72])));
-                _mm256_storeu_ps(&c[64 * i0 + 128], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[64 * i0 + 128])));
-                _mm256_storeu_ps(&c[64 * i0 + 136], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[64 * i0 + 136])));
-                _mm256_storeu_ps(&c[64 * i0 + 192], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[64 * i0 + 192])));
-                _mm256_storeu_ps(&c[64 * i0 + 200], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[64 * i0 + 200])));
-                _mm256_storeu_ps(&c[64 * i0 + 256], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[64 * i0 + 256])));
-                _mm256_storeu_ps(&c[64 * i0 + 264], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[64 * i0 + 264])));
-                _mm256_storeu_ps(&c[64 * i0 + 320], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[64 * i0 + 320])));
-                _mm256_storeu_ps(&c[64 * i0 + 328], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[64 * i0 + 328])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[64 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[64 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[64 * i0 + 64]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[64 * i0 + 72]);
+                _mm256_storeu_ps(&c[64 * i0], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[64 * i0 + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[64 * i0 + 64], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[64 * i0 + 72], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[64 * i0 + 128]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[64 * i0 + 136]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[64 * i0 + 192]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[64 * i0 + 200]);
+                _mm256_storeu_ps(&c[64 * i0 + 128], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[64 * i0 + 136], _mm256_add_ps(acc2_1, c_in5));
+                _mm256_storeu_ps(&c[64 * i0 + 192], _mm256_add_ps(acc3_0, c_in6));
+                _mm256_storeu_ps(&c[64 * i0 + 200], _mm256_add_ps(acc3_1, c_in7));
+                __m256 c_in8 = _mm256_loadu_ps(&c[64 * i0 + 256]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[64 * i0 + 264]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[64 * i0 + 320]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[64 * i0 + 328]);
+                _mm256_storeu_ps(&c[64 * i0 + 256], _mm256_add_ps(acc4_0, c_in8));
+                _mm256_storeu_ps(&c[64 * i0 + 264], _mm256_add_ps(acc4_1, c_in9));
+                _mm256_storeu_ps(&c[64 * i0 + 320], _mm256_add_ps(acc5_0, c_in10));
+                _mm256_storeu_ps(&c[64 * i0 + 328], _mm256_add_ps(acc5_1, c_in11));
             }
         }
         {
@@ -2974,14 +3322,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[3840], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[3840])));
-            _mm256_storeu_ps(&c[3848], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[3848])));
-            _mm256_storeu_ps(&c[3904], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[3904])));
-            _mm256_storeu_ps(&c[3912], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[3912])));
-            _mm256_storeu_ps(&c[3968], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[3968])));
-            _mm256_storeu_ps(&c[3976], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[3976])));
-            _mm256_storeu_ps(&c[4032], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[4032])));
-            _mm256_storeu_ps(&c[4040], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[4040])));
+            __m256 c_in12 = _mm256_loadu_ps(&c[3840]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[3848]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[3904]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[3912]);
+            _mm256_storeu_ps(&c[3840], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_storeu_ps(&c[3848], _mm256_add_ps(acc0_1, c_in13));
+            _mm256_storeu_ps(&c[3904], _mm256_add_ps(acc1_0, c_in14));
+            _mm256_storeu_ps(&c[3912], _mm256_add_ps(acc1_1, c_in15));
+            __m256 c_in16 = _mm256_loadu_ps(&c[3968]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[3976]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[4032]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[4040]);
+            _mm256_storeu_ps(&c[3968], _mm256_add_ps(acc2_0, c_in16));
+            _mm256_storeu_ps(&c[3976], _mm256_add_ps(acc2_1, c_in17));
+            _mm256_storeu_ps(&c[4032], _mm256_add_ps(acc3_0, c_in18));
+            _mm256_storeu_ps(&c[4040], _mm256_add_ps(acc3_1, c_in19));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -3019,18 +3375,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[64 * i0 + 16])));
-                _mm256_storeu_ps(&c[64 * i0 + 24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[64 * i0 + 24])));
-                _mm256_storeu_ps(&c[64 * i0 + 80], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[64 * i0 + 80])));
-                _mm256_storeu_ps(&c[64 * i0 + 88], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[64 * i0 + 88])));
-                _mm256_storeu_ps(&c[64 * i0 + 144], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[64 * i0 + 144])));
-                _mm256_storeu_ps(&c[64 * i0 + 152], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[64 * i0 + 152])));
-                _mm256_storeu_ps(&c[64 * i0 + 208], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[64 * i0 + 208])));
-                _mm256_storeu_ps(&c[64 * i0 + 216], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[64 * i0 + 216])));
-                _mm256_storeu_ps(&c[64 * i0 + 272], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[64 * i0 + 272])));
-                _mm256_storeu_ps(&c[64 * i0 + 280], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[64 * i0 + 280])));
-                _mm256_storeu_ps(&c[64 * i0 + 336], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[64 * i0 + 336])));
-                _mm256_storeu_ps(&c[64 * i0 + 344], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[64 * i0 + 344])));
+                __m256 c_in20 = _mm256_loadu_ps(&c[64 * i0 + 16]);
+                __m256 c_in21 = _mm256_loadu_ps(&c[64 * i0 + 24]);
+                __m256 c_in22 = _mm256_loadu_ps(&c[64 * i0 + 80]);
+                __m256 c_in23 = _mm256_loadu_ps(&c[64 * i0 + 88]);
+                _mm256_storeu_ps(&c[64 * i0 + 16], _mm256_add_ps(acc0_0, c_in20));
+                _mm256_storeu_ps(&c[64 * i0 + 24], _mm256_add_ps(acc0_1, c_in21));
+                _mm256_storeu_ps(&c[64 * i0 + 80], _mm256_add_ps(acc1_0, c_in22));
+                _mm256_storeu_ps(&c[64 * i0 + 88], _mm256_add_ps(acc1_1, c_in23));
+                __m256 c_in24 = _mm256_loadu_ps(&c[64 * i0 + 144]);
+                __m256 c_in25 = _mm256_loadu_ps(&c[64 * i0 + 152]);
+                __m256 c_in26 = _mm256_loadu_ps(&c[64 * i0 + 208]);
+                __m256 c_in27 = _mm256_loadu_ps(&c[64 * i0 + 216]);
+                _mm256_storeu_ps(&c[64 * i0 + 144], _mm256_add_ps(acc2_0, c_in24));
+                _mm256_storeu_ps(&c[64 * i0 + 152], _mm256_add_ps(acc2_1, c_in25));
+                _mm256_storeu_ps(&c[64 * i0 + 208], _mm256_add_ps(acc3_0, c_in26));
+                _mm256_storeu_ps(&c[64 * i0 + 216], _mm256_add_ps(acc3_1, c_in27));
+                __m256 c_in28 = _mm256_loadu_ps(&c[64 * i0 + 272]);
+                __m256 c_in29 = _mm256_loadu_ps(&c[64 * i0 + 280]);
+                __m256 c_in30 = _mm256_loadu_ps(&c[64 * i0 + 336]);
+                __m256 c_in31 = _mm256_loadu_ps(&c[64 * i0 + 344]);
+                _mm256_storeu_ps(&c[64 * i0 + 272], _mm256_add_ps(acc4_0, c_in28));
+                _mm256_storeu_ps(&c[64 * i0 + 280], _mm256_add_ps(acc4_1, c_in29));
+                _mm256_storeu_ps(&c[64 * i0 + 336], _mm256_add_ps(acc5_0, c_in30));
+                _mm256_storeu_ps(&c[64 * i0 + 344], _mm256_add_ps(acc5_1, c_in31));
             }
         }
         {
@@ -3058,14 +3426,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[3856], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[3856])));
-            _mm256_storeu_ps(&c[3864], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[3864])));
-            _mm256_storeu_ps(&c[3920], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[3920])));
-            _mm256_storeu_ps(&c[3928], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[3928])));
-            _mm256_storeu_ps(&c[3984], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[3984])));
-            _mm256_storeu_ps(&c[3992], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[3992])));
-            _mm256_storeu_ps(&c[4048], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[4048])));
-            _mm256_storeu_ps(&c[4056], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[4056])));
+            __m256 c_in32 = _mm256_loadu_ps(&c[3856]);
+            __m256 c_in33 = _mm256_loadu_ps(&c[3864]);
+            __m256 c_in34 = _mm256_loadu_ps(&c[3920]);
+            __m256 c_in35 = _mm256_loadu_ps(&c[3928]);
+            _mm256_storeu_ps(&c[3856], _mm256_add_ps(acc0_0, c_in32));
+            _mm256_storeu_ps(&c[3864], _mm256_add_ps(acc0_1, c_in33));
+            _mm256_storeu_ps(&c[3920], _mm256_add_ps(acc1_0, c_in34));
+            _mm256_storeu_ps(&c[3928], _mm256_add_ps(acc1_1, c_in35));
+            __m256 c_in36 = _mm256_loadu_ps(&c[3984]);
+            __m256 c_in37 = _mm256_loadu_ps(&c[3992]);
+            __m256 c_in38 = _mm256_loadu_ps(&c[4048]);
+            __m256 c_in39 = _mm256_loadu_ps(&c[4056]);
+            _mm256_storeu_ps(&c[3984], _mm256_add_ps(acc2_0, c_in36));
+            _mm256_storeu_ps(&c[3992], _mm256_add_ps(acc2_1, c_in37));
+            _mm256_storeu_ps(&c[4048], _mm256_add_ps(acc3_0, c_in38));
+            _mm256_storeu_ps(&c[4056], _mm256_add_ps(acc3_1, c_in39));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -3103,18 +3479,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 32], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[64 * i0 + 32])));
-                _mm256_storeu_ps(&c[64 * i0 + 40], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[64 * i0 + 40])));
-                _mm256_storeu_ps(&c[64 * i0 + 96], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[64 * i0 + 96])));
-                _mm256_storeu_ps(&c[64 * i0 + 104], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[64 * i0 + 104])));
-                _mm256_storeu_ps(&c[64 * i0 + 160], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[64 * i0 + 160])));
-                _mm256_storeu_ps(&c[64 * i0 + 168], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[64 * i0 + 168])));
-                _mm256_storeu_ps(&c[64 * i0 + 224], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[64 * i0 + 224])));
-                _mm256_storeu_ps(&c[64 * i0 + 232], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[64 * i0 + 232])));
-                _mm256_storeu_ps(&c[64 * i0 + 288], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[64 * i0 + 288])));
-                _mm256_storeu_ps(&c[64 * i0 + 296], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[64 * i0 + 296])));
-                _mm256_storeu_ps(&c[64 * i0 + 352], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[64 * i0 + 352])));
-                _mm256_storeu_ps(&c[64 * i0 + 360], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[64 * i0 + 360])));
+                __m256 c_in40 = _mm256_loadu_ps(&c[64 * i0 + 32]);
+                __m256 c_in41 = _mm256_loadu_ps(&c[64 * i0 + 40]);
+                __m256 c_in42 = _mm256_loadu_ps(&c[64 * i0 + 96]);
+                __m256 c_in43 = _mm256_loadu_ps(&c[64 * i0 + 104]);
+                _mm256_storeu_ps(&c[64 * i0 + 32], _mm256_add_ps(acc0_0, c_in40));
+                _mm256_storeu_ps(&c[64 * i0 + 40], _mm256_add_ps(acc0_1, c_in41));
+                _mm256_storeu_ps(&c[64 * i0 + 96], _mm256_add_ps(acc1_0, c_in42));
+                _mm256_storeu_ps(&c[64 * i0 + 104], _mm256_add_ps(acc1_1, c_in43));
+                __m256 c_in44 = _mm256_loadu_ps(&c[64 * i0 + 160]);
+                __m256 c_in45 = _mm256_loadu_ps(&c[64 * i0 + 168]);
+                __m256 c_in46 = _mm256_loadu_ps(&c[64 * i0 + 224]);
+                __m256 c_in47 = _mm256_loadu_ps(&c[64 * i0 + 232]);
+                _mm256_storeu_ps(&c[64 * i0 + 160], _mm256_add_ps(acc2_0, c_in44));
+                _mm256_storeu_ps(&c[64 * i0 + 168], _mm256_add_ps(acc2_1, c_in45));
+                _mm256_storeu_ps(&c[64 * i0 + 224], _mm256_add_ps(acc3_0, c_in46));
+                _mm256_storeu_ps(&c[64 * i0 + 232], _mm256_add_ps(acc3_1, c_in47));
+                __m256 c_in48 = _mm256_loadu_ps(&c[64 * i0 + 288]);
+                __m256 c_in49 = _mm256_loadu_ps(&c[64 * i0 + 296]);
+                __m256 c_in50 = _mm256_loadu_ps(&c[64 * i0 + 352]);
+                __m256 c_in51 = _mm256_loadu_ps(&c[64 * i0 + 360]);
+                _mm256_storeu_ps(&c[64 * i0 + 288], _mm256_add_ps(acc4_0, c_in48));
+                _mm256_storeu_ps(&c[64 * i0 + 296], _mm256_add_ps(acc4_1, c_in49));
+                _mm256_storeu_ps(&c[64 * i0 + 352], _mm256_add_ps(acc5_0, c_in50));
+                _mm256_storeu_ps(&c[64 * i0 + 360], _mm256_add_ps(acc5_1, c_in51));
             }
         }
         {
@@ -3142,14 +3530,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[3872], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[3872])));
-            _mm256_storeu_ps(&c[3880], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[3880])));
-            _mm256_storeu_ps(&c[3936], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[3936])));
-            _mm256_storeu_ps(&c[3944], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[3944])));
-            _mm256_storeu_ps(&c[4000], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[4000])));
-            _mm256_storeu_ps(&c[4008], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[4008])));
-            _mm256_storeu_ps(&c[4064], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[4064])));
-            _mm256_storeu_ps(&c[4072], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[4072])));
+            __m256 c_in52 = _mm256_loadu_ps(&c[3872]);
+            __m256 c_in53 = _mm256_loadu_ps(&c[3880]);
+            __m256 c_in54 = _mm256_loadu_ps(&c[3936]);
+            __m256 c_in55 = _mm256_loadu_ps(&c[3944]);
+            _mm256_storeu_ps(&c[3872], _mm256_add_ps(acc0_0, c_in52));
+            _mm256_storeu_ps(&c[3880], _mm256_add_ps(acc0_1, c_in53));
+            _mm256_storeu_ps(&c[3936], _mm256_add_ps(acc1_0, c_in54));
+            _mm256_storeu_ps(&c[3944], _mm256_add_ps(acc1_1, c_in55));
+            __m256 c_in56 = _mm256_loadu_ps(&c[4000]);
+            __m256 c_in57 = _mm256_loadu_ps(&c[4008]);
+            __m256 c_in58 = _mm256_loadu_ps(&c[4064]);
+            __m256 c_in59 = _mm256_loadu_ps(&c[4072]);
+            _mm256_storeu_ps(&c[4000], _mm256_add_ps(acc2_0, c_in56));
+            _mm256_storeu_ps(&c[4008], _mm256_add_ps(acc2_1, c_in57));
+            _mm256_storeu_ps(&c[4064], _mm256_add_ps(acc3_0, c_in58));
+            _mm256_storeu_ps(&c[4072], _mm256_add_ps(acc3_1, c_in59));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -3187,18 +3583,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 48], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[64 * i0 + 48])));
-                _mm256_storeu_ps(&c[64 * i0 + 56], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[64 * i0 + 56])));
-                _mm256_storeu_ps(&c[64 * i0 + 112], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[64 * i0 + 112])));
-                _mm256_storeu_ps(&c[64 * i0 + 120], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[64 * i0 + 120])));
-                _mm256_storeu_ps(&c[64 * i0 + 176], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[64 * i0 + 176])));
-                _mm256_storeu_ps(&c[64 * i0 + 184], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[64 * i0 + 184])));
-                _mm256_storeu_ps(&c[64 * i0 + 240], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[64 * i0 + 240])));
-                _mm256_storeu_ps(&c[64 * i0 + 248], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[64 * i0 + 248])));
-                _mm256_storeu_ps(&c[64 * i0 + 304], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[64 * i0 + 304])));
-                _mm256_storeu_ps(&c[64 * i0 + 312], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[64 * i0 + 312])));
-                _mm256_storeu_ps(&c[64 * i0 + 368], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[64 * i0 + 368])));
-                _mm256_storeu_ps(&c[64 * i0 + 376], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[64 * i0 + 376])));
+                __m256 c_in60 = _mm256_loadu_ps(&c[64 * i0 + 48]);
+                __m256 c_in61 = _mm256_loadu_ps(&c[64 * i0 + 56]);
+                __m256 c_in62 = _mm256_loadu_ps(&c[64 * i0 + 112]);
+                __m256 c_in63 = _mm256_loadu_ps(&c[64 * i0 + 120]);
+                _mm256_storeu_ps(&c[64 * i0 + 48], _mm256_add_ps(acc0_0, c_in60));
+                _mm256_storeu_ps(&c[64 * i0 + 56], _mm256_add_ps(acc0_1, c_in61));
+                _mm256_storeu_ps(&c[64 * i0 + 112], _mm256_add_ps(acc1_0, c_in62));
+                _mm256_storeu_ps(&c[64 * i0 + 120], _mm256_add_ps(acc1_1, c_in63));
+                __m256 c_in64 = _mm256_loadu_ps(&c[64 * i0 + 176]);
+                __m256 c_in65 = _mm256_loadu_ps(&c[64 * i0 + 184]);
+                __m256 c_in66 = _mm256_loadu_ps(&c[64 * i0 + 240]);
+                __m256 c_in67 = _mm256_loadu_ps(&c[64 * i0 + 248]);
+                _mm256_storeu_ps(&c[64 * i0 + 176], _mm256_add_ps(acc2_0, c_in64));
+                _mm256_storeu_ps(&c[64 * i0 + 184], _mm256_add_ps(acc2_1, c_in65));
+                _mm256_storeu_ps(&c[64 * i0 + 240], _mm256_add_ps(acc3_0, c_in66));
+                _mm256_storeu_ps(&c[64 * i0 + 248], _mm256_add_ps(acc3_1, c_in67));
+                __m256 c_in68 = _mm256_loadu_ps(&c[64 * i0 + 304]);
+                __m256 c_in69 = _mm256_loadu_ps(&c[64 * i0 + 312]);
+                __m256 c_in70 = _mm256_loadu_ps(&c[64 * i0 + 368]);
+                __m256 c_in71 = _mm256_loadu_ps(&c[64 * i0 + 376]);
+                _mm256_storeu_ps(&c[64 * i0 + 304], _mm256_add_ps(acc4_0, c_in68));
+                _mm256_storeu_ps(&c[64 * i0 + 312], _mm256_add_ps(acc4_1, c_in69));
+                _mm256_storeu_ps(&c[64 * i0 + 368], _mm256_add_ps(acc5_0, c_in70));
+                _mm256_storeu_ps(&c[64 * i0 + 376], _mm256_add_ps(acc5_1, c_in71));
             }
         }
         {
@@ -3226,14 +3634,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[3888], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[3888])));
-            _mm256_storeu_ps(&c[3896], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[3896])));
-            _mm256_storeu_ps(&c[3952], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[3952])));
-            _mm256_storeu_ps(&c[3960], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[3960])));
-            _mm256_storeu_ps(&c[4016], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[4016])));
-            _mm256_storeu_ps(&c[4024], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[4024])));
-            _mm256_storeu_ps(&c[4080], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[4080])));
-            _mm256_storeu_ps(&c[4088], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[4088])));
+            __m256 c_in72 = _mm256_loadu_ps(&c[3888]);
+            __m256 c_in73 = _mm256_loadu_ps(&c[3896]);
+            __m256 c_in74 = _mm256_loadu_ps(&c[3952]);
+            __m256 c_in75 = _mm256_loadu_ps(&c[3960]);
+            _mm256_storeu_ps(&c[3888], _mm256_add_ps(acc0_0, c_in72));
+            _mm256_storeu_ps(&c[3896], _mm256_add_ps(acc0_1, c_in73));
+            _mm256_storeu_ps(&c[3952], _mm256_add_ps(acc1_0, c_in74));
+            _mm256_storeu_ps(&c[3960], _mm256_add_ps(acc1_1, c_in75));
+            __m256 c_in76 = _mm256_loadu_ps(&c[4016]);
+            __m256 c_in77 = _mm256_loadu_ps(&c[4024]);
+            __m256 c_in78 = _mm256_loadu_ps(&c[4080]);
+            __m256 c_in79 = _mm256_loadu_ps(&c[4088]);
+            _mm256_storeu_ps(&c[4016], _mm256_add_ps(acc2_0, c_in76));
+            _mm256_storeu_ps(&c[4024], _mm256_add_ps(acc2_1, c_in77));
+            _mm256_storeu_ps(&c[4080], _mm256_add_ps(acc3_0, c_in78));
+            _mm256_storeu_ps(&c[4088], _mm256_add_ps(acc3_1, c_in79));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3601,7 +4017,7 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl6_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_bf_tn_avx2_rl6_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf tn (A transposed, B row-major), isa avx2, form rl6.
- * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 24 vector accumulators,
  * 22528 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3649,18 +4065,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl6_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 64]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 72]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 128], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 128]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 136], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 136]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 192], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 192]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 200], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 200]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 256], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 256]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 264], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 264]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 320], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 320]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 328], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 328]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[64 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[64 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[64 * i0 + 64]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[64 * i0 + 72]);
+                _mm256_storeu_ps(&c[64 * i0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 64], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 72], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[64 * i0 + 128]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[64 * i0 + 136]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[64 * i0 + 192]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[64 * i0 + 200]);
+                _mm256_storeu_ps(&c[64 * i0 + 128], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 136], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 192], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 200], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in8 = _mm256_loadu_ps(&c[64 * i0 + 256]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[64 * i0 + 264]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[64 * i0 + 320]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[64 * i0 + 328]);
+                _mm256_storeu_ps(&c[64 * i0 + 256], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 264], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 320], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 328], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -3688,14 +4116,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl6_ab(const bmm_args *B
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[3840], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3840]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[3848], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3848]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[3904], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3904]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[3912], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3912]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[3968], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3968]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[3976], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3976]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[4032], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4032]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[4040], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4040]), _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[3840]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[3848]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[3904]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[3912]);
+            _mm256_storeu_ps(&c[3840], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[3848], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[3904], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[3912], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[3968]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[3976]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[4032]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[4040]);
+            _mm256_storeu_ps(&c[3968], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[3976], _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[4032], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[4040], _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -3733,18 +4169,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl6_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 24]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 80]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 88]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 144], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 144]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 152], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 152]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 208], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 208]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 216], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 216]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 272], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 272]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 280], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 280]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 336], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 336]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 344], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 344]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in20 = _mm256_loadu_ps(&c[64 * i0 + 16]);
+                __m256 c_in21 = _mm256_loadu_ps(&c[64 * i0 + 24]);
+                __m256 c_in22 = _mm256_loadu_ps(&c[64 * i0 + 80]);
+                __m256 c_in23 = _mm256_loadu_ps(&c[64 * i0 + 88]);
+                _mm256_storeu_ps(&c[64 * i0 + 16], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 24], _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 80], _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 88], _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in24 = _mm256_loadu_ps(&c[64 * i0 + 144]);
+                __m256 c_in25 = _mm256_loadu_ps(&c[64 * i0 + 152]);
+                __m256 c_in26 = _mm256_loadu_ps(&c[64 * i0 + 208]);
+                __m256 c_in27 = _mm256_loadu_ps(&c[64 * i0 + 216]);
+                _mm256_storeu_ps(&c[64 * i0 + 144], _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 152], _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 208], _mm256_fmadd_ps(vbeta, c_in26, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 216], _mm256_fmadd_ps(vbeta, c_in27, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in28 = _mm256_loadu_ps(&c[64 * i0 + 272]);
+                __m256 c_in29 = _mm256_loadu_ps(&c[64 * i0 + 280]);
+                __m256 c_in30 = _mm256_loadu_ps(&c[64 * i0 + 336]);
+                __m256 c_in31 = _mm256_loadu_ps(&c[64 * i0 + 344]);
+                _mm256_storeu_ps(&c[64 * i0 + 272], _mm256_fmadd_ps(vbeta, c_in28, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 280], _mm256_fmadd_ps(vbeta, c_in29, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 336], _mm256_fmadd_ps(vbeta, c_in30, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 344], _mm256_fmadd_ps(vbeta, c_in31, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -3772,14 +4220,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl6_ab(const bmm_args *B
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[3856], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3856]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[3864], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3864]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[3920], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3920]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[3928], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3928]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[3984], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3984]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[3992], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3992]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[4048], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4048]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[4056], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4056]), _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in32 = _mm256_loadu_ps(&c[3856]);
+            __m256 c_in33 = _mm256_loadu_ps(&c[3864]);
+            __m256 c_in34 = _mm256_loadu_ps(&c[3920]);
+            __m256 c_in35 = _mm256_loadu_ps(&c[3928]);
+            _mm256_storeu_ps(&c[3856], _mm256_fmadd_ps(vbeta, c_in32, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[3864], _mm256_fmadd_ps(vbeta, c_in33, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[3920], _mm256_fmadd_ps(vbeta, c_in34, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[3928], _mm256_fmadd_ps(vbeta, c_in35, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in36 = _mm256_loadu_ps(&c[3984]);
+            __m256 c_in37 = _mm256_loadu_ps(&c[3992]);
+            __m256 c_in38 = _mm256_loadu_ps(&c[4048]);
+            __m256 c_in39 = _mm256_loadu_ps(&c[4056]);
+            _mm256_storeu_ps(&c[3984], _mm256_fmadd_ps(vbeta, c_in36, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[3992], _mm256_fmadd_ps(vbeta, c_in37, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[4048], _mm256_fmadd_ps(vbeta, c_in38, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[4056], _mm256_fmadd_ps(vbeta, c_in39, _mm256_mul_ps(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -3817,18 +4273,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl6_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 32]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 40]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 96]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 104]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 160], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 160]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 168], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 168]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 224], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 224]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 232], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 232]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 288], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 288]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 296], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 296]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 352], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 352]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 360], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 360]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in40 = _mm256_loadu_ps(&c[64 * i0 + 32]);
+                __m256 c_in41 = _mm256_loadu_ps(&c[64 * i0 + 40]);
+                __m256 c_in42 = _mm256_loadu_ps(&c[64 * i0 + 96]);
+                __m256 c_in43 = _mm256_loadu_ps(&c[64 * i0 + 104]);
+                _mm256_storeu_ps(&c[64 * i0 + 32], _mm256_fmadd_ps(vbeta, c_in40, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 40], _mm256_fmadd_ps(vbeta, c_in41, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 96], _mm256_fmadd_ps(vbeta, c_in42, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 104], _mm256_fmadd_ps(vbeta, c_in43, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in44 = _mm256_loadu_ps(&c[64 * i0 + 160]);
+                __m256 c_in45 = _mm256_loadu_ps(&c[64 * i0 + 168]);
+                __m256 c_in46 = _mm256_loadu_ps(&c[64 * i0 + 224]);
+                __m256 c_in47 = _mm256_loadu_ps(&c[64 * i0 + 232]);
+                _mm256_storeu_ps(&c[64 * i0 + 160], _mm256_fmadd_ps(vbeta, c_in44, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 168], _mm256_fmadd_ps(vbeta, c_in45, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 224], _mm256_fmadd_ps(vbeta, c_in46, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 232], _mm256_fmadd_ps(vbeta, c_in47, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in48 = _mm256_loadu_ps(&c[64 * i0 + 288]);
+                __m256 c_in49 = _mm256_loadu_ps(&c[64 * i0 + 296]);
+                __m256 c_in50 = _mm256_loadu_ps(&c[64 * i0 + 352]);
+                __m256 c_in51 = _mm256_loadu_ps(&c[64 * i0 + 360]);
+                _mm256_storeu_ps(&c[64 * i0 + 288], _mm256_fmadd_ps(vbeta, c_in48, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 296], _mm256_fmadd_ps(vbeta, c_in49, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 352], _mm256_fmadd_ps(vbeta, c_in50, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 360], _mm256_fmadd_ps(vbeta, c_in51, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -3856,14 +4324,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl6_ab(const bmm_args *B
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[3872], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3872]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[3880], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3880]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[3936], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3936]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[3944], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3944]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[4000], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4000]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[4008], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4008]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[4064], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4064]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[4072], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4072]), _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in52 = _mm256_loadu_ps(&c[3872]);
+            __m256 c_in53 = _mm256_loadu_ps(&c[3880]);
+            __m256 c_in54 = _mm256_loadu_ps(&c[3936]);
+            __m256 c_in55 = _mm256_loadu_ps(&c[3944]);
+            _mm256_storeu_ps(&c[3872], _mm256_fmadd_ps(vbeta, c_in52, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[3880], _mm256_fmadd_ps(vbeta, c_in53, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[3936], _mm256_fmadd_ps(vbeta, c_in54, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[3944], _mm256_fmadd_ps(vbeta, c_in55, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in56 = _mm256_loadu_ps(&c[4000]);
+            __m256 c_in57 = _mm256_loadu_ps(&c[4008]);
+            __m256 c_in58 = _mm256_loadu_ps(&c[4064]);
+            __m256 c_in59 = _mm256_loadu_ps(&c[4072]);
+            _mm256_storeu_ps(&c[4000], _mm256_fmadd_ps(vbeta, c_in56, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[4008], _mm256_fmadd_ps(vbeta, c_in57, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[4064], _mm256_fmadd_ps(vbeta, c_in58, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[4072], _mm256_fmadd_ps(vbeta, c_in59, _mm256_mul_ps(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -3901,18 +4377,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl6_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 48]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 56]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 112]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 120]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 176], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 176]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 184], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 184]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 240], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 240]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 248], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 248]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 304], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 304]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 312], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 312]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 368], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 368]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 376], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 376]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in60 = _mm256_loadu_ps(&c[64 * i0 + 48]);
+                __m256 c_in61 = _mm256_loadu_ps(&c[64 * i0 + 56]);
+                __m256 c_in62 = _mm256_loadu_ps(&c[64 * i0 + 112]);
+                __m256 c_in63 = _mm256_loadu_ps(&c[64 * i0 + 120]);
+                _mm256_storeu_ps(&c[64 * i0 + 48], _mm256_fmadd_ps(vbeta, c_in60, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 56], _mm256_fmadd_ps(vbeta, c_in61, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 112], _mm256_fmadd_ps(vbeta, c_in62, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 120], _mm256_fmadd_ps(vbeta, c_in63, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in64 = _mm256_loadu_ps(&c[64 * i0 + 176]);
+                __m256 c_in65 = _mm256_loadu_ps(&c[64 * i0 + 184]);
+                __m256 c_in66 = _mm256_loadu_ps(&c[64 * i0 + 240]);
+                __m256 c_in67 = _mm256_loadu_ps(&c[64 * i0 + 248]);
+                _mm256_storeu_ps(&c[64 * i0 + 176], _mm256_fmadd_ps(vbeta, c_in64, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 184], _mm256_fmadd_ps(vbeta, c_in65, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 240], _mm256_fmadd_ps(vbeta, c_in66, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 248], _mm256_fmadd_ps(vbeta, c_in67, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in68 = _mm256_loadu_ps(&c[64 * i0 + 304]);
+                __m256 c_in69 = _mm256_loadu_ps(&c[64 * i0 + 312]);
+                __m256 c_in70 = _mm256_loadu_ps(&c[64 * i0 + 368]);
+                __m256 c_in71 = _mm256_loadu_ps(&c[64 * i0 + 376]);
+                _mm256_storeu_ps(&c[64 * i0 + 304], _mm256_fmadd_ps(vbeta, c_in68, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 312], _mm256_fmadd_ps(vbeta, c_in69, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 368], _mm256_fmadd_ps(vbeta, c_in70, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 376], _mm256_fmadd_ps(vbeta, c_in71, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -3940,14 +4428,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl6_ab(const bmm_args *B
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[3888], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3888]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[3896], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3896]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[3952], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3952]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[3960], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3960]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[4016], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4016]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[4024], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4024]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[4080], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4080]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[4088], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4088]), _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in72 = _mm256_loadu_ps(&c[3888]);
+            __m256 c_in73 = _mm256_loadu_ps(&c[3896]);
+            __m256 c_in74 = _mm256_loadu_ps(&c[3952]);
+            __m256 c_in75 = _mm256_loadu_ps(&c[3960]);
+            _mm256_storeu_ps(&c[3888], _mm256_fmadd_ps(vbeta, c_in72, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[3896], _mm256_fmadd_ps(vbeta, c_in73, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[3952], _mm256_fmadd_ps(vbeta, c_in74, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[3960], _mm256_fmadd_ps(vbeta, c_in75, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in76 = _mm256_loadu_ps(&c[4016]);
+            __m256 c_in77 = _mm256_loadu_ps(&c[4024]);
+            __m256 c_in78 = _mm256_loadu_ps(&c[4080]);
+            __m256 c_in79 = _mm256_loadu_ps(&c[4088]);
+            _mm256_storeu_ps(&c[4016], _mm256_fmadd_ps(vbeta, c_in76, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[4024], _mm256_fmadd_ps(vbeta, c_in77, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[4080], _mm256_fmadd_ps(vbeta, c_in78, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[4088], _mm256_fmadd_ps(vbeta, c_in79, _mm256_mul_ps(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3959,7 +4455,7 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl6_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_bf_tn_avx2_rl3_a1b1
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout bf tn (A transposed, B row-major), isa avx2, form rl3.
- * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
  * 28160 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3988,12 +4484,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[64 * i0])));
-                _mm256_storeu_ps(&c[64 * i0 + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[64 * i0 + 8])));
-                _mm256_storeu_ps(&c[64 * i0 + 64], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[64 * i0 + 64])));
-                _mm256_storeu_ps(&c[64 * i0 + 72], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[64 * i0 + 72])));
-                _mm256_storeu_ps(&c[64 * i0 + 128], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[64 * i0 + 128])));
-                _mm256_storeu_ps(&c[64 * i0 + 136], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[64 * i0 + 136])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[64 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[64 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[64 * i0 + 64]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[64 * i0 + 72]);
+                _mm256_storeu_ps(&c[64 * i0], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[64 * i0 + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[64 * i0 + 64], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[64 * i0 + 72], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[64 * i0 + 128]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[64 * i0 + 136]);
+                _mm256_storeu_ps(&c[64 * i0 + 128], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[64 * i0 + 136], _mm256_add_ps(acc2_1, c_in5));
             }
         }
         {
@@ -4006,8 +4508,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[4032], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[4032])));
-            _mm256_storeu_ps(&c[4040], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[4040])));
+            __m256 c_in6 = _mm256_loadu_ps(&c[4032]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[4040]);
+            _mm256_storeu_ps(&c[4032], _mm256_add_ps(acc0_0, c_in6));
+            _mm256_storeu_ps(&c[4040], _mm256_add_ps(acc0_1, c_in7));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -4030,12 +4534,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[64 * i0 + 16])));
-                _mm256_storeu_ps(&c[64 * i0 + 24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[64 * i0 + 24])));
-                _mm256_storeu_ps(&c[64 * i0 + 80], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[64 * i0 + 80])));
-                _mm256_storeu_ps(&c[64 * i0 + 88], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[64 * i0 + 88])));
-                _mm256_storeu_ps(&c[64 * i0 + 144], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[64 * i0 + 144])));
-                _mm256_storeu_ps(&c[64 * i0 + 152], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[64 * i0 + 152])));
+                __m256 c_in8 = _mm256_loadu_ps(&c[64 * i0 + 16]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[64 * i0 + 24]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[64 * i0 + 80]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[64 * i0 + 88]);
+                _mm256_storeu_ps(&c[64 * i0 + 16], _mm256_add_ps(acc0_0, c_in8));
+                _mm256_storeu_ps(&c[64 * i0 + 24], _mm256_add_ps(acc0_1, c_in9));
+                _mm256_storeu_ps(&c[64 * i0 + 80], _mm256_add_ps(acc1_0, c_in10));
+                _mm256_storeu_ps(&c[64 * i0 + 88], _mm256_add_ps(acc1_1, c_in11));
+                __m256 c_in12 = _mm256_loadu_ps(&c[64 * i0 + 144]);
+                __m256 c_in13 = _mm256_loadu_ps(&c[64 * i0 + 152]);
+                _mm256_storeu_ps(&c[64 * i0 + 144], _mm256_add_ps(acc2_0, c_in12));
+                _mm256_storeu_ps(&c[64 * i0 + 152], _mm256_add_ps(acc2_1, c_in13));
             }
         }
         {
@@ -4048,8 +4558,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[4048], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[4048])));
-            _mm256_storeu_ps(&c[4056], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[4056])));
+            __m256 c_in14 = _mm256_loadu_ps(&c[4048]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[4056]);
+            _mm256_storeu_ps(&c[4048], _mm256_add_ps(acc0_0, c_in14));
+            _mm256_storeu_ps(&c[4056], _mm256_add_ps(acc0_1, c_in15));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -4072,12 +4584,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 32], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[64 * i0 + 32])));
-                _mm256_storeu_ps(&c[64 * i0 + 40], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[64 * i0 + 40])));
-                _mm256_storeu_ps(&c[64 * i0 + 96], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[64 * i0 + 96])));
-                _mm256_storeu_ps(&c[64 * i0 + 104], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[64 * i0 + 104])));
-                _mm256_storeu_ps(&c[64 * i0 + 160], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[64 * i0 + 160])));
-                _mm256_storeu_ps(&c[64 * i0 + 168], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[64 * i0 + 168])));
+                __m256 c_in16 = _mm256_loadu_ps(&c[64 * i0 + 32]);
+                __m256 c_in17 = _mm256_loadu_ps(&c[64 * i0 + 40]);
+                __m256 c_in18 = _mm256_loadu_ps(&c[64 * i0 + 96]);
+                __m256 c_in19 = _mm256_loadu_ps(&c[64 * i0 + 104]);
+                _mm256_storeu_ps(&c[64 * i0 + 32], _mm256_add_ps(acc0_0, c_in16));
+                _mm256_storeu_ps(&c[64 * i0 + 40], _mm256_add_ps(acc0_1, c_in17));
+                _mm256_storeu_ps(&c[64 * i0 + 96], _mm256_add_ps(acc1_0, c_in18));
+                _mm256_storeu_ps(&c[64 * i0 + 104], _mm256_add_ps(acc1_1, c_in19));
+                __m256 c_in20 = _mm256_loadu_ps(&c[64 * i0 + 160]);
+                __m256 c_in21 = _mm256_loadu_ps(&c[64 * i0 + 168]);
+                _mm256_storeu_ps(&c[64 * i0 + 160], _mm256_add_ps(acc2_0, c_in20));
+                _mm256_storeu_ps(&c[64 * i0 + 168], _mm256_add_ps(acc2_1, c_in21));
             }
         }
         {
@@ -4090,8 +4608,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[4064], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[4064])));
-            _mm256_storeu_ps(&c[4072], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[4072])));
+            __m256 c_in22 = _mm256_loadu_ps(&c[4064]);
+            __m256 c_in23 = _mm256_loadu_ps(&c[4072]);
+            _mm256_storeu_ps(&c[4064], _mm256_add_ps(acc0_0, c_in22));
+            _mm256_storeu_ps(&c[4072], _mm256_add_ps(acc0_1, c_in23));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -4114,12 +4634,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 48], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[64 * i0 + 48])));
-                _mm256_storeu_ps(&c[64 * i0 + 56], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[64 * i0 + 56])));
-                _mm256_storeu_ps(&c[64 * i0 + 112], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[64 * i0 + 112])));
-                _mm256_storeu_ps(&c[64 * i0 + 120], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[64 * i0 + 120])));
-                _mm256_storeu_ps(&c[64 * i0 + 176], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[64 * i0 + 176])));
-                _mm256_storeu_ps(&c[64 * i0 + 184], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[64 * i0 + 184])));
+                __m256 c_in24 = _mm256_loadu_ps(&c[64 * i0 + 48]);
+                __m256 c_in25 = _mm256_loadu_ps(&c[64 * i0 + 56]);
+                __m256 c_in26 = _mm256_loadu_ps(&c[64 * i0 + 112]);
+                __m256 c_in27 = _mm256_loadu_ps(&c[64 * i0 + 120]);
+                _mm256_storeu_ps(&c[64 * i0 + 48], _mm256_add_ps(acc0_0, c_in24));
+                _mm256_storeu_ps(&c[64 * i0 + 56], _mm256_add_ps(acc0_1, c_in25));
+                _mm256_storeu_ps(&c[64 * i0 + 112], _mm256_add_ps(acc1_0, c_in26));
+                _mm256_storeu_ps(&c[64 * i0 + 120], _mm256_add_ps(acc1_1, c_in27));
+                __m256 c_in28 = _mm256_loadu_ps(&c[64 * i0 + 176]);
+                __m256 c_in29 = _mm256_loadu_ps(&c[64 * i0 + 184]);
+                _mm256_storeu_ps(&c[64 * i0 + 176], _mm256_add_ps(acc2_0, c_in28));
+                _mm256_storeu_ps(&c[64 * i0 + 184], _mm256_add_ps(acc2_1, c_in29));
             }
         }
         {
@@ -4132,8 +4658,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[4080], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[4080])));
-            _mm256_storeu_ps(&c[4088], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[4088])));
+            __m256 c_in30 = _mm256_loadu_ps(&c[4080]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[4088]);
+            _mm256_storeu_ps(&c[4080], _mm256_add_ps(acc0_0, c_in30));
+            _mm256_storeu_ps(&c[4088], _mm256_add_ps(acc0_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4333,7 +4861,7 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl3_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_bf_tn_avx2_rl3_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf tn (A transposed, B row-major), isa avx2, form rl3.
- * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 12 vector accumulators,
  * 28160 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -4366,12 +4894,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl3_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 64], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 64]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 72], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 72]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 128], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 128]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 136], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 136]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[64 * i0]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[64 * i0 + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[64 * i0 + 64]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[64 * i0 + 72]);
+                _mm256_storeu_ps(&c[64 * i0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 64], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 72], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[64 * i0 + 128]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[64 * i0 + 136]);
+                _mm256_storeu_ps(&c[64 * i0 + 128], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 136], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -4384,8 +4918,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl3_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[4032], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4032]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[4040], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4040]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in6 = _mm256_loadu_ps(&c[4032]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[4040]);
+            _mm256_storeu_ps(&c[4032], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[4040], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -4408,12 +4944,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl3_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 24]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 80], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 80]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 88], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 88]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 144], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 144]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 152], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 152]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in8 = _mm256_loadu_ps(&c[64 * i0 + 16]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[64 * i0 + 24]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[64 * i0 + 80]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[64 * i0 + 88]);
+                _mm256_storeu_ps(&c[64 * i0 + 16], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 24], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 80], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 88], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in12 = _mm256_loadu_ps(&c[64 * i0 + 144]);
+                __m256 c_in13 = _mm256_loadu_ps(&c[64 * i0 + 152]);
+                _mm256_storeu_ps(&c[64 * i0 + 144], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 152], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -4426,8 +4968,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl3_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[4048], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4048]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[4056], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4056]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in14 = _mm256_loadu_ps(&c[4048]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[4056]);
+            _mm256_storeu_ps(&c[4048], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[4056], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -4450,12 +4994,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl3_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 32]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 40]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 96], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 96]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 104], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 104]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 160], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 160]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 168], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 168]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in16 = _mm256_loadu_ps(&c[64 * i0 + 32]);
+                __m256 c_in17 = _mm256_loadu_ps(&c[64 * i0 + 40]);
+                __m256 c_in18 = _mm256_loadu_ps(&c[64 * i0 + 96]);
+                __m256 c_in19 = _mm256_loadu_ps(&c[64 * i0 + 104]);
+                _mm256_storeu_ps(&c[64 * i0 + 32], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 40], _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 96], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 104], _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in20 = _mm256_loadu_ps(&c[64 * i0 + 160]);
+                __m256 c_in21 = _mm256_loadu_ps(&c[64 * i0 + 168]);
+                _mm256_storeu_ps(&c[64 * i0 + 160], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 168], _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -4468,8 +5018,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl3_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[4064], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4064]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[4072], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4072]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in22 = _mm256_loadu_ps(&c[4064]);
+            __m256 c_in23 = _mm256_loadu_ps(&c[4072]);
+            _mm256_storeu_ps(&c[4064], _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[4072], _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -4492,12 +5044,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl3_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[64 * i0 + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 48]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 56]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 112], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 112]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 120], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 120]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[64 * i0 + 176], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 176]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[64 * i0 + 184], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[64 * i0 + 184]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in24 = _mm256_loadu_ps(&c[64 * i0 + 48]);
+                __m256 c_in25 = _mm256_loadu_ps(&c[64 * i0 + 56]);
+                __m256 c_in26 = _mm256_loadu_ps(&c[64 * i0 + 112]);
+                __m256 c_in27 = _mm256_loadu_ps(&c[64 * i0 + 120]);
+                _mm256_storeu_ps(&c[64 * i0 + 48], _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 56], _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[64 * i0 + 112], _mm256_fmadd_ps(vbeta, c_in26, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 120], _mm256_fmadd_ps(vbeta, c_in27, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in28 = _mm256_loadu_ps(&c[64 * i0 + 176]);
+                __m256 c_in29 = _mm256_loadu_ps(&c[64 * i0 + 184]);
+                _mm256_storeu_ps(&c[64 * i0 + 176], _mm256_fmadd_ps(vbeta, c_in28, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[64 * i0 + 184], _mm256_fmadd_ps(vbeta, c_in29, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -4510,8 +5068,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl3_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[4080], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4080]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[4088], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4088]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in30 = _mm256_loadu_ps(&c[4080]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[4088]);
+            _mm256_storeu_ps(&c[4080], _mm256_fmadd_ps(vbeta, c_in30, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[4088], _mm256_fmadd_ps(vbeta, c_in31, _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4523,7 +5083,7 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_bf_tn_avx2_rl3_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_bf_tn_avx512_rl6_a1b1
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout bf tn (A transposed, B row-major), isa avx512, form rl6.
- * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 48 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_tn_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -4593,30 +5153,54 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_tn_avx512_rl6_a1b1(const bmm_a
                     acc5_2 = _mm512_fmadd_ps(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_ps(a5, b3, acc5_3);
                 }
-                _mm512_storeu_ps(&c[64 * i0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[64 * i0])));
-                _mm512_storeu_ps(&c[64 * i0 + 16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[64 * i0 + 16])));
-                _mm512_storeu_ps(&c[64 * i0 + 32], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[64 * i0 + 32])));
-                _mm512_storeu_ps(&c[64 * i0 + 48], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[64 * i0 + 48])));
-                _mm512_storeu_ps(&c[64 * i0 + 64], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[64 * i0 + 64])));
-                _mm512_storeu_ps(&c[64 * i0 + 80], _mm512_add_ps(acc1_1, _mm512_loadu_ps(&c[64 * i0 + 80])));
-                _mm512_storeu_ps(&c[64 * i0 + 96], _mm512_add_ps(acc1_2, _mm512_loadu_ps(&c[64 * i0 + 96])));
-                _mm512_storeu_ps(&c[64 * i0 + 112], _mm512_add_ps(acc1_3, _mm512_loadu_ps(&c[64 * i0 + 112])));
-                _mm512_storeu_ps(&c[64 * i0 + 128], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[64 * i0 + 128])));
-                _mm512_storeu_ps(&c[64 * i0 + 144], _mm512_add_ps(acc2_1, _mm512_loadu_ps(&c[64 * i0 + 144])));
-                _mm512_storeu_ps(&c[64 * i0 + 160], _mm512_add_ps(acc2_2, _mm512_loadu_ps(&c[64 * i0 + 160])));
-                _mm512_storeu_ps(&c[64 * i0 + 176], _mm512_add_ps(acc2_3, _mm512_loadu_ps(&c[64 * i0 + 176])));
-                _mm512_storeu_ps(&c[64 * i0 + 192], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[64 * i0 + 192])));
-                _mm512_storeu_ps(&c[64 * i0 + 208], _mm512_add_ps(acc3_1, _mm512_loadu_ps(&c[64 * i0 + 208])));
-                _mm512_storeu_ps(&c[64 * i0 + 224], _mm512_add_ps(acc3_2, _mm512_loadu_ps(&c[64 * i0 + 224])));
-                _mm512_storeu_ps(&c[64 * i0 + 240], _mm512_add_ps(acc3_3, _mm512_loadu_ps(&c[64 * i0 + 240])));
-                _mm512_storeu_ps(&c[64 * i0 + 256], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[64 * i0 + 256])));
-                _mm512_storeu_ps(&c[64 * i0 + 272], _mm512_add_ps(acc4_1, _mm512_loadu_ps(&c[64 * i0 + 272])));
-                _mm512_storeu_ps(&c[64 * i0 + 288], _mm512_add_ps(acc4_2, _mm512_loadu_ps(&c[64 * i0 + 288])));
-                _mm512_storeu_ps(&c[64 * i0 + 304], _mm512_add_ps(acc4_3, _mm512_loadu_ps(&c[64 * i0 + 304])));
-                _mm512_storeu_ps(&c[64 * i0 + 320], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[64 * i0 + 320])));
-                _mm512_storeu_ps(&c[64 * i0 + 336], _mm512_add_ps(acc5_1, _mm512_loadu_ps(&c[64 * i0 + 336])));
-                _mm512_storeu_ps(&c[64 * i0 + 352], _mm512_add_ps(acc5_2, _mm512_loadu_ps(&c[64 * i0 + 352])));
-                _mm512_storeu_ps(&c[64 * i0 + 368], _mm512_add_ps(acc5_3, _mm512_loadu_ps(&c[64 * i0 + 368])));
+                __m512 c_in0 = _mm512_loadu_ps(&c[64 * i0]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[64 * i0 + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[64 * i0 + 32]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[64 * i0 + 48]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[64 * i0 + 64]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[64 * i0 + 80]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[64 * i0 + 96]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[64 * i0 + 112]);
+                _mm512_storeu_ps(&c[64 * i0], _mm512_add_ps(acc0_0, c_in0));
+                _mm512_storeu_ps(&c[64 * i0 + 16], _mm512_add_ps(acc0_1, c_in1));
+                _mm512_storeu_ps(&c[64 * i0 + 32], _mm512_add_ps(acc0_2, c_in2));
+                _mm512_storeu_ps(&c[64 * i0 + 48], _mm512_add_ps(acc0_3, c_in3));
+                _mm512_storeu_ps(&c[64 * i0 + 64], _mm512_add_ps(acc1_0, c_in4));
+                _mm512_storeu_ps(&c[64 * i0 + 80], _mm512_add_ps(acc1_1, c_in5));
+                _mm512_storeu_ps(&c[64 * i0 + 96], _mm512_add_ps(acc1_2, c_in6));
+                _mm512_storeu_ps(&c[64 * i0 + 112], _mm512_add_ps(acc1_3, c_in7));
+                __m512 c_in8 = _mm512_loadu_ps(&c[64 * i0 + 128]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[64 * i0 + 144]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[64 * i0 + 160]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[64 * i0 + 176]);
+                __m512 c_in12 = _mm512_loadu_ps(&c[64 * i0 + 192]);
+                __m512 c_in13 = _mm512_loadu_ps(&c[64 * i0 + 208]);
+                __m512 c_in14 = _mm512_loadu_ps(&c[64 * i0 + 224]);
+                __m512 c_in15 = _mm512_loadu_ps(&c[64 * i0 + 240]);
+                _mm512_storeu_ps(&c[64 * i0 + 128], _mm512_add_ps(acc2_0, c_in8));
+                _mm512_storeu_ps(&c[64 * i0 + 144], _mm512_add_ps(acc2_1, c_in9));
+                _mm512_storeu_ps(&c[64 * i0 + 160], _mm512_add_ps(acc2_2, c_in10));
+                _mm512_storeu_ps(&c[64 * i0 + 176], _mm512_add_ps(acc2_3, c_in11));
+                _mm512_storeu_ps(&c[64 * i0 + 192], _mm512_add_ps(acc3_0, c_in12));
+                _mm512_storeu_ps(&c[64 * i0 + 208], _mm512_add_ps(acc3_1, c_in13));
+                _mm512_storeu_ps(&c[64 * i0 + 224], _mm512_add_ps(acc3_2, c_in14));
+                _mm512_storeu_ps(&c[64 * i0 + 240], _mm512_add_ps(acc3_3, c_in15));
+                __m512 c_in16 = _mm512_loadu_ps(&c[64 * i0 + 256]);
+                __m512 c_in17 = _mm512_loadu_ps(&c[64 * i0 + 272]);
+                __m512 c_in18 = _mm512_loadu_ps(&c[64 * i0 + 288]);
+                __m512 c_in19 = _mm512_loadu_ps(&c[64 * i0 + 304]);
+                __m512 c_in20 = _mm512_loadu_ps(&c[64 * i0 + 320]);
+                __m512 c_in21 = _mm512_loadu_ps(&c[64 * i0 + 336]);
+                __m512 c_in22 = _mm512_loadu_ps(&c[64 * i0 + 352]);
+                __m512 c_in23 = _mm512_loadu_ps(&c[64 * i0 + 368]);
+                _mm512_storeu_ps(&c[64 * i0 + 256], _mm512_add_ps(acc4_0, c_in16));
+                _mm512_storeu_ps(&c[64 * i0 + 272], _mm512_add_ps(acc4_1, c_in17));
+                _mm512_storeu_ps(&c[64 * i0 + 288], _mm512_add_ps(acc4_2, c_in18));
+                _mm512_storeu_ps(&c[64 * i0 + 304], _mm512_add_ps(acc4_3, c_in19));
+                _mm512_storeu_ps(&c[64 * i0 + 320], _mm512_add_ps(acc5_0, c_in20));
+                _mm512_storeu_ps(&c[64 * i0 + 336], _mm512_add_ps(acc5_1, c_in21));
+                _mm512_storeu_ps(&c[64 * i0 + 352], _mm512_add_ps(acc5_2, c_in22));
+                _mm512_storeu_ps(&c[64 * i0 + 368], _mm512_add_ps(acc5_3, c_in23));
             }
         }
         {
@@ -4662,22 +5246,38 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_tn_avx512_rl6_a1b1(const bmm_a
                 acc3_2 = _mm512_fmadd_ps(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_ps(a3, b3, acc3_3);
             }
-            _mm512_storeu_ps(&c[3840], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[3840])));
-            _mm512_storeu_ps(&c[3856], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[3856])));
-            _mm512_storeu_ps(&c[3872], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[3872])));
-            _mm512_storeu_ps(&c[3888], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[3888])));
-            _mm512_storeu_ps(&c[3904], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[3904])));
-            _mm512_storeu_ps(&c[3920], _mm512_add_ps(acc1_1, _mm512_loadu_ps(&c[3920])));
-            _mm512_storeu_ps(&c[3936], _mm512_add_ps(acc1_2, _mm512_loadu_ps(&c[3936])));
-            _mm512_storeu_ps(&c[3952], _mm512_add_ps(acc1_3, _mm512_loadu_ps(&c[3952])));
-            _mm512_storeu_ps(&c[3968], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[3968])));
-            _mm512_storeu_ps(&c[3984], _mm512_add_ps(acc2_1, _mm512_loadu_ps(&c[3984])));
-            _mm512_storeu_ps(&c[4000], _mm512_add_ps(acc2_2, _mm512_loadu_ps(&c[4000])));
-            _mm512_storeu_ps(&c[4016], _mm512_add_ps(acc2_3, _mm512_loadu_ps(&c[4016])));
-            _mm512_storeu_ps(&c[4032], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[4032])));
-            _mm512_storeu_ps(&c[4048], _mm512_add_ps(acc3_1, _mm512_loadu_ps(&c[4048])));
-            _mm512_storeu_ps(&c[4064], _mm512_add_ps(acc3_2, _mm512_loadu_ps(&c[4064])));
-            _mm512_storeu_ps(&c[4080], _mm512_add_ps(acc3_3, _mm512_loadu_ps(&c[4080])));
+            __m512 c_in24 = _mm512_loadu_ps(&c[3840]);
+            __m512 c_in25 = _mm512_loadu_ps(&c[3856]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[3872]);
+            __m512 c_in27 = _mm512_loadu_ps(&c[3888]);
+            __m512 c_in28 = _mm512_loadu_ps(&c[3904]);
+            __m512 c_in29 = _mm512_loadu_ps(&c[3920]);
+            __m512 c_in30 = _mm512_loadu_ps(&c[3936]);
+            __m512 c_in31 = _mm512_loadu_ps(&c[3952]);
+            _mm512_storeu_ps(&c[3840], _mm512_add_ps(acc0_0, c_in24));
+            _mm512_storeu_ps(&c[3856], _mm512_add_ps(acc0_1, c_in25));
+            _mm512_storeu_ps(&c[3872], _mm512_add_ps(acc0_2, c_in26));
+            _mm512_storeu_ps(&c[3888], _mm512_add_ps(acc0_3, c_in27));
+            _mm512_storeu_ps(&c[3904], _mm512_add_ps(acc1_0, c_in28));
+            _mm512_storeu_ps(&c[3920], _mm512_add_ps(acc1_1, c_in29));
+            _mm512_storeu_ps(&c[3936], _mm512_add_ps(acc1_2, c_in30));
+            _mm512_storeu_ps(&c[3952], _mm512_add_ps(acc1_3, c_in31));
+            __m512 c_in32 = _mm512_loadu_ps(&c[3968]);
+            __m512 c_in33 = _mm512_loadu_ps(&c[3984]);
+            __m512 c_in34 = _mm512_loadu_ps(&c[4000]);
+            __m512 c_in35 = _mm512_loadu_ps(&c[4016]);
+            __m512 c_in36 = _mm512_loadu_ps(&c[4032]);
+            __m512 c_in37 = _mm512_loadu_ps(&c[4048]);
+            __m512 c_in38 = _mm512_loadu_ps(&c[4064]);
+            __m512 c_in39 = _mm512_loadu_ps(&c[4080]);
+            _mm512_storeu_ps(&c[3968], _mm512_add_ps(acc2_0, c_in32));
+            _mm512_storeu_ps(&c[3984], _mm512_add_ps(acc2_1, c_in33));
+            _mm512_storeu_ps(&c[4000], _mm512_add_ps(acc2_2, c_in34));
+            _mm512_storeu_ps(&c[4016], _mm512_add_ps(acc2_3, c_in35));
+            _mm512_storeu_ps(&c[4032], _mm512_add_ps(acc3_0, c_in36));
+            _mm512_storeu_ps(&c[4048], _mm512_add_ps(acc3_1, c_in37));
+            _mm512_storeu_ps(&c[4064], _mm512_add_ps(acc3_2, c_in38));
+            _mm512_storeu_ps(&c[4080], _mm512_add_ps(acc3_3, c_in39));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4857,7 +5457,7 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_tn_avx512_rl6_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_bf_tn_avx512_rl6_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf tn (A transposed, B row-major), isa avx512, form rl6.
- * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 48 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_tn_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -4931,30 +5531,54 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_tn_avx512_rl6_ab(const bmm_arg
                     acc5_2 = _mm512_fmadd_ps(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_ps(a5, b3, acc5_3);
                 }
-                _mm512_storeu_ps(&c[64 * i0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_storeu_ps(&c[64 * i0 + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[64 * i0 + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 32]), _mm512_mul_ps(valpha, acc0_2)));
-                _mm512_storeu_ps(&c[64 * i0 + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 48]), _mm512_mul_ps(valpha, acc0_3)));
-                _mm512_storeu_ps(&c[64 * i0 + 64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 64]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_storeu_ps(&c[64 * i0 + 80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 80]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[64 * i0 + 96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 96]), _mm512_mul_ps(valpha, acc1_2)));
-                _mm512_storeu_ps(&c[64 * i0 + 112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 112]), _mm512_mul_ps(valpha, acc1_3)));
-                _mm512_storeu_ps(&c[64 * i0 + 128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 128]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_storeu_ps(&c[64 * i0 + 144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 144]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[64 * i0 + 160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 160]), _mm512_mul_ps(valpha, acc2_2)));
-                _mm512_storeu_ps(&c[64 * i0 + 176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 176]), _mm512_mul_ps(valpha, acc2_3)));
-                _mm512_storeu_ps(&c[64 * i0 + 192], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 192]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_storeu_ps(&c[64 * i0 + 208], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 208]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[64 * i0 + 224], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 224]), _mm512_mul_ps(valpha, acc3_2)));
-                _mm512_storeu_ps(&c[64 * i0 + 240], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 240]), _mm512_mul_ps(valpha, acc3_3)));
-                _mm512_storeu_ps(&c[64 * i0 + 256], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 256]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_storeu_ps(&c[64 * i0 + 272], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 272]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[64 * i0 + 288], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 288]), _mm512_mul_ps(valpha, acc4_2)));
-                _mm512_storeu_ps(&c[64 * i0 + 304], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 304]), _mm512_mul_ps(valpha, acc4_3)));
-                _mm512_storeu_ps(&c[64 * i0 + 320], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 320]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_storeu_ps(&c[64 * i0 + 336], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 336]), _mm512_mul_ps(valpha, acc5_1)));
-                _mm512_storeu_ps(&c[64 * i0 + 352], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 352]), _mm512_mul_ps(valpha, acc5_2)));
-                _mm512_storeu_ps(&c[64 * i0 + 368], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 368]), _mm512_mul_ps(valpha, acc5_3)));
+                __m512 c_in0 = _mm512_loadu_ps(&c[64 * i0]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[64 * i0 + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[64 * i0 + 32]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[64 * i0 + 48]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[64 * i0 + 64]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[64 * i0 + 80]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[64 * i0 + 96]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[64 * i0 + 112]);
+                _mm512_storeu_ps(&c[64 * i0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[64 * i0 + 16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[64 * i0 + 32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc0_2)));
+                _mm512_storeu_ps(&c[64 * i0 + 48], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc0_3)));
+                _mm512_storeu_ps(&c[64 * i0 + 64], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[64 * i0 + 80], _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[64 * i0 + 96], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc1_2)));
+                _mm512_storeu_ps(&c[64 * i0 + 112], _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc1_3)));
+                __m512 c_in8 = _mm512_loadu_ps(&c[64 * i0 + 128]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[64 * i0 + 144]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[64 * i0 + 160]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[64 * i0 + 176]);
+                __m512 c_in12 = _mm512_loadu_ps(&c[64 * i0 + 192]);
+                __m512 c_in13 = _mm512_loadu_ps(&c[64 * i0 + 208]);
+                __m512 c_in14 = _mm512_loadu_ps(&c[64 * i0 + 224]);
+                __m512 c_in15 = _mm512_loadu_ps(&c[64 * i0 + 240]);
+                _mm512_storeu_ps(&c[64 * i0 + 128], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[64 * i0 + 144], _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[64 * i0 + 160], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc2_2)));
+                _mm512_storeu_ps(&c[64 * i0 + 176], _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc2_3)));
+                _mm512_storeu_ps(&c[64 * i0 + 192], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_storeu_ps(&c[64 * i0 + 208], _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc3_1)));
+                _mm512_storeu_ps(&c[64 * i0 + 224], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc3_2)));
+                _mm512_storeu_ps(&c[64 * i0 + 240], _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc3_3)));
+                __m512 c_in16 = _mm512_loadu_ps(&c[64 * i0 + 256]);
+                __m512 c_in17 = _mm512_loadu_ps(&c[64 * i0 + 272]);
+                __m512 c_in18 = _mm512_loadu_ps(&c[64 * i0 + 288]);
+                __m512 c_in19 = _mm512_loadu_ps(&c[64 * i0 + 304]);
+                __m512 c_in20 = _mm512_loadu_ps(&c[64 * i0 + 320]);
+                __m512 c_in21 = _mm512_loadu_ps(&c[64 * i0 + 336]);
+                __m512 c_in22 = _mm512_loadu_ps(&c[64 * i0 + 352]);
+                __m512 c_in23 = _mm512_loadu_ps(&c[64 * i0 + 368]);
+                _mm512_storeu_ps(&c[64 * i0 + 256], _mm512_fmadd_ps(vbeta, c_in16, _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_storeu_ps(&c[64 * i0 + 272], _mm512_fmadd_ps(vbeta, c_in17, _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[64 * i0 + 288], _mm512_fmadd_ps(vbeta, c_in18, _mm512_mul_ps(valpha, acc4_2)));
+                _mm512_storeu_ps(&c[64 * i0 + 304], _mm512_fmadd_ps(vbeta, c_in19, _mm512_mul_ps(valpha, acc4_3)));
+                _mm512_storeu_ps(&c[64 * i0 + 320], _mm512_fmadd_ps(vbeta, c_in20, _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_storeu_ps(&c[64 * i0 + 336], _mm512_fmadd_ps(vbeta, c_in21, _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[64 * i0 + 352], _mm512_fmadd_ps(vbeta, c_in22, _mm512_mul_ps(valpha, acc5_2)));
+                _mm512_storeu_ps(&c[64 * i0 + 368], _mm512_fmadd_ps(vbeta, c_in23, _mm512_mul_ps(valpha, acc5_3)));
             }
         }
         {
@@ -5000,22 +5624,38 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_tn_avx512_rl6_ab(const bmm_arg
                 acc3_2 = _mm512_fmadd_ps(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_ps(a3, b3, acc3_3);
             }
-            _mm512_storeu_ps(&c[3840], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3840]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[3856], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3856]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[3872], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3872]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[3888], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3888]), _mm512_mul_ps(valpha, acc0_3)));
-            _mm512_storeu_ps(&c[3904], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3904]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[3920], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3920]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[3936], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3936]), _mm512_mul_ps(valpha, acc1_2)));
-            _mm512_storeu_ps(&c[3952], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3952]), _mm512_mul_ps(valpha, acc1_3)));
-            _mm512_storeu_ps(&c[3968], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3968]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_storeu_ps(&c[3984], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[3984]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[4000], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4000]), _mm512_mul_ps(valpha, acc2_2)));
-            _mm512_storeu_ps(&c[4016], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4016]), _mm512_mul_ps(valpha, acc2_3)));
-            _mm512_storeu_ps(&c[4032], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4032]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_storeu_ps(&c[4048], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4048]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[4064], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4064]), _mm512_mul_ps(valpha, acc3_2)));
-            _mm512_storeu_ps(&c[4080], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4080]), _mm512_mul_ps(valpha, acc3_3)));
+            __m512 c_in24 = _mm512_loadu_ps(&c[3840]);
+            __m512 c_in25 = _mm512_loadu_ps(&c[3856]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[3872]);
+            __m512 c_in27 = _mm512_loadu_ps(&c[3888]);
+            __m512 c_in28 = _mm512_loadu_ps(&c[3904]);
+            __m512 c_in29 = _mm512_loadu_ps(&c[3920]);
+            __m512 c_in30 = _mm512_loadu_ps(&c[3936]);
+            __m512 c_in31 = _mm512_loadu_ps(&c[3952]);
+            _mm512_storeu_ps(&c[3840], _mm512_fmadd_ps(vbeta, c_in24, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[3856], _mm512_fmadd_ps(vbeta, c_in25, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[3872], _mm512_fmadd_ps(vbeta, c_in26, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[3888], _mm512_fmadd_ps(vbeta, c_in27, _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[3904], _mm512_fmadd_ps(vbeta, c_in28, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[3920], _mm512_fmadd_ps(vbeta, c_in29, _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[3936], _mm512_fmadd_ps(vbeta, c_in30, _mm512_mul_ps(valpha, acc1_2)));
+            _mm512_storeu_ps(&c[3952], _mm512_fmadd_ps(vbeta, c_in31, _mm512_mul_ps(valpha, acc1_3)));
+            __m512 c_in32 = _mm512_loadu_ps(&c[3968]);
+            __m512 c_in33 = _mm512_loadu_ps(&c[3984]);
+            __m512 c_in34 = _mm512_loadu_ps(&c[4000]);
+            __m512 c_in35 = _mm512_loadu_ps(&c[4016]);
+            __m512 c_in36 = _mm512_loadu_ps(&c[4032]);
+            __m512 c_in37 = _mm512_loadu_ps(&c[4048]);
+            __m512 c_in38 = _mm512_loadu_ps(&c[4064]);
+            __m512 c_in39 = _mm512_loadu_ps(&c[4080]);
+            _mm512_storeu_ps(&c[3968], _mm512_fmadd_ps(vbeta, c_in32, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_storeu_ps(&c[3984], _mm512_fmadd_ps(vbeta, c_in33, _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[4000], _mm512_fmadd_ps(vbeta, c_in34, _mm512_mul_ps(valpha, acc2_2)));
+            _mm512_storeu_ps(&c[4016], _mm512_fmadd_ps(vbeta, c_in35, _mm512_mul_ps(valpha, acc2_3)));
+            _mm512_storeu_ps(&c[4032], _mm512_fmadd_ps(vbeta, c_in36, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_storeu_ps(&c[4048], _mm512_fmadd_ps(vbeta, c_in37, _mm512_mul_ps(valpha, acc3_1)));
+            _mm512_storeu_ps(&c[4064], _mm512_fmadd_ps(vbeta, c_in38, _mm512_mul_ps(valpha, acc3_2)));
+            _mm512_storeu_ps(&c[4080], _mm512_fmadd_ps(vbeta, c_in39, _mm512_mul_ps(valpha, acc3_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5027,7 +5667,7 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_tn_avx512_rl6_ab(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_bf_tn_avx512_rl3_a1b1
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout bf tn (A transposed, B row-major), isa avx512, form rl3.
- * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 24 vector accumulators,
  * 9984 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_tn_avx512_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -5070,18 +5710,30 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_tn_avx512_rl3_a1b1(const bmm_a
                     acc2_2 = _mm512_fmadd_ps(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_ps(a2, b3, acc2_3);
                 }
-                _mm512_storeu_ps(&c[64 * i0], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[64 * i0])));
-                _mm512_storeu_ps(&c[64 * i0 + 16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[64 * i0 + 16])));
-                _mm512_storeu_ps(&c[64 * i0 + 32], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[64 * i0 + 32])));
-                _mm512_storeu_ps(&c[64 * i0 + 48], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[64 * i0 + 48])));
-                _mm512_storeu_ps(&c[64 * i0 + 64], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[64 * i0 + 64])));
-                _mm512_storeu_ps(&c[64 * i0 + 80], _mm512_add_ps(acc1_1, _mm512_loadu_ps(&c[64 * i0 + 80])));
-                _mm512_storeu_ps(&c[64 * i0 + 96], _mm512_add_ps(acc1_2, _mm512_loadu_ps(&c[64 * i0 + 96])));
-                _mm512_storeu_ps(&c[64 * i0 + 112], _mm512_add_ps(acc1_3, _mm512_loadu_ps(&c[64 * i0 + 112])));
-                _mm512_storeu_ps(&c[64 * i0 + 128], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[64 * i0 + 128])));
-                _mm512_storeu_ps(&c[64 * i0 + 144], _mm512_add_ps(acc2_1, _mm512_loadu_ps(&c[64 * i0 + 144])));
-                _mm512_storeu_ps(&c[64 * i0 + 160], _mm512_add_ps(acc2_2, _mm512_loadu_ps(&c[64 * i0 + 160])));
-                _mm512_storeu_ps(&c[64 * i0 + 176], _mm512_add_ps(acc2_3, _mm512_loadu_ps(&c[64 * i0 + 176])));
+                __m512 c_in0 = _mm512_loadu_ps(&c[64 * i0]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[64 * i0 + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[64 * i0 + 32]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[64 * i0 + 48]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[64 * i0 + 64]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[64 * i0 + 80]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[64 * i0 + 96]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[64 * i0 + 112]);
+                _mm512_storeu_ps(&c[64 * i0], _mm512_add_ps(acc0_0, c_in0));
+                _mm512_storeu_ps(&c[64 * i0 + 16], _mm512_add_ps(acc0_1, c_in1));
+                _mm512_storeu_ps(&c[64 * i0 + 32], _mm512_add_ps(acc0_2, c_in2));
+                _mm512_storeu_ps(&c[64 * i0 + 48], _mm512_add_ps(acc0_3, c_in3));
+                _mm512_storeu_ps(&c[64 * i0 + 64], _mm512_add_ps(acc1_0, c_in4));
+                _mm512_storeu_ps(&c[64 * i0 + 80], _mm512_add_ps(acc1_1, c_in5));
+                _mm512_storeu_ps(&c[64 * i0 + 96], _mm512_add_ps(acc1_2, c_in6));
+                _mm512_storeu_ps(&c[64 * i0 + 112], _mm512_add_ps(acc1_3, c_in7));
+                __m512 c_in8 = _mm512_loadu_ps(&c[64 * i0 + 128]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[64 * i0 + 144]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[64 * i0 + 160]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[64 * i0 + 176]);
+                _mm512_storeu_ps(&c[64 * i0 + 128], _mm512_add_ps(acc2_0, c_in8));
+                _mm512_storeu_ps(&c[64 * i0 + 144], _mm512_add_ps(acc2_1, c_in9));
+                _mm512_storeu_ps(&c[64 * i0 + 160], _mm512_add_ps(acc2_2, c_in10));
+                _mm512_storeu_ps(&c[64 * i0 + 176], _mm512_add_ps(acc2_3, c_in11));
             }
         }
         {
@@ -5100,10 +5752,14 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_tn_avx512_rl3_a1b1(const bmm_a
                 acc0_2 = _mm512_fmadd_ps(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_ps(a0, b3, acc0_3);
             }
-            _mm512_storeu_ps(&c[4032], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[4032])));
-            _mm512_storeu_ps(&c[4048], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[4048])));
-            _mm512_storeu_ps(&c[4064], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[4064])));
-            _mm512_storeu_ps(&c[4080], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[4080])));
+            __m512 c_in12 = _mm512_loadu_ps(&c[4032]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[4048]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[4064]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[4080]);
+            _mm512_storeu_ps(&c[4032], _mm512_add_ps(acc0_0, c_in12));
+            _mm512_storeu_ps(&c[4048], _mm512_add_ps(acc0_1, c_in13));
+            _mm512_storeu_ps(&c[4064], _mm512_add_ps(acc0_2, c_in14));
+            _mm512_storeu_ps(&c[4080], _mm512_add_ps(acc0_3, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5205,7 +5861,7 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_tn_avx512_rl3_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_bf_tn_avx512_rl3_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf tn (A transposed, B row-major), isa avx512, form rl3.
- * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 24 vector accumulators,
  * 9984 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_tn_avx512_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -5252,18 +5908,30 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_tn_avx512_rl3_ab(const bmm_arg
                     acc2_2 = _mm512_fmadd_ps(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_ps(a2, b3, acc2_3);
                 }
-                _mm512_storeu_ps(&c[64 * i0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_storeu_ps(&c[64 * i0 + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[64 * i0 + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 32]), _mm512_mul_ps(valpha, acc0_2)));
-                _mm512_storeu_ps(&c[64 * i0 + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 48]), _mm512_mul_ps(valpha, acc0_3)));
-                _mm512_storeu_ps(&c[64 * i0 + 64], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 64]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_storeu_ps(&c[64 * i0 + 80], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 80]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[64 * i0 + 96], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 96]), _mm512_mul_ps(valpha, acc1_2)));
-                _mm512_storeu_ps(&c[64 * i0 + 112], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 112]), _mm512_mul_ps(valpha, acc1_3)));
-                _mm512_storeu_ps(&c[64 * i0 + 128], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 128]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_storeu_ps(&c[64 * i0 + 144], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 144]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[64 * i0 + 160], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 160]), _mm512_mul_ps(valpha, acc2_2)));
-                _mm512_storeu_ps(&c[64 * i0 + 176], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[64 * i0 + 176]), _mm512_mul_ps(valpha, acc2_3)));
+                __m512 c_in0 = _mm512_loadu_ps(&c[64 * i0]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[64 * i0 + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[64 * i0 + 32]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[64 * i0 + 48]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[64 * i0 + 64]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[64 * i0 + 80]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[64 * i0 + 96]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[64 * i0 + 112]);
+                _mm512_storeu_ps(&c[64 * i0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[64 * i0 + 16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[64 * i0 + 32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc0_2)));
+                _mm512_storeu_ps(&c[64 * i0 + 48], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc0_3)));
+                _mm512_storeu_ps(&c[64 * i0 + 64], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[64 * i0 + 80], _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[64 * i0 + 96], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc1_2)));
+                _mm512_storeu_ps(&c[64 * i0 + 112], _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc1_3)));
+                __m512 c_in8 = _mm512_loadu_ps(&c[64 * i0 + 128]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[64 * i0 + 144]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[64 * i0 + 160]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[64 * i0 + 176]);
+                _mm512_storeu_ps(&c[64 * i0 + 128], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[64 * i0 + 144], _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[64 * i0 + 160], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc2_2)));
+                _mm512_storeu_ps(&c[64 * i0 + 176], _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc2_3)));
             }
         }
         {
@@ -5282,10 +5950,14 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_bf_tn_avx512_rl3_ab(const bmm_arg
                 acc0_2 = _mm512_fmadd_ps(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_ps(a0, b3, acc0_3);
             }
-            _mm512_storeu_ps(&c[4032], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4032]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[4048], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4048]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[4064], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4064]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[4080], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[4080]), _mm512_mul_ps(valpha, acc0_3)));
+            __m512 c_in12 = _mm512_loadu_ps(&c[4032]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[4048]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[4064]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[4080]);
+            _mm512_storeu_ps(&c[4032], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[4048], _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[4064], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[4080], _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5784,7 +6456,7 @@ static void bmm_f32_64x64x64_sf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx2_rl6_a1b1
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx2, form rl6.
- * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 24 vector accumulators,
  * 22528 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -5831,18 +6503,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[(i0 + 3) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[(i0 + 4) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[(i0 + 5) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, c_in5));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_add_ps(acc3_0, c_in6));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_add_ps(acc3_1, c_in7));
+                __m256 c_in8 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_add_ps(acc4_0, c_in8));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_add_ps(acc4_1, c_in9));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_add_ps(acc5_0, c_in10));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_add_ps(acc5_1, c_in11));
             }
         }
         {
@@ -5870,14 +6554,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[60 * sc_row])));
-            _mm256_storeu_ps(&c[60 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[60 * sc_row + 8])));
-            _mm256_storeu_ps(&c[61 * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[61 * sc_row])));
-            _mm256_storeu_ps(&c[61 * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[61 * sc_row + 8])));
-            _mm256_storeu_ps(&c[62 * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[62 * sc_row])));
-            _mm256_storeu_ps(&c[62 * sc_row + 8], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[62 * sc_row + 8])));
-            _mm256_storeu_ps(&c[63 * sc_row], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[63 * sc_row])));
-            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[63 * sc_row + 8])));
+            __m256 c_in12 = _mm256_loadu_ps(&c[60 * sc_row]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[60 * sc_row + 8]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[61 * sc_row]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[61 * sc_row + 8]);
+            _mm256_storeu_ps(&c[60 * sc_row], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_storeu_ps(&c[60 * sc_row + 8], _mm256_add_ps(acc0_1, c_in13));
+            _mm256_storeu_ps(&c[61 * sc_row], _mm256_add_ps(acc1_0, c_in14));
+            _mm256_storeu_ps(&c[61 * sc_row + 8], _mm256_add_ps(acc1_1, c_in15));
+            __m256 c_in16 = _mm256_loadu_ps(&c[62 * sc_row]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[62 * sc_row + 8]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[63 * sc_row]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[63 * sc_row + 8]);
+            _mm256_storeu_ps(&c[62 * sc_row], _mm256_add_ps(acc2_0, c_in16));
+            _mm256_storeu_ps(&c[62 * sc_row + 8], _mm256_add_ps(acc2_1, c_in17));
+            _mm256_storeu_ps(&c[63 * sc_row], _mm256_add_ps(acc3_0, c_in18));
+            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_add_ps(acc3_1, c_in19));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -5915,18 +6607,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row + 16])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 24])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24])));
+                __m256 c_in20 = _mm256_loadu_ps(&c[i0 * sc_row + 16]);
+                __m256 c_in21 = _mm256_loadu_ps(&c[i0 * sc_row + 24]);
+                __m256 c_in22 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m256 c_in23 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_add_ps(acc0_0, c_in20));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_add_ps(acc0_1, c_in21));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_add_ps(acc1_0, c_in22));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_add_ps(acc1_1, c_in23));
+                __m256 c_in24 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m256 c_in25 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]);
+                __m256 c_in26 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]);
+                __m256 c_in27 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_add_ps(acc2_0, c_in24));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_add_ps(acc2_1, c_in25));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_add_ps(acc3_0, c_in26));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_add_ps(acc3_1, c_in27));
+                __m256 c_in28 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]);
+                __m256 c_in29 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]);
+                __m256 c_in30 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]);
+                __m256 c_in31 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_add_ps(acc4_0, c_in28));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_add_ps(acc4_1, c_in29));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_add_ps(acc5_0, c_in30));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_add_ps(acc5_1, c_in31));
             }
         }
         {
@@ -5954,14 +6658,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[60 * sc_row + 16])));
-            _mm256_storeu_ps(&c[60 * sc_row + 24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[60 * sc_row + 24])));
-            _mm256_storeu_ps(&c[61 * sc_row + 16], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[61 * sc_row + 16])));
-            _mm256_storeu_ps(&c[61 * sc_row + 24], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[61 * sc_row + 24])));
-            _mm256_storeu_ps(&c[62 * sc_row + 16], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[62 * sc_row + 16])));
-            _mm256_storeu_ps(&c[62 * sc_row + 24], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[62 * sc_row + 24])));
-            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[63 * sc_row + 16])));
-            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[63 * sc_row + 24])));
+            __m256 c_in32 = _mm256_loadu_ps(&c[60 * sc_row + 16]);
+            __m256 c_in33 = _mm256_loadu_ps(&c[60 * sc_row + 24]);
+            __m256 c_in34 = _mm256_loadu_ps(&c[61 * sc_row + 16]);
+            __m256 c_in35 = _mm256_loadu_ps(&c[61 * sc_row + 24]);
+            _mm256_storeu_ps(&c[60 * sc_row + 16], _mm256_add_ps(acc0_0, c_in32));
+            _mm256_storeu_ps(&c[60 * sc_row + 24], _mm256_add_ps(acc0_1, c_in33));
+            _mm256_storeu_ps(&c[61 * sc_row + 16], _mm256_add_ps(acc1_0, c_in34));
+            _mm256_storeu_ps(&c[61 * sc_row + 24], _mm256_add_ps(acc1_1, c_in35));
+            __m256 c_in36 = _mm256_loadu_ps(&c[62 * sc_row + 16]);
+            __m256 c_in37 = _mm256_loadu_ps(&c[62 * sc_row + 24]);
+            __m256 c_in38 = _mm256_loadu_ps(&c[63 * sc_row + 16]);
+            __m256 c_in39 = _mm256_loadu_ps(&c[63 * sc_row + 24]);
+            _mm256_storeu_ps(&c[62 * sc_row + 16], _mm256_add_ps(acc2_0, c_in36));
+            _mm256_storeu_ps(&c[62 * sc_row + 24], _mm256_add_ps(acc2_1, c_in37));
+            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_add_ps(acc3_0, c_in38));
+            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_add_ps(acc3_1, c_in39));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -5999,18 +6711,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row + 32])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 40])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 32])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 40], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 40])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 32])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 40], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 40])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 32])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 40], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 40])));
+                __m256 c_in40 = _mm256_loadu_ps(&c[i0 * sc_row + 32]);
+                __m256 c_in41 = _mm256_loadu_ps(&c[i0 * sc_row + 40]);
+                __m256 c_in42 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]);
+                __m256 c_in43 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_add_ps(acc0_0, c_in40));
+                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_add_ps(acc0_1, c_in41));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_add_ps(acc1_0, c_in42));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_add_ps(acc1_1, c_in43));
+                __m256 c_in44 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]);
+                __m256 c_in45 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]);
+                __m256 c_in46 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 32]);
+                __m256 c_in47 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 40]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_add_ps(acc2_0, c_in44));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_add_ps(acc2_1, c_in45));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm256_add_ps(acc3_0, c_in46));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 40], _mm256_add_ps(acc3_1, c_in47));
+                __m256 c_in48 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 32]);
+                __m256 c_in49 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 40]);
+                __m256 c_in50 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 32]);
+                __m256 c_in51 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 40]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm256_add_ps(acc4_0, c_in48));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 40], _mm256_add_ps(acc4_1, c_in49));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm256_add_ps(acc5_0, c_in50));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 40], _mm256_add_ps(acc5_1, c_in51));
             }
         }
         {
@@ -6038,14 +6762,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row + 32], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[60 * sc_row + 32])));
-            _mm256_storeu_ps(&c[60 * sc_row + 40], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[60 * sc_row + 40])));
-            _mm256_storeu_ps(&c[61 * sc_row + 32], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[61 * sc_row + 32])));
-            _mm256_storeu_ps(&c[61 * sc_row + 40], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[61 * sc_row + 40])));
-            _mm256_storeu_ps(&c[62 * sc_row + 32], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[62 * sc_row + 32])));
-            _mm256_storeu_ps(&c[62 * sc_row + 40], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[62 * sc_row + 40])));
-            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[63 * sc_row + 32])));
-            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[63 * sc_row + 40])));
+            __m256 c_in52 = _mm256_loadu_ps(&c[60 * sc_row + 32]);
+            __m256 c_in53 = _mm256_loadu_ps(&c[60 * sc_row + 40]);
+            __m256 c_in54 = _mm256_loadu_ps(&c[61 * sc_row + 32]);
+            __m256 c_in55 = _mm256_loadu_ps(&c[61 * sc_row + 40]);
+            _mm256_storeu_ps(&c[60 * sc_row + 32], _mm256_add_ps(acc0_0, c_in52));
+            _mm256_storeu_ps(&c[60 * sc_row + 40], _mm256_add_ps(acc0_1, c_in53));
+            _mm256_storeu_ps(&c[61 * sc_row + 32], _mm256_add_ps(acc1_0, c_in54));
+            _mm256_storeu_ps(&c[61 * sc_row + 40], _mm256_add_ps(acc1_1, c_in55));
+            __m256 c_in56 = _mm256_loadu_ps(&c[62 * sc_row + 32]);
+            __m256 c_in57 = _mm256_loadu_ps(&c[62 * sc_row + 40]);
+            __m256 c_in58 = _mm256_loadu_ps(&c[63 * sc_row + 32]);
+            __m256 c_in59 = _mm256_loadu_ps(&c[63 * sc_row + 40]);
+            _mm256_storeu_ps(&c[62 * sc_row + 32], _mm256_add_ps(acc2_0, c_in56));
+            _mm256_storeu_ps(&c[62 * sc_row + 40], _mm256_add_ps(acc2_1, c_in57));
+            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_add_ps(acc3_0, c_in58));
+            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_add_ps(acc3_1, c_in59));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -6083,18 +6815,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row + 48])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 56])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 48])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 56], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 56])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 48])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 56], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 56])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 48])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 56], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 56])));
+                __m256 c_in60 = _mm256_loadu_ps(&c[i0 * sc_row + 48]);
+                __m256 c_in61 = _mm256_loadu_ps(&c[i0 * sc_row + 56]);
+                __m256 c_in62 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]);
+                __m256 c_in63 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_add_ps(acc0_0, c_in60));
+                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_add_ps(acc0_1, c_in61));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_add_ps(acc1_0, c_in62));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_add_ps(acc1_1, c_in63));
+                __m256 c_in64 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]);
+                __m256 c_in65 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]);
+                __m256 c_in66 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 48]);
+                __m256 c_in67 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 56]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_add_ps(acc2_0, c_in64));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_add_ps(acc2_1, c_in65));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm256_add_ps(acc3_0, c_in66));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 56], _mm256_add_ps(acc3_1, c_in67));
+                __m256 c_in68 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 48]);
+                __m256 c_in69 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 56]);
+                __m256 c_in70 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 48]);
+                __m256 c_in71 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 56]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm256_add_ps(acc4_0, c_in68));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 56], _mm256_add_ps(acc4_1, c_in69));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm256_add_ps(acc5_0, c_in70));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 56], _mm256_add_ps(acc5_1, c_in71));
             }
         }
         {
@@ -6122,14 +6866,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row + 48], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[60 * sc_row + 48])));
-            _mm256_storeu_ps(&c[60 * sc_row + 56], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[60 * sc_row + 56])));
-            _mm256_storeu_ps(&c[61 * sc_row + 48], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[61 * sc_row + 48])));
-            _mm256_storeu_ps(&c[61 * sc_row + 56], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[61 * sc_row + 56])));
-            _mm256_storeu_ps(&c[62 * sc_row + 48], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[62 * sc_row + 48])));
-            _mm256_storeu_ps(&c[62 * sc_row + 56], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[62 * sc_row + 56])));
-            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[63 * sc_row + 48])));
-            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[63 * sc_row + 56])));
+            __m256 c_in72 = _mm256_loadu_ps(&c[60 * sc_row + 48]);
+            __m256 c_in73 = _mm256_loadu_ps(&c[60 * sc_row + 56]);
+            __m256 c_in74 = _mm256_loadu_ps(&c[61 * sc_row + 48]);
+            __m256 c_in75 = _mm256_loadu_ps(&c[61 * sc_row + 56]);
+            _mm256_storeu_ps(&c[60 * sc_row + 48], _mm256_add_ps(acc0_0, c_in72));
+            _mm256_storeu_ps(&c[60 * sc_row + 56], _mm256_add_ps(acc0_1, c_in73));
+            _mm256_storeu_ps(&c[61 * sc_row + 48], _mm256_add_ps(acc1_0, c_in74));
+            _mm256_storeu_ps(&c[61 * sc_row + 56], _mm256_add_ps(acc1_1, c_in75));
+            __m256 c_in76 = _mm256_loadu_ps(&c[62 * sc_row + 48]);
+            __m256 c_in77 = _mm256_loadu_ps(&c[62 * sc_row + 56]);
+            __m256 c_in78 = _mm256_loadu_ps(&c[63 * sc_row + 48]);
+            __m256 c_in79 = _mm256_loadu_ps(&c[63 * sc_row + 56]);
+            _mm256_storeu_ps(&c[62 * sc_row + 48], _mm256_add_ps(acc2_0, c_in76));
+            _mm256_storeu_ps(&c[62 * sc_row + 56], _mm256_add_ps(acc2_1, c_in77));
+            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_add_ps(acc3_0, c_in78));
+            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_add_ps(acc3_1, c_in79));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6500,7 +7252,7 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx2_rl6_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx2, form rl6.
- * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 24 vector accumulators,
  * 22528 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -6551,18 +7303,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in8 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -6590,14 +7354,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[60 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[61 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[61 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[62 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[62 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[63 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[60 * sc_row]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[60 * sc_row + 8]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[61 * sc_row]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[61 * sc_row + 8]);
+            _mm256_storeu_ps(&c[60 * sc_row], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[60 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[61 * sc_row], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[61 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[62 * sc_row]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[62 * sc_row + 8]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[63 * sc_row]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[63 * sc_row + 8]);
+            _mm256_storeu_ps(&c[62 * sc_row], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[62 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[63 * sc_row], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -6635,18 +7407,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in20 = _mm256_loadu_ps(&c[i0 * sc_row + 16]);
+                __m256 c_in21 = _mm256_loadu_ps(&c[i0 * sc_row + 24]);
+                __m256 c_in22 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m256 c_in23 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in24 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m256 c_in25 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]);
+                __m256 c_in26 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]);
+                __m256 c_in27 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in26, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in27, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in28 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]);
+                __m256 c_in29 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]);
+                __m256 c_in30 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]);
+                __m256 c_in31 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in28, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in29, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in30, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in31, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -6674,14 +7458,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[60 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[61 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[61 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[62 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[62 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 16]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 24]), _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in32 = _mm256_loadu_ps(&c[60 * sc_row + 16]);
+            __m256 c_in33 = _mm256_loadu_ps(&c[60 * sc_row + 24]);
+            __m256 c_in34 = _mm256_loadu_ps(&c[61 * sc_row + 16]);
+            __m256 c_in35 = _mm256_loadu_ps(&c[61 * sc_row + 24]);
+            _mm256_storeu_ps(&c[60 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in32, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[60 * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in33, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[61 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in34, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[61 * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in35, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in36 = _mm256_loadu_ps(&c[62 * sc_row + 16]);
+            __m256 c_in37 = _mm256_loadu_ps(&c[62 * sc_row + 24]);
+            __m256 c_in38 = _mm256_loadu_ps(&c[63 * sc_row + 16]);
+            __m256 c_in39 = _mm256_loadu_ps(&c[63 * sc_row + 24]);
+            _mm256_storeu_ps(&c[62 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in36, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[62 * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in37, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in38, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in39, _mm256_mul_ps(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -6719,18 +7511,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 32]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 40]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 32]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 40]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 32]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 40]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 32]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 40]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in40 = _mm256_loadu_ps(&c[i0 * sc_row + 32]);
+                __m256 c_in41 = _mm256_loadu_ps(&c[i0 * sc_row + 40]);
+                __m256 c_in42 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]);
+                __m256 c_in43 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_fmadd_ps(vbeta, c_in40, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_fmadd_ps(vbeta, c_in41, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_ps(vbeta, c_in42, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_ps(vbeta, c_in43, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in44 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]);
+                __m256 c_in45 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]);
+                __m256 c_in46 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 32]);
+                __m256 c_in47 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 40]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_ps(vbeta, c_in44, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_ps(vbeta, c_in45, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm256_fmadd_ps(vbeta, c_in46, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 40], _mm256_fmadd_ps(vbeta, c_in47, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in48 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 32]);
+                __m256 c_in49 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 40]);
+                __m256 c_in50 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 32]);
+                __m256 c_in51 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 40]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm256_fmadd_ps(vbeta, c_in48, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 40], _mm256_fmadd_ps(vbeta, c_in49, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm256_fmadd_ps(vbeta, c_in50, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 40], _mm256_fmadd_ps(vbeta, c_in51, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -6758,14 +7562,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 32]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[60 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 40]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[61 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 32]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[61 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 40]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[62 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 32]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[62 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 40]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 32]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 40]), _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in52 = _mm256_loadu_ps(&c[60 * sc_row + 32]);
+            __m256 c_in53 = _mm256_loadu_ps(&c[60 * sc_row + 40]);
+            __m256 c_in54 = _mm256_loadu_ps(&c[61 * sc_row + 32]);
+            __m256 c_in55 = _mm256_loadu_ps(&c[61 * sc_row + 40]);
+            _mm256_storeu_ps(&c[60 * sc_row + 32], _mm256_fmadd_ps(vbeta, c_in52, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[60 * sc_row + 40], _mm256_fmadd_ps(vbeta, c_in53, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[61 * sc_row + 32], _mm256_fmadd_ps(vbeta, c_in54, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[61 * sc_row + 40], _mm256_fmadd_ps(vbeta, c_in55, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in56 = _mm256_loadu_ps(&c[62 * sc_row + 32]);
+            __m256 c_in57 = _mm256_loadu_ps(&c[62 * sc_row + 40]);
+            __m256 c_in58 = _mm256_loadu_ps(&c[63 * sc_row + 32]);
+            __m256 c_in59 = _mm256_loadu_ps(&c[63 * sc_row + 40]);
+            _mm256_storeu_ps(&c[62 * sc_row + 32], _mm256_fmadd_ps(vbeta, c_in56, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[62 * sc_row + 40], _mm256_fmadd_ps(vbeta, c_in57, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_fmadd_ps(vbeta, c_in58, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_fmadd_ps(vbeta, c_in59, _mm256_mul_ps(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -6803,18 +7615,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 48]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 56]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 48]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 56]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 48]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 56]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 48]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 56]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in60 = _mm256_loadu_ps(&c[i0 * sc_row + 48]);
+                __m256 c_in61 = _mm256_loadu_ps(&c[i0 * sc_row + 56]);
+                __m256 c_in62 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]);
+                __m256 c_in63 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_fmadd_ps(vbeta, c_in60, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_fmadd_ps(vbeta, c_in61, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_ps(vbeta, c_in62, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_ps(vbeta, c_in63, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in64 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]);
+                __m256 c_in65 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]);
+                __m256 c_in66 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 48]);
+                __m256 c_in67 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 56]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_ps(vbeta, c_in64, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_ps(vbeta, c_in65, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm256_fmadd_ps(vbeta, c_in66, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 56], _mm256_fmadd_ps(vbeta, c_in67, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in68 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 48]);
+                __m256 c_in69 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 56]);
+                __m256 c_in70 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 48]);
+                __m256 c_in71 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 56]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm256_fmadd_ps(vbeta, c_in68, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 56], _mm256_fmadd_ps(vbeta, c_in69, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm256_fmadd_ps(vbeta, c_in70, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 56], _mm256_fmadd_ps(vbeta, c_in71, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -6842,14 +7666,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 48]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[60 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 56]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[61 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 48]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[61 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 56]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[62 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 48]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[62 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 56]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 48]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 56]), _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in72 = _mm256_loadu_ps(&c[60 * sc_row + 48]);
+            __m256 c_in73 = _mm256_loadu_ps(&c[60 * sc_row + 56]);
+            __m256 c_in74 = _mm256_loadu_ps(&c[61 * sc_row + 48]);
+            __m256 c_in75 = _mm256_loadu_ps(&c[61 * sc_row + 56]);
+            _mm256_storeu_ps(&c[60 * sc_row + 48], _mm256_fmadd_ps(vbeta, c_in72, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[60 * sc_row + 56], _mm256_fmadd_ps(vbeta, c_in73, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[61 * sc_row + 48], _mm256_fmadd_ps(vbeta, c_in74, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[61 * sc_row + 56], _mm256_fmadd_ps(vbeta, c_in75, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in76 = _mm256_loadu_ps(&c[62 * sc_row + 48]);
+            __m256 c_in77 = _mm256_loadu_ps(&c[62 * sc_row + 56]);
+            __m256 c_in78 = _mm256_loadu_ps(&c[63 * sc_row + 48]);
+            __m256 c_in79 = _mm256_loadu_ps(&c[63 * sc_row + 56]);
+            _mm256_storeu_ps(&c[62 * sc_row + 48], _mm256_fmadd_ps(vbeta, c_in76, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[62 * sc_row + 56], _mm256_fmadd_ps(vbeta, c_in77, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_fmadd_ps(vbeta, c_in78, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_fmadd_ps(vbeta, c_in79, _mm256_mul_ps(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6861,7 +7693,7 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx2_rl3_a1b1
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx2, form rl3.
- * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
  * 28160 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -6893,12 +7725,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, c_in5));
             }
         }
         {
@@ -6911,8 +7749,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[63 * sc_row])));
-            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[63 * sc_row + 8])));
+            __m256 c_in6 = _mm256_loadu_ps(&c[63 * sc_row]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[63 * sc_row + 8]);
+            _mm256_storeu_ps(&c[63 * sc_row], _mm256_add_ps(acc0_0, c_in6));
+            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_add_ps(acc0_1, c_in7));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -6935,12 +7775,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row + 16])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 24])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24])));
+                __m256 c_in8 = _mm256_loadu_ps(&c[i0 * sc_row + 16]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[i0 * sc_row + 24]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_add_ps(acc0_0, c_in8));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_add_ps(acc0_1, c_in9));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_add_ps(acc1_0, c_in10));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_add_ps(acc1_1, c_in11));
+                __m256 c_in12 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m256 c_in13 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_add_ps(acc2_0, c_in12));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_add_ps(acc2_1, c_in13));
             }
         }
         {
@@ -6953,8 +7799,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[63 * sc_row + 16])));
-            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[63 * sc_row + 24])));
+            __m256 c_in14 = _mm256_loadu_ps(&c[63 * sc_row + 16]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[63 * sc_row + 24]);
+            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_add_ps(acc0_0, c_in14));
+            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_add_ps(acc0_1, c_in15));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -6977,12 +7825,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row + 32])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 40])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40])));
+                __m256 c_in16 = _mm256_loadu_ps(&c[i0 * sc_row + 32]);
+                __m256 c_in17 = _mm256_loadu_ps(&c[i0 * sc_row + 40]);
+                __m256 c_in18 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]);
+                __m256 c_in19 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_add_ps(acc0_0, c_in16));
+                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_add_ps(acc0_1, c_in17));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_add_ps(acc1_0, c_in18));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_add_ps(acc1_1, c_in19));
+                __m256 c_in20 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]);
+                __m256 c_in21 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_add_ps(acc2_0, c_in20));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_add_ps(acc2_1, c_in21));
             }
         }
         {
@@ -6995,8 +7849,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[63 * sc_row + 32])));
-            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[63 * sc_row + 40])));
+            __m256 c_in22 = _mm256_loadu_ps(&c[63 * sc_row + 32]);
+            __m256 c_in23 = _mm256_loadu_ps(&c[63 * sc_row + 40]);
+            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_add_ps(acc0_0, c_in22));
+            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_add_ps(acc0_1, c_in23));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -7019,12 +7875,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row + 48])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 56])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56])));
+                __m256 c_in24 = _mm256_loadu_ps(&c[i0 * sc_row + 48]);
+                __m256 c_in25 = _mm256_loadu_ps(&c[i0 * sc_row + 56]);
+                __m256 c_in26 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]);
+                __m256 c_in27 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_add_ps(acc0_0, c_in24));
+                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_add_ps(acc0_1, c_in25));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_add_ps(acc1_0, c_in26));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_add_ps(acc1_1, c_in27));
+                __m256 c_in28 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]);
+                __m256 c_in29 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_add_ps(acc2_0, c_in28));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_add_ps(acc2_1, c_in29));
             }
         }
         {
@@ -7037,8 +7899,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[63 * sc_row + 48])));
-            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[63 * sc_row + 56])));
+            __m256 c_in30 = _mm256_loadu_ps(&c[63 * sc_row + 48]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[63 * sc_row + 56]);
+            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_add_ps(acc0_0, c_in30));
+            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_add_ps(acc0_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7241,7 +8105,7 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx2_rl3_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx2, form rl3.
- * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 12 vector accumulators,
  * 28160 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -7277,12 +8141,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -7295,8 +8165,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in6 = _mm256_loadu_ps(&c[63 * sc_row]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[63 * sc_row + 8]);
+            _mm256_storeu_ps(&c[63 * sc_row], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -7319,12 +8191,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in8 = _mm256_loadu_ps(&c[i0 * sc_row + 16]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[i0 * sc_row + 24]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in12 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m256 c_in13 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -7337,8 +8215,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in14 = _mm256_loadu_ps(&c[63 * sc_row + 16]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[63 * sc_row + 24]);
+            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -7361,12 +8241,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 32]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 40]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in16 = _mm256_loadu_ps(&c[i0 * sc_row + 32]);
+                __m256 c_in17 = _mm256_loadu_ps(&c[i0 * sc_row + 40]);
+                __m256 c_in18 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]);
+                __m256 c_in19 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in20 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]);
+                __m256 c_in21 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -7379,8 +8265,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 32]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 40]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in22 = _mm256_loadu_ps(&c[63 * sc_row + 32]);
+            __m256 c_in23 = _mm256_loadu_ps(&c[63 * sc_row + 40]);
+            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -7403,12 +8291,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 48]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 56]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in24 = _mm256_loadu_ps(&c[i0 * sc_row + 48]);
+                __m256 c_in25 = _mm256_loadu_ps(&c[i0 * sc_row + 56]);
+                __m256 c_in26 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]);
+                __m256 c_in27 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_ps(vbeta, c_in26, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_ps(vbeta, c_in27, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in28 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]);
+                __m256 c_in29 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_ps(vbeta, c_in28, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_ps(vbeta, c_in29, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -7421,8 +8315,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 48]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 56]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in30 = _mm256_loadu_ps(&c[63 * sc_row + 48]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[63 * sc_row + 56]);
+            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_fmadd_ps(vbeta, c_in30, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_fmadd_ps(vbeta, c_in31, _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7434,7 +8330,7 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx2_rl6_pf_a1b1
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 24 vector accumulators,
  * 22528 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -7551,18 +8447,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[(i0 + 3) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[(i0 + 4) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[(i0 + 5) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, c_in5));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_add_ps(acc3_0, c_in6));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_add_ps(acc3_1, c_in7));
+                __m256 c_in8 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_add_ps(acc4_0, c_in8));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_add_ps(acc4_1, c_in9));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_add_ps(acc5_0, c_in10));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_add_ps(acc5_1, c_in11));
             }
         }
         {
@@ -7630,14 +8538,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[60 * sc_row])));
-            _mm256_storeu_ps(&c[60 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[60 * sc_row + 8])));
-            _mm256_storeu_ps(&c[61 * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[61 * sc_row])));
-            _mm256_storeu_ps(&c[61 * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[61 * sc_row + 8])));
-            _mm256_storeu_ps(&c[62 * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[62 * sc_row])));
-            _mm256_storeu_ps(&c[62 * sc_row + 8], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[62 * sc_row + 8])));
-            _mm256_storeu_ps(&c[63 * sc_row], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[63 * sc_row])));
-            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[63 * sc_row + 8])));
+            __m256 c_in12 = _mm256_loadu_ps(&c[60 * sc_row]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[60 * sc_row + 8]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[61 * sc_row]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[61 * sc_row + 8]);
+            _mm256_storeu_ps(&c[60 * sc_row], _mm256_add_ps(acc0_0, c_in12));
+            _mm256_storeu_ps(&c[60 * sc_row + 8], _mm256_add_ps(acc0_1, c_in13));
+            _mm256_storeu_ps(&c[61 * sc_row], _mm256_add_ps(acc1_0, c_in14));
+            _mm256_storeu_ps(&c[61 * sc_row + 8], _mm256_add_ps(acc1_1, c_in15));
+            __m256 c_in16 = _mm256_loadu_ps(&c[62 * sc_row]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[62 * sc_row + 8]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[63 * sc_row]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[63 * sc_row + 8]);
+            _mm256_storeu_ps(&c[62 * sc_row], _mm256_add_ps(acc2_0, c_in16));
+            _mm256_storeu_ps(&c[62 * sc_row + 8], _mm256_add_ps(acc2_1, c_in17));
+            _mm256_storeu_ps(&c[63 * sc_row], _mm256_add_ps(acc3_0, c_in18));
+            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_add_ps(acc3_1, c_in19));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -7675,18 +8591,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row + 16])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 24])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24])));
+                __m256 c_in20 = _mm256_loadu_ps(&c[i0 * sc_row + 16]);
+                __m256 c_in21 = _mm256_loadu_ps(&c[i0 * sc_row + 24]);
+                __m256 c_in22 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m256 c_in23 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_add_ps(acc0_0, c_in20));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_add_ps(acc0_1, c_in21));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_add_ps(acc1_0, c_in22));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_add_ps(acc1_1, c_in23));
+                __m256 c_in24 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m256 c_in25 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]);
+                __m256 c_in26 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]);
+                __m256 c_in27 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_add_ps(acc2_0, c_in24));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_add_ps(acc2_1, c_in25));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_add_ps(acc3_0, c_in26));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_add_ps(acc3_1, c_in27));
+                __m256 c_in28 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]);
+                __m256 c_in29 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]);
+                __m256 c_in30 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]);
+                __m256 c_in31 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_add_ps(acc4_0, c_in28));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_add_ps(acc4_1, c_in29));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_add_ps(acc5_0, c_in30));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_add_ps(acc5_1, c_in31));
             }
         }
         {
@@ -7714,14 +8642,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[60 * sc_row + 16])));
-            _mm256_storeu_ps(&c[60 * sc_row + 24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[60 * sc_row + 24])));
-            _mm256_storeu_ps(&c[61 * sc_row + 16], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[61 * sc_row + 16])));
-            _mm256_storeu_ps(&c[61 * sc_row + 24], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[61 * sc_row + 24])));
-            _mm256_storeu_ps(&c[62 * sc_row + 16], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[62 * sc_row + 16])));
-            _mm256_storeu_ps(&c[62 * sc_row + 24], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[62 * sc_row + 24])));
-            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[63 * sc_row + 16])));
-            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[63 * sc_row + 24])));
+            __m256 c_in32 = _mm256_loadu_ps(&c[60 * sc_row + 16]);
+            __m256 c_in33 = _mm256_loadu_ps(&c[60 * sc_row + 24]);
+            __m256 c_in34 = _mm256_loadu_ps(&c[61 * sc_row + 16]);
+            __m256 c_in35 = _mm256_loadu_ps(&c[61 * sc_row + 24]);
+            _mm256_storeu_ps(&c[60 * sc_row + 16], _mm256_add_ps(acc0_0, c_in32));
+            _mm256_storeu_ps(&c[60 * sc_row + 24], _mm256_add_ps(acc0_1, c_in33));
+            _mm256_storeu_ps(&c[61 * sc_row + 16], _mm256_add_ps(acc1_0, c_in34));
+            _mm256_storeu_ps(&c[61 * sc_row + 24], _mm256_add_ps(acc1_1, c_in35));
+            __m256 c_in36 = _mm256_loadu_ps(&c[62 * sc_row + 16]);
+            __m256 c_in37 = _mm256_loadu_ps(&c[62 * sc_row + 24]);
+            __m256 c_in38 = _mm256_loadu_ps(&c[63 * sc_row + 16]);
+            __m256 c_in39 = _mm256_loadu_ps(&c[63 * sc_row + 24]);
+            _mm256_storeu_ps(&c[62 * sc_row + 16], _mm256_add_ps(acc2_0, c_in36));
+            _mm256_storeu_ps(&c[62 * sc_row + 24], _mm256_add_ps(acc2_1, c_in37));
+            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_add_ps(acc3_0, c_in38));
+            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_add_ps(acc3_1, c_in39));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -7759,18 +8695,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row + 32])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 40])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 32])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 40], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 40])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 32])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 40], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 40])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 32])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 40], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 40])));
+                __m256 c_in40 = _mm256_loadu_ps(&c[i0 * sc_row + 32]);
+                __m256 c_in41 = _mm256_loadu_ps(&c[i0 * sc_row + 40]);
+                __m256 c_in42 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]);
+                __m256 c_in43 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_add_ps(acc0_0, c_in40));
+                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_add_ps(acc0_1, c_in41));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_add_ps(acc1_0, c_in42));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_add_ps(acc1_1, c_in43));
+                __m256 c_in44 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]);
+                __m256 c_in45 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]);
+                __m256 c_in46 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 32]);
+                __m256 c_in47 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 40]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_add_ps(acc2_0, c_in44));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_add_ps(acc2_1, c_in45));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm256_add_ps(acc3_0, c_in46));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 40], _mm256_add_ps(acc3_1, c_in47));
+                __m256 c_in48 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 32]);
+                __m256 c_in49 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 40]);
+                __m256 c_in50 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 32]);
+                __m256 c_in51 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 40]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm256_add_ps(acc4_0, c_in48));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 40], _mm256_add_ps(acc4_1, c_in49));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm256_add_ps(acc5_0, c_in50));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 40], _mm256_add_ps(acc5_1, c_in51));
             }
         }
         {
@@ -7798,14 +8746,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row + 32], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[60 * sc_row + 32])));
-            _mm256_storeu_ps(&c[60 * sc_row + 40], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[60 * sc_row + 40])));
-            _mm256_storeu_ps(&c[61 * sc_row + 32], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[61 * sc_row + 32])));
-            _mm256_storeu_ps(&c[61 * sc_row + 40], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[61 * sc_row + 40])));
-            _mm256_storeu_ps(&c[62 * sc_row + 32], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[62 * sc_row + 32])));
-            _mm256_storeu_ps(&c[62 * sc_row + 40], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[62 * sc_row + 40])));
-            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[63 * sc_row + 32])));
-            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[63 * sc_row + 40])));
+            __m256 c_in52 = _mm256_loadu_ps(&c[60 * sc_row + 32]);
+            __m256 c_in53 = _mm256_loadu_ps(&c[60 * sc_row + 40]);
+            __m256 c_in54 = _mm256_loadu_ps(&c[61 * sc_row + 32]);
+            __m256 c_in55 = _mm256_loadu_ps(&c[61 * sc_row + 40]);
+            _mm256_storeu_ps(&c[60 * sc_row + 32], _mm256_add_ps(acc0_0, c_in52));
+            _mm256_storeu_ps(&c[60 * sc_row + 40], _mm256_add_ps(acc0_1, c_in53));
+            _mm256_storeu_ps(&c[61 * sc_row + 32], _mm256_add_ps(acc1_0, c_in54));
+            _mm256_storeu_ps(&c[61 * sc_row + 40], _mm256_add_ps(acc1_1, c_in55));
+            __m256 c_in56 = _mm256_loadu_ps(&c[62 * sc_row + 32]);
+            __m256 c_in57 = _mm256_loadu_ps(&c[62 * sc_row + 40]);
+            __m256 c_in58 = _mm256_loadu_ps(&c[63 * sc_row + 32]);
+            __m256 c_in59 = _mm256_loadu_ps(&c[63 * sc_row + 40]);
+            _mm256_storeu_ps(&c[62 * sc_row + 32], _mm256_add_ps(acc2_0, c_in56));
+            _mm256_storeu_ps(&c[62 * sc_row + 40], _mm256_add_ps(acc2_1, c_in57));
+            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_add_ps(acc3_0, c_in58));
+            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_add_ps(acc3_1, c_in59));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -7843,18 +8799,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row + 48])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 56])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 48])));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 56], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 56])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 48])));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 56], _mm256_add_ps(acc4_1, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 56])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 48])));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 56], _mm256_add_ps(acc5_1, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 56])));
+                __m256 c_in60 = _mm256_loadu_ps(&c[i0 * sc_row + 48]);
+                __m256 c_in61 = _mm256_loadu_ps(&c[i0 * sc_row + 56]);
+                __m256 c_in62 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]);
+                __m256 c_in63 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_add_ps(acc0_0, c_in60));
+                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_add_ps(acc0_1, c_in61));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_add_ps(acc1_0, c_in62));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_add_ps(acc1_1, c_in63));
+                __m256 c_in64 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]);
+                __m256 c_in65 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]);
+                __m256 c_in66 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 48]);
+                __m256 c_in67 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 56]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_add_ps(acc2_0, c_in64));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_add_ps(acc2_1, c_in65));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm256_add_ps(acc3_0, c_in66));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 56], _mm256_add_ps(acc3_1, c_in67));
+                __m256 c_in68 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 48]);
+                __m256 c_in69 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 56]);
+                __m256 c_in70 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 48]);
+                __m256 c_in71 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 56]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm256_add_ps(acc4_0, c_in68));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 56], _mm256_add_ps(acc4_1, c_in69));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm256_add_ps(acc5_0, c_in70));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 56], _mm256_add_ps(acc5_1, c_in71));
             }
         }
         {
@@ -7882,14 +8850,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row + 48], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[60 * sc_row + 48])));
-            _mm256_storeu_ps(&c[60 * sc_row + 56], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[60 * sc_row + 56])));
-            _mm256_storeu_ps(&c[61 * sc_row + 48], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[61 * sc_row + 48])));
-            _mm256_storeu_ps(&c[61 * sc_row + 56], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[61 * sc_row + 56])));
-            _mm256_storeu_ps(&c[62 * sc_row + 48], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[62 * sc_row + 48])));
-            _mm256_storeu_ps(&c[62 * sc_row + 56], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[62 * sc_row + 56])));
-            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[63 * sc_row + 48])));
-            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_add_ps(acc3_1, _mm256_loadu_ps(&c[63 * sc_row + 56])));
+            __m256 c_in72 = _mm256_loadu_ps(&c[60 * sc_row + 48]);
+            __m256 c_in73 = _mm256_loadu_ps(&c[60 * sc_row + 56]);
+            __m256 c_in74 = _mm256_loadu_ps(&c[61 * sc_row + 48]);
+            __m256 c_in75 = _mm256_loadu_ps(&c[61 * sc_row + 56]);
+            _mm256_storeu_ps(&c[60 * sc_row + 48], _mm256_add_ps(acc0_0, c_in72));
+            _mm256_storeu_ps(&c[60 * sc_row + 56], _mm256_add_ps(acc0_1, c_in73));
+            _mm256_storeu_ps(&c[61 * sc_row + 48], _mm256_add_ps(acc1_0, c_in74));
+            _mm256_storeu_ps(&c[61 * sc_row + 56], _mm256_add_ps(acc1_1, c_in75));
+            __m256 c_in76 = _mm256_loadu_ps(&c[62 * sc_row + 48]);
+            __m256 c_in77 = _mm256_loadu_ps(&c[62 * sc_row + 56]);
+            __m256 c_in78 = _mm256_loadu_ps(&c[63 * sc_row + 48]);
+            __m256 c_in79 = _mm256_loadu_ps(&c[63 * sc_row + 56]);
+            _mm256_storeu_ps(&c[62 * sc_row + 48], _mm256_add_ps(acc2_0, c_in76));
+            _mm256_storeu_ps(&c[62 * sc_row + 56], _mm256_add_ps(acc2_1, c_in77));
+            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_add_ps(acc3_0, c_in78));
+            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_add_ps(acc3_1, c_in79));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8370,7 +9346,7 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx2_rl6_pf_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 24 vector accumulators,
  * 22528 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -8491,18 +9467,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                __m256 c_in6 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m256 c_in7 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in8 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 8]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -8570,14 +9558,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[60 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[61 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[61 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[62 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[62 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[63 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 8]), _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in12 = _mm256_loadu_ps(&c[60 * sc_row]);
+            __m256 c_in13 = _mm256_loadu_ps(&c[60 * sc_row + 8]);
+            __m256 c_in14 = _mm256_loadu_ps(&c[61 * sc_row]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[61 * sc_row + 8]);
+            _mm256_storeu_ps(&c[60 * sc_row], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[60 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[61 * sc_row], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[61 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in16 = _mm256_loadu_ps(&c[62 * sc_row]);
+            __m256 c_in17 = _mm256_loadu_ps(&c[62 * sc_row + 8]);
+            __m256 c_in18 = _mm256_loadu_ps(&c[63 * sc_row]);
+            __m256 c_in19 = _mm256_loadu_ps(&c[63 * sc_row + 8]);
+            _mm256_storeu_ps(&c[62 * sc_row], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[62 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[63 * sc_row], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -8615,18 +9611,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in20 = _mm256_loadu_ps(&c[i0 * sc_row + 16]);
+                __m256 c_in21 = _mm256_loadu_ps(&c[i0 * sc_row + 24]);
+                __m256 c_in22 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m256 c_in23 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in24 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m256 c_in25 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]);
+                __m256 c_in26 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 16]);
+                __m256 c_in27 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 24]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in26, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in27, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in28 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 16]);
+                __m256 c_in29 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 24]);
+                __m256 c_in30 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 16]);
+                __m256 c_in31 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 24]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in28, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in29, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in30, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in31, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -8654,14 +9662,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[60 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[61 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[61 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[62 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[62 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 16]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 24]), _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in32 = _mm256_loadu_ps(&c[60 * sc_row + 16]);
+            __m256 c_in33 = _mm256_loadu_ps(&c[60 * sc_row + 24]);
+            __m256 c_in34 = _mm256_loadu_ps(&c[61 * sc_row + 16]);
+            __m256 c_in35 = _mm256_loadu_ps(&c[61 * sc_row + 24]);
+            _mm256_storeu_ps(&c[60 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in32, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[60 * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in33, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[61 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in34, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[61 * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in35, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in36 = _mm256_loadu_ps(&c[62 * sc_row + 16]);
+            __m256 c_in37 = _mm256_loadu_ps(&c[62 * sc_row + 24]);
+            __m256 c_in38 = _mm256_loadu_ps(&c[63 * sc_row + 16]);
+            __m256 c_in39 = _mm256_loadu_ps(&c[63 * sc_row + 24]);
+            _mm256_storeu_ps(&c[62 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in36, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[62 * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in37, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in38, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in39, _mm256_mul_ps(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -8699,18 +9715,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 32]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 40]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 32]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 40]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 32]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 40]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 32]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 40]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in40 = _mm256_loadu_ps(&c[i0 * sc_row + 32]);
+                __m256 c_in41 = _mm256_loadu_ps(&c[i0 * sc_row + 40]);
+                __m256 c_in42 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]);
+                __m256 c_in43 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_fmadd_ps(vbeta, c_in40, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_fmadd_ps(vbeta, c_in41, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_ps(vbeta, c_in42, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_ps(vbeta, c_in43, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in44 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]);
+                __m256 c_in45 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]);
+                __m256 c_in46 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 32]);
+                __m256 c_in47 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 40]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_ps(vbeta, c_in44, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_ps(vbeta, c_in45, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm256_fmadd_ps(vbeta, c_in46, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 40], _mm256_fmadd_ps(vbeta, c_in47, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in48 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 32]);
+                __m256 c_in49 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 40]);
+                __m256 c_in50 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 32]);
+                __m256 c_in51 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 40]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm256_fmadd_ps(vbeta, c_in48, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 40], _mm256_fmadd_ps(vbeta, c_in49, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm256_fmadd_ps(vbeta, c_in50, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 40], _mm256_fmadd_ps(vbeta, c_in51, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -8738,14 +9766,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 32]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[60 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 40]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[61 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 32]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[61 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 40]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[62 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 32]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[62 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 40]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 32]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 40]), _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in52 = _mm256_loadu_ps(&c[60 * sc_row + 32]);
+            __m256 c_in53 = _mm256_loadu_ps(&c[60 * sc_row + 40]);
+            __m256 c_in54 = _mm256_loadu_ps(&c[61 * sc_row + 32]);
+            __m256 c_in55 = _mm256_loadu_ps(&c[61 * sc_row + 40]);
+            _mm256_storeu_ps(&c[60 * sc_row + 32], _mm256_fmadd_ps(vbeta, c_in52, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[60 * sc_row + 40], _mm256_fmadd_ps(vbeta, c_in53, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[61 * sc_row + 32], _mm256_fmadd_ps(vbeta, c_in54, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[61 * sc_row + 40], _mm256_fmadd_ps(vbeta, c_in55, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in56 = _mm256_loadu_ps(&c[62 * sc_row + 32]);
+            __m256 c_in57 = _mm256_loadu_ps(&c[62 * sc_row + 40]);
+            __m256 c_in58 = _mm256_loadu_ps(&c[63 * sc_row + 32]);
+            __m256 c_in59 = _mm256_loadu_ps(&c[63 * sc_row + 40]);
+            _mm256_storeu_ps(&c[62 * sc_row + 32], _mm256_fmadd_ps(vbeta, c_in56, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[62 * sc_row + 40], _mm256_fmadd_ps(vbeta, c_in57, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_fmadd_ps(vbeta, c_in58, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_fmadd_ps(vbeta, c_in59, _mm256_mul_ps(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -8783,18 +9819,30 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_ps(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_ps(a5, b1, acc5_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 48]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 56]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]), _mm256_mul_ps(valpha, acc2_1)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 48]), _mm256_mul_ps(valpha, acc3_0)));
-                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 56]), _mm256_mul_ps(valpha, acc3_1)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 48]), _mm256_mul_ps(valpha, acc4_0)));
-                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 56]), _mm256_mul_ps(valpha, acc4_1)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 48]), _mm256_mul_ps(valpha, acc5_0)));
-                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 56]), _mm256_mul_ps(valpha, acc5_1)));
+                __m256 c_in60 = _mm256_loadu_ps(&c[i0 * sc_row + 48]);
+                __m256 c_in61 = _mm256_loadu_ps(&c[i0 * sc_row + 56]);
+                __m256 c_in62 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]);
+                __m256 c_in63 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_fmadd_ps(vbeta, c_in60, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_fmadd_ps(vbeta, c_in61, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_ps(vbeta, c_in62, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_ps(vbeta, c_in63, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in64 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]);
+                __m256 c_in65 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]);
+                __m256 c_in66 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 48]);
+                __m256 c_in67 = _mm256_loadu_ps(&c[(i0 + 3) * sc_row + 56]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_ps(vbeta, c_in64, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_ps(vbeta, c_in65, _mm256_mul_ps(valpha, acc2_1)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm256_fmadd_ps(vbeta, c_in66, _mm256_mul_ps(valpha, acc3_0)));
+                _mm256_storeu_ps(&c[(i0 + 3) * sc_row + 56], _mm256_fmadd_ps(vbeta, c_in67, _mm256_mul_ps(valpha, acc3_1)));
+                __m256 c_in68 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 48]);
+                __m256 c_in69 = _mm256_loadu_ps(&c[(i0 + 4) * sc_row + 56]);
+                __m256 c_in70 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 48]);
+                __m256 c_in71 = _mm256_loadu_ps(&c[(i0 + 5) * sc_row + 56]);
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm256_fmadd_ps(vbeta, c_in68, _mm256_mul_ps(valpha, acc4_0)));
+                _mm256_storeu_ps(&c[(i0 + 4) * sc_row + 56], _mm256_fmadd_ps(vbeta, c_in69, _mm256_mul_ps(valpha, acc4_1)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm256_fmadd_ps(vbeta, c_in70, _mm256_mul_ps(valpha, acc5_0)));
+                _mm256_storeu_ps(&c[(i0 + 5) * sc_row + 56], _mm256_fmadd_ps(vbeta, c_in71, _mm256_mul_ps(valpha, acc5_1)));
             }
         }
         {
@@ -8822,14 +9870,22 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc3_0 = _mm256_fmadd_ps(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_ps(a3, b1, acc3_1);
             }
-            _mm256_storeu_ps(&c[60 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 48]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[60 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[60 * sc_row + 56]), _mm256_mul_ps(valpha, acc0_1)));
-            _mm256_storeu_ps(&c[61 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 48]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[61 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[61 * sc_row + 56]), _mm256_mul_ps(valpha, acc1_1)));
-            _mm256_storeu_ps(&c[62 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 48]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[62 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[62 * sc_row + 56]), _mm256_mul_ps(valpha, acc2_1)));
-            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 48]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 56]), _mm256_mul_ps(valpha, acc3_1)));
+            __m256 c_in72 = _mm256_loadu_ps(&c[60 * sc_row + 48]);
+            __m256 c_in73 = _mm256_loadu_ps(&c[60 * sc_row + 56]);
+            __m256 c_in74 = _mm256_loadu_ps(&c[61 * sc_row + 48]);
+            __m256 c_in75 = _mm256_loadu_ps(&c[61 * sc_row + 56]);
+            _mm256_storeu_ps(&c[60 * sc_row + 48], _mm256_fmadd_ps(vbeta, c_in72, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[60 * sc_row + 56], _mm256_fmadd_ps(vbeta, c_in73, _mm256_mul_ps(valpha, acc0_1)));
+            _mm256_storeu_ps(&c[61 * sc_row + 48], _mm256_fmadd_ps(vbeta, c_in74, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[61 * sc_row + 56], _mm256_fmadd_ps(vbeta, c_in75, _mm256_mul_ps(valpha, acc1_1)));
+            __m256 c_in76 = _mm256_loadu_ps(&c[62 * sc_row + 48]);
+            __m256 c_in77 = _mm256_loadu_ps(&c[62 * sc_row + 56]);
+            __m256 c_in78 = _mm256_loadu_ps(&c[63 * sc_row + 48]);
+            __m256 c_in79 = _mm256_loadu_ps(&c[63 * sc_row + 56]);
+            _mm256_storeu_ps(&c[62 * sc_row + 48], _mm256_fmadd_ps(vbeta, c_in76, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[62 * sc_row + 56], _mm256_fmadd_ps(vbeta, c_in77, _mm256_mul_ps(valpha, acc2_1)));
+            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_fmadd_ps(vbeta, c_in78, _mm256_mul_ps(valpha, acc3_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_fmadd_ps(vbeta, c_in79, _mm256_mul_ps(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8841,7 +9897,7 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx2_rl3_pf_a1b1
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
  * 28160 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -8913,12 +9969,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8])));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_add_ps(acc0_0, c_in0));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_add_ps(acc0_1, c_in1));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_add_ps(acc1_0, c_in2));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_add_ps(acc1_1, c_in3));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_add_ps(acc2_0, c_in4));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_add_ps(acc2_1, c_in5));
             }
         }
         {
@@ -8941,8 +10003,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[63 * sc_row])));
-            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[63 * sc_row + 8])));
+            __m256 c_in6 = _mm256_loadu_ps(&c[63 * sc_row]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[63 * sc_row + 8]);
+            _mm256_storeu_ps(&c[63 * sc_row], _mm256_add_ps(acc0_0, c_in6));
+            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_add_ps(acc0_1, c_in7));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -8965,12 +10029,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row + 16])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 24])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24])));
+                __m256 c_in8 = _mm256_loadu_ps(&c[i0 * sc_row + 16]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[i0 * sc_row + 24]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_add_ps(acc0_0, c_in8));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_add_ps(acc0_1, c_in9));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_add_ps(acc1_0, c_in10));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_add_ps(acc1_1, c_in11));
+                __m256 c_in12 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m256 c_in13 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_add_ps(acc2_0, c_in12));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_add_ps(acc2_1, c_in13));
             }
         }
         {
@@ -8983,8 +10053,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[63 * sc_row + 16])));
-            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[63 * sc_row + 24])));
+            __m256 c_in14 = _mm256_loadu_ps(&c[63 * sc_row + 16]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[63 * sc_row + 24]);
+            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_add_ps(acc0_0, c_in14));
+            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_add_ps(acc0_1, c_in15));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -9007,12 +10079,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row + 32])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 40])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40])));
+                __m256 c_in16 = _mm256_loadu_ps(&c[i0 * sc_row + 32]);
+                __m256 c_in17 = _mm256_loadu_ps(&c[i0 * sc_row + 40]);
+                __m256 c_in18 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]);
+                __m256 c_in19 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_add_ps(acc0_0, c_in16));
+                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_add_ps(acc0_1, c_in17));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_add_ps(acc1_0, c_in18));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_add_ps(acc1_1, c_in19));
+                __m256 c_in20 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]);
+                __m256 c_in21 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_add_ps(acc2_0, c_in20));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_add_ps(acc2_1, c_in21));
             }
         }
         {
@@ -9025,8 +10103,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[63 * sc_row + 32])));
-            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[63 * sc_row + 40])));
+            __m256 c_in22 = _mm256_loadu_ps(&c[63 * sc_row + 32]);
+            __m256 c_in23 = _mm256_loadu_ps(&c[63 * sc_row + 40]);
+            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_add_ps(acc0_0, c_in22));
+            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_add_ps(acc0_1, c_in23));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -9049,12 +10129,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[i0 * sc_row + 48])));
-                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[i0 * sc_row + 56])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48])));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_add_ps(acc1_1, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48])));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_add_ps(acc2_1, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56])));
+                __m256 c_in24 = _mm256_loadu_ps(&c[i0 * sc_row + 48]);
+                __m256 c_in25 = _mm256_loadu_ps(&c[i0 * sc_row + 56]);
+                __m256 c_in26 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]);
+                __m256 c_in27 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_add_ps(acc0_0, c_in24));
+                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_add_ps(acc0_1, c_in25));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_add_ps(acc1_0, c_in26));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_add_ps(acc1_1, c_in27));
+                __m256 c_in28 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]);
+                __m256 c_in29 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_add_ps(acc2_0, c_in28));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_add_ps(acc2_1, c_in29));
             }
         }
         {
@@ -9067,8 +10153,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[63 * sc_row + 48])));
-            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_add_ps(acc0_1, _mm256_loadu_ps(&c[63 * sc_row + 56])));
+            __m256 c_in30 = _mm256_loadu_ps(&c[63 * sc_row + 48]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[63 * sc_row + 56]);
+            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_add_ps(acc0_0, c_in30));
+            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_add_ps(acc0_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9321,7 +10409,7 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx2_rl3_pf_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 12 vector accumulators,
  * 28160 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -9397,12 +10485,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in0 = _mm256_loadu_ps(&c[i0 * sc_row]);
+                __m256 c_in1 = _mm256_loadu_ps(&c[i0 * sc_row + 8]);
+                __m256 c_in2 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m256 c_in3 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 8]);
+                _mm256_storeu_ps(&c[i0 * sc_row], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in4 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m256 c_in5 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 8]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -9425,8 +10519,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 8]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in6 = _mm256_loadu_ps(&c[63 * sc_row]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[63 * sc_row + 8]);
+            _mm256_storeu_ps(&c[63 * sc_row], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 8], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -9449,12 +10545,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in8 = _mm256_loadu_ps(&c[i0 * sc_row + 16]);
+                __m256 c_in9 = _mm256_loadu_ps(&c[i0 * sc_row + 24]);
+                __m256 c_in10 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m256 c_in11 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 24]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in8, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in9, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in10, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in11, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in12 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m256 c_in13 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 24]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in12, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in13, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -9467,8 +10569,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 16]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 24]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in14 = _mm256_loadu_ps(&c[63 * sc_row + 16]);
+            __m256 c_in15 = _mm256_loadu_ps(&c[63 * sc_row + 24]);
+            _mm256_storeu_ps(&c[63 * sc_row + 16], _mm256_fmadd_ps(vbeta, c_in14, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 24], _mm256_fmadd_ps(vbeta, c_in15, _mm256_mul_ps(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -9491,12 +10595,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 32]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 40]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in16 = _mm256_loadu_ps(&c[i0 * sc_row + 32]);
+                __m256 c_in17 = _mm256_loadu_ps(&c[i0 * sc_row + 40]);
+                __m256 c_in18 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 32]);
+                __m256 c_in19 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 40]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 32], _mm256_fmadd_ps(vbeta, c_in16, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 40], _mm256_fmadd_ps(vbeta, c_in17, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_ps(vbeta, c_in18, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_ps(vbeta, c_in19, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in20 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 32]);
+                __m256 c_in21 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 40]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_ps(vbeta, c_in20, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_ps(vbeta, c_in21, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -9509,8 +10619,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 32]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 40]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in22 = _mm256_loadu_ps(&c[63 * sc_row + 32]);
+            __m256 c_in23 = _mm256_loadu_ps(&c[63 * sc_row + 40]);
+            _mm256_storeu_ps(&c[63 * sc_row + 32], _mm256_fmadd_ps(vbeta, c_in22, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 40], _mm256_fmadd_ps(vbeta, c_in23, _mm256_mul_ps(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -9533,12 +10645,18 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_ps(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_ps(a2, b1, acc2_1);
                 }
-                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 48]), _mm256_mul_ps(valpha, acc0_0)));
-                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[i0 * sc_row + 56]), _mm256_mul_ps(valpha, acc0_1)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]), _mm256_mul_ps(valpha, acc1_0)));
-                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]), _mm256_mul_ps(valpha, acc1_1)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]), _mm256_mul_ps(valpha, acc2_0)));
-                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]), _mm256_mul_ps(valpha, acc2_1)));
+                __m256 c_in24 = _mm256_loadu_ps(&c[i0 * sc_row + 48]);
+                __m256 c_in25 = _mm256_loadu_ps(&c[i0 * sc_row + 56]);
+                __m256 c_in26 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 48]);
+                __m256 c_in27 = _mm256_loadu_ps(&c[(i0 + 1) * sc_row + 56]);
+                _mm256_storeu_ps(&c[i0 * sc_row + 48], _mm256_fmadd_ps(vbeta, c_in24, _mm256_mul_ps(valpha, acc0_0)));
+                _mm256_storeu_ps(&c[i0 * sc_row + 56], _mm256_fmadd_ps(vbeta, c_in25, _mm256_mul_ps(valpha, acc0_1)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_ps(vbeta, c_in26, _mm256_mul_ps(valpha, acc1_0)));
+                _mm256_storeu_ps(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_ps(vbeta, c_in27, _mm256_mul_ps(valpha, acc1_1)));
+                __m256 c_in28 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 48]);
+                __m256 c_in29 = _mm256_loadu_ps(&c[(i0 + 2) * sc_row + 56]);
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_ps(vbeta, c_in28, _mm256_mul_ps(valpha, acc2_0)));
+                _mm256_storeu_ps(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_ps(vbeta, c_in29, _mm256_mul_ps(valpha, acc2_1)));
             }
         }
         {
@@ -9551,8 +10669,10 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_ps(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_ps(a0, b1, acc0_1);
             }
-            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 48]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[63 * sc_row + 56]), _mm256_mul_ps(valpha, acc0_1)));
+            __m256 c_in30 = _mm256_loadu_ps(&c[63 * sc_row + 48]);
+            __m256 c_in31 = _mm256_loadu_ps(&c[63 * sc_row + 56]);
+            _mm256_storeu_ps(&c[63 * sc_row + 48], _mm256_fmadd_ps(vbeta, c_in30, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[63 * sc_row + 56], _mm256_fmadd_ps(vbeta, c_in31, _mm256_mul_ps(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9564,7 +10684,7 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx512_rl6_a1b1
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx512, form rl6.
- * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 48 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -9637,30 +10757,54 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_a1b1(const bmm_args
                     acc5_2 = _mm512_fmadd_ps(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_ps(a5, b3, acc5_3);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[i0 * sc_row])));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[i0 * sc_row + 16])));
-                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[i0 * sc_row + 32])));
-                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[i0 * sc_row + 48])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_add_ps(acc1_1, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_add_ps(acc1_2, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_add_ps(acc1_3, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_add_ps(acc2_1, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_add_ps(acc2_2, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_add_ps(acc2_3, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48])));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[(i0 + 3) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_add_ps(acc3_1, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm512_add_ps(acc3_2, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 32])));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm512_add_ps(acc3_3, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 48])));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[(i0 + 4) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_add_ps(acc4_1, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm512_add_ps(acc4_2, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 32])));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm512_add_ps(acc4_3, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 48])));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[(i0 + 5) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_add_ps(acc5_1, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm512_add_ps(acc5_2, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 32])));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm512_add_ps(acc5_3, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 48])));
+                __m512 c_in0 = _mm512_loadu_ps(&c[i0 * sc_row]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[i0 * sc_row + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[i0 * sc_row + 32]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[i0 * sc_row + 48]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]);
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_add_ps(acc0_0, c_in0));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_add_ps(acc0_1, c_in1));
+                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_add_ps(acc0_2, c_in2));
+                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_add_ps(acc0_3, c_in3));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_add_ps(acc1_0, c_in4));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_add_ps(acc1_1, c_in5));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_add_ps(acc1_2, c_in6));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_add_ps(acc1_3, c_in7));
+                __m512 c_in8 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]);
+                __m512 c_in12 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m512 c_in13 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]);
+                __m512 c_in14 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 32]);
+                __m512 c_in15 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 48]);
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_add_ps(acc2_0, c_in8));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_add_ps(acc2_1, c_in9));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_add_ps(acc2_2, c_in10));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_add_ps(acc2_3, c_in11));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_add_ps(acc3_0, c_in12));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_add_ps(acc3_1, c_in13));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm512_add_ps(acc3_2, c_in14));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm512_add_ps(acc3_3, c_in15));
+                __m512 c_in16 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m512 c_in17 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]);
+                __m512 c_in18 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 32]);
+                __m512 c_in19 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 48]);
+                __m512 c_in20 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m512 c_in21 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]);
+                __m512 c_in22 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 32]);
+                __m512 c_in23 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 48]);
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_add_ps(acc4_0, c_in16));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_add_ps(acc4_1, c_in17));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm512_add_ps(acc4_2, c_in18));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm512_add_ps(acc4_3, c_in19));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_add_ps(acc5_0, c_in20));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_add_ps(acc5_1, c_in21));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm512_add_ps(acc5_2, c_in22));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm512_add_ps(acc5_3, c_in23));
             }
         }
         {
@@ -9706,22 +10850,38 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_a1b1(const bmm_args
                 acc3_2 = _mm512_fmadd_ps(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_ps(a3, b3, acc3_3);
             }
-            _mm512_storeu_ps(&c[60 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[60 * sc_row])));
-            _mm512_storeu_ps(&c[60 * sc_row + 16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[60 * sc_row + 16])));
-            _mm512_storeu_ps(&c[60 * sc_row + 32], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[60 * sc_row + 32])));
-            _mm512_storeu_ps(&c[60 * sc_row + 48], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[60 * sc_row + 48])));
-            _mm512_storeu_ps(&c[61 * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[61 * sc_row])));
-            _mm512_storeu_ps(&c[61 * sc_row + 16], _mm512_add_ps(acc1_1, _mm512_loadu_ps(&c[61 * sc_row + 16])));
-            _mm512_storeu_ps(&c[61 * sc_row + 32], _mm512_add_ps(acc1_2, _mm512_loadu_ps(&c[61 * sc_row + 32])));
-            _mm512_storeu_ps(&c[61 * sc_row + 48], _mm512_add_ps(acc1_3, _mm512_loadu_ps(&c[61 * sc_row + 48])));
-            _mm512_storeu_ps(&c[62 * sc_row], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[62 * sc_row])));
-            _mm512_storeu_ps(&c[62 * sc_row + 16], _mm512_add_ps(acc2_1, _mm512_loadu_ps(&c[62 * sc_row + 16])));
-            _mm512_storeu_ps(&c[62 * sc_row + 32], _mm512_add_ps(acc2_2, _mm512_loadu_ps(&c[62 * sc_row + 32])));
-            _mm512_storeu_ps(&c[62 * sc_row + 48], _mm512_add_ps(acc2_3, _mm512_loadu_ps(&c[62 * sc_row + 48])));
-            _mm512_storeu_ps(&c[63 * sc_row], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[63 * sc_row])));
-            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_add_ps(acc3_1, _mm512_loadu_ps(&c[63 * sc_row + 16])));
-            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_add_ps(acc3_2, _mm512_loadu_ps(&c[63 * sc_row + 32])));
-            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_add_ps(acc3_3, _mm512_loadu_ps(&c[63 * sc_row + 48])));
+            __m512 c_in24 = _mm512_loadu_ps(&c[60 * sc_row]);
+            __m512 c_in25 = _mm512_loadu_ps(&c[60 * sc_row + 16]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[60 * sc_row + 32]);
+            __m512 c_in27 = _mm512_loadu_ps(&c[60 * sc_row + 48]);
+            __m512 c_in28 = _mm512_loadu_ps(&c[61 * sc_row]);
+            __m512 c_in29 = _mm512_loadu_ps(&c[61 * sc_row + 16]);
+            __m512 c_in30 = _mm512_loadu_ps(&c[61 * sc_row + 32]);
+            __m512 c_in31 = _mm512_loadu_ps(&c[61 * sc_row + 48]);
+            _mm512_storeu_ps(&c[60 * sc_row], _mm512_add_ps(acc0_0, c_in24));
+            _mm512_storeu_ps(&c[60 * sc_row + 16], _mm512_add_ps(acc0_1, c_in25));
+            _mm512_storeu_ps(&c[60 * sc_row + 32], _mm512_add_ps(acc0_2, c_in26));
+            _mm512_storeu_ps(&c[60 * sc_row + 48], _mm512_add_ps(acc0_3, c_in27));
+            _mm512_storeu_ps(&c[61 * sc_row], _mm512_add_ps(acc1_0, c_in28));
+            _mm512_storeu_ps(&c[61 * sc_row + 16], _mm512_add_ps(acc1_1, c_in29));
+            _mm512_storeu_ps(&c[61 * sc_row + 32], _mm512_add_ps(acc1_2, c_in30));
+            _mm512_storeu_ps(&c[61 * sc_row + 48], _mm512_add_ps(acc1_3, c_in31));
+            __m512 c_in32 = _mm512_loadu_ps(&c[62 * sc_row]);
+            __m512 c_in33 = _mm512_loadu_ps(&c[62 * sc_row + 16]);
+            __m512 c_in34 = _mm512_loadu_ps(&c[62 * sc_row + 32]);
+            __m512 c_in35 = _mm512_loadu_ps(&c[62 * sc_row + 48]);
+            __m512 c_in36 = _mm512_loadu_ps(&c[63 * sc_row]);
+            __m512 c_in37 = _mm512_loadu_ps(&c[63 * sc_row + 16]);
+            __m512 c_in38 = _mm512_loadu_ps(&c[63 * sc_row + 32]);
+            __m512 c_in39 = _mm512_loadu_ps(&c[63 * sc_row + 48]);
+            _mm512_storeu_ps(&c[62 * sc_row], _mm512_add_ps(acc2_0, c_in32));
+            _mm512_storeu_ps(&c[62 * sc_row + 16], _mm512_add_ps(acc2_1, c_in33));
+            _mm512_storeu_ps(&c[62 * sc_row + 32], _mm512_add_ps(acc2_2, c_in34));
+            _mm512_storeu_ps(&c[62 * sc_row + 48], _mm512_add_ps(acc2_3, c_in35));
+            _mm512_storeu_ps(&c[63 * sc_row], _mm512_add_ps(acc3_0, c_in36));
+            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_add_ps(acc3_1, c_in37));
+            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_add_ps(acc3_2, c_in38));
+            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_add_ps(acc3_3, c_in39));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9904,7 +11064,7 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx512_rl6_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl6.
- * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 48 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -9981,30 +11141,54 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_ab(const bmm_args *
                     acc5_2 = _mm512_fmadd_ps(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_ps(a5, b3, acc5_3);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 32]), _mm512_mul_ps(valpha, acc0_2)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 48]), _mm512_mul_ps(valpha, acc0_3)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]), _mm512_mul_ps(valpha, acc1_2)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]), _mm512_mul_ps(valpha, acc1_3)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]), _mm512_mul_ps(valpha, acc2_2)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]), _mm512_mul_ps(valpha, acc2_3)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 32]), _mm512_mul_ps(valpha, acc3_2)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 48]), _mm512_mul_ps(valpha, acc3_3)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 32]), _mm512_mul_ps(valpha, acc4_2)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 48]), _mm512_mul_ps(valpha, acc4_3)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 32]), _mm512_mul_ps(valpha, acc5_2)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 48]), _mm512_mul_ps(valpha, acc5_3)));
+                __m512 c_in0 = _mm512_loadu_ps(&c[i0 * sc_row]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[i0 * sc_row + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[i0 * sc_row + 32]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[i0 * sc_row + 48]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]);
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc0_2)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc0_3)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc1_2)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc1_3)));
+                __m512 c_in8 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]);
+                __m512 c_in12 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m512 c_in13 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]);
+                __m512 c_in14 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 32]);
+                __m512 c_in15 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 48]);
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc2_2)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc2_3)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc3_1)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc3_2)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc3_3)));
+                __m512 c_in16 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m512 c_in17 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]);
+                __m512 c_in18 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 32]);
+                __m512 c_in19 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 48]);
+                __m512 c_in20 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m512 c_in21 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]);
+                __m512 c_in22 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 32]);
+                __m512 c_in23 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 48]);
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, c_in16, _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in17, _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm512_fmadd_ps(vbeta, c_in18, _mm512_mul_ps(valpha, acc4_2)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm512_fmadd_ps(vbeta, c_in19, _mm512_mul_ps(valpha, acc4_3)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, c_in20, _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in21, _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm512_fmadd_ps(vbeta, c_in22, _mm512_mul_ps(valpha, acc5_2)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm512_fmadd_ps(vbeta, c_in23, _mm512_mul_ps(valpha, acc5_3)));
             }
         }
         {
@@ -10050,22 +11234,38 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_ab(const bmm_args *
                 acc3_2 = _mm512_fmadd_ps(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_ps(a3, b3, acc3_3);
             }
-            _mm512_storeu_ps(&c[60 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[60 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[60 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 32]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[60 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 48]), _mm512_mul_ps(valpha, acc0_3)));
-            _mm512_storeu_ps(&c[61 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[61 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[61 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 32]), _mm512_mul_ps(valpha, acc1_2)));
-            _mm512_storeu_ps(&c[61 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 48]), _mm512_mul_ps(valpha, acc1_3)));
-            _mm512_storeu_ps(&c[62 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_storeu_ps(&c[62 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[62 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 32]), _mm512_mul_ps(valpha, acc2_2)));
-            _mm512_storeu_ps(&c[62 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 48]), _mm512_mul_ps(valpha, acc2_3)));
-            _mm512_storeu_ps(&c[63 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 32]), _mm512_mul_ps(valpha, acc3_2)));
-            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 48]), _mm512_mul_ps(valpha, acc3_3)));
+            __m512 c_in24 = _mm512_loadu_ps(&c[60 * sc_row]);
+            __m512 c_in25 = _mm512_loadu_ps(&c[60 * sc_row + 16]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[60 * sc_row + 32]);
+            __m512 c_in27 = _mm512_loadu_ps(&c[60 * sc_row + 48]);
+            __m512 c_in28 = _mm512_loadu_ps(&c[61 * sc_row]);
+            __m512 c_in29 = _mm512_loadu_ps(&c[61 * sc_row + 16]);
+            __m512 c_in30 = _mm512_loadu_ps(&c[61 * sc_row + 32]);
+            __m512 c_in31 = _mm512_loadu_ps(&c[61 * sc_row + 48]);
+            _mm512_storeu_ps(&c[60 * sc_row], _mm512_fmadd_ps(vbeta, c_in24, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[60 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in25, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[60 * sc_row + 32], _mm512_fmadd_ps(vbeta, c_in26, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[60 * sc_row + 48], _mm512_fmadd_ps(vbeta, c_in27, _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[61 * sc_row], _mm512_fmadd_ps(vbeta, c_in28, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[61 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in29, _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[61 * sc_row + 32], _mm512_fmadd_ps(vbeta, c_in30, _mm512_mul_ps(valpha, acc1_2)));
+            _mm512_storeu_ps(&c[61 * sc_row + 48], _mm512_fmadd_ps(vbeta, c_in31, _mm512_mul_ps(valpha, acc1_3)));
+            __m512 c_in32 = _mm512_loadu_ps(&c[62 * sc_row]);
+            __m512 c_in33 = _mm512_loadu_ps(&c[62 * sc_row + 16]);
+            __m512 c_in34 = _mm512_loadu_ps(&c[62 * sc_row + 32]);
+            __m512 c_in35 = _mm512_loadu_ps(&c[62 * sc_row + 48]);
+            __m512 c_in36 = _mm512_loadu_ps(&c[63 * sc_row]);
+            __m512 c_in37 = _mm512_loadu_ps(&c[63 * sc_row + 16]);
+            __m512 c_in38 = _mm512_loadu_ps(&c[63 * sc_row + 32]);
+            __m512 c_in39 = _mm512_loadu_ps(&c[63 * sc_row + 48]);
+            _mm512_storeu_ps(&c[62 * sc_row], _mm512_fmadd_ps(vbeta, c_in32, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_storeu_ps(&c[62 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in33, _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[62 * sc_row + 32], _mm512_fmadd_ps(vbeta, c_in34, _mm512_mul_ps(valpha, acc2_2)));
+            _mm512_storeu_ps(&c[62 * sc_row + 48], _mm512_fmadd_ps(vbeta, c_in35, _mm512_mul_ps(valpha, acc2_3)));
+            _mm512_storeu_ps(&c[63 * sc_row], _mm512_fmadd_ps(vbeta, c_in36, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in37, _mm512_mul_ps(valpha, acc3_1)));
+            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_fmadd_ps(vbeta, c_in38, _mm512_mul_ps(valpha, acc3_2)));
+            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_fmadd_ps(vbeta, c_in39, _mm512_mul_ps(valpha, acc3_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10077,7 +11277,7 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx512_rl3_a1b1
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx512, form rl3.
- * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 24 vector accumulators,
  * 9984 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -10123,18 +11323,30 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_a1b1(const bmm_args
                     acc2_2 = _mm512_fmadd_ps(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_ps(a2, b3, acc2_3);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[i0 * sc_row])));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[i0 * sc_row + 16])));
-                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[i0 * sc_row + 32])));
-                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[i0 * sc_row + 48])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_add_ps(acc1_1, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_add_ps(acc1_2, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_add_ps(acc1_3, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_add_ps(acc2_1, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_add_ps(acc2_2, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_add_ps(acc2_3, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48])));
+                __m512 c_in0 = _mm512_loadu_ps(&c[i0 * sc_row]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[i0 * sc_row + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[i0 * sc_row + 32]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[i0 * sc_row + 48]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]);
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_add_ps(acc0_0, c_in0));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_add_ps(acc0_1, c_in1));
+                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_add_ps(acc0_2, c_in2));
+                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_add_ps(acc0_3, c_in3));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_add_ps(acc1_0, c_in4));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_add_ps(acc1_1, c_in5));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_add_ps(acc1_2, c_in6));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_add_ps(acc1_3, c_in7));
+                __m512 c_in8 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]);
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_add_ps(acc2_0, c_in8));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_add_ps(acc2_1, c_in9));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_add_ps(acc2_2, c_in10));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_add_ps(acc2_3, c_in11));
             }
         }
         {
@@ -10153,10 +11365,14 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_a1b1(const bmm_args
                 acc0_2 = _mm512_fmadd_ps(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_ps(a0, b3, acc0_3);
             }
-            _mm512_storeu_ps(&c[63 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[63 * sc_row])));
-            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[63 * sc_row + 16])));
-            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[63 * sc_row + 32])));
-            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[63 * sc_row + 48])));
+            __m512 c_in12 = _mm512_loadu_ps(&c[63 * sc_row]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[63 * sc_row + 16]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[63 * sc_row + 32]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[63 * sc_row + 48]);
+            _mm512_storeu_ps(&c[63 * sc_row], _mm512_add_ps(acc0_0, c_in12));
+            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_add_ps(acc0_1, c_in13));
+            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_add_ps(acc0_2, c_in14));
+            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_add_ps(acc0_3, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10261,7 +11477,7 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx512_rl3_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl3.
- * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 24 vector accumulators,
  * 9984 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -10311,18 +11527,30 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_ab(const bmm_args *
                     acc2_2 = _mm512_fmadd_ps(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_ps(a2, b3, acc2_3);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 32]), _mm512_mul_ps(valpha, acc0_2)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 48]), _mm512_mul_ps(valpha, acc0_3)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]), _mm512_mul_ps(valpha, acc1_2)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]), _mm512_mul_ps(valpha, acc1_3)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]), _mm512_mul_ps(valpha, acc2_2)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]), _mm512_mul_ps(valpha, acc2_3)));
+                __m512 c_in0 = _mm512_loadu_ps(&c[i0 * sc_row]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[i0 * sc_row + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[i0 * sc_row + 32]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[i0 * sc_row + 48]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]);
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc0_2)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc0_3)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc1_2)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc1_3)));
+                __m512 c_in8 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]);
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc2_2)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc2_3)));
             }
         }
         {
@@ -10341,10 +11569,14 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_ab(const bmm_args *
                 acc0_2 = _mm512_fmadd_ps(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_ps(a0, b3, acc0_3);
             }
-            _mm512_storeu_ps(&c[63 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 32]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 48]), _mm512_mul_ps(valpha, acc0_3)));
+            __m512 c_in12 = _mm512_loadu_ps(&c[63 * sc_row]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[63 * sc_row + 16]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[63 * sc_row + 32]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[63 * sc_row + 48]);
+            _mm512_storeu_ps(&c[63 * sc_row], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10356,7 +11588,7 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx512_rl6_pf_a1b1
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx512, form rl6_pf.
- * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 48 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -10499,30 +11731,54 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_a1b1(const bmm_a
                     acc5_2 = _mm512_fmadd_ps(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_ps(a5, b3, acc5_3);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[i0 * sc_row])));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[i0 * sc_row + 16])));
-                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[i0 * sc_row + 32])));
-                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[i0 * sc_row + 48])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_add_ps(acc1_1, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_add_ps(acc1_2, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_add_ps(acc1_3, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_add_ps(acc2_1, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_add_ps(acc2_2, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_add_ps(acc2_3, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48])));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[(i0 + 3) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_add_ps(acc3_1, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm512_add_ps(acc3_2, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 32])));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm512_add_ps(acc3_3, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 48])));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_add_ps(acc4_0, _mm512_loadu_ps(&c[(i0 + 4) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_add_ps(acc4_1, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm512_add_ps(acc4_2, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 32])));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm512_add_ps(acc4_3, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 48])));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_add_ps(acc5_0, _mm512_loadu_ps(&c[(i0 + 5) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_add_ps(acc5_1, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm512_add_ps(acc5_2, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 32])));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm512_add_ps(acc5_3, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 48])));
+                __m512 c_in0 = _mm512_loadu_ps(&c[i0 * sc_row]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[i0 * sc_row + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[i0 * sc_row + 32]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[i0 * sc_row + 48]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]);
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_add_ps(acc0_0, c_in0));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_add_ps(acc0_1, c_in1));
+                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_add_ps(acc0_2, c_in2));
+                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_add_ps(acc0_3, c_in3));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_add_ps(acc1_0, c_in4));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_add_ps(acc1_1, c_in5));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_add_ps(acc1_2, c_in6));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_add_ps(acc1_3, c_in7));
+                __m512 c_in8 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]);
+                __m512 c_in12 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m512 c_in13 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]);
+                __m512 c_in14 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 32]);
+                __m512 c_in15 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 48]);
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_add_ps(acc2_0, c_in8));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_add_ps(acc2_1, c_in9));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_add_ps(acc2_2, c_in10));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_add_ps(acc2_3, c_in11));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_add_ps(acc3_0, c_in12));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_add_ps(acc3_1, c_in13));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm512_add_ps(acc3_2, c_in14));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm512_add_ps(acc3_3, c_in15));
+                __m512 c_in16 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m512 c_in17 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]);
+                __m512 c_in18 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 32]);
+                __m512 c_in19 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 48]);
+                __m512 c_in20 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m512 c_in21 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]);
+                __m512 c_in22 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 32]);
+                __m512 c_in23 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 48]);
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_add_ps(acc4_0, c_in16));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_add_ps(acc4_1, c_in17));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm512_add_ps(acc4_2, c_in18));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm512_add_ps(acc4_3, c_in19));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_add_ps(acc5_0, c_in20));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_add_ps(acc5_1, c_in21));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm512_add_ps(acc5_2, c_in22));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm512_add_ps(acc5_3, c_in23));
             }
         }
         {
@@ -10608,22 +11864,38 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_a1b1(const bmm_a
                 acc3_2 = _mm512_fmadd_ps(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_ps(a3, b3, acc3_3);
             }
-            _mm512_storeu_ps(&c[60 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[60 * sc_row])));
-            _mm512_storeu_ps(&c[60 * sc_row + 16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[60 * sc_row + 16])));
-            _mm512_storeu_ps(&c[60 * sc_row + 32], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[60 * sc_row + 32])));
-            _mm512_storeu_ps(&c[60 * sc_row + 48], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[60 * sc_row + 48])));
-            _mm512_storeu_ps(&c[61 * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[61 * sc_row])));
-            _mm512_storeu_ps(&c[61 * sc_row + 16], _mm512_add_ps(acc1_1, _mm512_loadu_ps(&c[61 * sc_row + 16])));
-            _mm512_storeu_ps(&c[61 * sc_row + 32], _mm512_add_ps(acc1_2, _mm512_loadu_ps(&c[61 * sc_row + 32])));
-            _mm512_storeu_ps(&c[61 * sc_row + 48], _mm512_add_ps(acc1_3, _mm512_loadu_ps(&c[61 * sc_row + 48])));
-            _mm512_storeu_ps(&c[62 * sc_row], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[62 * sc_row])));
-            _mm512_storeu_ps(&c[62 * sc_row + 16], _mm512_add_ps(acc2_1, _mm512_loadu_ps(&c[62 * sc_row + 16])));
-            _mm512_storeu_ps(&c[62 * sc_row + 32], _mm512_add_ps(acc2_2, _mm512_loadu_ps(&c[62 * sc_row + 32])));
-            _mm512_storeu_ps(&c[62 * sc_row + 48], _mm512_add_ps(acc2_3, _mm512_loadu_ps(&c[62 * sc_row + 48])));
-            _mm512_storeu_ps(&c[63 * sc_row], _mm512_add_ps(acc3_0, _mm512_loadu_ps(&c[63 * sc_row])));
-            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_add_ps(acc3_1, _mm512_loadu_ps(&c[63 * sc_row + 16])));
-            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_add_ps(acc3_2, _mm512_loadu_ps(&c[63 * sc_row + 32])));
-            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_add_ps(acc3_3, _mm512_loadu_ps(&c[63 * sc_row + 48])));
+            __m512 c_in24 = _mm512_loadu_ps(&c[60 * sc_row]);
+            __m512 c_in25 = _mm512_loadu_ps(&c[60 * sc_row + 16]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[60 * sc_row + 32]);
+            __m512 c_in27 = _mm512_loadu_ps(&c[60 * sc_row + 48]);
+            __m512 c_in28 = _mm512_loadu_ps(&c[61 * sc_row]);
+            __m512 c_in29 = _mm512_loadu_ps(&c[61 * sc_row + 16]);
+            __m512 c_in30 = _mm512_loadu_ps(&c[61 * sc_row + 32]);
+            __m512 c_in31 = _mm512_loadu_ps(&c[61 * sc_row + 48]);
+            _mm512_storeu_ps(&c[60 * sc_row], _mm512_add_ps(acc0_0, c_in24));
+            _mm512_storeu_ps(&c[60 * sc_row + 16], _mm512_add_ps(acc0_1, c_in25));
+            _mm512_storeu_ps(&c[60 * sc_row + 32], _mm512_add_ps(acc0_2, c_in26));
+            _mm512_storeu_ps(&c[60 * sc_row + 48], _mm512_add_ps(acc0_3, c_in27));
+            _mm512_storeu_ps(&c[61 * sc_row], _mm512_add_ps(acc1_0, c_in28));
+            _mm512_storeu_ps(&c[61 * sc_row + 16], _mm512_add_ps(acc1_1, c_in29));
+            _mm512_storeu_ps(&c[61 * sc_row + 32], _mm512_add_ps(acc1_2, c_in30));
+            _mm512_storeu_ps(&c[61 * sc_row + 48], _mm512_add_ps(acc1_3, c_in31));
+            __m512 c_in32 = _mm512_loadu_ps(&c[62 * sc_row]);
+            __m512 c_in33 = _mm512_loadu_ps(&c[62 * sc_row + 16]);
+            __m512 c_in34 = _mm512_loadu_ps(&c[62 * sc_row + 32]);
+            __m512 c_in35 = _mm512_loadu_ps(&c[62 * sc_row + 48]);
+            __m512 c_in36 = _mm512_loadu_ps(&c[63 * sc_row]);
+            __m512 c_in37 = _mm512_loadu_ps(&c[63 * sc_row + 16]);
+            __m512 c_in38 = _mm512_loadu_ps(&c[63 * sc_row + 32]);
+            __m512 c_in39 = _mm512_loadu_ps(&c[63 * sc_row + 48]);
+            _mm512_storeu_ps(&c[62 * sc_row], _mm512_add_ps(acc2_0, c_in32));
+            _mm512_storeu_ps(&c[62 * sc_row + 16], _mm512_add_ps(acc2_1, c_in33));
+            _mm512_storeu_ps(&c[62 * sc_row + 32], _mm512_add_ps(acc2_2, c_in34));
+            _mm512_storeu_ps(&c[62 * sc_row + 48], _mm512_add_ps(acc2_3, c_in35));
+            _mm512_storeu_ps(&c[63 * sc_row], _mm512_add_ps(acc3_0, c_in36));
+            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_add_ps(acc3_1, c_in37));
+            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_add_ps(acc3_2, c_in38));
+            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_add_ps(acc3_3, c_in39));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10916,7 +12188,7 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx512_rl6_pf_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl6_pf.
- * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 48 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -11063,30 +12335,54 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_ab(const bmm_arg
                     acc5_2 = _mm512_fmadd_ps(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_ps(a5, b3, acc5_3);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 32]), _mm512_mul_ps(valpha, acc0_2)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 48]), _mm512_mul_ps(valpha, acc0_3)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]), _mm512_mul_ps(valpha, acc1_2)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]), _mm512_mul_ps(valpha, acc1_3)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]), _mm512_mul_ps(valpha, acc2_2)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]), _mm512_mul_ps(valpha, acc2_3)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 32]), _mm512_mul_ps(valpha, acc3_2)));
-                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 48]), _mm512_mul_ps(valpha, acc3_3)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_ps(valpha, acc4_1)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 32]), _mm512_mul_ps(valpha, acc4_2)));
-                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 48]), _mm512_mul_ps(valpha, acc4_3)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_ps(valpha, acc5_1)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 32]), _mm512_mul_ps(valpha, acc5_2)));
-                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 48]), _mm512_mul_ps(valpha, acc5_3)));
+                __m512 c_in0 = _mm512_loadu_ps(&c[i0 * sc_row]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[i0 * sc_row + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[i0 * sc_row + 32]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[i0 * sc_row + 48]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]);
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc0_2)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc0_3)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc1_2)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc1_3)));
+                __m512 c_in8 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]);
+                __m512 c_in12 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row]);
+                __m512 c_in13 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 16]);
+                __m512 c_in14 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 32]);
+                __m512 c_in15 = _mm512_loadu_ps(&c[(i0 + 3) * sc_row + 48]);
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc2_2)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc2_3)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc3_0)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc3_1)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 32], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc3_2)));
+                _mm512_storeu_ps(&c[(i0 + 3) * sc_row + 48], _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc3_3)));
+                __m512 c_in16 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row]);
+                __m512 c_in17 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 16]);
+                __m512 c_in18 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 32]);
+                __m512 c_in19 = _mm512_loadu_ps(&c[(i0 + 4) * sc_row + 48]);
+                __m512 c_in20 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row]);
+                __m512 c_in21 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 16]);
+                __m512 c_in22 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 32]);
+                __m512 c_in23 = _mm512_loadu_ps(&c[(i0 + 5) * sc_row + 48]);
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row], _mm512_fmadd_ps(vbeta, c_in16, _mm512_mul_ps(valpha, acc4_0)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in17, _mm512_mul_ps(valpha, acc4_1)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 32], _mm512_fmadd_ps(vbeta, c_in18, _mm512_mul_ps(valpha, acc4_2)));
+                _mm512_storeu_ps(&c[(i0 + 4) * sc_row + 48], _mm512_fmadd_ps(vbeta, c_in19, _mm512_mul_ps(valpha, acc4_3)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row], _mm512_fmadd_ps(vbeta, c_in20, _mm512_mul_ps(valpha, acc5_0)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in21, _mm512_mul_ps(valpha, acc5_1)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 32], _mm512_fmadd_ps(vbeta, c_in22, _mm512_mul_ps(valpha, acc5_2)));
+                _mm512_storeu_ps(&c[(i0 + 5) * sc_row + 48], _mm512_fmadd_ps(vbeta, c_in23, _mm512_mul_ps(valpha, acc5_3)));
             }
         }
         {
@@ -11172,22 +12468,38 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_ab(const bmm_arg
                 acc3_2 = _mm512_fmadd_ps(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_ps(a3, b3, acc3_3);
             }
-            _mm512_storeu_ps(&c[60 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[60 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[60 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 32]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[60 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[60 * sc_row + 48]), _mm512_mul_ps(valpha, acc0_3)));
-            _mm512_storeu_ps(&c[61 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_storeu_ps(&c[61 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-            _mm512_storeu_ps(&c[61 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 32]), _mm512_mul_ps(valpha, acc1_2)));
-            _mm512_storeu_ps(&c[61 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[61 * sc_row + 48]), _mm512_mul_ps(valpha, acc1_3)));
-            _mm512_storeu_ps(&c[62 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_storeu_ps(&c[62 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-            _mm512_storeu_ps(&c[62 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 32]), _mm512_mul_ps(valpha, acc2_2)));
-            _mm512_storeu_ps(&c[62 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[62 * sc_row + 48]), _mm512_mul_ps(valpha, acc2_3)));
-            _mm512_storeu_ps(&c[63 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 16]), _mm512_mul_ps(valpha, acc3_1)));
-            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 32]), _mm512_mul_ps(valpha, acc3_2)));
-            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 48]), _mm512_mul_ps(valpha, acc3_3)));
+            __m512 c_in24 = _mm512_loadu_ps(&c[60 * sc_row]);
+            __m512 c_in25 = _mm512_loadu_ps(&c[60 * sc_row + 16]);
+            __m512 c_in26 = _mm512_loadu_ps(&c[60 * sc_row + 32]);
+            __m512 c_in27 = _mm512_loadu_ps(&c[60 * sc_row + 48]);
+            __m512 c_in28 = _mm512_loadu_ps(&c[61 * sc_row]);
+            __m512 c_in29 = _mm512_loadu_ps(&c[61 * sc_row + 16]);
+            __m512 c_in30 = _mm512_loadu_ps(&c[61 * sc_row + 32]);
+            __m512 c_in31 = _mm512_loadu_ps(&c[61 * sc_row + 48]);
+            _mm512_storeu_ps(&c[60 * sc_row], _mm512_fmadd_ps(vbeta, c_in24, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[60 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in25, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[60 * sc_row + 32], _mm512_fmadd_ps(vbeta, c_in26, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[60 * sc_row + 48], _mm512_fmadd_ps(vbeta, c_in27, _mm512_mul_ps(valpha, acc0_3)));
+            _mm512_storeu_ps(&c[61 * sc_row], _mm512_fmadd_ps(vbeta, c_in28, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_storeu_ps(&c[61 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in29, _mm512_mul_ps(valpha, acc1_1)));
+            _mm512_storeu_ps(&c[61 * sc_row + 32], _mm512_fmadd_ps(vbeta, c_in30, _mm512_mul_ps(valpha, acc1_2)));
+            _mm512_storeu_ps(&c[61 * sc_row + 48], _mm512_fmadd_ps(vbeta, c_in31, _mm512_mul_ps(valpha, acc1_3)));
+            __m512 c_in32 = _mm512_loadu_ps(&c[62 * sc_row]);
+            __m512 c_in33 = _mm512_loadu_ps(&c[62 * sc_row + 16]);
+            __m512 c_in34 = _mm512_loadu_ps(&c[62 * sc_row + 32]);
+            __m512 c_in35 = _mm512_loadu_ps(&c[62 * sc_row + 48]);
+            __m512 c_in36 = _mm512_loadu_ps(&c[63 * sc_row]);
+            __m512 c_in37 = _mm512_loadu_ps(&c[63 * sc_row + 16]);
+            __m512 c_in38 = _mm512_loadu_ps(&c[63 * sc_row + 32]);
+            __m512 c_in39 = _mm512_loadu_ps(&c[63 * sc_row + 48]);
+            _mm512_storeu_ps(&c[62 * sc_row], _mm512_fmadd_ps(vbeta, c_in32, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_storeu_ps(&c[62 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in33, _mm512_mul_ps(valpha, acc2_1)));
+            _mm512_storeu_ps(&c[62 * sc_row + 32], _mm512_fmadd_ps(vbeta, c_in34, _mm512_mul_ps(valpha, acc2_2)));
+            _mm512_storeu_ps(&c[62 * sc_row + 48], _mm512_fmadd_ps(vbeta, c_in35, _mm512_mul_ps(valpha, acc2_3)));
+            _mm512_storeu_ps(&c[63 * sc_row], _mm512_fmadd_ps(vbeta, c_in36, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in37, _mm512_mul_ps(valpha, acc3_1)));
+            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_fmadd_ps(vbeta, c_in38, _mm512_mul_ps(valpha, acc3_2)));
+            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_fmadd_ps(vbeta, c_in39, _mm512_mul_ps(valpha, acc3_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -11199,7 +12511,7 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_pf_ab(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx512_rl3_pf_a1b1
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx512, form rl3_pf.
- * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 24 vector accumulators,
  * 9984 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -11285,18 +12597,30 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_a1b1(const bmm_a
                     acc2_2 = _mm512_fmadd_ps(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_ps(a2, b3, acc2_3);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[i0 * sc_row])));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[i0 * sc_row + 16])));
-                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[i0 * sc_row + 32])));
-                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[i0 * sc_row + 48])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_add_ps(acc1_0, _mm512_loadu_ps(&c[(i0 + 1) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_add_ps(acc1_1, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_add_ps(acc1_2, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32])));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_add_ps(acc1_3, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_add_ps(acc2_0, _mm512_loadu_ps(&c[(i0 + 2) * sc_row])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_add_ps(acc2_1, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_add_ps(acc2_2, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32])));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_add_ps(acc2_3, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48])));
+                __m512 c_in0 = _mm512_loadu_ps(&c[i0 * sc_row]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[i0 * sc_row + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[i0 * sc_row + 32]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[i0 * sc_row + 48]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]);
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_add_ps(acc0_0, c_in0));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_add_ps(acc0_1, c_in1));
+                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_add_ps(acc0_2, c_in2));
+                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_add_ps(acc0_3, c_in3));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_add_ps(acc1_0, c_in4));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_add_ps(acc1_1, c_in5));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_add_ps(acc1_2, c_in6));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_add_ps(acc1_3, c_in7));
+                __m512 c_in8 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]);
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_add_ps(acc2_0, c_in8));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_add_ps(acc2_1, c_in9));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_add_ps(acc2_2, c_in10));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_add_ps(acc2_3, c_in11));
             }
         }
         {
@@ -11325,10 +12649,14 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_a1b1(const bmm_a
                 acc0_2 = _mm512_fmadd_ps(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_ps(a0, b3, acc0_3);
             }
-            _mm512_storeu_ps(&c[63 * sc_row], _mm512_add_ps(acc0_0, _mm512_loadu_ps(&c[63 * sc_row])));
-            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_add_ps(acc0_1, _mm512_loadu_ps(&c[63 * sc_row + 16])));
-            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_add_ps(acc0_2, _mm512_loadu_ps(&c[63 * sc_row + 32])));
-            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_add_ps(acc0_3, _mm512_loadu_ps(&c[63 * sc_row + 48])));
+            __m512 c_in12 = _mm512_loadu_ps(&c[63 * sc_row]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[63 * sc_row + 16]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[63 * sc_row + 32]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[63 * sc_row + 48]);
+            _mm512_storeu_ps(&c[63 * sc_row], _mm512_add_ps(acc0_0, c_in12));
+            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_add_ps(acc0_1, c_in13));
+            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_add_ps(acc0_2, c_in14));
+            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_add_ps(acc0_3, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -11483,7 +12811,7 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_64x64x64_sf_avx512_rl3_pf_ab
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl3_pf.
- * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 24 vector accumulators,
  * 9984 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -11573,18 +12901,30 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_ab(const bmm_arg
                     acc2_2 = _mm512_fmadd_ps(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_ps(a2, b3, acc2_3);
                 }
-                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 32]), _mm512_mul_ps(valpha, acc0_2)));
-                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[i0 * sc_row + 48]), _mm512_mul_ps(valpha, acc0_3)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_ps(valpha, acc1_1)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]), _mm512_mul_ps(valpha, acc1_2)));
-                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]), _mm512_mul_ps(valpha, acc1_3)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_ps(valpha, acc2_1)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]), _mm512_mul_ps(valpha, acc2_2)));
-                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]), _mm512_mul_ps(valpha, acc2_3)));
+                __m512 c_in0 = _mm512_loadu_ps(&c[i0 * sc_row]);
+                __m512 c_in1 = _mm512_loadu_ps(&c[i0 * sc_row + 16]);
+                __m512 c_in2 = _mm512_loadu_ps(&c[i0 * sc_row + 32]);
+                __m512 c_in3 = _mm512_loadu_ps(&c[i0 * sc_row + 48]);
+                __m512 c_in4 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row]);
+                __m512 c_in5 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 16]);
+                __m512 c_in6 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 32]);
+                __m512 c_in7 = _mm512_loadu_ps(&c[(i0 + 1) * sc_row + 48]);
+                _mm512_storeu_ps(&c[i0 * sc_row], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc0_1)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc0_2)));
+                _mm512_storeu_ps(&c[i0 * sc_row + 48], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc0_3)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row], _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc1_0)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc1_1)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc1_2)));
+                _mm512_storeu_ps(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc1_3)));
+                __m512 c_in8 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row]);
+                __m512 c_in9 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 16]);
+                __m512 c_in10 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 32]);
+                __m512 c_in11 = _mm512_loadu_ps(&c[(i0 + 2) * sc_row + 48]);
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row], _mm512_fmadd_ps(vbeta, c_in8, _mm512_mul_ps(valpha, acc2_0)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in9, _mm512_mul_ps(valpha, acc2_1)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_ps(vbeta, c_in10, _mm512_mul_ps(valpha, acc2_2)));
+                _mm512_storeu_ps(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_ps(vbeta, c_in11, _mm512_mul_ps(valpha, acc2_3)));
             }
         }
         {
@@ -11613,10 +12953,14 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_pf_ab(const bmm_arg
                 acc0_2 = _mm512_fmadd_ps(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_ps(a0, b3, acc0_3);
             }
-            _mm512_storeu_ps(&c[63 * sc_row], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 16]), _mm512_mul_ps(valpha, acc0_1)));
-            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 32]), _mm512_mul_ps(valpha, acc0_2)));
-            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[63 * sc_row + 48]), _mm512_mul_ps(valpha, acc0_3)));
+            __m512 c_in12 = _mm512_loadu_ps(&c[63 * sc_row]);
+            __m512 c_in13 = _mm512_loadu_ps(&c[63 * sc_row + 16]);
+            __m512 c_in14 = _mm512_loadu_ps(&c[63 * sc_row + 32]);
+            __m512 c_in15 = _mm512_loadu_ps(&c[63 * sc_row + 48]);
+            _mm512_storeu_ps(&c[63 * sc_row], _mm512_fmadd_ps(vbeta, c_in12, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_storeu_ps(&c[63 * sc_row + 16], _mm512_fmadd_ps(vbeta, c_in13, _mm512_mul_ps(valpha, acc0_1)));
+            _mm512_storeu_ps(&c[63 * sc_row + 32], _mm512_fmadd_ps(vbeta, c_in14, _mm512_mul_ps(valpha, acc0_2)));
+            _mm512_storeu_ps(&c[63 * sc_row + 48], _mm512_fmadd_ps(vbeta, c_in15, _mm512_mul_ps(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

@@ -1133,7 +1133,7 @@ static void bmm_f32_6x6x6_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_bf_avx2_rows_a1b1
  * f32 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout bf, isa avx2, form rows.
- * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 12 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1221,12 +1221,18 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_avx2_rows_a1b1(const bmm_args *BMM_
             acc4_0 = _mm256_fmadd_ps(a4_5, b0_5, acc4_0);
             __m256 a5_5 = _mm256_set1_ps(a[35]);
             acc5_0 = _mm256_fmadd_ps(a5_5, b0_5, acc5_0);
-            _mm256_maskstore_ps(&c[0], mask6, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask6)));
-            _mm256_maskstore_ps(&c[6], mask6, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[6], mask6)));
-            _mm256_maskstore_ps(&c[12], mask6, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[12], mask6)));
-            _mm256_maskstore_ps(&c[18], mask6, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[18], mask6)));
-            _mm256_maskstore_ps(&c[24], mask6, _mm256_add_ps(acc4_0, _mm256_maskload_ps(&c[24], mask6)));
-            _mm256_maskstore_ps(&c[30], mask6, _mm256_add_ps(acc5_0, _mm256_maskload_ps(&c[30], mask6)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask6);
+            __m256 c_in1 = _mm256_maskload_ps(&c[6], mask6);
+            __m256 c_in2 = _mm256_maskload_ps(&c[12], mask6);
+            __m256 c_in3 = _mm256_maskload_ps(&c[18], mask6);
+            _mm256_maskstore_ps(&c[0], mask6, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[6], mask6, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[12], mask6, _mm256_add_ps(acc2_0, c_in2));
+            _mm256_maskstore_ps(&c[18], mask6, _mm256_add_ps(acc3_0, c_in3));
+            __m256 c_in4 = _mm256_maskload_ps(&c[24], mask6);
+            __m256 c_in5 = _mm256_maskload_ps(&c[30], mask6);
+            _mm256_maskstore_ps(&c[24], mask6, _mm256_add_ps(acc4_0, c_in4));
+            _mm256_maskstore_ps(&c[30], mask6, _mm256_add_ps(acc5_0, c_in5));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1345,7 +1351,7 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_bf_avx2_rows_ab
  * f32 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf, isa avx2, form rows.
- * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 12 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1437,12 +1443,18 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_avx2_rows_ab(const bmm_args *BMM_RE
             acc4_0 = _mm256_fmadd_ps(a4_5, b0_5, acc4_0);
             __m256 a5_5 = _mm256_set1_ps(a[35]);
             acc5_0 = _mm256_fmadd_ps(a5_5, b0_5, acc5_0);
-            _mm256_maskstore_ps(&c[0], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask6), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[6], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6], mask6), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[12], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[12], mask6), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[18], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[18], mask6), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[24], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[24], mask6), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[30], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[30], mask6), _mm256_mul_ps(valpha, acc5_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask6);
+            __m256 c_in1 = _mm256_maskload_ps(&c[6], mask6);
+            __m256 c_in2 = _mm256_maskload_ps(&c[12], mask6);
+            __m256 c_in3 = _mm256_maskload_ps(&c[18], mask6);
+            _mm256_maskstore_ps(&c[0], mask6, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[6], mask6, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[12], mask6, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[18], mask6, _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in4 = _mm256_maskload_ps(&c[24], mask6);
+            __m256 c_in5 = _mm256_maskload_ps(&c[30], mask6);
+            _mm256_maskstore_ps(&c[24], mask6, _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[30], mask6, _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc5_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1454,7 +1466,7 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_bf_avx512_rows_a1b1
  * f32 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout bf, isa avx512, form rows.
- * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 12 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1542,12 +1554,18 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_rows_a1b1(const bmm_args *
             acc4_0 = _mm512_fmadd_ps(a4_5, b0_5, acc4_0);
             __m512 a5_5 = _mm512_set1_ps(a[35]);
             acc5_0 = _mm512_fmadd_ps(a5_5, b0_5, acc5_0);
-            _mm512_mask_storeu_ps(&c[0], mask6, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask6, &c[0])));
-            _mm512_mask_storeu_ps(&c[6], mask6, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask6, &c[6])));
-            _mm512_mask_storeu_ps(&c[12], mask6, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask6, &c[12])));
-            _mm512_mask_storeu_ps(&c[18], mask6, _mm512_add_ps(acc3_0, _mm512_maskz_loadu_ps(mask6, &c[18])));
-            _mm512_mask_storeu_ps(&c[24], mask6, _mm512_add_ps(acc4_0, _mm512_maskz_loadu_ps(mask6, &c[24])));
-            _mm512_mask_storeu_ps(&c[30], mask6, _mm512_add_ps(acc5_0, _mm512_maskz_loadu_ps(mask6, &c[30])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask6, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask6, &c[6]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask6, &c[12]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask6, &c[18]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask6, &c[24]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask6, &c[30]);
+            _mm512_mask_storeu_ps(&c[0], mask6, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[6], mask6, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[12], mask6, _mm512_add_ps(acc2_0, c_in2));
+            _mm512_mask_storeu_ps(&c[18], mask6, _mm512_add_ps(acc3_0, c_in3));
+            _mm512_mask_storeu_ps(&c[24], mask6, _mm512_add_ps(acc4_0, c_in4));
+            _mm512_mask_storeu_ps(&c[30], mask6, _mm512_add_ps(acc5_0, c_in5));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1666,7 +1684,7 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_bf_avx512_rows_ab
  * f32 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf, isa avx512, form rows.
- * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 12 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1758,12 +1776,18 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_rows_ab(const bmm_args *BM
             acc4_0 = _mm512_fmadd_ps(a4_5, b0_5, acc4_0);
             __m512 a5_5 = _mm512_set1_ps(a[35]);
             acc5_0 = _mm512_fmadd_ps(a5_5, b0_5, acc5_0);
-            _mm512_mask_storeu_ps(&c[0], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[6], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[6]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[12], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[12]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[18], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[18]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[24], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[24]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[30], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[30]), _mm512_mul_ps(valpha, acc5_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask6, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask6, &c[6]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask6, &c[12]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask6, &c[18]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask6, &c[24]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask6, &c[30]);
+            _mm512_mask_storeu_ps(&c[0], mask6, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[6], mask6, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[12], mask6, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[18], mask6, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[24], mask6, _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[30], mask6, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc5_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1775,7 +1799,7 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_rows_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_bf_avx512_flat_a1b1
  * f32 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout bf, isa avx512, form flat.
- * Cost per matrix: 432 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 432 useful flops in 21 vector arithmetic ops, 6 vector accumulators,
  * 12 vector loads, 3 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1825,9 +1849,12 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_flat_a1b1(const bmm_args *
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix8, as0_0), bk5_2, acc0);
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix8, as1_0), bk5_2, acc1);
         acc2 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix8, as2_0), bk5_2, acc2);
-        _mm512_mask_storeu_ps(&c[0], mask12, _mm512_add_ps(acc0, _mm512_maskz_loadu_ps(mask12, &c[0])));
-        _mm512_mask_storeu_ps(&c[12], mask12, _mm512_add_ps(acc1, _mm512_maskz_loadu_ps(mask12, &c[12])));
-        _mm512_mask_storeu_ps(&c[24], mask12, _mm512_add_ps(acc2, _mm512_maskz_loadu_ps(mask12, &c[24])));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask12, &c[0]);
+        __m512 c_in1 = _mm512_maskz_loadu_ps(mask12, &c[12]);
+        __m512 c_in2 = _mm512_maskz_loadu_ps(mask12, &c[24]);
+        _mm512_mask_storeu_ps(&c[0], mask12, _mm512_add_ps(acc0, c_in0));
+        _mm512_mask_storeu_ps(&c[12], mask12, _mm512_add_ps(acc1, c_in1));
+        _mm512_mask_storeu_ps(&c[24], mask12, _mm512_add_ps(acc2, c_in2));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1903,7 +1930,7 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_flat_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_bf_avx512_flat_ab
  * f32 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf, isa avx512, form flat.
- * Cost per matrix: 432 useful flops in 24 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 432 useful flops in 24 vector arithmetic ops, 6 vector accumulators,
  * 12 vector loads, 3 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1957,9 +1984,12 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_flat_ab(const bmm_args *BM
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix8, as0_0), bk5_2, acc0);
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix8, as1_0), bk5_2, acc1);
         acc2 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix8, as2_0), bk5_2, acc2);
-        _mm512_mask_storeu_ps(&c[0], mask12, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask12, &c[0]), _mm512_mul_ps(valpha, acc0)));
-        _mm512_mask_storeu_ps(&c[12], mask12, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask12, &c[12]), _mm512_mul_ps(valpha, acc1)));
-        _mm512_mask_storeu_ps(&c[24], mask12, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask12, &c[24]), _mm512_mul_ps(valpha, acc2)));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask12, &c[0]);
+        __m512 c_in1 = _mm512_maskz_loadu_ps(mask12, &c[12]);
+        __m512 c_in2 = _mm512_maskz_loadu_ps(mask12, &c[24]);
+        _mm512_mask_storeu_ps(&c[0], mask12, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0)));
+        _mm512_mask_storeu_ps(&c[12], mask12, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1)));
+        _mm512_mask_storeu_ps(&c[24], mask12, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1970,7 +2000,7 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_avx512_flat_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_bf_tn_avx2_rows_a1b1
  * f32 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 12 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_tn_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2058,12 +2088,18 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_tn_avx2_rows_a1b1(const bmm_args *B
             acc4_0 = _mm256_fmadd_ps(a4_5, b0_5, acc4_0);
             __m256 a5_5 = _mm256_set1_ps(a[35]);
             acc5_0 = _mm256_fmadd_ps(a5_5, b0_5, acc5_0);
-            _mm256_maskstore_ps(&c[0], mask6, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask6)));
-            _mm256_maskstore_ps(&c[6], mask6, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[6], mask6)));
-            _mm256_maskstore_ps(&c[12], mask6, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[12], mask6)));
-            _mm256_maskstore_ps(&c[18], mask6, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[18], mask6)));
-            _mm256_maskstore_ps(&c[24], mask6, _mm256_add_ps(acc4_0, _mm256_maskload_ps(&c[24], mask6)));
-            _mm256_maskstore_ps(&c[30], mask6, _mm256_add_ps(acc5_0, _mm256_maskload_ps(&c[30], mask6)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask6);
+            __m256 c_in1 = _mm256_maskload_ps(&c[6], mask6);
+            __m256 c_in2 = _mm256_maskload_ps(&c[12], mask6);
+            __m256 c_in3 = _mm256_maskload_ps(&c[18], mask6);
+            _mm256_maskstore_ps(&c[0], mask6, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[6], mask6, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[12], mask6, _mm256_add_ps(acc2_0, c_in2));
+            _mm256_maskstore_ps(&c[18], mask6, _mm256_add_ps(acc3_0, c_in3));
+            __m256 c_in4 = _mm256_maskload_ps(&c[24], mask6);
+            __m256 c_in5 = _mm256_maskload_ps(&c[30], mask6);
+            _mm256_maskstore_ps(&c[24], mask6, _mm256_add_ps(acc4_0, c_in4));
+            _mm256_maskstore_ps(&c[30], mask6, _mm256_add_ps(acc5_0, c_in5));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2182,7 +2218,7 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_tn_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_bf_tn_avx2_rows_ab
  * f32 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 12 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_tn_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2274,12 +2310,18 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_tn_avx2_rows_ab(const bmm_args *BMM
             acc4_0 = _mm256_fmadd_ps(a4_5, b0_5, acc4_0);
             __m256 a5_5 = _mm256_set1_ps(a[35]);
             acc5_0 = _mm256_fmadd_ps(a5_5, b0_5, acc5_0);
-            _mm256_maskstore_ps(&c[0], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask6), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[6], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6], mask6), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[12], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[12], mask6), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[18], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[18], mask6), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[24], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[24], mask6), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[30], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[30], mask6), _mm256_mul_ps(valpha, acc5_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask6);
+            __m256 c_in1 = _mm256_maskload_ps(&c[6], mask6);
+            __m256 c_in2 = _mm256_maskload_ps(&c[12], mask6);
+            __m256 c_in3 = _mm256_maskload_ps(&c[18], mask6);
+            _mm256_maskstore_ps(&c[0], mask6, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[6], mask6, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[12], mask6, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[18], mask6, _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in4 = _mm256_maskload_ps(&c[24], mask6);
+            __m256 c_in5 = _mm256_maskload_ps(&c[30], mask6);
+            _mm256_maskstore_ps(&c[24], mask6, _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[30], mask6, _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc5_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2291,7 +2333,7 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_tn_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_bf_tn_avx512_rows_a1b1
  * f32 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 12 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_tn_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2379,12 +2421,18 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_tn_avx512_rows_a1b1(const bmm_arg
             acc4_0 = _mm512_fmadd_ps(a4_5, b0_5, acc4_0);
             __m512 a5_5 = _mm512_set1_ps(a[35]);
             acc5_0 = _mm512_fmadd_ps(a5_5, b0_5, acc5_0);
-            _mm512_mask_storeu_ps(&c[0], mask6, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask6, &c[0])));
-            _mm512_mask_storeu_ps(&c[6], mask6, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask6, &c[6])));
-            _mm512_mask_storeu_ps(&c[12], mask6, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask6, &c[12])));
-            _mm512_mask_storeu_ps(&c[18], mask6, _mm512_add_ps(acc3_0, _mm512_maskz_loadu_ps(mask6, &c[18])));
-            _mm512_mask_storeu_ps(&c[24], mask6, _mm512_add_ps(acc4_0, _mm512_maskz_loadu_ps(mask6, &c[24])));
-            _mm512_mask_storeu_ps(&c[30], mask6, _mm512_add_ps(acc5_0, _mm512_maskz_loadu_ps(mask6, &c[30])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask6, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask6, &c[6]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask6, &c[12]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask6, &c[18]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask6, &c[24]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask6, &c[30]);
+            _mm512_mask_storeu_ps(&c[0], mask6, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[6], mask6, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[12], mask6, _mm512_add_ps(acc2_0, c_in2));
+            _mm512_mask_storeu_ps(&c[18], mask6, _mm512_add_ps(acc3_0, c_in3));
+            _mm512_mask_storeu_ps(&c[24], mask6, _mm512_add_ps(acc4_0, c_in4));
+            _mm512_mask_storeu_ps(&c[30], mask6, _mm512_add_ps(acc5_0, c_in5));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2503,7 +2551,7 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_tn_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_bf_tn_avx512_rows_ab
  * f32 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 12 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_tn_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2595,12 +2643,18 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_tn_avx512_rows_ab(const bmm_args 
             acc4_0 = _mm512_fmadd_ps(a4_5, b0_5, acc4_0);
             __m512 a5_5 = _mm512_set1_ps(a[35]);
             acc5_0 = _mm512_fmadd_ps(a5_5, b0_5, acc5_0);
-            _mm512_mask_storeu_ps(&c[0], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[6], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[6]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[12], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[12]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[18], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[18]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[24], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[24]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[30], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[30]), _mm512_mul_ps(valpha, acc5_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask6, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask6, &c[6]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask6, &c[12]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask6, &c[18]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask6, &c[24]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask6, &c[30]);
+            _mm512_mask_storeu_ps(&c[0], mask6, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[6], mask6, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[12], mask6, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[18], mask6, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[24], mask6, _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[30], mask6, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc5_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2612,7 +2666,7 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_tn_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_bf_nt_avx2_rows_a1b1
  * f32 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout bf nt (A row-major, B transposed), isa avx2, form rows.
- * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 12 vector accumulators,
  * 48 vector loads, 6 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_nt_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2702,12 +2756,18 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_nt_avx2_rows_a1b1(const bmm_args *B
             acc4_0 = _mm256_fmadd_ps(a4_5, b0_5, acc4_0);
             __m256 a5_5 = _mm256_set1_ps(a[35]);
             acc5_0 = _mm256_fmadd_ps(a5_5, b0_5, acc5_0);
-            _mm256_maskstore_ps(&c[0], mask6, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask6)));
-            _mm256_maskstore_ps(&c[6], mask6, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[6], mask6)));
-            _mm256_maskstore_ps(&c[12], mask6, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[12], mask6)));
-            _mm256_maskstore_ps(&c[18], mask6, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[18], mask6)));
-            _mm256_maskstore_ps(&c[24], mask6, _mm256_add_ps(acc4_0, _mm256_maskload_ps(&c[24], mask6)));
-            _mm256_maskstore_ps(&c[30], mask6, _mm256_add_ps(acc5_0, _mm256_maskload_ps(&c[30], mask6)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask6);
+            __m256 c_in1 = _mm256_maskload_ps(&c[6], mask6);
+            __m256 c_in2 = _mm256_maskload_ps(&c[12], mask6);
+            __m256 c_in3 = _mm256_maskload_ps(&c[18], mask6);
+            _mm256_maskstore_ps(&c[0], mask6, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[6], mask6, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[12], mask6, _mm256_add_ps(acc2_0, c_in2));
+            _mm256_maskstore_ps(&c[18], mask6, _mm256_add_ps(acc3_0, c_in3));
+            __m256 c_in4 = _mm256_maskload_ps(&c[24], mask6);
+            __m256 c_in5 = _mm256_maskload_ps(&c[30], mask6);
+            _mm256_maskstore_ps(&c[24], mask6, _mm256_add_ps(acc4_0, c_in4));
+            _mm256_maskstore_ps(&c[30], mask6, _mm256_add_ps(acc5_0, c_in5));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2828,7 +2888,7 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_nt_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_bf_nt_avx2_rows_ab
  * f32 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf nt (A row-major, B transposed), isa avx2, form rows.
- * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 12 vector accumulators,
  * 48 vector loads, 6 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_nt_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2922,12 +2982,18 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_nt_avx2_rows_ab(const bmm_args *BMM
             acc4_0 = _mm256_fmadd_ps(a4_5, b0_5, acc4_0);
             __m256 a5_5 = _mm256_set1_ps(a[35]);
             acc5_0 = _mm256_fmadd_ps(a5_5, b0_5, acc5_0);
-            _mm256_maskstore_ps(&c[0], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask6), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[6], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6], mask6), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[12], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[12], mask6), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[18], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[18], mask6), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[24], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[24], mask6), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[30], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[30], mask6), _mm256_mul_ps(valpha, acc5_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask6);
+            __m256 c_in1 = _mm256_maskload_ps(&c[6], mask6);
+            __m256 c_in2 = _mm256_maskload_ps(&c[12], mask6);
+            __m256 c_in3 = _mm256_maskload_ps(&c[18], mask6);
+            _mm256_maskstore_ps(&c[0], mask6, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[6], mask6, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[12], mask6, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[18], mask6, _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in4 = _mm256_maskload_ps(&c[24], mask6);
+            __m256 c_in5 = _mm256_maskload_ps(&c[30], mask6);
+            _mm256_maskstore_ps(&c[24], mask6, _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[30], mask6, _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc5_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2939,7 +3005,7 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_nt_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_bf_nt_avx512_flat_a1b1
  * f32 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout bf nt (A row-major, B transposed), isa avx512, form flat.
- * Cost per matrix: 432 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 432 useful flops in 21 vector arithmetic ops, 6 vector accumulators,
  * 9 vector loads, 3 vector stores, 36 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_nt_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2991,9 +3057,12 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_nt_avx512_flat_a1b1(const bmm_arg
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix13, as0_0), bk5_2, acc0);
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix13, as1_0), bk5_2, acc1);
         acc2 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix13, as2_0), bk5_2, acc2);
-        _mm512_mask_storeu_ps(&c[0], mask12, _mm512_add_ps(acc0, _mm512_maskz_loadu_ps(mask12, &c[0])));
-        _mm512_mask_storeu_ps(&c[12], mask12, _mm512_add_ps(acc1, _mm512_maskz_loadu_ps(mask12, &c[12])));
-        _mm512_mask_storeu_ps(&c[24], mask12, _mm512_add_ps(acc2, _mm512_maskz_loadu_ps(mask12, &c[24])));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask12, &c[0]);
+        __m512 c_in1 = _mm512_maskz_loadu_ps(mask12, &c[12]);
+        __m512 c_in2 = _mm512_maskz_loadu_ps(mask12, &c[24]);
+        _mm512_mask_storeu_ps(&c[0], mask12, _mm512_add_ps(acc0, c_in0));
+        _mm512_mask_storeu_ps(&c[12], mask12, _mm512_add_ps(acc1, c_in1));
+        _mm512_mask_storeu_ps(&c[24], mask12, _mm512_add_ps(acc2, c_in2));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -3071,7 +3140,7 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_nt_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_bf_nt_avx512_flat_ab
  * f32 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf nt (A row-major, B transposed), isa avx512, form flat.
- * Cost per matrix: 432 useful flops in 24 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 432 useful flops in 24 vector arithmetic ops, 6 vector accumulators,
  * 9 vector loads, 3 vector stores, 36 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_nt_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3127,9 +3196,12 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_nt_avx512_flat_ab(const bmm_args 
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix13, as0_0), bk5_2, acc0);
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix13, as1_0), bk5_2, acc1);
         acc2 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix13, as2_0), bk5_2, acc2);
-        _mm512_mask_storeu_ps(&c[0], mask12, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask12, &c[0]), _mm512_mul_ps(valpha, acc0)));
-        _mm512_mask_storeu_ps(&c[12], mask12, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask12, &c[12]), _mm512_mul_ps(valpha, acc1)));
-        _mm512_mask_storeu_ps(&c[24], mask12, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask12, &c[24]), _mm512_mul_ps(valpha, acc2)));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask12, &c[0]);
+        __m512 c_in1 = _mm512_maskz_loadu_ps(mask12, &c[12]);
+        __m512 c_in2 = _mm512_maskz_loadu_ps(mask12, &c[24]);
+        _mm512_mask_storeu_ps(&c[0], mask12, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0)));
+        _mm512_mask_storeu_ps(&c[12], mask12, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1)));
+        _mm512_mask_storeu_ps(&c[24], mask12, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -3140,7 +3212,7 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_nt_avx512_flat_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_bf_tt_avx2_rows_a1b1
  * f32 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout bf tt (A and B transposed), isa avx2, form rows.
- * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 12 vector accumulators,
  * 48 vector loads, 6 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_tt_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3230,12 +3302,18 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_tt_avx2_rows_a1b1(const bmm_args *B
             acc4_0 = _mm256_fmadd_ps(a4_5, b0_5, acc4_0);
             __m256 a5_5 = _mm256_set1_ps(a[35]);
             acc5_0 = _mm256_fmadd_ps(a5_5, b0_5, acc5_0);
-            _mm256_maskstore_ps(&c[0], mask6, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask6)));
-            _mm256_maskstore_ps(&c[6], mask6, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[6], mask6)));
-            _mm256_maskstore_ps(&c[12], mask6, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[12], mask6)));
-            _mm256_maskstore_ps(&c[18], mask6, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[18], mask6)));
-            _mm256_maskstore_ps(&c[24], mask6, _mm256_add_ps(acc4_0, _mm256_maskload_ps(&c[24], mask6)));
-            _mm256_maskstore_ps(&c[30], mask6, _mm256_add_ps(acc5_0, _mm256_maskload_ps(&c[30], mask6)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask6);
+            __m256 c_in1 = _mm256_maskload_ps(&c[6], mask6);
+            __m256 c_in2 = _mm256_maskload_ps(&c[12], mask6);
+            __m256 c_in3 = _mm256_maskload_ps(&c[18], mask6);
+            _mm256_maskstore_ps(&c[0], mask6, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[6], mask6, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[12], mask6, _mm256_add_ps(acc2_0, c_in2));
+            _mm256_maskstore_ps(&c[18], mask6, _mm256_add_ps(acc3_0, c_in3));
+            __m256 c_in4 = _mm256_maskload_ps(&c[24], mask6);
+            __m256 c_in5 = _mm256_maskload_ps(&c[30], mask6);
+            _mm256_maskstore_ps(&c[24], mask6, _mm256_add_ps(acc4_0, c_in4));
+            _mm256_maskstore_ps(&c[30], mask6, _mm256_add_ps(acc5_0, c_in5));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3356,7 +3434,7 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_tt_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_bf_tt_avx2_rows_ab
  * f32 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf tt (A and B transposed), isa avx2, form rows.
- * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 12 vector accumulators,
  * 48 vector loads, 6 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_tt_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3450,12 +3528,18 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_tt_avx2_rows_ab(const bmm_args *BMM
             acc4_0 = _mm256_fmadd_ps(a4_5, b0_5, acc4_0);
             __m256 a5_5 = _mm256_set1_ps(a[35]);
             acc5_0 = _mm256_fmadd_ps(a5_5, b0_5, acc5_0);
-            _mm256_maskstore_ps(&c[0], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask6), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[6], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6], mask6), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[12], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[12], mask6), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[18], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[18], mask6), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[24], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[24], mask6), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[30], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[30], mask6), _mm256_mul_ps(valpha, acc5_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask6);
+            __m256 c_in1 = _mm256_maskload_ps(&c[6], mask6);
+            __m256 c_in2 = _mm256_maskload_ps(&c[12], mask6);
+            __m256 c_in3 = _mm256_maskload_ps(&c[18], mask6);
+            _mm256_maskstore_ps(&c[0], mask6, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[6], mask6, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[12], mask6, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[18], mask6, _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in4 = _mm256_maskload_ps(&c[24], mask6);
+            __m256 c_in5 = _mm256_maskload_ps(&c[30], mask6);
+            _mm256_maskstore_ps(&c[24], mask6, _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[30], mask6, _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc5_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3467,7 +3551,7 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_bf_tt_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_bf_tt_avx512_flat_a1b1
  * f32 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout bf tt (A and B transposed), isa avx512, form flat.
- * Cost per matrix: 432 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 432 useful flops in 21 vector arithmetic ops, 6 vector accumulators,
  * 12 vector loads, 3 vector stores, 33 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_tt_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3522,11 +3606,14 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_tt_avx512_flat_a1b1(const bmm_arg
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix8, as1_0), bk5_2, acc1);
         acc2 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix8, as2_0), bk5_2, acc2);
         __m512 ct0 = _mm512_mask_blend_ps((__mmask16)0xC30, _mm512_permutex2var_ps(acc0, ix9, acc1), _mm512_permutex2var_ps(acc2, ix9, acc2));
-        _mm512_storeu_ps(&c[0], _mm512_add_ps(ct0, _mm512_loadu_ps(&c[0])));
+        __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+        _mm512_storeu_ps(&c[0], _mm512_add_ps(ct0, c_in0));
         __m512 ct1 = _mm512_mask_blend_ps((__mmask16)0x30C3, _mm512_permutex2var_ps(acc0, ix10, acc1), _mm512_permutex2var_ps(acc2, ix10, acc2));
-        _mm512_storeu_ps(&c[16], _mm512_add_ps(ct1, _mm512_loadu_ps(&c[16])));
+        __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+        _mm512_storeu_ps(&c[16], _mm512_add_ps(ct1, c_in1));
         __m512 ct2 = _mm512_mask_blend_ps((__mmask16)0xC, _mm512_permutex2var_ps(acc0, ix11, acc1), _mm512_permutex2var_ps(acc2, ix11, acc2));
-        _mm512_mask_storeu_ps(&c[32], mask4, _mm512_add_ps(ct2, _mm512_maskz_loadu_ps(mask4, &c[32])));
+        __m512 c_in2 = _mm512_maskz_loadu_ps(mask4, &c[32]);
+        _mm512_mask_storeu_ps(&c[32], mask4, _mm512_add_ps(ct2, c_in2));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -3609,7 +3696,7 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_tt_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_bf_tt_avx512_flat_ab
  * f32 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf tt (A and B transposed), isa avx512, form flat.
- * Cost per matrix: 432 useful flops in 24 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 432 useful flops in 24 vector arithmetic ops, 6 vector accumulators,
  * 12 vector loads, 3 vector stores, 33 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_tt_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3668,11 +3755,14 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_bf_tt_avx512_flat_ab(const bmm_args 
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix8, as1_0), bk5_2, acc1);
         acc2 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix8, as2_0), bk5_2, acc2);
         __m512 ct0 = _mm512_mask_blend_ps((__mmask16)0xC30, _mm512_permutex2var_ps(acc0, ix9, acc1), _mm512_permutex2var_ps(acc2, ix9, acc2));
-        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, ct0)));
+        __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, ct0)));
         __m512 ct1 = _mm512_mask_blend_ps((__mmask16)0x30C3, _mm512_permutex2var_ps(acc0, ix12, acc1), _mm512_permutex2var_ps(acc2, ix12, acc2));
-        _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, ct1)));
+        __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+        _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, ct1)));
         __m512 ct2 = _mm512_mask_blend_ps((__mmask16)0xC, _mm512_permutex2var_ps(acc0, ix13, acc1), _mm512_permutex2var_ps(acc2, ix13, acc2));
-        _mm512_mask_storeu_ps(&c[32], mask4, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask4, &c[32]), _mm512_mul_ps(valpha, ct2)));
+        __m512 c_in2 = _mm512_maskz_loadu_ps(mask4, &c[32]);
+        _mm512_mask_storeu_ps(&c[32], mask4, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, ct2)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -4818,7 +4908,7 @@ static void bmm_f32_6x6x6_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_sf_avx2_rows_a1b1
  * f32 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout sf, isa avx2, form rows.
- * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 12 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_6x6x6_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -4909,12 +4999,18 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_sf_avx2_rows_a1b1(const bmm_args *BMM_
             acc4_0 = _mm256_fmadd_ps(a4_5, b0_5, acc4_0);
             __m256 a5_5 = _mm256_set1_ps(a[5 * sa_row + 5]);
             acc5_0 = _mm256_fmadd_ps(a5_5, b0_5, acc5_0);
-            _mm256_maskstore_ps(&c[0], mask6, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask6)));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask6, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[1 * sc_row], mask6)));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask6, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[2 * sc_row], mask6)));
-            _mm256_maskstore_ps(&c[3 * sc_row], mask6, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[3 * sc_row], mask6)));
-            _mm256_maskstore_ps(&c[4 * sc_row], mask6, _mm256_add_ps(acc4_0, _mm256_maskload_ps(&c[4 * sc_row], mask6)));
-            _mm256_maskstore_ps(&c[5 * sc_row], mask6, _mm256_add_ps(acc5_0, _mm256_maskload_ps(&c[5 * sc_row], mask6)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask6);
+            __m256 c_in1 = _mm256_maskload_ps(&c[1 * sc_row], mask6);
+            __m256 c_in2 = _mm256_maskload_ps(&c[2 * sc_row], mask6);
+            __m256 c_in3 = _mm256_maskload_ps(&c[3 * sc_row], mask6);
+            _mm256_maskstore_ps(&c[0], mask6, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask6, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask6, _mm256_add_ps(acc2_0, c_in2));
+            _mm256_maskstore_ps(&c[3 * sc_row], mask6, _mm256_add_ps(acc3_0, c_in3));
+            __m256 c_in4 = _mm256_maskload_ps(&c[4 * sc_row], mask6);
+            __m256 c_in5 = _mm256_maskload_ps(&c[5 * sc_row], mask6);
+            _mm256_maskstore_ps(&c[4 * sc_row], mask6, _mm256_add_ps(acc4_0, c_in4));
+            _mm256_maskstore_ps(&c[5 * sc_row], mask6, _mm256_add_ps(acc5_0, c_in5));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5036,7 +5132,7 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_sf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_sf_avx2_rows_ab
  * f32 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout sf, isa avx2, form rows.
- * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 12 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_6x6x6_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -5131,12 +5227,18 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_sf_avx2_rows_ab(const bmm_args *BMM_RE
             acc4_0 = _mm256_fmadd_ps(a4_5, b0_5, acc4_0);
             __m256 a5_5 = _mm256_set1_ps(a[5 * sa_row + 5]);
             acc5_0 = _mm256_fmadd_ps(a5_5, b0_5, acc5_0);
-            _mm256_maskstore_ps(&c[0], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask6), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask6), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask6), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[3 * sc_row], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask6), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[4 * sc_row], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row], mask6), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[5 * sc_row], mask6, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[5 * sc_row], mask6), _mm256_mul_ps(valpha, acc5_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask6);
+            __m256 c_in1 = _mm256_maskload_ps(&c[1 * sc_row], mask6);
+            __m256 c_in2 = _mm256_maskload_ps(&c[2 * sc_row], mask6);
+            __m256 c_in3 = _mm256_maskload_ps(&c[3 * sc_row], mask6);
+            _mm256_maskstore_ps(&c[0], mask6, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask6, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask6, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[3 * sc_row], mask6, _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in4 = _mm256_maskload_ps(&c[4 * sc_row], mask6);
+            __m256 c_in5 = _mm256_maskload_ps(&c[5 * sc_row], mask6);
+            _mm256_maskstore_ps(&c[4 * sc_row], mask6, _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[5 * sc_row], mask6, _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc5_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5148,7 +5250,7 @@ static BMM_TARGET_AVX2 void bmm_f32_6x6x6_sf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_sf_avx512_rows_a1b1
  * f32 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout sf, isa avx512, form rows.
- * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 12 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -5239,12 +5341,18 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_rows_a1b1(const bmm_args *
             acc4_0 = _mm512_fmadd_ps(a4_5, b0_5, acc4_0);
             __m512 a5_5 = _mm512_set1_ps(a[5 * sa_row + 5]);
             acc5_0 = _mm512_fmadd_ps(a5_5, b0_5, acc5_0);
-            _mm512_mask_storeu_ps(&c[0], mask6, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask6, &c[0])));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask6, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask6, &c[1 * sc_row])));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask6, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask6, &c[2 * sc_row])));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask6, _mm512_add_ps(acc3_0, _mm512_maskz_loadu_ps(mask6, &c[3 * sc_row])));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask6, _mm512_add_ps(acc4_0, _mm512_maskz_loadu_ps(mask6, &c[4 * sc_row])));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask6, _mm512_add_ps(acc5_0, _mm512_maskz_loadu_ps(mask6, &c[5 * sc_row])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask6, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask6, &c[1 * sc_row]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask6, &c[2 * sc_row]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask6, &c[3 * sc_row]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask6, &c[4 * sc_row]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask6, &c[5 * sc_row]);
+            _mm512_mask_storeu_ps(&c[0], mask6, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask6, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask6, _mm512_add_ps(acc2_0, c_in2));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask6, _mm512_add_ps(acc3_0, c_in3));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask6, _mm512_add_ps(acc4_0, c_in4));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask6, _mm512_add_ps(acc5_0, c_in5));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5366,7 +5474,7 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_6x6x6_sf_avx512_rows_ab
  * f32 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout sf, isa avx512, form rows.
- * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 12 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -5461,12 +5569,18 @@ static BMM_TARGET_AVX512 void bmm_f32_6x6x6_sf_avx512_rows_ab(const bmm_args *BM
             acc4_0 = _mm512_fmadd_ps(a4_5, b0_5, acc4_0);
             __m512 a5_5 = _mm512_set1_ps(a[5 * sa_row + 5]);
             acc5_0 = _mm512_fmadd_ps(a5_5, b0_5, acc5_0);
-            _mm512_mask_storeu_ps(&c[0], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask6, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask6, &c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask6, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask6, &c[1 * sc_row]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask6, &c[2 * sc_row]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask6, &c[3 * sc_row]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask6, &c[4 * sc_row]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask6, &c[5 * sc_row]);
+            _mm512_mask_storeu_ps(&c[0], mask6, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask6, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask6, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask6, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask6, _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask6, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc5_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

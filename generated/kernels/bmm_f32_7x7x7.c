@@ -1701,7 +1701,7 @@ static void bmm_f32_7x7x7_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_bf_avx2_rows_a1b1
  * f32 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout bf, isa avx2, form rows.
- * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
+ * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 14 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1816,13 +1816,20 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_avx2_rows_a1b1(const bmm_args *BMM_
             acc5_0 = _mm256_fmadd_ps(a5_6, b0_6, acc5_0);
             __m256 a6_6 = _mm256_set1_ps(a[48]);
             acc6_0 = _mm256_fmadd_ps(a6_6, b0_6, acc6_0);
-            _mm256_maskstore_ps(&c[0], mask7, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask7)));
-            _mm256_maskstore_ps(&c[7], mask7, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[7], mask7)));
-            _mm256_maskstore_ps(&c[14], mask7, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[14], mask7)));
-            _mm256_maskstore_ps(&c[21], mask7, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[21], mask7)));
-            _mm256_maskstore_ps(&c[28], mask7, _mm256_add_ps(acc4_0, _mm256_maskload_ps(&c[28], mask7)));
-            _mm256_maskstore_ps(&c[35], mask7, _mm256_add_ps(acc5_0, _mm256_maskload_ps(&c[35], mask7)));
-            _mm256_maskstore_ps(&c[42], mask7, _mm256_add_ps(acc6_0, _mm256_maskload_ps(&c[42], mask7)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask7);
+            __m256 c_in1 = _mm256_maskload_ps(&c[7], mask7);
+            __m256 c_in2 = _mm256_maskload_ps(&c[14], mask7);
+            __m256 c_in3 = _mm256_maskload_ps(&c[21], mask7);
+            _mm256_maskstore_ps(&c[0], mask7, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[7], mask7, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[14], mask7, _mm256_add_ps(acc2_0, c_in2));
+            _mm256_maskstore_ps(&c[21], mask7, _mm256_add_ps(acc3_0, c_in3));
+            __m256 c_in4 = _mm256_maskload_ps(&c[28], mask7);
+            __m256 c_in5 = _mm256_maskload_ps(&c[35], mask7);
+            __m256 c_in6 = _mm256_maskload_ps(&c[42], mask7);
+            _mm256_maskstore_ps(&c[28], mask7, _mm256_add_ps(acc4_0, c_in4));
+            _mm256_maskstore_ps(&c[35], mask7, _mm256_add_ps(acc5_0, c_in5));
+            _mm256_maskstore_ps(&c[42], mask7, _mm256_add_ps(acc6_0, c_in6));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1969,7 +1976,7 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_bf_avx2_rows_ab
  * f32 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf, isa avx2, form rows.
- * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 7 vector accumulators,
+ * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 14 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2088,13 +2095,20 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_avx2_rows_ab(const bmm_args *BMM_RE
             acc5_0 = _mm256_fmadd_ps(a5_6, b0_6, acc5_0);
             __m256 a6_6 = _mm256_set1_ps(a[48]);
             acc6_0 = _mm256_fmadd_ps(a6_6, b0_6, acc6_0);
-            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask7), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[7], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[7], mask7), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[14], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[14], mask7), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[21], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[21], mask7), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[28], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[28], mask7), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[35], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[35], mask7), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_maskstore_ps(&c[42], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[42], mask7), _mm256_mul_ps(valpha, acc6_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask7);
+            __m256 c_in1 = _mm256_maskload_ps(&c[7], mask7);
+            __m256 c_in2 = _mm256_maskload_ps(&c[14], mask7);
+            __m256 c_in3 = _mm256_maskload_ps(&c[21], mask7);
+            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[7], mask7, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[14], mask7, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[21], mask7, _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in4 = _mm256_maskload_ps(&c[28], mask7);
+            __m256 c_in5 = _mm256_maskload_ps(&c[35], mask7);
+            __m256 c_in6 = _mm256_maskload_ps(&c[42], mask7);
+            _mm256_maskstore_ps(&c[28], mask7, _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[35], mask7, _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[42], mask7, _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc6_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2106,7 +2120,7 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_bf_avx512_rows_a1b1
  * f32 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout bf, isa avx512, form rows.
- * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
+ * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 14 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2221,13 +2235,20 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_rows_a1b1(const bmm_args *
             acc5_0 = _mm512_fmadd_ps(a5_6, b0_6, acc5_0);
             __m512 a6_6 = _mm512_set1_ps(a[48]);
             acc6_0 = _mm512_fmadd_ps(a6_6, b0_6, acc6_0);
-            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask7, &c[0])));
-            _mm512_mask_storeu_ps(&c[7], mask7, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask7, &c[7])));
-            _mm512_mask_storeu_ps(&c[14], mask7, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask7, &c[14])));
-            _mm512_mask_storeu_ps(&c[21], mask7, _mm512_add_ps(acc3_0, _mm512_maskz_loadu_ps(mask7, &c[21])));
-            _mm512_mask_storeu_ps(&c[28], mask7, _mm512_add_ps(acc4_0, _mm512_maskz_loadu_ps(mask7, &c[28])));
-            _mm512_mask_storeu_ps(&c[35], mask7, _mm512_add_ps(acc5_0, _mm512_maskz_loadu_ps(mask7, &c[35])));
-            _mm512_mask_storeu_ps(&c[42], mask7, _mm512_add_ps(acc6_0, _mm512_maskz_loadu_ps(mask7, &c[42])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask7, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[7]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask7, &c[14]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask7, &c[21]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask7, &c[28]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask7, &c[35]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask7, &c[42]);
+            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[7], mask7, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[14], mask7, _mm512_add_ps(acc2_0, c_in2));
+            _mm512_mask_storeu_ps(&c[21], mask7, _mm512_add_ps(acc3_0, c_in3));
+            _mm512_mask_storeu_ps(&c[28], mask7, _mm512_add_ps(acc4_0, c_in4));
+            _mm512_mask_storeu_ps(&c[35], mask7, _mm512_add_ps(acc5_0, c_in5));
+            _mm512_mask_storeu_ps(&c[42], mask7, _mm512_add_ps(acc6_0, c_in6));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2374,7 +2395,7 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_bf_avx512_rows_ab
  * f32 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf, isa avx512, form rows.
- * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 7 vector accumulators,
+ * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 14 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2493,13 +2514,20 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_rows_ab(const bmm_args *BM
             acc5_0 = _mm512_fmadd_ps(a5_6, b0_6, acc5_0);
             __m512 a6_6 = _mm512_set1_ps(a[48]);
             acc6_0 = _mm512_fmadd_ps(a6_6, b0_6, acc6_0);
-            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[7], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[7]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[14], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[21], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[21]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[28], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[28]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[35], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[35]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[42], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[42]), _mm512_mul_ps(valpha, acc6_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask7, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[7]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask7, &c[14]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask7, &c[21]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask7, &c[28]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask7, &c[35]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask7, &c[42]);
+            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[7], mask7, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[14], mask7, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[21], mask7, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[28], mask7, _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[35], mask7, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[42], mask7, _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc6_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2511,7 +2539,7 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_rows_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_bf_avx512_flat_a1b1
  * f32 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout bf, isa avx512, form flat.
- * Cost per matrix: 686 useful flops in 32 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 686 useful flops in 32 vector arithmetic ops, 8 vector accumulators,
  * 15 vector loads, 4 vector stores, 42 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2589,10 +2617,14 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_flat_a1b1(const bmm_args *
         acc2 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix15, as2_0), bk6_2, acc2);
         __m512 bk6_1 = _mm512_permute_ps(br6_0, 228);
         acc3 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix16, as3_0), bk6_1, acc3);
-        _mm512_mask_storeu_ps(&c[0], mask14, _mm512_add_ps(acc0, _mm512_maskz_loadu_ps(mask14, &c[0])));
-        _mm512_mask_storeu_ps(&c[14], mask14, _mm512_add_ps(acc1, _mm512_maskz_loadu_ps(mask14, &c[14])));
-        _mm512_mask_storeu_ps(&c[28], mask14, _mm512_add_ps(acc2, _mm512_maskz_loadu_ps(mask14, &c[28])));
-        _mm512_mask_storeu_ps(&c[42], mask7, _mm512_add_ps(acc3, _mm512_maskz_loadu_ps(mask7, &c[42])));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask14, &c[0]);
+        __m512 c_in1 = _mm512_maskz_loadu_ps(mask14, &c[14]);
+        __m512 c_in2 = _mm512_maskz_loadu_ps(mask14, &c[28]);
+        __m512 c_in3 = _mm512_maskz_loadu_ps(mask7, &c[42]);
+        _mm512_mask_storeu_ps(&c[0], mask14, _mm512_add_ps(acc0, c_in0));
+        _mm512_mask_storeu_ps(&c[14], mask14, _mm512_add_ps(acc1, c_in1));
+        _mm512_mask_storeu_ps(&c[28], mask14, _mm512_add_ps(acc2, c_in2));
+        _mm512_mask_storeu_ps(&c[42], mask7, _mm512_add_ps(acc3, c_in3));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -2697,7 +2729,7 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_flat_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_bf_avx512_flat_ab
  * f32 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf, isa avx512, form flat.
- * Cost per matrix: 686 useful flops in 36 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 686 useful flops in 36 vector arithmetic ops, 8 vector accumulators,
  * 15 vector loads, 4 vector stores, 42 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2779,10 +2811,14 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_flat_ab(const bmm_args *BM
         acc2 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix15, as2_0), bk6_2, acc2);
         __m512 bk6_1 = _mm512_permute_ps(br6_0, 228);
         acc3 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix16, as3_0), bk6_1, acc3);
-        _mm512_mask_storeu_ps(&c[0], mask14, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask14, &c[0]), _mm512_mul_ps(valpha, acc0)));
-        _mm512_mask_storeu_ps(&c[14], mask14, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask14, &c[14]), _mm512_mul_ps(valpha, acc1)));
-        _mm512_mask_storeu_ps(&c[28], mask14, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask14, &c[28]), _mm512_mul_ps(valpha, acc2)));
-        _mm512_mask_storeu_ps(&c[42], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[42]), _mm512_mul_ps(valpha, acc3)));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask14, &c[0]);
+        __m512 c_in1 = _mm512_maskz_loadu_ps(mask14, &c[14]);
+        __m512 c_in2 = _mm512_maskz_loadu_ps(mask14, &c[28]);
+        __m512 c_in3 = _mm512_maskz_loadu_ps(mask7, &c[42]);
+        _mm512_mask_storeu_ps(&c[0], mask14, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0)));
+        _mm512_mask_storeu_ps(&c[14], mask14, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1)));
+        _mm512_mask_storeu_ps(&c[28], mask14, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2)));
+        _mm512_mask_storeu_ps(&c[42], mask7, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -2793,7 +2829,7 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_avx512_flat_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_bf_tn_avx2_rows_a1b1
  * f32 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
+ * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 14 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_tn_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2908,13 +2944,20 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_tn_avx2_rows_a1b1(const bmm_args *B
             acc5_0 = _mm256_fmadd_ps(a5_6, b0_6, acc5_0);
             __m256 a6_6 = _mm256_set1_ps(a[48]);
             acc6_0 = _mm256_fmadd_ps(a6_6, b0_6, acc6_0);
-            _mm256_maskstore_ps(&c[0], mask7, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask7)));
-            _mm256_maskstore_ps(&c[7], mask7, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[7], mask7)));
-            _mm256_maskstore_ps(&c[14], mask7, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[14], mask7)));
-            _mm256_maskstore_ps(&c[21], mask7, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[21], mask7)));
-            _mm256_maskstore_ps(&c[28], mask7, _mm256_add_ps(acc4_0, _mm256_maskload_ps(&c[28], mask7)));
-            _mm256_maskstore_ps(&c[35], mask7, _mm256_add_ps(acc5_0, _mm256_maskload_ps(&c[35], mask7)));
-            _mm256_maskstore_ps(&c[42], mask7, _mm256_add_ps(acc6_0, _mm256_maskload_ps(&c[42], mask7)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask7);
+            __m256 c_in1 = _mm256_maskload_ps(&c[7], mask7);
+            __m256 c_in2 = _mm256_maskload_ps(&c[14], mask7);
+            __m256 c_in3 = _mm256_maskload_ps(&c[21], mask7);
+            _mm256_maskstore_ps(&c[0], mask7, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[7], mask7, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[14], mask7, _mm256_add_ps(acc2_0, c_in2));
+            _mm256_maskstore_ps(&c[21], mask7, _mm256_add_ps(acc3_0, c_in3));
+            __m256 c_in4 = _mm256_maskload_ps(&c[28], mask7);
+            __m256 c_in5 = _mm256_maskload_ps(&c[35], mask7);
+            __m256 c_in6 = _mm256_maskload_ps(&c[42], mask7);
+            _mm256_maskstore_ps(&c[28], mask7, _mm256_add_ps(acc4_0, c_in4));
+            _mm256_maskstore_ps(&c[35], mask7, _mm256_add_ps(acc5_0, c_in5));
+            _mm256_maskstore_ps(&c[42], mask7, _mm256_add_ps(acc6_0, c_in6));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3061,7 +3104,7 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_tn_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_bf_tn_avx2_rows_ab
  * f32 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 7 vector accumulators,
+ * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 14 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_tn_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3180,13 +3223,20 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_tn_avx2_rows_ab(const bmm_args *BMM
             acc5_0 = _mm256_fmadd_ps(a5_6, b0_6, acc5_0);
             __m256 a6_6 = _mm256_set1_ps(a[48]);
             acc6_0 = _mm256_fmadd_ps(a6_6, b0_6, acc6_0);
-            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask7), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[7], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[7], mask7), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[14], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[14], mask7), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[21], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[21], mask7), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[28], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[28], mask7), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[35], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[35], mask7), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_maskstore_ps(&c[42], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[42], mask7), _mm256_mul_ps(valpha, acc6_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask7);
+            __m256 c_in1 = _mm256_maskload_ps(&c[7], mask7);
+            __m256 c_in2 = _mm256_maskload_ps(&c[14], mask7);
+            __m256 c_in3 = _mm256_maskload_ps(&c[21], mask7);
+            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[7], mask7, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[14], mask7, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[21], mask7, _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in4 = _mm256_maskload_ps(&c[28], mask7);
+            __m256 c_in5 = _mm256_maskload_ps(&c[35], mask7);
+            __m256 c_in6 = _mm256_maskload_ps(&c[42], mask7);
+            _mm256_maskstore_ps(&c[28], mask7, _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[35], mask7, _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[42], mask7, _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc6_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3198,7 +3248,7 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_tn_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_bf_tn_avx512_rows_a1b1
  * f32 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
+ * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 14 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_tn_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3313,13 +3363,20 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_tn_avx512_rows_a1b1(const bmm_arg
             acc5_0 = _mm512_fmadd_ps(a5_6, b0_6, acc5_0);
             __m512 a6_6 = _mm512_set1_ps(a[48]);
             acc6_0 = _mm512_fmadd_ps(a6_6, b0_6, acc6_0);
-            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask7, &c[0])));
-            _mm512_mask_storeu_ps(&c[7], mask7, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask7, &c[7])));
-            _mm512_mask_storeu_ps(&c[14], mask7, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask7, &c[14])));
-            _mm512_mask_storeu_ps(&c[21], mask7, _mm512_add_ps(acc3_0, _mm512_maskz_loadu_ps(mask7, &c[21])));
-            _mm512_mask_storeu_ps(&c[28], mask7, _mm512_add_ps(acc4_0, _mm512_maskz_loadu_ps(mask7, &c[28])));
-            _mm512_mask_storeu_ps(&c[35], mask7, _mm512_add_ps(acc5_0, _mm512_maskz_loadu_ps(mask7, &c[35])));
-            _mm512_mask_storeu_ps(&c[42], mask7, _mm512_add_ps(acc6_0, _mm512_maskz_loadu_ps(mask7, &c[42])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask7, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[7]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask7, &c[14]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask7, &c[21]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask7, &c[28]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask7, &c[35]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask7, &c[42]);
+            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[7], mask7, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[14], mask7, _mm512_add_ps(acc2_0, c_in2));
+            _mm512_mask_storeu_ps(&c[21], mask7, _mm512_add_ps(acc3_0, c_in3));
+            _mm512_mask_storeu_ps(&c[28], mask7, _mm512_add_ps(acc4_0, c_in4));
+            _mm512_mask_storeu_ps(&c[35], mask7, _mm512_add_ps(acc5_0, c_in5));
+            _mm512_mask_storeu_ps(&c[42], mask7, _mm512_add_ps(acc6_0, c_in6));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3466,7 +3523,7 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_tn_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_bf_tn_avx512_rows_ab
  * f32 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 7 vector accumulators,
+ * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 14 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_tn_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3585,13 +3642,20 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_tn_avx512_rows_ab(const bmm_args 
             acc5_0 = _mm512_fmadd_ps(a5_6, b0_6, acc5_0);
             __m512 a6_6 = _mm512_set1_ps(a[48]);
             acc6_0 = _mm512_fmadd_ps(a6_6, b0_6, acc6_0);
-            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[7], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[7]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[14], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[14]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[21], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[21]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[28], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[28]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[35], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[35]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[42], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[42]), _mm512_mul_ps(valpha, acc6_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask7, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[7]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask7, &c[14]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask7, &c[21]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask7, &c[28]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask7, &c[35]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask7, &c[42]);
+            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[7], mask7, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[14], mask7, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[21], mask7, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[28], mask7, _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[35], mask7, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[42], mask7, _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc6_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3603,7 +3667,7 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_tn_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_bf_nt_avx2_rows_a1b1
  * f32 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout bf nt (A row-major, B transposed), isa avx2, form rows.
- * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
+ * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 14 vector accumulators,
  * 63 vector loads, 7 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_nt_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3720,13 +3784,20 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_nt_avx2_rows_a1b1(const bmm_args *B
             acc5_0 = _mm256_fmadd_ps(a5_6, b0_6, acc5_0);
             __m256 a6_6 = _mm256_set1_ps(a[48]);
             acc6_0 = _mm256_fmadd_ps(a6_6, b0_6, acc6_0);
-            _mm256_maskstore_ps(&c[0], mask7, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask7)));
-            _mm256_maskstore_ps(&c[7], mask7, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[7], mask7)));
-            _mm256_maskstore_ps(&c[14], mask7, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[14], mask7)));
-            _mm256_maskstore_ps(&c[21], mask7, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[21], mask7)));
-            _mm256_maskstore_ps(&c[28], mask7, _mm256_add_ps(acc4_0, _mm256_maskload_ps(&c[28], mask7)));
-            _mm256_maskstore_ps(&c[35], mask7, _mm256_add_ps(acc5_0, _mm256_maskload_ps(&c[35], mask7)));
-            _mm256_maskstore_ps(&c[42], mask7, _mm256_add_ps(acc6_0, _mm256_maskload_ps(&c[42], mask7)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask7);
+            __m256 c_in1 = _mm256_maskload_ps(&c[7], mask7);
+            __m256 c_in2 = _mm256_maskload_ps(&c[14], mask7);
+            __m256 c_in3 = _mm256_maskload_ps(&c[21], mask7);
+            _mm256_maskstore_ps(&c[0], mask7, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[7], mask7, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[14], mask7, _mm256_add_ps(acc2_0, c_in2));
+            _mm256_maskstore_ps(&c[21], mask7, _mm256_add_ps(acc3_0, c_in3));
+            __m256 c_in4 = _mm256_maskload_ps(&c[28], mask7);
+            __m256 c_in5 = _mm256_maskload_ps(&c[35], mask7);
+            __m256 c_in6 = _mm256_maskload_ps(&c[42], mask7);
+            _mm256_maskstore_ps(&c[28], mask7, _mm256_add_ps(acc4_0, c_in4));
+            _mm256_maskstore_ps(&c[35], mask7, _mm256_add_ps(acc5_0, c_in5));
+            _mm256_maskstore_ps(&c[42], mask7, _mm256_add_ps(acc6_0, c_in6));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3875,7 +3946,7 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_nt_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_bf_nt_avx2_rows_ab
  * f32 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf nt (A row-major, B transposed), isa avx2, form rows.
- * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 7 vector accumulators,
+ * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 14 vector accumulators,
  * 63 vector loads, 7 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_nt_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3996,13 +4067,20 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_nt_avx2_rows_ab(const bmm_args *BMM
             acc5_0 = _mm256_fmadd_ps(a5_6, b0_6, acc5_0);
             __m256 a6_6 = _mm256_set1_ps(a[48]);
             acc6_0 = _mm256_fmadd_ps(a6_6, b0_6, acc6_0);
-            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask7), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[7], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[7], mask7), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[14], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[14], mask7), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[21], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[21], mask7), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[28], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[28], mask7), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[35], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[35], mask7), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_maskstore_ps(&c[42], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[42], mask7), _mm256_mul_ps(valpha, acc6_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask7);
+            __m256 c_in1 = _mm256_maskload_ps(&c[7], mask7);
+            __m256 c_in2 = _mm256_maskload_ps(&c[14], mask7);
+            __m256 c_in3 = _mm256_maskload_ps(&c[21], mask7);
+            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[7], mask7, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[14], mask7, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[21], mask7, _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in4 = _mm256_maskload_ps(&c[28], mask7);
+            __m256 c_in5 = _mm256_maskload_ps(&c[35], mask7);
+            __m256 c_in6 = _mm256_maskload_ps(&c[42], mask7);
+            _mm256_maskstore_ps(&c[28], mask7, _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[35], mask7, _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[42], mask7, _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc6_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4014,7 +4092,7 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_nt_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_bf_nt_avx512_flat_a1b1
  * f32 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout bf nt (A row-major, B transposed), isa avx512, form flat.
- * Cost per matrix: 686 useful flops in 32 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 686 useful flops in 32 vector arithmetic ops, 8 vector accumulators,
  * 12 vector loads, 4 vector stores, 70 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_nt_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -4103,10 +4181,14 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_nt_avx512_flat_a1b1(const bmm_arg
         acc2 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix28, as2_0), bk6_2, acc2);
         __m512 bk6_1 = _mm512_mask_blend_ps((__mmask16)0x70, _mm512_permutex2var_ps(bs0, ix29, bs1), _mm512_permutex2var_ps(bs2, ix29, bs3));
         acc3 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix30, as3_0), bk6_1, acc3);
-        _mm512_mask_storeu_ps(&c[0], mask14, _mm512_add_ps(acc0, _mm512_maskz_loadu_ps(mask14, &c[0])));
-        _mm512_mask_storeu_ps(&c[14], mask14, _mm512_add_ps(acc1, _mm512_maskz_loadu_ps(mask14, &c[14])));
-        _mm512_mask_storeu_ps(&c[28], mask14, _mm512_add_ps(acc2, _mm512_maskz_loadu_ps(mask14, &c[28])));
-        _mm512_mask_storeu_ps(&c[42], mask7, _mm512_add_ps(acc3, _mm512_maskz_loadu_ps(mask7, &c[42])));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask14, &c[0]);
+        __m512 c_in1 = _mm512_maskz_loadu_ps(mask14, &c[14]);
+        __m512 c_in2 = _mm512_maskz_loadu_ps(mask14, &c[28]);
+        __m512 c_in3 = _mm512_maskz_loadu_ps(mask7, &c[42]);
+        _mm512_mask_storeu_ps(&c[0], mask14, _mm512_add_ps(acc0, c_in0));
+        _mm512_mask_storeu_ps(&c[14], mask14, _mm512_add_ps(acc1, c_in1));
+        _mm512_mask_storeu_ps(&c[28], mask14, _mm512_add_ps(acc2, c_in2));
+        _mm512_mask_storeu_ps(&c[42], mask7, _mm512_add_ps(acc3, c_in3));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -4222,7 +4304,7 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_nt_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_bf_nt_avx512_flat_ab
  * f32 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf nt (A row-major, B transposed), isa avx512, form flat.
- * Cost per matrix: 686 useful flops in 36 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 686 useful flops in 36 vector arithmetic ops, 8 vector accumulators,
  * 12 vector loads, 4 vector stores, 70 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_nt_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -4315,10 +4397,14 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_nt_avx512_flat_ab(const bmm_args 
         acc2 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix28, as2_0), bk6_2, acc2);
         __m512 bk6_1 = _mm512_mask_blend_ps((__mmask16)0x70, _mm512_permutex2var_ps(bs0, ix29, bs1), _mm512_permutex2var_ps(bs2, ix29, bs3));
         acc3 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix30, as3_0), bk6_1, acc3);
-        _mm512_mask_storeu_ps(&c[0], mask14, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask14, &c[0]), _mm512_mul_ps(valpha, acc0)));
-        _mm512_mask_storeu_ps(&c[14], mask14, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask14, &c[14]), _mm512_mul_ps(valpha, acc1)));
-        _mm512_mask_storeu_ps(&c[28], mask14, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask14, &c[28]), _mm512_mul_ps(valpha, acc2)));
-        _mm512_mask_storeu_ps(&c[42], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[42]), _mm512_mul_ps(valpha, acc3)));
+        __m512 c_in0 = _mm512_maskz_loadu_ps(mask14, &c[0]);
+        __m512 c_in1 = _mm512_maskz_loadu_ps(mask14, &c[14]);
+        __m512 c_in2 = _mm512_maskz_loadu_ps(mask14, &c[28]);
+        __m512 c_in3 = _mm512_maskz_loadu_ps(mask7, &c[42]);
+        _mm512_mask_storeu_ps(&c[0], mask14, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0)));
+        _mm512_mask_storeu_ps(&c[14], mask14, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1)));
+        _mm512_mask_storeu_ps(&c[28], mask14, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2)));
+        _mm512_mask_storeu_ps(&c[42], mask7, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -4329,7 +4415,7 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_nt_avx512_flat_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_bf_tt_avx2_rows_a1b1
  * f32 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout bf tt (A and B transposed), isa avx2, form rows.
- * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
+ * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 14 vector accumulators,
  * 63 vector loads, 7 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_tt_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -4446,13 +4532,20 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_tt_avx2_rows_a1b1(const bmm_args *B
             acc5_0 = _mm256_fmadd_ps(a5_6, b0_6, acc5_0);
             __m256 a6_6 = _mm256_set1_ps(a[48]);
             acc6_0 = _mm256_fmadd_ps(a6_6, b0_6, acc6_0);
-            _mm256_maskstore_ps(&c[0], mask7, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask7)));
-            _mm256_maskstore_ps(&c[7], mask7, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[7], mask7)));
-            _mm256_maskstore_ps(&c[14], mask7, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[14], mask7)));
-            _mm256_maskstore_ps(&c[21], mask7, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[21], mask7)));
-            _mm256_maskstore_ps(&c[28], mask7, _mm256_add_ps(acc4_0, _mm256_maskload_ps(&c[28], mask7)));
-            _mm256_maskstore_ps(&c[35], mask7, _mm256_add_ps(acc5_0, _mm256_maskload_ps(&c[35], mask7)));
-            _mm256_maskstore_ps(&c[42], mask7, _mm256_add_ps(acc6_0, _mm256_maskload_ps(&c[42], mask7)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask7);
+            __m256 c_in1 = _mm256_maskload_ps(&c[7], mask7);
+            __m256 c_in2 = _mm256_maskload_ps(&c[14], mask7);
+            __m256 c_in3 = _mm256_maskload_ps(&c[21], mask7);
+            _mm256_maskstore_ps(&c[0], mask7, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[7], mask7, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[14], mask7, _mm256_add_ps(acc2_0, c_in2));
+            _mm256_maskstore_ps(&c[21], mask7, _mm256_add_ps(acc3_0, c_in3));
+            __m256 c_in4 = _mm256_maskload_ps(&c[28], mask7);
+            __m256 c_in5 = _mm256_maskload_ps(&c[35], mask7);
+            __m256 c_in6 = _mm256_maskload_ps(&c[42], mask7);
+            _mm256_maskstore_ps(&c[28], mask7, _mm256_add_ps(acc4_0, c_in4));
+            _mm256_maskstore_ps(&c[35], mask7, _mm256_add_ps(acc5_0, c_in5));
+            _mm256_maskstore_ps(&c[42], mask7, _mm256_add_ps(acc6_0, c_in6));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4601,7 +4694,7 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_tt_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_bf_tt_avx2_rows_ab
  * f32 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf tt (A and B transposed), isa avx2, form rows.
- * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 7 vector accumulators,
+ * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 14 vector accumulators,
  * 63 vector loads, 7 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_tt_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -4722,13 +4815,20 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_tt_avx2_rows_ab(const bmm_args *BMM
             acc5_0 = _mm256_fmadd_ps(a5_6, b0_6, acc5_0);
             __m256 a6_6 = _mm256_set1_ps(a[48]);
             acc6_0 = _mm256_fmadd_ps(a6_6, b0_6, acc6_0);
-            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask7), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[7], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[7], mask7), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[14], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[14], mask7), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[21], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[21], mask7), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[28], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[28], mask7), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[35], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[35], mask7), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_maskstore_ps(&c[42], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[42], mask7), _mm256_mul_ps(valpha, acc6_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask7);
+            __m256 c_in1 = _mm256_maskload_ps(&c[7], mask7);
+            __m256 c_in2 = _mm256_maskload_ps(&c[14], mask7);
+            __m256 c_in3 = _mm256_maskload_ps(&c[21], mask7);
+            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[7], mask7, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[14], mask7, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[21], mask7, _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in4 = _mm256_maskload_ps(&c[28], mask7);
+            __m256 c_in5 = _mm256_maskload_ps(&c[35], mask7);
+            __m256 c_in6 = _mm256_maskload_ps(&c[42], mask7);
+            _mm256_maskstore_ps(&c[28], mask7, _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[35], mask7, _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[42], mask7, _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc6_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4740,7 +4840,7 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_bf_tt_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_bf_tt_avx512_flat_a1b1
  * f32 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout bf tt (A and B transposed), isa avx512, form flat.
- * Cost per matrix: 686 useful flops in 32 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 686 useful flops in 32 vector arithmetic ops, 8 vector accumulators,
  * 15 vector loads, 4 vector stores, 54 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_tt_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -4824,13 +4924,17 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_tt_avx512_flat_a1b1(const bmm_arg
         __m512 bk6_1 = _mm512_permute_ps(br6_0, 228);
         acc3 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix16, as3_0), bk6_1, acc3);
         __m512 ct0 = _mm512_mask_blend_ps((__mmask16)0x3870, _mm512_permutex2var_ps(acc0, ix17, acc1), _mm512_permutex2var_ps(acc2, ix17, acc3));
-        _mm512_storeu_ps(&c[0], _mm512_add_ps(ct0, _mm512_loadu_ps(&c[0])));
+        __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+        _mm512_storeu_ps(&c[0], _mm512_add_ps(ct0, c_in0));
         __m512 ct1 = _mm512_mask_blend_ps((__mmask16)0xE1C, _mm512_permutex2var_ps(acc0, ix18, acc1), _mm512_permutex2var_ps(acc2, ix18, acc3));
-        _mm512_storeu_ps(&c[16], _mm512_add_ps(ct1, _mm512_loadu_ps(&c[16])));
+        __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+        _mm512_storeu_ps(&c[16], _mm512_add_ps(ct1, c_in1));
         __m512 ct2 = _mm512_mask_blend_ps((__mmask16)0xC387, _mm512_permutex2var_ps(acc0, ix19, acc1), _mm512_permutex2var_ps(acc2, ix19, acc3));
-        _mm512_storeu_ps(&c[32], _mm512_add_ps(ct2, _mm512_loadu_ps(&c[32])));
+        __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+        _mm512_storeu_ps(&c[32], _mm512_add_ps(ct2, c_in2));
         __m512 ct3 = _mm512_permutex2var_ps(acc2, ix20, acc3);
-        _mm512_mask_storeu_ps(&c[48], mask1, _mm512_add_ps(ct3, _mm512_maskz_loadu_ps(mask1, &c[48])));
+        __m512 c_in3 = _mm512_maskz_loadu_ps(mask1, &c[48]);
+        _mm512_mask_storeu_ps(&c[48], mask1, _mm512_add_ps(ct3, c_in3));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -4944,7 +5048,7 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_tt_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_bf_tt_avx512_flat_ab
  * f32 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf tt (A and B transposed), isa avx512, form flat.
- * Cost per matrix: 686 useful flops in 36 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 686 useful flops in 36 vector arithmetic ops, 8 vector accumulators,
  * 15 vector loads, 4 vector stores, 54 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_tt_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -5032,13 +5136,17 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_bf_tt_avx512_flat_ab(const bmm_args 
         __m512 bk6_1 = _mm512_permute_ps(br6_0, 228);
         acc3 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix16, as3_0), bk6_1, acc3);
         __m512 ct0 = _mm512_mask_blend_ps((__mmask16)0x3870, _mm512_permutex2var_ps(acc0, ix17, acc1), _mm512_permutex2var_ps(acc2, ix17, acc3));
-        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, ct0)));
+        __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, ct0)));
         __m512 ct1 = _mm512_mask_blend_ps((__mmask16)0xE1C, _mm512_permutex2var_ps(acc0, ix20, acc1), _mm512_permutex2var_ps(acc2, ix20, acc3));
-        _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, ct1)));
+        __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+        _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, ct1)));
         __m512 ct2 = _mm512_mask_blend_ps((__mmask16)0xC387, _mm512_permutex2var_ps(acc0, ix21, acc1), _mm512_permutex2var_ps(acc2, ix21, acc3));
-        _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, ct2)));
+        __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+        _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, ct2)));
         __m512 ct3 = _mm512_permutex2var_ps(acc2, ix22, acc3);
-        _mm512_mask_storeu_ps(&c[48], mask1, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask1, &c[48]), _mm512_mul_ps(valpha, ct3)));
+        __m512 c_in3 = _mm512_maskz_loadu_ps(mask1, &c[48]);
+        _mm512_mask_storeu_ps(&c[48], mask1, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, ct3)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -6752,7 +6860,7 @@ static void bmm_f32_7x7x7_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_sf_avx2_rows_a1b1
  * f32 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout sf, isa avx2, form rows.
- * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
+ * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 14 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_7x7x7_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -6870,13 +6978,20 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_sf_avx2_rows_a1b1(const bmm_args *BMM_
             acc5_0 = _mm256_fmadd_ps(a5_6, b0_6, acc5_0);
             __m256 a6_6 = _mm256_set1_ps(a[6 * sa_row + 6]);
             acc6_0 = _mm256_fmadd_ps(a6_6, b0_6, acc6_0);
-            _mm256_maskstore_ps(&c[0], mask7, _mm256_add_ps(acc0_0, _mm256_maskload_ps(&c[0], mask7)));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask7, _mm256_add_ps(acc1_0, _mm256_maskload_ps(&c[1 * sc_row], mask7)));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask7, _mm256_add_ps(acc2_0, _mm256_maskload_ps(&c[2 * sc_row], mask7)));
-            _mm256_maskstore_ps(&c[3 * sc_row], mask7, _mm256_add_ps(acc3_0, _mm256_maskload_ps(&c[3 * sc_row], mask7)));
-            _mm256_maskstore_ps(&c[4 * sc_row], mask7, _mm256_add_ps(acc4_0, _mm256_maskload_ps(&c[4 * sc_row], mask7)));
-            _mm256_maskstore_ps(&c[5 * sc_row], mask7, _mm256_add_ps(acc5_0, _mm256_maskload_ps(&c[5 * sc_row], mask7)));
-            _mm256_maskstore_ps(&c[6 * sc_row], mask7, _mm256_add_ps(acc6_0, _mm256_maskload_ps(&c[6 * sc_row], mask7)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask7);
+            __m256 c_in1 = _mm256_maskload_ps(&c[1 * sc_row], mask7);
+            __m256 c_in2 = _mm256_maskload_ps(&c[2 * sc_row], mask7);
+            __m256 c_in3 = _mm256_maskload_ps(&c[3 * sc_row], mask7);
+            _mm256_maskstore_ps(&c[0], mask7, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask7, _mm256_add_ps(acc1_0, c_in1));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask7, _mm256_add_ps(acc2_0, c_in2));
+            _mm256_maskstore_ps(&c[3 * sc_row], mask7, _mm256_add_ps(acc3_0, c_in3));
+            __m256 c_in4 = _mm256_maskload_ps(&c[4 * sc_row], mask7);
+            __m256 c_in5 = _mm256_maskload_ps(&c[5 * sc_row], mask7);
+            __m256 c_in6 = _mm256_maskload_ps(&c[6 * sc_row], mask7);
+            _mm256_maskstore_ps(&c[4 * sc_row], mask7, _mm256_add_ps(acc4_0, c_in4));
+            _mm256_maskstore_ps(&c[5 * sc_row], mask7, _mm256_add_ps(acc5_0, c_in5));
+            _mm256_maskstore_ps(&c[6 * sc_row], mask7, _mm256_add_ps(acc6_0, c_in6));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7026,7 +7141,7 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_sf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_sf_avx2_rows_ab
  * f32 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout sf, isa avx2, form rows.
- * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 7 vector accumulators,
+ * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 14 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_7x7x7_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -7148,13 +7263,20 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_sf_avx2_rows_ab(const bmm_args *BMM_RE
             acc5_0 = _mm256_fmadd_ps(a5_6, b0_6, acc5_0);
             __m256 a6_6 = _mm256_set1_ps(a[6 * sa_row + 6]);
             acc6_0 = _mm256_fmadd_ps(a6_6, b0_6, acc6_0);
-            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[0], mask7), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_maskstore_ps(&c[1 * sc_row], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[1 * sc_row], mask7), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_maskstore_ps(&c[2 * sc_row], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[2 * sc_row], mask7), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_maskstore_ps(&c[3 * sc_row], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[3 * sc_row], mask7), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_maskstore_ps(&c[4 * sc_row], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[4 * sc_row], mask7), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_maskstore_ps(&c[5 * sc_row], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[5 * sc_row], mask7), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_maskstore_ps(&c[6 * sc_row], mask7, _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(&c[6 * sc_row], mask7), _mm256_mul_ps(valpha, acc6_0)));
+            __m256 c_in0 = _mm256_maskload_ps(&c[0], mask7);
+            __m256 c_in1 = _mm256_maskload_ps(&c[1 * sc_row], mask7);
+            __m256 c_in2 = _mm256_maskload_ps(&c[2 * sc_row], mask7);
+            __m256 c_in3 = _mm256_maskload_ps(&c[3 * sc_row], mask7);
+            _mm256_maskstore_ps(&c[0], mask7, _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_maskstore_ps(&c[1 * sc_row], mask7, _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_maskstore_ps(&c[2 * sc_row], mask7, _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_maskstore_ps(&c[3 * sc_row], mask7, _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in4 = _mm256_maskload_ps(&c[4 * sc_row], mask7);
+            __m256 c_in5 = _mm256_maskload_ps(&c[5 * sc_row], mask7);
+            __m256 c_in6 = _mm256_maskload_ps(&c[6 * sc_row], mask7);
+            _mm256_maskstore_ps(&c[4 * sc_row], mask7, _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_maskstore_ps(&c[5 * sc_row], mask7, _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_maskstore_ps(&c[6 * sc_row], mask7, _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc6_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7166,7 +7288,7 @@ static BMM_TARGET_AVX2 void bmm_f32_7x7x7_sf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_sf_avx512_rows_a1b1
  * f32 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout sf, isa avx512, form rows.
- * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
+ * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 14 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_7x7x7_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -7284,13 +7406,20 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_sf_avx512_rows_a1b1(const bmm_args *
             acc5_0 = _mm512_fmadd_ps(a5_6, b0_6, acc5_0);
             __m512 a6_6 = _mm512_set1_ps(a[6 * sa_row + 6]);
             acc6_0 = _mm512_fmadd_ps(a6_6, b0_6, acc6_0);
-            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask7, &c[0])));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask7, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row])));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask7, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row])));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask7, _mm512_add_ps(acc3_0, _mm512_maskz_loadu_ps(mask7, &c[3 * sc_row])));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask7, _mm512_add_ps(acc4_0, _mm512_maskz_loadu_ps(mask7, &c[4 * sc_row])));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask7, _mm512_add_ps(acc5_0, _mm512_maskz_loadu_ps(mask7, &c[5 * sc_row])));
-            _mm512_mask_storeu_ps(&c[6 * sc_row], mask7, _mm512_add_ps(acc6_0, _mm512_maskz_loadu_ps(mask7, &c[6 * sc_row])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask7, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask7, &c[3 * sc_row]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask7, &c[4 * sc_row]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask7, &c[5 * sc_row]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask7, &c[6 * sc_row]);
+            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask7, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask7, _mm512_add_ps(acc2_0, c_in2));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask7, _mm512_add_ps(acc3_0, c_in3));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask7, _mm512_add_ps(acc4_0, c_in4));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask7, _mm512_add_ps(acc5_0, c_in5));
+            _mm512_mask_storeu_ps(&c[6 * sc_row], mask7, _mm512_add_ps(acc6_0, c_in6));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7440,7 +7569,7 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_sf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_7x7x7_sf_avx512_rows_ab
  * f32 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout sf, isa avx512, form rows.
- * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 7 vector accumulators,
+ * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 14 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_7x7x7_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -7562,13 +7691,20 @@ static BMM_TARGET_AVX512 void bmm_f32_7x7x7_sf_avx512_rows_ab(const bmm_args *BM
             acc5_0 = _mm512_fmadd_ps(a5_6, b0_6, acc5_0);
             __m512 a6_6 = _mm512_set1_ps(a[6 * sa_row + 6]);
             acc6_0 = _mm512_fmadd_ps(a6_6, b0_6, acc6_0);
-            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[6 * sc_row], mask7, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask7, &c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask7, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask7, &c[1 * sc_row]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask7, &c[2 * sc_row]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask7, &c[3 * sc_row]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask7, &c[4 * sc_row]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask7, &c[5 * sc_row]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask7, &c[6 * sc_row]);
+            _mm512_mask_storeu_ps(&c[0], mask7, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask7, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask7, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask7, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask7, _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask7, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[6 * sc_row], mask7, _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc6_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

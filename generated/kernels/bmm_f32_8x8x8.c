@@ -2445,7 +2445,7 @@ static void bmm_f32_8x8x8_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_bf_avx2_rows_a1b1
  * f32 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout bf, isa avx2, form rows.
- * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 16 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2590,14 +2590,22 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_avx2_rows_a1b1(const bmm_args *BMM_
             acc6_0 = _mm256_fmadd_ps(a6_7, b0_7, acc6_0);
             __m256 a7_7 = _mm256_set1_ps(a[63]);
             acc7_0 = _mm256_fmadd_ps(a7_7, b0_7, acc7_0);
-            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[0])));
-            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[8])));
-            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[16])));
-            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[24])));
-            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[32])));
-            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[40])));
-            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc6_0, _mm256_loadu_ps(&c[48])));
-            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc7_0, _mm256_loadu_ps(&c[56])));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, c_in0));
+            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc1_0, c_in1));
+            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc2_0, c_in2));
+            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc3_0, c_in3));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc4_0, c_in4));
+            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc5_0, c_in5));
+            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc6_0, c_in6));
+            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc7_0, c_in7));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2775,7 +2783,7 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_bf_avx2_rows_ab
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf, isa avx2, form rows.
- * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 16 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2924,14 +2932,22 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_avx2_rows_ab(const bmm_args *BMM_RE
             acc6_0 = _mm256_fmadd_ps(a6_7, b0_7, acc6_0);
             __m256 a7_7 = _mm256_set1_ps(a[63]);
             acc7_0 = _mm256_fmadd_ps(a7_7, b0_7, acc7_0);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc6_0)));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc7_0)));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc6_0)));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc7_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2943,7 +2959,7 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_bf_avx512_rows_a1b1
  * f32 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout bf, isa avx512, form rows.
- * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 16 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3089,14 +3105,22 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_rows_a1b1(const bmm_args *
             acc6_0 = _mm512_fmadd_ps(a6_7, b0_7, acc6_0);
             __m512 a7_7 = _mm512_set1_ps(a[63]);
             acc7_0 = _mm512_fmadd_ps(a7_7, b0_7, acc7_0);
-            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask8, &c[0])));
-            _mm512_mask_storeu_ps(&c[8], mask8, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask8, &c[8])));
-            _mm512_mask_storeu_ps(&c[16], mask8, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask8, &c[16])));
-            _mm512_mask_storeu_ps(&c[24], mask8, _mm512_add_ps(acc3_0, _mm512_maskz_loadu_ps(mask8, &c[24])));
-            _mm512_mask_storeu_ps(&c[32], mask8, _mm512_add_ps(acc4_0, _mm512_maskz_loadu_ps(mask8, &c[32])));
-            _mm512_mask_storeu_ps(&c[40], mask8, _mm512_add_ps(acc5_0, _mm512_maskz_loadu_ps(mask8, &c[40])));
-            _mm512_mask_storeu_ps(&c[48], mask8, _mm512_add_ps(acc6_0, _mm512_maskz_loadu_ps(mask8, &c[48])));
-            _mm512_mask_storeu_ps(&c[56], mask8, _mm512_add_ps(acc7_0, _mm512_maskz_loadu_ps(mask8, &c[56])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask8, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask8, &c[8]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask8, &c[16]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask8, &c[24]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask8, &c[32]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask8, &c[40]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask8, &c[48]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask8, &c[56]);
+            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[8], mask8, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[16], mask8, _mm512_add_ps(acc2_0, c_in2));
+            _mm512_mask_storeu_ps(&c[24], mask8, _mm512_add_ps(acc3_0, c_in3));
+            _mm512_mask_storeu_ps(&c[32], mask8, _mm512_add_ps(acc4_0, c_in4));
+            _mm512_mask_storeu_ps(&c[40], mask8, _mm512_add_ps(acc5_0, c_in5));
+            _mm512_mask_storeu_ps(&c[48], mask8, _mm512_add_ps(acc6_0, c_in6));
+            _mm512_mask_storeu_ps(&c[56], mask8, _mm512_add_ps(acc7_0, c_in7));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3275,7 +3299,7 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_bf_avx512_rows_ab
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf, isa avx512, form rows.
- * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 16 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3425,14 +3449,22 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_rows_ab(const bmm_args *BM
             acc6_0 = _mm512_fmadd_ps(a6_7, b0_7, acc6_0);
             __m512 a7_7 = _mm512_set1_ps(a[63]);
             acc7_0 = _mm512_fmadd_ps(a7_7, b0_7, acc7_0);
-            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[8], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[8]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[16], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[16]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[24], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[24]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[32], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[32]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[40], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[40]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[48], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[48]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[56], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[56]), _mm512_mul_ps(valpha, acc7_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask8, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask8, &c[8]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask8, &c[16]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask8, &c[24]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask8, &c[32]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask8, &c[40]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask8, &c[48]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask8, &c[56]);
+            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[8], mask8, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[16], mask8, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[24], mask8, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[32], mask8, _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[40], mask8, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[48], mask8, _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[56], mask8, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc7_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3444,7 +3476,7 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_rows_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_bf_avx512_flat_a1b1
  * f32 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout bf, isa avx512, form flat.
- * Cost per matrix: 1024 useful flops in 36 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 36 vector arithmetic ops, 8 vector accumulators,
  * 16 vector loads, 4 vector stores, 40 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3513,10 +3545,14 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_flat_a1b1(const bmm_args *
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix8, as1_0), bk7_2, acc1);
         acc2 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix8, as2_0), bk7_2, acc2);
         acc3 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix8, as3_0), bk7_2, acc3);
-        _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0, _mm512_loadu_ps(&c[0])));
-        _mm512_storeu_ps(&c[16], _mm512_add_ps(acc1, _mm512_loadu_ps(&c[16])));
-        _mm512_storeu_ps(&c[32], _mm512_add_ps(acc2, _mm512_loadu_ps(&c[32])));
-        _mm512_storeu_ps(&c[48], _mm512_add_ps(acc3, _mm512_loadu_ps(&c[48])));
+        __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+        __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+        __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+        __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+        _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0, c_in0));
+        _mm512_storeu_ps(&c[16], _mm512_add_ps(acc1, c_in1));
+        _mm512_storeu_ps(&c[32], _mm512_add_ps(acc2, c_in2));
+        _mm512_storeu_ps(&c[48], _mm512_add_ps(acc3, c_in3));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -3612,7 +3648,7 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_flat_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_bf_avx512_flat_ab
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf, isa avx512, form flat.
- * Cost per matrix: 1024 useful flops in 40 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 40 vector arithmetic ops, 8 vector accumulators,
  * 16 vector loads, 4 vector stores, 40 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3685,10 +3721,14 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_flat_ab(const bmm_args *BM
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix8, as1_0), bk7_2, acc1);
         acc2 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix8, as2_0), bk7_2, acc2);
         acc3 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix8, as3_0), bk7_2, acc3);
-        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0)));
-        _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc1)));
-        _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc2)));
-        _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc3)));
+        __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+        __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+        __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+        __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0)));
+        _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1)));
+        _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2)));
+        _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -3699,7 +3739,7 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_avx512_flat_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_bf_tn_avx2_rows_a1b1
  * f32 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 16 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_tn_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3844,14 +3884,22 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_tn_avx2_rows_a1b1(const bmm_args *B
             acc6_0 = _mm256_fmadd_ps(a6_7, b0_7, acc6_0);
             __m256 a7_7 = _mm256_set1_ps(a[63]);
             acc7_0 = _mm256_fmadd_ps(a7_7, b0_7, acc7_0);
-            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[0])));
-            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[8])));
-            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[16])));
-            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[24])));
-            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[32])));
-            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[40])));
-            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc6_0, _mm256_loadu_ps(&c[48])));
-            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc7_0, _mm256_loadu_ps(&c[56])));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, c_in0));
+            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc1_0, c_in1));
+            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc2_0, c_in2));
+            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc3_0, c_in3));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc4_0, c_in4));
+            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc5_0, c_in5));
+            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc6_0, c_in6));
+            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc7_0, c_in7));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4029,7 +4077,7 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_tn_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_bf_tn_avx2_rows_ab
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 16 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_tn_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -4178,14 +4226,22 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_tn_avx2_rows_ab(const bmm_args *BMM
             acc6_0 = _mm256_fmadd_ps(a6_7, b0_7, acc6_0);
             __m256 a7_7 = _mm256_set1_ps(a[63]);
             acc7_0 = _mm256_fmadd_ps(a7_7, b0_7, acc7_0);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc6_0)));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc7_0)));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc6_0)));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc7_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4197,7 +4253,7 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_tn_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_bf_tn_avx512_rows_a1b1
  * f32 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 16 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_tn_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -4343,14 +4399,22 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_tn_avx512_rows_a1b1(const bmm_arg
             acc6_0 = _mm512_fmadd_ps(a6_7, b0_7, acc6_0);
             __m512 a7_7 = _mm512_set1_ps(a[63]);
             acc7_0 = _mm512_fmadd_ps(a7_7, b0_7, acc7_0);
-            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask8, &c[0])));
-            _mm512_mask_storeu_ps(&c[8], mask8, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask8, &c[8])));
-            _mm512_mask_storeu_ps(&c[16], mask8, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask8, &c[16])));
-            _mm512_mask_storeu_ps(&c[24], mask8, _mm512_add_ps(acc3_0, _mm512_maskz_loadu_ps(mask8, &c[24])));
-            _mm512_mask_storeu_ps(&c[32], mask8, _mm512_add_ps(acc4_0, _mm512_maskz_loadu_ps(mask8, &c[32])));
-            _mm512_mask_storeu_ps(&c[40], mask8, _mm512_add_ps(acc5_0, _mm512_maskz_loadu_ps(mask8, &c[40])));
-            _mm512_mask_storeu_ps(&c[48], mask8, _mm512_add_ps(acc6_0, _mm512_maskz_loadu_ps(mask8, &c[48])));
-            _mm512_mask_storeu_ps(&c[56], mask8, _mm512_add_ps(acc7_0, _mm512_maskz_loadu_ps(mask8, &c[56])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask8, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask8, &c[8]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask8, &c[16]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask8, &c[24]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask8, &c[32]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask8, &c[40]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask8, &c[48]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask8, &c[56]);
+            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[8], mask8, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[16], mask8, _mm512_add_ps(acc2_0, c_in2));
+            _mm512_mask_storeu_ps(&c[24], mask8, _mm512_add_ps(acc3_0, c_in3));
+            _mm512_mask_storeu_ps(&c[32], mask8, _mm512_add_ps(acc4_0, c_in4));
+            _mm512_mask_storeu_ps(&c[40], mask8, _mm512_add_ps(acc5_0, c_in5));
+            _mm512_mask_storeu_ps(&c[48], mask8, _mm512_add_ps(acc6_0, c_in6));
+            _mm512_mask_storeu_ps(&c[56], mask8, _mm512_add_ps(acc7_0, c_in7));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4529,7 +4593,7 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_tn_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_bf_tn_avx512_rows_ab
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 16 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_tn_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -4679,14 +4743,22 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_tn_avx512_rows_ab(const bmm_args 
             acc6_0 = _mm512_fmadd_ps(a6_7, b0_7, acc6_0);
             __m512 a7_7 = _mm512_set1_ps(a[63]);
             acc7_0 = _mm512_fmadd_ps(a7_7, b0_7, acc7_0);
-            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[8], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[8]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[16], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[16]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[24], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[24]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[32], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[32]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[40], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[40]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[48], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[48]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[56], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[56]), _mm512_mul_ps(valpha, acc7_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask8, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask8, &c[8]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask8, &c[16]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask8, &c[24]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask8, &c[32]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask8, &c[40]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask8, &c[48]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask8, &c[56]);
+            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[8], mask8, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[16], mask8, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[24], mask8, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[32], mask8, _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[40], mask8, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[48], mask8, _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[56], mask8, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc7_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4698,7 +4770,7 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_tn_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_bf_nt_avx2_rows_a1b1
  * f32 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout bf nt (A row-major, B transposed), isa avx2, form rows.
- * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
  * 80 vector loads, 8 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_nt_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -4781,10 +4853,14 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_nt_avx2_rows_a1b1(const bmm_args *B
             acc2_0 = _mm256_fmadd_ps(a2_7, b0_7, acc2_0);
             __m256 a3_7 = _mm256_set1_ps(a[31]);
             acc3_0 = _mm256_fmadd_ps(a3_7, b0_7, acc3_0);
-            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[0])));
-            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[8])));
-            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[16])));
-            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[24])));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, c_in0));
+            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc1_0, c_in1));
+            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc2_0, c_in2));
+            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc3_0, c_in3));
         }
         {
             __m256 b0_0 = bt[0];
@@ -4859,10 +4935,14 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_nt_avx2_rows_a1b1(const bmm_args *B
             acc2_0 = _mm256_fmadd_ps(a2_7, b0_7, acc2_0);
             __m256 a3_7 = _mm256_set1_ps(a[63]);
             acc3_0 = _mm256_fmadd_ps(a3_7, b0_7, acc3_0);
-            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[32])));
-            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[40])));
-            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[48])));
-            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[56])));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc0_0, c_in4));
+            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc1_0, c_in5));
+            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc2_0, c_in6));
+            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc3_0, c_in7));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5052,7 +5132,7 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_nt_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_bf_nt_avx2_rows_ab
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf nt (A row-major, B transposed), isa avx2, form rows.
- * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
  * 80 vector loads, 8 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_nt_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -5139,10 +5219,14 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_nt_avx2_rows_ab(const bmm_args *BMM
             acc2_0 = _mm256_fmadd_ps(a2_7, b0_7, acc2_0);
             __m256 a3_7 = _mm256_set1_ps(a[31]);
             acc3_0 = _mm256_fmadd_ps(a3_7, b0_7, acc3_0);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
         }
         {
             __m256 b0_0 = bt[0];
@@ -5217,10 +5301,14 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_nt_avx2_rows_ab(const bmm_args *BMM
             acc2_0 = _mm256_fmadd_ps(a2_7, b0_7, acc2_0);
             __m256 a3_7 = _mm256_set1_ps(a[63]);
             acc3_0 = _mm256_fmadd_ps(a3_7, b0_7, acc3_0);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc3_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5232,7 +5320,7 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_nt_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_bf_nt_avx512_flat_a1b1
  * f32 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout bf nt (A row-major, B transposed), isa avx512, form flat.
- * Cost per matrix: 1024 useful flops in 36 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 36 vector arithmetic ops, 8 vector accumulators,
  * 12 vector loads, 4 vector stores, 56 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_nt_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -5304,10 +5392,14 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_nt_avx512_flat_a1b1(const bmm_arg
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix15, as1_0), bk7_2, acc1);
         acc2 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix15, as2_0), bk7_2, acc2);
         acc3 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix15, as3_0), bk7_2, acc3);
-        _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0, _mm512_loadu_ps(&c[0])));
-        _mm512_storeu_ps(&c[16], _mm512_add_ps(acc1, _mm512_loadu_ps(&c[16])));
-        _mm512_storeu_ps(&c[32], _mm512_add_ps(acc2, _mm512_loadu_ps(&c[32])));
-        _mm512_storeu_ps(&c[48], _mm512_add_ps(acc3, _mm512_loadu_ps(&c[48])));
+        __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+        __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+        __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+        __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+        _mm512_storeu_ps(&c[0], _mm512_add_ps(acc0, c_in0));
+        _mm512_storeu_ps(&c[16], _mm512_add_ps(acc1, c_in1));
+        _mm512_storeu_ps(&c[32], _mm512_add_ps(acc2, c_in2));
+        _mm512_storeu_ps(&c[48], _mm512_add_ps(acc3, c_in3));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -5406,7 +5498,7 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_nt_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_bf_nt_avx512_flat_ab
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf nt (A row-major, B transposed), isa avx512, form flat.
- * Cost per matrix: 1024 useful flops in 40 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 40 vector arithmetic ops, 8 vector accumulators,
  * 12 vector loads, 4 vector stores, 56 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_nt_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -5482,10 +5574,14 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_nt_avx512_flat_ab(const bmm_args 
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix15, as1_0), bk7_2, acc1);
         acc2 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix15, as2_0), bk7_2, acc2);
         acc3 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix15, as3_0), bk7_2, acc3);
-        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, acc0)));
-        _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, acc1)));
-        _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, acc2)));
-        _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, acc3)));
+        __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+        __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+        __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+        __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0)));
+        _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1)));
+        _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2)));
+        _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -5496,7 +5592,7 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_nt_avx512_flat_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_bf_tt_avx2_rows_a1b1
  * f32 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout bf tt (A and B transposed), isa avx2, form rows.
- * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
  * 80 vector loads, 8 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_tt_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -5579,10 +5675,14 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_tt_avx2_rows_a1b1(const bmm_args *B
             acc2_0 = _mm256_fmadd_ps(a2_7, b0_7, acc2_0);
             __m256 a3_7 = _mm256_set1_ps(a[59]);
             acc3_0 = _mm256_fmadd_ps(a3_7, b0_7, acc3_0);
-            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[0])));
-            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[8])));
-            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[16])));
-            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[24])));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, c_in0));
+            _mm256_storeu_ps(&c[8], _mm256_add_ps(acc1_0, c_in1));
+            _mm256_storeu_ps(&c[16], _mm256_add_ps(acc2_0, c_in2));
+            _mm256_storeu_ps(&c[24], _mm256_add_ps(acc3_0, c_in3));
         }
         {
             __m256 b0_0 = bt[0];
@@ -5657,10 +5757,14 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_tt_avx2_rows_a1b1(const bmm_args *B
             acc2_0 = _mm256_fmadd_ps(a2_7, b0_7, acc2_0);
             __m256 a3_7 = _mm256_set1_ps(a[63]);
             acc3_0 = _mm256_fmadd_ps(a3_7, b0_7, acc3_0);
-            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[32])));
-            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[40])));
-            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[48])));
-            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[56])));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[32], _mm256_add_ps(acc0_0, c_in4));
+            _mm256_storeu_ps(&c[40], _mm256_add_ps(acc1_0, c_in5));
+            _mm256_storeu_ps(&c[48], _mm256_add_ps(acc2_0, c_in6));
+            _mm256_storeu_ps(&c[56], _mm256_add_ps(acc3_0, c_in7));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5850,7 +5954,7 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_tt_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_bf_tt_avx2_rows_ab
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf tt (A and B transposed), isa avx2, form rows.
- * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
  * 80 vector loads, 8 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_tt_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -5937,10 +6041,14 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_tt_avx2_rows_ab(const bmm_args *BMM
             acc2_0 = _mm256_fmadd_ps(a2_7, b0_7, acc2_0);
             __m256 a3_7 = _mm256_set1_ps(a[59]);
             acc3_0 = _mm256_fmadd_ps(a3_7, b0_7, acc3_0);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[8]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[16]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[24]), _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[8]);
+            __m256 c_in2 = _mm256_loadu_ps(&c[16]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[24]);
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[8], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[16], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[24], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
         }
         {
             __m256 b0_0 = bt[0];
@@ -6015,10 +6123,14 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_tt_avx2_rows_ab(const bmm_args *BMM
             acc2_0 = _mm256_fmadd_ps(a2_7, b0_7, acc2_0);
             __m256 a3_7 = _mm256_set1_ps(a[63]);
             acc3_0 = _mm256_fmadd_ps(a3_7, b0_7, acc3_0);
-            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[32]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[40]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[48]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[56]), _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in4 = _mm256_loadu_ps(&c[32]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[40]);
+            __m256 c_in6 = _mm256_loadu_ps(&c[48]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[56]);
+            _mm256_storeu_ps(&c[32], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[40], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[48], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[56], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc3_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6030,7 +6142,7 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_bf_tt_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_bf_tt_avx512_flat_a1b1
  * f32 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout bf tt (A and B transposed), isa avx512, form flat.
- * Cost per matrix: 1024 useful flops in 36 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 36 vector arithmetic ops, 8 vector accumulators,
  * 16 vector loads, 4 vector stores, 52 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_tt_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -6104,13 +6216,17 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_tt_avx512_flat_a1b1(const bmm_arg
         acc2 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix8, as2_0), bk7_2, acc2);
         acc3 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix8, as3_0), bk7_2, acc3);
         __m512 ct0 = _mm512_mask_blend_ps((__mmask16)0xF0F0, _mm512_permutex2var_ps(acc0, ix9, acc1), _mm512_permutex2var_ps(acc2, ix9, acc3));
-        _mm512_storeu_ps(&c[0], _mm512_add_ps(ct0, _mm512_loadu_ps(&c[0])));
+        __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+        _mm512_storeu_ps(&c[0], _mm512_add_ps(ct0, c_in0));
         __m512 ct1 = _mm512_mask_blend_ps((__mmask16)0xF0F0, _mm512_permutex2var_ps(acc0, ix10, acc1), _mm512_permutex2var_ps(acc2, ix10, acc3));
-        _mm512_storeu_ps(&c[16], _mm512_add_ps(ct1, _mm512_loadu_ps(&c[16])));
+        __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+        _mm512_storeu_ps(&c[16], _mm512_add_ps(ct1, c_in1));
         __m512 ct2 = _mm512_mask_blend_ps((__mmask16)0xF0F0, _mm512_permutex2var_ps(acc0, ix11, acc1), _mm512_permutex2var_ps(acc2, ix11, acc3));
-        _mm512_storeu_ps(&c[32], _mm512_add_ps(ct2, _mm512_loadu_ps(&c[32])));
+        __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+        _mm512_storeu_ps(&c[32], _mm512_add_ps(ct2, c_in2));
         __m512 ct3 = _mm512_mask_blend_ps((__mmask16)0xF0F0, _mm512_permutex2var_ps(acc0, ix12, acc1), _mm512_permutex2var_ps(acc2, ix12, acc3));
-        _mm512_storeu_ps(&c[48], _mm512_add_ps(ct3, _mm512_loadu_ps(&c[48])));
+        __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+        _mm512_storeu_ps(&c[48], _mm512_add_ps(ct3, c_in3));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -6214,7 +6330,7 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_tt_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_bf_tt_avx512_flat_ab
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf tt (A and B transposed), isa avx512, form flat.
- * Cost per matrix: 1024 useful flops in 40 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 40 vector arithmetic ops, 8 vector accumulators,
  * 16 vector loads, 4 vector stores, 52 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_tt_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -6292,13 +6408,17 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_bf_tt_avx512_flat_ab(const bmm_args 
         acc2 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix8, as2_0), bk7_2, acc2);
         acc3 = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix8, as3_0), bk7_2, acc3);
         __m512 ct0 = _mm512_mask_blend_ps((__mmask16)0xF0F0, _mm512_permutex2var_ps(acc0, ix9, acc1), _mm512_permutex2var_ps(acc2, ix9, acc3));
-        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[0]), _mm512_mul_ps(valpha, ct0)));
+        __m512 c_in0 = _mm512_loadu_ps(&c[0]);
+        _mm512_storeu_ps(&c[0], _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, ct0)));
         __m512 ct1 = _mm512_mask_blend_ps((__mmask16)0xF0F0, _mm512_permutex2var_ps(acc0, ix12, acc1), _mm512_permutex2var_ps(acc2, ix12, acc3));
-        _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[16]), _mm512_mul_ps(valpha, ct1)));
+        __m512 c_in1 = _mm512_loadu_ps(&c[16]);
+        _mm512_storeu_ps(&c[16], _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, ct1)));
         __m512 ct2 = _mm512_mask_blend_ps((__mmask16)0xF0F0, _mm512_permutex2var_ps(acc0, ix13, acc1), _mm512_permutex2var_ps(acc2, ix13, acc3));
-        _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[32]), _mm512_mul_ps(valpha, ct2)));
+        __m512 c_in2 = _mm512_loadu_ps(&c[32]);
+        _mm512_storeu_ps(&c[32], _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, ct2)));
         __m512 ct3 = _mm512_mask_blend_ps((__mmask16)0xF0F0, _mm512_permutex2var_ps(acc0, ix14, acc1), _mm512_permutex2var_ps(acc2, ix14, acc3));
-        _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, _mm512_loadu_ps(&c[48]), _mm512_mul_ps(valpha, ct3)));
+        __m512 c_in3 = _mm512_loadu_ps(&c[48]);
+        _mm512_storeu_ps(&c[48], _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, ct3)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -8756,7 +8876,7 @@ static void bmm_f32_8x8x8_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_sf_avx2_rows_a1b1
  * f32 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout sf, isa avx2, form rows.
- * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 16 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -8904,14 +9024,22 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_a1b1(const bmm_args *BMM_
             acc6_0 = _mm256_fmadd_ps(a6_7, b0_7, acc6_0);
             __m256 a7_7 = _mm256_set1_ps(a[7 * sa_row + 7]);
             acc7_0 = _mm256_fmadd_ps(a7_7, b0_7, acc7_0);
-            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[0])));
-            _mm256_storeu_ps(&c[1 * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[1 * sc_row])));
-            _mm256_storeu_ps(&c[2 * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[2 * sc_row])));
-            _mm256_storeu_ps(&c[3 * sc_row], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[3 * sc_row])));
-            _mm256_storeu_ps(&c[4 * sc_row], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[4 * sc_row])));
-            _mm256_storeu_ps(&c[5 * sc_row], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[5 * sc_row])));
-            _mm256_storeu_ps(&c[6 * sc_row], _mm256_add_ps(acc6_0, _mm256_loadu_ps(&c[6 * sc_row])));
-            _mm256_storeu_ps(&c[7 * sc_row], _mm256_add_ps(acc7_0, _mm256_loadu_ps(&c[7 * sc_row])));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[1 * sc_row]);
+            __m256 c_in2 = _mm256_loadu_ps(&c[2 * sc_row]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[3 * sc_row]);
+            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, c_in0));
+            _mm256_storeu_ps(&c[1 * sc_row], _mm256_add_ps(acc1_0, c_in1));
+            _mm256_storeu_ps(&c[2 * sc_row], _mm256_add_ps(acc2_0, c_in2));
+            _mm256_storeu_ps(&c[3 * sc_row], _mm256_add_ps(acc3_0, c_in3));
+            __m256 c_in4 = _mm256_loadu_ps(&c[4 * sc_row]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[5 * sc_row]);
+            __m256 c_in6 = _mm256_loadu_ps(&c[6 * sc_row]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[7 * sc_row]);
+            _mm256_storeu_ps(&c[4 * sc_row], _mm256_add_ps(acc4_0, c_in4));
+            _mm256_storeu_ps(&c[5 * sc_row], _mm256_add_ps(acc5_0, c_in5));
+            _mm256_storeu_ps(&c[6 * sc_row], _mm256_add_ps(acc6_0, c_in6));
+            _mm256_storeu_ps(&c[7 * sc_row], _mm256_add_ps(acc7_0, c_in7));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9092,7 +9220,7 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_sf_avx2_rows_ab
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa avx2, form rows.
- * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 16 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -9244,14 +9372,22 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_ab(const bmm_args *BMM_RE
             acc6_0 = _mm256_fmadd_ps(a6_7, b0_7, acc6_0);
             __m256 a7_7 = _mm256_set1_ps(a[7 * sa_row + 7]);
             acc7_0 = _mm256_fmadd_ps(a7_7, b0_7, acc7_0);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]), _mm256_mul_ps(valpha, acc6_0)));
-            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]), _mm256_mul_ps(valpha, acc7_0)));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[1 * sc_row]);
+            __m256 c_in2 = _mm256_loadu_ps(&c[2 * sc_row]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[3 * sc_row]);
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in4 = _mm256_loadu_ps(&c[4 * sc_row]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[5 * sc_row]);
+            __m256 c_in6 = _mm256_loadu_ps(&c[6 * sc_row]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[7 * sc_row]);
+            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc6_0)));
+            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc7_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9263,7 +9399,7 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_sf_avx2_rows_pf_a1b1
  * f32 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 16 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -9462,14 +9598,22 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_a1b1(const bmm_args *B
             acc6_0 = _mm256_fmadd_ps(a6_7, b0_7, acc6_0);
             __m256 a7_7 = _mm256_set1_ps(a[7 * sa_row + 7]);
             acc7_0 = _mm256_fmadd_ps(a7_7, b0_7, acc7_0);
-            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, _mm256_loadu_ps(&c[0])));
-            _mm256_storeu_ps(&c[1 * sc_row], _mm256_add_ps(acc1_0, _mm256_loadu_ps(&c[1 * sc_row])));
-            _mm256_storeu_ps(&c[2 * sc_row], _mm256_add_ps(acc2_0, _mm256_loadu_ps(&c[2 * sc_row])));
-            _mm256_storeu_ps(&c[3 * sc_row], _mm256_add_ps(acc3_0, _mm256_loadu_ps(&c[3 * sc_row])));
-            _mm256_storeu_ps(&c[4 * sc_row], _mm256_add_ps(acc4_0, _mm256_loadu_ps(&c[4 * sc_row])));
-            _mm256_storeu_ps(&c[5 * sc_row], _mm256_add_ps(acc5_0, _mm256_loadu_ps(&c[5 * sc_row])));
-            _mm256_storeu_ps(&c[6 * sc_row], _mm256_add_ps(acc6_0, _mm256_loadu_ps(&c[6 * sc_row])));
-            _mm256_storeu_ps(&c[7 * sc_row], _mm256_add_ps(acc7_0, _mm256_loadu_ps(&c[7 * sc_row])));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[1 * sc_row]);
+            __m256 c_in2 = _mm256_loadu_ps(&c[2 * sc_row]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[3 * sc_row]);
+            _mm256_storeu_ps(&c[0], _mm256_add_ps(acc0_0, c_in0));
+            _mm256_storeu_ps(&c[1 * sc_row], _mm256_add_ps(acc1_0, c_in1));
+            _mm256_storeu_ps(&c[2 * sc_row], _mm256_add_ps(acc2_0, c_in2));
+            _mm256_storeu_ps(&c[3 * sc_row], _mm256_add_ps(acc3_0, c_in3));
+            __m256 c_in4 = _mm256_loadu_ps(&c[4 * sc_row]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[5 * sc_row]);
+            __m256 c_in6 = _mm256_loadu_ps(&c[6 * sc_row]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[7 * sc_row]);
+            _mm256_storeu_ps(&c[4 * sc_row], _mm256_add_ps(acc4_0, c_in4));
+            _mm256_storeu_ps(&c[5 * sc_row], _mm256_add_ps(acc5_0, c_in5));
+            _mm256_storeu_ps(&c[6 * sc_row], _mm256_add_ps(acc6_0, c_in6));
+            _mm256_storeu_ps(&c[7 * sc_row], _mm256_add_ps(acc7_0, c_in7));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9701,7 +9845,7 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_sf_avx2_rows_pf_ab
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 16 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -9904,14 +10048,22 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_ab(const bmm_args *BMM
             acc6_0 = _mm256_fmadd_ps(a6_7, b0_7, acc6_0);
             __m256 a7_7 = _mm256_set1_ps(a[7 * sa_row + 7]);
             acc7_0 = _mm256_fmadd_ps(a7_7, b0_7, acc7_0);
-            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[0]), _mm256_mul_ps(valpha, acc0_0)));
-            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[1 * sc_row]), _mm256_mul_ps(valpha, acc1_0)));
-            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[2 * sc_row]), _mm256_mul_ps(valpha, acc2_0)));
-            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[3 * sc_row]), _mm256_mul_ps(valpha, acc3_0)));
-            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[4 * sc_row]), _mm256_mul_ps(valpha, acc4_0)));
-            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[5 * sc_row]), _mm256_mul_ps(valpha, acc5_0)));
-            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[6 * sc_row]), _mm256_mul_ps(valpha, acc6_0)));
-            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(&c[7 * sc_row]), _mm256_mul_ps(valpha, acc7_0)));
+            __m256 c_in0 = _mm256_loadu_ps(&c[0]);
+            __m256 c_in1 = _mm256_loadu_ps(&c[1 * sc_row]);
+            __m256 c_in2 = _mm256_loadu_ps(&c[2 * sc_row]);
+            __m256 c_in3 = _mm256_loadu_ps(&c[3 * sc_row]);
+            _mm256_storeu_ps(&c[0], _mm256_fmadd_ps(vbeta, c_in0, _mm256_mul_ps(valpha, acc0_0)));
+            _mm256_storeu_ps(&c[1 * sc_row], _mm256_fmadd_ps(vbeta, c_in1, _mm256_mul_ps(valpha, acc1_0)));
+            _mm256_storeu_ps(&c[2 * sc_row], _mm256_fmadd_ps(vbeta, c_in2, _mm256_mul_ps(valpha, acc2_0)));
+            _mm256_storeu_ps(&c[3 * sc_row], _mm256_fmadd_ps(vbeta, c_in3, _mm256_mul_ps(valpha, acc3_0)));
+            __m256 c_in4 = _mm256_loadu_ps(&c[4 * sc_row]);
+            __m256 c_in5 = _mm256_loadu_ps(&c[5 * sc_row]);
+            __m256 c_in6 = _mm256_loadu_ps(&c[6 * sc_row]);
+            __m256 c_in7 = _mm256_loadu_ps(&c[7 * sc_row]);
+            _mm256_storeu_ps(&c[4 * sc_row], _mm256_fmadd_ps(vbeta, c_in4, _mm256_mul_ps(valpha, acc4_0)));
+            _mm256_storeu_ps(&c[5 * sc_row], _mm256_fmadd_ps(vbeta, c_in5, _mm256_mul_ps(valpha, acc5_0)));
+            _mm256_storeu_ps(&c[6 * sc_row], _mm256_fmadd_ps(vbeta, c_in6, _mm256_mul_ps(valpha, acc6_0)));
+            _mm256_storeu_ps(&c[7 * sc_row], _mm256_fmadd_ps(vbeta, c_in7, _mm256_mul_ps(valpha, acc7_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9923,7 +10075,7 @@ static BMM_TARGET_AVX2 void bmm_f32_8x8x8_sf_avx2_rows_pf_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_sf_avx512_rows_a1b1
  * f32 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout sf, isa avx512, form rows.
- * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 16 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -10072,14 +10224,22 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_a1b1(const bmm_args *
             acc6_0 = _mm512_fmadd_ps(a6_7, b0_7, acc6_0);
             __m512 a7_7 = _mm512_set1_ps(a[7 * sa_row + 7]);
             acc7_0 = _mm512_fmadd_ps(a7_7, b0_7, acc7_0);
-            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask8, &c[0])));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask8, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask8, &c[1 * sc_row])));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask8, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask8, &c[2 * sc_row])));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask8, _mm512_add_ps(acc3_0, _mm512_maskz_loadu_ps(mask8, &c[3 * sc_row])));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask8, _mm512_add_ps(acc4_0, _mm512_maskz_loadu_ps(mask8, &c[4 * sc_row])));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask8, _mm512_add_ps(acc5_0, _mm512_maskz_loadu_ps(mask8, &c[5 * sc_row])));
-            _mm512_mask_storeu_ps(&c[6 * sc_row], mask8, _mm512_add_ps(acc6_0, _mm512_maskz_loadu_ps(mask8, &c[6 * sc_row])));
-            _mm512_mask_storeu_ps(&c[7 * sc_row], mask8, _mm512_add_ps(acc7_0, _mm512_maskz_loadu_ps(mask8, &c[7 * sc_row])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask8, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask8, &c[1 * sc_row]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask8, &c[2 * sc_row]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask8, &c[3 * sc_row]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask8, &c[4 * sc_row]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask8, &c[5 * sc_row]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask8, &c[6 * sc_row]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask8, &c[7 * sc_row]);
+            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask8, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask8, _mm512_add_ps(acc2_0, c_in2));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask8, _mm512_add_ps(acc3_0, c_in3));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask8, _mm512_add_ps(acc4_0, c_in4));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask8, _mm512_add_ps(acc5_0, c_in5));
+            _mm512_mask_storeu_ps(&c[6 * sc_row], mask8, _mm512_add_ps(acc6_0, c_in6));
+            _mm512_mask_storeu_ps(&c[7 * sc_row], mask8, _mm512_add_ps(acc7_0, c_in7));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10261,7 +10421,7 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_sf_avx512_rows_ab
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa avx512, form rows.
- * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 16 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -10414,14 +10574,22 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_ab(const bmm_args *BM
             acc6_0 = _mm512_fmadd_ps(a6_7, b0_7, acc6_0);
             __m512 a7_7 = _mm512_set1_ps(a[7 * sa_row + 7]);
             acc7_0 = _mm512_fmadd_ps(a7_7, b0_7, acc7_0);
-            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[6 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[7 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask8, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask8, &c[1 * sc_row]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask8, &c[2 * sc_row]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask8, &c[3 * sc_row]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask8, &c[4 * sc_row]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask8, &c[5 * sc_row]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask8, &c[6 * sc_row]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask8, &c[7 * sc_row]);
+            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask8, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask8, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask8, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask8, _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask8, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[6 * sc_row], mask8, _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[7 * sc_row], mask8, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc7_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10433,7 +10601,7 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_sf_avx512_rows_pf_a1b1
  * f32 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 16 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -10633,14 +10801,22 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_a1b1(const bmm_arg
             acc6_0 = _mm512_fmadd_ps(a6_7, b0_7, acc6_0);
             __m512 a7_7 = _mm512_set1_ps(a[7 * sa_row + 7]);
             acc7_0 = _mm512_fmadd_ps(a7_7, b0_7, acc7_0);
-            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_add_ps(acc0_0, _mm512_maskz_loadu_ps(mask8, &c[0])));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask8, _mm512_add_ps(acc1_0, _mm512_maskz_loadu_ps(mask8, &c[1 * sc_row])));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask8, _mm512_add_ps(acc2_0, _mm512_maskz_loadu_ps(mask8, &c[2 * sc_row])));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask8, _mm512_add_ps(acc3_0, _mm512_maskz_loadu_ps(mask8, &c[3 * sc_row])));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask8, _mm512_add_ps(acc4_0, _mm512_maskz_loadu_ps(mask8, &c[4 * sc_row])));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask8, _mm512_add_ps(acc5_0, _mm512_maskz_loadu_ps(mask8, &c[5 * sc_row])));
-            _mm512_mask_storeu_ps(&c[6 * sc_row], mask8, _mm512_add_ps(acc6_0, _mm512_maskz_loadu_ps(mask8, &c[6 * sc_row])));
-            _mm512_mask_storeu_ps(&c[7 * sc_row], mask8, _mm512_add_ps(acc7_0, _mm512_maskz_loadu_ps(mask8, &c[7 * sc_row])));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask8, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask8, &c[1 * sc_row]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask8, &c[2 * sc_row]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask8, &c[3 * sc_row]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask8, &c[4 * sc_row]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask8, &c[5 * sc_row]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask8, &c[6 * sc_row]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask8, &c[7 * sc_row]);
+            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_add_ps(acc0_0, c_in0));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask8, _mm512_add_ps(acc1_0, c_in1));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask8, _mm512_add_ps(acc2_0, c_in2));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask8, _mm512_add_ps(acc3_0, c_in3));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask8, _mm512_add_ps(acc4_0, c_in4));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask8, _mm512_add_ps(acc5_0, c_in5));
+            _mm512_mask_storeu_ps(&c[6 * sc_row], mask8, _mm512_add_ps(acc6_0, c_in6));
+            _mm512_mask_storeu_ps(&c[7 * sc_row], mask8, _mm512_add_ps(acc7_0, c_in7));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10873,7 +11049,7 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f32_8x8x8_sf_avx512_rows_pf_ab
  * f32 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 16 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -11077,14 +11253,22 @@ static BMM_TARGET_AVX512 void bmm_f32_8x8x8_sf_avx512_rows_pf_ab(const bmm_args 
             acc6_0 = _mm512_fmadd_ps(a6_7, b0_7, acc6_0);
             __m512 a7_7 = _mm512_set1_ps(a[7 * sa_row + 7]);
             acc7_0 = _mm512_fmadd_ps(a7_7, b0_7, acc7_0);
-            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[0]), _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[1 * sc_row]), _mm512_mul_ps(valpha, acc1_0)));
-            _mm512_mask_storeu_ps(&c[2 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[2 * sc_row]), _mm512_mul_ps(valpha, acc2_0)));
-            _mm512_mask_storeu_ps(&c[3 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[3 * sc_row]), _mm512_mul_ps(valpha, acc3_0)));
-            _mm512_mask_storeu_ps(&c[4 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[4 * sc_row]), _mm512_mul_ps(valpha, acc4_0)));
-            _mm512_mask_storeu_ps(&c[5 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[5 * sc_row]), _mm512_mul_ps(valpha, acc5_0)));
-            _mm512_mask_storeu_ps(&c[6 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[6 * sc_row]), _mm512_mul_ps(valpha, acc6_0)));
-            _mm512_mask_storeu_ps(&c[7 * sc_row], mask8, _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask8, &c[7 * sc_row]), _mm512_mul_ps(valpha, acc7_0)));
+            __m512 c_in0 = _mm512_maskz_loadu_ps(mask8, &c[0]);
+            __m512 c_in1 = _mm512_maskz_loadu_ps(mask8, &c[1 * sc_row]);
+            __m512 c_in2 = _mm512_maskz_loadu_ps(mask8, &c[2 * sc_row]);
+            __m512 c_in3 = _mm512_maskz_loadu_ps(mask8, &c[3 * sc_row]);
+            __m512 c_in4 = _mm512_maskz_loadu_ps(mask8, &c[4 * sc_row]);
+            __m512 c_in5 = _mm512_maskz_loadu_ps(mask8, &c[5 * sc_row]);
+            __m512 c_in6 = _mm512_maskz_loadu_ps(mask8, &c[6 * sc_row]);
+            __m512 c_in7 = _mm512_maskz_loadu_ps(mask8, &c[7 * sc_row]);
+            _mm512_mask_storeu_ps(&c[0], mask8, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
+            _mm512_mask_storeu_ps(&c[1 * sc_row], mask8, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            _mm512_mask_storeu_ps(&c[2 * sc_row], mask8, _mm512_fmadd_ps(vbeta, c_in2, _mm512_mul_ps(valpha, acc2_0)));
+            _mm512_mask_storeu_ps(&c[3 * sc_row], mask8, _mm512_fmadd_ps(vbeta, c_in3, _mm512_mul_ps(valpha, acc3_0)));
+            _mm512_mask_storeu_ps(&c[4 * sc_row], mask8, _mm512_fmadd_ps(vbeta, c_in4, _mm512_mul_ps(valpha, acc4_0)));
+            _mm512_mask_storeu_ps(&c[5 * sc_row], mask8, _mm512_fmadd_ps(vbeta, c_in5, _mm512_mul_ps(valpha, acc5_0)));
+            _mm512_mask_storeu_ps(&c[6 * sc_row], mask8, _mm512_fmadd_ps(vbeta, c_in6, _mm512_mul_ps(valpha, acc6_0)));
+            _mm512_mask_storeu_ps(&c[7 * sc_row], mask8, _mm512_fmadd_ps(vbeta, c_in7, _mm512_mul_ps(valpha, acc7_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

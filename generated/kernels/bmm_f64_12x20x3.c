@@ -3197,7 +3197,7 @@ static void bmm_f64_12x20x3_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_12x20x3_bf_avx2_rows_a1b1
  * f64 C(12x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 12x20, B 20x3; layout bf, isa avx2, form rows.
- * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_12x20x3_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3707,18 +3707,30 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_bf_avx2_rows_a1b1(const bmm_args *BM
             acc10_0 = _mm256_fmadd_pd(a10_19, b0_19, acc10_0);
             __m256d a11_19 = _mm256_set1_pd(a[239]);
             acc11_0 = _mm256_fmadd_pd(a11_19, b0_19, acc11_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[0], mask3)));
-            _mm256_maskstore_pd(&c[3], mask3, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[3], mask3)));
-            _mm256_maskstore_pd(&c[6], mask3, _mm256_add_pd(acc2_0, _mm256_maskload_pd(&c[6], mask3)));
-            _mm256_maskstore_pd(&c[9], mask3, _mm256_add_pd(acc3_0, _mm256_maskload_pd(&c[9], mask3)));
-            _mm256_maskstore_pd(&c[12], mask3, _mm256_add_pd(acc4_0, _mm256_maskload_pd(&c[12], mask3)));
-            _mm256_maskstore_pd(&c[15], mask3, _mm256_add_pd(acc5_0, _mm256_maskload_pd(&c[15], mask3)));
-            _mm256_maskstore_pd(&c[18], mask3, _mm256_add_pd(acc6_0, _mm256_maskload_pd(&c[18], mask3)));
-            _mm256_maskstore_pd(&c[21], mask3, _mm256_add_pd(acc7_0, _mm256_maskload_pd(&c[21], mask3)));
-            _mm256_maskstore_pd(&c[24], mask3, _mm256_add_pd(acc8_0, _mm256_maskload_pd(&c[24], mask3)));
-            _mm256_maskstore_pd(&c[27], mask3, _mm256_add_pd(acc9_0, _mm256_maskload_pd(&c[27], mask3)));
-            _mm256_maskstore_pd(&c[30], mask3, _mm256_add_pd(acc10_0, _mm256_maskload_pd(&c[30], mask3)));
-            _mm256_maskstore_pd(&c[33], mask3, _mm256_add_pd(acc11_0, _mm256_maskload_pd(&c[33], mask3)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask3);
+            __m256d c_in1 = _mm256_maskload_pd(&c[3], mask3);
+            __m256d c_in2 = _mm256_maskload_pd(&c[6], mask3);
+            __m256d c_in3 = _mm256_maskload_pd(&c[9], mask3);
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[3], mask3, _mm256_add_pd(acc1_0, c_in1));
+            _mm256_maskstore_pd(&c[6], mask3, _mm256_add_pd(acc2_0, c_in2));
+            _mm256_maskstore_pd(&c[9], mask3, _mm256_add_pd(acc3_0, c_in3));
+            __m256d c_in4 = _mm256_maskload_pd(&c[12], mask3);
+            __m256d c_in5 = _mm256_maskload_pd(&c[15], mask3);
+            __m256d c_in6 = _mm256_maskload_pd(&c[18], mask3);
+            __m256d c_in7 = _mm256_maskload_pd(&c[21], mask3);
+            _mm256_maskstore_pd(&c[12], mask3, _mm256_add_pd(acc4_0, c_in4));
+            _mm256_maskstore_pd(&c[15], mask3, _mm256_add_pd(acc5_0, c_in5));
+            _mm256_maskstore_pd(&c[18], mask3, _mm256_add_pd(acc6_0, c_in6));
+            _mm256_maskstore_pd(&c[21], mask3, _mm256_add_pd(acc7_0, c_in7));
+            __m256d c_in8 = _mm256_maskload_pd(&c[24], mask3);
+            __m256d c_in9 = _mm256_maskload_pd(&c[27], mask3);
+            __m256d c_in10 = _mm256_maskload_pd(&c[30], mask3);
+            __m256d c_in11 = _mm256_maskload_pd(&c[33], mask3);
+            _mm256_maskstore_pd(&c[24], mask3, _mm256_add_pd(acc8_0, c_in8));
+            _mm256_maskstore_pd(&c[27], mask3, _mm256_add_pd(acc9_0, c_in9));
+            _mm256_maskstore_pd(&c[30], mask3, _mm256_add_pd(acc10_0, c_in10));
+            _mm256_maskstore_pd(&c[33], mask3, _mm256_add_pd(acc11_0, c_in11));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4265,7 +4277,7 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_bf_avx2_rows_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_12x20x3_bf_avx2_rows_ab
  * f64 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout bf, isa avx2, form rows.
- * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_12x20x3_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -4779,18 +4791,30 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_bf_avx2_rows_ab(const bmm_args *BMM_
             acc10_0 = _mm256_fmadd_pd(a10_19, b0_19, acc10_0);
             __m256d a11_19 = _mm256_set1_pd(a[239]);
             acc11_0 = _mm256_fmadd_pd(a11_19, b0_19, acc11_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask3), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[3], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3], mask3), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[6], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6], mask3), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[9], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[9], mask3), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[12], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[12], mask3), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[15], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[15], mask3), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[18], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[18], mask3), _mm256_mul_pd(valpha, acc6_0)));
-            _mm256_maskstore_pd(&c[21], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[21], mask3), _mm256_mul_pd(valpha, acc7_0)));
-            _mm256_maskstore_pd(&c[24], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[24], mask3), _mm256_mul_pd(valpha, acc8_0)));
-            _mm256_maskstore_pd(&c[27], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[27], mask3), _mm256_mul_pd(valpha, acc9_0)));
-            _mm256_maskstore_pd(&c[30], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[30], mask3), _mm256_mul_pd(valpha, acc10_0)));
-            _mm256_maskstore_pd(&c[33], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[33], mask3), _mm256_mul_pd(valpha, acc11_0)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask3);
+            __m256d c_in1 = _mm256_maskload_pd(&c[3], mask3);
+            __m256d c_in2 = _mm256_maskload_pd(&c[6], mask3);
+            __m256d c_in3 = _mm256_maskload_pd(&c[9], mask3);
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[3], mask3, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[6], mask3, _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[9], mask3, _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc3_0)));
+            __m256d c_in4 = _mm256_maskload_pd(&c[12], mask3);
+            __m256d c_in5 = _mm256_maskload_pd(&c[15], mask3);
+            __m256d c_in6 = _mm256_maskload_pd(&c[18], mask3);
+            __m256d c_in7 = _mm256_maskload_pd(&c[21], mask3);
+            _mm256_maskstore_pd(&c[12], mask3, _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[15], mask3, _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[18], mask3, _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc6_0)));
+            _mm256_maskstore_pd(&c[21], mask3, _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc7_0)));
+            __m256d c_in8 = _mm256_maskload_pd(&c[24], mask3);
+            __m256d c_in9 = _mm256_maskload_pd(&c[27], mask3);
+            __m256d c_in10 = _mm256_maskload_pd(&c[30], mask3);
+            __m256d c_in11 = _mm256_maskload_pd(&c[33], mask3);
+            _mm256_maskstore_pd(&c[24], mask3, _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc8_0)));
+            _mm256_maskstore_pd(&c[27], mask3, _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc9_0)));
+            _mm256_maskstore_pd(&c[30], mask3, _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc10_0)));
+            _mm256_maskstore_pd(&c[33], mask3, _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4802,7 +4826,7 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_bf_avx2_rows_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_12x20x3_bf_avx512_rows_a1b1
  * f64 C(12x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 12x20, B 20x3; layout bf, isa avx512, form rows.
- * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_12x20x3_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -5312,18 +5336,30 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_bf_avx512_rows_a1b1(const bmm_args
             acc10_0 = _mm512_fmadd_pd(a10_19, b0_19, acc10_0);
             __m512d a11_19 = _mm512_set1_pd(a[239]);
             acc11_0 = _mm512_fmadd_pd(a11_19, b0_19, acc11_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask3, &c[0])));
-            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask3, &c[3])));
-            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask3, &c[6])));
-            _mm512_mask_storeu_pd(&c[9], mask3, _mm512_add_pd(acc3_0, _mm512_maskz_loadu_pd(mask3, &c[9])));
-            _mm512_mask_storeu_pd(&c[12], mask3, _mm512_add_pd(acc4_0, _mm512_maskz_loadu_pd(mask3, &c[12])));
-            _mm512_mask_storeu_pd(&c[15], mask3, _mm512_add_pd(acc5_0, _mm512_maskz_loadu_pd(mask3, &c[15])));
-            _mm512_mask_storeu_pd(&c[18], mask3, _mm512_add_pd(acc6_0, _mm512_maskz_loadu_pd(mask3, &c[18])));
-            _mm512_mask_storeu_pd(&c[21], mask3, _mm512_add_pd(acc7_0, _mm512_maskz_loadu_pd(mask3, &c[21])));
-            _mm512_mask_storeu_pd(&c[24], mask3, _mm512_add_pd(acc8_0, _mm512_maskz_loadu_pd(mask3, &c[24])));
-            _mm512_mask_storeu_pd(&c[27], mask3, _mm512_add_pd(acc9_0, _mm512_maskz_loadu_pd(mask3, &c[27])));
-            _mm512_mask_storeu_pd(&c[30], mask3, _mm512_add_pd(acc10_0, _mm512_maskz_loadu_pd(mask3, &c[30])));
-            _mm512_mask_storeu_pd(&c[33], mask3, _mm512_add_pd(acc11_0, _mm512_maskz_loadu_pd(mask3, &c[33])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask3, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask3, &c[3]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask3, &c[6]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask3, &c[9]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask3, &c[12]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask3, &c[15]);
+            __m512d c_in6 = _mm512_maskz_loadu_pd(mask3, &c[18]);
+            __m512d c_in7 = _mm512_maskz_loadu_pd(mask3, &c[21]);
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_add_pd(acc2_0, c_in2));
+            _mm512_mask_storeu_pd(&c[9], mask3, _mm512_add_pd(acc3_0, c_in3));
+            _mm512_mask_storeu_pd(&c[12], mask3, _mm512_add_pd(acc4_0, c_in4));
+            _mm512_mask_storeu_pd(&c[15], mask3, _mm512_add_pd(acc5_0, c_in5));
+            _mm512_mask_storeu_pd(&c[18], mask3, _mm512_add_pd(acc6_0, c_in6));
+            _mm512_mask_storeu_pd(&c[21], mask3, _mm512_add_pd(acc7_0, c_in7));
+            __m512d c_in8 = _mm512_maskz_loadu_pd(mask3, &c[24]);
+            __m512d c_in9 = _mm512_maskz_loadu_pd(mask3, &c[27]);
+            __m512d c_in10 = _mm512_maskz_loadu_pd(mask3, &c[30]);
+            __m512d c_in11 = _mm512_maskz_loadu_pd(mask3, &c[33]);
+            _mm512_mask_storeu_pd(&c[24], mask3, _mm512_add_pd(acc8_0, c_in8));
+            _mm512_mask_storeu_pd(&c[27], mask3, _mm512_add_pd(acc9_0, c_in9));
+            _mm512_mask_storeu_pd(&c[30], mask3, _mm512_add_pd(acc10_0, c_in10));
+            _mm512_mask_storeu_pd(&c[33], mask3, _mm512_add_pd(acc11_0, c_in11));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5870,7 +5906,7 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_bf_avx512_rows_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_12x20x3_bf_avx512_rows_ab
  * f64 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout bf, isa avx512, form rows.
- * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_12x20x3_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -6384,18 +6420,30 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_bf_avx512_rows_ab(const bmm_args *
             acc10_0 = _mm512_fmadd_pd(a10_19, b0_19, acc10_0);
             __m512d a11_19 = _mm512_set1_pd(a[239]);
             acc11_0 = _mm512_fmadd_pd(a11_19, b0_19, acc11_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[9], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[9]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[12], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[12]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_mask_storeu_pd(&c[15], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[15]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_mask_storeu_pd(&c[18], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[18]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_mask_storeu_pd(&c[21], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[21]), _mm512_mul_pd(valpha, acc7_0)));
-            _mm512_mask_storeu_pd(&c[24], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[24]), _mm512_mul_pd(valpha, acc8_0)));
-            _mm512_mask_storeu_pd(&c[27], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[27]), _mm512_mul_pd(valpha, acc9_0)));
-            _mm512_mask_storeu_pd(&c[30], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[30]), _mm512_mul_pd(valpha, acc10_0)));
-            _mm512_mask_storeu_pd(&c[33], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[33]), _mm512_mul_pd(valpha, acc11_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask3, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask3, &c[3]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask3, &c[6]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask3, &c[9]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask3, &c[12]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask3, &c[15]);
+            __m512d c_in6 = _mm512_maskz_loadu_pd(mask3, &c[18]);
+            __m512d c_in7 = _mm512_maskz_loadu_pd(mask3, &c[21]);
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[9], mask3, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[12], mask3, _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[15], mask3, _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_mask_storeu_pd(&c[18], mask3, _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_mask_storeu_pd(&c[21], mask3, _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc7_0)));
+            __m512d c_in8 = _mm512_maskz_loadu_pd(mask3, &c[24]);
+            __m512d c_in9 = _mm512_maskz_loadu_pd(mask3, &c[27]);
+            __m512d c_in10 = _mm512_maskz_loadu_pd(mask3, &c[30]);
+            __m512d c_in11 = _mm512_maskz_loadu_pd(mask3, &c[33]);
+            _mm512_mask_storeu_pd(&c[24], mask3, _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc8_0)));
+            _mm512_mask_storeu_pd(&c[27], mask3, _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc9_0)));
+            _mm512_mask_storeu_pd(&c[30], mask3, _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc10_0)));
+            _mm512_mask_storeu_pd(&c[33], mask3, _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6407,7 +6455,7 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_bf_avx512_rows_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_12x20x3_bf_tn_avx2_rows_a1b1
  * f64 C(12x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 12x20, B 20x3; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_12x20x3_bf_tn_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -6917,18 +6965,30 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_bf_tn_avx2_rows_a1b1(const bmm_args 
             acc10_0 = _mm256_fmadd_pd(a10_19, b0_19, acc10_0);
             __m256d a11_19 = _mm256_set1_pd(a[239]);
             acc11_0 = _mm256_fmadd_pd(a11_19, b0_19, acc11_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[0], mask3)));
-            _mm256_maskstore_pd(&c[3], mask3, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[3], mask3)));
-            _mm256_maskstore_pd(&c[6], mask3, _mm256_add_pd(acc2_0, _mm256_maskload_pd(&c[6], mask3)));
-            _mm256_maskstore_pd(&c[9], mask3, _mm256_add_pd(acc3_0, _mm256_maskload_pd(&c[9], mask3)));
-            _mm256_maskstore_pd(&c[12], mask3, _mm256_add_pd(acc4_0, _mm256_maskload_pd(&c[12], mask3)));
-            _mm256_maskstore_pd(&c[15], mask3, _mm256_add_pd(acc5_0, _mm256_maskload_pd(&c[15], mask3)));
-            _mm256_maskstore_pd(&c[18], mask3, _mm256_add_pd(acc6_0, _mm256_maskload_pd(&c[18], mask3)));
-            _mm256_maskstore_pd(&c[21], mask3, _mm256_add_pd(acc7_0, _mm256_maskload_pd(&c[21], mask3)));
-            _mm256_maskstore_pd(&c[24], mask3, _mm256_add_pd(acc8_0, _mm256_maskload_pd(&c[24], mask3)));
-            _mm256_maskstore_pd(&c[27], mask3, _mm256_add_pd(acc9_0, _mm256_maskload_pd(&c[27], mask3)));
-            _mm256_maskstore_pd(&c[30], mask3, _mm256_add_pd(acc10_0, _mm256_maskload_pd(&c[30], mask3)));
-            _mm256_maskstore_pd(&c[33], mask3, _mm256_add_pd(acc11_0, _mm256_maskload_pd(&c[33], mask3)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask3);
+            __m256d c_in1 = _mm256_maskload_pd(&c[3], mask3);
+            __m256d c_in2 = _mm256_maskload_pd(&c[6], mask3);
+            __m256d c_in3 = _mm256_maskload_pd(&c[9], mask3);
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[3], mask3, _mm256_add_pd(acc1_0, c_in1));
+            _mm256_maskstore_pd(&c[6], mask3, _mm256_add_pd(acc2_0, c_in2));
+            _mm256_maskstore_pd(&c[9], mask3, _mm256_add_pd(acc3_0, c_in3));
+            __m256d c_in4 = _mm256_maskload_pd(&c[12], mask3);
+            __m256d c_in5 = _mm256_maskload_pd(&c[15], mask3);
+            __m256d c_in6 = _mm256_maskload_pd(&c[18], mask3);
+            __m256d c_in7 = _mm256_maskload_pd(&c[21], mask3);
+            _mm256_maskstore_pd(&c[12], mask3, _mm256_add_pd(acc4_0, c_in4));
+            _mm256_maskstore_pd(&c[15], mask3, _mm256_add_pd(acc5_0, c_in5));
+            _mm256_maskstore_pd(&c[18], mask3, _mm256_add_pd(acc6_0, c_in6));
+            _mm256_maskstore_pd(&c[21], mask3, _mm256_add_pd(acc7_0, c_in7));
+            __m256d c_in8 = _mm256_maskload_pd(&c[24], mask3);
+            __m256d c_in9 = _mm256_maskload_pd(&c[27], mask3);
+            __m256d c_in10 = _mm256_maskload_pd(&c[30], mask3);
+            __m256d c_in11 = _mm256_maskload_pd(&c[33], mask3);
+            _mm256_maskstore_pd(&c[24], mask3, _mm256_add_pd(acc8_0, c_in8));
+            _mm256_maskstore_pd(&c[27], mask3, _mm256_add_pd(acc9_0, c_in9));
+            _mm256_maskstore_pd(&c[30], mask3, _mm256_add_pd(acc10_0, c_in10));
+            _mm256_maskstore_pd(&c[33], mask3, _mm256_add_pd(acc11_0, c_in11));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7475,7 +7535,7 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_bf_tn_avx2_rows_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_12x20x3_bf_tn_avx2_rows_ab
  * f64 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_12x20x3_bf_tn_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -7989,18 +8049,30 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_bf_tn_avx2_rows_ab(const bmm_args *B
             acc10_0 = _mm256_fmadd_pd(a10_19, b0_19, acc10_0);
             __m256d a11_19 = _mm256_set1_pd(a[239]);
             acc11_0 = _mm256_fmadd_pd(a11_19, b0_19, acc11_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask3), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[3], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3], mask3), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[6], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6], mask3), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[9], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[9], mask3), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[12], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[12], mask3), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[15], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[15], mask3), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[18], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[18], mask3), _mm256_mul_pd(valpha, acc6_0)));
-            _mm256_maskstore_pd(&c[21], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[21], mask3), _mm256_mul_pd(valpha, acc7_0)));
-            _mm256_maskstore_pd(&c[24], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[24], mask3), _mm256_mul_pd(valpha, acc8_0)));
-            _mm256_maskstore_pd(&c[27], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[27], mask3), _mm256_mul_pd(valpha, acc9_0)));
-            _mm256_maskstore_pd(&c[30], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[30], mask3), _mm256_mul_pd(valpha, acc10_0)));
-            _mm256_maskstore_pd(&c[33], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[33], mask3), _mm256_mul_pd(valpha, acc11_0)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask3);
+            __m256d c_in1 = _mm256_maskload_pd(&c[3], mask3);
+            __m256d c_in2 = _mm256_maskload_pd(&c[6], mask3);
+            __m256d c_in3 = _mm256_maskload_pd(&c[9], mask3);
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[3], mask3, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[6], mask3, _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[9], mask3, _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc3_0)));
+            __m256d c_in4 = _mm256_maskload_pd(&c[12], mask3);
+            __m256d c_in5 = _mm256_maskload_pd(&c[15], mask3);
+            __m256d c_in6 = _mm256_maskload_pd(&c[18], mask3);
+            __m256d c_in7 = _mm256_maskload_pd(&c[21], mask3);
+            _mm256_maskstore_pd(&c[12], mask3, _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[15], mask3, _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[18], mask3, _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc6_0)));
+            _mm256_maskstore_pd(&c[21], mask3, _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc7_0)));
+            __m256d c_in8 = _mm256_maskload_pd(&c[24], mask3);
+            __m256d c_in9 = _mm256_maskload_pd(&c[27], mask3);
+            __m256d c_in10 = _mm256_maskload_pd(&c[30], mask3);
+            __m256d c_in11 = _mm256_maskload_pd(&c[33], mask3);
+            _mm256_maskstore_pd(&c[24], mask3, _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc8_0)));
+            _mm256_maskstore_pd(&c[27], mask3, _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc9_0)));
+            _mm256_maskstore_pd(&c[30], mask3, _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc10_0)));
+            _mm256_maskstore_pd(&c[33], mask3, _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8012,7 +8084,7 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_bf_tn_avx2_rows_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_12x20x3_bf_tn_avx512_rows_a1b1
  * f64 C(12x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 12x20, B 20x3; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_12x20x3_bf_tn_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -8522,18 +8594,30 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_bf_tn_avx512_rows_a1b1(const bmm_a
             acc10_0 = _mm512_fmadd_pd(a10_19, b0_19, acc10_0);
             __m512d a11_19 = _mm512_set1_pd(a[239]);
             acc11_0 = _mm512_fmadd_pd(a11_19, b0_19, acc11_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask3, &c[0])));
-            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask3, &c[3])));
-            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask3, &c[6])));
-            _mm512_mask_storeu_pd(&c[9], mask3, _mm512_add_pd(acc3_0, _mm512_maskz_loadu_pd(mask3, &c[9])));
-            _mm512_mask_storeu_pd(&c[12], mask3, _mm512_add_pd(acc4_0, _mm512_maskz_loadu_pd(mask3, &c[12])));
-            _mm512_mask_storeu_pd(&c[15], mask3, _mm512_add_pd(acc5_0, _mm512_maskz_loadu_pd(mask3, &c[15])));
-            _mm512_mask_storeu_pd(&c[18], mask3, _mm512_add_pd(acc6_0, _mm512_maskz_loadu_pd(mask3, &c[18])));
-            _mm512_mask_storeu_pd(&c[21], mask3, _mm512_add_pd(acc7_0, _mm512_maskz_loadu_pd(mask3, &c[21])));
-            _mm512_mask_storeu_pd(&c[24], mask3, _mm512_add_pd(acc8_0, _mm512_maskz_loadu_pd(mask3, &c[24])));
-            _mm512_mask_storeu_pd(&c[27], mask3, _mm512_add_pd(acc9_0, _mm512_maskz_loadu_pd(mask3, &c[27])));
-            _mm512_mask_storeu_pd(&c[30], mask3, _mm512_add_pd(acc10_0, _mm512_maskz_loadu_pd(mask3, &c[30])));
-            _mm512_mask_storeu_pd(&c[33], mask3, _mm512_add_pd(acc11_0, _mm512_maskz_loadu_pd(mask3, &c[33])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask3, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask3, &c[3]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask3, &c[6]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask3, &c[9]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask3, &c[12]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask3, &c[15]);
+            __m512d c_in6 = _mm512_maskz_loadu_pd(mask3, &c[18]);
+            __m512d c_in7 = _mm512_maskz_loadu_pd(mask3, &c[21]);
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_add_pd(acc2_0, c_in2));
+            _mm512_mask_storeu_pd(&c[9], mask3, _mm512_add_pd(acc3_0, c_in3));
+            _mm512_mask_storeu_pd(&c[12], mask3, _mm512_add_pd(acc4_0, c_in4));
+            _mm512_mask_storeu_pd(&c[15], mask3, _mm512_add_pd(acc5_0, c_in5));
+            _mm512_mask_storeu_pd(&c[18], mask3, _mm512_add_pd(acc6_0, c_in6));
+            _mm512_mask_storeu_pd(&c[21], mask3, _mm512_add_pd(acc7_0, c_in7));
+            __m512d c_in8 = _mm512_maskz_loadu_pd(mask3, &c[24]);
+            __m512d c_in9 = _mm512_maskz_loadu_pd(mask3, &c[27]);
+            __m512d c_in10 = _mm512_maskz_loadu_pd(mask3, &c[30]);
+            __m512d c_in11 = _mm512_maskz_loadu_pd(mask3, &c[33]);
+            _mm512_mask_storeu_pd(&c[24], mask3, _mm512_add_pd(acc8_0, c_in8));
+            _mm512_mask_storeu_pd(&c[27], mask3, _mm512_add_pd(acc9_0, c_in9));
+            _mm512_mask_storeu_pd(&c[30], mask3, _mm512_add_pd(acc10_0, c_in10));
+            _mm512_mask_storeu_pd(&c[33], mask3, _mm512_add_pd(acc11_0, c_in11));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9080,7 +9164,7 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_bf_tn_avx512_rows_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_12x20x3_bf_tn_avx512_rows_ab
  * f64 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_12x20x3_bf_tn_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -9594,18 +9678,30 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_bf_tn_avx512_rows_ab(const bmm_arg
             acc10_0 = _mm512_fmadd_pd(a10_19, b0_19, acc10_0);
             __m512d a11_19 = _mm512_set1_pd(a[239]);
             acc11_0 = _mm512_fmadd_pd(a11_19, b0_19, acc11_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[9], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[9]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[12], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[12]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_mask_storeu_pd(&c[15], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[15]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_mask_storeu_pd(&c[18], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[18]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_mask_storeu_pd(&c[21], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[21]), _mm512_mul_pd(valpha, acc7_0)));
-            _mm512_mask_storeu_pd(&c[24], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[24]), _mm512_mul_pd(valpha, acc8_0)));
-            _mm512_mask_storeu_pd(&c[27], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[27]), _mm512_mul_pd(valpha, acc9_0)));
-            _mm512_mask_storeu_pd(&c[30], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[30]), _mm512_mul_pd(valpha, acc10_0)));
-            _mm512_mask_storeu_pd(&c[33], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[33]), _mm512_mul_pd(valpha, acc11_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask3, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask3, &c[3]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask3, &c[6]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask3, &c[9]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask3, &c[12]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask3, &c[15]);
+            __m512d c_in6 = _mm512_maskz_loadu_pd(mask3, &c[18]);
+            __m512d c_in7 = _mm512_maskz_loadu_pd(mask3, &c[21]);
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[9], mask3, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[12], mask3, _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[15], mask3, _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_mask_storeu_pd(&c[18], mask3, _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_mask_storeu_pd(&c[21], mask3, _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc7_0)));
+            __m512d c_in8 = _mm512_maskz_loadu_pd(mask3, &c[24]);
+            __m512d c_in9 = _mm512_maskz_loadu_pd(mask3, &c[27]);
+            __m512d c_in10 = _mm512_maskz_loadu_pd(mask3, &c[30]);
+            __m512d c_in11 = _mm512_maskz_loadu_pd(mask3, &c[33]);
+            _mm512_mask_storeu_pd(&c[24], mask3, _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc8_0)));
+            _mm512_mask_storeu_pd(&c[27], mask3, _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc9_0)));
+            _mm512_mask_storeu_pd(&c[30], mask3, _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc10_0)));
+            _mm512_mask_storeu_pd(&c[33], mask3, _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -12816,7 +12912,7 @@ static void bmm_f64_12x20x3_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_12x20x3_sf_avx2_rows_a1b1
  * f64 C(12x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 12x20, B 20x3; layout sf, isa avx2, form rows.
- * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -13329,18 +13425,30 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_a1b1(const bmm_args *BM
             acc10_0 = _mm256_fmadd_pd(a10_19, b0_19, acc10_0);
             __m256d a11_19 = _mm256_set1_pd(a[11 * sa_row + 19]);
             acc11_0 = _mm256_fmadd_pd(a11_19, b0_19, acc11_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[0], mask3)));
-            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[1 * sc_row], mask3)));
-            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_add_pd(acc2_0, _mm256_maskload_pd(&c[2 * sc_row], mask3)));
-            _mm256_maskstore_pd(&c[3 * sc_row], mask3, _mm256_add_pd(acc3_0, _mm256_maskload_pd(&c[3 * sc_row], mask3)));
-            _mm256_maskstore_pd(&c[4 * sc_row], mask3, _mm256_add_pd(acc4_0, _mm256_maskload_pd(&c[4 * sc_row], mask3)));
-            _mm256_maskstore_pd(&c[5 * sc_row], mask3, _mm256_add_pd(acc5_0, _mm256_maskload_pd(&c[5 * sc_row], mask3)));
-            _mm256_maskstore_pd(&c[6 * sc_row], mask3, _mm256_add_pd(acc6_0, _mm256_maskload_pd(&c[6 * sc_row], mask3)));
-            _mm256_maskstore_pd(&c[7 * sc_row], mask3, _mm256_add_pd(acc7_0, _mm256_maskload_pd(&c[7 * sc_row], mask3)));
-            _mm256_maskstore_pd(&c[8 * sc_row], mask3, _mm256_add_pd(acc8_0, _mm256_maskload_pd(&c[8 * sc_row], mask3)));
-            _mm256_maskstore_pd(&c[9 * sc_row], mask3, _mm256_add_pd(acc9_0, _mm256_maskload_pd(&c[9 * sc_row], mask3)));
-            _mm256_maskstore_pd(&c[10 * sc_row], mask3, _mm256_add_pd(acc10_0, _mm256_maskload_pd(&c[10 * sc_row], mask3)));
-            _mm256_maskstore_pd(&c[11 * sc_row], mask3, _mm256_add_pd(acc11_0, _mm256_maskload_pd(&c[11 * sc_row], mask3)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask3);
+            __m256d c_in1 = _mm256_maskload_pd(&c[1 * sc_row], mask3);
+            __m256d c_in2 = _mm256_maskload_pd(&c[2 * sc_row], mask3);
+            __m256d c_in3 = _mm256_maskload_pd(&c[3 * sc_row], mask3);
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_add_pd(acc1_0, c_in1));
+            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_add_pd(acc2_0, c_in2));
+            _mm256_maskstore_pd(&c[3 * sc_row], mask3, _mm256_add_pd(acc3_0, c_in3));
+            __m256d c_in4 = _mm256_maskload_pd(&c[4 * sc_row], mask3);
+            __m256d c_in5 = _mm256_maskload_pd(&c[5 * sc_row], mask3);
+            __m256d c_in6 = _mm256_maskload_pd(&c[6 * sc_row], mask3);
+            __m256d c_in7 = _mm256_maskload_pd(&c[7 * sc_row], mask3);
+            _mm256_maskstore_pd(&c[4 * sc_row], mask3, _mm256_add_pd(acc4_0, c_in4));
+            _mm256_maskstore_pd(&c[5 * sc_row], mask3, _mm256_add_pd(acc5_0, c_in5));
+            _mm256_maskstore_pd(&c[6 * sc_row], mask3, _mm256_add_pd(acc6_0, c_in6));
+            _mm256_maskstore_pd(&c[7 * sc_row], mask3, _mm256_add_pd(acc7_0, c_in7));
+            __m256d c_in8 = _mm256_maskload_pd(&c[8 * sc_row], mask3);
+            __m256d c_in9 = _mm256_maskload_pd(&c[9 * sc_row], mask3);
+            __m256d c_in10 = _mm256_maskload_pd(&c[10 * sc_row], mask3);
+            __m256d c_in11 = _mm256_maskload_pd(&c[11 * sc_row], mask3);
+            _mm256_maskstore_pd(&c[8 * sc_row], mask3, _mm256_add_pd(acc8_0, c_in8));
+            _mm256_maskstore_pd(&c[9 * sc_row], mask3, _mm256_add_pd(acc9_0, c_in9));
+            _mm256_maskstore_pd(&c[10 * sc_row], mask3, _mm256_add_pd(acc10_0, c_in10));
+            _mm256_maskstore_pd(&c[11 * sc_row], mask3, _mm256_add_pd(acc11_0, c_in11));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -13890,7 +13998,7 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_12x20x3_sf_avx2_rows_ab
  * f64 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout sf, isa avx2, form rows.
- * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -14407,18 +14515,30 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_ab(const bmm_args *BMM_
             acc10_0 = _mm256_fmadd_pd(a10_19, b0_19, acc10_0);
             __m256d a11_19 = _mm256_set1_pd(a[11 * sa_row + 19]);
             acc11_0 = _mm256_fmadd_pd(a11_19, b0_19, acc11_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask3), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row], mask3), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row], mask3), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[3 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row], mask3), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[4 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row], mask3), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[5 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row], mask3), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[6 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6 * sc_row], mask3), _mm256_mul_pd(valpha, acc6_0)));
-            _mm256_maskstore_pd(&c[7 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[7 * sc_row], mask3), _mm256_mul_pd(valpha, acc7_0)));
-            _mm256_maskstore_pd(&c[8 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[8 * sc_row], mask3), _mm256_mul_pd(valpha, acc8_0)));
-            _mm256_maskstore_pd(&c[9 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[9 * sc_row], mask3), _mm256_mul_pd(valpha, acc9_0)));
-            _mm256_maskstore_pd(&c[10 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[10 * sc_row], mask3), _mm256_mul_pd(valpha, acc10_0)));
-            _mm256_maskstore_pd(&c[11 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[11 * sc_row], mask3), _mm256_mul_pd(valpha, acc11_0)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask3);
+            __m256d c_in1 = _mm256_maskload_pd(&c[1 * sc_row], mask3);
+            __m256d c_in2 = _mm256_maskload_pd(&c[2 * sc_row], mask3);
+            __m256d c_in3 = _mm256_maskload_pd(&c[3 * sc_row], mask3);
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[3 * sc_row], mask3, _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc3_0)));
+            __m256d c_in4 = _mm256_maskload_pd(&c[4 * sc_row], mask3);
+            __m256d c_in5 = _mm256_maskload_pd(&c[5 * sc_row], mask3);
+            __m256d c_in6 = _mm256_maskload_pd(&c[6 * sc_row], mask3);
+            __m256d c_in7 = _mm256_maskload_pd(&c[7 * sc_row], mask3);
+            _mm256_maskstore_pd(&c[4 * sc_row], mask3, _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[5 * sc_row], mask3, _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[6 * sc_row], mask3, _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc6_0)));
+            _mm256_maskstore_pd(&c[7 * sc_row], mask3, _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc7_0)));
+            __m256d c_in8 = _mm256_maskload_pd(&c[8 * sc_row], mask3);
+            __m256d c_in9 = _mm256_maskload_pd(&c[9 * sc_row], mask3);
+            __m256d c_in10 = _mm256_maskload_pd(&c[10 * sc_row], mask3);
+            __m256d c_in11 = _mm256_maskload_pd(&c[11 * sc_row], mask3);
+            _mm256_maskstore_pd(&c[8 * sc_row], mask3, _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc8_0)));
+            _mm256_maskstore_pd(&c[9 * sc_row], mask3, _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc9_0)));
+            _mm256_maskstore_pd(&c[10 * sc_row], mask3, _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc10_0)));
+            _mm256_maskstore_pd(&c[11 * sc_row], mask3, _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -14430,7 +14550,7 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_12x20x3_sf_avx2_rows_pf_a1b1
  * f64 C(12x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 12x20, B 20x3; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -15058,18 +15178,30 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_a1b1(const bmm_args 
             acc10_0 = _mm256_fmadd_pd(a10_19, b0_19, acc10_0);
             __m256d a11_19 = _mm256_set1_pd(a[11 * sa_row + 19]);
             acc11_0 = _mm256_fmadd_pd(a11_19, b0_19, acc11_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[0], mask3)));
-            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[1 * sc_row], mask3)));
-            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_add_pd(acc2_0, _mm256_maskload_pd(&c[2 * sc_row], mask3)));
-            _mm256_maskstore_pd(&c[3 * sc_row], mask3, _mm256_add_pd(acc3_0, _mm256_maskload_pd(&c[3 * sc_row], mask3)));
-            _mm256_maskstore_pd(&c[4 * sc_row], mask3, _mm256_add_pd(acc4_0, _mm256_maskload_pd(&c[4 * sc_row], mask3)));
-            _mm256_maskstore_pd(&c[5 * sc_row], mask3, _mm256_add_pd(acc5_0, _mm256_maskload_pd(&c[5 * sc_row], mask3)));
-            _mm256_maskstore_pd(&c[6 * sc_row], mask3, _mm256_add_pd(acc6_0, _mm256_maskload_pd(&c[6 * sc_row], mask3)));
-            _mm256_maskstore_pd(&c[7 * sc_row], mask3, _mm256_add_pd(acc7_0, _mm256_maskload_pd(&c[7 * sc_row], mask3)));
-            _mm256_maskstore_pd(&c[8 * sc_row], mask3, _mm256_add_pd(acc8_0, _mm256_maskload_pd(&c[8 * sc_row], mask3)));
-            _mm256_maskstore_pd(&c[9 * sc_row], mask3, _mm256_add_pd(acc9_0, _mm256_maskload_pd(&c[9 * sc_row], mask3)));
-            _mm256_maskstore_pd(&c[10 * sc_row], mask3, _mm256_add_pd(acc10_0, _mm256_maskload_pd(&c[10 * sc_row], mask3)));
-            _mm256_maskstore_pd(&c[11 * sc_row], mask3, _mm256_add_pd(acc11_0, _mm256_maskload_pd(&c[11 * sc_row], mask3)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask3);
+            __m256d c_in1 = _mm256_maskload_pd(&c[1 * sc_row], mask3);
+            __m256d c_in2 = _mm256_maskload_pd(&c[2 * sc_row], mask3);
+            __m256d c_in3 = _mm256_maskload_pd(&c[3 * sc_row], mask3);
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_add_pd(acc1_0, c_in1));
+            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_add_pd(acc2_0, c_in2));
+            _mm256_maskstore_pd(&c[3 * sc_row], mask3, _mm256_add_pd(acc3_0, c_in3));
+            __m256d c_in4 = _mm256_maskload_pd(&c[4 * sc_row], mask3);
+            __m256d c_in5 = _mm256_maskload_pd(&c[5 * sc_row], mask3);
+            __m256d c_in6 = _mm256_maskload_pd(&c[6 * sc_row], mask3);
+            __m256d c_in7 = _mm256_maskload_pd(&c[7 * sc_row], mask3);
+            _mm256_maskstore_pd(&c[4 * sc_row], mask3, _mm256_add_pd(acc4_0, c_in4));
+            _mm256_maskstore_pd(&c[5 * sc_row], mask3, _mm256_add_pd(acc5_0, c_in5));
+            _mm256_maskstore_pd(&c[6 * sc_row], mask3, _mm256_add_pd(acc6_0, c_in6));
+            _mm256_maskstore_pd(&c[7 * sc_row], mask3, _mm256_add_pd(acc7_0, c_in7));
+            __m256d c_in8 = _mm256_maskload_pd(&c[8 * sc_row], mask3);
+            __m256d c_in9 = _mm256_maskload_pd(&c[9 * sc_row], mask3);
+            __m256d c_in10 = _mm256_maskload_pd(&c[10 * sc_row], mask3);
+            __m256d c_in11 = _mm256_maskload_pd(&c[11 * sc_row], mask3);
+            _mm256_maskstore_pd(&c[8 * sc_row], mask3, _mm256_add_pd(acc8_0, c_in8));
+            _mm256_maskstore_pd(&c[9 * sc_row], mask3, _mm256_add_pd(acc9_0, c_in9));
+            _mm256_maskstore_pd(&c[10 * sc_row], mask3, _mm256_add_pd(acc10_0, c_in10));
+            _mm256_maskstore_pd(&c[11 * sc_row], mask3, _mm256_add_pd(acc11_0, c_in11));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -15734,7 +15866,7 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_12x20x3_sf_avx2_rows_pf_ab
  * f64 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -16366,18 +16498,30 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_ab(const bmm_args *B
             acc10_0 = _mm256_fmadd_pd(a10_19, b0_19, acc10_0);
             __m256d a11_19 = _mm256_set1_pd(a[11 * sa_row + 19]);
             acc11_0 = _mm256_fmadd_pd(a11_19, b0_19, acc11_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask3), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row], mask3), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row], mask3), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[3 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row], mask3), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[4 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row], mask3), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[5 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row], mask3), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[6 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6 * sc_row], mask3), _mm256_mul_pd(valpha, acc6_0)));
-            _mm256_maskstore_pd(&c[7 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[7 * sc_row], mask3), _mm256_mul_pd(valpha, acc7_0)));
-            _mm256_maskstore_pd(&c[8 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[8 * sc_row], mask3), _mm256_mul_pd(valpha, acc8_0)));
-            _mm256_maskstore_pd(&c[9 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[9 * sc_row], mask3), _mm256_mul_pd(valpha, acc9_0)));
-            _mm256_maskstore_pd(&c[10 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[10 * sc_row], mask3), _mm256_mul_pd(valpha, acc10_0)));
-            _mm256_maskstore_pd(&c[11 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[11 * sc_row], mask3), _mm256_mul_pd(valpha, acc11_0)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask3);
+            __m256d c_in1 = _mm256_maskload_pd(&c[1 * sc_row], mask3);
+            __m256d c_in2 = _mm256_maskload_pd(&c[2 * sc_row], mask3);
+            __m256d c_in3 = _mm256_maskload_pd(&c[3 * sc_row], mask3);
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[3 * sc_row], mask3, _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc3_0)));
+            __m256d c_in4 = _mm256_maskload_pd(&c[4 * sc_row], mask3);
+            __m256d c_in5 = _mm256_maskload_pd(&c[5 * sc_row], mask3);
+            __m256d c_in6 = _mm256_maskload_pd(&c[6 * sc_row], mask3);
+            __m256d c_in7 = _mm256_maskload_pd(&c[7 * sc_row], mask3);
+            _mm256_maskstore_pd(&c[4 * sc_row], mask3, _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[5 * sc_row], mask3, _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[6 * sc_row], mask3, _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc6_0)));
+            _mm256_maskstore_pd(&c[7 * sc_row], mask3, _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc7_0)));
+            __m256d c_in8 = _mm256_maskload_pd(&c[8 * sc_row], mask3);
+            __m256d c_in9 = _mm256_maskload_pd(&c[9 * sc_row], mask3);
+            __m256d c_in10 = _mm256_maskload_pd(&c[10 * sc_row], mask3);
+            __m256d c_in11 = _mm256_maskload_pd(&c[11 * sc_row], mask3);
+            _mm256_maskstore_pd(&c[8 * sc_row], mask3, _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc8_0)));
+            _mm256_maskstore_pd(&c[9 * sc_row], mask3, _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc9_0)));
+            _mm256_maskstore_pd(&c[10 * sc_row], mask3, _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc10_0)));
+            _mm256_maskstore_pd(&c[11 * sc_row], mask3, _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -16389,7 +16533,7 @@ static BMM_TARGET_AVX2 void bmm_f64_12x20x3_sf_avx2_rows_pf_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_12x20x3_sf_avx512_rows_a1b1
  * f64 C(12x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 12x20, B 20x3; layout sf, isa avx512, form rows.
- * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -16902,18 +17046,30 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_a1b1(const bmm_args
             acc10_0 = _mm512_fmadd_pd(a10_19, b0_19, acc10_0);
             __m512d a11_19 = _mm512_set1_pd(a[11 * sa_row + 19]);
             acc11_0 = _mm512_fmadd_pd(a11_19, b0_19, acc11_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask3, &c[0])));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row])));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row])));
-            _mm512_mask_storeu_pd(&c[3 * sc_row], mask3, _mm512_add_pd(acc3_0, _mm512_maskz_loadu_pd(mask3, &c[3 * sc_row])));
-            _mm512_mask_storeu_pd(&c[4 * sc_row], mask3, _mm512_add_pd(acc4_0, _mm512_maskz_loadu_pd(mask3, &c[4 * sc_row])));
-            _mm512_mask_storeu_pd(&c[5 * sc_row], mask3, _mm512_add_pd(acc5_0, _mm512_maskz_loadu_pd(mask3, &c[5 * sc_row])));
-            _mm512_mask_storeu_pd(&c[6 * sc_row], mask3, _mm512_add_pd(acc6_0, _mm512_maskz_loadu_pd(mask3, &c[6 * sc_row])));
-            _mm512_mask_storeu_pd(&c[7 * sc_row], mask3, _mm512_add_pd(acc7_0, _mm512_maskz_loadu_pd(mask3, &c[7 * sc_row])));
-            _mm512_mask_storeu_pd(&c[8 * sc_row], mask3, _mm512_add_pd(acc8_0, _mm512_maskz_loadu_pd(mask3, &c[8 * sc_row])));
-            _mm512_mask_storeu_pd(&c[9 * sc_row], mask3, _mm512_add_pd(acc9_0, _mm512_maskz_loadu_pd(mask3, &c[9 * sc_row])));
-            _mm512_mask_storeu_pd(&c[10 * sc_row], mask3, _mm512_add_pd(acc10_0, _mm512_maskz_loadu_pd(mask3, &c[10 * sc_row])));
-            _mm512_mask_storeu_pd(&c[11 * sc_row], mask3, _mm512_add_pd(acc11_0, _mm512_maskz_loadu_pd(mask3, &c[11 * sc_row])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask3, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask3, &c[3 * sc_row]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask3, &c[4 * sc_row]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask3, &c[5 * sc_row]);
+            __m512d c_in6 = _mm512_maskz_loadu_pd(mask3, &c[6 * sc_row]);
+            __m512d c_in7 = _mm512_maskz_loadu_pd(mask3, &c[7 * sc_row]);
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_add_pd(acc2_0, c_in2));
+            _mm512_mask_storeu_pd(&c[3 * sc_row], mask3, _mm512_add_pd(acc3_0, c_in3));
+            _mm512_mask_storeu_pd(&c[4 * sc_row], mask3, _mm512_add_pd(acc4_0, c_in4));
+            _mm512_mask_storeu_pd(&c[5 * sc_row], mask3, _mm512_add_pd(acc5_0, c_in5));
+            _mm512_mask_storeu_pd(&c[6 * sc_row], mask3, _mm512_add_pd(acc6_0, c_in6));
+            _mm512_mask_storeu_pd(&c[7 * sc_row], mask3, _mm512_add_pd(acc7_0, c_in7));
+            __m512d c_in8 = _mm512_maskz_loadu_pd(mask3, &c[8 * sc_row]);
+            __m512d c_in9 = _mm512_maskz_loadu_pd(mask3, &c[9 * sc_row]);
+            __m512d c_in10 = _mm512_maskz_loadu_pd(mask3, &c[10 * sc_row]);
+            __m512d c_in11 = _mm512_maskz_loadu_pd(mask3, &c[11 * sc_row]);
+            _mm512_mask_storeu_pd(&c[8 * sc_row], mask3, _mm512_add_pd(acc8_0, c_in8));
+            _mm512_mask_storeu_pd(&c[9 * sc_row], mask3, _mm512_add_pd(acc9_0, c_in9));
+            _mm512_mask_storeu_pd(&c[10 * sc_row], mask3, _mm512_add_pd(acc10_0, c_in10));
+            _mm512_mask_storeu_pd(&c[11 * sc_row], mask3, _mm512_add_pd(acc11_0, c_in11));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -17463,7 +17619,7 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_12x20x3_sf_avx512_rows_ab
  * f64 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout sf, isa avx512, form rows.
- * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -17980,18 +18136,30 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_ab(const bmm_args *
             acc10_0 = _mm512_fmadd_pd(a10_19, b0_19, acc10_0);
             __m512d a11_19 = _mm512_set1_pd(a[11 * sa_row + 19]);
             acc11_0 = _mm512_fmadd_pd(a11_19, b0_19, acc11_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[3 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[4 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_mask_storeu_pd(&c[5 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_mask_storeu_pd(&c[6 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_mask_storeu_pd(&c[7 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[7 * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
-            _mm512_mask_storeu_pd(&c[8 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[8 * sc_row]), _mm512_mul_pd(valpha, acc8_0)));
-            _mm512_mask_storeu_pd(&c[9 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[9 * sc_row]), _mm512_mul_pd(valpha, acc9_0)));
-            _mm512_mask_storeu_pd(&c[10 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[10 * sc_row]), _mm512_mul_pd(valpha, acc10_0)));
-            _mm512_mask_storeu_pd(&c[11 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[11 * sc_row]), _mm512_mul_pd(valpha, acc11_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask3, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask3, &c[3 * sc_row]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask3, &c[4 * sc_row]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask3, &c[5 * sc_row]);
+            __m512d c_in6 = _mm512_maskz_loadu_pd(mask3, &c[6 * sc_row]);
+            __m512d c_in7 = _mm512_maskz_loadu_pd(mask3, &c[7 * sc_row]);
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[3 * sc_row], mask3, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[4 * sc_row], mask3, _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[5 * sc_row], mask3, _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_mask_storeu_pd(&c[6 * sc_row], mask3, _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_mask_storeu_pd(&c[7 * sc_row], mask3, _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc7_0)));
+            __m512d c_in8 = _mm512_maskz_loadu_pd(mask3, &c[8 * sc_row]);
+            __m512d c_in9 = _mm512_maskz_loadu_pd(mask3, &c[9 * sc_row]);
+            __m512d c_in10 = _mm512_maskz_loadu_pd(mask3, &c[10 * sc_row]);
+            __m512d c_in11 = _mm512_maskz_loadu_pd(mask3, &c[11 * sc_row]);
+            _mm512_mask_storeu_pd(&c[8 * sc_row], mask3, _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc8_0)));
+            _mm512_mask_storeu_pd(&c[9 * sc_row], mask3, _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc9_0)));
+            _mm512_mask_storeu_pd(&c[10 * sc_row], mask3, _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc10_0)));
+            _mm512_mask_storeu_pd(&c[11 * sc_row], mask3, _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -18003,7 +18171,7 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_12x20x3_sf_avx512_rows_pf_a1b1
  * f64 C(12x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 12x20, B 20x3; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -18631,18 +18799,30 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_a1b1(const bmm_a
             acc10_0 = _mm512_fmadd_pd(a10_19, b0_19, acc10_0);
             __m512d a11_19 = _mm512_set1_pd(a[11 * sa_row + 19]);
             acc11_0 = _mm512_fmadd_pd(a11_19, b0_19, acc11_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask3, &c[0])));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row])));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row])));
-            _mm512_mask_storeu_pd(&c[3 * sc_row], mask3, _mm512_add_pd(acc3_0, _mm512_maskz_loadu_pd(mask3, &c[3 * sc_row])));
-            _mm512_mask_storeu_pd(&c[4 * sc_row], mask3, _mm512_add_pd(acc4_0, _mm512_maskz_loadu_pd(mask3, &c[4 * sc_row])));
-            _mm512_mask_storeu_pd(&c[5 * sc_row], mask3, _mm512_add_pd(acc5_0, _mm512_maskz_loadu_pd(mask3, &c[5 * sc_row])));
-            _mm512_mask_storeu_pd(&c[6 * sc_row], mask3, _mm512_add_pd(acc6_0, _mm512_maskz_loadu_pd(mask3, &c[6 * sc_row])));
-            _mm512_mask_storeu_pd(&c[7 * sc_row], mask3, _mm512_add_pd(acc7_0, _mm512_maskz_loadu_pd(mask3, &c[7 * sc_row])));
-            _mm512_mask_storeu_pd(&c[8 * sc_row], mask3, _mm512_add_pd(acc8_0, _mm512_maskz_loadu_pd(mask3, &c[8 * sc_row])));
-            _mm512_mask_storeu_pd(&c[9 * sc_row], mask3, _mm512_add_pd(acc9_0, _mm512_maskz_loadu_pd(mask3, &c[9 * sc_row])));
-            _mm512_mask_storeu_pd(&c[10 * sc_row], mask3, _mm512_add_pd(acc10_0, _mm512_maskz_loadu_pd(mask3, &c[10 * sc_row])));
-            _mm512_mask_storeu_pd(&c[11 * sc_row], mask3, _mm512_add_pd(acc11_0, _mm512_maskz_loadu_pd(mask3, &c[11 * sc_row])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask3, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask3, &c[3 * sc_row]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask3, &c[4 * sc_row]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask3, &c[5 * sc_row]);
+            __m512d c_in6 = _mm512_maskz_loadu_pd(mask3, &c[6 * sc_row]);
+            __m512d c_in7 = _mm512_maskz_loadu_pd(mask3, &c[7 * sc_row]);
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_add_pd(acc2_0, c_in2));
+            _mm512_mask_storeu_pd(&c[3 * sc_row], mask3, _mm512_add_pd(acc3_0, c_in3));
+            _mm512_mask_storeu_pd(&c[4 * sc_row], mask3, _mm512_add_pd(acc4_0, c_in4));
+            _mm512_mask_storeu_pd(&c[5 * sc_row], mask3, _mm512_add_pd(acc5_0, c_in5));
+            _mm512_mask_storeu_pd(&c[6 * sc_row], mask3, _mm512_add_pd(acc6_0, c_in6));
+            _mm512_mask_storeu_pd(&c[7 * sc_row], mask3, _mm512_add_pd(acc7_0, c_in7));
+            __m512d c_in8 = _mm512_maskz_loadu_pd(mask3, &c[8 * sc_row]);
+            __m512d c_in9 = _mm512_maskz_loadu_pd(mask3, &c[9 * sc_row]);
+            __m512d c_in10 = _mm512_maskz_loadu_pd(mask3, &c[10 * sc_row]);
+            __m512d c_in11 = _mm512_maskz_loadu_pd(mask3, &c[11 * sc_row]);
+            _mm512_mask_storeu_pd(&c[8 * sc_row], mask3, _mm512_add_pd(acc8_0, c_in8));
+            _mm512_mask_storeu_pd(&c[9 * sc_row], mask3, _mm512_add_pd(acc9_0, c_in9));
+            _mm512_mask_storeu_pd(&c[10 * sc_row], mask3, _mm512_add_pd(acc10_0, c_in10));
+            _mm512_mask_storeu_pd(&c[11 * sc_row], mask3, _mm512_add_pd(acc11_0, c_in11));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -19307,7 +19487,7 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_12x20x3_sf_avx512_rows_pf_ab
  * f64 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -19939,18 +20119,30 @@ static BMM_TARGET_AVX512 void bmm_f64_12x20x3_sf_avx512_rows_pf_ab(const bmm_arg
             acc10_0 = _mm512_fmadd_pd(a10_19, b0_19, acc10_0);
             __m512d a11_19 = _mm512_set1_pd(a[11 * sa_row + 19]);
             acc11_0 = _mm512_fmadd_pd(a11_19, b0_19, acc11_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[3 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[4 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_mask_storeu_pd(&c[5 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_mask_storeu_pd(&c[6 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_mask_storeu_pd(&c[7 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[7 * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
-            _mm512_mask_storeu_pd(&c[8 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[8 * sc_row]), _mm512_mul_pd(valpha, acc8_0)));
-            _mm512_mask_storeu_pd(&c[9 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[9 * sc_row]), _mm512_mul_pd(valpha, acc9_0)));
-            _mm512_mask_storeu_pd(&c[10 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[10 * sc_row]), _mm512_mul_pd(valpha, acc10_0)));
-            _mm512_mask_storeu_pd(&c[11 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[11 * sc_row]), _mm512_mul_pd(valpha, acc11_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask3, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask3, &c[3 * sc_row]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask3, &c[4 * sc_row]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask3, &c[5 * sc_row]);
+            __m512d c_in6 = _mm512_maskz_loadu_pd(mask3, &c[6 * sc_row]);
+            __m512d c_in7 = _mm512_maskz_loadu_pd(mask3, &c[7 * sc_row]);
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[3 * sc_row], mask3, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[4 * sc_row], mask3, _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[5 * sc_row], mask3, _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_mask_storeu_pd(&c[6 * sc_row], mask3, _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_mask_storeu_pd(&c[7 * sc_row], mask3, _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc7_0)));
+            __m512d c_in8 = _mm512_maskz_loadu_pd(mask3, &c[8 * sc_row]);
+            __m512d c_in9 = _mm512_maskz_loadu_pd(mask3, &c[9 * sc_row]);
+            __m512d c_in10 = _mm512_maskz_loadu_pd(mask3, &c[10 * sc_row]);
+            __m512d c_in11 = _mm512_maskz_loadu_pd(mask3, &c[11 * sc_row]);
+            _mm512_mask_storeu_pd(&c[8 * sc_row], mask3, _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc8_0)));
+            _mm512_mask_storeu_pd(&c[9 * sc_row], mask3, _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc9_0)));
+            _mm512_mask_storeu_pd(&c[10 * sc_row], mask3, _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc10_0)));
+            _mm512_mask_storeu_pd(&c[11 * sc_row], mask3, _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc11_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

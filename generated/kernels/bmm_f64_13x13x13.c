@@ -9645,7 +9645,7 @@ static void bmm_f64_13x13x13_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_13x13x13_bf_avx2_rows_a1b1
  * f64 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout bf, isa avx2, form rows.
- * Cost per matrix: 4394 useful flops in 728 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 728 vector arithmetic ops, 24 vector accumulators,
  * 546 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -9915,18 +9915,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a5_12 = _mm256_set1_pd(a[77]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4])));
-            _mm256_storeu_pd(&c[13], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[13])));
-            _mm256_storeu_pd(&c[17], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[17])));
-            _mm256_storeu_pd(&c[26], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[26])));
-            _mm256_storeu_pd(&c[30], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[30])));
-            _mm256_storeu_pd(&c[39], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[39])));
-            _mm256_storeu_pd(&c[43], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[43])));
-            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[52])));
-            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[56])));
-            _mm256_storeu_pd(&c[65], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[65])));
-            _mm256_storeu_pd(&c[69], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[69])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[13]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[17]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, c_in1));
+            _mm256_storeu_pd(&c[13], _mm256_add_pd(acc1_0, c_in2));
+            _mm256_storeu_pd(&c[17], _mm256_add_pd(acc1_1, c_in3));
+            __m256d c_in4 = _mm256_loadu_pd(&c[26]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[30]);
+            __m256d c_in6 = _mm256_loadu_pd(&c[39]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[43]);
+            _mm256_storeu_pd(&c[26], _mm256_add_pd(acc2_0, c_in4));
+            _mm256_storeu_pd(&c[30], _mm256_add_pd(acc2_1, c_in5));
+            _mm256_storeu_pd(&c[39], _mm256_add_pd(acc3_0, c_in6));
+            _mm256_storeu_pd(&c[43], _mm256_add_pd(acc3_1, c_in7));
+            __m256d c_in8 = _mm256_loadu_pd(&c[52]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in10 = _mm256_loadu_pd(&c[65]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[69]);
+            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc4_0, c_in8));
+            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc4_1, c_in9));
+            _mm256_storeu_pd(&c[65], _mm256_add_pd(acc5_0, c_in10));
+            _mm256_storeu_pd(&c[69], _mm256_add_pd(acc5_1, c_in11));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -10189,18 +10201,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a5_12 = _mm256_set1_pd(a[155]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[78], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[78])));
-            _mm256_storeu_pd(&c[82], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[82])));
-            _mm256_storeu_pd(&c[91], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[91])));
-            _mm256_storeu_pd(&c[95], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[95])));
-            _mm256_storeu_pd(&c[104], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[104])));
-            _mm256_storeu_pd(&c[108], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[108])));
-            _mm256_storeu_pd(&c[117], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[117])));
-            _mm256_storeu_pd(&c[121], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[121])));
-            _mm256_storeu_pd(&c[130], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[130])));
-            _mm256_storeu_pd(&c[134], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[134])));
-            _mm256_storeu_pd(&c[143], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[143])));
-            _mm256_storeu_pd(&c[147], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[147])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[78]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[82]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[91]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[95]);
+            _mm256_storeu_pd(&c[78], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[82], _mm256_add_pd(acc0_1, c_in13));
+            _mm256_storeu_pd(&c[91], _mm256_add_pd(acc1_0, c_in14));
+            _mm256_storeu_pd(&c[95], _mm256_add_pd(acc1_1, c_in15));
+            __m256d c_in16 = _mm256_loadu_pd(&c[104]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[108]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[117]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[121]);
+            _mm256_storeu_pd(&c[104], _mm256_add_pd(acc2_0, c_in16));
+            _mm256_storeu_pd(&c[108], _mm256_add_pd(acc2_1, c_in17));
+            _mm256_storeu_pd(&c[117], _mm256_add_pd(acc3_0, c_in18));
+            _mm256_storeu_pd(&c[121], _mm256_add_pd(acc3_1, c_in19));
+            __m256d c_in20 = _mm256_loadu_pd(&c[130]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[134]);
+            __m256d c_in22 = _mm256_loadu_pd(&c[143]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[147]);
+            _mm256_storeu_pd(&c[130], _mm256_add_pd(acc4_0, c_in20));
+            _mm256_storeu_pd(&c[134], _mm256_add_pd(acc4_1, c_in21));
+            _mm256_storeu_pd(&c[143], _mm256_add_pd(acc5_0, c_in22));
+            _mm256_storeu_pd(&c[147], _mm256_add_pd(acc5_1, c_in23));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -10268,8 +10292,10 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_12 = _mm256_set1_pd(a[168]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm256_storeu_pd(&c[156], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[156])));
-            _mm256_storeu_pd(&c[160], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[160])));
+            __m256d c_in24 = _mm256_loadu_pd(&c[156]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[160]);
+            _mm256_storeu_pd(&c[156], _mm256_add_pd(acc0_0, c_in24));
+            _mm256_storeu_pd(&c[160], _mm256_add_pd(acc0_1, c_in25));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -10532,18 +10558,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a5_12 = _mm256_set1_pd(a[77]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[8])));
-            _mm256_maskstore_pd(&c[12], mask1, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[12], mask1)));
-            _mm256_storeu_pd(&c[21], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[21])));
-            _mm256_maskstore_pd(&c[25], mask1, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[25], mask1)));
-            _mm256_storeu_pd(&c[34], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[34])));
-            _mm256_maskstore_pd(&c[38], mask1, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[38], mask1)));
-            _mm256_storeu_pd(&c[47], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[47])));
-            _mm256_maskstore_pd(&c[51], mask1, _mm256_add_pd(acc3_1, _mm256_maskload_pd(&c[51], mask1)));
-            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[60])));
-            _mm256_maskstore_pd(&c[64], mask1, _mm256_add_pd(acc4_1, _mm256_maskload_pd(&c[64], mask1)));
-            _mm256_storeu_pd(&c[73], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[73])));
-            _mm256_maskstore_pd(&c[77], mask1, _mm256_add_pd(acc5_1, _mm256_maskload_pd(&c[77], mask1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in27 = _mm256_maskload_pd(&c[12], mask1);
+            __m256d c_in28 = _mm256_loadu_pd(&c[21]);
+            __m256d c_in29 = _mm256_maskload_pd(&c[25], mask1);
+            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, c_in26));
+            _mm256_maskstore_pd(&c[12], mask1, _mm256_add_pd(acc0_1, c_in27));
+            _mm256_storeu_pd(&c[21], _mm256_add_pd(acc1_0, c_in28));
+            _mm256_maskstore_pd(&c[25], mask1, _mm256_add_pd(acc1_1, c_in29));
+            __m256d c_in30 = _mm256_loadu_pd(&c[34]);
+            __m256d c_in31 = _mm256_maskload_pd(&c[38], mask1);
+            __m256d c_in32 = _mm256_loadu_pd(&c[47]);
+            __m256d c_in33 = _mm256_maskload_pd(&c[51], mask1);
+            _mm256_storeu_pd(&c[34], _mm256_add_pd(acc2_0, c_in30));
+            _mm256_maskstore_pd(&c[38], mask1, _mm256_add_pd(acc2_1, c_in31));
+            _mm256_storeu_pd(&c[47], _mm256_add_pd(acc3_0, c_in32));
+            _mm256_maskstore_pd(&c[51], mask1, _mm256_add_pd(acc3_1, c_in33));
+            __m256d c_in34 = _mm256_loadu_pd(&c[60]);
+            __m256d c_in35 = _mm256_maskload_pd(&c[64], mask1);
+            __m256d c_in36 = _mm256_loadu_pd(&c[73]);
+            __m256d c_in37 = _mm256_maskload_pd(&c[77], mask1);
+            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc4_0, c_in34));
+            _mm256_maskstore_pd(&c[64], mask1, _mm256_add_pd(acc4_1, c_in35));
+            _mm256_storeu_pd(&c[73], _mm256_add_pd(acc5_0, c_in36));
+            _mm256_maskstore_pd(&c[77], mask1, _mm256_add_pd(acc5_1, c_in37));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -10806,18 +10844,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a5_12 = _mm256_set1_pd(a[155]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[86], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[86])));
-            _mm256_maskstore_pd(&c[90], mask1, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[90], mask1)));
-            _mm256_storeu_pd(&c[99], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[99])));
-            _mm256_maskstore_pd(&c[103], mask1, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[103], mask1)));
-            _mm256_storeu_pd(&c[112], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[112])));
-            _mm256_maskstore_pd(&c[116], mask1, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[116], mask1)));
-            _mm256_storeu_pd(&c[125], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[125])));
-            _mm256_maskstore_pd(&c[129], mask1, _mm256_add_pd(acc3_1, _mm256_maskload_pd(&c[129], mask1)));
-            _mm256_storeu_pd(&c[138], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[138])));
-            _mm256_maskstore_pd(&c[142], mask1, _mm256_add_pd(acc4_1, _mm256_maskload_pd(&c[142], mask1)));
-            _mm256_storeu_pd(&c[151], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[151])));
-            _mm256_maskstore_pd(&c[155], mask1, _mm256_add_pd(acc5_1, _mm256_maskload_pd(&c[155], mask1)));
+            __m256d c_in38 = _mm256_loadu_pd(&c[86]);
+            __m256d c_in39 = _mm256_maskload_pd(&c[90], mask1);
+            __m256d c_in40 = _mm256_loadu_pd(&c[99]);
+            __m256d c_in41 = _mm256_maskload_pd(&c[103], mask1);
+            _mm256_storeu_pd(&c[86], _mm256_add_pd(acc0_0, c_in38));
+            _mm256_maskstore_pd(&c[90], mask1, _mm256_add_pd(acc0_1, c_in39));
+            _mm256_storeu_pd(&c[99], _mm256_add_pd(acc1_0, c_in40));
+            _mm256_maskstore_pd(&c[103], mask1, _mm256_add_pd(acc1_1, c_in41));
+            __m256d c_in42 = _mm256_loadu_pd(&c[112]);
+            __m256d c_in43 = _mm256_maskload_pd(&c[116], mask1);
+            __m256d c_in44 = _mm256_loadu_pd(&c[125]);
+            __m256d c_in45 = _mm256_maskload_pd(&c[129], mask1);
+            _mm256_storeu_pd(&c[112], _mm256_add_pd(acc2_0, c_in42));
+            _mm256_maskstore_pd(&c[116], mask1, _mm256_add_pd(acc2_1, c_in43));
+            _mm256_storeu_pd(&c[125], _mm256_add_pd(acc3_0, c_in44));
+            _mm256_maskstore_pd(&c[129], mask1, _mm256_add_pd(acc3_1, c_in45));
+            __m256d c_in46 = _mm256_loadu_pd(&c[138]);
+            __m256d c_in47 = _mm256_maskload_pd(&c[142], mask1);
+            __m256d c_in48 = _mm256_loadu_pd(&c[151]);
+            __m256d c_in49 = _mm256_maskload_pd(&c[155], mask1);
+            _mm256_storeu_pd(&c[138], _mm256_add_pd(acc4_0, c_in46));
+            _mm256_maskstore_pd(&c[142], mask1, _mm256_add_pd(acc4_1, c_in47));
+            _mm256_storeu_pd(&c[151], _mm256_add_pd(acc5_0, c_in48));
+            _mm256_maskstore_pd(&c[155], mask1, _mm256_add_pd(acc5_1, c_in49));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -10885,8 +10935,10 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_12 = _mm256_set1_pd(a[168]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm256_storeu_pd(&c[164], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[164])));
-            _mm256_maskstore_pd(&c[168], mask1, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[168], mask1)));
+            __m256d c_in50 = _mm256_loadu_pd(&c[164]);
+            __m256d c_in51 = _mm256_maskload_pd(&c[168], mask1);
+            _mm256_storeu_pd(&c[164], _mm256_add_pd(acc0_0, c_in50));
+            _mm256_maskstore_pd(&c[168], mask1, _mm256_add_pd(acc0_1, c_in51));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -12153,7 +12205,7 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_13x13x13_bf_avx2_rows_ab
  * f64 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout bf, isa avx2, form rows.
- * Cost per matrix: 4394 useful flops in 780 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 780 vector arithmetic ops, 24 vector accumulators,
  * 546 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -12427,18 +12479,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a5_12 = _mm256_set1_pd(a[77]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[13], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[13]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[17], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[17]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[26], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[30], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[39], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[39]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[43], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[43]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[65], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[65]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[69], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[69]), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[13]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[17]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[13], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[17], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[26]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[30]);
+            __m256d c_in6 = _mm256_loadu_pd(&c[39]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[43]);
+            _mm256_storeu_pd(&c[26], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[30], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[39], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[43], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[52]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in10 = _mm256_loadu_pd(&c[65]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[69]);
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[65], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[69], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -12701,18 +12765,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a5_12 = _mm256_set1_pd(a[155]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[78], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[78]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[82], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[82]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[91], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[91]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[95], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[95]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[117], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[117]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[121], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[121]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[130], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[130]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[134], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[134]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[143], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[143]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[147], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[147]), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[78]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[82]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[91]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[95]);
+            _mm256_storeu_pd(&c[78], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[82], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[91], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[95], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[104]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[108]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[117]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[121]);
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[117], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[121], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in20 = _mm256_loadu_pd(&c[130]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[134]);
+            __m256d c_in22 = _mm256_loadu_pd(&c[143]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[147]);
+            _mm256_storeu_pd(&c[130], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[134], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[143], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[147], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -12780,8 +12856,10 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_12 = _mm256_set1_pd(a[168]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[156]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[160]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in24 = _mm256_loadu_pd(&c[156]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[160]);
+            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -13044,18 +13122,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a5_12 = _mm256_set1_pd(a[77]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[12], mask1), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[21], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[25], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[25], mask1), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[34], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[34]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[38], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[38], mask1), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[47], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[47]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[51], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[51], mask1), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[64], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[64], mask1), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[73], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[73]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[77], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[77], mask1), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in27 = _mm256_maskload_pd(&c[12], mask1);
+            __m256d c_in28 = _mm256_loadu_pd(&c[21]);
+            __m256d c_in29 = _mm256_maskload_pd(&c[25], mask1);
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[12], mask1, _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[21], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[25], mask1, _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in30 = _mm256_loadu_pd(&c[34]);
+            __m256d c_in31 = _mm256_maskload_pd(&c[38], mask1);
+            __m256d c_in32 = _mm256_loadu_pd(&c[47]);
+            __m256d c_in33 = _mm256_maskload_pd(&c[51], mask1);
+            _mm256_storeu_pd(&c[34], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[38], mask1, _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[47], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[51], mask1, _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in34 = _mm256_loadu_pd(&c[60]);
+            __m256d c_in35 = _mm256_maskload_pd(&c[64], mask1);
+            __m256d c_in36 = _mm256_loadu_pd(&c[73]);
+            __m256d c_in37 = _mm256_maskload_pd(&c[77], mask1);
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[64], mask1, _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[73], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[77], mask1, _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -13318,18 +13408,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a5_12 = _mm256_set1_pd(a[155]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[86], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[86]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[90], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[90], mask1), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[99], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[99]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[103], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[103], mask1), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[116], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[116], mask1), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[125], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[125]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[129], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[129], mask1), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[138], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[138]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[142], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[142], mask1), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[151], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[151]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[155], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[155], mask1), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in38 = _mm256_loadu_pd(&c[86]);
+            __m256d c_in39 = _mm256_maskload_pd(&c[90], mask1);
+            __m256d c_in40 = _mm256_loadu_pd(&c[99]);
+            __m256d c_in41 = _mm256_maskload_pd(&c[103], mask1);
+            _mm256_storeu_pd(&c[86], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[90], mask1, _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[99], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[103], mask1, _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in42 = _mm256_loadu_pd(&c[112]);
+            __m256d c_in43 = _mm256_maskload_pd(&c[116], mask1);
+            __m256d c_in44 = _mm256_loadu_pd(&c[125]);
+            __m256d c_in45 = _mm256_maskload_pd(&c[129], mask1);
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[116], mask1, _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[125], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[129], mask1, _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in46 = _mm256_loadu_pd(&c[138]);
+            __m256d c_in47 = _mm256_maskload_pd(&c[142], mask1);
+            __m256d c_in48 = _mm256_loadu_pd(&c[151]);
+            __m256d c_in49 = _mm256_maskload_pd(&c[155], mask1);
+            _mm256_storeu_pd(&c[138], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[142], mask1, _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[151], _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[155], mask1, _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -13397,8 +13499,10 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_12 = _mm256_set1_pd(a[168]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[164]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[168], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[168], mask1), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in50 = _mm256_loadu_pd(&c[164]);
+            __m256d c_in51 = _mm256_maskload_pd(&c[168], mask1);
+            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[168], mask1, _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -13410,7 +13514,7 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_13x13x13_bf_avx512_rows_a1b1
  * f64 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout bf, isa avx512, form rows.
- * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 48 vector accumulators,
  * 247 vector loads, 26 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -13914,30 +14018,54 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_avx512_rows_a1b1(const bmm_arg
             __m512d a11_12 = _mm512_set1_pd(a[155]);
             acc11_0 = _mm512_fmadd_pd(a11_12, b0_12, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_12, b1_12, acc11_1);
-            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[0])));
-            _mm512_mask_storeu_pd(&c[8], mask5, _mm512_add_pd(acc0_1, _mm512_maskz_loadu_pd(mask5, &c[8])));
-            _mm512_storeu_pd(&c[13], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[13])));
-            _mm512_mask_storeu_pd(&c[21], mask5, _mm512_add_pd(acc1_1, _mm512_maskz_loadu_pd(mask5, &c[21])));
-            _mm512_storeu_pd(&c[26], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[26])));
-            _mm512_mask_storeu_pd(&c[34], mask5, _mm512_add_pd(acc2_1, _mm512_maskz_loadu_pd(mask5, &c[34])));
-            _mm512_storeu_pd(&c[39], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[39])));
-            _mm512_mask_storeu_pd(&c[47], mask5, _mm512_add_pd(acc3_1, _mm512_maskz_loadu_pd(mask5, &c[47])));
-            _mm512_storeu_pd(&c[52], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[52])));
-            _mm512_mask_storeu_pd(&c[60], mask5, _mm512_add_pd(acc4_1, _mm512_maskz_loadu_pd(mask5, &c[60])));
-            _mm512_storeu_pd(&c[65], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[65])));
-            _mm512_mask_storeu_pd(&c[73], mask5, _mm512_add_pd(acc5_1, _mm512_maskz_loadu_pd(mask5, &c[73])));
-            _mm512_storeu_pd(&c[78], _mm512_add_pd(acc6_0, _mm512_loadu_pd(&c[78])));
-            _mm512_mask_storeu_pd(&c[86], mask5, _mm512_add_pd(acc6_1, _mm512_maskz_loadu_pd(mask5, &c[86])));
-            _mm512_storeu_pd(&c[91], _mm512_add_pd(acc7_0, _mm512_loadu_pd(&c[91])));
-            _mm512_mask_storeu_pd(&c[99], mask5, _mm512_add_pd(acc7_1, _mm512_maskz_loadu_pd(mask5, &c[99])));
-            _mm512_storeu_pd(&c[104], _mm512_add_pd(acc8_0, _mm512_loadu_pd(&c[104])));
-            _mm512_mask_storeu_pd(&c[112], mask5, _mm512_add_pd(acc8_1, _mm512_maskz_loadu_pd(mask5, &c[112])));
-            _mm512_storeu_pd(&c[117], _mm512_add_pd(acc9_0, _mm512_loadu_pd(&c[117])));
-            _mm512_mask_storeu_pd(&c[125], mask5, _mm512_add_pd(acc9_1, _mm512_maskz_loadu_pd(mask5, &c[125])));
-            _mm512_storeu_pd(&c[130], _mm512_add_pd(acc10_0, _mm512_loadu_pd(&c[130])));
-            _mm512_mask_storeu_pd(&c[138], mask5, _mm512_add_pd(acc10_1, _mm512_maskz_loadu_pd(mask5, &c[138])));
-            _mm512_storeu_pd(&c[143], _mm512_add_pd(acc11_0, _mm512_loadu_pd(&c[143])));
-            _mm512_mask_storeu_pd(&c[151], mask5, _mm512_add_pd(acc11_1, _mm512_maskz_loadu_pd(mask5, &c[151])));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask5, &c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[13]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask5, &c[21]);
+            __m512d c_in4 = _mm512_loadu_pd(&c[26]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask5, &c[34]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[39]);
+            __m512d c_in7 = _mm512_maskz_loadu_pd(mask5, &c[47]);
+            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[8], mask5, _mm512_add_pd(acc0_1, c_in1));
+            _mm512_storeu_pd(&c[13], _mm512_add_pd(acc1_0, c_in2));
+            _mm512_mask_storeu_pd(&c[21], mask5, _mm512_add_pd(acc1_1, c_in3));
+            _mm512_storeu_pd(&c[26], _mm512_add_pd(acc2_0, c_in4));
+            _mm512_mask_storeu_pd(&c[34], mask5, _mm512_add_pd(acc2_1, c_in5));
+            _mm512_storeu_pd(&c[39], _mm512_add_pd(acc3_0, c_in6));
+            _mm512_mask_storeu_pd(&c[47], mask5, _mm512_add_pd(acc3_1, c_in7));
+            __m512d c_in8 = _mm512_loadu_pd(&c[52]);
+            __m512d c_in9 = _mm512_maskz_loadu_pd(mask5, &c[60]);
+            __m512d c_in10 = _mm512_loadu_pd(&c[65]);
+            __m512d c_in11 = _mm512_maskz_loadu_pd(mask5, &c[73]);
+            __m512d c_in12 = _mm512_loadu_pd(&c[78]);
+            __m512d c_in13 = _mm512_maskz_loadu_pd(mask5, &c[86]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[91]);
+            __m512d c_in15 = _mm512_maskz_loadu_pd(mask5, &c[99]);
+            _mm512_storeu_pd(&c[52], _mm512_add_pd(acc4_0, c_in8));
+            _mm512_mask_storeu_pd(&c[60], mask5, _mm512_add_pd(acc4_1, c_in9));
+            _mm512_storeu_pd(&c[65], _mm512_add_pd(acc5_0, c_in10));
+            _mm512_mask_storeu_pd(&c[73], mask5, _mm512_add_pd(acc5_1, c_in11));
+            _mm512_storeu_pd(&c[78], _mm512_add_pd(acc6_0, c_in12));
+            _mm512_mask_storeu_pd(&c[86], mask5, _mm512_add_pd(acc6_1, c_in13));
+            _mm512_storeu_pd(&c[91], _mm512_add_pd(acc7_0, c_in14));
+            _mm512_mask_storeu_pd(&c[99], mask5, _mm512_add_pd(acc7_1, c_in15));
+            __m512d c_in16 = _mm512_loadu_pd(&c[104]);
+            __m512d c_in17 = _mm512_maskz_loadu_pd(mask5, &c[112]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[117]);
+            __m512d c_in19 = _mm512_maskz_loadu_pd(mask5, &c[125]);
+            __m512d c_in20 = _mm512_loadu_pd(&c[130]);
+            __m512d c_in21 = _mm512_maskz_loadu_pd(mask5, &c[138]);
+            __m512d c_in22 = _mm512_loadu_pd(&c[143]);
+            __m512d c_in23 = _mm512_maskz_loadu_pd(mask5, &c[151]);
+            _mm512_storeu_pd(&c[104], _mm512_add_pd(acc8_0, c_in16));
+            _mm512_mask_storeu_pd(&c[112], mask5, _mm512_add_pd(acc8_1, c_in17));
+            _mm512_storeu_pd(&c[117], _mm512_add_pd(acc9_0, c_in18));
+            _mm512_mask_storeu_pd(&c[125], mask5, _mm512_add_pd(acc9_1, c_in19));
+            _mm512_storeu_pd(&c[130], _mm512_add_pd(acc10_0, c_in20));
+            _mm512_mask_storeu_pd(&c[138], mask5, _mm512_add_pd(acc10_1, c_in21));
+            _mm512_storeu_pd(&c[143], _mm512_add_pd(acc11_0, c_in22));
+            _mm512_mask_storeu_pd(&c[151], mask5, _mm512_add_pd(acc11_1, c_in23));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -14005,8 +14133,10 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_avx512_rows_a1b1(const bmm_arg
             __m512d a0_12 = _mm512_set1_pd(a[168]);
             acc0_0 = _mm512_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm512_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm512_storeu_pd(&c[156], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[156])));
-            _mm512_mask_storeu_pd(&c[164], mask5, _mm512_add_pd(acc0_1, _mm512_maskz_loadu_pd(mask5, &c[164])));
+            __m512d c_in24 = _mm512_loadu_pd(&c[156]);
+            __m512d c_in25 = _mm512_maskz_loadu_pd(mask5, &c[164]);
+            _mm512_storeu_pd(&c[156], _mm512_add_pd(acc0_0, c_in24));
+            _mm512_mask_storeu_pd(&c[164], mask5, _mm512_add_pd(acc0_1, c_in25));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -14628,7 +14758,7 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_13x13x13_bf_avx512_rows_ab
  * f64 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout bf, isa avx512, form rows.
- * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 48 vector accumulators,
  * 247 vector loads, 26 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -15136,30 +15266,54 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_avx512_rows_ab(const bmm_args 
             __m512d a11_12 = _mm512_set1_pd(a[155]);
             acc11_0 = _mm512_fmadd_pd(a11_12, b0_12, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_12, b1_12, acc11_1);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[13], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[13]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[21], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[21]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[26], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[34], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[34]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[39], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[39]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[47], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[47]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_storeu_pd(&c[52], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[52]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_mask_storeu_pd(&c[60], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[60]), _mm512_mul_pd(valpha, acc4_1)));
-            _mm512_storeu_pd(&c[65], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[65]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_mask_storeu_pd(&c[73], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[73]), _mm512_mul_pd(valpha, acc5_1)));
-            _mm512_storeu_pd(&c[78], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[78]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_mask_storeu_pd(&c[86], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[86]), _mm512_mul_pd(valpha, acc6_1)));
-            _mm512_storeu_pd(&c[91], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[91]), _mm512_mul_pd(valpha, acc7_0)));
-            _mm512_mask_storeu_pd(&c[99], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[99]), _mm512_mul_pd(valpha, acc7_1)));
-            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[104]), _mm512_mul_pd(valpha, acc8_0)));
-            _mm512_mask_storeu_pd(&c[112], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[112]), _mm512_mul_pd(valpha, acc8_1)));
-            _mm512_storeu_pd(&c[117], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[117]), _mm512_mul_pd(valpha, acc9_0)));
-            _mm512_mask_storeu_pd(&c[125], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[125]), _mm512_mul_pd(valpha, acc9_1)));
-            _mm512_storeu_pd(&c[130], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[130]), _mm512_mul_pd(valpha, acc10_0)));
-            _mm512_mask_storeu_pd(&c[138], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[138]), _mm512_mul_pd(valpha, acc10_1)));
-            _mm512_storeu_pd(&c[143], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[143]), _mm512_mul_pd(valpha, acc11_0)));
-            _mm512_mask_storeu_pd(&c[151], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[151]), _mm512_mul_pd(valpha, acc11_1)));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask5, &c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[13]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask5, &c[21]);
+            __m512d c_in4 = _mm512_loadu_pd(&c[26]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask5, &c[34]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[39]);
+            __m512d c_in7 = _mm512_maskz_loadu_pd(mask5, &c[47]);
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[8], mask5, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[13], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[21], mask5, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[26], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[34], mask5, _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[39], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[47], mask5, _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc3_1)));
+            __m512d c_in8 = _mm512_loadu_pd(&c[52]);
+            __m512d c_in9 = _mm512_maskz_loadu_pd(mask5, &c[60]);
+            __m512d c_in10 = _mm512_loadu_pd(&c[65]);
+            __m512d c_in11 = _mm512_maskz_loadu_pd(mask5, &c[73]);
+            __m512d c_in12 = _mm512_loadu_pd(&c[78]);
+            __m512d c_in13 = _mm512_maskz_loadu_pd(mask5, &c[86]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[91]);
+            __m512d c_in15 = _mm512_maskz_loadu_pd(mask5, &c[99]);
+            _mm512_storeu_pd(&c[52], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[60], mask5, _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc4_1)));
+            _mm512_storeu_pd(&c[65], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_mask_storeu_pd(&c[73], mask5, _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc5_1)));
+            _mm512_storeu_pd(&c[78], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_mask_storeu_pd(&c[86], mask5, _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc6_1)));
+            _mm512_storeu_pd(&c[91], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc7_0)));
+            _mm512_mask_storeu_pd(&c[99], mask5, _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc7_1)));
+            __m512d c_in16 = _mm512_loadu_pd(&c[104]);
+            __m512d c_in17 = _mm512_maskz_loadu_pd(mask5, &c[112]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[117]);
+            __m512d c_in19 = _mm512_maskz_loadu_pd(mask5, &c[125]);
+            __m512d c_in20 = _mm512_loadu_pd(&c[130]);
+            __m512d c_in21 = _mm512_maskz_loadu_pd(mask5, &c[138]);
+            __m512d c_in22 = _mm512_loadu_pd(&c[143]);
+            __m512d c_in23 = _mm512_maskz_loadu_pd(mask5, &c[151]);
+            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc8_0)));
+            _mm512_mask_storeu_pd(&c[112], mask5, _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc8_1)));
+            _mm512_storeu_pd(&c[117], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc9_0)));
+            _mm512_mask_storeu_pd(&c[125], mask5, _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc9_1)));
+            _mm512_storeu_pd(&c[130], _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc10_0)));
+            _mm512_mask_storeu_pd(&c[138], mask5, _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc10_1)));
+            _mm512_storeu_pd(&c[143], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc11_0)));
+            _mm512_mask_storeu_pd(&c[151], mask5, _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc11_1)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -15227,8 +15381,10 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_avx512_rows_ab(const bmm_args 
             __m512d a0_12 = _mm512_set1_pd(a[168]);
             acc0_0 = _mm512_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm512_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm512_storeu_pd(&c[156], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[156]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[164], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[164]), _mm512_mul_pd(valpha, acc0_1)));
+            __m512d c_in24 = _mm512_loadu_pd(&c[156]);
+            __m512d c_in25 = _mm512_maskz_loadu_pd(mask5, &c[164]);
+            _mm512_storeu_pd(&c[156], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[164], mask5, _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -15240,7 +15396,7 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_13x13x13_bf_tn_avx2_rows_a1b1
  * f64 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 4394 useful flops in 728 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 728 vector arithmetic ops, 24 vector accumulators,
  * 546 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_tn_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -15510,18 +15666,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_tn_avx2_rows_a1b1(const bmm_args
             __m256d a5_12 = _mm256_set1_pd(a[161]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4])));
-            _mm256_storeu_pd(&c[13], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[13])));
-            _mm256_storeu_pd(&c[17], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[17])));
-            _mm256_storeu_pd(&c[26], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[26])));
-            _mm256_storeu_pd(&c[30], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[30])));
-            _mm256_storeu_pd(&c[39], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[39])));
-            _mm256_storeu_pd(&c[43], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[43])));
-            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[52])));
-            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[56])));
-            _mm256_storeu_pd(&c[65], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[65])));
-            _mm256_storeu_pd(&c[69], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[69])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[13]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[17]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, c_in1));
+            _mm256_storeu_pd(&c[13], _mm256_add_pd(acc1_0, c_in2));
+            _mm256_storeu_pd(&c[17], _mm256_add_pd(acc1_1, c_in3));
+            __m256d c_in4 = _mm256_loadu_pd(&c[26]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[30]);
+            __m256d c_in6 = _mm256_loadu_pd(&c[39]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[43]);
+            _mm256_storeu_pd(&c[26], _mm256_add_pd(acc2_0, c_in4));
+            _mm256_storeu_pd(&c[30], _mm256_add_pd(acc2_1, c_in5));
+            _mm256_storeu_pd(&c[39], _mm256_add_pd(acc3_0, c_in6));
+            _mm256_storeu_pd(&c[43], _mm256_add_pd(acc3_1, c_in7));
+            __m256d c_in8 = _mm256_loadu_pd(&c[52]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in10 = _mm256_loadu_pd(&c[65]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[69]);
+            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc4_0, c_in8));
+            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc4_1, c_in9));
+            _mm256_storeu_pd(&c[65], _mm256_add_pd(acc5_0, c_in10));
+            _mm256_storeu_pd(&c[69], _mm256_add_pd(acc5_1, c_in11));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -15784,18 +15952,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_tn_avx2_rows_a1b1(const bmm_args
             __m256d a5_12 = _mm256_set1_pd(a[167]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[78], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[78])));
-            _mm256_storeu_pd(&c[82], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[82])));
-            _mm256_storeu_pd(&c[91], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[91])));
-            _mm256_storeu_pd(&c[95], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[95])));
-            _mm256_storeu_pd(&c[104], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[104])));
-            _mm256_storeu_pd(&c[108], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[108])));
-            _mm256_storeu_pd(&c[117], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[117])));
-            _mm256_storeu_pd(&c[121], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[121])));
-            _mm256_storeu_pd(&c[130], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[130])));
-            _mm256_storeu_pd(&c[134], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[134])));
-            _mm256_storeu_pd(&c[143], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[143])));
-            _mm256_storeu_pd(&c[147], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[147])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[78]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[82]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[91]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[95]);
+            _mm256_storeu_pd(&c[78], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[82], _mm256_add_pd(acc0_1, c_in13));
+            _mm256_storeu_pd(&c[91], _mm256_add_pd(acc1_0, c_in14));
+            _mm256_storeu_pd(&c[95], _mm256_add_pd(acc1_1, c_in15));
+            __m256d c_in16 = _mm256_loadu_pd(&c[104]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[108]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[117]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[121]);
+            _mm256_storeu_pd(&c[104], _mm256_add_pd(acc2_0, c_in16));
+            _mm256_storeu_pd(&c[108], _mm256_add_pd(acc2_1, c_in17));
+            _mm256_storeu_pd(&c[117], _mm256_add_pd(acc3_0, c_in18));
+            _mm256_storeu_pd(&c[121], _mm256_add_pd(acc3_1, c_in19));
+            __m256d c_in20 = _mm256_loadu_pd(&c[130]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[134]);
+            __m256d c_in22 = _mm256_loadu_pd(&c[143]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[147]);
+            _mm256_storeu_pd(&c[130], _mm256_add_pd(acc4_0, c_in20));
+            _mm256_storeu_pd(&c[134], _mm256_add_pd(acc4_1, c_in21));
+            _mm256_storeu_pd(&c[143], _mm256_add_pd(acc5_0, c_in22));
+            _mm256_storeu_pd(&c[147], _mm256_add_pd(acc5_1, c_in23));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -15863,8 +16043,10 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_tn_avx2_rows_a1b1(const bmm_args
             __m256d a0_12 = _mm256_set1_pd(a[168]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm256_storeu_pd(&c[156], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[156])));
-            _mm256_storeu_pd(&c[160], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[160])));
+            __m256d c_in24 = _mm256_loadu_pd(&c[156]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[160]);
+            _mm256_storeu_pd(&c[156], _mm256_add_pd(acc0_0, c_in24));
+            _mm256_storeu_pd(&c[160], _mm256_add_pd(acc0_1, c_in25));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -16127,18 +16309,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_tn_avx2_rows_a1b1(const bmm_args
             __m256d a5_12 = _mm256_set1_pd(a[161]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[8])));
-            _mm256_maskstore_pd(&c[12], mask1, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[12], mask1)));
-            _mm256_storeu_pd(&c[21], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[21])));
-            _mm256_maskstore_pd(&c[25], mask1, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[25], mask1)));
-            _mm256_storeu_pd(&c[34], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[34])));
-            _mm256_maskstore_pd(&c[38], mask1, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[38], mask1)));
-            _mm256_storeu_pd(&c[47], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[47])));
-            _mm256_maskstore_pd(&c[51], mask1, _mm256_add_pd(acc3_1, _mm256_maskload_pd(&c[51], mask1)));
-            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[60])));
-            _mm256_maskstore_pd(&c[64], mask1, _mm256_add_pd(acc4_1, _mm256_maskload_pd(&c[64], mask1)));
-            _mm256_storeu_pd(&c[73], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[73])));
-            _mm256_maskstore_pd(&c[77], mask1, _mm256_add_pd(acc5_1, _mm256_maskload_pd(&c[77], mask1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in27 = _mm256_maskload_pd(&c[12], mask1);
+            __m256d c_in28 = _mm256_loadu_pd(&c[21]);
+            __m256d c_in29 = _mm256_maskload_pd(&c[25], mask1);
+            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, c_in26));
+            _mm256_maskstore_pd(&c[12], mask1, _mm256_add_pd(acc0_1, c_in27));
+            _mm256_storeu_pd(&c[21], _mm256_add_pd(acc1_0, c_in28));
+            _mm256_maskstore_pd(&c[25], mask1, _mm256_add_pd(acc1_1, c_in29));
+            __m256d c_in30 = _mm256_loadu_pd(&c[34]);
+            __m256d c_in31 = _mm256_maskload_pd(&c[38], mask1);
+            __m256d c_in32 = _mm256_loadu_pd(&c[47]);
+            __m256d c_in33 = _mm256_maskload_pd(&c[51], mask1);
+            _mm256_storeu_pd(&c[34], _mm256_add_pd(acc2_0, c_in30));
+            _mm256_maskstore_pd(&c[38], mask1, _mm256_add_pd(acc2_1, c_in31));
+            _mm256_storeu_pd(&c[47], _mm256_add_pd(acc3_0, c_in32));
+            _mm256_maskstore_pd(&c[51], mask1, _mm256_add_pd(acc3_1, c_in33));
+            __m256d c_in34 = _mm256_loadu_pd(&c[60]);
+            __m256d c_in35 = _mm256_maskload_pd(&c[64], mask1);
+            __m256d c_in36 = _mm256_loadu_pd(&c[73]);
+            __m256d c_in37 = _mm256_maskload_pd(&c[77], mask1);
+            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc4_0, c_in34));
+            _mm256_maskstore_pd(&c[64], mask1, _mm256_add_pd(acc4_1, c_in35));
+            _mm256_storeu_pd(&c[73], _mm256_add_pd(acc5_0, c_in36));
+            _mm256_maskstore_pd(&c[77], mask1, _mm256_add_pd(acc5_1, c_in37));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -16401,18 +16595,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_tn_avx2_rows_a1b1(const bmm_args
             __m256d a5_12 = _mm256_set1_pd(a[167]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[86], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[86])));
-            _mm256_maskstore_pd(&c[90], mask1, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[90], mask1)));
-            _mm256_storeu_pd(&c[99], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[99])));
-            _mm256_maskstore_pd(&c[103], mask1, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[103], mask1)));
-            _mm256_storeu_pd(&c[112], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[112])));
-            _mm256_maskstore_pd(&c[116], mask1, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[116], mask1)));
-            _mm256_storeu_pd(&c[125], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[125])));
-            _mm256_maskstore_pd(&c[129], mask1, _mm256_add_pd(acc3_1, _mm256_maskload_pd(&c[129], mask1)));
-            _mm256_storeu_pd(&c[138], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[138])));
-            _mm256_maskstore_pd(&c[142], mask1, _mm256_add_pd(acc4_1, _mm256_maskload_pd(&c[142], mask1)));
-            _mm256_storeu_pd(&c[151], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[151])));
-            _mm256_maskstore_pd(&c[155], mask1, _mm256_add_pd(acc5_1, _mm256_maskload_pd(&c[155], mask1)));
+            __m256d c_in38 = _mm256_loadu_pd(&c[86]);
+            __m256d c_in39 = _mm256_maskload_pd(&c[90], mask1);
+            __m256d c_in40 = _mm256_loadu_pd(&c[99]);
+            __m256d c_in41 = _mm256_maskload_pd(&c[103], mask1);
+            _mm256_storeu_pd(&c[86], _mm256_add_pd(acc0_0, c_in38));
+            _mm256_maskstore_pd(&c[90], mask1, _mm256_add_pd(acc0_1, c_in39));
+            _mm256_storeu_pd(&c[99], _mm256_add_pd(acc1_0, c_in40));
+            _mm256_maskstore_pd(&c[103], mask1, _mm256_add_pd(acc1_1, c_in41));
+            __m256d c_in42 = _mm256_loadu_pd(&c[112]);
+            __m256d c_in43 = _mm256_maskload_pd(&c[116], mask1);
+            __m256d c_in44 = _mm256_loadu_pd(&c[125]);
+            __m256d c_in45 = _mm256_maskload_pd(&c[129], mask1);
+            _mm256_storeu_pd(&c[112], _mm256_add_pd(acc2_0, c_in42));
+            _mm256_maskstore_pd(&c[116], mask1, _mm256_add_pd(acc2_1, c_in43));
+            _mm256_storeu_pd(&c[125], _mm256_add_pd(acc3_0, c_in44));
+            _mm256_maskstore_pd(&c[129], mask1, _mm256_add_pd(acc3_1, c_in45));
+            __m256d c_in46 = _mm256_loadu_pd(&c[138]);
+            __m256d c_in47 = _mm256_maskload_pd(&c[142], mask1);
+            __m256d c_in48 = _mm256_loadu_pd(&c[151]);
+            __m256d c_in49 = _mm256_maskload_pd(&c[155], mask1);
+            _mm256_storeu_pd(&c[138], _mm256_add_pd(acc4_0, c_in46));
+            _mm256_maskstore_pd(&c[142], mask1, _mm256_add_pd(acc4_1, c_in47));
+            _mm256_storeu_pd(&c[151], _mm256_add_pd(acc5_0, c_in48));
+            _mm256_maskstore_pd(&c[155], mask1, _mm256_add_pd(acc5_1, c_in49));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -16480,8 +16686,10 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_tn_avx2_rows_a1b1(const bmm_args
             __m256d a0_12 = _mm256_set1_pd(a[168]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm256_storeu_pd(&c[164], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[164])));
-            _mm256_maskstore_pd(&c[168], mask1, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[168], mask1)));
+            __m256d c_in50 = _mm256_loadu_pd(&c[164]);
+            __m256d c_in51 = _mm256_maskload_pd(&c[168], mask1);
+            _mm256_storeu_pd(&c[164], _mm256_add_pd(acc0_0, c_in50));
+            _mm256_maskstore_pd(&c[168], mask1, _mm256_add_pd(acc0_1, c_in51));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -17748,7 +17956,7 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_tn_avx2_rows_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_13x13x13_bf_tn_avx2_rows_ab
  * f64 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 4394 useful flops in 780 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 780 vector arithmetic ops, 24 vector accumulators,
  * 546 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_tn_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -18022,18 +18230,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_tn_avx2_rows_ab(const bmm_args *
             __m256d a5_12 = _mm256_set1_pd(a[161]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[13], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[13]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[17], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[17]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[26], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[30], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[39], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[39]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[43], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[43]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[65], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[65]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[69], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[69]), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[13]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[17]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[13], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[17], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[26]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[30]);
+            __m256d c_in6 = _mm256_loadu_pd(&c[39]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[43]);
+            _mm256_storeu_pd(&c[26], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[30], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[39], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[43], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[52]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in10 = _mm256_loadu_pd(&c[65]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[69]);
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[65], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[69], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -18296,18 +18516,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_tn_avx2_rows_ab(const bmm_args *
             __m256d a5_12 = _mm256_set1_pd(a[167]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[78], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[78]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[82], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[82]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[91], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[91]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[95], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[95]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[117], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[117]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[121], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[121]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[130], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[130]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[134], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[134]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[143], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[143]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[147], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[147]), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[78]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[82]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[91]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[95]);
+            _mm256_storeu_pd(&c[78], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[82], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[91], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[95], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[104]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[108]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[117]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[121]);
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[117], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[121], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in20 = _mm256_loadu_pd(&c[130]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[134]);
+            __m256d c_in22 = _mm256_loadu_pd(&c[143]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[147]);
+            _mm256_storeu_pd(&c[130], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[134], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[143], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[147], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -18375,8 +18607,10 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_tn_avx2_rows_ab(const bmm_args *
             __m256d a0_12 = _mm256_set1_pd(a[168]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[156]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[160]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in24 = _mm256_loadu_pd(&c[156]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[160]);
+            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -18639,18 +18873,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_tn_avx2_rows_ab(const bmm_args *
             __m256d a5_12 = _mm256_set1_pd(a[161]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[12], mask1), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[21], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[25], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[25], mask1), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[34], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[34]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[38], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[38], mask1), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[47], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[47]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[51], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[51], mask1), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[64], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[64], mask1), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[73], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[73]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[77], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[77], mask1), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in27 = _mm256_maskload_pd(&c[12], mask1);
+            __m256d c_in28 = _mm256_loadu_pd(&c[21]);
+            __m256d c_in29 = _mm256_maskload_pd(&c[25], mask1);
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[12], mask1, _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[21], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[25], mask1, _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in30 = _mm256_loadu_pd(&c[34]);
+            __m256d c_in31 = _mm256_maskload_pd(&c[38], mask1);
+            __m256d c_in32 = _mm256_loadu_pd(&c[47]);
+            __m256d c_in33 = _mm256_maskload_pd(&c[51], mask1);
+            _mm256_storeu_pd(&c[34], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[38], mask1, _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[47], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[51], mask1, _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in34 = _mm256_loadu_pd(&c[60]);
+            __m256d c_in35 = _mm256_maskload_pd(&c[64], mask1);
+            __m256d c_in36 = _mm256_loadu_pd(&c[73]);
+            __m256d c_in37 = _mm256_maskload_pd(&c[77], mask1);
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[64], mask1, _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[73], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[77], mask1, _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -18913,18 +19159,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_tn_avx2_rows_ab(const bmm_args *
             __m256d a5_12 = _mm256_set1_pd(a[167]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[86], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[86]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[90], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[90], mask1), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[99], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[99]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[103], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[103], mask1), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[116], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[116], mask1), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[125], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[125]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[129], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[129], mask1), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[138], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[138]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[142], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[142], mask1), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[151], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[151]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[155], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[155], mask1), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in38 = _mm256_loadu_pd(&c[86]);
+            __m256d c_in39 = _mm256_maskload_pd(&c[90], mask1);
+            __m256d c_in40 = _mm256_loadu_pd(&c[99]);
+            __m256d c_in41 = _mm256_maskload_pd(&c[103], mask1);
+            _mm256_storeu_pd(&c[86], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[90], mask1, _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[99], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[103], mask1, _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in42 = _mm256_loadu_pd(&c[112]);
+            __m256d c_in43 = _mm256_maskload_pd(&c[116], mask1);
+            __m256d c_in44 = _mm256_loadu_pd(&c[125]);
+            __m256d c_in45 = _mm256_maskload_pd(&c[129], mask1);
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[116], mask1, _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[125], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[129], mask1, _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in46 = _mm256_loadu_pd(&c[138]);
+            __m256d c_in47 = _mm256_maskload_pd(&c[142], mask1);
+            __m256d c_in48 = _mm256_loadu_pd(&c[151]);
+            __m256d c_in49 = _mm256_maskload_pd(&c[155], mask1);
+            _mm256_storeu_pd(&c[138], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[142], mask1, _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[151], _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[155], mask1, _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -18992,8 +19250,10 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_tn_avx2_rows_ab(const bmm_args *
             __m256d a0_12 = _mm256_set1_pd(a[168]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[164]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[168], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[168], mask1), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in50 = _mm256_loadu_pd(&c[164]);
+            __m256d c_in51 = _mm256_maskload_pd(&c[168], mask1);
+            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[168], mask1, _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -19005,7 +19265,7 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_bf_tn_avx2_rows_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_13x13x13_bf_tn_avx512_rows_a1b1
  * f64 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 48 vector accumulators,
  * 247 vector loads, 26 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_tn_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -19509,30 +19769,54 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_tn_avx512_rows_a1b1(const bmm_
             __m512d a11_12 = _mm512_set1_pd(a[167]);
             acc11_0 = _mm512_fmadd_pd(a11_12, b0_12, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_12, b1_12, acc11_1);
-            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[0])));
-            _mm512_mask_storeu_pd(&c[8], mask5, _mm512_add_pd(acc0_1, _mm512_maskz_loadu_pd(mask5, &c[8])));
-            _mm512_storeu_pd(&c[13], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[13])));
-            _mm512_mask_storeu_pd(&c[21], mask5, _mm512_add_pd(acc1_1, _mm512_maskz_loadu_pd(mask5, &c[21])));
-            _mm512_storeu_pd(&c[26], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[26])));
-            _mm512_mask_storeu_pd(&c[34], mask5, _mm512_add_pd(acc2_1, _mm512_maskz_loadu_pd(mask5, &c[34])));
-            _mm512_storeu_pd(&c[39], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[39])));
-            _mm512_mask_storeu_pd(&c[47], mask5, _mm512_add_pd(acc3_1, _mm512_maskz_loadu_pd(mask5, &c[47])));
-            _mm512_storeu_pd(&c[52], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[52])));
-            _mm512_mask_storeu_pd(&c[60], mask5, _mm512_add_pd(acc4_1, _mm512_maskz_loadu_pd(mask5, &c[60])));
-            _mm512_storeu_pd(&c[65], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[65])));
-            _mm512_mask_storeu_pd(&c[73], mask5, _mm512_add_pd(acc5_1, _mm512_maskz_loadu_pd(mask5, &c[73])));
-            _mm512_storeu_pd(&c[78], _mm512_add_pd(acc6_0, _mm512_loadu_pd(&c[78])));
-            _mm512_mask_storeu_pd(&c[86], mask5, _mm512_add_pd(acc6_1, _mm512_maskz_loadu_pd(mask5, &c[86])));
-            _mm512_storeu_pd(&c[91], _mm512_add_pd(acc7_0, _mm512_loadu_pd(&c[91])));
-            _mm512_mask_storeu_pd(&c[99], mask5, _mm512_add_pd(acc7_1, _mm512_maskz_loadu_pd(mask5, &c[99])));
-            _mm512_storeu_pd(&c[104], _mm512_add_pd(acc8_0, _mm512_loadu_pd(&c[104])));
-            _mm512_mask_storeu_pd(&c[112], mask5, _mm512_add_pd(acc8_1, _mm512_maskz_loadu_pd(mask5, &c[112])));
-            _mm512_storeu_pd(&c[117], _mm512_add_pd(acc9_0, _mm512_loadu_pd(&c[117])));
-            _mm512_mask_storeu_pd(&c[125], mask5, _mm512_add_pd(acc9_1, _mm512_maskz_loadu_pd(mask5, &c[125])));
-            _mm512_storeu_pd(&c[130], _mm512_add_pd(acc10_0, _mm512_loadu_pd(&c[130])));
-            _mm512_mask_storeu_pd(&c[138], mask5, _mm512_add_pd(acc10_1, _mm512_maskz_loadu_pd(mask5, &c[138])));
-            _mm512_storeu_pd(&c[143], _mm512_add_pd(acc11_0, _mm512_loadu_pd(&c[143])));
-            _mm512_mask_storeu_pd(&c[151], mask5, _mm512_add_pd(acc11_1, _mm512_maskz_loadu_pd(mask5, &c[151])));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask5, &c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[13]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask5, &c[21]);
+            __m512d c_in4 = _mm512_loadu_pd(&c[26]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask5, &c[34]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[39]);
+            __m512d c_in7 = _mm512_maskz_loadu_pd(mask5, &c[47]);
+            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[8], mask5, _mm512_add_pd(acc0_1, c_in1));
+            _mm512_storeu_pd(&c[13], _mm512_add_pd(acc1_0, c_in2));
+            _mm512_mask_storeu_pd(&c[21], mask5, _mm512_add_pd(acc1_1, c_in3));
+            _mm512_storeu_pd(&c[26], _mm512_add_pd(acc2_0, c_in4));
+            _mm512_mask_storeu_pd(&c[34], mask5, _mm512_add_pd(acc2_1, c_in5));
+            _mm512_storeu_pd(&c[39], _mm512_add_pd(acc3_0, c_in6));
+            _mm512_mask_storeu_pd(&c[47], mask5, _mm512_add_pd(acc3_1, c_in7));
+            __m512d c_in8 = _mm512_loadu_pd(&c[52]);
+            __m512d c_in9 = _mm512_maskz_loadu_pd(mask5, &c[60]);
+            __m512d c_in10 = _mm512_loadu_pd(&c[65]);
+            __m512d c_in11 = _mm512_maskz_loadu_pd(mask5, &c[73]);
+            __m512d c_in12 = _mm512_loadu_pd(&c[78]);
+            __m512d c_in13 = _mm512_maskz_loadu_pd(mask5, &c[86]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[91]);
+            __m512d c_in15 = _mm512_maskz_loadu_pd(mask5, &c[99]);
+            _mm512_storeu_pd(&c[52], _mm512_add_pd(acc4_0, c_in8));
+            _mm512_mask_storeu_pd(&c[60], mask5, _mm512_add_pd(acc4_1, c_in9));
+            _mm512_storeu_pd(&c[65], _mm512_add_pd(acc5_0, c_in10));
+            _mm512_mask_storeu_pd(&c[73], mask5, _mm512_add_pd(acc5_1, c_in11));
+            _mm512_storeu_pd(&c[78], _mm512_add_pd(acc6_0, c_in12));
+            _mm512_mask_storeu_pd(&c[86], mask5, _mm512_add_pd(acc6_1, c_in13));
+            _mm512_storeu_pd(&c[91], _mm512_add_pd(acc7_0, c_in14));
+            _mm512_mask_storeu_pd(&c[99], mask5, _mm512_add_pd(acc7_1, c_in15));
+            __m512d c_in16 = _mm512_loadu_pd(&c[104]);
+            __m512d c_in17 = _mm512_maskz_loadu_pd(mask5, &c[112]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[117]);
+            __m512d c_in19 = _mm512_maskz_loadu_pd(mask5, &c[125]);
+            __m512d c_in20 = _mm512_loadu_pd(&c[130]);
+            __m512d c_in21 = _mm512_maskz_loadu_pd(mask5, &c[138]);
+            __m512d c_in22 = _mm512_loadu_pd(&c[143]);
+            __m512d c_in23 = _mm512_maskz_loadu_pd(mask5, &c[151]);
+            _mm512_storeu_pd(&c[104], _mm512_add_pd(acc8_0, c_in16));
+            _mm512_mask_storeu_pd(&c[112], mask5, _mm512_add_pd(acc8_1, c_in17));
+            _mm512_storeu_pd(&c[117], _mm512_add_pd(acc9_0, c_in18));
+            _mm512_mask_storeu_pd(&c[125], mask5, _mm512_add_pd(acc9_1, c_in19));
+            _mm512_storeu_pd(&c[130], _mm512_add_pd(acc10_0, c_in20));
+            _mm512_mask_storeu_pd(&c[138], mask5, _mm512_add_pd(acc10_1, c_in21));
+            _mm512_storeu_pd(&c[143], _mm512_add_pd(acc11_0, c_in22));
+            _mm512_mask_storeu_pd(&c[151], mask5, _mm512_add_pd(acc11_1, c_in23));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -19600,8 +19884,10 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_tn_avx512_rows_a1b1(const bmm_
             __m512d a0_12 = _mm512_set1_pd(a[168]);
             acc0_0 = _mm512_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm512_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm512_storeu_pd(&c[156], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[156])));
-            _mm512_mask_storeu_pd(&c[164], mask5, _mm512_add_pd(acc0_1, _mm512_maskz_loadu_pd(mask5, &c[164])));
+            __m512d c_in24 = _mm512_loadu_pd(&c[156]);
+            __m512d c_in25 = _mm512_maskz_loadu_pd(mask5, &c[164]);
+            _mm512_storeu_pd(&c[156], _mm512_add_pd(acc0_0, c_in24));
+            _mm512_mask_storeu_pd(&c[164], mask5, _mm512_add_pd(acc0_1, c_in25));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -20223,7 +20509,7 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_tn_avx512_rows_b0(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_13x13x13_bf_tn_avx512_rows_ab
  * f64 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 48 vector accumulators,
  * 247 vector loads, 26 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_tn_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -20731,30 +21017,54 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_tn_avx512_rows_ab(const bmm_ar
             __m512d a11_12 = _mm512_set1_pd(a[167]);
             acc11_0 = _mm512_fmadd_pd(a11_12, b0_12, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_12, b1_12, acc11_1);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[13], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[13]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[21], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[21]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[26], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[34], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[34]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[39], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[39]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[47], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[47]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_storeu_pd(&c[52], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[52]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_mask_storeu_pd(&c[60], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[60]), _mm512_mul_pd(valpha, acc4_1)));
-            _mm512_storeu_pd(&c[65], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[65]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_mask_storeu_pd(&c[73], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[73]), _mm512_mul_pd(valpha, acc5_1)));
-            _mm512_storeu_pd(&c[78], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[78]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_mask_storeu_pd(&c[86], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[86]), _mm512_mul_pd(valpha, acc6_1)));
-            _mm512_storeu_pd(&c[91], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[91]), _mm512_mul_pd(valpha, acc7_0)));
-            _mm512_mask_storeu_pd(&c[99], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[99]), _mm512_mul_pd(valpha, acc7_1)));
-            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[104]), _mm512_mul_pd(valpha, acc8_0)));
-            _mm512_mask_storeu_pd(&c[112], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[112]), _mm512_mul_pd(valpha, acc8_1)));
-            _mm512_storeu_pd(&c[117], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[117]), _mm512_mul_pd(valpha, acc9_0)));
-            _mm512_mask_storeu_pd(&c[125], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[125]), _mm512_mul_pd(valpha, acc9_1)));
-            _mm512_storeu_pd(&c[130], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[130]), _mm512_mul_pd(valpha, acc10_0)));
-            _mm512_mask_storeu_pd(&c[138], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[138]), _mm512_mul_pd(valpha, acc10_1)));
-            _mm512_storeu_pd(&c[143], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[143]), _mm512_mul_pd(valpha, acc11_0)));
-            _mm512_mask_storeu_pd(&c[151], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[151]), _mm512_mul_pd(valpha, acc11_1)));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask5, &c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[13]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask5, &c[21]);
+            __m512d c_in4 = _mm512_loadu_pd(&c[26]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask5, &c[34]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[39]);
+            __m512d c_in7 = _mm512_maskz_loadu_pd(mask5, &c[47]);
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[8], mask5, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[13], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[21], mask5, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[26], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[34], mask5, _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[39], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[47], mask5, _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc3_1)));
+            __m512d c_in8 = _mm512_loadu_pd(&c[52]);
+            __m512d c_in9 = _mm512_maskz_loadu_pd(mask5, &c[60]);
+            __m512d c_in10 = _mm512_loadu_pd(&c[65]);
+            __m512d c_in11 = _mm512_maskz_loadu_pd(mask5, &c[73]);
+            __m512d c_in12 = _mm512_loadu_pd(&c[78]);
+            __m512d c_in13 = _mm512_maskz_loadu_pd(mask5, &c[86]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[91]);
+            __m512d c_in15 = _mm512_maskz_loadu_pd(mask5, &c[99]);
+            _mm512_storeu_pd(&c[52], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[60], mask5, _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc4_1)));
+            _mm512_storeu_pd(&c[65], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_mask_storeu_pd(&c[73], mask5, _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc5_1)));
+            _mm512_storeu_pd(&c[78], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_mask_storeu_pd(&c[86], mask5, _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc6_1)));
+            _mm512_storeu_pd(&c[91], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc7_0)));
+            _mm512_mask_storeu_pd(&c[99], mask5, _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc7_1)));
+            __m512d c_in16 = _mm512_loadu_pd(&c[104]);
+            __m512d c_in17 = _mm512_maskz_loadu_pd(mask5, &c[112]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[117]);
+            __m512d c_in19 = _mm512_maskz_loadu_pd(mask5, &c[125]);
+            __m512d c_in20 = _mm512_loadu_pd(&c[130]);
+            __m512d c_in21 = _mm512_maskz_loadu_pd(mask5, &c[138]);
+            __m512d c_in22 = _mm512_loadu_pd(&c[143]);
+            __m512d c_in23 = _mm512_maskz_loadu_pd(mask5, &c[151]);
+            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc8_0)));
+            _mm512_mask_storeu_pd(&c[112], mask5, _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc8_1)));
+            _mm512_storeu_pd(&c[117], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc9_0)));
+            _mm512_mask_storeu_pd(&c[125], mask5, _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc9_1)));
+            _mm512_storeu_pd(&c[130], _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc10_0)));
+            _mm512_mask_storeu_pd(&c[138], mask5, _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc10_1)));
+            _mm512_storeu_pd(&c[143], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc11_0)));
+            _mm512_mask_storeu_pd(&c[151], mask5, _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc11_1)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -20822,8 +21132,10 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_bf_tn_avx512_rows_ab(const bmm_ar
             __m512d a0_12 = _mm512_set1_pd(a[168]);
             acc0_0 = _mm512_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm512_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm512_storeu_pd(&c[156], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[156]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[164], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[164]), _mm512_mul_pd(valpha, acc0_1)));
+            __m512d c_in24 = _mm512_loadu_pd(&c[156]);
+            __m512d c_in25 = _mm512_maskz_loadu_pd(mask5, &c[164]);
+            _mm512_storeu_pd(&c[156], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[164], mask5, _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -30482,7 +30794,7 @@ static void bmm_f64_13x13x13_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_13x13x13_sf_avx2_rows_a1b1
  * f64 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout sf, isa avx2, form rows.
- * Cost per matrix: 4394 useful flops in 728 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 728 vector arithmetic ops, 24 vector accumulators,
  * 546 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -30755,18 +31067,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a5_12 = _mm256_set1_pd(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4])));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[1 * sc_row])));
-            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[1 * sc_row + 4])));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[2 * sc_row])));
-            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[2 * sc_row + 4])));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[3 * sc_row])));
-            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[3 * sc_row + 4])));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[4 * sc_row])));
-            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[4 * sc_row + 4])));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[5 * sc_row])));
-            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[5 * sc_row + 4])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[1 * sc_row]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[1 * sc_row + 4]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, c_in1));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_add_pd(acc1_0, c_in2));
+            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_add_pd(acc1_1, c_in3));
+            __m256d c_in4 = _mm256_loadu_pd(&c[2 * sc_row]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[2 * sc_row + 4]);
+            __m256d c_in6 = _mm256_loadu_pd(&c[3 * sc_row]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[3 * sc_row + 4]);
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_add_pd(acc2_0, c_in4));
+            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_add_pd(acc2_1, c_in5));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_add_pd(acc3_0, c_in6));
+            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_add_pd(acc3_1, c_in7));
+            __m256d c_in8 = _mm256_loadu_pd(&c[4 * sc_row]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[4 * sc_row + 4]);
+            __m256d c_in10 = _mm256_loadu_pd(&c[5 * sc_row]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[5 * sc_row + 4]);
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_add_pd(acc4_0, c_in8));
+            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_add_pd(acc4_1, c_in9));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_add_pd(acc5_0, c_in10));
+            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_add_pd(acc5_1, c_in11));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -31029,18 +31353,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a5_12 = _mm256_set1_pd(a[11 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[6 * sc_row])));
-            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[6 * sc_row + 4])));
-            _mm256_storeu_pd(&c[7 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[7 * sc_row])));
-            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[7 * sc_row + 4])));
-            _mm256_storeu_pd(&c[8 * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[8 * sc_row])));
-            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[8 * sc_row + 4])));
-            _mm256_storeu_pd(&c[9 * sc_row], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[9 * sc_row])));
-            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[9 * sc_row + 4])));
-            _mm256_storeu_pd(&c[10 * sc_row], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[10 * sc_row])));
-            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[10 * sc_row + 4])));
-            _mm256_storeu_pd(&c[11 * sc_row], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[11 * sc_row])));
-            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[11 * sc_row + 4])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[6 * sc_row]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[6 * sc_row + 4]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[7 * sc_row]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[7 * sc_row + 4]);
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_add_pd(acc0_1, c_in13));
+            _mm256_storeu_pd(&c[7 * sc_row], _mm256_add_pd(acc1_0, c_in14));
+            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_add_pd(acc1_1, c_in15));
+            __m256d c_in16 = _mm256_loadu_pd(&c[8 * sc_row]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[8 * sc_row + 4]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[9 * sc_row]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[9 * sc_row + 4]);
+            _mm256_storeu_pd(&c[8 * sc_row], _mm256_add_pd(acc2_0, c_in16));
+            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_add_pd(acc2_1, c_in17));
+            _mm256_storeu_pd(&c[9 * sc_row], _mm256_add_pd(acc3_0, c_in18));
+            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_add_pd(acc3_1, c_in19));
+            __m256d c_in20 = _mm256_loadu_pd(&c[10 * sc_row]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[10 * sc_row + 4]);
+            __m256d c_in22 = _mm256_loadu_pd(&c[11 * sc_row]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[11 * sc_row + 4]);
+            _mm256_storeu_pd(&c[10 * sc_row], _mm256_add_pd(acc4_0, c_in20));
+            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_add_pd(acc4_1, c_in21));
+            _mm256_storeu_pd(&c[11 * sc_row], _mm256_add_pd(acc5_0, c_in22));
+            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_add_pd(acc5_1, c_in23));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -31108,8 +31444,10 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_12 = _mm256_set1_pd(a[12 * sa_row + 12]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm256_storeu_pd(&c[12 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[12 * sc_row])));
-            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[12 * sc_row + 4])));
+            __m256d c_in24 = _mm256_loadu_pd(&c[12 * sc_row]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[12 * sc_row + 4]);
+            _mm256_storeu_pd(&c[12 * sc_row], _mm256_add_pd(acc0_0, c_in24));
+            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_add_pd(acc0_1, c_in25));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -31372,18 +31710,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a5_12 = _mm256_set1_pd(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[8])));
-            _mm256_maskstore_pd(&c[12], mask1, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[12], mask1)));
-            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[1 * sc_row + 8])));
-            _mm256_maskstore_pd(&c[1 * sc_row + 12], mask1, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[1 * sc_row + 12], mask1)));
-            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[2 * sc_row + 8])));
-            _mm256_maskstore_pd(&c[2 * sc_row + 12], mask1, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[2 * sc_row + 12], mask1)));
-            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[3 * sc_row + 8])));
-            _mm256_maskstore_pd(&c[3 * sc_row + 12], mask1, _mm256_add_pd(acc3_1, _mm256_maskload_pd(&c[3 * sc_row + 12], mask1)));
-            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[4 * sc_row + 8])));
-            _mm256_maskstore_pd(&c[4 * sc_row + 12], mask1, _mm256_add_pd(acc4_1, _mm256_maskload_pd(&c[4 * sc_row + 12], mask1)));
-            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[5 * sc_row + 8])));
-            _mm256_maskstore_pd(&c[5 * sc_row + 12], mask1, _mm256_add_pd(acc5_1, _mm256_maskload_pd(&c[5 * sc_row + 12], mask1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in27 = _mm256_maskload_pd(&c[12], mask1);
+            __m256d c_in28 = _mm256_loadu_pd(&c[1 * sc_row + 8]);
+            __m256d c_in29 = _mm256_maskload_pd(&c[1 * sc_row + 12], mask1);
+            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, c_in26));
+            _mm256_maskstore_pd(&c[12], mask1, _mm256_add_pd(acc0_1, c_in27));
+            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_add_pd(acc1_0, c_in28));
+            _mm256_maskstore_pd(&c[1 * sc_row + 12], mask1, _mm256_add_pd(acc1_1, c_in29));
+            __m256d c_in30 = _mm256_loadu_pd(&c[2 * sc_row + 8]);
+            __m256d c_in31 = _mm256_maskload_pd(&c[2 * sc_row + 12], mask1);
+            __m256d c_in32 = _mm256_loadu_pd(&c[3 * sc_row + 8]);
+            __m256d c_in33 = _mm256_maskload_pd(&c[3 * sc_row + 12], mask1);
+            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_add_pd(acc2_0, c_in30));
+            _mm256_maskstore_pd(&c[2 * sc_row + 12], mask1, _mm256_add_pd(acc2_1, c_in31));
+            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_add_pd(acc3_0, c_in32));
+            _mm256_maskstore_pd(&c[3 * sc_row + 12], mask1, _mm256_add_pd(acc3_1, c_in33));
+            __m256d c_in34 = _mm256_loadu_pd(&c[4 * sc_row + 8]);
+            __m256d c_in35 = _mm256_maskload_pd(&c[4 * sc_row + 12], mask1);
+            __m256d c_in36 = _mm256_loadu_pd(&c[5 * sc_row + 8]);
+            __m256d c_in37 = _mm256_maskload_pd(&c[5 * sc_row + 12], mask1);
+            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_add_pd(acc4_0, c_in34));
+            _mm256_maskstore_pd(&c[4 * sc_row + 12], mask1, _mm256_add_pd(acc4_1, c_in35));
+            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_add_pd(acc5_0, c_in36));
+            _mm256_maskstore_pd(&c[5 * sc_row + 12], mask1, _mm256_add_pd(acc5_1, c_in37));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -31646,18 +31996,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a5_12 = _mm256_set1_pd(a[11 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[6 * sc_row + 8])));
-            _mm256_maskstore_pd(&c[6 * sc_row + 12], mask1, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[6 * sc_row + 12], mask1)));
-            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[7 * sc_row + 8])));
-            _mm256_maskstore_pd(&c[7 * sc_row + 12], mask1, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[7 * sc_row + 12], mask1)));
-            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[8 * sc_row + 8])));
-            _mm256_maskstore_pd(&c[8 * sc_row + 12], mask1, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[8 * sc_row + 12], mask1)));
-            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[9 * sc_row + 8])));
-            _mm256_maskstore_pd(&c[9 * sc_row + 12], mask1, _mm256_add_pd(acc3_1, _mm256_maskload_pd(&c[9 * sc_row + 12], mask1)));
-            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[10 * sc_row + 8])));
-            _mm256_maskstore_pd(&c[10 * sc_row + 12], mask1, _mm256_add_pd(acc4_1, _mm256_maskload_pd(&c[10 * sc_row + 12], mask1)));
-            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[11 * sc_row + 8])));
-            _mm256_maskstore_pd(&c[11 * sc_row + 12], mask1, _mm256_add_pd(acc5_1, _mm256_maskload_pd(&c[11 * sc_row + 12], mask1)));
+            __m256d c_in38 = _mm256_loadu_pd(&c[6 * sc_row + 8]);
+            __m256d c_in39 = _mm256_maskload_pd(&c[6 * sc_row + 12], mask1);
+            __m256d c_in40 = _mm256_loadu_pd(&c[7 * sc_row + 8]);
+            __m256d c_in41 = _mm256_maskload_pd(&c[7 * sc_row + 12], mask1);
+            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_add_pd(acc0_0, c_in38));
+            _mm256_maskstore_pd(&c[6 * sc_row + 12], mask1, _mm256_add_pd(acc0_1, c_in39));
+            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_add_pd(acc1_0, c_in40));
+            _mm256_maskstore_pd(&c[7 * sc_row + 12], mask1, _mm256_add_pd(acc1_1, c_in41));
+            __m256d c_in42 = _mm256_loadu_pd(&c[8 * sc_row + 8]);
+            __m256d c_in43 = _mm256_maskload_pd(&c[8 * sc_row + 12], mask1);
+            __m256d c_in44 = _mm256_loadu_pd(&c[9 * sc_row + 8]);
+            __m256d c_in45 = _mm256_maskload_pd(&c[9 * sc_row + 12], mask1);
+            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_add_pd(acc2_0, c_in42));
+            _mm256_maskstore_pd(&c[8 * sc_row + 12], mask1, _mm256_add_pd(acc2_1, c_in43));
+            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_add_pd(acc3_0, c_in44));
+            _mm256_maskstore_pd(&c[9 * sc_row + 12], mask1, _mm256_add_pd(acc3_1, c_in45));
+            __m256d c_in46 = _mm256_loadu_pd(&c[10 * sc_row + 8]);
+            __m256d c_in47 = _mm256_maskload_pd(&c[10 * sc_row + 12], mask1);
+            __m256d c_in48 = _mm256_loadu_pd(&c[11 * sc_row + 8]);
+            __m256d c_in49 = _mm256_maskload_pd(&c[11 * sc_row + 12], mask1);
+            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_add_pd(acc4_0, c_in46));
+            _mm256_maskstore_pd(&c[10 * sc_row + 12], mask1, _mm256_add_pd(acc4_1, c_in47));
+            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_add_pd(acc5_0, c_in48));
+            _mm256_maskstore_pd(&c[11 * sc_row + 12], mask1, _mm256_add_pd(acc5_1, c_in49));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -31725,8 +32087,10 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_12 = _mm256_set1_pd(a[12 * sa_row + 12]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[12 * sc_row + 8])));
-            _mm256_maskstore_pd(&c[12 * sc_row + 12], mask1, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[12 * sc_row + 12], mask1)));
+            __m256d c_in50 = _mm256_loadu_pd(&c[12 * sc_row + 8]);
+            __m256d c_in51 = _mm256_maskload_pd(&c[12 * sc_row + 12], mask1);
+            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_add_pd(acc0_0, c_in50));
+            _mm256_maskstore_pd(&c[12 * sc_row + 12], mask1, _mm256_add_pd(acc0_1, c_in51));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -32996,7 +33360,7 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_13x13x13_sf_avx2_rows_ab
  * f64 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa avx2, form rows.
- * Cost per matrix: 4394 useful flops in 780 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 780 vector arithmetic ops, 24 vector accumulators,
  * 546 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -33273,18 +33637,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a5_12 = _mm256_set1_pd(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[1 * sc_row]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[1 * sc_row + 4]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[2 * sc_row]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[2 * sc_row + 4]);
+            __m256d c_in6 = _mm256_loadu_pd(&c[3 * sc_row]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[3 * sc_row + 4]);
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[4 * sc_row]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[4 * sc_row + 4]);
+            __m256d c_in10 = _mm256_loadu_pd(&c[5 * sc_row]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[5 * sc_row + 4]);
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -33547,18 +33923,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a5_12 = _mm256_set1_pd(a[11 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[8 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[9 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[10 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[11 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[6 * sc_row]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[6 * sc_row + 4]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[7 * sc_row]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[7 * sc_row + 4]);
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[8 * sc_row]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[8 * sc_row + 4]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[9 * sc_row]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[9 * sc_row + 4]);
+            _mm256_storeu_pd(&c[8 * sc_row], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[9 * sc_row], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in20 = _mm256_loadu_pd(&c[10 * sc_row]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[10 * sc_row + 4]);
+            __m256d c_in22 = _mm256_loadu_pd(&c[11 * sc_row]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[11 * sc_row + 4]);
+            _mm256_storeu_pd(&c[10 * sc_row], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[11 * sc_row], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -33626,8 +34014,10 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_12 = _mm256_set1_pd(a[12 * sa_row + 12]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm256_storeu_pd(&c[12 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in24 = _mm256_loadu_pd(&c[12 * sc_row]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[12 * sc_row + 4]);
+            _mm256_storeu_pd(&c[12 * sc_row], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -33890,18 +34280,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a5_12 = _mm256_set1_pd(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[12], mask1), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[1 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[2 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[3 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[4 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[5 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in27 = _mm256_maskload_pd(&c[12], mask1);
+            __m256d c_in28 = _mm256_loadu_pd(&c[1 * sc_row + 8]);
+            __m256d c_in29 = _mm256_maskload_pd(&c[1 * sc_row + 12], mask1);
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[12], mask1, _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[1 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in30 = _mm256_loadu_pd(&c[2 * sc_row + 8]);
+            __m256d c_in31 = _mm256_maskload_pd(&c[2 * sc_row + 12], mask1);
+            __m256d c_in32 = _mm256_loadu_pd(&c[3 * sc_row + 8]);
+            __m256d c_in33 = _mm256_maskload_pd(&c[3 * sc_row + 12], mask1);
+            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[2 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[3 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in34 = _mm256_loadu_pd(&c[4 * sc_row + 8]);
+            __m256d c_in35 = _mm256_maskload_pd(&c[4 * sc_row + 12], mask1);
+            __m256d c_in36 = _mm256_loadu_pd(&c[5 * sc_row + 8]);
+            __m256d c_in37 = _mm256_maskload_pd(&c[5 * sc_row + 12], mask1);
+            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[4 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[5 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -34164,18 +34566,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a5_12 = _mm256_set1_pd(a[11 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[6 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[7 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[7 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[8 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[8 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[9 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[9 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[10 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[10 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[11 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[11 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in38 = _mm256_loadu_pd(&c[6 * sc_row + 8]);
+            __m256d c_in39 = _mm256_maskload_pd(&c[6 * sc_row + 12], mask1);
+            __m256d c_in40 = _mm256_loadu_pd(&c[7 * sc_row + 8]);
+            __m256d c_in41 = _mm256_maskload_pd(&c[7 * sc_row + 12], mask1);
+            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[6 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[7 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in42 = _mm256_loadu_pd(&c[8 * sc_row + 8]);
+            __m256d c_in43 = _mm256_maskload_pd(&c[8 * sc_row + 12], mask1);
+            __m256d c_in44 = _mm256_loadu_pd(&c[9 * sc_row + 8]);
+            __m256d c_in45 = _mm256_maskload_pd(&c[9 * sc_row + 12], mask1);
+            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[8 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[9 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in46 = _mm256_loadu_pd(&c[10 * sc_row + 8]);
+            __m256d c_in47 = _mm256_maskload_pd(&c[10 * sc_row + 12], mask1);
+            __m256d c_in48 = _mm256_loadu_pd(&c[11 * sc_row + 8]);
+            __m256d c_in49 = _mm256_maskload_pd(&c[11 * sc_row + 12], mask1);
+            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[10 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[11 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -34243,8 +34657,10 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_12 = _mm256_set1_pd(a[12 * sa_row + 12]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[12 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[12 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in50 = _mm256_loadu_pd(&c[12 * sc_row + 8]);
+            __m256d c_in51 = _mm256_maskload_pd(&c[12 * sc_row + 12], mask1);
+            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[12 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -34256,7 +34672,7 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1
  * f64 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 4394 useful flops in 728 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 728 vector arithmetic ops, 24 vector accumulators,
  * 546 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -34607,18 +35023,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a5_12 = _mm256_set1_pd(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4])));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[1 * sc_row])));
-            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[1 * sc_row + 4])));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[2 * sc_row])));
-            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[2 * sc_row + 4])));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[3 * sc_row])));
-            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[3 * sc_row + 4])));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[4 * sc_row])));
-            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[4 * sc_row + 4])));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[5 * sc_row])));
-            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[5 * sc_row + 4])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[1 * sc_row]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[1 * sc_row + 4]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, c_in1));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_add_pd(acc1_0, c_in2));
+            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_add_pd(acc1_1, c_in3));
+            __m256d c_in4 = _mm256_loadu_pd(&c[2 * sc_row]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[2 * sc_row + 4]);
+            __m256d c_in6 = _mm256_loadu_pd(&c[3 * sc_row]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[3 * sc_row + 4]);
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_add_pd(acc2_0, c_in4));
+            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_add_pd(acc2_1, c_in5));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_add_pd(acc3_0, c_in6));
+            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_add_pd(acc3_1, c_in7));
+            __m256d c_in8 = _mm256_loadu_pd(&c[4 * sc_row]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[4 * sc_row + 4]);
+            __m256d c_in10 = _mm256_loadu_pd(&c[5 * sc_row]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[5 * sc_row + 4]);
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_add_pd(acc4_0, c_in8));
+            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_add_pd(acc4_1, c_in9));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_add_pd(acc5_0, c_in10));
+            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_add_pd(acc5_1, c_in11));
         }
         {
             _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
@@ -34917,18 +35345,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a5_12 = _mm256_set1_pd(a[11 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[6 * sc_row])));
-            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[6 * sc_row + 4])));
-            _mm256_storeu_pd(&c[7 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[7 * sc_row])));
-            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[7 * sc_row + 4])));
-            _mm256_storeu_pd(&c[8 * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[8 * sc_row])));
-            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[8 * sc_row + 4])));
-            _mm256_storeu_pd(&c[9 * sc_row], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[9 * sc_row])));
-            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[9 * sc_row + 4])));
-            _mm256_storeu_pd(&c[10 * sc_row], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[10 * sc_row])));
-            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[10 * sc_row + 4])));
-            _mm256_storeu_pd(&c[11 * sc_row], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[11 * sc_row])));
-            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[11 * sc_row + 4])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[6 * sc_row]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[6 * sc_row + 4]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[7 * sc_row]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[7 * sc_row + 4]);
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_add_pd(acc0_1, c_in13));
+            _mm256_storeu_pd(&c[7 * sc_row], _mm256_add_pd(acc1_0, c_in14));
+            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_add_pd(acc1_1, c_in15));
+            __m256d c_in16 = _mm256_loadu_pd(&c[8 * sc_row]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[8 * sc_row + 4]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[9 * sc_row]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[9 * sc_row + 4]);
+            _mm256_storeu_pd(&c[8 * sc_row], _mm256_add_pd(acc2_0, c_in16));
+            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_add_pd(acc2_1, c_in17));
+            _mm256_storeu_pd(&c[9 * sc_row], _mm256_add_pd(acc3_0, c_in18));
+            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_add_pd(acc3_1, c_in19));
+            __m256d c_in20 = _mm256_loadu_pd(&c[10 * sc_row]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[10 * sc_row + 4]);
+            __m256d c_in22 = _mm256_loadu_pd(&c[11 * sc_row]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[11 * sc_row + 4]);
+            _mm256_storeu_pd(&c[10 * sc_row], _mm256_add_pd(acc4_0, c_in20));
+            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_add_pd(acc4_1, c_in21));
+            _mm256_storeu_pd(&c[11 * sc_row], _mm256_add_pd(acc5_0, c_in22));
+            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_add_pd(acc5_1, c_in23));
         }
         {
             _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
@@ -35002,8 +35442,10 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_12 = _mm256_set1_pd(a[12 * sa_row + 12]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm256_storeu_pd(&c[12 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[12 * sc_row])));
-            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[12 * sc_row + 4])));
+            __m256d c_in24 = _mm256_loadu_pd(&c[12 * sc_row]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[12 * sc_row + 4]);
+            _mm256_storeu_pd(&c[12 * sc_row], _mm256_add_pd(acc0_0, c_in24));
+            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_add_pd(acc0_1, c_in25));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -35266,18 +35708,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a5_12 = _mm256_set1_pd(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[8])));
-            _mm256_maskstore_pd(&c[12], mask1, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[12], mask1)));
-            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[1 * sc_row + 8])));
-            _mm256_maskstore_pd(&c[1 * sc_row + 12], mask1, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[1 * sc_row + 12], mask1)));
-            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[2 * sc_row + 8])));
-            _mm256_maskstore_pd(&c[2 * sc_row + 12], mask1, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[2 * sc_row + 12], mask1)));
-            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[3 * sc_row + 8])));
-            _mm256_maskstore_pd(&c[3 * sc_row + 12], mask1, _mm256_add_pd(acc3_1, _mm256_maskload_pd(&c[3 * sc_row + 12], mask1)));
-            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[4 * sc_row + 8])));
-            _mm256_maskstore_pd(&c[4 * sc_row + 12], mask1, _mm256_add_pd(acc4_1, _mm256_maskload_pd(&c[4 * sc_row + 12], mask1)));
-            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[5 * sc_row + 8])));
-            _mm256_maskstore_pd(&c[5 * sc_row + 12], mask1, _mm256_add_pd(acc5_1, _mm256_maskload_pd(&c[5 * sc_row + 12], mask1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in27 = _mm256_maskload_pd(&c[12], mask1);
+            __m256d c_in28 = _mm256_loadu_pd(&c[1 * sc_row + 8]);
+            __m256d c_in29 = _mm256_maskload_pd(&c[1 * sc_row + 12], mask1);
+            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, c_in26));
+            _mm256_maskstore_pd(&c[12], mask1, _mm256_add_pd(acc0_1, c_in27));
+            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_add_pd(acc1_0, c_in28));
+            _mm256_maskstore_pd(&c[1 * sc_row + 12], mask1, _mm256_add_pd(acc1_1, c_in29));
+            __m256d c_in30 = _mm256_loadu_pd(&c[2 * sc_row + 8]);
+            __m256d c_in31 = _mm256_maskload_pd(&c[2 * sc_row + 12], mask1);
+            __m256d c_in32 = _mm256_loadu_pd(&c[3 * sc_row + 8]);
+            __m256d c_in33 = _mm256_maskload_pd(&c[3 * sc_row + 12], mask1);
+            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_add_pd(acc2_0, c_in30));
+            _mm256_maskstore_pd(&c[2 * sc_row + 12], mask1, _mm256_add_pd(acc2_1, c_in31));
+            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_add_pd(acc3_0, c_in32));
+            _mm256_maskstore_pd(&c[3 * sc_row + 12], mask1, _mm256_add_pd(acc3_1, c_in33));
+            __m256d c_in34 = _mm256_loadu_pd(&c[4 * sc_row + 8]);
+            __m256d c_in35 = _mm256_maskload_pd(&c[4 * sc_row + 12], mask1);
+            __m256d c_in36 = _mm256_loadu_pd(&c[5 * sc_row + 8]);
+            __m256d c_in37 = _mm256_maskload_pd(&c[5 * sc_row + 12], mask1);
+            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_add_pd(acc4_0, c_in34));
+            _mm256_maskstore_pd(&c[4 * sc_row + 12], mask1, _mm256_add_pd(acc4_1, c_in35));
+            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_add_pd(acc5_0, c_in36));
+            _mm256_maskstore_pd(&c[5 * sc_row + 12], mask1, _mm256_add_pd(acc5_1, c_in37));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -35540,18 +35994,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a5_12 = _mm256_set1_pd(a[11 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[6 * sc_row + 8])));
-            _mm256_maskstore_pd(&c[6 * sc_row + 12], mask1, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[6 * sc_row + 12], mask1)));
-            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[7 * sc_row + 8])));
-            _mm256_maskstore_pd(&c[7 * sc_row + 12], mask1, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[7 * sc_row + 12], mask1)));
-            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[8 * sc_row + 8])));
-            _mm256_maskstore_pd(&c[8 * sc_row + 12], mask1, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[8 * sc_row + 12], mask1)));
-            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[9 * sc_row + 8])));
-            _mm256_maskstore_pd(&c[9 * sc_row + 12], mask1, _mm256_add_pd(acc3_1, _mm256_maskload_pd(&c[9 * sc_row + 12], mask1)));
-            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[10 * sc_row + 8])));
-            _mm256_maskstore_pd(&c[10 * sc_row + 12], mask1, _mm256_add_pd(acc4_1, _mm256_maskload_pd(&c[10 * sc_row + 12], mask1)));
-            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[11 * sc_row + 8])));
-            _mm256_maskstore_pd(&c[11 * sc_row + 12], mask1, _mm256_add_pd(acc5_1, _mm256_maskload_pd(&c[11 * sc_row + 12], mask1)));
+            __m256d c_in38 = _mm256_loadu_pd(&c[6 * sc_row + 8]);
+            __m256d c_in39 = _mm256_maskload_pd(&c[6 * sc_row + 12], mask1);
+            __m256d c_in40 = _mm256_loadu_pd(&c[7 * sc_row + 8]);
+            __m256d c_in41 = _mm256_maskload_pd(&c[7 * sc_row + 12], mask1);
+            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_add_pd(acc0_0, c_in38));
+            _mm256_maskstore_pd(&c[6 * sc_row + 12], mask1, _mm256_add_pd(acc0_1, c_in39));
+            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_add_pd(acc1_0, c_in40));
+            _mm256_maskstore_pd(&c[7 * sc_row + 12], mask1, _mm256_add_pd(acc1_1, c_in41));
+            __m256d c_in42 = _mm256_loadu_pd(&c[8 * sc_row + 8]);
+            __m256d c_in43 = _mm256_maskload_pd(&c[8 * sc_row + 12], mask1);
+            __m256d c_in44 = _mm256_loadu_pd(&c[9 * sc_row + 8]);
+            __m256d c_in45 = _mm256_maskload_pd(&c[9 * sc_row + 12], mask1);
+            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_add_pd(acc2_0, c_in42));
+            _mm256_maskstore_pd(&c[8 * sc_row + 12], mask1, _mm256_add_pd(acc2_1, c_in43));
+            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_add_pd(acc3_0, c_in44));
+            _mm256_maskstore_pd(&c[9 * sc_row + 12], mask1, _mm256_add_pd(acc3_1, c_in45));
+            __m256d c_in46 = _mm256_loadu_pd(&c[10 * sc_row + 8]);
+            __m256d c_in47 = _mm256_maskload_pd(&c[10 * sc_row + 12], mask1);
+            __m256d c_in48 = _mm256_loadu_pd(&c[11 * sc_row + 8]);
+            __m256d c_in49 = _mm256_maskload_pd(&c[11 * sc_row + 12], mask1);
+            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_add_pd(acc4_0, c_in46));
+            _mm256_maskstore_pd(&c[10 * sc_row + 12], mask1, _mm256_add_pd(acc4_1, c_in47));
+            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_add_pd(acc5_0, c_in48));
+            _mm256_maskstore_pd(&c[11 * sc_row + 12], mask1, _mm256_add_pd(acc5_1, c_in49));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -35619,8 +36085,10 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_12 = _mm256_set1_pd(a[12 * sa_row + 12]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[12 * sc_row + 8])));
-            _mm256_maskstore_pd(&c[12 * sc_row + 12], mask1, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[12 * sc_row + 12], mask1)));
+            __m256d c_in50 = _mm256_loadu_pd(&c[12 * sc_row + 8]);
+            __m256d c_in51 = _mm256_maskload_pd(&c[12 * sc_row + 12], mask1);
+            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_add_pd(acc0_0, c_in50));
+            _mm256_maskstore_pd(&c[12 * sc_row + 12], mask1, _mm256_add_pd(acc0_1, c_in51));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -37010,7 +37478,7 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_13x13x13_sf_avx2_rows_pf_ab
  * f64 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 4394 useful flops in 780 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 780 vector arithmetic ops, 24 vector accumulators,
  * 546 vector loads, 52 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -37365,18 +37833,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a5_12 = _mm256_set1_pd(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[1 * sc_row]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[1 * sc_row + 4]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[2 * sc_row]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[2 * sc_row + 4]);
+            __m256d c_in6 = _mm256_loadu_pd(&c[3 * sc_row]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[3 * sc_row + 4]);
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[4 * sc_row]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[4 * sc_row + 4]);
+            __m256d c_in10 = _mm256_loadu_pd(&c[5 * sc_row]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[5 * sc_row + 4]);
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
@@ -37675,18 +38155,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a5_12 = _mm256_set1_pd(a[11 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[8 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[9 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[10 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[11 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[6 * sc_row]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[6 * sc_row + 4]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[7 * sc_row]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[7 * sc_row + 4]);
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[8 * sc_row]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[8 * sc_row + 4]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[9 * sc_row]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[9 * sc_row + 4]);
+            _mm256_storeu_pd(&c[8 * sc_row], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[9 * sc_row], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in20 = _mm256_loadu_pd(&c[10 * sc_row]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[10 * sc_row + 4]);
+            __m256d c_in22 = _mm256_loadu_pd(&c[11 * sc_row]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[11 * sc_row + 4]);
+            _mm256_storeu_pd(&c[10 * sc_row], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[11 * sc_row], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
@@ -37760,8 +38252,10 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_12 = _mm256_set1_pd(a[12 * sa_row + 12]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm256_storeu_pd(&c[12 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in24 = _mm256_loadu_pd(&c[12 * sc_row]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[12 * sc_row + 4]);
+            _mm256_storeu_pd(&c[12 * sc_row], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -38024,18 +38518,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a5_12 = _mm256_set1_pd(a[5 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[12], mask1), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[1 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[2 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[3 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[4 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[5 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in27 = _mm256_maskload_pd(&c[12], mask1);
+            __m256d c_in28 = _mm256_loadu_pd(&c[1 * sc_row + 8]);
+            __m256d c_in29 = _mm256_maskload_pd(&c[1 * sc_row + 12], mask1);
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[12], mask1, _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[1 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in30 = _mm256_loadu_pd(&c[2 * sc_row + 8]);
+            __m256d c_in31 = _mm256_maskload_pd(&c[2 * sc_row + 12], mask1);
+            __m256d c_in32 = _mm256_loadu_pd(&c[3 * sc_row + 8]);
+            __m256d c_in33 = _mm256_maskload_pd(&c[3 * sc_row + 12], mask1);
+            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[2 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[3 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in34 = _mm256_loadu_pd(&c[4 * sc_row + 8]);
+            __m256d c_in35 = _mm256_maskload_pd(&c[4 * sc_row + 12], mask1);
+            __m256d c_in36 = _mm256_loadu_pd(&c[5 * sc_row + 8]);
+            __m256d c_in37 = _mm256_maskload_pd(&c[5 * sc_row + 12], mask1);
+            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[4 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[5 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -38298,18 +38804,30 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a5_12 = _mm256_set1_pd(a[11 * sa_row + 12]);
             acc5_0 = _mm256_fmadd_pd(a5_12, b0_12, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_12, b1_12, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[6 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[7 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[7 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[8 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[8 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[9 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[9 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[10 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[10 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[11 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[11 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in38 = _mm256_loadu_pd(&c[6 * sc_row + 8]);
+            __m256d c_in39 = _mm256_maskload_pd(&c[6 * sc_row + 12], mask1);
+            __m256d c_in40 = _mm256_loadu_pd(&c[7 * sc_row + 8]);
+            __m256d c_in41 = _mm256_maskload_pd(&c[7 * sc_row + 12], mask1);
+            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[6 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[7 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in42 = _mm256_loadu_pd(&c[8 * sc_row + 8]);
+            __m256d c_in43 = _mm256_maskload_pd(&c[8 * sc_row + 12], mask1);
+            __m256d c_in44 = _mm256_loadu_pd(&c[9 * sc_row + 8]);
+            __m256d c_in45 = _mm256_maskload_pd(&c[9 * sc_row + 12], mask1);
+            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[8 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[9 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in46 = _mm256_loadu_pd(&c[10 * sc_row + 8]);
+            __m256d c_in47 = _mm256_maskload_pd(&c[10 * sc_row + 12], mask1);
+            __m256d c_in48 = _mm256_loadu_pd(&c[11 * sc_row + 8]);
+            __m256d c_in49 = _mm256_maskload_pd(&c[11 * sc_row + 12], mask1);
+            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[10 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[11 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -38377,8 +38895,10 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_12 = _mm256_set1_pd(a[12 * sa_row + 12]);
             acc0_0 = _mm256_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[12 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[12 * sc_row + 12], mask1), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in50 = _mm256_loadu_pd(&c[12 * sc_row + 8]);
+            __m256d c_in51 = _mm256_maskload_pd(&c[12 * sc_row + 12], mask1);
+            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[12 * sc_row + 12], mask1, _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -38390,7 +38910,7 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_13x13x13_sf_avx512_rows_a1b1
  * f64 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout sf, isa avx512, form rows.
- * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 48 vector accumulators,
  * 247 vector loads, 26 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -38897,30 +39417,54 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_a1b1(const bmm_arg
             __m512d a11_12 = _mm512_set1_pd(a[11 * sa_row + 12]);
             acc11_0 = _mm512_fmadd_pd(a11_12, b0_12, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_12, b1_12, acc11_1);
-            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[0])));
-            _mm512_mask_storeu_pd(&c[8], mask5, _mm512_add_pd(acc0_1, _mm512_maskz_loadu_pd(mask5, &c[8])));
-            _mm512_storeu_pd(&c[1 * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[1 * sc_row])));
-            _mm512_mask_storeu_pd(&c[1 * sc_row + 8], mask5, _mm512_add_pd(acc1_1, _mm512_maskz_loadu_pd(mask5, &c[1 * sc_row + 8])));
-            _mm512_storeu_pd(&c[2 * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[2 * sc_row])));
-            _mm512_mask_storeu_pd(&c[2 * sc_row + 8], mask5, _mm512_add_pd(acc2_1, _mm512_maskz_loadu_pd(mask5, &c[2 * sc_row + 8])));
-            _mm512_storeu_pd(&c[3 * sc_row], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[3 * sc_row])));
-            _mm512_mask_storeu_pd(&c[3 * sc_row + 8], mask5, _mm512_add_pd(acc3_1, _mm512_maskz_loadu_pd(mask5, &c[3 * sc_row + 8])));
-            _mm512_storeu_pd(&c[4 * sc_row], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[4 * sc_row])));
-            _mm512_mask_storeu_pd(&c[4 * sc_row + 8], mask5, _mm512_add_pd(acc4_1, _mm512_maskz_loadu_pd(mask5, &c[4 * sc_row + 8])));
-            _mm512_storeu_pd(&c[5 * sc_row], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[5 * sc_row])));
-            _mm512_mask_storeu_pd(&c[5 * sc_row + 8], mask5, _mm512_add_pd(acc5_1, _mm512_maskz_loadu_pd(mask5, &c[5 * sc_row + 8])));
-            _mm512_storeu_pd(&c[6 * sc_row], _mm512_add_pd(acc6_0, _mm512_loadu_pd(&c[6 * sc_row])));
-            _mm512_mask_storeu_pd(&c[6 * sc_row + 8], mask5, _mm512_add_pd(acc6_1, _mm512_maskz_loadu_pd(mask5, &c[6 * sc_row + 8])));
-            _mm512_storeu_pd(&c[7 * sc_row], _mm512_add_pd(acc7_0, _mm512_loadu_pd(&c[7 * sc_row])));
-            _mm512_mask_storeu_pd(&c[7 * sc_row + 8], mask5, _mm512_add_pd(acc7_1, _mm512_maskz_loadu_pd(mask5, &c[7 * sc_row + 8])));
-            _mm512_storeu_pd(&c[8 * sc_row], _mm512_add_pd(acc8_0, _mm512_loadu_pd(&c[8 * sc_row])));
-            _mm512_mask_storeu_pd(&c[8 * sc_row + 8], mask5, _mm512_add_pd(acc8_1, _mm512_maskz_loadu_pd(mask5, &c[8 * sc_row + 8])));
-            _mm512_storeu_pd(&c[9 * sc_row], _mm512_add_pd(acc9_0, _mm512_loadu_pd(&c[9 * sc_row])));
-            _mm512_mask_storeu_pd(&c[9 * sc_row + 8], mask5, _mm512_add_pd(acc9_1, _mm512_maskz_loadu_pd(mask5, &c[9 * sc_row + 8])));
-            _mm512_storeu_pd(&c[10 * sc_row], _mm512_add_pd(acc10_0, _mm512_loadu_pd(&c[10 * sc_row])));
-            _mm512_mask_storeu_pd(&c[10 * sc_row + 8], mask5, _mm512_add_pd(acc10_1, _mm512_maskz_loadu_pd(mask5, &c[10 * sc_row + 8])));
-            _mm512_storeu_pd(&c[11 * sc_row], _mm512_add_pd(acc11_0, _mm512_loadu_pd(&c[11 * sc_row])));
-            _mm512_mask_storeu_pd(&c[11 * sc_row + 8], mask5, _mm512_add_pd(acc11_1, _mm512_maskz_loadu_pd(mask5, &c[11 * sc_row + 8])));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask5, &c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[1 * sc_row]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask5, &c[1 * sc_row + 8]);
+            __m512d c_in4 = _mm512_loadu_pd(&c[2 * sc_row]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask5, &c[2 * sc_row + 8]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[3 * sc_row]);
+            __m512d c_in7 = _mm512_maskz_loadu_pd(mask5, &c[3 * sc_row + 8]);
+            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[8], mask5, _mm512_add_pd(acc0_1, c_in1));
+            _mm512_storeu_pd(&c[1 * sc_row], _mm512_add_pd(acc1_0, c_in2));
+            _mm512_mask_storeu_pd(&c[1 * sc_row + 8], mask5, _mm512_add_pd(acc1_1, c_in3));
+            _mm512_storeu_pd(&c[2 * sc_row], _mm512_add_pd(acc2_0, c_in4));
+            _mm512_mask_storeu_pd(&c[2 * sc_row + 8], mask5, _mm512_add_pd(acc2_1, c_in5));
+            _mm512_storeu_pd(&c[3 * sc_row], _mm512_add_pd(acc3_0, c_in6));
+            _mm512_mask_storeu_pd(&c[3 * sc_row + 8], mask5, _mm512_add_pd(acc3_1, c_in7));
+            __m512d c_in8 = _mm512_loadu_pd(&c[4 * sc_row]);
+            __m512d c_in9 = _mm512_maskz_loadu_pd(mask5, &c[4 * sc_row + 8]);
+            __m512d c_in10 = _mm512_loadu_pd(&c[5 * sc_row]);
+            __m512d c_in11 = _mm512_maskz_loadu_pd(mask5, &c[5 * sc_row + 8]);
+            __m512d c_in12 = _mm512_loadu_pd(&c[6 * sc_row]);
+            __m512d c_in13 = _mm512_maskz_loadu_pd(mask5, &c[6 * sc_row + 8]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[7 * sc_row]);
+            __m512d c_in15 = _mm512_maskz_loadu_pd(mask5, &c[7 * sc_row + 8]);
+            _mm512_storeu_pd(&c[4 * sc_row], _mm512_add_pd(acc4_0, c_in8));
+            _mm512_mask_storeu_pd(&c[4 * sc_row + 8], mask5, _mm512_add_pd(acc4_1, c_in9));
+            _mm512_storeu_pd(&c[5 * sc_row], _mm512_add_pd(acc5_0, c_in10));
+            _mm512_mask_storeu_pd(&c[5 * sc_row + 8], mask5, _mm512_add_pd(acc5_1, c_in11));
+            _mm512_storeu_pd(&c[6 * sc_row], _mm512_add_pd(acc6_0, c_in12));
+            _mm512_mask_storeu_pd(&c[6 * sc_row + 8], mask5, _mm512_add_pd(acc6_1, c_in13));
+            _mm512_storeu_pd(&c[7 * sc_row], _mm512_add_pd(acc7_0, c_in14));
+            _mm512_mask_storeu_pd(&c[7 * sc_row + 8], mask5, _mm512_add_pd(acc7_1, c_in15));
+            __m512d c_in16 = _mm512_loadu_pd(&c[8 * sc_row]);
+            __m512d c_in17 = _mm512_maskz_loadu_pd(mask5, &c[8 * sc_row + 8]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[9 * sc_row]);
+            __m512d c_in19 = _mm512_maskz_loadu_pd(mask5, &c[9 * sc_row + 8]);
+            __m512d c_in20 = _mm512_loadu_pd(&c[10 * sc_row]);
+            __m512d c_in21 = _mm512_maskz_loadu_pd(mask5, &c[10 * sc_row + 8]);
+            __m512d c_in22 = _mm512_loadu_pd(&c[11 * sc_row]);
+            __m512d c_in23 = _mm512_maskz_loadu_pd(mask5, &c[11 * sc_row + 8]);
+            _mm512_storeu_pd(&c[8 * sc_row], _mm512_add_pd(acc8_0, c_in16));
+            _mm512_mask_storeu_pd(&c[8 * sc_row + 8], mask5, _mm512_add_pd(acc8_1, c_in17));
+            _mm512_storeu_pd(&c[9 * sc_row], _mm512_add_pd(acc9_0, c_in18));
+            _mm512_mask_storeu_pd(&c[9 * sc_row + 8], mask5, _mm512_add_pd(acc9_1, c_in19));
+            _mm512_storeu_pd(&c[10 * sc_row], _mm512_add_pd(acc10_0, c_in20));
+            _mm512_mask_storeu_pd(&c[10 * sc_row + 8], mask5, _mm512_add_pd(acc10_1, c_in21));
+            _mm512_storeu_pd(&c[11 * sc_row], _mm512_add_pd(acc11_0, c_in22));
+            _mm512_mask_storeu_pd(&c[11 * sc_row + 8], mask5, _mm512_add_pd(acc11_1, c_in23));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -38988,8 +39532,10 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_a1b1(const bmm_arg
             __m512d a0_12 = _mm512_set1_pd(a[12 * sa_row + 12]);
             acc0_0 = _mm512_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm512_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm512_storeu_pd(&c[12 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[12 * sc_row])));
-            _mm512_mask_storeu_pd(&c[12 * sc_row + 8], mask5, _mm512_add_pd(acc0_1, _mm512_maskz_loadu_pd(mask5, &c[12 * sc_row + 8])));
+            __m512d c_in24 = _mm512_loadu_pd(&c[12 * sc_row]);
+            __m512d c_in25 = _mm512_maskz_loadu_pd(mask5, &c[12 * sc_row + 8]);
+            _mm512_storeu_pd(&c[12 * sc_row], _mm512_add_pd(acc0_0, c_in24));
+            _mm512_mask_storeu_pd(&c[12 * sc_row + 8], mask5, _mm512_add_pd(acc0_1, c_in25));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -39614,7 +40160,7 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_13x13x13_sf_avx512_rows_ab
  * f64 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa avx512, form rows.
- * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 48 vector accumulators,
  * 247 vector loads, 26 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -40125,30 +40671,54 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_ab(const bmm_args 
             __m512d a11_12 = _mm512_set1_pd(a[11 * sa_row + 12]);
             acc11_0 = _mm512_fmadd_pd(a11_12, b0_12, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_12, b1_12, acc11_1);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[1 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[1 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[2 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[2 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[3 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[3 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_mask_storeu_pd(&c[4 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[4 * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
-            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_mask_storeu_pd(&c[5 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[5 * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
-            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_mask_storeu_pd(&c[6 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[6 * sc_row + 8]), _mm512_mul_pd(valpha, acc6_1)));
-            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
-            _mm512_mask_storeu_pd(&c[7 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[7 * sc_row + 8]), _mm512_mul_pd(valpha, acc7_1)));
-            _mm512_storeu_pd(&c[8 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row]), _mm512_mul_pd(valpha, acc8_0)));
-            _mm512_mask_storeu_pd(&c[8 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[8 * sc_row + 8]), _mm512_mul_pd(valpha, acc8_1)));
-            _mm512_storeu_pd(&c[9 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row]), _mm512_mul_pd(valpha, acc9_0)));
-            _mm512_mask_storeu_pd(&c[9 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[9 * sc_row + 8]), _mm512_mul_pd(valpha, acc9_1)));
-            _mm512_storeu_pd(&c[10 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row]), _mm512_mul_pd(valpha, acc10_0)));
-            _mm512_mask_storeu_pd(&c[10 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[10 * sc_row + 8]), _mm512_mul_pd(valpha, acc10_1)));
-            _mm512_storeu_pd(&c[11 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row]), _mm512_mul_pd(valpha, acc11_0)));
-            _mm512_mask_storeu_pd(&c[11 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[11 * sc_row + 8]), _mm512_mul_pd(valpha, acc11_1)));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask5, &c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[1 * sc_row]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask5, &c[1 * sc_row + 8]);
+            __m512d c_in4 = _mm512_loadu_pd(&c[2 * sc_row]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask5, &c[2 * sc_row + 8]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[3 * sc_row]);
+            __m512d c_in7 = _mm512_maskz_loadu_pd(mask5, &c[3 * sc_row + 8]);
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[8], mask5, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[1 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[2 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[3 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc3_1)));
+            __m512d c_in8 = _mm512_loadu_pd(&c[4 * sc_row]);
+            __m512d c_in9 = _mm512_maskz_loadu_pd(mask5, &c[4 * sc_row + 8]);
+            __m512d c_in10 = _mm512_loadu_pd(&c[5 * sc_row]);
+            __m512d c_in11 = _mm512_maskz_loadu_pd(mask5, &c[5 * sc_row + 8]);
+            __m512d c_in12 = _mm512_loadu_pd(&c[6 * sc_row]);
+            __m512d c_in13 = _mm512_maskz_loadu_pd(mask5, &c[6 * sc_row + 8]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[7 * sc_row]);
+            __m512d c_in15 = _mm512_maskz_loadu_pd(mask5, &c[7 * sc_row + 8]);
+            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[4 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc4_1)));
+            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_mask_storeu_pd(&c[5 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc5_1)));
+            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_mask_storeu_pd(&c[6 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc6_1)));
+            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc7_0)));
+            _mm512_mask_storeu_pd(&c[7 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc7_1)));
+            __m512d c_in16 = _mm512_loadu_pd(&c[8 * sc_row]);
+            __m512d c_in17 = _mm512_maskz_loadu_pd(mask5, &c[8 * sc_row + 8]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[9 * sc_row]);
+            __m512d c_in19 = _mm512_maskz_loadu_pd(mask5, &c[9 * sc_row + 8]);
+            __m512d c_in20 = _mm512_loadu_pd(&c[10 * sc_row]);
+            __m512d c_in21 = _mm512_maskz_loadu_pd(mask5, &c[10 * sc_row + 8]);
+            __m512d c_in22 = _mm512_loadu_pd(&c[11 * sc_row]);
+            __m512d c_in23 = _mm512_maskz_loadu_pd(mask5, &c[11 * sc_row + 8]);
+            _mm512_storeu_pd(&c[8 * sc_row], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc8_0)));
+            _mm512_mask_storeu_pd(&c[8 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc8_1)));
+            _mm512_storeu_pd(&c[9 * sc_row], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc9_0)));
+            _mm512_mask_storeu_pd(&c[9 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc9_1)));
+            _mm512_storeu_pd(&c[10 * sc_row], _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc10_0)));
+            _mm512_mask_storeu_pd(&c[10 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc10_1)));
+            _mm512_storeu_pd(&c[11 * sc_row], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc11_0)));
+            _mm512_mask_storeu_pd(&c[11 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc11_1)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -40216,8 +40786,10 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_ab(const bmm_args 
             __m512d a0_12 = _mm512_set1_pd(a[12 * sa_row + 12]);
             acc0_0 = _mm512_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm512_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm512_storeu_pd(&c[12 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[12 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[12 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+            __m512d c_in24 = _mm512_loadu_pd(&c[12 * sc_row]);
+            __m512d c_in25 = _mm512_maskz_loadu_pd(mask5, &c[12 * sc_row + 8]);
+            _mm512_storeu_pd(&c[12 * sc_row], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[12 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -40229,7 +40801,7 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_13x13x13_sf_avx512_rows_pf_a1b1
  * f64 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 48 vector accumulators,
  * 247 vector loads, 26 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -40850,30 +41422,54 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_12 = _mm512_set1_pd(a[11 * sa_row + 12]);
             acc11_0 = _mm512_fmadd_pd(a11_12, b0_12, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_12, b1_12, acc11_1);
-            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[0])));
-            _mm512_mask_storeu_pd(&c[8], mask5, _mm512_add_pd(acc0_1, _mm512_maskz_loadu_pd(mask5, &c[8])));
-            _mm512_storeu_pd(&c[1 * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[1 * sc_row])));
-            _mm512_mask_storeu_pd(&c[1 * sc_row + 8], mask5, _mm512_add_pd(acc1_1, _mm512_maskz_loadu_pd(mask5, &c[1 * sc_row + 8])));
-            _mm512_storeu_pd(&c[2 * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[2 * sc_row])));
-            _mm512_mask_storeu_pd(&c[2 * sc_row + 8], mask5, _mm512_add_pd(acc2_1, _mm512_maskz_loadu_pd(mask5, &c[2 * sc_row + 8])));
-            _mm512_storeu_pd(&c[3 * sc_row], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[3 * sc_row])));
-            _mm512_mask_storeu_pd(&c[3 * sc_row + 8], mask5, _mm512_add_pd(acc3_1, _mm512_maskz_loadu_pd(mask5, &c[3 * sc_row + 8])));
-            _mm512_storeu_pd(&c[4 * sc_row], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[4 * sc_row])));
-            _mm512_mask_storeu_pd(&c[4 * sc_row + 8], mask5, _mm512_add_pd(acc4_1, _mm512_maskz_loadu_pd(mask5, &c[4 * sc_row + 8])));
-            _mm512_storeu_pd(&c[5 * sc_row], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[5 * sc_row])));
-            _mm512_mask_storeu_pd(&c[5 * sc_row + 8], mask5, _mm512_add_pd(acc5_1, _mm512_maskz_loadu_pd(mask5, &c[5 * sc_row + 8])));
-            _mm512_storeu_pd(&c[6 * sc_row], _mm512_add_pd(acc6_0, _mm512_loadu_pd(&c[6 * sc_row])));
-            _mm512_mask_storeu_pd(&c[6 * sc_row + 8], mask5, _mm512_add_pd(acc6_1, _mm512_maskz_loadu_pd(mask5, &c[6 * sc_row + 8])));
-            _mm512_storeu_pd(&c[7 * sc_row], _mm512_add_pd(acc7_0, _mm512_loadu_pd(&c[7 * sc_row])));
-            _mm512_mask_storeu_pd(&c[7 * sc_row + 8], mask5, _mm512_add_pd(acc7_1, _mm512_maskz_loadu_pd(mask5, &c[7 * sc_row + 8])));
-            _mm512_storeu_pd(&c[8 * sc_row], _mm512_add_pd(acc8_0, _mm512_loadu_pd(&c[8 * sc_row])));
-            _mm512_mask_storeu_pd(&c[8 * sc_row + 8], mask5, _mm512_add_pd(acc8_1, _mm512_maskz_loadu_pd(mask5, &c[8 * sc_row + 8])));
-            _mm512_storeu_pd(&c[9 * sc_row], _mm512_add_pd(acc9_0, _mm512_loadu_pd(&c[9 * sc_row])));
-            _mm512_mask_storeu_pd(&c[9 * sc_row + 8], mask5, _mm512_add_pd(acc9_1, _mm512_maskz_loadu_pd(mask5, &c[9 * sc_row + 8])));
-            _mm512_storeu_pd(&c[10 * sc_row], _mm512_add_pd(acc10_0, _mm512_loadu_pd(&c[10 * sc_row])));
-            _mm512_mask_storeu_pd(&c[10 * sc_row + 8], mask5, _mm512_add_pd(acc10_1, _mm512_maskz_loadu_pd(mask5, &c[10 * sc_row + 8])));
-            _mm512_storeu_pd(&c[11 * sc_row], _mm512_add_pd(acc11_0, _mm512_loadu_pd(&c[11 * sc_row])));
-            _mm512_mask_storeu_pd(&c[11 * sc_row + 8], mask5, _mm512_add_pd(acc11_1, _mm512_maskz_loadu_pd(mask5, &c[11 * sc_row + 8])));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask5, &c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[1 * sc_row]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask5, &c[1 * sc_row + 8]);
+            __m512d c_in4 = _mm512_loadu_pd(&c[2 * sc_row]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask5, &c[2 * sc_row + 8]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[3 * sc_row]);
+            __m512d c_in7 = _mm512_maskz_loadu_pd(mask5, &c[3 * sc_row + 8]);
+            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[8], mask5, _mm512_add_pd(acc0_1, c_in1));
+            _mm512_storeu_pd(&c[1 * sc_row], _mm512_add_pd(acc1_0, c_in2));
+            _mm512_mask_storeu_pd(&c[1 * sc_row + 8], mask5, _mm512_add_pd(acc1_1, c_in3));
+            _mm512_storeu_pd(&c[2 * sc_row], _mm512_add_pd(acc2_0, c_in4));
+            _mm512_mask_storeu_pd(&c[2 * sc_row + 8], mask5, _mm512_add_pd(acc2_1, c_in5));
+            _mm512_storeu_pd(&c[3 * sc_row], _mm512_add_pd(acc3_0, c_in6));
+            _mm512_mask_storeu_pd(&c[3 * sc_row + 8], mask5, _mm512_add_pd(acc3_1, c_in7));
+            __m512d c_in8 = _mm512_loadu_pd(&c[4 * sc_row]);
+            __m512d c_in9 = _mm512_maskz_loadu_pd(mask5, &c[4 * sc_row + 8]);
+            __m512d c_in10 = _mm512_loadu_pd(&c[5 * sc_row]);
+            __m512d c_in11 = _mm512_maskz_loadu_pd(mask5, &c[5 * sc_row + 8]);
+            __m512d c_in12 = _mm512_loadu_pd(&c[6 * sc_row]);
+            __m512d c_in13 = _mm512_maskz_loadu_pd(mask5, &c[6 * sc_row + 8]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[7 * sc_row]);
+            __m512d c_in15 = _mm512_maskz_loadu_pd(mask5, &c[7 * sc_row + 8]);
+            _mm512_storeu_pd(&c[4 * sc_row], _mm512_add_pd(acc4_0, c_in8));
+            _mm512_mask_storeu_pd(&c[4 * sc_row + 8], mask5, _mm512_add_pd(acc4_1, c_in9));
+            _mm512_storeu_pd(&c[5 * sc_row], _mm512_add_pd(acc5_0, c_in10));
+            _mm512_mask_storeu_pd(&c[5 * sc_row + 8], mask5, _mm512_add_pd(acc5_1, c_in11));
+            _mm512_storeu_pd(&c[6 * sc_row], _mm512_add_pd(acc6_0, c_in12));
+            _mm512_mask_storeu_pd(&c[6 * sc_row + 8], mask5, _mm512_add_pd(acc6_1, c_in13));
+            _mm512_storeu_pd(&c[7 * sc_row], _mm512_add_pd(acc7_0, c_in14));
+            _mm512_mask_storeu_pd(&c[7 * sc_row + 8], mask5, _mm512_add_pd(acc7_1, c_in15));
+            __m512d c_in16 = _mm512_loadu_pd(&c[8 * sc_row]);
+            __m512d c_in17 = _mm512_maskz_loadu_pd(mask5, &c[8 * sc_row + 8]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[9 * sc_row]);
+            __m512d c_in19 = _mm512_maskz_loadu_pd(mask5, &c[9 * sc_row + 8]);
+            __m512d c_in20 = _mm512_loadu_pd(&c[10 * sc_row]);
+            __m512d c_in21 = _mm512_maskz_loadu_pd(mask5, &c[10 * sc_row + 8]);
+            __m512d c_in22 = _mm512_loadu_pd(&c[11 * sc_row]);
+            __m512d c_in23 = _mm512_maskz_loadu_pd(mask5, &c[11 * sc_row + 8]);
+            _mm512_storeu_pd(&c[8 * sc_row], _mm512_add_pd(acc8_0, c_in16));
+            _mm512_mask_storeu_pd(&c[8 * sc_row + 8], mask5, _mm512_add_pd(acc8_1, c_in17));
+            _mm512_storeu_pd(&c[9 * sc_row], _mm512_add_pd(acc9_0, c_in18));
+            _mm512_mask_storeu_pd(&c[9 * sc_row + 8], mask5, _mm512_add_pd(acc9_1, c_in19));
+            _mm512_storeu_pd(&c[10 * sc_row], _mm512_add_pd(acc10_0, c_in20));
+            _mm512_mask_storeu_pd(&c[10 * sc_row + 8], mask5, _mm512_add_pd(acc10_1, c_in21));
+            _mm512_storeu_pd(&c[11 * sc_row], _mm512_add_pd(acc11_0, c_in22));
+            _mm512_mask_storeu_pd(&c[11 * sc_row + 8], mask5, _mm512_add_pd(acc11_1, c_in23));
         }
         {
             _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
@@ -40947,8 +41543,10 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a0_12 = _mm512_set1_pd(a[12 * sa_row + 12]);
             acc0_0 = _mm512_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm512_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm512_storeu_pd(&c[12 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[12 * sc_row])));
-            _mm512_mask_storeu_pd(&c[12 * sc_row + 8], mask5, _mm512_add_pd(acc0_1, _mm512_maskz_loadu_pd(mask5, &c[12 * sc_row + 8])));
+            __m512d c_in24 = _mm512_loadu_pd(&c[12 * sc_row]);
+            __m512d c_in25 = _mm512_maskz_loadu_pd(mask5, &c[12 * sc_row + 8]);
+            _mm512_storeu_pd(&c[12 * sc_row], _mm512_add_pd(acc0_0, c_in24));
+            _mm512_mask_storeu_pd(&c[12 * sc_row + 8], mask5, _mm512_add_pd(acc0_1, c_in25));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -41693,7 +42291,7 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_b0(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_13x13x13_sf_avx512_rows_pf_ab
  * f64 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 48 vector accumulators,
  * 247 vector loads, 26 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -42318,30 +42916,54 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_ab(const bmm_ar
             __m512d a11_12 = _mm512_set1_pd(a[11 * sa_row + 12]);
             acc11_0 = _mm512_fmadd_pd(a11_12, b0_12, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_12, b1_12, acc11_1);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[1 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[1 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[2 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[2 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[3 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[3 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_mask_storeu_pd(&c[4 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[4 * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
-            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_mask_storeu_pd(&c[5 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[5 * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
-            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_mask_storeu_pd(&c[6 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[6 * sc_row + 8]), _mm512_mul_pd(valpha, acc6_1)));
-            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
-            _mm512_mask_storeu_pd(&c[7 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[7 * sc_row + 8]), _mm512_mul_pd(valpha, acc7_1)));
-            _mm512_storeu_pd(&c[8 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row]), _mm512_mul_pd(valpha, acc8_0)));
-            _mm512_mask_storeu_pd(&c[8 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[8 * sc_row + 8]), _mm512_mul_pd(valpha, acc8_1)));
-            _mm512_storeu_pd(&c[9 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row]), _mm512_mul_pd(valpha, acc9_0)));
-            _mm512_mask_storeu_pd(&c[9 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[9 * sc_row + 8]), _mm512_mul_pd(valpha, acc9_1)));
-            _mm512_storeu_pd(&c[10 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row]), _mm512_mul_pd(valpha, acc10_0)));
-            _mm512_mask_storeu_pd(&c[10 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[10 * sc_row + 8]), _mm512_mul_pd(valpha, acc10_1)));
-            _mm512_storeu_pd(&c[11 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row]), _mm512_mul_pd(valpha, acc11_0)));
-            _mm512_mask_storeu_pd(&c[11 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[11 * sc_row + 8]), _mm512_mul_pd(valpha, acc11_1)));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask5, &c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[1 * sc_row]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask5, &c[1 * sc_row + 8]);
+            __m512d c_in4 = _mm512_loadu_pd(&c[2 * sc_row]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask5, &c[2 * sc_row + 8]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[3 * sc_row]);
+            __m512d c_in7 = _mm512_maskz_loadu_pd(mask5, &c[3 * sc_row + 8]);
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[8], mask5, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[1 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[2 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[3 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc3_1)));
+            __m512d c_in8 = _mm512_loadu_pd(&c[4 * sc_row]);
+            __m512d c_in9 = _mm512_maskz_loadu_pd(mask5, &c[4 * sc_row + 8]);
+            __m512d c_in10 = _mm512_loadu_pd(&c[5 * sc_row]);
+            __m512d c_in11 = _mm512_maskz_loadu_pd(mask5, &c[5 * sc_row + 8]);
+            __m512d c_in12 = _mm512_loadu_pd(&c[6 * sc_row]);
+            __m512d c_in13 = _mm512_maskz_loadu_pd(mask5, &c[6 * sc_row + 8]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[7 * sc_row]);
+            __m512d c_in15 = _mm512_maskz_loadu_pd(mask5, &c[7 * sc_row + 8]);
+            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[4 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc4_1)));
+            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_mask_storeu_pd(&c[5 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc5_1)));
+            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_mask_storeu_pd(&c[6 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc6_1)));
+            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc7_0)));
+            _mm512_mask_storeu_pd(&c[7 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc7_1)));
+            __m512d c_in16 = _mm512_loadu_pd(&c[8 * sc_row]);
+            __m512d c_in17 = _mm512_maskz_loadu_pd(mask5, &c[8 * sc_row + 8]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[9 * sc_row]);
+            __m512d c_in19 = _mm512_maskz_loadu_pd(mask5, &c[9 * sc_row + 8]);
+            __m512d c_in20 = _mm512_loadu_pd(&c[10 * sc_row]);
+            __m512d c_in21 = _mm512_maskz_loadu_pd(mask5, &c[10 * sc_row + 8]);
+            __m512d c_in22 = _mm512_loadu_pd(&c[11 * sc_row]);
+            __m512d c_in23 = _mm512_maskz_loadu_pd(mask5, &c[11 * sc_row + 8]);
+            _mm512_storeu_pd(&c[8 * sc_row], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc8_0)));
+            _mm512_mask_storeu_pd(&c[8 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc8_1)));
+            _mm512_storeu_pd(&c[9 * sc_row], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc9_0)));
+            _mm512_mask_storeu_pd(&c[9 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc9_1)));
+            _mm512_storeu_pd(&c[10 * sc_row], _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc10_0)));
+            _mm512_mask_storeu_pd(&c[10 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc10_1)));
+            _mm512_storeu_pd(&c[11 * sc_row], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc11_0)));
+            _mm512_mask_storeu_pd(&c[11 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc11_1)));
         }
         {
             _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
@@ -42415,8 +43037,10 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_pf_ab(const bmm_ar
             __m512d a0_12 = _mm512_set1_pd(a[12 * sa_row + 12]);
             acc0_0 = _mm512_fmadd_pd(a0_12, b0_12, acc0_0);
             acc0_1 = _mm512_fmadd_pd(a0_12, b1_12, acc0_1);
-            _mm512_storeu_pd(&c[12 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[12 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[12 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
+            __m512d c_in24 = _mm512_loadu_pd(&c[12 * sc_row]);
+            __m512d c_in25 = _mm512_maskz_loadu_pd(mask5, &c[12 * sc_row + 8]);
+            _mm512_storeu_pd(&c[12 * sc_row], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[12 * sc_row + 8], mask5, _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

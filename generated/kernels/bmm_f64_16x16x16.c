@@ -17613,7 +17613,7 @@ static void bmm_f64_16x16x16_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_16x16x16_bf_avx2_rows_a1b1
  * f64 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout bf, isa avx2, form rows.
- * Cost per matrix: 8192 useful flops in 1088 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 1088 vector arithmetic ops, 24 vector accumulators,
  * 768 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -17942,18 +17942,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a5_15 = _mm256_set1_pd(a[95]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4])));
-            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[16])));
-            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[20])));
-            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[32])));
-            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[36])));
-            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[48])));
-            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[52])));
-            _mm256_storeu_pd(&c[64], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[64])));
-            _mm256_storeu_pd(&c[68], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[68])));
-            _mm256_storeu_pd(&c[80], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[80])));
-            _mm256_storeu_pd(&c[84], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[84])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[20]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, c_in1));
+            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc1_0, c_in2));
+            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc1_1, c_in3));
+            __m256d c_in4 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[36]);
+            __m256d c_in6 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[52]);
+            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc2_0, c_in4));
+            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc2_1, c_in5));
+            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc3_0, c_in6));
+            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc3_1, c_in7));
+            __m256d c_in8 = _mm256_loadu_pd(&c[64]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[68]);
+            __m256d c_in10 = _mm256_loadu_pd(&c[80]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[84]);
+            _mm256_storeu_pd(&c[64], _mm256_add_pd(acc4_0, c_in8));
+            _mm256_storeu_pd(&c[68], _mm256_add_pd(acc4_1, c_in9));
+            _mm256_storeu_pd(&c[80], _mm256_add_pd(acc5_0, c_in10));
+            _mm256_storeu_pd(&c[84], _mm256_add_pd(acc5_1, c_in11));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -18276,18 +18288,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a5_15 = _mm256_set1_pd(a[191]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[96], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[96])));
-            _mm256_storeu_pd(&c[100], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[100])));
-            _mm256_storeu_pd(&c[112], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[112])));
-            _mm256_storeu_pd(&c[116], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[116])));
-            _mm256_storeu_pd(&c[128], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[128])));
-            _mm256_storeu_pd(&c[132], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[132])));
-            _mm256_storeu_pd(&c[144], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[144])));
-            _mm256_storeu_pd(&c[148], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[148])));
-            _mm256_storeu_pd(&c[160], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[160])));
-            _mm256_storeu_pd(&c[164], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[164])));
-            _mm256_storeu_pd(&c[176], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[176])));
-            _mm256_storeu_pd(&c[180], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[180])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[96]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[100]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[112]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[116]);
+            _mm256_storeu_pd(&c[96], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[100], _mm256_add_pd(acc0_1, c_in13));
+            _mm256_storeu_pd(&c[112], _mm256_add_pd(acc1_0, c_in14));
+            _mm256_storeu_pd(&c[116], _mm256_add_pd(acc1_1, c_in15));
+            __m256d c_in16 = _mm256_loadu_pd(&c[128]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[132]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[144]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[148]);
+            _mm256_storeu_pd(&c[128], _mm256_add_pd(acc2_0, c_in16));
+            _mm256_storeu_pd(&c[132], _mm256_add_pd(acc2_1, c_in17));
+            _mm256_storeu_pd(&c[144], _mm256_add_pd(acc3_0, c_in18));
+            _mm256_storeu_pd(&c[148], _mm256_add_pd(acc3_1, c_in19));
+            __m256d c_in20 = _mm256_loadu_pd(&c[160]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[164]);
+            __m256d c_in22 = _mm256_loadu_pd(&c[176]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[180]);
+            _mm256_storeu_pd(&c[160], _mm256_add_pd(acc4_0, c_in20));
+            _mm256_storeu_pd(&c[164], _mm256_add_pd(acc4_1, c_in21));
+            _mm256_storeu_pd(&c[176], _mm256_add_pd(acc5_0, c_in22));
+            _mm256_storeu_pd(&c[180], _mm256_add_pd(acc5_1, c_in23));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -18514,14 +18538,22 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a3_15 = _mm256_set1_pd(a[255]);
             acc3_0 = _mm256_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm256_storeu_pd(&c[192], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[192])));
-            _mm256_storeu_pd(&c[196], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[196])));
-            _mm256_storeu_pd(&c[208], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[208])));
-            _mm256_storeu_pd(&c[212], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[212])));
-            _mm256_storeu_pd(&c[224], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[224])));
-            _mm256_storeu_pd(&c[228], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[228])));
-            _mm256_storeu_pd(&c[240], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[240])));
-            _mm256_storeu_pd(&c[244], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[244])));
+            __m256d c_in24 = _mm256_loadu_pd(&c[192]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[196]);
+            __m256d c_in26 = _mm256_loadu_pd(&c[208]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[212]);
+            _mm256_storeu_pd(&c[192], _mm256_add_pd(acc0_0, c_in24));
+            _mm256_storeu_pd(&c[196], _mm256_add_pd(acc0_1, c_in25));
+            _mm256_storeu_pd(&c[208], _mm256_add_pd(acc1_0, c_in26));
+            _mm256_storeu_pd(&c[212], _mm256_add_pd(acc1_1, c_in27));
+            __m256d c_in28 = _mm256_loadu_pd(&c[224]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[228]);
+            __m256d c_in30 = _mm256_loadu_pd(&c[240]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[244]);
+            _mm256_storeu_pd(&c[224], _mm256_add_pd(acc2_0, c_in28));
+            _mm256_storeu_pd(&c[228], _mm256_add_pd(acc2_1, c_in29));
+            _mm256_storeu_pd(&c[240], _mm256_add_pd(acc3_0, c_in30));
+            _mm256_storeu_pd(&c[244], _mm256_add_pd(acc3_1, c_in31));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -18844,18 +18876,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a5_15 = _mm256_set1_pd(a[95]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[8])));
-            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[12])));
-            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[24])));
-            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[28])));
-            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[40])));
-            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[44])));
-            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[56])));
-            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[60])));
-            _mm256_storeu_pd(&c[72], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[72])));
-            _mm256_storeu_pd(&c[76], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[76])));
-            _mm256_storeu_pd(&c[88], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[88])));
-            _mm256_storeu_pd(&c[92], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[92])));
+            __m256d c_in32 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in33 = _mm256_loadu_pd(&c[12]);
+            __m256d c_in34 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, c_in32));
+            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, c_in33));
+            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc1_0, c_in34));
+            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc1_1, c_in35));
+            __m256d c_in36 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[44]);
+            __m256d c_in38 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc2_0, c_in36));
+            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc2_1, c_in37));
+            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc3_0, c_in38));
+            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc3_1, c_in39));
+            __m256d c_in40 = _mm256_loadu_pd(&c[72]);
+            __m256d c_in41 = _mm256_loadu_pd(&c[76]);
+            __m256d c_in42 = _mm256_loadu_pd(&c[88]);
+            __m256d c_in43 = _mm256_loadu_pd(&c[92]);
+            _mm256_storeu_pd(&c[72], _mm256_add_pd(acc4_0, c_in40));
+            _mm256_storeu_pd(&c[76], _mm256_add_pd(acc4_1, c_in41));
+            _mm256_storeu_pd(&c[88], _mm256_add_pd(acc5_0, c_in42));
+            _mm256_storeu_pd(&c[92], _mm256_add_pd(acc5_1, c_in43));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -19178,18 +19222,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a5_15 = _mm256_set1_pd(a[191]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[104], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[104])));
-            _mm256_storeu_pd(&c[108], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[108])));
-            _mm256_storeu_pd(&c[120], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[120])));
-            _mm256_storeu_pd(&c[124], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[124])));
-            _mm256_storeu_pd(&c[136], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[136])));
-            _mm256_storeu_pd(&c[140], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[140])));
-            _mm256_storeu_pd(&c[152], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[152])));
-            _mm256_storeu_pd(&c[156], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[156])));
-            _mm256_storeu_pd(&c[168], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[168])));
-            _mm256_storeu_pd(&c[172], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[172])));
-            _mm256_storeu_pd(&c[184], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[184])));
-            _mm256_storeu_pd(&c[188], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[188])));
+            __m256d c_in44 = _mm256_loadu_pd(&c[104]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[108]);
+            __m256d c_in46 = _mm256_loadu_pd(&c[120]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[124]);
+            _mm256_storeu_pd(&c[104], _mm256_add_pd(acc0_0, c_in44));
+            _mm256_storeu_pd(&c[108], _mm256_add_pd(acc0_1, c_in45));
+            _mm256_storeu_pd(&c[120], _mm256_add_pd(acc1_0, c_in46));
+            _mm256_storeu_pd(&c[124], _mm256_add_pd(acc1_1, c_in47));
+            __m256d c_in48 = _mm256_loadu_pd(&c[136]);
+            __m256d c_in49 = _mm256_loadu_pd(&c[140]);
+            __m256d c_in50 = _mm256_loadu_pd(&c[152]);
+            __m256d c_in51 = _mm256_loadu_pd(&c[156]);
+            _mm256_storeu_pd(&c[136], _mm256_add_pd(acc2_0, c_in48));
+            _mm256_storeu_pd(&c[140], _mm256_add_pd(acc2_1, c_in49));
+            _mm256_storeu_pd(&c[152], _mm256_add_pd(acc3_0, c_in50));
+            _mm256_storeu_pd(&c[156], _mm256_add_pd(acc3_1, c_in51));
+            __m256d c_in52 = _mm256_loadu_pd(&c[168]);
+            __m256d c_in53 = _mm256_loadu_pd(&c[172]);
+            __m256d c_in54 = _mm256_loadu_pd(&c[184]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[188]);
+            _mm256_storeu_pd(&c[168], _mm256_add_pd(acc4_0, c_in52));
+            _mm256_storeu_pd(&c[172], _mm256_add_pd(acc4_1, c_in53));
+            _mm256_storeu_pd(&c[184], _mm256_add_pd(acc5_0, c_in54));
+            _mm256_storeu_pd(&c[188], _mm256_add_pd(acc5_1, c_in55));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -19416,14 +19472,22 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a3_15 = _mm256_set1_pd(a[255]);
             acc3_0 = _mm256_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm256_storeu_pd(&c[200], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[200])));
-            _mm256_storeu_pd(&c[204], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[204])));
-            _mm256_storeu_pd(&c[216], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[216])));
-            _mm256_storeu_pd(&c[220], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[220])));
-            _mm256_storeu_pd(&c[232], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[232])));
-            _mm256_storeu_pd(&c[236], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[236])));
-            _mm256_storeu_pd(&c[248], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[248])));
-            _mm256_storeu_pd(&c[252], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[252])));
+            __m256d c_in56 = _mm256_loadu_pd(&c[200]);
+            __m256d c_in57 = _mm256_loadu_pd(&c[204]);
+            __m256d c_in58 = _mm256_loadu_pd(&c[216]);
+            __m256d c_in59 = _mm256_loadu_pd(&c[220]);
+            _mm256_storeu_pd(&c[200], _mm256_add_pd(acc0_0, c_in56));
+            _mm256_storeu_pd(&c[204], _mm256_add_pd(acc0_1, c_in57));
+            _mm256_storeu_pd(&c[216], _mm256_add_pd(acc1_0, c_in58));
+            _mm256_storeu_pd(&c[220], _mm256_add_pd(acc1_1, c_in59));
+            __m256d c_in60 = _mm256_loadu_pd(&c[232]);
+            __m256d c_in61 = _mm256_loadu_pd(&c[236]);
+            __m256d c_in62 = _mm256_loadu_pd(&c[248]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[252]);
+            _mm256_storeu_pd(&c[232], _mm256_add_pd(acc2_0, c_in60));
+            _mm256_storeu_pd(&c[236], _mm256_add_pd(acc2_1, c_in61));
+            _mm256_storeu_pd(&c[248], _mm256_add_pd(acc3_0, c_in62));
+            _mm256_storeu_pd(&c[252], _mm256_add_pd(acc3_1, c_in63));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -21259,7 +21323,7 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_16x16x16_bf_avx2_rows_ab
  * f64 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout bf, isa avx2, form rows.
- * Cost per matrix: 8192 useful flops in 1152 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 1152 vector arithmetic ops, 24 vector accumulators,
  * 768 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -21592,18 +21656,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a5_15 = _mm256_set1_pd(a[95]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[20]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[36]);
+            __m256d c_in6 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[52]);
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[64]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[68]);
+            __m256d c_in10 = _mm256_loadu_pd(&c[80]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[84]);
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -21926,18 +22002,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a5_15 = _mm256_set1_pd(a[191]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[128], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[128]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[132], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[132]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[144], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[144]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[148], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[148]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[160]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[164]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[176], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[176]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[180], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[180]), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[96]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[100]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[112]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[116]);
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[128]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[132]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[144]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[148]);
+            _mm256_storeu_pd(&c[128], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[132], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[144], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[148], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in20 = _mm256_loadu_pd(&c[160]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[164]);
+            __m256d c_in22 = _mm256_loadu_pd(&c[176]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[180]);
+            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[176], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[180], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -22164,14 +22252,22 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a3_15 = _mm256_set1_pd(a[255]);
             acc3_0 = _mm256_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm256_storeu_pd(&c[192], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[192]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[196], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[196]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[208], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[208]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[212], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[212]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[224], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[224]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[228], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[228]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[240], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[240]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[244], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[244]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in24 = _mm256_loadu_pd(&c[192]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[196]);
+            __m256d c_in26 = _mm256_loadu_pd(&c[208]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[212]);
+            _mm256_storeu_pd(&c[192], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[196], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[208], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[212], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in28 = _mm256_loadu_pd(&c[224]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[228]);
+            __m256d c_in30 = _mm256_loadu_pd(&c[240]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[244]);
+            _mm256_storeu_pd(&c[224], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[228], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[240], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[244], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc3_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -22494,18 +22590,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a5_15 = _mm256_set1_pd(a[95]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in32 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in33 = _mm256_loadu_pd(&c[12]);
+            __m256d c_in34 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in36 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[44]);
+            __m256d c_in38 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in40 = _mm256_loadu_pd(&c[72]);
+            __m256d c_in41 = _mm256_loadu_pd(&c[76]);
+            __m256d c_in42 = _mm256_loadu_pd(&c[88]);
+            __m256d c_in43 = _mm256_loadu_pd(&c[92]);
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -22828,18 +22936,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a5_15 = _mm256_set1_pd(a[191]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[136], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[136]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[140], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[140]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[152], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[152]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[156]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[168], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[168]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[172], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[172]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[184], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[184]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[188], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[188]), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in44 = _mm256_loadu_pd(&c[104]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[108]);
+            __m256d c_in46 = _mm256_loadu_pd(&c[120]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[124]);
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in48 = _mm256_loadu_pd(&c[136]);
+            __m256d c_in49 = _mm256_loadu_pd(&c[140]);
+            __m256d c_in50 = _mm256_loadu_pd(&c[152]);
+            __m256d c_in51 = _mm256_loadu_pd(&c[156]);
+            _mm256_storeu_pd(&c[136], _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[140], _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[152], _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in52 = _mm256_loadu_pd(&c[168]);
+            __m256d c_in53 = _mm256_loadu_pd(&c[172]);
+            __m256d c_in54 = _mm256_loadu_pd(&c[184]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[188]);
+            _mm256_storeu_pd(&c[168], _mm256_fmadd_pd(vbeta, c_in52, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[172], _mm256_fmadd_pd(vbeta, c_in53, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[184], _mm256_fmadd_pd(vbeta, c_in54, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[188], _mm256_fmadd_pd(vbeta, c_in55, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -23066,14 +23186,22 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a3_15 = _mm256_set1_pd(a[255]);
             acc3_0 = _mm256_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm256_storeu_pd(&c[200], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[200]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[204], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[204]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[216], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[216]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[220], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[220]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[232], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[232]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[236], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[236]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[248], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[248]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[252], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[252]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in56 = _mm256_loadu_pd(&c[200]);
+            __m256d c_in57 = _mm256_loadu_pd(&c[204]);
+            __m256d c_in58 = _mm256_loadu_pd(&c[216]);
+            __m256d c_in59 = _mm256_loadu_pd(&c[220]);
+            _mm256_storeu_pd(&c[200], _mm256_fmadd_pd(vbeta, c_in56, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[204], _mm256_fmadd_pd(vbeta, c_in57, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[216], _mm256_fmadd_pd(vbeta, c_in58, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[220], _mm256_fmadd_pd(vbeta, c_in59, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in60 = _mm256_loadu_pd(&c[232]);
+            __m256d c_in61 = _mm256_loadu_pd(&c[236]);
+            __m256d c_in62 = _mm256_loadu_pd(&c[248]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[252]);
+            _mm256_storeu_pd(&c[232], _mm256_fmadd_pd(vbeta, c_in60, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[236], _mm256_fmadd_pd(vbeta, c_in61, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[248], _mm256_fmadd_pd(vbeta, c_in62, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[252], _mm256_fmadd_pd(vbeta, c_in63, _mm256_mul_pd(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -23085,7 +23213,7 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_16x16x16_bf_avx512_rows_a1b1
  * f64 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout bf, isa avx512, form rows.
- * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 48 vector accumulators,
  * 352 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -23702,30 +23830,54 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_avx512_rows_a1b1(const bmm_arg
             __m512d a11_15 = _mm512_set1_pd(a[191]);
             acc11_0 = _mm512_fmadd_pd(a11_15, b0_15, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_15, b1_15, acc11_1);
-            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[0])));
-            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[8])));
-            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[16])));
-            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[24])));
-            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[32])));
-            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[40])));
-            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[48])));
-            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[56])));
-            _mm512_storeu_pd(&c[64], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[64])));
-            _mm512_storeu_pd(&c[72], _mm512_add_pd(acc4_1, _mm512_loadu_pd(&c[72])));
-            _mm512_storeu_pd(&c[80], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[80])));
-            _mm512_storeu_pd(&c[88], _mm512_add_pd(acc5_1, _mm512_loadu_pd(&c[88])));
-            _mm512_storeu_pd(&c[96], _mm512_add_pd(acc6_0, _mm512_loadu_pd(&c[96])));
-            _mm512_storeu_pd(&c[104], _mm512_add_pd(acc6_1, _mm512_loadu_pd(&c[104])));
-            _mm512_storeu_pd(&c[112], _mm512_add_pd(acc7_0, _mm512_loadu_pd(&c[112])));
-            _mm512_storeu_pd(&c[120], _mm512_add_pd(acc7_1, _mm512_loadu_pd(&c[120])));
-            _mm512_storeu_pd(&c[128], _mm512_add_pd(acc8_0, _mm512_loadu_pd(&c[128])));
-            _mm512_storeu_pd(&c[136], _mm512_add_pd(acc8_1, _mm512_loadu_pd(&c[136])));
-            _mm512_storeu_pd(&c[144], _mm512_add_pd(acc9_0, _mm512_loadu_pd(&c[144])));
-            _mm512_storeu_pd(&c[152], _mm512_add_pd(acc9_1, _mm512_loadu_pd(&c[152])));
-            _mm512_storeu_pd(&c[160], _mm512_add_pd(acc10_0, _mm512_loadu_pd(&c[160])));
-            _mm512_storeu_pd(&c[168], _mm512_add_pd(acc10_1, _mm512_loadu_pd(&c[168])));
-            _mm512_storeu_pd(&c[176], _mm512_add_pd(acc11_0, _mm512_loadu_pd(&c[176])));
-            _mm512_storeu_pd(&c[184], _mm512_add_pd(acc11_1, _mm512_loadu_pd(&c[184])));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, c_in0));
+            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc0_1, c_in1));
+            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc1_0, c_in2));
+            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc1_1, c_in3));
+            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc2_0, c_in4));
+            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc2_1, c_in5));
+            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc3_0, c_in6));
+            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc3_1, c_in7));
+            __m512d c_in8 = _mm512_loadu_pd(&c[64]);
+            __m512d c_in9 = _mm512_loadu_pd(&c[72]);
+            __m512d c_in10 = _mm512_loadu_pd(&c[80]);
+            __m512d c_in11 = _mm512_loadu_pd(&c[88]);
+            __m512d c_in12 = _mm512_loadu_pd(&c[96]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[104]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[112]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[120]);
+            _mm512_storeu_pd(&c[64], _mm512_add_pd(acc4_0, c_in8));
+            _mm512_storeu_pd(&c[72], _mm512_add_pd(acc4_1, c_in9));
+            _mm512_storeu_pd(&c[80], _mm512_add_pd(acc5_0, c_in10));
+            _mm512_storeu_pd(&c[88], _mm512_add_pd(acc5_1, c_in11));
+            _mm512_storeu_pd(&c[96], _mm512_add_pd(acc6_0, c_in12));
+            _mm512_storeu_pd(&c[104], _mm512_add_pd(acc6_1, c_in13));
+            _mm512_storeu_pd(&c[112], _mm512_add_pd(acc7_0, c_in14));
+            _mm512_storeu_pd(&c[120], _mm512_add_pd(acc7_1, c_in15));
+            __m512d c_in16 = _mm512_loadu_pd(&c[128]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[136]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[144]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[152]);
+            __m512d c_in20 = _mm512_loadu_pd(&c[160]);
+            __m512d c_in21 = _mm512_loadu_pd(&c[168]);
+            __m512d c_in22 = _mm512_loadu_pd(&c[176]);
+            __m512d c_in23 = _mm512_loadu_pd(&c[184]);
+            _mm512_storeu_pd(&c[128], _mm512_add_pd(acc8_0, c_in16));
+            _mm512_storeu_pd(&c[136], _mm512_add_pd(acc8_1, c_in17));
+            _mm512_storeu_pd(&c[144], _mm512_add_pd(acc9_0, c_in18));
+            _mm512_storeu_pd(&c[152], _mm512_add_pd(acc9_1, c_in19));
+            _mm512_storeu_pd(&c[160], _mm512_add_pd(acc10_0, c_in20));
+            _mm512_storeu_pd(&c[168], _mm512_add_pd(acc10_1, c_in21));
+            _mm512_storeu_pd(&c[176], _mm512_add_pd(acc11_0, c_in22));
+            _mm512_storeu_pd(&c[184], _mm512_add_pd(acc11_1, c_in23));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -23952,14 +24104,22 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_avx512_rows_a1b1(const bmm_arg
             __m512d a3_15 = _mm512_set1_pd(a[255]);
             acc3_0 = _mm512_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm512_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm512_storeu_pd(&c[192], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[192])));
-            _mm512_storeu_pd(&c[200], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[200])));
-            _mm512_storeu_pd(&c[208], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[208])));
-            _mm512_storeu_pd(&c[216], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[216])));
-            _mm512_storeu_pd(&c[224], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[224])));
-            _mm512_storeu_pd(&c[232], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[232])));
-            _mm512_storeu_pd(&c[240], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[240])));
-            _mm512_storeu_pd(&c[248], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[248])));
+            __m512d c_in24 = _mm512_loadu_pd(&c[192]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[200]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[208]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[216]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[224]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[232]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[240]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[248]);
+            _mm512_storeu_pd(&c[192], _mm512_add_pd(acc0_0, c_in24));
+            _mm512_storeu_pd(&c[200], _mm512_add_pd(acc0_1, c_in25));
+            _mm512_storeu_pd(&c[208], _mm512_add_pd(acc1_0, c_in26));
+            _mm512_storeu_pd(&c[216], _mm512_add_pd(acc1_1, c_in27));
+            _mm512_storeu_pd(&c[224], _mm512_add_pd(acc2_0, c_in28));
+            _mm512_storeu_pd(&c[232], _mm512_add_pd(acc2_1, c_in29));
+            _mm512_storeu_pd(&c[240], _mm512_add_pd(acc3_0, c_in30));
+            _mm512_storeu_pd(&c[248], _mm512_add_pd(acc3_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -24859,7 +25019,7 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_16x16x16_bf_avx512_rows_ab
  * f64 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout bf, isa avx512, form rows.
- * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 48 vector accumulators,
  * 352 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -25480,30 +25640,54 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_avx512_rows_ab(const bmm_args 
             __m512d a11_15 = _mm512_set1_pd(a[191]);
             acc11_0 = _mm512_fmadd_pd(a11_15, b0_15, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_15, b1_15, acc11_1);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[72]), _mm512_mul_pd(valpha, acc4_1)));
-            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[80]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[88]), _mm512_mul_pd(valpha, acc5_1)));
-            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[96]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[104]), _mm512_mul_pd(valpha, acc6_1)));
-            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[112]), _mm512_mul_pd(valpha, acc7_0)));
-            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[120]), _mm512_mul_pd(valpha, acc7_1)));
-            _mm512_storeu_pd(&c[128], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[128]), _mm512_mul_pd(valpha, acc8_0)));
-            _mm512_storeu_pd(&c[136], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[136]), _mm512_mul_pd(valpha, acc8_1)));
-            _mm512_storeu_pd(&c[144], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[144]), _mm512_mul_pd(valpha, acc9_0)));
-            _mm512_storeu_pd(&c[152], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[152]), _mm512_mul_pd(valpha, acc9_1)));
-            _mm512_storeu_pd(&c[160], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[160]), _mm512_mul_pd(valpha, acc10_0)));
-            _mm512_storeu_pd(&c[168], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[168]), _mm512_mul_pd(valpha, acc10_1)));
-            _mm512_storeu_pd(&c[176], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[176]), _mm512_mul_pd(valpha, acc11_0)));
-            _mm512_storeu_pd(&c[184], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[184]), _mm512_mul_pd(valpha, acc11_1)));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc3_1)));
+            __m512d c_in8 = _mm512_loadu_pd(&c[64]);
+            __m512d c_in9 = _mm512_loadu_pd(&c[72]);
+            __m512d c_in10 = _mm512_loadu_pd(&c[80]);
+            __m512d c_in11 = _mm512_loadu_pd(&c[88]);
+            __m512d c_in12 = _mm512_loadu_pd(&c[96]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[104]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[112]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[120]);
+            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc4_1)));
+            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc5_1)));
+            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc6_1)));
+            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc7_0)));
+            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc7_1)));
+            __m512d c_in16 = _mm512_loadu_pd(&c[128]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[136]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[144]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[152]);
+            __m512d c_in20 = _mm512_loadu_pd(&c[160]);
+            __m512d c_in21 = _mm512_loadu_pd(&c[168]);
+            __m512d c_in22 = _mm512_loadu_pd(&c[176]);
+            __m512d c_in23 = _mm512_loadu_pd(&c[184]);
+            _mm512_storeu_pd(&c[128], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc8_0)));
+            _mm512_storeu_pd(&c[136], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc8_1)));
+            _mm512_storeu_pd(&c[144], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc9_0)));
+            _mm512_storeu_pd(&c[152], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc9_1)));
+            _mm512_storeu_pd(&c[160], _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc10_0)));
+            _mm512_storeu_pd(&c[168], _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc10_1)));
+            _mm512_storeu_pd(&c[176], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc11_0)));
+            _mm512_storeu_pd(&c[184], _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc11_1)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -25730,14 +25914,22 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_avx512_rows_ab(const bmm_args 
             __m512d a3_15 = _mm512_set1_pd(a[255]);
             acc3_0 = _mm512_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm512_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm512_storeu_pd(&c[192], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[192]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[200], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[200]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[208], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[208]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[216], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[216]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[224], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[224]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[232], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[232]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[240], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[240]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[248], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[248]), _mm512_mul_pd(valpha, acc3_1)));
+            __m512d c_in24 = _mm512_loadu_pd(&c[192]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[200]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[208]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[216]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[224]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[232]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[240]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[248]);
+            _mm512_storeu_pd(&c[192], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[200], _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[208], _mm512_fmadd_pd(vbeta, c_in26, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[216], _mm512_fmadd_pd(vbeta, c_in27, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[224], _mm512_fmadd_pd(vbeta, c_in28, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[232], _mm512_fmadd_pd(vbeta, c_in29, _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[240], _mm512_fmadd_pd(vbeta, c_in30, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[248], _mm512_fmadd_pd(vbeta, c_in31, _mm512_mul_pd(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -25749,7 +25941,7 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_16x16x16_bf_tn_avx2_rows_a1b1
  * f64 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 8192 useful flops in 1088 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 1088 vector arithmetic ops, 24 vector accumulators,
  * 768 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_tn_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -26078,18 +26270,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_tn_avx2_rows_a1b1(const bmm_args
             __m256d a5_15 = _mm256_set1_pd(a[245]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4])));
-            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[16])));
-            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[20])));
-            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[32])));
-            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[36])));
-            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[48])));
-            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[52])));
-            _mm256_storeu_pd(&c[64], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[64])));
-            _mm256_storeu_pd(&c[68], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[68])));
-            _mm256_storeu_pd(&c[80], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[80])));
-            _mm256_storeu_pd(&c[84], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[84])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[20]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, c_in1));
+            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc1_0, c_in2));
+            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc1_1, c_in3));
+            __m256d c_in4 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[36]);
+            __m256d c_in6 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[52]);
+            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc2_0, c_in4));
+            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc2_1, c_in5));
+            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc3_0, c_in6));
+            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc3_1, c_in7));
+            __m256d c_in8 = _mm256_loadu_pd(&c[64]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[68]);
+            __m256d c_in10 = _mm256_loadu_pd(&c[80]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[84]);
+            _mm256_storeu_pd(&c[64], _mm256_add_pd(acc4_0, c_in8));
+            _mm256_storeu_pd(&c[68], _mm256_add_pd(acc4_1, c_in9));
+            _mm256_storeu_pd(&c[80], _mm256_add_pd(acc5_0, c_in10));
+            _mm256_storeu_pd(&c[84], _mm256_add_pd(acc5_1, c_in11));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -26412,18 +26616,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_tn_avx2_rows_a1b1(const bmm_args
             __m256d a5_15 = _mm256_set1_pd(a[251]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[96], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[96])));
-            _mm256_storeu_pd(&c[100], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[100])));
-            _mm256_storeu_pd(&c[112], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[112])));
-            _mm256_storeu_pd(&c[116], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[116])));
-            _mm256_storeu_pd(&c[128], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[128])));
-            _mm256_storeu_pd(&c[132], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[132])));
-            _mm256_storeu_pd(&c[144], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[144])));
-            _mm256_storeu_pd(&c[148], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[148])));
-            _mm256_storeu_pd(&c[160], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[160])));
-            _mm256_storeu_pd(&c[164], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[164])));
-            _mm256_storeu_pd(&c[176], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[176])));
-            _mm256_storeu_pd(&c[180], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[180])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[96]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[100]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[112]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[116]);
+            _mm256_storeu_pd(&c[96], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[100], _mm256_add_pd(acc0_1, c_in13));
+            _mm256_storeu_pd(&c[112], _mm256_add_pd(acc1_0, c_in14));
+            _mm256_storeu_pd(&c[116], _mm256_add_pd(acc1_1, c_in15));
+            __m256d c_in16 = _mm256_loadu_pd(&c[128]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[132]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[144]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[148]);
+            _mm256_storeu_pd(&c[128], _mm256_add_pd(acc2_0, c_in16));
+            _mm256_storeu_pd(&c[132], _mm256_add_pd(acc2_1, c_in17));
+            _mm256_storeu_pd(&c[144], _mm256_add_pd(acc3_0, c_in18));
+            _mm256_storeu_pd(&c[148], _mm256_add_pd(acc3_1, c_in19));
+            __m256d c_in20 = _mm256_loadu_pd(&c[160]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[164]);
+            __m256d c_in22 = _mm256_loadu_pd(&c[176]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[180]);
+            _mm256_storeu_pd(&c[160], _mm256_add_pd(acc4_0, c_in20));
+            _mm256_storeu_pd(&c[164], _mm256_add_pd(acc4_1, c_in21));
+            _mm256_storeu_pd(&c[176], _mm256_add_pd(acc5_0, c_in22));
+            _mm256_storeu_pd(&c[180], _mm256_add_pd(acc5_1, c_in23));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -26650,14 +26866,22 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_tn_avx2_rows_a1b1(const bmm_args
             __m256d a3_15 = _mm256_set1_pd(a[255]);
             acc3_0 = _mm256_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm256_storeu_pd(&c[192], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[192])));
-            _mm256_storeu_pd(&c[196], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[196])));
-            _mm256_storeu_pd(&c[208], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[208])));
-            _mm256_storeu_pd(&c[212], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[212])));
-            _mm256_storeu_pd(&c[224], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[224])));
-            _mm256_storeu_pd(&c[228], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[228])));
-            _mm256_storeu_pd(&c[240], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[240])));
-            _mm256_storeu_pd(&c[244], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[244])));
+            __m256d c_in24 = _mm256_loadu_pd(&c[192]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[196]);
+            __m256d c_in26 = _mm256_loadu_pd(&c[208]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[212]);
+            _mm256_storeu_pd(&c[192], _mm256_add_pd(acc0_0, c_in24));
+            _mm256_storeu_pd(&c[196], _mm256_add_pd(acc0_1, c_in25));
+            _mm256_storeu_pd(&c[208], _mm256_add_pd(acc1_0, c_in26));
+            _mm256_storeu_pd(&c[212], _mm256_add_pd(acc1_1, c_in27));
+            __m256d c_in28 = _mm256_loadu_pd(&c[224]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[228]);
+            __m256d c_in30 = _mm256_loadu_pd(&c[240]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[244]);
+            _mm256_storeu_pd(&c[224], _mm256_add_pd(acc2_0, c_in28));
+            _mm256_storeu_pd(&c[228], _mm256_add_pd(acc2_1, c_in29));
+            _mm256_storeu_pd(&c[240], _mm256_add_pd(acc3_0, c_in30));
+            _mm256_storeu_pd(&c[244], _mm256_add_pd(acc3_1, c_in31));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -26980,18 +27204,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_tn_avx2_rows_a1b1(const bmm_args
             __m256d a5_15 = _mm256_set1_pd(a[245]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[8])));
-            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[12])));
-            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[24])));
-            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[28])));
-            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[40])));
-            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[44])));
-            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[56])));
-            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[60])));
-            _mm256_storeu_pd(&c[72], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[72])));
-            _mm256_storeu_pd(&c[76], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[76])));
-            _mm256_storeu_pd(&c[88], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[88])));
-            _mm256_storeu_pd(&c[92], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[92])));
+            __m256d c_in32 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in33 = _mm256_loadu_pd(&c[12]);
+            __m256d c_in34 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, c_in32));
+            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, c_in33));
+            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc1_0, c_in34));
+            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc1_1, c_in35));
+            __m256d c_in36 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[44]);
+            __m256d c_in38 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc2_0, c_in36));
+            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc2_1, c_in37));
+            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc3_0, c_in38));
+            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc3_1, c_in39));
+            __m256d c_in40 = _mm256_loadu_pd(&c[72]);
+            __m256d c_in41 = _mm256_loadu_pd(&c[76]);
+            __m256d c_in42 = _mm256_loadu_pd(&c[88]);
+            __m256d c_in43 = _mm256_loadu_pd(&c[92]);
+            _mm256_storeu_pd(&c[72], _mm256_add_pd(acc4_0, c_in40));
+            _mm256_storeu_pd(&c[76], _mm256_add_pd(acc4_1, c_in41));
+            _mm256_storeu_pd(&c[88], _mm256_add_pd(acc5_0, c_in42));
+            _mm256_storeu_pd(&c[92], _mm256_add_pd(acc5_1, c_in43));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -27314,18 +27550,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_tn_avx2_rows_a1b1(const bmm_args
             __m256d a5_15 = _mm256_set1_pd(a[251]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[104], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[104])));
-            _mm256_storeu_pd(&c[108], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[108])));
-            _mm256_storeu_pd(&c[120], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[120])));
-            _mm256_storeu_pd(&c[124], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[124])));
-            _mm256_storeu_pd(&c[136], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[136])));
-            _mm256_storeu_pd(&c[140], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[140])));
-            _mm256_storeu_pd(&c[152], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[152])));
-            _mm256_storeu_pd(&c[156], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[156])));
-            _mm256_storeu_pd(&c[168], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[168])));
-            _mm256_storeu_pd(&c[172], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[172])));
-            _mm256_storeu_pd(&c[184], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[184])));
-            _mm256_storeu_pd(&c[188], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[188])));
+            __m256d c_in44 = _mm256_loadu_pd(&c[104]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[108]);
+            __m256d c_in46 = _mm256_loadu_pd(&c[120]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[124]);
+            _mm256_storeu_pd(&c[104], _mm256_add_pd(acc0_0, c_in44));
+            _mm256_storeu_pd(&c[108], _mm256_add_pd(acc0_1, c_in45));
+            _mm256_storeu_pd(&c[120], _mm256_add_pd(acc1_0, c_in46));
+            _mm256_storeu_pd(&c[124], _mm256_add_pd(acc1_1, c_in47));
+            __m256d c_in48 = _mm256_loadu_pd(&c[136]);
+            __m256d c_in49 = _mm256_loadu_pd(&c[140]);
+            __m256d c_in50 = _mm256_loadu_pd(&c[152]);
+            __m256d c_in51 = _mm256_loadu_pd(&c[156]);
+            _mm256_storeu_pd(&c[136], _mm256_add_pd(acc2_0, c_in48));
+            _mm256_storeu_pd(&c[140], _mm256_add_pd(acc2_1, c_in49));
+            _mm256_storeu_pd(&c[152], _mm256_add_pd(acc3_0, c_in50));
+            _mm256_storeu_pd(&c[156], _mm256_add_pd(acc3_1, c_in51));
+            __m256d c_in52 = _mm256_loadu_pd(&c[168]);
+            __m256d c_in53 = _mm256_loadu_pd(&c[172]);
+            __m256d c_in54 = _mm256_loadu_pd(&c[184]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[188]);
+            _mm256_storeu_pd(&c[168], _mm256_add_pd(acc4_0, c_in52));
+            _mm256_storeu_pd(&c[172], _mm256_add_pd(acc4_1, c_in53));
+            _mm256_storeu_pd(&c[184], _mm256_add_pd(acc5_0, c_in54));
+            _mm256_storeu_pd(&c[188], _mm256_add_pd(acc5_1, c_in55));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -27552,14 +27800,22 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_tn_avx2_rows_a1b1(const bmm_args
             __m256d a3_15 = _mm256_set1_pd(a[255]);
             acc3_0 = _mm256_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm256_storeu_pd(&c[200], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[200])));
-            _mm256_storeu_pd(&c[204], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[204])));
-            _mm256_storeu_pd(&c[216], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[216])));
-            _mm256_storeu_pd(&c[220], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[220])));
-            _mm256_storeu_pd(&c[232], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[232])));
-            _mm256_storeu_pd(&c[236], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[236])));
-            _mm256_storeu_pd(&c[248], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[248])));
-            _mm256_storeu_pd(&c[252], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[252])));
+            __m256d c_in56 = _mm256_loadu_pd(&c[200]);
+            __m256d c_in57 = _mm256_loadu_pd(&c[204]);
+            __m256d c_in58 = _mm256_loadu_pd(&c[216]);
+            __m256d c_in59 = _mm256_loadu_pd(&c[220]);
+            _mm256_storeu_pd(&c[200], _mm256_add_pd(acc0_0, c_in56));
+            _mm256_storeu_pd(&c[204], _mm256_add_pd(acc0_1, c_in57));
+            _mm256_storeu_pd(&c[216], _mm256_add_pd(acc1_0, c_in58));
+            _mm256_storeu_pd(&c[220], _mm256_add_pd(acc1_1, c_in59));
+            __m256d c_in60 = _mm256_loadu_pd(&c[232]);
+            __m256d c_in61 = _mm256_loadu_pd(&c[236]);
+            __m256d c_in62 = _mm256_loadu_pd(&c[248]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[252]);
+            _mm256_storeu_pd(&c[232], _mm256_add_pd(acc2_0, c_in60));
+            _mm256_storeu_pd(&c[236], _mm256_add_pd(acc2_1, c_in61));
+            _mm256_storeu_pd(&c[248], _mm256_add_pd(acc3_0, c_in62));
+            _mm256_storeu_pd(&c[252], _mm256_add_pd(acc3_1, c_in63));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -29395,7 +29651,7 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_tn_avx2_rows_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_16x16x16_bf_tn_avx2_rows_ab
  * f64 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 8192 useful flops in 1152 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 1152 vector arithmetic ops, 24 vector accumulators,
  * 768 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_tn_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -29728,18 +29984,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_tn_avx2_rows_ab(const bmm_args *
             __m256d a5_15 = _mm256_set1_pd(a[245]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[20]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[36]);
+            __m256d c_in6 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[52]);
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[64]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[68]);
+            __m256d c_in10 = _mm256_loadu_pd(&c[80]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[84]);
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -30062,18 +30330,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_tn_avx2_rows_ab(const bmm_args *
             __m256d a5_15 = _mm256_set1_pd(a[251]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[128], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[128]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[132], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[132]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[144], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[144]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[148], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[148]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[160]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[164]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[176], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[176]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[180], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[180]), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[96]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[100]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[112]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[116]);
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[128]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[132]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[144]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[148]);
+            _mm256_storeu_pd(&c[128], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[132], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[144], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[148], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in20 = _mm256_loadu_pd(&c[160]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[164]);
+            __m256d c_in22 = _mm256_loadu_pd(&c[176]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[180]);
+            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[176], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[180], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -30300,14 +30580,22 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_tn_avx2_rows_ab(const bmm_args *
             __m256d a3_15 = _mm256_set1_pd(a[255]);
             acc3_0 = _mm256_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm256_storeu_pd(&c[192], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[192]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[196], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[196]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[208], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[208]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[212], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[212]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[224], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[224]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[228], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[228]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[240], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[240]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[244], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[244]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in24 = _mm256_loadu_pd(&c[192]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[196]);
+            __m256d c_in26 = _mm256_loadu_pd(&c[208]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[212]);
+            _mm256_storeu_pd(&c[192], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[196], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[208], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[212], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in28 = _mm256_loadu_pd(&c[224]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[228]);
+            __m256d c_in30 = _mm256_loadu_pd(&c[240]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[244]);
+            _mm256_storeu_pd(&c[224], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[228], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[240], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[244], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc3_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -30630,18 +30918,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_tn_avx2_rows_ab(const bmm_args *
             __m256d a5_15 = _mm256_set1_pd(a[245]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in32 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in33 = _mm256_loadu_pd(&c[12]);
+            __m256d c_in34 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in36 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[44]);
+            __m256d c_in38 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in40 = _mm256_loadu_pd(&c[72]);
+            __m256d c_in41 = _mm256_loadu_pd(&c[76]);
+            __m256d c_in42 = _mm256_loadu_pd(&c[88]);
+            __m256d c_in43 = _mm256_loadu_pd(&c[92]);
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -30964,18 +31264,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_tn_avx2_rows_ab(const bmm_args *
             __m256d a5_15 = _mm256_set1_pd(a[251]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[136], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[136]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[140], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[140]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[152], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[152]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[156]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[168], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[168]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[172], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[172]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[184], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[184]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[188], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[188]), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in44 = _mm256_loadu_pd(&c[104]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[108]);
+            __m256d c_in46 = _mm256_loadu_pd(&c[120]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[124]);
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in48 = _mm256_loadu_pd(&c[136]);
+            __m256d c_in49 = _mm256_loadu_pd(&c[140]);
+            __m256d c_in50 = _mm256_loadu_pd(&c[152]);
+            __m256d c_in51 = _mm256_loadu_pd(&c[156]);
+            _mm256_storeu_pd(&c[136], _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[140], _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[152], _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in52 = _mm256_loadu_pd(&c[168]);
+            __m256d c_in53 = _mm256_loadu_pd(&c[172]);
+            __m256d c_in54 = _mm256_loadu_pd(&c[184]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[188]);
+            _mm256_storeu_pd(&c[168], _mm256_fmadd_pd(vbeta, c_in52, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[172], _mm256_fmadd_pd(vbeta, c_in53, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[184], _mm256_fmadd_pd(vbeta, c_in54, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[188], _mm256_fmadd_pd(vbeta, c_in55, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -31202,14 +31514,22 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_tn_avx2_rows_ab(const bmm_args *
             __m256d a3_15 = _mm256_set1_pd(a[255]);
             acc3_0 = _mm256_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm256_storeu_pd(&c[200], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[200]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[204], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[204]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[216], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[216]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[220], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[220]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[232], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[232]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[236], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[236]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[248], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[248]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[252], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[252]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in56 = _mm256_loadu_pd(&c[200]);
+            __m256d c_in57 = _mm256_loadu_pd(&c[204]);
+            __m256d c_in58 = _mm256_loadu_pd(&c[216]);
+            __m256d c_in59 = _mm256_loadu_pd(&c[220]);
+            _mm256_storeu_pd(&c[200], _mm256_fmadd_pd(vbeta, c_in56, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[204], _mm256_fmadd_pd(vbeta, c_in57, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[216], _mm256_fmadd_pd(vbeta, c_in58, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[220], _mm256_fmadd_pd(vbeta, c_in59, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in60 = _mm256_loadu_pd(&c[232]);
+            __m256d c_in61 = _mm256_loadu_pd(&c[236]);
+            __m256d c_in62 = _mm256_loadu_pd(&c[248]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[252]);
+            _mm256_storeu_pd(&c[232], _mm256_fmadd_pd(vbeta, c_in60, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[236], _mm256_fmadd_pd(vbeta, c_in61, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[248], _mm256_fmadd_pd(vbeta, c_in62, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[252], _mm256_fmadd_pd(vbeta, c_in63, _mm256_mul_pd(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -31221,7 +31541,7 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_bf_tn_avx2_rows_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_16x16x16_bf_tn_avx512_rows_a1b1
  * f64 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 48 vector accumulators,
  * 352 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_tn_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -31838,30 +32158,54 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_tn_avx512_rows_a1b1(const bmm_
             __m512d a11_15 = _mm512_set1_pd(a[251]);
             acc11_0 = _mm512_fmadd_pd(a11_15, b0_15, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_15, b1_15, acc11_1);
-            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[0])));
-            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[8])));
-            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[16])));
-            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[24])));
-            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[32])));
-            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[40])));
-            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[48])));
-            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[56])));
-            _mm512_storeu_pd(&c[64], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[64])));
-            _mm512_storeu_pd(&c[72], _mm512_add_pd(acc4_1, _mm512_loadu_pd(&c[72])));
-            _mm512_storeu_pd(&c[80], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[80])));
-            _mm512_storeu_pd(&c[88], _mm512_add_pd(acc5_1, _mm512_loadu_pd(&c[88])));
-            _mm512_storeu_pd(&c[96], _mm512_add_pd(acc6_0, _mm512_loadu_pd(&c[96])));
-            _mm512_storeu_pd(&c[104], _mm512_add_pd(acc6_1, _mm512_loadu_pd(&c[104])));
-            _mm512_storeu_pd(&c[112], _mm512_add_pd(acc7_0, _mm512_loadu_pd(&c[112])));
-            _mm512_storeu_pd(&c[120], _mm512_add_pd(acc7_1, _mm512_loadu_pd(&c[120])));
-            _mm512_storeu_pd(&c[128], _mm512_add_pd(acc8_0, _mm512_loadu_pd(&c[128])));
-            _mm512_storeu_pd(&c[136], _mm512_add_pd(acc8_1, _mm512_loadu_pd(&c[136])));
-            _mm512_storeu_pd(&c[144], _mm512_add_pd(acc9_0, _mm512_loadu_pd(&c[144])));
-            _mm512_storeu_pd(&c[152], _mm512_add_pd(acc9_1, _mm512_loadu_pd(&c[152])));
-            _mm512_storeu_pd(&c[160], _mm512_add_pd(acc10_0, _mm512_loadu_pd(&c[160])));
-            _mm512_storeu_pd(&c[168], _mm512_add_pd(acc10_1, _mm512_loadu_pd(&c[168])));
-            _mm512_storeu_pd(&c[176], _mm512_add_pd(acc11_0, _mm512_loadu_pd(&c[176])));
-            _mm512_storeu_pd(&c[184], _mm512_add_pd(acc11_1, _mm512_loadu_pd(&c[184])));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, c_in0));
+            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc0_1, c_in1));
+            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc1_0, c_in2));
+            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc1_1, c_in3));
+            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc2_0, c_in4));
+            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc2_1, c_in5));
+            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc3_0, c_in6));
+            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc3_1, c_in7));
+            __m512d c_in8 = _mm512_loadu_pd(&c[64]);
+            __m512d c_in9 = _mm512_loadu_pd(&c[72]);
+            __m512d c_in10 = _mm512_loadu_pd(&c[80]);
+            __m512d c_in11 = _mm512_loadu_pd(&c[88]);
+            __m512d c_in12 = _mm512_loadu_pd(&c[96]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[104]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[112]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[120]);
+            _mm512_storeu_pd(&c[64], _mm512_add_pd(acc4_0, c_in8));
+            _mm512_storeu_pd(&c[72], _mm512_add_pd(acc4_1, c_in9));
+            _mm512_storeu_pd(&c[80], _mm512_add_pd(acc5_0, c_in10));
+            _mm512_storeu_pd(&c[88], _mm512_add_pd(acc5_1, c_in11));
+            _mm512_storeu_pd(&c[96], _mm512_add_pd(acc6_0, c_in12));
+            _mm512_storeu_pd(&c[104], _mm512_add_pd(acc6_1, c_in13));
+            _mm512_storeu_pd(&c[112], _mm512_add_pd(acc7_0, c_in14));
+            _mm512_storeu_pd(&c[120], _mm512_add_pd(acc7_1, c_in15));
+            __m512d c_in16 = _mm512_loadu_pd(&c[128]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[136]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[144]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[152]);
+            __m512d c_in20 = _mm512_loadu_pd(&c[160]);
+            __m512d c_in21 = _mm512_loadu_pd(&c[168]);
+            __m512d c_in22 = _mm512_loadu_pd(&c[176]);
+            __m512d c_in23 = _mm512_loadu_pd(&c[184]);
+            _mm512_storeu_pd(&c[128], _mm512_add_pd(acc8_0, c_in16));
+            _mm512_storeu_pd(&c[136], _mm512_add_pd(acc8_1, c_in17));
+            _mm512_storeu_pd(&c[144], _mm512_add_pd(acc9_0, c_in18));
+            _mm512_storeu_pd(&c[152], _mm512_add_pd(acc9_1, c_in19));
+            _mm512_storeu_pd(&c[160], _mm512_add_pd(acc10_0, c_in20));
+            _mm512_storeu_pd(&c[168], _mm512_add_pd(acc10_1, c_in21));
+            _mm512_storeu_pd(&c[176], _mm512_add_pd(acc11_0, c_in22));
+            _mm512_storeu_pd(&c[184], _mm512_add_pd(acc11_1, c_in23));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -32088,14 +32432,22 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_tn_avx512_rows_a1b1(const bmm_
             __m512d a3_15 = _mm512_set1_pd(a[255]);
             acc3_0 = _mm512_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm512_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm512_storeu_pd(&c[192], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[192])));
-            _mm512_storeu_pd(&c[200], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[200])));
-            _mm512_storeu_pd(&c[208], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[208])));
-            _mm512_storeu_pd(&c[216], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[216])));
-            _mm512_storeu_pd(&c[224], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[224])));
-            _mm512_storeu_pd(&c[232], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[232])));
-            _mm512_storeu_pd(&c[240], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[240])));
-            _mm512_storeu_pd(&c[248], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[248])));
+            __m512d c_in24 = _mm512_loadu_pd(&c[192]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[200]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[208]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[216]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[224]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[232]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[240]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[248]);
+            _mm512_storeu_pd(&c[192], _mm512_add_pd(acc0_0, c_in24));
+            _mm512_storeu_pd(&c[200], _mm512_add_pd(acc0_1, c_in25));
+            _mm512_storeu_pd(&c[208], _mm512_add_pd(acc1_0, c_in26));
+            _mm512_storeu_pd(&c[216], _mm512_add_pd(acc1_1, c_in27));
+            _mm512_storeu_pd(&c[224], _mm512_add_pd(acc2_0, c_in28));
+            _mm512_storeu_pd(&c[232], _mm512_add_pd(acc2_1, c_in29));
+            _mm512_storeu_pd(&c[240], _mm512_add_pd(acc3_0, c_in30));
+            _mm512_storeu_pd(&c[248], _mm512_add_pd(acc3_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -32995,7 +33347,7 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_tn_avx512_rows_b0(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_16x16x16_bf_tn_avx512_rows_ab
  * f64 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 48 vector accumulators,
  * 352 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_tn_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -33616,30 +33968,54 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_tn_avx512_rows_ab(const bmm_ar
             __m512d a11_15 = _mm512_set1_pd(a[251]);
             acc11_0 = _mm512_fmadd_pd(a11_15, b0_15, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_15, b1_15, acc11_1);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[72]), _mm512_mul_pd(valpha, acc4_1)));
-            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[80]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[88]), _mm512_mul_pd(valpha, acc5_1)));
-            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[96]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[104]), _mm512_mul_pd(valpha, acc6_1)));
-            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[112]), _mm512_mul_pd(valpha, acc7_0)));
-            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[120]), _mm512_mul_pd(valpha, acc7_1)));
-            _mm512_storeu_pd(&c[128], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[128]), _mm512_mul_pd(valpha, acc8_0)));
-            _mm512_storeu_pd(&c[136], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[136]), _mm512_mul_pd(valpha, acc8_1)));
-            _mm512_storeu_pd(&c[144], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[144]), _mm512_mul_pd(valpha, acc9_0)));
-            _mm512_storeu_pd(&c[152], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[152]), _mm512_mul_pd(valpha, acc9_1)));
-            _mm512_storeu_pd(&c[160], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[160]), _mm512_mul_pd(valpha, acc10_0)));
-            _mm512_storeu_pd(&c[168], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[168]), _mm512_mul_pd(valpha, acc10_1)));
-            _mm512_storeu_pd(&c[176], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[176]), _mm512_mul_pd(valpha, acc11_0)));
-            _mm512_storeu_pd(&c[184], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[184]), _mm512_mul_pd(valpha, acc11_1)));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc3_1)));
+            __m512d c_in8 = _mm512_loadu_pd(&c[64]);
+            __m512d c_in9 = _mm512_loadu_pd(&c[72]);
+            __m512d c_in10 = _mm512_loadu_pd(&c[80]);
+            __m512d c_in11 = _mm512_loadu_pd(&c[88]);
+            __m512d c_in12 = _mm512_loadu_pd(&c[96]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[104]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[112]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[120]);
+            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc4_1)));
+            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc5_1)));
+            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc6_1)));
+            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc7_0)));
+            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc7_1)));
+            __m512d c_in16 = _mm512_loadu_pd(&c[128]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[136]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[144]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[152]);
+            __m512d c_in20 = _mm512_loadu_pd(&c[160]);
+            __m512d c_in21 = _mm512_loadu_pd(&c[168]);
+            __m512d c_in22 = _mm512_loadu_pd(&c[176]);
+            __m512d c_in23 = _mm512_loadu_pd(&c[184]);
+            _mm512_storeu_pd(&c[128], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc8_0)));
+            _mm512_storeu_pd(&c[136], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc8_1)));
+            _mm512_storeu_pd(&c[144], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc9_0)));
+            _mm512_storeu_pd(&c[152], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc9_1)));
+            _mm512_storeu_pd(&c[160], _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc10_0)));
+            _mm512_storeu_pd(&c[168], _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc10_1)));
+            _mm512_storeu_pd(&c[176], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc11_0)));
+            _mm512_storeu_pd(&c[184], _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc11_1)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -33866,14 +34242,22 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_bf_tn_avx512_rows_ab(const bmm_ar
             __m512d a3_15 = _mm512_set1_pd(a[255]);
             acc3_0 = _mm512_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm512_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm512_storeu_pd(&c[192], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[192]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[200], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[200]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[208], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[208]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[216], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[216]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[224], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[224]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[232], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[232]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[240], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[240]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[248], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[248]), _mm512_mul_pd(valpha, acc3_1)));
+            __m512d c_in24 = _mm512_loadu_pd(&c[192]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[200]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[208]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[216]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[224]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[232]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[240]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[248]);
+            _mm512_storeu_pd(&c[192], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[200], _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[208], _mm512_fmadd_pd(vbeta, c_in26, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[216], _mm512_fmadd_pd(vbeta, c_in27, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[224], _mm512_fmadd_pd(vbeta, c_in28, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[232], _mm512_fmadd_pd(vbeta, c_in29, _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[240], _mm512_fmadd_pd(vbeta, c_in30, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[248], _mm512_fmadd_pd(vbeta, c_in31, _mm512_mul_pd(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -51500,7 +51884,7 @@ static void bmm_f64_16x16x16_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_16x16x16_sf_avx2_rows_a1b1
  * f64 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout sf, isa avx2, form rows.
- * Cost per matrix: 8192 useful flops in 1088 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 1088 vector arithmetic ops, 24 vector accumulators,
  * 768 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -51832,18 +52216,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a5_15 = _mm256_set1_pd(a[5 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4])));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[1 * sc_row])));
-            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[1 * sc_row + 4])));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[2 * sc_row])));
-            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[2 * sc_row + 4])));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[3 * sc_row])));
-            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[3 * sc_row + 4])));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[4 * sc_row])));
-            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[4 * sc_row + 4])));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[5 * sc_row])));
-            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[5 * sc_row + 4])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[1 * sc_row]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[1 * sc_row + 4]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, c_in1));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_add_pd(acc1_0, c_in2));
+            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_add_pd(acc1_1, c_in3));
+            __m256d c_in4 = _mm256_loadu_pd(&c[2 * sc_row]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[2 * sc_row + 4]);
+            __m256d c_in6 = _mm256_loadu_pd(&c[3 * sc_row]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[3 * sc_row + 4]);
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_add_pd(acc2_0, c_in4));
+            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_add_pd(acc2_1, c_in5));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_add_pd(acc3_0, c_in6));
+            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_add_pd(acc3_1, c_in7));
+            __m256d c_in8 = _mm256_loadu_pd(&c[4 * sc_row]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[4 * sc_row + 4]);
+            __m256d c_in10 = _mm256_loadu_pd(&c[5 * sc_row]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[5 * sc_row + 4]);
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_add_pd(acc4_0, c_in8));
+            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_add_pd(acc4_1, c_in9));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_add_pd(acc5_0, c_in10));
+            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_add_pd(acc5_1, c_in11));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -52166,18 +52562,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a5_15 = _mm256_set1_pd(a[11 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[6 * sc_row])));
-            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[6 * sc_row + 4])));
-            _mm256_storeu_pd(&c[7 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[7 * sc_row])));
-            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[7 * sc_row + 4])));
-            _mm256_storeu_pd(&c[8 * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[8 * sc_row])));
-            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[8 * sc_row + 4])));
-            _mm256_storeu_pd(&c[9 * sc_row], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[9 * sc_row])));
-            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[9 * sc_row + 4])));
-            _mm256_storeu_pd(&c[10 * sc_row], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[10 * sc_row])));
-            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[10 * sc_row + 4])));
-            _mm256_storeu_pd(&c[11 * sc_row], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[11 * sc_row])));
-            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[11 * sc_row + 4])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[6 * sc_row]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[6 * sc_row + 4]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[7 * sc_row]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[7 * sc_row + 4]);
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_add_pd(acc0_1, c_in13));
+            _mm256_storeu_pd(&c[7 * sc_row], _mm256_add_pd(acc1_0, c_in14));
+            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_add_pd(acc1_1, c_in15));
+            __m256d c_in16 = _mm256_loadu_pd(&c[8 * sc_row]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[8 * sc_row + 4]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[9 * sc_row]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[9 * sc_row + 4]);
+            _mm256_storeu_pd(&c[8 * sc_row], _mm256_add_pd(acc2_0, c_in16));
+            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_add_pd(acc2_1, c_in17));
+            _mm256_storeu_pd(&c[9 * sc_row], _mm256_add_pd(acc3_0, c_in18));
+            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_add_pd(acc3_1, c_in19));
+            __m256d c_in20 = _mm256_loadu_pd(&c[10 * sc_row]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[10 * sc_row + 4]);
+            __m256d c_in22 = _mm256_loadu_pd(&c[11 * sc_row]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[11 * sc_row + 4]);
+            _mm256_storeu_pd(&c[10 * sc_row], _mm256_add_pd(acc4_0, c_in20));
+            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_add_pd(acc4_1, c_in21));
+            _mm256_storeu_pd(&c[11 * sc_row], _mm256_add_pd(acc5_0, c_in22));
+            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_add_pd(acc5_1, c_in23));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -52404,14 +52812,22 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a3_15 = _mm256_set1_pd(a[15 * sa_row + 15]);
             acc3_0 = _mm256_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm256_storeu_pd(&c[12 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[12 * sc_row])));
-            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[12 * sc_row + 4])));
-            _mm256_storeu_pd(&c[13 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[13 * sc_row])));
-            _mm256_storeu_pd(&c[13 * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[13 * sc_row + 4])));
-            _mm256_storeu_pd(&c[14 * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[14 * sc_row])));
-            _mm256_storeu_pd(&c[14 * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[14 * sc_row + 4])));
-            _mm256_storeu_pd(&c[15 * sc_row], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[15 * sc_row])));
-            _mm256_storeu_pd(&c[15 * sc_row + 4], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[15 * sc_row + 4])));
+            __m256d c_in24 = _mm256_loadu_pd(&c[12 * sc_row]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[12 * sc_row + 4]);
+            __m256d c_in26 = _mm256_loadu_pd(&c[13 * sc_row]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[13 * sc_row + 4]);
+            _mm256_storeu_pd(&c[12 * sc_row], _mm256_add_pd(acc0_0, c_in24));
+            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_add_pd(acc0_1, c_in25));
+            _mm256_storeu_pd(&c[13 * sc_row], _mm256_add_pd(acc1_0, c_in26));
+            _mm256_storeu_pd(&c[13 * sc_row + 4], _mm256_add_pd(acc1_1, c_in27));
+            __m256d c_in28 = _mm256_loadu_pd(&c[14 * sc_row]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[14 * sc_row + 4]);
+            __m256d c_in30 = _mm256_loadu_pd(&c[15 * sc_row]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[15 * sc_row + 4]);
+            _mm256_storeu_pd(&c[14 * sc_row], _mm256_add_pd(acc2_0, c_in28));
+            _mm256_storeu_pd(&c[14 * sc_row + 4], _mm256_add_pd(acc2_1, c_in29));
+            _mm256_storeu_pd(&c[15 * sc_row], _mm256_add_pd(acc3_0, c_in30));
+            _mm256_storeu_pd(&c[15 * sc_row + 4], _mm256_add_pd(acc3_1, c_in31));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -52734,18 +53150,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a5_15 = _mm256_set1_pd(a[5 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[8])));
-            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[12])));
-            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[1 * sc_row + 8])));
-            _mm256_storeu_pd(&c[1 * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[1 * sc_row + 12])));
-            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[2 * sc_row + 8])));
-            _mm256_storeu_pd(&c[2 * sc_row + 12], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[2 * sc_row + 12])));
-            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[3 * sc_row + 8])));
-            _mm256_storeu_pd(&c[3 * sc_row + 12], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[3 * sc_row + 12])));
-            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[4 * sc_row + 8])));
-            _mm256_storeu_pd(&c[4 * sc_row + 12], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[4 * sc_row + 12])));
-            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[5 * sc_row + 8])));
-            _mm256_storeu_pd(&c[5 * sc_row + 12], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[5 * sc_row + 12])));
+            __m256d c_in32 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in33 = _mm256_loadu_pd(&c[12]);
+            __m256d c_in34 = _mm256_loadu_pd(&c[1 * sc_row + 8]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[1 * sc_row + 12]);
+            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, c_in32));
+            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, c_in33));
+            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_add_pd(acc1_0, c_in34));
+            _mm256_storeu_pd(&c[1 * sc_row + 12], _mm256_add_pd(acc1_1, c_in35));
+            __m256d c_in36 = _mm256_loadu_pd(&c[2 * sc_row + 8]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[2 * sc_row + 12]);
+            __m256d c_in38 = _mm256_loadu_pd(&c[3 * sc_row + 8]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[3 * sc_row + 12]);
+            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_add_pd(acc2_0, c_in36));
+            _mm256_storeu_pd(&c[2 * sc_row + 12], _mm256_add_pd(acc2_1, c_in37));
+            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_add_pd(acc3_0, c_in38));
+            _mm256_storeu_pd(&c[3 * sc_row + 12], _mm256_add_pd(acc3_1, c_in39));
+            __m256d c_in40 = _mm256_loadu_pd(&c[4 * sc_row + 8]);
+            __m256d c_in41 = _mm256_loadu_pd(&c[4 * sc_row + 12]);
+            __m256d c_in42 = _mm256_loadu_pd(&c[5 * sc_row + 8]);
+            __m256d c_in43 = _mm256_loadu_pd(&c[5 * sc_row + 12]);
+            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_add_pd(acc4_0, c_in40));
+            _mm256_storeu_pd(&c[4 * sc_row + 12], _mm256_add_pd(acc4_1, c_in41));
+            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_add_pd(acc5_0, c_in42));
+            _mm256_storeu_pd(&c[5 * sc_row + 12], _mm256_add_pd(acc5_1, c_in43));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -53068,18 +53496,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a5_15 = _mm256_set1_pd(a[11 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[6 * sc_row + 8])));
-            _mm256_storeu_pd(&c[6 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[6 * sc_row + 12])));
-            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[7 * sc_row + 8])));
-            _mm256_storeu_pd(&c[7 * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[7 * sc_row + 12])));
-            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[8 * sc_row + 8])));
-            _mm256_storeu_pd(&c[8 * sc_row + 12], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[8 * sc_row + 12])));
-            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[9 * sc_row + 8])));
-            _mm256_storeu_pd(&c[9 * sc_row + 12], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[9 * sc_row + 12])));
-            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[10 * sc_row + 8])));
-            _mm256_storeu_pd(&c[10 * sc_row + 12], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[10 * sc_row + 12])));
-            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[11 * sc_row + 8])));
-            _mm256_storeu_pd(&c[11 * sc_row + 12], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[11 * sc_row + 12])));
+            __m256d c_in44 = _mm256_loadu_pd(&c[6 * sc_row + 8]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[6 * sc_row + 12]);
+            __m256d c_in46 = _mm256_loadu_pd(&c[7 * sc_row + 8]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[7 * sc_row + 12]);
+            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_add_pd(acc0_0, c_in44));
+            _mm256_storeu_pd(&c[6 * sc_row + 12], _mm256_add_pd(acc0_1, c_in45));
+            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_add_pd(acc1_0, c_in46));
+            _mm256_storeu_pd(&c[7 * sc_row + 12], _mm256_add_pd(acc1_1, c_in47));
+            __m256d c_in48 = _mm256_loadu_pd(&c[8 * sc_row + 8]);
+            __m256d c_in49 = _mm256_loadu_pd(&c[8 * sc_row + 12]);
+            __m256d c_in50 = _mm256_loadu_pd(&c[9 * sc_row + 8]);
+            __m256d c_in51 = _mm256_loadu_pd(&c[9 * sc_row + 12]);
+            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_add_pd(acc2_0, c_in48));
+            _mm256_storeu_pd(&c[8 * sc_row + 12], _mm256_add_pd(acc2_1, c_in49));
+            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_add_pd(acc3_0, c_in50));
+            _mm256_storeu_pd(&c[9 * sc_row + 12], _mm256_add_pd(acc3_1, c_in51));
+            __m256d c_in52 = _mm256_loadu_pd(&c[10 * sc_row + 8]);
+            __m256d c_in53 = _mm256_loadu_pd(&c[10 * sc_row + 12]);
+            __m256d c_in54 = _mm256_loadu_pd(&c[11 * sc_row + 8]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[11 * sc_row + 12]);
+            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_add_pd(acc4_0, c_in52));
+            _mm256_storeu_pd(&c[10 * sc_row + 12], _mm256_add_pd(acc4_1, c_in53));
+            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_add_pd(acc5_0, c_in54));
+            _mm256_storeu_pd(&c[11 * sc_row + 12], _mm256_add_pd(acc5_1, c_in55));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -53306,14 +53746,22 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a3_15 = _mm256_set1_pd(a[15 * sa_row + 15]);
             acc3_0 = _mm256_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[12 * sc_row + 8])));
-            _mm256_storeu_pd(&c[12 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[12 * sc_row + 12])));
-            _mm256_storeu_pd(&c[13 * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[13 * sc_row + 8])));
-            _mm256_storeu_pd(&c[13 * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[13 * sc_row + 12])));
-            _mm256_storeu_pd(&c[14 * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[14 * sc_row + 8])));
-            _mm256_storeu_pd(&c[14 * sc_row + 12], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[14 * sc_row + 12])));
-            _mm256_storeu_pd(&c[15 * sc_row + 8], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[15 * sc_row + 8])));
-            _mm256_storeu_pd(&c[15 * sc_row + 12], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[15 * sc_row + 12])));
+            __m256d c_in56 = _mm256_loadu_pd(&c[12 * sc_row + 8]);
+            __m256d c_in57 = _mm256_loadu_pd(&c[12 * sc_row + 12]);
+            __m256d c_in58 = _mm256_loadu_pd(&c[13 * sc_row + 8]);
+            __m256d c_in59 = _mm256_loadu_pd(&c[13 * sc_row + 12]);
+            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_add_pd(acc0_0, c_in56));
+            _mm256_storeu_pd(&c[12 * sc_row + 12], _mm256_add_pd(acc0_1, c_in57));
+            _mm256_storeu_pd(&c[13 * sc_row + 8], _mm256_add_pd(acc1_0, c_in58));
+            _mm256_storeu_pd(&c[13 * sc_row + 12], _mm256_add_pd(acc1_1, c_in59));
+            __m256d c_in60 = _mm256_loadu_pd(&c[14 * sc_row + 8]);
+            __m256d c_in61 = _mm256_loadu_pd(&c[14 * sc_row + 12]);
+            __m256d c_in62 = _mm256_loadu_pd(&c[15 * sc_row + 8]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[15 * sc_row + 12]);
+            _mm256_storeu_pd(&c[14 * sc_row + 8], _mm256_add_pd(acc2_0, c_in60));
+            _mm256_storeu_pd(&c[14 * sc_row + 12], _mm256_add_pd(acc2_1, c_in61));
+            _mm256_storeu_pd(&c[15 * sc_row + 8], _mm256_add_pd(acc3_0, c_in62));
+            _mm256_storeu_pd(&c[15 * sc_row + 12], _mm256_add_pd(acc3_1, c_in63));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -55152,7 +55600,7 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_16x16x16_sf_avx2_rows_ab
  * f64 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa avx2, form rows.
- * Cost per matrix: 8192 useful flops in 1152 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 1152 vector arithmetic ops, 24 vector accumulators,
  * 768 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -55488,18 +55936,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a5_15 = _mm256_set1_pd(a[5 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[1 * sc_row]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[1 * sc_row + 4]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[2 * sc_row]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[2 * sc_row + 4]);
+            __m256d c_in6 = _mm256_loadu_pd(&c[3 * sc_row]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[3 * sc_row + 4]);
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[4 * sc_row]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[4 * sc_row + 4]);
+            __m256d c_in10 = _mm256_loadu_pd(&c[5 * sc_row]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[5 * sc_row + 4]);
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -55822,18 +56282,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a5_15 = _mm256_set1_pd(a[11 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[8 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[9 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[10 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[11 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[6 * sc_row]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[6 * sc_row + 4]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[7 * sc_row]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[7 * sc_row + 4]);
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[8 * sc_row]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[8 * sc_row + 4]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[9 * sc_row]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[9 * sc_row + 4]);
+            _mm256_storeu_pd(&c[8 * sc_row], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[9 * sc_row], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in20 = _mm256_loadu_pd(&c[10 * sc_row]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[10 * sc_row + 4]);
+            __m256d c_in22 = _mm256_loadu_pd(&c[11 * sc_row]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[11 * sc_row + 4]);
+            _mm256_storeu_pd(&c[10 * sc_row], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[11 * sc_row], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -56060,14 +56532,22 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a3_15 = _mm256_set1_pd(a[15 * sa_row + 15]);
             acc3_0 = _mm256_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm256_storeu_pd(&c[12 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[13 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[13 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[14 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[14 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[15 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[15 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in24 = _mm256_loadu_pd(&c[12 * sc_row]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[12 * sc_row + 4]);
+            __m256d c_in26 = _mm256_loadu_pd(&c[13 * sc_row]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[13 * sc_row + 4]);
+            _mm256_storeu_pd(&c[12 * sc_row], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[13 * sc_row], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[13 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in28 = _mm256_loadu_pd(&c[14 * sc_row]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[14 * sc_row + 4]);
+            __m256d c_in30 = _mm256_loadu_pd(&c[15 * sc_row]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[15 * sc_row + 4]);
+            _mm256_storeu_pd(&c[14 * sc_row], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[14 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[15 * sc_row], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[15 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc3_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -56390,18 +56870,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a5_15 = _mm256_set1_pd(a[5 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[2 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[3 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[4 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[5 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in32 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in33 = _mm256_loadu_pd(&c[12]);
+            __m256d c_in34 = _mm256_loadu_pd(&c[1 * sc_row + 8]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[1 * sc_row + 12]);
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in36 = _mm256_loadu_pd(&c[2 * sc_row + 8]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[2 * sc_row + 12]);
+            __m256d c_in38 = _mm256_loadu_pd(&c[3 * sc_row + 8]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[3 * sc_row + 12]);
+            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[2 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[3 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in40 = _mm256_loadu_pd(&c[4 * sc_row + 8]);
+            __m256d c_in41 = _mm256_loadu_pd(&c[4 * sc_row + 12]);
+            __m256d c_in42 = _mm256_loadu_pd(&c[5 * sc_row + 8]);
+            __m256d c_in43 = _mm256_loadu_pd(&c[5 * sc_row + 12]);
+            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[4 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[5 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -56724,18 +57216,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a5_15 = _mm256_set1_pd(a[11 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[6 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[7 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[8 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[9 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[10 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[11 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in44 = _mm256_loadu_pd(&c[6 * sc_row + 8]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[6 * sc_row + 12]);
+            __m256d c_in46 = _mm256_loadu_pd(&c[7 * sc_row + 8]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[7 * sc_row + 12]);
+            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[6 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[7 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in48 = _mm256_loadu_pd(&c[8 * sc_row + 8]);
+            __m256d c_in49 = _mm256_loadu_pd(&c[8 * sc_row + 12]);
+            __m256d c_in50 = _mm256_loadu_pd(&c[9 * sc_row + 8]);
+            __m256d c_in51 = _mm256_loadu_pd(&c[9 * sc_row + 12]);
+            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[8 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[9 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in52 = _mm256_loadu_pd(&c[10 * sc_row + 8]);
+            __m256d c_in53 = _mm256_loadu_pd(&c[10 * sc_row + 12]);
+            __m256d c_in54 = _mm256_loadu_pd(&c[11 * sc_row + 8]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[11 * sc_row + 12]);
+            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in52, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[10 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in53, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in54, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[11 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in55, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -56962,14 +57466,22 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a3_15 = _mm256_set1_pd(a[15 * sa_row + 15]);
             acc3_0 = _mm256_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[13 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[13 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[14 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[14 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[15 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[15 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in56 = _mm256_loadu_pd(&c[12 * sc_row + 8]);
+            __m256d c_in57 = _mm256_loadu_pd(&c[12 * sc_row + 12]);
+            __m256d c_in58 = _mm256_loadu_pd(&c[13 * sc_row + 8]);
+            __m256d c_in59 = _mm256_loadu_pd(&c[13 * sc_row + 12]);
+            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in56, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in57, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[13 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in58, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[13 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in59, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in60 = _mm256_loadu_pd(&c[14 * sc_row + 8]);
+            __m256d c_in61 = _mm256_loadu_pd(&c[14 * sc_row + 12]);
+            __m256d c_in62 = _mm256_loadu_pd(&c[15 * sc_row + 8]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[15 * sc_row + 12]);
+            _mm256_storeu_pd(&c[14 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in60, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[14 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in61, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[15 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in62, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[15 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in63, _mm256_mul_pd(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -56981,7 +57493,7 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1
  * f64 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 8192 useful flops in 1088 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 1088 vector arithmetic ops, 24 vector accumulators,
  * 768 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -57400,18 +57912,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a5_15 = _mm256_set1_pd(a[5 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4])));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[1 * sc_row])));
-            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[1 * sc_row + 4])));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[2 * sc_row])));
-            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[2 * sc_row + 4])));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[3 * sc_row])));
-            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[3 * sc_row + 4])));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[4 * sc_row])));
-            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[4 * sc_row + 4])));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[5 * sc_row])));
-            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[5 * sc_row + 4])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[1 * sc_row]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[1 * sc_row + 4]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, c_in1));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_add_pd(acc1_0, c_in2));
+            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_add_pd(acc1_1, c_in3));
+            __m256d c_in4 = _mm256_loadu_pd(&c[2 * sc_row]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[2 * sc_row + 4]);
+            __m256d c_in6 = _mm256_loadu_pd(&c[3 * sc_row]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[3 * sc_row + 4]);
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_add_pd(acc2_0, c_in4));
+            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_add_pd(acc2_1, c_in5));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_add_pd(acc3_0, c_in6));
+            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_add_pd(acc3_1, c_in7));
+            __m256d c_in8 = _mm256_loadu_pd(&c[4 * sc_row]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[4 * sc_row + 4]);
+            __m256d c_in10 = _mm256_loadu_pd(&c[5 * sc_row]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[5 * sc_row + 4]);
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_add_pd(acc4_0, c_in8));
+            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_add_pd(acc4_1, c_in9));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_add_pd(acc5_0, c_in10));
+            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_add_pd(acc5_1, c_in11));
         }
         {
             _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
@@ -57770,18 +58294,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a5_15 = _mm256_set1_pd(a[11 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[6 * sc_row])));
-            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[6 * sc_row + 4])));
-            _mm256_storeu_pd(&c[7 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[7 * sc_row])));
-            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[7 * sc_row + 4])));
-            _mm256_storeu_pd(&c[8 * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[8 * sc_row])));
-            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[8 * sc_row + 4])));
-            _mm256_storeu_pd(&c[9 * sc_row], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[9 * sc_row])));
-            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[9 * sc_row + 4])));
-            _mm256_storeu_pd(&c[10 * sc_row], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[10 * sc_row])));
-            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[10 * sc_row + 4])));
-            _mm256_storeu_pd(&c[11 * sc_row], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[11 * sc_row])));
-            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[11 * sc_row + 4])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[6 * sc_row]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[6 * sc_row + 4]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[7 * sc_row]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[7 * sc_row + 4]);
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_add_pd(acc0_1, c_in13));
+            _mm256_storeu_pd(&c[7 * sc_row], _mm256_add_pd(acc1_0, c_in14));
+            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_add_pd(acc1_1, c_in15));
+            __m256d c_in16 = _mm256_loadu_pd(&c[8 * sc_row]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[8 * sc_row + 4]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[9 * sc_row]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[9 * sc_row + 4]);
+            _mm256_storeu_pd(&c[8 * sc_row], _mm256_add_pd(acc2_0, c_in16));
+            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_add_pd(acc2_1, c_in17));
+            _mm256_storeu_pd(&c[9 * sc_row], _mm256_add_pd(acc3_0, c_in18));
+            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_add_pd(acc3_1, c_in19));
+            __m256d c_in20 = _mm256_loadu_pd(&c[10 * sc_row]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[10 * sc_row + 4]);
+            __m256d c_in22 = _mm256_loadu_pd(&c[11 * sc_row]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[11 * sc_row + 4]);
+            _mm256_storeu_pd(&c[10 * sc_row], _mm256_add_pd(acc4_0, c_in20));
+            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_add_pd(acc4_1, c_in21));
+            _mm256_storeu_pd(&c[11 * sc_row], _mm256_add_pd(acc5_0, c_in22));
+            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_add_pd(acc5_1, c_in23));
         }
         {
             _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
@@ -58032,14 +58568,22 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a3_15 = _mm256_set1_pd(a[15 * sa_row + 15]);
             acc3_0 = _mm256_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm256_storeu_pd(&c[12 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[12 * sc_row])));
-            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[12 * sc_row + 4])));
-            _mm256_storeu_pd(&c[13 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[13 * sc_row])));
-            _mm256_storeu_pd(&c[13 * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[13 * sc_row + 4])));
-            _mm256_storeu_pd(&c[14 * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[14 * sc_row])));
-            _mm256_storeu_pd(&c[14 * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[14 * sc_row + 4])));
-            _mm256_storeu_pd(&c[15 * sc_row], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[15 * sc_row])));
-            _mm256_storeu_pd(&c[15 * sc_row + 4], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[15 * sc_row + 4])));
+            __m256d c_in24 = _mm256_loadu_pd(&c[12 * sc_row]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[12 * sc_row + 4]);
+            __m256d c_in26 = _mm256_loadu_pd(&c[13 * sc_row]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[13 * sc_row + 4]);
+            _mm256_storeu_pd(&c[12 * sc_row], _mm256_add_pd(acc0_0, c_in24));
+            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_add_pd(acc0_1, c_in25));
+            _mm256_storeu_pd(&c[13 * sc_row], _mm256_add_pd(acc1_0, c_in26));
+            _mm256_storeu_pd(&c[13 * sc_row + 4], _mm256_add_pd(acc1_1, c_in27));
+            __m256d c_in28 = _mm256_loadu_pd(&c[14 * sc_row]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[14 * sc_row + 4]);
+            __m256d c_in30 = _mm256_loadu_pd(&c[15 * sc_row]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[15 * sc_row + 4]);
+            _mm256_storeu_pd(&c[14 * sc_row], _mm256_add_pd(acc2_0, c_in28));
+            _mm256_storeu_pd(&c[14 * sc_row + 4], _mm256_add_pd(acc2_1, c_in29));
+            _mm256_storeu_pd(&c[15 * sc_row], _mm256_add_pd(acc3_0, c_in30));
+            _mm256_storeu_pd(&c[15 * sc_row + 4], _mm256_add_pd(acc3_1, c_in31));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -58362,18 +58906,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a5_15 = _mm256_set1_pd(a[5 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[8])));
-            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[12])));
-            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[1 * sc_row + 8])));
-            _mm256_storeu_pd(&c[1 * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[1 * sc_row + 12])));
-            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[2 * sc_row + 8])));
-            _mm256_storeu_pd(&c[2 * sc_row + 12], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[2 * sc_row + 12])));
-            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[3 * sc_row + 8])));
-            _mm256_storeu_pd(&c[3 * sc_row + 12], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[3 * sc_row + 12])));
-            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[4 * sc_row + 8])));
-            _mm256_storeu_pd(&c[4 * sc_row + 12], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[4 * sc_row + 12])));
-            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[5 * sc_row + 8])));
-            _mm256_storeu_pd(&c[5 * sc_row + 12], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[5 * sc_row + 12])));
+            __m256d c_in32 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in33 = _mm256_loadu_pd(&c[12]);
+            __m256d c_in34 = _mm256_loadu_pd(&c[1 * sc_row + 8]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[1 * sc_row + 12]);
+            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, c_in32));
+            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, c_in33));
+            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_add_pd(acc1_0, c_in34));
+            _mm256_storeu_pd(&c[1 * sc_row + 12], _mm256_add_pd(acc1_1, c_in35));
+            __m256d c_in36 = _mm256_loadu_pd(&c[2 * sc_row + 8]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[2 * sc_row + 12]);
+            __m256d c_in38 = _mm256_loadu_pd(&c[3 * sc_row + 8]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[3 * sc_row + 12]);
+            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_add_pd(acc2_0, c_in36));
+            _mm256_storeu_pd(&c[2 * sc_row + 12], _mm256_add_pd(acc2_1, c_in37));
+            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_add_pd(acc3_0, c_in38));
+            _mm256_storeu_pd(&c[3 * sc_row + 12], _mm256_add_pd(acc3_1, c_in39));
+            __m256d c_in40 = _mm256_loadu_pd(&c[4 * sc_row + 8]);
+            __m256d c_in41 = _mm256_loadu_pd(&c[4 * sc_row + 12]);
+            __m256d c_in42 = _mm256_loadu_pd(&c[5 * sc_row + 8]);
+            __m256d c_in43 = _mm256_loadu_pd(&c[5 * sc_row + 12]);
+            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_add_pd(acc4_0, c_in40));
+            _mm256_storeu_pd(&c[4 * sc_row + 12], _mm256_add_pd(acc4_1, c_in41));
+            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_add_pd(acc5_0, c_in42));
+            _mm256_storeu_pd(&c[5 * sc_row + 12], _mm256_add_pd(acc5_1, c_in43));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -58696,18 +59252,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a5_15 = _mm256_set1_pd(a[11 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[6 * sc_row + 8])));
-            _mm256_storeu_pd(&c[6 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[6 * sc_row + 12])));
-            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[7 * sc_row + 8])));
-            _mm256_storeu_pd(&c[7 * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[7 * sc_row + 12])));
-            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[8 * sc_row + 8])));
-            _mm256_storeu_pd(&c[8 * sc_row + 12], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[8 * sc_row + 12])));
-            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[9 * sc_row + 8])));
-            _mm256_storeu_pd(&c[9 * sc_row + 12], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[9 * sc_row + 12])));
-            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[10 * sc_row + 8])));
-            _mm256_storeu_pd(&c[10 * sc_row + 12], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[10 * sc_row + 12])));
-            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[11 * sc_row + 8])));
-            _mm256_storeu_pd(&c[11 * sc_row + 12], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[11 * sc_row + 12])));
+            __m256d c_in44 = _mm256_loadu_pd(&c[6 * sc_row + 8]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[6 * sc_row + 12]);
+            __m256d c_in46 = _mm256_loadu_pd(&c[7 * sc_row + 8]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[7 * sc_row + 12]);
+            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_add_pd(acc0_0, c_in44));
+            _mm256_storeu_pd(&c[6 * sc_row + 12], _mm256_add_pd(acc0_1, c_in45));
+            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_add_pd(acc1_0, c_in46));
+            _mm256_storeu_pd(&c[7 * sc_row + 12], _mm256_add_pd(acc1_1, c_in47));
+            __m256d c_in48 = _mm256_loadu_pd(&c[8 * sc_row + 8]);
+            __m256d c_in49 = _mm256_loadu_pd(&c[8 * sc_row + 12]);
+            __m256d c_in50 = _mm256_loadu_pd(&c[9 * sc_row + 8]);
+            __m256d c_in51 = _mm256_loadu_pd(&c[9 * sc_row + 12]);
+            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_add_pd(acc2_0, c_in48));
+            _mm256_storeu_pd(&c[8 * sc_row + 12], _mm256_add_pd(acc2_1, c_in49));
+            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_add_pd(acc3_0, c_in50));
+            _mm256_storeu_pd(&c[9 * sc_row + 12], _mm256_add_pd(acc3_1, c_in51));
+            __m256d c_in52 = _mm256_loadu_pd(&c[10 * sc_row + 8]);
+            __m256d c_in53 = _mm256_loadu_pd(&c[10 * sc_row + 12]);
+            __m256d c_in54 = _mm256_loadu_pd(&c[11 * sc_row + 8]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[11 * sc_row + 12]);
+            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_add_pd(acc4_0, c_in52));
+            _mm256_storeu_pd(&c[10 * sc_row + 12], _mm256_add_pd(acc4_1, c_in53));
+            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_add_pd(acc5_0, c_in54));
+            _mm256_storeu_pd(&c[11 * sc_row + 12], _mm256_add_pd(acc5_1, c_in55));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -58934,14 +59502,22 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a3_15 = _mm256_set1_pd(a[15 * sa_row + 15]);
             acc3_0 = _mm256_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[12 * sc_row + 8])));
-            _mm256_storeu_pd(&c[12 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[12 * sc_row + 12])));
-            _mm256_storeu_pd(&c[13 * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[13 * sc_row + 8])));
-            _mm256_storeu_pd(&c[13 * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[13 * sc_row + 12])));
-            _mm256_storeu_pd(&c[14 * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[14 * sc_row + 8])));
-            _mm256_storeu_pd(&c[14 * sc_row + 12], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[14 * sc_row + 12])));
-            _mm256_storeu_pd(&c[15 * sc_row + 8], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[15 * sc_row + 8])));
-            _mm256_storeu_pd(&c[15 * sc_row + 12], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[15 * sc_row + 12])));
+            __m256d c_in56 = _mm256_loadu_pd(&c[12 * sc_row + 8]);
+            __m256d c_in57 = _mm256_loadu_pd(&c[12 * sc_row + 12]);
+            __m256d c_in58 = _mm256_loadu_pd(&c[13 * sc_row + 8]);
+            __m256d c_in59 = _mm256_loadu_pd(&c[13 * sc_row + 12]);
+            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_add_pd(acc0_0, c_in56));
+            _mm256_storeu_pd(&c[12 * sc_row + 12], _mm256_add_pd(acc0_1, c_in57));
+            _mm256_storeu_pd(&c[13 * sc_row + 8], _mm256_add_pd(acc1_0, c_in58));
+            _mm256_storeu_pd(&c[13 * sc_row + 12], _mm256_add_pd(acc1_1, c_in59));
+            __m256d c_in60 = _mm256_loadu_pd(&c[14 * sc_row + 8]);
+            __m256d c_in61 = _mm256_loadu_pd(&c[14 * sc_row + 12]);
+            __m256d c_in62 = _mm256_loadu_pd(&c[15 * sc_row + 8]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[15 * sc_row + 12]);
+            _mm256_storeu_pd(&c[14 * sc_row + 8], _mm256_add_pd(acc2_0, c_in60));
+            _mm256_storeu_pd(&c[14 * sc_row + 12], _mm256_add_pd(acc2_1, c_in61));
+            _mm256_storeu_pd(&c[15 * sc_row + 8], _mm256_add_pd(acc3_0, c_in62));
+            _mm256_storeu_pd(&c[15 * sc_row + 12], _mm256_add_pd(acc3_1, c_in63));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -60927,7 +61503,7 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_16x16x16_sf_avx2_rows_pf_ab
  * f64 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 8192 useful flops in 1152 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 1152 vector arithmetic ops, 24 vector accumulators,
  * 768 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -61350,18 +61926,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a5_15 = _mm256_set1_pd(a[5 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[1 * sc_row]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[1 * sc_row + 4]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[2 * sc_row]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[2 * sc_row + 4]);
+            __m256d c_in6 = _mm256_loadu_pd(&c[3 * sc_row]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[3 * sc_row + 4]);
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[4 * sc_row]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[4 * sc_row + 4]);
+            __m256d c_in10 = _mm256_loadu_pd(&c[5 * sc_row]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[5 * sc_row + 4]);
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
@@ -61720,18 +62308,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a5_15 = _mm256_set1_pd(a[11 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[8 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[9 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[10 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[11 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[6 * sc_row]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[6 * sc_row + 4]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[7 * sc_row]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[7 * sc_row + 4]);
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[8 * sc_row]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[8 * sc_row + 4]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[9 * sc_row]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[9 * sc_row + 4]);
+            _mm256_storeu_pd(&c[8 * sc_row], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[8 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[9 * sc_row], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[9 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in20 = _mm256_loadu_pd(&c[10 * sc_row]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[10 * sc_row + 4]);
+            __m256d c_in22 = _mm256_loadu_pd(&c[11 * sc_row]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[11 * sc_row + 4]);
+            _mm256_storeu_pd(&c[10 * sc_row], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[10 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[11 * sc_row], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[11 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
@@ -61982,14 +62582,22 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a3_15 = _mm256_set1_pd(a[15 * sa_row + 15]);
             acc3_0 = _mm256_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm256_storeu_pd(&c[12 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[13 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[13 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[14 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[14 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[15 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[15 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in24 = _mm256_loadu_pd(&c[12 * sc_row]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[12 * sc_row + 4]);
+            __m256d c_in26 = _mm256_loadu_pd(&c[13 * sc_row]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[13 * sc_row + 4]);
+            _mm256_storeu_pd(&c[12 * sc_row], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[13 * sc_row], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[13 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in28 = _mm256_loadu_pd(&c[14 * sc_row]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[14 * sc_row + 4]);
+            __m256d c_in30 = _mm256_loadu_pd(&c[15 * sc_row]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[15 * sc_row + 4]);
+            _mm256_storeu_pd(&c[14 * sc_row], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[14 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[15 * sc_row], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[15 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc3_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -62312,18 +62920,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a5_15 = _mm256_set1_pd(a[5 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[2 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[3 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[4 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[5 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in32 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in33 = _mm256_loadu_pd(&c[12]);
+            __m256d c_in34 = _mm256_loadu_pd(&c[1 * sc_row + 8]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[1 * sc_row + 12]);
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in36 = _mm256_loadu_pd(&c[2 * sc_row + 8]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[2 * sc_row + 12]);
+            __m256d c_in38 = _mm256_loadu_pd(&c[3 * sc_row + 8]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[3 * sc_row + 12]);
+            _mm256_storeu_pd(&c[2 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[2 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[3 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[3 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in40 = _mm256_loadu_pd(&c[4 * sc_row + 8]);
+            __m256d c_in41 = _mm256_loadu_pd(&c[4 * sc_row + 12]);
+            __m256d c_in42 = _mm256_loadu_pd(&c[5 * sc_row + 8]);
+            __m256d c_in43 = _mm256_loadu_pd(&c[5 * sc_row + 12]);
+            _mm256_storeu_pd(&c[4 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[4 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[5 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[5 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -62646,18 +63266,30 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a5_15 = _mm256_set1_pd(a[11 * sa_row + 15]);
             acc5_0 = _mm256_fmadd_pd(a5_15, b0_15, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_15, b1_15, acc5_1);
-            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[6 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[7 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[8 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[9 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[9 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[10 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10 * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[11 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[11 * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in44 = _mm256_loadu_pd(&c[6 * sc_row + 8]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[6 * sc_row + 12]);
+            __m256d c_in46 = _mm256_loadu_pd(&c[7 * sc_row + 8]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[7 * sc_row + 12]);
+            _mm256_storeu_pd(&c[6 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[6 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[7 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[7 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in48 = _mm256_loadu_pd(&c[8 * sc_row + 8]);
+            __m256d c_in49 = _mm256_loadu_pd(&c[8 * sc_row + 12]);
+            __m256d c_in50 = _mm256_loadu_pd(&c[9 * sc_row + 8]);
+            __m256d c_in51 = _mm256_loadu_pd(&c[9 * sc_row + 12]);
+            _mm256_storeu_pd(&c[8 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[8 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[9 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[9 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in52 = _mm256_loadu_pd(&c[10 * sc_row + 8]);
+            __m256d c_in53 = _mm256_loadu_pd(&c[10 * sc_row + 12]);
+            __m256d c_in54 = _mm256_loadu_pd(&c[11 * sc_row + 8]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[11 * sc_row + 12]);
+            _mm256_storeu_pd(&c[10 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in52, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[10 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in53, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[11 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in54, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[11 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in55, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -62884,14 +63516,22 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a3_15 = _mm256_set1_pd(a[15 * sa_row + 15]);
             acc3_0 = _mm256_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm256_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[13 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[13 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[13 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[14 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[14 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[15 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[15 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[15 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in56 = _mm256_loadu_pd(&c[12 * sc_row + 8]);
+            __m256d c_in57 = _mm256_loadu_pd(&c[12 * sc_row + 12]);
+            __m256d c_in58 = _mm256_loadu_pd(&c[13 * sc_row + 8]);
+            __m256d c_in59 = _mm256_loadu_pd(&c[13 * sc_row + 12]);
+            _mm256_storeu_pd(&c[12 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in56, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in57, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[13 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in58, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[13 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in59, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in60 = _mm256_loadu_pd(&c[14 * sc_row + 8]);
+            __m256d c_in61 = _mm256_loadu_pd(&c[14 * sc_row + 12]);
+            __m256d c_in62 = _mm256_loadu_pd(&c[15 * sc_row + 8]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[15 * sc_row + 12]);
+            _mm256_storeu_pd(&c[14 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in60, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[14 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in61, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[15 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in62, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[15 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in63, _mm256_mul_pd(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -62903,7 +63543,7 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_16x16x16_sf_avx512_rows_a1b1
  * f64 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout sf, isa avx512, form rows.
- * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 48 vector accumulators,
  * 352 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -63523,30 +64163,54 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_a1b1(const bmm_arg
             __m512d a11_15 = _mm512_set1_pd(a[11 * sa_row + 15]);
             acc11_0 = _mm512_fmadd_pd(a11_15, b0_15, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_15, b1_15, acc11_1);
-            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[0])));
-            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[8])));
-            _mm512_storeu_pd(&c[1 * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[1 * sc_row])));
-            _mm512_storeu_pd(&c[1 * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[1 * sc_row + 8])));
-            _mm512_storeu_pd(&c[2 * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[2 * sc_row])));
-            _mm512_storeu_pd(&c[2 * sc_row + 8], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[2 * sc_row + 8])));
-            _mm512_storeu_pd(&c[3 * sc_row], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[3 * sc_row])));
-            _mm512_storeu_pd(&c[3 * sc_row + 8], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[3 * sc_row + 8])));
-            _mm512_storeu_pd(&c[4 * sc_row], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[4 * sc_row])));
-            _mm512_storeu_pd(&c[4 * sc_row + 8], _mm512_add_pd(acc4_1, _mm512_loadu_pd(&c[4 * sc_row + 8])));
-            _mm512_storeu_pd(&c[5 * sc_row], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[5 * sc_row])));
-            _mm512_storeu_pd(&c[5 * sc_row + 8], _mm512_add_pd(acc5_1, _mm512_loadu_pd(&c[5 * sc_row + 8])));
-            _mm512_storeu_pd(&c[6 * sc_row], _mm512_add_pd(acc6_0, _mm512_loadu_pd(&c[6 * sc_row])));
-            _mm512_storeu_pd(&c[6 * sc_row + 8], _mm512_add_pd(acc6_1, _mm512_loadu_pd(&c[6 * sc_row + 8])));
-            _mm512_storeu_pd(&c[7 * sc_row], _mm512_add_pd(acc7_0, _mm512_loadu_pd(&c[7 * sc_row])));
-            _mm512_storeu_pd(&c[7 * sc_row + 8], _mm512_add_pd(acc7_1, _mm512_loadu_pd(&c[7 * sc_row + 8])));
-            _mm512_storeu_pd(&c[8 * sc_row], _mm512_add_pd(acc8_0, _mm512_loadu_pd(&c[8 * sc_row])));
-            _mm512_storeu_pd(&c[8 * sc_row + 8], _mm512_add_pd(acc8_1, _mm512_loadu_pd(&c[8 * sc_row + 8])));
-            _mm512_storeu_pd(&c[9 * sc_row], _mm512_add_pd(acc9_0, _mm512_loadu_pd(&c[9 * sc_row])));
-            _mm512_storeu_pd(&c[9 * sc_row + 8], _mm512_add_pd(acc9_1, _mm512_loadu_pd(&c[9 * sc_row + 8])));
-            _mm512_storeu_pd(&c[10 * sc_row], _mm512_add_pd(acc10_0, _mm512_loadu_pd(&c[10 * sc_row])));
-            _mm512_storeu_pd(&c[10 * sc_row + 8], _mm512_add_pd(acc10_1, _mm512_loadu_pd(&c[10 * sc_row + 8])));
-            _mm512_storeu_pd(&c[11 * sc_row], _mm512_add_pd(acc11_0, _mm512_loadu_pd(&c[11 * sc_row])));
-            _mm512_storeu_pd(&c[11 * sc_row + 8], _mm512_add_pd(acc11_1, _mm512_loadu_pd(&c[11 * sc_row + 8])));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[1 * sc_row]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[1 * sc_row + 8]);
+            __m512d c_in4 = _mm512_loadu_pd(&c[2 * sc_row]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[2 * sc_row + 8]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[3 * sc_row]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[3 * sc_row + 8]);
+            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, c_in0));
+            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc0_1, c_in1));
+            _mm512_storeu_pd(&c[1 * sc_row], _mm512_add_pd(acc1_0, c_in2));
+            _mm512_storeu_pd(&c[1 * sc_row + 8], _mm512_add_pd(acc1_1, c_in3));
+            _mm512_storeu_pd(&c[2 * sc_row], _mm512_add_pd(acc2_0, c_in4));
+            _mm512_storeu_pd(&c[2 * sc_row + 8], _mm512_add_pd(acc2_1, c_in5));
+            _mm512_storeu_pd(&c[3 * sc_row], _mm512_add_pd(acc3_0, c_in6));
+            _mm512_storeu_pd(&c[3 * sc_row + 8], _mm512_add_pd(acc3_1, c_in7));
+            __m512d c_in8 = _mm512_loadu_pd(&c[4 * sc_row]);
+            __m512d c_in9 = _mm512_loadu_pd(&c[4 * sc_row + 8]);
+            __m512d c_in10 = _mm512_loadu_pd(&c[5 * sc_row]);
+            __m512d c_in11 = _mm512_loadu_pd(&c[5 * sc_row + 8]);
+            __m512d c_in12 = _mm512_loadu_pd(&c[6 * sc_row]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[6 * sc_row + 8]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[7 * sc_row]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[7 * sc_row + 8]);
+            _mm512_storeu_pd(&c[4 * sc_row], _mm512_add_pd(acc4_0, c_in8));
+            _mm512_storeu_pd(&c[4 * sc_row + 8], _mm512_add_pd(acc4_1, c_in9));
+            _mm512_storeu_pd(&c[5 * sc_row], _mm512_add_pd(acc5_0, c_in10));
+            _mm512_storeu_pd(&c[5 * sc_row + 8], _mm512_add_pd(acc5_1, c_in11));
+            _mm512_storeu_pd(&c[6 * sc_row], _mm512_add_pd(acc6_0, c_in12));
+            _mm512_storeu_pd(&c[6 * sc_row + 8], _mm512_add_pd(acc6_1, c_in13));
+            _mm512_storeu_pd(&c[7 * sc_row], _mm512_add_pd(acc7_0, c_in14));
+            _mm512_storeu_pd(&c[7 * sc_row + 8], _mm512_add_pd(acc7_1, c_in15));
+            __m512d c_in16 = _mm512_loadu_pd(&c[8 * sc_row]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[8 * sc_row + 8]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[9 * sc_row]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[9 * sc_row + 8]);
+            __m512d c_in20 = _mm512_loadu_pd(&c[10 * sc_row]);
+            __m512d c_in21 = _mm512_loadu_pd(&c[10 * sc_row + 8]);
+            __m512d c_in22 = _mm512_loadu_pd(&c[11 * sc_row]);
+            __m512d c_in23 = _mm512_loadu_pd(&c[11 * sc_row + 8]);
+            _mm512_storeu_pd(&c[8 * sc_row], _mm512_add_pd(acc8_0, c_in16));
+            _mm512_storeu_pd(&c[8 * sc_row + 8], _mm512_add_pd(acc8_1, c_in17));
+            _mm512_storeu_pd(&c[9 * sc_row], _mm512_add_pd(acc9_0, c_in18));
+            _mm512_storeu_pd(&c[9 * sc_row + 8], _mm512_add_pd(acc9_1, c_in19));
+            _mm512_storeu_pd(&c[10 * sc_row], _mm512_add_pd(acc10_0, c_in20));
+            _mm512_storeu_pd(&c[10 * sc_row + 8], _mm512_add_pd(acc10_1, c_in21));
+            _mm512_storeu_pd(&c[11 * sc_row], _mm512_add_pd(acc11_0, c_in22));
+            _mm512_storeu_pd(&c[11 * sc_row + 8], _mm512_add_pd(acc11_1, c_in23));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -63773,14 +64437,22 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_a1b1(const bmm_arg
             __m512d a3_15 = _mm512_set1_pd(a[15 * sa_row + 15]);
             acc3_0 = _mm512_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm512_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm512_storeu_pd(&c[12 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[12 * sc_row])));
-            _mm512_storeu_pd(&c[12 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[12 * sc_row + 8])));
-            _mm512_storeu_pd(&c[13 * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[13 * sc_row])));
-            _mm512_storeu_pd(&c[13 * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[13 * sc_row + 8])));
-            _mm512_storeu_pd(&c[14 * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[14 * sc_row])));
-            _mm512_storeu_pd(&c[14 * sc_row + 8], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[14 * sc_row + 8])));
-            _mm512_storeu_pd(&c[15 * sc_row], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[15 * sc_row])));
-            _mm512_storeu_pd(&c[15 * sc_row + 8], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[15 * sc_row + 8])));
+            __m512d c_in24 = _mm512_loadu_pd(&c[12 * sc_row]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[12 * sc_row + 8]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[13 * sc_row]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[13 * sc_row + 8]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[14 * sc_row]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[14 * sc_row + 8]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[15 * sc_row]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[15 * sc_row + 8]);
+            _mm512_storeu_pd(&c[12 * sc_row], _mm512_add_pd(acc0_0, c_in24));
+            _mm512_storeu_pd(&c[12 * sc_row + 8], _mm512_add_pd(acc0_1, c_in25));
+            _mm512_storeu_pd(&c[13 * sc_row], _mm512_add_pd(acc1_0, c_in26));
+            _mm512_storeu_pd(&c[13 * sc_row + 8], _mm512_add_pd(acc1_1, c_in27));
+            _mm512_storeu_pd(&c[14 * sc_row], _mm512_add_pd(acc2_0, c_in28));
+            _mm512_storeu_pd(&c[14 * sc_row + 8], _mm512_add_pd(acc2_1, c_in29));
+            _mm512_storeu_pd(&c[15 * sc_row], _mm512_add_pd(acc3_0, c_in30));
+            _mm512_storeu_pd(&c[15 * sc_row + 8], _mm512_add_pd(acc3_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -64683,7 +65355,7 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_16x16x16_sf_avx512_rows_ab
  * f64 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa avx512, form rows.
- * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 48 vector accumulators,
  * 352 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -65307,30 +65979,54 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_ab(const bmm_args 
             __m512d a11_15 = _mm512_set1_pd(a[11 * sa_row + 15]);
             acc11_0 = _mm512_fmadd_pd(a11_15, b0_15, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_15, b1_15, acc11_1);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[1 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[2 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[3 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_storeu_pd(&c[4 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
-            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_storeu_pd(&c[5 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
-            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_storeu_pd(&c[6 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row + 8]), _mm512_mul_pd(valpha, acc6_1)));
-            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
-            _mm512_storeu_pd(&c[7 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row + 8]), _mm512_mul_pd(valpha, acc7_1)));
-            _mm512_storeu_pd(&c[8 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row]), _mm512_mul_pd(valpha, acc8_0)));
-            _mm512_storeu_pd(&c[8 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row + 8]), _mm512_mul_pd(valpha, acc8_1)));
-            _mm512_storeu_pd(&c[9 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row]), _mm512_mul_pd(valpha, acc9_0)));
-            _mm512_storeu_pd(&c[9 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row + 8]), _mm512_mul_pd(valpha, acc9_1)));
-            _mm512_storeu_pd(&c[10 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row]), _mm512_mul_pd(valpha, acc10_0)));
-            _mm512_storeu_pd(&c[10 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row + 8]), _mm512_mul_pd(valpha, acc10_1)));
-            _mm512_storeu_pd(&c[11 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row]), _mm512_mul_pd(valpha, acc11_0)));
-            _mm512_storeu_pd(&c[11 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row + 8]), _mm512_mul_pd(valpha, acc11_1)));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[1 * sc_row]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[1 * sc_row + 8]);
+            __m512d c_in4 = _mm512_loadu_pd(&c[2 * sc_row]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[2 * sc_row + 8]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[3 * sc_row]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[3 * sc_row + 8]);
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[1 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[2 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[3 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc3_1)));
+            __m512d c_in8 = _mm512_loadu_pd(&c[4 * sc_row]);
+            __m512d c_in9 = _mm512_loadu_pd(&c[4 * sc_row + 8]);
+            __m512d c_in10 = _mm512_loadu_pd(&c[5 * sc_row]);
+            __m512d c_in11 = _mm512_loadu_pd(&c[5 * sc_row + 8]);
+            __m512d c_in12 = _mm512_loadu_pd(&c[6 * sc_row]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[6 * sc_row + 8]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[7 * sc_row]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[7 * sc_row + 8]);
+            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_storeu_pd(&c[4 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc4_1)));
+            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_storeu_pd(&c[5 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc5_1)));
+            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_storeu_pd(&c[6 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc6_1)));
+            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc7_0)));
+            _mm512_storeu_pd(&c[7 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc7_1)));
+            __m512d c_in16 = _mm512_loadu_pd(&c[8 * sc_row]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[8 * sc_row + 8]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[9 * sc_row]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[9 * sc_row + 8]);
+            __m512d c_in20 = _mm512_loadu_pd(&c[10 * sc_row]);
+            __m512d c_in21 = _mm512_loadu_pd(&c[10 * sc_row + 8]);
+            __m512d c_in22 = _mm512_loadu_pd(&c[11 * sc_row]);
+            __m512d c_in23 = _mm512_loadu_pd(&c[11 * sc_row + 8]);
+            _mm512_storeu_pd(&c[8 * sc_row], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc8_0)));
+            _mm512_storeu_pd(&c[8 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc8_1)));
+            _mm512_storeu_pd(&c[9 * sc_row], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc9_0)));
+            _mm512_storeu_pd(&c[9 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc9_1)));
+            _mm512_storeu_pd(&c[10 * sc_row], _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc10_0)));
+            _mm512_storeu_pd(&c[10 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc10_1)));
+            _mm512_storeu_pd(&c[11 * sc_row], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc11_0)));
+            _mm512_storeu_pd(&c[11 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc11_1)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[0]);
@@ -65557,14 +66253,22 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_ab(const bmm_args 
             __m512d a3_15 = _mm512_set1_pd(a[15 * sa_row + 15]);
             acc3_0 = _mm512_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm512_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm512_storeu_pd(&c[12 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[12 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[13 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[13 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[13 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[13 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[14 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[14 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[14 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[14 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[15 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[15 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[15 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[15 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
+            __m512d c_in24 = _mm512_loadu_pd(&c[12 * sc_row]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[12 * sc_row + 8]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[13 * sc_row]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[13 * sc_row + 8]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[14 * sc_row]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[14 * sc_row + 8]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[15 * sc_row]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[15 * sc_row + 8]);
+            _mm512_storeu_pd(&c[12 * sc_row], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[12 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[13 * sc_row], _mm512_fmadd_pd(vbeta, c_in26, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[13 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in27, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[14 * sc_row], _mm512_fmadd_pd(vbeta, c_in28, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[14 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in29, _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[15 * sc_row], _mm512_fmadd_pd(vbeta, c_in30, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[15 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in31, _mm512_mul_pd(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -65576,7 +66280,7 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_16x16x16_sf_avx512_rows_pf_a1b1
  * f64 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 48 vector accumulators,
  * 352 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -66319,30 +67023,54 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a11_15 = _mm512_set1_pd(a[11 * sa_row + 15]);
             acc11_0 = _mm512_fmadd_pd(a11_15, b0_15, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_15, b1_15, acc11_1);
-            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[0])));
-            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[8])));
-            _mm512_storeu_pd(&c[1 * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[1 * sc_row])));
-            _mm512_storeu_pd(&c[1 * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[1 * sc_row + 8])));
-            _mm512_storeu_pd(&c[2 * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[2 * sc_row])));
-            _mm512_storeu_pd(&c[2 * sc_row + 8], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[2 * sc_row + 8])));
-            _mm512_storeu_pd(&c[3 * sc_row], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[3 * sc_row])));
-            _mm512_storeu_pd(&c[3 * sc_row + 8], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[3 * sc_row + 8])));
-            _mm512_storeu_pd(&c[4 * sc_row], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[4 * sc_row])));
-            _mm512_storeu_pd(&c[4 * sc_row + 8], _mm512_add_pd(acc4_1, _mm512_loadu_pd(&c[4 * sc_row + 8])));
-            _mm512_storeu_pd(&c[5 * sc_row], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[5 * sc_row])));
-            _mm512_storeu_pd(&c[5 * sc_row + 8], _mm512_add_pd(acc5_1, _mm512_loadu_pd(&c[5 * sc_row + 8])));
-            _mm512_storeu_pd(&c[6 * sc_row], _mm512_add_pd(acc6_0, _mm512_loadu_pd(&c[6 * sc_row])));
-            _mm512_storeu_pd(&c[6 * sc_row + 8], _mm512_add_pd(acc6_1, _mm512_loadu_pd(&c[6 * sc_row + 8])));
-            _mm512_storeu_pd(&c[7 * sc_row], _mm512_add_pd(acc7_0, _mm512_loadu_pd(&c[7 * sc_row])));
-            _mm512_storeu_pd(&c[7 * sc_row + 8], _mm512_add_pd(acc7_1, _mm512_loadu_pd(&c[7 * sc_row + 8])));
-            _mm512_storeu_pd(&c[8 * sc_row], _mm512_add_pd(acc8_0, _mm512_loadu_pd(&c[8 * sc_row])));
-            _mm512_storeu_pd(&c[8 * sc_row + 8], _mm512_add_pd(acc8_1, _mm512_loadu_pd(&c[8 * sc_row + 8])));
-            _mm512_storeu_pd(&c[9 * sc_row], _mm512_add_pd(acc9_0, _mm512_loadu_pd(&c[9 * sc_row])));
-            _mm512_storeu_pd(&c[9 * sc_row + 8], _mm512_add_pd(acc9_1, _mm512_loadu_pd(&c[9 * sc_row + 8])));
-            _mm512_storeu_pd(&c[10 * sc_row], _mm512_add_pd(acc10_0, _mm512_loadu_pd(&c[10 * sc_row])));
-            _mm512_storeu_pd(&c[10 * sc_row + 8], _mm512_add_pd(acc10_1, _mm512_loadu_pd(&c[10 * sc_row + 8])));
-            _mm512_storeu_pd(&c[11 * sc_row], _mm512_add_pd(acc11_0, _mm512_loadu_pd(&c[11 * sc_row])));
-            _mm512_storeu_pd(&c[11 * sc_row + 8], _mm512_add_pd(acc11_1, _mm512_loadu_pd(&c[11 * sc_row + 8])));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[1 * sc_row]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[1 * sc_row + 8]);
+            __m512d c_in4 = _mm512_loadu_pd(&c[2 * sc_row]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[2 * sc_row + 8]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[3 * sc_row]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[3 * sc_row + 8]);
+            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, c_in0));
+            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc0_1, c_in1));
+            _mm512_storeu_pd(&c[1 * sc_row], _mm512_add_pd(acc1_0, c_in2));
+            _mm512_storeu_pd(&c[1 * sc_row + 8], _mm512_add_pd(acc1_1, c_in3));
+            _mm512_storeu_pd(&c[2 * sc_row], _mm512_add_pd(acc2_0, c_in4));
+            _mm512_storeu_pd(&c[2 * sc_row + 8], _mm512_add_pd(acc2_1, c_in5));
+            _mm512_storeu_pd(&c[3 * sc_row], _mm512_add_pd(acc3_0, c_in6));
+            _mm512_storeu_pd(&c[3 * sc_row + 8], _mm512_add_pd(acc3_1, c_in7));
+            __m512d c_in8 = _mm512_loadu_pd(&c[4 * sc_row]);
+            __m512d c_in9 = _mm512_loadu_pd(&c[4 * sc_row + 8]);
+            __m512d c_in10 = _mm512_loadu_pd(&c[5 * sc_row]);
+            __m512d c_in11 = _mm512_loadu_pd(&c[5 * sc_row + 8]);
+            __m512d c_in12 = _mm512_loadu_pd(&c[6 * sc_row]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[6 * sc_row + 8]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[7 * sc_row]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[7 * sc_row + 8]);
+            _mm512_storeu_pd(&c[4 * sc_row], _mm512_add_pd(acc4_0, c_in8));
+            _mm512_storeu_pd(&c[4 * sc_row + 8], _mm512_add_pd(acc4_1, c_in9));
+            _mm512_storeu_pd(&c[5 * sc_row], _mm512_add_pd(acc5_0, c_in10));
+            _mm512_storeu_pd(&c[5 * sc_row + 8], _mm512_add_pd(acc5_1, c_in11));
+            _mm512_storeu_pd(&c[6 * sc_row], _mm512_add_pd(acc6_0, c_in12));
+            _mm512_storeu_pd(&c[6 * sc_row + 8], _mm512_add_pd(acc6_1, c_in13));
+            _mm512_storeu_pd(&c[7 * sc_row], _mm512_add_pd(acc7_0, c_in14));
+            _mm512_storeu_pd(&c[7 * sc_row + 8], _mm512_add_pd(acc7_1, c_in15));
+            __m512d c_in16 = _mm512_loadu_pd(&c[8 * sc_row]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[8 * sc_row + 8]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[9 * sc_row]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[9 * sc_row + 8]);
+            __m512d c_in20 = _mm512_loadu_pd(&c[10 * sc_row]);
+            __m512d c_in21 = _mm512_loadu_pd(&c[10 * sc_row + 8]);
+            __m512d c_in22 = _mm512_loadu_pd(&c[11 * sc_row]);
+            __m512d c_in23 = _mm512_loadu_pd(&c[11 * sc_row + 8]);
+            _mm512_storeu_pd(&c[8 * sc_row], _mm512_add_pd(acc8_0, c_in16));
+            _mm512_storeu_pd(&c[8 * sc_row + 8], _mm512_add_pd(acc8_1, c_in17));
+            _mm512_storeu_pd(&c[9 * sc_row], _mm512_add_pd(acc9_0, c_in18));
+            _mm512_storeu_pd(&c[9 * sc_row + 8], _mm512_add_pd(acc9_1, c_in19));
+            _mm512_storeu_pd(&c[10 * sc_row], _mm512_add_pd(acc10_0, c_in20));
+            _mm512_storeu_pd(&c[10 * sc_row + 8], _mm512_add_pd(acc10_1, c_in21));
+            _mm512_storeu_pd(&c[11 * sc_row], _mm512_add_pd(acc11_0, c_in22));
+            _mm512_storeu_pd(&c[11 * sc_row + 8], _mm512_add_pd(acc11_1, c_in23));
         }
         {
             _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
@@ -66593,14 +67321,22 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_a1b1(const bmm_
             __m512d a3_15 = _mm512_set1_pd(a[15 * sa_row + 15]);
             acc3_0 = _mm512_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm512_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm512_storeu_pd(&c[12 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[12 * sc_row])));
-            _mm512_storeu_pd(&c[12 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[12 * sc_row + 8])));
-            _mm512_storeu_pd(&c[13 * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[13 * sc_row])));
-            _mm512_storeu_pd(&c[13 * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[13 * sc_row + 8])));
-            _mm512_storeu_pd(&c[14 * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[14 * sc_row])));
-            _mm512_storeu_pd(&c[14 * sc_row + 8], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[14 * sc_row + 8])));
-            _mm512_storeu_pd(&c[15 * sc_row], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[15 * sc_row])));
-            _mm512_storeu_pd(&c[15 * sc_row + 8], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[15 * sc_row + 8])));
+            __m512d c_in24 = _mm512_loadu_pd(&c[12 * sc_row]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[12 * sc_row + 8]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[13 * sc_row]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[13 * sc_row + 8]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[14 * sc_row]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[14 * sc_row + 8]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[15 * sc_row]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[15 * sc_row + 8]);
+            _mm512_storeu_pd(&c[12 * sc_row], _mm512_add_pd(acc0_0, c_in24));
+            _mm512_storeu_pd(&c[12 * sc_row + 8], _mm512_add_pd(acc0_1, c_in25));
+            _mm512_storeu_pd(&c[13 * sc_row], _mm512_add_pd(acc1_0, c_in26));
+            _mm512_storeu_pd(&c[13 * sc_row + 8], _mm512_add_pd(acc1_1, c_in27));
+            _mm512_storeu_pd(&c[14 * sc_row], _mm512_add_pd(acc2_0, c_in28));
+            _mm512_storeu_pd(&c[14 * sc_row + 8], _mm512_add_pd(acc2_1, c_in29));
+            _mm512_storeu_pd(&c[15 * sc_row], _mm512_add_pd(acc3_0, c_in30));
+            _mm512_storeu_pd(&c[15 * sc_row + 8], _mm512_add_pd(acc3_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -67650,7 +68386,7 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_b0(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_16x16x16_sf_avx512_rows_pf_ab
  * f64 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 48 vector accumulators,
  * 352 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -68397,30 +69133,54 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_ar
             __m512d a11_15 = _mm512_set1_pd(a[11 * sa_row + 15]);
             acc11_0 = _mm512_fmadd_pd(a11_15, b0_15, acc11_0);
             acc11_1 = _mm512_fmadd_pd(a11_15, b1_15, acc11_1);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[1 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[2 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[3 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_storeu_pd(&c[4 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
-            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_storeu_pd(&c[5 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
-            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_storeu_pd(&c[6 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row + 8]), _mm512_mul_pd(valpha, acc6_1)));
-            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
-            _mm512_storeu_pd(&c[7 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row + 8]), _mm512_mul_pd(valpha, acc7_1)));
-            _mm512_storeu_pd(&c[8 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row]), _mm512_mul_pd(valpha, acc8_0)));
-            _mm512_storeu_pd(&c[8 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8 * sc_row + 8]), _mm512_mul_pd(valpha, acc8_1)));
-            _mm512_storeu_pd(&c[9 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row]), _mm512_mul_pd(valpha, acc9_0)));
-            _mm512_storeu_pd(&c[9 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[9 * sc_row + 8]), _mm512_mul_pd(valpha, acc9_1)));
-            _mm512_storeu_pd(&c[10 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row]), _mm512_mul_pd(valpha, acc10_0)));
-            _mm512_storeu_pd(&c[10 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[10 * sc_row + 8]), _mm512_mul_pd(valpha, acc10_1)));
-            _mm512_storeu_pd(&c[11 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row]), _mm512_mul_pd(valpha, acc11_0)));
-            _mm512_storeu_pd(&c[11 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[11 * sc_row + 8]), _mm512_mul_pd(valpha, acc11_1)));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[1 * sc_row]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[1 * sc_row + 8]);
+            __m512d c_in4 = _mm512_loadu_pd(&c[2 * sc_row]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[2 * sc_row + 8]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[3 * sc_row]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[3 * sc_row + 8]);
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[1 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[2 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[3 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc3_1)));
+            __m512d c_in8 = _mm512_loadu_pd(&c[4 * sc_row]);
+            __m512d c_in9 = _mm512_loadu_pd(&c[4 * sc_row + 8]);
+            __m512d c_in10 = _mm512_loadu_pd(&c[5 * sc_row]);
+            __m512d c_in11 = _mm512_loadu_pd(&c[5 * sc_row + 8]);
+            __m512d c_in12 = _mm512_loadu_pd(&c[6 * sc_row]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[6 * sc_row + 8]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[7 * sc_row]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[7 * sc_row + 8]);
+            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_storeu_pd(&c[4 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc4_1)));
+            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_storeu_pd(&c[5 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc5_1)));
+            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_storeu_pd(&c[6 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc6_1)));
+            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc7_0)));
+            _mm512_storeu_pd(&c[7 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc7_1)));
+            __m512d c_in16 = _mm512_loadu_pd(&c[8 * sc_row]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[8 * sc_row + 8]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[9 * sc_row]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[9 * sc_row + 8]);
+            __m512d c_in20 = _mm512_loadu_pd(&c[10 * sc_row]);
+            __m512d c_in21 = _mm512_loadu_pd(&c[10 * sc_row + 8]);
+            __m512d c_in22 = _mm512_loadu_pd(&c[11 * sc_row]);
+            __m512d c_in23 = _mm512_loadu_pd(&c[11 * sc_row + 8]);
+            _mm512_storeu_pd(&c[8 * sc_row], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc8_0)));
+            _mm512_storeu_pd(&c[8 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc8_1)));
+            _mm512_storeu_pd(&c[9 * sc_row], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc9_0)));
+            _mm512_storeu_pd(&c[9 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc9_1)));
+            _mm512_storeu_pd(&c[10 * sc_row], _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc10_0)));
+            _mm512_storeu_pd(&c[10 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc10_1)));
+            _mm512_storeu_pd(&c[11 * sc_row], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc11_0)));
+            _mm512_storeu_pd(&c[11 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc11_1)));
         }
         {
             _mm_prefetch((const char *)(na + 12 * sa_row) + 0, _MM_HINT_T1);
@@ -68671,14 +69431,22 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_pf_ab(const bmm_ar
             __m512d a3_15 = _mm512_set1_pd(a[15 * sa_row + 15]);
             acc3_0 = _mm512_fmadd_pd(a3_15, b0_15, acc3_0);
             acc3_1 = _mm512_fmadd_pd(a3_15, b1_15, acc3_1);
-            _mm512_storeu_pd(&c[12 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[12 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[12 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[13 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[13 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[13 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[13 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[14 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[14 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[14 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[14 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[15 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[15 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[15 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[15 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
+            __m512d c_in24 = _mm512_loadu_pd(&c[12 * sc_row]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[12 * sc_row + 8]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[13 * sc_row]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[13 * sc_row + 8]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[14 * sc_row]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[14 * sc_row + 8]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[15 * sc_row]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[15 * sc_row + 8]);
+            _mm512_storeu_pd(&c[12 * sc_row], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[12 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[13 * sc_row], _mm512_fmadd_pd(vbeta, c_in26, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[13 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in27, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[14 * sc_row], _mm512_fmadd_pd(vbeta, c_in28, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[14 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in29, _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[15 * sc_row], _mm512_fmadd_pd(vbeta, c_in30, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[15 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in31, _mm512_mul_pd(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

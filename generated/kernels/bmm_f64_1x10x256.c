@@ -11349,7 +11349,7 @@ static void bmm_f64_1x10x256_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x10x256_bf_avx2_rows_a1b1
  * f64 C(1x256) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x10, B 10x256; layout bf, isa avx2, form rows.
- * Cost per matrix: 5120 useful flops in 704 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 5120 useful flops in 704 vector arithmetic ops, 4 vector accumulators,
  * 1024 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -11408,8 +11408,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, c_in1));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -11462,8 +11464,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[8])));
-            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[12])));
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, c_in2));
+            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, c_in3));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[16]);
@@ -11516,8 +11520,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[16])));
-            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[20])));
+            __m256d c_in4 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[20]);
+            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc0_0, c_in4));
+            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc0_1, c_in5));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[24]);
@@ -11570,8 +11576,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[24])));
-            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[28])));
+            __m256d c_in6 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc0_0, c_in6));
+            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc0_1, c_in7));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[32]);
@@ -11624,8 +11632,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[32])));
-            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[36])));
+            __m256d c_in8 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[36]);
+            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc0_0, c_in8));
+            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc0_1, c_in9));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[40]);
@@ -11678,8 +11688,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[40])));
-            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[44])));
+            __m256d c_in10 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[44]);
+            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc0_0, c_in10));
+            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc0_1, c_in11));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[48]);
@@ -11732,8 +11744,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[48])));
-            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[52])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[52]);
+            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc0_1, c_in13));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[56]);
@@ -11786,8 +11800,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[56])));
-            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[60])));
+            __m256d c_in14 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc0_0, c_in14));
+            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc0_1, c_in15));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[64]);
@@ -11840,8 +11856,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[64], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64])));
-            _mm256_storeu_pd(&c[68], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[68])));
+            __m256d c_in16 = _mm256_loadu_pd(&c[64]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[68]);
+            _mm256_storeu_pd(&c[64], _mm256_add_pd(acc0_0, c_in16));
+            _mm256_storeu_pd(&c[68], _mm256_add_pd(acc0_1, c_in17));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[72]);
@@ -11894,8 +11912,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[72], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[72])));
-            _mm256_storeu_pd(&c[76], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[76])));
+            __m256d c_in18 = _mm256_loadu_pd(&c[72]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[76]);
+            _mm256_storeu_pd(&c[72], _mm256_add_pd(acc0_0, c_in18));
+            _mm256_storeu_pd(&c[76], _mm256_add_pd(acc0_1, c_in19));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[80]);
@@ -11948,8 +11968,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[80], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[80])));
-            _mm256_storeu_pd(&c[84], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[84])));
+            __m256d c_in20 = _mm256_loadu_pd(&c[80]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[84]);
+            _mm256_storeu_pd(&c[80], _mm256_add_pd(acc0_0, c_in20));
+            _mm256_storeu_pd(&c[84], _mm256_add_pd(acc0_1, c_in21));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[88]);
@@ -12002,8 +12024,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[88], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[88])));
-            _mm256_storeu_pd(&c[92], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[92])));
+            __m256d c_in22 = _mm256_loadu_pd(&c[88]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[92]);
+            _mm256_storeu_pd(&c[88], _mm256_add_pd(acc0_0, c_in22));
+            _mm256_storeu_pd(&c[92], _mm256_add_pd(acc0_1, c_in23));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[96]);
@@ -12056,8 +12080,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[96], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[96])));
-            _mm256_storeu_pd(&c[100], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[100])));
+            __m256d c_in24 = _mm256_loadu_pd(&c[96]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[100]);
+            _mm256_storeu_pd(&c[96], _mm256_add_pd(acc0_0, c_in24));
+            _mm256_storeu_pd(&c[100], _mm256_add_pd(acc0_1, c_in25));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[104]);
@@ -12110,8 +12136,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[104], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[104])));
-            _mm256_storeu_pd(&c[108], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[108])));
+            __m256d c_in26 = _mm256_loadu_pd(&c[104]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[108]);
+            _mm256_storeu_pd(&c[104], _mm256_add_pd(acc0_0, c_in26));
+            _mm256_storeu_pd(&c[108], _mm256_add_pd(acc0_1, c_in27));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[112]);
@@ -12164,8 +12192,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[112], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[112])));
-            _mm256_storeu_pd(&c[116], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[116])));
+            __m256d c_in28 = _mm256_loadu_pd(&c[112]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[116]);
+            _mm256_storeu_pd(&c[112], _mm256_add_pd(acc0_0, c_in28));
+            _mm256_storeu_pd(&c[116], _mm256_add_pd(acc0_1, c_in29));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[120]);
@@ -12218,8 +12248,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[120], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[120])));
-            _mm256_storeu_pd(&c[124], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[124])));
+            __m256d c_in30 = _mm256_loadu_pd(&c[120]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[124]);
+            _mm256_storeu_pd(&c[120], _mm256_add_pd(acc0_0, c_in30));
+            _mm256_storeu_pd(&c[124], _mm256_add_pd(acc0_1, c_in31));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[128]);
@@ -12272,8 +12304,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[128], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[128])));
-            _mm256_storeu_pd(&c[132], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[132])));
+            __m256d c_in32 = _mm256_loadu_pd(&c[128]);
+            __m256d c_in33 = _mm256_loadu_pd(&c[132]);
+            _mm256_storeu_pd(&c[128], _mm256_add_pd(acc0_0, c_in32));
+            _mm256_storeu_pd(&c[132], _mm256_add_pd(acc0_1, c_in33));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[136]);
@@ -12326,8 +12360,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[136], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[136])));
-            _mm256_storeu_pd(&c[140], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[140])));
+            __m256d c_in34 = _mm256_loadu_pd(&c[136]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[140]);
+            _mm256_storeu_pd(&c[136], _mm256_add_pd(acc0_0, c_in34));
+            _mm256_storeu_pd(&c[140], _mm256_add_pd(acc0_1, c_in35));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[144]);
@@ -12380,8 +12416,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[144], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[144])));
-            _mm256_storeu_pd(&c[148], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[148])));
+            __m256d c_in36 = _mm256_loadu_pd(&c[144]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[148]);
+            _mm256_storeu_pd(&c[144], _mm256_add_pd(acc0_0, c_in36));
+            _mm256_storeu_pd(&c[148], _mm256_add_pd(acc0_1, c_in37));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[152]);
@@ -12434,8 +12472,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[152], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[152])));
-            _mm256_storeu_pd(&c[156], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[156])));
+            __m256d c_in38 = _mm256_loadu_pd(&c[152]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[156]);
+            _mm256_storeu_pd(&c[152], _mm256_add_pd(acc0_0, c_in38));
+            _mm256_storeu_pd(&c[156], _mm256_add_pd(acc0_1, c_in39));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[160]);
@@ -12488,8 +12528,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[160], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[160])));
-            _mm256_storeu_pd(&c[164], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[164])));
+            __m256d c_in40 = _mm256_loadu_pd(&c[160]);
+            __m256d c_in41 = _mm256_loadu_pd(&c[164]);
+            _mm256_storeu_pd(&c[160], _mm256_add_pd(acc0_0, c_in40));
+            _mm256_storeu_pd(&c[164], _mm256_add_pd(acc0_1, c_in41));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[168]);
@@ -12542,8 +12584,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[168], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[168])));
-            _mm256_storeu_pd(&c[172], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[172])));
+            __m256d c_in42 = _mm256_loadu_pd(&c[168]);
+            __m256d c_in43 = _mm256_loadu_pd(&c[172]);
+            _mm256_storeu_pd(&c[168], _mm256_add_pd(acc0_0, c_in42));
+            _mm256_storeu_pd(&c[172], _mm256_add_pd(acc0_1, c_in43));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[176]);
@@ -12596,8 +12640,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[176], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[176])));
-            _mm256_storeu_pd(&c[180], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[180])));
+            __m256d c_in44 = _mm256_loadu_pd(&c[176]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[180]);
+            _mm256_storeu_pd(&c[176], _mm256_add_pd(acc0_0, c_in44));
+            _mm256_storeu_pd(&c[180], _mm256_add_pd(acc0_1, c_in45));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[184]);
@@ -12650,8 +12696,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[184], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[184])));
-            _mm256_storeu_pd(&c[188], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[188])));
+            __m256d c_in46 = _mm256_loadu_pd(&c[184]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[188]);
+            _mm256_storeu_pd(&c[184], _mm256_add_pd(acc0_0, c_in46));
+            _mm256_storeu_pd(&c[188], _mm256_add_pd(acc0_1, c_in47));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[192]);
@@ -12704,8 +12752,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[192], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[192])));
-            _mm256_storeu_pd(&c[196], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[196])));
+            __m256d c_in48 = _mm256_loadu_pd(&c[192]);
+            __m256d c_in49 = _mm256_loadu_pd(&c[196]);
+            _mm256_storeu_pd(&c[192], _mm256_add_pd(acc0_0, c_in48));
+            _mm256_storeu_pd(&c[196], _mm256_add_pd(acc0_1, c_in49));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[200]);
@@ -12758,8 +12808,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[200], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[200])));
-            _mm256_storeu_pd(&c[204], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[204])));
+            __m256d c_in50 = _mm256_loadu_pd(&c[200]);
+            __m256d c_in51 = _mm256_loadu_pd(&c[204]);
+            _mm256_storeu_pd(&c[200], _mm256_add_pd(acc0_0, c_in50));
+            _mm256_storeu_pd(&c[204], _mm256_add_pd(acc0_1, c_in51));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[208]);
@@ -12812,8 +12864,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[208], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[208])));
-            _mm256_storeu_pd(&c[212], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[212])));
+            __m256d c_in52 = _mm256_loadu_pd(&c[208]);
+            __m256d c_in53 = _mm256_loadu_pd(&c[212]);
+            _mm256_storeu_pd(&c[208], _mm256_add_pd(acc0_0, c_in52));
+            _mm256_storeu_pd(&c[212], _mm256_add_pd(acc0_1, c_in53));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[216]);
@@ -12866,8 +12920,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[216], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[216])));
-            _mm256_storeu_pd(&c[220], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[220])));
+            __m256d c_in54 = _mm256_loadu_pd(&c[216]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[220]);
+            _mm256_storeu_pd(&c[216], _mm256_add_pd(acc0_0, c_in54));
+            _mm256_storeu_pd(&c[220], _mm256_add_pd(acc0_1, c_in55));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[224]);
@@ -12920,8 +12976,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[224], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[224])));
-            _mm256_storeu_pd(&c[228], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[228])));
+            __m256d c_in56 = _mm256_loadu_pd(&c[224]);
+            __m256d c_in57 = _mm256_loadu_pd(&c[228]);
+            _mm256_storeu_pd(&c[224], _mm256_add_pd(acc0_0, c_in56));
+            _mm256_storeu_pd(&c[228], _mm256_add_pd(acc0_1, c_in57));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[232]);
@@ -12974,8 +13032,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[232], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[232])));
-            _mm256_storeu_pd(&c[236], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[236])));
+            __m256d c_in58 = _mm256_loadu_pd(&c[232]);
+            __m256d c_in59 = _mm256_loadu_pd(&c[236]);
+            _mm256_storeu_pd(&c[232], _mm256_add_pd(acc0_0, c_in58));
+            _mm256_storeu_pd(&c[236], _mm256_add_pd(acc0_1, c_in59));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[240]);
@@ -13028,8 +13088,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[240], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[240])));
-            _mm256_storeu_pd(&c[244], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[244])));
+            __m256d c_in60 = _mm256_loadu_pd(&c[240]);
+            __m256d c_in61 = _mm256_loadu_pd(&c[244]);
+            _mm256_storeu_pd(&c[240], _mm256_add_pd(acc0_0, c_in60));
+            _mm256_storeu_pd(&c[244], _mm256_add_pd(acc0_1, c_in61));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[248]);
@@ -13082,8 +13144,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[248], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[248])));
-            _mm256_storeu_pd(&c[252], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[252])));
+            __m256d c_in62 = _mm256_loadu_pd(&c[248]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[252]);
+            _mm256_storeu_pd(&c[248], _mm256_add_pd(acc0_0, c_in62));
+            _mm256_storeu_pd(&c[252], _mm256_add_pd(acc0_1, c_in63));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -14843,7 +14907,7 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x10x256_bf_avx2_rows_ab
  * f64 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout bf, isa avx2, form rows.
- * Cost per matrix: 5120 useful flops in 768 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 5120 useful flops in 768 vector arithmetic ops, 4 vector accumulators,
  * 1024 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -14906,8 +14970,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -14960,8 +15026,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[16]);
@@ -15014,8 +15082,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[20]);
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[24]);
@@ -15068,8 +15138,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in6 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[32]);
@@ -15122,8 +15194,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[36]);
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[40]);
@@ -15176,8 +15250,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in10 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[44]);
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[48]);
@@ -15230,8 +15306,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[52]);
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[56]);
@@ -15284,8 +15362,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in14 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[64]);
@@ -15338,8 +15418,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[64]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[68]);
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[72]);
@@ -15392,8 +15474,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in18 = _mm256_loadu_pd(&c[72]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[76]);
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[80]);
@@ -15446,8 +15530,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in20 = _mm256_loadu_pd(&c[80]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[84]);
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[88]);
@@ -15500,8 +15586,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in22 = _mm256_loadu_pd(&c[88]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[92]);
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[96]);
@@ -15554,8 +15642,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in24 = _mm256_loadu_pd(&c[96]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[100]);
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[104]);
@@ -15608,8 +15698,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[104]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[108]);
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[112]);
@@ -15662,8 +15754,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in28 = _mm256_loadu_pd(&c[112]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[116]);
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[120]);
@@ -15716,8 +15810,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in30 = _mm256_loadu_pd(&c[120]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[124]);
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[128]);
@@ -15770,8 +15866,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[128], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[128]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[132], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[132]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in32 = _mm256_loadu_pd(&c[128]);
+            __m256d c_in33 = _mm256_loadu_pd(&c[132]);
+            _mm256_storeu_pd(&c[128], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[132], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[136]);
@@ -15824,8 +15922,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[136], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[136]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[140], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[140]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in34 = _mm256_loadu_pd(&c[136]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[140]);
+            _mm256_storeu_pd(&c[136], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[140], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[144]);
@@ -15878,8 +15978,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[144], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[144]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[148], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[148]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in36 = _mm256_loadu_pd(&c[144]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[148]);
+            _mm256_storeu_pd(&c[144], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[148], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[152]);
@@ -15932,8 +16034,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[152], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[152]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[156]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in38 = _mm256_loadu_pd(&c[152]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[156]);
+            _mm256_storeu_pd(&c[152], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[160]);
@@ -15986,8 +16090,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[160]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[164]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in40 = _mm256_loadu_pd(&c[160]);
+            __m256d c_in41 = _mm256_loadu_pd(&c[164]);
+            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[168]);
@@ -16040,8 +16146,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[168], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[168]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[172], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[172]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in42 = _mm256_loadu_pd(&c[168]);
+            __m256d c_in43 = _mm256_loadu_pd(&c[172]);
+            _mm256_storeu_pd(&c[168], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[172], _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[176]);
@@ -16094,8 +16202,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[176], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[176]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[180], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[180]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in44 = _mm256_loadu_pd(&c[176]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[180]);
+            _mm256_storeu_pd(&c[176], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[180], _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[184]);
@@ -16148,8 +16258,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[184], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[184]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[188], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[188]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in46 = _mm256_loadu_pd(&c[184]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[188]);
+            _mm256_storeu_pd(&c[184], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[188], _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[192]);
@@ -16202,8 +16314,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[192], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[192]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[196], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[196]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in48 = _mm256_loadu_pd(&c[192]);
+            __m256d c_in49 = _mm256_loadu_pd(&c[196]);
+            _mm256_storeu_pd(&c[192], _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[196], _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[200]);
@@ -16256,8 +16370,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[200], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[200]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[204], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[204]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in50 = _mm256_loadu_pd(&c[200]);
+            __m256d c_in51 = _mm256_loadu_pd(&c[204]);
+            _mm256_storeu_pd(&c[200], _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[204], _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[208]);
@@ -16310,8 +16426,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[208], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[208]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[212], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[212]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in52 = _mm256_loadu_pd(&c[208]);
+            __m256d c_in53 = _mm256_loadu_pd(&c[212]);
+            _mm256_storeu_pd(&c[208], _mm256_fmadd_pd(vbeta, c_in52, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[212], _mm256_fmadd_pd(vbeta, c_in53, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[216]);
@@ -16364,8 +16482,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[216], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[216]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[220], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[220]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in54 = _mm256_loadu_pd(&c[216]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[220]);
+            _mm256_storeu_pd(&c[216], _mm256_fmadd_pd(vbeta, c_in54, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[220], _mm256_fmadd_pd(vbeta, c_in55, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[224]);
@@ -16418,8 +16538,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[224], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[224]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[228], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[228]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in56 = _mm256_loadu_pd(&c[224]);
+            __m256d c_in57 = _mm256_loadu_pd(&c[228]);
+            _mm256_storeu_pd(&c[224], _mm256_fmadd_pd(vbeta, c_in56, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[228], _mm256_fmadd_pd(vbeta, c_in57, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[232]);
@@ -16472,8 +16594,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[232], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[232]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[236], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[236]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in58 = _mm256_loadu_pd(&c[232]);
+            __m256d c_in59 = _mm256_loadu_pd(&c[236]);
+            _mm256_storeu_pd(&c[232], _mm256_fmadd_pd(vbeta, c_in58, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[236], _mm256_fmadd_pd(vbeta, c_in59, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[240]);
@@ -16526,8 +16650,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[240], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[240]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[244], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[244]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in60 = _mm256_loadu_pd(&c[240]);
+            __m256d c_in61 = _mm256_loadu_pd(&c[244]);
+            _mm256_storeu_pd(&c[240], _mm256_fmadd_pd(vbeta, c_in60, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[244], _mm256_fmadd_pd(vbeta, c_in61, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[248]);
@@ -16580,8 +16706,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[248], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[248]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[252], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[252]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in62 = _mm256_loadu_pd(&c[248]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[252]);
+            _mm256_storeu_pd(&c[248], _mm256_fmadd_pd(vbeta, c_in62, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[252], _mm256_fmadd_pd(vbeta, c_in63, _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -16593,7 +16721,7 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_bf_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x10x256_bf_avx512_rows_a1b1
  * f64 C(1x256) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x10, B 10x256; layout bf, isa avx512, form rows.
- * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 8 vector accumulators,
  * 432 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -16692,10 +16820,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[0])));
-            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[8])));
-            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[16])));
-            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[24])));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, c_in0));
+            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc0_1, c_in1));
+            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc0_2, c_in2));
+            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc0_3, c_in3));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -16788,10 +16920,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[32])));
-            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[40])));
-            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[48])));
-            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[56])));
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc0_0, c_in4));
+            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc0_1, c_in5));
+            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc0_2, c_in6));
+            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc0_3, c_in7));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[64]);
@@ -16884,10 +17020,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[64], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[64])));
-            _mm512_storeu_pd(&c[72], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[72])));
-            _mm512_storeu_pd(&c[80], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[80])));
-            _mm512_storeu_pd(&c[88], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[88])));
+            __m512d c_in8 = _mm512_loadu_pd(&c[64]);
+            __m512d c_in9 = _mm512_loadu_pd(&c[72]);
+            __m512d c_in10 = _mm512_loadu_pd(&c[80]);
+            __m512d c_in11 = _mm512_loadu_pd(&c[88]);
+            _mm512_storeu_pd(&c[64], _mm512_add_pd(acc0_0, c_in8));
+            _mm512_storeu_pd(&c[72], _mm512_add_pd(acc0_1, c_in9));
+            _mm512_storeu_pd(&c[80], _mm512_add_pd(acc0_2, c_in10));
+            _mm512_storeu_pd(&c[88], _mm512_add_pd(acc0_3, c_in11));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[96]);
@@ -16980,10 +17120,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[96], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[96])));
-            _mm512_storeu_pd(&c[104], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[104])));
-            _mm512_storeu_pd(&c[112], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[112])));
-            _mm512_storeu_pd(&c[120], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[120])));
+            __m512d c_in12 = _mm512_loadu_pd(&c[96]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[104]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[112]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[120]);
+            _mm512_storeu_pd(&c[96], _mm512_add_pd(acc0_0, c_in12));
+            _mm512_storeu_pd(&c[104], _mm512_add_pd(acc0_1, c_in13));
+            _mm512_storeu_pd(&c[112], _mm512_add_pd(acc0_2, c_in14));
+            _mm512_storeu_pd(&c[120], _mm512_add_pd(acc0_3, c_in15));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[128]);
@@ -17076,10 +17220,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[128], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[128])));
-            _mm512_storeu_pd(&c[136], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[136])));
-            _mm512_storeu_pd(&c[144], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[144])));
-            _mm512_storeu_pd(&c[152], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[152])));
+            __m512d c_in16 = _mm512_loadu_pd(&c[128]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[136]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[144]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[152]);
+            _mm512_storeu_pd(&c[128], _mm512_add_pd(acc0_0, c_in16));
+            _mm512_storeu_pd(&c[136], _mm512_add_pd(acc0_1, c_in17));
+            _mm512_storeu_pd(&c[144], _mm512_add_pd(acc0_2, c_in18));
+            _mm512_storeu_pd(&c[152], _mm512_add_pd(acc0_3, c_in19));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[160]);
@@ -17172,10 +17320,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[160], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[160])));
-            _mm512_storeu_pd(&c[168], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[168])));
-            _mm512_storeu_pd(&c[176], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[176])));
-            _mm512_storeu_pd(&c[184], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[184])));
+            __m512d c_in20 = _mm512_loadu_pd(&c[160]);
+            __m512d c_in21 = _mm512_loadu_pd(&c[168]);
+            __m512d c_in22 = _mm512_loadu_pd(&c[176]);
+            __m512d c_in23 = _mm512_loadu_pd(&c[184]);
+            _mm512_storeu_pd(&c[160], _mm512_add_pd(acc0_0, c_in20));
+            _mm512_storeu_pd(&c[168], _mm512_add_pd(acc0_1, c_in21));
+            _mm512_storeu_pd(&c[176], _mm512_add_pd(acc0_2, c_in22));
+            _mm512_storeu_pd(&c[184], _mm512_add_pd(acc0_3, c_in23));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[192]);
@@ -17268,10 +17420,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[192], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[192])));
-            _mm512_storeu_pd(&c[200], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[200])));
-            _mm512_storeu_pd(&c[208], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[208])));
-            _mm512_storeu_pd(&c[216], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[216])));
+            __m512d c_in24 = _mm512_loadu_pd(&c[192]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[200]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[208]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[216]);
+            _mm512_storeu_pd(&c[192], _mm512_add_pd(acc0_0, c_in24));
+            _mm512_storeu_pd(&c[200], _mm512_add_pd(acc0_1, c_in25));
+            _mm512_storeu_pd(&c[208], _mm512_add_pd(acc0_2, c_in26));
+            _mm512_storeu_pd(&c[216], _mm512_add_pd(acc0_3, c_in27));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[224]);
@@ -17364,10 +17520,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[224], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[224])));
-            _mm512_storeu_pd(&c[232], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[232])));
-            _mm512_storeu_pd(&c[240], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[240])));
-            _mm512_storeu_pd(&c[248], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[248])));
+            __m512d c_in28 = _mm512_loadu_pd(&c[224]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[232]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[240]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[248]);
+            _mm512_storeu_pd(&c[224], _mm512_add_pd(acc0_0, c_in28));
+            _mm512_storeu_pd(&c[232], _mm512_add_pd(acc0_1, c_in29));
+            _mm512_storeu_pd(&c[240], _mm512_add_pd(acc0_2, c_in30));
+            _mm512_storeu_pd(&c[248], _mm512_add_pd(acc0_3, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -18167,7 +18327,7 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x10x256_bf_avx512_rows_ab
  * f64 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout bf, isa avx512, form rows.
- * Cost per matrix: 5120 useful flops in 384 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 5120 useful flops in 384 vector arithmetic ops, 8 vector accumulators,
  * 432 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -18270,10 +18430,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -18366,10 +18530,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[64]);
@@ -18462,10 +18630,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[72]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[80]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[88]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in8 = _mm512_loadu_pd(&c[64]);
+            __m512d c_in9 = _mm512_loadu_pd(&c[72]);
+            __m512d c_in10 = _mm512_loadu_pd(&c[80]);
+            __m512d c_in11 = _mm512_loadu_pd(&c[88]);
+            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[96]);
@@ -18558,10 +18730,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[96]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[104]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[112]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[120]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in12 = _mm512_loadu_pd(&c[96]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[104]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[112]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[120]);
+            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[128]);
@@ -18654,10 +18830,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[128], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[128]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[136], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[136]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[144], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[144]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[152], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[152]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in16 = _mm512_loadu_pd(&c[128]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[136]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[144]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[152]);
+            _mm512_storeu_pd(&c[128], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[136], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[144], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[152], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[160]);
@@ -18750,10 +18930,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[160], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[160]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[168], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[168]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[176], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[176]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[184], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[184]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in20 = _mm512_loadu_pd(&c[160]);
+            __m512d c_in21 = _mm512_loadu_pd(&c[168]);
+            __m512d c_in22 = _mm512_loadu_pd(&c[176]);
+            __m512d c_in23 = _mm512_loadu_pd(&c[184]);
+            _mm512_storeu_pd(&c[160], _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[168], _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[176], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[184], _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[192]);
@@ -18846,10 +19030,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[192], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[192]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[200], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[200]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[208], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[208]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[216], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[216]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in24 = _mm512_loadu_pd(&c[192]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[200]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[208]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[216]);
+            _mm512_storeu_pd(&c[192], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[200], _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[208], _mm512_fmadd_pd(vbeta, c_in26, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[216], _mm512_fmadd_pd(vbeta, c_in27, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[224]);
@@ -18942,10 +19130,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_bf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[224], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[224]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[232], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[232]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[240], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[240]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[248], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[248]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in28 = _mm512_loadu_pd(&c[224]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[232]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[240]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[248]);
+            _mm512_storeu_pd(&c[224], _mm512_fmadd_pd(vbeta, c_in28, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[232], _mm512_fmadd_pd(vbeta, c_in29, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[240], _mm512_fmadd_pd(vbeta, c_in30, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[248], _mm512_fmadd_pd(vbeta, c_in31, _mm512_mul_pd(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -30300,7 +30492,7 @@ static void bmm_f64_1x10x256_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x10x256_sf_avx2_rows_a1b1
  * f64 C(1x256) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x10, B 10x256; layout sf, isa avx2, form rows.
- * Cost per matrix: 5120 useful flops in 704 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 5120 useful flops in 704 vector arithmetic ops, 4 vector accumulators,
  * 1024 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -30360,8 +30552,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, c_in1));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -30414,8 +30608,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[8])));
-            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[12])));
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, c_in2));
+            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, c_in3));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[16]);
@@ -30468,8 +30664,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[16])));
-            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[20])));
+            __m256d c_in4 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[20]);
+            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc0_0, c_in4));
+            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc0_1, c_in5));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[24]);
@@ -30522,8 +30720,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[24])));
-            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[28])));
+            __m256d c_in6 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc0_0, c_in6));
+            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc0_1, c_in7));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[32]);
@@ -30576,8 +30776,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[32])));
-            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[36])));
+            __m256d c_in8 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[36]);
+            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc0_0, c_in8));
+            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc0_1, c_in9));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[40]);
@@ -30630,8 +30832,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[40])));
-            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[44])));
+            __m256d c_in10 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[44]);
+            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc0_0, c_in10));
+            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc0_1, c_in11));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[48]);
@@ -30684,8 +30888,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[48])));
-            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[52])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[52]);
+            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc0_1, c_in13));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[56]);
@@ -30738,8 +30944,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[56])));
-            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[60])));
+            __m256d c_in14 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc0_0, c_in14));
+            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc0_1, c_in15));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[64]);
@@ -30792,8 +31000,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[64], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64])));
-            _mm256_storeu_pd(&c[68], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[68])));
+            __m256d c_in16 = _mm256_loadu_pd(&c[64]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[68]);
+            _mm256_storeu_pd(&c[64], _mm256_add_pd(acc0_0, c_in16));
+            _mm256_storeu_pd(&c[68], _mm256_add_pd(acc0_1, c_in17));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[72]);
@@ -30846,8 +31056,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[72], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[72])));
-            _mm256_storeu_pd(&c[76], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[76])));
+            __m256d c_in18 = _mm256_loadu_pd(&c[72]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[76]);
+            _mm256_storeu_pd(&c[72], _mm256_add_pd(acc0_0, c_in18));
+            _mm256_storeu_pd(&c[76], _mm256_add_pd(acc0_1, c_in19));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[80]);
@@ -30900,8 +31112,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[80], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[80])));
-            _mm256_storeu_pd(&c[84], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[84])));
+            __m256d c_in20 = _mm256_loadu_pd(&c[80]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[84]);
+            _mm256_storeu_pd(&c[80], _mm256_add_pd(acc0_0, c_in20));
+            _mm256_storeu_pd(&c[84], _mm256_add_pd(acc0_1, c_in21));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[88]);
@@ -30954,8 +31168,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[88], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[88])));
-            _mm256_storeu_pd(&c[92], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[92])));
+            __m256d c_in22 = _mm256_loadu_pd(&c[88]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[92]);
+            _mm256_storeu_pd(&c[88], _mm256_add_pd(acc0_0, c_in22));
+            _mm256_storeu_pd(&c[92], _mm256_add_pd(acc0_1, c_in23));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[96]);
@@ -31008,8 +31224,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[96], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[96])));
-            _mm256_storeu_pd(&c[100], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[100])));
+            __m256d c_in24 = _mm256_loadu_pd(&c[96]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[100]);
+            _mm256_storeu_pd(&c[96], _mm256_add_pd(acc0_0, c_in24));
+            _mm256_storeu_pd(&c[100], _mm256_add_pd(acc0_1, c_in25));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[104]);
@@ -31062,8 +31280,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[104], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[104])));
-            _mm256_storeu_pd(&c[108], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[108])));
+            __m256d c_in26 = _mm256_loadu_pd(&c[104]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[108]);
+            _mm256_storeu_pd(&c[104], _mm256_add_pd(acc0_0, c_in26));
+            _mm256_storeu_pd(&c[108], _mm256_add_pd(acc0_1, c_in27));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[112]);
@@ -31116,8 +31336,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[112], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[112])));
-            _mm256_storeu_pd(&c[116], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[116])));
+            __m256d c_in28 = _mm256_loadu_pd(&c[112]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[116]);
+            _mm256_storeu_pd(&c[112], _mm256_add_pd(acc0_0, c_in28));
+            _mm256_storeu_pd(&c[116], _mm256_add_pd(acc0_1, c_in29));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[120]);
@@ -31170,8 +31392,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[120], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[120])));
-            _mm256_storeu_pd(&c[124], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[124])));
+            __m256d c_in30 = _mm256_loadu_pd(&c[120]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[124]);
+            _mm256_storeu_pd(&c[120], _mm256_add_pd(acc0_0, c_in30));
+            _mm256_storeu_pd(&c[124], _mm256_add_pd(acc0_1, c_in31));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[128]);
@@ -31224,8 +31448,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[128], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[128])));
-            _mm256_storeu_pd(&c[132], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[132])));
+            __m256d c_in32 = _mm256_loadu_pd(&c[128]);
+            __m256d c_in33 = _mm256_loadu_pd(&c[132]);
+            _mm256_storeu_pd(&c[128], _mm256_add_pd(acc0_0, c_in32));
+            _mm256_storeu_pd(&c[132], _mm256_add_pd(acc0_1, c_in33));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[136]);
@@ -31278,8 +31504,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[136], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[136])));
-            _mm256_storeu_pd(&c[140], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[140])));
+            __m256d c_in34 = _mm256_loadu_pd(&c[136]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[140]);
+            _mm256_storeu_pd(&c[136], _mm256_add_pd(acc0_0, c_in34));
+            _mm256_storeu_pd(&c[140], _mm256_add_pd(acc0_1, c_in35));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[144]);
@@ -31332,8 +31560,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[144], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[144])));
-            _mm256_storeu_pd(&c[148], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[148])));
+            __m256d c_in36 = _mm256_loadu_pd(&c[144]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[148]);
+            _mm256_storeu_pd(&c[144], _mm256_add_pd(acc0_0, c_in36));
+            _mm256_storeu_pd(&c[148], _mm256_add_pd(acc0_1, c_in37));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[152]);
@@ -31386,8 +31616,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[152], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[152])));
-            _mm256_storeu_pd(&c[156], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[156])));
+            __m256d c_in38 = _mm256_loadu_pd(&c[152]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[156]);
+            _mm256_storeu_pd(&c[152], _mm256_add_pd(acc0_0, c_in38));
+            _mm256_storeu_pd(&c[156], _mm256_add_pd(acc0_1, c_in39));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[160]);
@@ -31440,8 +31672,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[160], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[160])));
-            _mm256_storeu_pd(&c[164], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[164])));
+            __m256d c_in40 = _mm256_loadu_pd(&c[160]);
+            __m256d c_in41 = _mm256_loadu_pd(&c[164]);
+            _mm256_storeu_pd(&c[160], _mm256_add_pd(acc0_0, c_in40));
+            _mm256_storeu_pd(&c[164], _mm256_add_pd(acc0_1, c_in41));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[168]);
@@ -31494,8 +31728,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[168], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[168])));
-            _mm256_storeu_pd(&c[172], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[172])));
+            __m256d c_in42 = _mm256_loadu_pd(&c[168]);
+            __m256d c_in43 = _mm256_loadu_pd(&c[172]);
+            _mm256_storeu_pd(&c[168], _mm256_add_pd(acc0_0, c_in42));
+            _mm256_storeu_pd(&c[172], _mm256_add_pd(acc0_1, c_in43));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[176]);
@@ -31548,8 +31784,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[176], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[176])));
-            _mm256_storeu_pd(&c[180], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[180])));
+            __m256d c_in44 = _mm256_loadu_pd(&c[176]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[180]);
+            _mm256_storeu_pd(&c[176], _mm256_add_pd(acc0_0, c_in44));
+            _mm256_storeu_pd(&c[180], _mm256_add_pd(acc0_1, c_in45));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[184]);
@@ -31602,8 +31840,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[184], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[184])));
-            _mm256_storeu_pd(&c[188], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[188])));
+            __m256d c_in46 = _mm256_loadu_pd(&c[184]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[188]);
+            _mm256_storeu_pd(&c[184], _mm256_add_pd(acc0_0, c_in46));
+            _mm256_storeu_pd(&c[188], _mm256_add_pd(acc0_1, c_in47));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[192]);
@@ -31656,8 +31896,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[192], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[192])));
-            _mm256_storeu_pd(&c[196], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[196])));
+            __m256d c_in48 = _mm256_loadu_pd(&c[192]);
+            __m256d c_in49 = _mm256_loadu_pd(&c[196]);
+            _mm256_storeu_pd(&c[192], _mm256_add_pd(acc0_0, c_in48));
+            _mm256_storeu_pd(&c[196], _mm256_add_pd(acc0_1, c_in49));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[200]);
@@ -31710,8 +31952,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[200], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[200])));
-            _mm256_storeu_pd(&c[204], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[204])));
+            __m256d c_in50 = _mm256_loadu_pd(&c[200]);
+            __m256d c_in51 = _mm256_loadu_pd(&c[204]);
+            _mm256_storeu_pd(&c[200], _mm256_add_pd(acc0_0, c_in50));
+            _mm256_storeu_pd(&c[204], _mm256_add_pd(acc0_1, c_in51));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[208]);
@@ -31764,8 +32008,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[208], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[208])));
-            _mm256_storeu_pd(&c[212], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[212])));
+            __m256d c_in52 = _mm256_loadu_pd(&c[208]);
+            __m256d c_in53 = _mm256_loadu_pd(&c[212]);
+            _mm256_storeu_pd(&c[208], _mm256_add_pd(acc0_0, c_in52));
+            _mm256_storeu_pd(&c[212], _mm256_add_pd(acc0_1, c_in53));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[216]);
@@ -31818,8 +32064,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[216], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[216])));
-            _mm256_storeu_pd(&c[220], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[220])));
+            __m256d c_in54 = _mm256_loadu_pd(&c[216]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[220]);
+            _mm256_storeu_pd(&c[216], _mm256_add_pd(acc0_0, c_in54));
+            _mm256_storeu_pd(&c[220], _mm256_add_pd(acc0_1, c_in55));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[224]);
@@ -31872,8 +32120,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[224], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[224])));
-            _mm256_storeu_pd(&c[228], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[228])));
+            __m256d c_in56 = _mm256_loadu_pd(&c[224]);
+            __m256d c_in57 = _mm256_loadu_pd(&c[228]);
+            _mm256_storeu_pd(&c[224], _mm256_add_pd(acc0_0, c_in56));
+            _mm256_storeu_pd(&c[228], _mm256_add_pd(acc0_1, c_in57));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[232]);
@@ -31926,8 +32176,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[232], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[232])));
-            _mm256_storeu_pd(&c[236], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[236])));
+            __m256d c_in58 = _mm256_loadu_pd(&c[232]);
+            __m256d c_in59 = _mm256_loadu_pd(&c[236]);
+            _mm256_storeu_pd(&c[232], _mm256_add_pd(acc0_0, c_in58));
+            _mm256_storeu_pd(&c[236], _mm256_add_pd(acc0_1, c_in59));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[240]);
@@ -31980,8 +32232,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[240], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[240])));
-            _mm256_storeu_pd(&c[244], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[244])));
+            __m256d c_in60 = _mm256_loadu_pd(&c[240]);
+            __m256d c_in61 = _mm256_loadu_pd(&c[244]);
+            _mm256_storeu_pd(&c[240], _mm256_add_pd(acc0_0, c_in60));
+            _mm256_storeu_pd(&c[244], _mm256_add_pd(acc0_1, c_in61));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[248]);
@@ -32034,8 +32288,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[248], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[248])));
-            _mm256_storeu_pd(&c[252], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[252])));
+            __m256d c_in62 = _mm256_loadu_pd(&c[248]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[252]);
+            _mm256_storeu_pd(&c[248], _mm256_add_pd(acc0_0, c_in62));
+            _mm256_storeu_pd(&c[252], _mm256_add_pd(acc0_1, c_in63));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -33796,7 +34052,7 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x10x256_sf_avx2_rows_ab
  * f64 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout sf, isa avx2, form rows.
- * Cost per matrix: 5120 useful flops in 768 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 5120 useful flops in 768 vector arithmetic ops, 4 vector accumulators,
  * 1024 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -33860,8 +34116,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -33914,8 +34172,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[16]);
@@ -33968,8 +34228,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[20]);
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[24]);
@@ -34022,8 +34284,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in6 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[32]);
@@ -34076,8 +34340,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[36]);
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[40]);
@@ -34130,8 +34396,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in10 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[44]);
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[48]);
@@ -34184,8 +34452,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[52]);
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[56]);
@@ -34238,8 +34508,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in14 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[64]);
@@ -34292,8 +34564,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[64]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[68]);
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[72]);
@@ -34346,8 +34620,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in18 = _mm256_loadu_pd(&c[72]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[76]);
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[80]);
@@ -34400,8 +34676,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in20 = _mm256_loadu_pd(&c[80]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[84]);
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[88]);
@@ -34454,8 +34732,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in22 = _mm256_loadu_pd(&c[88]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[92]);
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[96]);
@@ -34508,8 +34788,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in24 = _mm256_loadu_pd(&c[96]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[100]);
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[104]);
@@ -34562,8 +34844,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[104]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[108]);
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[112]);
@@ -34616,8 +34900,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in28 = _mm256_loadu_pd(&c[112]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[116]);
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[120]);
@@ -34670,8 +34956,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in30 = _mm256_loadu_pd(&c[120]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[124]);
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[128]);
@@ -34724,8 +35012,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[128], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[128]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[132], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[132]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in32 = _mm256_loadu_pd(&c[128]);
+            __m256d c_in33 = _mm256_loadu_pd(&c[132]);
+            _mm256_storeu_pd(&c[128], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[132], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[136]);
@@ -34778,8 +35068,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[136], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[136]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[140], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[140]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in34 = _mm256_loadu_pd(&c[136]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[140]);
+            _mm256_storeu_pd(&c[136], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[140], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[144]);
@@ -34832,8 +35124,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[144], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[144]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[148], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[148]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in36 = _mm256_loadu_pd(&c[144]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[148]);
+            _mm256_storeu_pd(&c[144], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[148], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[152]);
@@ -34886,8 +35180,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[152], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[152]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[156]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in38 = _mm256_loadu_pd(&c[152]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[156]);
+            _mm256_storeu_pd(&c[152], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[160]);
@@ -34940,8 +35236,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[160]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[164]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in40 = _mm256_loadu_pd(&c[160]);
+            __m256d c_in41 = _mm256_loadu_pd(&c[164]);
+            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[168]);
@@ -34994,8 +35292,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[168], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[168]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[172], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[172]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in42 = _mm256_loadu_pd(&c[168]);
+            __m256d c_in43 = _mm256_loadu_pd(&c[172]);
+            _mm256_storeu_pd(&c[168], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[172], _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[176]);
@@ -35048,8 +35348,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[176], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[176]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[180], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[180]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in44 = _mm256_loadu_pd(&c[176]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[180]);
+            _mm256_storeu_pd(&c[176], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[180], _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[184]);
@@ -35102,8 +35404,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[184], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[184]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[188], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[188]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in46 = _mm256_loadu_pd(&c[184]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[188]);
+            _mm256_storeu_pd(&c[184], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[188], _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[192]);
@@ -35156,8 +35460,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[192], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[192]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[196], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[196]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in48 = _mm256_loadu_pd(&c[192]);
+            __m256d c_in49 = _mm256_loadu_pd(&c[196]);
+            _mm256_storeu_pd(&c[192], _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[196], _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[200]);
@@ -35210,8 +35516,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[200], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[200]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[204], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[204]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in50 = _mm256_loadu_pd(&c[200]);
+            __m256d c_in51 = _mm256_loadu_pd(&c[204]);
+            _mm256_storeu_pd(&c[200], _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[204], _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[208]);
@@ -35264,8 +35572,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[208], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[208]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[212], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[212]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in52 = _mm256_loadu_pd(&c[208]);
+            __m256d c_in53 = _mm256_loadu_pd(&c[212]);
+            _mm256_storeu_pd(&c[208], _mm256_fmadd_pd(vbeta, c_in52, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[212], _mm256_fmadd_pd(vbeta, c_in53, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[216]);
@@ -35318,8 +35628,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[216], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[216]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[220], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[220]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in54 = _mm256_loadu_pd(&c[216]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[220]);
+            _mm256_storeu_pd(&c[216], _mm256_fmadd_pd(vbeta, c_in54, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[220], _mm256_fmadd_pd(vbeta, c_in55, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[224]);
@@ -35372,8 +35684,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[224], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[224]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[228], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[228]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in56 = _mm256_loadu_pd(&c[224]);
+            __m256d c_in57 = _mm256_loadu_pd(&c[228]);
+            _mm256_storeu_pd(&c[224], _mm256_fmadd_pd(vbeta, c_in56, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[228], _mm256_fmadd_pd(vbeta, c_in57, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[232]);
@@ -35426,8 +35740,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[232], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[232]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[236], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[236]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in58 = _mm256_loadu_pd(&c[232]);
+            __m256d c_in59 = _mm256_loadu_pd(&c[236]);
+            _mm256_storeu_pd(&c[232], _mm256_fmadd_pd(vbeta, c_in58, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[236], _mm256_fmadd_pd(vbeta, c_in59, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[240]);
@@ -35480,8 +35796,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[240], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[240]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[244], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[244]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in60 = _mm256_loadu_pd(&c[240]);
+            __m256d c_in61 = _mm256_loadu_pd(&c[244]);
+            _mm256_storeu_pd(&c[240], _mm256_fmadd_pd(vbeta, c_in60, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[244], _mm256_fmadd_pd(vbeta, c_in61, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[248]);
@@ -35534,8 +35852,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[248], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[248]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[252], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[252]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in62 = _mm256_loadu_pd(&c[248]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[252]);
+            _mm256_storeu_pd(&c[248], _mm256_fmadd_pd(vbeta, c_in62, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[252], _mm256_fmadd_pd(vbeta, c_in63, _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -35547,7 +35867,7 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1
  * f64 C(1x256) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x10, B 10x256; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 5120 useful flops in 704 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 5120 useful flops in 704 vector arithmetic ops, 4 vector accumulators,
  * 1024 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -35978,8 +36298,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, c_in1));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -36032,8 +36354,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[8])));
-            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[12])));
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, c_in2));
+            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, c_in3));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[16]);
@@ -36086,8 +36410,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[16])));
-            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[20])));
+            __m256d c_in4 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[20]);
+            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc0_0, c_in4));
+            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc0_1, c_in5));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[24]);
@@ -36140,8 +36466,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[24])));
-            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[28])));
+            __m256d c_in6 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc0_0, c_in6));
+            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc0_1, c_in7));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[32]);
@@ -36194,8 +36522,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[32])));
-            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[36])));
+            __m256d c_in8 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[36]);
+            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc0_0, c_in8));
+            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc0_1, c_in9));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[40]);
@@ -36248,8 +36578,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[40])));
-            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[44])));
+            __m256d c_in10 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[44]);
+            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc0_0, c_in10));
+            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc0_1, c_in11));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[48]);
@@ -36302,8 +36634,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[48])));
-            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[52])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[52]);
+            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc0_1, c_in13));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[56]);
@@ -36356,8 +36690,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[56])));
-            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[60])));
+            __m256d c_in14 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc0_0, c_in14));
+            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc0_1, c_in15));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[64]);
@@ -36410,8 +36746,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[64], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64])));
-            _mm256_storeu_pd(&c[68], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[68])));
+            __m256d c_in16 = _mm256_loadu_pd(&c[64]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[68]);
+            _mm256_storeu_pd(&c[64], _mm256_add_pd(acc0_0, c_in16));
+            _mm256_storeu_pd(&c[68], _mm256_add_pd(acc0_1, c_in17));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[72]);
@@ -36464,8 +36802,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[72], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[72])));
-            _mm256_storeu_pd(&c[76], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[76])));
+            __m256d c_in18 = _mm256_loadu_pd(&c[72]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[76]);
+            _mm256_storeu_pd(&c[72], _mm256_add_pd(acc0_0, c_in18));
+            _mm256_storeu_pd(&c[76], _mm256_add_pd(acc0_1, c_in19));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[80]);
@@ -36518,8 +36858,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[80], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[80])));
-            _mm256_storeu_pd(&c[84], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[84])));
+            __m256d c_in20 = _mm256_loadu_pd(&c[80]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[84]);
+            _mm256_storeu_pd(&c[80], _mm256_add_pd(acc0_0, c_in20));
+            _mm256_storeu_pd(&c[84], _mm256_add_pd(acc0_1, c_in21));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[88]);
@@ -36572,8 +36914,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[88], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[88])));
-            _mm256_storeu_pd(&c[92], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[92])));
+            __m256d c_in22 = _mm256_loadu_pd(&c[88]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[92]);
+            _mm256_storeu_pd(&c[88], _mm256_add_pd(acc0_0, c_in22));
+            _mm256_storeu_pd(&c[92], _mm256_add_pd(acc0_1, c_in23));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[96]);
@@ -36626,8 +36970,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[96], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[96])));
-            _mm256_storeu_pd(&c[100], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[100])));
+            __m256d c_in24 = _mm256_loadu_pd(&c[96]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[100]);
+            _mm256_storeu_pd(&c[96], _mm256_add_pd(acc0_0, c_in24));
+            _mm256_storeu_pd(&c[100], _mm256_add_pd(acc0_1, c_in25));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[104]);
@@ -36680,8 +37026,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[104], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[104])));
-            _mm256_storeu_pd(&c[108], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[108])));
+            __m256d c_in26 = _mm256_loadu_pd(&c[104]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[108]);
+            _mm256_storeu_pd(&c[104], _mm256_add_pd(acc0_0, c_in26));
+            _mm256_storeu_pd(&c[108], _mm256_add_pd(acc0_1, c_in27));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[112]);
@@ -36734,8 +37082,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[112], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[112])));
-            _mm256_storeu_pd(&c[116], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[116])));
+            __m256d c_in28 = _mm256_loadu_pd(&c[112]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[116]);
+            _mm256_storeu_pd(&c[112], _mm256_add_pd(acc0_0, c_in28));
+            _mm256_storeu_pd(&c[116], _mm256_add_pd(acc0_1, c_in29));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[120]);
@@ -36788,8 +37138,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[120], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[120])));
-            _mm256_storeu_pd(&c[124], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[124])));
+            __m256d c_in30 = _mm256_loadu_pd(&c[120]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[124]);
+            _mm256_storeu_pd(&c[120], _mm256_add_pd(acc0_0, c_in30));
+            _mm256_storeu_pd(&c[124], _mm256_add_pd(acc0_1, c_in31));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[128]);
@@ -36842,8 +37194,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[128], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[128])));
-            _mm256_storeu_pd(&c[132], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[132])));
+            __m256d c_in32 = _mm256_loadu_pd(&c[128]);
+            __m256d c_in33 = _mm256_loadu_pd(&c[132]);
+            _mm256_storeu_pd(&c[128], _mm256_add_pd(acc0_0, c_in32));
+            _mm256_storeu_pd(&c[132], _mm256_add_pd(acc0_1, c_in33));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[136]);
@@ -36896,8 +37250,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[136], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[136])));
-            _mm256_storeu_pd(&c[140], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[140])));
+            __m256d c_in34 = _mm256_loadu_pd(&c[136]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[140]);
+            _mm256_storeu_pd(&c[136], _mm256_add_pd(acc0_0, c_in34));
+            _mm256_storeu_pd(&c[140], _mm256_add_pd(acc0_1, c_in35));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[144]);
@@ -36950,8 +37306,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[144], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[144])));
-            _mm256_storeu_pd(&c[148], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[148])));
+            __m256d c_in36 = _mm256_loadu_pd(&c[144]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[148]);
+            _mm256_storeu_pd(&c[144], _mm256_add_pd(acc0_0, c_in36));
+            _mm256_storeu_pd(&c[148], _mm256_add_pd(acc0_1, c_in37));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[152]);
@@ -37004,8 +37362,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[152], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[152])));
-            _mm256_storeu_pd(&c[156], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[156])));
+            __m256d c_in38 = _mm256_loadu_pd(&c[152]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[156]);
+            _mm256_storeu_pd(&c[152], _mm256_add_pd(acc0_0, c_in38));
+            _mm256_storeu_pd(&c[156], _mm256_add_pd(acc0_1, c_in39));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[160]);
@@ -37058,8 +37418,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[160], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[160])));
-            _mm256_storeu_pd(&c[164], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[164])));
+            __m256d c_in40 = _mm256_loadu_pd(&c[160]);
+            __m256d c_in41 = _mm256_loadu_pd(&c[164]);
+            _mm256_storeu_pd(&c[160], _mm256_add_pd(acc0_0, c_in40));
+            _mm256_storeu_pd(&c[164], _mm256_add_pd(acc0_1, c_in41));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[168]);
@@ -37112,8 +37474,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[168], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[168])));
-            _mm256_storeu_pd(&c[172], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[172])));
+            __m256d c_in42 = _mm256_loadu_pd(&c[168]);
+            __m256d c_in43 = _mm256_loadu_pd(&c[172]);
+            _mm256_storeu_pd(&c[168], _mm256_add_pd(acc0_0, c_in42));
+            _mm256_storeu_pd(&c[172], _mm256_add_pd(acc0_1, c_in43));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[176]);
@@ -37166,8 +37530,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[176], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[176])));
-            _mm256_storeu_pd(&c[180], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[180])));
+            __m256d c_in44 = _mm256_loadu_pd(&c[176]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[180]);
+            _mm256_storeu_pd(&c[176], _mm256_add_pd(acc0_0, c_in44));
+            _mm256_storeu_pd(&c[180], _mm256_add_pd(acc0_1, c_in45));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[184]);
@@ -37220,8 +37586,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[184], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[184])));
-            _mm256_storeu_pd(&c[188], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[188])));
+            __m256d c_in46 = _mm256_loadu_pd(&c[184]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[188]);
+            _mm256_storeu_pd(&c[184], _mm256_add_pd(acc0_0, c_in46));
+            _mm256_storeu_pd(&c[188], _mm256_add_pd(acc0_1, c_in47));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[192]);
@@ -37274,8 +37642,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[192], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[192])));
-            _mm256_storeu_pd(&c[196], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[196])));
+            __m256d c_in48 = _mm256_loadu_pd(&c[192]);
+            __m256d c_in49 = _mm256_loadu_pd(&c[196]);
+            _mm256_storeu_pd(&c[192], _mm256_add_pd(acc0_0, c_in48));
+            _mm256_storeu_pd(&c[196], _mm256_add_pd(acc0_1, c_in49));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[200]);
@@ -37328,8 +37698,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[200], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[200])));
-            _mm256_storeu_pd(&c[204], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[204])));
+            __m256d c_in50 = _mm256_loadu_pd(&c[200]);
+            __m256d c_in51 = _mm256_loadu_pd(&c[204]);
+            _mm256_storeu_pd(&c[200], _mm256_add_pd(acc0_0, c_in50));
+            _mm256_storeu_pd(&c[204], _mm256_add_pd(acc0_1, c_in51));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[208]);
@@ -37382,8 +37754,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[208], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[208])));
-            _mm256_storeu_pd(&c[212], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[212])));
+            __m256d c_in52 = _mm256_loadu_pd(&c[208]);
+            __m256d c_in53 = _mm256_loadu_pd(&c[212]);
+            _mm256_storeu_pd(&c[208], _mm256_add_pd(acc0_0, c_in52));
+            _mm256_storeu_pd(&c[212], _mm256_add_pd(acc0_1, c_in53));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[216]);
@@ -37436,8 +37810,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[216], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[216])));
-            _mm256_storeu_pd(&c[220], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[220])));
+            __m256d c_in54 = _mm256_loadu_pd(&c[216]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[220]);
+            _mm256_storeu_pd(&c[216], _mm256_add_pd(acc0_0, c_in54));
+            _mm256_storeu_pd(&c[220], _mm256_add_pd(acc0_1, c_in55));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[224]);
@@ -37490,8 +37866,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[224], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[224])));
-            _mm256_storeu_pd(&c[228], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[228])));
+            __m256d c_in56 = _mm256_loadu_pd(&c[224]);
+            __m256d c_in57 = _mm256_loadu_pd(&c[228]);
+            _mm256_storeu_pd(&c[224], _mm256_add_pd(acc0_0, c_in56));
+            _mm256_storeu_pd(&c[228], _mm256_add_pd(acc0_1, c_in57));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[232]);
@@ -37544,8 +37922,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[232], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[232])));
-            _mm256_storeu_pd(&c[236], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[236])));
+            __m256d c_in58 = _mm256_loadu_pd(&c[232]);
+            __m256d c_in59 = _mm256_loadu_pd(&c[236]);
+            _mm256_storeu_pd(&c[232], _mm256_add_pd(acc0_0, c_in58));
+            _mm256_storeu_pd(&c[236], _mm256_add_pd(acc0_1, c_in59));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[240]);
@@ -37598,8 +37978,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[240], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[240])));
-            _mm256_storeu_pd(&c[244], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[244])));
+            __m256d c_in60 = _mm256_loadu_pd(&c[240]);
+            __m256d c_in61 = _mm256_loadu_pd(&c[244]);
+            _mm256_storeu_pd(&c[240], _mm256_add_pd(acc0_0, c_in60));
+            _mm256_storeu_pd(&c[244], _mm256_add_pd(acc0_1, c_in61));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[248]);
@@ -37652,8 +38034,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_a1b1(const bmm_args
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[248], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[248])));
-            _mm256_storeu_pd(&c[252], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[252])));
+            __m256d c_in62 = _mm256_loadu_pd(&c[248]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[252]);
+            _mm256_storeu_pd(&c[248], _mm256_add_pd(acc0_0, c_in62));
+            _mm256_storeu_pd(&c[252], _mm256_add_pd(acc0_1, c_in63));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -39785,7 +40169,7 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x10x256_sf_avx2_rows_pf_ab
  * f64 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 5120 useful flops in 768 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 5120 useful flops in 768 vector arithmetic ops, 4 vector accumulators,
  * 1024 vector loads, 64 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -40220,8 +40604,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -40274,8 +40660,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[16]);
@@ -40328,8 +40716,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[20]);
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[24]);
@@ -40382,8 +40772,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in6 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[32]);
@@ -40436,8 +40828,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[36]);
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[40]);
@@ -40490,8 +40884,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in10 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[44]);
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[48]);
@@ -40544,8 +40940,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[52]);
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[56]);
@@ -40598,8 +40996,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in14 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[64]);
@@ -40652,8 +41052,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[64]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[68]);
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[72]);
@@ -40706,8 +41108,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in18 = _mm256_loadu_pd(&c[72]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[76]);
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[80]);
@@ -40760,8 +41164,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in20 = _mm256_loadu_pd(&c[80]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[84]);
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[88]);
@@ -40814,8 +41220,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in22 = _mm256_loadu_pd(&c[88]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[92]);
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[96]);
@@ -40868,8 +41276,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in24 = _mm256_loadu_pd(&c[96]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[100]);
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[104]);
@@ -40922,8 +41332,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[104]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[108]);
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[112]);
@@ -40976,8 +41388,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in28 = _mm256_loadu_pd(&c[112]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[116]);
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[120]);
@@ -41030,8 +41444,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in30 = _mm256_loadu_pd(&c[120]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[124]);
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[128]);
@@ -41084,8 +41500,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[128], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[128]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[132], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[132]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in32 = _mm256_loadu_pd(&c[128]);
+            __m256d c_in33 = _mm256_loadu_pd(&c[132]);
+            _mm256_storeu_pd(&c[128], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[132], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[136]);
@@ -41138,8 +41556,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[136], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[136]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[140], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[140]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in34 = _mm256_loadu_pd(&c[136]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[140]);
+            _mm256_storeu_pd(&c[136], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[140], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[144]);
@@ -41192,8 +41612,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[144], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[144]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[148], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[148]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in36 = _mm256_loadu_pd(&c[144]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[148]);
+            _mm256_storeu_pd(&c[144], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[148], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[152]);
@@ -41246,8 +41668,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[152], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[152]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[156]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in38 = _mm256_loadu_pd(&c[152]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[156]);
+            _mm256_storeu_pd(&c[152], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[156], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[160]);
@@ -41300,8 +41724,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[160]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[164]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in40 = _mm256_loadu_pd(&c[160]);
+            __m256d c_in41 = _mm256_loadu_pd(&c[164]);
+            _mm256_storeu_pd(&c[160], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[164], _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[168]);
@@ -41354,8 +41780,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[168], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[168]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[172], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[172]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in42 = _mm256_loadu_pd(&c[168]);
+            __m256d c_in43 = _mm256_loadu_pd(&c[172]);
+            _mm256_storeu_pd(&c[168], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[172], _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[176]);
@@ -41408,8 +41836,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[176], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[176]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[180], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[180]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in44 = _mm256_loadu_pd(&c[176]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[180]);
+            _mm256_storeu_pd(&c[176], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[180], _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[184]);
@@ -41462,8 +41892,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[184], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[184]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[188], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[188]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in46 = _mm256_loadu_pd(&c[184]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[188]);
+            _mm256_storeu_pd(&c[184], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[188], _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[192]);
@@ -41516,8 +41948,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[192], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[192]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[196], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[196]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in48 = _mm256_loadu_pd(&c[192]);
+            __m256d c_in49 = _mm256_loadu_pd(&c[196]);
+            _mm256_storeu_pd(&c[192], _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[196], _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[200]);
@@ -41570,8 +42004,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[200], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[200]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[204], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[204]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in50 = _mm256_loadu_pd(&c[200]);
+            __m256d c_in51 = _mm256_loadu_pd(&c[204]);
+            _mm256_storeu_pd(&c[200], _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[204], _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[208]);
@@ -41624,8 +42060,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[208], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[208]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[212], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[212]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in52 = _mm256_loadu_pd(&c[208]);
+            __m256d c_in53 = _mm256_loadu_pd(&c[212]);
+            _mm256_storeu_pd(&c[208], _mm256_fmadd_pd(vbeta, c_in52, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[212], _mm256_fmadd_pd(vbeta, c_in53, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[216]);
@@ -41678,8 +42116,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[216], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[216]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[220], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[220]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in54 = _mm256_loadu_pd(&c[216]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[220]);
+            _mm256_storeu_pd(&c[216], _mm256_fmadd_pd(vbeta, c_in54, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[220], _mm256_fmadd_pd(vbeta, c_in55, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[224]);
@@ -41732,8 +42172,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[224], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[224]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[228], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[228]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in56 = _mm256_loadu_pd(&c[224]);
+            __m256d c_in57 = _mm256_loadu_pd(&c[228]);
+            _mm256_storeu_pd(&c[224], _mm256_fmadd_pd(vbeta, c_in56, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[228], _mm256_fmadd_pd(vbeta, c_in57, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[232]);
@@ -41786,8 +42228,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[232], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[232]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[236], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[236]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in58 = _mm256_loadu_pd(&c[232]);
+            __m256d c_in59 = _mm256_loadu_pd(&c[236]);
+            _mm256_storeu_pd(&c[232], _mm256_fmadd_pd(vbeta, c_in58, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[236], _mm256_fmadd_pd(vbeta, c_in59, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[240]);
@@ -41840,8 +42284,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[240], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[240]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[244], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[244]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in60 = _mm256_loadu_pd(&c[240]);
+            __m256d c_in61 = _mm256_loadu_pd(&c[244]);
+            _mm256_storeu_pd(&c[240], _mm256_fmadd_pd(vbeta, c_in60, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[244], _mm256_fmadd_pd(vbeta, c_in61, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[248]);
@@ -41894,8 +42340,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
             __m256d a0_9 = _mm256_set1_pd(a[9]);
             acc0_0 = _mm256_fmadd_pd(a0_9, b0_9, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_9, b1_9, acc0_1);
-            _mm256_storeu_pd(&c[248], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[248]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[252], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[252]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in62 = _mm256_loadu_pd(&c[248]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[252]);
+            _mm256_storeu_pd(&c[248], _mm256_fmadd_pd(vbeta, c_in62, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[252], _mm256_fmadd_pd(vbeta, c_in63, _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -41907,7 +42355,7 @@ static BMM_TARGET_AVX2 void bmm_f64_1x10x256_sf_avx2_rows_pf_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x10x256_sf_avx512_rows_a1b1
  * f64 C(1x256) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x10, B 10x256; layout sf, isa avx512, form rows.
- * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 8 vector accumulators,
  * 432 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -42007,10 +42455,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[0])));
-            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[8])));
-            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[16])));
-            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[24])));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, c_in0));
+            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc0_1, c_in1));
+            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc0_2, c_in2));
+            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc0_3, c_in3));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -42103,10 +42555,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[32])));
-            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[40])));
-            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[48])));
-            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[56])));
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc0_0, c_in4));
+            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc0_1, c_in5));
+            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc0_2, c_in6));
+            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc0_3, c_in7));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[64]);
@@ -42199,10 +42655,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[64], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[64])));
-            _mm512_storeu_pd(&c[72], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[72])));
-            _mm512_storeu_pd(&c[80], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[80])));
-            _mm512_storeu_pd(&c[88], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[88])));
+            __m512d c_in8 = _mm512_loadu_pd(&c[64]);
+            __m512d c_in9 = _mm512_loadu_pd(&c[72]);
+            __m512d c_in10 = _mm512_loadu_pd(&c[80]);
+            __m512d c_in11 = _mm512_loadu_pd(&c[88]);
+            _mm512_storeu_pd(&c[64], _mm512_add_pd(acc0_0, c_in8));
+            _mm512_storeu_pd(&c[72], _mm512_add_pd(acc0_1, c_in9));
+            _mm512_storeu_pd(&c[80], _mm512_add_pd(acc0_2, c_in10));
+            _mm512_storeu_pd(&c[88], _mm512_add_pd(acc0_3, c_in11));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[96]);
@@ -42295,10 +42755,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[96], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[96])));
-            _mm512_storeu_pd(&c[104], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[104])));
-            _mm512_storeu_pd(&c[112], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[112])));
-            _mm512_storeu_pd(&c[120], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[120])));
+            __m512d c_in12 = _mm512_loadu_pd(&c[96]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[104]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[112]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[120]);
+            _mm512_storeu_pd(&c[96], _mm512_add_pd(acc0_0, c_in12));
+            _mm512_storeu_pd(&c[104], _mm512_add_pd(acc0_1, c_in13));
+            _mm512_storeu_pd(&c[112], _mm512_add_pd(acc0_2, c_in14));
+            _mm512_storeu_pd(&c[120], _mm512_add_pd(acc0_3, c_in15));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[128]);
@@ -42391,10 +42855,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[128], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[128])));
-            _mm512_storeu_pd(&c[136], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[136])));
-            _mm512_storeu_pd(&c[144], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[144])));
-            _mm512_storeu_pd(&c[152], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[152])));
+            __m512d c_in16 = _mm512_loadu_pd(&c[128]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[136]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[144]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[152]);
+            _mm512_storeu_pd(&c[128], _mm512_add_pd(acc0_0, c_in16));
+            _mm512_storeu_pd(&c[136], _mm512_add_pd(acc0_1, c_in17));
+            _mm512_storeu_pd(&c[144], _mm512_add_pd(acc0_2, c_in18));
+            _mm512_storeu_pd(&c[152], _mm512_add_pd(acc0_3, c_in19));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[160]);
@@ -42487,10 +42955,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[160], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[160])));
-            _mm512_storeu_pd(&c[168], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[168])));
-            _mm512_storeu_pd(&c[176], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[176])));
-            _mm512_storeu_pd(&c[184], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[184])));
+            __m512d c_in20 = _mm512_loadu_pd(&c[160]);
+            __m512d c_in21 = _mm512_loadu_pd(&c[168]);
+            __m512d c_in22 = _mm512_loadu_pd(&c[176]);
+            __m512d c_in23 = _mm512_loadu_pd(&c[184]);
+            _mm512_storeu_pd(&c[160], _mm512_add_pd(acc0_0, c_in20));
+            _mm512_storeu_pd(&c[168], _mm512_add_pd(acc0_1, c_in21));
+            _mm512_storeu_pd(&c[176], _mm512_add_pd(acc0_2, c_in22));
+            _mm512_storeu_pd(&c[184], _mm512_add_pd(acc0_3, c_in23));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[192]);
@@ -42583,10 +43055,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[192], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[192])));
-            _mm512_storeu_pd(&c[200], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[200])));
-            _mm512_storeu_pd(&c[208], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[208])));
-            _mm512_storeu_pd(&c[216], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[216])));
+            __m512d c_in24 = _mm512_loadu_pd(&c[192]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[200]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[208]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[216]);
+            _mm512_storeu_pd(&c[192], _mm512_add_pd(acc0_0, c_in24));
+            _mm512_storeu_pd(&c[200], _mm512_add_pd(acc0_1, c_in25));
+            _mm512_storeu_pd(&c[208], _mm512_add_pd(acc0_2, c_in26));
+            _mm512_storeu_pd(&c[216], _mm512_add_pd(acc0_3, c_in27));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[224]);
@@ -42679,10 +43155,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[224], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[224])));
-            _mm512_storeu_pd(&c[232], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[232])));
-            _mm512_storeu_pd(&c[240], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[240])));
-            _mm512_storeu_pd(&c[248], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[248])));
+            __m512d c_in28 = _mm512_loadu_pd(&c[224]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[232]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[240]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[248]);
+            _mm512_storeu_pd(&c[224], _mm512_add_pd(acc0_0, c_in28));
+            _mm512_storeu_pd(&c[232], _mm512_add_pd(acc0_1, c_in29));
+            _mm512_storeu_pd(&c[240], _mm512_add_pd(acc0_2, c_in30));
+            _mm512_storeu_pd(&c[248], _mm512_add_pd(acc0_3, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -43483,7 +43963,7 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x10x256_sf_avx512_rows_ab
  * f64 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout sf, isa avx512, form rows.
- * Cost per matrix: 5120 useful flops in 384 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 5120 useful flops in 384 vector arithmetic ops, 8 vector accumulators,
  * 432 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -43587,10 +44067,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -43683,10 +44167,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[64]);
@@ -43779,10 +44267,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[72]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[80]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[88]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in8 = _mm512_loadu_pd(&c[64]);
+            __m512d c_in9 = _mm512_loadu_pd(&c[72]);
+            __m512d c_in10 = _mm512_loadu_pd(&c[80]);
+            __m512d c_in11 = _mm512_loadu_pd(&c[88]);
+            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[96]);
@@ -43875,10 +44367,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[96]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[104]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[112]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[120]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in12 = _mm512_loadu_pd(&c[96]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[104]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[112]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[120]);
+            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[128]);
@@ -43971,10 +44467,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[128], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[128]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[136], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[136]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[144], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[144]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[152], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[152]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in16 = _mm512_loadu_pd(&c[128]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[136]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[144]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[152]);
+            _mm512_storeu_pd(&c[128], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[136], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[144], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[152], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[160]);
@@ -44067,10 +44567,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[160], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[160]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[168], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[168]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[176], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[176]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[184], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[184]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in20 = _mm512_loadu_pd(&c[160]);
+            __m512d c_in21 = _mm512_loadu_pd(&c[168]);
+            __m512d c_in22 = _mm512_loadu_pd(&c[176]);
+            __m512d c_in23 = _mm512_loadu_pd(&c[184]);
+            _mm512_storeu_pd(&c[160], _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[168], _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[176], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[184], _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[192]);
@@ -44163,10 +44667,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[192], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[192]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[200], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[200]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[208], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[208]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[216], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[216]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in24 = _mm512_loadu_pd(&c[192]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[200]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[208]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[216]);
+            _mm512_storeu_pd(&c[192], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[200], _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[208], _mm512_fmadd_pd(vbeta, c_in26, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[216], _mm512_fmadd_pd(vbeta, c_in27, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[224]);
@@ -44259,10 +44767,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[224], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[224]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[232], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[232]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[240], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[240]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[248], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[248]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in28 = _mm512_loadu_pd(&c[224]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[232]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[240]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[248]);
+            _mm512_storeu_pd(&c[224], _mm512_fmadd_pd(vbeta, c_in28, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[232], _mm512_fmadd_pd(vbeta, c_in29, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[240], _mm512_fmadd_pd(vbeta, c_in30, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[248], _mm512_fmadd_pd(vbeta, c_in31, _mm512_mul_pd(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -44274,7 +44786,7 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x10x256_sf_avx512_rows_pf_a1b1
  * f64 C(1x256) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x10, B 10x256; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 5120 useful flops in 352 vector arithmetic ops, 8 vector accumulators,
  * 432 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -44745,10 +45257,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_a1b1(const bmm_
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[0])));
-            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[8])));
-            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[16])));
-            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[24])));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, c_in0));
+            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc0_1, c_in1));
+            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc0_2, c_in2));
+            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc0_3, c_in3));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -44841,10 +45357,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_a1b1(const bmm_
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[32])));
-            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[40])));
-            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[48])));
-            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[56])));
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc0_0, c_in4));
+            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc0_1, c_in5));
+            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc0_2, c_in6));
+            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc0_3, c_in7));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[64]);
@@ -44937,10 +45457,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_a1b1(const bmm_
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[64], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[64])));
-            _mm512_storeu_pd(&c[72], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[72])));
-            _mm512_storeu_pd(&c[80], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[80])));
-            _mm512_storeu_pd(&c[88], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[88])));
+            __m512d c_in8 = _mm512_loadu_pd(&c[64]);
+            __m512d c_in9 = _mm512_loadu_pd(&c[72]);
+            __m512d c_in10 = _mm512_loadu_pd(&c[80]);
+            __m512d c_in11 = _mm512_loadu_pd(&c[88]);
+            _mm512_storeu_pd(&c[64], _mm512_add_pd(acc0_0, c_in8));
+            _mm512_storeu_pd(&c[72], _mm512_add_pd(acc0_1, c_in9));
+            _mm512_storeu_pd(&c[80], _mm512_add_pd(acc0_2, c_in10));
+            _mm512_storeu_pd(&c[88], _mm512_add_pd(acc0_3, c_in11));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[96]);
@@ -45033,10 +45557,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_a1b1(const bmm_
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[96], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[96])));
-            _mm512_storeu_pd(&c[104], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[104])));
-            _mm512_storeu_pd(&c[112], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[112])));
-            _mm512_storeu_pd(&c[120], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[120])));
+            __m512d c_in12 = _mm512_loadu_pd(&c[96]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[104]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[112]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[120]);
+            _mm512_storeu_pd(&c[96], _mm512_add_pd(acc0_0, c_in12));
+            _mm512_storeu_pd(&c[104], _mm512_add_pd(acc0_1, c_in13));
+            _mm512_storeu_pd(&c[112], _mm512_add_pd(acc0_2, c_in14));
+            _mm512_storeu_pd(&c[120], _mm512_add_pd(acc0_3, c_in15));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[128]);
@@ -45129,10 +45657,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_a1b1(const bmm_
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[128], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[128])));
-            _mm512_storeu_pd(&c[136], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[136])));
-            _mm512_storeu_pd(&c[144], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[144])));
-            _mm512_storeu_pd(&c[152], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[152])));
+            __m512d c_in16 = _mm512_loadu_pd(&c[128]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[136]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[144]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[152]);
+            _mm512_storeu_pd(&c[128], _mm512_add_pd(acc0_0, c_in16));
+            _mm512_storeu_pd(&c[136], _mm512_add_pd(acc0_1, c_in17));
+            _mm512_storeu_pd(&c[144], _mm512_add_pd(acc0_2, c_in18));
+            _mm512_storeu_pd(&c[152], _mm512_add_pd(acc0_3, c_in19));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[160]);
@@ -45225,10 +45757,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_a1b1(const bmm_
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[160], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[160])));
-            _mm512_storeu_pd(&c[168], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[168])));
-            _mm512_storeu_pd(&c[176], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[176])));
-            _mm512_storeu_pd(&c[184], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[184])));
+            __m512d c_in20 = _mm512_loadu_pd(&c[160]);
+            __m512d c_in21 = _mm512_loadu_pd(&c[168]);
+            __m512d c_in22 = _mm512_loadu_pd(&c[176]);
+            __m512d c_in23 = _mm512_loadu_pd(&c[184]);
+            _mm512_storeu_pd(&c[160], _mm512_add_pd(acc0_0, c_in20));
+            _mm512_storeu_pd(&c[168], _mm512_add_pd(acc0_1, c_in21));
+            _mm512_storeu_pd(&c[176], _mm512_add_pd(acc0_2, c_in22));
+            _mm512_storeu_pd(&c[184], _mm512_add_pd(acc0_3, c_in23));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[192]);
@@ -45321,10 +45857,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_a1b1(const bmm_
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[192], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[192])));
-            _mm512_storeu_pd(&c[200], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[200])));
-            _mm512_storeu_pd(&c[208], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[208])));
-            _mm512_storeu_pd(&c[216], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[216])));
+            __m512d c_in24 = _mm512_loadu_pd(&c[192]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[200]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[208]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[216]);
+            _mm512_storeu_pd(&c[192], _mm512_add_pd(acc0_0, c_in24));
+            _mm512_storeu_pd(&c[200], _mm512_add_pd(acc0_1, c_in25));
+            _mm512_storeu_pd(&c[208], _mm512_add_pd(acc0_2, c_in26));
+            _mm512_storeu_pd(&c[216], _mm512_add_pd(acc0_3, c_in27));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[224]);
@@ -45417,10 +45957,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_a1b1(const bmm_
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[224], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[224])));
-            _mm512_storeu_pd(&c[232], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[232])));
-            _mm512_storeu_pd(&c[240], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[240])));
-            _mm512_storeu_pd(&c[248], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[248])));
+            __m512d c_in28 = _mm512_loadu_pd(&c[224]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[232]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[240]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[248]);
+            _mm512_storeu_pd(&c[224], _mm512_add_pd(acc0_0, c_in28));
+            _mm512_storeu_pd(&c[232], _mm512_add_pd(acc0_1, c_in29));
+            _mm512_storeu_pd(&c[240], _mm512_add_pd(acc0_2, c_in30));
+            _mm512_storeu_pd(&c[248], _mm512_add_pd(acc0_3, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -46592,7 +47136,7 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_b0(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x10x256_sf_avx512_rows_pf_ab
  * f64 C(1x256) = alpha*A*B + beta*C (beta != 0), A 1x10, B 10x256; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 5120 useful flops in 384 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 5120 useful flops in 384 vector arithmetic ops, 8 vector accumulators,
  * 432 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -47067,10 +47611,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_ar
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -47163,10 +47711,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_ar
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[64]);
@@ -47259,10 +47811,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_ar
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[72]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[80]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[88]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in8 = _mm512_loadu_pd(&c[64]);
+            __m512d c_in9 = _mm512_loadu_pd(&c[72]);
+            __m512d c_in10 = _mm512_loadu_pd(&c[80]);
+            __m512d c_in11 = _mm512_loadu_pd(&c[88]);
+            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[96]);
@@ -47355,10 +47911,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_ar
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[96]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[104]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[112]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[120]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in12 = _mm512_loadu_pd(&c[96]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[104]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[112]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[120]);
+            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[128]);
@@ -47451,10 +48011,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_ar
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[128], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[128]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[136], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[136]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[144], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[144]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[152], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[152]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in16 = _mm512_loadu_pd(&c[128]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[136]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[144]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[152]);
+            _mm512_storeu_pd(&c[128], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[136], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[144], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[152], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[160]);
@@ -47547,10 +48111,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_ar
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[160], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[160]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[168], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[168]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[176], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[176]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[184], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[184]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in20 = _mm512_loadu_pd(&c[160]);
+            __m512d c_in21 = _mm512_loadu_pd(&c[168]);
+            __m512d c_in22 = _mm512_loadu_pd(&c[176]);
+            __m512d c_in23 = _mm512_loadu_pd(&c[184]);
+            _mm512_storeu_pd(&c[160], _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[168], _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[176], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[184], _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[192]);
@@ -47643,10 +48211,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_ar
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[192], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[192]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[200], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[200]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[208], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[208]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[216], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[216]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in24 = _mm512_loadu_pd(&c[192]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[200]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[208]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[216]);
+            _mm512_storeu_pd(&c[192], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[200], _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[208], _mm512_fmadd_pd(vbeta, c_in26, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[216], _mm512_fmadd_pd(vbeta, c_in27, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[224]);
@@ -47739,10 +48311,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x10x256_sf_avx512_rows_pf_ab(const bmm_ar
             acc0_1 = _mm512_fmadd_pd(a0_9, b1_9, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_9, b2_9, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_9, b3_9, acc0_3);
-            _mm512_storeu_pd(&c[224], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[224]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[232], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[232]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[240], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[240]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[248], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[248]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in28 = _mm512_loadu_pd(&c[224]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[232]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[240]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[248]);
+            _mm512_storeu_pd(&c[224], _mm512_fmadd_pd(vbeta, c_in28, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[232], _mm512_fmadd_pd(vbeta, c_in29, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[240], _mm512_fmadd_pd(vbeta, c_in30, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[248], _mm512_fmadd_pd(vbeta, c_in31, _mm512_mul_pd(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

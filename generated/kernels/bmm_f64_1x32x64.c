@@ -8533,7 +8533,7 @@ static void bmm_f64_1x32x64_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x32x64_bf_avx2_rows_a1b1
  * f64 C(1x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x32, B 32x64; layout bf, isa avx2, form rows.
- * Cost per matrix: 4096 useful flops in 528 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 4096 useful flops in 528 vector arithmetic ops, 4 vector accumulators,
  * 784 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -8702,8 +8702,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_a1b1(const bmm_args *BM
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, c_in1));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -8866,8 +8868,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_a1b1(const bmm_args *BM
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[8])));
-            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[12])));
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, c_in2));
+            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, c_in3));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[16]);
@@ -9030,8 +9034,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_a1b1(const bmm_args *BM
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[16])));
-            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[20])));
+            __m256d c_in4 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[20]);
+            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc0_0, c_in4));
+            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc0_1, c_in5));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[24]);
@@ -9194,8 +9200,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_a1b1(const bmm_args *BM
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[24])));
-            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[28])));
+            __m256d c_in6 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc0_0, c_in6));
+            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc0_1, c_in7));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[32]);
@@ -9358,8 +9366,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_a1b1(const bmm_args *BM
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[32])));
-            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[36])));
+            __m256d c_in8 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[36]);
+            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc0_0, c_in8));
+            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc0_1, c_in9));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[40]);
@@ -9522,8 +9532,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_a1b1(const bmm_args *BM
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[40])));
-            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[44])));
+            __m256d c_in10 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[44]);
+            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc0_0, c_in10));
+            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc0_1, c_in11));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[48]);
@@ -9686,8 +9698,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_a1b1(const bmm_args *BM
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[48])));
-            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[52])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[52]);
+            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc0_1, c_in13));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[56]);
@@ -9850,8 +9864,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_a1b1(const bmm_args *BM
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[56])));
-            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[60])));
+            __m256d c_in14 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc0_0, c_in14));
+            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc0_1, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -11195,7 +11211,7 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x32x64_bf_avx2_rows_ab
  * f64 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout bf, isa avx2, form rows.
- * Cost per matrix: 4096 useful flops in 544 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 4096 useful flops in 544 vector arithmetic ops, 4 vector accumulators,
  * 784 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -11368,8 +11384,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_args *BMM_
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -11532,8 +11550,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_args *BMM_
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[16]);
@@ -11696,8 +11716,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_args *BMM_
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[20]);
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[24]);
@@ -11860,8 +11882,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_args *BMM_
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in6 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[32]);
@@ -12024,8 +12048,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_args *BMM_
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[36]);
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[40]);
@@ -12188,8 +12214,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_args *BMM_
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in10 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[44]);
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[48]);
@@ -12352,8 +12380,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_args *BMM_
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[52]);
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[56]);
@@ -12516,8 +12546,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_args *BMM_
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in14 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -12529,7 +12561,7 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_bf_avx2_rows_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x32x64_bf_avx512_rows_a1b1
  * f64 C(1x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x32, B 32x64; layout bf, isa avx512, form rows.
- * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 8 vector accumulators,
  * 328 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x32x64_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -12826,10 +12858,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_bf_avx512_rows_a1b1(const bmm_args
             acc0_1 = _mm512_fmadd_pd(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_31, b3_31, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[0])));
-            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[8])));
-            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[16])));
-            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[24])));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, c_in0));
+            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc0_1, c_in1));
+            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc0_2, c_in2));
+            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc0_3, c_in3));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -13120,10 +13156,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_bf_avx512_rows_a1b1(const bmm_args
             acc0_1 = _mm512_fmadd_pd(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_31, b3_31, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[32])));
-            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[40])));
-            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[48])));
-            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[56])));
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc0_0, c_in4));
+            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc0_1, c_in5));
+            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc0_2, c_in6));
+            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc0_3, c_in7));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -13743,7 +13783,7 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_bf_avx512_rows_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x32x64_bf_avx512_rows_ab
  * f64 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout bf, isa avx512, form rows.
- * Cost per matrix: 4096 useful flops in 272 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 4096 useful flops in 272 vector arithmetic ops, 8 vector accumulators,
  * 328 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x32x64_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -14044,10 +14084,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_bf_avx512_rows_ab(const bmm_args *
             acc0_1 = _mm512_fmadd_pd(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_31, b3_31, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -14338,10 +14382,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_bf_avx512_rows_ab(const bmm_args *
             acc0_1 = _mm512_fmadd_pd(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_31, b3_31, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -22880,7 +22928,7 @@ static void bmm_f64_1x32x64_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x32x64_sf_avx2_rows_a1b1
  * f64 C(1x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x32, B 32x64; layout sf, isa avx2, form rows.
- * Cost per matrix: 4096 useful flops in 528 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 4096 useful flops in 528 vector arithmetic ops, 4 vector accumulators,
  * 784 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -23050,8 +23098,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_a1b1(const bmm_args *BM
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, c_in1));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -23214,8 +23264,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_a1b1(const bmm_args *BM
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[8])));
-            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[12])));
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, c_in2));
+            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, c_in3));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[16]);
@@ -23378,8 +23430,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_a1b1(const bmm_args *BM
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[16])));
-            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[20])));
+            __m256d c_in4 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[20]);
+            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc0_0, c_in4));
+            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc0_1, c_in5));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[24]);
@@ -23542,8 +23596,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_a1b1(const bmm_args *BM
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[24])));
-            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[28])));
+            __m256d c_in6 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc0_0, c_in6));
+            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc0_1, c_in7));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[32]);
@@ -23706,8 +23762,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_a1b1(const bmm_args *BM
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[32])));
-            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[36])));
+            __m256d c_in8 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[36]);
+            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc0_0, c_in8));
+            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc0_1, c_in9));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[40]);
@@ -23870,8 +23928,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_a1b1(const bmm_args *BM
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[40])));
-            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[44])));
+            __m256d c_in10 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[44]);
+            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc0_0, c_in10));
+            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc0_1, c_in11));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[48]);
@@ -24034,8 +24094,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_a1b1(const bmm_args *BM
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[48])));
-            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[52])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[52]);
+            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc0_1, c_in13));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[56]);
@@ -24198,8 +24260,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_a1b1(const bmm_args *BM
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[56])));
-            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[60])));
+            __m256d c_in14 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc0_0, c_in14));
+            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc0_1, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -25544,7 +25608,7 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x32x64_sf_avx2_rows_ab
  * f64 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout sf, isa avx2, form rows.
- * Cost per matrix: 4096 useful flops in 544 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 4096 useful flops in 544 vector arithmetic ops, 4 vector accumulators,
  * 784 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -25718,8 +25782,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_args *BMM_
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -25882,8 +25948,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_args *BMM_
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[16]);
@@ -26046,8 +26114,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_args *BMM_
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[20]);
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[24]);
@@ -26210,8 +26280,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_args *BMM_
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in6 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[32]);
@@ -26374,8 +26446,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_args *BMM_
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[36]);
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[40]);
@@ -26538,8 +26612,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_args *BMM_
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in10 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[44]);
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[48]);
@@ -26702,8 +26778,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_args *BMM_
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[52]);
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[56]);
@@ -26866,8 +26944,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_args *BMM_
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in14 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -26879,7 +26959,7 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x32x64_sf_avx2_rows_pf_a1b1
  * f64 C(1x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x32, B 32x64; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 4096 useful flops in 528 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 4096 useful flops in 528 vector arithmetic ops, 4 vector accumulators,
  * 784 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -27356,8 +27436,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_a1b1(const bmm_args 
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, c_in1));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -27520,8 +27602,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_a1b1(const bmm_args 
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[8])));
-            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[12])));
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, c_in2));
+            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, c_in3));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[16]);
@@ -27684,8 +27768,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_a1b1(const bmm_args 
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[16])));
-            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[20])));
+            __m256d c_in4 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[20]);
+            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc0_0, c_in4));
+            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc0_1, c_in5));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[24]);
@@ -27848,8 +27934,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_a1b1(const bmm_args 
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[24])));
-            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[28])));
+            __m256d c_in6 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc0_0, c_in6));
+            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc0_1, c_in7));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[32]);
@@ -28012,8 +28100,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_a1b1(const bmm_args 
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[32])));
-            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[36])));
+            __m256d c_in8 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[36]);
+            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc0_0, c_in8));
+            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc0_1, c_in9));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[40]);
@@ -28176,8 +28266,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_a1b1(const bmm_args 
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[40])));
-            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[44])));
+            __m256d c_in10 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[44]);
+            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc0_0, c_in10));
+            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc0_1, c_in11));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[48]);
@@ -28340,8 +28432,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_a1b1(const bmm_args 
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[48])));
-            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[52])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[52]);
+            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc0_1, c_in13));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[56]);
@@ -28504,8 +28598,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_a1b1(const bmm_args 
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[56])));
-            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[60])));
+            __m256d c_in14 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc0_0, c_in14));
+            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc0_1, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -30157,7 +30253,7 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x32x64_sf_avx2_rows_pf_ab
  * f64 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 4096 useful flops in 544 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 4096 useful flops in 544 vector arithmetic ops, 4 vector accumulators,
  * 784 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -30638,8 +30734,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_args *B
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[8]);
@@ -30802,8 +30900,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_args *B
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[16]);
@@ -30966,8 +31066,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_args *B
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[20]);
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[24]);
@@ -31130,8 +31232,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_args *B
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in6 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[32]);
@@ -31294,8 +31398,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_args *B
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[36]);
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[40]);
@@ -31458,8 +31564,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_args *B
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in10 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[44]);
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[48]);
@@ -31622,8 +31730,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_args *B
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[52]);
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[56]);
@@ -31786,8 +31896,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_args *B
             __m256d a0_31 = _mm256_set1_pd(a[31]);
             acc0_0 = _mm256_fmadd_pd(a0_31, b0_31, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_31, b1_31, acc0_1);
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in14 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -31799,7 +31911,7 @@ static BMM_TARGET_AVX2 void bmm_f64_1x32x64_sf_avx2_rows_pf_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x32x64_sf_avx512_rows_a1b1
  * f64 C(1x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x32, B 32x64; layout sf, isa avx512, form rows.
- * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 8 vector accumulators,
  * 328 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -32097,10 +32209,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_a1b1(const bmm_args
             acc0_1 = _mm512_fmadd_pd(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_31, b3_31, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[0])));
-            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[8])));
-            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[16])));
-            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[24])));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, c_in0));
+            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc0_1, c_in1));
+            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc0_2, c_in2));
+            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc0_3, c_in3));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -32391,10 +32507,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_a1b1(const bmm_args
             acc0_1 = _mm512_fmadd_pd(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_31, b3_31, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[32])));
-            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[40])));
-            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[48])));
-            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[56])));
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc0_0, c_in4));
+            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc0_1, c_in5));
+            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc0_2, c_in6));
+            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc0_3, c_in7));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -33015,7 +33135,7 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x32x64_sf_avx512_rows_ab
  * f64 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout sf, isa avx512, form rows.
- * Cost per matrix: 4096 useful flops in 272 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 4096 useful flops in 272 vector arithmetic ops, 8 vector accumulators,
  * 328 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -33317,10 +33437,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_ab(const bmm_args *
             acc0_1 = _mm512_fmadd_pd(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_31, b3_31, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -33611,10 +33735,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_ab(const bmm_args *
             acc0_1 = _mm512_fmadd_pd(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_31, b3_31, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -33626,7 +33754,7 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x32x64_sf_avx512_rows_pf_a1b1
  * f64 C(1x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x32, B 32x64; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 4096 useful flops in 264 vector arithmetic ops, 8 vector accumulators,
  * 328 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -34231,10 +34359,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_pf_a1b1(const bmm_a
             acc0_1 = _mm512_fmadd_pd(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_31, b3_31, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[0])));
-            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[8])));
-            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[16])));
-            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[24])));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, c_in0));
+            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc0_1, c_in1));
+            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc0_2, c_in2));
+            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc0_3, c_in3));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -34525,10 +34657,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_pf_a1b1(const bmm_a
             acc0_1 = _mm512_fmadd_pd(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_31, b3_31, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[32])));
-            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[40])));
-            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[48])));
-            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[56])));
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc0_0, c_in4));
+            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc0_1, c_in5));
+            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc0_2, c_in6));
+            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc0_3, c_in7));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -35456,7 +35592,7 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_pf_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x32x64_sf_avx512_rows_pf_ab
  * f64 C(1x64) = alpha*A*B + beta*C (beta != 0), A 1x32, B 32x64; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 4096 useful flops in 272 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 4096 useful flops in 272 vector arithmetic ops, 8 vector accumulators,
  * 328 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -36065,10 +36201,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_pf_ab(const bmm_arg
             acc0_1 = _mm512_fmadd_pd(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_31, b3_31, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -36359,10 +36499,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x32x64_sf_avx512_rows_pf_ab(const bmm_arg
             acc0_1 = _mm512_fmadd_pd(a0_31, b1_31, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_31, b2_31, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_31, b3_31, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

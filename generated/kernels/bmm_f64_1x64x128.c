@@ -197,7 +197,7 @@ static void bmm_f64_1x64x128_bf_c99_t1x8_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_bf_avx2_rl6_a1b1
  * f64 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout bf, isa avx2, form rl6.
- * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 4 vector accumulators,
  * 3104 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -215,8 +215,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, c_in1));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -228,8 +230,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[8])));
-            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[12])));
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, c_in2));
+            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, c_in3));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -241,8 +245,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[16])));
-            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[20])));
+            __m256d c_in4 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[20]);
+            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc0_0, c_in4));
+            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc0_1, c_in5));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -254,8 +260,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[24])));
-            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[28])));
+            __m256d c_in6 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc0_0, c_in6));
+            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc0_1, c_in7));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -267,8 +275,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[32])));
-            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[36])));
+            __m256d c_in8 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[36]);
+            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc0_0, c_in8));
+            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc0_1, c_in9));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -280,8 +290,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[40])));
-            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[44])));
+            __m256d c_in10 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[44]);
+            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc0_0, c_in10));
+            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc0_1, c_in11));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -293,8 +305,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[48])));
-            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[52])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[52]);
+            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc0_1, c_in13));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -306,8 +320,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[56])));
-            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[60])));
+            __m256d c_in14 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc0_0, c_in14));
+            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc0_1, c_in15));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -319,8 +335,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[64], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64])));
-            _mm256_storeu_pd(&c[68], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[68])));
+            __m256d c_in16 = _mm256_loadu_pd(&c[64]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[68]);
+            _mm256_storeu_pd(&c[64], _mm256_add_pd(acc0_0, c_in16));
+            _mm256_storeu_pd(&c[68], _mm256_add_pd(acc0_1, c_in17));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -332,8 +350,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[72], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[72])));
-            _mm256_storeu_pd(&c[76], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[76])));
+            __m256d c_in18 = _mm256_loadu_pd(&c[72]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[76]);
+            _mm256_storeu_pd(&c[72], _mm256_add_pd(acc0_0, c_in18));
+            _mm256_storeu_pd(&c[76], _mm256_add_pd(acc0_1, c_in19));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -345,8 +365,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[80], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[80])));
-            _mm256_storeu_pd(&c[84], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[84])));
+            __m256d c_in20 = _mm256_loadu_pd(&c[80]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[84]);
+            _mm256_storeu_pd(&c[80], _mm256_add_pd(acc0_0, c_in20));
+            _mm256_storeu_pd(&c[84], _mm256_add_pd(acc0_1, c_in21));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -358,8 +380,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[88], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[88])));
-            _mm256_storeu_pd(&c[92], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[92])));
+            __m256d c_in22 = _mm256_loadu_pd(&c[88]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[92]);
+            _mm256_storeu_pd(&c[88], _mm256_add_pd(acc0_0, c_in22));
+            _mm256_storeu_pd(&c[92], _mm256_add_pd(acc0_1, c_in23));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -371,8 +395,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[96], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[96])));
-            _mm256_storeu_pd(&c[100], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[100])));
+            __m256d c_in24 = _mm256_loadu_pd(&c[96]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[100]);
+            _mm256_storeu_pd(&c[96], _mm256_add_pd(acc0_0, c_in24));
+            _mm256_storeu_pd(&c[100], _mm256_add_pd(acc0_1, c_in25));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -384,8 +410,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[104], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[104])));
-            _mm256_storeu_pd(&c[108], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[108])));
+            __m256d c_in26 = _mm256_loadu_pd(&c[104]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[108]);
+            _mm256_storeu_pd(&c[104], _mm256_add_pd(acc0_0, c_in26));
+            _mm256_storeu_pd(&c[108], _mm256_add_pd(acc0_1, c_in27));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -397,8 +425,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[112], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[112])));
-            _mm256_storeu_pd(&c[116], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[116])));
+            __m256d c_in28 = _mm256_loadu_pd(&c[112]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[116]);
+            _mm256_storeu_pd(&c[112], _mm256_add_pd(acc0_0, c_in28));
+            _mm256_storeu_pd(&c[116], _mm256_add_pd(acc0_1, c_in29));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -410,8 +440,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[120], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[120])));
-            _mm256_storeu_pd(&c[124], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[124])));
+            __m256d c_in30 = _mm256_loadu_pd(&c[120]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[124]);
+            _mm256_storeu_pd(&c[120], _mm256_add_pd(acc0_0, c_in30));
+            _mm256_storeu_pd(&c[124], _mm256_add_pd(acc0_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -651,7 +683,7 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_bf_avx2_rl6_ab
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout bf, isa avx2, form rl6.
- * Cost per matrix: 16384 useful flops in 2112 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 2112 vector arithmetic ops, 4 vector accumulators,
  * 3104 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -673,8 +705,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -686,8 +720,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -699,8 +735,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[20]);
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -712,8 +750,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in6 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -725,8 +765,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[36]);
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -738,8 +780,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in10 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[44]);
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -751,8 +795,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[52]);
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -764,8 +810,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in14 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -777,8 +825,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[64]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[68]);
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -790,8 +840,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in18 = _mm256_loadu_pd(&c[72]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[76]);
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -803,8 +855,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in20 = _mm256_loadu_pd(&c[80]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[84]);
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -816,8 +870,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in22 = _mm256_loadu_pd(&c[88]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[92]);
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -829,8 +885,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in24 = _mm256_loadu_pd(&c[96]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[100]);
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -842,8 +900,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[104]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[108]);
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -855,8 +915,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in28 = _mm256_loadu_pd(&c[112]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[116]);
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -868,8 +930,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in30 = _mm256_loadu_pd(&c[120]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[124]);
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -881,7 +945,7 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl6_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_bf_avx2_rl3_a1b1
  * f64 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout bf, isa avx2, form rl3.
- * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 4 vector accumulators,
  * 3104 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -899,8 +963,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, c_in1));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -912,8 +978,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[8])));
-            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[12])));
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, c_in2));
+            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, c_in3));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -925,8 +993,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[16])));
-            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[20])));
+            __m256d c_in4 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[20]);
+            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc0_0, c_in4));
+            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc0_1, c_in5));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -938,8 +1008,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[24])));
-            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[28])));
+            __m256d c_in6 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc0_0, c_in6));
+            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc0_1, c_in7));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -951,8 +1023,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[32])));
-            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[36])));
+            __m256d c_in8 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[36]);
+            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc0_0, c_in8));
+            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc0_1, c_in9));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -964,8 +1038,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[40])));
-            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[44])));
+            __m256d c_in10 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[44]);
+            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc0_0, c_in10));
+            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc0_1, c_in11));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -977,8 +1053,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[48])));
-            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[52])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[52]);
+            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc0_1, c_in13));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -990,8 +1068,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[56])));
-            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[60])));
+            __m256d c_in14 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc0_0, c_in14));
+            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc0_1, c_in15));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1003,8 +1083,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[64], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64])));
-            _mm256_storeu_pd(&c[68], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[68])));
+            __m256d c_in16 = _mm256_loadu_pd(&c[64]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[68]);
+            _mm256_storeu_pd(&c[64], _mm256_add_pd(acc0_0, c_in16));
+            _mm256_storeu_pd(&c[68], _mm256_add_pd(acc0_1, c_in17));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1016,8 +1098,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[72], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[72])));
-            _mm256_storeu_pd(&c[76], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[76])));
+            __m256d c_in18 = _mm256_loadu_pd(&c[72]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[76]);
+            _mm256_storeu_pd(&c[72], _mm256_add_pd(acc0_0, c_in18));
+            _mm256_storeu_pd(&c[76], _mm256_add_pd(acc0_1, c_in19));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1029,8 +1113,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[80], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[80])));
-            _mm256_storeu_pd(&c[84], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[84])));
+            __m256d c_in20 = _mm256_loadu_pd(&c[80]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[84]);
+            _mm256_storeu_pd(&c[80], _mm256_add_pd(acc0_0, c_in20));
+            _mm256_storeu_pd(&c[84], _mm256_add_pd(acc0_1, c_in21));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1042,8 +1128,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[88], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[88])));
-            _mm256_storeu_pd(&c[92], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[92])));
+            __m256d c_in22 = _mm256_loadu_pd(&c[88]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[92]);
+            _mm256_storeu_pd(&c[88], _mm256_add_pd(acc0_0, c_in22));
+            _mm256_storeu_pd(&c[92], _mm256_add_pd(acc0_1, c_in23));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1055,8 +1143,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[96], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[96])));
-            _mm256_storeu_pd(&c[100], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[100])));
+            __m256d c_in24 = _mm256_loadu_pd(&c[96]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[100]);
+            _mm256_storeu_pd(&c[96], _mm256_add_pd(acc0_0, c_in24));
+            _mm256_storeu_pd(&c[100], _mm256_add_pd(acc0_1, c_in25));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1068,8 +1158,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[104], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[104])));
-            _mm256_storeu_pd(&c[108], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[108])));
+            __m256d c_in26 = _mm256_loadu_pd(&c[104]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[108]);
+            _mm256_storeu_pd(&c[104], _mm256_add_pd(acc0_0, c_in26));
+            _mm256_storeu_pd(&c[108], _mm256_add_pd(acc0_1, c_in27));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1081,8 +1173,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[112], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[112])));
-            _mm256_storeu_pd(&c[116], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[116])));
+            __m256d c_in28 = _mm256_loadu_pd(&c[112]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[116]);
+            _mm256_storeu_pd(&c[112], _mm256_add_pd(acc0_0, c_in28));
+            _mm256_storeu_pd(&c[116], _mm256_add_pd(acc0_1, c_in29));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1094,8 +1188,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[120], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[120])));
-            _mm256_storeu_pd(&c[124], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[124])));
+            __m256d c_in30 = _mm256_loadu_pd(&c[120]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[124]);
+            _mm256_storeu_pd(&c[120], _mm256_add_pd(acc0_0, c_in30));
+            _mm256_storeu_pd(&c[124], _mm256_add_pd(acc0_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1335,7 +1431,7 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_bf_avx2_rl3_ab
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout bf, isa avx2, form rl3.
- * Cost per matrix: 16384 useful flops in 2112 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 2112 vector arithmetic ops, 4 vector accumulators,
  * 3104 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1357,8 +1453,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1370,8 +1468,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1383,8 +1483,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[20]);
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1396,8 +1498,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in6 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1409,8 +1513,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[36]);
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1422,8 +1528,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in10 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[44]);
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1435,8 +1543,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[52]);
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1448,8 +1558,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in14 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1461,8 +1573,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[64]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[68]);
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1474,8 +1588,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in18 = _mm256_loadu_pd(&c[72]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[76]);
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1487,8 +1603,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in20 = _mm256_loadu_pd(&c[80]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[84]);
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1500,8 +1618,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in22 = _mm256_loadu_pd(&c[88]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[92]);
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1513,8 +1633,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in24 = _mm256_loadu_pd(&c[96]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[100]);
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1526,8 +1648,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[104]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[108]);
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1539,8 +1663,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in28 = _mm256_loadu_pd(&c[112]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[116]);
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -1552,8 +1678,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in30 = _mm256_loadu_pd(&c[120]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[124]);
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1565,7 +1693,7 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_bf_avx2_rl3_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_bf_avx512_rows_a1b1
  * f64 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout bf, isa avx512, form rows.
- * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 8 vector accumulators,
  * 1296 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2150,10 +2278,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[0])));
-            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[8])));
-            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[16])));
-            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[24])));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, c_in0));
+            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc0_1, c_in1));
+            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc0_2, c_in2));
+            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc0_3, c_in3));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -2732,10 +2864,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[32])));
-            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[40])));
-            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[48])));
-            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[56])));
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc0_0, c_in4));
+            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc0_1, c_in5));
+            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc0_2, c_in6));
+            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc0_3, c_in7));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[64]);
@@ -3314,10 +3450,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[64], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[64])));
-            _mm512_storeu_pd(&c[72], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[72])));
-            _mm512_storeu_pd(&c[80], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[80])));
-            _mm512_storeu_pd(&c[88], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[88])));
+            __m512d c_in8 = _mm512_loadu_pd(&c[64]);
+            __m512d c_in9 = _mm512_loadu_pd(&c[72]);
+            __m512d c_in10 = _mm512_loadu_pd(&c[80]);
+            __m512d c_in11 = _mm512_loadu_pd(&c[88]);
+            _mm512_storeu_pd(&c[64], _mm512_add_pd(acc0_0, c_in8));
+            _mm512_storeu_pd(&c[72], _mm512_add_pd(acc0_1, c_in9));
+            _mm512_storeu_pd(&c[80], _mm512_add_pd(acc0_2, c_in10));
+            _mm512_storeu_pd(&c[88], _mm512_add_pd(acc0_3, c_in11));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[96]);
@@ -3896,10 +4036,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[96], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[96])));
-            _mm512_storeu_pd(&c[104], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[104])));
-            _mm512_storeu_pd(&c[112], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[112])));
-            _mm512_storeu_pd(&c[120], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[120])));
+            __m512d c_in12 = _mm512_loadu_pd(&c[96]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[104]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[112]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[120]);
+            _mm512_storeu_pd(&c[96], _mm512_add_pd(acc0_0, c_in12));
+            _mm512_storeu_pd(&c[104], _mm512_add_pd(acc0_1, c_in13));
+            _mm512_storeu_pd(&c[112], _mm512_add_pd(acc0_2, c_in14));
+            _mm512_storeu_pd(&c[120], _mm512_add_pd(acc0_3, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6259,7 +6403,7 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_bf_avx512_rows_ab
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout bf, isa avx512, form rows.
- * Cost per matrix: 16384 useful flops in 1056 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 1056 vector arithmetic ops, 8 vector accumulators,
  * 1296 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -6848,10 +6992,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -7430,10 +7578,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[64]);
@@ -8012,10 +8164,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[72]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[80]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[88]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in8 = _mm512_loadu_pd(&c[64]);
+            __m512d c_in9 = _mm512_loadu_pd(&c[72]);
+            __m512d c_in10 = _mm512_loadu_pd(&c[80]);
+            __m512d c_in11 = _mm512_loadu_pd(&c[88]);
+            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[96]);
@@ -8594,10 +8750,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_bf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[96]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[104]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[112]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[120]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in12 = _mm512_loadu_pd(&c[96]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[104]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[112]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[120]);
+            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8808,7 +8968,7 @@ static void bmm_f64_1x64x128_sf_c99_t1x8_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_sf_avx2_rl6_a1b1
  * f64 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout sf, isa avx2, form rl6.
- * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 4 vector accumulators,
  * 3104 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -8827,8 +8987,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, c_in1));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -8840,8 +9002,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[8])));
-            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[12])));
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, c_in2));
+            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, c_in3));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -8853,8 +9017,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[16])));
-            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[20])));
+            __m256d c_in4 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[20]);
+            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc0_0, c_in4));
+            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc0_1, c_in5));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -8866,8 +9032,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[24])));
-            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[28])));
+            __m256d c_in6 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc0_0, c_in6));
+            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc0_1, c_in7));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -8879,8 +9047,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[32])));
-            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[36])));
+            __m256d c_in8 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[36]);
+            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc0_0, c_in8));
+            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc0_1, c_in9));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -8892,8 +9062,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[40])));
-            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[44])));
+            __m256d c_in10 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[44]);
+            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc0_0, c_in10));
+            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc0_1, c_in11));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -8905,8 +9077,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[48])));
-            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[52])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[52]);
+            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc0_1, c_in13));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -8918,8 +9092,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[56])));
-            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[60])));
+            __m256d c_in14 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc0_0, c_in14));
+            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc0_1, c_in15));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -8931,8 +9107,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[64], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64])));
-            _mm256_storeu_pd(&c[68], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[68])));
+            __m256d c_in16 = _mm256_loadu_pd(&c[64]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[68]);
+            _mm256_storeu_pd(&c[64], _mm256_add_pd(acc0_0, c_in16));
+            _mm256_storeu_pd(&c[68], _mm256_add_pd(acc0_1, c_in17));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -8944,8 +9122,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[72], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[72])));
-            _mm256_storeu_pd(&c[76], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[76])));
+            __m256d c_in18 = _mm256_loadu_pd(&c[72]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[76]);
+            _mm256_storeu_pd(&c[72], _mm256_add_pd(acc0_0, c_in18));
+            _mm256_storeu_pd(&c[76], _mm256_add_pd(acc0_1, c_in19));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -8957,8 +9137,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[80], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[80])));
-            _mm256_storeu_pd(&c[84], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[84])));
+            __m256d c_in20 = _mm256_loadu_pd(&c[80]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[84]);
+            _mm256_storeu_pd(&c[80], _mm256_add_pd(acc0_0, c_in20));
+            _mm256_storeu_pd(&c[84], _mm256_add_pd(acc0_1, c_in21));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -8970,8 +9152,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[88], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[88])));
-            _mm256_storeu_pd(&c[92], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[92])));
+            __m256d c_in22 = _mm256_loadu_pd(&c[88]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[92]);
+            _mm256_storeu_pd(&c[88], _mm256_add_pd(acc0_0, c_in22));
+            _mm256_storeu_pd(&c[92], _mm256_add_pd(acc0_1, c_in23));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -8983,8 +9167,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[96], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[96])));
-            _mm256_storeu_pd(&c[100], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[100])));
+            __m256d c_in24 = _mm256_loadu_pd(&c[96]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[100]);
+            _mm256_storeu_pd(&c[96], _mm256_add_pd(acc0_0, c_in24));
+            _mm256_storeu_pd(&c[100], _mm256_add_pd(acc0_1, c_in25));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -8996,8 +9182,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[104], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[104])));
-            _mm256_storeu_pd(&c[108], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[108])));
+            __m256d c_in26 = _mm256_loadu_pd(&c[104]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[108]);
+            _mm256_storeu_pd(&c[104], _mm256_add_pd(acc0_0, c_in26));
+            _mm256_storeu_pd(&c[108], _mm256_add_pd(acc0_1, c_in27));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9009,8 +9197,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[112], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[112])));
-            _mm256_storeu_pd(&c[116], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[116])));
+            __m256d c_in28 = _mm256_loadu_pd(&c[112]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[116]);
+            _mm256_storeu_pd(&c[112], _mm256_add_pd(acc0_0, c_in28));
+            _mm256_storeu_pd(&c[116], _mm256_add_pd(acc0_1, c_in29));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9022,8 +9212,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[120], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[120])));
-            _mm256_storeu_pd(&c[124], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[124])));
+            __m256d c_in30 = _mm256_loadu_pd(&c[120]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[124]);
+            _mm256_storeu_pd(&c[120], _mm256_add_pd(acc0_0, c_in30));
+            _mm256_storeu_pd(&c[124], _mm256_add_pd(acc0_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9264,7 +9456,7 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_sf_avx2_rl6_ab
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx2, form rl6.
- * Cost per matrix: 16384 useful flops in 2112 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 2112 vector arithmetic ops, 4 vector accumulators,
  * 3104 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -9287,8 +9479,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9300,8 +9494,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9313,8 +9509,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[20]);
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9326,8 +9524,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in6 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9339,8 +9539,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[36]);
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9352,8 +9554,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in10 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[44]);
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9365,8 +9569,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[52]);
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9378,8 +9584,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in14 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9391,8 +9599,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[64]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[68]);
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9404,8 +9614,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in18 = _mm256_loadu_pd(&c[72]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[76]);
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9417,8 +9629,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in20 = _mm256_loadu_pd(&c[80]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[84]);
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9430,8 +9644,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in22 = _mm256_loadu_pd(&c[88]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[92]);
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9443,8 +9659,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in24 = _mm256_loadu_pd(&c[96]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[100]);
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9456,8 +9674,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[104]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[108]);
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9469,8 +9689,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in28 = _mm256_loadu_pd(&c[112]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[116]);
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9482,8 +9704,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in30 = _mm256_loadu_pd(&c[120]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[124]);
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9495,7 +9719,7 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_sf_avx2_rl3_a1b1
  * f64 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout sf, isa avx2, form rl3.
- * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 4 vector accumulators,
  * 3104 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -9514,8 +9738,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, c_in1));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9527,8 +9753,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[8])));
-            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[12])));
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, c_in2));
+            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, c_in3));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9540,8 +9768,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[16])));
-            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[20])));
+            __m256d c_in4 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[20]);
+            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc0_0, c_in4));
+            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc0_1, c_in5));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9553,8 +9783,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[24])));
-            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[28])));
+            __m256d c_in6 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc0_0, c_in6));
+            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc0_1, c_in7));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9566,8 +9798,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[32])));
-            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[36])));
+            __m256d c_in8 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[36]);
+            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc0_0, c_in8));
+            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc0_1, c_in9));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9579,8 +9813,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[40])));
-            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[44])));
+            __m256d c_in10 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[44]);
+            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc0_0, c_in10));
+            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc0_1, c_in11));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9592,8 +9828,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[48])));
-            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[52])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[52]);
+            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc0_1, c_in13));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9605,8 +9843,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[56])));
-            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[60])));
+            __m256d c_in14 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc0_0, c_in14));
+            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc0_1, c_in15));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9618,8 +9858,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[64], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64])));
-            _mm256_storeu_pd(&c[68], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[68])));
+            __m256d c_in16 = _mm256_loadu_pd(&c[64]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[68]);
+            _mm256_storeu_pd(&c[64], _mm256_add_pd(acc0_0, c_in16));
+            _mm256_storeu_pd(&c[68], _mm256_add_pd(acc0_1, c_in17));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9631,8 +9873,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[72], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[72])));
-            _mm256_storeu_pd(&c[76], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[76])));
+            __m256d c_in18 = _mm256_loadu_pd(&c[72]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[76]);
+            _mm256_storeu_pd(&c[72], _mm256_add_pd(acc0_0, c_in18));
+            _mm256_storeu_pd(&c[76], _mm256_add_pd(acc0_1, c_in19));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9644,8 +9888,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[80], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[80])));
-            _mm256_storeu_pd(&c[84], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[84])));
+            __m256d c_in20 = _mm256_loadu_pd(&c[80]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[84]);
+            _mm256_storeu_pd(&c[80], _mm256_add_pd(acc0_0, c_in20));
+            _mm256_storeu_pd(&c[84], _mm256_add_pd(acc0_1, c_in21));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9657,8 +9903,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[88], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[88])));
-            _mm256_storeu_pd(&c[92], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[92])));
+            __m256d c_in22 = _mm256_loadu_pd(&c[88]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[92]);
+            _mm256_storeu_pd(&c[88], _mm256_add_pd(acc0_0, c_in22));
+            _mm256_storeu_pd(&c[92], _mm256_add_pd(acc0_1, c_in23));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9670,8 +9918,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[96], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[96])));
-            _mm256_storeu_pd(&c[100], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[100])));
+            __m256d c_in24 = _mm256_loadu_pd(&c[96]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[100]);
+            _mm256_storeu_pd(&c[96], _mm256_add_pd(acc0_0, c_in24));
+            _mm256_storeu_pd(&c[100], _mm256_add_pd(acc0_1, c_in25));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9683,8 +9933,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[104], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[104])));
-            _mm256_storeu_pd(&c[108], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[108])));
+            __m256d c_in26 = _mm256_loadu_pd(&c[104]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[108]);
+            _mm256_storeu_pd(&c[104], _mm256_add_pd(acc0_0, c_in26));
+            _mm256_storeu_pd(&c[108], _mm256_add_pd(acc0_1, c_in27));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9696,8 +9948,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[112], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[112])));
-            _mm256_storeu_pd(&c[116], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[116])));
+            __m256d c_in28 = _mm256_loadu_pd(&c[112]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[116]);
+            _mm256_storeu_pd(&c[112], _mm256_add_pd(acc0_0, c_in28));
+            _mm256_storeu_pd(&c[116], _mm256_add_pd(acc0_1, c_in29));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9709,8 +9963,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[120], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[120])));
-            _mm256_storeu_pd(&c[124], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[124])));
+            __m256d c_in30 = _mm256_loadu_pd(&c[120]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[124]);
+            _mm256_storeu_pd(&c[120], _mm256_add_pd(acc0_0, c_in30));
+            _mm256_storeu_pd(&c[124], _mm256_add_pd(acc0_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9951,7 +10207,7 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_sf_avx2_rl3_ab
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx2, form rl3.
- * Cost per matrix: 16384 useful flops in 2112 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 2112 vector arithmetic ops, 4 vector accumulators,
  * 3104 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -9974,8 +10230,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -9987,8 +10245,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10000,8 +10260,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[20]);
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10013,8 +10275,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in6 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10026,8 +10290,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[36]);
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10039,8 +10305,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in10 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[44]);
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10052,8 +10320,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[52]);
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10065,8 +10335,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in14 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10078,8 +10350,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[64]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[68]);
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10091,8 +10365,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in18 = _mm256_loadu_pd(&c[72]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[76]);
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10104,8 +10380,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in20 = _mm256_loadu_pd(&c[80]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[84]);
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10117,8 +10395,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in22 = _mm256_loadu_pd(&c[88]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[92]);
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10130,8 +10410,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in24 = _mm256_loadu_pd(&c[96]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[100]);
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10143,8 +10425,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[104]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[108]);
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10156,8 +10440,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in28 = _mm256_loadu_pd(&c[112]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[116]);
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10169,8 +10455,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in30 = _mm256_loadu_pd(&c[120]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[124]);
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10182,7 +10470,7 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_sf_avx2_rl6_pf_a1b1
  * f64 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 4 vector accumulators,
  * 3104 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -10249,8 +10537,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, c_in1));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10262,8 +10552,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[8])));
-            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[12])));
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, c_in2));
+            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, c_in3));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10275,8 +10567,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[16])));
-            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[20])));
+            __m256d c_in4 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[20]);
+            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc0_0, c_in4));
+            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc0_1, c_in5));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10288,8 +10582,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[24])));
-            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[28])));
+            __m256d c_in6 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc0_0, c_in6));
+            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc0_1, c_in7));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10301,8 +10597,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[32])));
-            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[36])));
+            __m256d c_in8 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[36]);
+            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc0_0, c_in8));
+            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc0_1, c_in9));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10314,8 +10612,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[40])));
-            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[44])));
+            __m256d c_in10 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[44]);
+            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc0_0, c_in10));
+            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc0_1, c_in11));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10327,8 +10627,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[48])));
-            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[52])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[52]);
+            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc0_1, c_in13));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10340,8 +10642,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[56])));
-            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[60])));
+            __m256d c_in14 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc0_0, c_in14));
+            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc0_1, c_in15));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10353,8 +10657,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[64], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64])));
-            _mm256_storeu_pd(&c[68], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[68])));
+            __m256d c_in16 = _mm256_loadu_pd(&c[64]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[68]);
+            _mm256_storeu_pd(&c[64], _mm256_add_pd(acc0_0, c_in16));
+            _mm256_storeu_pd(&c[68], _mm256_add_pd(acc0_1, c_in17));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10366,8 +10672,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[72], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[72])));
-            _mm256_storeu_pd(&c[76], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[76])));
+            __m256d c_in18 = _mm256_loadu_pd(&c[72]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[76]);
+            _mm256_storeu_pd(&c[72], _mm256_add_pd(acc0_0, c_in18));
+            _mm256_storeu_pd(&c[76], _mm256_add_pd(acc0_1, c_in19));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10379,8 +10687,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[80], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[80])));
-            _mm256_storeu_pd(&c[84], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[84])));
+            __m256d c_in20 = _mm256_loadu_pd(&c[80]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[84]);
+            _mm256_storeu_pd(&c[80], _mm256_add_pd(acc0_0, c_in20));
+            _mm256_storeu_pd(&c[84], _mm256_add_pd(acc0_1, c_in21));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10392,8 +10702,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[88], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[88])));
-            _mm256_storeu_pd(&c[92], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[92])));
+            __m256d c_in22 = _mm256_loadu_pd(&c[88]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[92]);
+            _mm256_storeu_pd(&c[88], _mm256_add_pd(acc0_0, c_in22));
+            _mm256_storeu_pd(&c[92], _mm256_add_pd(acc0_1, c_in23));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10405,8 +10717,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[96], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[96])));
-            _mm256_storeu_pd(&c[100], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[100])));
+            __m256d c_in24 = _mm256_loadu_pd(&c[96]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[100]);
+            _mm256_storeu_pd(&c[96], _mm256_add_pd(acc0_0, c_in24));
+            _mm256_storeu_pd(&c[100], _mm256_add_pd(acc0_1, c_in25));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10418,8 +10732,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[104], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[104])));
-            _mm256_storeu_pd(&c[108], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[108])));
+            __m256d c_in26 = _mm256_loadu_pd(&c[104]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[108]);
+            _mm256_storeu_pd(&c[104], _mm256_add_pd(acc0_0, c_in26));
+            _mm256_storeu_pd(&c[108], _mm256_add_pd(acc0_1, c_in27));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10431,8 +10747,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[112], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[112])));
-            _mm256_storeu_pd(&c[116], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[116])));
+            __m256d c_in28 = _mm256_loadu_pd(&c[112]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[116]);
+            _mm256_storeu_pd(&c[112], _mm256_add_pd(acc0_0, c_in28));
+            _mm256_storeu_pd(&c[116], _mm256_add_pd(acc0_1, c_in29));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10444,8 +10762,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[120], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[120])));
-            _mm256_storeu_pd(&c[124], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[124])));
+            __m256d c_in30 = _mm256_loadu_pd(&c[120]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[124]);
+            _mm256_storeu_pd(&c[120], _mm256_add_pd(acc0_0, c_in30));
+            _mm256_storeu_pd(&c[124], _mm256_add_pd(acc0_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10734,7 +11054,7 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_sf_avx2_rl6_pf_ab
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 16384 useful flops in 2112 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 2112 vector arithmetic ops, 4 vector accumulators,
  * 3104 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -10805,8 +11125,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10818,8 +11140,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10831,8 +11155,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[20]);
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10844,8 +11170,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in6 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10857,8 +11185,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[36]);
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10870,8 +11200,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in10 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[44]);
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10883,8 +11215,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[52]);
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10896,8 +11230,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in14 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10909,8 +11245,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[64]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[68]);
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10922,8 +11260,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in18 = _mm256_loadu_pd(&c[72]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[76]);
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10935,8 +11275,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in20 = _mm256_loadu_pd(&c[80]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[84]);
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10948,8 +11290,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in22 = _mm256_loadu_pd(&c[88]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[92]);
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10961,8 +11305,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in24 = _mm256_loadu_pd(&c[96]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[100]);
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10974,8 +11320,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[104]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[108]);
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -10987,8 +11335,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in28 = _mm256_loadu_pd(&c[112]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[116]);
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11000,8 +11350,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in30 = _mm256_loadu_pd(&c[120]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[124]);
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -11013,7 +11365,7 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl6_pf_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_sf_avx2_rl3_pf_a1b1
  * f64 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 2080 vector arithmetic ops, 4 vector accumulators,
  * 3104 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -11080,8 +11432,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, c_in1));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11093,8 +11447,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[8])));
-            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[12])));
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc0_0, c_in2));
+            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc0_1, c_in3));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11106,8 +11462,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[16])));
-            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[20])));
+            __m256d c_in4 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[20]);
+            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc0_0, c_in4));
+            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc0_1, c_in5));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11119,8 +11477,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[24])));
-            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[28])));
+            __m256d c_in6 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc0_0, c_in6));
+            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc0_1, c_in7));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11132,8 +11492,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[32])));
-            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[36])));
+            __m256d c_in8 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[36]);
+            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc0_0, c_in8));
+            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc0_1, c_in9));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11145,8 +11507,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[40])));
-            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[44])));
+            __m256d c_in10 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[44]);
+            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc0_0, c_in10));
+            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc0_1, c_in11));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11158,8 +11522,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[48])));
-            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[52])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[52]);
+            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc0_1, c_in13));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11171,8 +11537,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[56])));
-            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[60])));
+            __m256d c_in14 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc0_0, c_in14));
+            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc0_1, c_in15));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11184,8 +11552,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[64], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64])));
-            _mm256_storeu_pd(&c[68], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[68])));
+            __m256d c_in16 = _mm256_loadu_pd(&c[64]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[68]);
+            _mm256_storeu_pd(&c[64], _mm256_add_pd(acc0_0, c_in16));
+            _mm256_storeu_pd(&c[68], _mm256_add_pd(acc0_1, c_in17));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11197,8 +11567,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[72], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[72])));
-            _mm256_storeu_pd(&c[76], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[76])));
+            __m256d c_in18 = _mm256_loadu_pd(&c[72]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[76]);
+            _mm256_storeu_pd(&c[72], _mm256_add_pd(acc0_0, c_in18));
+            _mm256_storeu_pd(&c[76], _mm256_add_pd(acc0_1, c_in19));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11210,8 +11582,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[80], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[80])));
-            _mm256_storeu_pd(&c[84], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[84])));
+            __m256d c_in20 = _mm256_loadu_pd(&c[80]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[84]);
+            _mm256_storeu_pd(&c[80], _mm256_add_pd(acc0_0, c_in20));
+            _mm256_storeu_pd(&c[84], _mm256_add_pd(acc0_1, c_in21));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11223,8 +11597,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[88], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[88])));
-            _mm256_storeu_pd(&c[92], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[92])));
+            __m256d c_in22 = _mm256_loadu_pd(&c[88]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[92]);
+            _mm256_storeu_pd(&c[88], _mm256_add_pd(acc0_0, c_in22));
+            _mm256_storeu_pd(&c[92], _mm256_add_pd(acc0_1, c_in23));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11236,8 +11612,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[96], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[96])));
-            _mm256_storeu_pd(&c[100], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[100])));
+            __m256d c_in24 = _mm256_loadu_pd(&c[96]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[100]);
+            _mm256_storeu_pd(&c[96], _mm256_add_pd(acc0_0, c_in24));
+            _mm256_storeu_pd(&c[100], _mm256_add_pd(acc0_1, c_in25));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11249,8 +11627,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[104], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[104])));
-            _mm256_storeu_pd(&c[108], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[108])));
+            __m256d c_in26 = _mm256_loadu_pd(&c[104]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[108]);
+            _mm256_storeu_pd(&c[104], _mm256_add_pd(acc0_0, c_in26));
+            _mm256_storeu_pd(&c[108], _mm256_add_pd(acc0_1, c_in27));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11262,8 +11642,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[112], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[112])));
-            _mm256_storeu_pd(&c[116], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[116])));
+            __m256d c_in28 = _mm256_loadu_pd(&c[112]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[116]);
+            _mm256_storeu_pd(&c[112], _mm256_add_pd(acc0_0, c_in28));
+            _mm256_storeu_pd(&c[116], _mm256_add_pd(acc0_1, c_in29));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11275,8 +11657,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[120], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[120])));
-            _mm256_storeu_pd(&c[124], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[124])));
+            __m256d c_in30 = _mm256_loadu_pd(&c[120]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[124]);
+            _mm256_storeu_pd(&c[120], _mm256_add_pd(acc0_0, c_in30));
+            _mm256_storeu_pd(&c[124], _mm256_add_pd(acc0_1, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -11565,7 +11949,7 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_sf_avx2_rl3_pf_ab
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 16384 useful flops in 2112 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 2112 vector arithmetic ops, 4 vector accumulators,
  * 3104 vector loads, 32 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -11636,8 +12020,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11649,8 +12035,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11662,8 +12050,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[20]);
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11675,8 +12065,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in6 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11688,8 +12080,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[36]);
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11701,8 +12095,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in10 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[44]);
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11714,8 +12110,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[52]);
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11727,8 +12125,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in14 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11740,8 +12140,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[68]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[64]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[68]);
+            _mm256_storeu_pd(&c[64], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[68], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11753,8 +12155,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[72]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[76]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in18 = _mm256_loadu_pd(&c[72]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[76]);
+            _mm256_storeu_pd(&c[72], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[76], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11766,8 +12170,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[80]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[84]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in20 = _mm256_loadu_pd(&c[80]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[84]);
+            _mm256_storeu_pd(&c[80], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[84], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11779,8 +12185,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[88]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[92]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in22 = _mm256_loadu_pd(&c[88]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[92]);
+            _mm256_storeu_pd(&c[88], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[92], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11792,8 +12200,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[96]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[100]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in24 = _mm256_loadu_pd(&c[96]);
+            __m256d c_in25 = _mm256_loadu_pd(&c[100]);
+            _mm256_storeu_pd(&c[96], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[100], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11805,8 +12215,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[104]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[108]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[104]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[108]);
+            _mm256_storeu_pd(&c[104], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[108], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11818,8 +12230,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[112]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[116]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in28 = _mm256_loadu_pd(&c[112]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[116]);
+            _mm256_storeu_pd(&c[112], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[116], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc0_1)));
         }
         {
             __m256d acc0_0 = _mm256_setzero_pd();
@@ -11831,8 +12245,10 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[120]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[124]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in30 = _mm256_loadu_pd(&c[120]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[124]);
+            _mm256_storeu_pd(&c[120], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[124], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -11844,7 +12260,7 @@ static BMM_TARGET_AVX2 void bmm_f64_1x64x128_sf_avx2_rl3_pf_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_sf_avx512_rows_a1b1
  * f64 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout sf, isa avx512, form rows.
- * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 8 vector accumulators,
  * 1296 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -12430,10 +12846,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[0])));
-            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[8])));
-            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[16])));
-            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[24])));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, c_in0));
+            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc0_1, c_in1));
+            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc0_2, c_in2));
+            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc0_3, c_in3));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -13012,10 +13432,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[32])));
-            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[40])));
-            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[48])));
-            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[56])));
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc0_0, c_in4));
+            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc0_1, c_in5));
+            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc0_2, c_in6));
+            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc0_3, c_in7));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[64]);
@@ -13594,10 +14018,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[64], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[64])));
-            _mm512_storeu_pd(&c[72], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[72])));
-            _mm512_storeu_pd(&c[80], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[80])));
-            _mm512_storeu_pd(&c[88], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[88])));
+            __m512d c_in8 = _mm512_loadu_pd(&c[64]);
+            __m512d c_in9 = _mm512_loadu_pd(&c[72]);
+            __m512d c_in10 = _mm512_loadu_pd(&c[80]);
+            __m512d c_in11 = _mm512_loadu_pd(&c[88]);
+            _mm512_storeu_pd(&c[64], _mm512_add_pd(acc0_0, c_in8));
+            _mm512_storeu_pd(&c[72], _mm512_add_pd(acc0_1, c_in9));
+            _mm512_storeu_pd(&c[80], _mm512_add_pd(acc0_2, c_in10));
+            _mm512_storeu_pd(&c[88], _mm512_add_pd(acc0_3, c_in11));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[96]);
@@ -14176,10 +14604,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_a1b1(const bmm_arg
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[96], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[96])));
-            _mm512_storeu_pd(&c[104], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[104])));
-            _mm512_storeu_pd(&c[112], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[112])));
-            _mm512_storeu_pd(&c[120], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[120])));
+            __m512d c_in12 = _mm512_loadu_pd(&c[96]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[104]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[112]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[120]);
+            _mm512_storeu_pd(&c[96], _mm512_add_pd(acc0_0, c_in12));
+            _mm512_storeu_pd(&c[104], _mm512_add_pd(acc0_1, c_in13));
+            _mm512_storeu_pd(&c[112], _mm512_add_pd(acc0_2, c_in14));
+            _mm512_storeu_pd(&c[120], _mm512_add_pd(acc0_3, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -16540,7 +16972,7 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_sf_avx512_rows_ab
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx512, form rows.
- * Cost per matrix: 16384 useful flops in 1056 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 1056 vector arithmetic ops, 8 vector accumulators,
  * 1296 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -17130,10 +17562,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -17712,10 +18148,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[64]);
@@ -18294,10 +18734,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[72]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[80]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[88]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in8 = _mm512_loadu_pd(&c[64]);
+            __m512d c_in9 = _mm512_loadu_pd(&c[72]);
+            __m512d c_in10 = _mm512_loadu_pd(&c[80]);
+            __m512d c_in11 = _mm512_loadu_pd(&c[88]);
+            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[96]);
@@ -18876,10 +19320,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_ab(const bmm_args 
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[96]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[104]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[112]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[120]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in12 = _mm512_loadu_pd(&c[96]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[104]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[112]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[120]);
+            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -18891,7 +19339,7 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_sf_avx512_rows_pf_a1b1
  * f64 C(1x128) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 1x64, B 64x128; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 1040 vector arithmetic ops, 8 vector accumulators,
  * 1296 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -20596,10 +21044,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_a1b1(const bmm_
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[0])));
-            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[8])));
-            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[16])));
-            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[24])));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, c_in0));
+            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc0_1, c_in1));
+            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc0_2, c_in2));
+            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc0_3, c_in3));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -21178,10 +21630,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_a1b1(const bmm_
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[32])));
-            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[40])));
-            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[48])));
-            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[56])));
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc0_0, c_in4));
+            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc0_1, c_in5));
+            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc0_2, c_in6));
+            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc0_3, c_in7));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[64]);
@@ -21760,10 +22216,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_a1b1(const bmm_
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[64], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[64])));
-            _mm512_storeu_pd(&c[72], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[72])));
-            _mm512_storeu_pd(&c[80], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[80])));
-            _mm512_storeu_pd(&c[88], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[88])));
+            __m512d c_in8 = _mm512_loadu_pd(&c[64]);
+            __m512d c_in9 = _mm512_loadu_pd(&c[72]);
+            __m512d c_in10 = _mm512_loadu_pd(&c[80]);
+            __m512d c_in11 = _mm512_loadu_pd(&c[88]);
+            _mm512_storeu_pd(&c[64], _mm512_add_pd(acc0_0, c_in8));
+            _mm512_storeu_pd(&c[72], _mm512_add_pd(acc0_1, c_in9));
+            _mm512_storeu_pd(&c[80], _mm512_add_pd(acc0_2, c_in10));
+            _mm512_storeu_pd(&c[88], _mm512_add_pd(acc0_3, c_in11));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[96]);
@@ -22342,10 +22802,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_a1b1(const bmm_
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[96], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[96])));
-            _mm512_storeu_pd(&c[104], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[104])));
-            _mm512_storeu_pd(&c[112], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[112])));
-            _mm512_storeu_pd(&c[120], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[120])));
+            __m512d c_in12 = _mm512_loadu_pd(&c[96]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[104]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[112]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[120]);
+            _mm512_storeu_pd(&c[96], _mm512_add_pd(acc0_0, c_in12));
+            _mm512_storeu_pd(&c[104], _mm512_add_pd(acc0_1, c_in13));
+            _mm512_storeu_pd(&c[112], _mm512_add_pd(acc0_2, c_in14));
+            _mm512_storeu_pd(&c[120], _mm512_add_pd(acc0_3, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -25825,7 +26289,7 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_b0(const bmm_ar
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_1x64x128_sf_avx512_rows_pf_ab
  * f64 C(1x128) = alpha*A*B + beta*C (beta != 0), A 1x64, B 64x128; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 16384 useful flops in 1056 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 16384 useful flops in 1056 vector arithmetic ops, 8 vector accumulators,
  * 1296 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -27534,10 +27998,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_ab(const bmm_ar
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[32]);
@@ -28116,10 +28584,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_ab(const bmm_ar
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[64]);
@@ -28698,10 +29170,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_ab(const bmm_ar
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[72]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[80]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[88]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in8 = _mm512_loadu_pd(&c[64]);
+            __m512d c_in9 = _mm512_loadu_pd(&c[72]);
+            __m512d c_in10 = _mm512_loadu_pd(&c[80]);
+            __m512d c_in11 = _mm512_loadu_pd(&c[88]);
+            _mm512_storeu_pd(&c[64], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[72], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[80], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[88], _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc0_3)));
         }
         {
             __m512d b0_0 = _mm512_loadu_pd(&b[96]);
@@ -29280,10 +29756,14 @@ static BMM_TARGET_AVX512 void bmm_f64_1x64x128_sf_avx512_rows_pf_ab(const bmm_ar
             acc0_1 = _mm512_fmadd_pd(a0_63, b1_63, acc0_1);
             acc0_2 = _mm512_fmadd_pd(a0_63, b2_63, acc0_2);
             acc0_3 = _mm512_fmadd_pd(a0_63, b3_63, acc0_3);
-            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[96]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[104]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[112]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[120]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in12 = _mm512_loadu_pd(&c[96]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[104]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[112]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[120]);
+            _mm512_storeu_pd(&c[96], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[104], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[112], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[120], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

@@ -1433,7 +1433,7 @@ static void bmm_f64_23x23x23_bf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_bf_avx2_rl6_a1b1
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout bf, isa avx2, form rl6.
- * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 24 vector accumulators,
  * 2277 vector loads, 138 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1478,18 +1478,30 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[23 * i0])));
-                _mm256_storeu_pd(&c[23 * i0 + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[23 * i0 + 4])));
-                _mm256_storeu_pd(&c[23 * i0 + 23], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[23 * i0 + 23])));
-                _mm256_storeu_pd(&c[23 * i0 + 27], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[23 * i0 + 27])));
-                _mm256_storeu_pd(&c[23 * i0 + 46], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[23 * i0 + 46])));
-                _mm256_storeu_pd(&c[23 * i0 + 50], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[23 * i0 + 50])));
-                _mm256_storeu_pd(&c[23 * i0 + 69], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[23 * i0 + 69])));
-                _mm256_storeu_pd(&c[23 * i0 + 73], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[23 * i0 + 73])));
-                _mm256_storeu_pd(&c[23 * i0 + 92], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[23 * i0 + 92])));
-                _mm256_storeu_pd(&c[23 * i0 + 96], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[23 * i0 + 96])));
-                _mm256_storeu_pd(&c[23 * i0 + 115], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[23 * i0 + 115])));
-                _mm256_storeu_pd(&c[23 * i0 + 119], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[23 * i0 + 119])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[23 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[23 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[23 * i0 + 23]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[23 * i0 + 27]);
+                _mm256_storeu_pd(&c[23 * i0], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[23 * i0 + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[23 * i0 + 23], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[23 * i0 + 27], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[23 * i0 + 46]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[23 * i0 + 50]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[23 * i0 + 69]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[23 * i0 + 73]);
+                _mm256_storeu_pd(&c[23 * i0 + 46], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[23 * i0 + 50], _mm256_add_pd(acc2_1, c_in5));
+                _mm256_storeu_pd(&c[23 * i0 + 69], _mm256_add_pd(acc3_0, c_in6));
+                _mm256_storeu_pd(&c[23 * i0 + 73], _mm256_add_pd(acc3_1, c_in7));
+                __m256d c_in8 = _mm256_loadu_pd(&c[23 * i0 + 92]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[23 * i0 + 96]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[23 * i0 + 115]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[23 * i0 + 119]);
+                _mm256_storeu_pd(&c[23 * i0 + 92], _mm256_add_pd(acc4_0, c_in8));
+                _mm256_storeu_pd(&c[23 * i0 + 96], _mm256_add_pd(acc4_1, c_in9));
+                _mm256_storeu_pd(&c[23 * i0 + 115], _mm256_add_pd(acc5_0, c_in10));
+                _mm256_storeu_pd(&c[23 * i0 + 119], _mm256_add_pd(acc5_1, c_in11));
             }
         }
         {
@@ -1522,16 +1534,26 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[414], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[414])));
-            _mm256_storeu_pd(&c[418], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[418])));
-            _mm256_storeu_pd(&c[437], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[437])));
-            _mm256_storeu_pd(&c[441], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[441])));
-            _mm256_storeu_pd(&c[460], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[460])));
-            _mm256_storeu_pd(&c[464], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[464])));
-            _mm256_storeu_pd(&c[483], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[483])));
-            _mm256_storeu_pd(&c[487], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[487])));
-            _mm256_storeu_pd(&c[506], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[506])));
-            _mm256_storeu_pd(&c[510], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[510])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[414]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[418]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[437]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[441]);
+            _mm256_storeu_pd(&c[414], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[418], _mm256_add_pd(acc0_1, c_in13));
+            _mm256_storeu_pd(&c[437], _mm256_add_pd(acc1_0, c_in14));
+            _mm256_storeu_pd(&c[441], _mm256_add_pd(acc1_1, c_in15));
+            __m256d c_in16 = _mm256_loadu_pd(&c[460]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[464]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[483]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[487]);
+            _mm256_storeu_pd(&c[460], _mm256_add_pd(acc2_0, c_in16));
+            _mm256_storeu_pd(&c[464], _mm256_add_pd(acc2_1, c_in17));
+            _mm256_storeu_pd(&c[483], _mm256_add_pd(acc3_0, c_in18));
+            _mm256_storeu_pd(&c[487], _mm256_add_pd(acc3_1, c_in19));
+            __m256d c_in20 = _mm256_loadu_pd(&c[506]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[510]);
+            _mm256_storeu_pd(&c[506], _mm256_add_pd(acc4_0, c_in20));
+            _mm256_storeu_pd(&c[510], _mm256_add_pd(acc4_1, c_in21));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -1569,18 +1591,30 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0 + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[23 * i0 + 8])));
-                _mm256_storeu_pd(&c[23 * i0 + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[23 * i0 + 12])));
-                _mm256_storeu_pd(&c[23 * i0 + 31], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[23 * i0 + 31])));
-                _mm256_storeu_pd(&c[23 * i0 + 35], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[23 * i0 + 35])));
-                _mm256_storeu_pd(&c[23 * i0 + 54], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[23 * i0 + 54])));
-                _mm256_storeu_pd(&c[23 * i0 + 58], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[23 * i0 + 58])));
-                _mm256_storeu_pd(&c[23 * i0 + 77], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[23 * i0 + 77])));
-                _mm256_storeu_pd(&c[23 * i0 + 81], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[23 * i0 + 81])));
-                _mm256_storeu_pd(&c[23 * i0 + 100], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[23 * i0 + 100])));
-                _mm256_storeu_pd(&c[23 * i0 + 104], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[23 * i0 + 104])));
-                _mm256_storeu_pd(&c[23 * i0 + 123], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[23 * i0 + 123])));
-                _mm256_storeu_pd(&c[23 * i0 + 127], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[23 * i0 + 127])));
+                __m256d c_in22 = _mm256_loadu_pd(&c[23 * i0 + 8]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[23 * i0 + 12]);
+                __m256d c_in24 = _mm256_loadu_pd(&c[23 * i0 + 31]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[23 * i0 + 35]);
+                _mm256_storeu_pd(&c[23 * i0 + 8], _mm256_add_pd(acc0_0, c_in22));
+                _mm256_storeu_pd(&c[23 * i0 + 12], _mm256_add_pd(acc0_1, c_in23));
+                _mm256_storeu_pd(&c[23 * i0 + 31], _mm256_add_pd(acc1_0, c_in24));
+                _mm256_storeu_pd(&c[23 * i0 + 35], _mm256_add_pd(acc1_1, c_in25));
+                __m256d c_in26 = _mm256_loadu_pd(&c[23 * i0 + 54]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[23 * i0 + 58]);
+                __m256d c_in28 = _mm256_loadu_pd(&c[23 * i0 + 77]);
+                __m256d c_in29 = _mm256_loadu_pd(&c[23 * i0 + 81]);
+                _mm256_storeu_pd(&c[23 * i0 + 54], _mm256_add_pd(acc2_0, c_in26));
+                _mm256_storeu_pd(&c[23 * i0 + 58], _mm256_add_pd(acc2_1, c_in27));
+                _mm256_storeu_pd(&c[23 * i0 + 77], _mm256_add_pd(acc3_0, c_in28));
+                _mm256_storeu_pd(&c[23 * i0 + 81], _mm256_add_pd(acc3_1, c_in29));
+                __m256d c_in30 = _mm256_loadu_pd(&c[23 * i0 + 100]);
+                __m256d c_in31 = _mm256_loadu_pd(&c[23 * i0 + 104]);
+                __m256d c_in32 = _mm256_loadu_pd(&c[23 * i0 + 123]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[23 * i0 + 127]);
+                _mm256_storeu_pd(&c[23 * i0 + 100], _mm256_add_pd(acc4_0, c_in30));
+                _mm256_storeu_pd(&c[23 * i0 + 104], _mm256_add_pd(acc4_1, c_in31));
+                _mm256_storeu_pd(&c[23 * i0 + 123], _mm256_add_pd(acc5_0, c_in32));
+                _mm256_storeu_pd(&c[23 * i0 + 127], _mm256_add_pd(acc5_1, c_in33));
             }
         }
         {
@@ -1613,16 +1647,26 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[422], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[422])));
-            _mm256_storeu_pd(&c[426], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[426])));
-            _mm256_storeu_pd(&c[445], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[445])));
-            _mm256_storeu_pd(&c[449], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[449])));
-            _mm256_storeu_pd(&c[468], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[468])));
-            _mm256_storeu_pd(&c[472], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[472])));
-            _mm256_storeu_pd(&c[491], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[491])));
-            _mm256_storeu_pd(&c[495], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[495])));
-            _mm256_storeu_pd(&c[514], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[514])));
-            _mm256_storeu_pd(&c[518], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[518])));
+            __m256d c_in34 = _mm256_loadu_pd(&c[422]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[426]);
+            __m256d c_in36 = _mm256_loadu_pd(&c[445]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[449]);
+            _mm256_storeu_pd(&c[422], _mm256_add_pd(acc0_0, c_in34));
+            _mm256_storeu_pd(&c[426], _mm256_add_pd(acc0_1, c_in35));
+            _mm256_storeu_pd(&c[445], _mm256_add_pd(acc1_0, c_in36));
+            _mm256_storeu_pd(&c[449], _mm256_add_pd(acc1_1, c_in37));
+            __m256d c_in38 = _mm256_loadu_pd(&c[468]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[472]);
+            __m256d c_in40 = _mm256_loadu_pd(&c[491]);
+            __m256d c_in41 = _mm256_loadu_pd(&c[495]);
+            _mm256_storeu_pd(&c[468], _mm256_add_pd(acc2_0, c_in38));
+            _mm256_storeu_pd(&c[472], _mm256_add_pd(acc2_1, c_in39));
+            _mm256_storeu_pd(&c[491], _mm256_add_pd(acc3_0, c_in40));
+            _mm256_storeu_pd(&c[495], _mm256_add_pd(acc3_1, c_in41));
+            __m256d c_in42 = _mm256_loadu_pd(&c[514]);
+            __m256d c_in43 = _mm256_loadu_pd(&c[518]);
+            _mm256_storeu_pd(&c[514], _mm256_add_pd(acc4_0, c_in42));
+            _mm256_storeu_pd(&c[518], _mm256_add_pd(acc4_1, c_in43));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -1660,18 +1704,30 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0 + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[23 * i0 + 16])));
-                _mm256_maskstore_pd(&c[23 * i0 + 20], mask3, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[23 * i0 + 20], mask3)));
-                _mm256_storeu_pd(&c[23 * i0 + 39], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[23 * i0 + 39])));
-                _mm256_maskstore_pd(&c[23 * i0 + 43], mask3, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[23 * i0 + 43], mask3)));
-                _mm256_storeu_pd(&c[23 * i0 + 62], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[23 * i0 + 62])));
-                _mm256_maskstore_pd(&c[23 * i0 + 66], mask3, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[23 * i0 + 66], mask3)));
-                _mm256_storeu_pd(&c[23 * i0 + 85], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[23 * i0 + 85])));
-                _mm256_maskstore_pd(&c[23 * i0 + 89], mask3, _mm256_add_pd(acc3_1, _mm256_maskload_pd(&c[23 * i0 + 89], mask3)));
-                _mm256_storeu_pd(&c[23 * i0 + 108], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[23 * i0 + 108])));
-                _mm256_maskstore_pd(&c[23 * i0 + 112], mask3, _mm256_add_pd(acc4_1, _mm256_maskload_pd(&c[23 * i0 + 112], mask3)));
-                _mm256_storeu_pd(&c[23 * i0 + 131], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[23 * i0 + 131])));
-                _mm256_maskstore_pd(&c[23 * i0 + 135], mask3, _mm256_add_pd(acc5_1, _mm256_maskload_pd(&c[23 * i0 + 135], mask3)));
+                __m256d c_in44 = _mm256_loadu_pd(&c[23 * i0 + 16]);
+                __m256d c_in45 = _mm256_maskload_pd(&c[23 * i0 + 20], mask3);
+                __m256d c_in46 = _mm256_loadu_pd(&c[23 * i0 + 39]);
+                __m256d c_in47 = _mm256_maskload_pd(&c[23 * i0 + 43], mask3);
+                _mm256_storeu_pd(&c[23 * i0 + 16], _mm256_add_pd(acc0_0, c_in44));
+                _mm256_maskstore_pd(&c[23 * i0 + 20], mask3, _mm256_add_pd(acc0_1, c_in45));
+                _mm256_storeu_pd(&c[23 * i0 + 39], _mm256_add_pd(acc1_0, c_in46));
+                _mm256_maskstore_pd(&c[23 * i0 + 43], mask3, _mm256_add_pd(acc1_1, c_in47));
+                __m256d c_in48 = _mm256_loadu_pd(&c[23 * i0 + 62]);
+                __m256d c_in49 = _mm256_maskload_pd(&c[23 * i0 + 66], mask3);
+                __m256d c_in50 = _mm256_loadu_pd(&c[23 * i0 + 85]);
+                __m256d c_in51 = _mm256_maskload_pd(&c[23 * i0 + 89], mask3);
+                _mm256_storeu_pd(&c[23 * i0 + 62], _mm256_add_pd(acc2_0, c_in48));
+                _mm256_maskstore_pd(&c[23 * i0 + 66], mask3, _mm256_add_pd(acc2_1, c_in49));
+                _mm256_storeu_pd(&c[23 * i0 + 85], _mm256_add_pd(acc3_0, c_in50));
+                _mm256_maskstore_pd(&c[23 * i0 + 89], mask3, _mm256_add_pd(acc3_1, c_in51));
+                __m256d c_in52 = _mm256_loadu_pd(&c[23 * i0 + 108]);
+                __m256d c_in53 = _mm256_maskload_pd(&c[23 * i0 + 112], mask3);
+                __m256d c_in54 = _mm256_loadu_pd(&c[23 * i0 + 131]);
+                __m256d c_in55 = _mm256_maskload_pd(&c[23 * i0 + 135], mask3);
+                _mm256_storeu_pd(&c[23 * i0 + 108], _mm256_add_pd(acc4_0, c_in52));
+                _mm256_maskstore_pd(&c[23 * i0 + 112], mask3, _mm256_add_pd(acc4_1, c_in53));
+                _mm256_storeu_pd(&c[23 * i0 + 131], _mm256_add_pd(acc5_0, c_in54));
+                _mm256_maskstore_pd(&c[23 * i0 + 135], mask3, _mm256_add_pd(acc5_1, c_in55));
             }
         }
         {
@@ -1704,16 +1760,26 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[430], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[430])));
-            _mm256_maskstore_pd(&c[434], mask3, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[434], mask3)));
-            _mm256_storeu_pd(&c[453], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[453])));
-            _mm256_maskstore_pd(&c[457], mask3, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[457], mask3)));
-            _mm256_storeu_pd(&c[476], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[476])));
-            _mm256_maskstore_pd(&c[480], mask3, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[480], mask3)));
-            _mm256_storeu_pd(&c[499], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[499])));
-            _mm256_maskstore_pd(&c[503], mask3, _mm256_add_pd(acc3_1, _mm256_maskload_pd(&c[503], mask3)));
-            _mm256_storeu_pd(&c[522], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[522])));
-            _mm256_maskstore_pd(&c[526], mask3, _mm256_add_pd(acc4_1, _mm256_maskload_pd(&c[526], mask3)));
+            __m256d c_in56 = _mm256_loadu_pd(&c[430]);
+            __m256d c_in57 = _mm256_maskload_pd(&c[434], mask3);
+            __m256d c_in58 = _mm256_loadu_pd(&c[453]);
+            __m256d c_in59 = _mm256_maskload_pd(&c[457], mask3);
+            _mm256_storeu_pd(&c[430], _mm256_add_pd(acc0_0, c_in56));
+            _mm256_maskstore_pd(&c[434], mask3, _mm256_add_pd(acc0_1, c_in57));
+            _mm256_storeu_pd(&c[453], _mm256_add_pd(acc1_0, c_in58));
+            _mm256_maskstore_pd(&c[457], mask3, _mm256_add_pd(acc1_1, c_in59));
+            __m256d c_in60 = _mm256_loadu_pd(&c[476]);
+            __m256d c_in61 = _mm256_maskload_pd(&c[480], mask3);
+            __m256d c_in62 = _mm256_loadu_pd(&c[499]);
+            __m256d c_in63 = _mm256_maskload_pd(&c[503], mask3);
+            _mm256_storeu_pd(&c[476], _mm256_add_pd(acc2_0, c_in60));
+            _mm256_maskstore_pd(&c[480], mask3, _mm256_add_pd(acc2_1, c_in61));
+            _mm256_storeu_pd(&c[499], _mm256_add_pd(acc3_0, c_in62));
+            _mm256_maskstore_pd(&c[503], mask3, _mm256_add_pd(acc3_1, c_in63));
+            __m256d c_in64 = _mm256_loadu_pd(&c[522]);
+            __m256d c_in65 = _mm256_maskload_pd(&c[526], mask3);
+            _mm256_storeu_pd(&c[522], _mm256_add_pd(acc4_0, c_in64));
+            _mm256_maskstore_pd(&c[526], mask3, _mm256_add_pd(acc4_1, c_in65));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2019,7 +2085,7 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_bf_avx2_rl6_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf, isa avx2, form rl6.
- * Cost per matrix: 24334 useful flops in 3450 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 3450 vector arithmetic ops, 24 vector accumulators,
  * 2277 vector loads, 138 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2068,18 +2134,30 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 23], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 23]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 27], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 27]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 46], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 46]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 50], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 50]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 69], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 69]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 73], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 73]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 92]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 96]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 115], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 115]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 119], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 119]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[23 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[23 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[23 * i0 + 23]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[23 * i0 + 27]);
+                _mm256_storeu_pd(&c[23 * i0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 23], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 27], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[23 * i0 + 46]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[23 * i0 + 50]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[23 * i0 + 69]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[23 * i0 + 73]);
+                _mm256_storeu_pd(&c[23 * i0 + 46], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 50], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 69], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 73], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in8 = _mm256_loadu_pd(&c[23 * i0 + 92]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[23 * i0 + 96]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[23 * i0 + 115]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[23 * i0 + 119]);
+                _mm256_storeu_pd(&c[23 * i0 + 92], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 96], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 115], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 119], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -2112,16 +2190,26 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[414], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[414]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[418], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[418]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[437], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[437]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[441], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[441]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[460], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[460]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[464], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[464]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[483], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[483]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[487], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[487]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[506], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[506]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[510], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[510]), _mm256_mul_pd(valpha, acc4_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[414]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[418]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[437]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[441]);
+            _mm256_storeu_pd(&c[414], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[418], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[437], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[441], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[460]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[464]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[483]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[487]);
+            _mm256_storeu_pd(&c[460], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[464], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[483], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[487], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in20 = _mm256_loadu_pd(&c[506]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[510]);
+            _mm256_storeu_pd(&c[506], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[510], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc4_1)));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -2159,18 +2247,30 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 31], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 31]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 35], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 35]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 54], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 54]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 58], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 58]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 77], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 77]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 81], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 81]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 100]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 104]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 123], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 123]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 127], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 127]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in22 = _mm256_loadu_pd(&c[23 * i0 + 8]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[23 * i0 + 12]);
+                __m256d c_in24 = _mm256_loadu_pd(&c[23 * i0 + 31]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[23 * i0 + 35]);
+                _mm256_storeu_pd(&c[23 * i0 + 8], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 12], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 31], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 35], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in26 = _mm256_loadu_pd(&c[23 * i0 + 54]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[23 * i0 + 58]);
+                __m256d c_in28 = _mm256_loadu_pd(&c[23 * i0 + 77]);
+                __m256d c_in29 = _mm256_loadu_pd(&c[23 * i0 + 81]);
+                _mm256_storeu_pd(&c[23 * i0 + 54], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 58], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 77], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 81], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in30 = _mm256_loadu_pd(&c[23 * i0 + 100]);
+                __m256d c_in31 = _mm256_loadu_pd(&c[23 * i0 + 104]);
+                __m256d c_in32 = _mm256_loadu_pd(&c[23 * i0 + 123]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[23 * i0 + 127]);
+                _mm256_storeu_pd(&c[23 * i0 + 100], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 104], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 123], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 127], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -2203,16 +2303,26 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[422], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[422]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[426], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[426]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[445], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[445]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[449], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[449]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[468], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[468]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[472], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[472]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[491], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[491]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[495], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[495]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[514], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[514]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[518], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[518]), _mm256_mul_pd(valpha, acc4_1)));
+            __m256d c_in34 = _mm256_loadu_pd(&c[422]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[426]);
+            __m256d c_in36 = _mm256_loadu_pd(&c[445]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[449]);
+            _mm256_storeu_pd(&c[422], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[426], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[445], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[449], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in38 = _mm256_loadu_pd(&c[468]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[472]);
+            __m256d c_in40 = _mm256_loadu_pd(&c[491]);
+            __m256d c_in41 = _mm256_loadu_pd(&c[495]);
+            _mm256_storeu_pd(&c[468], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[472], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[491], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[495], _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in42 = _mm256_loadu_pd(&c[514]);
+            __m256d c_in43 = _mm256_loadu_pd(&c[518]);
+            _mm256_storeu_pd(&c[514], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[518], _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc4_1)));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -2250,18 +2360,30 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_maskstore_pd(&c[23 * i0 + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 39], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 39]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_maskstore_pd(&c[23 * i0 + 43], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 43], mask3), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 62], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 62]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_maskstore_pd(&c[23 * i0 + 66], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 66], mask3), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 85], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 85]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_maskstore_pd(&c[23 * i0 + 89], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 89], mask3), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 108]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_maskstore_pd(&c[23 * i0 + 112], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 112], mask3), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 131], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 131]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_maskstore_pd(&c[23 * i0 + 135], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 135], mask3), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in44 = _mm256_loadu_pd(&c[23 * i0 + 16]);
+                __m256d c_in45 = _mm256_maskload_pd(&c[23 * i0 + 20], mask3);
+                __m256d c_in46 = _mm256_loadu_pd(&c[23 * i0 + 39]);
+                __m256d c_in47 = _mm256_maskload_pd(&c[23 * i0 + 43], mask3);
+                _mm256_storeu_pd(&c[23 * i0 + 16], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[23 * i0 + 20], mask3, _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 39], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[23 * i0 + 43], mask3, _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in48 = _mm256_loadu_pd(&c[23 * i0 + 62]);
+                __m256d c_in49 = _mm256_maskload_pd(&c[23 * i0 + 66], mask3);
+                __m256d c_in50 = _mm256_loadu_pd(&c[23 * i0 + 85]);
+                __m256d c_in51 = _mm256_maskload_pd(&c[23 * i0 + 89], mask3);
+                _mm256_storeu_pd(&c[23 * i0 + 62], _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_maskstore_pd(&c[23 * i0 + 66], mask3, _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 85], _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_maskstore_pd(&c[23 * i0 + 89], mask3, _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in52 = _mm256_loadu_pd(&c[23 * i0 + 108]);
+                __m256d c_in53 = _mm256_maskload_pd(&c[23 * i0 + 112], mask3);
+                __m256d c_in54 = _mm256_loadu_pd(&c[23 * i0 + 131]);
+                __m256d c_in55 = _mm256_maskload_pd(&c[23 * i0 + 135], mask3);
+                _mm256_storeu_pd(&c[23 * i0 + 108], _mm256_fmadd_pd(vbeta, c_in52, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_maskstore_pd(&c[23 * i0 + 112], mask3, _mm256_fmadd_pd(vbeta, c_in53, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 131], _mm256_fmadd_pd(vbeta, c_in54, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_maskstore_pd(&c[23 * i0 + 135], mask3, _mm256_fmadd_pd(vbeta, c_in55, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -2294,16 +2416,26 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[430], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[430]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[434], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[434], mask3), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[453], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[453]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[457], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[457], mask3), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[476], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[476]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[480], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[480], mask3), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[499], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[499]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[503], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[503], mask3), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[522], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[522]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[526], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[526], mask3), _mm256_mul_pd(valpha, acc4_1)));
+            __m256d c_in56 = _mm256_loadu_pd(&c[430]);
+            __m256d c_in57 = _mm256_maskload_pd(&c[434], mask3);
+            __m256d c_in58 = _mm256_loadu_pd(&c[453]);
+            __m256d c_in59 = _mm256_maskload_pd(&c[457], mask3);
+            _mm256_storeu_pd(&c[430], _mm256_fmadd_pd(vbeta, c_in56, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[434], mask3, _mm256_fmadd_pd(vbeta, c_in57, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[453], _mm256_fmadd_pd(vbeta, c_in58, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[457], mask3, _mm256_fmadd_pd(vbeta, c_in59, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in60 = _mm256_loadu_pd(&c[476]);
+            __m256d c_in61 = _mm256_maskload_pd(&c[480], mask3);
+            __m256d c_in62 = _mm256_loadu_pd(&c[499]);
+            __m256d c_in63 = _mm256_maskload_pd(&c[503], mask3);
+            _mm256_storeu_pd(&c[476], _mm256_fmadd_pd(vbeta, c_in60, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[480], mask3, _mm256_fmadd_pd(vbeta, c_in61, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[499], _mm256_fmadd_pd(vbeta, c_in62, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[503], mask3, _mm256_fmadd_pd(vbeta, c_in63, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in64 = _mm256_loadu_pd(&c[522]);
+            __m256d c_in65 = _mm256_maskload_pd(&c[526], mask3);
+            _mm256_storeu_pd(&c[522], _mm256_fmadd_pd(vbeta, c_in64, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[526], mask3, _mm256_fmadd_pd(vbeta, c_in65, _mm256_mul_pd(valpha, acc4_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2315,7 +2447,7 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl6_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_bf_avx2_rl3_a1b1
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout bf, isa avx2, form rl3.
- * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 12 vector accumulators,
  * 2829 vector loads, 138 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2345,12 +2477,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[23 * i0])));
-                _mm256_storeu_pd(&c[23 * i0 + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[23 * i0 + 4])));
-                _mm256_storeu_pd(&c[23 * i0 + 23], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[23 * i0 + 23])));
-                _mm256_storeu_pd(&c[23 * i0 + 27], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[23 * i0 + 27])));
-                _mm256_storeu_pd(&c[23 * i0 + 46], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[23 * i0 + 46])));
-                _mm256_storeu_pd(&c[23 * i0 + 50], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[23 * i0 + 50])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[23 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[23 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[23 * i0 + 23]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[23 * i0 + 27]);
+                _mm256_storeu_pd(&c[23 * i0], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[23 * i0 + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[23 * i0 + 23], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[23 * i0 + 27], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[23 * i0 + 46]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[23 * i0 + 50]);
+                _mm256_storeu_pd(&c[23 * i0 + 46], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[23 * i0 + 50], _mm256_add_pd(acc2_1, c_in5));
             }
         }
         {
@@ -2368,10 +2506,14 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[483], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[483])));
-            _mm256_storeu_pd(&c[487], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[487])));
-            _mm256_storeu_pd(&c[506], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[506])));
-            _mm256_storeu_pd(&c[510], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[510])));
+            __m256d c_in6 = _mm256_loadu_pd(&c[483]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[487]);
+            __m256d c_in8 = _mm256_loadu_pd(&c[506]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[510]);
+            _mm256_storeu_pd(&c[483], _mm256_add_pd(acc0_0, c_in6));
+            _mm256_storeu_pd(&c[487], _mm256_add_pd(acc0_1, c_in7));
+            _mm256_storeu_pd(&c[506], _mm256_add_pd(acc1_0, c_in8));
+            _mm256_storeu_pd(&c[510], _mm256_add_pd(acc1_1, c_in9));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -2394,12 +2536,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0 + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[23 * i0 + 8])));
-                _mm256_storeu_pd(&c[23 * i0 + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[23 * i0 + 12])));
-                _mm256_storeu_pd(&c[23 * i0 + 31], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[23 * i0 + 31])));
-                _mm256_storeu_pd(&c[23 * i0 + 35], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[23 * i0 + 35])));
-                _mm256_storeu_pd(&c[23 * i0 + 54], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[23 * i0 + 54])));
-                _mm256_storeu_pd(&c[23 * i0 + 58], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[23 * i0 + 58])));
+                __m256d c_in10 = _mm256_loadu_pd(&c[23 * i0 + 8]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[23 * i0 + 12]);
+                __m256d c_in12 = _mm256_loadu_pd(&c[23 * i0 + 31]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[23 * i0 + 35]);
+                _mm256_storeu_pd(&c[23 * i0 + 8], _mm256_add_pd(acc0_0, c_in10));
+                _mm256_storeu_pd(&c[23 * i0 + 12], _mm256_add_pd(acc0_1, c_in11));
+                _mm256_storeu_pd(&c[23 * i0 + 31], _mm256_add_pd(acc1_0, c_in12));
+                _mm256_storeu_pd(&c[23 * i0 + 35], _mm256_add_pd(acc1_1, c_in13));
+                __m256d c_in14 = _mm256_loadu_pd(&c[23 * i0 + 54]);
+                __m256d c_in15 = _mm256_loadu_pd(&c[23 * i0 + 58]);
+                _mm256_storeu_pd(&c[23 * i0 + 54], _mm256_add_pd(acc2_0, c_in14));
+                _mm256_storeu_pd(&c[23 * i0 + 58], _mm256_add_pd(acc2_1, c_in15));
             }
         }
         {
@@ -2417,10 +2565,14 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[491], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[491])));
-            _mm256_storeu_pd(&c[495], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[495])));
-            _mm256_storeu_pd(&c[514], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[514])));
-            _mm256_storeu_pd(&c[518], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[518])));
+            __m256d c_in16 = _mm256_loadu_pd(&c[491]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[495]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[514]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[518]);
+            _mm256_storeu_pd(&c[491], _mm256_add_pd(acc0_0, c_in16));
+            _mm256_storeu_pd(&c[495], _mm256_add_pd(acc0_1, c_in17));
+            _mm256_storeu_pd(&c[514], _mm256_add_pd(acc1_0, c_in18));
+            _mm256_storeu_pd(&c[518], _mm256_add_pd(acc1_1, c_in19));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -2443,12 +2595,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0 + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[23 * i0 + 16])));
-                _mm256_maskstore_pd(&c[23 * i0 + 20], mask3, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[23 * i0 + 20], mask3)));
-                _mm256_storeu_pd(&c[23 * i0 + 39], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[23 * i0 + 39])));
-                _mm256_maskstore_pd(&c[23 * i0 + 43], mask3, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[23 * i0 + 43], mask3)));
-                _mm256_storeu_pd(&c[23 * i0 + 62], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[23 * i0 + 62])));
-                _mm256_maskstore_pd(&c[23 * i0 + 66], mask3, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[23 * i0 + 66], mask3)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[23 * i0 + 16]);
+                __m256d c_in21 = _mm256_maskload_pd(&c[23 * i0 + 20], mask3);
+                __m256d c_in22 = _mm256_loadu_pd(&c[23 * i0 + 39]);
+                __m256d c_in23 = _mm256_maskload_pd(&c[23 * i0 + 43], mask3);
+                _mm256_storeu_pd(&c[23 * i0 + 16], _mm256_add_pd(acc0_0, c_in20));
+                _mm256_maskstore_pd(&c[23 * i0 + 20], mask3, _mm256_add_pd(acc0_1, c_in21));
+                _mm256_storeu_pd(&c[23 * i0 + 39], _mm256_add_pd(acc1_0, c_in22));
+                _mm256_maskstore_pd(&c[23 * i0 + 43], mask3, _mm256_add_pd(acc1_1, c_in23));
+                __m256d c_in24 = _mm256_loadu_pd(&c[23 * i0 + 62]);
+                __m256d c_in25 = _mm256_maskload_pd(&c[23 * i0 + 66], mask3);
+                _mm256_storeu_pd(&c[23 * i0 + 62], _mm256_add_pd(acc2_0, c_in24));
+                _mm256_maskstore_pd(&c[23 * i0 + 66], mask3, _mm256_add_pd(acc2_1, c_in25));
             }
         }
         {
@@ -2466,10 +2624,14 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[499], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[499])));
-            _mm256_maskstore_pd(&c[503], mask3, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[503], mask3)));
-            _mm256_storeu_pd(&c[522], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[522])));
-            _mm256_maskstore_pd(&c[526], mask3, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[526], mask3)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[499]);
+            __m256d c_in27 = _mm256_maskload_pd(&c[503], mask3);
+            __m256d c_in28 = _mm256_loadu_pd(&c[522]);
+            __m256d c_in29 = _mm256_maskload_pd(&c[526], mask3);
+            _mm256_storeu_pd(&c[499], _mm256_add_pd(acc0_0, c_in26));
+            _mm256_maskstore_pd(&c[503], mask3, _mm256_add_pd(acc0_1, c_in27));
+            _mm256_storeu_pd(&c[522], _mm256_add_pd(acc1_0, c_in28));
+            _mm256_maskstore_pd(&c[526], mask3, _mm256_add_pd(acc1_1, c_in29));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2649,7 +2811,7 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_bf_avx2_rl3_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf, isa avx2, form rl3.
- * Cost per matrix: 24334 useful flops in 3450 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 3450 vector arithmetic ops, 12 vector accumulators,
  * 2829 vector loads, 138 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2683,12 +2845,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 23], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 23]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 27], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 27]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 46], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 46]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 50], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 50]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[23 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[23 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[23 * i0 + 23]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[23 * i0 + 27]);
+                _mm256_storeu_pd(&c[23 * i0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 23], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 27], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[23 * i0 + 46]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[23 * i0 + 50]);
+                _mm256_storeu_pd(&c[23 * i0 + 46], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 50], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -2706,10 +2874,14 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[483], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[483]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[487], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[487]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[506], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[506]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[510], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[510]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in6 = _mm256_loadu_pd(&c[483]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[487]);
+            __m256d c_in8 = _mm256_loadu_pd(&c[506]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[510]);
+            _mm256_storeu_pd(&c[483], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[487], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[506], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[510], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -2732,12 +2904,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 31], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 31]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 35], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 35]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 54], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 54]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 58], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 58]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in10 = _mm256_loadu_pd(&c[23 * i0 + 8]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[23 * i0 + 12]);
+                __m256d c_in12 = _mm256_loadu_pd(&c[23 * i0 + 31]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[23 * i0 + 35]);
+                _mm256_storeu_pd(&c[23 * i0 + 8], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 12], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 31], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 35], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in14 = _mm256_loadu_pd(&c[23 * i0 + 54]);
+                __m256d c_in15 = _mm256_loadu_pd(&c[23 * i0 + 58]);
+                _mm256_storeu_pd(&c[23 * i0 + 54], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 58], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -2755,10 +2933,14 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[491], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[491]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[495], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[495]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[514], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[514]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[518], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[518]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[491]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[495]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[514]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[518]);
+            _mm256_storeu_pd(&c[491], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[495], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[514], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[518], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -2781,12 +2963,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_maskstore_pd(&c[23 * i0 + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 39], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 39]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_maskstore_pd(&c[23 * i0 + 43], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 43], mask3), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 62], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 62]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_maskstore_pd(&c[23 * i0 + 66], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 66], mask3), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[23 * i0 + 16]);
+                __m256d c_in21 = _mm256_maskload_pd(&c[23 * i0 + 20], mask3);
+                __m256d c_in22 = _mm256_loadu_pd(&c[23 * i0 + 39]);
+                __m256d c_in23 = _mm256_maskload_pd(&c[23 * i0 + 43], mask3);
+                _mm256_storeu_pd(&c[23 * i0 + 16], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[23 * i0 + 20], mask3, _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 39], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[23 * i0 + 43], mask3, _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in24 = _mm256_loadu_pd(&c[23 * i0 + 62]);
+                __m256d c_in25 = _mm256_maskload_pd(&c[23 * i0 + 66], mask3);
+                _mm256_storeu_pd(&c[23 * i0 + 62], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_maskstore_pd(&c[23 * i0 + 66], mask3, _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -2804,10 +2992,14 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[499], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[499]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[503], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[503], mask3), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[522], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[522]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[526], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[526], mask3), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[499]);
+            __m256d c_in27 = _mm256_maskload_pd(&c[503], mask3);
+            __m256d c_in28 = _mm256_loadu_pd(&c[522]);
+            __m256d c_in29 = _mm256_maskload_pd(&c[526], mask3);
+            _mm256_storeu_pd(&c[499], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[503], mask3, _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[522], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[526], mask3, _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2819,7 +3011,7 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_avx2_rl3_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_bf_avx512_rl8_a1b1
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout bf, isa avx512, form rl8.
- * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 48 vector accumulators,
  * 805 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl8_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2891,30 +3083,54 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl8_a1b1(const bmm_args
                     acc7_1 = _mm512_fmadd_pd(a7, b1, acc7_1);
                     acc7_2 = _mm512_fmadd_pd(a7, b2, acc7_2);
                 }
-                _mm512_storeu_pd(&c[23 * i0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[23 * i0])));
-                _mm512_storeu_pd(&c[23 * i0 + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[23 * i0 + 8])));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 16], mask7, _mm512_add_pd(acc0_2, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 16])));
-                _mm512_storeu_pd(&c[23 * i0 + 23], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[23 * i0 + 23])));
-                _mm512_storeu_pd(&c[23 * i0 + 31], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[23 * i0 + 31])));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 39], mask7, _mm512_add_pd(acc1_2, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 39])));
-                _mm512_storeu_pd(&c[23 * i0 + 46], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[23 * i0 + 46])));
-                _mm512_storeu_pd(&c[23 * i0 + 54], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[23 * i0 + 54])));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 62], mask7, _mm512_add_pd(acc2_2, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 62])));
-                _mm512_storeu_pd(&c[23 * i0 + 69], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[23 * i0 + 69])));
-                _mm512_storeu_pd(&c[23 * i0 + 77], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[23 * i0 + 77])));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 85], mask7, _mm512_add_pd(acc3_2, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 85])));
-                _mm512_storeu_pd(&c[23 * i0 + 92], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[23 * i0 + 92])));
-                _mm512_storeu_pd(&c[23 * i0 + 100], _mm512_add_pd(acc4_1, _mm512_loadu_pd(&c[23 * i0 + 100])));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 108], mask7, _mm512_add_pd(acc4_2, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 108])));
-                _mm512_storeu_pd(&c[23 * i0 + 115], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[23 * i0 + 115])));
-                _mm512_storeu_pd(&c[23 * i0 + 123], _mm512_add_pd(acc5_1, _mm512_loadu_pd(&c[23 * i0 + 123])));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 131], mask7, _mm512_add_pd(acc5_2, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 131])));
-                _mm512_storeu_pd(&c[23 * i0 + 138], _mm512_add_pd(acc6_0, _mm512_loadu_pd(&c[23 * i0 + 138])));
-                _mm512_storeu_pd(&c[23 * i0 + 146], _mm512_add_pd(acc6_1, _mm512_loadu_pd(&c[23 * i0 + 146])));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 154], mask7, _mm512_add_pd(acc6_2, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 154])));
-                _mm512_storeu_pd(&c[23 * i0 + 161], _mm512_add_pd(acc7_0, _mm512_loadu_pd(&c[23 * i0 + 161])));
-                _mm512_storeu_pd(&c[23 * i0 + 169], _mm512_add_pd(acc7_1, _mm512_loadu_pd(&c[23 * i0 + 169])));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 177], mask7, _mm512_add_pd(acc7_2, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 177])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[23 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[23 * i0 + 8]);
+                __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[23 * i0 + 23]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[23 * i0 + 31]);
+                __m512d c_in5 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 39]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[23 * i0 + 46]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[23 * i0 + 54]);
+                _mm512_storeu_pd(&c[23 * i0], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[23 * i0 + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 16], mask7, _mm512_add_pd(acc0_2, c_in2));
+                _mm512_storeu_pd(&c[23 * i0 + 23], _mm512_add_pd(acc1_0, c_in3));
+                _mm512_storeu_pd(&c[23 * i0 + 31], _mm512_add_pd(acc1_1, c_in4));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 39], mask7, _mm512_add_pd(acc1_2, c_in5));
+                _mm512_storeu_pd(&c[23 * i0 + 46], _mm512_add_pd(acc2_0, c_in6));
+                _mm512_storeu_pd(&c[23 * i0 + 54], _mm512_add_pd(acc2_1, c_in7));
+                __m512d c_in8 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 62]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[23 * i0 + 69]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[23 * i0 + 77]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 85]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[23 * i0 + 92]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[23 * i0 + 100]);
+                __m512d c_in14 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 108]);
+                __m512d c_in15 = _mm512_loadu_pd(&c[23 * i0 + 115]);
+                _mm512_mask_storeu_pd(&c[23 * i0 + 62], mask7, _mm512_add_pd(acc2_2, c_in8));
+                _mm512_storeu_pd(&c[23 * i0 + 69], _mm512_add_pd(acc3_0, c_in9));
+                _mm512_storeu_pd(&c[23 * i0 + 77], _mm512_add_pd(acc3_1, c_in10));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 85], mask7, _mm512_add_pd(acc3_2, c_in11));
+                _mm512_storeu_pd(&c[23 * i0 + 92], _mm512_add_pd(acc4_0, c_in12));
+                _mm512_storeu_pd(&c[23 * i0 + 100], _mm512_add_pd(acc4_1, c_in13));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 108], mask7, _mm512_add_pd(acc4_2, c_in14));
+                _mm512_storeu_pd(&c[23 * i0 + 115], _mm512_add_pd(acc5_0, c_in15));
+                __m512d c_in16 = _mm512_loadu_pd(&c[23 * i0 + 123]);
+                __m512d c_in17 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 131]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[23 * i0 + 138]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[23 * i0 + 146]);
+                __m512d c_in20 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 154]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[23 * i0 + 161]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[23 * i0 + 169]);
+                __m512d c_in23 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 177]);
+                _mm512_storeu_pd(&c[23 * i0 + 123], _mm512_add_pd(acc5_1, c_in16));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 131], mask7, _mm512_add_pd(acc5_2, c_in17));
+                _mm512_storeu_pd(&c[23 * i0 + 138], _mm512_add_pd(acc6_0, c_in18));
+                _mm512_storeu_pd(&c[23 * i0 + 146], _mm512_add_pd(acc6_1, c_in19));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 154], mask7, _mm512_add_pd(acc6_2, c_in20));
+                _mm512_storeu_pd(&c[23 * i0 + 161], _mm512_add_pd(acc7_0, c_in21));
+                _mm512_storeu_pd(&c[23 * i0 + 169], _mm512_add_pd(acc7_1, c_in22));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 177], mask7, _mm512_add_pd(acc7_2, c_in23));
             }
         }
         {
@@ -2972,27 +3188,48 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl8_a1b1(const bmm_args
                 acc6_1 = _mm512_fmadd_pd(a6, b1, acc6_1);
                 acc6_2 = _mm512_fmadd_pd(a6, b2, acc6_2);
             }
-            _mm512_storeu_pd(&c[368], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[368])));
-            _mm512_storeu_pd(&c[376], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[376])));
-            _mm512_mask_storeu_pd(&c[384], mask7, _mm512_add_pd(acc0_2, _mm512_maskz_loadu_pd(mask7, &c[384])));
-            _mm512_storeu_pd(&c[391], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[391])));
-            _mm512_storeu_pd(&c[399], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[399])));
-            _mm512_mask_storeu_pd(&c[407], mask7, _mm512_add_pd(acc1_2, _mm512_maskz_loadu_pd(mask7, &c[407])));
-            _mm512_storeu_pd(&c[414], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[414])));
-            _mm512_storeu_pd(&c[422], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[422])));
-            _mm512_mask_storeu_pd(&c[430], mask7, _mm512_add_pd(acc2_2, _mm512_maskz_loadu_pd(mask7, &c[430])));
-            _mm512_storeu_pd(&c[437], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[437])));
-            _mm512_storeu_pd(&c[445], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[445])));
-            _mm512_mask_storeu_pd(&c[453], mask7, _mm512_add_pd(acc3_2, _mm512_maskz_loadu_pd(mask7, &c[453])));
-            _mm512_storeu_pd(&c[460], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[460])));
-            _mm512_storeu_pd(&c[468], _mm512_add_pd(acc4_1, _mm512_loadu_pd(&c[468])));
-            _mm512_mask_storeu_pd(&c[476], mask7, _mm512_add_pd(acc4_2, _mm512_maskz_loadu_pd(mask7, &c[476])));
-            _mm512_storeu_pd(&c[483], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[483])));
-            _mm512_storeu_pd(&c[491], _mm512_add_pd(acc5_1, _mm512_loadu_pd(&c[491])));
-            _mm512_mask_storeu_pd(&c[499], mask7, _mm512_add_pd(acc5_2, _mm512_maskz_loadu_pd(mask7, &c[499])));
-            _mm512_storeu_pd(&c[506], _mm512_add_pd(acc6_0, _mm512_loadu_pd(&c[506])));
-            _mm512_storeu_pd(&c[514], _mm512_add_pd(acc6_1, _mm512_loadu_pd(&c[514])));
-            _mm512_mask_storeu_pd(&c[522], mask7, _mm512_add_pd(acc6_2, _mm512_maskz_loadu_pd(mask7, &c[522])));
+            __m512d c_in24 = _mm512_loadu_pd(&c[368]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[376]);
+            __m512d c_in26 = _mm512_maskz_loadu_pd(mask7, &c[384]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[391]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[399]);
+            __m512d c_in29 = _mm512_maskz_loadu_pd(mask7, &c[407]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[414]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[422]);
+            _mm512_storeu_pd(&c[368], _mm512_add_pd(acc0_0, c_in24));
+            _mm512_storeu_pd(&c[376], _mm512_add_pd(acc0_1, c_in25));
+            _mm512_mask_storeu_pd(&c[384], mask7, _mm512_add_pd(acc0_2, c_in26));
+            _mm512_storeu_pd(&c[391], _mm512_add_pd(acc1_0, c_in27));
+            _mm512_storeu_pd(&c[399], _mm512_add_pd(acc1_1, c_in28));
+            _mm512_mask_storeu_pd(&c[407], mask7, _mm512_add_pd(acc1_2, c_in29));
+            _mm512_storeu_pd(&c[414], _mm512_add_pd(acc2_0, c_in30));
+            _mm512_storeu_pd(&c[422], _mm512_add_pd(acc2_1, c_in31));
+            __m512d c_in32 = _mm512_maskz_loadu_pd(mask7, &c[430]);
+            __m512d c_in33 = _mm512_loadu_pd(&c[437]);
+            __m512d c_in34 = _mm512_loadu_pd(&c[445]);
+            __m512d c_in35 = _mm512_maskz_loadu_pd(mask7, &c[453]);
+            __m512d c_in36 = _mm512_loadu_pd(&c[460]);
+            __m512d c_in37 = _mm512_loadu_pd(&c[468]);
+            __m512d c_in38 = _mm512_maskz_loadu_pd(mask7, &c[476]);
+            __m512d c_in39 = _mm512_loadu_pd(&c[483]);
+            _mm512_mask_storeu_pd(&c[430], mask7, _mm512_add_pd(acc2_2, c_in32));
+            _mm512_storeu_pd(&c[437], _mm512_add_pd(acc3_0, c_in33));
+            _mm512_storeu_pd(&c[445], _mm512_add_pd(acc3_1, c_in34));
+            _mm512_mask_storeu_pd(&c[453], mask7, _mm512_add_pd(acc3_2, c_in35));
+            _mm512_storeu_pd(&c[460], _mm512_add_pd(acc4_0, c_in36));
+            _mm512_storeu_pd(&c[468], _mm512_add_pd(acc4_1, c_in37));
+            _mm512_mask_storeu_pd(&c[476], mask7, _mm512_add_pd(acc4_2, c_in38));
+            _mm512_storeu_pd(&c[483], _mm512_add_pd(acc5_0, c_in39));
+            __m512d c_in40 = _mm512_loadu_pd(&c[491]);
+            __m512d c_in41 = _mm512_maskz_loadu_pd(mask7, &c[499]);
+            __m512d c_in42 = _mm512_loadu_pd(&c[506]);
+            __m512d c_in43 = _mm512_loadu_pd(&c[514]);
+            __m512d c_in44 = _mm512_maskz_loadu_pd(mask7, &c[522]);
+            _mm512_storeu_pd(&c[491], _mm512_add_pd(acc5_1, c_in40));
+            _mm512_mask_storeu_pd(&c[499], mask7, _mm512_add_pd(acc5_2, c_in41));
+            _mm512_storeu_pd(&c[506], _mm512_add_pd(acc6_0, c_in42));
+            _mm512_storeu_pd(&c[514], _mm512_add_pd(acc6_1, c_in43));
+            _mm512_mask_storeu_pd(&c[522], mask7, _mm512_add_pd(acc6_2, c_in44));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3191,7 +3428,7 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl8_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_bf_avx512_rl8_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf, isa avx512, form rl8.
- * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 48 vector accumulators,
  * 805 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl8_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3267,30 +3504,54 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl8_ab(const bmm_args *
                     acc7_1 = _mm512_fmadd_pd(a7, b1, acc7_1);
                     acc7_2 = _mm512_fmadd_pd(a7, b2, acc7_2);
                 }
-                _mm512_storeu_pd(&c[23 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 23], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 23]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 31], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 31]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 39], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 39]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 46], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 46]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 54], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 54]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 62], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 62]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 69], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 69]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 77], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 77]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 85], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 85]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 92], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 92]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 100], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 100]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 108], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 108]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 115], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 115]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 123], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 123]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 131], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 131]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 138], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 138]), _mm512_mul_pd(valpha, acc6_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 146], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 146]), _mm512_mul_pd(valpha, acc6_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 154], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 154]), _mm512_mul_pd(valpha, acc6_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 161], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 161]), _mm512_mul_pd(valpha, acc7_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 169], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 169]), _mm512_mul_pd(valpha, acc7_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 177], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 177]), _mm512_mul_pd(valpha, acc7_2)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[23 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[23 * i0 + 8]);
+                __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[23 * i0 + 23]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[23 * i0 + 31]);
+                __m512d c_in5 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 39]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[23 * i0 + 46]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[23 * i0 + 54]);
+                _mm512_storeu_pd(&c[23 * i0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 16], mask7, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 23], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 31], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 39], mask7, _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 46], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 54], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc2_1)));
+                __m512d c_in8 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 62]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[23 * i0 + 69]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[23 * i0 + 77]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 85]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[23 * i0 + 92]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[23 * i0 + 100]);
+                __m512d c_in14 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 108]);
+                __m512d c_in15 = _mm512_loadu_pd(&c[23 * i0 + 115]);
+                _mm512_mask_storeu_pd(&c[23 * i0 + 62], mask7, _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 69], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 77], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 85], mask7, _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 92], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 100], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 108], mask7, _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 115], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc5_0)));
+                __m512d c_in16 = _mm512_loadu_pd(&c[23 * i0 + 123]);
+                __m512d c_in17 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 131]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[23 * i0 + 138]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[23 * i0 + 146]);
+                __m512d c_in20 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 154]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[23 * i0 + 161]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[23 * i0 + 169]);
+                __m512d c_in23 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 177]);
+                _mm512_storeu_pd(&c[23 * i0 + 123], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 131], mask7, _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 138], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc6_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 146], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc6_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 154], mask7, _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc6_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 161], _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc7_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 169], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc7_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 177], mask7, _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc7_2)));
             }
         }
         {
@@ -3348,27 +3609,48 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl8_ab(const bmm_args *
                 acc6_1 = _mm512_fmadd_pd(a6, b1, acc6_1);
                 acc6_2 = _mm512_fmadd_pd(a6, b2, acc6_2);
             }
-            _mm512_storeu_pd(&c[368], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[368]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[376], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[376]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_mask_storeu_pd(&c[384], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[384]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[391], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[391]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[399], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[399]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_mask_storeu_pd(&c[407], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[407]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[414], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[414]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[422], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[422]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_mask_storeu_pd(&c[430], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[430]), _mm512_mul_pd(valpha, acc2_2)));
-            _mm512_storeu_pd(&c[437], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[437]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[445], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[445]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_mask_storeu_pd(&c[453], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[453]), _mm512_mul_pd(valpha, acc3_2)));
-            _mm512_storeu_pd(&c[460], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[460]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_storeu_pd(&c[468], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[468]), _mm512_mul_pd(valpha, acc4_1)));
-            _mm512_mask_storeu_pd(&c[476], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[476]), _mm512_mul_pd(valpha, acc4_2)));
-            _mm512_storeu_pd(&c[483], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[483]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_storeu_pd(&c[491], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[491]), _mm512_mul_pd(valpha, acc5_1)));
-            _mm512_mask_storeu_pd(&c[499], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[499]), _mm512_mul_pd(valpha, acc5_2)));
-            _mm512_storeu_pd(&c[506], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[506]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_storeu_pd(&c[514], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[514]), _mm512_mul_pd(valpha, acc6_1)));
-            _mm512_mask_storeu_pd(&c[522], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[522]), _mm512_mul_pd(valpha, acc6_2)));
+            __m512d c_in24 = _mm512_loadu_pd(&c[368]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[376]);
+            __m512d c_in26 = _mm512_maskz_loadu_pd(mask7, &c[384]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[391]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[399]);
+            __m512d c_in29 = _mm512_maskz_loadu_pd(mask7, &c[407]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[414]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[422]);
+            _mm512_storeu_pd(&c[368], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[376], _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_mask_storeu_pd(&c[384], mask7, _mm512_fmadd_pd(vbeta, c_in26, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[391], _mm512_fmadd_pd(vbeta, c_in27, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[399], _mm512_fmadd_pd(vbeta, c_in28, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_mask_storeu_pd(&c[407], mask7, _mm512_fmadd_pd(vbeta, c_in29, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[414], _mm512_fmadd_pd(vbeta, c_in30, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[422], _mm512_fmadd_pd(vbeta, c_in31, _mm512_mul_pd(valpha, acc2_1)));
+            __m512d c_in32 = _mm512_maskz_loadu_pd(mask7, &c[430]);
+            __m512d c_in33 = _mm512_loadu_pd(&c[437]);
+            __m512d c_in34 = _mm512_loadu_pd(&c[445]);
+            __m512d c_in35 = _mm512_maskz_loadu_pd(mask7, &c[453]);
+            __m512d c_in36 = _mm512_loadu_pd(&c[460]);
+            __m512d c_in37 = _mm512_loadu_pd(&c[468]);
+            __m512d c_in38 = _mm512_maskz_loadu_pd(mask7, &c[476]);
+            __m512d c_in39 = _mm512_loadu_pd(&c[483]);
+            _mm512_mask_storeu_pd(&c[430], mask7, _mm512_fmadd_pd(vbeta, c_in32, _mm512_mul_pd(valpha, acc2_2)));
+            _mm512_storeu_pd(&c[437], _mm512_fmadd_pd(vbeta, c_in33, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[445], _mm512_fmadd_pd(vbeta, c_in34, _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_mask_storeu_pd(&c[453], mask7, _mm512_fmadd_pd(vbeta, c_in35, _mm512_mul_pd(valpha, acc3_2)));
+            _mm512_storeu_pd(&c[460], _mm512_fmadd_pd(vbeta, c_in36, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_storeu_pd(&c[468], _mm512_fmadd_pd(vbeta, c_in37, _mm512_mul_pd(valpha, acc4_1)));
+            _mm512_mask_storeu_pd(&c[476], mask7, _mm512_fmadd_pd(vbeta, c_in38, _mm512_mul_pd(valpha, acc4_2)));
+            _mm512_storeu_pd(&c[483], _mm512_fmadd_pd(vbeta, c_in39, _mm512_mul_pd(valpha, acc5_0)));
+            __m512d c_in40 = _mm512_loadu_pd(&c[491]);
+            __m512d c_in41 = _mm512_maskz_loadu_pd(mask7, &c[499]);
+            __m512d c_in42 = _mm512_loadu_pd(&c[506]);
+            __m512d c_in43 = _mm512_loadu_pd(&c[514]);
+            __m512d c_in44 = _mm512_maskz_loadu_pd(mask7, &c[522]);
+            _mm512_storeu_pd(&c[491], _mm512_fmadd_pd(vbeta, c_in40, _mm512_mul_pd(valpha, acc5_1)));
+            _mm512_mask_storeu_pd(&c[499], mask7, _mm512_fmadd_pd(vbeta, c_in41, _mm512_mul_pd(valpha, acc5_2)));
+            _mm512_storeu_pd(&c[506], _mm512_fmadd_pd(vbeta, c_in42, _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_storeu_pd(&c[514], _mm512_fmadd_pd(vbeta, c_in43, _mm512_mul_pd(valpha, acc6_1)));
+            _mm512_mask_storeu_pd(&c[522], mask7, _mm512_fmadd_pd(vbeta, c_in44, _mm512_mul_pd(valpha, acc6_2)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3380,7 +3662,7 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl8_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_bf_avx512_rl4_a1b1
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout bf, isa avx512, form rl4.
- * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 24 vector accumulators,
  * 1012 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl4_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3424,18 +3706,30 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl4_a1b1(const bmm_args
                     acc3_1 = _mm512_fmadd_pd(a3, b1, acc3_1);
                     acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 }
-                _mm512_storeu_pd(&c[23 * i0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[23 * i0])));
-                _mm512_storeu_pd(&c[23 * i0 + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[23 * i0 + 8])));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 16], mask7, _mm512_add_pd(acc0_2, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 16])));
-                _mm512_storeu_pd(&c[23 * i0 + 23], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[23 * i0 + 23])));
-                _mm512_storeu_pd(&c[23 * i0 + 31], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[23 * i0 + 31])));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 39], mask7, _mm512_add_pd(acc1_2, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 39])));
-                _mm512_storeu_pd(&c[23 * i0 + 46], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[23 * i0 + 46])));
-                _mm512_storeu_pd(&c[23 * i0 + 54], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[23 * i0 + 54])));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 62], mask7, _mm512_add_pd(acc2_2, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 62])));
-                _mm512_storeu_pd(&c[23 * i0 + 69], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[23 * i0 + 69])));
-                _mm512_storeu_pd(&c[23 * i0 + 77], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[23 * i0 + 77])));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 85], mask7, _mm512_add_pd(acc3_2, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 85])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[23 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[23 * i0 + 8]);
+                __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[23 * i0 + 23]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[23 * i0 + 31]);
+                __m512d c_in5 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 39]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[23 * i0 + 46]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[23 * i0 + 54]);
+                _mm512_storeu_pd(&c[23 * i0], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[23 * i0 + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 16], mask7, _mm512_add_pd(acc0_2, c_in2));
+                _mm512_storeu_pd(&c[23 * i0 + 23], _mm512_add_pd(acc1_0, c_in3));
+                _mm512_storeu_pd(&c[23 * i0 + 31], _mm512_add_pd(acc1_1, c_in4));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 39], mask7, _mm512_add_pd(acc1_2, c_in5));
+                _mm512_storeu_pd(&c[23 * i0 + 46], _mm512_add_pd(acc2_0, c_in6));
+                _mm512_storeu_pd(&c[23 * i0 + 54], _mm512_add_pd(acc2_1, c_in7));
+                __m512d c_in8 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 62]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[23 * i0 + 69]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[23 * i0 + 77]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 85]);
+                _mm512_mask_storeu_pd(&c[23 * i0 + 62], mask7, _mm512_add_pd(acc2_2, c_in8));
+                _mm512_storeu_pd(&c[23 * i0 + 69], _mm512_add_pd(acc3_0, c_in9));
+                _mm512_storeu_pd(&c[23 * i0 + 77], _mm512_add_pd(acc3_1, c_in10));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 85], mask7, _mm512_add_pd(acc3_2, c_in11));
             }
         }
         {
@@ -3465,15 +3759,24 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl4_a1b1(const bmm_args
                 acc2_1 = _mm512_fmadd_pd(a2, b1, acc2_1);
                 acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
             }
-            _mm512_storeu_pd(&c[460], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[460])));
-            _mm512_storeu_pd(&c[468], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[468])));
-            _mm512_mask_storeu_pd(&c[476], mask7, _mm512_add_pd(acc0_2, _mm512_maskz_loadu_pd(mask7, &c[476])));
-            _mm512_storeu_pd(&c[483], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[483])));
-            _mm512_storeu_pd(&c[491], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[491])));
-            _mm512_mask_storeu_pd(&c[499], mask7, _mm512_add_pd(acc1_2, _mm512_maskz_loadu_pd(mask7, &c[499])));
-            _mm512_storeu_pd(&c[506], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[506])));
-            _mm512_storeu_pd(&c[514], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[514])));
-            _mm512_mask_storeu_pd(&c[522], mask7, _mm512_add_pd(acc2_2, _mm512_maskz_loadu_pd(mask7, &c[522])));
+            __m512d c_in12 = _mm512_loadu_pd(&c[460]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[468]);
+            __m512d c_in14 = _mm512_maskz_loadu_pd(mask7, &c[476]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[483]);
+            __m512d c_in16 = _mm512_loadu_pd(&c[491]);
+            __m512d c_in17 = _mm512_maskz_loadu_pd(mask7, &c[499]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[506]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[514]);
+            _mm512_storeu_pd(&c[460], _mm512_add_pd(acc0_0, c_in12));
+            _mm512_storeu_pd(&c[468], _mm512_add_pd(acc0_1, c_in13));
+            _mm512_mask_storeu_pd(&c[476], mask7, _mm512_add_pd(acc0_2, c_in14));
+            _mm512_storeu_pd(&c[483], _mm512_add_pd(acc1_0, c_in15));
+            _mm512_storeu_pd(&c[491], _mm512_add_pd(acc1_1, c_in16));
+            _mm512_mask_storeu_pd(&c[499], mask7, _mm512_add_pd(acc1_2, c_in17));
+            _mm512_storeu_pd(&c[506], _mm512_add_pd(acc2_0, c_in18));
+            _mm512_storeu_pd(&c[514], _mm512_add_pd(acc2_1, c_in19));
+            __m512d c_in20 = _mm512_maskz_loadu_pd(mask7, &c[522]);
+            _mm512_mask_storeu_pd(&c[522], mask7, _mm512_add_pd(acc2_2, c_in20));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3592,7 +3895,7 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl4_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_bf_avx512_rl4_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf, isa avx512, form rl4.
- * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 24 vector accumulators,
  * 1012 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl4_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3640,18 +3943,30 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl4_ab(const bmm_args *
                     acc3_1 = _mm512_fmadd_pd(a3, b1, acc3_1);
                     acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 }
-                _mm512_storeu_pd(&c[23 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 23], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 23]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 31], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 31]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 39], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 39]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 46], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 46]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 54], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 54]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 62], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 62]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 69], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 69]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 77], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 77]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 85], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 85]), _mm512_mul_pd(valpha, acc3_2)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[23 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[23 * i0 + 8]);
+                __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[23 * i0 + 23]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[23 * i0 + 31]);
+                __m512d c_in5 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 39]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[23 * i0 + 46]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[23 * i0 + 54]);
+                _mm512_storeu_pd(&c[23 * i0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 16], mask7, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 23], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 31], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 39], mask7, _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 46], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 54], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc2_1)));
+                __m512d c_in8 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 62]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[23 * i0 + 69]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[23 * i0 + 77]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 85]);
+                _mm512_mask_storeu_pd(&c[23 * i0 + 62], mask7, _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 69], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 77], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 85], mask7, _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc3_2)));
             }
         }
         {
@@ -3681,15 +3996,24 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl4_ab(const bmm_args *
                 acc2_1 = _mm512_fmadd_pd(a2, b1, acc2_1);
                 acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
             }
-            _mm512_storeu_pd(&c[460], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[460]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[468], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[468]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_mask_storeu_pd(&c[476], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[476]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[483], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[483]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[491], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[491]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_mask_storeu_pd(&c[499], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[499]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[506], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[506]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[514], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[514]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_mask_storeu_pd(&c[522], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[522]), _mm512_mul_pd(valpha, acc2_2)));
+            __m512d c_in12 = _mm512_loadu_pd(&c[460]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[468]);
+            __m512d c_in14 = _mm512_maskz_loadu_pd(mask7, &c[476]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[483]);
+            __m512d c_in16 = _mm512_loadu_pd(&c[491]);
+            __m512d c_in17 = _mm512_maskz_loadu_pd(mask7, &c[499]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[506]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[514]);
+            _mm512_storeu_pd(&c[460], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[468], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_mask_storeu_pd(&c[476], mask7, _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[483], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[491], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_mask_storeu_pd(&c[499], mask7, _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[506], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[514], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc2_1)));
+            __m512d c_in20 = _mm512_maskz_loadu_pd(mask7, &c[522]);
+            _mm512_mask_storeu_pd(&c[522], mask7, _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc2_2)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3701,7 +4025,7 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_avx512_rl4_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_bf_tn_avx2_rl6_a1b1
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout bf tn (A transposed, B row-major), isa avx2, form rl6.
- * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 24 vector accumulators,
  * 2277 vector loads, 138 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3746,18 +4070,30 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[23 * i0])));
-                _mm256_storeu_pd(&c[23 * i0 + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[23 * i0 + 4])));
-                _mm256_storeu_pd(&c[23 * i0 + 23], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[23 * i0 + 23])));
-                _mm256_storeu_pd(&c[23 * i0 + 27], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[23 * i0 + 27])));
-                _mm256_storeu_pd(&c[23 * i0 + 46], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[23 * i0 + 46])));
-                _mm256_storeu_pd(&c[23 * i0 + 50], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[23 * i0 + 50])));
-                _mm256_storeu_pd(&c[23 * i0 + 69], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[23 * i0 + 69])));
-                _mm256_storeu_pd(&c[23 * i0 + 73], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[23 * i0 + 73])));
-                _mm256_storeu_pd(&c[23 * i0 + 92], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[23 * i0 + 92])));
-                _mm256_storeu_pd(&c[23 * i0 + 96], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[23 * i0 + 96])));
-                _mm256_storeu_pd(&c[23 * i0 + 115], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[23 * i0 + 115])));
-                _mm256_storeu_pd(&c[23 * i0 + 119], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[23 * i0 + 119])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[23 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[23 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[23 * i0 + 23]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[23 * i0 + 27]);
+                _mm256_storeu_pd(&c[23 * i0], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[23 * i0 + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[23 * i0 + 23], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[23 * i0 + 27], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[23 * i0 + 46]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[23 * i0 + 50]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[23 * i0 + 69]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[23 * i0 + 73]);
+                _mm256_storeu_pd(&c[23 * i0 + 46], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[23 * i0 + 50], _mm256_add_pd(acc2_1, c_in5));
+                _mm256_storeu_pd(&c[23 * i0 + 69], _mm256_add_pd(acc3_0, c_in6));
+                _mm256_storeu_pd(&c[23 * i0 + 73], _mm256_add_pd(acc3_1, c_in7));
+                __m256d c_in8 = _mm256_loadu_pd(&c[23 * i0 + 92]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[23 * i0 + 96]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[23 * i0 + 115]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[23 * i0 + 119]);
+                _mm256_storeu_pd(&c[23 * i0 + 92], _mm256_add_pd(acc4_0, c_in8));
+                _mm256_storeu_pd(&c[23 * i0 + 96], _mm256_add_pd(acc4_1, c_in9));
+                _mm256_storeu_pd(&c[23 * i0 + 115], _mm256_add_pd(acc5_0, c_in10));
+                _mm256_storeu_pd(&c[23 * i0 + 119], _mm256_add_pd(acc5_1, c_in11));
             }
         }
         {
@@ -3790,16 +4126,26 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[414], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[414])));
-            _mm256_storeu_pd(&c[418], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[418])));
-            _mm256_storeu_pd(&c[437], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[437])));
-            _mm256_storeu_pd(&c[441], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[441])));
-            _mm256_storeu_pd(&c[460], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[460])));
-            _mm256_storeu_pd(&c[464], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[464])));
-            _mm256_storeu_pd(&c[483], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[483])));
-            _mm256_storeu_pd(&c[487], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[487])));
-            _mm256_storeu_pd(&c[506], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[506])));
-            _mm256_storeu_pd(&c[510], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[510])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[414]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[418]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[437]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[441]);
+            _mm256_storeu_pd(&c[414], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[418], _mm256_add_pd(acc0_1, c_in13));
+            _mm256_storeu_pd(&c[437], _mm256_add_pd(acc1_0, c_in14));
+            _mm256_storeu_pd(&c[441], _mm256_add_pd(acc1_1, c_in15));
+            __m256d c_in16 = _mm256_loadu_pd(&c[460]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[464]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[483]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[487]);
+            _mm256_storeu_pd(&c[460], _mm256_add_pd(acc2_0, c_in16));
+            _mm256_storeu_pd(&c[464], _mm256_add_pd(acc2_1, c_in17));
+            _mm256_storeu_pd(&c[483], _mm256_add_pd(acc3_0, c_in18));
+            _mm256_storeu_pd(&c[487], _mm256_add_pd(acc3_1, c_in19));
+            __m256d c_in20 = _mm256_loadu_pd(&c[506]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[510]);
+            _mm256_storeu_pd(&c[506], _mm256_add_pd(acc4_0, c_in20));
+            _mm256_storeu_pd(&c[510], _mm256_add_pd(acc4_1, c_in21));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -3837,18 +4183,30 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0 + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[23 * i0 + 8])));
-                _mm256_storeu_pd(&c[23 * i0 + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[23 * i0 + 12])));
-                _mm256_storeu_pd(&c[23 * i0 + 31], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[23 * i0 + 31])));
-                _mm256_storeu_pd(&c[23 * i0 + 35], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[23 * i0 + 35])));
-                _mm256_storeu_pd(&c[23 * i0 + 54], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[23 * i0 + 54])));
-                _mm256_storeu_pd(&c[23 * i0 + 58], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[23 * i0 + 58])));
-                _mm256_storeu_pd(&c[23 * i0 + 77], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[23 * i0 + 77])));
-                _mm256_storeu_pd(&c[23 * i0 + 81], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[23 * i0 + 81])));
-                _mm256_storeu_pd(&c[23 * i0 + 100], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[23 * i0 + 100])));
-                _mm256_storeu_pd(&c[23 * i0 + 104], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[23 * i0 + 104])));
-                _mm256_storeu_pd(&c[23 * i0 + 123], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[23 * i0 + 123])));
-                _mm256_storeu_pd(&c[23 * i0 + 127], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[23 * i0 + 127])));
+                __m256d c_in22 = _mm256_loadu_pd(&c[23 * i0 + 8]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[23 * i0 + 12]);
+                __m256d c_in24 = _mm256_loadu_pd(&c[23 * i0 + 31]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[23 * i0 + 35]);
+                _mm256_storeu_pd(&c[23 * i0 + 8], _mm256_add_pd(acc0_0, c_in22));
+                _mm256_storeu_pd(&c[23 * i0 + 12], _mm256_add_pd(acc0_1, c_in23));
+                _mm256_storeu_pd(&c[23 * i0 + 31], _mm256_add_pd(acc1_0, c_in24));
+                _mm256_storeu_pd(&c[23 * i0 + 35], _mm256_add_pd(acc1_1, c_in25));
+                __m256d c_in26 = _mm256_loadu_pd(&c[23 * i0 + 54]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[23 * i0 + 58]);
+                __m256d c_in28 = _mm256_loadu_pd(&c[23 * i0 + 77]);
+                __m256d c_in29 = _mm256_loadu_pd(&c[23 * i0 + 81]);
+                _mm256_storeu_pd(&c[23 * i0 + 54], _mm256_add_pd(acc2_0, c_in26));
+                _mm256_storeu_pd(&c[23 * i0 + 58], _mm256_add_pd(acc2_1, c_in27));
+                _mm256_storeu_pd(&c[23 * i0 + 77], _mm256_add_pd(acc3_0, c_in28));
+                _mm256_storeu_pd(&c[23 * i0 + 81], _mm256_add_pd(acc3_1, c_in29));
+                __m256d c_in30 = _mm256_loadu_pd(&c[23 * i0 + 100]);
+                __m256d c_in31 = _mm256_loadu_pd(&c[23 * i0 + 104]);
+                __m256d c_in32 = _mm256_loadu_pd(&c[23 * i0 + 123]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[23 * i0 + 127]);
+                _mm256_storeu_pd(&c[23 * i0 + 100], _mm256_add_pd(acc4_0, c_in30));
+                _mm256_storeu_pd(&c[23 * i0 + 104], _mm256_add_pd(acc4_1, c_in31));
+                _mm256_storeu_pd(&c[23 * i0 + 123], _mm256_add_pd(acc5_0, c_in32));
+                _mm256_storeu_pd(&c[23 * i0 + 127], _mm256_add_pd(acc5_1, c_in33));
             }
         }
         {
@@ -3881,16 +4239,26 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[422], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[422])));
-            _mm256_storeu_pd(&c[426], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[426])));
-            _mm256_storeu_pd(&c[445], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[445])));
-            _mm256_storeu_pd(&c[449], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[449])));
-            _mm256_storeu_pd(&c[468], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[468])));
-            _mm256_storeu_pd(&c[472], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[472])));
-            _mm256_storeu_pd(&c[491], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[491])));
-            _mm256_storeu_pd(&c[495], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[495])));
-            _mm256_storeu_pd(&c[514], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[514])));
-            _mm256_storeu_pd(&c[518], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[518])));
+            __m256d c_in34 = _mm256_loadu_pd(&c[422]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[426]);
+            __m256d c_in36 = _mm256_loadu_pd(&c[445]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[449]);
+            _mm256_storeu_pd(&c[422], _mm256_add_pd(acc0_0, c_in34));
+            _mm256_storeu_pd(&c[426], _mm256_add_pd(acc0_1, c_in35));
+            _mm256_storeu_pd(&c[445], _mm256_add_pd(acc1_0, c_in36));
+            _mm256_storeu_pd(&c[449], _mm256_add_pd(acc1_1, c_in37));
+            __m256d c_in38 = _mm256_loadu_pd(&c[468]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[472]);
+            __m256d c_in40 = _mm256_loadu_pd(&c[491]);
+            __m256d c_in41 = _mm256_loadu_pd(&c[495]);
+            _mm256_storeu_pd(&c[468], _mm256_add_pd(acc2_0, c_in38));
+            _mm256_storeu_pd(&c[472], _mm256_add_pd(acc2_1, c_in39));
+            _mm256_storeu_pd(&c[491], _mm256_add_pd(acc3_0, c_in40));
+            _mm256_storeu_pd(&c[495], _mm256_add_pd(acc3_1, c_in41));
+            __m256d c_in42 = _mm256_loadu_pd(&c[514]);
+            __m256d c_in43 = _mm256_loadu_pd(&c[518]);
+            _mm256_storeu_pd(&c[514], _mm256_add_pd(acc4_0, c_in42));
+            _mm256_storeu_pd(&c[518], _mm256_add_pd(acc4_1, c_in43));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -3928,18 +4296,30 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0 + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[23 * i0 + 16])));
-                _mm256_maskstore_pd(&c[23 * i0 + 20], mask3, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[23 * i0 + 20], mask3)));
-                _mm256_storeu_pd(&c[23 * i0 + 39], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[23 * i0 + 39])));
-                _mm256_maskstore_pd(&c[23 * i0 + 43], mask3, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[23 * i0 + 43], mask3)));
-                _mm256_storeu_pd(&c[23 * i0 + 62], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[23 * i0 + 62])));
-                _mm256_maskstore_pd(&c[23 * i0 + 66], mask3, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[23 * i0 + 66], mask3)));
-                _mm256_storeu_pd(&c[23 * i0 + 85], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[23 * i0 + 85])));
-                _mm256_maskstore_pd(&c[23 * i0 + 89], mask3, _mm256_add_pd(acc3_1, _mm256_maskload_pd(&c[23 * i0 + 89], mask3)));
-                _mm256_storeu_pd(&c[23 * i0 + 108], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[23 * i0 + 108])));
-                _mm256_maskstore_pd(&c[23 * i0 + 112], mask3, _mm256_add_pd(acc4_1, _mm256_maskload_pd(&c[23 * i0 + 112], mask3)));
-                _mm256_storeu_pd(&c[23 * i0 + 131], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[23 * i0 + 131])));
-                _mm256_maskstore_pd(&c[23 * i0 + 135], mask3, _mm256_add_pd(acc5_1, _mm256_maskload_pd(&c[23 * i0 + 135], mask3)));
+                __m256d c_in44 = _mm256_loadu_pd(&c[23 * i0 + 16]);
+                __m256d c_in45 = _mm256_maskload_pd(&c[23 * i0 + 20], mask3);
+                __m256d c_in46 = _mm256_loadu_pd(&c[23 * i0 + 39]);
+                __m256d c_in47 = _mm256_maskload_pd(&c[23 * i0 + 43], mask3);
+                _mm256_storeu_pd(&c[23 * i0 + 16], _mm256_add_pd(acc0_0, c_in44));
+                _mm256_maskstore_pd(&c[23 * i0 + 20], mask3, _mm256_add_pd(acc0_1, c_in45));
+                _mm256_storeu_pd(&c[23 * i0 + 39], _mm256_add_pd(acc1_0, c_in46));
+                _mm256_maskstore_pd(&c[23 * i0 + 43], mask3, _mm256_add_pd(acc1_1, c_in47));
+                __m256d c_in48 = _mm256_loadu_pd(&c[23 * i0 + 62]);
+                __m256d c_in49 = _mm256_maskload_pd(&c[23 * i0 + 66], mask3);
+                __m256d c_in50 = _mm256_loadu_pd(&c[23 * i0 + 85]);
+                __m256d c_in51 = _mm256_maskload_pd(&c[23 * i0 + 89], mask3);
+                _mm256_storeu_pd(&c[23 * i0 + 62], _mm256_add_pd(acc2_0, c_in48));
+                _mm256_maskstore_pd(&c[23 * i0 + 66], mask3, _mm256_add_pd(acc2_1, c_in49));
+                _mm256_storeu_pd(&c[23 * i0 + 85], _mm256_add_pd(acc3_0, c_in50));
+                _mm256_maskstore_pd(&c[23 * i0 + 89], mask3, _mm256_add_pd(acc3_1, c_in51));
+                __m256d c_in52 = _mm256_loadu_pd(&c[23 * i0 + 108]);
+                __m256d c_in53 = _mm256_maskload_pd(&c[23 * i0 + 112], mask3);
+                __m256d c_in54 = _mm256_loadu_pd(&c[23 * i0 + 131]);
+                __m256d c_in55 = _mm256_maskload_pd(&c[23 * i0 + 135], mask3);
+                _mm256_storeu_pd(&c[23 * i0 + 108], _mm256_add_pd(acc4_0, c_in52));
+                _mm256_maskstore_pd(&c[23 * i0 + 112], mask3, _mm256_add_pd(acc4_1, c_in53));
+                _mm256_storeu_pd(&c[23 * i0 + 131], _mm256_add_pd(acc5_0, c_in54));
+                _mm256_maskstore_pd(&c[23 * i0 + 135], mask3, _mm256_add_pd(acc5_1, c_in55));
             }
         }
         {
@@ -3972,16 +4352,26 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[430], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[430])));
-            _mm256_maskstore_pd(&c[434], mask3, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[434], mask3)));
-            _mm256_storeu_pd(&c[453], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[453])));
-            _mm256_maskstore_pd(&c[457], mask3, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[457], mask3)));
-            _mm256_storeu_pd(&c[476], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[476])));
-            _mm256_maskstore_pd(&c[480], mask3, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[480], mask3)));
-            _mm256_storeu_pd(&c[499], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[499])));
-            _mm256_maskstore_pd(&c[503], mask3, _mm256_add_pd(acc3_1, _mm256_maskload_pd(&c[503], mask3)));
-            _mm256_storeu_pd(&c[522], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[522])));
-            _mm256_maskstore_pd(&c[526], mask3, _mm256_add_pd(acc4_1, _mm256_maskload_pd(&c[526], mask3)));
+            __m256d c_in56 = _mm256_loadu_pd(&c[430]);
+            __m256d c_in57 = _mm256_maskload_pd(&c[434], mask3);
+            __m256d c_in58 = _mm256_loadu_pd(&c[453]);
+            __m256d c_in59 = _mm256_maskload_pd(&c[457], mask3);
+            _mm256_storeu_pd(&c[430], _mm256_add_pd(acc0_0, c_in56));
+            _mm256_maskstore_pd(&c[434], mask3, _mm256_add_pd(acc0_1, c_in57));
+            _mm256_storeu_pd(&c[453], _mm256_add_pd(acc1_0, c_in58));
+            _mm256_maskstore_pd(&c[457], mask3, _mm256_add_pd(acc1_1, c_in59));
+            __m256d c_in60 = _mm256_loadu_pd(&c[476]);
+            __m256d c_in61 = _mm256_maskload_pd(&c[480], mask3);
+            __m256d c_in62 = _mm256_loadu_pd(&c[499]);
+            __m256d c_in63 = _mm256_maskload_pd(&c[503], mask3);
+            _mm256_storeu_pd(&c[476], _mm256_add_pd(acc2_0, c_in60));
+            _mm256_maskstore_pd(&c[480], mask3, _mm256_add_pd(acc2_1, c_in61));
+            _mm256_storeu_pd(&c[499], _mm256_add_pd(acc3_0, c_in62));
+            _mm256_maskstore_pd(&c[503], mask3, _mm256_add_pd(acc3_1, c_in63));
+            __m256d c_in64 = _mm256_loadu_pd(&c[522]);
+            __m256d c_in65 = _mm256_maskload_pd(&c[526], mask3);
+            _mm256_storeu_pd(&c[522], _mm256_add_pd(acc4_0, c_in64));
+            _mm256_maskstore_pd(&c[526], mask3, _mm256_add_pd(acc4_1, c_in65));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4287,7 +4677,7 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl6_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_bf_tn_avx2_rl6_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf tn (A transposed, B row-major), isa avx2, form rl6.
- * Cost per matrix: 24334 useful flops in 3450 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 3450 vector arithmetic ops, 24 vector accumulators,
  * 2277 vector loads, 138 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -4336,18 +4726,30 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl6_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 23], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 23]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 27], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 27]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 46], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 46]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 50], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 50]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 69], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 69]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 73], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 73]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 92]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 96]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 115], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 115]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 119], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 119]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[23 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[23 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[23 * i0 + 23]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[23 * i0 + 27]);
+                _mm256_storeu_pd(&c[23 * i0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 23], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 27], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[23 * i0 + 46]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[23 * i0 + 50]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[23 * i0 + 69]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[23 * i0 + 73]);
+                _mm256_storeu_pd(&c[23 * i0 + 46], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 50], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 69], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 73], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in8 = _mm256_loadu_pd(&c[23 * i0 + 92]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[23 * i0 + 96]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[23 * i0 + 115]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[23 * i0 + 119]);
+                _mm256_storeu_pd(&c[23 * i0 + 92], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 96], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 115], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 119], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -4380,16 +4782,26 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl6_ab(const bmm_args *B
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[414], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[414]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[418], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[418]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[437], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[437]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[441], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[441]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[460], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[460]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[464], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[464]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[483], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[483]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[487], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[487]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[506], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[506]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[510], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[510]), _mm256_mul_pd(valpha, acc4_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[414]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[418]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[437]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[441]);
+            _mm256_storeu_pd(&c[414], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[418], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[437], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[441], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[460]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[464]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[483]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[487]);
+            _mm256_storeu_pd(&c[460], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[464], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[483], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[487], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in20 = _mm256_loadu_pd(&c[506]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[510]);
+            _mm256_storeu_pd(&c[506], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[510], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc4_1)));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -4427,18 +4839,30 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl6_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 31], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 31]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 35], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 35]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 54], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 54]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 58], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 58]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 77], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 77]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 81], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 81]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 100]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 104]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 123], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 123]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 127], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 127]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in22 = _mm256_loadu_pd(&c[23 * i0 + 8]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[23 * i0 + 12]);
+                __m256d c_in24 = _mm256_loadu_pd(&c[23 * i0 + 31]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[23 * i0 + 35]);
+                _mm256_storeu_pd(&c[23 * i0 + 8], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 12], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 31], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 35], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in26 = _mm256_loadu_pd(&c[23 * i0 + 54]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[23 * i0 + 58]);
+                __m256d c_in28 = _mm256_loadu_pd(&c[23 * i0 + 77]);
+                __m256d c_in29 = _mm256_loadu_pd(&c[23 * i0 + 81]);
+                _mm256_storeu_pd(&c[23 * i0 + 54], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 58], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 77], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 81], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in30 = _mm256_loadu_pd(&c[23 * i0 + 100]);
+                __m256d c_in31 = _mm256_loadu_pd(&c[23 * i0 + 104]);
+                __m256d c_in32 = _mm256_loadu_pd(&c[23 * i0 + 123]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[23 * i0 + 127]);
+                _mm256_storeu_pd(&c[23 * i0 + 100], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 104], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 123], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 127], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -4471,16 +4895,26 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl6_ab(const bmm_args *B
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[422], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[422]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[426], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[426]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[445], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[445]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[449], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[449]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[468], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[468]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[472], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[472]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[491], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[491]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[495], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[495]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[514], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[514]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[518], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[518]), _mm256_mul_pd(valpha, acc4_1)));
+            __m256d c_in34 = _mm256_loadu_pd(&c[422]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[426]);
+            __m256d c_in36 = _mm256_loadu_pd(&c[445]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[449]);
+            _mm256_storeu_pd(&c[422], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[426], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[445], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[449], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in38 = _mm256_loadu_pd(&c[468]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[472]);
+            __m256d c_in40 = _mm256_loadu_pd(&c[491]);
+            __m256d c_in41 = _mm256_loadu_pd(&c[495]);
+            _mm256_storeu_pd(&c[468], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[472], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[491], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[495], _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in42 = _mm256_loadu_pd(&c[514]);
+            __m256d c_in43 = _mm256_loadu_pd(&c[518]);
+            _mm256_storeu_pd(&c[514], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[518], _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc4_1)));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -4518,18 +4952,30 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl6_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_maskstore_pd(&c[23 * i0 + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 39], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 39]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_maskstore_pd(&c[23 * i0 + 43], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 43], mask3), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 62], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 62]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_maskstore_pd(&c[23 * i0 + 66], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 66], mask3), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 85], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 85]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_maskstore_pd(&c[23 * i0 + 89], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 89], mask3), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 108]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_maskstore_pd(&c[23 * i0 + 112], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 112], mask3), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 131], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 131]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_maskstore_pd(&c[23 * i0 + 135], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 135], mask3), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in44 = _mm256_loadu_pd(&c[23 * i0 + 16]);
+                __m256d c_in45 = _mm256_maskload_pd(&c[23 * i0 + 20], mask3);
+                __m256d c_in46 = _mm256_loadu_pd(&c[23 * i0 + 39]);
+                __m256d c_in47 = _mm256_maskload_pd(&c[23 * i0 + 43], mask3);
+                _mm256_storeu_pd(&c[23 * i0 + 16], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[23 * i0 + 20], mask3, _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 39], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[23 * i0 + 43], mask3, _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in48 = _mm256_loadu_pd(&c[23 * i0 + 62]);
+                __m256d c_in49 = _mm256_maskload_pd(&c[23 * i0 + 66], mask3);
+                __m256d c_in50 = _mm256_loadu_pd(&c[23 * i0 + 85]);
+                __m256d c_in51 = _mm256_maskload_pd(&c[23 * i0 + 89], mask3);
+                _mm256_storeu_pd(&c[23 * i0 + 62], _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_maskstore_pd(&c[23 * i0 + 66], mask3, _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 85], _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_maskstore_pd(&c[23 * i0 + 89], mask3, _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in52 = _mm256_loadu_pd(&c[23 * i0 + 108]);
+                __m256d c_in53 = _mm256_maskload_pd(&c[23 * i0 + 112], mask3);
+                __m256d c_in54 = _mm256_loadu_pd(&c[23 * i0 + 131]);
+                __m256d c_in55 = _mm256_maskload_pd(&c[23 * i0 + 135], mask3);
+                _mm256_storeu_pd(&c[23 * i0 + 108], _mm256_fmadd_pd(vbeta, c_in52, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_maskstore_pd(&c[23 * i0 + 112], mask3, _mm256_fmadd_pd(vbeta, c_in53, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 131], _mm256_fmadd_pd(vbeta, c_in54, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_maskstore_pd(&c[23 * i0 + 135], mask3, _mm256_fmadd_pd(vbeta, c_in55, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -4562,16 +5008,26 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl6_ab(const bmm_args *B
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[430], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[430]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[434], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[434], mask3), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[453], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[453]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[457], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[457], mask3), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[476], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[476]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[480], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[480], mask3), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[499], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[499]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[503], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[503], mask3), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[522], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[522]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[526], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[526], mask3), _mm256_mul_pd(valpha, acc4_1)));
+            __m256d c_in56 = _mm256_loadu_pd(&c[430]);
+            __m256d c_in57 = _mm256_maskload_pd(&c[434], mask3);
+            __m256d c_in58 = _mm256_loadu_pd(&c[453]);
+            __m256d c_in59 = _mm256_maskload_pd(&c[457], mask3);
+            _mm256_storeu_pd(&c[430], _mm256_fmadd_pd(vbeta, c_in56, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[434], mask3, _mm256_fmadd_pd(vbeta, c_in57, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[453], _mm256_fmadd_pd(vbeta, c_in58, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[457], mask3, _mm256_fmadd_pd(vbeta, c_in59, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in60 = _mm256_loadu_pd(&c[476]);
+            __m256d c_in61 = _mm256_maskload_pd(&c[480], mask3);
+            __m256d c_in62 = _mm256_loadu_pd(&c[499]);
+            __m256d c_in63 = _mm256_maskload_pd(&c[503], mask3);
+            _mm256_storeu_pd(&c[476], _mm256_fmadd_pd(vbeta, c_in60, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[480], mask3, _mm256_fmadd_pd(vbeta, c_in61, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[499], _mm256_fmadd_pd(vbeta, c_in62, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[503], mask3, _mm256_fmadd_pd(vbeta, c_in63, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in64 = _mm256_loadu_pd(&c[522]);
+            __m256d c_in65 = _mm256_maskload_pd(&c[526], mask3);
+            _mm256_storeu_pd(&c[522], _mm256_fmadd_pd(vbeta, c_in64, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[526], mask3, _mm256_fmadd_pd(vbeta, c_in65, _mm256_mul_pd(valpha, acc4_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4583,7 +5039,7 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl6_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_bf_tn_avx2_rl3_a1b1
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout bf tn (A transposed, B row-major), isa avx2, form rl3.
- * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 12 vector accumulators,
  * 2829 vector loads, 138 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -4613,12 +5069,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[23 * i0])));
-                _mm256_storeu_pd(&c[23 * i0 + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[23 * i0 + 4])));
-                _mm256_storeu_pd(&c[23 * i0 + 23], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[23 * i0 + 23])));
-                _mm256_storeu_pd(&c[23 * i0 + 27], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[23 * i0 + 27])));
-                _mm256_storeu_pd(&c[23 * i0 + 46], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[23 * i0 + 46])));
-                _mm256_storeu_pd(&c[23 * i0 + 50], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[23 * i0 + 50])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[23 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[23 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[23 * i0 + 23]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[23 * i0 + 27]);
+                _mm256_storeu_pd(&c[23 * i0], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[23 * i0 + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[23 * i0 + 23], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[23 * i0 + 27], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[23 * i0 + 46]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[23 * i0 + 50]);
+                _mm256_storeu_pd(&c[23 * i0 + 46], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[23 * i0 + 50], _mm256_add_pd(acc2_1, c_in5));
             }
         }
         {
@@ -4636,10 +5098,14 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[483], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[483])));
-            _mm256_storeu_pd(&c[487], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[487])));
-            _mm256_storeu_pd(&c[506], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[506])));
-            _mm256_storeu_pd(&c[510], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[510])));
+            __m256d c_in6 = _mm256_loadu_pd(&c[483]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[487]);
+            __m256d c_in8 = _mm256_loadu_pd(&c[506]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[510]);
+            _mm256_storeu_pd(&c[483], _mm256_add_pd(acc0_0, c_in6));
+            _mm256_storeu_pd(&c[487], _mm256_add_pd(acc0_1, c_in7));
+            _mm256_storeu_pd(&c[506], _mm256_add_pd(acc1_0, c_in8));
+            _mm256_storeu_pd(&c[510], _mm256_add_pd(acc1_1, c_in9));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -4662,12 +5128,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0 + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[23 * i0 + 8])));
-                _mm256_storeu_pd(&c[23 * i0 + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[23 * i0 + 12])));
-                _mm256_storeu_pd(&c[23 * i0 + 31], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[23 * i0 + 31])));
-                _mm256_storeu_pd(&c[23 * i0 + 35], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[23 * i0 + 35])));
-                _mm256_storeu_pd(&c[23 * i0 + 54], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[23 * i0 + 54])));
-                _mm256_storeu_pd(&c[23 * i0 + 58], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[23 * i0 + 58])));
+                __m256d c_in10 = _mm256_loadu_pd(&c[23 * i0 + 8]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[23 * i0 + 12]);
+                __m256d c_in12 = _mm256_loadu_pd(&c[23 * i0 + 31]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[23 * i0 + 35]);
+                _mm256_storeu_pd(&c[23 * i0 + 8], _mm256_add_pd(acc0_0, c_in10));
+                _mm256_storeu_pd(&c[23 * i0 + 12], _mm256_add_pd(acc0_1, c_in11));
+                _mm256_storeu_pd(&c[23 * i0 + 31], _mm256_add_pd(acc1_0, c_in12));
+                _mm256_storeu_pd(&c[23 * i0 + 35], _mm256_add_pd(acc1_1, c_in13));
+                __m256d c_in14 = _mm256_loadu_pd(&c[23 * i0 + 54]);
+                __m256d c_in15 = _mm256_loadu_pd(&c[23 * i0 + 58]);
+                _mm256_storeu_pd(&c[23 * i0 + 54], _mm256_add_pd(acc2_0, c_in14));
+                _mm256_storeu_pd(&c[23 * i0 + 58], _mm256_add_pd(acc2_1, c_in15));
             }
         }
         {
@@ -4685,10 +5157,14 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[491], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[491])));
-            _mm256_storeu_pd(&c[495], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[495])));
-            _mm256_storeu_pd(&c[514], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[514])));
-            _mm256_storeu_pd(&c[518], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[518])));
+            __m256d c_in16 = _mm256_loadu_pd(&c[491]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[495]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[514]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[518]);
+            _mm256_storeu_pd(&c[491], _mm256_add_pd(acc0_0, c_in16));
+            _mm256_storeu_pd(&c[495], _mm256_add_pd(acc0_1, c_in17));
+            _mm256_storeu_pd(&c[514], _mm256_add_pd(acc1_0, c_in18));
+            _mm256_storeu_pd(&c[518], _mm256_add_pd(acc1_1, c_in19));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -4711,12 +5187,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0 + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[23 * i0 + 16])));
-                _mm256_maskstore_pd(&c[23 * i0 + 20], mask3, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[23 * i0 + 20], mask3)));
-                _mm256_storeu_pd(&c[23 * i0 + 39], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[23 * i0 + 39])));
-                _mm256_maskstore_pd(&c[23 * i0 + 43], mask3, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[23 * i0 + 43], mask3)));
-                _mm256_storeu_pd(&c[23 * i0 + 62], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[23 * i0 + 62])));
-                _mm256_maskstore_pd(&c[23 * i0 + 66], mask3, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[23 * i0 + 66], mask3)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[23 * i0 + 16]);
+                __m256d c_in21 = _mm256_maskload_pd(&c[23 * i0 + 20], mask3);
+                __m256d c_in22 = _mm256_loadu_pd(&c[23 * i0 + 39]);
+                __m256d c_in23 = _mm256_maskload_pd(&c[23 * i0 + 43], mask3);
+                _mm256_storeu_pd(&c[23 * i0 + 16], _mm256_add_pd(acc0_0, c_in20));
+                _mm256_maskstore_pd(&c[23 * i0 + 20], mask3, _mm256_add_pd(acc0_1, c_in21));
+                _mm256_storeu_pd(&c[23 * i0 + 39], _mm256_add_pd(acc1_0, c_in22));
+                _mm256_maskstore_pd(&c[23 * i0 + 43], mask3, _mm256_add_pd(acc1_1, c_in23));
+                __m256d c_in24 = _mm256_loadu_pd(&c[23 * i0 + 62]);
+                __m256d c_in25 = _mm256_maskload_pd(&c[23 * i0 + 66], mask3);
+                _mm256_storeu_pd(&c[23 * i0 + 62], _mm256_add_pd(acc2_0, c_in24));
+                _mm256_maskstore_pd(&c[23 * i0 + 66], mask3, _mm256_add_pd(acc2_1, c_in25));
             }
         }
         {
@@ -4734,10 +5216,14 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[499], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[499])));
-            _mm256_maskstore_pd(&c[503], mask3, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[503], mask3)));
-            _mm256_storeu_pd(&c[522], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[522])));
-            _mm256_maskstore_pd(&c[526], mask3, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[526], mask3)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[499]);
+            __m256d c_in27 = _mm256_maskload_pd(&c[503], mask3);
+            __m256d c_in28 = _mm256_loadu_pd(&c[522]);
+            __m256d c_in29 = _mm256_maskload_pd(&c[526], mask3);
+            _mm256_storeu_pd(&c[499], _mm256_add_pd(acc0_0, c_in26));
+            _mm256_maskstore_pd(&c[503], mask3, _mm256_add_pd(acc0_1, c_in27));
+            _mm256_storeu_pd(&c[522], _mm256_add_pd(acc1_0, c_in28));
+            _mm256_maskstore_pd(&c[526], mask3, _mm256_add_pd(acc1_1, c_in29));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4917,7 +5403,7 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl3_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_bf_tn_avx2_rl3_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf tn (A transposed, B row-major), isa avx2, form rl3.
- * Cost per matrix: 24334 useful flops in 3450 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 3450 vector arithmetic ops, 12 vector accumulators,
  * 2829 vector loads, 138 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -4951,12 +5437,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl3_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 23], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 23]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 27], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 27]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 46], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 46]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 50], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 50]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[23 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[23 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[23 * i0 + 23]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[23 * i0 + 27]);
+                _mm256_storeu_pd(&c[23 * i0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 23], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 27], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[23 * i0 + 46]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[23 * i0 + 50]);
+                _mm256_storeu_pd(&c[23 * i0 + 46], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 50], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -4974,10 +5466,14 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl3_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[483], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[483]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[487], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[487]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[506], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[506]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[510], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[510]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in6 = _mm256_loadu_pd(&c[483]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[487]);
+            __m256d c_in8 = _mm256_loadu_pd(&c[506]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[510]);
+            _mm256_storeu_pd(&c[483], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[487], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[506], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[510], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -5000,12 +5496,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl3_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 31], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 31]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 35], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 35]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 54], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 54]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[23 * i0 + 58], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 58]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in10 = _mm256_loadu_pd(&c[23 * i0 + 8]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[23 * i0 + 12]);
+                __m256d c_in12 = _mm256_loadu_pd(&c[23 * i0 + 31]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[23 * i0 + 35]);
+                _mm256_storeu_pd(&c[23 * i0 + 8], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 12], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 31], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 35], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in14 = _mm256_loadu_pd(&c[23 * i0 + 54]);
+                __m256d c_in15 = _mm256_loadu_pd(&c[23 * i0 + 58]);
+                _mm256_storeu_pd(&c[23 * i0 + 54], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[23 * i0 + 58], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -5023,10 +5525,14 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl3_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[491], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[491]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[495], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[495]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[514], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[514]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[518], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[518]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[491]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[495]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[514]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[518]);
+            _mm256_storeu_pd(&c[491], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[495], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[514], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[518], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -5049,12 +5555,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl3_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[23 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_maskstore_pd(&c[23 * i0 + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 39], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 39]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_maskstore_pd(&c[23 * i0 + 43], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 43], mask3), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[23 * i0 + 62], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[23 * i0 + 62]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_maskstore_pd(&c[23 * i0 + 66], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[23 * i0 + 66], mask3), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[23 * i0 + 16]);
+                __m256d c_in21 = _mm256_maskload_pd(&c[23 * i0 + 20], mask3);
+                __m256d c_in22 = _mm256_loadu_pd(&c[23 * i0 + 39]);
+                __m256d c_in23 = _mm256_maskload_pd(&c[23 * i0 + 43], mask3);
+                _mm256_storeu_pd(&c[23 * i0 + 16], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[23 * i0 + 20], mask3, _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[23 * i0 + 39], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[23 * i0 + 43], mask3, _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in24 = _mm256_loadu_pd(&c[23 * i0 + 62]);
+                __m256d c_in25 = _mm256_maskload_pd(&c[23 * i0 + 66], mask3);
+                _mm256_storeu_pd(&c[23 * i0 + 62], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_maskstore_pd(&c[23 * i0 + 66], mask3, _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -5072,10 +5584,14 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl3_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[499], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[499]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[503], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[503], mask3), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[522], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[522]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[526], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[526], mask3), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[499]);
+            __m256d c_in27 = _mm256_maskload_pd(&c[503], mask3);
+            __m256d c_in28 = _mm256_loadu_pd(&c[522]);
+            __m256d c_in29 = _mm256_maskload_pd(&c[526], mask3);
+            _mm256_storeu_pd(&c[499], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[503], mask3, _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[522], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[526], mask3, _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5087,7 +5603,7 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_bf_tn_avx2_rl3_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_bf_tn_avx512_rl8_a1b1
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout bf tn (A transposed, B row-major), isa avx512, form rl8.
- * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 48 vector accumulators,
  * 805 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_tn_avx512_rl8_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -5159,30 +5675,54 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_tn_avx512_rl8_a1b1(const bmm_a
                     acc7_1 = _mm512_fmadd_pd(a7, b1, acc7_1);
                     acc7_2 = _mm512_fmadd_pd(a7, b2, acc7_2);
                 }
-                _mm512_storeu_pd(&c[23 * i0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[23 * i0])));
-                _mm512_storeu_pd(&c[23 * i0 + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[23 * i0 + 8])));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 16], mask7, _mm512_add_pd(acc0_2, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 16])));
-                _mm512_storeu_pd(&c[23 * i0 + 23], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[23 * i0 + 23])));
-                _mm512_storeu_pd(&c[23 * i0 + 31], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[23 * i0 + 31])));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 39], mask7, _mm512_add_pd(acc1_2, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 39])));
-                _mm512_storeu_pd(&c[23 * i0 + 46], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[23 * i0 + 46])));
-                _mm512_storeu_pd(&c[23 * i0 + 54], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[23 * i0 + 54])));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 62], mask7, _mm512_add_pd(acc2_2, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 62])));
-                _mm512_storeu_pd(&c[23 * i0 + 69], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[23 * i0 + 69])));
-                _mm512_storeu_pd(&c[23 * i0 + 77], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[23 * i0 + 77])));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 85], mask7, _mm512_add_pd(acc3_2, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 85])));
-                _mm512_storeu_pd(&c[23 * i0 + 92], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[23 * i0 + 92])));
-                _mm512_storeu_pd(&c[23 * i0 + 100], _mm512_add_pd(acc4_1, _mm512_loadu_pd(&c[23 * i0 + 100])));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 108], mask7, _mm512_add_pd(acc4_2, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 108])));
-                _mm512_storeu_pd(&c[23 * i0 + 115], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[23 * i0 + 115])));
-                _mm512_storeu_pd(&c[23 * i0 + 123], _mm512_add_pd(acc5_1, _mm512_loadu_pd(&c[23 * i0 + 123])));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 131], mask7, _mm512_add_pd(acc5_2, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 131])));
-                _mm512_storeu_pd(&c[23 * i0 + 138], _mm512_add_pd(acc6_0, _mm512_loadu_pd(&c[23 * i0 + 138])));
-                _mm512_storeu_pd(&c[23 * i0 + 146], _mm512_add_pd(acc6_1, _mm512_loadu_pd(&c[23 * i0 + 146])));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 154], mask7, _mm512_add_pd(acc6_2, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 154])));
-                _mm512_storeu_pd(&c[23 * i0 + 161], _mm512_add_pd(acc7_0, _mm512_loadu_pd(&c[23 * i0 + 161])));
-                _mm512_storeu_pd(&c[23 * i0 + 169], _mm512_add_pd(acc7_1, _mm512_loadu_pd(&c[23 * i0 + 169])));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 177], mask7, _mm512_add_pd(acc7_2, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 177])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[23 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[23 * i0 + 8]);
+                __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[23 * i0 + 23]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[23 * i0 + 31]);
+                __m512d c_in5 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 39]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[23 * i0 + 46]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[23 * i0 + 54]);
+                _mm512_storeu_pd(&c[23 * i0], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[23 * i0 + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 16], mask7, _mm512_add_pd(acc0_2, c_in2));
+                _mm512_storeu_pd(&c[23 * i0 + 23], _mm512_add_pd(acc1_0, c_in3));
+                _mm512_storeu_pd(&c[23 * i0 + 31], _mm512_add_pd(acc1_1, c_in4));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 39], mask7, _mm512_add_pd(acc1_2, c_in5));
+                _mm512_storeu_pd(&c[23 * i0 + 46], _mm512_add_pd(acc2_0, c_in6));
+                _mm512_storeu_pd(&c[23 * i0 + 54], _mm512_add_pd(acc2_1, c_in7));
+                __m512d c_in8 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 62]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[23 * i0 + 69]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[23 * i0 + 77]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 85]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[23 * i0 + 92]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[23 * i0 + 100]);
+                __m512d c_in14 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 108]);
+                __m512d c_in15 = _mm512_loadu_pd(&c[23 * i0 + 115]);
+                _mm512_mask_storeu_pd(&c[23 * i0 + 62], mask7, _mm512_add_pd(acc2_2, c_in8));
+                _mm512_storeu_pd(&c[23 * i0 + 69], _mm512_add_pd(acc3_0, c_in9));
+                _mm512_storeu_pd(&c[23 * i0 + 77], _mm512_add_pd(acc3_1, c_in10));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 85], mask7, _mm512_add_pd(acc3_2, c_in11));
+                _mm512_storeu_pd(&c[23 * i0 + 92], _mm512_add_pd(acc4_0, c_in12));
+                _mm512_storeu_pd(&c[23 * i0 + 100], _mm512_add_pd(acc4_1, c_in13));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 108], mask7, _mm512_add_pd(acc4_2, c_in14));
+                _mm512_storeu_pd(&c[23 * i0 + 115], _mm512_add_pd(acc5_0, c_in15));
+                __m512d c_in16 = _mm512_loadu_pd(&c[23 * i0 + 123]);
+                __m512d c_in17 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 131]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[23 * i0 + 138]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[23 * i0 + 146]);
+                __m512d c_in20 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 154]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[23 * i0 + 161]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[23 * i0 + 169]);
+                __m512d c_in23 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 177]);
+                _mm512_storeu_pd(&c[23 * i0 + 123], _mm512_add_pd(acc5_1, c_in16));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 131], mask7, _mm512_add_pd(acc5_2, c_in17));
+                _mm512_storeu_pd(&c[23 * i0 + 138], _mm512_add_pd(acc6_0, c_in18));
+                _mm512_storeu_pd(&c[23 * i0 + 146], _mm512_add_pd(acc6_1, c_in19));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 154], mask7, _mm512_add_pd(acc6_2, c_in20));
+                _mm512_storeu_pd(&c[23 * i0 + 161], _mm512_add_pd(acc7_0, c_in21));
+                _mm512_storeu_pd(&c[23 * i0 + 169], _mm512_add_pd(acc7_1, c_in22));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 177], mask7, _mm512_add_pd(acc7_2, c_in23));
             }
         }
         {
@@ -5240,27 +5780,48 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_tn_avx512_rl8_a1b1(const bmm_a
                 acc6_1 = _mm512_fmadd_pd(a6, b1, acc6_1);
                 acc6_2 = _mm512_fmadd_pd(a6, b2, acc6_2);
             }
-            _mm512_storeu_pd(&c[368], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[368])));
-            _mm512_storeu_pd(&c[376], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[376])));
-            _mm512_mask_storeu_pd(&c[384], mask7, _mm512_add_pd(acc0_2, _mm512_maskz_loadu_pd(mask7, &c[384])));
-            _mm512_storeu_pd(&c[391], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[391])));
-            _mm512_storeu_pd(&c[399], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[399])));
-            _mm512_mask_storeu_pd(&c[407], mask7, _mm512_add_pd(acc1_2, _mm512_maskz_loadu_pd(mask7, &c[407])));
-            _mm512_storeu_pd(&c[414], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[414])));
-            _mm512_storeu_pd(&c[422], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[422])));
-            _mm512_mask_storeu_pd(&c[430], mask7, _mm512_add_pd(acc2_2, _mm512_maskz_loadu_pd(mask7, &c[430])));
-            _mm512_storeu_pd(&c[437], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[437])));
-            _mm512_storeu_pd(&c[445], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[445])));
-            _mm512_mask_storeu_pd(&c[453], mask7, _mm512_add_pd(acc3_2, _mm512_maskz_loadu_pd(mask7, &c[453])));
-            _mm512_storeu_pd(&c[460], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[460])));
-            _mm512_storeu_pd(&c[468], _mm512_add_pd(acc4_1, _mm512_loadu_pd(&c[468])));
-            _mm512_mask_storeu_pd(&c[476], mask7, _mm512_add_pd(acc4_2, _mm512_maskz_loadu_pd(mask7, &c[476])));
-            _mm512_storeu_pd(&c[483], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[483])));
-            _mm512_storeu_pd(&c[491], _mm512_add_pd(acc5_1, _mm512_loadu_pd(&c[491])));
-            _mm512_mask_storeu_pd(&c[499], mask7, _mm512_add_pd(acc5_2, _mm512_maskz_loadu_pd(mask7, &c[499])));
-            _mm512_storeu_pd(&c[506], _mm512_add_pd(acc6_0, _mm512_loadu_pd(&c[506])));
-            _mm512_storeu_pd(&c[514], _mm512_add_pd(acc6_1, _mm512_loadu_pd(&c[514])));
-            _mm512_mask_storeu_pd(&c[522], mask7, _mm512_add_pd(acc6_2, _mm512_maskz_loadu_pd(mask7, &c[522])));
+            __m512d c_in24 = _mm512_loadu_pd(&c[368]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[376]);
+            __m512d c_in26 = _mm512_maskz_loadu_pd(mask7, &c[384]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[391]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[399]);
+            __m512d c_in29 = _mm512_maskz_loadu_pd(mask7, &c[407]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[414]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[422]);
+            _mm512_storeu_pd(&c[368], _mm512_add_pd(acc0_0, c_in24));
+            _mm512_storeu_pd(&c[376], _mm512_add_pd(acc0_1, c_in25));
+            _mm512_mask_storeu_pd(&c[384], mask7, _mm512_add_pd(acc0_2, c_in26));
+            _mm512_storeu_pd(&c[391], _mm512_add_pd(acc1_0, c_in27));
+            _mm512_storeu_pd(&c[399], _mm512_add_pd(acc1_1, c_in28));
+            _mm512_mask_storeu_pd(&c[407], mask7, _mm512_add_pd(acc1_2, c_in29));
+            _mm512_storeu_pd(&c[414], _mm512_add_pd(acc2_0, c_in30));
+            _mm512_storeu_pd(&c[422], _mm512_add_pd(acc2_1, c_in31));
+            __m512d c_in32 = _mm512_maskz_loadu_pd(mask7, &c[430]);
+            __m512d c_in33 = _mm512_loadu_pd(&c[437]);
+            __m512d c_in34 = _mm512_loadu_pd(&c[445]);
+            __m512d c_in35 = _mm512_maskz_loadu_pd(mask7, &c[453]);
+            __m512d c_in36 = _mm512_loadu_pd(&c[460]);
+            __m512d c_in37 = _mm512_loadu_pd(&c[468]);
+            __m512d c_in38 = _mm512_maskz_loadu_pd(mask7, &c[476]);
+            __m512d c_in39 = _mm512_loadu_pd(&c[483]);
+            _mm512_mask_storeu_pd(&c[430], mask7, _mm512_add_pd(acc2_2, c_in32));
+            _mm512_storeu_pd(&c[437], _mm512_add_pd(acc3_0, c_in33));
+            _mm512_storeu_pd(&c[445], _mm512_add_pd(acc3_1, c_in34));
+            _mm512_mask_storeu_pd(&c[453], mask7, _mm512_add_pd(acc3_2, c_in35));
+            _mm512_storeu_pd(&c[460], _mm512_add_pd(acc4_0, c_in36));
+            _mm512_storeu_pd(&c[468], _mm512_add_pd(acc4_1, c_in37));
+            _mm512_mask_storeu_pd(&c[476], mask7, _mm512_add_pd(acc4_2, c_in38));
+            _mm512_storeu_pd(&c[483], _mm512_add_pd(acc5_0, c_in39));
+            __m512d c_in40 = _mm512_loadu_pd(&c[491]);
+            __m512d c_in41 = _mm512_maskz_loadu_pd(mask7, &c[499]);
+            __m512d c_in42 = _mm512_loadu_pd(&c[506]);
+            __m512d c_in43 = _mm512_loadu_pd(&c[514]);
+            __m512d c_in44 = _mm512_maskz_loadu_pd(mask7, &c[522]);
+            _mm512_storeu_pd(&c[491], _mm512_add_pd(acc5_1, c_in40));
+            _mm512_mask_storeu_pd(&c[499], mask7, _mm512_add_pd(acc5_2, c_in41));
+            _mm512_storeu_pd(&c[506], _mm512_add_pd(acc6_0, c_in42));
+            _mm512_storeu_pd(&c[514], _mm512_add_pd(acc6_1, c_in43));
+            _mm512_mask_storeu_pd(&c[522], mask7, _mm512_add_pd(acc6_2, c_in44));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5459,7 +6020,7 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_tn_avx512_rl8_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_bf_tn_avx512_rl8_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf tn (A transposed, B row-major), isa avx512, form rl8.
- * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 48 vector accumulators,
  * 805 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_tn_avx512_rl8_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -5535,30 +6096,54 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_tn_avx512_rl8_ab(const bmm_arg
                     acc7_1 = _mm512_fmadd_pd(a7, b1, acc7_1);
                     acc7_2 = _mm512_fmadd_pd(a7, b2, acc7_2);
                 }
-                _mm512_storeu_pd(&c[23 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 23], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 23]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 31], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 31]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 39], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 39]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 46], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 46]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 54], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 54]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 62], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 62]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 69], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 69]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 77], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 77]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 85], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 85]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 92], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 92]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 100], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 100]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 108], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 108]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 115], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 115]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 123], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 123]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 131], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 131]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 138], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 138]), _mm512_mul_pd(valpha, acc6_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 146], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 146]), _mm512_mul_pd(valpha, acc6_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 154], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 154]), _mm512_mul_pd(valpha, acc6_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 161], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 161]), _mm512_mul_pd(valpha, acc7_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 169], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 169]), _mm512_mul_pd(valpha, acc7_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 177], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 177]), _mm512_mul_pd(valpha, acc7_2)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[23 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[23 * i0 + 8]);
+                __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[23 * i0 + 23]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[23 * i0 + 31]);
+                __m512d c_in5 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 39]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[23 * i0 + 46]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[23 * i0 + 54]);
+                _mm512_storeu_pd(&c[23 * i0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 16], mask7, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 23], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 31], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 39], mask7, _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 46], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 54], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc2_1)));
+                __m512d c_in8 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 62]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[23 * i0 + 69]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[23 * i0 + 77]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 85]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[23 * i0 + 92]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[23 * i0 + 100]);
+                __m512d c_in14 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 108]);
+                __m512d c_in15 = _mm512_loadu_pd(&c[23 * i0 + 115]);
+                _mm512_mask_storeu_pd(&c[23 * i0 + 62], mask7, _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 69], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 77], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 85], mask7, _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 92], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 100], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 108], mask7, _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 115], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc5_0)));
+                __m512d c_in16 = _mm512_loadu_pd(&c[23 * i0 + 123]);
+                __m512d c_in17 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 131]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[23 * i0 + 138]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[23 * i0 + 146]);
+                __m512d c_in20 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 154]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[23 * i0 + 161]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[23 * i0 + 169]);
+                __m512d c_in23 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 177]);
+                _mm512_storeu_pd(&c[23 * i0 + 123], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 131], mask7, _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 138], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc6_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 146], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc6_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 154], mask7, _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc6_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 161], _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc7_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 169], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc7_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 177], mask7, _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc7_2)));
             }
         }
         {
@@ -5616,27 +6201,48 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_tn_avx512_rl8_ab(const bmm_arg
                 acc6_1 = _mm512_fmadd_pd(a6, b1, acc6_1);
                 acc6_2 = _mm512_fmadd_pd(a6, b2, acc6_2);
             }
-            _mm512_storeu_pd(&c[368], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[368]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[376], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[376]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_mask_storeu_pd(&c[384], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[384]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[391], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[391]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[399], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[399]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_mask_storeu_pd(&c[407], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[407]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[414], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[414]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[422], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[422]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_mask_storeu_pd(&c[430], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[430]), _mm512_mul_pd(valpha, acc2_2)));
-            _mm512_storeu_pd(&c[437], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[437]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[445], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[445]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_mask_storeu_pd(&c[453], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[453]), _mm512_mul_pd(valpha, acc3_2)));
-            _mm512_storeu_pd(&c[460], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[460]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_storeu_pd(&c[468], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[468]), _mm512_mul_pd(valpha, acc4_1)));
-            _mm512_mask_storeu_pd(&c[476], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[476]), _mm512_mul_pd(valpha, acc4_2)));
-            _mm512_storeu_pd(&c[483], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[483]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_storeu_pd(&c[491], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[491]), _mm512_mul_pd(valpha, acc5_1)));
-            _mm512_mask_storeu_pd(&c[499], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[499]), _mm512_mul_pd(valpha, acc5_2)));
-            _mm512_storeu_pd(&c[506], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[506]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_storeu_pd(&c[514], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[514]), _mm512_mul_pd(valpha, acc6_1)));
-            _mm512_mask_storeu_pd(&c[522], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[522]), _mm512_mul_pd(valpha, acc6_2)));
+            __m512d c_in24 = _mm512_loadu_pd(&c[368]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[376]);
+            __m512d c_in26 = _mm512_maskz_loadu_pd(mask7, &c[384]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[391]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[399]);
+            __m512d c_in29 = _mm512_maskz_loadu_pd(mask7, &c[407]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[414]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[422]);
+            _mm512_storeu_pd(&c[368], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[376], _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_mask_storeu_pd(&c[384], mask7, _mm512_fmadd_pd(vbeta, c_in26, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[391], _mm512_fmadd_pd(vbeta, c_in27, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[399], _mm512_fmadd_pd(vbeta, c_in28, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_mask_storeu_pd(&c[407], mask7, _mm512_fmadd_pd(vbeta, c_in29, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[414], _mm512_fmadd_pd(vbeta, c_in30, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[422], _mm512_fmadd_pd(vbeta, c_in31, _mm512_mul_pd(valpha, acc2_1)));
+            __m512d c_in32 = _mm512_maskz_loadu_pd(mask7, &c[430]);
+            __m512d c_in33 = _mm512_loadu_pd(&c[437]);
+            __m512d c_in34 = _mm512_loadu_pd(&c[445]);
+            __m512d c_in35 = _mm512_maskz_loadu_pd(mask7, &c[453]);
+            __m512d c_in36 = _mm512_loadu_pd(&c[460]);
+            __m512d c_in37 = _mm512_loadu_pd(&c[468]);
+            __m512d c_in38 = _mm512_maskz_loadu_pd(mask7, &c[476]);
+            __m512d c_in39 = _mm512_loadu_pd(&c[483]);
+            _mm512_mask_storeu_pd(&c[430], mask7, _mm512_fmadd_pd(vbeta, c_in32, _mm512_mul_pd(valpha, acc2_2)));
+            _mm512_storeu_pd(&c[437], _mm512_fmadd_pd(vbeta, c_in33, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[445], _mm512_fmadd_pd(vbeta, c_in34, _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_mask_storeu_pd(&c[453], mask7, _mm512_fmadd_pd(vbeta, c_in35, _mm512_mul_pd(valpha, acc3_2)));
+            _mm512_storeu_pd(&c[460], _mm512_fmadd_pd(vbeta, c_in36, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_storeu_pd(&c[468], _mm512_fmadd_pd(vbeta, c_in37, _mm512_mul_pd(valpha, acc4_1)));
+            _mm512_mask_storeu_pd(&c[476], mask7, _mm512_fmadd_pd(vbeta, c_in38, _mm512_mul_pd(valpha, acc4_2)));
+            _mm512_storeu_pd(&c[483], _mm512_fmadd_pd(vbeta, c_in39, _mm512_mul_pd(valpha, acc5_0)));
+            __m512d c_in40 = _mm512_loadu_pd(&c[491]);
+            __m512d c_in41 = _mm512_maskz_loadu_pd(mask7, &c[499]);
+            __m512d c_in42 = _mm512_loadu_pd(&c[506]);
+            __m512d c_in43 = _mm512_loadu_pd(&c[514]);
+            __m512d c_in44 = _mm512_maskz_loadu_pd(mask7, &c[522]);
+            _mm512_storeu_pd(&c[491], _mm512_fmadd_pd(vbeta, c_in40, _mm512_mul_pd(valpha, acc5_1)));
+            _mm512_mask_storeu_pd(&c[499], mask7, _mm512_fmadd_pd(vbeta, c_in41, _mm512_mul_pd(valpha, acc5_2)));
+            _mm512_storeu_pd(&c[506], _mm512_fmadd_pd(vbeta, c_in42, _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_storeu_pd(&c[514], _mm512_fmadd_pd(vbeta, c_in43, _mm512_mul_pd(valpha, acc6_1)));
+            _mm512_mask_storeu_pd(&c[522], mask7, _mm512_fmadd_pd(vbeta, c_in44, _mm512_mul_pd(valpha, acc6_2)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5648,7 +6254,7 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_tn_avx512_rl8_ab(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_bf_tn_avx512_rl4_a1b1
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout bf tn (A transposed, B row-major), isa avx512, form rl4.
- * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 24 vector accumulators,
  * 1012 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_tn_avx512_rl4_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -5692,18 +6298,30 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_tn_avx512_rl4_a1b1(const bmm_a
                     acc3_1 = _mm512_fmadd_pd(a3, b1, acc3_1);
                     acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 }
-                _mm512_storeu_pd(&c[23 * i0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[23 * i0])));
-                _mm512_storeu_pd(&c[23 * i0 + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[23 * i0 + 8])));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 16], mask7, _mm512_add_pd(acc0_2, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 16])));
-                _mm512_storeu_pd(&c[23 * i0 + 23], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[23 * i0 + 23])));
-                _mm512_storeu_pd(&c[23 * i0 + 31], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[23 * i0 + 31])));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 39], mask7, _mm512_add_pd(acc1_2, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 39])));
-                _mm512_storeu_pd(&c[23 * i0 + 46], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[23 * i0 + 46])));
-                _mm512_storeu_pd(&c[23 * i0 + 54], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[23 * i0 + 54])));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 62], mask7, _mm512_add_pd(acc2_2, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 62])));
-                _mm512_storeu_pd(&c[23 * i0 + 69], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[23 * i0 + 69])));
-                _mm512_storeu_pd(&c[23 * i0 + 77], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[23 * i0 + 77])));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 85], mask7, _mm512_add_pd(acc3_2, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 85])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[23 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[23 * i0 + 8]);
+                __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[23 * i0 + 23]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[23 * i0 + 31]);
+                __m512d c_in5 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 39]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[23 * i0 + 46]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[23 * i0 + 54]);
+                _mm512_storeu_pd(&c[23 * i0], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[23 * i0 + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 16], mask7, _mm512_add_pd(acc0_2, c_in2));
+                _mm512_storeu_pd(&c[23 * i0 + 23], _mm512_add_pd(acc1_0, c_in3));
+                _mm512_storeu_pd(&c[23 * i0 + 31], _mm512_add_pd(acc1_1, c_in4));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 39], mask7, _mm512_add_pd(acc1_2, c_in5));
+                _mm512_storeu_pd(&c[23 * i0 + 46], _mm512_add_pd(acc2_0, c_in6));
+                _mm512_storeu_pd(&c[23 * i0 + 54], _mm512_add_pd(acc2_1, c_in7));
+                __m512d c_in8 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 62]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[23 * i0 + 69]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[23 * i0 + 77]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 85]);
+                _mm512_mask_storeu_pd(&c[23 * i0 + 62], mask7, _mm512_add_pd(acc2_2, c_in8));
+                _mm512_storeu_pd(&c[23 * i0 + 69], _mm512_add_pd(acc3_0, c_in9));
+                _mm512_storeu_pd(&c[23 * i0 + 77], _mm512_add_pd(acc3_1, c_in10));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 85], mask7, _mm512_add_pd(acc3_2, c_in11));
             }
         }
         {
@@ -5733,15 +6351,24 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_tn_avx512_rl4_a1b1(const bmm_a
                 acc2_1 = _mm512_fmadd_pd(a2, b1, acc2_1);
                 acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
             }
-            _mm512_storeu_pd(&c[460], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[460])));
-            _mm512_storeu_pd(&c[468], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[468])));
-            _mm512_mask_storeu_pd(&c[476], mask7, _mm512_add_pd(acc0_2, _mm512_maskz_loadu_pd(mask7, &c[476])));
-            _mm512_storeu_pd(&c[483], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[483])));
-            _mm512_storeu_pd(&c[491], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[491])));
-            _mm512_mask_storeu_pd(&c[499], mask7, _mm512_add_pd(acc1_2, _mm512_maskz_loadu_pd(mask7, &c[499])));
-            _mm512_storeu_pd(&c[506], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[506])));
-            _mm512_storeu_pd(&c[514], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[514])));
-            _mm512_mask_storeu_pd(&c[522], mask7, _mm512_add_pd(acc2_2, _mm512_maskz_loadu_pd(mask7, &c[522])));
+            __m512d c_in12 = _mm512_loadu_pd(&c[460]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[468]);
+            __m512d c_in14 = _mm512_maskz_loadu_pd(mask7, &c[476]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[483]);
+            __m512d c_in16 = _mm512_loadu_pd(&c[491]);
+            __m512d c_in17 = _mm512_maskz_loadu_pd(mask7, &c[499]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[506]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[514]);
+            _mm512_storeu_pd(&c[460], _mm512_add_pd(acc0_0, c_in12));
+            _mm512_storeu_pd(&c[468], _mm512_add_pd(acc0_1, c_in13));
+            _mm512_mask_storeu_pd(&c[476], mask7, _mm512_add_pd(acc0_2, c_in14));
+            _mm512_storeu_pd(&c[483], _mm512_add_pd(acc1_0, c_in15));
+            _mm512_storeu_pd(&c[491], _mm512_add_pd(acc1_1, c_in16));
+            _mm512_mask_storeu_pd(&c[499], mask7, _mm512_add_pd(acc1_2, c_in17));
+            _mm512_storeu_pd(&c[506], _mm512_add_pd(acc2_0, c_in18));
+            _mm512_storeu_pd(&c[514], _mm512_add_pd(acc2_1, c_in19));
+            __m512d c_in20 = _mm512_maskz_loadu_pd(mask7, &c[522]);
+            _mm512_mask_storeu_pd(&c[522], mask7, _mm512_add_pd(acc2_2, c_in20));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5860,7 +6487,7 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_tn_avx512_rl4_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_bf_tn_avx512_rl4_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout bf tn (A transposed, B row-major), isa avx512, form rl4.
- * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 24 vector accumulators,
  * 1012 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_tn_avx512_rl4_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -5908,18 +6535,30 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_tn_avx512_rl4_ab(const bmm_arg
                     acc3_1 = _mm512_fmadd_pd(a3, b1, acc3_1);
                     acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 }
-                _mm512_storeu_pd(&c[23 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 23], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 23]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 31], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 31]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 39], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 39]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 46], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 46]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 54], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 54]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 62], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 62]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[23 * i0 + 69], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 69]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[23 * i0 + 77], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[23 * i0 + 77]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_mask_storeu_pd(&c[23 * i0 + 85], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 85]), _mm512_mul_pd(valpha, acc3_2)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[23 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[23 * i0 + 8]);
+                __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[23 * i0 + 23]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[23 * i0 + 31]);
+                __m512d c_in5 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 39]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[23 * i0 + 46]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[23 * i0 + 54]);
+                _mm512_storeu_pd(&c[23 * i0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 16], mask7, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 23], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 31], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 39], mask7, _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 46], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 54], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc2_1)));
+                __m512d c_in8 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 62]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[23 * i0 + 69]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[23 * i0 + 77]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask7, &c[23 * i0 + 85]);
+                _mm512_mask_storeu_pd(&c[23 * i0 + 62], mask7, _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[23 * i0 + 69], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[23 * i0 + 77], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_mask_storeu_pd(&c[23 * i0 + 85], mask7, _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc3_2)));
             }
         }
         {
@@ -5949,15 +6588,24 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_bf_tn_avx512_rl4_ab(const bmm_arg
                 acc2_1 = _mm512_fmadd_pd(a2, b1, acc2_1);
                 acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
             }
-            _mm512_storeu_pd(&c[460], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[460]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[468], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[468]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_mask_storeu_pd(&c[476], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[476]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[483], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[483]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[491], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[491]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_mask_storeu_pd(&c[499], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[499]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[506], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[506]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[514], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[514]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_mask_storeu_pd(&c[522], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[522]), _mm512_mul_pd(valpha, acc2_2)));
+            __m512d c_in12 = _mm512_loadu_pd(&c[460]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[468]);
+            __m512d c_in14 = _mm512_maskz_loadu_pd(mask7, &c[476]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[483]);
+            __m512d c_in16 = _mm512_loadu_pd(&c[491]);
+            __m512d c_in17 = _mm512_maskz_loadu_pd(mask7, &c[499]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[506]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[514]);
+            _mm512_storeu_pd(&c[460], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[468], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_mask_storeu_pd(&c[476], mask7, _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[483], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[491], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_mask_storeu_pd(&c[499], mask7, _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[506], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[514], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc2_1)));
+            __m512d c_in20 = _mm512_maskz_loadu_pd(mask7, &c[522]);
+            _mm512_mask_storeu_pd(&c[522], mask7, _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc2_2)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7404,7 +8052,7 @@ static void bmm_f64_23x23x23_sf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx2_rl6_a1b1
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx2, form rl6.
- * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 24 vector accumulators,
  * 2277 vector loads, 138 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -7452,18 +8100,30 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, c_in5));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_add_pd(acc3_0, c_in6));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_add_pd(acc3_1, c_in7));
+                __m256d c_in8 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_add_pd(acc4_0, c_in8));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_add_pd(acc4_1, c_in9));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_add_pd(acc5_0, c_in10));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_add_pd(acc5_1, c_in11));
             }
         }
         {
@@ -7496,16 +8156,26 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[18 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[18 * sc_row])));
-            _mm256_storeu_pd(&c[18 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[18 * sc_row + 4])));
-            _mm256_storeu_pd(&c[19 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[19 * sc_row])));
-            _mm256_storeu_pd(&c[19 * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[19 * sc_row + 4])));
-            _mm256_storeu_pd(&c[20 * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[20 * sc_row])));
-            _mm256_storeu_pd(&c[20 * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[20 * sc_row + 4])));
-            _mm256_storeu_pd(&c[21 * sc_row], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[21 * sc_row])));
-            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[21 * sc_row + 4])));
-            _mm256_storeu_pd(&c[22 * sc_row], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[22 * sc_row])));
-            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[22 * sc_row + 4])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[18 * sc_row]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[18 * sc_row + 4]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[19 * sc_row]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[19 * sc_row + 4]);
+            _mm256_storeu_pd(&c[18 * sc_row], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[18 * sc_row + 4], _mm256_add_pd(acc0_1, c_in13));
+            _mm256_storeu_pd(&c[19 * sc_row], _mm256_add_pd(acc1_0, c_in14));
+            _mm256_storeu_pd(&c[19 * sc_row + 4], _mm256_add_pd(acc1_1, c_in15));
+            __m256d c_in16 = _mm256_loadu_pd(&c[20 * sc_row]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[20 * sc_row + 4]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[21 * sc_row]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[21 * sc_row + 4]);
+            _mm256_storeu_pd(&c[20 * sc_row], _mm256_add_pd(acc2_0, c_in16));
+            _mm256_storeu_pd(&c[20 * sc_row + 4], _mm256_add_pd(acc2_1, c_in17));
+            _mm256_storeu_pd(&c[21 * sc_row], _mm256_add_pd(acc3_0, c_in18));
+            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_add_pd(acc3_1, c_in19));
+            __m256d c_in20 = _mm256_loadu_pd(&c[22 * sc_row]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[22 * sc_row + 4]);
+            _mm256_storeu_pd(&c[22 * sc_row], _mm256_add_pd(acc4_0, c_in20));
+            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_add_pd(acc4_1, c_in21));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -7543,18 +8213,30 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12])));
+                __m256d c_in22 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in24 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, c_in22));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, c_in23));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, c_in24));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, c_in25));
+                __m256d c_in26 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                __m256d c_in28 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m256d c_in29 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, c_in26));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, c_in27));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_add_pd(acc3_0, c_in28));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_add_pd(acc3_1, c_in29));
+                __m256d c_in30 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m256d c_in31 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]);
+                __m256d c_in32 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_add_pd(acc4_0, c_in30));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_add_pd(acc4_1, c_in31));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_add_pd(acc5_0, c_in32));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_add_pd(acc5_1, c_in33));
             }
         }
         {
@@ -7587,16 +8269,26 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[18 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[18 * sc_row + 8])));
-            _mm256_storeu_pd(&c[18 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[18 * sc_row + 12])));
-            _mm256_storeu_pd(&c[19 * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[19 * sc_row + 8])));
-            _mm256_storeu_pd(&c[19 * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[19 * sc_row + 12])));
-            _mm256_storeu_pd(&c[20 * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[20 * sc_row + 8])));
-            _mm256_storeu_pd(&c[20 * sc_row + 12], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[20 * sc_row + 12])));
-            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[21 * sc_row + 8])));
-            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[21 * sc_row + 12])));
-            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[22 * sc_row + 8])));
-            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[22 * sc_row + 12])));
+            __m256d c_in34 = _mm256_loadu_pd(&c[18 * sc_row + 8]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[18 * sc_row + 12]);
+            __m256d c_in36 = _mm256_loadu_pd(&c[19 * sc_row + 8]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[19 * sc_row + 12]);
+            _mm256_storeu_pd(&c[18 * sc_row + 8], _mm256_add_pd(acc0_0, c_in34));
+            _mm256_storeu_pd(&c[18 * sc_row + 12], _mm256_add_pd(acc0_1, c_in35));
+            _mm256_storeu_pd(&c[19 * sc_row + 8], _mm256_add_pd(acc1_0, c_in36));
+            _mm256_storeu_pd(&c[19 * sc_row + 12], _mm256_add_pd(acc1_1, c_in37));
+            __m256d c_in38 = _mm256_loadu_pd(&c[20 * sc_row + 8]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[20 * sc_row + 12]);
+            __m256d c_in40 = _mm256_loadu_pd(&c[21 * sc_row + 8]);
+            __m256d c_in41 = _mm256_loadu_pd(&c[21 * sc_row + 12]);
+            _mm256_storeu_pd(&c[20 * sc_row + 8], _mm256_add_pd(acc2_0, c_in38));
+            _mm256_storeu_pd(&c[20 * sc_row + 12], _mm256_add_pd(acc2_1, c_in39));
+            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_add_pd(acc3_0, c_in40));
+            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_add_pd(acc3_1, c_in41));
+            __m256d c_in42 = _mm256_loadu_pd(&c[22 * sc_row + 8]);
+            __m256d c_in43 = _mm256_loadu_pd(&c[22 * sc_row + 12]);
+            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_add_pd(acc4_0, c_in42));
+            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_add_pd(acc4_1, c_in43));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -7634,18 +8326,30 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 16])));
-                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16])));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16])));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16])));
-                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 20], mask3, _mm256_add_pd(acc3_1, _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 20], mask3)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16])));
-                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 20], mask3, _mm256_add_pd(acc4_1, _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 20], mask3)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16])));
-                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 20], mask3, _mm256_add_pd(acc5_1, _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 20], mask3)));
+                __m256d c_in44 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in45 = _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3);
+                __m256d c_in46 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in47 = _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, c_in44));
+                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_add_pd(acc0_1, c_in45));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, c_in46));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_add_pd(acc1_1, c_in47));
+                __m256d c_in48 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in49 = _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3);
+                __m256d c_in50 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]);
+                __m256d c_in51 = _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 20], mask3);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, c_in48));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_add_pd(acc2_1, c_in49));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_add_pd(acc3_0, c_in50));
+                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 20], mask3, _mm256_add_pd(acc3_1, c_in51));
+                __m256d c_in52 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]);
+                __m256d c_in53 = _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 20], mask3);
+                __m256d c_in54 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]);
+                __m256d c_in55 = _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 20], mask3);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_add_pd(acc4_0, c_in52));
+                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 20], mask3, _mm256_add_pd(acc4_1, c_in53));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_add_pd(acc5_0, c_in54));
+                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 20], mask3, _mm256_add_pd(acc5_1, c_in55));
             }
         }
         {
@@ -7678,16 +8382,26 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[18 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[18 * sc_row + 16])));
-            _mm256_maskstore_pd(&c[18 * sc_row + 20], mask3, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[18 * sc_row + 20], mask3)));
-            _mm256_storeu_pd(&c[19 * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[19 * sc_row + 16])));
-            _mm256_maskstore_pd(&c[19 * sc_row + 20], mask3, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[19 * sc_row + 20], mask3)));
-            _mm256_storeu_pd(&c[20 * sc_row + 16], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[20 * sc_row + 16])));
-            _mm256_maskstore_pd(&c[20 * sc_row + 20], mask3, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[20 * sc_row + 20], mask3)));
-            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[21 * sc_row + 16])));
-            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_add_pd(acc3_1, _mm256_maskload_pd(&c[21 * sc_row + 20], mask3)));
-            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[22 * sc_row + 16])));
-            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_add_pd(acc4_1, _mm256_maskload_pd(&c[22 * sc_row + 20], mask3)));
+            __m256d c_in56 = _mm256_loadu_pd(&c[18 * sc_row + 16]);
+            __m256d c_in57 = _mm256_maskload_pd(&c[18 * sc_row + 20], mask3);
+            __m256d c_in58 = _mm256_loadu_pd(&c[19 * sc_row + 16]);
+            __m256d c_in59 = _mm256_maskload_pd(&c[19 * sc_row + 20], mask3);
+            _mm256_storeu_pd(&c[18 * sc_row + 16], _mm256_add_pd(acc0_0, c_in56));
+            _mm256_maskstore_pd(&c[18 * sc_row + 20], mask3, _mm256_add_pd(acc0_1, c_in57));
+            _mm256_storeu_pd(&c[19 * sc_row + 16], _mm256_add_pd(acc1_0, c_in58));
+            _mm256_maskstore_pd(&c[19 * sc_row + 20], mask3, _mm256_add_pd(acc1_1, c_in59));
+            __m256d c_in60 = _mm256_loadu_pd(&c[20 * sc_row + 16]);
+            __m256d c_in61 = _mm256_maskload_pd(&c[20 * sc_row + 20], mask3);
+            __m256d c_in62 = _mm256_loadu_pd(&c[21 * sc_row + 16]);
+            __m256d c_in63 = _mm256_maskload_pd(&c[21 * sc_row + 20], mask3);
+            _mm256_storeu_pd(&c[20 * sc_row + 16], _mm256_add_pd(acc2_0, c_in60));
+            _mm256_maskstore_pd(&c[20 * sc_row + 20], mask3, _mm256_add_pd(acc2_1, c_in61));
+            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_add_pd(acc3_0, c_in62));
+            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_add_pd(acc3_1, c_in63));
+            __m256d c_in64 = _mm256_loadu_pd(&c[22 * sc_row + 16]);
+            __m256d c_in65 = _mm256_maskload_pd(&c[22 * sc_row + 20], mask3);
+            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_add_pd(acc4_0, c_in64));
+            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_add_pd(acc4_1, c_in65));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7996,7 +8710,7 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx2_rl6_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx2, form rl6.
- * Cost per matrix: 24334 useful flops in 3450 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 3450 vector arithmetic ops, 24 vector accumulators,
  * 2277 vector loads, 138 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -8048,18 +8762,30 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in8 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -8092,16 +8818,26 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[18 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[18 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[19 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[19 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[20 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[20 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[21 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[22 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[18 * sc_row]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[18 * sc_row + 4]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[19 * sc_row]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[19 * sc_row + 4]);
+            _mm256_storeu_pd(&c[18 * sc_row], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[18 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[19 * sc_row], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[19 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[20 * sc_row]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[20 * sc_row + 4]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[21 * sc_row]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[21 * sc_row + 4]);
+            _mm256_storeu_pd(&c[20 * sc_row], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[20 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[21 * sc_row], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in20 = _mm256_loadu_pd(&c[22 * sc_row]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[22 * sc_row + 4]);
+            _mm256_storeu_pd(&c[22 * sc_row], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc4_1)));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -8139,18 +8875,30 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in22 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in24 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in26 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                __m256d c_in28 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m256d c_in29 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in30 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m256d c_in31 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]);
+                __m256d c_in32 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -8183,16 +8931,26 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[18 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[18 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[19 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[19 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[20 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[20 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
+            __m256d c_in34 = _mm256_loadu_pd(&c[18 * sc_row + 8]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[18 * sc_row + 12]);
+            __m256d c_in36 = _mm256_loadu_pd(&c[19 * sc_row + 8]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[19 * sc_row + 12]);
+            _mm256_storeu_pd(&c[18 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[18 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[19 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[19 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in38 = _mm256_loadu_pd(&c[20 * sc_row + 8]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[20 * sc_row + 12]);
+            __m256d c_in40 = _mm256_loadu_pd(&c[21 * sc_row + 8]);
+            __m256d c_in41 = _mm256_loadu_pd(&c[21 * sc_row + 12]);
+            _mm256_storeu_pd(&c[20 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[20 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in42 = _mm256_loadu_pd(&c[22 * sc_row + 8]);
+            __m256d c_in43 = _mm256_loadu_pd(&c[22 * sc_row + 12]);
+            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc4_1)));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -8230,18 +8988,30 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in44 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in45 = _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3);
+                __m256d c_in46 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in47 = _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in48 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in49 = _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3);
+                __m256d c_in50 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]);
+                __m256d c_in51 = _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 20], mask3);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in52 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]);
+                __m256d c_in53 = _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 20], mask3);
+                __m256d c_in54 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]);
+                __m256d c_in55 = _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 20], mask3);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in52, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in53, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in54, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in55, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -8274,16 +9044,26 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[18 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[18 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[18 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[19 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[19 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[19 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[20 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[20 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[20 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[21 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[22 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc4_1)));
+            __m256d c_in56 = _mm256_loadu_pd(&c[18 * sc_row + 16]);
+            __m256d c_in57 = _mm256_maskload_pd(&c[18 * sc_row + 20], mask3);
+            __m256d c_in58 = _mm256_loadu_pd(&c[19 * sc_row + 16]);
+            __m256d c_in59 = _mm256_maskload_pd(&c[19 * sc_row + 20], mask3);
+            _mm256_storeu_pd(&c[18 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in56, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[18 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in57, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[19 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in58, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[19 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in59, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in60 = _mm256_loadu_pd(&c[20 * sc_row + 16]);
+            __m256d c_in61 = _mm256_maskload_pd(&c[20 * sc_row + 20], mask3);
+            __m256d c_in62 = _mm256_loadu_pd(&c[21 * sc_row + 16]);
+            __m256d c_in63 = _mm256_maskload_pd(&c[21 * sc_row + 20], mask3);
+            _mm256_storeu_pd(&c[20 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in60, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[20 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in61, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in62, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in63, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in64 = _mm256_loadu_pd(&c[22 * sc_row + 16]);
+            __m256d c_in65 = _mm256_maskload_pd(&c[22 * sc_row + 20], mask3);
+            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in64, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in65, _mm256_mul_pd(valpha, acc4_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8295,7 +9075,7 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx2_rl3_a1b1
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx2, form rl3.
- * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 12 vector accumulators,
  * 2829 vector loads, 138 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -8328,12 +9108,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, c_in5));
             }
         }
         {
@@ -8351,10 +9137,14 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[21 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[21 * sc_row])));
-            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[21 * sc_row + 4])));
-            _mm256_storeu_pd(&c[22 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[22 * sc_row])));
-            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[22 * sc_row + 4])));
+            __m256d c_in6 = _mm256_loadu_pd(&c[21 * sc_row]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[21 * sc_row + 4]);
+            __m256d c_in8 = _mm256_loadu_pd(&c[22 * sc_row]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[22 * sc_row + 4]);
+            _mm256_storeu_pd(&c[21 * sc_row], _mm256_add_pd(acc0_0, c_in6));
+            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_add_pd(acc0_1, c_in7));
+            _mm256_storeu_pd(&c[22 * sc_row], _mm256_add_pd(acc1_0, c_in8));
+            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_add_pd(acc1_1, c_in9));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -8377,12 +9167,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12])));
+                __m256d c_in10 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in12 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, c_in10));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, c_in11));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, c_in12));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, c_in13));
+                __m256d c_in14 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in15 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, c_in14));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, c_in15));
             }
         }
         {
@@ -8400,10 +9196,14 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[21 * sc_row + 8])));
-            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[21 * sc_row + 12])));
-            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[22 * sc_row + 8])));
-            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[22 * sc_row + 12])));
+            __m256d c_in16 = _mm256_loadu_pd(&c[21 * sc_row + 8]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[21 * sc_row + 12]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[22 * sc_row + 8]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[22 * sc_row + 12]);
+            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_add_pd(acc0_0, c_in16));
+            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_add_pd(acc0_1, c_in17));
+            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_add_pd(acc1_0, c_in18));
+            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_add_pd(acc1_1, c_in19));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -8426,12 +9226,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 16])));
-                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16])));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16])));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in21 = _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3);
+                __m256d c_in22 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in23 = _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, c_in20));
+                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_add_pd(acc0_1, c_in21));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, c_in22));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_add_pd(acc1_1, c_in23));
+                __m256d c_in24 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in25 = _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, c_in24));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_add_pd(acc2_1, c_in25));
             }
         }
         {
@@ -8449,10 +9255,14 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[21 * sc_row + 16])));
-            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[21 * sc_row + 20], mask3)));
-            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[22 * sc_row + 16])));
-            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[22 * sc_row + 20], mask3)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[21 * sc_row + 16]);
+            __m256d c_in27 = _mm256_maskload_pd(&c[21 * sc_row + 20], mask3);
+            __m256d c_in28 = _mm256_loadu_pd(&c[22 * sc_row + 16]);
+            __m256d c_in29 = _mm256_maskload_pd(&c[22 * sc_row + 20], mask3);
+            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_add_pd(acc0_0, c_in26));
+            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_add_pd(acc0_1, c_in27));
+            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_add_pd(acc1_0, c_in28));
+            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_add_pd(acc1_1, c_in29));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8635,7 +9445,7 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx2_rl3_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx2, form rl3.
- * Cost per matrix: 24334 useful flops in 3450 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 3450 vector arithmetic ops, 12 vector accumulators,
  * 2829 vector loads, 138 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -8672,12 +9482,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -8695,10 +9511,14 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[21 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[22 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in6 = _mm256_loadu_pd(&c[21 * sc_row]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[21 * sc_row + 4]);
+            __m256d c_in8 = _mm256_loadu_pd(&c[22 * sc_row]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[22 * sc_row + 4]);
+            _mm256_storeu_pd(&c[21 * sc_row], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[22 * sc_row], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -8721,12 +9541,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in10 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in12 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in14 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in15 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -8744,10 +9570,14 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[21 * sc_row + 8]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[21 * sc_row + 12]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[22 * sc_row + 8]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[22 * sc_row + 12]);
+            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -8770,12 +9600,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in21 = _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3);
+                __m256d c_in22 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in23 = _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in24 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in25 = _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -8793,10 +9629,14 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[21 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[22 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[21 * sc_row + 16]);
+            __m256d c_in27 = _mm256_maskload_pd(&c[21 * sc_row + 20], mask3);
+            __m256d c_in28 = _mm256_loadu_pd(&c[22 * sc_row + 16]);
+            __m256d c_in29 = _mm256_maskload_pd(&c[22 * sc_row + 20], mask3);
+            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8808,7 +9648,7 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx2_rl6_pf_a1b1
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 24 vector accumulators,
  * 2277 vector loads, 138 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -8913,18 +9753,30 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, c_in5));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_add_pd(acc3_0, c_in6));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_add_pd(acc3_1, c_in7));
+                __m256d c_in8 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_add_pd(acc4_0, c_in8));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_add_pd(acc4_1, c_in9));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_add_pd(acc5_0, c_in10));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_add_pd(acc5_1, c_in11));
             }
         }
         {
@@ -8997,16 +9849,26 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[18 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[18 * sc_row])));
-            _mm256_storeu_pd(&c[18 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[18 * sc_row + 4])));
-            _mm256_storeu_pd(&c[19 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[19 * sc_row])));
-            _mm256_storeu_pd(&c[19 * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[19 * sc_row + 4])));
-            _mm256_storeu_pd(&c[20 * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[20 * sc_row])));
-            _mm256_storeu_pd(&c[20 * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[20 * sc_row + 4])));
-            _mm256_storeu_pd(&c[21 * sc_row], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[21 * sc_row])));
-            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[21 * sc_row + 4])));
-            _mm256_storeu_pd(&c[22 * sc_row], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[22 * sc_row])));
-            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[22 * sc_row + 4])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[18 * sc_row]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[18 * sc_row + 4]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[19 * sc_row]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[19 * sc_row + 4]);
+            _mm256_storeu_pd(&c[18 * sc_row], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[18 * sc_row + 4], _mm256_add_pd(acc0_1, c_in13));
+            _mm256_storeu_pd(&c[19 * sc_row], _mm256_add_pd(acc1_0, c_in14));
+            _mm256_storeu_pd(&c[19 * sc_row + 4], _mm256_add_pd(acc1_1, c_in15));
+            __m256d c_in16 = _mm256_loadu_pd(&c[20 * sc_row]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[20 * sc_row + 4]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[21 * sc_row]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[21 * sc_row + 4]);
+            _mm256_storeu_pd(&c[20 * sc_row], _mm256_add_pd(acc2_0, c_in16));
+            _mm256_storeu_pd(&c[20 * sc_row + 4], _mm256_add_pd(acc2_1, c_in17));
+            _mm256_storeu_pd(&c[21 * sc_row], _mm256_add_pd(acc3_0, c_in18));
+            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_add_pd(acc3_1, c_in19));
+            __m256d c_in20 = _mm256_loadu_pd(&c[22 * sc_row]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[22 * sc_row + 4]);
+            _mm256_storeu_pd(&c[22 * sc_row], _mm256_add_pd(acc4_0, c_in20));
+            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_add_pd(acc4_1, c_in21));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -9044,18 +9906,30 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12])));
+                __m256d c_in22 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in24 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, c_in22));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, c_in23));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, c_in24));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, c_in25));
+                __m256d c_in26 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                __m256d c_in28 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m256d c_in29 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, c_in26));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, c_in27));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_add_pd(acc3_0, c_in28));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_add_pd(acc3_1, c_in29));
+                __m256d c_in30 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m256d c_in31 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]);
+                __m256d c_in32 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_add_pd(acc4_0, c_in30));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_add_pd(acc4_1, c_in31));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_add_pd(acc5_0, c_in32));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_add_pd(acc5_1, c_in33));
             }
         }
         {
@@ -9088,16 +9962,26 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[18 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[18 * sc_row + 8])));
-            _mm256_storeu_pd(&c[18 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[18 * sc_row + 12])));
-            _mm256_storeu_pd(&c[19 * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[19 * sc_row + 8])));
-            _mm256_storeu_pd(&c[19 * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[19 * sc_row + 12])));
-            _mm256_storeu_pd(&c[20 * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[20 * sc_row + 8])));
-            _mm256_storeu_pd(&c[20 * sc_row + 12], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[20 * sc_row + 12])));
-            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[21 * sc_row + 8])));
-            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[21 * sc_row + 12])));
-            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[22 * sc_row + 8])));
-            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[22 * sc_row + 12])));
+            __m256d c_in34 = _mm256_loadu_pd(&c[18 * sc_row + 8]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[18 * sc_row + 12]);
+            __m256d c_in36 = _mm256_loadu_pd(&c[19 * sc_row + 8]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[19 * sc_row + 12]);
+            _mm256_storeu_pd(&c[18 * sc_row + 8], _mm256_add_pd(acc0_0, c_in34));
+            _mm256_storeu_pd(&c[18 * sc_row + 12], _mm256_add_pd(acc0_1, c_in35));
+            _mm256_storeu_pd(&c[19 * sc_row + 8], _mm256_add_pd(acc1_0, c_in36));
+            _mm256_storeu_pd(&c[19 * sc_row + 12], _mm256_add_pd(acc1_1, c_in37));
+            __m256d c_in38 = _mm256_loadu_pd(&c[20 * sc_row + 8]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[20 * sc_row + 12]);
+            __m256d c_in40 = _mm256_loadu_pd(&c[21 * sc_row + 8]);
+            __m256d c_in41 = _mm256_loadu_pd(&c[21 * sc_row + 12]);
+            _mm256_storeu_pd(&c[20 * sc_row + 8], _mm256_add_pd(acc2_0, c_in38));
+            _mm256_storeu_pd(&c[20 * sc_row + 12], _mm256_add_pd(acc2_1, c_in39));
+            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_add_pd(acc3_0, c_in40));
+            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_add_pd(acc3_1, c_in41));
+            __m256d c_in42 = _mm256_loadu_pd(&c[22 * sc_row + 8]);
+            __m256d c_in43 = _mm256_loadu_pd(&c[22 * sc_row + 12]);
+            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_add_pd(acc4_0, c_in42));
+            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_add_pd(acc4_1, c_in43));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -9135,18 +10019,30 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 16])));
-                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16])));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16])));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16])));
-                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 20], mask3, _mm256_add_pd(acc3_1, _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 20], mask3)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16])));
-                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 20], mask3, _mm256_add_pd(acc4_1, _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 20], mask3)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16])));
-                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 20], mask3, _mm256_add_pd(acc5_1, _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 20], mask3)));
+                __m256d c_in44 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in45 = _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3);
+                __m256d c_in46 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in47 = _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, c_in44));
+                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_add_pd(acc0_1, c_in45));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, c_in46));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_add_pd(acc1_1, c_in47));
+                __m256d c_in48 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in49 = _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3);
+                __m256d c_in50 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]);
+                __m256d c_in51 = _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 20], mask3);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, c_in48));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_add_pd(acc2_1, c_in49));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_add_pd(acc3_0, c_in50));
+                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 20], mask3, _mm256_add_pd(acc3_1, c_in51));
+                __m256d c_in52 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]);
+                __m256d c_in53 = _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 20], mask3);
+                __m256d c_in54 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]);
+                __m256d c_in55 = _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 20], mask3);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_add_pd(acc4_0, c_in52));
+                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 20], mask3, _mm256_add_pd(acc4_1, c_in53));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_add_pd(acc5_0, c_in54));
+                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 20], mask3, _mm256_add_pd(acc5_1, c_in55));
             }
         }
         {
@@ -9179,16 +10075,26 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[18 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[18 * sc_row + 16])));
-            _mm256_maskstore_pd(&c[18 * sc_row + 20], mask3, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[18 * sc_row + 20], mask3)));
-            _mm256_storeu_pd(&c[19 * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[19 * sc_row + 16])));
-            _mm256_maskstore_pd(&c[19 * sc_row + 20], mask3, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[19 * sc_row + 20], mask3)));
-            _mm256_storeu_pd(&c[20 * sc_row + 16], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[20 * sc_row + 16])));
-            _mm256_maskstore_pd(&c[20 * sc_row + 20], mask3, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[20 * sc_row + 20], mask3)));
-            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[21 * sc_row + 16])));
-            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_add_pd(acc3_1, _mm256_maskload_pd(&c[21 * sc_row + 20], mask3)));
-            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[22 * sc_row + 16])));
-            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_add_pd(acc4_1, _mm256_maskload_pd(&c[22 * sc_row + 20], mask3)));
+            __m256d c_in56 = _mm256_loadu_pd(&c[18 * sc_row + 16]);
+            __m256d c_in57 = _mm256_maskload_pd(&c[18 * sc_row + 20], mask3);
+            __m256d c_in58 = _mm256_loadu_pd(&c[19 * sc_row + 16]);
+            __m256d c_in59 = _mm256_maskload_pd(&c[19 * sc_row + 20], mask3);
+            _mm256_storeu_pd(&c[18 * sc_row + 16], _mm256_add_pd(acc0_0, c_in56));
+            _mm256_maskstore_pd(&c[18 * sc_row + 20], mask3, _mm256_add_pd(acc0_1, c_in57));
+            _mm256_storeu_pd(&c[19 * sc_row + 16], _mm256_add_pd(acc1_0, c_in58));
+            _mm256_maskstore_pd(&c[19 * sc_row + 20], mask3, _mm256_add_pd(acc1_1, c_in59));
+            __m256d c_in60 = _mm256_loadu_pd(&c[20 * sc_row + 16]);
+            __m256d c_in61 = _mm256_maskload_pd(&c[20 * sc_row + 20], mask3);
+            __m256d c_in62 = _mm256_loadu_pd(&c[21 * sc_row + 16]);
+            __m256d c_in63 = _mm256_maskload_pd(&c[21 * sc_row + 20], mask3);
+            _mm256_storeu_pd(&c[20 * sc_row + 16], _mm256_add_pd(acc2_0, c_in60));
+            _mm256_maskstore_pd(&c[20 * sc_row + 20], mask3, _mm256_add_pd(acc2_1, c_in61));
+            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_add_pd(acc3_0, c_in62));
+            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_add_pd(acc3_1, c_in63));
+            __m256d c_in64 = _mm256_loadu_pd(&c[22 * sc_row + 16]);
+            __m256d c_in65 = _mm256_maskload_pd(&c[22 * sc_row + 20], mask3);
+            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_add_pd(acc4_0, c_in64));
+            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_add_pd(acc4_1, c_in65));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9594,7 +10500,7 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx2_rl6_pf_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 24334 useful flops in 3450 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 3450 vector arithmetic ops, 24 vector accumulators,
  * 2277 vector loads, 138 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -9703,18 +10609,30 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in8 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -9787,16 +10705,26 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[18 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[18 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[19 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[19 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[20 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[20 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[21 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[22 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[18 * sc_row]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[18 * sc_row + 4]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[19 * sc_row]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[19 * sc_row + 4]);
+            _mm256_storeu_pd(&c[18 * sc_row], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[18 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[19 * sc_row], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[19 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[20 * sc_row]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[20 * sc_row + 4]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[21 * sc_row]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[21 * sc_row + 4]);
+            _mm256_storeu_pd(&c[20 * sc_row], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[20 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[21 * sc_row], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in20 = _mm256_loadu_pd(&c[22 * sc_row]);
+            __m256d c_in21 = _mm256_loadu_pd(&c[22 * sc_row + 4]);
+            _mm256_storeu_pd(&c[22 * sc_row], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc4_1)));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -9834,18 +10762,30 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in22 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in24 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in26 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                __m256d c_in28 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m256d c_in29 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in30 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m256d c_in31 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]);
+                __m256d c_in32 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -9878,16 +10818,26 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[18 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[18 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[19 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[19 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[20 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[20 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
+            __m256d c_in34 = _mm256_loadu_pd(&c[18 * sc_row + 8]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[18 * sc_row + 12]);
+            __m256d c_in36 = _mm256_loadu_pd(&c[19 * sc_row + 8]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[19 * sc_row + 12]);
+            _mm256_storeu_pd(&c[18 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[18 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[19 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[19 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in38 = _mm256_loadu_pd(&c[20 * sc_row + 8]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[20 * sc_row + 12]);
+            __m256d c_in40 = _mm256_loadu_pd(&c[21 * sc_row + 8]);
+            __m256d c_in41 = _mm256_loadu_pd(&c[21 * sc_row + 12]);
+            _mm256_storeu_pd(&c[20 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[20 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in42 = _mm256_loadu_pd(&c[22 * sc_row + 8]);
+            __m256d c_in43 = _mm256_loadu_pd(&c[22 * sc_row + 12]);
+            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc4_1)));
         }
         for (int64_t i0 = 0; i0 < 18; i0 += 6) {
             {
@@ -9925,18 +10875,30 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in44 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in45 = _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3);
+                __m256d c_in46 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in47 = _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in48 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in49 = _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3);
+                __m256d c_in50 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]);
+                __m256d c_in51 = _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 20], mask3);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in52 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]);
+                __m256d c_in53 = _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 20], mask3);
+                __m256d c_in54 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]);
+                __m256d c_in55 = _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 20], mask3);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in52, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in53, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in54, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in55, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -9969,16 +10931,26 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc4_0 = _mm256_fmadd_pd(a4, b0, acc4_0);
                 acc4_1 = _mm256_fmadd_pd(a4, b1, acc4_1);
             }
-            _mm256_storeu_pd(&c[18 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[18 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[18 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[19 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[19 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[19 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[19 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[20 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20 * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[20 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[20 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[21 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[22 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc4_1)));
+            __m256d c_in56 = _mm256_loadu_pd(&c[18 * sc_row + 16]);
+            __m256d c_in57 = _mm256_maskload_pd(&c[18 * sc_row + 20], mask3);
+            __m256d c_in58 = _mm256_loadu_pd(&c[19 * sc_row + 16]);
+            __m256d c_in59 = _mm256_maskload_pd(&c[19 * sc_row + 20], mask3);
+            _mm256_storeu_pd(&c[18 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in56, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[18 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in57, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[19 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in58, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[19 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in59, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in60 = _mm256_loadu_pd(&c[20 * sc_row + 16]);
+            __m256d c_in61 = _mm256_maskload_pd(&c[20 * sc_row + 20], mask3);
+            __m256d c_in62 = _mm256_loadu_pd(&c[21 * sc_row + 16]);
+            __m256d c_in63 = _mm256_maskload_pd(&c[21 * sc_row + 20], mask3);
+            _mm256_storeu_pd(&c[20 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in60, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[20 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in61, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in62, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in63, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in64 = _mm256_loadu_pd(&c[22 * sc_row + 16]);
+            __m256d c_in65 = _mm256_maskload_pd(&c[22 * sc_row + 20], mask3);
+            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in64, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in65, _mm256_mul_pd(valpha, acc4_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9990,7 +10962,7 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl6_pf_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx2_rl3_pf_a1b1
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 3312 vector arithmetic ops, 12 vector accumulators,
  * 2829 vector loads, 138 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -10056,12 +11028,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, c_in5));
             }
         }
         {
@@ -10095,10 +11073,14 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[21 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[21 * sc_row])));
-            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[21 * sc_row + 4])));
-            _mm256_storeu_pd(&c[22 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[22 * sc_row])));
-            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[22 * sc_row + 4])));
+            __m256d c_in6 = _mm256_loadu_pd(&c[21 * sc_row]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[21 * sc_row + 4]);
+            __m256d c_in8 = _mm256_loadu_pd(&c[22 * sc_row]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[22 * sc_row + 4]);
+            _mm256_storeu_pd(&c[21 * sc_row], _mm256_add_pd(acc0_0, c_in6));
+            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_add_pd(acc0_1, c_in7));
+            _mm256_storeu_pd(&c[22 * sc_row], _mm256_add_pd(acc1_0, c_in8));
+            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_add_pd(acc1_1, c_in9));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -10121,12 +11103,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12])));
+                __m256d c_in10 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in12 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, c_in10));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, c_in11));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, c_in12));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, c_in13));
+                __m256d c_in14 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in15 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, c_in14));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, c_in15));
             }
         }
         {
@@ -10144,10 +11132,14 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[21 * sc_row + 8])));
-            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[21 * sc_row + 12])));
-            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[22 * sc_row + 8])));
-            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[22 * sc_row + 12])));
+            __m256d c_in16 = _mm256_loadu_pd(&c[21 * sc_row + 8]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[21 * sc_row + 12]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[22 * sc_row + 8]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[22 * sc_row + 12]);
+            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_add_pd(acc0_0, c_in16));
+            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_add_pd(acc0_1, c_in17));
+            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_add_pd(acc1_0, c_in18));
+            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_add_pd(acc1_1, c_in19));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -10170,12 +11162,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 16])));
-                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16])));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16])));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in21 = _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3);
+                __m256d c_in22 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in23 = _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, c_in20));
+                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_add_pd(acc0_1, c_in21));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, c_in22));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_add_pd(acc1_1, c_in23));
+                __m256d c_in24 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in25 = _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, c_in24));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_add_pd(acc2_1, c_in25));
             }
         }
         {
@@ -10193,10 +11191,14 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[21 * sc_row + 16])));
-            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[21 * sc_row + 20], mask3)));
-            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[22 * sc_row + 16])));
-            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[22 * sc_row + 20], mask3)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[21 * sc_row + 16]);
+            __m256d c_in27 = _mm256_maskload_pd(&c[21 * sc_row + 20], mask3);
+            __m256d c_in28 = _mm256_loadu_pd(&c[22 * sc_row + 16]);
+            __m256d c_in29 = _mm256_maskload_pd(&c[22 * sc_row + 20], mask3);
+            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_add_pd(acc0_0, c_in26));
+            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_add_pd(acc0_1, c_in27));
+            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_add_pd(acc1_0, c_in28));
+            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_add_pd(acc1_1, c_in29));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10428,7 +11430,7 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx2_rl3_pf_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 24334 useful flops in 3450 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 3450 vector arithmetic ops, 12 vector accumulators,
  * 2829 vector loads, 138 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -10498,12 +11500,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -10537,10 +11545,14 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[21 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[22 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in6 = _mm256_loadu_pd(&c[21 * sc_row]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[21 * sc_row + 4]);
+            __m256d c_in8 = _mm256_loadu_pd(&c[22 * sc_row]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[22 * sc_row + 4]);
+            _mm256_storeu_pd(&c[21 * sc_row], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[21 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[22 * sc_row], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[22 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -10563,12 +11575,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in10 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in12 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in14 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in15 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -10586,10 +11604,14 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[21 * sc_row + 8]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[21 * sc_row + 12]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[22 * sc_row + 8]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[22 * sc_row + 12]);
+            _mm256_storeu_pd(&c[21 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[21 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[22 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[22 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 21; i0 += 3) {
             {
@@ -10612,12 +11634,18 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in21 = _mm256_maskload_pd(&c[i0 * sc_row + 20], mask3);
+                __m256d c_in22 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in23 = _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 20], mask3);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[i0 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in24 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in25 = _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 20], mask3);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -10635,10 +11663,14 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[21 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[22 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[22 * sc_row + 20], mask3), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[21 * sc_row + 16]);
+            __m256d c_in27 = _mm256_maskload_pd(&c[21 * sc_row + 20], mask3);
+            __m256d c_in28 = _mm256_loadu_pd(&c[22 * sc_row + 16]);
+            __m256d c_in29 = _mm256_maskload_pd(&c[22 * sc_row + 20], mask3);
+            _mm256_storeu_pd(&c[21 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[21 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[22 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[22 * sc_row + 20], mask3, _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10650,7 +11682,7 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx512_rl8_a1b1
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx512, form rl8.
- * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 48 vector accumulators,
  * 805 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -10725,30 +11757,54 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_a1b1(const bmm_args
                     acc7_1 = _mm512_fmadd_pd(a7, b1, acc7_1);
                     acc7_2 = _mm512_fmadd_pd(a7, b2, acc7_2);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[i0 * sc_row])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_add_pd(acc0_2, _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_add_pd(acc1_2, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_add_pd(acc2_2, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[(i0 + 3) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8])));
-                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_add_pd(acc3_2, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[(i0 + 4) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_add_pd(acc4_1, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8])));
-                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_add_pd(acc4_2, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 4) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[(i0 + 5) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_add_pd(acc5_1, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8])));
-                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_add_pd(acc5_2, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 5) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 6) * sc_row], _mm512_add_pd(acc6_0, _mm512_loadu_pd(&c[(i0 + 6) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 6) * sc_row + 8], _mm512_add_pd(acc6_1, _mm512_loadu_pd(&c[(i0 + 6) * sc_row + 8])));
-                _mm512_mask_storeu_pd(&c[(i0 + 6) * sc_row + 16], mask7, _mm512_add_pd(acc6_2, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 6) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 7) * sc_row], _mm512_add_pd(acc7_0, _mm512_loadu_pd(&c[(i0 + 7) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 7) * sc_row + 8], _mm512_add_pd(acc7_1, _mm512_loadu_pd(&c[(i0 + 7) * sc_row + 8])));
-                _mm512_mask_storeu_pd(&c[(i0 + 7) * sc_row + 16], mask7, _mm512_add_pd(acc7_2, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 7) * sc_row + 16])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in5 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_add_pd(acc0_2, c_in2));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, c_in3));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, c_in4));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_add_pd(acc1_2, c_in5));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, c_in6));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, c_in7));
+                __m512d c_in8 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m512d c_in14 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 4) * sc_row + 16]);
+                __m512d c_in15 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row]);
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_add_pd(acc2_2, c_in8));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_add_pd(acc3_0, c_in9));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_add_pd(acc3_1, c_in10));
+                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_add_pd(acc3_2, c_in11));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_add_pd(acc4_0, c_in12));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_add_pd(acc4_1, c_in13));
+                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_add_pd(acc4_2, c_in14));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_add_pd(acc5_0, c_in15));
+                __m512d c_in16 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m512d c_in17 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 5) * sc_row + 16]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[(i0 + 6) * sc_row]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[(i0 + 6) * sc_row + 8]);
+                __m512d c_in20 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 6) * sc_row + 16]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[(i0 + 7) * sc_row]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[(i0 + 7) * sc_row + 8]);
+                __m512d c_in23 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 7) * sc_row + 16]);
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_add_pd(acc5_1, c_in16));
+                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_add_pd(acc5_2, c_in17));
+                _mm512_storeu_pd(&c[(i0 + 6) * sc_row], _mm512_add_pd(acc6_0, c_in18));
+                _mm512_storeu_pd(&c[(i0 + 6) * sc_row + 8], _mm512_add_pd(acc6_1, c_in19));
+                _mm512_mask_storeu_pd(&c[(i0 + 6) * sc_row + 16], mask7, _mm512_add_pd(acc6_2, c_in20));
+                _mm512_storeu_pd(&c[(i0 + 7) * sc_row], _mm512_add_pd(acc7_0, c_in21));
+                _mm512_storeu_pd(&c[(i0 + 7) * sc_row + 8], _mm512_add_pd(acc7_1, c_in22));
+                _mm512_mask_storeu_pd(&c[(i0 + 7) * sc_row + 16], mask7, _mm512_add_pd(acc7_2, c_in23));
             }
         }
         {
@@ -10806,27 +11862,48 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_a1b1(const bmm_args
                 acc6_1 = _mm512_fmadd_pd(a6, b1, acc6_1);
                 acc6_2 = _mm512_fmadd_pd(a6, b2, acc6_2);
             }
-            _mm512_storeu_pd(&c[16 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[16 * sc_row])));
-            _mm512_storeu_pd(&c[16 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[16 * sc_row + 8])));
-            _mm512_mask_storeu_pd(&c[16 * sc_row + 16], mask7, _mm512_add_pd(acc0_2, _mm512_maskz_loadu_pd(mask7, &c[16 * sc_row + 16])));
-            _mm512_storeu_pd(&c[17 * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[17 * sc_row])));
-            _mm512_storeu_pd(&c[17 * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[17 * sc_row + 8])));
-            _mm512_mask_storeu_pd(&c[17 * sc_row + 16], mask7, _mm512_add_pd(acc1_2, _mm512_maskz_loadu_pd(mask7, &c[17 * sc_row + 16])));
-            _mm512_storeu_pd(&c[18 * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[18 * sc_row])));
-            _mm512_storeu_pd(&c[18 * sc_row + 8], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[18 * sc_row + 8])));
-            _mm512_mask_storeu_pd(&c[18 * sc_row + 16], mask7, _mm512_add_pd(acc2_2, _mm512_maskz_loadu_pd(mask7, &c[18 * sc_row + 16])));
-            _mm512_storeu_pd(&c[19 * sc_row], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[19 * sc_row])));
-            _mm512_storeu_pd(&c[19 * sc_row + 8], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[19 * sc_row + 8])));
-            _mm512_mask_storeu_pd(&c[19 * sc_row + 16], mask7, _mm512_add_pd(acc3_2, _mm512_maskz_loadu_pd(mask7, &c[19 * sc_row + 16])));
-            _mm512_storeu_pd(&c[20 * sc_row], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[20 * sc_row])));
-            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_add_pd(acc4_1, _mm512_loadu_pd(&c[20 * sc_row + 8])));
-            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_add_pd(acc4_2, _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16])));
-            _mm512_storeu_pd(&c[21 * sc_row], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[21 * sc_row])));
-            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_add_pd(acc5_1, _mm512_loadu_pd(&c[21 * sc_row + 8])));
-            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_add_pd(acc5_2, _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16])));
-            _mm512_storeu_pd(&c[22 * sc_row], _mm512_add_pd(acc6_0, _mm512_loadu_pd(&c[22 * sc_row])));
-            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_add_pd(acc6_1, _mm512_loadu_pd(&c[22 * sc_row + 8])));
-            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_add_pd(acc6_2, _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16])));
+            __m512d c_in24 = _mm512_loadu_pd(&c[16 * sc_row]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[16 * sc_row + 8]);
+            __m512d c_in26 = _mm512_maskz_loadu_pd(mask7, &c[16 * sc_row + 16]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[17 * sc_row]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[17 * sc_row + 8]);
+            __m512d c_in29 = _mm512_maskz_loadu_pd(mask7, &c[17 * sc_row + 16]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[18 * sc_row]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[18 * sc_row + 8]);
+            _mm512_storeu_pd(&c[16 * sc_row], _mm512_add_pd(acc0_0, c_in24));
+            _mm512_storeu_pd(&c[16 * sc_row + 8], _mm512_add_pd(acc0_1, c_in25));
+            _mm512_mask_storeu_pd(&c[16 * sc_row + 16], mask7, _mm512_add_pd(acc0_2, c_in26));
+            _mm512_storeu_pd(&c[17 * sc_row], _mm512_add_pd(acc1_0, c_in27));
+            _mm512_storeu_pd(&c[17 * sc_row + 8], _mm512_add_pd(acc1_1, c_in28));
+            _mm512_mask_storeu_pd(&c[17 * sc_row + 16], mask7, _mm512_add_pd(acc1_2, c_in29));
+            _mm512_storeu_pd(&c[18 * sc_row], _mm512_add_pd(acc2_0, c_in30));
+            _mm512_storeu_pd(&c[18 * sc_row + 8], _mm512_add_pd(acc2_1, c_in31));
+            __m512d c_in32 = _mm512_maskz_loadu_pd(mask7, &c[18 * sc_row + 16]);
+            __m512d c_in33 = _mm512_loadu_pd(&c[19 * sc_row]);
+            __m512d c_in34 = _mm512_loadu_pd(&c[19 * sc_row + 8]);
+            __m512d c_in35 = _mm512_maskz_loadu_pd(mask7, &c[19 * sc_row + 16]);
+            __m512d c_in36 = _mm512_loadu_pd(&c[20 * sc_row]);
+            __m512d c_in37 = _mm512_loadu_pd(&c[20 * sc_row + 8]);
+            __m512d c_in38 = _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]);
+            __m512d c_in39 = _mm512_loadu_pd(&c[21 * sc_row]);
+            _mm512_mask_storeu_pd(&c[18 * sc_row + 16], mask7, _mm512_add_pd(acc2_2, c_in32));
+            _mm512_storeu_pd(&c[19 * sc_row], _mm512_add_pd(acc3_0, c_in33));
+            _mm512_storeu_pd(&c[19 * sc_row + 8], _mm512_add_pd(acc3_1, c_in34));
+            _mm512_mask_storeu_pd(&c[19 * sc_row + 16], mask7, _mm512_add_pd(acc3_2, c_in35));
+            _mm512_storeu_pd(&c[20 * sc_row], _mm512_add_pd(acc4_0, c_in36));
+            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_add_pd(acc4_1, c_in37));
+            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_add_pd(acc4_2, c_in38));
+            _mm512_storeu_pd(&c[21 * sc_row], _mm512_add_pd(acc5_0, c_in39));
+            __m512d c_in40 = _mm512_loadu_pd(&c[21 * sc_row + 8]);
+            __m512d c_in41 = _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]);
+            __m512d c_in42 = _mm512_loadu_pd(&c[22 * sc_row]);
+            __m512d c_in43 = _mm512_loadu_pd(&c[22 * sc_row + 8]);
+            __m512d c_in44 = _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]);
+            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_add_pd(acc5_1, c_in40));
+            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_add_pd(acc5_2, c_in41));
+            _mm512_storeu_pd(&c[22 * sc_row], _mm512_add_pd(acc6_0, c_in42));
+            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_add_pd(acc6_1, c_in43));
+            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_add_pd(acc6_2, c_in44));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -11028,7 +12105,7 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx512_rl8_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl8.
- * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 48 vector accumulators,
  * 805 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -11107,30 +12184,54 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_ab(const bmm_args *
                     acc7_1 = _mm512_fmadd_pd(a7, b1, acc7_1);
                     acc7_2 = _mm512_fmadd_pd(a7, b2, acc7_2);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 4) * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 5) * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_storeu_pd(&c[(i0 + 6) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 6) * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
-                _mm512_storeu_pd(&c[(i0 + 6) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 6) * sc_row + 8]), _mm512_mul_pd(valpha, acc6_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 6) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 6) * sc_row + 16]), _mm512_mul_pd(valpha, acc6_2)));
-                _mm512_storeu_pd(&c[(i0 + 7) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 7) * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
-                _mm512_storeu_pd(&c[(i0 + 7) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 7) * sc_row + 8]), _mm512_mul_pd(valpha, acc7_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 7) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 7) * sc_row + 16]), _mm512_mul_pd(valpha, acc7_2)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in5 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc2_1)));
+                __m512d c_in8 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m512d c_in14 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 4) * sc_row + 16]);
+                __m512d c_in15 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row]);
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc5_0)));
+                __m512d c_in16 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m512d c_in17 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 5) * sc_row + 16]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[(i0 + 6) * sc_row]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[(i0 + 6) * sc_row + 8]);
+                __m512d c_in20 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 6) * sc_row + 16]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[(i0 + 7) * sc_row]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[(i0 + 7) * sc_row + 8]);
+                __m512d c_in23 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 7) * sc_row + 16]);
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[(i0 + 6) * sc_row], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc6_0)));
+                _mm512_storeu_pd(&c[(i0 + 6) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc6_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 6) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc6_2)));
+                _mm512_storeu_pd(&c[(i0 + 7) * sc_row], _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc7_0)));
+                _mm512_storeu_pd(&c[(i0 + 7) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc7_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 7) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc7_2)));
             }
         }
         {
@@ -11188,27 +12289,48 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_ab(const bmm_args *
                 acc6_1 = _mm512_fmadd_pd(a6, b1, acc6_1);
                 acc6_2 = _mm512_fmadd_pd(a6, b2, acc6_2);
             }
-            _mm512_storeu_pd(&c[16 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[16 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_mask_storeu_pd(&c[16 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[16 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[17 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[17 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[17 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[17 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_mask_storeu_pd(&c[17 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[17 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[18 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[18 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[18 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[18 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_mask_storeu_pd(&c[18 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[18 * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-            _mm512_storeu_pd(&c[19 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[19 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[19 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[19 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_mask_storeu_pd(&c[19 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[19 * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
-            _mm512_storeu_pd(&c[20 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
-            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
-            _mm512_storeu_pd(&c[21 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
-            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
-            _mm512_storeu_pd(&c[22 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row + 8]), _mm512_mul_pd(valpha, acc6_1)));
-            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]), _mm512_mul_pd(valpha, acc6_2)));
+            __m512d c_in24 = _mm512_loadu_pd(&c[16 * sc_row]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[16 * sc_row + 8]);
+            __m512d c_in26 = _mm512_maskz_loadu_pd(mask7, &c[16 * sc_row + 16]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[17 * sc_row]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[17 * sc_row + 8]);
+            __m512d c_in29 = _mm512_maskz_loadu_pd(mask7, &c[17 * sc_row + 16]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[18 * sc_row]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[18 * sc_row + 8]);
+            _mm512_storeu_pd(&c[16 * sc_row], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[16 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_mask_storeu_pd(&c[16 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in26, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[17 * sc_row], _mm512_fmadd_pd(vbeta, c_in27, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[17 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in28, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_mask_storeu_pd(&c[17 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in29, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[18 * sc_row], _mm512_fmadd_pd(vbeta, c_in30, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[18 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in31, _mm512_mul_pd(valpha, acc2_1)));
+            __m512d c_in32 = _mm512_maskz_loadu_pd(mask7, &c[18 * sc_row + 16]);
+            __m512d c_in33 = _mm512_loadu_pd(&c[19 * sc_row]);
+            __m512d c_in34 = _mm512_loadu_pd(&c[19 * sc_row + 8]);
+            __m512d c_in35 = _mm512_maskz_loadu_pd(mask7, &c[19 * sc_row + 16]);
+            __m512d c_in36 = _mm512_loadu_pd(&c[20 * sc_row]);
+            __m512d c_in37 = _mm512_loadu_pd(&c[20 * sc_row + 8]);
+            __m512d c_in38 = _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]);
+            __m512d c_in39 = _mm512_loadu_pd(&c[21 * sc_row]);
+            _mm512_mask_storeu_pd(&c[18 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in32, _mm512_mul_pd(valpha, acc2_2)));
+            _mm512_storeu_pd(&c[19 * sc_row], _mm512_fmadd_pd(vbeta, c_in33, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[19 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in34, _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_mask_storeu_pd(&c[19 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in35, _mm512_mul_pd(valpha, acc3_2)));
+            _mm512_storeu_pd(&c[20 * sc_row], _mm512_fmadd_pd(vbeta, c_in36, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in37, _mm512_mul_pd(valpha, acc4_1)));
+            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in38, _mm512_mul_pd(valpha, acc4_2)));
+            _mm512_storeu_pd(&c[21 * sc_row], _mm512_fmadd_pd(vbeta, c_in39, _mm512_mul_pd(valpha, acc5_0)));
+            __m512d c_in40 = _mm512_loadu_pd(&c[21 * sc_row + 8]);
+            __m512d c_in41 = _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]);
+            __m512d c_in42 = _mm512_loadu_pd(&c[22 * sc_row]);
+            __m512d c_in43 = _mm512_loadu_pd(&c[22 * sc_row + 8]);
+            __m512d c_in44 = _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]);
+            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in40, _mm512_mul_pd(valpha, acc5_1)));
+            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in41, _mm512_mul_pd(valpha, acc5_2)));
+            _mm512_storeu_pd(&c[22 * sc_row], _mm512_fmadd_pd(vbeta, c_in42, _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in43, _mm512_mul_pd(valpha, acc6_1)));
+            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in44, _mm512_mul_pd(valpha, acc6_2)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -11220,7 +12342,7 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx512_rl4_a1b1
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx512, form rl4.
- * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 24 vector accumulators,
  * 1012 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -11267,18 +12389,30 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_a1b1(const bmm_args
                     acc3_1 = _mm512_fmadd_pd(a3, b1, acc3_1);
                     acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[i0 * sc_row])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_add_pd(acc0_2, _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_add_pd(acc1_2, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_add_pd(acc2_2, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[(i0 + 3) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8])));
-                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_add_pd(acc3_2, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in5 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_add_pd(acc0_2, c_in2));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, c_in3));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, c_in4));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_add_pd(acc1_2, c_in5));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, c_in6));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, c_in7));
+                __m512d c_in8 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]);
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_add_pd(acc2_2, c_in8));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_add_pd(acc3_0, c_in9));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_add_pd(acc3_1, c_in10));
+                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_add_pd(acc3_2, c_in11));
             }
         }
         {
@@ -11308,15 +12442,24 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_a1b1(const bmm_args
                 acc2_1 = _mm512_fmadd_pd(a2, b1, acc2_1);
                 acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
             }
-            _mm512_storeu_pd(&c[20 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[20 * sc_row])));
-            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[20 * sc_row + 8])));
-            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_add_pd(acc0_2, _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16])));
-            _mm512_storeu_pd(&c[21 * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[21 * sc_row])));
-            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[21 * sc_row + 8])));
-            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_add_pd(acc1_2, _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16])));
-            _mm512_storeu_pd(&c[22 * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[22 * sc_row])));
-            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[22 * sc_row + 8])));
-            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_add_pd(acc2_2, _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16])));
+            __m512d c_in12 = _mm512_loadu_pd(&c[20 * sc_row]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[20 * sc_row + 8]);
+            __m512d c_in14 = _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[21 * sc_row]);
+            __m512d c_in16 = _mm512_loadu_pd(&c[21 * sc_row + 8]);
+            __m512d c_in17 = _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[22 * sc_row]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[22 * sc_row + 8]);
+            _mm512_storeu_pd(&c[20 * sc_row], _mm512_add_pd(acc0_0, c_in12));
+            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_add_pd(acc0_1, c_in13));
+            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_add_pd(acc0_2, c_in14));
+            _mm512_storeu_pd(&c[21 * sc_row], _mm512_add_pd(acc1_0, c_in15));
+            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_add_pd(acc1_1, c_in16));
+            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_add_pd(acc1_2, c_in17));
+            _mm512_storeu_pd(&c[22 * sc_row], _mm512_add_pd(acc2_0, c_in18));
+            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_add_pd(acc2_1, c_in19));
+            __m512d c_in20 = _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]);
+            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_add_pd(acc2_2, c_in20));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -11438,7 +12581,7 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx512_rl4_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl4.
- * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 24 vector accumulators,
  * 1012 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -11489,18 +12632,30 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_ab(const bmm_args *
                     acc3_1 = _mm512_fmadd_pd(a3, b1, acc3_1);
                     acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in5 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc2_1)));
+                __m512d c_in8 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]);
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc3_2)));
             }
         }
         {
@@ -11530,15 +12685,24 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_ab(const bmm_args *
                 acc2_1 = _mm512_fmadd_pd(a2, b1, acc2_1);
                 acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
             }
-            _mm512_storeu_pd(&c[20 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[21 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[22 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+            __m512d c_in12 = _mm512_loadu_pd(&c[20 * sc_row]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[20 * sc_row + 8]);
+            __m512d c_in14 = _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[21 * sc_row]);
+            __m512d c_in16 = _mm512_loadu_pd(&c[21 * sc_row + 8]);
+            __m512d c_in17 = _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[22 * sc_row]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[22 * sc_row + 8]);
+            _mm512_storeu_pd(&c[20 * sc_row], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[21 * sc_row], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[22 * sc_row], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc2_1)));
+            __m512d c_in20 = _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]);
+            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc2_2)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -11550,7 +12714,7 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx512_rl8_pf_a1b1
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx512, form rl8_pf.
- * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 48 vector accumulators,
  * 805 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -11698,30 +12862,54 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_a1b1(const bmm_a
                     acc7_1 = _mm512_fmadd_pd(a7, b1, acc7_1);
                     acc7_2 = _mm512_fmadd_pd(a7, b2, acc7_2);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[i0 * sc_row])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_add_pd(acc0_2, _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_add_pd(acc1_2, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_add_pd(acc2_2, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[(i0 + 3) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8])));
-                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_add_pd(acc3_2, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[(i0 + 4) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_add_pd(acc4_1, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8])));
-                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_add_pd(acc4_2, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 4) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[(i0 + 5) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_add_pd(acc5_1, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8])));
-                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_add_pd(acc5_2, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 5) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 6) * sc_row], _mm512_add_pd(acc6_0, _mm512_loadu_pd(&c[(i0 + 6) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 6) * sc_row + 8], _mm512_add_pd(acc6_1, _mm512_loadu_pd(&c[(i0 + 6) * sc_row + 8])));
-                _mm512_mask_storeu_pd(&c[(i0 + 6) * sc_row + 16], mask7, _mm512_add_pd(acc6_2, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 6) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 7) * sc_row], _mm512_add_pd(acc7_0, _mm512_loadu_pd(&c[(i0 + 7) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 7) * sc_row + 8], _mm512_add_pd(acc7_1, _mm512_loadu_pd(&c[(i0 + 7) * sc_row + 8])));
-                _mm512_mask_storeu_pd(&c[(i0 + 7) * sc_row + 16], mask7, _mm512_add_pd(acc7_2, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 7) * sc_row + 16])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in5 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_add_pd(acc0_2, c_in2));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, c_in3));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, c_in4));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_add_pd(acc1_2, c_in5));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, c_in6));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, c_in7));
+                __m512d c_in8 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m512d c_in14 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 4) * sc_row + 16]);
+                __m512d c_in15 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row]);
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_add_pd(acc2_2, c_in8));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_add_pd(acc3_0, c_in9));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_add_pd(acc3_1, c_in10));
+                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_add_pd(acc3_2, c_in11));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_add_pd(acc4_0, c_in12));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_add_pd(acc4_1, c_in13));
+                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_add_pd(acc4_2, c_in14));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_add_pd(acc5_0, c_in15));
+                __m512d c_in16 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m512d c_in17 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 5) * sc_row + 16]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[(i0 + 6) * sc_row]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[(i0 + 6) * sc_row + 8]);
+                __m512d c_in20 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 6) * sc_row + 16]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[(i0 + 7) * sc_row]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[(i0 + 7) * sc_row + 8]);
+                __m512d c_in23 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 7) * sc_row + 16]);
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_add_pd(acc5_1, c_in16));
+                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_add_pd(acc5_2, c_in17));
+                _mm512_storeu_pd(&c[(i0 + 6) * sc_row], _mm512_add_pd(acc6_0, c_in18));
+                _mm512_storeu_pd(&c[(i0 + 6) * sc_row + 8], _mm512_add_pd(acc6_1, c_in19));
+                _mm512_mask_storeu_pd(&c[(i0 + 6) * sc_row + 16], mask7, _mm512_add_pd(acc6_2, c_in20));
+                _mm512_storeu_pd(&c[(i0 + 7) * sc_row], _mm512_add_pd(acc7_0, c_in21));
+                _mm512_storeu_pd(&c[(i0 + 7) * sc_row + 8], _mm512_add_pd(acc7_1, c_in22));
+                _mm512_mask_storeu_pd(&c[(i0 + 7) * sc_row + 16], mask7, _mm512_add_pd(acc7_2, c_in23));
             }
         }
         {
@@ -11835,27 +13023,48 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_a1b1(const bmm_a
                 acc6_1 = _mm512_fmadd_pd(a6, b1, acc6_1);
                 acc6_2 = _mm512_fmadd_pd(a6, b2, acc6_2);
             }
-            _mm512_storeu_pd(&c[16 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[16 * sc_row])));
-            _mm512_storeu_pd(&c[16 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[16 * sc_row + 8])));
-            _mm512_mask_storeu_pd(&c[16 * sc_row + 16], mask7, _mm512_add_pd(acc0_2, _mm512_maskz_loadu_pd(mask7, &c[16 * sc_row + 16])));
-            _mm512_storeu_pd(&c[17 * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[17 * sc_row])));
-            _mm512_storeu_pd(&c[17 * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[17 * sc_row + 8])));
-            _mm512_mask_storeu_pd(&c[17 * sc_row + 16], mask7, _mm512_add_pd(acc1_2, _mm512_maskz_loadu_pd(mask7, &c[17 * sc_row + 16])));
-            _mm512_storeu_pd(&c[18 * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[18 * sc_row])));
-            _mm512_storeu_pd(&c[18 * sc_row + 8], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[18 * sc_row + 8])));
-            _mm512_mask_storeu_pd(&c[18 * sc_row + 16], mask7, _mm512_add_pd(acc2_2, _mm512_maskz_loadu_pd(mask7, &c[18 * sc_row + 16])));
-            _mm512_storeu_pd(&c[19 * sc_row], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[19 * sc_row])));
-            _mm512_storeu_pd(&c[19 * sc_row + 8], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[19 * sc_row + 8])));
-            _mm512_mask_storeu_pd(&c[19 * sc_row + 16], mask7, _mm512_add_pd(acc3_2, _mm512_maskz_loadu_pd(mask7, &c[19 * sc_row + 16])));
-            _mm512_storeu_pd(&c[20 * sc_row], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[20 * sc_row])));
-            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_add_pd(acc4_1, _mm512_loadu_pd(&c[20 * sc_row + 8])));
-            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_add_pd(acc4_2, _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16])));
-            _mm512_storeu_pd(&c[21 * sc_row], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[21 * sc_row])));
-            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_add_pd(acc5_1, _mm512_loadu_pd(&c[21 * sc_row + 8])));
-            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_add_pd(acc5_2, _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16])));
-            _mm512_storeu_pd(&c[22 * sc_row], _mm512_add_pd(acc6_0, _mm512_loadu_pd(&c[22 * sc_row])));
-            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_add_pd(acc6_1, _mm512_loadu_pd(&c[22 * sc_row + 8])));
-            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_add_pd(acc6_2, _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16])));
+            __m512d c_in24 = _mm512_loadu_pd(&c[16 * sc_row]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[16 * sc_row + 8]);
+            __m512d c_in26 = _mm512_maskz_loadu_pd(mask7, &c[16 * sc_row + 16]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[17 * sc_row]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[17 * sc_row + 8]);
+            __m512d c_in29 = _mm512_maskz_loadu_pd(mask7, &c[17 * sc_row + 16]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[18 * sc_row]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[18 * sc_row + 8]);
+            _mm512_storeu_pd(&c[16 * sc_row], _mm512_add_pd(acc0_0, c_in24));
+            _mm512_storeu_pd(&c[16 * sc_row + 8], _mm512_add_pd(acc0_1, c_in25));
+            _mm512_mask_storeu_pd(&c[16 * sc_row + 16], mask7, _mm512_add_pd(acc0_2, c_in26));
+            _mm512_storeu_pd(&c[17 * sc_row], _mm512_add_pd(acc1_0, c_in27));
+            _mm512_storeu_pd(&c[17 * sc_row + 8], _mm512_add_pd(acc1_1, c_in28));
+            _mm512_mask_storeu_pd(&c[17 * sc_row + 16], mask7, _mm512_add_pd(acc1_2, c_in29));
+            _mm512_storeu_pd(&c[18 * sc_row], _mm512_add_pd(acc2_0, c_in30));
+            _mm512_storeu_pd(&c[18 * sc_row + 8], _mm512_add_pd(acc2_1, c_in31));
+            __m512d c_in32 = _mm512_maskz_loadu_pd(mask7, &c[18 * sc_row + 16]);
+            __m512d c_in33 = _mm512_loadu_pd(&c[19 * sc_row]);
+            __m512d c_in34 = _mm512_loadu_pd(&c[19 * sc_row + 8]);
+            __m512d c_in35 = _mm512_maskz_loadu_pd(mask7, &c[19 * sc_row + 16]);
+            __m512d c_in36 = _mm512_loadu_pd(&c[20 * sc_row]);
+            __m512d c_in37 = _mm512_loadu_pd(&c[20 * sc_row + 8]);
+            __m512d c_in38 = _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]);
+            __m512d c_in39 = _mm512_loadu_pd(&c[21 * sc_row]);
+            _mm512_mask_storeu_pd(&c[18 * sc_row + 16], mask7, _mm512_add_pd(acc2_2, c_in32));
+            _mm512_storeu_pd(&c[19 * sc_row], _mm512_add_pd(acc3_0, c_in33));
+            _mm512_storeu_pd(&c[19 * sc_row + 8], _mm512_add_pd(acc3_1, c_in34));
+            _mm512_mask_storeu_pd(&c[19 * sc_row + 16], mask7, _mm512_add_pd(acc3_2, c_in35));
+            _mm512_storeu_pd(&c[20 * sc_row], _mm512_add_pd(acc4_0, c_in36));
+            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_add_pd(acc4_1, c_in37));
+            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_add_pd(acc4_2, c_in38));
+            _mm512_storeu_pd(&c[21 * sc_row], _mm512_add_pd(acc5_0, c_in39));
+            __m512d c_in40 = _mm512_loadu_pd(&c[21 * sc_row + 8]);
+            __m512d c_in41 = _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]);
+            __m512d c_in42 = _mm512_loadu_pd(&c[22 * sc_row]);
+            __m512d c_in43 = _mm512_loadu_pd(&c[22 * sc_row + 8]);
+            __m512d c_in44 = _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]);
+            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_add_pd(acc5_1, c_in40));
+            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_add_pd(acc5_2, c_in41));
+            _mm512_storeu_pd(&c[22 * sc_row], _mm512_add_pd(acc6_0, c_in42));
+            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_add_pd(acc6_1, c_in43));
+            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_add_pd(acc6_2, c_in44));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -12186,7 +13395,7 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx512_rl8_pf_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl8_pf.
- * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 48 vector accumulators,
  * 805 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -12338,30 +13547,54 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_ab(const bmm_arg
                     acc7_1 = _mm512_fmadd_pd(a7, b1, acc7_1);
                     acc7_2 = _mm512_fmadd_pd(a7, b2, acc7_2);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 4) * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 5) * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_storeu_pd(&c[(i0 + 6) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 6) * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
-                _mm512_storeu_pd(&c[(i0 + 6) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 6) * sc_row + 8]), _mm512_mul_pd(valpha, acc6_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 6) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 6) * sc_row + 16]), _mm512_mul_pd(valpha, acc6_2)));
-                _mm512_storeu_pd(&c[(i0 + 7) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 7) * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
-                _mm512_storeu_pd(&c[(i0 + 7) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 7) * sc_row + 8]), _mm512_mul_pd(valpha, acc7_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 7) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 7) * sc_row + 16]), _mm512_mul_pd(valpha, acc7_2)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in5 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc2_1)));
+                __m512d c_in8 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m512d c_in14 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 4) * sc_row + 16]);
+                __m512d c_in15 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row]);
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc5_0)));
+                __m512d c_in16 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m512d c_in17 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 5) * sc_row + 16]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[(i0 + 6) * sc_row]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[(i0 + 6) * sc_row + 8]);
+                __m512d c_in20 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 6) * sc_row + 16]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[(i0 + 7) * sc_row]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[(i0 + 7) * sc_row + 8]);
+                __m512d c_in23 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 7) * sc_row + 16]);
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[(i0 + 6) * sc_row], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc6_0)));
+                _mm512_storeu_pd(&c[(i0 + 6) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc6_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 6) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc6_2)));
+                _mm512_storeu_pd(&c[(i0 + 7) * sc_row], _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc7_0)));
+                _mm512_storeu_pd(&c[(i0 + 7) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc7_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 7) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc7_2)));
             }
         }
         {
@@ -12475,27 +13708,48 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_ab(const bmm_arg
                 acc6_1 = _mm512_fmadd_pd(a6, b1, acc6_1);
                 acc6_2 = _mm512_fmadd_pd(a6, b2, acc6_2);
             }
-            _mm512_storeu_pd(&c[16 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[16 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_mask_storeu_pd(&c[16 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[16 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[17 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[17 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[17 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[17 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_mask_storeu_pd(&c[17 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[17 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[18 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[18 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[18 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[18 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_mask_storeu_pd(&c[18 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[18 * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-            _mm512_storeu_pd(&c[19 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[19 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[19 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[19 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_mask_storeu_pd(&c[19 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[19 * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
-            _mm512_storeu_pd(&c[20 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
-            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
-            _mm512_storeu_pd(&c[21 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
-            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
-            _mm512_storeu_pd(&c[22 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row + 8]), _mm512_mul_pd(valpha, acc6_1)));
-            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]), _mm512_mul_pd(valpha, acc6_2)));
+            __m512d c_in24 = _mm512_loadu_pd(&c[16 * sc_row]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[16 * sc_row + 8]);
+            __m512d c_in26 = _mm512_maskz_loadu_pd(mask7, &c[16 * sc_row + 16]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[17 * sc_row]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[17 * sc_row + 8]);
+            __m512d c_in29 = _mm512_maskz_loadu_pd(mask7, &c[17 * sc_row + 16]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[18 * sc_row]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[18 * sc_row + 8]);
+            _mm512_storeu_pd(&c[16 * sc_row], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[16 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_mask_storeu_pd(&c[16 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in26, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[17 * sc_row], _mm512_fmadd_pd(vbeta, c_in27, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[17 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in28, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_mask_storeu_pd(&c[17 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in29, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[18 * sc_row], _mm512_fmadd_pd(vbeta, c_in30, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[18 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in31, _mm512_mul_pd(valpha, acc2_1)));
+            __m512d c_in32 = _mm512_maskz_loadu_pd(mask7, &c[18 * sc_row + 16]);
+            __m512d c_in33 = _mm512_loadu_pd(&c[19 * sc_row]);
+            __m512d c_in34 = _mm512_loadu_pd(&c[19 * sc_row + 8]);
+            __m512d c_in35 = _mm512_maskz_loadu_pd(mask7, &c[19 * sc_row + 16]);
+            __m512d c_in36 = _mm512_loadu_pd(&c[20 * sc_row]);
+            __m512d c_in37 = _mm512_loadu_pd(&c[20 * sc_row + 8]);
+            __m512d c_in38 = _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]);
+            __m512d c_in39 = _mm512_loadu_pd(&c[21 * sc_row]);
+            _mm512_mask_storeu_pd(&c[18 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in32, _mm512_mul_pd(valpha, acc2_2)));
+            _mm512_storeu_pd(&c[19 * sc_row], _mm512_fmadd_pd(vbeta, c_in33, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[19 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in34, _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_mask_storeu_pd(&c[19 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in35, _mm512_mul_pd(valpha, acc3_2)));
+            _mm512_storeu_pd(&c[20 * sc_row], _mm512_fmadd_pd(vbeta, c_in36, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in37, _mm512_mul_pd(valpha, acc4_1)));
+            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in38, _mm512_mul_pd(valpha, acc4_2)));
+            _mm512_storeu_pd(&c[21 * sc_row], _mm512_fmadd_pd(vbeta, c_in39, _mm512_mul_pd(valpha, acc5_0)));
+            __m512d c_in40 = _mm512_loadu_pd(&c[21 * sc_row + 8]);
+            __m512d c_in41 = _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]);
+            __m512d c_in42 = _mm512_loadu_pd(&c[22 * sc_row]);
+            __m512d c_in43 = _mm512_loadu_pd(&c[22 * sc_row + 8]);
+            __m512d c_in44 = _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]);
+            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in40, _mm512_mul_pd(valpha, acc5_1)));
+            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in41, _mm512_mul_pd(valpha, acc5_2)));
+            _mm512_storeu_pd(&c[22 * sc_row], _mm512_fmadd_pd(vbeta, c_in42, _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in43, _mm512_mul_pd(valpha, acc6_1)));
+            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in44, _mm512_mul_pd(valpha, acc6_2)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -12507,7 +13761,7 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_pf_ab(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx512_rl4_pf_a1b1
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx512, form rl4_pf.
- * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 24 vector accumulators,
  * 1012 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -12595,18 +13849,30 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_a1b1(const bmm_a
                     acc3_1 = _mm512_fmadd_pd(a3, b1, acc3_1);
                     acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[i0 * sc_row])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_add_pd(acc0_2, _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_add_pd(acc1_2, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_add_pd(acc2_2, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[(i0 + 3) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8])));
-                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_add_pd(acc3_2, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in5 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_add_pd(acc0_2, c_in2));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, c_in3));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, c_in4));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_add_pd(acc1_2, c_in5));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, c_in6));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, c_in7));
+                __m512d c_in8 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]);
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_add_pd(acc2_2, c_in8));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_add_pd(acc3_0, c_in9));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_add_pd(acc3_1, c_in10));
+                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_add_pd(acc3_2, c_in11));
             }
         }
         {
@@ -12660,15 +13926,24 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_a1b1(const bmm_a
                 acc2_1 = _mm512_fmadd_pd(a2, b1, acc2_1);
                 acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
             }
-            _mm512_storeu_pd(&c[20 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[20 * sc_row])));
-            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[20 * sc_row + 8])));
-            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_add_pd(acc0_2, _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16])));
-            _mm512_storeu_pd(&c[21 * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[21 * sc_row])));
-            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[21 * sc_row + 8])));
-            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_add_pd(acc1_2, _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16])));
-            _mm512_storeu_pd(&c[22 * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[22 * sc_row])));
-            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[22 * sc_row + 8])));
-            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_add_pd(acc2_2, _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16])));
+            __m512d c_in12 = _mm512_loadu_pd(&c[20 * sc_row]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[20 * sc_row + 8]);
+            __m512d c_in14 = _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[21 * sc_row]);
+            __m512d c_in16 = _mm512_loadu_pd(&c[21 * sc_row + 8]);
+            __m512d c_in17 = _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[22 * sc_row]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[22 * sc_row + 8]);
+            _mm512_storeu_pd(&c[20 * sc_row], _mm512_add_pd(acc0_0, c_in12));
+            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_add_pd(acc0_1, c_in13));
+            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_add_pd(acc0_2, c_in14));
+            _mm512_storeu_pd(&c[21 * sc_row], _mm512_add_pd(acc1_0, c_in15));
+            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_add_pd(acc1_1, c_in16));
+            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_add_pd(acc1_2, c_in17));
+            _mm512_storeu_pd(&c[22 * sc_row], _mm512_add_pd(acc2_0, c_in18));
+            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_add_pd(acc2_1, c_in19));
+            __m512d c_in20 = _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]);
+            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_add_pd(acc2_2, c_in20));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -12855,7 +14130,7 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_23x23x23_sf_avx512_rl4_pf_ab
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl4_pf.
- * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 24 vector accumulators,
  * 1012 vector loads, 69 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -12947,18 +14222,30 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_ab(const bmm_arg
                     acc3_1 = _mm512_fmadd_pd(a3, b1, acc3_1);
                     acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in5 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc2_1)));
+                __m512d c_in8 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask7, &c[(i0 + 3) * sc_row + 16]);
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc3_2)));
             }
         }
         {
@@ -13012,15 +14299,24 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_pf_ab(const bmm_arg
                 acc2_1 = _mm512_fmadd_pd(a2, b1, acc2_1);
                 acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
             }
-            _mm512_storeu_pd(&c[20 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[20 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[21 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[21 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[22 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[22 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
+            __m512d c_in12 = _mm512_loadu_pd(&c[20 * sc_row]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[20 * sc_row + 8]);
+            __m512d c_in14 = _mm512_maskz_loadu_pd(mask7, &c[20 * sc_row + 16]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[21 * sc_row]);
+            __m512d c_in16 = _mm512_loadu_pd(&c[21 * sc_row + 8]);
+            __m512d c_in17 = _mm512_maskz_loadu_pd(mask7, &c[21 * sc_row + 16]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[22 * sc_row]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[22 * sc_row + 8]);
+            _mm512_storeu_pd(&c[20 * sc_row], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[20 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_mask_storeu_pd(&c[20 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[21 * sc_row], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[21 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_mask_storeu_pd(&c[21 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[22 * sc_row], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[22 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc2_1)));
+            __m512d c_in20 = _mm512_maskz_loadu_pd(mask7, &c[22 * sc_row + 16]);
+            _mm512_mask_storeu_pd(&c[22 * sc_row + 16], mask7, _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc2_2)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

@@ -893,7 +893,7 @@ static void bmm_f64_26x26x26_bf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_bf_avx2_rl6_a1b1
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout bf, isa avx2, form rl6.
- * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 24 vector accumulators,
  * 3796 vector loads, 182 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -938,18 +938,30 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[26 * i0])));
-                _mm256_storeu_pd(&c[26 * i0 + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[26 * i0 + 4])));
-                _mm256_storeu_pd(&c[26 * i0 + 26], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[26 * i0 + 26])));
-                _mm256_storeu_pd(&c[26 * i0 + 30], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[26 * i0 + 30])));
-                _mm256_storeu_pd(&c[26 * i0 + 52], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[26 * i0 + 52])));
-                _mm256_storeu_pd(&c[26 * i0 + 56], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[26 * i0 + 56])));
-                _mm256_storeu_pd(&c[26 * i0 + 78], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[26 * i0 + 78])));
-                _mm256_storeu_pd(&c[26 * i0 + 82], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[26 * i0 + 82])));
-                _mm256_storeu_pd(&c[26 * i0 + 104], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[26 * i0 + 104])));
-                _mm256_storeu_pd(&c[26 * i0 + 108], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[26 * i0 + 108])));
-                _mm256_storeu_pd(&c[26 * i0 + 130], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[26 * i0 + 130])));
-                _mm256_storeu_pd(&c[26 * i0 + 134], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[26 * i0 + 134])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[26 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[26 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[26 * i0 + 26]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[26 * i0 + 30]);
+                _mm256_storeu_pd(&c[26 * i0], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[26 * i0 + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[26 * i0 + 26], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[26 * i0 + 30], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[26 * i0 + 52]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[26 * i0 + 56]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[26 * i0 + 78]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[26 * i0 + 82]);
+                _mm256_storeu_pd(&c[26 * i0 + 52], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[26 * i0 + 56], _mm256_add_pd(acc2_1, c_in5));
+                _mm256_storeu_pd(&c[26 * i0 + 78], _mm256_add_pd(acc3_0, c_in6));
+                _mm256_storeu_pd(&c[26 * i0 + 82], _mm256_add_pd(acc3_1, c_in7));
+                __m256d c_in8 = _mm256_loadu_pd(&c[26 * i0 + 104]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[26 * i0 + 108]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[26 * i0 + 130]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[26 * i0 + 134]);
+                _mm256_storeu_pd(&c[26 * i0 + 104], _mm256_add_pd(acc4_0, c_in8));
+                _mm256_storeu_pd(&c[26 * i0 + 108], _mm256_add_pd(acc4_1, c_in9));
+                _mm256_storeu_pd(&c[26 * i0 + 130], _mm256_add_pd(acc5_0, c_in10));
+                _mm256_storeu_pd(&c[26 * i0 + 134], _mm256_add_pd(acc5_1, c_in11));
             }
         }
         {
@@ -967,10 +979,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[624], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[624])));
-            _mm256_storeu_pd(&c[628], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[628])));
-            _mm256_storeu_pd(&c[650], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[650])));
-            _mm256_storeu_pd(&c[654], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[654])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[624]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[628]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[650]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[654]);
+            _mm256_storeu_pd(&c[624], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[628], _mm256_add_pd(acc0_1, c_in13));
+            _mm256_storeu_pd(&c[650], _mm256_add_pd(acc1_0, c_in14));
+            _mm256_storeu_pd(&c[654], _mm256_add_pd(acc1_1, c_in15));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -1008,18 +1024,30 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0 + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[26 * i0 + 8])));
-                _mm256_storeu_pd(&c[26 * i0 + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[26 * i0 + 12])));
-                _mm256_storeu_pd(&c[26 * i0 + 34], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[26 * i0 + 34])));
-                _mm256_storeu_pd(&c[26 * i0 + 38], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[26 * i0 + 38])));
-                _mm256_storeu_pd(&c[26 * i0 + 60], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[26 * i0 + 60])));
-                _mm256_storeu_pd(&c[26 * i0 + 64], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[26 * i0 + 64])));
-                _mm256_storeu_pd(&c[26 * i0 + 86], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[26 * i0 + 86])));
-                _mm256_storeu_pd(&c[26 * i0 + 90], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[26 * i0 + 90])));
-                _mm256_storeu_pd(&c[26 * i0 + 112], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[26 * i0 + 112])));
-                _mm256_storeu_pd(&c[26 * i0 + 116], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[26 * i0 + 116])));
-                _mm256_storeu_pd(&c[26 * i0 + 138], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[26 * i0 + 138])));
-                _mm256_storeu_pd(&c[26 * i0 + 142], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[26 * i0 + 142])));
+                __m256d c_in16 = _mm256_loadu_pd(&c[26 * i0 + 8]);
+                __m256d c_in17 = _mm256_loadu_pd(&c[26 * i0 + 12]);
+                __m256d c_in18 = _mm256_loadu_pd(&c[26 * i0 + 34]);
+                __m256d c_in19 = _mm256_loadu_pd(&c[26 * i0 + 38]);
+                _mm256_storeu_pd(&c[26 * i0 + 8], _mm256_add_pd(acc0_0, c_in16));
+                _mm256_storeu_pd(&c[26 * i0 + 12], _mm256_add_pd(acc0_1, c_in17));
+                _mm256_storeu_pd(&c[26 * i0 + 34], _mm256_add_pd(acc1_0, c_in18));
+                _mm256_storeu_pd(&c[26 * i0 + 38], _mm256_add_pd(acc1_1, c_in19));
+                __m256d c_in20 = _mm256_loadu_pd(&c[26 * i0 + 60]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[26 * i0 + 64]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[26 * i0 + 86]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[26 * i0 + 90]);
+                _mm256_storeu_pd(&c[26 * i0 + 60], _mm256_add_pd(acc2_0, c_in20));
+                _mm256_storeu_pd(&c[26 * i0 + 64], _mm256_add_pd(acc2_1, c_in21));
+                _mm256_storeu_pd(&c[26 * i0 + 86], _mm256_add_pd(acc3_0, c_in22));
+                _mm256_storeu_pd(&c[26 * i0 + 90], _mm256_add_pd(acc3_1, c_in23));
+                __m256d c_in24 = _mm256_loadu_pd(&c[26 * i0 + 112]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[26 * i0 + 116]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[26 * i0 + 138]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[26 * i0 + 142]);
+                _mm256_storeu_pd(&c[26 * i0 + 112], _mm256_add_pd(acc4_0, c_in24));
+                _mm256_storeu_pd(&c[26 * i0 + 116], _mm256_add_pd(acc4_1, c_in25));
+                _mm256_storeu_pd(&c[26 * i0 + 138], _mm256_add_pd(acc5_0, c_in26));
+                _mm256_storeu_pd(&c[26 * i0 + 142], _mm256_add_pd(acc5_1, c_in27));
             }
         }
         {
@@ -1037,10 +1065,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[632], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[632])));
-            _mm256_storeu_pd(&c[636], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[636])));
-            _mm256_storeu_pd(&c[658], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[658])));
-            _mm256_storeu_pd(&c[662], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[662])));
+            __m256d c_in28 = _mm256_loadu_pd(&c[632]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[636]);
+            __m256d c_in30 = _mm256_loadu_pd(&c[658]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[662]);
+            _mm256_storeu_pd(&c[632], _mm256_add_pd(acc0_0, c_in28));
+            _mm256_storeu_pd(&c[636], _mm256_add_pd(acc0_1, c_in29));
+            _mm256_storeu_pd(&c[658], _mm256_add_pd(acc1_0, c_in30));
+            _mm256_storeu_pd(&c[662], _mm256_add_pd(acc1_1, c_in31));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -1078,18 +1110,30 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0 + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[26 * i0 + 16])));
-                _mm256_storeu_pd(&c[26 * i0 + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[26 * i0 + 20])));
-                _mm256_storeu_pd(&c[26 * i0 + 42], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[26 * i0 + 42])));
-                _mm256_storeu_pd(&c[26 * i0 + 46], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[26 * i0 + 46])));
-                _mm256_storeu_pd(&c[26 * i0 + 68], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[26 * i0 + 68])));
-                _mm256_storeu_pd(&c[26 * i0 + 72], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[26 * i0 + 72])));
-                _mm256_storeu_pd(&c[26 * i0 + 94], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[26 * i0 + 94])));
-                _mm256_storeu_pd(&c[26 * i0 + 98], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[26 * i0 + 98])));
-                _mm256_storeu_pd(&c[26 * i0 + 120], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[26 * i0 + 120])));
-                _mm256_storeu_pd(&c[26 * i0 + 124], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[26 * i0 + 124])));
-                _mm256_storeu_pd(&c[26 * i0 + 146], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[26 * i0 + 146])));
-                _mm256_storeu_pd(&c[26 * i0 + 150], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[26 * i0 + 150])));
+                __m256d c_in32 = _mm256_loadu_pd(&c[26 * i0 + 16]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[26 * i0 + 20]);
+                __m256d c_in34 = _mm256_loadu_pd(&c[26 * i0 + 42]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[26 * i0 + 46]);
+                _mm256_storeu_pd(&c[26 * i0 + 16], _mm256_add_pd(acc0_0, c_in32));
+                _mm256_storeu_pd(&c[26 * i0 + 20], _mm256_add_pd(acc0_1, c_in33));
+                _mm256_storeu_pd(&c[26 * i0 + 42], _mm256_add_pd(acc1_0, c_in34));
+                _mm256_storeu_pd(&c[26 * i0 + 46], _mm256_add_pd(acc1_1, c_in35));
+                __m256d c_in36 = _mm256_loadu_pd(&c[26 * i0 + 68]);
+                __m256d c_in37 = _mm256_loadu_pd(&c[26 * i0 + 72]);
+                __m256d c_in38 = _mm256_loadu_pd(&c[26 * i0 + 94]);
+                __m256d c_in39 = _mm256_loadu_pd(&c[26 * i0 + 98]);
+                _mm256_storeu_pd(&c[26 * i0 + 68], _mm256_add_pd(acc2_0, c_in36));
+                _mm256_storeu_pd(&c[26 * i0 + 72], _mm256_add_pd(acc2_1, c_in37));
+                _mm256_storeu_pd(&c[26 * i0 + 94], _mm256_add_pd(acc3_0, c_in38));
+                _mm256_storeu_pd(&c[26 * i0 + 98], _mm256_add_pd(acc3_1, c_in39));
+                __m256d c_in40 = _mm256_loadu_pd(&c[26 * i0 + 120]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[26 * i0 + 124]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[26 * i0 + 146]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[26 * i0 + 150]);
+                _mm256_storeu_pd(&c[26 * i0 + 120], _mm256_add_pd(acc4_0, c_in40));
+                _mm256_storeu_pd(&c[26 * i0 + 124], _mm256_add_pd(acc4_1, c_in41));
+                _mm256_storeu_pd(&c[26 * i0 + 146], _mm256_add_pd(acc5_0, c_in42));
+                _mm256_storeu_pd(&c[26 * i0 + 150], _mm256_add_pd(acc5_1, c_in43));
             }
         }
         {
@@ -1107,10 +1151,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[640], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[640])));
-            _mm256_storeu_pd(&c[644], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[644])));
-            _mm256_storeu_pd(&c[666], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[666])));
-            _mm256_storeu_pd(&c[670], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[670])));
+            __m256d c_in44 = _mm256_loadu_pd(&c[640]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[644]);
+            __m256d c_in46 = _mm256_loadu_pd(&c[666]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[670]);
+            _mm256_storeu_pd(&c[640], _mm256_add_pd(acc0_0, c_in44));
+            _mm256_storeu_pd(&c[644], _mm256_add_pd(acc0_1, c_in45));
+            _mm256_storeu_pd(&c[666], _mm256_add_pd(acc1_0, c_in46));
+            _mm256_storeu_pd(&c[670], _mm256_add_pd(acc1_1, c_in47));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -1135,12 +1183,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_a1b1(const bmm_args *BM
                     __m256d a5 = _mm256_set1_pd(a[26 * i0 + k + 130]);
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                 }
-                _mm256_maskstore_pd(&c[26 * i0 + 24], mask2, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[26 * i0 + 24], mask2)));
-                _mm256_maskstore_pd(&c[26 * i0 + 50], mask2, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[26 * i0 + 50], mask2)));
-                _mm256_maskstore_pd(&c[26 * i0 + 76], mask2, _mm256_add_pd(acc2_0, _mm256_maskload_pd(&c[26 * i0 + 76], mask2)));
-                _mm256_maskstore_pd(&c[26 * i0 + 102], mask2, _mm256_add_pd(acc3_0, _mm256_maskload_pd(&c[26 * i0 + 102], mask2)));
-                _mm256_maskstore_pd(&c[26 * i0 + 128], mask2, _mm256_add_pd(acc4_0, _mm256_maskload_pd(&c[26 * i0 + 128], mask2)));
-                _mm256_maskstore_pd(&c[26 * i0 + 154], mask2, _mm256_add_pd(acc5_0, _mm256_maskload_pd(&c[26 * i0 + 154], mask2)));
+                __m256d c_in48 = _mm256_maskload_pd(&c[26 * i0 + 24], mask2);
+                __m256d c_in49 = _mm256_maskload_pd(&c[26 * i0 + 50], mask2);
+                __m256d c_in50 = _mm256_maskload_pd(&c[26 * i0 + 76], mask2);
+                __m256d c_in51 = _mm256_maskload_pd(&c[26 * i0 + 102], mask2);
+                _mm256_maskstore_pd(&c[26 * i0 + 24], mask2, _mm256_add_pd(acc0_0, c_in48));
+                _mm256_maskstore_pd(&c[26 * i0 + 50], mask2, _mm256_add_pd(acc1_0, c_in49));
+                _mm256_maskstore_pd(&c[26 * i0 + 76], mask2, _mm256_add_pd(acc2_0, c_in50));
+                _mm256_maskstore_pd(&c[26 * i0 + 102], mask2, _mm256_add_pd(acc3_0, c_in51));
+                __m256d c_in52 = _mm256_maskload_pd(&c[26 * i0 + 128], mask2);
+                __m256d c_in53 = _mm256_maskload_pd(&c[26 * i0 + 154], mask2);
+                _mm256_maskstore_pd(&c[26 * i0 + 128], mask2, _mm256_add_pd(acc4_0, c_in52));
+                _mm256_maskstore_pd(&c[26 * i0 + 154], mask2, _mm256_add_pd(acc5_0, c_in53));
             }
         }
         {
@@ -1153,8 +1207,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_a1b1(const bmm_args *BM
                 __m256d a1 = _mm256_set1_pd(a[k + 650]);
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
             }
-            _mm256_maskstore_pd(&c[648], mask2, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[648], mask2)));
-            _mm256_maskstore_pd(&c[674], mask2, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[674], mask2)));
+            __m256d c_in54 = _mm256_maskload_pd(&c[648], mask2);
+            __m256d c_in55 = _mm256_maskload_pd(&c[674], mask2);
+            _mm256_maskstore_pd(&c[648], mask2, _mm256_add_pd(acc0_0, c_in54));
+            _mm256_maskstore_pd(&c[674], mask2, _mm256_add_pd(acc1_0, c_in55));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1441,7 +1497,7 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_bf_avx2_rl6_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf, isa avx2, form rl6.
- * Cost per matrix: 35152 useful flops in 5096 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 5096 vector arithmetic ops, 24 vector accumulators,
  * 3796 vector loads, 182 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1490,18 +1546,30 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 26], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 26]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 30], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 30]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 52]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 56]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 78], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 78]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 82], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 82]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 104]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 108]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 130], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 130]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 134], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 134]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[26 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[26 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[26 * i0 + 26]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[26 * i0 + 30]);
+                _mm256_storeu_pd(&c[26 * i0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 26], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 30], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[26 * i0 + 52]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[26 * i0 + 56]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[26 * i0 + 78]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[26 * i0 + 82]);
+                _mm256_storeu_pd(&c[26 * i0 + 52], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 56], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 78], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 82], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in8 = _mm256_loadu_pd(&c[26 * i0 + 104]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[26 * i0 + 108]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[26 * i0 + 130]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[26 * i0 + 134]);
+                _mm256_storeu_pd(&c[26 * i0 + 104], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 108], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 130], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 134], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -1519,10 +1587,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[624], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[624]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[628], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[628]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[650], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[650]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[654], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[654]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[624]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[628]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[650]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[654]);
+            _mm256_storeu_pd(&c[624], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[628], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[650], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[654], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -1560,18 +1632,30 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 34], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 34]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 38], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 38]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 60]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 64]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 86], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 86]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 90], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 90]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 112]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 116]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 138], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 138]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 142], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 142]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in16 = _mm256_loadu_pd(&c[26 * i0 + 8]);
+                __m256d c_in17 = _mm256_loadu_pd(&c[26 * i0 + 12]);
+                __m256d c_in18 = _mm256_loadu_pd(&c[26 * i0 + 34]);
+                __m256d c_in19 = _mm256_loadu_pd(&c[26 * i0 + 38]);
+                _mm256_storeu_pd(&c[26 * i0 + 8], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 12], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 34], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 38], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[26 * i0 + 60]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[26 * i0 + 64]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[26 * i0 + 86]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[26 * i0 + 90]);
+                _mm256_storeu_pd(&c[26 * i0 + 60], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 64], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 86], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 90], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in24 = _mm256_loadu_pd(&c[26 * i0 + 112]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[26 * i0 + 116]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[26 * i0 + 138]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[26 * i0 + 142]);
+                _mm256_storeu_pd(&c[26 * i0 + 112], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 116], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 138], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 142], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -1589,10 +1673,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[632], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[632]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[636], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[636]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[658], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[658]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[662], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[662]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in28 = _mm256_loadu_pd(&c[632]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[636]);
+            __m256d c_in30 = _mm256_loadu_pd(&c[658]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[662]);
+            _mm256_storeu_pd(&c[632], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[636], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[658], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[662], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -1630,18 +1718,30 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 42], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 42]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 46], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 46]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 68]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 72]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 94], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 94]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 98], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 98]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 120]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 124]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 146], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 146]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 150], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 150]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in32 = _mm256_loadu_pd(&c[26 * i0 + 16]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[26 * i0 + 20]);
+                __m256d c_in34 = _mm256_loadu_pd(&c[26 * i0 + 42]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[26 * i0 + 46]);
+                _mm256_storeu_pd(&c[26 * i0 + 16], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 20], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 42], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 46], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in36 = _mm256_loadu_pd(&c[26 * i0 + 68]);
+                __m256d c_in37 = _mm256_loadu_pd(&c[26 * i0 + 72]);
+                __m256d c_in38 = _mm256_loadu_pd(&c[26 * i0 + 94]);
+                __m256d c_in39 = _mm256_loadu_pd(&c[26 * i0 + 98]);
+                _mm256_storeu_pd(&c[26 * i0 + 68], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 72], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 94], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 98], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in40 = _mm256_loadu_pd(&c[26 * i0 + 120]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[26 * i0 + 124]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[26 * i0 + 146]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[26 * i0 + 150]);
+                _mm256_storeu_pd(&c[26 * i0 + 120], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 124], _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 146], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 150], _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -1659,10 +1759,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[640], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[640]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[644], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[644]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[666], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[666]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[670], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[670]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in44 = _mm256_loadu_pd(&c[640]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[644]);
+            __m256d c_in46 = _mm256_loadu_pd(&c[666]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[670]);
+            _mm256_storeu_pd(&c[640], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[644], _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[666], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[670], _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -1687,12 +1791,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_args *BMM_
                     __m256d a5 = _mm256_set1_pd(a[26 * i0 + k + 130]);
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                 }
-                _mm256_maskstore_pd(&c[26 * i0 + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_maskstore_pd(&c[26 * i0 + 50], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 50], mask2), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_maskstore_pd(&c[26 * i0 + 76], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 76], mask2), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_maskstore_pd(&c[26 * i0 + 102], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 102], mask2), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_maskstore_pd(&c[26 * i0 + 128], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 128], mask2), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_maskstore_pd(&c[26 * i0 + 154], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 154], mask2), _mm256_mul_pd(valpha, acc5_0)));
+                __m256d c_in48 = _mm256_maskload_pd(&c[26 * i0 + 24], mask2);
+                __m256d c_in49 = _mm256_maskload_pd(&c[26 * i0 + 50], mask2);
+                __m256d c_in50 = _mm256_maskload_pd(&c[26 * i0 + 76], mask2);
+                __m256d c_in51 = _mm256_maskload_pd(&c[26 * i0 + 102], mask2);
+                _mm256_maskstore_pd(&c[26 * i0 + 24], mask2, _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[26 * i0 + 50], mask2, _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[26 * i0 + 76], mask2, _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_maskstore_pd(&c[26 * i0 + 102], mask2, _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc3_0)));
+                __m256d c_in52 = _mm256_maskload_pd(&c[26 * i0 + 128], mask2);
+                __m256d c_in53 = _mm256_maskload_pd(&c[26 * i0 + 154], mask2);
+                _mm256_maskstore_pd(&c[26 * i0 + 128], mask2, _mm256_fmadd_pd(vbeta, c_in52, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_maskstore_pd(&c[26 * i0 + 154], mask2, _mm256_fmadd_pd(vbeta, c_in53, _mm256_mul_pd(valpha, acc5_0)));
             }
         }
         {
@@ -1705,8 +1815,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_args *BMM_
                 __m256d a1 = _mm256_set1_pd(a[k + 650]);
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
             }
-            _mm256_maskstore_pd(&c[648], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[648], mask2), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[674], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[674], mask2), _mm256_mul_pd(valpha, acc1_0)));
+            __m256d c_in54 = _mm256_maskload_pd(&c[648], mask2);
+            __m256d c_in55 = _mm256_maskload_pd(&c[674], mask2);
+            _mm256_maskstore_pd(&c[648], mask2, _mm256_fmadd_pd(vbeta, c_in54, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[674], mask2, _mm256_fmadd_pd(vbeta, c_in55, _mm256_mul_pd(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1718,7 +1830,7 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl6_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_bf_avx2_rl3_a1b1
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout bf, isa avx2, form rl3.
- * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 12 vector accumulators,
  * 4524 vector loads, 182 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1748,12 +1860,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[26 * i0])));
-                _mm256_storeu_pd(&c[26 * i0 + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[26 * i0 + 4])));
-                _mm256_storeu_pd(&c[26 * i0 + 26], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[26 * i0 + 26])));
-                _mm256_storeu_pd(&c[26 * i0 + 30], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[26 * i0 + 30])));
-                _mm256_storeu_pd(&c[26 * i0 + 52], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[26 * i0 + 52])));
-                _mm256_storeu_pd(&c[26 * i0 + 56], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[26 * i0 + 56])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[26 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[26 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[26 * i0 + 26]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[26 * i0 + 30]);
+                _mm256_storeu_pd(&c[26 * i0], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[26 * i0 + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[26 * i0 + 26], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[26 * i0 + 30], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[26 * i0 + 52]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[26 * i0 + 56]);
+                _mm256_storeu_pd(&c[26 * i0 + 52], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[26 * i0 + 56], _mm256_add_pd(acc2_1, c_in5));
             }
         }
         {
@@ -1771,10 +1889,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[624], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[624])));
-            _mm256_storeu_pd(&c[628], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[628])));
-            _mm256_storeu_pd(&c[650], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[650])));
-            _mm256_storeu_pd(&c[654], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[654])));
+            __m256d c_in6 = _mm256_loadu_pd(&c[624]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[628]);
+            __m256d c_in8 = _mm256_loadu_pd(&c[650]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[654]);
+            _mm256_storeu_pd(&c[624], _mm256_add_pd(acc0_0, c_in6));
+            _mm256_storeu_pd(&c[628], _mm256_add_pd(acc0_1, c_in7));
+            _mm256_storeu_pd(&c[650], _mm256_add_pd(acc1_0, c_in8));
+            _mm256_storeu_pd(&c[654], _mm256_add_pd(acc1_1, c_in9));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -1797,12 +1919,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0 + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[26 * i0 + 8])));
-                _mm256_storeu_pd(&c[26 * i0 + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[26 * i0 + 12])));
-                _mm256_storeu_pd(&c[26 * i0 + 34], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[26 * i0 + 34])));
-                _mm256_storeu_pd(&c[26 * i0 + 38], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[26 * i0 + 38])));
-                _mm256_storeu_pd(&c[26 * i0 + 60], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[26 * i0 + 60])));
-                _mm256_storeu_pd(&c[26 * i0 + 64], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[26 * i0 + 64])));
+                __m256d c_in10 = _mm256_loadu_pd(&c[26 * i0 + 8]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[26 * i0 + 12]);
+                __m256d c_in12 = _mm256_loadu_pd(&c[26 * i0 + 34]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[26 * i0 + 38]);
+                _mm256_storeu_pd(&c[26 * i0 + 8], _mm256_add_pd(acc0_0, c_in10));
+                _mm256_storeu_pd(&c[26 * i0 + 12], _mm256_add_pd(acc0_1, c_in11));
+                _mm256_storeu_pd(&c[26 * i0 + 34], _mm256_add_pd(acc1_0, c_in12));
+                _mm256_storeu_pd(&c[26 * i0 + 38], _mm256_add_pd(acc1_1, c_in13));
+                __m256d c_in14 = _mm256_loadu_pd(&c[26 * i0 + 60]);
+                __m256d c_in15 = _mm256_loadu_pd(&c[26 * i0 + 64]);
+                _mm256_storeu_pd(&c[26 * i0 + 60], _mm256_add_pd(acc2_0, c_in14));
+                _mm256_storeu_pd(&c[26 * i0 + 64], _mm256_add_pd(acc2_1, c_in15));
             }
         }
         {
@@ -1820,10 +1948,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[632], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[632])));
-            _mm256_storeu_pd(&c[636], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[636])));
-            _mm256_storeu_pd(&c[658], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[658])));
-            _mm256_storeu_pd(&c[662], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[662])));
+            __m256d c_in16 = _mm256_loadu_pd(&c[632]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[636]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[658]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[662]);
+            _mm256_storeu_pd(&c[632], _mm256_add_pd(acc0_0, c_in16));
+            _mm256_storeu_pd(&c[636], _mm256_add_pd(acc0_1, c_in17));
+            _mm256_storeu_pd(&c[658], _mm256_add_pd(acc1_0, c_in18));
+            _mm256_storeu_pd(&c[662], _mm256_add_pd(acc1_1, c_in19));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -1846,12 +1978,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0 + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[26 * i0 + 16])));
-                _mm256_storeu_pd(&c[26 * i0 + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[26 * i0 + 20])));
-                _mm256_storeu_pd(&c[26 * i0 + 42], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[26 * i0 + 42])));
-                _mm256_storeu_pd(&c[26 * i0 + 46], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[26 * i0 + 46])));
-                _mm256_storeu_pd(&c[26 * i0 + 68], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[26 * i0 + 68])));
-                _mm256_storeu_pd(&c[26 * i0 + 72], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[26 * i0 + 72])));
+                __m256d c_in20 = _mm256_loadu_pd(&c[26 * i0 + 16]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[26 * i0 + 20]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[26 * i0 + 42]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[26 * i0 + 46]);
+                _mm256_storeu_pd(&c[26 * i0 + 16], _mm256_add_pd(acc0_0, c_in20));
+                _mm256_storeu_pd(&c[26 * i0 + 20], _mm256_add_pd(acc0_1, c_in21));
+                _mm256_storeu_pd(&c[26 * i0 + 42], _mm256_add_pd(acc1_0, c_in22));
+                _mm256_storeu_pd(&c[26 * i0 + 46], _mm256_add_pd(acc1_1, c_in23));
+                __m256d c_in24 = _mm256_loadu_pd(&c[26 * i0 + 68]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[26 * i0 + 72]);
+                _mm256_storeu_pd(&c[26 * i0 + 68], _mm256_add_pd(acc2_0, c_in24));
+                _mm256_storeu_pd(&c[26 * i0 + 72], _mm256_add_pd(acc2_1, c_in25));
             }
         }
         {
@@ -1869,10 +2007,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[640], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[640])));
-            _mm256_storeu_pd(&c[644], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[644])));
-            _mm256_storeu_pd(&c[666], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[666])));
-            _mm256_storeu_pd(&c[670], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[670])));
+            __m256d c_in26 = _mm256_loadu_pd(&c[640]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[644]);
+            __m256d c_in28 = _mm256_loadu_pd(&c[666]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[670]);
+            _mm256_storeu_pd(&c[640], _mm256_add_pd(acc0_0, c_in26));
+            _mm256_storeu_pd(&c[644], _mm256_add_pd(acc0_1, c_in27));
+            _mm256_storeu_pd(&c[666], _mm256_add_pd(acc1_0, c_in28));
+            _mm256_storeu_pd(&c[670], _mm256_add_pd(acc1_1, c_in29));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -1888,9 +2030,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_a1b1(const bmm_args *BM
                     __m256d a2 = _mm256_set1_pd(a[26 * i0 + k + 52]);
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                 }
-                _mm256_maskstore_pd(&c[26 * i0 + 24], mask2, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[26 * i0 + 24], mask2)));
-                _mm256_maskstore_pd(&c[26 * i0 + 50], mask2, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[26 * i0 + 50], mask2)));
-                _mm256_maskstore_pd(&c[26 * i0 + 76], mask2, _mm256_add_pd(acc2_0, _mm256_maskload_pd(&c[26 * i0 + 76], mask2)));
+                __m256d c_in30 = _mm256_maskload_pd(&c[26 * i0 + 24], mask2);
+                __m256d c_in31 = _mm256_maskload_pd(&c[26 * i0 + 50], mask2);
+                __m256d c_in32 = _mm256_maskload_pd(&c[26 * i0 + 76], mask2);
+                _mm256_maskstore_pd(&c[26 * i0 + 24], mask2, _mm256_add_pd(acc0_0, c_in30));
+                _mm256_maskstore_pd(&c[26 * i0 + 50], mask2, _mm256_add_pd(acc1_0, c_in31));
+                _mm256_maskstore_pd(&c[26 * i0 + 76], mask2, _mm256_add_pd(acc2_0, c_in32));
             }
         }
         {
@@ -1903,8 +2048,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_a1b1(const bmm_args *BM
                 __m256d a1 = _mm256_set1_pd(a[k + 650]);
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
             }
-            _mm256_maskstore_pd(&c[648], mask2, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[648], mask2)));
-            _mm256_maskstore_pd(&c[674], mask2, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[674], mask2)));
+            __m256d c_in33 = _mm256_maskload_pd(&c[648], mask2);
+            __m256d c_in34 = _mm256_maskload_pd(&c[674], mask2);
+            _mm256_maskstore_pd(&c[648], mask2, _mm256_add_pd(acc0_0, c_in33));
+            _mm256_maskstore_pd(&c[674], mask2, _mm256_add_pd(acc1_0, c_in34));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2116,7 +2263,7 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_bf_avx2_rl3_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf, isa avx2, form rl3.
- * Cost per matrix: 35152 useful flops in 5096 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 5096 vector arithmetic ops, 12 vector accumulators,
  * 4524 vector loads, 182 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2150,12 +2297,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 26], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 26]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 30], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 30]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 52]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 56]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[26 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[26 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[26 * i0 + 26]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[26 * i0 + 30]);
+                _mm256_storeu_pd(&c[26 * i0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 26], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 30], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[26 * i0 + 52]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[26 * i0 + 56]);
+                _mm256_storeu_pd(&c[26 * i0 + 52], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 56], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -2173,10 +2326,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[624], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[624]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[628], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[628]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[650], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[650]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[654], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[654]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in6 = _mm256_loadu_pd(&c[624]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[628]);
+            __m256d c_in8 = _mm256_loadu_pd(&c[650]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[654]);
+            _mm256_storeu_pd(&c[624], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[628], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[650], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[654], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -2199,12 +2356,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 34], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 34]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 38], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 38]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 60]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 64]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in10 = _mm256_loadu_pd(&c[26 * i0 + 8]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[26 * i0 + 12]);
+                __m256d c_in12 = _mm256_loadu_pd(&c[26 * i0 + 34]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[26 * i0 + 38]);
+                _mm256_storeu_pd(&c[26 * i0 + 8], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 12], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 34], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 38], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in14 = _mm256_loadu_pd(&c[26 * i0 + 60]);
+                __m256d c_in15 = _mm256_loadu_pd(&c[26 * i0 + 64]);
+                _mm256_storeu_pd(&c[26 * i0 + 60], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 64], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -2222,10 +2385,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[632], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[632]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[636], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[636]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[658], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[658]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[662], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[662]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[632]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[636]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[658]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[662]);
+            _mm256_storeu_pd(&c[632], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[636], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[658], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[662], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -2248,12 +2415,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 42], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 42]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 46], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 46]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 68]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 72]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[26 * i0 + 16]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[26 * i0 + 20]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[26 * i0 + 42]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[26 * i0 + 46]);
+                _mm256_storeu_pd(&c[26 * i0 + 16], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 20], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 42], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 46], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in24 = _mm256_loadu_pd(&c[26 * i0 + 68]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[26 * i0 + 72]);
+                _mm256_storeu_pd(&c[26 * i0 + 68], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 72], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -2271,10 +2444,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[640], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[640]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[644], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[644]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[666], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[666]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[670], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[670]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[640]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[644]);
+            __m256d c_in28 = _mm256_loadu_pd(&c[666]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[670]);
+            _mm256_storeu_pd(&c[640], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[644], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[666], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[670], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -2290,9 +2467,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_args *BMM_
                     __m256d a2 = _mm256_set1_pd(a[26 * i0 + k + 52]);
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                 }
-                _mm256_maskstore_pd(&c[26 * i0 + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_maskstore_pd(&c[26 * i0 + 50], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 50], mask2), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_maskstore_pd(&c[26 * i0 + 76], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 76], mask2), _mm256_mul_pd(valpha, acc2_0)));
+                __m256d c_in30 = _mm256_maskload_pd(&c[26 * i0 + 24], mask2);
+                __m256d c_in31 = _mm256_maskload_pd(&c[26 * i0 + 50], mask2);
+                __m256d c_in32 = _mm256_maskload_pd(&c[26 * i0 + 76], mask2);
+                _mm256_maskstore_pd(&c[26 * i0 + 24], mask2, _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[26 * i0 + 50], mask2, _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[26 * i0 + 76], mask2, _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc2_0)));
             }
         }
         {
@@ -2305,8 +2485,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_args *BMM_
                 __m256d a1 = _mm256_set1_pd(a[k + 650]);
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
             }
-            _mm256_maskstore_pd(&c[648], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[648], mask2), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[674], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[674], mask2), _mm256_mul_pd(valpha, acc1_0)));
+            __m256d c_in33 = _mm256_maskload_pd(&c[648], mask2);
+            __m256d c_in34 = _mm256_maskload_pd(&c[674], mask2);
+            _mm256_maskstore_pd(&c[648], mask2, _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[674], mask2, _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2318,7 +2500,7 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_avx2_rl3_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_bf_avx512_rl6_a1b1
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout bf, isa avx512, form rl6.
- * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 48 vector accumulators,
  * 1300 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2389,30 +2571,54 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl6_a1b1(const bmm_args
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[26 * i0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[26 * i0])));
-                _mm512_storeu_pd(&c[26 * i0 + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[26 * i0 + 8])));
-                _mm512_storeu_pd(&c[26 * i0 + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[26 * i0 + 16])));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 24], mask2, _mm512_add_pd(acc0_3, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 24])));
-                _mm512_storeu_pd(&c[26 * i0 + 26], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[26 * i0 + 26])));
-                _mm512_storeu_pd(&c[26 * i0 + 34], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[26 * i0 + 34])));
-                _mm512_storeu_pd(&c[26 * i0 + 42], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[26 * i0 + 42])));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 50], mask2, _mm512_add_pd(acc1_3, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 50])));
-                _mm512_storeu_pd(&c[26 * i0 + 52], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[26 * i0 + 52])));
-                _mm512_storeu_pd(&c[26 * i0 + 60], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[26 * i0 + 60])));
-                _mm512_storeu_pd(&c[26 * i0 + 68], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[26 * i0 + 68])));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 76], mask2, _mm512_add_pd(acc2_3, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 76])));
-                _mm512_storeu_pd(&c[26 * i0 + 78], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[26 * i0 + 78])));
-                _mm512_storeu_pd(&c[26 * i0 + 86], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[26 * i0 + 86])));
-                _mm512_storeu_pd(&c[26 * i0 + 94], _mm512_add_pd(acc3_2, _mm512_loadu_pd(&c[26 * i0 + 94])));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 102], mask2, _mm512_add_pd(acc3_3, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 102])));
-                _mm512_storeu_pd(&c[26 * i0 + 104], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[26 * i0 + 104])));
-                _mm512_storeu_pd(&c[26 * i0 + 112], _mm512_add_pd(acc4_1, _mm512_loadu_pd(&c[26 * i0 + 112])));
-                _mm512_storeu_pd(&c[26 * i0 + 120], _mm512_add_pd(acc4_2, _mm512_loadu_pd(&c[26 * i0 + 120])));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 128], mask2, _mm512_add_pd(acc4_3, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 128])));
-                _mm512_storeu_pd(&c[26 * i0 + 130], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[26 * i0 + 130])));
-                _mm512_storeu_pd(&c[26 * i0 + 138], _mm512_add_pd(acc5_1, _mm512_loadu_pd(&c[26 * i0 + 138])));
-                _mm512_storeu_pd(&c[26 * i0 + 146], _mm512_add_pd(acc5_2, _mm512_loadu_pd(&c[26 * i0 + 146])));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 154], mask2, _mm512_add_pd(acc5_3, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 154])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[26 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[26 * i0 + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[26 * i0 + 16]);
+                __m512d c_in3 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[26 * i0 + 26]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[26 * i0 + 34]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[26 * i0 + 42]);
+                __m512d c_in7 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 50]);
+                _mm512_storeu_pd(&c[26 * i0], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[26 * i0 + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_storeu_pd(&c[26 * i0 + 16], _mm512_add_pd(acc0_2, c_in2));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 24], mask2, _mm512_add_pd(acc0_3, c_in3));
+                _mm512_storeu_pd(&c[26 * i0 + 26], _mm512_add_pd(acc1_0, c_in4));
+                _mm512_storeu_pd(&c[26 * i0 + 34], _mm512_add_pd(acc1_1, c_in5));
+                _mm512_storeu_pd(&c[26 * i0 + 42], _mm512_add_pd(acc1_2, c_in6));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 50], mask2, _mm512_add_pd(acc1_3, c_in7));
+                __m512d c_in8 = _mm512_loadu_pd(&c[26 * i0 + 52]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[26 * i0 + 60]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[26 * i0 + 68]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 76]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[26 * i0 + 78]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[26 * i0 + 86]);
+                __m512d c_in14 = _mm512_loadu_pd(&c[26 * i0 + 94]);
+                __m512d c_in15 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 102]);
+                _mm512_storeu_pd(&c[26 * i0 + 52], _mm512_add_pd(acc2_0, c_in8));
+                _mm512_storeu_pd(&c[26 * i0 + 60], _mm512_add_pd(acc2_1, c_in9));
+                _mm512_storeu_pd(&c[26 * i0 + 68], _mm512_add_pd(acc2_2, c_in10));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 76], mask2, _mm512_add_pd(acc2_3, c_in11));
+                _mm512_storeu_pd(&c[26 * i0 + 78], _mm512_add_pd(acc3_0, c_in12));
+                _mm512_storeu_pd(&c[26 * i0 + 86], _mm512_add_pd(acc3_1, c_in13));
+                _mm512_storeu_pd(&c[26 * i0 + 94], _mm512_add_pd(acc3_2, c_in14));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 102], mask2, _mm512_add_pd(acc3_3, c_in15));
+                __m512d c_in16 = _mm512_loadu_pd(&c[26 * i0 + 104]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[26 * i0 + 112]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[26 * i0 + 120]);
+                __m512d c_in19 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 128]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[26 * i0 + 130]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[26 * i0 + 138]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[26 * i0 + 146]);
+                __m512d c_in23 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 154]);
+                _mm512_storeu_pd(&c[26 * i0 + 104], _mm512_add_pd(acc4_0, c_in16));
+                _mm512_storeu_pd(&c[26 * i0 + 112], _mm512_add_pd(acc4_1, c_in17));
+                _mm512_storeu_pd(&c[26 * i0 + 120], _mm512_add_pd(acc4_2, c_in18));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 128], mask2, _mm512_add_pd(acc4_3, c_in19));
+                _mm512_storeu_pd(&c[26 * i0 + 130], _mm512_add_pd(acc5_0, c_in20));
+                _mm512_storeu_pd(&c[26 * i0 + 138], _mm512_add_pd(acc5_1, c_in21));
+                _mm512_storeu_pd(&c[26 * i0 + 146], _mm512_add_pd(acc5_2, c_in22));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 154], mask2, _mm512_add_pd(acc5_3, c_in23));
             }
         }
         {
@@ -2440,14 +2646,22 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl6_a1b1(const bmm_args
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[624], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[624])));
-            _mm512_storeu_pd(&c[632], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[632])));
-            _mm512_storeu_pd(&c[640], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[640])));
-            _mm512_mask_storeu_pd(&c[648], mask2, _mm512_add_pd(acc0_3, _mm512_maskz_loadu_pd(mask2, &c[648])));
-            _mm512_storeu_pd(&c[650], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[650])));
-            _mm512_storeu_pd(&c[658], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[658])));
-            _mm512_storeu_pd(&c[666], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[666])));
-            _mm512_mask_storeu_pd(&c[674], mask2, _mm512_add_pd(acc1_3, _mm512_maskz_loadu_pd(mask2, &c[674])));
+            __m512d c_in24 = _mm512_loadu_pd(&c[624]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[632]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[640]);
+            __m512d c_in27 = _mm512_maskz_loadu_pd(mask2, &c[648]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[650]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[658]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[666]);
+            __m512d c_in31 = _mm512_maskz_loadu_pd(mask2, &c[674]);
+            _mm512_storeu_pd(&c[624], _mm512_add_pd(acc0_0, c_in24));
+            _mm512_storeu_pd(&c[632], _mm512_add_pd(acc0_1, c_in25));
+            _mm512_storeu_pd(&c[640], _mm512_add_pd(acc0_2, c_in26));
+            _mm512_mask_storeu_pd(&c[648], mask2, _mm512_add_pd(acc0_3, c_in27));
+            _mm512_storeu_pd(&c[650], _mm512_add_pd(acc1_0, c_in28));
+            _mm512_storeu_pd(&c[658], _mm512_add_pd(acc1_1, c_in29));
+            _mm512_storeu_pd(&c[666], _mm512_add_pd(acc1_2, c_in30));
+            _mm512_mask_storeu_pd(&c[674], mask2, _mm512_add_pd(acc1_3, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2602,7 +2816,7 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl6_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_bf_avx512_rl6_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf, isa avx512, form rl6.
- * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 48 vector accumulators,
  * 1300 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2677,30 +2891,54 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl6_ab(const bmm_args *
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[26 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[26 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[26 * i0 + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[26 * i0 + 26], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 26]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[26 * i0 + 34], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 34]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[26 * i0 + 42], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 42]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 50], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 50]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[26 * i0 + 52], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 52]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[26 * i0 + 60], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 60]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[26 * i0 + 68], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 68]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 76], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 76]), _mm512_mul_pd(valpha, acc2_3)));
-                _mm512_storeu_pd(&c[26 * i0 + 78], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 78]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[26 * i0 + 86], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 86]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_storeu_pd(&c[26 * i0 + 94], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 94]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 102], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 102]), _mm512_mul_pd(valpha, acc3_3)));
-                _mm512_storeu_pd(&c[26 * i0 + 104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 104]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[26 * i0 + 112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 112]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_storeu_pd(&c[26 * i0 + 120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 120]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 128], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 128]), _mm512_mul_pd(valpha, acc4_3)));
-                _mm512_storeu_pd(&c[26 * i0 + 130], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 130]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[26 * i0 + 138], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 138]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_storeu_pd(&c[26 * i0 + 146], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 146]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 154], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 154]), _mm512_mul_pd(valpha, acc5_3)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[26 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[26 * i0 + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[26 * i0 + 16]);
+                __m512d c_in3 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[26 * i0 + 26]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[26 * i0 + 34]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[26 * i0 + 42]);
+                __m512d c_in7 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 50]);
+                _mm512_storeu_pd(&c[26 * i0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[26 * i0 + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[26 * i0 + 16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 24], mask2, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[26 * i0 + 26], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[26 * i0 + 34], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[26 * i0 + 42], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 50], mask2, _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in8 = _mm512_loadu_pd(&c[26 * i0 + 52]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[26 * i0 + 60]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[26 * i0 + 68]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 76]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[26 * i0 + 78]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[26 * i0 + 86]);
+                __m512d c_in14 = _mm512_loadu_pd(&c[26 * i0 + 94]);
+                __m512d c_in15 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 102]);
+                _mm512_storeu_pd(&c[26 * i0 + 52], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[26 * i0 + 60], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[26 * i0 + 68], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 76], mask2, _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[26 * i0 + 78], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[26 * i0 + 86], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[26 * i0 + 94], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 102], mask2, _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc3_3)));
+                __m512d c_in16 = _mm512_loadu_pd(&c[26 * i0 + 104]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[26 * i0 + 112]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[26 * i0 + 120]);
+                __m512d c_in19 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 128]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[26 * i0 + 130]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[26 * i0 + 138]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[26 * i0 + 146]);
+                __m512d c_in23 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 154]);
+                _mm512_storeu_pd(&c[26 * i0 + 104], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[26 * i0 + 112], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[26 * i0 + 120], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 128], mask2, _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[26 * i0 + 130], _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[26 * i0 + 138], _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[26 * i0 + 146], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 154], mask2, _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc5_3)));
             }
         }
         {
@@ -2728,14 +2966,22 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl6_ab(const bmm_args *
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[624], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[624]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[632], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[632]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[640], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[640]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_mask_storeu_pd(&c[648], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[648]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[650], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[650]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[658], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[658]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[666], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[666]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_mask_storeu_pd(&c[674], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[674]), _mm512_mul_pd(valpha, acc1_3)));
+            __m512d c_in24 = _mm512_loadu_pd(&c[624]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[632]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[640]);
+            __m512d c_in27 = _mm512_maskz_loadu_pd(mask2, &c[648]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[650]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[658]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[666]);
+            __m512d c_in31 = _mm512_maskz_loadu_pd(mask2, &c[674]);
+            _mm512_storeu_pd(&c[624], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[632], _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[640], _mm512_fmadd_pd(vbeta, c_in26, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_mask_storeu_pd(&c[648], mask2, _mm512_fmadd_pd(vbeta, c_in27, _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[650], _mm512_fmadd_pd(vbeta, c_in28, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[658], _mm512_fmadd_pd(vbeta, c_in29, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[666], _mm512_fmadd_pd(vbeta, c_in30, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_mask_storeu_pd(&c[674], mask2, _mm512_fmadd_pd(vbeta, c_in31, _mm512_mul_pd(valpha, acc1_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2747,7 +2993,7 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl6_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_bf_avx512_rl3_a1b1
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout bf, isa avx512, form rl3.
- * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 24 vector accumulators,
  * 1716 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2791,18 +3037,30 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl3_a1b1(const bmm_args
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[26 * i0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[26 * i0])));
-                _mm512_storeu_pd(&c[26 * i0 + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[26 * i0 + 8])));
-                _mm512_storeu_pd(&c[26 * i0 + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[26 * i0 + 16])));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 24], mask2, _mm512_add_pd(acc0_3, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 24])));
-                _mm512_storeu_pd(&c[26 * i0 + 26], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[26 * i0 + 26])));
-                _mm512_storeu_pd(&c[26 * i0 + 34], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[26 * i0 + 34])));
-                _mm512_storeu_pd(&c[26 * i0 + 42], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[26 * i0 + 42])));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 50], mask2, _mm512_add_pd(acc1_3, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 50])));
-                _mm512_storeu_pd(&c[26 * i0 + 52], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[26 * i0 + 52])));
-                _mm512_storeu_pd(&c[26 * i0 + 60], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[26 * i0 + 60])));
-                _mm512_storeu_pd(&c[26 * i0 + 68], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[26 * i0 + 68])));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 76], mask2, _mm512_add_pd(acc2_3, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 76])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[26 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[26 * i0 + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[26 * i0 + 16]);
+                __m512d c_in3 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[26 * i0 + 26]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[26 * i0 + 34]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[26 * i0 + 42]);
+                __m512d c_in7 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 50]);
+                _mm512_storeu_pd(&c[26 * i0], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[26 * i0 + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_storeu_pd(&c[26 * i0 + 16], _mm512_add_pd(acc0_2, c_in2));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 24], mask2, _mm512_add_pd(acc0_3, c_in3));
+                _mm512_storeu_pd(&c[26 * i0 + 26], _mm512_add_pd(acc1_0, c_in4));
+                _mm512_storeu_pd(&c[26 * i0 + 34], _mm512_add_pd(acc1_1, c_in5));
+                _mm512_storeu_pd(&c[26 * i0 + 42], _mm512_add_pd(acc1_2, c_in6));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 50], mask2, _mm512_add_pd(acc1_3, c_in7));
+                __m512d c_in8 = _mm512_loadu_pd(&c[26 * i0 + 52]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[26 * i0 + 60]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[26 * i0 + 68]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 76]);
+                _mm512_storeu_pd(&c[26 * i0 + 52], _mm512_add_pd(acc2_0, c_in8));
+                _mm512_storeu_pd(&c[26 * i0 + 60], _mm512_add_pd(acc2_1, c_in9));
+                _mm512_storeu_pd(&c[26 * i0 + 68], _mm512_add_pd(acc2_2, c_in10));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 76], mask2, _mm512_add_pd(acc2_3, c_in11));
             }
         }
         {
@@ -2830,14 +3088,22 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl3_a1b1(const bmm_args
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[624], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[624])));
-            _mm512_storeu_pd(&c[632], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[632])));
-            _mm512_storeu_pd(&c[640], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[640])));
-            _mm512_mask_storeu_pd(&c[648], mask2, _mm512_add_pd(acc0_3, _mm512_maskz_loadu_pd(mask2, &c[648])));
-            _mm512_storeu_pd(&c[650], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[650])));
-            _mm512_storeu_pd(&c[658], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[658])));
-            _mm512_storeu_pd(&c[666], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[666])));
-            _mm512_mask_storeu_pd(&c[674], mask2, _mm512_add_pd(acc1_3, _mm512_maskz_loadu_pd(mask2, &c[674])));
+            __m512d c_in12 = _mm512_loadu_pd(&c[624]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[632]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[640]);
+            __m512d c_in15 = _mm512_maskz_loadu_pd(mask2, &c[648]);
+            __m512d c_in16 = _mm512_loadu_pd(&c[650]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[658]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[666]);
+            __m512d c_in19 = _mm512_maskz_loadu_pd(mask2, &c[674]);
+            _mm512_storeu_pd(&c[624], _mm512_add_pd(acc0_0, c_in12));
+            _mm512_storeu_pd(&c[632], _mm512_add_pd(acc0_1, c_in13));
+            _mm512_storeu_pd(&c[640], _mm512_add_pd(acc0_2, c_in14));
+            _mm512_mask_storeu_pd(&c[648], mask2, _mm512_add_pd(acc0_3, c_in15));
+            _mm512_storeu_pd(&c[650], _mm512_add_pd(acc1_0, c_in16));
+            _mm512_storeu_pd(&c[658], _mm512_add_pd(acc1_1, c_in17));
+            _mm512_storeu_pd(&c[666], _mm512_add_pd(acc1_2, c_in18));
+            _mm512_mask_storeu_pd(&c[674], mask2, _mm512_add_pd(acc1_3, c_in19));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2953,7 +3219,7 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl3_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_bf_avx512_rl3_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf, isa avx512, form rl3.
- * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 24 vector accumulators,
  * 1716 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3001,18 +3267,30 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl3_ab(const bmm_args *
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[26 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[26 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[26 * i0 + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[26 * i0 + 26], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 26]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[26 * i0 + 34], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 34]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[26 * i0 + 42], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 42]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 50], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 50]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[26 * i0 + 52], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 52]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[26 * i0 + 60], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 60]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[26 * i0 + 68], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 68]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 76], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 76]), _mm512_mul_pd(valpha, acc2_3)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[26 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[26 * i0 + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[26 * i0 + 16]);
+                __m512d c_in3 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[26 * i0 + 26]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[26 * i0 + 34]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[26 * i0 + 42]);
+                __m512d c_in7 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 50]);
+                _mm512_storeu_pd(&c[26 * i0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[26 * i0 + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[26 * i0 + 16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 24], mask2, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[26 * i0 + 26], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[26 * i0 + 34], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[26 * i0 + 42], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 50], mask2, _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in8 = _mm512_loadu_pd(&c[26 * i0 + 52]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[26 * i0 + 60]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[26 * i0 + 68]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 76]);
+                _mm512_storeu_pd(&c[26 * i0 + 52], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[26 * i0 + 60], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[26 * i0 + 68], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 76], mask2, _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc2_3)));
             }
         }
         {
@@ -3040,14 +3318,22 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl3_ab(const bmm_args *
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[624], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[624]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[632], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[632]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[640], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[640]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_mask_storeu_pd(&c[648], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[648]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[650], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[650]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[658], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[658]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[666], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[666]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_mask_storeu_pd(&c[674], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[674]), _mm512_mul_pd(valpha, acc1_3)));
+            __m512d c_in12 = _mm512_loadu_pd(&c[624]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[632]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[640]);
+            __m512d c_in15 = _mm512_maskz_loadu_pd(mask2, &c[648]);
+            __m512d c_in16 = _mm512_loadu_pd(&c[650]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[658]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[666]);
+            __m512d c_in19 = _mm512_maskz_loadu_pd(mask2, &c[674]);
+            _mm512_storeu_pd(&c[624], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[632], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[640], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_mask_storeu_pd(&c[648], mask2, _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[650], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[658], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[666], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_mask_storeu_pd(&c[674], mask2, _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc1_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3059,7 +3345,7 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_avx512_rl3_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_bf_tn_avx2_rl6_a1b1
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout bf tn (A transposed, B row-major), isa avx2, form rl6.
- * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 24 vector accumulators,
  * 3796 vector loads, 182 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3104,18 +3390,30 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[26 * i0])));
-                _mm256_storeu_pd(&c[26 * i0 + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[26 * i0 + 4])));
-                _mm256_storeu_pd(&c[26 * i0 + 26], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[26 * i0 + 26])));
-                _mm256_storeu_pd(&c[26 * i0 + 30], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[26 * i0 + 30])));
-                _mm256_storeu_pd(&c[26 * i0 + 52], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[26 * i0 + 52])));
-                _mm256_storeu_pd(&c[26 * i0 + 56], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[26 * i0 + 56])));
-                _mm256_storeu_pd(&c[26 * i0 + 78], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[26 * i0 + 78])));
-                _mm256_storeu_pd(&c[26 * i0 + 82], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[26 * i0 + 82])));
-                _mm256_storeu_pd(&c[26 * i0 + 104], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[26 * i0 + 104])));
-                _mm256_storeu_pd(&c[26 * i0 + 108], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[26 * i0 + 108])));
-                _mm256_storeu_pd(&c[26 * i0 + 130], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[26 * i0 + 130])));
-                _mm256_storeu_pd(&c[26 * i0 + 134], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[26 * i0 + 134])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[26 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[26 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[26 * i0 + 26]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[26 * i0 + 30]);
+                _mm256_storeu_pd(&c[26 * i0], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[26 * i0 + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[26 * i0 + 26], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[26 * i0 + 30], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[26 * i0 + 52]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[26 * i0 + 56]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[26 * i0 + 78]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[26 * i0 + 82]);
+                _mm256_storeu_pd(&c[26 * i0 + 52], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[26 * i0 + 56], _mm256_add_pd(acc2_1, c_in5));
+                _mm256_storeu_pd(&c[26 * i0 + 78], _mm256_add_pd(acc3_0, c_in6));
+                _mm256_storeu_pd(&c[26 * i0 + 82], _mm256_add_pd(acc3_1, c_in7));
+                __m256d c_in8 = _mm256_loadu_pd(&c[26 * i0 + 104]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[26 * i0 + 108]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[26 * i0 + 130]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[26 * i0 + 134]);
+                _mm256_storeu_pd(&c[26 * i0 + 104], _mm256_add_pd(acc4_0, c_in8));
+                _mm256_storeu_pd(&c[26 * i0 + 108], _mm256_add_pd(acc4_1, c_in9));
+                _mm256_storeu_pd(&c[26 * i0 + 130], _mm256_add_pd(acc5_0, c_in10));
+                _mm256_storeu_pd(&c[26 * i0 + 134], _mm256_add_pd(acc5_1, c_in11));
             }
         }
         {
@@ -3133,10 +3431,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[624], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[624])));
-            _mm256_storeu_pd(&c[628], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[628])));
-            _mm256_storeu_pd(&c[650], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[650])));
-            _mm256_storeu_pd(&c[654], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[654])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[624]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[628]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[650]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[654]);
+            _mm256_storeu_pd(&c[624], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[628], _mm256_add_pd(acc0_1, c_in13));
+            _mm256_storeu_pd(&c[650], _mm256_add_pd(acc1_0, c_in14));
+            _mm256_storeu_pd(&c[654], _mm256_add_pd(acc1_1, c_in15));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -3174,18 +3476,30 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0 + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[26 * i0 + 8])));
-                _mm256_storeu_pd(&c[26 * i0 + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[26 * i0 + 12])));
-                _mm256_storeu_pd(&c[26 * i0 + 34], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[26 * i0 + 34])));
-                _mm256_storeu_pd(&c[26 * i0 + 38], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[26 * i0 + 38])));
-                _mm256_storeu_pd(&c[26 * i0 + 60], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[26 * i0 + 60])));
-                _mm256_storeu_pd(&c[26 * i0 + 64], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[26 * i0 + 64])));
-                _mm256_storeu_pd(&c[26 * i0 + 86], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[26 * i0 + 86])));
-                _mm256_storeu_pd(&c[26 * i0 + 90], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[26 * i0 + 90])));
-                _mm256_storeu_pd(&c[26 * i0 + 112], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[26 * i0 + 112])));
-                _mm256_storeu_pd(&c[26 * i0 + 116], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[26 * i0 + 116])));
-                _mm256_storeu_pd(&c[26 * i0 + 138], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[26 * i0 + 138])));
-                _mm256_storeu_pd(&c[26 * i0 + 142], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[26 * i0 + 142])));
+                __m256d c_in16 = _mm256_loadu_pd(&c[26 * i0 + 8]);
+                __m256d c_in17 = _mm256_loadu_pd(&c[26 * i0 + 12]);
+                __m256d c_in18 = _mm256_loadu_pd(&c[26 * i0 + 34]);
+                __m256d c_in19 = _mm256_loadu_pd(&c[26 * i0 + 38]);
+                _mm256_storeu_pd(&c[26 * i0 + 8], _mm256_add_pd(acc0_0, c_in16));
+                _mm256_storeu_pd(&c[26 * i0 + 12], _mm256_add_pd(acc0_1, c_in17));
+                _mm256_storeu_pd(&c[26 * i0 + 34], _mm256_add_pd(acc1_0, c_in18));
+                _mm256_storeu_pd(&c[26 * i0 + 38], _mm256_add_pd(acc1_1, c_in19));
+                __m256d c_in20 = _mm256_loadu_pd(&c[26 * i0 + 60]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[26 * i0 + 64]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[26 * i0 + 86]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[26 * i0 + 90]);
+                _mm256_storeu_pd(&c[26 * i0 + 60], _mm256_add_pd(acc2_0, c_in20));
+                _mm256_storeu_pd(&c[26 * i0 + 64], _mm256_add_pd(acc2_1, c_in21));
+                _mm256_storeu_pd(&c[26 * i0 + 86], _mm256_add_pd(acc3_0, c_in22));
+                _mm256_storeu_pd(&c[26 * i0 + 90], _mm256_add_pd(acc3_1, c_in23));
+                __m256d c_in24 = _mm256_loadu_pd(&c[26 * i0 + 112]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[26 * i0 + 116]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[26 * i0 + 138]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[26 * i0 + 142]);
+                _mm256_storeu_pd(&c[26 * i0 + 112], _mm256_add_pd(acc4_0, c_in24));
+                _mm256_storeu_pd(&c[26 * i0 + 116], _mm256_add_pd(acc4_1, c_in25));
+                _mm256_storeu_pd(&c[26 * i0 + 138], _mm256_add_pd(acc5_0, c_in26));
+                _mm256_storeu_pd(&c[26 * i0 + 142], _mm256_add_pd(acc5_1, c_in27));
             }
         }
         {
@@ -3203,10 +3517,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[632], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[632])));
-            _mm256_storeu_pd(&c[636], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[636])));
-            _mm256_storeu_pd(&c[658], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[658])));
-            _mm256_storeu_pd(&c[662], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[662])));
+            __m256d c_in28 = _mm256_loadu_pd(&c[632]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[636]);
+            __m256d c_in30 = _mm256_loadu_pd(&c[658]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[662]);
+            _mm256_storeu_pd(&c[632], _mm256_add_pd(acc0_0, c_in28));
+            _mm256_storeu_pd(&c[636], _mm256_add_pd(acc0_1, c_in29));
+            _mm256_storeu_pd(&c[658], _mm256_add_pd(acc1_0, c_in30));
+            _mm256_storeu_pd(&c[662], _mm256_add_pd(acc1_1, c_in31));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -3244,18 +3562,30 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0 + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[26 * i0 + 16])));
-                _mm256_storeu_pd(&c[26 * i0 + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[26 * i0 + 20])));
-                _mm256_storeu_pd(&c[26 * i0 + 42], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[26 * i0 + 42])));
-                _mm256_storeu_pd(&c[26 * i0 + 46], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[26 * i0 + 46])));
-                _mm256_storeu_pd(&c[26 * i0 + 68], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[26 * i0 + 68])));
-                _mm256_storeu_pd(&c[26 * i0 + 72], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[26 * i0 + 72])));
-                _mm256_storeu_pd(&c[26 * i0 + 94], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[26 * i0 + 94])));
-                _mm256_storeu_pd(&c[26 * i0 + 98], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[26 * i0 + 98])));
-                _mm256_storeu_pd(&c[26 * i0 + 120], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[26 * i0 + 120])));
-                _mm256_storeu_pd(&c[26 * i0 + 124], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[26 * i0 + 124])));
-                _mm256_storeu_pd(&c[26 * i0 + 146], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[26 * i0 + 146])));
-                _mm256_storeu_pd(&c[26 * i0 + 150], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[26 * i0 + 150])));
+                __m256d c_in32 = _mm256_loadu_pd(&c[26 * i0 + 16]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[26 * i0 + 20]);
+                __m256d c_in34 = _mm256_loadu_pd(&c[26 * i0 + 42]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[26 * i0 + 46]);
+                _mm256_storeu_pd(&c[26 * i0 + 16], _mm256_add_pd(acc0_0, c_in32));
+                _mm256_storeu_pd(&c[26 * i0 + 20], _mm256_add_pd(acc0_1, c_in33));
+                _mm256_storeu_pd(&c[26 * i0 + 42], _mm256_add_pd(acc1_0, c_in34));
+                _mm256_storeu_pd(&c[26 * i0 + 46], _mm256_add_pd(acc1_1, c_in35));
+                __m256d c_in36 = _mm256_loadu_pd(&c[26 * i0 + 68]);
+                __m256d c_in37 = _mm256_loadu_pd(&c[26 * i0 + 72]);
+                __m256d c_in38 = _mm256_loadu_pd(&c[26 * i0 + 94]);
+                __m256d c_in39 = _mm256_loadu_pd(&c[26 * i0 + 98]);
+                _mm256_storeu_pd(&c[26 * i0 + 68], _mm256_add_pd(acc2_0, c_in36));
+                _mm256_storeu_pd(&c[26 * i0 + 72], _mm256_add_pd(acc2_1, c_in37));
+                _mm256_storeu_pd(&c[26 * i0 + 94], _mm256_add_pd(acc3_0, c_in38));
+                _mm256_storeu_pd(&c[26 * i0 + 98], _mm256_add_pd(acc3_1, c_in39));
+                __m256d c_in40 = _mm256_loadu_pd(&c[26 * i0 + 120]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[26 * i0 + 124]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[26 * i0 + 146]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[26 * i0 + 150]);
+                _mm256_storeu_pd(&c[26 * i0 + 120], _mm256_add_pd(acc4_0, c_in40));
+                _mm256_storeu_pd(&c[26 * i0 + 124], _mm256_add_pd(acc4_1, c_in41));
+                _mm256_storeu_pd(&c[26 * i0 + 146], _mm256_add_pd(acc5_0, c_in42));
+                _mm256_storeu_pd(&c[26 * i0 + 150], _mm256_add_pd(acc5_1, c_in43));
             }
         }
         {
@@ -3273,10 +3603,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[640], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[640])));
-            _mm256_storeu_pd(&c[644], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[644])));
-            _mm256_storeu_pd(&c[666], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[666])));
-            _mm256_storeu_pd(&c[670], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[670])));
+            __m256d c_in44 = _mm256_loadu_pd(&c[640]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[644]);
+            __m256d c_in46 = _mm256_loadu_pd(&c[666]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[670]);
+            _mm256_storeu_pd(&c[640], _mm256_add_pd(acc0_0, c_in44));
+            _mm256_storeu_pd(&c[644], _mm256_add_pd(acc0_1, c_in45));
+            _mm256_storeu_pd(&c[666], _mm256_add_pd(acc1_0, c_in46));
+            _mm256_storeu_pd(&c[670], _mm256_add_pd(acc1_1, c_in47));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -3301,12 +3635,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     __m256d a5 = _mm256_set1_pd(a[i0 + 26 * k + 5]);
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                 }
-                _mm256_maskstore_pd(&c[26 * i0 + 24], mask2, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[26 * i0 + 24], mask2)));
-                _mm256_maskstore_pd(&c[26 * i0 + 50], mask2, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[26 * i0 + 50], mask2)));
-                _mm256_maskstore_pd(&c[26 * i0 + 76], mask2, _mm256_add_pd(acc2_0, _mm256_maskload_pd(&c[26 * i0 + 76], mask2)));
-                _mm256_maskstore_pd(&c[26 * i0 + 102], mask2, _mm256_add_pd(acc3_0, _mm256_maskload_pd(&c[26 * i0 + 102], mask2)));
-                _mm256_maskstore_pd(&c[26 * i0 + 128], mask2, _mm256_add_pd(acc4_0, _mm256_maskload_pd(&c[26 * i0 + 128], mask2)));
-                _mm256_maskstore_pd(&c[26 * i0 + 154], mask2, _mm256_add_pd(acc5_0, _mm256_maskload_pd(&c[26 * i0 + 154], mask2)));
+                __m256d c_in48 = _mm256_maskload_pd(&c[26 * i0 + 24], mask2);
+                __m256d c_in49 = _mm256_maskload_pd(&c[26 * i0 + 50], mask2);
+                __m256d c_in50 = _mm256_maskload_pd(&c[26 * i0 + 76], mask2);
+                __m256d c_in51 = _mm256_maskload_pd(&c[26 * i0 + 102], mask2);
+                _mm256_maskstore_pd(&c[26 * i0 + 24], mask2, _mm256_add_pd(acc0_0, c_in48));
+                _mm256_maskstore_pd(&c[26 * i0 + 50], mask2, _mm256_add_pd(acc1_0, c_in49));
+                _mm256_maskstore_pd(&c[26 * i0 + 76], mask2, _mm256_add_pd(acc2_0, c_in50));
+                _mm256_maskstore_pd(&c[26 * i0 + 102], mask2, _mm256_add_pd(acc3_0, c_in51));
+                __m256d c_in52 = _mm256_maskload_pd(&c[26 * i0 + 128], mask2);
+                __m256d c_in53 = _mm256_maskload_pd(&c[26 * i0 + 154], mask2);
+                _mm256_maskstore_pd(&c[26 * i0 + 128], mask2, _mm256_add_pd(acc4_0, c_in52));
+                _mm256_maskstore_pd(&c[26 * i0 + 154], mask2, _mm256_add_pd(acc5_0, c_in53));
             }
         }
         {
@@ -3319,8 +3659,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 __m256d a1 = _mm256_set1_pd(a[26 * k + 25]);
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
             }
-            _mm256_maskstore_pd(&c[648], mask2, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[648], mask2)));
-            _mm256_maskstore_pd(&c[674], mask2, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[674], mask2)));
+            __m256d c_in54 = _mm256_maskload_pd(&c[648], mask2);
+            __m256d c_in55 = _mm256_maskload_pd(&c[674], mask2);
+            _mm256_maskstore_pd(&c[648], mask2, _mm256_add_pd(acc0_0, c_in54));
+            _mm256_maskstore_pd(&c[674], mask2, _mm256_add_pd(acc1_0, c_in55));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3607,7 +3949,7 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl6_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_bf_tn_avx2_rl6_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf tn (A transposed, B row-major), isa avx2, form rl6.
- * Cost per matrix: 35152 useful flops in 5096 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 5096 vector arithmetic ops, 24 vector accumulators,
  * 3796 vector loads, 182 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3656,18 +3998,30 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl6_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 26], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 26]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 30], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 30]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 52]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 56]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 78], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 78]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 82], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 82]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 104]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 108]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 130], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 130]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 134], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 134]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[26 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[26 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[26 * i0 + 26]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[26 * i0 + 30]);
+                _mm256_storeu_pd(&c[26 * i0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 26], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 30], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[26 * i0 + 52]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[26 * i0 + 56]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[26 * i0 + 78]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[26 * i0 + 82]);
+                _mm256_storeu_pd(&c[26 * i0 + 52], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 56], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 78], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 82], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in8 = _mm256_loadu_pd(&c[26 * i0 + 104]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[26 * i0 + 108]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[26 * i0 + 130]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[26 * i0 + 134]);
+                _mm256_storeu_pd(&c[26 * i0 + 104], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 108], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 130], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 134], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -3685,10 +4039,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl6_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[624], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[624]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[628], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[628]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[650], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[650]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[654], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[654]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[624]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[628]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[650]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[654]);
+            _mm256_storeu_pd(&c[624], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[628], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[650], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[654], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -3726,18 +4084,30 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl6_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 34], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 34]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 38], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 38]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 60]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 64]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 86], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 86]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 90], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 90]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 112]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 116]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 138], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 138]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 142], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 142]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in16 = _mm256_loadu_pd(&c[26 * i0 + 8]);
+                __m256d c_in17 = _mm256_loadu_pd(&c[26 * i0 + 12]);
+                __m256d c_in18 = _mm256_loadu_pd(&c[26 * i0 + 34]);
+                __m256d c_in19 = _mm256_loadu_pd(&c[26 * i0 + 38]);
+                _mm256_storeu_pd(&c[26 * i0 + 8], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 12], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 34], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 38], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[26 * i0 + 60]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[26 * i0 + 64]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[26 * i0 + 86]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[26 * i0 + 90]);
+                _mm256_storeu_pd(&c[26 * i0 + 60], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 64], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 86], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 90], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in24 = _mm256_loadu_pd(&c[26 * i0 + 112]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[26 * i0 + 116]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[26 * i0 + 138]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[26 * i0 + 142]);
+                _mm256_storeu_pd(&c[26 * i0 + 112], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 116], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 138], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 142], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -3755,10 +4125,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl6_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[632], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[632]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[636], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[636]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[658], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[658]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[662], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[662]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in28 = _mm256_loadu_pd(&c[632]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[636]);
+            __m256d c_in30 = _mm256_loadu_pd(&c[658]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[662]);
+            _mm256_storeu_pd(&c[632], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[636], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[658], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[662], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -3796,18 +4170,30 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl6_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 42], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 42]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 46], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 46]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 68]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 72]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 94], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 94]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 98], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 98]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 120]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 124]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 146], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 146]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 150], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 150]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in32 = _mm256_loadu_pd(&c[26 * i0 + 16]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[26 * i0 + 20]);
+                __m256d c_in34 = _mm256_loadu_pd(&c[26 * i0 + 42]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[26 * i0 + 46]);
+                _mm256_storeu_pd(&c[26 * i0 + 16], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 20], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 42], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 46], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in36 = _mm256_loadu_pd(&c[26 * i0 + 68]);
+                __m256d c_in37 = _mm256_loadu_pd(&c[26 * i0 + 72]);
+                __m256d c_in38 = _mm256_loadu_pd(&c[26 * i0 + 94]);
+                __m256d c_in39 = _mm256_loadu_pd(&c[26 * i0 + 98]);
+                _mm256_storeu_pd(&c[26 * i0 + 68], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 72], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 94], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 98], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in40 = _mm256_loadu_pd(&c[26 * i0 + 120]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[26 * i0 + 124]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[26 * i0 + 146]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[26 * i0 + 150]);
+                _mm256_storeu_pd(&c[26 * i0 + 120], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 124], _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 146], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 150], _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -3825,10 +4211,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl6_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[640], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[640]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[644], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[644]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[666], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[666]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[670], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[670]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in44 = _mm256_loadu_pd(&c[640]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[644]);
+            __m256d c_in46 = _mm256_loadu_pd(&c[666]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[670]);
+            _mm256_storeu_pd(&c[640], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[644], _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[666], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[670], _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -3853,12 +4243,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl6_ab(const bmm_args *B
                     __m256d a5 = _mm256_set1_pd(a[i0 + 26 * k + 5]);
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                 }
-                _mm256_maskstore_pd(&c[26 * i0 + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_maskstore_pd(&c[26 * i0 + 50], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 50], mask2), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_maskstore_pd(&c[26 * i0 + 76], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 76], mask2), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_maskstore_pd(&c[26 * i0 + 102], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 102], mask2), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_maskstore_pd(&c[26 * i0 + 128], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 128], mask2), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_maskstore_pd(&c[26 * i0 + 154], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 154], mask2), _mm256_mul_pd(valpha, acc5_0)));
+                __m256d c_in48 = _mm256_maskload_pd(&c[26 * i0 + 24], mask2);
+                __m256d c_in49 = _mm256_maskload_pd(&c[26 * i0 + 50], mask2);
+                __m256d c_in50 = _mm256_maskload_pd(&c[26 * i0 + 76], mask2);
+                __m256d c_in51 = _mm256_maskload_pd(&c[26 * i0 + 102], mask2);
+                _mm256_maskstore_pd(&c[26 * i0 + 24], mask2, _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[26 * i0 + 50], mask2, _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[26 * i0 + 76], mask2, _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_maskstore_pd(&c[26 * i0 + 102], mask2, _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc3_0)));
+                __m256d c_in52 = _mm256_maskload_pd(&c[26 * i0 + 128], mask2);
+                __m256d c_in53 = _mm256_maskload_pd(&c[26 * i0 + 154], mask2);
+                _mm256_maskstore_pd(&c[26 * i0 + 128], mask2, _mm256_fmadd_pd(vbeta, c_in52, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_maskstore_pd(&c[26 * i0 + 154], mask2, _mm256_fmadd_pd(vbeta, c_in53, _mm256_mul_pd(valpha, acc5_0)));
             }
         }
         {
@@ -3871,8 +4267,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl6_ab(const bmm_args *B
                 __m256d a1 = _mm256_set1_pd(a[26 * k + 25]);
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
             }
-            _mm256_maskstore_pd(&c[648], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[648], mask2), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[674], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[674], mask2), _mm256_mul_pd(valpha, acc1_0)));
+            __m256d c_in54 = _mm256_maskload_pd(&c[648], mask2);
+            __m256d c_in55 = _mm256_maskload_pd(&c[674], mask2);
+            _mm256_maskstore_pd(&c[648], mask2, _mm256_fmadd_pd(vbeta, c_in54, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[674], mask2, _mm256_fmadd_pd(vbeta, c_in55, _mm256_mul_pd(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3884,7 +4282,7 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl6_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_bf_tn_avx2_rl3_a1b1
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout bf tn (A transposed, B row-major), isa avx2, form rl3.
- * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 12 vector accumulators,
  * 4524 vector loads, 182 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3914,12 +4312,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[26 * i0])));
-                _mm256_storeu_pd(&c[26 * i0 + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[26 * i0 + 4])));
-                _mm256_storeu_pd(&c[26 * i0 + 26], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[26 * i0 + 26])));
-                _mm256_storeu_pd(&c[26 * i0 + 30], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[26 * i0 + 30])));
-                _mm256_storeu_pd(&c[26 * i0 + 52], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[26 * i0 + 52])));
-                _mm256_storeu_pd(&c[26 * i0 + 56], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[26 * i0 + 56])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[26 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[26 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[26 * i0 + 26]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[26 * i0 + 30]);
+                _mm256_storeu_pd(&c[26 * i0], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[26 * i0 + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[26 * i0 + 26], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[26 * i0 + 30], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[26 * i0 + 52]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[26 * i0 + 56]);
+                _mm256_storeu_pd(&c[26 * i0 + 52], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[26 * i0 + 56], _mm256_add_pd(acc2_1, c_in5));
             }
         }
         {
@@ -3937,10 +4341,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[624], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[624])));
-            _mm256_storeu_pd(&c[628], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[628])));
-            _mm256_storeu_pd(&c[650], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[650])));
-            _mm256_storeu_pd(&c[654], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[654])));
+            __m256d c_in6 = _mm256_loadu_pd(&c[624]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[628]);
+            __m256d c_in8 = _mm256_loadu_pd(&c[650]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[654]);
+            _mm256_storeu_pd(&c[624], _mm256_add_pd(acc0_0, c_in6));
+            _mm256_storeu_pd(&c[628], _mm256_add_pd(acc0_1, c_in7));
+            _mm256_storeu_pd(&c[650], _mm256_add_pd(acc1_0, c_in8));
+            _mm256_storeu_pd(&c[654], _mm256_add_pd(acc1_1, c_in9));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -3963,12 +4371,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0 + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[26 * i0 + 8])));
-                _mm256_storeu_pd(&c[26 * i0 + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[26 * i0 + 12])));
-                _mm256_storeu_pd(&c[26 * i0 + 34], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[26 * i0 + 34])));
-                _mm256_storeu_pd(&c[26 * i0 + 38], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[26 * i0 + 38])));
-                _mm256_storeu_pd(&c[26 * i0 + 60], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[26 * i0 + 60])));
-                _mm256_storeu_pd(&c[26 * i0 + 64], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[26 * i0 + 64])));
+                __m256d c_in10 = _mm256_loadu_pd(&c[26 * i0 + 8]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[26 * i0 + 12]);
+                __m256d c_in12 = _mm256_loadu_pd(&c[26 * i0 + 34]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[26 * i0 + 38]);
+                _mm256_storeu_pd(&c[26 * i0 + 8], _mm256_add_pd(acc0_0, c_in10));
+                _mm256_storeu_pd(&c[26 * i0 + 12], _mm256_add_pd(acc0_1, c_in11));
+                _mm256_storeu_pd(&c[26 * i0 + 34], _mm256_add_pd(acc1_0, c_in12));
+                _mm256_storeu_pd(&c[26 * i0 + 38], _mm256_add_pd(acc1_1, c_in13));
+                __m256d c_in14 = _mm256_loadu_pd(&c[26 * i0 + 60]);
+                __m256d c_in15 = _mm256_loadu_pd(&c[26 * i0 + 64]);
+                _mm256_storeu_pd(&c[26 * i0 + 60], _mm256_add_pd(acc2_0, c_in14));
+                _mm256_storeu_pd(&c[26 * i0 + 64], _mm256_add_pd(acc2_1, c_in15));
             }
         }
         {
@@ -3986,10 +4400,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[632], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[632])));
-            _mm256_storeu_pd(&c[636], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[636])));
-            _mm256_storeu_pd(&c[658], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[658])));
-            _mm256_storeu_pd(&c[662], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[662])));
+            __m256d c_in16 = _mm256_loadu_pd(&c[632]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[636]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[658]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[662]);
+            _mm256_storeu_pd(&c[632], _mm256_add_pd(acc0_0, c_in16));
+            _mm256_storeu_pd(&c[636], _mm256_add_pd(acc0_1, c_in17));
+            _mm256_storeu_pd(&c[658], _mm256_add_pd(acc1_0, c_in18));
+            _mm256_storeu_pd(&c[662], _mm256_add_pd(acc1_1, c_in19));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -4012,12 +4430,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0 + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[26 * i0 + 16])));
-                _mm256_storeu_pd(&c[26 * i0 + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[26 * i0 + 20])));
-                _mm256_storeu_pd(&c[26 * i0 + 42], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[26 * i0 + 42])));
-                _mm256_storeu_pd(&c[26 * i0 + 46], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[26 * i0 + 46])));
-                _mm256_storeu_pd(&c[26 * i0 + 68], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[26 * i0 + 68])));
-                _mm256_storeu_pd(&c[26 * i0 + 72], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[26 * i0 + 72])));
+                __m256d c_in20 = _mm256_loadu_pd(&c[26 * i0 + 16]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[26 * i0 + 20]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[26 * i0 + 42]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[26 * i0 + 46]);
+                _mm256_storeu_pd(&c[26 * i0 + 16], _mm256_add_pd(acc0_0, c_in20));
+                _mm256_storeu_pd(&c[26 * i0 + 20], _mm256_add_pd(acc0_1, c_in21));
+                _mm256_storeu_pd(&c[26 * i0 + 42], _mm256_add_pd(acc1_0, c_in22));
+                _mm256_storeu_pd(&c[26 * i0 + 46], _mm256_add_pd(acc1_1, c_in23));
+                __m256d c_in24 = _mm256_loadu_pd(&c[26 * i0 + 68]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[26 * i0 + 72]);
+                _mm256_storeu_pd(&c[26 * i0 + 68], _mm256_add_pd(acc2_0, c_in24));
+                _mm256_storeu_pd(&c[26 * i0 + 72], _mm256_add_pd(acc2_1, c_in25));
             }
         }
         {
@@ -4035,10 +4459,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[640], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[640])));
-            _mm256_storeu_pd(&c[644], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[644])));
-            _mm256_storeu_pd(&c[666], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[666])));
-            _mm256_storeu_pd(&c[670], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[670])));
+            __m256d c_in26 = _mm256_loadu_pd(&c[640]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[644]);
+            __m256d c_in28 = _mm256_loadu_pd(&c[666]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[670]);
+            _mm256_storeu_pd(&c[640], _mm256_add_pd(acc0_0, c_in26));
+            _mm256_storeu_pd(&c[644], _mm256_add_pd(acc0_1, c_in27));
+            _mm256_storeu_pd(&c[666], _mm256_add_pd(acc1_0, c_in28));
+            _mm256_storeu_pd(&c[670], _mm256_add_pd(acc1_1, c_in29));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -4054,9 +4482,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     __m256d a2 = _mm256_set1_pd(a[i0 + 26 * k + 2]);
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                 }
-                _mm256_maskstore_pd(&c[26 * i0 + 24], mask2, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[26 * i0 + 24], mask2)));
-                _mm256_maskstore_pd(&c[26 * i0 + 50], mask2, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[26 * i0 + 50], mask2)));
-                _mm256_maskstore_pd(&c[26 * i0 + 76], mask2, _mm256_add_pd(acc2_0, _mm256_maskload_pd(&c[26 * i0 + 76], mask2)));
+                __m256d c_in30 = _mm256_maskload_pd(&c[26 * i0 + 24], mask2);
+                __m256d c_in31 = _mm256_maskload_pd(&c[26 * i0 + 50], mask2);
+                __m256d c_in32 = _mm256_maskload_pd(&c[26 * i0 + 76], mask2);
+                _mm256_maskstore_pd(&c[26 * i0 + 24], mask2, _mm256_add_pd(acc0_0, c_in30));
+                _mm256_maskstore_pd(&c[26 * i0 + 50], mask2, _mm256_add_pd(acc1_0, c_in31));
+                _mm256_maskstore_pd(&c[26 * i0 + 76], mask2, _mm256_add_pd(acc2_0, c_in32));
             }
         }
         {
@@ -4069,8 +4500,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 __m256d a1 = _mm256_set1_pd(a[26 * k + 25]);
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
             }
-            _mm256_maskstore_pd(&c[648], mask2, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[648], mask2)));
-            _mm256_maskstore_pd(&c[674], mask2, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[674], mask2)));
+            __m256d c_in33 = _mm256_maskload_pd(&c[648], mask2);
+            __m256d c_in34 = _mm256_maskload_pd(&c[674], mask2);
+            _mm256_maskstore_pd(&c[648], mask2, _mm256_add_pd(acc0_0, c_in33));
+            _mm256_maskstore_pd(&c[674], mask2, _mm256_add_pd(acc1_0, c_in34));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4282,7 +4715,7 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl3_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_bf_tn_avx2_rl3_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf tn (A transposed, B row-major), isa avx2, form rl3.
- * Cost per matrix: 35152 useful flops in 5096 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 5096 vector arithmetic ops, 12 vector accumulators,
  * 4524 vector loads, 182 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -4316,12 +4749,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl3_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 26], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 26]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 30], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 30]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 52]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 56]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[26 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[26 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[26 * i0 + 26]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[26 * i0 + 30]);
+                _mm256_storeu_pd(&c[26 * i0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 26], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 30], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[26 * i0 + 52]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[26 * i0 + 56]);
+                _mm256_storeu_pd(&c[26 * i0 + 52], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 56], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -4339,10 +4778,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl3_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[624], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[624]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[628], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[628]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[650], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[650]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[654], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[654]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in6 = _mm256_loadu_pd(&c[624]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[628]);
+            __m256d c_in8 = _mm256_loadu_pd(&c[650]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[654]);
+            _mm256_storeu_pd(&c[624], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[628], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[650], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[654], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -4365,12 +4808,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl3_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 34], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 34]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 38], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 38]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 60]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 64]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in10 = _mm256_loadu_pd(&c[26 * i0 + 8]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[26 * i0 + 12]);
+                __m256d c_in12 = _mm256_loadu_pd(&c[26 * i0 + 34]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[26 * i0 + 38]);
+                _mm256_storeu_pd(&c[26 * i0 + 8], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 12], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 34], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 38], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in14 = _mm256_loadu_pd(&c[26 * i0 + 60]);
+                __m256d c_in15 = _mm256_loadu_pd(&c[26 * i0 + 64]);
+                _mm256_storeu_pd(&c[26 * i0 + 60], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 64], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -4388,10 +4837,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl3_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[632], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[632]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[636], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[636]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[658], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[658]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[662], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[662]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[632]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[636]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[658]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[662]);
+            _mm256_storeu_pd(&c[632], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[636], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[658], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[662], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -4414,12 +4867,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl3_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[26 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 42], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 42]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 46], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 46]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[26 * i0 + 68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 68]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[26 * i0 + 72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[26 * i0 + 72]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[26 * i0 + 16]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[26 * i0 + 20]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[26 * i0 + 42]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[26 * i0 + 46]);
+                _mm256_storeu_pd(&c[26 * i0 + 16], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 20], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[26 * i0 + 42], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 46], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in24 = _mm256_loadu_pd(&c[26 * i0 + 68]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[26 * i0 + 72]);
+                _mm256_storeu_pd(&c[26 * i0 + 68], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[26 * i0 + 72], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -4437,10 +4896,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl3_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[640], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[640]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[644], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[644]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[666], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[666]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[670], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[670]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[640]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[644]);
+            __m256d c_in28 = _mm256_loadu_pd(&c[666]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[670]);
+            _mm256_storeu_pd(&c[640], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[644], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[666], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[670], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -4456,9 +4919,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl3_ab(const bmm_args *B
                     __m256d a2 = _mm256_set1_pd(a[i0 + 26 * k + 2]);
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                 }
-                _mm256_maskstore_pd(&c[26 * i0 + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_maskstore_pd(&c[26 * i0 + 50], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 50], mask2), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_maskstore_pd(&c[26 * i0 + 76], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[26 * i0 + 76], mask2), _mm256_mul_pd(valpha, acc2_0)));
+                __m256d c_in30 = _mm256_maskload_pd(&c[26 * i0 + 24], mask2);
+                __m256d c_in31 = _mm256_maskload_pd(&c[26 * i0 + 50], mask2);
+                __m256d c_in32 = _mm256_maskload_pd(&c[26 * i0 + 76], mask2);
+                _mm256_maskstore_pd(&c[26 * i0 + 24], mask2, _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[26 * i0 + 50], mask2, _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[26 * i0 + 76], mask2, _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc2_0)));
             }
         }
         {
@@ -4471,8 +4937,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl3_ab(const bmm_args *B
                 __m256d a1 = _mm256_set1_pd(a[26 * k + 25]);
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
             }
-            _mm256_maskstore_pd(&c[648], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[648], mask2), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[674], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[674], mask2), _mm256_mul_pd(valpha, acc1_0)));
+            __m256d c_in33 = _mm256_maskload_pd(&c[648], mask2);
+            __m256d c_in34 = _mm256_maskload_pd(&c[674], mask2);
+            _mm256_maskstore_pd(&c[648], mask2, _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[674], mask2, _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4484,7 +4952,7 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_bf_tn_avx2_rl3_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_bf_tn_avx512_rl6_a1b1
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout bf tn (A transposed, B row-major), isa avx512, form rl6.
- * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 48 vector accumulators,
  * 1300 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_tn_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -4555,30 +5023,54 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_tn_avx512_rl6_a1b1(const bmm_a
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[26 * i0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[26 * i0])));
-                _mm512_storeu_pd(&c[26 * i0 + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[26 * i0 + 8])));
-                _mm512_storeu_pd(&c[26 * i0 + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[26 * i0 + 16])));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 24], mask2, _mm512_add_pd(acc0_3, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 24])));
-                _mm512_storeu_pd(&c[26 * i0 + 26], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[26 * i0 + 26])));
-                _mm512_storeu_pd(&c[26 * i0 + 34], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[26 * i0 + 34])));
-                _mm512_storeu_pd(&c[26 * i0 + 42], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[26 * i0 + 42])));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 50], mask2, _mm512_add_pd(acc1_3, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 50])));
-                _mm512_storeu_pd(&c[26 * i0 + 52], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[26 * i0 + 52])));
-                _mm512_storeu_pd(&c[26 * i0 + 60], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[26 * i0 + 60])));
-                _mm512_storeu_pd(&c[26 * i0 + 68], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[26 * i0 + 68])));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 76], mask2, _mm512_add_pd(acc2_3, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 76])));
-                _mm512_storeu_pd(&c[26 * i0 + 78], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[26 * i0 + 78])));
-                _mm512_storeu_pd(&c[26 * i0 + 86], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[26 * i0 + 86])));
-                _mm512_storeu_pd(&c[26 * i0 + 94], _mm512_add_pd(acc3_2, _mm512_loadu_pd(&c[26 * i0 + 94])));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 102], mask2, _mm512_add_pd(acc3_3, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 102])));
-                _mm512_storeu_pd(&c[26 * i0 + 104], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[26 * i0 + 104])));
-                _mm512_storeu_pd(&c[26 * i0 + 112], _mm512_add_pd(acc4_1, _mm512_loadu_pd(&c[26 * i0 + 112])));
-                _mm512_storeu_pd(&c[26 * i0 + 120], _mm512_add_pd(acc4_2, _mm512_loadu_pd(&c[26 * i0 + 120])));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 128], mask2, _mm512_add_pd(acc4_3, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 128])));
-                _mm512_storeu_pd(&c[26 * i0 + 130], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[26 * i0 + 130])));
-                _mm512_storeu_pd(&c[26 * i0 + 138], _mm512_add_pd(acc5_1, _mm512_loadu_pd(&c[26 * i0 + 138])));
-                _mm512_storeu_pd(&c[26 * i0 + 146], _mm512_add_pd(acc5_2, _mm512_loadu_pd(&c[26 * i0 + 146])));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 154], mask2, _mm512_add_pd(acc5_3, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 154])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[26 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[26 * i0 + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[26 * i0 + 16]);
+                __m512d c_in3 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[26 * i0 + 26]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[26 * i0 + 34]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[26 * i0 + 42]);
+                __m512d c_in7 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 50]);
+                _mm512_storeu_pd(&c[26 * i0], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[26 * i0 + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_storeu_pd(&c[26 * i0 + 16], _mm512_add_pd(acc0_2, c_in2));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 24], mask2, _mm512_add_pd(acc0_3, c_in3));
+                _mm512_storeu_pd(&c[26 * i0 + 26], _mm512_add_pd(acc1_0, c_in4));
+                _mm512_storeu_pd(&c[26 * i0 + 34], _mm512_add_pd(acc1_1, c_in5));
+                _mm512_storeu_pd(&c[26 * i0 + 42], _mm512_add_pd(acc1_2, c_in6));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 50], mask2, _mm512_add_pd(acc1_3, c_in7));
+                __m512d c_in8 = _mm512_loadu_pd(&c[26 * i0 + 52]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[26 * i0 + 60]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[26 * i0 + 68]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 76]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[26 * i0 + 78]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[26 * i0 + 86]);
+                __m512d c_in14 = _mm512_loadu_pd(&c[26 * i0 + 94]);
+                __m512d c_in15 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 102]);
+                _mm512_storeu_pd(&c[26 * i0 + 52], _mm512_add_pd(acc2_0, c_in8));
+                _mm512_storeu_pd(&c[26 * i0 + 60], _mm512_add_pd(acc2_1, c_in9));
+                _mm512_storeu_pd(&c[26 * i0 + 68], _mm512_add_pd(acc2_2, c_in10));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 76], mask2, _mm512_add_pd(acc2_3, c_in11));
+                _mm512_storeu_pd(&c[26 * i0 + 78], _mm512_add_pd(acc3_0, c_in12));
+                _mm512_storeu_pd(&c[26 * i0 + 86], _mm512_add_pd(acc3_1, c_in13));
+                _mm512_storeu_pd(&c[26 * i0 + 94], _mm512_add_pd(acc3_2, c_in14));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 102], mask2, _mm512_add_pd(acc3_3, c_in15));
+                __m512d c_in16 = _mm512_loadu_pd(&c[26 * i0 + 104]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[26 * i0 + 112]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[26 * i0 + 120]);
+                __m512d c_in19 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 128]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[26 * i0 + 130]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[26 * i0 + 138]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[26 * i0 + 146]);
+                __m512d c_in23 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 154]);
+                _mm512_storeu_pd(&c[26 * i0 + 104], _mm512_add_pd(acc4_0, c_in16));
+                _mm512_storeu_pd(&c[26 * i0 + 112], _mm512_add_pd(acc4_1, c_in17));
+                _mm512_storeu_pd(&c[26 * i0 + 120], _mm512_add_pd(acc4_2, c_in18));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 128], mask2, _mm512_add_pd(acc4_3, c_in19));
+                _mm512_storeu_pd(&c[26 * i0 + 130], _mm512_add_pd(acc5_0, c_in20));
+                _mm512_storeu_pd(&c[26 * i0 + 138], _mm512_add_pd(acc5_1, c_in21));
+                _mm512_storeu_pd(&c[26 * i0 + 146], _mm512_add_pd(acc5_2, c_in22));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 154], mask2, _mm512_add_pd(acc5_3, c_in23));
             }
         }
         {
@@ -4606,14 +5098,22 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_tn_avx512_rl6_a1b1(const bmm_a
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[624], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[624])));
-            _mm512_storeu_pd(&c[632], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[632])));
-            _mm512_storeu_pd(&c[640], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[640])));
-            _mm512_mask_storeu_pd(&c[648], mask2, _mm512_add_pd(acc0_3, _mm512_maskz_loadu_pd(mask2, &c[648])));
-            _mm512_storeu_pd(&c[650], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[650])));
-            _mm512_storeu_pd(&c[658], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[658])));
-            _mm512_storeu_pd(&c[666], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[666])));
-            _mm512_mask_storeu_pd(&c[674], mask2, _mm512_add_pd(acc1_3, _mm512_maskz_loadu_pd(mask2, &c[674])));
+            __m512d c_in24 = _mm512_loadu_pd(&c[624]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[632]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[640]);
+            __m512d c_in27 = _mm512_maskz_loadu_pd(mask2, &c[648]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[650]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[658]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[666]);
+            __m512d c_in31 = _mm512_maskz_loadu_pd(mask2, &c[674]);
+            _mm512_storeu_pd(&c[624], _mm512_add_pd(acc0_0, c_in24));
+            _mm512_storeu_pd(&c[632], _mm512_add_pd(acc0_1, c_in25));
+            _mm512_storeu_pd(&c[640], _mm512_add_pd(acc0_2, c_in26));
+            _mm512_mask_storeu_pd(&c[648], mask2, _mm512_add_pd(acc0_3, c_in27));
+            _mm512_storeu_pd(&c[650], _mm512_add_pd(acc1_0, c_in28));
+            _mm512_storeu_pd(&c[658], _mm512_add_pd(acc1_1, c_in29));
+            _mm512_storeu_pd(&c[666], _mm512_add_pd(acc1_2, c_in30));
+            _mm512_mask_storeu_pd(&c[674], mask2, _mm512_add_pd(acc1_3, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4768,7 +5268,7 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_tn_avx512_rl6_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_bf_tn_avx512_rl6_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf tn (A transposed, B row-major), isa avx512, form rl6.
- * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 48 vector accumulators,
  * 1300 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_tn_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -4843,30 +5343,54 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_tn_avx512_rl6_ab(const bmm_arg
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[26 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[26 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[26 * i0 + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[26 * i0 + 26], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 26]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[26 * i0 + 34], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 34]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[26 * i0 + 42], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 42]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 50], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 50]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[26 * i0 + 52], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 52]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[26 * i0 + 60], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 60]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[26 * i0 + 68], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 68]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 76], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 76]), _mm512_mul_pd(valpha, acc2_3)));
-                _mm512_storeu_pd(&c[26 * i0 + 78], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 78]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[26 * i0 + 86], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 86]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_storeu_pd(&c[26 * i0 + 94], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 94]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 102], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 102]), _mm512_mul_pd(valpha, acc3_3)));
-                _mm512_storeu_pd(&c[26 * i0 + 104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 104]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[26 * i0 + 112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 112]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_storeu_pd(&c[26 * i0 + 120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 120]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 128], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 128]), _mm512_mul_pd(valpha, acc4_3)));
-                _mm512_storeu_pd(&c[26 * i0 + 130], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 130]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[26 * i0 + 138], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 138]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_storeu_pd(&c[26 * i0 + 146], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 146]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 154], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 154]), _mm512_mul_pd(valpha, acc5_3)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[26 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[26 * i0 + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[26 * i0 + 16]);
+                __m512d c_in3 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[26 * i0 + 26]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[26 * i0 + 34]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[26 * i0 + 42]);
+                __m512d c_in7 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 50]);
+                _mm512_storeu_pd(&c[26 * i0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[26 * i0 + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[26 * i0 + 16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 24], mask2, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[26 * i0 + 26], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[26 * i0 + 34], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[26 * i0 + 42], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 50], mask2, _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in8 = _mm512_loadu_pd(&c[26 * i0 + 52]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[26 * i0 + 60]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[26 * i0 + 68]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 76]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[26 * i0 + 78]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[26 * i0 + 86]);
+                __m512d c_in14 = _mm512_loadu_pd(&c[26 * i0 + 94]);
+                __m512d c_in15 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 102]);
+                _mm512_storeu_pd(&c[26 * i0 + 52], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[26 * i0 + 60], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[26 * i0 + 68], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 76], mask2, _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[26 * i0 + 78], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[26 * i0 + 86], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[26 * i0 + 94], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 102], mask2, _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc3_3)));
+                __m512d c_in16 = _mm512_loadu_pd(&c[26 * i0 + 104]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[26 * i0 + 112]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[26 * i0 + 120]);
+                __m512d c_in19 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 128]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[26 * i0 + 130]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[26 * i0 + 138]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[26 * i0 + 146]);
+                __m512d c_in23 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 154]);
+                _mm512_storeu_pd(&c[26 * i0 + 104], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[26 * i0 + 112], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[26 * i0 + 120], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 128], mask2, _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[26 * i0 + 130], _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[26 * i0 + 138], _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[26 * i0 + 146], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 154], mask2, _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc5_3)));
             }
         }
         {
@@ -4894,14 +5418,22 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_tn_avx512_rl6_ab(const bmm_arg
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[624], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[624]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[632], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[632]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[640], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[640]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_mask_storeu_pd(&c[648], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[648]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[650], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[650]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[658], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[658]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[666], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[666]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_mask_storeu_pd(&c[674], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[674]), _mm512_mul_pd(valpha, acc1_3)));
+            __m512d c_in24 = _mm512_loadu_pd(&c[624]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[632]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[640]);
+            __m512d c_in27 = _mm512_maskz_loadu_pd(mask2, &c[648]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[650]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[658]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[666]);
+            __m512d c_in31 = _mm512_maskz_loadu_pd(mask2, &c[674]);
+            _mm512_storeu_pd(&c[624], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[632], _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[640], _mm512_fmadd_pd(vbeta, c_in26, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_mask_storeu_pd(&c[648], mask2, _mm512_fmadd_pd(vbeta, c_in27, _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[650], _mm512_fmadd_pd(vbeta, c_in28, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[658], _mm512_fmadd_pd(vbeta, c_in29, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[666], _mm512_fmadd_pd(vbeta, c_in30, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_mask_storeu_pd(&c[674], mask2, _mm512_fmadd_pd(vbeta, c_in31, _mm512_mul_pd(valpha, acc1_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4913,7 +5445,7 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_tn_avx512_rl6_ab(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_bf_tn_avx512_rl3_a1b1
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout bf tn (A transposed, B row-major), isa avx512, form rl3.
- * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 24 vector accumulators,
  * 1716 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_tn_avx512_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -4957,18 +5489,30 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_tn_avx512_rl3_a1b1(const bmm_a
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[26 * i0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[26 * i0])));
-                _mm512_storeu_pd(&c[26 * i0 + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[26 * i0 + 8])));
-                _mm512_storeu_pd(&c[26 * i0 + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[26 * i0 + 16])));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 24], mask2, _mm512_add_pd(acc0_3, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 24])));
-                _mm512_storeu_pd(&c[26 * i0 + 26], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[26 * i0 + 26])));
-                _mm512_storeu_pd(&c[26 * i0 + 34], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[26 * i0 + 34])));
-                _mm512_storeu_pd(&c[26 * i0 + 42], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[26 * i0 + 42])));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 50], mask2, _mm512_add_pd(acc1_3, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 50])));
-                _mm512_storeu_pd(&c[26 * i0 + 52], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[26 * i0 + 52])));
-                _mm512_storeu_pd(&c[26 * i0 + 60], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[26 * i0 + 60])));
-                _mm512_storeu_pd(&c[26 * i0 + 68], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[26 * i0 + 68])));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 76], mask2, _mm512_add_pd(acc2_3, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 76])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[26 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[26 * i0 + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[26 * i0 + 16]);
+                __m512d c_in3 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[26 * i0 + 26]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[26 * i0 + 34]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[26 * i0 + 42]);
+                __m512d c_in7 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 50]);
+                _mm512_storeu_pd(&c[26 * i0], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[26 * i0 + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_storeu_pd(&c[26 * i0 + 16], _mm512_add_pd(acc0_2, c_in2));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 24], mask2, _mm512_add_pd(acc0_3, c_in3));
+                _mm512_storeu_pd(&c[26 * i0 + 26], _mm512_add_pd(acc1_0, c_in4));
+                _mm512_storeu_pd(&c[26 * i0 + 34], _mm512_add_pd(acc1_1, c_in5));
+                _mm512_storeu_pd(&c[26 * i0 + 42], _mm512_add_pd(acc1_2, c_in6));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 50], mask2, _mm512_add_pd(acc1_3, c_in7));
+                __m512d c_in8 = _mm512_loadu_pd(&c[26 * i0 + 52]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[26 * i0 + 60]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[26 * i0 + 68]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 76]);
+                _mm512_storeu_pd(&c[26 * i0 + 52], _mm512_add_pd(acc2_0, c_in8));
+                _mm512_storeu_pd(&c[26 * i0 + 60], _mm512_add_pd(acc2_1, c_in9));
+                _mm512_storeu_pd(&c[26 * i0 + 68], _mm512_add_pd(acc2_2, c_in10));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 76], mask2, _mm512_add_pd(acc2_3, c_in11));
             }
         }
         {
@@ -4996,14 +5540,22 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_tn_avx512_rl3_a1b1(const bmm_a
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[624], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[624])));
-            _mm512_storeu_pd(&c[632], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[632])));
-            _mm512_storeu_pd(&c[640], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[640])));
-            _mm512_mask_storeu_pd(&c[648], mask2, _mm512_add_pd(acc0_3, _mm512_maskz_loadu_pd(mask2, &c[648])));
-            _mm512_storeu_pd(&c[650], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[650])));
-            _mm512_storeu_pd(&c[658], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[658])));
-            _mm512_storeu_pd(&c[666], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[666])));
-            _mm512_mask_storeu_pd(&c[674], mask2, _mm512_add_pd(acc1_3, _mm512_maskz_loadu_pd(mask2, &c[674])));
+            __m512d c_in12 = _mm512_loadu_pd(&c[624]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[632]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[640]);
+            __m512d c_in15 = _mm512_maskz_loadu_pd(mask2, &c[648]);
+            __m512d c_in16 = _mm512_loadu_pd(&c[650]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[658]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[666]);
+            __m512d c_in19 = _mm512_maskz_loadu_pd(mask2, &c[674]);
+            _mm512_storeu_pd(&c[624], _mm512_add_pd(acc0_0, c_in12));
+            _mm512_storeu_pd(&c[632], _mm512_add_pd(acc0_1, c_in13));
+            _mm512_storeu_pd(&c[640], _mm512_add_pd(acc0_2, c_in14));
+            _mm512_mask_storeu_pd(&c[648], mask2, _mm512_add_pd(acc0_3, c_in15));
+            _mm512_storeu_pd(&c[650], _mm512_add_pd(acc1_0, c_in16));
+            _mm512_storeu_pd(&c[658], _mm512_add_pd(acc1_1, c_in17));
+            _mm512_storeu_pd(&c[666], _mm512_add_pd(acc1_2, c_in18));
+            _mm512_mask_storeu_pd(&c[674], mask2, _mm512_add_pd(acc1_3, c_in19));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5119,7 +5671,7 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_tn_avx512_rl3_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_bf_tn_avx512_rl3_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout bf tn (A transposed, B row-major), isa avx512, form rl3.
- * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 24 vector accumulators,
  * 1716 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_tn_avx512_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -5167,18 +5719,30 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_tn_avx512_rl3_ab(const bmm_arg
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[26 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[26 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[26 * i0 + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[26 * i0 + 26], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 26]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[26 * i0 + 34], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 34]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[26 * i0 + 42], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 42]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 50], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 50]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[26 * i0 + 52], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 52]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[26 * i0 + 60], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 60]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[26 * i0 + 68], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[26 * i0 + 68]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_mask_storeu_pd(&c[26 * i0 + 76], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 76]), _mm512_mul_pd(valpha, acc2_3)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[26 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[26 * i0 + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[26 * i0 + 16]);
+                __m512d c_in3 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[26 * i0 + 26]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[26 * i0 + 34]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[26 * i0 + 42]);
+                __m512d c_in7 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 50]);
+                _mm512_storeu_pd(&c[26 * i0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[26 * i0 + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[26 * i0 + 16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 24], mask2, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[26 * i0 + 26], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[26 * i0 + 34], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[26 * i0 + 42], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 50], mask2, _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in8 = _mm512_loadu_pd(&c[26 * i0 + 52]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[26 * i0 + 60]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[26 * i0 + 68]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask2, &c[26 * i0 + 76]);
+                _mm512_storeu_pd(&c[26 * i0 + 52], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[26 * i0 + 60], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[26 * i0 + 68], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_mask_storeu_pd(&c[26 * i0 + 76], mask2, _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc2_3)));
             }
         }
         {
@@ -5206,14 +5770,22 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_bf_tn_avx512_rl3_ab(const bmm_arg
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[624], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[624]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[632], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[632]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[640], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[640]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_mask_storeu_pd(&c[648], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[648]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[650], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[650]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[658], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[658]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[666], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[666]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_mask_storeu_pd(&c[674], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[674]), _mm512_mul_pd(valpha, acc1_3)));
+            __m512d c_in12 = _mm512_loadu_pd(&c[624]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[632]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[640]);
+            __m512d c_in15 = _mm512_maskz_loadu_pd(mask2, &c[648]);
+            __m512d c_in16 = _mm512_loadu_pd(&c[650]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[658]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[666]);
+            __m512d c_in19 = _mm512_maskz_loadu_pd(mask2, &c[674]);
+            _mm512_storeu_pd(&c[624], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[632], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[640], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_mask_storeu_pd(&c[648], mask2, _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[650], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[658], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[666], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_mask_storeu_pd(&c[674], mask2, _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc1_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6120,7 +6692,7 @@ static void bmm_f64_26x26x26_sf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx2_rl6_a1b1
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx2, form rl6.
- * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 24 vector accumulators,
  * 3796 vector loads, 182 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -6168,18 +6740,30 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, c_in5));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_add_pd(acc3_0, c_in6));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_add_pd(acc3_1, c_in7));
+                __m256d c_in8 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_add_pd(acc4_0, c_in8));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_add_pd(acc4_1, c_in9));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_add_pd(acc5_0, c_in10));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_add_pd(acc5_1, c_in11));
             }
         }
         {
@@ -6197,10 +6781,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[24 * sc_row])));
-            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[24 * sc_row + 4])));
-            _mm256_storeu_pd(&c[25 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[25 * sc_row])));
-            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[25 * sc_row + 4])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[24 * sc_row]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[24 * sc_row + 4]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[25 * sc_row]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[25 * sc_row + 4]);
+            _mm256_storeu_pd(&c[24 * sc_row], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_add_pd(acc0_1, c_in13));
+            _mm256_storeu_pd(&c[25 * sc_row], _mm256_add_pd(acc1_0, c_in14));
+            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_add_pd(acc1_1, c_in15));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -6238,18 +6826,30 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12])));
+                __m256d c_in16 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in17 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in18 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in19 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, c_in16));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, c_in17));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, c_in18));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, c_in19));
+                __m256d c_in20 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, c_in20));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, c_in21));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_add_pd(acc3_0, c_in22));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_add_pd(acc3_1, c_in23));
+                __m256d c_in24 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_add_pd(acc4_0, c_in24));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_add_pd(acc4_1, c_in25));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_add_pd(acc5_0, c_in26));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_add_pd(acc5_1, c_in27));
             }
         }
         {
@@ -6267,10 +6867,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[24 * sc_row + 8])));
-            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[24 * sc_row + 12])));
-            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[25 * sc_row + 8])));
-            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[25 * sc_row + 12])));
+            __m256d c_in28 = _mm256_loadu_pd(&c[24 * sc_row + 8]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[24 * sc_row + 12]);
+            __m256d c_in30 = _mm256_loadu_pd(&c[25 * sc_row + 8]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[25 * sc_row + 12]);
+            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_add_pd(acc0_0, c_in28));
+            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_add_pd(acc0_1, c_in29));
+            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_add_pd(acc1_0, c_in30));
+            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_add_pd(acc1_1, c_in31));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -6308,18 +6912,30 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 16])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20])));
+                __m256d c_in32 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[i0 * sc_row + 20]);
+                __m256d c_in34 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, c_in32));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_add_pd(acc0_1, c_in33));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, c_in34));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_add_pd(acc1_1, c_in35));
+                __m256d c_in36 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in37 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]);
+                __m256d c_in38 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]);
+                __m256d c_in39 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, c_in36));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_add_pd(acc2_1, c_in37));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_add_pd(acc3_0, c_in38));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_add_pd(acc3_1, c_in39));
+                __m256d c_in40 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_add_pd(acc4_0, c_in40));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_add_pd(acc4_1, c_in41));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_add_pd(acc5_0, c_in42));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_add_pd(acc5_1, c_in43));
             }
         }
         {
@@ -6337,10 +6953,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[24 * sc_row + 16])));
-            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[24 * sc_row + 20])));
-            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[25 * sc_row + 16])));
-            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[25 * sc_row + 20])));
+            __m256d c_in44 = _mm256_loadu_pd(&c[24 * sc_row + 16]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[24 * sc_row + 20]);
+            __m256d c_in46 = _mm256_loadu_pd(&c[25 * sc_row + 16]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[25 * sc_row + 20]);
+            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_add_pd(acc0_0, c_in44));
+            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_add_pd(acc0_1, c_in45));
+            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_add_pd(acc1_0, c_in46));
+            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_add_pd(acc1_1, c_in47));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -6365,12 +6985,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_a1b1(const bmm_args *BM
                     __m256d a5 = _mm256_set1_pd(a[(i0 + 5) * sa_row + k]);
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                 }
-                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2)));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2)));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_add_pd(acc2_0, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2)));
-                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_add_pd(acc3_0, _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 24], mask2)));
-                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_add_pd(acc4_0, _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 24], mask2)));
-                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_add_pd(acc5_0, _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 24], mask2)));
+                __m256d c_in48 = _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2);
+                __m256d c_in49 = _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2);
+                __m256d c_in50 = _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2);
+                __m256d c_in51 = _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 24], mask2);
+                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_add_pd(acc0_0, c_in48));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_add_pd(acc1_0, c_in49));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_add_pd(acc2_0, c_in50));
+                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_add_pd(acc3_0, c_in51));
+                __m256d c_in52 = _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 24], mask2);
+                __m256d c_in53 = _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 24], mask2);
+                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_add_pd(acc4_0, c_in52));
+                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_add_pd(acc5_0, c_in53));
             }
         }
         {
@@ -6383,8 +7009,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_a1b1(const bmm_args *BM
                 __m256d a1 = _mm256_set1_pd(a[25 * sa_row + k]);
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
             }
-            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[24 * sc_row + 24], mask2)));
-            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[25 * sc_row + 24], mask2)));
+            __m256d c_in54 = _mm256_maskload_pd(&c[24 * sc_row + 24], mask2);
+            __m256d c_in55 = _mm256_maskload_pd(&c[25 * sc_row + 24], mask2);
+            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_add_pd(acc0_0, c_in54));
+            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_add_pd(acc1_0, c_in55));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6674,7 +7302,7 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx2_rl6_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx2, form rl6.
- * Cost per matrix: 35152 useful flops in 5096 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 5096 vector arithmetic ops, 24 vector accumulators,
  * 3796 vector loads, 182 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -6726,18 +7354,30 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in8 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -6755,10 +7395,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[25 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[24 * sc_row]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[24 * sc_row + 4]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[25 * sc_row]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[25 * sc_row + 4]);
+            _mm256_storeu_pd(&c[24 * sc_row], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[25 * sc_row], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -6796,18 +7440,30 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in16 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in17 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in18 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in19 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in24 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -6825,10 +7481,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in28 = _mm256_loadu_pd(&c[24 * sc_row + 8]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[24 * sc_row + 12]);
+            __m256d c_in30 = _mm256_loadu_pd(&c[25 * sc_row + 8]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[25 * sc_row + 12]);
+            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -6866,18 +7526,30 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in32 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[i0 * sc_row + 20]);
+                __m256d c_in34 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in36 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in37 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]);
+                __m256d c_in38 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]);
+                __m256d c_in39 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in40 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -6895,10 +7567,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in44 = _mm256_loadu_pd(&c[24 * sc_row + 16]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[24 * sc_row + 20]);
+            __m256d c_in46 = _mm256_loadu_pd(&c[25 * sc_row + 16]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[25 * sc_row + 20]);
+            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -6923,12 +7599,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_args *BMM_
                     __m256d a5 = _mm256_set1_pd(a[(i0 + 5) * sa_row + k]);
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                 }
-                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc5_0)));
+                __m256d c_in48 = _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2);
+                __m256d c_in49 = _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2);
+                __m256d c_in50 = _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2);
+                __m256d c_in51 = _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 24], mask2);
+                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc3_0)));
+                __m256d c_in52 = _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 24], mask2);
+                __m256d c_in53 = _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 24], mask2);
+                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, c_in52, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, c_in53, _mm256_mul_pd(valpha, acc5_0)));
             }
         }
         {
@@ -6941,8 +7623,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_args *BMM_
                 __m256d a1 = _mm256_set1_pd(a[25 * sa_row + k]);
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
             }
-            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[24 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[25 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc1_0)));
+            __m256d c_in54 = _mm256_maskload_pd(&c[24 * sc_row + 24], mask2);
+            __m256d c_in55 = _mm256_maskload_pd(&c[25 * sc_row + 24], mask2);
+            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, c_in54, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, c_in55, _mm256_mul_pd(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6954,7 +7638,7 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx2_rl3_a1b1
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx2, form rl3.
- * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 12 vector accumulators,
  * 4524 vector loads, 182 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -6987,12 +7671,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, c_in5));
             }
         }
         {
@@ -7010,10 +7700,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[24 * sc_row])));
-            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[24 * sc_row + 4])));
-            _mm256_storeu_pd(&c[25 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[25 * sc_row])));
-            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[25 * sc_row + 4])));
+            __m256d c_in6 = _mm256_loadu_pd(&c[24 * sc_row]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[24 * sc_row + 4]);
+            __m256d c_in8 = _mm256_loadu_pd(&c[25 * sc_row]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[25 * sc_row + 4]);
+            _mm256_storeu_pd(&c[24 * sc_row], _mm256_add_pd(acc0_0, c_in6));
+            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_add_pd(acc0_1, c_in7));
+            _mm256_storeu_pd(&c[25 * sc_row], _mm256_add_pd(acc1_0, c_in8));
+            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_add_pd(acc1_1, c_in9));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -7036,12 +7730,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12])));
+                __m256d c_in10 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in12 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, c_in10));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, c_in11));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, c_in12));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, c_in13));
+                __m256d c_in14 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in15 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, c_in14));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, c_in15));
             }
         }
         {
@@ -7059,10 +7759,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[24 * sc_row + 8])));
-            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[24 * sc_row + 12])));
-            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[25 * sc_row + 8])));
-            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[25 * sc_row + 12])));
+            __m256d c_in16 = _mm256_loadu_pd(&c[24 * sc_row + 8]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[24 * sc_row + 12]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[25 * sc_row + 8]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[25 * sc_row + 12]);
+            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_add_pd(acc0_0, c_in16));
+            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_add_pd(acc0_1, c_in17));
+            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_add_pd(acc1_0, c_in18));
+            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_add_pd(acc1_1, c_in19));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -7085,12 +7789,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 16])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20])));
+                __m256d c_in20 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[i0 * sc_row + 20]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, c_in20));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_add_pd(acc0_1, c_in21));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, c_in22));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_add_pd(acc1_1, c_in23));
+                __m256d c_in24 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, c_in24));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_add_pd(acc2_1, c_in25));
             }
         }
         {
@@ -7108,10 +7818,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[24 * sc_row + 16])));
-            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[24 * sc_row + 20])));
-            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[25 * sc_row + 16])));
-            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[25 * sc_row + 20])));
+            __m256d c_in26 = _mm256_loadu_pd(&c[24 * sc_row + 16]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[24 * sc_row + 20]);
+            __m256d c_in28 = _mm256_loadu_pd(&c[25 * sc_row + 16]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[25 * sc_row + 20]);
+            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_add_pd(acc0_0, c_in26));
+            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_add_pd(acc0_1, c_in27));
+            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_add_pd(acc1_0, c_in28));
+            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_add_pd(acc1_1, c_in29));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -7127,9 +7841,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_a1b1(const bmm_args *BM
                     __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                 }
-                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2)));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2)));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_add_pd(acc2_0, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2)));
+                __m256d c_in30 = _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2);
+                __m256d c_in31 = _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2);
+                __m256d c_in32 = _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2);
+                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_add_pd(acc0_0, c_in30));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_add_pd(acc1_0, c_in31));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_add_pd(acc2_0, c_in32));
             }
         }
         {
@@ -7142,8 +7859,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_a1b1(const bmm_args *BM
                 __m256d a1 = _mm256_set1_pd(a[25 * sa_row + k]);
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
             }
-            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[24 * sc_row + 24], mask2)));
-            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[25 * sc_row + 24], mask2)));
+            __m256d c_in33 = _mm256_maskload_pd(&c[24 * sc_row + 24], mask2);
+            __m256d c_in34 = _mm256_maskload_pd(&c[25 * sc_row + 24], mask2);
+            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_add_pd(acc0_0, c_in33));
+            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_add_pd(acc1_0, c_in34));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7358,7 +8077,7 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx2_rl3_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx2, form rl3.
- * Cost per matrix: 35152 useful flops in 5096 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 5096 vector arithmetic ops, 12 vector accumulators,
  * 4524 vector loads, 182 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -7395,12 +8114,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -7418,10 +8143,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[25 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in6 = _mm256_loadu_pd(&c[24 * sc_row]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[24 * sc_row + 4]);
+            __m256d c_in8 = _mm256_loadu_pd(&c[25 * sc_row]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[25 * sc_row + 4]);
+            _mm256_storeu_pd(&c[24 * sc_row], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[25 * sc_row], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -7444,12 +8173,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in10 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in12 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in14 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in15 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -7467,10 +8202,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[24 * sc_row + 8]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[24 * sc_row + 12]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[25 * sc_row + 8]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[25 * sc_row + 12]);
+            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -7493,12 +8232,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[i0 * sc_row + 20]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in24 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -7516,10 +8261,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[24 * sc_row + 16]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[24 * sc_row + 20]);
+            __m256d c_in28 = _mm256_loadu_pd(&c[25 * sc_row + 16]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[25 * sc_row + 20]);
+            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -7535,9 +8284,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_args *BMM_
                     __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                 }
-                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc2_0)));
+                __m256d c_in30 = _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2);
+                __m256d c_in31 = _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2);
+                __m256d c_in32 = _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2);
+                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc2_0)));
             }
         }
         {
@@ -7550,8 +8302,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_args *BMM_
                 __m256d a1 = _mm256_set1_pd(a[25 * sa_row + k]);
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
             }
-            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[24 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[25 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc1_0)));
+            __m256d c_in33 = _mm256_maskload_pd(&c[24 * sc_row + 24], mask2);
+            __m256d c_in34 = _mm256_maskload_pd(&c[25 * sc_row + 24], mask2);
+            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7563,7 +8317,7 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx2_rl6_pf_a1b1
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 24 vector accumulators,
  * 3796 vector loads, 182 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -7681,18 +8435,30 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, c_in5));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_add_pd(acc3_0, c_in6));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_add_pd(acc3_1, c_in7));
+                __m256d c_in8 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_add_pd(acc4_0, c_in8));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_add_pd(acc4_1, c_in9));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_add_pd(acc5_0, c_in10));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_add_pd(acc5_1, c_in11));
             }
         }
         {
@@ -7730,10 +8496,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[24 * sc_row])));
-            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[24 * sc_row + 4])));
-            _mm256_storeu_pd(&c[25 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[25 * sc_row])));
-            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[25 * sc_row + 4])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[24 * sc_row]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[24 * sc_row + 4]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[25 * sc_row]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[25 * sc_row + 4]);
+            _mm256_storeu_pd(&c[24 * sc_row], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_add_pd(acc0_1, c_in13));
+            _mm256_storeu_pd(&c[25 * sc_row], _mm256_add_pd(acc1_0, c_in14));
+            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_add_pd(acc1_1, c_in15));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -7771,18 +8541,30 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12])));
+                __m256d c_in16 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in17 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in18 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in19 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, c_in16));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, c_in17));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, c_in18));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, c_in19));
+                __m256d c_in20 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, c_in20));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, c_in21));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_add_pd(acc3_0, c_in22));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_add_pd(acc3_1, c_in23));
+                __m256d c_in24 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_add_pd(acc4_0, c_in24));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_add_pd(acc4_1, c_in25));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_add_pd(acc5_0, c_in26));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_add_pd(acc5_1, c_in27));
             }
         }
         {
@@ -7800,10 +8582,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[24 * sc_row + 8])));
-            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[24 * sc_row + 12])));
-            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[25 * sc_row + 8])));
-            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[25 * sc_row + 12])));
+            __m256d c_in28 = _mm256_loadu_pd(&c[24 * sc_row + 8]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[24 * sc_row + 12]);
+            __m256d c_in30 = _mm256_loadu_pd(&c[25 * sc_row + 8]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[25 * sc_row + 12]);
+            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_add_pd(acc0_0, c_in28));
+            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_add_pd(acc0_1, c_in29));
+            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_add_pd(acc1_0, c_in30));
+            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_add_pd(acc1_1, c_in31));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -7841,18 +8627,30 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 16])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20])));
+                __m256d c_in32 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[i0 * sc_row + 20]);
+                __m256d c_in34 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, c_in32));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_add_pd(acc0_1, c_in33));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, c_in34));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_add_pd(acc1_1, c_in35));
+                __m256d c_in36 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in37 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]);
+                __m256d c_in38 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]);
+                __m256d c_in39 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, c_in36));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_add_pd(acc2_1, c_in37));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_add_pd(acc3_0, c_in38));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_add_pd(acc3_1, c_in39));
+                __m256d c_in40 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_add_pd(acc4_0, c_in40));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_add_pd(acc4_1, c_in41));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_add_pd(acc5_0, c_in42));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_add_pd(acc5_1, c_in43));
             }
         }
         {
@@ -7870,10 +8668,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[24 * sc_row + 16])));
-            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[24 * sc_row + 20])));
-            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[25 * sc_row + 16])));
-            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[25 * sc_row + 20])));
+            __m256d c_in44 = _mm256_loadu_pd(&c[24 * sc_row + 16]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[24 * sc_row + 20]);
+            __m256d c_in46 = _mm256_loadu_pd(&c[25 * sc_row + 16]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[25 * sc_row + 20]);
+            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_add_pd(acc0_0, c_in44));
+            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_add_pd(acc0_1, c_in45));
+            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_add_pd(acc1_0, c_in46));
+            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_add_pd(acc1_1, c_in47));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -7898,12 +8700,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     __m256d a5 = _mm256_set1_pd(a[(i0 + 5) * sa_row + k]);
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                 }
-                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2)));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2)));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_add_pd(acc2_0, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2)));
-                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_add_pd(acc3_0, _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 24], mask2)));
-                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_add_pd(acc4_0, _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 24], mask2)));
-                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_add_pd(acc5_0, _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 24], mask2)));
+                __m256d c_in48 = _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2);
+                __m256d c_in49 = _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2);
+                __m256d c_in50 = _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2);
+                __m256d c_in51 = _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 24], mask2);
+                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_add_pd(acc0_0, c_in48));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_add_pd(acc1_0, c_in49));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_add_pd(acc2_0, c_in50));
+                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_add_pd(acc3_0, c_in51));
+                __m256d c_in52 = _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 24], mask2);
+                __m256d c_in53 = _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 24], mask2);
+                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_add_pd(acc4_0, c_in52));
+                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_add_pd(acc5_0, c_in53));
             }
         }
         {
@@ -7916,8 +8724,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 __m256d a1 = _mm256_set1_pd(a[25 * sa_row + k]);
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
             }
-            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[24 * sc_row + 24], mask2)));
-            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[25 * sc_row + 24], mask2)));
+            __m256d c_in54 = _mm256_maskload_pd(&c[24 * sc_row + 24], mask2);
+            __m256d c_in55 = _mm256_maskload_pd(&c[25 * sc_row + 24], mask2);
+            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_add_pd(acc0_0, c_in54));
+            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_add_pd(acc1_0, c_in55));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8297,7 +9107,7 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx2_rl6_pf_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 35152 useful flops in 5096 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 5096 vector arithmetic ops, 24 vector accumulators,
  * 3796 vector loads, 182 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -8419,18 +9229,30 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in8 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -8468,10 +9290,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[25 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[24 * sc_row]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[24 * sc_row + 4]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[25 * sc_row]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[25 * sc_row + 4]);
+            _mm256_storeu_pd(&c[24 * sc_row], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[25 * sc_row], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -8509,18 +9335,30 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in16 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in17 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in18 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in19 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in24 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -8538,10 +9376,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in28 = _mm256_loadu_pd(&c[24 * sc_row + 8]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[24 * sc_row + 12]);
+            __m256d c_in30 = _mm256_loadu_pd(&c[25 * sc_row + 8]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[25 * sc_row + 12]);
+            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -8579,18 +9421,30 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in32 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[i0 * sc_row + 20]);
+                __m256d c_in34 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in36 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in37 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]);
+                __m256d c_in38 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]);
+                __m256d c_in39 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in40 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -8608,10 +9462,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in44 = _mm256_loadu_pd(&c[24 * sc_row + 16]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[24 * sc_row + 20]);
+            __m256d c_in46 = _mm256_loadu_pd(&c[25 * sc_row + 16]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[25 * sc_row + 20]);
+            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 6) {
             {
@@ -8636,12 +9494,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_args *B
                     __m256d a5 = _mm256_set1_pd(a[(i0 + 5) * sa_row + k]);
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                 }
-                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc5_0)));
+                __m256d c_in48 = _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2);
+                __m256d c_in49 = _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2);
+                __m256d c_in50 = _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2);
+                __m256d c_in51 = _mm256_maskload_pd(&c[(i0 + 3) * sc_row + 24], mask2);
+                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_maskstore_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc3_0)));
+                __m256d c_in52 = _mm256_maskload_pd(&c[(i0 + 4) * sc_row + 24], mask2);
+                __m256d c_in53 = _mm256_maskload_pd(&c[(i0 + 5) * sc_row + 24], mask2);
+                _mm256_maskstore_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, c_in52, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_maskstore_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, c_in53, _mm256_mul_pd(valpha, acc5_0)));
             }
         }
         {
@@ -8654,8 +9518,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_args *B
                 __m256d a1 = _mm256_set1_pd(a[25 * sa_row + k]);
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
             }
-            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[24 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[25 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc1_0)));
+            __m256d c_in54 = _mm256_maskload_pd(&c[24 * sc_row + 24], mask2);
+            __m256d c_in55 = _mm256_maskload_pd(&c[25 * sc_row + 24], mask2);
+            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, c_in54, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, c_in55, _mm256_mul_pd(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8667,7 +9533,7 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl6_pf_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx2_rl3_pf_a1b1
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 4914 vector arithmetic ops, 12 vector accumulators,
  * 4524 vector loads, 182 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -8740,12 +9606,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, c_in5));
             }
         }
         {
@@ -8783,10 +9655,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[24 * sc_row])));
-            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[24 * sc_row + 4])));
-            _mm256_storeu_pd(&c[25 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[25 * sc_row])));
-            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[25 * sc_row + 4])));
+            __m256d c_in6 = _mm256_loadu_pd(&c[24 * sc_row]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[24 * sc_row + 4]);
+            __m256d c_in8 = _mm256_loadu_pd(&c[25 * sc_row]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[25 * sc_row + 4]);
+            _mm256_storeu_pd(&c[24 * sc_row], _mm256_add_pd(acc0_0, c_in6));
+            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_add_pd(acc0_1, c_in7));
+            _mm256_storeu_pd(&c[25 * sc_row], _mm256_add_pd(acc1_0, c_in8));
+            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_add_pd(acc1_1, c_in9));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -8809,12 +9685,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12])));
+                __m256d c_in10 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in12 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, c_in10));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, c_in11));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, c_in12));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, c_in13));
+                __m256d c_in14 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in15 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, c_in14));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, c_in15));
             }
         }
         {
@@ -8832,10 +9714,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[24 * sc_row + 8])));
-            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[24 * sc_row + 12])));
-            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[25 * sc_row + 8])));
-            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[25 * sc_row + 12])));
+            __m256d c_in16 = _mm256_loadu_pd(&c[24 * sc_row + 8]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[24 * sc_row + 12]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[25 * sc_row + 8]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[25 * sc_row + 12]);
+            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_add_pd(acc0_0, c_in16));
+            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_add_pd(acc0_1, c_in17));
+            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_add_pd(acc1_0, c_in18));
+            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_add_pd(acc1_1, c_in19));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -8858,12 +9744,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 16])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20])));
+                __m256d c_in20 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[i0 * sc_row + 20]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, c_in20));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_add_pd(acc0_1, c_in21));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, c_in22));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_add_pd(acc1_1, c_in23));
+                __m256d c_in24 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, c_in24));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_add_pd(acc2_1, c_in25));
             }
         }
         {
@@ -8881,10 +9773,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[24 * sc_row + 16])));
-            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[24 * sc_row + 20])));
-            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[25 * sc_row + 16])));
-            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[25 * sc_row + 20])));
+            __m256d c_in26 = _mm256_loadu_pd(&c[24 * sc_row + 16]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[24 * sc_row + 20]);
+            __m256d c_in28 = _mm256_loadu_pd(&c[25 * sc_row + 16]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[25 * sc_row + 20]);
+            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_add_pd(acc0_0, c_in26));
+            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_add_pd(acc0_1, c_in27));
+            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_add_pd(acc1_0, c_in28));
+            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_add_pd(acc1_1, c_in29));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -8900,9 +9796,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                 }
-                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2)));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2)));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_add_pd(acc2_0, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2)));
+                __m256d c_in30 = _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2);
+                __m256d c_in31 = _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2);
+                __m256d c_in32 = _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2);
+                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_add_pd(acc0_0, c_in30));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_add_pd(acc1_0, c_in31));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_add_pd(acc2_0, c_in32));
             }
         }
         {
@@ -8915,8 +9814,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 __m256d a1 = _mm256_set1_pd(a[25 * sa_row + k]);
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
             }
-            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[24 * sc_row + 24], mask2)));
-            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[25 * sc_row + 24], mask2)));
+            __m256d c_in33 = _mm256_maskload_pd(&c[24 * sc_row + 24], mask2);
+            __m256d c_in34 = _mm256_maskload_pd(&c[25 * sc_row + 24], mask2);
+            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_add_pd(acc0_0, c_in33));
+            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_add_pd(acc1_0, c_in34));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9191,7 +10092,7 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx2_rl3_pf_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 35152 useful flops in 5096 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 5096 vector arithmetic ops, 12 vector accumulators,
  * 4524 vector loads, 182 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -9268,12 +10169,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -9311,10 +10218,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[25 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in6 = _mm256_loadu_pd(&c[24 * sc_row]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[24 * sc_row + 4]);
+            __m256d c_in8 = _mm256_loadu_pd(&c[25 * sc_row]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[25 * sc_row + 4]);
+            _mm256_storeu_pd(&c[24 * sc_row], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[24 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[25 * sc_row], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[25 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -9337,12 +10248,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in10 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in12 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in14 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in15 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -9360,10 +10277,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[24 * sc_row + 8]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[24 * sc_row + 12]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[25 * sc_row + 8]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[25 * sc_row + 12]);
+            _mm256_storeu_pd(&c[24 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[24 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[25 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[25 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -9386,12 +10307,18 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[i0 * sc_row + 20]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in24 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -9409,10 +10336,14 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[25 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[24 * sc_row + 16]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[24 * sc_row + 20]);
+            __m256d c_in28 = _mm256_loadu_pd(&c[25 * sc_row + 16]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[25 * sc_row + 20]);
+            _mm256_storeu_pd(&c[24 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[24 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[25 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[25 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 24; i0 += 3) {
             {
@@ -9428,9 +10359,12 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_args *B
                     __m256d a2 = _mm256_set1_pd(a[(i0 + 2) * sa_row + k]);
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                 }
-                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc2_0)));
+                __m256d c_in30 = _mm256_maskload_pd(&c[i0 * sc_row + 24], mask2);
+                __m256d c_in31 = _mm256_maskload_pd(&c[(i0 + 1) * sc_row + 24], mask2);
+                __m256d c_in32 = _mm256_maskload_pd(&c[(i0 + 2) * sc_row + 24], mask2);
+                _mm256_maskstore_pd(&c[i0 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_maskstore_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_maskstore_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc2_0)));
             }
         }
         {
@@ -9443,8 +10377,10 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_args *B
                 __m256d a1 = _mm256_set1_pd(a[25 * sa_row + k]);
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
             }
-            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[24 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[25 * sc_row + 24], mask2), _mm256_mul_pd(valpha, acc1_0)));
+            __m256d c_in33 = _mm256_maskload_pd(&c[24 * sc_row + 24], mask2);
+            __m256d c_in34 = _mm256_maskload_pd(&c[25 * sc_row + 24], mask2);
+            _mm256_maskstore_pd(&c[24 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[25 * sc_row + 24], mask2, _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9456,7 +10392,7 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx512_rl6_a1b1
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx512, form rl6.
- * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 48 vector accumulators,
  * 1300 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -9530,30 +10466,54 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_a1b1(const bmm_args
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[i0 * sc_row])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[i0 * sc_row + 16])));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_add_pd(acc0_3, _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16])));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_add_pd(acc1_3, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16])));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_add_pd(acc2_3, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[(i0 + 3) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_add_pd(acc3_2, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16])));
-                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm512_add_pd(acc3_3, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 3) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[(i0 + 4) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_add_pd(acc4_1, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_add_pd(acc4_2, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16])));
-                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm512_add_pd(acc4_3, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 4) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[(i0 + 5) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_add_pd(acc5_1, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_add_pd(acc5_2, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16])));
-                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm512_add_pd(acc5_3, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 5) * sc_row + 24])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in7 = _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_add_pd(acc0_2, c_in2));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_add_pd(acc0_3, c_in3));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, c_in4));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, c_in5));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_add_pd(acc1_2, c_in6));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_add_pd(acc1_3, c_in7));
+                __m512d c_in8 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m512d c_in14 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]);
+                __m512d c_in15 = _mm512_maskz_loadu_pd(mask2, &c[(i0 + 3) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, c_in8));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, c_in9));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_add_pd(acc2_2, c_in10));
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_add_pd(acc2_3, c_in11));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_add_pd(acc3_0, c_in12));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_add_pd(acc3_1, c_in13));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_add_pd(acc3_2, c_in14));
+                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm512_add_pd(acc3_3, c_in15));
+                __m512d c_in16 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]);
+                __m512d c_in19 = _mm512_maskz_loadu_pd(mask2, &c[(i0 + 4) * sc_row + 24]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]);
+                __m512d c_in23 = _mm512_maskz_loadu_pd(mask2, &c[(i0 + 5) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_add_pd(acc4_0, c_in16));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_add_pd(acc4_1, c_in17));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_add_pd(acc4_2, c_in18));
+                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm512_add_pd(acc4_3, c_in19));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_add_pd(acc5_0, c_in20));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_add_pd(acc5_1, c_in21));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_add_pd(acc5_2, c_in22));
+                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm512_add_pd(acc5_3, c_in23));
             }
         }
         {
@@ -9581,14 +10541,22 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_a1b1(const bmm_args
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[24 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[24 * sc_row])));
-            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[24 * sc_row + 8])));
-            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[24 * sc_row + 16])));
-            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_add_pd(acc0_3, _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24])));
-            _mm512_storeu_pd(&c[25 * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[25 * sc_row])));
-            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[25 * sc_row + 8])));
-            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[25 * sc_row + 16])));
-            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_add_pd(acc1_3, _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24])));
+            __m512d c_in24 = _mm512_loadu_pd(&c[24 * sc_row]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[24 * sc_row + 8]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[24 * sc_row + 16]);
+            __m512d c_in27 = _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[25 * sc_row]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[25 * sc_row + 8]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[25 * sc_row + 16]);
+            __m512d c_in31 = _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24]);
+            _mm512_storeu_pd(&c[24 * sc_row], _mm512_add_pd(acc0_0, c_in24));
+            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_add_pd(acc0_1, c_in25));
+            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_add_pd(acc0_2, c_in26));
+            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_add_pd(acc0_3, c_in27));
+            _mm512_storeu_pd(&c[25 * sc_row], _mm512_add_pd(acc1_0, c_in28));
+            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_add_pd(acc1_1, c_in29));
+            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_add_pd(acc1_2, c_in30));
+            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_add_pd(acc1_3, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9746,7 +10714,7 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx512_rl6_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx512, form rl6.
- * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 48 vector accumulators,
  * 1300 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -9824,30 +10792,54 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_ab(const bmm_args *
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 3) * sc_row + 24]), _mm512_mul_pd(valpha, acc3_3)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 4) * sc_row + 24]), _mm512_mul_pd(valpha, acc4_3)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 5) * sc_row + 24]), _mm512_mul_pd(valpha, acc5_3)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in7 = _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in8 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m512d c_in14 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]);
+                __m512d c_in15 = _mm512_maskz_loadu_pd(mask2, &c[(i0 + 3) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc3_3)));
+                __m512d c_in16 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]);
+                __m512d c_in19 = _mm512_maskz_loadu_pd(mask2, &c[(i0 + 4) * sc_row + 24]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]);
+                __m512d c_in23 = _mm512_maskz_loadu_pd(mask2, &c[(i0 + 5) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc5_3)));
             }
         }
         {
@@ -9875,14 +10867,22 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_ab(const bmm_args *
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[24 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[25 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+            __m512d c_in24 = _mm512_loadu_pd(&c[24 * sc_row]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[24 * sc_row + 8]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[24 * sc_row + 16]);
+            __m512d c_in27 = _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[25 * sc_row]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[25 * sc_row + 8]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[25 * sc_row + 16]);
+            __m512d c_in31 = _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24]);
+            _mm512_storeu_pd(&c[24 * sc_row], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in26, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, c_in27, _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[25 * sc_row], _mm512_fmadd_pd(vbeta, c_in28, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in29, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in30, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, c_in31, _mm512_mul_pd(valpha, acc1_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9894,7 +10894,7 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx512_rl3_a1b1
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx512, form rl3.
- * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 24 vector accumulators,
  * 1716 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -9941,18 +10941,30 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_a1b1(const bmm_args
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[i0 * sc_row])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[i0 * sc_row + 16])));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_add_pd(acc0_3, _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16])));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_add_pd(acc1_3, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16])));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_add_pd(acc2_3, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in7 = _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_add_pd(acc0_2, c_in2));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_add_pd(acc0_3, c_in3));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, c_in4));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, c_in5));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_add_pd(acc1_2, c_in6));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_add_pd(acc1_3, c_in7));
+                __m512d c_in8 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, c_in8));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, c_in9));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_add_pd(acc2_2, c_in10));
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_add_pd(acc2_3, c_in11));
             }
         }
         {
@@ -9980,14 +10992,22 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_a1b1(const bmm_args
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[24 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[24 * sc_row])));
-            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[24 * sc_row + 8])));
-            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[24 * sc_row + 16])));
-            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_add_pd(acc0_3, _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24])));
-            _mm512_storeu_pd(&c[25 * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[25 * sc_row])));
-            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[25 * sc_row + 8])));
-            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[25 * sc_row + 16])));
-            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_add_pd(acc1_3, _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24])));
+            __m512d c_in12 = _mm512_loadu_pd(&c[24 * sc_row]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[24 * sc_row + 8]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[24 * sc_row + 16]);
+            __m512d c_in15 = _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24]);
+            __m512d c_in16 = _mm512_loadu_pd(&c[25 * sc_row]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[25 * sc_row + 8]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[25 * sc_row + 16]);
+            __m512d c_in19 = _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24]);
+            _mm512_storeu_pd(&c[24 * sc_row], _mm512_add_pd(acc0_0, c_in12));
+            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_add_pd(acc0_1, c_in13));
+            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_add_pd(acc0_2, c_in14));
+            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_add_pd(acc0_3, c_in15));
+            _mm512_storeu_pd(&c[25 * sc_row], _mm512_add_pd(acc1_0, c_in16));
+            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_add_pd(acc1_1, c_in17));
+            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_add_pd(acc1_2, c_in18));
+            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_add_pd(acc1_3, c_in19));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10106,7 +11126,7 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx512_rl3_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx512, form rl3.
- * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 24 vector accumulators,
  * 1716 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -10157,18 +11177,30 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_ab(const bmm_args *
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in7 = _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in8 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc2_3)));
             }
         }
         {
@@ -10196,14 +11228,22 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_ab(const bmm_args *
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[24 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[25 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+            __m512d c_in12 = _mm512_loadu_pd(&c[24 * sc_row]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[24 * sc_row + 8]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[24 * sc_row + 16]);
+            __m512d c_in15 = _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24]);
+            __m512d c_in16 = _mm512_loadu_pd(&c[25 * sc_row]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[25 * sc_row + 8]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[25 * sc_row + 16]);
+            __m512d c_in19 = _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24]);
+            _mm512_storeu_pd(&c[24 * sc_row], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[25 * sc_row], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc1_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10215,7 +11255,7 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx512_rl6_pf_a1b1
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx512, form rl6_pf.
- * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 48 vector accumulators,
  * 1300 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -10359,30 +11399,54 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_a1b1(const bmm_a
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[i0 * sc_row])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[i0 * sc_row + 16])));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_add_pd(acc0_3, _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16])));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_add_pd(acc1_3, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16])));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_add_pd(acc2_3, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[(i0 + 3) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_add_pd(acc3_2, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16])));
-                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm512_add_pd(acc3_3, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 3) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[(i0 + 4) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_add_pd(acc4_1, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_add_pd(acc4_2, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16])));
-                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm512_add_pd(acc4_3, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 4) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[(i0 + 5) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_add_pd(acc5_1, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_add_pd(acc5_2, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16])));
-                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm512_add_pd(acc5_3, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 5) * sc_row + 24])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in7 = _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_add_pd(acc0_2, c_in2));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_add_pd(acc0_3, c_in3));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, c_in4));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, c_in5));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_add_pd(acc1_2, c_in6));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_add_pd(acc1_3, c_in7));
+                __m512d c_in8 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m512d c_in14 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]);
+                __m512d c_in15 = _mm512_maskz_loadu_pd(mask2, &c[(i0 + 3) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, c_in8));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, c_in9));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_add_pd(acc2_2, c_in10));
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_add_pd(acc2_3, c_in11));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_add_pd(acc3_0, c_in12));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_add_pd(acc3_1, c_in13));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_add_pd(acc3_2, c_in14));
+                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm512_add_pd(acc3_3, c_in15));
+                __m512d c_in16 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]);
+                __m512d c_in19 = _mm512_maskz_loadu_pd(mask2, &c[(i0 + 4) * sc_row + 24]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]);
+                __m512d c_in23 = _mm512_maskz_loadu_pd(mask2, &c[(i0 + 5) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_add_pd(acc4_0, c_in16));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_add_pd(acc4_1, c_in17));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_add_pd(acc4_2, c_in18));
+                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm512_add_pd(acc4_3, c_in19));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_add_pd(acc5_0, c_in20));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_add_pd(acc5_1, c_in21));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_add_pd(acc5_2, c_in22));
+                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm512_add_pd(acc5_3, c_in23));
             }
         }
         {
@@ -10430,14 +11494,22 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_a1b1(const bmm_a
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[24 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[24 * sc_row])));
-            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[24 * sc_row + 8])));
-            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[24 * sc_row + 16])));
-            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_add_pd(acc0_3, _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24])));
-            _mm512_storeu_pd(&c[25 * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[25 * sc_row])));
-            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[25 * sc_row + 8])));
-            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[25 * sc_row + 16])));
-            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_add_pd(acc1_3, _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24])));
+            __m512d c_in24 = _mm512_loadu_pd(&c[24 * sc_row]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[24 * sc_row + 8]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[24 * sc_row + 16]);
+            __m512d c_in27 = _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[25 * sc_row]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[25 * sc_row + 8]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[25 * sc_row + 16]);
+            __m512d c_in31 = _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24]);
+            _mm512_storeu_pd(&c[24 * sc_row], _mm512_add_pd(acc0_0, c_in24));
+            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_add_pd(acc0_1, c_in25));
+            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_add_pd(acc0_2, c_in26));
+            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_add_pd(acc0_3, c_in27));
+            _mm512_storeu_pd(&c[25 * sc_row], _mm512_add_pd(acc1_0, c_in28));
+            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_add_pd(acc1_1, c_in29));
+            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_add_pd(acc1_2, c_in30));
+            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_add_pd(acc1_3, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10685,7 +11757,7 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx512_rl6_pf_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx512, form rl6_pf.
- * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 48 vector accumulators,
  * 1300 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -10833,30 +11905,54 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_ab(const bmm_arg
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 3) * sc_row + 24]), _mm512_mul_pd(valpha, acc3_3)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 4) * sc_row + 24]), _mm512_mul_pd(valpha, acc4_3)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 5) * sc_row + 24]), _mm512_mul_pd(valpha, acc5_3)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in7 = _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in8 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m512d c_in14 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]);
+                __m512d c_in15 = _mm512_maskz_loadu_pd(mask2, &c[(i0 + 3) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_mask_storeu_pd(&c[(i0 + 3) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc3_3)));
+                __m512d c_in16 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]);
+                __m512d c_in19 = _mm512_maskz_loadu_pd(mask2, &c[(i0 + 4) * sc_row + 24]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]);
+                __m512d c_in23 = _mm512_maskz_loadu_pd(mask2, &c[(i0 + 5) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_mask_storeu_pd(&c[(i0 + 4) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_mask_storeu_pd(&c[(i0 + 5) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc5_3)));
             }
         }
         {
@@ -10904,14 +12000,22 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_ab(const bmm_arg
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[24 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[25 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+            __m512d c_in24 = _mm512_loadu_pd(&c[24 * sc_row]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[24 * sc_row + 8]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[24 * sc_row + 16]);
+            __m512d c_in27 = _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[25 * sc_row]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[25 * sc_row + 8]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[25 * sc_row + 16]);
+            __m512d c_in31 = _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24]);
+            _mm512_storeu_pd(&c[24 * sc_row], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in26, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, c_in27, _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[25 * sc_row], _mm512_fmadd_pd(vbeta, c_in28, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in29, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in30, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, c_in31, _mm512_mul_pd(valpha, acc1_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10923,7 +12027,7 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_pf_ab(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx512_rl3_pf_a1b1
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx512, form rl3_pf.
- * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 24 vector accumulators,
  * 1716 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -11010,18 +12114,30 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_a1b1(const bmm_a
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[i0 * sc_row])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[i0 * sc_row + 16])));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_add_pd(acc0_3, _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16])));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_add_pd(acc1_3, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16])));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_add_pd(acc2_3, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in7 = _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_add_pd(acc0_2, c_in2));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_add_pd(acc0_3, c_in3));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, c_in4));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, c_in5));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_add_pd(acc1_2, c_in6));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_add_pd(acc1_3, c_in7));
+                __m512d c_in8 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, c_in8));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, c_in9));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_add_pd(acc2_2, c_in10));
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_add_pd(acc2_3, c_in11));
             }
         }
         {
@@ -11069,14 +12185,22 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_a1b1(const bmm_a
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[24 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[24 * sc_row])));
-            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[24 * sc_row + 8])));
-            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[24 * sc_row + 16])));
-            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_add_pd(acc0_3, _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24])));
-            _mm512_storeu_pd(&c[25 * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[25 * sc_row])));
-            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[25 * sc_row + 8])));
-            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[25 * sc_row + 16])));
-            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_add_pd(acc1_3, _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24])));
+            __m512d c_in12 = _mm512_loadu_pd(&c[24 * sc_row]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[24 * sc_row + 8]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[24 * sc_row + 16]);
+            __m512d c_in15 = _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24]);
+            __m512d c_in16 = _mm512_loadu_pd(&c[25 * sc_row]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[25 * sc_row + 8]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[25 * sc_row + 16]);
+            __m512d c_in19 = _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24]);
+            _mm512_storeu_pd(&c[24 * sc_row], _mm512_add_pd(acc0_0, c_in12));
+            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_add_pd(acc0_1, c_in13));
+            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_add_pd(acc0_2, c_in14));
+            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_add_pd(acc0_3, c_in15));
+            _mm512_storeu_pd(&c[25 * sc_row], _mm512_add_pd(acc1_0, c_in16));
+            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_add_pd(acc1_1, c_in17));
+            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_add_pd(acc1_2, c_in18));
+            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_add_pd(acc1_3, c_in19));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -11255,7 +12379,7 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_26x26x26_sf_avx512_rl3_pf_ab
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx512, form rl3_pf.
- * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 24 vector accumulators,
  * 1716 vector loads, 104 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -11346,18 +12470,30 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_ab(const bmm_arg
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_maskz_loadu_pd(mask2, &c[i0 * sc_row + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in7 = _mm512_maskz_loadu_pd(mask2, &c[(i0 + 1) * sc_row + 24]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_mask_storeu_pd(&c[i0 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_mask_storeu_pd(&c[(i0 + 1) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in8 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in11 = _mm512_maskz_loadu_pd(mask2, &c[(i0 + 2) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_mask_storeu_pd(&c[(i0 + 2) * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc2_3)));
             }
         }
         {
@@ -11405,14 +12541,22 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_pf_ab(const bmm_arg
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[24 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[25 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[25 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+            __m512d c_in12 = _mm512_loadu_pd(&c[24 * sc_row]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[24 * sc_row + 8]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[24 * sc_row + 16]);
+            __m512d c_in15 = _mm512_maskz_loadu_pd(mask2, &c[24 * sc_row + 24]);
+            __m512d c_in16 = _mm512_loadu_pd(&c[25 * sc_row]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[25 * sc_row + 8]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[25 * sc_row + 16]);
+            __m512d c_in19 = _mm512_maskz_loadu_pd(mask2, &c[25 * sc_row + 24]);
+            _mm512_storeu_pd(&c[24 * sc_row], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[24 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[24 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_mask_storeu_pd(&c[24 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[25 * sc_row], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[25 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[25 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_mask_storeu_pd(&c[25 * sc_row + 24], mask2, _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc1_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

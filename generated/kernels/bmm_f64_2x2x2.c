@@ -141,7 +141,7 @@ static void bmm_f64_2x2x2_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_bf_avx2_rows_a1b1
  * f64 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout bf, isa avx2, form rows.
- * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -161,8 +161,10 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_avx2_rows_a1b1(const bmm_args *BMM_
             acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
             __m256d a1_1 = _mm256_set1_pd(a[3]);
             acc1_0 = _mm256_fmadd_pd(a1_1, b0_1, acc1_0);
-            _mm256_maskstore_pd(&c[0], mask2, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[0], mask2)));
-            _mm256_maskstore_pd(&c[2], mask2, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[2], mask2)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask2);
+            __m256d c_in1 = _mm256_maskload_pd(&c[2], mask2);
+            _mm256_maskstore_pd(&c[0], mask2, _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[2], mask2, _mm256_add_pd(acc1_0, c_in1));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -209,7 +211,7 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_bf_avx2_rows_ab
  * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf, isa avx2, form rows.
- * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -233,8 +235,10 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_avx2_rows_ab(const bmm_args *BMM_RE
             acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
             __m256d a1_1 = _mm256_set1_pd(a[3]);
             acc1_0 = _mm256_fmadd_pd(a1_1, b0_1, acc1_0);
-            _mm256_maskstore_pd(&c[0], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask2), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[2], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2], mask2), _mm256_mul_pd(valpha, acc1_0)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask2);
+            __m256d c_in1 = _mm256_maskload_pd(&c[2], mask2);
+            _mm256_maskstore_pd(&c[0], mask2, _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[2], mask2, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -246,7 +250,7 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_bf_avx512_rows_a1b1
  * f64 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout bf, isa avx512, form rows.
- * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -266,8 +270,10 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_rows_a1b1(const bmm_args *
             acc0_0 = _mm512_fmadd_pd(a0_1, b0_1, acc0_0);
             __m512d a1_1 = _mm512_set1_pd(a[3]);
             acc1_0 = _mm512_fmadd_pd(a1_1, b0_1, acc1_0);
-            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask2, &c[0])));
-            _mm512_mask_storeu_pd(&c[2], mask2, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask2, &c[2])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask2, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask2, &c[2]);
+            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[2], mask2, _mm512_add_pd(acc1_0, c_in1));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -314,7 +320,7 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_bf_avx512_rows_ab
  * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf, isa avx512, form rows.
- * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -338,8 +344,10 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_rows_ab(const bmm_args *BM
             acc0_0 = _mm512_fmadd_pd(a0_1, b0_1, acc0_0);
             __m512d a1_1 = _mm512_set1_pd(a[3]);
             acc1_0 = _mm512_fmadd_pd(a1_1, b0_1, acc1_0);
-            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[2], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[2]), _mm512_mul_pd(valpha, acc1_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask2, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask2, &c[2]);
+            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[2], mask2, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -351,7 +359,7 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_rows_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_bf_avx512_flat_a1b1
  * f64 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout bf, isa avx512, form flat.
- * Cost per matrix: 16 useful flops in 3 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 16 useful flops in 3 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -366,7 +374,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_flat_a1b1(const bmm_args *
         __m512d acc0 = _mm512_mul_pd(_mm512_permute_pd(as0_0, 160), bk0_2);
         __m512d bk1_2 = _mm512_shuffle_f64x2(bs0, bs0, 229);
         acc0 = _mm512_fmadd_pd(_mm512_permute_pd(as0_0, 175), bk1_2, acc0);
-        _mm512_mask_storeu_pd(&c[0], mask4, _mm512_add_pd(acc0, _mm512_maskz_loadu_pd(mask4, &c[0])));
+        __m512d c_in0 = _mm512_maskz_loadu_pd(mask4, &c[0]);
+        _mm512_mask_storeu_pd(&c[0], mask4, _mm512_add_pd(acc0, c_in0));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -405,7 +414,7 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_flat_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_bf_avx512_flat_ab
  * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf, isa avx512, form flat.
- * Cost per matrix: 16 useful flops in 4 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 16 useful flops in 4 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -424,7 +433,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_flat_ab(const bmm_args *BM
         __m512d acc0 = _mm512_mul_pd(_mm512_permute_pd(as0_0, 160), bk0_2);
         __m512d bk1_2 = _mm512_shuffle_f64x2(bs0, bs0, 229);
         acc0 = _mm512_fmadd_pd(_mm512_permute_pd(as0_0, 175), bk1_2, acc0);
-        _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[0]), _mm512_mul_pd(valpha, acc0)));
+        __m512d c_in0 = _mm512_maskz_loadu_pd(mask4, &c[0]);
+        _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -439,7 +449,7 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_flat_ab(const bmm_args *BM
  * 2*2, 2*2, 2*2: a contiguous batch-first tensor), every product of a k built with
  * in-register lane permutes.
  * Cost per group of 2 matrices: 16 useful flops per matrix in 3 vector arithmetic ops,
- * 1 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
+ * 2 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_pk2_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
@@ -451,7 +461,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_pk2_a1b1(const bmm_args *B
         __m512d bs0 = _mm512_loadu_pd(&b[0]);
         __m512d acc = _mm512_mul_pd(_mm512_permute_pd(as0, 0), _mm512_shuffle_f64x2(bs0, bs0, 160));
         acc = _mm512_fmadd_pd(_mm512_permute_pd(as0, 255), _mm512_shuffle_f64x2(bs0, bs0, 245), acc);
-        _mm512_storeu_pd(&c[0], _mm512_add_pd(acc, _mm512_loadu_pd(&c[0])));
+        __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+        _mm512_storeu_pd(&c[0], _mm512_add_pd(acc, c_in0));
         a += 2 * 2 * 2;
         b += 2 * 2 * 2;
         c += 2 * 2 * 2;
@@ -511,7 +522,7 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_pk2_b0(const bmm_args *BMM
  * 2*2, 2*2, 2*2: a contiguous batch-first tensor), every product of a k built with
  * in-register lane permutes.
  * Cost per group of 2 matrices: 16 useful flops per matrix in 4 vector arithmetic ops,
- * 1 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
+ * 2 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_pk2_ab(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
@@ -527,7 +538,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_pk2_ab(const bmm_args *BMM
         __m512d bs0 = _mm512_loadu_pd(&b[0]);
         __m512d acc = _mm512_mul_pd(_mm512_permute_pd(as0, 0), _mm512_shuffle_f64x2(bs0, bs0, 160));
         acc = _mm512_fmadd_pd(_mm512_permute_pd(as0, 255), _mm512_shuffle_f64x2(bs0, bs0, 245), acc);
-        _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc)));
+        __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+        _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc)));
         a += 2 * 2 * 2;
         b += 2 * 2 * 2;
         c += 2 * 2 * 2;
@@ -546,7 +558,7 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_pk2_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_bf_tn_avx2_rows_a1b1
  * f64 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_tn_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -566,8 +578,10 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_tn_avx2_rows_a1b1(const bmm_args *B
             acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
             __m256d a1_1 = _mm256_set1_pd(a[3]);
             acc1_0 = _mm256_fmadd_pd(a1_1, b0_1, acc1_0);
-            _mm256_maskstore_pd(&c[0], mask2, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[0], mask2)));
-            _mm256_maskstore_pd(&c[2], mask2, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[2], mask2)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask2);
+            __m256d c_in1 = _mm256_maskload_pd(&c[2], mask2);
+            _mm256_maskstore_pd(&c[0], mask2, _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[2], mask2, _mm256_add_pd(acc1_0, c_in1));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -614,7 +628,7 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_tn_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_bf_tn_avx2_rows_ab
  * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_tn_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -638,8 +652,10 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_tn_avx2_rows_ab(const bmm_args *BMM
             acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
             __m256d a1_1 = _mm256_set1_pd(a[3]);
             acc1_0 = _mm256_fmadd_pd(a1_1, b0_1, acc1_0);
-            _mm256_maskstore_pd(&c[0], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask2), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[2], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2], mask2), _mm256_mul_pd(valpha, acc1_0)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask2);
+            __m256d c_in1 = _mm256_maskload_pd(&c[2], mask2);
+            _mm256_maskstore_pd(&c[0], mask2, _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[2], mask2, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -651,7 +667,7 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_tn_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_bf_tn_avx512_rows_a1b1
  * f64 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tn_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -671,8 +687,10 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tn_avx512_rows_a1b1(const bmm_arg
             acc0_0 = _mm512_fmadd_pd(a0_1, b0_1, acc0_0);
             __m512d a1_1 = _mm512_set1_pd(a[3]);
             acc1_0 = _mm512_fmadd_pd(a1_1, b0_1, acc1_0);
-            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask2, &c[0])));
-            _mm512_mask_storeu_pd(&c[2], mask2, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask2, &c[2])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask2, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask2, &c[2]);
+            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[2], mask2, _mm512_add_pd(acc1_0, c_in1));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -719,7 +737,7 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tn_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_bf_tn_avx512_rows_ab
  * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tn_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -743,8 +761,10 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tn_avx512_rows_ab(const bmm_args 
             acc0_0 = _mm512_fmadd_pd(a0_1, b0_1, acc0_0);
             __m512d a1_1 = _mm512_set1_pd(a[3]);
             acc1_0 = _mm512_fmadd_pd(a1_1, b0_1, acc1_0);
-            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[2], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[2]), _mm512_mul_pd(valpha, acc1_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask2, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask2, &c[2]);
+            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[2], mask2, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -756,7 +776,7 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tn_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_bf_tn_avx512_flat_a1b1
  * f64 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout bf tn (A transposed, B row-major), isa avx512, form flat.
- * Cost per matrix: 16 useful flops in 3 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 16 useful flops in 3 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tn_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -773,7 +793,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tn_avx512_flat_a1b1(const bmm_arg
         __m512d acc0 = _mm512_mul_pd(_mm512_permutexvar_pd(ix1, as0), bk0_2);
         __m512d bk1_2 = _mm512_shuffle_f64x2(bs0, bs0, 229);
         acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix2, as0), bk1_2, acc0);
-        _mm512_mask_storeu_pd(&c[0], mask4, _mm512_add_pd(acc0, _mm512_maskz_loadu_pd(mask4, &c[0])));
+        __m512d c_in0 = _mm512_maskz_loadu_pd(mask4, &c[0]);
+        _mm512_mask_storeu_pd(&c[0], mask4, _mm512_add_pd(acc0, c_in0));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -814,7 +835,7 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tn_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_bf_tn_avx512_flat_ab
  * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf tn (A transposed, B row-major), isa avx512, form flat.
- * Cost per matrix: 16 useful flops in 4 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 16 useful flops in 4 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tn_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -835,7 +856,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tn_avx512_flat_ab(const bmm_args 
         __m512d acc0 = _mm512_mul_pd(_mm512_permutexvar_pd(ix1, as0), bk0_2);
         __m512d bk1_2 = _mm512_shuffle_f64x2(bs0, bs0, 229);
         acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix2, as0), bk1_2, acc0);
-        _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[0]), _mm512_mul_pd(valpha, acc0)));
+        __m512d c_in0 = _mm512_maskz_loadu_pd(mask4, &c[0]);
+        _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -850,7 +872,7 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tn_avx512_flat_ab(const bmm_args 
  * 2*2, 2*2, 2*2: a contiguous batch-first tensor), every product of a k built with
  * in-register lane permutes.
  * Cost per group of 2 matrices: 16 useful flops per matrix in 3 vector arithmetic ops,
- * 1 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
+ * 2 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tn_avx512_pk2_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
@@ -864,7 +886,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tn_avx512_pk2_a1b1(const bmm_args
         __m512d bs0 = _mm512_loadu_pd(&b[0]);
         __m512d acc = _mm512_mul_pd(_mm512_permutexvar_pd(ix0, as0), _mm512_shuffle_f64x2(bs0, bs0, 160));
         acc = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix1, as0), _mm512_shuffle_f64x2(bs0, bs0, 245), acc);
-        _mm512_storeu_pd(&c[0], _mm512_add_pd(acc, _mm512_loadu_pd(&c[0])));
+        __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+        _mm512_storeu_pd(&c[0], _mm512_add_pd(acc, c_in0));
         a += 2 * 2 * 2;
         b += 2 * 2 * 2;
         c += 2 * 2 * 2;
@@ -926,7 +949,7 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tn_avx512_pk2_b0(const bmm_args *
  * 2*2, 2*2, 2*2: a contiguous batch-first tensor), every product of a k built with
  * in-register lane permutes.
  * Cost per group of 2 matrices: 16 useful flops per matrix in 4 vector arithmetic ops,
- * 1 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
+ * 2 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tn_avx512_pk2_ab(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
@@ -944,7 +967,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tn_avx512_pk2_ab(const bmm_args *
         __m512d bs0 = _mm512_loadu_pd(&b[0]);
         __m512d acc = _mm512_mul_pd(_mm512_permutexvar_pd(ix0, as0), _mm512_shuffle_f64x2(bs0, bs0, 160));
         acc = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix1, as0), _mm512_shuffle_f64x2(bs0, bs0, 245), acc);
-        _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc)));
+        __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+        _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc)));
         a += 2 * 2 * 2;
         b += 2 * 2 * 2;
         c += 2 * 2 * 2;
@@ -963,7 +987,7 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tn_avx512_pk2_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_bf_nt_avx2_rows_a1b1
  * f64 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout bf nt (A row-major, B transposed), isa avx2, form rows.
- * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 8 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_nt_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -985,8 +1009,10 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_nt_avx2_rows_a1b1(const bmm_args *B
             acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
             __m256d a1_1 = _mm256_set1_pd(a[3]);
             acc1_0 = _mm256_fmadd_pd(a1_1, b0_1, acc1_0);
-            _mm256_maskstore_pd(&c[0], mask2, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[0], mask2)));
-            _mm256_maskstore_pd(&c[2], mask2, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[2], mask2)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask2);
+            __m256d c_in1 = _mm256_maskload_pd(&c[2], mask2);
+            _mm256_maskstore_pd(&c[0], mask2, _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[2], mask2, _mm256_add_pd(acc1_0, c_in1));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1035,7 +1061,7 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_nt_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_bf_nt_avx2_rows_ab
  * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf nt (A row-major, B transposed), isa avx2, form rows.
- * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 8 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_nt_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1061,8 +1087,10 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_nt_avx2_rows_ab(const bmm_args *BMM
             acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
             __m256d a1_1 = _mm256_set1_pd(a[3]);
             acc1_0 = _mm256_fmadd_pd(a1_1, b0_1, acc1_0);
-            _mm256_maskstore_pd(&c[0], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask2), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[2], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2], mask2), _mm256_mul_pd(valpha, acc1_0)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask2);
+            __m256d c_in1 = _mm256_maskload_pd(&c[2], mask2);
+            _mm256_maskstore_pd(&c[0], mask2, _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[2], mask2, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1074,7 +1102,7 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_nt_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_bf_nt_avx512_flat_a1b1
  * f64 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout bf nt (A row-major, B transposed), isa avx512, form flat.
- * Cost per matrix: 16 useful flops in 3 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 16 useful flops in 3 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_nt_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1091,7 +1119,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_nt_avx512_flat_a1b1(const bmm_arg
         __m512d acc0 = _mm512_mul_pd(_mm512_permute_pd(as0_0, 160), bk0_2);
         __m512d bk1_2 = _mm512_permutexvar_pd(ix2, bs0);
         acc0 = _mm512_fmadd_pd(_mm512_permute_pd(as0_0, 175), bk1_2, acc0);
-        _mm512_mask_storeu_pd(&c[0], mask4, _mm512_add_pd(acc0, _mm512_maskz_loadu_pd(mask4, &c[0])));
+        __m512d c_in0 = _mm512_maskz_loadu_pd(mask4, &c[0]);
+        _mm512_mask_storeu_pd(&c[0], mask4, _mm512_add_pd(acc0, c_in0));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1132,7 +1161,7 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_nt_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_bf_nt_avx512_flat_ab
  * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf nt (A row-major, B transposed), isa avx512, form flat.
- * Cost per matrix: 16 useful flops in 4 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 16 useful flops in 4 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_nt_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1153,7 +1182,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_nt_avx512_flat_ab(const bmm_args 
         __m512d acc0 = _mm512_mul_pd(_mm512_permute_pd(as0_0, 160), bk0_2);
         __m512d bk1_2 = _mm512_permutexvar_pd(ix2, bs0);
         acc0 = _mm512_fmadd_pd(_mm512_permute_pd(as0_0, 175), bk1_2, acc0);
-        _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[0]), _mm512_mul_pd(valpha, acc0)));
+        __m512d c_in0 = _mm512_maskz_loadu_pd(mask4, &c[0]);
+        _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1168,7 +1198,7 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_nt_avx512_flat_ab(const bmm_args 
  * 2*2, 2*2, 2*2: a contiguous batch-first tensor), every product of a k built with
  * in-register lane permutes.
  * Cost per group of 2 matrices: 16 useful flops per matrix in 3 vector arithmetic ops,
- * 1 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
+ * 2 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_nt_avx512_pk2_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
@@ -1182,7 +1212,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_nt_avx512_pk2_a1b1(const bmm_args
         __m512d bs0 = _mm512_loadu_pd(&b[0]);
         __m512d acc = _mm512_mul_pd(_mm512_permute_pd(as0, 0), _mm512_permutexvar_pd(ix0, bs0));
         acc = _mm512_fmadd_pd(_mm512_permute_pd(as0, 255), _mm512_permutexvar_pd(ix1, bs0), acc);
-        _mm512_storeu_pd(&c[0], _mm512_add_pd(acc, _mm512_loadu_pd(&c[0])));
+        __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+        _mm512_storeu_pd(&c[0], _mm512_add_pd(acc, c_in0));
         a += 2 * 2 * 2;
         b += 2 * 2 * 2;
         c += 2 * 2 * 2;
@@ -1244,7 +1275,7 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_nt_avx512_pk2_b0(const bmm_args *
  * 2*2, 2*2, 2*2: a contiguous batch-first tensor), every product of a k built with
  * in-register lane permutes.
  * Cost per group of 2 matrices: 16 useful flops per matrix in 4 vector arithmetic ops,
- * 1 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
+ * 2 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_nt_avx512_pk2_ab(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
@@ -1262,7 +1293,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_nt_avx512_pk2_ab(const bmm_args *
         __m512d bs0 = _mm512_loadu_pd(&b[0]);
         __m512d acc = _mm512_mul_pd(_mm512_permute_pd(as0, 0), _mm512_permutexvar_pd(ix0, bs0));
         acc = _mm512_fmadd_pd(_mm512_permute_pd(as0, 255), _mm512_permutexvar_pd(ix1, bs0), acc);
-        _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc)));
+        __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+        _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc)));
         a += 2 * 2 * 2;
         b += 2 * 2 * 2;
         c += 2 * 2 * 2;
@@ -1281,7 +1313,7 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_nt_avx512_pk2_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_bf_tt_avx2_rows_a1b1
  * f64 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout bf tt (A and B transposed), isa avx2, form rows.
- * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 8 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_tt_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1303,8 +1335,10 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_tt_avx2_rows_a1b1(const bmm_args *B
             acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
             __m256d a1_1 = _mm256_set1_pd(a[3]);
             acc1_0 = _mm256_fmadd_pd(a1_1, b0_1, acc1_0);
-            _mm256_maskstore_pd(&c[0], mask2, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[0], mask2)));
-            _mm256_maskstore_pd(&c[2], mask2, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[2], mask2)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask2);
+            __m256d c_in1 = _mm256_maskload_pd(&c[2], mask2);
+            _mm256_maskstore_pd(&c[0], mask2, _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[2], mask2, _mm256_add_pd(acc1_0, c_in1));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1353,7 +1387,7 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_tt_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_bf_tt_avx2_rows_ab
  * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf tt (A and B transposed), isa avx2, form rows.
- * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 8 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_tt_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1379,8 +1413,10 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_tt_avx2_rows_ab(const bmm_args *BMM
             acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
             __m256d a1_1 = _mm256_set1_pd(a[3]);
             acc1_0 = _mm256_fmadd_pd(a1_1, b0_1, acc1_0);
-            _mm256_maskstore_pd(&c[0], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask2), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[2], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2], mask2), _mm256_mul_pd(valpha, acc1_0)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask2);
+            __m256d c_in1 = _mm256_maskload_pd(&c[2], mask2);
+            _mm256_maskstore_pd(&c[0], mask2, _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[2], mask2, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1392,7 +1428,7 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_bf_tt_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_bf_tt_avx512_flat_a1b1
  * f64 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout bf tt (A and B transposed), isa avx512, form flat.
- * Cost per matrix: 16 useful flops in 3 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 16 useful flops in 3 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 5 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tt_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1409,7 +1445,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tt_avx512_flat_a1b1(const bmm_arg
         __m512d bk1_2 = _mm512_shuffle_f64x2(bs0, bs0, 229);
         acc0 = _mm512_fmadd_pd(_mm512_permute_pd(as0_0, 175), bk1_2, acc0);
         __m512d ct0 = _mm512_permutexvar_pd(ix1, acc0);
-        _mm512_mask_storeu_pd(&c[0], mask4, _mm512_add_pd(ct0, _mm512_maskz_loadu_pd(mask4, &c[0])));
+        __m512d c_in0 = _mm512_maskz_loadu_pd(mask4, &c[0]);
+        _mm512_mask_storeu_pd(&c[0], mask4, _mm512_add_pd(ct0, c_in0));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1450,7 +1487,7 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tt_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_bf_tt_avx512_flat_ab
  * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout bf tt (A and B transposed), isa avx512, form flat.
- * Cost per matrix: 16 useful flops in 4 vector arithmetic ops, 1 vector accumulators,
+ * Cost per matrix: 16 useful flops in 4 vector arithmetic ops, 2 vector accumulators,
  * 3 vector loads, 1 vector stores, 5 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tt_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1471,7 +1508,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tt_avx512_flat_ab(const bmm_args 
         __m512d bk1_2 = _mm512_shuffle_f64x2(bs0, bs0, 229);
         acc0 = _mm512_fmadd_pd(_mm512_permute_pd(as0_0, 175), bk1_2, acc0);
         __m512d ct0 = _mm512_permutexvar_pd(ix1, acc0);
-        _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[0]), _mm512_mul_pd(valpha, ct0)));
+        __m512d c_in0 = _mm512_maskz_loadu_pd(mask4, &c[0]);
+        _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, ct0)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1486,7 +1524,7 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tt_avx512_flat_ab(const bmm_args 
  * 2*2, 2*2, 2*2: a contiguous batch-first tensor), every product of a k built with
  * in-register lane permutes.
  * Cost per group of 2 matrices: 16 useful flops per matrix in 3 vector arithmetic ops,
- * 1 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
+ * 2 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tt_avx512_pk2_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
@@ -1502,7 +1540,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tt_avx512_pk2_a1b1(const bmm_args
         __m512d bs0 = _mm512_loadu_pd(&b[0]);
         __m512d acc = _mm512_mul_pd(_mm512_permutexvar_pd(ix0, as0), _mm512_permutexvar_pd(ix1, bs0));
         acc = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix2, as0), _mm512_permutexvar_pd(ix3, bs0), acc);
-        _mm512_storeu_pd(&c[0], _mm512_add_pd(acc, _mm512_loadu_pd(&c[0])));
+        __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+        _mm512_storeu_pd(&c[0], _mm512_add_pd(acc, c_in0));
         a += 2 * 2 * 2;
         b += 2 * 2 * 2;
         c += 2 * 2 * 2;
@@ -1566,7 +1605,7 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tt_avx512_pk2_b0(const bmm_args *
  * 2*2, 2*2, 2*2: a contiguous batch-first tensor), every product of a k built with
  * in-register lane permutes.
  * Cost per group of 2 matrices: 16 useful flops per matrix in 4 vector arithmetic ops,
- * 1 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
+ * 2 vector accumulators, 3 vector loads, 1 vector stores, 4 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tt_avx512_pk2_ab(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
@@ -1586,7 +1625,8 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tt_avx512_pk2_ab(const bmm_args *
         __m512d bs0 = _mm512_loadu_pd(&b[0]);
         __m512d acc = _mm512_mul_pd(_mm512_permutexvar_pd(ix0, as0), _mm512_permutexvar_pd(ix1, bs0));
         acc = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix2, as0), _mm512_permutexvar_pd(ix3, bs0), acc);
-        _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc)));
+        __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+        _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc)));
         a += 2 * 2 * 2;
         b += 2 * 2 * 2;
         c += 2 * 2 * 2;
@@ -1748,7 +1788,7 @@ static void bmm_f64_2x2x2_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_sf_avx2_rows_a1b1
  * f64 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout sf, isa avx2, form rows.
- * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_2x2x2_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1771,8 +1811,10 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_sf_avx2_rows_a1b1(const bmm_args *BMM_
             acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
             __m256d a1_1 = _mm256_set1_pd(a[1 * sa_row + 1]);
             acc1_0 = _mm256_fmadd_pd(a1_1, b0_1, acc1_0);
-            _mm256_maskstore_pd(&c[0], mask2, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[0], mask2)));
-            _mm256_maskstore_pd(&c[1 * sc_row], mask2, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[1 * sc_row], mask2)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask2);
+            __m256d c_in1 = _mm256_maskload_pd(&c[1 * sc_row], mask2);
+            _mm256_maskstore_pd(&c[0], mask2, _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[1 * sc_row], mask2, _mm256_add_pd(acc1_0, c_in1));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1822,7 +1864,7 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_sf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_sf_avx2_rows_ab
  * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout sf, isa avx2, form rows.
- * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_2x2x2_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1849,8 +1891,10 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_sf_avx2_rows_ab(const bmm_args *BMM_RE
             acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
             __m256d a1_1 = _mm256_set1_pd(a[1 * sa_row + 1]);
             acc1_0 = _mm256_fmadd_pd(a1_1, b0_1, acc1_0);
-            _mm256_maskstore_pd(&c[0], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask2), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[1 * sc_row], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row], mask2), _mm256_mul_pd(valpha, acc1_0)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask2);
+            __m256d c_in1 = _mm256_maskload_pd(&c[1 * sc_row], mask2);
+            _mm256_maskstore_pd(&c[0], mask2, _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[1 * sc_row], mask2, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1862,7 +1906,7 @@ static BMM_TARGET_AVX2 void bmm_f64_2x2x2_sf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_sf_avx512_rows_a1b1
  * f64 C(2x2) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 2x2, B 2x2; layout sf, isa avx512, form rows.
- * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 6 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1885,8 +1929,10 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_rows_a1b1(const bmm_args *
             acc0_0 = _mm512_fmadd_pd(a0_1, b0_1, acc0_0);
             __m512d a1_1 = _mm512_set1_pd(a[1 * sa_row + 1]);
             acc1_0 = _mm512_fmadd_pd(a1_1, b0_1, acc1_0);
-            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask2, &c[0])));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask2, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask2, &c[1 * sc_row])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask2, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask2, &c[1 * sc_row]);
+            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask2, _mm512_add_pd(acc1_0, c_in1));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1936,7 +1982,7 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_2x2x2_sf_avx512_rows_ab
  * f64 C(2x2) = alpha*A*B + beta*C (beta != 0), A 2x2, B 2x2; layout sf, isa avx512, form rows.
- * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 16 useful flops in 8 vector arithmetic ops, 4 vector accumulators,
  * 8 vector loads, 2 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1963,8 +2009,10 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_rows_ab(const bmm_args *BM
             acc0_0 = _mm512_fmadd_pd(a0_1, b0_1, acc0_0);
             __m512d a1_1 = _mm512_set1_pd(a[1 * sa_row + 1]);
             acc1_0 = _mm512_fmadd_pd(a1_1, b0_1, acc1_0);
-            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask2, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask2, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask2, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask2, &c[1 * sc_row]);
+            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask2, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

@@ -485,7 +485,7 @@ static void bmm_f64_32x32x32_bf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_bf_avx2_rl6_a1b1
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout bf, isa avx2, form rl6.
- * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 24 vector accumulators,
  * 5888 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -529,18 +529,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[32 * i0])));
-                _mm256_storeu_pd(&c[32 * i0 + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[32 * i0 + 4])));
-                _mm256_storeu_pd(&c[32 * i0 + 32], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[32 * i0 + 32])));
-                _mm256_storeu_pd(&c[32 * i0 + 36], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[32 * i0 + 36])));
-                _mm256_storeu_pd(&c[32 * i0 + 64], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[32 * i0 + 64])));
-                _mm256_storeu_pd(&c[32 * i0 + 68], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[32 * i0 + 68])));
-                _mm256_storeu_pd(&c[32 * i0 + 96], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[32 * i0 + 96])));
-                _mm256_storeu_pd(&c[32 * i0 + 100], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[32 * i0 + 100])));
-                _mm256_storeu_pd(&c[32 * i0 + 128], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[32 * i0 + 128])));
-                _mm256_storeu_pd(&c[32 * i0 + 132], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[32 * i0 + 132])));
-                _mm256_storeu_pd(&c[32 * i0 + 160], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[32 * i0 + 160])));
-                _mm256_storeu_pd(&c[32 * i0 + 164], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[32 * i0 + 164])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[32 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[32 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[32 * i0 + 32]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[32 * i0 + 36]);
+                _mm256_storeu_pd(&c[32 * i0], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[32 * i0 + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[32 * i0 + 32], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[32 * i0 + 36], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[32 * i0 + 64]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[32 * i0 + 68]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[32 * i0 + 96]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[32 * i0 + 100]);
+                _mm256_storeu_pd(&c[32 * i0 + 64], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[32 * i0 + 68], _mm256_add_pd(acc2_1, c_in5));
+                _mm256_storeu_pd(&c[32 * i0 + 96], _mm256_add_pd(acc3_0, c_in6));
+                _mm256_storeu_pd(&c[32 * i0 + 100], _mm256_add_pd(acc3_1, c_in7));
+                __m256d c_in8 = _mm256_loadu_pd(&c[32 * i0 + 128]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[32 * i0 + 132]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[32 * i0 + 160]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[32 * i0 + 164]);
+                _mm256_storeu_pd(&c[32 * i0 + 128], _mm256_add_pd(acc4_0, c_in8));
+                _mm256_storeu_pd(&c[32 * i0 + 132], _mm256_add_pd(acc4_1, c_in9));
+                _mm256_storeu_pd(&c[32 * i0 + 160], _mm256_add_pd(acc5_0, c_in10));
+                _mm256_storeu_pd(&c[32 * i0 + 164], _mm256_add_pd(acc5_1, c_in11));
             }
         }
         {
@@ -558,10 +570,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[960], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[960])));
-            _mm256_storeu_pd(&c[964], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[964])));
-            _mm256_storeu_pd(&c[992], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[992])));
-            _mm256_storeu_pd(&c[996], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[996])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[960]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[964]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[992]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[996]);
+            _mm256_storeu_pd(&c[960], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[964], _mm256_add_pd(acc0_1, c_in13));
+            _mm256_storeu_pd(&c[992], _mm256_add_pd(acc1_0, c_in14));
+            _mm256_storeu_pd(&c[996], _mm256_add_pd(acc1_1, c_in15));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -599,18 +615,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[32 * i0 + 8])));
-                _mm256_storeu_pd(&c[32 * i0 + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[32 * i0 + 12])));
-                _mm256_storeu_pd(&c[32 * i0 + 40], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[32 * i0 + 40])));
-                _mm256_storeu_pd(&c[32 * i0 + 44], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[32 * i0 + 44])));
-                _mm256_storeu_pd(&c[32 * i0 + 72], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[32 * i0 + 72])));
-                _mm256_storeu_pd(&c[32 * i0 + 76], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[32 * i0 + 76])));
-                _mm256_storeu_pd(&c[32 * i0 + 104], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[32 * i0 + 104])));
-                _mm256_storeu_pd(&c[32 * i0 + 108], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[32 * i0 + 108])));
-                _mm256_storeu_pd(&c[32 * i0 + 136], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[32 * i0 + 136])));
-                _mm256_storeu_pd(&c[32 * i0 + 140], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[32 * i0 + 140])));
-                _mm256_storeu_pd(&c[32 * i0 + 168], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[32 * i0 + 168])));
-                _mm256_storeu_pd(&c[32 * i0 + 172], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[32 * i0 + 172])));
+                __m256d c_in16 = _mm256_loadu_pd(&c[32 * i0 + 8]);
+                __m256d c_in17 = _mm256_loadu_pd(&c[32 * i0 + 12]);
+                __m256d c_in18 = _mm256_loadu_pd(&c[32 * i0 + 40]);
+                __m256d c_in19 = _mm256_loadu_pd(&c[32 * i0 + 44]);
+                _mm256_storeu_pd(&c[32 * i0 + 8], _mm256_add_pd(acc0_0, c_in16));
+                _mm256_storeu_pd(&c[32 * i0 + 12], _mm256_add_pd(acc0_1, c_in17));
+                _mm256_storeu_pd(&c[32 * i0 + 40], _mm256_add_pd(acc1_0, c_in18));
+                _mm256_storeu_pd(&c[32 * i0 + 44], _mm256_add_pd(acc1_1, c_in19));
+                __m256d c_in20 = _mm256_loadu_pd(&c[32 * i0 + 72]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[32 * i0 + 76]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[32 * i0 + 104]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[32 * i0 + 108]);
+                _mm256_storeu_pd(&c[32 * i0 + 72], _mm256_add_pd(acc2_0, c_in20));
+                _mm256_storeu_pd(&c[32 * i0 + 76], _mm256_add_pd(acc2_1, c_in21));
+                _mm256_storeu_pd(&c[32 * i0 + 104], _mm256_add_pd(acc3_0, c_in22));
+                _mm256_storeu_pd(&c[32 * i0 + 108], _mm256_add_pd(acc3_1, c_in23));
+                __m256d c_in24 = _mm256_loadu_pd(&c[32 * i0 + 136]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[32 * i0 + 140]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[32 * i0 + 168]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[32 * i0 + 172]);
+                _mm256_storeu_pd(&c[32 * i0 + 136], _mm256_add_pd(acc4_0, c_in24));
+                _mm256_storeu_pd(&c[32 * i0 + 140], _mm256_add_pd(acc4_1, c_in25));
+                _mm256_storeu_pd(&c[32 * i0 + 168], _mm256_add_pd(acc5_0, c_in26));
+                _mm256_storeu_pd(&c[32 * i0 + 172], _mm256_add_pd(acc5_1, c_in27));
             }
         }
         {
@@ -628,10 +656,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[968], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[968])));
-            _mm256_storeu_pd(&c[972], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[972])));
-            _mm256_storeu_pd(&c[1000], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[1000])));
-            _mm256_storeu_pd(&c[1004], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[1004])));
+            __m256d c_in28 = _mm256_loadu_pd(&c[968]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[972]);
+            __m256d c_in30 = _mm256_loadu_pd(&c[1000]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[1004]);
+            _mm256_storeu_pd(&c[968], _mm256_add_pd(acc0_0, c_in28));
+            _mm256_storeu_pd(&c[972], _mm256_add_pd(acc0_1, c_in29));
+            _mm256_storeu_pd(&c[1000], _mm256_add_pd(acc1_0, c_in30));
+            _mm256_storeu_pd(&c[1004], _mm256_add_pd(acc1_1, c_in31));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -669,18 +701,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[32 * i0 + 16])));
-                _mm256_storeu_pd(&c[32 * i0 + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[32 * i0 + 20])));
-                _mm256_storeu_pd(&c[32 * i0 + 48], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[32 * i0 + 48])));
-                _mm256_storeu_pd(&c[32 * i0 + 52], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[32 * i0 + 52])));
-                _mm256_storeu_pd(&c[32 * i0 + 80], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[32 * i0 + 80])));
-                _mm256_storeu_pd(&c[32 * i0 + 84], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[32 * i0 + 84])));
-                _mm256_storeu_pd(&c[32 * i0 + 112], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[32 * i0 + 112])));
-                _mm256_storeu_pd(&c[32 * i0 + 116], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[32 * i0 + 116])));
-                _mm256_storeu_pd(&c[32 * i0 + 144], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[32 * i0 + 144])));
-                _mm256_storeu_pd(&c[32 * i0 + 148], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[32 * i0 + 148])));
-                _mm256_storeu_pd(&c[32 * i0 + 176], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[32 * i0 + 176])));
-                _mm256_storeu_pd(&c[32 * i0 + 180], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[32 * i0 + 180])));
+                __m256d c_in32 = _mm256_loadu_pd(&c[32 * i0 + 16]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[32 * i0 + 20]);
+                __m256d c_in34 = _mm256_loadu_pd(&c[32 * i0 + 48]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[32 * i0 + 52]);
+                _mm256_storeu_pd(&c[32 * i0 + 16], _mm256_add_pd(acc0_0, c_in32));
+                _mm256_storeu_pd(&c[32 * i0 + 20], _mm256_add_pd(acc0_1, c_in33));
+                _mm256_storeu_pd(&c[32 * i0 + 48], _mm256_add_pd(acc1_0, c_in34));
+                _mm256_storeu_pd(&c[32 * i0 + 52], _mm256_add_pd(acc1_1, c_in35));
+                __m256d c_in36 = _mm256_loadu_pd(&c[32 * i0 + 80]);
+                __m256d c_in37 = _mm256_loadu_pd(&c[32 * i0 + 84]);
+                __m256d c_in38 = _mm256_loadu_pd(&c[32 * i0 + 112]);
+                __m256d c_in39 = _mm256_loadu_pd(&c[32 * i0 + 116]);
+                _mm256_storeu_pd(&c[32 * i0 + 80], _mm256_add_pd(acc2_0, c_in36));
+                _mm256_storeu_pd(&c[32 * i0 + 84], _mm256_add_pd(acc2_1, c_in37));
+                _mm256_storeu_pd(&c[32 * i0 + 112], _mm256_add_pd(acc3_0, c_in38));
+                _mm256_storeu_pd(&c[32 * i0 + 116], _mm256_add_pd(acc3_1, c_in39));
+                __m256d c_in40 = _mm256_loadu_pd(&c[32 * i0 + 144]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[32 * i0 + 148]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[32 * i0 + 176]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[32 * i0 + 180]);
+                _mm256_storeu_pd(&c[32 * i0 + 144], _mm256_add_pd(acc4_0, c_in40));
+                _mm256_storeu_pd(&c[32 * i0 + 148], _mm256_add_pd(acc4_1, c_in41));
+                _mm256_storeu_pd(&c[32 * i0 + 176], _mm256_add_pd(acc5_0, c_in42));
+                _mm256_storeu_pd(&c[32 * i0 + 180], _mm256_add_pd(acc5_1, c_in43));
             }
         }
         {
@@ -698,10 +742,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[976], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[976])));
-            _mm256_storeu_pd(&c[980], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[980])));
-            _mm256_storeu_pd(&c[1008], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[1008])));
-            _mm256_storeu_pd(&c[1012], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[1012])));
+            __m256d c_in44 = _mm256_loadu_pd(&c[976]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[980]);
+            __m256d c_in46 = _mm256_loadu_pd(&c[1008]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[1012]);
+            _mm256_storeu_pd(&c[976], _mm256_add_pd(acc0_0, c_in44));
+            _mm256_storeu_pd(&c[980], _mm256_add_pd(acc0_1, c_in45));
+            _mm256_storeu_pd(&c[1008], _mm256_add_pd(acc1_0, c_in46));
+            _mm256_storeu_pd(&c[1012], _mm256_add_pd(acc1_1, c_in47));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -739,18 +787,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[32 * i0 + 24])));
-                _mm256_storeu_pd(&c[32 * i0 + 28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[32 * i0 + 28])));
-                _mm256_storeu_pd(&c[32 * i0 + 56], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[32 * i0 + 56])));
-                _mm256_storeu_pd(&c[32 * i0 + 60], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[32 * i0 + 60])));
-                _mm256_storeu_pd(&c[32 * i0 + 88], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[32 * i0 + 88])));
-                _mm256_storeu_pd(&c[32 * i0 + 92], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[32 * i0 + 92])));
-                _mm256_storeu_pd(&c[32 * i0 + 120], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[32 * i0 + 120])));
-                _mm256_storeu_pd(&c[32 * i0 + 124], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[32 * i0 + 124])));
-                _mm256_storeu_pd(&c[32 * i0 + 152], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[32 * i0 + 152])));
-                _mm256_storeu_pd(&c[32 * i0 + 156], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[32 * i0 + 156])));
-                _mm256_storeu_pd(&c[32 * i0 + 184], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[32 * i0 + 184])));
-                _mm256_storeu_pd(&c[32 * i0 + 188], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[32 * i0 + 188])));
+                __m256d c_in48 = _mm256_loadu_pd(&c[32 * i0 + 24]);
+                __m256d c_in49 = _mm256_loadu_pd(&c[32 * i0 + 28]);
+                __m256d c_in50 = _mm256_loadu_pd(&c[32 * i0 + 56]);
+                __m256d c_in51 = _mm256_loadu_pd(&c[32 * i0 + 60]);
+                _mm256_storeu_pd(&c[32 * i0 + 24], _mm256_add_pd(acc0_0, c_in48));
+                _mm256_storeu_pd(&c[32 * i0 + 28], _mm256_add_pd(acc0_1, c_in49));
+                _mm256_storeu_pd(&c[32 * i0 + 56], _mm256_add_pd(acc1_0, c_in50));
+                _mm256_storeu_pd(&c[32 * i0 + 60], _mm256_add_pd(acc1_1, c_in51));
+                __m256d c_in52 = _mm256_loadu_pd(&c[32 * i0 + 88]);
+                __m256d c_in53 = _mm256_loadu_pd(&c[32 * i0 + 92]);
+                __m256d c_in54 = _mm256_loadu_pd(&c[32 * i0 + 120]);
+                __m256d c_in55 = _mm256_loadu_pd(&c[32 * i0 + 124]);
+                _mm256_storeu_pd(&c[32 * i0 + 88], _mm256_add_pd(acc2_0, c_in52));
+                _mm256_storeu_pd(&c[32 * i0 + 92], _mm256_add_pd(acc2_1, c_in53));
+                _mm256_storeu_pd(&c[32 * i0 + 120], _mm256_add_pd(acc3_0, c_in54));
+                _mm256_storeu_pd(&c[32 * i0 + 124], _mm256_add_pd(acc3_1, c_in55));
+                __m256d c_in56 = _mm256_loadu_pd(&c[32 * i0 + 152]);
+                __m256d c_in57 = _mm256_loadu_pd(&c[32 * i0 + 156]);
+                __m256d c_in58 = _mm256_loadu_pd(&c[32 * i0 + 184]);
+                __m256d c_in59 = _mm256_loadu_pd(&c[32 * i0 + 188]);
+                _mm256_storeu_pd(&c[32 * i0 + 152], _mm256_add_pd(acc4_0, c_in56));
+                _mm256_storeu_pd(&c[32 * i0 + 156], _mm256_add_pd(acc4_1, c_in57));
+                _mm256_storeu_pd(&c[32 * i0 + 184], _mm256_add_pd(acc5_0, c_in58));
+                _mm256_storeu_pd(&c[32 * i0 + 188], _mm256_add_pd(acc5_1, c_in59));
             }
         }
         {
@@ -768,10 +828,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[984], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[984])));
-            _mm256_storeu_pd(&c[988], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[988])));
-            _mm256_storeu_pd(&c[1016], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[1016])));
-            _mm256_storeu_pd(&c[1020], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[1020])));
+            __m256d c_in60 = _mm256_loadu_pd(&c[984]);
+            __m256d c_in61 = _mm256_loadu_pd(&c[988]);
+            __m256d c_in62 = _mm256_loadu_pd(&c[1016]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[1020]);
+            _mm256_storeu_pd(&c[984], _mm256_add_pd(acc0_0, c_in60));
+            _mm256_storeu_pd(&c[988], _mm256_add_pd(acc0_1, c_in61));
+            _mm256_storeu_pd(&c[1016], _mm256_add_pd(acc1_0, c_in62));
+            _mm256_storeu_pd(&c[1020], _mm256_add_pd(acc1_1, c_in63));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1083,7 +1147,7 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_bf_avx2_rl6_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf, isa avx2, form rl6.
- * Cost per matrix: 65536 useful flops in 8704 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 8704 vector arithmetic ops, 24 vector accumulators,
  * 5888 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1131,18 +1195,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 32]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 36]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 64]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 68]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 96]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 100]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 128], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 128]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 132], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 132]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 160]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 164]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[32 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[32 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[32 * i0 + 32]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[32 * i0 + 36]);
+                _mm256_storeu_pd(&c[32 * i0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 32], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 36], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[32 * i0 + 64]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[32 * i0 + 68]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[32 * i0 + 96]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[32 * i0 + 100]);
+                _mm256_storeu_pd(&c[32 * i0 + 64], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 68], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 96], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 100], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in8 = _mm256_loadu_pd(&c[32 * i0 + 128]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[32 * i0 + 132]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[32 * i0 + 160]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[32 * i0 + 164]);
+                _mm256_storeu_pd(&c[32 * i0 + 128], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 132], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 160], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 164], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -1160,10 +1236,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[960], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[960]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[964], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[964]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[992], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[992]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[996], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[996]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[960]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[964]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[992]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[996]);
+            _mm256_storeu_pd(&c[960], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[964], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[992], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[996], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -1201,18 +1281,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 40]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 44]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 72]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 76]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 104]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 108]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 136], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 136]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 140], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 140]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 168], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 168]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 172], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 172]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in16 = _mm256_loadu_pd(&c[32 * i0 + 8]);
+                __m256d c_in17 = _mm256_loadu_pd(&c[32 * i0 + 12]);
+                __m256d c_in18 = _mm256_loadu_pd(&c[32 * i0 + 40]);
+                __m256d c_in19 = _mm256_loadu_pd(&c[32 * i0 + 44]);
+                _mm256_storeu_pd(&c[32 * i0 + 8], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 12], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 40], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 44], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[32 * i0 + 72]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[32 * i0 + 76]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[32 * i0 + 104]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[32 * i0 + 108]);
+                _mm256_storeu_pd(&c[32 * i0 + 72], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 76], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 104], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 108], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in24 = _mm256_loadu_pd(&c[32 * i0 + 136]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[32 * i0 + 140]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[32 * i0 + 168]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[32 * i0 + 172]);
+                _mm256_storeu_pd(&c[32 * i0 + 136], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 140], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 168], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 172], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -1230,10 +1322,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[968], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[968]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[972], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[972]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1000], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1000]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1004], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1004]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in28 = _mm256_loadu_pd(&c[968]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[972]);
+            __m256d c_in30 = _mm256_loadu_pd(&c[1000]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[1004]);
+            _mm256_storeu_pd(&c[968], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[972], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1000], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1004], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -1271,18 +1367,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 48]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 52]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 80]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 84]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 112]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 116]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 144], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 144]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 148], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 148]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 176], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 176]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 180], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 180]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in32 = _mm256_loadu_pd(&c[32 * i0 + 16]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[32 * i0 + 20]);
+                __m256d c_in34 = _mm256_loadu_pd(&c[32 * i0 + 48]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[32 * i0 + 52]);
+                _mm256_storeu_pd(&c[32 * i0 + 16], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 20], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 48], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 52], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in36 = _mm256_loadu_pd(&c[32 * i0 + 80]);
+                __m256d c_in37 = _mm256_loadu_pd(&c[32 * i0 + 84]);
+                __m256d c_in38 = _mm256_loadu_pd(&c[32 * i0 + 112]);
+                __m256d c_in39 = _mm256_loadu_pd(&c[32 * i0 + 116]);
+                _mm256_storeu_pd(&c[32 * i0 + 80], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 84], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 112], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 116], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in40 = _mm256_loadu_pd(&c[32 * i0 + 144]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[32 * i0 + 148]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[32 * i0 + 176]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[32 * i0 + 180]);
+                _mm256_storeu_pd(&c[32 * i0 + 144], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 148], _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 176], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 180], _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -1300,10 +1408,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[976], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[976]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[980], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[980]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1008], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1008]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1012], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1012]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in44 = _mm256_loadu_pd(&c[976]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[980]);
+            __m256d c_in46 = _mm256_loadu_pd(&c[1008]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[1012]);
+            _mm256_storeu_pd(&c[976], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[980], _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1008], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1012], _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -1341,18 +1453,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 24]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 28]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 56]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 60]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 88]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 92]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 120]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 124]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 152], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 152]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 156]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 184], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 184]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 188], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 188]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in48 = _mm256_loadu_pd(&c[32 * i0 + 24]);
+                __m256d c_in49 = _mm256_loadu_pd(&c[32 * i0 + 28]);
+                __m256d c_in50 = _mm256_loadu_pd(&c[32 * i0 + 56]);
+                __m256d c_in51 = _mm256_loadu_pd(&c[32 * i0 + 60]);
+                _mm256_storeu_pd(&c[32 * i0 + 24], _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 28], _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 56], _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 60], _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in52 = _mm256_loadu_pd(&c[32 * i0 + 88]);
+                __m256d c_in53 = _mm256_loadu_pd(&c[32 * i0 + 92]);
+                __m256d c_in54 = _mm256_loadu_pd(&c[32 * i0 + 120]);
+                __m256d c_in55 = _mm256_loadu_pd(&c[32 * i0 + 124]);
+                _mm256_storeu_pd(&c[32 * i0 + 88], _mm256_fmadd_pd(vbeta, c_in52, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 92], _mm256_fmadd_pd(vbeta, c_in53, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 120], _mm256_fmadd_pd(vbeta, c_in54, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 124], _mm256_fmadd_pd(vbeta, c_in55, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in56 = _mm256_loadu_pd(&c[32 * i0 + 152]);
+                __m256d c_in57 = _mm256_loadu_pd(&c[32 * i0 + 156]);
+                __m256d c_in58 = _mm256_loadu_pd(&c[32 * i0 + 184]);
+                __m256d c_in59 = _mm256_loadu_pd(&c[32 * i0 + 188]);
+                _mm256_storeu_pd(&c[32 * i0 + 152], _mm256_fmadd_pd(vbeta, c_in56, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 156], _mm256_fmadd_pd(vbeta, c_in57, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 184], _mm256_fmadd_pd(vbeta, c_in58, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 188], _mm256_fmadd_pd(vbeta, c_in59, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -1370,10 +1494,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[984], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[984]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[988], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[988]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1016], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1016]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1020], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1020]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in60 = _mm256_loadu_pd(&c[984]);
+            __m256d c_in61 = _mm256_loadu_pd(&c[988]);
+            __m256d c_in62 = _mm256_loadu_pd(&c[1016]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[1020]);
+            _mm256_storeu_pd(&c[984], _mm256_fmadd_pd(vbeta, c_in60, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[988], _mm256_fmadd_pd(vbeta, c_in61, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1016], _mm256_fmadd_pd(vbeta, c_in62, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1020], _mm256_fmadd_pd(vbeta, c_in63, _mm256_mul_pd(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1385,7 +1513,7 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl6_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_bf_avx2_rl3_a1b1
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout bf, isa avx2, form rl3.
- * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 12 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1414,12 +1542,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[32 * i0])));
-                _mm256_storeu_pd(&c[32 * i0 + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[32 * i0 + 4])));
-                _mm256_storeu_pd(&c[32 * i0 + 32], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[32 * i0 + 32])));
-                _mm256_storeu_pd(&c[32 * i0 + 36], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[32 * i0 + 36])));
-                _mm256_storeu_pd(&c[32 * i0 + 64], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[32 * i0 + 64])));
-                _mm256_storeu_pd(&c[32 * i0 + 68], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[32 * i0 + 68])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[32 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[32 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[32 * i0 + 32]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[32 * i0 + 36]);
+                _mm256_storeu_pd(&c[32 * i0], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[32 * i0 + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[32 * i0 + 32], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[32 * i0 + 36], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[32 * i0 + 64]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[32 * i0 + 68]);
+                _mm256_storeu_pd(&c[32 * i0 + 64], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[32 * i0 + 68], _mm256_add_pd(acc2_1, c_in5));
             }
         }
         {
@@ -1437,10 +1571,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[960], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[960])));
-            _mm256_storeu_pd(&c[964], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[964])));
-            _mm256_storeu_pd(&c[992], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[992])));
-            _mm256_storeu_pd(&c[996], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[996])));
+            __m256d c_in6 = _mm256_loadu_pd(&c[960]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[964]);
+            __m256d c_in8 = _mm256_loadu_pd(&c[992]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[996]);
+            _mm256_storeu_pd(&c[960], _mm256_add_pd(acc0_0, c_in6));
+            _mm256_storeu_pd(&c[964], _mm256_add_pd(acc0_1, c_in7));
+            _mm256_storeu_pd(&c[992], _mm256_add_pd(acc1_0, c_in8));
+            _mm256_storeu_pd(&c[996], _mm256_add_pd(acc1_1, c_in9));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -1463,12 +1601,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[32 * i0 + 8])));
-                _mm256_storeu_pd(&c[32 * i0 + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[32 * i0 + 12])));
-                _mm256_storeu_pd(&c[32 * i0 + 40], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[32 * i0 + 40])));
-                _mm256_storeu_pd(&c[32 * i0 + 44], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[32 * i0 + 44])));
-                _mm256_storeu_pd(&c[32 * i0 + 72], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[32 * i0 + 72])));
-                _mm256_storeu_pd(&c[32 * i0 + 76], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[32 * i0 + 76])));
+                __m256d c_in10 = _mm256_loadu_pd(&c[32 * i0 + 8]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[32 * i0 + 12]);
+                __m256d c_in12 = _mm256_loadu_pd(&c[32 * i0 + 40]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[32 * i0 + 44]);
+                _mm256_storeu_pd(&c[32 * i0 + 8], _mm256_add_pd(acc0_0, c_in10));
+                _mm256_storeu_pd(&c[32 * i0 + 12], _mm256_add_pd(acc0_1, c_in11));
+                _mm256_storeu_pd(&c[32 * i0 + 40], _mm256_add_pd(acc1_0, c_in12));
+                _mm256_storeu_pd(&c[32 * i0 + 44], _mm256_add_pd(acc1_1, c_in13));
+                __m256d c_in14 = _mm256_loadu_pd(&c[32 * i0 + 72]);
+                __m256d c_in15 = _mm256_loadu_pd(&c[32 * i0 + 76]);
+                _mm256_storeu_pd(&c[32 * i0 + 72], _mm256_add_pd(acc2_0, c_in14));
+                _mm256_storeu_pd(&c[32 * i0 + 76], _mm256_add_pd(acc2_1, c_in15));
             }
         }
         {
@@ -1486,10 +1630,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[968], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[968])));
-            _mm256_storeu_pd(&c[972], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[972])));
-            _mm256_storeu_pd(&c[1000], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[1000])));
-            _mm256_storeu_pd(&c[1004], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[1004])));
+            __m256d c_in16 = _mm256_loadu_pd(&c[968]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[972]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[1000]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[1004]);
+            _mm256_storeu_pd(&c[968], _mm256_add_pd(acc0_0, c_in16));
+            _mm256_storeu_pd(&c[972], _mm256_add_pd(acc0_1, c_in17));
+            _mm256_storeu_pd(&c[1000], _mm256_add_pd(acc1_0, c_in18));
+            _mm256_storeu_pd(&c[1004], _mm256_add_pd(acc1_1, c_in19));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -1512,12 +1660,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[32 * i0 + 16])));
-                _mm256_storeu_pd(&c[32 * i0 + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[32 * i0 + 20])));
-                _mm256_storeu_pd(&c[32 * i0 + 48], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[32 * i0 + 48])));
-                _mm256_storeu_pd(&c[32 * i0 + 52], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[32 * i0 + 52])));
-                _mm256_storeu_pd(&c[32 * i0 + 80], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[32 * i0 + 80])));
-                _mm256_storeu_pd(&c[32 * i0 + 84], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[32 * i0 + 84])));
+                __m256d c_in20 = _mm256_loadu_pd(&c[32 * i0 + 16]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[32 * i0 + 20]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[32 * i0 + 48]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[32 * i0 + 52]);
+                _mm256_storeu_pd(&c[32 * i0 + 16], _mm256_add_pd(acc0_0, c_in20));
+                _mm256_storeu_pd(&c[32 * i0 + 20], _mm256_add_pd(acc0_1, c_in21));
+                _mm256_storeu_pd(&c[32 * i0 + 48], _mm256_add_pd(acc1_0, c_in22));
+                _mm256_storeu_pd(&c[32 * i0 + 52], _mm256_add_pd(acc1_1, c_in23));
+                __m256d c_in24 = _mm256_loadu_pd(&c[32 * i0 + 80]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[32 * i0 + 84]);
+                _mm256_storeu_pd(&c[32 * i0 + 80], _mm256_add_pd(acc2_0, c_in24));
+                _mm256_storeu_pd(&c[32 * i0 + 84], _mm256_add_pd(acc2_1, c_in25));
             }
         }
         {
@@ -1535,10 +1689,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[976], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[976])));
-            _mm256_storeu_pd(&c[980], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[980])));
-            _mm256_storeu_pd(&c[1008], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[1008])));
-            _mm256_storeu_pd(&c[1012], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[1012])));
+            __m256d c_in26 = _mm256_loadu_pd(&c[976]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[980]);
+            __m256d c_in28 = _mm256_loadu_pd(&c[1008]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[1012]);
+            _mm256_storeu_pd(&c[976], _mm256_add_pd(acc0_0, c_in26));
+            _mm256_storeu_pd(&c[980], _mm256_add_pd(acc0_1, c_in27));
+            _mm256_storeu_pd(&c[1008], _mm256_add_pd(acc1_0, c_in28));
+            _mm256_storeu_pd(&c[1012], _mm256_add_pd(acc1_1, c_in29));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -1561,12 +1719,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[32 * i0 + 24])));
-                _mm256_storeu_pd(&c[32 * i0 + 28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[32 * i0 + 28])));
-                _mm256_storeu_pd(&c[32 * i0 + 56], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[32 * i0 + 56])));
-                _mm256_storeu_pd(&c[32 * i0 + 60], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[32 * i0 + 60])));
-                _mm256_storeu_pd(&c[32 * i0 + 88], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[32 * i0 + 88])));
-                _mm256_storeu_pd(&c[32 * i0 + 92], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[32 * i0 + 92])));
+                __m256d c_in30 = _mm256_loadu_pd(&c[32 * i0 + 24]);
+                __m256d c_in31 = _mm256_loadu_pd(&c[32 * i0 + 28]);
+                __m256d c_in32 = _mm256_loadu_pd(&c[32 * i0 + 56]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[32 * i0 + 60]);
+                _mm256_storeu_pd(&c[32 * i0 + 24], _mm256_add_pd(acc0_0, c_in30));
+                _mm256_storeu_pd(&c[32 * i0 + 28], _mm256_add_pd(acc0_1, c_in31));
+                _mm256_storeu_pd(&c[32 * i0 + 56], _mm256_add_pd(acc1_0, c_in32));
+                _mm256_storeu_pd(&c[32 * i0 + 60], _mm256_add_pd(acc1_1, c_in33));
+                __m256d c_in34 = _mm256_loadu_pd(&c[32 * i0 + 88]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[32 * i0 + 92]);
+                _mm256_storeu_pd(&c[32 * i0 + 88], _mm256_add_pd(acc2_0, c_in34));
+                _mm256_storeu_pd(&c[32 * i0 + 92], _mm256_add_pd(acc2_1, c_in35));
             }
         }
         {
@@ -1584,10 +1748,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[984], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[984])));
-            _mm256_storeu_pd(&c[988], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[988])));
-            _mm256_storeu_pd(&c[1016], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[1016])));
-            _mm256_storeu_pd(&c[1020], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[1020])));
+            __m256d c_in36 = _mm256_loadu_pd(&c[984]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[988]);
+            __m256d c_in38 = _mm256_loadu_pd(&c[1016]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[1020]);
+            _mm256_storeu_pd(&c[984], _mm256_add_pd(acc0_0, c_in36));
+            _mm256_storeu_pd(&c[988], _mm256_add_pd(acc0_1, c_in37));
+            _mm256_storeu_pd(&c[1016], _mm256_add_pd(acc1_0, c_in38));
+            _mm256_storeu_pd(&c[1020], _mm256_add_pd(acc1_1, c_in39));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1815,7 +1983,7 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_bf_avx2_rl3_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf, isa avx2, form rl3.
- * Cost per matrix: 65536 useful flops in 8704 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 8704 vector arithmetic ops, 12 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1848,12 +2016,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 32]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 36]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 64]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 68]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[32 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[32 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[32 * i0 + 32]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[32 * i0 + 36]);
+                _mm256_storeu_pd(&c[32 * i0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 32], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 36], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[32 * i0 + 64]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[32 * i0 + 68]);
+                _mm256_storeu_pd(&c[32 * i0 + 64], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 68], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -1871,10 +2045,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[960], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[960]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[964], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[964]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[992], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[992]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[996], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[996]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in6 = _mm256_loadu_pd(&c[960]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[964]);
+            __m256d c_in8 = _mm256_loadu_pd(&c[992]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[996]);
+            _mm256_storeu_pd(&c[960], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[964], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[992], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[996], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -1897,12 +2075,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 40]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 44]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 72]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 76]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in10 = _mm256_loadu_pd(&c[32 * i0 + 8]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[32 * i0 + 12]);
+                __m256d c_in12 = _mm256_loadu_pd(&c[32 * i0 + 40]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[32 * i0 + 44]);
+                _mm256_storeu_pd(&c[32 * i0 + 8], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 12], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 40], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 44], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in14 = _mm256_loadu_pd(&c[32 * i0 + 72]);
+                __m256d c_in15 = _mm256_loadu_pd(&c[32 * i0 + 76]);
+                _mm256_storeu_pd(&c[32 * i0 + 72], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 76], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -1920,10 +2104,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[968], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[968]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[972], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[972]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1000], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1000]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1004], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1004]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[968]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[972]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[1000]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[1004]);
+            _mm256_storeu_pd(&c[968], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[972], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1000], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1004], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -1946,12 +2134,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 48]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 52]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 80]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 84]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[32 * i0 + 16]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[32 * i0 + 20]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[32 * i0 + 48]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[32 * i0 + 52]);
+                _mm256_storeu_pd(&c[32 * i0 + 16], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 20], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 48], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 52], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in24 = _mm256_loadu_pd(&c[32 * i0 + 80]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[32 * i0 + 84]);
+                _mm256_storeu_pd(&c[32 * i0 + 80], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 84], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -1969,10 +2163,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[976], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[976]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[980], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[980]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1008], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1008]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1012], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1012]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[976]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[980]);
+            __m256d c_in28 = _mm256_loadu_pd(&c[1008]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[1012]);
+            _mm256_storeu_pd(&c[976], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[980], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1008], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1012], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -1995,12 +2193,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 24]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 28]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 56]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 60]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 88]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 92]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in30 = _mm256_loadu_pd(&c[32 * i0 + 24]);
+                __m256d c_in31 = _mm256_loadu_pd(&c[32 * i0 + 28]);
+                __m256d c_in32 = _mm256_loadu_pd(&c[32 * i0 + 56]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[32 * i0 + 60]);
+                _mm256_storeu_pd(&c[32 * i0 + 24], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 28], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 56], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 60], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in34 = _mm256_loadu_pd(&c[32 * i0 + 88]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[32 * i0 + 92]);
+                _mm256_storeu_pd(&c[32 * i0 + 88], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 92], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -2018,10 +2222,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[984], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[984]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[988], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[988]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1016], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1016]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1020], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1020]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in36 = _mm256_loadu_pd(&c[984]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[988]);
+            __m256d c_in38 = _mm256_loadu_pd(&c[1016]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[1020]);
+            _mm256_storeu_pd(&c[984], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[988], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1016], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1020], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2033,7 +2241,7 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_avx2_rl3_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_bf_avx512_rl6_a1b1
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout bf, isa avx512, form rl6.
- * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 48 vector accumulators,
  * 1920 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2103,30 +2311,54 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl6_a1b1(const bmm_args
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[32 * i0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[32 * i0])));
-                _mm512_storeu_pd(&c[32 * i0 + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[32 * i0 + 8])));
-                _mm512_storeu_pd(&c[32 * i0 + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[32 * i0 + 16])));
-                _mm512_storeu_pd(&c[32 * i0 + 24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[32 * i0 + 24])));
-                _mm512_storeu_pd(&c[32 * i0 + 32], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[32 * i0 + 32])));
-                _mm512_storeu_pd(&c[32 * i0 + 40], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[32 * i0 + 40])));
-                _mm512_storeu_pd(&c[32 * i0 + 48], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[32 * i0 + 48])));
-                _mm512_storeu_pd(&c[32 * i0 + 56], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[32 * i0 + 56])));
-                _mm512_storeu_pd(&c[32 * i0 + 64], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[32 * i0 + 64])));
-                _mm512_storeu_pd(&c[32 * i0 + 72], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[32 * i0 + 72])));
-                _mm512_storeu_pd(&c[32 * i0 + 80], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[32 * i0 + 80])));
-                _mm512_storeu_pd(&c[32 * i0 + 88], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[32 * i0 + 88])));
-                _mm512_storeu_pd(&c[32 * i0 + 96], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[32 * i0 + 96])));
-                _mm512_storeu_pd(&c[32 * i0 + 104], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[32 * i0 + 104])));
-                _mm512_storeu_pd(&c[32 * i0 + 112], _mm512_add_pd(acc3_2, _mm512_loadu_pd(&c[32 * i0 + 112])));
-                _mm512_storeu_pd(&c[32 * i0 + 120], _mm512_add_pd(acc3_3, _mm512_loadu_pd(&c[32 * i0 + 120])));
-                _mm512_storeu_pd(&c[32 * i0 + 128], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[32 * i0 + 128])));
-                _mm512_storeu_pd(&c[32 * i0 + 136], _mm512_add_pd(acc4_1, _mm512_loadu_pd(&c[32 * i0 + 136])));
-                _mm512_storeu_pd(&c[32 * i0 + 144], _mm512_add_pd(acc4_2, _mm512_loadu_pd(&c[32 * i0 + 144])));
-                _mm512_storeu_pd(&c[32 * i0 + 152], _mm512_add_pd(acc4_3, _mm512_loadu_pd(&c[32 * i0 + 152])));
-                _mm512_storeu_pd(&c[32 * i0 + 160], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[32 * i0 + 160])));
-                _mm512_storeu_pd(&c[32 * i0 + 168], _mm512_add_pd(acc5_1, _mm512_loadu_pd(&c[32 * i0 + 168])));
-                _mm512_storeu_pd(&c[32 * i0 + 176], _mm512_add_pd(acc5_2, _mm512_loadu_pd(&c[32 * i0 + 176])));
-                _mm512_storeu_pd(&c[32 * i0 + 184], _mm512_add_pd(acc5_3, _mm512_loadu_pd(&c[32 * i0 + 184])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[32 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[32 * i0 + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[32 * i0 + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[32 * i0 + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[32 * i0 + 32]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[32 * i0 + 40]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[32 * i0 + 48]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[32 * i0 + 56]);
+                _mm512_storeu_pd(&c[32 * i0], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[32 * i0 + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_storeu_pd(&c[32 * i0 + 16], _mm512_add_pd(acc0_2, c_in2));
+                _mm512_storeu_pd(&c[32 * i0 + 24], _mm512_add_pd(acc0_3, c_in3));
+                _mm512_storeu_pd(&c[32 * i0 + 32], _mm512_add_pd(acc1_0, c_in4));
+                _mm512_storeu_pd(&c[32 * i0 + 40], _mm512_add_pd(acc1_1, c_in5));
+                _mm512_storeu_pd(&c[32 * i0 + 48], _mm512_add_pd(acc1_2, c_in6));
+                _mm512_storeu_pd(&c[32 * i0 + 56], _mm512_add_pd(acc1_3, c_in7));
+                __m512d c_in8 = _mm512_loadu_pd(&c[32 * i0 + 64]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[32 * i0 + 72]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[32 * i0 + 80]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[32 * i0 + 88]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[32 * i0 + 96]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[32 * i0 + 104]);
+                __m512d c_in14 = _mm512_loadu_pd(&c[32 * i0 + 112]);
+                __m512d c_in15 = _mm512_loadu_pd(&c[32 * i0 + 120]);
+                _mm512_storeu_pd(&c[32 * i0 + 64], _mm512_add_pd(acc2_0, c_in8));
+                _mm512_storeu_pd(&c[32 * i0 + 72], _mm512_add_pd(acc2_1, c_in9));
+                _mm512_storeu_pd(&c[32 * i0 + 80], _mm512_add_pd(acc2_2, c_in10));
+                _mm512_storeu_pd(&c[32 * i0 + 88], _mm512_add_pd(acc2_3, c_in11));
+                _mm512_storeu_pd(&c[32 * i0 + 96], _mm512_add_pd(acc3_0, c_in12));
+                _mm512_storeu_pd(&c[32 * i0 + 104], _mm512_add_pd(acc3_1, c_in13));
+                _mm512_storeu_pd(&c[32 * i0 + 112], _mm512_add_pd(acc3_2, c_in14));
+                _mm512_storeu_pd(&c[32 * i0 + 120], _mm512_add_pd(acc3_3, c_in15));
+                __m512d c_in16 = _mm512_loadu_pd(&c[32 * i0 + 128]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[32 * i0 + 136]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[32 * i0 + 144]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[32 * i0 + 152]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[32 * i0 + 160]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[32 * i0 + 168]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[32 * i0 + 176]);
+                __m512d c_in23 = _mm512_loadu_pd(&c[32 * i0 + 184]);
+                _mm512_storeu_pd(&c[32 * i0 + 128], _mm512_add_pd(acc4_0, c_in16));
+                _mm512_storeu_pd(&c[32 * i0 + 136], _mm512_add_pd(acc4_1, c_in17));
+                _mm512_storeu_pd(&c[32 * i0 + 144], _mm512_add_pd(acc4_2, c_in18));
+                _mm512_storeu_pd(&c[32 * i0 + 152], _mm512_add_pd(acc4_3, c_in19));
+                _mm512_storeu_pd(&c[32 * i0 + 160], _mm512_add_pd(acc5_0, c_in20));
+                _mm512_storeu_pd(&c[32 * i0 + 168], _mm512_add_pd(acc5_1, c_in21));
+                _mm512_storeu_pd(&c[32 * i0 + 176], _mm512_add_pd(acc5_2, c_in22));
+                _mm512_storeu_pd(&c[32 * i0 + 184], _mm512_add_pd(acc5_3, c_in23));
             }
         }
         {
@@ -2154,14 +2386,22 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl6_a1b1(const bmm_args
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[960], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[960])));
-            _mm512_storeu_pd(&c[968], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[968])));
-            _mm512_storeu_pd(&c[976], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[976])));
-            _mm512_storeu_pd(&c[984], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[984])));
-            _mm512_storeu_pd(&c[992], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[992])));
-            _mm512_storeu_pd(&c[1000], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[1000])));
-            _mm512_storeu_pd(&c[1008], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[1008])));
-            _mm512_storeu_pd(&c[1016], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[1016])));
+            __m512d c_in24 = _mm512_loadu_pd(&c[960]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[968]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[976]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[984]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[992]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[1000]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[1008]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[1016]);
+            _mm512_storeu_pd(&c[960], _mm512_add_pd(acc0_0, c_in24));
+            _mm512_storeu_pd(&c[968], _mm512_add_pd(acc0_1, c_in25));
+            _mm512_storeu_pd(&c[976], _mm512_add_pd(acc0_2, c_in26));
+            _mm512_storeu_pd(&c[984], _mm512_add_pd(acc0_3, c_in27));
+            _mm512_storeu_pd(&c[992], _mm512_add_pd(acc1_0, c_in28));
+            _mm512_storeu_pd(&c[1000], _mm512_add_pd(acc1_1, c_in29));
+            _mm512_storeu_pd(&c[1008], _mm512_add_pd(acc1_2, c_in30));
+            _mm512_storeu_pd(&c[1016], _mm512_add_pd(acc1_3, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2315,7 +2555,7 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl6_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_bf_avx512_rl6_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf, isa avx512, form rl6.
- * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 48 vector accumulators,
  * 1920 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2389,30 +2629,54 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl6_ab(const bmm_args *
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[32 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[32 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[32 * i0 + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[32 * i0 + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[32 * i0 + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 32]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[32 * i0 + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 40]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[32 * i0 + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 48]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[32 * i0 + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 56]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[32 * i0 + 64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 64]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[32 * i0 + 72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 72]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[32 * i0 + 80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 80]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[32 * i0 + 88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 88]), _mm512_mul_pd(valpha, acc2_3)));
-                _mm512_storeu_pd(&c[32 * i0 + 96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 96]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[32 * i0 + 104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 104]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_storeu_pd(&c[32 * i0 + 112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 112]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_storeu_pd(&c[32 * i0 + 120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 120]), _mm512_mul_pd(valpha, acc3_3)));
-                _mm512_storeu_pd(&c[32 * i0 + 128], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 128]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[32 * i0 + 136], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 136]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_storeu_pd(&c[32 * i0 + 144], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 144]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_storeu_pd(&c[32 * i0 + 152], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 152]), _mm512_mul_pd(valpha, acc4_3)));
-                _mm512_storeu_pd(&c[32 * i0 + 160], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 160]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[32 * i0 + 168], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 168]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_storeu_pd(&c[32 * i0 + 176], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 176]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_storeu_pd(&c[32 * i0 + 184], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 184]), _mm512_mul_pd(valpha, acc5_3)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[32 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[32 * i0 + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[32 * i0 + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[32 * i0 + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[32 * i0 + 32]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[32 * i0 + 40]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[32 * i0 + 48]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[32 * i0 + 56]);
+                _mm512_storeu_pd(&c[32 * i0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[32 * i0 + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[32 * i0 + 16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[32 * i0 + 24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[32 * i0 + 32], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[32 * i0 + 40], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[32 * i0 + 48], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[32 * i0 + 56], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in8 = _mm512_loadu_pd(&c[32 * i0 + 64]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[32 * i0 + 72]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[32 * i0 + 80]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[32 * i0 + 88]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[32 * i0 + 96]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[32 * i0 + 104]);
+                __m512d c_in14 = _mm512_loadu_pd(&c[32 * i0 + 112]);
+                __m512d c_in15 = _mm512_loadu_pd(&c[32 * i0 + 120]);
+                _mm512_storeu_pd(&c[32 * i0 + 64], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[32 * i0 + 72], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[32 * i0 + 80], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[32 * i0 + 88], _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[32 * i0 + 96], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[32 * i0 + 104], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[32 * i0 + 112], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[32 * i0 + 120], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc3_3)));
+                __m512d c_in16 = _mm512_loadu_pd(&c[32 * i0 + 128]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[32 * i0 + 136]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[32 * i0 + 144]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[32 * i0 + 152]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[32 * i0 + 160]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[32 * i0 + 168]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[32 * i0 + 176]);
+                __m512d c_in23 = _mm512_loadu_pd(&c[32 * i0 + 184]);
+                _mm512_storeu_pd(&c[32 * i0 + 128], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[32 * i0 + 136], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[32 * i0 + 144], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[32 * i0 + 152], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[32 * i0 + 160], _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[32 * i0 + 168], _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[32 * i0 + 176], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[32 * i0 + 184], _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc5_3)));
             }
         }
         {
@@ -2440,14 +2704,22 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl6_ab(const bmm_args *
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[960], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[960]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[968], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[968]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[976], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[976]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[984], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[984]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[992], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[992]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[1000], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1000]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[1008], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1008]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[1016], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1016]), _mm512_mul_pd(valpha, acc1_3)));
+            __m512d c_in24 = _mm512_loadu_pd(&c[960]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[968]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[976]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[984]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[992]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[1000]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[1008]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[1016]);
+            _mm512_storeu_pd(&c[960], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[968], _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[976], _mm512_fmadd_pd(vbeta, c_in26, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[984], _mm512_fmadd_pd(vbeta, c_in27, _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[992], _mm512_fmadd_pd(vbeta, c_in28, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[1000], _mm512_fmadd_pd(vbeta, c_in29, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[1008], _mm512_fmadd_pd(vbeta, c_in30, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[1016], _mm512_fmadd_pd(vbeta, c_in31, _mm512_mul_pd(valpha, acc1_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2459,7 +2731,7 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl6_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_bf_avx512_rl3_a1b1
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout bf, isa avx512, form rl3.
- * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 24 vector accumulators,
  * 2560 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2502,18 +2774,30 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl3_a1b1(const bmm_args
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[32 * i0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[32 * i0])));
-                _mm512_storeu_pd(&c[32 * i0 + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[32 * i0 + 8])));
-                _mm512_storeu_pd(&c[32 * i0 + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[32 * i0 + 16])));
-                _mm512_storeu_pd(&c[32 * i0 + 24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[32 * i0 + 24])));
-                _mm512_storeu_pd(&c[32 * i0 + 32], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[32 * i0 + 32])));
-                _mm512_storeu_pd(&c[32 * i0 + 40], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[32 * i0 + 40])));
-                _mm512_storeu_pd(&c[32 * i0 + 48], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[32 * i0 + 48])));
-                _mm512_storeu_pd(&c[32 * i0 + 56], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[32 * i0 + 56])));
-                _mm512_storeu_pd(&c[32 * i0 + 64], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[32 * i0 + 64])));
-                _mm512_storeu_pd(&c[32 * i0 + 72], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[32 * i0 + 72])));
-                _mm512_storeu_pd(&c[32 * i0 + 80], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[32 * i0 + 80])));
-                _mm512_storeu_pd(&c[32 * i0 + 88], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[32 * i0 + 88])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[32 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[32 * i0 + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[32 * i0 + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[32 * i0 + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[32 * i0 + 32]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[32 * i0 + 40]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[32 * i0 + 48]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[32 * i0 + 56]);
+                _mm512_storeu_pd(&c[32 * i0], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[32 * i0 + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_storeu_pd(&c[32 * i0 + 16], _mm512_add_pd(acc0_2, c_in2));
+                _mm512_storeu_pd(&c[32 * i0 + 24], _mm512_add_pd(acc0_3, c_in3));
+                _mm512_storeu_pd(&c[32 * i0 + 32], _mm512_add_pd(acc1_0, c_in4));
+                _mm512_storeu_pd(&c[32 * i0 + 40], _mm512_add_pd(acc1_1, c_in5));
+                _mm512_storeu_pd(&c[32 * i0 + 48], _mm512_add_pd(acc1_2, c_in6));
+                _mm512_storeu_pd(&c[32 * i0 + 56], _mm512_add_pd(acc1_3, c_in7));
+                __m512d c_in8 = _mm512_loadu_pd(&c[32 * i0 + 64]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[32 * i0 + 72]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[32 * i0 + 80]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[32 * i0 + 88]);
+                _mm512_storeu_pd(&c[32 * i0 + 64], _mm512_add_pd(acc2_0, c_in8));
+                _mm512_storeu_pd(&c[32 * i0 + 72], _mm512_add_pd(acc2_1, c_in9));
+                _mm512_storeu_pd(&c[32 * i0 + 80], _mm512_add_pd(acc2_2, c_in10));
+                _mm512_storeu_pd(&c[32 * i0 + 88], _mm512_add_pd(acc2_3, c_in11));
             }
         }
         {
@@ -2541,14 +2825,22 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl3_a1b1(const bmm_args
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[960], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[960])));
-            _mm512_storeu_pd(&c[968], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[968])));
-            _mm512_storeu_pd(&c[976], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[976])));
-            _mm512_storeu_pd(&c[984], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[984])));
-            _mm512_storeu_pd(&c[992], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[992])));
-            _mm512_storeu_pd(&c[1000], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[1000])));
-            _mm512_storeu_pd(&c[1008], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[1008])));
-            _mm512_storeu_pd(&c[1016], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[1016])));
+            __m512d c_in12 = _mm512_loadu_pd(&c[960]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[968]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[976]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[984]);
+            __m512d c_in16 = _mm512_loadu_pd(&c[992]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[1000]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[1008]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[1016]);
+            _mm512_storeu_pd(&c[960], _mm512_add_pd(acc0_0, c_in12));
+            _mm512_storeu_pd(&c[968], _mm512_add_pd(acc0_1, c_in13));
+            _mm512_storeu_pd(&c[976], _mm512_add_pd(acc0_2, c_in14));
+            _mm512_storeu_pd(&c[984], _mm512_add_pd(acc0_3, c_in15));
+            _mm512_storeu_pd(&c[992], _mm512_add_pd(acc1_0, c_in16));
+            _mm512_storeu_pd(&c[1000], _mm512_add_pd(acc1_1, c_in17));
+            _mm512_storeu_pd(&c[1008], _mm512_add_pd(acc1_2, c_in18));
+            _mm512_storeu_pd(&c[1016], _mm512_add_pd(acc1_3, c_in19));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2663,7 +2955,7 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl3_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_bf_avx512_rl3_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf, isa avx512, form rl3.
- * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 24 vector accumulators,
  * 2560 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2710,18 +3002,30 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl3_ab(const bmm_args *
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[32 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[32 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[32 * i0 + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[32 * i0 + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[32 * i0 + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 32]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[32 * i0 + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 40]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[32 * i0 + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 48]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[32 * i0 + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 56]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[32 * i0 + 64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 64]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[32 * i0 + 72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 72]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[32 * i0 + 80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 80]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[32 * i0 + 88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 88]), _mm512_mul_pd(valpha, acc2_3)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[32 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[32 * i0 + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[32 * i0 + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[32 * i0 + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[32 * i0 + 32]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[32 * i0 + 40]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[32 * i0 + 48]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[32 * i0 + 56]);
+                _mm512_storeu_pd(&c[32 * i0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[32 * i0 + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[32 * i0 + 16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[32 * i0 + 24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[32 * i0 + 32], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[32 * i0 + 40], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[32 * i0 + 48], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[32 * i0 + 56], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in8 = _mm512_loadu_pd(&c[32 * i0 + 64]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[32 * i0 + 72]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[32 * i0 + 80]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[32 * i0 + 88]);
+                _mm512_storeu_pd(&c[32 * i0 + 64], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[32 * i0 + 72], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[32 * i0 + 80], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[32 * i0 + 88], _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc2_3)));
             }
         }
         {
@@ -2749,14 +3053,22 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl3_ab(const bmm_args *
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[960], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[960]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[968], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[968]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[976], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[976]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[984], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[984]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[992], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[992]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[1000], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1000]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[1008], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1008]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[1016], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1016]), _mm512_mul_pd(valpha, acc1_3)));
+            __m512d c_in12 = _mm512_loadu_pd(&c[960]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[968]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[976]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[984]);
+            __m512d c_in16 = _mm512_loadu_pd(&c[992]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[1000]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[1008]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[1016]);
+            _mm512_storeu_pd(&c[960], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[968], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[976], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[984], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[992], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[1000], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[1008], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[1016], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc1_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2768,7 +3080,7 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_avx512_rl3_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_bf_tn_avx2_rl6_a1b1
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout bf tn (A transposed, B row-major), isa avx2, form rl6.
- * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 24 vector accumulators,
  * 5888 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2812,18 +3124,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[32 * i0])));
-                _mm256_storeu_pd(&c[32 * i0 + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[32 * i0 + 4])));
-                _mm256_storeu_pd(&c[32 * i0 + 32], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[32 * i0 + 32])));
-                _mm256_storeu_pd(&c[32 * i0 + 36], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[32 * i0 + 36])));
-                _mm256_storeu_pd(&c[32 * i0 + 64], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[32 * i0 + 64])));
-                _mm256_storeu_pd(&c[32 * i0 + 68], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[32 * i0 + 68])));
-                _mm256_storeu_pd(&c[32 * i0 + 96], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[32 * i0 + 96])));
-                _mm256_storeu_pd(&c[32 * i0 + 100], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[32 * i0 + 100])));
-                _mm256_storeu_pd(&c[32 * i0 + 128], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[32 * i0 + 128])));
-                _mm256_storeu_pd(&c[32 * i0 + 132], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[32 * i0 + 132])));
-                _mm256_storeu_pd(&c[32 * i0 + 160], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[32 * i0 + 160])));
-                _mm256_storeu_pd(&c[32 * i0 + 164], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[32 * i0 + 164])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[32 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[32 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[32 * i0 + 32]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[32 * i0 + 36]);
+                _mm256_storeu_pd(&c[32 * i0], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[32 * i0 + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[32 * i0 + 32], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[32 * i0 + 36], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[32 * i0 + 64]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[32 * i0 + 68]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[32 * i0 + 96]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[32 * i0 + 100]);
+                _mm256_storeu_pd(&c[32 * i0 + 64], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[32 * i0 + 68], _mm256_add_pd(acc2_1, c_in5));
+                _mm256_storeu_pd(&c[32 * i0 + 96], _mm256_add_pd(acc3_0, c_in6));
+                _mm256_storeu_pd(&c[32 * i0 + 100], _mm256_add_pd(acc3_1, c_in7));
+                __m256d c_in8 = _mm256_loadu_pd(&c[32 * i0 + 128]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[32 * i0 + 132]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[32 * i0 + 160]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[32 * i0 + 164]);
+                _mm256_storeu_pd(&c[32 * i0 + 128], _mm256_add_pd(acc4_0, c_in8));
+                _mm256_storeu_pd(&c[32 * i0 + 132], _mm256_add_pd(acc4_1, c_in9));
+                _mm256_storeu_pd(&c[32 * i0 + 160], _mm256_add_pd(acc5_0, c_in10));
+                _mm256_storeu_pd(&c[32 * i0 + 164], _mm256_add_pd(acc5_1, c_in11));
             }
         }
         {
@@ -2841,10 +3165,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[960], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[960])));
-            _mm256_storeu_pd(&c[964], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[964])));
-            _mm256_storeu_pd(&c[992], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[992])));
-            _mm256_storeu_pd(&c[996], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[996])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[960]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[964]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[992]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[996]);
+            _mm256_storeu_pd(&c[960], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[964], _mm256_add_pd(acc0_1, c_in13));
+            _mm256_storeu_pd(&c[992], _mm256_add_pd(acc1_0, c_in14));
+            _mm256_storeu_pd(&c[996], _mm256_add_pd(acc1_1, c_in15));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -2882,18 +3210,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[32 * i0 + 8])));
-                _mm256_storeu_pd(&c[32 * i0 + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[32 * i0 + 12])));
-                _mm256_storeu_pd(&c[32 * i0 + 40], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[32 * i0 + 40])));
-                _mm256_storeu_pd(&c[32 * i0 + 44], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[32 * i0 + 44])));
-                _mm256_storeu_pd(&c[32 * i0 + 72], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[32 * i0 + 72])));
-                _mm256_storeu_pd(&c[32 * i0 + 76], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[32 * i0 + 76])));
-                _mm256_storeu_pd(&c[32 * i0 + 104], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[32 * i0 + 104])));
-                _mm256_storeu_pd(&c[32 * i0 + 108], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[32 * i0 + 108])));
-                _mm256_storeu_pd(&c[32 * i0 + 136], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[32 * i0 + 136])));
-                _mm256_storeu_pd(&c[32 * i0 + 140], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[32 * i0 + 140])));
-                _mm256_storeu_pd(&c[32 * i0 + 168], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[32 * i0 + 168])));
-                _mm256_storeu_pd(&c[32 * i0 + 172], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[32 * i0 + 172])));
+                __m256d c_in16 = _mm256_loadu_pd(&c[32 * i0 + 8]);
+                __m256d c_in17 = _mm256_loadu_pd(&c[32 * i0 + 12]);
+                __m256d c_in18 = _mm256_loadu_pd(&c[32 * i0 + 40]);
+                __m256d c_in19 = _mm256_loadu_pd(&c[32 * i0 + 44]);
+                _mm256_storeu_pd(&c[32 * i0 + 8], _mm256_add_pd(acc0_0, c_in16));
+                _mm256_storeu_pd(&c[32 * i0 + 12], _mm256_add_pd(acc0_1, c_in17));
+                _mm256_storeu_pd(&c[32 * i0 + 40], _mm256_add_pd(acc1_0, c_in18));
+                _mm256_storeu_pd(&c[32 * i0 + 44], _mm256_add_pd(acc1_1, c_in19));
+                __m256d c_in20 = _mm256_loadu_pd(&c[32 * i0 + 72]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[32 * i0 + 76]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[32 * i0 + 104]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[32 * i0 + 108]);
+                _mm256_storeu_pd(&c[32 * i0 + 72], _mm256_add_pd(acc2_0, c_in20));
+                _mm256_storeu_pd(&c[32 * i0 + 76], _mm256_add_pd(acc2_1, c_in21));
+                _mm256_storeu_pd(&c[32 * i0 + 104], _mm256_add_pd(acc3_0, c_in22));
+                _mm256_storeu_pd(&c[32 * i0 + 108], _mm256_add_pd(acc3_1, c_in23));
+                __m256d c_in24 = _mm256_loadu_pd(&c[32 * i0 + 136]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[32 * i0 + 140]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[32 * i0 + 168]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[32 * i0 + 172]);
+                _mm256_storeu_pd(&c[32 * i0 + 136], _mm256_add_pd(acc4_0, c_in24));
+                _mm256_storeu_pd(&c[32 * i0 + 140], _mm256_add_pd(acc4_1, c_in25));
+                _mm256_storeu_pd(&c[32 * i0 + 168], _mm256_add_pd(acc5_0, c_in26));
+                _mm256_storeu_pd(&c[32 * i0 + 172], _mm256_add_pd(acc5_1, c_in27));
             }
         }
         {
@@ -2911,10 +3251,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[968], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[968])));
-            _mm256_storeu_pd(&c[972], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[972])));
-            _mm256_storeu_pd(&c[1000], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[1000])));
-            _mm256_storeu_pd(&c[1004], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[1004])));
+            __m256d c_in28 = _mm256_loadu_pd(&c[968]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[972]);
+            __m256d c_in30 = _mm256_loadu_pd(&c[1000]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[1004]);
+            _mm256_storeu_pd(&c[968], _mm256_add_pd(acc0_0, c_in28));
+            _mm256_storeu_pd(&c[972], _mm256_add_pd(acc0_1, c_in29));
+            _mm256_storeu_pd(&c[1000], _mm256_add_pd(acc1_0, c_in30));
+            _mm256_storeu_pd(&c[1004], _mm256_add_pd(acc1_1, c_in31));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -2952,18 +3296,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[32 * i0 + 16])));
-                _mm256_storeu_pd(&c[32 * i0 + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[32 * i0 + 20])));
-                _mm256_storeu_pd(&c[32 * i0 + 48], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[32 * i0 + 48])));
-                _mm256_storeu_pd(&c[32 * i0 + 52], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[32 * i0 + 52])));
-                _mm256_storeu_pd(&c[32 * i0 + 80], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[32 * i0 + 80])));
-                _mm256_storeu_pd(&c[32 * i0 + 84], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[32 * i0 + 84])));
-                _mm256_storeu_pd(&c[32 * i0 + 112], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[32 * i0 + 112])));
-                _mm256_storeu_pd(&c[32 * i0 + 116], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[32 * i0 + 116])));
-                _mm256_storeu_pd(&c[32 * i0 + 144], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[32 * i0 + 144])));
-                _mm256_storeu_pd(&c[32 * i0 + 148], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[32 * i0 + 148])));
-                _mm256_storeu_pd(&c[32 * i0 + 176], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[32 * i0 + 176])));
-                _mm256_storeu_pd(&c[32 * i0 + 180], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[32 * i0 + 180])));
+                __m256d c_in32 = _mm256_loadu_pd(&c[32 * i0 + 16]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[32 * i0 + 20]);
+                __m256d c_in34 = _mm256_loadu_pd(&c[32 * i0 + 48]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[32 * i0 + 52]);
+                _mm256_storeu_pd(&c[32 * i0 + 16], _mm256_add_pd(acc0_0, c_in32));
+                _mm256_storeu_pd(&c[32 * i0 + 20], _mm256_add_pd(acc0_1, c_in33));
+                _mm256_storeu_pd(&c[32 * i0 + 48], _mm256_add_pd(acc1_0, c_in34));
+                _mm256_storeu_pd(&c[32 * i0 + 52], _mm256_add_pd(acc1_1, c_in35));
+                __m256d c_in36 = _mm256_loadu_pd(&c[32 * i0 + 80]);
+                __m256d c_in37 = _mm256_loadu_pd(&c[32 * i0 + 84]);
+                __m256d c_in38 = _mm256_loadu_pd(&c[32 * i0 + 112]);
+                __m256d c_in39 = _mm256_loadu_pd(&c[32 * i0 + 116]);
+                _mm256_storeu_pd(&c[32 * i0 + 80], _mm256_add_pd(acc2_0, c_in36));
+                _mm256_storeu_pd(&c[32 * i0 + 84], _mm256_add_pd(acc2_1, c_in37));
+                _mm256_storeu_pd(&c[32 * i0 + 112], _mm256_add_pd(acc3_0, c_in38));
+                _mm256_storeu_pd(&c[32 * i0 + 116], _mm256_add_pd(acc3_1, c_in39));
+                __m256d c_in40 = _mm256_loadu_pd(&c[32 * i0 + 144]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[32 * i0 + 148]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[32 * i0 + 176]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[32 * i0 + 180]);
+                _mm256_storeu_pd(&c[32 * i0 + 144], _mm256_add_pd(acc4_0, c_in40));
+                _mm256_storeu_pd(&c[32 * i0 + 148], _mm256_add_pd(acc4_1, c_in41));
+                _mm256_storeu_pd(&c[32 * i0 + 176], _mm256_add_pd(acc5_0, c_in42));
+                _mm256_storeu_pd(&c[32 * i0 + 180], _mm256_add_pd(acc5_1, c_in43));
             }
         }
         {
@@ -2981,10 +3337,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[976], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[976])));
-            _mm256_storeu_pd(&c[980], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[980])));
-            _mm256_storeu_pd(&c[1008], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[1008])));
-            _mm256_storeu_pd(&c[1012], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[1012])));
+            __m256d c_in44 = _mm256_loadu_pd(&c[976]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[980]);
+            __m256d c_in46 = _mm256_loadu_pd(&c[1008]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[1012]);
+            _mm256_storeu_pd(&c[976], _mm256_add_pd(acc0_0, c_in44));
+            _mm256_storeu_pd(&c[980], _mm256_add_pd(acc0_1, c_in45));
+            _mm256_storeu_pd(&c[1008], _mm256_add_pd(acc1_0, c_in46));
+            _mm256_storeu_pd(&c[1012], _mm256_add_pd(acc1_1, c_in47));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -3022,18 +3382,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[32 * i0 + 24])));
-                _mm256_storeu_pd(&c[32 * i0 + 28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[32 * i0 + 28])));
-                _mm256_storeu_pd(&c[32 * i0 + 56], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[32 * i0 + 56])));
-                _mm256_storeu_pd(&c[32 * i0 + 60], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[32 * i0 + 60])));
-                _mm256_storeu_pd(&c[32 * i0 + 88], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[32 * i0 + 88])));
-                _mm256_storeu_pd(&c[32 * i0 + 92], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[32 * i0 + 92])));
-                _mm256_storeu_pd(&c[32 * i0 + 120], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[32 * i0 + 120])));
-                _mm256_storeu_pd(&c[32 * i0 + 124], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[32 * i0 + 124])));
-                _mm256_storeu_pd(&c[32 * i0 + 152], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[32 * i0 + 152])));
-                _mm256_storeu_pd(&c[32 * i0 + 156], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[32 * i0 + 156])));
-                _mm256_storeu_pd(&c[32 * i0 + 184], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[32 * i0 + 184])));
-                _mm256_storeu_pd(&c[32 * i0 + 188], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[32 * i0 + 188])));
+                __m256d c_in48 = _mm256_loadu_pd(&c[32 * i0 + 24]);
+                __m256d c_in49 = _mm256_loadu_pd(&c[32 * i0 + 28]);
+                __m256d c_in50 = _mm256_loadu_pd(&c[32 * i0 + 56]);
+                __m256d c_in51 = _mm256_loadu_pd(&c[32 * i0 + 60]);
+                _mm256_storeu_pd(&c[32 * i0 + 24], _mm256_add_pd(acc0_0, c_in48));
+                _mm256_storeu_pd(&c[32 * i0 + 28], _mm256_add_pd(acc0_1, c_in49));
+                _mm256_storeu_pd(&c[32 * i0 + 56], _mm256_add_pd(acc1_0, c_in50));
+                _mm256_storeu_pd(&c[32 * i0 + 60], _mm256_add_pd(acc1_1, c_in51));
+                __m256d c_in52 = _mm256_loadu_pd(&c[32 * i0 + 88]);
+                __m256d c_in53 = _mm256_loadu_pd(&c[32 * i0 + 92]);
+                __m256d c_in54 = _mm256_loadu_pd(&c[32 * i0 + 120]);
+                __m256d c_in55 = _mm256_loadu_pd(&c[32 * i0 + 124]);
+                _mm256_storeu_pd(&c[32 * i0 + 88], _mm256_add_pd(acc2_0, c_in52));
+                _mm256_storeu_pd(&c[32 * i0 + 92], _mm256_add_pd(acc2_1, c_in53));
+                _mm256_storeu_pd(&c[32 * i0 + 120], _mm256_add_pd(acc3_0, c_in54));
+                _mm256_storeu_pd(&c[32 * i0 + 124], _mm256_add_pd(acc3_1, c_in55));
+                __m256d c_in56 = _mm256_loadu_pd(&c[32 * i0 + 152]);
+                __m256d c_in57 = _mm256_loadu_pd(&c[32 * i0 + 156]);
+                __m256d c_in58 = _mm256_loadu_pd(&c[32 * i0 + 184]);
+                __m256d c_in59 = _mm256_loadu_pd(&c[32 * i0 + 188]);
+                _mm256_storeu_pd(&c[32 * i0 + 152], _mm256_add_pd(acc4_0, c_in56));
+                _mm256_storeu_pd(&c[32 * i0 + 156], _mm256_add_pd(acc4_1, c_in57));
+                _mm256_storeu_pd(&c[32 * i0 + 184], _mm256_add_pd(acc5_0, c_in58));
+                _mm256_storeu_pd(&c[32 * i0 + 188], _mm256_add_pd(acc5_1, c_in59));
             }
         }
         {
@@ -3051,10 +3423,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[984], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[984])));
-            _mm256_storeu_pd(&c[988], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[988])));
-            _mm256_storeu_pd(&c[1016], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[1016])));
-            _mm256_storeu_pd(&c[1020], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[1020])));
+            __m256d c_in60 = _mm256_loadu_pd(&c[984]);
+            __m256d c_in61 = _mm256_loadu_pd(&c[988]);
+            __m256d c_in62 = _mm256_loadu_pd(&c[1016]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[1020]);
+            _mm256_storeu_pd(&c[984], _mm256_add_pd(acc0_0, c_in60));
+            _mm256_storeu_pd(&c[988], _mm256_add_pd(acc0_1, c_in61));
+            _mm256_storeu_pd(&c[1016], _mm256_add_pd(acc1_0, c_in62));
+            _mm256_storeu_pd(&c[1020], _mm256_add_pd(acc1_1, c_in63));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3366,7 +3742,7 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl6_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_bf_tn_avx2_rl6_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf tn (A transposed, B row-major), isa avx2, form rl6.
- * Cost per matrix: 65536 useful flops in 8704 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 8704 vector arithmetic ops, 24 vector accumulators,
  * 5888 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3414,18 +3790,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl6_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 32]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 36]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 64]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 68]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 96]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 100]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 128], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 128]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 132], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 132]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 160]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 164]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[32 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[32 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[32 * i0 + 32]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[32 * i0 + 36]);
+                _mm256_storeu_pd(&c[32 * i0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 32], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 36], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[32 * i0 + 64]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[32 * i0 + 68]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[32 * i0 + 96]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[32 * i0 + 100]);
+                _mm256_storeu_pd(&c[32 * i0 + 64], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 68], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 96], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 100], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in8 = _mm256_loadu_pd(&c[32 * i0 + 128]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[32 * i0 + 132]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[32 * i0 + 160]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[32 * i0 + 164]);
+                _mm256_storeu_pd(&c[32 * i0 + 128], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 132], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 160], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 164], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -3443,10 +3831,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl6_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[960], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[960]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[964], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[964]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[992], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[992]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[996], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[996]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[960]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[964]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[992]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[996]);
+            _mm256_storeu_pd(&c[960], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[964], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[992], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[996], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -3484,18 +3876,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl6_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 40]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 44]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 72]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 76]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 104]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 108]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 136], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 136]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 140], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 140]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 168], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 168]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 172], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 172]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in16 = _mm256_loadu_pd(&c[32 * i0 + 8]);
+                __m256d c_in17 = _mm256_loadu_pd(&c[32 * i0 + 12]);
+                __m256d c_in18 = _mm256_loadu_pd(&c[32 * i0 + 40]);
+                __m256d c_in19 = _mm256_loadu_pd(&c[32 * i0 + 44]);
+                _mm256_storeu_pd(&c[32 * i0 + 8], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 12], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 40], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 44], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[32 * i0 + 72]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[32 * i0 + 76]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[32 * i0 + 104]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[32 * i0 + 108]);
+                _mm256_storeu_pd(&c[32 * i0 + 72], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 76], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 104], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 108], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in24 = _mm256_loadu_pd(&c[32 * i0 + 136]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[32 * i0 + 140]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[32 * i0 + 168]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[32 * i0 + 172]);
+                _mm256_storeu_pd(&c[32 * i0 + 136], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 140], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 168], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 172], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -3513,10 +3917,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl6_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[968], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[968]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[972], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[972]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1000], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1000]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1004], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1004]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in28 = _mm256_loadu_pd(&c[968]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[972]);
+            __m256d c_in30 = _mm256_loadu_pd(&c[1000]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[1004]);
+            _mm256_storeu_pd(&c[968], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[972], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1000], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1004], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -3554,18 +3962,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl6_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 48]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 52]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 80]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 84]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 112]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 116]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 144], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 144]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 148], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 148]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 176], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 176]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 180], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 180]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in32 = _mm256_loadu_pd(&c[32 * i0 + 16]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[32 * i0 + 20]);
+                __m256d c_in34 = _mm256_loadu_pd(&c[32 * i0 + 48]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[32 * i0 + 52]);
+                _mm256_storeu_pd(&c[32 * i0 + 16], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 20], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 48], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 52], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in36 = _mm256_loadu_pd(&c[32 * i0 + 80]);
+                __m256d c_in37 = _mm256_loadu_pd(&c[32 * i0 + 84]);
+                __m256d c_in38 = _mm256_loadu_pd(&c[32 * i0 + 112]);
+                __m256d c_in39 = _mm256_loadu_pd(&c[32 * i0 + 116]);
+                _mm256_storeu_pd(&c[32 * i0 + 80], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 84], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 112], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 116], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in40 = _mm256_loadu_pd(&c[32 * i0 + 144]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[32 * i0 + 148]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[32 * i0 + 176]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[32 * i0 + 180]);
+                _mm256_storeu_pd(&c[32 * i0 + 144], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 148], _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 176], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 180], _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -3583,10 +4003,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl6_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[976], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[976]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[980], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[980]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1008], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1008]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1012], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1012]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in44 = _mm256_loadu_pd(&c[976]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[980]);
+            __m256d c_in46 = _mm256_loadu_pd(&c[1008]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[1012]);
+            _mm256_storeu_pd(&c[976], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[980], _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1008], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1012], _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -3624,18 +4048,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl6_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 24]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 28]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 56]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 60]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 88]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 92]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 120]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 124]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 152], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 152]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 156]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 184], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 184]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 188], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 188]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in48 = _mm256_loadu_pd(&c[32 * i0 + 24]);
+                __m256d c_in49 = _mm256_loadu_pd(&c[32 * i0 + 28]);
+                __m256d c_in50 = _mm256_loadu_pd(&c[32 * i0 + 56]);
+                __m256d c_in51 = _mm256_loadu_pd(&c[32 * i0 + 60]);
+                _mm256_storeu_pd(&c[32 * i0 + 24], _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 28], _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 56], _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 60], _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in52 = _mm256_loadu_pd(&c[32 * i0 + 88]);
+                __m256d c_in53 = _mm256_loadu_pd(&c[32 * i0 + 92]);
+                __m256d c_in54 = _mm256_loadu_pd(&c[32 * i0 + 120]);
+                __m256d c_in55 = _mm256_loadu_pd(&c[32 * i0 + 124]);
+                _mm256_storeu_pd(&c[32 * i0 + 88], _mm256_fmadd_pd(vbeta, c_in52, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 92], _mm256_fmadd_pd(vbeta, c_in53, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 120], _mm256_fmadd_pd(vbeta, c_in54, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 124], _mm256_fmadd_pd(vbeta, c_in55, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in56 = _mm256_loadu_pd(&c[32 * i0 + 152]);
+                __m256d c_in57 = _mm256_loadu_pd(&c[32 * i0 + 156]);
+                __m256d c_in58 = _mm256_loadu_pd(&c[32 * i0 + 184]);
+                __m256d c_in59 = _mm256_loadu_pd(&c[32 * i0 + 188]);
+                _mm256_storeu_pd(&c[32 * i0 + 152], _mm256_fmadd_pd(vbeta, c_in56, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 156], _mm256_fmadd_pd(vbeta, c_in57, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 184], _mm256_fmadd_pd(vbeta, c_in58, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 188], _mm256_fmadd_pd(vbeta, c_in59, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -3653,10 +4089,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl6_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[984], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[984]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[988], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[988]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1016], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1016]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1020], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1020]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in60 = _mm256_loadu_pd(&c[984]);
+            __m256d c_in61 = _mm256_loadu_pd(&c[988]);
+            __m256d c_in62 = _mm256_loadu_pd(&c[1016]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[1020]);
+            _mm256_storeu_pd(&c[984], _mm256_fmadd_pd(vbeta, c_in60, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[988], _mm256_fmadd_pd(vbeta, c_in61, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1016], _mm256_fmadd_pd(vbeta, c_in62, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1020], _mm256_fmadd_pd(vbeta, c_in63, _mm256_mul_pd(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3668,7 +4108,7 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl6_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_bf_tn_avx2_rl3_a1b1
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout bf tn (A transposed, B row-major), isa avx2, form rl3.
- * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 12 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3697,12 +4137,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[32 * i0])));
-                _mm256_storeu_pd(&c[32 * i0 + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[32 * i0 + 4])));
-                _mm256_storeu_pd(&c[32 * i0 + 32], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[32 * i0 + 32])));
-                _mm256_storeu_pd(&c[32 * i0 + 36], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[32 * i0 + 36])));
-                _mm256_storeu_pd(&c[32 * i0 + 64], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[32 * i0 + 64])));
-                _mm256_storeu_pd(&c[32 * i0 + 68], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[32 * i0 + 68])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[32 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[32 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[32 * i0 + 32]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[32 * i0 + 36]);
+                _mm256_storeu_pd(&c[32 * i0], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[32 * i0 + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[32 * i0 + 32], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[32 * i0 + 36], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[32 * i0 + 64]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[32 * i0 + 68]);
+                _mm256_storeu_pd(&c[32 * i0 + 64], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[32 * i0 + 68], _mm256_add_pd(acc2_1, c_in5));
             }
         }
         {
@@ -3720,10 +4166,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[960], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[960])));
-            _mm256_storeu_pd(&c[964], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[964])));
-            _mm256_storeu_pd(&c[992], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[992])));
-            _mm256_storeu_pd(&c[996], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[996])));
+            __m256d c_in6 = _mm256_loadu_pd(&c[960]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[964]);
+            __m256d c_in8 = _mm256_loadu_pd(&c[992]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[996]);
+            _mm256_storeu_pd(&c[960], _mm256_add_pd(acc0_0, c_in6));
+            _mm256_storeu_pd(&c[964], _mm256_add_pd(acc0_1, c_in7));
+            _mm256_storeu_pd(&c[992], _mm256_add_pd(acc1_0, c_in8));
+            _mm256_storeu_pd(&c[996], _mm256_add_pd(acc1_1, c_in9));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -3746,12 +4196,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[32 * i0 + 8])));
-                _mm256_storeu_pd(&c[32 * i0 + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[32 * i0 + 12])));
-                _mm256_storeu_pd(&c[32 * i0 + 40], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[32 * i0 + 40])));
-                _mm256_storeu_pd(&c[32 * i0 + 44], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[32 * i0 + 44])));
-                _mm256_storeu_pd(&c[32 * i0 + 72], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[32 * i0 + 72])));
-                _mm256_storeu_pd(&c[32 * i0 + 76], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[32 * i0 + 76])));
+                __m256d c_in10 = _mm256_loadu_pd(&c[32 * i0 + 8]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[32 * i0 + 12]);
+                __m256d c_in12 = _mm256_loadu_pd(&c[32 * i0 + 40]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[32 * i0 + 44]);
+                _mm256_storeu_pd(&c[32 * i0 + 8], _mm256_add_pd(acc0_0, c_in10));
+                _mm256_storeu_pd(&c[32 * i0 + 12], _mm256_add_pd(acc0_1, c_in11));
+                _mm256_storeu_pd(&c[32 * i0 + 40], _mm256_add_pd(acc1_0, c_in12));
+                _mm256_storeu_pd(&c[32 * i0 + 44], _mm256_add_pd(acc1_1, c_in13));
+                __m256d c_in14 = _mm256_loadu_pd(&c[32 * i0 + 72]);
+                __m256d c_in15 = _mm256_loadu_pd(&c[32 * i0 + 76]);
+                _mm256_storeu_pd(&c[32 * i0 + 72], _mm256_add_pd(acc2_0, c_in14));
+                _mm256_storeu_pd(&c[32 * i0 + 76], _mm256_add_pd(acc2_1, c_in15));
             }
         }
         {
@@ -3769,10 +4225,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[968], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[968])));
-            _mm256_storeu_pd(&c[972], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[972])));
-            _mm256_storeu_pd(&c[1000], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[1000])));
-            _mm256_storeu_pd(&c[1004], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[1004])));
+            __m256d c_in16 = _mm256_loadu_pd(&c[968]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[972]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[1000]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[1004]);
+            _mm256_storeu_pd(&c[968], _mm256_add_pd(acc0_0, c_in16));
+            _mm256_storeu_pd(&c[972], _mm256_add_pd(acc0_1, c_in17));
+            _mm256_storeu_pd(&c[1000], _mm256_add_pd(acc1_0, c_in18));
+            _mm256_storeu_pd(&c[1004], _mm256_add_pd(acc1_1, c_in19));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -3795,12 +4255,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[32 * i0 + 16])));
-                _mm256_storeu_pd(&c[32 * i0 + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[32 * i0 + 20])));
-                _mm256_storeu_pd(&c[32 * i0 + 48], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[32 * i0 + 48])));
-                _mm256_storeu_pd(&c[32 * i0 + 52], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[32 * i0 + 52])));
-                _mm256_storeu_pd(&c[32 * i0 + 80], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[32 * i0 + 80])));
-                _mm256_storeu_pd(&c[32 * i0 + 84], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[32 * i0 + 84])));
+                __m256d c_in20 = _mm256_loadu_pd(&c[32 * i0 + 16]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[32 * i0 + 20]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[32 * i0 + 48]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[32 * i0 + 52]);
+                _mm256_storeu_pd(&c[32 * i0 + 16], _mm256_add_pd(acc0_0, c_in20));
+                _mm256_storeu_pd(&c[32 * i0 + 20], _mm256_add_pd(acc0_1, c_in21));
+                _mm256_storeu_pd(&c[32 * i0 + 48], _mm256_add_pd(acc1_0, c_in22));
+                _mm256_storeu_pd(&c[32 * i0 + 52], _mm256_add_pd(acc1_1, c_in23));
+                __m256d c_in24 = _mm256_loadu_pd(&c[32 * i0 + 80]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[32 * i0 + 84]);
+                _mm256_storeu_pd(&c[32 * i0 + 80], _mm256_add_pd(acc2_0, c_in24));
+                _mm256_storeu_pd(&c[32 * i0 + 84], _mm256_add_pd(acc2_1, c_in25));
             }
         }
         {
@@ -3818,10 +4284,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[976], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[976])));
-            _mm256_storeu_pd(&c[980], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[980])));
-            _mm256_storeu_pd(&c[1008], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[1008])));
-            _mm256_storeu_pd(&c[1012], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[1012])));
+            __m256d c_in26 = _mm256_loadu_pd(&c[976]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[980]);
+            __m256d c_in28 = _mm256_loadu_pd(&c[1008]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[1012]);
+            _mm256_storeu_pd(&c[976], _mm256_add_pd(acc0_0, c_in26));
+            _mm256_storeu_pd(&c[980], _mm256_add_pd(acc0_1, c_in27));
+            _mm256_storeu_pd(&c[1008], _mm256_add_pd(acc1_0, c_in28));
+            _mm256_storeu_pd(&c[1012], _mm256_add_pd(acc1_1, c_in29));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -3844,12 +4314,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[32 * i0 + 24])));
-                _mm256_storeu_pd(&c[32 * i0 + 28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[32 * i0 + 28])));
-                _mm256_storeu_pd(&c[32 * i0 + 56], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[32 * i0 + 56])));
-                _mm256_storeu_pd(&c[32 * i0 + 60], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[32 * i0 + 60])));
-                _mm256_storeu_pd(&c[32 * i0 + 88], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[32 * i0 + 88])));
-                _mm256_storeu_pd(&c[32 * i0 + 92], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[32 * i0 + 92])));
+                __m256d c_in30 = _mm256_loadu_pd(&c[32 * i0 + 24]);
+                __m256d c_in31 = _mm256_loadu_pd(&c[32 * i0 + 28]);
+                __m256d c_in32 = _mm256_loadu_pd(&c[32 * i0 + 56]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[32 * i0 + 60]);
+                _mm256_storeu_pd(&c[32 * i0 + 24], _mm256_add_pd(acc0_0, c_in30));
+                _mm256_storeu_pd(&c[32 * i0 + 28], _mm256_add_pd(acc0_1, c_in31));
+                _mm256_storeu_pd(&c[32 * i0 + 56], _mm256_add_pd(acc1_0, c_in32));
+                _mm256_storeu_pd(&c[32 * i0 + 60], _mm256_add_pd(acc1_1, c_in33));
+                __m256d c_in34 = _mm256_loadu_pd(&c[32 * i0 + 88]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[32 * i0 + 92]);
+                _mm256_storeu_pd(&c[32 * i0 + 88], _mm256_add_pd(acc2_0, c_in34));
+                _mm256_storeu_pd(&c[32 * i0 + 92], _mm256_add_pd(acc2_1, c_in35));
             }
         }
         {
@@ -3867,10 +4343,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[984], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[984])));
-            _mm256_storeu_pd(&c[988], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[988])));
-            _mm256_storeu_pd(&c[1016], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[1016])));
-            _mm256_storeu_pd(&c[1020], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[1020])));
+            __m256d c_in36 = _mm256_loadu_pd(&c[984]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[988]);
+            __m256d c_in38 = _mm256_loadu_pd(&c[1016]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[1020]);
+            _mm256_storeu_pd(&c[984], _mm256_add_pd(acc0_0, c_in36));
+            _mm256_storeu_pd(&c[988], _mm256_add_pd(acc0_1, c_in37));
+            _mm256_storeu_pd(&c[1016], _mm256_add_pd(acc1_0, c_in38));
+            _mm256_storeu_pd(&c[1020], _mm256_add_pd(acc1_1, c_in39));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4098,7 +4578,7 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl3_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_bf_tn_avx2_rl3_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf tn (A transposed, B row-major), isa avx2, form rl3.
- * Cost per matrix: 65536 useful flops in 8704 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 8704 vector arithmetic ops, 12 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -4131,12 +4611,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl3_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 32]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 36]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 64]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 68]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[32 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[32 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[32 * i0 + 32]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[32 * i0 + 36]);
+                _mm256_storeu_pd(&c[32 * i0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 32], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 36], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[32 * i0 + 64]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[32 * i0 + 68]);
+                _mm256_storeu_pd(&c[32 * i0 + 64], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 68], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -4154,10 +4640,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl3_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[960], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[960]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[964], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[964]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[992], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[992]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[996], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[996]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in6 = _mm256_loadu_pd(&c[960]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[964]);
+            __m256d c_in8 = _mm256_loadu_pd(&c[992]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[996]);
+            _mm256_storeu_pd(&c[960], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[964], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[992], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[996], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -4180,12 +4670,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl3_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 40]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 44]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 72]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 76]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in10 = _mm256_loadu_pd(&c[32 * i0 + 8]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[32 * i0 + 12]);
+                __m256d c_in12 = _mm256_loadu_pd(&c[32 * i0 + 40]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[32 * i0 + 44]);
+                _mm256_storeu_pd(&c[32 * i0 + 8], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 12], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 40], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 44], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in14 = _mm256_loadu_pd(&c[32 * i0 + 72]);
+                __m256d c_in15 = _mm256_loadu_pd(&c[32 * i0 + 76]);
+                _mm256_storeu_pd(&c[32 * i0 + 72], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 76], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -4203,10 +4699,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl3_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[968], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[968]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[972], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[972]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1000], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1000]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1004], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1004]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[968]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[972]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[1000]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[1004]);
+            _mm256_storeu_pd(&c[968], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[972], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1000], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1004], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -4229,12 +4729,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl3_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 48]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 52]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 80]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 84]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[32 * i0 + 16]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[32 * i0 + 20]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[32 * i0 + 48]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[32 * i0 + 52]);
+                _mm256_storeu_pd(&c[32 * i0 + 16], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 20], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 48], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 52], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in24 = _mm256_loadu_pd(&c[32 * i0 + 80]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[32 * i0 + 84]);
+                _mm256_storeu_pd(&c[32 * i0 + 80], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 84], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -4252,10 +4758,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl3_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[976], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[976]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[980], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[980]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1008], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1008]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1012], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1012]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[976]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[980]);
+            __m256d c_in28 = _mm256_loadu_pd(&c[1008]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[1012]);
+            _mm256_storeu_pd(&c[976], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[980], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1008], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1012], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -4278,12 +4788,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl3_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[32 * i0 + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 24]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 28]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 56]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 60]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[32 * i0 + 88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 88]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[32 * i0 + 92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32 * i0 + 92]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in30 = _mm256_loadu_pd(&c[32 * i0 + 24]);
+                __m256d c_in31 = _mm256_loadu_pd(&c[32 * i0 + 28]);
+                __m256d c_in32 = _mm256_loadu_pd(&c[32 * i0 + 56]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[32 * i0 + 60]);
+                _mm256_storeu_pd(&c[32 * i0 + 24], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 28], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[32 * i0 + 56], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 60], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in34 = _mm256_loadu_pd(&c[32 * i0 + 88]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[32 * i0 + 92]);
+                _mm256_storeu_pd(&c[32 * i0 + 88], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[32 * i0 + 92], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -4301,10 +4817,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl3_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[984], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[984]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[988], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[988]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1016], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1016]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1020], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1020]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in36 = _mm256_loadu_pd(&c[984]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[988]);
+            __m256d c_in38 = _mm256_loadu_pd(&c[1016]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[1020]);
+            _mm256_storeu_pd(&c[984], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[988], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1016], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1020], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4316,7 +4836,7 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_bf_tn_avx2_rl3_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_bf_tn_avx512_rl6_a1b1
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout bf tn (A transposed, B row-major), isa avx512, form rl6.
- * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 48 vector accumulators,
  * 1920 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_tn_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -4386,30 +4906,54 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_tn_avx512_rl6_a1b1(const bmm_a
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[32 * i0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[32 * i0])));
-                _mm512_storeu_pd(&c[32 * i0 + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[32 * i0 + 8])));
-                _mm512_storeu_pd(&c[32 * i0 + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[32 * i0 + 16])));
-                _mm512_storeu_pd(&c[32 * i0 + 24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[32 * i0 + 24])));
-                _mm512_storeu_pd(&c[32 * i0 + 32], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[32 * i0 + 32])));
-                _mm512_storeu_pd(&c[32 * i0 + 40], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[32 * i0 + 40])));
-                _mm512_storeu_pd(&c[32 * i0 + 48], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[32 * i0 + 48])));
-                _mm512_storeu_pd(&c[32 * i0 + 56], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[32 * i0 + 56])));
-                _mm512_storeu_pd(&c[32 * i0 + 64], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[32 * i0 + 64])));
-                _mm512_storeu_pd(&c[32 * i0 + 72], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[32 * i0 + 72])));
-                _mm512_storeu_pd(&c[32 * i0 + 80], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[32 * i0 + 80])));
-                _mm512_storeu_pd(&c[32 * i0 + 88], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[32 * i0 + 88])));
-                _mm512_storeu_pd(&c[32 * i0 + 96], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[32 * i0 + 96])));
-                _mm512_storeu_pd(&c[32 * i0 + 104], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[32 * i0 + 104])));
-                _mm512_storeu_pd(&c[32 * i0 + 112], _mm512_add_pd(acc3_2, _mm512_loadu_pd(&c[32 * i0 + 112])));
-                _mm512_storeu_pd(&c[32 * i0 + 120], _mm512_add_pd(acc3_3, _mm512_loadu_pd(&c[32 * i0 + 120])));
-                _mm512_storeu_pd(&c[32 * i0 + 128], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[32 * i0 + 128])));
-                _mm512_storeu_pd(&c[32 * i0 + 136], _mm512_add_pd(acc4_1, _mm512_loadu_pd(&c[32 * i0 + 136])));
-                _mm512_storeu_pd(&c[32 * i0 + 144], _mm512_add_pd(acc4_2, _mm512_loadu_pd(&c[32 * i0 + 144])));
-                _mm512_storeu_pd(&c[32 * i0 + 152], _mm512_add_pd(acc4_3, _mm512_loadu_pd(&c[32 * i0 + 152])));
-                _mm512_storeu_pd(&c[32 * i0 + 160], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[32 * i0 + 160])));
-                _mm512_storeu_pd(&c[32 * i0 + 168], _mm512_add_pd(acc5_1, _mm512_loadu_pd(&c[32 * i0 + 168])));
-                _mm512_storeu_pd(&c[32 * i0 + 176], _mm512_add_pd(acc5_2, _mm512_loadu_pd(&c[32 * i0 + 176])));
-                _mm512_storeu_pd(&c[32 * i0 + 184], _mm512_add_pd(acc5_3, _mm512_loadu_pd(&c[32 * i0 + 184])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[32 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[32 * i0 + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[32 * i0 + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[32 * i0 + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[32 * i0 + 32]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[32 * i0 + 40]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[32 * i0 + 48]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[32 * i0 + 56]);
+                _mm512_storeu_pd(&c[32 * i0], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[32 * i0 + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_storeu_pd(&c[32 * i0 + 16], _mm512_add_pd(acc0_2, c_in2));
+                _mm512_storeu_pd(&c[32 * i0 + 24], _mm512_add_pd(acc0_3, c_in3));
+                _mm512_storeu_pd(&c[32 * i0 + 32], _mm512_add_pd(acc1_0, c_in4));
+                _mm512_storeu_pd(&c[32 * i0 + 40], _mm512_add_pd(acc1_1, c_in5));
+                _mm512_storeu_pd(&c[32 * i0 + 48], _mm512_add_pd(acc1_2, c_in6));
+                _mm512_storeu_pd(&c[32 * i0 + 56], _mm512_add_pd(acc1_3, c_in7));
+                __m512d c_in8 = _mm512_loadu_pd(&c[32 * i0 + 64]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[32 * i0 + 72]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[32 * i0 + 80]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[32 * i0 + 88]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[32 * i0 + 96]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[32 * i0 + 104]);
+                __m512d c_in14 = _mm512_loadu_pd(&c[32 * i0 + 112]);
+                __m512d c_in15 = _mm512_loadu_pd(&c[32 * i0 + 120]);
+                _mm512_storeu_pd(&c[32 * i0 + 64], _mm512_add_pd(acc2_0, c_in8));
+                _mm512_storeu_pd(&c[32 * i0 + 72], _mm512_add_pd(acc2_1, c_in9));
+                _mm512_storeu_pd(&c[32 * i0 + 80], _mm512_add_pd(acc2_2, c_in10));
+                _mm512_storeu_pd(&c[32 * i0 + 88], _mm512_add_pd(acc2_3, c_in11));
+                _mm512_storeu_pd(&c[32 * i0 + 96], _mm512_add_pd(acc3_0, c_in12));
+                _mm512_storeu_pd(&c[32 * i0 + 104], _mm512_add_pd(acc3_1, c_in13));
+                _mm512_storeu_pd(&c[32 * i0 + 112], _mm512_add_pd(acc3_2, c_in14));
+                _mm512_storeu_pd(&c[32 * i0 + 120], _mm512_add_pd(acc3_3, c_in15));
+                __m512d c_in16 = _mm512_loadu_pd(&c[32 * i0 + 128]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[32 * i0 + 136]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[32 * i0 + 144]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[32 * i0 + 152]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[32 * i0 + 160]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[32 * i0 + 168]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[32 * i0 + 176]);
+                __m512d c_in23 = _mm512_loadu_pd(&c[32 * i0 + 184]);
+                _mm512_storeu_pd(&c[32 * i0 + 128], _mm512_add_pd(acc4_0, c_in16));
+                _mm512_storeu_pd(&c[32 * i0 + 136], _mm512_add_pd(acc4_1, c_in17));
+                _mm512_storeu_pd(&c[32 * i0 + 144], _mm512_add_pd(acc4_2, c_in18));
+                _mm512_storeu_pd(&c[32 * i0 + 152], _mm512_add_pd(acc4_3, c_in19));
+                _mm512_storeu_pd(&c[32 * i0 + 160], _mm512_add_pd(acc5_0, c_in20));
+                _mm512_storeu_pd(&c[32 * i0 + 168], _mm512_add_pd(acc5_1, c_in21));
+                _mm512_storeu_pd(&c[32 * i0 + 176], _mm512_add_pd(acc5_2, c_in22));
+                _mm512_storeu_pd(&c[32 * i0 + 184], _mm512_add_pd(acc5_3, c_in23));
             }
         }
         {
@@ -4437,14 +4981,22 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_tn_avx512_rl6_a1b1(const bmm_a
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[960], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[960])));
-            _mm512_storeu_pd(&c[968], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[968])));
-            _mm512_storeu_pd(&c[976], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[976])));
-            _mm512_storeu_pd(&c[984], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[984])));
-            _mm512_storeu_pd(&c[992], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[992])));
-            _mm512_storeu_pd(&c[1000], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[1000])));
-            _mm512_storeu_pd(&c[1008], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[1008])));
-            _mm512_storeu_pd(&c[1016], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[1016])));
+            __m512d c_in24 = _mm512_loadu_pd(&c[960]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[968]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[976]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[984]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[992]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[1000]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[1008]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[1016]);
+            _mm512_storeu_pd(&c[960], _mm512_add_pd(acc0_0, c_in24));
+            _mm512_storeu_pd(&c[968], _mm512_add_pd(acc0_1, c_in25));
+            _mm512_storeu_pd(&c[976], _mm512_add_pd(acc0_2, c_in26));
+            _mm512_storeu_pd(&c[984], _mm512_add_pd(acc0_3, c_in27));
+            _mm512_storeu_pd(&c[992], _mm512_add_pd(acc1_0, c_in28));
+            _mm512_storeu_pd(&c[1000], _mm512_add_pd(acc1_1, c_in29));
+            _mm512_storeu_pd(&c[1008], _mm512_add_pd(acc1_2, c_in30));
+            _mm512_storeu_pd(&c[1016], _mm512_add_pd(acc1_3, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4598,7 +5150,7 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_tn_avx512_rl6_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_bf_tn_avx512_rl6_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf tn (A transposed, B row-major), isa avx512, form rl6.
- * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 48 vector accumulators,
  * 1920 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_tn_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -4672,30 +5224,54 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_tn_avx512_rl6_ab(const bmm_arg
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[32 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[32 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[32 * i0 + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[32 * i0 + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[32 * i0 + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 32]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[32 * i0 + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 40]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[32 * i0 + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 48]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[32 * i0 + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 56]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[32 * i0 + 64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 64]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[32 * i0 + 72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 72]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[32 * i0 + 80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 80]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[32 * i0 + 88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 88]), _mm512_mul_pd(valpha, acc2_3)));
-                _mm512_storeu_pd(&c[32 * i0 + 96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 96]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[32 * i0 + 104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 104]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_storeu_pd(&c[32 * i0 + 112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 112]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_storeu_pd(&c[32 * i0 + 120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 120]), _mm512_mul_pd(valpha, acc3_3)));
-                _mm512_storeu_pd(&c[32 * i0 + 128], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 128]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[32 * i0 + 136], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 136]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_storeu_pd(&c[32 * i0 + 144], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 144]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_storeu_pd(&c[32 * i0 + 152], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 152]), _mm512_mul_pd(valpha, acc4_3)));
-                _mm512_storeu_pd(&c[32 * i0 + 160], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 160]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[32 * i0 + 168], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 168]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_storeu_pd(&c[32 * i0 + 176], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 176]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_storeu_pd(&c[32 * i0 + 184], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 184]), _mm512_mul_pd(valpha, acc5_3)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[32 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[32 * i0 + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[32 * i0 + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[32 * i0 + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[32 * i0 + 32]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[32 * i0 + 40]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[32 * i0 + 48]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[32 * i0 + 56]);
+                _mm512_storeu_pd(&c[32 * i0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[32 * i0 + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[32 * i0 + 16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[32 * i0 + 24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[32 * i0 + 32], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[32 * i0 + 40], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[32 * i0 + 48], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[32 * i0 + 56], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in8 = _mm512_loadu_pd(&c[32 * i0 + 64]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[32 * i0 + 72]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[32 * i0 + 80]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[32 * i0 + 88]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[32 * i0 + 96]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[32 * i0 + 104]);
+                __m512d c_in14 = _mm512_loadu_pd(&c[32 * i0 + 112]);
+                __m512d c_in15 = _mm512_loadu_pd(&c[32 * i0 + 120]);
+                _mm512_storeu_pd(&c[32 * i0 + 64], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[32 * i0 + 72], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[32 * i0 + 80], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[32 * i0 + 88], _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[32 * i0 + 96], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[32 * i0 + 104], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[32 * i0 + 112], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[32 * i0 + 120], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc3_3)));
+                __m512d c_in16 = _mm512_loadu_pd(&c[32 * i0 + 128]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[32 * i0 + 136]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[32 * i0 + 144]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[32 * i0 + 152]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[32 * i0 + 160]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[32 * i0 + 168]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[32 * i0 + 176]);
+                __m512d c_in23 = _mm512_loadu_pd(&c[32 * i0 + 184]);
+                _mm512_storeu_pd(&c[32 * i0 + 128], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[32 * i0 + 136], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[32 * i0 + 144], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[32 * i0 + 152], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[32 * i0 + 160], _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[32 * i0 + 168], _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[32 * i0 + 176], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[32 * i0 + 184], _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc5_3)));
             }
         }
         {
@@ -4723,14 +5299,22 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_tn_avx512_rl6_ab(const bmm_arg
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[960], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[960]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[968], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[968]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[976], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[976]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[984], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[984]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[992], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[992]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[1000], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1000]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[1008], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1008]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[1016], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1016]), _mm512_mul_pd(valpha, acc1_3)));
+            __m512d c_in24 = _mm512_loadu_pd(&c[960]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[968]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[976]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[984]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[992]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[1000]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[1008]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[1016]);
+            _mm512_storeu_pd(&c[960], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[968], _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[976], _mm512_fmadd_pd(vbeta, c_in26, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[984], _mm512_fmadd_pd(vbeta, c_in27, _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[992], _mm512_fmadd_pd(vbeta, c_in28, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[1000], _mm512_fmadd_pd(vbeta, c_in29, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[1008], _mm512_fmadd_pd(vbeta, c_in30, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[1016], _mm512_fmadd_pd(vbeta, c_in31, _mm512_mul_pd(valpha, acc1_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4742,7 +5326,7 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_tn_avx512_rl6_ab(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_bf_tn_avx512_rl3_a1b1
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout bf tn (A transposed, B row-major), isa avx512, form rl3.
- * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 24 vector accumulators,
  * 2560 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_tn_avx512_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -4785,18 +5369,30 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_tn_avx512_rl3_a1b1(const bmm_a
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[32 * i0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[32 * i0])));
-                _mm512_storeu_pd(&c[32 * i0 + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[32 * i0 + 8])));
-                _mm512_storeu_pd(&c[32 * i0 + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[32 * i0 + 16])));
-                _mm512_storeu_pd(&c[32 * i0 + 24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[32 * i0 + 24])));
-                _mm512_storeu_pd(&c[32 * i0 + 32], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[32 * i0 + 32])));
-                _mm512_storeu_pd(&c[32 * i0 + 40], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[32 * i0 + 40])));
-                _mm512_storeu_pd(&c[32 * i0 + 48], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[32 * i0 + 48])));
-                _mm512_storeu_pd(&c[32 * i0 + 56], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[32 * i0 + 56])));
-                _mm512_storeu_pd(&c[32 * i0 + 64], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[32 * i0 + 64])));
-                _mm512_storeu_pd(&c[32 * i0 + 72], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[32 * i0 + 72])));
-                _mm512_storeu_pd(&c[32 * i0 + 80], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[32 * i0 + 80])));
-                _mm512_storeu_pd(&c[32 * i0 + 88], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[32 * i0 + 88])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[32 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[32 * i0 + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[32 * i0 + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[32 * i0 + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[32 * i0 + 32]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[32 * i0 + 40]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[32 * i0 + 48]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[32 * i0 + 56]);
+                _mm512_storeu_pd(&c[32 * i0], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[32 * i0 + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_storeu_pd(&c[32 * i0 + 16], _mm512_add_pd(acc0_2, c_in2));
+                _mm512_storeu_pd(&c[32 * i0 + 24], _mm512_add_pd(acc0_3, c_in3));
+                _mm512_storeu_pd(&c[32 * i0 + 32], _mm512_add_pd(acc1_0, c_in4));
+                _mm512_storeu_pd(&c[32 * i0 + 40], _mm512_add_pd(acc1_1, c_in5));
+                _mm512_storeu_pd(&c[32 * i0 + 48], _mm512_add_pd(acc1_2, c_in6));
+                _mm512_storeu_pd(&c[32 * i0 + 56], _mm512_add_pd(acc1_3, c_in7));
+                __m512d c_in8 = _mm512_loadu_pd(&c[32 * i0 + 64]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[32 * i0 + 72]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[32 * i0 + 80]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[32 * i0 + 88]);
+                _mm512_storeu_pd(&c[32 * i0 + 64], _mm512_add_pd(acc2_0, c_in8));
+                _mm512_storeu_pd(&c[32 * i0 + 72], _mm512_add_pd(acc2_1, c_in9));
+                _mm512_storeu_pd(&c[32 * i0 + 80], _mm512_add_pd(acc2_2, c_in10));
+                _mm512_storeu_pd(&c[32 * i0 + 88], _mm512_add_pd(acc2_3, c_in11));
             }
         }
         {
@@ -4824,14 +5420,22 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_tn_avx512_rl3_a1b1(const bmm_a
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[960], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[960])));
-            _mm512_storeu_pd(&c[968], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[968])));
-            _mm512_storeu_pd(&c[976], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[976])));
-            _mm512_storeu_pd(&c[984], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[984])));
-            _mm512_storeu_pd(&c[992], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[992])));
-            _mm512_storeu_pd(&c[1000], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[1000])));
-            _mm512_storeu_pd(&c[1008], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[1008])));
-            _mm512_storeu_pd(&c[1016], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[1016])));
+            __m512d c_in12 = _mm512_loadu_pd(&c[960]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[968]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[976]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[984]);
+            __m512d c_in16 = _mm512_loadu_pd(&c[992]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[1000]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[1008]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[1016]);
+            _mm512_storeu_pd(&c[960], _mm512_add_pd(acc0_0, c_in12));
+            _mm512_storeu_pd(&c[968], _mm512_add_pd(acc0_1, c_in13));
+            _mm512_storeu_pd(&c[976], _mm512_add_pd(acc0_2, c_in14));
+            _mm512_storeu_pd(&c[984], _mm512_add_pd(acc0_3, c_in15));
+            _mm512_storeu_pd(&c[992], _mm512_add_pd(acc1_0, c_in16));
+            _mm512_storeu_pd(&c[1000], _mm512_add_pd(acc1_1, c_in17));
+            _mm512_storeu_pd(&c[1008], _mm512_add_pd(acc1_2, c_in18));
+            _mm512_storeu_pd(&c[1016], _mm512_add_pd(acc1_3, c_in19));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4946,7 +5550,7 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_tn_avx512_rl3_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_bf_tn_avx512_rl3_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout bf tn (A transposed, B row-major), isa avx512, form rl3.
- * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 24 vector accumulators,
  * 2560 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_tn_avx512_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -4993,18 +5597,30 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_tn_avx512_rl3_ab(const bmm_arg
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[32 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[32 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[32 * i0 + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[32 * i0 + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[32 * i0 + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 32]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[32 * i0 + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 40]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[32 * i0 + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 48]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[32 * i0 + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 56]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[32 * i0 + 64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 64]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[32 * i0 + 72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 72]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[32 * i0 + 80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 80]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[32 * i0 + 88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32 * i0 + 88]), _mm512_mul_pd(valpha, acc2_3)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[32 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[32 * i0 + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[32 * i0 + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[32 * i0 + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[32 * i0 + 32]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[32 * i0 + 40]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[32 * i0 + 48]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[32 * i0 + 56]);
+                _mm512_storeu_pd(&c[32 * i0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[32 * i0 + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[32 * i0 + 16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[32 * i0 + 24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[32 * i0 + 32], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[32 * i0 + 40], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[32 * i0 + 48], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[32 * i0 + 56], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in8 = _mm512_loadu_pd(&c[32 * i0 + 64]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[32 * i0 + 72]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[32 * i0 + 80]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[32 * i0 + 88]);
+                _mm512_storeu_pd(&c[32 * i0 + 64], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[32 * i0 + 72], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[32 * i0 + 80], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[32 * i0 + 88], _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc2_3)));
             }
         }
         {
@@ -5032,14 +5648,22 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_bf_tn_avx512_rl3_ab(const bmm_arg
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[960], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[960]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[968], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[968]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[976], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[976]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[984], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[984]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[992], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[992]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[1000], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1000]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[1008], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1008]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[1016], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1016]), _mm512_mul_pd(valpha, acc1_3)));
+            __m512d c_in12 = _mm512_loadu_pd(&c[960]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[968]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[976]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[984]);
+            __m512d c_in16 = _mm512_loadu_pd(&c[992]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[1000]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[1008]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[1016]);
+            _mm512_storeu_pd(&c[960], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[968], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[976], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[984], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[992], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[1000], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[1008], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[1016], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc1_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5538,7 +6162,7 @@ static void bmm_f64_32x32x32_sf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx2_rl6_a1b1
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx2, form rl6.
- * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 24 vector accumulators,
  * 5888 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -5585,18 +6209,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, c_in5));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_add_pd(acc3_0, c_in6));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_add_pd(acc3_1, c_in7));
+                __m256d c_in8 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_add_pd(acc4_0, c_in8));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_add_pd(acc4_1, c_in9));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_add_pd(acc5_0, c_in10));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_add_pd(acc5_1, c_in11));
             }
         }
         {
@@ -5614,10 +6250,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[30 * sc_row])));
-            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[30 * sc_row + 4])));
-            _mm256_storeu_pd(&c[31 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[31 * sc_row])));
-            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[31 * sc_row + 4])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[30 * sc_row]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[30 * sc_row + 4]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[31 * sc_row]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[31 * sc_row + 4]);
+            _mm256_storeu_pd(&c[30 * sc_row], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_add_pd(acc0_1, c_in13));
+            _mm256_storeu_pd(&c[31 * sc_row], _mm256_add_pd(acc1_0, c_in14));
+            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_add_pd(acc1_1, c_in15));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -5655,18 +6295,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12])));
+                __m256d c_in16 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in17 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in18 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in19 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, c_in16));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, c_in17));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, c_in18));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, c_in19));
+                __m256d c_in20 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, c_in20));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, c_in21));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_add_pd(acc3_0, c_in22));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_add_pd(acc3_1, c_in23));
+                __m256d c_in24 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_add_pd(acc4_0, c_in24));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_add_pd(acc4_1, c_in25));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_add_pd(acc5_0, c_in26));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_add_pd(acc5_1, c_in27));
             }
         }
         {
@@ -5684,10 +6336,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[30 * sc_row + 8])));
-            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[30 * sc_row + 12])));
-            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[31 * sc_row + 8])));
-            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[31 * sc_row + 12])));
+            __m256d c_in28 = _mm256_loadu_pd(&c[30 * sc_row + 8]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[30 * sc_row + 12]);
+            __m256d c_in30 = _mm256_loadu_pd(&c[31 * sc_row + 8]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[31 * sc_row + 12]);
+            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_add_pd(acc0_0, c_in28));
+            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_add_pd(acc0_1, c_in29));
+            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_add_pd(acc1_0, c_in30));
+            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_add_pd(acc1_1, c_in31));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -5725,18 +6381,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 16])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20])));
+                __m256d c_in32 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[i0 * sc_row + 20]);
+                __m256d c_in34 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, c_in32));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_add_pd(acc0_1, c_in33));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, c_in34));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_add_pd(acc1_1, c_in35));
+                __m256d c_in36 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in37 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]);
+                __m256d c_in38 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]);
+                __m256d c_in39 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, c_in36));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_add_pd(acc2_1, c_in37));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_add_pd(acc3_0, c_in38));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_add_pd(acc3_1, c_in39));
+                __m256d c_in40 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_add_pd(acc4_0, c_in40));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_add_pd(acc4_1, c_in41));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_add_pd(acc5_0, c_in42));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_add_pd(acc5_1, c_in43));
             }
         }
         {
@@ -5754,10 +6422,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[30 * sc_row + 16])));
-            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[30 * sc_row + 20])));
-            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[31 * sc_row + 16])));
-            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[31 * sc_row + 20])));
+            __m256d c_in44 = _mm256_loadu_pd(&c[30 * sc_row + 16]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[30 * sc_row + 20]);
+            __m256d c_in46 = _mm256_loadu_pd(&c[31 * sc_row + 16]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[31 * sc_row + 20]);
+            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_add_pd(acc0_0, c_in44));
+            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_add_pd(acc0_1, c_in45));
+            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_add_pd(acc1_0, c_in46));
+            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_add_pd(acc1_1, c_in47));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -5795,18 +6467,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 24])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 28])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28])));
+                __m256d c_in48 = _mm256_loadu_pd(&c[i0 * sc_row + 24]);
+                __m256d c_in49 = _mm256_loadu_pd(&c[i0 * sc_row + 28]);
+                __m256d c_in50 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                __m256d c_in51 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_add_pd(acc0_0, c_in48));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_add_pd(acc0_1, c_in49));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_add_pd(acc1_0, c_in50));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_add_pd(acc1_1, c_in51));
+                __m256d c_in52 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                __m256d c_in53 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]);
+                __m256d c_in54 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]);
+                __m256d c_in55 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_add_pd(acc2_0, c_in52));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_add_pd(acc2_1, c_in53));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_add_pd(acc3_0, c_in54));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_add_pd(acc3_1, c_in55));
+                __m256d c_in56 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]);
+                __m256d c_in57 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]);
+                __m256d c_in58 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]);
+                __m256d c_in59 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_add_pd(acc4_0, c_in56));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_add_pd(acc4_1, c_in57));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_add_pd(acc5_0, c_in58));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_add_pd(acc5_1, c_in59));
             }
         }
         {
@@ -5824,10 +6508,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[30 * sc_row + 24])));
-            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[30 * sc_row + 28])));
-            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[31 * sc_row + 24])));
-            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[31 * sc_row + 28])));
+            __m256d c_in60 = _mm256_loadu_pd(&c[30 * sc_row + 24]);
+            __m256d c_in61 = _mm256_loadu_pd(&c[30 * sc_row + 28]);
+            __m256d c_in62 = _mm256_loadu_pd(&c[31 * sc_row + 24]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[31 * sc_row + 28]);
+            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_add_pd(acc0_0, c_in60));
+            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_add_pd(acc0_1, c_in61));
+            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_add_pd(acc1_0, c_in62));
+            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_add_pd(acc1_1, c_in63));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6142,7 +6830,7 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx2_rl6_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx2, form rl6.
- * Cost per matrix: 65536 useful flops in 8704 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 8704 vector arithmetic ops, 24 vector accumulators,
  * 5888 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -6193,18 +6881,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in8 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -6222,10 +6922,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[30 * sc_row]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[30 * sc_row + 4]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[31 * sc_row]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[31 * sc_row + 4]);
+            _mm256_storeu_pd(&c[30 * sc_row], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -6263,18 +6967,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in16 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in17 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in18 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in19 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in24 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -6292,10 +7008,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in28 = _mm256_loadu_pd(&c[30 * sc_row + 8]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[30 * sc_row + 12]);
+            __m256d c_in30 = _mm256_loadu_pd(&c[31 * sc_row + 8]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[31 * sc_row + 12]);
+            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -6333,18 +7053,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in32 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[i0 * sc_row + 20]);
+                __m256d c_in34 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in36 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in37 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]);
+                __m256d c_in38 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]);
+                __m256d c_in39 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in40 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -6362,10 +7094,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in44 = _mm256_loadu_pd(&c[30 * sc_row + 16]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[30 * sc_row + 20]);
+            __m256d c_in46 = _mm256_loadu_pd(&c[31 * sc_row + 16]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[31 * sc_row + 20]);
+            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -6403,18 +7139,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in48 = _mm256_loadu_pd(&c[i0 * sc_row + 24]);
+                __m256d c_in49 = _mm256_loadu_pd(&c[i0 * sc_row + 28]);
+                __m256d c_in50 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                __m256d c_in51 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in52 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                __m256d c_in53 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]);
+                __m256d c_in54 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]);
+                __m256d c_in55 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in52, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in53, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in54, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in55, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in56 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]);
+                __m256d c_in57 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]);
+                __m256d c_in58 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]);
+                __m256d c_in59 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in56, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in57, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in58, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in59, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -6432,10 +7180,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in60 = _mm256_loadu_pd(&c[30 * sc_row + 24]);
+            __m256d c_in61 = _mm256_loadu_pd(&c[30 * sc_row + 28]);
+            __m256d c_in62 = _mm256_loadu_pd(&c[31 * sc_row + 24]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[31 * sc_row + 28]);
+            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in60, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in61, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in62, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in63, _mm256_mul_pd(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6447,7 +7199,7 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx2_rl3_a1b1
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx2, form rl3.
- * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 12 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -6479,12 +7231,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, c_in5));
             }
         }
         {
@@ -6502,10 +7260,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[30 * sc_row])));
-            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[30 * sc_row + 4])));
-            _mm256_storeu_pd(&c[31 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[31 * sc_row])));
-            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[31 * sc_row + 4])));
+            __m256d c_in6 = _mm256_loadu_pd(&c[30 * sc_row]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[30 * sc_row + 4]);
+            __m256d c_in8 = _mm256_loadu_pd(&c[31 * sc_row]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[31 * sc_row + 4]);
+            _mm256_storeu_pd(&c[30 * sc_row], _mm256_add_pd(acc0_0, c_in6));
+            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_add_pd(acc0_1, c_in7));
+            _mm256_storeu_pd(&c[31 * sc_row], _mm256_add_pd(acc1_0, c_in8));
+            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_add_pd(acc1_1, c_in9));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -6528,12 +7290,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12])));
+                __m256d c_in10 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in12 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, c_in10));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, c_in11));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, c_in12));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, c_in13));
+                __m256d c_in14 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in15 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, c_in14));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, c_in15));
             }
         }
         {
@@ -6551,10 +7319,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[30 * sc_row + 8])));
-            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[30 * sc_row + 12])));
-            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[31 * sc_row + 8])));
-            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[31 * sc_row + 12])));
+            __m256d c_in16 = _mm256_loadu_pd(&c[30 * sc_row + 8]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[30 * sc_row + 12]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[31 * sc_row + 8]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[31 * sc_row + 12]);
+            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_add_pd(acc0_0, c_in16));
+            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_add_pd(acc0_1, c_in17));
+            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_add_pd(acc1_0, c_in18));
+            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_add_pd(acc1_1, c_in19));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -6577,12 +7349,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 16])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20])));
+                __m256d c_in20 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[i0 * sc_row + 20]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, c_in20));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_add_pd(acc0_1, c_in21));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, c_in22));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_add_pd(acc1_1, c_in23));
+                __m256d c_in24 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, c_in24));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_add_pd(acc2_1, c_in25));
             }
         }
         {
@@ -6600,10 +7378,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[30 * sc_row + 16])));
-            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[30 * sc_row + 20])));
-            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[31 * sc_row + 16])));
-            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[31 * sc_row + 20])));
+            __m256d c_in26 = _mm256_loadu_pd(&c[30 * sc_row + 16]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[30 * sc_row + 20]);
+            __m256d c_in28 = _mm256_loadu_pd(&c[31 * sc_row + 16]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[31 * sc_row + 20]);
+            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_add_pd(acc0_0, c_in26));
+            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_add_pd(acc0_1, c_in27));
+            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_add_pd(acc1_0, c_in28));
+            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_add_pd(acc1_1, c_in29));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -6626,12 +7408,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 24])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 28])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28])));
+                __m256d c_in30 = _mm256_loadu_pd(&c[i0 * sc_row + 24]);
+                __m256d c_in31 = _mm256_loadu_pd(&c[i0 * sc_row + 28]);
+                __m256d c_in32 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_add_pd(acc0_0, c_in30));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_add_pd(acc0_1, c_in31));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_add_pd(acc1_0, c_in32));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_add_pd(acc1_1, c_in33));
+                __m256d c_in34 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_add_pd(acc2_0, c_in34));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_add_pd(acc2_1, c_in35));
             }
         }
         {
@@ -6649,10 +7437,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[30 * sc_row + 24])));
-            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[30 * sc_row + 28])));
-            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[31 * sc_row + 24])));
-            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[31 * sc_row + 28])));
+            __m256d c_in36 = _mm256_loadu_pd(&c[30 * sc_row + 24]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[30 * sc_row + 28]);
+            __m256d c_in38 = _mm256_loadu_pd(&c[31 * sc_row + 24]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[31 * sc_row + 28]);
+            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_add_pd(acc0_0, c_in36));
+            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_add_pd(acc0_1, c_in37));
+            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_add_pd(acc1_0, c_in38));
+            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_add_pd(acc1_1, c_in39));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6883,7 +7675,7 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx2_rl3_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx2, form rl3.
- * Cost per matrix: 65536 useful flops in 8704 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 8704 vector arithmetic ops, 12 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -6919,12 +7711,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -6942,10 +7740,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in6 = _mm256_loadu_pd(&c[30 * sc_row]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[30 * sc_row + 4]);
+            __m256d c_in8 = _mm256_loadu_pd(&c[31 * sc_row]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[31 * sc_row + 4]);
+            _mm256_storeu_pd(&c[30 * sc_row], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -6968,12 +7770,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in10 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in12 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in14 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in15 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -6991,10 +7799,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[30 * sc_row + 8]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[30 * sc_row + 12]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[31 * sc_row + 8]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[31 * sc_row + 12]);
+            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -7017,12 +7829,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[i0 * sc_row + 20]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in24 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -7040,10 +7858,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[30 * sc_row + 16]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[30 * sc_row + 20]);
+            __m256d c_in28 = _mm256_loadu_pd(&c[31 * sc_row + 16]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[31 * sc_row + 20]);
+            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -7066,12 +7888,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in30 = _mm256_loadu_pd(&c[i0 * sc_row + 24]);
+                __m256d c_in31 = _mm256_loadu_pd(&c[i0 * sc_row + 28]);
+                __m256d c_in32 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in34 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -7089,10 +7917,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in36 = _mm256_loadu_pd(&c[30 * sc_row + 24]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[30 * sc_row + 28]);
+            __m256d c_in38 = _mm256_loadu_pd(&c[31 * sc_row + 24]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[31 * sc_row + 28]);
+            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7104,7 +7936,7 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx2_rl6_pf_a1b1
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 24 vector accumulators,
  * 5888 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -7221,18 +8053,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, c_in5));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_add_pd(acc3_0, c_in6));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_add_pd(acc3_1, c_in7));
+                __m256d c_in8 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_add_pd(acc4_0, c_in8));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_add_pd(acc4_1, c_in9));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_add_pd(acc5_0, c_in10));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_add_pd(acc5_1, c_in11));
             }
         }
         {
@@ -7270,10 +8114,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[30 * sc_row])));
-            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[30 * sc_row + 4])));
-            _mm256_storeu_pd(&c[31 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[31 * sc_row])));
-            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[31 * sc_row + 4])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[30 * sc_row]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[30 * sc_row + 4]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[31 * sc_row]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[31 * sc_row + 4]);
+            _mm256_storeu_pd(&c[30 * sc_row], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_add_pd(acc0_1, c_in13));
+            _mm256_storeu_pd(&c[31 * sc_row], _mm256_add_pd(acc1_0, c_in14));
+            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_add_pd(acc1_1, c_in15));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -7311,18 +8159,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12])));
+                __m256d c_in16 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in17 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in18 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in19 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, c_in16));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, c_in17));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, c_in18));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, c_in19));
+                __m256d c_in20 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, c_in20));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, c_in21));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_add_pd(acc3_0, c_in22));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_add_pd(acc3_1, c_in23));
+                __m256d c_in24 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_add_pd(acc4_0, c_in24));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_add_pd(acc4_1, c_in25));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_add_pd(acc5_0, c_in26));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_add_pd(acc5_1, c_in27));
             }
         }
         {
@@ -7340,10 +8200,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[30 * sc_row + 8])));
-            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[30 * sc_row + 12])));
-            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[31 * sc_row + 8])));
-            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[31 * sc_row + 12])));
+            __m256d c_in28 = _mm256_loadu_pd(&c[30 * sc_row + 8]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[30 * sc_row + 12]);
+            __m256d c_in30 = _mm256_loadu_pd(&c[31 * sc_row + 8]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[31 * sc_row + 12]);
+            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_add_pd(acc0_0, c_in28));
+            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_add_pd(acc0_1, c_in29));
+            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_add_pd(acc1_0, c_in30));
+            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_add_pd(acc1_1, c_in31));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -7381,18 +8245,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 16])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20])));
+                __m256d c_in32 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[i0 * sc_row + 20]);
+                __m256d c_in34 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, c_in32));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_add_pd(acc0_1, c_in33));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, c_in34));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_add_pd(acc1_1, c_in35));
+                __m256d c_in36 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in37 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]);
+                __m256d c_in38 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]);
+                __m256d c_in39 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, c_in36));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_add_pd(acc2_1, c_in37));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_add_pd(acc3_0, c_in38));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_add_pd(acc3_1, c_in39));
+                __m256d c_in40 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_add_pd(acc4_0, c_in40));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_add_pd(acc4_1, c_in41));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_add_pd(acc5_0, c_in42));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_add_pd(acc5_1, c_in43));
             }
         }
         {
@@ -7410,10 +8286,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[30 * sc_row + 16])));
-            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[30 * sc_row + 20])));
-            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[31 * sc_row + 16])));
-            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[31 * sc_row + 20])));
+            __m256d c_in44 = _mm256_loadu_pd(&c[30 * sc_row + 16]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[30 * sc_row + 20]);
+            __m256d c_in46 = _mm256_loadu_pd(&c[31 * sc_row + 16]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[31 * sc_row + 20]);
+            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_add_pd(acc0_0, c_in44));
+            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_add_pd(acc0_1, c_in45));
+            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_add_pd(acc1_0, c_in46));
+            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_add_pd(acc1_1, c_in47));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -7451,18 +8331,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 24])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 28])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28])));
+                __m256d c_in48 = _mm256_loadu_pd(&c[i0 * sc_row + 24]);
+                __m256d c_in49 = _mm256_loadu_pd(&c[i0 * sc_row + 28]);
+                __m256d c_in50 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                __m256d c_in51 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_add_pd(acc0_0, c_in48));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_add_pd(acc0_1, c_in49));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_add_pd(acc1_0, c_in50));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_add_pd(acc1_1, c_in51));
+                __m256d c_in52 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                __m256d c_in53 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]);
+                __m256d c_in54 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]);
+                __m256d c_in55 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_add_pd(acc2_0, c_in52));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_add_pd(acc2_1, c_in53));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_add_pd(acc3_0, c_in54));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_add_pd(acc3_1, c_in55));
+                __m256d c_in56 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]);
+                __m256d c_in57 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]);
+                __m256d c_in58 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]);
+                __m256d c_in59 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_add_pd(acc4_0, c_in56));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_add_pd(acc4_1, c_in57));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_add_pd(acc5_0, c_in58));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_add_pd(acc5_1, c_in59));
             }
         }
         {
@@ -7480,10 +8372,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[30 * sc_row + 24])));
-            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[30 * sc_row + 28])));
-            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[31 * sc_row + 24])));
-            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[31 * sc_row + 28])));
+            __m256d c_in60 = _mm256_loadu_pd(&c[30 * sc_row + 24]);
+            __m256d c_in61 = _mm256_loadu_pd(&c[30 * sc_row + 28]);
+            __m256d c_in62 = _mm256_loadu_pd(&c[31 * sc_row + 24]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[31 * sc_row + 28]);
+            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_add_pd(acc0_0, c_in60));
+            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_add_pd(acc0_1, c_in61));
+            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_add_pd(acc1_0, c_in62));
+            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_add_pd(acc1_1, c_in63));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7888,7 +8784,7 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx2_rl6_pf_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 65536 useful flops in 8704 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 8704 vector arithmetic ops, 24 vector accumulators,
  * 5888 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -8009,18 +8905,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in8 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -8058,10 +8966,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[30 * sc_row]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[30 * sc_row + 4]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[31 * sc_row]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[31 * sc_row + 4]);
+            _mm256_storeu_pd(&c[30 * sc_row], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -8099,18 +9011,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in16 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in17 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in18 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in19 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in24 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -8128,10 +9052,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in28 = _mm256_loadu_pd(&c[30 * sc_row + 8]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[30 * sc_row + 12]);
+            __m256d c_in30 = _mm256_loadu_pd(&c[31 * sc_row + 8]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[31 * sc_row + 12]);
+            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -8169,18 +9097,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in32 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[i0 * sc_row + 20]);
+                __m256d c_in34 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in36 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in37 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]);
+                __m256d c_in38 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]);
+                __m256d c_in39 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in40 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -8198,10 +9138,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in44 = _mm256_loadu_pd(&c[30 * sc_row + 16]);
+            __m256d c_in45 = _mm256_loadu_pd(&c[30 * sc_row + 20]);
+            __m256d c_in46 = _mm256_loadu_pd(&c[31 * sc_row + 16]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[31 * sc_row + 20]);
+            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 6) {
             {
@@ -8239,18 +9183,30 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in48 = _mm256_loadu_pd(&c[i0 * sc_row + 24]);
+                __m256d c_in49 = _mm256_loadu_pd(&c[i0 * sc_row + 28]);
+                __m256d c_in50 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                __m256d c_in51 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in52 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                __m256d c_in53 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]);
+                __m256d c_in54 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]);
+                __m256d c_in55 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in52, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in53, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in54, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in55, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in56 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]);
+                __m256d c_in57 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]);
+                __m256d c_in58 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]);
+                __m256d c_in59 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in56, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in57, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in58, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in59, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -8268,10 +9224,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in60 = _mm256_loadu_pd(&c[30 * sc_row + 24]);
+            __m256d c_in61 = _mm256_loadu_pd(&c[30 * sc_row + 28]);
+            __m256d c_in62 = _mm256_loadu_pd(&c[31 * sc_row + 24]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[31 * sc_row + 28]);
+            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in60, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in61, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in62, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in63, _mm256_mul_pd(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8283,7 +9243,7 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl6_pf_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx2_rl3_pf_a1b1
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 8448 vector arithmetic ops, 12 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -8355,12 +9315,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, c_in5));
             }
         }
         {
@@ -8398,10 +9364,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[30 * sc_row])));
-            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[30 * sc_row + 4])));
-            _mm256_storeu_pd(&c[31 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[31 * sc_row])));
-            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[31 * sc_row + 4])));
+            __m256d c_in6 = _mm256_loadu_pd(&c[30 * sc_row]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[30 * sc_row + 4]);
+            __m256d c_in8 = _mm256_loadu_pd(&c[31 * sc_row]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[31 * sc_row + 4]);
+            _mm256_storeu_pd(&c[30 * sc_row], _mm256_add_pd(acc0_0, c_in6));
+            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_add_pd(acc0_1, c_in7));
+            _mm256_storeu_pd(&c[31 * sc_row], _mm256_add_pd(acc1_0, c_in8));
+            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_add_pd(acc1_1, c_in9));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -8424,12 +9394,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12])));
+                __m256d c_in10 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in12 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, c_in10));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, c_in11));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, c_in12));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, c_in13));
+                __m256d c_in14 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in15 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, c_in14));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, c_in15));
             }
         }
         {
@@ -8447,10 +9423,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[30 * sc_row + 8])));
-            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[30 * sc_row + 12])));
-            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[31 * sc_row + 8])));
-            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[31 * sc_row + 12])));
+            __m256d c_in16 = _mm256_loadu_pd(&c[30 * sc_row + 8]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[30 * sc_row + 12]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[31 * sc_row + 8]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[31 * sc_row + 12]);
+            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_add_pd(acc0_0, c_in16));
+            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_add_pd(acc0_1, c_in17));
+            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_add_pd(acc1_0, c_in18));
+            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_add_pd(acc1_1, c_in19));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -8473,12 +9453,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 16])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20])));
+                __m256d c_in20 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[i0 * sc_row + 20]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, c_in20));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_add_pd(acc0_1, c_in21));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, c_in22));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_add_pd(acc1_1, c_in23));
+                __m256d c_in24 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, c_in24));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_add_pd(acc2_1, c_in25));
             }
         }
         {
@@ -8496,10 +9482,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[30 * sc_row + 16])));
-            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[30 * sc_row + 20])));
-            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[31 * sc_row + 16])));
-            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[31 * sc_row + 20])));
+            __m256d c_in26 = _mm256_loadu_pd(&c[30 * sc_row + 16]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[30 * sc_row + 20]);
+            __m256d c_in28 = _mm256_loadu_pd(&c[31 * sc_row + 16]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[31 * sc_row + 20]);
+            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_add_pd(acc0_0, c_in26));
+            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_add_pd(acc0_1, c_in27));
+            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_add_pd(acc1_0, c_in28));
+            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_add_pd(acc1_1, c_in29));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -8522,12 +9512,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 24])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 28])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28])));
+                __m256d c_in30 = _mm256_loadu_pd(&c[i0 * sc_row + 24]);
+                __m256d c_in31 = _mm256_loadu_pd(&c[i0 * sc_row + 28]);
+                __m256d c_in32 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_add_pd(acc0_0, c_in30));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_add_pd(acc0_1, c_in31));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_add_pd(acc1_0, c_in32));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_add_pd(acc1_1, c_in33));
+                __m256d c_in34 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_add_pd(acc2_0, c_in34));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_add_pd(acc2_1, c_in35));
             }
         }
         {
@@ -8545,10 +9541,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[30 * sc_row + 24])));
-            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[30 * sc_row + 28])));
-            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[31 * sc_row + 24])));
-            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[31 * sc_row + 28])));
+            __m256d c_in36 = _mm256_loadu_pd(&c[30 * sc_row + 24]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[30 * sc_row + 28]);
+            __m256d c_in38 = _mm256_loadu_pd(&c[31 * sc_row + 24]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[31 * sc_row + 28]);
+            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_add_pd(acc0_0, c_in36));
+            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_add_pd(acc0_1, c_in37));
+            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_add_pd(acc1_0, c_in38));
+            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_add_pd(acc1_1, c_in39));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8839,7 +9839,7 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx2_rl3_pf_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 65536 useful flops in 8704 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 8704 vector arithmetic ops, 12 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -8915,12 +9915,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -8958,10 +9964,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in6 = _mm256_loadu_pd(&c[30 * sc_row]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[30 * sc_row + 4]);
+            __m256d c_in8 = _mm256_loadu_pd(&c[31 * sc_row]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[31 * sc_row + 4]);
+            _mm256_storeu_pd(&c[30 * sc_row], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -8984,12 +9994,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in10 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in12 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in14 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in15 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -9007,10 +10023,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[30 * sc_row + 8]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[30 * sc_row + 12]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[31 * sc_row + 8]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[31 * sc_row + 12]);
+            _mm256_storeu_pd(&c[30 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -9033,12 +10053,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[i0 * sc_row + 20]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in24 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -9056,10 +10082,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in26 = _mm256_loadu_pd(&c[30 * sc_row + 16]);
+            __m256d c_in27 = _mm256_loadu_pd(&c[30 * sc_row + 20]);
+            __m256d c_in28 = _mm256_loadu_pd(&c[31 * sc_row + 16]);
+            __m256d c_in29 = _mm256_loadu_pd(&c[31 * sc_row + 20]);
+            _mm256_storeu_pd(&c[30 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc1_1)));
         }
         for (int64_t i0 = 0; i0 < 30; i0 += 3) {
             {
@@ -9082,12 +10112,18 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in30 = _mm256_loadu_pd(&c[i0 * sc_row + 24]);
+                __m256d c_in31 = _mm256_loadu_pd(&c[i0 * sc_row + 28]);
+                __m256d c_in32 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in34 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -9105,10 +10141,14 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc1_0 = _mm256_fmadd_pd(a1, b0, acc1_0);
                 acc1_1 = _mm256_fmadd_pd(a1, b1, acc1_1);
             }
-            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[31 * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in36 = _mm256_loadu_pd(&c[30 * sc_row + 24]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[30 * sc_row + 28]);
+            __m256d c_in38 = _mm256_loadu_pd(&c[31 * sc_row + 24]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[31 * sc_row + 28]);
+            _mm256_storeu_pd(&c[30 * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[30 * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[31 * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[31 * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9120,7 +10160,7 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx512_rl6_a1b1
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx512, form rl6.
- * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 48 vector accumulators,
  * 1920 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -9193,30 +10233,54 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_a1b1(const bmm_args
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[i0 * sc_row])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[i0 * sc_row + 16])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[i0 * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[(i0 + 3) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_add_pd(acc3_2, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_add_pd(acc3_3, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[(i0 + 4) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_add_pd(acc4_1, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_add_pd(acc4_2, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_add_pd(acc4_3, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[(i0 + 5) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_add_pd(acc5_1, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_add_pd(acc5_2, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_add_pd(acc5_3, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[i0 * sc_row + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_add_pd(acc0_2, c_in2));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_add_pd(acc0_3, c_in3));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, c_in4));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, c_in5));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_add_pd(acc1_2, c_in6));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_add_pd(acc1_3, c_in7));
+                __m512d c_in8 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m512d c_in14 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]);
+                __m512d c_in15 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, c_in8));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, c_in9));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_add_pd(acc2_2, c_in10));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_add_pd(acc2_3, c_in11));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_add_pd(acc3_0, c_in12));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_add_pd(acc3_1, c_in13));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_add_pd(acc3_2, c_in14));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_add_pd(acc3_3, c_in15));
+                __m512d c_in16 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]);
+                __m512d c_in23 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_add_pd(acc4_0, c_in16));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_add_pd(acc4_1, c_in17));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_add_pd(acc4_2, c_in18));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_add_pd(acc4_3, c_in19));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_add_pd(acc5_0, c_in20));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_add_pd(acc5_1, c_in21));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_add_pd(acc5_2, c_in22));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_add_pd(acc5_3, c_in23));
             }
         }
         {
@@ -9244,14 +10308,22 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_a1b1(const bmm_args
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[30 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[30 * sc_row])));
-            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[30 * sc_row + 8])));
-            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[30 * sc_row + 16])));
-            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[30 * sc_row + 24])));
-            _mm512_storeu_pd(&c[31 * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[31 * sc_row])));
-            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[31 * sc_row + 8])));
-            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[31 * sc_row + 16])));
-            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[31 * sc_row + 24])));
+            __m512d c_in24 = _mm512_loadu_pd(&c[30 * sc_row]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[30 * sc_row + 8]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[30 * sc_row + 16]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[30 * sc_row + 24]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[31 * sc_row]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[31 * sc_row + 8]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[31 * sc_row + 16]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[31 * sc_row + 24]);
+            _mm512_storeu_pd(&c[30 * sc_row], _mm512_add_pd(acc0_0, c_in24));
+            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_add_pd(acc0_1, c_in25));
+            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_add_pd(acc0_2, c_in26));
+            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_add_pd(acc0_3, c_in27));
+            _mm512_storeu_pd(&c[31 * sc_row], _mm512_add_pd(acc1_0, c_in28));
+            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_add_pd(acc1_1, c_in29));
+            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_add_pd(acc1_2, c_in30));
+            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_add_pd(acc1_3, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9408,7 +10480,7 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx512_rl6_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl6.
- * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 48 vector accumulators,
  * 1920 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -9485,30 +10557,54 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_ab(const bmm_args *
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]), _mm512_mul_pd(valpha, acc3_3)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]), _mm512_mul_pd(valpha, acc4_3)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]), _mm512_mul_pd(valpha, acc5_3)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[i0 * sc_row + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in8 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m512d c_in14 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]);
+                __m512d c_in15 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc3_3)));
+                __m512d c_in16 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]);
+                __m512d c_in23 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc5_3)));
             }
         }
         {
@@ -9536,14 +10632,22 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_ab(const bmm_args *
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[30 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[31 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+            __m512d c_in24 = _mm512_loadu_pd(&c[30 * sc_row]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[30 * sc_row + 8]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[30 * sc_row + 16]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[30 * sc_row + 24]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[31 * sc_row]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[31 * sc_row + 8]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[31 * sc_row + 16]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[31 * sc_row + 24]);
+            _mm512_storeu_pd(&c[30 * sc_row], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in26, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in27, _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[31 * sc_row], _mm512_fmadd_pd(vbeta, c_in28, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in29, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in30, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in31, _mm512_mul_pd(valpha, acc1_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9555,7 +10659,7 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx512_rl3_a1b1
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx512, form rl3.
- * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 24 vector accumulators,
  * 2560 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -9601,18 +10705,30 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_a1b1(const bmm_args
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[i0 * sc_row])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[i0 * sc_row + 16])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[i0 * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[i0 * sc_row + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_add_pd(acc0_2, c_in2));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_add_pd(acc0_3, c_in3));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, c_in4));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, c_in5));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_add_pd(acc1_2, c_in6));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_add_pd(acc1_3, c_in7));
+                __m512d c_in8 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, c_in8));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, c_in9));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_add_pd(acc2_2, c_in10));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_add_pd(acc2_3, c_in11));
             }
         }
         {
@@ -9640,14 +10756,22 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_a1b1(const bmm_args
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[30 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[30 * sc_row])));
-            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[30 * sc_row + 8])));
-            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[30 * sc_row + 16])));
-            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[30 * sc_row + 24])));
-            _mm512_storeu_pd(&c[31 * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[31 * sc_row])));
-            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[31 * sc_row + 8])));
-            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[31 * sc_row + 16])));
-            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[31 * sc_row + 24])));
+            __m512d c_in12 = _mm512_loadu_pd(&c[30 * sc_row]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[30 * sc_row + 8]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[30 * sc_row + 16]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[30 * sc_row + 24]);
+            __m512d c_in16 = _mm512_loadu_pd(&c[31 * sc_row]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[31 * sc_row + 8]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[31 * sc_row + 16]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[31 * sc_row + 24]);
+            _mm512_storeu_pd(&c[30 * sc_row], _mm512_add_pd(acc0_0, c_in12));
+            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_add_pd(acc0_1, c_in13));
+            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_add_pd(acc0_2, c_in14));
+            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_add_pd(acc0_3, c_in15));
+            _mm512_storeu_pd(&c[31 * sc_row], _mm512_add_pd(acc1_0, c_in16));
+            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_add_pd(acc1_1, c_in17));
+            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_add_pd(acc1_2, c_in18));
+            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_add_pd(acc1_3, c_in19));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9765,7 +10889,7 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx512_rl3_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl3.
- * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 24 vector accumulators,
  * 2560 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -9815,18 +10939,30 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_ab(const bmm_args *
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[i0 * sc_row + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in8 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc2_3)));
             }
         }
         {
@@ -9854,14 +10990,22 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_ab(const bmm_args *
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[30 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[31 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+            __m512d c_in12 = _mm512_loadu_pd(&c[30 * sc_row]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[30 * sc_row + 8]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[30 * sc_row + 16]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[30 * sc_row + 24]);
+            __m512d c_in16 = _mm512_loadu_pd(&c[31 * sc_row]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[31 * sc_row + 8]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[31 * sc_row + 16]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[31 * sc_row + 24]);
+            _mm512_storeu_pd(&c[30 * sc_row], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[31 * sc_row], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc1_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9873,7 +11017,7 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx512_rl6_pf_a1b1
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx512, form rl6_pf.
- * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 48 vector accumulators,
  * 1920 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -10016,30 +11160,54 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_a1b1(const bmm_a
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[i0 * sc_row])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[i0 * sc_row + 16])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[i0 * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[(i0 + 3) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_add_pd(acc3_2, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_add_pd(acc3_3, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[(i0 + 4) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_add_pd(acc4_1, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_add_pd(acc4_2, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_add_pd(acc4_3, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[(i0 + 5) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_add_pd(acc5_1, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_add_pd(acc5_2, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_add_pd(acc5_3, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[i0 * sc_row + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_add_pd(acc0_2, c_in2));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_add_pd(acc0_3, c_in3));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, c_in4));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, c_in5));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_add_pd(acc1_2, c_in6));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_add_pd(acc1_3, c_in7));
+                __m512d c_in8 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m512d c_in14 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]);
+                __m512d c_in15 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, c_in8));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, c_in9));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_add_pd(acc2_2, c_in10));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_add_pd(acc2_3, c_in11));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_add_pd(acc3_0, c_in12));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_add_pd(acc3_1, c_in13));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_add_pd(acc3_2, c_in14));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_add_pd(acc3_3, c_in15));
+                __m512d c_in16 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]);
+                __m512d c_in23 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_add_pd(acc4_0, c_in16));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_add_pd(acc4_1, c_in17));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_add_pd(acc4_2, c_in18));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_add_pd(acc4_3, c_in19));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_add_pd(acc5_0, c_in20));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_add_pd(acc5_1, c_in21));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_add_pd(acc5_2, c_in22));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_add_pd(acc5_3, c_in23));
             }
         }
         {
@@ -10087,14 +11255,22 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_a1b1(const bmm_a
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[30 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[30 * sc_row])));
-            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[30 * sc_row + 8])));
-            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[30 * sc_row + 16])));
-            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[30 * sc_row + 24])));
-            _mm512_storeu_pd(&c[31 * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[31 * sc_row])));
-            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[31 * sc_row + 8])));
-            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[31 * sc_row + 16])));
-            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[31 * sc_row + 24])));
+            __m512d c_in24 = _mm512_loadu_pd(&c[30 * sc_row]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[30 * sc_row + 8]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[30 * sc_row + 16]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[30 * sc_row + 24]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[31 * sc_row]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[31 * sc_row + 8]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[31 * sc_row + 16]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[31 * sc_row + 24]);
+            _mm512_storeu_pd(&c[30 * sc_row], _mm512_add_pd(acc0_0, c_in24));
+            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_add_pd(acc0_1, c_in25));
+            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_add_pd(acc0_2, c_in26));
+            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_add_pd(acc0_3, c_in27));
+            _mm512_storeu_pd(&c[31 * sc_row], _mm512_add_pd(acc1_0, c_in28));
+            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_add_pd(acc1_1, c_in29));
+            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_add_pd(acc1_2, c_in30));
+            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_add_pd(acc1_3, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10341,7 +11517,7 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx512_rl6_pf_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl6_pf.
- * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 48 vector accumulators,
  * 1920 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -10488,30 +11664,54 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_ab(const bmm_arg
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]), _mm512_mul_pd(valpha, acc3_3)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]), _mm512_mul_pd(valpha, acc4_3)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]), _mm512_mul_pd(valpha, acc5_3)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[i0 * sc_row + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in8 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m512d c_in14 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]);
+                __m512d c_in15 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc3_3)));
+                __m512d c_in16 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]);
+                __m512d c_in23 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc5_3)));
             }
         }
         {
@@ -10559,14 +11759,22 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_ab(const bmm_arg
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[30 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[31 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+            __m512d c_in24 = _mm512_loadu_pd(&c[30 * sc_row]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[30 * sc_row + 8]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[30 * sc_row + 16]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[30 * sc_row + 24]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[31 * sc_row]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[31 * sc_row + 8]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[31 * sc_row + 16]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[31 * sc_row + 24]);
+            _mm512_storeu_pd(&c[30 * sc_row], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in26, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in27, _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[31 * sc_row], _mm512_fmadd_pd(vbeta, c_in28, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in29, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in30, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in31, _mm512_mul_pd(valpha, acc1_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10578,7 +11786,7 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_pf_ab(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx512_rl3_pf_a1b1
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx512, form rl3_pf.
- * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 24 vector accumulators,
  * 2560 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -10664,18 +11872,30 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_a1b1(const bmm_a
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[i0 * sc_row])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[i0 * sc_row + 16])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[i0 * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[i0 * sc_row + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_add_pd(acc0_2, c_in2));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_add_pd(acc0_3, c_in3));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, c_in4));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, c_in5));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_add_pd(acc1_2, c_in6));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_add_pd(acc1_3, c_in7));
+                __m512d c_in8 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, c_in8));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, c_in9));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_add_pd(acc2_2, c_in10));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_add_pd(acc2_3, c_in11));
             }
         }
         {
@@ -10723,14 +11943,22 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_a1b1(const bmm_a
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[30 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[30 * sc_row])));
-            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[30 * sc_row + 8])));
-            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[30 * sc_row + 16])));
-            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[30 * sc_row + 24])));
-            _mm512_storeu_pd(&c[31 * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[31 * sc_row])));
-            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[31 * sc_row + 8])));
-            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[31 * sc_row + 16])));
-            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[31 * sc_row + 24])));
+            __m512d c_in12 = _mm512_loadu_pd(&c[30 * sc_row]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[30 * sc_row + 8]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[30 * sc_row + 16]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[30 * sc_row + 24]);
+            __m512d c_in16 = _mm512_loadu_pd(&c[31 * sc_row]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[31 * sc_row + 8]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[31 * sc_row + 16]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[31 * sc_row + 24]);
+            _mm512_storeu_pd(&c[30 * sc_row], _mm512_add_pd(acc0_0, c_in12));
+            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_add_pd(acc0_1, c_in13));
+            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_add_pd(acc0_2, c_in14));
+            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_add_pd(acc0_3, c_in15));
+            _mm512_storeu_pd(&c[31 * sc_row], _mm512_add_pd(acc1_0, c_in16));
+            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_add_pd(acc1_1, c_in17));
+            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_add_pd(acc1_2, c_in18));
+            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_add_pd(acc1_3, c_in19));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10908,7 +12136,7 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_32x32x32_sf_avx512_rl3_pf_ab
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl3_pf.
- * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 24 vector accumulators,
  * 2560 vector loads, 128 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -10998,18 +12226,30 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_ab(const bmm_arg
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[i0 * sc_row + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in8 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc2_3)));
             }
         }
         {
@@ -11057,14 +12297,22 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_pf_ab(const bmm_arg
                 acc1_2 = _mm512_fmadd_pd(a1, b2, acc1_2);
                 acc1_3 = _mm512_fmadd_pd(a1, b3, acc1_3);
             }
-            _mm512_storeu_pd(&c[30 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[30 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[31 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[31 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
+            __m512d c_in12 = _mm512_loadu_pd(&c[30 * sc_row]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[30 * sc_row + 8]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[30 * sc_row + 16]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[30 * sc_row + 24]);
+            __m512d c_in16 = _mm512_loadu_pd(&c[31 * sc_row]);
+            __m512d c_in17 = _mm512_loadu_pd(&c[31 * sc_row + 8]);
+            __m512d c_in18 = _mm512_loadu_pd(&c[31 * sc_row + 16]);
+            __m512d c_in19 = _mm512_loadu_pd(&c[31 * sc_row + 24]);
+            _mm512_storeu_pd(&c[30 * sc_row], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[30 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[30 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[30 * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[31 * sc_row], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[31 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[31 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[31 * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc1_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

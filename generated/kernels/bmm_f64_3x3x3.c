@@ -245,7 +245,7 @@ static void bmm_f64_3x3x3_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_bf_avx2_rows_a1b1
  * f64 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout bf, isa avx2, form rows.
- * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -276,9 +276,12 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_avx2_rows_a1b1(const bmm_args *BMM_
             acc1_0 = _mm256_fmadd_pd(a1_2, b0_2, acc1_0);
             __m256d a2_2 = _mm256_set1_pd(a[8]);
             acc2_0 = _mm256_fmadd_pd(a2_2, b0_2, acc2_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[0], mask3)));
-            _mm256_maskstore_pd(&c[3], mask3, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[3], mask3)));
-            _mm256_maskstore_pd(&c[6], mask3, _mm256_add_pd(acc2_0, _mm256_maskload_pd(&c[6], mask3)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask3);
+            __m256d c_in1 = _mm256_maskload_pd(&c[3], mask3);
+            __m256d c_in2 = _mm256_maskload_pd(&c[6], mask3);
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[3], mask3, _mm256_add_pd(acc1_0, c_in1));
+            _mm256_maskstore_pd(&c[6], mask3, _mm256_add_pd(acc2_0, c_in2));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -337,7 +340,7 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_bf_avx2_rows_ab
  * f64 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf, isa avx2, form rows.
- * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -372,9 +375,12 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_avx2_rows_ab(const bmm_args *BMM_RE
             acc1_0 = _mm256_fmadd_pd(a1_2, b0_2, acc1_0);
             __m256d a2_2 = _mm256_set1_pd(a[8]);
             acc2_0 = _mm256_fmadd_pd(a2_2, b0_2, acc2_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask3), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[3], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3], mask3), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[6], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6], mask3), _mm256_mul_pd(valpha, acc2_0)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask3);
+            __m256d c_in1 = _mm256_maskload_pd(&c[3], mask3);
+            __m256d c_in2 = _mm256_maskload_pd(&c[6], mask3);
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[3], mask3, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[6], mask3, _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -386,7 +392,7 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_bf_avx512_rows_a1b1
  * f64 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout bf, isa avx512, form rows.
- * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -417,9 +423,12 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_avx512_rows_a1b1(const bmm_args *
             acc1_0 = _mm512_fmadd_pd(a1_2, b0_2, acc1_0);
             __m512d a2_2 = _mm512_set1_pd(a[8]);
             acc2_0 = _mm512_fmadd_pd(a2_2, b0_2, acc2_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask3, &c[0])));
-            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask3, &c[3])));
-            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask3, &c[6])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask3, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask3, &c[3]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask3, &c[6]);
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_add_pd(acc2_0, c_in2));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -478,7 +487,7 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_bf_avx512_rows_ab
  * f64 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf, isa avx512, form rows.
- * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -513,9 +522,12 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_avx512_rows_ab(const bmm_args *BM
             acc1_0 = _mm512_fmadd_pd(a1_2, b0_2, acc1_0);
             __m512d a2_2 = _mm512_set1_pd(a[8]);
             acc2_0 = _mm512_fmadd_pd(a2_2, b0_2, acc2_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6]), _mm512_mul_pd(valpha, acc2_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask3, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask3, &c[3]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask3, &c[6]);
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -527,7 +539,7 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_avx512_rows_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_bf_avx512_flat_a1b1
  * f64 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout bf, isa avx512, form flat.
- * Cost per matrix: 54 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 54 useful flops in 8 vector arithmetic ops, 4 vector accumulators,
  * 6 vector loads, 2 vector stores, 12 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -565,8 +577,10 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_avx512_flat_a1b1(const bmm_args *
         acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix11, as0_0), bk2_2, acc0);
         __m512d bk2_1 = _mm512_permutex2var_pd(bs0, ix12, bs1);
         acc1 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix13, as1_0), bk2_1, acc1);
-        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_add_pd(acc0, _mm512_maskz_loadu_pd(mask6, &c[0])));
-        _mm512_mask_storeu_pd(&c[6], mask3, _mm512_add_pd(acc1, _mm512_maskz_loadu_pd(mask3, &c[6])));
+        __m512d c_in0 = _mm512_maskz_loadu_pd(mask6, &c[0]);
+        __m512d c_in1 = _mm512_maskz_loadu_pd(mask3, &c[6]);
+        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_add_pd(acc0, c_in0));
+        _mm512_mask_storeu_pd(&c[6], mask3, _mm512_add_pd(acc1, c_in1));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -629,7 +643,7 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_avx512_flat_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_bf_avx512_flat_ab
  * f64 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf, isa avx512, form flat.
- * Cost per matrix: 54 useful flops in 10 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 54 useful flops in 10 vector arithmetic ops, 4 vector accumulators,
  * 6 vector loads, 2 vector stores, 12 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -671,8 +685,10 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_avx512_flat_ab(const bmm_args *BM
         acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix11, as0_0), bk2_2, acc0);
         __m512d bk2_1 = _mm512_permutex2var_pd(bs0, ix12, bs1);
         acc1 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix13, as1_0), bk2_1, acc1);
-        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[0]), _mm512_mul_pd(valpha, acc0)));
-        _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6]), _mm512_mul_pd(valpha, acc1)));
+        __m512d c_in0 = _mm512_maskz_loadu_pd(mask6, &c[0]);
+        __m512d c_in1 = _mm512_maskz_loadu_pd(mask3, &c[6]);
+        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0)));
+        _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -683,7 +699,7 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_avx512_flat_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_bf_tn_avx2_rows_a1b1
  * f64 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_tn_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -714,9 +730,12 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_tn_avx2_rows_a1b1(const bmm_args *B
             acc1_0 = _mm256_fmadd_pd(a1_2, b0_2, acc1_0);
             __m256d a2_2 = _mm256_set1_pd(a[8]);
             acc2_0 = _mm256_fmadd_pd(a2_2, b0_2, acc2_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[0], mask3)));
-            _mm256_maskstore_pd(&c[3], mask3, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[3], mask3)));
-            _mm256_maskstore_pd(&c[6], mask3, _mm256_add_pd(acc2_0, _mm256_maskload_pd(&c[6], mask3)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask3);
+            __m256d c_in1 = _mm256_maskload_pd(&c[3], mask3);
+            __m256d c_in2 = _mm256_maskload_pd(&c[6], mask3);
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[3], mask3, _mm256_add_pd(acc1_0, c_in1));
+            _mm256_maskstore_pd(&c[6], mask3, _mm256_add_pd(acc2_0, c_in2));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -775,7 +794,7 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_tn_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_bf_tn_avx2_rows_ab
  * f64 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_tn_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -810,9 +829,12 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_tn_avx2_rows_ab(const bmm_args *BMM
             acc1_0 = _mm256_fmadd_pd(a1_2, b0_2, acc1_0);
             __m256d a2_2 = _mm256_set1_pd(a[8]);
             acc2_0 = _mm256_fmadd_pd(a2_2, b0_2, acc2_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask3), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[3], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3], mask3), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[6], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6], mask3), _mm256_mul_pd(valpha, acc2_0)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask3);
+            __m256d c_in1 = _mm256_maskload_pd(&c[3], mask3);
+            __m256d c_in2 = _mm256_maskload_pd(&c[6], mask3);
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[3], mask3, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[6], mask3, _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -824,7 +846,7 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_tn_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_bf_tn_avx512_rows_a1b1
  * f64 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_tn_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -855,9 +877,12 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_tn_avx512_rows_a1b1(const bmm_arg
             acc1_0 = _mm512_fmadd_pd(a1_2, b0_2, acc1_0);
             __m512d a2_2 = _mm512_set1_pd(a[8]);
             acc2_0 = _mm512_fmadd_pd(a2_2, b0_2, acc2_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask3, &c[0])));
-            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask3, &c[3])));
-            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask3, &c[6])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask3, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask3, &c[3]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask3, &c[6]);
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_add_pd(acc2_0, c_in2));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -916,7 +941,7 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_tn_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_bf_tn_avx512_rows_ab
  * f64 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_tn_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -951,9 +976,12 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_tn_avx512_rows_ab(const bmm_args 
             acc1_0 = _mm512_fmadd_pd(a1_2, b0_2, acc1_0);
             __m512d a2_2 = _mm512_set1_pd(a[8]);
             acc2_0 = _mm512_fmadd_pd(a2_2, b0_2, acc2_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6]), _mm512_mul_pd(valpha, acc2_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask3, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask3, &c[3]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask3, &c[6]);
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -965,7 +993,7 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_tn_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_bf_tn_avx512_flat_a1b1
  * f64 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout bf tn (A transposed, B row-major), isa avx512, form flat.
- * Cost per matrix: 54 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 54 useful flops in 8 vector arithmetic ops, 4 vector accumulators,
  * 6 vector loads, 2 vector stores, 12 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_tn_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1003,8 +1031,10 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_tn_avx512_flat_a1b1(const bmm_arg
         acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix9, as0), bk2_2, acc0);
         __m512d bk2_1 = _mm512_permutex2var_pd(bs0, ix10, bs1);
         acc1 = _mm512_fmadd_pd(_mm512_permutex2var_pd(as0, ix11, as1), bk2_1, acc1);
-        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_add_pd(acc0, _mm512_maskz_loadu_pd(mask6, &c[0])));
-        _mm512_mask_storeu_pd(&c[6], mask3, _mm512_add_pd(acc1, _mm512_maskz_loadu_pd(mask3, &c[6])));
+        __m512d c_in0 = _mm512_maskz_loadu_pd(mask6, &c[0]);
+        __m512d c_in1 = _mm512_maskz_loadu_pd(mask3, &c[6]);
+        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_add_pd(acc0, c_in0));
+        _mm512_mask_storeu_pd(&c[6], mask3, _mm512_add_pd(acc1, c_in1));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1067,7 +1097,7 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_tn_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_bf_tn_avx512_flat_ab
  * f64 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf tn (A transposed, B row-major), isa avx512, form flat.
- * Cost per matrix: 54 useful flops in 10 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 54 useful flops in 10 vector arithmetic ops, 4 vector accumulators,
  * 6 vector loads, 2 vector stores, 12 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_tn_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1088,10 +1118,10 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_tn_avx512_flat_ab(const bmm_args 
     const __m512i ix9 = _mm512_set_epi64(0, 0, 7, 7, 7, 6, 6, 6);
     const __m512i ix10 = _mm512_set_epi64(0, 0, 0, 0, 0, 8, 7, 6);
     const __m512i ix11 = _mm512_set_epi64(0, 0, 0, 0, 0, 8, 8, 8);
-    const __m512d vbeta = _mm512_set1_pd(beta);
     const __mmask8 mask6 = (__mmask8)0x3F;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __mmask8 mask3 = (__mmask8)0x7;
+    const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512d bs0 = _mm512_loadu_pd(&b[0]);
         __m512d bs1 = _mm512_maskz_loadu_pd(mask1, &b[8]);
@@ -1109,8 +1139,10 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_tn_avx512_flat_ab(const bmm_args 
         acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix9, as0), bk2_2, acc0);
         __m512d bk2_1 = _mm512_permutex2var_pd(bs0, ix10, bs1);
         acc1 = _mm512_fmadd_pd(_mm512_permutex2var_pd(as0, ix11, as1), bk2_1, acc1);
-        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[0]), _mm512_mul_pd(valpha, acc0)));
-        _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6]), _mm512_mul_pd(valpha, acc1)));
+        __m512d c_in0 = _mm512_maskz_loadu_pd(mask6, &c[0]);
+        __m512d c_in1 = _mm512_maskz_loadu_pd(mask3, &c[6]);
+        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0)));
+        _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1121,7 +1153,7 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_tn_avx512_flat_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_bf_nt_avx2_rows_a1b1
  * f64 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout bf nt (A row-major, B transposed), isa avx2, form rows.
- * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 8 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_nt_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1154,9 +1186,12 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_nt_avx2_rows_a1b1(const bmm_args *B
             acc1_0 = _mm256_fmadd_pd(a1_2, b0_2, acc1_0);
             __m256d a2_2 = _mm256_set1_pd(a[8]);
             acc2_0 = _mm256_fmadd_pd(a2_2, b0_2, acc2_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[0], mask3)));
-            _mm256_maskstore_pd(&c[3], mask3, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[3], mask3)));
-            _mm256_maskstore_pd(&c[6], mask3, _mm256_add_pd(acc2_0, _mm256_maskload_pd(&c[6], mask3)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask3);
+            __m256d c_in1 = _mm256_maskload_pd(&c[3], mask3);
+            __m256d c_in2 = _mm256_maskload_pd(&c[6], mask3);
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[3], mask3, _mm256_add_pd(acc1_0, c_in1));
+            _mm256_maskstore_pd(&c[6], mask3, _mm256_add_pd(acc2_0, c_in2));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1217,7 +1252,7 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_nt_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_bf_nt_avx2_rows_ab
  * f64 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf nt (A row-major, B transposed), isa avx2, form rows.
- * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 8 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_nt_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1254,9 +1289,12 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_nt_avx2_rows_ab(const bmm_args *BMM
             acc1_0 = _mm256_fmadd_pd(a1_2, b0_2, acc1_0);
             __m256d a2_2 = _mm256_set1_pd(a[8]);
             acc2_0 = _mm256_fmadd_pd(a2_2, b0_2, acc2_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask3), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[3], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3], mask3), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[6], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6], mask3), _mm256_mul_pd(valpha, acc2_0)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask3);
+            __m256d c_in1 = _mm256_maskload_pd(&c[3], mask3);
+            __m256d c_in2 = _mm256_maskload_pd(&c[6], mask3);
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[3], mask3, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[6], mask3, _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1268,7 +1306,7 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_nt_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_bf_nt_avx512_flat_a1b1
  * f64 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout bf nt (A row-major, B transposed), isa avx512, form flat.
- * Cost per matrix: 54 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 54 useful flops in 8 vector arithmetic ops, 4 vector accumulators,
  * 6 vector loads, 2 vector stores, 12 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_nt_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1307,8 +1345,10 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_nt_avx512_flat_a1b1(const bmm_arg
         acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix12, as0_0), bk2_2, acc0);
         __m512d bk2_1 = _mm512_permutex2var_pd(bs0, ix13, bs1);
         acc1 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix14, as1_0), bk2_1, acc1);
-        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_add_pd(acc0, _mm512_maskz_loadu_pd(mask6, &c[0])));
-        _mm512_mask_storeu_pd(&c[6], mask3, _mm512_add_pd(acc1, _mm512_maskz_loadu_pd(mask3, &c[6])));
+        __m512d c_in0 = _mm512_maskz_loadu_pd(mask6, &c[0]);
+        __m512d c_in1 = _mm512_maskz_loadu_pd(mask3, &c[6]);
+        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_add_pd(acc0, c_in0));
+        _mm512_mask_storeu_pd(&c[6], mask3, _mm512_add_pd(acc1, c_in1));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1372,7 +1412,7 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_nt_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_bf_nt_avx512_flat_ab
  * f64 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf nt (A row-major, B transposed), isa avx512, form flat.
- * Cost per matrix: 54 useful flops in 10 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 54 useful flops in 10 vector arithmetic ops, 4 vector accumulators,
  * 6 vector loads, 2 vector stores, 12 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_nt_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1415,8 +1455,10 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_nt_avx512_flat_ab(const bmm_args 
         acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix12, as0_0), bk2_2, acc0);
         __m512d bk2_1 = _mm512_permutex2var_pd(bs0, ix13, bs1);
         acc1 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix14, as1_0), bk2_1, acc1);
-        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[0]), _mm512_mul_pd(valpha, acc0)));
-        _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6]), _mm512_mul_pd(valpha, acc1)));
+        __m512d c_in0 = _mm512_maskz_loadu_pd(mask6, &c[0]);
+        __m512d c_in1 = _mm512_maskz_loadu_pd(mask3, &c[6]);
+        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0)));
+        _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1427,7 +1469,7 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_nt_avx512_flat_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_bf_tt_avx2_rows_a1b1
  * f64 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout bf tt (A and B transposed), isa avx2, form rows.
- * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 8 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_tt_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1460,9 +1502,12 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_tt_avx2_rows_a1b1(const bmm_args *B
             acc1_0 = _mm256_fmadd_pd(a1_2, b0_2, acc1_0);
             __m256d a2_2 = _mm256_set1_pd(a[8]);
             acc2_0 = _mm256_fmadd_pd(a2_2, b0_2, acc2_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[0], mask3)));
-            _mm256_maskstore_pd(&c[3], mask3, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[3], mask3)));
-            _mm256_maskstore_pd(&c[6], mask3, _mm256_add_pd(acc2_0, _mm256_maskload_pd(&c[6], mask3)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask3);
+            __m256d c_in1 = _mm256_maskload_pd(&c[3], mask3);
+            __m256d c_in2 = _mm256_maskload_pd(&c[6], mask3);
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[3], mask3, _mm256_add_pd(acc1_0, c_in1));
+            _mm256_maskstore_pd(&c[6], mask3, _mm256_add_pd(acc2_0, c_in2));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1523,7 +1568,7 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_tt_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_bf_tt_avx2_rows_ab
  * f64 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf tt (A and B transposed), isa avx2, form rows.
- * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 8 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_tt_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1560,9 +1605,12 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_tt_avx2_rows_ab(const bmm_args *BMM
             acc1_0 = _mm256_fmadd_pd(a1_2, b0_2, acc1_0);
             __m256d a2_2 = _mm256_set1_pd(a[8]);
             acc2_0 = _mm256_fmadd_pd(a2_2, b0_2, acc2_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask3), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[3], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3], mask3), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[6], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6], mask3), _mm256_mul_pd(valpha, acc2_0)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask3);
+            __m256d c_in1 = _mm256_maskload_pd(&c[3], mask3);
+            __m256d c_in2 = _mm256_maskload_pd(&c[6], mask3);
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[3], mask3, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[6], mask3, _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1574,7 +1622,7 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_bf_tt_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_bf_tt_avx512_flat_a1b1
  * f64 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout bf tt (A and B transposed), isa avx512, form flat.
- * Cost per matrix: 54 useful flops in 8 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 54 useful flops in 8 vector arithmetic ops, 4 vector accumulators,
  * 6 vector loads, 2 vector stores, 12 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_tt_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1613,8 +1661,10 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_tt_avx512_flat_a1b1(const bmm_arg
         acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix10, as0), bk2_2, acc0);
         __m512d bk2_1 = _mm512_permutex2var_pd(bs0, ix11, bs1);
         acc1 = _mm512_fmadd_pd(_mm512_permutex2var_pd(as0, ix12, as1), bk2_1, acc1);
-        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_add_pd(acc0, _mm512_maskz_loadu_pd(mask6, &c[0])));
-        _mm512_mask_storeu_pd(&c[6], mask3, _mm512_add_pd(acc1, _mm512_maskz_loadu_pd(mask3, &c[6])));
+        __m512d c_in0 = _mm512_maskz_loadu_pd(mask6, &c[0]);
+        __m512d c_in1 = _mm512_maskz_loadu_pd(mask3, &c[6]);
+        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_add_pd(acc0, c_in0));
+        _mm512_mask_storeu_pd(&c[6], mask3, _mm512_add_pd(acc1, c_in1));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1678,7 +1728,7 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_tt_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_bf_tt_avx512_flat_ab
  * f64 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout bf tt (A and B transposed), isa avx512, form flat.
- * Cost per matrix: 54 useful flops in 10 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 54 useful flops in 10 vector arithmetic ops, 4 vector accumulators,
  * 6 vector loads, 2 vector stores, 12 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_tt_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1700,10 +1750,10 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_tt_avx512_flat_ab(const bmm_args 
     const __m512i ix10 = _mm512_set_epi64(0, 0, 7, 7, 7, 6, 6, 6);
     const __m512i ix11 = _mm512_set_epi64(0, 0, 0, 0, 0, 8, 5, 2);
     const __m512i ix12 = _mm512_set_epi64(0, 0, 0, 0, 0, 8, 8, 8);
-    const __m512d vbeta = _mm512_set1_pd(beta);
     const __mmask8 mask6 = (__mmask8)0x3F;
-    const __m512d valpha = _mm512_set1_pd(alpha);
     const __mmask8 mask3 = (__mmask8)0x7;
+    const __m512d vbeta = _mm512_set1_pd(beta);
+    const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512d bs0 = _mm512_loadu_pd(&b[0]);
         __m512d bs1 = _mm512_maskz_loadu_pd(mask1, &b[8]);
@@ -1721,8 +1771,10 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_bf_tt_avx512_flat_ab(const bmm_args 
         acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix10, as0), bk2_2, acc0);
         __m512d bk2_1 = _mm512_permutex2var_pd(bs0, ix11, bs1);
         acc1 = _mm512_fmadd_pd(_mm512_permutex2var_pd(as0, ix12, as1), bk2_1, acc1);
-        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[0]), _mm512_mul_pd(valpha, acc0)));
-        _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6]), _mm512_mul_pd(valpha, acc1)));
+        __m512d c_in0 = _mm512_maskz_loadu_pd(mask6, &c[0]);
+        __m512d c_in1 = _mm512_maskz_loadu_pd(mask3, &c[6]);
+        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0)));
+        _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1980,7 +2032,7 @@ static void bmm_f64_3x3x3_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_sf_avx2_rows_a1b1
  * f64 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout sf, isa avx2, form rows.
- * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_3x3x3_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2014,9 +2066,12 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_sf_avx2_rows_a1b1(const bmm_args *BMM_
             acc1_0 = _mm256_fmadd_pd(a1_2, b0_2, acc1_0);
             __m256d a2_2 = _mm256_set1_pd(a[2 * sa_row + 2]);
             acc2_0 = _mm256_fmadd_pd(a2_2, b0_2, acc2_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[0], mask3)));
-            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[1 * sc_row], mask3)));
-            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_add_pd(acc2_0, _mm256_maskload_pd(&c[2 * sc_row], mask3)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask3);
+            __m256d c_in1 = _mm256_maskload_pd(&c[1 * sc_row], mask3);
+            __m256d c_in2 = _mm256_maskload_pd(&c[2 * sc_row], mask3);
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_add_pd(acc1_0, c_in1));
+            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_add_pd(acc2_0, c_in2));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2078,7 +2133,7 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_sf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_sf_avx2_rows_ab
  * f64 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout sf, isa avx2, form rows.
- * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_3x3x3_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2116,9 +2171,12 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_sf_avx2_rows_ab(const bmm_args *BMM_RE
             acc1_0 = _mm256_fmadd_pd(a1_2, b0_2, acc1_0);
             __m256d a2_2 = _mm256_set1_pd(a[2 * sa_row + 2]);
             acc2_0 = _mm256_fmadd_pd(a2_2, b0_2, acc2_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask3), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row], mask3), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row], mask3), _mm256_mul_pd(valpha, acc2_0)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask3);
+            __m256d c_in1 = _mm256_maskload_pd(&c[1 * sc_row], mask3);
+            __m256d c_in2 = _mm256_maskload_pd(&c[2 * sc_row], mask3);
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2130,7 +2188,7 @@ static BMM_TARGET_AVX2 void bmm_f64_3x3x3_sf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_sf_avx512_rows_a1b1
  * f64 C(3x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x3, B 3x3; layout sf, isa avx512, form rows.
- * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 12 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x3x3_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2164,9 +2222,12 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_sf_avx512_rows_a1b1(const bmm_args *
             acc1_0 = _mm512_fmadd_pd(a1_2, b0_2, acc1_0);
             __m512d a2_2 = _mm512_set1_pd(a[2 * sa_row + 2]);
             acc2_0 = _mm512_fmadd_pd(a2_2, b0_2, acc2_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask3, &c[0])));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row])));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask3, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row]);
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_add_pd(acc2_0, c_in2));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2228,7 +2289,7 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_sf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x3x3_sf_avx512_rows_ab
  * f64 C(3x3) = alpha*A*B + beta*C (beta != 0), A 3x3, B 3x3; layout sf, isa avx512, form rows.
- * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 54 useful flops in 15 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x3x3_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2266,9 +2327,12 @@ static BMM_TARGET_AVX512 void bmm_f64_3x3x3_sf_avx512_rows_ab(const bmm_args *BM
             acc1_0 = _mm512_fmadd_pd(a1_2, b0_2, acc1_0);
             __m512d a2_2 = _mm512_set1_pd(a[2 * sa_row + 2]);
             acc2_0 = _mm512_fmadd_pd(a2_2, b0_2, acc2_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask3, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row]);
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

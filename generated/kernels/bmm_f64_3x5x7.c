@@ -605,7 +605,7 @@ static void bmm_f64_3x5x7_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x5x7_bf_avx2_rows_a1b1
  * f64 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout bf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 36 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 210 useful flops in 36 vector arithmetic ops, 12 vector accumulators,
  * 31 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_3x5x7_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -670,12 +670,18 @@ static BMM_TARGET_AVX2 void bmm_f64_3x5x7_bf_avx2_rows_a1b1(const bmm_args *BMM_
             __m256d a2_4 = _mm256_set1_pd(a[14]);
             acc2_0 = _mm256_fmadd_pd(a2_4, b0_4, acc2_0);
             acc2_1 = _mm256_fmadd_pd(a2_4, b1_4, acc2_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_maskstore_pd(&c[4], mask3, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[4], mask3)));
-            _mm256_storeu_pd(&c[7], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[7])));
-            _mm256_maskstore_pd(&c[11], mask3, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[11], mask3)));
-            _mm256_storeu_pd(&c[14], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[14])));
-            _mm256_maskstore_pd(&c[18], mask3, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[18], mask3)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_maskload_pd(&c[4], mask3);
+            __m256d c_in2 = _mm256_loadu_pd(&c[7]);
+            __m256d c_in3 = _mm256_maskload_pd(&c[11], mask3);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[4], mask3, _mm256_add_pd(acc0_1, c_in1));
+            _mm256_storeu_pd(&c[7], _mm256_add_pd(acc1_0, c_in2));
+            _mm256_maskstore_pd(&c[11], mask3, _mm256_add_pd(acc1_1, c_in3));
+            __m256d c_in4 = _mm256_loadu_pd(&c[14]);
+            __m256d c_in5 = _mm256_maskload_pd(&c[18], mask3);
+            _mm256_storeu_pd(&c[14], _mm256_add_pd(acc2_0, c_in4));
+            _mm256_maskstore_pd(&c[18], mask3, _mm256_add_pd(acc2_1, c_in5));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -771,7 +777,7 @@ static BMM_TARGET_AVX2 void bmm_f64_3x5x7_bf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x5x7_bf_avx2_rows_ab
  * f64 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 210 useful flops in 42 vector arithmetic ops, 12 vector accumulators,
  * 31 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_3x5x7_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -840,12 +846,18 @@ static BMM_TARGET_AVX2 void bmm_f64_3x5x7_bf_avx2_rows_ab(const bmm_args *BMM_RE
             __m256d a2_4 = _mm256_set1_pd(a[14]);
             acc2_0 = _mm256_fmadd_pd(a2_4, b0_4, acc2_0);
             acc2_1 = _mm256_fmadd_pd(a2_4, b1_4, acc2_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4], mask3), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[7], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[11], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[11], mask3), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[14], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[18], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[18], mask3), _mm256_mul_pd(valpha, acc2_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_maskload_pd(&c[4], mask3);
+            __m256d c_in2 = _mm256_loadu_pd(&c[7]);
+            __m256d c_in3 = _mm256_maskload_pd(&c[11], mask3);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[4], mask3, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[7], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[11], mask3, _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[14]);
+            __m256d c_in5 = _mm256_maskload_pd(&c[18], mask3);
+            _mm256_storeu_pd(&c[14], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[18], mask3, _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -857,7 +869,7 @@ static BMM_TARGET_AVX2 void bmm_f64_3x5x7_bf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x5x7_bf_avx512_rows_a1b1
  * f64 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout bf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 6 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -902,9 +914,12 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_avx512_rows_a1b1(const bmm_args *
             acc1_0 = _mm512_fmadd_pd(a1_4, b0_4, acc1_0);
             __m512d a2_4 = _mm512_set1_pd(a[14]);
             acc2_0 = _mm512_fmadd_pd(a2_4, b0_4, acc2_0);
-            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask7, &c[0])));
-            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask7, &c[7])));
-            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask7, &c[14])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask7, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask7, &c[7]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[14]);
+            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_add_pd(acc2_0, c_in2));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -977,7 +992,7 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x5x7_bf_avx512_rows_ab
  * f64 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 6 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1026,9 +1041,12 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_avx512_rows_ab(const bmm_args *BM
             acc1_0 = _mm512_fmadd_pd(a1_4, b0_4, acc1_0);
             __m512d a2_4 = _mm512_set1_pd(a[14]);
             acc2_0 = _mm512_fmadd_pd(a2_4, b0_4, acc2_0);
-            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[7]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[14]), _mm512_mul_pd(valpha, acc2_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask7, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask7, &c[7]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[14]);
+            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1040,7 +1058,7 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_avx512_rows_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x5x7_bf_tn_avx2_rows_a1b1
  * f64 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 36 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 210 useful flops in 36 vector arithmetic ops, 12 vector accumulators,
  * 31 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_3x5x7_bf_tn_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1105,12 +1123,18 @@ static BMM_TARGET_AVX2 void bmm_f64_3x5x7_bf_tn_avx2_rows_a1b1(const bmm_args *B
             __m256d a2_4 = _mm256_set1_pd(a[14]);
             acc2_0 = _mm256_fmadd_pd(a2_4, b0_4, acc2_0);
             acc2_1 = _mm256_fmadd_pd(a2_4, b1_4, acc2_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_maskstore_pd(&c[4], mask3, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[4], mask3)));
-            _mm256_storeu_pd(&c[7], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[7])));
-            _mm256_maskstore_pd(&c[11], mask3, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[11], mask3)));
-            _mm256_storeu_pd(&c[14], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[14])));
-            _mm256_maskstore_pd(&c[18], mask3, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[18], mask3)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_maskload_pd(&c[4], mask3);
+            __m256d c_in2 = _mm256_loadu_pd(&c[7]);
+            __m256d c_in3 = _mm256_maskload_pd(&c[11], mask3);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[4], mask3, _mm256_add_pd(acc0_1, c_in1));
+            _mm256_storeu_pd(&c[7], _mm256_add_pd(acc1_0, c_in2));
+            _mm256_maskstore_pd(&c[11], mask3, _mm256_add_pd(acc1_1, c_in3));
+            __m256d c_in4 = _mm256_loadu_pd(&c[14]);
+            __m256d c_in5 = _mm256_maskload_pd(&c[18], mask3);
+            _mm256_storeu_pd(&c[14], _mm256_add_pd(acc2_0, c_in4));
+            _mm256_maskstore_pd(&c[18], mask3, _mm256_add_pd(acc2_1, c_in5));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1206,7 +1230,7 @@ static BMM_TARGET_AVX2 void bmm_f64_3x5x7_bf_tn_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x5x7_bf_tn_avx2_rows_ab
  * f64 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 210 useful flops in 42 vector arithmetic ops, 12 vector accumulators,
  * 31 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_3x5x7_bf_tn_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1275,12 +1299,18 @@ static BMM_TARGET_AVX2 void bmm_f64_3x5x7_bf_tn_avx2_rows_ab(const bmm_args *BMM
             __m256d a2_4 = _mm256_set1_pd(a[14]);
             acc2_0 = _mm256_fmadd_pd(a2_4, b0_4, acc2_0);
             acc2_1 = _mm256_fmadd_pd(a2_4, b1_4, acc2_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4], mask3), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[7], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[11], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[11], mask3), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[14], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[18], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[18], mask3), _mm256_mul_pd(valpha, acc2_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_maskload_pd(&c[4], mask3);
+            __m256d c_in2 = _mm256_loadu_pd(&c[7]);
+            __m256d c_in3 = _mm256_maskload_pd(&c[11], mask3);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[4], mask3, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[7], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[11], mask3, _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[14]);
+            __m256d c_in5 = _mm256_maskload_pd(&c[18], mask3);
+            _mm256_storeu_pd(&c[14], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[18], mask3, _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1292,7 +1322,7 @@ static BMM_TARGET_AVX2 void bmm_f64_3x5x7_bf_tn_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x5x7_bf_tn_avx512_rows_a1b1
  * f64 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 6 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_tn_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1337,9 +1367,12 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_tn_avx512_rows_a1b1(const bmm_arg
             acc1_0 = _mm512_fmadd_pd(a1_4, b0_4, acc1_0);
             __m512d a2_4 = _mm512_set1_pd(a[14]);
             acc2_0 = _mm512_fmadd_pd(a2_4, b0_4, acc2_0);
-            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask7, &c[0])));
-            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask7, &c[7])));
-            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask7, &c[14])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask7, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask7, &c[7]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[14]);
+            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_add_pd(acc2_0, c_in2));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1412,7 +1445,7 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_tn_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x5x7_bf_tn_avx512_rows_ab
  * f64 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 6 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_tn_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1461,9 +1494,12 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_tn_avx512_rows_ab(const bmm_args 
             acc1_0 = _mm512_fmadd_pd(a1_4, b0_4, acc1_0);
             __m512d a2_4 = _mm512_set1_pd(a[14]);
             acc2_0 = _mm512_fmadd_pd(a2_4, b0_4, acc2_0);
-            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[7]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[14]), _mm512_mul_pd(valpha, acc2_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask7, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask7, &c[7]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[14]);
+            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1475,7 +1511,7 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_tn_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x5x7_bf_nt_avx512_rows_a1b1
  * f64 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout bf nt (A row-major, B transposed), isa avx512, form rows.
- * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 6 vector accumulators,
  * 25 vector loads, 3 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_nt_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1523,9 +1559,12 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_nt_avx512_rows_a1b1(const bmm_arg
             acc1_0 = _mm512_fmadd_pd(a1_4, b0_4, acc1_0);
             __m512d a2_4 = _mm512_set1_pd(a[14]);
             acc2_0 = _mm512_fmadd_pd(a2_4, b0_4, acc2_0);
-            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask7, &c[0])));
-            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask7, &c[7])));
-            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask7, &c[14])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask7, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask7, &c[7]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[14]);
+            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_add_pd(acc2_0, c_in2));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1601,7 +1640,7 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_nt_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x5x7_bf_nt_avx512_rows_ab
  * f64 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf nt (A row-major, B transposed), isa avx512, form rows.
- * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 6 vector accumulators,
  * 25 vector loads, 3 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_nt_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1611,8 +1650,8 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_nt_avx512_rows_ab(const bmm_args 
     const double alpha = (double)g->alpha;
     const double beta = (double)g->beta;
     const __mmask8 mask5 = (__mmask8)0x1F;
-    const __m512d vbeta = _mm512_set1_pd(beta);
     const __mmask8 mask7 = (__mmask8)0x7F;
+    const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512d bt[8] = { _mm512_maskz_loadu_pd(mask5, &b[0]), _mm512_maskz_loadu_pd(mask5, &b[5]), _mm512_maskz_loadu_pd(mask5, &b[10]), _mm512_maskz_loadu_pd(mask5, &b[15]), _mm512_maskz_loadu_pd(mask5, &b[20]), _mm512_maskz_loadu_pd(mask5, &b[25]), _mm512_maskz_loadu_pd(mask5, &b[30]), _mm512_setzero_pd() };
@@ -1653,9 +1692,12 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_nt_avx512_rows_ab(const bmm_args 
             acc1_0 = _mm512_fmadd_pd(a1_4, b0_4, acc1_0);
             __m512d a2_4 = _mm512_set1_pd(a[14]);
             acc2_0 = _mm512_fmadd_pd(a2_4, b0_4, acc2_0);
-            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[7]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[14]), _mm512_mul_pd(valpha, acc2_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask7, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask7, &c[7]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[14]);
+            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1667,7 +1709,7 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_nt_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x5x7_bf_tt_avx512_flat_a1b1
  * f64 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout bf tt (A and B transposed), isa avx512, form flat.
- * Cost per matrix: 210 useful flops in 23 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 23 vector arithmetic ops, 6 vector accumulators,
  * 12 vector loads, 3 vector stores, 39 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_tt_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1740,11 +1782,14 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_tt_avx512_flat_a1b1(const bmm_arg
         __m512d bk4_1 = _mm512_permutex2var_pd(bs0, ix20, bs1);
         acc3 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix21, as3_0), bk4_1, acc3);
         __m512d ct0 = _mm512_mask_blend_pd((__mmask8)0x70, _mm512_permutex2var_pd(acc0, ix22, acc1), _mm512_permutex2var_pd(acc2, ix22, acc3));
-        _mm512_storeu_pd(&c[0], _mm512_add_pd(ct0, _mm512_loadu_pd(&c[0])));
+        __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+        _mm512_storeu_pd(&c[0], _mm512_add_pd(ct0, c_in0));
         __m512d ct1 = _mm512_mask_blend_pd((__mmask8)0x38, _mm512_permutex2var_pd(acc0, ix23, acc1), _mm512_permutex2var_pd(acc2, ix23, acc3));
-        _mm512_storeu_pd(&c[8], _mm512_add_pd(ct1, _mm512_loadu_pd(&c[8])));
+        __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+        _mm512_storeu_pd(&c[8], _mm512_add_pd(ct1, c_in1));
         __m512d ct2 = _mm512_mask_blend_pd((__mmask8)0x1C, _mm512_permutex2var_pd(acc0, ix24, acc1), _mm512_permutex2var_pd(acc2, ix24, acc3));
-        _mm512_mask_storeu_pd(&c[16], mask5, _mm512_add_pd(ct2, _mm512_maskz_loadu_pd(mask5, &c[16])));
+        __m512d c_in2 = _mm512_maskz_loadu_pd(mask5, &c[16]);
+        _mm512_mask_storeu_pd(&c[16], mask5, _mm512_add_pd(ct2, c_in2));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1845,7 +1890,7 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_tt_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x5x7_bf_tt_avx512_flat_ab
  * f64 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout bf tt (A and B transposed), isa avx512, form flat.
- * Cost per matrix: 210 useful flops in 26 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 26 vector arithmetic ops, 6 vector accumulators,
  * 12 vector loads, 3 vector stores, 39 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_tt_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1922,11 +1967,14 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_bf_tt_avx512_flat_ab(const bmm_args 
         __m512d bk4_1 = _mm512_permutex2var_pd(bs0, ix20, bs1);
         acc3 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix21, as3_0), bk4_1, acc3);
         __m512d ct0 = _mm512_mask_blend_pd((__mmask8)0x70, _mm512_permutex2var_pd(acc0, ix22, acc1), _mm512_permutex2var_pd(acc2, ix22, acc3));
-        _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, ct0)));
+        __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+        _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, ct0)));
         __m512d ct1 = _mm512_mask_blend_pd((__mmask8)0x38, _mm512_permutex2var_pd(acc0, ix25, acc1), _mm512_permutex2var_pd(acc2, ix25, acc3));
-        _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, ct1)));
+        __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+        _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, ct1)));
         __m512d ct2 = _mm512_mask_blend_pd((__mmask8)0x1C, _mm512_permutex2var_pd(acc0, ix26, acc1), _mm512_permutex2var_pd(acc2, ix26, acc3));
-        _mm512_mask_storeu_pd(&c[16], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[16]), _mm512_mul_pd(valpha, ct2)));
+        __m512d c_in2 = _mm512_maskz_loadu_pd(mask5, &c[16]);
+        _mm512_mask_storeu_pd(&c[16], mask5, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, ct2)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -2544,7 +2592,7 @@ static void bmm_f64_3x5x7_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x5x7_sf_avx2_rows_a1b1
  * f64 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout sf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 36 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 210 useful flops in 36 vector arithmetic ops, 12 vector accumulators,
  * 31 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_3x5x7_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2612,12 +2660,18 @@ static BMM_TARGET_AVX2 void bmm_f64_3x5x7_sf_avx2_rows_a1b1(const bmm_args *BMM_
             __m256d a2_4 = _mm256_set1_pd(a[2 * sa_row + 4]);
             acc2_0 = _mm256_fmadd_pd(a2_4, b0_4, acc2_0);
             acc2_1 = _mm256_fmadd_pd(a2_4, b1_4, acc2_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_maskstore_pd(&c[4], mask3, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[4], mask3)));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[1 * sc_row])));
-            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask3, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[1 * sc_row + 4], mask3)));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[2 * sc_row])));
-            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask3, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[2 * sc_row + 4], mask3)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_maskload_pd(&c[4], mask3);
+            __m256d c_in2 = _mm256_loadu_pd(&c[1 * sc_row]);
+            __m256d c_in3 = _mm256_maskload_pd(&c[1 * sc_row + 4], mask3);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[4], mask3, _mm256_add_pd(acc0_1, c_in1));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_add_pd(acc1_0, c_in2));
+            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask3, _mm256_add_pd(acc1_1, c_in3));
+            __m256d c_in4 = _mm256_loadu_pd(&c[2 * sc_row]);
+            __m256d c_in5 = _mm256_maskload_pd(&c[2 * sc_row + 4], mask3);
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_add_pd(acc2_0, c_in4));
+            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask3, _mm256_add_pd(acc2_1, c_in5));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2716,7 +2770,7 @@ static BMM_TARGET_AVX2 void bmm_f64_3x5x7_sf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x5x7_sf_avx2_rows_ab
  * f64 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout sf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 210 useful flops in 42 vector arithmetic ops, 12 vector accumulators,
  * 31 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_3x5x7_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2788,12 +2842,18 @@ static BMM_TARGET_AVX2 void bmm_f64_3x5x7_sf_avx2_rows_ab(const bmm_args *BMM_RE
             __m256d a2_4 = _mm256_set1_pd(a[2 * sa_row + 4]);
             acc2_0 = _mm256_fmadd_pd(a2_4, b0_4, acc2_0);
             acc2_1 = _mm256_fmadd_pd(a2_4, b1_4, acc2_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4], mask3), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 4], mask3), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 4], mask3), _mm256_mul_pd(valpha, acc2_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_maskload_pd(&c[4], mask3);
+            __m256d c_in2 = _mm256_loadu_pd(&c[1 * sc_row]);
+            __m256d c_in3 = _mm256_maskload_pd(&c[1 * sc_row + 4], mask3);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[4], mask3, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[2 * sc_row]);
+            __m256d c_in5 = _mm256_maskload_pd(&c[2 * sc_row + 4], mask3);
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2805,7 +2865,7 @@ static BMM_TARGET_AVX2 void bmm_f64_3x5x7_sf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x5x7_sf_avx512_rows_a1b1
  * f64 C(3x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 3x5, B 5x7; layout sf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 18 vector arithmetic ops, 6 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2853,9 +2913,12 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_rows_a1b1(const bmm_args *
             acc1_0 = _mm512_fmadd_pd(a1_4, b0_4, acc1_0);
             __m512d a2_4 = _mm512_set1_pd(a[2 * sa_row + 4]);
             acc2_0 = _mm512_fmadd_pd(a2_4, b0_4, acc2_0);
-            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask7, &c[0])));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask7, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask7, &c[1 * sc_row])));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask7, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask7, &c[2 * sc_row])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask7, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask7, &c[1 * sc_row]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[2 * sc_row]);
+            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask7, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask7, _mm512_add_pd(acc2_0, c_in2));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2931,7 +2994,7 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_3x5x7_sf_avx512_rows_ab
  * f64 C(3x7) = alpha*A*B + beta*C (beta != 0), A 3x5, B 5x7; layout sf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 21 vector arithmetic ops, 6 vector accumulators,
  * 23 vector loads, 3 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2983,9 +3046,12 @@ static BMM_TARGET_AVX512 void bmm_f64_3x5x7_sf_avx512_rows_ab(const bmm_args *BM
             acc1_0 = _mm512_fmadd_pd(a1_4, b0_4, acc1_0);
             __m512d a2_4 = _mm512_set1_pd(a[2 * sa_row + 4]);
             acc2_0 = _mm512_fmadd_pd(a2_4, b0_4, acc2_0);
-            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask7, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask7, &c[1 * sc_row]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[2 * sc_row]);
+            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask7, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask7, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

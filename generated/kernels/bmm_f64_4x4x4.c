@@ -429,7 +429,7 @@ static void bmm_f64_4x4x4_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_bf_avx2_rows_a1b1
  * f64 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout bf, isa avx2, form rows.
- * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -474,10 +474,14 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_avx2_rows_a1b1(const bmm_args *BMM_
             acc2_0 = _mm256_fmadd_pd(a2_3, b0_3, acc2_0);
             __m256d a3_3 = _mm256_set1_pd(a[15]);
             acc3_0 = _mm256_fmadd_pd(a3_3, b0_3, acc3_0);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[4])));
-            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[8])));
-            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[12])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc1_0, c_in1));
+            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc2_0, c_in2));
+            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc3_0, c_in3));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -551,7 +555,7 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_bf_avx2_rows_ab
  * f64 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf, isa avx2, form rows.
- * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -600,10 +604,14 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_avx2_rows_ab(const bmm_args *BMM_RE
             acc2_0 = _mm256_fmadd_pd(a2_3, b0_3, acc2_0);
             __m256d a3_3 = _mm256_set1_pd(a[15]);
             acc3_0 = _mm256_fmadd_pd(a3_3, b0_3, acc3_0);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc3_0)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc3_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -615,7 +623,7 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_bf_avx512_rows_a1b1
  * f64 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout bf, isa avx512, form rows.
- * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -661,10 +669,14 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_rows_a1b1(const bmm_args *
             acc2_0 = _mm512_fmadd_pd(a2_3, b0_3, acc2_0);
             __m512d a3_3 = _mm512_set1_pd(a[15]);
             acc3_0 = _mm512_fmadd_pd(a3_3, b0_3, acc3_0);
-            _mm512_mask_storeu_pd(&c[0], mask4, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask4, &c[0])));
-            _mm512_mask_storeu_pd(&c[4], mask4, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask4, &c[4])));
-            _mm512_mask_storeu_pd(&c[8], mask4, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask4, &c[8])));
-            _mm512_mask_storeu_pd(&c[12], mask4, _mm512_add_pd(acc3_0, _mm512_maskz_loadu_pd(mask4, &c[12])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask4, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask4, &c[4]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask4, &c[8]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask4, &c[12]);
+            _mm512_mask_storeu_pd(&c[0], mask4, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[4], mask4, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[8], mask4, _mm512_add_pd(acc2_0, c_in2));
+            _mm512_mask_storeu_pd(&c[12], mask4, _mm512_add_pd(acc3_0, c_in3));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -739,7 +751,7 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_bf_avx512_rows_ab
  * f64 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf, isa avx512, form rows.
- * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -789,10 +801,14 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_rows_ab(const bmm_args *BM
             acc2_0 = _mm512_fmadd_pd(a2_3, b0_3, acc2_0);
             __m512d a3_3 = _mm512_set1_pd(a[15]);
             acc3_0 = _mm512_fmadd_pd(a3_3, b0_3, acc3_0);
-            _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[4], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[4]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[8], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[8]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[12], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[12]), _mm512_mul_pd(valpha, acc3_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask4, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask4, &c[4]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask4, &c[8]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask4, &c[12]);
+            _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[4], mask4, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[8], mask4, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[12], mask4, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -804,7 +820,7 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_rows_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_bf_avx512_flat_a1b1
  * f64 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout bf, isa avx512, form flat.
- * Cost per matrix: 128 useful flops in 10 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 128 useful flops in 10 vector arithmetic ops, 4 vector accumulators,
  * 6 vector loads, 2 vector stores, 12 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -834,8 +850,10 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_flat_a1b1(const bmm_args *
         __m512d bk3_2 = _mm512_permutex2var_pd(bs0, ix4, bs1);
         acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix5, as0_0), bk3_2, acc0);
         acc1 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix5, as1_0), bk3_2, acc1);
-        _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0, _mm512_loadu_pd(&c[0])));
-        _mm512_storeu_pd(&c[8], _mm512_add_pd(acc1, _mm512_loadu_pd(&c[8])));
+        __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+        __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+        _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0, c_in0));
+        _mm512_storeu_pd(&c[8], _mm512_add_pd(acc1, c_in1));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -890,7 +908,7 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_flat_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_bf_avx512_flat_ab
  * f64 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf, isa avx512, form flat.
- * Cost per matrix: 128 useful flops in 12 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 128 useful flops in 12 vector arithmetic ops, 4 vector accumulators,
  * 6 vector loads, 2 vector stores, 12 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -924,8 +942,10 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_flat_ab(const bmm_args *BM
         __m512d bk3_2 = _mm512_permutex2var_pd(bs0, ix4, bs1);
         acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix5, as0_0), bk3_2, acc0);
         acc1 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix5, as1_0), bk3_2, acc1);
-        _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0)));
-        _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc1)));
+        __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+        __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+        _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0)));
+        _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -936,7 +956,7 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_avx512_flat_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_bf_tn_avx2_rows_a1b1
  * f64 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_tn_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -981,10 +1001,14 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_tn_avx2_rows_a1b1(const bmm_args *B
             acc2_0 = _mm256_fmadd_pd(a2_3, b0_3, acc2_0);
             __m256d a3_3 = _mm256_set1_pd(a[15]);
             acc3_0 = _mm256_fmadd_pd(a3_3, b0_3, acc3_0);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[4])));
-            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[8])));
-            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[12])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc1_0, c_in1));
+            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc2_0, c_in2));
+            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc3_0, c_in3));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1058,7 +1082,7 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_tn_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_bf_tn_avx2_rows_ab
  * f64 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_tn_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1107,10 +1131,14 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_tn_avx2_rows_ab(const bmm_args *BMM
             acc2_0 = _mm256_fmadd_pd(a2_3, b0_3, acc2_0);
             __m256d a3_3 = _mm256_set1_pd(a[15]);
             acc3_0 = _mm256_fmadd_pd(a3_3, b0_3, acc3_0);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc3_0)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc3_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1122,7 +1150,7 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_tn_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_bf_tn_avx512_rows_a1b1
  * f64 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_tn_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1168,10 +1196,14 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_tn_avx512_rows_a1b1(const bmm_arg
             acc2_0 = _mm512_fmadd_pd(a2_3, b0_3, acc2_0);
             __m512d a3_3 = _mm512_set1_pd(a[15]);
             acc3_0 = _mm512_fmadd_pd(a3_3, b0_3, acc3_0);
-            _mm512_mask_storeu_pd(&c[0], mask4, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask4, &c[0])));
-            _mm512_mask_storeu_pd(&c[4], mask4, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask4, &c[4])));
-            _mm512_mask_storeu_pd(&c[8], mask4, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask4, &c[8])));
-            _mm512_mask_storeu_pd(&c[12], mask4, _mm512_add_pd(acc3_0, _mm512_maskz_loadu_pd(mask4, &c[12])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask4, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask4, &c[4]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask4, &c[8]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask4, &c[12]);
+            _mm512_mask_storeu_pd(&c[0], mask4, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[4], mask4, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[8], mask4, _mm512_add_pd(acc2_0, c_in2));
+            _mm512_mask_storeu_pd(&c[12], mask4, _mm512_add_pd(acc3_0, c_in3));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1246,7 +1278,7 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_tn_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_bf_tn_avx512_rows_ab
  * f64 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_tn_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1296,10 +1328,14 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_tn_avx512_rows_ab(const bmm_args 
             acc2_0 = _mm512_fmadd_pd(a2_3, b0_3, acc2_0);
             __m512d a3_3 = _mm512_set1_pd(a[15]);
             acc3_0 = _mm512_fmadd_pd(a3_3, b0_3, acc3_0);
-            _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[4], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[4]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[8], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[8]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[12], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[12]), _mm512_mul_pd(valpha, acc3_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask4, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask4, &c[4]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask4, &c[8]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask4, &c[12]);
+            _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[4], mask4, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[8], mask4, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[12], mask4, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1311,7 +1347,7 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_tn_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_bf_tn_avx512_flat_a1b1
  * f64 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout bf tn (A transposed, B row-major), isa avx512, form flat.
- * Cost per matrix: 128 useful flops in 10 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 128 useful flops in 10 vector arithmetic ops, 4 vector accumulators,
  * 6 vector loads, 2 vector stores, 12 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_tn_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1345,8 +1381,10 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_tn_avx512_flat_a1b1(const bmm_arg
         __m512d bk3_2 = _mm512_permutex2var_pd(bs0, ix7, bs1);
         acc0 = _mm512_fmadd_pd(_mm512_permutex2var_pd(as0, ix8, as1), bk3_2, acc0);
         acc1 = _mm512_fmadd_pd(_mm512_permutex2var_pd(as0, ix9, as1), bk3_2, acc1);
-        _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0, _mm512_loadu_pd(&c[0])));
-        _mm512_storeu_pd(&c[8], _mm512_add_pd(acc1, _mm512_loadu_pd(&c[8])));
+        __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+        __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+        _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0, c_in0));
+        _mm512_storeu_pd(&c[8], _mm512_add_pd(acc1, c_in1));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1405,7 +1443,7 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_tn_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_bf_tn_avx512_flat_ab
  * f64 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf tn (A transposed, B row-major), isa avx512, form flat.
- * Cost per matrix: 128 useful flops in 12 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 128 useful flops in 12 vector arithmetic ops, 4 vector accumulators,
  * 6 vector loads, 2 vector stores, 12 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_tn_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1443,8 +1481,10 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_tn_avx512_flat_ab(const bmm_args 
         __m512d bk3_2 = _mm512_permutex2var_pd(bs0, ix7, bs1);
         acc0 = _mm512_fmadd_pd(_mm512_permutex2var_pd(as0, ix8, as1), bk3_2, acc0);
         acc1 = _mm512_fmadd_pd(_mm512_permutex2var_pd(as0, ix9, as1), bk3_2, acc1);
-        _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0)));
-        _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc1)));
+        __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+        __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+        _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0)));
+        _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1455,7 +1495,7 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_tn_avx512_flat_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_bf_nt_avx2_rows_a1b1
  * f64 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout bf nt (A row-major, B transposed), isa avx2, form rows.
- * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 8 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_nt_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1502,10 +1542,14 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_nt_avx2_rows_a1b1(const bmm_args *B
             acc2_0 = _mm256_fmadd_pd(a2_3, b0_3, acc2_0);
             __m256d a3_3 = _mm256_set1_pd(a[15]);
             acc3_0 = _mm256_fmadd_pd(a3_3, b0_3, acc3_0);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[4])));
-            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[8])));
-            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[12])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc1_0, c_in1));
+            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc2_0, c_in2));
+            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc3_0, c_in3));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1581,7 +1625,7 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_nt_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_bf_nt_avx2_rows_ab
  * f64 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf nt (A row-major, B transposed), isa avx2, form rows.
- * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 8 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_nt_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1632,10 +1676,14 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_nt_avx2_rows_ab(const bmm_args *BMM
             acc2_0 = _mm256_fmadd_pd(a2_3, b0_3, acc2_0);
             __m256d a3_3 = _mm256_set1_pd(a[15]);
             acc3_0 = _mm256_fmadd_pd(a3_3, b0_3, acc3_0);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc3_0)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc3_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1647,7 +1695,7 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_nt_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_bf_nt_avx512_flat_a1b1
  * f64 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout bf nt (A row-major, B transposed), isa avx512, form flat.
- * Cost per matrix: 128 useful flops in 10 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 128 useful flops in 10 vector arithmetic ops, 4 vector accumulators,
  * 6 vector loads, 2 vector stores, 12 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_nt_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1679,8 +1727,10 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_nt_avx512_flat_a1b1(const bmm_arg
         __m512d bk3_2 = _mm512_permutex2var_pd(bs0, ix6, bs1);
         acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix7, as0_0), bk3_2, acc0);
         acc1 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix7, as1_0), bk3_2, acc1);
-        _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0, _mm512_loadu_pd(&c[0])));
-        _mm512_storeu_pd(&c[8], _mm512_add_pd(acc1, _mm512_loadu_pd(&c[8])));
+        __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+        __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+        _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0, c_in0));
+        _mm512_storeu_pd(&c[8], _mm512_add_pd(acc1, c_in1));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1737,7 +1787,7 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_nt_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_bf_nt_avx512_flat_ab
  * f64 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf nt (A row-major, B transposed), isa avx512, form flat.
- * Cost per matrix: 128 useful flops in 12 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 128 useful flops in 12 vector arithmetic ops, 4 vector accumulators,
  * 6 vector loads, 2 vector stores, 12 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_nt_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1773,8 +1823,10 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_nt_avx512_flat_ab(const bmm_args 
         __m512d bk3_2 = _mm512_permutex2var_pd(bs0, ix6, bs1);
         acc0 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix7, as0_0), bk3_2, acc0);
         acc1 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix7, as1_0), bk3_2, acc1);
-        _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0)));
-        _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc1)));
+        __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+        __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+        _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0)));
+        _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1785,7 +1837,7 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_nt_avx512_flat_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_bf_tt_avx2_rows_a1b1
  * f64 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout bf tt (A and B transposed), isa avx2, form rows.
- * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 8 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_tt_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1832,10 +1884,14 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_tt_avx2_rows_a1b1(const bmm_args *B
             acc2_0 = _mm256_fmadd_pd(a2_3, b0_3, acc2_0);
             __m256d a3_3 = _mm256_set1_pd(a[15]);
             acc3_0 = _mm256_fmadd_pd(a3_3, b0_3, acc3_0);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[4])));
-            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[8])));
-            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[12])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc1_0, c_in1));
+            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc2_0, c_in2));
+            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc3_0, c_in3));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1911,7 +1967,7 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_tt_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_bf_tt_avx2_rows_ab
  * f64 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf tt (A and B transposed), isa avx2, form rows.
- * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 8 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_tt_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1962,10 +2018,14 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_tt_avx2_rows_ab(const bmm_args *BMM
             acc2_0 = _mm256_fmadd_pd(a2_3, b0_3, acc2_0);
             __m256d a3_3 = _mm256_set1_pd(a[15]);
             acc3_0 = _mm256_fmadd_pd(a3_3, b0_3, acc3_0);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc3_0)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc3_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1977,7 +2037,7 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_bf_tt_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_bf_tt_avx512_flat_a1b1
  * f64 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout bf tt (A and B transposed), isa avx512, form flat.
- * Cost per matrix: 128 useful flops in 10 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 128 useful flops in 10 vector arithmetic ops, 4 vector accumulators,
  * 6 vector loads, 2 vector stores, 12 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_tt_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2013,8 +2073,10 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_tt_avx512_flat_a1b1(const bmm_arg
         __m512d bk3_2 = _mm512_permutex2var_pd(bs0, ix9, bs1);
         acc0 = _mm512_fmadd_pd(_mm512_permutex2var_pd(as0, ix10, as1), bk3_2, acc0);
         acc1 = _mm512_fmadd_pd(_mm512_permutex2var_pd(as0, ix11, as1), bk3_2, acc1);
-        _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0, _mm512_loadu_pd(&c[0])));
-        _mm512_storeu_pd(&c[8], _mm512_add_pd(acc1, _mm512_loadu_pd(&c[8])));
+        __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+        __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+        _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0, c_in0));
+        _mm512_storeu_pd(&c[8], _mm512_add_pd(acc1, c_in1));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -2075,7 +2137,7 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_tt_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_bf_tt_avx512_flat_ab
  * f64 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout bf tt (A and B transposed), isa avx512, form flat.
- * Cost per matrix: 128 useful flops in 12 vector arithmetic ops, 2 vector accumulators,
+ * Cost per matrix: 128 useful flops in 12 vector arithmetic ops, 4 vector accumulators,
  * 6 vector loads, 2 vector stores, 12 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_tt_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2115,8 +2177,10 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_bf_tt_avx512_flat_ab(const bmm_args 
         __m512d bk3_2 = _mm512_permutex2var_pd(bs0, ix9, bs1);
         acc0 = _mm512_fmadd_pd(_mm512_permutex2var_pd(as0, ix10, as1), bk3_2, acc0);
         acc1 = _mm512_fmadd_pd(_mm512_permutex2var_pd(as0, ix11, as1), bk3_2, acc1);
-        _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0)));
-        _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc1)));
+        __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+        __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+        _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0)));
+        _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -2558,7 +2622,7 @@ static void bmm_f64_4x4x4_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_sf_avx2_rows_a1b1
  * f64 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout sf, isa avx2, form rows.
- * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_4x4x4_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2606,10 +2670,14 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_sf_avx2_rows_a1b1(const bmm_args *BMM_
             acc2_0 = _mm256_fmadd_pd(a2_3, b0_3, acc2_0);
             __m256d a3_3 = _mm256_set1_pd(a[3 * sa_row + 3]);
             acc3_0 = _mm256_fmadd_pd(a3_3, b0_3, acc3_0);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[1 * sc_row])));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[2 * sc_row])));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[3 * sc_row])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[1 * sc_row]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[2 * sc_row]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[3 * sc_row]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_add_pd(acc1_0, c_in1));
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_add_pd(acc2_0, c_in2));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_add_pd(acc3_0, c_in3));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2686,7 +2754,7 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_sf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_sf_avx2_rows_ab
  * f64 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout sf, isa avx2, form rows.
- * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_4x4x4_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2738,10 +2806,14 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_sf_avx2_rows_ab(const bmm_args *BMM_RE
             acc2_0 = _mm256_fmadd_pd(a2_3, b0_3, acc2_0);
             __m256d a3_3 = _mm256_set1_pd(a[3 * sa_row + 3]);
             acc3_0 = _mm256_fmadd_pd(a3_3, b0_3, acc3_0);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[1 * sc_row]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[2 * sc_row]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[3 * sc_row]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc3_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2753,7 +2825,7 @@ static BMM_TARGET_AVX2 void bmm_f64_4x4x4_sf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_sf_avx512_rows_a1b1
  * f64 C(4x4) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 4x4, B 4x4; layout sf, isa avx512, form rows.
- * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 20 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2802,10 +2874,14 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_rows_a1b1(const bmm_args *
             acc2_0 = _mm512_fmadd_pd(a2_3, b0_3, acc2_0);
             __m512d a3_3 = _mm512_set1_pd(a[3 * sa_row + 3]);
             acc3_0 = _mm512_fmadd_pd(a3_3, b0_3, acc3_0);
-            _mm512_mask_storeu_pd(&c[0], mask4, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask4, &c[0])));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask4, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask4, &c[1 * sc_row])));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask4, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask4, &c[2 * sc_row])));
-            _mm512_mask_storeu_pd(&c[3 * sc_row], mask4, _mm512_add_pd(acc3_0, _mm512_maskz_loadu_pd(mask4, &c[3 * sc_row])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask4, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask4, &c[1 * sc_row]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask4, &c[2 * sc_row]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask4, &c[3 * sc_row]);
+            _mm512_mask_storeu_pd(&c[0], mask4, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask4, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask4, _mm512_add_pd(acc2_0, c_in2));
+            _mm512_mask_storeu_pd(&c[3 * sc_row], mask4, _mm512_add_pd(acc3_0, c_in3));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2883,7 +2959,7 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_4x4x4_sf_avx512_rows_ab
  * f64 C(4x4) = alpha*A*B + beta*C (beta != 0), A 4x4, B 4x4; layout sf, isa avx512, form rows.
- * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 4 vector accumulators,
+ * Cost per matrix: 128 useful flops in 24 vector arithmetic ops, 8 vector accumulators,
  * 24 vector loads, 4 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2936,10 +3012,14 @@ static BMM_TARGET_AVX512 void bmm_f64_4x4x4_sf_avx512_rows_ab(const bmm_args *BM
             acc2_0 = _mm512_fmadd_pd(a2_3, b0_3, acc2_0);
             __m512d a3_3 = _mm512_set1_pd(a[3 * sa_row + 3]);
             acc3_0 = _mm512_fmadd_pd(a3_3, b0_3, acc3_0);
-            _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[3 * sc_row], mask4, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask4, &c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask4, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask4, &c[1 * sc_row]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask4, &c[2 * sc_row]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask4, &c[3 * sc_row]);
+            _mm512_mask_storeu_pd(&c[0], mask4, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask4, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask4, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[3 * sc_row], mask4, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

@@ -717,7 +717,7 @@ static void bmm_f64_5x5x5_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x5x5_bf_avx2_rows_a1b1
  * f64 C(5x5) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x5, B 5x5; layout bf, isa avx2, form rows.
- * Cost per matrix: 250 useful flops in 60 vector arithmetic ops, 10 vector accumulators,
+ * Cost per matrix: 250 useful flops in 60 vector arithmetic ops, 20 vector accumulators,
  * 45 vector loads, 10 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_5x5x5_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -812,16 +812,26 @@ static BMM_TARGET_AVX2 void bmm_f64_5x5x5_bf_avx2_rows_a1b1(const bmm_args *BMM_
             __m256d a4_4 = _mm256_set1_pd(a[24]);
             acc4_0 = _mm256_fmadd_pd(a4_4, b0_4, acc4_0);
             acc4_1 = _mm256_fmadd_pd(a4_4, b1_4, acc4_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_maskstore_pd(&c[4], mask1, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[4], mask1)));
-            _mm256_storeu_pd(&c[5], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[5])));
-            _mm256_maskstore_pd(&c[9], mask1, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[9], mask1)));
-            _mm256_storeu_pd(&c[10], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[10])));
-            _mm256_maskstore_pd(&c[14], mask1, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[14], mask1)));
-            _mm256_storeu_pd(&c[15], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[15])));
-            _mm256_maskstore_pd(&c[19], mask1, _mm256_add_pd(acc3_1, _mm256_maskload_pd(&c[19], mask1)));
-            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[20])));
-            _mm256_maskstore_pd(&c[24], mask1, _mm256_add_pd(acc4_1, _mm256_maskload_pd(&c[24], mask1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_maskload_pd(&c[4], mask1);
+            __m256d c_in2 = _mm256_loadu_pd(&c[5]);
+            __m256d c_in3 = _mm256_maskload_pd(&c[9], mask1);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[4], mask1, _mm256_add_pd(acc0_1, c_in1));
+            _mm256_storeu_pd(&c[5], _mm256_add_pd(acc1_0, c_in2));
+            _mm256_maskstore_pd(&c[9], mask1, _mm256_add_pd(acc1_1, c_in3));
+            __m256d c_in4 = _mm256_loadu_pd(&c[10]);
+            __m256d c_in5 = _mm256_maskload_pd(&c[14], mask1);
+            __m256d c_in6 = _mm256_loadu_pd(&c[15]);
+            __m256d c_in7 = _mm256_maskload_pd(&c[19], mask1);
+            _mm256_storeu_pd(&c[10], _mm256_add_pd(acc2_0, c_in4));
+            _mm256_maskstore_pd(&c[14], mask1, _mm256_add_pd(acc2_1, c_in5));
+            _mm256_storeu_pd(&c[15], _mm256_add_pd(acc3_0, c_in6));
+            _mm256_maskstore_pd(&c[19], mask1, _mm256_add_pd(acc3_1, c_in7));
+            __m256d c_in8 = _mm256_loadu_pd(&c[20]);
+            __m256d c_in9 = _mm256_maskload_pd(&c[24], mask1);
+            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc4_0, c_in8));
+            _mm256_maskstore_pd(&c[24], mask1, _mm256_add_pd(acc4_1, c_in9));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -951,7 +961,7 @@ static BMM_TARGET_AVX2 void bmm_f64_5x5x5_bf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x5x5_bf_avx2_rows_ab
  * f64 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout bf, isa avx2, form rows.
- * Cost per matrix: 250 useful flops in 70 vector arithmetic ops, 10 vector accumulators,
+ * Cost per matrix: 250 useful flops in 70 vector arithmetic ops, 20 vector accumulators,
  * 45 vector loads, 10 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_5x5x5_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1050,16 +1060,26 @@ static BMM_TARGET_AVX2 void bmm_f64_5x5x5_bf_avx2_rows_ab(const bmm_args *BMM_RE
             __m256d a4_4 = _mm256_set1_pd(a[24]);
             acc4_0 = _mm256_fmadd_pd(a4_4, b0_4, acc4_0);
             acc4_1 = _mm256_fmadd_pd(a4_4, b1_4, acc4_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[4], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4], mask1), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[5], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[9], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[9], mask1), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[10], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[14], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[14], mask1), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[15], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[15]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[19], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[19], mask1), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[24], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[24], mask1), _mm256_mul_pd(valpha, acc4_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_maskload_pd(&c[4], mask1);
+            __m256d c_in2 = _mm256_loadu_pd(&c[5]);
+            __m256d c_in3 = _mm256_maskload_pd(&c[9], mask1);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[4], mask1, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[5], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[9], mask1, _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[10]);
+            __m256d c_in5 = _mm256_maskload_pd(&c[14], mask1);
+            __m256d c_in6 = _mm256_loadu_pd(&c[15]);
+            __m256d c_in7 = _mm256_maskload_pd(&c[19], mask1);
+            _mm256_storeu_pd(&c[10], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[14], mask1, _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[15], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[19], mask1, _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[20]);
+            __m256d c_in9 = _mm256_maskload_pd(&c[24], mask1);
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[24], mask1, _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1071,7 +1091,7 @@ static BMM_TARGET_AVX2 void bmm_f64_5x5x5_bf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x5x5_bf_avx512_rows_a1b1
  * f64 C(5x5) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x5, B 5x5; layout bf, isa avx512, form rows.
- * Cost per matrix: 250 useful flops in 30 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 250 useful flops in 30 vector arithmetic ops, 10 vector accumulators,
  * 35 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1136,11 +1156,16 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_avx512_rows_a1b1(const bmm_args *
             acc3_0 = _mm512_fmadd_pd(a3_4, b0_4, acc3_0);
             __m512d a4_4 = _mm512_set1_pd(a[24]);
             acc4_0 = _mm512_fmadd_pd(a4_4, b0_4, acc4_0);
-            _mm512_mask_storeu_pd(&c[0], mask5, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask5, &c[0])));
-            _mm512_mask_storeu_pd(&c[5], mask5, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask5, &c[5])));
-            _mm512_mask_storeu_pd(&c[10], mask5, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask5, &c[10])));
-            _mm512_mask_storeu_pd(&c[15], mask5, _mm512_add_pd(acc3_0, _mm512_maskz_loadu_pd(mask5, &c[15])));
-            _mm512_mask_storeu_pd(&c[20], mask5, _mm512_add_pd(acc4_0, _mm512_maskz_loadu_pd(mask5, &c[20])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask5, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask5, &c[5]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask5, &c[10]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask5, &c[15]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask5, &c[20]);
+            _mm512_mask_storeu_pd(&c[0], mask5, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[5], mask5, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[10], mask5, _mm512_add_pd(acc2_0, c_in2));
+            _mm512_mask_storeu_pd(&c[15], mask5, _mm512_add_pd(acc3_0, c_in3));
+            _mm512_mask_storeu_pd(&c[20], mask5, _mm512_add_pd(acc4_0, c_in4));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1235,7 +1260,7 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x5x5_bf_avx512_rows_ab
  * f64 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout bf, isa avx512, form rows.
- * Cost per matrix: 250 useful flops in 35 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 250 useful flops in 35 vector arithmetic ops, 10 vector accumulators,
  * 35 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1304,11 +1329,16 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_avx512_rows_ab(const bmm_args *BM
             acc3_0 = _mm512_fmadd_pd(a3_4, b0_4, acc3_0);
             __m512d a4_4 = _mm512_set1_pd(a[24]);
             acc4_0 = _mm512_fmadd_pd(a4_4, b0_4, acc4_0);
-            _mm512_mask_storeu_pd(&c[0], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[5], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[5]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[10], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[10]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[15], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[15]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[20], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[20]), _mm512_mul_pd(valpha, acc4_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask5, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask5, &c[5]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask5, &c[10]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask5, &c[15]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask5, &c[20]);
+            _mm512_mask_storeu_pd(&c[0], mask5, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[5], mask5, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[10], mask5, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[15], mask5, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[20], mask5, _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1320,7 +1350,7 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_avx512_rows_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x5x5_bf_tn_avx2_rows_a1b1
  * f64 C(5x5) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x5, B 5x5; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 250 useful flops in 60 vector arithmetic ops, 10 vector accumulators,
+ * Cost per matrix: 250 useful flops in 60 vector arithmetic ops, 20 vector accumulators,
  * 45 vector loads, 10 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_5x5x5_bf_tn_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1415,16 +1445,26 @@ static BMM_TARGET_AVX2 void bmm_f64_5x5x5_bf_tn_avx2_rows_a1b1(const bmm_args *B
             __m256d a4_4 = _mm256_set1_pd(a[24]);
             acc4_0 = _mm256_fmadd_pd(a4_4, b0_4, acc4_0);
             acc4_1 = _mm256_fmadd_pd(a4_4, b1_4, acc4_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_maskstore_pd(&c[4], mask1, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[4], mask1)));
-            _mm256_storeu_pd(&c[5], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[5])));
-            _mm256_maskstore_pd(&c[9], mask1, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[9], mask1)));
-            _mm256_storeu_pd(&c[10], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[10])));
-            _mm256_maskstore_pd(&c[14], mask1, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[14], mask1)));
-            _mm256_storeu_pd(&c[15], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[15])));
-            _mm256_maskstore_pd(&c[19], mask1, _mm256_add_pd(acc3_1, _mm256_maskload_pd(&c[19], mask1)));
-            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[20])));
-            _mm256_maskstore_pd(&c[24], mask1, _mm256_add_pd(acc4_1, _mm256_maskload_pd(&c[24], mask1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_maskload_pd(&c[4], mask1);
+            __m256d c_in2 = _mm256_loadu_pd(&c[5]);
+            __m256d c_in3 = _mm256_maskload_pd(&c[9], mask1);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[4], mask1, _mm256_add_pd(acc0_1, c_in1));
+            _mm256_storeu_pd(&c[5], _mm256_add_pd(acc1_0, c_in2));
+            _mm256_maskstore_pd(&c[9], mask1, _mm256_add_pd(acc1_1, c_in3));
+            __m256d c_in4 = _mm256_loadu_pd(&c[10]);
+            __m256d c_in5 = _mm256_maskload_pd(&c[14], mask1);
+            __m256d c_in6 = _mm256_loadu_pd(&c[15]);
+            __m256d c_in7 = _mm256_maskload_pd(&c[19], mask1);
+            _mm256_storeu_pd(&c[10], _mm256_add_pd(acc2_0, c_in4));
+            _mm256_maskstore_pd(&c[14], mask1, _mm256_add_pd(acc2_1, c_in5));
+            _mm256_storeu_pd(&c[15], _mm256_add_pd(acc3_0, c_in6));
+            _mm256_maskstore_pd(&c[19], mask1, _mm256_add_pd(acc3_1, c_in7));
+            __m256d c_in8 = _mm256_loadu_pd(&c[20]);
+            __m256d c_in9 = _mm256_maskload_pd(&c[24], mask1);
+            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc4_0, c_in8));
+            _mm256_maskstore_pd(&c[24], mask1, _mm256_add_pd(acc4_1, c_in9));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1554,7 +1594,7 @@ static BMM_TARGET_AVX2 void bmm_f64_5x5x5_bf_tn_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x5x5_bf_tn_avx2_rows_ab
  * f64 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 250 useful flops in 70 vector arithmetic ops, 10 vector accumulators,
+ * Cost per matrix: 250 useful flops in 70 vector arithmetic ops, 20 vector accumulators,
  * 45 vector loads, 10 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_5x5x5_bf_tn_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1653,16 +1693,26 @@ static BMM_TARGET_AVX2 void bmm_f64_5x5x5_bf_tn_avx2_rows_ab(const bmm_args *BMM
             __m256d a4_4 = _mm256_set1_pd(a[24]);
             acc4_0 = _mm256_fmadd_pd(a4_4, b0_4, acc4_0);
             acc4_1 = _mm256_fmadd_pd(a4_4, b1_4, acc4_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[4], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4], mask1), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[5], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[9], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[9], mask1), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[10], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[10]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[14], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[14], mask1), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[15], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[15]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[19], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[19], mask1), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[24], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[24], mask1), _mm256_mul_pd(valpha, acc4_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_maskload_pd(&c[4], mask1);
+            __m256d c_in2 = _mm256_loadu_pd(&c[5]);
+            __m256d c_in3 = _mm256_maskload_pd(&c[9], mask1);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[4], mask1, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[5], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[9], mask1, _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[10]);
+            __m256d c_in5 = _mm256_maskload_pd(&c[14], mask1);
+            __m256d c_in6 = _mm256_loadu_pd(&c[15]);
+            __m256d c_in7 = _mm256_maskload_pd(&c[19], mask1);
+            _mm256_storeu_pd(&c[10], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[14], mask1, _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[15], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[19], mask1, _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[20]);
+            __m256d c_in9 = _mm256_maskload_pd(&c[24], mask1);
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[24], mask1, _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1674,7 +1724,7 @@ static BMM_TARGET_AVX2 void bmm_f64_5x5x5_bf_tn_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x5x5_bf_tn_avx512_rows_a1b1
  * f64 C(5x5) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x5, B 5x5; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 250 useful flops in 30 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 250 useful flops in 30 vector arithmetic ops, 10 vector accumulators,
  * 35 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_tn_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1739,11 +1789,16 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_tn_avx512_rows_a1b1(const bmm_arg
             acc3_0 = _mm512_fmadd_pd(a3_4, b0_4, acc3_0);
             __m512d a4_4 = _mm512_set1_pd(a[24]);
             acc4_0 = _mm512_fmadd_pd(a4_4, b0_4, acc4_0);
-            _mm512_mask_storeu_pd(&c[0], mask5, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask5, &c[0])));
-            _mm512_mask_storeu_pd(&c[5], mask5, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask5, &c[5])));
-            _mm512_mask_storeu_pd(&c[10], mask5, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask5, &c[10])));
-            _mm512_mask_storeu_pd(&c[15], mask5, _mm512_add_pd(acc3_0, _mm512_maskz_loadu_pd(mask5, &c[15])));
-            _mm512_mask_storeu_pd(&c[20], mask5, _mm512_add_pd(acc4_0, _mm512_maskz_loadu_pd(mask5, &c[20])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask5, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask5, &c[5]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask5, &c[10]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask5, &c[15]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask5, &c[20]);
+            _mm512_mask_storeu_pd(&c[0], mask5, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[5], mask5, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[10], mask5, _mm512_add_pd(acc2_0, c_in2));
+            _mm512_mask_storeu_pd(&c[15], mask5, _mm512_add_pd(acc3_0, c_in3));
+            _mm512_mask_storeu_pd(&c[20], mask5, _mm512_add_pd(acc4_0, c_in4));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1838,7 +1893,7 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_tn_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x5x5_bf_tn_avx512_rows_ab
  * f64 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 250 useful flops in 35 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 250 useful flops in 35 vector arithmetic ops, 10 vector accumulators,
  * 35 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_tn_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1907,11 +1962,16 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_tn_avx512_rows_ab(const bmm_args 
             acc3_0 = _mm512_fmadd_pd(a3_4, b0_4, acc3_0);
             __m512d a4_4 = _mm512_set1_pd(a[24]);
             acc4_0 = _mm512_fmadd_pd(a4_4, b0_4, acc4_0);
-            _mm512_mask_storeu_pd(&c[0], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[5], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[5]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[10], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[10]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[15], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[15]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[20], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[20]), _mm512_mul_pd(valpha, acc4_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask5, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask5, &c[5]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask5, &c[10]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask5, &c[15]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask5, &c[20]);
+            _mm512_mask_storeu_pd(&c[0], mask5, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[5], mask5, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[10], mask5, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[15], mask5, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[20], mask5, _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1923,7 +1983,7 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_tn_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x5x5_bf_nt_avx512_rows_a1b1
  * f64 C(5x5) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x5, B 5x5; layout bf nt (A row-major, B transposed), isa avx512, form rows.
- * Cost per matrix: 250 useful flops in 30 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 250 useful flops in 30 vector arithmetic ops, 10 vector accumulators,
  * 34 vector loads, 5 vector stores, 15 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_nt_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1998,11 +2058,16 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_nt_avx512_rows_a1b1(const bmm_arg
             acc3_0 = _mm512_fmadd_pd(a3_4, b0_4, acc3_0);
             __m512d a4_4 = _mm512_set1_pd(a[24]);
             acc4_0 = _mm512_fmadd_pd(a4_4, b0_4, acc4_0);
-            _mm512_mask_storeu_pd(&c[0], mask5, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask5, &c[0])));
-            _mm512_mask_storeu_pd(&c[5], mask5, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask5, &c[5])));
-            _mm512_mask_storeu_pd(&c[10], mask5, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask5, &c[10])));
-            _mm512_mask_storeu_pd(&c[15], mask5, _mm512_add_pd(acc3_0, _mm512_maskz_loadu_pd(mask5, &c[15])));
-            _mm512_mask_storeu_pd(&c[20], mask5, _mm512_add_pd(acc4_0, _mm512_maskz_loadu_pd(mask5, &c[20])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask5, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask5, &c[5]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask5, &c[10]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask5, &c[15]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask5, &c[20]);
+            _mm512_mask_storeu_pd(&c[0], mask5, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[5], mask5, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[10], mask5, _mm512_add_pd(acc2_0, c_in2));
+            _mm512_mask_storeu_pd(&c[15], mask5, _mm512_add_pd(acc3_0, c_in3));
+            _mm512_mask_storeu_pd(&c[20], mask5, _mm512_add_pd(acc4_0, c_in4));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2107,7 +2172,7 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_nt_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x5x5_bf_nt_avx512_rows_ab
  * f64 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout bf nt (A row-major, B transposed), isa avx512, form rows.
- * Cost per matrix: 250 useful flops in 35 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 250 useful flops in 35 vector arithmetic ops, 10 vector accumulators,
  * 34 vector loads, 5 vector stores, 15 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_nt_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2122,8 +2187,8 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_nt_avx512_rows_ab(const bmm_args 
     const __m512i ix3 = _mm512_set_epi64(0, 0, 0, 22, 17, 12, 7, 2);
     const __m512i ix4 = _mm512_set_epi64(0, 0, 0, 23, 18, 13, 8, 3);
     const __m512i ix5 = _mm512_set_epi64(0, 0, 0, 24, 19, 14, 9, 4);
-    const __m512d vbeta = _mm512_set1_pd(beta);
     const __mmask8 mask5 = (__mmask8)0x1F;
+    const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512d bs0 = _mm512_loadu_pd(&b[0]);
@@ -2186,11 +2251,16 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_nt_avx512_rows_ab(const bmm_args 
             acc3_0 = _mm512_fmadd_pd(a3_4, b0_4, acc3_0);
             __m512d a4_4 = _mm512_set1_pd(a[24]);
             acc4_0 = _mm512_fmadd_pd(a4_4, b0_4, acc4_0);
-            _mm512_mask_storeu_pd(&c[0], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[5], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[5]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[10], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[10]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[15], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[15]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[20], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[20]), _mm512_mul_pd(valpha, acc4_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask5, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask5, &c[5]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask5, &c[10]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask5, &c[15]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask5, &c[20]);
+            _mm512_mask_storeu_pd(&c[0], mask5, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[5], mask5, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[10], mask5, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[15], mask5, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[20], mask5, _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2202,7 +2272,7 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_nt_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x5x5_bf_tt_avx512_rows_a1b1
  * f64 C(5x5) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x5, B 5x5; layout bf tt (A and B transposed), isa avx512, form rows.
- * Cost per matrix: 250 useful flops in 30 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 250 useful flops in 30 vector arithmetic ops, 10 vector accumulators,
  * 34 vector loads, 5 vector stores, 15 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_tt_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2277,11 +2347,16 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_tt_avx512_rows_a1b1(const bmm_arg
             acc3_0 = _mm512_fmadd_pd(a3_4, b0_4, acc3_0);
             __m512d a4_4 = _mm512_set1_pd(a[24]);
             acc4_0 = _mm512_fmadd_pd(a4_4, b0_4, acc4_0);
-            _mm512_mask_storeu_pd(&c[0], mask5, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask5, &c[0])));
-            _mm512_mask_storeu_pd(&c[5], mask5, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask5, &c[5])));
-            _mm512_mask_storeu_pd(&c[10], mask5, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask5, &c[10])));
-            _mm512_mask_storeu_pd(&c[15], mask5, _mm512_add_pd(acc3_0, _mm512_maskz_loadu_pd(mask5, &c[15])));
-            _mm512_mask_storeu_pd(&c[20], mask5, _mm512_add_pd(acc4_0, _mm512_maskz_loadu_pd(mask5, &c[20])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask5, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask5, &c[5]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask5, &c[10]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask5, &c[15]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask5, &c[20]);
+            _mm512_mask_storeu_pd(&c[0], mask5, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[5], mask5, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[10], mask5, _mm512_add_pd(acc2_0, c_in2));
+            _mm512_mask_storeu_pd(&c[15], mask5, _mm512_add_pd(acc3_0, c_in3));
+            _mm512_mask_storeu_pd(&c[20], mask5, _mm512_add_pd(acc4_0, c_in4));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2386,7 +2461,7 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_tt_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x5x5_bf_tt_avx512_rows_ab
  * f64 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout bf tt (A and B transposed), isa avx512, form rows.
- * Cost per matrix: 250 useful flops in 35 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 250 useful flops in 35 vector arithmetic ops, 10 vector accumulators,
  * 34 vector loads, 5 vector stores, 15 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_tt_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2401,8 +2476,8 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_tt_avx512_rows_ab(const bmm_args 
     const __m512i ix3 = _mm512_set_epi64(0, 0, 0, 22, 17, 12, 7, 2);
     const __m512i ix4 = _mm512_set_epi64(0, 0, 0, 23, 18, 13, 8, 3);
     const __m512i ix5 = _mm512_set_epi64(0, 0, 0, 24, 19, 14, 9, 4);
-    const __m512d vbeta = _mm512_set1_pd(beta);
     const __mmask8 mask5 = (__mmask8)0x1F;
+    const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512d bs0 = _mm512_loadu_pd(&b[0]);
@@ -2465,11 +2540,16 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_bf_tt_avx512_rows_ab(const bmm_args 
             acc3_0 = _mm512_fmadd_pd(a3_4, b0_4, acc3_0);
             __m512d a4_4 = _mm512_set1_pd(a[24]);
             acc4_0 = _mm512_fmadd_pd(a4_4, b0_4, acc4_0);
-            _mm512_mask_storeu_pd(&c[0], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[5], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[5]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[10], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[10]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[15], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[15]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[20], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[20]), _mm512_mul_pd(valpha, acc4_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask5, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask5, &c[5]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask5, &c[10]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask5, &c[15]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask5, &c[20]);
+            _mm512_mask_storeu_pd(&c[0], mask5, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[5], mask5, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[10], mask5, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[15], mask5, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[20], mask5, _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3200,7 +3280,7 @@ static void bmm_f64_5x5x5_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x5x5_sf_avx2_rows_a1b1
  * f64 C(5x5) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x5, B 5x5; layout sf, isa avx2, form rows.
- * Cost per matrix: 250 useful flops in 60 vector arithmetic ops, 10 vector accumulators,
+ * Cost per matrix: 250 useful flops in 60 vector arithmetic ops, 20 vector accumulators,
  * 45 vector loads, 10 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_5x5x5_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3298,16 +3378,26 @@ static BMM_TARGET_AVX2 void bmm_f64_5x5x5_sf_avx2_rows_a1b1(const bmm_args *BMM_
             __m256d a4_4 = _mm256_set1_pd(a[4 * sa_row + 4]);
             acc4_0 = _mm256_fmadd_pd(a4_4, b0_4, acc4_0);
             acc4_1 = _mm256_fmadd_pd(a4_4, b1_4, acc4_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_maskstore_pd(&c[4], mask1, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[4], mask1)));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[1 * sc_row])));
-            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask1, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[1 * sc_row + 4], mask1)));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[2 * sc_row])));
-            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask1, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[2 * sc_row + 4], mask1)));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[3 * sc_row])));
-            _mm256_maskstore_pd(&c[3 * sc_row + 4], mask1, _mm256_add_pd(acc3_1, _mm256_maskload_pd(&c[3 * sc_row + 4], mask1)));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[4 * sc_row])));
-            _mm256_maskstore_pd(&c[4 * sc_row + 4], mask1, _mm256_add_pd(acc4_1, _mm256_maskload_pd(&c[4 * sc_row + 4], mask1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_maskload_pd(&c[4], mask1);
+            __m256d c_in2 = _mm256_loadu_pd(&c[1 * sc_row]);
+            __m256d c_in3 = _mm256_maskload_pd(&c[1 * sc_row + 4], mask1);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[4], mask1, _mm256_add_pd(acc0_1, c_in1));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_add_pd(acc1_0, c_in2));
+            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask1, _mm256_add_pd(acc1_1, c_in3));
+            __m256d c_in4 = _mm256_loadu_pd(&c[2 * sc_row]);
+            __m256d c_in5 = _mm256_maskload_pd(&c[2 * sc_row + 4], mask1);
+            __m256d c_in6 = _mm256_loadu_pd(&c[3 * sc_row]);
+            __m256d c_in7 = _mm256_maskload_pd(&c[3 * sc_row + 4], mask1);
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_add_pd(acc2_0, c_in4));
+            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask1, _mm256_add_pd(acc2_1, c_in5));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_add_pd(acc3_0, c_in6));
+            _mm256_maskstore_pd(&c[3 * sc_row + 4], mask1, _mm256_add_pd(acc3_1, c_in7));
+            __m256d c_in8 = _mm256_loadu_pd(&c[4 * sc_row]);
+            __m256d c_in9 = _mm256_maskload_pd(&c[4 * sc_row + 4], mask1);
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_add_pd(acc4_0, c_in8));
+            _mm256_maskstore_pd(&c[4 * sc_row + 4], mask1, _mm256_add_pd(acc4_1, c_in9));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3440,7 +3530,7 @@ static BMM_TARGET_AVX2 void bmm_f64_5x5x5_sf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x5x5_sf_avx2_rows_ab
  * f64 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout sf, isa avx2, form rows.
- * Cost per matrix: 250 useful flops in 70 vector arithmetic ops, 10 vector accumulators,
+ * Cost per matrix: 250 useful flops in 70 vector arithmetic ops, 20 vector accumulators,
  * 45 vector loads, 10 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_5x5x5_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3542,16 +3632,26 @@ static BMM_TARGET_AVX2 void bmm_f64_5x5x5_sf_avx2_rows_ab(const bmm_args *BMM_RE
             __m256d a4_4 = _mm256_set1_pd(a[4 * sa_row + 4]);
             acc4_0 = _mm256_fmadd_pd(a4_4, b0_4, acc4_0);
             acc4_1 = _mm256_fmadd_pd(a4_4, b1_4, acc4_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[4], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4], mask1), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 4], mask1), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 4], mask1), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[3 * sc_row + 4], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row + 4], mask1), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[4 * sc_row + 4], mask1, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row + 4], mask1), _mm256_mul_pd(valpha, acc4_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_maskload_pd(&c[4], mask1);
+            __m256d c_in2 = _mm256_loadu_pd(&c[1 * sc_row]);
+            __m256d c_in3 = _mm256_maskload_pd(&c[1 * sc_row + 4], mask1);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[4], mask1, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask1, _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[2 * sc_row]);
+            __m256d c_in5 = _mm256_maskload_pd(&c[2 * sc_row + 4], mask1);
+            __m256d c_in6 = _mm256_loadu_pd(&c[3 * sc_row]);
+            __m256d c_in7 = _mm256_maskload_pd(&c[3 * sc_row + 4], mask1);
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask1, _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[3 * sc_row + 4], mask1, _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[4 * sc_row]);
+            __m256d c_in9 = _mm256_maskload_pd(&c[4 * sc_row + 4], mask1);
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[4 * sc_row + 4], mask1, _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3563,7 +3663,7 @@ static BMM_TARGET_AVX2 void bmm_f64_5x5x5_sf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x5x5_sf_avx512_rows_a1b1
  * f64 C(5x5) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x5, B 5x5; layout sf, isa avx512, form rows.
- * Cost per matrix: 250 useful flops in 30 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 250 useful flops in 30 vector arithmetic ops, 10 vector accumulators,
  * 35 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3631,11 +3731,16 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_rows_a1b1(const bmm_args *
             acc3_0 = _mm512_fmadd_pd(a3_4, b0_4, acc3_0);
             __m512d a4_4 = _mm512_set1_pd(a[4 * sa_row + 4]);
             acc4_0 = _mm512_fmadd_pd(a4_4, b0_4, acc4_0);
-            _mm512_mask_storeu_pd(&c[0], mask5, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask5, &c[0])));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask5, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask5, &c[1 * sc_row])));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask5, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask5, &c[2 * sc_row])));
-            _mm512_mask_storeu_pd(&c[3 * sc_row], mask5, _mm512_add_pd(acc3_0, _mm512_maskz_loadu_pd(mask5, &c[3 * sc_row])));
-            _mm512_mask_storeu_pd(&c[4 * sc_row], mask5, _mm512_add_pd(acc4_0, _mm512_maskz_loadu_pd(mask5, &c[4 * sc_row])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask5, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask5, &c[1 * sc_row]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask5, &c[2 * sc_row]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask5, &c[3 * sc_row]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask5, &c[4 * sc_row]);
+            _mm512_mask_storeu_pd(&c[0], mask5, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask5, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask5, _mm512_add_pd(acc2_0, c_in2));
+            _mm512_mask_storeu_pd(&c[3 * sc_row], mask5, _mm512_add_pd(acc3_0, c_in3));
+            _mm512_mask_storeu_pd(&c[4 * sc_row], mask5, _mm512_add_pd(acc4_0, c_in4));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3733,7 +3838,7 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x5x5_sf_avx512_rows_ab
  * f64 C(5x5) = alpha*A*B + beta*C (beta != 0), A 5x5, B 5x5; layout sf, isa avx512, form rows.
- * Cost per matrix: 250 useful flops in 35 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 250 useful flops in 35 vector arithmetic ops, 10 vector accumulators,
  * 35 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3805,11 +3910,16 @@ static BMM_TARGET_AVX512 void bmm_f64_5x5x5_sf_avx512_rows_ab(const bmm_args *BM
             acc3_0 = _mm512_fmadd_pd(a3_4, b0_4, acc3_0);
             __m512d a4_4 = _mm512_set1_pd(a[4 * sa_row + 4]);
             acc4_0 = _mm512_fmadd_pd(a4_4, b0_4, acc4_0);
-            _mm512_mask_storeu_pd(&c[0], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[3 * sc_row], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[4 * sc_row], mask5, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask5, &c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask5, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask5, &c[1 * sc_row]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask5, &c[2 * sc_row]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask5, &c[3 * sc_row]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask5, &c[4 * sc_row]);
+            _mm512_mask_storeu_pd(&c[0], mask5, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask5, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask5, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[3 * sc_row], mask5, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[4 * sc_row], mask5, _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

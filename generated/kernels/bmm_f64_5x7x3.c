@@ -597,7 +597,7 @@ static void bmm_f64_5x7x3_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x7x3_bf_avx2_rows_a1b1
  * f64 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout bf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 10 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_5x7x3_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -684,11 +684,16 @@ static BMM_TARGET_AVX2 void bmm_f64_5x7x3_bf_avx2_rows_a1b1(const bmm_args *BMM_
             acc3_0 = _mm256_fmadd_pd(a3_6, b0_6, acc3_0);
             __m256d a4_6 = _mm256_set1_pd(a[34]);
             acc4_0 = _mm256_fmadd_pd(a4_6, b0_6, acc4_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[0], mask3)));
-            _mm256_maskstore_pd(&c[3], mask3, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[3], mask3)));
-            _mm256_maskstore_pd(&c[6], mask3, _mm256_add_pd(acc2_0, _mm256_maskload_pd(&c[6], mask3)));
-            _mm256_maskstore_pd(&c[9], mask3, _mm256_add_pd(acc3_0, _mm256_maskload_pd(&c[9], mask3)));
-            _mm256_maskstore_pd(&c[12], mask3, _mm256_add_pd(acc4_0, _mm256_maskload_pd(&c[12], mask3)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask3);
+            __m256d c_in1 = _mm256_maskload_pd(&c[3], mask3);
+            __m256d c_in2 = _mm256_maskload_pd(&c[6], mask3);
+            __m256d c_in3 = _mm256_maskload_pd(&c[9], mask3);
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[3], mask3, _mm256_add_pd(acc1_0, c_in1));
+            _mm256_maskstore_pd(&c[6], mask3, _mm256_add_pd(acc2_0, c_in2));
+            _mm256_maskstore_pd(&c[9], mask3, _mm256_add_pd(acc3_0, c_in3));
+            __m256d c_in4 = _mm256_maskload_pd(&c[12], mask3);
+            _mm256_maskstore_pd(&c[12], mask3, _mm256_add_pd(acc4_0, c_in4));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -805,7 +810,7 @@ static BMM_TARGET_AVX2 void bmm_f64_5x7x3_bf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x7x3_bf_avx2_rows_ab
  * f64 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 10 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_5x7x3_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -896,11 +901,16 @@ static BMM_TARGET_AVX2 void bmm_f64_5x7x3_bf_avx2_rows_ab(const bmm_args *BMM_RE
             acc3_0 = _mm256_fmadd_pd(a3_6, b0_6, acc3_0);
             __m256d a4_6 = _mm256_set1_pd(a[34]);
             acc4_0 = _mm256_fmadd_pd(a4_6, b0_6, acc4_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask3), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[3], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3], mask3), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[6], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6], mask3), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[9], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[9], mask3), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[12], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[12], mask3), _mm256_mul_pd(valpha, acc4_0)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask3);
+            __m256d c_in1 = _mm256_maskload_pd(&c[3], mask3);
+            __m256d c_in2 = _mm256_maskload_pd(&c[6], mask3);
+            __m256d c_in3 = _mm256_maskload_pd(&c[9], mask3);
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[3], mask3, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[6], mask3, _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[9], mask3, _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc3_0)));
+            __m256d c_in4 = _mm256_maskload_pd(&c[12], mask3);
+            _mm256_maskstore_pd(&c[12], mask3, _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -912,7 +922,7 @@ static BMM_TARGET_AVX2 void bmm_f64_5x7x3_bf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x7x3_bf_avx512_rows_a1b1
  * f64 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout bf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 10 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -999,11 +1009,16 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_rows_a1b1(const bmm_args *
             acc3_0 = _mm512_fmadd_pd(a3_6, b0_6, acc3_0);
             __m512d a4_6 = _mm512_set1_pd(a[34]);
             acc4_0 = _mm512_fmadd_pd(a4_6, b0_6, acc4_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask3, &c[0])));
-            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask3, &c[3])));
-            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask3, &c[6])));
-            _mm512_mask_storeu_pd(&c[9], mask3, _mm512_add_pd(acc3_0, _mm512_maskz_loadu_pd(mask3, &c[9])));
-            _mm512_mask_storeu_pd(&c[12], mask3, _mm512_add_pd(acc4_0, _mm512_maskz_loadu_pd(mask3, &c[12])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask3, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask3, &c[3]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask3, &c[6]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask3, &c[9]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask3, &c[12]);
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_add_pd(acc2_0, c_in2));
+            _mm512_mask_storeu_pd(&c[9], mask3, _mm512_add_pd(acc3_0, c_in3));
+            _mm512_mask_storeu_pd(&c[12], mask3, _mm512_add_pd(acc4_0, c_in4));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1120,7 +1135,7 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x7x3_bf_avx512_rows_ab
  * f64 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 10 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1211,11 +1226,16 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_rows_ab(const bmm_args *BM
             acc3_0 = _mm512_fmadd_pd(a3_6, b0_6, acc3_0);
             __m512d a4_6 = _mm512_set1_pd(a[34]);
             acc4_0 = _mm512_fmadd_pd(a4_6, b0_6, acc4_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[9], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[9]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[12], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[12]), _mm512_mul_pd(valpha, acc4_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask3, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask3, &c[3]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask3, &c[6]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask3, &c[9]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask3, &c[12]);
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[9], mask3, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[12], mask3, _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1227,7 +1247,7 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_rows_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x7x3_bf_avx512_flat_a1b1
  * f64 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout bf, isa avx512, form flat.
- * Cost per matrix: 210 useful flops in 24 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 24 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 35 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1300,9 +1320,12 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_flat_a1b1(const bmm_args *
         acc1 = _mm512_fmadd_pd(_mm512_permutex2var_pd(as1_0, ix16, as1_1), bk6_2, acc1);
         __m512d bk6_1 = _mm512_permute_pd(br6_0, 170);
         acc2 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix17, as2_0), bk6_1, acc2);
-        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_add_pd(acc0, _mm512_maskz_loadu_pd(mask6, &c[0])));
-        _mm512_mask_storeu_pd(&c[6], mask6, _mm512_add_pd(acc1, _mm512_maskz_loadu_pd(mask6, &c[6])));
-        _mm512_mask_storeu_pd(&c[12], mask3, _mm512_add_pd(acc2, _mm512_maskz_loadu_pd(mask3, &c[12])));
+        __m512d c_in0 = _mm512_maskz_loadu_pd(mask6, &c[0]);
+        __m512d c_in1 = _mm512_maskz_loadu_pd(mask6, &c[6]);
+        __m512d c_in2 = _mm512_maskz_loadu_pd(mask3, &c[12]);
+        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_add_pd(acc0, c_in0));
+        _mm512_mask_storeu_pd(&c[6], mask6, _mm512_add_pd(acc1, c_in1));
+        _mm512_mask_storeu_pd(&c[12], mask3, _mm512_add_pd(acc2, c_in2));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1401,7 +1424,7 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_flat_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x7x3_bf_avx512_flat_ab
  * f64 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf, isa avx512, form flat.
- * Cost per matrix: 210 useful flops in 27 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 27 vector arithmetic ops, 6 vector accumulators,
  * 15 vector loads, 3 vector stores, 35 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1478,9 +1501,12 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_flat_ab(const bmm_args *BM
         acc1 = _mm512_fmadd_pd(_mm512_permutex2var_pd(as1_0, ix16, as1_1), bk6_2, acc1);
         __m512d bk6_1 = _mm512_permute_pd(br6_0, 170);
         acc2 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix17, as2_0), bk6_1, acc2);
-        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[0]), _mm512_mul_pd(valpha, acc0)));
-        _mm512_mask_storeu_pd(&c[6], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[6]), _mm512_mul_pd(valpha, acc1)));
-        _mm512_mask_storeu_pd(&c[12], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[12]), _mm512_mul_pd(valpha, acc2)));
+        __m512d c_in0 = _mm512_maskz_loadu_pd(mask6, &c[0]);
+        __m512d c_in1 = _mm512_maskz_loadu_pd(mask6, &c[6]);
+        __m512d c_in2 = _mm512_maskz_loadu_pd(mask3, &c[12]);
+        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0)));
+        _mm512_mask_storeu_pd(&c[6], mask6, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1)));
+        _mm512_mask_storeu_pd(&c[12], mask3, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -1491,7 +1517,7 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_avx512_flat_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x7x3_bf_tn_avx2_rows_a1b1
  * f64 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 10 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_5x7x3_bf_tn_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1578,11 +1604,16 @@ static BMM_TARGET_AVX2 void bmm_f64_5x7x3_bf_tn_avx2_rows_a1b1(const bmm_args *B
             acc3_0 = _mm256_fmadd_pd(a3_6, b0_6, acc3_0);
             __m256d a4_6 = _mm256_set1_pd(a[34]);
             acc4_0 = _mm256_fmadd_pd(a4_6, b0_6, acc4_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[0], mask3)));
-            _mm256_maskstore_pd(&c[3], mask3, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[3], mask3)));
-            _mm256_maskstore_pd(&c[6], mask3, _mm256_add_pd(acc2_0, _mm256_maskload_pd(&c[6], mask3)));
-            _mm256_maskstore_pd(&c[9], mask3, _mm256_add_pd(acc3_0, _mm256_maskload_pd(&c[9], mask3)));
-            _mm256_maskstore_pd(&c[12], mask3, _mm256_add_pd(acc4_0, _mm256_maskload_pd(&c[12], mask3)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask3);
+            __m256d c_in1 = _mm256_maskload_pd(&c[3], mask3);
+            __m256d c_in2 = _mm256_maskload_pd(&c[6], mask3);
+            __m256d c_in3 = _mm256_maskload_pd(&c[9], mask3);
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[3], mask3, _mm256_add_pd(acc1_0, c_in1));
+            _mm256_maskstore_pd(&c[6], mask3, _mm256_add_pd(acc2_0, c_in2));
+            _mm256_maskstore_pd(&c[9], mask3, _mm256_add_pd(acc3_0, c_in3));
+            __m256d c_in4 = _mm256_maskload_pd(&c[12], mask3);
+            _mm256_maskstore_pd(&c[12], mask3, _mm256_add_pd(acc4_0, c_in4));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1699,7 +1730,7 @@ static BMM_TARGET_AVX2 void bmm_f64_5x7x3_bf_tn_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x7x3_bf_tn_avx2_rows_ab
  * f64 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 10 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_5x7x3_bf_tn_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1790,11 +1821,16 @@ static BMM_TARGET_AVX2 void bmm_f64_5x7x3_bf_tn_avx2_rows_ab(const bmm_args *BMM
             acc3_0 = _mm256_fmadd_pd(a3_6, b0_6, acc3_0);
             __m256d a4_6 = _mm256_set1_pd(a[34]);
             acc4_0 = _mm256_fmadd_pd(a4_6, b0_6, acc4_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask3), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[3], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3], mask3), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[6], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6], mask3), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[9], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[9], mask3), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[12], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[12], mask3), _mm256_mul_pd(valpha, acc4_0)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask3);
+            __m256d c_in1 = _mm256_maskload_pd(&c[3], mask3);
+            __m256d c_in2 = _mm256_maskload_pd(&c[6], mask3);
+            __m256d c_in3 = _mm256_maskload_pd(&c[9], mask3);
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[3], mask3, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[6], mask3, _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[9], mask3, _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc3_0)));
+            __m256d c_in4 = _mm256_maskload_pd(&c[12], mask3);
+            _mm256_maskstore_pd(&c[12], mask3, _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1806,7 +1842,7 @@ static BMM_TARGET_AVX2 void bmm_f64_5x7x3_bf_tn_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x7x3_bf_tn_avx512_rows_a1b1
  * f64 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 10 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_tn_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1893,11 +1929,16 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_tn_avx512_rows_a1b1(const bmm_arg
             acc3_0 = _mm512_fmadd_pd(a3_6, b0_6, acc3_0);
             __m512d a4_6 = _mm512_set1_pd(a[34]);
             acc4_0 = _mm512_fmadd_pd(a4_6, b0_6, acc4_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask3, &c[0])));
-            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask3, &c[3])));
-            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask3, &c[6])));
-            _mm512_mask_storeu_pd(&c[9], mask3, _mm512_add_pd(acc3_0, _mm512_maskz_loadu_pd(mask3, &c[9])));
-            _mm512_mask_storeu_pd(&c[12], mask3, _mm512_add_pd(acc4_0, _mm512_maskz_loadu_pd(mask3, &c[12])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask3, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask3, &c[3]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask3, &c[6]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask3, &c[9]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask3, &c[12]);
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_add_pd(acc2_0, c_in2));
+            _mm512_mask_storeu_pd(&c[9], mask3, _mm512_add_pd(acc3_0, c_in3));
+            _mm512_mask_storeu_pd(&c[12], mask3, _mm512_add_pd(acc4_0, c_in4));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2014,7 +2055,7 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_tn_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x7x3_bf_tn_avx512_rows_ab
  * f64 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 10 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_tn_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2105,11 +2146,16 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_tn_avx512_rows_ab(const bmm_args 
             acc3_0 = _mm512_fmadd_pd(a3_6, b0_6, acc3_0);
             __m512d a4_6 = _mm512_set1_pd(a[34]);
             acc4_0 = _mm512_fmadd_pd(a4_6, b0_6, acc4_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[6]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[9], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[9]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[12], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[12]), _mm512_mul_pd(valpha, acc4_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask3, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask3, &c[3]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask3, &c[6]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask3, &c[9]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask3, &c[12]);
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[3], mask3, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[6], mask3, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[9], mask3, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[12], mask3, _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2121,7 +2167,7 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_tn_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x7x3_bf_nt_avx512_flat_a1b1
  * f64 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout bf nt (A row-major, B transposed), isa avx512, form flat.
- * Cost per matrix: 210 useful flops in 24 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 24 vector arithmetic ops, 6 vector accumulators,
  * 11 vector loads, 3 vector stores, 63 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_nt_avx512_flat_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2204,9 +2250,12 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_nt_avx512_flat_a1b1(const bmm_arg
         acc1 = _mm512_fmadd_pd(_mm512_permutex2var_pd(as1_0, ix28, as1_1), bk6_2, acc1);
         __m512d bk6_1 = _mm512_mask_blend_pd((__mmask8)0x4, _mm512_permutex2var_pd(bs0, ix29, bs1), _mm512_permutex2var_pd(bs2, ix29, bs2));
         acc2 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix30, as2_0), bk6_1, acc2);
-        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_add_pd(acc0, _mm512_maskz_loadu_pd(mask6, &c[0])));
-        _mm512_mask_storeu_pd(&c[6], mask6, _mm512_add_pd(acc1, _mm512_maskz_loadu_pd(mask6, &c[6])));
-        _mm512_mask_storeu_pd(&c[12], mask3, _mm512_add_pd(acc2, _mm512_maskz_loadu_pd(mask3, &c[12])));
+        __m512d c_in0 = _mm512_maskz_loadu_pd(mask6, &c[0]);
+        __m512d c_in1 = _mm512_maskz_loadu_pd(mask6, &c[6]);
+        __m512d c_in2 = _mm512_maskz_loadu_pd(mask3, &c[12]);
+        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_add_pd(acc0, c_in0));
+        _mm512_mask_storeu_pd(&c[6], mask6, _mm512_add_pd(acc1, c_in1));
+        _mm512_mask_storeu_pd(&c[12], mask3, _mm512_add_pd(acc2, c_in2));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -2315,7 +2364,7 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_nt_avx512_flat_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x7x3_bf_nt_avx512_flat_ab
  * f64 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout bf nt (A row-major, B transposed), isa avx512, form flat.
- * Cost per matrix: 210 useful flops in 27 vector arithmetic ops, 3 vector accumulators,
+ * Cost per matrix: 210 useful flops in 27 vector arithmetic ops, 6 vector accumulators,
  * 11 vector loads, 3 vector stores, 63 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_nt_avx512_flat_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2355,9 +2404,9 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_nt_avx512_flat_ab(const bmm_args 
     const __m512i ix28 = _mm512_set_epi64(0, 0, 13, 13, 13, 6, 6, 6);
     const __m512i ix29 = _mm512_set_epi64(0, 0, 0, 0, 0, 20, 13, 6);
     const __m512i ix30 = _mm512_set_epi64(0, 0, 0, 0, 0, 6, 6, 6);
+    const __mmask8 mask3 = (__mmask8)0x7;
     const __m512d vbeta = _mm512_set1_pd(beta);
     const __m512d valpha = _mm512_set1_pd(alpha);
-    const __mmask8 mask3 = (__mmask8)0x7;
     for (int64_t t = 0; t < g->batch; ++t) {
         __m512d bs0 = _mm512_loadu_pd(&b[0]);
         __m512d bs1 = _mm512_loadu_pd(&b[8]);
@@ -2402,9 +2451,12 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_bf_nt_avx512_flat_ab(const bmm_args 
         acc1 = _mm512_fmadd_pd(_mm512_permutex2var_pd(as1_0, ix28, as1_1), bk6_2, acc1);
         __m512d bk6_1 = _mm512_mask_blend_pd((__mmask8)0x4, _mm512_permutex2var_pd(bs0, ix29, bs1), _mm512_permutex2var_pd(bs2, ix29, bs2));
         acc2 = _mm512_fmadd_pd(_mm512_permutexvar_pd(ix30, as2_0), bk6_1, acc2);
-        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[0]), _mm512_mul_pd(valpha, acc0)));
-        _mm512_mask_storeu_pd(&c[6], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[6]), _mm512_mul_pd(valpha, acc1)));
-        _mm512_mask_storeu_pd(&c[12], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[12]), _mm512_mul_pd(valpha, acc2)));
+        __m512d c_in0 = _mm512_maskz_loadu_pd(mask6, &c[0]);
+        __m512d c_in1 = _mm512_maskz_loadu_pd(mask6, &c[6]);
+        __m512d c_in2 = _mm512_maskz_loadu_pd(mask3, &c[12]);
+        _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0)));
+        _mm512_mask_storeu_pd(&c[6], mask6, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1)));
+        _mm512_mask_storeu_pd(&c[12], mask3, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2)));
         a += g->sa_batch;
         b += g->sb_batch;
         c += g->sc_batch;
@@ -3014,7 +3066,7 @@ static void bmm_f64_5x7x3_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x7x3_sf_avx2_rows_a1b1
  * f64 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout sf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 10 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_5x7x3_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3104,11 +3156,16 @@ static BMM_TARGET_AVX2 void bmm_f64_5x7x3_sf_avx2_rows_a1b1(const bmm_args *BMM_
             acc3_0 = _mm256_fmadd_pd(a3_6, b0_6, acc3_0);
             __m256d a4_6 = _mm256_set1_pd(a[4 * sa_row + 6]);
             acc4_0 = _mm256_fmadd_pd(a4_6, b0_6, acc4_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_add_pd(acc0_0, _mm256_maskload_pd(&c[0], mask3)));
-            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_add_pd(acc1_0, _mm256_maskload_pd(&c[1 * sc_row], mask3)));
-            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_add_pd(acc2_0, _mm256_maskload_pd(&c[2 * sc_row], mask3)));
-            _mm256_maskstore_pd(&c[3 * sc_row], mask3, _mm256_add_pd(acc3_0, _mm256_maskload_pd(&c[3 * sc_row], mask3)));
-            _mm256_maskstore_pd(&c[4 * sc_row], mask3, _mm256_add_pd(acc4_0, _mm256_maskload_pd(&c[4 * sc_row], mask3)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask3);
+            __m256d c_in1 = _mm256_maskload_pd(&c[1 * sc_row], mask3);
+            __m256d c_in2 = _mm256_maskload_pd(&c[2 * sc_row], mask3);
+            __m256d c_in3 = _mm256_maskload_pd(&c[3 * sc_row], mask3);
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_add_pd(acc1_0, c_in1));
+            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_add_pd(acc2_0, c_in2));
+            _mm256_maskstore_pd(&c[3 * sc_row], mask3, _mm256_add_pd(acc3_0, c_in3));
+            __m256d c_in4 = _mm256_maskload_pd(&c[4 * sc_row], mask3);
+            _mm256_maskstore_pd(&c[4 * sc_row], mask3, _mm256_add_pd(acc4_0, c_in4));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3228,7 +3285,7 @@ static BMM_TARGET_AVX2 void bmm_f64_5x7x3_sf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x7x3_sf_avx2_rows_ab
  * f64 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout sf, isa avx2, form rows.
- * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 10 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_5x7x3_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3322,11 +3379,16 @@ static BMM_TARGET_AVX2 void bmm_f64_5x7x3_sf_avx2_rows_ab(const bmm_args *BMM_RE
             acc3_0 = _mm256_fmadd_pd(a3_6, b0_6, acc3_0);
             __m256d a4_6 = _mm256_set1_pd(a[4 * sa_row + 6]);
             acc4_0 = _mm256_fmadd_pd(a4_6, b0_6, acc4_0);
-            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[0], mask3), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row], mask3), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row], mask3), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[3 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row], mask3), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[4 * sc_row], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row], mask3), _mm256_mul_pd(valpha, acc4_0)));
+            __m256d c_in0 = _mm256_maskload_pd(&c[0], mask3);
+            __m256d c_in1 = _mm256_maskload_pd(&c[1 * sc_row], mask3);
+            __m256d c_in2 = _mm256_maskload_pd(&c[2 * sc_row], mask3);
+            __m256d c_in3 = _mm256_maskload_pd(&c[3 * sc_row], mask3);
+            _mm256_maskstore_pd(&c[0], mask3, _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[1 * sc_row], mask3, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[2 * sc_row], mask3, _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[3 * sc_row], mask3, _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc3_0)));
+            __m256d c_in4 = _mm256_maskload_pd(&c[4 * sc_row], mask3);
+            _mm256_maskstore_pd(&c[4 * sc_row], mask3, _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3338,7 +3400,7 @@ static BMM_TARGET_AVX2 void bmm_f64_5x7x3_sf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x7x3_sf_avx512_rows_a1b1
  * f64 C(5x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 5x7, B 7x3; layout sf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 210 useful flops in 40 vector arithmetic ops, 10 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3428,11 +3490,16 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_rows_a1b1(const bmm_args *
             acc3_0 = _mm512_fmadd_pd(a3_6, b0_6, acc3_0);
             __m512d a4_6 = _mm512_set1_pd(a[4 * sa_row + 6]);
             acc4_0 = _mm512_fmadd_pd(a4_6, b0_6, acc4_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask3, &c[0])));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row])));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row])));
-            _mm512_mask_storeu_pd(&c[3 * sc_row], mask3, _mm512_add_pd(acc3_0, _mm512_maskz_loadu_pd(mask3, &c[3 * sc_row])));
-            _mm512_mask_storeu_pd(&c[4 * sc_row], mask3, _mm512_add_pd(acc4_0, _mm512_maskz_loadu_pd(mask3, &c[4 * sc_row])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask3, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask3, &c[3 * sc_row]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask3, &c[4 * sc_row]);
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_add_pd(acc2_0, c_in2));
+            _mm512_mask_storeu_pd(&c[3 * sc_row], mask3, _mm512_add_pd(acc3_0, c_in3));
+            _mm512_mask_storeu_pd(&c[4 * sc_row], mask3, _mm512_add_pd(acc4_0, c_in4));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3552,7 +3619,7 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_5x7x3_sf_avx512_rows_ab
  * f64 C(5x3) = alpha*A*B + beta*C (beta != 0), A 5x7, B 7x3; layout sf, isa avx512, form rows.
- * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 5 vector accumulators,
+ * Cost per matrix: 210 useful flops in 45 vector arithmetic ops, 10 vector accumulators,
  * 47 vector loads, 5 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3646,11 +3713,16 @@ static BMM_TARGET_AVX512 void bmm_f64_5x7x3_sf_avx512_rows_ab(const bmm_args *BM
             acc3_0 = _mm512_fmadd_pd(a3_6, b0_6, acc3_0);
             __m512d a4_6 = _mm512_set1_pd(a[4 * sa_row + 6]);
             acc4_0 = _mm512_fmadd_pd(a4_6, b0_6, acc4_0);
-            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[3 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[4 * sc_row], mask3, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask3, &c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask3, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask3, &c[1 * sc_row]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask3, &c[2 * sc_row]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask3, &c[3 * sc_row]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask3, &c[4 * sc_row]);
+            _mm512_mask_storeu_pd(&c[0], mask3, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask3, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask3, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[3 * sc_row], mask3, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[4 * sc_row], mask3, _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc4_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

@@ -485,7 +485,7 @@ static void bmm_f64_64x64x64_bf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_bf_avx2_rl6_a1b1
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout bf, isa avx2, form rl6.
- * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 24 vector accumulators,
  * 45056 vector loads, 1024 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -529,18 +529,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0])));
-                _mm256_storeu_pd(&c[64 * i0 + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 4])));
-                _mm256_storeu_pd(&c[64 * i0 + 64], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 64])));
-                _mm256_storeu_pd(&c[64 * i0 + 68], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 68])));
-                _mm256_storeu_pd(&c[64 * i0 + 128], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 128])));
-                _mm256_storeu_pd(&c[64 * i0 + 132], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 132])));
-                _mm256_storeu_pd(&c[64 * i0 + 192], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[64 * i0 + 192])));
-                _mm256_storeu_pd(&c[64 * i0 + 196], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[64 * i0 + 196])));
-                _mm256_storeu_pd(&c[64 * i0 + 256], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[64 * i0 + 256])));
-                _mm256_storeu_pd(&c[64 * i0 + 260], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[64 * i0 + 260])));
-                _mm256_storeu_pd(&c[64 * i0 + 320], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[64 * i0 + 320])));
-                _mm256_storeu_pd(&c[64 * i0 + 324], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[64 * i0 + 324])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[64 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[64 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[64 * i0 + 64]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[64 * i0 + 68]);
+                _mm256_storeu_pd(&c[64 * i0], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[64 * i0 + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[64 * i0 + 64], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[64 * i0 + 68], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[64 * i0 + 128]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[64 * i0 + 132]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[64 * i0 + 192]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[64 * i0 + 196]);
+                _mm256_storeu_pd(&c[64 * i0 + 128], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[64 * i0 + 132], _mm256_add_pd(acc2_1, c_in5));
+                _mm256_storeu_pd(&c[64 * i0 + 192], _mm256_add_pd(acc3_0, c_in6));
+                _mm256_storeu_pd(&c[64 * i0 + 196], _mm256_add_pd(acc3_1, c_in7));
+                __m256d c_in8 = _mm256_loadu_pd(&c[64 * i0 + 256]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[64 * i0 + 260]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[64 * i0 + 320]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[64 * i0 + 324]);
+                _mm256_storeu_pd(&c[64 * i0 + 256], _mm256_add_pd(acc4_0, c_in8));
+                _mm256_storeu_pd(&c[64 * i0 + 260], _mm256_add_pd(acc4_1, c_in9));
+                _mm256_storeu_pd(&c[64 * i0 + 320], _mm256_add_pd(acc5_0, c_in10));
+                _mm256_storeu_pd(&c[64 * i0 + 324], _mm256_add_pd(acc5_1, c_in11));
             }
         }
         {
@@ -568,14 +580,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3840], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[3840])));
-            _mm256_storeu_pd(&c[3844], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[3844])));
-            _mm256_storeu_pd(&c[3904], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[3904])));
-            _mm256_storeu_pd(&c[3908], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[3908])));
-            _mm256_storeu_pd(&c[3968], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[3968])));
-            _mm256_storeu_pd(&c[3972], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[3972])));
-            _mm256_storeu_pd(&c[4032], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[4032])));
-            _mm256_storeu_pd(&c[4036], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[4036])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[3840]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[3844]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[3904]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[3908]);
+            _mm256_storeu_pd(&c[3840], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[3844], _mm256_add_pd(acc0_1, c_in13));
+            _mm256_storeu_pd(&c[3904], _mm256_add_pd(acc1_0, c_in14));
+            _mm256_storeu_pd(&c[3908], _mm256_add_pd(acc1_1, c_in15));
+            __m256d c_in16 = _mm256_loadu_pd(&c[3968]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[3972]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[4032]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[4036]);
+            _mm256_storeu_pd(&c[3968], _mm256_add_pd(acc2_0, c_in16));
+            _mm256_storeu_pd(&c[3972], _mm256_add_pd(acc2_1, c_in17));
+            _mm256_storeu_pd(&c[4032], _mm256_add_pd(acc3_0, c_in18));
+            _mm256_storeu_pd(&c[4036], _mm256_add_pd(acc3_1, c_in19));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -613,18 +633,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0 + 8])));
-                _mm256_storeu_pd(&c[64 * i0 + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 12])));
-                _mm256_storeu_pd(&c[64 * i0 + 72], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 72])));
-                _mm256_storeu_pd(&c[64 * i0 + 76], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 76])));
-                _mm256_storeu_pd(&c[64 * i0 + 136], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 136])));
-                _mm256_storeu_pd(&c[64 * i0 + 140], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 140])));
-                _mm256_storeu_pd(&c[64 * i0 + 200], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[64 * i0 + 200])));
-                _mm256_storeu_pd(&c[64 * i0 + 204], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[64 * i0 + 204])));
-                _mm256_storeu_pd(&c[64 * i0 + 264], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[64 * i0 + 264])));
-                _mm256_storeu_pd(&c[64 * i0 + 268], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[64 * i0 + 268])));
-                _mm256_storeu_pd(&c[64 * i0 + 328], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[64 * i0 + 328])));
-                _mm256_storeu_pd(&c[64 * i0 + 332], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[64 * i0 + 332])));
+                __m256d c_in20 = _mm256_loadu_pd(&c[64 * i0 + 8]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[64 * i0 + 12]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[64 * i0 + 72]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[64 * i0 + 76]);
+                _mm256_storeu_pd(&c[64 * i0 + 8], _mm256_add_pd(acc0_0, c_in20));
+                _mm256_storeu_pd(&c[64 * i0 + 12], _mm256_add_pd(acc0_1, c_in21));
+                _mm256_storeu_pd(&c[64 * i0 + 72], _mm256_add_pd(acc1_0, c_in22));
+                _mm256_storeu_pd(&c[64 * i0 + 76], _mm256_add_pd(acc1_1, c_in23));
+                __m256d c_in24 = _mm256_loadu_pd(&c[64 * i0 + 136]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[64 * i0 + 140]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[64 * i0 + 200]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[64 * i0 + 204]);
+                _mm256_storeu_pd(&c[64 * i0 + 136], _mm256_add_pd(acc2_0, c_in24));
+                _mm256_storeu_pd(&c[64 * i0 + 140], _mm256_add_pd(acc2_1, c_in25));
+                _mm256_storeu_pd(&c[64 * i0 + 200], _mm256_add_pd(acc3_0, c_in26));
+                _mm256_storeu_pd(&c[64 * i0 + 204], _mm256_add_pd(acc3_1, c_in27));
+                __m256d c_in28 = _mm256_loadu_pd(&c[64 * i0 + 264]);
+                __m256d c_in29 = _mm256_loadu_pd(&c[64 * i0 + 268]);
+                __m256d c_in30 = _mm256_loadu_pd(&c[64 * i0 + 328]);
+                __m256d c_in31 = _mm256_loadu_pd(&c[64 * i0 + 332]);
+                _mm256_storeu_pd(&c[64 * i0 + 264], _mm256_add_pd(acc4_0, c_in28));
+                _mm256_storeu_pd(&c[64 * i0 + 268], _mm256_add_pd(acc4_1, c_in29));
+                _mm256_storeu_pd(&c[64 * i0 + 328], _mm256_add_pd(acc5_0, c_in30));
+                _mm256_storeu_pd(&c[64 * i0 + 332], _mm256_add_pd(acc5_1, c_in31));
             }
         }
         {
@@ -652,14 +684,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3848], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[3848])));
-            _mm256_storeu_pd(&c[3852], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[3852])));
-            _mm256_storeu_pd(&c[3912], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[3912])));
-            _mm256_storeu_pd(&c[3916], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[3916])));
-            _mm256_storeu_pd(&c[3976], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[3976])));
-            _mm256_storeu_pd(&c[3980], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[3980])));
-            _mm256_storeu_pd(&c[4040], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[4040])));
-            _mm256_storeu_pd(&c[4044], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[4044])));
+            __m256d c_in32 = _mm256_loadu_pd(&c[3848]);
+            __m256d c_in33 = _mm256_loadu_pd(&c[3852]);
+            __m256d c_in34 = _mm256_loadu_pd(&c[3912]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[3916]);
+            _mm256_storeu_pd(&c[3848], _mm256_add_pd(acc0_0, c_in32));
+            _mm256_storeu_pd(&c[3852], _mm256_add_pd(acc0_1, c_in33));
+            _mm256_storeu_pd(&c[3912], _mm256_add_pd(acc1_0, c_in34));
+            _mm256_storeu_pd(&c[3916], _mm256_add_pd(acc1_1, c_in35));
+            __m256d c_in36 = _mm256_loadu_pd(&c[3976]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[3980]);
+            __m256d c_in38 = _mm256_loadu_pd(&c[4040]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[4044]);
+            _mm256_storeu_pd(&c[3976], _mm256_add_pd(acc2_0, c_in36));
+            _mm256_storeu_pd(&c[3980], _mm256_add_pd(acc2_1, c_in37));
+            _mm256_storeu_pd(&c[4040], _mm256_add_pd(acc3_0, c_in38));
+            _mm256_storeu_pd(&c[4044], _mm256_add_pd(acc3_1, c_in39));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -697,18 +737,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0 + 16])));
-                _mm256_storeu_pd(&c[64 * i0 + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 20])));
-                _mm256_storeu_pd(&c[64 * i0 + 80], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 80])));
-                _mm256_storeu_pd(&c[64 * i0 + 84], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 84])));
-                _mm256_storeu_pd(&c[64 * i0 + 144], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 144])));
-                _mm256_storeu_pd(&c[64 * i0 + 148], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 148])));
-                _mm256_storeu_pd(&c[64 * i0 + 208], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[64 * i0 + 208])));
-                _mm256_storeu_pd(&c[64 * i0 + 212], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[64 * i0 + 212])));
-                _mm256_storeu_pd(&c[64 * i0 + 272], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[64 * i0 + 272])));
-                _mm256_storeu_pd(&c[64 * i0 + 276], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[64 * i0 + 276])));
-                _mm256_storeu_pd(&c[64 * i0 + 336], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[64 * i0 + 336])));
-                _mm256_storeu_pd(&c[64 * i0 + 340], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[64 * i0 + 340])));
+                __m256d c_in40 = _mm256_loadu_pd(&c[64 * i0 + 16]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[64 * i0 + 20]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[64 * i0 + 80]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[64 * i0 + 84]);
+                _mm256_storeu_pd(&c[64 * i0 + 16], _mm256_add_pd(acc0_0, c_in40));
+                _mm256_storeu_pd(&c[64 * i0 + 20], _mm256_add_pd(acc0_1, c_in41));
+                _mm256_storeu_pd(&c[64 * i0 + 80], _mm256_add_pd(acc1_0, c_in42));
+                _mm256_storeu_pd(&c[64 * i0 + 84], _mm256_add_pd(acc1_1, c_in43));
+                __m256d c_in44 = _mm256_loadu_pd(&c[64 * i0 + 144]);
+                __m256d c_in45 = _mm256_loadu_pd(&c[64 * i0 + 148]);
+                __m256d c_in46 = _mm256_loadu_pd(&c[64 * i0 + 208]);
+                __m256d c_in47 = _mm256_loadu_pd(&c[64 * i0 + 212]);
+                _mm256_storeu_pd(&c[64 * i0 + 144], _mm256_add_pd(acc2_0, c_in44));
+                _mm256_storeu_pd(&c[64 * i0 + 148], _mm256_add_pd(acc2_1, c_in45));
+                _mm256_storeu_pd(&c[64 * i0 + 208], _mm256_add_pd(acc3_0, c_in46));
+                _mm256_storeu_pd(&c[64 * i0 + 212], _mm256_add_pd(acc3_1, c_in47));
+                __m256d c_in48 = _mm256_loadu_pd(&c[64 * i0 + 272]);
+                __m256d c_in49 = _mm256_loadu_pd(&c[64 * i0 + 276]);
+                __m256d c_in50 = _mm256_loadu_pd(&c[64 * i0 + 336]);
+                __m256d c_in51 = _mm256_loadu_pd(&c[64 * i0 + 340]);
+                _mm256_storeu_pd(&c[64 * i0 + 272], _mm256_add_pd(acc4_0, c_in48));
+                _mm256_storeu_pd(&c[64 * i0 + 276], _mm256_add_pd(acc4_1, c_in49));
+                _mm256_storeu_pd(&c[64 * i0 + 336], _mm256_add_pd(acc5_0, c_in50));
+                _mm256_storeu_pd(&c[64 * i0 + 340], _mm256_add_pd(acc5_1, c_in51));
             }
         }
         {
@@ -736,14 +788,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3856], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[3856])));
-            _mm256_storeu_pd(&c[3860], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[3860])));
-            _mm256_storeu_pd(&c[3920], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[3920])));
-            _mm256_storeu_pd(&c[3924], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[3924])));
-            _mm256_storeu_pd(&c[3984], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[3984])));
-            _mm256_storeu_pd(&c[3988], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[3988])));
-            _mm256_storeu_pd(&c[4048], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[4048])));
-            _mm256_storeu_pd(&c[4052], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[4052])));
+            __m256d c_in52 = _mm256_loadu_pd(&c[3856]);
+            __m256d c_in53 = _mm256_loadu_pd(&c[3860]);
+            __m256d c_in54 = _mm256_loadu_pd(&c[3920]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[3924]);
+            _mm256_storeu_pd(&c[3856], _mm256_add_pd(acc0_0, c_in52));
+            _mm256_storeu_pd(&c[3860], _mm256_add_pd(acc0_1, c_in53));
+            _mm256_storeu_pd(&c[3920], _mm256_add_pd(acc1_0, c_in54));
+            _mm256_storeu_pd(&c[3924], _mm256_add_pd(acc1_1, c_in55));
+            __m256d c_in56 = _mm256_loadu_pd(&c[3984]);
+            __m256d c_in57 = _mm256_loadu_pd(&c[3988]);
+            __m256d c_in58 = _mm256_loadu_pd(&c[4048]);
+            __m256d c_in59 = _mm256_loadu_pd(&c[4052]);
+            _mm256_storeu_pd(&c[3984], _mm256_add_pd(acc2_0, c_in56));
+            _mm256_storeu_pd(&c[3988], _mm256_add_pd(acc2_1, c_in57));
+            _mm256_storeu_pd(&c[4048], _mm256_add_pd(acc3_0, c_in58));
+            _mm256_storeu_pd(&c[4052], _mm256_add_pd(acc3_1, c_in59));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -781,18 +841,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0 + 24])));
-                _mm256_storeu_pd(&c[64 * i0 + 28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 28])));
-                _mm256_storeu_pd(&c[64 * i0 + 88], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 88])));
-                _mm256_storeu_pd(&c[64 * i0 + 92], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 92])));
-                _mm256_storeu_pd(&c[64 * i0 + 152], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 152])));
-                _mm256_storeu_pd(&c[64 * i0 + 156], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 156])));
-                _mm256_storeu_pd(&c[64 * i0 + 216], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[64 * i0 + 216])));
-                _mm256_storeu_pd(&c[64 * i0 + 220], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[64 * i0 + 220])));
-                _mm256_storeu_pd(&c[64 * i0 + 280], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[64 * i0 + 280])));
-                _mm256_storeu_pd(&c[64 * i0 + 284], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[64 * i0 + 284])));
-                _mm256_storeu_pd(&c[64 * i0 + 344], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[64 * i0 + 344])));
-                _mm256_storeu_pd(&c[64 * i0 + 348], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[64 * i0 + 348])));
+                __m256d c_in60 = _mm256_loadu_pd(&c[64 * i0 + 24]);
+                __m256d c_in61 = _mm256_loadu_pd(&c[64 * i0 + 28]);
+                __m256d c_in62 = _mm256_loadu_pd(&c[64 * i0 + 88]);
+                __m256d c_in63 = _mm256_loadu_pd(&c[64 * i0 + 92]);
+                _mm256_storeu_pd(&c[64 * i0 + 24], _mm256_add_pd(acc0_0, c_in60));
+                _mm256_storeu_pd(&c[64 * i0 + 28], _mm256_add_pd(acc0_1, c_in61));
+                _mm256_storeu_pd(&c[64 * i0 + 88], _mm256_add_pd(acc1_0, c_in62));
+                _mm256_storeu_pd(&c[64 * i0 + 92], _mm256_add_pd(acc1_1, c_in63));
+                __m256d c_in64 = _mm256_loadu_pd(&c[64 * i0 + 152]);
+                __m256d c_in65 = _mm256_loadu_pd(&c[64 * i0 + 156]);
+                __m256d c_in66 = _mm256_loadu_pd(&c[64 * i0 + 216]);
+                __m256d c_in67 = _mm256_loadu_pd(&c[64 * i0 + 220]);
+                _mm256_storeu_pd(&c[64 * i0 + 152], _mm256_add_pd(acc2_0, c_in64));
+                _mm256_storeu_pd(&c[64 * i0 + 156], _mm256_add_pd(acc2_1, c_in65));
+                _mm256_storeu_pd(&c[64 * i0 + 216], _mm256_add_pd(acc3_0, c_in66));
+                _mm256_storeu_pd(&c[64 * i0 + 220], _mm256_add_pd(acc3_1, c_in67));
+                __m256d c_in68 = _mm256_loadu_pd(&c[64 * i0 + 280]);
+                __m256d c_in69 = _mm256_loadu_pd(&c[64 * i0 + 284]);
+                __m256d c_in70 = _mm256_loadu_pd(&c[64 * i0 + 344]);
+                __m256d c_in71 = _mm256_loadu_pd(&c[64 * i0 + 348]);
+                _mm256_storeu_pd(&c[64 * i0 + 280], _mm256_add_pd(acc4_0, c_in68));
+                _mm256_storeu_pd(&c[64 * i0 + 284], _mm256_add_pd(acc4_1, c_in69));
+                _mm256_storeu_pd(&c[64 * i0 + 344], _mm256_add_pd(acc5_0, c_in70));
+                _mm256_storeu_pd(&c[64 * i0 + 348], _mm256_add_pd(acc5_1, c_in71));
             }
         }
         {
@@ -820,14 +892,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3864], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[3864])));
-            _mm256_storeu_pd(&c[3868], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[3868])));
-            _mm256_storeu_pd(&c[3928], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[3928])));
-            _mm256_storeu_pd(&c[3932], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[3932])));
-            _mm256_storeu_pd(&c[3992], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[3992])));
-            _mm256_storeu_pd(&c[3996], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[3996])));
-            _mm256_storeu_pd(&c[4056], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[4056])));
-            _mm256_storeu_pd(&c[4060], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[4060])));
+            __m256d c_in72 = _mm256_loadu_pd(&c[3864]);
+            __m256d c_in73 = _mm256_loadu_pd(&c[3868]);
+            __m256d c_in74 = _mm256_loadu_pd(&c[3928]);
+            __m256d c_in75 = _mm256_loadu_pd(&c[3932]);
+            _mm256_storeu_pd(&c[3864], _mm256_add_pd(acc0_0, c_in72));
+            _mm256_storeu_pd(&c[3868], _mm256_add_pd(acc0_1, c_in73));
+            _mm256_storeu_pd(&c[3928], _mm256_add_pd(acc1_0, c_in74));
+            _mm256_storeu_pd(&c[3932], _mm256_add_pd(acc1_1, c_in75));
+            __m256d c_in76 = _mm256_loadu_pd(&c[3992]);
+            __m256d c_in77 = _mm256_loadu_pd(&c[3996]);
+            __m256d c_in78 = _mm256_loadu_pd(&c[4056]);
+            __m256d c_in79 = _mm256_loadu_pd(&c[4060]);
+            _mm256_storeu_pd(&c[3992], _mm256_add_pd(acc2_0, c_in76));
+            _mm256_storeu_pd(&c[3996], _mm256_add_pd(acc2_1, c_in77));
+            _mm256_storeu_pd(&c[4056], _mm256_add_pd(acc3_0, c_in78));
+            _mm256_storeu_pd(&c[4060], _mm256_add_pd(acc3_1, c_in79));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -865,18 +945,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 32], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0 + 32])));
-                _mm256_storeu_pd(&c[64 * i0 + 36], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 36])));
-                _mm256_storeu_pd(&c[64 * i0 + 96], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 96])));
-                _mm256_storeu_pd(&c[64 * i0 + 100], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 100])));
-                _mm256_storeu_pd(&c[64 * i0 + 160], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 160])));
-                _mm256_storeu_pd(&c[64 * i0 + 164], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 164])));
-                _mm256_storeu_pd(&c[64 * i0 + 224], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[64 * i0 + 224])));
-                _mm256_storeu_pd(&c[64 * i0 + 228], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[64 * i0 + 228])));
-                _mm256_storeu_pd(&c[64 * i0 + 288], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[64 * i0 + 288])));
-                _mm256_storeu_pd(&c[64 * i0 + 292], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[64 * i0 + 292])));
-                _mm256_storeu_pd(&c[64 * i0 + 352], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[64 * i0 + 352])));
-                _mm256_storeu_pd(&c[64 * i0 + 356], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[64 * i0 + 356])));
+                __m256d c_in80 = _mm256_loadu_pd(&c[64 * i0 + 32]);
+                __m256d c_in81 = _mm256_loadu_pd(&c[64 * i0 + 36]);
+                __m256d c_in82 = _mm256_loadu_pd(&c[64 * i0 + 96]);
+                __m256d c_in83 = _mm256_loadu_pd(&c[64 * i0 + 100]);
+                _mm256_storeu_pd(&c[64 * i0 + 32], _mm256_add_pd(acc0_0, c_in80));
+                _mm256_storeu_pd(&c[64 * i0 + 36], _mm256_add_pd(acc0_1, c_in81));
+                _mm256_storeu_pd(&c[64 * i0 + 96], _mm256_add_pd(acc1_0, c_in82));
+                _mm256_storeu_pd(&c[64 * i0 + 100], _mm256_add_pd(acc1_1, c_in83));
+                __m256d c_in84 = _mm256_loadu_pd(&c[64 * i0 + 160]);
+                __m256d c_in85 = _mm256_loadu_pd(&c[64 * i0 + 164]);
+                __m256d c_in86 = _mm256_loadu_pd(&c[64 * i0 + 224]);
+                __m256d c_in87 = _mm256_loadu_pd(&c[64 * i0 + 228]);
+                _mm256_storeu_pd(&c[64 * i0 + 160], _mm256_add_pd(acc2_0, c_in84));
+                _mm256_storeu_pd(&c[64 * i0 + 164], _mm256_add_pd(acc2_1, c_in85));
+                _mm256_storeu_pd(&c[64 * i0 + 224], _mm256_add_pd(acc3_0, c_in86));
+                _mm256_storeu_pd(&c[64 * i0 + 228], _mm256_add_pd(acc3_1, c_in87));
+                __m256d c_in88 = _mm256_loadu_pd(&c[64 * i0 + 288]);
+                __m256d c_in89 = _mm256_loadu_pd(&c[64 * i0 + 292]);
+                __m256d c_in90 = _mm256_loadu_pd(&c[64 * i0 + 352]);
+                __m256d c_in91 = _mm256_loadu_pd(&c[64 * i0 + 356]);
+                _mm256_storeu_pd(&c[64 * i0 + 288], _mm256_add_pd(acc4_0, c_in88));
+                _mm256_storeu_pd(&c[64 * i0 + 292], _mm256_add_pd(acc4_1, c_in89));
+                _mm256_storeu_pd(&c[64 * i0 + 352], _mm256_add_pd(acc5_0, c_in90));
+                _mm256_storeu_pd(&c[64 * i0 + 356], _mm256_add_pd(acc5_1, c_in91));
             }
         }
         {
@@ -904,14 +996,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3872], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[3872])));
-            _mm256_storeu_pd(&c[3876], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[3876])));
-            _mm256_storeu_pd(&c[3936], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[3936])));
-            _mm256_storeu_pd(&c[3940], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[3940])));
-            _mm256_storeu_pd(&c[4000], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[4000])));
-            _mm256_storeu_pd(&c[4004], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[4004])));
-            _mm256_storeu_pd(&c[4064], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[4064])));
-            _mm256_storeu_pd(&c[4068], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[4068])));
+            __m256d c_in92 = _mm256_loadu_pd(&c[3872]);
+            __m256d c_in93 = _mm256_loadu_pd(&c[3876]);
+            __m256d c_in94 = _mm256_loadu_pd(&c[3936]);
+            __m256d c_in95 = _mm256_loadu_pd(&c[3940]);
+            _mm256_storeu_pd(&c[3872], _mm256_add_pd(acc0_0, c_in92));
+            _mm256_storeu_pd(&c[3876], _mm256_add_pd(acc0_1, c_in93));
+            _mm256_storeu_pd(&c[3936], _mm256_add_pd(acc1_0, c_in94));
+            _mm256_storeu_pd(&c[3940], _mm256_add_pd(acc1_1, c_in95));
+            __m256d c_in96 = _mm256_loadu_pd(&c[4000]);
+            __m256d c_in97 = _mm256_loadu_pd(&c[4004]);
+            __m256d c_in98 = _mm256_loadu_pd(&c[4064]);
+            __m256d c_in99 = _mm256_loadu_pd(&c[4068]);
+            _mm256_storeu_pd(&c[4000], _mm256_add_pd(acc2_0, c_in96));
+            _mm256_storeu_pd(&c[4004], _mm256_add_pd(acc2_1, c_in97));
+            _mm256_storeu_pd(&c[4064], _mm256_add_pd(acc3_0, c_in98));
+            _mm256_storeu_pd(&c[4068], _mm256_add_pd(acc3_1, c_in99));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -949,18 +1049,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 40], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0 + 40])));
-                _mm256_storeu_pd(&c[64 * i0 + 44], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 44])));
-                _mm256_storeu_pd(&c[64 * i0 + 104], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 104])));
-                _mm256_storeu_pd(&c[64 * i0 + 108], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 108])));
-                _mm256_storeu_pd(&c[64 * i0 + 168], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 168])));
-                _mm256_storeu_pd(&c[64 * i0 + 172], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 172])));
-                _mm256_storeu_pd(&c[64 * i0 + 232], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[64 * i0 + 232])));
-                _mm256_storeu_pd(&c[64 * i0 + 236], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[64 * i0 + 236])));
-                _mm256_storeu_pd(&c[64 * i0 + 296], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[64 * i0 + 296])));
-                _mm256_storeu_pd(&c[64 * i0 + 300], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[64 * i0 + 300])));
-                _mm256_storeu_pd(&c[64 * i0 + 360], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[64 * i0 + 360])));
-                _mm256_storeu_pd(&c[64 * i0 + 364], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[64 * i0 + 364])));
+                __m256d c_in100 = _mm256_loadu_pd(&c[64 * i0 + 40]);
+                __m256d c_in101 = _mm256_loadu_pd(&c[64 * i0 + 44]);
+                __m256d c_in102 = _mm256_loadu_pd(&c[64 * i0 + 104]);
+                __m256d c_in103 = _mm256_loadu_pd(&c[64 * i0 + 108]);
+                _mm256_storeu_pd(&c[64 * i0 + 40], _mm256_add_pd(acc0_0, c_in100));
+                _mm256_storeu_pd(&c[64 * i0 + 44], _mm256_add_pd(acc0_1, c_in101));
+                _mm256_storeu_pd(&c[64 * i0 + 104], _mm256_add_pd(acc1_0, c_in102));
+                _mm256_storeu_pd(&c[64 * i0 + 108], _mm256_add_pd(acc1_1, c_in103));
+                __m256d c_in104 = _mm256_loadu_pd(&c[64 * i0 + 168]);
+                __m256d c_in105 = _mm256_loadu_pd(&c[64 * i0 + 172]);
+                __m256d c_in106 = _mm256_loadu_pd(&c[64 * i0 + 232]);
+                __m256d c_in107 = _mm256_loadu_pd(&c[64 * i0 + 236]);
+                _mm256_storeu_pd(&c[64 * i0 + 168], _mm256_add_pd(acc2_0, c_in104));
+                _mm256_storeu_pd(&c[64 * i0 + 172], _mm256_add_pd(acc2_1, c_in105));
+                _mm256_storeu_pd(&c[64 * i0 + 232], _mm256_add_pd(acc3_0, c_in106));
+                _mm256_storeu_pd(&c[64 * i0 + 236], _mm256_add_pd(acc3_1, c_in107));
+                __m256d c_in108 = _mm256_loadu_pd(&c[64 * i0 + 296]);
+                __m256d c_in109 = _mm256_loadu_pd(&c[64 * i0 + 300]);
+                __m256d c_in110 = _mm256_loadu_pd(&c[64 * i0 + 360]);
+                __m256d c_in111 = _mm256_loadu_pd(&c[64 * i0 + 364]);
+                _mm256_storeu_pd(&c[64 * i0 + 296], _mm256_add_pd(acc4_0, c_in108));
+                _mm256_storeu_pd(&c[64 * i0 + 300], _mm256_add_pd(acc4_1, c_in109));
+                _mm256_storeu_pd(&c[64 * i0 + 360], _mm256_add_pd(acc5_0, c_in110));
+                _mm256_storeu_pd(&c[64 * i0 + 364], _mm256_add_pd(acc5_1, c_in111));
             }
         }
         {
@@ -988,14 +1100,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3880], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[3880])));
-            _mm256_storeu_pd(&c[3884], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[3884])));
-            _mm256_storeu_pd(&c[3944], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[3944])));
-            _mm256_storeu_pd(&c[3948], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[3948])));
-            _mm256_storeu_pd(&c[4008], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[4008])));
-            _mm256_storeu_pd(&c[4012], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[4012])));
-            _mm256_storeu_pd(&c[4072], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[4072])));
-            _mm256_storeu_pd(&c[4076], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[4076])));
+            __m256d c_in112 = _mm256_loadu_pd(&c[3880]);
+            __m256d c_in113 = _mm256_loadu_pd(&c[3884]);
+            __m256d c_in114 = _mm256_loadu_pd(&c[3944]);
+            __m256d c_in115 = _mm256_loadu_pd(&c[3948]);
+            _mm256_storeu_pd(&c[3880], _mm256_add_pd(acc0_0, c_in112));
+            _mm256_storeu_pd(&c[3884], _mm256_add_pd(acc0_1, c_in113));
+            _mm256_storeu_pd(&c[3944], _mm256_add_pd(acc1_0, c_in114));
+            _mm256_storeu_pd(&c[3948], _mm256_add_pd(acc1_1, c_in115));
+            __m256d c_in116 = _mm256_loadu_pd(&c[4008]);
+            __m256d c_in117 = _mm256_loadu_pd(&c[4012]);
+            __m256d c_in118 = _mm256_loadu_pd(&c[4072]);
+            __m256d c_in119 = _mm256_loadu_pd(&c[4076]);
+            _mm256_storeu_pd(&c[4008], _mm256_add_pd(acc2_0, c_in116));
+            _mm256_storeu_pd(&c[4012], _mm256_add_pd(acc2_1, c_in117));
+            _mm256_storeu_pd(&c[4072], _mm256_add_pd(acc3_0, c_in118));
+            _mm256_storeu_pd(&c[4076], _mm256_add_pd(acc3_1, c_in119));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -1033,18 +1153,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 48], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0 + 48])));
-                _mm256_storeu_pd(&c[64 * i0 + 52], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 52])));
-                _mm256_storeu_pd(&c[64 * i0 + 112], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 112])));
-                _mm256_storeu_pd(&c[64 * i0 + 116], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 116])));
-                _mm256_storeu_pd(&c[64 * i0 + 176], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 176])));
-                _mm256_storeu_pd(&c[64 * i0 + 180], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 180])));
-                _mm256_storeu_pd(&c[64 * i0 + 240], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[64 * i0 + 240])));
-                _mm256_storeu_pd(&c[64 * i0 + 244], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[64 * i0 + 244])));
-                _mm256_storeu_pd(&c[64 * i0 + 304], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[64 * i0 + 304])));
-                _mm256_storeu_pd(&c[64 * i0 + 308], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[64 * i0 + 308])));
-                _mm256_storeu_pd(&c[64 * i0 + 368], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[64 * i0 + 368])));
-                _mm256_storeu_pd(&c[64 * i0 + 372], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[64 * i0 + 372])));
+                __m256d c_in120 = _mm256_loadu_pd(&c[64 * i0 + 48]);
+                __m256d c_in121 = _mm256_loadu_pd(&c[64 * i0 + 52]);
+                __m256d c_in122 = _mm256_loadu_pd(&c[64 * i0 + 112]);
+                __m256d c_in123 = _mm256_loadu_pd(&c[64 * i0 + 116]);
+                _mm256_storeu_pd(&c[64 * i0 + 48], _mm256_add_pd(acc0_0, c_in120));
+                _mm256_storeu_pd(&c[64 * i0 + 52], _mm256_add_pd(acc0_1, c_in121));
+                _mm256_storeu_pd(&c[64 * i0 + 112], _mm256_add_pd(acc1_0, c_in122));
+                _mm256_storeu_pd(&c[64 * i0 + 116], _mm256_add_pd(acc1_1, c_in123));
+                __m256d c_in124 = _mm256_loadu_pd(&c[64 * i0 + 176]);
+                __m256d c_in125 = _mm256_loadu_pd(&c[64 * i0 + 180]);
+                __m256d c_in126 = _mm256_loadu_pd(&c[64 * i0 + 240]);
+                __m256d c_in127 = _mm256_loadu_pd(&c[64 * i0 + 244]);
+                _mm256_storeu_pd(&c[64 * i0 + 176], _mm256_add_pd(acc2_0, c_in124));
+                _mm256_storeu_pd(&c[64 * i0 + 180], _mm256_add_pd(acc2_1, c_in125));
+                _mm256_storeu_pd(&c[64 * i0 + 240], _mm256_add_pd(acc3_0, c_in126));
+                _mm256_storeu_pd(&c[64 * i0 + 244], _mm256_add_pd(acc3_1, c_in127));
+                __m256d c_in128 = _mm256_loadu_pd(&c[64 * i0 + 304]);
+                __m256d c_in129 = _mm256_loadu_pd(&c[64 * i0 + 308]);
+                __m256d c_in130 = _mm256_loadu_pd(&c[64 * i0 + 368]);
+                __m256d c_in131 = _mm256_loadu_pd(&c[64 * i0 + 372]);
+                _mm256_storeu_pd(&c[64 * i0 + 304], _mm256_add_pd(acc4_0, c_in128));
+                _mm256_storeu_pd(&c[64 * i0 + 308], _mm256_add_pd(acc4_1, c_in129));
+                _mm256_storeu_pd(&c[64 * i0 + 368], _mm256_add_pd(acc5_0, c_in130));
+                _mm256_storeu_pd(&c[64 * i0 + 372], _mm256_add_pd(acc5_1, c_in131));
             }
         }
         {
@@ -1072,14 +1204,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3888], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[3888])));
-            _mm256_storeu_pd(&c[3892], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[3892])));
-            _mm256_storeu_pd(&c[3952], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[3952])));
-            _mm256_storeu_pd(&c[3956], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[3956])));
-            _mm256_storeu_pd(&c[4016], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[4016])));
-            _mm256_storeu_pd(&c[4020], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[4020])));
-            _mm256_storeu_pd(&c[4080], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[4080])));
-            _mm256_storeu_pd(&c[4084], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[4084])));
+            __m256d c_in132 = _mm256_loadu_pd(&c[3888]);
+            __m256d c_in133 = _mm256_loadu_pd(&c[3892]);
+            __m256d c_in134 = _mm256_loadu_pd(&c[3952]);
+            __m256d c_in135 = _mm256_loadu_pd(&c[3956]);
+            _mm256_storeu_pd(&c[3888], _mm256_add_pd(acc0_0, c_in132));
+            _mm256_storeu_pd(&c[3892], _mm256_add_pd(acc0_1, c_in133));
+            _mm256_storeu_pd(&c[3952], _mm256_add_pd(acc1_0, c_in134));
+            _mm256_storeu_pd(&c[3956], _mm256_add_pd(acc1_1, c_in135));
+            __m256d c_in136 = _mm256_loadu_pd(&c[4016]);
+            __m256d c_in137 = _mm256_loadu_pd(&c[4020]);
+            __m256d c_in138 = _mm256_loadu_pd(&c[4080]);
+            __m256d c_in139 = _mm256_loadu_pd(&c[4084]);
+            _mm256_storeu_pd(&c[4016], _mm256_add_pd(acc2_0, c_in136));
+            _mm256_storeu_pd(&c[4020], _mm256_add_pd(acc2_1, c_in137));
+            _mm256_storeu_pd(&c[4080], _mm256_add_pd(acc3_0, c_in138));
+            _mm256_storeu_pd(&c[4084], _mm256_add_pd(acc3_1, c_in139));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -1117,18 +1257,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 56], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0 + 56])));
-                _mm256_storeu_pd(&c[64 * i0 + 60], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 60])));
-                _mm256_storeu_pd(&c[64 * i0 + 120], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 120])));
-                _mm256_storeu_pd(&c[64 * i0 + 124], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 124])));
-                _mm256_storeu_pd(&c[64 * i0 + 184], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 184])));
-                _mm256_storeu_pd(&c[64 * i0 + 188], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 188])));
-                _mm256_storeu_pd(&c[64 * i0 + 248], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[64 * i0 + 248])));
-                _mm256_storeu_pd(&c[64 * i0 + 252], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[64 * i0 + 252])));
-                _mm256_storeu_pd(&c[64 * i0 + 312], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[64 * i0 + 312])));
-                _mm256_storeu_pd(&c[64 * i0 + 316], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[64 * i0 + 316])));
-                _mm256_storeu_pd(&c[64 * i0 + 376], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[64 * i0 + 376])));
-                _mm256_storeu_pd(&c[64 * i0 + 380], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[64 * i0 + 380])));
+                __m256d c_in140 = _mm256_loadu_pd(&c[64 * i0 + 56]);
+                __m256d c_in141 = _mm256_loadu_pd(&c[64 * i0 + 60]);
+                __m256d c_in142 = _mm256_loadu_pd(&c[64 * i0 + 120]);
+                __m256d c_in143 = _mm256_loadu_pd(&c[64 * i0 + 124]);
+                _mm256_storeu_pd(&c[64 * i0 + 56], _mm256_add_pd(acc0_0, c_in140));
+                _mm256_storeu_pd(&c[64 * i0 + 60], _mm256_add_pd(acc0_1, c_in141));
+                _mm256_storeu_pd(&c[64 * i0 + 120], _mm256_add_pd(acc1_0, c_in142));
+                _mm256_storeu_pd(&c[64 * i0 + 124], _mm256_add_pd(acc1_1, c_in143));
+                __m256d c_in144 = _mm256_loadu_pd(&c[64 * i0 + 184]);
+                __m256d c_in145 = _mm256_loadu_pd(&c[64 * i0 + 188]);
+                __m256d c_in146 = _mm256_loadu_pd(&c[64 * i0 + 248]);
+                __m256d c_in147 = _mm256_loadu_pd(&c[64 * i0 + 252]);
+                _mm256_storeu_pd(&c[64 * i0 + 184], _mm256_add_pd(acc2_0, c_in144));
+                _mm256_storeu_pd(&c[64 * i0 + 188], _mm256_add_pd(acc2_1, c_in145));
+                _mm256_storeu_pd(&c[64 * i0 + 248], _mm256_add_pd(acc3_0, c_in146));
+                _mm256_storeu_pd(&c[64 * i0 + 252], _mm256_add_pd(acc3_1, c_in147));
+                __m256d c_in148 = _mm256_loadu_pd(&c[64 * i0 + 312]);
+                __m256d c_in149 = _mm256_loadu_pd(&c[64 * i0 + 316]);
+                __m256d c_in150 = _mm256_loadu_pd(&c[64 * i0 + 376]);
+                __m256d c_in151 = _mm256_loadu_pd(&c[64 * i0 + 380]);
+                _mm256_storeu_pd(&c[64 * i0 + 312], _mm256_add_pd(acc4_0, c_in148));
+                _mm256_storeu_pd(&c[64 * i0 + 316], _mm256_add_pd(acc4_1, c_in149));
+                _mm256_storeu_pd(&c[64 * i0 + 376], _mm256_add_pd(acc5_0, c_in150));
+                _mm256_storeu_pd(&c[64 * i0 + 380], _mm256_add_pd(acc5_1, c_in151));
             }
         }
         {
@@ -1156,14 +1308,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_a1b1(const bmm_args *BM
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3896], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[3896])));
-            _mm256_storeu_pd(&c[3900], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[3900])));
-            _mm256_storeu_pd(&c[3960], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[3960])));
-            _mm256_storeu_pd(&c[3964], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[3964])));
-            _mm256_storeu_pd(&c[4024], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[4024])));
-            _mm256_storeu_pd(&c[4028], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[4028])));
-            _mm256_storeu_pd(&c[4088], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[4088])));
-            _mm256_storeu_pd(&c[4092], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[4092])));
+            __m256d c_in152 = _mm256_loadu_pd(&c[3896]);
+            __m256d c_in153 = _mm256_loadu_pd(&c[3900]);
+            __m256d c_in154 = _mm256_loadu_pd(&c[3960]);
+            __m256d c_in155 = _mm256_loadu_pd(&c[3964]);
+            _mm256_storeu_pd(&c[3896], _mm256_add_pd(acc0_0, c_in152));
+            _mm256_storeu_pd(&c[3900], _mm256_add_pd(acc0_1, c_in153));
+            _mm256_storeu_pd(&c[3960], _mm256_add_pd(acc1_0, c_in154));
+            _mm256_storeu_pd(&c[3964], _mm256_add_pd(acc1_1, c_in155));
+            __m256d c_in156 = _mm256_loadu_pd(&c[4024]);
+            __m256d c_in157 = _mm256_loadu_pd(&c[4028]);
+            __m256d c_in158 = _mm256_loadu_pd(&c[4088]);
+            __m256d c_in159 = _mm256_loadu_pd(&c[4092]);
+            _mm256_storeu_pd(&c[4024], _mm256_add_pd(acc2_0, c_in156));
+            _mm256_storeu_pd(&c[4028], _mm256_add_pd(acc2_1, c_in157));
+            _mm256_storeu_pd(&c[4088], _mm256_add_pd(acc3_0, c_in158));
+            _mm256_storeu_pd(&c[4092], _mm256_add_pd(acc3_1, c_in159));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1867,7 +2027,7 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_bf_avx2_rl6_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf, isa avx2, form rl6.
- * Cost per matrix: 524288 useful flops in 67584 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 67584 vector arithmetic ops, 24 vector accumulators,
  * 45056 vector loads, 1024 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1915,18 +2075,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 64]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 68]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 128], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 128]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 132], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 132]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 192], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 192]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 196], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 196]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 256], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 256]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 260], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 260]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 320], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 320]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 324], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 324]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[64 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[64 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[64 * i0 + 64]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[64 * i0 + 68]);
+                _mm256_storeu_pd(&c[64 * i0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 64], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 68], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[64 * i0 + 128]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[64 * i0 + 132]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[64 * i0 + 192]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[64 * i0 + 196]);
+                _mm256_storeu_pd(&c[64 * i0 + 128], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 132], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 192], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 196], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in8 = _mm256_loadu_pd(&c[64 * i0 + 256]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[64 * i0 + 260]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[64 * i0 + 320]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[64 * i0 + 324]);
+                _mm256_storeu_pd(&c[64 * i0 + 256], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 260], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 320], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 324], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -1954,14 +2126,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3840], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3840]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[3844], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3844]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[3904], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3904]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[3908], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3908]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[3968], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3968]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[3972], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3972]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[4032], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4032]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[4036], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4036]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[3840]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[3844]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[3904]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[3908]);
+            _mm256_storeu_pd(&c[3840], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[3844], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[3904], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[3908], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[3968]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[3972]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[4032]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[4036]);
+            _mm256_storeu_pd(&c[3968], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[3972], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[4032], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[4036], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -1999,18 +2179,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 72]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 76]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 136], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 136]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 140], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 140]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 200], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 200]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 204], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 204]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 264], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 264]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 268], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 268]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 328], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 328]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 332], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 332]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[64 * i0 + 8]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[64 * i0 + 12]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[64 * i0 + 72]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[64 * i0 + 76]);
+                _mm256_storeu_pd(&c[64 * i0 + 8], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 12], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 72], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 76], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in24 = _mm256_loadu_pd(&c[64 * i0 + 136]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[64 * i0 + 140]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[64 * i0 + 200]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[64 * i0 + 204]);
+                _mm256_storeu_pd(&c[64 * i0 + 136], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 140], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 200], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 204], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in28 = _mm256_loadu_pd(&c[64 * i0 + 264]);
+                __m256d c_in29 = _mm256_loadu_pd(&c[64 * i0 + 268]);
+                __m256d c_in30 = _mm256_loadu_pd(&c[64 * i0 + 328]);
+                __m256d c_in31 = _mm256_loadu_pd(&c[64 * i0 + 332]);
+                _mm256_storeu_pd(&c[64 * i0 + 264], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 268], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 328], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 332], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -2038,14 +2230,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3848], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3848]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[3852], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3852]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[3912], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3912]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[3916], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3916]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[3976], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3976]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[3980], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3980]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[4040], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4040]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[4044], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4044]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in32 = _mm256_loadu_pd(&c[3848]);
+            __m256d c_in33 = _mm256_loadu_pd(&c[3852]);
+            __m256d c_in34 = _mm256_loadu_pd(&c[3912]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[3916]);
+            _mm256_storeu_pd(&c[3848], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[3852], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[3912], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[3916], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in36 = _mm256_loadu_pd(&c[3976]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[3980]);
+            __m256d c_in38 = _mm256_loadu_pd(&c[4040]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[4044]);
+            _mm256_storeu_pd(&c[3976], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[3980], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[4040], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[4044], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -2083,18 +2283,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 80]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 84]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 144], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 144]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 148], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 148]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 208], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 208]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 212], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 212]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 272], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 272]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 276], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 276]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 336], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 336]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 340], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 340]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in40 = _mm256_loadu_pd(&c[64 * i0 + 16]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[64 * i0 + 20]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[64 * i0 + 80]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[64 * i0 + 84]);
+                _mm256_storeu_pd(&c[64 * i0 + 16], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 20], _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 80], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 84], _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in44 = _mm256_loadu_pd(&c[64 * i0 + 144]);
+                __m256d c_in45 = _mm256_loadu_pd(&c[64 * i0 + 148]);
+                __m256d c_in46 = _mm256_loadu_pd(&c[64 * i0 + 208]);
+                __m256d c_in47 = _mm256_loadu_pd(&c[64 * i0 + 212]);
+                _mm256_storeu_pd(&c[64 * i0 + 144], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 148], _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 208], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 212], _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in48 = _mm256_loadu_pd(&c[64 * i0 + 272]);
+                __m256d c_in49 = _mm256_loadu_pd(&c[64 * i0 + 276]);
+                __m256d c_in50 = _mm256_loadu_pd(&c[64 * i0 + 336]);
+                __m256d c_in51 = _mm256_loadu_pd(&c[64 * i0 + 340]);
+                _mm256_storeu_pd(&c[64 * i0 + 272], _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 276], _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 336], _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 340], _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -2122,14 +2334,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3856], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3856]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[3860], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3860]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[3920], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3920]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[3924], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3924]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[3984], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3984]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[3988], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3988]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[4048], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4048]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[4052], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4052]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in52 = _mm256_loadu_pd(&c[3856]);
+            __m256d c_in53 = _mm256_loadu_pd(&c[3860]);
+            __m256d c_in54 = _mm256_loadu_pd(&c[3920]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[3924]);
+            _mm256_storeu_pd(&c[3856], _mm256_fmadd_pd(vbeta, c_in52, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[3860], _mm256_fmadd_pd(vbeta, c_in53, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[3920], _mm256_fmadd_pd(vbeta, c_in54, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[3924], _mm256_fmadd_pd(vbeta, c_in55, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in56 = _mm256_loadu_pd(&c[3984]);
+            __m256d c_in57 = _mm256_loadu_pd(&c[3988]);
+            __m256d c_in58 = _mm256_loadu_pd(&c[4048]);
+            __m256d c_in59 = _mm256_loadu_pd(&c[4052]);
+            _mm256_storeu_pd(&c[3984], _mm256_fmadd_pd(vbeta, c_in56, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[3988], _mm256_fmadd_pd(vbeta, c_in57, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[4048], _mm256_fmadd_pd(vbeta, c_in58, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[4052], _mm256_fmadd_pd(vbeta, c_in59, _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -2167,18 +2387,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 24]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 28]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 88]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 92]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 152], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 152]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 156]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 216], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 216]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 220], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 220]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 280], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 280]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 284], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 284]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 344], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 344]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 348], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 348]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in60 = _mm256_loadu_pd(&c[64 * i0 + 24]);
+                __m256d c_in61 = _mm256_loadu_pd(&c[64 * i0 + 28]);
+                __m256d c_in62 = _mm256_loadu_pd(&c[64 * i0 + 88]);
+                __m256d c_in63 = _mm256_loadu_pd(&c[64 * i0 + 92]);
+                _mm256_storeu_pd(&c[64 * i0 + 24], _mm256_fmadd_pd(vbeta, c_in60, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 28], _mm256_fmadd_pd(vbeta, c_in61, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 88], _mm256_fmadd_pd(vbeta, c_in62, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 92], _mm256_fmadd_pd(vbeta, c_in63, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in64 = _mm256_loadu_pd(&c[64 * i0 + 152]);
+                __m256d c_in65 = _mm256_loadu_pd(&c[64 * i0 + 156]);
+                __m256d c_in66 = _mm256_loadu_pd(&c[64 * i0 + 216]);
+                __m256d c_in67 = _mm256_loadu_pd(&c[64 * i0 + 220]);
+                _mm256_storeu_pd(&c[64 * i0 + 152], _mm256_fmadd_pd(vbeta, c_in64, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 156], _mm256_fmadd_pd(vbeta, c_in65, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 216], _mm256_fmadd_pd(vbeta, c_in66, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 220], _mm256_fmadd_pd(vbeta, c_in67, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in68 = _mm256_loadu_pd(&c[64 * i0 + 280]);
+                __m256d c_in69 = _mm256_loadu_pd(&c[64 * i0 + 284]);
+                __m256d c_in70 = _mm256_loadu_pd(&c[64 * i0 + 344]);
+                __m256d c_in71 = _mm256_loadu_pd(&c[64 * i0 + 348]);
+                _mm256_storeu_pd(&c[64 * i0 + 280], _mm256_fmadd_pd(vbeta, c_in68, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 284], _mm256_fmadd_pd(vbeta, c_in69, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 344], _mm256_fmadd_pd(vbeta, c_in70, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 348], _mm256_fmadd_pd(vbeta, c_in71, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -2206,14 +2438,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3864], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3864]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[3868], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3868]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[3928], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3928]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[3932], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3932]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[3992], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3992]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[3996], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3996]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[4056], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4056]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[4060], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4060]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in72 = _mm256_loadu_pd(&c[3864]);
+            __m256d c_in73 = _mm256_loadu_pd(&c[3868]);
+            __m256d c_in74 = _mm256_loadu_pd(&c[3928]);
+            __m256d c_in75 = _mm256_loadu_pd(&c[3932]);
+            _mm256_storeu_pd(&c[3864], _mm256_fmadd_pd(vbeta, c_in72, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[3868], _mm256_fmadd_pd(vbeta, c_in73, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[3928], _mm256_fmadd_pd(vbeta, c_in74, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[3932], _mm256_fmadd_pd(vbeta, c_in75, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in76 = _mm256_loadu_pd(&c[3992]);
+            __m256d c_in77 = _mm256_loadu_pd(&c[3996]);
+            __m256d c_in78 = _mm256_loadu_pd(&c[4056]);
+            __m256d c_in79 = _mm256_loadu_pd(&c[4060]);
+            _mm256_storeu_pd(&c[3992], _mm256_fmadd_pd(vbeta, c_in76, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[3996], _mm256_fmadd_pd(vbeta, c_in77, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[4056], _mm256_fmadd_pd(vbeta, c_in78, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[4060], _mm256_fmadd_pd(vbeta, c_in79, _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -2251,18 +2491,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 32]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 36]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 96]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 100]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 160]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 164]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 224], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 224]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 228], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 228]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 288], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 288]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 292], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 292]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 352], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 352]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 356], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 356]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in80 = _mm256_loadu_pd(&c[64 * i0 + 32]);
+                __m256d c_in81 = _mm256_loadu_pd(&c[64 * i0 + 36]);
+                __m256d c_in82 = _mm256_loadu_pd(&c[64 * i0 + 96]);
+                __m256d c_in83 = _mm256_loadu_pd(&c[64 * i0 + 100]);
+                _mm256_storeu_pd(&c[64 * i0 + 32], _mm256_fmadd_pd(vbeta, c_in80, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 36], _mm256_fmadd_pd(vbeta, c_in81, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 96], _mm256_fmadd_pd(vbeta, c_in82, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 100], _mm256_fmadd_pd(vbeta, c_in83, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in84 = _mm256_loadu_pd(&c[64 * i0 + 160]);
+                __m256d c_in85 = _mm256_loadu_pd(&c[64 * i0 + 164]);
+                __m256d c_in86 = _mm256_loadu_pd(&c[64 * i0 + 224]);
+                __m256d c_in87 = _mm256_loadu_pd(&c[64 * i0 + 228]);
+                _mm256_storeu_pd(&c[64 * i0 + 160], _mm256_fmadd_pd(vbeta, c_in84, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 164], _mm256_fmadd_pd(vbeta, c_in85, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 224], _mm256_fmadd_pd(vbeta, c_in86, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 228], _mm256_fmadd_pd(vbeta, c_in87, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in88 = _mm256_loadu_pd(&c[64 * i0 + 288]);
+                __m256d c_in89 = _mm256_loadu_pd(&c[64 * i0 + 292]);
+                __m256d c_in90 = _mm256_loadu_pd(&c[64 * i0 + 352]);
+                __m256d c_in91 = _mm256_loadu_pd(&c[64 * i0 + 356]);
+                _mm256_storeu_pd(&c[64 * i0 + 288], _mm256_fmadd_pd(vbeta, c_in88, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 292], _mm256_fmadd_pd(vbeta, c_in89, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 352], _mm256_fmadd_pd(vbeta, c_in90, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 356], _mm256_fmadd_pd(vbeta, c_in91, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -2290,14 +2542,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3872], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3872]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[3876], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3876]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[3936], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3936]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[3940], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3940]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[4000], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4000]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[4004], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4004]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[4064], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4064]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[4068], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4068]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in92 = _mm256_loadu_pd(&c[3872]);
+            __m256d c_in93 = _mm256_loadu_pd(&c[3876]);
+            __m256d c_in94 = _mm256_loadu_pd(&c[3936]);
+            __m256d c_in95 = _mm256_loadu_pd(&c[3940]);
+            _mm256_storeu_pd(&c[3872], _mm256_fmadd_pd(vbeta, c_in92, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[3876], _mm256_fmadd_pd(vbeta, c_in93, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[3936], _mm256_fmadd_pd(vbeta, c_in94, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[3940], _mm256_fmadd_pd(vbeta, c_in95, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in96 = _mm256_loadu_pd(&c[4000]);
+            __m256d c_in97 = _mm256_loadu_pd(&c[4004]);
+            __m256d c_in98 = _mm256_loadu_pd(&c[4064]);
+            __m256d c_in99 = _mm256_loadu_pd(&c[4068]);
+            _mm256_storeu_pd(&c[4000], _mm256_fmadd_pd(vbeta, c_in96, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[4004], _mm256_fmadd_pd(vbeta, c_in97, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[4064], _mm256_fmadd_pd(vbeta, c_in98, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[4068], _mm256_fmadd_pd(vbeta, c_in99, _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -2335,18 +2595,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 40]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 44]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 104]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 108]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 168], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 168]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 172], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 172]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 232], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 232]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 236], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 236]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 296], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 296]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 300], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 300]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 360], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 360]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 364], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 364]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in100 = _mm256_loadu_pd(&c[64 * i0 + 40]);
+                __m256d c_in101 = _mm256_loadu_pd(&c[64 * i0 + 44]);
+                __m256d c_in102 = _mm256_loadu_pd(&c[64 * i0 + 104]);
+                __m256d c_in103 = _mm256_loadu_pd(&c[64 * i0 + 108]);
+                _mm256_storeu_pd(&c[64 * i0 + 40], _mm256_fmadd_pd(vbeta, c_in100, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 44], _mm256_fmadd_pd(vbeta, c_in101, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 104], _mm256_fmadd_pd(vbeta, c_in102, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 108], _mm256_fmadd_pd(vbeta, c_in103, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in104 = _mm256_loadu_pd(&c[64 * i0 + 168]);
+                __m256d c_in105 = _mm256_loadu_pd(&c[64 * i0 + 172]);
+                __m256d c_in106 = _mm256_loadu_pd(&c[64 * i0 + 232]);
+                __m256d c_in107 = _mm256_loadu_pd(&c[64 * i0 + 236]);
+                _mm256_storeu_pd(&c[64 * i0 + 168], _mm256_fmadd_pd(vbeta, c_in104, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 172], _mm256_fmadd_pd(vbeta, c_in105, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 232], _mm256_fmadd_pd(vbeta, c_in106, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 236], _mm256_fmadd_pd(vbeta, c_in107, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in108 = _mm256_loadu_pd(&c[64 * i0 + 296]);
+                __m256d c_in109 = _mm256_loadu_pd(&c[64 * i0 + 300]);
+                __m256d c_in110 = _mm256_loadu_pd(&c[64 * i0 + 360]);
+                __m256d c_in111 = _mm256_loadu_pd(&c[64 * i0 + 364]);
+                _mm256_storeu_pd(&c[64 * i0 + 296], _mm256_fmadd_pd(vbeta, c_in108, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 300], _mm256_fmadd_pd(vbeta, c_in109, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 360], _mm256_fmadd_pd(vbeta, c_in110, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 364], _mm256_fmadd_pd(vbeta, c_in111, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -2374,14 +2646,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3880], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3880]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[3884], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3884]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[3944], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3944]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[3948], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3948]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[4008], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4008]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[4012], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4012]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[4072], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4072]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[4076], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4076]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in112 = _mm256_loadu_pd(&c[3880]);
+            __m256d c_in113 = _mm256_loadu_pd(&c[3884]);
+            __m256d c_in114 = _mm256_loadu_pd(&c[3944]);
+            __m256d c_in115 = _mm256_loadu_pd(&c[3948]);
+            _mm256_storeu_pd(&c[3880], _mm256_fmadd_pd(vbeta, c_in112, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[3884], _mm256_fmadd_pd(vbeta, c_in113, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[3944], _mm256_fmadd_pd(vbeta, c_in114, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[3948], _mm256_fmadd_pd(vbeta, c_in115, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in116 = _mm256_loadu_pd(&c[4008]);
+            __m256d c_in117 = _mm256_loadu_pd(&c[4012]);
+            __m256d c_in118 = _mm256_loadu_pd(&c[4072]);
+            __m256d c_in119 = _mm256_loadu_pd(&c[4076]);
+            _mm256_storeu_pd(&c[4008], _mm256_fmadd_pd(vbeta, c_in116, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[4012], _mm256_fmadd_pd(vbeta, c_in117, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[4072], _mm256_fmadd_pd(vbeta, c_in118, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[4076], _mm256_fmadd_pd(vbeta, c_in119, _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -2419,18 +2699,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 48]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 52]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 112]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 116]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 176], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 176]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 180], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 180]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 240], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 240]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 244], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 244]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 304], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 304]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 308], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 308]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 368], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 368]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 372], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 372]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in120 = _mm256_loadu_pd(&c[64 * i0 + 48]);
+                __m256d c_in121 = _mm256_loadu_pd(&c[64 * i0 + 52]);
+                __m256d c_in122 = _mm256_loadu_pd(&c[64 * i0 + 112]);
+                __m256d c_in123 = _mm256_loadu_pd(&c[64 * i0 + 116]);
+                _mm256_storeu_pd(&c[64 * i0 + 48], _mm256_fmadd_pd(vbeta, c_in120, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 52], _mm256_fmadd_pd(vbeta, c_in121, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 112], _mm256_fmadd_pd(vbeta, c_in122, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 116], _mm256_fmadd_pd(vbeta, c_in123, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in124 = _mm256_loadu_pd(&c[64 * i0 + 176]);
+                __m256d c_in125 = _mm256_loadu_pd(&c[64 * i0 + 180]);
+                __m256d c_in126 = _mm256_loadu_pd(&c[64 * i0 + 240]);
+                __m256d c_in127 = _mm256_loadu_pd(&c[64 * i0 + 244]);
+                _mm256_storeu_pd(&c[64 * i0 + 176], _mm256_fmadd_pd(vbeta, c_in124, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 180], _mm256_fmadd_pd(vbeta, c_in125, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 240], _mm256_fmadd_pd(vbeta, c_in126, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 244], _mm256_fmadd_pd(vbeta, c_in127, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in128 = _mm256_loadu_pd(&c[64 * i0 + 304]);
+                __m256d c_in129 = _mm256_loadu_pd(&c[64 * i0 + 308]);
+                __m256d c_in130 = _mm256_loadu_pd(&c[64 * i0 + 368]);
+                __m256d c_in131 = _mm256_loadu_pd(&c[64 * i0 + 372]);
+                _mm256_storeu_pd(&c[64 * i0 + 304], _mm256_fmadd_pd(vbeta, c_in128, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 308], _mm256_fmadd_pd(vbeta, c_in129, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 368], _mm256_fmadd_pd(vbeta, c_in130, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 372], _mm256_fmadd_pd(vbeta, c_in131, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -2458,14 +2750,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3888], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3888]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[3892], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3892]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[3952], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3952]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[3956], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3956]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[4016], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4016]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[4020], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4020]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[4080], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4080]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[4084], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4084]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in132 = _mm256_loadu_pd(&c[3888]);
+            __m256d c_in133 = _mm256_loadu_pd(&c[3892]);
+            __m256d c_in134 = _mm256_loadu_pd(&c[3952]);
+            __m256d c_in135 = _mm256_loadu_pd(&c[3956]);
+            _mm256_storeu_pd(&c[3888], _mm256_fmadd_pd(vbeta, c_in132, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[3892], _mm256_fmadd_pd(vbeta, c_in133, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[3952], _mm256_fmadd_pd(vbeta, c_in134, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[3956], _mm256_fmadd_pd(vbeta, c_in135, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in136 = _mm256_loadu_pd(&c[4016]);
+            __m256d c_in137 = _mm256_loadu_pd(&c[4020]);
+            __m256d c_in138 = _mm256_loadu_pd(&c[4080]);
+            __m256d c_in139 = _mm256_loadu_pd(&c[4084]);
+            _mm256_storeu_pd(&c[4016], _mm256_fmadd_pd(vbeta, c_in136, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[4020], _mm256_fmadd_pd(vbeta, c_in137, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[4080], _mm256_fmadd_pd(vbeta, c_in138, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[4084], _mm256_fmadd_pd(vbeta, c_in139, _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -2503,18 +2803,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 56]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 60]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 120]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 124]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 184], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 184]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 188], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 188]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 248], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 248]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 252], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 252]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 312], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 312]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 316], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 316]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 376], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 376]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 380], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 380]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in140 = _mm256_loadu_pd(&c[64 * i0 + 56]);
+                __m256d c_in141 = _mm256_loadu_pd(&c[64 * i0 + 60]);
+                __m256d c_in142 = _mm256_loadu_pd(&c[64 * i0 + 120]);
+                __m256d c_in143 = _mm256_loadu_pd(&c[64 * i0 + 124]);
+                _mm256_storeu_pd(&c[64 * i0 + 56], _mm256_fmadd_pd(vbeta, c_in140, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 60], _mm256_fmadd_pd(vbeta, c_in141, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 120], _mm256_fmadd_pd(vbeta, c_in142, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 124], _mm256_fmadd_pd(vbeta, c_in143, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in144 = _mm256_loadu_pd(&c[64 * i0 + 184]);
+                __m256d c_in145 = _mm256_loadu_pd(&c[64 * i0 + 188]);
+                __m256d c_in146 = _mm256_loadu_pd(&c[64 * i0 + 248]);
+                __m256d c_in147 = _mm256_loadu_pd(&c[64 * i0 + 252]);
+                _mm256_storeu_pd(&c[64 * i0 + 184], _mm256_fmadd_pd(vbeta, c_in144, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 188], _mm256_fmadd_pd(vbeta, c_in145, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 248], _mm256_fmadd_pd(vbeta, c_in146, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 252], _mm256_fmadd_pd(vbeta, c_in147, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in148 = _mm256_loadu_pd(&c[64 * i0 + 312]);
+                __m256d c_in149 = _mm256_loadu_pd(&c[64 * i0 + 316]);
+                __m256d c_in150 = _mm256_loadu_pd(&c[64 * i0 + 376]);
+                __m256d c_in151 = _mm256_loadu_pd(&c[64 * i0 + 380]);
+                _mm256_storeu_pd(&c[64 * i0 + 312], _mm256_fmadd_pd(vbeta, c_in148, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 316], _mm256_fmadd_pd(vbeta, c_in149, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 376], _mm256_fmadd_pd(vbeta, c_in150, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 380], _mm256_fmadd_pd(vbeta, c_in151, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -2542,14 +2854,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3896], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3896]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[3900], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3900]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[3960], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3960]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[3964], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3964]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[4024], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4024]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[4028], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4028]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[4088], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4088]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[4092], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4092]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in152 = _mm256_loadu_pd(&c[3896]);
+            __m256d c_in153 = _mm256_loadu_pd(&c[3900]);
+            __m256d c_in154 = _mm256_loadu_pd(&c[3960]);
+            __m256d c_in155 = _mm256_loadu_pd(&c[3964]);
+            _mm256_storeu_pd(&c[3896], _mm256_fmadd_pd(vbeta, c_in152, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[3900], _mm256_fmadd_pd(vbeta, c_in153, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[3960], _mm256_fmadd_pd(vbeta, c_in154, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[3964], _mm256_fmadd_pd(vbeta, c_in155, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in156 = _mm256_loadu_pd(&c[4024]);
+            __m256d c_in157 = _mm256_loadu_pd(&c[4028]);
+            __m256d c_in158 = _mm256_loadu_pd(&c[4088]);
+            __m256d c_in159 = _mm256_loadu_pd(&c[4092]);
+            _mm256_storeu_pd(&c[4024], _mm256_fmadd_pd(vbeta, c_in156, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[4028], _mm256_fmadd_pd(vbeta, c_in157, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[4088], _mm256_fmadd_pd(vbeta, c_in158, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[4092], _mm256_fmadd_pd(vbeta, c_in159, _mm256_mul_pd(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2561,7 +2881,7 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl6_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_bf_avx2_rl3_a1b1
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout bf, isa avx2, form rl3.
- * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 12 vector accumulators,
  * 56320 vector loads, 1024 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2590,12 +2910,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0])));
-                _mm256_storeu_pd(&c[64 * i0 + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 4])));
-                _mm256_storeu_pd(&c[64 * i0 + 64], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 64])));
-                _mm256_storeu_pd(&c[64 * i0 + 68], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 68])));
-                _mm256_storeu_pd(&c[64 * i0 + 128], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 128])));
-                _mm256_storeu_pd(&c[64 * i0 + 132], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 132])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[64 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[64 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[64 * i0 + 64]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[64 * i0 + 68]);
+                _mm256_storeu_pd(&c[64 * i0], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[64 * i0 + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[64 * i0 + 64], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[64 * i0 + 68], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[64 * i0 + 128]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[64 * i0 + 132]);
+                _mm256_storeu_pd(&c[64 * i0 + 128], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[64 * i0 + 132], _mm256_add_pd(acc2_1, c_in5));
             }
         }
         {
@@ -2608,8 +2934,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4032], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[4032])));
-            _mm256_storeu_pd(&c[4036], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4036])));
+            __m256d c_in6 = _mm256_loadu_pd(&c[4032]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[4036]);
+            _mm256_storeu_pd(&c[4032], _mm256_add_pd(acc0_0, c_in6));
+            _mm256_storeu_pd(&c[4036], _mm256_add_pd(acc0_1, c_in7));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -2632,12 +2960,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0 + 8])));
-                _mm256_storeu_pd(&c[64 * i0 + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 12])));
-                _mm256_storeu_pd(&c[64 * i0 + 72], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 72])));
-                _mm256_storeu_pd(&c[64 * i0 + 76], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 76])));
-                _mm256_storeu_pd(&c[64 * i0 + 136], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 136])));
-                _mm256_storeu_pd(&c[64 * i0 + 140], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 140])));
+                __m256d c_in8 = _mm256_loadu_pd(&c[64 * i0 + 8]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[64 * i0 + 12]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[64 * i0 + 72]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[64 * i0 + 76]);
+                _mm256_storeu_pd(&c[64 * i0 + 8], _mm256_add_pd(acc0_0, c_in8));
+                _mm256_storeu_pd(&c[64 * i0 + 12], _mm256_add_pd(acc0_1, c_in9));
+                _mm256_storeu_pd(&c[64 * i0 + 72], _mm256_add_pd(acc1_0, c_in10));
+                _mm256_storeu_pd(&c[64 * i0 + 76], _mm256_add_pd(acc1_1, c_in11));
+                __m256d c_in12 = _mm256_loadu_pd(&c[64 * i0 + 136]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[64 * i0 + 140]);
+                _mm256_storeu_pd(&c[64 * i0 + 136], _mm256_add_pd(acc2_0, c_in12));
+                _mm256_storeu_pd(&c[64 * i0 + 140], _mm256_add_pd(acc2_1, c_in13));
             }
         }
         {
@@ -2650,8 +2984,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4040], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[4040])));
-            _mm256_storeu_pd(&c[4044], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4044])));
+            __m256d c_in14 = _mm256_loadu_pd(&c[4040]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[4044]);
+            _mm256_storeu_pd(&c[4040], _mm256_add_pd(acc0_0, c_in14));
+            _mm256_storeu_pd(&c[4044], _mm256_add_pd(acc0_1, c_in15));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -2674,12 +3010,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0 + 16])));
-                _mm256_storeu_pd(&c[64 * i0 + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 20])));
-                _mm256_storeu_pd(&c[64 * i0 + 80], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 80])));
-                _mm256_storeu_pd(&c[64 * i0 + 84], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 84])));
-                _mm256_storeu_pd(&c[64 * i0 + 144], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 144])));
-                _mm256_storeu_pd(&c[64 * i0 + 148], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 148])));
+                __m256d c_in16 = _mm256_loadu_pd(&c[64 * i0 + 16]);
+                __m256d c_in17 = _mm256_loadu_pd(&c[64 * i0 + 20]);
+                __m256d c_in18 = _mm256_loadu_pd(&c[64 * i0 + 80]);
+                __m256d c_in19 = _mm256_loadu_pd(&c[64 * i0 + 84]);
+                _mm256_storeu_pd(&c[64 * i0 + 16], _mm256_add_pd(acc0_0, c_in16));
+                _mm256_storeu_pd(&c[64 * i0 + 20], _mm256_add_pd(acc0_1, c_in17));
+                _mm256_storeu_pd(&c[64 * i0 + 80], _mm256_add_pd(acc1_0, c_in18));
+                _mm256_storeu_pd(&c[64 * i0 + 84], _mm256_add_pd(acc1_1, c_in19));
+                __m256d c_in20 = _mm256_loadu_pd(&c[64 * i0 + 144]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[64 * i0 + 148]);
+                _mm256_storeu_pd(&c[64 * i0 + 144], _mm256_add_pd(acc2_0, c_in20));
+                _mm256_storeu_pd(&c[64 * i0 + 148], _mm256_add_pd(acc2_1, c_in21));
             }
         }
         {
@@ -2692,8 +3034,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4048], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[4048])));
-            _mm256_storeu_pd(&c[4052], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4052])));
+            __m256d c_in22 = _mm256_loadu_pd(&c[4048]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[4052]);
+            _mm256_storeu_pd(&c[4048], _mm256_add_pd(acc0_0, c_in22));
+            _mm256_storeu_pd(&c[4052], _mm256_add_pd(acc0_1, c_in23));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -2716,12 +3060,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0 + 24])));
-                _mm256_storeu_pd(&c[64 * i0 + 28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 28])));
-                _mm256_storeu_pd(&c[64 * i0 + 88], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 88])));
-                _mm256_storeu_pd(&c[64 * i0 + 92], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 92])));
-                _mm256_storeu_pd(&c[64 * i0 + 152], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 152])));
-                _mm256_storeu_pd(&c[64 * i0 + 156], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 156])));
+                __m256d c_in24 = _mm256_loadu_pd(&c[64 * i0 + 24]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[64 * i0 + 28]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[64 * i0 + 88]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[64 * i0 + 92]);
+                _mm256_storeu_pd(&c[64 * i0 + 24], _mm256_add_pd(acc0_0, c_in24));
+                _mm256_storeu_pd(&c[64 * i0 + 28], _mm256_add_pd(acc0_1, c_in25));
+                _mm256_storeu_pd(&c[64 * i0 + 88], _mm256_add_pd(acc1_0, c_in26));
+                _mm256_storeu_pd(&c[64 * i0 + 92], _mm256_add_pd(acc1_1, c_in27));
+                __m256d c_in28 = _mm256_loadu_pd(&c[64 * i0 + 152]);
+                __m256d c_in29 = _mm256_loadu_pd(&c[64 * i0 + 156]);
+                _mm256_storeu_pd(&c[64 * i0 + 152], _mm256_add_pd(acc2_0, c_in28));
+                _mm256_storeu_pd(&c[64 * i0 + 156], _mm256_add_pd(acc2_1, c_in29));
             }
         }
         {
@@ -2734,8 +3084,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4056], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[4056])));
-            _mm256_storeu_pd(&c[4060], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4060])));
+            __m256d c_in30 = _mm256_loadu_pd(&c[4056]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[4060]);
+            _mm256_storeu_pd(&c[4056], _mm256_add_pd(acc0_0, c_in30));
+            _mm256_storeu_pd(&c[4060], _mm256_add_pd(acc0_1, c_in31));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -2758,12 +3110,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 32], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0 + 32])));
-                _mm256_storeu_pd(&c[64 * i0 + 36], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 36])));
-                _mm256_storeu_pd(&c[64 * i0 + 96], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 96])));
-                _mm256_storeu_pd(&c[64 * i0 + 100], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 100])));
-                _mm256_storeu_pd(&c[64 * i0 + 160], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 160])));
-                _mm256_storeu_pd(&c[64 * i0 + 164], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 164])));
+                __m256d c_in32 = _mm256_loadu_pd(&c[64 * i0 + 32]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[64 * i0 + 36]);
+                __m256d c_in34 = _mm256_loadu_pd(&c[64 * i0 + 96]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[64 * i0 + 100]);
+                _mm256_storeu_pd(&c[64 * i0 + 32], _mm256_add_pd(acc0_0, c_in32));
+                _mm256_storeu_pd(&c[64 * i0 + 36], _mm256_add_pd(acc0_1, c_in33));
+                _mm256_storeu_pd(&c[64 * i0 + 96], _mm256_add_pd(acc1_0, c_in34));
+                _mm256_storeu_pd(&c[64 * i0 + 100], _mm256_add_pd(acc1_1, c_in35));
+                __m256d c_in36 = _mm256_loadu_pd(&c[64 * i0 + 160]);
+                __m256d c_in37 = _mm256_loadu_pd(&c[64 * i0 + 164]);
+                _mm256_storeu_pd(&c[64 * i0 + 160], _mm256_add_pd(acc2_0, c_in36));
+                _mm256_storeu_pd(&c[64 * i0 + 164], _mm256_add_pd(acc2_1, c_in37));
             }
         }
         {
@@ -2776,8 +3134,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4064], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[4064])));
-            _mm256_storeu_pd(&c[4068], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4068])));
+            __m256d c_in38 = _mm256_loadu_pd(&c[4064]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[4068]);
+            _mm256_storeu_pd(&c[4064], _mm256_add_pd(acc0_0, c_in38));
+            _mm256_storeu_pd(&c[4068], _mm256_add_pd(acc0_1, c_in39));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -2800,12 +3160,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 40], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0 + 40])));
-                _mm256_storeu_pd(&c[64 * i0 + 44], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 44])));
-                _mm256_storeu_pd(&c[64 * i0 + 104], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 104])));
-                _mm256_storeu_pd(&c[64 * i0 + 108], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 108])));
-                _mm256_storeu_pd(&c[64 * i0 + 168], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 168])));
-                _mm256_storeu_pd(&c[64 * i0 + 172], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 172])));
+                __m256d c_in40 = _mm256_loadu_pd(&c[64 * i0 + 40]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[64 * i0 + 44]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[64 * i0 + 104]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[64 * i0 + 108]);
+                _mm256_storeu_pd(&c[64 * i0 + 40], _mm256_add_pd(acc0_0, c_in40));
+                _mm256_storeu_pd(&c[64 * i0 + 44], _mm256_add_pd(acc0_1, c_in41));
+                _mm256_storeu_pd(&c[64 * i0 + 104], _mm256_add_pd(acc1_0, c_in42));
+                _mm256_storeu_pd(&c[64 * i0 + 108], _mm256_add_pd(acc1_1, c_in43));
+                __m256d c_in44 = _mm256_loadu_pd(&c[64 * i0 + 168]);
+                __m256d c_in45 = _mm256_loadu_pd(&c[64 * i0 + 172]);
+                _mm256_storeu_pd(&c[64 * i0 + 168], _mm256_add_pd(acc2_0, c_in44));
+                _mm256_storeu_pd(&c[64 * i0 + 172], _mm256_add_pd(acc2_1, c_in45));
             }
         }
         {
@@ -2818,8 +3184,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4072], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[4072])));
-            _mm256_storeu_pd(&c[4076], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4076])));
+            __m256d c_in46 = _mm256_loadu_pd(&c[4072]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[4076]);
+            _mm256_storeu_pd(&c[4072], _mm256_add_pd(acc0_0, c_in46));
+            _mm256_storeu_pd(&c[4076], _mm256_add_pd(acc0_1, c_in47));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -2842,12 +3210,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 48], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0 + 48])));
-                _mm256_storeu_pd(&c[64 * i0 + 52], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 52])));
-                _mm256_storeu_pd(&c[64 * i0 + 112], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 112])));
-                _mm256_storeu_pd(&c[64 * i0 + 116], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 116])));
-                _mm256_storeu_pd(&c[64 * i0 + 176], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 176])));
-                _mm256_storeu_pd(&c[64 * i0 + 180], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 180])));
+                __m256d c_in48 = _mm256_loadu_pd(&c[64 * i0 + 48]);
+                __m256d c_in49 = _mm256_loadu_pd(&c[64 * i0 + 52]);
+                __m256d c_in50 = _mm256_loadu_pd(&c[64 * i0 + 112]);
+                __m256d c_in51 = _mm256_loadu_pd(&c[64 * i0 + 116]);
+                _mm256_storeu_pd(&c[64 * i0 + 48], _mm256_add_pd(acc0_0, c_in48));
+                _mm256_storeu_pd(&c[64 * i0 + 52], _mm256_add_pd(acc0_1, c_in49));
+                _mm256_storeu_pd(&c[64 * i0 + 112], _mm256_add_pd(acc1_0, c_in50));
+                _mm256_storeu_pd(&c[64 * i0 + 116], _mm256_add_pd(acc1_1, c_in51));
+                __m256d c_in52 = _mm256_loadu_pd(&c[64 * i0 + 176]);
+                __m256d c_in53 = _mm256_loadu_pd(&c[64 * i0 + 180]);
+                _mm256_storeu_pd(&c[64 * i0 + 176], _mm256_add_pd(acc2_0, c_in52));
+                _mm256_storeu_pd(&c[64 * i0 + 180], _mm256_add_pd(acc2_1, c_in53));
             }
         }
         {
@@ -2860,8 +3234,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4080], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[4080])));
-            _mm256_storeu_pd(&c[4084], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4084])));
+            __m256d c_in54 = _mm256_loadu_pd(&c[4080]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[4084]);
+            _mm256_storeu_pd(&c[4080], _mm256_add_pd(acc0_0, c_in54));
+            _mm256_storeu_pd(&c[4084], _mm256_add_pd(acc0_1, c_in55));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -2884,12 +3260,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 56], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0 + 56])));
-                _mm256_storeu_pd(&c[64 * i0 + 60], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 60])));
-                _mm256_storeu_pd(&c[64 * i0 + 120], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 120])));
-                _mm256_storeu_pd(&c[64 * i0 + 124], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 124])));
-                _mm256_storeu_pd(&c[64 * i0 + 184], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 184])));
-                _mm256_storeu_pd(&c[64 * i0 + 188], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 188])));
+                __m256d c_in56 = _mm256_loadu_pd(&c[64 * i0 + 56]);
+                __m256d c_in57 = _mm256_loadu_pd(&c[64 * i0 + 60]);
+                __m256d c_in58 = _mm256_loadu_pd(&c[64 * i0 + 120]);
+                __m256d c_in59 = _mm256_loadu_pd(&c[64 * i0 + 124]);
+                _mm256_storeu_pd(&c[64 * i0 + 56], _mm256_add_pd(acc0_0, c_in56));
+                _mm256_storeu_pd(&c[64 * i0 + 60], _mm256_add_pd(acc0_1, c_in57));
+                _mm256_storeu_pd(&c[64 * i0 + 120], _mm256_add_pd(acc1_0, c_in58));
+                _mm256_storeu_pd(&c[64 * i0 + 124], _mm256_add_pd(acc1_1, c_in59));
+                __m256d c_in60 = _mm256_loadu_pd(&c[64 * i0 + 184]);
+                __m256d c_in61 = _mm256_loadu_pd(&c[64 * i0 + 188]);
+                _mm256_storeu_pd(&c[64 * i0 + 184], _mm256_add_pd(acc2_0, c_in60));
+                _mm256_storeu_pd(&c[64 * i0 + 188], _mm256_add_pd(acc2_1, c_in61));
             }
         }
         {
@@ -2902,8 +3284,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4088], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[4088])));
-            _mm256_storeu_pd(&c[4092], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4092])));
+            __m256d c_in62 = _mm256_loadu_pd(&c[4088]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[4092]);
+            _mm256_storeu_pd(&c[4088], _mm256_add_pd(acc0_0, c_in62));
+            _mm256_storeu_pd(&c[4092], _mm256_add_pd(acc0_1, c_in63));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3271,7 +3655,7 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_bf_avx2_rl3_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf, isa avx2, form rl3.
- * Cost per matrix: 524288 useful flops in 67584 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 67584 vector arithmetic ops, 12 vector accumulators,
  * 56320 vector loads, 1024 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3304,12 +3688,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 64]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 68]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 128], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 128]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 132], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 132]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[64 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[64 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[64 * i0 + 64]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[64 * i0 + 68]);
+                _mm256_storeu_pd(&c[64 * i0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 64], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 68], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[64 * i0 + 128]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[64 * i0 + 132]);
+                _mm256_storeu_pd(&c[64 * i0 + 128], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 132], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -3322,8 +3712,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4032], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4032]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4036], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4036]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in6 = _mm256_loadu_pd(&c[4032]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[4036]);
+            _mm256_storeu_pd(&c[4032], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4036], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -3346,12 +3738,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 72]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 76]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 136], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 136]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 140], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 140]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in8 = _mm256_loadu_pd(&c[64 * i0 + 8]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[64 * i0 + 12]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[64 * i0 + 72]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[64 * i0 + 76]);
+                _mm256_storeu_pd(&c[64 * i0 + 8], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 12], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 72], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 76], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in12 = _mm256_loadu_pd(&c[64 * i0 + 136]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[64 * i0 + 140]);
+                _mm256_storeu_pd(&c[64 * i0 + 136], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 140], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -3364,8 +3762,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4040], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4040]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4044], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4044]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in14 = _mm256_loadu_pd(&c[4040]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[4044]);
+            _mm256_storeu_pd(&c[4040], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4044], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -3388,12 +3788,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 80]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 84]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 144], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 144]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 148], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 148]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in16 = _mm256_loadu_pd(&c[64 * i0 + 16]);
+                __m256d c_in17 = _mm256_loadu_pd(&c[64 * i0 + 20]);
+                __m256d c_in18 = _mm256_loadu_pd(&c[64 * i0 + 80]);
+                __m256d c_in19 = _mm256_loadu_pd(&c[64 * i0 + 84]);
+                _mm256_storeu_pd(&c[64 * i0 + 16], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 20], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 80], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 84], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[64 * i0 + 144]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[64 * i0 + 148]);
+                _mm256_storeu_pd(&c[64 * i0 + 144], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 148], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -3406,8 +3812,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4048], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4048]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4052], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4052]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in22 = _mm256_loadu_pd(&c[4048]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[4052]);
+            _mm256_storeu_pd(&c[4048], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4052], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -3430,12 +3838,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 24]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 28]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 88]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 92]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 152], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 152]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 156]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in24 = _mm256_loadu_pd(&c[64 * i0 + 24]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[64 * i0 + 28]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[64 * i0 + 88]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[64 * i0 + 92]);
+                _mm256_storeu_pd(&c[64 * i0 + 24], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 28], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 88], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 92], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in28 = _mm256_loadu_pd(&c[64 * i0 + 152]);
+                __m256d c_in29 = _mm256_loadu_pd(&c[64 * i0 + 156]);
+                _mm256_storeu_pd(&c[64 * i0 + 152], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 156], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -3448,8 +3862,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4056], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4056]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4060], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4060]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in30 = _mm256_loadu_pd(&c[4056]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[4060]);
+            _mm256_storeu_pd(&c[4056], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4060], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -3472,12 +3888,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 32]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 36]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 96]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 100]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 160]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 164]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in32 = _mm256_loadu_pd(&c[64 * i0 + 32]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[64 * i0 + 36]);
+                __m256d c_in34 = _mm256_loadu_pd(&c[64 * i0 + 96]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[64 * i0 + 100]);
+                _mm256_storeu_pd(&c[64 * i0 + 32], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 36], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 96], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 100], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in36 = _mm256_loadu_pd(&c[64 * i0 + 160]);
+                __m256d c_in37 = _mm256_loadu_pd(&c[64 * i0 + 164]);
+                _mm256_storeu_pd(&c[64 * i0 + 160], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 164], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -3490,8 +3912,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4064], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4064]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4068], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4068]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in38 = _mm256_loadu_pd(&c[4064]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[4068]);
+            _mm256_storeu_pd(&c[4064], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4068], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -3514,12 +3938,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 40]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 44]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 104]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 108]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 168], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 168]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 172], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 172]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in40 = _mm256_loadu_pd(&c[64 * i0 + 40]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[64 * i0 + 44]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[64 * i0 + 104]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[64 * i0 + 108]);
+                _mm256_storeu_pd(&c[64 * i0 + 40], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 44], _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 104], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 108], _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in44 = _mm256_loadu_pd(&c[64 * i0 + 168]);
+                __m256d c_in45 = _mm256_loadu_pd(&c[64 * i0 + 172]);
+                _mm256_storeu_pd(&c[64 * i0 + 168], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 172], _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -3532,8 +3962,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4072], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4072]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4076], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4076]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in46 = _mm256_loadu_pd(&c[4072]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[4076]);
+            _mm256_storeu_pd(&c[4072], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4076], _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -3556,12 +3988,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 48]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 52]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 112]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 116]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 176], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 176]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 180], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 180]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in48 = _mm256_loadu_pd(&c[64 * i0 + 48]);
+                __m256d c_in49 = _mm256_loadu_pd(&c[64 * i0 + 52]);
+                __m256d c_in50 = _mm256_loadu_pd(&c[64 * i0 + 112]);
+                __m256d c_in51 = _mm256_loadu_pd(&c[64 * i0 + 116]);
+                _mm256_storeu_pd(&c[64 * i0 + 48], _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 52], _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 112], _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 116], _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in52 = _mm256_loadu_pd(&c[64 * i0 + 176]);
+                __m256d c_in53 = _mm256_loadu_pd(&c[64 * i0 + 180]);
+                _mm256_storeu_pd(&c[64 * i0 + 176], _mm256_fmadd_pd(vbeta, c_in52, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 180], _mm256_fmadd_pd(vbeta, c_in53, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -3574,8 +4012,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4080], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4080]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4084], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4084]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in54 = _mm256_loadu_pd(&c[4080]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[4084]);
+            _mm256_storeu_pd(&c[4080], _mm256_fmadd_pd(vbeta, c_in54, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4084], _mm256_fmadd_pd(vbeta, c_in55, _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -3598,12 +4038,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 56]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 60]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 120]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 124]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 184], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 184]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 188], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 188]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in56 = _mm256_loadu_pd(&c[64 * i0 + 56]);
+                __m256d c_in57 = _mm256_loadu_pd(&c[64 * i0 + 60]);
+                __m256d c_in58 = _mm256_loadu_pd(&c[64 * i0 + 120]);
+                __m256d c_in59 = _mm256_loadu_pd(&c[64 * i0 + 124]);
+                _mm256_storeu_pd(&c[64 * i0 + 56], _mm256_fmadd_pd(vbeta, c_in56, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 60], _mm256_fmadd_pd(vbeta, c_in57, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 120], _mm256_fmadd_pd(vbeta, c_in58, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 124], _mm256_fmadd_pd(vbeta, c_in59, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in60 = _mm256_loadu_pd(&c[64 * i0 + 184]);
+                __m256d c_in61 = _mm256_loadu_pd(&c[64 * i0 + 188]);
+                _mm256_storeu_pd(&c[64 * i0 + 184], _mm256_fmadd_pd(vbeta, c_in60, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 188], _mm256_fmadd_pd(vbeta, c_in61, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -3616,8 +4062,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4088], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4088]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4092], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4092]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in62 = _mm256_loadu_pd(&c[4088]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[4092]);
+            _mm256_storeu_pd(&c[4088], _mm256_fmadd_pd(vbeta, c_in62, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4092], _mm256_fmadd_pd(vbeta, c_in63, _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3629,7 +4077,7 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_avx2_rl3_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_bf_avx512_rl6_a1b1
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout bf, isa avx512, form rl6.
- * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 48 vector accumulators,
  * 14336 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3699,30 +4147,54 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_a1b1(const bmm_args
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[64 * i0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[64 * i0])));
-                _mm512_storeu_pd(&c[64 * i0 + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[64 * i0 + 8])));
-                _mm512_storeu_pd(&c[64 * i0 + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[64 * i0 + 16])));
-                _mm512_storeu_pd(&c[64 * i0 + 24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[64 * i0 + 24])));
-                _mm512_storeu_pd(&c[64 * i0 + 64], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[64 * i0 + 64])));
-                _mm512_storeu_pd(&c[64 * i0 + 72], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[64 * i0 + 72])));
-                _mm512_storeu_pd(&c[64 * i0 + 80], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[64 * i0 + 80])));
-                _mm512_storeu_pd(&c[64 * i0 + 88], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[64 * i0 + 88])));
-                _mm512_storeu_pd(&c[64 * i0 + 128], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[64 * i0 + 128])));
-                _mm512_storeu_pd(&c[64 * i0 + 136], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[64 * i0 + 136])));
-                _mm512_storeu_pd(&c[64 * i0 + 144], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[64 * i0 + 144])));
-                _mm512_storeu_pd(&c[64 * i0 + 152], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[64 * i0 + 152])));
-                _mm512_storeu_pd(&c[64 * i0 + 192], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[64 * i0 + 192])));
-                _mm512_storeu_pd(&c[64 * i0 + 200], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[64 * i0 + 200])));
-                _mm512_storeu_pd(&c[64 * i0 + 208], _mm512_add_pd(acc3_2, _mm512_loadu_pd(&c[64 * i0 + 208])));
-                _mm512_storeu_pd(&c[64 * i0 + 216], _mm512_add_pd(acc3_3, _mm512_loadu_pd(&c[64 * i0 + 216])));
-                _mm512_storeu_pd(&c[64 * i0 + 256], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[64 * i0 + 256])));
-                _mm512_storeu_pd(&c[64 * i0 + 264], _mm512_add_pd(acc4_1, _mm512_loadu_pd(&c[64 * i0 + 264])));
-                _mm512_storeu_pd(&c[64 * i0 + 272], _mm512_add_pd(acc4_2, _mm512_loadu_pd(&c[64 * i0 + 272])));
-                _mm512_storeu_pd(&c[64 * i0 + 280], _mm512_add_pd(acc4_3, _mm512_loadu_pd(&c[64 * i0 + 280])));
-                _mm512_storeu_pd(&c[64 * i0 + 320], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[64 * i0 + 320])));
-                _mm512_storeu_pd(&c[64 * i0 + 328], _mm512_add_pd(acc5_1, _mm512_loadu_pd(&c[64 * i0 + 328])));
-                _mm512_storeu_pd(&c[64 * i0 + 336], _mm512_add_pd(acc5_2, _mm512_loadu_pd(&c[64 * i0 + 336])));
-                _mm512_storeu_pd(&c[64 * i0 + 344], _mm512_add_pd(acc5_3, _mm512_loadu_pd(&c[64 * i0 + 344])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[64 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[64 * i0 + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[64 * i0 + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[64 * i0 + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[64 * i0 + 64]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[64 * i0 + 72]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[64 * i0 + 80]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[64 * i0 + 88]);
+                _mm512_storeu_pd(&c[64 * i0], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[64 * i0 + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_storeu_pd(&c[64 * i0 + 16], _mm512_add_pd(acc0_2, c_in2));
+                _mm512_storeu_pd(&c[64 * i0 + 24], _mm512_add_pd(acc0_3, c_in3));
+                _mm512_storeu_pd(&c[64 * i0 + 64], _mm512_add_pd(acc1_0, c_in4));
+                _mm512_storeu_pd(&c[64 * i0 + 72], _mm512_add_pd(acc1_1, c_in5));
+                _mm512_storeu_pd(&c[64 * i0 + 80], _mm512_add_pd(acc1_2, c_in6));
+                _mm512_storeu_pd(&c[64 * i0 + 88], _mm512_add_pd(acc1_3, c_in7));
+                __m512d c_in8 = _mm512_loadu_pd(&c[64 * i0 + 128]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[64 * i0 + 136]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[64 * i0 + 144]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[64 * i0 + 152]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[64 * i0 + 192]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[64 * i0 + 200]);
+                __m512d c_in14 = _mm512_loadu_pd(&c[64 * i0 + 208]);
+                __m512d c_in15 = _mm512_loadu_pd(&c[64 * i0 + 216]);
+                _mm512_storeu_pd(&c[64 * i0 + 128], _mm512_add_pd(acc2_0, c_in8));
+                _mm512_storeu_pd(&c[64 * i0 + 136], _mm512_add_pd(acc2_1, c_in9));
+                _mm512_storeu_pd(&c[64 * i0 + 144], _mm512_add_pd(acc2_2, c_in10));
+                _mm512_storeu_pd(&c[64 * i0 + 152], _mm512_add_pd(acc2_3, c_in11));
+                _mm512_storeu_pd(&c[64 * i0 + 192], _mm512_add_pd(acc3_0, c_in12));
+                _mm512_storeu_pd(&c[64 * i0 + 200], _mm512_add_pd(acc3_1, c_in13));
+                _mm512_storeu_pd(&c[64 * i0 + 208], _mm512_add_pd(acc3_2, c_in14));
+                _mm512_storeu_pd(&c[64 * i0 + 216], _mm512_add_pd(acc3_3, c_in15));
+                __m512d c_in16 = _mm512_loadu_pd(&c[64 * i0 + 256]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[64 * i0 + 264]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[64 * i0 + 272]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[64 * i0 + 280]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[64 * i0 + 320]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[64 * i0 + 328]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[64 * i0 + 336]);
+                __m512d c_in23 = _mm512_loadu_pd(&c[64 * i0 + 344]);
+                _mm512_storeu_pd(&c[64 * i0 + 256], _mm512_add_pd(acc4_0, c_in16));
+                _mm512_storeu_pd(&c[64 * i0 + 264], _mm512_add_pd(acc4_1, c_in17));
+                _mm512_storeu_pd(&c[64 * i0 + 272], _mm512_add_pd(acc4_2, c_in18));
+                _mm512_storeu_pd(&c[64 * i0 + 280], _mm512_add_pd(acc4_3, c_in19));
+                _mm512_storeu_pd(&c[64 * i0 + 320], _mm512_add_pd(acc5_0, c_in20));
+                _mm512_storeu_pd(&c[64 * i0 + 328], _mm512_add_pd(acc5_1, c_in21));
+                _mm512_storeu_pd(&c[64 * i0 + 336], _mm512_add_pd(acc5_2, c_in22));
+                _mm512_storeu_pd(&c[64 * i0 + 344], _mm512_add_pd(acc5_3, c_in23));
             }
         }
         {
@@ -3768,22 +4240,38 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_a1b1(const bmm_args
                 acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
             }
-            _mm512_storeu_pd(&c[3840], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[3840])));
-            _mm512_storeu_pd(&c[3848], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[3848])));
-            _mm512_storeu_pd(&c[3856], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[3856])));
-            _mm512_storeu_pd(&c[3864], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[3864])));
-            _mm512_storeu_pd(&c[3904], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[3904])));
-            _mm512_storeu_pd(&c[3912], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[3912])));
-            _mm512_storeu_pd(&c[3920], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[3920])));
-            _mm512_storeu_pd(&c[3928], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[3928])));
-            _mm512_storeu_pd(&c[3968], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[3968])));
-            _mm512_storeu_pd(&c[3976], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[3976])));
-            _mm512_storeu_pd(&c[3984], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[3984])));
-            _mm512_storeu_pd(&c[3992], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[3992])));
-            _mm512_storeu_pd(&c[4032], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[4032])));
-            _mm512_storeu_pd(&c[4040], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[4040])));
-            _mm512_storeu_pd(&c[4048], _mm512_add_pd(acc3_2, _mm512_loadu_pd(&c[4048])));
-            _mm512_storeu_pd(&c[4056], _mm512_add_pd(acc3_3, _mm512_loadu_pd(&c[4056])));
+            __m512d c_in24 = _mm512_loadu_pd(&c[3840]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[3848]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[3856]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[3864]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[3904]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[3912]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[3920]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[3928]);
+            _mm512_storeu_pd(&c[3840], _mm512_add_pd(acc0_0, c_in24));
+            _mm512_storeu_pd(&c[3848], _mm512_add_pd(acc0_1, c_in25));
+            _mm512_storeu_pd(&c[3856], _mm512_add_pd(acc0_2, c_in26));
+            _mm512_storeu_pd(&c[3864], _mm512_add_pd(acc0_3, c_in27));
+            _mm512_storeu_pd(&c[3904], _mm512_add_pd(acc1_0, c_in28));
+            _mm512_storeu_pd(&c[3912], _mm512_add_pd(acc1_1, c_in29));
+            _mm512_storeu_pd(&c[3920], _mm512_add_pd(acc1_2, c_in30));
+            _mm512_storeu_pd(&c[3928], _mm512_add_pd(acc1_3, c_in31));
+            __m512d c_in32 = _mm512_loadu_pd(&c[3968]);
+            __m512d c_in33 = _mm512_loadu_pd(&c[3976]);
+            __m512d c_in34 = _mm512_loadu_pd(&c[3984]);
+            __m512d c_in35 = _mm512_loadu_pd(&c[3992]);
+            __m512d c_in36 = _mm512_loadu_pd(&c[4032]);
+            __m512d c_in37 = _mm512_loadu_pd(&c[4040]);
+            __m512d c_in38 = _mm512_loadu_pd(&c[4048]);
+            __m512d c_in39 = _mm512_loadu_pd(&c[4056]);
+            _mm512_storeu_pd(&c[3968], _mm512_add_pd(acc2_0, c_in32));
+            _mm512_storeu_pd(&c[3976], _mm512_add_pd(acc2_1, c_in33));
+            _mm512_storeu_pd(&c[3984], _mm512_add_pd(acc2_2, c_in34));
+            _mm512_storeu_pd(&c[3992], _mm512_add_pd(acc2_3, c_in35));
+            _mm512_storeu_pd(&c[4032], _mm512_add_pd(acc3_0, c_in36));
+            _mm512_storeu_pd(&c[4040], _mm512_add_pd(acc3_1, c_in37));
+            _mm512_storeu_pd(&c[4048], _mm512_add_pd(acc3_2, c_in38));
+            _mm512_storeu_pd(&c[4056], _mm512_add_pd(acc3_3, c_in39));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -3847,30 +4335,54 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_a1b1(const bmm_args
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[64 * i0 + 32], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[64 * i0 + 32])));
-                _mm512_storeu_pd(&c[64 * i0 + 40], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[64 * i0 + 40])));
-                _mm512_storeu_pd(&c[64 * i0 + 48], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[64 * i0 + 48])));
-                _mm512_storeu_pd(&c[64 * i0 + 56], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[64 * i0 + 56])));
-                _mm512_storeu_pd(&c[64 * i0 + 96], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[64 * i0 + 96])));
-                _mm512_storeu_pd(&c[64 * i0 + 104], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[64 * i0 + 104])));
-                _mm512_storeu_pd(&c[64 * i0 + 112], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[64 * i0 + 112])));
-                _mm512_storeu_pd(&c[64 * i0 + 120], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[64 * i0 + 120])));
-                _mm512_storeu_pd(&c[64 * i0 + 160], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[64 * i0 + 160])));
-                _mm512_storeu_pd(&c[64 * i0 + 168], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[64 * i0 + 168])));
-                _mm512_storeu_pd(&c[64 * i0 + 176], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[64 * i0 + 176])));
-                _mm512_storeu_pd(&c[64 * i0 + 184], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[64 * i0 + 184])));
-                _mm512_storeu_pd(&c[64 * i0 + 224], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[64 * i0 + 224])));
-                _mm512_storeu_pd(&c[64 * i0 + 232], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[64 * i0 + 232])));
-                _mm512_storeu_pd(&c[64 * i0 + 240], _mm512_add_pd(acc3_2, _mm512_loadu_pd(&c[64 * i0 + 240])));
-                _mm512_storeu_pd(&c[64 * i0 + 248], _mm512_add_pd(acc3_3, _mm512_loadu_pd(&c[64 * i0 + 248])));
-                _mm512_storeu_pd(&c[64 * i0 + 288], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[64 * i0 + 288])));
-                _mm512_storeu_pd(&c[64 * i0 + 296], _mm512_add_pd(acc4_1, _mm512_loadu_pd(&c[64 * i0 + 296])));
-                _mm512_storeu_pd(&c[64 * i0 + 304], _mm512_add_pd(acc4_2, _mm512_loadu_pd(&c[64 * i0 + 304])));
-                _mm512_storeu_pd(&c[64 * i0 + 312], _mm512_add_pd(acc4_3, _mm512_loadu_pd(&c[64 * i0 + 312])));
-                _mm512_storeu_pd(&c[64 * i0 + 352], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[64 * i0 + 352])));
-                _mm512_storeu_pd(&c[64 * i0 + 360], _mm512_add_pd(acc5_1, _mm512_loadu_pd(&c[64 * i0 + 360])));
-                _mm512_storeu_pd(&c[64 * i0 + 368], _mm512_add_pd(acc5_2, _mm512_loadu_pd(&c[64 * i0 + 368])));
-                _mm512_storeu_pd(&c[64 * i0 + 376], _mm512_add_pd(acc5_3, _mm512_loadu_pd(&c[64 * i0 + 376])));
+                __m512d c_in40 = _mm512_loadu_pd(&c[64 * i0 + 32]);
+                __m512d c_in41 = _mm512_loadu_pd(&c[64 * i0 + 40]);
+                __m512d c_in42 = _mm512_loadu_pd(&c[64 * i0 + 48]);
+                __m512d c_in43 = _mm512_loadu_pd(&c[64 * i0 + 56]);
+                __m512d c_in44 = _mm512_loadu_pd(&c[64 * i0 + 96]);
+                __m512d c_in45 = _mm512_loadu_pd(&c[64 * i0 + 104]);
+                __m512d c_in46 = _mm512_loadu_pd(&c[64 * i0 + 112]);
+                __m512d c_in47 = _mm512_loadu_pd(&c[64 * i0 + 120]);
+                _mm512_storeu_pd(&c[64 * i0 + 32], _mm512_add_pd(acc0_0, c_in40));
+                _mm512_storeu_pd(&c[64 * i0 + 40], _mm512_add_pd(acc0_1, c_in41));
+                _mm512_storeu_pd(&c[64 * i0 + 48], _mm512_add_pd(acc0_2, c_in42));
+                _mm512_storeu_pd(&c[64 * i0 + 56], _mm512_add_pd(acc0_3, c_in43));
+                _mm512_storeu_pd(&c[64 * i0 + 96], _mm512_add_pd(acc1_0, c_in44));
+                _mm512_storeu_pd(&c[64 * i0 + 104], _mm512_add_pd(acc1_1, c_in45));
+                _mm512_storeu_pd(&c[64 * i0 + 112], _mm512_add_pd(acc1_2, c_in46));
+                _mm512_storeu_pd(&c[64 * i0 + 120], _mm512_add_pd(acc1_3, c_in47));
+                __m512d c_in48 = _mm512_loadu_pd(&c[64 * i0 + 160]);
+                __m512d c_in49 = _mm512_loadu_pd(&c[64 * i0 + 168]);
+                __m512d c_in50 = _mm512_loadu_pd(&c[64 * i0 + 176]);
+                __m512d c_in51 = _mm512_loadu_pd(&c[64 * i0 + 184]);
+                __m512d c_in52 = _mm512_loadu_pd(&c[64 * i0 + 224]);
+                __m512d c_in53 = _mm512_loadu_pd(&c[64 * i0 + 232]);
+                __m512d c_in54 = _mm512_loadu_pd(&c[64 * i0 + 240]);
+                __m512d c_in55 = _mm512_loadu_pd(&c[64 * i0 + 248]);
+                _mm512_storeu_pd(&c[64 * i0 + 160], _mm512_add_pd(acc2_0, c_in48));
+                _mm512_storeu_pd(&c[64 * i0 + 168], _mm512_add_pd(acc2_1, c_in49));
+                _mm512_storeu_pd(&c[64 * i0 + 176], _mm512_add_pd(acc2_2, c_in50));
+                _mm512_storeu_pd(&c[64 * i0 + 184], _mm512_add_pd(acc2_3, c_in51));
+                _mm512_storeu_pd(&c[64 * i0 + 224], _mm512_add_pd(acc3_0, c_in52));
+                _mm512_storeu_pd(&c[64 * i0 + 232], _mm512_add_pd(acc3_1, c_in53));
+                _mm512_storeu_pd(&c[64 * i0 + 240], _mm512_add_pd(acc3_2, c_in54));
+                _mm512_storeu_pd(&c[64 * i0 + 248], _mm512_add_pd(acc3_3, c_in55));
+                __m512d c_in56 = _mm512_loadu_pd(&c[64 * i0 + 288]);
+                __m512d c_in57 = _mm512_loadu_pd(&c[64 * i0 + 296]);
+                __m512d c_in58 = _mm512_loadu_pd(&c[64 * i0 + 304]);
+                __m512d c_in59 = _mm512_loadu_pd(&c[64 * i0 + 312]);
+                __m512d c_in60 = _mm512_loadu_pd(&c[64 * i0 + 352]);
+                __m512d c_in61 = _mm512_loadu_pd(&c[64 * i0 + 360]);
+                __m512d c_in62 = _mm512_loadu_pd(&c[64 * i0 + 368]);
+                __m512d c_in63 = _mm512_loadu_pd(&c[64 * i0 + 376]);
+                _mm512_storeu_pd(&c[64 * i0 + 288], _mm512_add_pd(acc4_0, c_in56));
+                _mm512_storeu_pd(&c[64 * i0 + 296], _mm512_add_pd(acc4_1, c_in57));
+                _mm512_storeu_pd(&c[64 * i0 + 304], _mm512_add_pd(acc4_2, c_in58));
+                _mm512_storeu_pd(&c[64 * i0 + 312], _mm512_add_pd(acc4_3, c_in59));
+                _mm512_storeu_pd(&c[64 * i0 + 352], _mm512_add_pd(acc5_0, c_in60));
+                _mm512_storeu_pd(&c[64 * i0 + 360], _mm512_add_pd(acc5_1, c_in61));
+                _mm512_storeu_pd(&c[64 * i0 + 368], _mm512_add_pd(acc5_2, c_in62));
+                _mm512_storeu_pd(&c[64 * i0 + 376], _mm512_add_pd(acc5_3, c_in63));
             }
         }
         {
@@ -3916,22 +4428,38 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_a1b1(const bmm_args
                 acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
             }
-            _mm512_storeu_pd(&c[3872], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[3872])));
-            _mm512_storeu_pd(&c[3880], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[3880])));
-            _mm512_storeu_pd(&c[3888], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[3888])));
-            _mm512_storeu_pd(&c[3896], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[3896])));
-            _mm512_storeu_pd(&c[3936], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[3936])));
-            _mm512_storeu_pd(&c[3944], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[3944])));
-            _mm512_storeu_pd(&c[3952], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[3952])));
-            _mm512_storeu_pd(&c[3960], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[3960])));
-            _mm512_storeu_pd(&c[4000], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[4000])));
-            _mm512_storeu_pd(&c[4008], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[4008])));
-            _mm512_storeu_pd(&c[4016], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[4016])));
-            _mm512_storeu_pd(&c[4024], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[4024])));
-            _mm512_storeu_pd(&c[4064], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[4064])));
-            _mm512_storeu_pd(&c[4072], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[4072])));
-            _mm512_storeu_pd(&c[4080], _mm512_add_pd(acc3_2, _mm512_loadu_pd(&c[4080])));
-            _mm512_storeu_pd(&c[4088], _mm512_add_pd(acc3_3, _mm512_loadu_pd(&c[4088])));
+            __m512d c_in64 = _mm512_loadu_pd(&c[3872]);
+            __m512d c_in65 = _mm512_loadu_pd(&c[3880]);
+            __m512d c_in66 = _mm512_loadu_pd(&c[3888]);
+            __m512d c_in67 = _mm512_loadu_pd(&c[3896]);
+            __m512d c_in68 = _mm512_loadu_pd(&c[3936]);
+            __m512d c_in69 = _mm512_loadu_pd(&c[3944]);
+            __m512d c_in70 = _mm512_loadu_pd(&c[3952]);
+            __m512d c_in71 = _mm512_loadu_pd(&c[3960]);
+            _mm512_storeu_pd(&c[3872], _mm512_add_pd(acc0_0, c_in64));
+            _mm512_storeu_pd(&c[3880], _mm512_add_pd(acc0_1, c_in65));
+            _mm512_storeu_pd(&c[3888], _mm512_add_pd(acc0_2, c_in66));
+            _mm512_storeu_pd(&c[3896], _mm512_add_pd(acc0_3, c_in67));
+            _mm512_storeu_pd(&c[3936], _mm512_add_pd(acc1_0, c_in68));
+            _mm512_storeu_pd(&c[3944], _mm512_add_pd(acc1_1, c_in69));
+            _mm512_storeu_pd(&c[3952], _mm512_add_pd(acc1_2, c_in70));
+            _mm512_storeu_pd(&c[3960], _mm512_add_pd(acc1_3, c_in71));
+            __m512d c_in72 = _mm512_loadu_pd(&c[4000]);
+            __m512d c_in73 = _mm512_loadu_pd(&c[4008]);
+            __m512d c_in74 = _mm512_loadu_pd(&c[4016]);
+            __m512d c_in75 = _mm512_loadu_pd(&c[4024]);
+            __m512d c_in76 = _mm512_loadu_pd(&c[4064]);
+            __m512d c_in77 = _mm512_loadu_pd(&c[4072]);
+            __m512d c_in78 = _mm512_loadu_pd(&c[4080]);
+            __m512d c_in79 = _mm512_loadu_pd(&c[4088]);
+            _mm512_storeu_pd(&c[4000], _mm512_add_pd(acc2_0, c_in72));
+            _mm512_storeu_pd(&c[4008], _mm512_add_pd(acc2_1, c_in73));
+            _mm512_storeu_pd(&c[4016], _mm512_add_pd(acc2_2, c_in74));
+            _mm512_storeu_pd(&c[4024], _mm512_add_pd(acc2_3, c_in75));
+            _mm512_storeu_pd(&c[4064], _mm512_add_pd(acc3_0, c_in76));
+            _mm512_storeu_pd(&c[4072], _mm512_add_pd(acc3_1, c_in77));
+            _mm512_storeu_pd(&c[4080], _mm512_add_pd(acc3_2, c_in78));
+            _mm512_storeu_pd(&c[4088], _mm512_add_pd(acc3_3, c_in79));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4259,7 +4787,7 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_bf_avx512_rl6_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf, isa avx512, form rl6.
- * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 48 vector accumulators,
  * 14336 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -4333,30 +4861,54 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_ab(const bmm_args *
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[64 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 64]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 72]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 80]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 88]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 128], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 128]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 136], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 136]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 144], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 144]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 152], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 152]), _mm512_mul_pd(valpha, acc2_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 192], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 192]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 200], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 200]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 208], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 208]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 216], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 216]), _mm512_mul_pd(valpha, acc3_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 256], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 256]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 264], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 264]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 272], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 272]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 280], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 280]), _mm512_mul_pd(valpha, acc4_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 320], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 320]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 328], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 328]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 336], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 336]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 344], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 344]), _mm512_mul_pd(valpha, acc5_3)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[64 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[64 * i0 + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[64 * i0 + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[64 * i0 + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[64 * i0 + 64]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[64 * i0 + 72]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[64 * i0 + 80]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[64 * i0 + 88]);
+                _mm512_storeu_pd(&c[64 * i0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 64], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 72], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 80], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 88], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in8 = _mm512_loadu_pd(&c[64 * i0 + 128]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[64 * i0 + 136]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[64 * i0 + 144]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[64 * i0 + 152]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[64 * i0 + 192]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[64 * i0 + 200]);
+                __m512d c_in14 = _mm512_loadu_pd(&c[64 * i0 + 208]);
+                __m512d c_in15 = _mm512_loadu_pd(&c[64 * i0 + 216]);
+                _mm512_storeu_pd(&c[64 * i0 + 128], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 136], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 144], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 152], _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 192], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 200], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 208], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 216], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc3_3)));
+                __m512d c_in16 = _mm512_loadu_pd(&c[64 * i0 + 256]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[64 * i0 + 264]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[64 * i0 + 272]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[64 * i0 + 280]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[64 * i0 + 320]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[64 * i0 + 328]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[64 * i0 + 336]);
+                __m512d c_in23 = _mm512_loadu_pd(&c[64 * i0 + 344]);
+                _mm512_storeu_pd(&c[64 * i0 + 256], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 264], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 272], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 280], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 320], _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 328], _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 336], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 344], _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc5_3)));
             }
         }
         {
@@ -4402,22 +4954,38 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_ab(const bmm_args *
                 acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
             }
-            _mm512_storeu_pd(&c[3840], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3840]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[3848], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3848]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[3856], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3856]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[3864], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3864]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[3904], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3904]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[3912], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3912]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[3920], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3920]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[3928], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3928]), _mm512_mul_pd(valpha, acc1_3)));
-            _mm512_storeu_pd(&c[3968], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3968]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[3976], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3976]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[3984], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3984]), _mm512_mul_pd(valpha, acc2_2)));
-            _mm512_storeu_pd(&c[3992], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3992]), _mm512_mul_pd(valpha, acc2_3)));
-            _mm512_storeu_pd(&c[4032], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4032]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[4040], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4040]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_storeu_pd(&c[4048], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4048]), _mm512_mul_pd(valpha, acc3_2)));
-            _mm512_storeu_pd(&c[4056], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4056]), _mm512_mul_pd(valpha, acc3_3)));
+            __m512d c_in24 = _mm512_loadu_pd(&c[3840]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[3848]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[3856]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[3864]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[3904]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[3912]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[3920]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[3928]);
+            _mm512_storeu_pd(&c[3840], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[3848], _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[3856], _mm512_fmadd_pd(vbeta, c_in26, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[3864], _mm512_fmadd_pd(vbeta, c_in27, _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[3904], _mm512_fmadd_pd(vbeta, c_in28, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[3912], _mm512_fmadd_pd(vbeta, c_in29, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[3920], _mm512_fmadd_pd(vbeta, c_in30, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[3928], _mm512_fmadd_pd(vbeta, c_in31, _mm512_mul_pd(valpha, acc1_3)));
+            __m512d c_in32 = _mm512_loadu_pd(&c[3968]);
+            __m512d c_in33 = _mm512_loadu_pd(&c[3976]);
+            __m512d c_in34 = _mm512_loadu_pd(&c[3984]);
+            __m512d c_in35 = _mm512_loadu_pd(&c[3992]);
+            __m512d c_in36 = _mm512_loadu_pd(&c[4032]);
+            __m512d c_in37 = _mm512_loadu_pd(&c[4040]);
+            __m512d c_in38 = _mm512_loadu_pd(&c[4048]);
+            __m512d c_in39 = _mm512_loadu_pd(&c[4056]);
+            _mm512_storeu_pd(&c[3968], _mm512_fmadd_pd(vbeta, c_in32, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[3976], _mm512_fmadd_pd(vbeta, c_in33, _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[3984], _mm512_fmadd_pd(vbeta, c_in34, _mm512_mul_pd(valpha, acc2_2)));
+            _mm512_storeu_pd(&c[3992], _mm512_fmadd_pd(vbeta, c_in35, _mm512_mul_pd(valpha, acc2_3)));
+            _mm512_storeu_pd(&c[4032], _mm512_fmadd_pd(vbeta, c_in36, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[4040], _mm512_fmadd_pd(vbeta, c_in37, _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_storeu_pd(&c[4048], _mm512_fmadd_pd(vbeta, c_in38, _mm512_mul_pd(valpha, acc3_2)));
+            _mm512_storeu_pd(&c[4056], _mm512_fmadd_pd(vbeta, c_in39, _mm512_mul_pd(valpha, acc3_3)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -4481,30 +5049,54 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_ab(const bmm_args *
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[64 * i0 + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 32]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 40]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 48]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 56]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 96]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 104]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 112]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 120]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 160], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 160]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 168], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 168]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 176], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 176]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 184], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 184]), _mm512_mul_pd(valpha, acc2_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 224], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 224]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 232], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 232]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 240], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 240]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 248], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 248]), _mm512_mul_pd(valpha, acc3_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 288], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 288]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 296], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 296]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 304], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 304]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 312], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 312]), _mm512_mul_pd(valpha, acc4_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 352], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 352]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 360], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 360]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 368], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 368]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 376], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 376]), _mm512_mul_pd(valpha, acc5_3)));
+                __m512d c_in40 = _mm512_loadu_pd(&c[64 * i0 + 32]);
+                __m512d c_in41 = _mm512_loadu_pd(&c[64 * i0 + 40]);
+                __m512d c_in42 = _mm512_loadu_pd(&c[64 * i0 + 48]);
+                __m512d c_in43 = _mm512_loadu_pd(&c[64 * i0 + 56]);
+                __m512d c_in44 = _mm512_loadu_pd(&c[64 * i0 + 96]);
+                __m512d c_in45 = _mm512_loadu_pd(&c[64 * i0 + 104]);
+                __m512d c_in46 = _mm512_loadu_pd(&c[64 * i0 + 112]);
+                __m512d c_in47 = _mm512_loadu_pd(&c[64 * i0 + 120]);
+                _mm512_storeu_pd(&c[64 * i0 + 32], _mm512_fmadd_pd(vbeta, c_in40, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 40], _mm512_fmadd_pd(vbeta, c_in41, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 48], _mm512_fmadd_pd(vbeta, c_in42, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 56], _mm512_fmadd_pd(vbeta, c_in43, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 96], _mm512_fmadd_pd(vbeta, c_in44, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 104], _mm512_fmadd_pd(vbeta, c_in45, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 112], _mm512_fmadd_pd(vbeta, c_in46, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 120], _mm512_fmadd_pd(vbeta, c_in47, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in48 = _mm512_loadu_pd(&c[64 * i0 + 160]);
+                __m512d c_in49 = _mm512_loadu_pd(&c[64 * i0 + 168]);
+                __m512d c_in50 = _mm512_loadu_pd(&c[64 * i0 + 176]);
+                __m512d c_in51 = _mm512_loadu_pd(&c[64 * i0 + 184]);
+                __m512d c_in52 = _mm512_loadu_pd(&c[64 * i0 + 224]);
+                __m512d c_in53 = _mm512_loadu_pd(&c[64 * i0 + 232]);
+                __m512d c_in54 = _mm512_loadu_pd(&c[64 * i0 + 240]);
+                __m512d c_in55 = _mm512_loadu_pd(&c[64 * i0 + 248]);
+                _mm512_storeu_pd(&c[64 * i0 + 160], _mm512_fmadd_pd(vbeta, c_in48, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 168], _mm512_fmadd_pd(vbeta, c_in49, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 176], _mm512_fmadd_pd(vbeta, c_in50, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 184], _mm512_fmadd_pd(vbeta, c_in51, _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 224], _mm512_fmadd_pd(vbeta, c_in52, _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 232], _mm512_fmadd_pd(vbeta, c_in53, _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 240], _mm512_fmadd_pd(vbeta, c_in54, _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 248], _mm512_fmadd_pd(vbeta, c_in55, _mm512_mul_pd(valpha, acc3_3)));
+                __m512d c_in56 = _mm512_loadu_pd(&c[64 * i0 + 288]);
+                __m512d c_in57 = _mm512_loadu_pd(&c[64 * i0 + 296]);
+                __m512d c_in58 = _mm512_loadu_pd(&c[64 * i0 + 304]);
+                __m512d c_in59 = _mm512_loadu_pd(&c[64 * i0 + 312]);
+                __m512d c_in60 = _mm512_loadu_pd(&c[64 * i0 + 352]);
+                __m512d c_in61 = _mm512_loadu_pd(&c[64 * i0 + 360]);
+                __m512d c_in62 = _mm512_loadu_pd(&c[64 * i0 + 368]);
+                __m512d c_in63 = _mm512_loadu_pd(&c[64 * i0 + 376]);
+                _mm512_storeu_pd(&c[64 * i0 + 288], _mm512_fmadd_pd(vbeta, c_in56, _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 296], _mm512_fmadd_pd(vbeta, c_in57, _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 304], _mm512_fmadd_pd(vbeta, c_in58, _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 312], _mm512_fmadd_pd(vbeta, c_in59, _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 352], _mm512_fmadd_pd(vbeta, c_in60, _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 360], _mm512_fmadd_pd(vbeta, c_in61, _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 368], _mm512_fmadd_pd(vbeta, c_in62, _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 376], _mm512_fmadd_pd(vbeta, c_in63, _mm512_mul_pd(valpha, acc5_3)));
             }
         }
         {
@@ -4550,22 +5142,38 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_ab(const bmm_args *
                 acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
             }
-            _mm512_storeu_pd(&c[3872], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3872]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[3880], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3880]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[3888], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3888]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[3896], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3896]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[3936], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3936]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[3944], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3944]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[3952], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3952]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[3960], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3960]), _mm512_mul_pd(valpha, acc1_3)));
-            _mm512_storeu_pd(&c[4000], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4000]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[4008], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4008]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[4016], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4016]), _mm512_mul_pd(valpha, acc2_2)));
-            _mm512_storeu_pd(&c[4024], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4024]), _mm512_mul_pd(valpha, acc2_3)));
-            _mm512_storeu_pd(&c[4064], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4064]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[4072], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4072]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_storeu_pd(&c[4080], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4080]), _mm512_mul_pd(valpha, acc3_2)));
-            _mm512_storeu_pd(&c[4088], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4088]), _mm512_mul_pd(valpha, acc3_3)));
+            __m512d c_in64 = _mm512_loadu_pd(&c[3872]);
+            __m512d c_in65 = _mm512_loadu_pd(&c[3880]);
+            __m512d c_in66 = _mm512_loadu_pd(&c[3888]);
+            __m512d c_in67 = _mm512_loadu_pd(&c[3896]);
+            __m512d c_in68 = _mm512_loadu_pd(&c[3936]);
+            __m512d c_in69 = _mm512_loadu_pd(&c[3944]);
+            __m512d c_in70 = _mm512_loadu_pd(&c[3952]);
+            __m512d c_in71 = _mm512_loadu_pd(&c[3960]);
+            _mm512_storeu_pd(&c[3872], _mm512_fmadd_pd(vbeta, c_in64, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[3880], _mm512_fmadd_pd(vbeta, c_in65, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[3888], _mm512_fmadd_pd(vbeta, c_in66, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[3896], _mm512_fmadd_pd(vbeta, c_in67, _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[3936], _mm512_fmadd_pd(vbeta, c_in68, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[3944], _mm512_fmadd_pd(vbeta, c_in69, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[3952], _mm512_fmadd_pd(vbeta, c_in70, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[3960], _mm512_fmadd_pd(vbeta, c_in71, _mm512_mul_pd(valpha, acc1_3)));
+            __m512d c_in72 = _mm512_loadu_pd(&c[4000]);
+            __m512d c_in73 = _mm512_loadu_pd(&c[4008]);
+            __m512d c_in74 = _mm512_loadu_pd(&c[4016]);
+            __m512d c_in75 = _mm512_loadu_pd(&c[4024]);
+            __m512d c_in76 = _mm512_loadu_pd(&c[4064]);
+            __m512d c_in77 = _mm512_loadu_pd(&c[4072]);
+            __m512d c_in78 = _mm512_loadu_pd(&c[4080]);
+            __m512d c_in79 = _mm512_loadu_pd(&c[4088]);
+            _mm512_storeu_pd(&c[4000], _mm512_fmadd_pd(vbeta, c_in72, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[4008], _mm512_fmadd_pd(vbeta, c_in73, _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[4016], _mm512_fmadd_pd(vbeta, c_in74, _mm512_mul_pd(valpha, acc2_2)));
+            _mm512_storeu_pd(&c[4024], _mm512_fmadd_pd(vbeta, c_in75, _mm512_mul_pd(valpha, acc2_3)));
+            _mm512_storeu_pd(&c[4064], _mm512_fmadd_pd(vbeta, c_in76, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[4072], _mm512_fmadd_pd(vbeta, c_in77, _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_storeu_pd(&c[4080], _mm512_fmadd_pd(vbeta, c_in78, _mm512_mul_pd(valpha, acc3_2)));
+            _mm512_storeu_pd(&c[4088], _mm512_fmadd_pd(vbeta, c_in79, _mm512_mul_pd(valpha, acc3_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4577,7 +5185,7 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl6_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_bf_avx512_rl3_a1b1
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout bf, isa avx512, form rl3.
- * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 24 vector accumulators,
  * 19968 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -4620,18 +5228,30 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_a1b1(const bmm_args
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[64 * i0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[64 * i0])));
-                _mm512_storeu_pd(&c[64 * i0 + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[64 * i0 + 8])));
-                _mm512_storeu_pd(&c[64 * i0 + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[64 * i0 + 16])));
-                _mm512_storeu_pd(&c[64 * i0 + 24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[64 * i0 + 24])));
-                _mm512_storeu_pd(&c[64 * i0 + 64], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[64 * i0 + 64])));
-                _mm512_storeu_pd(&c[64 * i0 + 72], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[64 * i0 + 72])));
-                _mm512_storeu_pd(&c[64 * i0 + 80], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[64 * i0 + 80])));
-                _mm512_storeu_pd(&c[64 * i0 + 88], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[64 * i0 + 88])));
-                _mm512_storeu_pd(&c[64 * i0 + 128], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[64 * i0 + 128])));
-                _mm512_storeu_pd(&c[64 * i0 + 136], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[64 * i0 + 136])));
-                _mm512_storeu_pd(&c[64 * i0 + 144], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[64 * i0 + 144])));
-                _mm512_storeu_pd(&c[64 * i0 + 152], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[64 * i0 + 152])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[64 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[64 * i0 + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[64 * i0 + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[64 * i0 + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[64 * i0 + 64]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[64 * i0 + 72]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[64 * i0 + 80]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[64 * i0 + 88]);
+                _mm512_storeu_pd(&c[64 * i0], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[64 * i0 + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_storeu_pd(&c[64 * i0 + 16], _mm512_add_pd(acc0_2, c_in2));
+                _mm512_storeu_pd(&c[64 * i0 + 24], _mm512_add_pd(acc0_3, c_in3));
+                _mm512_storeu_pd(&c[64 * i0 + 64], _mm512_add_pd(acc1_0, c_in4));
+                _mm512_storeu_pd(&c[64 * i0 + 72], _mm512_add_pd(acc1_1, c_in5));
+                _mm512_storeu_pd(&c[64 * i0 + 80], _mm512_add_pd(acc1_2, c_in6));
+                _mm512_storeu_pd(&c[64 * i0 + 88], _mm512_add_pd(acc1_3, c_in7));
+                __m512d c_in8 = _mm512_loadu_pd(&c[64 * i0 + 128]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[64 * i0 + 136]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[64 * i0 + 144]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[64 * i0 + 152]);
+                _mm512_storeu_pd(&c[64 * i0 + 128], _mm512_add_pd(acc2_0, c_in8));
+                _mm512_storeu_pd(&c[64 * i0 + 136], _mm512_add_pd(acc2_1, c_in9));
+                _mm512_storeu_pd(&c[64 * i0 + 144], _mm512_add_pd(acc2_2, c_in10));
+                _mm512_storeu_pd(&c[64 * i0 + 152], _mm512_add_pd(acc2_3, c_in11));
             }
         }
         {
@@ -4650,10 +5270,14 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_a1b1(const bmm_args
                 acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
             }
-            _mm512_storeu_pd(&c[4032], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[4032])));
-            _mm512_storeu_pd(&c[4040], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[4040])));
-            _mm512_storeu_pd(&c[4048], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[4048])));
-            _mm512_storeu_pd(&c[4056], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[4056])));
+            __m512d c_in12 = _mm512_loadu_pd(&c[4032]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[4040]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[4048]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[4056]);
+            _mm512_storeu_pd(&c[4032], _mm512_add_pd(acc0_0, c_in12));
+            _mm512_storeu_pd(&c[4040], _mm512_add_pd(acc0_1, c_in13));
+            _mm512_storeu_pd(&c[4048], _mm512_add_pd(acc0_2, c_in14));
+            _mm512_storeu_pd(&c[4056], _mm512_add_pd(acc0_3, c_in15));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -4690,18 +5314,30 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_a1b1(const bmm_args
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[64 * i0 + 32], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[64 * i0 + 32])));
-                _mm512_storeu_pd(&c[64 * i0 + 40], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[64 * i0 + 40])));
-                _mm512_storeu_pd(&c[64 * i0 + 48], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[64 * i0 + 48])));
-                _mm512_storeu_pd(&c[64 * i0 + 56], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[64 * i0 + 56])));
-                _mm512_storeu_pd(&c[64 * i0 + 96], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[64 * i0 + 96])));
-                _mm512_storeu_pd(&c[64 * i0 + 104], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[64 * i0 + 104])));
-                _mm512_storeu_pd(&c[64 * i0 + 112], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[64 * i0 + 112])));
-                _mm512_storeu_pd(&c[64 * i0 + 120], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[64 * i0 + 120])));
-                _mm512_storeu_pd(&c[64 * i0 + 160], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[64 * i0 + 160])));
-                _mm512_storeu_pd(&c[64 * i0 + 168], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[64 * i0 + 168])));
-                _mm512_storeu_pd(&c[64 * i0 + 176], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[64 * i0 + 176])));
-                _mm512_storeu_pd(&c[64 * i0 + 184], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[64 * i0 + 184])));
+                __m512d c_in16 = _mm512_loadu_pd(&c[64 * i0 + 32]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[64 * i0 + 40]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[64 * i0 + 48]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[64 * i0 + 56]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[64 * i0 + 96]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[64 * i0 + 104]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[64 * i0 + 112]);
+                __m512d c_in23 = _mm512_loadu_pd(&c[64 * i0 + 120]);
+                _mm512_storeu_pd(&c[64 * i0 + 32], _mm512_add_pd(acc0_0, c_in16));
+                _mm512_storeu_pd(&c[64 * i0 + 40], _mm512_add_pd(acc0_1, c_in17));
+                _mm512_storeu_pd(&c[64 * i0 + 48], _mm512_add_pd(acc0_2, c_in18));
+                _mm512_storeu_pd(&c[64 * i0 + 56], _mm512_add_pd(acc0_3, c_in19));
+                _mm512_storeu_pd(&c[64 * i0 + 96], _mm512_add_pd(acc1_0, c_in20));
+                _mm512_storeu_pd(&c[64 * i0 + 104], _mm512_add_pd(acc1_1, c_in21));
+                _mm512_storeu_pd(&c[64 * i0 + 112], _mm512_add_pd(acc1_2, c_in22));
+                _mm512_storeu_pd(&c[64 * i0 + 120], _mm512_add_pd(acc1_3, c_in23));
+                __m512d c_in24 = _mm512_loadu_pd(&c[64 * i0 + 160]);
+                __m512d c_in25 = _mm512_loadu_pd(&c[64 * i0 + 168]);
+                __m512d c_in26 = _mm512_loadu_pd(&c[64 * i0 + 176]);
+                __m512d c_in27 = _mm512_loadu_pd(&c[64 * i0 + 184]);
+                _mm512_storeu_pd(&c[64 * i0 + 160], _mm512_add_pd(acc2_0, c_in24));
+                _mm512_storeu_pd(&c[64 * i0 + 168], _mm512_add_pd(acc2_1, c_in25));
+                _mm512_storeu_pd(&c[64 * i0 + 176], _mm512_add_pd(acc2_2, c_in26));
+                _mm512_storeu_pd(&c[64 * i0 + 184], _mm512_add_pd(acc2_3, c_in27));
             }
         }
         {
@@ -4720,10 +5356,14 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_a1b1(const bmm_args
                 acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
             }
-            _mm512_storeu_pd(&c[4064], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[4064])));
-            _mm512_storeu_pd(&c[4072], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[4072])));
-            _mm512_storeu_pd(&c[4080], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[4080])));
-            _mm512_storeu_pd(&c[4088], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[4088])));
+            __m512d c_in28 = _mm512_loadu_pd(&c[4064]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[4072]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[4080]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[4088]);
+            _mm512_storeu_pd(&c[4064], _mm512_add_pd(acc0_0, c_in28));
+            _mm512_storeu_pd(&c[4072], _mm512_add_pd(acc0_1, c_in29));
+            _mm512_storeu_pd(&c[4080], _mm512_add_pd(acc0_2, c_in30));
+            _mm512_storeu_pd(&c[4088], _mm512_add_pd(acc0_3, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4895,7 +5535,7 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_bf_avx512_rl3_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf, isa avx512, form rl3.
- * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 24 vector accumulators,
  * 19968 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -4942,18 +5582,30 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_ab(const bmm_args *
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[64 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 64]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 72]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 80]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 88]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 128], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 128]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 136], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 136]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 144], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 144]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 152], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 152]), _mm512_mul_pd(valpha, acc2_3)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[64 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[64 * i0 + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[64 * i0 + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[64 * i0 + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[64 * i0 + 64]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[64 * i0 + 72]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[64 * i0 + 80]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[64 * i0 + 88]);
+                _mm512_storeu_pd(&c[64 * i0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 64], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 72], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 80], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 88], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in8 = _mm512_loadu_pd(&c[64 * i0 + 128]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[64 * i0 + 136]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[64 * i0 + 144]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[64 * i0 + 152]);
+                _mm512_storeu_pd(&c[64 * i0 + 128], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 136], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 144], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 152], _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc2_3)));
             }
         }
         {
@@ -4972,10 +5624,14 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_ab(const bmm_args *
                 acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
             }
-            _mm512_storeu_pd(&c[4032], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4032]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[4040], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4040]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[4048], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4048]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[4056], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4056]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in12 = _mm512_loadu_pd(&c[4032]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[4040]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[4048]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[4056]);
+            _mm512_storeu_pd(&c[4032], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[4040], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[4048], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[4056], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc0_3)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -5012,18 +5668,30 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_ab(const bmm_args *
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[64 * i0 + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 32]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 40]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 48]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 56]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 96]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 104]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 112]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 120]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 160], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 160]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 168], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 168]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 176], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 176]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 184], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 184]), _mm512_mul_pd(valpha, acc2_3)));
+                __m512d c_in16 = _mm512_loadu_pd(&c[64 * i0 + 32]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[64 * i0 + 40]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[64 * i0 + 48]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[64 * i0 + 56]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[64 * i0 + 96]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[64 * i0 + 104]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[64 * i0 + 112]);
+                __m512d c_in23 = _mm512_loadu_pd(&c[64 * i0 + 120]);
+                _mm512_storeu_pd(&c[64 * i0 + 32], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 40], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 48], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 56], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 96], _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 104], _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 112], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 120], _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in24 = _mm512_loadu_pd(&c[64 * i0 + 160]);
+                __m512d c_in25 = _mm512_loadu_pd(&c[64 * i0 + 168]);
+                __m512d c_in26 = _mm512_loadu_pd(&c[64 * i0 + 176]);
+                __m512d c_in27 = _mm512_loadu_pd(&c[64 * i0 + 184]);
+                _mm512_storeu_pd(&c[64 * i0 + 160], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 168], _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 176], _mm512_fmadd_pd(vbeta, c_in26, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 184], _mm512_fmadd_pd(vbeta, c_in27, _mm512_mul_pd(valpha, acc2_3)));
             }
         }
         {
@@ -5042,10 +5710,14 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_ab(const bmm_args *
                 acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
             }
-            _mm512_storeu_pd(&c[4064], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4064]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[4072], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4072]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[4080], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4080]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[4088], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4088]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in28 = _mm512_loadu_pd(&c[4064]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[4072]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[4080]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[4088]);
+            _mm512_storeu_pd(&c[4064], _mm512_fmadd_pd(vbeta, c_in28, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[4072], _mm512_fmadd_pd(vbeta, c_in29, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[4080], _mm512_fmadd_pd(vbeta, c_in30, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[4088], _mm512_fmadd_pd(vbeta, c_in31, _mm512_mul_pd(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5057,7 +5729,7 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_avx512_rl3_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_bf_tn_avx2_rl6_a1b1
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout bf tn (A transposed, B row-major), isa avx2, form rl6.
- * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 24 vector accumulators,
  * 45056 vector loads, 1024 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -5101,18 +5773,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0])));
-                _mm256_storeu_pd(&c[64 * i0 + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 4])));
-                _mm256_storeu_pd(&c[64 * i0 + 64], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 64])));
-                _mm256_storeu_pd(&c[64 * i0 + 68], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 68])));
-                _mm256_storeu_pd(&c[64 * i0 + 128], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 128])));
-                _mm256_storeu_pd(&c[64 * i0 + 132], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 132])));
-                _mm256_storeu_pd(&c[64 * i0 + 192], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[64 * i0 + 192])));
-                _mm256_storeu_pd(&c[64 * i0 + 196], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[64 * i0 + 196])));
-                _mm256_storeu_pd(&c[64 * i0 + 256], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[64 * i0 + 256])));
-                _mm256_storeu_pd(&c[64 * i0 + 260], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[64 * i0 + 260])));
-                _mm256_storeu_pd(&c[64 * i0 + 320], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[64 * i0 + 320])));
-                _mm256_storeu_pd(&c[64 * i0 + 324], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[64 * i0 + 324])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[64 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[64 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[64 * i0 + 64]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[64 * i0 + 68]);
+                _mm256_storeu_pd(&c[64 * i0], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[64 * i0 + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[64 * i0 + 64], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[64 * i0 + 68], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[64 * i0 + 128]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[64 * i0 + 132]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[64 * i0 + 192]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[64 * i0 + 196]);
+                _mm256_storeu_pd(&c[64 * i0 + 128], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[64 * i0 + 132], _mm256_add_pd(acc2_1, c_in5));
+                _mm256_storeu_pd(&c[64 * i0 + 192], _mm256_add_pd(acc3_0, c_in6));
+                _mm256_storeu_pd(&c[64 * i0 + 196], _mm256_add_pd(acc3_1, c_in7));
+                __m256d c_in8 = _mm256_loadu_pd(&c[64 * i0 + 256]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[64 * i0 + 260]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[64 * i0 + 320]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[64 * i0 + 324]);
+                _mm256_storeu_pd(&c[64 * i0 + 256], _mm256_add_pd(acc4_0, c_in8));
+                _mm256_storeu_pd(&c[64 * i0 + 260], _mm256_add_pd(acc4_1, c_in9));
+                _mm256_storeu_pd(&c[64 * i0 + 320], _mm256_add_pd(acc5_0, c_in10));
+                _mm256_storeu_pd(&c[64 * i0 + 324], _mm256_add_pd(acc5_1, c_in11));
             }
         }
         {
@@ -5140,14 +5824,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3840], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[3840])));
-            _mm256_storeu_pd(&c[3844], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[3844])));
-            _mm256_storeu_pd(&c[3904], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[3904])));
-            _mm256_storeu_pd(&c[3908], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[3908])));
-            _mm256_storeu_pd(&c[3968], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[3968])));
-            _mm256_storeu_pd(&c[3972], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[3972])));
-            _mm256_storeu_pd(&c[4032], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[4032])));
-            _mm256_storeu_pd(&c[4036], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[4036])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[3840]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[3844]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[3904]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[3908]);
+            _mm256_storeu_pd(&c[3840], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[3844], _mm256_add_pd(acc0_1, c_in13));
+            _mm256_storeu_pd(&c[3904], _mm256_add_pd(acc1_0, c_in14));
+            _mm256_storeu_pd(&c[3908], _mm256_add_pd(acc1_1, c_in15));
+            __m256d c_in16 = _mm256_loadu_pd(&c[3968]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[3972]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[4032]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[4036]);
+            _mm256_storeu_pd(&c[3968], _mm256_add_pd(acc2_0, c_in16));
+            _mm256_storeu_pd(&c[3972], _mm256_add_pd(acc2_1, c_in17));
+            _mm256_storeu_pd(&c[4032], _mm256_add_pd(acc3_0, c_in18));
+            _mm256_storeu_pd(&c[4036], _mm256_add_pd(acc3_1, c_in19));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -5185,18 +5877,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0 + 8])));
-                _mm256_storeu_pd(&c[64 * i0 + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 12])));
-                _mm256_storeu_pd(&c[64 * i0 + 72], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 72])));
-                _mm256_storeu_pd(&c[64 * i0 + 76], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 76])));
-                _mm256_storeu_pd(&c[64 * i0 + 136], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 136])));
-                _mm256_storeu_pd(&c[64 * i0 + 140], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 140])));
-                _mm256_storeu_pd(&c[64 * i0 + 200], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[64 * i0 + 200])));
-                _mm256_storeu_pd(&c[64 * i0 + 204], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[64 * i0 + 204])));
-                _mm256_storeu_pd(&c[64 * i0 + 264], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[64 * i0 + 264])));
-                _mm256_storeu_pd(&c[64 * i0 + 268], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[64 * i0 + 268])));
-                _mm256_storeu_pd(&c[64 * i0 + 328], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[64 * i0 + 328])));
-                _mm256_storeu_pd(&c[64 * i0 + 332], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[64 * i0 + 332])));
+                __m256d c_in20 = _mm256_loadu_pd(&c[64 * i0 + 8]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[64 * i0 + 12]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[64 * i0 + 72]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[64 * i0 + 76]);
+                _mm256_storeu_pd(&c[64 * i0 + 8], _mm256_add_pd(acc0_0, c_in20));
+                _mm256_storeu_pd(&c[64 * i0 + 12], _mm256_add_pd(acc0_1, c_in21));
+                _mm256_storeu_pd(&c[64 * i0 + 72], _mm256_add_pd(acc1_0, c_in22));
+                _mm256_storeu_pd(&c[64 * i0 + 76], _mm256_add_pd(acc1_1, c_in23));
+                __m256d c_in24 = _mm256_loadu_pd(&c[64 * i0 + 136]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[64 * i0 + 140]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[64 * i0 + 200]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[64 * i0 + 204]);
+                _mm256_storeu_pd(&c[64 * i0 + 136], _mm256_add_pd(acc2_0, c_in24));
+                _mm256_storeu_pd(&c[64 * i0 + 140], _mm256_add_pd(acc2_1, c_in25));
+                _mm256_storeu_pd(&c[64 * i0 + 200], _mm256_add_pd(acc3_0, c_in26));
+                _mm256_storeu_pd(&c[64 * i0 + 204], _mm256_add_pd(acc3_1, c_in27));
+                __m256d c_in28 = _mm256_loadu_pd(&c[64 * i0 + 264]);
+                __m256d c_in29 = _mm256_loadu_pd(&c[64 * i0 + 268]);
+                __m256d c_in30 = _mm256_loadu_pd(&c[64 * i0 + 328]);
+                __m256d c_in31 = _mm256_loadu_pd(&c[64 * i0 + 332]);
+                _mm256_storeu_pd(&c[64 * i0 + 264], _mm256_add_pd(acc4_0, c_in28));
+                _mm256_storeu_pd(&c[64 * i0 + 268], _mm256_add_pd(acc4_1, c_in29));
+                _mm256_storeu_pd(&c[64 * i0 + 328], _mm256_add_pd(acc5_0, c_in30));
+                _mm256_storeu_pd(&c[64 * i0 + 332], _mm256_add_pd(acc5_1, c_in31));
             }
         }
         {
@@ -5224,14 +5928,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3848], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[3848])));
-            _mm256_storeu_pd(&c[3852], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[3852])));
-            _mm256_storeu_pd(&c[3912], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[3912])));
-            _mm256_storeu_pd(&c[3916], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[3916])));
-            _mm256_storeu_pd(&c[3976], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[3976])));
-            _mm256_storeu_pd(&c[3980], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[3980])));
-            _mm256_storeu_pd(&c[4040], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[4040])));
-            _mm256_storeu_pd(&c[4044], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[4044])));
+            __m256d c_in32 = _mm256_loadu_pd(&c[3848]);
+            __m256d c_in33 = _mm256_loadu_pd(&c[3852]);
+            __m256d c_in34 = _mm256_loadu_pd(&c[3912]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[3916]);
+            _mm256_storeu_pd(&c[3848], _mm256_add_pd(acc0_0, c_in32));
+            _mm256_storeu_pd(&c[3852], _mm256_add_pd(acc0_1, c_in33));
+            _mm256_storeu_pd(&c[3912], _mm256_add_pd(acc1_0, c_in34));
+            _mm256_storeu_pd(&c[3916], _mm256_add_pd(acc1_1, c_in35));
+            __m256d c_in36 = _mm256_loadu_pd(&c[3976]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[3980]);
+            __m256d c_in38 = _mm256_loadu_pd(&c[4040]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[4044]);
+            _mm256_storeu_pd(&c[3976], _mm256_add_pd(acc2_0, c_in36));
+            _mm256_storeu_pd(&c[3980], _mm256_add_pd(acc2_1, c_in37));
+            _mm256_storeu_pd(&c[4040], _mm256_add_pd(acc3_0, c_in38));
+            _mm256_storeu_pd(&c[4044], _mm256_add_pd(acc3_1, c_in39));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -5269,18 +5981,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0 + 16])));
-                _mm256_storeu_pd(&c[64 * i0 + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 20])));
-                _mm256_storeu_pd(&c[64 * i0 + 80], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 80])));
-                _mm256_storeu_pd(&c[64 * i0 + 84], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 84])));
-                _mm256_storeu_pd(&c[64 * i0 + 144], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 144])));
-                _mm256_storeu_pd(&c[64 * i0 + 148], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 148])));
-                _mm256_storeu_pd(&c[64 * i0 + 208], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[64 * i0 + 208])));
-                _mm256_storeu_pd(&c[64 * i0 + 212], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[64 * i0 + 212])));
-                _mm256_storeu_pd(&c[64 * i0 + 272], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[64 * i0 + 272])));
-                _mm256_storeu_pd(&c[64 * i0 + 276], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[64 * i0 + 276])));
-                _mm256_storeu_pd(&c[64 * i0 + 336], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[64 * i0 + 336])));
-                _mm256_storeu_pd(&c[64 * i0 + 340], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[64 * i0 + 340])));
+                __m256d c_in40 = _mm256_loadu_pd(&c[64 * i0 + 16]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[64 * i0 + 20]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[64 * i0 + 80]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[64 * i0 + 84]);
+                _mm256_storeu_pd(&c[64 * i0 + 16], _mm256_add_pd(acc0_0, c_in40));
+                _mm256_storeu_pd(&c[64 * i0 + 20], _mm256_add_pd(acc0_1, c_in41));
+                _mm256_storeu_pd(&c[64 * i0 + 80], _mm256_add_pd(acc1_0, c_in42));
+                _mm256_storeu_pd(&c[64 * i0 + 84], _mm256_add_pd(acc1_1, c_in43));
+                __m256d c_in44 = _mm256_loadu_pd(&c[64 * i0 + 144]);
+                __m256d c_in45 = _mm256_loadu_pd(&c[64 * i0 + 148]);
+                __m256d c_in46 = _mm256_loadu_pd(&c[64 * i0 + 208]);
+                __m256d c_in47 = _mm256_loadu_pd(&c[64 * i0 + 212]);
+                _mm256_storeu_pd(&c[64 * i0 + 144], _mm256_add_pd(acc2_0, c_in44));
+                _mm256_storeu_pd(&c[64 * i0 + 148], _mm256_add_pd(acc2_1, c_in45));
+                _mm256_storeu_pd(&c[64 * i0 + 208], _mm256_add_pd(acc3_0, c_in46));
+                _mm256_storeu_pd(&c[64 * i0 + 212], _mm256_add_pd(acc3_1, c_in47));
+                __m256d c_in48 = _mm256_loadu_pd(&c[64 * i0 + 272]);
+                __m256d c_in49 = _mm256_loadu_pd(&c[64 * i0 + 276]);
+                __m256d c_in50 = _mm256_loadu_pd(&c[64 * i0 + 336]);
+                __m256d c_in51 = _mm256_loadu_pd(&c[64 * i0 + 340]);
+                _mm256_storeu_pd(&c[64 * i0 + 272], _mm256_add_pd(acc4_0, c_in48));
+                _mm256_storeu_pd(&c[64 * i0 + 276], _mm256_add_pd(acc4_1, c_in49));
+                _mm256_storeu_pd(&c[64 * i0 + 336], _mm256_add_pd(acc5_0, c_in50));
+                _mm256_storeu_pd(&c[64 * i0 + 340], _mm256_add_pd(acc5_1, c_in51));
             }
         }
         {
@@ -5308,14 +6032,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3856], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[3856])));
-            _mm256_storeu_pd(&c[3860], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[3860])));
-            _mm256_storeu_pd(&c[3920], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[3920])));
-            _mm256_storeu_pd(&c[3924], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[3924])));
-            _mm256_storeu_pd(&c[3984], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[3984])));
-            _mm256_storeu_pd(&c[3988], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[3988])));
-            _mm256_storeu_pd(&c[4048], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[4048])));
-            _mm256_storeu_pd(&c[4052], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[4052])));
+            __m256d c_in52 = _mm256_loadu_pd(&c[3856]);
+            __m256d c_in53 = _mm256_loadu_pd(&c[3860]);
+            __m256d c_in54 = _mm256_loadu_pd(&c[3920]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[3924]);
+            _mm256_storeu_pd(&c[3856], _mm256_add_pd(acc0_0, c_in52));
+            _mm256_storeu_pd(&c[3860], _mm256_add_pd(acc0_1, c_in53));
+            _mm256_storeu_pd(&c[3920], _mm256_add_pd(acc1_0, c_in54));
+            _mm256_storeu_pd(&c[3924], _mm256_add_pd(acc1_1, c_in55));
+            __m256d c_in56 = _mm256_loadu_pd(&c[3984]);
+            __m256d c_in57 = _mm256_loadu_pd(&c[3988]);
+            __m256d c_in58 = _mm256_loadu_pd(&c[4048]);
+            __m256d c_in59 = _mm256_loadu_pd(&c[4052]);
+            _mm256_storeu_pd(&c[3984], _mm256_add_pd(acc2_0, c_in56));
+            _mm256_storeu_pd(&c[3988], _mm256_add_pd(acc2_1, c_in57));
+            _mm256_storeu_pd(&c[4048], _mm256_add_pd(acc3_0, c_in58));
+            _mm256_storeu_pd(&c[4052], _mm256_add_pd(acc3_1, c_in59));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -5353,18 +6085,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0 + 24])));
-                _mm256_storeu_pd(&c[64 * i0 + 28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 28])));
-                _mm256_storeu_pd(&c[64 * i0 + 88], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 88])));
-                _mm256_storeu_pd(&c[64 * i0 + 92], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 92])));
-                _mm256_storeu_pd(&c[64 * i0 + 152], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 152])));
-                _mm256_storeu_pd(&c[64 * i0 + 156], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 156])));
-                _mm256_storeu_pd(&c[64 * i0 + 216], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[64 * i0 + 216])));
-                _mm256_storeu_pd(&c[64 * i0 + 220], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[64 * i0 + 220])));
-                _mm256_storeu_pd(&c[64 * i0 + 280], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[64 * i0 + 280])));
-                _mm256_storeu_pd(&c[64 * i0 + 284], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[64 * i0 + 284])));
-                _mm256_storeu_pd(&c[64 * i0 + 344], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[64 * i0 + 344])));
-                _mm256_storeu_pd(&c[64 * i0 + 348], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[64 * i0 + 348])));
+                __m256d c_in60 = _mm256_loadu_pd(&c[64 * i0 + 24]);
+                __m256d c_in61 = _mm256_loadu_pd(&c[64 * i0 + 28]);
+                __m256d c_in62 = _mm256_loadu_pd(&c[64 * i0 + 88]);
+                __m256d c_in63 = _mm256_loadu_pd(&c[64 * i0 + 92]);
+                _mm256_storeu_pd(&c[64 * i0 + 24], _mm256_add_pd(acc0_0, c_in60));
+                _mm256_storeu_pd(&c[64 * i0 + 28], _mm256_add_pd(acc0_1, c_in61));
+                _mm256_storeu_pd(&c[64 * i0 + 88], _mm256_add_pd(acc1_0, c_in62));
+                _mm256_storeu_pd(&c[64 * i0 + 92], _mm256_add_pd(acc1_1, c_in63));
+                __m256d c_in64 = _mm256_loadu_pd(&c[64 * i0 + 152]);
+                __m256d c_in65 = _mm256_loadu_pd(&c[64 * i0 + 156]);
+                __m256d c_in66 = _mm256_loadu_pd(&c[64 * i0 + 216]);
+                __m256d c_in67 = _mm256_loadu_pd(&c[64 * i0 + 220]);
+                _mm256_storeu_pd(&c[64 * i0 + 152], _mm256_add_pd(acc2_0, c_in64));
+                _mm256_storeu_pd(&c[64 * i0 + 156], _mm256_add_pd(acc2_1, c_in65));
+                _mm256_storeu_pd(&c[64 * i0 + 216], _mm256_add_pd(acc3_0, c_in66));
+                _mm256_storeu_pd(&c[64 * i0 + 220], _mm256_add_pd(acc3_1, c_in67));
+                __m256d c_in68 = _mm256_loadu_pd(&c[64 * i0 + 280]);
+                __m256d c_in69 = _mm256_loadu_pd(&c[64 * i0 + 284]);
+                __m256d c_in70 = _mm256_loadu_pd(&c[64 * i0 + 344]);
+                __m256d c_in71 = _mm256_loadu_pd(&c[64 * i0 + 348]);
+                _mm256_storeu_pd(&c[64 * i0 + 280], _mm256_add_pd(acc4_0, c_in68));
+                _mm256_storeu_pd(&c[64 * i0 + 284], _mm256_add_pd(acc4_1, c_in69));
+                _mm256_storeu_pd(&c[64 * i0 + 344], _mm256_add_pd(acc5_0, c_in70));
+                _mm256_storeu_pd(&c[64 * i0 + 348], _mm256_add_pd(acc5_1, c_in71));
             }
         }
         {
@@ -5392,14 +6136,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3864], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[3864])));
-            _mm256_storeu_pd(&c[3868], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[3868])));
-            _mm256_storeu_pd(&c[3928], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[3928])));
-            _mm256_storeu_pd(&c[3932], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[3932])));
-            _mm256_storeu_pd(&c[3992], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[3992])));
-            _mm256_storeu_pd(&c[3996], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[3996])));
-            _mm256_storeu_pd(&c[4056], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[4056])));
-            _mm256_storeu_pd(&c[4060], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[4060])));
+            __m256d c_in72 = _mm256_loadu_pd(&c[3864]);
+            __m256d c_in73 = _mm256_loadu_pd(&c[3868]);
+            __m256d c_in74 = _mm256_loadu_pd(&c[3928]);
+            __m256d c_in75 = _mm256_loadu_pd(&c[3932]);
+            _mm256_storeu_pd(&c[3864], _mm256_add_pd(acc0_0, c_in72));
+            _mm256_storeu_pd(&c[3868], _mm256_add_pd(acc0_1, c_in73));
+            _mm256_storeu_pd(&c[3928], _mm256_add_pd(acc1_0, c_in74));
+            _mm256_storeu_pd(&c[3932], _mm256_add_pd(acc1_1, c_in75));
+            __m256d c_in76 = _mm256_loadu_pd(&c[3992]);
+            __m256d c_in77 = _mm256_loadu_pd(&c[3996]);
+            __m256d c_in78 = _mm256_loadu_pd(&c[4056]);
+            __m256d c_in79 = _mm256_loadu_pd(&c[4060]);
+            _mm256_storeu_pd(&c[3992], _mm256_add_pd(acc2_0, c_in76));
+            _mm256_storeu_pd(&c[3996], _mm256_add_pd(acc2_1, c_in77));
+            _mm256_storeu_pd(&c[4056], _mm256_add_pd(acc3_0, c_in78));
+            _mm256_storeu_pd(&c[4060], _mm256_add_pd(acc3_1, c_in79));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -5437,18 +6189,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 32], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0 + 32])));
-                _mm256_storeu_pd(&c[64 * i0 + 36], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 36])));
-                _mm256_storeu_pd(&c[64 * i0 + 96], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 96])));
-                _mm256_storeu_pd(&c[64 * i0 + 100], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 100])));
-                _mm256_storeu_pd(&c[64 * i0 + 160], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 160])));
-                _mm256_storeu_pd(&c[64 * i0 + 164], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 164])));
-                _mm256_storeu_pd(&c[64 * i0 + 224], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[64 * i0 + 224])));
-                _mm256_storeu_pd(&c[64 * i0 + 228], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[64 * i0 + 228])));
-                _mm256_storeu_pd(&c[64 * i0 + 288], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[64 * i0 + 288])));
-                _mm256_storeu_pd(&c[64 * i0 + 292], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[64 * i0 + 292])));
-                _mm256_storeu_pd(&c[64 * i0 + 352], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[64 * i0 + 352])));
-                _mm256_storeu_pd(&c[64 * i0 + 356], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[64 * i0 + 356])));
+                __m256d c_in80 = _mm256_loadu_pd(&c[64 * i0 + 32]);
+                __m256d c_in81 = _mm256_loadu_pd(&c[64 * i0 + 36]);
+                __m256d c_in82 = _mm256_loadu_pd(&c[64 * i0 + 96]);
+                __m256d c_in83 = _mm256_loadu_pd(&c[64 * i0 + 100]);
+                _mm256_storeu_pd(&c[64 * i0 + 32], _mm256_add_pd(acc0_0, c_in80));
+                _mm256_storeu_pd(&c[64 * i0 + 36], _mm256_add_pd(acc0_1, c_in81));
+                _mm256_storeu_pd(&c[64 * i0 + 96], _mm256_add_pd(acc1_0, c_in82));
+                _mm256_storeu_pd(&c[64 * i0 + 100], _mm256_add_pd(acc1_1, c_in83));
+                __m256d c_in84 = _mm256_loadu_pd(&c[64 * i0 + 160]);
+                __m256d c_in85 = _mm256_loadu_pd(&c[64 * i0 + 164]);
+                __m256d c_in86 = _mm256_loadu_pd(&c[64 * i0 + 224]);
+                __m256d c_in87 = _mm256_loadu_pd(&c[64 * i0 + 228]);
+                _mm256_storeu_pd(&c[64 * i0 + 160], _mm256_add_pd(acc2_0, c_in84));
+                _mm256_storeu_pd(&c[64 * i0 + 164], _mm256_add_pd(acc2_1, c_in85));
+                _mm256_storeu_pd(&c[64 * i0 + 224], _mm256_add_pd(acc3_0, c_in86));
+                _mm256_storeu_pd(&c[64 * i0 + 228], _mm256_add_pd(acc3_1, c_in87));
+                __m256d c_in88 = _mm256_loadu_pd(&c[64 * i0 + 288]);
+                __m256d c_in89 = _mm256_loadu_pd(&c[64 * i0 + 292]);
+                __m256d c_in90 = _mm256_loadu_pd(&c[64 * i0 + 352]);
+                __m256d c_in91 = _mm256_loadu_pd(&c[64 * i0 + 356]);
+                _mm256_storeu_pd(&c[64 * i0 + 288], _mm256_add_pd(acc4_0, c_in88));
+                _mm256_storeu_pd(&c[64 * i0 + 292], _mm256_add_pd(acc4_1, c_in89));
+                _mm256_storeu_pd(&c[64 * i0 + 352], _mm256_add_pd(acc5_0, c_in90));
+                _mm256_storeu_pd(&c[64 * i0 + 356], _mm256_add_pd(acc5_1, c_in91));
             }
         }
         {
@@ -5476,14 +6240,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3872], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[3872])));
-            _mm256_storeu_pd(&c[3876], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[3876])));
-            _mm256_storeu_pd(&c[3936], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[3936])));
-            _mm256_storeu_pd(&c[3940], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[3940])));
-            _mm256_storeu_pd(&c[4000], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[4000])));
-            _mm256_storeu_pd(&c[4004], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[4004])));
-            _mm256_storeu_pd(&c[4064], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[4064])));
-            _mm256_storeu_pd(&c[4068], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[4068])));
+            __m256d c_in92 = _mm256_loadu_pd(&c[3872]);
+            __m256d c_in93 = _mm256_loadu_pd(&c[3876]);
+            __m256d c_in94 = _mm256_loadu_pd(&c[3936]);
+            __m256d c_in95 = _mm256_loadu_pd(&c[3940]);
+            _mm256_storeu_pd(&c[3872], _mm256_add_pd(acc0_0, c_in92));
+            _mm256_storeu_pd(&c[3876], _mm256_add_pd(acc0_1, c_in93));
+            _mm256_storeu_pd(&c[3936], _mm256_add_pd(acc1_0, c_in94));
+            _mm256_storeu_pd(&c[3940], _mm256_add_pd(acc1_1, c_in95));
+            __m256d c_in96 = _mm256_loadu_pd(&c[4000]);
+            __m256d c_in97 = _mm256_loadu_pd(&c[4004]);
+            __m256d c_in98 = _mm256_loadu_pd(&c[4064]);
+            __m256d c_in99 = _mm256_loadu_pd(&c[4068]);
+            _mm256_storeu_pd(&c[4000], _mm256_add_pd(acc2_0, c_in96));
+            _mm256_storeu_pd(&c[4004], _mm256_add_pd(acc2_1, c_in97));
+            _mm256_storeu_pd(&c[4064], _mm256_add_pd(acc3_0, c_in98));
+            _mm256_storeu_pd(&c[4068], _mm256_add_pd(acc3_1, c_in99));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -5521,18 +6293,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 40], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0 + 40])));
-                _mm256_storeu_pd(&c[64 * i0 + 44], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 44])));
-                _mm256_storeu_pd(&c[64 * i0 + 104], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 104])));
-                _mm256_storeu_pd(&c[64 * i0 + 108], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 108])));
-                _mm256_storeu_pd(&c[64 * i0 + 168], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 168])));
-                _mm256_storeu_pd(&c[64 * i0 + 172], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 172])));
-                _mm256_storeu_pd(&c[64 * i0 + 232], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[64 * i0 + 232])));
-                _mm256_storeu_pd(&c[64 * i0 + 236], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[64 * i0 + 236])));
-                _mm256_storeu_pd(&c[64 * i0 + 296], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[64 * i0 + 296])));
-                _mm256_storeu_pd(&c[64 * i0 + 300], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[64 * i0 + 300])));
-                _mm256_storeu_pd(&c[64 * i0 + 360], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[64 * i0 + 360])));
-                _mm256_storeu_pd(&c[64 * i0 + 364], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[64 * i0 + 364])));
+                __m256d c_in100 = _mm256_loadu_pd(&c[64 * i0 + 40]);
+                __m256d c_in101 = _mm256_loadu_pd(&c[64 * i0 + 44]);
+                __m256d c_in102 = _mm256_loadu_pd(&c[64 * i0 + 104]);
+                __m256d c_in103 = _mm256_loadu_pd(&c[64 * i0 + 108]);
+                _mm256_storeu_pd(&c[64 * i0 + 40], _mm256_add_pd(acc0_0, c_in100));
+                _mm256_storeu_pd(&c[64 * i0 + 44], _mm256_add_pd(acc0_1, c_in101));
+                _mm256_storeu_pd(&c[64 * i0 + 104], _mm256_add_pd(acc1_0, c_in102));
+                _mm256_storeu_pd(&c[64 * i0 + 108], _mm256_add_pd(acc1_1, c_in103));
+                __m256d c_in104 = _mm256_loadu_pd(&c[64 * i0 + 168]);
+                __m256d c_in105 = _mm256_loadu_pd(&c[64 * i0 + 172]);
+                __m256d c_in106 = _mm256_loadu_pd(&c[64 * i0 + 232]);
+                __m256d c_in107 = _mm256_loadu_pd(&c[64 * i0 + 236]);
+                _mm256_storeu_pd(&c[64 * i0 + 168], _mm256_add_pd(acc2_0, c_in104));
+                _mm256_storeu_pd(&c[64 * i0 + 172], _mm256_add_pd(acc2_1, c_in105));
+                _mm256_storeu_pd(&c[64 * i0 + 232], _mm256_add_pd(acc3_0, c_in106));
+                _mm256_storeu_pd(&c[64 * i0 + 236], _mm256_add_pd(acc3_1, c_in107));
+                __m256d c_in108 = _mm256_loadu_pd(&c[64 * i0 + 296]);
+                __m256d c_in109 = _mm256_loadu_pd(&c[64 * i0 + 300]);
+                __m256d c_in110 = _mm256_loadu_pd(&c[64 * i0 + 360]);
+                __m256d c_in111 = _mm256_loadu_pd(&c[64 * i0 + 364]);
+                _mm256_storeu_pd(&c[64 * i0 + 296], _mm256_add_pd(acc4_0, c_in108));
+                _mm256_storeu_pd(&c[64 * i0 + 300], _mm256_add_pd(acc4_1, c_in109));
+                _mm256_storeu_pd(&c[64 * i0 + 360], _mm256_add_pd(acc5_0, c_in110));
+                _mm256_storeu_pd(&c[64 * i0 + 364], _mm256_add_pd(acc5_1, c_in111));
             }
         }
         {
@@ -5560,14 +6344,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3880], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[3880])));
-            _mm256_storeu_pd(&c[3884], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[3884])));
-            _mm256_storeu_pd(&c[3944], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[3944])));
-            _mm256_storeu_pd(&c[3948], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[3948])));
-            _mm256_storeu_pd(&c[4008], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[4008])));
-            _mm256_storeu_pd(&c[4012], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[4012])));
-            _mm256_storeu_pd(&c[4072], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[4072])));
-            _mm256_storeu_pd(&c[4076], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[4076])));
+            __m256d c_in112 = _mm256_loadu_pd(&c[3880]);
+            __m256d c_in113 = _mm256_loadu_pd(&c[3884]);
+            __m256d c_in114 = _mm256_loadu_pd(&c[3944]);
+            __m256d c_in115 = _mm256_loadu_pd(&c[3948]);
+            _mm256_storeu_pd(&c[3880], _mm256_add_pd(acc0_0, c_in112));
+            _mm256_storeu_pd(&c[3884], _mm256_add_pd(acc0_1, c_in113));
+            _mm256_storeu_pd(&c[3944], _mm256_add_pd(acc1_0, c_in114));
+            _mm256_storeu_pd(&c[3948], _mm256_add_pd(acc1_1, c_in115));
+            __m256d c_in116 = _mm256_loadu_pd(&c[4008]);
+            __m256d c_in117 = _mm256_loadu_pd(&c[4012]);
+            __m256d c_in118 = _mm256_loadu_pd(&c[4072]);
+            __m256d c_in119 = _mm256_loadu_pd(&c[4076]);
+            _mm256_storeu_pd(&c[4008], _mm256_add_pd(acc2_0, c_in116));
+            _mm256_storeu_pd(&c[4012], _mm256_add_pd(acc2_1, c_in117));
+            _mm256_storeu_pd(&c[4072], _mm256_add_pd(acc3_0, c_in118));
+            _mm256_storeu_pd(&c[4076], _mm256_add_pd(acc3_1, c_in119));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -5605,18 +6397,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 48], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0 + 48])));
-                _mm256_storeu_pd(&c[64 * i0 + 52], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 52])));
-                _mm256_storeu_pd(&c[64 * i0 + 112], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 112])));
-                _mm256_storeu_pd(&c[64 * i0 + 116], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 116])));
-                _mm256_storeu_pd(&c[64 * i0 + 176], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 176])));
-                _mm256_storeu_pd(&c[64 * i0 + 180], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 180])));
-                _mm256_storeu_pd(&c[64 * i0 + 240], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[64 * i0 + 240])));
-                _mm256_storeu_pd(&c[64 * i0 + 244], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[64 * i0 + 244])));
-                _mm256_storeu_pd(&c[64 * i0 + 304], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[64 * i0 + 304])));
-                _mm256_storeu_pd(&c[64 * i0 + 308], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[64 * i0 + 308])));
-                _mm256_storeu_pd(&c[64 * i0 + 368], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[64 * i0 + 368])));
-                _mm256_storeu_pd(&c[64 * i0 + 372], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[64 * i0 + 372])));
+                __m256d c_in120 = _mm256_loadu_pd(&c[64 * i0 + 48]);
+                __m256d c_in121 = _mm256_loadu_pd(&c[64 * i0 + 52]);
+                __m256d c_in122 = _mm256_loadu_pd(&c[64 * i0 + 112]);
+                __m256d c_in123 = _mm256_loadu_pd(&c[64 * i0 + 116]);
+                _mm256_storeu_pd(&c[64 * i0 + 48], _mm256_add_pd(acc0_0, c_in120));
+                _mm256_storeu_pd(&c[64 * i0 + 52], _mm256_add_pd(acc0_1, c_in121));
+                _mm256_storeu_pd(&c[64 * i0 + 112], _mm256_add_pd(acc1_0, c_in122));
+                _mm256_storeu_pd(&c[64 * i0 + 116], _mm256_add_pd(acc1_1, c_in123));
+                __m256d c_in124 = _mm256_loadu_pd(&c[64 * i0 + 176]);
+                __m256d c_in125 = _mm256_loadu_pd(&c[64 * i0 + 180]);
+                __m256d c_in126 = _mm256_loadu_pd(&c[64 * i0 + 240]);
+                __m256d c_in127 = _mm256_loadu_pd(&c[64 * i0 + 244]);
+                _mm256_storeu_pd(&c[64 * i0 + 176], _mm256_add_pd(acc2_0, c_in124));
+                _mm256_storeu_pd(&c[64 * i0 + 180], _mm256_add_pd(acc2_1, c_in125));
+                _mm256_storeu_pd(&c[64 * i0 + 240], _mm256_add_pd(acc3_0, c_in126));
+                _mm256_storeu_pd(&c[64 * i0 + 244], _mm256_add_pd(acc3_1, c_in127));
+                __m256d c_in128 = _mm256_loadu_pd(&c[64 * i0 + 304]);
+                __m256d c_in129 = _mm256_loadu_pd(&c[64 * i0 + 308]);
+                __m256d c_in130 = _mm256_loadu_pd(&c[64 * i0 + 368]);
+                __m256d c_in131 = _mm256_loadu_pd(&c[64 * i0 + 372]);
+                _mm256_storeu_pd(&c[64 * i0 + 304], _mm256_add_pd(acc4_0, c_in128));
+                _mm256_storeu_pd(&c[64 * i0 + 308], _mm256_add_pd(acc4_1, c_in129));
+                _mm256_storeu_pd(&c[64 * i0 + 368], _mm256_add_pd(acc5_0, c_in130));
+                _mm256_storeu_pd(&c[64 * i0 + 372], _mm256_add_pd(acc5_1, c_in131));
             }
         }
         {
@@ -5644,14 +6448,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3888], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[3888])));
-            _mm256_storeu_pd(&c[3892], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[3892])));
-            _mm256_storeu_pd(&c[3952], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[3952])));
-            _mm256_storeu_pd(&c[3956], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[3956])));
-            _mm256_storeu_pd(&c[4016], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[4016])));
-            _mm256_storeu_pd(&c[4020], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[4020])));
-            _mm256_storeu_pd(&c[4080], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[4080])));
-            _mm256_storeu_pd(&c[4084], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[4084])));
+            __m256d c_in132 = _mm256_loadu_pd(&c[3888]);
+            __m256d c_in133 = _mm256_loadu_pd(&c[3892]);
+            __m256d c_in134 = _mm256_loadu_pd(&c[3952]);
+            __m256d c_in135 = _mm256_loadu_pd(&c[3956]);
+            _mm256_storeu_pd(&c[3888], _mm256_add_pd(acc0_0, c_in132));
+            _mm256_storeu_pd(&c[3892], _mm256_add_pd(acc0_1, c_in133));
+            _mm256_storeu_pd(&c[3952], _mm256_add_pd(acc1_0, c_in134));
+            _mm256_storeu_pd(&c[3956], _mm256_add_pd(acc1_1, c_in135));
+            __m256d c_in136 = _mm256_loadu_pd(&c[4016]);
+            __m256d c_in137 = _mm256_loadu_pd(&c[4020]);
+            __m256d c_in138 = _mm256_loadu_pd(&c[4080]);
+            __m256d c_in139 = _mm256_loadu_pd(&c[4084]);
+            _mm256_storeu_pd(&c[4016], _mm256_add_pd(acc2_0, c_in136));
+            _mm256_storeu_pd(&c[4020], _mm256_add_pd(acc2_1, c_in137));
+            _mm256_storeu_pd(&c[4080], _mm256_add_pd(acc3_0, c_in138));
+            _mm256_storeu_pd(&c[4084], _mm256_add_pd(acc3_1, c_in139));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -5689,18 +6501,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 56], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0 + 56])));
-                _mm256_storeu_pd(&c[64 * i0 + 60], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 60])));
-                _mm256_storeu_pd(&c[64 * i0 + 120], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 120])));
-                _mm256_storeu_pd(&c[64 * i0 + 124], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 124])));
-                _mm256_storeu_pd(&c[64 * i0 + 184], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 184])));
-                _mm256_storeu_pd(&c[64 * i0 + 188], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 188])));
-                _mm256_storeu_pd(&c[64 * i0 + 248], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[64 * i0 + 248])));
-                _mm256_storeu_pd(&c[64 * i0 + 252], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[64 * i0 + 252])));
-                _mm256_storeu_pd(&c[64 * i0 + 312], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[64 * i0 + 312])));
-                _mm256_storeu_pd(&c[64 * i0 + 316], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[64 * i0 + 316])));
-                _mm256_storeu_pd(&c[64 * i0 + 376], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[64 * i0 + 376])));
-                _mm256_storeu_pd(&c[64 * i0 + 380], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[64 * i0 + 380])));
+                __m256d c_in140 = _mm256_loadu_pd(&c[64 * i0 + 56]);
+                __m256d c_in141 = _mm256_loadu_pd(&c[64 * i0 + 60]);
+                __m256d c_in142 = _mm256_loadu_pd(&c[64 * i0 + 120]);
+                __m256d c_in143 = _mm256_loadu_pd(&c[64 * i0 + 124]);
+                _mm256_storeu_pd(&c[64 * i0 + 56], _mm256_add_pd(acc0_0, c_in140));
+                _mm256_storeu_pd(&c[64 * i0 + 60], _mm256_add_pd(acc0_1, c_in141));
+                _mm256_storeu_pd(&c[64 * i0 + 120], _mm256_add_pd(acc1_0, c_in142));
+                _mm256_storeu_pd(&c[64 * i0 + 124], _mm256_add_pd(acc1_1, c_in143));
+                __m256d c_in144 = _mm256_loadu_pd(&c[64 * i0 + 184]);
+                __m256d c_in145 = _mm256_loadu_pd(&c[64 * i0 + 188]);
+                __m256d c_in146 = _mm256_loadu_pd(&c[64 * i0 + 248]);
+                __m256d c_in147 = _mm256_loadu_pd(&c[64 * i0 + 252]);
+                _mm256_storeu_pd(&c[64 * i0 + 184], _mm256_add_pd(acc2_0, c_in144));
+                _mm256_storeu_pd(&c[64 * i0 + 188], _mm256_add_pd(acc2_1, c_in145));
+                _mm256_storeu_pd(&c[64 * i0 + 248], _mm256_add_pd(acc3_0, c_in146));
+                _mm256_storeu_pd(&c[64 * i0 + 252], _mm256_add_pd(acc3_1, c_in147));
+                __m256d c_in148 = _mm256_loadu_pd(&c[64 * i0 + 312]);
+                __m256d c_in149 = _mm256_loadu_pd(&c[64 * i0 + 316]);
+                __m256d c_in150 = _mm256_loadu_pd(&c[64 * i0 + 376]);
+                __m256d c_in151 = _mm256_loadu_pd(&c[64 * i0 + 380]);
+                _mm256_storeu_pd(&c[64 * i0 + 312], _mm256_add_pd(acc4_0, c_in148));
+                _mm256_storeu_pd(&c[64 * i0 + 316], _mm256_add_pd(acc4_1, c_in149));
+                _mm256_storeu_pd(&c[64 * i0 + 376], _mm256_add_pd(acc5_0, c_in150));
+                _mm256_storeu_pd(&c[64 * i0 + 380], _mm256_add_pd(acc5_1, c_in151));
             }
         }
         {
@@ -5728,14 +6552,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_a1b1(const bmm_args 
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3896], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[3896])));
-            _mm256_storeu_pd(&c[3900], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[3900])));
-            _mm256_storeu_pd(&c[3960], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[3960])));
-            _mm256_storeu_pd(&c[3964], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[3964])));
-            _mm256_storeu_pd(&c[4024], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[4024])));
-            _mm256_storeu_pd(&c[4028], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[4028])));
-            _mm256_storeu_pd(&c[4088], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[4088])));
-            _mm256_storeu_pd(&c[4092], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[4092])));
+            __m256d c_in152 = _mm256_loadu_pd(&c[3896]);
+            __m256d c_in153 = _mm256_loadu_pd(&c[3900]);
+            __m256d c_in154 = _mm256_loadu_pd(&c[3960]);
+            __m256d c_in155 = _mm256_loadu_pd(&c[3964]);
+            _mm256_storeu_pd(&c[3896], _mm256_add_pd(acc0_0, c_in152));
+            _mm256_storeu_pd(&c[3900], _mm256_add_pd(acc0_1, c_in153));
+            _mm256_storeu_pd(&c[3960], _mm256_add_pd(acc1_0, c_in154));
+            _mm256_storeu_pd(&c[3964], _mm256_add_pd(acc1_1, c_in155));
+            __m256d c_in156 = _mm256_loadu_pd(&c[4024]);
+            __m256d c_in157 = _mm256_loadu_pd(&c[4028]);
+            __m256d c_in158 = _mm256_loadu_pd(&c[4088]);
+            __m256d c_in159 = _mm256_loadu_pd(&c[4092]);
+            _mm256_storeu_pd(&c[4024], _mm256_add_pd(acc2_0, c_in156));
+            _mm256_storeu_pd(&c[4028], _mm256_add_pd(acc2_1, c_in157));
+            _mm256_storeu_pd(&c[4088], _mm256_add_pd(acc3_0, c_in158));
+            _mm256_storeu_pd(&c[4092], _mm256_add_pd(acc3_1, c_in159));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6439,7 +7271,7 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_bf_tn_avx2_rl6_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf tn (A transposed, B row-major), isa avx2, form rl6.
- * Cost per matrix: 524288 useful flops in 67584 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 67584 vector arithmetic ops, 24 vector accumulators,
  * 45056 vector loads, 1024 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -6487,18 +7319,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 64]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 68]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 128], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 128]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 132], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 132]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 192], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 192]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 196], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 196]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 256], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 256]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 260], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 260]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 320], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 320]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 324], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 324]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[64 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[64 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[64 * i0 + 64]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[64 * i0 + 68]);
+                _mm256_storeu_pd(&c[64 * i0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 64], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 68], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[64 * i0 + 128]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[64 * i0 + 132]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[64 * i0 + 192]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[64 * i0 + 196]);
+                _mm256_storeu_pd(&c[64 * i0 + 128], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 132], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 192], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 196], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in8 = _mm256_loadu_pd(&c[64 * i0 + 256]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[64 * i0 + 260]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[64 * i0 + 320]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[64 * i0 + 324]);
+                _mm256_storeu_pd(&c[64 * i0 + 256], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 260], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 320], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 324], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -6526,14 +7370,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_ab(const bmm_args *B
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3840], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3840]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[3844], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3844]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[3904], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3904]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[3908], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3908]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[3968], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3968]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[3972], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3972]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[4032], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4032]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[4036], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4036]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[3840]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[3844]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[3904]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[3908]);
+            _mm256_storeu_pd(&c[3840], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[3844], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[3904], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[3908], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[3968]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[3972]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[4032]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[4036]);
+            _mm256_storeu_pd(&c[3968], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[3972], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[4032], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[4036], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -6571,18 +7423,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 72]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 76]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 136], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 136]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 140], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 140]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 200], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 200]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 204], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 204]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 264], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 264]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 268], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 268]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 328], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 328]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 332], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 332]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[64 * i0 + 8]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[64 * i0 + 12]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[64 * i0 + 72]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[64 * i0 + 76]);
+                _mm256_storeu_pd(&c[64 * i0 + 8], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 12], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 72], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 76], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in24 = _mm256_loadu_pd(&c[64 * i0 + 136]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[64 * i0 + 140]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[64 * i0 + 200]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[64 * i0 + 204]);
+                _mm256_storeu_pd(&c[64 * i0 + 136], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 140], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 200], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 204], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in28 = _mm256_loadu_pd(&c[64 * i0 + 264]);
+                __m256d c_in29 = _mm256_loadu_pd(&c[64 * i0 + 268]);
+                __m256d c_in30 = _mm256_loadu_pd(&c[64 * i0 + 328]);
+                __m256d c_in31 = _mm256_loadu_pd(&c[64 * i0 + 332]);
+                _mm256_storeu_pd(&c[64 * i0 + 264], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 268], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 328], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 332], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -6610,14 +7474,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_ab(const bmm_args *B
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3848], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3848]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[3852], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3852]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[3912], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3912]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[3916], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3916]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[3976], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3976]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[3980], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3980]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[4040], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4040]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[4044], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4044]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in32 = _mm256_loadu_pd(&c[3848]);
+            __m256d c_in33 = _mm256_loadu_pd(&c[3852]);
+            __m256d c_in34 = _mm256_loadu_pd(&c[3912]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[3916]);
+            _mm256_storeu_pd(&c[3848], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[3852], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[3912], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[3916], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in36 = _mm256_loadu_pd(&c[3976]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[3980]);
+            __m256d c_in38 = _mm256_loadu_pd(&c[4040]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[4044]);
+            _mm256_storeu_pd(&c[3976], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[3980], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[4040], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[4044], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -6655,18 +7527,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 80]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 84]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 144], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 144]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 148], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 148]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 208], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 208]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 212], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 212]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 272], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 272]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 276], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 276]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 336], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 336]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 340], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 340]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in40 = _mm256_loadu_pd(&c[64 * i0 + 16]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[64 * i0 + 20]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[64 * i0 + 80]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[64 * i0 + 84]);
+                _mm256_storeu_pd(&c[64 * i0 + 16], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 20], _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 80], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 84], _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in44 = _mm256_loadu_pd(&c[64 * i0 + 144]);
+                __m256d c_in45 = _mm256_loadu_pd(&c[64 * i0 + 148]);
+                __m256d c_in46 = _mm256_loadu_pd(&c[64 * i0 + 208]);
+                __m256d c_in47 = _mm256_loadu_pd(&c[64 * i0 + 212]);
+                _mm256_storeu_pd(&c[64 * i0 + 144], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 148], _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 208], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 212], _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in48 = _mm256_loadu_pd(&c[64 * i0 + 272]);
+                __m256d c_in49 = _mm256_loadu_pd(&c[64 * i0 + 276]);
+                __m256d c_in50 = _mm256_loadu_pd(&c[64 * i0 + 336]);
+                __m256d c_in51 = _mm256_loadu_pd(&c[64 * i0 + 340]);
+                _mm256_storeu_pd(&c[64 * i0 + 272], _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 276], _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 336], _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 340], _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -6694,14 +7578,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_ab(const bmm_args *B
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3856], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3856]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[3860], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3860]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[3920], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3920]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[3924], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3924]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[3984], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3984]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[3988], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3988]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[4048], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4048]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[4052], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4052]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in52 = _mm256_loadu_pd(&c[3856]);
+            __m256d c_in53 = _mm256_loadu_pd(&c[3860]);
+            __m256d c_in54 = _mm256_loadu_pd(&c[3920]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[3924]);
+            _mm256_storeu_pd(&c[3856], _mm256_fmadd_pd(vbeta, c_in52, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[3860], _mm256_fmadd_pd(vbeta, c_in53, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[3920], _mm256_fmadd_pd(vbeta, c_in54, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[3924], _mm256_fmadd_pd(vbeta, c_in55, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in56 = _mm256_loadu_pd(&c[3984]);
+            __m256d c_in57 = _mm256_loadu_pd(&c[3988]);
+            __m256d c_in58 = _mm256_loadu_pd(&c[4048]);
+            __m256d c_in59 = _mm256_loadu_pd(&c[4052]);
+            _mm256_storeu_pd(&c[3984], _mm256_fmadd_pd(vbeta, c_in56, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[3988], _mm256_fmadd_pd(vbeta, c_in57, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[4048], _mm256_fmadd_pd(vbeta, c_in58, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[4052], _mm256_fmadd_pd(vbeta, c_in59, _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -6739,18 +7631,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 24]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 28]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 88]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 92]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 152], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 152]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 156]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 216], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 216]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 220], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 220]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 280], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 280]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 284], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 284]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 344], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 344]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 348], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 348]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in60 = _mm256_loadu_pd(&c[64 * i0 + 24]);
+                __m256d c_in61 = _mm256_loadu_pd(&c[64 * i0 + 28]);
+                __m256d c_in62 = _mm256_loadu_pd(&c[64 * i0 + 88]);
+                __m256d c_in63 = _mm256_loadu_pd(&c[64 * i0 + 92]);
+                _mm256_storeu_pd(&c[64 * i0 + 24], _mm256_fmadd_pd(vbeta, c_in60, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 28], _mm256_fmadd_pd(vbeta, c_in61, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 88], _mm256_fmadd_pd(vbeta, c_in62, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 92], _mm256_fmadd_pd(vbeta, c_in63, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in64 = _mm256_loadu_pd(&c[64 * i0 + 152]);
+                __m256d c_in65 = _mm256_loadu_pd(&c[64 * i0 + 156]);
+                __m256d c_in66 = _mm256_loadu_pd(&c[64 * i0 + 216]);
+                __m256d c_in67 = _mm256_loadu_pd(&c[64 * i0 + 220]);
+                _mm256_storeu_pd(&c[64 * i0 + 152], _mm256_fmadd_pd(vbeta, c_in64, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 156], _mm256_fmadd_pd(vbeta, c_in65, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 216], _mm256_fmadd_pd(vbeta, c_in66, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 220], _mm256_fmadd_pd(vbeta, c_in67, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in68 = _mm256_loadu_pd(&c[64 * i0 + 280]);
+                __m256d c_in69 = _mm256_loadu_pd(&c[64 * i0 + 284]);
+                __m256d c_in70 = _mm256_loadu_pd(&c[64 * i0 + 344]);
+                __m256d c_in71 = _mm256_loadu_pd(&c[64 * i0 + 348]);
+                _mm256_storeu_pd(&c[64 * i0 + 280], _mm256_fmadd_pd(vbeta, c_in68, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 284], _mm256_fmadd_pd(vbeta, c_in69, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 344], _mm256_fmadd_pd(vbeta, c_in70, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 348], _mm256_fmadd_pd(vbeta, c_in71, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -6778,14 +7682,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_ab(const bmm_args *B
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3864], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3864]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[3868], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3868]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[3928], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3928]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[3932], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3932]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[3992], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3992]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[3996], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3996]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[4056], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4056]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[4060], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4060]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in72 = _mm256_loadu_pd(&c[3864]);
+            __m256d c_in73 = _mm256_loadu_pd(&c[3868]);
+            __m256d c_in74 = _mm256_loadu_pd(&c[3928]);
+            __m256d c_in75 = _mm256_loadu_pd(&c[3932]);
+            _mm256_storeu_pd(&c[3864], _mm256_fmadd_pd(vbeta, c_in72, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[3868], _mm256_fmadd_pd(vbeta, c_in73, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[3928], _mm256_fmadd_pd(vbeta, c_in74, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[3932], _mm256_fmadd_pd(vbeta, c_in75, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in76 = _mm256_loadu_pd(&c[3992]);
+            __m256d c_in77 = _mm256_loadu_pd(&c[3996]);
+            __m256d c_in78 = _mm256_loadu_pd(&c[4056]);
+            __m256d c_in79 = _mm256_loadu_pd(&c[4060]);
+            _mm256_storeu_pd(&c[3992], _mm256_fmadd_pd(vbeta, c_in76, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[3996], _mm256_fmadd_pd(vbeta, c_in77, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[4056], _mm256_fmadd_pd(vbeta, c_in78, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[4060], _mm256_fmadd_pd(vbeta, c_in79, _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -6823,18 +7735,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 32]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 36]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 96]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 100]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 160]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 164]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 224], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 224]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 228], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 228]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 288], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 288]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 292], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 292]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 352], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 352]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 356], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 356]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in80 = _mm256_loadu_pd(&c[64 * i0 + 32]);
+                __m256d c_in81 = _mm256_loadu_pd(&c[64 * i0 + 36]);
+                __m256d c_in82 = _mm256_loadu_pd(&c[64 * i0 + 96]);
+                __m256d c_in83 = _mm256_loadu_pd(&c[64 * i0 + 100]);
+                _mm256_storeu_pd(&c[64 * i0 + 32], _mm256_fmadd_pd(vbeta, c_in80, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 36], _mm256_fmadd_pd(vbeta, c_in81, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 96], _mm256_fmadd_pd(vbeta, c_in82, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 100], _mm256_fmadd_pd(vbeta, c_in83, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in84 = _mm256_loadu_pd(&c[64 * i0 + 160]);
+                __m256d c_in85 = _mm256_loadu_pd(&c[64 * i0 + 164]);
+                __m256d c_in86 = _mm256_loadu_pd(&c[64 * i0 + 224]);
+                __m256d c_in87 = _mm256_loadu_pd(&c[64 * i0 + 228]);
+                _mm256_storeu_pd(&c[64 * i0 + 160], _mm256_fmadd_pd(vbeta, c_in84, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 164], _mm256_fmadd_pd(vbeta, c_in85, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 224], _mm256_fmadd_pd(vbeta, c_in86, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 228], _mm256_fmadd_pd(vbeta, c_in87, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in88 = _mm256_loadu_pd(&c[64 * i0 + 288]);
+                __m256d c_in89 = _mm256_loadu_pd(&c[64 * i0 + 292]);
+                __m256d c_in90 = _mm256_loadu_pd(&c[64 * i0 + 352]);
+                __m256d c_in91 = _mm256_loadu_pd(&c[64 * i0 + 356]);
+                _mm256_storeu_pd(&c[64 * i0 + 288], _mm256_fmadd_pd(vbeta, c_in88, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 292], _mm256_fmadd_pd(vbeta, c_in89, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 352], _mm256_fmadd_pd(vbeta, c_in90, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 356], _mm256_fmadd_pd(vbeta, c_in91, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -6862,14 +7786,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_ab(const bmm_args *B
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3872], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3872]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[3876], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3876]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[3936], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3936]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[3940], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3940]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[4000], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4000]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[4004], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4004]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[4064], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4064]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[4068], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4068]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in92 = _mm256_loadu_pd(&c[3872]);
+            __m256d c_in93 = _mm256_loadu_pd(&c[3876]);
+            __m256d c_in94 = _mm256_loadu_pd(&c[3936]);
+            __m256d c_in95 = _mm256_loadu_pd(&c[3940]);
+            _mm256_storeu_pd(&c[3872], _mm256_fmadd_pd(vbeta, c_in92, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[3876], _mm256_fmadd_pd(vbeta, c_in93, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[3936], _mm256_fmadd_pd(vbeta, c_in94, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[3940], _mm256_fmadd_pd(vbeta, c_in95, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in96 = _mm256_loadu_pd(&c[4000]);
+            __m256d c_in97 = _mm256_loadu_pd(&c[4004]);
+            __m256d c_in98 = _mm256_loadu_pd(&c[4064]);
+            __m256d c_in99 = _mm256_loadu_pd(&c[4068]);
+            _mm256_storeu_pd(&c[4000], _mm256_fmadd_pd(vbeta, c_in96, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[4004], _mm256_fmadd_pd(vbeta, c_in97, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[4064], _mm256_fmadd_pd(vbeta, c_in98, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[4068], _mm256_fmadd_pd(vbeta, c_in99, _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -6907,18 +7839,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 40]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 44]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 104]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 108]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 168], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 168]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 172], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 172]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 232], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 232]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 236], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 236]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 296], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 296]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 300], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 300]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 360], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 360]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 364], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 364]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in100 = _mm256_loadu_pd(&c[64 * i0 + 40]);
+                __m256d c_in101 = _mm256_loadu_pd(&c[64 * i0 + 44]);
+                __m256d c_in102 = _mm256_loadu_pd(&c[64 * i0 + 104]);
+                __m256d c_in103 = _mm256_loadu_pd(&c[64 * i0 + 108]);
+                _mm256_storeu_pd(&c[64 * i0 + 40], _mm256_fmadd_pd(vbeta, c_in100, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 44], _mm256_fmadd_pd(vbeta, c_in101, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 104], _mm256_fmadd_pd(vbeta, c_in102, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 108], _mm256_fmadd_pd(vbeta, c_in103, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in104 = _mm256_loadu_pd(&c[64 * i0 + 168]);
+                __m256d c_in105 = _mm256_loadu_pd(&c[64 * i0 + 172]);
+                __m256d c_in106 = _mm256_loadu_pd(&c[64 * i0 + 232]);
+                __m256d c_in107 = _mm256_loadu_pd(&c[64 * i0 + 236]);
+                _mm256_storeu_pd(&c[64 * i0 + 168], _mm256_fmadd_pd(vbeta, c_in104, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 172], _mm256_fmadd_pd(vbeta, c_in105, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 232], _mm256_fmadd_pd(vbeta, c_in106, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 236], _mm256_fmadd_pd(vbeta, c_in107, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in108 = _mm256_loadu_pd(&c[64 * i0 + 296]);
+                __m256d c_in109 = _mm256_loadu_pd(&c[64 * i0 + 300]);
+                __m256d c_in110 = _mm256_loadu_pd(&c[64 * i0 + 360]);
+                __m256d c_in111 = _mm256_loadu_pd(&c[64 * i0 + 364]);
+                _mm256_storeu_pd(&c[64 * i0 + 296], _mm256_fmadd_pd(vbeta, c_in108, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 300], _mm256_fmadd_pd(vbeta, c_in109, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 360], _mm256_fmadd_pd(vbeta, c_in110, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 364], _mm256_fmadd_pd(vbeta, c_in111, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -6946,14 +7890,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_ab(const bmm_args *B
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3880], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3880]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[3884], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3884]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[3944], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3944]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[3948], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3948]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[4008], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4008]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[4012], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4012]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[4072], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4072]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[4076], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4076]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in112 = _mm256_loadu_pd(&c[3880]);
+            __m256d c_in113 = _mm256_loadu_pd(&c[3884]);
+            __m256d c_in114 = _mm256_loadu_pd(&c[3944]);
+            __m256d c_in115 = _mm256_loadu_pd(&c[3948]);
+            _mm256_storeu_pd(&c[3880], _mm256_fmadd_pd(vbeta, c_in112, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[3884], _mm256_fmadd_pd(vbeta, c_in113, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[3944], _mm256_fmadd_pd(vbeta, c_in114, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[3948], _mm256_fmadd_pd(vbeta, c_in115, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in116 = _mm256_loadu_pd(&c[4008]);
+            __m256d c_in117 = _mm256_loadu_pd(&c[4012]);
+            __m256d c_in118 = _mm256_loadu_pd(&c[4072]);
+            __m256d c_in119 = _mm256_loadu_pd(&c[4076]);
+            _mm256_storeu_pd(&c[4008], _mm256_fmadd_pd(vbeta, c_in116, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[4012], _mm256_fmadd_pd(vbeta, c_in117, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[4072], _mm256_fmadd_pd(vbeta, c_in118, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[4076], _mm256_fmadd_pd(vbeta, c_in119, _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -6991,18 +7943,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 48]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 52]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 112]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 116]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 176], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 176]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 180], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 180]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 240], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 240]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 244], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 244]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 304], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 304]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 308], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 308]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 368], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 368]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 372], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 372]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in120 = _mm256_loadu_pd(&c[64 * i0 + 48]);
+                __m256d c_in121 = _mm256_loadu_pd(&c[64 * i0 + 52]);
+                __m256d c_in122 = _mm256_loadu_pd(&c[64 * i0 + 112]);
+                __m256d c_in123 = _mm256_loadu_pd(&c[64 * i0 + 116]);
+                _mm256_storeu_pd(&c[64 * i0 + 48], _mm256_fmadd_pd(vbeta, c_in120, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 52], _mm256_fmadd_pd(vbeta, c_in121, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 112], _mm256_fmadd_pd(vbeta, c_in122, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 116], _mm256_fmadd_pd(vbeta, c_in123, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in124 = _mm256_loadu_pd(&c[64 * i0 + 176]);
+                __m256d c_in125 = _mm256_loadu_pd(&c[64 * i0 + 180]);
+                __m256d c_in126 = _mm256_loadu_pd(&c[64 * i0 + 240]);
+                __m256d c_in127 = _mm256_loadu_pd(&c[64 * i0 + 244]);
+                _mm256_storeu_pd(&c[64 * i0 + 176], _mm256_fmadd_pd(vbeta, c_in124, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 180], _mm256_fmadd_pd(vbeta, c_in125, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 240], _mm256_fmadd_pd(vbeta, c_in126, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 244], _mm256_fmadd_pd(vbeta, c_in127, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in128 = _mm256_loadu_pd(&c[64 * i0 + 304]);
+                __m256d c_in129 = _mm256_loadu_pd(&c[64 * i0 + 308]);
+                __m256d c_in130 = _mm256_loadu_pd(&c[64 * i0 + 368]);
+                __m256d c_in131 = _mm256_loadu_pd(&c[64 * i0 + 372]);
+                _mm256_storeu_pd(&c[64 * i0 + 304], _mm256_fmadd_pd(vbeta, c_in128, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 308], _mm256_fmadd_pd(vbeta, c_in129, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 368], _mm256_fmadd_pd(vbeta, c_in130, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 372], _mm256_fmadd_pd(vbeta, c_in131, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -7030,14 +7994,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_ab(const bmm_args *B
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3888], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3888]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[3892], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3892]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[3952], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3952]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[3956], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3956]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[4016], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4016]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[4020], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4020]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[4080], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4080]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[4084], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4084]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in132 = _mm256_loadu_pd(&c[3888]);
+            __m256d c_in133 = _mm256_loadu_pd(&c[3892]);
+            __m256d c_in134 = _mm256_loadu_pd(&c[3952]);
+            __m256d c_in135 = _mm256_loadu_pd(&c[3956]);
+            _mm256_storeu_pd(&c[3888], _mm256_fmadd_pd(vbeta, c_in132, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[3892], _mm256_fmadd_pd(vbeta, c_in133, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[3952], _mm256_fmadd_pd(vbeta, c_in134, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[3956], _mm256_fmadd_pd(vbeta, c_in135, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in136 = _mm256_loadu_pd(&c[4016]);
+            __m256d c_in137 = _mm256_loadu_pd(&c[4020]);
+            __m256d c_in138 = _mm256_loadu_pd(&c[4080]);
+            __m256d c_in139 = _mm256_loadu_pd(&c[4084]);
+            _mm256_storeu_pd(&c[4016], _mm256_fmadd_pd(vbeta, c_in136, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[4020], _mm256_fmadd_pd(vbeta, c_in137, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[4080], _mm256_fmadd_pd(vbeta, c_in138, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[4084], _mm256_fmadd_pd(vbeta, c_in139, _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -7075,18 +8047,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 56]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 60]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 120]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 124]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 184], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 184]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 188], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 188]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 248], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 248]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 252], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 252]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 312], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 312]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 316], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 316]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 376], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 376]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 380], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 380]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in140 = _mm256_loadu_pd(&c[64 * i0 + 56]);
+                __m256d c_in141 = _mm256_loadu_pd(&c[64 * i0 + 60]);
+                __m256d c_in142 = _mm256_loadu_pd(&c[64 * i0 + 120]);
+                __m256d c_in143 = _mm256_loadu_pd(&c[64 * i0 + 124]);
+                _mm256_storeu_pd(&c[64 * i0 + 56], _mm256_fmadd_pd(vbeta, c_in140, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 60], _mm256_fmadd_pd(vbeta, c_in141, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 120], _mm256_fmadd_pd(vbeta, c_in142, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 124], _mm256_fmadd_pd(vbeta, c_in143, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in144 = _mm256_loadu_pd(&c[64 * i0 + 184]);
+                __m256d c_in145 = _mm256_loadu_pd(&c[64 * i0 + 188]);
+                __m256d c_in146 = _mm256_loadu_pd(&c[64 * i0 + 248]);
+                __m256d c_in147 = _mm256_loadu_pd(&c[64 * i0 + 252]);
+                _mm256_storeu_pd(&c[64 * i0 + 184], _mm256_fmadd_pd(vbeta, c_in144, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 188], _mm256_fmadd_pd(vbeta, c_in145, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 248], _mm256_fmadd_pd(vbeta, c_in146, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 252], _mm256_fmadd_pd(vbeta, c_in147, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in148 = _mm256_loadu_pd(&c[64 * i0 + 312]);
+                __m256d c_in149 = _mm256_loadu_pd(&c[64 * i0 + 316]);
+                __m256d c_in150 = _mm256_loadu_pd(&c[64 * i0 + 376]);
+                __m256d c_in151 = _mm256_loadu_pd(&c[64 * i0 + 380]);
+                _mm256_storeu_pd(&c[64 * i0 + 312], _mm256_fmadd_pd(vbeta, c_in148, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 316], _mm256_fmadd_pd(vbeta, c_in149, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 376], _mm256_fmadd_pd(vbeta, c_in150, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 380], _mm256_fmadd_pd(vbeta, c_in151, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -7114,14 +8098,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_ab(const bmm_args *B
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[3896], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3896]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[3900], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3900]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[3960], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3960]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[3964], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3964]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[4024], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4024]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[4028], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4028]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[4088], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4088]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[4092], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4092]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in152 = _mm256_loadu_pd(&c[3896]);
+            __m256d c_in153 = _mm256_loadu_pd(&c[3900]);
+            __m256d c_in154 = _mm256_loadu_pd(&c[3960]);
+            __m256d c_in155 = _mm256_loadu_pd(&c[3964]);
+            _mm256_storeu_pd(&c[3896], _mm256_fmadd_pd(vbeta, c_in152, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[3900], _mm256_fmadd_pd(vbeta, c_in153, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[3960], _mm256_fmadd_pd(vbeta, c_in154, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[3964], _mm256_fmadd_pd(vbeta, c_in155, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in156 = _mm256_loadu_pd(&c[4024]);
+            __m256d c_in157 = _mm256_loadu_pd(&c[4028]);
+            __m256d c_in158 = _mm256_loadu_pd(&c[4088]);
+            __m256d c_in159 = _mm256_loadu_pd(&c[4092]);
+            _mm256_storeu_pd(&c[4024], _mm256_fmadd_pd(vbeta, c_in156, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[4028], _mm256_fmadd_pd(vbeta, c_in157, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[4088], _mm256_fmadd_pd(vbeta, c_in158, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[4092], _mm256_fmadd_pd(vbeta, c_in159, _mm256_mul_pd(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7133,7 +8125,7 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl6_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_bf_tn_avx2_rl3_a1b1
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout bf tn (A transposed, B row-major), isa avx2, form rl3.
- * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 12 vector accumulators,
  * 56320 vector loads, 1024 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -7162,12 +8154,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0])));
-                _mm256_storeu_pd(&c[64 * i0 + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 4])));
-                _mm256_storeu_pd(&c[64 * i0 + 64], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 64])));
-                _mm256_storeu_pd(&c[64 * i0 + 68], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 68])));
-                _mm256_storeu_pd(&c[64 * i0 + 128], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 128])));
-                _mm256_storeu_pd(&c[64 * i0 + 132], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 132])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[64 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[64 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[64 * i0 + 64]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[64 * i0 + 68]);
+                _mm256_storeu_pd(&c[64 * i0], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[64 * i0 + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[64 * i0 + 64], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[64 * i0 + 68], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[64 * i0 + 128]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[64 * i0 + 132]);
+                _mm256_storeu_pd(&c[64 * i0 + 128], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[64 * i0 + 132], _mm256_add_pd(acc2_1, c_in5));
             }
         }
         {
@@ -7180,8 +8178,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4032], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[4032])));
-            _mm256_storeu_pd(&c[4036], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4036])));
+            __m256d c_in6 = _mm256_loadu_pd(&c[4032]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[4036]);
+            _mm256_storeu_pd(&c[4032], _mm256_add_pd(acc0_0, c_in6));
+            _mm256_storeu_pd(&c[4036], _mm256_add_pd(acc0_1, c_in7));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -7204,12 +8204,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0 + 8])));
-                _mm256_storeu_pd(&c[64 * i0 + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 12])));
-                _mm256_storeu_pd(&c[64 * i0 + 72], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 72])));
-                _mm256_storeu_pd(&c[64 * i0 + 76], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 76])));
-                _mm256_storeu_pd(&c[64 * i0 + 136], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 136])));
-                _mm256_storeu_pd(&c[64 * i0 + 140], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 140])));
+                __m256d c_in8 = _mm256_loadu_pd(&c[64 * i0 + 8]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[64 * i0 + 12]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[64 * i0 + 72]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[64 * i0 + 76]);
+                _mm256_storeu_pd(&c[64 * i0 + 8], _mm256_add_pd(acc0_0, c_in8));
+                _mm256_storeu_pd(&c[64 * i0 + 12], _mm256_add_pd(acc0_1, c_in9));
+                _mm256_storeu_pd(&c[64 * i0 + 72], _mm256_add_pd(acc1_0, c_in10));
+                _mm256_storeu_pd(&c[64 * i0 + 76], _mm256_add_pd(acc1_1, c_in11));
+                __m256d c_in12 = _mm256_loadu_pd(&c[64 * i0 + 136]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[64 * i0 + 140]);
+                _mm256_storeu_pd(&c[64 * i0 + 136], _mm256_add_pd(acc2_0, c_in12));
+                _mm256_storeu_pd(&c[64 * i0 + 140], _mm256_add_pd(acc2_1, c_in13));
             }
         }
         {
@@ -7222,8 +8228,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4040], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[4040])));
-            _mm256_storeu_pd(&c[4044], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4044])));
+            __m256d c_in14 = _mm256_loadu_pd(&c[4040]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[4044]);
+            _mm256_storeu_pd(&c[4040], _mm256_add_pd(acc0_0, c_in14));
+            _mm256_storeu_pd(&c[4044], _mm256_add_pd(acc0_1, c_in15));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -7246,12 +8254,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0 + 16])));
-                _mm256_storeu_pd(&c[64 * i0 + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 20])));
-                _mm256_storeu_pd(&c[64 * i0 + 80], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 80])));
-                _mm256_storeu_pd(&c[64 * i0 + 84], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 84])));
-                _mm256_storeu_pd(&c[64 * i0 + 144], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 144])));
-                _mm256_storeu_pd(&c[64 * i0 + 148], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 148])));
+                __m256d c_in16 = _mm256_loadu_pd(&c[64 * i0 + 16]);
+                __m256d c_in17 = _mm256_loadu_pd(&c[64 * i0 + 20]);
+                __m256d c_in18 = _mm256_loadu_pd(&c[64 * i0 + 80]);
+                __m256d c_in19 = _mm256_loadu_pd(&c[64 * i0 + 84]);
+                _mm256_storeu_pd(&c[64 * i0 + 16], _mm256_add_pd(acc0_0, c_in16));
+                _mm256_storeu_pd(&c[64 * i0 + 20], _mm256_add_pd(acc0_1, c_in17));
+                _mm256_storeu_pd(&c[64 * i0 + 80], _mm256_add_pd(acc1_0, c_in18));
+                _mm256_storeu_pd(&c[64 * i0 + 84], _mm256_add_pd(acc1_1, c_in19));
+                __m256d c_in20 = _mm256_loadu_pd(&c[64 * i0 + 144]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[64 * i0 + 148]);
+                _mm256_storeu_pd(&c[64 * i0 + 144], _mm256_add_pd(acc2_0, c_in20));
+                _mm256_storeu_pd(&c[64 * i0 + 148], _mm256_add_pd(acc2_1, c_in21));
             }
         }
         {
@@ -7264,8 +8278,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4048], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[4048])));
-            _mm256_storeu_pd(&c[4052], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4052])));
+            __m256d c_in22 = _mm256_loadu_pd(&c[4048]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[4052]);
+            _mm256_storeu_pd(&c[4048], _mm256_add_pd(acc0_0, c_in22));
+            _mm256_storeu_pd(&c[4052], _mm256_add_pd(acc0_1, c_in23));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -7288,12 +8304,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0 + 24])));
-                _mm256_storeu_pd(&c[64 * i0 + 28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 28])));
-                _mm256_storeu_pd(&c[64 * i0 + 88], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 88])));
-                _mm256_storeu_pd(&c[64 * i0 + 92], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 92])));
-                _mm256_storeu_pd(&c[64 * i0 + 152], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 152])));
-                _mm256_storeu_pd(&c[64 * i0 + 156], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 156])));
+                __m256d c_in24 = _mm256_loadu_pd(&c[64 * i0 + 24]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[64 * i0 + 28]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[64 * i0 + 88]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[64 * i0 + 92]);
+                _mm256_storeu_pd(&c[64 * i0 + 24], _mm256_add_pd(acc0_0, c_in24));
+                _mm256_storeu_pd(&c[64 * i0 + 28], _mm256_add_pd(acc0_1, c_in25));
+                _mm256_storeu_pd(&c[64 * i0 + 88], _mm256_add_pd(acc1_0, c_in26));
+                _mm256_storeu_pd(&c[64 * i0 + 92], _mm256_add_pd(acc1_1, c_in27));
+                __m256d c_in28 = _mm256_loadu_pd(&c[64 * i0 + 152]);
+                __m256d c_in29 = _mm256_loadu_pd(&c[64 * i0 + 156]);
+                _mm256_storeu_pd(&c[64 * i0 + 152], _mm256_add_pd(acc2_0, c_in28));
+                _mm256_storeu_pd(&c[64 * i0 + 156], _mm256_add_pd(acc2_1, c_in29));
             }
         }
         {
@@ -7306,8 +8328,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4056], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[4056])));
-            _mm256_storeu_pd(&c[4060], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4060])));
+            __m256d c_in30 = _mm256_loadu_pd(&c[4056]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[4060]);
+            _mm256_storeu_pd(&c[4056], _mm256_add_pd(acc0_0, c_in30));
+            _mm256_storeu_pd(&c[4060], _mm256_add_pd(acc0_1, c_in31));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -7330,12 +8354,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 32], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0 + 32])));
-                _mm256_storeu_pd(&c[64 * i0 + 36], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 36])));
-                _mm256_storeu_pd(&c[64 * i0 + 96], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 96])));
-                _mm256_storeu_pd(&c[64 * i0 + 100], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 100])));
-                _mm256_storeu_pd(&c[64 * i0 + 160], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 160])));
-                _mm256_storeu_pd(&c[64 * i0 + 164], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 164])));
+                __m256d c_in32 = _mm256_loadu_pd(&c[64 * i0 + 32]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[64 * i0 + 36]);
+                __m256d c_in34 = _mm256_loadu_pd(&c[64 * i0 + 96]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[64 * i0 + 100]);
+                _mm256_storeu_pd(&c[64 * i0 + 32], _mm256_add_pd(acc0_0, c_in32));
+                _mm256_storeu_pd(&c[64 * i0 + 36], _mm256_add_pd(acc0_1, c_in33));
+                _mm256_storeu_pd(&c[64 * i0 + 96], _mm256_add_pd(acc1_0, c_in34));
+                _mm256_storeu_pd(&c[64 * i0 + 100], _mm256_add_pd(acc1_1, c_in35));
+                __m256d c_in36 = _mm256_loadu_pd(&c[64 * i0 + 160]);
+                __m256d c_in37 = _mm256_loadu_pd(&c[64 * i0 + 164]);
+                _mm256_storeu_pd(&c[64 * i0 + 160], _mm256_add_pd(acc2_0, c_in36));
+                _mm256_storeu_pd(&c[64 * i0 + 164], _mm256_add_pd(acc2_1, c_in37));
             }
         }
         {
@@ -7348,8 +8378,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4064], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[4064])));
-            _mm256_storeu_pd(&c[4068], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4068])));
+            __m256d c_in38 = _mm256_loadu_pd(&c[4064]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[4068]);
+            _mm256_storeu_pd(&c[4064], _mm256_add_pd(acc0_0, c_in38));
+            _mm256_storeu_pd(&c[4068], _mm256_add_pd(acc0_1, c_in39));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -7372,12 +8404,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 40], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0 + 40])));
-                _mm256_storeu_pd(&c[64 * i0 + 44], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 44])));
-                _mm256_storeu_pd(&c[64 * i0 + 104], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 104])));
-                _mm256_storeu_pd(&c[64 * i0 + 108], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 108])));
-                _mm256_storeu_pd(&c[64 * i0 + 168], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 168])));
-                _mm256_storeu_pd(&c[64 * i0 + 172], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 172])));
+                __m256d c_in40 = _mm256_loadu_pd(&c[64 * i0 + 40]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[64 * i0 + 44]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[64 * i0 + 104]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[64 * i0 + 108]);
+                _mm256_storeu_pd(&c[64 * i0 + 40], _mm256_add_pd(acc0_0, c_in40));
+                _mm256_storeu_pd(&c[64 * i0 + 44], _mm256_add_pd(acc0_1, c_in41));
+                _mm256_storeu_pd(&c[64 * i0 + 104], _mm256_add_pd(acc1_0, c_in42));
+                _mm256_storeu_pd(&c[64 * i0 + 108], _mm256_add_pd(acc1_1, c_in43));
+                __m256d c_in44 = _mm256_loadu_pd(&c[64 * i0 + 168]);
+                __m256d c_in45 = _mm256_loadu_pd(&c[64 * i0 + 172]);
+                _mm256_storeu_pd(&c[64 * i0 + 168], _mm256_add_pd(acc2_0, c_in44));
+                _mm256_storeu_pd(&c[64 * i0 + 172], _mm256_add_pd(acc2_1, c_in45));
             }
         }
         {
@@ -7390,8 +8428,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4072], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[4072])));
-            _mm256_storeu_pd(&c[4076], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4076])));
+            __m256d c_in46 = _mm256_loadu_pd(&c[4072]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[4076]);
+            _mm256_storeu_pd(&c[4072], _mm256_add_pd(acc0_0, c_in46));
+            _mm256_storeu_pd(&c[4076], _mm256_add_pd(acc0_1, c_in47));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -7414,12 +8454,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 48], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0 + 48])));
-                _mm256_storeu_pd(&c[64 * i0 + 52], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 52])));
-                _mm256_storeu_pd(&c[64 * i0 + 112], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 112])));
-                _mm256_storeu_pd(&c[64 * i0 + 116], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 116])));
-                _mm256_storeu_pd(&c[64 * i0 + 176], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 176])));
-                _mm256_storeu_pd(&c[64 * i0 + 180], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 180])));
+                __m256d c_in48 = _mm256_loadu_pd(&c[64 * i0 + 48]);
+                __m256d c_in49 = _mm256_loadu_pd(&c[64 * i0 + 52]);
+                __m256d c_in50 = _mm256_loadu_pd(&c[64 * i0 + 112]);
+                __m256d c_in51 = _mm256_loadu_pd(&c[64 * i0 + 116]);
+                _mm256_storeu_pd(&c[64 * i0 + 48], _mm256_add_pd(acc0_0, c_in48));
+                _mm256_storeu_pd(&c[64 * i0 + 52], _mm256_add_pd(acc0_1, c_in49));
+                _mm256_storeu_pd(&c[64 * i0 + 112], _mm256_add_pd(acc1_0, c_in50));
+                _mm256_storeu_pd(&c[64 * i0 + 116], _mm256_add_pd(acc1_1, c_in51));
+                __m256d c_in52 = _mm256_loadu_pd(&c[64 * i0 + 176]);
+                __m256d c_in53 = _mm256_loadu_pd(&c[64 * i0 + 180]);
+                _mm256_storeu_pd(&c[64 * i0 + 176], _mm256_add_pd(acc2_0, c_in52));
+                _mm256_storeu_pd(&c[64 * i0 + 180], _mm256_add_pd(acc2_1, c_in53));
             }
         }
         {
@@ -7432,8 +8478,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4080], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[4080])));
-            _mm256_storeu_pd(&c[4084], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4084])));
+            __m256d c_in54 = _mm256_loadu_pd(&c[4080]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[4084]);
+            _mm256_storeu_pd(&c[4080], _mm256_add_pd(acc0_0, c_in54));
+            _mm256_storeu_pd(&c[4084], _mm256_add_pd(acc0_1, c_in55));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -7456,12 +8504,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 56], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[64 * i0 + 56])));
-                _mm256_storeu_pd(&c[64 * i0 + 60], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[64 * i0 + 60])));
-                _mm256_storeu_pd(&c[64 * i0 + 120], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[64 * i0 + 120])));
-                _mm256_storeu_pd(&c[64 * i0 + 124], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[64 * i0 + 124])));
-                _mm256_storeu_pd(&c[64 * i0 + 184], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[64 * i0 + 184])));
-                _mm256_storeu_pd(&c[64 * i0 + 188], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[64 * i0 + 188])));
+                __m256d c_in56 = _mm256_loadu_pd(&c[64 * i0 + 56]);
+                __m256d c_in57 = _mm256_loadu_pd(&c[64 * i0 + 60]);
+                __m256d c_in58 = _mm256_loadu_pd(&c[64 * i0 + 120]);
+                __m256d c_in59 = _mm256_loadu_pd(&c[64 * i0 + 124]);
+                _mm256_storeu_pd(&c[64 * i0 + 56], _mm256_add_pd(acc0_0, c_in56));
+                _mm256_storeu_pd(&c[64 * i0 + 60], _mm256_add_pd(acc0_1, c_in57));
+                _mm256_storeu_pd(&c[64 * i0 + 120], _mm256_add_pd(acc1_0, c_in58));
+                _mm256_storeu_pd(&c[64 * i0 + 124], _mm256_add_pd(acc1_1, c_in59));
+                __m256d c_in60 = _mm256_loadu_pd(&c[64 * i0 + 184]);
+                __m256d c_in61 = _mm256_loadu_pd(&c[64 * i0 + 188]);
+                _mm256_storeu_pd(&c[64 * i0 + 184], _mm256_add_pd(acc2_0, c_in60));
+                _mm256_storeu_pd(&c[64 * i0 + 188], _mm256_add_pd(acc2_1, c_in61));
             }
         }
         {
@@ -7474,8 +8528,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4088], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[4088])));
-            _mm256_storeu_pd(&c[4092], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4092])));
+            __m256d c_in62 = _mm256_loadu_pd(&c[4088]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[4092]);
+            _mm256_storeu_pd(&c[4088], _mm256_add_pd(acc0_0, c_in62));
+            _mm256_storeu_pd(&c[4092], _mm256_add_pd(acc0_1, c_in63));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7843,7 +8899,7 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_bf_tn_avx2_rl3_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf tn (A transposed, B row-major), isa avx2, form rl3.
- * Cost per matrix: 524288 useful flops in 67584 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 67584 vector arithmetic ops, 12 vector accumulators,
  * 56320 vector loads, 1024 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -7876,12 +8932,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 64], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 64]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 68], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 68]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 128], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 128]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 132], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 132]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[64 * i0]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[64 * i0 + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[64 * i0 + 64]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[64 * i0 + 68]);
+                _mm256_storeu_pd(&c[64 * i0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 64], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 68], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[64 * i0 + 128]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[64 * i0 + 132]);
+                _mm256_storeu_pd(&c[64 * i0 + 128], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 132], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -7894,8 +8956,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4032], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4032]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4036], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4036]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in6 = _mm256_loadu_pd(&c[4032]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[4036]);
+            _mm256_storeu_pd(&c[4032], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4036], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -7918,12 +8982,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 72], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 72]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 76], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 76]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 136], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 136]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 140], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 140]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in8 = _mm256_loadu_pd(&c[64 * i0 + 8]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[64 * i0 + 12]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[64 * i0 + 72]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[64 * i0 + 76]);
+                _mm256_storeu_pd(&c[64 * i0 + 8], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 12], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 72], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 76], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in12 = _mm256_loadu_pd(&c[64 * i0 + 136]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[64 * i0 + 140]);
+                _mm256_storeu_pd(&c[64 * i0 + 136], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 140], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -7936,8 +9006,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4040], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4040]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4044], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4044]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in14 = _mm256_loadu_pd(&c[4040]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[4044]);
+            _mm256_storeu_pd(&c[4040], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4044], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -7960,12 +9032,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 80], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 80]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 84], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 84]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 144], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 144]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 148], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 148]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in16 = _mm256_loadu_pd(&c[64 * i0 + 16]);
+                __m256d c_in17 = _mm256_loadu_pd(&c[64 * i0 + 20]);
+                __m256d c_in18 = _mm256_loadu_pd(&c[64 * i0 + 80]);
+                __m256d c_in19 = _mm256_loadu_pd(&c[64 * i0 + 84]);
+                _mm256_storeu_pd(&c[64 * i0 + 16], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 20], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 80], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 84], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[64 * i0 + 144]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[64 * i0 + 148]);
+                _mm256_storeu_pd(&c[64 * i0 + 144], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 148], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -7978,8 +9056,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4048], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4048]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4052], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4052]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in22 = _mm256_loadu_pd(&c[4048]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[4052]);
+            _mm256_storeu_pd(&c[4048], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4052], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -8002,12 +9082,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 24]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 28]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 88], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 88]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 92], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 92]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 152], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 152]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 156], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 156]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in24 = _mm256_loadu_pd(&c[64 * i0 + 24]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[64 * i0 + 28]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[64 * i0 + 88]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[64 * i0 + 92]);
+                _mm256_storeu_pd(&c[64 * i0 + 24], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 28], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 88], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 92], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in28 = _mm256_loadu_pd(&c[64 * i0 + 152]);
+                __m256d c_in29 = _mm256_loadu_pd(&c[64 * i0 + 156]);
+                _mm256_storeu_pd(&c[64 * i0 + 152], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 156], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -8020,8 +9106,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4056], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4056]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4060], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4060]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in30 = _mm256_loadu_pd(&c[4056]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[4060]);
+            _mm256_storeu_pd(&c[4056], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4060], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -8044,12 +9132,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 32]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 36]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 96], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 96]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 100], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 100]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 160], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 160]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 164], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 164]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in32 = _mm256_loadu_pd(&c[64 * i0 + 32]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[64 * i0 + 36]);
+                __m256d c_in34 = _mm256_loadu_pd(&c[64 * i0 + 96]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[64 * i0 + 100]);
+                _mm256_storeu_pd(&c[64 * i0 + 32], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 36], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 96], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 100], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in36 = _mm256_loadu_pd(&c[64 * i0 + 160]);
+                __m256d c_in37 = _mm256_loadu_pd(&c[64 * i0 + 164]);
+                _mm256_storeu_pd(&c[64 * i0 + 160], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 164], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -8062,8 +9156,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4064], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4064]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4068], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4068]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in38 = _mm256_loadu_pd(&c[4064]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[4068]);
+            _mm256_storeu_pd(&c[4064], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4068], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -8086,12 +9182,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 40]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 44]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 104], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 104]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 108], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 108]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 168], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 168]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 172], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 172]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in40 = _mm256_loadu_pd(&c[64 * i0 + 40]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[64 * i0 + 44]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[64 * i0 + 104]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[64 * i0 + 108]);
+                _mm256_storeu_pd(&c[64 * i0 + 40], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 44], _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 104], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 108], _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in44 = _mm256_loadu_pd(&c[64 * i0 + 168]);
+                __m256d c_in45 = _mm256_loadu_pd(&c[64 * i0 + 172]);
+                _mm256_storeu_pd(&c[64 * i0 + 168], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 172], _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -8104,8 +9206,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4072], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4072]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4076], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4076]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in46 = _mm256_loadu_pd(&c[4072]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[4076]);
+            _mm256_storeu_pd(&c[4072], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4076], _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -8128,12 +9232,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 48]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 52]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 112], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 112]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 116], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 116]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 176], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 176]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 180], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 180]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in48 = _mm256_loadu_pd(&c[64 * i0 + 48]);
+                __m256d c_in49 = _mm256_loadu_pd(&c[64 * i0 + 52]);
+                __m256d c_in50 = _mm256_loadu_pd(&c[64 * i0 + 112]);
+                __m256d c_in51 = _mm256_loadu_pd(&c[64 * i0 + 116]);
+                _mm256_storeu_pd(&c[64 * i0 + 48], _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 52], _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 112], _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 116], _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in52 = _mm256_loadu_pd(&c[64 * i0 + 176]);
+                __m256d c_in53 = _mm256_loadu_pd(&c[64 * i0 + 180]);
+                _mm256_storeu_pd(&c[64 * i0 + 176], _mm256_fmadd_pd(vbeta, c_in52, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 180], _mm256_fmadd_pd(vbeta, c_in53, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -8146,8 +9256,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4080], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4080]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4084], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4084]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in54 = _mm256_loadu_pd(&c[4080]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[4084]);
+            _mm256_storeu_pd(&c[4080], _mm256_fmadd_pd(vbeta, c_in54, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4084], _mm256_fmadd_pd(vbeta, c_in55, _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -8170,12 +9282,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[64 * i0 + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 56]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 60]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 120], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 120]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 124], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 124]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[64 * i0 + 184], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 184]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[64 * i0 + 188], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[64 * i0 + 188]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in56 = _mm256_loadu_pd(&c[64 * i0 + 56]);
+                __m256d c_in57 = _mm256_loadu_pd(&c[64 * i0 + 60]);
+                __m256d c_in58 = _mm256_loadu_pd(&c[64 * i0 + 120]);
+                __m256d c_in59 = _mm256_loadu_pd(&c[64 * i0 + 124]);
+                _mm256_storeu_pd(&c[64 * i0 + 56], _mm256_fmadd_pd(vbeta, c_in56, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 60], _mm256_fmadd_pd(vbeta, c_in57, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[64 * i0 + 120], _mm256_fmadd_pd(vbeta, c_in58, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 124], _mm256_fmadd_pd(vbeta, c_in59, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in60 = _mm256_loadu_pd(&c[64 * i0 + 184]);
+                __m256d c_in61 = _mm256_loadu_pd(&c[64 * i0 + 188]);
+                _mm256_storeu_pd(&c[64 * i0 + 184], _mm256_fmadd_pd(vbeta, c_in60, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[64 * i0 + 188], _mm256_fmadd_pd(vbeta, c_in61, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -8188,8 +9306,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[4088], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4088]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4092], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4092]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in62 = _mm256_loadu_pd(&c[4088]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[4092]);
+            _mm256_storeu_pd(&c[4088], _mm256_fmadd_pd(vbeta, c_in62, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4092], _mm256_fmadd_pd(vbeta, c_in63, _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8201,7 +9321,7 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_bf_tn_avx2_rl3_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_bf_tn_avx512_rl6_a1b1
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout bf tn (A transposed, B row-major), isa avx512, form rl6.
- * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 48 vector accumulators,
  * 14336 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_tn_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -8271,30 +9391,54 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_tn_avx512_rl6_a1b1(const bmm_a
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[64 * i0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[64 * i0])));
-                _mm512_storeu_pd(&c[64 * i0 + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[64 * i0 + 8])));
-                _mm512_storeu_pd(&c[64 * i0 + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[64 * i0 + 16])));
-                _mm512_storeu_pd(&c[64 * i0 + 24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[64 * i0 + 24])));
-                _mm512_storeu_pd(&c[64 * i0 + 64], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[64 * i0 + 64])));
-                _mm512_storeu_pd(&c[64 * i0 + 72], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[64 * i0 + 72])));
-                _mm512_storeu_pd(&c[64 * i0 + 80], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[64 * i0 + 80])));
-                _mm512_storeu_pd(&c[64 * i0 + 88], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[64 * i0 + 88])));
-                _mm512_storeu_pd(&c[64 * i0 + 128], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[64 * i0 + 128])));
-                _mm512_storeu_pd(&c[64 * i0 + 136], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[64 * i0 + 136])));
-                _mm512_storeu_pd(&c[64 * i0 + 144], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[64 * i0 + 144])));
-                _mm512_storeu_pd(&c[64 * i0 + 152], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[64 * i0 + 152])));
-                _mm512_storeu_pd(&c[64 * i0 + 192], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[64 * i0 + 192])));
-                _mm512_storeu_pd(&c[64 * i0 + 200], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[64 * i0 + 200])));
-                _mm512_storeu_pd(&c[64 * i0 + 208], _mm512_add_pd(acc3_2, _mm512_loadu_pd(&c[64 * i0 + 208])));
-                _mm512_storeu_pd(&c[64 * i0 + 216], _mm512_add_pd(acc3_3, _mm512_loadu_pd(&c[64 * i0 + 216])));
-                _mm512_storeu_pd(&c[64 * i0 + 256], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[64 * i0 + 256])));
-                _mm512_storeu_pd(&c[64 * i0 + 264], _mm512_add_pd(acc4_1, _mm512_loadu_pd(&c[64 * i0 + 264])));
-                _mm512_storeu_pd(&c[64 * i0 + 272], _mm512_add_pd(acc4_2, _mm512_loadu_pd(&c[64 * i0 + 272])));
-                _mm512_storeu_pd(&c[64 * i0 + 280], _mm512_add_pd(acc4_3, _mm512_loadu_pd(&c[64 * i0 + 280])));
-                _mm512_storeu_pd(&c[64 * i0 + 320], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[64 * i0 + 320])));
-                _mm512_storeu_pd(&c[64 * i0 + 328], _mm512_add_pd(acc5_1, _mm512_loadu_pd(&c[64 * i0 + 328])));
-                _mm512_storeu_pd(&c[64 * i0 + 336], _mm512_add_pd(acc5_2, _mm512_loadu_pd(&c[64 * i0 + 336])));
-                _mm512_storeu_pd(&c[64 * i0 + 344], _mm512_add_pd(acc5_3, _mm512_loadu_pd(&c[64 * i0 + 344])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[64 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[64 * i0 + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[64 * i0 + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[64 * i0 + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[64 * i0 + 64]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[64 * i0 + 72]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[64 * i0 + 80]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[64 * i0 + 88]);
+                _mm512_storeu_pd(&c[64 * i0], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[64 * i0 + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_storeu_pd(&c[64 * i0 + 16], _mm512_add_pd(acc0_2, c_in2));
+                _mm512_storeu_pd(&c[64 * i0 + 24], _mm512_add_pd(acc0_3, c_in3));
+                _mm512_storeu_pd(&c[64 * i0 + 64], _mm512_add_pd(acc1_0, c_in4));
+                _mm512_storeu_pd(&c[64 * i0 + 72], _mm512_add_pd(acc1_1, c_in5));
+                _mm512_storeu_pd(&c[64 * i0 + 80], _mm512_add_pd(acc1_2, c_in6));
+                _mm512_storeu_pd(&c[64 * i0 + 88], _mm512_add_pd(acc1_3, c_in7));
+                __m512d c_in8 = _mm512_loadu_pd(&c[64 * i0 + 128]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[64 * i0 + 136]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[64 * i0 + 144]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[64 * i0 + 152]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[64 * i0 + 192]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[64 * i0 + 200]);
+                __m512d c_in14 = _mm512_loadu_pd(&c[64 * i0 + 208]);
+                __m512d c_in15 = _mm512_loadu_pd(&c[64 * i0 + 216]);
+                _mm512_storeu_pd(&c[64 * i0 + 128], _mm512_add_pd(acc2_0, c_in8));
+                _mm512_storeu_pd(&c[64 * i0 + 136], _mm512_add_pd(acc2_1, c_in9));
+                _mm512_storeu_pd(&c[64 * i0 + 144], _mm512_add_pd(acc2_2, c_in10));
+                _mm512_storeu_pd(&c[64 * i0 + 152], _mm512_add_pd(acc2_3, c_in11));
+                _mm512_storeu_pd(&c[64 * i0 + 192], _mm512_add_pd(acc3_0, c_in12));
+                _mm512_storeu_pd(&c[64 * i0 + 200], _mm512_add_pd(acc3_1, c_in13));
+                _mm512_storeu_pd(&c[64 * i0 + 208], _mm512_add_pd(acc3_2, c_in14));
+                _mm512_storeu_pd(&c[64 * i0 + 216], _mm512_add_pd(acc3_3, c_in15));
+                __m512d c_in16 = _mm512_loadu_pd(&c[64 * i0 + 256]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[64 * i0 + 264]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[64 * i0 + 272]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[64 * i0 + 280]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[64 * i0 + 320]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[64 * i0 + 328]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[64 * i0 + 336]);
+                __m512d c_in23 = _mm512_loadu_pd(&c[64 * i0 + 344]);
+                _mm512_storeu_pd(&c[64 * i0 + 256], _mm512_add_pd(acc4_0, c_in16));
+                _mm512_storeu_pd(&c[64 * i0 + 264], _mm512_add_pd(acc4_1, c_in17));
+                _mm512_storeu_pd(&c[64 * i0 + 272], _mm512_add_pd(acc4_2, c_in18));
+                _mm512_storeu_pd(&c[64 * i0 + 280], _mm512_add_pd(acc4_3, c_in19));
+                _mm512_storeu_pd(&c[64 * i0 + 320], _mm512_add_pd(acc5_0, c_in20));
+                _mm512_storeu_pd(&c[64 * i0 + 328], _mm512_add_pd(acc5_1, c_in21));
+                _mm512_storeu_pd(&c[64 * i0 + 336], _mm512_add_pd(acc5_2, c_in22));
+                _mm512_storeu_pd(&c[64 * i0 + 344], _mm512_add_pd(acc5_3, c_in23));
             }
         }
         {
@@ -8340,22 +9484,38 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_tn_avx512_rl6_a1b1(const bmm_a
                 acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
             }
-            _mm512_storeu_pd(&c[3840], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[3840])));
-            _mm512_storeu_pd(&c[3848], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[3848])));
-            _mm512_storeu_pd(&c[3856], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[3856])));
-            _mm512_storeu_pd(&c[3864], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[3864])));
-            _mm512_storeu_pd(&c[3904], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[3904])));
-            _mm512_storeu_pd(&c[3912], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[3912])));
-            _mm512_storeu_pd(&c[3920], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[3920])));
-            _mm512_storeu_pd(&c[3928], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[3928])));
-            _mm512_storeu_pd(&c[3968], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[3968])));
-            _mm512_storeu_pd(&c[3976], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[3976])));
-            _mm512_storeu_pd(&c[3984], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[3984])));
-            _mm512_storeu_pd(&c[3992], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[3992])));
-            _mm512_storeu_pd(&c[4032], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[4032])));
-            _mm512_storeu_pd(&c[4040], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[4040])));
-            _mm512_storeu_pd(&c[4048], _mm512_add_pd(acc3_2, _mm512_loadu_pd(&c[4048])));
-            _mm512_storeu_pd(&c[4056], _mm512_add_pd(acc3_3, _mm512_loadu_pd(&c[4056])));
+            __m512d c_in24 = _mm512_loadu_pd(&c[3840]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[3848]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[3856]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[3864]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[3904]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[3912]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[3920]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[3928]);
+            _mm512_storeu_pd(&c[3840], _mm512_add_pd(acc0_0, c_in24));
+            _mm512_storeu_pd(&c[3848], _mm512_add_pd(acc0_1, c_in25));
+            _mm512_storeu_pd(&c[3856], _mm512_add_pd(acc0_2, c_in26));
+            _mm512_storeu_pd(&c[3864], _mm512_add_pd(acc0_3, c_in27));
+            _mm512_storeu_pd(&c[3904], _mm512_add_pd(acc1_0, c_in28));
+            _mm512_storeu_pd(&c[3912], _mm512_add_pd(acc1_1, c_in29));
+            _mm512_storeu_pd(&c[3920], _mm512_add_pd(acc1_2, c_in30));
+            _mm512_storeu_pd(&c[3928], _mm512_add_pd(acc1_3, c_in31));
+            __m512d c_in32 = _mm512_loadu_pd(&c[3968]);
+            __m512d c_in33 = _mm512_loadu_pd(&c[3976]);
+            __m512d c_in34 = _mm512_loadu_pd(&c[3984]);
+            __m512d c_in35 = _mm512_loadu_pd(&c[3992]);
+            __m512d c_in36 = _mm512_loadu_pd(&c[4032]);
+            __m512d c_in37 = _mm512_loadu_pd(&c[4040]);
+            __m512d c_in38 = _mm512_loadu_pd(&c[4048]);
+            __m512d c_in39 = _mm512_loadu_pd(&c[4056]);
+            _mm512_storeu_pd(&c[3968], _mm512_add_pd(acc2_0, c_in32));
+            _mm512_storeu_pd(&c[3976], _mm512_add_pd(acc2_1, c_in33));
+            _mm512_storeu_pd(&c[3984], _mm512_add_pd(acc2_2, c_in34));
+            _mm512_storeu_pd(&c[3992], _mm512_add_pd(acc2_3, c_in35));
+            _mm512_storeu_pd(&c[4032], _mm512_add_pd(acc3_0, c_in36));
+            _mm512_storeu_pd(&c[4040], _mm512_add_pd(acc3_1, c_in37));
+            _mm512_storeu_pd(&c[4048], _mm512_add_pd(acc3_2, c_in38));
+            _mm512_storeu_pd(&c[4056], _mm512_add_pd(acc3_3, c_in39));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -8419,30 +9579,54 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_tn_avx512_rl6_a1b1(const bmm_a
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[64 * i0 + 32], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[64 * i0 + 32])));
-                _mm512_storeu_pd(&c[64 * i0 + 40], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[64 * i0 + 40])));
-                _mm512_storeu_pd(&c[64 * i0 + 48], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[64 * i0 + 48])));
-                _mm512_storeu_pd(&c[64 * i0 + 56], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[64 * i0 + 56])));
-                _mm512_storeu_pd(&c[64 * i0 + 96], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[64 * i0 + 96])));
-                _mm512_storeu_pd(&c[64 * i0 + 104], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[64 * i0 + 104])));
-                _mm512_storeu_pd(&c[64 * i0 + 112], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[64 * i0 + 112])));
-                _mm512_storeu_pd(&c[64 * i0 + 120], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[64 * i0 + 120])));
-                _mm512_storeu_pd(&c[64 * i0 + 160], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[64 * i0 + 160])));
-                _mm512_storeu_pd(&c[64 * i0 + 168], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[64 * i0 + 168])));
-                _mm512_storeu_pd(&c[64 * i0 + 176], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[64 * i0 + 176])));
-                _mm512_storeu_pd(&c[64 * i0 + 184], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[64 * i0 + 184])));
-                _mm512_storeu_pd(&c[64 * i0 + 224], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[64 * i0 + 224])));
-                _mm512_storeu_pd(&c[64 * i0 + 232], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[64 * i0 + 232])));
-                _mm512_storeu_pd(&c[64 * i0 + 240], _mm512_add_pd(acc3_2, _mm512_loadu_pd(&c[64 * i0 + 240])));
-                _mm512_storeu_pd(&c[64 * i0 + 248], _mm512_add_pd(acc3_3, _mm512_loadu_pd(&c[64 * i0 + 248])));
-                _mm512_storeu_pd(&c[64 * i0 + 288], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[64 * i0 + 288])));
-                _mm512_storeu_pd(&c[64 * i0 + 296], _mm512_add_pd(acc4_1, _mm512_loadu_pd(&c[64 * i0 + 296])));
-                _mm512_storeu_pd(&c[64 * i0 + 304], _mm512_add_pd(acc4_2, _mm512_loadu_pd(&c[64 * i0 + 304])));
-                _mm512_storeu_pd(&c[64 * i0 + 312], _mm512_add_pd(acc4_3, _mm512_loadu_pd(&c[64 * i0 + 312])));
-                _mm512_storeu_pd(&c[64 * i0 + 352], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[64 * i0 + 352])));
-                _mm512_storeu_pd(&c[64 * i0 + 360], _mm512_add_pd(acc5_1, _mm512_loadu_pd(&c[64 * i0 + 360])));
-                _mm512_storeu_pd(&c[64 * i0 + 368], _mm512_add_pd(acc5_2, _mm512_loadu_pd(&c[64 * i0 + 368])));
-                _mm512_storeu_pd(&c[64 * i0 + 376], _mm512_add_pd(acc5_3, _mm512_loadu_pd(&c[64 * i0 + 376])));
+                __m512d c_in40 = _mm512_loadu_pd(&c[64 * i0 + 32]);
+                __m512d c_in41 = _mm512_loadu_pd(&c[64 * i0 + 40]);
+                __m512d c_in42 = _mm512_loadu_pd(&c[64 * i0 + 48]);
+                __m512d c_in43 = _mm512_loadu_pd(&c[64 * i0 + 56]);
+                __m512d c_in44 = _mm512_loadu_pd(&c[64 * i0 + 96]);
+                __m512d c_in45 = _mm512_loadu_pd(&c[64 * i0 + 104]);
+                __m512d c_in46 = _mm512_loadu_pd(&c[64 * i0 + 112]);
+                __m512d c_in47 = _mm512_loadu_pd(&c[64 * i0 + 120]);
+                _mm512_storeu_pd(&c[64 * i0 + 32], _mm512_add_pd(acc0_0, c_in40));
+                _mm512_storeu_pd(&c[64 * i0 + 40], _mm512_add_pd(acc0_1, c_in41));
+                _mm512_storeu_pd(&c[64 * i0 + 48], _mm512_add_pd(acc0_2, c_in42));
+                _mm512_storeu_pd(&c[64 * i0 + 56], _mm512_add_pd(acc0_3, c_in43));
+                _mm512_storeu_pd(&c[64 * i0 + 96], _mm512_add_pd(acc1_0, c_in44));
+                _mm512_storeu_pd(&c[64 * i0 + 104], _mm512_add_pd(acc1_1, c_in45));
+                _mm512_storeu_pd(&c[64 * i0 + 112], _mm512_add_pd(acc1_2, c_in46));
+                _mm512_storeu_pd(&c[64 * i0 + 120], _mm512_add_pd(acc1_3, c_in47));
+                __m512d c_in48 = _mm512_loadu_pd(&c[64 * i0 + 160]);
+                __m512d c_in49 = _mm512_loadu_pd(&c[64 * i0 + 168]);
+                __m512d c_in50 = _mm512_loadu_pd(&c[64 * i0 + 176]);
+                __m512d c_in51 = _mm512_loadu_pd(&c[64 * i0 + 184]);
+                __m512d c_in52 = _mm512_loadu_pd(&c[64 * i0 + 224]);
+                __m512d c_in53 = _mm512_loadu_pd(&c[64 * i0 + 232]);
+                __m512d c_in54 = _mm512_loadu_pd(&c[64 * i0 + 240]);
+                __m512d c_in55 = _mm512_loadu_pd(&c[64 * i0 + 248]);
+                _mm512_storeu_pd(&c[64 * i0 + 160], _mm512_add_pd(acc2_0, c_in48));
+                _mm512_storeu_pd(&c[64 * i0 + 168], _mm512_add_pd(acc2_1, c_in49));
+                _mm512_storeu_pd(&c[64 * i0 + 176], _mm512_add_pd(acc2_2, c_in50));
+                _mm512_storeu_pd(&c[64 * i0 + 184], _mm512_add_pd(acc2_3, c_in51));
+                _mm512_storeu_pd(&c[64 * i0 + 224], _mm512_add_pd(acc3_0, c_in52));
+                _mm512_storeu_pd(&c[64 * i0 + 232], _mm512_add_pd(acc3_1, c_in53));
+                _mm512_storeu_pd(&c[64 * i0 + 240], _mm512_add_pd(acc3_2, c_in54));
+                _mm512_storeu_pd(&c[64 * i0 + 248], _mm512_add_pd(acc3_3, c_in55));
+                __m512d c_in56 = _mm512_loadu_pd(&c[64 * i0 + 288]);
+                __m512d c_in57 = _mm512_loadu_pd(&c[64 * i0 + 296]);
+                __m512d c_in58 = _mm512_loadu_pd(&c[64 * i0 + 304]);
+                __m512d c_in59 = _mm512_loadu_pd(&c[64 * i0 + 312]);
+                __m512d c_in60 = _mm512_loadu_pd(&c[64 * i0 + 352]);
+                __m512d c_in61 = _mm512_loadu_pd(&c[64 * i0 + 360]);
+                __m512d c_in62 = _mm512_loadu_pd(&c[64 * i0 + 368]);
+                __m512d c_in63 = _mm512_loadu_pd(&c[64 * i0 + 376]);
+                _mm512_storeu_pd(&c[64 * i0 + 288], _mm512_add_pd(acc4_0, c_in56));
+                _mm512_storeu_pd(&c[64 * i0 + 296], _mm512_add_pd(acc4_1, c_in57));
+                _mm512_storeu_pd(&c[64 * i0 + 304], _mm512_add_pd(acc4_2, c_in58));
+                _mm512_storeu_pd(&c[64 * i0 + 312], _mm512_add_pd(acc4_3, c_in59));
+                _mm512_storeu_pd(&c[64 * i0 + 352], _mm512_add_pd(acc5_0, c_in60));
+                _mm512_storeu_pd(&c[64 * i0 + 360], _mm512_add_pd(acc5_1, c_in61));
+                _mm512_storeu_pd(&c[64 * i0 + 368], _mm512_add_pd(acc5_2, c_in62));
+                _mm512_storeu_pd(&c[64 * i0 + 376], _mm512_add_pd(acc5_3, c_in63));
             }
         }
         {
@@ -8488,22 +9672,38 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_tn_avx512_rl6_a1b1(const bmm_a
                 acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
             }
-            _mm512_storeu_pd(&c[3872], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[3872])));
-            _mm512_storeu_pd(&c[3880], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[3880])));
-            _mm512_storeu_pd(&c[3888], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[3888])));
-            _mm512_storeu_pd(&c[3896], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[3896])));
-            _mm512_storeu_pd(&c[3936], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[3936])));
-            _mm512_storeu_pd(&c[3944], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[3944])));
-            _mm512_storeu_pd(&c[3952], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[3952])));
-            _mm512_storeu_pd(&c[3960], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[3960])));
-            _mm512_storeu_pd(&c[4000], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[4000])));
-            _mm512_storeu_pd(&c[4008], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[4008])));
-            _mm512_storeu_pd(&c[4016], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[4016])));
-            _mm512_storeu_pd(&c[4024], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[4024])));
-            _mm512_storeu_pd(&c[4064], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[4064])));
-            _mm512_storeu_pd(&c[4072], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[4072])));
-            _mm512_storeu_pd(&c[4080], _mm512_add_pd(acc3_2, _mm512_loadu_pd(&c[4080])));
-            _mm512_storeu_pd(&c[4088], _mm512_add_pd(acc3_3, _mm512_loadu_pd(&c[4088])));
+            __m512d c_in64 = _mm512_loadu_pd(&c[3872]);
+            __m512d c_in65 = _mm512_loadu_pd(&c[3880]);
+            __m512d c_in66 = _mm512_loadu_pd(&c[3888]);
+            __m512d c_in67 = _mm512_loadu_pd(&c[3896]);
+            __m512d c_in68 = _mm512_loadu_pd(&c[3936]);
+            __m512d c_in69 = _mm512_loadu_pd(&c[3944]);
+            __m512d c_in70 = _mm512_loadu_pd(&c[3952]);
+            __m512d c_in71 = _mm512_loadu_pd(&c[3960]);
+            _mm512_storeu_pd(&c[3872], _mm512_add_pd(acc0_0, c_in64));
+            _mm512_storeu_pd(&c[3880], _mm512_add_pd(acc0_1, c_in65));
+            _mm512_storeu_pd(&c[3888], _mm512_add_pd(acc0_2, c_in66));
+            _mm512_storeu_pd(&c[3896], _mm512_add_pd(acc0_3, c_in67));
+            _mm512_storeu_pd(&c[3936], _mm512_add_pd(acc1_0, c_in68));
+            _mm512_storeu_pd(&c[3944], _mm512_add_pd(acc1_1, c_in69));
+            _mm512_storeu_pd(&c[3952], _mm512_add_pd(acc1_2, c_in70));
+            _mm512_storeu_pd(&c[3960], _mm512_add_pd(acc1_3, c_in71));
+            __m512d c_in72 = _mm512_loadu_pd(&c[4000]);
+            __m512d c_in73 = _mm512_loadu_pd(&c[4008]);
+            __m512d c_in74 = _mm512_loadu_pd(&c[4016]);
+            __m512d c_in75 = _mm512_loadu_pd(&c[4024]);
+            __m512d c_in76 = _mm512_loadu_pd(&c[4064]);
+            __m512d c_in77 = _mm512_loadu_pd(&c[4072]);
+            __m512d c_in78 = _mm512_loadu_pd(&c[4080]);
+            __m512d c_in79 = _mm512_loadu_pd(&c[4088]);
+            _mm512_storeu_pd(&c[4000], _mm512_add_pd(acc2_0, c_in72));
+            _mm512_storeu_pd(&c[4008], _mm512_add_pd(acc2_1, c_in73));
+            _mm512_storeu_pd(&c[4016], _mm512_add_pd(acc2_2, c_in74));
+            _mm512_storeu_pd(&c[4024], _mm512_add_pd(acc2_3, c_in75));
+            _mm512_storeu_pd(&c[4064], _mm512_add_pd(acc3_0, c_in76));
+            _mm512_storeu_pd(&c[4072], _mm512_add_pd(acc3_1, c_in77));
+            _mm512_storeu_pd(&c[4080], _mm512_add_pd(acc3_2, c_in78));
+            _mm512_storeu_pd(&c[4088], _mm512_add_pd(acc3_3, c_in79));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8831,7 +10031,7 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_tn_avx512_rl6_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_bf_tn_avx512_rl6_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf tn (A transposed, B row-major), isa avx512, form rl6.
- * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 48 vector accumulators,
  * 14336 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_tn_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -8905,30 +10105,54 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_tn_avx512_rl6_ab(const bmm_arg
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[64 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 64]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 72]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 80]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 88]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 128], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 128]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 136], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 136]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 144], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 144]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 152], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 152]), _mm512_mul_pd(valpha, acc2_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 192], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 192]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 200], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 200]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 208], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 208]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 216], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 216]), _mm512_mul_pd(valpha, acc3_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 256], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 256]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 264], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 264]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 272], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 272]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 280], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 280]), _mm512_mul_pd(valpha, acc4_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 320], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 320]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 328], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 328]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 336], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 336]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 344], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 344]), _mm512_mul_pd(valpha, acc5_3)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[64 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[64 * i0 + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[64 * i0 + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[64 * i0 + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[64 * i0 + 64]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[64 * i0 + 72]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[64 * i0 + 80]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[64 * i0 + 88]);
+                _mm512_storeu_pd(&c[64 * i0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 64], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 72], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 80], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 88], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in8 = _mm512_loadu_pd(&c[64 * i0 + 128]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[64 * i0 + 136]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[64 * i0 + 144]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[64 * i0 + 152]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[64 * i0 + 192]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[64 * i0 + 200]);
+                __m512d c_in14 = _mm512_loadu_pd(&c[64 * i0 + 208]);
+                __m512d c_in15 = _mm512_loadu_pd(&c[64 * i0 + 216]);
+                _mm512_storeu_pd(&c[64 * i0 + 128], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 136], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 144], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 152], _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 192], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 200], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 208], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 216], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc3_3)));
+                __m512d c_in16 = _mm512_loadu_pd(&c[64 * i0 + 256]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[64 * i0 + 264]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[64 * i0 + 272]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[64 * i0 + 280]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[64 * i0 + 320]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[64 * i0 + 328]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[64 * i0 + 336]);
+                __m512d c_in23 = _mm512_loadu_pd(&c[64 * i0 + 344]);
+                _mm512_storeu_pd(&c[64 * i0 + 256], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 264], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 272], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 280], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 320], _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 328], _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 336], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 344], _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc5_3)));
             }
         }
         {
@@ -8974,22 +10198,38 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_tn_avx512_rl6_ab(const bmm_arg
                 acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
             }
-            _mm512_storeu_pd(&c[3840], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3840]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[3848], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3848]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[3856], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3856]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[3864], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3864]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[3904], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3904]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[3912], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3912]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[3920], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3920]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[3928], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3928]), _mm512_mul_pd(valpha, acc1_3)));
-            _mm512_storeu_pd(&c[3968], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3968]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[3976], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3976]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[3984], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3984]), _mm512_mul_pd(valpha, acc2_2)));
-            _mm512_storeu_pd(&c[3992], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3992]), _mm512_mul_pd(valpha, acc2_3)));
-            _mm512_storeu_pd(&c[4032], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4032]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[4040], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4040]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_storeu_pd(&c[4048], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4048]), _mm512_mul_pd(valpha, acc3_2)));
-            _mm512_storeu_pd(&c[4056], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4056]), _mm512_mul_pd(valpha, acc3_3)));
+            __m512d c_in24 = _mm512_loadu_pd(&c[3840]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[3848]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[3856]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[3864]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[3904]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[3912]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[3920]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[3928]);
+            _mm512_storeu_pd(&c[3840], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[3848], _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[3856], _mm512_fmadd_pd(vbeta, c_in26, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[3864], _mm512_fmadd_pd(vbeta, c_in27, _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[3904], _mm512_fmadd_pd(vbeta, c_in28, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[3912], _mm512_fmadd_pd(vbeta, c_in29, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[3920], _mm512_fmadd_pd(vbeta, c_in30, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[3928], _mm512_fmadd_pd(vbeta, c_in31, _mm512_mul_pd(valpha, acc1_3)));
+            __m512d c_in32 = _mm512_loadu_pd(&c[3968]);
+            __m512d c_in33 = _mm512_loadu_pd(&c[3976]);
+            __m512d c_in34 = _mm512_loadu_pd(&c[3984]);
+            __m512d c_in35 = _mm512_loadu_pd(&c[3992]);
+            __m512d c_in36 = _mm512_loadu_pd(&c[4032]);
+            __m512d c_in37 = _mm512_loadu_pd(&c[4040]);
+            __m512d c_in38 = _mm512_loadu_pd(&c[4048]);
+            __m512d c_in39 = _mm512_loadu_pd(&c[4056]);
+            _mm512_storeu_pd(&c[3968], _mm512_fmadd_pd(vbeta, c_in32, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[3976], _mm512_fmadd_pd(vbeta, c_in33, _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[3984], _mm512_fmadd_pd(vbeta, c_in34, _mm512_mul_pd(valpha, acc2_2)));
+            _mm512_storeu_pd(&c[3992], _mm512_fmadd_pd(vbeta, c_in35, _mm512_mul_pd(valpha, acc2_3)));
+            _mm512_storeu_pd(&c[4032], _mm512_fmadd_pd(vbeta, c_in36, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[4040], _mm512_fmadd_pd(vbeta, c_in37, _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_storeu_pd(&c[4048], _mm512_fmadd_pd(vbeta, c_in38, _mm512_mul_pd(valpha, acc3_2)));
+            _mm512_storeu_pd(&c[4056], _mm512_fmadd_pd(vbeta, c_in39, _mm512_mul_pd(valpha, acc3_3)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -9053,30 +10293,54 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_tn_avx512_rl6_ab(const bmm_arg
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[64 * i0 + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 32]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 40]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 48]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 56]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 96]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 104]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 112]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 120]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 160], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 160]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 168], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 168]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 176], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 176]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 184], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 184]), _mm512_mul_pd(valpha, acc2_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 224], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 224]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 232], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 232]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 240], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 240]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 248], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 248]), _mm512_mul_pd(valpha, acc3_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 288], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 288]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 296], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 296]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 304], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 304]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 312], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 312]), _mm512_mul_pd(valpha, acc4_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 352], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 352]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 360], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 360]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 368], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 368]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 376], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 376]), _mm512_mul_pd(valpha, acc5_3)));
+                __m512d c_in40 = _mm512_loadu_pd(&c[64 * i0 + 32]);
+                __m512d c_in41 = _mm512_loadu_pd(&c[64 * i0 + 40]);
+                __m512d c_in42 = _mm512_loadu_pd(&c[64 * i0 + 48]);
+                __m512d c_in43 = _mm512_loadu_pd(&c[64 * i0 + 56]);
+                __m512d c_in44 = _mm512_loadu_pd(&c[64 * i0 + 96]);
+                __m512d c_in45 = _mm512_loadu_pd(&c[64 * i0 + 104]);
+                __m512d c_in46 = _mm512_loadu_pd(&c[64 * i0 + 112]);
+                __m512d c_in47 = _mm512_loadu_pd(&c[64 * i0 + 120]);
+                _mm512_storeu_pd(&c[64 * i0 + 32], _mm512_fmadd_pd(vbeta, c_in40, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 40], _mm512_fmadd_pd(vbeta, c_in41, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 48], _mm512_fmadd_pd(vbeta, c_in42, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 56], _mm512_fmadd_pd(vbeta, c_in43, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 96], _mm512_fmadd_pd(vbeta, c_in44, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 104], _mm512_fmadd_pd(vbeta, c_in45, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 112], _mm512_fmadd_pd(vbeta, c_in46, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 120], _mm512_fmadd_pd(vbeta, c_in47, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in48 = _mm512_loadu_pd(&c[64 * i0 + 160]);
+                __m512d c_in49 = _mm512_loadu_pd(&c[64 * i0 + 168]);
+                __m512d c_in50 = _mm512_loadu_pd(&c[64 * i0 + 176]);
+                __m512d c_in51 = _mm512_loadu_pd(&c[64 * i0 + 184]);
+                __m512d c_in52 = _mm512_loadu_pd(&c[64 * i0 + 224]);
+                __m512d c_in53 = _mm512_loadu_pd(&c[64 * i0 + 232]);
+                __m512d c_in54 = _mm512_loadu_pd(&c[64 * i0 + 240]);
+                __m512d c_in55 = _mm512_loadu_pd(&c[64 * i0 + 248]);
+                _mm512_storeu_pd(&c[64 * i0 + 160], _mm512_fmadd_pd(vbeta, c_in48, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 168], _mm512_fmadd_pd(vbeta, c_in49, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 176], _mm512_fmadd_pd(vbeta, c_in50, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 184], _mm512_fmadd_pd(vbeta, c_in51, _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 224], _mm512_fmadd_pd(vbeta, c_in52, _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 232], _mm512_fmadd_pd(vbeta, c_in53, _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 240], _mm512_fmadd_pd(vbeta, c_in54, _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 248], _mm512_fmadd_pd(vbeta, c_in55, _mm512_mul_pd(valpha, acc3_3)));
+                __m512d c_in56 = _mm512_loadu_pd(&c[64 * i0 + 288]);
+                __m512d c_in57 = _mm512_loadu_pd(&c[64 * i0 + 296]);
+                __m512d c_in58 = _mm512_loadu_pd(&c[64 * i0 + 304]);
+                __m512d c_in59 = _mm512_loadu_pd(&c[64 * i0 + 312]);
+                __m512d c_in60 = _mm512_loadu_pd(&c[64 * i0 + 352]);
+                __m512d c_in61 = _mm512_loadu_pd(&c[64 * i0 + 360]);
+                __m512d c_in62 = _mm512_loadu_pd(&c[64 * i0 + 368]);
+                __m512d c_in63 = _mm512_loadu_pd(&c[64 * i0 + 376]);
+                _mm512_storeu_pd(&c[64 * i0 + 288], _mm512_fmadd_pd(vbeta, c_in56, _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 296], _mm512_fmadd_pd(vbeta, c_in57, _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 304], _mm512_fmadd_pd(vbeta, c_in58, _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 312], _mm512_fmadd_pd(vbeta, c_in59, _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 352], _mm512_fmadd_pd(vbeta, c_in60, _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 360], _mm512_fmadd_pd(vbeta, c_in61, _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 368], _mm512_fmadd_pd(vbeta, c_in62, _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 376], _mm512_fmadd_pd(vbeta, c_in63, _mm512_mul_pd(valpha, acc5_3)));
             }
         }
         {
@@ -9122,22 +10386,38 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_tn_avx512_rl6_ab(const bmm_arg
                 acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
             }
-            _mm512_storeu_pd(&c[3872], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3872]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[3880], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3880]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[3888], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3888]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[3896], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3896]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[3936], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3936]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[3944], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3944]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[3952], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3952]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[3960], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3960]), _mm512_mul_pd(valpha, acc1_3)));
-            _mm512_storeu_pd(&c[4000], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4000]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[4008], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4008]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[4016], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4016]), _mm512_mul_pd(valpha, acc2_2)));
-            _mm512_storeu_pd(&c[4024], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4024]), _mm512_mul_pd(valpha, acc2_3)));
-            _mm512_storeu_pd(&c[4064], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4064]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[4072], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4072]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_storeu_pd(&c[4080], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4080]), _mm512_mul_pd(valpha, acc3_2)));
-            _mm512_storeu_pd(&c[4088], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4088]), _mm512_mul_pd(valpha, acc3_3)));
+            __m512d c_in64 = _mm512_loadu_pd(&c[3872]);
+            __m512d c_in65 = _mm512_loadu_pd(&c[3880]);
+            __m512d c_in66 = _mm512_loadu_pd(&c[3888]);
+            __m512d c_in67 = _mm512_loadu_pd(&c[3896]);
+            __m512d c_in68 = _mm512_loadu_pd(&c[3936]);
+            __m512d c_in69 = _mm512_loadu_pd(&c[3944]);
+            __m512d c_in70 = _mm512_loadu_pd(&c[3952]);
+            __m512d c_in71 = _mm512_loadu_pd(&c[3960]);
+            _mm512_storeu_pd(&c[3872], _mm512_fmadd_pd(vbeta, c_in64, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[3880], _mm512_fmadd_pd(vbeta, c_in65, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[3888], _mm512_fmadd_pd(vbeta, c_in66, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[3896], _mm512_fmadd_pd(vbeta, c_in67, _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[3936], _mm512_fmadd_pd(vbeta, c_in68, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[3944], _mm512_fmadd_pd(vbeta, c_in69, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[3952], _mm512_fmadd_pd(vbeta, c_in70, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[3960], _mm512_fmadd_pd(vbeta, c_in71, _mm512_mul_pd(valpha, acc1_3)));
+            __m512d c_in72 = _mm512_loadu_pd(&c[4000]);
+            __m512d c_in73 = _mm512_loadu_pd(&c[4008]);
+            __m512d c_in74 = _mm512_loadu_pd(&c[4016]);
+            __m512d c_in75 = _mm512_loadu_pd(&c[4024]);
+            __m512d c_in76 = _mm512_loadu_pd(&c[4064]);
+            __m512d c_in77 = _mm512_loadu_pd(&c[4072]);
+            __m512d c_in78 = _mm512_loadu_pd(&c[4080]);
+            __m512d c_in79 = _mm512_loadu_pd(&c[4088]);
+            _mm512_storeu_pd(&c[4000], _mm512_fmadd_pd(vbeta, c_in72, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[4008], _mm512_fmadd_pd(vbeta, c_in73, _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[4016], _mm512_fmadd_pd(vbeta, c_in74, _mm512_mul_pd(valpha, acc2_2)));
+            _mm512_storeu_pd(&c[4024], _mm512_fmadd_pd(vbeta, c_in75, _mm512_mul_pd(valpha, acc2_3)));
+            _mm512_storeu_pd(&c[4064], _mm512_fmadd_pd(vbeta, c_in76, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[4072], _mm512_fmadd_pd(vbeta, c_in77, _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_storeu_pd(&c[4080], _mm512_fmadd_pd(vbeta, c_in78, _mm512_mul_pd(valpha, acc3_2)));
+            _mm512_storeu_pd(&c[4088], _mm512_fmadd_pd(vbeta, c_in79, _mm512_mul_pd(valpha, acc3_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9149,7 +10429,7 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_tn_avx512_rl6_ab(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_bf_tn_avx512_rl3_a1b1
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout bf tn (A transposed, B row-major), isa avx512, form rl3.
- * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 24 vector accumulators,
  * 19968 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_tn_avx512_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -9192,18 +10472,30 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_tn_avx512_rl3_a1b1(const bmm_a
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[64 * i0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[64 * i0])));
-                _mm512_storeu_pd(&c[64 * i0 + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[64 * i0 + 8])));
-                _mm512_storeu_pd(&c[64 * i0 + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[64 * i0 + 16])));
-                _mm512_storeu_pd(&c[64 * i0 + 24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[64 * i0 + 24])));
-                _mm512_storeu_pd(&c[64 * i0 + 64], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[64 * i0 + 64])));
-                _mm512_storeu_pd(&c[64 * i0 + 72], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[64 * i0 + 72])));
-                _mm512_storeu_pd(&c[64 * i0 + 80], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[64 * i0 + 80])));
-                _mm512_storeu_pd(&c[64 * i0 + 88], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[64 * i0 + 88])));
-                _mm512_storeu_pd(&c[64 * i0 + 128], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[64 * i0 + 128])));
-                _mm512_storeu_pd(&c[64 * i0 + 136], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[64 * i0 + 136])));
-                _mm512_storeu_pd(&c[64 * i0 + 144], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[64 * i0 + 144])));
-                _mm512_storeu_pd(&c[64 * i0 + 152], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[64 * i0 + 152])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[64 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[64 * i0 + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[64 * i0 + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[64 * i0 + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[64 * i0 + 64]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[64 * i0 + 72]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[64 * i0 + 80]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[64 * i0 + 88]);
+                _mm512_storeu_pd(&c[64 * i0], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[64 * i0 + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_storeu_pd(&c[64 * i0 + 16], _mm512_add_pd(acc0_2, c_in2));
+                _mm512_storeu_pd(&c[64 * i0 + 24], _mm512_add_pd(acc0_3, c_in3));
+                _mm512_storeu_pd(&c[64 * i0 + 64], _mm512_add_pd(acc1_0, c_in4));
+                _mm512_storeu_pd(&c[64 * i0 + 72], _mm512_add_pd(acc1_1, c_in5));
+                _mm512_storeu_pd(&c[64 * i0 + 80], _mm512_add_pd(acc1_2, c_in6));
+                _mm512_storeu_pd(&c[64 * i0 + 88], _mm512_add_pd(acc1_3, c_in7));
+                __m512d c_in8 = _mm512_loadu_pd(&c[64 * i0 + 128]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[64 * i0 + 136]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[64 * i0 + 144]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[64 * i0 + 152]);
+                _mm512_storeu_pd(&c[64 * i0 + 128], _mm512_add_pd(acc2_0, c_in8));
+                _mm512_storeu_pd(&c[64 * i0 + 136], _mm512_add_pd(acc2_1, c_in9));
+                _mm512_storeu_pd(&c[64 * i0 + 144], _mm512_add_pd(acc2_2, c_in10));
+                _mm512_storeu_pd(&c[64 * i0 + 152], _mm512_add_pd(acc2_3, c_in11));
             }
         }
         {
@@ -9222,10 +10514,14 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_tn_avx512_rl3_a1b1(const bmm_a
                 acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
             }
-            _mm512_storeu_pd(&c[4032], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[4032])));
-            _mm512_storeu_pd(&c[4040], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[4040])));
-            _mm512_storeu_pd(&c[4048], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[4048])));
-            _mm512_storeu_pd(&c[4056], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[4056])));
+            __m512d c_in12 = _mm512_loadu_pd(&c[4032]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[4040]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[4048]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[4056]);
+            _mm512_storeu_pd(&c[4032], _mm512_add_pd(acc0_0, c_in12));
+            _mm512_storeu_pd(&c[4040], _mm512_add_pd(acc0_1, c_in13));
+            _mm512_storeu_pd(&c[4048], _mm512_add_pd(acc0_2, c_in14));
+            _mm512_storeu_pd(&c[4056], _mm512_add_pd(acc0_3, c_in15));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -9262,18 +10558,30 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_tn_avx512_rl3_a1b1(const bmm_a
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[64 * i0 + 32], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[64 * i0 + 32])));
-                _mm512_storeu_pd(&c[64 * i0 + 40], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[64 * i0 + 40])));
-                _mm512_storeu_pd(&c[64 * i0 + 48], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[64 * i0 + 48])));
-                _mm512_storeu_pd(&c[64 * i0 + 56], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[64 * i0 + 56])));
-                _mm512_storeu_pd(&c[64 * i0 + 96], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[64 * i0 + 96])));
-                _mm512_storeu_pd(&c[64 * i0 + 104], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[64 * i0 + 104])));
-                _mm512_storeu_pd(&c[64 * i0 + 112], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[64 * i0 + 112])));
-                _mm512_storeu_pd(&c[64 * i0 + 120], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[64 * i0 + 120])));
-                _mm512_storeu_pd(&c[64 * i0 + 160], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[64 * i0 + 160])));
-                _mm512_storeu_pd(&c[64 * i0 + 168], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[64 * i0 + 168])));
-                _mm512_storeu_pd(&c[64 * i0 + 176], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[64 * i0 + 176])));
-                _mm512_storeu_pd(&c[64 * i0 + 184], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[64 * i0 + 184])));
+                __m512d c_in16 = _mm512_loadu_pd(&c[64 * i0 + 32]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[64 * i0 + 40]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[64 * i0 + 48]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[64 * i0 + 56]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[64 * i0 + 96]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[64 * i0 + 104]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[64 * i0 + 112]);
+                __m512d c_in23 = _mm512_loadu_pd(&c[64 * i0 + 120]);
+                _mm512_storeu_pd(&c[64 * i0 + 32], _mm512_add_pd(acc0_0, c_in16));
+                _mm512_storeu_pd(&c[64 * i0 + 40], _mm512_add_pd(acc0_1, c_in17));
+                _mm512_storeu_pd(&c[64 * i0 + 48], _mm512_add_pd(acc0_2, c_in18));
+                _mm512_storeu_pd(&c[64 * i0 + 56], _mm512_add_pd(acc0_3, c_in19));
+                _mm512_storeu_pd(&c[64 * i0 + 96], _mm512_add_pd(acc1_0, c_in20));
+                _mm512_storeu_pd(&c[64 * i0 + 104], _mm512_add_pd(acc1_1, c_in21));
+                _mm512_storeu_pd(&c[64 * i0 + 112], _mm512_add_pd(acc1_2, c_in22));
+                _mm512_storeu_pd(&c[64 * i0 + 120], _mm512_add_pd(acc1_3, c_in23));
+                __m512d c_in24 = _mm512_loadu_pd(&c[64 * i0 + 160]);
+                __m512d c_in25 = _mm512_loadu_pd(&c[64 * i0 + 168]);
+                __m512d c_in26 = _mm512_loadu_pd(&c[64 * i0 + 176]);
+                __m512d c_in27 = _mm512_loadu_pd(&c[64 * i0 + 184]);
+                _mm512_storeu_pd(&c[64 * i0 + 160], _mm512_add_pd(acc2_0, c_in24));
+                _mm512_storeu_pd(&c[64 * i0 + 168], _mm512_add_pd(acc2_1, c_in25));
+                _mm512_storeu_pd(&c[64 * i0 + 176], _mm512_add_pd(acc2_2, c_in26));
+                _mm512_storeu_pd(&c[64 * i0 + 184], _mm512_add_pd(acc2_3, c_in27));
             }
         }
         {
@@ -9292,10 +10600,14 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_tn_avx512_rl3_a1b1(const bmm_a
                 acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
             }
-            _mm512_storeu_pd(&c[4064], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[4064])));
-            _mm512_storeu_pd(&c[4072], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[4072])));
-            _mm512_storeu_pd(&c[4080], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[4080])));
-            _mm512_storeu_pd(&c[4088], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[4088])));
+            __m512d c_in28 = _mm512_loadu_pd(&c[4064]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[4072]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[4080]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[4088]);
+            _mm512_storeu_pd(&c[4064], _mm512_add_pd(acc0_0, c_in28));
+            _mm512_storeu_pd(&c[4072], _mm512_add_pd(acc0_1, c_in29));
+            _mm512_storeu_pd(&c[4080], _mm512_add_pd(acc0_2, c_in30));
+            _mm512_storeu_pd(&c[4088], _mm512_add_pd(acc0_3, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9467,7 +10779,7 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_tn_avx512_rl3_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_bf_tn_avx512_rl3_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout bf tn (A transposed, B row-major), isa avx512, form rl3.
- * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 24 vector accumulators,
  * 19968 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_tn_avx512_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -9514,18 +10826,30 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_tn_avx512_rl3_ab(const bmm_arg
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[64 * i0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 64], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 64]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 72], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 72]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 80], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 80]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 88], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 88]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 128], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 128]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 136], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 136]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 144], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 144]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 152], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 152]), _mm512_mul_pd(valpha, acc2_3)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[64 * i0]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[64 * i0 + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[64 * i0 + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[64 * i0 + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[64 * i0 + 64]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[64 * i0 + 72]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[64 * i0 + 80]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[64 * i0 + 88]);
+                _mm512_storeu_pd(&c[64 * i0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 64], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 72], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 80], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 88], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in8 = _mm512_loadu_pd(&c[64 * i0 + 128]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[64 * i0 + 136]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[64 * i0 + 144]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[64 * i0 + 152]);
+                _mm512_storeu_pd(&c[64 * i0 + 128], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 136], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 144], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 152], _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc2_3)));
             }
         }
         {
@@ -9544,10 +10868,14 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_tn_avx512_rl3_ab(const bmm_arg
                 acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
             }
-            _mm512_storeu_pd(&c[4032], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4032]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[4040], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4040]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[4048], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4048]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[4056], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4056]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in12 = _mm512_loadu_pd(&c[4032]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[4040]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[4048]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[4056]);
+            _mm512_storeu_pd(&c[4032], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[4040], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[4048], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[4056], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc0_3)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -9584,18 +10912,30 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_tn_avx512_rl3_ab(const bmm_arg
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[64 * i0 + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 32]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 40]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 48]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 56]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 96], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 96]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 104], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 104]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 112], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 112]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 120], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 120]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[64 * i0 + 160], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 160]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[64 * i0 + 168], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 168]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[64 * i0 + 176], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 176]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[64 * i0 + 184], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[64 * i0 + 184]), _mm512_mul_pd(valpha, acc2_3)));
+                __m512d c_in16 = _mm512_loadu_pd(&c[64 * i0 + 32]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[64 * i0 + 40]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[64 * i0 + 48]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[64 * i0 + 56]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[64 * i0 + 96]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[64 * i0 + 104]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[64 * i0 + 112]);
+                __m512d c_in23 = _mm512_loadu_pd(&c[64 * i0 + 120]);
+                _mm512_storeu_pd(&c[64 * i0 + 32], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 40], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 48], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 56], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[64 * i0 + 96], _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 104], _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 112], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 120], _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in24 = _mm512_loadu_pd(&c[64 * i0 + 160]);
+                __m512d c_in25 = _mm512_loadu_pd(&c[64 * i0 + 168]);
+                __m512d c_in26 = _mm512_loadu_pd(&c[64 * i0 + 176]);
+                __m512d c_in27 = _mm512_loadu_pd(&c[64 * i0 + 184]);
+                _mm512_storeu_pd(&c[64 * i0 + 160], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[64 * i0 + 168], _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[64 * i0 + 176], _mm512_fmadd_pd(vbeta, c_in26, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[64 * i0 + 184], _mm512_fmadd_pd(vbeta, c_in27, _mm512_mul_pd(valpha, acc2_3)));
             }
         }
         {
@@ -9614,10 +10954,14 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_bf_tn_avx512_rl3_ab(const bmm_arg
                 acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
             }
-            _mm512_storeu_pd(&c[4064], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4064]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[4072], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4072]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[4080], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4080]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[4088], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4088]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in28 = _mm512_loadu_pd(&c[4064]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[4072]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[4080]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[4088]);
+            _mm512_storeu_pd(&c[4064], _mm512_fmadd_pd(vbeta, c_in28, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[4072], _mm512_fmadd_pd(vbeta, c_in29, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[4080], _mm512_fmadd_pd(vbeta, c_in30, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[4088], _mm512_fmadd_pd(vbeta, c_in31, _mm512_mul_pd(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10116,7 +11460,7 @@ static void bmm_f64_64x64x64_sf_c99_t4x8_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx2_rl6_a1b1
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx2, form rl6.
- * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 24 vector accumulators,
  * 45056 vector loads, 1024 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -10163,18 +11507,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, c_in5));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_add_pd(acc3_0, c_in6));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_add_pd(acc3_1, c_in7));
+                __m256d c_in8 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_add_pd(acc4_0, c_in8));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_add_pd(acc4_1, c_in9));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_add_pd(acc5_0, c_in10));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_add_pd(acc5_1, c_in11));
             }
         }
         {
@@ -10202,14 +11558,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[60 * sc_row])));
-            _mm256_storeu_pd(&c[60 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[60 * sc_row + 4])));
-            _mm256_storeu_pd(&c[61 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[61 * sc_row])));
-            _mm256_storeu_pd(&c[61 * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[61 * sc_row + 4])));
-            _mm256_storeu_pd(&c[62 * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[62 * sc_row])));
-            _mm256_storeu_pd(&c[62 * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[62 * sc_row + 4])));
-            _mm256_storeu_pd(&c[63 * sc_row], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[63 * sc_row])));
-            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[63 * sc_row + 4])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[60 * sc_row]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[60 * sc_row + 4]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[61 * sc_row]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[61 * sc_row + 4]);
+            _mm256_storeu_pd(&c[60 * sc_row], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[60 * sc_row + 4], _mm256_add_pd(acc0_1, c_in13));
+            _mm256_storeu_pd(&c[61 * sc_row], _mm256_add_pd(acc1_0, c_in14));
+            _mm256_storeu_pd(&c[61 * sc_row + 4], _mm256_add_pd(acc1_1, c_in15));
+            __m256d c_in16 = _mm256_loadu_pd(&c[62 * sc_row]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[62 * sc_row + 4]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[63 * sc_row]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[63 * sc_row + 4]);
+            _mm256_storeu_pd(&c[62 * sc_row], _mm256_add_pd(acc2_0, c_in16));
+            _mm256_storeu_pd(&c[62 * sc_row + 4], _mm256_add_pd(acc2_1, c_in17));
+            _mm256_storeu_pd(&c[63 * sc_row], _mm256_add_pd(acc3_0, c_in18));
+            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_add_pd(acc3_1, c_in19));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -10247,18 +11611,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12])));
+                __m256d c_in20 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, c_in20));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, c_in21));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, c_in22));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, c_in23));
+                __m256d c_in24 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, c_in24));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, c_in25));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_add_pd(acc3_0, c_in26));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_add_pd(acc3_1, c_in27));
+                __m256d c_in28 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m256d c_in29 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]);
+                __m256d c_in30 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m256d c_in31 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_add_pd(acc4_0, c_in28));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_add_pd(acc4_1, c_in29));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_add_pd(acc5_0, c_in30));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_add_pd(acc5_1, c_in31));
             }
         }
         {
@@ -10286,14 +11662,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[60 * sc_row + 8])));
-            _mm256_storeu_pd(&c[60 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[60 * sc_row + 12])));
-            _mm256_storeu_pd(&c[61 * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[61 * sc_row + 8])));
-            _mm256_storeu_pd(&c[61 * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[61 * sc_row + 12])));
-            _mm256_storeu_pd(&c[62 * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[62 * sc_row + 8])));
-            _mm256_storeu_pd(&c[62 * sc_row + 12], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[62 * sc_row + 12])));
-            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[63 * sc_row + 8])));
-            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[63 * sc_row + 12])));
+            __m256d c_in32 = _mm256_loadu_pd(&c[60 * sc_row + 8]);
+            __m256d c_in33 = _mm256_loadu_pd(&c[60 * sc_row + 12]);
+            __m256d c_in34 = _mm256_loadu_pd(&c[61 * sc_row + 8]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[61 * sc_row + 12]);
+            _mm256_storeu_pd(&c[60 * sc_row + 8], _mm256_add_pd(acc0_0, c_in32));
+            _mm256_storeu_pd(&c[60 * sc_row + 12], _mm256_add_pd(acc0_1, c_in33));
+            _mm256_storeu_pd(&c[61 * sc_row + 8], _mm256_add_pd(acc1_0, c_in34));
+            _mm256_storeu_pd(&c[61 * sc_row + 12], _mm256_add_pd(acc1_1, c_in35));
+            __m256d c_in36 = _mm256_loadu_pd(&c[62 * sc_row + 8]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[62 * sc_row + 12]);
+            __m256d c_in38 = _mm256_loadu_pd(&c[63 * sc_row + 8]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[63 * sc_row + 12]);
+            _mm256_storeu_pd(&c[62 * sc_row + 8], _mm256_add_pd(acc2_0, c_in36));
+            _mm256_storeu_pd(&c[62 * sc_row + 12], _mm256_add_pd(acc2_1, c_in37));
+            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_add_pd(acc3_0, c_in38));
+            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_add_pd(acc3_1, c_in39));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -10331,18 +11715,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 16])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20])));
+                __m256d c_in40 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[i0 * sc_row + 20]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, c_in40));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_add_pd(acc0_1, c_in41));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, c_in42));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_add_pd(acc1_1, c_in43));
+                __m256d c_in44 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in45 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]);
+                __m256d c_in46 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]);
+                __m256d c_in47 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, c_in44));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_add_pd(acc2_1, c_in45));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_add_pd(acc3_0, c_in46));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_add_pd(acc3_1, c_in47));
+                __m256d c_in48 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]);
+                __m256d c_in49 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]);
+                __m256d c_in50 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]);
+                __m256d c_in51 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_add_pd(acc4_0, c_in48));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_add_pd(acc4_1, c_in49));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_add_pd(acc5_0, c_in50));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_add_pd(acc5_1, c_in51));
             }
         }
         {
@@ -10370,14 +11766,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[60 * sc_row + 16])));
-            _mm256_storeu_pd(&c[60 * sc_row + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[60 * sc_row + 20])));
-            _mm256_storeu_pd(&c[61 * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[61 * sc_row + 16])));
-            _mm256_storeu_pd(&c[61 * sc_row + 20], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[61 * sc_row + 20])));
-            _mm256_storeu_pd(&c[62 * sc_row + 16], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[62 * sc_row + 16])));
-            _mm256_storeu_pd(&c[62 * sc_row + 20], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[62 * sc_row + 20])));
-            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[63 * sc_row + 16])));
-            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[63 * sc_row + 20])));
+            __m256d c_in52 = _mm256_loadu_pd(&c[60 * sc_row + 16]);
+            __m256d c_in53 = _mm256_loadu_pd(&c[60 * sc_row + 20]);
+            __m256d c_in54 = _mm256_loadu_pd(&c[61 * sc_row + 16]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[61 * sc_row + 20]);
+            _mm256_storeu_pd(&c[60 * sc_row + 16], _mm256_add_pd(acc0_0, c_in52));
+            _mm256_storeu_pd(&c[60 * sc_row + 20], _mm256_add_pd(acc0_1, c_in53));
+            _mm256_storeu_pd(&c[61 * sc_row + 16], _mm256_add_pd(acc1_0, c_in54));
+            _mm256_storeu_pd(&c[61 * sc_row + 20], _mm256_add_pd(acc1_1, c_in55));
+            __m256d c_in56 = _mm256_loadu_pd(&c[62 * sc_row + 16]);
+            __m256d c_in57 = _mm256_loadu_pd(&c[62 * sc_row + 20]);
+            __m256d c_in58 = _mm256_loadu_pd(&c[63 * sc_row + 16]);
+            __m256d c_in59 = _mm256_loadu_pd(&c[63 * sc_row + 20]);
+            _mm256_storeu_pd(&c[62 * sc_row + 16], _mm256_add_pd(acc2_0, c_in56));
+            _mm256_storeu_pd(&c[62 * sc_row + 20], _mm256_add_pd(acc2_1, c_in57));
+            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_add_pd(acc3_0, c_in58));
+            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_add_pd(acc3_1, c_in59));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -10415,18 +11819,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 24])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 28])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28])));
+                __m256d c_in60 = _mm256_loadu_pd(&c[i0 * sc_row + 24]);
+                __m256d c_in61 = _mm256_loadu_pd(&c[i0 * sc_row + 28]);
+                __m256d c_in62 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                __m256d c_in63 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_add_pd(acc0_0, c_in60));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_add_pd(acc0_1, c_in61));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_add_pd(acc1_0, c_in62));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_add_pd(acc1_1, c_in63));
+                __m256d c_in64 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                __m256d c_in65 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]);
+                __m256d c_in66 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]);
+                __m256d c_in67 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_add_pd(acc2_0, c_in64));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_add_pd(acc2_1, c_in65));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_add_pd(acc3_0, c_in66));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_add_pd(acc3_1, c_in67));
+                __m256d c_in68 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]);
+                __m256d c_in69 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]);
+                __m256d c_in70 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]);
+                __m256d c_in71 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_add_pd(acc4_0, c_in68));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_add_pd(acc4_1, c_in69));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_add_pd(acc5_0, c_in70));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_add_pd(acc5_1, c_in71));
             }
         }
         {
@@ -10454,14 +11870,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[60 * sc_row + 24])));
-            _mm256_storeu_pd(&c[60 * sc_row + 28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[60 * sc_row + 28])));
-            _mm256_storeu_pd(&c[61 * sc_row + 24], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[61 * sc_row + 24])));
-            _mm256_storeu_pd(&c[61 * sc_row + 28], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[61 * sc_row + 28])));
-            _mm256_storeu_pd(&c[62 * sc_row + 24], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[62 * sc_row + 24])));
-            _mm256_storeu_pd(&c[62 * sc_row + 28], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[62 * sc_row + 28])));
-            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[63 * sc_row + 24])));
-            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[63 * sc_row + 28])));
+            __m256d c_in72 = _mm256_loadu_pd(&c[60 * sc_row + 24]);
+            __m256d c_in73 = _mm256_loadu_pd(&c[60 * sc_row + 28]);
+            __m256d c_in74 = _mm256_loadu_pd(&c[61 * sc_row + 24]);
+            __m256d c_in75 = _mm256_loadu_pd(&c[61 * sc_row + 28]);
+            _mm256_storeu_pd(&c[60 * sc_row + 24], _mm256_add_pd(acc0_0, c_in72));
+            _mm256_storeu_pd(&c[60 * sc_row + 28], _mm256_add_pd(acc0_1, c_in73));
+            _mm256_storeu_pd(&c[61 * sc_row + 24], _mm256_add_pd(acc1_0, c_in74));
+            _mm256_storeu_pd(&c[61 * sc_row + 28], _mm256_add_pd(acc1_1, c_in75));
+            __m256d c_in76 = _mm256_loadu_pd(&c[62 * sc_row + 24]);
+            __m256d c_in77 = _mm256_loadu_pd(&c[62 * sc_row + 28]);
+            __m256d c_in78 = _mm256_loadu_pd(&c[63 * sc_row + 24]);
+            __m256d c_in79 = _mm256_loadu_pd(&c[63 * sc_row + 28]);
+            _mm256_storeu_pd(&c[62 * sc_row + 24], _mm256_add_pd(acc2_0, c_in76));
+            _mm256_storeu_pd(&c[62 * sc_row + 28], _mm256_add_pd(acc2_1, c_in77));
+            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_add_pd(acc3_0, c_in78));
+            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_add_pd(acc3_1, c_in79));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -10499,18 +11923,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 32])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 36])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 32])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 36], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 36])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 32])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 36], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 36])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 32])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 36], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 36])));
+                __m256d c_in80 = _mm256_loadu_pd(&c[i0 * sc_row + 32]);
+                __m256d c_in81 = _mm256_loadu_pd(&c[i0 * sc_row + 36]);
+                __m256d c_in82 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32]);
+                __m256d c_in83 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_add_pd(acc0_0, c_in80));
+                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_add_pd(acc0_1, c_in81));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_add_pd(acc1_0, c_in82));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_add_pd(acc1_1, c_in83));
+                __m256d c_in84 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32]);
+                __m256d c_in85 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36]);
+                __m256d c_in86 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 32]);
+                __m256d c_in87 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 36]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_add_pd(acc2_0, c_in84));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_add_pd(acc2_1, c_in85));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm256_add_pd(acc3_0, c_in86));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 36], _mm256_add_pd(acc3_1, c_in87));
+                __m256d c_in88 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 32]);
+                __m256d c_in89 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 36]);
+                __m256d c_in90 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 32]);
+                __m256d c_in91 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 36]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm256_add_pd(acc4_0, c_in88));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 36], _mm256_add_pd(acc4_1, c_in89));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm256_add_pd(acc5_0, c_in90));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 36], _mm256_add_pd(acc5_1, c_in91));
             }
         }
         {
@@ -10538,14 +11974,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 32], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[60 * sc_row + 32])));
-            _mm256_storeu_pd(&c[60 * sc_row + 36], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[60 * sc_row + 36])));
-            _mm256_storeu_pd(&c[61 * sc_row + 32], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[61 * sc_row + 32])));
-            _mm256_storeu_pd(&c[61 * sc_row + 36], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[61 * sc_row + 36])));
-            _mm256_storeu_pd(&c[62 * sc_row + 32], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[62 * sc_row + 32])));
-            _mm256_storeu_pd(&c[62 * sc_row + 36], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[62 * sc_row + 36])));
-            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[63 * sc_row + 32])));
-            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[63 * sc_row + 36])));
+            __m256d c_in92 = _mm256_loadu_pd(&c[60 * sc_row + 32]);
+            __m256d c_in93 = _mm256_loadu_pd(&c[60 * sc_row + 36]);
+            __m256d c_in94 = _mm256_loadu_pd(&c[61 * sc_row + 32]);
+            __m256d c_in95 = _mm256_loadu_pd(&c[61 * sc_row + 36]);
+            _mm256_storeu_pd(&c[60 * sc_row + 32], _mm256_add_pd(acc0_0, c_in92));
+            _mm256_storeu_pd(&c[60 * sc_row + 36], _mm256_add_pd(acc0_1, c_in93));
+            _mm256_storeu_pd(&c[61 * sc_row + 32], _mm256_add_pd(acc1_0, c_in94));
+            _mm256_storeu_pd(&c[61 * sc_row + 36], _mm256_add_pd(acc1_1, c_in95));
+            __m256d c_in96 = _mm256_loadu_pd(&c[62 * sc_row + 32]);
+            __m256d c_in97 = _mm256_loadu_pd(&c[62 * sc_row + 36]);
+            __m256d c_in98 = _mm256_loadu_pd(&c[63 * sc_row + 32]);
+            __m256d c_in99 = _mm256_loadu_pd(&c[63 * sc_row + 36]);
+            _mm256_storeu_pd(&c[62 * sc_row + 32], _mm256_add_pd(acc2_0, c_in96));
+            _mm256_storeu_pd(&c[62 * sc_row + 36], _mm256_add_pd(acc2_1, c_in97));
+            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_add_pd(acc3_0, c_in98));
+            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_add_pd(acc3_1, c_in99));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -10583,18 +12027,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 40])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 44])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 40])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 44], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 44])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 40])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 44], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 44])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 40])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 44], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 44])));
+                __m256d c_in100 = _mm256_loadu_pd(&c[i0 * sc_row + 40]);
+                __m256d c_in101 = _mm256_loadu_pd(&c[i0 * sc_row + 44]);
+                __m256d c_in102 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40]);
+                __m256d c_in103 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_add_pd(acc0_0, c_in100));
+                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_add_pd(acc0_1, c_in101));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_add_pd(acc1_0, c_in102));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_add_pd(acc1_1, c_in103));
+                __m256d c_in104 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40]);
+                __m256d c_in105 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44]);
+                __m256d c_in106 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 40]);
+                __m256d c_in107 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 44]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_add_pd(acc2_0, c_in104));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_add_pd(acc2_1, c_in105));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm256_add_pd(acc3_0, c_in106));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 44], _mm256_add_pd(acc3_1, c_in107));
+                __m256d c_in108 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 40]);
+                __m256d c_in109 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 44]);
+                __m256d c_in110 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 40]);
+                __m256d c_in111 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 44]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm256_add_pd(acc4_0, c_in108));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 44], _mm256_add_pd(acc4_1, c_in109));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm256_add_pd(acc5_0, c_in110));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 44], _mm256_add_pd(acc5_1, c_in111));
             }
         }
         {
@@ -10622,14 +12078,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 40], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[60 * sc_row + 40])));
-            _mm256_storeu_pd(&c[60 * sc_row + 44], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[60 * sc_row + 44])));
-            _mm256_storeu_pd(&c[61 * sc_row + 40], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[61 * sc_row + 40])));
-            _mm256_storeu_pd(&c[61 * sc_row + 44], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[61 * sc_row + 44])));
-            _mm256_storeu_pd(&c[62 * sc_row + 40], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[62 * sc_row + 40])));
-            _mm256_storeu_pd(&c[62 * sc_row + 44], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[62 * sc_row + 44])));
-            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[63 * sc_row + 40])));
-            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[63 * sc_row + 44])));
+            __m256d c_in112 = _mm256_loadu_pd(&c[60 * sc_row + 40]);
+            __m256d c_in113 = _mm256_loadu_pd(&c[60 * sc_row + 44]);
+            __m256d c_in114 = _mm256_loadu_pd(&c[61 * sc_row + 40]);
+            __m256d c_in115 = _mm256_loadu_pd(&c[61 * sc_row + 44]);
+            _mm256_storeu_pd(&c[60 * sc_row + 40], _mm256_add_pd(acc0_0, c_in112));
+            _mm256_storeu_pd(&c[60 * sc_row + 44], _mm256_add_pd(acc0_1, c_in113));
+            _mm256_storeu_pd(&c[61 * sc_row + 40], _mm256_add_pd(acc1_0, c_in114));
+            _mm256_storeu_pd(&c[61 * sc_row + 44], _mm256_add_pd(acc1_1, c_in115));
+            __m256d c_in116 = _mm256_loadu_pd(&c[62 * sc_row + 40]);
+            __m256d c_in117 = _mm256_loadu_pd(&c[62 * sc_row + 44]);
+            __m256d c_in118 = _mm256_loadu_pd(&c[63 * sc_row + 40]);
+            __m256d c_in119 = _mm256_loadu_pd(&c[63 * sc_row + 44]);
+            _mm256_storeu_pd(&c[62 * sc_row + 40], _mm256_add_pd(acc2_0, c_in116));
+            _mm256_storeu_pd(&c[62 * sc_row + 44], _mm256_add_pd(acc2_1, c_in117));
+            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_add_pd(acc3_0, c_in118));
+            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_add_pd(acc3_1, c_in119));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -10667,18 +12131,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 48])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 52])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 48])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 52], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 52])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 48])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 52], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 52])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 48])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 52], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 52])));
+                __m256d c_in120 = _mm256_loadu_pd(&c[i0 * sc_row + 48]);
+                __m256d c_in121 = _mm256_loadu_pd(&c[i0 * sc_row + 52]);
+                __m256d c_in122 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48]);
+                __m256d c_in123 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_add_pd(acc0_0, c_in120));
+                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_add_pd(acc0_1, c_in121));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_add_pd(acc1_0, c_in122));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_add_pd(acc1_1, c_in123));
+                __m256d c_in124 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48]);
+                __m256d c_in125 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52]);
+                __m256d c_in126 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 48]);
+                __m256d c_in127 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 52]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_add_pd(acc2_0, c_in124));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_add_pd(acc2_1, c_in125));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm256_add_pd(acc3_0, c_in126));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 52], _mm256_add_pd(acc3_1, c_in127));
+                __m256d c_in128 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 48]);
+                __m256d c_in129 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 52]);
+                __m256d c_in130 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 48]);
+                __m256d c_in131 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 52]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm256_add_pd(acc4_0, c_in128));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 52], _mm256_add_pd(acc4_1, c_in129));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm256_add_pd(acc5_0, c_in130));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 52], _mm256_add_pd(acc5_1, c_in131));
             }
         }
         {
@@ -10706,14 +12182,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 48], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[60 * sc_row + 48])));
-            _mm256_storeu_pd(&c[60 * sc_row + 52], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[60 * sc_row + 52])));
-            _mm256_storeu_pd(&c[61 * sc_row + 48], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[61 * sc_row + 48])));
-            _mm256_storeu_pd(&c[61 * sc_row + 52], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[61 * sc_row + 52])));
-            _mm256_storeu_pd(&c[62 * sc_row + 48], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[62 * sc_row + 48])));
-            _mm256_storeu_pd(&c[62 * sc_row + 52], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[62 * sc_row + 52])));
-            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[63 * sc_row + 48])));
-            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[63 * sc_row + 52])));
+            __m256d c_in132 = _mm256_loadu_pd(&c[60 * sc_row + 48]);
+            __m256d c_in133 = _mm256_loadu_pd(&c[60 * sc_row + 52]);
+            __m256d c_in134 = _mm256_loadu_pd(&c[61 * sc_row + 48]);
+            __m256d c_in135 = _mm256_loadu_pd(&c[61 * sc_row + 52]);
+            _mm256_storeu_pd(&c[60 * sc_row + 48], _mm256_add_pd(acc0_0, c_in132));
+            _mm256_storeu_pd(&c[60 * sc_row + 52], _mm256_add_pd(acc0_1, c_in133));
+            _mm256_storeu_pd(&c[61 * sc_row + 48], _mm256_add_pd(acc1_0, c_in134));
+            _mm256_storeu_pd(&c[61 * sc_row + 52], _mm256_add_pd(acc1_1, c_in135));
+            __m256d c_in136 = _mm256_loadu_pd(&c[62 * sc_row + 48]);
+            __m256d c_in137 = _mm256_loadu_pd(&c[62 * sc_row + 52]);
+            __m256d c_in138 = _mm256_loadu_pd(&c[63 * sc_row + 48]);
+            __m256d c_in139 = _mm256_loadu_pd(&c[63 * sc_row + 52]);
+            _mm256_storeu_pd(&c[62 * sc_row + 48], _mm256_add_pd(acc2_0, c_in136));
+            _mm256_storeu_pd(&c[62 * sc_row + 52], _mm256_add_pd(acc2_1, c_in137));
+            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_add_pd(acc3_0, c_in138));
+            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_add_pd(acc3_1, c_in139));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -10751,18 +12235,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_a1b1(const bmm_args *BM
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 56])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 60])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 56])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 60], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 60])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 56])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 60], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 60])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 56])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 60], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 60])));
+                __m256d c_in140 = _mm256_loadu_pd(&c[i0 * sc_row + 56]);
+                __m256d c_in141 = _mm256_loadu_pd(&c[i0 * sc_row + 60]);
+                __m256d c_in142 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56]);
+                __m256d c_in143 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_add_pd(acc0_0, c_in140));
+                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_add_pd(acc0_1, c_in141));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_add_pd(acc1_0, c_in142));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_add_pd(acc1_1, c_in143));
+                __m256d c_in144 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56]);
+                __m256d c_in145 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60]);
+                __m256d c_in146 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 56]);
+                __m256d c_in147 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 60]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_add_pd(acc2_0, c_in144));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_add_pd(acc2_1, c_in145));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm256_add_pd(acc3_0, c_in146));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 60], _mm256_add_pd(acc3_1, c_in147));
+                __m256d c_in148 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 56]);
+                __m256d c_in149 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 60]);
+                __m256d c_in150 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 56]);
+                __m256d c_in151 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 60]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm256_add_pd(acc4_0, c_in148));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 60], _mm256_add_pd(acc4_1, c_in149));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm256_add_pd(acc5_0, c_in150));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 60], _mm256_add_pd(acc5_1, c_in151));
             }
         }
         {
@@ -10790,14 +12286,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_a1b1(const bmm_args *BM
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 56], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[60 * sc_row + 56])));
-            _mm256_storeu_pd(&c[60 * sc_row + 60], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[60 * sc_row + 60])));
-            _mm256_storeu_pd(&c[61 * sc_row + 56], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[61 * sc_row + 56])));
-            _mm256_storeu_pd(&c[61 * sc_row + 60], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[61 * sc_row + 60])));
-            _mm256_storeu_pd(&c[62 * sc_row + 56], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[62 * sc_row + 56])));
-            _mm256_storeu_pd(&c[62 * sc_row + 60], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[62 * sc_row + 60])));
-            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[63 * sc_row + 56])));
-            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[63 * sc_row + 60])));
+            __m256d c_in152 = _mm256_loadu_pd(&c[60 * sc_row + 56]);
+            __m256d c_in153 = _mm256_loadu_pd(&c[60 * sc_row + 60]);
+            __m256d c_in154 = _mm256_loadu_pd(&c[61 * sc_row + 56]);
+            __m256d c_in155 = _mm256_loadu_pd(&c[61 * sc_row + 60]);
+            _mm256_storeu_pd(&c[60 * sc_row + 56], _mm256_add_pd(acc0_0, c_in152));
+            _mm256_storeu_pd(&c[60 * sc_row + 60], _mm256_add_pd(acc0_1, c_in153));
+            _mm256_storeu_pd(&c[61 * sc_row + 56], _mm256_add_pd(acc1_0, c_in154));
+            _mm256_storeu_pd(&c[61 * sc_row + 60], _mm256_add_pd(acc1_1, c_in155));
+            __m256d c_in156 = _mm256_loadu_pd(&c[62 * sc_row + 56]);
+            __m256d c_in157 = _mm256_loadu_pd(&c[62 * sc_row + 60]);
+            __m256d c_in158 = _mm256_loadu_pd(&c[63 * sc_row + 56]);
+            __m256d c_in159 = _mm256_loadu_pd(&c[63 * sc_row + 60]);
+            _mm256_storeu_pd(&c[62 * sc_row + 56], _mm256_add_pd(acc2_0, c_in156));
+            _mm256_storeu_pd(&c[62 * sc_row + 60], _mm256_add_pd(acc2_1, c_in157));
+            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_add_pd(acc3_0, c_in158));
+            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_add_pd(acc3_1, c_in159));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -11504,7 +13008,7 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx2_rl6_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx2, form rl6.
- * Cost per matrix: 524288 useful flops in 67584 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 67584 vector arithmetic ops, 24 vector accumulators,
  * 45056 vector loads, 1024 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -11555,18 +13059,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in8 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -11594,14 +13110,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[60 * sc_row]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[60 * sc_row + 4]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[61 * sc_row]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[61 * sc_row + 4]);
+            _mm256_storeu_pd(&c[60 * sc_row], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[62 * sc_row]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[62 * sc_row + 4]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[63 * sc_row]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[63 * sc_row + 4]);
+            _mm256_storeu_pd(&c[62 * sc_row], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -11639,18 +13163,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in24 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in28 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m256d c_in29 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]);
+                __m256d c_in30 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m256d c_in31 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -11678,14 +13214,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in32 = _mm256_loadu_pd(&c[60 * sc_row + 8]);
+            __m256d c_in33 = _mm256_loadu_pd(&c[60 * sc_row + 12]);
+            __m256d c_in34 = _mm256_loadu_pd(&c[61 * sc_row + 8]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[61 * sc_row + 12]);
+            _mm256_storeu_pd(&c[60 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in36 = _mm256_loadu_pd(&c[62 * sc_row + 8]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[62 * sc_row + 12]);
+            __m256d c_in38 = _mm256_loadu_pd(&c[63 * sc_row + 8]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[63 * sc_row + 12]);
+            _mm256_storeu_pd(&c[62 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -11723,18 +13267,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in40 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[i0 * sc_row + 20]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in44 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in45 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]);
+                __m256d c_in46 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]);
+                __m256d c_in47 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in48 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]);
+                __m256d c_in49 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]);
+                __m256d c_in50 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]);
+                __m256d c_in51 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -11762,14 +13318,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 20]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in52 = _mm256_loadu_pd(&c[60 * sc_row + 16]);
+            __m256d c_in53 = _mm256_loadu_pd(&c[60 * sc_row + 20]);
+            __m256d c_in54 = _mm256_loadu_pd(&c[61 * sc_row + 16]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[61 * sc_row + 20]);
+            _mm256_storeu_pd(&c[60 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in52, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in53, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in54, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in55, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in56 = _mm256_loadu_pd(&c[62 * sc_row + 16]);
+            __m256d c_in57 = _mm256_loadu_pd(&c[62 * sc_row + 20]);
+            __m256d c_in58 = _mm256_loadu_pd(&c[63 * sc_row + 16]);
+            __m256d c_in59 = _mm256_loadu_pd(&c[63 * sc_row + 20]);
+            _mm256_storeu_pd(&c[62 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in56, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in57, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in58, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in59, _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -11807,18 +13371,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in60 = _mm256_loadu_pd(&c[i0 * sc_row + 24]);
+                __m256d c_in61 = _mm256_loadu_pd(&c[i0 * sc_row + 28]);
+                __m256d c_in62 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                __m256d c_in63 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in60, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in61, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in62, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in63, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in64 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                __m256d c_in65 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]);
+                __m256d c_in66 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]);
+                __m256d c_in67 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in64, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in65, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in66, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in67, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in68 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]);
+                __m256d c_in69 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]);
+                __m256d c_in70 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]);
+                __m256d c_in71 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in68, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in69, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in70, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in71, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -11846,14 +13422,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 24]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 28]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in72 = _mm256_loadu_pd(&c[60 * sc_row + 24]);
+            __m256d c_in73 = _mm256_loadu_pd(&c[60 * sc_row + 28]);
+            __m256d c_in74 = _mm256_loadu_pd(&c[61 * sc_row + 24]);
+            __m256d c_in75 = _mm256_loadu_pd(&c[61 * sc_row + 28]);
+            _mm256_storeu_pd(&c[60 * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in72, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in73, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in74, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in75, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in76 = _mm256_loadu_pd(&c[62 * sc_row + 24]);
+            __m256d c_in77 = _mm256_loadu_pd(&c[62 * sc_row + 28]);
+            __m256d c_in78 = _mm256_loadu_pd(&c[63 * sc_row + 24]);
+            __m256d c_in79 = _mm256_loadu_pd(&c[63 * sc_row + 28]);
+            _mm256_storeu_pd(&c[62 * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in76, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in77, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in78, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in79, _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -11891,18 +13475,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 32]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 36]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 32]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 36]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 32]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 36]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 32]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 36]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in80 = _mm256_loadu_pd(&c[i0 * sc_row + 32]);
+                __m256d c_in81 = _mm256_loadu_pd(&c[i0 * sc_row + 36]);
+                __m256d c_in82 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32]);
+                __m256d c_in83 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_fmadd_pd(vbeta, c_in80, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_fmadd_pd(vbeta, c_in81, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_pd(vbeta, c_in82, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_fmadd_pd(vbeta, c_in83, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in84 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32]);
+                __m256d c_in85 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36]);
+                __m256d c_in86 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 32]);
+                __m256d c_in87 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 36]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_pd(vbeta, c_in84, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_fmadd_pd(vbeta, c_in85, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm256_fmadd_pd(vbeta, c_in86, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 36], _mm256_fmadd_pd(vbeta, c_in87, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in88 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 32]);
+                __m256d c_in89 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 36]);
+                __m256d c_in90 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 32]);
+                __m256d c_in91 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 36]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm256_fmadd_pd(vbeta, c_in88, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 36], _mm256_fmadd_pd(vbeta, c_in89, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm256_fmadd_pd(vbeta, c_in90, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 36], _mm256_fmadd_pd(vbeta, c_in91, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -11930,14 +13526,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 36]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 32]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 36]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 32]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 36]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 32]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 36]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in92 = _mm256_loadu_pd(&c[60 * sc_row + 32]);
+            __m256d c_in93 = _mm256_loadu_pd(&c[60 * sc_row + 36]);
+            __m256d c_in94 = _mm256_loadu_pd(&c[61 * sc_row + 32]);
+            __m256d c_in95 = _mm256_loadu_pd(&c[61 * sc_row + 36]);
+            _mm256_storeu_pd(&c[60 * sc_row + 32], _mm256_fmadd_pd(vbeta, c_in92, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 36], _mm256_fmadd_pd(vbeta, c_in93, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row + 32], _mm256_fmadd_pd(vbeta, c_in94, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 36], _mm256_fmadd_pd(vbeta, c_in95, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in96 = _mm256_loadu_pd(&c[62 * sc_row + 32]);
+            __m256d c_in97 = _mm256_loadu_pd(&c[62 * sc_row + 36]);
+            __m256d c_in98 = _mm256_loadu_pd(&c[63 * sc_row + 32]);
+            __m256d c_in99 = _mm256_loadu_pd(&c[63 * sc_row + 36]);
+            _mm256_storeu_pd(&c[62 * sc_row + 32], _mm256_fmadd_pd(vbeta, c_in96, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 36], _mm256_fmadd_pd(vbeta, c_in97, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_fmadd_pd(vbeta, c_in98, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_fmadd_pd(vbeta, c_in99, _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -11975,18 +13579,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 40]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 44]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 40]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 44]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 40]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 44]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 40]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 44]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in100 = _mm256_loadu_pd(&c[i0 * sc_row + 40]);
+                __m256d c_in101 = _mm256_loadu_pd(&c[i0 * sc_row + 44]);
+                __m256d c_in102 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40]);
+                __m256d c_in103 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_fmadd_pd(vbeta, c_in100, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_fmadd_pd(vbeta, c_in101, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_pd(vbeta, c_in102, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_fmadd_pd(vbeta, c_in103, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in104 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40]);
+                __m256d c_in105 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44]);
+                __m256d c_in106 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 40]);
+                __m256d c_in107 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 44]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_pd(vbeta, c_in104, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_fmadd_pd(vbeta, c_in105, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm256_fmadd_pd(vbeta, c_in106, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 44], _mm256_fmadd_pd(vbeta, c_in107, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in108 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 40]);
+                __m256d c_in109 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 44]);
+                __m256d c_in110 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 40]);
+                __m256d c_in111 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 44]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm256_fmadd_pd(vbeta, c_in108, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 44], _mm256_fmadd_pd(vbeta, c_in109, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm256_fmadd_pd(vbeta, c_in110, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 44], _mm256_fmadd_pd(vbeta, c_in111, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -12014,14 +13630,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 44]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 40]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 44]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 40]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 44]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 40]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 44]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in112 = _mm256_loadu_pd(&c[60 * sc_row + 40]);
+            __m256d c_in113 = _mm256_loadu_pd(&c[60 * sc_row + 44]);
+            __m256d c_in114 = _mm256_loadu_pd(&c[61 * sc_row + 40]);
+            __m256d c_in115 = _mm256_loadu_pd(&c[61 * sc_row + 44]);
+            _mm256_storeu_pd(&c[60 * sc_row + 40], _mm256_fmadd_pd(vbeta, c_in112, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 44], _mm256_fmadd_pd(vbeta, c_in113, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row + 40], _mm256_fmadd_pd(vbeta, c_in114, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 44], _mm256_fmadd_pd(vbeta, c_in115, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in116 = _mm256_loadu_pd(&c[62 * sc_row + 40]);
+            __m256d c_in117 = _mm256_loadu_pd(&c[62 * sc_row + 44]);
+            __m256d c_in118 = _mm256_loadu_pd(&c[63 * sc_row + 40]);
+            __m256d c_in119 = _mm256_loadu_pd(&c[63 * sc_row + 44]);
+            _mm256_storeu_pd(&c[62 * sc_row + 40], _mm256_fmadd_pd(vbeta, c_in116, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 44], _mm256_fmadd_pd(vbeta, c_in117, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_fmadd_pd(vbeta, c_in118, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_fmadd_pd(vbeta, c_in119, _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -12059,18 +13683,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 48]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 52]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 48]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 52]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 48]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 52]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 48]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 52]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in120 = _mm256_loadu_pd(&c[i0 * sc_row + 48]);
+                __m256d c_in121 = _mm256_loadu_pd(&c[i0 * sc_row + 52]);
+                __m256d c_in122 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48]);
+                __m256d c_in123 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_fmadd_pd(vbeta, c_in120, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_fmadd_pd(vbeta, c_in121, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_pd(vbeta, c_in122, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_fmadd_pd(vbeta, c_in123, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in124 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48]);
+                __m256d c_in125 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52]);
+                __m256d c_in126 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 48]);
+                __m256d c_in127 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 52]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_pd(vbeta, c_in124, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_fmadd_pd(vbeta, c_in125, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm256_fmadd_pd(vbeta, c_in126, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 52], _mm256_fmadd_pd(vbeta, c_in127, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in128 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 48]);
+                __m256d c_in129 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 52]);
+                __m256d c_in130 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 48]);
+                __m256d c_in131 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 52]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm256_fmadd_pd(vbeta, c_in128, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 52], _mm256_fmadd_pd(vbeta, c_in129, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm256_fmadd_pd(vbeta, c_in130, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 52], _mm256_fmadd_pd(vbeta, c_in131, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -12098,14 +13734,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 52]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 48]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 52]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 48]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 52]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 48]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 52]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in132 = _mm256_loadu_pd(&c[60 * sc_row + 48]);
+            __m256d c_in133 = _mm256_loadu_pd(&c[60 * sc_row + 52]);
+            __m256d c_in134 = _mm256_loadu_pd(&c[61 * sc_row + 48]);
+            __m256d c_in135 = _mm256_loadu_pd(&c[61 * sc_row + 52]);
+            _mm256_storeu_pd(&c[60 * sc_row + 48], _mm256_fmadd_pd(vbeta, c_in132, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 52], _mm256_fmadd_pd(vbeta, c_in133, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row + 48], _mm256_fmadd_pd(vbeta, c_in134, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 52], _mm256_fmadd_pd(vbeta, c_in135, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in136 = _mm256_loadu_pd(&c[62 * sc_row + 48]);
+            __m256d c_in137 = _mm256_loadu_pd(&c[62 * sc_row + 52]);
+            __m256d c_in138 = _mm256_loadu_pd(&c[63 * sc_row + 48]);
+            __m256d c_in139 = _mm256_loadu_pd(&c[63 * sc_row + 52]);
+            _mm256_storeu_pd(&c[62 * sc_row + 48], _mm256_fmadd_pd(vbeta, c_in136, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 52], _mm256_fmadd_pd(vbeta, c_in137, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_fmadd_pd(vbeta, c_in138, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_fmadd_pd(vbeta, c_in139, _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -12143,18 +13787,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 56]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 60]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 56]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 60]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 56]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 60]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 56]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 60]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in140 = _mm256_loadu_pd(&c[i0 * sc_row + 56]);
+                __m256d c_in141 = _mm256_loadu_pd(&c[i0 * sc_row + 60]);
+                __m256d c_in142 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56]);
+                __m256d c_in143 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_fmadd_pd(vbeta, c_in140, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_fmadd_pd(vbeta, c_in141, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_pd(vbeta, c_in142, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_fmadd_pd(vbeta, c_in143, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in144 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56]);
+                __m256d c_in145 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60]);
+                __m256d c_in146 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 56]);
+                __m256d c_in147 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 60]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_pd(vbeta, c_in144, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_fmadd_pd(vbeta, c_in145, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm256_fmadd_pd(vbeta, c_in146, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 60], _mm256_fmadd_pd(vbeta, c_in147, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in148 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 56]);
+                __m256d c_in149 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 60]);
+                __m256d c_in150 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 56]);
+                __m256d c_in151 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 60]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm256_fmadd_pd(vbeta, c_in148, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 60], _mm256_fmadd_pd(vbeta, c_in149, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm256_fmadd_pd(vbeta, c_in150, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 60], _mm256_fmadd_pd(vbeta, c_in151, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -12182,14 +13838,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 60]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 56]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 60]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 56]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 60]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 56]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 60]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in152 = _mm256_loadu_pd(&c[60 * sc_row + 56]);
+            __m256d c_in153 = _mm256_loadu_pd(&c[60 * sc_row + 60]);
+            __m256d c_in154 = _mm256_loadu_pd(&c[61 * sc_row + 56]);
+            __m256d c_in155 = _mm256_loadu_pd(&c[61 * sc_row + 60]);
+            _mm256_storeu_pd(&c[60 * sc_row + 56], _mm256_fmadd_pd(vbeta, c_in152, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 60], _mm256_fmadd_pd(vbeta, c_in153, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row + 56], _mm256_fmadd_pd(vbeta, c_in154, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 60], _mm256_fmadd_pd(vbeta, c_in155, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in156 = _mm256_loadu_pd(&c[62 * sc_row + 56]);
+            __m256d c_in157 = _mm256_loadu_pd(&c[62 * sc_row + 60]);
+            __m256d c_in158 = _mm256_loadu_pd(&c[63 * sc_row + 56]);
+            __m256d c_in159 = _mm256_loadu_pd(&c[63 * sc_row + 60]);
+            _mm256_storeu_pd(&c[62 * sc_row + 56], _mm256_fmadd_pd(vbeta, c_in156, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 60], _mm256_fmadd_pd(vbeta, c_in157, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_fmadd_pd(vbeta, c_in158, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_fmadd_pd(vbeta, c_in159, _mm256_mul_pd(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -12201,7 +13865,7 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx2_rl3_a1b1
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx2, form rl3.
- * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 12 vector accumulators,
  * 56320 vector loads, 1024 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -12233,12 +13897,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, c_in5));
             }
         }
         {
@@ -12251,8 +13921,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[63 * sc_row])));
-            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[63 * sc_row + 4])));
+            __m256d c_in6 = _mm256_loadu_pd(&c[63 * sc_row]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[63 * sc_row + 4]);
+            _mm256_storeu_pd(&c[63 * sc_row], _mm256_add_pd(acc0_0, c_in6));
+            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_add_pd(acc0_1, c_in7));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -12275,12 +13947,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12])));
+                __m256d c_in8 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, c_in8));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, c_in9));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, c_in10));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, c_in11));
+                __m256d c_in12 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, c_in12));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, c_in13));
             }
         }
         {
@@ -12293,8 +13971,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[63 * sc_row + 8])));
-            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[63 * sc_row + 12])));
+            __m256d c_in14 = _mm256_loadu_pd(&c[63 * sc_row + 8]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[63 * sc_row + 12]);
+            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_add_pd(acc0_0, c_in14));
+            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_add_pd(acc0_1, c_in15));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -12317,12 +13997,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 16])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20])));
+                __m256d c_in16 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in17 = _mm256_loadu_pd(&c[i0 * sc_row + 20]);
+                __m256d c_in18 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in19 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, c_in16));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_add_pd(acc0_1, c_in17));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, c_in18));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_add_pd(acc1_1, c_in19));
+                __m256d c_in20 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, c_in20));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_add_pd(acc2_1, c_in21));
             }
         }
         {
@@ -12335,8 +14021,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[63 * sc_row + 16])));
-            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[63 * sc_row + 20])));
+            __m256d c_in22 = _mm256_loadu_pd(&c[63 * sc_row + 16]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[63 * sc_row + 20]);
+            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_add_pd(acc0_0, c_in22));
+            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_add_pd(acc0_1, c_in23));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -12359,12 +14047,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 24])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 28])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28])));
+                __m256d c_in24 = _mm256_loadu_pd(&c[i0 * sc_row + 24]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[i0 * sc_row + 28]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_add_pd(acc0_0, c_in24));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_add_pd(acc0_1, c_in25));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_add_pd(acc1_0, c_in26));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_add_pd(acc1_1, c_in27));
+                __m256d c_in28 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                __m256d c_in29 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_add_pd(acc2_0, c_in28));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_add_pd(acc2_1, c_in29));
             }
         }
         {
@@ -12377,8 +14071,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[63 * sc_row + 24])));
-            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[63 * sc_row + 28])));
+            __m256d c_in30 = _mm256_loadu_pd(&c[63 * sc_row + 24]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[63 * sc_row + 28]);
+            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_add_pd(acc0_0, c_in30));
+            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_add_pd(acc0_1, c_in31));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -12401,12 +14097,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 32])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 36])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36])));
+                __m256d c_in32 = _mm256_loadu_pd(&c[i0 * sc_row + 32]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[i0 * sc_row + 36]);
+                __m256d c_in34 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_add_pd(acc0_0, c_in32));
+                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_add_pd(acc0_1, c_in33));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_add_pd(acc1_0, c_in34));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_add_pd(acc1_1, c_in35));
+                __m256d c_in36 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32]);
+                __m256d c_in37 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_add_pd(acc2_0, c_in36));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_add_pd(acc2_1, c_in37));
             }
         }
         {
@@ -12419,8 +14121,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[63 * sc_row + 32])));
-            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[63 * sc_row + 36])));
+            __m256d c_in38 = _mm256_loadu_pd(&c[63 * sc_row + 32]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[63 * sc_row + 36]);
+            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_add_pd(acc0_0, c_in38));
+            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_add_pd(acc0_1, c_in39));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -12443,12 +14147,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 40])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 44])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44])));
+                __m256d c_in40 = _mm256_loadu_pd(&c[i0 * sc_row + 40]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[i0 * sc_row + 44]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_add_pd(acc0_0, c_in40));
+                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_add_pd(acc0_1, c_in41));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_add_pd(acc1_0, c_in42));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_add_pd(acc1_1, c_in43));
+                __m256d c_in44 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40]);
+                __m256d c_in45 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_add_pd(acc2_0, c_in44));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_add_pd(acc2_1, c_in45));
             }
         }
         {
@@ -12461,8 +14171,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[63 * sc_row + 40])));
-            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[63 * sc_row + 44])));
+            __m256d c_in46 = _mm256_loadu_pd(&c[63 * sc_row + 40]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[63 * sc_row + 44]);
+            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_add_pd(acc0_0, c_in46));
+            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_add_pd(acc0_1, c_in47));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -12485,12 +14197,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 48])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 52])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52])));
+                __m256d c_in48 = _mm256_loadu_pd(&c[i0 * sc_row + 48]);
+                __m256d c_in49 = _mm256_loadu_pd(&c[i0 * sc_row + 52]);
+                __m256d c_in50 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48]);
+                __m256d c_in51 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_add_pd(acc0_0, c_in48));
+                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_add_pd(acc0_1, c_in49));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_add_pd(acc1_0, c_in50));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_add_pd(acc1_1, c_in51));
+                __m256d c_in52 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48]);
+                __m256d c_in53 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_add_pd(acc2_0, c_in52));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_add_pd(acc2_1, c_in53));
             }
         }
         {
@@ -12503,8 +14221,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[63 * sc_row + 48])));
-            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[63 * sc_row + 52])));
+            __m256d c_in54 = _mm256_loadu_pd(&c[63 * sc_row + 48]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[63 * sc_row + 52]);
+            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_add_pd(acc0_0, c_in54));
+            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_add_pd(acc0_1, c_in55));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -12527,12 +14247,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_a1b1(const bmm_args *BM
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 56])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 60])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60])));
+                __m256d c_in56 = _mm256_loadu_pd(&c[i0 * sc_row + 56]);
+                __m256d c_in57 = _mm256_loadu_pd(&c[i0 * sc_row + 60]);
+                __m256d c_in58 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56]);
+                __m256d c_in59 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_add_pd(acc0_0, c_in56));
+                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_add_pd(acc0_1, c_in57));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_add_pd(acc1_0, c_in58));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_add_pd(acc1_1, c_in59));
+                __m256d c_in60 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56]);
+                __m256d c_in61 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_add_pd(acc2_0, c_in60));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_add_pd(acc2_1, c_in61));
             }
         }
         {
@@ -12545,8 +14271,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_a1b1(const bmm_args *BM
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[63 * sc_row + 56])));
-            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[63 * sc_row + 60])));
+            __m256d c_in62 = _mm256_loadu_pd(&c[63 * sc_row + 56]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[63 * sc_row + 60]);
+            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_add_pd(acc0_0, c_in62));
+            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_add_pd(acc0_1, c_in63));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -12917,7 +14645,7 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx2_rl3_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx2, form rl3.
- * Cost per matrix: 524288 useful flops in 67584 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 67584 vector arithmetic ops, 12 vector accumulators,
  * 56320 vector loads, 1024 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -12953,12 +14681,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -12971,8 +14705,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in6 = _mm256_loadu_pd(&c[63 * sc_row]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[63 * sc_row + 4]);
+            _mm256_storeu_pd(&c[63 * sc_row], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -12995,12 +14731,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in8 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in12 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -13013,8 +14755,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in14 = _mm256_loadu_pd(&c[63 * sc_row + 8]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[63 * sc_row + 12]);
+            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -13037,12 +14781,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in16 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in17 = _mm256_loadu_pd(&c[i0 * sc_row + 20]);
+                __m256d c_in18 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in19 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -13055,8 +14805,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in22 = _mm256_loadu_pd(&c[63 * sc_row + 16]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[63 * sc_row + 20]);
+            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -13079,12 +14831,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in24 = _mm256_loadu_pd(&c[i0 * sc_row + 24]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[i0 * sc_row + 28]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in28 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                __m256d c_in29 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -13097,8 +14855,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in30 = _mm256_loadu_pd(&c[63 * sc_row + 24]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[63 * sc_row + 28]);
+            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -13121,12 +14881,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 32]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 36]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in32 = _mm256_loadu_pd(&c[i0 * sc_row + 32]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[i0 * sc_row + 36]);
+                __m256d c_in34 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in36 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32]);
+                __m256d c_in37 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -13139,8 +14905,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 36]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in38 = _mm256_loadu_pd(&c[63 * sc_row + 32]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[63 * sc_row + 36]);
+            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -13163,12 +14931,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 40]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 44]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in40 = _mm256_loadu_pd(&c[i0 * sc_row + 40]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[i0 * sc_row + 44]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in44 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40]);
+                __m256d c_in45 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -13181,8 +14955,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 44]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in46 = _mm256_loadu_pd(&c[63 * sc_row + 40]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[63 * sc_row + 44]);
+            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -13205,12 +14981,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 48]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 52]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in48 = _mm256_loadu_pd(&c[i0 * sc_row + 48]);
+                __m256d c_in49 = _mm256_loadu_pd(&c[i0 * sc_row + 52]);
+                __m256d c_in50 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48]);
+                __m256d c_in51 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in52 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48]);
+                __m256d c_in53 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_pd(vbeta, c_in52, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_fmadd_pd(vbeta, c_in53, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -13223,8 +15005,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 52]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in54 = _mm256_loadu_pd(&c[63 * sc_row + 48]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[63 * sc_row + 52]);
+            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_fmadd_pd(vbeta, c_in54, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_fmadd_pd(vbeta, c_in55, _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -13247,12 +15031,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 56]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 60]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in56 = _mm256_loadu_pd(&c[i0 * sc_row + 56]);
+                __m256d c_in57 = _mm256_loadu_pd(&c[i0 * sc_row + 60]);
+                __m256d c_in58 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56]);
+                __m256d c_in59 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_fmadd_pd(vbeta, c_in56, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_fmadd_pd(vbeta, c_in57, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_pd(vbeta, c_in58, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_fmadd_pd(vbeta, c_in59, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in60 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56]);
+                __m256d c_in61 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_pd(vbeta, c_in60, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_fmadd_pd(vbeta, c_in61, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -13265,8 +15055,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 60]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in62 = _mm256_loadu_pd(&c[63 * sc_row + 56]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[63 * sc_row + 60]);
+            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_fmadd_pd(vbeta, c_in62, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_fmadd_pd(vbeta, c_in63, _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -13278,7 +15070,7 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx2_rl6_pf_a1b1
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 24 vector accumulators,
  * 45056 vector loads, 1024 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -13447,18 +15239,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, c_in5));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_add_pd(acc3_0, c_in6));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_add_pd(acc3_1, c_in7));
+                __m256d c_in8 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_add_pd(acc4_0, c_in8));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_add_pd(acc4_1, c_in9));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_add_pd(acc5_0, c_in10));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_add_pd(acc5_1, c_in11));
             }
         }
         {
@@ -13558,14 +15362,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[60 * sc_row])));
-            _mm256_storeu_pd(&c[60 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[60 * sc_row + 4])));
-            _mm256_storeu_pd(&c[61 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[61 * sc_row])));
-            _mm256_storeu_pd(&c[61 * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[61 * sc_row + 4])));
-            _mm256_storeu_pd(&c[62 * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[62 * sc_row])));
-            _mm256_storeu_pd(&c[62 * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[62 * sc_row + 4])));
-            _mm256_storeu_pd(&c[63 * sc_row], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[63 * sc_row])));
-            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[63 * sc_row + 4])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[60 * sc_row]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[60 * sc_row + 4]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[61 * sc_row]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[61 * sc_row + 4]);
+            _mm256_storeu_pd(&c[60 * sc_row], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[60 * sc_row + 4], _mm256_add_pd(acc0_1, c_in13));
+            _mm256_storeu_pd(&c[61 * sc_row], _mm256_add_pd(acc1_0, c_in14));
+            _mm256_storeu_pd(&c[61 * sc_row + 4], _mm256_add_pd(acc1_1, c_in15));
+            __m256d c_in16 = _mm256_loadu_pd(&c[62 * sc_row]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[62 * sc_row + 4]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[63 * sc_row]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[63 * sc_row + 4]);
+            _mm256_storeu_pd(&c[62 * sc_row], _mm256_add_pd(acc2_0, c_in16));
+            _mm256_storeu_pd(&c[62 * sc_row + 4], _mm256_add_pd(acc2_1, c_in17));
+            _mm256_storeu_pd(&c[63 * sc_row], _mm256_add_pd(acc3_0, c_in18));
+            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_add_pd(acc3_1, c_in19));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -13603,18 +15415,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12])));
+                __m256d c_in20 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, c_in20));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, c_in21));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, c_in22));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, c_in23));
+                __m256d c_in24 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, c_in24));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, c_in25));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_add_pd(acc3_0, c_in26));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_add_pd(acc3_1, c_in27));
+                __m256d c_in28 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m256d c_in29 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]);
+                __m256d c_in30 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m256d c_in31 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_add_pd(acc4_0, c_in28));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_add_pd(acc4_1, c_in29));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_add_pd(acc5_0, c_in30));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_add_pd(acc5_1, c_in31));
             }
         }
         {
@@ -13642,14 +15466,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[60 * sc_row + 8])));
-            _mm256_storeu_pd(&c[60 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[60 * sc_row + 12])));
-            _mm256_storeu_pd(&c[61 * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[61 * sc_row + 8])));
-            _mm256_storeu_pd(&c[61 * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[61 * sc_row + 12])));
-            _mm256_storeu_pd(&c[62 * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[62 * sc_row + 8])));
-            _mm256_storeu_pd(&c[62 * sc_row + 12], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[62 * sc_row + 12])));
-            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[63 * sc_row + 8])));
-            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[63 * sc_row + 12])));
+            __m256d c_in32 = _mm256_loadu_pd(&c[60 * sc_row + 8]);
+            __m256d c_in33 = _mm256_loadu_pd(&c[60 * sc_row + 12]);
+            __m256d c_in34 = _mm256_loadu_pd(&c[61 * sc_row + 8]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[61 * sc_row + 12]);
+            _mm256_storeu_pd(&c[60 * sc_row + 8], _mm256_add_pd(acc0_0, c_in32));
+            _mm256_storeu_pd(&c[60 * sc_row + 12], _mm256_add_pd(acc0_1, c_in33));
+            _mm256_storeu_pd(&c[61 * sc_row + 8], _mm256_add_pd(acc1_0, c_in34));
+            _mm256_storeu_pd(&c[61 * sc_row + 12], _mm256_add_pd(acc1_1, c_in35));
+            __m256d c_in36 = _mm256_loadu_pd(&c[62 * sc_row + 8]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[62 * sc_row + 12]);
+            __m256d c_in38 = _mm256_loadu_pd(&c[63 * sc_row + 8]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[63 * sc_row + 12]);
+            _mm256_storeu_pd(&c[62 * sc_row + 8], _mm256_add_pd(acc2_0, c_in36));
+            _mm256_storeu_pd(&c[62 * sc_row + 12], _mm256_add_pd(acc2_1, c_in37));
+            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_add_pd(acc3_0, c_in38));
+            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_add_pd(acc3_1, c_in39));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -13687,18 +15519,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 16])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20])));
+                __m256d c_in40 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[i0 * sc_row + 20]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, c_in40));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_add_pd(acc0_1, c_in41));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, c_in42));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_add_pd(acc1_1, c_in43));
+                __m256d c_in44 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in45 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]);
+                __m256d c_in46 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]);
+                __m256d c_in47 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, c_in44));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_add_pd(acc2_1, c_in45));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_add_pd(acc3_0, c_in46));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_add_pd(acc3_1, c_in47));
+                __m256d c_in48 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]);
+                __m256d c_in49 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]);
+                __m256d c_in50 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]);
+                __m256d c_in51 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_add_pd(acc4_0, c_in48));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_add_pd(acc4_1, c_in49));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_add_pd(acc5_0, c_in50));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_add_pd(acc5_1, c_in51));
             }
         }
         {
@@ -13726,14 +15570,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[60 * sc_row + 16])));
-            _mm256_storeu_pd(&c[60 * sc_row + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[60 * sc_row + 20])));
-            _mm256_storeu_pd(&c[61 * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[61 * sc_row + 16])));
-            _mm256_storeu_pd(&c[61 * sc_row + 20], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[61 * sc_row + 20])));
-            _mm256_storeu_pd(&c[62 * sc_row + 16], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[62 * sc_row + 16])));
-            _mm256_storeu_pd(&c[62 * sc_row + 20], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[62 * sc_row + 20])));
-            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[63 * sc_row + 16])));
-            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[63 * sc_row + 20])));
+            __m256d c_in52 = _mm256_loadu_pd(&c[60 * sc_row + 16]);
+            __m256d c_in53 = _mm256_loadu_pd(&c[60 * sc_row + 20]);
+            __m256d c_in54 = _mm256_loadu_pd(&c[61 * sc_row + 16]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[61 * sc_row + 20]);
+            _mm256_storeu_pd(&c[60 * sc_row + 16], _mm256_add_pd(acc0_0, c_in52));
+            _mm256_storeu_pd(&c[60 * sc_row + 20], _mm256_add_pd(acc0_1, c_in53));
+            _mm256_storeu_pd(&c[61 * sc_row + 16], _mm256_add_pd(acc1_0, c_in54));
+            _mm256_storeu_pd(&c[61 * sc_row + 20], _mm256_add_pd(acc1_1, c_in55));
+            __m256d c_in56 = _mm256_loadu_pd(&c[62 * sc_row + 16]);
+            __m256d c_in57 = _mm256_loadu_pd(&c[62 * sc_row + 20]);
+            __m256d c_in58 = _mm256_loadu_pd(&c[63 * sc_row + 16]);
+            __m256d c_in59 = _mm256_loadu_pd(&c[63 * sc_row + 20]);
+            _mm256_storeu_pd(&c[62 * sc_row + 16], _mm256_add_pd(acc2_0, c_in56));
+            _mm256_storeu_pd(&c[62 * sc_row + 20], _mm256_add_pd(acc2_1, c_in57));
+            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_add_pd(acc3_0, c_in58));
+            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_add_pd(acc3_1, c_in59));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -13771,18 +15623,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 24])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 28])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28])));
+                __m256d c_in60 = _mm256_loadu_pd(&c[i0 * sc_row + 24]);
+                __m256d c_in61 = _mm256_loadu_pd(&c[i0 * sc_row + 28]);
+                __m256d c_in62 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                __m256d c_in63 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_add_pd(acc0_0, c_in60));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_add_pd(acc0_1, c_in61));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_add_pd(acc1_0, c_in62));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_add_pd(acc1_1, c_in63));
+                __m256d c_in64 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                __m256d c_in65 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]);
+                __m256d c_in66 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]);
+                __m256d c_in67 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_add_pd(acc2_0, c_in64));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_add_pd(acc2_1, c_in65));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_add_pd(acc3_0, c_in66));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_add_pd(acc3_1, c_in67));
+                __m256d c_in68 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]);
+                __m256d c_in69 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]);
+                __m256d c_in70 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]);
+                __m256d c_in71 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_add_pd(acc4_0, c_in68));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_add_pd(acc4_1, c_in69));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_add_pd(acc5_0, c_in70));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_add_pd(acc5_1, c_in71));
             }
         }
         {
@@ -13810,14 +15674,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[60 * sc_row + 24])));
-            _mm256_storeu_pd(&c[60 * sc_row + 28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[60 * sc_row + 28])));
-            _mm256_storeu_pd(&c[61 * sc_row + 24], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[61 * sc_row + 24])));
-            _mm256_storeu_pd(&c[61 * sc_row + 28], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[61 * sc_row + 28])));
-            _mm256_storeu_pd(&c[62 * sc_row + 24], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[62 * sc_row + 24])));
-            _mm256_storeu_pd(&c[62 * sc_row + 28], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[62 * sc_row + 28])));
-            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[63 * sc_row + 24])));
-            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[63 * sc_row + 28])));
+            __m256d c_in72 = _mm256_loadu_pd(&c[60 * sc_row + 24]);
+            __m256d c_in73 = _mm256_loadu_pd(&c[60 * sc_row + 28]);
+            __m256d c_in74 = _mm256_loadu_pd(&c[61 * sc_row + 24]);
+            __m256d c_in75 = _mm256_loadu_pd(&c[61 * sc_row + 28]);
+            _mm256_storeu_pd(&c[60 * sc_row + 24], _mm256_add_pd(acc0_0, c_in72));
+            _mm256_storeu_pd(&c[60 * sc_row + 28], _mm256_add_pd(acc0_1, c_in73));
+            _mm256_storeu_pd(&c[61 * sc_row + 24], _mm256_add_pd(acc1_0, c_in74));
+            _mm256_storeu_pd(&c[61 * sc_row + 28], _mm256_add_pd(acc1_1, c_in75));
+            __m256d c_in76 = _mm256_loadu_pd(&c[62 * sc_row + 24]);
+            __m256d c_in77 = _mm256_loadu_pd(&c[62 * sc_row + 28]);
+            __m256d c_in78 = _mm256_loadu_pd(&c[63 * sc_row + 24]);
+            __m256d c_in79 = _mm256_loadu_pd(&c[63 * sc_row + 28]);
+            _mm256_storeu_pd(&c[62 * sc_row + 24], _mm256_add_pd(acc2_0, c_in76));
+            _mm256_storeu_pd(&c[62 * sc_row + 28], _mm256_add_pd(acc2_1, c_in77));
+            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_add_pd(acc3_0, c_in78));
+            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_add_pd(acc3_1, c_in79));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -13855,18 +15727,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 32])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 36])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 32])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 36], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 36])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 32])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 36], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 36])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 32])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 36], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 36])));
+                __m256d c_in80 = _mm256_loadu_pd(&c[i0 * sc_row + 32]);
+                __m256d c_in81 = _mm256_loadu_pd(&c[i0 * sc_row + 36]);
+                __m256d c_in82 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32]);
+                __m256d c_in83 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_add_pd(acc0_0, c_in80));
+                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_add_pd(acc0_1, c_in81));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_add_pd(acc1_0, c_in82));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_add_pd(acc1_1, c_in83));
+                __m256d c_in84 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32]);
+                __m256d c_in85 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36]);
+                __m256d c_in86 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 32]);
+                __m256d c_in87 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 36]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_add_pd(acc2_0, c_in84));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_add_pd(acc2_1, c_in85));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm256_add_pd(acc3_0, c_in86));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 36], _mm256_add_pd(acc3_1, c_in87));
+                __m256d c_in88 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 32]);
+                __m256d c_in89 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 36]);
+                __m256d c_in90 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 32]);
+                __m256d c_in91 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 36]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm256_add_pd(acc4_0, c_in88));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 36], _mm256_add_pd(acc4_1, c_in89));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm256_add_pd(acc5_0, c_in90));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 36], _mm256_add_pd(acc5_1, c_in91));
             }
         }
         {
@@ -13894,14 +15778,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 32], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[60 * sc_row + 32])));
-            _mm256_storeu_pd(&c[60 * sc_row + 36], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[60 * sc_row + 36])));
-            _mm256_storeu_pd(&c[61 * sc_row + 32], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[61 * sc_row + 32])));
-            _mm256_storeu_pd(&c[61 * sc_row + 36], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[61 * sc_row + 36])));
-            _mm256_storeu_pd(&c[62 * sc_row + 32], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[62 * sc_row + 32])));
-            _mm256_storeu_pd(&c[62 * sc_row + 36], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[62 * sc_row + 36])));
-            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[63 * sc_row + 32])));
-            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[63 * sc_row + 36])));
+            __m256d c_in92 = _mm256_loadu_pd(&c[60 * sc_row + 32]);
+            __m256d c_in93 = _mm256_loadu_pd(&c[60 * sc_row + 36]);
+            __m256d c_in94 = _mm256_loadu_pd(&c[61 * sc_row + 32]);
+            __m256d c_in95 = _mm256_loadu_pd(&c[61 * sc_row + 36]);
+            _mm256_storeu_pd(&c[60 * sc_row + 32], _mm256_add_pd(acc0_0, c_in92));
+            _mm256_storeu_pd(&c[60 * sc_row + 36], _mm256_add_pd(acc0_1, c_in93));
+            _mm256_storeu_pd(&c[61 * sc_row + 32], _mm256_add_pd(acc1_0, c_in94));
+            _mm256_storeu_pd(&c[61 * sc_row + 36], _mm256_add_pd(acc1_1, c_in95));
+            __m256d c_in96 = _mm256_loadu_pd(&c[62 * sc_row + 32]);
+            __m256d c_in97 = _mm256_loadu_pd(&c[62 * sc_row + 36]);
+            __m256d c_in98 = _mm256_loadu_pd(&c[63 * sc_row + 32]);
+            __m256d c_in99 = _mm256_loadu_pd(&c[63 * sc_row + 36]);
+            _mm256_storeu_pd(&c[62 * sc_row + 32], _mm256_add_pd(acc2_0, c_in96));
+            _mm256_storeu_pd(&c[62 * sc_row + 36], _mm256_add_pd(acc2_1, c_in97));
+            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_add_pd(acc3_0, c_in98));
+            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_add_pd(acc3_1, c_in99));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -13939,18 +15831,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 40])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 44])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 40])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 44], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 44])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 40])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 44], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 44])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 40])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 44], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 44])));
+                __m256d c_in100 = _mm256_loadu_pd(&c[i0 * sc_row + 40]);
+                __m256d c_in101 = _mm256_loadu_pd(&c[i0 * sc_row + 44]);
+                __m256d c_in102 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40]);
+                __m256d c_in103 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_add_pd(acc0_0, c_in100));
+                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_add_pd(acc0_1, c_in101));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_add_pd(acc1_0, c_in102));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_add_pd(acc1_1, c_in103));
+                __m256d c_in104 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40]);
+                __m256d c_in105 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44]);
+                __m256d c_in106 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 40]);
+                __m256d c_in107 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 44]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_add_pd(acc2_0, c_in104));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_add_pd(acc2_1, c_in105));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm256_add_pd(acc3_0, c_in106));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 44], _mm256_add_pd(acc3_1, c_in107));
+                __m256d c_in108 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 40]);
+                __m256d c_in109 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 44]);
+                __m256d c_in110 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 40]);
+                __m256d c_in111 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 44]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm256_add_pd(acc4_0, c_in108));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 44], _mm256_add_pd(acc4_1, c_in109));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm256_add_pd(acc5_0, c_in110));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 44], _mm256_add_pd(acc5_1, c_in111));
             }
         }
         {
@@ -13978,14 +15882,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 40], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[60 * sc_row + 40])));
-            _mm256_storeu_pd(&c[60 * sc_row + 44], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[60 * sc_row + 44])));
-            _mm256_storeu_pd(&c[61 * sc_row + 40], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[61 * sc_row + 40])));
-            _mm256_storeu_pd(&c[61 * sc_row + 44], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[61 * sc_row + 44])));
-            _mm256_storeu_pd(&c[62 * sc_row + 40], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[62 * sc_row + 40])));
-            _mm256_storeu_pd(&c[62 * sc_row + 44], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[62 * sc_row + 44])));
-            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[63 * sc_row + 40])));
-            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[63 * sc_row + 44])));
+            __m256d c_in112 = _mm256_loadu_pd(&c[60 * sc_row + 40]);
+            __m256d c_in113 = _mm256_loadu_pd(&c[60 * sc_row + 44]);
+            __m256d c_in114 = _mm256_loadu_pd(&c[61 * sc_row + 40]);
+            __m256d c_in115 = _mm256_loadu_pd(&c[61 * sc_row + 44]);
+            _mm256_storeu_pd(&c[60 * sc_row + 40], _mm256_add_pd(acc0_0, c_in112));
+            _mm256_storeu_pd(&c[60 * sc_row + 44], _mm256_add_pd(acc0_1, c_in113));
+            _mm256_storeu_pd(&c[61 * sc_row + 40], _mm256_add_pd(acc1_0, c_in114));
+            _mm256_storeu_pd(&c[61 * sc_row + 44], _mm256_add_pd(acc1_1, c_in115));
+            __m256d c_in116 = _mm256_loadu_pd(&c[62 * sc_row + 40]);
+            __m256d c_in117 = _mm256_loadu_pd(&c[62 * sc_row + 44]);
+            __m256d c_in118 = _mm256_loadu_pd(&c[63 * sc_row + 40]);
+            __m256d c_in119 = _mm256_loadu_pd(&c[63 * sc_row + 44]);
+            _mm256_storeu_pd(&c[62 * sc_row + 40], _mm256_add_pd(acc2_0, c_in116));
+            _mm256_storeu_pd(&c[62 * sc_row + 44], _mm256_add_pd(acc2_1, c_in117));
+            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_add_pd(acc3_0, c_in118));
+            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_add_pd(acc3_1, c_in119));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -14023,18 +15935,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 48])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 52])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 48])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 52], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 52])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 48])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 52], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 52])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 48])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 52], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 52])));
+                __m256d c_in120 = _mm256_loadu_pd(&c[i0 * sc_row + 48]);
+                __m256d c_in121 = _mm256_loadu_pd(&c[i0 * sc_row + 52]);
+                __m256d c_in122 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48]);
+                __m256d c_in123 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_add_pd(acc0_0, c_in120));
+                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_add_pd(acc0_1, c_in121));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_add_pd(acc1_0, c_in122));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_add_pd(acc1_1, c_in123));
+                __m256d c_in124 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48]);
+                __m256d c_in125 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52]);
+                __m256d c_in126 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 48]);
+                __m256d c_in127 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 52]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_add_pd(acc2_0, c_in124));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_add_pd(acc2_1, c_in125));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm256_add_pd(acc3_0, c_in126));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 52], _mm256_add_pd(acc3_1, c_in127));
+                __m256d c_in128 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 48]);
+                __m256d c_in129 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 52]);
+                __m256d c_in130 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 48]);
+                __m256d c_in131 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 52]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm256_add_pd(acc4_0, c_in128));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 52], _mm256_add_pd(acc4_1, c_in129));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm256_add_pd(acc5_0, c_in130));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 52], _mm256_add_pd(acc5_1, c_in131));
             }
         }
         {
@@ -14062,14 +15986,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 48], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[60 * sc_row + 48])));
-            _mm256_storeu_pd(&c[60 * sc_row + 52], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[60 * sc_row + 52])));
-            _mm256_storeu_pd(&c[61 * sc_row + 48], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[61 * sc_row + 48])));
-            _mm256_storeu_pd(&c[61 * sc_row + 52], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[61 * sc_row + 52])));
-            _mm256_storeu_pd(&c[62 * sc_row + 48], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[62 * sc_row + 48])));
-            _mm256_storeu_pd(&c[62 * sc_row + 52], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[62 * sc_row + 52])));
-            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[63 * sc_row + 48])));
-            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[63 * sc_row + 52])));
+            __m256d c_in132 = _mm256_loadu_pd(&c[60 * sc_row + 48]);
+            __m256d c_in133 = _mm256_loadu_pd(&c[60 * sc_row + 52]);
+            __m256d c_in134 = _mm256_loadu_pd(&c[61 * sc_row + 48]);
+            __m256d c_in135 = _mm256_loadu_pd(&c[61 * sc_row + 52]);
+            _mm256_storeu_pd(&c[60 * sc_row + 48], _mm256_add_pd(acc0_0, c_in132));
+            _mm256_storeu_pd(&c[60 * sc_row + 52], _mm256_add_pd(acc0_1, c_in133));
+            _mm256_storeu_pd(&c[61 * sc_row + 48], _mm256_add_pd(acc1_0, c_in134));
+            _mm256_storeu_pd(&c[61 * sc_row + 52], _mm256_add_pd(acc1_1, c_in135));
+            __m256d c_in136 = _mm256_loadu_pd(&c[62 * sc_row + 48]);
+            __m256d c_in137 = _mm256_loadu_pd(&c[62 * sc_row + 52]);
+            __m256d c_in138 = _mm256_loadu_pd(&c[63 * sc_row + 48]);
+            __m256d c_in139 = _mm256_loadu_pd(&c[63 * sc_row + 52]);
+            _mm256_storeu_pd(&c[62 * sc_row + 48], _mm256_add_pd(acc2_0, c_in136));
+            _mm256_storeu_pd(&c[62 * sc_row + 52], _mm256_add_pd(acc2_1, c_in137));
+            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_add_pd(acc3_0, c_in138));
+            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_add_pd(acc3_1, c_in139));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -14107,18 +16039,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_args 
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 56])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 60])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 56])));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 60], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 60])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 56])));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 60], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 60])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 56])));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 60], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 60])));
+                __m256d c_in140 = _mm256_loadu_pd(&c[i0 * sc_row + 56]);
+                __m256d c_in141 = _mm256_loadu_pd(&c[i0 * sc_row + 60]);
+                __m256d c_in142 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56]);
+                __m256d c_in143 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_add_pd(acc0_0, c_in140));
+                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_add_pd(acc0_1, c_in141));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_add_pd(acc1_0, c_in142));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_add_pd(acc1_1, c_in143));
+                __m256d c_in144 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56]);
+                __m256d c_in145 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60]);
+                __m256d c_in146 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 56]);
+                __m256d c_in147 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 60]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_add_pd(acc2_0, c_in144));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_add_pd(acc2_1, c_in145));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm256_add_pd(acc3_0, c_in146));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 60], _mm256_add_pd(acc3_1, c_in147));
+                __m256d c_in148 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 56]);
+                __m256d c_in149 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 60]);
+                __m256d c_in150 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 56]);
+                __m256d c_in151 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 60]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm256_add_pd(acc4_0, c_in148));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 60], _mm256_add_pd(acc4_1, c_in149));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm256_add_pd(acc5_0, c_in150));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 60], _mm256_add_pd(acc5_1, c_in151));
             }
         }
         {
@@ -14146,14 +16090,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_a1b1(const bmm_args 
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 56], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[60 * sc_row + 56])));
-            _mm256_storeu_pd(&c[60 * sc_row + 60], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[60 * sc_row + 60])));
-            _mm256_storeu_pd(&c[61 * sc_row + 56], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[61 * sc_row + 56])));
-            _mm256_storeu_pd(&c[61 * sc_row + 60], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[61 * sc_row + 60])));
-            _mm256_storeu_pd(&c[62 * sc_row + 56], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[62 * sc_row + 56])));
-            _mm256_storeu_pd(&c[62 * sc_row + 60], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[62 * sc_row + 60])));
-            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[63 * sc_row + 56])));
-            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[63 * sc_row + 60])));
+            __m256d c_in152 = _mm256_loadu_pd(&c[60 * sc_row + 56]);
+            __m256d c_in153 = _mm256_loadu_pd(&c[60 * sc_row + 60]);
+            __m256d c_in154 = _mm256_loadu_pd(&c[61 * sc_row + 56]);
+            __m256d c_in155 = _mm256_loadu_pd(&c[61 * sc_row + 60]);
+            _mm256_storeu_pd(&c[60 * sc_row + 56], _mm256_add_pd(acc0_0, c_in152));
+            _mm256_storeu_pd(&c[60 * sc_row + 60], _mm256_add_pd(acc0_1, c_in153));
+            _mm256_storeu_pd(&c[61 * sc_row + 56], _mm256_add_pd(acc1_0, c_in154));
+            _mm256_storeu_pd(&c[61 * sc_row + 60], _mm256_add_pd(acc1_1, c_in155));
+            __m256d c_in156 = _mm256_loadu_pd(&c[62 * sc_row + 56]);
+            __m256d c_in157 = _mm256_loadu_pd(&c[62 * sc_row + 60]);
+            __m256d c_in158 = _mm256_loadu_pd(&c[63 * sc_row + 56]);
+            __m256d c_in159 = _mm256_loadu_pd(&c[63 * sc_row + 60]);
+            _mm256_storeu_pd(&c[62 * sc_row + 56], _mm256_add_pd(acc2_0, c_in156));
+            _mm256_storeu_pd(&c[62 * sc_row + 60], _mm256_add_pd(acc2_1, c_in157));
+            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_add_pd(acc3_0, c_in158));
+            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_add_pd(acc3_1, c_in159));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -15054,7 +17006,7 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx2_rl6_pf_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx2, form rl6_pf.
- * Cost per matrix: 524288 useful flops in 67584 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 67584 vector arithmetic ops, 24 vector accumulators,
  * 45056 vector loads, 1024 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -15227,18 +17179,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                __m256d c_in6 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m256d c_in7 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in8 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 4]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -15338,14 +17302,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[60 * sc_row]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[60 * sc_row + 4]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[61 * sc_row]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[61 * sc_row + 4]);
+            _mm256_storeu_pd(&c[60 * sc_row], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in16 = _mm256_loadu_pd(&c[62 * sc_row]);
+            __m256d c_in17 = _mm256_loadu_pd(&c[62 * sc_row + 4]);
+            __m256d c_in18 = _mm256_loadu_pd(&c[63 * sc_row]);
+            __m256d c_in19 = _mm256_loadu_pd(&c[63 * sc_row + 4]);
+            _mm256_storeu_pd(&c[62 * sc_row], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -15383,18 +17355,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in22 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in23 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in24 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in28 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m256d c_in29 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 12]);
+                __m256d c_in30 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m256d c_in31 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -15422,14 +17406,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 8]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 12]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in32 = _mm256_loadu_pd(&c[60 * sc_row + 8]);
+            __m256d c_in33 = _mm256_loadu_pd(&c[60 * sc_row + 12]);
+            __m256d c_in34 = _mm256_loadu_pd(&c[61 * sc_row + 8]);
+            __m256d c_in35 = _mm256_loadu_pd(&c[61 * sc_row + 12]);
+            _mm256_storeu_pd(&c[60 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in36 = _mm256_loadu_pd(&c[62 * sc_row + 8]);
+            __m256d c_in37 = _mm256_loadu_pd(&c[62 * sc_row + 12]);
+            __m256d c_in38 = _mm256_loadu_pd(&c[63 * sc_row + 8]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[63 * sc_row + 12]);
+            _mm256_storeu_pd(&c[62 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -15467,18 +17459,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in40 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[i0 * sc_row + 20]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in44 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in45 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]);
+                __m256d c_in46 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 16]);
+                __m256d c_in47 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in48 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 16]);
+                __m256d c_in49 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 20]);
+                __m256d c_in50 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 16]);
+                __m256d c_in51 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -15506,14 +17510,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 16]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 20]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in52 = _mm256_loadu_pd(&c[60 * sc_row + 16]);
+            __m256d c_in53 = _mm256_loadu_pd(&c[60 * sc_row + 20]);
+            __m256d c_in54 = _mm256_loadu_pd(&c[61 * sc_row + 16]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[61 * sc_row + 20]);
+            _mm256_storeu_pd(&c[60 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in52, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in53, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in54, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in55, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in56 = _mm256_loadu_pd(&c[62 * sc_row + 16]);
+            __m256d c_in57 = _mm256_loadu_pd(&c[62 * sc_row + 20]);
+            __m256d c_in58 = _mm256_loadu_pd(&c[63 * sc_row + 16]);
+            __m256d c_in59 = _mm256_loadu_pd(&c[63 * sc_row + 20]);
+            _mm256_storeu_pd(&c[62 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in56, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in57, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in58, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in59, _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -15551,18 +17563,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in60 = _mm256_loadu_pd(&c[i0 * sc_row + 24]);
+                __m256d c_in61 = _mm256_loadu_pd(&c[i0 * sc_row + 28]);
+                __m256d c_in62 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                __m256d c_in63 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in60, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in61, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in62, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in63, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in64 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                __m256d c_in65 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]);
+                __m256d c_in66 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 24]);
+                __m256d c_in67 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 28]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in64, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in65, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in66, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in67, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in68 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 24]);
+                __m256d c_in69 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 28]);
+                __m256d c_in70 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 24]);
+                __m256d c_in71 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 28]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in68, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in69, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in70, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in71, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -15590,14 +17614,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 24]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 28]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in72 = _mm256_loadu_pd(&c[60 * sc_row + 24]);
+            __m256d c_in73 = _mm256_loadu_pd(&c[60 * sc_row + 28]);
+            __m256d c_in74 = _mm256_loadu_pd(&c[61 * sc_row + 24]);
+            __m256d c_in75 = _mm256_loadu_pd(&c[61 * sc_row + 28]);
+            _mm256_storeu_pd(&c[60 * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in72, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in73, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in74, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in75, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in76 = _mm256_loadu_pd(&c[62 * sc_row + 24]);
+            __m256d c_in77 = _mm256_loadu_pd(&c[62 * sc_row + 28]);
+            __m256d c_in78 = _mm256_loadu_pd(&c[63 * sc_row + 24]);
+            __m256d c_in79 = _mm256_loadu_pd(&c[63 * sc_row + 28]);
+            _mm256_storeu_pd(&c[62 * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in76, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in77, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in78, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in79, _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -15635,18 +17667,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 32]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 36]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 32]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 36]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 32]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 36]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 32]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 36]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in80 = _mm256_loadu_pd(&c[i0 * sc_row + 32]);
+                __m256d c_in81 = _mm256_loadu_pd(&c[i0 * sc_row + 36]);
+                __m256d c_in82 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32]);
+                __m256d c_in83 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_fmadd_pd(vbeta, c_in80, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_fmadd_pd(vbeta, c_in81, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_pd(vbeta, c_in82, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_fmadd_pd(vbeta, c_in83, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in84 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32]);
+                __m256d c_in85 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36]);
+                __m256d c_in86 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 32]);
+                __m256d c_in87 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 36]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_pd(vbeta, c_in84, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_fmadd_pd(vbeta, c_in85, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm256_fmadd_pd(vbeta, c_in86, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 36], _mm256_fmadd_pd(vbeta, c_in87, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in88 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 32]);
+                __m256d c_in89 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 36]);
+                __m256d c_in90 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 32]);
+                __m256d c_in91 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 36]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm256_fmadd_pd(vbeta, c_in88, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 36], _mm256_fmadd_pd(vbeta, c_in89, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm256_fmadd_pd(vbeta, c_in90, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 36], _mm256_fmadd_pd(vbeta, c_in91, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -15674,14 +17718,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 36]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 32]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 36]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 32]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 36]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 32]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 36]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in92 = _mm256_loadu_pd(&c[60 * sc_row + 32]);
+            __m256d c_in93 = _mm256_loadu_pd(&c[60 * sc_row + 36]);
+            __m256d c_in94 = _mm256_loadu_pd(&c[61 * sc_row + 32]);
+            __m256d c_in95 = _mm256_loadu_pd(&c[61 * sc_row + 36]);
+            _mm256_storeu_pd(&c[60 * sc_row + 32], _mm256_fmadd_pd(vbeta, c_in92, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 36], _mm256_fmadd_pd(vbeta, c_in93, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row + 32], _mm256_fmadd_pd(vbeta, c_in94, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 36], _mm256_fmadd_pd(vbeta, c_in95, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in96 = _mm256_loadu_pd(&c[62 * sc_row + 32]);
+            __m256d c_in97 = _mm256_loadu_pd(&c[62 * sc_row + 36]);
+            __m256d c_in98 = _mm256_loadu_pd(&c[63 * sc_row + 32]);
+            __m256d c_in99 = _mm256_loadu_pd(&c[63 * sc_row + 36]);
+            _mm256_storeu_pd(&c[62 * sc_row + 32], _mm256_fmadd_pd(vbeta, c_in96, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 36], _mm256_fmadd_pd(vbeta, c_in97, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_fmadd_pd(vbeta, c_in98, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_fmadd_pd(vbeta, c_in99, _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -15719,18 +17771,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 40]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 44]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 40]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 44]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 40]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 44]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 40]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 44]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in100 = _mm256_loadu_pd(&c[i0 * sc_row + 40]);
+                __m256d c_in101 = _mm256_loadu_pd(&c[i0 * sc_row + 44]);
+                __m256d c_in102 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40]);
+                __m256d c_in103 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_fmadd_pd(vbeta, c_in100, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_fmadd_pd(vbeta, c_in101, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_pd(vbeta, c_in102, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_fmadd_pd(vbeta, c_in103, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in104 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40]);
+                __m256d c_in105 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44]);
+                __m256d c_in106 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 40]);
+                __m256d c_in107 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 44]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_pd(vbeta, c_in104, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_fmadd_pd(vbeta, c_in105, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm256_fmadd_pd(vbeta, c_in106, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 44], _mm256_fmadd_pd(vbeta, c_in107, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in108 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 40]);
+                __m256d c_in109 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 44]);
+                __m256d c_in110 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 40]);
+                __m256d c_in111 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 44]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm256_fmadd_pd(vbeta, c_in108, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 44], _mm256_fmadd_pd(vbeta, c_in109, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm256_fmadd_pd(vbeta, c_in110, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 44], _mm256_fmadd_pd(vbeta, c_in111, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -15758,14 +17822,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 44]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 40]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 44]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 40]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 44]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 40]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 44]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in112 = _mm256_loadu_pd(&c[60 * sc_row + 40]);
+            __m256d c_in113 = _mm256_loadu_pd(&c[60 * sc_row + 44]);
+            __m256d c_in114 = _mm256_loadu_pd(&c[61 * sc_row + 40]);
+            __m256d c_in115 = _mm256_loadu_pd(&c[61 * sc_row + 44]);
+            _mm256_storeu_pd(&c[60 * sc_row + 40], _mm256_fmadd_pd(vbeta, c_in112, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 44], _mm256_fmadd_pd(vbeta, c_in113, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row + 40], _mm256_fmadd_pd(vbeta, c_in114, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 44], _mm256_fmadd_pd(vbeta, c_in115, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in116 = _mm256_loadu_pd(&c[62 * sc_row + 40]);
+            __m256d c_in117 = _mm256_loadu_pd(&c[62 * sc_row + 44]);
+            __m256d c_in118 = _mm256_loadu_pd(&c[63 * sc_row + 40]);
+            __m256d c_in119 = _mm256_loadu_pd(&c[63 * sc_row + 44]);
+            _mm256_storeu_pd(&c[62 * sc_row + 40], _mm256_fmadd_pd(vbeta, c_in116, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 44], _mm256_fmadd_pd(vbeta, c_in117, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_fmadd_pd(vbeta, c_in118, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_fmadd_pd(vbeta, c_in119, _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -15803,18 +17875,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 48]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 52]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 48]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 52]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 48]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 52]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 48]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 52]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in120 = _mm256_loadu_pd(&c[i0 * sc_row + 48]);
+                __m256d c_in121 = _mm256_loadu_pd(&c[i0 * sc_row + 52]);
+                __m256d c_in122 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48]);
+                __m256d c_in123 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_fmadd_pd(vbeta, c_in120, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_fmadd_pd(vbeta, c_in121, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_pd(vbeta, c_in122, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_fmadd_pd(vbeta, c_in123, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in124 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48]);
+                __m256d c_in125 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52]);
+                __m256d c_in126 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 48]);
+                __m256d c_in127 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 52]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_pd(vbeta, c_in124, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_fmadd_pd(vbeta, c_in125, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm256_fmadd_pd(vbeta, c_in126, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 52], _mm256_fmadd_pd(vbeta, c_in127, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in128 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 48]);
+                __m256d c_in129 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 52]);
+                __m256d c_in130 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 48]);
+                __m256d c_in131 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 52]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm256_fmadd_pd(vbeta, c_in128, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 52], _mm256_fmadd_pd(vbeta, c_in129, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm256_fmadd_pd(vbeta, c_in130, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 52], _mm256_fmadd_pd(vbeta, c_in131, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -15842,14 +17926,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 52]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 48]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 52]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 48]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 52]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 48]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 52]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in132 = _mm256_loadu_pd(&c[60 * sc_row + 48]);
+            __m256d c_in133 = _mm256_loadu_pd(&c[60 * sc_row + 52]);
+            __m256d c_in134 = _mm256_loadu_pd(&c[61 * sc_row + 48]);
+            __m256d c_in135 = _mm256_loadu_pd(&c[61 * sc_row + 52]);
+            _mm256_storeu_pd(&c[60 * sc_row + 48], _mm256_fmadd_pd(vbeta, c_in132, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 52], _mm256_fmadd_pd(vbeta, c_in133, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row + 48], _mm256_fmadd_pd(vbeta, c_in134, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 52], _mm256_fmadd_pd(vbeta, c_in135, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in136 = _mm256_loadu_pd(&c[62 * sc_row + 48]);
+            __m256d c_in137 = _mm256_loadu_pd(&c[62 * sc_row + 52]);
+            __m256d c_in138 = _mm256_loadu_pd(&c[63 * sc_row + 48]);
+            __m256d c_in139 = _mm256_loadu_pd(&c[63 * sc_row + 52]);
+            _mm256_storeu_pd(&c[62 * sc_row + 48], _mm256_fmadd_pd(vbeta, c_in136, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 52], _mm256_fmadd_pd(vbeta, c_in137, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_fmadd_pd(vbeta, c_in138, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_fmadd_pd(vbeta, c_in139, _mm256_mul_pd(valpha, acc3_1)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -15887,18 +17979,30 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *B
                     acc5_0 = _mm256_fmadd_pd(a5, b0, acc5_0);
                     acc5_1 = _mm256_fmadd_pd(a5, b1, acc5_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 56]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 60]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60]), _mm256_mul_pd(valpha, acc2_1)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 56]), _mm256_mul_pd(valpha, acc3_0)));
-                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 60]), _mm256_mul_pd(valpha, acc3_1)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 56]), _mm256_mul_pd(valpha, acc4_0)));
-                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 60]), _mm256_mul_pd(valpha, acc4_1)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 56]), _mm256_mul_pd(valpha, acc5_0)));
-                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 60]), _mm256_mul_pd(valpha, acc5_1)));
+                __m256d c_in140 = _mm256_loadu_pd(&c[i0 * sc_row + 56]);
+                __m256d c_in141 = _mm256_loadu_pd(&c[i0 * sc_row + 60]);
+                __m256d c_in142 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56]);
+                __m256d c_in143 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_fmadd_pd(vbeta, c_in140, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_fmadd_pd(vbeta, c_in141, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_pd(vbeta, c_in142, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_fmadd_pd(vbeta, c_in143, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in144 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56]);
+                __m256d c_in145 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60]);
+                __m256d c_in146 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 56]);
+                __m256d c_in147 = _mm256_loadu_pd(&c[(i0 + 3) * sc_row + 60]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_pd(vbeta, c_in144, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_fmadd_pd(vbeta, c_in145, _mm256_mul_pd(valpha, acc2_1)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm256_fmadd_pd(vbeta, c_in146, _mm256_mul_pd(valpha, acc3_0)));
+                _mm256_storeu_pd(&c[(i0 + 3) * sc_row + 60], _mm256_fmadd_pd(vbeta, c_in147, _mm256_mul_pd(valpha, acc3_1)));
+                __m256d c_in148 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 56]);
+                __m256d c_in149 = _mm256_loadu_pd(&c[(i0 + 4) * sc_row + 60]);
+                __m256d c_in150 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 56]);
+                __m256d c_in151 = _mm256_loadu_pd(&c[(i0 + 5) * sc_row + 60]);
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm256_fmadd_pd(vbeta, c_in148, _mm256_mul_pd(valpha, acc4_0)));
+                _mm256_storeu_pd(&c[(i0 + 4) * sc_row + 60], _mm256_fmadd_pd(vbeta, c_in149, _mm256_mul_pd(valpha, acc4_1)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm256_fmadd_pd(vbeta, c_in150, _mm256_mul_pd(valpha, acc5_0)));
+                _mm256_storeu_pd(&c[(i0 + 5) * sc_row + 60], _mm256_fmadd_pd(vbeta, c_in151, _mm256_mul_pd(valpha, acc5_1)));
             }
         }
         {
@@ -15926,14 +18030,22 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *B
                 acc3_0 = _mm256_fmadd_pd(a3, b0, acc3_0);
                 acc3_1 = _mm256_fmadd_pd(a3, b1, acc3_1);
             }
-            _mm256_storeu_pd(&c[60 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[60 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60 * sc_row + 60]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[61 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 56]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[61 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[61 * sc_row + 60]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[62 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 56]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[62 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[62 * sc_row + 60]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 56]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 60]), _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in152 = _mm256_loadu_pd(&c[60 * sc_row + 56]);
+            __m256d c_in153 = _mm256_loadu_pd(&c[60 * sc_row + 60]);
+            __m256d c_in154 = _mm256_loadu_pd(&c[61 * sc_row + 56]);
+            __m256d c_in155 = _mm256_loadu_pd(&c[61 * sc_row + 60]);
+            _mm256_storeu_pd(&c[60 * sc_row + 56], _mm256_fmadd_pd(vbeta, c_in152, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[60 * sc_row + 60], _mm256_fmadd_pd(vbeta, c_in153, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[61 * sc_row + 56], _mm256_fmadd_pd(vbeta, c_in154, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[61 * sc_row + 60], _mm256_fmadd_pd(vbeta, c_in155, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in156 = _mm256_loadu_pd(&c[62 * sc_row + 56]);
+            __m256d c_in157 = _mm256_loadu_pd(&c[62 * sc_row + 60]);
+            __m256d c_in158 = _mm256_loadu_pd(&c[63 * sc_row + 56]);
+            __m256d c_in159 = _mm256_loadu_pd(&c[63 * sc_row + 60]);
+            _mm256_storeu_pd(&c[62 * sc_row + 56], _mm256_fmadd_pd(vbeta, c_in156, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[62 * sc_row + 60], _mm256_fmadd_pd(vbeta, c_in157, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_fmadd_pd(vbeta, c_in158, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_fmadd_pd(vbeta, c_in159, _mm256_mul_pd(valpha, acc3_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -15945,7 +18057,7 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl6_pf_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx2_rl3_pf_a1b1
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 66560 vector arithmetic ops, 12 vector accumulators,
  * 56320 vector loads, 1024 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -16045,12 +18157,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4])));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_add_pd(acc0_0, c_in0));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_add_pd(acc0_1, c_in1));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_add_pd(acc1_0, c_in2));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_add_pd(acc1_1, c_in3));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_add_pd(acc2_0, c_in4));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_add_pd(acc2_1, c_in5));
             }
         }
         {
@@ -16081,8 +18199,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[63 * sc_row])));
-            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[63 * sc_row + 4])));
+            __m256d c_in6 = _mm256_loadu_pd(&c[63 * sc_row]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[63 * sc_row + 4]);
+            _mm256_storeu_pd(&c[63 * sc_row], _mm256_add_pd(acc0_0, c_in6));
+            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_add_pd(acc0_1, c_in7));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -16105,12 +18225,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12])));
+                __m256d c_in8 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_add_pd(acc0_0, c_in8));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_add_pd(acc0_1, c_in9));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_add_pd(acc1_0, c_in10));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_add_pd(acc1_1, c_in11));
+                __m256d c_in12 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_add_pd(acc2_0, c_in12));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_add_pd(acc2_1, c_in13));
             }
         }
         {
@@ -16123,8 +18249,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[63 * sc_row + 8])));
-            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[63 * sc_row + 12])));
+            __m256d c_in14 = _mm256_loadu_pd(&c[63 * sc_row + 8]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[63 * sc_row + 12]);
+            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_add_pd(acc0_0, c_in14));
+            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_add_pd(acc0_1, c_in15));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -16147,12 +18275,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 16])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20])));
+                __m256d c_in16 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in17 = _mm256_loadu_pd(&c[i0 * sc_row + 20]);
+                __m256d c_in18 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in19 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_add_pd(acc0_0, c_in16));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_add_pd(acc0_1, c_in17));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_add_pd(acc1_0, c_in18));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_add_pd(acc1_1, c_in19));
+                __m256d c_in20 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_add_pd(acc2_0, c_in20));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_add_pd(acc2_1, c_in21));
             }
         }
         {
@@ -16165,8 +18299,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[63 * sc_row + 16])));
-            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[63 * sc_row + 20])));
+            __m256d c_in22 = _mm256_loadu_pd(&c[63 * sc_row + 16]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[63 * sc_row + 20]);
+            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_add_pd(acc0_0, c_in22));
+            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_add_pd(acc0_1, c_in23));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -16189,12 +18325,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 24])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 28])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28])));
+                __m256d c_in24 = _mm256_loadu_pd(&c[i0 * sc_row + 24]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[i0 * sc_row + 28]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_add_pd(acc0_0, c_in24));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_add_pd(acc0_1, c_in25));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_add_pd(acc1_0, c_in26));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_add_pd(acc1_1, c_in27));
+                __m256d c_in28 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                __m256d c_in29 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_add_pd(acc2_0, c_in28));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_add_pd(acc2_1, c_in29));
             }
         }
         {
@@ -16207,8 +18349,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[63 * sc_row + 24])));
-            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[63 * sc_row + 28])));
+            __m256d c_in30 = _mm256_loadu_pd(&c[63 * sc_row + 24]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[63 * sc_row + 28]);
+            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_add_pd(acc0_0, c_in30));
+            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_add_pd(acc0_1, c_in31));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -16231,12 +18375,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 32])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 36])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36])));
+                __m256d c_in32 = _mm256_loadu_pd(&c[i0 * sc_row + 32]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[i0 * sc_row + 36]);
+                __m256d c_in34 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_add_pd(acc0_0, c_in32));
+                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_add_pd(acc0_1, c_in33));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_add_pd(acc1_0, c_in34));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_add_pd(acc1_1, c_in35));
+                __m256d c_in36 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32]);
+                __m256d c_in37 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_add_pd(acc2_0, c_in36));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_add_pd(acc2_1, c_in37));
             }
         }
         {
@@ -16249,8 +18399,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[63 * sc_row + 32])));
-            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[63 * sc_row + 36])));
+            __m256d c_in38 = _mm256_loadu_pd(&c[63 * sc_row + 32]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[63 * sc_row + 36]);
+            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_add_pd(acc0_0, c_in38));
+            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_add_pd(acc0_1, c_in39));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -16273,12 +18425,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 40])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 44])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44])));
+                __m256d c_in40 = _mm256_loadu_pd(&c[i0 * sc_row + 40]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[i0 * sc_row + 44]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_add_pd(acc0_0, c_in40));
+                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_add_pd(acc0_1, c_in41));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_add_pd(acc1_0, c_in42));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_add_pd(acc1_1, c_in43));
+                __m256d c_in44 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40]);
+                __m256d c_in45 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_add_pd(acc2_0, c_in44));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_add_pd(acc2_1, c_in45));
             }
         }
         {
@@ -16291,8 +18449,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[63 * sc_row + 40])));
-            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[63 * sc_row + 44])));
+            __m256d c_in46 = _mm256_loadu_pd(&c[63 * sc_row + 40]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[63 * sc_row + 44]);
+            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_add_pd(acc0_0, c_in46));
+            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_add_pd(acc0_1, c_in47));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -16315,12 +18475,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 48])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 52])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52])));
+                __m256d c_in48 = _mm256_loadu_pd(&c[i0 * sc_row + 48]);
+                __m256d c_in49 = _mm256_loadu_pd(&c[i0 * sc_row + 52]);
+                __m256d c_in50 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48]);
+                __m256d c_in51 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_add_pd(acc0_0, c_in48));
+                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_add_pd(acc0_1, c_in49));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_add_pd(acc1_0, c_in50));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_add_pd(acc1_1, c_in51));
+                __m256d c_in52 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48]);
+                __m256d c_in53 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_add_pd(acc2_0, c_in52));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_add_pd(acc2_1, c_in53));
             }
         }
         {
@@ -16333,8 +18499,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[63 * sc_row + 48])));
-            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[63 * sc_row + 52])));
+            __m256d c_in54 = _mm256_loadu_pd(&c[63 * sc_row + 48]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[63 * sc_row + 52]);
+            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_add_pd(acc0_0, c_in54));
+            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_add_pd(acc0_1, c_in55));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -16357,12 +18525,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_args 
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[i0 * sc_row + 56])));
-                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[i0 * sc_row + 60])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56])));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56])));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60])));
+                __m256d c_in56 = _mm256_loadu_pd(&c[i0 * sc_row + 56]);
+                __m256d c_in57 = _mm256_loadu_pd(&c[i0 * sc_row + 60]);
+                __m256d c_in58 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56]);
+                __m256d c_in59 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_add_pd(acc0_0, c_in56));
+                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_add_pd(acc0_1, c_in57));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_add_pd(acc1_0, c_in58));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_add_pd(acc1_1, c_in59));
+                __m256d c_in60 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56]);
+                __m256d c_in61 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_add_pd(acc2_0, c_in60));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_add_pd(acc2_1, c_in61));
             }
         }
         {
@@ -16375,8 +18549,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_a1b1(const bmm_args 
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[63 * sc_row + 56])));
-            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[63 * sc_row + 60])));
+            __m256d c_in62 = _mm256_loadu_pd(&c[63 * sc_row + 56]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[63 * sc_row + 60]);
+            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_add_pd(acc0_0, c_in62));
+            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_add_pd(acc0_1, c_in63));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -16833,7 +19009,7 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx2_rl3_pf_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx2, form rl3_pf.
- * Cost per matrix: 524288 useful flops in 67584 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 67584 vector arithmetic ops, 12 vector accumulators,
  * 56320 vector loads, 1024 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -16937,12 +19113,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in0 = _mm256_loadu_pd(&c[i0 * sc_row]);
+                __m256d c_in1 = _mm256_loadu_pd(&c[i0 * sc_row + 4]);
+                __m256d c_in2 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m256d c_in3 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 4]);
+                _mm256_storeu_pd(&c[i0 * sc_row], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in4 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m256d c_in5 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 4]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -16973,8 +19155,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in6 = _mm256_loadu_pd(&c[63 * sc_row]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[63 * sc_row + 4]);
+            _mm256_storeu_pd(&c[63 * sc_row], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -16997,12 +19181,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in8 = _mm256_loadu_pd(&c[i0 * sc_row + 8]);
+                __m256d c_in9 = _mm256_loadu_pd(&c[i0 * sc_row + 12]);
+                __m256d c_in10 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m256d c_in11 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 12]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in12 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m256d c_in13 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 12]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -17015,8 +19205,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 8]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 12]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in14 = _mm256_loadu_pd(&c[63 * sc_row + 8]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[63 * sc_row + 12]);
+            _mm256_storeu_pd(&c[63 * sc_row + 8], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 12], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -17039,12 +19231,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in16 = _mm256_loadu_pd(&c[i0 * sc_row + 16]);
+                __m256d c_in17 = _mm256_loadu_pd(&c[i0 * sc_row + 20]);
+                __m256d c_in18 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m256d c_in19 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 20]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in16, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in17, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in18, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in19, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in20 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m256d c_in21 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 20]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in20, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in21, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -17057,8 +19255,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 16]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 20]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in22 = _mm256_loadu_pd(&c[63 * sc_row + 16]);
+            __m256d c_in23 = _mm256_loadu_pd(&c[63 * sc_row + 20]);
+            _mm256_storeu_pd(&c[63 * sc_row + 16], _mm256_fmadd_pd(vbeta, c_in22, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 20], _mm256_fmadd_pd(vbeta, c_in23, _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -17081,12 +19281,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in24 = _mm256_loadu_pd(&c[i0 * sc_row + 24]);
+                __m256d c_in25 = _mm256_loadu_pd(&c[i0 * sc_row + 28]);
+                __m256d c_in26 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                __m256d c_in27 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 28]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in24, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in25, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in26, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in27, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in28 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                __m256d c_in29 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 28]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in28, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in29, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -17099,8 +19305,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 24]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 28]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in30 = _mm256_loadu_pd(&c[63 * sc_row + 24]);
+            __m256d c_in31 = _mm256_loadu_pd(&c[63 * sc_row + 28]);
+            _mm256_storeu_pd(&c[63 * sc_row + 24], _mm256_fmadd_pd(vbeta, c_in30, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 28], _mm256_fmadd_pd(vbeta, c_in31, _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -17123,12 +19331,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 32]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 36]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in32 = _mm256_loadu_pd(&c[i0 * sc_row + 32]);
+                __m256d c_in33 = _mm256_loadu_pd(&c[i0 * sc_row + 36]);
+                __m256d c_in34 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 32]);
+                __m256d c_in35 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 36]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 32], _mm256_fmadd_pd(vbeta, c_in32, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 36], _mm256_fmadd_pd(vbeta, c_in33, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm256_fmadd_pd(vbeta, c_in34, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 36], _mm256_fmadd_pd(vbeta, c_in35, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in36 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 32]);
+                __m256d c_in37 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 36]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm256_fmadd_pd(vbeta, c_in36, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 36], _mm256_fmadd_pd(vbeta, c_in37, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -17141,8 +19355,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 32]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 36]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in38 = _mm256_loadu_pd(&c[63 * sc_row + 32]);
+            __m256d c_in39 = _mm256_loadu_pd(&c[63 * sc_row + 36]);
+            _mm256_storeu_pd(&c[63 * sc_row + 32], _mm256_fmadd_pd(vbeta, c_in38, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 36], _mm256_fmadd_pd(vbeta, c_in39, _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -17165,12 +19381,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 40]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 44]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in40 = _mm256_loadu_pd(&c[i0 * sc_row + 40]);
+                __m256d c_in41 = _mm256_loadu_pd(&c[i0 * sc_row + 44]);
+                __m256d c_in42 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 40]);
+                __m256d c_in43 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 44]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 40], _mm256_fmadd_pd(vbeta, c_in40, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 44], _mm256_fmadd_pd(vbeta, c_in41, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm256_fmadd_pd(vbeta, c_in42, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 44], _mm256_fmadd_pd(vbeta, c_in43, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in44 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 40]);
+                __m256d c_in45 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 44]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm256_fmadd_pd(vbeta, c_in44, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 44], _mm256_fmadd_pd(vbeta, c_in45, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -17183,8 +19405,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 40]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 44]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in46 = _mm256_loadu_pd(&c[63 * sc_row + 40]);
+            __m256d c_in47 = _mm256_loadu_pd(&c[63 * sc_row + 44]);
+            _mm256_storeu_pd(&c[63 * sc_row + 40], _mm256_fmadd_pd(vbeta, c_in46, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 44], _mm256_fmadd_pd(vbeta, c_in47, _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -17207,12 +19431,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 48]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 52]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in48 = _mm256_loadu_pd(&c[i0 * sc_row + 48]);
+                __m256d c_in49 = _mm256_loadu_pd(&c[i0 * sc_row + 52]);
+                __m256d c_in50 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 48]);
+                __m256d c_in51 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 52]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 48], _mm256_fmadd_pd(vbeta, c_in48, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 52], _mm256_fmadd_pd(vbeta, c_in49, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm256_fmadd_pd(vbeta, c_in50, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 52], _mm256_fmadd_pd(vbeta, c_in51, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in52 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 48]);
+                __m256d c_in53 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 52]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm256_fmadd_pd(vbeta, c_in52, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 52], _mm256_fmadd_pd(vbeta, c_in53, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -17225,8 +19455,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 52]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in54 = _mm256_loadu_pd(&c[63 * sc_row + 48]);
+            __m256d c_in55 = _mm256_loadu_pd(&c[63 * sc_row + 52]);
+            _mm256_storeu_pd(&c[63 * sc_row + 48], _mm256_fmadd_pd(vbeta, c_in54, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 52], _mm256_fmadd_pd(vbeta, c_in55, _mm256_mul_pd(valpha, acc0_1)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -17249,12 +19481,18 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *B
                     acc2_0 = _mm256_fmadd_pd(a2, b0, acc2_0);
                     acc2_1 = _mm256_fmadd_pd(a2, b1, acc2_1);
                 }
-                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 56]), _mm256_mul_pd(valpha, acc0_0)));
-                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[i0 * sc_row + 60]), _mm256_mul_pd(valpha, acc0_1)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56]), _mm256_mul_pd(valpha, acc1_0)));
-                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60]), _mm256_mul_pd(valpha, acc1_1)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56]), _mm256_mul_pd(valpha, acc2_0)));
-                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60]), _mm256_mul_pd(valpha, acc2_1)));
+                __m256d c_in56 = _mm256_loadu_pd(&c[i0 * sc_row + 56]);
+                __m256d c_in57 = _mm256_loadu_pd(&c[i0 * sc_row + 60]);
+                __m256d c_in58 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 56]);
+                __m256d c_in59 = _mm256_loadu_pd(&c[(i0 + 1) * sc_row + 60]);
+                _mm256_storeu_pd(&c[i0 * sc_row + 56], _mm256_fmadd_pd(vbeta, c_in56, _mm256_mul_pd(valpha, acc0_0)));
+                _mm256_storeu_pd(&c[i0 * sc_row + 60], _mm256_fmadd_pd(vbeta, c_in57, _mm256_mul_pd(valpha, acc0_1)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm256_fmadd_pd(vbeta, c_in58, _mm256_mul_pd(valpha, acc1_0)));
+                _mm256_storeu_pd(&c[(i0 + 1) * sc_row + 60], _mm256_fmadd_pd(vbeta, c_in59, _mm256_mul_pd(valpha, acc1_1)));
+                __m256d c_in60 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 56]);
+                __m256d c_in61 = _mm256_loadu_pd(&c[(i0 + 2) * sc_row + 60]);
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm256_fmadd_pd(vbeta, c_in60, _mm256_mul_pd(valpha, acc2_0)));
+                _mm256_storeu_pd(&c[(i0 + 2) * sc_row + 60], _mm256_fmadd_pd(vbeta, c_in61, _mm256_mul_pd(valpha, acc2_1)));
             }
         }
         {
@@ -17267,8 +19505,10 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *B
                 acc0_0 = _mm256_fmadd_pd(a0, b0, acc0_0);
                 acc0_1 = _mm256_fmadd_pd(a0, b1, acc0_1);
             }
-            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 56]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[63 * sc_row + 60]), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in62 = _mm256_loadu_pd(&c[63 * sc_row + 56]);
+            __m256d c_in63 = _mm256_loadu_pd(&c[63 * sc_row + 60]);
+            _mm256_storeu_pd(&c[63 * sc_row + 56], _mm256_fmadd_pd(vbeta, c_in62, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[63 * sc_row + 60], _mm256_fmadd_pd(vbeta, c_in63, _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -17280,7 +19520,7 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx512_rl6_a1b1
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx512, form rl6.
- * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 48 vector accumulators,
  * 14336 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -17353,30 +19593,54 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_a1b1(const bmm_args
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[i0 * sc_row])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[i0 * sc_row + 16])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[i0 * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[(i0 + 3) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_add_pd(acc3_2, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_add_pd(acc3_3, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[(i0 + 4) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_add_pd(acc4_1, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_add_pd(acc4_2, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_add_pd(acc4_3, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[(i0 + 5) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_add_pd(acc5_1, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_add_pd(acc5_2, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_add_pd(acc5_3, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[i0 * sc_row + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_add_pd(acc0_2, c_in2));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_add_pd(acc0_3, c_in3));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, c_in4));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, c_in5));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_add_pd(acc1_2, c_in6));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_add_pd(acc1_3, c_in7));
+                __m512d c_in8 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m512d c_in14 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]);
+                __m512d c_in15 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, c_in8));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, c_in9));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_add_pd(acc2_2, c_in10));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_add_pd(acc2_3, c_in11));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_add_pd(acc3_0, c_in12));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_add_pd(acc3_1, c_in13));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_add_pd(acc3_2, c_in14));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_add_pd(acc3_3, c_in15));
+                __m512d c_in16 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]);
+                __m512d c_in23 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_add_pd(acc4_0, c_in16));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_add_pd(acc4_1, c_in17));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_add_pd(acc4_2, c_in18));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_add_pd(acc4_3, c_in19));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_add_pd(acc5_0, c_in20));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_add_pd(acc5_1, c_in21));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_add_pd(acc5_2, c_in22));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_add_pd(acc5_3, c_in23));
             }
         }
         {
@@ -17422,22 +19686,38 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_a1b1(const bmm_args
                 acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
             }
-            _mm512_storeu_pd(&c[60 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[60 * sc_row])));
-            _mm512_storeu_pd(&c[60 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[60 * sc_row + 8])));
-            _mm512_storeu_pd(&c[60 * sc_row + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[60 * sc_row + 16])));
-            _mm512_storeu_pd(&c[60 * sc_row + 24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[60 * sc_row + 24])));
-            _mm512_storeu_pd(&c[61 * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[61 * sc_row])));
-            _mm512_storeu_pd(&c[61 * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[61 * sc_row + 8])));
-            _mm512_storeu_pd(&c[61 * sc_row + 16], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[61 * sc_row + 16])));
-            _mm512_storeu_pd(&c[61 * sc_row + 24], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[61 * sc_row + 24])));
-            _mm512_storeu_pd(&c[62 * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[62 * sc_row])));
-            _mm512_storeu_pd(&c[62 * sc_row + 8], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[62 * sc_row + 8])));
-            _mm512_storeu_pd(&c[62 * sc_row + 16], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[62 * sc_row + 16])));
-            _mm512_storeu_pd(&c[62 * sc_row + 24], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[62 * sc_row + 24])));
-            _mm512_storeu_pd(&c[63 * sc_row], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[63 * sc_row])));
-            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[63 * sc_row + 8])));
-            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_add_pd(acc3_2, _mm512_loadu_pd(&c[63 * sc_row + 16])));
-            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_add_pd(acc3_3, _mm512_loadu_pd(&c[63 * sc_row + 24])));
+            __m512d c_in24 = _mm512_loadu_pd(&c[60 * sc_row]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[60 * sc_row + 8]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[60 * sc_row + 16]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[60 * sc_row + 24]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[61 * sc_row]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[61 * sc_row + 8]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[61 * sc_row + 16]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[61 * sc_row + 24]);
+            _mm512_storeu_pd(&c[60 * sc_row], _mm512_add_pd(acc0_0, c_in24));
+            _mm512_storeu_pd(&c[60 * sc_row + 8], _mm512_add_pd(acc0_1, c_in25));
+            _mm512_storeu_pd(&c[60 * sc_row + 16], _mm512_add_pd(acc0_2, c_in26));
+            _mm512_storeu_pd(&c[60 * sc_row + 24], _mm512_add_pd(acc0_3, c_in27));
+            _mm512_storeu_pd(&c[61 * sc_row], _mm512_add_pd(acc1_0, c_in28));
+            _mm512_storeu_pd(&c[61 * sc_row + 8], _mm512_add_pd(acc1_1, c_in29));
+            _mm512_storeu_pd(&c[61 * sc_row + 16], _mm512_add_pd(acc1_2, c_in30));
+            _mm512_storeu_pd(&c[61 * sc_row + 24], _mm512_add_pd(acc1_3, c_in31));
+            __m512d c_in32 = _mm512_loadu_pd(&c[62 * sc_row]);
+            __m512d c_in33 = _mm512_loadu_pd(&c[62 * sc_row + 8]);
+            __m512d c_in34 = _mm512_loadu_pd(&c[62 * sc_row + 16]);
+            __m512d c_in35 = _mm512_loadu_pd(&c[62 * sc_row + 24]);
+            __m512d c_in36 = _mm512_loadu_pd(&c[63 * sc_row]);
+            __m512d c_in37 = _mm512_loadu_pd(&c[63 * sc_row + 8]);
+            __m512d c_in38 = _mm512_loadu_pd(&c[63 * sc_row + 16]);
+            __m512d c_in39 = _mm512_loadu_pd(&c[63 * sc_row + 24]);
+            _mm512_storeu_pd(&c[62 * sc_row], _mm512_add_pd(acc2_0, c_in32));
+            _mm512_storeu_pd(&c[62 * sc_row + 8], _mm512_add_pd(acc2_1, c_in33));
+            _mm512_storeu_pd(&c[62 * sc_row + 16], _mm512_add_pd(acc2_2, c_in34));
+            _mm512_storeu_pd(&c[62 * sc_row + 24], _mm512_add_pd(acc2_3, c_in35));
+            _mm512_storeu_pd(&c[63 * sc_row], _mm512_add_pd(acc3_0, c_in36));
+            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_add_pd(acc3_1, c_in37));
+            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_add_pd(acc3_2, c_in38));
+            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_add_pd(acc3_3, c_in39));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -17501,30 +19781,54 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_a1b1(const bmm_args
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[i0 * sc_row + 32])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[i0 * sc_row + 40])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[i0 * sc_row + 48])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[i0 * sc_row + 56])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 32])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 40])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm512_add_pd(acc3_2, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 48])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm512_add_pd(acc3_3, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 56])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 32])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm512_add_pd(acc4_1, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 40])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm512_add_pd(acc4_2, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 48])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm512_add_pd(acc4_3, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 56])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 32])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm512_add_pd(acc5_1, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 40])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm512_add_pd(acc5_2, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 48])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm512_add_pd(acc5_3, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 56])));
+                __m512d c_in40 = _mm512_loadu_pd(&c[i0 * sc_row + 32]);
+                __m512d c_in41 = _mm512_loadu_pd(&c[i0 * sc_row + 40]);
+                __m512d c_in42 = _mm512_loadu_pd(&c[i0 * sc_row + 48]);
+                __m512d c_in43 = _mm512_loadu_pd(&c[i0 * sc_row + 56]);
+                __m512d c_in44 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32]);
+                __m512d c_in45 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40]);
+                __m512d c_in46 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48]);
+                __m512d c_in47 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56]);
+                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_add_pd(acc0_0, c_in40));
+                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_add_pd(acc0_1, c_in41));
+                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_add_pd(acc0_2, c_in42));
+                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_add_pd(acc0_3, c_in43));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_add_pd(acc1_0, c_in44));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_add_pd(acc1_1, c_in45));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_add_pd(acc1_2, c_in46));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_add_pd(acc1_3, c_in47));
+                __m512d c_in48 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32]);
+                __m512d c_in49 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40]);
+                __m512d c_in50 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48]);
+                __m512d c_in51 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56]);
+                __m512d c_in52 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 32]);
+                __m512d c_in53 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 40]);
+                __m512d c_in54 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 48]);
+                __m512d c_in55 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 56]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_add_pd(acc2_0, c_in48));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_add_pd(acc2_1, c_in49));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_add_pd(acc2_2, c_in50));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_add_pd(acc2_3, c_in51));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm512_add_pd(acc3_0, c_in52));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm512_add_pd(acc3_1, c_in53));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm512_add_pd(acc3_2, c_in54));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm512_add_pd(acc3_3, c_in55));
+                __m512d c_in56 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 32]);
+                __m512d c_in57 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 40]);
+                __m512d c_in58 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 48]);
+                __m512d c_in59 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 56]);
+                __m512d c_in60 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 32]);
+                __m512d c_in61 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 40]);
+                __m512d c_in62 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 48]);
+                __m512d c_in63 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 56]);
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm512_add_pd(acc4_0, c_in56));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm512_add_pd(acc4_1, c_in57));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm512_add_pd(acc4_2, c_in58));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm512_add_pd(acc4_3, c_in59));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm512_add_pd(acc5_0, c_in60));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm512_add_pd(acc5_1, c_in61));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm512_add_pd(acc5_2, c_in62));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm512_add_pd(acc5_3, c_in63));
             }
         }
         {
@@ -17570,22 +19874,38 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_a1b1(const bmm_args
                 acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
             }
-            _mm512_storeu_pd(&c[60 * sc_row + 32], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[60 * sc_row + 32])));
-            _mm512_storeu_pd(&c[60 * sc_row + 40], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[60 * sc_row + 40])));
-            _mm512_storeu_pd(&c[60 * sc_row + 48], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[60 * sc_row + 48])));
-            _mm512_storeu_pd(&c[60 * sc_row + 56], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[60 * sc_row + 56])));
-            _mm512_storeu_pd(&c[61 * sc_row + 32], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[61 * sc_row + 32])));
-            _mm512_storeu_pd(&c[61 * sc_row + 40], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[61 * sc_row + 40])));
-            _mm512_storeu_pd(&c[61 * sc_row + 48], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[61 * sc_row + 48])));
-            _mm512_storeu_pd(&c[61 * sc_row + 56], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[61 * sc_row + 56])));
-            _mm512_storeu_pd(&c[62 * sc_row + 32], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[62 * sc_row + 32])));
-            _mm512_storeu_pd(&c[62 * sc_row + 40], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[62 * sc_row + 40])));
-            _mm512_storeu_pd(&c[62 * sc_row + 48], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[62 * sc_row + 48])));
-            _mm512_storeu_pd(&c[62 * sc_row + 56], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[62 * sc_row + 56])));
-            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[63 * sc_row + 32])));
-            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[63 * sc_row + 40])));
-            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_add_pd(acc3_2, _mm512_loadu_pd(&c[63 * sc_row + 48])));
-            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_add_pd(acc3_3, _mm512_loadu_pd(&c[63 * sc_row + 56])));
+            __m512d c_in64 = _mm512_loadu_pd(&c[60 * sc_row + 32]);
+            __m512d c_in65 = _mm512_loadu_pd(&c[60 * sc_row + 40]);
+            __m512d c_in66 = _mm512_loadu_pd(&c[60 * sc_row + 48]);
+            __m512d c_in67 = _mm512_loadu_pd(&c[60 * sc_row + 56]);
+            __m512d c_in68 = _mm512_loadu_pd(&c[61 * sc_row + 32]);
+            __m512d c_in69 = _mm512_loadu_pd(&c[61 * sc_row + 40]);
+            __m512d c_in70 = _mm512_loadu_pd(&c[61 * sc_row + 48]);
+            __m512d c_in71 = _mm512_loadu_pd(&c[61 * sc_row + 56]);
+            _mm512_storeu_pd(&c[60 * sc_row + 32], _mm512_add_pd(acc0_0, c_in64));
+            _mm512_storeu_pd(&c[60 * sc_row + 40], _mm512_add_pd(acc0_1, c_in65));
+            _mm512_storeu_pd(&c[60 * sc_row + 48], _mm512_add_pd(acc0_2, c_in66));
+            _mm512_storeu_pd(&c[60 * sc_row + 56], _mm512_add_pd(acc0_3, c_in67));
+            _mm512_storeu_pd(&c[61 * sc_row + 32], _mm512_add_pd(acc1_0, c_in68));
+            _mm512_storeu_pd(&c[61 * sc_row + 40], _mm512_add_pd(acc1_1, c_in69));
+            _mm512_storeu_pd(&c[61 * sc_row + 48], _mm512_add_pd(acc1_2, c_in70));
+            _mm512_storeu_pd(&c[61 * sc_row + 56], _mm512_add_pd(acc1_3, c_in71));
+            __m512d c_in72 = _mm512_loadu_pd(&c[62 * sc_row + 32]);
+            __m512d c_in73 = _mm512_loadu_pd(&c[62 * sc_row + 40]);
+            __m512d c_in74 = _mm512_loadu_pd(&c[62 * sc_row + 48]);
+            __m512d c_in75 = _mm512_loadu_pd(&c[62 * sc_row + 56]);
+            __m512d c_in76 = _mm512_loadu_pd(&c[63 * sc_row + 32]);
+            __m512d c_in77 = _mm512_loadu_pd(&c[63 * sc_row + 40]);
+            __m512d c_in78 = _mm512_loadu_pd(&c[63 * sc_row + 48]);
+            __m512d c_in79 = _mm512_loadu_pd(&c[63 * sc_row + 56]);
+            _mm512_storeu_pd(&c[62 * sc_row + 32], _mm512_add_pd(acc2_0, c_in72));
+            _mm512_storeu_pd(&c[62 * sc_row + 40], _mm512_add_pd(acc2_1, c_in73));
+            _mm512_storeu_pd(&c[62 * sc_row + 48], _mm512_add_pd(acc2_2, c_in74));
+            _mm512_storeu_pd(&c[62 * sc_row + 56], _mm512_add_pd(acc2_3, c_in75));
+            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_add_pd(acc3_0, c_in76));
+            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_add_pd(acc3_1, c_in77));
+            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_add_pd(acc3_2, c_in78));
+            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_add_pd(acc3_3, c_in79));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -17916,7 +20236,7 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx512_rl6_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl6.
- * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 48 vector accumulators,
  * 14336 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -17993,30 +20313,54 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_ab(const bmm_args *
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]), _mm512_mul_pd(valpha, acc3_3)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]), _mm512_mul_pd(valpha, acc4_3)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]), _mm512_mul_pd(valpha, acc5_3)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[i0 * sc_row + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in8 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m512d c_in14 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]);
+                __m512d c_in15 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc3_3)));
+                __m512d c_in16 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]);
+                __m512d c_in23 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc5_3)));
             }
         }
         {
@@ -18062,22 +20406,38 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_ab(const bmm_args *
                 acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
             }
-            _mm512_storeu_pd(&c[60 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[60 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[60 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[60 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[61 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[61 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[61 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[61 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
-            _mm512_storeu_pd(&c[62 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[62 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[62 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-            _mm512_storeu_pd(&c[62 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
-            _mm512_storeu_pd(&c[63 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
-            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 24]), _mm512_mul_pd(valpha, acc3_3)));
+            __m512d c_in24 = _mm512_loadu_pd(&c[60 * sc_row]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[60 * sc_row + 8]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[60 * sc_row + 16]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[60 * sc_row + 24]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[61 * sc_row]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[61 * sc_row + 8]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[61 * sc_row + 16]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[61 * sc_row + 24]);
+            _mm512_storeu_pd(&c[60 * sc_row], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[60 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[60 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in26, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[60 * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in27, _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[61 * sc_row], _mm512_fmadd_pd(vbeta, c_in28, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[61 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in29, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[61 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in30, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[61 * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in31, _mm512_mul_pd(valpha, acc1_3)));
+            __m512d c_in32 = _mm512_loadu_pd(&c[62 * sc_row]);
+            __m512d c_in33 = _mm512_loadu_pd(&c[62 * sc_row + 8]);
+            __m512d c_in34 = _mm512_loadu_pd(&c[62 * sc_row + 16]);
+            __m512d c_in35 = _mm512_loadu_pd(&c[62 * sc_row + 24]);
+            __m512d c_in36 = _mm512_loadu_pd(&c[63 * sc_row]);
+            __m512d c_in37 = _mm512_loadu_pd(&c[63 * sc_row + 8]);
+            __m512d c_in38 = _mm512_loadu_pd(&c[63 * sc_row + 16]);
+            __m512d c_in39 = _mm512_loadu_pd(&c[63 * sc_row + 24]);
+            _mm512_storeu_pd(&c[62 * sc_row], _mm512_fmadd_pd(vbeta, c_in32, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[62 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in33, _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[62 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in34, _mm512_mul_pd(valpha, acc2_2)));
+            _mm512_storeu_pd(&c[62 * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in35, _mm512_mul_pd(valpha, acc2_3)));
+            _mm512_storeu_pd(&c[63 * sc_row], _mm512_fmadd_pd(vbeta, c_in36, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in37, _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in38, _mm512_mul_pd(valpha, acc3_2)));
+            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in39, _mm512_mul_pd(valpha, acc3_3)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -18141,30 +20501,54 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_ab(const bmm_args *
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 32]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 40]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 48]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 56]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56]), _mm512_mul_pd(valpha, acc2_3)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 32]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 40]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 48]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 56]), _mm512_mul_pd(valpha, acc3_3)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 32]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 40]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 48]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 56]), _mm512_mul_pd(valpha, acc4_3)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 32]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 40]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 48]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 56]), _mm512_mul_pd(valpha, acc5_3)));
+                __m512d c_in40 = _mm512_loadu_pd(&c[i0 * sc_row + 32]);
+                __m512d c_in41 = _mm512_loadu_pd(&c[i0 * sc_row + 40]);
+                __m512d c_in42 = _mm512_loadu_pd(&c[i0 * sc_row + 48]);
+                __m512d c_in43 = _mm512_loadu_pd(&c[i0 * sc_row + 56]);
+                __m512d c_in44 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32]);
+                __m512d c_in45 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40]);
+                __m512d c_in46 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48]);
+                __m512d c_in47 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56]);
+                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_fmadd_pd(vbeta, c_in40, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_fmadd_pd(vbeta, c_in41, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_fmadd_pd(vbeta, c_in42, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_fmadd_pd(vbeta, c_in43, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_pd(vbeta, c_in44, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_fmadd_pd(vbeta, c_in45, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_pd(vbeta, c_in46, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_fmadd_pd(vbeta, c_in47, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in48 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32]);
+                __m512d c_in49 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40]);
+                __m512d c_in50 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48]);
+                __m512d c_in51 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56]);
+                __m512d c_in52 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 32]);
+                __m512d c_in53 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 40]);
+                __m512d c_in54 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 48]);
+                __m512d c_in55 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 56]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_pd(vbeta, c_in48, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_fmadd_pd(vbeta, c_in49, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_pd(vbeta, c_in50, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_fmadd_pd(vbeta, c_in51, _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm512_fmadd_pd(vbeta, c_in52, _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm512_fmadd_pd(vbeta, c_in53, _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm512_fmadd_pd(vbeta, c_in54, _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm512_fmadd_pd(vbeta, c_in55, _mm512_mul_pd(valpha, acc3_3)));
+                __m512d c_in56 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 32]);
+                __m512d c_in57 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 40]);
+                __m512d c_in58 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 48]);
+                __m512d c_in59 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 56]);
+                __m512d c_in60 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 32]);
+                __m512d c_in61 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 40]);
+                __m512d c_in62 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 48]);
+                __m512d c_in63 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 56]);
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm512_fmadd_pd(vbeta, c_in56, _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm512_fmadd_pd(vbeta, c_in57, _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm512_fmadd_pd(vbeta, c_in58, _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm512_fmadd_pd(vbeta, c_in59, _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm512_fmadd_pd(vbeta, c_in60, _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm512_fmadd_pd(vbeta, c_in61, _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm512_fmadd_pd(vbeta, c_in62, _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm512_fmadd_pd(vbeta, c_in63, _mm512_mul_pd(valpha, acc5_3)));
             }
         }
         {
@@ -18210,22 +20594,38 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_ab(const bmm_args *
                 acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
             }
-            _mm512_storeu_pd(&c[60 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 32]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[60 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 40]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[60 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 48]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[60 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 56]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[61 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 32]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[61 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 40]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[61 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 48]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[61 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 56]), _mm512_mul_pd(valpha, acc1_3)));
-            _mm512_storeu_pd(&c[62 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 32]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[62 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 40]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[62 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 48]), _mm512_mul_pd(valpha, acc2_2)));
-            _mm512_storeu_pd(&c[62 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 56]), _mm512_mul_pd(valpha, acc2_3)));
-            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 32]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 40]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 48]), _mm512_mul_pd(valpha, acc3_2)));
-            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 56]), _mm512_mul_pd(valpha, acc3_3)));
+            __m512d c_in64 = _mm512_loadu_pd(&c[60 * sc_row + 32]);
+            __m512d c_in65 = _mm512_loadu_pd(&c[60 * sc_row + 40]);
+            __m512d c_in66 = _mm512_loadu_pd(&c[60 * sc_row + 48]);
+            __m512d c_in67 = _mm512_loadu_pd(&c[60 * sc_row + 56]);
+            __m512d c_in68 = _mm512_loadu_pd(&c[61 * sc_row + 32]);
+            __m512d c_in69 = _mm512_loadu_pd(&c[61 * sc_row + 40]);
+            __m512d c_in70 = _mm512_loadu_pd(&c[61 * sc_row + 48]);
+            __m512d c_in71 = _mm512_loadu_pd(&c[61 * sc_row + 56]);
+            _mm512_storeu_pd(&c[60 * sc_row + 32], _mm512_fmadd_pd(vbeta, c_in64, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[60 * sc_row + 40], _mm512_fmadd_pd(vbeta, c_in65, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[60 * sc_row + 48], _mm512_fmadd_pd(vbeta, c_in66, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[60 * sc_row + 56], _mm512_fmadd_pd(vbeta, c_in67, _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[61 * sc_row + 32], _mm512_fmadd_pd(vbeta, c_in68, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[61 * sc_row + 40], _mm512_fmadd_pd(vbeta, c_in69, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[61 * sc_row + 48], _mm512_fmadd_pd(vbeta, c_in70, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[61 * sc_row + 56], _mm512_fmadd_pd(vbeta, c_in71, _mm512_mul_pd(valpha, acc1_3)));
+            __m512d c_in72 = _mm512_loadu_pd(&c[62 * sc_row + 32]);
+            __m512d c_in73 = _mm512_loadu_pd(&c[62 * sc_row + 40]);
+            __m512d c_in74 = _mm512_loadu_pd(&c[62 * sc_row + 48]);
+            __m512d c_in75 = _mm512_loadu_pd(&c[62 * sc_row + 56]);
+            __m512d c_in76 = _mm512_loadu_pd(&c[63 * sc_row + 32]);
+            __m512d c_in77 = _mm512_loadu_pd(&c[63 * sc_row + 40]);
+            __m512d c_in78 = _mm512_loadu_pd(&c[63 * sc_row + 48]);
+            __m512d c_in79 = _mm512_loadu_pd(&c[63 * sc_row + 56]);
+            _mm512_storeu_pd(&c[62 * sc_row + 32], _mm512_fmadd_pd(vbeta, c_in72, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[62 * sc_row + 40], _mm512_fmadd_pd(vbeta, c_in73, _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[62 * sc_row + 48], _mm512_fmadd_pd(vbeta, c_in74, _mm512_mul_pd(valpha, acc2_2)));
+            _mm512_storeu_pd(&c[62 * sc_row + 56], _mm512_fmadd_pd(vbeta, c_in75, _mm512_mul_pd(valpha, acc2_3)));
+            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_fmadd_pd(vbeta, c_in76, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_fmadd_pd(vbeta, c_in77, _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_fmadd_pd(vbeta, c_in78, _mm512_mul_pd(valpha, acc3_2)));
+            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_fmadd_pd(vbeta, c_in79, _mm512_mul_pd(valpha, acc3_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -18237,7 +20637,7 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx512_rl3_a1b1
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx512, form rl3.
- * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 24 vector accumulators,
  * 19968 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -18283,18 +20683,30 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_a1b1(const bmm_args
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[i0 * sc_row])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[i0 * sc_row + 16])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[i0 * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[i0 * sc_row + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_add_pd(acc0_2, c_in2));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_add_pd(acc0_3, c_in3));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, c_in4));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, c_in5));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_add_pd(acc1_2, c_in6));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_add_pd(acc1_3, c_in7));
+                __m512d c_in8 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, c_in8));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, c_in9));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_add_pd(acc2_2, c_in10));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_add_pd(acc2_3, c_in11));
             }
         }
         {
@@ -18313,10 +20725,14 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_a1b1(const bmm_args
                 acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
             }
-            _mm512_storeu_pd(&c[63 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[63 * sc_row])));
-            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[63 * sc_row + 8])));
-            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[63 * sc_row + 16])));
-            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[63 * sc_row + 24])));
+            __m512d c_in12 = _mm512_loadu_pd(&c[63 * sc_row]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[63 * sc_row + 8]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[63 * sc_row + 16]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[63 * sc_row + 24]);
+            _mm512_storeu_pd(&c[63 * sc_row], _mm512_add_pd(acc0_0, c_in12));
+            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_add_pd(acc0_1, c_in13));
+            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_add_pd(acc0_2, c_in14));
+            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_add_pd(acc0_3, c_in15));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -18353,18 +20769,30 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_a1b1(const bmm_args
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[i0 * sc_row + 32])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[i0 * sc_row + 40])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[i0 * sc_row + 48])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[i0 * sc_row + 56])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56])));
+                __m512d c_in16 = _mm512_loadu_pd(&c[i0 * sc_row + 32]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[i0 * sc_row + 40]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[i0 * sc_row + 48]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[i0 * sc_row + 56]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48]);
+                __m512d c_in23 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56]);
+                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_add_pd(acc0_0, c_in16));
+                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_add_pd(acc0_1, c_in17));
+                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_add_pd(acc0_2, c_in18));
+                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_add_pd(acc0_3, c_in19));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_add_pd(acc1_0, c_in20));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_add_pd(acc1_1, c_in21));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_add_pd(acc1_2, c_in22));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_add_pd(acc1_3, c_in23));
+                __m512d c_in24 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32]);
+                __m512d c_in25 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40]);
+                __m512d c_in26 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48]);
+                __m512d c_in27 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_add_pd(acc2_0, c_in24));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_add_pd(acc2_1, c_in25));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_add_pd(acc2_2, c_in26));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_add_pd(acc2_3, c_in27));
             }
         }
         {
@@ -18383,10 +20811,14 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_a1b1(const bmm_args
                 acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
             }
-            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[63 * sc_row + 32])));
-            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[63 * sc_row + 40])));
-            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[63 * sc_row + 48])));
-            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[63 * sc_row + 56])));
+            __m512d c_in28 = _mm512_loadu_pd(&c[63 * sc_row + 32]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[63 * sc_row + 40]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[63 * sc_row + 48]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[63 * sc_row + 56]);
+            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_add_pd(acc0_0, c_in28));
+            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_add_pd(acc0_1, c_in29));
+            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_add_pd(acc0_2, c_in30));
+            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_add_pd(acc0_3, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -18561,7 +20993,7 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_b0(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx512_rl3_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl3.
- * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 24 vector accumulators,
  * 19968 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -18611,18 +21043,30 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_ab(const bmm_args *
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[i0 * sc_row + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in8 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc2_3)));
             }
         }
         {
@@ -18641,10 +21085,14 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_ab(const bmm_args *
                 acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
             }
-            _mm512_storeu_pd(&c[63 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in12 = _mm512_loadu_pd(&c[63 * sc_row]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[63 * sc_row + 8]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[63 * sc_row + 16]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[63 * sc_row + 24]);
+            _mm512_storeu_pd(&c[63 * sc_row], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc0_3)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -18681,18 +21129,30 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_ab(const bmm_args *
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 32]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 40]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 48]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 56]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56]), _mm512_mul_pd(valpha, acc2_3)));
+                __m512d c_in16 = _mm512_loadu_pd(&c[i0 * sc_row + 32]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[i0 * sc_row + 40]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[i0 * sc_row + 48]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[i0 * sc_row + 56]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48]);
+                __m512d c_in23 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56]);
+                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in24 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32]);
+                __m512d c_in25 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40]);
+                __m512d c_in26 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48]);
+                __m512d c_in27 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_pd(vbeta, c_in26, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_fmadd_pd(vbeta, c_in27, _mm512_mul_pd(valpha, acc2_3)));
             }
         }
         {
@@ -18711,10 +21171,14 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_ab(const bmm_args *
                 acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
             }
-            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 32]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 40]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 48]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 56]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in28 = _mm512_loadu_pd(&c[63 * sc_row + 32]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[63 * sc_row + 40]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[63 * sc_row + 48]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[63 * sc_row + 56]);
+            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_fmadd_pd(vbeta, c_in28, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_fmadd_pd(vbeta, c_in29, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_fmadd_pd(vbeta, c_in30, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_fmadd_pd(vbeta, c_in31, _mm512_mul_pd(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -18726,7 +21190,7 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_ab(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx512_rl6_pf_a1b1
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx512, form rl6_pf.
- * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 48 vector accumulators,
  * 14336 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -18921,30 +21385,54 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_a1b1(const bmm_a
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[i0 * sc_row])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[i0 * sc_row + 16])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[i0 * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[(i0 + 3) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_add_pd(acc3_2, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_add_pd(acc3_3, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[(i0 + 4) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_add_pd(acc4_1, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_add_pd(acc4_2, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_add_pd(acc4_3, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[(i0 + 5) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_add_pd(acc5_1, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_add_pd(acc5_2, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_add_pd(acc5_3, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[i0 * sc_row + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_add_pd(acc0_2, c_in2));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_add_pd(acc0_3, c_in3));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, c_in4));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, c_in5));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_add_pd(acc1_2, c_in6));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_add_pd(acc1_3, c_in7));
+                __m512d c_in8 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m512d c_in14 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]);
+                __m512d c_in15 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, c_in8));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, c_in9));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_add_pd(acc2_2, c_in10));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_add_pd(acc2_3, c_in11));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_add_pd(acc3_0, c_in12));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_add_pd(acc3_1, c_in13));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_add_pd(acc3_2, c_in14));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_add_pd(acc3_3, c_in15));
+                __m512d c_in16 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]);
+                __m512d c_in23 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_add_pd(acc4_0, c_in16));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_add_pd(acc4_1, c_in17));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_add_pd(acc4_2, c_in18));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_add_pd(acc4_3, c_in19));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_add_pd(acc5_0, c_in20));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_add_pd(acc5_1, c_in21));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_add_pd(acc5_2, c_in22));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_add_pd(acc5_3, c_in23));
             }
         }
         {
@@ -19062,22 +21550,38 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_a1b1(const bmm_a
                 acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
             }
-            _mm512_storeu_pd(&c[60 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[60 * sc_row])));
-            _mm512_storeu_pd(&c[60 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[60 * sc_row + 8])));
-            _mm512_storeu_pd(&c[60 * sc_row + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[60 * sc_row + 16])));
-            _mm512_storeu_pd(&c[60 * sc_row + 24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[60 * sc_row + 24])));
-            _mm512_storeu_pd(&c[61 * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[61 * sc_row])));
-            _mm512_storeu_pd(&c[61 * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[61 * sc_row + 8])));
-            _mm512_storeu_pd(&c[61 * sc_row + 16], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[61 * sc_row + 16])));
-            _mm512_storeu_pd(&c[61 * sc_row + 24], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[61 * sc_row + 24])));
-            _mm512_storeu_pd(&c[62 * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[62 * sc_row])));
-            _mm512_storeu_pd(&c[62 * sc_row + 8], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[62 * sc_row + 8])));
-            _mm512_storeu_pd(&c[62 * sc_row + 16], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[62 * sc_row + 16])));
-            _mm512_storeu_pd(&c[62 * sc_row + 24], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[62 * sc_row + 24])));
-            _mm512_storeu_pd(&c[63 * sc_row], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[63 * sc_row])));
-            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[63 * sc_row + 8])));
-            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_add_pd(acc3_2, _mm512_loadu_pd(&c[63 * sc_row + 16])));
-            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_add_pd(acc3_3, _mm512_loadu_pd(&c[63 * sc_row + 24])));
+            __m512d c_in24 = _mm512_loadu_pd(&c[60 * sc_row]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[60 * sc_row + 8]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[60 * sc_row + 16]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[60 * sc_row + 24]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[61 * sc_row]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[61 * sc_row + 8]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[61 * sc_row + 16]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[61 * sc_row + 24]);
+            _mm512_storeu_pd(&c[60 * sc_row], _mm512_add_pd(acc0_0, c_in24));
+            _mm512_storeu_pd(&c[60 * sc_row + 8], _mm512_add_pd(acc0_1, c_in25));
+            _mm512_storeu_pd(&c[60 * sc_row + 16], _mm512_add_pd(acc0_2, c_in26));
+            _mm512_storeu_pd(&c[60 * sc_row + 24], _mm512_add_pd(acc0_3, c_in27));
+            _mm512_storeu_pd(&c[61 * sc_row], _mm512_add_pd(acc1_0, c_in28));
+            _mm512_storeu_pd(&c[61 * sc_row + 8], _mm512_add_pd(acc1_1, c_in29));
+            _mm512_storeu_pd(&c[61 * sc_row + 16], _mm512_add_pd(acc1_2, c_in30));
+            _mm512_storeu_pd(&c[61 * sc_row + 24], _mm512_add_pd(acc1_3, c_in31));
+            __m512d c_in32 = _mm512_loadu_pd(&c[62 * sc_row]);
+            __m512d c_in33 = _mm512_loadu_pd(&c[62 * sc_row + 8]);
+            __m512d c_in34 = _mm512_loadu_pd(&c[62 * sc_row + 16]);
+            __m512d c_in35 = _mm512_loadu_pd(&c[62 * sc_row + 24]);
+            __m512d c_in36 = _mm512_loadu_pd(&c[63 * sc_row]);
+            __m512d c_in37 = _mm512_loadu_pd(&c[63 * sc_row + 8]);
+            __m512d c_in38 = _mm512_loadu_pd(&c[63 * sc_row + 16]);
+            __m512d c_in39 = _mm512_loadu_pd(&c[63 * sc_row + 24]);
+            _mm512_storeu_pd(&c[62 * sc_row], _mm512_add_pd(acc2_0, c_in32));
+            _mm512_storeu_pd(&c[62 * sc_row + 8], _mm512_add_pd(acc2_1, c_in33));
+            _mm512_storeu_pd(&c[62 * sc_row + 16], _mm512_add_pd(acc2_2, c_in34));
+            _mm512_storeu_pd(&c[62 * sc_row + 24], _mm512_add_pd(acc2_3, c_in35));
+            _mm512_storeu_pd(&c[63 * sc_row], _mm512_add_pd(acc3_0, c_in36));
+            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_add_pd(acc3_1, c_in37));
+            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_add_pd(acc3_2, c_in38));
+            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_add_pd(acc3_3, c_in39));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -19141,30 +21645,54 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_a1b1(const bmm_a
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[i0 * sc_row + 32])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[i0 * sc_row + 40])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[i0 * sc_row + 48])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[i0 * sc_row + 56])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 32])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 40])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm512_add_pd(acc3_2, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 48])));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm512_add_pd(acc3_3, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 56])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 32])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm512_add_pd(acc4_1, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 40])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm512_add_pd(acc4_2, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 48])));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm512_add_pd(acc4_3, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 56])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 32])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm512_add_pd(acc5_1, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 40])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm512_add_pd(acc5_2, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 48])));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm512_add_pd(acc5_3, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 56])));
+                __m512d c_in40 = _mm512_loadu_pd(&c[i0 * sc_row + 32]);
+                __m512d c_in41 = _mm512_loadu_pd(&c[i0 * sc_row + 40]);
+                __m512d c_in42 = _mm512_loadu_pd(&c[i0 * sc_row + 48]);
+                __m512d c_in43 = _mm512_loadu_pd(&c[i0 * sc_row + 56]);
+                __m512d c_in44 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32]);
+                __m512d c_in45 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40]);
+                __m512d c_in46 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48]);
+                __m512d c_in47 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56]);
+                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_add_pd(acc0_0, c_in40));
+                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_add_pd(acc0_1, c_in41));
+                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_add_pd(acc0_2, c_in42));
+                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_add_pd(acc0_3, c_in43));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_add_pd(acc1_0, c_in44));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_add_pd(acc1_1, c_in45));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_add_pd(acc1_2, c_in46));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_add_pd(acc1_3, c_in47));
+                __m512d c_in48 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32]);
+                __m512d c_in49 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40]);
+                __m512d c_in50 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48]);
+                __m512d c_in51 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56]);
+                __m512d c_in52 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 32]);
+                __m512d c_in53 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 40]);
+                __m512d c_in54 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 48]);
+                __m512d c_in55 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 56]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_add_pd(acc2_0, c_in48));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_add_pd(acc2_1, c_in49));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_add_pd(acc2_2, c_in50));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_add_pd(acc2_3, c_in51));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm512_add_pd(acc3_0, c_in52));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm512_add_pd(acc3_1, c_in53));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm512_add_pd(acc3_2, c_in54));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm512_add_pd(acc3_3, c_in55));
+                __m512d c_in56 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 32]);
+                __m512d c_in57 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 40]);
+                __m512d c_in58 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 48]);
+                __m512d c_in59 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 56]);
+                __m512d c_in60 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 32]);
+                __m512d c_in61 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 40]);
+                __m512d c_in62 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 48]);
+                __m512d c_in63 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 56]);
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm512_add_pd(acc4_0, c_in56));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm512_add_pd(acc4_1, c_in57));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm512_add_pd(acc4_2, c_in58));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm512_add_pd(acc4_3, c_in59));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm512_add_pd(acc5_0, c_in60));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm512_add_pd(acc5_1, c_in61));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm512_add_pd(acc5_2, c_in62));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm512_add_pd(acc5_3, c_in63));
             }
         }
         {
@@ -19210,22 +21738,38 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_a1b1(const bmm_a
                 acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
             }
-            _mm512_storeu_pd(&c[60 * sc_row + 32], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[60 * sc_row + 32])));
-            _mm512_storeu_pd(&c[60 * sc_row + 40], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[60 * sc_row + 40])));
-            _mm512_storeu_pd(&c[60 * sc_row + 48], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[60 * sc_row + 48])));
-            _mm512_storeu_pd(&c[60 * sc_row + 56], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[60 * sc_row + 56])));
-            _mm512_storeu_pd(&c[61 * sc_row + 32], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[61 * sc_row + 32])));
-            _mm512_storeu_pd(&c[61 * sc_row + 40], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[61 * sc_row + 40])));
-            _mm512_storeu_pd(&c[61 * sc_row + 48], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[61 * sc_row + 48])));
-            _mm512_storeu_pd(&c[61 * sc_row + 56], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[61 * sc_row + 56])));
-            _mm512_storeu_pd(&c[62 * sc_row + 32], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[62 * sc_row + 32])));
-            _mm512_storeu_pd(&c[62 * sc_row + 40], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[62 * sc_row + 40])));
-            _mm512_storeu_pd(&c[62 * sc_row + 48], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[62 * sc_row + 48])));
-            _mm512_storeu_pd(&c[62 * sc_row + 56], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[62 * sc_row + 56])));
-            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[63 * sc_row + 32])));
-            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_add_pd(acc3_1, _mm512_loadu_pd(&c[63 * sc_row + 40])));
-            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_add_pd(acc3_2, _mm512_loadu_pd(&c[63 * sc_row + 48])));
-            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_add_pd(acc3_3, _mm512_loadu_pd(&c[63 * sc_row + 56])));
+            __m512d c_in64 = _mm512_loadu_pd(&c[60 * sc_row + 32]);
+            __m512d c_in65 = _mm512_loadu_pd(&c[60 * sc_row + 40]);
+            __m512d c_in66 = _mm512_loadu_pd(&c[60 * sc_row + 48]);
+            __m512d c_in67 = _mm512_loadu_pd(&c[60 * sc_row + 56]);
+            __m512d c_in68 = _mm512_loadu_pd(&c[61 * sc_row + 32]);
+            __m512d c_in69 = _mm512_loadu_pd(&c[61 * sc_row + 40]);
+            __m512d c_in70 = _mm512_loadu_pd(&c[61 * sc_row + 48]);
+            __m512d c_in71 = _mm512_loadu_pd(&c[61 * sc_row + 56]);
+            _mm512_storeu_pd(&c[60 * sc_row + 32], _mm512_add_pd(acc0_0, c_in64));
+            _mm512_storeu_pd(&c[60 * sc_row + 40], _mm512_add_pd(acc0_1, c_in65));
+            _mm512_storeu_pd(&c[60 * sc_row + 48], _mm512_add_pd(acc0_2, c_in66));
+            _mm512_storeu_pd(&c[60 * sc_row + 56], _mm512_add_pd(acc0_3, c_in67));
+            _mm512_storeu_pd(&c[61 * sc_row + 32], _mm512_add_pd(acc1_0, c_in68));
+            _mm512_storeu_pd(&c[61 * sc_row + 40], _mm512_add_pd(acc1_1, c_in69));
+            _mm512_storeu_pd(&c[61 * sc_row + 48], _mm512_add_pd(acc1_2, c_in70));
+            _mm512_storeu_pd(&c[61 * sc_row + 56], _mm512_add_pd(acc1_3, c_in71));
+            __m512d c_in72 = _mm512_loadu_pd(&c[62 * sc_row + 32]);
+            __m512d c_in73 = _mm512_loadu_pd(&c[62 * sc_row + 40]);
+            __m512d c_in74 = _mm512_loadu_pd(&c[62 * sc_row + 48]);
+            __m512d c_in75 = _mm512_loadu_pd(&c[62 * sc_row + 56]);
+            __m512d c_in76 = _mm512_loadu_pd(&c[63 * sc_row + 32]);
+            __m512d c_in77 = _mm512_loadu_pd(&c[63 * sc_row + 40]);
+            __m512d c_in78 = _mm512_loadu_pd(&c[63 * sc_row + 48]);
+            __m512d c_in79 = _mm512_loadu_pd(&c[63 * sc_row + 56]);
+            _mm512_storeu_pd(&c[62 * sc_row + 32], _mm512_add_pd(acc2_0, c_in72));
+            _mm512_storeu_pd(&c[62 * sc_row + 40], _mm512_add_pd(acc2_1, c_in73));
+            _mm512_storeu_pd(&c[62 * sc_row + 48], _mm512_add_pd(acc2_2, c_in74));
+            _mm512_storeu_pd(&c[62 * sc_row + 56], _mm512_add_pd(acc2_3, c_in75));
+            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_add_pd(acc3_0, c_in76));
+            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_add_pd(acc3_1, c_in77));
+            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_add_pd(acc3_2, c_in78));
+            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_add_pd(acc3_3, c_in79));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -19750,7 +22294,7 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx512_rl6_pf_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl6_pf.
- * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 24 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 48 vector accumulators,
  * 14336 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -19949,30 +22493,54 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_ab(const bmm_arg
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]), _mm512_mul_pd(valpha, acc3_3)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]), _mm512_mul_pd(valpha, acc4_3)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]), _mm512_mul_pd(valpha, acc5_3)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[i0 * sc_row + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in8 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                __m512d c_in12 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row]);
+                __m512d c_in13 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 8]);
+                __m512d c_in14 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 16]);
+                __m512d c_in15 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc3_3)));
+                __m512d c_in16 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 8]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 16]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 24]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 8]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 16]);
+                __m512d c_in23 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row], _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc5_3)));
             }
         }
         {
@@ -20090,22 +22658,38 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_ab(const bmm_arg
                 acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
             }
-            _mm512_storeu_pd(&c[60 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[60 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[60 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[60 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[61 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[61 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[61 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[61 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
-            _mm512_storeu_pd(&c[62 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[62 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[62 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-            _mm512_storeu_pd(&c[62 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
-            _mm512_storeu_pd(&c[63 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 8]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 16]), _mm512_mul_pd(valpha, acc3_2)));
-            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 24]), _mm512_mul_pd(valpha, acc3_3)));
+            __m512d c_in24 = _mm512_loadu_pd(&c[60 * sc_row]);
+            __m512d c_in25 = _mm512_loadu_pd(&c[60 * sc_row + 8]);
+            __m512d c_in26 = _mm512_loadu_pd(&c[60 * sc_row + 16]);
+            __m512d c_in27 = _mm512_loadu_pd(&c[60 * sc_row + 24]);
+            __m512d c_in28 = _mm512_loadu_pd(&c[61 * sc_row]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[61 * sc_row + 8]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[61 * sc_row + 16]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[61 * sc_row + 24]);
+            _mm512_storeu_pd(&c[60 * sc_row], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[60 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[60 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in26, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[60 * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in27, _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[61 * sc_row], _mm512_fmadd_pd(vbeta, c_in28, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[61 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in29, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[61 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in30, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[61 * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in31, _mm512_mul_pd(valpha, acc1_3)));
+            __m512d c_in32 = _mm512_loadu_pd(&c[62 * sc_row]);
+            __m512d c_in33 = _mm512_loadu_pd(&c[62 * sc_row + 8]);
+            __m512d c_in34 = _mm512_loadu_pd(&c[62 * sc_row + 16]);
+            __m512d c_in35 = _mm512_loadu_pd(&c[62 * sc_row + 24]);
+            __m512d c_in36 = _mm512_loadu_pd(&c[63 * sc_row]);
+            __m512d c_in37 = _mm512_loadu_pd(&c[63 * sc_row + 8]);
+            __m512d c_in38 = _mm512_loadu_pd(&c[63 * sc_row + 16]);
+            __m512d c_in39 = _mm512_loadu_pd(&c[63 * sc_row + 24]);
+            _mm512_storeu_pd(&c[62 * sc_row], _mm512_fmadd_pd(vbeta, c_in32, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[62 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in33, _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[62 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in34, _mm512_mul_pd(valpha, acc2_2)));
+            _mm512_storeu_pd(&c[62 * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in35, _mm512_mul_pd(valpha, acc2_3)));
+            _mm512_storeu_pd(&c[63 * sc_row], _mm512_fmadd_pd(vbeta, c_in36, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in37, _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in38, _mm512_mul_pd(valpha, acc3_2)));
+            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in39, _mm512_mul_pd(valpha, acc3_3)));
         }
         for (int64_t i0 = 0; i0 < 60; i0 += 6) {
             {
@@ -20169,30 +22753,54 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_ab(const bmm_arg
                     acc5_2 = _mm512_fmadd_pd(a5, b2, acc5_2);
                     acc5_3 = _mm512_fmadd_pd(a5, b3, acc5_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 32]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 40]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 48]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 56]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56]), _mm512_mul_pd(valpha, acc2_3)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 32]), _mm512_mul_pd(valpha, acc3_0)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 40]), _mm512_mul_pd(valpha, acc3_1)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 48]), _mm512_mul_pd(valpha, acc3_2)));
-                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 56]), _mm512_mul_pd(valpha, acc3_3)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 32]), _mm512_mul_pd(valpha, acc4_0)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 40]), _mm512_mul_pd(valpha, acc4_1)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 48]), _mm512_mul_pd(valpha, acc4_2)));
-                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 56]), _mm512_mul_pd(valpha, acc4_3)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 32]), _mm512_mul_pd(valpha, acc5_0)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 40]), _mm512_mul_pd(valpha, acc5_1)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 48]), _mm512_mul_pd(valpha, acc5_2)));
-                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 56]), _mm512_mul_pd(valpha, acc5_3)));
+                __m512d c_in40 = _mm512_loadu_pd(&c[i0 * sc_row + 32]);
+                __m512d c_in41 = _mm512_loadu_pd(&c[i0 * sc_row + 40]);
+                __m512d c_in42 = _mm512_loadu_pd(&c[i0 * sc_row + 48]);
+                __m512d c_in43 = _mm512_loadu_pd(&c[i0 * sc_row + 56]);
+                __m512d c_in44 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32]);
+                __m512d c_in45 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40]);
+                __m512d c_in46 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48]);
+                __m512d c_in47 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56]);
+                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_fmadd_pd(vbeta, c_in40, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_fmadd_pd(vbeta, c_in41, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_fmadd_pd(vbeta, c_in42, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_fmadd_pd(vbeta, c_in43, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_pd(vbeta, c_in44, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_fmadd_pd(vbeta, c_in45, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_pd(vbeta, c_in46, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_fmadd_pd(vbeta, c_in47, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in48 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32]);
+                __m512d c_in49 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40]);
+                __m512d c_in50 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48]);
+                __m512d c_in51 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56]);
+                __m512d c_in52 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 32]);
+                __m512d c_in53 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 40]);
+                __m512d c_in54 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 48]);
+                __m512d c_in55 = _mm512_loadu_pd(&c[(i0 + 3) * sc_row + 56]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_pd(vbeta, c_in48, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_fmadd_pd(vbeta, c_in49, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_pd(vbeta, c_in50, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_fmadd_pd(vbeta, c_in51, _mm512_mul_pd(valpha, acc2_3)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 32], _mm512_fmadd_pd(vbeta, c_in52, _mm512_mul_pd(valpha, acc3_0)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 40], _mm512_fmadd_pd(vbeta, c_in53, _mm512_mul_pd(valpha, acc3_1)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 48], _mm512_fmadd_pd(vbeta, c_in54, _mm512_mul_pd(valpha, acc3_2)));
+                _mm512_storeu_pd(&c[(i0 + 3) * sc_row + 56], _mm512_fmadd_pd(vbeta, c_in55, _mm512_mul_pd(valpha, acc3_3)));
+                __m512d c_in56 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 32]);
+                __m512d c_in57 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 40]);
+                __m512d c_in58 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 48]);
+                __m512d c_in59 = _mm512_loadu_pd(&c[(i0 + 4) * sc_row + 56]);
+                __m512d c_in60 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 32]);
+                __m512d c_in61 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 40]);
+                __m512d c_in62 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 48]);
+                __m512d c_in63 = _mm512_loadu_pd(&c[(i0 + 5) * sc_row + 56]);
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 32], _mm512_fmadd_pd(vbeta, c_in56, _mm512_mul_pd(valpha, acc4_0)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 40], _mm512_fmadd_pd(vbeta, c_in57, _mm512_mul_pd(valpha, acc4_1)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 48], _mm512_fmadd_pd(vbeta, c_in58, _mm512_mul_pd(valpha, acc4_2)));
+                _mm512_storeu_pd(&c[(i0 + 4) * sc_row + 56], _mm512_fmadd_pd(vbeta, c_in59, _mm512_mul_pd(valpha, acc4_3)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 32], _mm512_fmadd_pd(vbeta, c_in60, _mm512_mul_pd(valpha, acc5_0)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 40], _mm512_fmadd_pd(vbeta, c_in61, _mm512_mul_pd(valpha, acc5_1)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 48], _mm512_fmadd_pd(vbeta, c_in62, _mm512_mul_pd(valpha, acc5_2)));
+                _mm512_storeu_pd(&c[(i0 + 5) * sc_row + 56], _mm512_fmadd_pd(vbeta, c_in63, _mm512_mul_pd(valpha, acc5_3)));
             }
         }
         {
@@ -20238,22 +22846,38 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_ab(const bmm_arg
                 acc3_2 = _mm512_fmadd_pd(a3, b2, acc3_2);
                 acc3_3 = _mm512_fmadd_pd(a3, b3, acc3_3);
             }
-            _mm512_storeu_pd(&c[60 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 32]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[60 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 40]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[60 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 48]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[60 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[60 * sc_row + 56]), _mm512_mul_pd(valpha, acc0_3)));
-            _mm512_storeu_pd(&c[61 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 32]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[61 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 40]), _mm512_mul_pd(valpha, acc1_1)));
-            _mm512_storeu_pd(&c[61 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 48]), _mm512_mul_pd(valpha, acc1_2)));
-            _mm512_storeu_pd(&c[61 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[61 * sc_row + 56]), _mm512_mul_pd(valpha, acc1_3)));
-            _mm512_storeu_pd(&c[62 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 32]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[62 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 40]), _mm512_mul_pd(valpha, acc2_1)));
-            _mm512_storeu_pd(&c[62 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 48]), _mm512_mul_pd(valpha, acc2_2)));
-            _mm512_storeu_pd(&c[62 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[62 * sc_row + 56]), _mm512_mul_pd(valpha, acc2_3)));
-            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 32]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 40]), _mm512_mul_pd(valpha, acc3_1)));
-            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 48]), _mm512_mul_pd(valpha, acc3_2)));
-            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 56]), _mm512_mul_pd(valpha, acc3_3)));
+            __m512d c_in64 = _mm512_loadu_pd(&c[60 * sc_row + 32]);
+            __m512d c_in65 = _mm512_loadu_pd(&c[60 * sc_row + 40]);
+            __m512d c_in66 = _mm512_loadu_pd(&c[60 * sc_row + 48]);
+            __m512d c_in67 = _mm512_loadu_pd(&c[60 * sc_row + 56]);
+            __m512d c_in68 = _mm512_loadu_pd(&c[61 * sc_row + 32]);
+            __m512d c_in69 = _mm512_loadu_pd(&c[61 * sc_row + 40]);
+            __m512d c_in70 = _mm512_loadu_pd(&c[61 * sc_row + 48]);
+            __m512d c_in71 = _mm512_loadu_pd(&c[61 * sc_row + 56]);
+            _mm512_storeu_pd(&c[60 * sc_row + 32], _mm512_fmadd_pd(vbeta, c_in64, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[60 * sc_row + 40], _mm512_fmadd_pd(vbeta, c_in65, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[60 * sc_row + 48], _mm512_fmadd_pd(vbeta, c_in66, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[60 * sc_row + 56], _mm512_fmadd_pd(vbeta, c_in67, _mm512_mul_pd(valpha, acc0_3)));
+            _mm512_storeu_pd(&c[61 * sc_row + 32], _mm512_fmadd_pd(vbeta, c_in68, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[61 * sc_row + 40], _mm512_fmadd_pd(vbeta, c_in69, _mm512_mul_pd(valpha, acc1_1)));
+            _mm512_storeu_pd(&c[61 * sc_row + 48], _mm512_fmadd_pd(vbeta, c_in70, _mm512_mul_pd(valpha, acc1_2)));
+            _mm512_storeu_pd(&c[61 * sc_row + 56], _mm512_fmadd_pd(vbeta, c_in71, _mm512_mul_pd(valpha, acc1_3)));
+            __m512d c_in72 = _mm512_loadu_pd(&c[62 * sc_row + 32]);
+            __m512d c_in73 = _mm512_loadu_pd(&c[62 * sc_row + 40]);
+            __m512d c_in74 = _mm512_loadu_pd(&c[62 * sc_row + 48]);
+            __m512d c_in75 = _mm512_loadu_pd(&c[62 * sc_row + 56]);
+            __m512d c_in76 = _mm512_loadu_pd(&c[63 * sc_row + 32]);
+            __m512d c_in77 = _mm512_loadu_pd(&c[63 * sc_row + 40]);
+            __m512d c_in78 = _mm512_loadu_pd(&c[63 * sc_row + 48]);
+            __m512d c_in79 = _mm512_loadu_pd(&c[63 * sc_row + 56]);
+            _mm512_storeu_pd(&c[62 * sc_row + 32], _mm512_fmadd_pd(vbeta, c_in72, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[62 * sc_row + 40], _mm512_fmadd_pd(vbeta, c_in73, _mm512_mul_pd(valpha, acc2_1)));
+            _mm512_storeu_pd(&c[62 * sc_row + 48], _mm512_fmadd_pd(vbeta, c_in74, _mm512_mul_pd(valpha, acc2_2)));
+            _mm512_storeu_pd(&c[62 * sc_row + 56], _mm512_fmadd_pd(vbeta, c_in75, _mm512_mul_pd(valpha, acc2_3)));
+            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_fmadd_pd(vbeta, c_in76, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_fmadd_pd(vbeta, c_in77, _mm512_mul_pd(valpha, acc3_1)));
+            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_fmadd_pd(vbeta, c_in78, _mm512_mul_pd(valpha, acc3_2)));
+            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_fmadd_pd(vbeta, c_in79, _mm512_mul_pd(valpha, acc3_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -20265,7 +22889,7 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_pf_ab(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx512_rl3_pf_a1b1
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx512, form rl3_pf.
- * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 24 vector accumulators,
  * 19968 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -20379,18 +23003,30 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_a1b1(const bmm_a
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[i0 * sc_row])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[i0 * sc_row + 8])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[i0 * sc_row + 16])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[i0 * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[(i0 + 1) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[(i0 + 2) * sc_row])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24])));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[i0 * sc_row + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_add_pd(acc0_0, c_in0));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_add_pd(acc0_1, c_in1));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_add_pd(acc0_2, c_in2));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_add_pd(acc0_3, c_in3));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_add_pd(acc1_0, c_in4));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_add_pd(acc1_1, c_in5));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_add_pd(acc1_2, c_in6));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_add_pd(acc1_3, c_in7));
+                __m512d c_in8 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_add_pd(acc2_0, c_in8));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_add_pd(acc2_1, c_in9));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_add_pd(acc2_2, c_in10));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_add_pd(acc2_3, c_in11));
             }
         }
         {
@@ -20427,10 +23063,14 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_a1b1(const bmm_a
                 acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
             }
-            _mm512_storeu_pd(&c[63 * sc_row], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[63 * sc_row])));
-            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[63 * sc_row + 8])));
-            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[63 * sc_row + 16])));
-            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[63 * sc_row + 24])));
+            __m512d c_in12 = _mm512_loadu_pd(&c[63 * sc_row]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[63 * sc_row + 8]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[63 * sc_row + 16]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[63 * sc_row + 24]);
+            _mm512_storeu_pd(&c[63 * sc_row], _mm512_add_pd(acc0_0, c_in12));
+            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_add_pd(acc0_1, c_in13));
+            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_add_pd(acc0_2, c_in14));
+            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_add_pd(acc0_3, c_in15));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -20467,18 +23107,30 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_a1b1(const bmm_a
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[i0 * sc_row + 32])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[i0 * sc_row + 40])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[i0 * sc_row + 48])));
-                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[i0 * sc_row + 56])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_add_pd(acc1_1, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_add_pd(acc1_2, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48])));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_add_pd(acc1_3, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_add_pd(acc2_1, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_add_pd(acc2_2, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48])));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_add_pd(acc2_3, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56])));
+                __m512d c_in16 = _mm512_loadu_pd(&c[i0 * sc_row + 32]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[i0 * sc_row + 40]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[i0 * sc_row + 48]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[i0 * sc_row + 56]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48]);
+                __m512d c_in23 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56]);
+                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_add_pd(acc0_0, c_in16));
+                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_add_pd(acc0_1, c_in17));
+                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_add_pd(acc0_2, c_in18));
+                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_add_pd(acc0_3, c_in19));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_add_pd(acc1_0, c_in20));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_add_pd(acc1_1, c_in21));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_add_pd(acc1_2, c_in22));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_add_pd(acc1_3, c_in23));
+                __m512d c_in24 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32]);
+                __m512d c_in25 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40]);
+                __m512d c_in26 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48]);
+                __m512d c_in27 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_add_pd(acc2_0, c_in24));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_add_pd(acc2_1, c_in25));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_add_pd(acc2_2, c_in26));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_add_pd(acc2_3, c_in27));
             }
         }
         {
@@ -20497,10 +23149,14 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_a1b1(const bmm_a
                 acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
             }
-            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[63 * sc_row + 32])));
-            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_add_pd(acc0_1, _mm512_loadu_pd(&c[63 * sc_row + 40])));
-            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_add_pd(acc0_2, _mm512_loadu_pd(&c[63 * sc_row + 48])));
-            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_add_pd(acc0_3, _mm512_loadu_pd(&c[63 * sc_row + 56])));
+            __m512d c_in28 = _mm512_loadu_pd(&c[63 * sc_row + 32]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[63 * sc_row + 40]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[63 * sc_row + 48]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[63 * sc_row + 56]);
+            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_add_pd(acc0_0, c_in28));
+            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_add_pd(acc0_1, c_in29));
+            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_add_pd(acc0_2, c_in30));
+            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_add_pd(acc0_3, c_in31));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -20761,7 +23417,7 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_b0(const bmm_arg
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_64x64x64_sf_avx512_rl3_pf_ab
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl3_pf.
- * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 24 vector accumulators,
  * 19968 vector loads, 512 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -20879,18 +23535,30 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_ab(const bmm_arg
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]), _mm512_mul_pd(valpha, acc2_3)));
+                __m512d c_in0 = _mm512_loadu_pd(&c[i0 * sc_row]);
+                __m512d c_in1 = _mm512_loadu_pd(&c[i0 * sc_row + 8]);
+                __m512d c_in2 = _mm512_loadu_pd(&c[i0 * sc_row + 16]);
+                __m512d c_in3 = _mm512_loadu_pd(&c[i0 * sc_row + 24]);
+                __m512d c_in4 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row]);
+                __m512d c_in5 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 8]);
+                __m512d c_in6 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 16]);
+                __m512d c_in7 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 24]);
+                _mm512_storeu_pd(&c[i0 * sc_row], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in8 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row]);
+                __m512d c_in9 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 8]);
+                __m512d c_in10 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 16]);
+                __m512d c_in11 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 24]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row], _mm512_fmadd_pd(vbeta, c_in8, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in9, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in10, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in11, _mm512_mul_pd(valpha, acc2_3)));
             }
         }
         {
@@ -20927,10 +23595,14 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_ab(const bmm_arg
                 acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
             }
-            _mm512_storeu_pd(&c[63 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 8]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 16]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 24]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in12 = _mm512_loadu_pd(&c[63 * sc_row]);
+            __m512d c_in13 = _mm512_loadu_pd(&c[63 * sc_row + 8]);
+            __m512d c_in14 = _mm512_loadu_pd(&c[63 * sc_row + 16]);
+            __m512d c_in15 = _mm512_loadu_pd(&c[63 * sc_row + 24]);
+            _mm512_storeu_pd(&c[63 * sc_row], _mm512_fmadd_pd(vbeta, c_in12, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[63 * sc_row + 8], _mm512_fmadd_pd(vbeta, c_in13, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[63 * sc_row + 16], _mm512_fmadd_pd(vbeta, c_in14, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[63 * sc_row + 24], _mm512_fmadd_pd(vbeta, c_in15, _mm512_mul_pd(valpha, acc0_3)));
         }
         for (int64_t i0 = 0; i0 < 63; i0 += 3) {
             {
@@ -20967,18 +23639,30 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_ab(const bmm_arg
                     acc2_2 = _mm512_fmadd_pd(a2, b2, acc2_2);
                     acc2_3 = _mm512_fmadd_pd(a2, b3, acc2_3);
                 }
-                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 32]), _mm512_mul_pd(valpha, acc0_0)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 40]), _mm512_mul_pd(valpha, acc0_1)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 48]), _mm512_mul_pd(valpha, acc0_2)));
-                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[i0 * sc_row + 56]), _mm512_mul_pd(valpha, acc0_3)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32]), _mm512_mul_pd(valpha, acc1_0)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40]), _mm512_mul_pd(valpha, acc1_1)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48]), _mm512_mul_pd(valpha, acc1_2)));
-                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56]), _mm512_mul_pd(valpha, acc1_3)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32]), _mm512_mul_pd(valpha, acc2_0)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40]), _mm512_mul_pd(valpha, acc2_1)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48]), _mm512_mul_pd(valpha, acc2_2)));
-                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56]), _mm512_mul_pd(valpha, acc2_3)));
+                __m512d c_in16 = _mm512_loadu_pd(&c[i0 * sc_row + 32]);
+                __m512d c_in17 = _mm512_loadu_pd(&c[i0 * sc_row + 40]);
+                __m512d c_in18 = _mm512_loadu_pd(&c[i0 * sc_row + 48]);
+                __m512d c_in19 = _mm512_loadu_pd(&c[i0 * sc_row + 56]);
+                __m512d c_in20 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 32]);
+                __m512d c_in21 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 40]);
+                __m512d c_in22 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 48]);
+                __m512d c_in23 = _mm512_loadu_pd(&c[(i0 + 1) * sc_row + 56]);
+                _mm512_storeu_pd(&c[i0 * sc_row + 32], _mm512_fmadd_pd(vbeta, c_in16, _mm512_mul_pd(valpha, acc0_0)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 40], _mm512_fmadd_pd(vbeta, c_in17, _mm512_mul_pd(valpha, acc0_1)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 48], _mm512_fmadd_pd(vbeta, c_in18, _mm512_mul_pd(valpha, acc0_2)));
+                _mm512_storeu_pd(&c[i0 * sc_row + 56], _mm512_fmadd_pd(vbeta, c_in19, _mm512_mul_pd(valpha, acc0_3)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 32], _mm512_fmadd_pd(vbeta, c_in20, _mm512_mul_pd(valpha, acc1_0)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 40], _mm512_fmadd_pd(vbeta, c_in21, _mm512_mul_pd(valpha, acc1_1)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 48], _mm512_fmadd_pd(vbeta, c_in22, _mm512_mul_pd(valpha, acc1_2)));
+                _mm512_storeu_pd(&c[(i0 + 1) * sc_row + 56], _mm512_fmadd_pd(vbeta, c_in23, _mm512_mul_pd(valpha, acc1_3)));
+                __m512d c_in24 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 32]);
+                __m512d c_in25 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 40]);
+                __m512d c_in26 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 48]);
+                __m512d c_in27 = _mm512_loadu_pd(&c[(i0 + 2) * sc_row + 56]);
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 32], _mm512_fmadd_pd(vbeta, c_in24, _mm512_mul_pd(valpha, acc2_0)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 40], _mm512_fmadd_pd(vbeta, c_in25, _mm512_mul_pd(valpha, acc2_1)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 48], _mm512_fmadd_pd(vbeta, c_in26, _mm512_mul_pd(valpha, acc2_2)));
+                _mm512_storeu_pd(&c[(i0 + 2) * sc_row + 56], _mm512_fmadd_pd(vbeta, c_in27, _mm512_mul_pd(valpha, acc2_3)));
             }
         }
         {
@@ -20997,10 +23681,14 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_pf_ab(const bmm_arg
                 acc0_2 = _mm512_fmadd_pd(a0, b2, acc0_2);
                 acc0_3 = _mm512_fmadd_pd(a0, b3, acc0_3);
             }
-            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 32]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 40]), _mm512_mul_pd(valpha, acc0_1)));
-            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 48]), _mm512_mul_pd(valpha, acc0_2)));
-            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[63 * sc_row + 56]), _mm512_mul_pd(valpha, acc0_3)));
+            __m512d c_in28 = _mm512_loadu_pd(&c[63 * sc_row + 32]);
+            __m512d c_in29 = _mm512_loadu_pd(&c[63 * sc_row + 40]);
+            __m512d c_in30 = _mm512_loadu_pd(&c[63 * sc_row + 48]);
+            __m512d c_in31 = _mm512_loadu_pd(&c[63 * sc_row + 56]);
+            _mm512_storeu_pd(&c[63 * sc_row + 32], _mm512_fmadd_pd(vbeta, c_in28, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[63 * sc_row + 40], _mm512_fmadd_pd(vbeta, c_in29, _mm512_mul_pd(valpha, acc0_1)));
+            _mm512_storeu_pd(&c[63 * sc_row + 48], _mm512_fmadd_pd(vbeta, c_in30, _mm512_mul_pd(valpha, acc0_2)));
+            _mm512_storeu_pd(&c[63 * sc_row + 56], _mm512_fmadd_pd(vbeta, c_in31, _mm512_mul_pd(valpha, acc0_3)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

@@ -1133,7 +1133,7 @@ static void bmm_f64_6x6x6_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_6x6x6_bf_avx2_rows_a1b1
  * f64 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout bf, isa avx2, form rows.
- * Cost per matrix: 432 useful flops in 84 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 432 useful flops in 84 vector arithmetic ops, 24 vector accumulators,
  * 60 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_6x6x6_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1263,18 +1263,30 @@ static BMM_TARGET_AVX2 void bmm_f64_6x6x6_bf_avx2_rows_a1b1(const bmm_args *BMM_
             __m256d a5_5 = _mm256_set1_pd(a[35]);
             acc5_0 = _mm256_fmadd_pd(a5_5, b0_5, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_5, b1_5, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_maskstore_pd(&c[4], mask2, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[4], mask2)));
-            _mm256_storeu_pd(&c[6], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[6])));
-            _mm256_maskstore_pd(&c[10], mask2, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[10], mask2)));
-            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[12])));
-            _mm256_maskstore_pd(&c[16], mask2, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[16], mask2)));
-            _mm256_storeu_pd(&c[18], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[18])));
-            _mm256_maskstore_pd(&c[22], mask2, _mm256_add_pd(acc3_1, _mm256_maskload_pd(&c[22], mask2)));
-            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[24])));
-            _mm256_maskstore_pd(&c[28], mask2, _mm256_add_pd(acc4_1, _mm256_maskload_pd(&c[28], mask2)));
-            _mm256_storeu_pd(&c[30], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[30])));
-            _mm256_maskstore_pd(&c[34], mask2, _mm256_add_pd(acc5_1, _mm256_maskload_pd(&c[34], mask2)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_maskload_pd(&c[4], mask2);
+            __m256d c_in2 = _mm256_loadu_pd(&c[6]);
+            __m256d c_in3 = _mm256_maskload_pd(&c[10], mask2);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[4], mask2, _mm256_add_pd(acc0_1, c_in1));
+            _mm256_storeu_pd(&c[6], _mm256_add_pd(acc1_0, c_in2));
+            _mm256_maskstore_pd(&c[10], mask2, _mm256_add_pd(acc1_1, c_in3));
+            __m256d c_in4 = _mm256_loadu_pd(&c[12]);
+            __m256d c_in5 = _mm256_maskload_pd(&c[16], mask2);
+            __m256d c_in6 = _mm256_loadu_pd(&c[18]);
+            __m256d c_in7 = _mm256_maskload_pd(&c[22], mask2);
+            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc2_0, c_in4));
+            _mm256_maskstore_pd(&c[16], mask2, _mm256_add_pd(acc2_1, c_in5));
+            _mm256_storeu_pd(&c[18], _mm256_add_pd(acc3_0, c_in6));
+            _mm256_maskstore_pd(&c[22], mask2, _mm256_add_pd(acc3_1, c_in7));
+            __m256d c_in8 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in9 = _mm256_maskload_pd(&c[28], mask2);
+            __m256d c_in10 = _mm256_loadu_pd(&c[30]);
+            __m256d c_in11 = _mm256_maskload_pd(&c[34], mask2);
+            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc4_0, c_in8));
+            _mm256_maskstore_pd(&c[28], mask2, _mm256_add_pd(acc4_1, c_in9));
+            _mm256_storeu_pd(&c[30], _mm256_add_pd(acc5_0, c_in10));
+            _mm256_maskstore_pd(&c[34], mask2, _mm256_add_pd(acc5_1, c_in11));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1441,7 +1453,7 @@ static BMM_TARGET_AVX2 void bmm_f64_6x6x6_bf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_6x6x6_bf_avx2_rows_ab
  * f64 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf, isa avx2, form rows.
- * Cost per matrix: 432 useful flops in 96 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 432 useful flops in 96 vector arithmetic ops, 24 vector accumulators,
  * 60 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_6x6x6_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1575,18 +1587,30 @@ static BMM_TARGET_AVX2 void bmm_f64_6x6x6_bf_avx2_rows_ab(const bmm_args *BMM_RE
             __m256d a5_5 = _mm256_set1_pd(a[35]);
             acc5_0 = _mm256_fmadd_pd(a5_5, b0_5, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_5, b1_5, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[4], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4], mask2), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[6], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[10], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[10], mask2), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[16], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[16], mask2), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[18], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[22], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[22], mask2), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[28], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[28], mask2), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[30], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[34], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[34], mask2), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_maskload_pd(&c[4], mask2);
+            __m256d c_in2 = _mm256_loadu_pd(&c[6]);
+            __m256d c_in3 = _mm256_maskload_pd(&c[10], mask2);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[4], mask2, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[6], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[10], mask2, _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[12]);
+            __m256d c_in5 = _mm256_maskload_pd(&c[16], mask2);
+            __m256d c_in6 = _mm256_loadu_pd(&c[18]);
+            __m256d c_in7 = _mm256_maskload_pd(&c[22], mask2);
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[16], mask2, _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[18], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[22], mask2, _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in9 = _mm256_maskload_pd(&c[28], mask2);
+            __m256d c_in10 = _mm256_loadu_pd(&c[30]);
+            __m256d c_in11 = _mm256_maskload_pd(&c[34], mask2);
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[28], mask2, _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[30], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[34], mask2, _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1598,7 +1622,7 @@ static BMM_TARGET_AVX2 void bmm_f64_6x6x6_bf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_6x6x6_bf_avx512_rows_a1b1
  * f64 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout bf, isa avx512, form rows.
- * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 12 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1686,12 +1710,18 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_avx512_rows_a1b1(const bmm_args *
             acc4_0 = _mm512_fmadd_pd(a4_5, b0_5, acc4_0);
             __m512d a5_5 = _mm512_set1_pd(a[35]);
             acc5_0 = _mm512_fmadd_pd(a5_5, b0_5, acc5_0);
-            _mm512_mask_storeu_pd(&c[0], mask6, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask6, &c[0])));
-            _mm512_mask_storeu_pd(&c[6], mask6, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask6, &c[6])));
-            _mm512_mask_storeu_pd(&c[12], mask6, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask6, &c[12])));
-            _mm512_mask_storeu_pd(&c[18], mask6, _mm512_add_pd(acc3_0, _mm512_maskz_loadu_pd(mask6, &c[18])));
-            _mm512_mask_storeu_pd(&c[24], mask6, _mm512_add_pd(acc4_0, _mm512_maskz_loadu_pd(mask6, &c[24])));
-            _mm512_mask_storeu_pd(&c[30], mask6, _mm512_add_pd(acc5_0, _mm512_maskz_loadu_pd(mask6, &c[30])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask6, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask6, &c[6]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask6, &c[12]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask6, &c[18]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask6, &c[24]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask6, &c[30]);
+            _mm512_mask_storeu_pd(&c[0], mask6, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[6], mask6, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[12], mask6, _mm512_add_pd(acc2_0, c_in2));
+            _mm512_mask_storeu_pd(&c[18], mask6, _mm512_add_pd(acc3_0, c_in3));
+            _mm512_mask_storeu_pd(&c[24], mask6, _mm512_add_pd(acc4_0, c_in4));
+            _mm512_mask_storeu_pd(&c[30], mask6, _mm512_add_pd(acc5_0, c_in5));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1810,7 +1840,7 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_6x6x6_bf_avx512_rows_ab
  * f64 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf, isa avx512, form rows.
- * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 12 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -1902,12 +1932,18 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_avx512_rows_ab(const bmm_args *BM
             acc4_0 = _mm512_fmadd_pd(a4_5, b0_5, acc4_0);
             __m512d a5_5 = _mm512_set1_pd(a[35]);
             acc5_0 = _mm512_fmadd_pd(a5_5, b0_5, acc5_0);
-            _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[6], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[6]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[12], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[12]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[18], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[18]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[24], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[24]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_mask_storeu_pd(&c[30], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[30]), _mm512_mul_pd(valpha, acc5_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask6, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask6, &c[6]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask6, &c[12]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask6, &c[18]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask6, &c[24]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask6, &c[30]);
+            _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[6], mask6, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[12], mask6, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[18], mask6, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[24], mask6, _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[30], mask6, _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc5_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1919,7 +1955,7 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_avx512_rows_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_6x6x6_bf_tn_avx2_rows_a1b1
  * f64 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 432 useful flops in 84 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 432 useful flops in 84 vector arithmetic ops, 24 vector accumulators,
  * 60 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_6x6x6_bf_tn_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2049,18 +2085,30 @@ static BMM_TARGET_AVX2 void bmm_f64_6x6x6_bf_tn_avx2_rows_a1b1(const bmm_args *B
             __m256d a5_5 = _mm256_set1_pd(a[35]);
             acc5_0 = _mm256_fmadd_pd(a5_5, b0_5, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_5, b1_5, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_maskstore_pd(&c[4], mask2, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[4], mask2)));
-            _mm256_storeu_pd(&c[6], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[6])));
-            _mm256_maskstore_pd(&c[10], mask2, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[10], mask2)));
-            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[12])));
-            _mm256_maskstore_pd(&c[16], mask2, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[16], mask2)));
-            _mm256_storeu_pd(&c[18], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[18])));
-            _mm256_maskstore_pd(&c[22], mask2, _mm256_add_pd(acc3_1, _mm256_maskload_pd(&c[22], mask2)));
-            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[24])));
-            _mm256_maskstore_pd(&c[28], mask2, _mm256_add_pd(acc4_1, _mm256_maskload_pd(&c[28], mask2)));
-            _mm256_storeu_pd(&c[30], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[30])));
-            _mm256_maskstore_pd(&c[34], mask2, _mm256_add_pd(acc5_1, _mm256_maskload_pd(&c[34], mask2)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_maskload_pd(&c[4], mask2);
+            __m256d c_in2 = _mm256_loadu_pd(&c[6]);
+            __m256d c_in3 = _mm256_maskload_pd(&c[10], mask2);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[4], mask2, _mm256_add_pd(acc0_1, c_in1));
+            _mm256_storeu_pd(&c[6], _mm256_add_pd(acc1_0, c_in2));
+            _mm256_maskstore_pd(&c[10], mask2, _mm256_add_pd(acc1_1, c_in3));
+            __m256d c_in4 = _mm256_loadu_pd(&c[12]);
+            __m256d c_in5 = _mm256_maskload_pd(&c[16], mask2);
+            __m256d c_in6 = _mm256_loadu_pd(&c[18]);
+            __m256d c_in7 = _mm256_maskload_pd(&c[22], mask2);
+            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc2_0, c_in4));
+            _mm256_maskstore_pd(&c[16], mask2, _mm256_add_pd(acc2_1, c_in5));
+            _mm256_storeu_pd(&c[18], _mm256_add_pd(acc3_0, c_in6));
+            _mm256_maskstore_pd(&c[22], mask2, _mm256_add_pd(acc3_1, c_in7));
+            __m256d c_in8 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in9 = _mm256_maskload_pd(&c[28], mask2);
+            __m256d c_in10 = _mm256_loadu_pd(&c[30]);
+            __m256d c_in11 = _mm256_maskload_pd(&c[34], mask2);
+            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc4_0, c_in8));
+            _mm256_maskstore_pd(&c[28], mask2, _mm256_add_pd(acc4_1, c_in9));
+            _mm256_storeu_pd(&c[30], _mm256_add_pd(acc5_0, c_in10));
+            _mm256_maskstore_pd(&c[34], mask2, _mm256_add_pd(acc5_1, c_in11));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2227,7 +2275,7 @@ static BMM_TARGET_AVX2 void bmm_f64_6x6x6_bf_tn_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_6x6x6_bf_tn_avx2_rows_ab
  * f64 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 432 useful flops in 96 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 432 useful flops in 96 vector arithmetic ops, 24 vector accumulators,
  * 60 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_6x6x6_bf_tn_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2361,18 +2409,30 @@ static BMM_TARGET_AVX2 void bmm_f64_6x6x6_bf_tn_avx2_rows_ab(const bmm_args *BMM
             __m256d a5_5 = _mm256_set1_pd(a[35]);
             acc5_0 = _mm256_fmadd_pd(a5_5, b0_5, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_5, b1_5, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[4], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4], mask2), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[6], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[10], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[10], mask2), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[16], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[16], mask2), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[18], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[18]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[22], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[22], mask2), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[28], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[28], mask2), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[30], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[30]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[34], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[34], mask2), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_maskload_pd(&c[4], mask2);
+            __m256d c_in2 = _mm256_loadu_pd(&c[6]);
+            __m256d c_in3 = _mm256_maskload_pd(&c[10], mask2);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[4], mask2, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[6], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[10], mask2, _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[12]);
+            __m256d c_in5 = _mm256_maskload_pd(&c[16], mask2);
+            __m256d c_in6 = _mm256_loadu_pd(&c[18]);
+            __m256d c_in7 = _mm256_maskload_pd(&c[22], mask2);
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[16], mask2, _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[18], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[22], mask2, _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in9 = _mm256_maskload_pd(&c[28], mask2);
+            __m256d c_in10 = _mm256_loadu_pd(&c[30]);
+            __m256d c_in11 = _mm256_maskload_pd(&c[34], mask2);
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[28], mask2, _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[30], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[34], mask2, _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2384,7 +2444,7 @@ static BMM_TARGET_AVX2 void bmm_f64_6x6x6_bf_tn_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_6x6x6_bf_tn_avx512_rows_a1b1
  * f64 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 12 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_tn_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2472,12 +2532,18 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_tn_avx512_rows_a1b1(const bmm_arg
             acc4_0 = _mm512_fmadd_pd(a4_5, b0_5, acc4_0);
             __m512d a5_5 = _mm512_set1_pd(a[35]);
             acc5_0 = _mm512_fmadd_pd(a5_5, b0_5, acc5_0);
-            _mm512_mask_storeu_pd(&c[0], mask6, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask6, &c[0])));
-            _mm512_mask_storeu_pd(&c[6], mask6, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask6, &c[6])));
-            _mm512_mask_storeu_pd(&c[12], mask6, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask6, &c[12])));
-            _mm512_mask_storeu_pd(&c[18], mask6, _mm512_add_pd(acc3_0, _mm512_maskz_loadu_pd(mask6, &c[18])));
-            _mm512_mask_storeu_pd(&c[24], mask6, _mm512_add_pd(acc4_0, _mm512_maskz_loadu_pd(mask6, &c[24])));
-            _mm512_mask_storeu_pd(&c[30], mask6, _mm512_add_pd(acc5_0, _mm512_maskz_loadu_pd(mask6, &c[30])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask6, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask6, &c[6]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask6, &c[12]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask6, &c[18]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask6, &c[24]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask6, &c[30]);
+            _mm512_mask_storeu_pd(&c[0], mask6, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[6], mask6, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[12], mask6, _mm512_add_pd(acc2_0, c_in2));
+            _mm512_mask_storeu_pd(&c[18], mask6, _mm512_add_pd(acc3_0, c_in3));
+            _mm512_mask_storeu_pd(&c[24], mask6, _mm512_add_pd(acc4_0, c_in4));
+            _mm512_mask_storeu_pd(&c[30], mask6, _mm512_add_pd(acc5_0, c_in5));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2596,7 +2662,7 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_tn_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_6x6x6_bf_tn_avx512_rows_ab
  * f64 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 12 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_tn_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2688,12 +2754,18 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_tn_avx512_rows_ab(const bmm_args 
             acc4_0 = _mm512_fmadd_pd(a4_5, b0_5, acc4_0);
             __m512d a5_5 = _mm512_set1_pd(a[35]);
             acc5_0 = _mm512_fmadd_pd(a5_5, b0_5, acc5_0);
-            _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[6], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[6]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[12], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[12]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[18], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[18]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[24], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[24]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_mask_storeu_pd(&c[30], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[30]), _mm512_mul_pd(valpha, acc5_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask6, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask6, &c[6]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask6, &c[12]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask6, &c[18]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask6, &c[24]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask6, &c[30]);
+            _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[6], mask6, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[12], mask6, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[18], mask6, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[24], mask6, _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[30], mask6, _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc5_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2705,7 +2777,7 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_tn_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_6x6x6_bf_nt_avx512_rows_a1b1
  * f64 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout bf nt (A row-major, B transposed), isa avx512, form rows.
- * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 12 vector accumulators,
  * 48 vector loads, 6 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_nt_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2795,12 +2867,18 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_nt_avx512_rows_a1b1(const bmm_arg
             acc4_0 = _mm512_fmadd_pd(a4_5, b0_5, acc4_0);
             __m512d a5_5 = _mm512_set1_pd(a[35]);
             acc5_0 = _mm512_fmadd_pd(a5_5, b0_5, acc5_0);
-            _mm512_mask_storeu_pd(&c[0], mask6, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask6, &c[0])));
-            _mm512_mask_storeu_pd(&c[6], mask6, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask6, &c[6])));
-            _mm512_mask_storeu_pd(&c[12], mask6, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask6, &c[12])));
-            _mm512_mask_storeu_pd(&c[18], mask6, _mm512_add_pd(acc3_0, _mm512_maskz_loadu_pd(mask6, &c[18])));
-            _mm512_mask_storeu_pd(&c[24], mask6, _mm512_add_pd(acc4_0, _mm512_maskz_loadu_pd(mask6, &c[24])));
-            _mm512_mask_storeu_pd(&c[30], mask6, _mm512_add_pd(acc5_0, _mm512_maskz_loadu_pd(mask6, &c[30])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask6, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask6, &c[6]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask6, &c[12]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask6, &c[18]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask6, &c[24]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask6, &c[30]);
+            _mm512_mask_storeu_pd(&c[0], mask6, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[6], mask6, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[12], mask6, _mm512_add_pd(acc2_0, c_in2));
+            _mm512_mask_storeu_pd(&c[18], mask6, _mm512_add_pd(acc3_0, c_in3));
+            _mm512_mask_storeu_pd(&c[24], mask6, _mm512_add_pd(acc4_0, c_in4));
+            _mm512_mask_storeu_pd(&c[30], mask6, _mm512_add_pd(acc5_0, c_in5));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2921,7 +2999,7 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_nt_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_6x6x6_bf_nt_avx512_rows_ab
  * f64 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf nt (A row-major, B transposed), isa avx512, form rows.
- * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 12 vector accumulators,
  * 48 vector loads, 6 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_nt_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3015,12 +3093,18 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_nt_avx512_rows_ab(const bmm_args 
             acc4_0 = _mm512_fmadd_pd(a4_5, b0_5, acc4_0);
             __m512d a5_5 = _mm512_set1_pd(a[35]);
             acc5_0 = _mm512_fmadd_pd(a5_5, b0_5, acc5_0);
-            _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[6], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[6]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[12], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[12]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[18], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[18]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[24], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[24]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_mask_storeu_pd(&c[30], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[30]), _mm512_mul_pd(valpha, acc5_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask6, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask6, &c[6]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask6, &c[12]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask6, &c[18]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask6, &c[24]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask6, &c[30]);
+            _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[6], mask6, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[12], mask6, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[18], mask6, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[24], mask6, _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[30], mask6, _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc5_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3032,7 +3116,7 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_nt_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_6x6x6_bf_tt_avx512_rows_a1b1
  * f64 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout bf tt (A and B transposed), isa avx512, form rows.
- * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 12 vector accumulators,
  * 48 vector loads, 6 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_tt_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3122,12 +3206,18 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_tt_avx512_rows_a1b1(const bmm_arg
             acc4_0 = _mm512_fmadd_pd(a4_5, b0_5, acc4_0);
             __m512d a5_5 = _mm512_set1_pd(a[35]);
             acc5_0 = _mm512_fmadd_pd(a5_5, b0_5, acc5_0);
-            _mm512_mask_storeu_pd(&c[0], mask6, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask6, &c[0])));
-            _mm512_mask_storeu_pd(&c[6], mask6, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask6, &c[6])));
-            _mm512_mask_storeu_pd(&c[12], mask6, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask6, &c[12])));
-            _mm512_mask_storeu_pd(&c[18], mask6, _mm512_add_pd(acc3_0, _mm512_maskz_loadu_pd(mask6, &c[18])));
-            _mm512_mask_storeu_pd(&c[24], mask6, _mm512_add_pd(acc4_0, _mm512_maskz_loadu_pd(mask6, &c[24])));
-            _mm512_mask_storeu_pd(&c[30], mask6, _mm512_add_pd(acc5_0, _mm512_maskz_loadu_pd(mask6, &c[30])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask6, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask6, &c[6]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask6, &c[12]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask6, &c[18]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask6, &c[24]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask6, &c[30]);
+            _mm512_mask_storeu_pd(&c[0], mask6, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[6], mask6, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[12], mask6, _mm512_add_pd(acc2_0, c_in2));
+            _mm512_mask_storeu_pd(&c[18], mask6, _mm512_add_pd(acc3_0, c_in3));
+            _mm512_mask_storeu_pd(&c[24], mask6, _mm512_add_pd(acc4_0, c_in4));
+            _mm512_mask_storeu_pd(&c[30], mask6, _mm512_add_pd(acc5_0, c_in5));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3248,7 +3338,7 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_tt_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_6x6x6_bf_tt_avx512_rows_ab
  * f64 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout bf tt (A and B transposed), isa avx512, form rows.
- * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 12 vector accumulators,
  * 48 vector loads, 6 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_tt_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3342,12 +3432,18 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_bf_tt_avx512_rows_ab(const bmm_args 
             acc4_0 = _mm512_fmadd_pd(a4_5, b0_5, acc4_0);
             __m512d a5_5 = _mm512_set1_pd(a[35]);
             acc5_0 = _mm512_fmadd_pd(a5_5, b0_5, acc5_0);
-            _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[6], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[6]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[12], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[12]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[18], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[18]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[24], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[24]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_mask_storeu_pd(&c[30], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[30]), _mm512_mul_pd(valpha, acc5_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask6, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask6, &c[6]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask6, &c[12]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask6, &c[18]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask6, &c[24]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask6, &c[30]);
+            _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[6], mask6, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[12], mask6, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[18], mask6, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[24], mask6, _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[30], mask6, _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc5_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4494,7 +4590,7 @@ static void bmm_f64_6x6x6_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_6x6x6_sf_avx2_rows_a1b1
  * f64 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout sf, isa avx2, form rows.
- * Cost per matrix: 432 useful flops in 84 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 432 useful flops in 84 vector arithmetic ops, 24 vector accumulators,
  * 60 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_6x6x6_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -4627,18 +4723,30 @@ static BMM_TARGET_AVX2 void bmm_f64_6x6x6_sf_avx2_rows_a1b1(const bmm_args *BMM_
             __m256d a5_5 = _mm256_set1_pd(a[5 * sa_row + 5]);
             acc5_0 = _mm256_fmadd_pd(a5_5, b0_5, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_5, b1_5, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_maskstore_pd(&c[4], mask2, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[4], mask2)));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[1 * sc_row])));
-            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask2, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[1 * sc_row + 4], mask2)));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[2 * sc_row])));
-            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask2, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[2 * sc_row + 4], mask2)));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[3 * sc_row])));
-            _mm256_maskstore_pd(&c[3 * sc_row + 4], mask2, _mm256_add_pd(acc3_1, _mm256_maskload_pd(&c[3 * sc_row + 4], mask2)));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[4 * sc_row])));
-            _mm256_maskstore_pd(&c[4 * sc_row + 4], mask2, _mm256_add_pd(acc4_1, _mm256_maskload_pd(&c[4 * sc_row + 4], mask2)));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[5 * sc_row])));
-            _mm256_maskstore_pd(&c[5 * sc_row + 4], mask2, _mm256_add_pd(acc5_1, _mm256_maskload_pd(&c[5 * sc_row + 4], mask2)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_maskload_pd(&c[4], mask2);
+            __m256d c_in2 = _mm256_loadu_pd(&c[1 * sc_row]);
+            __m256d c_in3 = _mm256_maskload_pd(&c[1 * sc_row + 4], mask2);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[4], mask2, _mm256_add_pd(acc0_1, c_in1));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_add_pd(acc1_0, c_in2));
+            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask2, _mm256_add_pd(acc1_1, c_in3));
+            __m256d c_in4 = _mm256_loadu_pd(&c[2 * sc_row]);
+            __m256d c_in5 = _mm256_maskload_pd(&c[2 * sc_row + 4], mask2);
+            __m256d c_in6 = _mm256_loadu_pd(&c[3 * sc_row]);
+            __m256d c_in7 = _mm256_maskload_pd(&c[3 * sc_row + 4], mask2);
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_add_pd(acc2_0, c_in4));
+            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask2, _mm256_add_pd(acc2_1, c_in5));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_add_pd(acc3_0, c_in6));
+            _mm256_maskstore_pd(&c[3 * sc_row + 4], mask2, _mm256_add_pd(acc3_1, c_in7));
+            __m256d c_in8 = _mm256_loadu_pd(&c[4 * sc_row]);
+            __m256d c_in9 = _mm256_maskload_pd(&c[4 * sc_row + 4], mask2);
+            __m256d c_in10 = _mm256_loadu_pd(&c[5 * sc_row]);
+            __m256d c_in11 = _mm256_maskload_pd(&c[5 * sc_row + 4], mask2);
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_add_pd(acc4_0, c_in8));
+            _mm256_maskstore_pd(&c[4 * sc_row + 4], mask2, _mm256_add_pd(acc4_1, c_in9));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_add_pd(acc5_0, c_in10));
+            _mm256_maskstore_pd(&c[5 * sc_row + 4], mask2, _mm256_add_pd(acc5_1, c_in11));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4808,7 +4916,7 @@ static BMM_TARGET_AVX2 void bmm_f64_6x6x6_sf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_6x6x6_sf_avx2_rows_ab
  * f64 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout sf, isa avx2, form rows.
- * Cost per matrix: 432 useful flops in 96 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 432 useful flops in 96 vector arithmetic ops, 24 vector accumulators,
  * 60 vector loads, 12 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_6x6x6_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -4945,18 +5053,30 @@ static BMM_TARGET_AVX2 void bmm_f64_6x6x6_sf_avx2_rows_ab(const bmm_args *BMM_RE
             __m256d a5_5 = _mm256_set1_pd(a[5 * sa_row + 5]);
             acc5_0 = _mm256_fmadd_pd(a5_5, b0_5, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_5, b1_5, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[4], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4], mask2), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 4], mask2), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 4], mask2), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[3 * sc_row + 4], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row + 4], mask2), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[4 * sc_row + 4], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row + 4], mask2), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[5 * sc_row + 4], mask2, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row + 4], mask2), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_maskload_pd(&c[4], mask2);
+            __m256d c_in2 = _mm256_loadu_pd(&c[1 * sc_row]);
+            __m256d c_in3 = _mm256_maskload_pd(&c[1 * sc_row + 4], mask2);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[4], mask2, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask2, _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[2 * sc_row]);
+            __m256d c_in5 = _mm256_maskload_pd(&c[2 * sc_row + 4], mask2);
+            __m256d c_in6 = _mm256_loadu_pd(&c[3 * sc_row]);
+            __m256d c_in7 = _mm256_maskload_pd(&c[3 * sc_row + 4], mask2);
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask2, _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[3 * sc_row + 4], mask2, _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[4 * sc_row]);
+            __m256d c_in9 = _mm256_maskload_pd(&c[4 * sc_row + 4], mask2);
+            __m256d c_in10 = _mm256_loadu_pd(&c[5 * sc_row]);
+            __m256d c_in11 = _mm256_maskload_pd(&c[5 * sc_row + 4], mask2);
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[4 * sc_row + 4], mask2, _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[5 * sc_row + 4], mask2, _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4968,7 +5088,7 @@ static BMM_TARGET_AVX2 void bmm_f64_6x6x6_sf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_6x6x6_sf_avx512_rows_a1b1
  * f64 C(6x6) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 6x6, B 6x6; layout sf, isa avx512, form rows.
- * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 432 useful flops in 42 vector arithmetic ops, 12 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -5059,12 +5179,18 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_rows_a1b1(const bmm_args *
             acc4_0 = _mm512_fmadd_pd(a4_5, b0_5, acc4_0);
             __m512d a5_5 = _mm512_set1_pd(a[5 * sa_row + 5]);
             acc5_0 = _mm512_fmadd_pd(a5_5, b0_5, acc5_0);
-            _mm512_mask_storeu_pd(&c[0], mask6, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask6, &c[0])));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask6, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask6, &c[1 * sc_row])));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask6, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask6, &c[2 * sc_row])));
-            _mm512_mask_storeu_pd(&c[3 * sc_row], mask6, _mm512_add_pd(acc3_0, _mm512_maskz_loadu_pd(mask6, &c[3 * sc_row])));
-            _mm512_mask_storeu_pd(&c[4 * sc_row], mask6, _mm512_add_pd(acc4_0, _mm512_maskz_loadu_pd(mask6, &c[4 * sc_row])));
-            _mm512_mask_storeu_pd(&c[5 * sc_row], mask6, _mm512_add_pd(acc5_0, _mm512_maskz_loadu_pd(mask6, &c[5 * sc_row])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask6, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask6, &c[1 * sc_row]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask6, &c[2 * sc_row]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask6, &c[3 * sc_row]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask6, &c[4 * sc_row]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask6, &c[5 * sc_row]);
+            _mm512_mask_storeu_pd(&c[0], mask6, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask6, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask6, _mm512_add_pd(acc2_0, c_in2));
+            _mm512_mask_storeu_pd(&c[3 * sc_row], mask6, _mm512_add_pd(acc3_0, c_in3));
+            _mm512_mask_storeu_pd(&c[4 * sc_row], mask6, _mm512_add_pd(acc4_0, c_in4));
+            _mm512_mask_storeu_pd(&c[5 * sc_row], mask6, _mm512_add_pd(acc5_0, c_in5));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5186,7 +5312,7 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_6x6x6_sf_avx512_rows_ab
  * f64 C(6x6) = alpha*A*B + beta*C (beta != 0), A 6x6, B 6x6; layout sf, isa avx512, form rows.
- * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 6 vector accumulators,
+ * Cost per matrix: 432 useful flops in 48 vector arithmetic ops, 12 vector accumulators,
  * 48 vector loads, 6 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -5281,12 +5407,18 @@ static BMM_TARGET_AVX512 void bmm_f64_6x6x6_sf_avx512_rows_ab(const bmm_args *BM
             acc4_0 = _mm512_fmadd_pd(a4_5, b0_5, acc4_0);
             __m512d a5_5 = _mm512_set1_pd(a[5 * sa_row + 5]);
             acc5_0 = _mm512_fmadd_pd(a5_5, b0_5, acc5_0);
-            _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[3 * sc_row], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[4 * sc_row], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_mask_storeu_pd(&c[5 * sc_row], mask6, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask6, &c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask6, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask6, &c[1 * sc_row]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask6, &c[2 * sc_row]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask6, &c[3 * sc_row]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask6, &c[4 * sc_row]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask6, &c[5 * sc_row]);
+            _mm512_mask_storeu_pd(&c[0], mask6, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask6, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask6, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[3 * sc_row], mask6, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[4 * sc_row], mask6, _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[5 * sc_row], mask6, _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc5_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

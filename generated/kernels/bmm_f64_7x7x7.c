@@ -1701,7 +1701,7 @@ static void bmm_f64_7x7x7_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_7x7x7_bf_avx2_rows_a1b1
  * f64 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout bf, isa avx2, form rows.
- * Cost per matrix: 686 useful flops in 112 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 686 useful flops in 112 vector arithmetic ops, 24 vector accumulators,
  * 91 vector loads, 14 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -1851,18 +1851,30 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_avx2_rows_a1b1(const bmm_args *BMM_
             __m256d a5_6 = _mm256_set1_pd(a[41]);
             acc5_0 = _mm256_fmadd_pd(a5_6, b0_6, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_6, b1_6, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_maskstore_pd(&c[4], mask3, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[4], mask3)));
-            _mm256_storeu_pd(&c[7], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[7])));
-            _mm256_maskstore_pd(&c[11], mask3, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[11], mask3)));
-            _mm256_storeu_pd(&c[14], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[14])));
-            _mm256_maskstore_pd(&c[18], mask3, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[18], mask3)));
-            _mm256_storeu_pd(&c[21], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[21])));
-            _mm256_maskstore_pd(&c[25], mask3, _mm256_add_pd(acc3_1, _mm256_maskload_pd(&c[25], mask3)));
-            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[28])));
-            _mm256_maskstore_pd(&c[32], mask3, _mm256_add_pd(acc4_1, _mm256_maskload_pd(&c[32], mask3)));
-            _mm256_storeu_pd(&c[35], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[35])));
-            _mm256_maskstore_pd(&c[39], mask3, _mm256_add_pd(acc5_1, _mm256_maskload_pd(&c[39], mask3)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_maskload_pd(&c[4], mask3);
+            __m256d c_in2 = _mm256_loadu_pd(&c[7]);
+            __m256d c_in3 = _mm256_maskload_pd(&c[11], mask3);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[4], mask3, _mm256_add_pd(acc0_1, c_in1));
+            _mm256_storeu_pd(&c[7], _mm256_add_pd(acc1_0, c_in2));
+            _mm256_maskstore_pd(&c[11], mask3, _mm256_add_pd(acc1_1, c_in3));
+            __m256d c_in4 = _mm256_loadu_pd(&c[14]);
+            __m256d c_in5 = _mm256_maskload_pd(&c[18], mask3);
+            __m256d c_in6 = _mm256_loadu_pd(&c[21]);
+            __m256d c_in7 = _mm256_maskload_pd(&c[25], mask3);
+            _mm256_storeu_pd(&c[14], _mm256_add_pd(acc2_0, c_in4));
+            _mm256_maskstore_pd(&c[18], mask3, _mm256_add_pd(acc2_1, c_in5));
+            _mm256_storeu_pd(&c[21], _mm256_add_pd(acc3_0, c_in6));
+            _mm256_maskstore_pd(&c[25], mask3, _mm256_add_pd(acc3_1, c_in7));
+            __m256d c_in8 = _mm256_loadu_pd(&c[28]);
+            __m256d c_in9 = _mm256_maskload_pd(&c[32], mask3);
+            __m256d c_in10 = _mm256_loadu_pd(&c[35]);
+            __m256d c_in11 = _mm256_maskload_pd(&c[39], mask3);
+            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc4_0, c_in8));
+            _mm256_maskstore_pd(&c[32], mask3, _mm256_add_pd(acc4_1, c_in9));
+            _mm256_storeu_pd(&c[35], _mm256_add_pd(acc5_0, c_in10));
+            _mm256_maskstore_pd(&c[39], mask3, _mm256_add_pd(acc5_1, c_in11));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -1900,8 +1912,10 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_avx2_rows_a1b1(const bmm_args *BMM_
             __m256d a0_6 = _mm256_set1_pd(a[48]);
             acc0_0 = _mm256_fmadd_pd(a0_6, b0_6, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_6, b1_6, acc0_1);
-            _mm256_storeu_pd(&c[42], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[42])));
-            _mm256_maskstore_pd(&c[46], mask3, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[46], mask3)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[42]);
+            __m256d c_in13 = _mm256_maskload_pd(&c[46], mask3);
+            _mm256_storeu_pd(&c[42], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_maskstore_pd(&c[46], mask3, _mm256_add_pd(acc0_1, c_in13));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2127,7 +2141,7 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_7x7x7_bf_avx2_rows_ab
  * f64 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf, isa avx2, form rows.
- * Cost per matrix: 686 useful flops in 126 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 686 useful flops in 126 vector arithmetic ops, 24 vector accumulators,
  * 91 vector loads, 14 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2281,18 +2295,30 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_avx2_rows_ab(const bmm_args *BMM_RE
             __m256d a5_6 = _mm256_set1_pd(a[41]);
             acc5_0 = _mm256_fmadd_pd(a5_6, b0_6, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_6, b1_6, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4], mask3), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[7], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[11], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[11], mask3), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[14], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[18], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[18], mask3), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[21], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[25], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[25], mask3), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[32], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[32], mask3), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[35], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[35]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[39], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[39], mask3), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_maskload_pd(&c[4], mask3);
+            __m256d c_in2 = _mm256_loadu_pd(&c[7]);
+            __m256d c_in3 = _mm256_maskload_pd(&c[11], mask3);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[4], mask3, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[7], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[11], mask3, _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[14]);
+            __m256d c_in5 = _mm256_maskload_pd(&c[18], mask3);
+            __m256d c_in6 = _mm256_loadu_pd(&c[21]);
+            __m256d c_in7 = _mm256_maskload_pd(&c[25], mask3);
+            _mm256_storeu_pd(&c[14], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[18], mask3, _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[21], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[25], mask3, _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[28]);
+            __m256d c_in9 = _mm256_maskload_pd(&c[32], mask3);
+            __m256d c_in10 = _mm256_loadu_pd(&c[35]);
+            __m256d c_in11 = _mm256_maskload_pd(&c[39], mask3);
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[32], mask3, _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[35], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[39], mask3, _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -2330,8 +2356,10 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_avx2_rows_ab(const bmm_args *BMM_RE
             __m256d a0_6 = _mm256_set1_pd(a[48]);
             acc0_0 = _mm256_fmadd_pd(a0_6, b0_6, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_6, b1_6, acc0_1);
-            _mm256_storeu_pd(&c[42], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[42]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[46], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[46], mask3), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[42]);
+            __m256d c_in13 = _mm256_maskload_pd(&c[46], mask3);
+            _mm256_storeu_pd(&c[42], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[46], mask3, _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2343,7 +2371,7 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_7x7x7_bf_avx512_rows_a1b1
  * f64 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout bf, isa avx512, form rows.
- * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
+ * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 14 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2458,13 +2486,20 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_avx512_rows_a1b1(const bmm_args *
             acc5_0 = _mm512_fmadd_pd(a5_6, b0_6, acc5_0);
             __m512d a6_6 = _mm512_set1_pd(a[48]);
             acc6_0 = _mm512_fmadd_pd(a6_6, b0_6, acc6_0);
-            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask7, &c[0])));
-            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask7, &c[7])));
-            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask7, &c[14])));
-            _mm512_mask_storeu_pd(&c[21], mask7, _mm512_add_pd(acc3_0, _mm512_maskz_loadu_pd(mask7, &c[21])));
-            _mm512_mask_storeu_pd(&c[28], mask7, _mm512_add_pd(acc4_0, _mm512_maskz_loadu_pd(mask7, &c[28])));
-            _mm512_mask_storeu_pd(&c[35], mask7, _mm512_add_pd(acc5_0, _mm512_maskz_loadu_pd(mask7, &c[35])));
-            _mm512_mask_storeu_pd(&c[42], mask7, _mm512_add_pd(acc6_0, _mm512_maskz_loadu_pd(mask7, &c[42])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask7, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask7, &c[7]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[14]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask7, &c[21]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask7, &c[28]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask7, &c[35]);
+            __m512d c_in6 = _mm512_maskz_loadu_pd(mask7, &c[42]);
+            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_add_pd(acc2_0, c_in2));
+            _mm512_mask_storeu_pd(&c[21], mask7, _mm512_add_pd(acc3_0, c_in3));
+            _mm512_mask_storeu_pd(&c[28], mask7, _mm512_add_pd(acc4_0, c_in4));
+            _mm512_mask_storeu_pd(&c[35], mask7, _mm512_add_pd(acc5_0, c_in5));
+            _mm512_mask_storeu_pd(&c[42], mask7, _mm512_add_pd(acc6_0, c_in6));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2611,7 +2646,7 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_7x7x7_bf_avx512_rows_ab
  * f64 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf, isa avx512, form rows.
- * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 7 vector accumulators,
+ * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 14 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -2730,13 +2765,20 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_avx512_rows_ab(const bmm_args *BM
             acc5_0 = _mm512_fmadd_pd(a5_6, b0_6, acc5_0);
             __m512d a6_6 = _mm512_set1_pd(a[48]);
             acc6_0 = _mm512_fmadd_pd(a6_6, b0_6, acc6_0);
-            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[7]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[14]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[21], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[28], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[28]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_mask_storeu_pd(&c[35], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[35]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_mask_storeu_pd(&c[42], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[42]), _mm512_mul_pd(valpha, acc6_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask7, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask7, &c[7]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[14]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask7, &c[21]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask7, &c[28]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask7, &c[35]);
+            __m512d c_in6 = _mm512_maskz_loadu_pd(mask7, &c[42]);
+            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[21], mask7, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[28], mask7, _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[35], mask7, _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_mask_storeu_pd(&c[42], mask7, _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc6_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2748,7 +2790,7 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_avx512_rows_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_7x7x7_bf_tn_avx2_rows_a1b1
  * f64 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 686 useful flops in 112 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 686 useful flops in 112 vector arithmetic ops, 24 vector accumulators,
  * 91 vector loads, 14 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_tn_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2898,18 +2940,30 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_tn_avx2_rows_a1b1(const bmm_args *B
             __m256d a5_6 = _mm256_set1_pd(a[47]);
             acc5_0 = _mm256_fmadd_pd(a5_6, b0_6, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_6, b1_6, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_maskstore_pd(&c[4], mask3, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[4], mask3)));
-            _mm256_storeu_pd(&c[7], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[7])));
-            _mm256_maskstore_pd(&c[11], mask3, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[11], mask3)));
-            _mm256_storeu_pd(&c[14], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[14])));
-            _mm256_maskstore_pd(&c[18], mask3, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[18], mask3)));
-            _mm256_storeu_pd(&c[21], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[21])));
-            _mm256_maskstore_pd(&c[25], mask3, _mm256_add_pd(acc3_1, _mm256_maskload_pd(&c[25], mask3)));
-            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[28])));
-            _mm256_maskstore_pd(&c[32], mask3, _mm256_add_pd(acc4_1, _mm256_maskload_pd(&c[32], mask3)));
-            _mm256_storeu_pd(&c[35], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[35])));
-            _mm256_maskstore_pd(&c[39], mask3, _mm256_add_pd(acc5_1, _mm256_maskload_pd(&c[39], mask3)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_maskload_pd(&c[4], mask3);
+            __m256d c_in2 = _mm256_loadu_pd(&c[7]);
+            __m256d c_in3 = _mm256_maskload_pd(&c[11], mask3);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[4], mask3, _mm256_add_pd(acc0_1, c_in1));
+            _mm256_storeu_pd(&c[7], _mm256_add_pd(acc1_0, c_in2));
+            _mm256_maskstore_pd(&c[11], mask3, _mm256_add_pd(acc1_1, c_in3));
+            __m256d c_in4 = _mm256_loadu_pd(&c[14]);
+            __m256d c_in5 = _mm256_maskload_pd(&c[18], mask3);
+            __m256d c_in6 = _mm256_loadu_pd(&c[21]);
+            __m256d c_in7 = _mm256_maskload_pd(&c[25], mask3);
+            _mm256_storeu_pd(&c[14], _mm256_add_pd(acc2_0, c_in4));
+            _mm256_maskstore_pd(&c[18], mask3, _mm256_add_pd(acc2_1, c_in5));
+            _mm256_storeu_pd(&c[21], _mm256_add_pd(acc3_0, c_in6));
+            _mm256_maskstore_pd(&c[25], mask3, _mm256_add_pd(acc3_1, c_in7));
+            __m256d c_in8 = _mm256_loadu_pd(&c[28]);
+            __m256d c_in9 = _mm256_maskload_pd(&c[32], mask3);
+            __m256d c_in10 = _mm256_loadu_pd(&c[35]);
+            __m256d c_in11 = _mm256_maskload_pd(&c[39], mask3);
+            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc4_0, c_in8));
+            _mm256_maskstore_pd(&c[32], mask3, _mm256_add_pd(acc4_1, c_in9));
+            _mm256_storeu_pd(&c[35], _mm256_add_pd(acc5_0, c_in10));
+            _mm256_maskstore_pd(&c[39], mask3, _mm256_add_pd(acc5_1, c_in11));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -2947,8 +3001,10 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_tn_avx2_rows_a1b1(const bmm_args *B
             __m256d a0_6 = _mm256_set1_pd(a[48]);
             acc0_0 = _mm256_fmadd_pd(a0_6, b0_6, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_6, b1_6, acc0_1);
-            _mm256_storeu_pd(&c[42], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[42])));
-            _mm256_maskstore_pd(&c[46], mask3, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[46], mask3)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[42]);
+            __m256d c_in13 = _mm256_maskload_pd(&c[46], mask3);
+            _mm256_storeu_pd(&c[42], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_maskstore_pd(&c[46], mask3, _mm256_add_pd(acc0_1, c_in13));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3174,7 +3230,7 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_tn_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_7x7x7_bf_tn_avx2_rows_ab
  * f64 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 686 useful flops in 126 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 686 useful flops in 126 vector arithmetic ops, 24 vector accumulators,
  * 91 vector loads, 14 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_tn_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3328,18 +3384,30 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_tn_avx2_rows_ab(const bmm_args *BMM
             __m256d a5_6 = _mm256_set1_pd(a[47]);
             acc5_0 = _mm256_fmadd_pd(a5_6, b0_6, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_6, b1_6, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4], mask3), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[7], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[11], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[11], mask3), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[14], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[14]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[18], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[18], mask3), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[21], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[21]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[25], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[25], mask3), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[32], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[32], mask3), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[35], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[35]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[39], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[39], mask3), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_maskload_pd(&c[4], mask3);
+            __m256d c_in2 = _mm256_loadu_pd(&c[7]);
+            __m256d c_in3 = _mm256_maskload_pd(&c[11], mask3);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[4], mask3, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[7], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[11], mask3, _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[14]);
+            __m256d c_in5 = _mm256_maskload_pd(&c[18], mask3);
+            __m256d c_in6 = _mm256_loadu_pd(&c[21]);
+            __m256d c_in7 = _mm256_maskload_pd(&c[25], mask3);
+            _mm256_storeu_pd(&c[14], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[18], mask3, _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[21], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[25], mask3, _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[28]);
+            __m256d c_in9 = _mm256_maskload_pd(&c[32], mask3);
+            __m256d c_in10 = _mm256_loadu_pd(&c[35]);
+            __m256d c_in11 = _mm256_maskload_pd(&c[39], mask3);
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[32], mask3, _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[35], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[39], mask3, _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -3377,8 +3445,10 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_tn_avx2_rows_ab(const bmm_args *BMM
             __m256d a0_6 = _mm256_set1_pd(a[48]);
             acc0_0 = _mm256_fmadd_pd(a0_6, b0_6, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_6, b1_6, acc0_1);
-            _mm256_storeu_pd(&c[42], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[42]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[46], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[46], mask3), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[42]);
+            __m256d c_in13 = _mm256_maskload_pd(&c[46], mask3);
+            _mm256_storeu_pd(&c[42], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[46], mask3, _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3390,7 +3460,7 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_bf_tn_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_7x7x7_bf_tn_avx512_rows_a1b1
  * f64 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
+ * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 14 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_tn_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3505,13 +3575,20 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_tn_avx512_rows_a1b1(const bmm_arg
             acc5_0 = _mm512_fmadd_pd(a5_6, b0_6, acc5_0);
             __m512d a6_6 = _mm512_set1_pd(a[48]);
             acc6_0 = _mm512_fmadd_pd(a6_6, b0_6, acc6_0);
-            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask7, &c[0])));
-            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask7, &c[7])));
-            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask7, &c[14])));
-            _mm512_mask_storeu_pd(&c[21], mask7, _mm512_add_pd(acc3_0, _mm512_maskz_loadu_pd(mask7, &c[21])));
-            _mm512_mask_storeu_pd(&c[28], mask7, _mm512_add_pd(acc4_0, _mm512_maskz_loadu_pd(mask7, &c[28])));
-            _mm512_mask_storeu_pd(&c[35], mask7, _mm512_add_pd(acc5_0, _mm512_maskz_loadu_pd(mask7, &c[35])));
-            _mm512_mask_storeu_pd(&c[42], mask7, _mm512_add_pd(acc6_0, _mm512_maskz_loadu_pd(mask7, &c[42])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask7, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask7, &c[7]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[14]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask7, &c[21]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask7, &c[28]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask7, &c[35]);
+            __m512d c_in6 = _mm512_maskz_loadu_pd(mask7, &c[42]);
+            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_add_pd(acc2_0, c_in2));
+            _mm512_mask_storeu_pd(&c[21], mask7, _mm512_add_pd(acc3_0, c_in3));
+            _mm512_mask_storeu_pd(&c[28], mask7, _mm512_add_pd(acc4_0, c_in4));
+            _mm512_mask_storeu_pd(&c[35], mask7, _mm512_add_pd(acc5_0, c_in5));
+            _mm512_mask_storeu_pd(&c[42], mask7, _mm512_add_pd(acc6_0, c_in6));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3658,7 +3735,7 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_tn_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_7x7x7_bf_tn_avx512_rows_ab
  * f64 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 7 vector accumulators,
+ * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 14 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_tn_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3777,13 +3854,20 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_tn_avx512_rows_ab(const bmm_args 
             acc5_0 = _mm512_fmadd_pd(a5_6, b0_6, acc5_0);
             __m512d a6_6 = _mm512_set1_pd(a[48]);
             acc6_0 = _mm512_fmadd_pd(a6_6, b0_6, acc6_0);
-            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[7]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[14]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[21], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[28], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[28]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_mask_storeu_pd(&c[35], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[35]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_mask_storeu_pd(&c[42], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[42]), _mm512_mul_pd(valpha, acc6_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask7, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask7, &c[7]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[14]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask7, &c[21]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask7, &c[28]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask7, &c[35]);
+            __m512d c_in6 = _mm512_maskz_loadu_pd(mask7, &c[42]);
+            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[21], mask7, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[28], mask7, _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[35], mask7, _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_mask_storeu_pd(&c[42], mask7, _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc6_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3795,7 +3879,7 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_tn_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_7x7x7_bf_nt_avx512_rows_a1b1
  * f64 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout bf nt (A row-major, B transposed), isa avx512, form rows.
- * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
+ * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 14 vector accumulators,
  * 63 vector loads, 7 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_nt_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3912,13 +3996,20 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_nt_avx512_rows_a1b1(const bmm_arg
             acc5_0 = _mm512_fmadd_pd(a5_6, b0_6, acc5_0);
             __m512d a6_6 = _mm512_set1_pd(a[48]);
             acc6_0 = _mm512_fmadd_pd(a6_6, b0_6, acc6_0);
-            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask7, &c[0])));
-            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask7, &c[7])));
-            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask7, &c[14])));
-            _mm512_mask_storeu_pd(&c[21], mask7, _mm512_add_pd(acc3_0, _mm512_maskz_loadu_pd(mask7, &c[21])));
-            _mm512_mask_storeu_pd(&c[28], mask7, _mm512_add_pd(acc4_0, _mm512_maskz_loadu_pd(mask7, &c[28])));
-            _mm512_mask_storeu_pd(&c[35], mask7, _mm512_add_pd(acc5_0, _mm512_maskz_loadu_pd(mask7, &c[35])));
-            _mm512_mask_storeu_pd(&c[42], mask7, _mm512_add_pd(acc6_0, _mm512_maskz_loadu_pd(mask7, &c[42])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask7, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask7, &c[7]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[14]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask7, &c[21]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask7, &c[28]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask7, &c[35]);
+            __m512d c_in6 = _mm512_maskz_loadu_pd(mask7, &c[42]);
+            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_add_pd(acc2_0, c_in2));
+            _mm512_mask_storeu_pd(&c[21], mask7, _mm512_add_pd(acc3_0, c_in3));
+            _mm512_mask_storeu_pd(&c[28], mask7, _mm512_add_pd(acc4_0, c_in4));
+            _mm512_mask_storeu_pd(&c[35], mask7, _mm512_add_pd(acc5_0, c_in5));
+            _mm512_mask_storeu_pd(&c[42], mask7, _mm512_add_pd(acc6_0, c_in6));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4067,7 +4158,7 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_nt_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_7x7x7_bf_nt_avx512_rows_ab
  * f64 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf nt (A row-major, B transposed), isa avx512, form rows.
- * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 7 vector accumulators,
+ * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 14 vector accumulators,
  * 63 vector loads, 7 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_nt_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -4188,13 +4279,20 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_nt_avx512_rows_ab(const bmm_args 
             acc5_0 = _mm512_fmadd_pd(a5_6, b0_6, acc5_0);
             __m512d a6_6 = _mm512_set1_pd(a[48]);
             acc6_0 = _mm512_fmadd_pd(a6_6, b0_6, acc6_0);
-            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[7]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[14]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[21], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[28], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[28]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_mask_storeu_pd(&c[35], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[35]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_mask_storeu_pd(&c[42], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[42]), _mm512_mul_pd(valpha, acc6_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask7, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask7, &c[7]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[14]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask7, &c[21]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask7, &c[28]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask7, &c[35]);
+            __m512d c_in6 = _mm512_maskz_loadu_pd(mask7, &c[42]);
+            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[21], mask7, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[28], mask7, _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[35], mask7, _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_mask_storeu_pd(&c[42], mask7, _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc6_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4206,7 +4304,7 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_nt_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_7x7x7_bf_tt_avx512_rows_a1b1
  * f64 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout bf tt (A and B transposed), isa avx512, form rows.
- * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
+ * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 14 vector accumulators,
  * 63 vector loads, 7 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_tt_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -4323,13 +4421,20 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_tt_avx512_rows_a1b1(const bmm_arg
             acc5_0 = _mm512_fmadd_pd(a5_6, b0_6, acc5_0);
             __m512d a6_6 = _mm512_set1_pd(a[48]);
             acc6_0 = _mm512_fmadd_pd(a6_6, b0_6, acc6_0);
-            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask7, &c[0])));
-            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask7, &c[7])));
-            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask7, &c[14])));
-            _mm512_mask_storeu_pd(&c[21], mask7, _mm512_add_pd(acc3_0, _mm512_maskz_loadu_pd(mask7, &c[21])));
-            _mm512_mask_storeu_pd(&c[28], mask7, _mm512_add_pd(acc4_0, _mm512_maskz_loadu_pd(mask7, &c[28])));
-            _mm512_mask_storeu_pd(&c[35], mask7, _mm512_add_pd(acc5_0, _mm512_maskz_loadu_pd(mask7, &c[35])));
-            _mm512_mask_storeu_pd(&c[42], mask7, _mm512_add_pd(acc6_0, _mm512_maskz_loadu_pd(mask7, &c[42])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask7, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask7, &c[7]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[14]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask7, &c[21]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask7, &c[28]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask7, &c[35]);
+            __m512d c_in6 = _mm512_maskz_loadu_pd(mask7, &c[42]);
+            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_add_pd(acc2_0, c_in2));
+            _mm512_mask_storeu_pd(&c[21], mask7, _mm512_add_pd(acc3_0, c_in3));
+            _mm512_mask_storeu_pd(&c[28], mask7, _mm512_add_pd(acc4_0, c_in4));
+            _mm512_mask_storeu_pd(&c[35], mask7, _mm512_add_pd(acc5_0, c_in5));
+            _mm512_mask_storeu_pd(&c[42], mask7, _mm512_add_pd(acc6_0, c_in6));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4478,7 +4583,7 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_tt_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_7x7x7_bf_tt_avx512_rows_ab
  * f64 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout bf tt (A and B transposed), isa avx512, form rows.
- * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 7 vector accumulators,
+ * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 14 vector accumulators,
  * 63 vector loads, 7 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_tt_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -4599,13 +4704,20 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_bf_tt_avx512_rows_ab(const bmm_args 
             acc5_0 = _mm512_fmadd_pd(a5_6, b0_6, acc5_0);
             __m512d a6_6 = _mm512_set1_pd(a[48]);
             acc6_0 = _mm512_fmadd_pd(a6_6, b0_6, acc6_0);
-            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[7]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[14]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[21], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[21]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[28], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[28]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_mask_storeu_pd(&c[35], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[35]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_mask_storeu_pd(&c[42], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[42]), _mm512_mul_pd(valpha, acc6_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask7, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask7, &c[7]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[14]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask7, &c[21]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask7, &c[28]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask7, &c[35]);
+            __m512d c_in6 = _mm512_maskz_loadu_pd(mask7, &c[42]);
+            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[7], mask7, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[14], mask7, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[21], mask7, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[28], mask7, _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[35], mask7, _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_mask_storeu_pd(&c[42], mask7, _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc6_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6320,7 +6432,7 @@ static void bmm_f64_7x7x7_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_7x7x7_sf_avx2_rows_a1b1
  * f64 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout sf, isa avx2, form rows.
- * Cost per matrix: 686 useful flops in 112 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 686 useful flops in 112 vector arithmetic ops, 24 vector accumulators,
  * 91 vector loads, 14 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_7x7x7_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -6473,18 +6585,30 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_sf_avx2_rows_a1b1(const bmm_args *BMM_
             __m256d a5_6 = _mm256_set1_pd(a[5 * sa_row + 6]);
             acc5_0 = _mm256_fmadd_pd(a5_6, b0_6, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_6, b1_6, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_maskstore_pd(&c[4], mask3, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[4], mask3)));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[1 * sc_row])));
-            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask3, _mm256_add_pd(acc1_1, _mm256_maskload_pd(&c[1 * sc_row + 4], mask3)));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[2 * sc_row])));
-            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask3, _mm256_add_pd(acc2_1, _mm256_maskload_pd(&c[2 * sc_row + 4], mask3)));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[3 * sc_row])));
-            _mm256_maskstore_pd(&c[3 * sc_row + 4], mask3, _mm256_add_pd(acc3_1, _mm256_maskload_pd(&c[3 * sc_row + 4], mask3)));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[4 * sc_row])));
-            _mm256_maskstore_pd(&c[4 * sc_row + 4], mask3, _mm256_add_pd(acc4_1, _mm256_maskload_pd(&c[4 * sc_row + 4], mask3)));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[5 * sc_row])));
-            _mm256_maskstore_pd(&c[5 * sc_row + 4], mask3, _mm256_add_pd(acc5_1, _mm256_maskload_pd(&c[5 * sc_row + 4], mask3)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_maskload_pd(&c[4], mask3);
+            __m256d c_in2 = _mm256_loadu_pd(&c[1 * sc_row]);
+            __m256d c_in3 = _mm256_maskload_pd(&c[1 * sc_row + 4], mask3);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_maskstore_pd(&c[4], mask3, _mm256_add_pd(acc0_1, c_in1));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_add_pd(acc1_0, c_in2));
+            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask3, _mm256_add_pd(acc1_1, c_in3));
+            __m256d c_in4 = _mm256_loadu_pd(&c[2 * sc_row]);
+            __m256d c_in5 = _mm256_maskload_pd(&c[2 * sc_row + 4], mask3);
+            __m256d c_in6 = _mm256_loadu_pd(&c[3 * sc_row]);
+            __m256d c_in7 = _mm256_maskload_pd(&c[3 * sc_row + 4], mask3);
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_add_pd(acc2_0, c_in4));
+            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask3, _mm256_add_pd(acc2_1, c_in5));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_add_pd(acc3_0, c_in6));
+            _mm256_maskstore_pd(&c[3 * sc_row + 4], mask3, _mm256_add_pd(acc3_1, c_in7));
+            __m256d c_in8 = _mm256_loadu_pd(&c[4 * sc_row]);
+            __m256d c_in9 = _mm256_maskload_pd(&c[4 * sc_row + 4], mask3);
+            __m256d c_in10 = _mm256_loadu_pd(&c[5 * sc_row]);
+            __m256d c_in11 = _mm256_maskload_pd(&c[5 * sc_row + 4], mask3);
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_add_pd(acc4_0, c_in8));
+            _mm256_maskstore_pd(&c[4 * sc_row + 4], mask3, _mm256_add_pd(acc4_1, c_in9));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_add_pd(acc5_0, c_in10));
+            _mm256_maskstore_pd(&c[5 * sc_row + 4], mask3, _mm256_add_pd(acc5_1, c_in11));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -6522,8 +6646,10 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_sf_avx2_rows_a1b1(const bmm_args *BMM_
             __m256d a0_6 = _mm256_set1_pd(a[6 * sa_row + 6]);
             acc0_0 = _mm256_fmadd_pd(a0_6, b0_6, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_6, b1_6, acc0_1);
-            _mm256_storeu_pd(&c[6 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[6 * sc_row])));
-            _mm256_maskstore_pd(&c[6 * sc_row + 4], mask3, _mm256_add_pd(acc0_1, _mm256_maskload_pd(&c[6 * sc_row + 4], mask3)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[6 * sc_row]);
+            __m256d c_in13 = _mm256_maskload_pd(&c[6 * sc_row + 4], mask3);
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_maskstore_pd(&c[6 * sc_row + 4], mask3, _mm256_add_pd(acc0_1, c_in13));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6752,7 +6878,7 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_sf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_7x7x7_sf_avx2_rows_ab
  * f64 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout sf, isa avx2, form rows.
- * Cost per matrix: 686 useful flops in 126 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 686 useful flops in 126 vector arithmetic ops, 24 vector accumulators,
  * 91 vector loads, 14 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_7x7x7_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -6909,18 +7035,30 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_sf_avx2_rows_ab(const bmm_args *BMM_RE
             __m256d a5_6 = _mm256_set1_pd(a[5 * sa_row + 6]);
             acc5_0 = _mm256_fmadd_pd(a5_6, b0_6, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_6, b1_6, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4], mask3), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[1 * sc_row + 4], mask3), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[2 * sc_row + 4], mask3), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_maskstore_pd(&c[3 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[3 * sc_row + 4], mask3), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_maskstore_pd(&c[4 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[4 * sc_row + 4], mask3), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_maskstore_pd(&c[5 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[5 * sc_row + 4], mask3), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_maskload_pd(&c[4], mask3);
+            __m256d c_in2 = _mm256_loadu_pd(&c[1 * sc_row]);
+            __m256d c_in3 = _mm256_maskload_pd(&c[1 * sc_row + 4], mask3);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[4], mask3, _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_maskstore_pd(&c[1 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[2 * sc_row]);
+            __m256d c_in5 = _mm256_maskload_pd(&c[2 * sc_row + 4], mask3);
+            __m256d c_in6 = _mm256_loadu_pd(&c[3 * sc_row]);
+            __m256d c_in7 = _mm256_maskload_pd(&c[3 * sc_row + 4], mask3);
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_maskstore_pd(&c[2 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_maskstore_pd(&c[3 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[4 * sc_row]);
+            __m256d c_in9 = _mm256_maskload_pd(&c[4 * sc_row + 4], mask3);
+            __m256d c_in10 = _mm256_loadu_pd(&c[5 * sc_row]);
+            __m256d c_in11 = _mm256_maskload_pd(&c[5 * sc_row + 4], mask3);
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_maskstore_pd(&c[4 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_maskstore_pd(&c[5 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -6958,8 +7096,10 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_sf_avx2_rows_ab(const bmm_args *BMM_RE
             __m256d a0_6 = _mm256_set1_pd(a[6 * sa_row + 6]);
             acc0_0 = _mm256_fmadd_pd(a0_6, b0_6, acc0_0);
             acc0_1 = _mm256_fmadd_pd(a0_6, b1_6, acc0_1);
-            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_maskstore_pd(&c[6 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, _mm256_maskload_pd(&c[6 * sc_row + 4], mask3), _mm256_mul_pd(valpha, acc0_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[6 * sc_row]);
+            __m256d c_in13 = _mm256_maskload_pd(&c[6 * sc_row + 4], mask3);
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_maskstore_pd(&c[6 * sc_row + 4], mask3, _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -6971,7 +7111,7 @@ static BMM_TARGET_AVX2 void bmm_f64_7x7x7_sf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_7x7x7_sf_avx512_rows_a1b1
  * f64 C(7x7) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 7x7, B 7x7; layout sf, isa avx512, form rows.
- * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 7 vector accumulators,
+ * Cost per matrix: 686 useful flops in 56 vector arithmetic ops, 14 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_7x7x7_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -7089,13 +7229,20 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_sf_avx512_rows_a1b1(const bmm_args *
             acc5_0 = _mm512_fmadd_pd(a5_6, b0_6, acc5_0);
             __m512d a6_6 = _mm512_set1_pd(a[6 * sa_row + 6]);
             acc6_0 = _mm512_fmadd_pd(a6_6, b0_6, acc6_0);
-            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_add_pd(acc0_0, _mm512_maskz_loadu_pd(mask7, &c[0])));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask7, _mm512_add_pd(acc1_0, _mm512_maskz_loadu_pd(mask7, &c[1 * sc_row])));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask7, _mm512_add_pd(acc2_0, _mm512_maskz_loadu_pd(mask7, &c[2 * sc_row])));
-            _mm512_mask_storeu_pd(&c[3 * sc_row], mask7, _mm512_add_pd(acc3_0, _mm512_maskz_loadu_pd(mask7, &c[3 * sc_row])));
-            _mm512_mask_storeu_pd(&c[4 * sc_row], mask7, _mm512_add_pd(acc4_0, _mm512_maskz_loadu_pd(mask7, &c[4 * sc_row])));
-            _mm512_mask_storeu_pd(&c[5 * sc_row], mask7, _mm512_add_pd(acc5_0, _mm512_maskz_loadu_pd(mask7, &c[5 * sc_row])));
-            _mm512_mask_storeu_pd(&c[6 * sc_row], mask7, _mm512_add_pd(acc6_0, _mm512_maskz_loadu_pd(mask7, &c[6 * sc_row])));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask7, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask7, &c[1 * sc_row]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[2 * sc_row]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask7, &c[3 * sc_row]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask7, &c[4 * sc_row]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask7, &c[5 * sc_row]);
+            __m512d c_in6 = _mm512_maskz_loadu_pd(mask7, &c[6 * sc_row]);
+            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_add_pd(acc0_0, c_in0));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask7, _mm512_add_pd(acc1_0, c_in1));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask7, _mm512_add_pd(acc2_0, c_in2));
+            _mm512_mask_storeu_pd(&c[3 * sc_row], mask7, _mm512_add_pd(acc3_0, c_in3));
+            _mm512_mask_storeu_pd(&c[4 * sc_row], mask7, _mm512_add_pd(acc4_0, c_in4));
+            _mm512_mask_storeu_pd(&c[5 * sc_row], mask7, _mm512_add_pd(acc5_0, c_in5));
+            _mm512_mask_storeu_pd(&c[6 * sc_row], mask7, _mm512_add_pd(acc6_0, c_in6));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -7245,7 +7392,7 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_sf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_7x7x7_sf_avx512_rows_ab
  * f64 C(7x7) = alpha*A*B + beta*C (beta != 0), A 7x7, B 7x7; layout sf, isa avx512, form rows.
- * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 7 vector accumulators,
+ * Cost per matrix: 686 useful flops in 63 vector arithmetic ops, 14 vector accumulators,
  * 63 vector loads, 7 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_7x7x7_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -7367,13 +7514,20 @@ static BMM_TARGET_AVX512 void bmm_f64_7x7x7_sf_avx512_rows_ab(const bmm_args *BM
             acc5_0 = _mm512_fmadd_pd(a5_6, b0_6, acc5_0);
             __m512d a6_6 = _mm512_set1_pd(a[6 * sa_row + 6]);
             acc6_0 = _mm512_fmadd_pd(a6_6, b0_6, acc6_0);
-            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_mask_storeu_pd(&c[2 * sc_row], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_mask_storeu_pd(&c[3 * sc_row], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_mask_storeu_pd(&c[4 * sc_row], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_mask_storeu_pd(&c[5 * sc_row], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_mask_storeu_pd(&c[6 * sc_row], mask7, _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(mask7, &c[6 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
+            __m512d c_in0 = _mm512_maskz_loadu_pd(mask7, &c[0]);
+            __m512d c_in1 = _mm512_maskz_loadu_pd(mask7, &c[1 * sc_row]);
+            __m512d c_in2 = _mm512_maskz_loadu_pd(mask7, &c[2 * sc_row]);
+            __m512d c_in3 = _mm512_maskz_loadu_pd(mask7, &c[3 * sc_row]);
+            __m512d c_in4 = _mm512_maskz_loadu_pd(mask7, &c[4 * sc_row]);
+            __m512d c_in5 = _mm512_maskz_loadu_pd(mask7, &c[5 * sc_row]);
+            __m512d c_in6 = _mm512_maskz_loadu_pd(mask7, &c[6 * sc_row]);
+            _mm512_mask_storeu_pd(&c[0], mask7, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_mask_storeu_pd(&c[1 * sc_row], mask7, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_mask_storeu_pd(&c[2 * sc_row], mask7, _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_mask_storeu_pd(&c[3 * sc_row], mask7, _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_mask_storeu_pd(&c[4 * sc_row], mask7, _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_mask_storeu_pd(&c[5 * sc_row], mask7, _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_mask_storeu_pd(&c[6 * sc_row], mask7, _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc6_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

@@ -2445,7 +2445,7 @@ static void bmm_f64_8x8x8_bf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_bf_avx2_rows_a1b1
  * f64 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout bf, isa avx2, form rows.
- * Cost per matrix: 1024 useful flops in 144 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 144 vector arithmetic ops, 24 vector accumulators,
  * 112 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -2614,18 +2614,30 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_avx2_rows_a1b1(const bmm_args *BMM_
             __m256d a5_7 = _mm256_set1_pd(a[47]);
             acc5_0 = _mm256_fmadd_pd(a5_7, b0_7, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_7, b1_7, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4])));
-            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[8])));
-            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[12])));
-            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[16])));
-            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[20])));
-            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[24])));
-            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[28])));
-            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[32])));
-            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[36])));
-            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[40])));
-            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[44])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, c_in1));
+            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc1_0, c_in2));
+            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc1_1, c_in3));
+            __m256d c_in4 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[20]);
+            __m256d c_in6 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc2_0, c_in4));
+            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc2_1, c_in5));
+            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc3_0, c_in6));
+            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc3_1, c_in7));
+            __m256d c_in8 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[36]);
+            __m256d c_in10 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[44]);
+            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc4_0, c_in8));
+            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc4_1, c_in9));
+            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc5_0, c_in10));
+            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc5_1, c_in11));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -2692,10 +2704,14 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_avx2_rows_a1b1(const bmm_args *BMM_
             __m256d a1_7 = _mm256_set1_pd(a[63]);
             acc1_0 = _mm256_fmadd_pd(a1_7, b0_7, acc1_0);
             acc1_1 = _mm256_fmadd_pd(a1_7, b1_7, acc1_1);
-            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[48])));
-            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[52])));
-            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[56])));
-            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[60])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[52]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc0_1, c_in13));
+            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc1_0, c_in14));
+            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc1_1, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -2971,7 +2987,7 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_bf_avx2_rows_ab
  * f64 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf, isa avx2, form rows.
- * Cost per matrix: 1024 useful flops in 160 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 160 vector arithmetic ops, 24 vector accumulators,
  * 112 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3144,18 +3160,30 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_avx2_rows_ab(const bmm_args *BMM_RE
             __m256d a5_7 = _mm256_set1_pd(a[47]);
             acc5_0 = _mm256_fmadd_pd(a5_7, b0_7, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_7, b1_7, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[20]);
+            __m256d c_in6 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[36]);
+            __m256d c_in10 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[44]);
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -3222,10 +3250,14 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_avx2_rows_ab(const bmm_args *BMM_RE
             __m256d a1_7 = _mm256_set1_pd(a[63]);
             acc1_0 = _mm256_fmadd_pd(a1_7, b0_7, acc1_0);
             acc1_1 = _mm256_fmadd_pd(a1_7, b1_7, acc1_1);
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[52]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3237,7 +3269,7 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_bf_avx512_rows_a1b1
  * f64 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout bf, isa avx512, form rows.
- * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 16 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3382,14 +3414,22 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_avx512_rows_a1b1(const bmm_args *
             acc6_0 = _mm512_fmadd_pd(a6_7, b0_7, acc6_0);
             __m512d a7_7 = _mm512_set1_pd(a[63]);
             acc7_0 = _mm512_fmadd_pd(a7_7, b0_7, acc7_0);
-            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[0])));
-            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[8])));
-            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[16])));
-            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[24])));
-            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[32])));
-            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[40])));
-            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc6_0, _mm512_loadu_pd(&c[48])));
-            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc7_0, _mm512_loadu_pd(&c[56])));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, c_in0));
+            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc1_0, c_in1));
+            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc2_0, c_in2));
+            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc3_0, c_in3));
+            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc4_0, c_in4));
+            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc5_0, c_in5));
+            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc6_0, c_in6));
+            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc7_0, c_in7));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3567,7 +3607,7 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_bf_avx512_rows_ab
  * f64 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf, isa avx512, form rows.
- * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 16 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -3716,14 +3756,22 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_avx512_rows_ab(const bmm_args *BM
             acc6_0 = _mm512_fmadd_pd(a6_7, b0_7, acc6_0);
             __m512d a7_7 = _mm512_set1_pd(a[63]);
             acc7_0 = _mm512_fmadd_pd(a7_7, b0_7, acc7_0);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc7_0)));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc7_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -3735,7 +3783,7 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_avx512_rows_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_bf_tn_avx2_rows_a1b1
  * f64 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 1024 useful flops in 144 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 144 vector arithmetic ops, 24 vector accumulators,
  * 112 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_tn_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -3904,18 +3952,30 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_tn_avx2_rows_a1b1(const bmm_args *B
             __m256d a5_7 = _mm256_set1_pd(a[61]);
             acc5_0 = _mm256_fmadd_pd(a5_7, b0_7, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_7, b1_7, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4])));
-            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[8])));
-            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[12])));
-            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[16])));
-            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[20])));
-            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[24])));
-            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[28])));
-            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[32])));
-            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[36])));
-            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[40])));
-            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[44])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, c_in1));
+            _mm256_storeu_pd(&c[8], _mm256_add_pd(acc1_0, c_in2));
+            _mm256_storeu_pd(&c[12], _mm256_add_pd(acc1_1, c_in3));
+            __m256d c_in4 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[20]);
+            __m256d c_in6 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[16], _mm256_add_pd(acc2_0, c_in4));
+            _mm256_storeu_pd(&c[20], _mm256_add_pd(acc2_1, c_in5));
+            _mm256_storeu_pd(&c[24], _mm256_add_pd(acc3_0, c_in6));
+            _mm256_storeu_pd(&c[28], _mm256_add_pd(acc3_1, c_in7));
+            __m256d c_in8 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[36]);
+            __m256d c_in10 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[44]);
+            _mm256_storeu_pd(&c[32], _mm256_add_pd(acc4_0, c_in8));
+            _mm256_storeu_pd(&c[36], _mm256_add_pd(acc4_1, c_in9));
+            _mm256_storeu_pd(&c[40], _mm256_add_pd(acc5_0, c_in10));
+            _mm256_storeu_pd(&c[44], _mm256_add_pd(acc5_1, c_in11));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -3982,10 +4042,14 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_tn_avx2_rows_a1b1(const bmm_args *B
             __m256d a1_7 = _mm256_set1_pd(a[63]);
             acc1_0 = _mm256_fmadd_pd(a1_7, b0_7, acc1_0);
             acc1_1 = _mm256_fmadd_pd(a1_7, b1_7, acc1_1);
-            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[48])));
-            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[52])));
-            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[56])));
-            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[60])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[52]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[48], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[52], _mm256_add_pd(acc0_1, c_in13));
+            _mm256_storeu_pd(&c[56], _mm256_add_pd(acc1_0, c_in14));
+            _mm256_storeu_pd(&c[60], _mm256_add_pd(acc1_1, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4261,7 +4325,7 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_tn_avx2_rows_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_bf_tn_avx2_rows_ab
  * f64 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf tn (A transposed, B row-major), isa avx2, form rows.
- * Cost per matrix: 1024 useful flops in 160 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 160 vector arithmetic ops, 24 vector accumulators,
  * 112 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_tn_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -4434,18 +4498,30 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_tn_avx2_rows_ab(const bmm_args *BMM
             __m256d a5_7 = _mm256_set1_pd(a[61]);
             acc5_0 = _mm256_fmadd_pd(a5_7, b0_7, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_7, b1_7, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[8]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[12]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[16]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[20]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[24]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[28]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[32]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[36]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[40]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[44]), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[8]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[12]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[8], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[12], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[16]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[20]);
+            __m256d c_in6 = _mm256_loadu_pd(&c[24]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[28]);
+            _mm256_storeu_pd(&c[16], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[20], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[24], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[28], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[32]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[36]);
+            __m256d c_in10 = _mm256_loadu_pd(&c[40]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[44]);
+            _mm256_storeu_pd(&c[32], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[36], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[40], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[44], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -4512,10 +4588,14 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_tn_avx2_rows_ab(const bmm_args *BMM
             __m256d a1_7 = _mm256_set1_pd(a[63]);
             acc1_0 = _mm256_fmadd_pd(a1_7, b0_7, acc1_0);
             acc1_1 = _mm256_fmadd_pd(a1_7, b1_7, acc1_1);
-            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[48]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[52]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[56]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[60]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[48]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[52]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[56]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[60]);
+            _mm256_storeu_pd(&c[48], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[52], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[56], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[60], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4527,7 +4607,7 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_bf_tn_avx2_rows_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_bf_tn_avx512_rows_a1b1
  * f64 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 16 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_tn_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -4672,14 +4752,22 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_tn_avx512_rows_a1b1(const bmm_arg
             acc6_0 = _mm512_fmadd_pd(a6_7, b0_7, acc6_0);
             __m512d a7_7 = _mm512_set1_pd(a[63]);
             acc7_0 = _mm512_fmadd_pd(a7_7, b0_7, acc7_0);
-            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[0])));
-            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[8])));
-            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[16])));
-            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[24])));
-            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[32])));
-            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[40])));
-            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc6_0, _mm512_loadu_pd(&c[48])));
-            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc7_0, _mm512_loadu_pd(&c[56])));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, c_in0));
+            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc1_0, c_in1));
+            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc2_0, c_in2));
+            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc3_0, c_in3));
+            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc4_0, c_in4));
+            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc5_0, c_in5));
+            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc6_0, c_in6));
+            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc7_0, c_in7));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -4857,7 +4945,7 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_tn_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_bf_tn_avx512_rows_ab
  * f64 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf tn (A transposed, B row-major), isa avx512, form rows.
- * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 16 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_tn_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -5006,14 +5094,22 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_tn_avx512_rows_ab(const bmm_args 
             acc6_0 = _mm512_fmadd_pd(a6_7, b0_7, acc6_0);
             __m512d a7_7 = _mm512_set1_pd(a[63]);
             acc7_0 = _mm512_fmadd_pd(a7_7, b0_7, acc7_0);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc7_0)));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc7_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5025,7 +5121,7 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_tn_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_bf_nt_avx512_rows_a1b1
  * f64 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout bf nt (A row-major, B transposed), isa avx512, form rows.
- * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 16 vector accumulators,
  * 80 vector loads, 8 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_nt_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -5172,14 +5268,22 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_nt_avx512_rows_a1b1(const bmm_arg
             acc6_0 = _mm512_fmadd_pd(a6_7, b0_7, acc6_0);
             __m512d a7_7 = _mm512_set1_pd(a[63]);
             acc7_0 = _mm512_fmadd_pd(a7_7, b0_7, acc7_0);
-            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[0])));
-            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[8])));
-            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[16])));
-            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[24])));
-            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[32])));
-            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[40])));
-            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc6_0, _mm512_loadu_pd(&c[48])));
-            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc7_0, _mm512_loadu_pd(&c[56])));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, c_in0));
+            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc1_0, c_in1));
+            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc2_0, c_in2));
+            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc3_0, c_in3));
+            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc4_0, c_in4));
+            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc5_0, c_in5));
+            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc6_0, c_in6));
+            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc7_0, c_in7));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5359,7 +5463,7 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_nt_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_bf_nt_avx512_rows_ab
  * f64 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf nt (A row-major, B transposed), isa avx512, form rows.
- * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 16 vector accumulators,
  * 80 vector loads, 8 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_nt_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -5510,14 +5614,22 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_nt_avx512_rows_ab(const bmm_args 
             acc6_0 = _mm512_fmadd_pd(a6_7, b0_7, acc6_0);
             __m512d a7_7 = _mm512_set1_pd(a[63]);
             acc7_0 = _mm512_fmadd_pd(a7_7, b0_7, acc7_0);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc7_0)));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc7_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5529,7 +5641,7 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_nt_avx512_rows_ab(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_bf_tt_avx512_rows_a1b1
  * f64 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout bf tt (A and B transposed), isa avx512, form rows.
- * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 16 vector accumulators,
  * 80 vector loads, 8 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_tt_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -5676,14 +5788,22 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_tt_avx512_rows_a1b1(const bmm_arg
             acc6_0 = _mm512_fmadd_pd(a6_7, b0_7, acc6_0);
             __m512d a7_7 = _mm512_set1_pd(a[63]);
             acc7_0 = _mm512_fmadd_pd(a7_7, b0_7, acc7_0);
-            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[0])));
-            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[8])));
-            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[16])));
-            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[24])));
-            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[32])));
-            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[40])));
-            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc6_0, _mm512_loadu_pd(&c[48])));
-            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc7_0, _mm512_loadu_pd(&c[56])));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, c_in0));
+            _mm512_storeu_pd(&c[8], _mm512_add_pd(acc1_0, c_in1));
+            _mm512_storeu_pd(&c[16], _mm512_add_pd(acc2_0, c_in2));
+            _mm512_storeu_pd(&c[24], _mm512_add_pd(acc3_0, c_in3));
+            _mm512_storeu_pd(&c[32], _mm512_add_pd(acc4_0, c_in4));
+            _mm512_storeu_pd(&c[40], _mm512_add_pd(acc5_0, c_in5));
+            _mm512_storeu_pd(&c[48], _mm512_add_pd(acc6_0, c_in6));
+            _mm512_storeu_pd(&c[56], _mm512_add_pd(acc7_0, c_in7));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -5863,7 +5983,7 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_tt_avx512_rows_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_bf_tt_avx512_rows_ab
  * f64 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout bf tt (A and B transposed), isa avx512, form rows.
- * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 16 vector accumulators,
  * 80 vector loads, 8 vector stores, 24 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_tt_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -6014,14 +6134,22 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_bf_tt_avx512_rows_ab(const bmm_args 
             acc6_0 = _mm512_fmadd_pd(a6_7, b0_7, acc6_0);
             __m512d a7_7 = _mm512_set1_pd(a[63]);
             acc7_0 = _mm512_fmadd_pd(a7_7, b0_7, acc7_0);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[8]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[16]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[24]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[32]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[40]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[48]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[56]), _mm512_mul_pd(valpha, acc7_0)));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[8]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[16]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[24]);
+            __m512d c_in4 = _mm512_loadu_pd(&c[32]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[40]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[48]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[56]);
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[8], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[16], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[24], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[32], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_storeu_pd(&c[40], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_storeu_pd(&c[48], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_storeu_pd(&c[56], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc7_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -8480,7 +8608,7 @@ static void bmm_f64_8x8x8_sf_c99_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_sf_avx2_rows_a1b1
  * f64 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout sf, isa avx2, form rows.
- * Cost per matrix: 1024 useful flops in 144 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 144 vector arithmetic ops, 24 vector accumulators,
  * 112 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -8652,18 +8780,30 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_a1b1(const bmm_args *BMM_
             __m256d a5_7 = _mm256_set1_pd(a[5 * sa_row + 7]);
             acc5_0 = _mm256_fmadd_pd(a5_7, b0_7, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_7, b1_7, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4])));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[1 * sc_row])));
-            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[1 * sc_row + 4])));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[2 * sc_row])));
-            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[2 * sc_row + 4])));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[3 * sc_row])));
-            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[3 * sc_row + 4])));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[4 * sc_row])));
-            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[4 * sc_row + 4])));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[5 * sc_row])));
-            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[5 * sc_row + 4])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[1 * sc_row]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[1 * sc_row + 4]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, c_in1));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_add_pd(acc1_0, c_in2));
+            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_add_pd(acc1_1, c_in3));
+            __m256d c_in4 = _mm256_loadu_pd(&c[2 * sc_row]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[2 * sc_row + 4]);
+            __m256d c_in6 = _mm256_loadu_pd(&c[3 * sc_row]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[3 * sc_row + 4]);
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_add_pd(acc2_0, c_in4));
+            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_add_pd(acc2_1, c_in5));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_add_pd(acc3_0, c_in6));
+            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_add_pd(acc3_1, c_in7));
+            __m256d c_in8 = _mm256_loadu_pd(&c[4 * sc_row]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[4 * sc_row + 4]);
+            __m256d c_in10 = _mm256_loadu_pd(&c[5 * sc_row]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[5 * sc_row + 4]);
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_add_pd(acc4_0, c_in8));
+            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_add_pd(acc4_1, c_in9));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_add_pd(acc5_0, c_in10));
+            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_add_pd(acc5_1, c_in11));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -8730,10 +8870,14 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_a1b1(const bmm_args *BMM_
             __m256d a1_7 = _mm256_set1_pd(a[7 * sa_row + 7]);
             acc1_0 = _mm256_fmadd_pd(a1_7, b0_7, acc1_0);
             acc1_1 = _mm256_fmadd_pd(a1_7, b1_7, acc1_1);
-            _mm256_storeu_pd(&c[6 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[6 * sc_row])));
-            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[6 * sc_row + 4])));
-            _mm256_storeu_pd(&c[7 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[7 * sc_row])));
-            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[7 * sc_row + 4])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[6 * sc_row]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[6 * sc_row + 4]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[7 * sc_row]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[7 * sc_row + 4]);
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_add_pd(acc0_1, c_in13));
+            _mm256_storeu_pd(&c[7 * sc_row], _mm256_add_pd(acc1_0, c_in14));
+            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_add_pd(acc1_1, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9012,7 +9156,7 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_sf_avx2_rows_ab
  * f64 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa avx2, form rows.
- * Cost per matrix: 1024 useful flops in 160 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 160 vector arithmetic ops, 24 vector accumulators,
  * 112 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -9188,18 +9332,30 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_ab(const bmm_args *BMM_RE
             __m256d a5_7 = _mm256_set1_pd(a[5 * sa_row + 7]);
             acc5_0 = _mm256_fmadd_pd(a5_7, b0_7, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_7, b1_7, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[1 * sc_row]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[1 * sc_row + 4]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[2 * sc_row]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[2 * sc_row + 4]);
+            __m256d c_in6 = _mm256_loadu_pd(&c[3 * sc_row]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[3 * sc_row + 4]);
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[4 * sc_row]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[4 * sc_row + 4]);
+            __m256d c_in10 = _mm256_loadu_pd(&c[5 * sc_row]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[5 * sc_row + 4]);
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             __m256d b0_0 = _mm256_loadu_pd(&b[0]);
@@ -9266,10 +9422,14 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_ab(const bmm_args *BMM_RE
             __m256d a1_7 = _mm256_set1_pd(a[7 * sa_row + 7]);
             acc1_0 = _mm256_fmadd_pd(a1_7, b0_7, acc1_0);
             acc1_1 = _mm256_fmadd_pd(a1_7, b1_7, acc1_1);
-            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[6 * sc_row]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[6 * sc_row + 4]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[7 * sc_row]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[7 * sc_row + 4]);
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9281,7 +9441,7 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_sf_avx2_rows_pf_a1b1
  * f64 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 1024 useful flops in 144 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 144 vector arithmetic ops, 24 vector accumulators,
  * 112 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -9496,18 +9656,30 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_a1b1(const bmm_args *B
             __m256d a5_7 = _mm256_set1_pd(a[5 * sa_row + 7]);
             acc5_0 = _mm256_fmadd_pd(a5_7, b0_7, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_7, b1_7, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[0])));
-            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[4])));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[1 * sc_row])));
-            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[1 * sc_row + 4])));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_add_pd(acc2_0, _mm256_loadu_pd(&c[2 * sc_row])));
-            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_add_pd(acc2_1, _mm256_loadu_pd(&c[2 * sc_row + 4])));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_add_pd(acc3_0, _mm256_loadu_pd(&c[3 * sc_row])));
-            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_add_pd(acc3_1, _mm256_loadu_pd(&c[3 * sc_row + 4])));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_add_pd(acc4_0, _mm256_loadu_pd(&c[4 * sc_row])));
-            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_add_pd(acc4_1, _mm256_loadu_pd(&c[4 * sc_row + 4])));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_add_pd(acc5_0, _mm256_loadu_pd(&c[5 * sc_row])));
-            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_add_pd(acc5_1, _mm256_loadu_pd(&c[5 * sc_row + 4])));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[1 * sc_row]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[1 * sc_row + 4]);
+            _mm256_storeu_pd(&c[0], _mm256_add_pd(acc0_0, c_in0));
+            _mm256_storeu_pd(&c[4], _mm256_add_pd(acc0_1, c_in1));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_add_pd(acc1_0, c_in2));
+            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_add_pd(acc1_1, c_in3));
+            __m256d c_in4 = _mm256_loadu_pd(&c[2 * sc_row]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[2 * sc_row + 4]);
+            __m256d c_in6 = _mm256_loadu_pd(&c[3 * sc_row]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[3 * sc_row + 4]);
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_add_pd(acc2_0, c_in4));
+            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_add_pd(acc2_1, c_in5));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_add_pd(acc3_0, c_in6));
+            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_add_pd(acc3_1, c_in7));
+            __m256d c_in8 = _mm256_loadu_pd(&c[4 * sc_row]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[4 * sc_row + 4]);
+            __m256d c_in10 = _mm256_loadu_pd(&c[5 * sc_row]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[5 * sc_row + 4]);
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_add_pd(acc4_0, c_in8));
+            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_add_pd(acc4_1, c_in9));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_add_pd(acc5_0, c_in10));
+            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_add_pd(acc5_1, c_in11));
         }
         {
             _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
@@ -9582,10 +9754,14 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_a1b1(const bmm_args *B
             __m256d a1_7 = _mm256_set1_pd(a[7 * sa_row + 7]);
             acc1_0 = _mm256_fmadd_pd(a1_7, b0_7, acc1_0);
             acc1_1 = _mm256_fmadd_pd(a1_7, b1_7, acc1_1);
-            _mm256_storeu_pd(&c[6 * sc_row], _mm256_add_pd(acc0_0, _mm256_loadu_pd(&c[6 * sc_row])));
-            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_add_pd(acc0_1, _mm256_loadu_pd(&c[6 * sc_row + 4])));
-            _mm256_storeu_pd(&c[7 * sc_row], _mm256_add_pd(acc1_0, _mm256_loadu_pd(&c[7 * sc_row])));
-            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_add_pd(acc1_1, _mm256_loadu_pd(&c[7 * sc_row + 4])));
+            __m256d c_in12 = _mm256_loadu_pd(&c[6 * sc_row]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[6 * sc_row + 4]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[7 * sc_row]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[7 * sc_row + 4]);
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_add_pd(acc0_0, c_in12));
+            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_add_pd(acc0_1, c_in13));
+            _mm256_storeu_pd(&c[7 * sc_row], _mm256_add_pd(acc1_0, c_in14));
+            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_add_pd(acc1_1, c_in15));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -9915,7 +10091,7 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_b0(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_sf_avx2_rows_pf_ab
  * f64 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa avx2, form rows_pf.
- * Cost per matrix: 1024 useful flops in 160 vector arithmetic ops, 12 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 160 vector arithmetic ops, 24 vector accumulators,
  * 112 vector loads, 16 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -10134,18 +10310,30 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_ab(const bmm_args *BMM
             __m256d a5_7 = _mm256_set1_pd(a[5 * sa_row + 7]);
             acc5_0 = _mm256_fmadd_pd(a5_7, b0_7, acc5_0);
             acc5_1 = _mm256_fmadd_pd(a5_7, b1_7, acc5_1);
-            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[0]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[1 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
-            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row]), _mm256_mul_pd(valpha, acc2_0)));
-            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[2 * sc_row + 4]), _mm256_mul_pd(valpha, acc2_1)));
-            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row]), _mm256_mul_pd(valpha, acc3_0)));
-            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[3 * sc_row + 4]), _mm256_mul_pd(valpha, acc3_1)));
-            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row]), _mm256_mul_pd(valpha, acc4_0)));
-            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[4 * sc_row + 4]), _mm256_mul_pd(valpha, acc4_1)));
-            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row]), _mm256_mul_pd(valpha, acc5_0)));
-            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[5 * sc_row + 4]), _mm256_mul_pd(valpha, acc5_1)));
+            __m256d c_in0 = _mm256_loadu_pd(&c[0]);
+            __m256d c_in1 = _mm256_loadu_pd(&c[4]);
+            __m256d c_in2 = _mm256_loadu_pd(&c[1 * sc_row]);
+            __m256d c_in3 = _mm256_loadu_pd(&c[1 * sc_row + 4]);
+            _mm256_storeu_pd(&c[0], _mm256_fmadd_pd(vbeta, c_in0, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[4], _mm256_fmadd_pd(vbeta, c_in1, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[1 * sc_row], _mm256_fmadd_pd(vbeta, c_in2, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[1 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in3, _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in4 = _mm256_loadu_pd(&c[2 * sc_row]);
+            __m256d c_in5 = _mm256_loadu_pd(&c[2 * sc_row + 4]);
+            __m256d c_in6 = _mm256_loadu_pd(&c[3 * sc_row]);
+            __m256d c_in7 = _mm256_loadu_pd(&c[3 * sc_row + 4]);
+            _mm256_storeu_pd(&c[2 * sc_row], _mm256_fmadd_pd(vbeta, c_in4, _mm256_mul_pd(valpha, acc2_0)));
+            _mm256_storeu_pd(&c[2 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in5, _mm256_mul_pd(valpha, acc2_1)));
+            _mm256_storeu_pd(&c[3 * sc_row], _mm256_fmadd_pd(vbeta, c_in6, _mm256_mul_pd(valpha, acc3_0)));
+            _mm256_storeu_pd(&c[3 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in7, _mm256_mul_pd(valpha, acc3_1)));
+            __m256d c_in8 = _mm256_loadu_pd(&c[4 * sc_row]);
+            __m256d c_in9 = _mm256_loadu_pd(&c[4 * sc_row + 4]);
+            __m256d c_in10 = _mm256_loadu_pd(&c[5 * sc_row]);
+            __m256d c_in11 = _mm256_loadu_pd(&c[5 * sc_row + 4]);
+            _mm256_storeu_pd(&c[4 * sc_row], _mm256_fmadd_pd(vbeta, c_in8, _mm256_mul_pd(valpha, acc4_0)));
+            _mm256_storeu_pd(&c[4 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in9, _mm256_mul_pd(valpha, acc4_1)));
+            _mm256_storeu_pd(&c[5 * sc_row], _mm256_fmadd_pd(vbeta, c_in10, _mm256_mul_pd(valpha, acc5_0)));
+            _mm256_storeu_pd(&c[5 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in11, _mm256_mul_pd(valpha, acc5_1)));
         }
         {
             _mm_prefetch((const char *)(na + 6 * sa_row) + 0, _MM_HINT_T1);
@@ -10220,10 +10408,14 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_ab(const bmm_args *BMM
             __m256d a1_7 = _mm256_set1_pd(a[7 * sa_row + 7]);
             acc1_0 = _mm256_fmadd_pd(a1_7, b0_7, acc1_0);
             acc1_1 = _mm256_fmadd_pd(a1_7, b1_7, acc1_1);
-            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row]), _mm256_mul_pd(valpha, acc0_0)));
-            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[6 * sc_row + 4]), _mm256_mul_pd(valpha, acc0_1)));
-            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row]), _mm256_mul_pd(valpha, acc1_0)));
-            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(vbeta, _mm256_loadu_pd(&c[7 * sc_row + 4]), _mm256_mul_pd(valpha, acc1_1)));
+            __m256d c_in12 = _mm256_loadu_pd(&c[6 * sc_row]);
+            __m256d c_in13 = _mm256_loadu_pd(&c[6 * sc_row + 4]);
+            __m256d c_in14 = _mm256_loadu_pd(&c[7 * sc_row]);
+            __m256d c_in15 = _mm256_loadu_pd(&c[7 * sc_row + 4]);
+            _mm256_storeu_pd(&c[6 * sc_row], _mm256_fmadd_pd(vbeta, c_in12, _mm256_mul_pd(valpha, acc0_0)));
+            _mm256_storeu_pd(&c[6 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in13, _mm256_mul_pd(valpha, acc0_1)));
+            _mm256_storeu_pd(&c[7 * sc_row], _mm256_fmadd_pd(vbeta, c_in14, _mm256_mul_pd(valpha, acc1_0)));
+            _mm256_storeu_pd(&c[7 * sc_row + 4], _mm256_fmadd_pd(vbeta, c_in15, _mm256_mul_pd(valpha, acc1_1)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10235,7 +10427,7 @@ static BMM_TARGET_AVX2 void bmm_f64_8x8x8_sf_avx2_rows_pf_ab(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_sf_avx512_rows_a1b1
  * f64 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout sf, isa avx512, form rows.
- * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 16 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -10383,14 +10575,22 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_a1b1(const bmm_args *
             acc6_0 = _mm512_fmadd_pd(a6_7, b0_7, acc6_0);
             __m512d a7_7 = _mm512_set1_pd(a[7 * sa_row + 7]);
             acc7_0 = _mm512_fmadd_pd(a7_7, b0_7, acc7_0);
-            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[0])));
-            _mm512_storeu_pd(&c[1 * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[1 * sc_row])));
-            _mm512_storeu_pd(&c[2 * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[2 * sc_row])));
-            _mm512_storeu_pd(&c[3 * sc_row], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[3 * sc_row])));
-            _mm512_storeu_pd(&c[4 * sc_row], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[4 * sc_row])));
-            _mm512_storeu_pd(&c[5 * sc_row], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[5 * sc_row])));
-            _mm512_storeu_pd(&c[6 * sc_row], _mm512_add_pd(acc6_0, _mm512_loadu_pd(&c[6 * sc_row])));
-            _mm512_storeu_pd(&c[7 * sc_row], _mm512_add_pd(acc7_0, _mm512_loadu_pd(&c[7 * sc_row])));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[1 * sc_row]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[2 * sc_row]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[3 * sc_row]);
+            __m512d c_in4 = _mm512_loadu_pd(&c[4 * sc_row]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[5 * sc_row]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[6 * sc_row]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[7 * sc_row]);
+            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, c_in0));
+            _mm512_storeu_pd(&c[1 * sc_row], _mm512_add_pd(acc1_0, c_in1));
+            _mm512_storeu_pd(&c[2 * sc_row], _mm512_add_pd(acc2_0, c_in2));
+            _mm512_storeu_pd(&c[3 * sc_row], _mm512_add_pd(acc3_0, c_in3));
+            _mm512_storeu_pd(&c[4 * sc_row], _mm512_add_pd(acc4_0, c_in4));
+            _mm512_storeu_pd(&c[5 * sc_row], _mm512_add_pd(acc5_0, c_in5));
+            _mm512_storeu_pd(&c[6 * sc_row], _mm512_add_pd(acc6_0, c_in6));
+            _mm512_storeu_pd(&c[7 * sc_row], _mm512_add_pd(acc7_0, c_in7));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10571,7 +10771,7 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_sf_avx512_rows_ab
  * f64 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa avx512, form rows.
- * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 16 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -10723,14 +10923,22 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_ab(const bmm_args *BM
             acc6_0 = _mm512_fmadd_pd(a6_7, b0_7, acc6_0);
             __m512d a7_7 = _mm512_set1_pd(a[7 * sa_row + 7]);
             acc7_0 = _mm512_fmadd_pd(a7_7, b0_7, acc7_0);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[1 * sc_row]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[2 * sc_row]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[3 * sc_row]);
+            __m512d c_in4 = _mm512_loadu_pd(&c[4 * sc_row]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[5 * sc_row]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[6 * sc_row]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[7 * sc_row]);
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc7_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -10742,7 +10950,7 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_sf_avx512_rows_pf_a1b1
  * f64 C(8x8) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 8x8, B 8x8; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 72 vector arithmetic ops, 16 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_a1b1(const bmm_args *BMM_RESTRICT g)
 {
@@ -10941,14 +11149,22 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_a1b1(const bmm_arg
             acc6_0 = _mm512_fmadd_pd(a6_7, b0_7, acc6_0);
             __m512d a7_7 = _mm512_set1_pd(a[7 * sa_row + 7]);
             acc7_0 = _mm512_fmadd_pd(a7_7, b0_7, acc7_0);
-            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, _mm512_loadu_pd(&c[0])));
-            _mm512_storeu_pd(&c[1 * sc_row], _mm512_add_pd(acc1_0, _mm512_loadu_pd(&c[1 * sc_row])));
-            _mm512_storeu_pd(&c[2 * sc_row], _mm512_add_pd(acc2_0, _mm512_loadu_pd(&c[2 * sc_row])));
-            _mm512_storeu_pd(&c[3 * sc_row], _mm512_add_pd(acc3_0, _mm512_loadu_pd(&c[3 * sc_row])));
-            _mm512_storeu_pd(&c[4 * sc_row], _mm512_add_pd(acc4_0, _mm512_loadu_pd(&c[4 * sc_row])));
-            _mm512_storeu_pd(&c[5 * sc_row], _mm512_add_pd(acc5_0, _mm512_loadu_pd(&c[5 * sc_row])));
-            _mm512_storeu_pd(&c[6 * sc_row], _mm512_add_pd(acc6_0, _mm512_loadu_pd(&c[6 * sc_row])));
-            _mm512_storeu_pd(&c[7 * sc_row], _mm512_add_pd(acc7_0, _mm512_loadu_pd(&c[7 * sc_row])));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[1 * sc_row]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[2 * sc_row]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[3 * sc_row]);
+            __m512d c_in4 = _mm512_loadu_pd(&c[4 * sc_row]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[5 * sc_row]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[6 * sc_row]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[7 * sc_row]);
+            _mm512_storeu_pd(&c[0], _mm512_add_pd(acc0_0, c_in0));
+            _mm512_storeu_pd(&c[1 * sc_row], _mm512_add_pd(acc1_0, c_in1));
+            _mm512_storeu_pd(&c[2 * sc_row], _mm512_add_pd(acc2_0, c_in2));
+            _mm512_storeu_pd(&c[3 * sc_row], _mm512_add_pd(acc3_0, c_in3));
+            _mm512_storeu_pd(&c[4 * sc_row], _mm512_add_pd(acc4_0, c_in4));
+            _mm512_storeu_pd(&c[5 * sc_row], _mm512_add_pd(acc5_0, c_in5));
+            _mm512_storeu_pd(&c[6 * sc_row], _mm512_add_pd(acc6_0, c_in6));
+            _mm512_storeu_pd(&c[7 * sc_row], _mm512_add_pd(acc7_0, c_in7));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -11180,7 +11396,7 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_b0(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 /* bmm_f64_8x8x8_sf_avx512_rows_pf_ab
  * f64 C(8x8) = alpha*A*B + beta*C (beta != 0), A 8x8, B 8x8; layout sf, isa avx512, form rows_pf.
- * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 8 vector accumulators,
+ * Cost per matrix: 1024 useful flops in 80 vector arithmetic ops, 16 vector accumulators,
  * 80 vector loads, 8 vector stores, 0 lane permutes. */
 static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -11383,14 +11599,22 @@ static BMM_TARGET_AVX512 void bmm_f64_8x8x8_sf_avx512_rows_pf_ab(const bmm_args 
             acc6_0 = _mm512_fmadd_pd(a6_7, b0_7, acc6_0);
             __m512d a7_7 = _mm512_set1_pd(a[7 * sa_row + 7]);
             acc7_0 = _mm512_fmadd_pd(a7_7, b0_7, acc7_0);
-            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[0]), _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[1 * sc_row]), _mm512_mul_pd(valpha, acc1_0)));
-            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[2 * sc_row]), _mm512_mul_pd(valpha, acc2_0)));
-            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[3 * sc_row]), _mm512_mul_pd(valpha, acc3_0)));
-            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[4 * sc_row]), _mm512_mul_pd(valpha, acc4_0)));
-            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[5 * sc_row]), _mm512_mul_pd(valpha, acc5_0)));
-            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[6 * sc_row]), _mm512_mul_pd(valpha, acc6_0)));
-            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(vbeta, _mm512_loadu_pd(&c[7 * sc_row]), _mm512_mul_pd(valpha, acc7_0)));
+            __m512d c_in0 = _mm512_loadu_pd(&c[0]);
+            __m512d c_in1 = _mm512_loadu_pd(&c[1 * sc_row]);
+            __m512d c_in2 = _mm512_loadu_pd(&c[2 * sc_row]);
+            __m512d c_in3 = _mm512_loadu_pd(&c[3 * sc_row]);
+            __m512d c_in4 = _mm512_loadu_pd(&c[4 * sc_row]);
+            __m512d c_in5 = _mm512_loadu_pd(&c[5 * sc_row]);
+            __m512d c_in6 = _mm512_loadu_pd(&c[6 * sc_row]);
+            __m512d c_in7 = _mm512_loadu_pd(&c[7 * sc_row]);
+            _mm512_storeu_pd(&c[0], _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
+            _mm512_storeu_pd(&c[1 * sc_row], _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            _mm512_storeu_pd(&c[2 * sc_row], _mm512_fmadd_pd(vbeta, c_in2, _mm512_mul_pd(valpha, acc2_0)));
+            _mm512_storeu_pd(&c[3 * sc_row], _mm512_fmadd_pd(vbeta, c_in3, _mm512_mul_pd(valpha, acc3_0)));
+            _mm512_storeu_pd(&c[4 * sc_row], _mm512_fmadd_pd(vbeta, c_in4, _mm512_mul_pd(valpha, acc4_0)));
+            _mm512_storeu_pd(&c[5 * sc_row], _mm512_fmadd_pd(vbeta, c_in5, _mm512_mul_pd(valpha, acc5_0)));
+            _mm512_storeu_pd(&c[6 * sc_row], _mm512_fmadd_pd(vbeta, c_in6, _mm512_mul_pd(valpha, acc6_0)));
+            _mm512_storeu_pd(&c[7 * sc_row], _mm512_fmadd_pd(vbeta, c_in7, _mm512_mul_pd(valpha, acc7_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
