@@ -1136,17 +1136,19 @@ static void registry_full(void **state)
 
 /* A prepared cache serves a machine without a compiler: bmm-tune --generate --cache-dir DIR
  * prepares it, and a process with BMM_CACHE_PATH=DIR and BMM_CC=/nonexistent loads the class's
- * kernels from it (read-only: its own writable cache gets nothing). One writable by others is
- * refused with a reason. */
+ * kernels from it (read-only: its own writable cache gets nothing) and runs the kernel
+ * bmm-tune chose (the generated one or, where timing found it as fast, a shape-generic one).
+ * One writable by others is refused with a reason. */
 static void prepared_cache(void **state)
 {
     (void)state;
-    char prep[512], own[512], bad[512], cmd[2048], env_path[600];
+    char prep[512], own[512], bad[512], cmd[4096], env_path[600];
     fresh_dir(prep, sizeof prep);
-    char log[600], said[4096];
+    char log[600], table[600], said[4096], chosen[160] = "", want[200];
     snprintf(log, sizeof log, "%s/prep.log", base);
+    snprintf(table, sizeof table, "%s/prep.out", base);
     snprintf(cmd, sizeof cmd, "%s --generate --cache-dir %s --wisdom %s/prep.wisdom --budget 5 "
-        "--dtype f32 --layout bf 7x9x5 >/dev/null 2>%s", BMM_TEST_TUNE, prep, base, log);
+        "--dtype f32 --layout bf 7x9x5 >%s 2>%s", BMM_TEST_TUNE, prep, base, table, log);
     assert_int_equal(system(cmd), 0);
     assert_int_equal(count_files(prep, ".so"), 1);
     FILE *f = fopen(log, "r");  /* each compile said as it starts and ends; no bar in a log */
@@ -1157,6 +1159,14 @@ static void prepared_cache(void **state)
     assert_non_null(strstr(said, "bmm-tune: compiled f32 7x9x5 bf "));
     assert_non_null(strstr(said, "kernels, verified; generate "));
     assert_null(strchr(said, '\r'));
+    f = fopen(table, "r");  /* the results table's row: shape dtype layout kernel ... */
+    assert_non_null(f);
+    while (fgets(said, sizeof said, f))
+        if (strncmp(said, "7x9x5 ", 6) == 0)
+            assert_int_equal(sscanf(said, "%*s %*s %*s %159s", chosen), 1);
+    fclose(f);
+    assert_true(strncmp(chosen, "bmm_f32_7x9x5_bf_", 17) == 0
+        || strncmp(chosen, "bmm_f32_nxmxp_", 14) == 0);
     snprintf(cmd, sizeof cmd, "chmod 0444 %s/*.so && chmod 0555 %s", prep, prep);
     assert_int_equal(system(cmd), 0);
     fresh_dir(own, sizeof own);
@@ -1166,7 +1176,9 @@ static void prepared_cache(void **state)
     run_result r = run(env, PLAN_7x9x5);
     assert_int_equal(r.status, 0);
     expect(&r, "source=prepared");
-    expect(&r, "kernel=bmm_f32_7x9x5_bf_");
+    expect(&r, "registered kernel table \"od_");
+    snprintf(want, sizeof want, "kernel=%s ", chosen);
+    expect(&r, want);
     assert_int_equal(count_files(own, ".so"), 0);
     assert_int_equal(count_files(prep, ".so"), 1);
     /* the same folder as the cache itself, still without a compiler */
