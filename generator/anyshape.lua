@@ -19,6 +19,7 @@ local util = require("util")
 local ir = require("ir")
 local vector = require("vector")
 local isa = require("isa")
+local variants = require("variants")
 
 local M = {}
 
@@ -222,7 +223,7 @@ function M.build(desc)
   local body = {}
   if desc.kind == "gdot" then body[1] = { op = "pack_bcol" } end
   row_blocks(body, D.n, R, block)
-  return { desc = desc, body = body, width = W, chunked = desc.kind == "grows" or desc.kind == "gvec" }
+  return { desc = desc, body = body, width = W, chunked = variants.FORMS[desc.kind].chunked }
 end
 
 return M

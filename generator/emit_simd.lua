@@ -358,7 +358,9 @@ local function outline(S, s, indent, out)
   local text = { "static " .. (S.chunked and "BMM_CHUNK_BLOCK " or "BMM_NOINLINE ") .. S.isa.target .. " void " .. name .. "("
     .. table.concat(params, ", ") .. ")", "{" }
   for i = 4, #args do
-    if not S.chunked or args[i] ~= "g" then text[#text + 1] = "    (void)" .. args[i] .. ";" end
+    if not S.chunked or (args[i] ~= "g" and args[i] ~= "cnt") then  -- a chunked block reads both
+      text[#text + 1] = "    (void)" .. args[i] .. ";"
+    end
   end
   for _, l in ipairs(locals) do text[#text + 1] = l end
   for _, l in ipairs(S2.const_order) do text[#text + 1] = l end

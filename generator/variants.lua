@@ -13,15 +13,16 @@ local M = {}
 
 -- Every form (vocab.lua's facts: its C enum, name part, doc and needs), with what the
 -- generator adds: where its batch loop is not the common one, its template and the extra
--- fields that template takes.
+-- fields that template takes (chunked: the template walks the batch a chunk at a time and
+-- the form's outlined blocks loop over the chunk's items).
 local TEMPLATES = {
   xb = { template = "kernel_xb.c.in",
     fields = function(k) return { w = util.cint(k.ir.width), fallback = k.desc.fallback.name } end },
   pk = { template = "kernel_pk.c.in",
     fields = function(k) return { items = util.cint(k.desc.tile), fallback = k.desc.fallback.name } end },
   gtile = { template = "kernel_anyshape.c.in" },
-  grows = { template = "kernel_anyshape_chunk.c.in" },
-  gvec = { template = "kernel_anyshape_chunk.c.in" },
+  grows = { template = "kernel_anyshape_chunk.c.in", chunked = true },
+  gvec = { template = "kernel_anyshape_chunk.c.in", chunked = true },
   gdot = { template = "kernel_anyshape_simd.c.in" },
   gnt = { template = "kernel_anyshape_simd.c.in" },
 }
@@ -31,7 +32,7 @@ for i, v in ipairs(vocab.forms) do
   for j, w in ipairs(v.needs or {}) do needs[j] = vocab.need[w].enum end
   local t = TEMPLATES[v.kind] or {}
   M.FORMS[v.kind] = { enum = v.enum, tag = v.tag, doc = v.doc, needs = needs,
-    template = t.template, fields = t.fields }
+    template = t.template, fields = t.fields, chunked = t.chunked }
   M.FORM_ORDER[i] = v.kind
 end
 M.PREFETCH_DOC = "`<form>_pf`: also prefetches the next batch item's rows of A and B"

@@ -1820,7 +1820,6 @@ static void bmm_f64_nxmx1_any_c99_g8x1_ab(const bmm_args *BMM_RESTRICT g)
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_a1b1_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -1879,7 +1878,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_a1b1_blk0(c
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_a1b1_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -1939,7 +1937,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_a1b1_blk1(c
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_a1b1_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -2011,7 +2008,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_a1b1_blk2(c
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_a1b1_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -2098,7 +2094,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_a1b1_blk3(c
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_a1b1_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -2186,7 +2181,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_a1b1_blk4(c
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_a1b1_blk5(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -2260,7 +2254,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_a1b1_blk5(c
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_a1b1_blk6(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -2328,7 +2321,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_a1b1_blk6(c
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_a1b1_blk7(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -2397,7 +2389,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_a1b1_blk7(c
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_a1b1_blk8(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -2465,7 +2456,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_a1b1_blk8(c
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_a1b1_blk9(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -2532,7 +2522,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_a1b1_blk9(c
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_a1b1_blk10(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -2600,7 +2589,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_a1b1_blk10(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_a1b1_blk11(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -2735,7 +2723,6 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_a1b1(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_b0_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -2788,7 +2775,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_b0_blk0(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_b0_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -2842,7 +2828,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_b0_blk1(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_b0_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -2912,7 +2897,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_b0_blk2(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_b0_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -2995,7 +2979,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_b0_blk3(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_b0_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -3079,7 +3062,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_b0_blk4(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_b0_blk5(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -3152,7 +3134,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_b0_blk5(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_b0_blk6(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -3218,7 +3199,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_b0_blk6(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_b0_blk7(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -3285,7 +3265,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_b0_blk7(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_b0_blk8(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -3353,7 +3332,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_b0_blk8(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_b0_blk9(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -3420,7 +3398,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_b0_blk9(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_b0_blk10(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -3488,7 +3465,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_b0_blk10(co
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_b0_blk11(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -3624,7 +3600,6 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_b0(const bmm_args *BMM_REST
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_ab_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -3687,7 +3662,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_ab_blk0(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_ab_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -3751,7 +3725,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_ab_blk1(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_ab_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -3827,7 +3800,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_ab_blk2(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_ab_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -3918,7 +3890,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_ab_blk3(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_ab_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -4010,7 +3981,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_ab_blk4(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_ab_blk5(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -4088,7 +4058,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_ab_blk5(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_ab_blk6(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -4160,7 +4129,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_ab_blk6(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_ab_blk7(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -4233,7 +4201,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_ab_blk7(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_ab_blk8(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -4305,7 +4272,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_ab_blk8(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_ab_blk9(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -4376,7 +4342,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_ab_blk9(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_ab_blk10(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -4448,7 +4413,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_ab_blk10(co
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_ab_blk11(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -4587,7 +4551,6 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g4_ab(const bmm_args *BMM_REST
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -4664,7 +4627,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk0(c
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -4742,7 +4704,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk1(c
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -4836,7 +4797,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk2(c
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -4904,7 +4864,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk3(c
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -4973,7 +4932,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk4(c
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk5(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -5056,7 +5014,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk5(c
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk6(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -5115,7 +5072,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk6(c
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk7(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -5175,7 +5131,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk7(c
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk8(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -5247,7 +5202,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk8(c
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk9(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -5334,7 +5288,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk9(c
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk10(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -5422,7 +5375,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk10(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk11(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -5496,7 +5448,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk11(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk12(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -5564,7 +5515,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk12(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk13(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -5633,7 +5583,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk13(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk14(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -5701,7 +5650,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk14(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk15(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -5768,7 +5716,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk15(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk16(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -5836,7 +5783,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk16(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1_blk17(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -5999,7 +5945,6 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_a1b1(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -6066,7 +6011,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk0(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -6134,7 +6078,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk1(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -6224,7 +6167,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk2(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -6284,7 +6226,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk3(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -6345,7 +6286,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk4(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk5(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -6425,7 +6365,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk5(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk6(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -6478,7 +6417,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk6(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk7(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -6532,7 +6470,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk7(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk8(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -6602,7 +6539,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk8(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk9(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -6685,7 +6621,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk9(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk10(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -6769,7 +6704,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk10(co
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk11(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -6842,7 +6776,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk11(co
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk12(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -6908,7 +6841,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk12(co
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk13(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -6975,7 +6907,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk13(co
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk14(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -7043,7 +6974,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk14(co
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk15(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -7110,7 +7040,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk15(co
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk16(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -7178,7 +7107,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk16(co
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0_blk17(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -7342,7 +7270,6 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_b0(const bmm_args *BMM_REST
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -7423,7 +7350,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk0(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -7505,7 +7431,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk1(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -7603,7 +7528,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk2(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -7675,7 +7599,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk3(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -7748,7 +7671,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk4(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk5(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -7835,7 +7757,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk5(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk6(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -7898,7 +7819,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk6(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk7(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -7962,7 +7882,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk7(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk8(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -8038,7 +7957,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk8(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk9(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -8129,7 +8047,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk9(con
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk10(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -8221,7 +8138,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk10(co
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk11(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -8299,7 +8215,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk11(co
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk12(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -8371,7 +8286,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk12(co
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk13(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -8444,7 +8358,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk13(co
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk14(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -8516,7 +8429,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk14(co
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk15(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -8587,7 +8499,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk15(co
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk16(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -8659,7 +8570,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk16(co
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab_blk17(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -8826,7 +8736,6 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_avx2_g6_ab(const bmm_args *BMM_REST
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_a1b1_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0)
 {
-    (void)cnt;
     (void)j0;
     const int64_t m = g->m;
     const int64_t sb_row = g->sb_row;
@@ -8894,7 +8803,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_a1b1_blk0
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_a1b1_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -8963,7 +8871,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_a1b1_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_a1b1_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -9034,7 +8941,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_a1b1_blk2
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_a1b1_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -9099,7 +9005,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_a1b1_blk3
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_a1b1_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -9191,7 +9096,6 @@ static BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_a1b1(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_b0_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0)
 {
-    (void)cnt;
     (void)j0;
     const int64_t m = g->m;
     const int64_t sb_row = g->sb_row;
@@ -9257,7 +9161,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_b0_blk0(c
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_b0_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -9324,7 +9227,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_b0_blk1(c
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_b0_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -9394,7 +9296,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_b0_blk2(c
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_b0_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -9459,7 +9360,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_b0_blk3(c
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_b0_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -9552,7 +9452,6 @@ static BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_b0(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_ab_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0)
 {
-    (void)cnt;
     (void)j0;
     const int64_t m = g->m;
     const int64_t sb_row = g->sb_row;
@@ -9624,7 +9523,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_ab_blk0(c
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_ab_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -9697,7 +9595,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_ab_blk1(c
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_ab_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -9772,7 +9669,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_ab_blk2(c
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_ab_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -9841,7 +9737,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_ab_blk3(c
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_1xmxp_rm_avx2_gvec_ab_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -11323,7 +11218,6 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmx1_rm_avx2_gdot_ab(const bmm_args *BMM_RE
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_a1b1_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -11382,7 +11276,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_a1b1_blk
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_a1b1_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -11442,7 +11335,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_a1b1_blk
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_a1b1_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -11514,7 +11406,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_a1b1_blk
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_a1b1_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -11601,7 +11492,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_a1b1_blk
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_a1b1_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -11689,7 +11579,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_a1b1_blk
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_a1b1_blk5(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -11763,7 +11652,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_a1b1_blk
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_a1b1_blk6(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -11831,7 +11719,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_a1b1_blk
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_a1b1_blk7(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -11900,7 +11787,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_a1b1_blk
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_a1b1_blk8(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -11968,7 +11854,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_a1b1_blk
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_a1b1_blk9(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -12035,7 +11920,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_a1b1_blk
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_a1b1_blk10(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -12103,7 +11987,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_a1b1_blk
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_a1b1_blk11(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -12238,7 +12121,6 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_a1b1(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_b0_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -12291,7 +12173,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_b0_blk0(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_b0_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -12345,7 +12226,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_b0_blk1(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_b0_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -12415,7 +12295,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_b0_blk2(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_b0_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -12498,7 +12377,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_b0_blk3(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_b0_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -12582,7 +12460,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_b0_blk4(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_b0_blk5(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -12655,7 +12532,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_b0_blk5(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_b0_blk6(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -12721,7 +12597,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_b0_blk6(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_b0_blk7(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -12788,7 +12663,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_b0_blk7(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_b0_blk8(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -12856,7 +12730,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_b0_blk8(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_b0_blk9(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -12923,7 +12796,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_b0_blk9(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_b0_blk10(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -12991,7 +12863,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_b0_blk10
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_b0_blk11(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -13127,7 +12998,6 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_b0(const bmm_args *BMM_R
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_ab_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -13190,7 +13060,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_ab_blk0(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_ab_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -13254,7 +13123,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_ab_blk1(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_ab_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -13330,7 +13198,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_ab_blk2(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_ab_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -13421,7 +13288,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_ab_blk3(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_ab_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -13513,7 +13379,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_ab_blk4(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_ab_blk5(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -13591,7 +13456,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_ab_blk5(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_ab_blk6(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -13663,7 +13527,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_ab_blk6(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_ab_blk7(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -13736,7 +13599,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_ab_blk7(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_ab_blk8(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -13808,7 +13670,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_ab_blk8(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_ab_blk9(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -13879,7 +13740,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_ab_blk9(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_ab_blk10(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -13951,7 +13811,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_ab_blk10
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_ab_blk11(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -14090,7 +13949,6 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g4_ab(const bmm_args *BMM_R
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -14167,7 +14025,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -14245,7 +14102,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -14339,7 +14195,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -14407,7 +14262,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -14476,7 +14330,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk5(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -14559,7 +14412,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk6(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -14618,7 +14470,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk7(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -14678,7 +14529,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk8(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -14750,7 +14600,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk9(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -14837,7 +14686,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk10(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -14925,7 +14773,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk11(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -14999,7 +14846,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk12(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -15067,7 +14913,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk13(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -15136,7 +14981,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk14(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -15204,7 +15048,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk15(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -15271,7 +15114,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk16(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -15339,7 +15181,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1_blk17(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -15502,7 +15343,6 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_a1b1(const bmm_args *BMM
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -15569,7 +15409,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk0(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -15637,7 +15476,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk1(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -15727,7 +15565,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk2(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -15787,7 +15624,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk3(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -15848,7 +15684,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk4(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk5(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -15928,7 +15763,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk5(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk6(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -15981,7 +15815,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk6(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk7(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -16035,7 +15868,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk7(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk8(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -16105,7 +15937,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk8(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk9(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -16188,7 +16019,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk9(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk10(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -16272,7 +16102,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk10
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk11(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -16345,7 +16174,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk11
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk12(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -16411,7 +16239,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk12
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk13(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -16478,7 +16305,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk13
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk14(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -16546,7 +16372,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk14
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk15(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -16613,7 +16438,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk15
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk16(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -16681,7 +16505,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk16
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0_blk17(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -16845,7 +16668,6 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_b0(const bmm_args *BMM_R
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -16926,7 +16748,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk0(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -17008,7 +16829,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk1(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -17106,7 +16926,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk2(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -17178,7 +16997,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk3(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -17251,7 +17069,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk4(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk5(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -17338,7 +17155,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk5(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk6(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -17401,7 +17217,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk6(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk7(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -17465,7 +17280,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk7(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk8(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -17541,7 +17355,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk8(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk9(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -17632,7 +17445,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk9(
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk10(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -17724,7 +17536,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk10
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk11(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -17802,7 +17613,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk11
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk12(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -17874,7 +17684,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk12
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk13(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -17947,7 +17756,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk13
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk14(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -18019,7 +17827,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk14
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk15(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -18090,7 +17897,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk15
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk16(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -18162,7 +17968,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk16
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_tn_avx2_g6_ab_blk17(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __m256i mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -19778,7 +19583,6 @@ static BMM_TARGET_AVX2 void bmm_f64_nxmxp_rm_nt_avx2_gnt4x2_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -19871,7 +19675,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -19965,7 +19768,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -20042,7 +19844,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -20102,7 +19903,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -20174,7 +19974,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_blk5(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -20250,7 +20049,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_blk6(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -20327,7 +20125,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_blk7(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -20391,7 +20188,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_blk8(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -20479,7 +20275,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_blk9(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -20553,7 +20348,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_blk10(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -20612,7 +20406,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_blk11(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -20672,7 +20465,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_blk12(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -20760,7 +20552,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_blk13(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -20829,7 +20620,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_blk14(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -20897,7 +20687,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_blk15(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -20968,7 +20757,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_blk16(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -21040,7 +20828,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_blk17(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -21114,7 +20901,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_blk18(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -21182,7 +20968,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1_blk19(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -21341,7 +21126,6 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_a1b1(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -21420,7 +21204,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk0
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -21500,7 +21283,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -21567,7 +21349,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk2
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -21621,7 +21402,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk3
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -21691,7 +21471,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk4
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk5(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -21757,7 +21536,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk5
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk6(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -21824,7 +21602,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk6
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk7(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -21881,7 +21658,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk7
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk8(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -21965,7 +21741,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk8
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk9(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -22038,7 +21813,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk9
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk10(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -22091,7 +21865,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk11(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -22145,7 +21918,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk12(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -22229,7 +22001,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk13(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -22296,7 +22067,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk14(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -22364,7 +22134,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk15(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -22433,7 +22202,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk16(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -22503,7 +22271,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk17(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -22576,7 +22343,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk18(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -22644,7 +22410,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0_blk19(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -22804,7 +22569,6 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -22901,7 +22665,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk0
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -22999,7 +22762,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -23080,7 +22842,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk2
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -23144,7 +22905,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk3
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -23220,7 +22980,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk4
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk5(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -23300,7 +23059,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk5
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk6(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -23381,7 +23139,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk6
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk7(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -23449,7 +23206,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk7
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk8(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -23541,7 +23297,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk8
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk9(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -23619,7 +23374,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk9
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk10(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -23682,7 +23436,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk11(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -23746,7 +23499,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk12(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -23838,7 +23590,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk13(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -23911,7 +23662,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk14(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -23983,7 +23733,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk15(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -24058,7 +23807,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk16(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -24134,7 +23882,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk17(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -24212,7 +23959,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk18(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -24284,7 +24030,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab_blk19(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -24447,7 +24192,6 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g4_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -24575,7 +24319,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -24704,7 +24447,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -24800,7 +24542,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -24863,7 +24604,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -24978,7 +24718,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk5(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -25094,7 +24833,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk6(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -25181,7 +24919,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk7(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -25286,7 +25023,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk8(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -25388,7 +25124,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk9(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -25491,7 +25226,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk10(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -25569,7 +25303,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk11(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -25663,7 +25396,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk12(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -25752,7 +25484,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk13(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -25842,7 +25573,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk14(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -25911,7 +25641,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk15(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -25994,7 +25723,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk16(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -26070,7 +25798,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk17(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -26147,7 +25874,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk18(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -26207,7 +25933,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk19(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -26279,7 +26004,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk20(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -26342,7 +26066,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk21(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -26406,7 +26129,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk22(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -26494,7 +26216,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk23(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -26568,7 +26289,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk24(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -26655,7 +26375,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk25(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -26743,7 +26462,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk26(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -26812,7 +26530,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk27(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -26880,7 +26597,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk28(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -26953,7 +26669,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk29(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -27027,7 +26742,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk30(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -27095,7 +26809,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1_blk31(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -27310,7 +27023,6 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_a1b1(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -27416,7 +27128,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk0
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -27523,7 +27234,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -27605,7 +27315,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk2
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -27662,7 +27371,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk3
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -27758,7 +27466,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk4
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk5(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -27855,7 +27562,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk5
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk6(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -27930,7 +27636,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk6
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk7(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -28030,7 +27735,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk7
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk8(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -28116,7 +27820,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk8
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk9(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -28203,7 +27906,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk9
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk10(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -28271,7 +27973,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk11(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -28361,7 +28062,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk12(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -28437,7 +28137,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk13(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -28514,7 +28213,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk14(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -28575,7 +28273,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk15(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -28655,7 +28352,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk16(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -28721,7 +28417,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk17(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -28788,7 +28483,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk18(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -28842,7 +28536,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk19(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -28912,7 +28605,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk20(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -28968,7 +28660,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk2
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk21(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -29025,7 +28716,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk2
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk22(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -29109,7 +28799,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk2
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk23(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -29182,7 +28871,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk2
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk24(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -29265,7 +28953,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk2
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk25(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -29349,7 +29036,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk2
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk26(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -29416,7 +29102,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk2
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk27(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -29484,7 +29169,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk2
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk28(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -29556,7 +29240,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk2
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk29(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -29629,7 +29312,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk2
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk30(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -29697,7 +29379,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk3
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0_blk31(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -29913,7 +29594,6 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_b0(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -30045,7 +29725,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk0
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -30178,7 +29857,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -30278,7 +29956,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk2
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -30345,7 +30022,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk3
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -30464,7 +30140,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk4
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk5(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -30584,7 +30259,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk5
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk6(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -30675,7 +30349,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk6
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk7(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -30784,7 +30457,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk7
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk8(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -30890,7 +30562,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk8
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk9(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -30997,7 +30668,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk9
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk10(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -31079,7 +30749,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk11(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -31177,7 +30846,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk12(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -31270,7 +30938,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk13(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -31364,7 +31031,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk14(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -31437,7 +31103,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk15(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -31524,7 +31189,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk16(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -31604,7 +31268,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk17(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -31685,7 +31348,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk18(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -31749,7 +31411,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk19(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -31825,7 +31486,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk20(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -31892,7 +31552,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk2
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk21(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -31960,7 +31619,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk2
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk22(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -32052,7 +31710,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk2
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk23(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -32130,7 +31787,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk2
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk24(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -32221,7 +31877,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk2
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk25(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -32313,7 +31968,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk2
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk26(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -32386,7 +32040,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk2
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk27(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -32458,7 +32111,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk2
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk28(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -32535,7 +32187,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk2
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk29(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -32613,7 +32264,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk2
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk30(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -32685,7 +32335,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk3
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab_blk31(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -32904,7 +32553,6 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_avx512_g8_ab(const bmm_args *BMM_
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_a1b1_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0)
 {
-    (void)cnt;
     (void)j0;
     const int64_t m = g->m;
     const int64_t sb_row = g->sb_row;
@@ -32963,7 +32611,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_a1b1_
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_a1b1_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -33023,7 +32670,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_a1b1_
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_a1b1_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -33125,7 +32771,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_a1b1_
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_a1b1_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -33216,7 +32861,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_a1b1_
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_a1b1_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -33296,7 +32940,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_a1b1_
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_a1b1_blk5(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -33365,7 +33008,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_a1b1_
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_a1b1_blk6(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -33436,7 +33078,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_a1b1_
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_a1b1_blk7(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -33501,7 +33142,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_a1b1_
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_a1b1_blk8(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -33605,7 +33245,6 @@ static BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_a1b1(const bmm_args *
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_b0_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0)
 {
-    (void)cnt;
     (void)j0;
     const int64_t m = g->m;
     const int64_t sb_row = g->sb_row;
@@ -33658,7 +33297,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_b0_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_b0_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -33712,7 +33350,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_b0_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_b0_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -33809,7 +33446,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_b0_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_b0_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -33896,7 +33532,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_b0_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_b0_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -33973,7 +33608,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_b0_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_b0_blk5(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -34040,7 +33674,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_b0_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_b0_blk6(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -34110,7 +33743,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_b0_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_b0_blk7(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -34175,7 +33807,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_b0_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_b0_blk8(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -34280,7 +33911,6 @@ static BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_b0(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_ab_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0)
 {
-    (void)cnt;
     (void)j0;
     const int64_t m = g->m;
     const int64_t sb_row = g->sb_row;
@@ -34343,7 +33973,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_ab_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_ab_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -34407,7 +34036,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_ab_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_ab_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -34513,7 +34141,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_ab_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_ab_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -34608,7 +34235,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_ab_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_ab_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -34692,7 +34318,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_ab_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_ab_blk5(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -34765,7 +34390,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_ab_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_ab_blk6(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -34840,7 +34464,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_ab_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_ab_blk7(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -34909,7 +34532,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_ab_bl
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_1xmxp_rm_avx512_gvec_ab_blk8(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)j0;
     (void)mt;
     const int64_t m = g->m;
@@ -36403,7 +36025,6 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmx1_rm_avx512_gdot_ab(const bmm_args *BM
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -36496,7 +36117,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -36590,7 +36210,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -36667,7 +36286,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -36727,7 +36345,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -36799,7 +36416,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1_blk5(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -36875,7 +36491,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1_blk6(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -36952,7 +36567,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1_blk7(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -37016,7 +36630,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1_blk8(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -37104,7 +36717,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1_blk9(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -37178,7 +36790,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1_blk10(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -37237,7 +36848,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1_blk11(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -37297,7 +36907,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1_blk12(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -37385,7 +36994,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1_blk13(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -37454,7 +37062,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1_blk14(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -37522,7 +37129,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1_blk15(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -37593,7 +37199,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1_blk16(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -37665,7 +37270,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1_blk17(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -37739,7 +37343,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1_blk18(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -37807,7 +37410,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1_blk19(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -37966,7 +37568,6 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_a1b1(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -38045,7 +37646,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -38125,7 +37725,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -38192,7 +37791,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -38246,7 +37844,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -38316,7 +37913,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_blk5(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -38382,7 +37978,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_blk6(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -38449,7 +38044,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_blk7(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -38506,7 +38100,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_blk8(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -38590,7 +38183,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_blk9(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -38663,7 +38255,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_blk10(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -38716,7 +38307,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_blk11(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -38770,7 +38360,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_blk12(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -38854,7 +38443,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_blk13(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -38921,7 +38509,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_blk14(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -38989,7 +38576,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_blk15(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -39058,7 +38644,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_blk16(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -39128,7 +38713,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_blk17(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -39201,7 +38785,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_blk18(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -39269,7 +38852,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0_blk19(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -39429,7 +39011,6 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -39526,7 +39107,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -39624,7 +39204,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -39705,7 +39284,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -39769,7 +39347,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -39845,7 +39422,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_blk5(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -39925,7 +39501,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_blk6(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -40006,7 +39581,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_blk7(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -40074,7 +39648,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_blk8(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -40166,7 +39739,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_blk9(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -40244,7 +39816,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_blk10(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -40307,7 +39878,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_blk11(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -40371,7 +39941,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_blk12(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -40463,7 +40032,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_blk13(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -40536,7 +40104,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_blk14(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -40608,7 +40175,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_blk15(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -40683,7 +40249,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_blk16(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -40759,7 +40324,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_blk17(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -40837,7 +40401,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_blk18(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -40909,7 +40472,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab_blk19(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -41072,7 +40634,6 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g4_ab(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -41200,7 +40761,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -41329,7 +40889,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -41425,7 +40984,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -41488,7 +41046,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -41603,7 +41160,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk5(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -41719,7 +41275,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk6(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -41806,7 +41361,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk7(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -41911,7 +41465,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk8(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -42013,7 +41566,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk9(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -42116,7 +41668,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk10(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -42194,7 +41745,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk11(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -42288,7 +41838,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk12(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -42377,7 +41926,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk13(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -42467,7 +42015,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk14(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -42536,7 +42083,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk15(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -42619,7 +42165,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk16(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -42695,7 +42240,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk17(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -42772,7 +42316,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk18(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -42832,7 +42375,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk19(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -42904,7 +42446,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk20(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -42967,7 +42508,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk21(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -43031,7 +42571,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk22(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -43119,7 +42658,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk23(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -43193,7 +42731,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk24(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -43280,7 +42817,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk25(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -43368,7 +42904,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk26(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -43437,7 +42972,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk27(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -43505,7 +43039,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk28(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -43578,7 +43111,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk29(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -43652,7 +43184,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk30(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -43720,7 +43251,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1_blk31(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -43935,7 +43465,6 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_a1b1(const bmm_args 
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -44041,7 +43570,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -44148,7 +43676,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -44230,7 +43757,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -44287,7 +43813,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -44383,7 +43908,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk5(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -44480,7 +44004,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk6(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -44555,7 +44078,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk7(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -44655,7 +44177,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk8(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -44741,7 +44262,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk9(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -44828,7 +44348,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk10(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -44896,7 +44415,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk11(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -44986,7 +44504,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk12(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -45062,7 +44579,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk13(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -45139,7 +44655,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk14(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -45200,7 +44715,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk15(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -45280,7 +44794,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk16(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -45346,7 +44859,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk17(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -45413,7 +44925,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk18(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -45467,7 +44978,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk19(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -45537,7 +45047,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk20(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -45593,7 +45102,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk21(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -45650,7 +45158,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk22(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -45734,7 +45241,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk23(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -45807,7 +45313,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk24(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -45890,7 +45395,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk25(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -45974,7 +45478,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk26(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -46041,7 +45544,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk27(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -46109,7 +45611,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk28(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -46181,7 +45682,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk29(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -46254,7 +45754,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk30(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -46322,7 +45821,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0_blk31(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -46538,7 +46036,6 @@ static BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_b0(const bmm_args *B
 #if BMM_HAVE_X86_SIMD
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk0(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -46670,7 +46167,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk1(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -46803,7 +46299,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk2(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -46903,7 +46398,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk3(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -46970,7 +46464,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk4(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -47089,7 +46582,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk5(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -47209,7 +46701,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk6(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -47300,7 +46791,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk7(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -47409,7 +46899,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk8(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -47515,7 +47004,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk9(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -47622,7 +47110,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk10(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -47704,7 +47191,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk11(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -47802,7 +47288,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk12(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -47895,7 +47380,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk13(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -47989,7 +47473,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk14(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -48062,7 +47545,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk15(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -48149,7 +47631,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk16(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -48229,7 +47710,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk17(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -48310,7 +47790,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk18(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -48374,7 +47853,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk19(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -48450,7 +47928,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk20(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -48517,7 +47994,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk21(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -48585,7 +48061,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk22(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -48677,7 +48152,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk23(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -48755,7 +48229,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk24(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -48846,7 +48319,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk25(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -48938,7 +48410,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk26(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -49011,7 +48482,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk27(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -49083,7 +48553,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk28(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     const int64_t m = g->m;
@@ -49160,7 +48629,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk29(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -49238,7 +48706,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk30(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
@@ -49310,7 +48777,6 @@ static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_b
 
 static BMM_CHUNK_BLOCK BMM_TARGET_AVX512 void bmm_f64_nxmxp_rm_tn_avx512_g8_ab_blk31(const double *BMM_RESTRICT a, const double *BMM_RESTRICT b, double *BMM_RESTRICT c, const bmm_args *BMM_RESTRICT g, int64_t cnt, int64_t i0, int64_t j0, __mmask8 mt)
 {
-    (void)cnt;
     (void)i0;
     (void)j0;
     (void)mt;
