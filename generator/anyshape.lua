@@ -60,14 +60,16 @@ local CHAINS = 8
 local function splits(chains) return math.min(4, math.ceil(CHAINS / chains)) end
 
 -- h rows at r0 x all of p, in vectors: whole blocks of V vectors, then a block of 1..V vectors
--- whose last one is masked to what is left of p.
-local function vector_rows(h, r0, V, W, m, p)
+-- whose last one is masked to what is left of p; where the ISA has half-width registers
+-- (isa.lua's `half`), a last vector of at most W / 2 lanes is held in one.
+local function vector_rows(h, r0, V, W, m, p, half)
   local out = { { op = "decl", name = "j0", start = 0 } }
-  local function cols(last_masked)
+  local function cols(last_masked, narrow)
     return {
       idx = function(v) return idx("j0", v * W) end,
       lanes = function() return W end,
       mask = function(v) return v == last_masked and "mt" or nil end,
+      width = function(v) return narrow and v == last_masked and W / 2 or nil end,
     }
   end
   local whole = {}
@@ -78,12 +80,16 @@ local function vector_rows(h, r0, V, W, m, p)
   local arms = {}
   for v = V, 1, -1 do
     local before = (v - 1) * W   -- lanes of the whole vectors before the masked one
-    local body = { { op = "vmask", name = "mt",
-      count = before > 0 and ("p - j0 - " .. util.cint(before)) or "p - j0" } }
-    vector.rows_block(body, { r0 = r0, rows = h, cols = cols(v - 1), vectors = v, m = m,
-      k_loop = true, splits = splits(h * v) })
-    body[#body].outline = true
-    arms[#arms + 1] = { cond = "j0 + " .. util.cint(before) .. " < p", body = body }
+    -- more than W / 2 lanes left for the last vector, then (half-width) at most W / 2
+    for _, narrow in ipairs(half and { false, true } or { false }) do
+      local body = { { op = "vmask", name = "mt",
+        count = before > 0 and ("p - j0 - " .. util.cint(before)) or "p - j0" } }
+      vector.rows_block(body, { r0 = r0, rows = h, cols = cols(v - 1, narrow), vectors = v, m = m,
+        k_loop = true, splits = splits(h * v) })
+      body[#body].outline = true
+      local least = before + ((half and not narrow) and W / 2 or 0)
+      arms[#arms + 1] = { cond = "j0 + " .. util.cint(least) .. " < p", body = body }
+    end
   end
   out[#out + 1] = { op = "cases", arms = arms }
   return out
@@ -202,7 +208,8 @@ end
 -- Per form: the builder of a block of h rows at r0, and the block height R.
 local BUILD = {
   grows = function(d, D, W)
-    return function(h, r0) return vector_rows(h, r0, d.vectors, W, D.m, D.p) end, d.tile
+    local half = isa[d.isa][d.dtype].half ~= nil
+    return function(h, r0) return vector_rows(h, r0, d.vectors, W, D.m, D.p, half) end, d.tile
   end,
   gdot = function(d, D, W)
     return function(h, r0) return dot_rows(h, r0, W, D.m) end, d.tile

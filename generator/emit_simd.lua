@@ -15,7 +15,30 @@ local function state(kernel)
   local d = kernel.desc
   local I = isa[d.isa]
   return { d = d, isa = I, t = I[d.dtype], w = I.width[d.dtype], used = {}, consts = {},
-    const_order = {}, helpers = {}, chunked = kernel.chunked }
+    const_order = {}, helpers = {}, chunked = kernel.chunked, wof = {} }
+end
+
+-- The dtype table (isa.lua) of a vector of w lanes: the ISA's own, or its half-width one.
+local function tw(S, w)
+  if not w or w == S.w then return S.t end
+  return S.t.half or error("emit_simd: no " .. w .. "-lane registers on " .. S.d.isa)
+end
+
+-- The lanes of the register an expression's value is held in: nil for the ISA's width, or a
+-- narrower width (vector.lua's `width`) that its operands take on; nil too for values any
+-- width can take (broadcasts, zeros, constants: ask for them at the width needed).
+local function width_of(S, e)
+  if e.op == "vref" then return S.wof[e.name] end
+  if e.op == "vload" or e.op == "vzero" or e.op == "vbcast" then return e.width end
+  if e.op == "vmul" or e.op == "vadd" or e.op == "vfma" then
+    local w
+    for _, f in ipairs({ "a", "b", "c" }) do
+      local x = e[f] and width_of(S, e[f])
+      if x and (not w or x < w) then w = x end
+    end
+    return w
+  end
+  return nil
 end
 
 local function const(S, ctype, name, init, prefix)
@@ -28,8 +51,15 @@ local function const(S, ctype, name, init, prefix)
   return S.consts[key]
 end
 
-local function mask(S, lanes)
-  return const(S, S.t.mt, "mask" .. util.cint(lanes), S.isa.mask(S.t, S.w, lanes))
+local function mask(S, lanes, t)
+  t = t or S.t
+  return const(S, t.mt, (t.mt == S.t.mt and "mask" or "maskh") .. util.cint(lanes), S.isa.mask(t, S.w, lanes))
+end
+
+-- A run-time mask for a half-width register (its type is the full width's)
+local function narrow_mask(S, t, maskvar)
+  if t == S.t or t.mt == S.t.mt then return maskvar end
+  return "(" .. t.mt .. ")" .. maskvar
 end
 
 local function ptr(S, operand, row, col)
@@ -43,18 +73,21 @@ local function ptr(S, operand, row, col)
   return "&" .. c99.address(S.d, S.used, operand, row, col)
 end
 
-local function op(S, name, ...)  -- t.pre .. name .. "_" .. t.sfx (args)
-  return S.t.pre .. name .. "_" .. S.t.sfx .. "(" .. table.concat({ ... }, ", ") .. ")"
+local function opt(t, name, ...)  -- t.pre .. name .. "_" .. t.sfx (args)
+  return t.pre .. name .. "_" .. t.sfx .. "(" .. table.concat({ ... }, ", ") .. ")"
 end
+local function op(S, name, ...) return opt(S.t, name, ...) end
 
 -- maskvar: a vmask's name, when the lanes are known at run time only. stored: an element
 -- offset in the item's storage instead of (row, col) (vector.lua's whole-matrix sources).
-local function load(S, operand, row, col, lanes, maskvar, stored)
+-- width: the lanes of a half-width register to load into (nil: the ISA's width).
+local function load(S, operand, row, col, lanes, maskvar, stored, width)
   local p = stored and ("&" .. operand:lower() .. "[" .. util.cint(stored) .. "]")
     or ptr(S, operand, row, col)
-  if maskvar then return S.isa.mload(S.t, maskvar, p) end
-  if lanes >= S.w then return op(S, "loadu", p) end
-  return S.isa.mload(S.t, mask(S, lanes), p)
+  local t = tw(S, width)
+  if maskvar then return S.isa.mload(t, narrow_mask(S, t, maskvar), p) end
+  if lanes >= (width or S.w) then return opt(t, "loadu", p) end
+  return S.isa.mload(t, mask(S, lanes, t), p)
 end
 
 local function perm_index(S, lanes)
@@ -103,19 +136,26 @@ local function vparam(S, name)
   return const(S, S.t.vt, "v" .. name, op(S, "set1", name))
 end
 
+-- A full-width value's low w lanes (free: the register's low half)
+local function narrowed(S, v, w)
+  if not w or w == S.w then return v end
+  return tw(S, w).cast .. "(" .. v .. ")"
+end
+
 local expr
 
 -- x * y + z as one fused multiply-add, else x + y. The right-hand product is fused first:
 -- for alpha*acc + beta*C that is fmadd(beta, C, alpha*acc), measured 5-8% faster than the
 -- other way on 5x7x3 and 13x13x13 f32 (Zen 4).
-local function vadd(S, e)
+local function vadd(S, e, w)
+  local t = tw(S, w)
   for _, pair in ipairs({ { e.b, e.a }, { e.a, e.b } }) do
     local prod, other = pair[1], pair[2]
     if prod.op == "vmul" then
-      return op(S, "fmadd", expr(S, prod.a), expr(S, prod.b), expr(S, other))
+      return opt(t, "fmadd", expr(S, prod.a, w), expr(S, prod.b, w), expr(S, other, w))
     end
   end
-  return op(S, "add", expr(S, e.a), expr(S, e.b))
+  return opt(t, "add", expr(S, e.a, w), expr(S, e.b, w))
 end
 
 -- Scalar expressions of the IR (the dot form's epilogue), as the portable emitter writes them.
@@ -125,17 +165,27 @@ local function scalar(S, e)
   end)
 end
 
-function expr(S, e)
-  if e.op == "vref" then return e.name
-  elseif e.op == "vzero" then return op(S, "setzero")
-  elseif e.op == "vparam" then return vparam(S, e.name)
+-- w: the lanes of the register the value is wanted in (nil: the ISA's width); a value held
+-- wider is narrowed (its low lanes).
+function expr(S, e, w)
+  local t = tw(S, w)
+  if e.op == "vref" then
+    local held = S.wof[e.name]
+    if held == w then return e.name end
+    assert(not held or (w and w < held), "emit_simd: a half-width vector used at full width")
+    return narrowed(S, e.name, w)
+  elseif e.op == "vzero" then return opt(t, "setzero")
+  elseif e.op == "vparam" then return narrowed(S, vparam(S, e.name), w)
   elseif e.op == "vconst" then  -- a value an alpha/beta form fixed, in every lane
-    return const(S, S.t.vt, nil, op(S, "set1", util.cfloat(e.value, S.d.dtype)), "vk")
-  elseif e.op == "vload" then return load(S, e.operand, e.row, e.col, e.lanes, e.mask, e.stored)
-  elseif e.op == "vbcast" then return op(S, "set1", c99.address(S.d, S.used, e.operand, e.row, e.col))
-  elseif e.op == "vmul" then return op(S, "mul", expr(S, e.a), expr(S, e.b))
-  elseif e.op == "vfma" then return op(S, "fmadd", expr(S, e.a), expr(S, e.b), expr(S, e.c))
-  elseif e.op == "vadd" then return vadd(S, e)
+    return narrowed(S, const(S, S.t.vt, nil, op(S, "set1", util.cfloat(e.value, S.d.dtype)), "vk"), w)
+  elseif e.op == "vload" then
+    assert(e.width == w or not e.width, "emit_simd: a half-width load used at full width")
+    local v = load(S, e.operand, e.row, e.col, e.lanes, e.mask, e.stored, e.width)
+    return e.width == w and v or narrowed(S, v, w)
+  elseif e.op == "vbcast" then return opt(t, "set1", c99.address(S.d, S.used, e.operand, e.row, e.col))
+  elseif e.op == "vmul" then return opt(t, "mul", expr(S, e.a, w), expr(S, e.b, w))
+  elseif e.op == "vfma" then return opt(t, "fmadd", expr(S, e.a, w), expr(S, e.b, w), expr(S, e.c, w))
+  elseif e.op == "vadd" then return vadd(S, e, w)
   elseif e.op == "vperm" and e.c then
     -- four sources: a two-source permute of each pair, blended where a lane's source is in
     -- the second pair (permutex2var reads an index's low bits: one index vector serves both)
@@ -305,66 +355,52 @@ local function free_names(body)
   return vars, masks
 end
 
--- A register block as a function of its own (noinline), called from the kernel: the compiler
--- then allocates registers per block. Blocks of different widths in one function made GCC 12
--- spill around every block: 8x8x8 f32 in 36 ns per matrix instead of 22 (Zen 4). In a chunked
--- kernel the block runs on cnt items, one after another, and reads the sizes, strides and
--- scalars from g itself (fewer arguments on the stack): a call per item cost 9x9x9 f32 a
--- third of its time (28 -> 42 GFLOP/s with chunks of 16 items, Zen 4).
+-- A register block as a function of its own (BMM_CHUNK_BLOCK, noinline), called from a
+-- chunked kernel (anyshape.lua outlines the rows forms' blocks): the compiler allocates
+-- registers per block (blocks of different widths in one function made GCC 12 spill around
+-- every block: 8x8x8 f32 in 36 ns per matrix instead of 22, Zen 4), and the block runs on cnt
+-- items, one after another, reading the sizes, strides and scalars from g itself: a call per
+-- item cost 9x9x9 f32 a third of its time (28 -> 42 GFLOP/s with chunks of 16 items, Zen 4).
 local function outline(S, s, indent, out)
+  assert(S.chunked, "emit_simd: an outlined block outside a chunked kernel")
   local d, t, ct = S.d, S.t, S.d.ctype
   local name = d.name .. "_blk" .. util.cint(#S.helpers)
   local S2 = state({ desc = d })
   local lines = {}
-  block(S2, s.body, S.chunked and "        " or "    ", lines)
+  block(S2, s.body, "        ", lines)
   local vars, masks = free_names(s.body)
   local params, args = { "const " .. ct .. " *BMM_RESTRICT a", "const " .. ct
     .. " *BMM_RESTRICT b", ct .. " *BMM_RESTRICT c" }, { "a", "b", "c" }
   local function param(ctype, n) params[#params + 1] = ctype .. " " .. n; args[#args + 1] = n end
-  local scalars, locals = {}, {}
+  param("const bmm_args *BMM_RESTRICT", "g")
+  param("int64_t", "cnt")
+  local scalars = {}
   for _, dim in ipairs({ "n", "m", "p" }) do
     if d[dim] == 0 then scalars[#scalars + 1] = { "int64_t", dim } end
   end
   for _, v in ipairs({ "sa_row", "sb_row", "sc_row", "sa_col", "sb_col", "alpha", "beta" }) do
-    if S2.used[v] then
-      if not S.chunked then S.used[v] = true end  -- a chunked block reads it from g
-      scalars[#scalars + 1] = { (v == "alpha" or v == "beta") and ct or "int64_t", v }
-    end
+    if S2.used[v] then scalars[#scalars + 1] = { (v == "alpha" or v == "beta") and ct or "int64_t", v } end
   end
-  if S.chunked then
-    param("const bmm_args *BMM_RESTRICT", "g")
-    param("int64_t", "cnt")
-    for _, v in ipairs({ "sa_batch", "sb_batch", "sc_batch" }) do scalars[#scalars + 1] = { "int64_t", v } end
-    -- the constants in the loop too: hoisted, GCC 12 spilled a B vector in the loop over k
-    local head = { "    do {  /* cnt >= 1 */" }
-    for _, l in ipairs(S2.const_order) do head[#head + 1] = "    " .. l end
-    for i = #head, 1, -1 do table.insert(lines, 1, head[i]) end
-    S2.const_order = {}
-    for _, o in ipairs({ "a", "b", "c" }) do lines[#lines + 1] = "        " .. o .. " += s" .. o .. "_batch;" end
-    lines[#lines + 1] = "    } while (--cnt > 0);"
-    local text = table.concat(lines, "\n")
-    for _, sc in ipairs(scalars) do  -- those the block reads
-      if text:find("%f[%w_]" .. sc[2] .. "%f[^%w_]") then
-        locals[#locals + 1] = "    const " .. sc[1] .. " " .. sc[2] .. " = " ..
-          (sc[1] == ct and ("(" .. ct .. ")") or "") .. "g->" .. sc[2] .. ";"
-      end
-    end
-  end
+  for _, v in ipairs({ "sa_batch", "sb_batch", "sc_batch" }) do scalars[#scalars + 1] = { "int64_t", v } end
+  -- the constants in the loop too: hoisted, GCC 12 spilled a B vector in the loop over k
+  local head = { "    do {  /* cnt >= 1 */" }
+  for _, l in ipairs(S2.const_order) do head[#head + 1] = "    " .. l end
+  for i = #head, 1, -1 do table.insert(lines, 1, head[i]) end
+  for _, o in ipairs({ "a", "b", "c" }) do lines[#lines + 1] = "        " .. o .. " += s" .. o .. "_batch;" end
+  lines[#lines + 1] = "    } while (--cnt > 0);"
+  local body = table.concat(lines, "\n")
   for _, v in ipairs(vars) do param("int64_t", v) end
-  if not S.chunked then
-    for _, sc in ipairs(scalars) do param(sc[1], sc[2]) end
-  end
   for _, m in ipairs(masks) do param(t.mt, m) end
-  local text = { "static " .. (S.chunked and "BMM_CHUNK_BLOCK " or "BMM_NOINLINE ") .. S.isa.target .. " void " .. name .. "("
+  local text = { "static BMM_CHUNK_BLOCK " .. S.isa.target .. " void " .. name .. "("
     .. table.concat(params, ", ") .. ")", "{" }
-  for i = 4, #args do
-    if not S.chunked or (args[i] ~= "g" and args[i] ~= "cnt") then  -- a chunked block reads both
-      text[#text + 1] = "    (void)" .. args[i] .. ";"
+  for i = 6, #args do text[#text + 1] = "    (void)" .. args[i] .. ";" end  -- after g and cnt
+  for _, sc in ipairs(scalars) do  -- those the block reads
+    if body:find("%f[%w_]" .. sc[2] .. "%f[^%w_]") then
+      text[#text + 1] = "    const " .. sc[1] .. " " .. sc[2] .. " = " ..
+        (sc[1] == ct and ("(" .. ct .. ")") or "") .. "g->" .. sc[2] .. ";"
     end
   end
-  for _, l in ipairs(locals) do text[#text + 1] = l end
-  for _, l in ipairs(S2.const_order) do text[#text + 1] = l end
-  for _, l in ipairs(lines) do text[#text + 1] = l end
+  text[#text + 1] = body
   text[#text + 1] = "}"
   S.helpers[#S.helpers + 1] = table.concat(text, "\n")
   out[#out + 1] = indent .. name .. "(" .. table.concat(args, ", ") .. ");"
@@ -372,19 +408,22 @@ end
 
 local STATEMENT = {
   vdef = function(S, s, indent, out)
-    out[#out + 1] = indent .. S.t.vt .. " " .. s.name .. " = " .. expr(S, s.value) .. ";"
+    local w = width_of(S, s.value)
+    S.wof[s.name] = w
+    out[#out + 1] = indent .. tw(S, w).vt .. " " .. s.name .. " = " .. expr(S, s.value, w) .. ";"
   end,
   vset = function(S, s, indent, out)
-    out[#out + 1] = indent .. s.name .. " = " .. expr(S, s.value) .. ";"
+    out[#out + 1] = indent .. s.name .. " = " .. expr(S, s.value, S.wof[s.name]) .. ";"
   end,
   store = function(S, s, indent, out)
-    local v, p = expr(S, s.value), ptr(S, "C", s.row, s.col)
+    local t = tw(S, s.width)
+    local v, p = expr(S, s.value, s.width), ptr(S, "C", s.row, s.col)
     if s.mask then
-      out[#out + 1] = indent .. S.isa.mstore(S.t, s.mask, p, v) .. ";"
-    elseif s.lanes >= S.w then
-      out[#out + 1] = indent .. op(S, "storeu", p, v) .. ";"
+      out[#out + 1] = indent .. S.isa.mstore(t, narrow_mask(S, t, s.mask), p, v) .. ";"
+    elseif s.lanes >= (s.width or S.w) then
+      out[#out + 1] = indent .. opt(t, "storeu", p, v) .. ";"
     else
-      out[#out + 1] = indent .. S.isa.mstore(S.t, mask(S, s.lanes), p, v) .. ";"
+      out[#out + 1] = indent .. S.isa.mstore(t, mask(S, s.lanes, t), p, v) .. ";"
     end
   end,
   hsums = function(S, s, indent, out)  -- up to 8 vectors' sums into s.into[0..7]

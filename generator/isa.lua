@@ -62,13 +62,18 @@ M.avx512 = setmetatable({
   acc = 24, vmax = 4, permute = true, regs = 32,
   any = { rows = { 4, 8 }, dot = 8, nt = { 4, 4 } },
   index_type = "__m512i",          -- permute index vectors
-  -- shuf128: moves whole 128-bit blocks (a lane permute that stays cheap across blocks)
+  -- shuf128: moves whole 128-bit blocks (a lane permute that stays cheap across blocks).
+  -- half: the YMM registers (AVX-512VL's masked loads and stores), for a rows block's vector
+  -- of at most half the lanes: on 256-bit units (Zen 4) a ZMM operation costs two, masked
+  -- lanes or not; cast: a ZMM value's low half, free
   f32 = { vt = "__m512", pre = "_mm512_", sfx = "ps", mt = "__mmask16", idx = "_mm512_set_epi32",
     shuf128 = "_mm512_shuffle_f32x4", hsums = "bmm__hsums8_avx512_f32",
-    transpose = "bmm__transpose_avx512_f32", shuffles = 64 },
+    transpose = "bmm__transpose_avx512_f32", shuffles = 64,
+    half = { vt = "__m256", pre = "_mm256_", sfx = "ps", mt = "__mmask8", cast = "_mm512_castps512_ps256" } },
   f64 = { vt = "__m512d", pre = "_mm512_", sfx = "pd", mt = "__mmask8", idx = "_mm512_set_epi64",
     shuf128 = "_mm512_shuffle_f64x2", hsums = "bmm__hsums8_avx512_f64",
-    transpose = "bmm__transpose_avx512_f64", shuffles = 24 },
+    transpose = "bmm__transpose_avx512_f64", shuffles = 24,
+    half = { vt = "__m256d", pre = "_mm256_", sfx = "pd", mt = "__mmask8", cast = "_mm512_castpd512_pd256" } },
   -- lane masks are bit masks
   mask = function(t, _, lanes) return "(" .. t.mt .. ")" .. mask_bits(lanes) end,
   rmask = function(t, _, count) return "(" .. t.mt .. ")((1u << (" .. count .. ")) - 1u)" end,

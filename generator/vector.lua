@@ -62,29 +62,35 @@ local function accumulate(out, acc, a, b, first)
   end
 end
 
--- A store of one vector of C; mask (a vmask name) when its lanes are known at run time only.
-local function vstore(out, row, col, lanes, acc, mask)
-  out[#out + 1] = { op = "store", row = row, col = col, lanes = lanes, mask = mask,
+-- A store of one vector of C; mask (a vmask name) when its lanes are known at run time only;
+-- width: the lanes of a narrower register it is held in (nil: the ISA's width).
+local function vstore(out, row, col, lanes, acc, mask, width)
+  out[#out + 1] = { op = "store", row = row, col = col, lanes = lanes, mask = mask, width = width,
     value = ir.epilogue(vref(acc), { op = "vload", operand = "C", row = row, col = col, lanes = lanes,
-      mask = mask }, true) }
+      mask = mask, width = width }, true) }
 end
 
--- Vector v of a block row: its column index, lanes, and run-time mask (nil: all lanes known).
--- Fixed columns c0 + v*W of a p wide C:
-local function fixed_cols(c0, W, p)
+-- Vector v of a block row: its column index, lanes, run-time mask (nil: all lanes known) and
+-- width (W / 2 where it is held in a half-width register, isa.lua's `half`; nil: W).
+-- Fixed columns c0 + v*W of a p wide C (half: the ISA has half-width registers):
+local function fixed_cols(c0, W, p, half)
+  local function lanes(v) return math.min(W, p - (c0 + v * W)) end
   return {
     idx = function(v) return idx(nil, c0 + v * W) end,
-    lanes = function(v) return math.min(W, p - (c0 + v * W)) end,
+    lanes = lanes,
     mask = function() return nil end,
+    width = function(v) return half and lanes(v) <= W / 2 and W / 2 or nil end,
   }
 end
 
 -- The k loop of a block: accumulators zeroed, then `splits` sets of them taking turns along k
 -- (whole steps of splits, then one at a time), summed into the first set at the end.
-local function looped_k(blk, R, V, m, splits, step, acc)
+local function looped_k(blk, R, V, m, splits, step, acc, width)
   for s = 0, splits - 1 do
     for r = 0, R - 1 do
-      for v = 0, V - 1 do blk[#blk + 1] = { op = "vdef", name = acc(r, v, s), value = { op = "vzero" } } end
+      for v = 0, V - 1 do
+        blk[#blk + 1] = { op = "vdef", name = acc(r, v, s), value = { op = "vzero", width = width(v) } }
+      end
     end
   end
   if splits == 1 then
@@ -141,6 +147,11 @@ end
 local function rows_block(out, b)
   local r0, R, cols, V, m, pf = b.r0, b.rows, b.cols, b.vectors, b.m, b.pf
   local splits = b.splits or 1
+  -- B's rows loaded (not built in registers): a short last vector in a half-width register,
+  -- and A's broadcasts too when every vector is
+  local function width(v) return not (b.brow or b.bsrc) and cols.width and cols.width(v) or nil end
+  local a_width = width(0)
+  for v = 1, V - 1 do if width(v) ~= a_width then a_width = nil end end
   local function acc(r, v, s) return s > 0 and name_of("acc", r, v, s) or name_of("acc", r, v) end
   local function step(kidx, first, body, set)
     -- temporaries are named per k when k is unrolled (one C scope holds them all), per set
@@ -152,7 +163,7 @@ local function rows_block(out, b)
     end
     for v = 0, V - 1 do
       local value = { op = "vload", operand = "B", row = kidx, col = cols.idx(v),
-        lanes = cols.lanes(v), mask = cols.mask(v) }
+        lanes = cols.lanes(v), mask = cols.mask(v), width = width(v) }
       if b.brow then   -- a transposed B's rows transposed in registers
         value = vref(b.brow(kidx.off))
       elseif b.bsrc then   -- a transposed B whole in registers: B[k, j] is stored at j*m + k
@@ -165,7 +176,7 @@ local function rows_block(out, b)
     for r = 0, R - 1 do
       local a = name_of("a", r) .. sfx
       body[#body + 1] = { op = "vdef", name = a,
-        value = { op = "vbcast", operand = "A", row = idx(r0.var, r0.off + r), col = kidx } }
+        value = { op = "vbcast", operand = "A", row = idx(r0.var, r0.off + r), col = kidx, width = a_width } }
       for v = 0, V - 1 do
         accumulate(body, acc(r, v, set), vref(a), vref(name_of("b", v) .. sfx), first)
       end
@@ -178,13 +189,13 @@ local function rows_block(out, b)
       write = true }
   end
   if b.k_loop then
-    looped_k(blk, R, V, m, splits, step, acc)
+    looped_k(blk, R, V, m, splits, step, acc, width)
   else
     for k = 0, m - 1 do step(idx(nil, k), k == 0, blk, 0) end
   end
   for r = 0, R - 1 do
     for v = 0, V - 1 do
-      vstore(blk, idx(r0.var, r0.off + r), cols.idx(v), cols.lanes(v), acc(r, v, 0), cols.mask(v))
+      vstore(blk, idx(r0.var, r0.off + r), cols.idx(v), cols.lanes(v), acc(r, v, 0), cols.mask(v), width(v))
     end
   end
   out[#out + 1] = { op = "block", body = blk }
@@ -198,6 +209,7 @@ M.rows_block = rows_block
 -- along k in the first block.
 local function rows_form(K, W, R)
   local d, I = K.desc, isa[K.desc.isa]
+  local half = I[d.dtype] and I[d.dtype].half ~= nil
   local looped = R ~= nil
   local nv = ceil_div(d.p, W)
   local V = math.min(nv, I.vmax)
@@ -232,18 +244,18 @@ local function rows_form(K, W, R)
     local n_main = d.n - d.n % Rb
     if looped and n_main > Rb then
       local body = {}
-      rows_block(body, { r0 = idx("i0", 0), rows = Rb, cols = fixed_cols(c0 * W, W, d.p), vectors = Vb,
+      rows_block(body, { r0 = idx("i0", 0), rows = Rb, cols = fixed_cols(c0 * W, W, d.p, half), vectors = Vb,
         m = d.m, k_loop = true, pf = pf(c0, "i0") })
       K.body[#K.body + 1] = { op = "loop", var = "i0", from = 0, to = n_main, step = Rb, body = body }
     else
       for r0 = 0, n_main - 1, Rb do
-        rows_block(K.body, { r0 = idx(nil, r0), rows = Rb, cols = fixed_cols(c0 * W, W, d.p),
+        rows_block(K.body, { r0 = idx(nil, r0), rows = Rb, cols = fixed_cols(c0 * W, W, d.p, half),
           vectors = Vb, m = d.m, k_loop = looped, pf = pf(c0, r0 == 0 and "first" or nil), bsrc = bsrc, brow = brow })
       end
     end
     if n_main < d.n then
       rows_block(K.body, { r0 = idx(nil, n_main), rows = d.n - n_main,
-        cols = fixed_cols(c0 * W, W, d.p), vectors = Vb, m = d.m, k_loop = looped,
+        cols = fixed_cols(c0 * W, W, d.p, half), vectors = Vb, m = d.m, k_loop = looped,
         pf = pf(c0, n_main == 0 and "first" or nil), bsrc = bsrc, brow = brow })
     end
   end

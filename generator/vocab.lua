@@ -41,7 +41,8 @@ M.isas = {
   { word = "avx2", enum = "BMM_ISA_AVX2", value = 2, width = { f32 = 8, f64 = 4 },
     target = "avx2,fma", cpu = "AVX2 and FMA (cpuid), YMM state saved by the OS (xgetbv)" },
   { word = "avx512", enum = "BMM_ISA_AVX512", value = 3, width = { f32 = 16, f64 = 8 },
-    target = "avx512f,avx2,fma", cpu = "AVX-512F as well, ZMM and mask state saved by the OS" },
+    target = "avx512f,avx512vl,avx2,fma",
+    cpu = "AVX-512F and VL (masked YMM for short tails) as well, ZMM and mask state saved by the OS" },
 }
 
 -- Alpha/beta forms: the values each folds into its kernels. A form that does not fix beta

@@ -330,22 +330,26 @@ static inline int bmm__applies(const bmm_kernel_desc *k, const bmm_call *c, int 
  * 2. the kernel whose layout matches the problem exactly (compile-time row strides);
  * 3. the packed form where it applies (every lane busy, in-lane permutes: 2.1x and 1.4x the
  *    portable C on 2x2x2 f32 and f64); the across-batch form for seq-first products with B
- *    and C at most 5 wide (in f64 only where p divides the lanes; Zen 4: where m*p <= 9, 3x3x3
- *    1.2x, while rows win 4x4x4 1.5x, 5x7x3 1.3x); else portable C for products of 8 multiply-adds or
+ *    and C at most 5 wide (in f64 only where p divides the lanes; Zen 4: where m*p < 25 in
+ *    f32, m*p <= 4 in f64: the rows form's short rows run in half-width registers there, and
+ *    win 5x5x5 f32 1.3x, 3x3x3 f64 1.15x); else portable C for products of 8 multiply-adds or
  *    fewer (vectors do not pay); else the flat form (whole C in registers) in f32 or when its
  *    rows fill a vector exactly (Zen 4: where a row of C fits a 128-bit block, its A permutes
- *    then in-lane, or in f32 where rows would need a masked tail: 5x5x5 to 7x7x7 1.15-1.25x,
- *    while rows win 8x8x8 f32 1.4x, 3x3x3 f64 1.1x); else the narrowest vector that holds a
- *    row of C (Zen 4: without a masked tail, else AVX-512: AVX2's masked stores are slow
- *    there, 3x5x7 f32 2.3x, 3x3x3 f64 1.7x), widest if none does (Zen 4: for dot products
- *    AVX2's, 1.1-1.3x);
+ *    then in-lane, and m <= 4, each group's one chain of m multiply-adds short; rows, their
+ *    tails in half-width registers, win 3x5x7 and 5x5x5 to 7x7x7 f32 1.2-1.5x, 5x7x3 f32
+ *    1.15x, 8x8x8 f32 1.4x); else the narrowest vector that holds a row of C (Zen 4:
+ *    without a masked tail, else AVX-512: AVX2's masked stores are slow there, 3x5x7 f32
+ *    2.3x, 3x3x3 f64 1.7x; AVX-512's at half width where a row fits in half its lanes, over
+ *    AVX2's: twice the registers, 8x8x8 f32 and 4x4x4 f64 1.0-1.1x), widest if none does
+ *    (Zen 4: for dot products AVX2's, 1.1-1.3x);
  *    among shape-generic kernels, the p == 1 dot form, then the n == 1 form, over the rows
  *    form, and for those two the widest vector (tails masked at run time: 1.6-2.4x on 7x9x5
  *    and 8x1x8 f32; 64x64x2 f32 is the exception, 0.77x); the transposed-B dot form (gnt)
  *    on the widest vector (Zen 4: the one leaving the fewest lanes idle along m, then the
  *    widest: 13x24x5 f32 AVX2 1.2x, 10x64x10 AVX-512 1.06x);
  * 4. among looped forms the taller register tile (shape-generic: up to n; Zen 4: 6 rows, then
- *    taller, rl6 over rl12 1.1-1.2x on seq-first 26 and 32 f32); a prefetching kernel
+ *    taller, rl6 over rl12 1.1-1.2x on seq-first 26 and 32 f32, unless the last vector of a row
+ *    is a half-width one: seq-first 23x23x23 f32 rl12 1.4x); a prefetching kernel
  *    just above its plain twin when streaming (1.3-1.8x on seq-first 13 to 64 blocks), else
  *    just below;
  * 5. the alpha/beta form that fixes the most. */
@@ -368,25 +372,33 @@ static inline int64_t bmm__rule_score(const bmm_kernel_desc *k, const bmm_call *
         tier = 1 + (c->split512 ? 4 * (64 - (w - q->m % w) % w) : 0) + w / 4;  /* (no overflow) */  /* run-time tails: AVX2's masked stores cost more than idle lanes */
     else if (c->split512 && (k->form == BMM_FORM_DOT || k->form == BMM_FORM_GDOT))
         tier = 1 + 64 - w;  /* half-width AVX-512: reductions of narrower vectors win */
-    else if (w >= row && (row % w == 0 || k->isa != BMM_ISA_AVX2 || !c->split512))
-        tier = 1 + 128 - w;
+    else if (w >= row && (row % w == 0 || k->isa != BMM_ISA_AVX2 || !c->split512)) {
+        /* Zen 4: AVX-512's rows of at most half its lanes run in half-width registers, as
+         * narrow as AVX2's, with twice the registers (8x8x8 f32, 4x4x4 f64 1.0-1.1x) */
+        int64_t eff = c->split512 && k->isa == BMM_ISA_AVX512 && 2 * row <= w ? w / 2 : w;
+        tier = 1 + 128 - 2 * eff + (eff < w);
+    }
     else
         tier = 1 + w;
     /* across the batch: all lanes busy whatever the shape, while deinterleaving stays cheap */
     if (k->form == BMM_FORM_XB && bmm__volume_at_most(1, q->m, q->p, 25) && q->p <= 5
-        && (k->dtype == BMM_F32 || (c->split512 ? q->m * q->p <= 9 : w % q->p == 0)))
+        && (c->split512 ? q->m * q->p <= (k->dtype == BMM_F32 ? 24 : 4)
+                        : k->dtype == BMM_F32 || w % q->p == 0))
         tier = 300;
     if (k->form == BMM_FORM_PACKED)
         tier = 270;
     if (k->form == BMM_FORM_FLAT) {
         int64_t rows = w / q->p < q->n ? w / q->p : q->n;  /* rows of C per vector */
-        if (c->split512 ? q->p * es <= 16 || (k->dtype == BMM_F32 && q->p * es % 32 != 0)
-                        : k->dtype == BMM_F32 || rows * q->p == w)
+        if (c->split512 ? q->p * es <= 16 && q->m <= 4 : k->dtype == BMM_F32 || rows * q->p == w)
             tier = 130;  /* above every rows form */
     } else if (k->form == BMM_FORM_ROWS_LOOP || k->form == BMM_FORM_GROWS) {
         int64_t h = k->form == BMM_FORM_GROWS && q->n < k->tile ? q->n : k->tile;
         form = h / 2 < 14 ? h / 2 : 14;
-        if (c->split512)  /* Zen 4: 6 rows high first, then taller (sf 26^3 f32 1.2x) */
+        /* Zen 4: 6 rows high first, then taller (sf 26^3 f32 1.2x), unless a row's last vector
+         * is at most half full (the generator holds it in a half-width register) */
+        int64_t tail = q->p % w;
+        int half = k->isa == BMM_ISA_AVX512 && tail > 0 && tail <= w / 2;
+        if (c->split512 && !half)
             form = h <= 6 ? h / 2 + 4 : 6;
     } else if (k->form == BMM_FORM_GDOT) {
         tier += 160;  /* p == 1: over every rows form (one lane of each vector busy) */

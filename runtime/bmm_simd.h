@@ -221,10 +221,10 @@ static inline int bmm__x86_max_isa(void)
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
     int ymm = (lo & 0x6) == 0x6, zmm = (lo & 0xe6) == 0xe6;
     __cpuid_count(7, 0, a, b, c, d);
-    int avx2 = (b >> 5) & 1, avx512f = (b >> 16) & 1;
+    int avx2 = (b >> 5) & 1, avx512f = (b >> 16) & 1, avx512vl = (b >> 31) & 1;
     if (!(avx && avx2 && fma && ymm))
         return BMM_ISA_C99;
-    return avx512f && zmm ? BMM_ISA_AVX512 : BMM_ISA_AVX2;
+    return avx512f && avx512vl && zmm ? BMM_ISA_AVX512 : BMM_ISA_AVX2;
 }
 
 /* AVX-512 runs on 256-bit halves, as on AMD Zen 4 (family 0x19): the static rule weighs vector

@@ -31,7 +31,7 @@ enum {
 enum {
     BMM_ISA_C99 = 1,  /* c99: nothing: portable C99, always admitted */
     BMM_ISA_AVX2 = 2,  /* avx2: AVX2 and FMA (cpuid), YMM state saved by the OS (xgetbv) */
-    BMM_ISA_AVX512 = 3,  /* avx512: AVX-512F as well, ZMM and mask state saved by the OS */
+    BMM_ISA_AVX512 = 3,  /* avx512: AVX-512F and VL (masked YMM for short tails) as well, ZMM and mask state saved by the OS */
     BMM_ISA_COUNT
 };
 
@@ -79,7 +79,7 @@ enum {
 
 /* GCC/Clang target features of each vector ISA's kernels (bmm_simd.h's BMM_TARGET_*). */
 #define BMM_TARGET_AVX2_FEATURES "avx2,fma"
-#define BMM_TARGET_AVX512_FEATURES "avx512f,avx2,fma"
+#define BMM_TARGET_AVX512_FEATURES "avx512f,avx512vl,avx2,fma"
 
 /* Words, indexed by enum value: kernel names, wisdom files, BMM_ARCH, bmm-tune, messages. */
 #define BMM_DTYPE_WORDS { "?", "f32", "f64" }

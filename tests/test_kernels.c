@@ -6,10 +6,11 @@
  * matrices), A or B broadcast over the batch, operands ending at a guard page, and, for
  * beta == 0, a C full of NaN that must not leak into the result. Where its form needs adjacent
  * or packed batch items and the strides do not give them, it must not apply.
- * A shape-generic kernel runs every shape of its free sizes in 1..17 (batch-first, operands
- * ending at a guard page, so a tail that reads or writes past an operand faults), long inner
- * sizes, and every layout class on a set of shapes: seq-first, padded rows, A or B broadcast,
- * and for portable C any strides (transposed, column-major, padded).
+ * A shape-generic kernel runs every shape of its free sizes in 1..17 and p up to 129 (every
+ * tail of its widest block row; batch-first, operands ending at a guard page, so a tail that
+ * reads or writes past an operand faults), long inner sizes, and every layout class on a set
+ * of shapes: seq-first, padded rows, A or B broadcast, and for portable C any strides
+ * (transposed, column-major, padded).
  * Every kernel also runs its batch over 2, 3 and 8 threads, bitwise the same as on one.
  * `test_kernels --generate DT NxMxP bf|sf|nt FORM [stream]` (nt: batch-first, B a transposed
  * view) first makes kernels for that class by
@@ -216,6 +217,11 @@ static void test_anyshape_kernel(const bmm_kernel_desc *k)
         for (int s = 0; s < nscal; s++)
             run_any(k, 3, size_or(k->n, longs[i][0]), size_or(k->m, longs[i][1]),
                 size_or(k->p, longs[i][2]), TH_BF, 0, 0, ab[s], seed++, 1);
+    /* every tail of a block row, up to the widest (8 vectors of 16 lanes): a last vector of
+     * at most half the lanes runs in a half-width register, a longer one masked */
+    for (int64_t p = 18; p <= (k->p ? 17 : 129); p++)
+        run_any(k, 2, size_or(k->n, 3), size_or(k->m, 5), p, TH_BF, 0, 0,
+            ab[seed % (unsigned)nscal], seed, 1), seed++;
     /* every layout class, every alpha/beta pair, on shapes around the vector widths */
     static const int64_t sizes[] = { 1, 3, 8, 16, 17, 33 };
     static const int layouts[] = { TH_SF, TH_SF_PADDED, TH_BF_TRANSPOSED, TH_RANDOM };

@@ -257,23 +257,23 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_rows_a1b1(const bmm_args *
     const float *BMM_RESTRICT a = (const float *)g->A;
     const float *BMM_RESTRICT b = (const float *)g->B;
     float *BMM_RESTRICT c = (float *)g->C;
-    const __mmask16 mask2 = (__mmask16)0x3;
+    const __mmask8 maskh2 = (__mmask8)0x3;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
-            __m512 b0_0 = _mm512_maskz_loadu_ps(mask2, &b[0]);
-            __m512 a0_0 = _mm512_set1_ps(a[0]);
-            __m512 acc0_0 = _mm512_mul_ps(a0_0, b0_0);
-            __m512 a1_0 = _mm512_set1_ps(a[2]);
-            __m512 acc1_0 = _mm512_mul_ps(a1_0, b0_0);
-            __m512 b0_1 = _mm512_maskz_loadu_ps(mask2, &b[2]);
-            __m512 a0_1 = _mm512_set1_ps(a[1]);
-            acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
-            __m512 a1_1 = _mm512_set1_ps(a[3]);
-            acc1_0 = _mm512_fmadd_ps(a1_1, b0_1, acc1_0);
-            __m512 c_in0 = _mm512_maskz_loadu_ps(mask2, &c[0]);
-            __m512 c_in1 = _mm512_maskz_loadu_ps(mask2, &c[2]);
-            _mm512_mask_storeu_ps(&c[0], mask2, _mm512_add_ps(acc0_0, c_in0));
-            _mm512_mask_storeu_ps(&c[2], mask2, _mm512_add_ps(acc1_0, c_in1));
+            __m256 b0_0 = _mm256_maskz_loadu_ps(maskh2, &b[0]);
+            __m256 a0_0 = _mm256_set1_ps(a[0]);
+            __m256 acc0_0 = _mm256_mul_ps(a0_0, b0_0);
+            __m256 a1_0 = _mm256_set1_ps(a[2]);
+            __m256 acc1_0 = _mm256_mul_ps(a1_0, b0_0);
+            __m256 b0_1 = _mm256_maskz_loadu_ps(maskh2, &b[2]);
+            __m256 a0_1 = _mm256_set1_ps(a[1]);
+            acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
+            __m256 a1_1 = _mm256_set1_ps(a[3]);
+            acc1_0 = _mm256_fmadd_ps(a1_1, b0_1, acc1_0);
+            __m256 c_in0 = _mm256_maskz_loadu_ps(maskh2, &c[0]);
+            __m256 c_in1 = _mm256_maskz_loadu_ps(maskh2, &c[2]);
+            _mm256_mask_storeu_ps(&c[0], maskh2, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_mask_storeu_ps(&c[2], maskh2, _mm256_add_ps(acc1_0, c_in1));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -293,22 +293,22 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_rows_b0(const bmm_args *BM
     const float *BMM_RESTRICT b = (const float *)g->B;
     float *BMM_RESTRICT c = (float *)g->C;
     const float alpha = (float)g->alpha;
-    const __mmask16 mask2 = (__mmask16)0x3;
+    const __mmask8 maskh2 = (__mmask8)0x3;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
-            __m512 b0_0 = _mm512_maskz_loadu_ps(mask2, &b[0]);
-            __m512 a0_0 = _mm512_set1_ps(a[0]);
-            __m512 acc0_0 = _mm512_mul_ps(a0_0, b0_0);
-            __m512 a1_0 = _mm512_set1_ps(a[2]);
-            __m512 acc1_0 = _mm512_mul_ps(a1_0, b0_0);
-            __m512 b0_1 = _mm512_maskz_loadu_ps(mask2, &b[2]);
-            __m512 a0_1 = _mm512_set1_ps(a[1]);
-            acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
-            __m512 a1_1 = _mm512_set1_ps(a[3]);
-            acc1_0 = _mm512_fmadd_ps(a1_1, b0_1, acc1_0);
-            _mm512_mask_storeu_ps(&c[0], mask2, _mm512_mul_ps(valpha, acc0_0));
-            _mm512_mask_storeu_ps(&c[2], mask2, _mm512_mul_ps(valpha, acc1_0));
+            __m256 b0_0 = _mm256_maskz_loadu_ps(maskh2, &b[0]);
+            __m256 a0_0 = _mm256_set1_ps(a[0]);
+            __m256 acc0_0 = _mm256_mul_ps(a0_0, b0_0);
+            __m256 a1_0 = _mm256_set1_ps(a[2]);
+            __m256 acc1_0 = _mm256_mul_ps(a1_0, b0_0);
+            __m256 b0_1 = _mm256_maskz_loadu_ps(maskh2, &b[2]);
+            __m256 a0_1 = _mm256_set1_ps(a[1]);
+            acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
+            __m256 a1_1 = _mm256_set1_ps(a[3]);
+            acc1_0 = _mm256_fmadd_ps(a1_1, b0_1, acc1_0);
+            _mm256_mask_storeu_ps(&c[0], maskh2, _mm256_mul_ps(_mm512_castps512_ps256(valpha), acc0_0));
+            _mm256_mask_storeu_ps(&c[2], maskh2, _mm256_mul_ps(_mm512_castps512_ps256(valpha), acc1_0));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -329,25 +329,25 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_avx512_rows_ab(const bmm_args *BM
     float *BMM_RESTRICT c = (float *)g->C;
     const float alpha = (float)g->alpha;
     const float beta = (float)g->beta;
-    const __mmask16 mask2 = (__mmask16)0x3;
+    const __mmask8 maskh2 = (__mmask8)0x3;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
-            __m512 b0_0 = _mm512_maskz_loadu_ps(mask2, &b[0]);
-            __m512 a0_0 = _mm512_set1_ps(a[0]);
-            __m512 acc0_0 = _mm512_mul_ps(a0_0, b0_0);
-            __m512 a1_0 = _mm512_set1_ps(a[2]);
-            __m512 acc1_0 = _mm512_mul_ps(a1_0, b0_0);
-            __m512 b0_1 = _mm512_maskz_loadu_ps(mask2, &b[2]);
-            __m512 a0_1 = _mm512_set1_ps(a[1]);
-            acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
-            __m512 a1_1 = _mm512_set1_ps(a[3]);
-            acc1_0 = _mm512_fmadd_ps(a1_1, b0_1, acc1_0);
-            __m512 c_in0 = _mm512_maskz_loadu_ps(mask2, &c[0]);
-            __m512 c_in1 = _mm512_maskz_loadu_ps(mask2, &c[2]);
-            _mm512_mask_storeu_ps(&c[0], mask2, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[2], mask2, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            __m256 b0_0 = _mm256_maskz_loadu_ps(maskh2, &b[0]);
+            __m256 a0_0 = _mm256_set1_ps(a[0]);
+            __m256 acc0_0 = _mm256_mul_ps(a0_0, b0_0);
+            __m256 a1_0 = _mm256_set1_ps(a[2]);
+            __m256 acc1_0 = _mm256_mul_ps(a1_0, b0_0);
+            __m256 b0_1 = _mm256_maskz_loadu_ps(maskh2, &b[2]);
+            __m256 a0_1 = _mm256_set1_ps(a[1]);
+            acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
+            __m256 a1_1 = _mm256_set1_ps(a[3]);
+            acc1_0 = _mm256_fmadd_ps(a1_1, b0_1, acc1_0);
+            __m256 c_in0 = _mm256_maskz_loadu_ps(maskh2, &c[0]);
+            __m256 c_in1 = _mm256_maskz_loadu_ps(maskh2, &c[2]);
+            _mm256_mask_storeu_ps(&c[0], maskh2, _mm256_fmadd_ps(_mm512_castps512_ps256(vbeta), c_in0, _mm256_mul_ps(_mm512_castps512_ps256(valpha), acc0_0)));
+            _mm256_mask_storeu_ps(&c[2], maskh2, _mm256_fmadd_ps(_mm512_castps512_ps256(vbeta), c_in1, _mm256_mul_ps(_mm512_castps512_ps256(valpha), acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -674,23 +674,23 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tn_avx512_rows_a1b1(const bmm_arg
     const float *BMM_RESTRICT a = (const float *)g->A;
     const float *BMM_RESTRICT b = (const float *)g->B;
     float *BMM_RESTRICT c = (float *)g->C;
-    const __mmask16 mask2 = (__mmask16)0x3;
+    const __mmask8 maskh2 = (__mmask8)0x3;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
-            __m512 b0_0 = _mm512_maskz_loadu_ps(mask2, &b[0]);
-            __m512 a0_0 = _mm512_set1_ps(a[0]);
-            __m512 acc0_0 = _mm512_mul_ps(a0_0, b0_0);
-            __m512 a1_0 = _mm512_set1_ps(a[1]);
-            __m512 acc1_0 = _mm512_mul_ps(a1_0, b0_0);
-            __m512 b0_1 = _mm512_maskz_loadu_ps(mask2, &b[2]);
-            __m512 a0_1 = _mm512_set1_ps(a[2]);
-            acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
-            __m512 a1_1 = _mm512_set1_ps(a[3]);
-            acc1_0 = _mm512_fmadd_ps(a1_1, b0_1, acc1_0);
-            __m512 c_in0 = _mm512_maskz_loadu_ps(mask2, &c[0]);
-            __m512 c_in1 = _mm512_maskz_loadu_ps(mask2, &c[2]);
-            _mm512_mask_storeu_ps(&c[0], mask2, _mm512_add_ps(acc0_0, c_in0));
-            _mm512_mask_storeu_ps(&c[2], mask2, _mm512_add_ps(acc1_0, c_in1));
+            __m256 b0_0 = _mm256_maskz_loadu_ps(maskh2, &b[0]);
+            __m256 a0_0 = _mm256_set1_ps(a[0]);
+            __m256 acc0_0 = _mm256_mul_ps(a0_0, b0_0);
+            __m256 a1_0 = _mm256_set1_ps(a[1]);
+            __m256 acc1_0 = _mm256_mul_ps(a1_0, b0_0);
+            __m256 b0_1 = _mm256_maskz_loadu_ps(maskh2, &b[2]);
+            __m256 a0_1 = _mm256_set1_ps(a[2]);
+            acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
+            __m256 a1_1 = _mm256_set1_ps(a[3]);
+            acc1_0 = _mm256_fmadd_ps(a1_1, b0_1, acc1_0);
+            __m256 c_in0 = _mm256_maskz_loadu_ps(maskh2, &c[0]);
+            __m256 c_in1 = _mm256_maskz_loadu_ps(maskh2, &c[2]);
+            _mm256_mask_storeu_ps(&c[0], maskh2, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_mask_storeu_ps(&c[2], maskh2, _mm256_add_ps(acc1_0, c_in1));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -710,22 +710,22 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tn_avx512_rows_b0(const bmm_args 
     const float *BMM_RESTRICT b = (const float *)g->B;
     float *BMM_RESTRICT c = (float *)g->C;
     const float alpha = (float)g->alpha;
-    const __mmask16 mask2 = (__mmask16)0x3;
+    const __mmask8 maskh2 = (__mmask8)0x3;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
-            __m512 b0_0 = _mm512_maskz_loadu_ps(mask2, &b[0]);
-            __m512 a0_0 = _mm512_set1_ps(a[0]);
-            __m512 acc0_0 = _mm512_mul_ps(a0_0, b0_0);
-            __m512 a1_0 = _mm512_set1_ps(a[1]);
-            __m512 acc1_0 = _mm512_mul_ps(a1_0, b0_0);
-            __m512 b0_1 = _mm512_maskz_loadu_ps(mask2, &b[2]);
-            __m512 a0_1 = _mm512_set1_ps(a[2]);
-            acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
-            __m512 a1_1 = _mm512_set1_ps(a[3]);
-            acc1_0 = _mm512_fmadd_ps(a1_1, b0_1, acc1_0);
-            _mm512_mask_storeu_ps(&c[0], mask2, _mm512_mul_ps(valpha, acc0_0));
-            _mm512_mask_storeu_ps(&c[2], mask2, _mm512_mul_ps(valpha, acc1_0));
+            __m256 b0_0 = _mm256_maskz_loadu_ps(maskh2, &b[0]);
+            __m256 a0_0 = _mm256_set1_ps(a[0]);
+            __m256 acc0_0 = _mm256_mul_ps(a0_0, b0_0);
+            __m256 a1_0 = _mm256_set1_ps(a[1]);
+            __m256 acc1_0 = _mm256_mul_ps(a1_0, b0_0);
+            __m256 b0_1 = _mm256_maskz_loadu_ps(maskh2, &b[2]);
+            __m256 a0_1 = _mm256_set1_ps(a[2]);
+            acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
+            __m256 a1_1 = _mm256_set1_ps(a[3]);
+            acc1_0 = _mm256_fmadd_ps(a1_1, b0_1, acc1_0);
+            _mm256_mask_storeu_ps(&c[0], maskh2, _mm256_mul_ps(_mm512_castps512_ps256(valpha), acc0_0));
+            _mm256_mask_storeu_ps(&c[2], maskh2, _mm256_mul_ps(_mm512_castps512_ps256(valpha), acc1_0));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -746,25 +746,25 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_bf_tn_avx512_rows_ab(const bmm_args 
     float *BMM_RESTRICT c = (float *)g->C;
     const float alpha = (float)g->alpha;
     const float beta = (float)g->beta;
-    const __mmask16 mask2 = (__mmask16)0x3;
+    const __mmask8 maskh2 = (__mmask8)0x3;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
-            __m512 b0_0 = _mm512_maskz_loadu_ps(mask2, &b[0]);
-            __m512 a0_0 = _mm512_set1_ps(a[0]);
-            __m512 acc0_0 = _mm512_mul_ps(a0_0, b0_0);
-            __m512 a1_0 = _mm512_set1_ps(a[1]);
-            __m512 acc1_0 = _mm512_mul_ps(a1_0, b0_0);
-            __m512 b0_1 = _mm512_maskz_loadu_ps(mask2, &b[2]);
-            __m512 a0_1 = _mm512_set1_ps(a[2]);
-            acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
-            __m512 a1_1 = _mm512_set1_ps(a[3]);
-            acc1_0 = _mm512_fmadd_ps(a1_1, b0_1, acc1_0);
-            __m512 c_in0 = _mm512_maskz_loadu_ps(mask2, &c[0]);
-            __m512 c_in1 = _mm512_maskz_loadu_ps(mask2, &c[2]);
-            _mm512_mask_storeu_ps(&c[0], mask2, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[2], mask2, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            __m256 b0_0 = _mm256_maskz_loadu_ps(maskh2, &b[0]);
+            __m256 a0_0 = _mm256_set1_ps(a[0]);
+            __m256 acc0_0 = _mm256_mul_ps(a0_0, b0_0);
+            __m256 a1_0 = _mm256_set1_ps(a[1]);
+            __m256 acc1_0 = _mm256_mul_ps(a1_0, b0_0);
+            __m256 b0_1 = _mm256_maskz_loadu_ps(maskh2, &b[2]);
+            __m256 a0_1 = _mm256_set1_ps(a[2]);
+            acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
+            __m256 a1_1 = _mm256_set1_ps(a[3]);
+            acc1_0 = _mm256_fmadd_ps(a1_1, b0_1, acc1_0);
+            __m256 c_in0 = _mm256_maskz_loadu_ps(maskh2, &c[0]);
+            __m256 c_in1 = _mm256_maskz_loadu_ps(maskh2, &c[2]);
+            _mm256_mask_storeu_ps(&c[0], maskh2, _mm256_fmadd_ps(_mm512_castps512_ps256(vbeta), c_in0, _mm256_mul_ps(_mm512_castps512_ps256(valpha), acc0_0)));
+            _mm256_mask_storeu_ps(&c[2], maskh2, _mm256_fmadd_ps(_mm512_castps512_ps256(vbeta), c_in1, _mm256_mul_ps(_mm512_castps512_ps256(valpha), acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1874,23 +1874,23 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_sf_avx512_rows_a1b1(const bmm_args *
     const int64_t sa_row = g->sa_row;
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
-    const __mmask16 mask2 = (__mmask16)0x3;
+    const __mmask8 maskh2 = (__mmask8)0x3;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
-            __m512 b0_0 = _mm512_maskz_loadu_ps(mask2, &b[0]);
-            __m512 a0_0 = _mm512_set1_ps(a[0]);
-            __m512 acc0_0 = _mm512_mul_ps(a0_0, b0_0);
-            __m512 a1_0 = _mm512_set1_ps(a[1 * sa_row]);
-            __m512 acc1_0 = _mm512_mul_ps(a1_0, b0_0);
-            __m512 b0_1 = _mm512_maskz_loadu_ps(mask2, &b[1 * sb_row]);
-            __m512 a0_1 = _mm512_set1_ps(a[1]);
-            acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
-            __m512 a1_1 = _mm512_set1_ps(a[1 * sa_row + 1]);
-            acc1_0 = _mm512_fmadd_ps(a1_1, b0_1, acc1_0);
-            __m512 c_in0 = _mm512_maskz_loadu_ps(mask2, &c[0]);
-            __m512 c_in1 = _mm512_maskz_loadu_ps(mask2, &c[1 * sc_row]);
-            _mm512_mask_storeu_ps(&c[0], mask2, _mm512_add_ps(acc0_0, c_in0));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask2, _mm512_add_ps(acc1_0, c_in1));
+            __m256 b0_0 = _mm256_maskz_loadu_ps(maskh2, &b[0]);
+            __m256 a0_0 = _mm256_set1_ps(a[0]);
+            __m256 acc0_0 = _mm256_mul_ps(a0_0, b0_0);
+            __m256 a1_0 = _mm256_set1_ps(a[1 * sa_row]);
+            __m256 acc1_0 = _mm256_mul_ps(a1_0, b0_0);
+            __m256 b0_1 = _mm256_maskz_loadu_ps(maskh2, &b[1 * sb_row]);
+            __m256 a0_1 = _mm256_set1_ps(a[1]);
+            acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
+            __m256 a1_1 = _mm256_set1_ps(a[1 * sa_row + 1]);
+            acc1_0 = _mm256_fmadd_ps(a1_1, b0_1, acc1_0);
+            __m256 c_in0 = _mm256_maskz_loadu_ps(maskh2, &c[0]);
+            __m256 c_in1 = _mm256_maskz_loadu_ps(maskh2, &c[1 * sc_row]);
+            _mm256_mask_storeu_ps(&c[0], maskh2, _mm256_add_ps(acc0_0, c_in0));
+            _mm256_mask_storeu_ps(&c[1 * sc_row], maskh2, _mm256_add_ps(acc1_0, c_in1));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1913,22 +1913,22 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_sf_avx512_rows_b0(const bmm_args *BM
     const int64_t sb_row = g->sb_row;
     const int64_t sc_row = g->sc_row;
     const float alpha = (float)g->alpha;
-    const __mmask16 mask2 = (__mmask16)0x3;
+    const __mmask8 maskh2 = (__mmask8)0x3;
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
-            __m512 b0_0 = _mm512_maskz_loadu_ps(mask2, &b[0]);
-            __m512 a0_0 = _mm512_set1_ps(a[0]);
-            __m512 acc0_0 = _mm512_mul_ps(a0_0, b0_0);
-            __m512 a1_0 = _mm512_set1_ps(a[1 * sa_row]);
-            __m512 acc1_0 = _mm512_mul_ps(a1_0, b0_0);
-            __m512 b0_1 = _mm512_maskz_loadu_ps(mask2, &b[1 * sb_row]);
-            __m512 a0_1 = _mm512_set1_ps(a[1]);
-            acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
-            __m512 a1_1 = _mm512_set1_ps(a[1 * sa_row + 1]);
-            acc1_0 = _mm512_fmadd_ps(a1_1, b0_1, acc1_0);
-            _mm512_mask_storeu_ps(&c[0], mask2, _mm512_mul_ps(valpha, acc0_0));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask2, _mm512_mul_ps(valpha, acc1_0));
+            __m256 b0_0 = _mm256_maskz_loadu_ps(maskh2, &b[0]);
+            __m256 a0_0 = _mm256_set1_ps(a[0]);
+            __m256 acc0_0 = _mm256_mul_ps(a0_0, b0_0);
+            __m256 a1_0 = _mm256_set1_ps(a[1 * sa_row]);
+            __m256 acc1_0 = _mm256_mul_ps(a1_0, b0_0);
+            __m256 b0_1 = _mm256_maskz_loadu_ps(maskh2, &b[1 * sb_row]);
+            __m256 a0_1 = _mm256_set1_ps(a[1]);
+            acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
+            __m256 a1_1 = _mm256_set1_ps(a[1 * sa_row + 1]);
+            acc1_0 = _mm256_fmadd_ps(a1_1, b0_1, acc1_0);
+            _mm256_mask_storeu_ps(&c[0], maskh2, _mm256_mul_ps(_mm512_castps512_ps256(valpha), acc0_0));
+            _mm256_mask_storeu_ps(&c[1 * sc_row], maskh2, _mm256_mul_ps(_mm512_castps512_ps256(valpha), acc1_0));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1952,25 +1952,25 @@ static BMM_TARGET_AVX512 void bmm_f32_2x2x2_sf_avx512_rows_ab(const bmm_args *BM
     const int64_t sc_row = g->sc_row;
     const float alpha = (float)g->alpha;
     const float beta = (float)g->beta;
-    const __mmask16 mask2 = (__mmask16)0x3;
+    const __mmask8 maskh2 = (__mmask8)0x3;
     const __m512 vbeta = _mm512_set1_ps(beta);
     const __m512 valpha = _mm512_set1_ps(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
-            __m512 b0_0 = _mm512_maskz_loadu_ps(mask2, &b[0]);
-            __m512 a0_0 = _mm512_set1_ps(a[0]);
-            __m512 acc0_0 = _mm512_mul_ps(a0_0, b0_0);
-            __m512 a1_0 = _mm512_set1_ps(a[1 * sa_row]);
-            __m512 acc1_0 = _mm512_mul_ps(a1_0, b0_0);
-            __m512 b0_1 = _mm512_maskz_loadu_ps(mask2, &b[1 * sb_row]);
-            __m512 a0_1 = _mm512_set1_ps(a[1]);
-            acc0_0 = _mm512_fmadd_ps(a0_1, b0_1, acc0_0);
-            __m512 a1_1 = _mm512_set1_ps(a[1 * sa_row + 1]);
-            acc1_0 = _mm512_fmadd_ps(a1_1, b0_1, acc1_0);
-            __m512 c_in0 = _mm512_maskz_loadu_ps(mask2, &c[0]);
-            __m512 c_in1 = _mm512_maskz_loadu_ps(mask2, &c[1 * sc_row]);
-            _mm512_mask_storeu_ps(&c[0], mask2, _mm512_fmadd_ps(vbeta, c_in0, _mm512_mul_ps(valpha, acc0_0)));
-            _mm512_mask_storeu_ps(&c[1 * sc_row], mask2, _mm512_fmadd_ps(vbeta, c_in1, _mm512_mul_ps(valpha, acc1_0)));
+            __m256 b0_0 = _mm256_maskz_loadu_ps(maskh2, &b[0]);
+            __m256 a0_0 = _mm256_set1_ps(a[0]);
+            __m256 acc0_0 = _mm256_mul_ps(a0_0, b0_0);
+            __m256 a1_0 = _mm256_set1_ps(a[1 * sa_row]);
+            __m256 acc1_0 = _mm256_mul_ps(a1_0, b0_0);
+            __m256 b0_1 = _mm256_maskz_loadu_ps(maskh2, &b[1 * sb_row]);
+            __m256 a0_1 = _mm256_set1_ps(a[1]);
+            acc0_0 = _mm256_fmadd_ps(a0_1, b0_1, acc0_0);
+            __m256 a1_1 = _mm256_set1_ps(a[1 * sa_row + 1]);
+            acc1_0 = _mm256_fmadd_ps(a1_1, b0_1, acc1_0);
+            __m256 c_in0 = _mm256_maskz_loadu_ps(maskh2, &c[0]);
+            __m256 c_in1 = _mm256_maskz_loadu_ps(maskh2, &c[1 * sc_row]);
+            _mm256_mask_storeu_ps(&c[0], maskh2, _mm256_fmadd_ps(_mm512_castps512_ps256(vbeta), c_in0, _mm256_mul_ps(_mm512_castps512_ps256(valpha), acc0_0)));
+            _mm256_mask_storeu_ps(&c[1 * sc_row], maskh2, _mm256_fmadd_ps(_mm512_castps512_ps256(vbeta), c_in1, _mm256_mul_ps(_mm512_castps512_ps256(valpha), acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

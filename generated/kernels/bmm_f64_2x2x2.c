@@ -260,20 +260,20 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_rows_a1b1(const bmm_args *
     const __mmask8 mask2 = (__mmask8)0x3;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
-            __m512d b0_0 = _mm512_maskz_loadu_pd(mask2, &b[0]);
-            __m512d a0_0 = _mm512_set1_pd(a[0]);
-            __m512d acc0_0 = _mm512_mul_pd(a0_0, b0_0);
-            __m512d a1_0 = _mm512_set1_pd(a[2]);
-            __m512d acc1_0 = _mm512_mul_pd(a1_0, b0_0);
-            __m512d b0_1 = _mm512_maskz_loadu_pd(mask2, &b[2]);
-            __m512d a0_1 = _mm512_set1_pd(a[1]);
-            acc0_0 = _mm512_fmadd_pd(a0_1, b0_1, acc0_0);
-            __m512d a1_1 = _mm512_set1_pd(a[3]);
-            acc1_0 = _mm512_fmadd_pd(a1_1, b0_1, acc1_0);
-            __m512d c_in0 = _mm512_maskz_loadu_pd(mask2, &c[0]);
-            __m512d c_in1 = _mm512_maskz_loadu_pd(mask2, &c[2]);
-            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_add_pd(acc0_0, c_in0));
-            _mm512_mask_storeu_pd(&c[2], mask2, _mm512_add_pd(acc1_0, c_in1));
+            __m256d b0_0 = _mm256_maskz_loadu_pd(mask2, &b[0]);
+            __m256d a0_0 = _mm256_set1_pd(a[0]);
+            __m256d acc0_0 = _mm256_mul_pd(a0_0, b0_0);
+            __m256d a1_0 = _mm256_set1_pd(a[2]);
+            __m256d acc1_0 = _mm256_mul_pd(a1_0, b0_0);
+            __m256d b0_1 = _mm256_maskz_loadu_pd(mask2, &b[2]);
+            __m256d a0_1 = _mm256_set1_pd(a[1]);
+            acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
+            __m256d a1_1 = _mm256_set1_pd(a[3]);
+            acc1_0 = _mm256_fmadd_pd(a1_1, b0_1, acc1_0);
+            __m256d c_in0 = _mm256_maskz_loadu_pd(mask2, &c[0]);
+            __m256d c_in1 = _mm256_maskz_loadu_pd(mask2, &c[2]);
+            _mm256_mask_storeu_pd(&c[0], mask2, _mm256_add_pd(acc0_0, c_in0));
+            _mm256_mask_storeu_pd(&c[2], mask2, _mm256_add_pd(acc1_0, c_in1));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -297,18 +297,18 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_rows_b0(const bmm_args *BM
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
-            __m512d b0_0 = _mm512_maskz_loadu_pd(mask2, &b[0]);
-            __m512d a0_0 = _mm512_set1_pd(a[0]);
-            __m512d acc0_0 = _mm512_mul_pd(a0_0, b0_0);
-            __m512d a1_0 = _mm512_set1_pd(a[2]);
-            __m512d acc1_0 = _mm512_mul_pd(a1_0, b0_0);
-            __m512d b0_1 = _mm512_maskz_loadu_pd(mask2, &b[2]);
-            __m512d a0_1 = _mm512_set1_pd(a[1]);
-            acc0_0 = _mm512_fmadd_pd(a0_1, b0_1, acc0_0);
-            __m512d a1_1 = _mm512_set1_pd(a[3]);
-            acc1_0 = _mm512_fmadd_pd(a1_1, b0_1, acc1_0);
-            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_mul_pd(valpha, acc0_0));
-            _mm512_mask_storeu_pd(&c[2], mask2, _mm512_mul_pd(valpha, acc1_0));
+            __m256d b0_0 = _mm256_maskz_loadu_pd(mask2, &b[0]);
+            __m256d a0_0 = _mm256_set1_pd(a[0]);
+            __m256d acc0_0 = _mm256_mul_pd(a0_0, b0_0);
+            __m256d a1_0 = _mm256_set1_pd(a[2]);
+            __m256d acc1_0 = _mm256_mul_pd(a1_0, b0_0);
+            __m256d b0_1 = _mm256_maskz_loadu_pd(mask2, &b[2]);
+            __m256d a0_1 = _mm256_set1_pd(a[1]);
+            acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
+            __m256d a1_1 = _mm256_set1_pd(a[3]);
+            acc1_0 = _mm256_fmadd_pd(a1_1, b0_1, acc1_0);
+            _mm256_mask_storeu_pd(&c[0], mask2, _mm256_mul_pd(_mm512_castpd512_pd256(valpha), acc0_0));
+            _mm256_mask_storeu_pd(&c[2], mask2, _mm256_mul_pd(_mm512_castpd512_pd256(valpha), acc1_0));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -334,20 +334,20 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_avx512_rows_ab(const bmm_args *BM
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
-            __m512d b0_0 = _mm512_maskz_loadu_pd(mask2, &b[0]);
-            __m512d a0_0 = _mm512_set1_pd(a[0]);
-            __m512d acc0_0 = _mm512_mul_pd(a0_0, b0_0);
-            __m512d a1_0 = _mm512_set1_pd(a[2]);
-            __m512d acc1_0 = _mm512_mul_pd(a1_0, b0_0);
-            __m512d b0_1 = _mm512_maskz_loadu_pd(mask2, &b[2]);
-            __m512d a0_1 = _mm512_set1_pd(a[1]);
-            acc0_0 = _mm512_fmadd_pd(a0_1, b0_1, acc0_0);
-            __m512d a1_1 = _mm512_set1_pd(a[3]);
-            acc1_0 = _mm512_fmadd_pd(a1_1, b0_1, acc1_0);
-            __m512d c_in0 = _mm512_maskz_loadu_pd(mask2, &c[0]);
-            __m512d c_in1 = _mm512_maskz_loadu_pd(mask2, &c[2]);
-            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[2], mask2, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            __m256d b0_0 = _mm256_maskz_loadu_pd(mask2, &b[0]);
+            __m256d a0_0 = _mm256_set1_pd(a[0]);
+            __m256d acc0_0 = _mm256_mul_pd(a0_0, b0_0);
+            __m256d a1_0 = _mm256_set1_pd(a[2]);
+            __m256d acc1_0 = _mm256_mul_pd(a1_0, b0_0);
+            __m256d b0_1 = _mm256_maskz_loadu_pd(mask2, &b[2]);
+            __m256d a0_1 = _mm256_set1_pd(a[1]);
+            acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
+            __m256d a1_1 = _mm256_set1_pd(a[3]);
+            acc1_0 = _mm256_fmadd_pd(a1_1, b0_1, acc1_0);
+            __m256d c_in0 = _mm256_maskz_loadu_pd(mask2, &c[0]);
+            __m256d c_in1 = _mm256_maskz_loadu_pd(mask2, &c[2]);
+            _mm256_mask_storeu_pd(&c[0], mask2, _mm256_fmadd_pd(_mm512_castpd512_pd256(vbeta), c_in0, _mm256_mul_pd(_mm512_castpd512_pd256(valpha), acc0_0)));
+            _mm256_mask_storeu_pd(&c[2], mask2, _mm256_fmadd_pd(_mm512_castpd512_pd256(vbeta), c_in1, _mm256_mul_pd(_mm512_castpd512_pd256(valpha), acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -677,20 +677,20 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tn_avx512_rows_a1b1(const bmm_arg
     const __mmask8 mask2 = (__mmask8)0x3;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
-            __m512d b0_0 = _mm512_maskz_loadu_pd(mask2, &b[0]);
-            __m512d a0_0 = _mm512_set1_pd(a[0]);
-            __m512d acc0_0 = _mm512_mul_pd(a0_0, b0_0);
-            __m512d a1_0 = _mm512_set1_pd(a[1]);
-            __m512d acc1_0 = _mm512_mul_pd(a1_0, b0_0);
-            __m512d b0_1 = _mm512_maskz_loadu_pd(mask2, &b[2]);
-            __m512d a0_1 = _mm512_set1_pd(a[2]);
-            acc0_0 = _mm512_fmadd_pd(a0_1, b0_1, acc0_0);
-            __m512d a1_1 = _mm512_set1_pd(a[3]);
-            acc1_0 = _mm512_fmadd_pd(a1_1, b0_1, acc1_0);
-            __m512d c_in0 = _mm512_maskz_loadu_pd(mask2, &c[0]);
-            __m512d c_in1 = _mm512_maskz_loadu_pd(mask2, &c[2]);
-            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_add_pd(acc0_0, c_in0));
-            _mm512_mask_storeu_pd(&c[2], mask2, _mm512_add_pd(acc1_0, c_in1));
+            __m256d b0_0 = _mm256_maskz_loadu_pd(mask2, &b[0]);
+            __m256d a0_0 = _mm256_set1_pd(a[0]);
+            __m256d acc0_0 = _mm256_mul_pd(a0_0, b0_0);
+            __m256d a1_0 = _mm256_set1_pd(a[1]);
+            __m256d acc1_0 = _mm256_mul_pd(a1_0, b0_0);
+            __m256d b0_1 = _mm256_maskz_loadu_pd(mask2, &b[2]);
+            __m256d a0_1 = _mm256_set1_pd(a[2]);
+            acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
+            __m256d a1_1 = _mm256_set1_pd(a[3]);
+            acc1_0 = _mm256_fmadd_pd(a1_1, b0_1, acc1_0);
+            __m256d c_in0 = _mm256_maskz_loadu_pd(mask2, &c[0]);
+            __m256d c_in1 = _mm256_maskz_loadu_pd(mask2, &c[2]);
+            _mm256_mask_storeu_pd(&c[0], mask2, _mm256_add_pd(acc0_0, c_in0));
+            _mm256_mask_storeu_pd(&c[2], mask2, _mm256_add_pd(acc1_0, c_in1));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -714,18 +714,18 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tn_avx512_rows_b0(const bmm_args 
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
-            __m512d b0_0 = _mm512_maskz_loadu_pd(mask2, &b[0]);
-            __m512d a0_0 = _mm512_set1_pd(a[0]);
-            __m512d acc0_0 = _mm512_mul_pd(a0_0, b0_0);
-            __m512d a1_0 = _mm512_set1_pd(a[1]);
-            __m512d acc1_0 = _mm512_mul_pd(a1_0, b0_0);
-            __m512d b0_1 = _mm512_maskz_loadu_pd(mask2, &b[2]);
-            __m512d a0_1 = _mm512_set1_pd(a[2]);
-            acc0_0 = _mm512_fmadd_pd(a0_1, b0_1, acc0_0);
-            __m512d a1_1 = _mm512_set1_pd(a[3]);
-            acc1_0 = _mm512_fmadd_pd(a1_1, b0_1, acc1_0);
-            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_mul_pd(valpha, acc0_0));
-            _mm512_mask_storeu_pd(&c[2], mask2, _mm512_mul_pd(valpha, acc1_0));
+            __m256d b0_0 = _mm256_maskz_loadu_pd(mask2, &b[0]);
+            __m256d a0_0 = _mm256_set1_pd(a[0]);
+            __m256d acc0_0 = _mm256_mul_pd(a0_0, b0_0);
+            __m256d a1_0 = _mm256_set1_pd(a[1]);
+            __m256d acc1_0 = _mm256_mul_pd(a1_0, b0_0);
+            __m256d b0_1 = _mm256_maskz_loadu_pd(mask2, &b[2]);
+            __m256d a0_1 = _mm256_set1_pd(a[2]);
+            acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
+            __m256d a1_1 = _mm256_set1_pd(a[3]);
+            acc1_0 = _mm256_fmadd_pd(a1_1, b0_1, acc1_0);
+            _mm256_mask_storeu_pd(&c[0], mask2, _mm256_mul_pd(_mm512_castpd512_pd256(valpha), acc0_0));
+            _mm256_mask_storeu_pd(&c[2], mask2, _mm256_mul_pd(_mm512_castpd512_pd256(valpha), acc1_0));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -751,20 +751,20 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_bf_tn_avx512_rows_ab(const bmm_args 
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
-            __m512d b0_0 = _mm512_maskz_loadu_pd(mask2, &b[0]);
-            __m512d a0_0 = _mm512_set1_pd(a[0]);
-            __m512d acc0_0 = _mm512_mul_pd(a0_0, b0_0);
-            __m512d a1_0 = _mm512_set1_pd(a[1]);
-            __m512d acc1_0 = _mm512_mul_pd(a1_0, b0_0);
-            __m512d b0_1 = _mm512_maskz_loadu_pd(mask2, &b[2]);
-            __m512d a0_1 = _mm512_set1_pd(a[2]);
-            acc0_0 = _mm512_fmadd_pd(a0_1, b0_1, acc0_0);
-            __m512d a1_1 = _mm512_set1_pd(a[3]);
-            acc1_0 = _mm512_fmadd_pd(a1_1, b0_1, acc1_0);
-            __m512d c_in0 = _mm512_maskz_loadu_pd(mask2, &c[0]);
-            __m512d c_in1 = _mm512_maskz_loadu_pd(mask2, &c[2]);
-            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[2], mask2, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            __m256d b0_0 = _mm256_maskz_loadu_pd(mask2, &b[0]);
+            __m256d a0_0 = _mm256_set1_pd(a[0]);
+            __m256d acc0_0 = _mm256_mul_pd(a0_0, b0_0);
+            __m256d a1_0 = _mm256_set1_pd(a[1]);
+            __m256d acc1_0 = _mm256_mul_pd(a1_0, b0_0);
+            __m256d b0_1 = _mm256_maskz_loadu_pd(mask2, &b[2]);
+            __m256d a0_1 = _mm256_set1_pd(a[2]);
+            acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
+            __m256d a1_1 = _mm256_set1_pd(a[3]);
+            acc1_0 = _mm256_fmadd_pd(a1_1, b0_1, acc1_0);
+            __m256d c_in0 = _mm256_maskz_loadu_pd(mask2, &c[0]);
+            __m256d c_in1 = _mm256_maskz_loadu_pd(mask2, &c[2]);
+            _mm256_mask_storeu_pd(&c[0], mask2, _mm256_fmadd_pd(_mm512_castpd512_pd256(vbeta), c_in0, _mm256_mul_pd(_mm512_castpd512_pd256(valpha), acc0_0)));
+            _mm256_mask_storeu_pd(&c[2], mask2, _mm256_fmadd_pd(_mm512_castpd512_pd256(vbeta), c_in1, _mm256_mul_pd(_mm512_castpd512_pd256(valpha), acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1919,20 +1919,20 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_rows_a1b1(const bmm_args *
     const __mmask8 mask2 = (__mmask8)0x3;
     for (int64_t t = 0; t < g->batch; ++t) {
         {
-            __m512d b0_0 = _mm512_maskz_loadu_pd(mask2, &b[0]);
-            __m512d a0_0 = _mm512_set1_pd(a[0]);
-            __m512d acc0_0 = _mm512_mul_pd(a0_0, b0_0);
-            __m512d a1_0 = _mm512_set1_pd(a[1 * sa_row]);
-            __m512d acc1_0 = _mm512_mul_pd(a1_0, b0_0);
-            __m512d b0_1 = _mm512_maskz_loadu_pd(mask2, &b[1 * sb_row]);
-            __m512d a0_1 = _mm512_set1_pd(a[1]);
-            acc0_0 = _mm512_fmadd_pd(a0_1, b0_1, acc0_0);
-            __m512d a1_1 = _mm512_set1_pd(a[1 * sa_row + 1]);
-            acc1_0 = _mm512_fmadd_pd(a1_1, b0_1, acc1_0);
-            __m512d c_in0 = _mm512_maskz_loadu_pd(mask2, &c[0]);
-            __m512d c_in1 = _mm512_maskz_loadu_pd(mask2, &c[1 * sc_row]);
-            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_add_pd(acc0_0, c_in0));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask2, _mm512_add_pd(acc1_0, c_in1));
+            __m256d b0_0 = _mm256_maskz_loadu_pd(mask2, &b[0]);
+            __m256d a0_0 = _mm256_set1_pd(a[0]);
+            __m256d acc0_0 = _mm256_mul_pd(a0_0, b0_0);
+            __m256d a1_0 = _mm256_set1_pd(a[1 * sa_row]);
+            __m256d acc1_0 = _mm256_mul_pd(a1_0, b0_0);
+            __m256d b0_1 = _mm256_maskz_loadu_pd(mask2, &b[1 * sb_row]);
+            __m256d a0_1 = _mm256_set1_pd(a[1]);
+            acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
+            __m256d a1_1 = _mm256_set1_pd(a[1 * sa_row + 1]);
+            acc1_0 = _mm256_fmadd_pd(a1_1, b0_1, acc1_0);
+            __m256d c_in0 = _mm256_maskz_loadu_pd(mask2, &c[0]);
+            __m256d c_in1 = _mm256_maskz_loadu_pd(mask2, &c[1 * sc_row]);
+            _mm256_mask_storeu_pd(&c[0], mask2, _mm256_add_pd(acc0_0, c_in0));
+            _mm256_mask_storeu_pd(&c[1 * sc_row], mask2, _mm256_add_pd(acc1_0, c_in1));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1959,18 +1959,18 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_rows_b0(const bmm_args *BM
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
-            __m512d b0_0 = _mm512_maskz_loadu_pd(mask2, &b[0]);
-            __m512d a0_0 = _mm512_set1_pd(a[0]);
-            __m512d acc0_0 = _mm512_mul_pd(a0_0, b0_0);
-            __m512d a1_0 = _mm512_set1_pd(a[1 * sa_row]);
-            __m512d acc1_0 = _mm512_mul_pd(a1_0, b0_0);
-            __m512d b0_1 = _mm512_maskz_loadu_pd(mask2, &b[1 * sb_row]);
-            __m512d a0_1 = _mm512_set1_pd(a[1]);
-            acc0_0 = _mm512_fmadd_pd(a0_1, b0_1, acc0_0);
-            __m512d a1_1 = _mm512_set1_pd(a[1 * sa_row + 1]);
-            acc1_0 = _mm512_fmadd_pd(a1_1, b0_1, acc1_0);
-            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_mul_pd(valpha, acc0_0));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask2, _mm512_mul_pd(valpha, acc1_0));
+            __m256d b0_0 = _mm256_maskz_loadu_pd(mask2, &b[0]);
+            __m256d a0_0 = _mm256_set1_pd(a[0]);
+            __m256d acc0_0 = _mm256_mul_pd(a0_0, b0_0);
+            __m256d a1_0 = _mm256_set1_pd(a[1 * sa_row]);
+            __m256d acc1_0 = _mm256_mul_pd(a1_0, b0_0);
+            __m256d b0_1 = _mm256_maskz_loadu_pd(mask2, &b[1 * sb_row]);
+            __m256d a0_1 = _mm256_set1_pd(a[1]);
+            acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
+            __m256d a1_1 = _mm256_set1_pd(a[1 * sa_row + 1]);
+            acc1_0 = _mm256_fmadd_pd(a1_1, b0_1, acc1_0);
+            _mm256_mask_storeu_pd(&c[0], mask2, _mm256_mul_pd(_mm512_castpd512_pd256(valpha), acc0_0));
+            _mm256_mask_storeu_pd(&c[1 * sc_row], mask2, _mm256_mul_pd(_mm512_castpd512_pd256(valpha), acc1_0));
         }
         a += g->sa_batch;
         b += g->sb_batch;
@@ -1999,20 +1999,20 @@ static BMM_TARGET_AVX512 void bmm_f64_2x2x2_sf_avx512_rows_ab(const bmm_args *BM
     const __m512d valpha = _mm512_set1_pd(alpha);
     for (int64_t t = 0; t < g->batch; ++t) {
         {
-            __m512d b0_0 = _mm512_maskz_loadu_pd(mask2, &b[0]);
-            __m512d a0_0 = _mm512_set1_pd(a[0]);
-            __m512d acc0_0 = _mm512_mul_pd(a0_0, b0_0);
-            __m512d a1_0 = _mm512_set1_pd(a[1 * sa_row]);
-            __m512d acc1_0 = _mm512_mul_pd(a1_0, b0_0);
-            __m512d b0_1 = _mm512_maskz_loadu_pd(mask2, &b[1 * sb_row]);
-            __m512d a0_1 = _mm512_set1_pd(a[1]);
-            acc0_0 = _mm512_fmadd_pd(a0_1, b0_1, acc0_0);
-            __m512d a1_1 = _mm512_set1_pd(a[1 * sa_row + 1]);
-            acc1_0 = _mm512_fmadd_pd(a1_1, b0_1, acc1_0);
-            __m512d c_in0 = _mm512_maskz_loadu_pd(mask2, &c[0]);
-            __m512d c_in1 = _mm512_maskz_loadu_pd(mask2, &c[1 * sc_row]);
-            _mm512_mask_storeu_pd(&c[0], mask2, _mm512_fmadd_pd(vbeta, c_in0, _mm512_mul_pd(valpha, acc0_0)));
-            _mm512_mask_storeu_pd(&c[1 * sc_row], mask2, _mm512_fmadd_pd(vbeta, c_in1, _mm512_mul_pd(valpha, acc1_0)));
+            __m256d b0_0 = _mm256_maskz_loadu_pd(mask2, &b[0]);
+            __m256d a0_0 = _mm256_set1_pd(a[0]);
+            __m256d acc0_0 = _mm256_mul_pd(a0_0, b0_0);
+            __m256d a1_0 = _mm256_set1_pd(a[1 * sa_row]);
+            __m256d acc1_0 = _mm256_mul_pd(a1_0, b0_0);
+            __m256d b0_1 = _mm256_maskz_loadu_pd(mask2, &b[1 * sb_row]);
+            __m256d a0_1 = _mm256_set1_pd(a[1]);
+            acc0_0 = _mm256_fmadd_pd(a0_1, b0_1, acc0_0);
+            __m256d a1_1 = _mm256_set1_pd(a[1 * sa_row + 1]);
+            acc1_0 = _mm256_fmadd_pd(a1_1, b0_1, acc1_0);
+            __m256d c_in0 = _mm256_maskz_loadu_pd(mask2, &c[0]);
+            __m256d c_in1 = _mm256_maskz_loadu_pd(mask2, &c[1 * sc_row]);
+            _mm256_mask_storeu_pd(&c[0], mask2, _mm256_fmadd_pd(_mm512_castpd512_pd256(vbeta), c_in0, _mm256_mul_pd(_mm512_castpd512_pd256(valpha), acc0_0)));
+            _mm256_mask_storeu_pd(&c[1 * sc_row], mask2, _mm256_fmadd_pd(_mm512_castpd512_pd256(vbeta), c_in1, _mm256_mul_pd(_mm512_castpd512_pd256(valpha), acc1_0)));
         }
         a += g->sa_batch;
         b += g->sb_batch;

@@ -334,7 +334,7 @@ test("vector IR of a transposed order reads the operand's stored order", functio
   local function bcasts(name)
     local seq = {}
     local c = require("emit_simd").emit(vector.build(by[name]))
-    for i in c.body:gmatch("_mm512_set1_ps%(a%[(%d+)%]%)") do seq[#seq + 1] = i end
+    for i in c.body:gmatch("_mm%d*_set1_ps%(a%[(%d+)%]%)") do seq[#seq + 1] = i end
     return table.concat(seq, " ")
   end
   eq(bcasts("bmm_f32_2x3x2_bf_avx512_rows_a1b0"), "0 3 1 4 2 5")
@@ -444,6 +444,7 @@ test("shape-generic IR stores every element of C once, lanes in range, for every
               local row = s.row.off + (s.row.var and e[s.row.var] or 0)
               local col = s.col.off + (s.col.var and e[s.col.var] or 0)
               local lanes = s.mask and e[s.mask] or s.lanes or 1   -- scalar stores: one
+              check(lanes <= (s.width or W), ("%s: %d lanes from a %d-lane register"):format(d.name, lanes, s.width or W))
               for l = 0, lanes - 1 do
                 check(row < env.n and col + l < env.p, ("%s: store outside C at (%d, %d)"):format(d.name, row, col + l))
                 mark_stored(seen, d.name, row * env.p + col + l); count = count + 1
@@ -459,6 +460,25 @@ test("shape-generic IR stores every element of C once, lanes in range, for every
     end
   end
   for _, kind in ipairs({ "gtile", "grows", "gvec", "gdot", "gnt" }) do check(kinds[kind], kind .. " not covered") end
+end)
+
+test("a rows block's last vector of at most half the lanes is a half-width register (AVX-512)", function()
+  local r = run_spec('return { shapes = { "23x23x23", "16x16x16" }, dtypes = { "f32" }, layouts = { "bf" },\n'
+    .. '  scalars = { "ab" } }\n', "files")
+  local function kernel(file, name)  -- the kernel's text, its outlined blocks before it
+    return r.value["kernels/" .. file]:match("\n(static [^\n]*%f[%w_]" .. name .. "%(.-\n}\n)")
+  end
+  local k23 = kernel("bmm_f32_23x23x23.c", "bmm_f32_23x23x23_bf_avx512_rl6_ab")
+  check(k23:find("__m256 acc0_1 = _mm256_setzero_ps%(%);"), "the 7-lane tail's accumulator")
+  check(k23:find("_mm256_maskz_loadu_ps%(maskh7, &b%["), "B's tail loaded into a YMM")
+  check(k23:find("_mm256_mask_storeu_ps%(&c%[[^%]]*%], maskh7, _mm256_fmadd_ps%("), "C's tail stored from one")
+  check(not k23:find("_mm512_maskz_loadu_ps"), "no masked ZMM load left")
+  check(not kernel("bmm_f32_16x16x16.c", "bmm_f32_16x16x16_bf_avx512_rows_ab"):find("_mm256_"), "whole vectors")
+  check(not kernel("bmm_f32_23x23x23.c", "bmm_f32_23x23x23_bf_avx2_rl6_ab"):find("maskz"), "AVX2: no half")
+  -- shape-generic: at most 8 lanes left, the half-width arm (the run-time mask narrowed)
+  local any = r.value["kernels/bmm_f32_anyshape.c"]
+  check(any:find("_mm256_maskz_loadu_ps%(%(__mmask8%)mt, &b%["), "a run-time tail in a YMM")
+  check(any:find("} else if %(j0 %+ 0 < p%) {"), "the half-width arm after the full one")
 end)
 
 test("descriptors are typed: form enum, tile, lanes, prefetch and needs, no names to parse", function()
