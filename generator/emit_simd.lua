@@ -58,7 +58,7 @@ end
 
 -- A run-time mask for a half-width register (its type is the full width's)
 local function narrow_mask(S, t, maskvar)
-  if t == S.t or t.mt == S.t.mt then return maskvar end
+  if t.mt == S.t.mt then return maskvar end
   return "(" .. t.mt .. ")" .. maskvar
 end
 

@@ -319,6 +319,14 @@ static inline int bmm__applies(const bmm_kernel_desc *k, const bmm_call *c, int 
         && (k->needs & ~c->meets) == 0 && bmm__order_fits(k, c->key.order);
 }
 
+/* A row of p elements ends in a vector of at most half kernel k's lanes, which the generator
+ * holds in a half-width register (AVX-512 only: isa.lua's `half`, YMM). */
+static inline int bmm__half_width_tail(const bmm_kernel_desc *k, int64_t p)
+{
+    int64_t tail = p % k->lanes;
+    return k->isa == BMM_ISA_AVX512 && tail > 0 && 2 * tail <= k->lanes;
+}
+
 /* The static rule, distilled from bmm-tune's measurements over the default spec on Zen 5
  * (full-width AVX-512) and Zen 4 (c->split512: AVX-512 on 256-bit halves; where the choices
  * differ, "Zen 4:" says how); bmm-tune reports how often it picks the measured winner.
@@ -375,7 +383,7 @@ static inline int64_t bmm__rule_score(const bmm_kernel_desc *k, const bmm_call *
     else if (w >= row && (row % w == 0 || k->isa != BMM_ISA_AVX2 || !c->split512)) {
         /* Zen 4: AVX-512's rows of at most half its lanes run in half-width registers, as
          * narrow as AVX2's, with twice the registers (8x8x8 f32, 4x4x4 f64 1.0-1.1x) */
-        int64_t eff = c->split512 && k->isa == BMM_ISA_AVX512 && 2 * row <= w ? w / 2 : w;
+        int64_t eff = c->split512 && bmm__half_width_tail(k, row) ? w / 2 : w;
         tier = 1 + 128 - 2 * eff + (eff < w);
     }
     else
@@ -396,9 +404,7 @@ static inline int64_t bmm__rule_score(const bmm_kernel_desc *k, const bmm_call *
         form = h / 2 < 14 ? h / 2 : 14;
         /* Zen 4: 6 rows high first, then taller (sf 26^3 f32 1.2x), unless a row's last vector
          * is at most half full (the generator holds it in a half-width register) */
-        int64_t tail = q->p % w;
-        int half = k->isa == BMM_ISA_AVX512 && tail > 0 && tail <= w / 2;
-        if (c->split512 && !half)
+        if (c->split512 && !bmm__half_width_tail(k, q->p))
             form = h <= 6 ? h / 2 + 4 : 6;
     } else if (k->form == BMM_FORM_GDOT) {
         tier += 160;  /* p == 1: over every rows form (one lane of each vector busy) */
