@@ -23,7 +23,8 @@ function M.compile(d)
   local k = ir.simplify(build(d))
   if not scalar then ir.hoist_c_loads(k.body, math.floor(isa[d.isa].regs / 4)) end
   local emit = scalar and emit_c99 or emit_simd
-  return { desc = d, ir = k, cost = scalar and ir.cost(k) or vector.cost(k), c = emit.emit(k) }
+  local cost = scalar and ir.cost(k) or vector.cost(k)
+  return { desc = d, ir = k, cost = cost, c = emit.emit(k, cost) }
 end
 
 M.STAGES = { "spec", "problems", "variants", "ir", "c", "files" }

@@ -480,8 +480,21 @@ function block(S, body, indent, out)
   end
 end
 
+-- GCC's regional register allocator (-fira-region=mixed, its default), short of general
+-- registers where the row strides are run-time values (seq-first: a register per row's offset),
+-- parks integers in vector registers and then feeds the FMAs of a rows block that holds all
+-- the accumulators the ISA allows from B vectors kept on the stack. One region for the
+-- function (BMM_ONE_REGION, bmm_simd.h) allocates them; isa.lua says where that was measured
+-- to pay. Not in the prefetching variants and dot forms: 0.8-1.1x there, as often lost as won.
+local ONE_REGION_FORMS = { rows = true, rl = true }
+local function one_region(S, cost)
+  local d = S.d
+  return S.isa.one_region and d.layout == "sf" and ONE_REGION_FORMS[d.kind] and not d.prefetch
+    and cost.accumulators >= S.isa.acc
+end
+
 -- Returns { body, decls } like emit_c99.emit, plus the function attribute and compile guard.
-function M.emit(kernel)
+function M.emit(kernel, cost)
   local S = state(kernel)
   local lines = {}
   block(S, kernel.body, "        ", lines)
@@ -493,7 +506,7 @@ function M.emit(kernel)
   end
   for _, l in ipairs(S.const_order) do decls[#decls + 1] = l end
   return { body = table.concat(lines, "\n"), decls = table.concat(decls, "\n"),
-    target = S.isa.target, guard = S.isa.guard, helpers = table.concat(S.helpers, "\n\n") }
+    target = S.isa.target .. (one_region(S, cost) and " BMM_ONE_REGION" or ""), guard = S.isa.guard, helpers = table.concat(S.helpers, "\n\n") }
 end
 
 return M

@@ -60,6 +60,10 @@ M.avx2 = setmetatable({
 
 M.avx512 = setmetatable({
   acc = 24, vmax = 4, permute = true, regs = 32,
+  -- one_region: a seq-first rows block that holds acc accumulators is compiled with one
+  -- register-allocation region (emit_simd.lua; docs/generator.md: 1.1-1.25x on Zen 4, and
+  -- 0.96-0.98x on AVX2's, which do not get it)
+  one_region = true,
   any = { rows = { 4, 8 }, dot = 8, nt = { 4, 4 } },
   index_type = "__m512i",          -- permute index vectors
   -- shuf128: moves whole 128-bit blocks (a lane permute that stays cheap across blocks).

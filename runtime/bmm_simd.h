@@ -23,15 +23,17 @@
 #define BMM_TARGET_AVX512 __attribute__((target(BMM_TARGET_AVX512_FEATURES)))
 #define BMM_X86_FN(f) f
 #define BMM_NOINLINE __attribute__((noinline))
-/* A shape-generic kernel's block that loops over a chunk of items: GCC 12's region allocator
- * (-fira-region=mixed, its default) kept a B vector of the loop over k on the stack there,
- * feeding FMAs from memory (64x64x64 f32 with beta: 0.81x of the block called per item, Zen
- * 4); one region for the whole function allocates it as the per-item block was. */
+/* One register-allocation region for the whole function. Where a loop over k is short of
+ * registers, GCC 12's default (-fira-region=mixed) fed its FMAs from B vectors kept on the
+ * stack: in a shape-generic block over a chunk of items, and in a seq-first rows block that
+ * fills the vector registers while its run-time row strides take the general ones (0.8x;
+ * docs/generator.md). emit_simd.lua says which kernels get it. */
 #if defined(__GNUC__) && !defined(__clang__)
-#define BMM_CHUNK_BLOCK __attribute__((noinline, optimize("ira-region=one")))
+#define BMM_ONE_REGION __attribute__((optimize("ira-region=one")))
 #else
-#define BMM_CHUNK_BLOCK __attribute__((noinline))
+#define BMM_ONE_REGION
 #endif
+#define BMM_CHUNK_BLOCK __attribute__((noinline)) BMM_ONE_REGION
 
 /* Lane masks of AVX2 kernels whose tail length is known at run time only (shape-generic): the
  * 8 (4) entries from [w - count] on enable the first count lanes. */

@@ -18203,7 +18203,7 @@ static BMM_TARGET_AVX2 void bmm_f32_12x20x3_sf_avx2_rows_pf_ab(const bmm_args *B
  * f32 C(12x3) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 12x20, B 20x3; layout sf, isa avx512, form rows.
  * Cost per matrix: 1440 useful flops in 252 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f32_12x20x3_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
     const float *BMM_RESTRICT b = (const float *)g->B;
@@ -19289,7 +19289,7 @@ static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_b0(const bmm_args *
  * f32 C(12x3) = alpha*A*B + beta*C (beta != 0), A 12x20, B 20x3; layout sf, isa avx512, form rows.
  * Cost per matrix: 1440 useful flops in 264 vector arithmetic ops, 24 vector accumulators,
  * 272 vector loads, 12 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_12x20x3_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f32_12x20x3_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
     const float *BMM_RESTRICT b = (const float *)g->B;

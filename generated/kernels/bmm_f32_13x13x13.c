@@ -32179,7 +32179,7 @@ static BMM_TARGET_AVX2 void bmm_f32_13x13x13_sf_avx2_rows_pf_ab(const bmm_args *
  * f32 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout sf, isa avx512, form rows.
  * Cost per matrix: 4394 useful flops in 182 vector arithmetic ops, 26 vector accumulators,
  * 195 vector loads, 13 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f32_13x13x13_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
     const float *BMM_RESTRICT b = (const float *)g->B;
@@ -32970,7 +32970,7 @@ static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_b0(const bmm_args 
  * f32 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa avx512, form rows.
  * Cost per matrix: 4394 useful flops in 195 vector arithmetic ops, 26 vector accumulators,
  * 195 vector loads, 13 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_13x13x13_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f32_13x13x13_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
     const float *BMM_RESTRICT b = (const float *)g->B;

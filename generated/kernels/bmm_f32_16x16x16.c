@@ -53905,7 +53905,7 @@ static BMM_TARGET_AVX2 void bmm_f32_16x16x16_sf_avx2_rows_pf_ab(const bmm_args *
  * f32 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout sf, isa avx512, form rows.
  * Cost per matrix: 8192 useful flops in 272 vector arithmetic ops, 32 vector accumulators,
  * 288 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f32_16x16x16_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
     const float *BMM_RESTRICT b = (const float *)g->B;
@@ -55057,7 +55057,7 @@ static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_b0(const bmm_args 
  * f32 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa avx512, form rows.
  * Cost per matrix: 8192 useful flops in 288 vector arithmetic ops, 32 vector accumulators,
  * 288 vector loads, 16 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_16x16x16_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f32_16x16x16_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
     const float *BMM_RESTRICT b = (const float *)g->B;

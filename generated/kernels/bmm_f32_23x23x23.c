@@ -8974,7 +8974,7 @@ static BMM_TARGET_AVX2 void bmm_f32_23x23x23_sf_avx2_rl3_pf_ab(const bmm_args *B
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx512, form rl12.
  * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 48 vector accumulators,
  * 667 vector loads, 46 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_a1b1(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f32_23x23x23_sf_avx512_rl12_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
     const float *BMM_RESTRICT b = (const float *)g->B;
@@ -9215,7 +9215,7 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_a1b1(const bmm_arg
  * f32 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx512, form rl12.
  * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 24 vector accumulators,
  * 621 vector loads, 46 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_b0(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f32_23x23x23_sf_avx512_rl12_b0(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
     const float *BMM_RESTRICT b = (const float *)g->B;
@@ -9412,7 +9412,7 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_b0(const bmm_args 
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl12.
  * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 48 vector accumulators,
  * 667 vector loads, 46 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_ab(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f32_23x23x23_sf_avx512_rl12_ab(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
     const float *BMM_RESTRICT b = (const float *)g->B;
@@ -9657,7 +9657,7 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl12_ab(const bmm_args 
  * f32 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx512, form rl6.
  * Cost per matrix: 24334 useful flops in 1104 vector arithmetic ops, 24 vector accumulators,
  * 759 vector loads, 46 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f32_23x23x23_sf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
     const float *BMM_RESTRICT b = (const float *)g->B;
@@ -9907,7 +9907,7 @@ static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_b0(const bmm_args *
  * f32 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl6.
  * Cost per matrix: 24334 useful flops in 1150 vector arithmetic ops, 24 vector accumulators,
  * 759 vector loads, 46 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_23x23x23_sf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f32_23x23x23_sf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
     const float *BMM_RESTRICT b = (const float *)g->B;

@@ -7404,7 +7404,7 @@ static BMM_TARGET_AVX2 void bmm_f32_26x26x26_sf_avx2_rl3_pf_ab(const bmm_args *B
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx512, form rl12.
  * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 48 vector accumulators,
  * 884 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_a1b1(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f32_26x26x26_sf_avx512_rl12_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
     const float *BMM_RESTRICT b = (const float *)g->B;
@@ -7566,7 +7566,7 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_a1b1(const bmm_arg
  * f32 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx512, form rl12.
  * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 24 vector accumulators,
  * 832 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_b0(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f32_26x26x26_sf_avx512_rl12_b0(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
     const float *BMM_RESTRICT b = (const float *)g->B;
@@ -7702,7 +7702,7 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_b0(const bmm_args 
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx512, form rl12.
  * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 48 vector accumulators,
  * 884 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_ab(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f32_26x26x26_sf_avx512_rl12_ab(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
     const float *BMM_RESTRICT b = (const float *)g->B;
@@ -7868,7 +7868,7 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl12_ab(const bmm_args 
  * f32 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx512, form rl6.
  * Cost per matrix: 35152 useful flops in 1404 vector arithmetic ops, 24 vector accumulators,
  * 988 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f32_26x26x26_sf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
     const float *BMM_RESTRICT b = (const float *)g->B;
@@ -8070,7 +8070,7 @@ static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_b0(const bmm_args *
  * f32 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx512, form rl6.
  * Cost per matrix: 35152 useful flops in 1456 vector arithmetic ops, 24 vector accumulators,
  * 988 vector loads, 52 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_26x26x26_sf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f32_26x26x26_sf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
     const float *BMM_RESTRICT b = (const float *)g->B;

@@ -6852,7 +6852,7 @@ static BMM_TARGET_AVX2 void bmm_f32_32x32x32_sf_avx2_rl3_pf_ab(const bmm_args *B
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx512, form rl12.
  * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 48 vector accumulators,
  * 1280 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_a1b1(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f32_32x32x32_sf_avx512_rl12_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
     const float *BMM_RESTRICT b = (const float *)g->B;
@@ -7067,7 +7067,7 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_a1b1(const bmm_arg
  * f32 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx512, form rl12.
  * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 24 vector accumulators,
  * 1216 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_b0(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f32_32x32x32_sf_avx512_rl12_b0(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
     const float *BMM_RESTRICT b = (const float *)g->B;
@@ -7244,7 +7244,7 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_b0(const bmm_args 
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl12.
  * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 48 vector accumulators,
  * 1280 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_ab(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f32_32x32x32_sf_avx512_rl12_ab(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
     const float *BMM_RESTRICT b = (const float *)g->B;
@@ -7463,7 +7463,7 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl12_ab(const bmm_args 
  * f32 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx512, form rl6.
  * Cost per matrix: 65536 useful flops in 2112 vector arithmetic ops, 24 vector accumulators,
  * 1472 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f32_32x32x32_sf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
     const float *BMM_RESTRICT b = (const float *)g->B;
@@ -7663,7 +7663,7 @@ static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_b0(const bmm_args *
  * f32 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl6.
  * Cost per matrix: 65536 useful flops in 2176 vector arithmetic ops, 24 vector accumulators,
  * 1472 vector loads, 64 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_32x32x32_sf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f32_32x32x32_sf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
     const float *BMM_RESTRICT b = (const float *)g->B;

@@ -10686,7 +10686,7 @@ static BMM_TARGET_AVX2 void bmm_f32_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *B
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx512, form rl6.
  * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 48 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f32_64x64x64_sf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
     const float *BMM_RESTRICT b = (const float *)g->B;
@@ -10895,7 +10895,7 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_a1b1(const bmm_args
  * f32 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx512, form rl6.
  * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 24 vector accumulators,
  * 6912 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_b0(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f32_64x64x64_sf_avx512_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
     const float *BMM_RESTRICT b = (const float *)g->B;
@@ -11066,7 +11066,7 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_b0(const bmm_args *
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl6.
  * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 48 vector accumulators,
  * 7168 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f32_64x64x64_sf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
     const float *BMM_RESTRICT b = (const float *)g->B;
@@ -11279,7 +11279,7 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl6_ab(const bmm_args *
  * f32 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx512, form rl3.
  * Cost per matrix: 524288 useful flops in 16640 vector arithmetic ops, 24 vector accumulators,
  * 9984 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f32_64x64x64_sf_avx512_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
     const float *BMM_RESTRICT b = (const float *)g->B;
@@ -11479,7 +11479,7 @@ static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_b0(const bmm_args *
  * f32 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl3.
  * Cost per matrix: 524288 useful flops in 16896 vector arithmetic ops, 24 vector accumulators,
  * 9984 vector loads, 256 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f32_64x64x64_sf_avx512_rl3_ab(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f32_64x64x64_sf_avx512_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
     const float *BMM_RESTRICT a = (const float *)g->A;
     const float *BMM_RESTRICT b = (const float *)g->B;

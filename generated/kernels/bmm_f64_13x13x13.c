@@ -38912,7 +38912,7 @@ static BMM_TARGET_AVX2 void bmm_f64_13x13x13_sf_avx2_rows_pf_ab(const bmm_args *
  * f64 C(13x13) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 13x13, B 13x13; layout sf, isa avx512, form rows.
  * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 48 vector accumulators,
  * 247 vector loads, 26 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f64_13x13x13_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
     const double *BMM_RESTRICT b = (const double *)g->B;
@@ -39549,7 +39549,7 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_a1b1(const bmm_arg
  * f64 C(13x13) = alpha*A*B (beta = 0: C is not read), A 13x13, B 13x13; layout sf, isa avx512, form rows.
  * Cost per matrix: 4394 useful flops in 364 vector arithmetic ops, 24 vector accumulators,
  * 221 vector loads, 26 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f64_13x13x13_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
     const double *BMM_RESTRICT b = (const double *)g->B;
@@ -40162,7 +40162,7 @@ static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_b0(const bmm_args 
  * f64 C(13x13) = alpha*A*B + beta*C (beta != 0), A 13x13, B 13x13; layout sf, isa avx512, form rows.
  * Cost per matrix: 4394 useful flops in 390 vector arithmetic ops, 48 vector accumulators,
  * 247 vector loads, 26 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_13x13x13_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f64_13x13x13_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
     const double *BMM_RESTRICT b = (const double *)g->B;

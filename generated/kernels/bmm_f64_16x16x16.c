@@ -63545,7 +63545,7 @@ static BMM_TARGET_AVX2 void bmm_f64_16x16x16_sf_avx2_rows_pf_ab(const bmm_args *
  * f64 C(16x16) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 16x16, B 16x16; layout sf, isa avx512, form rows.
  * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 48 vector accumulators,
  * 352 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f64_16x16x16_sf_avx512_rows_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
     const double *BMM_RESTRICT b = (const double *)g->B;
@@ -64466,7 +64466,7 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_a1b1(const bmm_arg
  * f64 C(16x16) = alpha*A*B (beta = 0: C is not read), A 16x16, B 16x16; layout sf, isa avx512, form rows.
  * Cost per matrix: 8192 useful flops in 544 vector arithmetic ops, 24 vector accumulators,
  * 320 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f64_16x16x16_sf_avx512_rows_b0(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
     const double *BMM_RESTRICT b = (const double *)g->B;
@@ -65357,7 +65357,7 @@ static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_b0(const bmm_args 
  * f64 C(16x16) = alpha*A*B + beta*C (beta != 0), A 16x16, B 16x16; layout sf, isa avx512, form rows.
  * Cost per matrix: 8192 useful flops in 576 vector arithmetic ops, 48 vector accumulators,
  * 352 vector loads, 32 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_16x16x16_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f64_16x16x16_sf_avx512_rows_ab(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
     const double *BMM_RESTRICT b = (const double *)g->B;

@@ -11684,7 +11684,7 @@ static BMM_TARGET_AVX2 void bmm_f64_23x23x23_sf_avx2_rl3_pf_ab(const bmm_args *B
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx512, form rl8.
  * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 48 vector accumulators,
  * 805 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_a1b1(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f64_23x23x23_sf_avx512_rl8_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
     const double *BMM_RESTRICT b = (const double *)g->B;
@@ -11917,7 +11917,7 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_a1b1(const bmm_args
  * f64 C(23x23) = alpha*A*B (beta = 0: C is not read), A 23x23, B 23x23; layout sf, isa avx512, form rl8.
  * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 24 vector accumulators,
  * 736 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_b0(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f64_23x23x23_sf_avx512_rl8_b0(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
     const double *BMM_RESTRICT b = (const double *)g->B;
@@ -12107,7 +12107,7 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_b0(const bmm_args *
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl8.
  * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 48 vector accumulators,
  * 805 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_ab(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f64_23x23x23_sf_avx512_rl8_ab(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
     const double *BMM_RESTRICT b = (const double *)g->B;
@@ -12344,7 +12344,7 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl8_ab(const bmm_args *
  * f64 C(23x23) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 23x23, B 23x23; layout sf, isa avx512, form rl4.
  * Cost per matrix: 24334 useful flops in 1656 vector arithmetic ops, 24 vector accumulators,
  * 1012 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_a1b1(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f64_23x23x23_sf_avx512_rl4_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
     const double *BMM_RESTRICT b = (const double *)g->B;
@@ -12583,7 +12583,7 @@ static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_b0(const bmm_args *
  * f64 C(23x23) = alpha*A*B + beta*C (beta != 0), A 23x23, B 23x23; layout sf, isa avx512, form rl4.
  * Cost per matrix: 24334 useful flops in 1725 vector arithmetic ops, 24 vector accumulators,
  * 1012 vector loads, 69 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_23x23x23_sf_avx512_rl4_ab(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f64_23x23x23_sf_avx512_rl4_ab(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
     const double *BMM_RESTRICT b = (const double *)g->B;

@@ -10394,7 +10394,7 @@ static BMM_TARGET_AVX2 void bmm_f64_26x26x26_sf_avx2_rl3_pf_ab(const bmm_args *B
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx512, form rl6.
  * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 48 vector accumulators,
  * 1300 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f64_26x26x26_sf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
     const double *BMM_RESTRICT b = (const double *)g->B;
@@ -10570,7 +10570,7 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_a1b1(const bmm_args
  * f64 C(26x26) = alpha*A*B (beta = 0: C is not read), A 26x26, B 26x26; layout sf, isa avx512, form rl6.
  * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 24 vector accumulators,
  * 1196 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_b0(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f64_26x26x26_sf_avx512_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
     const double *BMM_RESTRICT b = (const double *)g->B;
@@ -10716,7 +10716,7 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_b0(const bmm_args *
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx512, form rl6.
  * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 48 vector accumulators,
  * 1300 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f64_26x26x26_sf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
     const double *BMM_RESTRICT b = (const double *)g->B;
@@ -10896,7 +10896,7 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl6_ab(const bmm_args *
  * f64 C(26x26) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 26x26, B 26x26; layout sf, isa avx512, form rl3.
  * Cost per matrix: 35152 useful flops in 2808 vector arithmetic ops, 24 vector accumulators,
  * 1716 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f64_26x26x26_sf_avx512_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
     const double *BMM_RESTRICT b = (const double *)g->B;
@@ -11128,7 +11128,7 @@ static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_b0(const bmm_args *
  * f64 C(26x26) = alpha*A*B + beta*C (beta != 0), A 26x26, B 26x26; layout sf, isa avx512, form rl3.
  * Cost per matrix: 35152 useful flops in 2912 vector arithmetic ops, 24 vector accumulators,
  * 1716 vector loads, 104 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_26x26x26_sf_avx512_rl3_ab(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f64_26x26x26_sf_avx512_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
     const double *BMM_RESTRICT b = (const double *)g->B;

@@ -10162,7 +10162,7 @@ static BMM_TARGET_AVX2 void bmm_f64_32x32x32_sf_avx2_rl3_pf_ab(const bmm_args *B
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx512, form rl6.
  * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 48 vector accumulators,
  * 1920 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f64_32x32x32_sf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
     const double *BMM_RESTRICT b = (const double *)g->B;
@@ -10337,7 +10337,7 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_a1b1(const bmm_args
  * f64 C(32x32) = alpha*A*B (beta = 0: C is not read), A 32x32, B 32x32; layout sf, isa avx512, form rl6.
  * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 24 vector accumulators,
  * 1792 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_b0(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f64_32x32x32_sf_avx512_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
     const double *BMM_RESTRICT b = (const double *)g->B;
@@ -10482,7 +10482,7 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_b0(const bmm_args *
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl6.
  * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 48 vector accumulators,
  * 1920 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f64_32x32x32_sf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
     const double *BMM_RESTRICT b = (const double *)g->B;
@@ -10661,7 +10661,7 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl6_ab(const bmm_args *
  * f64 C(32x32) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 32x32, B 32x32; layout sf, isa avx512, form rl3.
  * Cost per matrix: 65536 useful flops in 4224 vector arithmetic ops, 24 vector accumulators,
  * 2560 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f64_32x32x32_sf_avx512_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
     const double *BMM_RESTRICT b = (const double *)g->B;
@@ -10891,7 +10891,7 @@ static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_b0(const bmm_args *
  * f64 C(32x32) = alpha*A*B + beta*C (beta != 0), A 32x32, B 32x32; layout sf, isa avx512, form rl3.
  * Cost per matrix: 65536 useful flops in 4352 vector arithmetic ops, 24 vector accumulators,
  * 2560 vector loads, 128 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_32x32x32_sf_avx512_rl3_ab(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f64_32x32x32_sf_avx512_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
     const double *BMM_RESTRICT b = (const double *)g->B;

@@ -19522,7 +19522,7 @@ static BMM_TARGET_AVX2 void bmm_f64_64x64x64_sf_avx2_rl3_pf_ab(const bmm_args *B
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx512, form rl6.
  * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 48 vector accumulators,
  * 14336 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f64_64x64x64_sf_avx512_rl6_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
     const double *BMM_RESTRICT b = (const double *)g->B;
@@ -19919,7 +19919,7 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_a1b1(const bmm_args
  * f64 C(64x64) = alpha*A*B (beta = 0: C is not read), A 64x64, B 64x64; layout sf, isa avx512, form rl6.
  * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 24 vector accumulators,
  * 13824 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_b0(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f64_64x64x64_sf_avx512_rl6_b0(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
     const double *BMM_RESTRICT b = (const double *)g->B;
@@ -20238,7 +20238,7 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_b0(const bmm_args *
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl6.
  * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 48 vector accumulators,
  * 14336 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f64_64x64x64_sf_avx512_rl6_ab(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
     const double *BMM_RESTRICT b = (const double *)g->B;
@@ -20639,7 +20639,7 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl6_ab(const bmm_args *
  * f64 C(64x64) = A*B + C (alpha = 1, beta = 1: accumulate, torch.baddbmm's default), A 64x64, B 64x64; layout sf, isa avx512, form rl3.
  * Cost per matrix: 524288 useful flops in 33280 vector arithmetic ops, 24 vector accumulators,
  * 19968 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f64_64x64x64_sf_avx512_rl3_a1b1(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
     const double *BMM_RESTRICT b = (const double *)g->B;
@@ -20995,7 +20995,7 @@ static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_b0(const bmm_args *
  * f64 C(64x64) = alpha*A*B + beta*C (beta != 0), A 64x64, B 64x64; layout sf, isa avx512, form rl3.
  * Cost per matrix: 524288 useful flops in 33792 vector arithmetic ops, 24 vector accumulators,
  * 19968 vector loads, 512 vector stores, 0 lane permutes. */
-static BMM_TARGET_AVX512 void bmm_f64_64x64x64_sf_avx512_rl3_ab(const bmm_args *BMM_RESTRICT g)
+static BMM_TARGET_AVX512 BMM_ONE_REGION void bmm_f64_64x64x64_sf_avx512_rl3_ab(const bmm_args *BMM_RESTRICT g)
 {
     const double *BMM_RESTRICT a = (const double *)g->A;
     const double *BMM_RESTRICT b = (const double *)g->B;

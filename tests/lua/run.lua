@@ -481,6 +481,22 @@ test("a rows block's last vector of at most half the lanes is a half-width regis
   check(any:find("} else if %(j0 %+ 0 < p%) {"), "the half-width arm after the full one")
 end)
 
+test("seq-first AVX-512 rows blocks that fill the accumulators get one allocation region", function()
+  local r = run_spec('return { shapes = { "26x26x26" }, dtypes = { "f64" }, layouts = { "bf", "sf" },\n'
+    .. '  scalars = { "b0" } }\n', "files")
+  local text = r.value["kernels/bmm_f64_26x26x26.c"]
+  local function one(name)
+    local attrs = text:match("\nstatic ([^\n]-) void " .. name .. "%(")
+    check(attrs, name .. " not emitted")
+    return attrs:find("BMM_ONE_REGION", 1, true) ~= nil
+  end
+  check(one("bmm_f64_26x26x26_sf_avx512_rl6_b0"), "24 accumulators, strides at run time")
+  check(not one("bmm_f64_26x26x26_sf_avx512_rl3_b0"), "12 accumulators")
+  check(not one("bmm_f64_26x26x26_sf_avx512_rl6_pf_b0"), "the prefetching variant")
+  check(not one("bmm_f64_26x26x26_bf_avx512_rl6_b0"), "batch-first: strides are constants")
+  check(not one("bmm_f64_26x26x26_sf_avx2_rl6_b0"), "AVX2")
+end)
+
 test("descriptors are typed: form enum, tile, lanes, prefetch and needs, no names to parse", function()
   local r = run_spec('return { shapes = { "4x4x4", "40x40x40" }, dtypes = { "f32" }, layouts = { "sf" } }\n', "files")
   local table_c = r.value["kernels/bmm_f32_4x4x4.c"] .. r.value["kernels/bmm_f32_40x40x40.c"]
