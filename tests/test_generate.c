@@ -115,7 +115,9 @@ static int child(char **argv)
     th_check(&tc, NULL, 4.0, "the child's plan");  /* exits non-zero on a wrong result */
     bmm__generate_stats g;
     bmm__generate_last(&g);
-    printf("kernel=%s source=%s\n", kernel, g.source[0] ? g.source : "none");
+    /* why: a class that got no kernels says so (a race lost under load shows its cause) */
+    printf("kernel=%s source=%s%s%s\n", kernel, g.source[0] ? g.source : "none",
+        g.why[0] ? " why=" : "", g.why);
     bmm_plan_destroy(plan);
     th_case_free(&tc);
     return 0;
