@@ -151,8 +151,11 @@ static const char *claim(const bmm__cache *c, char *why, size_t len)
     rewinddir(d);
     const char *foreign = NULL;
     for (struct dirent *e; !foreign && (e = readdir(d)) != NULL;)
+        /* TAG: another process claimed the directory since we looked (publishing it again
+         * writes the same bytes); before this, one of two processes sharing a new cache
+         * refused it now and then */
         if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, "lock")
-            && !ours(e->d_name))
+            && strcmp(e->d_name, TAG) && !ours(e->d_name))
             foreign = e->d_name;
     if (foreign)
         snprintf(why, len, "it holds '%.100s', which bmmgen did not make, and no %s: name an "
