@@ -485,7 +485,7 @@ end
 -- parks integers in vector registers and then feeds the FMAs of a rows block that holds all
 -- the accumulators the ISA allows from B vectors kept on the stack. One region for the
 -- function (BMM_ONE_REGION, bmm_simd.h) allocates them; isa.lua says where that was measured
--- to pay. Not in the prefetching variants and dot forms: 0.8-1.1x there, as often lost as won.
+-- to pay. Not in the prefetching variants and dot forms: as often lost as won there.
 local ONE_REGION_FORMS = { rows = true, rl = true }
 local function one_region(S, cost)
   local d = S.d
@@ -506,7 +506,8 @@ function M.emit(kernel, cost)
   end
   for _, l in ipairs(S.const_order) do decls[#decls + 1] = l end
   return { body = table.concat(lines, "\n"), decls = table.concat(decls, "\n"),
-    target = S.isa.target .. (one_region(S, cost) and " BMM_ONE_REGION" or ""), guard = S.isa.guard, helpers = table.concat(S.helpers, "\n\n") }
+    target = S.isa.target .. (one_region(S, cost) and " BMM_ONE_REGION" or ""),
+    guard = S.isa.guard, helpers = table.concat(S.helpers, "\n\n") }
 end
 
 return M
