@@ -450,16 +450,37 @@ local STATEMENT = {
     out[#out + 1] = indent .. "const " .. S.t.mt .. " " .. s.name .. " = "
       .. S.isa.rmask(S.t, S.w, s.count) .. ";"
   end,
+  -- A strided B column (p = 1, seq-first) copied to the stack. The shape-generic kernels copy
+  -- W adjacent items' columns at once where they lie side by side, by bmm_simd.h's transposing
+  -- pack_bcols (item by item, one element per load and store, ran seq-first 10x256x1 at 0.5x
+  -- of batch-first); bk points at this item's. The specialized ones copy item by item to bcol,
+  -- at fixed stack offsets: the group code cost their unrolled rows 0.75x (GCC then kept
+  -- hundreds of row addresses on the stack, f64 64x128x1), and gdot runs these shapes faster.
   pack_bcol = function(S, _, indent, out)
     S.used.sb_row = true
     S.pack = true
-    if S.d.anyshape then  -- m at run time: the stack buffer holds BMM_PACK_MAX (the runtime checks)
-      local ct = S.d.ctype
-      out[#out + 1] = indent .. "const " .. ct .. " *bk = b;"
-      out[#out + 1] = indent .. "if (sb_row != 1) {"
-      out[#out + 1] = indent .. "    for (int64_t k = 0; k < m; ++k) bbuf[k] = b[k * sb_row];"
-      out[#out + 1] = indent .. "    bk = bbuf;"
-      out[#out + 1] = indent .. "}"
+    if S.d.anyshape then  -- m at run time: the runtime checks it fits the buffer
+      local ct, W = S.d.ctype, util.cint(S.w)
+      for _, l in ipairs({
+        "const " .. ct .. " *bk = b;",
+        "if (sb_row != 1) {",
+        -- a group of W / 4 items or fewer costs more than their copies one by one (measured)
+        "    if (bleft == 0 && g->sb_batch == 1 && bld <= (int64_t)(BMM_PACK_BYTES / (" .. W
+          .. " * sizeof(" .. ct .. "))) && g->batch - t > " .. util.cint(math.floor(S.w / 4)) .. ") {",
+        "        bleft = g->batch - t < " .. W .. " ? g->batch - t : " .. W .. ";",
+        "        " .. S.t.pack_bcols .. "(bbuf, bld, b, sb_row, m, (int)bleft);",
+        "        bnext = bbuf;",
+        "    }",
+        "    if (bleft > 0) {  /* copied with its group */",
+        "        bk = bnext;",
+        "        bnext += bld;",
+        "        --bleft;",
+        "    } else {",
+        "        for (int64_t k = 0; k < m; ++k) bbuf[k] = b[k * sb_row];",
+        "        bk = bbuf;",
+        "    }",
+        "}",
+      }) do out[#out + 1] = indent .. l end
       return
     end
     out[#out + 1] = string.format("%sfor (int64_t k = 0; k < %s; ++k) bcol[k] = b[k * sb_row];",
@@ -500,9 +521,14 @@ function M.emit(kernel, cost)
   block(S, kernel.body, "        ", lines)
   local d, ct = S.d, S.d.ctype
   local decls = c99.decls(d, S.used)
-  if S.pack then
-    decls[#decls + 1] = d.anyshape and ("    " .. ct .. " bbuf[BMM_PACK_MAX];")
-      or ("    " .. ct .. " bcol[" .. util.cint(d.m) .. "];")
+  if S.pack and d.anyshape then
+    decls[#decls + 1] = "    " .. ct .. " bbuf[BMM_PACK_BYTES / sizeof(" .. ct .. ")];"
+    decls[#decls + 1] = "    const int64_t bld = (m + " .. util.cint(S.w - 1) .. ") / " .. util.cint(S.w)
+      .. " * " .. util.cint(S.w) .. ";  /* a group's column stride */"
+    decls[#decls + 1] = "    const " .. ct .. " *bnext = bbuf;"
+    decls[#decls + 1] = "    int64_t bleft = 0;"
+  elseif S.pack then
+    decls[#decls + 1] = "    " .. ct .. " bcol[" .. util.cint(d.m) .. "];"
   end
   for _, l in ipairs(S.const_order) do decls[#decls + 1] = l end
   return { body = table.concat(lines, "\n"), decls = table.concat(decls, "\n"),

@@ -11,7 +11,8 @@ local function mask_bits(lanes) return string.format("0x%X", math.floor(2 ^ lane
 local function call(fn, ...) return fn .. "(" .. table.concat({ ... }, ", ") .. ")" end
 
 -- Per dtype: transpose, bmm_simd.h's in-register transpose of a W x W block (an array of W
--- vectors, in place) and its shuffles; regs: the vector registers.
+-- vectors, in place) and its shuffles; pack_bcols, its copy of W seq-first items' B columns
+-- (p = 1) by that transpose; regs: the vector registers.
 
 -- Portable C: scalar code (the compiler may vectorize it); always compiled, always admitted.
 M.c99 = {}
@@ -38,10 +39,10 @@ M.avx2 = setmetatable({
   any = { rows = { 4, 6 }, dot = 8, nt = { 4, 2 } },
   f32 = { vt = "__m256", pre = "_mm256_", sfx = "ps", mt = "__m256i", set = "_mm256_setr_epi32",
     hsum = "bmm__hsum_avx2_f32", hsums = "bmm__hsums8_avx2_f32", lane_masks = "bmm__lane_masks32",
-    transpose = "bmm__transpose_avx2_f32", shuffles = 24 },
+    transpose = "bmm__transpose_avx2_f32", shuffles = 24, pack_bcols = "bmm__pack_bcols_avx2_f32" },
   f64 = { vt = "__m256d", pre = "_mm256_", sfx = "pd", mt = "__m256i", set = "_mm256_setr_epi64x",
     hsum = "bmm__hsum_avx2_f64", hsums = "bmm__hsums8_avx2_f64", lane_masks = "bmm__lane_masks64",
-    transpose = "bmm__transpose_avx2_f64", shuffles = 8 },
+    transpose = "bmm__transpose_avx2_f64", shuffles = 8, pack_bcols = "bmm__pack_bcols_avx2_f64" },
   -- lane masks are vectors of all-ones lanes
   mask = function(t, w, lanes)
     local l = {}
@@ -72,11 +73,11 @@ M.avx512 = setmetatable({
   -- lanes or not; cast: a ZMM value's low half, free
   f32 = { vt = "__m512", pre = "_mm512_", sfx = "ps", mt = "__mmask16", idx = "_mm512_set_epi32",
     shuf128 = "_mm512_shuffle_f32x4", hsums = "bmm__hsums8_avx512_f32",
-    transpose = "bmm__transpose_avx512_f32", shuffles = 64,
+    transpose = "bmm__transpose_avx512_f32", shuffles = 64, pack_bcols = "bmm__pack_bcols_avx512_f32",
     half = { vt = "__m256", pre = "_mm256_", sfx = "ps", mt = "__mmask8", cast = "_mm512_castps512_ps256" } },
   f64 = { vt = "__m512d", pre = "_mm512_", sfx = "pd", mt = "__mmask8", idx = "_mm512_set_epi64",
     shuf128 = "_mm512_shuffle_f64x2", hsums = "bmm__hsums8_avx512_f64",
-    transpose = "bmm__transpose_avx512_f64", shuffles = 24,
+    transpose = "bmm__transpose_avx512_f64", shuffles = 24, pack_bcols = "bmm__pack_bcols_avx512_f64",
     half = { vt = "__m256d", pre = "_mm256_", sfx = "pd", mt = "__mmask8", cast = "_mm512_castpd512_pd256" } },
   -- lane masks are bit masks
   mask = function(t, _, lanes) return "(" .. t.mt .. ")" .. mask_bits(lanes) end,

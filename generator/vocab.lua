@@ -123,7 +123,7 @@ M.forms = {
   { kind = "gdot", enum = "BMM_FORM_GDOT", value = 11, tag = "gdot", isas = "vector", anyshape = true,
     needs = { "packable_b" },
     doc = "shape-generic, p = 1: R dot products along m at once, masked tail",
-    detail = "shape-generic, p = 1 (`gdot`): `tile` dot products along m at once, the tail masked; a strided B column is copied to a stack buffer" },
+    detail = "shape-generic, p = 1 (`gdot`): `tile` dot products along m at once, the tail masked; a strided B column is copied to a stack buffer (`BMM_PACK_BYTES`; the columns of a vector's width of adjacent seq-first items at once)" },
   { kind = "pk", enum = "BMM_FORM_PACKED", value = 12, tag = "pk<G>", isas = "permute",
     needs = { "packed_items" }, grain = "tile", fallback = true,
     doc = "several whole matrices per vector (contiguous batch-first), built with lane permutes",

@@ -54,6 +54,9 @@ typedef void (*bmm_kernel_fn)(const bmm_args *args);
  * and come from bmm_vocab.h, generated from it. */
 /* BMM_NEEDS_PACKABLE_B: the longest strided B column a kernel copies to its stack. */
 #define BMM_PACK_MAX 2048
+/* The shape-generic p = 1 kernels' stack buffer: that column, or the columns of a vector's
+ * width of adjacent seq-first items at once (bmm_simd.h's pack_bcols). */
+#define BMM_PACK_BYTES 32768
 
 typedef struct bmm_kernel_desc {
     const char *name;        /* bmm_<dtype>_<n>x<m>x<p>_<layout>_<isa>[_<form>]_<scalars>, with

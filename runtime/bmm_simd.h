@@ -209,6 +209,46 @@ bmm__transpose_avx2_f64(__m256d *r)
     }
 }
 
+/* Seq-first B columns (p = 1) of `items` (1..W) adjacent batch items, item j's B[k] at
+ * b[k * sb_row + j], copied to d[j * ld + k] for k < m rounded up to W (ld: a multiple of W;
+ * zeros past m and in rows past items). A row of B holds W items' elements: W rows transposed
+ * in registers are W items' columns, W elements each, where a copy item by item moved one
+ * element per load and store (0.5x of batch-first on 10x256x1, docs/generator.md). */
+#define BMM__PACK_BCOLS(NAME, TARGET, T, VT, W, MT, MASK, LOADM, ZERO, STORE, TRANSPOSE)      \
+    static inline TARGET __attribute__((unused, always_inline)) void NAME##_block(              \
+        T *d, int64_t ld, const T *b, int64_t sb_row, int rows, MT mi)                          \
+    {                                                                                           \
+        VT r[W];                                                                                \
+        for (int k = 0; k < W; k++)                                                             \
+            r[k] = k < rows ? LOADM(b + k * sb_row, mi) : ZERO();                               \
+        TRANSPOSE(r);                                                                           \
+        for (int j = 0; j < W; j++)                                                             \
+            STORE(d + j * ld, r[j]);                                                            \
+    }                                                                                           \
+    static inline TARGET __attribute__((unused)) void NAME(T *d, int64_t ld, const T *b,       \
+        int64_t sb_row, int64_t m, int items)                                                   \
+    {                                                                                           \
+        const MT mi = MASK(items);                                                              \
+        int64_t k0 = 0;                                                                         \
+        for (; k0 + W <= m; k0 += W)                                                            \
+            NAME##_block(d + k0, ld, b + k0 * sb_row, sb_row, W, mi);                           \
+        if (k0 < m)                                                                             \
+            NAME##_block(d + k0, ld, b + k0 * sb_row, sb_row, (int)(m - k0), mi);               \
+    }
+#define BMM__MASK512(items) ((1u << (items)) - 1u)
+#define BMM__MASK256_32(items) _mm256_loadu_si256((const __m256i *)(bmm__lane_masks32 + 8 - (items)))
+#define BMM__MASK256_64(items) _mm256_loadu_si256((const __m256i *)(bmm__lane_masks64 + 4 - (items)))
+#define BMM__LOADM512_F32(p, k) _mm512_maskz_loadu_ps((__mmask16)(k), p)
+#define BMM__LOADM512_F64(p, k) _mm512_maskz_loadu_pd((__mmask8)(k), p)
+BMM__PACK_BCOLS(bmm__pack_bcols_avx512_f32, BMM_TARGET_AVX512, float, __m512, 16, unsigned,
+    BMM__MASK512, BMM__LOADM512_F32, _mm512_setzero_ps, _mm512_storeu_ps, bmm__transpose_avx512_f32)
+BMM__PACK_BCOLS(bmm__pack_bcols_avx512_f64, BMM_TARGET_AVX512, double, __m512d, 8, unsigned,
+    BMM__MASK512, BMM__LOADM512_F64, _mm512_setzero_pd, _mm512_storeu_pd, bmm__transpose_avx512_f64)
+BMM__PACK_BCOLS(bmm__pack_bcols_avx2_f32, BMM_TARGET_AVX2, float, __m256, 8, __m256i,
+    BMM__MASK256_32, _mm256_maskload_ps, _mm256_setzero_ps, _mm256_storeu_ps, bmm__transpose_avx2_f32)
+BMM__PACK_BCOLS(bmm__pack_bcols_avx2_f64, BMM_TARGET_AVX2, double, __m256d, 4, __m256i,
+    BMM__MASK256_64, _mm256_maskload_pd, _mm256_setzero_pd, _mm256_storeu_pd, bmm__transpose_avx2_f64)
+
 /* The widest ISA this CPU and its OS admit: cpuid says the CPU has it, xgetbv that the OS
  * saves its registers (YMM state for AVX2, ZMM and opmask state for AVX-512). */
 static inline int bmm__x86_max_isa(void)

@@ -250,6 +250,17 @@ static void test_anyshape_kernel(const bmm_kernel_desc *k)
         for (int bc = 0; bc <= 2; bc++)
             run_any(k, 600 + 7 * l, size_or(k->n, 2), size_or(k->m, 3), size_or(k->p, 2),
                 layouts_all[l], bc, 0, ab[(l + bc) % nscal], seed++, 0);
+    /* seq-first B of one column, copied a vector's width of adjacent items at a time where
+     * they are (bmm_simd.h's pack_bcols): every group size and the items after the last
+     * group, columns around the vector widths, at the group buffer's limit (512 elements
+     * with AVX-512, 1024 with AVX2) and past it, at guard pages */
+    if (k->needs & BMM_NEEDS_PACKABLE_B) {
+        static const int64_t cols[] = { 1, 7, 16, 17, 40, 512, 513, 1024, 1030 };
+        for (int64_t batch = 1; batch <= 18; batch++)
+            for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++)
+                run_any(k, batch, size_or(k->n, 3), cols[c], 1, TH_SF, 0, 0,
+                    ab[seed % (unsigned)nscal], seed, 1), seed++;
+    }
     /* seq-first B of one column past the stack buffer: only a kernel that needs no packing */
     bmm_call call;
     th_case tc;

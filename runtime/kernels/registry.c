@@ -10,6 +10,10 @@
 #include "bmm_internal.h"
 #include "bmm_table_default.h"
 
+/* bmm_select.h admits a kernel of BMM_NEEDS_PACKABLE_B for columns up to BMM_PACK_MAX long,
+ * which it copies to its stack buffer of BMM_PACK_BYTES. */
+_Static_assert(BMM_PACK_MAX * sizeof(double) <= BMM_PACK_BYTES, "BMM_PACK_MAX outgrows the buffer");
+
 /* The built-in table, then those registered at run time (bmm_register_kernels). Slots are
  * written once, under the lock, before the count that publishes them; readers take the
  * count with acquire and walk without locking. */
