@@ -4,4 +4,4 @@
 # The words CMake needs (generator/vocab.lua): ISAs lowest first, the vector ones, dtypes.
 set(BMM_VOCAB_ISAS c99 avx2 avx512)
 set(BMM_VOCAB_VECTOR_ISAS avx2 avx512)
-set(BMM_VOCAB_DTYPES f32 f64)
+set(BMM_VOCAB_DTYPES f32 f64 bf16 f16)

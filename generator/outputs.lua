@@ -237,15 +237,17 @@ local function bmm_types(dir)
   return table.concat(out, "\n")
 end
 
--- The pair's entry points, one per dtype (vendor.c.in defines them from bmm_vocab.h's
--- BMM_DTYPE_TYPES, made from the same list).
+-- The pair's entry points, one per dtype C computes in (vendor.c.in defines them from
+-- bmm_vocab.h's BMM_DTYPE_TYPES, made from the same list; the 16-bit dtypes have none yet).
 local function vendor_entries(vname)
   local out = {}
   for _, e in ipairs(vocab.dtypes) do
-    local t, s = e.ctype, vname .. "_stride"
-    out[#out + 1] = "int " .. vname .. "_" .. e.blas .. "gemm_strided(int64_t batch, int64_t n, "
-      .. "int64_t m, int64_t p,\n    " .. t .. " alpha, const " .. t .. " *A, " .. s .. " sa, const "
-      .. t .. " *B, " .. s .. " sb,\n    " .. t .. " beta, " .. t .. " *C, " .. s .. " sc);"
+    if not e.mant then
+      local t, s = e.ctype, vname .. "_stride"
+      out[#out + 1] = "int " .. vname .. "_" .. e.blas .. "gemm_strided(int64_t batch, int64_t n, "
+        .. "int64_t m, int64_t p,\n    " .. t .. " alpha, const " .. t .. " *A, " .. s .. " sa, const "
+        .. t .. " *B, " .. s .. " sb,\n    " .. t .. " beta, " .. t .. " *C, " .. s .. " sc);"
+    end
   end
   return table.concat(out, "\n")
 end

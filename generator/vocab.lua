@@ -18,6 +18,15 @@ M.dtypes = {
     eps = 2^-23, blas = "s", numpy = "float32", torch = "float32", doc = "IEEE binary32" },
   { word = "f64", enum = "BMM_F64", value = 2, ctype = "double", acc = "double", size = 8,
     eps = 2^-52, blas = "d", numpy = "float64", torch = "float64", doc = "IEEE binary64" },
+  -- 16-bit: stored as their bits (`ctype`), accumulated in f32; `mant` and `exp`: bits of the
+  -- format's significand (stored part) and exponent. No ISA has widths for them yet: a spec may
+  -- not ask for them, and the generic path serves them.
+  { word = "bf16", enum = "BMM_BF16", value = 3, ctype = "uint16_t", acc = "float", size = 2,
+    eps = 2^-7, blas = "bf16", numpy = nil, torch = "bfloat16", mant = 7, exp = 8,
+    doc = "bfloat16 (the top half of a binary32)" },
+  { word = "f16", enum = "BMM_F16", value = 4, ctype = "uint16_t", acc = "float", size = 2,
+    eps = 2^-10, blas = "h", numpy = "float16", torch = "float16", mant = 10, exp = 5,
+    doc = "IEEE binary16" },
 }
 
 -- Layout classes of kernels (all three operands alike). `spec`: a spec may ask for it (the

@@ -65,9 +65,17 @@ local function header(T, banner)
   for _, e in ipairs(vocab.forms) do
     if e.grain then grains[#grains + 1] = "    case " .. e.enum .. ": return " .. e.grain .. ";" end
   end
-  local elem_bytes, eps, round, types = {}, {}, {}, {}
+  local elem_bytes, eps, round, types, halves, kernels = {}, {}, {}, {}, {}, {}
   for _, e in ipairs(vocab.dtypes) do
-    types[#types + 1] = " \\\n    X(" .. table.concat({ util.cint(e.value), e.word, e.ctype, e.blas }, ", ") .. ")"
+    local widths = true  -- the generator makes kernels of a dtype every ISA has a width for
+    for _, i in ipairs(vocab.isas) do widths = widths and i.width[e.word] ~= nil end
+    if widths then kernels[#kernels + 1] = "dtype == " .. util.cint(e.value) .. " ||" end
+    if e.mant then
+      halves[#halves + 1] = " \\\n    X(" .. table.concat({ util.cint(e.value), e.word, e.ctype, e.blas,
+        util.cint(e.mant), util.cint(e.exp) }, ", ") .. ")"
+    else
+      types[#types + 1] = " \\\n    X(" .. table.concat({ util.cint(e.value), e.word, e.ctype, e.blas }, ", ") .. ")"
+    end
     local is = "dtype == " .. util.cint(e.value) .. " ? "
     elem_bytes[#elem_bytes + 1] = is .. util.cint(e.size) .. " :"
     eps[#eps + 1] = is .. string.format("%.17g", e.eps) .. " :"
@@ -87,6 +95,7 @@ local function header(T, banner)
     dtype_words = cwords(by_value(vocab.dtypes, 0, "word", "?")),
     elem_bytes = table.concat(elem_bytes, " "), dtype_eps = table.concat(eps, " "),
     scalar_round = table.concat(round, " "), dtype_types = table.concat(types),
+    dtype_halves = table.concat(halves), dtype_kernels = table.concat(kernels, " "),
     layout_words = cwords(lay_words),
     isa_words = cwords(by_value(vocab.isas, 0, "word", "?")),
     scalars_words = cwords(by_value(vocab.scalars, 0, "word", "?")),

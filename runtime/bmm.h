@@ -23,7 +23,11 @@ extern "C" {
 
 #define BMM_VERSION "0.1.0"
 
-typedef enum { BMM_F32 = 1, BMM_F64 = 2 } bmm_dtype;
+typedef enum { BMM_F32 = 1, BMM_F64 = 2, BMM_BF16 = 3, BMM_F16 = 4 } bmm_dtype;
+/* 16-bit elements (BMM_BF16, BMM_F16) are passed as their bits: products are accumulated in
+ * float at least, alpha and beta are floats, and C is rounded once, to nearest even. */
+typedef uint16_t bmm_bf16;
+typedef uint16_t bmm_f16;
 
 /* Strides in elements of a rows x cols operand: element (b, i, j) is at
  * base + b*batch + i*row + j*col. Any sign, as NumPy and PyTorch give them: a negative stride
@@ -62,6 +66,12 @@ BMM_API bmm_status bmm_sgemm_strided(int64_t batch, int64_t n, int64_t m, int64_
 BMM_API bmm_status bmm_dgemm_strided(int64_t batch, int64_t n, int64_t m, int64_t p,
     double alpha, const double *A, bmm_stride sa, const double *B, bmm_stride sb,
     double beta, double *C, bmm_stride sc);
+BMM_API bmm_status bmm_bf16gemm_strided(int64_t batch, int64_t n, int64_t m, int64_t p,
+    float alpha, const bmm_bf16 *A, bmm_stride sa, const bmm_bf16 *B, bmm_stride sb,
+    float beta, bmm_bf16 *C, bmm_stride sc);
+BMM_API bmm_status bmm_hgemm_strided(int64_t batch, int64_t n, int64_t m, int64_t p,
+    float alpha, const bmm_f16 *A, bmm_stride sa, const bmm_f16 *B, bmm_stride sb,
+    float beta, bmm_f16 *C, bmm_stride sc);
 
 /* Plans, FFTW style: choose once, execute many times, from many threads at once. */
 typedef struct bmm_plan bmm_plan;
@@ -117,7 +127,8 @@ BMM_API int bmm_get_num_threads(void);
 
 /* Creates a plan for a problem; *plan is set to NULL on error. Wisdom (in memory, or from
  * the system file and the one named by BMM_WISDOM, imported at the first call) is consulted before anything
- * else. For BMM_F32, alpha and beta are rounded to float first (what the kernel gets). */
+ * else. For BMM_F32 and the 16-bit dtypes, alpha and beta are rounded to float first (what the
+ * kernel gets). */
 BMM_API bmm_status bmm_plan_create(bmm_plan **plan, bmm_dtype dt,
     int64_t batch, int64_t n, int64_t m, int64_t p,
     bmm_stride sa, bmm_stride sb, bmm_stride sc,
@@ -130,7 +141,8 @@ BMM_API const char *bmm_plan_kernel(const bmm_plan *plan);
  * operands are row-major); "A copied", "B copied", "A and B copied" (to row-major, a chunk of
  * the batch at a time, for the vector kernels), after "transposed, " when both; "B copied
  * transposed" (a row-major B whose rows would leave vector lanes idle, for dot products
- * along m); "" for NULL. */
+ * along m); "A, B and C converted to f32" (a 16-bit dtype, on an f32 kernel); "" for
+ * NULL. */
 BMM_API const char *bmm_plan_operands(const bmm_plan *plan);
 /* The threads the plan's executions use (at most: see BMM_THREADS); 0 for NULL. */
 BMM_API int bmm_plan_threads(const bmm_plan *plan);

@@ -7,8 +7,9 @@
  * embedded generator, the compiler, the cache), platform/ (CPU, threads, errors), tools/.
  * They form a chain; each calls only those below it, never one above (tests/check_layers.sh):
  *   cblas.c -> plan.c -> ondemand.c -> gen_store.c -> tune.c, wisdom.c -> threads.c,
- *   gen_build.c, wisdom_file.c -> verify.c -> registry.c, run.c, gen_class.c -> problem.c, cpu.c, generic.c, luagen.c,
- *   spawn.c, cache.c, bmm_select.h -> error.c, stride.c, env.c
+ *   gen_build.c, wisdom_file.c -> verify.c -> registry.c, run.c, gen_class.c -> problem.c,
+ *   cpu.c, generic.c, pack.c, convert.c, luagen.c, spawn.c, cache.c, bmm_select.h -> error.c,
+ *   stride.c, env.c
  * A lower layer that changes what an upper one may have cached (a table registered, wisdom
  * imported, recorded or forgotten) bumps the registry's configuration epoch; the upper layer
  * compares epochs instead of being called back. */
@@ -130,6 +131,8 @@ void bmm__generic(const bmm__problem *pr, const void *A, const void *B, void *C)
 #define BMM__PACK_C 4  /* computed in a row-major buffer, written back (read first: beta != 0) */
 #define BMM__PACK_BT 8 /* a row-major B copied transposed (B^T row-major): the kernel reads a
                         * transposed view, by dot products along m (the gnt form) */
+#define BMM__PACK_WIDE 16 /* with A, B and C: 16-bit operands copied as floats, for an f32
+                           * kernel; its C rounded once into the caller's (convert.c) */
 /* What the kernel sees of pr: its packed operands row-major, pack 0. */
 void bmm__pack_view(const bmm__problem *pr, bmm__problem *kv);
 /* 1: copies are seq-first (C's items are adjacent), a chunk's items side by side;
@@ -143,6 +146,18 @@ bmm_stride bmm__pack_strides(int seq_first, int64_t items, int64_t rows, int64_t
  * register tiles from AVX2, small items in permutes from AVX-512). */
 void bmm__pack(int dtype, const void *x, bmm_stride s, int64_t items, int64_t rows,
     int64_t cols, void *d, int64_t db, int64_t ldd, int isa);
+
+/* convert.c: a 16-bit dtype's (BMM_BF16, BMM_F16) `items` rows x cols operands at x (strides
+ * s) widened to floats at d, items db and rows ldd apart, exactly; and rows x cols floats at x
+ * (items xb, rows ldx apart) rounded once, to nearest even, into the operands at c (strides
+ * s). isa: as bmm__pack's. */
+void bmm__widen(int dtype, const void *x, bmm_stride s, int64_t items, int64_t rows,
+    int64_t cols, float *d, int64_t db, int64_t ldd, int isa);
+void bmm__narrow(int dtype, const float *x, int64_t xb, int64_t ldx, int64_t items,
+    int64_t rows, int64_t cols, void *c, bmm_stride s, int isa);
+/* 1, with *run: pr's dtype has no kernels of its own (the 16-bit ones), so it runs an f32
+ * kernel on widened copies of its operands (BMM__PACK_WIDE). */
+int bmm__problem_widen(const bmm__problem *pr, bmm__problem *run);
 
 /* A path buffer's size: the cache directory's path is at most this long, less the room its
  * files' names take (cache.c refuses a longer one). */

@@ -82,7 +82,7 @@ enum {
 #define BMM_TARGET_AVX512_FEATURES "avx512f,avx512vl,avx2,fma"
 
 /* Words, indexed by enum value: kernel names, wisdom files, BMM_ARCH, bmm-tune, messages. */
-#define BMM_DTYPE_WORDS { "?", "f32", "f64" }
+#define BMM_DTYPE_WORDS { "?", "f32", "f64", "bf16", "f16" }
 #define BMM_LAYOUT_WORDS { "x", "bf", "sf", "any" }
 #define BMM_ISA_WORDS { "?", "c99", "avx2", "avx512" }
 #define BMM_SCALARS_WORDS { "ab", "b0", "a1b0", "a1b1" }
@@ -90,11 +90,18 @@ enum {
 #define BMM_REGIME_WORDS { "cache", "stream" }
 #define BMM_THREADS_WORDS { "one", "many" }
 
-/* Every dtype as X(value, word, C element type, letter of its entry points): the per-type code
- * (the reference loop, element access, the vendored entry points) is instantiated from it. */
+/* Every dtype C computes in as X(value, word, C element type, letter of its entry points): the
+ * per-type code (the reference loop, element access, the vendored entry points) is
+ * instantiated from it. */
 #define BMM_DTYPE_TYPES(X) \
     X(1, f32, float, s) \
     X(2, f64, double, d)
+/* The 16-bit dtypes as X(value, word, C type of their bits, letter of their entry points,
+ * significand bits stored, exponent bits): accumulated in float, their elements converted by
+ * bmm_generic.h's bmm__half_to_double and bmm__half_from_double. */
+#define BMM_DTYPE_HALF_TYPES(X) \
+    X(3, bf16, uint16_t, bf16, 7, 8) \
+    X(4, f16, uint16_t, h, 10, 5)
 
 /* What each alpha/beta form has folded in, indexed by BMM_SCALARS_*: word, fixes alpha,
  * fixes beta, alpha, beta (an initializer of bmm_select.h's bmm_scalar_form). */
@@ -109,13 +116,20 @@ enum {
  * a jump: the static rule asks it for every kernel it scores. */
 static inline int bmm__elem_bytes(int dtype)
 {
-    return dtype == 1 ? 4 : dtype == 2 ? 8 : 0;
+    return dtype == 1 ? 4 : dtype == 2 ? 8 : dtype == 3 ? 2 : dtype == 4 ? 2 : 0;
+}
+
+/* 1 when the generator makes kernels of a dtype (every ISA has a vector width for it); the
+ * generic path alone serves the others. */
+static inline BMM__MAYBE_UNUSED int bmm__dtype_has_kernels(int dtype)
+{
+    return dtype == 1 || dtype == 2 || 0;
 }
 
 /* The machine epsilon of a dtype's elements; 0 for none. */
 static inline BMM__MAYBE_UNUSED double bmm__dtype_eps(int dtype)
 {
-    return dtype == 1 ? 1.1920928955078125e-07 : dtype == 2 ? 2.2204460492503131e-16 : 0;
+    return dtype == 1 ? 1.1920928955078125e-07 : dtype == 2 ? 2.2204460492503131e-16 : dtype == 3 ? 0.0078125 : dtype == 4 ? 0.0009765625 : 0;
 }
 
 /* x rounded to a dtype's accumulation type, which its kernels scale in: what alpha and beta
@@ -123,7 +137,7 @@ static inline BMM__MAYBE_UNUSED double bmm__dtype_eps(int dtype)
  * 12.2 at -O2 merges adjacent round trips into one vector round trip and drops it. */
 static inline BMM__MAYBE_UNUSED double bmm__scalar_round(int dtype, double x)
 {
-    return dtype == 1 ? (double)(float)x : x;
+    return dtype == 1 ? (double)(float)x : dtype == 3 ? (double)(float)x : dtype == 4 ? (double)(float)x : x;
 }
 
 /* Items a kernel of this form computes together (the rest of the batch, batch % grain items,

@@ -111,7 +111,7 @@ static void test_bad_files_keep_state(void **state)
         { "cpu ", "cpu AuthenticAMD-19-11-avx2", "made on CPU" },
         { "stepping ", "steppin ", "expected 'stepping" },
         { "stepping ", "stepping 1 ", "expected 'stepping" },
-        { "entry f64", "entry f16", "unknown value" },
+        { "entry f64", "entry f8", "unknown value" },
         { "end 1", "end 2", "'end' says 2" },
         { " cache ", " warm ", "unknown value" },
         { " one ", " two ", "unknown value for the thread class" },

@@ -1,7 +1,11 @@
 """_patch.py: bmmgen.patch_torch, which sends torch.bmm, torch.baddbmm and 3-D torch.matmul to
 bmmgen where bmmgen is expected to win, and everything else to torch's own functions.
 
-Expected to win (_wins): plain CPU float32/float64 tensors whose matrices are small (at most
+Expected to win (_wins): float16 tensors (torch 1.13 has no CPU kernel for them); bfloat16
+ones whose matrices are small, at most BF16_MADDS multiply-adds (bmmgen runs them on its f32
+kernels, converted: on one Zen 4 core 4x4x4 15x torch.bmm's oneDNN bfloat16, 8x8x8 2.5x,
+13x13x13 1.4x, but 16x16x16 0.89x and 64^3 0.48x, where oneDNN's bf16 dot products win); plain
+CPU float32/float64 tensors whose matrices are small (at most
 SMALL_MADDS multiply-adds: unrolled kernels, where torch.bmm's per-matrix GEMM calls cost most,
 1.9-14x torch on one Zen 4 core) or whose rows of C fill at least 3/4 of the vectors' lanes
 (larger products run the looped kernels at their lanes' rate: on one Zen 4 core, 37x256x20
@@ -19,10 +23,11 @@ from . import _api, _ops
 WORK_MADDS = 1 << 14
 SMALL_MADDS = 1 << 15  # a matrix product this small runs unrolled or nearly
 VECTOR_BYTES = 64      # AVX-512's vectors (AVX2's halve the idle lanes: a safe side)
+BF16_MADDS = 3072      # bfloat16 matrices up to this many multiply-adds (13^3 wins, 16^3 not)
 
 
 def _plain(x):
-    """A tensor bmmgen takes as torch does: CPU, strided, float32/float64, 3-D, no size 0."""
+    """A tensor bmmgen takes as torch does: CPU, strided, a dtype it has, 3-D, no size 0."""
     return (type(x) is _ops._TENSOR and x.dim() == 3 and x.dtype in _ops._TORCH_DTYPES
             and x.device.type == "cpu" and x.layout == _ops._torch.strided and x.numel() > 0)
 
@@ -100,6 +105,8 @@ def _work(a, b):
 def _wins(a, b):
     """bmmgen's kernels are expected to beat torch's on this product (the module's rule)."""
     n, m, p = a.shape[1], a.shape[2], b.shape[2]
+    if a.element_size() == 2:  # float16: torch has no CPU kernel; bfloat16: small ones
+        return a.dtype == _ops._torch.float16 or n * m * p <= BF16_MADDS
     if n * m * p <= SMALL_MADDS:
         return True
     w = VECTOR_BYTES // a.element_size()
@@ -119,13 +126,14 @@ def _bmm(a, b, out):
     """bmmgen's bmm where it is expected to win, else None."""
     if not _takes(a, b) or not _wins(a, b):
         return None
-    if _ops._NATIVE_BMM is not None:
+    if _ops._NATIVE_BMM is not None and a.element_size() > 2:
         res = _ops._NATIVE_BMM(a, b, out)
         if res is not None:
             return res
         slow = False  # left to Python by the compiled path: autograd, or an odd tensor
     else:
-        slow = True   # the Python path's ~3 us a call
-    if out is None and (_wants_grad(a, b) or slow and _work(a, b) >= WORK_MADDS):
+        slow = True   # the Python path's ~3 us a call (the compiled one has no 16-bit dtypes)
+    if out is None and (_wants_grad(a, b) or slow and _work(a, b) >= WORK_MADDS
+                        or a.dtype == _ops._torch.float16):
         return _api.bmm(a, b)  # (with autograd: through bmmgen's operators)
     return None

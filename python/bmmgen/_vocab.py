@@ -7,6 +7,8 @@
 DTYPES = {
     1: ("f32", 4, "float32", "float32"),
     2: ("f64", 8, "float64", "float64"),
+    3: ("bf16", 2, None, "bfloat16"),
+    4: ("f16", 2, "float16", "float16"),
 }
 LAYOUTS = {1: "bf", 2: "sf", 3: "any"}
 ISAS = {1: "c99", 2: "avx2", 3: "avx512"}

@@ -266,6 +266,8 @@ static int bt_pays(const bmm__problem *pr, int threads, unsigned flags)
  * pr itself. Row-major: pr, four compares. */
 static const bmm__problem *arrange(const bmm__problem *pr, int how, bmm__problem *run)
 {
+    if (bmm__problem_widen(pr, run))
+        return run;
     if (bmm__row_major(pr) || pr->batch < 1) {
         if (!(how & ARRANGE_BT))
             return pr;
@@ -283,6 +285,8 @@ static const bmm__problem *arranged(const bmm__problem *pr, int threads, unsigne
 {
     bmm__problem copy, view;
     *in_place = 0;
+    if (bmm__problem_widen(pr, run))
+        return run;
     if (bmm__row_major(pr) || pr->batch < 1) {
         if (pr->batch < 1 || !bt_pays(pr, threads, flags))
             return pr;
@@ -333,6 +337,11 @@ static void note_arrangement(const bmm__problem *pr)
         return;
     int views = (pr->sa.col != 1 && !(pr->pack & BMM__PACK_A))
         | (pr->sb.col != 1 && !(pr->pack & BMM__PACK_B)) << 1;
+    if (pr->pack & BMM__PACK_WIDE) {
+        bmm__note("runs an f32 kernel on A, B and C converted to f32 a chunk at a time, C "
+                  "rounded once (no kernels of the dtype's own)");
+        return;
+    }
     if (pr->swapped)
         bmm__note("runs the transpose C^T = B^T A^T, a %lldx%lldx%lld product%s%s%s",
             (long long)pr->n, (long long)pr->m, (long long)pr->p,
@@ -462,6 +471,8 @@ const char *bmm_plan_operands(const bmm_plan *plan)
           "transposed, B and C copied", "transposed, A, B and C copied" } };
     if (plan && plan->run.pack == BMM__PACK_BT)
         return "B copied transposed";
+    if (plan && (plan->run.pack & BMM__PACK_WIDE))
+        return "A, B and C converted to f32";
     return plan ? WORDS[plan->run.swapped][caller_packs(&plan->run)] : "";
 }
 
@@ -528,4 +539,18 @@ bmm_status bmm_dgemm_strided(int64_t batch, int64_t n, int64_t m, int64_t p, dou
     bmm_stride sc)
 {
     return oneshot(BMM_F64, batch, n, m, p, alpha, A, sa, B, sb, beta, C, sc);
+}
+
+bmm_status bmm_bf16gemm_strided(int64_t batch, int64_t n, int64_t m, int64_t p, float alpha,
+    const bmm_bf16 *A, bmm_stride sa, const bmm_bf16 *B, bmm_stride sb, float beta,
+    bmm_bf16 *C, bmm_stride sc)
+{
+    return oneshot(BMM_BF16, batch, n, m, p, alpha, A, sa, B, sb, beta, C, sc);
+}
+
+bmm_status bmm_hgemm_strided(int64_t batch, int64_t n, int64_t m, int64_t p, float alpha,
+    const bmm_f16 *A, bmm_stride sa, const bmm_f16 *B, bmm_stride sb, float beta, bmm_f16 *C,
+    bmm_stride sc)
+{
+    return oneshot(BMM_F16, batch, n, m, p, alpha, A, sa, B, sb, beta, C, sc);
 }

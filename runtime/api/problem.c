@@ -304,6 +304,15 @@ int bmm__problem_arrange(const bmm__problem *pr, int in_place, bmm__problem *run
     return 0;
 }
 
+int bmm__problem_widen(const bmm__problem *pr, bmm__problem *run)
+{
+    if (bmm__dtype_has_kernels(pr->dtype))
+        return 0;
+    *run = *pr;
+    run->pack = BMM__PACK_A | BMM__PACK_B | BMM__PACK_C | BMM__PACK_WIDE;
+    return 1;
+}
+
 void bmm__call_of(const bmm__problem *pr, int threads, bmm_call *c)
 {
     bmm__problem kv;

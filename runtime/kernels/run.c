@@ -3,7 +3,8 @@
  * alpha == 0 (C = beta*C without reading A or B). Packed operands (pack.c; B perhaps as B^T)
  * are copied a chunk of whole grains at a time into a buffer on the stack (a heap one when an
  * item is larger), so a call cut into threads computes every C_i as the serial call does; a
- * packed C is computed in the buffer (copied in first only when beta != 0) and copied back. */
+ * packed C is computed in the buffer (copied in first only when beta != 0) and copied back.
+ * A 16-bit problem (BMM__PACK_WIDE) runs so on float copies (convert.c), C rounded back. */
 #include <stdlib.h>
 
 #include "bmm_internal.h"
@@ -33,8 +34,12 @@ static void pack_chunk(const operand *o, const bmm__problem *pr, int64_t lo, int
     bmm_stride ks, int isa)
 {
     const int64_t es = bmm__elem_bytes(pr->dtype);
-    bmm__pack(pr->dtype, o->x + lo * o->s.batch * es, o->s, items, o->rows, o->cols, o->buf,
-        ks.batch, ks.row, isa);
+    if (pr->pack & BMM__PACK_WIDE)
+        bmm__widen(pr->dtype, o->x + lo * o->s.batch * es, o->s, items, o->rows, o->cols,
+            (float *)(void *)o->buf, ks.batch, ks.row, isa);
+    else
+        bmm__pack(pr->dtype, o->x + lo * o->s.batch * es, o->s, items, o->rows, o->cols,
+            o->buf, ks.batch, ks.row, isa);
 }
 
 /* Out of line: its 16 KiB frame (stack probes) must not be set up for every row-major call. */
@@ -45,7 +50,9 @@ static void run_packed(const bmm_kernel_desc *k, const bmm__problem *pr, const v
     const void *B, void *C)
 {
     _Alignas(64) unsigned char stack[PACK_STACK_BYTES];
+    const int wide = (pr->pack & BMM__PACK_WIDE) != 0;
     const int64_t es = bmm__elem_bytes(pr->dtype), grain = bmm__batch_grain(k);
+    const int64_t kes = wide ? (int64_t)sizeof(float) : es;  /* the copies' elements */
     const int sf = bmm__pack_seq_first(pr), isa = bmm__cpu_admits(BMM_ISA_AVX512) ? BMM_ISA_AVX512
         : bmm__cpu_admits(BMM_ISA_AVX2) ? BMM_ISA_AVX2 : BMM_ISA_C99;
     const int bt = (pr->pack & BMM__PACK_BT) != 0;  /* B's copy is B^T: p rows of m */
@@ -62,14 +69,14 @@ static void run_packed(const bmm_kernel_desc *k, const bmm__problem *pr, const v
         op[i].once = i < 2 && (op[i].s.batch == 0 || pr->batch == 1);
         *(op[i].once ? &once : &each) += op[i].size;
     }
-    int64_t chunk = pr->batch, room = PACK_STACK_BYTES / es - once;
+    int64_t chunk = pr->batch, room = PACK_STACK_BYTES / kes - once;
     if (each && chunk * each > room)
         chunk = room / each / grain * grain;
     if (chunk < 1)
         chunk = pr->batch < grain ? pr->batch : grain;
     char *buf = (char *)stack, *heap = NULL;
-    if ((once + chunk * each) * es > PACK_STACK_BYTES) {
-        heap = aligned_alloc(64, (size_t)(((once + chunk * each) * es + 63) / 64 * 64));
+    if ((once + chunk * each) * kes > PACK_STACK_BYTES) {
+        heap = aligned_alloc(64, (size_t)(((once + chunk * each) * kes + 63) / 64 * 64));
         if (!heap) {
             bmm__generic(pr, A, B, C);  /* the call succeeds, at the portable path's speed */
             return;
@@ -81,7 +88,7 @@ static void run_packed(const bmm_kernel_desc *k, const bmm__problem *pr, const v
     for (int i = 0; i < 3; i++)
         if (op[i].size) {
             op[i].buf = buf;
-            buf += (op[i].once ? 1 : chunk) * op[i].size * es;
+            buf += (op[i].once ? 1 : chunk) * op[i].size * kes;
             cs[i] = bmm__pack_strides(i < 2 && sf && !(i == 1 && bt), op[i].once ? 1 : chunk,
                 op[i].rows, op[i].cols, op[i].s);
             *ks[i] = i == 1 && bt ? (bmm_stride){ cs[i].batch, 1, cs[i].row } : cs[i];
@@ -99,7 +106,10 @@ static void run_packed(const bmm_kernel_desc *k, const bmm__problem *pr, const v
         for (int i = 0; i < 2; i++)
             x[i] = op[i].size ? op[i].buf : op[i].x + lo * op[i].s.batch * es;
         call(k, &kv, x[0], x[1], op[2].size ? op[2].buf : c);
-        if (op[2].size) {  /* the copy of C back: C's transpose is row-major (sc.col apart) */
+        if (wide) {  /* C back, rounded once, whatever its strides */
+            bmm__narrow(pr->dtype, (const float *)(void *)op[2].buf, ks[2]->batch, ks[2]->row,
+                kv.batch, pr->n, pr->p, c, pr->sc, isa);
+        } else if (op[2].size) {  /* the copy of C back: C's transpose is row-major (sc.col apart) */
             const bmm_stride t = { ks[2]->batch, 1, ks[2]->row };
             bmm__pack(pr->dtype, op[2].buf, t, kv.batch, pr->p, pr->n, c, pr->sc.batch,
                 pr->sc.col, isa);

@@ -75,6 +75,8 @@ const char *bmm__gen_class_args(const bmm_call *c, bmm__gen_args *g)
     const bmm_call_key *q = &c->key;
     const int layout = (c->fits >> BMM_LAYOUT_BF) & 1u ? BMM_LAYOUT_BF
         : (c->fits >> BMM_LAYOUT_SF) & 1u ? BMM_LAYOUT_SF : 0;
+    if (!bmm__dtype_has_kernels(q->dtype))
+        return "the generator makes no kernels of this dtype yet (the generic path serves it)";
     if (!layout)
         return "no generated layout fits its strides (a column stride other than 1, or a "
                "negative stride)";

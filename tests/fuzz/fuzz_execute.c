@@ -1,7 +1,8 @@
 /* fuzz_execute.c: argument validation and execution on random shapes, strides (any sign,
  * huge ones included), scalars and offsets of A, B and C inside one buffer with inaccessible
  * pages on both sides. Every call either returns a status and leaves the buffer untouched, or
- * computes every element of C exactly (small integers: no rounding) and writes nothing else. */
+ * computes every element of C exactly (small integers: no rounding, in every dtype, the 16-bit
+ * ones too) and writes nothing else. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "bmm.h"
+#include "bmm_generic.h"  /* 16-bit conversions (tests/test_half.c checks them whole) */
 
 #define NE 4096  /* elements in the buffer */
 
@@ -78,14 +80,36 @@ static int span(int64_t batch, int64_t rows, int64_t cols, const bmm_stride *s, 
     return *lo >= -(__int128)INT64_MAX && *hi <= INT64_MAX;
 }
 
+/* Element i of the buffer as dtype dt (every value here is a small integer: exact in each). */
+static void put(bmm_dtype dt, int i, double v)
+{
+    const int mant = dt == BMM_F16 ? 10 : 7, exp = dt == BMM_F16 ? 5 : 8;
+    switch (dt) {
+    case BMM_F64: ((double *)buf)[i] = v; break;
+    case BMM_F32: ((float *)buf)[i] = (float)v; break;
+    default: ((uint16_t *)buf)[i] = bmm__half_from_double(v, mant, exp);
+    }
+}
+
+static double get(bmm_dtype dt, int i)
+{
+    const int mant = dt == BMM_F16 ? 10 : 7, exp = dt == BMM_F16 ? 5 : 8;
+    switch (dt) {
+    case BMM_F64: return ((double *)buf)[i];
+    case BMM_F32: return ((float *)buf)[i];
+    default: return bmm__half_to_double(((uint16_t *)buf)[i], mant, exp);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!buf)
         setup();
     reader r = { data, size };
     unsigned mode = byte(&r);
-    int f64 = mode & 1, api = (mode >> 1) & 3;
-    size_t es = f64 ? 8 : 4;
+    int f64 = mode & 1, api = (mode >> 1) & 3, half = (mode >> 3) & 1;  /* half: f16 or bf16 */
+    bmm_dtype dt = half ? (f64 ? BMM_F16 : BMM_BF16) : f64 ? BMM_F64 : BMM_F32;
+    size_t es = half ? 2 : f64 ? 8 : 4;
     int64_t batch = byte(&r) % 9, n = size_of(&r), m = size_of(&r), p = size_of(&r);
     int64_t rows[3] = { n, m, n }, cols[3] = { m, p, p }, off[3];
     bmm_stride s[3];
@@ -117,21 +141,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static double before[NE];
     for (int i = 0; i < NE; i++) {
         double v = (double)((i * 7 + (int)size) % 5 - 2);
-        if (f64)
-            ((double *)buf)[i] = v;
-        else
-            ((float *)buf)[i] = (float)v;
+        put(dt, i, v);
         before[i] = v;
     }
     char *base = (char *)buf;
     const void *A = base + off[0] * (int64_t)es, *B = base + off[1] * (int64_t)es;
     void *C = base + off[2] * (int64_t)es;
     bmm_status st;
-    bmm_dtype dt = f64 ? BMM_F64 : BMM_F32;
     if (api == 0) {
-        st = f64 ? bmm_dgemm_strided(batch, n, m, p, alpha, A, s[0], B, s[1], beta, C, s[2])
-                 : bmm_sgemm_strided(batch, n, m, p, (float)alpha, A, s[0], B, s[1], (float)beta,
-                       C, s[2]);
+        const float fa = (float)alpha, fb = (float)beta;
+        switch (dt) {
+        case BMM_F64:
+            st = bmm_dgemm_strided(batch, n, m, p, alpha, A, s[0], B, s[1], beta, C, s[2]);
+            break;
+        case BMM_F32:
+            st = bmm_sgemm_strided(batch, n, m, p, fa, A, s[0], B, s[1], fb, C, s[2]);
+            break;
+        case BMM_BF16:
+            st = bmm_bf16gemm_strided(batch, n, m, p, fa, A, s[0], B, s[1], fb, C, s[2]);
+            break;
+        default:
+            st = bmm_hgemm_strided(batch, n, m, p, fa, A, s[0], B, s[1], fb, C, s[2]);
+            break;
+        }
     } else {
         bmm_plan *plan = NULL;
         unsigned flags = api == 2 ? BMM_GENERIC_ONLY : BMM_ESTIMATE;
@@ -144,7 +176,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     double got[NE];
     for (int i = 0; i < NE; i++)
-        got[i] = f64 ? ((double *)buf)[i] : ((float *)buf)[i];
+        got[i] = get(dt, i);
     if (st != BMM_OK || batch == 0) {
         if (batch == 0 && st != BMM_OK)
             abort();  /* batch 0 is a no-op, whatever the rest */

@@ -7,7 +7,7 @@ import pytest
 
 import bmmgen
 
-DTYPES = [np.float32, np.float64]
+DTYPES = [np.float32, np.float64, np.float16]
 
 
 def ints(shape, dt, seed):
@@ -124,7 +124,8 @@ def errors():
         (lambda: bmmgen.bmm(f, np.ones((2, 3, 5), np.float32)), ValueError, "columns"),
         (lambda: bmmgen.bmm(f, d.astype(np.float64)), TypeError, "same dtype"),
         (lambda: bmmgen.bmm(f.astype(np.int32), d.astype(np.int32)), TypeError, "float32"),
-        (lambda: bmmgen.bmm(f.astype(np.float16), d.astype(np.float16)), TypeError, "float32"),
+        (lambda: bmmgen.bmm(f.astype(np.complex64), d.astype(np.complex64)), TypeError,
+         "float32, float64, float16"),
         (lambda: bmmgen.bmm(f, [[[1.0]]]), TypeError, "NumPy"),
         (lambda: bmmgen.bmm([[[1.0]]], d), TypeError, "NumPy arrays or torch"),
         (lambda: bmmgen.bmm(f, d, out=np.ones((2, 3, 4), np.float32)), ValueError, "shape"),

@@ -1,0 +1,347 @@
+/* test_half.c: the 16-bit dtypes (bf16, f16): their conversions, every bit pattern and the
+ * rounding of doubles to them; and the generic path, whose results are the exact products'
+ * sum rounded once (docs/semantics.md), with the special values. */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+typedef struct { bmm_dtype dt; int mant, exp; const char *word; } format;
+static const format FORMATS[] = { { BMM_BF16, 7, 8, "bf16" }, { BMM_F16, 10, 5, "f16" } };
+
+static double to_d(const format *f, unsigned h)
+{
+    return bmm__half_to_double(h, f->mant, f->exp);
+}
+
+static uint16_t from_d(const format *f, double x)
+{
+    return bmm__half_from_double(x, f->mant, f->exp);
+}
+
+/* The value of bits h, from the definition: (-1)^s 2^(e - bias) 1.f, or 2^(1 - bias) 0.f. */
+static double defined_value(const format *f, unsigned h)
+{
+    unsigned e = h >> f->mant & ((1u << f->exp) - 1), m = h & ((1u << f->mant) - 1);
+    int bias = (1 << (f->exp - 1)) - 1;
+    double v = e == ((1u << f->exp) - 1) ? (m ? NAN : INFINITY)
+        : e ? ldexp(1.0 + ldexp(m, -f->mant), (int)e - bias) : ldexp(m, 1 - bias - f->mant);
+    return h >> (f->mant + f->exp) ? -v : v;
+}
+
+/* Every bit pattern: its value, and back to the same bits (NaNs stay NaNs). */
+static void test_every_pattern(void **state)
+{
+    (void)state;
+    for (int fi = 0; fi < 2; fi++) {
+        const format *f = &FORMATS[fi];
+        for (unsigned h = 0; h < 65536; h++) {
+            double v = to_d(f, h), want = defined_value(f, h);
+            if (isnan(want)) {
+                assert_true(isnan(v));
+                assert_true(isnan(to_d(f, from_d(f, v))));
+                continue;
+            }
+            if (v != want || signbit(v) != signbit(want) || from_d(f, v) != h) {
+                print_error("%s %#06x: value %.17g, want %.17g, back to %#06x\n", f->word, h, v,
+                    want, from_d(f, v));
+                fail();
+            }
+        }
+    }
+}
+
+/* x rounds to h: h is a nearest value, and the even one of two at a tie; past the largest
+ * finite value by half its ulp or more, infinity. */
+static void check_rounding(const format *f, double x)
+{
+    unsigned h = from_d(f, x), sign = 1u << (f->mant + f->exp);
+    unsigned inf = ((1u << f->exp) - 1) << f->mant;
+    double v = to_d(f, h), ax = fabs(x);
+    unsigned mag = h & (sign - 1);
+    double top = to_d(f, inf - 1), ulp = top - to_d(f, inf - 2);
+    if (ax >= top + ulp / 2) {
+        if (mag != inf)
+            goto bad;
+        return;
+    }
+    if (mag >= inf || (mag && signbit(v) != signbit(x)))
+        goto bad;
+    double lo = mag ? to_d(f, h - 1) : -v, hi = to_d(f, h + 1);  /* neighbours, same sign */
+    double err = fabs(x - v), e_lo = fabs(x - lo), e_hi = fabs(x - hi);
+    if (err > e_lo || err > e_hi || ((err == e_lo || err == e_hi) && (mag & 1)))
+        goto bad;
+    return;
+bad:
+    print_error("%s: %.17g rounded to %#06x (%.17g)\n", f->word, x, h, v);
+    fail();
+}
+
+static void test_rounding(void **state)
+{
+    (void)state;
+    unsigned s = 11;
+    for (int fi = 0; fi < 2; fi++) {
+        const format *f = &FORMATS[fi];
+        const unsigned inf = ((1u << f->exp) - 1) << f->mant;
+        for (unsigned h = 0; h + 1 < inf; h++) {  /* between every two finite neighbours */
+            double a = to_d(f, h), b = to_d(f, h + 1), mid = (a + b) / 2;
+            check_rounding(f, mid);  /* a tie */
+            check_rounding(f, -mid);
+            check_rounding(f, nextafter(mid, 0));
+            check_rounding(f, nextafter(mid, INFINITY));
+            s = s * 1664525u + 1013904223u;
+            check_rounding(f, a + (b - a) * (double)(s >> 8) / 16777216.0);
+        }
+        double top = to_d(f, inf - 1), half = (top - to_d(f, inf - 2)) / 2;
+        check_rounding(f, top);
+        check_rounding(f, nextafter(top + half, 0));
+        check_rounding(f, top + half);  /* a tie with the next binade: infinity */
+        check_rounding(f, -1e300);
+        check_rounding(f, INFINITY);
+        check_rounding(f, DBL_MIN);
+        check_rounding(f, 4.9e-324);
+        check_rounding(f, -0.0);
+        assert_true(isnan(to_d(f, from_d(f, NAN))));
+    }
+}
+
+/* The generic path on random shapes and strides: within half an ulp of the exact result
+ * (the sum in double, rounded once), and nothing outside C written. */
+static void test_generic_rounds_once(void **state)
+{
+    (void)state;
+    unsigned seed = 5;
+    for (int it = 0; it < 300; it++) {
+        seed = seed * 1664525u + 1013904223u;
+        unsigned r = seed >> 4;
+        bmm_dtype dt = FORMATS[r & 1].dt;
+        int64_t n = 1 + (r >> 1) % 9, m = 1 + (r >> 5) % 70, p = 1 + (r >> 12) % 70;
+        int64_t batch = 1 + (r >> 19) % 4;
+        int la = (r >> 21) % 5, lb = (r >> 24) % 5, lc = (r >> 27) % 5;
+        if (lc == TH_BF_TRANSPOSED)
+            lc = TH_RANDOM;
+        static const double ab[][2] = { { 1, 0 }, { -0.5, 0 }, { 2, 0.5 }, { 1, 1 }, { 0, 2 } };
+        const double *s = ab[(r >> 3) % 5];
+        unsigned st = seed;
+        th_case tc;
+        th_case_init(&tc, dt, batch, n, m, p, th_stride(la, n, m, batch, &st),
+            th_stride(lb, m, p, batch, &st), th_stride(lc, n, p, batch, &st), s[0], s[1], seed,
+            s[1] == 0);
+        bmm__run(NULL, &tc.pr, tc.A, tc.B, tc.C);
+        /* the bound is c m eps (|alpha| sum |a b| + |beta c0|): half an eps of it, relative */
+        th_check(&tc, NULL, 0.5 / (double)m, "generic path, rounded once");
+        th_case_free(&tc);
+    }
+}
+
+/* One product through the one-shot entries: n x m times m x 1 of given values. */
+static void dot(const format *f, const double *a, const double *b, int m, double alpha,
+    double beta, double c0, double *got)
+{
+    uint16_t A[8], B[8], C = from_d(f, c0);
+    for (int k = 0; k < m; k++)
+        A[k] = from_d(f, a[k]), B[k] = from_d(f, b[k]);
+    bmm_stride sa = bmm_stride_batch_first(1, m), sb = bmm_stride_batch_first(m, 1);
+    bmm_stride sc = bmm_stride_batch_first(1, 1);
+    bmm_status st = f->dt == BMM_BF16
+        ? bmm_bf16gemm_strided(1, 1, m, 1, (float)alpha, A, sa, B, sb, (float)beta, &C, sc)
+        : bmm_hgemm_strided(1, 1, m, 1, (float)alpha, A, sa, B, sb, (float)beta, &C, sc);
+    assert_int_equal(st, BMM_OK);
+    *got = to_d(f, C);
+}
+
+static void test_special_values(void **state)
+{
+    (void)state;
+    for (int fi = 0; fi < 2; fi++) {
+        const format *f = &FORMATS[fi];
+        double big = to_d(f, (((1u << f->exp) - 1) << f->mant) - 1), tiny = to_d(f, 1), got;
+        const double one[3] = { 1, 1, 1 };
+        const double nan_a[3] = { 1, NAN, 1 }, inf_a[3] = { 1, INFINITY, 1 };
+        dot(f, nan_a, one, 3, 1, 0, 0, &got);
+        assert_true(isnan(got));
+        dot(f, inf_a, one, 3, 1, 0, 0, &got);
+        assert_true(isinf(got) && got > 0);
+        const double inf_b[2] = { INFINITY, 0 }, two[2] = { 1, 1 };
+        dot(f, two, inf_b, 2, -1, 0, 0, &got);
+        assert_true(isinf(got) && got < 0);
+        const double bigs[2] = { big, big };
+        dot(f, bigs, two, 2, 1, 0, 0, &got);  /* overflows the format: infinity */
+        assert_true(isinf(got));
+        dot(f, bigs, two, 2, 0.5, 0, 0, &got);  /* f32 accumulation: f16's 2 big is a float */
+        assert_true(f->dt == BMM_F16 ? got == big : isinf(got));  /* (bf16's is not) */
+        /* subnormals: products and sums of them, rounded once, ties to even */
+        const double sub[3] = { tiny, 3 * tiny, tiny }, halves[3] = { 0.5, 0.5, 0.5 };
+        dot(f, sub, halves, 1, 1, 0, 0, &got);  /* tiny / 2: a tie, to even (zero) */
+        assert_true(got == 0);
+        dot(f, sub + 1, halves, 1, 1, 0, 0, &got);  /* 1.5 tiny: a tie, to 2 tiny */
+        assert_true(got == 2 * tiny);
+        dot(f, sub, halves, 3, 1, 0, 0, &got);  /* 2.5 tiny: to 2 tiny */
+        assert_true(got == 2 * tiny);
+        dot(f, sub, one, 3, 1, 1, tiny, &got);  /* 5 tiny + tiny */
+        assert_true(got == 6 * tiny);
+        /* odd m: the cancellation of a long sum is exact before the one rounding */
+        const double a5[5] = { 1, 1 + ldexp(1, -f->mant), -1, -1, 1 }, b5[5] = { 1, 1, 1, 1, 1 };
+        dot(f, a5, b5, 5, 1, 0, 0, &got);
+        assert_true(got == 1 + ldexp(1, -f->mant));
+        /* beta = 0 never reads C; alpha = 0 never reads A and B */
+        dot(f, one, one, 3, 2, 0, NAN, &got);
+        assert_true(got == 6);
+        dot(f, nan_a, one, 3, 0, 0.5, 3, &got);
+        assert_true(got == 1.5);
+    }
+}
+
+/* th_check's c for a kernel's result: float accumulation, (m + 2) 2^-23 relative to
+ * |alpha| sum |a b| + |beta c|, then C's one rounding, half an epsilon. */
+static double kernel_c(const format *f, int64_t m)
+{
+    return 0.5 / (double)m + (double)(m + 2) * ldexp(1, -23) / ((double)m * ldexp(1, -f->mant));
+}
+
+/* Plans: an f32 kernel on converted copies (no 16-bit kernel yet), timing included. */
+static void test_plans(void **state)
+{
+    (void)state;
+    for (int fi = 0; fi < 2; fi++) {
+        const format *f = &FORMATS[fi];
+        for (unsigned flags = BMM_ESTIMATE; flags <= BMM_MEASURE; flags++) {
+            th_case tc;
+            bmm_stride s = bmm_stride_seq_first(5, 6, 33);
+            th_case_init(&tc, f->dt, 33, 5, 6, 6, s, bmm_stride_batch_first(6, 6), s, 1.5,
+                -1, 3 + flags, 0);
+            bmm_plan *plan;
+            assert_int_equal(bmm_plan_create(&plan, f->dt, 33, 5, 6, 6, tc.pr.sa, tc.pr.sb,
+                tc.pr.sc, 1.5, -1, flags), BMM_OK);
+            assert_int_equal(bmm_execute(plan, tc.A, tc.B, tc.C), BMM_OK);
+            assert_true(strncmp(bmm_plan_kernel(plan), "bmm_f32_", 8) == 0);
+            assert_string_equal(bmm_plan_operands(plan), "A, B and C converted to f32");
+            th_check(&tc, NULL, kernel_c(f, 6), "plan");
+            bmm_plan_destroy(plan);
+            th_case_free(&tc);
+        }
+        /* a 16-bit operand is aligned to 2 bytes */
+        uint16_t buf[40] = { 0 };
+        bmm_stride s = bmm_stride_batch_first(2, 2);
+        const void *odd = (const char *)buf + 1;
+        bmm_status st = f->dt == BMM_BF16
+            ? bmm_bf16gemm_strided(1, 2, 2, 2, 1, odd, s, buf, s, 0, buf + 8, s)
+            : bmm_hgemm_strided(1, 2, 2, 2, 1, odd, s, buf, s, 0, buf + 8, s);
+        assert_int_equal(st, BMM_EINVAL);
+    }
+}
+
+/* The one-shot calls on every kind of operand the copies meet: random shapes (items past the
+ * copies' stack buffer too), strides of any sign, broadcast A or B, beta = 0 over a C of NaN,
+ * alpha = 0; guard pages after every operand. */
+static void test_converted_runs(void **state)
+{
+    (void)state;
+    unsigned seed = 9;
+    for (int it = 0; it < 400; it++) {
+        seed = seed * 1664525u + 1013904223u;
+        unsigned r = seed >> 4;
+        const format *f = &FORMATS[r & 1];
+        int big = (r >> 1) % 16 == 0;  /* an item of 40 KiB and more: the heap buffer */
+        int64_t n = 1 + (r >> 5) % (big ? 90 : 13), m = 1 + (r >> 12) % (big ? 150 : 40);
+        int64_t p = 1 + (r >> 19) % (big ? 90 : 21), batch = 1 + (r >> 26) % 37;
+        unsigned st = seed;
+        int la = (int)(st % 6), lb = (int)(st / 6 % 6), lc = (int)(st / 36 % 6);
+        bmm_stride sa = th_stride(la, n, m, batch, &st), sb = th_stride(lb, m, p, batch, &st);
+        bmm_stride sc = th_stride(lc == TH_BF_TRANSPOSED ? TH_SF_PADDED : lc, n, p, batch, &st);
+        if (r >> 30 == 1)
+            sa.batch = 0;
+        if (r >> 30 == 2)
+            sb.batch = 0;
+        if (st % 7 == 0)  /* rows read backwards */
+            sa.row = -sa.row;
+        static const double ab[][2] = { { 1, 0 }, { -0.5, 0 }, { 2, 0.5 }, { 1, 1 }, { 0, 2 } };
+        const double *s = ab[st / 7 % 5];
+        th_case tc;
+        th_case_init_guarded(&tc, f->dt, batch, n, m, p, sa, sb, sc, s[0], s[1], seed,
+            s[1] == 0);
+        bmm_status rc = f->dt == BMM_BF16
+            ? bmm_bf16gemm_strided(batch, n, m, p, (float)s[0], tc.A, sa, tc.B, sb, (float)s[1],
+                  tc.C, sc)
+            : bmm_hgemm_strided(batch, n, m, p, (float)s[0], tc.A, sa, tc.B, sb, (float)s[1],
+                  tc.C, sc);
+        assert_int_equal(rc, BMM_OK);
+        th_check(&tc, NULL, kernel_c(f, m), "converted run");
+        th_case_free(&tc);
+    }
+}
+
+/* convert.c's vector rows give the bits its one-at-a-time loop gives: every 16-bit pattern
+ * widened; floats of every kind narrowed (ties, subnormals, past the largest, NaN). */
+static void test_conversions_agree(void **state)
+{
+    (void)state;
+    enum { N = 65536 };
+    uint16_t *h = malloc(N * sizeof *h), *h1 = malloc(N * sizeof *h1), *h2 = malloc(N * sizeof *h2);
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+    assert_true(h && h1 && h2 && x && y);
+    const bmm_stride row = { 0, N, 1 }, col = { 0, 1, 1 };  /* one row; one column (scalar) */
+    for (int fi = 0; fi < 2; fi++) {
+        const format *f = &FORMATS[fi];
+        for (int i = 0; i < N; i++)
+            h[i] = (uint16_t)i;
+        bmm__widen(f->dt, h, row, 1, 1, N, x, 0, N, BMM_ISA_AVX512 <= bmm__cpu_max_isa()
+            ? BMM_ISA_AVX512 : BMM_ISA_C99);
+        bmm__widen(f->dt, h, col, 1, N, 1, y, 0, 1, BMM_ISA_C99);
+        for (int i = 0; i < N; i++)
+            if (memcmp(&x[i], &y[i], sizeof x[i]) != 0 || (double)x[i] != to_d(f, h[i])) {
+                if (isnan(x[i]) && isnan(y[i]))
+                    continue;
+                print_error("%s %#06x widened to %a and %a\n", f->word, i, x[i], y[i]);
+                fail();
+            }
+        unsigned s = 17;
+        for (int i = 0; i < N; i++) {  /* around every value's neighbours, and random bits */
+            s = s * 1664525u + 1013904223u;
+            unsigned v = (unsigned)(i >> 2) ^ (unsigned)(i & 3) << 13;  /* either parity */
+            double a = to_d(f, (uint16_t)v), b = to_d(f, (uint16_t)(v + 1));
+            uint32_t u = s;
+            switch (i % 4) {
+            case 0: x[i] = (float)((a + b) / 2); break;
+            case 1: x[i] = nextafterf((float)((a + b) / 2), (float)b); break;
+            case 2: x[i] = (float)a; break;
+            default: memcpy(&x[i], &u, sizeof u);
+            }
+            if (s >> 31)
+                x[i] = -x[i];
+        }
+        for (int i = 0; i < N; i++)
+            h2[i] = from_d(f, (double)x[i]);
+        for (int way = 0; way < 2; way++) {  /* a row (vectors where admitted), a column */
+            if (way == 0)
+                bmm__narrow(f->dt, x, 0, N, 1, 1, N, h1, row,
+                    BMM_ISA_AVX512 <= bmm__cpu_max_isa() ? BMM_ISA_AVX512 : BMM_ISA_C99);
+            else
+                bmm__narrow(f->dt, x, 0, 1, 1, N, 1, h1, col, BMM_ISA_C99);
+            for (int i = 0; i < N; i++)  /* (NaNs: any NaN) */
+                if (h1[i] != h2[i] && !(isnan(to_d(f, h1[i])) && isnan(to_d(f, h2[i])))) {
+                    print_error("%s: %a narrowed to %#06x, want %#06x\n", f->word, x[i], h1[i],
+                        h2[i]);
+                    fail();
+                }
+        }
+    }
+    free(h), free(h1), free(h2), free(x), free(y);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_pattern),
+        cmocka_unit_test(test_rounding),
+        cmocka_unit_test(test_generic_rounds_once),
+        cmocka_unit_test(test_special_values),
+        cmocka_unit_test(test_plans),
+        cmocka_unit_test(test_converted_runs),
+        cmocka_unit_test(test_conversions_agree),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
