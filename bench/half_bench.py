@@ -31,7 +31,8 @@ def timed(fn, min_time):
 
 
 def main():
-    min_time = float(sys.argv[sys.argv.index("--min-time") + 1]) if "--min-time" in sys.argv else 0.05
+    args = sys.argv[1:]
+    min_time = float(args[args.index("--min-time") + 1]) if "--min-time" in args else 0.05
     torch.set_num_threads(1)
     names = ["torch f32", "torch bf16", "bmmgen f32", "bmmgen bf16", "bmmgen f16"]
     print("| batch x shape | " + " | ".join(names) + " | bf16 / torch bf16 | bf16 / bmmgen f32 |")
@@ -42,7 +43,8 @@ def main():
         b32 = torch.rand(batch, m, p, generator=g) - 0.5
         runs = {}
         for name in names:
-            dt = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}[name.split()[1]]
+            dt = {"f32": torch.float32, "bf16": torch.bfloat16,
+                  "f16": torch.float16}[name.split()[1]]
             a, b = a32.to(dt), b32.to(dt)
             c = torch.empty(batch, n, p, dtype=dt)
             if name.startswith("torch"):
@@ -60,7 +62,8 @@ def main():
             want = torch.bmm(a.double(), b.double())
             tol = 2.0 ** -6 if c.dtype == torch.bfloat16 else 2.0 ** -9
             assert torch.allclose(c.double(), want, rtol=tol, atol=tol * m), name
-        gf = {name: 2.0 * batch * n * m * p / statistics.median(times[name]) / 1e9 for name in names}
+        flop = 2.0 * batch * n * m * p
+        gf = {name: flop / statistics.median(times[name]) / 1e9 for name in names}
         print("| %d x %dx%dx%d | %s | %.2fx | %.2fx |" % (
             batch, n, m, p, " | ".join("%.1f" % gf[name] for name in names),
             gf["bmmgen bf16"] / gf["torch bf16"], gf["bmmgen bf16"] / gf["bmmgen f32"]))

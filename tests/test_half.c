@@ -274,37 +274,47 @@ static void test_converted_runs(void **state)
     }
 }
 
-/* convert.c's vector rows give the bits its one-at-a-time loop gives: every 16-bit pattern
- * widened; floats of every kind narrowed (ties, subnormals, past the largest, NaN). */
+/* Rows of length len at x (16-bit) converted on isa's runs, one after another: the tails of
+ * every length too. Returns the elements covered. */
+static int64_t widen_rows(const format *f, const uint16_t *h, float *x, int64_t n, int64_t len,
+    int isa)
+{
+    int64_t o = 0;
+    for (; o + len <= n; o += len)
+        bmm__widen(f->dt, h + o, (bmm_stride){ 0, len, 1 }, 1, 1, len, x + o, 0, len, isa);
+    return o;
+}
+
+static int64_t narrow_rows(const format *f, const float *x, uint16_t *h, int64_t n, int64_t len,
+    int isa)
+{
+    int64_t o = 0;
+    for (; o + len <= n; o += len)
+        bmm__narrow(f->dt, x + o, 0, len, 1, 1, len, h + o, (bmm_stride){ 0, len, 1 }, isa);
+    return o;
+}
+
+/* convert.c's vector runs (each ISA this CPU admits, rows of every length to 33) give the
+ * bits its one-at-a-time loop gives: every 16-bit pattern widened; floats of every kind
+ * narrowed (ties of either parity, subnormals, past the largest, NaN: any NaN). */
 static void test_conversions_agree(void **state)
 {
     (void)state;
     enum { N = 65536 };
+    static const int64_t LENGTHS[] = { N, 1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 23, 31, 32, 33 };
     uint16_t *h = malloc(N * sizeof *h), *h1 = malloc(N * sizeof *h1), *h2 = malloc(N * sizeof *h2);
     float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
     assert_true(h && h1 && h2 && x && y);
-    const bmm_stride row = { 0, N, 1 }, col = { 0, 1, 1 };  /* one row; one column (scalar) */
     for (int fi = 0; fi < 2; fi++) {
         const format *f = &FORMATS[fi];
-        for (int i = 0; i < N; i++)
-            h[i] = (uint16_t)i;
-        bmm__widen(f->dt, h, row, 1, 1, N, x, 0, N, BMM_ISA_AVX512 <= bmm__cpu_max_isa()
-            ? BMM_ISA_AVX512 : BMM_ISA_C99);
-        bmm__widen(f->dt, h, col, 1, N, 1, y, 0, 1, BMM_ISA_C99);
-        for (int i = 0; i < N; i++)
-            if (memcmp(&x[i], &y[i], sizeof x[i]) != 0 || (double)x[i] != to_d(f, h[i])) {
-                if (isnan(x[i]) && isnan(y[i]))
-                    continue;
-                print_error("%s %#06x widened to %a and %a\n", f->word, i, x[i], y[i]);
-                fail();
-            }
         unsigned s = 17;
-        for (int i = 0; i < N; i++) {  /* around every value's neighbours, and random bits */
+        for (int i = 0; i < N; i++) {
+            h[i] = (uint16_t)i;
             s = s * 1664525u + 1013904223u;
             unsigned v = (unsigned)(i >> 2) ^ (unsigned)(i & 3) << 13;  /* either parity */
             double a = to_d(f, (uint16_t)v), b = to_d(f, (uint16_t)(v + 1));
             uint32_t u = s;
-            switch (i % 4) {
+            switch (i % 4) {  /* around every value's neighbours, and random bits */
             case 0: x[i] = (float)((a + b) / 2); break;
             case 1: x[i] = nextafterf((float)((a + b) / 2), (float)b); break;
             case 2: x[i] = (float)a; break;
@@ -312,22 +322,25 @@ static void test_conversions_agree(void **state)
             }
             if (s >> 31)
                 x[i] = -x[i];
-        }
-        for (int i = 0; i < N; i++)
             h2[i] = from_d(f, (double)x[i]);
-        for (int way = 0; way < 2; way++) {  /* a row (vectors where admitted), a column */
-            if (way == 0)
-                bmm__narrow(f->dt, x, 0, N, 1, 1, N, h1, row,
-                    BMM_ISA_AVX512 <= bmm__cpu_max_isa() ? BMM_ISA_AVX512 : BMM_ISA_C99);
-            else
-                bmm__narrow(f->dt, x, 0, 1, 1, N, 1, h1, col, BMM_ISA_C99);
-            for (int i = 0; i < N; i++)  /* (NaNs: any NaN) */
-                if (h1[i] != h2[i] && !(isnan(to_d(f, h1[i])) && isnan(to_d(f, h2[i])))) {
-                    print_error("%s: %a narrowed to %#06x, want %#06x\n", f->word, x[i], h1[i],
-                        h2[i]);
-                    fail();
-                }
         }
+        for (int isa = BMM_ISA_C99; isa <= bmm__cpu_max_isa(); isa++)
+            for (size_t l = 0; l < sizeof LENGTHS / sizeof LENGTHS[0]; l++) {
+                int64_t n = widen_rows(f, h, y, N, LENGTHS[l], isa);
+                for (int64_t i = 0; i < n; i++)
+                    if ((double)y[i] != to_d(f, h[i]) && !(isnan(y[i]) && isnan(to_d(f, h[i])))) {
+                        print_error("%s %#06x widened to %a (ISA %d, rows of %lld)\n", f->word,
+                            (unsigned)i, y[i], isa, (long long)LENGTHS[l]);
+                        fail();
+                    }
+                n = narrow_rows(f, x, h1, N, LENGTHS[l], isa);
+                for (int64_t i = 0; i < n; i++)
+                    if (h1[i] != h2[i] && !(isnan(to_d(f, h1[i])) && isnan(to_d(f, h2[i])))) {
+                        print_error("%s: %a narrowed to %#06x, want %#06x (ISA %d, rows of "
+                            "%lld)\n", f->word, x[i], h1[i], h2[i], isa, (long long)LENGTHS[l]);
+                        fail();
+                    }
+            }
     }
     free(h), free(h1), free(h2), free(x), free(y);
 }

@@ -16,8 +16,9 @@ def bmm(a, b, out=None):
     """a @ b for a batch of matrices: a (batch, n, m), b (batch, m, p) -> (batch, n, p).
 
     torch.bmm's semantics and checks. NumPy arrays in, a NumPy array out; torch tensors in, a
-    torch tensor out (CPU, float32 or float64; autograd works). `out`, when given, receives the
-    result (same shape and dtype, writable, not overlapping a or b) and is returned."""
+    torch tensor out (CPU; float32, float64, bfloat16 or float16; autograd works). `out`, when
+    given, receives the result (same shape and dtype, writable, not overlapping a or b) and is
+    returned."""
     if type(a) is np.ndarray:  # the common cases first: every Python call costs ~0.1 us
         return _ops.bmm_checked("numpy", a, b, out)
     if type(a) is _ops._TENSOR:

@@ -60,6 +60,7 @@ def load_torch():
     global torch_module, torch_path, torch_bmm, Planned
     module = _module("_native_torch")
     if module is not None:
-        module.bind(_addr("bmm_sgemm_strided"), _addr("bmm_dgemm_strided"), _addr("bmm_execute"))
+        module.bind(_addr("bmm_sgemm_strided"), _addr("bmm_dgemm_strided"),
+                    _addr("bmm_bf16gemm_strided"), _addr("bmm_hgemm_strided"), _addr("bmm_execute"))
         torch_module, torch_path, torch_bmm, Planned = (module, module.__file__, module.bmm,
                                                         module.Planned)

@@ -2,10 +2,11 @@
 // headers (Debian's libtorch-dev), where unpacking a tensor costs nanoseconds instead of the
 // dozen attribute reads and the ctypes call of the Python path (_ops.py).
 //
-// It is a fast path only: it takes the calls it can run as they are (plain CPU float32 or
-// float64 tensors of the exact torch.Tensor type, 3-D, every size at least 1, lying within
-// their storage, no neg bit, no autograd wanted, not under torch.jit.trace) and hands every
-// other to the Python path by returning None, which checks, raises and falls back as before.
+// It is a fast path only: it takes the calls it can run as they are (plain CPU float32,
+// float64, bfloat16 or float16 tensors of the exact torch.Tensor type, 3-D, every size at
+// least 1, lying within their storage, no neg bit, no autograd wanted, not under
+// torch.jit.trace) and hands every other to the Python path by returning None, which checks,
+// raises and falls back as before.
 // A call the library refuses (an out overlapping an input: nothing was written) goes there
 // too, to be said in Python's words. Planned does the same for a bmmgen.Plan's calls.
 //
@@ -31,29 +32,54 @@ using sgemm_fn = bmm_status (*)(int64_t, int64_t, int64_t, int64_t, float, const
 using dgemm_fn = bmm_status (*)(int64_t, int64_t, int64_t, int64_t, double, const double *,
     bmm_stride, const double *, bmm_stride, double, double *, bmm_stride);
 
+// bmm_bf16gemm_strided and bmm_hgemm_strided: 16-bit operands as their bits, float scalars
+using hgemm_fn = bmm_status (*)(int64_t, int64_t, int64_t, int64_t, float, const uint16_t *,
+    bmm_stride, const uint16_t *, bmm_stride, float, uint16_t *, bmm_stride);
 using execute_fn = bmm_status (*)(const bmm_plan *, const void *, const void *, void *);
 
 std::atomic<sgemm_fn> sgemm{nullptr};
 std::atomic<dgemm_fn> dgemm{nullptr};
+std::atomic<hgemm_fn> bf16gemm{nullptr}, hgemm{nullptr};
 std::atomic<execute_fn> execute{nullptr};
+
+// The torch dtype of a bmm_dtype (BMM_F32 .. BMM_F16), and whether a tensor's is one.
+at::ScalarType scalar_type(int dtype)
+{
+    switch (dtype) {
+    case BMM_F32: return at::kFloat;
+    case BMM_F64: return at::kDouble;
+    case BMM_BF16: return at::kBFloat16;
+    case BMM_F16: return at::kHalf;
+    default: throw std::invalid_argument("Planned: not a bmm_dtype");
+    }
+}
+
+bool served(at::ScalarType t)
+{
+    return t == at::kFloat || t == at::kDouble || t == at::kBFloat16 || t == at::kHalf;
+}
 
 // Products of at least this many multiply-adds run with the GIL released (below it the
 // release and the reacquire cost more than another thread could gain).
 constexpr int64_t GIL_FREE_MADDS = 1 << 16;
 
-void bind(std::uintptr_t s, std::uintptr_t d, std::uintptr_t e)
+void bind(std::uintptr_t s, std::uintptr_t d, std::uintptr_t bf, std::uintptr_t h,
+    std::uintptr_t e)
 {
     sgemm = reinterpret_cast<sgemm_fn>(s);
     dgemm = reinterpret_cast<dgemm_fn>(d);
+    bf16gemm = reinterpret_cast<hgemm_fn>(bf);
+    hgemm = reinterpret_cast<hgemm_fn>(h);
     execute = reinterpret_cast<execute_fn>(e);
 }
 
-// A 3-D CPU float32 or float64 tensor with storage, every element within it (as torch checks
-// before it reads: a resized storage must not be read past), sizes >= 1, no neg bit.
+// A 3-D CPU tensor of a dtype the library has, with storage, every element within it (as
+// torch checks before it reads: a resized storage must not be read past), sizes >= 1, no neg
+// bit.
 bool plain(const at::Tensor &t)
 {
     if (t.dim() != 3 || t.layout() != at::kStrided || !t.device().is_cpu() || t.is_neg()
-        || (t.scalar_type() != at::kFloat && t.scalar_type() != at::kDouble) || !t.has_storage())
+        || !served(t.scalar_type()) || !t.has_storage())
         return false;
     int64_t last = t.storage_offset();
     if (last < 0)
@@ -84,8 +110,15 @@ bmm_status product(const at::Tensor &a, const at::Tensor &b, const at::Tensor &c
         return s ? s(batch, n, m, p, 1.0f, a.data_ptr<float>(), strides(a), b.data_ptr<float>(),
                        strides(b), 0.0f, c.data_ptr<float>(), strides(c))
                  : BMM_EINVAL;
-    return d ? d(batch, n, m, p, 1.0, a.data_ptr<double>(), strides(a), b.data_ptr<double>(),
-                   strides(b), 0.0, c.data_ptr<double>(), strides(c))
+    if (a.scalar_type() == at::kDouble)
+        return d ? d(batch, n, m, p, 1.0, a.data_ptr<double>(), strides(a),
+                       b.data_ptr<double>(), strides(b), 0.0, c.data_ptr<double>(), strides(c))
+                 : BMM_EINVAL;
+    const hgemm_fn h = (a.scalar_type() == at::kBFloat16 ? bf16gemm : hgemm)
+                           .load(std::memory_order_relaxed);
+    return h ? h(batch, n, m, p, 1.0f, static_cast<const uint16_t *>(a.data_ptr()), strides(a),
+                   static_cast<const uint16_t *>(b.data_ptr()), strides(b), 0.0f,
+                   static_cast<uint16_t *>(c.data_ptr()), strides(c))
              : BMM_EINVAL;
 }
 
@@ -104,9 +137,9 @@ bmm_status run_released(double madds, F fn)
 // by the Python Plan, which drops this object before it frees the plan.
 class Planned {
 public:
-    Planned(std::uintptr_t plan, bool f64, const std::vector<std::vector<int64_t>> &shapes,
+    Planned(std::uintptr_t plan, int dtype, const std::vector<std::vector<int64_t>> &shapes,
         const std::vector<std::vector<int64_t>> &strides, bool fresh_out)
-        : plan_(reinterpret_cast<const bmm_plan *>(plan)), dtype_(f64 ? at::kDouble : at::kFloat),
+        : plan_(reinterpret_cast<const bmm_plan *>(plan)), dtype_(scalar_type(dtype)),
           fresh_out_(fresh_out)
     {
         if (shapes.size() != 3 || strides.size() != 3)
@@ -426,15 +459,16 @@ PYBIND11_MODULE(_native_torch, m)
 {
     m.doc() = "bmmgen.bmm's C++ call path for torch tensors (a fast path: None hands a call "
               "to the Python path)";
-    m.def("bind", &bind, "bind(sgemm, dgemm, execute): the addresses of libbmm's functions");
+    m.def("bind", &bind, "bind(sgemm, dgemm, bf16gemm, hgemm, execute): the addresses of "
+        "libbmm's functions");
     m.def("bmm", &bmm, "bmm(a, b, out): a @ b into out (None: new), or None",
         py::arg("a"), py::arg("b"), py::arg("out") = py::none());
     m.def("set_python", &set_python, "set_python(bmm, baddbmm): the operators' Python bodies, "
         "for the calls the C++ kernel leaves to them");
     py::class_<Planned>(m, "Planned", "a bmmgen.Plan's call for torch tensors")
-        .def(py::init<std::uintptr_t, bool, const std::vector<std::vector<int64_t>> &,
+        .def(py::init<std::uintptr_t, int, const std::vector<std::vector<int64_t>> &,
                  const std::vector<std::vector<int64_t>> &, bool>(),
-            py::arg("plan"), py::arg("f64"), py::arg("shapes"), py::arg("strides"),
+            py::arg("plan"), py::arg("dtype"), py::arg("shapes"), py::arg("strides"),
             py::arg("fresh_out"))
         .def("__call__", &Planned::call, py::arg("a"), py::arg("b"), py::arg("out") = py::none());
 }

@@ -126,13 +126,13 @@ def _bmm(a, b, out):
     """bmmgen's bmm where it is expected to win, else None."""
     if not _takes(a, b) or not _wins(a, b):
         return None
-    if _ops._NATIVE_BMM is not None and a.element_size() > 2:
+    if _ops._NATIVE_BMM is not None:
         res = _ops._NATIVE_BMM(a, b, out)
         if res is not None:
             return res
         slow = False  # left to Python by the compiled path: autograd, or an odd tensor
     else:
-        slow = True   # the Python path's ~3 us a call (the compiled one has no 16-bit dtypes)
+        slow = True   # the Python path's ~3 us a call
     if out is None and (_wants_grad(a, b) or slow and _work(a, b) >= WORK_MADDS
                         or a.dtype == _ops._torch.float16):
         return _api.bmm(a, b)  # (with autograd: through bmmgen's operators)

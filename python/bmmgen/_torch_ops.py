@@ -96,8 +96,8 @@ def baddbmm(c, a, b, beta, alpha):
 def _register():
     """The operators, with torch.library where the compiled path (_native_torch.cpp, which
     registers them in C++ with a Meta kernel) is not there. CompositeExplicitAutograd: every
-    backend reaches the Python body, which names what is supported (CPU strided
-    float32/float64) instead of the dispatcher's "no kernel"."""
+    backend reaches the Python body, which names what is supported (CPU strided float32,
+    float64, bfloat16, float16) instead of the dispatcher's "no kernel"."""
     if _native.torch_path is not None:
         _native.torch_module.set_python(_bmm_nograd, _baddbmm_nograd)
         return None
