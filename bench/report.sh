@@ -2,7 +2,8 @@
 # report.sh [--quick] [--out DIR] [--filter REGEX] [--cpu N]: builds the benchmark, runs it
 # pinned to one core (N, default 0: pick a quiet one on a shared machine), saves Google Benchmark's JSON as DIR/raw.json and turns it into DIR/report.md and
 # DIR/report.svg (default DIR: bench-results/), with the attention step on torch tensors
-# (bench/attention.py: torch.bmm against bmmgen) appended, and on a machine of several cores
+# (bench/attention.py: torch.bmm against bmmgen) and the 16-bit dtypes against torch.bmm
+# (bench/half_bench.py) appended, and on a machine of several cores
 # the scaling table (every core against one, bench/scaling.py). --quick: a few shapes in
 # cache, under 3 minutes; the full run (every shape, dtype, layout, both regimes, the default
 # spec's shapes and bench/unseen.lua's, and in cache the transposed operand orders nt, tn, tt)
@@ -74,6 +75,9 @@ if [ -n "$more" ]; then
   taskset -c "$cpu" /usr/bin/python3 bench/torch_bench.py --overhead >"$out/overhead.md"
   printf '\n## One Python call, nothing to compute\n\n' >>"$out/report.md"
   cat "$out/overhead.md" >>"$out/report.md"
+  taskset -c "$cpu" /usr/bin/python3 bench/half_bench.py --min-time "$mintime" >"$out/half.md"
+  printf '\n## 16-bit dtypes against torch.bmm, one core\n\n' >>"$out/report.md"
+  cat "$out/half.md" >>"$out/report.md"
 else
   echo "bench/report.sh: no torch for /usr/bin/python3: torch.bmm and the attention step are left out" >&2
 fi

@@ -40,13 +40,14 @@ static const char *fresh_dir(char *out, size_t len)
 
 /* ---- the child: one plan with BMM_GENERATE ---- */
 
-/* child DT NxMxP LAYOUT(bf|sf|tr: A transposed|tb: B transposed|cs: C's columns 2 apart)
- * MEASURE ONESHOT(0|1):
+/* child DT(f32|f64|bf16|f16) NxMxP LAYOUT(bf|sf|tr: A transposed|tb: B transposed|cs: C's
+ * columns 2 apart) MEASURE ONESHOT(0|1):
  * prints "kernel=K source=S". MEASURE 1:
  * BMM_MEASURE; 2: first a measured plan without BMM_GENERATE (its choice recorded), then 1. */
 static int child(char **argv)
 {
-    bmm_dtype dt = strcmp(argv[0], "f64") == 0 ? BMM_F64 : BMM_F32;
+    bmm_dtype dt = strcmp(argv[0], "f64") == 0 ? BMM_F64 : strcmp(argv[0], "bf16") == 0
+        ? BMM_BF16 : strcmp(argv[0], "f16") == 0 ? BMM_F16 : BMM_F32;
     long long n, m, p;
     if (sscanf(argv[1], "%lldx%lldx%lld", &n, &m, &p) != 3)
         return 2;
@@ -80,7 +81,11 @@ static int child(char **argv)
             }
             st = dt == BMM_F32
                 ? bmm_sgemm_strided(batch, n, m, p, 1.0f, tc.A, tc.pr.sa, tc.B, tc.pr.sb, 0.0f, tc.C, tc.pr.sc)
-                : bmm_dgemm_strided(batch, n, m, p, 1.0, tc.A, tc.pr.sa, tc.B, tc.pr.sb, 0.0, tc.C, tc.pr.sc);
+                : dt == BMM_F64
+                ? bmm_dgemm_strided(batch, n, m, p, 1.0, tc.A, tc.pr.sa, tc.B, tc.pr.sb, 0.0, tc.C, tc.pr.sc)
+                : dt == BMM_BF16
+                ? bmm_bf16gemm_strided(batch, n, m, p, 1.0f, tc.A, tc.pr.sa, tc.B, tc.pr.sb, 0.0f, tc.C, tc.pr.sc)
+                : bmm_hgemm_strided(batch, n, m, p, 1.0f, tc.A, tc.pr.sa, tc.B, tc.pr.sb, 0.0f, tc.C, tc.pr.sc);
         }
     } else {
         unsigned flags = BMM_GENERATE | (strcmp(argv[3], "0") != 0 ? BMM_MEASURE : 0u);
@@ -362,6 +367,31 @@ static void cold_then_warm(void **state)
     r = run(env, PLAN_7x9x5);
     assert_int_equal(r.status, 0);
     expect(&r, "kernel=bmm_f32_7x9x5_bf_");
+    expect(&r, "source=cache");
+    assert_int_equal(count_files(dir, ".so"), 1);
+}
+
+/* A 16-bit class runs the f32 kernels of its converted copies: generation makes the f32
+ * class's object, which the other 16-bit dtype (and f32 itself) then find in the cache. */
+static void sixteen_bit_classes(void **state)
+{
+    (void)state;
+    char dir[512];
+    fresh_dir(dir, sizeof dir);
+    ENV_DIR(e, dir);
+    const char *env[] = { e, NULL };
+    static const char *const BF16[] = { "bf16", "7x9x5", "sf", "0", "0", NULL };
+    static const char *const F16[] = { "f16", "7x9x5", "sf", "0", "1", NULL };
+    run_result r = run(env, BF16);
+    assert_int_equal(r.status, 0);
+    expect(&r, "kernel=bmm_f32_7x9x5_bf_");  /* the copies are batch-first */
+    expect(&r, "source=compiled");
+    const char *sync[] = { e, "BMM_GENERATE=sync", NULL };
+    r = run(sync, F16);  /* one-shot */
+    assert_int_equal(r.status, 0);
+    expect(&r, "source=cache");
+    r = run(env, PLAN_7x9x5);
+    assert_int_equal(r.status, 0);
     expect(&r, "source=cache");
     assert_int_equal(count_files(dir, ".so"), 1);
 }
@@ -1388,6 +1418,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(embedded_matches_cli),
         cmocka_unit_test(cold_then_warm),
+        cmocka_unit_test(sixteen_bit_classes),
         cmocka_unit_test(two_processes_race),
         cmocka_unit_test(broken_object_remade),
         cmocka_unit_test(wrong_abi_remade),
