@@ -159,12 +159,28 @@ static int one_run(bmm_stride s, int64_t items, int64_t rows, int64_t cols, int6
 typedef void (*widen_run)(int dt, const uint16_t *x, float *d, int64_t n);
 typedef void (*narrow_run)(int dt, const float *x, uint16_t *c, int64_t n);
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* cpuid's F16C bit, asked once (a VM traps cpuid: microseconds). Every thread finds the same
+ * answer, so a relaxed store and load are enough. */
+static int has_f16c(void)
+{
+    static int known;  /* 0: not yet asked; else 1 + the answer */
+    int v = __atomic_load_n(&known, __ATOMIC_RELAXED);
+    if (!v) {
+        unsigned a, b, c, d;
+        v = 1 + (__get_cpuid(1, &a, &b, &c, &d) && (c >> 29 & 1));
+        __atomic_store_n(&known, v, __ATOMIC_RELAXED);
+    }
+    return v - 1;
+}
+#endif
+
 static int vector_runs(int dtype, int isa)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
     if (isa >= BMM_ISA_AVX512)
         return BMM_ISA_AVX512;
-    if (isa >= BMM_ISA_AVX2 && (dtype == BMM_BF16 || __builtin_cpu_supports("f16c")))
+    if (isa >= BMM_ISA_AVX2 && (dtype == BMM_BF16 || has_f16c()))
         return BMM_ISA_AVX2;
 #else
     (void)dtype, (void)isa;
