@@ -72,7 +72,8 @@ void bench_case_free(bench_case *c);
 const char *bench_check(const bench_contender *k, void *state, bench_case *c);
 
 /* limits.c: the machine's limits, measured in the same run. */
-double bench_peak_gflops(bmm_dtype dt);     /* FMA throughput of the widest ISA admitted */
+double bench_peak_gflops(bmm_dtype dt);     /* FMA throughput of the widest ISA admitted (bf16:
+                                            * vdpbf16ps's where the library would use it) */
 double bench_triad_gbs(int64_t bytes);       /* a[i] = b[i] + s c[i] over 3 arrays of bytes/3 */
 /* Roofline bound of a case in GFLOP/s: min(peak, bandwidth x flops / bytes). */
 double bench_bound(const bench_case *c, double peak, double gbs);

@@ -75,7 +75,8 @@ if [ -n "$more" ]; then
   taskset -c "$cpu" /usr/bin/python3 bench/torch_bench.py --overhead >"$out/overhead.md"
   printf '\n## One Python call, nothing to compute\n\n' >>"$out/report.md"
   cat "$out/overhead.md" >>"$out/report.md"
-  taskset -c "$cpu" /usr/bin/python3 bench/half_bench.py --min-time "$mintime" >"$out/half.md"
+  taskset -c "$cpu" /usr/bin/python3 bench/half_bench.py --min-time "$mintime" \
+    --limits "$out/raw.json" >"$out/half.md"
   printf '\n## 16-bit dtypes against torch.bmm, one core\n\n' >>"$out/report.md"
   cat "$out/half.md" >>"$out/report.md"
 else

@@ -22,7 +22,7 @@
 namespace {
 
 struct limits {
-    double peak[2] = { 0, 0 };  // GFLOP/s, f32 and f64
+    double peak[3] = { 0, 0, 0 };  // GFLOP/s, f32, f64 and bf16 (bench/half_bench.py's bound)
     double l2 = 0, dram = 0;    // GB/s
 } lim;
 
@@ -137,8 +137,9 @@ void run_case(benchmark::State &st, spec s, size_t ki)
 
 void limit_peak(benchmark::State &st, bmm_dtype dt)
 {
-    for (auto _ : st) lim.peak[dt == BMM_F64] = bench_peak_gflops(dt);
-    st.counters["GFLOP/s"] = lim.peak[dt == BMM_F64];
+    const int i = dt == BMM_BF16 ? 2 : dt == BMM_F64;
+    for (auto _ : st) lim.peak[i] = bench_peak_gflops(dt);
+    st.counters["GFLOP/s"] = lim.peak[i];
 }
 
 void limit_triad(benchmark::State &st, int64_t bytes, double *out)
@@ -205,6 +206,7 @@ int main(int argc, char **argv)
     }
     benchmark::RegisterBenchmark("limits/peak/f32", limit_peak, BMM_F32)->Iterations(1)->UseRealTime();
     benchmark::RegisterBenchmark("limits/peak/f64", limit_peak, BMM_F64)->Iterations(1)->UseRealTime();
+    benchmark::RegisterBenchmark("limits/peak/bf16", limit_peak, BMM_BF16)->Iterations(1)->UseRealTime();
     benchmark::RegisterBenchmark("limits/triad/l2", limit_triad, int64_t(512) << 10, &lim.l2)
         ->Iterations(1)->UseRealTime();
     benchmark::RegisterBenchmark("limits/triad/dram", limit_triad, int64_t(768) << 20, &lim.dram)

@@ -159,6 +159,11 @@ void bmm__narrow(int dtype, const float *x, int64_t xb, int64_t ldx, int64_t ite
  * kernel on widened copies of its operands (BMM__PACK_WIDE). */
 int bmm__problem_widen(const bmm__problem *pr, bmm__problem *run);
 
+/* pairs.c: the bf16 kernel (AVX512_BF16's pairs along k; a shape-generic kernel of the one
+ * ABI, any strides) for a checked bf16 problem as the caller gave it, when admitted
+ * (bmm__cpu_bf16()); NULL: none, the problem runs as a 16-bit one without. */
+const bmm_kernel_desc *bmm__pairs_kernel(const bmm__problem *pr, int admitted);
+
 /* A path buffer's size: the cache directory's path is at most this long, less the room its
  * files' names take (cache.c refuses a longer one). */
 #define BMM__PATH_MAX 512
@@ -266,6 +271,8 @@ static inline int64_t bmm__vector_lanes(int dtype, int isa)
 }
 int bmm__cpu_avx512_split(void);  /* AVX-512 on 256-bit halves (bmm_simd.h), for the rule */
 int bmm__cpu_admits(int isa);
+/* AVX512_BF16 and AVX512BW beside AVX-512, BMM_ARCH unset: the bf16 kernels of pairs.c. */
+int bmm__cpu_bf16(void);
 /* <vendor>-<family>-<model>-<stepping>-<widest ISA admitted> (hex numbers): generated objects */
 const char *bmm__cpu_signature(void);
 /* The same without the stepping (what decides speed: wisdom's CPU line), and the stepping. */

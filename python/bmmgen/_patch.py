@@ -2,9 +2,11 @@
 bmmgen where bmmgen is expected to win, and everything else to torch's own functions.
 
 Expected to win (_wins): float16 tensors (torch 1.13 has no CPU kernel for them); bfloat16
-ones whose matrices are small, at most BF16_MADDS multiply-adds (bmmgen runs them on its f32
-kernels, converted: on one Zen 4 core 4x4x4 15x torch.bmm's oneDNN bfloat16, 8x8x8 2.5x,
-13x13x13 1.4x, but 16x16x16 0.89x and 64^3 0.48x, where oneDNN's bf16 dot products win); plain
+ones on a CPU with AVX512_BF16 (bmmgen's own bf16 kernels: on one Zen 5 core 1.4-4x torch.bmm's
+oneDNN bfloat16, 64^3 included), and elsewhere those whose matrices are small, at most
+BF16_MADDS multiply-adds (bmmgen runs them on its f32 kernels, converted: on one Zen 4 core
+4x4x4 15x torch.bmm's oneDNN bfloat16, 8x8x8 2.5x, 13x13x13 1.4x, but 16x16x16 0.89x and 64^3
+0.48x, where oneDNN's bf16 dot products win); plain
 CPU float32/float64 tensors whose matrices are small (at most
 SMALL_MADDS multiply-adds: unrolled kernels, where torch.bmm's per-matrix GEMM calls cost most,
 1.9-14x torch on one Zen 4 core) or whose rows of C fill at least 3/4 of the vectors' lanes
@@ -15,7 +17,7 @@ f32, 20 of 32 lanes, ran 0.70x torch.bmm and 64x32x17 0.95x; 20x256x37, 32x128x2
 WORK_MADDS multiply-adds a call (the Python path's ~3 us then small). Anything else (other
 dtypes or devices, broadcast batches of matmul, sizes of 0, out= with autograd, a traced call)
 is torch's, unchanged."""
-from . import _api, _ops
+from . import _api, _ops, _plan
 
 # the Python path (baddbmm; bmm without the compiled path): from this many multiply-adds a
 # call its ~3 us are small against the kernels' gain (torch.bmm on 16x16x16 batch 4, exactly
@@ -102,11 +104,22 @@ def _work(a, b):
     return a.shape[0] * a.shape[1] * a.shape[2] * b.shape[2]
 
 
+_BF16_KERNELS = []  # [whether libbmm has bf16 kernels here], once asked
+
+
+def _bf16_kernels():
+    """libbmm runs bfloat16 on kernels of its own here (AVX512_BF16): a plan's kernel says."""
+    if not _BF16_KERNELS:
+        t = _ops._torch.empty((1, 64, 64), dtype=_ops._torch.bfloat16)
+        _BF16_KERNELS.append("avx512bf16" in _plan.Plan(t, t).kernel)
+    return _BF16_KERNELS[0]
+
+
 def _wins(a, b):
     """bmmgen's kernels are expected to beat torch's on this product (the module's rule)."""
     n, m, p = a.shape[1], a.shape[2], b.shape[2]
-    if a.element_size() == 2:  # float16: torch has no CPU kernel; bfloat16: small ones
-        return a.dtype == _ops._torch.float16 or n * m * p <= BF16_MADDS
+    if a.element_size() == 2:  # float16: torch has no CPU kernel; bfloat16: see above
+        return a.dtype == _ops._torch.float16 or n * m * p <= BF16_MADDS or _bf16_kernels()
     if n * m * p <= SMALL_MADDS:
         return True
     w = VECTOR_BYTES // a.element_size()

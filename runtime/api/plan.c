@@ -170,6 +170,11 @@ bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, unsigned flags
         out->source = "alpha = 0";
         return BMM_OK;
     }
+    if (!pr->pack && (out->kernel = bmm__pairs_kernel(pr, bmm__cpu_bf16())) != NULL) {
+        out->source = "AVX512_BF16, the one bf16 kernel of its shape";  /* nothing to tune */
+        bmm__note("chose %s (%s)", name_of(out->kernel), out->source);
+        return BMM_OK;
+    }
     if (flags & BMM__GENERATE_LATER)
         bmm__generate_later(c);  /* the shape-generic kernels now, the class's own later */
     else if (flags & BMM_GENERATE)
@@ -262,10 +267,18 @@ static int bt_pays(const bmm__problem *pr, int threads, unsigned flags)
     return !(kr = bmm__estimate(&cr)) || !bmm__specialized(kr);
 }
 
+/* A bf16 problem runs as given where AVX512_BF16's kernels take it (they read any strides). */
+static int pairs_run(const bmm__problem *pr)
+{
+    return pr->dtype == BMM_BF16 && bmm__pairs_kernel(pr, bmm__cpu_bf16()) != NULL;
+}
+
 /* The problem that runs for checked pr, arranged as the class was (ARRANGE_* bits): *run, or
  * pr itself. Row-major: pr, four compares. */
 static const bmm__problem *arrange(const bmm__problem *pr, int how, bmm__problem *run)
 {
+    if (pairs_run(pr))
+        return pr;
     if (bmm__problem_widen(pr, run))
         return run;
     if (bmm__row_major(pr) || pr->batch < 1) {
@@ -285,6 +298,8 @@ static const bmm__problem *arranged(const bmm__problem *pr, int threads, unsigne
 {
     bmm__problem copy, view;
     *in_place = 0;
+    if (pairs_run(pr))
+        return pr;
     if (bmm__problem_widen(pr, run))
         return run;
     if (bmm__row_major(pr) || pr->batch < 1) {
@@ -473,6 +488,9 @@ const char *bmm_plan_operands(const bmm_plan *plan)
         return "B copied transposed";
     if (plan && (plan->run.pack & BMM__PACK_WIDE))
         return "A, B and C converted to f32";
+    const bmm_kernel_desc *kd = plan ? atomic_load(&((bmm_plan *)plan)->kernel) : NULL;
+    if (kd && kd->dtype == BMM_BF16 && kd->form == BMM_FORM_GROWS)
+        return "B paired along k (AVX512_BF16)";
     return plan ? WORDS[plan->run.swapped][caller_packs(&plan->run)] : "";
 }
 

@@ -9,7 +9,7 @@
 #include "bmm_simd.h"
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static int max_isa = BMM_ISA_C99, avx512_split;
+static int max_isa = BMM_ISA_C99, avx512_split, bf16;
 static char signature[160], cpu_class[160], cpu_stepping[16];
 
 /* The name of a BMM_ISA_*, as kernel names and BMM_ARCH spell it. */
@@ -28,6 +28,21 @@ static int isa_named(const char *name)
             return isa;
     return 0;
 }
+
+#if BMM_HAVE_X86_SIMD
+/* AVX512_BF16 (vdpbf16ps) and AVX512BW (16-bit masked loads): pairs.c's kernels. */
+static int x86_avx512_bf16(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d) || a < 7)
+        return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    if (a < 1 || !((b >> 30) & 1))  /* a: leaf 7's last subleaf; b bit 30: AVX512BW */
+        return 0;
+    __cpuid_count(7, 1, a, b, c, d);
+    return (a >> 5) & 1;
+}
+#endif
 
 static void detect(void)
 {
@@ -51,9 +66,11 @@ static void detect(void)
     }
     max_isa = bmm__x86_max_isa();
     avx512_split = bmm__x86_avx512_split();
+    bf16 = max_isa >= BMM_ISA_AVX512 && x86_avx512_bf16();
 #endif
     const char *arch = getenv("BMM_ARCH");
     if (arch && *arch) {
+        bf16 = 0;  /* BMM_ARCH names the most it admits: AVX512_BF16 is beyond "avx512" */
         int want = isa_named(arch);
         if (!want)  /* a typo must not admit more than asked for: no vector ISA */
             want = BMM_ISA_C99;
@@ -81,6 +98,12 @@ int bmm__cpu_avx512_split(void)
 {
     pthread_once(&once, detect);
     return avx512_split;
+}
+
+int bmm__cpu_bf16(void)
+{
+    pthread_once(&once, detect);
+    return bf16;
 }
 
 int bmm__cpu_admits(int isa)

@@ -1,0 +1,369 @@
+/* pairs.c: bf16 kernels of AVX512_BF16, two products per float lane per instruction.
+ *
+ * vdpbf16ps adds a[2i] b[2i] + a[2i+1] b[2i+1] to float lane i: the products are exact in
+ * float, the two sums rounded to nearest even as an FMA's, and subnormal inputs and results
+ * read and written as zero (the instruction's definition, whatever MXCSR says). So the pairs
+ * run along k, as oneDNN's "VNNI" layout has them:
+ *
+ *   rows (g<R>): R rows of C of up to 4 vectors of 16 columns at a time; A's pairs
+ *     (A[i,k], A[i,k+1]: adjacent in a row-major A, one 32-bit broadcast) times B's pairs,
+ *     which a copy per item interleaves (B[k,j] and B[k+1,j] in one 32-bit word);
+ *   dot (gnt<R>x1): p small: R rows of A times a column of B at once, 32 elements of k per
+ *     instruction, summed across lanes at the end; B's columns read in place where they are
+ *     contiguous (p = 1, a transposed B), copied per item else.
+ *
+ * An odd m pairs its last element with a zero (never reading past the row). alpha and beta
+ * are applied in float and C rounded once to nearest even by vcvtneps2bf16 (a subnormal
+ * result to zero, as the products), in the kernel, through C's own strides. They are kernels of the one ABI (bmm_kernel.h, every stride read at run time), but
+ * not generated: the generator has no bf16 forms yet (docs/semantics.md, "16-bit dtypes").
+ * The runtime calls them only where cpuid says AVX512_BF16 (bmm__cpu_bf16) and BMM_ARCH is
+ * unset. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bmm_internal.h"
+#include "bmm_simd.h"
+
+#if BMM_HAVE_X86_SIMD
+#define BMM_TARGET_BF16 \
+    __attribute__((target("avx512f,avx512vl,avx512bw,avx512bf16,avx2,fma")))
+#define INLINE static inline __attribute__((always_inline))
+#define ROWS_MAX 8    /* rows of a rows block: R x J accumulators, J B vectors, a broadcast */
+#define VECS_MAX 4
+#define DOT_ROWS 8
+#define STACK_BYTES 16384
+
+static const int ROWS_FOR[VECS_MAX + 1] = { 0, 8, 8, 6, 6 };
+
+BMM_TARGET_BF16 INLINE __m512 widen16(__m256i h)
+{
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+/* To nearest even by vcvtneps2bf16: a NaN kept quiet, a subnormal float read as zero. */
+BMM_TARGET_BF16 INLINE __m256i narrow16(__m512 v)
+{
+    return (__m256i)_mm512_cvtneps_pbh(v);
+}
+
+/* One bf16 as a float (C's elements read one at a time). */
+#define widen1(h) bmm__half_to_float(h, 7, 8)
+
+/* One float the same way (C's elements written one at a time). */
+BMM_TARGET_BF16 INLINE uint16_t narrow1(float x)
+{
+    __m128bh h = _mm_cvtneps_pbh(_mm_set_ss(x));
+    uint16_t r;
+    memcpy(&r, &h, sizeof r);
+    return r;
+}
+
+/* 16 results (lanes k) into C's row at c, columns sc apart: alpha acc + beta c. */
+BMM_TARGET_BF16 INLINE void store_row(__m512 acc, uint16_t *c, int64_t sc, __mmask16 k,
+    __m512 va, float beta)
+{
+    __m512 v = _mm512_mul_ps(acc, va);
+    if (sc == 1) {
+        if (beta != 0)
+            v = _mm512_fmadd_ps(widen16(_mm256_maskz_loadu_epi16(k, c)), _mm512_set1_ps(beta), v);
+        _mm256_mask_storeu_epi16(c, k, narrow16(v));
+        return;
+    }
+    float t[16];
+    _mm512_storeu_ps(t, v);
+    for (int j = 0; j < 16 && (k >> j & 1); j++)
+        c[j * sc] = narrow1(beta != 0 ? t[j] + beta * widen1(c[j * sc]) : t[j]);
+}
+
+/* ---- rows ---- */
+
+/* B's pairs of one item: word (q, j) = B[2q, j] | B[2q+1, j] << 16 at w[q * ldw + j], a zero
+ * past m and past p (ldw: p rounded up to whole vectors). */
+BMM_TARGET_BF16 static void pair_rows(const uint16_t *b, int64_t sr, int64_t sc, int64_t m,
+    int64_t p, uint32_t *w, int64_t ldw)
+{
+    const int64_t half = m / 2;
+    if (sc != 1) {
+        for (int64_t q = 0; q < (m + 1) / 2; q++)
+            for (int64_t j = 0; j < ldw; j++)
+                w[q * ldw + j] = j >= p ? 0u : b[2 * q * sr + j * sc]
+                    | (2 * q + 1 == m ? 0u : (uint32_t)b[(2 * q + 1) * sr + j * sc] << 16);
+        return;
+    }
+    for (int64_t j = 0; j < ldw; j += 16) {
+        const int64_t left = p - j;
+        const __mmask16 k = (__mmask16)(left >= 16 ? 0xffff : left > 0 ? (1u << left) - 1 : 0);
+        const uint16_t *r = b + j;
+        uint32_t *d = w + j;
+        for (int64_t q = 0; q < half; q++, r += 2 * sr, d += ldw) {
+            __m512i lo = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, r));
+            __m512i hi = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, r + sr));
+            _mm512_store_si512(d, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+        }
+        if (m & 1)  /* the last row and a zero */
+            _mm512_store_si512(d, _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, r)));
+    }
+}
+
+/* One pair of k (k, k + 1) into the accumulators; odd: k is the last, paired with a zero. */
+BMM_TARGET_BF16 INLINE void rows_step(const int R, const int J, __m512 acc[][VECS_MAX],
+    const uint16_t *a, int64_t sa, const uint32_t *wq, int64_t k, int odd)
+{
+    __m512i b[VECS_MAX];
+#pragma GCC unroll 4
+    for (int j = 0; j < J; j++)
+        b[j] = _mm512_load_si512(wq + 16 * j);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+        uint32_t pair = a[r * sa + k];
+        if (!odd)
+            memcpy(&pair, a + r * sa + k, sizeof pair);
+        const __m512i av = _mm512_set1_epi32((int)pair);
+#pragma GCC unroll 4
+        for (int j = 0; j < J; j++)
+            acc[r][j] = _mm512_dpbf16_ps(acc[r][j], (__m512bh)av, (__m512bh)b[j]);
+    }
+}
+
+/* R rows of C, J vectors of columns (the last `tail` columns wide): A's rows at a (sa apart,
+ * unit column stride), B's pairs at w. */
+BMM_TARGET_BF16 INLINE void rows_block(const int R, const int J, const uint16_t *a, int64_t sa,
+    const uint32_t *w, int64_t ldw, int64_t m, uint16_t *c, int64_t scr, int64_t scc, __mmask16 tail,
+    __m512 va, float beta)
+{
+    __m512 acc[ROWS_MAX][VECS_MAX];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int j = 0; j < J; j++)
+            acc[r][j] = _mm512_setzero_ps();
+    const int64_t half = m / 2;
+    for (int64_t q = 0; q < half; q++)
+        rows_step(R, J, acc, a, sa, w + q * ldw, 2 * q, 0);
+    if (m & 1)
+        rows_step(R, J, acc, a, sa, w + half * ldw, m - 1, 1);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int j = 0; j < J; j++)
+            store_row(acc[r][j], c + r * scr + 16 * j * scc, scc,
+                j == J - 1 ? tail : (__mmask16)0xffff, va, beta);
+}
+
+/* Each block shape its own function, its accumulators in registers (one allocation region:
+ * GCC's default spilled one across the k loop, the 0.6x bmm_simd.h tells of). */
+typedef void (*rows_fn)(const uint16_t *a, int64_t sa, const uint32_t *w, int64_t ldw,
+    int64_t m, uint16_t *c, int64_t scr, int64_t scc, __mmask16 tail, __m512 va, float beta);
+#define ROWS_FN(R, J)                                                                         \
+    BMM_TARGET_BF16 BMM_CHUNK_BLOCK static void rows_##R##_##J(const uint16_t *a, int64_t sa, \
+        const uint32_t *w, int64_t ldw, int64_t m, uint16_t *c, int64_t scr, int64_t scc,     \
+        __mmask16 tail, __m512 va, float beta)                                                \
+    {                                                                                         \
+        rows_block(R, J, a, sa, w, ldw, m, c, scr, scc, tail, va, beta);                      \
+    }
+#define ROWS_FNS(J) ROWS_FN(1, J) ROWS_FN(2, J) ROWS_FN(3, J) ROWS_FN(4, J) ROWS_FN(5, J) \
+    ROWS_FN(6, J)
+ROWS_FNS(1) ROWS_FNS(2) ROWS_FNS(3) ROWS_FNS(4)
+ROWS_FN(7, 1) ROWS_FN(8, 1) ROWS_FN(7, 2) ROWS_FN(8, 2)
+#define ROWS_ROW(J) { NULL, rows_1_##J, rows_2_##J, rows_3_##J, rows_4_##J, rows_5_##J, \
+    rows_6_##J, NULL, NULL }
+static const rows_fn ROWS_BY[VECS_MAX + 1][ROWS_MAX + 1] = {
+    { NULL }, { NULL, rows_1_1, rows_2_1, rows_3_1, rows_4_1, rows_5_1, rows_6_1, rows_7_1,
+    rows_8_1 }, { NULL, rows_1_2, rows_2_2, rows_3_2, rows_4_2, rows_5_2, rows_6_2, rows_7_2,
+    rows_8_2 }, ROWS_ROW(3), ROWS_ROW(4) };
+
+/* A's item copied row-major where its columns are not unit-stride (rows m apart). */
+static void copy_rows(const uint16_t *x, int64_t sr, int64_t sc, int64_t rows, int64_t cols,
+    uint16_t *d)
+{
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t k = 0; k < cols; k++)
+            d[i * cols + k] = x[i * sr + k * sc];
+}
+
+/* The generic path on the kernel's arguments: where a buffer cannot be had. */
+static void fallback(const bmm_args *g)
+{
+    bmm__problem pr;
+    memset(&pr, 0, sizeof pr);
+    pr.dtype = BMM_BF16;
+    pr.batch = g->batch, pr.n = g->n, pr.m = g->m, pr.p = g->p;
+    pr.sa = (bmm_stride){ g->sa_batch, g->sa_row, g->sa_col };
+    pr.sb = (bmm_stride){ g->sb_batch, g->sb_row, g->sb_col };
+    pr.sc = (bmm_stride){ g->sc_batch, g->sc_row, g->sc_col };
+    pr.alpha = g->alpha, pr.beta = g->beta;
+    bmm__generic(&pr, g->A, g->B, g->C);
+}
+
+/* A buffer of `bytes`, 64-aligned: the stack's when it fits, else the heap's (*heap to free). */
+static void *buffer(unsigned char *stack, size_t bytes, void **heap)
+{
+    *heap = NULL;
+    if (bytes <= STACK_BYTES)
+        return stack;
+    return *heap = aligned_alloc(64, (bytes + 63) / 64 * 64);
+}
+
+BMM_TARGET_BF16 static void bmm_bf16_nxmxp_any_avx512bf16_g6_ab(const bmm_args *BMM_RESTRICT g)
+{
+    _Alignas(64) unsigned char stack[STACK_BYTES];
+    const int64_t n = g->n, m = g->m, p = g->p, ldw = (p + 15) / 16 * 16;
+    const int copy_a = g->sa_col != 1;
+    const size_t wbytes = (size_t)((m + 1) / 2 * ldw) * 4;
+    void *heap;
+    uint32_t *w = buffer(stack, wbytes + (copy_a ? (size_t)(n * m) * 2 : 0), &heap);
+    if (!w) {
+        fallback(g);
+        return;
+    }
+    uint16_t *acopy = (uint16_t *)(void *)((char *)w + wbytes);
+    const __m512 va = _mm512_set1_ps((float)g->alpha);
+    const float beta = (float)g->beta;
+    const uint16_t *A = g->A, *B = g->B;
+    uint16_t *C = g->C;
+    for (int64_t t = 0; t < g->batch; t++) {
+        if (t == 0 || g->sb_batch)  /* a broadcast B is paired once */
+            pair_rows(B + t * g->sb_batch, g->sb_row, g->sb_col, m, p, w, ldw);
+        const uint16_t *a = A + t * g->sa_batch;
+        int64_t sa = g->sa_row;
+        if (copy_a) {
+            if (t == 0 || g->sa_batch)
+                copy_rows(a, g->sa_row, g->sa_col, n, m, acopy);
+            a = acopy, sa = m;
+        }
+        uint16_t *c = C + t * g->sc_batch;
+        for (int64_t j0 = 0; j0 < p; j0 += 16 * VECS_MAX) {
+            const int J = (int)((p - j0 + 15) / 16 < VECS_MAX ? (p - j0 + 15) / 16 : VECS_MAX);
+            const int64_t left = p - j0 - 16 * (J - 1);  /* the last vector's columns */
+            const __mmask16 tail = (__mmask16)(left >= 16 ? 0xffff : (1u << left) - 1);
+            const int rows = ROWS_FOR[J];
+            for (int64_t i0 = 0; i0 < n; i0 += rows)
+                ROWS_BY[J][n - i0 < rows ? n - i0 : rows](a + i0 * sa, sa, w + j0, ldw,
+                    m, c + i0 * g->sc_row + j0 * g->sc_col, g->sc_row, g->sc_col,
+                    tail, va, beta);
+        }
+    }
+    free(heap);
+}
+
+/* ---- dot ---- */
+
+/* R dot products of A's rows (sa apart) with one column b, each of m elements. */
+BMM_TARGET_BF16 INLINE void dot_block(const int R, const uint16_t *a, int64_t sa,
+    const uint16_t *b, int64_t m, float *out)
+{
+    __m512 acc[DOT_ROWS];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
+        acc[r] = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k + 32 <= m; k += 32) {
+        const __m512i bv = _mm512_loadu_si512(b + k);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++)
+            acc[r] = _mm512_dpbf16_ps(acc[r], (__m512bh)_mm512_loadu_si512(a + r * sa + k),
+                (__m512bh)bv);
+    }
+    if (k < m) {  /* the last 1..31, zeros past them on both sides */
+        const __mmask32 km = (__mmask32)((1ull << (m - k)) - 1);
+        const __m512i bv = _mm512_maskz_loadu_epi16(km, b + k);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++)
+            acc[r] = _mm512_dpbf16_ps(acc[r],
+                (__m512bh)_mm512_maskz_loadu_epi16(km, a + r * sa + k), (__m512bh)bv);
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
+        out[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+#define DOT_CASE(R) case R: dot_block(R, a, sa, b, m, out); break;
+
+BMM_TARGET_BF16 static void dot_any(int R, const uint16_t *a, int64_t sa, const uint16_t *b,
+    int64_t m, float *out)
+{
+    switch (R) {
+        DOT_CASE(1) DOT_CASE(2) DOT_CASE(3) DOT_CASE(4) DOT_CASE(5) DOT_CASE(6) DOT_CASE(7)
+        DOT_CASE(8)
+        default: break;
+    }
+}
+
+BMM_TARGET_BF16 static void bmm_bf16_nxmxp_any_avx512bf16_gnt8x1_ab(
+    const bmm_args *BMM_RESTRICT g)
+{
+    _Alignas(64) unsigned char stack[STACK_BYTES];
+    const int64_t n = g->n, m = g->m, p = g->p;
+    const int copy_a = g->sa_col != 1, copy_b = g->sb_row != 1;  /* B's columns contiguous? */
+    const size_t abytes = copy_a ? (size_t)(n * m) * 2 : 0;
+    void *heap;
+    uint16_t *buf = buffer(stack, abytes + (copy_b ? (size_t)(p * m) * 2 : 0), &heap);
+    if (!buf) {
+        fallback(g);
+        return;
+    }
+    uint16_t *acopy = buf, *bcopy = (uint16_t *)(void *)((char *)buf + abytes);
+    const float alpha = (float)g->alpha, beta = (float)g->beta;
+    const uint16_t *A = g->A, *B = g->B;
+    uint16_t *C = g->C;
+    for (int64_t t = 0; t < g->batch; t++) {
+        const uint16_t *a = A + t * g->sa_batch, *bt = B + t * g->sb_batch;
+        int64_t sa = g->sa_row, sbt = g->sb_col;  /* B^T's rows: B's columns */
+        if (copy_a) {
+            if (t == 0 || g->sa_batch)
+                copy_rows(a, g->sa_row, g->sa_col, n, m, acopy);
+            a = acopy, sa = m;
+        }
+        if (copy_b) {
+            if (t == 0 || g->sb_batch)
+                copy_rows(bt, g->sb_col, g->sb_row, p, m, bcopy);
+            bt = bcopy, sbt = m;
+        }
+        uint16_t *c = C + t * g->sc_batch;
+        for (int64_t j = 0; j < p; j++)
+            for (int64_t i0 = 0; i0 < n; i0 += DOT_ROWS) {
+                const int R = (int)(n - i0 < DOT_ROWS ? n - i0 : DOT_ROWS);
+                float out[DOT_ROWS] = { 0 };
+                dot_any(R, a + i0 * sa, sa, bt + j * sbt, m, out);
+                for (int r = 0; r < R; r++) {
+                    uint16_t *x = c + (i0 + r) * g->sc_row + j * g->sc_col;
+                    *x = narrow1(beta != 0 ? alpha * out[r] + beta * widen1(*x)
+                                           : alpha * out[r]);  /* (as store_row's) */
+                }
+            }
+    }
+    free(heap);
+}
+
+static const bmm_kernel_desc ROWS = { "bmm_bf16_nxmxp_any_avx512bf16_g6_ab", BMM_BF16, 0, 0, 0,
+    BMM_LAYOUT_ANY, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_GROWS, 6, VECS_MAX, 16, 0, 0,
+    bmm_bf16_nxmxp_any_avx512bf16_g6_ab };
+static const bmm_kernel_desc DOT = { "bmm_bf16_nxmxp_any_avx512bf16_gnt8x1_ab", BMM_BF16, 0, 0,
+    0, BMM_LAYOUT_ANY, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_GNT, DOT_ROWS, 1, 32, 0, 0,
+    bmm_bf16_nxmxp_any_avx512bf16_gnt8x1_ab };
+#endif
+
+/* Items of at most this many multiply-adds run faster as f32 on converted copies (the
+ * generator's kernels of their shape): a pairs kernel's ~40 cycles an item of loops, pairing
+ * and rounding cost more than the copies there (Zen 5: 8x8x8 58 against 67 GFLOP/s, 8x16x8
+ * 84 against 65). */
+#define PAIRS_MIN_MADDS 512
+
+/* The rows form's instructions per item against the dot form's: vdpbf16ps, broadcasts and
+ * the pairing copy; the dot products' sums across lanes. */
+const bmm_kernel_desc *bmm__pairs_kernel(const bmm__problem *pr, int admitted)
+{
+#if BMM_HAVE_X86_SIMD
+    if (!admitted || pr->dtype != BMM_BF16 || pr->batch < 1
+        || pr->n * pr->m * pr->p <= PAIRS_MIN_MADDS)
+        return NULL;
+    const double q = (double)((pr->m + 1) / 2), v = (double)((pr->p + 15) / 16);
+    const double rows = pr->n * q * (v + 1) + q * v * 4 + pr->n * v * 6;
+    const double dot = pr->n * pr->p * ((double)((pr->m + 31) / 32) + 8)
+        + (pr->sb.row != 1 ? pr->p * pr->m : 0);
+    return dot < rows ? &DOT : &ROWS;
+#else
+    (void)pr, (void)admitted;
+    return NULL;
+#endif
+}
