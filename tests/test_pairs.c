@@ -150,7 +150,8 @@ static void test_plans(void **state)
     static const struct { int64_t n, m, p; const char *kernel, *operands; } CASES[] = {
         { 64, 64, 64, "bmm_bf16_nxmxp_any_avx512bf16_g6_ab", "B paired along k (AVX512_BF16)" },
         { 37, 256, 1, "bmm_bf16_nxmxp_any_avx512bf16_gnt8x1_ab", "as given" },
-        { 8, 8, 8, "bmm_f32_", "A, B and C converted to f32" },
+        { 8, 8, 8, "bmm_bf16_nxmxp_any_avx512bf16_g6_ab", "B paired along k (AVX512_BF16)" },
+        { 4, 4, 4, "bmm_f32_", "A, B and C converted to f32" },
     };
     for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++)
         for (unsigned flags = BMM_ESTIMATE; flags <= BMM_MEASURE; flags++) {

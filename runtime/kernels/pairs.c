@@ -204,8 +204,66 @@ static void *buffer(unsigned char *stack, size_t bytes, void **heap)
     return *heap = aligned_alloc(64, (bytes + 63) / 64 * 64);
 }
 
+/* One vector of columns (p <= 16), A's and B's columns unit-stride: B's pairs made in
+ * registers as the k loop needs them, not copied, and the batch loop inside, R rows of every
+ * item at a time: small items pay neither a copy nor a call each (8x8x8 ~1.4x). */
+BMM_TARGET_BF16 INLINE void narrow_block(const int R, const uint16_t *a, int64_t sa,
+    const uint16_t *b, int64_t sb, int64_t m, __mmask16 k, uint16_t *c, int64_t scr,
+    int64_t scc, __m512 va, float beta)
+{
+    __m512 acc[ROWS_MAX];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
+        acc[r] = _mm512_setzero_ps();
+    const int64_t half = m / 2;
+    for (int64_t q = 0; q < half; q++, b += 2 * sb) {
+        const __m512i lo = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, b));
+        const __m512i hi = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, b + sb));
+        const __m512i bv = _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16));
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++) {
+            uint32_t pair;
+            memcpy(&pair, a + r * sa + 2 * q, sizeof pair);
+            acc[r] = _mm512_dpbf16_ps(acc[r], (__m512bh)_mm512_set1_epi32((int)pair),
+                (__m512bh)bv);
+        }
+    }
+    if (m & 1) {  /* the last row of B and a zero */
+        const __m512i bv = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, b));
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++)
+            acc[r] = _mm512_dpbf16_ps(acc[r], (__m512bh)_mm512_set1_epi32(a[r * sa + m - 1]),
+                (__m512bh)bv);
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
+        store_row(acc[r], c + r * scr, scc, k, va, beta);
+}
+
+#define NARROW_FN(R)                                                                          \
+    BMM_TARGET_BF16 BMM_CHUNK_BLOCK static void narrow_##R(const bmm_args *g, int64_t i0)     \
+    {                                                                                         \
+        const __mmask16 k = (__mmask16)(g->p >= 16 ? 0xffff : (1u << g->p) - 1);            \
+        const __m512 va = _mm512_set1_ps((float)g->alpha);                                    \
+        const uint16_t *a = (const uint16_t *)g->A + i0 * g->sa_row, *b = g->B;               \
+        uint16_t *c = (uint16_t *)g->C + i0 * g->sc_row;                                      \
+        for (int64_t t = 0; t < g->batch; t++, a += g->sa_batch, b += g->sb_batch,            \
+             c += g->sc_batch)                                                                \
+            narrow_block(R, a, g->sa_row, b, g->sb_row, g->m, k, c, g->sc_row, g->sc_col, va, \
+                (float)g->beta);                                                              \
+    }
+NARROW_FN(1) NARROW_FN(2) NARROW_FN(3) NARROW_FN(4) NARROW_FN(5) NARROW_FN(6) NARROW_FN(7)
+NARROW_FN(8)
+static void (*const NARROW_BY[ROWS_MAX + 1])(const bmm_args *, int64_t) = { NULL, narrow_1,
+    narrow_2, narrow_3, narrow_4, narrow_5, narrow_6, narrow_7, narrow_8 };
+
 BMM_TARGET_BF16 static void bmm_bf16_nxmxp_any_avx512bf16_g6_ab(const bmm_args *BMM_RESTRICT g)
 {
+    if (g->p <= 16 && g->sa_col == 1 && g->sb_col == 1) {
+        for (int64_t i0 = 0; i0 < g->n; i0 += ROWS_MAX)
+            NARROW_BY[g->n - i0 < ROWS_MAX ? g->n - i0 : ROWS_MAX](g, i0);
+        return;
+    }
     _Alignas(64) unsigned char stack[STACK_BYTES];
     const int64_t n = g->n, m = g->m, p = g->p, ldw = (p + 15) / 16 * 16;
     const int copy_a = g->sa_col != 1;
@@ -344,10 +402,10 @@ static const bmm_kernel_desc DOT = { "bmm_bf16_nxmxp_any_avx512bf16_gnt8x1_ab", 
 #endif
 
 /* Items of at most this many multiply-adds run faster as f32 on converted copies (the
- * generator's kernels of their shape): a pairs kernel's ~40 cycles an item of loops, pairing
- * and rounding cost more than the copies there (Zen 5: 8x8x8 58 against 67 GFLOP/s, 8x16x8
- * 84 against 65). */
-#define PAIRS_MIN_MADDS 512
+ * generator's unrolled kernels of their shape, several items a vector): 4x4x4, 3x3x3 and
+ * 2x2x2 use a quarter of a pairs kernel's lanes or less (Zen 5: 4x4x4 29 against 45 GFLOP/s;
+ * 5x5x5 37 against 34, 8x8x8 94 against 59, 3x3x8 36 against 13). */
+#define PAIRS_MIN_MADDS 64
 
 /* The rows form's instructions per item against the dot form's: vdpbf16ps, broadcasts and
  * the pairing copy; the dot products' sums across lanes. */
