@@ -163,6 +163,8 @@ int bmm__problem_widen(const bmm__problem *pr, bmm__problem *run);
  * ABI, any strides) for a checked bf16 problem as the caller gave it, when admitted
  * (bmm__cpu_bf16()); NULL: none, the problem runs as a 16-bit one without. */
 const bmm_kernel_desc *bmm__pairs_kernel(const bmm__problem *pr, int admitted);
+/* What kernel k (of bmm__pairs_kernel) copies of pr's operands, for bmm_plan_operands. */
+const char *bmm__pairs_operands(const bmm_kernel_desc *k, const bmm__problem *pr);
 
 /* A path buffer's size: the cache directory's path is at most this long, less the room its
  * files' names take (cache.c refuses a longer one). */

@@ -221,7 +221,7 @@ static void test_plans(void **state)
             const int own = f->dt == BMM_BF16 && bmm__cpu_bf16();
             assert_true(strncmp(bmm_plan_kernel(plan), own ? "bmm_bf16_" : "bmm_f32_", 8) == 0);
             assert_string_equal(bmm_plan_operands(plan),
-                own ? "B paired along k (AVX512_BF16)" : "A, B and C converted to f32");
+                own ? "as given (AVX512_BF16 pairs)" : "A, B and C converted to f32");
             th_check(&tc, NULL, kernel_c(f, 6), "plan");
             bmm_plan_destroy(plan);
             th_case_free(&tc);

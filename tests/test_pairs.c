@@ -147,17 +147,22 @@ static void test_plans(void **state)
     (void)state;
     if (absent())
         return;
-    static const struct { int64_t n, m, p; const char *kernel, *operands; } CASES[] = {
-        { 64, 64, 64, "bmm_bf16_nxmxp_any_avx512bf16_g6_ab", "B paired along k (AVX512_BF16)" },
-        { 37, 256, 1, "bmm_bf16_nxmxp_any_avx512bf16_gnt8x1_ab", "as given" },
-        { 8, 8, 8, "bmm_bf16_nxmxp_any_avx512bf16_g6_ab", "B paired along k (AVX512_BF16)" },
-        { 4, 4, 4, "bmm_f32_", "A, B and C converted to f32" },
+    static const struct { int64_t n, m, p; int la; const char *kernel, *operands; } CASES[] = {
+        { 64, 64, 64, TH_BF, "bmm_bf16_nxmxp_any_avx512bf16_g6_ab",
+          "B paired along k (AVX512_BF16)" },
+        { 64, 64, 64, TH_BF_TRANSPOSED, "bmm_bf16_nxmxp_any_avx512bf16_g6_ab",
+          "B paired along k, A copied (AVX512_BF16)" },
+        { 37, 256, 1, TH_BF, "bmm_bf16_nxmxp_any_avx512bf16_gnt8x1_ab", "as given" },
+        { 40, 256, 2, TH_BF, "bmm_bf16_nxmxp_any_avx512bf16_gnt8x1_ab", "B copied transposed" },
+        { 8, 8, 8, TH_BF, "bmm_bf16_nxmxp_any_avx512bf16_g6_ab", "as given (AVX512_BF16 pairs)" },
+        { 4, 4, 4, TH_BF, "bmm_f32_", "A, B and C converted to f32" },
     };
     for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++)
         for (unsigned flags = BMM_ESTIMATE; flags <= BMM_MEASURE; flags++) {
             int64_t n = CASES[i].n, m = CASES[i].m, p = CASES[i].p;
-            bmm_stride sa = bmm_stride_batch_first(n, m), sb = bmm_stride_batch_first(m, p);
-            bmm_stride sc = bmm_stride_seq_first(n, p, 9);
+            unsigned seed = 3;
+            bmm_stride sa = th_stride(CASES[i].la, n, m, 9, &seed);
+            bmm_stride sb = bmm_stride_batch_first(m, p), sc = bmm_stride_seq_first(n, p, 9);
             th_case tc;
             th_case_init(&tc, BMM_BF16, 9, n, m, p, sa, sb, sc, 1.5, -1, 7 + flags, 0);
             bmm_plan *plan;

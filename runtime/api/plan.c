@@ -489,8 +489,8 @@ const char *bmm_plan_operands(const bmm_plan *plan)
     if (plan && (plan->run.pack & BMM__PACK_WIDE))
         return "A, B and C converted to f32";
     const bmm_kernel_desc *kd = plan ? atomic_load(&((bmm_plan *)plan)->kernel) : NULL;
-    if (kd && kd->dtype == BMM_BF16 && kd->form == BMM_FORM_GROWS)
-        return "B paired along k (AVX512_BF16)";
+    if (kd && kd->dtype == BMM_BF16)
+        return bmm__pairs_operands(kd, &plan->run);
     return plan ? WORDS[plan->run.swapped][caller_packs(&plan->run)] : "";
 }
 

@@ -401,6 +401,18 @@ static const bmm_kernel_desc DOT = { "bmm_bf16_nxmxp_any_avx512bf16_gnt8x1_ab", 
     bmm_bf16_nxmxp_any_avx512bf16_gnt8x1_ab };
 #endif
 
+const char *bmm__pairs_operands(const bmm_kernel_desc *k, const bmm__problem *pr)
+{
+    static const char *const ROWS_SAY[2] = { "B paired along k (AVX512_BF16)",
+        "B paired along k, A copied (AVX512_BF16)" };
+    static const char *const DOT_SAY[4] = { "as given", "A copied", "B copied transposed",
+        "A copied, B copied transposed" };
+    const int a = pr->sa.col != 1;
+    if (k->form == BMM_FORM_GROWS)  /* (p <= 16 with unit columns: pairs in registers) */
+        return pr->p <= 16 && !a && pr->sb.col == 1 ? "as given (AVX512_BF16 pairs)" : ROWS_SAY[a];
+    return DOT_SAY[a | (pr->sb.row != 1) << 1];
+}
+
 /* Items of at most this many multiply-adds run faster as f32 on converted copies (the
  * generator's unrolled kernels of their shape, several items a vector): 4x4x4, 3x3x3 and
  * 2x2x2 use a quarter of a pairs kernel's lanes or less (Zen 5: 4x4x4 29 against 45 GFLOP/s;
