@@ -82,7 +82,6 @@ BMM_TARGET_BF16 INLINE void store_row(__m512 acc, uint16_t *c, int64_t sc, __mma
 BMM_TARGET_BF16 static void pair_rows(const uint16_t *b, int64_t sr, int64_t sc, int64_t m,
     int64_t p, uint32_t *w, int64_t ldw)
 {
-    const int64_t half = m / 2;
     if (sc != 1) {
         for (int64_t q = 0; q < (m + 1) / 2; q++)
             for (int64_t j = 0; j < ldw; j++)
@@ -90,18 +89,27 @@ BMM_TARGET_BF16 static void pair_rows(const uint16_t *b, int64_t sr, int64_t sc,
                     | (2 * q + 1 == m ? 0u : (uint32_t)b[(2 * q + 1) * sr + j * sc] << 16);
         return;
     }
-    for (int64_t j = 0; j < ldw; j += 16) {
+    /* 32 columns of rows 2q and 2q + 1 at a time: vpunpck[lh]wd pairs them within 128-bit
+     * lanes (columns 0-3 and 8-11 in one, 4-7 and 12-15 in the other, and so on), two
+     * permutes put the words back in column order */
+    const __m512i order0 = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21,
+        22, 23);
+    const __m512i order1 = _mm512_add_epi32(order0, _mm512_set1_epi32(8));
+    for (int64_t j = 0; j < ldw; j += 32) {
         const int64_t left = p - j;
-        const __mmask16 k = (__mmask16)(left >= 16 ? 0xffff : left > 0 ? (1u << left) - 1 : 0);
+        const __mmask32 k = (__mmask32)(left >= 32 ? ~0u : left > 0 ? (1u << left) - 1 : 0u);
+        const int two = j + 16 < ldw;  /* (ldw: whole vectors of 16) */
         const uint16_t *r = b + j;
         uint32_t *d = w + j;
-        for (int64_t q = 0; q < half; q++, r += 2 * sr, d += ldw) {
-            __m512i lo = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, r));
-            __m512i hi = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, r + sr));
-            _mm512_store_si512(d, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+        for (int64_t q = 0; q < (m + 1) / 2; q++, r += 2 * sr, d += ldw) {
+            const __m512i r0 = _mm512_maskz_loadu_epi16(k, r);
+            const __m512i r1 = 2 * q + 1 == m ? _mm512_setzero_si512()  /* odd m: a zero */
+                : _mm512_maskz_loadu_epi16(k, r + sr);
+            const __m512i lo = _mm512_unpacklo_epi16(r0, r1), hi = _mm512_unpackhi_epi16(r0, r1);
+            _mm512_store_si512(d, _mm512_permutex2var_epi32(lo, order0, hi));
+            if (two)
+                _mm512_store_si512(d + 16, _mm512_permutex2var_epi32(lo, order1, hi));
         }
-        if (m & 1)  /* the last row and a zero */
-            _mm512_store_si512(d, _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, r)));
     }
 }
 
