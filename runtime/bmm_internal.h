@@ -9,8 +9,7 @@
  *   cblas.c -> plan.c -> ondemand.c -> gen_store.c -> tune.c, wisdom.c -> threads.c,
  *   gen_build.c, wisdom_file.c -> verify.c -> registry.c, run.c, gen_class.c -> problem.c,
  *   pairs.c, cpu.c, generic.c, pack.c, convert.c, luagen.c, spawn.c, cache.c, bmm_select.h ->
- *   error.c,
- *   stride.c, env.c
+ *   error.c, stride.c, env.c
  * A lower layer that changes what an upper one may have cached (a table registered, wisdom
  * imported, recorded or forgotten) bumps the registry's configuration epoch; the upper layer
  * compares epochs instead of being called back. */
