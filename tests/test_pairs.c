@@ -151,7 +151,7 @@ static void test_plans(void **state)
         { 64, 64, 64, TH_BF, "bmm_bf16_nxmxp_any_avx512bf16_g6_ab",
           "B paired along k (AVX512_BF16)" },
         { 64, 64, 64, TH_BF_TRANSPOSED, "bmm_bf16_nxmxp_any_avx512bf16_g6_ab",
-          "B paired along k, A copied (AVX512_BF16)" },
+          "A and B paired along k (AVX512_BF16)" },
         { 37, 256, 1, TH_BF, "bmm_bf16_nxmxp_any_avx512bf16_gnt8x1_ab", "as given" },
         { 40, 256, 2, TH_BF, "bmm_bf16_nxmxp_any_avx512bf16_gnt8x1_ab", "B copied transposed" },
         { 8, 8, 8, TH_BF, "bmm_bf16_nxmxp_any_avx512bf16_g6_ab", "as given (AVX512_BF16 pairs)" },

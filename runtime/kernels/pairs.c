@@ -82,6 +82,21 @@ BMM_TARGET_BF16 INLINE void store_row(__m512 acc, uint16_t *c, int64_t sc, __mma
 BMM_TARGET_BF16 static void pair_rows(const uint16_t *b, int64_t sr, int64_t sc, int64_t m,
     int64_t p, uint32_t *w, int64_t ldw)
 {
+    if (sr == 1 && sc != 1 && !(sc & 1) && !((uintptr_t)b & 3)) {
+        /* a transposed view, its rows 4-byte aligned: the pairs are adjacent, 32-bit words of
+         * B^T's rows, moved by pack.c's in-register transposes; an odd m's last row after */
+        const int64_t half = m / 2;
+        if (half)
+            bmm__pack(BMM_F32, b, (bmm_stride){ 0, 1, sc / 2 }, 1, half, p, w, 0, ldw,
+                BMM_ISA_AVX512);
+        for (int64_t q = 0; q < half; q++)
+            for (int64_t j = p; j < ldw; j++)
+                w[q * ldw + j] = 0;
+        if (m & 1)
+            for (int64_t j = 0; j < ldw; j++)
+                w[half * ldw + j] = j < p ? b[m - 1 + j * sc] : 0u;
+        return;
+    }
     if (sc != 1) {
         for (int64_t q = 0; q < (m + 1) / 2; q++)
             for (int64_t j = 0; j < ldw; j++)
@@ -113,9 +128,10 @@ BMM_TARGET_BF16 static void pair_rows(const uint16_t *b, int64_t sr, int64_t sc,
     }
 }
 
-/* One pair of k (k, k + 1) into the accumulators; odd: k is the last, paired with a zero. */
+/* Pair q of k (2q, 2q + 1) into the accumulators: row r's pair at a + r sa + q sq (A's own
+ * rows: sq 2; A's pairs: see pair_a); odd: the last element alone, paired with a zero. */
 BMM_TARGET_BF16 INLINE void rows_step(const int R, const int J, __m512 acc[][VECS_MAX],
-    const uint16_t *a, int64_t sa, const uint32_t *wq, int64_t k, int odd)
+    const uint16_t *a, int64_t sa, int64_t sq, const uint32_t *wq, int64_t q, int odd)
 {
     __m512i b[VECS_MAX];
 #pragma GCC unroll 4
@@ -123,9 +139,9 @@ BMM_TARGET_BF16 INLINE void rows_step(const int R, const int J, __m512 acc[][VEC
         b[j] = _mm512_load_si512(wq + 16 * j);
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
-        uint32_t pair = a[r * sa + k];
+        uint32_t pair = a[r * sa + q * sq];
         if (!odd)
-            memcpy(&pair, a + r * sa + k, sizeof pair);
+            memcpy(&pair, a + r * sa + q * sq, sizeof pair);
         const __m512i av = _mm512_set1_epi32((int)pair);
 #pragma GCC unroll 4
         for (int j = 0; j < J; j++)
@@ -133,10 +149,10 @@ BMM_TARGET_BF16 INLINE void rows_step(const int R, const int J, __m512 acc[][VEC
     }
 }
 
-/* R rows of C, J vectors of columns (the last `tail` columns wide): A's rows at a (sa apart,
- * unit column stride), B's pairs at w. */
+/* R rows of C, J vectors of columns (the last `tail` columns wide): A's pairs at a (rows sa,
+ * pairs sq apart), B's pairs at w. */
 BMM_TARGET_BF16 INLINE void rows_block(const int R, const int J, const uint16_t *a, int64_t sa,
-    const uint32_t *w, int64_t ldw, int64_t m, uint16_t *c, int64_t scr, int64_t scc, __mmask16 tail,
+    int64_t sq, const uint32_t *w, int64_t ldw, int64_t m, uint16_t *c, int64_t scr, int64_t scc, __mmask16 tail,
     __m512 va, float beta)
 {
     __m512 acc[ROWS_MAX][VECS_MAX];
@@ -147,9 +163,9 @@ BMM_TARGET_BF16 INLINE void rows_block(const int R, const int J, const uint16_t 
             acc[r][j] = _mm512_setzero_ps();
     const int64_t half = m / 2;
     for (int64_t q = 0; q < half; q++)
-        rows_step(R, J, acc, a, sa, w + q * ldw, 2 * q, 0);
+        rows_step(R, J, acc, a, sa, sq, w + q * ldw, q, 0);
     if (m & 1)
-        rows_step(R, J, acc, a, sa, w + half * ldw, m - 1, 1);
+        rows_step(R, J, acc, a, sa, sq, w + half * ldw, half, 1);
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
@@ -160,14 +176,14 @@ BMM_TARGET_BF16 INLINE void rows_block(const int R, const int J, const uint16_t 
 
 /* Each block shape its own function, its accumulators in registers (one allocation region:
  * GCC's default spilled one across the k loop, the 0.6x bmm_simd.h tells of). */
-typedef void (*rows_fn)(const uint16_t *a, int64_t sa, const uint32_t *w, int64_t ldw,
+typedef void (*rows_fn)(const uint16_t *a, int64_t sa, int64_t sq, const uint32_t *w, int64_t ldw,
     int64_t m, uint16_t *c, int64_t scr, int64_t scc, __mmask16 tail, __m512 va, float beta);
 #define ROWS_FN(R, J)                                                                         \
     BMM_TARGET_BF16 BMM_CHUNK_BLOCK static void rows_##R##_##J(const uint16_t *a, int64_t sa, \
-        const uint32_t *w, int64_t ldw, int64_t m, uint16_t *c, int64_t scr, int64_t scc,     \
+        int64_t sq, const uint32_t *w, int64_t ldw, int64_t m, uint16_t *c, int64_t scr, int64_t scc,     \
         __mmask16 tail, __m512 va, float beta)                                                \
     {                                                                                         \
-        rows_block(R, J, a, sa, w, ldw, m, c, scr, scc, tail, va, beta);                      \
+        rows_block(R, J, a, sa, sq, w, ldw, m, c, scr, scc, tail, va, beta);                      \
     }
 #define ROWS_FNS(J) ROWS_FN(1, J) ROWS_FN(2, J) ROWS_FN(3, J) ROWS_FN(4, J) ROWS_FN(5, J) \
     ROWS_FN(6, J)
@@ -274,10 +290,14 @@ BMM_TARGET_BF16 static void bmm_bf16_nxmxp_any_avx512bf16_g6_ab(const bmm_args *
     }
     _Alignas(64) unsigned char stack[STACK_BYTES];
     const int64_t n = g->n, m = g->m, p = g->p, ldw = (p + 15) / 16 * 16;
-    const int copy_a = g->sa_col != 1;
+    /* A: its rows as given (unit column stride); a transposed view's pairs (made as B's, from
+     * its rows of k: word (q, i) is row i's pair q); else a row-major copy */
+    const int pair_a = g->sa_col != 1 && g->sa_row == 1, copy_a = g->sa_col != 1 && !pair_a;
+    const int64_t lda = (n + 15) / 16 * 16;
     const size_t wbytes = (size_t)((m + 1) / 2 * ldw) * 4;
+    const size_t abytes = pair_a ? (size_t)((m + 1) / 2 * lda) * 4 : copy_a ? (size_t)(n * m) * 2 : 0;
     void *heap;
-    uint32_t *w = buffer(stack, wbytes + (copy_a ? (size_t)(n * m) * 2 : 0), &heap);
+    uint32_t *w = buffer(stack, wbytes + abytes, &heap);
     if (!w) {
         fallback(g);
         return;
@@ -291,8 +311,12 @@ BMM_TARGET_BF16 static void bmm_bf16_nxmxp_any_avx512bf16_g6_ab(const bmm_args *
         if (t == 0 || g->sb_batch)  /* a broadcast B is paired once */
             pair_rows(B + t * g->sb_batch, g->sb_row, g->sb_col, m, p, w, ldw);
         const uint16_t *a = A + t * g->sa_batch;
-        int64_t sa = g->sa_row;
-        if (copy_a) {
+        int64_t sa = g->sa_row, sq = 2;
+        if (pair_a) {
+            if (t == 0 || g->sa_batch)
+                pair_rows(a, g->sa_col, 1, m, n, (uint32_t *)(void *)acopy, lda);
+            a = acopy, sa = 2, sq = 2 * lda;
+        } else if (copy_a) {
             if (t == 0 || g->sa_batch)
                 copy_rows(a, g->sa_row, g->sa_col, n, m, acopy);
             a = acopy, sa = m;
@@ -304,7 +328,7 @@ BMM_TARGET_BF16 static void bmm_bf16_nxmxp_any_avx512bf16_g6_ab(const bmm_args *
             const __mmask16 tail = (__mmask16)(left >= 16 ? 0xffff : (1u << left) - 1);
             const int rows = ROWS_FOR[J];
             for (int64_t i0 = 0; i0 < n; i0 += rows)
-                ROWS_BY[J][n - i0 < rows ? n - i0 : rows](a + i0 * sa, sa, w + j0, ldw,
+                ROWS_BY[J][n - i0 < rows ? n - i0 : rows](a + i0 * sa, sa, sq, w + j0, ldw,
                     m, c + i0 * g->sc_row + j0 * g->sc_col, g->sc_row, g->sc_col,
                     tail, va, beta);
         }
@@ -411,13 +435,14 @@ static const bmm_kernel_desc DOT = { "bmm_bf16_nxmxp_any_avx512bf16_gnt8x1_ab", 
 
 const char *bmm__pairs_operands(const bmm_kernel_desc *k, const bmm__problem *pr)
 {
-    static const char *const ROWS_SAY[2] = { "B paired along k (AVX512_BF16)",
-        "B paired along k, A copied (AVX512_BF16)" };
+    static const char *const ROWS_SAY[3] = { "B paired along k (AVX512_BF16)",
+        "B paired along k, A copied (AVX512_BF16)", "A and B paired along k (AVX512_BF16)" };
     static const char *const DOT_SAY[4] = { "as given", "A copied", "B copied transposed",
         "A copied, B copied transposed" };
     const int a = pr->sa.col != 1;
     if (k->form == BMM_FORM_GROWS)  /* (p <= 16 with unit columns: pairs in registers) */
-        return pr->p <= 16 && !a && pr->sb.col == 1 ? "as given (AVX512_BF16 pairs)" : ROWS_SAY[a];
+        return pr->p <= 16 && !a && pr->sb.col == 1 ? "as given (AVX512_BF16 pairs)"
+            : ROWS_SAY[a ? 1 + (pr->sa.row == 1) : 0];
     return DOT_SAY[a | (pr->sb.row != 1) << 1];
 }
 
