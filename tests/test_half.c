@@ -277,6 +277,32 @@ static void test_converted_runs(void **state)
     }
 }
 
+/* Transposed views widened past run.c's blocks (16 columns, 256 rows at a time): A and B of
+ * 9..300 rows, tails of every width, at guard pages. */
+static void test_transposed_runs(void **state)
+{
+    (void)state;
+    static const int64_t SHAPES[][3] = { { 9, 300, 20 }, { 257, 17, 8 }, { 40, 256, 33 },
+        { 8, 8, 8 }, { 300, 261, 15 } };
+    for (int fi = 0; fi < 2; fi++)
+        for (size_t i = 0; i < sizeof SHAPES / sizeof *SHAPES; i++) {
+            const format *f = &FORMATS[fi];
+            const int64_t n = SHAPES[i][0], m = SHAPES[i][1], p = SHAPES[i][2], batch = 3;
+            unsigned seed = 17;
+            bmm_stride sa = th_stride(TH_BF_TRANSPOSED, n, m, batch, &seed);
+            bmm_stride sb = th_stride(TH_BF_TRANSPOSED, m, p, batch, &seed);
+            th_case tc;
+            th_case_init_guarded(&tc, f->dt, batch, n, m, p, sa, sb,
+                bmm_stride_batch_first(n, p), 1, 0, 5 + (unsigned)i, 1);
+            assert_int_equal(f->dt == BMM_BF16
+                ? bmm_bf16gemm_strided(batch, n, m, p, 1, tc.A, sa, tc.B, sb, 0, tc.C, tc.pr.sc)
+                : bmm_hgemm_strided(batch, n, m, p, 1, tc.A, sa, tc.B, sb, 0, tc.C, tc.pr.sc),
+                BMM_OK);
+            th_check(&tc, NULL, kernel_c(f, m), "transposed run");
+            th_case_free(&tc);
+        }
+}
+
 /* Rows of length len at x (16-bit) converted on isa's runs, one after another: the tails of
  * every length too. Returns the elements covered. */
 static int64_t widen_rows(const format *f, const uint16_t *h, float *x, int64_t n, int64_t len,
@@ -357,6 +383,7 @@ int main(void)
         cmocka_unit_test(test_special_values),
         cmocka_unit_test(test_plans),
         cmocka_unit_test(test_converted_runs),
+        cmocka_unit_test(test_transposed_runs),
         cmocka_unit_test(test_conversions_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,11 +30,39 @@ typedef struct {
     char *buf;
 } operand;
 
+/* A 16-bit transposed view (unit row stride) widened: its columns, contiguous, converted by
+ * vectors into a block of 16 of them, which pack.c's transposes then move into rows (the
+ * element-wise conversion along its rows ran 6x slower: f16 16x16x16 with a transposed B). */
+#define WIDE_T_COLS 16
+#define WIDE_T_ROWS 256
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void widen_transposed(int dt, const char *x, bmm_stride s, int64_t items, int64_t rows,
+    int64_t cols, float *d, int64_t db, int64_t ldd, int isa)
+{
+    _Alignas(64) float t[WIDE_T_COLS * WIDE_T_ROWS];
+    for (int64_t it = 0; it < items; it++, x += s.batch * 2, d += db)
+        for (int64_t j0 = 0; j0 < cols; j0 += WIDE_T_COLS)
+            for (int64_t i0 = 0; i0 < rows; i0 += WIDE_T_ROWS) {
+                const int64_t jn = cols - j0 < WIDE_T_COLS ? cols - j0 : WIDE_T_COLS;
+                const int64_t in = rows - i0 < WIDE_T_ROWS ? rows - i0 : WIDE_T_ROWS;
+                bmm__widen(dt, x + (i0 + j0 * s.col) * 2, (bmm_stride){ 0, s.col, 1 }, 1, jn,
+                    in, t, 0, in, isa);
+                bmm__pack(BMM_F32, t, (bmm_stride){ 0, 1, in }, 1, in, jn, d + i0 * ldd + j0, 0,
+                    ldd, isa);
+            }
+}
+
 static void pack_chunk(const operand *o, const bmm__problem *pr, int64_t lo, int64_t items,
     bmm_stride ks, int isa)
 {
     const int64_t es = bmm__elem_bytes(pr->dtype);
-    if (pr->pack & BMM__PACK_WIDE)
+    if ((pr->pack & BMM__PACK_WIDE) && o->s.row == 1 && o->s.col > 1 && o->rows >= 8
+        && o->cols >= 8 && isa >= BMM_ISA_AVX2)
+        widen_transposed(pr->dtype, o->x + lo * o->s.batch * es, o->s, items, o->rows, o->cols,
+            (float *)(void *)o->buf, ks.batch, ks.row, isa);
+    else if (pr->pack & BMM__PACK_WIDE)
         bmm__widen(pr->dtype, o->x + lo * o->s.batch * es, o->s, items, o->rows, o->cols,
             (float *)(void *)o->buf, ks.batch, ks.row, isa);
     else
