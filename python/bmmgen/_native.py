@@ -46,8 +46,8 @@ def _addr(name):
 
 _buffer = _module("_native_buffer")
 if _buffer is not None:
-    _buffer.bind(_addr("bmm_sgemm_strided"), _addr("bmm_dgemm_strided"), _addr("bmm_execute"),
-                 np.empty, np.ndarray)
+    _buffer.bind(_addr("bmm_sgemm_strided"), _addr("bmm_dgemm_strided"),
+                 _addr("bmm_hgemm_strided"), _addr("bmm_execute"), np.empty, np.ndarray)
 buffer_bmm = _buffer.bmm if _buffer is not None else None
 BufferPlanned = _buffer.Planned if _buffer is not None else None  # a Plan's calls on arrays
 

@@ -2,8 +2,8 @@
  * protocol, where the Python path reads a dozen attributes and makes a ctypes call. Needs no
  * NumPy or torch headers.
  *
- * A fast path only, as _native_torch.cpp: it takes the plain calls (3-D float32 or float64
- * buffers in the machine's byte order, sizes >= 1, strides whole elements, addresses aligned,
+ * A fast path only, as _native_torch.cpp: it takes the plain calls (3-D float32, float64 or
+ * float16 buffers in the machine's byte order, sizes >= 1, strides whole elements, addresses aligned,
  * out writable and of the product's shape and format) and returns None for every other, which
  * the Python path (_ops.py) checks, raises or copies as before; a call the library refuses
  * (an out overlapping an input: nothing written) goes there too, and so does anything but a
@@ -24,10 +24,13 @@ typedef bmm_status (*sgemm_fn)(int64_t, int64_t, int64_t, int64_t, float, const 
 typedef bmm_status (*dgemm_fn)(int64_t, int64_t, int64_t, int64_t, double, const double *,
     bmm_stride, const double *, bmm_stride, double, double *, bmm_stride);
 
+typedef bmm_status (*hgemm_fn)(int64_t, int64_t, int64_t, int64_t, float, const bmm_f16 *,
+    bmm_stride, const bmm_f16 *, bmm_stride, float, bmm_f16 *, bmm_stride);
 typedef bmm_status (*execute_fn)(const bmm_plan *, const void *, const void *, void *);
 
 static sgemm_fn sgemm;  /* set once by bind, before any call (under the GIL) */
 static dgemm_fn dgemm;
+static hgemm_fn hgemm;
 static execute_fn execute;
 static PyObject *empty;  /* numpy.empty */
 static PyObject *ndarray;  /* numpy.ndarray: the type this path takes (not subclasses) */
@@ -38,9 +41,9 @@ static PyObject *ndarray;  /* numpy.ndarray: the type this path takes (not subcl
 static PyObject *bind(PyObject *self, PyObject *args)
 {
     (void)self;
-    unsigned long long s, d, x;
+    unsigned long long s, d, h, x;
     PyObject *e, *t;
-    if (!PyArg_ParseTuple(args, "KKKOO!", &s, &d, &x, &e, &PyType_Type, &t))
+    if (!PyArg_ParseTuple(args, "KKKKOO!", &s, &d, &h, &x, &e, &PyType_Type, &t))
         return NULL;
     if (!PyCallable_Check(e))
         return PyErr_Format(PyExc_TypeError, "bind: empty must be callable");
@@ -50,12 +53,13 @@ static PyObject *bind(PyObject *self, PyObject *args)
     Py_XSETREF(ndarray, t);
     sgemm = (sgemm_fn)(uintptr_t)s;
     dgemm = (dgemm_fn)(uintptr_t)d;
+    hgemm = (hgemm_fn)(uintptr_t)h;
     execute = (execute_fn)(uintptr_t)x;
     Py_RETURN_NONE;
 }
 
-/* The element type of a buffer: 'f' or 'd' in the machine's order (NumPy writes "f", "<f" or
- * "=f" for it), else 0. */
+/* The element type of a buffer: 'f', 'd' or 'e' (half) in the machine's order (NumPy writes
+ * "f", "<f" or "=f" for it), else 0. */
 static char element(const Py_buffer *v)
 {
     const char *f = v->format;
@@ -63,7 +67,8 @@ static char element(const Py_buffer *v)
         return 0;
     if (f[0] == '=' || f[0] == '@' || (f[0] == '<' && PY_LITTLE_ENDIAN) || (f[0] == '>' && !PY_LITTLE_ENDIAN))
         f++;
-    if ((f[0] == 'f' && v->itemsize == 4) || (f[0] == 'd' && v->itemsize == 8))
+    if ((f[0] == 'f' && v->itemsize == 4) || (f[0] == 'd' && v->itemsize == 8)
+        || (f[0] == 'e' && v->itemsize == 2))
         return f[1] == '\0' ? f[0] : 0;
     return 0;
 }
@@ -83,6 +88,12 @@ static int plain(const Py_buffer *v, char type, bmm_stride *s)
     return 1;
 }
 
+/* NumPy's name of an element type. */
+static const char *dtype_name(char type)
+{
+    return type == 'f' ? "float32" : type == 'd' ? "float64" : "float16";
+}
+
 /* a @ b into out (a new array when None); None: the Python path takes the call. */
 static PyObject *bmm(PyObject *self, PyObject *args)
 {
@@ -98,7 +109,7 @@ static PyObject *bmm(PyObject *self, PyObject *args)
     int64_t batch, n, m, p;
     bmm_status st;
     PyThreadState *ts;
-    if (!sgemm || !dgemm || !empty || (PyObject *)Py_TYPE(a) != ndarray
+    if (!sgemm || !dgemm || !hgemm || !empty || (PyObject *)Py_TYPE(a) != ndarray
         || (PyObject *)Py_TYPE(b) != ndarray || (out != Py_None && (PyObject *)Py_TYPE(out) != ndarray))
         goto none;
     if (PyObject_GetBuffer(a, &va, PyBUF_RECORDS_RO) != 0)
@@ -115,7 +126,7 @@ static PyObject *bmm(PyObject *self, PyObject *args)
         goto none;
     if (out == Py_None) {
         made = PyObject_CallFunction(empty, "((LLL)s)", (long long)batch, (long long)n,
-            (long long)p, type == 'f' ? "float32" : "float64");
+            (long long)p, dtype_name(type));
         if (!made)
             goto none;
     }
@@ -128,8 +139,10 @@ static PyObject *bmm(PyObject *self, PyObject *args)
         ? PyEval_SaveThread() : NULL;
     if (type == 'f')
         st = sgemm(batch, n, m, p, 1.0f, va.buf, sa, vb.buf, sb, 0.0f, vc.buf, sc);
-    else
+    else if (type == 'd')
         st = dgemm(batch, n, m, p, 1.0, va.buf, sa, vb.buf, sb, 0.0, vc.buf, sc);
+    else
+        st = hgemm(batch, n, m, p, 1.0f, va.buf, sa, vb.buf, sb, 0.0f, vc.buf, sc);
     if (ts)
         PyEval_RestoreThread(ts);
     if (st == BMM_OK) {
@@ -167,19 +180,23 @@ typedef struct {
 static int planned_init(planned *self, PyObject *args, PyObject *kw)
 {
     unsigned long long plan;
-    int f64, fresh;
+    int dtype, fresh;
     long long (*sh)[3] = self->shape, (*st)[3] = self->stride;
     if (kw && PyDict_Size(kw)) {
         PyErr_SetString(PyExc_TypeError, "Planned takes positional arguments");
         return -1;
     }
-    if (!PyArg_ParseTuple(args, "Kp(LLL)(LLL)(LLL)(LLL)(LLL)(LLL)p", &plan, &f64,
+    if (!PyArg_ParseTuple(args, "Ki(LLL)(LLL)(LLL)(LLL)(LLL)(LLL)p", &plan, &dtype,
             &sh[0][0], &sh[0][1], &sh[0][2], &st[0][0], &st[0][1], &st[0][2],
             &sh[1][0], &sh[1][1], &sh[1][2], &st[1][0], &st[1][1], &st[1][2],
             &sh[2][0], &sh[2][1], &sh[2][2], &st[2][0], &st[2][1], &st[2][2], &fresh))
         return -1;
+    if (dtype != BMM_F32 && dtype != BMM_F64 && dtype != BMM_F16) {
+        PyErr_Format(PyExc_ValueError, "Planned: dtype %d has no NumPy buffer path", dtype);
+        return -1;
+    }
     self->plan = (const bmm_plan *)(uintptr_t)plan;
-    self->type = f64 ? 'd' : 'f';
+    self->type = dtype == BMM_F32 ? 'f' : dtype == BMM_F64 ? 'd' : 'e';
     self->fresh_out = fresh;
     return 0;
 }
@@ -215,7 +232,7 @@ static PyObject *planned_call(planned *self, PyObject *args, PyObject *kw)
         Py_RETURN_NONE;
     if (out == Py_None) {
         made = PyObject_CallFunction(empty, "((LLL)s)", self->shape[2][0], self->shape[2][1],
-            self->shape[2][2], self->type == 'f' ? "float32" : "float64");
+            self->shape[2][2], dtype_name(self->type));
         if (!made)
             goto done;
     }
@@ -259,7 +276,7 @@ static PyTypeObject planned_type = {
 };
 
 static PyMethodDef methods[] = {
-    { "bind", bind, METH_VARARGS, "bind(sgemm, dgemm, execute, empty, ndarray): libbmm's entries, numpy.empty, numpy.ndarray" },
+    { "bind", bind, METH_VARARGS, "bind(sgemm, dgemm, hgemm, execute, empty, ndarray): libbmm's entries, numpy.empty, numpy.ndarray" },
     { "bmm", bmm, METH_VARARGS, "bmm(a, b, out=None): a @ b into out (None: new), or None" },
     { NULL, NULL, 0, NULL },
 };

@@ -103,13 +103,13 @@ class Plan:
         self.operands = _lib.plan_operands(self._handle).decode()
         self.threads = _lib.plan_threads(self._handle)
         self._fast = None  # the compiled call, where there is one
-        f64, shapes = DTYPES[dt][0] == "f64", [w[0] for w in self._want]
+        shapes = [w[0] for w in self._want]
         strides = [tuple(0 if s is None else s for s in w[1]) for w in self._want]
         if self._kind == "torch" and _native.Planned is not None:  # (loaded with torch)
             self._fast = _native.Planned(self._handle, dt, shapes, strides, self._fresh_out)
         elif self._kind == "numpy" and _native.BufferPlanned is not None and DTYPES[dt][0] in (
-                "f32", "f64"):
-            self._fast = _native.BufferPlanned(self._handle, f64, shapes[0], strides[0], shapes[1],
+                "f32", "f64", "f16"):
+            self._fast = _native.BufferPlanned(self._handle, dt, shapes[0], strides[0], shapes[1],
                                                strides[1], shapes[2], strides[2], self._fresh_out)
 
     # Copies and pickles never share the native plan (each would free it): a copy, or a plan

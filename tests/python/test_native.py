@@ -186,7 +186,7 @@ needs_buffer = pytest.mark.skipif(buffer_bmm is None, reason="no compiled NumPy 
 
 
 @needs_buffer
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
 def test_numpy_plain_calls(dtype):
     rng = np.random.default_rng(3)
     a = rng.standard_normal((5, 7, 9)).astype(dtype)
@@ -196,12 +196,13 @@ def test_numpy_plain_calls(dtype):
              (np.broadcast_to(a[:1], a.shape), b), (a[:, 1:6, ::2], b[:, :5])]
     for x, y in views:
         want = np.matmul(x.astype(np.float64), y.astype(np.float64))
+        tol = 1e-2 if dtype == np.float16 else 1e-4  # (float16: C rounded to 11 bits)
         got = buffer_bmm(x, y, None)
         assert type(got) is np.ndarray and got.dtype == dtype and got.flags.c_contiguous
-        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
         out = np.full((x.shape[0], x.shape[1] + 1, y.shape[2]), 7.0, dtype)[:, 1:]
         assert buffer_bmm(x, y, out) is out
-        np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(out, want, rtol=tol, atol=tol)
 
 
 def _numpy_left_to_python():
@@ -213,7 +214,7 @@ def _numpy_left_to_python():
     ro.flags.writeable = False
     sub = a.view(type("S", (np.ndarray,), {}))
     return {
-        "float16": (a.astype(np.float16), b.astype(np.float16), None),
+        "float16 and float32": (a.astype(np.float16), b, None),
         "int": (a.astype(np.int32), b.astype(np.int32), None),
         "byte-swapped": (a.astype(a.dtype.newbyteorder()), b.astype(b.dtype.newbyteorder()), None),
         "misaligned": (odd, b, None),
@@ -245,25 +246,27 @@ def test_numpy_left_to_python(case):
 
 
 @needs_buffer
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
 def test_numpy_plan_calls(dtype):
     """A Plan on NumPy arrays calls through the compiled path; arrays not as planned go to the
     Python path, which says what differs; a closed plan raises."""
     rng = np.random.default_rng(5)
     a = rng.standard_normal((6, 5, 7)).astype(dtype)
     b = rng.standard_normal((6, 7, 3)).astype(dtype).transpose(0, 2, 1).copy().transpose(0, 2, 1)
-    want = np.matmul(a, b)
+    want = np.matmul(a.astype(np.float64), b.astype(np.float64))
+    tol = {"rtol": 1e-2, "atol": 1e-2} if dtype == np.float16 else {"rtol": 1e-5, "atol": 1e-6}
     plan = bmmgen.Plan(a, b)
     assert plan._fast is not None
-    np.testing.assert_allclose(plan._fast(a, b), want, rtol=1e-5)
-    np.testing.assert_allclose(plan(a, b), want, rtol=1e-5)
+    np.testing.assert_allclose(plan._fast(a, b), want, **tol)
+    np.testing.assert_allclose(plan(a, b), want, **tol)
     out = np.full((6, 5, 3), 7.0, dtype)
     with_out = bmmgen.Plan(a, b, out)
     assert with_out._fast(a, b, out) is out
-    np.testing.assert_allclose(out, want, rtol=1e-5)
+    np.testing.assert_allclose(out, want, **tol)
     assert with_out._fast(a, b) is None                         # made for a given out
     assert plan._fast(a, np.ascontiguousarray(b)) is None       # other strides
-    assert plan._fast(a.astype(np.float16), b) is None          # another dtype
+    other = np.float32 if dtype == np.float16 else np.float16
+    assert plan._fast(a.astype(other), b.astype(other)) is None  # another dtype
     assert plan._fast(a.tolist(), b) is None                    # not an array
     ro = np.full((6, 5, 3), 7.0, dtype)
     ro.flags.writeable = False
