@@ -25,7 +25,9 @@ extern "C" {
 
 typedef enum { BMM_F32 = 1, BMM_F64 = 2, BMM_BF16 = 3, BMM_F16 = 4 } bmm_dtype;
 /* 16-bit elements (BMM_BF16, BMM_F16) are passed as their bits: products are accumulated in
- * float at least, alpha and beta are floats, and C is rounded once, to nearest even. */
+ * float at least, alpha and beta are floats, and C is rounded once, to nearest even: to the
+ * same 16-bit type, or to float (a float C: bmm_sbgemm_strided, bmm_shgemm_strided, plans
+ * with BMM_C_F32; what autocast and OpenBLAS's sbgemm compute). */
 typedef uint16_t bmm_bf16;
 typedef uint16_t bmm_f16;
 
@@ -72,6 +74,13 @@ BMM_API bmm_status bmm_bf16gemm_strided(int64_t batch, int64_t n, int64_t m, int
 BMM_API bmm_status bmm_hgemm_strided(int64_t batch, int64_t n, int64_t m, int64_t p,
     float alpha, const bmm_f16 *A, bmm_stride sa, const bmm_f16 *B, bmm_stride sb,
     float beta, bmm_f16 *C, bmm_stride sc);
+/* 16-bit A and B, a float C (named as OpenBLAS's sbgemm: bf16 in, float out; sh: f16). */
+BMM_API bmm_status bmm_sbgemm_strided(int64_t batch, int64_t n, int64_t m, int64_t p,
+    float alpha, const bmm_bf16 *A, bmm_stride sa, const bmm_bf16 *B, bmm_stride sb,
+    float beta, float *C, bmm_stride sc);
+BMM_API bmm_status bmm_shgemm_strided(int64_t batch, int64_t n, int64_t m, int64_t p,
+    float alpha, const bmm_f16 *A, bmm_stride sa, const bmm_f16 *B, bmm_stride sb,
+    float beta, float *C, bmm_stride sc);
 
 /* Plans, FFTW style: choose once, execute many times, from many threads at once. */
 typedef struct bmm_plan bmm_plan;
@@ -83,9 +92,11 @@ enum {
     BMM_WISDOM_ONLY = 1u << 1, /* use wisdom or fail with BMM_EUNSUPPORTED */
     BMM_GENERIC_ONLY = 1u << 2, /* always the generic path (for comparisons and debugging) */
     BMM_GENERATE = 1u << 3,     /* generation on demand: see below */
-    BMM_GENERATE_ASYNC = 1u << 4 /* the same in the background: the plan is made at once on the
+    BMM_GENERATE_ASYNC = 1u << 4, /* the same in the background: the plan is made at once on the
                                   kernels there are, and switches to the class's own between
                                   executions once they are loaded (bmm_plan_kernel says which) */
+    BMM_C_F32 = 1u << 5        /* C is float, A and B of the 16-bit dtype (BMM_BF16, BMM_F16):
+                                  rounded once to float; BMM_EINVAL with BMM_F32 or BMM_F64 */
 };
 /* Generation on demand. With BMM_GENERATE (one-shot calls: the environment variable
  * BMM_GENERATE=1 or =sync), a plan whose shape no specialized kernel serves first gets kernels
@@ -141,7 +152,9 @@ BMM_API const char *bmm_plan_kernel(const bmm_plan *plan);
  * operands are row-major); "A copied", "B copied", "A and B copied" (to row-major, a chunk of
  * the batch at a time, for the vector kernels), after "transposed, " when both; "B copied
  * transposed" (a row-major B whose rows would leave vector lanes idle, for dot products
- * along m); "A, B and C converted to f32" (a 16-bit dtype, on an f32 kernel); "" for
+ * along m); "A, B and C converted to f32" (a 16-bit dtype, on an f32 kernel; "A and B
+ * converted to f32" with a float C of unit column stride, "A and B converted to f32, C
+ * copied" with another); bf16's own kernels (AVX512_BF16) say what they pair or copy; "" for
  * NULL. */
 BMM_API const char *bmm_plan_operands(const bmm_plan *plan);
 /* The threads the plan's executions use (at most: see BMM_THREADS); 0 for NULL. */

@@ -37,6 +37,17 @@ BMM_API bmm_status bmm_cblas_dgemm_batch_strided(int layout, int transa, int tra
     int64_t m, int64_t n, int64_t k, double alpha, const double *a, int64_t lda,
     int64_t stridea, const double *b, int64_t ldb, int64_t strideb, double beta, double *c,
     int64_t ldc, int64_t stridec, int64_t batch_size);
+/* 16-bit a and b, a float c, as OpenBLAS's cblas_sbgemm (bf16; sh: f16) and MKL's
+ * cblas_gemm_bf16bf16f32 compute: products accumulated in float, c rounded once to float
+ * (bmm.h). */
+BMM_API bmm_status bmm_cblas_sbgemm_batch_strided(int layout, int transa, int transb,
+    int64_t m, int64_t n, int64_t k, float alpha, const bmm_bf16 *a, int64_t lda,
+    int64_t stridea, const bmm_bf16 *b, int64_t ldb, int64_t strideb, float beta, float *c,
+    int64_t ldc, int64_t stridec, int64_t batch_size);
+BMM_API bmm_status bmm_cblas_shgemm_batch_strided(int layout, int transa, int transb,
+    int64_t m, int64_t n, int64_t k, float alpha, const bmm_f16 *a, int64_t lda,
+    int64_t stridea, const bmm_f16 *b, int64_t ldb, int64_t strideb, float beta, float *c,
+    int64_t ldc, int64_t stridec, int64_t batch_size);
 
 #ifdef __cplusplus
 }

@@ -135,17 +135,17 @@ static inline BMM__MAYBE_UNUSED void bmm__elem_set(int dtype, void *p, int64_t i
 
 /* The same for a 16-bit dtype (MANT, EXP as above), whose products are exact in double: a run
  * of up to BMM__HALF_RUN elements of a row of C is summed in double, then alpha * sum +
- * beta * c is rounded once to the format. alpha and beta are floats (as the kernels get them). */
+ * beta * c is rounded once to C's type: the format, or float when c32 (16-bit A and B, a float
+ * C). alpha and beta are floats (as the kernels get them). */
 #define BMM__HALF_RUN 64
 #define BMM__DEFINE_GENERIC_HALF(NAME, MANT, EXP)                                          \
     static void NAME(int64_t batch, int64_t n, int64_t m, int64_t p, double alpha,         \
         const uint16_t *A, const bmm_stride *sa, const uint16_t *B, const bmm_stride *sb,  \
-        double beta, uint16_t *C, const bmm_stride *sc)                                    \
+        double beta, void *C, const bmm_stride *sc, int c32)                               \
     {                                                                                      \
         double acc[BMM__HALF_RUN];                                                         \
         for (int64_t t = 0; t < batch; t++) {                                              \
             const uint16_t *a = A + t * sa->batch, *b = B + t * sb->batch;                 \
-            uint16_t *c = C + t * sc->batch;                                               \
             for (int64_t i = 0; i < n; i++) {                                              \
                 for (int64_t j0 = 0; j0 < p; j0 += BMM__HALF_RUN) {                        \
                     const int64_t jn = p - j0 < BMM__HALF_RUN ? p - j0 : BMM__HALF_RUN;    \
@@ -158,12 +158,18 @@ static inline BMM__MAYBE_UNUSED void bmm__elem_set(int dtype, void *p, int64_t i
                         for (int64_t j = 0; j < jn; j++)                                   \
                             acc[j] += aik * bmm__half_to_double(bk[j * sb->col], MANT, EXP); \
                     }                                                                      \
-                    uint16_t *cij = c + i * sc->row + j0 * sc->col;                        \
                     for (int64_t j = 0; j < jn; j++) {                                     \
+                        const int64_t o = t * sc->batch + i * sc->row + (j0 + j) * sc->col; \
                         double v = alpha * acc[j];                                         \
-                        if (beta != 0)                                                     \
-                            v += beta * bmm__half_to_double(cij[j * sc->col], MANT, EXP);  \
-                        cij[j * sc->col] = bmm__half_from_double(v, MANT, EXP);            \
+                        if (c32) {                                                         \
+                            float *c = (float *)C + o;                                     \
+                            *c = (float)(beta != 0 ? v + beta * (double)*c : v);           \
+                        } else {                                                           \
+                            uint16_t *c = (uint16_t *)C + o;                               \
+                            if (beta != 0)                                                 \
+                                v += beta * bmm__half_to_double(*c, MANT, EXP);            \
+                            *c = bmm__half_from_double(v, MANT, EXP);                      \
+                        }                                                                  \
                     }                                                                      \
                 }                                                                          \
             }                                                                              \

@@ -34,10 +34,18 @@ typedef struct bmm__problem {
     int16_t swapped;     /* 1: the transpose of the caller's problem, run on (B, A, C) */
     int16_t pack;        /* BMM__PACK_*: operands the kernel reads from a copy (16-bit fields:
                           * the one-shot calls compare and hash the whole struct) */
+    int16_t cdtype;      /* C's dtype: dtype, or BMM_F32 for 16-bit A and B (BMM_C_F32) */
+    int16_t spare[3];    /* zero */
     int64_t batch, n, m, p;
     bmm_stride sa, sb, sc;
     double alpha, beta;  /* as the kernel gets them: rounded to the dtype's scalar type */
 } bmm__problem;
+
+/* Bytes of one element of operand o (0 A, 1 B, 2 C) of pr. */
+static inline int64_t bmm__operand_bytes(const bmm__problem *pr, int o)
+{
+    return bmm__elem_bytes(o == 2 ? pr->cdtype : pr->dtype);
+}
 
 /* FNV-1a of n bytes, continuing from h (start at BMM__FNV_BASIS): the plan cache, the wisdom
  * table, the registry's name index and the table signature all hash with it. */

@@ -68,16 +68,16 @@ static void guarded_free(void *p, size_t bytes)
 static size_t buffer_bytes(const th_case *tc, int o)
 {
     int64_t e = tc->ext[o < 3 ? o : 2];
-    return (size_t)(e > 0 ? e : 1) * bmm__dtype_size(tc->pr.dtype);
+    return (size_t)(e > 0 ? e : 1) * (size_t)bmm__operand_bytes(&tc->pr, o < 3 ? o : 2);
 }
 
 /* Points A, B, C and C0 at element (0, 0, 0) of their buffers. */
 static void point(th_case *tc)
 {
-    size_t es = bmm__dtype_size(tc->pr.dtype);
     void **at[4] = { &tc->A, &tc->B, &tc->C, &tc->C0 };
     for (int o = 0; o < 4; o++)
-        *at[o] = (char *)tc->buf[o] + (size_t)tc->off[o < 3 ? o : 2] * es;
+        *at[o] = (char *)tc->buf[o]
+            + (size_t)tc->off[o < 3 ? o : 2] * (size_t)bmm__operand_bytes(&tc->pr, o < 3 ? o : 2);
 }
 
 void th_case_init_guarded(th_case *tc, bmm_dtype dt, int64_t batch, int64_t n, int64_t m,
@@ -131,6 +131,25 @@ void th_case_init(th_case *tc, bmm_dtype dt, int64_t batch, int64_t n, int64_t m
     memcpy(tc->buf[3], tc->buf[2], (size_t)tc->ext[2] * es);
 }
 
+void th_case_float_c(th_case *tc)
+{
+    const size_t n = (size_t)tc->ext[2];
+    for (int o = 2; o < 4; o++) {
+        const size_t bytes = (n ? n : 1) * sizeof(float);
+        float *f = tc->guarded ? guarded_alloc(bytes) : malloc(bytes);
+        assert_non_null(f);
+        for (size_t i = 0; i < n; i++)
+            f[i] = (float)bmm__elem_get(tc->pr.dtype, tc->buf[o], (int64_t)i);
+        if (tc->guarded)
+            guarded_free(tc->buf[o], buffer_bytes(tc, o));
+        else
+            free(tc->buf[o]);
+        tc->buf[o] = f;
+    }
+    tc->pr.cdtype = BMM_F32;
+    point(tc);
+}
+
 void th_case_free(th_case *tc)
 {
     for (int o = 0; o < 4; o++) {
@@ -143,12 +162,12 @@ void th_case_free(th_case *tc)
 
 void th_case_reset(th_case *tc)
 {
-    memcpy(tc->buf[2], tc->buf[3], (size_t)tc->ext[2] * bmm__dtype_size(tc->pr.dtype));
+    memcpy(tc->buf[2], tc->buf[3], (size_t)tc->ext[2] * (size_t)bmm__operand_bytes(&tc->pr, 2));
 }
 
 void *th_copy_c(const th_case *tc)
 {
-    size_t bytes = (size_t)tc->ext[2] * bmm__dtype_size(tc->pr.dtype);
+    size_t bytes = (size_t)tc->ext[2] * (size_t)bmm__operand_bytes(&tc->pr, 2);
     void *p = malloc(bytes);
     assert_non_null(p);
     memcpy(p, tc->buf[2], bytes);
@@ -158,8 +177,8 @@ void *th_copy_c(const th_case *tc)
 void th_check(const th_case *tc, const void *want, double c, const char *what)
 {
     const bmm__problem *pr = &tc->pr;
-    int dt = pr->dtype;
-    double eps = bmm__dtype_eps(dt);
+    int dt = pr->dtype, cdt = pr->cdtype;
+    double eps = bmm__dtype_eps(cdt);  /* C's: a float C's bound is f32's */
     double worst = 0, worst_err = 0, worst_ref = 0, worst_got = 0;
     int64_t wt = -1, wi = -1, wj = -1;
     char *is_c = calloc((size_t)tc->ext[2], 1);
@@ -178,14 +197,14 @@ void th_check(const th_case *tc, const void *want, double c, const char *what)
                 }
                 int64_t at = t * pr->sc.batch + i * pr->sc.row + j * pr->sc.col;
                 is_c[at + tc->off[2]] = 1;
-                long double c0 = tc->beta != 0 ? bmm__elem_get(dt, tc->C0, at) : 0;
+                long double c0 = tc->beta != 0 ? bmm__elem_get(cdt, tc->C0, at) : 0;
                 if (tc->alpha == 0)  /* BLAS: A and B are not read */
                     acc = mag = 0;
                 long double ref = (long double)tc->alpha * acc + (long double)tc->beta * c0;
                 double bound = c * (double)pr->m * eps
                     * (fabs(tc->alpha) * (double)mag + fabs(tc->beta) * fabsl(c0)) + DBL_MIN;
-                double got = bmm__elem_get(dt, tc->C, at);
-                double target = want ? bmm__elem_get(dt, want, at + tc->off[2]) : (double)ref;
+                double got = bmm__elem_get(cdt, tc->C, at);
+                double target = want ? bmm__elem_get(cdt, want, at + tc->off[2]) : (double)ref;
                 double err = fabs(got - target);
                 double ratio = isnan(err) ? INFINITY : err / bound;  /* NaN: the worst */
                 if (ratio > worst || wt < 0) {
@@ -198,7 +217,7 @@ void th_check(const th_case *tc, const void *want, double c, const char *what)
             }
     int64_t bad_pad = -1;
     for (int64_t x = 0; x < tc->ext[2] && bad_pad < 0; x++)
-        if (!is_c[x] && bmm__elem_get(dt, tc->buf[2], x) != bmm__elem_get(dt, tc->buf[3], x))
+        if (!is_c[x] && bmm__elem_get(cdt, tc->buf[2], x) != bmm__elem_get(cdt, tc->buf[3], x))
             bad_pad = x;
     free(is_c);
     if (worst > 1.0) {

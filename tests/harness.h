@@ -38,6 +38,9 @@ void th_case_init(th_case *tc, bmm_dtype dt, int64_t batch, int64_t n, int64_t m
 void th_case_init_guarded(th_case *tc, bmm_dtype dt, int64_t batch, int64_t n, int64_t m,
     int64_t p, bmm_stride sa, bmm_stride sb, bmm_stride sc, double alpha, double beta,
     unsigned seed, int c_nan);
+/* Makes C (and C0) float, the same values: 16-bit A and B with a float C (BMM_C_F32). th_check
+ * then bounds C by f32's epsilon. */
+void th_case_float_c(th_case *tc);
 void th_case_free(th_case *tc);
 /* Puts C back to C0 (to run another contender on the same inputs). */
 void th_case_reset(th_case *tc);

@@ -1,5 +1,6 @@
-/* test_cblas.c: bmm_cblas_?gemm_batch_strided against the plain strided API and the harness's
- * long-double reference, for both layouts and every transpose (ConjTrans included), padded leading dimensions,
+/* test_cblas.c: bmm_cblas_?gemm_batch_strided (s, d; sb and sh: 16-bit a and b, a float c)
+ * against the plain strided API and the harness's long-double reference, for both layouts and
+ * every transpose (ConjTrans included), padded leading dimensions,
  * a broadcast A (stridea 0), alpha/beta, k == 0; and every argument rule: a status, a message
  * naming the parameter, C untouched. Strides for the plain API are derived here from element
  * addresses, independently of cblas.c's mapping. */
@@ -51,6 +52,14 @@ static bmm_status call(const args *x, bmm_dtype dt, const void *a, const void *b
         return bmm_cblas_sgemm_batch_strided(x->layout, x->ta, x->tb, x->m, x->n, x->k,
             (float)x->alpha, a, x->lda, x->sa, b, x->ldb, x->sb, (float)x->beta, c, x->ldc, x->sc,
             x->batch);
+    if (dt == BMM_BF16)
+        return bmm_cblas_sbgemm_batch_strided(x->layout, x->ta, x->tb, x->m, x->n, x->k,
+            (float)x->alpha, a, x->lda, x->sa, b, x->ldb, x->sb, (float)x->beta, c, x->ldc, x->sc,
+            x->batch);
+    if (dt == BMM_F16)
+        return bmm_cblas_shgemm_batch_strided(x->layout, x->ta, x->tb, x->m, x->n, x->k,
+            (float)x->alpha, a, x->lda, x->sa, b, x->ldb, x->sb, (float)x->beta, c, x->ldc, x->sc,
+            x->batch);
     return bmm_cblas_dgemm_batch_strided(x->layout, x->ta, x->tb, x->m, x->n, x->k, x->alpha, a,
         x->lda, x->sa, b, x->ldb, x->sb, x->beta, c, x->ldc, x->sc, x->batch);
 }
@@ -66,6 +75,8 @@ static void check_case(const args *x, bmm_dtype dt)
     th_case tc;
     th_case_init(&tc, dt, x->batch, x->m, x->k, x->n, sa, sb, sc, x->alpha, x->beta, 7,
         x->beta == 0);
+    if (dt == BMM_BF16 || dt == BMM_F16)
+        th_case_float_c(&tc);
     if (call(x, dt, tc.A, tc.B, tc.C) != BMM_OK)
         fail_msg("layout %d trans %d/%d: %s", x->layout, x->ta, x->tb, bmm_last_error());
     th_check(&tc, NULL, 4, "cblas entry point");
@@ -74,11 +85,16 @@ static void check_case(const args *x, bmm_dtype dt)
     bmm_status st = dt == BMM_F32
         ? bmm_sgemm_strided(x->batch, x->m, x->k, x->n, (float)x->alpha, tc.A, sa, tc.B, sb,
             (float)x->beta, tc.C, sc)
+        : dt == BMM_BF16 ? bmm_sbgemm_strided(x->batch, x->m, x->k, x->n, (float)x->alpha, tc.A,
+            sa, tc.B, sb, (float)x->beta, tc.C, sc)
+        : dt == BMM_F16 ? bmm_shgemm_strided(x->batch, x->m, x->k, x->n, (float)x->alpha, tc.A,
+            sa, tc.B, sb, (float)x->beta, tc.C, sc)
         : bmm_dgemm_strided(x->batch, x->m, x->k, x->n, x->alpha, tc.A, sa, tc.B, sb, x->beta,
             tc.C, sc);
     assert_int_equal(st, BMM_OK);
     void *via_plain = th_copy_c(&tc);
-    assert_memory_equal(via_cblas, via_plain, (size_t)tc.ext[2] * bmm__dtype_size(dt));
+    assert_memory_equal(via_cblas, via_plain,
+        (size_t)tc.ext[2] * (size_t)bmm__operand_bytes(&tc.pr, 2));
     free(via_cblas);
     free(via_plain);
     th_case_free(&tc);
@@ -109,6 +125,8 @@ static void test_layouts_and_transposes(void **state)
                         x.sc = x.ldc * (row ? x.m : x.n) + 7 * pad;
                         check_case(&x, BMM_F32);
                         check_case(&x, BMM_F64);
+                        check_case(&x, BMM_BF16);
+                        check_case(&x, BMM_F16);
                     }
 }
 
@@ -132,6 +150,9 @@ static void test_degenerate(void **state)
     assert_int_equal(bmm_cblas_sgemm_batch_strided(ROW, NT, NT, 2, 2, 0, 1, NULL, 1, 0, NULL, 2,
         0, 2, f, 2, 4, 1), BMM_OK);
     assert_true(f[0] == 2 && f[3] == 8);
+    assert_int_equal(bmm_cblas_sbgemm_batch_strided(COL, TR, NT, 2, 2, 0, 1, NULL, 1, 0, NULL, 2,
+        0, 0.5f, f, 2, 4, 1), BMM_OK);  /* 16-bit a and b: c is float all the same */
+    assert_true(f[0] == 1 && f[3] == 4);
     assert_int_equal(bmm_cblas_sgemm_batch_strided(ROW, NT, NT, 0, 2, 2, 1, NULL, 2, 0, NULL, 2,
         0, 0, NULL, 2, 0, 5), BMM_OK);
     assert_int_equal(bmm_cblas_sgemm_batch_strided(COL, NT, NT, 2, 0, 2, 1, NULL, 2, 0, NULL, 2,

@@ -237,42 +237,62 @@ static void test_plans(void **state)
     }
 }
 
-/* The one-shot calls on every kind of operand the copies meet: random shapes (items past the
- * copies' stack buffer too), strides of any sign, broadcast A or B, beta = 0 over a C of NaN,
- * alpha = 0; guard pages after every operand. */
+/* A random case at guard pages, of every kind of operand the copies meet: its format; random
+ * shapes (items past the copies' stack buffer too), strides of any sign, broadcast A or B,
+ * beta = 0 over a C of NaN, alpha = 0. c_transposed: C may be a transposed view too. */
+static const format *random_case(unsigned seed, int c_transposed, th_case *tc)
+{
+    unsigned r = seed >> 4;
+    const format *f = &FORMATS[r & 1];
+    int big = (r >> 1) % 16 == 0;  /* an item of 40 KiB and more: the heap buffer */
+    int64_t n = 1 + (r >> 5) % (big ? 90 : 13), m = 1 + (r >> 12) % (big ? 150 : 40);
+    int64_t p = 1 + (r >> 19) % (big ? 90 : 21), batch = 1 + (r >> 26) % 37;
+    unsigned st = seed;
+    int la = (int)(st % 6), lb = (int)(st / 6 % 6), lc = (int)(st / 36 % 6);
+    bmm_stride sa = th_stride(la, n, m, batch, &st), sb = th_stride(lb, m, p, batch, &st);
+    bmm_stride sc = th_stride(lc == TH_BF_TRANSPOSED && !c_transposed ? TH_SF_PADDED : lc, n, p,
+        batch, &st);
+    if (r >> 30 == 1)
+        sa.batch = 0;
+    if (r >> 30 == 2)
+        sb.batch = 0;
+    if (st % 7 == 0)  /* rows read backwards */
+        sa.row = -sa.row;
+    static const double ab[][2] = { { 1, 0 }, { -0.5, 0 }, { 2, 0.5 }, { 1, 1 }, { 0, 2 } };
+    const double *s = ab[st / 7 % 5];
+    th_case_init_guarded(tc, f->dt, batch, n, m, p, sa, sb, sc, s[0], s[1], seed, s[1] == 0);
+    return f;
+}
+
+/* A case's one-shot call: 16-bit C, or a float one (th_case_float_c). */
+static bmm_status oneshot(const th_case *tc)
+{
+    const bmm__problem *q = &tc->pr;
+    const float alpha = (float)tc->alpha, beta = (float)tc->beta;
+    if (q->cdtype == BMM_F32)
+        return q->dtype == BMM_BF16
+            ? bmm_sbgemm_strided(q->batch, q->n, q->m, q->p, alpha, tc->A, q->sa, tc->B, q->sb,
+                  beta, tc->C, q->sc)
+            : bmm_shgemm_strided(q->batch, q->n, q->m, q->p, alpha, tc->A, q->sa, tc->B, q->sb,
+                  beta, tc->C, q->sc);
+    return q->dtype == BMM_BF16
+        ? bmm_bf16gemm_strided(q->batch, q->n, q->m, q->p, alpha, tc->A, q->sa, tc->B, q->sb,
+              beta, tc->C, q->sc)
+        : bmm_hgemm_strided(q->batch, q->n, q->m, q->p, alpha, tc->A, q->sa, tc->B, q->sb, beta,
+              tc->C, q->sc);
+}
+
+/* The one-shot calls on random cases: within the kernels' bound, nothing else written. */
 static void test_converted_runs(void **state)
 {
     (void)state;
     unsigned seed = 9;
     for (int it = 0; it < 400; it++) {
         seed = seed * 1664525u + 1013904223u;
-        unsigned r = seed >> 4;
-        const format *f = &FORMATS[r & 1];
-        int big = (r >> 1) % 16 == 0;  /* an item of 40 KiB and more: the heap buffer */
-        int64_t n = 1 + (r >> 5) % (big ? 90 : 13), m = 1 + (r >> 12) % (big ? 150 : 40);
-        int64_t p = 1 + (r >> 19) % (big ? 90 : 21), batch = 1 + (r >> 26) % 37;
-        unsigned st = seed;
-        int la = (int)(st % 6), lb = (int)(st / 6 % 6), lc = (int)(st / 36 % 6);
-        bmm_stride sa = th_stride(la, n, m, batch, &st), sb = th_stride(lb, m, p, batch, &st);
-        bmm_stride sc = th_stride(lc == TH_BF_TRANSPOSED ? TH_SF_PADDED : lc, n, p, batch, &st);
-        if (r >> 30 == 1)
-            sa.batch = 0;
-        if (r >> 30 == 2)
-            sb.batch = 0;
-        if (st % 7 == 0)  /* rows read backwards */
-            sa.row = -sa.row;
-        static const double ab[][2] = { { 1, 0 }, { -0.5, 0 }, { 2, 0.5 }, { 1, 1 }, { 0, 2 } };
-        const double *s = ab[st / 7 % 5];
         th_case tc;
-        th_case_init_guarded(&tc, f->dt, batch, n, m, p, sa, sb, sc, s[0], s[1], seed,
-            s[1] == 0);
-        bmm_status rc = f->dt == BMM_BF16
-            ? bmm_bf16gemm_strided(batch, n, m, p, (float)s[0], tc.A, sa, tc.B, sb, (float)s[1],
-                  tc.C, sc)
-            : bmm_hgemm_strided(batch, n, m, p, (float)s[0], tc.A, sa, tc.B, sb, (float)s[1],
-                  tc.C, sc);
-        assert_int_equal(rc, BMM_OK);
-        th_check(&tc, NULL, kernel_c(f, m), "converted run");
+        const format *f = random_case(seed, 0, &tc);
+        assert_int_equal(oneshot(&tc), BMM_OK);
+        th_check(&tc, NULL, kernel_c(f, tc.pr.m), "converted run");
         th_case_free(&tc);
     }
 }
@@ -301,6 +321,71 @@ static void test_transposed_runs(void **state)
             th_check(&tc, NULL, kernel_c(f, m), "transposed run");
             th_case_free(&tc);
         }
+}
+
+/* th_check's c for a float C (f32's epsilon): float accumulation, (m + 2) ulps, then C's one
+ * rounding, half of one; the generic path's is the rounding alone. */
+static double float_c(int64_t m, int generic)
+{
+    return (0.5 + (generic ? 0 : (double)(m + 2))) / (double)m;
+}
+
+/* A float C (16-bit A and B): the one-shot entries on random cases (transposed C too), then
+ * a plan of each kind on the same problem: BMM_C_F32 with the static rule, with timing, and
+ * the generic path (the exact sum rounded once to float). */
+static void test_float_c(void **state)
+{
+    (void)state;
+    unsigned seed = 21;
+    for (int it = 0; it < 300; it++) {
+        seed = seed * 1664525u + 1013904223u;
+        th_case tc;
+        random_case(seed, it % 3 == 0, &tc);
+        th_case_float_c(&tc);
+        const bmm__problem *q = &tc.pr;
+        assert_int_equal(oneshot(&tc), BMM_OK);
+        th_check(&tc, NULL, float_c(q->m, 0), "float C, one-shot");
+        static const unsigned FLAGS[] = { BMM_ESTIMATE, BMM_MEASURE, BMM_GENERIC_ONLY };
+        const unsigned flags = FLAGS[it % 3];
+        th_case_reset(&tc);
+        bmm_plan *plan;
+        assert_int_equal(bmm_plan_create(&plan, q->dtype, q->batch, q->n, q->m, q->p, q->sa,
+            q->sb, q->sc, tc.alpha, tc.beta, flags | BMM_C_F32), BMM_OK);
+        assert_int_equal(bmm_execute(plan, tc.A, tc.B, tc.C), BMM_OK);
+        th_check(&tc, NULL, float_c(q->m, flags == BMM_GENERIC_ONLY), "float C, plan");
+        const char *ops = bmm_plan_operands(plan);
+        if (strstr(ops, "converted"))
+            assert_string_equal(ops, q->sc.col == 1 ? "A and B converted to f32"
+                                                    : "A and B converted to f32, C copied");
+        bmm_plan_destroy(plan);
+        th_case_free(&tc);
+    }
+}
+
+/* BMM_C_F32's rules: 16-bit A and B only; a float C aligned to 4 bytes; its span in bytes. */
+static void test_float_c_rules(void **state)
+{
+    (void)state;
+    bmm_stride s = bmm_stride_batch_first(2, 2);
+    bmm_plan *plan;
+    assert_int_equal(bmm_plan_create(&plan, BMM_F32, 1, 2, 2, 2, s, s, s, 1, 0, BMM_C_F32),
+        BMM_EINVAL);
+    assert_non_null(strstr(bmm_last_error(), "BMM_C_F32"));
+    assert_null(plan);
+    float c[8];
+    uint16_t ab[8] = { 0 };
+    const float *odd = (const float *)(void *)((char *)c + 2);
+    th_poison(c, sizeof c);
+    assert_int_equal(bmm_sbgemm_strided(1, 2, 2, 2, 1, ab, s, ab, s, 0, (float *)odd, s),
+        BMM_EINVAL);
+    assert_non_null(strstr(bmm_last_error(), "4 bytes"));
+    assert_true(th_poisoned(c, sizeof c));
+    /* C overlapping A by its float bytes (A's 8 bytes, C's 16 from A + 4 bytes) */
+    uint16_t mem[16] = { 0 };
+    assert_int_equal(bmm_shgemm_strided(1, 2, 2, 2, 1, mem, s, ab, s, 0,
+        (float *)(void *)(mem + 2), s), BMM_EOVERLAP);
+    assert_int_equal(bmm_shgemm_strided(1, 2, 2, 2, 1, mem, s, ab, s, 0,
+        (float *)(void *)(mem + 4), s), BMM_OK);
 }
 
 /* Rows of length len at x (16-bit) converted on isa's runs, one after another: the tails of
@@ -384,6 +469,8 @@ int main(void)
         cmocka_unit_test(test_plans),
         cmocka_unit_test(test_converted_runs),
         cmocka_unit_test(test_transposed_runs),
+        cmocka_unit_test(test_float_c),
+        cmocka_unit_test(test_float_c_rules),
         cmocka_unit_test(test_conversions_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

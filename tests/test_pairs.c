@@ -16,14 +16,27 @@ static double bound(int64_t m)
     return 0.5 / (double)m + (double)(m + 2) * ldexp(1, -23) / ((double)m * ldexp(1, -7));
 }
 
-/* The kernel pairs.c gives a (large enough) shape: rows for p = 64, dot for p = 1. */
-static const bmm_kernel_desc *kernel_for(int64_t n, int64_t m, int64_t p)
+/* The same for a float C: float accumulation and its one rounding, in f32's epsilon. */
+static double float_bound(int64_t m)
+{
+    return ((double)m + 2.5) / (double)m;
+}
+
+/* The kernel pairs.c gives a (large enough) shape: rows for p = 64, dot for p = 1; cf: for a
+ * float C. */
+static const bmm_kernel_desc *kernel_c(int64_t n, int64_t m, int64_t p, int cf)
 {
     bmm__problem pr;
     bmm_stride s = bmm_stride_batch_first(n, m);
     bmm__problem_init(&pr, BMM_BF16, 4, n, m, p, s, bmm_stride_batch_first(m, p),
         bmm_stride_batch_first(n, p), 1, 0);
+    pr.cdtype = cf ? BMM_F32 : BMM_BF16;
     return bmm__pairs_kernel(&pr, bmm__cpu_bf16());
+}
+
+static const bmm_kernel_desc *kernel_for(int64_t n, int64_t m, int64_t p)
+{
+    return kernel_c(n, m, p, 0);
 }
 
 static void run(const bmm_kernel_desc *k, const th_case *tc)
@@ -50,25 +63,30 @@ static int absent(void)
     return 1;
 }
 
-/* Both kernels on random shapes (odd m, tails of every width, items past the stack buffer),
- * every layout of A, B and C (transposed views and column-major C: the copies and the
- * one-at-a-time stores), broadcast A or B, rows read backwards, each alpha/beta form with
- * beta = 0 over a C of NaN; guard pages after every operand. */
+/* Both kernels, for a bf16 C and a float one, on random shapes (odd m, tails of every width,
+ * items past the stack buffer), every layout of A, B and C (transposed views and column-major
+ * C: the copies and the one-at-a-time stores), broadcast A or B, rows read backwards, each
+ * alpha/beta form with beta = 0 over a C of NaN; guard pages after every operand. */
 static void test_kernels(void **state)
 {
     (void)state;
     if (absent())
         return;
-    const bmm_kernel_desc *ks[2] = { kernel_for(16, 64, 64), kernel_for(64, 256, 1) };
-    assert_non_null(ks[0]);
-    assert_non_null(ks[1]);
-    assert_int_equal(ks[0]->form, BMM_FORM_GROWS);
-    assert_int_equal(ks[1]->form, BMM_FORM_GNT);
+    const bmm_kernel_desc *ks[2][2] = { { kernel_c(16, 64, 64, 0), kernel_c(64, 256, 1, 0) },
+        { kernel_c(16, 64, 64, 1), kernel_c(64, 256, 1, 1) } };
+    for (int cf = 0; cf < 2; cf++) {
+        assert_non_null(ks[cf][0]);
+        assert_non_null(ks[cf][1]);
+        assert_int_equal(ks[cf][0]->form, BMM_FORM_GROWS);
+        assert_int_equal(ks[cf][1]->form, BMM_FORM_GNT);
+        assert_true(ks[cf][0] != ks[!cf][0] && ks[cf][1] != ks[!cf][1]);
+    }
     unsigned seed = 31;
-    for (int it = 0; it < 600; it++) {
+    for (int it = 0; it < 800; it++) {
         seed = seed * 1664525u + 1013904223u;
         unsigned r = seed >> 4, st = seed;
-        const bmm_kernel_desc *k = ks[r & 1];
+        const int cf = it % 4 == 3;
+        const bmm_kernel_desc *k = ks[cf][r & 1];
         int big = (r >> 1) % 8 == 0;  /* B's pairs past the 16 KiB stack buffer: the heap */
         int64_t n = 1 + (r >> 4) % (big ? 70 : 19), m = 1 + (r >> 11) % (big ? 200 : 70);
         int64_t p = 1 + (r >> 18) % (big ? 140 : 70), batch = 1 + (r >> 25) % 5;
@@ -88,8 +106,10 @@ static void test_kernels(void **state)
         th_case tc;
         th_case_init_guarded(&tc, BMM_BF16, batch, n, m, p, sa, sb, sc, s[0], s[1], seed,
             s[1] == 0);
+        if (cf)
+            th_case_float_c(&tc);
         run(k, &tc);
-        th_check(&tc, NULL, bound(m), k->name);
+        th_check(&tc, NULL, cf ? float_bound(m) : bound(m), k->name);
         th_case_free(&tc);
     }
 }
@@ -157,6 +177,24 @@ static void test_plans(void **state)
         { 8, 8, 8, TH_BF, "bmm_bf16_nxmxp_any_avx512bf16_g6_ab", "as given (AVX512_BF16 pairs)" },
         { 4, 4, 4, TH_BF, "bmm_f32_", "A, B and C converted to f32" },
     };
+    /* a float C: the same kernels' other store (bmm_bf16f32_...) */
+    for (unsigned flags = BMM_ESTIMATE; flags <= BMM_MEASURE; flags++) {
+        unsigned seed = 5;
+        bmm_stride sa = th_stride(TH_BF_TRANSPOSED, 40, 40, 9, &seed);
+        bmm_stride sb = bmm_stride_batch_first(40, 24), sc = bmm_stride_seq_first(40, 24, 9);
+        th_case tc;
+        th_case_init(&tc, BMM_BF16, 9, 40, 40, 24, sa, sb, sc, 1.5, -1, 11 + flags, 0);
+        th_case_float_c(&tc);
+        bmm_plan *plan;
+        assert_int_equal(bmm_plan_create(&plan, BMM_BF16, 9, 40, 40, 24, sa, sb, sc, 1.5, -1,
+            flags | BMM_C_F32), BMM_OK);
+        assert_int_equal(bmm_execute(plan, tc.A, tc.B, tc.C), BMM_OK);
+        assert_string_equal(bmm_plan_kernel(plan), "bmm_bf16f32_nxmxp_any_avx512bf16_g6_ab");
+        assert_string_equal(bmm_plan_operands(plan), "A and B paired along k (AVX512_BF16)");
+        th_check(&tc, NULL, float_bound(40), "plan, float C");
+        bmm_plan_destroy(plan);
+        th_case_free(&tc);
+    }
     for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++)
         for (unsigned flags = BMM_ESTIMATE; flags <= BMM_MEASURE; flags++) {
             int64_t n = CASES[i].n, m = CASES[i].m, p = CASES[i].p;

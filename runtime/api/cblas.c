@@ -72,7 +72,7 @@ static bmm_status map_args(const char *fn, int layout, int transa, int transb, i
     return BMM_OK;
 }
 
-/* Both dtypes: checks, BLAS's quick returns, then the one-shot call. alpha and beta travel as
+/* Every dtype (BMM_BF16, BMM_F16: 16-bit a and b, a float c, as sbgemm): checks, BLAS's quick returns, then the one-shot call. alpha and beta travel as
  * double (exact for float). k == 0 or alpha == 0: C = beta C, and BLAS reads neither A nor B
  * (they may be NULL), so a zero that is never read stands in for both. */
 static bmm_status gemm_batch_strided(bmm_dtype dt, const char *fn, int layout, int transa,
@@ -95,6 +95,12 @@ static bmm_status gemm_batch_strided(bmm_dtype dt, const char *fn, int layout, i
     if (dt == BMM_F32)
         return bmm_sgemm_strided(batch, m, k, n, (float)alpha, a, s.sa, b, s.sb, (float)beta, c,
             s.sc);
+    if (dt == BMM_BF16)
+        return bmm_sbgemm_strided(batch, m, k, n, (float)alpha, a, s.sa, b, s.sb, (float)beta,
+            c, s.sc);
+    if (dt == BMM_F16)
+        return bmm_shgemm_strided(batch, m, k, n, (float)alpha, a, s.sa, b, s.sb, (float)beta,
+            c, s.sc);
     return bmm_dgemm_strided(batch, m, k, n, alpha, a, s.sa, b, s.sb, beta, c, s.sc);
 }
 
@@ -114,4 +120,24 @@ bmm_status bmm_cblas_dgemm_batch_strided(int layout, int transa, int transb, int
 {
     return gemm_batch_strided(BMM_F64, "bmm_cblas_dgemm_batch_strided", layout, transa, transb,
         m, n, k, alpha, a, lda, stridea, b, ldb, strideb, beta, c, ldc, stridec, batch_size);
+}
+
+bmm_status bmm_cblas_sbgemm_batch_strided(int layout, int transa, int transb, int64_t m,
+    int64_t n, int64_t k, float alpha, const bmm_bf16 *a, int64_t lda, int64_t stridea,
+    const bmm_bf16 *b, int64_t ldb, int64_t strideb, float beta, float *c, int64_t ldc,
+    int64_t stridec, int64_t batch_size)
+{
+    return gemm_batch_strided(BMM_BF16, "bmm_cblas_sbgemm_batch_strided", layout, transa,
+        transb, m, n, k, alpha, a, lda, stridea, b, ldb, strideb, beta, c, ldc, stridec,
+        batch_size);
+}
+
+bmm_status bmm_cblas_shgemm_batch_strided(int layout, int transa, int transb, int64_t m,
+    int64_t n, int64_t k, float alpha, const bmm_f16 *a, int64_t lda, int64_t stridea,
+    const bmm_f16 *b, int64_t ldb, int64_t strideb, float beta, float *c, int64_t ldc,
+    int64_t stridec, int64_t batch_size)
+{
+    return gemm_batch_strided(BMM_F16, "bmm_cblas_shgemm_batch_strided", layout, transa,
+        transb, m, n, k, alpha, a, lda, stridea, b, ldb, strideb, beta, c, ldc, stridec,
+        batch_size);
 }

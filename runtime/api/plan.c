@@ -405,7 +405,7 @@ bmm_status bmm_plan_create(bmm_plan **plan, bmm_dtype dt, int64_t batch, int64_t
         return bmm__fail(BMM_EINVAL, "plan is NULL");
     *plan = NULL;
     if (flags & ~(unsigned)(BMM_MEASURE | BMM_WISDOM_ONLY | BMM_GENERIC_ONLY | BMM_GENERATE
-                            | BMM_GENERATE_ASYNC | THREADS_FIELD))
+                            | BMM_GENERATE_ASYNC | BMM_C_F32 | THREADS_FIELD))
         return bmm__fail(BMM_EINVAL, "flags has unknown bits 0x%x", flags);
     int want = (int)((flags & THREADS_FIELD) >> 16);
     if (want > BMM_THREADS_MAX)
@@ -413,6 +413,11 @@ bmm_status bmm_plan_create(bmm_plan **plan, bmm_dtype dt, int64_t batch, int64_t
             BMM_THREADS_MAX);
     bmm__problem pr;
     bmm__problem_init(&pr, dt, batch, n, m, p, sa, sb, sc, alpha, beta);
+    if ((flags & BMM_C_F32) && bmm__elem_bytes(dt) != 2 && bmm__elem_bytes(dt))
+        return bmm__fail(BMM_EINVAL, "flags: BMM_C_F32 needs a 16-bit dtype (BMM_BF16, BMM_F16), "
+            "not %s", dt == BMM_F32 ? "BMM_F32" : "BMM_F64");
+    if (flags & BMM_C_F32)
+        pr.cdtype = BMM_F32;
     bmm_status st = bmm__check_problem(&pr);
     if (st != BMM_OK)
         return st;
@@ -487,7 +492,9 @@ const char *bmm_plan_operands(const bmm_plan *plan)
     if (plan && plan->run.pack == BMM__PACK_BT)
         return "B copied transposed";
     if (plan && (plan->run.pack & BMM__PACK_WIDE))
-        return "A, B and C converted to f32";
+        return !(plan->run.pack & BMM__PACK_C) ? "A and B converted to f32"
+            : plan->run.cdtype == BMM_F32 ? "A and B converted to f32, C copied"
+                                          : "A, B and C converted to f32";
     const bmm_kernel_desc *kd = plan ? atomic_load(&((bmm_plan *)plan)->kernel) : NULL;
     if (kd && kd->dtype == BMM_BF16)
         return bmm__pairs_operands(kd, &plan->run);
@@ -506,12 +513,14 @@ void bmm_plan_destroy(bmm_plan *plan)
 
 /* ---- one-shot calls ---- */
 
-static bmm_status oneshot(bmm_dtype dt, int64_t batch, int64_t n, int64_t m, int64_t p,
-    double alpha, const void *A, bmm_stride sa, const void *B, bmm_stride sb, double beta,
-    void *C, bmm_stride sc)
+/* cdt: C's dtype (dt, or BMM_F32 for 16-bit A and B). */
+static bmm_status oneshot(bmm_dtype dt, bmm_dtype cdt, int64_t batch, int64_t n, int64_t m,
+    int64_t p, double alpha, const void *A, bmm_stride sa, const void *B, bmm_stride sb,
+    double beta, void *C, bmm_stride sc)
 {
     bmm__problem pr;
     bmm__problem_init(&pr, dt, batch, n, m, p, sa, sb, sc, alpha, beta);
+    pr.cdtype = (int16_t)cdt;
     bmm_status st = bmm__check_call(&pr, A, B, C);
     if (st != BMM_OK || batch == 0) {
         bmm__wisdom_init();  /* a first call of any kind imports $BMM_WISDOM (a miss does too) */
@@ -549,26 +558,40 @@ bmm_status bmm_sgemm_strided(int64_t batch, int64_t n, int64_t m, int64_t p, flo
     const float *A, bmm_stride sa, const float *B, bmm_stride sb, float beta, float *C,
     bmm_stride sc)
 {
-    return oneshot(BMM_F32, batch, n, m, p, alpha, A, sa, B, sb, beta, C, sc);
+    return oneshot(BMM_F32, BMM_F32, batch, n, m, p, alpha, A, sa, B, sb, beta, C, sc);
 }
 
 bmm_status bmm_dgemm_strided(int64_t batch, int64_t n, int64_t m, int64_t p, double alpha,
     const double *A, bmm_stride sa, const double *B, bmm_stride sb, double beta, double *C,
     bmm_stride sc)
 {
-    return oneshot(BMM_F64, batch, n, m, p, alpha, A, sa, B, sb, beta, C, sc);
+    return oneshot(BMM_F64, BMM_F64, batch, n, m, p, alpha, A, sa, B, sb, beta, C, sc);
 }
 
 bmm_status bmm_bf16gemm_strided(int64_t batch, int64_t n, int64_t m, int64_t p, float alpha,
     const bmm_bf16 *A, bmm_stride sa, const bmm_bf16 *B, bmm_stride sb, float beta,
     bmm_bf16 *C, bmm_stride sc)
 {
-    return oneshot(BMM_BF16, batch, n, m, p, alpha, A, sa, B, sb, beta, C, sc);
+    return oneshot(BMM_BF16, BMM_BF16, batch, n, m, p, alpha, A, sa, B, sb, beta, C, sc);
 }
 
 bmm_status bmm_hgemm_strided(int64_t batch, int64_t n, int64_t m, int64_t p, float alpha,
     const bmm_f16 *A, bmm_stride sa, const bmm_f16 *B, bmm_stride sb, float beta, bmm_f16 *C,
     bmm_stride sc)
 {
-    return oneshot(BMM_F16, batch, n, m, p, alpha, A, sa, B, sb, beta, C, sc);
+    return oneshot(BMM_F16, BMM_F16, batch, n, m, p, alpha, A, sa, B, sb, beta, C, sc);
+}
+
+bmm_status bmm_sbgemm_strided(int64_t batch, int64_t n, int64_t m, int64_t p, float alpha,
+    const bmm_bf16 *A, bmm_stride sa, const bmm_bf16 *B, bmm_stride sb, float beta, float *C,
+    bmm_stride sc)
+{
+    return oneshot(BMM_BF16, BMM_F32, batch, n, m, p, alpha, A, sa, B, sb, beta, C, sc);
+}
+
+bmm_status bmm_shgemm_strided(int64_t batch, int64_t n, int64_t m, int64_t p, float alpha,
+    const bmm_f16 *A, bmm_stride sa, const bmm_f16 *B, bmm_stride sb, float beta, float *C,
+    bmm_stride sc)
+{
+    return oneshot(BMM_F16, BMM_F32, batch, n, m, p, alpha, A, sa, B, sb, beta, C, sc);
 }

@@ -23,7 +23,7 @@ void bmm__generic(const bmm__problem *pr, const void *A, const void *B, void *C)
 #define RUN(V, W, T, L, MANT, EXP)                                                             \
     case V:                                                                                    \
         generic_##W(pr->batch, pr->n, pr->m, pr->p, pr->alpha, (const T *)A, &pr->sa,          \
-            (const T *)B, &pr->sb, pr->beta, (T *)C, &pr->sc);                                 \
+            (const T *)B, &pr->sb, pr->beta, C, &pr->sc, pr->cdtype == BMM_F32);               \
         break;
         BMM_DTYPE_HALF_TYPES(RUN)
 #undef RUN

@@ -49,7 +49,7 @@ void bmm__pack_view(const bmm__problem *pr, bmm__problem *kv)
         bmm__normalize_strides(pr->batch, pr->n, pr->p, &kv->sc);
     }
     if (pr->pack & BMM__PACK_WIDE)
-        kv->dtype = BMM_F32;
+        kv->dtype = kv->cdtype = BMM_F32;
 }
 
 /* Copies move bits: they are typed by element size alone (any dtype of that size), and loop

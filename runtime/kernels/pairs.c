@@ -14,8 +14,10 @@
  *
  * An odd m pairs its last element with a zero (never reading past the row). alpha and beta
  * are applied in float and C rounded once to nearest even by vcvtneps2bf16 (a subnormal
- * result to zero, as the products), in the kernel, through C's own strides. They are kernels of the one ABI (bmm_kernel.h, every stride read at run time), but
- * not generated: the generator has no bf16 forms yet (docs/semantics.md, "16-bit dtypes").
+ * result to zero, as the products), in the kernel, through C's own strides; a float C
+ * (BMM_C_F32: the bmm_bf16f32_ kernels, the same code with the other store) is stored as is.
+ * They are kernels of the one ABI (bmm_kernel.h, every stride read at run time), but not
+ * generated: the generator has no bf16 forms yet (docs/semantics.md, "16-bit dtypes").
  * The runtime calls them only where cpuid says AVX512_BF16 (bmm__cpu_bf16) and BMM_ARCH is
  * unset. */
 #include <stdlib.h>
@@ -58,11 +60,28 @@ BMM_TARGET_BF16 INLINE uint16_t narrow1(float x)
     return r;
 }
 
+/* C's element o: bf16, or float (cf: a float C, BMM_C_F32). */
+#define AT(c, cf, o) ((void *)((char *)(c) + (o) * ((cf) ? 4 : 2)))
+
 /* 16 results (lanes k) into C's row at c, columns sc apart: alpha acc + beta c. */
-BMM_TARGET_BF16 INLINE void store_row(__m512 acc, uint16_t *c, int64_t sc, __mmask16 k,
-    __m512 va, float beta)
+BMM_TARGET_BF16 INLINE void store_row(__m512 acc, void *cv, int64_t sc, __mmask16 k,
+    __m512 va, float beta, int cf)
 {
     __m512 v = _mm512_mul_ps(acc, va);
+    if (cf) {
+        float *c = cv, t[16];
+        if (sc == 1) {
+            if (beta != 0)
+                v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, c), _mm512_set1_ps(beta), v);
+            _mm512_mask_storeu_ps(c, k, v);
+            return;
+        }
+        _mm512_storeu_ps(t, v);
+        for (int j = 0; j < 16 && (k >> j & 1); j++)
+            c[j * sc] = beta != 0 ? t[j] + beta * c[j * sc] : t[j];
+        return;
+    }
+    uint16_t *c = cv;
     if (sc == 1) {
         if (beta != 0)
             v = _mm512_fmadd_ps(widen16(_mm256_maskz_loadu_epi16(k, c)), _mm512_set1_ps(beta), v);
@@ -152,8 +171,8 @@ BMM_TARGET_BF16 INLINE void rows_step(const int R, const int J, __m512 acc[][VEC
 /* R rows of C, J vectors of columns (the last `tail` columns wide): A's pairs at a (rows sa,
  * pairs sq apart), B's pairs at w. */
 BMM_TARGET_BF16 INLINE void rows_block(const int R, const int J, const uint16_t *a, int64_t sa,
-    int64_t sq, const uint32_t *w, int64_t ldw, int64_t m, uint16_t *c, int64_t scr, int64_t scc, __mmask16 tail,
-    __m512 va, float beta)
+    int64_t sq, const uint32_t *w, int64_t ldw, int64_t m, void *c, int64_t scr, int64_t scc,
+    __mmask16 tail, __m512 va, float beta, int cf)
 {
     __m512 acc[ROWS_MAX][VECS_MAX];
 #pragma GCC unroll 8
@@ -170,20 +189,21 @@ BMM_TARGET_BF16 INLINE void rows_block(const int R, const int J, const uint16_t 
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int j = 0; j < J; j++)
-            store_row(acc[r][j], c + r * scr + 16 * j * scc, scc,
-                j == J - 1 ? tail : (__mmask16)0xffff, va, beta);
+            store_row(acc[r][j], AT(c, cf, r * scr + 16 * j * scc), scc,
+                j == J - 1 ? tail : (__mmask16)0xffff, va, beta, cf);
 }
 
 /* Each block shape its own function, its accumulators in registers (one allocation region:
  * GCC's default spilled one across the k loop, the 0.6x bmm_simd.h tells of). */
-typedef void (*rows_fn)(const uint16_t *a, int64_t sa, int64_t sq, const uint32_t *w, int64_t ldw,
-    int64_t m, uint16_t *c, int64_t scr, int64_t scc, __mmask16 tail, __m512 va, float beta);
+typedef void (*rows_fn)(const uint16_t *a, int64_t sa, int64_t sq, const uint32_t *w,
+    int64_t ldw, int64_t m, void *c, int64_t scr, int64_t scc, __mmask16 tail, __m512 va,
+    float beta, int cf);
 #define ROWS_FN(R, J)                                                                         \
     BMM_TARGET_BF16 BMM_CHUNK_BLOCK static void rows_##R##_##J(const uint16_t *a, int64_t sa, \
-        int64_t sq, const uint32_t *w, int64_t ldw, int64_t m, uint16_t *c, int64_t scr, int64_t scc,     \
-        __mmask16 tail, __m512 va, float beta)                                                \
+        int64_t sq, const uint32_t *w, int64_t ldw, int64_t m, void *c, int64_t scr,          \
+        int64_t scc, __mmask16 tail, __m512 va, float beta, int cf)                           \
     {                                                                                         \
-        rows_block(R, J, a, sa, sq, w, ldw, m, c, scr, scc, tail, va, beta);                      \
+        rows_block(R, J, a, sa, sq, w, ldw, m, c, scr, scc, tail, va, beta, cf);              \
     }
 #define ROWS_FNS(J) ROWS_FN(1, J) ROWS_FN(2, J) ROWS_FN(3, J) ROWS_FN(4, J) ROWS_FN(5, J) \
     ROWS_FN(6, J)
@@ -206,11 +226,12 @@ static void copy_rows(const uint16_t *x, int64_t sr, int64_t sc, int64_t rows, i
 }
 
 /* The generic path on the kernel's arguments: where a buffer cannot be had. */
-static void fallback(const bmm_args *g)
+static void fallback(const bmm_args *g, int cf)
 {
     bmm__problem pr;
     memset(&pr, 0, sizeof pr);
     pr.dtype = BMM_BF16;
+    pr.cdtype = cf ? BMM_F32 : BMM_BF16;
     pr.batch = g->batch, pr.n = g->n, pr.m = g->m, pr.p = g->p;
     pr.sa = (bmm_stride){ g->sa_batch, g->sa_row, g->sa_col };
     pr.sb = (bmm_stride){ g->sb_batch, g->sb_row, g->sb_col };
@@ -232,8 +253,8 @@ static void *buffer(unsigned char *stack, size_t bytes, void **heap)
  * registers as the k loop needs them, not copied, and the batch loop inside, R rows of every
  * item at a time: small items pay neither a copy nor a call each (8x8x8 ~1.4x). */
 BMM_TARGET_BF16 INLINE void narrow_block(const int R, const uint16_t *a, int64_t sa,
-    const uint16_t *b, int64_t sb, int64_t m, __mmask16 k, uint16_t *c, int64_t scr,
-    int64_t scc, __m512 va, float beta)
+    const uint16_t *b, int64_t sb, int64_t m, __mmask16 k, void *c, int64_t scr,
+    int64_t scc, __m512 va, float beta, int cf)
 {
     __m512 acc[ROWS_MAX];
 #pragma GCC unroll 8
@@ -261,31 +282,32 @@ BMM_TARGET_BF16 INLINE void narrow_block(const int R, const uint16_t *a, int64_t
     }
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++)
-        store_row(acc[r], c + r * scr, scc, k, va, beta);
+        store_row(acc[r], AT(c, cf, r * scr), scc, k, va, beta, cf);
 }
 
 #define NARROW_FN(R)                                                                          \
-    BMM_TARGET_BF16 BMM_CHUNK_BLOCK static void narrow_##R(const bmm_args *g, int64_t i0)     \
+    BMM_TARGET_BF16 BMM_CHUNK_BLOCK static void narrow_##R(const bmm_args *g, int64_t i0,    \
+        int cf)                                                                               \
     {                                                                                         \
         const __mmask16 k = (__mmask16)(g->p >= 16 ? 0xffff : (1u << g->p) - 1);            \
         const __m512 va = _mm512_set1_ps((float)g->alpha);                                    \
         const uint16_t *a = (const uint16_t *)g->A + i0 * g->sa_row, *b = g->B;               \
-        uint16_t *c = (uint16_t *)g->C + i0 * g->sc_row;                                      \
-        for (int64_t t = 0; t < g->batch; t++, a += g->sa_batch, b += g->sb_batch,            \
-             c += g->sc_batch)                                                                \
-            narrow_block(R, a, g->sa_row, b, g->sb_row, g->m, k, c, g->sc_row, g->sc_col, va, \
-                (float)g->beta);                                                              \
+        for (int64_t t = 0; t < g->batch; t++, a += g->sa_batch, b += g->sb_batch)            \
+            narrow_block(R, a, g->sa_row, b, g->sb_row, g->m, k,                              \
+                AT(g->C, cf, t * g->sc_batch + i0 * g->sc_row), g->sc_row, g->sc_col, va,     \
+                (float)g->beta, cf);                                                          \
     }
 NARROW_FN(1) NARROW_FN(2) NARROW_FN(3) NARROW_FN(4) NARROW_FN(5) NARROW_FN(6) NARROW_FN(7)
 NARROW_FN(8)
-static void (*const NARROW_BY[ROWS_MAX + 1])(const bmm_args *, int64_t) = { NULL, narrow_1,
+static void (*const NARROW_BY[ROWS_MAX + 1])(const bmm_args *, int64_t, int) = { NULL, narrow_1,
     narrow_2, narrow_3, narrow_4, narrow_5, narrow_6, narrow_7, narrow_8 };
 
-BMM_TARGET_BF16 static void bmm_bf16_nxmxp_any_avx512bf16_g6_ab(const bmm_args *BMM_RESTRICT g)
+/* The rows form; cf: C is float. */
+BMM_TARGET_BF16 static void rows_kernel(const bmm_args *BMM_RESTRICT g, int cf)
 {
     if (g->p <= 16 && g->sa_col == 1 && g->sb_col == 1) {
         for (int64_t i0 = 0; i0 < g->n; i0 += ROWS_MAX)
-            NARROW_BY[g->n - i0 < ROWS_MAX ? g->n - i0 : ROWS_MAX](g, i0);
+            NARROW_BY[g->n - i0 < ROWS_MAX ? g->n - i0 : ROWS_MAX](g, i0, cf);
         return;
     }
     _Alignas(64) unsigned char stack[STACK_BYTES];
@@ -299,14 +321,13 @@ BMM_TARGET_BF16 static void bmm_bf16_nxmxp_any_avx512bf16_g6_ab(const bmm_args *
     void *heap;
     uint32_t *w = buffer(stack, wbytes + abytes, &heap);
     if (!w) {
-        fallback(g);
+        fallback(g, cf);
         return;
     }
     uint16_t *acopy = (uint16_t *)(void *)((char *)w + wbytes);
     const __m512 va = _mm512_set1_ps((float)g->alpha);
     const float beta = (float)g->beta;
     const uint16_t *A = g->A, *B = g->B;
-    uint16_t *C = g->C;
     for (int64_t t = 0; t < g->batch; t++) {
         if (t == 0 || g->sb_batch)  /* a broadcast B is paired once */
             pair_rows(B + t * g->sb_batch, g->sb_row, g->sb_col, m, p, w, ldw);
@@ -321,7 +342,7 @@ BMM_TARGET_BF16 static void bmm_bf16_nxmxp_any_avx512bf16_g6_ab(const bmm_args *
                 copy_rows(a, g->sa_row, g->sa_col, n, m, acopy);
             a = acopy, sa = m;
         }
-        uint16_t *c = C + t * g->sc_batch;
+        void *c = AT(g->C, cf, t * g->sc_batch);
         for (int64_t j0 = 0; j0 < p; j0 += 16 * VECS_MAX) {
             const int J = (int)((p - j0 + 15) / 16 < VECS_MAX ? (p - j0 + 15) / 16 : VECS_MAX);
             const int64_t left = p - j0 - 16 * (J - 1);  /* the last vector's columns */
@@ -329,8 +350,8 @@ BMM_TARGET_BF16 static void bmm_bf16_nxmxp_any_avx512bf16_g6_ab(const bmm_args *
             const int rows = ROWS_FOR[J];
             for (int64_t i0 = 0; i0 < n; i0 += rows)
                 ROWS_BY[J][n - i0 < rows ? n - i0 : rows](a + i0 * sa, sa, sq, w + j0, ldw,
-                    m, c + i0 * g->sc_row + j0 * g->sc_col, g->sc_row, g->sc_col,
-                    tail, va, beta);
+                    m, AT(c, cf, i0 * g->sc_row + j0 * g->sc_col), g->sc_row, g->sc_col,
+                    tail, va, beta, cf);
         }
     }
     free(heap);
@@ -411,8 +432,8 @@ BMM_TARGET_BF16 static void dot_any(int R, const uint16_t *a, int64_t sa, const 
     }
 }
 
-BMM_TARGET_BF16 static void bmm_bf16_nxmxp_any_avx512bf16_gnt8x1_ab(
-    const bmm_args *BMM_RESTRICT g)
+/* The dot form; cf: C is float. */
+BMM_TARGET_BF16 static void dot_kernel(const bmm_args *BMM_RESTRICT g, int cf)
 {
     _Alignas(64) unsigned char stack[STACK_BYTES];
     const int64_t n = g->n, m = g->m, p = g->p;
@@ -421,13 +442,12 @@ BMM_TARGET_BF16 static void bmm_bf16_nxmxp_any_avx512bf16_gnt8x1_ab(
     void *heap;
     uint16_t *buf = buffer(stack, abytes + (copy_b ? (size_t)(p * m) * 2 : 0), &heap);
     if (!buf) {
-        fallback(g);
+        fallback(g, cf);
         return;
     }
     uint16_t *acopy = buf, *bcopy = (uint16_t *)(void *)((char *)buf + abytes);
     const float alpha = (float)g->alpha, beta = (float)g->beta;
     const uint16_t *A = g->A, *B = g->B;
-    uint16_t *C = g->C;
     for (int64_t t = 0; t < g->batch; t++) {
         const uint16_t *a = A + t * g->sa_batch, *bt = B + t * g->sb_batch;
         int64_t sa = g->sa_row, sbt = g->sb_col;  /* B^T's rows: B's columns */
@@ -441,28 +461,60 @@ BMM_TARGET_BF16 static void bmm_bf16_nxmxp_any_avx512bf16_gnt8x1_ab(
                 copy_rows(bt, g->sb_col, g->sb_row, p, m, bcopy);
             bt = bcopy, sbt = m;
         }
-        uint16_t *c = C + t * g->sc_batch;
         for (int64_t j = 0; j < p; j++)
             for (int64_t i0 = 0; i0 < n; i0 += DOT_ROWS) {
                 const int R = (int)(n - i0 < DOT_ROWS ? n - i0 : DOT_ROWS);
                 float out[DOT_ROWS] = { 0 };
                 dot_any(R, a + i0 * sa, sa, bt + j * sbt, m, out);
-                for (int r = 0; r < R; r++) {
-                    uint16_t *x = c + (i0 + r) * g->sc_row + j * g->sc_col;
-                    *x = narrow1(beta != 0 ? alpha * out[r] + beta * widen1(*x)
-                                           : alpha * out[r]);  /* (as store_row's) */
+                for (int r = 0; r < R; r++) {  /* (as store_row's) */
+                    const int64_t o = t * g->sc_batch + (i0 + r) * g->sc_row + j * g->sc_col;
+                    if (cf) {
+                        float *x = (float *)g->C + o;
+                        *x = beta != 0 ? alpha * out[r] + beta * *x : alpha * out[r];
+                    } else {
+                        uint16_t *x = (uint16_t *)g->C + o;
+                        *x = narrow1(beta != 0 ? alpha * out[r] + beta * widen1(*x)
+                                               : alpha * out[r]);
+                    }
                 }
             }
     }
     free(heap);
 }
 
-static const bmm_kernel_desc ROWS = { "bmm_bf16_nxmxp_any_avx512bf16_g6_ab", BMM_BF16, 0, 0, 0,
-    BMM_LAYOUT_ANY, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_GROWS, 6, VECS_MAX, 16, 0, 0,
-    bmm_bf16_nxmxp_any_avx512bf16_g6_ab };
-static const bmm_kernel_desc DOT = { "bmm_bf16_nxmxp_any_avx512bf16_gnt8x1_ab", BMM_BF16, 0, 0,
-    0, BMM_LAYOUT_ANY, BMM_ISA_AVX512, BMM_SCALARS_AB, BMM_FORM_GNT, DOT_ROWS, 1, 32, 0, 0,
-    bmm_bf16_nxmxp_any_avx512bf16_gnt8x1_ab };
+/* The kernels of the ABI: bf16 C, and float C (BMM_C_F32; "bf16f32": bf16 in, f32 out). */
+BMM_TARGET_BF16 static void bmm_bf16_nxmxp_any_avx512bf16_g6_ab(const bmm_args *BMM_RESTRICT g)
+{
+    rows_kernel(g, 0);
+}
+
+BMM_TARGET_BF16 static void bmm_bf16f32_nxmxp_any_avx512bf16_g6_ab(
+    const bmm_args *BMM_RESTRICT g)
+{
+    rows_kernel(g, 1);
+}
+
+BMM_TARGET_BF16 static void bmm_bf16_nxmxp_any_avx512bf16_gnt8x1_ab(
+    const bmm_args *BMM_RESTRICT g)
+{
+    dot_kernel(g, 0);
+}
+
+BMM_TARGET_BF16 static void bmm_bf16f32_nxmxp_any_avx512bf16_gnt8x1_ab(
+    const bmm_args *BMM_RESTRICT g)
+{
+    dot_kernel(g, 1);
+}
+
+#define PAIRS_DESC(NAME, FORM, ROWS, VECS, LANES) { #NAME, BMM_BF16, 0, 0, 0, BMM_LAYOUT_ANY, \
+    BMM_ISA_AVX512, BMM_SCALARS_AB, FORM, ROWS, VECS, LANES, 0, 0, NAME }
+/* [cf]: C bf16, C float */
+static const bmm_kernel_desc ROWS[2] = {
+    PAIRS_DESC(bmm_bf16_nxmxp_any_avx512bf16_g6_ab, BMM_FORM_GROWS, 6, VECS_MAX, 16),
+    PAIRS_DESC(bmm_bf16f32_nxmxp_any_avx512bf16_g6_ab, BMM_FORM_GROWS, 6, VECS_MAX, 16) };
+static const bmm_kernel_desc DOT[2] = {
+    PAIRS_DESC(bmm_bf16_nxmxp_any_avx512bf16_gnt8x1_ab, BMM_FORM_GNT, DOT_ROWS, 1, 32),
+    PAIRS_DESC(bmm_bf16f32_nxmxp_any_avx512bf16_gnt8x1_ab, BMM_FORM_GNT, DOT_ROWS, 1, 32) };
 #endif
 
 const char *bmm__pairs_operands(const bmm_kernel_desc *k, const bmm__problem *pr)
@@ -496,7 +548,8 @@ const bmm_kernel_desc *bmm__pairs_kernel(const bmm__problem *pr, int admitted)
     const double rows = pr->n * q * (v + 1) + q * v * 4 + pr->n * v * 6;
     const double dot = pr->n * pr->p * ((double)((pr->m + 31) / 32) + 8)
         + (pr->sb.row != 1 ? pr->p * pr->m : 0);
-    return dot < rows ? &DOT : &ROWS;
+    const int cf = pr->cdtype == BMM_F32;
+    return dot < rows ? &DOT[cf] : &ROWS[cf];
 #else
     (void)pr, (void)admitted;
     return NULL;

@@ -48,7 +48,7 @@ int64_t bmm__sample_disagrees(const bmm__problem *pr, const void *Ck, const void
         for (int64_t i = 0; i < pr->n; i++)
             for (int64_t j = 0; j < pr->p; j++) {
                 int64_t o = t * pr->sc.batch + i * pr->sc.row + j * pr->sc.col;
-                double x = bmm__elem_get(pr->dtype, Ck, o), y = bmm__elem_get(pr->dtype, Cg, o);
+                double x = bmm__elem_get(pr->cdtype, Ck, o), y = bmm__elem_get(pr->cdtype, Cg, o);
                 if (!(fabs(x - y) <= tol))
                     return o;
             }

@@ -161,11 +161,11 @@ static int agrees(const bmm_kernel_desc *k, const bmm__problem *sample,
 {
     const bmm__problem ck = check_of(sample);
     const bmm__problem *pr = &ck;
-    size_t es = bmm__dtype_size(pr->dtype);
+    size_t es = (size_t)bmm__operand_bytes(pr, 2);
     const void *A = sb->at[0], *B = sb->at[1];
     void *Ck = sb->at[3], *Cg = sb->at[4];
-    bmm__sample_fill((char *)Ck - (size_t)sb->off[3] * es, sb->elems[3], pr->dtype, 3);
-    bmm__sample_fill((char *)Cg - (size_t)sb->off[4] * es, sb->elems[4], pr->dtype, 3);
+    bmm__sample_fill((char *)Ck - (size_t)sb->off[3] * es, sb->elems[3], pr->cdtype, 3);
+    bmm__sample_fill((char *)Cg - (size_t)sb->off[4] * es, sb->elems[4], pr->cdtype, 3);
     bmm__run(k, pr, A, B, Ck);
     bmm__run(NULL, pr, A, B, Cg);
     return bmm__sample_disagrees(pr, Ck, Cg) < 0;
@@ -213,7 +213,6 @@ static int sample_of(const bmm__problem *pr, int streaming, double budget,
 {
     *sample = *pr;
     bmm__sample_scalars(pr->scalars, &sample->alpha, &sample->beta);
-    size_t es = bmm__dtype_size(pr->dtype);
     double most = (double)MAX_SAMPLE_BYTES;
     if (streaming && budget * STREAM_BYTES_PER_S < most)
         most = budget * STREAM_BYTES_PER_S > (double)MIN_STREAM_BYTES ? budget * STREAM_BYTES_PER_S
@@ -233,16 +232,18 @@ static int sample_of(const bmm__problem *pr, int streaming, double budget,
         /* no overflow: the plan's own spans were checked, the sample's are within them */
         sb->elems[i] = i < 3 ? hi[o] - lo[o] + 1 : chi[o] - clo[o] + 1;
         sb->off[i] = i < 3 ? -lo[o] : -clo[o];
-        bytes += (double)((sb->elems[i] * (int64_t)es + 63) & ~(int64_t)63);
+        bytes += (double)((sb->elems[i] * bmm__operand_bytes(pr, o) + 63) & ~(int64_t)63);
     }
     if (bytes > (double)MAX_BUFFER_BYTES || !(sb->block = block_get((size_t)bytes, &sb->cap)))
         return 0;
     char *at = sb->block;
     for (int i = 0; i < 5; i++) {
+        const int o = i < 3 ? i : 2;
+        const int64_t es = bmm__operand_bytes(pr, o);
         if (i < 3)
-            bmm__sample_fill(at, sb->elems[i], pr->dtype, (unsigned)i + 1);
-        sb->at[i] = at + (size_t)sb->off[i] * es;
-        at += (sb->elems[i] * (int64_t)es + 63) & ~(int64_t)63;
+            bmm__sample_fill(at, sb->elems[i], o == 2 ? pr->cdtype : pr->dtype, (unsigned)i + 1);
+        sb->at[i] = at + sb->off[i] * es;
+        at += (sb->elems[i] * es + 63) & ~(int64_t)63;
     }
     return 1;
 }

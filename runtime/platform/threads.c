@@ -115,10 +115,10 @@ static void run_chunk(const bmm_kernel_desc *k, const bmm__problem *pr, const vo
     const void *B, void *C, int64_t lo, int64_t hi)
 {
     bmm__problem part = *pr;
-    ptrdiff_t es = (ptrdiff_t)bmm__dtype_size(pr->dtype);
+    const int64_t es = bmm__operand_bytes(pr, 0), ces = bmm__operand_bytes(pr, 2);
     part.batch = hi - lo;
     bmm__run(k, &part, (const char *)A + lo * pr->sa.batch * es,
-        (const char *)B + lo * pr->sb.batch * es, (char *)C + lo * pr->sc.batch * es);
+        (const char *)B + lo * pr->sb.batch * es, (char *)C + lo * pr->sc.batch * ces);
 }
 #endif
 

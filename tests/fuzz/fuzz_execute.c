@@ -1,8 +1,8 @@
 /* fuzz_execute.c: argument validation and execution on random shapes, strides (any sign,
  * huge ones included), scalars and offsets of A, B and C inside one buffer with inaccessible
- * pages on both sides. Every call either returns a status and leaves the buffer untouched, or
- * computes every element of C exactly (small integers: no rounding, in every dtype, the 16-bit
- * ones too) and writes nothing else. */
+ * pages on both sides (a float C of 16-bit A and B in a second such buffer). Every call either
+ * returns a status and leaves the buffers untouched, or computes every element of C exactly
+ * (small integers: no rounding, in every dtype, the 16-bit ones too) and writes nothing else. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,21 +43,26 @@ static int64_t stride_of(reader *r)
     return v >= 120 ? odd[v - 120] : v;
 }
 
-static char *region;
 static void *buf;
-static size_t page;
+static float *cbuf;  /* a float C's */
 
-/* The buffer, with one inaccessible page before and after it. */
-static void setup(void)
+/* bytes with one inaccessible page before and after them, their end meeting the second */
+static void *guarded(size_t bytes)
 {
-    page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t body = (NE * sizeof(double) + page - 1) / page * page;
-    region = mmap(NULL, body + 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), body = (bytes + page - 1) / page * page;
+    char *region = mmap(NULL, body + 2 * page, PROT_READ | PROT_WRITE,
+        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (region == MAP_FAILED)
         abort();
     mprotect(region, page, PROT_NONE);
     mprotect(region + page + body, page, PROT_NONE);
-    buf = region + page + body - NE * sizeof(double);  /* its end meets the guard page */
+    return region + page + body - bytes;
+}
+
+static void setup(void)
+{
+    buf = guarded(NE * sizeof(double));
+    cbuf = guarded(NE * sizeof(float));
 }
 
 /* Offsets (lo, hi) of an operand, exactly; 0 if they pass int64. */
@@ -108,8 +113,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     reader r = { data, size };
     unsigned mode = byte(&r);
     int f64 = mode & 1, api = (mode >> 1) & 3, half = (mode >> 3) & 1;  /* half: f16 or bf16 */
+    int cf = half && (mode >> 4 & 1);  /* a float C, in cbuf */
     bmm_dtype dt = half ? (f64 ? BMM_F16 : BMM_BF16) : f64 ? BMM_F64 : BMM_F32;
-    size_t es = half ? 2 : f64 ? 8 : 4;
+    size_t es = half ? 2 : f64 ? 8 : 4, ces = cf ? 4 : es;
     int64_t batch = byte(&r) % 9, n = size_of(&r), m = size_of(&r), p = size_of(&r);
     int64_t rows[3] = { n, m, n }, cols[3] = { m, p, p }, off[3];
     bmm_stride s[3];
@@ -127,7 +133,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int fits = 1, impossible = 0;
     for (int o = 0; o < 3 && batch > 0; o++) {
         __int128 lo, hi;
-        if (!span(batch, rows[o], cols[o], &s[o], &lo, &hi) || (hi - lo + 1) * (__int128)es > PTRDIFF_MAX)
+        if (!span(batch, rows[o], cols[o], &s[o], &lo, &hi)
+            || (hi - lo + 1) * (__int128)(o == 2 ? ces : es) > PTRDIFF_MAX)
             impossible = 1;
         else if (off[o] + lo < 0 || off[o] + hi >= NE)
             fits = 0;
@@ -142,11 +149,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < NE; i++) {
         double v = (double)((i * 7 + (int)size) % 5 - 2);
         put(dt, i, v);
+        cbuf[i] = (float)v;
         before[i] = v;
     }
     char *base = (char *)buf;
     const void *A = base + off[0] * (int64_t)es, *B = base + off[1] * (int64_t)es;
-    void *C = base + off[2] * (int64_t)es;
+    void *C = cf ? (void *)(cbuf + off[2]) : base + off[2] * (int64_t)es;
     bmm_status st;
     if (api == 0) {
         const float fa = (float)alpha, fb = (float)beta;
@@ -158,15 +166,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             st = bmm_sgemm_strided(batch, n, m, p, fa, A, s[0], B, s[1], fb, C, s[2]);
             break;
         case BMM_BF16:
-            st = bmm_bf16gemm_strided(batch, n, m, p, fa, A, s[0], B, s[1], fb, C, s[2]);
+            st = cf ? bmm_sbgemm_strided(batch, n, m, p, fa, A, s[0], B, s[1], fb, C, s[2])
+                    : bmm_bf16gemm_strided(batch, n, m, p, fa, A, s[0], B, s[1], fb, C, s[2]);
             break;
         default:
-            st = bmm_hgemm_strided(batch, n, m, p, fa, A, s[0], B, s[1], fb, C, s[2]);
+            st = cf ? bmm_shgemm_strided(batch, n, m, p, fa, A, s[0], B, s[1], fb, C, s[2])
+                    : bmm_hgemm_strided(batch, n, m, p, fa, A, s[0], B, s[1], fb, C, s[2]);
             break;
         }
     } else {
         bmm_plan *plan = NULL;
-        unsigned flags = api == 2 ? BMM_GENERIC_ONLY : BMM_ESTIMATE;
+        unsigned flags = (api == 2 ? BMM_GENERIC_ONLY : BMM_ESTIMATE) | (cf ? BMM_C_F32 : 0);
         st = bmm_plan_create(&plan, dt, batch, n, m, p, s[0], s[1], s[2], alpha, beta, flags);
         if ((st == BMM_OK) != (plan != NULL))
             abort();
@@ -174,9 +184,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             st = bmm_execute(plan, A, B, C);
         bmm_plan_destroy(plan);
     }
-    double got[NE];
-    for (int i = 0; i < NE; i++)
+    double got[NE], gotc[NE];  /* the buffer's elements; C's (the buffer's, or cbuf's) */
+    for (int i = 0; i < NE; i++) {
         got[i] = get(dt, i);
+        gotc[i] = cf ? cbuf[i] : got[i];
+    }
     if (st != BMM_OK || batch == 0) {
         if (batch == 0 && st != BMM_OK)
             abort();  /* batch 0 is a no-op, whatever the rest */
@@ -184,7 +196,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         if (st == BMM_EINVAL && !impossible && n <= 17 && m <= 17 && p <= 17)
             abort();  /* sizes and spans were valid */
-        if (memcmp(got, before, sizeof got) != 0)
+        if (memcmp(got, before, sizeof got) != 0 || memcmp(gotc, before, sizeof gotc) != 0)
             abort();  /* a refused call wrote */
         return 0;
     }
@@ -204,11 +216,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     acc += before[off[0] + t * s[0].batch + i * s[0].row + k * s[0].col]
                         * before[off[1] + t * s[1].batch + k * s[1].row + j * s[1].col];
                 double want = (alpha == 0 ? 0 : alpha * acc) + (beta == 0 ? 0 : beta * before[at]);
-                if (got[at] != want)
+                if (gotc[at] != want)
                     abort();
             }
     for (int i = 0; i < NE; i++)
-        if (!is_c[i] && got[i] != before[i])
+        if ((!is_c[i] && gotc[i] != before[i]) || (cf && got[i] != before[i]))
             abort();
     return 0;
 }

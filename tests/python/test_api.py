@@ -123,6 +123,7 @@ def test_plan_generate(tmp_path, monkeypatch):
     """generate=True: specialized kernels for a shape that had none, compiled once, loaded from
     the cache by a later plan; clear_cache() empties the cache."""
     monkeypatch.setenv("BMM_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("BMM_GENERATE_TIMEOUT_MS", "120000")  # a loaded CI machine: not 10 s
     rng = np.random.default_rng(3)
     a = rng.standard_normal((40, 7, 23)).astype(np.float32)
     b = rng.standard_normal((40, 23, 5)).astype(np.float32)
@@ -140,6 +141,9 @@ def test_plan_generate_async(tmp_path, monkeypatch):
     """generate="async": made at once on a shape-generic kernel, right from the first call; a
     later call runs the class's own kernels once the background thread has them."""
     monkeypatch.setenv("BMM_CACHE_DIR", str(tmp_path / "cache"))
+    # the background compile runs at low priority: on a loaded machine it may take past the
+    # default 10 s, and a class killed there is recorded as failed (shape-generic for good)
+    monkeypatch.setenv("BMM_GENERATE_TIMEOUT_MS", "120000")
     rng = np.random.default_rng(4)
     a = rng.standard_normal((30, 11, 6)).astype(np.float64)
     b = rng.standard_normal((30, 6, 9)).astype(np.float64)
