@@ -786,7 +786,13 @@ static void earlier_choice_dropped(void **state)
     const char *const args[] = { "f32", "9x9x9", "bf", "2", "0", NULL };
     run_result r = run(env, args);
     assert_int_equal(r.status, 0);
-    expect(&r, "kernel=bmm_f32_9x9x9_bf_");
+    /* the class measured again, its new kernel among the candidates (under BMM_ARCH=c99 the
+     * unrolled portable kernel and the shape-generic one are close: either may win on a
+     * loaded machine; with vectors the unrolled one wins by far) */
+    expect(&r, "measure: bmm_f32_9x9x9_bf_");
+    const char *arch = getenv("BMM_ARCH");
+    if (!arch || !*arch)
+        expect(&r, "kernel=bmm_f32_9x9x9_bf_");
     assert_null(strstr(r.out, "before=bmm_f32_9x9x9_"));  /* none before: it ran another */
 }
 
