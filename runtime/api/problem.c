@@ -83,9 +83,6 @@ static bmm_status check_shape(const bmm__problem *pr, int64_t lo[3], int64_t hi[
 {
     if (bmm__elem_bytes(pr->dtype) == 0)
         return bmm__fail(BMM_EINVAL, "dtype %d is not a bmm_dtype value", (int)pr->dtype);
-    if (pr->cdtype != pr->dtype && bmm__elem_bytes(pr->dtype) != 2)
-        return bmm__fail(BMM_EINVAL, "a float C (BMM_C_F32) needs 16-bit A and B (dtype %d is "
-            "not BMM_BF16 or BMM_F16)", (int)pr->dtype);
     if (pr->batch < 0)
         return bmm__fail(BMM_EINVAL, "batch must be >= 0 (got %lld)", (long long)pr->batch);
     if (pr->n < 1)
