@@ -1,19 +1,21 @@
 # BmmGenerate.cmake: bmm_generate_kernels(<target> SHAPES 7x7x5 9x3x4 DTYPES f32 f64
-#   LAYOUTS bf sf [ISAS c99 avx2 ...] [NAME name] [NO_REGISTER])
-# or bmm_generate_kernels(<target> SPEC file.lua [NAME name] [NO_REGISTER])
+#   LAYOUTS bf sf [ISAS c99 avx2 ...] [ANYSHAPE yes|no] [NAME name] [NO_REGISTER])
+# or bmm_generate_kernels(<target> SPEC file.lua [ANYSHAPE yes|no] [NAME name] [NO_REGISTER])
 # Generates kernels for those shapes (or that spec file) while <target> builds and compiles
 # them into it; their table registers itself with the runtime when the program loads, so plans
 # and one-shot calls find them (NO_REGISTER: the program uses the table bmm_table_<name> itself).
 # ISAS defaults to every ISA (BMM_VOCAB_ISAS); NAME (the table's, a C identifier) to the target's name, or with
-# SPEC to the spec's own. The generator runs again only when it, the spec or the arguments
+# SPEC to the spec's own. ANYSHAPE: also the shape-generic kernels (8 MB of C for f32 and f64);
+# by default only where libbmm lacks its own (built with BMM_DEFAULT_KERNELS=OFF), with SPEC as
+# the spec says. The generator runs again only when it, the spec or the arguments
 # change. Needs BMMGEN_GENERATOR_DIR (set by bmmgen's CMakeLists.txt or bmmgenConfig.cmake) and
-# LuaJIT or Lua 5.4.
+# LuaJIT or Lua 5.4; BMMGEN_HAS_ANYSHAPE says whether libbmm has the shape-generic kernels.
 include_guard(GLOBAL)
 include(${CMAKE_CURRENT_LIST_DIR}/BmmLua.cmake)
 include(${CMAKE_CURRENT_LIST_DIR}/BmmVocab.cmake)
 
 function(bmm_generate_kernels target)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "NO_REGISTER" "NAME;SPEC" "SHAPES;DTYPES;LAYOUTS;ISAS")
+  cmake_parse_arguments(PARSE_ARGV 1 arg "NO_REGISTER" "NAME;SPEC;ANYSHAPE" "SHAPES;DTYPES;LAYOUTS;ISAS")
   set(fn "bmm_generate_kernels(${target})")
   if(arg_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "${fn}: unknown arguments: ${arg_UNPARSED_ARGUMENTS}")
@@ -40,6 +42,11 @@ function(bmm_generate_kernels target)
     if(NOT arg_ISAS)
       set(arg_ISAS ${BMM_VOCAB_ISAS})
     endif()
+  endif()
+  if(DEFINED arg_ANYSHAPE AND NOT arg_ANYSHAPE MATCHES "^(yes|no)$")
+    message(FATAL_ERROR "${fn}: ANYSHAPE is yes or no, not '${arg_ANYSHAPE}'")
+  elseif(NOT DEFINED arg_ANYSHAPE AND NOT arg_SPEC AND BMMGEN_HAS_ANYSHAPE)
+    set(arg_ANYSHAPE no)  # libbmm's own serve every other shape: a copy would only cost
   endif()
   string(MAKE_C_IDENTIFIER "${target}" dir)
   if(arg_NAME)
@@ -70,6 +77,10 @@ function(bmm_generate_kernels target)
   endif()
   if(arg_NAME)
     list(APPEND gen --name ${arg_NAME})
+  endif()
+  if(DEFINED arg_ANYSHAPE)
+    list(APPEND gen --anyshape ${arg_ANYSHAPE})
+    set(what "${what}; anyshape ${arg_ANYSHAPE}")
   endif()
   # The file list at configure time (cheap: it stops before any C is emitted); a bad
   # argument stops here with the generator's message naming it.

@@ -5,8 +5,8 @@
 # harness's own test, and the consumer examples: find_package against a temporary install,
 # add_subdirectory, a vendored pair).
 # --sanitize does the same in an ASan+UBSan build (without the benchmark; of the kernel tests,
-# the _ab kernels only: kernels are not instrumented, and the plain build runs all of them; not
-# the pure-Lua generator tests).
+# the _ab kernels only, and of shapes past 32^3 the batch-first ones: the plain build runs
+# every kernel; not the pure-Lua generator tests).
 # --tsan builds the runtime and tests with ThreadSanitizer (Clang) and runs the suites that
 # use threads or shared state (the 8-thread stress test among them).
 set -eu

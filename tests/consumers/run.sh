@@ -5,8 +5,8 @@
 # by the installed bmm-tune), a C++-only one, a mixed C and C++ one (and a pkg-config build,
 # the installed manual pages and Python package). subdir: a CMake project
 # that adds bmmgen's source with add_subdirectory. vendor: a vendored pair compiled with plain
-# cc commands by gcc and clang as C99 (gcc also with -fopenmp, run on 1, 2, 3 and 8 threads),
-# and by g++ as C++. Any failure exits non-zero.
+# cc commands: split in files by gcc as C99 (also with -fopenmp, run on 1, 2, 3 and 8
+# threads), in one file by clang as C99 and by g++ as C++. Any failure exits non-zero.
 set -eu
 mode=$1 src=$2 build=$3 work=$4
 here=$src/tests/consumers
@@ -37,6 +37,17 @@ find_package)
     -DCMAKE_BUILD_TYPE=Release
   quiet cmake --build "$work/build" -j 2
   "$work/build/consumer"
+  # the installed libbmm has the shape-generic kernels: the program's table goes without them
+  ! ls "$work"/build/bmmgen/consumer/kernels/*anyshape* 2>/dev/null \
+    || { echo "run.sh: bmm_generate_kernels copied libbmm's shape-generic kernels" >&2; exit 1; }
+  mkdir -p "$work/bad"
+  printf '%s\n' 'cmake_minimum_required(VERSION 3.18)' 'project(bad LANGUAGES C)' \
+    'find_package(bmmgen 0.1 REQUIRED)' "add_executable(app $here/runtime_main.c)" \
+    'bmm_generate_kernels(app SHAPES 7x7x5 DTYPES f32 LAYOUTS bf ANYSHAPE maybe)' \
+    >"$work/bad/CMakeLists.txt"
+  ! cmake -S "$work/bad" -B "$work/bad/build" -DCMAKE_PREFIX_PATH="$work/prefix" >"$work/log" 2>&1 \
+    && grep -q "ANYSHAPE is yes or no, not 'maybe'" "$work/log" \
+    || { cat "$work/log"; echo "run.sh: ANYSHAPE maybe was not refused by name" >&2; exit 1; }
   # a program's own kernels tuned by the installed bmm-tune (--kernels), its wisdom checked by
   # bmm-wisdom, and read by another program that has kernels of its own
   bin=$work/prefix/bin
@@ -76,20 +87,29 @@ subdir)
     -DCMAKE_BUILD_TYPE=Release
   quiet cmake --build "$work/build" -j 2
   "$work/build/consumer"
+  # libbmm built without its default kernels: the program's table brings the shape-generic ones
+  ls "$work"/build/bmmgen/consumer/kernels/bmm_f64_anyshape.c >/dev/null \
+    || { echo "run.sh: no shape-generic kernels beside a libbmm without them" >&2; exit 1; }
   ;;
 vendor)
   lua=$(command -v luajit || command -v lua5.4)
   quiet "$lua" "$src/generator/bmmgen.lua" --vendor vbmm --shapes 7x7x5,9x3x4 --out "$work"
-  for cc in gcc clang; do
-    quiet $cc -std=c99 -pedantic -Wall -Wextra -Werror -O2 -I"$work" -o "$work/main-$cc" \
-      "$here/vendor/main.c" "$work/vbmm.c" -lm
-    echo "== $cc -std=c99"
-    "$work/main-$cc" >"$work/main-$cc.out" || { cat "$work/main-$cc.out"; exit 1; }
-    cat "$work/main-$cc.out"
+  # --split 3: the kernels in three files beside the dispatcher, each compiled on its own (gcc
+  # -O2, once): linked with the dispatcher, and with the dispatcher built with OpenMP
+  quiet "$lua" "$src/generator/bmmgen.lua" --vendor vbmm --split 3 --shapes 7x7x5,9x3x4 \
+    --out "$work/split"
+  c99="-std=c99 -pedantic -Wall -Wextra -Werror -O2"
+  for f in "$work"/split/vbmm_*.c; do
+    quiet gcc $c99 -I"$work/split" -c "$f" -o "$f.o"
   done
+  quiet gcc $c99 -I"$work/split" -o "$work/main-gcc" "$here/vendor/main.c" \
+    "$work/split/vbmm.c" "$work"/split/vbmm_*.c.o -lm
+  echo "== gcc -std=c99 (--split 3: vbmm.c, vbmm_impl.h, vbmm_1.c ... vbmm_3.c compiled apart)"
+  "$work/main-gcc" >"$work/main-gcc.out" || { cat "$work/main-gcc.out"; exit 1; }
+  cat "$work/main-gcc.out"
   # with OpenMP: the batch split over threads, the same bits for any thread count
-  quiet gcc -std=c99 -pedantic -Wall -Wextra -Werror -O2 -fopenmp -I"$work" -o "$work/main-omp" \
-    "$here/vendor/main.c" "$work/vbmm.c" -lm
+  quiet gcc $c99 -fopenmp -I"$work/split" -o "$work/main-omp" "$here/vendor/main.c" \
+    "$work/split/vbmm.c" "$work"/split/vbmm_*.c.o -lm
   OMP_NUM_THREADS=1 "$work/main-omp" >"$work/omp-1"
   for t in 2 3 8; do
     OMP_NUM_THREADS=$t "$work/main-omp" >"$work/omp-$t" || { cat "$work/omp-$t"; exit 1; }
@@ -98,23 +118,16 @@ vendor)
   grep -v "forked" "$work/omp-1" | diff - "$work/main-gcc.out" \
     || { echo "run.sh: -fopenmp changed the results" >&2; exit 1; }
   echo "== gcc -fopenmp: the same output with OMP_NUM_THREADS=1, 2, 3 and 8"
-  # (-O0 here and for --split: they check the language and the file split; the optimizer is
-  # checked above, and -O2's 9.7 MB pair takes a minute a compile: 3x -O0's, the same bits)
-  quiet g++ -x c++ -std=c++11 -pedantic -Wall -Wextra -Werror -O0 -I"$work" -o "$work/main-cxx" \
-    "$here/vendor/main.c" "$work/vbmm.c"
-  echo "== g++ (as C++)"
-  "$work/main-cxx"
-  # --split 3: the kernels in three files beside the dispatcher, each compiled on its own; the
-  # same results as the single file
-  quiet "$lua" "$src/generator/bmmgen.lua" --vendor vbmm --split 3 --shapes 7x7x5,9x3x4 \
-    --out "$work/split"
-  for f in "$work"/split/vbmm*.c; do
-    quiet gcc -std=c99 -pedantic -Wall -Wextra -Werror -O0 -I"$work/split" -c "$f" -o "$f.o"
+  # the single file: clang as C99, g++ as C++, the same results (-O0: they check the language
+  # and the single file; gcc's -O2 above checks the optimizer, as clang's does in the TSan and
+  # fuzz builds of the same kernels, and -O2 on the 9.7 MB file takes a minute, 3x -O0's)
+  for cc in "clang -std=c99" "g++ -x c++ -std=c++11"; do
+    quiet $cc -pedantic -Wall -Wextra -Werror -O0 -I"$work" -o "$work/main-1" \
+      "$here/vendor/main.c" "$work/vbmm.c" -lm
+    "$work/main-1" | diff - "$work/main-gcc.out" \
+      || { echo "run.sh: $cc: the single file computes otherwise than the split one" >&2; exit 1; }
+    echo "== $cc (one file): the same output"
   done
-  quiet gcc -O0 -I"$work/split" -o "$work/main-split" "$here/vendor/main.c" "$work"/split/*.o -lm
-  "$work/main-split" | diff - "$work/main-gcc.out" \
-    || { echo "run.sh: the split pair computes otherwise" >&2; exit 1; }
-  echo "== --split 3: vbmm.c, vbmm_impl.h, vbmm_1.c ... vbmm_3.c compiled apart, the same output"
   ;;
 *)
   echo "usage: run.sh find_package|subdir|vendor SOURCE_DIR BUILD_DIR WORK_DIR" >&2
