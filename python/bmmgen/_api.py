@@ -18,7 +18,8 @@ def bmm(a, b, out=None):
     torch.bmm's semantics and checks. NumPy arrays in, a NumPy array out; torch tensors in, a
     torch tensor out (CPU; float32, float64, bfloat16 or float16; autograd works). `out`, when
     given, receives the result (same shape and dtype, writable, not overlapping a or b) and is
-    returned."""
+    returned; for bfloat16 and float16 inputs it may be float32 (the sum rounded once, to
+    float32, as autocast's products: no autograd then, as for any out)."""
     if type(a) is np.ndarray:  # the common cases first: every Python call costs ~0.1 us
         return _ops.bmm_checked("numpy", a, b, out)
     if type(a) is _ops._TENSOR:
@@ -62,18 +63,23 @@ def baddbmm(c, a, b, *, beta=1, alpha=1, out=None):
     """beta c + alpha a @ b, torch.baddbmm's semantics: c broadcasts to (batch, n, p) and is not
     modified (pass out=c to update it in place); beta == 0 ignores c's values, NaN and Inf
     included (its shape must still broadcast); alpha == 0 still lets NaN and Inf of a @ b
-    through, as torch does (the C library, as BLAS, reads neither a nor b then)."""
+    through, as torch does (the C library, as BLAS, reads neither a nor b then). A float32 c
+    (and out) of bfloat16 or float16 a and b gives a float32 result, accumulated in float32
+    (autocast's mixed product; without autograd)."""
     kind = _ops._kind(a)
     alpha, beta = _ops._scalar(alpha, "alpha"), _ops._scalar(beta, "beta")
     if kind == "torch":
         if not isinstance(c, _ops._torch.Tensor):
             raise TypeError("bmmgen: c is %s; with torch inputs every operand must be a torch "
                             "tensor" % type(c).__name__)
-        if c.dtype != a.dtype:
-            raise TypeError("bmmgen: c has dtype %s, a has %s" % (c.dtype, a.dtype))
+        mixed = _c_dtype(c, a)
+        if mixed and _ops._torch.is_grad_enabled() and any(
+                getattr(x, "requires_grad", False) for x in (a, b, c)):
+            raise RuntimeError("bmmgen.baddbmm: a float32 c of %s a and b has no autograd "
+                               "(torch.no_grad(), or c of a's dtype)" % a.dtype)
         if _ops._torch._C._get_tracing_state():
             return _traced("baddbmm", out, c, a, b, beta=beta, alpha=alpha)
-        if out is None:
+        if out is None and not mixed:
             try:
                 return _torch_ops().baddbmm(c, a, b, beta, alpha)
             except RuntimeError as e:
@@ -81,6 +87,17 @@ def baddbmm(c, a, b, *, beta=1, alpha=1, out=None):
     elif not isinstance(c, np.ndarray):
         raise TypeError("bmmgen: c is %s; with NumPy inputs every operand must be a NumPy "
                         "array" % type(c).__name__)
-    elif c.dtype != a.dtype:
-        raise TypeError("bmmgen: c has dtype %s, a has %s" % (c.dtype, a.dtype))
+    else:
+        _c_dtype(c, a)
     return _ops._gemm(kind, a, b, c, out, alpha, beta, ("a", "b"))
+
+
+def _c_dtype(c, a):
+    """Whether c is a float32 of 16-bit a (the result is float32 then); a TypeError unless that
+    or c has a's dtype."""
+    if c.dtype == a.dtype:
+        return False
+    if str(c.dtype).endswith("float32") and str(a.dtype).endswith(("bfloat16", "float16")):
+        return True
+    raise TypeError("bmmgen: c has dtype %s, a has %s (c is of a's dtype, or float32 for "
+                    "bfloat16 and float16 a and b)" % (c.dtype, a.dtype))

@@ -13,6 +13,7 @@ import os
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 ESTIMATE, MEASURE, WISDOM_ONLY, GENERIC_ONLY, GENERATE, GENERATE_ASYNC = 0, 1, 2, 4, 8, 16  # plan flags
+C_F32 = 32  # BMM_C_F32: a float32 C of 16-bit A and B
 THREADS_SHIFT, THREADS_MAX = 16, 1024  # BMM_THREADS(n) = n << 16
 STATUS_NAMES = ("BMM_OK", "BMM_EINVAL", "BMM_EOVERLAP", "BMM_ENOMEM", "BMM_EUNSUPPORTED",
                 "BMM_EIO", "BMM_EFORMAT")

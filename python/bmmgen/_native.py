@@ -47,7 +47,8 @@ def _addr(name):
 _buffer = _module("_native_buffer")
 if _buffer is not None:
     _buffer.bind(_addr("bmm_sgemm_strided"), _addr("bmm_dgemm_strided"),
-                 _addr("bmm_hgemm_strided"), _addr("bmm_execute"), np.empty, np.ndarray)
+                 _addr("bmm_hgemm_strided"), _addr("bmm_shgemm_strided"), _addr("bmm_execute"),
+                 np.empty, np.ndarray)
 buffer_bmm = _buffer.bmm if _buffer is not None else None
 BufferPlanned = _buffer.Planned if _buffer is not None else None  # a Plan's calls on arrays
 
@@ -61,6 +62,7 @@ def load_torch():
     module = _module("_native_torch")
     if module is not None:
         module.bind(_addr("bmm_sgemm_strided"), _addr("bmm_dgemm_strided"),
-                    _addr("bmm_bf16gemm_strided"), _addr("bmm_hgemm_strided"), _addr("bmm_execute"))
+                    _addr("bmm_bf16gemm_strided"), _addr("bmm_hgemm_strided"),
+                    _addr("bmm_sbgemm_strided"), _addr("bmm_shgemm_strided"), _addr("bmm_execute"))
         torch_module, torch_path, torch_bmm, Planned = (module, module.__file__, module.bmm,
                                                         module.Planned)

@@ -26,11 +26,14 @@ typedef bmm_status (*dgemm_fn)(int64_t, int64_t, int64_t, int64_t, double, const
 
 typedef bmm_status (*hgemm_fn)(int64_t, int64_t, int64_t, int64_t, float, const bmm_f16 *,
     bmm_stride, const bmm_f16 *, bmm_stride, float, bmm_f16 *, bmm_stride);
+typedef bmm_status (*shgemm_fn)(int64_t, int64_t, int64_t, int64_t, float, const bmm_f16 *,
+    bmm_stride, const bmm_f16 *, bmm_stride, float, float *, bmm_stride);  /* float32 out */
 typedef bmm_status (*execute_fn)(const bmm_plan *, const void *, const void *, void *);
 
 static sgemm_fn sgemm;  /* set once by bind, before any call (under the GIL) */
 static dgemm_fn dgemm;
 static hgemm_fn hgemm;
+static shgemm_fn shgemm;
 static execute_fn execute;
 static PyObject *empty;  /* numpy.empty */
 static PyObject *ndarray;  /* numpy.ndarray: the type this path takes (not subclasses) */
@@ -41,9 +44,9 @@ static PyObject *ndarray;  /* numpy.ndarray: the type this path takes (not subcl
 static PyObject *bind(PyObject *self, PyObject *args)
 {
     (void)self;
-    unsigned long long s, d, h, x;
+    unsigned long long s, d, h, sh, x;
     PyObject *e, *t;
-    if (!PyArg_ParseTuple(args, "KKKKOO!", &s, &d, &h, &x, &e, &PyType_Type, &t))
+    if (!PyArg_ParseTuple(args, "KKKKKOO!", &s, &d, &h, &sh, &x, &e, &PyType_Type, &t))
         return NULL;
     if (!PyCallable_Check(e))
         return PyErr_Format(PyExc_TypeError, "bind: empty must be callable");
@@ -54,6 +57,7 @@ static PyObject *bind(PyObject *self, PyObject *args)
     sgemm = (sgemm_fn)(uintptr_t)s;
     dgemm = (dgemm_fn)(uintptr_t)d;
     hgemm = (hgemm_fn)(uintptr_t)h;
+    shgemm = (shgemm_fn)(uintptr_t)sh;
     execute = (execute_fn)(uintptr_t)x;
     Py_RETURN_NONE;
 }
@@ -104,12 +108,12 @@ static PyObject *bmm(PyObject *self, PyObject *args)
     Py_buffer va, vb, vc;
     PyObject *res = NULL, *made = NULL;
     int got_a = 0, got_b = 0, got_c = 0;
-    char type;
+    char type, ctype;
     bmm_stride sa, sb, sc;
     int64_t batch, n, m, p;
     bmm_status st;
     PyThreadState *ts;
-    if (!sgemm || !dgemm || !hgemm || !empty || (PyObject *)Py_TYPE(a) != ndarray
+    if (!sgemm || !dgemm || !hgemm || !shgemm || !empty || (PyObject *)Py_TYPE(a) != ndarray
         || (PyObject *)Py_TYPE(b) != ndarray || (out != Py_None && (PyObject *)Py_TYPE(out) != ndarray))
         goto none;
     if (PyObject_GetBuffer(a, &va, PyBUF_RECORDS_RO) != 0)
@@ -133,7 +137,8 @@ static PyObject *bmm(PyObject *self, PyObject *args)
     if (PyObject_GetBuffer(made ? made : out, &vc, PyBUF_RECORDS) != 0)
         goto none;
     got_c = 1;
-    if (!plain(&vc, type, &sc) || vc.shape[0] != batch || vc.shape[1] != n || vc.shape[2] != p)
+    ctype = type == 'e' && element(&vc) == 'f' ? 'f' : type;  /* float16 in, float32 out */
+    if (!plain(&vc, ctype, &sc) || vc.shape[0] != batch || vc.shape[1] != n || vc.shape[2] != p)
         goto none;
     ts = (double)batch * (double)n * (double)m * (double)p >= GIL_FREE_MADDS
         ? PyEval_SaveThread() : NULL;
@@ -141,6 +146,8 @@ static PyObject *bmm(PyObject *self, PyObject *args)
         st = sgemm(batch, n, m, p, 1.0f, va.buf, sa, vb.buf, sb, 0.0f, vc.buf, sc);
     else if (type == 'd')
         st = dgemm(batch, n, m, p, 1.0, va.buf, sa, vb.buf, sb, 0.0, vc.buf, sc);
+    else if (ctype == 'f')
+        st = shgemm(batch, n, m, p, 1.0f, va.buf, sa, vb.buf, sb, 0.0f, vc.buf, sc);
     else
         st = hgemm(batch, n, m, p, 1.0f, va.buf, sa, vb.buf, sb, 0.0f, vc.buf, sc);
     if (ts)
@@ -276,7 +283,7 @@ static PyTypeObject planned_type = {
 };
 
 static PyMethodDef methods[] = {
-    { "bind", bind, METH_VARARGS, "bind(sgemm, dgemm, hgemm, execute, empty, ndarray): libbmm's entries, numpy.empty, numpy.ndarray" },
+    { "bind", bind, METH_VARARGS, "bind(sgemm, dgemm, hgemm, shgemm, execute, empty, ndarray): libbmm's entries, numpy.empty, numpy.ndarray" },
     { "bmm", bmm, METH_VARARGS, "bmm(a, b, out=None): a @ b into out (None: new), or None" },
     { NULL, NULL, 0, NULL },
 };

@@ -35,11 +35,15 @@ using dgemm_fn = bmm_status (*)(int64_t, int64_t, int64_t, int64_t, double, cons
 // bmm_bf16gemm_strided and bmm_hgemm_strided: 16-bit operands as their bits, float scalars
 using hgemm_fn = bmm_status (*)(int64_t, int64_t, int64_t, int64_t, float, const uint16_t *,
     bmm_stride, const uint16_t *, bmm_stride, float, uint16_t *, bmm_stride);
+// bmm_sbgemm_strided and bmm_shgemm_strided: the same, C a float32 tensor
+using sbgemm_fn = bmm_status (*)(int64_t, int64_t, int64_t, int64_t, float, const uint16_t *,
+    bmm_stride, const uint16_t *, bmm_stride, float, float *, bmm_stride);
 using execute_fn = bmm_status (*)(const bmm_plan *, const void *, const void *, void *);
 
 std::atomic<sgemm_fn> sgemm{nullptr};
 std::atomic<dgemm_fn> dgemm{nullptr};
 std::atomic<hgemm_fn> bf16gemm{nullptr}, hgemm{nullptr};
+std::atomic<sbgemm_fn> sbgemm{nullptr}, shgemm{nullptr};
 std::atomic<execute_fn> execute{nullptr};
 
 // The torch dtype of a bmm_dtype (BMM_F32 .. BMM_F16), and whether a tensor's is one.
@@ -64,12 +68,14 @@ bool served(at::ScalarType t)
 constexpr int64_t GIL_FREE_MADDS = 1 << 16;
 
 void bind(std::uintptr_t s, std::uintptr_t d, std::uintptr_t bf, std::uintptr_t h,
-    std::uintptr_t e)
+    std::uintptr_t sb, std::uintptr_t sh, std::uintptr_t e)
 {
     sgemm = reinterpret_cast<sgemm_fn>(s);
     dgemm = reinterpret_cast<dgemm_fn>(d);
     bf16gemm = reinterpret_cast<hgemm_fn>(bf);
     hgemm = reinterpret_cast<hgemm_fn>(h);
+    sbgemm = reinterpret_cast<sbgemm_fn>(sb);
+    shgemm = reinterpret_cast<sbgemm_fn>(sh);
     execute = reinterpret_cast<execute_fn>(e);
 }
 
@@ -99,8 +105,8 @@ bmm_stride strides(const at::Tensor &t)
     return bmm_stride{ t.stride(0), t.stride(1), t.stride(2) };
 }
 
-// c = a @ b on the library's one-shot entry (plain operands of one dtype, c of the product's
-// shape); what the library says.
+// c = a @ b on the library's one-shot entry (plain operands of one dtype, or c float32 of
+// 16-bit a and b; c of the product's shape); what the library says.
 bmm_status product(const at::Tensor &a, const at::Tensor &b, const at::Tensor &c)
 {
     const sgemm_fn s = sgemm.load(std::memory_order_relaxed);
@@ -114,8 +120,15 @@ bmm_status product(const at::Tensor &a, const at::Tensor &b, const at::Tensor &c
         return d ? d(batch, n, m, p, 1.0, a.data_ptr<double>(), strides(a),
                        b.data_ptr<double>(), strides(b), 0.0, c.data_ptr<double>(), strides(c))
                  : BMM_EINVAL;
-    const hgemm_fn h = (a.scalar_type() == at::kBFloat16 ? bf16gemm : hgemm)
-                           .load(std::memory_order_relaxed);
+    const bool bf16 = a.scalar_type() == at::kBFloat16;
+    if (c.scalar_type() == at::kFloat) {
+        const sbgemm_fn f = (bf16 ? sbgemm : shgemm).load(std::memory_order_relaxed);
+        return f ? f(batch, n, m, p, 1.0f, static_cast<const uint16_t *>(a.data_ptr()), strides(a),
+                       static_cast<const uint16_t *>(b.data_ptr()), strides(b), 0.0f,
+                       c.data_ptr<float>(), strides(c))
+                 : BMM_EINVAL;
+    }
+    const hgemm_fn h = (bf16 ? bf16gemm : hgemm).load(std::memory_order_relaxed);
     return h ? h(batch, n, m, p, 1.0f, static_cast<const uint16_t *>(a.data_ptr()), strides(a),
                    static_cast<const uint16_t *>(b.data_ptr()), strides(b), 0.0f,
                    static_cast<uint16_t *>(c.data_ptr()), strides(c))
@@ -221,7 +234,9 @@ py::object bmm(py::handle a_obj, py::handle b_obj, py::handle out_obj)
     at::Tensor c;
     if (has_out) {
         c = THPVariable_Unpack(out_obj.ptr());
-        if (!plain(c) || c.scalar_type() != a.scalar_type() || c.size(0) != batch
+        const bool float_c = c.scalar_type() == at::kFloat
+            && (a.scalar_type() == at::kBFloat16 || a.scalar_type() == at::kHalf);
+        if (!plain(c) || (c.scalar_type() != a.scalar_type() && !float_c) || c.size(0) != batch
             || c.size(1) != n || c.size(2) != p || (grad && c.requires_grad()))
             return py::none();
     } else {
@@ -459,7 +474,7 @@ PYBIND11_MODULE(_native_torch, m)
 {
     m.doc() = "bmmgen.bmm's C++ call path for torch tensors (a fast path: None hands a call "
               "to the Python path)";
-    m.def("bind", &bind, "bind(sgemm, dgemm, bf16gemm, hgemm, execute): the addresses of "
+    m.def("bind", &bind, "bind(sgemm, dgemm, bf16gemm, hgemm, sbgemm, shgemm, execute): the addresses of "
         "libbmm's functions");
     m.def("bmm", &bmm, "bmm(a, b, out): a @ b into out (None: new), or None",
         py::arg("a"), py::arg("b"), py::arg("out") = py::none());

@@ -22,6 +22,8 @@ _STORAGE = None        # a tensor's untyped storage (torch 2: untyped_storage; 1
 _TORCH_DTYPES = {}     # torch.float32 -> F32, torch.float64 -> F64, ...
 _NATIVE_BMM = None     # _native.torch_bmm, then (None: no compiled path)
 _NAMES = ", ".join(v[2] for v in DTYPES.values() if v[2])  # supported, as messages say
+_F32 = next(code for code, v in DTYPES.items() if v[0] == "f32")
+_HALF = tuple(code for code, v in DTYPES.items() if v[1] == 2)  # bf16, f16
 
 
 def _torch_module():
@@ -48,13 +50,14 @@ class _CachedPlan:
     __slots__ = ("handle", "gen", "out_shape")
 
     def __init__(self, key):
-        dt, sa, sb, sc, batch, n, m, p, alpha, beta = key
+        dt, cdt, sa, sb, sc, batch, n, m, p, alpha, beta = key
         self.handle = None
         self.gen = _lib.generation()  # before choosing: a change meanwhile makes it stale
         self.out_shape = (batch, n, p)
         handle = ctypes.c_void_p()
         _lib.check(_lib.plan_create(ctypes.byref(handle), dt, batch, n, m, p, _lib.Stride(*sa),
-                                    _lib.Stride(*sb), _lib.Stride(*sc), alpha, beta, 0))
+                                    _lib.Stride(*sb), _lib.Stride(*sc), alpha, beta,
+                                    c_flags(dt, cdt, "bmmgen")))
         self.handle = handle.value
 
     def __del__(self):
@@ -73,6 +76,18 @@ def _plan_for(key):
             _PLANS.clear()
         _PLANS[key] = plan
     return plan
+
+
+def c_flags(dt, cdt, who):
+    """The plan flag of out's dtype cdt with inputs of dtype dt: 0 (the same), C_F32 (float32
+    out of bfloat16 or float16 inputs: summed in float32 and rounded once, to float32); a
+    TypeError naming who for any other pair."""
+    if cdt == dt:
+        return 0
+    if cdt == _F32 and dt in _HALF:
+        return _lib.C_F32
+    raise TypeError("%s: out's dtype differs from the inputs' (it is theirs, or float32 for "
+                    "bfloat16 and float16 inputs)" % who)
 
 
 def _kind(x):
@@ -219,7 +234,8 @@ def _check_out(out, inputs):
 
 def _run(a, b, c, batch, n, m, p, alpha, beta):
     """C = alpha A B + beta C on prepared operands (n, m, p >= 1 here); returns the plan."""
-    plan = _plan_for((a[DT], a[STRIDES], b[STRIDES], c[STRIDES], batch, n, m, p, alpha, beta))
+    plan = _plan_for((a[DT], c[DT], a[STRIDES], b[STRIDES], c[STRIDES], batch, n, m, p, alpha,
+                      beta))
     _lib.check(_lib.execute(plan.handle, a[PTR], b[PTR], c[PTR]))
     return plan
 
@@ -244,16 +260,15 @@ def _gemm_plan(kind, a0, b0, c_in, out, alpha, beta, names):
     b = _operand(b0, kind, names[1])
     batch, n, m, p = _sizes(a, b, names[:2])
     shape = (batch, n, p)
-    if out is None:
-        out = _empty(kind, shape, a[OBJ].dtype)
+    if out is None:  # of c_in's dtype: a float32 c of 16-bit a and b gives a float32 result
+        out = _empty(kind, shape, a[OBJ].dtype if c_in is None else c_in.dtype)
         c = _operand(out, kind, "out", True)
     else:
         c = _operand(out, kind, "out", True)
         if tuple(c[SHAPE]) != shape:
             raise ValueError("bmmgen: out has shape %s, the product has %s"
                              % (tuple(c[SHAPE]), shape))
-        if c[DT] != a[DT]:
-            raise TypeError("bmmgen: out's dtype differs from the inputs'")
+    c_flags(a[DT], c[DT], "bmmgen")
     if c_in is not None and beta == 0:  # ignored, but it must still broadcast (as in torch)
         _broadcasts(kind, c_in, shape)
     if c_in is None or beta == 0:

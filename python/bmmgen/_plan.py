@@ -31,7 +31,8 @@ class Plan:
     are not read or written while planning.
 
     plan(a, b, out=None) computes out = alpha a b + beta out and returns out; the operands must
-    have the planned shapes, dtype and strides (ValueError otherwise). beta != 0 needs out.
+    have the planned shapes, dtype and strides (ValueError otherwise). beta != 0 needs out. For
+    bfloat16 and float16 a and b, out may be float32 (BMM_C_F32: rounded once, to float32).
     plan.kernel names the chosen kernel ("generic" for the reference path); plan.operands says
     how it reads the operands: "as given", "transposed" (it runs C^T = B^T A^T, row-major),
     "A copied", "B copied" or "A and B copied" (to row-major, for the vector kernels; after
@@ -53,6 +54,7 @@ class Plan:
         batch, n, m, p = _ops._sizes(A, B)
         self._alpha, self._beta = _ops._scalar(alpha, "alpha"), _ops._scalar(beta, "beta")
         shape = (batch, n, p)
+        c_flag = 0  # _lib.C_F32: a float32 out of 16-bit inputs
         if out is None:
             if self._beta != 0:
                 raise ValueError("bmmgen.Plan: beta != 0 reads C: give out")
@@ -62,13 +64,13 @@ class Plan:
             if C[_ops.SHAPE] != shape:
                 raise ValueError("bmmgen.Plan: out has shape %s, the product has %s"
                                  % (tuple(C[_ops.SHAPE]), shape))
-            if C[_ops.DT] != A[_ops.DT]:
-                raise TypeError("bmmgen.Plan: out's dtype differs from the inputs'")
+            c_flag = _ops.c_flags(A[_ops.DT], C[_ops.DT], "bmmgen.Plan")
             sc = C[_ops.STRIDES]
         if not (batch and n and p and m):
             raise ValueError("bmmgen.Plan: every size must be at least 1, got batch %d, n %d, "
                              "m %d, p %d (bmmgen.bmm takes empty operands)" % (batch, n, m, p))
         self._dt, self._out_dtype = A[_ops.DT], A[_ops.OBJ].dtype  # not a: a plan keeps no array
+        self._cdt = C[_ops.DT] if out is not None else self._dt
         self._want = [(tuple(A[_ops.SHAPE]), _free_strides(A[_ops.SHAPE], A[_ops.STRIDES])),
                       (tuple(B[_ops.SHAPE]), _free_strides(B[_ops.SHAPE], B[_ops.STRIDES])),
                       (shape, _free_strides(shape, sc))]
@@ -78,7 +80,7 @@ class Plan:
         if generate not in (False, True, "sync", "async"):
             raise ValueError('bmmgen.Plan: generate must be False, True, "sync" or "async", '
                              'got %r' % (generate,))
-        flags = ((_lib.MEASURE if measure else 0) | (_lib.WISDOM_ONLY if wisdom_only else 0)
+        flags = (c_flag | (_lib.MEASURE if measure else 0) | (_lib.WISDOM_ONLY if wisdom_only else 0)
                  | (_lib.GENERIC_ONLY if generic_only else 0)
                  | (_lib.GENERATE_ASYNC if generate == "async" else _lib.GENERATE if generate
                     else 0))
@@ -105,7 +107,9 @@ class Plan:
         self._fast = None  # the compiled call, where there is one
         shapes = [w[0] for w in self._want]
         strides = [tuple(0 if s is None else s for s in w[1]) for w in self._want]
-        if self._kind == "torch" and _native.Planned is not None:  # (loaded with torch)
+        if flags & _lib.C_F32:
+            pass  # the compiled calls take one dtype: a float32 out goes the Python way
+        elif self._kind == "torch" and _native.Planned is not None:  # (loaded with torch)
             self._fast = _native.Planned(self._handle, dt, shapes, strides, self._fresh_out)
         elif self._kind == "numpy" and _native.BufferPlanned is not None and DTYPES[dt][0] in (
                 "f32", "f64", "f16"):
@@ -122,6 +126,7 @@ class Plan:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        self.__dict__.setdefault("_cdt", self._dt)  # (pickled before out could be float32)
         self._handle, self._seen = None, set()
         self._create()
 
@@ -135,12 +140,13 @@ class Plan:
 
     def _matches(self, op, i, name):
         shape, strides = self._want[i]
-        if op[_ops.DT] != self._dt or tuple(op[_ops.SHAPE]) != shape \
+        dt = self._cdt if i == 2 else self._dt
+        if op[_ops.DT] != dt or tuple(op[_ops.SHAPE]) != shape \
                 or _free_strides(op[_ops.SHAPE], op[_ops.STRIDES]) != strides:
             raise ValueError("bmmgen.Plan: %s is %s %s with strides %s; the plan is for %s %s "
                              "with strides %s" % (name, _dtype_name(op[_ops.DT]),
                                                   tuple(op[_ops.SHAPE]), tuple(op[_ops.STRIDES]),
-                                                  _dtype_name(self._dt), shape, strides))
+                                                  _dtype_name(dt), shape, strides))
         return op[_ops.PTR]
 
     def __call__(self, a, b, out=None):

@@ -1,7 +1,7 @@
 """bmmgen on 16-bit torch tensors (bfloat16, float16) and NumPy float16 arrays: products of the
 exact 16-bit values rounded once, as torch.bmm rounds them; every layout a model hands over;
-baddbmm's scalars; autograd through torch.ops.bmmgen; float16 where torch.bmm has no CPU
-kernel at all (torch 1.13)."""
+baddbmm's scalars; a float32 out (autocast's product); autograd through torch.ops.bmmgen;
+float16 where torch.bmm has no CPU kernel at all (torch 1.13)."""
 import numpy as np
 import pytest
 import torch
@@ -77,6 +77,65 @@ def test_baddbmm(dt, scalars):
     got = bmmgen.baddbmm(c, a, b, alpha=alpha, beta=beta)
     want = (alpha * torch.bmm(a.double(), b.double()) + beta * c.double()).to(dt)
     torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dt", HALF)
+@pytest.mark.parametrize("shape", [(4, 4, 4), (13, 13, 13), (37, 256, 1), (7, 9, 70)])
+def test_float32_out(dt, shape):
+    """A float32 out of 16-bit a and b (autocast's product): the sum in float, rounded once to
+    float32 (within float's (m + 2) 2^-24 of sum |a b|: a 16-bit rounding anywhere is 2^8 times
+    that), through bmm's out=, baddbmm's float32 c (strided, and updated in place) and a
+    Plan's out, whose calls stay float32."""
+    n, m, p = shape
+    a, b = make((6, n, m), dt, "seq-first", 11, False), make((6, m, p), dt, "transposed", 12, False)
+    exact = torch.bmm(a.double(), b.double())
+    bound = (m + 2) * 2.0 ** -24 * torch.bmm(a.double().abs(), b.double().abs()) + 1e-30
+
+    def close(got, want):
+        assert got.dtype == torch.float32
+        assert bool(((got.double() - want).abs() <= bound + want.abs() * 2.0 ** -24).all())
+
+    out = torch.full((6, n, p), float("nan"))
+    assert bmmgen.bmm(a, b, out=out) is out
+    close(out, exact)
+    c = make((6, n, p), torch.float32, "sliced", 13, False)
+    close(bmmgen.baddbmm(c, a, b, beta=0.5, alpha=-2), 0.5 * c.double() - 2 * exact)
+    c0 = c.clone()
+    bmmgen.baddbmm(c, a, b, beta=0.25, out=c)
+    close(c, 0.25 * c0.double() + exact)
+    plan = bmmgen.Plan(a, b, torch.empty(6, n, p))
+    for _ in range(2):  # (the second call: the path of a call seen before)
+        out = torch.full((6, n, p), float("nan"))
+        assert plan(a, b, out) is out
+        close(out, exact)
+    with pytest.raises(ValueError, match="float32"):
+        plan(a, b, torch.empty(6, n, p, dtype=dt))
+    nothing = torch.full((6, n, p), 5.0)
+    with pytest.raises(TypeError, match="out's dtype"):
+        bmmgen.bmm(a, b, out=nothing.double())
+    with pytest.raises(TypeError, match="float32"):
+        bmmgen.baddbmm(nothing.double(), a, b)
+    with pytest.raises(RuntimeError, match="autograd"):
+        bmmgen.baddbmm(nothing, a.clone().requires_grad_(), b)
+    with pytest.raises(TypeError, match="out's dtype"):
+        bmmgen.bmm(a.float(), b.float(), out=torch.empty(6, n, p, dtype=dt))  # not the reverse
+
+
+def test_numpy_float16_float32_out():
+    rng = np.random.default_rng(14)
+    a = rng.standard_normal((5, 9, 70)).astype(np.float16)
+    b = rng.standard_normal((5, 3, 70)).astype(np.float16).transpose(0, 2, 1)
+    exact = np.matmul(a.astype(np.float64), b.astype(np.float64))
+    bound = 72 * 2.0 ** -24 * np.matmul(abs(a.astype(np.float64)), abs(b.astype(np.float64)))
+    for _ in range(2):
+        out = np.full((5, 9, 3), np.nan, np.float32)
+        assert bmmgen.bmm(a, b, out=out) is out
+        assert (abs(out - exact) <= bound + abs(exact) * 2.0 ** -24).all()
+    got = bmmgen.baddbmm(np.ones((9, 3), np.float32), a, b, beta=2)
+    assert got.dtype == np.float32 and (abs(got - (exact + 2)) <= bound + 2.0 ** -20).all()
+    out = np.full((5, 9, 3), np.nan, np.float32)
+    assert bmmgen.Plan(a, b, out)(a, b, out) is out
+    assert (abs(out - exact) <= bound + abs(exact) * 2.0 ** -24).all()
 
 
 @pytest.mark.parametrize("dt", HALF)

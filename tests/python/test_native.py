@@ -69,6 +69,19 @@ def test_plain_calls(dtype):
         _close(bmmgen.bmm(a, b), a, b)
 
 
+@needs_native
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_float32_out(dtype):
+    """A float32 out of 16-bit inputs on the compiled path too (bmm_sbgemm_strided,
+    bmm_shgemm_strided): rounded once, to float32."""
+    for a, b in _views(dtype):
+        out = torch.full((a.shape[0], a.shape[1] + 2, b.shape[2]), 7.0)[:, 1:-1]
+        assert native(a, b, out) is out
+        torch.testing.assert_close(out.double(), torch.bmm(a.double(), b.double()), rtol=1e-6,
+                                   atol=1e-6)
+    assert native(a.float(), b.float(), out.to(dtype)) is None  # not the other way round
+
+
 def _left_to_python():
     a, b = _ab()
     neg = torch.complex(a, -a).conj().imag
@@ -203,6 +216,10 @@ def test_numpy_plain_calls(dtype):
         out = np.full((x.shape[0], x.shape[1] + 1, y.shape[2]), 7.0, dtype)[:, 1:]
         assert buffer_bmm(x, y, out) is out
         np.testing.assert_allclose(out, want, rtol=tol, atol=tol)
+        if dtype == np.float16:  # a float32 out: rounded once, to float32
+            out = np.full((x.shape[0], x.shape[1] + 1, y.shape[2]), 7.0, np.float32)[:, 1:]
+            assert buffer_bmm(x, y, out) is out
+            np.testing.assert_allclose(out, want, rtol=1e-6, atol=1e-6)
 
 
 def _numpy_left_to_python():
