@@ -46,6 +46,8 @@ typedef struct bench_contender {
     /* Runs on n threads from now on (prepare() and run() after it); NULL: one thread only (left
      * out of the scaling run). */
     void (*threads)(int n);
+    /* Also takes the 16-bit group's cases (BMM_BF16: A, B and C bf16, f32 accumulation). */
+    int half;
 } bench_contender;
 
 /* contenders.c: every contender built in, NULL-terminated. */
@@ -87,6 +89,27 @@ typedef struct bench_shape {
 } bench_shape;
 extern const bench_shape bench_shapes[];
 extern const int bench_nshapes;
+/* The 16-bit group's shapes (in cache, batch-first): tiny, blocks, 64^3, attention, and two
+ * shapes no spec has (unseen = 1). */
+extern const bench_shape bench_half_shapes[];
+extern const int bench_nhalf_shapes;
+
+/* A bf16's bits from a float, rounded to nearest even (finite values); and back. */
+static inline uint16_t bench_bf16(float f)
+{
+    union { float f; uint32_t u; } v = { f };
+    return (uint16_t)((v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16);
+}
+static inline float bench_float(uint16_t h)
+{
+    union { uint32_t u; float f; } v = { (uint32_t)h << 16 };
+    return v.f;
+}
+/* An operand's element size. */
+static inline size_t bench_elem_size(bmm_dtype dt)
+{
+    return dt == BMM_F64 ? 8 : dt == BMM_F32 ? 4 : 2;
+}
 
 #ifdef __cplusplus
 }

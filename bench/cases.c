@@ -20,6 +20,12 @@ const bench_shape bench_shapes[] = {
 };
 const int bench_nshapes = (int)(sizeof bench_shapes / sizeof bench_shapes[0]);
 
+const bench_shape bench_half_shapes[] = {
+    { 4, 4, 4, 0 }, { 8, 8, 8, 0 }, { 13, 13, 13, 0 }, { 16, 16, 16, 0 }, { 32, 32, 32, 0 },
+    { 64, 64, 64, 0 }, { 37, 256, 1, 1 }, { 1, 37, 256, 1 }, { 6, 10, 14, 1 }, { 20, 24, 28, 1 },
+};
+const int bench_nhalf_shapes = (int)(sizeof bench_half_shapes / sizeof bench_half_shapes[0]);
+
 const char *bench_layout_name(int layout)
 {
     static const char *const NAME[] = { "?", "bf", "sf", "nt", "tn", "tt" };
@@ -69,8 +75,10 @@ static void fill(void *p, int64_t elems, bmm_dtype dt, unsigned seed)
         double v = (double)((seed >> 8) & 0xffff) / 65536.0 - 0.5;
         if (dt == BMM_F32)
             ((float *)p)[i] = (float)v;
-        else
+        else if (dt == BMM_F64)
             ((double *)p)[i] = v;
+        else
+            ((uint16_t *)p)[i] = bench_bf16((float)v);
     }
 }
 
@@ -78,7 +86,7 @@ int bench_case_setup(bench_case *c, bmm_dtype dt, int layout, int regime, int64_
     int64_t p)
 {
     memset(c, 0, sizeof *c);
-    size_t es = dt == BMM_F32 ? sizeof(float) : sizeof(double);
+    size_t es = bench_elem_size(dt);
     int64_t per = (n * m + m * p + n * p) * (int64_t)es;
     /* in cache: each thread's share (the scaling run's threads) */
     int64_t target = regime == BENCH_CACHE ? CACHE_BYTES * bench_threads

@@ -41,4 +41,4 @@ static void run(void *s, const bench_case *c)
     }
 }
 
-const bench_contender bench_blis = { "blis", init, info, bench_stateless, run, bench_release_none, NULL };
+const bench_contender bench_blis = { "blis", init, info, bench_stateless, run, bench_release_none, NULL, 0 };

@@ -44,8 +44,10 @@ static void run_oneshot(void *s, const bench_case *c)
     (void)s;
     if (c->dtype == BMM_F32)
         bmm_sgemm_strided(c->batch, c->n, c->m, c->p, 1.0f, c->A, c->sa, c->B, c->sb, 0.0f, c->C, c->sc);
-    else
+    else if (c->dtype == BMM_F64)
         bmm_dgemm_strided(c->batch, c->n, c->m, c->p, 1.0, c->A, c->sa, c->B, c->sb, 0.0, c->C, c->sc);
+    else
+        bmm_bf16gemm_strided(c->batch, c->n, c->m, c->p, 1.0f, c->A, c->sa, c->B, c->sb, 0.0f, c->C, c->sc);
 }
 
 static const char *info_estimate(void) { return "bmmgen plan, kernel picked by the static rule (BMM_ESTIMATE)"; }
@@ -53,7 +55,7 @@ static const char *info_measure(void) { return "bmmgen plan, kernel picked by ti
 static const char *info_oneshot(void) { return "bmm_?gemm_strided: plan cache lookup and dispatch timed with the kernel (no wisdom: the static rule)"; }
 static const char *info_generic(void) { return "bmmgen generic path (no generated kernel)"; }
 
-const bench_contender bench_bmm_estimate = { "bmm-estimate", ok, info_estimate, prep_estimate, run_plan, release_plan, threads };
-const bench_contender bench_bmm_measure = { "bmm-measure", ok, info_measure, prep_measure, run_plan, release_plan, threads };
-const bench_contender bench_bmm_oneshot = { "bmm-oneshot", ok, info_oneshot, bench_stateless, run_oneshot, bench_release_none, threads };
-const bench_contender bench_bmm_generic = { "bmm-generic", ok, info_generic, prep_generic, run_plan, release_plan, NULL };
+const bench_contender bench_bmm_estimate = { "bmm-estimate", ok, info_estimate, prep_estimate, run_plan, release_plan, threads, 1 };
+const bench_contender bench_bmm_measure = { "bmm-measure", ok, info_measure, prep_measure, run_plan, release_plan, threads, 1 };
+const bench_contender bench_bmm_oneshot = { "bmm-oneshot", ok, info_oneshot, bench_stateless, run_oneshot, bench_release_none, threads, 1 };
+const bench_contender bench_bmm_generic = { "bmm-generic", ok, info_generic, prep_generic, run_plan, release_plan, NULL, 1 };

@@ -41,4 +41,4 @@ void run(void *s, const bench_case *c) { reinterpret_cast<fn>(s)(c); }
 
 }  // namespace
 
-extern "C" const bench_contender bench_eigen = { "eigen", init, info, prepare, run, bench_release_none, NULL };
+extern "C" const bench_contender bench_eigen = { "eigen", init, info, prepare, run, bench_release_none, NULL, 0 };

@@ -42,4 +42,4 @@ static void *prepare(const bench_case *c, const char **why)
 static void run(void *s, const bench_case *c) { bmm_execute(s, c->A, c->B, c->C); }
 static void release(void *s) { bmm_plan_destroy(s); }
 
-const bench_contender bench_bmm_generate = { "bmm-generate", ok, info, prepare, run, release, NULL };
+const bench_contender bench_bmm_generate = { "bmm-generate", ok, info, prepare, run, release, NULL, 0 };

@@ -172,4 +172,4 @@ static void *prepare(const bench_case *c, const char **why)
     return NULL;
 }
 
-const bench_contender bench_loops = { "compiler-loops", ok, info, prepare, run, bench_release_none, threads };
+const bench_contender bench_loops = { "compiler-loops", ok, info, prepare, run, bench_release_none, threads, 0 };

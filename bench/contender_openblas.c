@@ -61,4 +61,4 @@ static void run(void *s, const bench_case *c)
     }
 }
 
-const bench_contender bench_openblas = { "openblas", init, info, bench_stateless, run, bench_release_none, threads };
+const bench_contender bench_openblas = { "openblas", init, info, bench_stateless, run, bench_release_none, threads, 0 };

@@ -49,4 +49,4 @@ static void run(void *state, const bench_case *c)
     k->fn(&g);
 }
 
-const bench_contender bench_specialized = { "bmm-specialized", ok, info, prepare, run, bench_release_none, NULL };
+const bench_contender bench_specialized = { "bmm-specialized", ok, info, prepare, run, bench_release_none, NULL, 0 };

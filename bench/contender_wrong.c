@@ -43,5 +43,5 @@ static void run_crash(void *s, const bench_case *c)
     abort();
 }
 
-const bench_contender bench_wrong = { "wrong", init, info, bench_stateless, run, bench_release_none, NULL };
-const bench_contender bench_crash = { "crash", init, info_crash, bench_stateless, run_crash, bench_release_none, NULL };
+const bench_contender bench_wrong = { "wrong", init, info, bench_stateless, run, bench_release_none, NULL, 0 };
+const bench_contender bench_crash = { "crash", init, info_crash, bench_stateless, run_crash, bench_release_none, NULL, 0 };

@@ -119,6 +119,32 @@ def order_summary(keys, cases, speed):
     return out
 
 
+def half_summary(keys, cases, speed):
+    """The 16-bit group: bmmgen's bf16 against the best peer (LIBXSMM's bf16 JIT, torch.bmm in
+    bf16), against its own f32 on the same shape where the f32 table has it (the bf16 dot
+    product does twice the work an FMA does), and against its bound (the bf16 peak)."""
+    out = []
+    sps = [(speed[k][0], k[3]) for k in keys if speed[k][0]]
+    if sps:
+        out.append("- bf16 over the best peer: geomean %.2fx, lowest %.2fx (%s)"
+                   % ((geomean([r for r, _ in sps]),) + min(sps)))
+    rs = []
+    for k in keys:
+        f32 = cases.get(("cache", "f32", "bf", k[3]), {"gf": {}})["gf"].get(BMM)
+        ours = cases[k]["gf"].get(BMM)
+        if isinstance(ours, float) and isinstance(f32, float) and f32:
+            rs.append((ours / f32, k[3]))
+    if rs:
+        out.append("- bf16 over bmmgen's f32 on the same shape (`%s`, cache f32 bf): geomean "
+                   "%.2fx, lowest %.2fx (%s), %d shapes" % ((BMM, geomean([r for r, _ in rs]))
+                                                            + min(rs) + (len(rs),)))
+    pct = sorted(speed[k][2] for k in keys if speed[k][2])
+    if pct:
+        out.append("- bf16 %% of the bf16 bound: median %.0f%%, lowest %.0f%%"
+                   % (pct[len(pct) // 2], pct[0]))
+    return out + torch_summary(keys, cases)
+
+
 def kind_is(i, panels, kind):
     return panels[i][4] == kind
 
@@ -163,11 +189,13 @@ def main():
                                   ctx.get("num_cpus", 0), ctx.get("mhz_per_cpu", "?"),
                                   ctx.get("date", "?"), ctx.get("library_build_type", "?")))
     lines.append("")
-    lines.append("Limits measured in the same run: FMA peak %.0f GFLOP/s f32, %.0f f64; triad "
-                 "bandwidth %.0f GB/s in L2, %.1f GB/s from DRAM. Bound of a case = min(peak, "
-                 "bandwidth x 2nmp / (elem_size (nm + mp + np))), L2 bandwidth in cache, DRAM "
-                 "streaming." % (limits.get("peak/f32", 0), limits.get("peak/f64", 0),
-                                 limits.get("triad/l2", 0), limits.get("triad/dram", 0)))
+    lines.append("Limits measured in the same run: FMA peak %.0f GFLOP/s f32, %.0f f64, bf16 "
+                 "dot products %.0f; triad bandwidth %.0f GB/s in L2, %.1f GB/s from DRAM. Bound "
+                 "of a case = min(peak, bandwidth x 2nmp / (elem_size (nm + mp + np))), L2 "
+                 "bandwidth in cache, DRAM streaming." % (
+                     limits.get("peak/f32", 0), limits.get("peak/f64", 0),
+                     limits.get("peak/bf16", 0), limits.get("triad/l2", 0),
+                     limits.get("triad/dram", 0)))
     lines.append("")
     lines.append("Contenders and the kernels they ran with:")
     lines.append("")
@@ -176,11 +204,15 @@ def main():
     lines.append("")
 
     plot_sets = []
-    for regime in ["cache", "stream"]:
-        keys = [k for k in cases if k[0] == regime]
+    sections = [("cache", "In cache (~256 KiB of operands)",
+                 lambda k: k[0] == "cache" and k[1] != "bf16"),
+                ("bf16", "16-bit group: bf16 A, B and C, float sums, in cache (~256 KiB of "
+                 "operands)", lambda k: k[1] == "bf16"),
+                ("stream", "Streaming (~256 MiB of operands)", lambda k: k[0] == "stream")]
+    for regime, title, test in sections:
+        keys = [k for k in cases if test(k)]
         if not keys:
             continue
-        title = "In cache (~256 KiB of operands)" if regime == "cache" else "Streaming (~256 MiB of operands)"
         lines += ["## " + title, ""]
         head = ["case"] + contenders + ["bmm / best peer", "bmm / loops", "bmm % of bound"]
         lines.append("| " + " | ".join(head) + " |")
@@ -203,6 +235,10 @@ def main():
             cells.append("%.0f%%" % c["pct"][BMM] if BMM in c["pct"] else "")
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
+        if regime == "bf16":
+            lines += half_summary(keys, cases, speed) + [""]
+            plot_sets.append((regime, title, keys, speed))
+            continue
         lines.append("Geometric means of bmmgen (`%s`) over the best peer / over the compiler's "
                      "loops, by group:" % BMM)
         lines.append("")

@@ -3,6 +3,8 @@
 // by any of them), checks each contender once before timing it, and reports GFLOP/s, GB/s,
 // the case's roofline bound and the percentage of it reached. The machine's limits are
 // measured first, in the same run, as benchmarks of their own (limits/...).
+// The 16-bit group (cache/bf16/bf/...): bf16 operands, in cache, batch-first, for the
+// contenders that take them; its bound is the bf16 dot-product peak.
 // The scaling run (BENCH_THREADS=N, N > 1): only contenders that can run threads, each on one
 // thread and on N back to back (names end in @1 and @N), in cache, streaming and small
 // batches (below bmmgen's threads threshold); the bound is that of N cores.
@@ -29,7 +31,7 @@ struct limits {
 // Limits not measured yet (filtered out) are measured when first needed.
 double bound_of(const bench_case *c)
 {
-    double &peak = lim.peak[c->dtype == BMM_F64];
+    double &peak = lim.peak[c->dtype == BMM_BF16 ? 2 : c->dtype == BMM_F64];
     if (peak == 0) peak = bench_peak_gflops(c->dtype);
     double &gbs = c->regime == BENCH_STREAM ? lim.dram : lim.l2;
     if (gbs == 0) gbs = bench_triad_gbs(c->regime == BENCH_STREAM ? int64_t(768) << 20 : int64_t(512) << 10);
@@ -164,6 +166,25 @@ std::string cpu_model()
     return model;
 }
 
+// Every contender that takes the case, under regime/dtype/layout/shape/contender.
+void register_case(const spec &s)
+{
+    char base[96];
+    std::snprintf(base, sizeof base, "%s/%s/%s/%lldx%lldx%lld/", bench_regime_name(s.regime),
+        s.dt == BMM_F32 ? "f32" : s.dt == BMM_F64 ? "f64" : "bf16", bench_layout_name(s.layout),
+        (long long)s.n, (long long)s.m, (long long)s.p);
+    for (size_t ki = 0; ki < contenders.size(); ki++) {
+        if (s.dt == BMM_BF16 && !contenders[ki]->half)
+            continue;
+        std::string name = std::string(base) + contenders[ki]->name;
+        if (bench_threads > 1) name += "@" + std::to_string(contender_threads[ki]);
+        auto *b = benchmark::RegisterBenchmark(name.c_str(), run_case, s, ki);
+        b->UseRealTime();
+        // a streaming call moves 256 MiB: a few calls are a steady sample
+        if (s.regime == BENCH_STREAM) b->MinTime(STREAM_MIN_TIME_S);
+    }
+}
+
 }  // namespace
 
 int main(int argc, char **argv)
@@ -221,20 +242,13 @@ int main(int argc, char **argv)
                     const bench_shape &sh = bench_shapes[si];
                     if (layout > BENCH_SF && regime != BENCH_CACHE)
                         continue;  // the operand orders: in cache
-                    spec s = { key, dt, layout, regime, sh.n, sh.m, sh.p };
-                    char base[96];
-                    std::snprintf(base, sizeof base, "%s/%s/%s/%lldx%lldx%lld/",
-                        bench_regime_name(regime), dt == BMM_F32 ? "f32" : "f64",
-                        bench_layout_name(layout), (long long)sh.n, (long long)sh.m, (long long)sh.p);
-                    for (size_t ki = 0; ki < contenders.size(); ki++) {
-                        std::string name = std::string(base) + contenders[ki]->name;
-                        if (bench_threads > 1) name += "@" + std::to_string(contender_threads[ki]);
-                        auto *b = benchmark::RegisterBenchmark(name.c_str(), run_case, s, ki);
-                        b->UseRealTime();
-                        // a streaming call moves 256 MiB: a few calls are a steady sample
-                        if (regime == BENCH_STREAM) b->MinTime(STREAM_MIN_TIME_S);
-                    }
+                    register_case({ key, dt, layout, regime, sh.n, sh.m, sh.p });
                 }
+    if (bench_threads == 1)
+        for (int si = 0; si < bench_nhalf_shapes; si++, key++) {
+            const bench_shape &sh = bench_half_shapes[si];
+            register_case({ key, BMM_BF16, BENCH_BF, BENCH_CACHE, sh.n, sh.m, sh.p });
+        }
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
     return 0;

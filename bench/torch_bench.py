@@ -48,18 +48,22 @@ def cases_of(raw):
 
 def operands(regime, dtype, layout, shape):
     n, m, p = map(int, shape.split("x"))
-    dt = torch.float32 if dtype == "f32" else torch.float64
-    es = 4 if dtype == "f32" else 8
+    dt = {"f32": torch.float32, "f64": torch.float64, "bf16": torch.bfloat16}[dtype]
+    es = {"f32": 4, "f64": 8, "bf16": 2}[dtype]
     per = (n * m + m * p + n * p) * es
     batch = (TARGET[regime] + per - 1) // per
     g = torch.Generator().manual_seed(n * 10000 + m * 100 + p)
 
+    draw = torch.float32 if dt == torch.bfloat16 else dt  # (bf16: drawn in float, rounded)
+
     def make(rows, cols, transposed=False):
         if transposed:  # the operand orders: stored as the transpose, batch-first
-            return (torch.rand(batch, cols, rows, generator=g, dtype=dt) - 0.5).transpose(1, 2)
-        if layout != "sf":
-            return torch.rand(batch, rows, cols, generator=g, dtype=dt) - 0.5
-        return (torch.rand(rows, batch, cols, generator=g, dtype=dt) - 0.5).transpose(0, 1)
+            x = (torch.rand(batch, cols, rows, generator=g, dtype=draw) - 0.5).transpose(1, 2)
+        elif layout != "sf":
+            x = torch.rand(batch, rows, cols, generator=g, dtype=draw) - 0.5
+        else:
+            x = (torch.rand(rows, batch, cols, generator=g, dtype=draw) - 0.5).transpose(0, 1)
+        return x.to(dt) if draw != dt else x
 
     return (make(n, m, layout in ("tn", "tt")), make(m, p, layout in ("nt", "tt")), make(n, p),
             2.0 * n * m * p * batch)
@@ -85,7 +89,7 @@ def time_rounds(fns, min_time):
 
 
 def close(x, want, dt):
-    tol = 1e-3 if dt == torch.float32 else 1e-10
+    tol = {torch.float32: 1e-3, torch.float64: 1e-10, torch.bfloat16: 2e-2}[dt]
     return torch.allclose(x.double(), want, rtol=tol, atol=tol)
 
 
