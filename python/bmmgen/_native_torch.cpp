@@ -145,15 +145,16 @@ bmm_status run_released(double madds, F fn)
     return fn();
 }
 
-// A bmmgen.Plan's call for torch tensors: the operands it was made for (dtype, shapes, the
-// strides of dimensions longer than 1: _plan.py's _free_strides) and its native plan, owned
-// by the Python Plan, which drops this object before it frees the plan.
+// A bmmgen.Plan's call for torch tensors: the operands it was made for (dtype, out's dtype:
+// float32 for a BMM_C_F32 plan, shapes, the strides of dimensions longer than 1: _plan.py's
+// _free_strides) and its native plan, owned by the Python Plan, which drops this object before
+// it frees the plan.
 class Planned {
 public:
     Planned(std::uintptr_t plan, int dtype, const std::vector<std::vector<int64_t>> &shapes,
-        const std::vector<std::vector<int64_t>> &strides, bool fresh_out)
+        const std::vector<std::vector<int64_t>> &strides, bool fresh_out, int cdtype)
         : plan_(reinterpret_cast<const bmm_plan *>(plan)), dtype_(scalar_type(dtype)),
-          fresh_out_(fresh_out)
+          cdtype_(scalar_type(cdtype)), fresh_out_(fresh_out)
     {
         if (shapes.size() != 3 || strides.size() != 3)
             throw std::invalid_argument("Planned: three shapes and three strides");
@@ -184,7 +185,7 @@ public:
             if (!planned(c, 2))
                 return py::none();
         } else {
-            c = at::empty({ shape_[2][0], shape_[2][1], shape_[2][2] }, a.options());
+            c = at::empty({ shape_[2][0], shape_[2][1], shape_[2][2] }, a.options().dtype(cdtype_));
         }
         const double madds = static_cast<double>(shape_[0][0]) * shape_[0][1] * shape_[0][2]
             * shape_[1][2];
@@ -199,7 +200,7 @@ public:
 private:
     bool planned(const at::Tensor &t, int o) const
     {
-        if (!plain(t) || t.scalar_type() != dtype_
+        if (!plain(t) || t.scalar_type() != (o == 2 ? cdtype_ : dtype_)
             || (at::GradMode::is_enabled() && t.requires_grad()))
             return false;
         for (int d = 0; d < 3; d++)
@@ -209,7 +210,7 @@ private:
     }
 
     const bmm_plan *plan_;
-    at::ScalarType dtype_;
+    at::ScalarType dtype_, cdtype_;
     bool fresh_out_;
     int64_t shape_[3][3], stride_[3][3];
 };
@@ -482,8 +483,8 @@ PYBIND11_MODULE(_native_torch, m)
         "for the calls the C++ kernel leaves to them");
     py::class_<Planned>(m, "Planned", "a bmmgen.Plan's call for torch tensors")
         .def(py::init<std::uintptr_t, int, const std::vector<std::vector<int64_t>> &,
-                 const std::vector<std::vector<int64_t>> &, bool>(),
+                 const std::vector<std::vector<int64_t>> &, bool, int>(),
             py::arg("plan"), py::arg("dtype"), py::arg("shapes"), py::arg("strides"),
-            py::arg("fresh_out"))
+            py::arg("fresh_out"), py::arg("cdtype"))
         .def("__call__", &Planned::call, py::arg("a"), py::arg("b"), py::arg("out") = py::none());
 }

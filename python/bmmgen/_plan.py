@@ -107,12 +107,11 @@ class Plan:
         self._fast = None  # the compiled call, where there is one
         shapes = [w[0] for w in self._want]
         strides = [tuple(0 if s is None else s for s in w[1]) for w in self._want]
-        if flags & _lib.C_F32:
-            pass  # the compiled calls take one dtype: a float32 out goes the Python way
-        elif self._kind == "torch" and _native.Planned is not None:  # (loaded with torch)
-            self._fast = _native.Planned(self._handle, dt, shapes, strides, self._fresh_out)
+        if self._kind == "torch" and _native.Planned is not None:  # (loaded with torch)
+            self._fast = _native.Planned(self._handle, dt, shapes, strides, self._fresh_out,
+                                         self._cdt)
         elif self._kind == "numpy" and _native.BufferPlanned is not None and DTYPES[dt][0] in (
-                "f32", "f64", "f16"):
+                "f32", "f64", "f16") and self._cdt == dt:  # (a float32 out: the Python way)
             self._fast = _native.BufferPlanned(self._handle, dt, shapes[0], strides[0], shapes[1],
                                                strides[1], shapes[2], strides[2], self._fresh_out)
 

@@ -80,6 +80,13 @@ def test_float32_out(dtype):
         torch.testing.assert_close(out.double(), torch.bmm(a.double(), b.double()), rtol=1e-6,
                                    atol=1e-6)
     assert native(a.float(), b.float(), out.to(dtype)) is None  # not the other way round
+    plan = bmmgen.Plan(a, b, out)  # a Plan's float32 out: its compiled call too
+    assert plan._fast is not None
+    out.fill_(7.0)
+    assert plan._fast(a, b, out) is out
+    torch.testing.assert_close(out.double(), torch.bmm(a.double(), b.double()), rtol=1e-6,
+                               atol=1e-6)
+    assert plan._fast(a, b, out.to(dtype)) is None  # out not of the planned dtype
 
 
 def _left_to_python():
