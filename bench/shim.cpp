@@ -28,10 +28,13 @@ struct limits {
     double l2 = 0, dram = 0;    // GB/s
 } lim;
 
+// lim.peak's entry of a dtype.
+int peak_slot(bmm_dtype dt) { return dt == BMM_BF16 ? 2 : dt == BMM_F64; }
+
 // Limits not measured yet (filtered out) are measured when first needed.
 double bound_of(const bench_case *c)
 {
-    double &peak = lim.peak[c->dtype == BMM_BF16 ? 2 : c->dtype == BMM_F64];
+    double &peak = lim.peak[peak_slot(c->dtype)];
     if (peak == 0) peak = bench_peak_gflops(c->dtype);
     double &gbs = c->regime == BENCH_STREAM ? lim.dram : lim.l2;
     if (gbs == 0) gbs = bench_triad_gbs(c->regime == BENCH_STREAM ? int64_t(768) << 20 : int64_t(512) << 10);
@@ -139,7 +142,7 @@ void run_case(benchmark::State &st, spec s, size_t ki)
 
 void limit_peak(benchmark::State &st, bmm_dtype dt)
 {
-    const int i = dt == BMM_BF16 ? 2 : dt == BMM_F64;
+    const int i = peak_slot(dt);
     for (auto _ : st) lim.peak[i] = bench_peak_gflops(dt);
     st.counters["GFLOP/s"] = lim.peak[i];
 }

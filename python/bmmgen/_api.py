@@ -72,7 +72,7 @@ def baddbmm(c, a, b, *, beta=1, alpha=1, out=None):
         if not isinstance(c, _ops._torch.Tensor):
             raise TypeError("bmmgen: c is %s; with torch inputs every operand must be a torch "
                             "tensor" % type(c).__name__)
-        mixed = _c_dtype(c, a)
+        mixed = _c_dtype(c, a, _ops._TORCH_DTYPES)
         if mixed and _ops._torch.is_grad_enabled() and any(
                 getattr(x, "requires_grad", False) for x in (a, b, c)):
             raise RuntimeError("bmmgen.baddbmm: a float32 c of %s a and b has no autograd "
@@ -88,16 +88,13 @@ def baddbmm(c, a, b, *, beta=1, alpha=1, out=None):
         raise TypeError("bmmgen: c is %s; with NumPy inputs every operand must be a NumPy "
                         "array" % type(c).__name__)
     else:
-        _c_dtype(c, a)
+        _c_dtype(c, a, _ops._NP_DTYPES)
     return _ops._gemm(kind, a, b, c, out, alpha, beta, ("a", "b"))
 
 
-def _c_dtype(c, a):
-    """Whether c is a float32 of 16-bit a (the result is float32 then); a TypeError unless that
-    or c has a's dtype."""
+def _c_dtype(c, a, codes):
+    """Whether c is a float32 of 16-bit a (the result is float32 then), by _ops.c_flags' rule
+    (codes: the kind's dtype -> bmm_dtype); a TypeError unless that or c has a's dtype."""
     if c.dtype == a.dtype:
         return False
-    if str(c.dtype).endswith("float32") and str(a.dtype).endswith(("bfloat16", "float16")):
-        return True
-    raise TypeError("bmmgen: c has dtype %s, a has %s (c is of a's dtype, or float32 for "
-                    "bfloat16 and float16 a and b)" % (c.dtype, a.dtype))
+    return _ops.c_flags(codes.get(a.dtype), codes.get(c.dtype), "bmmgen", "c") != 0

@@ -78,16 +78,16 @@ def _plan_for(key):
     return plan
 
 
-def c_flags(dt, cdt, who):
-    """The plan flag of out's dtype cdt with inputs of dtype dt: 0 (the same), C_F32 (float32
-    out of bfloat16 or float16 inputs: summed in float32 and rounded once, to float32); a
-    TypeError naming who for any other pair."""
-    if cdt == dt:
+def c_flags(dt, cdt, who, name="out"):
+    """The plan flag of out's (or baddbmm's c's: name) dtype cdt with inputs of dtype dt: 0 (the
+    same), C_F32 (float32 out of bfloat16 or float16 inputs: summed in float32 and rounded once,
+    to float32); a TypeError naming who for any other pair (None: a dtype the library lacks)."""
+    if cdt == dt and dt is not None:
         return 0
     if cdt == _F32 and dt in _HALF:
         return _lib.C_F32
-    raise TypeError("%s: out's dtype differs from the inputs' (it is theirs, or float32 for "
-                    "bfloat16 and float16 inputs)" % who)
+    raise TypeError("%s: %s's dtype differs from the inputs' (it is theirs, or float32 for "
+                    "bfloat16 and float16 inputs)" % (who, name))
 
 
 def _kind(x):
