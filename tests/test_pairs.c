@@ -63,8 +63,8 @@ static int absent(void)
     return 1;
 }
 
-/* Both kernels, for a bf16 C and a float one, on random shapes (odd m, tails of every width,
- * items past the stack buffer), every layout of A, B and C (transposed views and column-major
+/* Both kernels, for a bf16 C and a float one, on random shapes (odd m, tails of every width
+ * and none, blocks of 1 to 16 rows, items past the stack buffer), every layout of A, B and C (transposed views and column-major
  * C: the copies and the one-at-a-time stores), broadcast A or B, rows read backwards, each
  * alpha/beta form with beta = 0 over a C of NaN; guard pages after every operand. */
 static void test_kernels(void **state)
@@ -92,6 +92,8 @@ static void test_kernels(void **state)
         int64_t p = 1 + (r >> 18) % (big ? 140 : 70), batch = 1 + (r >> 25) % 5;
         if (k->form == BMM_FORM_GNT)
             p = 1 + p % 5;
+        else if ((r >> 2) % 4 == 0)  /* whole vectors of columns: the unmasked stores */
+            p = 16 * (1 + p % 4);
         int la = (int)(st % 6), lb = (int)(st / 6 % 6), lc = (int)(st / 36 % 6);
         bmm_stride sa = th_stride(la, n, m, batch, &st), sb = th_stride(lb, m, p, batch, &st);
         bmm_stride sc = th_stride(lc, n, p, batch, &st);

@@ -33,6 +33,7 @@
 #define ROWS_MAX 8    /* rows of a rows block: R x J accumulators, J B vectors, a broadcast */
 #define VECS_MAX 4
 #define DOT_ROWS 8
+#define NARROW_MAX 16 /* rows of a one-vector block: accumulators, B's vector, a broadcast */
 #define STACK_BYTES 16384
 
 static const int ROWS_FOR[VECS_MAX + 1] = { 0, 8, 8, 6, 6 };
@@ -46,6 +47,19 @@ BMM_TARGET_BF16 INLINE __m512 widen16(__m256i h)
 BMM_TARGET_BF16 INLINE __m256i narrow16(__m512 v)
 {
     return (__m256i)_mm512_cvtneps_pbh(v);
+}
+
+/* acc + the pair at x (two bf16, broadcast) times b's pairs. The broadcast is the
+ * instruction's own memory operand ({1to16}), which GCC 12 does not fold into vdpbf16ps from
+ * _mm512_set1_epi32: a separate vpbroadcastd per product cost 8x8x8 1.2x, 13x13x13 1.16x
+ * (Zen 5). Only where one broadcast feeds one product: the rows blocks' J products of one
+ * broadcast ran 0.8x so. x must hold both elements (an odd m's last: the caller's). */
+typedef uint32_t pair_word __attribute__((aligned(2), may_alias));  /* two bf16 */
+BMM_TARGET_BF16 INLINE __m512 dp_pair(__m512 acc, const uint16_t *x, __m512i b)
+{
+    __asm__("vdpbf16ps %1%{1to16%}, %2, %0" : "+v"(acc)
+        : "m"(*(const pair_word *)(const void *)x), "v"(b));
+    return acc;
 }
 
 /* One bf16 as a float (C's elements read one at a time). */
@@ -65,7 +79,7 @@ BMM_TARGET_BF16 INLINE uint16_t narrow1(float x)
 
 /* 16 results (lanes k) into C's row at c, columns sc apart: alpha acc + beta c. */
 BMM_TARGET_BF16 INLINE void store_row(__m512 acc, void *cv, int64_t sc, __mmask16 k,
-    __m512 va, float beta, int cf)
+    __m512 va, float beta, int cf, const int wide)
 {
     __m512 v = _mm512_mul_ps(acc, va);
     if (cf) {
@@ -85,7 +99,10 @@ BMM_TARGET_BF16 INLINE void store_row(__m512 acc, void *cv, int64_t sc, __mmask1
     if (sc == 1) {
         if (beta != 0)
             v = _mm512_fmadd_ps(widen16(_mm256_maskz_loadu_epi16(k, c)), _mm512_set1_ps(beta), v);
-        _mm256_mask_storeu_epi16(c, k, narrow16(v));
+        if (wide && k == 0xffff)  /* (rows blocks of 64x64x64: a masked store 0.8x) */
+            _mm256_storeu_si256((__m256i *)(void *)c, narrow16(v));
+        else
+            _mm256_mask_storeu_epi16(c, k, narrow16(v));
         return;
     }
     float t[16];
@@ -161,7 +178,7 @@ BMM_TARGET_BF16 INLINE void rows_step(const int R, const int J, __m512 acc[][VEC
         uint32_t pair = a[r * sa + q * sq];
         if (!odd)
             memcpy(&pair, a + r * sa + q * sq, sizeof pair);
-        const __m512i av = _mm512_set1_epi32((int)pair);
+        const __m512i av = _mm512_set1_epi32((int)pair);  /* (one broadcast for J products) */
 #pragma GCC unroll 4
         for (int j = 0; j < J; j++)
             acc[r][j] = _mm512_dpbf16_ps(acc[r][j], (__m512bh)av, (__m512bh)b[j]);
@@ -190,7 +207,7 @@ BMM_TARGET_BF16 INLINE void rows_block(const int R, const int J, const uint16_t 
 #pragma GCC unroll 4
         for (int j = 0; j < J; j++)
             store_row(acc[r][j], AT(c, cf, r * scr + 16 * j * scc), scc,
-                j == J - 1 ? tail : (__mmask16)0xffff, va, beta, cf);
+                j == J - 1 ? tail : (__mmask16)0xffff, va, beta, cf, 1);
 }
 
 /* Each block shape its own function, its accumulators in registers (one allocation region:
@@ -251,13 +268,17 @@ static void *buffer(unsigned char *stack, size_t bytes, void **heap)
 
 /* One vector of columns (p <= 16), A's and B's columns unit-stride: B's pairs made in
  * registers as the k loop needs them, not copied, and the batch loop inside, R rows of every
- * item at a time: small items pay neither a copy nor a call each (8x8x8 ~1.4x). */
+ * item at a time: small items pay neither a copy nor a call each (8x8x8 ~1.4x). Tried and
+ * dropped (Zen 5): two items at a time, twice the chains (0.93x at 8x8x8, 0.73x at 6x10x14);
+ * for p <= 8, lanes as (column, which of two pairs of k), A's four elements one 64-bit
+ * broadcast and the two halves summed at the end (0.7x at 8x8x8: the interleaving of B and
+ * the sums cost more than the half of the products saved). */
 BMM_TARGET_BF16 INLINE void narrow_block(const int R, const uint16_t *a, int64_t sa,
     const uint16_t *b, int64_t sb, int64_t m, __mmask16 k, void *c, int64_t scr,
-    int64_t scc, __m512 va, float beta, int cf)
+    int64_t scc, __m512 va, float beta, int cf, const int wide)
 {
-    __m512 acc[ROWS_MAX];
-#pragma GCC unroll 8
+    __m512 acc[NARROW_MAX];
+#pragma GCC unroll 16
     for (int r = 0; r < R; r++)
         acc[r] = _mm512_setzero_ps();
     const int64_t half = m / 2;
@@ -265,24 +286,32 @@ BMM_TARGET_BF16 INLINE void narrow_block(const int R, const uint16_t *a, int64_t
         const __m512i lo = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, b));
         const __m512i hi = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, b + sb));
         const __m512i bv = _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16));
-#pragma GCC unroll 8
-        for (int r = 0; r < R; r++) {
-            uint32_t pair;
-            memcpy(&pair, a + r * sa + 2 * q, sizeof pair);
-            acc[r] = _mm512_dpbf16_ps(acc[r], (__m512bh)_mm512_set1_epi32((int)pair),
-                (__m512bh)bv);
-        }
+#pragma GCC unroll 16
+        for (int r = 0; r < R; r++)
+            acc[r] = dp_pair(acc[r], a + r * sa + 2 * q, bv);
     }
     if (m & 1) {  /* the last row of B and a zero */
         const __m512i bv = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, b));
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (int r = 0; r < R; r++)
             acc[r] = _mm512_dpbf16_ps(acc[r], (__m512bh)_mm512_set1_epi32(a[r * sa + m - 1]),
                 (__m512bh)bv);
     }
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int r = 0; r < R; r++)
-        store_row(acc[r], AT(c, cf, r * scr), scc, k, va, beta, cf);
+        store_row(acc[r], AT(c, cf, r * scr), scc, k, va, beta, cf, wide);
+}
+
+/* R rows from row i0 of every item; k: the columns' lanes (wide: all, stored unmasked). */
+BMM_TARGET_BF16 INLINE void narrow_items(const int R, const bmm_args *g, int64_t i0, int cf,
+    __mmask16 k, const int wide)
+{
+    const __m512 va = _mm512_set1_ps((float)g->alpha);
+    const uint16_t *a = (const uint16_t *)g->A + i0 * g->sa_row, *b = g->B;
+    for (int64_t t = 0; t < g->batch; t++, a += g->sa_batch, b += g->sb_batch)
+        narrow_block(R, a, g->sa_row, b, g->sb_row, g->m, k,
+            AT(g->C, cf, t * g->sc_batch + i0 * g->sc_row), g->sc_row, g->sc_col, va,
+            (float)g->beta, cf, wide);
 }
 
 #define NARROW_FN(R)                                                                          \
@@ -290,24 +319,27 @@ BMM_TARGET_BF16 INLINE void narrow_block(const int R, const uint16_t *a, int64_t
         int cf)                                                                               \
     {                                                                                         \
         const __mmask16 k = (__mmask16)(g->p >= 16 ? 0xffff : (1u << g->p) - 1);            \
-        const __m512 va = _mm512_set1_ps((float)g->alpha);                                    \
-        const uint16_t *a = (const uint16_t *)g->A + i0 * g->sa_row, *b = g->B;               \
-        for (int64_t t = 0; t < g->batch; t++, a += g->sa_batch, b += g->sb_batch)            \
-            narrow_block(R, a, g->sa_row, b, g->sb_row, g->m, k,                              \
-                AT(g->C, cf, t * g->sc_batch + i0 * g->sc_row), g->sc_row, g->sc_col, va,     \
-                (float)g->beta, cf);                                                          \
+        if (k == 0xffff)                                                                      \
+            narrow_items(R, g, i0, cf, k, 1);                                                 \
+        else                                                                                  \
+            narrow_items(R, g, i0, cf, k, 0);                                                 \
     }
 NARROW_FN(1) NARROW_FN(2) NARROW_FN(3) NARROW_FN(4) NARROW_FN(5) NARROW_FN(6) NARROW_FN(7)
-NARROW_FN(8)
-static void (*const NARROW_BY[ROWS_MAX + 1])(const bmm_args *, int64_t, int) = { NULL, narrow_1,
-    narrow_2, narrow_3, narrow_4, narrow_5, narrow_6, narrow_7, narrow_8 };
+NARROW_FN(8) NARROW_FN(9) NARROW_FN(10) NARROW_FN(11) NARROW_FN(12) NARROW_FN(13) NARROW_FN(14)
+NARROW_FN(15) NARROW_FN(16)
+static void (*const NARROW_BY[NARROW_MAX + 1])(const bmm_args *, int64_t, int) = { NULL,
+    narrow_1, narrow_2, narrow_3, narrow_4, narrow_5, narrow_6, narrow_7, narrow_8, narrow_9,
+    narrow_10, narrow_11, narrow_12, narrow_13, narrow_14, narrow_15, narrow_16 };
 
 /* The rows form; cf: C is float. */
 BMM_TARGET_BF16 static void rows_kernel(const bmm_args *BMM_RESTRICT g, int cf)
 {
     if (g->p <= 16 && g->sa_col == 1 && g->sb_col == 1) {
-        for (int64_t i0 = 0; i0 < g->n; i0 += ROWS_MAX)
-            NARROW_BY[g->n - i0 < ROWS_MAX ? g->n - i0 : ROWS_MAX](g, i0, cf);
+        /* blocks of equal height (13: one, 20: 10 and 10), at most NARROW_MAX */
+        const int64_t blocks = (g->n + NARROW_MAX - 1) / NARROW_MAX;
+        const int64_t R = (g->n + blocks - 1) / blocks;
+        for (int64_t i0 = 0; i0 < g->n; i0 += R)
+            NARROW_BY[g->n - i0 < R ? g->n - i0 : R](g, i0, cf);
         return;
     }
     _Alignas(64) unsigned char stack[STACK_BYTES];
