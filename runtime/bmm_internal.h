@@ -8,7 +8,7 @@
  * They form a chain; each calls only those below it, never one above (tests/check_layers.sh):
  *   cblas.c -> plan.c -> ondemand.c -> gen_store.c -> tune.c, wisdom.c -> threads.c,
  *   gen_build.c, wisdom_file.c -> verify.c -> registry.c, run.c, gen_class.c -> problem.c,
- *   pairs.c, cpu.c, generic.c, pack.c, convert.c, luagen.c, spawn.c, cache.c, bmm_select.h ->
+ *   pairs.c, fma16.c, cpu.c, generic.c, pack.c, convert.c, luagen.c, spawn.c, cache.c, bmm_select.h ->
  *   error.c, stride.c, env.c
  * A lower layer that changes what an upper one may have cached (a table registered, wisdom
  * imported, recorded or forgotten) bumps the registry's configuration epoch; the upper layer
@@ -132,6 +132,9 @@ void bmm__call_of(const bmm__problem *pr, int threads, bmm_call *c);
 
 /* generic.c: any shape and strides; beta == 0 never reads C. */
 void bmm__generic(const bmm__problem *pr, const void *A, const void *B, void *C);
+/* The same on a kernel's arguments (dtypes of A and B, and of C): the runtime's own kernels
+ * where they cannot have a buffer. */
+void bmm__generic_args(const bmm_args *g, int dtype, int cdtype);
 
 /* pack.c: the operands a problem's kernel reads from a row-major copy. */
 #define BMM__PACK_A 1
@@ -173,6 +176,13 @@ int bmm__problem_widen(const bmm__problem *pr, bmm__problem *run);
 const bmm_kernel_desc *bmm__pairs_kernel(const bmm__problem *pr, int admitted);
 /* What kernel k (of bmm__pairs_kernel) copies of pr's operands, for bmm_plan_operands. */
 const char *bmm__pairs_operands(const bmm_kernel_desc *k, const bmm__problem *pr);
+
+/* fma16.c: the f16 kernel (conversions in registers around float FMAs; a shape-generic
+ * kernel of the one ABI, any strides) for a checked f16 problem as the caller gave it, when
+ * admitted (bmm__cpu_f16()) and its shape is one it pays for; NULL: none, the problem runs
+ * widened. Its operands, for bmm_plan_operands. */
+const bmm_kernel_desc *bmm__fma16_kernel(const bmm__problem *pr, int admitted);
+const char *bmm__fma16_operands(const bmm__problem *pr);
 
 /* A path buffer's size: the cache directory's path is at most this long, less the room its
  * files' names take (cache.c refuses a longer one). */
@@ -283,6 +293,8 @@ int bmm__cpu_avx512_split(void);  /* AVX-512 on 256-bit halves (bmm_simd.h), for
 int bmm__cpu_admits(int isa);
 /* AVX512_BF16 and AVX512BW beside AVX-512, BMM_ARCH unset: the bf16 kernels of pairs.c. */
 int bmm__cpu_bf16(void);
+/* 1: AVX512BW is admitted (with AVX-512F: fma16.c's kernels); BMM_ARCH=avx512 keeps it. */
+int bmm__cpu_f16(void);
 /* <vendor>-<family>-<model>-<stepping>-<widest ISA admitted> (hex numbers): generated objects */
 const char *bmm__cpu_signature(void);
 /* The same without the stepping (what decides speed: wisdom's CPU line), and the stepping. */

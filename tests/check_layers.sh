@@ -4,7 +4,7 @@
 # defines and needs (one nm per object and kind) and fails naming any call that goes the
 # wrong way.
 set -eu
-ranks="error=0 stride=0 env=0 cpu=1 generic=1 pack=1 convert=1 pairs=2 problem=2 luagen=1 spawn=1 cache=1 registry=2 run=2
+ranks="error=0 stride=0 env=0 cpu=1 generic=1 pack=1 convert=1 pairs=2 fma16=2 problem=2 luagen=1 spawn=1 cache=1 registry=2 run=2
 gen_class=2 threads=3 verify=3 gen_build=3 wisdom_file=3 wisdom=4 tune=4 gen_store=5 ondemand=6 plan=7 cblas=8"
 objs=$(find "$@" -name '*.c.o' -path '*runtime*' ! -path '*tools*')
 [ -n "$objs" ] || { echo "check_layers: no runtime objects in $*"; exit 1; }

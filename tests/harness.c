@@ -160,6 +160,15 @@ void th_case_free(th_case *tc)
     }
 }
 
+void th_run_kernel(const bmm_kernel_desc *k, const th_case *tc)
+{
+    const bmm__problem *pr = &tc->pr;
+    const bmm_args g = { tc->A, tc->B, tc->C, pr->batch, pr->sa.batch, pr->sa.row,
+        pr->sb.batch, pr->sb.row, pr->sc.batch, pr->sc.row, pr->alpha, pr->beta, pr->n, pr->m,
+        pr->p, pr->sa.col, pr->sb.col, pr->sc.col };
+    k->fn(&g);
+}
+
 void th_case_reset(th_case *tc)
 {
     memcpy(tc->buf[2], tc->buf[3], (size_t)tc->ext[2] * (size_t)bmm__operand_bytes(&tc->pr, 2));

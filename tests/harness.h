@@ -42,6 +42,8 @@ void th_case_init_guarded(th_case *tc, bmm_dtype dt, int64_t batch, int64_t n, i
  * then bounds C by f32's epsilon. */
 void th_case_float_c(th_case *tc);
 void th_case_free(th_case *tc);
+/* Calls kernel k through the kernel ABI on the case's operands, strides and scalars. */
+void th_run_kernel(const bmm_kernel_desc *k, const th_case *tc);
 /* Puts C back to C0 (to run another contender on the same inputs). */
 void th_case_reset(th_case *tc);
 /* A copy of the current C buffer (as buf[2]), to compare two contenders; free() it. */

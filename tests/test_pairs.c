@@ -39,15 +39,6 @@ static const bmm_kernel_desc *kernel_for(int64_t n, int64_t m, int64_t p)
     return kernel_c(n, m, p, 0);
 }
 
-static void run(const bmm_kernel_desc *k, const th_case *tc)
-{
-    const bmm__problem *pr = &tc->pr;
-    const bmm_args g = { tc->A, tc->B, tc->C, pr->batch, pr->sa.batch, pr->sa.row,
-        pr->sb.batch, pr->sb.row, pr->sc.batch, pr->sc.row, pr->alpha, pr->beta, pr->n, pr->m,
-        pr->p, pr->sa.col, pr->sb.col, pr->sc.col };
-    k->fn(&g);
-}
-
 /* Without AVX512_BF16 (or with BMM_ARCH set): no pairs kernel, and plans convert to f32. */
 static int absent(void)
 {
@@ -64,9 +55,10 @@ static int absent(void)
 }
 
 /* Both kernels, for a bf16 C and a float one, on random shapes (odd m, tails of every width
- * and none, blocks of 1 to 16 rows, items past the stack buffer), every layout of A, B and C (transposed views and column-major
- * C: the copies and the one-at-a-time stores), broadcast A or B, rows read backwards, each
- * alpha/beta form with beta = 0 over a C of NaN; guard pages after every operand. */
+ * and none, blocks of 1 to 16 rows, items past the stack buffer), every layout of A, B and C
+ * (transposed views and column-major C: the copies and the one-at-a-time stores), broadcast A
+ * or B, rows read backwards, each alpha/beta form with beta = 0 over a C of NaN; guard pages
+ * after every operand. */
 static void test_kernels(void **state)
 {
     (void)state;
@@ -110,7 +102,7 @@ static void test_kernels(void **state)
             s[1] == 0);
         if (cf)
             th_case_float_c(&tc);
-        run(k, &tc);
+        th_run_kernel(k, &tc);
         th_check(&tc, NULL, cf ? float_bound(m) : bound(m), k->name);
         th_case_free(&tc);
     }

@@ -37,8 +37,9 @@ class Plan:
     how it reads the operands: "as given", "transposed" (it runs C^T = B^T A^T, row-major),
     "A copied", "B copied" or "A and B copied" (to row-major, for the vector kernels; after
     "transposed, " when both); for 16-bit dtypes "A, B and C converted to f32" (the f32 kernels
-    on converted copies), or for bf16's own kernels what they pair along k or copy ("B paired
-    along k (AVX512_BF16)", "as given (AVX512_BF16 pairs)", "as given" and the like). No autograd: use bmmgen.bmm for that. A plan may be called from
+    on converted copies), or for bf16's and f16's own kernels what they pair, widen or copy
+    ("B paired along k (AVX512_BF16)", "as given (AVX512_BF16 pairs)", "A widened (AVX-512
+    f16)" and the like). No autograd: use bmmgen.bmm for that. A plan may be called from
     several threads at once. threads=N runs it on at most N threads over the batch (default:
     bmmgen.get_num_threads() when planned); plan.threads says how many it gets (fewer where the
     work is small; results are the same bits on any number). copy.copy, copy.deepcopy and

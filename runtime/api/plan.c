@@ -158,6 +158,13 @@ static const char *name_of(const bmm_kernel_desc *kd)
     return kd ? kd->name : "generic";
 }
 
+/* The runtime's 16-bit kernel of pr (pairs.c's or fma16.c's), or NULL. */
+static const bmm_kernel_desc *half_kernel(const bmm__problem *pr)
+{
+    return pr->dtype == BMM_BF16 ? bmm__pairs_kernel(pr, bmm__cpu_bf16())
+        : pr->dtype == BMM_F16 ? bmm__fma16_kernel(pr, bmm__cpu_f16()) : NULL;
+}
+
 bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, unsigned flags, int threads,
     bmm__choice *out)
 {
@@ -170,8 +177,9 @@ bmm_status bmm__choose(const bmm__problem *pr, const bmm_call *c, unsigned flags
         out->source = "alpha = 0";
         return BMM_OK;
     }
-    if (!pr->pack && (out->kernel = bmm__pairs_kernel(pr, bmm__cpu_bf16())) != NULL) {
-        out->source = "AVX512_BF16, the one bf16 kernel of its shape";  /* nothing to tune */
+    if (!pr->pack && (out->kernel = half_kernel(pr)) != NULL) {
+        out->source = pr->dtype == BMM_BF16 ? "AVX512_BF16, the one bf16 kernel of its shape"
+            : "AVX-512, the one f16 kernel of its shape";  /* nothing to tune */
         bmm__note("chose %s (%s)", name_of(out->kernel), out->source);
         return BMM_OK;
     }
@@ -267,10 +275,11 @@ static int bt_pays(const bmm__problem *pr, int threads, unsigned flags)
     return !(kr = bmm__estimate(&cr)) || !bmm__specialized(kr);
 }
 
-/* A bf16 problem runs as given where AVX512_BF16's kernels take it (they read any strides). */
+/* A 16-bit problem runs as given where the runtime's 16-bit kernels take it (they read any
+ * strides). */
 static int pairs_run(const bmm__problem *pr)
 {
-    return pr->dtype == BMM_BF16 && bmm__pairs_kernel(pr, bmm__cpu_bf16()) != NULL;
+    return half_kernel(pr) != NULL;
 }
 
 /* The problem that runs for checked pr, arranged as the class was (ARRANGE_* bits): *run, or
@@ -498,6 +507,8 @@ const char *bmm_plan_operands(const bmm_plan *plan)
     const bmm_kernel_desc *kd = plan ? atomic_load(&((bmm_plan *)plan)->kernel) : NULL;
     if (kd && kd->dtype == BMM_BF16)
         return bmm__pairs_operands(kd, &plan->run);
+    if (kd && kd->dtype == BMM_F16)
+        return bmm__fma16_operands(&plan->run);
     return plan ? WORDS[plan->run.swapped][caller_packs(&plan->run)] : "";
 }
 

@@ -25,6 +25,7 @@
 
 #include "bmm_internal.h"
 #include "bmm_simd.h"
+#include "store16.h"
 
 #if BMM_HAVE_X86_SIMD
 #define BMM_TARGET_BF16 \
@@ -83,16 +84,7 @@ BMM_TARGET_BF16 INLINE void store_row(__m512 acc, void *cv, int64_t sc, __mmask1
 {
     __m512 v = _mm512_mul_ps(acc, va);
     if (cf) {
-        float *c = cv, t[16];
-        if (sc == 1) {
-            if (beta != 0)
-                v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, c), _mm512_set1_ps(beta), v);
-            _mm512_mask_storeu_ps(c, k, v);
-            return;
-        }
-        _mm512_storeu_ps(t, v);
-        for (int j = 0; j < 16 && (k >> j & 1); j++)
-            c[j * sc] = beta != 0 ? t[j] + beta * c[j * sc] : t[j];
+        bmm__store_row_f32(v, cv, sc, k, beta);
         return;
     }
     uint16_t *c = cv;
@@ -233,28 +225,11 @@ static const rows_fn ROWS_BY[VECS_MAX + 1][ROWS_MAX + 1] = {
     rows_8_1 }, { NULL, rows_1_2, rows_2_2, rows_3_2, rows_4_2, rows_5_2, rows_6_2, rows_7_2,
     rows_8_2 }, ROWS_ROW(3), ROWS_ROW(4) };
 
-/* A's item copied row-major where its columns are not unit-stride (rows m apart). */
+/* An item's operand copied row-major (rows cols apart) where its columns are not unit-stride. */
 static void copy_rows(const uint16_t *x, int64_t sr, int64_t sc, int64_t rows, int64_t cols,
     uint16_t *d)
 {
-    for (int64_t i = 0; i < rows; i++)
-        for (int64_t k = 0; k < cols; k++)
-            d[i * cols + k] = x[i * sr + k * sc];
-}
-
-/* The generic path on the kernel's arguments: where a buffer cannot be had. */
-static void fallback(const bmm_args *g, int cf)
-{
-    bmm__problem pr;
-    memset(&pr, 0, sizeof pr);
-    pr.dtype = BMM_BF16;
-    pr.cdtype = cf ? BMM_F32 : BMM_BF16;
-    pr.batch = g->batch, pr.n = g->n, pr.m = g->m, pr.p = g->p;
-    pr.sa = (bmm_stride){ g->sa_batch, g->sa_row, g->sa_col };
-    pr.sb = (bmm_stride){ g->sb_batch, g->sb_row, g->sb_col };
-    pr.sc = (bmm_stride){ g->sc_batch, g->sc_row, g->sc_col };
-    pr.alpha = g->alpha, pr.beta = g->beta;
-    bmm__generic(&pr, g->A, g->B, g->C);
+    bmm__pack(BMM_BF16, x, (bmm_stride){ 0, sr, sc }, 1, rows, cols, d, 0, cols, BMM_ISA_C99);
 }
 
 /* A buffer of `bytes`, 64-aligned: the stack's when it fits, else the heap's (*heap to free). */
@@ -353,7 +328,7 @@ BMM_TARGET_BF16 static void rows_kernel(const bmm_args *BMM_RESTRICT g, int cf)
     void *heap;
     uint32_t *w = buffer(stack, wbytes + abytes, &heap);
     if (!w) {
-        fallback(g, cf);
+        bmm__generic_args(g, BMM_BF16, cf ? BMM_F32 : BMM_BF16);
         return;
     }
     uint16_t *acopy = (uint16_t *)(void *)((char *)w + wbytes);
@@ -474,7 +449,7 @@ BMM_TARGET_BF16 static void dot_kernel(const bmm_args *BMM_RESTRICT g, int cf)
     void *heap;
     uint16_t *buf = buffer(stack, abytes + (copy_b ? (size_t)(p * m) * 2 : 0), &heap);
     if (!buf) {
-        fallback(g, cf);
+        bmm__generic_args(g, BMM_BF16, cf ? BMM_F32 : BMM_BF16);
         return;
     }
     uint16_t *acopy = buf, *bcopy = (uint16_t *)(void *)((char *)buf + abytes);

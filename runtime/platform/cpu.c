@@ -9,7 +9,7 @@
 #include "bmm_simd.h"
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static int max_isa = BMM_ISA_C99, avx512_split, bf16;
+static int max_isa = BMM_ISA_C99, avx512_split, bf16, bw;
 static char signature[160], cpu_class[160], cpu_stepping[16];
 
 /* The name of a BMM_ISA_*, as kernel names and BMM_ARCH spell it. */
@@ -30,14 +30,24 @@ static int isa_named(const char *name)
 }
 
 #if BMM_HAVE_X86_SIMD
-/* AVX512_BF16 (vdpbf16ps) and AVX512BW (16-bit masked loads): pairs.c's kernels. */
-static int x86_avx512_bf16(void)
+/* AVX512BW (16-bit masked loads and stores): pairs.c's and fma16.c's kernels. */
+static int x86_avx512bw(void)
 {
     unsigned a, b, c, d;
     if (!__get_cpuid(0, &a, &b, &c, &d) || a < 7)
         return 0;
     __cpuid_count(7, 0, a, b, c, d);
-    if (a < 1 || !((b >> 30) & 1))  /* a: leaf 7's last subleaf; b bit 30: AVX512BW */
+    return (b >> 30) & 1;
+}
+
+/* AVX512_BF16 (vdpbf16ps) and AVX512BW: pairs.c's kernels. */
+static int x86_avx512_bf16(void)
+{
+    unsigned a, b, c, d;
+    if (!x86_avx512bw())
+        return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    if (a < 1)  /* a: leaf 7's last subleaf */
         return 0;
     __cpuid_count(7, 1, a, b, c, d);
     return (a >> 5) & 1;
@@ -67,6 +77,7 @@ static void detect(void)
     max_isa = bmm__x86_max_isa();
     avx512_split = bmm__x86_avx512_split();
     bf16 = max_isa >= BMM_ISA_AVX512 && x86_avx512_bf16();
+    bw = x86_avx512bw();
 #endif
     const char *arch = getenv("BMM_ARCH");
     if (arch && *arch) {
@@ -82,6 +93,7 @@ static void detect(void)
         bmm__note("BMM_ARCH=%s%s%s%s; admitting up to %s", arch, isa_named(arch) ? "" : " refused (use",
             isa_named(arch) ? "" : known, isa_named(arch) ? "" : ")", isa_name(max_isa));
     }
+    bw = bw && max_isa >= BMM_ISA_AVX512;  /* (after BMM_ARCH: "avx512" admits it) */
     snprintf(signature, sizeof signature, "%s-%x-%x-%x-%s", vendor, family, model, stepping,
         isa_name(max_isa));
     snprintf(cpu_class, sizeof cpu_class, "%s-%x-%x-%s", vendor, family, model, isa_name(max_isa));
@@ -104,6 +116,12 @@ int bmm__cpu_bf16(void)
 {
     pthread_once(&once, detect);
     return bf16;
+}
+
+int bmm__cpu_f16(void)
+{
+    pthread_once(&once, detect);
+    return bw;
 }
 
 int bmm__cpu_admits(int isa)
