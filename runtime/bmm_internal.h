@@ -182,7 +182,7 @@ const char *bmm__pairs_operands(const bmm_kernel_desc *k, const bmm__problem *pr
  * admitted (bmm__cpu_f16()) and its shape is one it pays for; NULL: none, the problem runs
  * widened. Its operands, for bmm_plan_operands. */
 const bmm_kernel_desc *bmm__fma16_kernel(const bmm__problem *pr, int admitted);
-const char *bmm__fma16_operands(const bmm__problem *pr);
+const char *bmm__fma16_operands(const bmm_kernel_desc *k, const bmm__problem *pr);
 
 /* A path buffer's size: the cache directory's path is at most this long, less the room its
  * files' names take (cache.c refuses a longer one). */

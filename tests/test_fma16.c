@@ -47,9 +47,10 @@ static int absent(void)
     return 1;
 }
 
-/* Both kernels (f16 C, float C) on random shapes: 1 to 4 vectors of columns and more, tails
- * of every width and none, blocks of 1 to 16 rows, odd m (the two sets of accumulators), items
- * past the stack buffer (the heap); every layout of A, B and C (transposed views: A widened
+/* The four kernels (rows and dot; f16 C, float C) on random shapes: rows: 1 to 4 vectors of
+ * columns and more, tails of every width and none, blocks of 1 to 16 rows, odd m (the two
+ * sets of accumulators); dot: 1 to 5 columns, k's tails of every width; items past the stack
+ * buffer (the heap); every layout of A, B and C (transposed views: A widened
  * by elements, B copied; column-major C: the one-at-a-time stores), broadcast A or B, rows
  * read backwards, each alpha/beta form with beta = 0 over a C of NaN; guard pages. */
 static void test_kernels(void **state)
@@ -57,20 +58,27 @@ static void test_kernels(void **state)
     (void)state;
     if (absent())
         return;
-    const bmm_kernel_desc *ks[2] = { kernel_c(16, 64, 64, 0), kernel_c(16, 64, 64, 1) };
-    assert_non_null(ks[0]);
-    assert_non_null(ks[1]);
-    assert_true(ks[0] != ks[1]);
-    assert_int_equal(ks[0]->dtype, BMM_F16);
+    /* [cf][rows, dot] */
+    const bmm_kernel_desc *ks[2][2] = { { kernel_c(16, 64, 64, 0), kernel_c(64, 256, 1, 0) },
+        { kernel_c(16, 64, 64, 1), kernel_c(64, 256, 1, 1) } };
+    for (int cf = 0; cf < 2; cf++) {
+        assert_int_equal(ks[cf][0]->form, BMM_FORM_GROWS);
+        assert_int_equal(ks[cf][1]->form, BMM_FORM_GNT);
+        assert_true(ks[cf][0] != ks[!cf][0] && ks[cf][1] != ks[!cf][1]);
+        assert_int_equal(ks[cf][0]->dtype, BMM_F16);
+    }
     unsigned seed = 41;
     for (int it = 0; it < 600; it++) {
         seed = seed * 1664525u + 1013904223u;
         unsigned r = seed >> 4, st = seed;
         const int cf = it % 4 == 3;
+        const bmm_kernel_desc *k = ks[cf][it % 3 == 2];
         int big = (r >> 1) % 8 == 0;  /* an item's A past the 16 KiB stack buffer */
         int64_t n = 1 + (r >> 4) % (big ? 90 : 19), m = 1 + (r >> 11) % (big ? 120 : 40);
         int64_t p = 1 + (r >> 18) % (big ? 150 : 80), batch = 1 + (r >> 25) % 9;
-        if ((r >> 2) % 4 == 0)  /* whole vectors of columns: the unmasked loads and stores */
+        if (k->form == BMM_FORM_GNT)
+            p = 1 + p % 5;
+        else if ((r >> 2) % 4 == 0)  /* whole vectors of columns: the unmasked loads and stores */
             p = 16 * (1 + p % 5);
         int la = (int)(st % 6), lb = (int)(st / 6 % 6), lc = (int)(st / 36 % 6);
         bmm_stride sa = th_stride(la, n, m, batch, &st), sb = th_stride(lb, m, p, batch, &st);
@@ -88,28 +96,29 @@ static void test_kernels(void **state)
             s[1] == 0);
         if (cf)
             th_case_float_c(&tc);
-        th_run_kernel(ks[cf], &tc);
-        th_check(&tc, NULL, cf ? float_bound(m) : bound(m), ks[cf]->name);
+        th_run_kernel(k, &tc);
+        th_check(&tc, NULL, cf ? float_bound(m) : bound(m), k->name);
         th_case_free(&tc);
     }
 }
 
-/* Row 0 of C of a 1 x m x 17 product through the kernel: a (m) times b (m rows of 17 equal
- * elements), C = c0 everywhere, beta. */
-static float product(const float *a, const float *b, int64_t m, float c0, float beta)
+/* Row 0 of C of a 1 x m x p product through kernel k (p <= 17): a (m) times b (m rows of p
+ * equal elements), C = c0 everywhere, beta. */
+static float product(const bmm_kernel_desc *k, int64_t p, const float *a, const float *b,
+    int64_t m, float c0, float beta)
 {
     enum { P = 17 };
     uint16_t A[64], B[64 * P], C[P];
-    for (int64_t k = 0; k < m; k++) {
-        A[k] = bmm__half_from_double(a[k], 10, 5);
-        for (int j = 0; j < P; j++)
-            B[k * P + j] = bmm__half_from_double(b[k], 10, 5);
+    for (int64_t i = 0; i < m; i++) {
+        A[i] = bmm__half_from_double(a[i], 10, 5);
+        for (int j = 0; j < p; j++)
+            B[i * p + j] = bmm__half_from_double(b[i], 10, 5);
     }
-    for (int j = 0; j < P; j++)
+    for (int j = 0; j < p; j++)
         C[j] = bmm__half_from_double(c0, 10, 5);
-    const bmm_args g = { A, B, C, 1, m, m * P, P, P, P, 1, 1.0, beta, 1, m, P, 1, 1, 1 };
-    kernel_c(16, 64, 64, 0)->fn(&g);
-    for (int j = 1; j < P; j++)  /* every column alike, the masked tail's too */
+    const bmm_args g = { A, B, C, 1, m, m * p, p, p, p, 1, 1.0, beta, 1, m, p, 1, 1, 1 };
+    k->fn(&g);
+    for (int j = 1; j < p; j++)  /* every column alike, the masked tail's too */
         assert_int_equal(C[j], C[0]);
     return (float)bmm__half_to_double(C[0], 10, 5);
 }
@@ -121,24 +130,30 @@ static void test_special_values(void **state)
     (void)state;
     if (absent())
         return;
+    const struct { const bmm_kernel_desc *k; int64_t p; } KS[2] = {
+        { kernel_c(16, 64, 64, 0), 17 }, { kernel_c(64, 256, 1, 0), 1 } };
     const float sub = ldexpf(1, -24), one[3] = { 1, 1, 1 };  /* f16's least subnormal */
-    float a[3] = { 1, NAN, 1 };
-    assert_true(isnan(product(a, one, 3, 0, 0)));
-    a[1] = INFINITY;
-    assert_true(isinf(product(a, one, 3, 0, 0)));
-    assert_true(isinf(product(one, a, 3, 0, 0)));
-    const float s3[3] = { sub, sub, sub };
-    assert_true(product(s3, one, 3, 0, 0) == 3 * sub);         /* subnormal inputs, result */
-    const float big[2] = { 256, 256 };
-    assert_true(isinf(product(big, big, 2, 0, 0)));            /* 131072 overflows f16 */
-    assert_true(product(one, one, 3, NAN, 0) == 3);            /* beta = 0: C not read */
-    assert_true(product(one, one, 3, 2, 0.5f) == 4);
-    const float h[2] = { 1 + ldexpf(1, -10), -1 };             /* exact cancellation */
-    assert_true(product(h, one, 2, 0, 0) == ldexpf(1, -10));
+    for (int i = 0; i < 2; i++) {
+        const bmm_kernel_desc *k = KS[i].k;
+        const int64_t p = KS[i].p;
+        float a[3] = { 1, NAN, 1 };
+        assert_true(isnan(product(k, p, a, one, 3, 0, 0)));
+        a[1] = INFINITY;
+        assert_true(isinf(product(k, p, a, one, 3, 0, 0)));
+        assert_true(isinf(product(k, p, one, a, 3, 0, 0)));
+        const float s3[3] = { sub, sub, sub };
+        assert_true(product(k, p, s3, one, 3, 0, 0) == 3 * sub);  /* subnormals in and out */
+        const float big[2] = { 256, 256 };
+        assert_true(isinf(product(k, p, big, big, 2, 0, 0)));     /* 131072 overflows f16 */
+        assert_true(product(k, p, one, one, 3, NAN, 0) == 3);     /* beta = 0: C not read */
+        assert_true(product(k, p, one, one, 3, 2, 0.5f) == 4);
+        const float h[2] = { 1 + ldexpf(1, -10), -1 };            /* exact cancellation */
+        assert_true(product(k, p, h, one, 2, 0, 0) == ldexpf(1, -10));
+    }
 }
 
-/* Plans: the kernel past one vector of columns (fma16.c's rule), f32 on converted copies
- * within one; names and operand strings; the generic path when asked. */
+/* Plans: the rows kernel past one vector of columns, the dot kernel for a column or three of
+ * many elements (fma16.c's rule), f32 on converted copies else; names and operand strings. */
 static void test_plans(void **state)
 {
     (void)state;
@@ -155,6 +170,11 @@ static void test_plans(void **state)
         { 4, 4, 32, TH_BF, TH_BF, "bmm_f16_nxmxp_any_avx512_g16_ab",
           "A widened (AVX-512 f16)" },
         { 1, 3, 17, TH_BF, TH_BF, "bmm_f32_", "A, B and C converted to f32" },  /* 51 */
+        { 37, 256, 1, TH_BF, TH_BF, "bmm_f16_nxmxp_any_avx512_gnt8x1_ab",
+          "as given (AVX-512 f16)" },
+        { 40, 256, 2, TH_BF_TRANSPOSED, TH_BF, "bmm_f16_nxmxp_any_avx512_gnt8x1_ab",
+          "A copied, B copied transposed (AVX-512 f16)" },
+        { 12, 20, 3, TH_BF, TH_BF, "bmm_f32_", "A, B and C converted to f32" },
     };
     for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++)
         for (unsigned flags = BMM_ESTIMATE; flags <= BMM_MEASURE; flags++)

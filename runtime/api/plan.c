@@ -508,7 +508,7 @@ const char *bmm_plan_operands(const bmm_plan *plan)
     if (kd && kd->dtype == BMM_BF16)
         return bmm__pairs_operands(kd, &plan->run);
     if (kd && kd->dtype == BMM_F16)
-        return bmm__fma16_operands(&plan->run);
+        return bmm__fma16_operands(kd, &plan->run);
     return plan ? WORDS[plan->run.swapped][caller_packs(&plan->run)] : "";
 }
 

@@ -9,13 +9,16 @@
  *
  *   rows (g16): R rows of C of up to 4 vectors of 16 columns at a time, the last vector
  *     masked (one vector of columns: blocks of up to 16 rows, equal in height); two sets of
- *     accumulators, k's elements dealt in turn, where the registers allow.
+ *     accumulators, k's elements dealt in turn, where the registers allow;
+ *   dot (gnt8x1): a column or three: 8 rows of A times a column of B at once, 16 elements of
+ *     k per FMA (both converted in registers), summed across lanes at the end, the 8 results
+ *     rounded at once; B's columns read in place where contiguous (p = 1, a transposed B).
  *
  * The conversions are the widened path's (the same values; f16's subnormals are normal
  * floats), the sums float FMAs (the f32 kernels' bound). A float C (BMM_C_F32: the
- * bmm_f16f32_ kernel, the same code with the other store) is stored as is. Kernels of the
- * one ABI (every stride read at run time); a B whose columns are not unit-stride is copied
- * row-major per item. The runtime calls them where AVX-512F and BW are admitted
+ * bmm_f16f32_ kernels, the same code with the other store) is stored as is. Kernels of the
+ * one ABI (every stride read at run time); an operand they cannot read in place is copied
+ * per item (bmm__pack). The runtime calls them where AVX-512F and BW are admitted
  * (bmm__cpu_f16) for the shapes of bmm__fma16_kernel's rule. */
 #include <stdlib.h>
 #include <string.h>
@@ -237,6 +240,116 @@ BMM_TARGET_F16 static void rows_kernel(const bmm_args *BMM_RESTRICT g, int cf)
     free(heap);
 }
 
+/* ---- dot ---- */
+
+#define DOT_ROWS 8
+
+/* R dot products of A's rows (sa apart, unit columns) with one column b, m elements each, 16
+ * at a time (both sides converted in registers), summed across lanes at the end. */
+BMM_TARGET_F16 INLINE void dot_block(const int R, const uint16_t *a, int64_t sa,
+    const uint16_t *b, int64_t m, float *out)
+{
+    __m512 acc[DOT_ROWS];
+#pragma GCC unroll 8
+    for (int r = 0; r < DOT_ROWS; r++)
+        acc[r] = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k + 16 <= m; k += 16) {
+        const __m512 bv = load16(b + k, 0, 1);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++)
+            acc[r] = _mm512_fmadd_ps(load16(a + r * sa + k, 0, 1), bv, acc[r]);
+    }
+    if (k < m) {  /* the last 1..15, zeros past them on both sides */
+        const __mmask16 km = (__mmask16)((1u << (m - k)) - 1);
+        const __m512 bv = load16(b + k, km, 0);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++)
+            acc[r] = _mm512_fmadd_ps(load16(a + r * sa + k, km, 0), bv, acc[r]);
+    }
+    bmm__hsums8_avx512_f32(out, acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]);
+}
+
+#define DOT_CASE(R) case R: dot_block(R, a, sa, b, m, out); break;
+
+BMM_TARGET_F16 static void dot_any(int R, const uint16_t *a, int64_t sa, const uint16_t *b,
+    int64_t m, float *out)
+{
+    switch (R) {
+        DOT_CASE(1) DOT_CASE(2) DOT_CASE(3) DOT_CASE(4) DOT_CASE(5) DOT_CASE(6) DOT_CASE(7)
+        DOT_CASE(8)
+        default: break;
+    }
+}
+
+/* The dot form (few columns); cf: C is float. A's rows and B's columns read in place where
+ * they are contiguous, else copied per item (bmm__pack). */
+BMM_TARGET_F16 static void dot_kernel(const bmm_args *BMM_RESTRICT g, int cf)
+{
+    _Alignas(64) unsigned char stack[STACK_BYTES];
+    const int64_t n = g->n, m = g->m, p = g->p;
+    const int copy_a = g->sa_col != 1, copy_b = g->sb_row != 1 && p > 1;
+    const size_t abytes = copy_a ? (size_t)(n * m) * 2 : 0;
+    const size_t bytes = abytes + (copy_b ? (size_t)(p * m) * 2 : 0);
+    void *heap = NULL;
+    uint16_t *acopy = (uint16_t *)(void *)stack;
+    if (bytes > STACK_BYTES && !(acopy = heap = aligned_alloc(64, (bytes + 63) / 64 * 64))) {
+        bmm__generic_args(g, BMM_F16, cf ? BMM_F32 : BMM_F16);
+        return;
+    }
+    uint16_t *bcopy = (uint16_t *)(void *)((char *)acopy + abytes);
+    const float alpha = (float)g->alpha, beta = (float)g->beta;
+    const uint16_t *A = g->A, *B = g->B;
+    for (int64_t t = 0; t < g->batch; t++) {
+        const uint16_t *a = A + t * g->sa_batch, *bt = B + t * g->sb_batch;
+        int64_t sa = g->sa_row, sbt = g->sb_col;  /* B^T's rows: B's columns */
+        if (copy_a) {
+            if (t == 0 || g->sa_batch)
+                bmm__pack(BMM_F16, a, (bmm_stride){ 0, g->sa_row, g->sa_col }, 1, n, m, acopy,
+                    0, m, BMM_ISA_C99);
+            a = acopy, sa = m;
+        }
+        if (g->sb_row != 1 && p == 1) {  /* one column: copied as one row */
+            if (t == 0 || g->sb_batch)
+                bmm__pack(BMM_F16, bt, (bmm_stride){ 0, g->sb_col, g->sb_row }, 1, 1, m, bcopy,
+                    0, m, BMM_ISA_C99);
+            bt = bcopy;
+        } else if (copy_b) {
+            if (t == 0 || g->sb_batch)
+                bmm__pack(BMM_F16, bt, (bmm_stride){ 0, g->sb_col, g->sb_row }, 1, p, m, bcopy,
+                    0, m, BMM_ISA_C99);
+            bt = bcopy, sbt = m;
+        }
+        for (int64_t j = 0; j < p; j++)
+            for (int64_t i0 = 0; i0 < n; i0 += DOT_ROWS) {
+                const int R = (int)(n - i0 < DOT_ROWS ? n - i0 : DOT_ROWS);
+                float out[DOT_ROWS];
+                dot_any(R, a + i0 * sa, sa, bt + j * sbt, m, out);
+                const int64_t o = t * g->sc_batch + i0 * g->sc_row + j * g->sc_col;
+                if (cf) {
+                    float *x = (float *)g->C + o;
+                    for (int r = 0; r < R; r++, x += g->sc_row)
+                        *x = beta != 0 ? alpha * out[r] + beta * *x : alpha * out[r];
+                    continue;
+                }
+                /* an f16 C: the R results converted at once (a scalar conversion each cost
+                 * more than its dot product at 12x20x3) */
+                uint16_t h[DOT_ROWS] = { 0 }, *x = (uint16_t *)g->C + o;
+                __m256 v = _mm256_mul_ps(_mm256_loadu_ps(out), _mm256_set1_ps(alpha));
+                if (beta != 0) {
+                    for (int r = 0; r < R; r++)
+                        h[r] = x[r * g->sc_row];
+                    v = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h)),
+                        _mm256_set1_ps(beta), v);
+                }
+                _mm_storeu_si128((__m128i *)h, _mm256_cvtps_ph(v, ROUND));
+                for (int r = 0; r < R; r++)
+                    x[r * g->sc_row] = h[r];
+            }
+    }
+    free(heap);
+}
+
 /* The kernels of the ABI: f16 C, and float C (BMM_C_F32; "f16f32": f16 in, f32 out). */
 BMM_TARGET_F16 static void bmm_f16_nxmxp_any_avx512_g16_ab(const bmm_args *BMM_RESTRICT g)
 {
@@ -248,35 +361,63 @@ BMM_TARGET_F16 static void bmm_f16f32_nxmxp_any_avx512_g16_ab(const bmm_args *BM
     rows_kernel(g, 1);
 }
 
-#define F16_DESC(NAME) { #NAME, BMM_F16, 0, 0, 0, BMM_LAYOUT_ANY, BMM_ISA_AVX512, \
-    BMM_SCALARS_AB, BMM_FORM_GROWS, ROWS_MAX, VECS_MAX, 16, 0, 0, NAME }
+BMM_TARGET_F16 static void bmm_f16_nxmxp_any_avx512_gnt8x1_ab(const bmm_args *BMM_RESTRICT g)
+{
+    dot_kernel(g, 0);
+}
+
+BMM_TARGET_F16 static void bmm_f16f32_nxmxp_any_avx512_gnt8x1_ab(
+    const bmm_args *BMM_RESTRICT g)
+{
+    dot_kernel(g, 1);
+}
+
+#define F16_DESC(NAME, FORM, ROWS, VECS) { #NAME, BMM_F16, 0, 0, 0, BMM_LAYOUT_ANY, \
+    BMM_ISA_AVX512, BMM_SCALARS_AB, FORM, ROWS, VECS, 16, 0, 0, NAME }
 /* [cf]: C f16, C float */
-static const bmm_kernel_desc ROWS[2] = { F16_DESC(bmm_f16_nxmxp_any_avx512_g16_ab),
-    F16_DESC(bmm_f16f32_nxmxp_any_avx512_g16_ab) };
+static const bmm_kernel_desc ROWS[2] = {
+    F16_DESC(bmm_f16_nxmxp_any_avx512_g16_ab, BMM_FORM_GROWS, ROWS_MAX, VECS_MAX),
+    F16_DESC(bmm_f16f32_nxmxp_any_avx512_g16_ab, BMM_FORM_GROWS, ROWS_MAX, VECS_MAX) };
+static const bmm_kernel_desc DOT[2] = {
+    F16_DESC(bmm_f16_nxmxp_any_avx512_gnt8x1_ab, BMM_FORM_GNT, DOT_ROWS, 1),
+    F16_DESC(bmm_f16f32_nxmxp_any_avx512_gnt8x1_ab, BMM_FORM_GNT, DOT_ROWS, 1) };
 #endif
 
-/* Past one vector of columns these kernels run 1.05x (64x64x64) to 4x (1x37x256) the widened
- * path, whose copies of B cost the most where n is small (1x64x128 2.7x, 4x8x64 2.1x); within
- * one they are 0.5x (8x8x8: the generator's kernels fill a vector with two rows of C) to 1.07x
- * (6x10x14), so p <= 16 and products of at most 64 multiply-adds stay widened (Zen 5, one
- * core, back to back; bench/half_bench.py and the C benchmark's 16-bit group). */
+/* Past one vector of columns the rows kernel runs 1.05x (64x64x64) to 4x (1x37x256) the
+ * widened path, whose copies of B cost the most where n is small (1x64x128 2.7x, 4x8x64 2.1x);
+ * within one it is 0.5x (8x8x8: the generator's kernels fill a vector with two rows of C) to
+ * 1.07x (6x10x14). The dot kernel runs one column of 16 and more elements 1.1x (8x16x1) to
+ * 2.6x (10x256x1), two or three of 64 and more 1.4x (32x128x3) to 2.9x (40x256x2); B's columns
+ * copied per item, fewer elements or more columns ran slower (4x16x2 0.36x, 16x64x4 0.64x).
+ * Everything else, and products of at most 64 multiply-adds, stays widened (Zen 5, one core,
+ * back to back). */
 #define F16_MIN_MADDS 64
 #define F16_MIN_COLS 17
+#define F16_DOT_COLS 3
+#define F16_DOT_MIN_M 16
+#define F16_DOT_MIN_MC 64
 
 const bmm_kernel_desc *bmm__fma16_kernel(const bmm__problem *pr, int admitted)
 {
 #if BMM_HAVE_X86_SIMD
-    if (!admitted || pr->dtype != BMM_F16 || pr->batch < 1 || pr->p < F16_MIN_COLS
+    if (!admitted || pr->dtype != BMM_F16 || pr->batch < 1
         || pr->n * pr->m * pr->p <= F16_MIN_MADDS)
         return NULL;
-    return &ROWS[pr->cdtype == BMM_F32];
+    const int cf = pr->cdtype == BMM_F32;
+    if (pr->p == 1 ? pr->m >= F16_DOT_MIN_M : pr->p <= F16_DOT_COLS && pr->m >= F16_DOT_MIN_MC)
+        return &DOT[cf];
+    return pr->p >= F16_MIN_COLS ? &ROWS[cf] : NULL;
 #else
     (void)pr, (void)admitted;
     return NULL;
 #endif
 }
 
-const char *bmm__fma16_operands(const bmm__problem *pr)
+const char *bmm__fma16_operands(const bmm_kernel_desc *k, const bmm__problem *pr)
 {
+    static const char *const DOT_SAY[4] = { "as given (AVX-512 f16)", "A copied (AVX-512 f16)",
+        "B copied transposed (AVX-512 f16)", "A copied, B copied transposed (AVX-512 f16)" };
+    if (k->form == BMM_FORM_GNT)
+        return DOT_SAY[(pr->sa.col != 1) | (pr->sb.row != 1) << 1];
     return pr->sb.col != 1 ? "A widened, B copied (AVX-512 f16)" : "A widened (AVX-512 f16)";
 }

@@ -366,31 +366,6 @@ BMM_TARGET_BF16 static void rows_kernel(const bmm_args *BMM_RESTRICT g, int cf)
 
 /* ---- dot ---- */
 
-/* The lane sums of eight vectors, summed together as a transpose: 128-bit blocks, then pairs
- * within them (24 operations against eight reduce_add_ps' 64). */
-BMM_TARGET_BF16 INLINE void sum_lanes8(const __m512 v[DOT_ROWS], float *out)
-{
-    __m512 h[4], q[2];
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; i++)  /* rows 2i, 2i + 1: eight partial sums each */
-        h[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44),
-            _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xee));
-#pragma GCC unroll 2
-    for (int i = 0; i < 2; i++)  /* rows 4i .. 4i + 3: four each, one per 128-bit block */
-        q[i] = _mm512_add_ps(_mm512_shuffle_f32x4(h[2 * i], h[2 * i + 1], 0x88),
-            _mm512_shuffle_f32x4(h[2 * i], h[2 * i + 1], 0xdd));
-    /* block L: rows L and 4 + L, two partial sums each, then one */
-    __m512 s = _mm512_add_ps(_mm512_shuffle_ps(q[0], q[1], 0x88), _mm512_shuffle_ps(q[0], q[1], 0xdd));
-    s = _mm512_add_ps(s, _mm512_shuffle_ps(s, s, 0xb1));  /* (e0 + e1, e0 + e1, e2 + e3, ..) */
-    float t[16];
-    _mm512_storeu_ps(t, s);
-#pragma GCC unroll 4
-    for (int l = 0; l < 4; l++) {
-        out[l] = t[4 * l];
-        out[4 + l] = t[4 * l + 2];
-    }
-}
-
 /* R dot products of A's rows (sa apart) with one column b, each of m elements. */
 BMM_TARGET_BF16 INLINE void dot_block(const int R, const uint16_t *a, int64_t sa,
     const uint16_t *b, int64_t m, float *out)
@@ -424,7 +399,7 @@ BMM_TARGET_BF16 INLINE void dot_block(const int R, const uint16_t *a, int64_t sa
 #pragma GCC unroll 8
     for (int r = R; r < DOT_ROWS; r++)
         acc[r] = _mm512_setzero_ps();
-    sum_lanes8(acc, out);
+    bmm__hsums8_avx512_f32(out, acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]);
 }
 
 #define DOT_CASE(R) case R: dot_block(R, a, sa, b, m, out); break;
